@@ -1,0 +1,209 @@
+/**
+ * Declarative settings. Every setting is a flag (`--store`) and an environment variable with
+ * the one documented prefix (`SECRET_STEWARD_STORE`); a flag wins over the variable. Each
+ * setting parses its raw text itself and reports the expected form when it cannot, so that
+ * `parseSettings` can report every problem of a run at once.
+ */
+
+/** The documented environment prefix. */
+export const ENV_PREFIX = 'SECRET_STEWARD_';
+
+/** Thrown by a setting's parser: `expected` completes "expected ..." in the problem message. */
+export class ValueError extends Error {
+  constructor(readonly expected: string) {
+    super(expected);
+  }
+}
+
+export interface SettingSpec<T> {
+  /** Help text: what it does, in one or two sentences. */
+  description: string;
+  /** Placeholder in help, e.g. `URL`, `FILE`, `CRON`. Absent for booleans. */
+  valueName?: string;
+  /** Value when given neither as a flag nor in the environment. */
+  default?: T;
+  /** How the default is shown in help when it is not a plain value. */
+  defaultText?: string;
+  /** The run cannot start without it. */
+  required?: boolean;
+  /** May be given several times (flag) or comma-separated (env). */
+  repeatable?: boolean;
+  /** Other environment variables honoured after our own (e.g. `KUBECONFIG`). */
+  extraEnv?: readonly string[];
+  /** `false` when the setting has no environment variable. */
+  env?: boolean;
+  /** Section heading in help. */
+  group?: string;
+  /** Parses one raw value (one occurrence); throw {@link ValueError} with the expected form. */
+  parse: (raw: string) => T;
+  /** Boolean flags take no value (`--dry-run`, `--no-dry-run`). */
+  boolean?: boolean;
+}
+
+/** A setting whose parsed value is `T` (or `T[]` when repeatable). */
+export interface Setting<T> extends SettingSpec<T> {
+  readonly __type?: T;
+}
+
+export type SettingsSpec = Record<string, Setting<unknown>>;
+
+type ValueOf<S> =
+  S extends Setting<infer T>
+    ? S extends { repeatable: true }
+      ? T[]
+      : S extends { default: unknown }
+        ? T
+        : S extends { required: true }
+          ? T
+          : T | undefined
+    : never;
+
+/** The typed configuration object a spec produces; keys are the camel-cased flag names. */
+export type SettingsOf<S extends SettingsSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+
+/** `--s3-endpoint` <-> key `s3Endpoint`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** key `s3Endpoint` -> `SECRET_STEWARD_S3_ENDPOINT`. */
+export function envName(key: string): string {
+  return ENV_PREFIX + flagName(key).replace(/-/g, '_').toUpperCase();
+}
+
+/** How a setting is named in problems and help: `--store / SECRET_STEWARD_STORE`. */
+export function settingLabel(key: string, spec: SettingSpec<unknown>): string {
+  const names = [`--${flagName(key)}`];
+  if (spec.env !== false) names.push(envName(key));
+  if (spec.extraEnv) names.push(...spec.extraEnv);
+  return names.join(' / ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders. Each returns a Setting with the literal flags preserved for type inference.
+
+type Common<T> = Omit<SettingSpec<T>, 'parse' | 'boolean'>;
+
+export function stringSetting<const O extends Common<string>>(o: O & { pattern?: RegExp; expected?: string }): O & Setting<string> {
+  return {
+    valueName: 'TEXT',
+    ...o,
+    parse: (raw: string) => {
+      if (raw.length === 0) throw new ValueError(o.expected ?? 'a non-empty value');
+      if (o.pattern && !o.pattern.test(raw)) throw new ValueError(o.expected ?? `a value matching ${o.pattern}`);
+      return raw;
+    },
+  };
+}
+
+/** A path to a file. Only the path is configuration: contents are read by the job, never by flags. */
+export function fileSetting<const O extends Common<string>>(o: O): O & Setting<string> {
+  return {
+    valueName: 'FILE',
+    ...o,
+    parse: (raw: string) => {
+      if (raw.length === 0) throw new ValueError('a file path');
+      return raw;
+    },
+  };
+}
+
+export function booleanSetting<const O extends Common<boolean>>(o: O): O & Setting<boolean> {
+  return {
+    ...o,
+    boolean: true,
+    parse: (raw: string) => {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+      throw new ValueError('true or false');
+    },
+  };
+}
+
+export function integerSetting<const O extends Common<number>>(o: O & { min?: number; max?: number }): O & Setting<number> {
+  return {
+    valueName: 'N',
+    ...o,
+    parse: (raw: string) => {
+      const form = `an integer${o.min !== undefined ? ` >= ${o.min}` : ''}${o.max !== undefined ? ` <= ${o.max}` : ''}`;
+      if (!/^-?\d+$/.test(raw.trim())) throw new ValueError(form);
+      const n = Number(raw);
+      if (!Number.isSafeInteger(n) || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+        throw new ValueError(form);
+      }
+      return n;
+    },
+  };
+}
+
+export function numberSetting<const O extends Common<number>>(o: O & { min?: number; max?: number }): O & Setting<number> {
+  return {
+    valueName: 'NUMBER',
+    ...o,
+    parse: (raw: string) => {
+      const form = `a number${o.min !== undefined ? ` >= ${o.min}` : ''}${o.max !== undefined ? ` <= ${o.max}` : ''}`;
+      const n = Number(raw.trim());
+      if (raw.trim() === '' || !Number.isFinite(n) || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+        throw new ValueError(form);
+      }
+      return n;
+    },
+  };
+}
+
+export function enumSetting<const V extends string, const O extends Common<V>>(values: readonly V[], o: O): O & Setting<V> {
+  return {
+    valueName: values.join('|'),
+    ...o,
+    parse: (raw: string) => {
+      if (!(values as readonly string[]).includes(raw)) throw new ValueError(`one of ${values.join(', ')}`);
+      return raw as V;
+    },
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses `90s`, `15m`, `2h30m`, `30d`, `1w` into milliseconds; `undefined` when malformed. */
+export function parseDuration(raw: string): number | undefined {
+  const text = raw.trim();
+  if (!/^(\d+(ms|s|m|h|d|w))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(m[1]) * DURATION_UNITS[m[2]];
+  return total;
+}
+
+/** Formats milliseconds as the largest whole units, e.g. `1d2h`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (parts.length === 0) parts.push(`${rest}ms`);
+  return parts.join('');
+}
+
+/** A duration such as `15m`, `36h`, `30d`; the value is milliseconds. */
+export function durationSetting<const O extends Common<number>>(o: O): O & Setting<number> {
+  return {
+    valueName: 'DURATION',
+    ...(o.default !== undefined ? { defaultText: formatDuration(o.default) } : {}),
+    ...o,
+    parse: (raw: string) => {
+      const ms = parseDuration(raw);
+      if (ms === undefined) throw new ValueError('a duration such as 90s, 15m, 36h, 30d or 1w');
+      return ms;
+    },
+  };
+}
+
+/** A setting parsed by a custom function that throws {@link ValueError}. */
+export function customSetting<T, const O extends Common<T>>(o: O & { valueName: string; parse: (raw: string) => T }): O & Setting<T> {
+  return o;
+}

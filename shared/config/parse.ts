@@ -1,0 +1,202 @@
+import { ConfigError, type ConfigProblem } from '../errors/index.js';
+import {
+  ValueError,
+  envName,
+  flagName,
+  settingLabel,
+  type Setting,
+  type SettingsOf,
+  type SettingsSpec,
+} from './options.js';
+
+/** Where a value came from; used in problem messages (never the value itself). */
+type Source = 'flag' | 'env';
+
+export interface ParsedArgs<S extends SettingsSpec> {
+  settings: SettingsOf<S>;
+  /** Non-option arguments, in order (only for commands that take them). */
+  positionals: string[];
+  /** True when `--help`/`-h` was given; settings are then not validated. */
+  help: boolean;
+}
+
+export interface ParseOptions<S extends SettingsSpec> {
+  /** How many positional arguments the command accepts (default 0). */
+  maxPositionals?: number;
+  /**
+   * Cross-setting checks, run only when every setting parsed; return problems to report.
+   * Use {@link problemFor} to name the setting.
+   */
+  validate?: (settings: SettingsOf<S>) => ConfigProblem[];
+}
+
+/**
+ * Parses command-line arguments and environment variables against a settings spec.
+ * Flags win over environment variables. Every problem is collected; if there is any, one
+ * {@link ConfigError} (exit code 2) lists them all, each naming the flag and variable and the
+ * expected form. Values are never echoed back: a value may be a secret pasted by mistake.
+ */
+export function parseSettings<S extends SettingsSpec>(
+  spec: S,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: ParseOptions<S> = {},
+): ParsedArgs<S> {
+  const problems: ConfigProblem[] = [];
+  const byFlag = new Map<string, string>();
+  for (const key of Object.keys(spec)) byFlag.set(flagName(key), key);
+
+  const flagValues = new Map<string, string[]>();
+  const positionals: string[] = [];
+  let help = false;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-h' || arg === '--help') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      if (arg.startsWith('-') && arg.length > 1) {
+        problems.push({ setting: arg, message: 'unknown option (options are spelled --name; see --help)' });
+      } else {
+        positionals.push(arg);
+      }
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let inline: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    let key = byFlag.get(name);
+    if (key === undefined && name.startsWith('no-') && byFlag.has(name.slice(3)) && inline === undefined) {
+      const k = byFlag.get(name.slice(3))!;
+      if (spec[k].boolean) {
+        key = k;
+        name = name.slice(3);
+        inline = 'false';
+      }
+    }
+    if (key === undefined) {
+      const suggestion = closest(name, [...byFlag.keys()]);
+      problems.push({
+        setting: `--${name}`,
+        message: `unknown option${suggestion ? ` (did you mean --${suggestion}?)` : ''}; see --help`,
+      });
+      // Skip a following value so it is not taken for a positional.
+      if (inline === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('-')) i++;
+      continue;
+    }
+    const s = spec[key];
+    let value: string;
+    if (inline !== undefined) {
+      value = inline;
+    } else if (s.boolean) {
+      value = 'true';
+    } else if (i + 1 < argv.length && !(argv[i + 1].startsWith('--') && argv[i + 1].length > 2)) {
+      value = argv[++i];
+    } else {
+      problems.push({ setting: settingLabel(key, s), message: `needs a value (${s.valueName ?? 'VALUE'})` });
+      continue;
+    }
+    const list = flagValues.get(key) ?? [];
+    list.push(value);
+    flagValues.set(key, list);
+  }
+
+  if (positionals.length > (options.maxPositionals ?? 0)) {
+    problems.push({
+      setting: `argument ${(options.maxPositionals ?? 0) + 1}`,
+      message: 'unexpected argument (not shown, in case it is a secret); options are spelled --name VALUE (see --help)',
+    });
+  }
+
+  const settings: Record<string, unknown> = {};
+  if (!help) {
+    for (const [key, s] of Object.entries(spec)) {
+      const resolved = resolve(key, s, flagValues.get(key), env);
+      if (resolved === undefined) {
+        if (s.required) {
+          problems.push({ setting: settingLabel(key, s), message: `is required (${s.valueName ?? 'VALUE'}): ${s.description}` });
+        }
+        settings[key] = s.repeatable ? (s.default ?? []) : s.default;
+        continue;
+      }
+      const { raws, source } = resolved;
+      if (!s.repeatable && raws.length > 1) {
+        problems.push({ setting: settingLabel(key, s), message: 'given more than once; it takes one value' });
+        continue;
+      }
+      const parsed: unknown[] = [];
+      for (const raw of raws) {
+        try {
+          parsed.push(s.parse(raw));
+        } catch (e) {
+          if (!(e instanceof ValueError)) throw e;
+          const where = source === 'flag' ? `--${flagName(key)}` : envName(key);
+          problems.push({ setting: settingLabel(key, s), message: `invalid value in ${where}: expected ${e.expected}` });
+        }
+      }
+      settings[key] = s.repeatable ? parsed : parsed[0];
+    }
+  }
+
+  if (problems.length === 0 && !help && options.validate) {
+    problems.push(...options.validate(settings as SettingsOf<S>));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { settings: settings as SettingsOf<S>, positionals, help };
+}
+
+/** Names a setting in a cross-setting problem. */
+export function problemFor<S extends SettingsSpec>(spec: S, key: keyof S & string, message: string): ConfigProblem {
+  return { setting: settingLabel(key, spec[key]), message };
+}
+
+function resolve(
+  key: string,
+  s: Setting<unknown>,
+  fromFlags: string[] | undefined,
+  env: NodeJS.ProcessEnv,
+): { raws: string[]; source: Source } | undefined {
+  if (fromFlags !== undefined) return { raws: fromFlags, source: 'flag' };
+  if (s.env === false) return undefined;
+  for (const name of [envName(key), ...(s.extraEnv ?? [])]) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const raws = s.repeatable ? raw.split(/[,\n]/).map((x) => x.trim()).filter((x) => x !== '') : [raw];
+    return { raws, source: 'env' };
+  }
+  return undefined;
+}
+
+/** The known flag nearest to a mistyped one (edit distance <= 2), for "did you mean". */
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}

@@ -1,0 +1,94 @@
+import { StewardError } from '../errors/index.js';
+import { ExitCode } from '../runtime/exit-codes.js';
+
+/** What was being done to which object; names the operation in every error and log line. */
+export interface KubeOp {
+  /** Kubernetes verb: get, list, create, update, patch, delete, deletecollection, watch. */
+  verb: string;
+  /** Kind, e.g. `Secret`, `Deployment`, `Lease`. */
+  kind: string;
+  namespace?: string;
+  name?: string;
+  /** Extra words after the object, e.g. `(dry run)`. */
+  detail?: string;
+}
+
+/** `Secret payments/db-creds`, `Secrets in all namespaces`, `Namespace payments`. */
+export function describeObject(op: Pick<KubeOp, 'kind' | 'namespace' | 'name'>): string {
+  if (op.name === undefined) return op.namespace ? `${op.kind}s in namespace ${op.namespace}` : `${op.kind}s in all namespaces`;
+  return op.namespace ? `${op.kind} ${op.namespace}/${op.name}` : `${op.kind} ${op.name}`;
+}
+
+const VERB_TEXT: Record<string, string> = { update: 'replace' };
+
+/**
+ * A failed Kubernetes API call: the operation and object, the HTTP status and the Status
+ * reason. The response body and the client library's message (which embeds the body) are
+ * never kept: for Secrets a body may contain data. Field paths from a 422's causes are kept,
+ * as they name keys, not values.
+ */
+export class KubeError extends StewardError {
+  readonly op: KubeOp;
+  /** HTTP status; 0 when no response arrived (network error). */
+  readonly status: number;
+  /** Status reason (`Conflict`, `AlreadyExists`, `NotFound`, `Expired`, `Invalid`, ...) or network error code. */
+  readonly reason: string;
+  /** True when the call may succeed later (429, 5xx, network). */
+  readonly transient: boolean;
+  /** For writes that failed transiently: the write may or may not have happened; re-read before acting. */
+  readonly outcomeUnknown: boolean;
+  readonly retryAfterMs?: number;
+  readonly fields: readonly string[];
+
+  constructor(
+    op: KubeOp,
+    init: { status: number; reason: string; retryAfterMs?: number; fields?: readonly string[]; cause?: unknown },
+  ) {
+    const transient = init.status === 0 || init.status === 429 || init.status >= 500;
+    const statusText = init.status === 0 ? init.reason : `${init.status} ${init.reason}`;
+    const hint = HINTS[init.reason] ?? '';
+    const fields = init.fields?.length ? ` (fields: ${init.fields.join(', ')})` : '';
+    super(
+      `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: ${statusText}${hint}${fields}`,
+      { exitCode: transient ? ExitCode.Transient : ExitCode.Failed, cause: init.cause },
+    );
+    this.op = op;
+    this.status = init.status;
+    this.reason = init.reason;
+    this.transient = transient;
+    this.outcomeUnknown = transient && init.status !== 429 && !['get', 'list', 'watch'].includes(op.verb);
+    this.retryAfterMs = init.retryAfterMs;
+    this.fields = init.fields ?? [];
+  }
+
+  get notFound(): boolean {
+    return this.status === 404;
+  }
+  get conflict(): boolean {
+    return this.status === 409 && this.reason !== 'AlreadyExists';
+  }
+  get alreadyExists(): boolean {
+    return this.status === 409 && this.reason === 'AlreadyExists';
+  }
+  get expired(): boolean {
+    return this.status === 410;
+  }
+  get forbidden(): boolean {
+    return this.status === 403;
+  }
+  get invalid(): boolean {
+    return this.status === 422;
+  }
+}
+
+const HINTS: Record<string, string> = {
+  Conflict: ' (resourceVersion stale: the object changed since it was read)',
+  Forbidden: ' (check the RBAC rules of this job\'s ServiceAccount)',
+  Unauthorized: ' (credentials rejected: check the kubeconfig or service account token)',
+  Expired: ' (list continue token expired)',
+};
+
+/** True for `KubeError`s matching a predicate; handy in catch blocks. */
+export function isKubeError(e: unknown, test?: (k: KubeError) => boolean): e is KubeError {
+  return e instanceof KubeError && (test === undefined || test(e));
+}

@@ -1,0 +1,170 @@
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { LockHeldError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { Clock } from '../runtime/clock.js';
+import type { KubeCaller } from './kube-call.js';
+import { KubeError } from './kube-error.js';
+
+export interface LeaseLockOptions {
+  namespace: string;
+  name: string;
+  /** Who holds it: the pod name (HOSTNAME in a pod) or the host name. */
+  identity: string;
+  /** Seconds a holder may go without renewing before others may take over. @default 60 */
+  leaseDurationSeconds?: number;
+  /** How often the holder renews. @default a third of the duration */
+  renewIntervalMs?: number;
+}
+
+/**
+ * A mutual-exclusion lock on a coordination.k8s.io/v1 Lease, so that a scheduled run and a
+ * Job created by hand never act at once. Acquiring fails with {@link LockHeldError} (exit 3)
+ * while another holder's lease is fresh. A lease not renewed for its full duration is taken
+ * over (the holder crashed), bumping `leaseTransitions`. Every write carries the
+ * resourceVersion it read, so two contenders cannot both win. While held the lease is renewed
+ * in the background; if renewal finds the lease taken, `lost` is aborted so that work stops at
+ * the next safe point. A lease is no fence: writes to other objects still use their own
+ * resourceVersion preconditions.
+ */
+export class LeaseLock {
+  private lease: V1Lease | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly lostController = new AbortController();
+  private readonly duration: number;
+
+  constructor(
+    private readonly api: CoordinationV1Api,
+    private readonly caller: KubeCaller,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly o: LeaseLockOptions,
+  ) {
+    this.duration = o.leaseDurationSeconds ?? 60;
+  }
+
+  /** Aborted when the lease was lost to another holder while this run held it. */
+  get lost(): AbortSignal {
+    return this.lostController.signal;
+  }
+
+  get held(): boolean {
+    return this.lease !== undefined;
+  }
+
+  /** Takes the lock or throws {@link LockHeldError}. Starts background renewal. */
+  async acquire(): Promise<void> {
+    const { namespace, name, identity } = this.o;
+    const op = { kind: 'Lease', namespace, name };
+    const now = this.clock.now();
+    let current: V1Lease | undefined;
+    try {
+      current = await this.caller.call({ ...op, verb: 'get' }, () => this.api.readNamespacedLease({ name, namespace }));
+    } catch (e) {
+      if (!(e instanceof KubeError && e.notFound)) throw e;
+    }
+    if (current === undefined) {
+      const body: V1Lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'secret-steward' } },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: this.duration,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0,
+        },
+      };
+      try {
+        this.lease = await this.caller.call({ ...op, verb: 'create' }, () => this.api.createNamespacedLease({ namespace, body }));
+      } catch (e) {
+        if (e instanceof KubeError && e.alreadyExists) throw new LockHeldError(`${namespace}/${name}`, 'another run (created it first)', undefined);
+        throw e;
+      }
+    } else {
+      const spec = current.spec ?? {};
+      const holder = spec.holderIdentity ?? '';
+      const renewed = spec.renewTime ? new Date(spec.renewTime as unknown as string).getTime() : 0;
+      const expires = renewed + (spec.leaseDurationSeconds ?? this.duration) * 1000;
+      if (holder !== '' && holder !== identity && expires > now.getTime()) {
+        throw new LockHeldError(`${namespace}/${name}`, holder, spec.renewTime ? String(toIso(spec.renewTime)) : undefined);
+      }
+      if (holder !== '' && holder !== identity) {
+        this.log.warn({ lease: `${namespace}/${name}`, previousHolder: holder }, 'taking over an expired lease');
+      }
+      const body: V1Lease = {
+        ...current,
+        spec: {
+          ...spec,
+          holderIdentity: identity,
+          leaseDurationSeconds: this.duration,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
+        },
+      };
+      try {
+        this.lease = await this.caller.call({ ...op, verb: 'update' }, () => this.api.replaceNamespacedLease({ name, namespace, body }));
+      } catch (e) {
+        if (e instanceof KubeError && e.conflict) throw new LockHeldError(`${namespace}/${name}`, 'another run (won the race)', undefined);
+        throw e;
+      }
+    }
+    this.log.info({ lease: `${namespace}/${name}`, identity }, 'lock acquired');
+    const every = this.o.renewIntervalMs ?? Math.max(1000, (this.duration * 1000) / 3);
+    this.timer = setInterval(() => void this.renew(), every);
+    this.timer.unref();
+  }
+
+  /** Renews the lease; on losing it, aborts {@link lost}. Transient failures are retried next tick. */
+  async renew(): Promise<void> {
+    const lease = this.lease;
+    if (lease === undefined) return;
+    const { namespace, name } = this.o;
+    const body: V1Lease = { ...lease, spec: { ...lease.spec, renewTime: microTime(this.clock.now()) } };
+    try {
+      this.lease = await this.caller.call({ verb: 'update', kind: 'Lease', namespace, name }, () =>
+        this.api.replaceNamespacedLease({ name, namespace, body }),
+      );
+    } catch (e) {
+      if (e instanceof KubeError && (e.conflict || e.notFound)) {
+        this.stopRenewing();
+        this.lease = undefined;
+        this.log.error({ lease: `${namespace}/${name}` }, 'lock lost to another holder; stopping at the next safe point');
+        this.lostController.abort(new Error('lock lost'));
+        return;
+      }
+      this.log.warn({ lease: `${namespace}/${name}`, err: e }, 'lease renewal failed; will retry');
+    }
+  }
+
+  /** Releases the lock (empty holder), so the next run need not wait for expiry. Never throws. */
+  async release(): Promise<void> {
+    this.stopRenewing();
+    const lease = this.lease;
+    if (lease === undefined) return;
+    this.lease = undefined;
+    const { namespace, name } = this.o;
+    const body: V1Lease = { ...lease, spec: { ...lease.spec, holderIdentity: undefined, acquireTime: undefined, renewTime: undefined } };
+    try {
+      await this.caller.call({ verb: 'update', kind: 'Lease', namespace, name }, () => this.api.replaceNamespacedLease({ name, namespace, body }));
+      this.log.info({ lease: `${namespace}/${name}` }, 'lock released');
+    } catch (e) {
+      this.log.warn({ lease: `${namespace}/${name}`, err: e }, 'could not release the lock; it expires on its own');
+    }
+  }
+
+  private stopRenewing(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Lease times are MicroTime: the API server wants six fractional digits, which V1MicroTime writes. */
+function microTime(d: Date): V1MicroTime {
+  return new V1MicroTime(d.getTime());
+}
+
+function toIso(v: unknown): string {
+  return v instanceof Date ? v.toISOString() : String(v);
+}

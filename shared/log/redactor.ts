@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+
+/** Placeholder written wherever a secret value or a sensitive field was removed. */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * Field names whose values are always replaced, whatever they hold (compared
+ * case-insensitively, ignoring `-` and `_`). Kept exact rather than fuzzy on purpose:
+ * fields such as `secrets` (a count) or `secretName` must stay readable.
+ */
+const SENSITIVE_FIELDS = new Set(
+  [
+    'password',
+    'passwd',
+    'passphrase',
+    'token',
+    'accessToken',
+    'refreshToken',
+    'bearerToken',
+    'sessionToken',
+    'authorization',
+    'cookie',
+    'privateKey',
+    'secretKey',
+    'secretAccessKey',
+    'apiKey',
+    'credentials',
+    'data',
+    'stringData',
+    'value',
+    'values',
+    'plaintext',
+  ].map(normaliseField),
+);
+
+function normaliseField(name: string): string {
+  return name.replace(/[-_]/g, '').toLowerCase();
+}
+
+/** True when a structured-log field of this name must never be written. */
+export function isSensitiveField(name: string): boolean {
+  return SENSITIVE_FIELDS.has(normaliseField(name));
+}
+
+/** Values shorter than this are not registered: they cannot be told apart from ordinary text. */
+export const MIN_REDACTABLE_LENGTH = 6;
+const PREFIX = MIN_REDACTABLE_LENGTH;
+
+interface Pattern {
+  length: number;
+  /** SHA-256 of the pattern text, so that the redactor never retains plaintext. */
+  digest: string;
+}
+
+/**
+ * Removes registered secret values from text. Every value the tool generates or decrypts is
+ * registered the moment it exists; the log stream, the Event recorder and error reporting
+ * pass their text through {@link Redactor.sanitize}.
+ *
+ * A value is registered in the forms it can take in our output: as text, JSON-escaped,
+ * base64 and base64url. Plaintext is not kept: patterns are indexed by their first
+ * {@link MIN_REDACTABLE_LENGTH} characters and confirmed by hash, so registering the values of
+ * a large backup costs memory proportional to the number of values, not their size, and
+ * scanning a line costs one map lookup per character.
+ */
+export class Redactor {
+  private readonly byPrefix = new Map<string, Pattern[]>();
+  private count = 0;
+
+  /** Number of distinct patterns registered (all forms). */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Registers a secret value (text or bytes) in all the forms it may appear in. */
+  register(value: string | Uint8Array): void {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    if (bytes.length === 0) return;
+    const forms = new Set<string>();
+    const text = typeof value === 'string' ? value : decodeUtf8(bytes);
+    if (text !== undefined) {
+      forms.add(text);
+      forms.add(JSON.stringify(text).slice(1, -1));
+      // A multi-line value (a PEM key) may show up one line at a time.
+      if (text.includes('\n')) {
+        for (const line of text.split(/\r?\n/)) forms.add(line);
+      }
+    }
+    forms.add(bytes.toString('base64'));
+    forms.add(bytes.toString('base64url'));
+    for (const form of forms) this.addPattern(form);
+  }
+
+  private addPattern(text: string): void {
+    if (text.length < MIN_REDACTABLE_LENGTH) return;
+    const key = text.slice(0, PREFIX);
+    const digest = sha256(text);
+    const bucket = this.byPrefix.get(key);
+    if (bucket === undefined) {
+      this.byPrefix.set(key, [{ length: text.length, digest }]);
+    } else {
+      if (bucket.some((p) => p.digest === digest)) return;
+      bucket.push({ length: text.length, digest });
+    }
+    this.count++;
+  }
+
+  /** Returns `text` with every registered value replaced by {@link REDACTED}. */
+  sanitize(text: string): string {
+    if (this.count === 0 || text.length < MIN_REDACTABLE_LENGTH) return text;
+    let out: string[] | undefined;
+    let copiedUpTo = 0;
+    let i = 0;
+    while (i + PREFIX <= text.length) {
+      const bucket = this.byPrefix.get(text.slice(i, i + PREFIX));
+      let matched = 0;
+      if (bucket !== undefined) {
+        for (const p of bucket) {
+          if (p.length > matched && i + p.length <= text.length && sha256(text.slice(i, i + p.length)) === p.digest) {
+            matched = p.length;
+          }
+        }
+      }
+      if (matched > 0) {
+        out ??= [];
+        out.push(text.slice(copiedUpTo, i), REDACTED);
+        i += matched;
+        copiedUpTo = i;
+      } else {
+        i++;
+      }
+    }
+    if (out === undefined) return text;
+    out.push(text.slice(copiedUpTo));
+    return out.join('');
+  }
+
+  /**
+   * Returns a deep copy of a structured value with sensitive fields replaced and registered
+   * values removed from strings. Used for log records and Event messages.
+   */
+  sanitizeValue(value: unknown, depth = 0): unknown {
+    if (typeof value === 'string') return this.sanitize(value);
+    if (value === null || typeof value !== 'object' || depth > 12) return value;
+    if (value instanceof Error) return value;
+    if (Array.isArray(value)) return value.map((v) => this.sanitizeValue(v, depth + 1));
+    if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.length} bytes>`;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = isSensitiveField(k) && v !== undefined ? REDACTED : this.sanitizeValue(v, depth + 1);
+    }
+    return out;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('base64');
+}
+
+function decodeUtf8(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process-wide redactor used by the log stream, Events and error output. */
+export const redactor = new Redactor();

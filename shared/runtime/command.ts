@@ -1,0 +1,112 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { ConfigProblem } from '../errors/index.js';
+import { ConfigError, exitCodeFor, StewardError } from '../errors/index.js';
+import { createLogger, redactor, type Logger, type LogLevel, type LogSink } from '../log/index.js';
+import { parseSettings } from '../config/parse.js';
+import { renderHelp, type CommandHelp } from '../config/help.js';
+import type { SettingsOf, SettingsSpec } from '../config/options.js';
+import { systemClock, type Clock } from './clock.js';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { Shutdown } from './shutdown.js';
+
+/** Process-level things a command needs; tests and the sandbox demo supply their own. */
+export interface CommandIO {
+  env: NodeJS.ProcessEnv;
+  /** Command output (reports, plans, tables). */
+  stdout: { write(text: string): unknown };
+  /** Human-readable problems (configuration errors). Logs go to `logSink`. */
+  stderr: { write(text: string): unknown };
+  /** Where JSON log lines go. @default stderr */
+  logSink?: LogSink;
+  clock?: Clock;
+  /** Install SIGTERM/SIGINT handlers. @default true */
+  handleSignals?: boolean;
+  /** A Shutdown to use instead of a fresh one (tests trigger it to simulate SIGTERM). */
+  shutdown?: Shutdown;
+}
+
+/** What `run` receives besides its settings. */
+export interface CommandContext {
+  io: CommandIO;
+  log: Logger;
+  clock: Clock;
+  shutdown: Shutdown;
+  /** Pod name in a cluster (HOSTNAME), else the host name: Lease holder and Event instance. */
+  identity: string;
+  /** Unique id of this run, in every log line. */
+  runId: string;
+}
+
+export interface Command<S extends SettingsSpec> {
+  help: CommandHelp;
+  settings: S;
+  maxPositionals?: number;
+  /** Cross-setting checks; every problem is reported together with the per-setting ones. */
+  validate?: (settings: SettingsOf<S>) => ConfigProblem[];
+  run: (settings: SettingsOf<S>, ctx: CommandContext, positionals: string[]) => Promise<ExitCodeValue>;
+}
+
+/** Identity helper: keeps the settings type of a command literal. */
+export function defineCommand<S extends SettingsSpec>(cmd: Command<S>): Command<S> {
+  return cmd;
+}
+
+export function defaultIO(): CommandIO {
+  return { env: process.env, stdout: process.stdout, stderr: process.stderr };
+}
+
+/**
+ * Runs a command the same way for the CLI, the CronJob entrypoints, tests and the demo:
+ * parse and validate settings (all problems at once, exit 2), set up logging and SIGTERM
+ * handling, run, and map any error to the documented exit code. Never throws.
+ */
+export async function runCommand<S extends SettingsSpec>(
+  cmd: Command<S>,
+  argv: readonly string[],
+  io: CommandIO = defaultIO(),
+): Promise<ExitCodeValue> {
+  let parsed;
+  try {
+    parsed = parseSettings(cmd.settings, argv, io.env, { maxPositionals: cmd.maxPositionals, validate: cmd.validate });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      io.stderr.write(`secret-steward ${cmd.help.name}: ${e.message}\nRun 'secret-steward ${cmd.help.name} --help' for the options.\n`);
+      return ExitCode.Config;
+    }
+    throw e;
+  }
+  if (parsed.help) {
+    io.stdout.write(renderHelp(cmd.help, cmd.settings));
+    return ExitCode.Success;
+  }
+  const runId = randomUUID().slice(0, 8);
+  const identity = io.env.POD_NAME || io.env.HOSTNAME || hostname();
+  const level = ((parsed.settings as Record<string, unknown>).logLevel as LogLevel | undefined) ?? 'info';
+  const log = createLogger({ level, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
+  const shutdown = io.shutdown ?? new Shutdown();
+  const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
+  const ctx: CommandContext = { io, log, clock: io.clock ?? systemClock, shutdown, identity, runId };
+  try {
+    return await cmd.run(parsed.settings, ctx, parsed.positionals);
+  } catch (e) {
+    const code = exitCodeFor(e);
+    if (e instanceof ConfigError) {
+      io.stderr.write(`secret-steward ${cmd.help.name}: ${redactor.sanitize(e.message)}\n`);
+    }
+    if (code === ExitCode.Interrupted) log.warn({ err: e }, 'run interrupted');
+    else if (e instanceof StewardError) log.error({ err: e, exitCode: code }, e.message);
+    else log.error({ err: e, exitCode: code }, 'unexpected failure');
+    return code;
+  } finally {
+    removeHandlers();
+  }
+}
+
+/** True when this module file is the process entrypoint (ESM replacement for require.main). */
+export function isEntrypoint(importMetaUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  const here = new URL(importMetaUrl).pathname;
+  return here === script || here.replace(/\.[cm]?[jt]s$/, '') === script.replace(/\.[cm]?[jt]s$/, '');
+}
