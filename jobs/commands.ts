@@ -15,4 +15,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'backup', summary: 'Back up Secrets, OpenPGP-encrypted on the client side, to S3 or a directory.', load: async () => (await import('./backup.js')).backupCommand },
   { name: 'verify-restore', summary: 'DR drill: prove the latest backup is fresh, intact, decryptable and restorable.', load: async () => (await import('./verify-restore.js')).verifyRestoreCommand },
   { name: 'restore', summary: 'Restore Secrets from a backup (create missing, or overwrite with undo).', load: async () => (await import('./restore.js')).restoreCommand },
+  { name: 'prune', summary: 'Apply the retention policy: delete old backups (never the newest complete one).', load: async () => (await import('./prune.js')).pruneCommand },
+  { name: 'list-backups', summary: 'List backups: id, time, complete or not, items, size, age, last drill result.', load: async () => (await import('./list-backups.js')).listBackupsCommand },
+  { name: 'keygen', summary: 'Create an OpenPGP key pair for backups (public half for backup, private for restore).', load: async () => (await import('./keygen.js')).keygenCommand },
+  { name: 'status', summary: 'One overview: rotation policies, latest backups and drills, key expiry, anything overdue.', load: async () => (await import('./status.js')).statusCommand },
 ];
