@@ -16,7 +16,7 @@ export interface ParsedArgs<S extends SettingsSpec> {
   settings: SettingsOf<S>;
   /** Non-option arguments, in order (only for commands that take them). */
   positionals: string[];
-  /** True when `--help`/`-h` was given; settings are then not validated. */
+  /** True when `--help`/`-h` was given; settings are then neither parsed nor validated. */
   help: boolean;
 }
 
@@ -114,8 +114,11 @@ export function parseSettings<S extends SettingsSpec>(
     });
   }
 
+  // Help wins over every problem: `cmd --help --whatever` shows the help.
+  if (help) return { settings: {} as SettingsOf<S>, positionals, help };
+
   const settings: Record<string, unknown> = {};
-  if (!help) {
+  {
     for (const [key, s] of Object.entries(spec)) {
       const resolved = resolve(key, s, flagValues.get(key), env);
       if (resolved === undefined) {
@@ -144,7 +147,7 @@ export function parseSettings<S extends SettingsSpec>(
     }
   }
 
-  if (problems.length === 0 && !help && options.validate) {
+  if (problems.length === 0 && options.validate) {
     problems.push(...options.validate(settings as SettingsOf<S>));
   }
   if (problems.length > 0) throw new ConfigError(problems);

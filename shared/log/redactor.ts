@@ -46,25 +46,20 @@ export function isSensitiveField(name: string): boolean {
 export const MIN_REDACTABLE_LENGTH = 6;
 const PREFIX = MIN_REDACTABLE_LENGTH;
 
-interface Pattern {
-  length: number;
-  /** SHA-256 of the pattern text, so that the redactor never retains plaintext. */
-  digest: string;
-}
-
 /**
  * Removes registered secret values from text. Every value the tool generates or decrypts is
  * registered the moment it exists; the log stream, the Event recorder and error reporting
  * pass their text through {@link Redactor.sanitize}.
  *
  * A value is registered in the forms it can take in our output: as text, JSON-escaped,
- * base64 and base64url. Plaintext is not kept: patterns are indexed by their first
- * {@link MIN_REDACTABLE_LENGTH} characters and confirmed by hash, so registering the values of
+ * base64 and base64url. Only an index prefix of each pattern is kept (its first
+ * {@link MIN_REDACTABLE_LENGTH} characters); a match is confirmed by SHA-256, so registering the values of
  * a large backup costs memory proportional to the number of values, not their size, and
  * scanning a line costs one map lookup per character.
  */
 export class Redactor {
-  private readonly byPrefix = new Map<string, Pattern[]>();
+  /** prefix -> pattern length -> SHA-256 digests of the patterns with that prefix and length. */
+  private readonly byPrefix = new Map<string, Map<number, Set<string>>>();
   private count = 0;
 
   /** Number of distinct patterns registered (all forms). */
@@ -75,7 +70,7 @@ export class Redactor {
   /** Registers a secret value (text or bytes) in all the forms it may appear in. */
   register(value: string | Uint8Array): void {
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-    if (bytes.length === 0) return;
+    if (bytes.length < MIN_REDACTABLE_LENGTH) return;
     const forms = new Set<string>();
     const text = typeof value === 'string' ? value : decodeUtf8(bytes);
     if (text !== undefined) {
@@ -94,15 +89,13 @@ export class Redactor {
   private addPattern(text: string): void {
     if (text.length < MIN_REDACTABLE_LENGTH) return;
     const key = text.slice(0, PREFIX);
-    const digest = sha256(text);
-    const bucket = this.byPrefix.get(key);
-    if (bucket === undefined) {
-      this.byPrefix.set(key, [{ length: text.length, digest }]);
-    } else {
-      if (bucket.some((p) => p.digest === digest)) return;
-      bucket.push({ length: text.length, digest });
-    }
-    this.count++;
+    let byLength = this.byPrefix.get(key);
+    if (byLength === undefined) this.byPrefix.set(key, (byLength = new Map()));
+    let digests = byLength.get(text.length);
+    if (digests === undefined) byLength.set(text.length, (digests = new Set()));
+    const before = digests.size;
+    digests.add(sha256(text));
+    this.count += digests.size - before;
   }
 
   /** Returns `text` with every registered value replaced by {@link REDACTED}. */
@@ -112,12 +105,12 @@ export class Redactor {
     let copiedUpTo = 0;
     let i = 0;
     while (i + PREFIX <= text.length) {
-      const bucket = this.byPrefix.get(text.slice(i, i + PREFIX));
+      const byLength = this.byPrefix.get(text.slice(i, i + PREFIX));
       let matched = 0;
-      if (bucket !== undefined) {
-        for (const p of bucket) {
-          if (p.length > matched && i + p.length <= text.length && sha256(text.slice(i, i + p.length)) === p.digest) {
-            matched = p.length;
+      if (byLength !== undefined) {
+        for (const [length, digests] of byLength) {
+          if (length > matched && i + length <= text.length && digests.has(sha256(text.slice(i, i + length)))) {
+            matched = length;
           }
         }
       }

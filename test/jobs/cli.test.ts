@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs the CLI as a user would, in a child process on the project's Node. */
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'jobs/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('jobs/cli', function () {
+  this.timeout(120_000);
+
+  it('lists every command and the exit codes in --help', () => {
+    const r = cli(['--help']);
+
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of ['rotate', 'backup', 'verify-restore', 'restore', 'prune', 'list-backups', 'keygen', 'status']) {
+      assert.match(r.stdout, new RegExp(`\\n  ${name} +\\S`), name);
+    }
+    assert.match(r.stdout, /2 +configuration or usage error/);
+  });
+
+  it('shows help for every command', () => {
+    for (const name of ['rotate', 'backup', 'verify-restore', 'restore', 'prune', 'list-backups', 'keygen', 'status']) {
+      const r = cli([name, '--help']);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: secret-steward ${name}`), name);
+      assert.match(r.stdout, /--log-level/, name);
+    }
+  });
+
+  it('exits 2 with every problem listed for bad settings, naming flags and variables', () => {
+    const r = cli(['backup', '--no-such-flag', '--log-level', 'chatty'], { SECRET_STEWARD_LOG_LEVEL: 'x' });
+
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--no-such-flag: unknown option/);
+    assert.match(r.stderr, /--log-level \/ SECRET_STEWARD_LOG_LEVEL: invalid value in --log-level/);
+    assert.equal(r.stdout, '');
+  });
+
+  it('exits 2 for an unknown command and for no command', () => {
+    assert.equal(cli(['frobnicate']).code, 2);
+    assert.equal(cli([]).code, 2);
+  });
+
+  it('prints the version', () => {
+    const r = cli(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^secret-steward \d+\.\d+\.\d+/);
+  });
+});

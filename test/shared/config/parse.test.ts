@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { ConfigError } from '../../../shared/errors/index.js';
+import {
+  booleanSetting,
+  durationSetting,
+  enumSetting,
+  fileSetting,
+  integerSetting,
+  parseDuration,
+  stringSetting,
+} from '../../../shared/config/options.js';
+import { parseSettings, problemFor } from '../../../shared/config/parse.js';
+import { renderHelp } from '../../../shared/config/help.js';
+
+const spec = {
+  store: stringSetting({ description: 'Where backups go.', required: true, valueName: 'URL' }),
+  namespace: stringSetting({ description: 'Namespaces.', repeatable: true }),
+  dryRun: booleanSetting({ description: 'Plan only.', default: false }),
+  keepLast: integerSetting({ description: 'Keep N.', min: 1 }),
+  grace: durationSetting({ description: 'Grace.', default: 3_600_000 }),
+  output: enumSetting(['text', 'json'], { description: 'Format.', default: 'text' }),
+  recipientKey: fileSetting({ description: 'Key file.', repeatable: true }),
+  kubeconfig: fileSetting({ description: 'Kubeconfig.', extraEnv: ['KUBECONFIG'] }),
+} as const;
+
+function problemsOf(fn: () => unknown): Array<{ setting: string; message: string }> {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return [...e.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('shared/config/parse', () => {
+  it('parses flags in both spellings, repeatable options, booleans and defaults', () => {
+    const { settings } = parseSettings(
+      spec,
+      ['--store', 's3://b/p', '--namespace=a', '--namespace', 'b', '--dry-run', '--keep-last', '3', '--output=json'],
+      {},
+    );
+
+    assert.equal(settings.store, 's3://b/p');
+    assert.deepEqual(settings.namespace, ['a', 'b']);
+    assert.equal(settings.dryRun, true);
+    assert.equal(settings.keepLast, 3);
+    assert.equal(settings.grace, 3_600_000);
+    assert.equal(settings.output, 'json');
+    assert.deepEqual(settings.recipientKey, []);
+  });
+
+  it('reads SECRET_STEWARD_* variables, comma-separated for repeatable settings, and lets flags win', () => {
+    const env = { SECRET_STEWARD_STORE: 's3://env/x', SECRET_STEWARD_NAMESPACE: 'a, b,c', SECRET_STEWARD_DRY_RUN: 'yes' };
+
+    const fromEnv = parseSettings(spec, [], env).settings;
+    const flagWins = parseSettings(spec, ['--store', 'file:///tmp/x', '--no-dry-run'], env).settings;
+
+    assert.equal(fromEnv.store, 's3://env/x');
+    assert.deepEqual(fromEnv.namespace, ['a', 'b', 'c']);
+    assert.equal(fromEnv.dryRun, true);
+    assert.equal(flagWins.store, 'file:///tmp/x');
+    assert.equal(flagWins.dryRun, false);
+    assert.deepEqual(flagWins.namespace, ['a', 'b', 'c']);
+  });
+
+  it('honours extra variables such as KUBECONFIG after its own', () => {
+    assert.equal(parseSettings(spec, ['--store=x'], { KUBECONFIG: '/k' }).settings.kubeconfig, '/k');
+    assert.equal(
+      parseSettings(spec, ['--store=x'], { KUBECONFIG: '/k', SECRET_STEWARD_KUBECONFIG: '/own' }).settings.kubeconfig,
+      '/own',
+    );
+  });
+
+  it('reports every problem at once, naming flag and variable and the expected form', () => {
+    const problems = problemsOf(() =>
+      parseSettings(spec, ['--keep-last', '0', '--grace', 'soon', '--output', 'xml', '--stroe', 'x', '--dry-run=maybe'], {}),
+    );
+
+    const text = problems.map((p) => `${p.setting}: ${p.message}`).join('\n');
+    assert.equal(problems.length, 6, text);
+    assert.match(text, /--store \/ SECRET_STEWARD_STORE: is required/);
+    assert.match(text, /--keep-last \/ SECRET_STEWARD_KEEP_LAST: invalid value in --keep-last: expected an integer >= 1/);
+    assert.match(text, /--grace .*expected a duration such as 90s/);
+    assert.match(text, /--output .*expected one of text, json/);
+    assert.match(text, /--stroe: unknown option \(did you mean --store\?\)/);
+    assert.match(text, /--dry-run .*expected true or false/);
+  });
+
+  it('names the environment variable when the bad value came from there', () => {
+    const problems = problemsOf(() => parseSettings(spec, ['--store=x'], { SECRET_STEWARD_KEEP_LAST: 'many' }));
+
+    assert.equal(problems.length, 1);
+    assert.match(problems[0].message, /invalid value in SECRET_STEWARD_KEEP_LAST/);
+  });
+
+  it('never echoes a rejected value back (it may be a secret pasted by mistake)', () => {
+    const canary = 'hunter2-canary-value';
+
+    const problems = problemsOf(() =>
+      parseSettings(spec, ['--store=x', '--keep-last', canary, canary, `--grace=${canary}`], { SECRET_STEWARD_OUTPUT: canary }),
+    );
+
+    assert.ok(problems.length >= 4);
+    for (const p of problems) assert.ok(!`${p.setting} ${p.message}`.includes(canary), `${p.setting}: ${p.message}`);
+  });
+
+  it('rejects a single-valued option given twice and a flag missing its value', () => {
+    const problems = problemsOf(() => parseSettings(spec, ['--store=a', '--store=b', '--keep-last'], {}));
+
+    assert.deepEqual(
+      problems.map((p) => p.message),
+      ['needs a value (N)', 'given more than once; it takes one value'],
+    );
+  });
+
+  it('runs cross-setting checks only when every setting parsed', () => {
+    const validate = (s: { dryRun: boolean; keepLast?: number }) =>
+      s.dryRun && s.keepLast === undefined ? [problemFor(spec, 'keepLast', 'required with --dry-run')] : [];
+
+    const problems = problemsOf(() => parseSettings(spec, ['--store=x', '--dry-run'], {}, { validate }));
+    const notRun = problemsOf(() => parseSettings(spec, ['--dry-run'], {}, { validate }));
+
+    assert.deepEqual(problems, [{ setting: '--keep-last / SECRET_STEWARD_KEEP_LAST', message: 'required with --dry-run' }]);
+    assert.equal(notRun.length, 1);
+    assert.match(notRun[0].message, /is required/);
+  });
+
+  it('shows help whatever else is wrong', () => {
+    const parsed = parseSettings(spec, ['--bogus', '-h', '--keep-last=zero'], {});
+
+    assert.equal(parsed.help, true);
+  });
+
+  it('parses durations', () => {
+    const table: Array<[string, number | undefined]> = [
+      ['90s', 90_000],
+      ['15m', 900_000],
+      ['2h30m', 9_000_000],
+      ['30d', 2_592_000_000],
+      ['1w', 604_800_000],
+      ['500ms', 500],
+      ['', undefined],
+      ['10', undefined],
+      ['1y', undefined],
+      ['-5m', undefined],
+    ];
+    for (const [raw, ms] of table) assert.equal(parseDuration(raw), ms, raw);
+  });
+});
+
+describe('shared/config/help', () => {
+  it('lists every option with its variable, default and requirement', () => {
+    const text = renderHelp({ name: 'backup', summary: 's', description: 'Backs things up.', examples: ['secret-steward backup --store s3://b'] }, spec);
+
+    assert.match(text, /Usage: secret-steward backup \[options\]/);
+    assert.match(text, /--store URL\n\s+Where backups go\. Required\. \[env SECRET_STEWARD_STORE\]/);
+    assert.match(text, /--namespace TEXT \(repeatable\)/);
+    assert.match(text, /--grace DURATION\n\s+Grace\. Default: 1h\./);
+    assert.match(text, /SECRET_STEWARD_KUBECONFIG, KUBECONFIG/);
+    assert.match(text, /Examples:\n {2}secret-steward backup --store s3:\/\/b/);
+  });
+});

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { Redactor, REDACTED, MIN_REDACTABLE_LENGTH, isSensitiveField } from '../../../shared/log/redactor.js';
+
+describe('shared/log/redactor', () => {
+  it('removes a registered value in every form it can take in output', () => {
+    const r = new Redactor();
+    const value = 'p@ss"w0rd\\with-quotes';
+    r.register(value);
+
+    const forms = [
+      value,
+      JSON.stringify(value).slice(1, -1),
+      Buffer.from(value).toString('base64'),
+      Buffer.from(value).toString('base64url'),
+    ];
+
+    for (const form of forms) {
+      assert.equal(r.sanitize(`before ${form} after`), `before ${REDACTED} after`, form);
+    }
+  });
+
+  it('registers binary values by their base64 forms', () => {
+    const r = new Redactor();
+    const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85]);
+    r.register(bytes);
+
+    assert.equal(r.sanitize(`x ${bytes.toString('base64')} y`), `x ${REDACTED} y`);
+  });
+
+  it('removes each line of a multi-line value (a PEM key printed line by line)', () => {
+    const r = new Redactor();
+    const pem = '-----BEGIN KEY-----\nMIIBVwIBADANBgkqhkiG9w0BAQEFAASCAUEwggE9AgEAAkEA\n-----END KEY-----\n';
+    r.register(pem);
+
+    assert.equal(r.sanitize('line: MIIBVwIBADANBgkqhkiG9w0BAQEFAASCAUEwggE9AgEAAkEA.'), `line: ${REDACTED}.`);
+  });
+
+  it('prefers the longest match and handles overlapping and repeated values', () => {
+    const r = new Redactor();
+    r.register('abcdefgh');
+    r.register('abcdefghijkl');
+
+    assert.equal(r.sanitize('abcdefghijkl abcdefgh abcdefghabcdefgh'), `${REDACTED} ${REDACTED} ${REDACTED}${REDACTED}`);
+  });
+
+  it('does not register values too short to tell apart from ordinary text', () => {
+    const r = new Redactor();
+    r.register('x'.repeat(MIN_REDACTABLE_LENGTH - 1));
+
+    assert.equal(r.size, 0);
+    assert.equal(r.sanitize('xxxxx counts stay readable'), 'xxxxx counts stay readable');
+  });
+
+  it('keeps no more of a registered value than its index prefix', () => {
+    const r = new Redactor();
+    r.register('very-secret-canary-value');
+
+    const strings: string[] = [];
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') strings.push(v);
+      else if (v instanceof Map) for (const [k, x] of v) (collect(k), collect(x));
+      else if (v instanceof Set) for (const x of v) collect(x);
+    };
+    collect((r as unknown as { byPrefix: Map<string, unknown> }).byPrefix);
+
+    assert.ok(strings.length > 0);
+    for (const s of strings) assert.ok(!s.includes('very-se') && !s.includes('canary'), s);
+  });
+
+  it('replaces sensitive fields by name, deeply, but keeps counts and names readable', () => {
+    const r = new Redactor();
+
+    const out = r.sanitizeValue({
+      password: 'a',
+      nested: { privateKey: 'b', secret_access_key: 'c', list: [{ token: 'd' }] },
+      secrets: 42,
+      secretName: 'db-creds',
+      data: { k: 'v' },
+    });
+
+    assert.deepEqual(out, {
+      password: REDACTED,
+      nested: { privateKey: REDACTED, secret_access_key: REDACTED, list: [{ token: REDACTED }] },
+      secrets: 42,
+      secretName: 'db-creds',
+      data: REDACTED,
+    });
+    assert.equal(isSensitiveField('Authorization'), true);
+    assert.equal(isSensitiveField('namespace'), false);
+  });
+
+  it('scans a line once per character even with many registered values', () => {
+    const r = new Redactor();
+    for (let i = 0; i < 50_000; i++) r.register(`value-${i}-${'z'.repeat(10)}`);
+
+    const line = `{"msg":"rotated","fingerprint":"abc","note":"value-49999-${'z'.repeat(10)}"}`;
+
+    assert.equal(r.size >= 100_000, true);
+    assert.equal(r.sanitize(line), `{"msg":"rotated","fingerprint":"abc","note":"${REDACTED}"}`);
+  });
+});
