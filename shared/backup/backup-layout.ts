@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Where everything lives in the object store. This file is the only place that builds or
+ * parses keys; everything else asks it. Keys are relative to the store root (the bucket
+ * prefix of `--store`):
+ *
+ *   <cluster>/backups/<backupId>/segment-00001.json.gz.pgp   one OpenPGP message per segment
+ *   <cluster>/backups/<backupId>/index.json.pgp              written last: makes the backup complete
+ *   <cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json         drill report (clear JSON)
+ *   <cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json.asc     its detached signature
+ *
+ * Backup ids sort by creation time (`20261127T031500Z-3f9a1c`), so the newest backup is the
+ * last in a listing. A backup without its index is incomplete and never a restore point.
+ */
+
+const ID_PATTERN = /^(\d{8}T\d{6}Z)-([0-9a-f]{6})$/;
+const CLUSTER_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+const REPORT_PATTERN = /^(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z-[0-9a-f]{6})_(pass|fail)\.json$/;
+
+export const INDEX_NAME = 'index.json.pgp';
+
+/** True when `name` is usable as the cluster path component (lower-case DNS label-ish). */
+export function isValidClusterName(name: string): boolean {
+  return CLUSTER_PATTERN.test(name);
+}
+
+/** `2026-11-27T03:15:00.123Z` -> `20261127T031500Z`. */
+export function compactTime(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `20261127T031500Z` -> Date. */
+export function parseCompactTime(s: string): Date {
+  const m = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(s);
+  if (!m) throw new Error(`not a compact UTC time: ${s}`);
+  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+}
+
+/** A new backup id for a backup starting at `at`. */
+export function newBackupId(at: Date): string {
+  return `${compactTime(at)}-${randomBytes(3).toString('hex')}`;
+}
+
+export function isBackupId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+/** Creation time encoded in a backup id. */
+export function backupIdTime(id: string): Date {
+  const m = ID_PATTERN.exec(id);
+  if (!m) throw new Error(`not a backup id: ${id}`);
+  return parseCompactTime(m[1]);
+}
+
+export type Compression = 'gzip' | 'none';
+
+export function segmentName(n: number, compression: Compression): string {
+  return `segment-${String(n).padStart(5, '0')}.json${compression === 'gzip' ? '.gz' : ''}.pgp`;
+}
+
+/** Key builders for one cluster's area of the store. */
+export class BackupLayout {
+  constructor(readonly cluster: string) {}
+
+  /** Prefix under which each backup id is a "directory". */
+  backupsPrefix(): string {
+    return `${this.cluster}/backups/`;
+  }
+
+  backupPrefix(id: string): string {
+    return `${this.cluster}/backups/${id}/`;
+  }
+
+  segmentKey(id: string, n: number, compression: Compression): string {
+    return this.backupPrefix(id) + segmentName(n, compression);
+  }
+
+  /** Key of a segment named in an index (names are validated before use). */
+  segmentKeyByName(id: string, name: string): string {
+    if (!/^segment-\d{5}\.json(\.gz)?\.pgp$/.test(name)) throw new Error(`invalid segment name in index: ${name}`);
+    return this.backupPrefix(id) + name;
+  }
+
+  indexKey(id: string): string {
+    return this.backupPrefix(id) + INDEX_NAME;
+  }
+
+  /** The backup id a key under backups/ belongs to, or undefined. */
+  backupIdOf(key: string): string | undefined {
+    const rest = key.startsWith(this.backupsPrefix()) ? key.slice(this.backupsPrefix().length) : undefined;
+    const id = rest?.split('/')[0];
+    return id !== undefined && isBackupId(id) ? id : undefined;
+  }
+
+  reportsPrefix(): string {
+    return `${this.cluster}/reports/`;
+  }
+
+  reportKey(drillTime: Date, backupId: string, passed: boolean): string {
+    return `${this.reportsPrefix()}${compactTime(drillTime)}_${backupId}_${passed ? 'pass' : 'fail'}.json`;
+  }
+
+  reportSignatureKey(reportKey: string): string {
+    return `${reportKey}.asc`;
+  }
+
+  /** Parses a report key; undefined for signatures and foreign keys. */
+  parseReportKey(key: string): { drillTime: Date; backupId: string; passed: boolean } | undefined {
+    if (!key.startsWith(this.reportsPrefix())) return undefined;
+    const m = REPORT_PATTERN.exec(key.slice(this.reportsPrefix().length));
+    if (!m) return undefined;
+    return { drillTime: parseCompactTime(m[1]), backupId: m[2], passed: m[3] === 'pass' };
+  }
+}
