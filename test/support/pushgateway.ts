@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A real Prometheus Pushgateway (Debian's prometheus-pushgateway) on a free loopback port. */
+export interface PushgatewayHandle {
+  url: string;
+  /** The exposition text of everything pushed so far. */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPushgateway(binary = 'prometheus-pushgateway'): Promise<PushgatewayHandle> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(binary, [`--web.listen-address=127.0.0.1:${port}`, '--log.level=error'], { stdio: 'ignore' });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited) throw new Error(`${binary} exited at startup (is it installed? apt-get install prometheus-pushgateway)`);
+    try {
+      const r = await fetch(`${url}/-/ready`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${binary} did not become ready on ${url}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    metrics: async () => (await fetch(`${url}/metrics`)).text(),
+    stop: async () => {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await done;
+    },
+  };
+}
