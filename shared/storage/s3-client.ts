@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { StoreSettings } from './store-settings.js';
+
+/** How long to wait for a TCP connection to the store before the attempt counts as failed. */
+export const S3_CONNECTION_TIMEOUT_MS = 10_000;
+/** How long a connection may stay silent (no bytes either way) before the attempt fails. */
+export const S3_SOCKET_TIMEOUT_MS = 120_000;
+
+export interface S3ClientDeps {
+  /**
+   * Credentials for tests and embedding. Production leaves this unset: the AWS SDK default
+   * chain (environment, AWS_SHARED_CREDENTIALS_FILE / AWS_PROFILE, IRSA web identity,
+   * container and instance roles) is the only way a run gets credentials.
+   */
+  credentials?: S3ClientConfig['credentials'];
+}
+
+/**
+ * Builds the S3 client from the store settings. Retries are the SDK's standard mode (throttling,
+ * 5xx, network errors; exponential backoff with jitter) with `--s3-max-attempts`. The checksum
+ * mode applies to requests and to response validation alike (see `--s3-checksum`).
+ */
+export function createS3Client(
+  settings: Pick<StoreSettings, 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3Checksum' | 's3MaxAttempts'>,
+  deps: S3ClientDeps = {},
+): S3Client {
+  const mode = settings.s3Checksum === 'when-supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+  const client = new S3Client({
+    region: settings.s3Region,
+    ...(settings.s3Endpoint !== undefined ? { endpoint: settings.s3Endpoint } : {}),
+    forcePathStyle: settings.s3ForcePathStyle,
+    maxAttempts: settings.s3MaxAttempts,
+    retryMode: 'standard',
+    requestChecksumCalculation: mode,
+    responseChecksumValidation: mode,
+    requestHandler: { connectionTimeout: S3_CONNECTION_TIMEOUT_MS, socketTimeout: S3_SOCKET_TIMEOUT_MS },
+    ...(deps.credentials !== undefined ? { credentials: deps.credentials } : {}),
+  });
+  client.middlewareStack.add(contentMd5ForDeleteObjects, {
+    step: 'build',
+    name: 'secretStewardContentMd5ForDeleteObjects',
+  });
+  return client;
+}
+
+/**
+ * Since 2025 the SDK sends DeleteObjects with a CRC32 checksum instead of Content-MD5; several
+ * S3-compatible stores (older MinIO, Ceph RGW, some clouds) still demand Content-MD5 and answer
+ * "Missing required header for this request: Content-Md5". Sending both satisfies every store.
+ */
+// The SDK's middleware types are generic over input/output; this one only touches headers.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const contentMd5ForDeleteObjects = (next: any, context: any) => async (args: any) => {
+  const request = args.request as { headers?: Record<string, string>; body?: unknown } | undefined;
+  if (
+    context?.commandName === 'DeleteObjectsCommand' &&
+    request?.headers !== undefined &&
+    (typeof request.body === 'string' || request.body instanceof Uint8Array) &&
+    !Object.keys(request.headers).some((h) => h.toLowerCase() === 'content-md5')
+  ) {
+    request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+  }
+  return next(args);
+};
