@@ -1,0 +1,682 @@
+/**
+ * KubeEmulator: an in-process Kubernetes API server for tests, speaking the
+ * real REST protocol over plain HTTP well enough for @kubernetes/client-node
+ * and kubectl. See README.md in this folder for behaviour and known gaps.
+ *
+ * Request pipeline: classify (RequestInfo) -> log -> authenticate -> fault
+ * injection -> 401 -> RBAC (403) -> route -> registry.
+ */
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { ANONYMOUS, TokenAuthenticator } from './auth.js';
+import type { UserInfo } from './auth.js';
+import { coreVersions, group, groupList, groupVersionPaths, resourceList, versionInfo } from './discovery.js';
+import { badRequest, forbidden, forbiddenPath, KubeApiError, methodNotAllowed, notFoundPath, unauthorized, unsupportedMediaType } from './errors.js';
+import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-validation.js';
+import { FaultInjector } from './faults.js';
+import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
+import { kubeconfigYaml } from './kubeconfig.js';
+import type { KubeconfigOptions } from './kubeconfig.js';
+import { openApiDocumentJson, openApiIndex } from './openapi.js';
+import { bootstrapPolicy, forbiddenReason, RbacAuthorizer } from './rbac.js';
+import type { AuthzDecision, RequestAttributes } from './rbac.js';
+import { fullJson, fullObject, PATCH_TYPES, Registry, RETURNS_DELETED_OBJECT } from './registry.js';
+import type { ListResult, ObjectView } from './registry.js';
+import { requestInfo } from './request-info.js';
+import type { RequestInfo } from './request-info.js';
+import { RequestLog } from './request-log.js';
+import type { RequestLogEntry } from './request-log.js';
+import { findByPlural, requireKind } from './resources.js';
+import type { ResourceType } from './resources.js';
+import { renderTable } from './table.js';
+import type { IncludeObject } from './table.js';
+import { isObject } from './types.js';
+import type { KubeObject, StoredKubeObject } from './types.js';
+import { WatchHub } from './watch.js';
+import { WorkloadController } from './workload-controller.js';
+
+/** Options of {@link KubeEmulator.start}. */
+export interface EmulatorOptions {
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** @default 0 (ephemeral) */
+  port?: number;
+  /** Enforce RBAC for non-admin identities. @default true */
+  rbac?: boolean;
+  /** Bearer token of the admin identity (group system:masters, bypasses RBAC). @default 'emulator-admin' */
+  adminToken?: string;
+  /**
+   * Requests without an Authorization header act as admin (kubectl sends no
+   * token over plain http). When false they are `system:anonymous`
+   * (group system:unauthenticated) and RBAC decides. @default true
+   */
+  anonymousIsAdmin?: boolean;
+  /** Workload controller delay between a spec change and the status update. @default 50 */
+  rolloutDelayMs?: number;
+  /** Lifetime of list continue tokens; older ones get 410 Expired. @default 300000 (5 min) */
+  continueTtlMs?: number;
+  /** Clock for timestamps and token expiry. @default () => new Date() */
+  now?: () => Date;
+  /** Largest accepted request body; bigger ones get 413. @default 3145728 (3 MiB) */
+  maxRequestBodyBytes?: number;
+}
+
+/** One authorization decision made for a served request. */
+export interface RbacDecisionRecord extends AuthzDecision {
+  time: Date;
+  user: string;
+  groups: string[];
+  verb: string;
+  apiGroup: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+  path: string;
+}
+
+/** Admin identity (kubeconfig "admin" user of a kind/kubeadm cluster is in system:masters too). */
+const ADMIN_USER: UserInfo = { username: 'emulator-admin', groups: ['system:masters', 'system:authenticated'] };
+
+const NON_RESOURCE_TEXT = new Set(['/healthz', '/livez', '/readyz']);
+
+interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  info: RequestInfo;
+  user: UserInfo;
+  entry: RequestLogEntry;
+  body?: Buffer;
+}
+
+/** See module documentation. */
+export class KubeEmulator {
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  /** Fault injection. */
+  readonly faults = new FaultInjector();
+  /** Every request served. */
+  readonly requests = new RequestLog();
+  /** Deployment / StatefulSet / DaemonSet controller stand-in. */
+  readonly workloads: WorkloadController<KubeEmulator>;
+
+  private readonly registry: Registry;
+  private readonly authn = new TokenAuthenticator();
+  private readonly authz: RbacAuthorizer;
+  private readonly watches: WatchHub;
+  private readonly sockets = new Set<Socket>();
+  private readonly decisions: RbacDecisionRecord[] = [];
+  private readonly now: () => Date;
+  private continueTtlMs: number;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly opts: Required<Omit<EmulatorOptions, 'host' | 'port' | 'now'>>,
+    now: () => Date,
+  ) {
+    const address = server.address() as AddressInfo;
+    this.url = `http://${address.address}:${address.port}`;
+    this.now = now;
+    this.continueTtlMs = opts.continueTtlMs;
+    this.registry = new Registry({ now, continueTtlMs: () => this.continueTtlMs });
+    this.authz = new RbacAuthorizer(this.registry);
+    this.watches = new WatchHub(this.registry);
+    this.workloads = new WorkloadController<KubeEmulator>(this.registry, this as KubeEmulator, now, opts.rolloutDelayMs);
+    this.authn.add(opts.adminToken, ADMIN_USER.username, ADMIN_USER.groups);
+    this.seed();
+  }
+
+  /** Starts an emulator listening on host:port (ephemeral port by default). */
+  static async start(options: EmulatorOptions = {}): Promise<KubeEmulator> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    const emulator = new KubeEmulator(
+      server,
+      {
+        rbac: options.rbac ?? true,
+        adminToken: options.adminToken ?? 'emulator-admin',
+        anonymousIsAdmin: options.anonymousIsAdmin ?? true,
+        rolloutDelayMs: options.rolloutDelayMs ?? 50,
+        continueTtlMs: options.continueTtlMs ?? 5 * 60 * 1000,
+        maxRequestBodyBytes: options.maxRequestBodyBytes ?? 3 * 1024 * 1024,
+      },
+      options.now ?? (() => new Date()),
+    );
+    server.on('connection', (socket) => {
+      emulator.sockets.add(socket);
+      socket.on('close', () => emulator.sockets.delete(socket));
+    });
+    server.on('request', (req, res) => void emulator.handle(req, res));
+    return emulator;
+  }
+
+  /** Stops the server: ends watches, closes every connection, stops controller timers. */
+  async stop(): Promise<void> {
+    this.workloads.stop();
+    this.watches.closeAll();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  /** Continue-token lifetime; may be changed at runtime. */
+  get continueTokenTtlMs(): number {
+    return this.continueTtlMs;
+  }
+
+  set continueTokenTtlMs(ms: number) {
+    this.continueTtlMs = ms;
+  }
+
+  // ---------------------------------------------------------------- identities
+
+  /** Registers a bearer token for `username` (`system:authenticated` is added to `groups`). */
+  addToken(token: string, username: string, groups: string[] = []): void {
+    this.authn.add(token, username, groups);
+  }
+
+  /** Creates and registers a token authenticating as ServiceAccount `namespace/name`. */
+  serviceAccountToken(namespace: string, name: string): string {
+    return this.authn.serviceAccountToken(namespace, name);
+  }
+
+  /** A kubeconfig for this server (see {@link KubeconfigOptions}). */
+  kubeconfigYaml(opts: KubeconfigOptions = {}): string {
+    return kubeconfigYaml(this.url, opts);
+  }
+
+  /** Writes {@link kubeconfigYaml} to `path`. */
+  async writeKubeconfig(path: string, opts: KubeconfigOptions = {}): Promise<void> {
+    await writeFile(path, this.kubeconfigYaml(opts), { mode: 0o600 });
+  }
+
+  /** Authorization decisions of served requests (not cleared by `requests.clear()`). */
+  rbacDecisions(): RbacDecisionRecord[] {
+    return [...this.decisions];
+  }
+
+  /** Forgets recorded RBAC decisions. */
+  clearRbacDecisions(): void {
+    this.decisions.length = 0;
+  }
+
+  // ------------------------------------------------------------ direct access
+
+  /** Creates an object as admin, with the API's validation; returns it (with kind/apiVersion). */
+  create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): StoredKubeObject {
+    const rt = requireKind(obj.apiVersion, obj.kind);
+    return fullObject(rt, this.registry.create(rt, obj.metadata?.namespace, obj, opts));
+  }
+
+  /** The object, or undefined when it does not exist. `namespace` is ignored for cluster-scoped kinds. */
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): StoredKubeObject | undefined {
+    const rt = requireKind(apiVersion, kind);
+    try {
+      return fullObject(rt, this.registry.get(rt, namespace, name));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Objects of a kind (one namespace, or all when `namespace` is undefined), in key order. */
+  list(apiVersion: string, kind: string, namespace?: string, opts: { labelSelector?: string; fieldSelector?: string } = {}): StoredKubeObject[] {
+    const rt = requireKind(apiVersion, kind);
+    return this.registry.list(rt, { namespace, ...opts }).items.map((v) => fullObject(rt, v));
+  }
+
+  /** PUT semantics: replaces the object; a metadata.resourceVersion in `obj` is a precondition. */
+  update<T extends KubeObject>(obj: T): StoredKubeObject {
+    const rt = requireKind(obj.apiVersion, obj.kind);
+    return fullObject(rt, this.registry.update(rt, obj.metadata?.namespace, obj.metadata?.name ?? '', obj));
+  }
+
+  /** Writes only `status` (the status subresource). */
+  updateStatus<T extends KubeObject>(obj: T): StoredKubeObject {
+    const rt = requireKind(obj.apiVersion, obj.kind);
+    return fullObject(rt, this.registry.update(rt, obj.metadata?.namespace, obj.metadata?.name ?? '', obj, { subresource: 'status' }));
+  }
+
+  /** PATCH with `application/json-patch+json`, `application/merge-patch+json` or `application/strategic-merge-patch+json`. */
+  patch(apiVersion: string, kind: string, namespace: string | undefined, name: string, patchType: (typeof PATCH_TYPES)[number], patch: unknown): StoredKubeObject {
+    const rt = requireKind(apiVersion, kind);
+    return fullObject(rt, this.registry.patch(rt, namespace, name, patchType, patch));
+  }
+
+  /** Deletes an object (404 KubeApiError when missing). Returns false when finalizers keep it (deletionTimestamp set). */
+  delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): boolean {
+    const rt = requireKind(apiVersion, kind);
+    return this.registry.delete(rt, namespace, name).deleted;
+  }
+
+  /**
+   * Creates or replaces objects as admin: an array, or multi-document YAML
+   * (`kind: List` documents are expanded). Namespaces are applied first and
+   * missing namespaces are created. Namespaced objects without a namespace go
+   * to `default`.
+   */
+  async applyObjects(objs: object[] | string): Promise<void> {
+    const docs = typeof objs === 'string' ? parseYamlDocuments(objs) : objs.map((o) => o as KubeObject);
+    const flat = docs.flatMap((d) => (d.kind === 'List' && Array.isArray(d.items) ? (d.items as KubeObject[]) : [d]));
+    const ordered = [...flat.filter((d) => d.kind === 'Namespace'), ...flat.filter((d) => d.kind !== 'Namespace')];
+    for (const obj of ordered) this.applyOne(obj);
+    await Promise.resolve();
+  }
+
+  private applyOne(input: KubeObject): void {
+    const rt = requireKind(input.apiVersion, input.kind);
+    const obj: KubeObject = { ...input, metadata: { ...(input.metadata ?? {}) } };
+    const meta = obj.metadata as NonNullable<KubeObject['metadata']>;
+    delete meta.resourceVersion;
+    if (rt.namespaced) {
+      meta.namespace = meta.namespace ?? 'default';
+      const nsRt = findByPlural('', 'v1', 'namespaces') as ResourceType;
+      if (!this.get('v1', 'Namespace', undefined, meta.namespace)) this.registry.create(nsRt, undefined, { metadata: { name: meta.namespace } });
+    }
+    const exists = meta.name ? this.get(rt.apiVersion, rt.kind, meta.namespace, meta.name) : undefined;
+    if (exists) this.registry.update(rt, meta.namespace, meta.name as string, obj);
+    else this.registry.create(rt, meta.namespace, obj);
+  }
+
+  private seed(): void {
+    const nsRt = findByPlural('', 'v1', 'namespaces') as ResourceType;
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) this.registry.create(nsRt, undefined, { metadata: { name } });
+    for (const obj of bootstrapPolicy() as KubeObject[]) this.registry.create(requireKind(obj.apiVersion, obj.kind), undefined, obj);
+  }
+
+  // -------------------------------------------------------------------- HTTP
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const info = requestInfo(method, url.pathname, url.searchParams);
+    const entry: RequestLogEntry = {
+      time: this.now(),
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      user: '',
+      groups: [],
+      status: 0,
+      verb: info.verb,
+      resource: info.resource,
+      apiGroup: info.apiGroup,
+      namespace: info.namespace,
+      name: info.nameFromSelector ? '' : info.name,
+      subresource: info.subresource,
+      dryRun: url.searchParams.getAll('dryRun').includes('All'),
+      fault: false,
+    };
+    this.requests.add(entry);
+    const originalWriteHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((code: number, ...rest: unknown[]) => {
+      entry.status = code;
+      return originalWriteHead(code, ...rest);
+    }) as ServerResponse['writeHead'];
+    try {
+      const auth = this.authn.authenticate(req.headers.authorization);
+      const user = auth.kind === 'user' ? auth.user : auth.kind === 'anonymous' ? (this.opts.anonymousIsAdmin ? ADMIN_USER : ANONYMOUS) : undefined;
+      entry.user = user?.username ?? '';
+      entry.groups = user?.groups ?? [];
+      if (await this.applyFault(method, url, req, res, entry)) return;
+      if (!user) throw unauthorized();
+      const ctx: RequestContext = { req, res, url, info, user, entry };
+      this.authorize(ctx);
+      await this.route(ctx, method);
+    } catch (err) {
+      sendError(res, err);
+    }
+  }
+
+  /** Applies a matching fault; true when the request was answered (or dropped) by it. */
+  private async applyFault(method: string, url: URL, req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry): Promise<boolean> {
+    const action = this.faults.match(method, url.pathname, url.search.replace(/^\?/, ''));
+    if (!action) return false;
+    entry.fault = true;
+    if (action.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
+    if (action.drop) {
+      req.socket.destroy();
+      return true;
+    }
+    if (action.status) {
+      req.resume();
+      const headers: Record<string, string> = {};
+      if (action.retryAfterSeconds !== undefined) headers['Retry-After'] = String(action.retryAfterSeconds);
+      sendStatus(res, action.status, headers);
+      return true;
+    }
+    return false;
+  }
+
+  private authorize(ctx: RequestContext): void {
+    if (!this.opts.rbac) return;
+    const { info, user } = ctx;
+    const attrs: RequestAttributes = {
+      user,
+      verb: info.verb,
+      resourceRequest: info.resourceRequest,
+      apiGroup: info.apiGroup,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+      path: info.path,
+    };
+    if (user.groups.includes('system:masters')) return;
+    const decision = this.authz.authorize(attrs);
+    ctx.entry.authz = decision;
+    this.decisions.push({
+      ...decision,
+      time: ctx.entry.time,
+      user: user.username,
+      groups: user.groups,
+      verb: info.verb,
+      apiGroup: info.apiGroup,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+      path: info.path,
+    });
+    if (decision.allowed) return;
+    const reason = forbiddenReason(attrs);
+    if (!info.resourceRequest) throw forbiddenPath(reason);
+    throw forbidden({ group: info.apiGroup, resource: info.resource }, info.nameFromSelector ? undefined : info.name || undefined, reason);
+  }
+
+  private async route(ctx: RequestContext, method: string): Promise<void> {
+    const { info, url, res } = ctx;
+    if (!info.resourceRequest) return this.routeNonResource(ctx, method);
+    const rt = findByPlural(info.apiGroup, info.apiVersion, info.resource);
+    if (!rt) throw notFoundPath();
+    if (info.namespace && !rt.namespaced && info.resource !== 'namespaces') throw notFoundPath();
+    if (rt.virtual) return this.handleReview(ctx, rt, method);
+    const dryRun = url.searchParams.getAll('dryRun').includes('All');
+    const namespace = rt.namespaced ? info.namespace || undefined : undefined;
+    const name = info.nameFromSelector ? '' : info.name;
+    if (!name) return this.handleCollection(ctx, rt, method, namespace, dryRun);
+    if (info.subresource === 'scale' && rt.subresources.includes('scale')) return this.handleScale(ctx, rt, method, namespace, name, dryRun);
+    if (info.subresource && (info.subresource !== 'status' || !rt.subresources.includes('status'))) throw notFoundPath();
+    const subresource = info.subresource || undefined;
+    switch (method) {
+      case 'GET':
+      case 'HEAD':
+        return this.respondObject(ctx, rt, 200, this.registry.get(rt, namespace, name));
+      case 'PUT': {
+        const body = await this.decodeObject(ctx, rt);
+        return this.respondObject(ctx, rt, 200, this.registry.update(rt, namespace, name, body, { dryRun, subresource }));
+      }
+      case 'PATCH': {
+        const [patchType, patch] = await this.decodePatch(ctx);
+        return this.respondObject(ctx, rt, 200, this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource }));
+      }
+      case 'DELETE': {
+        if (subresource) throw methodNotAllowed();
+        const options = await this.decodeDeleteOptions(ctx);
+        const result = this.registry.delete(rt, namespace, name, { dryRun, preconditions: options.preconditions });
+        if (!result.deleted || RETURNS_DELETED_OBJECT.has(rt.key)) return this.respondObject(ctx, rt, 200, result.view);
+        const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: result.view.obj.metadata.uid } };
+        return sendJson(res, 200, JSON.stringify(status));
+      }
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
+  private async handleCollection(ctx: RequestContext, rt: ResourceType, method: string, namespace: string | undefined, dryRun: boolean): Promise<void> {
+    const q = ctx.url.searchParams;
+    switch (method) {
+      case 'GET':
+      case 'HEAD': {
+        const watch = q.get('watch');
+        if (watch === 'true' || watch === '1') return this.serveWatch(ctx, rt, namespace);
+        const limit = Number(q.get('limit') ?? 0);
+        const result = this.registry.list(rt, {
+          namespace,
+          labelSelector: q.get('labelSelector'),
+          fieldSelector: q.get('fieldSelector'),
+          limit: Number.isFinite(limit) ? limit : 0,
+          continueToken: q.get('continue') ?? undefined,
+        } as Parameters<Registry['list']>[1]);
+        return this.respondList(ctx, rt, result);
+      }
+      case 'POST': {
+        const body = await this.decodeObject(ctx, rt);
+        return this.respondObject(ctx, rt, 201, this.registry.create(rt, namespace, body, { dryRun }));
+      }
+      case 'DELETE': {
+        if (!rt.verbs.includes('deletecollection')) throw methodNotAllowed();
+        await this.decodeDeleteOptions(ctx);
+        const deleted = this.registry.deleteCollection(rt, namespace, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, dryRun });
+        return this.respondList(ctx, rt, { items: deleted, resourceVersion: String(this.registry.store.resourceVersion) });
+      }
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
+  private serveWatch(ctx: RequestContext, rt: ResourceType, namespace: string | undefined): void {
+    const q = ctx.url.searchParams;
+    const asTable = wantsTable(ctx.req);
+    const includeObject = includeObjectParam(q.get('includeObject'));
+    this.watches.serve(rt, ctx.res, {
+      namespace,
+      labelSelector: q.get('labelSelector') ?? undefined,
+      fieldSelector: q.get('fieldSelector') ?? undefined,
+      resourceVersion: q.get('resourceVersion') ?? undefined,
+      timeoutSeconds: Number(q.get('timeoutSeconds') ?? 0) || undefined,
+      allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
+      sendInitialEvents: q.get('sendInitialEvents') === 'true',
+      render: asTable ? (view) => renderTable(rt, [view], {}, includeObject, this.now(), (v) => fullJson(rt, v)) : undefined,
+    });
+  }
+
+  private handleScale(ctx: RequestContext, rt: ResourceType, method: string, namespace: string | undefined, name: string, dryRun: boolean): Promise<void> | void {
+    const toScale = (view: ObjectView) => {
+      const o = view.obj;
+      const spec = isObject(o.spec) ? o.spec : {};
+      const status = isObject(o.status) ? o.status : {};
+      const selector = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? Object.entries(spec.selector.matchLabels).map(([k, v]) => `${k}=${String(v)}`).join(',') : '';
+      return {
+        kind: 'Scale',
+        apiVersion: 'autoscaling/v1',
+        metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+        spec: { replicas: spec.replicas ?? 1 },
+        status: { replicas: status.replicas ?? 0, selector },
+      };
+    };
+    const current = this.registry.get(rt, namespace, name);
+    if (method === 'GET') return sendJson(ctx.res, 200, JSON.stringify(toScale(current)));
+    if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed();
+    return (async () => {
+      let replicas: unknown;
+      if (method === 'PUT') replicas = (await this.decodeObject(ctx, undefined)).spec;
+      else {
+        const [, patch] = await this.decodePatch(ctx);
+        replicas = isObject(patch) ? patch.spec : undefined;
+      }
+      const wanted = isObject(replicas) ? replicas.replicas : undefined;
+      if (typeof wanted !== 'number') throw badRequest('spec.replicas is required');
+      const updated = this.registry.patch(rt, namespace, name, 'application/merge-patch+json', { spec: { replicas: wanted } }, { dryRun });
+      sendJson(ctx.res, 200, JSON.stringify(toScale(updated)));
+    })();
+  }
+
+  /** SelfSubjectAccessReview / SelfSubjectRulesReview / SelfSubjectReview. */
+  private async handleReview(ctx: RequestContext, rt: ResourceType, method: string): Promise<void> {
+    if (method !== 'POST') throw methodNotAllowed();
+    const body = await this.decodeObject(ctx, rt);
+    const spec = isObject(body.spec) ? body.spec : {};
+    const user = ctx.user;
+    let status: Record<string, unknown>;
+    if (rt.kind === 'SelfSubjectAccessReview') {
+      const ra = isObject(spec.resourceAttributes) ? spec.resourceAttributes : undefined;
+      const nra = isObject(spec.nonResourceAttributes) ? spec.nonResourceAttributes : {};
+      const attrs: RequestAttributes = {
+        user,
+        verb: String((ra ?? nra).verb ?? ''),
+        resourceRequest: ra !== undefined,
+        apiGroup: String(ra?.group ?? ''),
+        resource: String(ra?.resource ?? ''),
+        subresource: String(ra?.subresource ?? ''),
+        namespace: String(ra?.namespace ?? ''),
+        name: String(ra?.name ?? ''),
+        path: String(nra.path ?? ''),
+      };
+      const decision = this.opts.rbac ? this.authz.authorize(attrs) : { allowed: true, reason: '', allMatches: [] };
+      status = decision.allowed ? { allowed: true, ...(decision.reason ? { reason: decision.reason } : {}) } : { allowed: false };
+    } else if (rt.kind === 'SelfSubjectRulesReview') {
+      const rules = this.authz.rulesFor(user, String(spec.namespace ?? ''));
+      status = {
+        resourceRules: rules.filter((r) => r.resources.length > 0).map((r) => ({ verbs: r.verbs, apiGroups: r.apiGroups, resources: r.resources, ...(r.resourceNames.length ? { resourceNames: r.resourceNames } : {}) })),
+        nonResourceRules: rules.filter((r) => r.nonResourceURLs.length > 0).map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })),
+        incomplete: false,
+      };
+    } else {
+      status = { userInfo: { username: user.username, groups: user.groups } };
+    }
+    const response = { kind: rt.kind, apiVersion: rt.apiVersion, metadata: { creationTimestamp: null }, spec, status };
+    sendJson(ctx.res, 201, JSON.stringify(response));
+  }
+
+  private routeNonResource(ctx: RequestContext, method: string): void {
+    const { res, info, req } = ctx;
+    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
+    const path = info.path.replace(/\/$/, '') || '/';
+    const host = req.headers.host ?? '127.0.0.1';
+    if (path === '/version') return sendJson(res, 200, JSON.stringify(versionInfo()));
+    if (NON_RESOURCE_TEXT.has(path)) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    if (path === '/api') return sendJson(res, 200, JSON.stringify(coreVersions(host)));
+    if (path === '/apis') return sendJson(res, 200, JSON.stringify(groupList()));
+    if (path === '/openapi/v3') return sendJson(res, 200, JSON.stringify(openApiIndex(groupVersionPaths())));
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = openApiDocumentJson(path.slice('/openapi/v3/'.length));
+      if (doc) return sendJson(res, 200, doc.json);
+      throw notFoundPath();
+    }
+    const parts = path.split('/').filter(Boolean);
+    if (parts[0] === 'api' && parts.length === 2) {
+      const list = resourceList('', parts[1]);
+      if (list) return sendJson(res, 200, JSON.stringify(list));
+    }
+    if (parts[0] === 'apis' && parts.length === 2) {
+      const g = group(parts[1]);
+      if (g) return sendJson(res, 200, JSON.stringify(g));
+    }
+    if (parts[0] === 'apis' && parts.length === 3) {
+      const list = resourceList(parts[1], parts[2]);
+      if (list) return sendJson(res, 200, JSON.stringify(list));
+    }
+    throw notFoundPath();
+  }
+
+  // ----------------------------------------------------------- body decoding
+
+  private async body(ctx: RequestContext): Promise<Buffer> {
+    ctx.body ??= await readBody(ctx.req, this.opts.maxRequestBodyBytes);
+    return ctx.body;
+  }
+
+  /** Decodes a JSON (or YAML) object body and applies field validation. */
+  private async decodeObject(ctx: RequestContext, rt: ResourceType | undefined): Promise<KubeObject> {
+    const contentType = (ctx.req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+    const raw = (await this.body(ctx)).toString('utf8');
+    let parsed: unknown;
+    try {
+      if (contentType === 'application/json' || contentType === '' || contentType === '*/*') parsed = JSON.parse(raw);
+      else if (contentType === 'application/yaml') parsed = parseYaml(raw);
+      else throw unsupportedMediaType(contentType, ['application/json', 'application/yaml']);
+    } catch (err) {
+      if (err instanceof KubeApiError) throw err;
+      throw badRequest(`the body of the request could not be decoded: ${(err as Error).message}`);
+    }
+    if (!isObject(parsed)) throw badRequest('the body of the request must be a JSON object');
+    if (rt && !rt.virtual) {
+      const mode = fieldValidationMode(ctx.url.searchParams.get('fieldValidation'));
+      const unknown = checkUnknownFields(rt, parsed as KubeObject, mode);
+      if (unknown.length > 0) ctx.res.setHeader('Warning', warningHeader(unknown));
+    }
+    return parsed as KubeObject;
+  }
+
+  private async decodePatch(ctx: RequestContext): Promise<[string, unknown]> {
+    const contentType = (ctx.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!(PATCH_TYPES as readonly string[]).includes(contentType)) {
+      await this.body(ctx);
+      throw unsupportedMediaType(contentType, [...PATCH_TYPES, 'application/apply-patch+yaml']);
+    }
+    fieldValidationMode(ctx.url.searchParams.get('fieldValidation'));
+    const raw = (await this.body(ctx)).toString('utf8');
+    try {
+      return [contentType, JSON.parse(raw)];
+    } catch (err) {
+      throw badRequest(`error decoding patch: ${(err as Error).message}`);
+    }
+  }
+
+  private async decodeDeleteOptions(ctx: RequestContext): Promise<{ preconditions?: { uid?: string; resourceVersion?: string } }> {
+    const raw = (await this.body(ctx)).toString('utf8').trim();
+    if (!raw) return {};
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      if (!isObject(parsed)) return {};
+      const pre = isObject(parsed.preconditions) ? parsed.preconditions : undefined;
+      return pre ? { preconditions: { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined } } : {};
+    } catch {
+      throw badRequest('the DeleteOptions body could not be decoded');
+    }
+  }
+
+  // ----------------------------------------------------------- responses
+
+  private respondObject(ctx: RequestContext, rt: ResourceType, code: number, view: ObjectView): void {
+    if (wantsTable(ctx.req) && ctx.req.method === 'GET') {
+      const table = renderTable(rt, [view], { resourceVersion: view.obj.metadata.resourceVersion }, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) => fullJson(rt, v));
+      return sendJson(ctx.res, code, table);
+    }
+    sendJson(ctx.res, code, fullJson(rt, view));
+  }
+
+  private respondList(ctx: RequestContext, rt: ResourceType, result: ListResult): void {
+    const meta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
+    if (result.continue) meta.continue = result.continue;
+    if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
+    if (wantsTable(ctx.req) && ctx.req.method === 'GET') {
+      const table = renderTable(rt, result.items, meta, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) => fullJson(rt, v));
+      return sendJson(ctx.res, 200, table);
+    }
+    const head = JSON.stringify({ kind: rt.listKind, apiVersion: rt.apiVersion, metadata: meta });
+    sendJson(ctx.res, 200, `${head.slice(0, -1)},"items":[${result.items.map((v) => v.json).join(',')}]}`);
+  }
+}
+
+function wantsTable(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.split(',').some((part) => /(^|;)\s*as=Table(\s*;|$)/.test(part) && part.includes('application/json'));
+}
+
+function includeObjectParam(value: string | null): IncludeObject {
+  return value === 'None' || value === 'Object' ? value : 'Metadata';
+}
+
+function parseYamlDocuments(text: string): KubeObject[] {
+  return parseAllDocuments(text)
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`emulator: invalid YAML: ${doc.errors[0].message}`);
+      return doc.toJS() as unknown;
+    })
+    .filter((d): d is KubeObject => isObject(d));
+}
+

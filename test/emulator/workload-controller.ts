@@ -1,0 +1,474 @@
+/**
+ * A stand-in for the Deployment, StatefulSet and DaemonSet controllers plus
+ * kubelet, reduced to what rollout logic observes: `status`.
+ *
+ * After `rolloutDelayMs` from a spec (generation) change it writes the status a
+ * real controller converges to. A new pod template "rolls out" unless it fails:
+ * marked failing (setFailing / annotation / predicate), or referencing a Secret
+ * or ConfigMap (or a key of one) that does not exist, without `optional: true`,
+ * like kubelet's CreateContainerConfigError / FailedMount. A failing rollout is
+ * left half-done the way a RollingUpdate gets stuck (new pods never ready, old
+ * pods kept by maxUnavailable/maxSurge), and after the progress deadline a
+ * Deployment reports Progressing=False / ProgressDeadlineExceeded. A stuck
+ * rollout is re-evaluated when Secrets/ConfigMaps of its namespace change (a
+ * real kubelet retries), so creating the missing Secret completes it.
+ * Paused Deployments only get observedGeneration and a DeploymentPaused condition.
+ */
+import { createHash } from 'node:crypto';
+import { KubeApiError } from './errors.js';
+import type { Registry } from './registry.js';
+import { rfc3339 } from './registry.js';
+import { findByPlural } from './resources.js';
+import type { ResourceType } from './resources.js';
+import type { StoreEvent } from './store.js';
+import { cloneJson, deepEqual, isObject } from './types.js';
+import type { JsonObject, KubeObject, StoredKubeObject } from './types.js';
+
+/** Kinds the controller manages. */
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
+/** Annotation that makes every rollout of a workload fail. */
+export const FAIL_ROLLOUT_ANNOTATION = 'emulator.secret-steward.io/fail-rollout';
+
+/** One observed pod-template rollout. `outcome` changes from 'stuck' to 'complete' if it later succeeds. */
+export interface RolloutRecord {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  /** metadata.generation that carried the new template. */
+  generation: number;
+  /** Revision number the controller gave the template (1, 2, ...). */
+  revision: number;
+  /** spec.template.metadata.annotations at that generation (e.g. kubectl.kubernetes.io/restartedAt). */
+  templateAnnotations: Record<string, string>;
+  time: Date;
+  outcome: 'complete' | 'stuck';
+  /** Why it is stuck (kubelet-style message), when it is. */
+  failureReason?: string;
+}
+
+/** Content-based failure hook: return true to make the rollout of `workload` fail. */
+export type FailurePredicate<E = unknown> = (workload: KubeObject, emulator: E) => boolean;
+
+interface WorkloadState {
+  /** Template of the last completed rollout (old pods run this). */
+  rolledTemplate?: unknown;
+  revision: number;
+  /** Template currently failing to roll out. */
+  stuckTemplate?: unknown;
+  stuckRecord?: RolloutRecord;
+  deadlineTimer?: NodeJS.Timeout;
+  deadlineExceeded: boolean;
+}
+
+const KINDS: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' };
+
+function rtOf(kind: WorkloadKind): ResourceType {
+  return findByPlural('apps', 'v1', KINDS[kind]) as ResourceType;
+}
+
+function templateHash(template: unknown): string {
+  return createHash('sha256').update(JSON.stringify(template ?? null)).digest('hex').slice(0, 10);
+}
+
+/** Resolves maxSurge / maxUnavailable (int or percentage) against `total`. */
+function intOrPercent(value: unknown, total: number, roundUp: boolean, fallback: number): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^\d+%$/.test(value)) {
+    const exact = (Number(value.slice(0, -1)) * total) / 100;
+    return roundUp ? Math.ceil(exact) : Math.floor(exact);
+  }
+  if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+  return fallback;
+}
+
+function withoutZeros(status: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(status)) if (v !== 0 && v !== undefined) out[k] = v;
+  return out;
+}
+
+type Lookup = (plural: 'secrets' | 'configmaps', name: string) => JsonObject | undefined;
+
+/** Keys of a Secret (data) or ConfigMap (data + binaryData). */
+function keysOf(obj: JsonObject): Set<string> {
+  return new Set([...Object.keys(isObject(obj.data) ? obj.data : {}), ...Object.keys(isObject(obj.binaryData) ? obj.binaryData : {})]);
+}
+
+/** kubelet's error for a missing reference, or undefined when it resolves. */
+function checkRef(lookup: Lookup, plural: 'secrets' | 'configmaps', name: unknown, keys: string[], optional: unknown, namespace: string): string | undefined {
+  if (optional === true || typeof name !== 'string') return undefined;
+  const kind = plural === 'secrets' ? 'secret' : 'configmap';
+  const obj = lookup(plural, name);
+  if (!obj) return `${kind} "${name}" not found`;
+  const have = keysOf(obj);
+  const missing = keys.find((k) => !have.has(k));
+  return missing ? `couldn't find key ${missing} in ${plural === 'secrets' ? 'Secret' : 'ConfigMap'} ${namespace}/${name}` : undefined;
+}
+
+function itemKeys(items: unknown): string[] {
+  return Array.isArray(items) ? items.filter(isObject).map((i) => String(i.key)) : [];
+}
+
+/** First unresolvable Secret/ConfigMap reference in a pod template (imagePullSecrets excluded). */
+export function missingReference(template: unknown, namespace: string, lookup: Lookup): string | undefined {
+  const spec = isObject(template) && isObject(template.spec) ? template.spec : {};
+  const containers = [...(Array.isArray(spec.initContainers) ? spec.initContainers : []), ...(Array.isArray(spec.containers) ? spec.containers : [])].filter(isObject);
+  for (const c of containers) {
+    for (const env of Array.isArray(c.env) ? c.env.filter(isObject) : []) {
+      const from = isObject(env.valueFrom) ? env.valueFrom : {};
+      const s = isObject(from.secretKeyRef) ? from.secretKeyRef : undefined;
+      const m = isObject(from.configMapKeyRef) ? from.configMapKeyRef : undefined;
+      const err = (s && checkRef(lookup, 'secrets', s.name, [String(s.key)], s.optional, namespace)) || (m && checkRef(lookup, 'configmaps', m.name, [String(m.key)], m.optional, namespace));
+      if (err) return err;
+    }
+    for (const envFrom of Array.isArray(c.envFrom) ? c.envFrom.filter(isObject) : []) {
+      const s = isObject(envFrom.secretRef) ? envFrom.secretRef : undefined;
+      const m = isObject(envFrom.configMapRef) ? envFrom.configMapRef : undefined;
+      const err = (s && checkRef(lookup, 'secrets', s.name, [], s.optional, namespace)) || (m && checkRef(lookup, 'configmaps', m.name, [], m.optional, namespace));
+      if (err) return err;
+    }
+  }
+  for (const volume of Array.isArray(spec.volumes) ? spec.volumes.filter(isObject) : []) {
+    const s = isObject(volume.secret) ? volume.secret : undefined;
+    const m = isObject(volume.configMap) ? volume.configMap : undefined;
+    let err = (s && checkRef(lookup, 'secrets', s.secretName, itemKeys(s.items), s.optional, namespace)) || (m && checkRef(lookup, 'configmaps', m.name, itemKeys(m.items), m.optional, namespace));
+    if (err) return err;
+    const sources = isObject(volume.projected) && Array.isArray(volume.projected.sources) ? volume.projected.sources.filter(isObject) : [];
+    for (const source of sources) {
+      const ps = isObject(source.secret) ? source.secret : undefined;
+      const pm = isObject(source.configMap) ? source.configMap : undefined;
+      err = (ps && checkRef(lookup, 'secrets', ps.name, itemKeys(ps.items), ps.optional, namespace)) || (pm && checkRef(lookup, 'configmaps', pm.name, itemKeys(pm.items), pm.optional, namespace));
+      if (err) return err;
+    }
+  }
+  return undefined;
+}
+
+/** See the module documentation. */
+export class WorkloadController<E = unknown> {
+  /** Delay between a spec change and the status update. Can be changed at any time. */
+  rolloutDelayMs: number;
+  /** Overrides spec.progressDeadlineSeconds (default 600 s) for failing Deployments, in ms. */
+  progressDeadlineMs?: number;
+  /** Nodes a DaemonSet schedules on. @default 3 */
+  nodeCount = 3;
+  /** Every rollout observed, oldest first. */
+  readonly rollouts: RolloutRecord[] = [];
+
+  private readonly failing = new Set<string>();
+  private predicate?: FailurePredicate<E>;
+  private readonly states = new Map<string, WorkloadState>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly unsubscribers: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly emulator: E,
+    private readonly now: () => Date,
+    rolloutDelayMs: number,
+  ) {
+    this.rolloutDelayMs = rolloutDelayMs;
+    for (const kind of Object.keys(KINDS) as WorkloadKind[]) {
+      this.unsubscribers.push(registry.store.subscribe(rtOf(kind).key, (ev) => this.onWorkloadEvent(kind, ev)));
+    }
+    for (const storage of ['/secrets', '/configmaps']) {
+      this.unsubscribers.push(registry.store.subscribe(storage, (ev) => this.onReferencedChange(ev.entry.namespace)));
+    }
+  }
+
+  /** Marks (or unmarks) one workload as failing its rollouts. */
+  setFailing(kind: WorkloadKind, namespace: string, name: string, failing: boolean): void {
+    const key = `${kind}/${namespace}/${name}`;
+    if (failing) this.failing.add(key);
+    else this.failing.delete(key);
+    this.schedule(kind, namespace, name);
+  }
+
+  /** Installs (or removes, with undefined) a content-based failure predicate. */
+  setFailurePredicate(predicate: FailurePredicate<E> | undefined): void {
+    this.predicate = predicate;
+  }
+
+  /** Resolves once no status update is pending. */
+  idle(): Promise<void> {
+    if (this.timers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Cancels every timer and stops watching. */
+  stop(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const s of this.states.values()) if (s.deadlineTimer) clearTimeout(s.deadlineTimer);
+    for (const u of this.unsubscribers) u();
+    this.unsubscribers.length = 0;
+    this.notifyIdle();
+  }
+
+  private onWorkloadEvent(kind: WorkloadKind, ev: StoreEvent): void {
+    const obj = ev.entry.obj;
+    if (ev.type === 'DELETED') {
+      const state = this.states.get(obj.metadata.uid);
+      if (state?.deadlineTimer) clearTimeout(state.deadlineTimer);
+      this.states.delete(obj.metadata.uid);
+      return;
+    }
+    const status = isObject(obj.status) ? obj.status : {};
+    if (ev.type === 'ADDED' || status.observedGeneration !== obj.metadata.generation) this.schedule(kind, ev.entry.namespace, ev.entry.name);
+  }
+
+  private onReferencedChange(namespace: string): void {
+    for (const kind of Object.keys(KINDS) as WorkloadKind[]) {
+      for (const view of this.registry.list(rtOf(kind), { namespace }).items) {
+        const state = this.states.get(view.obj.metadata.uid);
+        if (state?.stuckTemplate !== undefined) this.schedule(kind, namespace, view.obj.metadata.name);
+      }
+    }
+  }
+
+  private schedule(kind: WorkloadKind, namespace: string, name: string): void {
+    const key = `${kind}/${namespace}/${name}`;
+    const existing = this.timers.get(key);
+    if (existing) clearTimeout(existing);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      try {
+        this.reconcile(kind, namespace, name);
+      } finally {
+        if (this.timers.size === 0) this.notifyIdle();
+      }
+    }, this.rolloutDelayMs);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private failureReason(kind: WorkloadKind, obj: StoredKubeObject, template: unknown): string | undefined {
+    const ns = obj.metadata.namespace ?? '';
+    if (this.failing.has(`${kind}/${ns}/${obj.metadata.name}`)) return 'marked failing by the test';
+    const annotations = obj.metadata.annotations ?? {};
+    const templateAnnotations = isObject(template) && isObject(template.metadata) && isObject(template.metadata.annotations) ? template.metadata.annotations : {};
+    if (annotations[FAIL_ROLLOUT_ANNOTATION] === 'true' || templateAnnotations[FAIL_ROLLOUT_ANNOTATION] === 'true') return `annotation ${FAIL_ROLLOUT_ANNOTATION}=true`;
+    if (this.predicate?.(cloneJson(obj), this.emulator)) return 'failure predicate';
+    const lookup: Lookup = (plural, refName) => {
+      const rt = findByPlural('', 'v1', plural) as ResourceType;
+      try {
+        return this.registry.get(rt, ns, refName).obj;
+      } catch {
+        return undefined;
+      }
+    };
+    const missing = missingReference(template, ns, lookup);
+    return missing ? `CreateContainerConfigError: ${missing}` : undefined;
+  }
+
+  private reconcile(kind: WorkloadKind, namespace: string, name: string): void {
+    let obj: StoredKubeObject;
+    try {
+      obj = this.registry.get(rtOf(kind), namespace, name).obj;
+    } catch {
+      return;
+    }
+    const uid = obj.metadata.uid;
+    const state = this.states.get(uid) ?? { revision: 0, deadlineExceeded: false };
+    this.states.set(uid, state);
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const template = spec.template;
+    if (kind === 'Deployment' && spec.paused === true) {
+      this.writeStatus(kind, obj, this.pausedStatus(obj));
+      return;
+    }
+    if (state.rolledTemplate !== undefined && deepEqual(state.rolledTemplate, template)) {
+      this.clearStuck(state);
+      this.writeStatus(kind, obj, this.completeStatus(kind, obj, state));
+      return;
+    }
+    const reason = this.failureReason(kind, obj, template);
+    const record = this.recordFor(kind, obj, state, template);
+    if (!reason) {
+      this.clearStuck(state);
+      state.rolledTemplate = cloneJson(template);
+      record.outcome = 'complete';
+      delete record.failureReason;
+      this.writeStatus(kind, obj, this.completeStatus(kind, obj, state));
+      return;
+    }
+    record.outcome = 'stuck';
+    record.failureReason = reason;
+    if (!deepEqual(state.stuckTemplate, template)) {
+      this.clearStuck(state);
+      state.stuckTemplate = cloneJson(template);
+      state.stuckRecord = record;
+      this.armDeadline(kind, obj, state);
+    }
+    this.writeStatus(kind, obj, this.stuckStatus(kind, obj, state));
+  }
+
+  /** The record of this template's rollout, created on first sight. */
+  private recordFor(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState, template: unknown): RolloutRecord {
+    if (state.stuckRecord && deepEqual(state.stuckTemplate, template)) return state.stuckRecord;
+    state.revision++;
+    const templateMeta = isObject(template) && isObject(template.metadata) ? template.metadata : {};
+    const record: RolloutRecord = {
+      kind,
+      namespace: obj.metadata.namespace ?? '',
+      name: obj.metadata.name,
+      generation: obj.metadata.generation ?? 0,
+      revision: state.revision,
+      templateAnnotations: { ...(isObject(templateMeta.annotations) ? (templateMeta.annotations as Record<string, string>) : {}) },
+      time: this.now(),
+      outcome: 'stuck',
+    };
+    this.rollouts.push(record);
+    return record;
+  }
+
+  private clearStuck(state: WorkloadState): void {
+    if (state.deadlineTimer) clearTimeout(state.deadlineTimer);
+    state.deadlineTimer = undefined;
+    state.stuckTemplate = undefined;
+    state.stuckRecord = undefined;
+    state.deadlineExceeded = false;
+  }
+
+  private armDeadline(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState): void {
+    if (kind !== 'Deployment') return;
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const seconds = typeof spec.progressDeadlineSeconds === 'number' ? spec.progressDeadlineSeconds : 600;
+    const ms = this.progressDeadlineMs ?? seconds * 1000;
+    state.deadlineTimer = setTimeout(() => {
+      state.deadlineExceeded = true;
+      state.deadlineTimer = undefined;
+      try {
+        const current = this.registry.get(rtOf(kind), obj.metadata.namespace, obj.metadata.name).obj;
+        if (current.metadata.uid === obj.metadata.uid && state.stuckTemplate !== undefined) this.writeStatus(kind, current, this.stuckStatus(kind, current, state));
+      } catch {
+        // deleted meanwhile
+      }
+    }, ms);
+    state.deadlineTimer.unref();
+  }
+
+  private desired(kind: WorkloadKind, obj: StoredKubeObject): number {
+    if (kind === 'DaemonSet') return this.nodeCount;
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    return typeof spec.replicas === 'number' ? spec.replicas : 1;
+  }
+
+  private condition(previous: unknown, type: string, status: string, reason: string, message: string): JsonObject {
+    const now = rfc3339(this.now());
+    const old = Array.isArray(previous) ? previous.filter(isObject).find((c) => c.type === type) : undefined;
+    const transition = old && old.status === status ? old.lastTransitionTime : now;
+    return { type, status, lastUpdateTime: now, lastTransitionTime: transition, reason, message };
+  }
+
+  private rsName(obj: StoredKubeObject): string {
+    return `${obj.metadata.name}-${templateHash((obj.spec as JsonObject | undefined)?.template)}`;
+  }
+
+  private completeStatus(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState): JsonObject {
+    const d = this.desired(kind, obj);
+    const generation = obj.metadata.generation;
+    const prev = isObject(obj.status) ? obj.status.conditions : undefined;
+    if (kind === 'Deployment') {
+      return {
+        ...withoutZeros({ observedGeneration: generation, replicas: d, updatedReplicas: d, readyReplicas: d, availableReplicas: d }),
+        conditions: [
+          this.condition(prev, 'Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.'),
+          this.condition(prev, 'Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${this.rsName(obj)}" has successfully progressed.`),
+        ],
+      };
+    }
+    if (kind === 'StatefulSet') {
+      const revision = `${obj.metadata.name}-${templateHash(state.rolledTemplate)}`;
+      return { ...withoutZeros({ observedGeneration: generation, replicas: d, readyReplicas: d, currentReplicas: d, updatedReplicas: d, availableReplicas: d }), currentRevision: revision, updateRevision: revision, collisionCount: 0 };
+    }
+    return { ...withoutZeros({ observedGeneration: generation, desiredNumberScheduled: d, currentNumberScheduled: d, updatedNumberScheduled: d, numberReady: d, numberAvailable: d }), numberMisscheduled: 0 };
+  }
+
+  private stuckStatus(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState): JsonObject {
+    const d = this.desired(kind, obj);
+    const hadOld = state.rolledTemplate !== undefined;
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const generation = obj.metadata.generation;
+    const prev = isObject(obj.status) ? obj.status.conditions : undefined;
+    if (kind === 'Deployment') {
+      const strategy = isObject(spec.strategy) ? spec.strategy : {};
+      const rolling = isObject(strategy.rollingUpdate) ? strategy.rollingUpdate : {};
+      const surge = intOrPercent(rolling.maxSurge, d, true, 1);
+      let unavailable = intOrPercent(rolling.maxUnavailable, d, false, 0);
+      if (surge === 0 && unavailable === 0) unavailable = 1;
+      const recreate = strategy.type === 'Recreate';
+      const oldPods = hadOld && !recreate ? Math.max(0, d - unavailable) : 0;
+      const newPods = hadOld && !recreate ? Math.min(d, surge + unavailable) : d;
+      const progressing = state.deadlineExceeded
+        ? this.condition(prev, 'Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${this.rsName(obj)}" has timed out progressing.`)
+        : this.condition(prev, 'Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${this.rsName(obj)}" is progressing.`);
+      const available = oldPods >= d - unavailable && oldPods > 0;
+      return {
+        ...withoutZeros({ observedGeneration: generation, replicas: oldPods + newPods, updatedReplicas: newPods, readyReplicas: oldPods, availableReplicas: oldPods, unavailableReplicas: oldPods + newPods - oldPods }),
+        conditions: [
+          available
+            ? this.condition(prev, 'Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
+            : this.condition(prev, 'Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.'),
+          progressing,
+        ],
+      };
+    }
+    if (kind === 'StatefulSet') {
+      const current = `${obj.metadata.name}-${templateHash(state.rolledTemplate ?? state.stuckTemplate)}`;
+      const update = `${obj.metadata.name}-${templateHash(state.stuckTemplate)}`;
+      if (!hadOld) {
+        const pods = spec.podManagementPolicy === 'Parallel' ? d : Math.min(1, d);
+        return { ...withoutZeros({ observedGeneration: generation, replicas: pods, currentReplicas: pods, updatedReplicas: pods }), currentRevision: update, updateRevision: update, collisionCount: 0 };
+      }
+      const updated = Math.min(1, d);
+      return {
+        ...withoutZeros({ observedGeneration: generation, replicas: d, readyReplicas: d - updated, currentReplicas: d - updated, updatedReplicas: updated, availableReplicas: d - updated }),
+        currentRevision: current,
+        updateRevision: update,
+        collisionCount: 0,
+      };
+    }
+    const strategy = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
+    const rolling = isObject(strategy.rollingUpdate) ? strategy.rollingUpdate : {};
+    const maxUnavailable = Math.max(1, intOrPercent(rolling.maxUnavailable, d, false, 1));
+    const updated = hadOld ? Math.min(d, maxUnavailable) : d;
+    return {
+      ...withoutZeros({ observedGeneration: generation, desiredNumberScheduled: d, currentNumberScheduled: d, updatedNumberScheduled: updated, numberReady: d - updated, numberAvailable: d - updated, numberUnavailable: updated }),
+      numberMisscheduled: 0,
+    };
+  }
+
+  private pausedStatus(obj: StoredKubeObject): JsonObject {
+    const status = isObject(obj.status) ? cloneJson(obj.status) : {};
+    const others = (Array.isArray(status.conditions) ? status.conditions.filter(isObject) : []).filter((c) => c.type !== 'Progressing');
+    return {
+      ...status,
+      observedGeneration: obj.metadata.generation,
+      conditions: [...others, this.condition(status.conditions, 'Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused')],
+    };
+  }
+
+  private writeStatus(kind: WorkloadKind, obj: StoredKubeObject, status: JsonObject): void {
+    const rt = rtOf(kind);
+    const state = this.states.get(obj.metadata.uid);
+    const body: KubeObject = { ...cloneJson(obj), status };
+    if (kind === 'Deployment' && state && state.revision > 0) {
+      body.metadata = { ...obj.metadata, annotations: { ...(obj.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': String(state.revision) } };
+    }
+    try {
+      this.registry.update(rt, obj.metadata.namespace, obj.metadata.name, body, { subresource: 'status' });
+    } catch (err) {
+      // A concurrent write won; its event reschedules us.
+      if (!(err instanceof KubeApiError)) throw err;
+    }
+  }
+}
