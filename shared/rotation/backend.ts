@@ -1,0 +1,66 @@
+import type { Logger } from '../log/index.js';
+import type { SpecProblem } from './generators/generator.js';
+
+/** What a backend step receives. Values are never to be logged; log fingerprints if anything. */
+export interface BackendStepContext<C = unknown> {
+  namespace: string;
+  secretName: string;
+  rotationId: string;
+  /** The backend's validated policy fields. */
+  config: C;
+  /** Every data key as the Secret holds it before the rotation. */
+  current: ReadonlyMap<string, Buffer>;
+  /** Every data key as the Secret will hold it after the rotation. */
+  pending: ReadonlyMap<string, Buffer>;
+  /** Reads another Secret of the namespace (admin credentials for the backend). */
+  readSecret(name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
+  log: Logger;
+  /** Aborted on SIGTERM: stop and throw. */
+  signal: AbortSignal;
+}
+
+/**
+ * A rotation backend: the system the Secret's values log in to (a database, an API), changed
+ * by the protocol's steps 2 and 3 as in AWS Secrets Manager rotation:
+ *
+ * - `set` (step 2) makes the backend accept the `pending` values, e.g. `ALTER ROLE ...
+ *   PASSWORD`. It must be idempotent: after a crash it runs again with the same values.
+ *   It should keep `current` working where it can (alternating users), because consumers
+ *   still use them until they restart.
+ * - `test` (step 3) proves that `pending` works, e.g. by logging in with them; it throws to
+ *   fail the rotation.
+ * - On rollback, `set` is called again with the roles swapped (`pending` = the values being
+ *   restored), so `set` must accept any direction.
+ *
+ * None is registered by default; a policy names one in `backend.name`, and its other
+ * `backend` fields are the backend's configuration, validated by `parseConfig`.
+ */
+export interface RotationBackend<C = unknown> {
+  readonly name: string;
+  /** Validates the policy's `backend` fields (without `name`); paths are relative to `backend`. */
+  parseConfig(raw: Record<string, unknown>): { config: C } | { problems: SpecProblem[] };
+  set(ctx: BackendStepContext<C>): Promise<void>;
+  test(ctx: BackendStepContext<C>): Promise<void>;
+}
+
+/** Backends by name; the job registers the ones it ships. */
+export class BackendRegistry {
+  private readonly byName = new Map<string, RotationBackend>();
+
+  constructor(backends: readonly RotationBackend[] = []) {
+    for (const b of backends) this.register(b);
+  }
+
+  register(backend: RotationBackend): void {
+    if (this.byName.has(backend.name)) throw new Error(`rotation backend ${backend.name} registered twice`);
+    this.byName.set(backend.name, backend);
+  }
+
+  get(name: string): RotationBackend | undefined {
+    return this.byName.get(name);
+  }
+
+  get names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+}
