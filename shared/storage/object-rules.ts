@@ -12,7 +12,6 @@ const MAX_KEY_BYTES = 1024;
 /** S3's limit on user metadata (keys plus values), in bytes. */
 const MAX_METADATA_BYTES = 2048;
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f\\]/;
 
 /** Why `key` is not acceptable, or `undefined` when it is. Never echoes the key's content. */

@@ -26,6 +26,8 @@ export interface ObjectStore {
    * ANY failure (a part upload, the body stream erroring, completion) the multipart upload
    * is aborted, nothing new is at the final key and no parts are left behind (the file store
    * writes a temp file and renames it). A body stream is consumed and, on failure, destroyed.
+   * When the body stream itself fails, put rejects with the body's own error (after cleaning
+   * up); every failure of the store is a `StorageError`.
    *
    * Returns the size and SHA-256 of the bytes sent. This is not proof that the store kept
    * them: verify with {@link ObjectStore.digest} (read-back) where it matters.
@@ -50,7 +52,10 @@ export interface ObjectStore {
    */
   getBytes(key: string, maxBytes?: number): Promise<Buffer>;
 
-  /** Size, lastModified and user metadata of an object, or `undefined` when it is absent. */
+  /**
+   * Size, lastModified and user metadata of an object, or `undefined` when it is absent.
+   * (S3 answers a HEAD on a missing bucket with a bare 404 too: that is also `undefined`.)
+   */
   head(key: string): Promise<ObjectInfo | undefined>;
 
   /**

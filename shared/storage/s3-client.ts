@@ -37,29 +37,25 @@ export function createS3Client(
     requestHandler: { connectionTimeout: S3_CONNECTION_TIMEOUT_MS, socketTimeout: S3_SOCKET_TIMEOUT_MS },
     ...(deps.credentials !== undefined ? { credentials: deps.credentials } : {}),
   });
-  client.middlewareStack.add(contentMd5ForDeleteObjects, {
-    step: 'build',
-    name: 'secretStewardContentMd5ForDeleteObjects',
-  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'DeleteObjectsCommand') addContentMd5(args.request);
+      return next(args);
+    },
+    { step: 'build', name: 'secretStewardContentMd5ForDeleteObjects' },
+  );
   return client;
 }
 
 /**
  * Since 2025 the SDK sends DeleteObjects with a CRC32 checksum instead of Content-MD5; several
- * S3-compatible stores (older MinIO, Ceph RGW, some clouds) still demand Content-MD5 and answer
- * "Missing required header for this request: Content-Md5". Sending both satisfies every store.
+ * S3-compatible stores (MinIO releases of that time, Dell ECS, others) still demand Content-MD5
+ * and answer "Missing required header for this request: Content-Md5" (aws-sdk-js-v3 issue 6920).
+ * Sending both satisfies every store.
  */
-// The SDK's middleware types are generic over input/output; this one only touches headers.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const contentMd5ForDeleteObjects = (next: any, context: any) => async (args: any) => {
-  const request = args.request as { headers?: Record<string, string>; body?: unknown } | undefined;
-  if (
-    context?.commandName === 'DeleteObjectsCommand' &&
-    request?.headers !== undefined &&
-    (typeof request.body === 'string' || request.body instanceof Uint8Array) &&
-    !Object.keys(request.headers).some((h) => h.toLowerCase() === 'content-md5')
-  ) {
-    request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
-  }
-  return next(args);
-};
+function addContentMd5(request: unknown): void {
+  const r = request as { headers?: Record<string, string>; body?: unknown } | undefined;
+  if (r?.headers === undefined || !(typeof r.body === 'string' || r.body instanceof Uint8Array)) return;
+  if (Object.keys(r.headers).some((h) => h.toLowerCase() === 'content-md5')) return;
+  r.headers['content-md5'] = createHash('md5').update(r.body).digest('base64');
+}

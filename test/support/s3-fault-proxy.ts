@@ -56,6 +56,8 @@ const SECRET_HEADERS = new Set(['authorization', 'x-amz-security-token', 'cookie
 export class S3FaultProxy {
   readonly requests: RecordedRequest[] = [];
   private rules: Array<Required<FaultRule> & { seen: number }> = [];
+  /** uploadId -> key of multipart uploads created through the proxy and not yet completed or aborted. */
+  private readonly uploads = new Map<string, string>();
   private readonly agent = new Agent({ keepAlive: true });
 
   private constructor(
@@ -84,7 +86,16 @@ export class S3FaultProxy {
     return this.requests.filter((r) => r.operation === operation).length;
   }
 
-  /** Forgets rules and recorded requests. */
+  /**
+   * Multipart uploads created through the proxy that no successful Complete or Abort has
+   * closed yet, as seen on the wire: an independent check that does not trust the server's
+   * own bookkeeping.
+   */
+  openUploads(): Array<{ key: string; uploadId: string }> {
+    return [...this.uploads].map(([uploadId, key]) => ({ key, uploadId }));
+  }
+
+  /** Forgets rules and recorded requests (not open uploads). */
   reset(): void {
     this.rules = [];
     this.requests.length = 0;
@@ -127,6 +138,7 @@ export class S3FaultProxy {
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
+        this.trackUploads(operation, url, up);
         up.pipe(res);
       },
     );
@@ -134,6 +146,31 @@ export class S3FaultProxy {
     req.on('error', () => upstream.destroy());
     req.pipe(upstream);
   }
+
+  private trackUploads(operation: S3Operation, url: URL, up: IncomingMessage): void {
+    const ok = (up.statusCode ?? 500) < 300;
+    if (!ok) return;
+    const uploadId = url.searchParams.get('uploadId');
+    if ((operation === 'AbortMultipartUpload' || operation === 'CompleteMultipartUpload') && uploadId !== null) {
+      // A Complete can answer 200 with an <Error> body; only a CompleteMultipartUploadResult closes it.
+      if (operation === 'AbortMultipartUpload') this.uploads.delete(uploadId);
+      else collectText(up, (xml) => xml.includes('<CompleteMultipartUploadResult') && this.uploads.delete(uploadId));
+    }
+    if (operation === 'CreateMultipartUpload') {
+      collectText(up, (xml) => {
+        const id = /<UploadId>([^<]+)<\/UploadId>/.exec(xml)?.[1];
+        const key = /<Key>([^<]+)<\/Key>/.exec(xml)?.[1];
+        if (id !== undefined) this.uploads.set(id, key ?? '');
+      });
+    }
+  }
+}
+
+/** Calls `done` with a (small) response body once it has been read, without consuming it for the client. */
+function collectText(stream: IncomingMessage, done: (text: string) => void): void {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
 }
 
 function classify(method: string, url: URL, headers: IncomingMessage['headers']): S3Operation {

@@ -36,15 +36,20 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
   });
   beforeEach(() => s3.faults.reset());
   afterEach(async () => {
-    // No test may leave a multipart upload behind.
+    // No test may leave a multipart upload behind: neither in s3rver's upload directory nor
+    // as seen on the wire (created, never completed or aborted).
     assert.deepEqual(await s3.listMultipartUploads(), []);
+    assert.deepEqual(s3.faults.openUploads(), []);
   });
 
   describe('contract', () => {
     objectStoreContract(async () => ({
       store: storeFor(freshPrefix()),
       partSize: 5 * MIB,
-      assertNothingLeftBehind: async () => assert.deepEqual(await s3.listMultipartUploads(), []),
+      assertNothingLeftBehind: async () => {
+        assert.deepEqual(await s3.listMultipartUploads(), []);
+        assert.deepEqual(s3.faults.openUploads(), []);
+      },
       listOrderIsServers: true,
     }));
   });
@@ -184,6 +189,7 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
         assert.match(e.message, f.step);
         assert.equal(await store.head('victim'), undefined);
         assert.deepEqual(await s3.listMultipartUploads(), []);
+        assert.deepEqual(s3.faults.openUploads(), []);
         if (f.size > 5 * MIB) assert.equal(s3.faults.count('AbortMultipartUpload'), 1);
       });
     }
@@ -224,10 +230,14 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       assert.match(e.message, /UploadPart 2: 500 InternalError.*aborting the multipart upload \w+ failed too.*AbortIncompleteMultipartUpload/);
       const left = await s3.listMultipartUploads();
       assert.deepEqual(left.map((u) => u.key), [`${prefix}/stranded`]);
+      assert.deepEqual(s3.faults.openUploads(), left);
       assert.ok(sink.lines.some((l) => l.includes('aborting the multipart upload failed too')));
       // Clean up so the afterEach check holds for the next test.
       s3.faults.reset();
-      await s3.client.send(new (await import('@aws-sdk/client-s3')).AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: left[0].key, UploadId: left[0].uploadId }));
+      const { AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+      await new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3.credentials }).send(
+        new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: left[0].key, UploadId: left[0].uploadId }),
+      );
     });
 
     it('a body stream error midway through a multipart upload aborts it and rethrows the body error', async function () {
