@@ -100,13 +100,7 @@ export class FileObjectStore implements ObjectStore {
   async getBytes(key: string, maxBytes: number = DEFAULT_GET_BYTES_LIMIT): Promise<Buffer> {
     const location = this.checkedWhere('getBytes', key);
     const fh = await this.openObject('getBytes', key, location);
-    const tooLarge = (size?: number) =>
-      new StorageError({
-        kind: 'too-large',
-        operation: 'getBytes',
-        location,
-        detail: `the object is ${size === undefined ? 'larger than' : `${size} bytes, more than`} the ${maxBytes} bytes allowed here`,
-      });
+    const tooLarge = (size?: number) => StorageError.tooLarge('getBytes', location, maxBytes, size);
     const { size } = await fh.stat();
     if (size > maxBytes) {
       await fh.close();

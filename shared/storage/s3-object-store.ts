@@ -195,7 +195,7 @@ export class S3ObjectStore implements ObjectStore {
           location: cause.location,
           status: cause.status,
           code: cause.code,
-          detail: `${cause.message.slice(`failed to ${cause.operation} ${cause.location}: `.length)}; aborting the multipart upload ${UploadId} failed too (${why}): its parts remain until a lifecycle rule (AbortIncompleteMultipartUpload) removes them`,
+          detail: `${cause.detail}; aborting the multipart upload ${UploadId} failed too (${why}): its parts remain until a lifecycle rule (AbortIncompleteMultipartUpload) removes them`,
         });
       }
       return cause;
@@ -214,9 +214,9 @@ export class S3ObjectStore implements ObjectStore {
     const body = r.Body as Readable;
     if (r.ContentLength !== undefined && r.ContentLength > maxBytes) {
       body.destroy();
-      throw tooLarge(ctx, r.ContentLength, maxBytes);
+      throw StorageError.tooLarge(ctx.operation, ctx.location, maxBytes, r.ContentLength);
     }
-    return readAll(translateStreamErrors(body, ctx), maxBytes, () => tooLarge(ctx, undefined, maxBytes));
+    return readAll(translateStreamErrors(body, ctx), maxBytes, () => StorageError.tooLarge(ctx.operation, ctx.location, maxBytes));
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -353,15 +353,6 @@ export class S3ObjectStore implements ObjectStore {
       throw toStorageError(e, ctx);
     }
   }
-}
-
-function tooLarge(ctx: S3OpContext, size: number | undefined, maxBytes: number): StorageError {
-  return new StorageError({
-    kind: 'too-large',
-    operation: ctx.operation,
-    location: ctx.location,
-    detail: `the object is ${size === undefined ? 'larger than' : `${size} bytes, more than`} the ${maxBytes} bytes allowed here`,
-  });
 }
 
 /**

@@ -31,6 +31,8 @@ export class StorageError extends StewardError {
   readonly status?: number;
   /** The store's error code (`NoSuchKey`, `SlowDown`) or the network error code (`ECONNREFUSED`). */
   readonly code?: string;
+  /** What went wrong, without the "failed to <operation> <location>: " head. */
+  readonly detail: string;
 
   constructor(init: {
     kind: StorageErrorKind;
@@ -50,6 +52,17 @@ export class StorageError extends StewardError {
     this.location = init.location;
     this.status = init.status;
     this.code = init.code;
+    this.detail = init.detail;
+  }
+
+  /** An object larger than a reader accepts (`size` when known before reading). */
+  static tooLarge(operation: string, location: string, maxBytes: number, size?: number): StorageError {
+    return new StorageError({
+      kind: 'too-large',
+      operation,
+      location,
+      detail: `the object is ${size === undefined ? 'larger than' : `${size} bytes, more than`} the ${maxBytes} bytes allowed here`,
+    });
   }
 }
 
