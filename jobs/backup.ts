@@ -1,19 +1,33 @@
+import { backupSettings, validateBackupSettings } from '../shared/backup/backup-settings.js';
+import { runBackupJob } from '../shared/backup/backup-job.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { logSettings } from '../shared/log/log-settings.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
 
-/** `secret-steward backup`: not implemented yet. */
+/** `secret-steward backup`: the scheduled backup job (CronJob entrypoint). */
 export const backupCommand = defineCommand({
   help: {
     name: 'backup',
-    summary: 'not implemented yet',
-    description: 'This command is not implemented yet: it does nothing and exits 1.',
+    summary: 'Back up Secrets, OpenPGP-encrypted on the client side, to S3 or a directory.',
+    description:
+      'Exports the selected Secrets (all namespaces by default; service-account and bootstrap tokens never), encrypts them on the client ' +
+      'side with OpenPGP to the recipient public keys, and stores them as bounded segments plus a signed, encrypted index written last. ' +
+      'Every segment is read back and checked before the index makes the backup complete. An attacker with the bucket learns nothing ' +
+      'but counts and sizes. The job holds only public keys.\n' +
+      'Break-glass restore without secret-steward: gpg --decrypt segment-00001.json.gz.pgp | gunzip | kubectl apply -f -',
+    examples: [
+      'secret-steward backup --cluster-name prod --store s3://backups/k8s --recipient-key /keys/recipient.asc --signing-key /keys/signing.asc --signing-key-passphrase-file /keys/signing.pass',
+      'secret-steward backup --cluster-name prod --store file:///var/backups --recipient-key key.asc --dry-run',
+      'secret-steward backup ... --keep-daily 7 --keep-weekly 4 --keep-monthly 12   # prune after success',
+    ],
+    notes: [
+      'Safety rails: zero selected Secrets fails the run (exit 1) unless --allow-empty; a count that dropped by more than ' +
+        '--shrink-threshold since the previous complete backup fails unless --allow-shrink; an expired or revoked recipient key fails ' +
+        'before anything is uploaded (exit 2).',
+      'S3 credentials come from the AWS SDK default chain (AWS_SHARED_CREDENTIALS_FILE, AWS_ACCESS_KEY_ID/..., IRSA web identity), never from flags.',
+    ],
   },
-  settings: { ...logSettings },
-  run: async (_settings, ctx) => {
-    ctx.io.stderr.write('secret-steward backup: not implemented yet\n');
-    return ExitCode.Failed;
-  },
+  settings: backupSettings,
+  validate: validateBackupSettings,
+  run: (settings, ctx) => runBackupJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(backupCommand, process.argv.slice(2));

@@ -1,19 +1,21 @@
+import { runListBackups } from '../shared/backup/catalog-jobs.js';
+import { listBackupsSettings, validateCatalogSettings } from '../shared/backup/catalog-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { logSettings } from '../shared/log/log-settings.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
 
-/** `secret-steward list-backups`: not implemented yet. */
+/** `secret-steward list-backups`. */
 export const listBackupsCommand = defineCommand({
   help: {
     name: 'list-backups',
-    summary: 'not implemented yet',
-    description: 'This command is not implemented yet: it does nothing and exits 1.',
+    summary: 'List backups: id, time, complete or not, items, size, age, last drill result.',
+    description:
+      'Lists one cluster\'s backups, newest first, from the store alone: no private key is needed, because counts, sizes and ' +
+      'completion are kept as object metadata of each backup\'s index (never Secret names). A backup without its index is ' +
+      'INCOMPLETE and is never a restore point. LAST DRILL is the newest verify-restore report for that backup.',
+    examples: ['secret-steward list-backups --cluster-name prod --store s3://backups/k8s', 'secret-steward list-backups ... --output json'],
   },
-  settings: { ...logSettings },
-  run: async (_settings, ctx) => {
-    ctx.io.stderr.write('secret-steward list-backups: not implemented yet\n');
-    return ExitCode.Failed;
-  },
+  settings: listBackupsSettings,
+  validate: validateCatalogSettings,
+  run: (settings, ctx) => runListBackups(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(listBackupsCommand, process.argv.slice(2));

@@ -1,0 +1,86 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KubeClients } from '../kube/client.js';
+import { isKubeError } from '../kube/kube-error.js';
+import { listPages } from '../kube/list-pages.js';
+import type { Logger } from '../log/index.js';
+import { secretDataSize } from './secret-digest.js';
+
+/** Which Secrets a backup (or a drift check) covers. */
+export interface SecretSelection {
+  /** Only these namespaces; empty = all. */
+  namespaces: readonly string[];
+  excludeNamespaces: readonly string[];
+  /** Label selector, passed to the API server. */
+  selector?: string;
+  /** Types skipped (defaults plus `--exclude-type`). */
+  excludeTypes: readonly string[];
+}
+
+export interface SecretPage {
+  items: V1Secret[];
+  /** resourceVersion of the list snapshot. */
+  resourceVersion: string;
+  /** First page after a restart: discard everything received before. */
+  restarted: boolean;
+}
+
+/** True when the selection includes this Secret (client-side check; the API already filtered). */
+export function isSelected(s: V1Secret, sel: SecretSelection): boolean {
+  const ns = s.metadata?.namespace ?? '';
+  if (sel.namespaces.length > 0 && !sel.namespaces.includes(ns)) return false;
+  if (sel.excludeNamespaces.includes(ns)) return false;
+  return !sel.excludeTypes.includes(s.type ?? 'Opaque');
+}
+
+/** Field selector excluding types and namespaces server-side (the API supports `!=` on both). */
+export function selectionFieldSelector(sel: SecretSelection, allNamespaces: boolean): string | undefined {
+  const parts = sel.excludeTypes.map((t) => `type!=${t}`);
+  if (allNamespaces) parts.push(...sel.excludeNamespaces.map((n) => `metadata.namespace!=${n}`));
+  return parts.length > 0 ? parts.join(',') : undefined;
+}
+
+/**
+ * Lists the selected Secrets page by page (one cluster-wide list, or one list per selected
+ * namespace), filtering out excluded types and namespaces. Pages adapt in size to keep about
+ * 16 MiB of Secret data per page, so memory stays bounded on clusters with large Secrets.
+ * If a continue token expires (410 Gone) the whole listing starts again from the first
+ * namespace, and the next page says so (`restarted`), because a backup must come from one
+ * consistent walk; after `maxRestarts` the error is raised.
+ */
+export async function* listSelectedSecrets(
+  kube: KubeClients,
+  sel: SecretSelection,
+  opts: { pageSize: number; log: Logger; maxRestarts?: number },
+): AsyncGenerator<SecretPage> {
+  const targets: Array<string | undefined> = sel.namespaces.length > 0 ? [...sel.namespaces] : [undefined];
+  const maxRestarts = opts.maxRestarts ?? 3;
+  for (let attempt = 0; ; attempt++) {
+    let first = true;
+    try {
+      for (const namespace of targets) {
+        const fieldSelector = selectionFieldSelector(sel, namespace === undefined);
+        const op = { verb: 'list', kind: 'Secret', namespace };
+        const fetch = (req: { limit: number; _continue?: string }) =>
+          namespace === undefined
+            ? kube.core.listSecretForAllNamespaces({ ...req, labelSelector: sel.selector, fieldSelector })
+            : kube.core.listNamespacedSecret({ namespace, ...req, labelSelector: sel.selector, fieldSelector });
+        const pages = listPages(kube.caller, op, fetch, {
+          pageSize: opts.pageSize,
+          sizeOf: (s: V1Secret) => 512 + secretDataSize(s.data) * 1.34,
+          maxRestarts: 0,
+        });
+        for await (const page of pages) {
+          yield { items: page.items.filter((s) => isSelected(s, sel)), resourceVersion: page.resourceVersion, restarted: attempt > 0 && first };
+          first = false;
+        }
+      }
+      return;
+    } catch (e) {
+      if (isKubeError(e, (k) => k.expired) && attempt < maxRestarts) {
+        opts.log.warn({ attempt: attempt + 1 }, 'Secret list continue token expired (410 Gone); restarting the list from the beginning');
+        continue;
+      }
+      throw e;
+    }
+  }
+}

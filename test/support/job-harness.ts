@@ -1,0 +1,112 @@
+/**
+ * End-to-end harness for job tests: a Kubernetes API emulator, a real S3 server (s3rver), test
+ * OpenPGP keys on disk, and a way to run any command through the same `runCommand` path the
+ * CLI and CronJobs use, capturing stdout, stderr and log lines.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../shared/crypto/keygen.js';
+import { MemorySink } from '../../shared/log/index.js';
+import type { Command } from '../../shared/runtime/command.js';
+import type { Clock } from '../../shared/runtime/clock.js';
+import type { ExitCodeValue } from '../../shared/runtime/exit-codes.js';
+import { Shutdown } from '../../shared/runtime/shutdown.js';
+import { KubeEmulator, type EmulatorOptions } from '../emulator/index.js';
+import { startS3Server, type S3TestServer } from './s3-server.js';
+
+/** Files of one test key pair. The passphrase is an obvious test value. */
+export interface TestKeyFiles {
+  fingerprint: string;
+  publicKey: string;
+  privateKey: string;
+  passphraseFile: string;
+  passphrase: string;
+}
+
+/** Writes a fresh ECC key pair (GnuPG-compatible) into `dir`. */
+export async function writeTestKeyPair(dir: string, name: string, opts: { expiresInSeconds?: number; now?: Date } = {}): Promise<TestKeyFiles> {
+  const passphrase = `test-only-passphrase-${name}`;
+  const kp = await generateKeyPair({ name: `test ${name}`, email: `${name}@test.invalid`, passphrase, type: 'ecc', ...opts });
+  const files = {
+    fingerprint: kp.fingerprint,
+    publicKey: join(dir, `${name}.public.asc`),
+    privateKey: join(dir, `${name}.private.asc`),
+    passphraseFile: join(dir, `${name}.passphrase`),
+    passphrase,
+  };
+  await writeFile(files.publicKey, kp.publicKey);
+  await writeFile(files.privateKey, kp.privateKey, { mode: 0o600 });
+  await writeFile(files.passphraseFile, `${passphrase}\n`, { mode: 0o600 });
+  return files;
+}
+
+export interface RunResult {
+  code: ExitCodeValue;
+  stdout: string;
+  stderr: string;
+  logs: MemorySink;
+  /** Parsed log records. */
+  records: Array<Record<string, unknown>>;
+}
+
+export interface Harness {
+  emulator: KubeEmulator;
+  s3: S3TestServer;
+  dir: string;
+  kubeconfig: string;
+  recipient: TestKeyFiles;
+  signer: TestKeyFiles;
+  /** Env for commands: AWS credentials of the S3 server. */
+  env: Record<string, string>;
+  /** Runs a command in-process like the CLI would. */
+  run<S extends object>(cmd: Command<S & never> | Command<any>, args: string[], opts?: { env?: Record<string, string>; clock?: Clock; shutdown?: Shutdown }): Promise<RunResult>;
+  /** Common arguments: kubeconfig, store, cluster name, lock namespace. */
+  baseArgs(prefix?: string): string[];
+  stop(): Promise<void>;
+}
+
+export async function startHarness(opts: { emulator?: EmulatorOptions; keys?: boolean } = {}): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'ss-harness-'));
+  const emulator = await KubeEmulator.start({ rolloutDelayMs: 5, ...opts.emulator });
+  const s3 = await startS3Server();
+  const kubeconfig = join(dir, 'kubeconfig');
+  await emulator.writeKubeconfig(kubeconfig);
+  await emulator.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'secret-steward' } }]);
+  const recipient = await writeTestKeyPair(dir, 'recipient');
+  const signer = await writeTestKeyPair(dir, 'signer');
+  const env = { ...s3.env };
+  // The AWS SDK's default credential chain reads process.env, not the command's env.
+  Object.assign(process.env, s3.env);
+  return {
+    emulator,
+    s3,
+    dir,
+    kubeconfig,
+    recipient,
+    signer,
+    env,
+    baseArgs: (prefix = 'bk') => ['--kubeconfig', kubeconfig, ...s3.args(prefix), '--cluster-name', 'test-cluster', '--lock-namespace', 'secret-steward'],
+    async run(cmd, args, o = {}) {
+      const { runCommand } = await import('../../shared/runtime/command.js');
+      const logs = new MemorySink();
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCommand(cmd as Command<any>, args, {
+        env: { PATH: process.env.PATH, HOME: dir, POD_NAME: 'test-pod', ...env, ...o.env },
+        stdout: { write: (t: string) => out.push(t) },
+        stderr: { write: (t: string) => err.push(t) },
+        logSink: logs,
+        handleSignals: false,
+        clock: o.clock,
+        shutdown: o.shutdown,
+      });
+      return { code, stdout: out.join(''), stderr: err.join(''), logs, records: logs.records() };
+    },
+    async stop() {
+      await emulator.stop();
+      await s3.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
