@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { describeObject, JOBS, kustomizationDirs, renderManifests, renderManifestsSync, type JobName, type ManifestObject } from './render.js';
+import {
+  DRILL_NAMESPACE,
+  TOOL_NAMESPACE,
+  bindsServiceAccount,
+  describePermission,
+  namespacesOf,
+  permissionsOf,
+  rbacObjectsFor,
+  serviceAccountName,
+  withoutPermission,
+  type BindingObject,
+  type Permission,
+  type RoleObject,
+} from './rbac.js';
+
+/**
+ * What each job may do, as `<where> <verb> <group/>resource[names]`; where is `cluster` for a
+ * ClusterRoleBinding or the namespace of a RoleBinding. This table is the README's RBAC
+ * table; a change to the manifests' permissions must change both.
+ */
+const lease = (job: JobName): string[] => [
+  `secret-steward create coordination.k8s.io/leases`,
+  `secret-steward get coordination.k8s.io/leases[secret-steward-${job}]`,
+  `secret-steward update coordination.k8s.io/leases[secret-steward-${job}]`,
+];
+const EXPECTED: Record<JobName, string[]> = {
+  backup: ['cluster get secrets', 'cluster list secrets', 'cluster create events', ...lease('backup')],
+  rotate: [
+    ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => `cluster ${v} secrets`),
+    ...['deployments', 'statefulsets', 'daemonsets'].flatMap((r) => ['get', 'list', 'patch'].map((v) => `cluster ${v} apps/${r}`)),
+    ...['get', 'list', 'patch'].map((v) => `cluster ${v} batch/cronjobs`),
+    'cluster create events',
+    ...lease('rotate'),
+  ],
+  'verify-restore': [
+    ...['create', 'get', 'list', 'delete'].map((v) => `secret-steward-drill ${v} secrets`),
+    ...lease('verify-restore'),
+    'secret-steward create events',
+  ],
+  restore: [
+    ...['get', 'list', 'create', 'update', 'delete'].map((v) => `cluster ${v} secrets`),
+    'cluster get namespaces',
+    'cluster create namespaces',
+    'cluster create events',
+    ...lease('restore'),
+  ],
+};
+
+/** What the ServiceAccount of `job` may do in a rendering, in the EXPECTED notation. */
+function grantsOf(objects: ManifestObject[], job: JobName): string[] {
+  const sa = serviceAccountName(job);
+  const grants: string[] = [];
+  for (const b of objects.filter((o): o is BindingObject => (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && bindsServiceAccount(o as BindingObject, TOOL_NAMESPACE, sa))) {
+    const role = objects.find((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name && (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace));
+    assert.ok(role, `${describeObject(b)} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`);
+    const where = b.kind === 'ClusterRoleBinding' ? 'cluster' : b.metadata.namespace!;
+    for (const p of permissionsOf([role])) {
+      const names = p.resourceNames.length > 0 ? `[${p.resourceNames.join(',')}]` : '';
+      grants.push(`${where} ${p.verb} ${p.apiGroup === '' ? '' : `${p.apiGroup}/`}${p.resource}${names}`);
+    }
+  }
+  return grants.sort();
+}
+
+const rolesIn = (objects: ManifestObject[]): RoleObject[] => objects.filter((o): o is RoleObject => o.kind === 'Role' || o.kind === 'ClusterRole');
+const bindingsIn = (objects: ManifestObject[]): BindingObject[] => objects.filter((o): o is BindingObject => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
+
+describe('manifests: RBAC', () => {
+  for (const job of JOBS) {
+    it(`${job}: exactly the documented permissions`, async () => {
+      const objects = await renderManifests('manifests/base');
+
+      assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort());
+    });
+  }
+
+  it('compare-live adds exactly cluster-wide get/list of Secrets, and only for verify-restore', async () => {
+    const objects = await renderManifests('manifests/overlays/compare-live');
+
+    assert.deepEqual(grantsOf(objects, 'verify-restore'), [...EXPECTED['verify-restore'], 'cluster get secrets', 'cluster list secrets'].sort());
+    for (const job of JOBS.filter((j) => j !== 'verify-restore')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
+  });
+
+  it('the DR site grants only what verify-restore has in the base', async () => {
+    const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
+
+    assert.deepEqual(grantsOf(objects, 'verify-restore'), [...EXPECTED['verify-restore']].sort());
+    for (const job of JOBS.filter((j) => j !== 'verify-restore')) assert.deepEqual(grantsOf(objects, job), [], job);
+  });
+
+  for (const dir of kustomizationDirs()) {
+    it(`${dir}: no wildcard, no non-resource URL, no privilege-escalation verb`, async () => {
+      const rules = rolesIn(await renderManifests(dir)).flatMap((r) => (r.rules ?? []).map((rule) => ({ role: describeObject(r), rule })));
+
+      for (const { role, rule } of rules) {
+        const fields = [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? []), ...(rule.resourceNames ?? [])];
+        assert.ok(!fields.some((f) => f.includes('*')), `${role}: wildcard in ${JSON.stringify(rule)}`);
+        assert.equal(rule.nonResourceURLs, undefined, role);
+        assert.ok(!rule.verbs.some((v) => ['escalate', 'bind', 'impersonate', 'watch', 'deletecollection'].includes(v)), `${role}: ${rule.verbs.join(',')}`);
+        assert.ok(!(rule.resources ?? []).some((r) => r.includes('/')), `${role}: subresource granted`);
+      }
+    });
+
+    it(`${dir}: every binding names a rendered role and ServiceAccount; every role is bound`, async () => {
+      const objects = await renderManifests(dir);
+      const roles = rolesIn(objects);
+      const bindings = bindingsIn(objects);
+
+      for (const b of bindings) {
+        assert.ok(roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name && (r.kind === 'ClusterRole' || r.metadata.namespace === b.metadata.namespace)), `${describeObject(b)}: no ${b.roleRef.kind} ${b.roleRef.name}`);
+        for (const s of b.subjects ?? []) {
+          assert.equal(s.kind, 'ServiceAccount', describeObject(b));
+          assert.ok(objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === s.name && o.metadata.namespace === s.namespace), `${describeObject(b)}: no ServiceAccount ${s.namespace}/${s.name}`);
+        }
+      }
+      for (const r of roles) {
+        assert.ok(bindings.some((b) => b.roleRef.kind === r.kind && b.roleRef.name === r.metadata.name), `${describeObject(r)} is bound by nothing`);
+        assert.equal((r as { aggregationRule?: unknown }).aggregationRule, undefined, describeObject(r));
+      }
+    });
+
+    it(`${dir}: no ServiceAccount token is automounted`, async () => {
+      const accounts = (await renderManifests(dir)).filter((o) => o.kind === 'ServiceAccount');
+
+      for (const sa of accounts) assert.equal((sa as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false, describeObject(sa));
+    });
+  }
+
+  it('who may write Secrets where: backup never, verify-restore only in the drill namespace', async () => {
+    const objects = await renderManifests('manifests/overlays/compare-live');
+    const writes = (job: JobName): string[] => grantsOf(objects, job).filter((g) => /^(\S+) (create|update|patch|delete) secrets$/.test(g));
+
+    assert.deepEqual(writes('backup'), []);
+    assert.ok(writes('verify-restore').every((g) => g.startsWith(`${DRILL_NAMESPACE} `)), writes('verify-restore').join(', '));
+    assert.ok(writes('restore').includes('cluster create secrets'));
+    assert.deepEqual(JOBS.filter((j) => grantsOf(objects, j).includes('cluster create namespaces')), ['restore']);
+  });
+
+  describe('helpers for the end-to-end RBAC tests', () => {
+    it('rbacObjectsFor: the job ServiceAccount, the roles bound to it and the bindings, nothing else', () => {
+      const objects = rbacObjectsFor('verify-restore');
+
+      assert.deepEqual(objects.map(describeObject).sort(), [
+        'Role secret-steward-drill/secret-steward-verify-restore-drill',
+        'Role secret-steward/secret-steward-verify-restore',
+        'RoleBinding secret-steward-drill/secret-steward-verify-restore-drill',
+        'RoleBinding secret-steward/secret-steward-verify-restore',
+        'ServiceAccount secret-steward/secret-steward-verify-restore',
+      ]);
+      assert.deepEqual(namespacesOf(objects), [TOOL_NAMESPACE, DRILL_NAMESPACE].sort());
+    });
+
+    it('rbacObjectsFor with an overlay directory includes what the overlay adds', () => {
+      const objects = rbacObjectsFor('verify-restore', { dir: 'manifests/overlays/compare-live' });
+
+      assert.ok(objects.some((o) => o.kind === 'ClusterRole' && o.metadata.name === 'secret-steward-verify-restore-compare-live'));
+    });
+
+    it('permissionsOf lists one entry per verb, resource and group, with its rule', () => {
+      const permissions = permissionsOf(rbacObjectsFor('backup')).map(describePermission);
+
+      assert.deepEqual(permissions, [
+        'Role secret-steward-backup (secret-steward) rule 0: create coordination.k8s.io/leases',
+        'Role secret-steward-backup (secret-steward) rule 1: get coordination.k8s.io/leases [secret-steward-backup]',
+        'Role secret-steward-backup (secret-steward) rule 1: update coordination.k8s.io/leases [secret-steward-backup]',
+        'ClusterRole secret-steward-backup rule 0: get secrets',
+        'ClusterRole secret-steward-backup rule 0: list secrets',
+        'ClusterRole secret-steward-backup rule 1: create events',
+      ]);
+    });
+
+    it('withoutPermission removes exactly one permission and keeps the rest of its rule', () => {
+      const objects = rbacObjectsFor('rotate');
+      const key = (p: Permission): string => `${p.roleKind} ${p.roleName} ${p.verb} ${p.apiGroup}/${p.resource} ${p.resourceNames.join(',')}`;
+      const before = permissionsOf(objects).map(key);
+      const target = permissionsOf(objects).find((p) => p.resource === 'statefulsets' && p.verb === 'list')!;
+
+      const after = permissionsOf(withoutPermission(objects, target)).map(key);
+
+      assert.deepEqual(after.sort(), before.filter((k) => k !== key(target)).sort());
+      assert.equal(after.length, before.length - 1);
+      assert.deepEqual(permissionsOf(objects).map(key), before, 'the input is not changed');
+    });
+
+    it('withoutPermission keeps resourceNames on what remains of a rule', () => {
+      const objects = rbacObjectsFor('backup');
+      const get = permissionsOf(objects).find((p) => p.resource === 'leases' && p.verb === 'get')!;
+
+      const after = permissionsOf(withoutPermission(objects, get)).filter((p) => p.resource === 'leases');
+
+      assert.deepEqual(after.map((p) => [p.verb, p.resourceNames]), [['create', []], ['update', ['secret-steward-backup']]]);
+    });
+
+    it('withoutPermission refuses a permission no role holds', () => {
+      const objects = rbacObjectsFor('backup');
+      const bogus = { ...permissionsOf(objects)[0], verb: 'delete' };
+
+      assert.throws(() => withoutPermission(objects, bogus), /no role grants .*delete/);
+    });
+
+    it('renderManifestsSync and renderManifests agree', async () => {
+      assert.deepEqual(renderManifestsSync('manifests/base'), await renderManifests('manifests/base'));
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { REPO_ROOT, componentDirs, describeObject, kustomizationDirs, renderManifests, type ManifestObject } from './render.js';
+
+const EXPECTED_DIRS = [
+  'manifests/base',
+  'manifests/base/backup',
+  'manifests/base/common',
+  'manifests/base/restore',
+  'manifests/base/rotate',
+  'manifests/base/verify-restore',
+  'manifests/jobs/restore',
+  'manifests/overlays/aws-irsa',
+  'manifests/overlays/aws-irsa/restore',
+  'manifests/overlays/compare-live',
+  'manifests/overlays/dr-site-verify-only',
+  'manifests/overlays/minio',
+  'manifests/overlays/minio/restore',
+];
+
+const names = (objs: ManifestObject[], kind: string): string[] => objs.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
+
+describe('manifests: kubectl kustomize', () => {
+  it('finds every kustomization under manifests/ (each is rendered by the tests below)', () => {
+    const dirs = kustomizationDirs();
+
+    assert.deepEqual(dirs, EXPECTED_DIRS);
+  });
+
+  for (const dir of kustomizationDirs()) {
+    it(`renders ${dir} without duplicate objects`, async () => {
+      const objects = await renderManifests(dir);
+
+      assert.ok(objects.length > 0, `${dir} rendered nothing`);
+      const ids = objects.map(describeObject);
+      assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), []);
+    });
+  }
+
+  it('uses every component in some overlay, so each is rendered and validated', () => {
+    const used = new Set<string>();
+    for (const dir of kustomizationDirs()) {
+      const k = parse(readFileSync(join(REPO_ROOT, dir, 'kustomization.yaml'), 'utf8')) as { components?: string[] };
+      for (const c of k.components ?? []) used.add(join(dir, c));
+    }
+
+    assert.deepEqual(componentDirs().filter((c) => !used.has(c)), []);
+  });
+
+  it('base: three CronJobs and no Job (the restore Job is created on purpose, not applied)', async () => {
+    const objects = await renderManifests('manifests/base');
+
+    assert.deepEqual(names(objects, 'CronJob'), ['secret-steward-backup', 'secret-steward-rotate', 'secret-steward-verify-restore']);
+    assert.deepEqual(names(objects, 'Job'), []);
+    assert.deepEqual(names(objects, 'ServiceAccount'), ['secret-steward-backup', 'secret-steward-restore', 'secret-steward-rotate', 'secret-steward-verify-restore']);
+    assert.deepEqual(names(objects, 'Namespace'), ['secret-steward', 'secret-steward-drill']);
+  });
+
+  it('jobs/restore: exactly the restore Job, dry run as shipped', async () => {
+    const objects = await renderManifests('manifests/jobs/restore');
+
+    assert.deepEqual(objects.map(describeObject), ['Job secret-steward/secret-steward-restore']);
+    const args = (objects[0] as any).spec.template.spec.containers[0].args as string[];
+    assert.equal(args[0], 'restore');
+    assert.ok(args.includes('--dry-run'), 'the shipped restore Job must be a dry run');
+  });
+
+  it('dr-site-verify-only: only the drill, its identity and the drill namespace', async () => {
+    const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
+
+    assert.deepEqual(names(objects, 'CronJob'), ['secret-steward-verify-restore']);
+    assert.deepEqual(names(objects, 'ServiceAccount'), ['secret-steward-verify-restore']);
+    assert.deepEqual(names(objects, 'ClusterRole'), []);
+    assert.deepEqual(names(objects, 'ClusterRoleBinding'), []);
+    assert.deepEqual(names(objects, 'Namespace'), ['secret-steward', 'secret-steward-drill']);
+  });
+
+  it('compare-live: adds only the cluster-wide read for verify-restore and turns the check on', async () => {
+    const base = (await renderManifests('manifests/base')).map(describeObject);
+    const overlay = await renderManifests('manifests/overlays/compare-live');
+
+    const added = overlay.map(describeObject).filter((id) => !base.includes(id));
+    assert.deepEqual(added.sort(), [
+      'ClusterRole secret-steward-verify-restore-compare-live',
+      'ClusterRoleBinding secret-steward-verify-restore-compare-live',
+    ]);
+    const config = overlay.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'secret-steward-verify-restore') as any;
+    assert.equal(config.data.SECRET_STEWARD_COMPARE_LIVE, 'true');
+  });
+
+  it('aws-irsa: ServiceAccounts of the jobs that use S3 carry a role, rotate none', async () => {
+    const objects = await renderManifests('manifests/overlays/aws-irsa');
+
+    const roles = Object.fromEntries(
+      objects.filter((o) => o.kind === 'ServiceAccount').map((o) => [o.metadata.name, o.metadata.annotations?.['eks.amazonaws.com/role-arn']]),
+    );
+    assert.match(roles['secret-steward-backup'] ?? '', /^arn:aws:iam::\d{12}:role\//);
+    assert.match(roles['secret-steward-verify-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
+    assert.match(roles['secret-steward-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
+    assert.equal(roles['secret-steward-rotate'], undefined);
+  });
+
+  for (const dir of ['manifests/overlays/aws-irsa', 'manifests/overlays/aws-irsa/restore']) {
+    it(`${dir}: no static credentials file anywhere`, async () => {
+      const text = JSON.stringify(await renderManifests(dir));
+
+      assert.doesNotMatch(text, /AWS_SHARED_CREDENTIALS_FILE|secret-steward-s3-credentials/);
+    });
+  }
+});
