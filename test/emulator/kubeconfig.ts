@@ -1,7 +1,9 @@
 /**
  * kubeconfig files pointing at the emulator (plain http, so no TLS settings).
  * Note: kubectl does not send bearer tokens over plain http; its requests are
- * anonymous (admin by default). @kubernetes/client-node does send them.
+ * anonymous (admin by default). @kubernetes/client-node does send them, but
+ * only accepts an http server when `insecure-skip-tls-verify: true` is set,
+ * which these kubeconfigs always do.
  */
 import { stringify } from 'yaml';
 
@@ -24,7 +26,8 @@ export function kubeconfigYaml(server: string, opts: KubeconfigOptions = {}): st
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: context, cluster: { server } }],
+    // client-node 2.x refuses http:// servers unless insecure-skip-tls-verify is set; kubectl ignores it for http.
+    clusters: [{ name: context, cluster: { server, 'insecure-skip-tls-verify': true } }],
     users: [{ name: user, user: opts.token ? { token: opts.token } : {} }],
     contexts: [{ name: context, context: { cluster: context, user, namespace: opts.namespace ?? 'default' } }],
     'current-context': context,

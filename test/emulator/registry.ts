@@ -343,6 +343,7 @@ export class Registry {
   private admit(rt: ResourceType, input: KubeObject, old: StoredKubeObject | undefined, statusWrite = false): StoredKubeObject {
     const obj = cloneJson(input);
     const meta = obj.metadata as ObjectMeta;
+    checkMicroTimes(rt, obj);
     if (rt.key === '/secrets') mergeStringData(obj);
     if (!old && rt.subresources.includes('status')) obj.status = initialStatus(rt);
     applyDefaults(rt, obj);
@@ -441,6 +442,31 @@ function mergeStringData(obj: KubeObject): void {
   delete obj.stringData;
   if (Object.keys(data).length > 0) obj.data = data;
   else delete obj.data;
+}
+
+/** metav1.MicroTime fields per storage key (stored shape). */
+const MICRO_TIME_FIELDS: Record<string, string[][]> = {
+  'coordination.k8s.io/leases': [['spec', 'acquireTime'], ['spec', 'renewTime']],
+  '/events': [['eventTime'], ['series', 'lastObservedTime']],
+};
+
+const RFC3339_MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/;
+
+/**
+ * MicroTime fields must have exactly six fractional digits: the real decoder
+ * parses them with layout "2006-01-02T15:04:05.000000Z07:00" and answers 400
+ * otherwise (a JavaScript Date's toISOString() has three).
+ */
+function checkMicroTimes(rt: ResourceType, obj: KubeObject): void {
+  for (const path of MICRO_TIME_FIELDS[storageKey(rt)] ?? []) {
+    let value: unknown = obj;
+    for (const p of path) value = isObject(value) ? value[p] : undefined;
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string' || !RFC3339_MICRO.test(value)) {
+      const rest = typeof value === 'string' ? value.slice(19) : String(value);
+      throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${rest}" as ".000000"`);
+    }
+  }
 }
 
 function firstBadBase64Byte(value: string): number {

@@ -21,6 +21,7 @@ import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
 import { kubeconfigYaml } from './kubeconfig.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
 import { openApiDocumentJson, openApiIndex } from './openapi.js';
+import { decodeProtobufObject } from './protobuf.js';
 import { bootstrapPolicy, forbiddenReason, RbacAuthorizer } from './rbac.js';
 import type { AuthzDecision, RequestAttributes } from './rbac.js';
 import { fullJson, fullObject, PATCH_TYPES, Registry, RETURNS_DELETED_OBJECT } from './registry.js';
@@ -597,7 +598,10 @@ export class KubeEmulator {
     try {
       if (contentType === 'application/json' || contentType === '' || contentType === '*/*') parsed = JSON.parse(raw);
       else if (contentType === 'application/yaml') parsed = parseYaml(raw);
-      else throw unsupportedMediaType(contentType, ['application/json', 'application/yaml']);
+      else if (contentType === 'application/vnd.kubernetes.protobuf') {
+        parsed = decodeProtobufObject(await this.body(ctx));
+        if (parsed === undefined) throw unsupportedMediaType(contentType, ['application/json', 'application/yaml']);
+      } else throw unsupportedMediaType(contentType, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
     } catch (err) {
       if (err instanceof KubeApiError) throw err;
       throw badRequest(`the body of the request could not be decoded: ${(err as Error).message}`);
