@@ -62,11 +62,11 @@ export const backupSettings = {
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: KEYS }),
   keyExpiryWarning: durationSetting({ description: 'Warn (log and Event) about keys expiring within this long.', default: 30 * 86_400_000, group: KEYS }),
   segmentSize: integerSetting({
-    description: 'Plaintext size of one segment in MiB. Each segment is one OpenPGP message that can be decrypted on its own; memory during verification is about one segment.',
+    description: 'Plaintext size of one segment in MiB. Each segment is one OpenPGP message that can be decrypted on its own; decrypting one takes about 2.5 times its size in memory, which bounds verification and restore.',
     valueName: 'MIB',
     min: 1,
-    max: 256,
-    default: 32,
+    max: 64,
+    default: 16,
     group: 'Format',
   }),
   compression: enumSetting(['gzip', 'none'] as const, {
