@@ -1,19 +1,7 @@
-import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { logSettings } from '../shared/log/log-settings.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
+import { isEntrypoint, runCommand } from '../shared/runtime/command.js';
+import { createRotateCommand } from '../shared/rotation/rotate-job.js';
 
-/** `secret-steward rotate`: not implemented yet. */
-export const rotateCommand = defineCommand({
-  help: {
-    name: 'rotate',
-    summary: 'not implemented yet',
-    description: 'This command is not implemented yet: it does nothing and exits 1.',
-  },
-  settings: { ...logSettings },
-  run: async (_settings, ctx) => {
-    ctx.io.stderr.write('secret-steward rotate: not implemented yet\n');
-    return ExitCode.Failed;
-  },
-});
+/** `secret-steward rotate`: scheduled, resumable Secret rotation (logic in shared/rotation/). */
+export const rotateCommand = createRotateCommand();
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(rotateCommand, process.argv.slice(2));

@@ -1,0 +1,281 @@
+import { Watch, type AppsV1Api, type BatchV1Api, type KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { KubeCaller } from './kube-call.js';
+import { KubeError } from './kube-error.js';
+import { listPages } from './list-pages.js';
+
+/**
+ * The workload kinds that carry a pod template, behind one narrow seam (like Reloader's
+ * table of callbacks): list, get, JSON-patch, watch, and a kind-independent view with the pod
+ * template and rollout status. Deployments, StatefulSets and DaemonSets roll out when their
+ * template changes; CronJobs only use the new template for their next Job.
+ */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** One RFC 6902 operation. */
+export type JsonPatchOp =
+  | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
+
+/** A workload as the rest of the code sees it, whatever its kind. */
+export interface Workload {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  generation: number;
+  /** The object's own annotations. */
+  annotations: Record<string, string>;
+  /** JSON pointer of the pod template: `/spec/template` or `/spec/jobTemplate/spec/template`. */
+  templatePath: string;
+  template: V1PodTemplateSpec;
+  /** A paused Deployment (`spec.paused`): rollouts wait until it is resumed. */
+  paused: boolean;
+  /** `OnDelete` StatefulSets and DaemonSets replace pods only when they are deleted. */
+  onDelete: boolean;
+  /** Restarting means changing the pod template (false for CronJobs). */
+  rollsOut: boolean;
+  status: WorkloadStatus;
+  /** Desired replicas (Deployment, StatefulSet; default 1). */
+  replicas: number;
+  /** StatefulSet rolling-update partition. */
+  partition: number;
+}
+
+/** The status fields rollout checks read (a union over the kinds). */
+export interface WorkloadStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  currentRevision?: string;
+  updateRevision?: string;
+  desiredNumberScheduled?: number;
+  updatedNumberScheduled?: number;
+  numberReady?: number;
+  numberAvailable?: number;
+  conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
+}
+
+/** Where a rollout stands, as `kubectl rollout status` would say. */
+export type RolloutState =
+  | { state: 'done'; message: string }
+  | { state: 'progressing'; message: string }
+  | { state: 'failed'; message: string };
+
+/** A change seen by {@link WorkloadStore.watch}. */
+export interface WorkloadEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  workload: Workload;
+}
+
+export interface WorkloadStore {
+  /** Every workload of a kind in a namespace (paginated underneath). */
+  list(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
+  /** The workload, or undefined when it does not exist. */
+  get(kind: WorkloadKind, namespace: string, name: string): Promise<Workload | undefined>;
+  /** Applies a JSON patch (RFC 6902); use `test` operations as preconditions (a failed test is 422). */
+  patch(kind: WorkloadKind, namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<Workload>;
+  /**
+   * Watches a kind in a namespace (one object when `name` is given) from `resourceVersion`;
+   * `onEvent` gets every change and `onEnd` is called once when the watch ends (error or
+   * server close). Returns a stop function. Undefined when this store cannot watch; callers
+   * poll with `get` instead.
+   */
+  watch?(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string | undefined,
+    resourceVersion: string,
+    onEvent: (e: WorkloadEvent) => void,
+    onEnd: (err?: unknown) => void,
+  ): Promise<() => void>;
+}
+
+/** The fields of any of the four kinds that {@link toWorkload} reads (typed models and raw JSON alike). */
+interface AnyWorkloadObject {
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> };
+  spec?: {
+    replicas?: number;
+    paused?: boolean;
+    template?: V1PodTemplateSpec;
+    jobTemplate?: { spec?: { template?: V1PodTemplateSpec } };
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number; maxUnavailable?: unknown } };
+  };
+  /** Typed as `object` so every kind's status fits; read as {@link WorkloadStatus}. */
+  status?: object;
+}
+
+/** The kind-independent view of a workload object. */
+export function toWorkload(kind: WorkloadKind, obj: AnyWorkloadObject): Workload {
+  const spec = obj.spec ?? {};
+  const cron = kind === 'CronJob';
+  return {
+    kind,
+    namespace: obj.metadata?.namespace ?? '',
+    name: obj.metadata?.name ?? '',
+    uid: obj.metadata?.uid ?? '',
+    resourceVersion: obj.metadata?.resourceVersion ?? '',
+    generation: obj.metadata?.generation ?? 0,
+    annotations: { ...(obj.metadata?.annotations ?? {}) },
+    templatePath: cron ? '/spec/jobTemplate/spec/template' : '/spec/template',
+    template: (cron ? spec.jobTemplate?.spec?.template : spec.template) ?? {},
+    paused: kind === 'Deployment' && spec.paused === true,
+    onDelete: (kind === 'StatefulSet' || kind === 'DaemonSet') && spec.updateStrategy?.type === 'OnDelete',
+    rollsOut: !cron,
+    status: (obj.status ?? {}) as WorkloadStatus,
+    replicas: spec.replicas ?? 1,
+    partition: spec.updateStrategy?.rollingUpdate?.partition ?? 0,
+  };
+}
+
+/**
+ * Whether the workload finished rolling out the template of `generation` (the generation
+ * our patch produced): the controller observed it, and every desired replica is updated,
+ * ready and available with no old replica left. A Deployment whose Progressing condition
+ * says ProgressDeadlineExceeded has failed.
+ */
+export function rolloutState(w: Workload, generation: number): RolloutState {
+  const s = w.status;
+  const observed = s.observedGeneration ?? 0;
+  if (observed < generation) return { state: 'progressing', message: `waiting for the controller to observe generation ${generation} (observed ${observed})` };
+  switch (w.kind) {
+    case 'Deployment': {
+      const progressing = s.conditions?.find((c) => c.type === 'Progressing');
+      if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
+        return { state: 'failed', message: `progress deadline exceeded: ${progressing.message ?? 'no progress'}` };
+      }
+      const want = w.replicas;
+      const updated = s.updatedReplicas ?? 0;
+      if (updated < want) return { state: 'progressing', message: `${updated} of ${want} replicas updated` };
+      if ((s.replicas ?? 0) > updated) return { state: 'progressing', message: `${(s.replicas ?? 0) - updated} old replicas pending termination` };
+      if ((s.readyReplicas ?? 0) < want) return { state: 'progressing', message: `${s.readyReplicas ?? 0} of ${want} replicas ready` };
+      if ((s.availableReplicas ?? 0) < want) return { state: 'progressing', message: `${s.availableReplicas ?? 0} of ${want} replicas available` };
+      return { state: 'done', message: `${want} of ${want} replicas updated and available` };
+    }
+    case 'StatefulSet': {
+      const want = w.replicas;
+      const mustUpdate = Math.max(0, want - w.partition);
+      if ((s.updatedReplicas ?? 0) < mustUpdate) return { state: 'progressing', message: `${s.updatedReplicas ?? 0} of ${mustUpdate} replicas updated` };
+      if ((s.readyReplicas ?? 0) < want) return { state: 'progressing', message: `${s.readyReplicas ?? 0} of ${want} replicas ready` };
+      if (s.availableReplicas !== undefined && s.availableReplicas < want) return { state: 'progressing', message: `${s.availableReplicas} of ${want} replicas available` };
+      if (w.partition === 0 && s.updateRevision !== undefined && s.currentRevision !== s.updateRevision) {
+        return { state: 'progressing', message: `waiting for revision ${s.updateRevision} to replace ${s.currentRevision ?? 'the old one'}` };
+      }
+      return { state: 'done', message: `${want} of ${want} replicas updated and ready` };
+    }
+    case 'DaemonSet': {
+      const want = s.desiredNumberScheduled ?? 0;
+      if ((s.updatedNumberScheduled ?? 0) < want) return { state: 'progressing', message: `${s.updatedNumberScheduled ?? 0} of ${want} pods updated` };
+      if ((s.numberReady ?? 0) < want) return { state: 'progressing', message: `${s.numberReady ?? 0} of ${want} pods ready` };
+      if ((s.numberAvailable ?? 0) < want) return { state: 'progressing', message: `${s.numberAvailable ?? 0} of ${want} pods available` };
+      return { state: 'done', message: `${want} of ${want} pods updated and available` };
+    }
+    case 'CronJob':
+      return { state: 'done', message: 'CronJobs use the new template for their next Job' };
+  }
+}
+
+const PLURALS: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets', CronJob: 'cronjobs' };
+
+/** {@link WorkloadStore} on the Kubernetes API; watches need the KubeConfig. */
+export class KubeWorkloadStore implements WorkloadStore {
+  constructor(
+    private readonly apps: AppsV1Api,
+    private readonly batch: BatchV1Api,
+    private readonly caller: KubeCaller,
+    private readonly kubeConfig?: KubeConfig,
+  ) {
+    if (kubeConfig === undefined) this.watch = undefined;
+  }
+
+  async list(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
+    const out: Workload[] = [];
+    const fetchPage = (req: { limit: number; _continue?: string }): Promise<{ items: AnyWorkloadObject[]; metadata?: { _continue?: string; resourceVersion?: string } }> => {
+      const args = { namespace, limit: req.limit, _continue: req._continue };
+      switch (kind) {
+        case 'Deployment':
+          return this.apps.listNamespacedDeployment(args);
+        case 'StatefulSet':
+          return this.apps.listNamespacedStatefulSet(args);
+        case 'DaemonSet':
+          return this.apps.listNamespacedDaemonSet(args);
+        case 'CronJob':
+          return this.batch.listNamespacedCronJob(args);
+      }
+    };
+    for await (const page of listPages(this.caller, { verb: 'list', kind, namespace }, fetchPage)) {
+      if (page.restarted) out.length = 0;
+      for (const item of page.items) out.push(toWorkload(kind, item));
+    }
+    return out;
+  }
+
+  async get(kind: WorkloadKind, namespace: string, name: string): Promise<Workload | undefined> {
+    try {
+      const obj = await this.caller.call({ verb: 'get', kind, namespace, name }, (): Promise<AnyWorkloadObject> => {
+        switch (kind) {
+          case 'Deployment':
+            return this.apps.readNamespacedDeployment({ namespace, name });
+          case 'StatefulSet':
+            return this.apps.readNamespacedStatefulSet({ namespace, name });
+          case 'DaemonSet':
+            return this.apps.readNamespacedDaemonSet({ namespace, name });
+          case 'CronJob':
+            return this.batch.readNamespacedCronJob({ namespace, name });
+        }
+      });
+      return toWorkload(kind, obj);
+    } catch (e) {
+      if (e instanceof KubeError && e.notFound) return undefined;
+      throw e;
+    }
+  }
+
+  async patch(kind: WorkloadKind, namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<Workload> {
+    const body = [...ops];
+    // The default content type of client-node patches is application/json-patch+json.
+    const obj = await this.caller.call({ verb: 'patch', kind, namespace, name }, (): Promise<AnyWorkloadObject> => {
+      switch (kind) {
+        case 'Deployment':
+          return this.apps.patchNamespacedDeployment({ namespace, name, body });
+        case 'StatefulSet':
+          return this.apps.patchNamespacedStatefulSet({ namespace, name, body });
+        case 'DaemonSet':
+          return this.apps.patchNamespacedDaemonSet({ namespace, name, body });
+        case 'CronJob':
+          return this.batch.patchNamespacedCronJob({ namespace, name, body });
+      }
+    });
+    return toWorkload(kind, obj);
+  }
+
+  watch?: WorkloadStore['watch'] = async (kind, namespace, name, resourceVersion, onEvent, onEnd) => {
+    const group = kind === 'CronJob' ? '/apis/batch/v1' : '/apis/apps/v1';
+    const path = `${group}/namespaces/${encodeURIComponent(namespace)}/${PLURALS[kind]}`;
+    let ended = false;
+    const end = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      onEnd(err ?? undefined);
+    };
+    const controller = await new Watch(this.kubeConfig!).watch(
+      path,
+      { resourceVersion, allowWatchBookmarks: true, fieldSelector: name === undefined ? undefined : `metadata.name=${name}` },
+      (phase: string, obj: AnyWorkloadObject & { code?: number }) => {
+        if (phase === 'ERROR') {
+          end(new Error(`watch ${kind}s in namespace ${namespace} ended: ${obj.code ?? 'error'}`));
+          return;
+        }
+        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') onEvent({ type: phase, workload: toWorkload(kind, obj) });
+      },
+      (err: unknown) => end(err),
+    );
+    return () => {
+      ended = true;
+      controller.abort();
+    };
+  };
+}

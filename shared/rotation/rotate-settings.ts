@@ -1,0 +1,111 @@
+import { booleanSetting, customSetting, durationSetting, enumSetting, integerSetting, stringSetting, ValueError, type SettingsOf } from '../config/options.js';
+import type { CommandHelp } from '../config/help.js';
+import { problemFor } from '../config/parse.js';
+import type { ConfigProblem } from '../errors/index.js';
+import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { logSettings } from '../log/log-settings.js';
+import { metricsSettings } from '../metrics/pushgateway.js';
+
+const SCOPE = 'Scope';
+const BOUNDS = 'Bounds';
+
+/** `secret-steward rotate` settings (flags and SECRET_STEWARD_* variables). */
+export const rotateSettings = {
+  namespace: stringSetting({
+    description: 'Consider only Secrets in this namespace (repeatable). Default: every namespace the job can list.',
+    valueName: 'NAMESPACE',
+    repeatable: true,
+    group: SCOPE,
+    pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    expected: 'a namespace name',
+  }),
+  selector: stringSetting({
+    description: 'Consider only Secrets matching this label selector, e.g. team=payments,tier!=dev.',
+    valueName: 'SELECTOR',
+    group: SCOPE,
+  }),
+  dryRun: booleanSetting({
+    description:
+      'Print the plan (what is due and why, which keys change, which workloads would restart, what is skipped and why) and write nothing: no Secret, workload, Event or Lease.',
+    default: false,
+    group: 'Safety',
+  }),
+  now: customSetting({
+    description: 'With --dry-run: judge due-ness at this time instead of now (RFC 3339, e.g. 2026-03-01T03:00:00Z).',
+    valueName: 'TIME',
+    group: 'Safety',
+    parse: (raw: string) => {
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(raw.trim())) throw new ValueError('an RFC 3339 time such as 2026-03-01T03:00:00Z');
+      const t = Date.parse(raw.trim());
+      if (Number.isNaN(t)) throw new ValueError('an RFC 3339 time such as 2026-03-01T03:00:00Z');
+      return new Date(t);
+    },
+  }),
+  maxRotations: integerSetting({
+    description: 'Most new rotations started per run; Secrets due beyond it are deferred to the next run. Rotations left in flight by an earlier run always continue. 0: no limit.',
+    min: 0,
+    max: 1_000_000,
+    default: 0,
+    group: BOUNDS,
+  }),
+  maxConcurrentRollouts: integerSetting({
+    description: 'Most workloads restarting and being verified at the same time (bounds the load a run puts on the cluster).',
+    min: 1,
+    max: 200,
+    default: 5,
+    group: BOUNDS,
+  }),
+  rolloutPollInterval: durationSetting({
+    description: 'How often a rollout is re-checked when it cannot be watched (a watch is used when possible).',
+    default: 2000,
+    group: BOUNDS,
+  }),
+  output: enumSetting(['text', 'json'] as const, { description: 'Format of the plan or summary on stdout.', default: 'text', group: 'Output' }),
+  clusterName: stringSetting({
+    description: 'Value of the "cluster" grouping label of pushed metrics (keeps clusters sharing a Pushgateway apart).',
+    valueName: 'NAME',
+    group: 'Metrics',
+    pattern: /^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/,
+    expected: 'a short name such as prod-eu-1',
+  }),
+  ...metricsSettings,
+  ...kubeSettings,
+  ...lockSettings,
+  ...logSettings,
+} as const;
+
+export type RotateSettings = SettingsOf<typeof rotateSettings>;
+
+export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (s.now !== undefined && !s.dryRun) problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
+  return problems;
+}
+
+export const rotateHelp: CommandHelp = {
+  name: 'rotate',
+  summary: 'Rotate Secrets whose rotation policy is due; roll out and verify consumers.',
+  description: [
+    'Finds Secrets carrying a secret-steward.io/rotation policy, and for each one that is due (its schedule slot passed since the last rotation, ' +
+      'its maxAge is reached, or secret-steward.io/rotate-now is set) runs the rotation protocol: create (new values in a pending companion ' +
+      'Secret), set and test (backend plug-ins, none by default), finish (in-place: one resourceVersion-guarded write, previous values kept in ' +
+      '<name>-previous; versioned: a new immutable Secret <base>-v<N>), rollout (each consuming Deployment, StatefulSet and DaemonSet restarted ' +
+      "once per run; CronJobs repointed) and verify (until updated and available, bounded by the policy's waitReady). A consumer that does not " +
+      'become ready rolls the rotation back. Every step is recorded before the next, so a run stopped at any point (crash, SIGTERM) is resumed ' +
+      'by the next one without generating a second set of values.',
+    '',
+    'Secrets managed by other controllers (service-account tokens, Helm, External Secrets, Vault Secrets Operator, sealed-secrets, cert-manager, ' +
+      'mittwald, any controller owner) are skipped with an Event. A Lease (secret-steward-rotate) lets one run act at a time. See the README for ' +
+      'the policy format.',
+  ].join('\n'),
+  examples: [
+    'secret-steward rotate --dry-run',
+    'secret-steward rotate --dry-run --now 2026-03-01T03:00:00Z --output json',
+    'secret-steward rotate --namespace payments --max-rotations 20 --max-concurrent-rollouts 3',
+    'kubectl annotate secret db-creds secret-steward.io/rotate-now=1   # due on the next run',
+  ],
+  notes: [
+    'Exit codes: 0 all due Secrets rotated (or nothing due); 1 a Secret failed, was rolled back or has an invalid policy; 2 bad settings; 3 another run holds the lock; 4 the API was unreachable; 143 stopped by SIGTERM (the next run resumes).',
+    'Logs carry SHA-256 fingerprints of new values (sha256:<12 hex>), never the values.',
+  ],
+};
