@@ -1,19 +1,40 @@
+import { runVerifyRestoreJob } from '../shared/verify/drill-job.js';
+import { validateVerifyRestoreSettings, verifyRestoreSettings } from '../shared/verify/drill-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { logSettings } from '../shared/log/log-settings.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
 
-/** `secret-steward verify-restore`: not implemented yet. */
+/** `secret-steward verify-restore`: the scheduled DR drill (CronJob entrypoint). */
 export const verifyRestoreCommand = defineCommand({
   help: {
     name: 'verify-restore',
-    summary: 'not implemented yet',
-    description: 'This command is not implemented yet: it does nothing and exits 1.',
+    summary: 'DR drill: prove the latest backup is fresh, intact, decryptable and restorable.',
+    description:
+      'Runs a disaster-recovery drill against one backup and records the evidence. Checks, in order:\n' +
+      '  1. freshness      the newest complete backup is as recent as --backup-schedule says it must be (plus --freshness-grace)\n' +
+      '  2. integrity      the index signature (--trusted-signer-key), that the index is this backup\'s, every segment\'s size and SHA-256, decryption, every Secret against its recorded hash, the item counts\n' +
+      '  3. validity       every Secret is a valid object: DNS-1123 names, data keys, base64 values, 1 MiB, the keys its type needs, tls.crt/tls.key parse as PEM and match, docker configs parse as JSON\n' +
+      '  4. restorability  every Secret is created in --drill-namespace under a labelled drill name, read back and compared byte for byte, and deleted\n' +
+      '  5. drift          (--compare-live) the backup against the live Secrets, by hashes: created, deleted, changed since\n' +
+      '  6. key health     keys that expire within --key-expiry-warning\n' +
+      'The report (JSON with --output json, else a summary) is stored and signed next to the backups; list-backups shows the last result per backup. ' +
+      'The drill needs only read access to the store, the keys, and create/get/list/delete on Secrets in its drill namespace, so it runs as well from another cluster (the DR site).',
+    examples: [
+      'secret-steward verify-restore --cluster-name prod --store s3://backups/k8s --drill-namespace secret-steward-drill \\\n' +
+        '    --decryption-key /keys/private.asc --decryption-key-passphrase-file /keys/passphrase --trusted-signer-key /keys/backup-signer.asc \\\n' +
+        "    --backup-schedule '15 3 * * *' --backup-timezone Europe/Berlin --freshness-grace 2h --signing-key /keys/drill.asc",
+      'secret-steward verify-restore ... --backup 20261127T031500Z-3f9a1c --output json   # drill one particular backup',
+      'secret-steward verify-restore ... --compare-live   # also report drift against this cluster',
+    ],
+    notes: [
+      'Exit codes: 0 every check passed (skipped checks aside); 1 a check failed (the report says which and why); 2 configuration error; 3 another drill holds the lock; ' +
+        '4 a check could not complete because the API server or the store failed; 143 interrupted (drill objects are removed before exiting).',
+      'Drill objects are labelled secret-steward.io/drill=<drill id> and named drill-<drill id>.<namespace>.<name> (hashed when that would be too long). ' +
+        'They are deleted as soon as they are compared, and at the end also on failure or SIGTERM; leftovers of an earlier drill that was killed are removed first.',
+      'A wrong decryption key passphrase is a failed check (exit 1): it means this site cannot restore the backups.',
+    ],
   },
-  settings: { ...logSettings },
-  run: async (_settings, ctx) => {
-    ctx.io.stderr.write('secret-steward verify-restore: not implemented yet\n');
-    return ExitCode.Failed;
-  },
+  settings: verifyRestoreSettings,
+  validate: validateVerifyRestoreSettings,
+  run: (settings, ctx) => runVerifyRestoreJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(verifyRestoreCommand, process.argv.slice(2));

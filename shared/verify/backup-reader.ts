@@ -1,0 +1,387 @@
+/**
+ * The verifying backup reader shared by verify-restore and restore. Nothing it hands out has
+ * not passed every check that applies to it:
+ *
+ * - {@link VerifiedBackup.open} fetches the index, decrypts it, judges its signature against
+ *   the trusted signer keys, checks that it belongs to the backup id and cluster asked for (an
+ *   index copied in from another backup is caught here), and that its counts, segment names and
+ *   references add up.
+ * - {@link VerifiedBackup.readSegment} reads ONE segment: its stored size and SHA-256 must match
+ *   the signed index before a byte is decrypted; it is then decrypted (OpenPGP integrity check),
+ *   decompressed (never beyond the size the index records) and parsed one Secret at a time, and
+ *   every Secret is checked against its index entry (position, namespace/name, type,
+ *   immutability, data SHA-256).
+ *
+ * Memory: one segment at a time (its stored bytes plus what openpgp.js buffers to check the
+ * message, about 3.5 times the stored size) and the index (about 200 bytes per Secret). Secrets
+ * are yielded one by one and never collected. Every decrypted value is registered with the
+ * redactor the moment it is parsed.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { CryptoError, decryptAndVerify, decryptStream, type SignatureCheck } from '../crypto/index.js';
+import { latestCompleteBackup } from '../backup/backup-catalog.js';
+import { fromObjectMetadata, parseBackupIndex, type BackupIndex, type IndexMetadata, type SecretEntry } from '../backup/backup-index.js';
+import { INDEX_NAME, segmentName, type BackupLayout } from '../backup/backup-layout.js';
+import { secretDataDigest } from '../backup/secret-digest.js';
+import type { ExportedSecret } from '../backup/secret-export.js';
+import { redactor } from '../log/index.js';
+import { isStorageError, type ObjectStore } from '../storage/index.js';
+import { diagnoseSegment, type SegmentDiagnosisContext } from './segment-diagnosis.js';
+import { SegmentListParser } from './segment-list-parser.js';
+import type { VerificationKeys } from './verification-keys.js';
+import { BackupVerificationError } from './verification-error.js';
+
+/** Largest index accepted (about 2.5 million Secrets). */
+const INDEX_LIMIT = 512 * 1024 * 1024;
+
+export interface BackupReaderDeps {
+  store: ObjectStore;
+  layout: BackupLayout;
+  keys: VerificationKeys;
+  /** The time signatures are judged at. */
+  now: Date;
+}
+
+/** One Secret read from a verified segment. */
+export interface BackupItem {
+  secret: ExportedSecret;
+  /** Its index entry (for a mismatch: the entry at its position, if any). */
+  entry: SecretEntry;
+  /** 1-based segment number and position inside the segment. */
+  segment: number;
+  position: number;
+  /**
+   * Set when this Secret does not match its index entry: an integrity failure of this Secret
+   * alone (the rest of the segment is still checked). Restore refuses the whole backup then.
+   */
+  mismatch?: string;
+}
+
+/**
+ * The backup `choice` means: `latest` is the newest complete scheduled backup (undefined when
+ * there is none), anything else is taken as an id.
+ */
+export async function resolveBackupId(store: ObjectStore, layout: BackupLayout, choice: string): Promise<string | undefined> {
+  if (choice !== 'latest') return choice;
+  return (await latestCompleteBackup(store, layout, 'scheduled'))?.id;
+}
+
+export class VerifiedBackup {
+  /** The index's signature as judged against the trusted signer keys. */
+  readonly signature: SignatureCheck;
+  /** Things worth knowing that do not make the backup unusable (accepted unsigned index, stray objects). */
+  readonly warnings: readonly string[];
+  /** The index object's metadata (what list-backups shows), when the store kept it. */
+  readonly meta: IndexMetadata | undefined;
+  private readonly bySegment: SecretEntry[][];
+  private readonly objects: Map<string, number>;
+  private readonly diagnosis: SegmentDiagnosisContext;
+
+  private constructor(
+    private readonly deps: BackupReaderDeps,
+    readonly id: string,
+    readonly index: BackupIndex,
+    init: { signature: SignatureCheck; warnings: string[]; meta: IndexMetadata | undefined; objects: Map<string, number> },
+  ) {
+    this.signature = init.signature;
+    this.warnings = init.warnings;
+    this.meta = init.meta;
+    this.objects = init.objects;
+    this.bySegment = index.segments.map(() => []);
+    for (const e of index.secrets) this.bySegment[e.segment - 1].push(e);
+    this.diagnosis = { store: deps.store, layout: deps.layout, keys: deps.keys, backupId: id, index, otherIndexes: new Map() };
+  }
+
+  /**
+   * Opens backup `id`: reads, decrypts and verifies its index.
+   * @throws BackupVerificationError (`no-index`, `index-unreadable`, `unsigned`, `untrusted`,
+   *   `bad-signature`, `index-swapped`, `index-inconsistent`); StorageError when the store fails.
+   */
+  static async open(deps: BackupReaderDeps, id: string): Promise<VerifiedBackup> {
+    const { store, layout, keys } = deps;
+    const indexKey = layout.indexKey(id);
+    const head = await store.head(indexKey);
+    if (head === undefined) {
+      throw new BackupVerificationError(
+        'no-index',
+        id,
+        `backup ${id} has no index (${store.location}/${indexKey} is missing): it is incomplete, was deleted, or the id is wrong; it cannot be verified or restored`,
+      );
+    }
+    const objects = new Map<string, number>();
+    for await (const o of store.list(layout.backupPrefix(id))) objects.set(o.key.slice(layout.backupPrefix(id).length), o.size);
+
+    const raw = await store.getBytes(indexKey, INDEX_LIMIT);
+    let plaintext: Uint8Array;
+    let signature: SignatureCheck;
+    try {
+      ({ plaintext, signature } = await decryptAndVerify(raw, {
+        decryptionKeys: keys.decryptionKeys,
+        trustedSigners: keys.trustedSigners,
+        now: deps.now,
+        label: `index of backup ${id}`,
+      }));
+    } catch (e) {
+      if (e instanceof CryptoError) throw new BackupVerificationError('index-unreadable', id, e.message, { cause: e });
+      throw e;
+    }
+    const parsed = parseBackupIndex(Buffer.from(plaintext).toString('utf8'));
+    if ('problems' in parsed) {
+      throw new BackupVerificationError(
+        'index-unreadable',
+        id,
+        `index of backup ${id} decrypts but is not a valid secret-steward index: ${parsed.problems.slice(0, 5).join('; ')}`,
+      );
+    }
+    const index = parsed.index;
+    const warnings: string[] = [];
+    judgeSignature(id, index, signature, keys, warnings);
+    if (index.backupId !== id || index.cluster !== layout.cluster) {
+      throw new BackupVerificationError(
+        'index-swapped',
+        id,
+        `index of backup ${id} belongs to backup ${index.backupId} of cluster ${index.cluster}` +
+          `${index.backupId === id ? '' : ' (not this backup)'}${index.cluster === layout.cluster ? '' : ` (not cluster ${layout.cluster})`}: ` +
+          'an index was copied in from another backup, so the segments here cannot be vouched for',
+      );
+    }
+    const inconsistencies = indexInconsistencies(index);
+    if (inconsistencies.length > 0) {
+      throw new BackupVerificationError('index-inconsistent', id, `index of backup ${id} is inconsistent: ${inconsistencies.slice(0, 5).join('; ')}`);
+    }
+    const meta = fromObjectMetadata(head.metadata);
+    if (meta !== undefined && (meta.secrets !== index.totals.secrets || meta.segments !== index.totals.segments || meta.createdAt !== index.createdAt)) {
+      warnings.push(
+        `the object metadata of backup ${id}'s index (${meta.secrets} Secrets, ${meta.segments} segments) differs from the signed index ` +
+          `(${index.totals.secrets} Secrets, ${index.totals.segments} segments): list-backups shows the metadata, the index is authoritative`,
+      );
+    }
+    const known = new Set([INDEX_NAME, ...index.segments.map((s) => s.name)]);
+    const strays = [...objects.keys()].filter((k) => !known.has(k));
+    if (strays.length > 0) warnings.push(`backup ${id} holds objects its index does not name (ignored): ${strays.slice(0, 5).join(', ')}${strays.length > 5 ? ', …' : ''}`);
+    return new VerifiedBackup(deps, id, index, { signature, warnings, meta, objects });
+  }
+
+  get segmentCount(): number {
+    return this.index.segments.length;
+  }
+
+  /** The index entries of segment `n` (1-based), in stored order. */
+  entriesOf(n: number): readonly SecretEntry[] {
+    return this.bySegment[n - 1];
+  }
+
+  /**
+   * Reads segment `n` (1-based), verifying as it goes (see the module comment), and yields its
+   * Secrets one at a time. A Secret that does not match its entry is yielded with `mismatch`
+   * set; everything else that is wrong throws a {@link BackupVerificationError} naming the
+   * segment, before any Secret of a segment whose stored bytes differ is decrypted.
+   */
+  async *readSegment(n: number): AsyncGenerator<BackupItem> {
+    const seg = this.index.segments[n - 1];
+    if (seg === undefined) throw new RangeError(`backup ${this.id} has no segment ${n}`);
+    const { store, layout, keys } = this.deps;
+    const key = layout.segmentKeyByName(this.id, seg.name);
+    const what = `${seg.name} of backup ${this.id}`;
+
+    const listed = this.objects.get(seg.name);
+    if (listed === undefined) throw this.missing(n, what, seg.size);
+    if (listed !== seg.size) throw await this.diagnoseStored(n, key, what, seg.size);
+    let bytes: Buffer;
+    try {
+      bytes = await store.getBytes(key, seg.size);
+    } catch (e) {
+      if (isStorageError(e, 'not-found')) throw this.missing(n, what, seg.size);
+      if (isStorageError(e, 'too-large')) throw await this.diagnoseStored(n, key, what, seg.size);
+      throw e;
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (bytes.length !== seg.size || sha256 !== seg.sha256) throw await diagnoseSegment(this.diagnosis, n, { size: bytes.length, sha256 });
+
+    let plaintext: Readable;
+    try {
+      plaintext = await decryptStream(Readable.from([bytes]), { decryptionKeys: keys.decryptionKeys, label: what });
+    } catch (e) {
+      if (e instanceof CryptoError) throw new BackupVerificationError('segment-unreadable', this.id, e.message, { segment: n, cause: e });
+      throw e;
+    }
+    const body: Readable = this.index.compression === 'gzip' ? plaintext.pipe(createGunzip({ chunkSize: 256 * 1024 })) : plaintext;
+    if (body !== plaintext) plaintext.once('error', (e) => body.destroy(e));
+    const parser = new SegmentListParser(seg.plaintextBytes);
+    const entries = this.bySegment[n - 1];
+    let position = 0;
+    const unreadable = (e: unknown) =>
+      e instanceof BackupVerificationError
+        ? e
+        : new BackupVerificationError(
+            'segment-unreadable',
+            this.id,
+            `${what} matches its recorded SHA-256 and decrypts, but its content cannot be read: ${e instanceof CryptoError ? e.message : describe(e)}`,
+            { segment: n, cause: e },
+          );
+    try {
+      for await (const chunk of body) {
+        let values: unknown[];
+        try {
+          values = parser.push(chunk as Buffer);
+        } catch (e) {
+          throw unreadable(e);
+        }
+        for (const value of values) {
+          position++;
+          yield this.checkItem(value, entries[position - 1], n, position);
+        }
+      }
+      parser.end();
+    } catch (e) {
+      throw unreadable(e);
+    } finally {
+      if (!body.destroyed) body.destroy();
+    }
+    if (position !== seg.items || position !== entries.length) {
+      throw new BackupVerificationError(
+        'segment-content',
+        this.id,
+        `${what} holds ${position} Secrets, but the index records ${seg.items} for it (${entries.length} index entries)`,
+        { segment: n },
+      );
+    }
+    if (parser.bytes !== seg.plaintextBytes) {
+      throw new BackupVerificationError(
+        'segment-content',
+        this.id,
+        `${what} decompresses to ${parser.bytes} bytes, but the index records ${seg.plaintextBytes}`,
+        { segment: n },
+      );
+    }
+  }
+
+  private checkItem(value: unknown, entry: SecretEntry | undefined, n: number, position: number): BackupItem {
+    const at = `item ${position} of ${this.index.segments[n - 1].name}`;
+    const secret = asSecret(value);
+    const placeholder: SecretEntry = entry ?? { namespace: '', name: '', type: '', dataSha256: '0'.repeat(64), segment: n };
+    if (secret === undefined) {
+      return { secret: { apiVersion: 'v1', kind: 'Secret', metadata: { name: '', namespace: '' }, type: '' }, entry: placeholder, segment: n, position, mismatch: `${at} is not a Secret` };
+    }
+    for (const v of Object.values(secret.data ?? {})) redactor.register(Buffer.from(v, 'base64'));
+    const who = `${secret.metadata.namespace}/${secret.metadata.name}`;
+    const item: BackupItem = { secret, entry: placeholder, segment: n, position };
+    if (entry === undefined) return { ...item, mismatch: `Secret ${who} (${at}) is not in the index: the segment holds more Secrets than recorded` };
+    if (entry.namespace !== secret.metadata.namespace || entry.name !== secret.metadata.name) {
+      return { ...item, mismatch: `${at} is Secret ${who}, but the index lists ${entry.namespace}/${entry.name} at that position` };
+    }
+    if (entry.type !== secret.type) return { ...item, mismatch: `Secret ${who} has type ${secret.type}, but the index records ${entry.type}` };
+    if ((entry.immutable ?? false) !== (secret.immutable ?? false)) {
+      return { ...item, mismatch: `Secret ${who} is ${secret.immutable ? '' : 'not '}immutable, but the index records the opposite` };
+    }
+    if (secretDataDigest(secret.data) !== entry.dataSha256) {
+      return { ...item, mismatch: `Secret ${who}: the SHA-256 of its data differs from the one recorded in the index` };
+    }
+    return item;
+  }
+
+  private missing(n: number, what: string, size: number): BackupVerificationError {
+    return new BackupVerificationError('segment-missing', this.id, `${what} is missing from the store (the index records ${size} bytes for it)`, { segment: n });
+  }
+
+  /** The stored object's size differs from the index: read its digest (streaming) and explain. */
+  private async diagnoseStored(n: number, key: string, what: string, size: number): Promise<BackupVerificationError> {
+    try {
+      return await diagnoseSegment(this.diagnosis, n, await this.deps.store.digest(key));
+    } catch (e) {
+      if (isStorageError(e, 'not-found')) return this.missing(n, what, size);
+      throw e;
+    }
+  }
+}
+
+function judgeSignature(id: string, index: BackupIndex, signature: SignatureCheck, keys: VerificationKeys, warnings: string[]): void {
+  const trusted = keys.trustedSigners.map((k) => k.fingerprint);
+  const trustedText = trusted.length === 0 ? 'none given' : trusted.join(', ');
+  switch (signature.status) {
+    case 'valid':
+      if (index.signer !== undefined && index.signer !== signature.signerFingerprint) {
+        throw new BackupVerificationError(
+          'bad-signature',
+          id,
+          `index of backup ${id} names ${index.signer} as its signer but was signed by ${signature.signerFingerprint}`,
+        );
+      }
+      return;
+    case 'invalid':
+      throw new BackupVerificationError(
+        'bad-signature',
+        id,
+        `index of backup ${id} carries a signature by trusted key ${signature.signerFingerprint ?? signature.signerKeyId ?? '?'} that does not verify (${signature.reason ?? 'no reason given'}): it was changed after signing`,
+      );
+    case 'unsigned': {
+      const text = `index of backup ${id} is not signed, so who wrote it cannot be proven`;
+      if (keys.allowUnsigned) {
+        warnings.push(`${text} (accepted: --allow-unsigned)`);
+        return;
+      }
+      throw new BackupVerificationError('unsigned', id, `${text}; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`);
+    }
+    case 'untrusted': {
+      const signer = signature.signerFingerprint ?? `key id ${signature.signerKeyId ?? '?'}`;
+      const text = `index of backup ${id} is signed by ${signer}, which is not a trusted signer (--trusted-signer-key: ${trustedText})`;
+      if (keys.allowUnsigned) {
+        warnings.push(`${text} (accepted: --allow-unsigned)`);
+        return;
+      }
+      throw new BackupVerificationError('untrusted', id, `${text}; add the signer's public key with --trusted-signer-key if it is yours`);
+    }
+  }
+}
+
+/** Everything that does not add up inside an index (names, counts, references). */
+export function indexInconsistencies(index: BackupIndex): string[] {
+  const problems: string[] = [];
+  if (index.totals.secrets !== index.secrets.length) problems.push(`totals.secrets is ${index.totals.secrets}, but ${index.secrets.length} Secrets are listed`);
+  if (index.totals.segments !== index.segments.length) problems.push(`totals.segments is ${index.totals.segments}, but ${index.segments.length} segments are listed`);
+  let stored = 0;
+  let plain = 0;
+  const counts = index.segments.map(() => 0);
+  index.segments.forEach((s, i) => {
+    if (s.name !== segmentName(i + 1, index.compression)) problems.push(`segment ${i + 1} is named ${s.name}, expected ${segmentName(i + 1, index.compression)}`);
+    stored += s.size;
+    plain += s.plaintextBytes;
+  });
+  if (stored !== index.totals.storedBytes) problems.push(`totals.storedBytes is ${index.totals.storedBytes}, but the segments add up to ${stored}`);
+  if (plain !== index.totals.plaintextBytes) problems.push(`totals.plaintextBytes is ${index.totals.plaintextBytes}, but the segments add up to ${plain}`);
+  const seen = new Set<string>();
+  let last = 1;
+  for (const e of index.secrets) {
+    if (e.segment < 1 || e.segment > index.segments.length) {
+      problems.push(`Secret ${e.namespace}/${e.name} refers to segment ${e.segment}, which does not exist`);
+      continue;
+    }
+    if (e.segment < last) problems.push(`Secret ${e.namespace}/${e.name} is listed out of segment order`);
+    last = e.segment;
+    counts[e.segment - 1]++;
+    const key = `${e.namespace}/${e.name}`;
+    if (seen.has(key)) problems.push(`Secret ${key} is listed twice`);
+    seen.add(key);
+  }
+  index.segments.forEach((s, i) => {
+    if (counts[i] !== s.items) problems.push(`${s.name} records ${s.items} Secrets, but ${counts[i]} index entries refer to it`);
+  });
+  return problems;
+}
+
+/** A parsed item if it has the shape of an exported Secret, else undefined. */
+function asSecret(value: unknown): ExportedSecret | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const v = value as Partial<ExportedSecret>;
+  if (v.apiVersion !== 'v1' || v.kind !== 'Secret' || typeof v.metadata !== 'object' || v.metadata === null) return undefined;
+  if (typeof v.metadata.name !== 'string' || typeof v.metadata.namespace !== 'string') return undefined;
+  if (v.data !== undefined && (typeof v.data !== 'object' || v.data === null || Object.values(v.data).some((x) => typeof x !== 'string'))) return undefined;
+  return { ...(v as ExportedSecret), type: typeof v.type === 'string' ? v.type : 'Opaque' };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return (e as NodeJS.ErrnoException).code === 'Z_DATA_ERROR' ? 'it is not valid gzip data' : e.message;
+  return String(e);
+}

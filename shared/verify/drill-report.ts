@@ -1,0 +1,274 @@
+/**
+ * The drill report: what was checked, against which backup, with what outcome, as JSON for
+ * machines and auditors (`--output json`, and the copy stored next to the backups) and as a
+ * readable summary. Secret VALUES never appear in it; namespaces and Secret names do in
+ * findings and per-namespace results (the stored copy can leave them out:
+ * `--stored-report-detail summary`).
+ *
+ * Stored under `<cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json` (see BackupLayout),
+ * with a detached OpenPGP signature `….json.asc` when a signing key is configured:
+ * `gpg --verify <report>.json.asc <report>.json` proves who ran the drill and that the report
+ * was not edited since.
+ */
+import { performance } from 'node:perf_hooks';
+import { signDetached, type SigningKey } from '../crypto/index.js';
+import type { BackupLayout } from '../backup/backup-layout.js';
+import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
+import { StorageError, type ObjectStore } from '../storage/index.js';
+
+export const DRILL_REPORT_FORMAT = 'secret-steward.io/drill-report/v1';
+
+export const CHECK_NAMES = ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health'] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
+/**
+ * - `pass`: checked, nothing wrong (warnings may exist);
+ * - `fail`: checked, something is wrong (exit 1);
+ * - `error`: could not be completed because infrastructure failed (exit 4 unless a check failed);
+ * - `skipped`: not run (not configured, or an earlier failure made it meaningless; `summary` says why).
+ */
+export type CheckStatus = 'pass' | 'fail' | 'error' | 'skipped';
+
+export interface Finding {
+  message: string;
+  namespace?: string;
+  name?: string;
+  segment?: number;
+}
+
+export interface CheckResult {
+  name: CheckName;
+  status: CheckStatus;
+  /** One line, without namespace or Secret names. */
+  summary: string;
+  durationMs: number;
+  /** The first findings (capped); `findingsTotal` counts them all. */
+  findings: Finding[];
+  findingsTotal: number;
+  /** Check-specific facts (expected slot, drift counts, ...). */
+  details?: Record<string, unknown>;
+}
+
+export interface NamespaceResult {
+  /** Secrets of this namespace in the backup's index. */
+  secrets: number;
+  /** Read from intact segments and matching their index entry. */
+  verified: number;
+  valid: number;
+  /** Created in the drill namespace and read back byte-identical. */
+  restored: number;
+  /** Not restored on purpose (service-account tokens, invalid objects). */
+  skipped: number;
+  /** Findings about this namespace's Secrets. */
+  problems: number;
+}
+
+export interface DrillReport {
+  format: typeof DRILL_REPORT_FORMAT;
+  drillId: string;
+  result: 'pass' | 'fail' | 'error';
+  cluster: string;
+  store: string;
+  drillNamespace: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  backup?: {
+    id: string;
+    kind?: string;
+    createdAt: string;
+    completedAt?: string;
+    ageSeconds: number;
+    signature?: string;
+    signer?: string;
+    recipients?: string[];
+    secrets?: number;
+    segments?: number;
+    storedBytes?: number;
+    toolVersion?: string;
+  };
+  checks: CheckResult[];
+  counts: {
+    secretsInBackup: number;
+    secretsVerified: number;
+    secretsValid: number;
+    secretsRestored: number;
+    secretsSkipped: number;
+    segments: number;
+    segmentsVerified: number;
+  };
+  namespaces: Record<string, NamespaceResult>;
+  warnings: string[];
+  tool: { version: string; runner: string };
+}
+
+const MAX_FINDINGS = 200;
+
+/** Collects one check's outcome while the drill runs. */
+export class CheckRecorder {
+  status: CheckStatus = 'pass';
+  summary = '';
+  details: Record<string, unknown> | undefined;
+  private readonly findings: Finding[] = [];
+  private total = 0;
+  private ms = 0;
+
+  constructor(readonly name: CheckName) {}
+
+  /** Records a problem and marks the check failed. */
+  fail(f: Finding): void {
+    this.status = 'fail';
+    this.add(f);
+  }
+
+  /** Marks the check as not completed because of an infrastructure failure (unless it already failed). */
+  error(f: Finding): void {
+    if (this.status !== 'fail') this.status = 'error';
+    this.add(f);
+  }
+
+  skip(why: string): void {
+    this.status = 'skipped';
+    this.summary = why;
+  }
+
+  get failed(): boolean {
+    return this.status === 'fail';
+  }
+
+  get findingCount(): number {
+    return this.total;
+  }
+
+  /** Runs `fn`, adding its wall time to the check's duration (checks interleave while segments stream). */
+  async time<T>(fn: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.ms += performance.now() - t;
+    }
+  }
+
+  timeSync<T>(fn: () => T): T {
+    const t = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.ms += performance.now() - t;
+    }
+  }
+
+  result(): CheckResult {
+    return {
+      name: this.name,
+      status: this.status,
+      summary: this.summary,
+      durationMs: Math.round(this.ms),
+      findings: [...this.findings],
+      findingsTotal: this.total,
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+
+  private add(f: Finding): void {
+    this.total++;
+    if (this.findings.length < MAX_FINDINGS) this.findings.push(f);
+  }
+}
+
+/** `fail` when any check failed, else `error` when any could not complete, else `pass`. */
+export function overallResult(checks: readonly CheckResult[]): DrillReport['result'] {
+  if (checks.some((c) => c.status === 'fail')) return 'fail';
+  if (checks.some((c) => c.status === 'error')) return 'error';
+  return 'pass';
+}
+
+/** The copy stored in the bucket: with `summary`, findings and per-namespace results are left out. */
+export function storedCopy(report: DrillReport, detail: 'full' | 'summary'): DrillReport {
+  if (detail === 'full') return report;
+  return {
+    ...report,
+    checks: report.checks.map((c) => ({ ...c, findings: [] })),
+    namespaces: {},
+    warnings: report.warnings.length > 0 ? [`${report.warnings.length} warning(s); see the drill's own output`] : [],
+  };
+}
+
+export interface StoredReport {
+  key: string;
+  location: string;
+  signatureKey?: string;
+}
+
+/**
+ * Stores the report (and its detached signature when `signingKey` is given), reading both back
+ * to check what the store kept.
+ */
+export async function storeDrillReport(
+  store: ObjectStore,
+  layout: BackupLayout,
+  report: DrillReport,
+  o: { backupId: string; drillTime: Date; signingKey?: SigningKey; detail: 'full' | 'summary' },
+): Promise<StoredReport> {
+  const key = layout.reportKey(o.drillTime, o.backupId, report.result === 'pass');
+  const bytes = Buffer.from(`${JSON.stringify(storedCopy(report, o.detail), null, 2)}\n`);
+  const stored: StoredReport = { key, location: `${store.location}/${key}` };
+  const put = await store.put(key, bytes, { contentType: 'application/json' });
+  await checkReadBack(store, key, put.sha256);
+  if (o.signingKey) {
+    const signature = Buffer.from(await signDetached(bytes, o.signingKey, { label: `drill report ${key}`, now: o.drillTime }));
+    const sigKey = layout.reportSignatureKey(key);
+    const sigPut = await store.put(sigKey, signature, { contentType: 'application/pgp-signature' });
+    await checkReadBack(store, sigKey, sigPut.sha256);
+    stored.signatureKey = sigKey;
+  }
+  return stored;
+}
+
+async function checkReadBack(store: ObjectStore, key: string, sha256: string): Promise<void> {
+  const back = await store.digest(key);
+  if (back.sha256 !== sha256) {
+    throw new StorageError({ kind: 'integrity', operation: 'verify (read back)', location: `${store.location}/${key}`, detail: 'the stored report differs from what was uploaded' });
+  }
+}
+
+/** The readable summary printed without `--output json`. */
+export function renderDrillReport(r: DrillReport, stored?: StoredReport): string {
+  const lines: string[] = [];
+  const verdict = r.result === 'pass' ? 'PASSED' : r.result === 'fail' ? 'FAILED' : 'DID NOT COMPLETE';
+  const b = r.backup;
+  lines.push(
+    `DR drill ${verdict}${b ? ` for backup ${b.id} (${formatAge(b.ageSeconds * 1000)} old` + `${b.secrets !== undefined ? `, ${b.secrets} Secrets` : ''}` + `${b.storedBytes !== undefined ? `, ${formatBytes(b.storedBytes)}` : ''})` : ''}` +
+      ` of cluster ${r.cluster} in ${(r.durationMs / 1000).toFixed(1)}s (drill ${r.drillId}).`,
+  );
+  lines.push('');
+  lines.push(renderTable(['CHECK', 'RESULT', 'TIME', 'SUMMARY'], r.checks.map((c) => [c.name, c.status.toUpperCase(), `${(c.durationMs / 1000).toFixed(1)}s`, c.summary])).trimEnd());
+  const namespaces = Object.entries(r.namespaces).sort(([a], [b2]) => a.localeCompare(b2));
+  if (namespaces.length > 0) {
+    lines.push('');
+    lines.push(
+      renderTable(
+        ['NAMESPACE', 'SECRETS', 'VERIFIED', 'VALID', 'RESTORED', 'SKIPPED', 'PROBLEMS'],
+        namespaces.map(([ns, n]) => [ns, String(n.secrets), String(n.verified), String(n.valid), String(n.restored), String(n.skipped), String(n.problems)]),
+      ).trimEnd(),
+    );
+  }
+  const withFindings = r.checks.filter((c) => c.findings.length > 0);
+  if (withFindings.length > 0) {
+    lines.push('');
+    lines.push('Findings:');
+    for (const c of withFindings) {
+      for (const f of c.findings) lines.push(`  [${c.name}] ${f.message}`);
+      if (c.findingsTotal > c.findings.length) lines.push(`  [${c.name}] … and ${c.findingsTotal - c.findings.length} more`);
+    }
+  }
+  if (r.warnings.length > 0) {
+    lines.push('');
+    lines.push('Warnings:');
+    for (const w of r.warnings) lines.push(`  ${w}`);
+  }
+  lines.push('');
+  if (stored) lines.push(`Report: ${stored.location}${stored.signatureKey ? ' (signed: .asc beside it)' : ' (not signed: no --signing-key)'}`);
+  return `${lines.join('\n')}\n`;
+}
