@@ -1,0 +1,138 @@
+import { loadRecipientKeys, loadSigningKey, type KeyWarning, type RecipientKey } from '../crypto/index.js';
+import { jobEventSubject, reportKeyWarnings } from '../backup/backup-job.js';
+import { BackupLayout } from '../backup/backup-layout.js';
+import { InterruptedError } from '../errors/index.js';
+import { redactor } from '../log/index.js';
+import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import type { CommandContext } from '../runtime/command.js';
+import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
+import { renderTable } from '../runtime/format.js';
+import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { loadVerificationKeys } from '../verify/verification-keys.js';
+import { KubeRestoreTarget } from './restore-target.js';
+import { RestoreSelection } from './restore-selection.js';
+import type { RestoreSettings } from './restore-settings.js';
+import { emptyRestoreReport, runRestore, type RestoreReport } from './run-restore.js';
+
+/**
+ * `secret-steward restore`: builds the dependencies, runs the restore (under the job's Lease
+ * unless --dry-run), prints the plan and outcome per Secret, records an Event. Exit 0 when
+ * every planned write succeeded (skips are fine), 1 when the backup failed verification, the
+ * restore was refused, or any Secret failed.
+ */
+export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  const now = ctx.clock.now();
+  const keys = await loadVerificationKeys(s);
+  let recipients: RecipientKey[] = [];
+  const warnings: KeyWarning[] = [];
+  if (s.recipientKey.length > 0) {
+    const r = await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY' });
+    recipients = r.keys;
+    warnings.push(...r.warnings);
+  }
+  const signing = s.signingKey ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning }) : undefined;
+  warnings.push(...(signing?.warnings ?? []));
+
+  const kube = createKubeClients(loadKubeConfig(s), { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const layout = new BackupLayout(s.clusterName);
+  const selection = new RestoreSelection({ namespaces: s.namespace, names: s.name, selector: s.selector, mapping: s.mapNamespace });
+  const target = new KubeRestoreTarget(kube.core, kube.caller);
+  const deps = { kube, target, store, layout, keys, recipients, signingKey: signing?.key, log: ctx.log, clock: ctx.clock, shutdown: ctx.shutdown };
+  const options = { backup: s.backup, selection, mode: s.mode, recreateImmutable: s.recreateImmutable, createNamespaces: s.createNamespaces, dryRun: s.dryRun };
+  const report = emptyRestoreReport(options);
+  if (s.mode === 'overwrite' && !s.dryRun && signing === undefined) {
+    report.warnings.push('no --signing-key: the pre-restore backup will be unsigned, so undoing this restore needs --allow-unsigned');
+  }
+
+  if (s.dryRun) {
+    for (const w of warnings) ctx.log.warn({ fingerprint: w.fingerprint }, w.message);
+    try {
+      await runRestore(deps, options, report);
+    } catch (e) {
+      print(s.output, ctx, report, e instanceof Error ? e.message : String(e));
+      throw e;
+    }
+    print(s.output, ctx, report);
+    return report.counts.failed > 0 ? ExitCode.Failed : ExitCode.Success;
+  }
+
+  const subject = jobEventSubject('restore', toolNamespace(s));
+  const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
+  await reportKeyWarnings(warnings, ctx, events, subject);
+  return withJobLock('restore', s, kube, ctx, async () => {
+    try {
+      await runRestore(deps, options, report);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const stopped = e instanceof InterruptedError ? 'stopped' : 'failed';
+      await events.record({
+        subject,
+        type: 'Warning',
+        reason: 'RestoreFailed',
+        message: `restore from backup ${report.backupId ?? s.backup} ${stopped} (${report.counts.written} Secrets written): ${message}${undoHint(report)}`,
+        action: 'Restore',
+      });
+      print(s.output, ctx, report, message);
+      throw e;
+    }
+    const failed = report.counts.failed > 0;
+    await events.record({
+      subject,
+      type: failed ? 'Warning' : 'Normal',
+      reason: failed ? 'RestoreFailed' : 'RestoreCompleted',
+      message: `restore from backup ${report.backupId}: ${summaryLine(report)}${undoHint(report)}`,
+      action: 'Restore',
+    });
+    ctx.log.info({ backupId: report.backupId, preRestoreBackupId: report.preRestoreBackupId, ...report.counts, durationMs: report.durationMs }, failed ? 'restore finished with failures' : 'restore complete');
+    print(s.output, ctx, report);
+    return failed ? ExitCode.Failed : ExitCode.Success;
+  });
+}
+
+function summaryLine(r: RestoreReport): string {
+  const c = r.counts;
+  const verb = r.dryRun ? 'would ' : '';
+  return (
+    `${verb}create ${c.create}, ${verb}overwrite ${c.overwrite}, ${verb}recreate ${c.recreate}, unchanged ${c.unchanged}, skipped ${c.skip}` +
+    `${c.failed > 0 ? `, FAILED ${c.failed}` : ''}${r.namespacesCreated.length > 0 ? `; created namespaces ${r.namespacesCreated.join(', ')}` : ''}`
+  );
+}
+
+function undoHint(r: RestoreReport): string {
+  return r.preRestoreBackupId ? `; undo with: secret-steward restore --backup ${r.preRestoreBackupId} --mode overwrite --recreate-immutable` : '';
+}
+
+function print(output: 'text' | 'json', ctx: CommandContext, r: RestoreReport, error?: string): void {
+  const stoppedBy = error === undefined ? undefined : redactor.sanitize(error);
+  if (output === 'json') {
+    ctx.io.stdout.write(`${JSON.stringify(stoppedBy === undefined ? r : { ...r, error: stoppedBy }, null, 2)}\n`);
+    return;
+  }
+  const out: string[] = [];
+  if (r.backupId === undefined) {
+    if (stoppedBy !== undefined) ctx.io.stdout.write(`Restore stopped: ${stoppedBy}\n`);
+    return;
+  }
+  out.push(`${r.dryRun ? 'Dry run (every write sent with dryRun=All; nothing persisted): ' : ''}restore from backup ${r.backupId}, mode ${r.mode}.`);
+  if (r.items.length > 0) {
+    out.push(
+      renderTable(
+        ['ACTION', 'SOURCE', 'TARGET', 'RESULT', 'NOTE'],
+        r.items.map((p) => [
+          p.action,
+          `${p.source.namespace}/${p.source.name}`,
+          `${p.target.namespace}/${p.target.name}`,
+          p.outcome === 'would' ? 'would' : p.outcome,
+          [p.message ?? p.reason ?? '', ...(p.contentWarnings ?? [])].filter((x) => x !== '').join('; '),
+        ]),
+      ).trimEnd(),
+    );
+  }
+  out.push(`${summaryLine(r)} (${(r.durationMs / 1000).toFixed(1)}s).`);
+  if (r.preRestoreBackupId) out.push(`The overwritten Secrets were saved first in backup ${r.preRestoreBackupId}.\nUndo: secret-steward restore --backup ${r.preRestoreBackupId} --mode overwrite --recreate-immutable`);
+  if (r.dryRun && r.counts.overwrite + r.counts.recreate > 0) out.push(`A pre-restore backup of the ${r.counts.overwrite + r.counts.recreate} Secret(s) to be overwritten would be taken first.`);
+  for (const w of r.warnings) out.push(`Warning: ${w}`);
+  if (r.stage !== 'written') out.push(`Stopped after stage "${r.stage}"${stoppedBy ? `: ${stoppedBy}` : ''}.`);
+  ctx.io.stdout.write(`${out.join('\n')}\n`);
+}

@@ -1,0 +1,127 @@
+import { ValueError, booleanSetting, customSetting, durationSetting, enumSetting, fileSetting, stringSetting, type SettingsOf } from '../config/options.js';
+import { problemFor } from '../config/parse.js';
+import type { ConfigProblem } from '../errors/index.js';
+import { clusterSetting } from '../backup/backup-settings.js';
+import { isValidClusterName } from '../backup/backup-layout.js';
+import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { logSettings } from '../log/log-settings.js';
+import { storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
+import { isDnsLabel, isDnsSubdomain } from '../verify/secret-validity.js';
+import { backupChoiceSetting, verificationKeySettings } from '../verify/verify-settings.js';
+import { parseLabelSelector } from './label-selector.js';
+
+const SELECT = 'Selection';
+const MODE = 'Mode';
+const UNDO = 'Undo (pre-restore backup)';
+
+export interface NamespaceMapping {
+  from: string;
+  to: string;
+}
+
+export const restoreSettings = {
+  ...clusterSetting,
+  ...storeSettings,
+  ...backupChoiceSetting,
+  ...verificationKeySettings,
+  namespace: stringSetting({
+    description: 'Restore only Secrets of this namespace, as it is named IN THE BACKUP (repeatable; default: all).',
+    valueName: 'NAMESPACE',
+    repeatable: true,
+    pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    expected: 'a namespace name (DNS-1123 label)',
+    group: SELECT,
+  }),
+  name: stringSetting({
+    description: 'Restore only this Secret: namespace/name, or a bare name looked up in every --namespace (repeatable).',
+    valueName: 'NAMESPACE/NAME',
+    repeatable: true,
+    group: SELECT,
+  }),
+  selector: customSetting({
+    description: 'Restore only Secrets whose labels AT BACKUP TIME match this label selector, e.g. app=payments,tier!=cache or env in (prod,staging).',
+    valueName: 'SELECTOR',
+    group: SELECT,
+    parse: (raw: string) => {
+      try {
+        parseLabelSelector(raw);
+      } catch (e) {
+        throw new ValueError(`a label selector such as app=web,tier!=cache (${(e as Error).message})`);
+      }
+      return raw;
+    },
+  }),
+  mapNamespace: customSetting({
+    description: 'Restore the Secrets of namespace FROM (as named in the backup) into namespace TO (repeatable), e.g. payments=payments-restored.',
+    valueName: 'FROM=TO',
+    repeatable: true,
+    group: SELECT,
+    parse: (raw: string): NamespaceMapping => {
+      const m = /^([^=]+)=([^=]+)$/.exec(raw.trim());
+      if (!m || !isDnsLabel(m[1].trim()) || !isDnsLabel(m[2].trim())) throw new ValueError('FROM=TO with two namespace names, e.g. payments=payments-restored');
+      return { from: m[1].trim(), to: m[2].trim() };
+    },
+  }),
+  createNamespaces: booleanSetting({
+    description: 'Create target namespaces that do not exist (otherwise a missing namespace is an error and nothing is written).',
+    default: false,
+    group: SELECT,
+  }),
+  mode: enumSetting(['create-missing', 'overwrite'] as const, {
+    description:
+      'create-missing: create Secrets that do not exist, never touch an existing one (reported as skipped). overwrite: also replace existing Secrets whose content differs, after backing them up (see --recipient-key) so the restore can be undone.',
+    default: 'create-missing',
+    group: MODE,
+  }),
+  recreateImmutable: booleanSetting({
+    description: 'With --mode overwrite: replace immutable Secrets (and Secrets whose type changed) by deleting and recreating them. Without it they are skipped.',
+    default: false,
+    group: MODE,
+  }),
+  dryRun: booleanSetting({
+    description: "Verify the backup and print the plan (create / overwrite / recreate / skip per Secret, never values). Every write is sent with the API server's dryRun=All, so it is validated but not persisted; no pre-restore backup, no Lease, no Event.",
+    default: false,
+    group: MODE,
+  }),
+  recipientKey: fileSetting({
+    description: 'Public key(s) to encrypt the pre-restore backup to (normally the backup job\'s --recipient-key). Required with --mode overwrite (except --dry-run).',
+    repeatable: true,
+    group: UNDO,
+  }),
+  signingKey: fileSetting({ description: 'Private key that signs the pre-restore backup\'s index.', group: UNDO }),
+  signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: UNDO }),
+  keyExpiryWarning: durationSetting({ description: 'Warn about keys expiring within this long.', default: 30 * 86_400_000, group: UNDO }),
+  output: enumSetting(['text', 'json'] as const, { description: 'Format of the plan and result on stdout.', default: 'text', group: 'Output' }),
+  ...kubeSettings,
+  ...lockSettings,
+  ...logSettings,
+} as const;
+
+export type RestoreSettings = SettingsOf<typeof restoreSettings>;
+
+export function validateRestoreSettings(s: RestoreSettings): ConfigProblem[] {
+  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  const p = (key: keyof typeof restoreSettings & string, message: string) => problems.push(problemFor(restoreSettings, key, message));
+  if (!isValidClusterName(s.clusterName)) p('clusterName', 'expected a lower-case DNS label');
+  for (const n of s.name) {
+    const slash = n.indexOf('/');
+    if (slash === -1) {
+      if (!isDnsSubdomain(n)) p('name', `"${n}" is not a Secret name (DNS-1123 subdomain)`);
+      else if (s.namespace.length === 0) p('name', `"${n}" has no namespace: give it as namespace/name, or give --namespace`);
+    } else if (!isDnsLabel(n.slice(0, slash)) || !isDnsSubdomain(n.slice(slash + 1))) {
+      p('name', `"${n}" is not namespace/name`);
+    }
+  }
+  const froms = s.mapNamespace.map((m) => m.from);
+  const dupes = froms.filter((f, i) => froms.indexOf(f) !== i);
+  if (dupes.length > 0) p('mapNamespace', `namespace ${[...new Set(dupes)].join(', ')} is mapped more than once`);
+  const tos = s.mapNamespace.map((m) => m.to);
+  const merged = tos.filter((t, i) => tos.indexOf(t) !== i);
+  if (merged.length > 0) p('mapNamespace', `several namespaces are mapped into ${[...new Set(merged)].join(', ')}; Secrets of the same name would collide`);
+  if (s.mode === 'overwrite' && !s.dryRun && s.recipientKey.length === 0) {
+    p('recipientKey', 'is required with --mode overwrite: the Secrets about to be overwritten are backed up first (kind pre-restore), so that the restore can be undone');
+  }
+  if (s.recreateImmutable && s.mode !== 'overwrite') p('recreateImmutable', 'only applies with --mode overwrite');
+  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined) p('signingKeyPassphraseFile', 'needs --signing-key');
+  return problems;
+}

@@ -1,0 +1,352 @@
+/**
+ * Restoring Secrets from a backup.
+ *
+ * 1. Verify: the whole backup is read and checked exactly as the DR drill does (index
+ *    signature and identity, every segment's size and SHA-256, decryption, every Secret against
+ *    its recorded hash). Any failure stops the restore before anything is written. The plan
+ *    keeps only small facts per selected Secret (names, hashes), never the Secrets themselves.
+ * 2. Plan: target namespaces must exist (or --create-namespaces); the live Secrets are read and
+ *    each selected Secret gets an action (see `decideAction`).
+ * 3. Save: with --mode overwrite, the live Secrets about to be overwritten or recreated are
+ *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
+ *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
+ * 4. Write: the backup is read again, segment by segment (and verified again as it is read),
+ *    and each planned Secret is written. Every write with --dry-run carries `dryRun=All`.
+ *    What the API server answers is checked against the recorded SHA-256.
+ *
+ * One Secret's failure (409, 422...) is recorded and the restore goes on; an API server or store
+ * that stays unavailable, or a shutdown request, stops it (the result so far is reported).
+ */
+import { performance } from 'node:perf_hooks';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { RecipientKey, SigningKey } from '../crypto/index.js';
+import type { BackupLayout } from '../backup/backup-layout.js';
+import { DEFAULT_EXCLUDED_TYPES } from '../backup/backup-settings.js';
+import { runBackup } from '../backup/run-backup.js';
+import { secretDataDigest } from '../backup/secret-digest.js';
+import type { ExportedSecret } from '../backup/secret-export.js';
+import type { SecretPage } from '../backup/secret-source.js';
+import { ConfigError, StewardError } from '../errors/index.js';
+import { isKubeError, type KubeClients } from '../kube/index.js';
+import type { Logger } from '../log/index.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Shutdown } from '../runtime/shutdown.js';
+import type { ObjectStore } from '../storage/index.js';
+import { resolveBackupId, VerifiedBackup } from '../verify/backup-reader.js';
+import { NEVER_RESTORED_TYPES } from '../verify/run-drill.js';
+import { validateSecret } from '../verify/secret-validity.js';
+import type { VerificationKeys } from '../verify/verification-keys.js';
+import { BackupVerificationError } from '../verify/verification-error.js';
+import { contentDigest, decideAction, liveFacts, WRITE_ACTIONS, type PlannedSecret, type RestoreAction } from './restore-plan.js';
+import type { RestoreSelection } from './restore-selection.js';
+import type { RestoreTarget } from './restore-target.js';
+
+const MIB = 1024 * 1024;
+/** Up to this many Secrets in a namespace are read one by one; more, and the namespace is listed. */
+const GET_EACH_LIMIT = 20;
+
+/** The restore was refused before anything was written (nothing selected, unknown names). Exit 1. */
+export class RestoreRefusedError extends StewardError {}
+
+export interface RestoreDeps {
+  kube: KubeClients;
+  target: RestoreTarget;
+  store: ObjectStore;
+  layout: BackupLayout;
+  keys: VerificationKeys;
+  /** Keys the pre-restore backup is encrypted to (required when something is overwritten). */
+  recipients: readonly RecipientKey[];
+  signingKey?: SigningKey;
+  log: Logger;
+  clock: Clock;
+  shutdown: Shutdown;
+}
+
+export interface RestoreOptions {
+  backup: string;
+  selection: RestoreSelection;
+  mode: 'create-missing' | 'overwrite';
+  recreateImmutable: boolean;
+  createNamespaces: boolean;
+  dryRun: boolean;
+}
+
+export interface RestoreReport {
+  backupId?: string;
+  dryRun: boolean;
+  mode: 'create-missing' | 'overwrite';
+  /** The automatic backup of what was overwritten; restore it (--mode overwrite) to undo. */
+  preRestoreBackupId?: string;
+  namespacesCreated: string[];
+  /** Every selected Secret with its action and outcome. */
+  items: PlannedSecret[];
+  counts: Record<RestoreAction, number> & { failed: number; written: number };
+  warnings: string[];
+  /** verified | planned | saved | written: how far the restore got. */
+  stage: 'started' | 'verified' | 'planned' | 'saved' | 'written';
+  durationMs: number;
+}
+
+export function emptyRestoreReport(o: Pick<RestoreOptions, 'dryRun' | 'mode'>): RestoreReport {
+  return {
+    dryRun: o.dryRun,
+    mode: o.mode,
+    namespacesCreated: [],
+    items: [],
+    counts: { create: 0, overwrite: 0, recreate: 0, unchanged: 0, skip: 0, failed: 0, written: 0 },
+    warnings: [],
+    stage: 'started',
+    durationMs: 0,
+  };
+}
+
+/**
+ * Runs a restore, filling `report` as it goes (so that an interrupted or failed restore still
+ * reports what it did). Throws {@link BackupVerificationError} (nothing written),
+ * {@link RestoreRefusedError}, ConfigError (missing namespaces), or what stopped it.
+ */
+export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: RestoreReport): Promise<RestoreReport> {
+  const { store, layout, target, log, shutdown } = deps;
+  const t0 = performance.now();
+  const now = deps.clock.now();
+  try {
+    const backupId = await resolveBackupId(store, layout, o.backup);
+    if (backupId === undefined) throw new RestoreRefusedError(`there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to restore from`);
+    report.backupId = backupId;
+    const backup = await VerifiedBackup.open({ store, layout, keys: deps.keys, now }, backupId);
+    report.warnings.push(...backup.warnings);
+    const blog = log.child({ backupId });
+
+    // 1. Verify everything, and note what is selected.
+    const bySource = new Map<string, PlannedSecret>();
+    const seenNamespaces = new Set<string>();
+    for (let n = 1; n <= backup.segmentCount; n++) {
+      shutdown.checkpoint();
+      for await (const item of backup.readSegment(n)) {
+        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backupId, item.mismatch, { segment: n });
+        const s = item.secret;
+        if (!o.selection.selects(s)) continue;
+        seenNamespaces.add(s.metadata.namespace);
+        const v = validateSecret(s, now);
+        const p: PlannedSecret = {
+          source: { namespace: s.metadata.namespace, name: s.metadata.name },
+          target: { namespace: o.selection.targetNamespace(s.metadata.namespace), name: s.metadata.name },
+          type: s.type,
+          immutable: s.immutable ?? false,
+          dataSha256: item.entry.dataSha256,
+          contentSha256: contentDigest(s),
+          segment: n,
+          action: 'skip',
+          outcome: 'pending',
+        };
+        const invalid = v.problems.filter((x) => x.severity === 'invalid').map((x) => x.message);
+        const content = [...v.problems.filter((x) => x.severity === 'content').map((x) => x.message), ...v.warnings];
+        if (invalid.length > 0) p.invalid = invalid;
+        if (content.length > 0) p.contentWarnings = content;
+        bySource.set(`${p.source.namespace}/${p.source.name}`, p);
+      }
+    }
+    report.stage = 'verified';
+    blog.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: bySource.size }, 'backup verified');
+    const missingNames = [...o.selection.names].filter((k) => !bySource.has(k));
+    if (missingNames.length > 0) throw new RestoreRefusedError(`not in backup ${backupId}: ${missingNames.join(', ')}; nothing was written`);
+    if (bySource.size === 0) throw new RestoreRefusedError(`no Secret in backup ${backupId} matches the selection; nothing was written`);
+    for (const from of o.selection.unusedMappings(seenNamespaces)) report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
+    const planned = [...bySource.values()];
+    report.items = planned;
+
+    // 2. Plan against the live cluster.
+    const candidates = planned.filter((p) => decideAction(p, undefined, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES }).action !== 'skip');
+    const targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
+    const missingNamespaces: string[] = [];
+    for (const ns of targetNamespaces) if (!(await target.namespaceExists(ns))) missingNamespaces.push(ns);
+    if (missingNamespaces.length > 0 && !o.createNamespaces) {
+      throw ConfigError.single(
+        '--create-namespaces / SECRET_STEWARD_CREATE_NAMESPACES',
+        `target namespace${missingNamespaces.length === 1 ? '' : 's'} ${missingNamespaces.join(', ')} ${missingNamespaces.length === 1 ? 'does' : 'do'} not exist; ` +
+          'create them, restore into others with --map-namespace FROM=TO, or give --create-namespaces. Nothing was written',
+      );
+    }
+    const toCreate = new Set(missingNamespaces);
+    for (const ns of targetNamespaces) {
+      if (toCreate.has(ns)) continue;
+      shutdown.checkpoint();
+      const inNs = candidates.filter((p) => p.target.namespace === ns);
+      if (inNs.length <= GET_EACH_LIMIT) {
+        for (const p of inNs) {
+          const live = await target.get(ns, p.target.name);
+          if (live) p.live = liveFacts(live);
+        }
+      } else {
+        const wanted = new Map(inNs.map((p) => [p.target.name, p]));
+        for await (const page of target.list(ns)) {
+          for (const live of page) {
+            const p = wanted.get(live.metadata?.name ?? '');
+            if (p) p.live = liveFacts(live);
+          }
+        }
+      }
+    }
+    for (const p of planned) Object.assign(p, decideAction(p, p.live, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES }));
+    report.stage = 'planned';
+
+    // 3. Save what is about to be overwritten.
+    const replacing = planned.filter((p) => p.action === 'overwrite' || p.action === 'recreate');
+    if (!o.dryRun && replacing.length > 0) {
+      report.preRestoreBackupId = await savePreRestore(deps, replacing, targetNamespaces);
+      blog.info({ preRestoreBackupId: report.preRestoreBackupId, secrets: replacing.length }, 'live Secrets about to be overwritten are backed up; restore that backup to undo');
+    }
+    report.stage = 'saved';
+
+    // 4. Write.
+    for (const ns of missingNamespaces) {
+      await target.createNamespace(ns, o.dryRun);
+      if (!o.dryRun) report.namespacesCreated.push(ns);
+    }
+    for (const p of planned) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
+    const segments = [...new Set(planned.filter((p) => WRITE_ACTIONS.has(p.action)).map((p) => p.segment))].sort((a, b) => a - b);
+    for (const n of segments) {
+      shutdown.checkpoint();
+      for await (const item of backup.readSegment(n)) {
+        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backupId, item.mismatch, { segment: n });
+        const p = bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
+        if (p === undefined || !WRITE_ACTIONS.has(p.action)) continue;
+        shutdown.checkpoint();
+        await writeOne(deps, o, report, p, item.secret, toCreate);
+      }
+    }
+    report.stage = 'written';
+    return report;
+  } finally {
+    for (const p of report.items) {
+      report.counts[p.action]++;
+      if (p.outcome === 'failed') report.counts.failed++;
+      if (p.outcome === 'done') report.counts.written++;
+    }
+    report.durationMs = Math.round(performance.now() - t0);
+  }
+}
+
+/** The object written for a backed-up Secret in its target namespace. */
+export function restoreBody(s: ExportedSecret, namespace: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: s.metadata.name,
+      namespace,
+      ...(s.metadata.labels ? { labels: { ...s.metadata.labels } } : {}),
+      ...(s.metadata.annotations ? { annotations: { ...s.metadata.annotations } } : {}),
+      ...(s.metadata.finalizers ? { finalizers: [...s.metadata.finalizers] } : {}),
+    },
+    type: s.type,
+    ...(s.immutable ? { immutable: true } : {}),
+    ...(s.data ? { data: { ...s.data } } : {}),
+  };
+}
+
+async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], namespaces: string[]): Promise<string> {
+  const { target } = deps;
+  async function* source(): AsyncGenerator<SecretPage> {
+    for (let i = 0; i < replacing.length; i += 100) {
+      const items: V1Secret[] = [];
+      for (const p of replacing.slice(i, i + 100)) {
+        const live = await target.get(p.target.namespace, p.target.name);
+        if (live === undefined) {
+          // Gone since the plan: nothing to save, and nothing to overwrite.
+          p.live = undefined;
+          p.action = 'create';
+          p.reason = 'deleted since the plan';
+          continue;
+        }
+        // The version saved is the one every write is guarded by.
+        p.live = liveFacts(live);
+        items.push(live);
+      }
+      yield { items, resourceVersion: '', restarted: false };
+    }
+  }
+  const result = await runBackup(
+    { kube: deps.kube, store: deps.store, layout: deps.layout, recipients: deps.recipients, signingKey: deps.signingKey, log: deps.log, clock: deps.clock, shutdown: deps.shutdown },
+    {
+      selection: { namespaces, excludeNamespaces: [], excludeTypes: [...DEFAULT_EXCLUDED_TYPES] },
+      compression: 'gzip',
+      segmentBytes: 16 * MIB,
+      pageSize: 100,
+      allowEmpty: true,
+      allowShrink: true,
+      shrinkThreshold: 1,
+      kind: 'pre-restore',
+      source: source(),
+      skipShrinkGuard: true,
+    },
+  );
+  return result.backupId;
+}
+
+async function writeOne(deps: RestoreDeps, o: RestoreOptions, report: RestoreReport, p: PlannedSecret, s: ExportedSecret, namespacesToCreate: ReadonlySet<string>): Promise<void> {
+  const { target } = deps;
+  const { namespace, name } = p.target;
+  const body = restoreBody(s, namespace);
+  const written = (w: V1Secret) => {
+    if (secretDataDigest(w.data) !== p.dataSha256) {
+      p.outcome = 'failed';
+      p.message = 'the API server answered with other data than was written (a mutating webhook?)';
+    } else {
+      p.outcome = o.dryRun ? 'would' : 'done';
+    }
+  };
+  const create = async () => {
+    try {
+      written(await target.create(namespace, body, o.dryRun));
+    } catch (e) {
+      if (!isKubeError(e, (k) => k.alreadyExists)) throw e;
+      p.outcome = 'skipped';
+      p.message = 'it was created by someone else since the plan, and is left alone';
+    }
+  };
+  try {
+    if (o.dryRun && namespacesToCreate.has(namespace)) {
+      p.outcome = 'would';
+      p.message = `namespace ${namespace} would be created first (a dry run cannot write into a namespace that does not exist yet)`;
+      return;
+    }
+    if (p.action === 'create') return await create();
+    const live = await target.get(namespace, name);
+    if (live === undefined) {
+      p.message = 'deleted since the plan: created instead';
+      return await create();
+    }
+    if (live.metadata?.resourceVersion !== p.live?.resourceVersion) {
+      p.outcome = 'failed';
+      p.message = `changed since ${o.dryRun ? 'the plan' : `the pre-restore backup ${report.preRestoreBackupId} saved it`}; not overwritten (run the restore again)`;
+      return;
+    }
+    // The owners are in this cluster: keep them (the backup only has them as an annotation).
+    if (live.metadata?.ownerReferences?.length) body.metadata!.ownerReferences = live.metadata.ownerReferences;
+    if (p.action === 'overwrite') {
+      body.metadata!.resourceVersion = live.metadata?.resourceVersion;
+      return written(await target.replace(namespace, name, body, o.dryRun));
+    }
+    await target.delete(namespace, name, { uid: live.metadata?.uid, resourceVersion: live.metadata?.resourceVersion }, o.dryRun);
+    if (o.dryRun) {
+      p.outcome = 'would';
+      p.message = 'would be deleted and created again (the create cannot be dry-run while the old one exists)';
+      return;
+    }
+    try {
+      written(await target.create(namespace, body, false));
+    } catch (e) {
+      p.outcome = 'failed';
+      p.message = `DELETED but could not be created again (${e instanceof Error ? e.message : String(e)}); its previous version is in pre-restore backup ${report.preRestoreBackupId}`;
+      deps.log.error({ namespace, name, preRestoreBackupId: report.preRestoreBackupId }, 'a Secret was deleted for recreation but could not be created again');
+      if (isKubeError(e, (k) => k.transient)) throw e;
+    }
+  } catch (e) {
+    if (p.outcome === 'failed') throw e;
+    p.outcome = 'failed';
+    p.message = e instanceof Error ? e.message : String(e);
+    if (isKubeError(e) && !e.transient) return;
+    throw e;
+  }
+}

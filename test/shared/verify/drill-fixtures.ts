@@ -1,0 +1,84 @@
+/**
+ * Fixtures for the verify-restore and restore tests: real TLS material (the common seed's tls
+ * Secrets hold placeholder PEM, which the validity check rightly rejects), seeding, and the
+ * argument lists of the backup, drill and restore commands against a job harness.
+ */
+import { webcrypto } from 'node:crypto';
+import type { Harness } from '../../support/job-harness.js';
+import { seedCommonSecrets } from '../../support/seed-secrets.js';
+
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
+
+/** A self-signed ECDSA P-256 certificate and its PKCS#8 key, PEM. */
+export async function makeTls(commonName = 'drill.test', validDays = 30, notBefore = new Date(Date.now() - 60_000)): Promise<TlsMaterial> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as { privateKey: webcrypto.CryptoKey; publicKey: webcrypto.CryptoKey };
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: `CN=${commonName}`,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + validDays * 86_400_000),
+    keys,
+    signingAlgorithm: alg,
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem').replace(/\r\n/g, '\n').replace(/\n?$/, '\n'), key };
+}
+
+/**
+ * Seeds the common Secrets (every common type, binary data, an immutable one, one just under
+ * 1 MiB, a service-account token that is never backed up) and gives the tls Secrets real PEM.
+ * Returns `namespace/name` -> data (base64, as stored).
+ */
+export async function seedDrillSecrets(h: Harness, namespaces = ['payments', 'web']): Promise<Map<string, Record<string, string>>> {
+  const expected = seedCommonSecrets(h, namespaces);
+  for (const ns of namespaces) {
+    const tls = await makeTls(`${ns}.test`);
+    const data = { 'tls.crt': b64(tls.cert), 'tls.key': b64(tls.key) };
+    const current = h.emulator.get('v1', 'Secret', ns, 'tls') as unknown as { metadata: Record<string, unknown> };
+    h.emulator.update({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: ns, resourceVersion: current.metadata.resourceVersion as string }, type: 'kubernetes.io/tls', data } as never);
+    expected.set(`${ns}/tls`, data);
+  }
+  return expected;
+}
+
+/** Creates `n` small Opaque Secrets in namespace `ns` (created when missing). */
+export function seedMany(h: Harness, n: number, ns = 'bulk'): void {
+  if (!h.emulator.get('v1', 'Namespace', undefined, ns)) h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
+  for (let i = 0; i < n; i++) {
+    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: ns }, data: { v: b64(`value-${i}-of-${ns}`) } } as never);
+  }
+}
+
+/** The drill namespace the tests use (pre-created, like the manifests do). */
+export const DRILL_NS = 'secret-steward-drill';
+
+export function createDrillNamespace(h: Harness, name = DRILL_NS): void {
+  if (!h.emulator.get('v1', 'Namespace', undefined, name)) h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as never);
+}
+
+export function backupKeyArgs(h: Harness, signed = true): string[] {
+  return ['--recipient-key', h.recipient.publicKey, ...(signed ? ['--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile] : [])];
+}
+
+export function readKeyArgs(h: Harness): string[] {
+  return ['--decryption-key', h.recipient.privateKey, '--decryption-key-passphrase-file', h.recipient.passphraseFile, '--trusted-signer-key', h.signer.publicKey];
+}
+
+export function drillArgs(h: Harness, prefix = 'bk'): string[] {
+  return [...h.baseArgs(prefix), ...readKeyArgs(h), '--drill-namespace', DRILL_NS];
+}
+
+/** Drill objects left in the drill namespace (by label). */
+export function drillObjects(h: Harness, name = DRILL_NS): string[] {
+  return h.emulator.list('v1', 'Secret', name, { labelSelector: 'secret-steward.io/drill' }).map((s) => (s.metadata as { name: string }).name);
+}
