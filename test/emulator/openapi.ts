@@ -13,7 +13,9 @@
  *    built-in kinds) instead of from these permissive schemas, so the patches
  *    it sends carry the real merge keys and directives. The server accepts
  *    strategic merge patches regardless.
- * `/openapi/v2` is not served (404), which kubectl tolerates.
+ * `/openapi/v2` is an empty protobuf Document: kubectl fetches it only to validate kinds v3
+ * lacks (`kind: List`), then skips client-side checks of the items and relies on the
+ * server-side strict validation of each item.
  */
 import { createHash } from 'node:crypto';
 import { RESOURCES } from './resources.js';

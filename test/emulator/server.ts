@@ -562,6 +562,15 @@ export class KubeEmulator {
     if (path === '/api') return sendJson(res, 200, JSON.stringify(coreVersions(host)));
     if (path === '/apis') return sendJson(res, 200, JSON.stringify(groupList()));
     if (path === '/openapi/v3') return sendJson(res, 200, JSON.stringify(openApiIndex(groupVersionPaths())));
+    if (path === '/openapi/v2') {
+      // An empty gnostic OpenAPI v2 Document in protobuf (zero bytes). kubectl only fetches v2
+      // to validate kinds that v3 does not know, notably `kind: List`; with no v2 models it
+      // skips client-side validation of the items, which are still validated server-side
+      // (fieldValidation=Strict) when created one by one. A real server publishes full v2 models.
+      res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', 'Content-Length': '0' });
+      res.end();
+      return;
+    }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openApiDocumentJson(path.slice('/openapi/v3/'.length));
       if (doc) return sendJson(res, 200, doc.json);
