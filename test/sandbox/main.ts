@@ -1,0 +1,59 @@
+/**
+ * `npm run sandbox -- --dir DIR`: runs the sandbox until interrupted (Ctrl-C / SIGTERM).
+ * Then, in another shell: `. DIR/env && kubectl get ns && npm run cli -- backup --dry-run`.
+ */
+import { parseArgs } from 'node:util';
+import { startSandbox } from './sandbox.js';
+
+const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N]
+
+Starts a Kubernetes API emulator and an S3 server (s3rver) on 127.0.0.1 and writes:
+  DIR/kubeconfig   admin kubeconfig for kubectl and secret-steward
+  DIR/env          shell-sourceable settings (AWS credentials, SECRET_STEWARD_STORE, ...)
+  DIR/keys/        a demo OpenPGP key pair (throwaway; passphrase in demo.passphrase)
+Prints "sandbox ready" and runs until interrupted.
+`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { dir: { type: 'string' }, 'kube-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values.dir) {
+    process.stderr.write(`--dir is required\n\n${USAGE}`);
+    return 2;
+  }
+  const port = values['kube-port'] === undefined ? undefined : Number(values['kube-port']);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+    process.stderr.write('--kube-port: expected a port number\n');
+    return 2;
+  }
+  const sb = await startSandbox({ dir: values.dir, kubePort: port });
+  process.stdout.write(
+    [
+      `Kubernetes API emulator: ${sb.emulator.url}`,
+      `S3 server:               ${sb.s3.endpoint} (bucket sandbox)`,
+      `kubeconfig:              ${sb.kubeconfig}`,
+      `settings:                . ${sb.envFile}`,
+      `demo keys:               ${sb.dir}/keys/ (fingerprint ${sb.keys.fingerprint})`,
+      'sandbox ready',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await sb.stop();
+  process.stdout.write('sandbox stopped\n');
+  return 0;
+}
+
+process.exitCode = await main();
