@@ -31,7 +31,9 @@ export type Cleanup =
   /** A pending companion whose rotation already reached its outcome (or whose Secret is gone). */
   | { kind: 'delete-pending'; namespace: string; name: string; uid?: string; why: string }
   /** An older version still carrying the policy after its successor was promoted. */
-  | { kind: 'supersede'; secret: V1Secret; by: string; base: string; version: number };
+  | { kind: 'supersede'; secret: V1Secret; by: string; base: string; version: number }
+  /** A lineage with more versions than the policy keeps (a run stopped between promotion and collection). */
+  | { kind: 'collect-versions'; namespace: string; base: string; keep: number; members: V1Secret[] };
 
 export interface Inventory {
   items: PlanItem[];
@@ -155,6 +157,9 @@ export async function scanSecrets(deps: RotationDeps, o: ScanOptions): Promise<I
         cleanups.push({ kind: 'supersede', secret: head, by: successor.metadata!.name!, base, version });
         continue;
       }
+      const members = lineages.get(keyOf(ns, base)) ?? [];
+      const all = members.includes(head) ? members : [...members, head];
+      if (all.length > policy.keepVersions) cleanups.push({ kind: 'collect-versions', namespace: ns, base, keep: policy.keepVersions, members: all });
       let to = version + 1;
       const taken = names.get(ns) ?? new Set<string>();
       while (taken.has(versionName(base, to))) to++;
@@ -166,7 +171,7 @@ export async function scanSecrets(deps: RotationDeps, o: ScanOptions): Promise<I
     const lastOutcome = parseLastOutcome(a[Annotations.lastOutcome]);
     const pendingId = pending === undefined ? undefined : labelsOf(pending)[Labels.rotationId];
     let livePending = pending;
-    if (pending !== undefined && pendingId !== undefined && pendingId === lastOutcome?.rotation && a[Annotations.rotationId] !== pendingId) {
+    if (pending !== undefined && pendingId !== undefined && pendingId === lastOutcome?.rotation && lastOutcome.resumable !== true && a[Annotations.rotationId] !== pendingId) {
       // Its rotation reached an outcome; the run that recorded it stopped before deleting it.
       cleanups.push({ kind: 'delete-pending', namespace: ns, name: pending.metadata!.name!, uid: pending.metadata?.uid, why: `rotation ${pendingId} already ended (${lastOutcome.result})` });
       livePending = undefined;

@@ -86,6 +86,8 @@ export interface LastOutcome {
   at: string;
   slot?: string;
   message?: string;
+  /** The rotation stays in flight (its pending values are kept): the next run resumes it. */
+  resumable?: boolean;
 }
 
 /**

@@ -319,9 +319,10 @@ export function baseRecordOf(rot: Rotation): BaseRecord | undefined {
 }
 
 /** The `last-outcome` annotation value for this rotation. */
-export function outcomeAnnotation(rot: Rotation, result: LastOutcome['result'], at: Date, message?: string): string {
+export function outcomeAnnotation(rot: Rotation, result: LastOutcome['result'], at: Date, message?: string, resumable = false): string {
   const o: LastOutcome = { result, rotation: rot.id, at: at.toISOString(), slot: rot.slot };
   if (message) o.message = message.slice(0, 512);
+  if (resumable) o.resumable = true;
   return JSON.stringify(o);
 }
 
@@ -330,8 +331,16 @@ export function outcomeAnnotation(rot: Rotation, result: LastOutcome['result'], 
  * and (unless the failure happened before anything changed) rotate-now cleared if it still
  * holds the value seen when the rotation was planned.
  */
-export function outcomeChanges(rot: Rotation, head: V1Secret, result: LastOutcome['result'], at: Date, message: string | undefined, clearRotateNow: boolean): Record<string, string | null> {
-  const changes: Record<string, string | null> = { [Annotations.lastOutcome]: outcomeAnnotation(rot, result, at, message) };
+export function outcomeChanges(
+  rot: Rotation,
+  head: V1Secret,
+  result: LastOutcome['result'],
+  at: Date,
+  message: string | undefined,
+  clearRotateNow: boolean,
+  resumable = false,
+): Record<string, string | null> {
+  const changes: Record<string, string | null> = { [Annotations.lastOutcome]: outcomeAnnotation(rot, result, at, message, resumable) };
   const current = annotationsOf(head)[Annotations.rotateNow];
   if (clearRotateNow && current !== undefined) {
     const seen = rot.rotateNowSeen;

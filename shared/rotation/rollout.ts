@@ -94,15 +94,16 @@ function namesOf(rot: Rotation): Set<string> {
 
 /**
  * The consumers of a rotation: with `consumers: auto`, every Deployment, StatefulSet, DaemonSet
- * and CronJob of the namespace whose pod template references the Secret; otherwise the listed
- * ones (a missing one is a warning).
+ * (and, for versioned rotations, CronJob) of the namespace whose pod template references the
+ * Secret; otherwise the listed ones (a missing one is a warning).
  */
 export async function resolveConsumers(rot: Rotation, index: WorkloadIndex): Promise<Workload[]> {
   const all = await index.all(rot.namespace);
   let out: Workload[];
   if (rot.policy.consumers === 'auto') {
     const names = namesOf(rot);
-    out = all.filter((w) => referencesAny(w, names));
+    // In place, CronJobs need nothing: each Job reads the Secret when it starts.
+    out = all.filter((w) => referencesAny(w, names) && (w.rollsOut || rot.strategy === 'versioned'));
   } else {
     out = [];
     for (const c of rot.policy.consumers) {
@@ -126,11 +127,16 @@ function setAnnotationOps(w: Workload, where: 'template' | 'object', key: string
   return [guard, { op: 'add', path: `${base}/annotations`, value: { [key]: value } }];
 }
 
+/**
+ * Operations removing one annotation. When it is the only one, the whole map goes (guarded by
+ * a test of its content), so a template gets back exactly the shape it had before we added it.
+ */
 function removeAnnotationOps(w: Workload, where: 'template' | 'object', key: string): JsonPatchOp[] {
   const map = where === 'template' ? w.template.metadata?.annotations : w.annotations;
   if (map?.[key] === undefined) return [];
-  const base = where === 'template' ? `${w.templatePath}/metadata` : '/metadata';
-  return [{ op: 'remove', path: `${base}/annotations/${pointerSegment(key)}` }];
+  const base = `${where === 'template' ? `${w.templatePath}/metadata` : '/metadata'}/annotations`;
+  if (Object.keys(map).length === 1) return [{ op: 'test', path: base, value: { [key]: map[key] } }, { op: 'remove', path: base }];
+  return [{ op: 'remove', path: `${base}/${pointerSegment(key)}` }];
 }
 
 /** One workload's share of the run. */
@@ -275,21 +281,23 @@ function rethrowInterrupt(e: unknown): never {
 
 /** One watch: resolves on a settled rollout, when the watch ends, or at the deadline. */
 async function watchUntilSettled(w: Workload, generation: number, remainingMs: number, deps: RotationDeps): Promise<{ state?: RolloutState; timedOut: boolean }> {
+  deps.shutdown.checkpoint();
   const timer = new AbortController();
   const onShutdown = () => timer.abort();
   deps.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+  let settled = false;
   let stop: (() => void) | undefined;
   try {
     return await new Promise<{ state?: RolloutState; timedOut: boolean }>((resolve, reject) => {
-      let done = false;
-      const finish = (r: { state?: RolloutState; timedOut: boolean }) => {
-        if (done) return;
-        done = true;
-        resolve(r);
+      const finish = (r: { state?: RolloutState; timedOut: boolean } | Error) => {
+        if (settled) return;
+        settled = true;
+        if (r instanceof Error) reject(r);
+        else resolve(r);
       };
       deps.clock.sleep(remainingMs, timer.signal).then(
         () => finish({ timedOut: true }),
-        () => (deps.shutdown.requested ? reject(new InterruptedError('stop requested during a rollout wait')) : finish({ timedOut: false })),
+        () => finish(deps.shutdown.requested ? new InterruptedError('stop requested during a rollout wait') : { timedOut: false }),
       );
       deps.workloads
         .watch!(
@@ -308,12 +316,14 @@ async function watchUntilSettled(w: Workload, generation: number, remainingMs: n
         .then(
           (s) => {
             stop = s;
-            if (done) s();
+            // The wait may have ended before the watch was even open: close it now.
+            if (settled) s();
           },
           () => finish({ timedOut: false }),
         );
     });
   } finally {
+    settled = true;
     deps.shutdown.signal.removeEventListener('abort', onShutdown);
     timer.abort();
     stop?.();

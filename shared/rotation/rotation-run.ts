@@ -68,7 +68,8 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
     report.durationMs = deps.clock.now().getTime() - started.getTime();
     return report;
   }
-  await runCleanups(inv.cleanups, report, deps);
+  const index = new WorkloadIndex(deps.workloads);
+  await runCleanups(inv.cleanups, report, deps, index);
 
   // Steps 1-4 per Secret (versioned rotations finish in the rollout: repointing is their step 4).
   await mapLimit(rotations, PREPARE_CONCURRENCY, async (rot) => {
@@ -96,7 +97,6 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
   const live = rotations.filter((r) => r.outcome === undefined);
   const forward = live.filter((r) => r.step !== 'rolling-back');
   const needRollout = forward.filter((r) => r.strategy === 'versioned' || r.policy.rollout.restart);
-  const index = new WorkloadIndex(deps.workloads);
   const inFlight = new Set(live.map((r) => r.id));
   const outcomes = needRollout.length > 0 ? await rollOut(needRollout, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight }) : new Map<string, WorkloadOutcome>();
   report.workloads.push(...outcomes.values());
@@ -215,21 +215,29 @@ async function planDryRun(inv: Inventory, report: RotationReport, deps: Rotation
       version: rot.versioned?.toName,
     });
   }
-  report.cleanups.push(...inv.cleanups.map(describeCleanup));
+  report.cleanups.push(...inv.cleanups.filter((c) => c.kind !== 'collect-versions').map(describeCleanup));
 }
 
 function describeCleanup(c: Cleanup): string {
-  return c.kind === 'delete-pending'
-    ? `delete pending companion ${c.namespace}/${c.name} (${c.why})`
-    : `mark ${c.secret.metadata?.namespace}/${c.secret.metadata?.name} superseded by ${c.by} (a run stopped after promoting it)`;
+  switch (c.kind) {
+    case 'delete-pending':
+      return `delete pending companion ${c.namespace}/${c.name} (${c.why})`;
+    case 'supersede':
+      return `mark ${c.secret.metadata?.namespace}/${c.secret.metadata?.name} superseded by ${c.by} (a run stopped after promoting it)`;
+    case 'collect-versions':
+      return `collect versions of ${c.namespace}/${c.base} beyond the newest ${c.keep}`;
+  }
 }
 
-async function runCleanups(cleanups: readonly Cleanup[], report: RotationReport, deps: RotationDeps): Promise<void> {
+async function runCleanups(cleanups: readonly Cleanup[], report: RotationReport, deps: RotationDeps, index: WorkloadIndex): Promise<void> {
   for (const c of cleanups) {
     deps.shutdown.checkpoint();
     try {
       if (c.kind === 'delete-pending') await deps.secrets.delete(c.namespace, c.name, { uid: c.uid });
-      else {
+      else if (c.kind === 'collect-versions') {
+        const deleted = await collectVersions(c.namespace, c.base, c.members, c.keep, await index.all(c.namespace), deps);
+        if (deleted.length === 0) continue;
+      } else {
         await deps.secrets.patchMetadata(c.secret.metadata!.namespace!, c.secret.metadata!.name!, {
           resourceVersion: c.secret.metadata!.resourceVersion!,
           annotations: { [Annotations.supersededBy]: c.by, [Annotations.lineage]: c.base, [Annotations.version]: String(c.version), [Annotations.policy]: null, [Annotations.rotateNow]: null },
@@ -256,9 +264,10 @@ async function failBeforeFinish(rot: Rotation, e: unknown, deps: RotationDeps): 
   rot.warnings.push(...(transient ? ['transient failure: the next run retries'] : []));
   rot.transient = transient;
   try {
-    if (rot.pending !== undefined && !rot.backendInvolved) await deletePending(rot, deps);
+    const keep = rot.pending !== undefined && rot.backendInvolved;
+    if (rot.pending !== undefined && !keep) await deletePending(rot, deps);
     const now = deps.clock.now();
-    await patchHead(rot, deps, (head) => ({ annotations: outcomeChanges(rot, head, 'failed', now, message, false) }));
+    await patchHead(rot, deps, (head) => ({ annotations: outcomeChanges(rot, head, 'failed', now, keep ? `${message} (the pending values are kept; the next run continues with them)` : message, false, keep) }));
   } catch (err) {
     deps.log.warn({ secret: rot.label, err }, 'could not record the failure on the Secret');
   }

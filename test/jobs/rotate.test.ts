@@ -1,0 +1,603 @@
+import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
+import { createRotateCommand } from '../../shared/rotation/rotate-job.js';
+import type { BackendStepContext, RotationBackend } from '../../shared/rotation/backend.js';
+import type { RotationReport } from '../../shared/rotation/report.js';
+import { startPushgateway } from '../support/pushgateway.js';
+import { RotateCluster, type RunResult } from '../shared/rotation/support/cluster.js';
+
+const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
+const ROTATE_NOW = { 'secret-steward.io/rotate-now': 'please' };
+
+const DB_POLICY = `
+maxAge: 30d
+keys:
+  password: { generator: password, length: 24 }
+  DATABASE_URL: { generator: template, template: "postgres://{{ username }}:{{ password | urlencode }}@db:5432/app" }
+rollout: { waitReady: 20s }
+`;
+const DB_DATA = { username: 'app', password: 'old-password-0001', DATABASE_URL: 'postgres://app:old-password-0001@db:5432/app' };
+
+const urlencode = (t: string) => encodeURIComponent(t).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+function report(r: RunResult): RotationReport {
+  return JSON.parse(r.stdout) as RotationReport;
+}
+
+function entry(r: RunResult, ns: string, name: string) {
+  const e = report(r).secrets.find((s) => s.namespace === ns && s.name === name);
+  assert.ok(e, `no report entry for ${ns}/${name}:\n${r.stdout}`);
+  return e;
+}
+
+/** Events recorded for one object. */
+function eventsFor(c: RotateCluster, ns: string, kind: string, name: string): Array<{ reason: string; type: string; message: string }> {
+  return (c.emulator.list('v1', 'Event', ns) as unknown as Array<{ involvedObject: { kind: string; name: string }; reason: string; type: string; message: string }>)
+    .filter((e) => e.involvedObject.kind === kind && e.involvedObject.name === name)
+    .map((e) => ({ reason: e.reason, type: e.type, message: e.message }));
+}
+
+/** Writes (not reads) the job made, as `VERB resource ns/name`. */
+function writes(c: RotateCluster, from: number): string[] {
+  return c
+    .requests(from)
+    .filter((e) => !['get', 'list', 'watch'].includes(e.verb) && e.resource !== 'leases')
+    .map((e) => `${e.verb} ${e.resource} ${e.namespace}/${e.name}`);
+}
+
+function restartedAt(w: { spec?: any }, cron = false): string | undefined {
+  const tpl = cron ? w.spec.jobTemplate.spec.template : w.spec.template;
+  return tpl.metadata?.annotations?.['secret-steward.io/restartedAt'];
+}
+
+describe('jobs/rotate', function () {
+  this.timeout(60_000);
+  let c: RotateCluster;
+  beforeEach(async () => {
+    c = await RotateCluster.start();
+  });
+  afterEach(async () => {
+    await c.stop();
+  });
+
+  describe('in-place', () => {
+    it('changes every key in one write, restarts each consumer once, and ends healthy on the new values', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      await c.statefulSet('shop', 'ledger', { env: [['db', 'password']] });
+      await c.daemonSet('shop', 'agent', { volumes: ['db'] });
+      await c.cronJob('shop', 'nightly', { envFrom: ['db'] });
+      await c.deployment('shop', 'unrelated', { envFrom: ['other'] });
+      const cronBefore = c.workload('CronJob', 'shop', 'nightly');
+      const from = c.requests().length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const data = c.data('shop', 'db')!;
+      assert.notEqual(data.password, DB_DATA.password);
+      assert.equal(data.password.length, 24);
+      assert.equal(data.username, 'app');
+      assert.equal(data.DATABASE_URL, `postgres://app:${urlencode(data.password)}@db:5432/app`);
+      assert.deepEqual(c.data('shop', 'db-previous'), DB_DATA, 'previous values kept');
+      assert.equal(c.getSecret('shop', 'db-pending'), undefined, 'pending companion removed');
+      const w = writes(c, from);
+      assert.equal(w.filter((x) => x === 'update secrets shop/db').length, 1, `one data write: ${w.join(', ')}`);
+      const a = c.annotations('shop', 'db');
+      const e = entry(r, 'shop', 'db');
+      assert.equal(e.action, 'rotated');
+      assert.equal(JSON.parse(a['secret-steward.io/last-outcome']).result, 'succeeded');
+      assert.ok(a['secret-steward.io/last-rotated'] > '2026');
+      assert.equal(a['secret-steward.io/rotation-id'], undefined);
+      assert.equal(a['secret-steward.io/rotation-step'], undefined);
+      assert.deepEqual(e.consumers?.sort(), ['daemonset/agent', 'deployment/api', 'statefulset/ledger']);
+      for (const [kind, name] of [['Deployment', 'api'], ['StatefulSet', 'ledger'], ['DaemonSet', 'agent']] as const) {
+        const ours = c.rollouts(kind, 'shop', name).filter((x) => x.templateAnnotations['secret-steward.io/restartedAt']?.includes(e.rotation!));
+        assert.equal(ours.length, 1, `${kind} ${name} restarted once`);
+        assert.equal(ours[0].outcome, 'complete');
+        const obj = c.workload(kind, 'shop', name);
+        assert.equal(obj.status.observedGeneration, obj.metadata!.generation, `${kind} ${name} observed`);
+        assert.ok(eventsFor(c, 'shop', kind, name).some((ev) => ev.reason === 'Restarted' && ev.message.includes('shop') === false && ev.message.includes('db')));
+      }
+      assert.deepEqual(c.workload('CronJob', 'shop', 'nightly').spec, cronBefore.spec, 'CronJobs are not restarted');
+      assert.equal(c.rollouts('Deployment', 'shop', 'unrelated').length, 1, 'only its creation rollout');
+      assert.ok(eventsFor(c, 'shop', 'Secret', 'db').some((ev) => ev.reason === 'Rotated' && ev.type === 'Normal'));
+      assert.equal(r.records.filter((l) => l.level === 'error').length, 0);
+
+      const again = c.requests().length;
+      const second = await c.run(['--output', 'json']);
+
+      assert.equal(second.code, 0);
+      assert.equal(entry(second, 'shop', 'db').action, 'not-due');
+      assert.deepEqual(writes(c, again), [], 'a second run for the same slot writes nothing');
+    });
+
+    it('restarts a workload that uses two rotated Secrets once', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.secret('shop', 'api-token', { token: 'old-token-value' }, 'maxAge: 7d\nkeys: { token: token }', { annotations: ROTATE_NOW });
+      await c.deployment('shop', 'api', { envFrom: ['db'], env: [['api-token', 'token']] });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      const ids = [entry(r, 'shop', 'db').rotation!, entry(r, 'shop', 'api-token').rotation!];
+      const restarts = c.rollouts('Deployment', 'shop', 'api').filter((x) => x.templateAnnotations['secret-steward.io/restartedAt'] !== undefined);
+      assert.equal(restarts.length, 1);
+      for (const id of ids) assert.ok(restarts[0].templateAnnotations['secret-steward.io/restartedAt'].includes(id));
+      assert.equal(c.annotations('shop', 'api-token')['secret-steward.io/rotate-now'], undefined, 'rotate-now cleared');
+    });
+
+    it('reports a paused Deployment and leaves it untouched', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] }, { paused: true });
+      await c.deployment('shop', 'web', { envFrom: ['db'] });
+      const before = c.workload('Deployment', 'shop', 'api');
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      assert.deepEqual(c.workload('Deployment', 'shop', 'api').spec, before.spec);
+      assert.equal(c.workload('Deployment', 'shop', 'api').metadata!.generation, before.metadata!.generation);
+      assert.ok(entry(r, 'shop', 'db').warnings?.some((w) => w.includes('Deployment api is paused')));
+      assert.ok(eventsFor(c, 'shop', 'Deployment', 'api').some((e) => e.reason === 'RestartSkipped' && e.type === 'Warning'));
+      assert.ok(restartedAt(c.workload('Deployment', 'shop', 'web')));
+    });
+
+    it('changes the values without restarting anything when rollout.restart is false', async () => {
+      await c.secret('shop', 'cfg', { key: 'old-key-value' }, 'maxAge: 1d\nkeys: { key: uuid }\nrollout: { restart: false }', { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { volumes: ['cfg'] });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0);
+      assert.match(c.data('shop', 'cfg')!.key, /^[0-9a-f-]{36}$/);
+      assert.equal(restartedAt(c.workload('Deployment', 'shop', 'api')), undefined);
+    });
+
+    it('rolls back when a consumer never becomes ready: Secret and workloads end as they were', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      await c.deployment('shop', 'web', { env: [['db', 'password']] });
+      c.emulator.workloads.progressDeadlineMs = 300;
+      await c.emulator.workloads.idle();
+      c.emulator.workloads.setFailing('Deployment', 'shop', 'api', true);
+      await c.emulator.workloads.idle();
+      const before = { api: c.workload('Deployment', 'shop', 'api'), web: c.workload('Deployment', 'shop', 'web') };
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1);
+      const e = entry(r, 'shop', 'db');
+      assert.equal(e.action, 'rolled-back', e.detail);
+      assert.match(e.detail, /deployment\/api: progress deadline exceeded/);
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA, 'the Secret holds its values from before');
+      assert.equal(c.getSecret('shop', 'db-pending'), undefined);
+      for (const name of ['api', 'web'] as const) {
+        const now = c.workload('Deployment', 'shop', name);
+        assert.deepEqual(now.spec.template, before[name].spec.template, `${name}: pod template as before`);
+        assert.equal(now.metadata!.annotations?.['secret-steward.io/restart-previous'], undefined);
+        assert.equal(now.status.updatedReplicas, 2, `${name} healthy again`);
+        assert.equal(now.status.availableReplicas, 2);
+      }
+      const a = c.annotations('shop', 'db');
+      assert.equal(JSON.parse(a['secret-steward.io/last-outcome']).result, 'rolled-back');
+      assert.equal(a['secret-steward.io/last-rotated'], LONG_AGO['secret-steward.io/last-rotated']);
+      assert.equal(a['secret-steward.io/rotation-step'], undefined);
+      assert.ok(eventsFor(c, 'shop', 'Secret', 'db').some((ev) => ev.reason === 'RotationRolledBack' && ev.type === 'Warning'));
+      assert.ok(eventsFor(c, 'shop', 'Deployment', 'api').some((ev) => ev.reason === 'RolloutFailed'));
+      assert.ok(eventsFor(c, 'shop', 'Deployment', 'api').some((ev) => ev.reason === 'RolledBack'));
+
+      const held = await c.run(['--output', 'json']);
+
+      assert.equal(held.code, 0);
+      assert.equal(entry(held, 'shop', 'db').action, 'not-due', 'held after a rollback: no restart storm');
+    });
+
+    it('rolls back a StatefulSet that does not become ready within waitReady', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY.replace('waitReady: 20s', 'waitReady: 1s'), { annotations: LONG_AGO });
+      await c.statefulSet('shop', 'ledger', { env: [['db', 'password']] });
+      await c.emulator.workloads.idle();
+      c.emulator.workloads.setFailing('StatefulSet', 'shop', 'ledger', true);
+      await c.emulator.workloads.idle();
+      const before = c.workload('StatefulSet', 'shop', 'ledger');
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1);
+      assert.match(entry(r, 'shop', 'db').detail, /statefulset\/ledger: not ready after 1s/);
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+      assert.deepEqual(c.workload('StatefulSet', 'shop', 'ledger').spec.template, before.spec.template);
+    });
+
+    it('keeps the new values when rollbackOnFailure is false, and fails the run', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY.replace('waitReady: 20s', 'waitReady: 1s, rollbackOnFailure: false'), { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      await c.emulator.workloads.idle();
+      c.emulator.workloads.setFailing('Deployment', 'shop', 'api', true);
+      await c.emulator.workloads.idle();
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1);
+      assert.equal(entry(r, 'shop', 'db').action, 'failed');
+      assert.notEqual(c.data('shop', 'db')!.password, DB_DATA.password);
+      assert.equal(JSON.parse(c.annotations('shop', 'db')['secret-steward.io/last-outcome']).result, 'failed');
+    });
+  });
+
+  describe('versioned', () => {
+    const VERSIONED = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: { generator: token, prefix: "ak_" } }\nrollout: { waitReady: 20s }';
+
+    async function rotateNow(name: string): Promise<RunResult> {
+      c.editSecret('shop', name, (s) => Object.assign(s.metadata!.annotations!, ROTATE_NOW));
+      return c.run(['--output', 'json']);
+    }
+
+    it('makes a new immutable version, repoints every kind of reference, and collects versions beyond keepVersions', async () => {
+      await c.secret('shop', 'api-keys-v1', { API_KEY: 'ak_first', REGION: 'eu' }, VERSIONED, { immutable: true, labels: { team: 'payments' } });
+      await c.deployment('shop', 'web', { envFrom: ['api-keys-v1'] });
+      await c.deployment('shop', 'worker', { env: [['api-keys-v1', 'API_KEY']], volumes: ['api-keys-v1'], projected: ['api-keys-v1'], imagePullSecrets: [] });
+      await c.cronJob('shop', 'report', { envFrom: ['api-keys-v1'] });
+
+      const first = await rotateNow('api-keys-v1');
+
+      assert.equal(first.code, 0, first.stdout);
+      const v2 = c.getSecret('shop', 'api-keys-v2')!;
+      assert.equal(v2.immutable, true);
+      assert.equal(v2.metadata!.labels!.team, 'payments');
+      assert.equal(v2.metadata!.labels!['secret-steward.io/role'], undefined);
+      assert.match(c.data('shop', 'api-keys-v2')!.API_KEY, /^ak_[A-Za-z0-9_-]{43}$/);
+      assert.equal(c.data('shop', 'api-keys-v2')!.REGION, 'eu');
+      assert.ok(c.annotations('shop', 'api-keys-v2')['secret-steward.io/rotation']);
+      assert.equal(c.annotations('shop', 'api-keys-v1')['secret-steward.io/superseded-by'], 'api-keys-v2');
+      assert.equal(c.annotations('shop', 'api-keys-v1')['secret-steward.io/rotation'], undefined, 'the old version no longer carries the policy');
+      assert.deepEqual(c.data('shop', 'api-keys-v1'), { API_KEY: 'ak_first', REGION: 'eu' }, 'previous version kept unchanged');
+      for (const [kind, name] of [['Deployment', 'web'], ['Deployment', 'worker'], ['CronJob', 'report']] as const) {
+        assert.deepEqual(c.referencedSecrets(kind, 'shop', name), ['api-keys-v2'], `${kind} ${name} repointed`);
+      }
+      assert.equal(c.rollouts('Deployment', 'shop', 'worker').filter((x) => x.templateAnnotations['secret-steward.io/restartedAt']).length, 1);
+
+      const second = await rotateNow('api-keys-v2');
+
+      assert.equal(second.code, 0, second.stdout);
+      assert.ok(c.getSecret('shop', 'api-keys-v3'));
+      assert.ok(c.getSecret('shop', 'api-keys-v2'), 'kept (keepVersions: 2)');
+      assert.equal(c.getSecret('shop', 'api-keys-v1'), undefined, 'collected');
+      assert.deepEqual(c.referencedSecrets('Deployment', 'shop', 'web'), ['api-keys-v3']);
+      assert.match(entry(second, 'shop', 'api-keys-v2').detail, /old versions deleted: api-keys-v1/);
+    });
+
+    it('keeps an old version a paused Deployment still references', async () => {
+      await c.secret('shop', 'keys', { API_KEY: 'ak_first' }, VERSIONED, { immutable: true });
+      await c.deployment('shop', 'web', { envFrom: ['keys'] });
+      await c.deployment('shop', 'frozen', { envFrom: ['keys'] }, { paused: true });
+
+      assert.equal((await rotateNow('keys')).code, 0);
+      assert.equal((await rotateNow('keys-v2')).code, 0);
+
+      assert.ok(c.getSecret('shop', 'keys'), 'still referenced by the paused Deployment');
+      assert.deepEqual(c.referencedSecrets('Deployment', 'shop', 'frozen'), ['keys']);
+      assert.deepEqual(c.referencedSecrets('Deployment', 'shop', 'web'), ['keys-v3']);
+    });
+
+    it('rolls back by repointing consumers to the old version and deleting the new one', async () => {
+      await c.secret('shop', 'api-keys-v1', { API_KEY: 'ak_first' }, VERSIONED.replace('waitReady: 20s', 'waitReady: 1s'), { immutable: true });
+      await c.deployment('shop', 'web', { envFrom: ['api-keys-v1'] });
+      await c.deployment('shop', 'worker', { env: [['api-keys-v1', 'API_KEY']] });
+      await c.cronJob('shop', 'report', { envFrom: ['api-keys-v1'] });
+      await c.emulator.workloads.idle();
+      c.emulator.workloads.setFailing('Deployment', 'shop', 'worker', true);
+      await c.emulator.workloads.idle();
+      const before = { web: c.workload('Deployment', 'shop', 'web'), worker: c.workload('Deployment', 'shop', 'worker'), report: c.workload('CronJob', 'shop', 'report') };
+
+      const r = await rotateNow('api-keys-v1');
+
+      assert.equal(r.code, 1);
+      assert.equal(entry(r, 'shop', 'api-keys-v1').action, 'rolled-back');
+      assert.equal(c.getSecret('shop', 'api-keys-v2'), undefined, 'the unpromoted version is deleted');
+      assert.ok(c.annotations('shop', 'api-keys-v1')['secret-steward.io/rotation'], 'the old version stays the head');
+      assert.deepEqual(c.workload('Deployment', 'shop', 'web').spec.template, before.web.spec.template);
+      assert.deepEqual(c.workload('Deployment', 'shop', 'worker').spec.template, before.worker.spec.template);
+      assert.deepEqual(c.workload('CronJob', 'shop', 'report').spec.jobTemplate, before.report.spec.jobTemplate);
+      assert.equal(c.workload('Deployment', 'shop', 'worker').status.availableReplicas, 2);
+    });
+  });
+
+  describe('safety', () => {
+    it('skips Secrets managed by other controllers, each with its reason and an Event', async () => {
+      const policy = 'maxAge: 1d\nkeys: { token: token }';
+      const due = { ...LONG_AGO };
+      const managed: Array<[string, Parameters<RotateCluster['secret']>[4], string]> = [
+        ['sa-token', { type: 'kubernetes.io/service-account-token', annotations: { ...due, 'kubernetes.io/service-account.name': 'default' } }, 'service-account token'],
+        ['bootstrap-token-abcdef', { type: 'bootstrap.kubernetes.io/token', annotations: due }, 'bootstrap token'],
+        ['sh.helm.release.v1.app.v1', { type: 'helm.sh/release.v1', annotations: due }, 'Helm'],
+        ['helm-labelled', { labels: { owner: 'helm' }, annotations: due }, 'Helm'],
+        ['eso', { labels: { 'reconcile.external-secrets.io/managed': 'true' }, annotations: due }, 'External Secrets'],
+        ['eso-hash', { annotations: { ...due, 'reconcile.external-secrets.io/data-hash': 'x' } }, 'External Secrets'],
+        ['vso', { labels: { 'app.kubernetes.io/managed-by': 'hashicorp-vso' }, annotations: due }, 'Vault Secrets Operator'],
+        ['sealed', { ownerReferences: [{ apiVersion: 'bitnami.com/v1alpha1', kind: 'SealedSecret', name: 'sealed', uid: '7d0e2f61-0b3c-4c39-9b0e-2f2a3f0f4c11', controller: true }], annotations: due }, 'sealed-secrets'],
+        ['sealing-key', { labels: { 'sealedsecrets.bitnami.com/sealed-secrets-key': 'active' }, annotations: due }, 'sealed-secrets'],
+        ['cert', { annotations: { ...due, 'cert-manager.io/certificate-name': 'web' } }, 'cert-manager'],
+        ['mittwald', { annotations: { ...due, 'secret-generator.v1.mittwald.de/autogenerate': 'token' } }, 'mittwald'],
+        ['owned', { ownerReferences: [{ apiVersion: 'example.com/v1', kind: 'Database', name: 'pg', uid: '1d6e3c1a-6a44-4b1f-9f55-0a9a1c8b2f10', controller: true }], annotations: due }, 'a controller'],
+        ['reloader-ignored', { annotations: { ...due, 'reloader.stakater.com/ignore': 'true' } }, 'Reloader'],
+      ];
+      for (const [name, extra] of managed) await c.secret('infra', name, { token: 'original-value' }, policy, extra);
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      for (const [name, , manager] of managed) {
+        const e = entry(r, 'infra', name);
+        assert.equal(e.action, 'skipped', name);
+        assert.ok(e.detail.includes(manager), `${name}: ${e.detail}`);
+        assert.equal(c.data('infra', name)!.token, 'original-value');
+        assert.ok(eventsFor(c, 'infra', 'Secret', name).some((ev) => ev.reason === 'RotationSkipped' && ev.message.includes(manager)), name);
+      }
+    });
+
+    it('reports each bad policy with an Event and a log line naming the field, rotates the rest, and exits 1', async () => {
+      await c.secret('apps', 'typo', { p: 'x' }, 'maxAge: 1d\nkeys: { p: { generator: password, lenght: 12 } }');
+      await c.secret('apps', 'no-trigger', { p: 'x' }, 'keys: { p: password }');
+      await c.secret('apps', 'bad-template', { p: 'x' }, 'maxAge: 1d\nkeys: { url: { generator: template, template: "{{ user }}:{{ p }}" }, p: password }');
+      await c.secret('apps', 'frozen', { p: 'x' }, 'maxAge: 1d\nkeys: { p: password }', { immutable: true });
+      await c.secret('apps', 'good', { p: 'old-value-1' }, 'maxAge: 1d\nkeys: { p: password }', { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1);
+      const expected: Array<[string, RegExp]> = [
+        ['typo', /keys\.p\.lenght: unknown field/],
+        ['no-trigger', /schedule: is required/],
+        ['bad-template', /keys\.url\.template: refers to user/],
+        ['frozen', /strategy: the Secret is immutable.*use strategy: versioned/],
+      ];
+      for (const [name, field] of expected) {
+        assert.equal(entry(r, 'apps', name).action, 'invalid');
+        assert.match(entry(r, 'apps', name).detail, field);
+        assert.ok(eventsFor(c, 'apps', 'Secret', name).some((ev) => ev.type === 'Warning' && ev.reason === 'RotationPolicyInvalid' && field.test(ev.message)), name);
+        assert.ok(r.records.some((l) => l.level === 'error' && l.secret === `apps/${name}` && field.test(String(l.msg))), `log line for ${name}`);
+      }
+      assert.equal(entry(r, 'apps', 'good').action, 'rotated');
+      assert.notEqual(c.data('apps', 'good')!.p, 'old-value-1');
+    });
+
+    it('merges a concurrent write to another key: both writes survive', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      const fault = c.emulator.faults.inject({ method: 'PUT', path: '/api/v1/namespaces/shop/secrets/db', delayMs: 300 });
+      const concurrent = (async () => {
+        while (fault.matched === 0) await new Promise((r) => setTimeout(r, 5));
+        c.editSecret('shop', 'db', (s) => {
+          s.data!.username = Buffer.from('app_v2').toString('base64');
+          s.metadata!.labels = { edited: 'by-someone-else' };
+        });
+      })();
+
+      const r = await c.run(['--output', 'json']);
+      await concurrent;
+
+      assert.equal(r.code, 0, r.stdout);
+      const data = c.data('shop', 'db')!;
+      assert.equal(data.username, 'app_v2', 'their write survived');
+      assert.equal(c.getSecret('shop', 'db')!.metadata!.labels!.edited, 'by-someone-else');
+      assert.notEqual(data.password, DB_DATA.password, 'our write too');
+      assert.equal(data.DATABASE_URL, `postgres://app_v2:${urlencode(data.password)}@db:5432/app`, 'the template follows their username');
+      assert.ok(c.requests().some((e) => e.verb === 'update' && e.name === 'db' && e.status === 409), 'a 409 happened');
+    });
+
+    it('stops when a concurrent writer changed a key it rotates, and keeps their value', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      const fault = c.emulator.faults.inject({ method: 'PUT', path: '/api/v1/namespaces/shop/secrets/db', delayMs: 300 });
+      const concurrent = (async () => {
+        while (fault.matched === 0) await new Promise((r) => setTimeout(r, 5));
+        c.editSecret('shop', 'db', (s) => {
+          s.data!.password = Buffer.from('set-by-hand-0002').toString('base64');
+        });
+      })();
+
+      const r = await c.run(['--output', 'json']);
+      await concurrent;
+
+      assert.equal(r.code, 1);
+      const e = entry(r, 'shop', 'db');
+      assert.equal(e.action, 'failed');
+      assert.match(e.detail, /key password changed by another writer.*nothing was overwritten/);
+      assert.equal(c.data('shop', 'db')!.password, 'set-by-hand-0002');
+      assert.equal(c.getSecret('shop', 'db-pending'), undefined);
+      assert.equal(restartedAt(c.workload('Deployment', 'shop', 'api')), undefined, 'nothing restarted');
+      assert.ok(eventsFor(c, 'shop', 'Secret', 'db').some((ev) => ev.reason === 'RotationConflict'));
+    });
+
+    it('lets one of two runs started together act; the other exits 3', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+
+      const [a, b] = await Promise.all([c.run(['--output', 'json'], { env: { POD_NAME: 'run-a' } }), c.run(['--output', 'json'], { env: { POD_NAME: 'run-b' } })]);
+
+      assert.deepEqual([a.code, b.code].sort(), [0, 3]);
+      const loser = a.code === 3 ? a : b;
+      assert.match(loser.records.map((l) => String(l.msg)).join('\n'), /another run holds lock secret-steward\/secret-steward-rotate/);
+      assert.equal(c.rollouts('Deployment', 'shop', 'api').filter((x) => x.templateAnnotations['secret-steward.io/restartedAt']).length, 1);
+    });
+
+    it('plans a dry run without writing anything, judging due-ness at --now', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: { 'secret-steward.io/last-rotated': new Date().toISOString() } });
+      await c.secret('shop', 'managed', { t: 'x' }, 'maxAge: 1d\nkeys: { t: token }', { labels: { owner: 'helm' } });
+      await c.secret('shop', 'broken', { t: 'x' }, 'maxAge: soon\nkeys: { t: token }');
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      const from = c.requests().length;
+
+      const today = await c.run(['--dry-run', '--output', 'json']);
+      const later = await c.run(['--dry-run', '--now', new Date(Date.now() + 31 * 86_400_000).toISOString()]);
+
+      assert.equal(today.code, 1, 'invalid policies still fail a dry run');
+      assert.equal(entry(today, 'shop', 'db').action, 'not-due');
+      assert.match(later.stdout, /Dry run at .*: nothing written/);
+      assert.match(later.stdout, /shop\/db\s+would-rotate\s+in-place\s+DATABASE_URL,password\s+deployment\/api/);
+      assert.match(later.stdout, /shop\/managed\s+skipped/);
+      assert.match(later.stdout, /shop\/broken\s+invalid.*maxAge: expected a duration/);
+      const verbs = new Set(c.requests(from).map((e) => e.verb));
+      assert.deepEqual([...verbs].filter((v) => !['get', 'list', 'watch'].includes(v)), [], 'no write of any kind');
+      assert.equal(c.requests(from).filter((e) => e.resource === 'leases').length, 0, 'no lock taken');
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+    });
+
+    it('refuses --now without --dry-run', async () => {
+      const r = await c.run(['--now', '2026-01-01T00:00:00Z']);
+
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--now .*only with --dry-run/);
+    });
+
+    it('limits the run to --namespace and --selector, and defers beyond --max-rotations', async () => {
+      for (const ns of ['a', 'b']) {
+        for (const name of ['s1', 's2', 's3']) {
+          await c.secret(ns, name, { v: 'old-value-123' }, 'maxAge: 1d\nkeys: { v: uuid }', { annotations: LONG_AGO, labels: { tier: name === 's3' ? 'dev' : 'prod' } });
+        }
+      }
+
+      const r = await c.run(['--namespace', 'a', '--selector', 'tier=prod', '--max-rotations', '1', '--output', 'json']);
+
+      assert.equal(r.code, 0);
+      const rep = report(r);
+      assert.deepEqual(rep.secrets.map((s) => `${s.namespace}/${s.name}:${s.action}`).sort(), ['a/s1:rotated', 'a/s2:deferred']);
+      assert.equal(c.data('b', 's1')!.v, 'old-value-123');
+      assert.equal(c.data('a', 's3')!.v, 'old-value-123');
+    });
+
+    it('never writes a value to a log line, an Event, the report or an annotation', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.secret('shop', 'signing', { placeholder: 'x' }, 'maxAge: 1d\nkeys: { id: { generator: keypair, publicKey: id.pub, sshPublicKey: id.ssh } }', { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db', 'signing'] });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      const secretValues = [
+        ...Object.values(c.data('shop', 'db')!).filter((v) => v !== 'app'),
+        ...Object.values(DB_DATA).filter((v) => v !== 'app'),
+        c.data('shop', 'signing')!.id,
+        ...c.data('shop', 'signing')!.id.split('\n').filter((l) => l.length > 20),
+      ];
+      const events = (c.emulator.list('v1', 'Event', 'shop') as unknown as Array<{ message: string }>).map((e) => e.message);
+      const annotations = c.emulator.list('v1', 'Secret', 'shop').map((s) => JSON.stringify(s.metadata?.annotations ?? {}));
+      const workloads = c.emulator.list('apps/v1', 'Deployment', 'shop').map((w) => JSON.stringify(w));
+      const haystacks = [...r.logs.lines, r.stdout, r.stderr, ...events, ...annotations, ...workloads];
+      for (const value of secretValues) {
+        for (const form of [value, Buffer.from(value).toString('base64')]) {
+          assert.ok(!haystacks.some((h) => h.includes(form)), 'a secret value leaked');
+        }
+      }
+      assert.ok(r.records.some((l) => Array.isArray(l.fingerprints) && String(l.fingerprints[0]).match(/=sha256:[0-9a-f]{12}$/)), 'fingerprints are logged');
+    });
+
+    it('exits 4 when the API server stays unavailable', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      c.emulator.faults.inject({ method: 'GET', path: /\/secrets$/, status: 503, times: Infinity });
+
+      const r = await c.run(['--api-retry-budget', '2']);
+
+      assert.equal(r.code, 4);
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+    });
+  });
+
+  describe('generators end to end', () => {
+    it('rotates a TLS certificate signed by a CA kept in another Secret', async () => {
+      const ca = await tlsGenerator.generate(tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }), {
+        namespace: 'shop', secretName: 'ca', key: 'tls.crt', now: new Date(), values: new Map(), readSecret: async () => undefined, register: () => {}, warn: () => {},
+      });
+      await c.secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() });
+      await c.secret(
+        'shop',
+        'web-tls',
+        { 'tls.crt': 'old', 'tls.key': 'old' },
+        'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, dnsNames: [shop.example.com], validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }',
+        { annotations: LONG_AGO },
+      );
+      await c.deployment('shop', 'ingress', { volumes: ['web-tls'] });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      const data = c.data('shop', 'web-tls')!;
+      const leaf = new X509Certificate(data['tls.crt']);
+      const caCert = new X509Certificate(data['ca.crt']);
+      assert.ok(leaf.checkIssued(caCert) && leaf.verify(caCert.publicKey));
+      assert.equal(leaf.checkHost('shop.example.com'), 'shop.example.com');
+      assert.ok(leaf.checkPrivateKey(createPrivateKey(data['tls.key'])));
+      assert.deepEqual(entry(r, 'shop', 'web-tls').keys, ['ca.crt', 'tls.crt', 'tls.key']);
+    });
+
+    it('runs set and test through a backend plug-in, and resumes a failed test with the same values', async () => {
+      const calls: Array<{ step: string; password: string }> = [];
+      let failTest = true;
+      const backend: RotationBackend<{ role: string }> = {
+        name: 'fake-db',
+        parseConfig: (raw) => (typeof raw.role === 'string' ? { config: { role: raw.role } } : { problems: [{ path: ['role'], message: 'is required' }] }),
+        set: async (ctx: BackendStepContext<{ role: string }>) => {
+          calls.push({ step: `set:${ctx.config.role}`, password: ctx.pending.get('password')!.toString() });
+        },
+        test: async (ctx) => {
+          calls.push({ step: 'test', password: ctx.pending.get('password')!.toString() });
+          if (failTest) throw new Error('login with the new password refused');
+        },
+      };
+      const command = createRotateCommand({ backends: [backend as RotationBackend] });
+      await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db, role: app }\n`, { annotations: LONG_AGO });
+
+      const failed = await c.run(['--output', 'json'], { command });
+
+      assert.equal(failed.code, 1);
+      assert.match(entry(failed, 'shop', 'db').detail, /step test \(backend fake-db\) failed: login with the new password refused/);
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA, 'nothing promoted');
+      assert.equal(c.annotations('shop', 'db-pending')['secret-steward.io/rotation-step'], 'set', 'the pending values stay: the backend may hold them');
+      failTest = false;
+
+      const resumed = await c.run(['--output', 'json'], { command });
+
+      assert.equal(resumed.code, 0, resumed.stdout);
+      assert.deepEqual(calls.map((x) => x.step), ['set:app', 'test', 'test']);
+      assert.equal(new Set(calls.map((x) => x.password)).size, 1, 'one value set, never a second');
+      assert.equal(c.data('shop', 'db')!.password, calls[0].password);
+    });
+  });
+
+  describe('operations', () => {
+    it('pushes run metrics to a Pushgateway', async function () {
+      let gw;
+      try {
+        gw = await startPushgateway();
+      } catch {
+        this.skip();
+      }
+      try {
+        await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+        await c.secret('shop', 'helm', { t: 'x' }, 'maxAge: 1d\nkeys: { t: token }', { labels: { owner: 'helm' } });
+
+        const r = await c.run(['--pushgateway', gw.url, '--cluster-name', 'test-cluster']);
+
+        assert.equal(r.code, 0);
+        const text = await gw.metrics();
+        assert.match(text, /secret_steward_rotate_rotated\{.*cluster="test-cluster".*job="secret-steward-rotate".*\} 1/);
+        assert.match(text, /secret_steward_rotate_skipped\{.*\} 1/);
+        assert.match(text, /secret_steward_rotate_rolled_back\{.*\} 0/);
+        assert.match(text, /secret_steward_rotate_duration_seconds\{.*\} \d/);
+        assert.match(text, /secret_steward_rotate_last_success_timestamp_seconds\{.*\} \d/);
+      } finally {
+        await gw.stop();
+      }
+    });
+
+    it('explains itself with --help', async () => {
+      const r = await c.run(['--help']);
+
+      assert.equal(r.code, 0);
+      for (const flag of ['--dry-run', '--now', '--namespace', '--selector', '--max-rotations', '--max-concurrent-rollouts', '--pushgateway', '--lock-namespace']) {
+        assert.ok(r.stdout.includes(flag), flag);
+      }
+    });
+  });
+});
