@@ -57,7 +57,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const signing = s.signingKey
     ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
     : undefined;
-  const kube = createKubeClients(loadKubeConfig(s), { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
   const selection = selectionOf(s);
 
   if (s.dryRun) {

@@ -41,8 +41,8 @@ export function loadKubeConfig(settings: KubeAccessSettings, env: NodeJS.Process
     }
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
     kc.loadFromCluster();
-  } else if (existsSync(join(homedir(), '.kube', 'config'))) {
-    kc.loadFromFile(join(homedir(), '.kube', 'config'));
+  } else if (existsSync(join(env.HOME ?? homedir(), '.kube', 'config'))) {
+    kc.loadFromFile(join(env.HOME ?? homedir(), '.kube', 'config'));
   } else {
     throw ConfigError.single(
       '--kubeconfig / SECRET_STEWARD_KUBECONFIG / KUBECONFIG',

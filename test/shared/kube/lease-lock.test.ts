@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { KubeConfig } from '@kubernetes/client-node';
+import { LockHeldError } from '../../../shared/errors/index.js';
+import { createKubeClients, type KubeClients } from '../../../shared/kube/client.js';
+import { LeaseLock } from '../../../shared/kube/lease-lock.js';
+import { createLogger, MemorySink } from '../../../shared/log/index.js';
+import { fixedClock, systemClock, type Clock } from '../../../shared/runtime/clock.js';
+import { KubeEmulator } from '../../emulator/index.js';
+
+describe('shared/kube/lease-lock', function () {
+  this.timeout(30_000);
+  let emu: KubeEmulator;
+  let kube: KubeClients;
+  const log = createLogger({ sink: new MemorySink() });
+  before(async () => {
+    emu = await KubeEmulator.start();
+    await emu.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'locks' } }]);
+    const kc = new KubeConfig();
+    kc.loadFromString(emu.kubeconfigYaml());
+    kube = createKubeClients(kc, { clock: systemClock, log });
+  });
+  after(async () => emu?.stop());
+
+  const lock = (name: string, identity: string, clock: Clock = systemClock, duration = 60) =>
+    new LeaseLock(kube.coordination, kube.caller, clock, log, { namespace: 'locks', name, identity, leaseDurationSeconds: duration });
+  const lease = (name: string) => emu.get('coordination.k8s.io/v1', 'Lease', 'locks', name) as unknown as { spec: Record<string, unknown> };
+
+  it('creates the Lease on first use, with MicroTime timestamps the API server accepts', async () => {
+    const a = lock('first', 'pod-a');
+
+    await a.acquire();
+
+    const spec = lease('first').spec;
+    assert.equal(spec.holderIdentity, 'pod-a');
+    assert.equal(spec.leaseTransitions, 0);
+    assert.match(String(spec.renewTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    await a.release();
+  });
+
+  it('refuses a second holder while the lease is fresh (exit 3), and lets it in after release', async () => {
+    const a = lock('busy', 'pod-a');
+    const b = lock('busy', 'pod-b');
+    await a.acquire();
+
+    await assert.rejects(b.acquire(), (e) => e instanceof LockHeldError && e.exitCode === 3 && /holder pod-a/.test(e.message));
+    await a.release();
+    await b.acquire();
+
+    assert.equal(lease('busy').spec.holderIdentity, 'pod-b');
+    assert.equal(lease('busy').spec.leaseTransitions, 1);
+    await b.release();
+    assert.equal(lease('busy').spec.holderIdentity ?? '', '');
+  });
+
+  it('takes over a lease whose holder stopped renewing for the full duration', async () => {
+    const start = new Date();
+    const crashed = lock('stale', 'pod-crashed', fixedClock(start), 30);
+    await crashed.acquire();
+    (crashed as unknown as { stopRenewing(): void }).stopRenewing();
+
+    const tooEarly = lock('stale', 'pod-new', fixedClock(new Date(start.getTime() + 29_000)), 30);
+    const late = lock('stale', 'pod-new', fixedClock(new Date(start.getTime() + 31_000)), 30);
+
+    await assert.rejects(tooEarly.acquire(), LockHeldError);
+    await late.acquire();
+    assert.equal(lease('stale').spec.holderIdentity, 'pod-new');
+    await late.release();
+  });
+
+  it('lets only one of two simultaneous contenders win', async () => {
+    const results = await Promise.allSettled([lock('race', 'pod-1').acquire(), lock('race', 'pod-2').acquire(), lock('race', 'pod-3').acquire()]);
+
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LockHeldError);
+  });
+
+  it('signals loss when another holder took the lease meanwhile', async () => {
+    const a = lock('lost', 'pod-a');
+    await a.acquire();
+    const current = emu.get('coordination.k8s.io/v1', 'Lease', 'locks', 'lost')!;
+    emu.update({ ...current, spec: { ...(current as unknown as { spec: object }).spec, holderIdentity: 'intruder' } });
+
+    await a.renew();
+
+    assert.equal(a.lost.aborted, true);
+    assert.equal(a.held, false);
+  });
+});
