@@ -3,7 +3,7 @@ import { Annotations, Labels, parseLastOutcome } from './metadata.js';
 import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
 import { parsePolicy, type PolicyProblem, type RotationPolicy } from './policy.js';
-import { adoptPending, annotationsOf, isPendingOf, isPreviousOf, labelsOf, pick } from './protocol.js';
+import { adoptPending, annotationsOf, isPreviousOf, labelsOf, pick } from './protocol.js';
 import { Rotation, type RotationDeps, type VersionedState } from './rotation.js';
 import { assessDue, rotationRecord } from './schedule.js';
 import { decodeData, inputProblems } from './values.js';
@@ -247,4 +247,3 @@ function validateForSecret(s: V1Secret, policy: RotationPolicy): PolicyProblem[]
   return problems;
 }
 
-export { isPendingOf };

@@ -9,7 +9,7 @@ import { mapLimit } from './map-limit.js';
 import { Annotations, type OutcomeResult } from './metadata.js';
 import { newRotationId, previousName } from './names.js';
 import { describeProblems } from './policy.js';
-import { annotationsOf, createPending, deletePending, outcomeChanges, patchHead, recordPendingStep, revertBackend, runBackendSteps } from './protocol.js';
+import { createPending, deletePending, outcomeChanges, patchHead, recordPendingStep, revertBackend, runBackendSteps } from './protocol.js';
 import { exitCodeOf, type RotationReport, type SecretReport } from './report.js';
 import { WorkloadIndex, isFailure, resolveConsumers, restoreConsumers, rollOut, shortWorkload, type WorkloadOutcome } from './rollout.js';
 import { RotationError } from './rotation-error.js';

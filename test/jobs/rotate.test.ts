@@ -591,6 +591,40 @@ describe('jobs/rotate', function () {
       }
     });
 
+    it('stays within 10 API requests per rotated Secret plus 3 per restarted workload', async () => {
+      const inPlace = 6;
+      const versioned = 2;
+      for (let i = 0; i < inPlace; i++) {
+        await c.secret('shop', `db-${i}`, DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+        await c.deployment('shop', `app-${i}`, { envFrom: [`db-${i}`] });
+      }
+      for (let i = 0; i < versioned; i++) {
+        await c.secret('shop', `keys-${i}-v1`, { API_KEY: 'old' }, 'maxAge: 1d\nstrategy: versioned\nkeys: { API_KEY: token }', { immutable: true, annotations: LONG_AGO });
+        await c.deployment('shop', `vapp-${i}`, { env: [[`keys-${i}-v1`, 'API_KEY']] });
+      }
+      await c.emulator.workloads.idle();
+      const from = c.requests().length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      const entries = c.requests(from);
+      const rotated = inPlace + versioned;
+      const restarted = rotated;
+      assert.ok(entries.length <= 10 * rotated + 3 * restarted, `${entries.length} requests`);
+      const isShared = (e: (typeof entries)[number]) => e.verb === 'list' || e.resource === 'leases';
+      const workloadEvents = restarted;
+      const events = entries.filter((e) => e.resource === 'events').length;
+      const perWorkload = (entries.filter((e) => ['deployments'].includes(e.resource) && !isShared(e)).length + workloadEvents) / restarted;
+      const perSecret = (entries.filter((e) => e.resource === 'secrets' && !isShared(e)).length + (events - workloadEvents)) / rotated;
+      const shared = entries.filter(isShared).length;
+      assert.ok(perSecret <= 10, `per Secret ${perSecret}`);
+      assert.ok(perWorkload <= 3, `per workload ${perWorkload}`);
+      if (process.env.ROTATE_REQUEST_REPORT) {
+        console.log(`      API requests: ${entries.length} for ${rotated} rotated Secrets (${inPlace} in-place, ${versioned} versioned) and ${restarted} restarted Deployments: ${perSecret.toFixed(2)} per Secret, ${perWorkload.toFixed(2)} per workload, ${shared} shared (lists, Lease)`);
+      }
+    });
+
     it('explains itself with --help', async () => {
       const r = await c.run(['--help']);
 
