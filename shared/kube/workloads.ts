@@ -81,8 +81,9 @@ export interface WorkloadStore {
   /**
    * Watches a kind in a namespace (one object when `name` is given) from `resourceVersion`;
    * `onEvent` gets every change and `onEnd` is called once when the watch ends (error or
-   * server close). Returns a stop function. Undefined when this store cannot watch; callers
-   * poll with `get` instead.
+   * server close; an HTTP error carries `statusCode`). Returns a stop function. Undefined when
+   * this store cannot watch; callers poll with `get` instead. A kind whose watch was refused
+   * (403) is not asked again: its watches end at once, so callers fall back to polling.
    */
   watch?(
     kind: WorkloadKind,
@@ -182,6 +183,9 @@ const PLURALS: Record<WorkloadKind, string> = { Deployment: 'deployments', State
 
 /** {@link WorkloadStore} on the Kubernetes API; watches need the KubeConfig. */
 export class KubeWorkloadStore implements WorkloadStore {
+  /** Kinds whose watch was refused (403) or is not served (404/405): not asked again. */
+  private readonly unwatchable = new Set<WorkloadKind>();
+
   constructor(
     private readonly apps: AppsV1Api,
     private readonly batch: BatchV1Api,
@@ -253,6 +257,10 @@ export class KubeWorkloadStore implements WorkloadStore {
   }
 
   watch?: WorkloadStore['watch'] = async (kind, namespace, name, resourceVersion, onEvent, onEnd) => {
+    if (this.unwatchable.has(kind)) {
+      onEnd(Object.assign(new Error(`watching ${kind}s is not permitted or not served`), { statusCode: 403 }));
+      return () => {};
+    }
     const group = kind === 'CronJob' ? '/apis/batch/v1' : '/apis/apps/v1';
     const path = `${group}/namespaces/${encodeURIComponent(namespace)}/${PLURALS[kind]}`;
     let ended = false;
@@ -271,7 +279,11 @@ export class KubeWorkloadStore implements WorkloadStore {
         }
         if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') onEvent({ type: phase, workload: toWorkload(kind, obj) });
       },
-      (err: unknown) => end(err),
+      (err: unknown) => {
+        const status = (err as { statusCode?: unknown } | null)?.statusCode;
+        if (status === 403 || status === 404 || status === 405) this.unwatchable.add(kind);
+        end(err);
+      },
     );
     return () => {
       ended = true;

@@ -279,6 +279,8 @@ function rethrowInterrupt(e: unknown): never {
   throw new InterruptedError(e instanceof Error ? e.message : String(e));
 }
 
+const warnedUnwatchable = new WeakSet<RotationDeps>();
+
 /** One watch: resolves on a settled rollout, when the watch ends, or at the deadline. */
 async function watchUntilSettled(w: Workload, generation: number, remainingMs: number, deps: RotationDeps): Promise<{ state?: RolloutState; timedOut: boolean }> {
   deps.shutdown.checkpoint();
@@ -311,7 +313,14 @@ async function watchUntilSettled(w: Workload, generation: number, remainingMs: n
             const s = rolloutState(e.workload, generation);
             if (s.state !== 'progressing') finish({ state: s, timedOut: false });
           },
-          () => finish({ timedOut: false }),
+          (err) => {
+            const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+            if (status === 403 && !warnedUnwatchable.has(deps)) {
+              warnedUnwatchable.add(deps);
+              deps.log.warn({ kind: w.kind }, `cannot watch ${w.kind}s (403 Forbidden): polling rollouts every ${formatDuration(deps.pollIntervalMs ?? 2000)} instead; grant the watch verb to the job's role`);
+            }
+            finish({ timedOut: false });
+          },
         )
         .then(
           (s) => {

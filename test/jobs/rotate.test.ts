@@ -625,6 +625,38 @@ describe('jobs/rotate', function () {
       }
     });
 
+    it('works with a least-privilege service account, polling rollouts when it may not watch', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      const rules = [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'patch'] },
+        { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'patch'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+      ];
+      await c.emulator.applyObjects([
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'rotate' }, rules },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'rotate' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'rotate' },
+          subjects: [{ kind: 'ServiceAccount', name: 'rotator', namespace: 'secret-steward' }],
+        },
+      ]);
+      const { writeFile } = await import('node:fs/promises');
+      const kubeconfig = `${c.dir}/rotator.kubeconfig`;
+      await writeFile(kubeconfig, c.emulator.kubeconfigYaml({ token: c.emulator.serviceAccountToken('secret-steward', 'rotator') }));
+
+      const r = await c.run(['--rollout-poll-interval', '50ms', '--output', 'json'], { kubeconfig });
+
+      assert.equal(r.code, 0, r.stdout + r.logs.lines.join(''));
+      assert.equal(entry(r, 'shop', 'db').action, 'rotated');
+      assert.equal(r.records.filter((l) => String(l.msg).includes('cannot watch Deployments (403 Forbidden)')).length, 1, 'warned once');
+      assert.equal(c.requests().filter((e) => e.verb === 'watch' && e.status === 403).length, 1, 'asked to watch once, then polled');
+    });
+
     it('explains itself with --help', async () => {
       const r = await c.run(['--help']);
 

@@ -86,8 +86,8 @@ export class RotateCluster {
   }
 
   /** Arguments every run needs. */
-  baseArgs(): string[] {
-    return ['--kubeconfig', this.kubeconfig, '--lock-namespace', LOCK_NAMESPACE];
+  baseArgs(kubeconfig = this.kubeconfig): string[] {
+    return ['--kubeconfig', kubeconfig, '--lock-namespace', LOCK_NAMESPACE];
   }
 
   async namespace(name: string): Promise<void> {
@@ -203,11 +203,11 @@ export class RotateCluster {
   }
 
   /** Runs rotate in-process with a fresh log sink. */
-  async run(args: string[], opts: { clock?: Clock; shutdown?: Shutdown; env?: Record<string, string>; command?: Command<any> } = {}): Promise<RunResult> {
+  async run(args: string[], opts: { clock?: Clock; shutdown?: Shutdown; env?: Record<string, string>; command?: Command<any>; kubeconfig?: string } = {}): Promise<RunResult> {
     const logs = new MemorySink();
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCommand(opts.command ?? rotateCommand, [...this.baseArgs(), ...args], {
+    const code = await runCommand(opts.command ?? rotateCommand, [...this.baseArgs(opts.kubeconfig), ...args], {
       env: { PATH: process.env.PATH, HOME: this.dir, POD_NAME: 'rotate-test', ...opts.env },
       stdout: { write: (t: string) => out.push(t) },
       stderr: { write: (t: string) => err.push(t) },
