@@ -109,7 +109,7 @@ export async function resolveConsumers(rot: Rotation, index: WorkloadIndex): Pro
     for (const c of rot.policy.consumers) {
       const w = all.find((x) => x.kind === c.kind && x.name === c.name);
       if (w === undefined) rot.warnings.push(`consumer ${c.kind.toLowerCase()}/${c.name} not found in namespace ${rot.namespace}`);
-      else out.push(w);
+      else if (w.rollsOut || rot.strategy === 'versioned') out.push(w);
     }
   }
   rot.consumers = out.map(keyOfWorkload);
