@@ -184,12 +184,18 @@ export function overallResult(checks: readonly CheckResult[]): DrillReport['resu
   return 'pass';
 }
 
-/** The copy stored in the bucket: with `summary`, findings and per-namespace results are left out. */
+/**
+ * The copy stored in the bucket: with `summary`, everything that names a namespace or Secret
+ * (findings, per-namespace results, drift examples, warnings) is left out.
+ */
 export function storedCopy(report: DrillReport, detail: 'full' | 'summary'): DrillReport {
   if (detail === 'full') return report;
   return {
     ...report,
-    checks: report.checks.map((c) => ({ ...c, findings: [] })),
+    checks: report.checks.map((c) => {
+      const { examples: _names, ...details } = c.details ?? {};
+      return { ...c, findings: [], ...(c.details ? { details } : {}) };
+    }),
     namespaces: {},
     warnings: report.warnings.length > 0 ? [`${report.warnings.length} warning(s); see the drill's own output`] : [],
   };

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { compareRestored, drillCopy, drillIdFrom, drillObjectName, DRILL_LABEL } from '../../../shared/verify/drill-objects.js';
+import { isDnsSubdomain } from '../../../shared/verify/secret-validity.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+describe('shared/verify/drill-objects', () => {
+  it('names a copy drill-<id>.<namespace>.<name> when that fits', () => {
+    assert.equal(drillObjectName('ab12cd34', 'payments', 'db-creds'), 'drill-ab12cd34.payments.db-creds');
+  });
+
+  it('hashes names that would be too long or invalid, always valid and at most 253 characters', () => {
+    const cases: Array<[string, string]> = [
+      ['n'.repeat(63), 's'.repeat(253)],
+      ['payments', `${'a.'.repeat(120)}b`],
+      ['BAD', 'x'],
+      ['', 'x'],
+    ];
+    for (const [ns, name] of cases) {
+      const n = drillObjectName('ab12cd34', ns, name);
+      assert.ok(isDnsSubdomain(n), n);
+      assert.match(n, /^drill-ab12cd34\.[0-9a-f]{64}$/);
+    }
+  });
+
+  it('never gives two Secrets the same name (dots in names, long names, hashed vs readable)', () => {
+    const pairs: Array<[string, string]> = [
+      ['a', 'b.c'],
+      ['a-b', 'c'],
+      ['a', 'b-c'],
+      ['ab', 'c'],
+      ['a', 'bc'],
+      ['n'.repeat(63), 's'.repeat(200)],
+      ['n'.repeat(63), `${'s'.repeat(199)}t`],
+    ];
+    const names = pairs.map(([ns, name]) => drillObjectName('id', ns, name));
+    assert.equal(new Set(names).size, names.length, names.join('\n'));
+  });
+
+  it('makes a drill id usable in names and labels from a run id', () => {
+    assert.equal(drillIdFrom('1A2B-3c4d'), '1a2b3c4d');
+    assert.equal(drillIdFrom('---'), 'x');
+  });
+
+  it('copies type, immutability and data, labels it, and leaves the source labels and annotations out', () => {
+    const copy = drillCopy(
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'apps', labels: { 'reconcile.external-secrets.io/managed': 'true' }, annotations: { 'cert-manager.io/certificate-name': 'x' } }, type: 'kubernetes.io/basic-auth', immutable: true, data: { username: b64('u') } },
+      { drillId: 'ab12', drillNamespace: 'drill', backupId: '20261127T031500Z-3f9a1c' },
+    );
+
+    assert.deepEqual(copy, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'drill-ab12.apps.db',
+        namespace: 'drill',
+        labels: { [DRILL_LABEL]: 'ab12', 'app.kubernetes.io/managed-by': 'secret-steward' },
+        annotations: { 'secret-steward.io/drill-source': 'apps/db', 'secret-steward.io/drill-backup': '20261127T031500Z-3f9a1c' },
+      },
+      type: 'kubernetes.io/basic-auth',
+      immutable: true,
+      data: { username: b64('u') },
+    });
+  });
+
+  it('compares what was read back byte for byte on the decoded data, naming keys only', () => {
+    const expected = { apiVersion: 'v1' as const, kind: 'Secret' as const, metadata: { name: 'db', namespace: 'apps' }, type: 'Opaque', data: { a: b64('one'), b: b64('two') } };
+
+    assert.deepEqual(compareRestored(expected, { type: 'Opaque', data: { a: b64('one'), b: b64('two') } }), []);
+    assert.deepEqual(compareRestored(expected, { type: 'Opaque', data: { a: b64('onE'), c: b64('x') }, immutable: true }), [
+      'immutable is true, expected false',
+      'data key "a" differs',
+      'data key "b" is missing',
+      'data key "c" is extra',
+    ]);
+    assert.deepEqual(compareRestored(expected, { data: expected.data, type: 'kubernetes.io/tls' }), ['type is kubernetes.io/tls, expected Opaque']);
+  });
+});
