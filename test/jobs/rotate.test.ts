@@ -493,6 +493,20 @@ describe('jobs/rotate', function () {
       assert.ok(r.records.some((l) => Array.isArray(l.fingerprints) && String(l.fingerprints[0]).match(/=sha256:[0-9a-f]{12}$/)), 'fingerprints are logged');
     });
 
+    it('gives Secrets with names near the 253-character limit valid, stable companion names', async () => {
+      const name = `${'a'.repeat(120)}.${'b'.repeat(120)}-creds`;
+      await c.secret('shop', name, DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      const previous = c.emulator.list('v1', 'Secret', 'shop').find((s) => s.metadata?.labels?.['secret-steward.io/role'] === 'previous')!;
+      assert.ok(previous.metadata!.name.length <= 253);
+      assert.match(previous.metadata!.name, /-[0-9a-f]{10}-previous$/);
+      assert.equal(previous.metadata!.annotations!['secret-steward.io/companion-of'], name);
+      assert.deepEqual(c.data('shop', previous.metadata!.name), DB_DATA);
+    });
+
     it('exits 4 when the API server stays unavailable', async () => {
       await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
       c.emulator.faults.inject({ method: 'GET', path: /\/secrets$/, status: 503, times: Infinity });
