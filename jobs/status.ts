@@ -1,19 +1,13 @@
+import { runStatusJob } from '../shared/status/status-job.js';
+import { statusHelp, statusSettings, validateStatusSettings } from '../shared/status/status-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { logSettings } from '../shared/log/log-settings.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
 
-/** `secret-steward status`: not implemented yet. */
+/** `secret-steward status`: one read-only overview of rotation, backups, drills and keys (logic in shared/status/). */
 export const statusCommand = defineCommand({
-  help: {
-    name: 'status',
-    summary: 'not implemented yet',
-    description: 'This command is not implemented yet: it does nothing and exits 1.',
-  },
-  settings: { ...logSettings },
-  run: async (_settings, ctx) => {
-    ctx.io.stderr.write('secret-steward status: not implemented yet\n');
-    return ExitCode.Failed;
-  },
+  help: statusHelp,
+  settings: statusSettings,
+  validate: validateStatusSettings,
+  run: (settings, ctx) => runStatusJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(statusCommand, process.argv.slice(2));

@@ -1,0 +1,56 @@
+import { BackupLayout } from '../backup/backup-layout.js';
+import { createKubeClients, loadKubeConfig } from '../kube/client.js';
+import { KubeSecretStore } from '../kube/secrets.js';
+import { KubeWorkloadStore } from '../kube/workloads.js';
+import type { CommandContext } from '../runtime/command.js';
+import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
+import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { collectBackupOverview } from './backup-status.js';
+import { collectKeyStatus } from './key-status.js';
+import { collectRotationStatus } from './rotation-status.js';
+import { buildStatusReport, renderStatus, type StatusReport } from './status-report.js';
+import type { StatusSettings } from './status-settings.js';
+
+/**
+ * `secret-steward status`: collects rotation policies (cluster), backups and drills (store,
+ * when given) and key expiry (key files), applies the overdue rules, prints the overview and
+ * returns 1 when anything is overdue. Reads only: no Lease, no Event, no write anywhere.
+ */
+export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  const now = ctx.clock.now();
+  const keys = collectKeyStatus({ recipient: s.recipientKey, signer: s.trustedSignerKey }, { now, warnWithinMs: s.keyExpiryWarning });
+  const kc = loadKubeConfig(s, ctx.io.env);
+  const kube = createKubeClients(kc, { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const rotation = collectRotationStatus(
+    { secrets: new KubeSecretStore(kube.core, kube.caller), workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.caller, kc) },
+    { namespaces: s.namespace, selector: s.selector, now, graceMs: s.rotationGrace },
+  );
+  let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);
+  if (s.store !== undefined && s.clusterName !== undefined) {
+    const cluster = s.clusterName;
+    const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+    backups = collectBackupOverview(store, new BackupLayout(cluster), {
+      now,
+      limit: s.backups,
+      freshness: s.backupSchedule === undefined ? undefined : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },
+      drillMaxAgeMs: s.drillMaxAge,
+    }).then((b) => ({ cluster, ...b }));
+  }
+  // Settle all three before judging, so that one failure does not leave the others unobserved.
+  const [k, r, b] = await Promise.allSettled([keys, rotation, backups]);
+  for (const x of [k, r, b]) if (x.status === 'rejected') throw x.reason;
+  const report = buildStatusReport({
+    now,
+    rotation: { graceMs: s.rotationGrace, namespaces: s.namespace, ...(s.selector ? { selector: s.selector } : {}), secrets: (r as PromiseFulfilledResult<Awaited<typeof rotation>>).value },
+    backups: (b as PromiseFulfilledResult<StatusReport['backups']>).value,
+    keys: (k as PromiseFulfilledResult<Awaited<typeof keys>>).value,
+  });
+  ctx.log.info({ overdue: report.overdue, problems: report.problems.map((p) => p.kind), warnings: report.warnings.length, policies: report.rotation.secrets.length }, 'status collected');
+  const color = s.color === 'always' || (s.color === 'auto' && isTerminal(ctx.io.stdout) && !ctx.io.env.NO_COLOR);
+  ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, { color }));
+  return report.overdue ? ExitCode.Failed : ExitCode.Success;
+}
+
+function isTerminal(out: unknown): boolean {
+  return (out as { isTTY?: boolean }).isTTY === true;
+}

@@ -1,0 +1,215 @@
+/**
+ * The status overview as data (`--output json`) and as tables for a terminal, and the rules
+ * that make something overdue (exit 1) or worth a warning (exit 0).
+ */
+import { formatDuration } from '../config/options.js';
+import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
+import type { BackupOverview } from './backup-status.js';
+import type { KeyStatus } from './key-status.js';
+import type { RotationStatus } from './rotation-status.js';
+
+export const STATUS_FORMAT = 'secret-steward.io/status/v1';
+
+/**
+ * Overdue (exit 1):
+ * - `rotation-overdue`: a Secret due for longer than the rotation grace period;
+ * - `rotation-invalid`: a policy that cannot be used (the Secret will never rotate);
+ * - `no-backup`: the store holds no complete scheduled backup;
+ * - `backup-stale`: the newest scheduled backup is older than the backup schedule allows;
+ * - `drill-overdue`: no drill passed within the drill window;
+ * - `key-unusable`: a recipient or signer key expired, was revoked or cannot be used.
+ */
+export type ProblemKind = 'rotation-overdue' | 'rotation-invalid' | 'no-backup' | 'backup-stale' | 'drill-overdue' | 'key-unusable';
+
+/** Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires soon. */
+export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring';
+
+export interface Finding<K extends string> {
+  kind: K;
+  /** What it is about: `payments/db-creds`, a backup id, a key fingerprint, `drills`. */
+  subject: string;
+  message: string;
+}
+
+export interface StatusReport {
+  format: typeof STATUS_FORMAT;
+  generatedAt: string;
+  /** True when anything is overdue (exit 1). */
+  overdue: boolean;
+  problems: Array<Finding<ProblemKind>>;
+  warnings: Array<Finding<WarningKind>>;
+  rotation: { graceMs: number; namespaces: string[]; selector?: string; secrets: RotationStatus[] };
+  /** Absent without a store. */
+  backups?: BackupOverview & { cluster: string };
+  keys: KeyStatus[];
+}
+
+export interface StatusParts {
+  now: Date;
+  rotation: StatusReport['rotation'];
+  backups?: StatusReport['backups'];
+  keys: KeyStatus[];
+}
+
+/** Applies the overdue and warning rules to what was collected. */
+export function buildStatusReport(p: StatusParts): StatusReport {
+  const problems: StatusReport['problems'] = [];
+  const warnings: StatusReport['warnings'] = [];
+  for (const r of p.rotation.secrets) {
+    const subject = `${r.namespace}/${r.name}`;
+    if (r.state === 'overdue') problems.push({ kind: 'rotation-overdue', subject, message: `rotation overdue since ${r.dueSince ?? 'unknown'}: ${r.detail}` });
+    if (r.state === 'invalid') problems.push({ kind: 'rotation-invalid', subject, message: `rotation policy cannot be used, so the Secret never rotates: ${r.detail}` });
+    if (r.lastOutcome !== undefined && r.lastOutcome.result !== 'succeeded') {
+      warnings.push({
+        kind: 'rotation-failed',
+        subject,
+        message: `last rotation ${r.lastOutcome.rotation} ${r.lastOutcome.result} at ${r.lastOutcome.at}${r.lastOutcome.message ? `: ${r.lastOutcome.message}` : ''}`,
+      });
+    }
+  }
+  const b = p.backups;
+  if (b !== undefined) {
+    if (b.newestScheduled === undefined) {
+      problems.push({ kind: 'no-backup', subject: b.location, message: `no complete scheduled backup in ${b.location}` });
+    } else if (b.freshness !== undefined && !b.freshness.fresh) {
+      problems.push({ kind: 'backup-stale', subject: b.newestScheduled.id, message: b.freshness.message });
+    }
+    if (!b.drills.ok) {
+      const last = b.drills.latestPass;
+      problems.push({
+        kind: 'drill-overdue',
+        subject: 'drills',
+        message:
+          `no DR drill passed within ${formatDuration(b.drills.maxAgeMs)}` +
+          (last ? `; the last one that passed ran at ${last.at} (backup ${last.backupId})` : '; none has ever passed') +
+          ': run verify-restore',
+      });
+    }
+    if (b.drills.latest?.result === 'fail') {
+      warnings.push({ kind: 'drill-failed', subject: b.drills.latest.backupId, message: `the latest DR drill (${b.drills.latest.at}) failed; report ${b.drills.latest.report}` });
+    }
+  }
+  for (const k of p.keys) {
+    const subject = `${k.role} key ${k.fingerprint}`;
+    if (k.state === 'expired' || k.state === 'revoked' || k.state === 'unusable') problems.push({ kind: 'key-unusable', subject, message: `${k.role} key ${k.fingerprint} from ${k.file}: ${k.detail}` });
+    if (k.state === 'expiring') warnings.push({ kind: 'key-expiring', subject, message: `${k.role} key ${k.fingerprint} from ${k.file} ${k.detail}` });
+  }
+  return {
+    format: STATUS_FORMAT,
+    generatedAt: p.now.toISOString(),
+    overdue: problems.length > 0,
+    problems,
+    warnings,
+    rotation: p.rotation,
+    ...(b ? { backups: b } : {}),
+    keys: p.keys,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+
+type Mark = 'red' | 'yellow' | undefined;
+const ANSI: Record<'red' | 'yellow', [string, string]> = { red: ['\x1b[1;31m', '\x1b[0m'], yellow: ['\x1b[33m', '\x1b[0m'] };
+
+function paint(text: string, mark: Mark, color: boolean): string {
+  return color && mark !== undefined ? `${ANSI[mark][0]}${text}${ANSI[mark][1]}` : text;
+}
+
+/** A table whose rows are painted whole, so that colour codes never upset the alignment. */
+function table(header: string[], rows: string[][], marks: Mark[], color: boolean): string {
+  const lines = renderTable(header, rows).trimEnd().split('\n');
+  return lines.map((l, i) => (i === 0 ? l : paint(l, marks[i - 1], color))).join('\n');
+}
+
+/** `3h12m ago` / `in 2d4h`. */
+export function relative(isoTime: string | undefined, now: Date): string {
+  if (isoTime === undefined) return '-';
+  const t = Date.parse(isoTime);
+  if (Number.isNaN(t)) return isoTime;
+  const d = t - now.getTime();
+  return d >= 0 ? `in ${formatAge(d)}` : `${formatAge(-d)} ago`;
+}
+
+function nextDueCell(s: RotationStatus, now: Date): string {
+  if (s.state !== 'overdue' && s.state !== 'due' && !(s.state === 'in-flight' && s.nextDue === undefined)) return relative(s.nextDue, now);
+  return s.dueSince === undefined ? 'now (rotate-now)' : `now (due ${relative(s.dueSince, now)})`;
+}
+
+const ROTATION_MARK: Record<RotationStatus['state'], Mark> = { ok: undefined, due: 'yellow', overdue: 'red', held: 'yellow', 'in-flight': 'yellow', invalid: 'red', skipped: undefined };
+
+function rotationSection(r: StatusReport['rotation'], now: Date, color: boolean): string[] {
+  const counts = new Map<string, number>();
+  for (const s of r.secrets) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+  const scope = r.namespaces.length > 0 ? ` in ${r.namespaces.join(', ')}` : '';
+  const head = `ROTATION: ${r.secrets.length} Secret${r.secrets.length === 1 ? '' : 's'} with a policy${scope}${r.selector ? ` matching ${r.selector}` : ''}` +
+    (r.secrets.length > 0 ? ` (${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')})` : '');
+  if (r.secrets.length === 0) return [head];
+  const rows = r.secrets.map((s) => [
+    `${s.namespace}/${s.name}`,
+    s.state === 'overdue' || s.state === 'invalid' ? s.state.toUpperCase() : s.state,
+    s.schedule ?? '-',
+    s.strategy ?? '-',
+    s.lastRotated ? relative(s.lastRotated, now) : 'never',
+    nextDueCell(s, now),
+    s.consumers.join(',') || '-',
+    s.lastOutcome ? `${s.lastOutcome.result} ${relative(s.lastOutcome.at, now)}` : '-',
+  ]);
+  const out = [head, table(['SECRET', 'STATE', 'SCHEDULE', 'STRATEGY', 'LAST ROTATED', 'NEXT DUE', 'CONSUMERS', 'LAST OUTCOME'], rows, r.secrets.map((s) => ROTATION_MARK[s.state]), color)];
+  const notes = r.secrets.filter((s) => s.state === 'invalid' || s.state === 'skipped' || s.state === 'held' || s.state === 'in-flight');
+  for (const s of notes) out.push(`  ${s.namespace}/${s.name}: ${s.detail}`);
+  return out;
+}
+
+function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color: boolean): string[] {
+  const out = [`BACKUPS of cluster ${b.cluster} in ${b.location}: ${b.completeBackups} complete, ${b.incompleteBackups} incomplete`];
+  if (b.backups.length > 0) {
+    const rows = b.backups.map((x) => [
+      x.id,
+      x.kind,
+      formatAge(now.getTime() - Date.parse(x.createdAt)),
+      x.secrets === undefined ? '-' : String(x.secrets),
+      formatBytes(x.storedBytes),
+      x.lastDrill ? `${x.lastDrill.result} ${relative(x.lastDrill.at, now)}` : 'never drilled',
+    ]);
+    out.push(table(['BACKUP', 'KIND', 'AGE', 'SECRETS', 'SIZE', 'LAST DRILL'], rows, b.backups.map((x) => (x.lastDrill?.result === 'fail' ? 'yellow' : undefined)), color));
+  }
+  if (b.freshness) out.push(paint(`Freshness: ${b.freshness.fresh ? 'ok' : 'STALE'}: ${b.freshness.message}`, b.freshness.fresh ? undefined : 'red', color));
+  else out.push('Freshness: not checked (give --backup-schedule)');
+  const d = b.drills;
+  const pass = d.latestPass ? `last passed ${relative(d.latestPass.at, now)} (backup ${d.latestPass.backupId})` : 'none has passed';
+  const latest = d.latest && d.latest !== d.latestPass && d.latest.at !== d.latestPass?.at ? `; latest ${d.latest.result} ${relative(d.latest.at, now)} (backup ${d.latest.backupId})` : '';
+  const window = d.maxAgeMs === 0 ? 'not checked' : d.ok ? `ok (required within ${formatDuration(d.maxAgeMs)})` : `OVERDUE (required within ${formatDuration(d.maxAgeMs)})`;
+  out.push(paint(`Drills: ${pass}${latest}: ${window}`, d.ok ? (d.latest?.result === 'fail' ? 'yellow' : undefined) : 'red', color));
+  return out;
+}
+
+const KEY_MARK: Record<KeyStatus['state'], Mark> = { ok: undefined, expiring: 'yellow', expired: 'red', revoked: 'red', unusable: 'red' };
+
+function keySection(keys: KeyStatus[], now: Date, color: boolean): string[] {
+  if (keys.length === 0) return ['KEYS: none given (--recipient-key, --trusted-signer-key)'];
+  const rows = keys.map((k) => [
+    k.role,
+    k.fingerprint,
+    k.userId || '-',
+    k.expiresAt ? `${k.expiresAt.slice(0, 10)} (${relative(k.expiresAt, now)})` : 'never',
+    KEY_MARK[k.state] === 'red' ? k.state.toUpperCase() : k.state,
+  ]);
+  return ['KEYS', table(['ROLE', 'FINGERPRINT', 'USER ID', 'EXPIRES', 'STATE'], rows, keys.map((k) => KEY_MARK[k.state]), color)];
+}
+
+/** The overview for a terminal: one section per area, then what is overdue and the warnings. */
+export function renderStatus(r: StatusReport, o: { color: boolean }): string {
+  const now = new Date(r.generatedAt);
+  const sections: string[][] = [[`secret-steward status at ${r.generatedAt}`], rotationSection(r.rotation, now, o.color)];
+  if (r.backups) sections.push(backupSection(r.backups, now, o.color));
+  sections.push(keySection(r.keys, now, o.color));
+  if (r.problems.length > 0) {
+    sections.push([paint(`OVERDUE (${r.problems.length}; exit 1)`, 'red', o.color), ...r.problems.map((p) => paint(`  ! ${p.kind} ${p.subject}: ${p.message}`, 'red', o.color))]);
+  }
+  if (r.warnings.length > 0) {
+    sections.push([paint(`WARNINGS (${r.warnings.length})`, 'yellow', o.color), ...r.warnings.map((w) => paint(`  - ${w.kind} ${w.subject}: ${w.message}`, 'yellow', o.color))]);
+  }
+  if (r.problems.length === 0) sections.push([`Nothing overdue${r.warnings.length > 0 ? ` (${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'})` : ''}.`]);
+  return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
+}

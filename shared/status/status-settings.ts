@@ -1,0 +1,137 @@
+import { customSetting, durationSetting, enumSetting, fileSetting, integerSetting, stringSetting, type SettingsOf } from '../config/options.js';
+import type { CommandHelp } from '../config/help.js';
+import { problemFor } from '../config/parse.js';
+import type { ConfigProblem } from '../errors/index.js';
+import { isValidClusterName } from '../backup/backup-layout.js';
+import { kubeSettings } from '../kube/kube-settings.js';
+import { logSettings } from '../log/log-settings.js';
+import { cronProblem, isValidTimeZone } from '../rotation/schedule.js';
+import { parseStoreUrl, storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
+
+const ROTATION = 'Rotation';
+const BACKUPS = 'Backups and drills';
+const KEYS = 'Key expiry';
+const OUTPUT = 'Output';
+
+const { store: _requiredStore, ...s3Settings } = storeSettings;
+
+/**
+ * `secret-steward status` settings. The store is optional (without it only rotation and keys
+ * are reported); the freshness settings are verify-restore's, under the same names and
+ * variables, so one environment serves both.
+ */
+export const statusSettings = {
+  clusterName: stringSetting({
+    description: 'Name of the cluster the backups belong to (<store>/<cluster-name>/). Required with --store.',
+    valueName: 'NAME',
+    group: BACKUPS,
+    pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    expected: 'a lower-case DNS label such as prod-eu-1',
+  }),
+  store: customSetting({
+    description:
+      'Where backups are kept (s3://bucket[/prefix] or file:///dir), as for backup. Without it the backup and drill sections are left out. Read only: status lists and HEADs objects, never downloads a backup.',
+    valueName: 'URL',
+    group: BACKUPS,
+    parse: parseStoreUrl,
+  }),
+  ...s3Settings,
+  namespace: stringSetting({
+    description: 'Report rotation policies only in this namespace (repeatable). Default: every namespace.',
+    valueName: 'NAMESPACE',
+    repeatable: true,
+    group: ROTATION,
+    pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    expected: 'a namespace name',
+  }),
+  selector: stringSetting({ description: 'Report only Secrets matching this label selector.', valueName: 'SELECTOR', group: ROTATION }),
+  rotationGrace: durationSetting({
+    description:
+      'How long a Secret may be due before it counts as overdue: the rotate CronJob needs time to get to it. Set it to that CronJob\'s interval plus its run time.',
+    default: 3_600_000,
+    group: ROTATION,
+  }),
+  backupSchedule: stringSetting({
+    description:
+      "The backup CronJob's schedule (5 cron fields or @daily...). With it, a newest complete backup older than the schedule allows is overdue (the same rule as verify-restore's freshness check). Without it, only a store with no complete backup is.",
+    valueName: 'CRON',
+    group: BACKUPS,
+  }),
+  backupTimezone: stringSetting({ description: "IANA time zone of --backup-schedule (the CronJob's spec.timeZone).", valueName: 'ZONE', default: 'UTC', group: BACKUPS }),
+  freshnessGrace: durationSetting({
+    description: 'How long after a scheduled time its backup may still be missing (it may be running) before it is overdue.',
+    default: 3_600_000,
+    group: BACKUPS,
+  }),
+  drillMaxAge: durationSetting({
+    description: 'Overdue when no DR drill (verify-restore) has passed within this long. 0s: do not check.',
+    default: 8 * 86_400_000,
+    group: BACKUPS,
+  }),
+  backups: integerSetting({ description: 'How many of the newest complete backups to list.', min: 1, max: 100, default: 5, group: BACKUPS }),
+  recipientKey: fileSetting({
+    description: "Public key file(s) backups are encrypted to (the backup job's --recipient-key): their expiry is reported. An expired or revoked one is overdue (backups fail).",
+    repeatable: true,
+    group: KEYS,
+  }),
+  trustedSignerKey: fileSetting({
+    description:
+      "Public key file(s) of the backup signer (verify-restore's --trusted-signer-key): their expiry is reported. An expired or revoked one is overdue (the backup job can no longer sign). Status never needs a private key.",
+    repeatable: true,
+    group: KEYS,
+  }),
+  keyExpiryWarning: durationSetting({ description: 'Warn about keys that expire within this long.', default: 30 * 86_400_000, group: KEYS }),
+  output: enumSetting(['text', 'json'] as const, { description: 'text: tables for a terminal; json: the whole overview for machines.', default: 'text', group: OUTPUT }),
+  color: enumSetting(['auto', 'always', 'never'] as const, {
+    description: 'Highlight overdue rows in red and warnings in yellow: auto = when stdout is a terminal and NO_COLOR is not set.',
+    default: 'auto',
+    group: OUTPUT,
+  }),
+  ...kubeSettings,
+  ...logSettings,
+} as const;
+
+export type StatusSettings = SettingsOf<typeof statusSettings>;
+
+export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (s.store !== undefined) {
+    problems.push(...validateStoreSettings(s as unknown as StoreSettings));
+    if (s.clusterName === undefined) problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store'));
+    else if (!isValidClusterName(s.clusterName)) problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
+  } else {
+    if (s.backupSchedule !== undefined) problems.push(problemFor(statusSettings, 'backupSchedule', 'needs --store (where the backups are)'));
+    if (s.s3Endpoint !== undefined) problems.push(problemFor(statusSettings, 's3Endpoint', 'needs --store'));
+  }
+  if (!isValidTimeZone(s.backupTimezone)) {
+    problems.push(problemFor(statusSettings, 'backupTimezone', `unknown time zone "${s.backupTimezone}" (expected an IANA name such as UTC or Europe/Berlin)`));
+  } else if (s.backupSchedule !== undefined) {
+    const p = cronProblem(s.backupSchedule, s.backupTimezone);
+    if (p !== undefined) problems.push(problemFor(statusSettings, p.field === 'schedule' ? 'backupSchedule' : 'backupTimezone', p.message));
+  }
+  return problems;
+}
+
+export const statusHelp: CommandHelp = {
+  name: 'status',
+  summary: 'One overview: rotation policies, latest backups and drills, key expiry, anything overdue.',
+  description: [
+    'Reads the cluster and the store (nothing is written) and shows where every Secret stands:',
+    '  rotation  each Secret with a secret-steward.io/rotation policy: schedule, last rotated, next due, strategy, consumers (the workloads a rotation restarts), last outcome',
+    '  backups   the newest complete backups: id, age, items, size, and the last drill of each (result and age)',
+    '  drills    the newest DR drill and the newest one that passed',
+    '  keys      expiry of the recipient and signer keys',
+    'Overdue, highlighted and exit 1: a rotation due for longer than --rotation-grace; a policy that cannot be used (invalid); ' +
+      'no complete backup, or (with --backup-schedule) a newest backup older than the schedule allows; no drill passed within --drill-max-age; ' +
+      'an expired or revoked key. Warnings (exit 0): a last rotation that did not succeed, a latest drill that failed, keys expiring within --key-expiry-warning.',
+  ].join('\n'),
+  examples: [
+    'secret-steward status --cluster-name prod --store s3://backups/k8s --backup-schedule "15 3 * * *" --recipient-key /keys/recipient.asc',
+    'secret-steward status --namespace payments   # rotation only (no --store)',
+    'secret-steward status ... --output json | jq .problems   # gate a pipeline: exit 1 when anything is overdue',
+  ],
+  notes: [
+    'Exit codes: 0 nothing overdue; 1 something overdue (see "Overdue"); 2 bad settings; 4 the API server or the store was unreachable.',
+    'Needs list on Secrets (like rotate) and on Deployments, StatefulSets, DaemonSets and CronJobs in the namespaces with policies, and read access (list, head) to the store. No private key.',
+  ],
+};
