@@ -4,20 +4,23 @@
  */
 import { parseArgs } from 'node:util';
 import { startSandbox } from './sandbox.js';
+import { seedDemoCluster } from './seed.js';
 
-const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N]
+const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N] [--seed]
 
 Starts a Kubernetes API emulator and an S3 server (s3rver) on 127.0.0.1 and writes:
   DIR/kubeconfig   admin kubeconfig for kubectl and secret-steward
   DIR/env          shell-sourceable settings (AWS credentials, SECRET_STEWARD_STORE, ...)
   DIR/keys/        a demo OpenPGP key pair (throwaway; passphrase in demo.passphrase)
+With --seed, also creates the demo cluster of npm start (namespaces payments, web, platform,
+monitoring; Secrets with rotation policies, four of them due; Deployments using them).
 Prints "sandbox ready" and runs until interrupted.
 `;
 
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { dir: { type: 'string' }, 'kube-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ options: { dir: { type: 'string' }, 'kube-port': { type: 'string' }, seed: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
@@ -36,8 +39,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const sb = await startSandbox({ dir: values.dir, kubePort: port });
+  const seed = values.seed ? await seedDemoCluster(sb.emulator) : undefined;
   process.stdout.write(
     [
+      ...(seed ? [`seeded:                  ${seed.secrets} Secrets in ${seed.namespaces.join(', ')} (${seed.policies.length} with rotation policies, ${seed.due.length} due), ${seed.deployments.length} Deployments`] : []),
       `Kubernetes API emulator: ${sb.emulator.url}`,
       `S3 server:               ${sb.s3.endpoint} (bucket sandbox)`,
       `kubeconfig:              ${sb.kubeconfig}`,
