@@ -11,6 +11,7 @@ import {
 import { ConfigError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { reuseDispatchers } from './dispatcher-cache.js';
 import { KubeCaller, type KubeRetryLimits } from './kube-call.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -83,6 +84,8 @@ export function createKubeClients(
   kc: KubeConfig,
   deps: { clock: Clock; log: Logger; limits?: KubeRetryLimits; signal?: AbortSignal },
 ): KubeClients {
+  // One connection pool per client set, not a new one per request (see dispatcher-cache.ts).
+  reuseDispatchers(kc);
   return {
     core: kc.makeApiClient(CoreV1Api),
     apps: kc.makeApiClient(AppsV1Api),
