@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INDEX_FORMAT, toObjectMetadata, type BackupKind } from '../../../shared/backup/backup-index.js';
+import { BackupLayout, compactTime } from '../../../shared/backup/backup-layout.js';
+import { FileObjectStore } from '../../../shared/storage/index.js';
+import { collectBackupOverview } from '../../../shared/status/backup-status.js';
+
+const NOW = new Date('2026-03-11T12:00:00Z');
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const layout = new BackupLayout('prod');
+
+describe('shared/status/backup-status', () => {
+  let dir: string;
+  let store: FileObjectStore;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ss-status-'));
+    store = new FileObjectStore(dir);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  /** A backup started `hoursAgo` before NOW: one segment, and the index unless incomplete. */
+  async function backup(hoursAgo: number, o: { kind?: BackupKind; complete?: boolean; secrets?: number } = {}): Promise<string> {
+    const at = new Date(NOW.getTime() - hoursAgo * HOUR);
+    const id = `${compactTime(at)}-${String(hoursAgo).padStart(6, '0')}`;
+    await store.put(layout.segmentKey(id, 1, 'gzip'), Buffer.alloc(1000));
+    if (o.complete !== false) {
+      const metadata = toObjectMetadata({
+        format: INDEX_FORMAT,
+        kind: o.kind ?? 'scheduled',
+        createdAt: at.toISOString(),
+        completedAt: at.toISOString(),
+        secrets: o.secrets ?? 42,
+        segments: 1,
+        storedBytes: 1200,
+        recipients: ['AB'],
+        toolVersion: 'test',
+        compression: 'gzip',
+      });
+      await store.put(layout.indexKey(id), Buffer.alloc(200), { metadata });
+    }
+    return id;
+  }
+
+  async function drill(id: string, hoursAgo: number, passed: boolean): Promise<void> {
+    await store.put(layout.reportKey(new Date(NOW.getTime() - hoursAgo * HOUR), id, passed), Buffer.from('{}'));
+  }
+
+  const overview = (o: Partial<Parameters<typeof collectBackupOverview>[2]> = {}) =>
+    collectBackupOverview(store, layout, { now: NOW, limit: 5, drillMaxAgeMs: 8 * DAY, ...o });
+
+  it('lists the newest complete backups first, with items, size and the latest drill of each', async () => {
+    const old = await backup(50);
+    const mid = await backup(26, { secrets: 40 });
+    const newest = await backup(2);
+    await backup(1, { complete: false });
+    await drill(old, 49, true);
+    await drill(mid, 25, false);
+    await drill(mid, 20, true);
+
+    const o = await overview({ limit: 2 });
+
+    assert.deepEqual(o.backups.map((b) => b.id), [newest, mid]);
+    assert.equal(o.backups[1].secrets, 40);
+    assert.equal(o.backups[1].storedBytes, 1200);
+    assert.equal(o.backups[1].lastDrill?.result, 'pass');
+    assert.equal(o.backups[0].lastDrill, undefined);
+    assert.equal(o.completeBackups, 3);
+    assert.equal(o.incompleteBackups, 1);
+    assert.equal(o.location, `${store.location}/prod/backups/`);
+  });
+
+  it('pre-restore backups are listed but are not what freshness judges', async () => {
+    const scheduled = await backup(30);
+    await backup(1, { kind: 'pre-restore' });
+
+    const o = await overview({ freshness: { schedule: '0 * * * *', timeZone: 'UTC', graceMs: HOUR } });
+
+    assert.equal(o.backups[0].kind, 'pre-restore');
+    assert.equal(o.newestScheduled?.id, scheduled);
+    assert.equal(o.freshness?.fresh, false);
+    assert.match(o.freshness!.message, /^backup stale: expected one after 2026-03-11T11:00:00.000Z/);
+  });
+
+  const freshness: Array<{ name: string; backupHoursAgo: number; schedule: string; graceMs: number; fresh: boolean }> = [
+    { name: 'daily backup taken at today\'s slot', backupHoursAgo: 9, schedule: '0 3 * * *', graceMs: HOUR, fresh: true },
+    { name: 'daily backup from yesterday, today\'s slot missed', backupHoursAgo: 33, schedule: '0 3 * * *', graceMs: HOUR, fresh: false },
+    { name: 'yesterday\'s backup while today\'s slot is still within a long grace', backupHoursAgo: 33, schedule: '0 3 * * *', graceMs: 10 * HOUR, fresh: true },
+  ];
+  for (const f of freshness) {
+    it(`freshness: ${f.name}`, async () => {
+      await backup(f.backupHoursAgo);
+
+      const o = await overview({ freshness: { schedule: f.schedule, timeZone: 'UTC', graceMs: f.graceMs } });
+
+      assert.equal(o.freshness?.fresh, f.fresh, o.freshness?.message);
+    });
+  }
+
+  it('no complete backup: nothing newest, freshness stale', async () => {
+    await backup(1, { complete: false });
+
+    const o = await overview({ freshness: { schedule: '0 3 * * *', timeZone: 'UTC', graceMs: HOUR } });
+
+    assert.equal(o.newestScheduled, undefined);
+    assert.equal(o.freshness?.fresh, false);
+    assert.deepEqual(o.backups, []);
+  });
+
+  const drills: Array<{ name: string; reports: Array<[hoursAgo: number, passed: boolean]>; maxAgeMs: number; ok: boolean; latest?: 'pass' | 'fail' }> = [
+    { name: 'a pass within the window', reports: [[30, true]], maxAgeMs: 8 * DAY, ok: true, latest: 'pass' },
+    { name: 'the last pass is older than the window', reports: [[9 * 24, true]], maxAgeMs: 8 * DAY, ok: false, latest: 'pass' },
+    { name: 'a later failure does not hide an earlier pass within the window', reports: [[30, true], [5, false]], maxAgeMs: 8 * DAY, ok: true, latest: 'fail' },
+    { name: 'only failures', reports: [[5, false]], maxAgeMs: 8 * DAY, ok: false, latest: 'fail' },
+    { name: 'no drill at all', reports: [], maxAgeMs: 8 * DAY, ok: false },
+    { name: 'no drill, check disabled (0s)', reports: [], maxAgeMs: 0, ok: true },
+  ];
+  for (const d of drills) {
+    it(`drills: ${d.name}`, async () => {
+      const id = await backup(10 * 24);
+      for (const [h, p] of d.reports) await drill(id, h, p);
+
+      const o = await overview({ drillMaxAgeMs: d.maxAgeMs });
+
+      assert.equal(o.drills.ok, d.ok);
+      assert.equal(o.drills.latest?.result, d.latest);
+    });
+  }
+
+  it('ignores report signatures and foreign keys under reports/', async () => {
+    const id = await backup(3);
+    await drill(id, 2, true);
+    await store.put(`${layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true)}.asc`, Buffer.from('sig'));
+    await store.put('prod/reports/notes.txt', Buffer.from('x'));
+
+    const o = await overview();
+
+    assert.equal(o.drills.latestPass?.backupId, id);
+    assert.equal(o.drills.latestPass?.report, layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true));
+  });
+});
