@@ -33,7 +33,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { ObjectStore } from '../storage/index.js';
 import { resolveBackupId, VerifiedBackup } from '../verify/backup-reader.js';
-import { NEVER_RESTORED_TYPES } from '../verify/run-drill.js';
+import { NEVER_RESTORED_TYPES } from '../verify/never-restored.js';
 import { validateSecret } from '../verify/secret-validity.js';
 import type { VerificationKeys } from '../verify/verification-keys.js';
 import { BackupVerificationError } from '../verify/verification-error.js';

@@ -61,7 +61,11 @@ export const verifyRestoreSettings = {
   keyExpiryWarning: durationSetting({ description: 'Warn (report, log and Event) about keys expiring within this long.', default: 30 * 86_400_000, group: 'Key health' }),
   signingKey: fileSetting({ description: 'Armored OpenPGP private key that signs the stored report (detached .asc signature), so an auditor can verify who ran the drill.', group: REPORT }),
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: REPORT }),
-  storeReport: booleanSetting({ description: 'Store the report next to the backups (<cluster>/reports/); list-backups shows the last result per backup.', default: true, group: REPORT }),
+  storeReport: booleanSetting({
+    description: 'Store the report next to the backups (<cluster>/reports/, needs PutObject there); list-backups shows the last result per backup. --no-store-report for read-only storage credentials.',
+    default: true,
+    group: REPORT,
+  }),
   storedReportDetail: enumSetting(['full', 'summary'] as const, {
     description:
       'full: the stored report includes findings and per-namespace results, i.e. namespace and Secret NAMES (never values) in clear in the bucket. summary: checks, counts and durations only, so the bucket keeps revealing nothing but counts and sizes.',

@@ -18,7 +18,6 @@
 import { performance } from 'node:perf_hooks';
 import { latestCompleteBackup } from '../backup/backup-catalog.js';
 import { backupIdTime, type BackupLayout } from '../backup/backup-layout.js';
-import { DEFAULT_EXCLUDED_TYPES } from '../backup/backup-settings.js';
 import { isKubeError, type KubeClients } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -31,13 +30,11 @@ import type { DrillNamespace } from './drill-namespace.js';
 import { CheckRecorder, DRILL_REPORT_FORMAT, overallResult, type DrillReport, type NamespaceResult } from './drill-report.js';
 import { assessFreshness } from './freshness.js';
 import { assessKeyHealth, type KeyHealthInput } from './key-health.js';
+import { NEVER_RESTORED_TYPES } from './never-restored.js';
 import { DrillRestorer } from './restorability.js';
 import { validateSecret } from './secret-validity.js';
 import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
-
-/** Types the drill (and restore) never create: controllers own them, and copies are harmful. */
-export const NEVER_RESTORED_TYPES: readonly string[] = DEFAULT_EXCLUDED_TYPES;
 
 const MAX_SECRET_WARNINGS = 50;
 
