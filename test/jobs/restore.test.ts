@@ -89,6 +89,20 @@ describe('jobs/restore', function () {
     assert.deepEqual(writes(), []);
   });
 
+  it('--dry-run with --create-namespaces plans the namespace and its Secrets without creating anything', async () => {
+    await seedDrillSecrets(h, ['payments']);
+    await backup();
+    h.emulator.delete('v1', 'Namespace', undefined, 'payments');
+    h.emulator.requests.clear();
+
+    const r = await h.run(restoreCommand, [...restoreArgs(), '--create-namespaces', '--dry-run']);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /create +payments\/opaque +payments\/opaque +would +namespace payments would be created first/);
+    assert.deepEqual(writes().map((w) => `${w.verb} ${w.resource} dryRun=${w.dryRun}`), ['create namespaces dryRun=true']);
+    assert.equal(h.emulator.get('v1', 'Namespace', undefined, 'payments'), undefined);
+  });
+
   it('restores into mapped namespaces, leaving the originals alone', async () => {
     const expected = await seedDrillSecrets(h, ['payments', 'web']);
     await backup();
