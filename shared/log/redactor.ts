@@ -52,19 +52,24 @@ const PREFIX = MIN_REDACTABLE_LENGTH;
  * pass their text through {@link Redactor.sanitize}.
  *
  * A value is registered in the forms it can take in our output: as text, JSON-escaped,
- * base64 and base64url. Only an index prefix of each pattern is kept (its first
- * {@link MIN_REDACTABLE_LENGTH} characters); a match is confirmed by SHA-256, so registering the values of
- * a large backup costs memory proportional to the number of values, not their size, and
- * scanning a line costs one map lookup per character.
+ * base64 and base64url. No plaintext is kept, and the index is a few numbers per pattern,
+ * so registering every value of a large backup stays cheap:
+ * - a set of 30-bit hashes of each pattern's first {@link MIN_REDACTABLE_LENGTH} characters
+ *   (a quick filter, one lookup per character of a scanned line);
+ * - the distinct pattern lengths;
+ * - a set of 30-bit prefixes of each pattern's SHA-256, which confirms a match.
+ * 30 bits keep the numbers small integers that V8 stores unboxed. A hash collision can only
+ * make the redactor remove more, never less, and needs both hashes to collide at once.
  */
 export class Redactor {
-  /** prefix -> pattern length -> SHA-256 digests of the patterns with that prefix and length. */
-  private readonly byPrefix = new Map<string, Map<number, Set<string>>>();
-  private count = 0;
+  private readonly prefixes = new Set<number>();
+  private readonly patterns = new Set<number>();
+  /** Distinct pattern lengths, longest first (a match prefers the longest pattern). */
+  private lengths: number[] = [];
 
   /** Number of distinct patterns registered (all forms). */
   get size(): number {
-    return this.count;
+    return this.patterns.size;
   }
 
   /** Registers a secret value (text or bytes) in all the forms it may appear in. */
@@ -88,29 +93,27 @@ export class Redactor {
 
   private addPattern(text: string): void {
     if (text.length < MIN_REDACTABLE_LENGTH) return;
-    const key = text.slice(0, PREFIX);
-    let byLength = this.byPrefix.get(key);
-    if (byLength === undefined) this.byPrefix.set(key, (byLength = new Map()));
-    let digests = byLength.get(text.length);
-    if (digests === undefined) byLength.set(text.length, (digests = new Set()));
-    const before = digests.size;
-    digests.add(sha256(text));
-    this.count += digests.size - before;
+    this.prefixes.add(prefixHash(text, 0));
+    this.patterns.add(patternHash(text));
+    if (!this.lengths.includes(text.length)) {
+      this.lengths.push(text.length);
+      this.lengths.sort((a, b) => b - a);
+    }
   }
 
   /** Returns `text` with every registered value replaced by {@link REDACTED}. */
   sanitize(text: string): string {
-    if (this.count === 0 || text.length < MIN_REDACTABLE_LENGTH) return text;
+    if (this.patterns.size === 0 || text.length < MIN_REDACTABLE_LENGTH) return text;
     let out: string[] | undefined;
     let copiedUpTo = 0;
     let i = 0;
     while (i + PREFIX <= text.length) {
-      const byLength = this.byPrefix.get(text.slice(i, i + PREFIX));
       let matched = 0;
-      if (byLength !== undefined) {
-        for (const [length, digests] of byLength) {
-          if (length > matched && i + length <= text.length && digests.has(sha256(text.slice(i, i + length)))) {
+      if (this.prefixes.has(prefixHash(text, i))) {
+        for (const length of this.lengths) {
+          if (i + length <= text.length && this.patterns.has(patternHash(text.slice(i, i + length)))) {
             matched = length;
+            break;
           }
         }
       }
@@ -146,8 +149,19 @@ export class Redactor {
   }
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('base64');
+/** FNV-1a over the PREFIX UTF-16 code units at `at`, folded to 30 bits: the quick filter. */
+function prefixHash(text: string, at: number): number {
+  let h = 0x811c9dc5;
+  for (let k = at; k < at + PREFIX; k++) {
+    h ^= text.charCodeAt(k);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 2;
+}
+
+/** The first 30 bits of the pattern's SHA-256. */
+function patternHash(text: string): number {
+  return createHash('sha256').update(text, 'utf8').digest().readUInt32BE(0) >>> 2;
 }
 
 function decodeUtf8(bytes: Buffer): string | undefined {
