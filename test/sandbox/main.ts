@@ -44,7 +44,7 @@ async function main(): Promise<number> {
     [
       ...(seed ? [`seeded:                  ${seed.secrets} Secrets in ${seed.namespaces.join(', ')} (${seed.policies.length} with rotation policies, ${seed.due.length} due), ${seed.deployments.length} Deployments`] : []),
       `Kubernetes API emulator: ${sb.emulator.url}`,
-      `S3 server:               ${sb.s3.endpoint} (bucket sandbox)`,
+      `S3 server:               ${sb.s3.endpoint} (bucket sandbox-store)`,
       `kubeconfig:              ${sb.kubeconfig}`,
       `settings:                . ${sb.envFile}`,
       `demo keys:               ${sb.dir}/keys/ (fingerprint ${sb.keys.fingerprint})`,

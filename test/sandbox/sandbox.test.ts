@@ -36,7 +36,7 @@ describe('test/sandbox (npm run sandbox)', function () {
       }
       const env = { ...process.env, ...readEnvFile(join(dir, 'env')) };
       assert.equal(statSync(join(dir, 'keys', 'demo.private.asc')).mode & 0o777, 0o600);
-      assert.match(env.SECRET_STEWARD_STORE ?? '', /^s3:\/\/sandbox\/backups$/);
+      assert.match(env.SECRET_STEWARD_STORE ?? '', /^s3:\/\/sandbox-store$/);
 
       const ns = await run('kubectl', ['get', 'ns', '-o', 'name'], { env });
       await run('kubectl', ['create', 'secret', 'generic', 'demo', '-n', 'default', '--from-literal=password=sandbox-test-value'], { env });

@@ -16,7 +16,7 @@ export interface SandboxOptions {
   /** Fixed ports (0 or absent: ephemeral). */
   kubePort?: number;
   emulator?: EmulatorOptions;
-  /** Store prefix inside the sandbox bucket. @default 'backups' */
+  /** Store prefix inside the sandbox bucket (`sandbox-store`). @default none */
   storePrefix?: string;
   clusterName?: string;
 }
@@ -48,7 +48,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   const dir = resolve(o.dir);
   await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
   const emulator = await KubeEmulator.start({ port: o.kubePort, ...o.emulator });
-  const s3 = await startS3Server({ bucket: 'sandbox' });
+  const s3 = await startS3Server({ bucket: 'sandbox-store' });
   const clusterName = o.clusterName ?? 'sandbox';
   await emulator.applyObjects(SANDBOX_NAMESPACES.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })));
 
@@ -71,7 +71,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   const env: Record<string, string> = {
     KUBECONFIG: kubeconfig,
     ...s3.env,
-    SECRET_STEWARD_STORE: s3.storeUrl(o.storePrefix ?? 'backups'),
+    SECRET_STEWARD_STORE: s3.storeUrl(o.storePrefix ?? ''),
     SECRET_STEWARD_S3_ENDPOINT: s3.endpoint,
     SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
     SECRET_STEWARD_CLUSTER_NAME: clusterName,
