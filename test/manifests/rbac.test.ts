@@ -26,10 +26,10 @@ const lease = (job: JobName): string[] => [
   `secret-steward update coordination.k8s.io/leases[secret-steward-${job}]`,
 ];
 const EXPECTED: Record<JobName, string[]> = {
-  backup: ['cluster get secrets', 'cluster list secrets', 'cluster create events', ...lease('backup')],
+  backup: ['cluster list secrets', 'secret-steward create events', ...lease('backup')],
   rotate: [
     ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => `cluster ${v} secrets`),
-    ...['deployments', 'statefulsets', 'daemonsets'].flatMap((r) => ['get', 'list', 'patch'].map((v) => `cluster ${v} apps/${r}`)),
+    ...['deployments', 'statefulsets', 'daemonsets'].flatMap((r) => ['get', 'list', 'watch', 'patch'].map((v) => `cluster ${v} apps/${r}`)),
     ...['get', 'list', 'patch'].map((v) => `cluster ${v} batch/cronjobs`),
     'cluster create events',
     ...lease('rotate'),
@@ -43,7 +43,7 @@ const EXPECTED: Record<JobName, string[]> = {
     ...['get', 'list', 'create', 'update', 'delete'].map((v) => `cluster ${v} secrets`),
     'cluster get namespaces',
     'cluster create namespaces',
-    'cluster create events',
+    'secret-steward create events',
     ...lease('restore'),
   ],
 };
@@ -76,10 +76,10 @@ describe('manifests: RBAC', () => {
     });
   }
 
-  it('compare-live adds exactly cluster-wide get/list of Secrets, and only for verify-restore', async () => {
+  it('compare-live adds exactly cluster-wide list of Secrets, and only for verify-restore', async () => {
     const objects = await renderManifests('manifests/overlays/compare-live');
 
-    assert.deepEqual(grantsOf(objects, 'verify-restore'), [...EXPECTED['verify-restore'], 'cluster get secrets', 'cluster list secrets'].sort());
+    assert.deepEqual(grantsOf(objects, 'verify-restore'), [...EXPECTED['verify-restore'], 'cluster list secrets'].sort());
     for (const job of JOBS.filter((j) => j !== 'verify-restore')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
   });
 
@@ -91,14 +91,16 @@ describe('manifests: RBAC', () => {
   });
 
   for (const dir of kustomizationDirs()) {
-    it(`${dir}: no wildcard, no non-resource URL, no privilege-escalation verb`, async () => {
+    it(`${dir}: no wildcard, no non-resource URL, no privilege-escalation verb, no watch on Secrets`, async () => {
       const rules = rolesIn(await renderManifests(dir)).flatMap((r) => (r.rules ?? []).map((rule) => ({ role: describeObject(r), rule })));
 
       for (const { role, rule } of rules) {
         const fields = [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? []), ...(rule.resourceNames ?? [])];
         assert.ok(!fields.some((f) => f.includes('*')), `${role}: wildcard in ${JSON.stringify(rule)}`);
         assert.equal(rule.nonResourceURLs, undefined, role);
-        assert.ok(!rule.verbs.some((v) => ['escalate', 'bind', 'impersonate', 'watch', 'deletecollection'].includes(v)), `${role}: ${rule.verbs.join(',')}`);
+        assert.ok(!rule.verbs.some((v) => ['escalate', 'bind', 'impersonate', 'deletecollection'].includes(v)), `${role}: ${rule.verbs.join(',')}`);
+        // A watch on Secrets would stream every change of every Secret to the job.
+        assert.ok(!((rule.resources ?? []).includes('secrets') && rule.verbs.includes('watch')), `${role}: watch on secrets`);
         assert.ok(!(rule.resources ?? []).some((r) => r.includes('/')), `${role}: subresource granted`);
       }
     });
@@ -165,9 +167,8 @@ describe('manifests: RBAC', () => {
         'Role secret-steward-backup (secret-steward) rule 0: create coordination.k8s.io/leases',
         'Role secret-steward-backup (secret-steward) rule 1: get coordination.k8s.io/leases [secret-steward-backup]',
         'Role secret-steward-backup (secret-steward) rule 1: update coordination.k8s.io/leases [secret-steward-backup]',
-        'ClusterRole secret-steward-backup rule 0: get secrets',
+        'Role secret-steward-backup (secret-steward) rule 2: create events',
         'ClusterRole secret-steward-backup rule 0: list secrets',
-        'ClusterRole secret-steward-backup rule 1: create events',
       ]);
     });
 

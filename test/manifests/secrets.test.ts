@@ -10,8 +10,12 @@ const MOUNTED_SECRETS: Record<string, string[]> = {
   backup: ['secret-steward-backup-keys', 'secret-steward-s3-credentials', 'secret-steward-signing-key'],
   rotate: [],
   'verify-restore': ['secret-steward-restore-keys', 'secret-steward-s3-credentials'],
-  restore: ['secret-steward-restore-keys', 'secret-steward-s3-credentials'],
+  // Restore also takes the backup keys: --mode overwrite writes a pre-restore backup (the undo).
+  restore: ['secret-steward-backup-keys', 'secret-steward-restore-keys', 'secret-steward-s3-credentials', 'secret-steward-signing-key'],
 };
+
+/** components/drill-report-signing: verify-restore then also mounts its own signing key. */
+const DRILL_SIGNING_KEY = 'secret-steward-drill-signing-key';
 
 /** Text that must never be committed under manifests/. */
 const SECRET_PATTERNS: [string, RegExp][] = [
@@ -45,7 +49,9 @@ describe('manifests: no Secret material, only references', () => {
     });
 
     it(`${dir}: Secret volumes are read-only, not world-readable, not subPath-mounted, and only where needed`, async () => {
-      for (const t of (await renderManifests(dir)).flatMap(podTemplatesOf)) {
+      const objects = await renderManifests(dir);
+      const signsReports = objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'secret-steward-verify-restore' && (o.data as Record<string, string>).SECRET_STEWARD_SIGNING_KEY !== undefined);
+      for (const t of objects.flatMap(podTemplatesOf)) {
         const where = `${dir}: ${describeObject(t.owner)}`;
         const secretVolumes = (t.spec.volumes ?? []).filter((v) => v.secret) as { name: string; secret: { secretName: string; defaultMode?: number } }[];
         const mounts = (t.spec.containers ?? []).flatMap((c) => (c.volumeMounts ?? []) as { name: string; readOnly?: boolean; subPath?: string }[]);
@@ -59,7 +65,10 @@ describe('manifests: no Secret material, only references', () => {
         }
         // IRSA sites have no static credentials; the DR site mounts read-only ones.
         const irsa = dir.includes('aws-irsa');
-        const expected = MOUNTED_SECRETS[componentOf(t.owner) ?? ''].filter((s) => !(irsa && s === S3_CREDENTIALS));
+        const job = componentOf(t.owner) ?? '';
+        const expected = [...MOUNTED_SECRETS[job], ...(job === 'verify-restore' && signsReports ? [DRILL_SIGNING_KEY] : [])]
+          .filter((s) => !(irsa && s === S3_CREDENTIALS))
+          .sort();
         const mounted = secretVolumes.map((v) => v.secret.secretName.replace(/-readonly$/, '')).sort();
         assert.deepEqual(mounted, expected, where);
       }
