@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { rotateCommand } from '../../jobs/rotate.js';
+import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
+import type { RotationReport } from '../../shared/rotation/report.js';
+import { accessOf, assertSignal, forbidden, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
+import { describePermission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
+
+/**
+ * The rotate job's RBAC is exactly sufficient: one run rotates, as rotate's ServiceAccount with
+ * the rendered rules, an in-place Secret used by a Deployment, a StatefulSet and a DaemonSet, a
+ * versioned Secret used by a Deployment and a CronJob (with an old version to collect), and a
+ * TLS certificate whose CA lives in another Secret. Every workload's first patch meets a 409,
+ * as when a controller or an HPA writes it between rotate's list and its patch, so the re-read
+ * path runs too. Without any single permission that run fails or visibly degrades. A second
+ * test rolls a rotation back under the same rules.
+ */
+
+const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+const DB_POLICY = 'maxAge: 30d\nkeys:\n  password: { generator: password, length: 24 }\nrollout: { waitReady: 20s }';
+const KEYS_POLICY = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: { generator: token, prefix: "ak_" } }\nrollout: { waitReady: 20s }';
+const TLS_POLICY = 'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, dnsNames: [shop.example.com], validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }\nrollout: { restart: false }';
+
+/** The workloads whose first patch gets a 409 (each kind once), by API path. */
+const CONFLICTED = [
+  '/apis/apps/v1/namespaces/shop/deployments/api',
+  '/apis/apps/v1/namespaces/shop/statefulsets/ledger',
+  '/apis/apps/v1/namespaces/shop/daemonsets/agent',
+  '/apis/batch/v1/namespaces/shop/cronjobs/report',
+];
+
+/** A pod template labelled `app` with one container (`container` fields) and `pod` fields. */
+const podTemplate = (app: string, container: Record<string, unknown>, pod: Record<string, unknown> = {}) => ({
+  metadata: { labels: { app } },
+  spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0', ...container }], ...pod },
+});
+
+function report(r: JobRun): RotationReport {
+  return JSON.parse(r.stdout) as RotationReport;
+}
+
+function actions(r: JobRun): Record<string, string> {
+  return Object.fromEntries(report(r).secrets.map((s) => [`${s.namespace}/${s.name}`, s.action]));
+}
+
+const rotatedAll = { 'shop/db': 'rotated', 'shop/keys-v2': 'rotated', 'shop/web-tls': 'rotated' };
+
+/** A `then` check: the report names these outcomes per Secret (the others rotated). */
+const outcomes =
+  (changed: Record<string, string>) =>
+  (_e: RbacE2E, r: JobRun): void =>
+    assert.deepEqual(actions(r), { ...rotatedAll, ...changed });
+
+/** What the run shows without each permission (key: `verb group/resource`). */
+const SIGNALS: Record<string, Signal> = {
+  'list secrets': { code: 1, evidence: forbidden('list', 'Secrets in all namespaces'), says: 'it cannot find due Secrets and fails' },
+  'get secrets': {
+    code: 1,
+    evidence: forbidden('get', 'Secret shop/shop-ca'),
+    says: 'the tls generator cannot read its CA: that rotation fails, the others succeed',
+    then: outcomes({ 'shop/web-tls': 'failed' }),
+  },
+  'create secrets': {
+    code: 1,
+    evidence: forbidden('create', 'Secret shop/db-pending'),
+    says: 'no pending companion can be created: every rotation fails before changing anything',
+    then: outcomes({ 'shop/db': 'failed', 'shop/keys-v2': 'failed', 'shop/web-tls': 'failed' }),
+  },
+  'update secrets': {
+    code: 1,
+    evidence: forbidden('replace', 'Secret shop/db'),
+    says: 'in-place rotations cannot write their new values and fail; the versioned one succeeds',
+    then: outcomes({ 'shop/db': 'failed', 'shop/web-tls': 'failed' }),
+  },
+  'patch secrets': {
+    code: 1,
+    evidence: forbidden('patch', 'Secret shop/'),
+    says: 'the new values are written and consumers restarted, but no outcome can be recorded on the Secrets: every rotation is reported failed',
+    then: outcomes({ 'shop/db': 'failed', 'shop/keys-v2': 'failed', 'shop/web-tls': 'failed' }),
+  },
+  'delete secrets': {
+    code: 1,
+    evidence: forbidden('delete', 'Secret shop/'),
+    says: 'pending companions and the old version cannot be removed: every rotation is reported failed (the next run completes the bookkeeping)',
+    then: outcomes({ 'shop/db': 'failed', 'shop/keys-v2': 'failed', 'shop/web-tls': 'failed' }),
+  },
+  'create events': {
+    code: 0,
+    evidence: /could not record Event \(err: failed to create Event[^)]*: 403 Forbidden/,
+    says: 'everything rotates, without Events (a warning per Event says so)',
+    then: (e, r) => {
+      outcomes({})(e, r);
+      assert.deepEqual(e.h.emulator.list('v1', 'Event', 'shop'), []);
+    },
+  },
+  'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-rotate'), says: 'the first run cannot create its Lease and fails' },
+  'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-rotate'), says: 'it cannot read its Lease and fails' },
+  'update coordination.k8s.io/leases': {
+    code: 0,
+    evidence: /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-rotate: 403 Forbidden/,
+    says: 'everything rotates but the Lease stays held until it expires',
+    then: (e, r) => {
+      outcomes({})(e, r);
+      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-rotate') as { spec?: { holderIdentity?: string } } | undefined;
+      assert.equal(lease?.spec?.holderIdentity, 'test-pod');
+    },
+  },
+};
+for (const [kind, plural, consumer] of [
+  ['Deployment', 'deployments', 'api'],
+  ['StatefulSet', 'statefulsets', 'ledger'],
+  ['DaemonSet', 'daemonsets', 'agent'],
+] as const) {
+  // db is used by one workload of each kind; keys-v2 also by the Deployment web.
+  const usersOfKind: Record<string, string> = kind === 'Deployment' ? { 'shop/db': 'rolled-back', 'shop/keys-v2': 'rolled-back' } : { 'shop/db': 'rolled-back' };
+  SIGNALS[`list apps/${plural}`] = { code: 1, evidence: forbidden('list', `${kind}s in namespace shop`), says: `the consumers of a Secret cannot be found among the ${kind}s: the run stops` };
+  SIGNALS[`get apps/${plural}`] = {
+    code: 1,
+    evidence: forbidden('get', `${kind} shop/${consumer}`),
+    says: `a ${kind} that changed since it was listed cannot be re-read and restarted: the rotation of db is rolled back`,
+    then: outcomes({ 'shop/db': 'rolled-back' }),
+  };
+  SIGNALS[`patch apps/${plural}`] = {
+    code: 1,
+    evidence: forbidden('patch', `${kind} shop/${consumer}`),
+    says: `${kind}s cannot be restarted: the rotations they consume are rolled back`,
+    then: outcomes(usersOfKind),
+  };
+  SIGNALS[`watch apps/${plural}`] = {
+    code: 0,
+    evidence: new RegExp(`cannot watch ${kind}s \\(403 Forbidden\\): polling rollouts every 50ms instead`),
+    says: `everything rotates; ${kind} rollouts are polled instead of watched (a warning says so)`,
+    then: (e, r) => {
+      outcomes({})(e, r);
+      assert.equal(e.h.emulator.requests.count((x) => x.verb === 'watch' && x.resource === plural && x.status === 403), 1, 'asked once, then polled');
+    },
+  };
+}
+for (const verb of ['list', 'get', 'patch'] as const) {
+  SIGNALS[`${verb} batch/cronjobs`] =
+    verb === 'list'
+      ? { code: 1, evidence: forbidden('list', 'CronJobs in namespace shop'), says: 'the consumers of a Secret cannot be found among the CronJobs: the run stops' }
+      : {
+          code: 1,
+          evidence: forbidden(verb, 'CronJob shop/report'),
+          says: `the CronJob cannot be ${verb === 'get' ? 're-read after a conflict' : 'repointed'}: the versioned rotation is rolled back`,
+          then: outcomes({ 'shop/keys-v2': 'rolled-back' }),
+        };
+}
+
+describe('manifests: RBAC end to end: rotate', function () {
+  this.timeout(120_000);
+  const objects = rbacObjectsFor('rotate');
+  const permissions = permissionsOf(objects);
+  let e: RbacE2E;
+  let ca: Map<string, Buffer>;
+
+  before(async () => {
+    e = await RbacE2E.start('rotate');
+    ca = await tlsGenerator.generate(tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }), {
+      namespace: 'shop',
+      secretName: 'shop-ca',
+      key: 'tls.crt',
+      now: new Date(),
+      values: new Map(),
+      readSecret: async () => undefined,
+      register: () => {},
+      warn: () => {},
+    });
+  });
+  after(async () => e?.stop());
+
+  function create(obj: Record<string, unknown>): void {
+    e.h.emulator.create(obj as never);
+  }
+
+  function secret(ns: string, name: string, data: Record<string, string>, extra: { policy?: string; annotations?: Record<string, string>; immutable?: boolean } = {}): void {
+    const annotations = { ...(extra.policy ? { 'secret-steward.io/rotation': extra.policy } : {}), ...extra.annotations };
+    create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, immutable: extra.immutable, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+  }
+
+  /** Seeds namespace shop (see the file comment) and arms one 409 per workload kind. */
+  async function seed(): Promise<void> {
+    create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
+    secret('shop', 'db', { username: 'app', password: 'old-password-0001' }, { policy: DB_POLICY, annotations: LONG_AGO });
+    secret('shop', 'keys-v1', { API_KEY: 'ak_first' }, { immutable: true, annotations: { 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '1', 'secret-steward.io/superseded-by': 'keys-v2' } });
+    secret('shop', 'keys-v2', { API_KEY: 'ak_second' }, { policy: KEYS_POLICY, immutable: true, annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' } });
+    secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() });
+    secret('shop', 'web-tls', { 'tls.crt': 'old', 'tls.key': 'old' }, { policy: TLS_POLICY, annotations: LONG_AGO });
+    const selector = (app: string) => ({ matchLabels: { app } });
+    create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'shop' }, spec: { replicas: 2, selector: selector('api'), template: podTemplate('api', { envFrom: [{ secretRef: { name: 'db' } }] }) } });
+    create({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'ledger', namespace: 'shop' },
+      spec: { replicas: 2, serviceName: 'ledger', selector: selector('ledger'), template: podTemplate('ledger', { env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }) },
+    });
+    create({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'agent', namespace: 'shop' },
+      spec: { selector: selector('agent'), template: podTemplate('agent', { volumeMounts: [{ name: 'db', mountPath: '/etc/db' }] }, { volumes: [{ name: 'db', secret: { secretName: 'db' } }] }) },
+    });
+    create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 2, selector: selector('web'), template: podTemplate('web', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }) } });
+    create({
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'report', namespace: 'shop' },
+      spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: podTemplate('report', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }, { restartPolicy: 'Never' }) } } },
+    });
+    await e.h.emulator.workloads.idle();
+    for (const path of CONFLICTED) e.h.emulator.faults.inject({ method: 'PATCH', path, status: 409, times: 1 });
+  }
+
+  async function scenario(): Promise<JobRun> {
+    await seed();
+    return e.run(rotateCommand, [...e.kubeArgs(), '--rollout-poll-interval', '50ms', '--output', 'json']);
+  }
+
+  it('rotates in place and versioned, collects an old version and retries after conflicts, with exactly the rendered rules', async () => {
+    await e.reset(objects);
+
+    const r = await scenario();
+
+    assert.equal(r.code, 0, r.text);
+    assert.deepEqual(actions(r), rotatedAll);
+    const emu = e.h.emulator;
+    assert.equal(emu.get('v1', 'Secret', 'shop', 'keys-v1'), undefined, 'version 1 collected (keepVersions: 2)');
+    assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
+    assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
+    assert.equal(emu.get('v1', 'Secret', 'shop', 'db-pending'), undefined);
+    assert.ok(JSON.stringify((emu.get('batch/v1', 'CronJob', 'shop', 'report') as unknown as { spec: unknown }).spec).includes('"keys-v3"'), 'the CronJob is repointed');
+    for (const path of CONFLICTED) assert.equal(emu.requests.count((x) => x.method === 'PATCH' && x.path === path && x.status === 409), 1, `${path}: one conflict`);
+    const usage = e.usage(permissions);
+    console.log(usageTable(permissions, usage));
+    assert.deepEqual(usage.denied, [], 'no request was denied');
+    assert.deepEqual(usage.foreign, []);
+    for (const p of permissions) assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+  });
+
+  it('rolls a rotation back (Secret and Deployment restored) with exactly the rendered rules', async () => {
+    await e.reset(objects);
+    create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pay' } });
+    secret('pay', 'token', { token: 'old-token-0001' }, { policy: 'maxAge: 7d\nkeys: { token: token }\nrollout: { waitReady: 20s }', annotations: LONG_AGO });
+    create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'broken', namespace: 'pay' }, spec: { replicas: 2, selector: { matchLabels: { app: 'broken' } }, template: podTemplate('broken', { envFrom: [{ secretRef: { name: 'token' } }] }) } });
+    const emu = e.h.emulator;
+    await emu.workloads.idle();
+    emu.workloads.progressDeadlineMs = 200;
+    emu.workloads.setFailing('Deployment', 'pay', 'broken', true);
+    try {
+      await emu.workloads.idle();
+      const before = emu.get('apps/v1', 'Deployment', 'pay', 'broken') as unknown as { spec: { template: unknown } };
+
+      const r = await e.run(rotateCommand, [...e.kubeArgs(), '--rollout-poll-interval', '50ms', '--output', 'json']);
+
+      assert.equal(r.code, 1, r.text);
+      assert.deepEqual(actions(r), { 'pay/token': 'rolled-back' });
+      assert.equal(Buffer.from((emu.get('v1', 'Secret', 'pay', 'token') as unknown as { data: Record<string, string> }).data.token, 'base64').toString(), 'old-token-0001');
+      assert.deepEqual((emu.get('apps/v1', 'Deployment', 'pay', 'broken') as unknown as { spec: { template: unknown } }).spec.template, before.spec.template);
+      assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
+    } finally {
+      emu.workloads.setFailing('Deployment', 'pay', 'broken', false);
+      emu.workloads.progressDeadlineMs = undefined;
+    }
+  });
+
+  it('has an observable signal for exactly the permissions the manifests grant', () => {
+    assert.deepEqual(permissions.map(accessOf).sort(), Object.keys(SIGNALS).sort());
+  });
+
+  for (const p of permissions) {
+    const signal = SIGNALS[accessOf(p)];
+    it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
+      assert.ok(signal, `no signal for ${accessOf(p)}`);
+      await e.reset(withoutPermission(objects, p));
+
+      const r = await scenario();
+
+      await assertSignal(e, r, signal, describePermission(p));
+      assert.ok(e.usage(permissions).denied.some((d) => accessOf(d) === accessOf(p)), 'the API server denied that access');
+    });
+  }
+});
