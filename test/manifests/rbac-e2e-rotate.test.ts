@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
 import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
 import type { RotationReport } from '../../shared/rotation/report.js';
+import { admit } from './admission-policy.js';
 import { accessOf, assertSignal, forbidden, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
-import { describePermission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
+import { describePermission, permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
+import { renderManifestsSync } from './render.js';
 
 /**
  * The rotate job's RBAC is exactly sufficient: one run rotates, as rotate's ServiceAccount with
@@ -237,6 +239,31 @@ describe('manifests: RBAC end to end: rotate', function () {
     assert.deepEqual(usage.denied, [], 'no request was denied');
     assert.deepEqual(usage.foreign, []);
     for (const p of permissions) assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+  });
+
+  it('creates and deletes only Secrets its admission policy admits (the policy evaluated on what the run did)', async () => {
+    const policy = renderManifestsSync('manifests/base').find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
+    await e.reset(objects);
+    await seed();
+    const watch = await e.watchSecrets();
+
+    const r = await e.run(rotateCommand, [...e.kubeArgs(), '--rollout-poll-interval', '50ms', '--output', 'json']);
+    const events = await watch.stop();
+
+    assert.equal(r.code, 0, r.text);
+    const username = `system:serviceaccount:${TOOL_NAMESPACE}:${serviceAccountName('rotate')}`;
+    const resource = { group: '', version: 'v1', resource: 'secrets' };
+    const judged = events
+      .filter((ev) => ev.type === 'ADDED' || ev.type === 'DELETED')
+      .map((ev) => {
+        const created = ev.type === 'ADDED';
+        const decision = admit(policy, { operation: created ? 'CREATE' : 'DELETE', username, resource, object: created ? ev.object : null, oldObject: created ? null : ev.object });
+        return `${created ? 'create' : 'delete'} ${(ev.object.metadata as { name: string }).name}: ${decision.applies && decision.allowed ? 'admitted' : `REFUSED ${decision.applies ? decision.messages.join('; ') : '(not evaluated)'}`}`;
+      });
+    assert.deepEqual(
+      judged.sort(),
+      ['create db-pending', 'create db-previous', 'create keys-v3', 'create web-tls-pending', 'create web-tls-previous', 'delete db-pending', 'delete keys-v1', 'delete web-tls-pending'].map((x) => `${x}: admitted`),
+    );
   });
 
   it('rolls a rotation back (Secret and Deployment restored) with exactly the rendered rules', async () => {

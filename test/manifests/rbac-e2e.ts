@@ -150,6 +150,45 @@ export class RbacE2E {
     return r;
   }
 
+  /**
+   * Records, as admin, every Secret created and deleted from now on (a watch from the current
+   * resourceVersion): ADDED events carry the object as created, DELETED ones the object as it
+   * was when deleted, i.e. what an admission policy sees as `object` and `oldObject`.
+   * `stop()` ends the watch and returns the events in order.
+   */
+  async watchSecrets(): Promise<{ stop(): Promise<Array<{ type: string; object: Record<string, unknown> }>> }> {
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const list = (await (await fetch(`${this.h.emulator.url}/api/v1/secrets?limit=1`, { headers })).json()) as { metadata: { resourceVersion: string } };
+    const abort = new AbortController();
+    const response = await fetch(`${this.h.emulator.url}/api/v1/secrets?watch=true&resourceVersion=${list.metadata.resourceVersion}`, { headers, signal: abort.signal });
+    const events: Array<{ type: string; object: Record<string, unknown> }> = [];
+    let buffered = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          buffered += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) !== -1) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line !== '') events.push(JSON.parse(line) as { type: string; object: Record<string, unknown> });
+          }
+        }
+      } catch (e) {
+        if (!abort.signal.aborted) throw e;
+      }
+    })();
+    return {
+      stop: async () => {
+        await new Promise((r) => setTimeout(r, 50)); // let the last events arrive
+        abort.abort();
+        await reading;
+        return events;
+      },
+    };
+  }
+
   /** The job's authorization decisions since the last reset. */
   decisions(): RbacDecisionRecord[] {
     return this.h.emulator.rbacDecisions().filter((d) => d.user === this.user);
