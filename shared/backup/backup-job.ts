@@ -19,9 +19,16 @@ import type { SecretSelection } from './secret-source.js';
 
 const MIB = 1024 * 1024;
 
-/** The object job-level Events are about: the job's CronJob in the tool's namespace. */
-export function jobEventSubject(job: string, namespace: string): EventSubject {
-  return { apiVersion: 'batch/v1', kind: 'CronJob', namespace, name: `secret-steward-${job}` };
+/**
+ * The object job-level Events are about. Scheduled jobs: their CronJob in the tool's namespace
+ * (`kubectl describe cronjob secret-steward-backup` shows them). One-off jobs (restore): the Job
+ * named by JOB_NAME (set from the pod's `batch.kubernetes.io/job-name` label by the manifests),
+ * else the job's Lease, which always exists while it runs.
+ */
+export function jobEventSubject(job: string, namespace: string, env: NodeJS.ProcessEnv = {}, oneOff = false): EventSubject {
+  if (!oneOff) return { apiVersion: 'batch/v1', kind: 'CronJob', namespace, name: `secret-steward-${job}` };
+  if (env.JOB_NAME) return { apiVersion: 'batch/v1', kind: 'Job', namespace, name: env.JOB_NAME };
+  return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name: `secret-steward-${job}` };
 }
 
 export function selectionOf(s: Pick<BackupSettings, 'namespace' | 'excludeNamespace' | 'selector' | 'excludeType'>): SecretSelection {

@@ -57,7 +57,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     return report.counts.failed > 0 ? ExitCode.Failed : ExitCode.Success;
   }
 
-  const subject = jobEventSubject('restore', toolNamespace(s));
+  const subject = jobEventSubject('restore', toolNamespace(s), ctx.io.env, true);
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
   await reportKeyWarnings(warnings, ctx, events, subject);
   return withJobLock('restore', s, kube, ctx, async () => {

@@ -328,6 +328,19 @@ async function writeOne(deps: RestoreDeps, o: RestoreOptions, report: RestoreRep
       body.metadata!.resourceVersion = live.metadata?.resourceVersion;
       return written(await target.replace(namespace, name, body, o.dryRun));
     }
+    // Before deleting, make sure the create will be allowed: a dry-run create of the same name
+    // passes authorization, admission and validation and then stops at AlreadyExists. Anything
+    // else (403, 422) would leave the Secret deleted, so nothing is deleted.
+    try {
+      await target.create(namespace, body, true);
+    } catch (e) {
+      if (!isKubeError(e, (k) => k.alreadyExists)) {
+        p.outcome = 'failed';
+        p.message = `not recreated: the API server would refuse to create it again (${e instanceof Error ? e.message : String(e)}); left as it was`;
+        if (isKubeError(e, (k) => k.transient)) throw e;
+        return;
+      }
+    }
     await target.delete(namespace, name, { uid: live.metadata?.uid, resourceVersion: live.metadata?.resourceVersion }, o.dryRun);
     if (o.dryRun) {
       p.outcome = 'would';

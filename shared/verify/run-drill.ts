@@ -211,7 +211,7 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
         nsOf(item.entry.namespace).restored++;
       },
     });
-    let restoreEnabled = await restorability.time(() => removeLeftovers());
+    const restoreEnabled = await restorability.time(() => removeLeftovers());
     let secretWarnings = 0;
     let notAttempted = 0;
     try {
@@ -296,7 +296,6 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
         if (isKubeError(e, (k) => k.transient)) restorability.error({ message: `could not look for leftovers of earlier drills: ${text}` });
         else restorability.fail({ message: `could not look for or remove leftovers of earlier drills in namespace ${deps.drillNamespace.namespace}: ${text}` });
         restorability.summary = 'not run: the drill namespace could not be prepared';
-        restoreEnabled = false;
         return false;
       }
     }

@@ -24,15 +24,6 @@ function checkStatus(r: JobRun, name: string): string | undefined {
   return drillReport(r).checks.find((c) => c.name === name)?.status;
 }
 
-/**
- * Product bug, reported: when looking for or removing leftovers fails, run-drill.ts assigns
- * `restoreEnabled = false` inside the call that initialises `restoreEnabled`, so the drill
- * dies with "Cannot access 'restoreEnabled' before initialization" (exit 1, no report) instead
- * of failing its restorability check. Until that is fixed these two removals are recognised by
- * that crash (still exit 1, and the request log shows the 403 that caused it).
- */
-const LEFTOVER_CRASH = "unexpected failure \\(err: Cannot access 'restoreEnabled' before initialization\\)";
-
 /** A `then` check: the drill ran and its restorability check failed. */
 const restorabilityFailed = (_e: RbacE2E, r: JobRun): void => assert.equal(checkStatus(r, 'restorability'), 'fail');
 
@@ -52,13 +43,15 @@ const SIGNALS: Record<string, Signal> = {
   },
   'list secrets': {
     code: 1,
-    evidence: new RegExp(`${forbidden('list', `Secrets in namespace ${DRILL_NAMESPACE}`).source}|${LEFTOVER_CRASH}`),
-    says: 'leftovers of earlier drills cannot be looked for: the drill fails',
+    evidence: forbidden('list', `Secrets in namespace ${DRILL_NAMESPACE}`),
+    says: 'leftovers of earlier drills cannot be looked for: the restorability check fails',
+    then: restorabilityFailed,
   },
   'delete secrets': {
     code: 1,
-    evidence: new RegExp(`${forbidden('delete', `Secret ${DRILL_NAMESPACE}/${LEFTOVER}`).source}|${LEFTOVER_CRASH}`),
-    says: 'leftovers (and restored copies) cannot be removed: the drill fails',
+    evidence: forbidden('delete', `Secret ${DRILL_NAMESPACE}/${LEFTOVER}`),
+    says: 'leftovers (and restored copies) cannot be removed: the restorability check fails',
+    then: restorabilityFailed,
   },
   'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-verify-restore'), says: 'the first drill cannot create its Lease and fails' },
   'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-verify-restore'), says: 'it cannot read its Lease and fails' },
