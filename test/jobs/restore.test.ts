@@ -182,7 +182,7 @@ describe('jobs/restore', function () {
     const recreate = await h.run(restoreCommand, [...restoreArgs(), '--backup', backupId, '--name', 'payments/immutable', '--mode', 'overwrite', '--recreate-immutable', '--recipient-key', h.recipient.publicKey]);
     assert.equal(recreate.code, 0, recreate.stdout + recreate.stderr);
     assert.match(recreate.stdout, /recreate +payments\/immutable +payments\/immutable +done/);
-    assert.equal(Buffer.from(secret(h, 'payments', 'immutable')!.data!.k, 'base64').toString(), 'frozen');
+    assert.equal(Buffer.from(secret(h, 'payments', 'immutable')!.data!.k, 'base64').toString(), 'frozen-value-0f3c');
     assert.equal(secret(h, 'payments', 'immutable')!.immutable, true);
   });
 

@@ -17,7 +17,7 @@ export function seedCommonSecrets(h: Harness, namespaces = ['payments', 'web']):
     add({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'registry', namespace: ns }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'r.example': { auth: b64('u:p') } } })) } });
     add({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'basic', namespace: ns }, type: 'kubernetes.io/basic-auth', data: { username: b64('u'), password: b64('p4ss') } });
     add({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'binary', namespace: ns }, type: 'Opaque', data: { blob: randomBytes(4096).toString('base64'), invalidUtf8: Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x00]).toString('base64') } });
-    add({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'immutable', namespace: ns }, type: 'Opaque', immutable: true, data: { k: b64('frozen') } });
+    add({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'immutable', namespace: ns }, type: 'Opaque', immutable: true, data: { k: b64('frozen-value-0f3c') } });
     add({
       apiVersion: 'v1',
       kind: 'Secret',
