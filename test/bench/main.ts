@@ -1,0 +1,700 @@
+/**
+ * `npm run bench [-- options]`: speed and memory of secret-steward against what users script
+ * today, on the same servers in the same run.
+ *
+ * Generates N Secrets with a realistic size mix (test/bench/generate.ts), loads them into a
+ * Kubernetes API emulator (or a real cluster: --kubeconfig), and measures, each as wall time,
+ * throughput and the peak RSS of the process that did the work (a child process of the real
+ * CLI; the emulator and the S3 server run in this driver process):
+ *
+ *   1. secret-steward backup           (signing, indexing, read-back verification included)
+ *   2. secret-steward verify-restore   (the full drill: integrity, validity, restore into the
+ *                                        drill namespace and byte comparison, drift, keys)
+ *   3. baseline backup:   kubectl get secrets -A -o json | gpg --encrypt --sign | s3cmd put -
+ *   4. baseline restore:  s3cmd get | gpg --decrypt | jq <strip> | kubectl create -f -  (fresh cluster)
+ *   5. secret-steward restore          (same fresh-cluster restore, for comparison)
+ *   6. secret-steward rotate           (1,000 due Secrets in 100 namespaces, consuming
+ *                                        Deployments, rollout delay 0) + API requests per Secret
+ *
+ * Prints a table, checks the targets, and writes bench-results.json (results of earlier runs at
+ * other sizes are kept, so the 10k -> 50k memory growth can be judged).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, release, totalmem } from 'node:os';
+import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { generateKeyPair } from '../../shared/crypto/keygen.js';
+import { formatBytes, renderTable } from '../../shared/runtime/format.js';
+import { mapLimit } from '../../shared/rotation/map-limit.js';
+import { KubeEmulator } from '../emulator/index.js';
+import { makeTls } from '../shared/verify/drill-fixtures.js';
+import { startS3Server, type S3TestServer } from '../support/s3-server.js';
+import { backupStages, ensureDebianTool, pipelineRss, restoreStages, setupGpg, stopGpg, writeS3cmdConfig, type GpgSetup } from './baseline.js';
+import { BENCH_LABEL, emptyStats, generateSecrets, namespaceName, type BenchSecret, type MixStats } from './generate.js';
+import { run, runNode, runPipeline, type Measured, type ProcessFigures, type StageFigures } from './measure.js';
+import { summariseProfile, type ProfileSummary } from './profile.js';
+import { podRuntime } from './pod-runtime.js';
+import { rotationFixture } from './rotation-fixture.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MB = 1_000_000;
+const MIB = 1024 * 1024;
+const CLUSTER = 'bench';
+const DRILL_NS = 'secret-steward-drill';
+const TOOL_NS = 'secret-steward';
+
+const USAGE = `Usage: npm run bench [-- options]
+
+  --secrets N            Secrets to generate (default 10000)
+  --namespaces N         namespaces they are spread over (default N/50, at least 10)
+  --rotate N             due Secrets for the rotation run (default 1000; 0 skips it)
+  --rotate-namespaces N  namespaces of the rotation run (default 100)
+  --no-baseline          skip the kubectl | gpg | s3cmd pipelines
+  --no-restore           skip the restore runs (baseline and ours)
+  --profile              CPU profiles (node --cpu-prof) of backup and verify-restore, summarised
+  --runtime pod|host     pod (default): run each command with the heap configuration of its pod
+                         (NODE_OPTIONS and memory limit from its manifest, see pod-runtime.ts);
+                         host: V8's defaults for this machine
+  --node-flags "FLAGS"   extra node flags for the measured commands (e.g. --max-semi-space-size=8)
+  --sources              run the TypeScript sources (node --import tsx jobs/cli.ts) instead of dist/
+  --steps LIST           only these steps, comma-separated: backup, verify-restore, baseline,
+                         restore, rotate (default: all; verify-restore and restore need backup)
+  --out FILE             results file (default bench-results.json)
+  --work-dir DIR         keep working files (profiles, logs, keys) there instead of a temp dir
+  --kubeconfig FILE      a real cluster instead of the emulator (Secrets are loaded into team-*
+                         namespaces labelled ${BENCH_LABEL} and deleted at the end)
+  --restore-kubeconfig FILE   an EMPTY cluster for the restore runs (real-cluster mode only)
+  --store URL            a real store (s3://bucket/prefix) instead of s3rver; credentials from
+                         the AWS environment; with --s3-endpoint URL and --s3-force-path-style
+SECRET_STEWARD_* variables of this environment are passed to the measured commands (e.g.
+SECRET_STEWARD_SEGMENT_SIZE=8 to try another segment size).
+`;
+
+const STEPS = ['backup', 'verify-restore', 'baseline', 'restore', 'rotate'] as const;
+type StepName = (typeof STEPS)[number];
+
+interface Options {
+  secrets: number;
+  namespaces: number;
+  rotate: number;
+  rotateNamespaces: number;
+  baseline: boolean;
+  restore: boolean;
+  profile: boolean;
+  sources: boolean;
+  nodeFlags: string[];
+  runtime: 'pod' | 'host';
+  steps: Set<StepName>;
+  out: string;
+  workDir?: string;
+  kubeconfig?: string;
+  restoreKubeconfig?: string;
+  store?: string;
+  s3Endpoint?: string;
+  s3ForcePathStyle: boolean;
+}
+
+function parseOptions(argv: string[]): Options | string {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        secrets: { type: 'string' },
+        namespaces: { type: 'string' },
+        rotate: { type: 'string' },
+        'rotate-namespaces': { type: 'string' },
+        'no-baseline': { type: 'boolean' },
+        'no-restore': { type: 'boolean' },
+        profile: { type: 'boolean' },
+        sources: { type: 'boolean' },
+        'node-flags': { type: 'string' },
+        runtime: { type: 'string' },
+        steps: { type: 'string' },
+        out: { type: 'string' },
+        'work-dir': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'restore-kubeconfig': { type: 'string' },
+        store: { type: 'string' },
+        's3-endpoint': { type: 'string' },
+        's3-force-path-style': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (values.help) return '';
+  const int = (v: string | undefined, name: string, def: number, min: number): number => {
+    if (v === undefined) return def;
+    const n = Number(v.replace(/[_,]/g, ''));
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}`);
+    return n;
+  };
+  try {
+    const secrets = int(values.secrets, 'secrets', 10_000, 10);
+    const steps = values.steps === undefined ? [...STEPS] : values.steps.split(',').map((x) => x.trim());
+    const unknown = steps.filter((x) => !(STEPS as readonly string[]).includes(x));
+    if (unknown.length > 0) throw new Error(`--steps: unknown ${unknown.join(', ')} (known: ${STEPS.join(', ')})`);
+    if (values.runtime !== undefined && values.runtime !== 'pod' && values.runtime !== 'host') throw new Error('--runtime: expected pod or host');
+    return {
+      steps: new Set(steps as StepName[]),
+      secrets,
+      namespaces: int(values.namespaces, 'namespaces', Math.max(10, Math.round(secrets / 50)), 1),
+      rotate: steps.includes('rotate') ? int(values.rotate, 'rotate', 1000, 0) : 0,
+      rotateNamespaces: int(values['rotate-namespaces'], 'rotate-namespaces', 100, 1),
+      baseline: !values['no-baseline'] && steps.includes('baseline'),
+      restore: !values['no-restore'] && steps.includes('restore'),
+      profile: values.profile === true,
+      sources: values.sources === true,
+      nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
+      runtime: (values.runtime ?? 'pod') as 'pod' | 'host',
+      out: values.out ?? 'bench-results.json',
+      workDir: values['work-dir'],
+      kubeconfig: values.kubeconfig,
+      restoreKubeconfig: values['restore-kubeconfig'],
+      store: values.store,
+      s3Endpoint: values['s3-endpoint'],
+      s3ForcePathStyle: values['s3-force-path-style'] === true,
+    };
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface StepResult {
+  step: string;
+  ok: boolean;
+  wallMs: number;
+  secrets: number;
+  /** Secret JSON bytes processed (the export size of the set: our backup's plaintext bytes). */
+  jsonBytes: number;
+  /** Peak RSS of the process that did the work; for pipelines the sum of the stages. */
+  peakRssBytes?: number;
+  cpuMs?: number;
+  stages?: StageFigures[];
+  heap?: ProcessFigures['peak'];
+  notes: string[];
+  error?: string;
+}
+
+interface Target {
+  name: string;
+  value: string;
+  limit: string;
+  met: boolean | undefined;
+  why?: string;
+}
+
+interface RunResults {
+  at: string;
+  machine: Record<string, string | number>;
+  options: Omit<Options, 'out' | 'workDir' | 'steps'> & { steps: string[] };
+  mix: MixStats;
+  loadMs: number;
+  steps: StepResult[];
+  rotation?: { rotated: number; restartedWorkloads: number; apiRequests?: number; perSecret?: number; budget?: number; byVerb?: Record<string, number> };
+  targets: Target[];
+  /** Node flags each measured command ran with. */
+  runtimes?: Record<string, string[]>;
+  profiles?: Record<string, ProfileSummary>;
+}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+function machine(): Record<string, string | number> {
+  const tool = (cmd: string, args: string[], re: RegExp) => {
+    try {
+      const out = versionOf(cmd, args);
+      return re.exec(out)?.[1] ?? 'unknown';
+    } catch {
+      return 'missing';
+    }
+  };
+  return {
+    cpu: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    memory: formatBytes(totalmem()),
+    kernel: release(),
+    node: process.version,
+    kubectl: tool('kubectl', ['version', '--client'], /Client Version: (\S+)/),
+    gpg: tool('gpg', ['--version'], /gpg \(GnuPG\) (\S+)/),
+    s3cmd: tool('s3cmd', ['--version'], /s3cmd version (\S+)/),
+    jq: tool('jq', ['--version'], /jq-(\S+)/),
+  };
+}
+
+/** Synchronous on purpose: a handful of version probes when the results are written. */
+function versionOf(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+/** Builds dist/ when it is missing or older than a source file, so the bench runs what ships. */
+async function ensureBuilt(): Promise<string> {
+  const cli = join(ROOT, 'dist/jobs/cli.js');
+  const newest = (dir: string): number => {
+    let t = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      t = Math.max(t, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? statSync(p).mtimeMs : 0);
+    }
+    return t;
+  };
+  const sources = Math.max(newest(join(ROOT, 'jobs')), newest(join(ROOT, 'shared')));
+  if (!existsSync(cli) || statSync(cli).mtimeMs < sources) {
+    log('building dist/ (npm run build)...');
+    const r = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, env: process.env });
+    if (r.code !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
+  }
+  return cli;
+}
+
+const fmtMs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`);
+const fmtMB = (b: number | undefined) => (b === undefined || !Number.isFinite(b) ? '-' : `${(b / MIB).toFixed(0)} MiB`);
+
+function lastJson<T>(text: string): T | undefined {
+  const start = text.indexOf('{');
+  if (start === -1) return undefined;
+  try {
+    return JSON.parse(text.slice(start)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function failureOf(m: Measured | Omit<Measured, 'process'>): string {
+  const errs = m.stderr
+    .split('\n')
+    .filter((l) => /"level":(50|60|"error"|"fatal")/.test(l) || (l !== '' && !l.startsWith('{')))
+    .slice(-5);
+  return `exit ${m.code}: ${errs.join(' | ').slice(0, 2000) || m.stdout.slice(-500)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Cluster {
+  kubeconfig: string;
+  emulator?: KubeEmulator;
+  stop(): Promise<void>;
+}
+
+async function emulatorCluster(dir: string, name: string): Promise<Cluster> {
+  const emulator = await KubeEmulator.start({ rolloutDelayMs: 0 });
+  const kubeconfig = join(dir, `kubeconfig-${name}`);
+  await emulator.writeKubeconfig(kubeconfig);
+  await emulator.applyObjects([TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
+  return { kubeconfig, emulator, stop: () => emulator.stop() };
+}
+
+/** Namespaces the bench created in a real cluster (deleted at the end). */
+const createdNamespaces: string[] = [];
+
+/** Creates objects: in-process for the emulator, through the API (16 at a time) for a real cluster. */
+async function loadObjects(c: Cluster, objects: Iterable<Record<string, unknown>>): Promise<void> {
+  if (c.emulator) {
+    for (const o of objects) c.emulator.create(o as never);
+    return;
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(c.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const { AppsV1Api } = await import('@kubernetes/client-node');
+  const apps = kc.makeApiClient(AppsV1Api);
+  const batch: Array<Record<string, unknown>> = [];
+  const flush = async () => {
+    await mapLimit(batch.splice(0), 16, async (o) => {
+      const meta = o.metadata as { namespace?: string; name: string };
+      try {
+        if (o.kind === 'Namespace') {
+          await core.createNamespace({ body: o as never });
+          createdNamespaces.push(meta.name);
+        }
+        else if (o.kind === 'Secret') await core.createNamespacedSecret({ namespace: meta.namespace!, body: o as never });
+        else if (o.kind === 'Deployment') await apps.createNamespacedDeployment({ namespace: meta.namespace!, body: o as never });
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409) throw e;
+      }
+    });
+  };
+  for (const o of objects) {
+    if (o.kind === 'Namespace') await flush();
+    batch.push(o);
+    if (batch.length >= 256 || o.kind === 'Namespace') await flush();
+  }
+  await flush();
+}
+
+function namespacesOf(n: number): Array<Record<string, unknown>> {
+  return Array.from({ length: n }, (_, i) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespaceName(i), labels: { [BENCH_LABEL]: 'true' } } }));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (typeof parsed === 'string') {
+    (parsed ? process.stderr : process.stdout).write(`${parsed ? `${parsed}\n\n` : ''}${USAGE}`);
+    return parsed ? 2 : 0;
+  }
+  const o = parsed;
+  const work = o.workDir ? resolve(o.workDir) : await mkdtemp(join(tmpdir(), 'ss-bench-'));
+  await mkdir(work, { recursive: true });
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let gpg: GpgSetup | undefined;
+  try {
+    const cli = o.sources ? join(ROOT, 'jobs/cli.ts') : await ensureBuilt();
+    const nodeFlags = [...(o.sources ? ['--import', 'tsx'] : []), ...o.nodeFlags];
+    const baselineMissing: string[] = [];
+    if (o.baseline) {
+      for (const [bin, pkg] of [['s3cmd', 's3cmd'], ['/usr/bin/time', 'time'], ['jq', 'jq'], ['gpg', 'gnupg'], ['kubectl', 'kubectl']] as const) {
+        const why = bin === 'kubectl' ? (existsSync('/usr/bin/kubectl') || existsSync('/usr/local/bin/kubectl') ? undefined : 'kubectl is not installed') : await ensureDebianTool(bin, pkg, log);
+        if (why) baselineMissing.push(why);
+      }
+      if (baselineMissing.length > 0) log(`baseline skipped: ${baselineMissing.join('; ')}`);
+    }
+
+    // Servers: the emulator and s3rver live in this process, never in a measured one.
+    let cluster: Cluster;
+    if (o.kubeconfig) {
+      const kubeconfig = resolve(o.kubeconfig);
+      cluster = { kubeconfig, stop: async () => {} };
+      cleanups.push(async () => {
+        const kc = new KubeConfig();
+        kc.loadFromFile(kubeconfig);
+        const core = kc.makeApiClient(CoreV1Api);
+        log(`deleting the ${createdNamespaces.length} namespaces the bench created...`);
+        await mapLimit(createdNamespaces.splice(0), 8, (name) => core.deleteNamespace({ name }).catch(() => undefined));
+      });
+      await loadObjects(cluster, [TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
+    } else {
+      cluster = await emulatorCluster(work, 'main');
+      cleanups.push(() => cluster.stop());
+    }
+    let s3: S3TestServer | undefined;
+    const storeEnv: Record<string, string> = {};
+    let s3cmdTarget: { endpoint?: string; bucket: string; prefix: string; accessKey: string; secretKey: string; region: string; pathStyle: boolean };
+    if (o.store) {
+      const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(o.store);
+      if (!m) throw new Error('--store: expected s3://bucket[/prefix]');
+      Object.assign(storeEnv, { SECRET_STEWARD_STORE: o.store, ...(o.s3Endpoint ? { SECRET_STEWARD_S3_ENDPOINT: o.s3Endpoint } : {}), ...(o.s3ForcePathStyle ? { SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true' } : {}) });
+      s3cmdTarget = { endpoint: o.s3Endpoint, bucket: m[1], prefix: m[2], accessKey: process.env.AWS_ACCESS_KEY_ID ?? '', secretKey: process.env.AWS_SECRET_ACCESS_KEY ?? '', region: process.env.AWS_REGION ?? 'us-east-1', pathStyle: o.s3ForcePathStyle };
+    } else {
+      await rm(join(work, 's3rver'), { recursive: true, force: true });
+      s3 = await startS3Server({ bucket: 'bench', dir: join(work, 's3rver') });
+      const server = s3;
+      cleanups.push(() => server.stop());
+      Object.assign(process.env, s3.env);
+      Object.assign(storeEnv, { SECRET_STEWARD_STORE: s3.storeUrl('steward'), SECRET_STEWARD_S3_ENDPOINT: s3.endpoint, SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true' });
+      s3cmdTarget = { endpoint: s3.endpoint, bucket: s3.bucket, prefix: '', accessKey: s3.credentials.accessKeyId, secretKey: s3.credentials.secretAccessKey, region: 'us-east-1', pathStyle: true };
+    }
+
+    // Keys: one throwaway ECC pair encrypts and signs, for us and for gpg alike.
+    const passphrase = 'bench-only-passphrase';
+    const kp = await generateKeyPair({ name: 'secret-steward bench', email: 'bench@bench.invalid', passphrase, type: 'ecc' });
+    const keys = { pub: join(work, 'bench.public.asc'), priv: join(work, 'bench.private.asc'), pass: join(work, 'bench.passphrase') };
+    await writeFile(keys.pub, kp.publicKey);
+    await writeFile(keys.priv, kp.privateKey, { mode: 0o600 });
+    await writeFile(keys.pass, `${passphrase}\n`, { mode: 0o600 });
+
+    // Data.
+    const mix = emptyStats();
+    const tls = await makeTls('bench.example');
+    log(`generating and loading ${o.secrets} Secrets over ${o.namespaces} namespaces...`);
+    const loadStart = performance.now();
+    await loadObjects(cluster, namespacesOf(o.namespaces));
+    await loadObjects(cluster, generateSecrets(o.secrets, o.namespaces, tls, mix) as Iterable<BenchSecret> as Iterable<Record<string, unknown>>);
+    const loadMs = performance.now() - loadStart;
+    log(`loaded ${mix.secrets} Secrets (${formatBytes(mix.dataBytes)} of data: ${mix.small} small, ${mix.helm} Helm releases, ${mix.large} near 1 MiB) in ${fmtMs(loadMs)}`);
+
+    const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SECRET_STEWARD_') || k === 'SS_BENCH_PROBE_TIMELINE' || k.startsWith('MALLOC_')));
+    const baseEnv: NodeJS.ProcessEnv = {
+      ...passThrough,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      POD_NAME: 'bench',
+      ...storeEnv,
+      SECRET_STEWARD_CLUSTER_NAME: CLUSTER,
+      SECRET_STEWARD_LOCK_NAMESPACE: TOOL_NS,
+      SECRET_STEWARD_LOG_LEVEL: 'warn',
+    };
+    const profileDir = join(work, 'profiles');
+    await mkdir(profileDir, { recursive: true });
+    const steps: StepResult[] = [];
+    const profiles: Record<string, ProfileSummary> = {};
+    let jsonBytes = 0;
+
+    const runtimes: Record<string, string[]> = {};
+    const ourStep = async (step: string, args: string[], env: NodeJS.ProcessEnv, profile: boolean): Promise<{ m: Measured; r: StepResult }> => {
+      const pod = o.runtime === 'pod' ? podRuntime(ROOT, args[0]) : undefined;
+      const flags = [...nodeFlags, ...(pod?.flags ?? [])];
+      runtimes[step] = flags;
+      log(`${step}${flags.length ? ` (node ${flags.join(' ')})` : ''}...`);
+      const dir = join(profileDir, step.replace(/\W+/g, '-'));
+      if (profile) await mkdir(dir, { recursive: true });
+      const m = await runNode(cli, args, { cwd: ROOT, env, probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`), cpuProfDir: profile ? dir : undefined, nodeFlags: flags });
+      const r: StepResult = {
+        step,
+        ok: m.code === 0,
+        wallMs: m.wallMs,
+        secrets: 0,
+        jsonBytes: 0,
+        peakRssBytes: m.process?.maxRssBytes,
+        cpuMs: m.process ? m.process.userCpuMs + m.process.systemCpuMs : undefined,
+        heap: m.process?.peak,
+        notes: [],
+        ...(m.code === 0 ? {} : { error: failureOf(m) }),
+      };
+      if (profile) {
+        const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
+        if (files[0]) profiles[step] = await summariseProfile(join(dir, files[0]));
+      }
+      log(`${step}: ${r.ok ? 'ok' : r.error} in ${fmtMs(m.wallMs)}, peak RSS ${fmtMB(r.peakRssBytes)}`);
+      steps.push(r);
+      return { m, r };
+    };
+
+    // 1. backup
+    const backupEnv = { ...baseEnv, KUBECONFIG: cluster.kubeconfig, SECRET_STEWARD_RECIPIENT_KEY: keys.pub, SECRET_STEWARD_SIGNING_KEY: keys.priv, SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE: keys.pass };
+    const b = !o.steps.has('backup') ? undefined : await ourStep('backup', ['backup', '--selector', `${BENCH_LABEL}=true`, '--output', 'json'], backupEnv, o.profile);
+    const backup = b && lastJson<{ backupId: string; secrets: number; segments: number; storedBytes: number; plaintextBytes: number }>(b.m.stdout);
+    if (b && backup) {
+      jsonBytes = backup.plaintextBytes;
+      b.r.secrets = backup.secrets;
+      b.r.jsonBytes = jsonBytes;
+      b.r.notes.push(`${backup.segments} segments, ${formatBytes(backup.storedBytes)} stored; signed index, every segment read back`);
+    }
+
+    // 2. verify-restore (full drill)
+    const readEnv = {
+      ...baseEnv,
+      SECRET_STEWARD_DECRYPTION_KEY: keys.priv,
+      SECRET_STEWARD_DECRYPTION_KEY_PASSPHRASE_FILE: keys.pass,
+      SECRET_STEWARD_TRUSTED_SIGNER_KEY: keys.pub,
+    };
+    if (backup && o.steps.has('verify-restore')) {
+      const v = await ourStep('verify-restore', ['verify-restore', '--backup', backup.backupId, '--drill-namespace', DRILL_NS, '--output', 'json'], { ...readEnv, KUBECONFIG: cluster.kubeconfig }, o.profile);
+      const report = lastJson<{ result: string; counts: { secretsVerified: number; secretsRestored: number }; checks: Array<{ name: string; status: string; durationMs: number }> }>(v.m.stdout);
+      if (report) {
+        v.r.secrets = report.counts.secretsVerified;
+        v.r.jsonBytes = jsonBytes;
+        v.r.notes.push(`${report.result}: ${report.counts.secretsRestored} restored and compared; ${report.checks.map((c) => `${c.name} ${c.status} ${fmtMs(c.durationMs)}`).join(', ')}`);
+      }
+    }
+
+    // 3./4. baseline
+    const s3cmdConfig = join(work, 's3cmd.cfg');
+    const target = `s3://${s3cmdTarget.bucket}/${s3cmdTarget.prefix ? `${s3cmdTarget.prefix.replace(/\/$/, '')}/` : ''}baseline/secrets.json.gpg`;
+    if (o.baseline && baselineMissing.length === 0) {
+      await writeS3cmdConfig(s3cmdConfig, s3cmdTarget);
+      gpg = await setupGpg(work, keys.priv, keys.pass, kp.fingerprint);
+      log('baseline backup: kubectl get | gpg --encrypt --sign | s3cmd put...');
+      const p = await runPipeline(backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target }), { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' });
+      const stored = s3 ? (await s3.client.send(new (await import('@aws-sdk/client-s3')).HeadObjectCommand({ Bucket: s3.bucket, Key: target.replace(`s3://${s3.bucket}/`, '') })).catch(() => undefined))?.ContentLength : undefined;
+      steps.push({
+        step: 'baseline backup',
+        ok: p.code === 0,
+        wallMs: p.wallMs,
+        secrets: mix.secrets,
+        jsonBytes,
+        peakRssBytes: pipelineRss(p.stages),
+        cpuMs: p.stages.reduce((n, s) => n + s.userCpuMs + s.systemCpuMs, 0),
+        stages: p.stages,
+        notes: [`one OpenPGP message${stored ? `, ${formatBytes(stored)} stored` : ''}; not verified, not indexed`],
+        ...(p.code === 0 ? {} : { error: failureOf(p) }),
+      });
+      log(`baseline backup: ${p.code === 0 ? 'ok' : `exit ${p.code}`} in ${fmtMs(p.wallMs)}; ${p.stages.map((s) => `${s.name} ${fmtMB(s.maxRssBytes)}`).join(', ')}`);
+    }
+
+    if (o.restore && (!o.kubeconfig || o.restoreKubeconfig)) {
+      const freshCluster = async (name: string): Promise<Cluster> => {
+        if (o.restoreKubeconfig) return { kubeconfig: resolve(o.restoreKubeconfig), stop: async () => {} };
+        const c = await emulatorCluster(work, name);
+        await loadObjects(c, namespacesOf(o.namespaces));
+        return c;
+      };
+      const restoredCount = (c: Cluster) => (c.emulator ? c.emulator.list('v1', 'Secret').filter((s) => (s.metadata as { labels?: Record<string, string> }).labels?.[BENCH_LABEL] === 'true').length : undefined);
+      if (o.baseline && baselineMissing.length === 0 && gpg) {
+        const fresh = await freshCluster('baseline-restore');
+        log('baseline restore: s3cmd get | gpg --decrypt | jq | kubectl create...');
+        const p = await runPipeline(restoreStages({ kubeconfig: fresh.kubeconfig, gpg, s3cmdConfig, target }), { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' });
+        const count = restoredCount(fresh);
+        steps.push({
+          step: 'baseline restore',
+          ok: p.code === 0 && (count === undefined || count === mix.secrets),
+          wallMs: p.wallMs,
+          secrets: count ?? mix.secrets,
+          jsonBytes,
+          peakRssBytes: pipelineRss(p.stages),
+          cpuMs: p.stages.reduce((n, s) => n + s.userCpuMs + s.systemCpuMs, 0),
+          stages: p.stages,
+          notes: [`into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; nothing verified`],
+          ...(p.code === 0 ? {} : { error: failureOf(p) }),
+        });
+        log(`baseline restore: ${p.code === 0 ? 'ok' : `exit ${p.code}`} in ${fmtMs(p.wallMs)}`);
+        await fresh.stop();
+      }
+      if (backup) {
+        const fresh = await freshCluster('restore');
+        const r = await ourStep('restore', ['restore', '--backup', backup.backupId, '--output', 'json'], { ...readEnv, KUBECONFIG: fresh.kubeconfig }, false);
+        const count = restoredCount(fresh);
+        r.r.secrets = count ?? backup.secrets;
+        r.r.jsonBytes = jsonBytes;
+        r.r.ok = r.r.ok && (count === undefined || count === mix.secrets);
+        r.r.notes.push(`into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; backup verified first`);
+        await fresh.stop();
+      }
+    }
+
+    // 6. rotation
+    let rotation: RunResults['rotation'];
+    if (o.rotate > 0) {
+      const fx = rotationFixture(o.rotate, o.rotateNamespaces);
+      log(`rotation: loading ${fx.secrets} due Secrets and ${fx.deployments} Deployments in ${fx.namespaces.length} namespaces...`);
+      await loadObjects(cluster, fx.objects);
+      cluster.emulator?.requests.clear();
+      const rot = await ourStep('rotate', ['rotate', '--output', 'json', '--max-concurrent-rollouts', '20'], { ...baseEnv, KUBECONFIG: cluster.kubeconfig }, false);
+      const report = lastJson<{ secrets: Array<{ action: string }>; workloads: Array<{ patched: boolean; state: string }> }>(rot.m.stdout);
+      const rotated = report?.secrets.filter((s) => s.action === 'rotated').length ?? 0;
+      const restarted = report?.workloads.filter((w) => w.patched).length ?? 0;
+      rot.r.secrets = rotated;
+      rot.r.ok = rot.r.ok && rotated === fx.secrets;
+      rotation = { rotated, restartedWorkloads: restarted };
+      if (cluster.emulator) {
+        const entries = cluster.emulator.requests.entries;
+        const byVerb: Record<string, number> = {};
+        for (const e of entries) {
+          const k = `${e.verb} ${e.resource || e.path}`;
+          byVerb[k] = (byVerb[k] ?? 0) + 1;
+        }
+        rotation.apiRequests = entries.length;
+        rotation.perSecret = rotated ? entries.length / rotated : undefined;
+        rotation.budget = 10 * rotated + 3 * restarted;
+        rotation.byVerb = Object.fromEntries(Object.entries(byVerb).sort((a, c) => c[1] - a[1]));
+      }
+      rot.r.notes.push(
+        `${rotated} rotated, ${restarted} Deployments restarted and verified` +
+          (rotation.apiRequests !== undefined ? `; ${rotation.apiRequests} API requests (${rotation.perSecret?.toFixed(2)} per Secret; budget ${rotation.budget})` : '; API requests: needs the emulator'),
+      );
+    }
+
+    const results: RunResults = { at: new Date().toISOString(), machine: machine(), options: { ...o, steps: [...o.steps], out: undefined, workDir: undefined } as never, mix, loadMs, steps, rotation, targets: [], runtimes, ...(o.profile ? { profiles } : {}) };
+    const previous = readPrevious(o.out);
+    results.targets = judge(results, previous);
+    process.stdout.write(renderResults(results));
+    const key = runKey(o.secrets, o.runtime);
+    await writeFile(o.out, `${JSON.stringify({ latest: key, runs: { ...previous, [key]: results } }, null, 2)}\n`);
+    log(`results written to ${o.out}${o.workDir ? `; working files kept in ${work}` : ''}`);
+    return steps.every((s) => s.ok) ? 0 : 1;
+  } finally {
+    await stopGpg(gpg);
+    for (const c of cleanups.reverse()) await c().catch((e) => log(`cleanup: ${(e as Error).message}`));
+    if (!o.workDir) await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Results are kept per size and runtime: `10000`, `50000`, `10000-host`. */
+function runKey(secrets: number, runtime: Options['runtime']): string {
+  return runtime === 'pod' ? String(secrets) : `${secrets}-${runtime}`;
+}
+
+function readPrevious(file: string): Record<string, RunResults> {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { runs?: Record<string, RunResults> }).runs ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function judge(r: RunResults, previous: Record<string, RunResults>): Target[] {
+  const step = (name: string) => r.steps.find((s) => s.step === name && s.ok);
+  const targets: Target[] = [];
+  const backup = step('backup');
+  const baseline = step('baseline backup');
+  if (backup && baseline) {
+    const ratio = backup.wallMs / baseline.wallMs;
+    targets.push({ name: 'backup wall time / baseline pipeline', value: ratio.toFixed(2), limit: '<= 1.00', met: ratio <= 1 });
+  } else targets.push({ name: 'backup wall time / baseline pipeline', value: '-', limit: '<= 1.00', met: undefined, why: 'a step did not run' });
+  for (const s of r.steps.filter((x) => !x.step.startsWith('baseline') && x.peakRssBytes !== undefined)) {
+    if (r.options.secrets === 10_000) targets.push({ name: `${s.step} peak RSS at 10,000 Secrets`, value: fmtMB(s.peakRssBytes), limit: '< 256 MiB', met: s.peakRssBytes! < 256 * MIB });
+  }
+  const verify = step('verify-restore');
+  if (backup && verify) {
+    const ratio = verify.wallMs / backup.wallMs;
+    targets.push({ name: 'verify-restore wall time / backup', value: ratio.toFixed(2), limit: '<= 1.50', met: ratio <= 1.5 });
+  }
+  if (r.rotation?.apiRequests !== undefined) {
+    targets.push({ name: 'rotation API requests', value: `${r.rotation.apiRequests} (${r.rotation.perSecret?.toFixed(2)}/Secret)`, limit: `<= ${r.rotation.budget} (10/Secret + 3/restart)`, met: r.rotation.apiRequests <= r.rotation.budget! });
+  }
+  const small = r.options.secrets === 10_000 ? r : previous[runKey(10_000, r.options.runtime)];
+  const large = r.options.secrets === 50_000 ? r : previous[runKey(50_000, r.options.runtime)];
+  for (const name of ['backup', 'verify-restore', 'rotate']) {
+    const a = small?.steps.find((s) => s.step === name)?.peakRssBytes;
+    const c = large?.steps.find((s) => s.step === name)?.peakRssBytes;
+    if (name === 'rotate') continue; // the rotation run is the same size at every N
+    if (a !== undefined && c !== undefined) {
+      const growth = c / a - 1;
+      targets.push({ name: `${name} peak RSS growth 10,000 -> 50,000`, value: `${(growth * 100).toFixed(1)}% (${fmtMB(a)} -> ${fmtMB(c)})`, limit: '< 10%', met: growth < 0.1 });
+    } else targets.push({ name: `${name} peak RSS growth 10,000 -> 50,000`, value: '-', limit: '< 10%', met: undefined, why: 'needs runs at --secrets 10000 and 50000' });
+  }
+  return targets;
+}
+
+function renderResults(r: RunResults): string {
+  const lines: string[] = [];
+  const json = r.steps.find((s) => s.step === 'backup')?.jsonBytes ?? 0;
+  lines.push(
+    `secret-steward bench: ${r.mix.secrets.toLocaleString('en')} Secrets in ${r.mix.namespaces} namespaces, ${formatBytes(r.mix.dataBytes)} of data ` +
+      `(${(json / MB).toFixed(1)} MB as JSON): ${r.mix.small} small, ${r.mix.helm} Helm releases of 20-400 KiB, ${r.mix.large} near 1 MiB; ` +
+      `${r.mix.binaryValues} binary and ${r.mix.textValues} text values`,
+  );
+  lines.push(`machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const flags = new Map<string, string[]>();
+  for (const [step, f] of Object.entries(r.runtimes ?? {})) {
+    const key = f.join(' ') || "(V8's defaults for this machine)";
+    flags.set(key, [...(flags.get(key) ?? []), step]);
+  }
+  lines.push(
+    `runtime: ${r.options.runtime === 'pod' ? 'each command with its pod\'s heap configuration (manifest NODE_OPTIONS and memory limit)' : "V8's defaults for this machine"}: ` +
+      [...flags].map(([f, steps]) => `${steps.join(', ')}: node ${f}`).join('; '),
+  );
+  lines.push('');
+  const rows = r.steps.map((s) => [
+    s.step,
+    s.ok ? 'ok' : 'FAILED',
+    fmtMs(s.wallMs),
+    s.secrets ? Math.round(s.secrets / (s.wallMs / 1000)).toLocaleString('en') : '-',
+    s.jsonBytes ? (s.jsonBytes / MB / (s.wallMs / 1000)).toFixed(1) : '-',
+    fmtMB(s.peakRssBytes),
+    s.cpuMs !== undefined ? fmtMs(s.cpuMs) : '-',
+    s.stages ? s.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ') : s.heap ? `heap ${fmtMB(s.heap.heapUsed)}, external ${fmtMB(s.heap.external)}` : '',
+  ]);
+  lines.push(renderTable(['STEP', 'RESULT', 'WALL', 'SECRETS/S', 'MB/S', 'PEAK RSS', 'CPU', 'PROCESSES / HEAP'], rows).trimEnd());
+  lines.push('');
+  for (const s of r.steps) {
+    for (const n of s.notes) lines.push(`  ${s.step}: ${n}`);
+    if (s.error) lines.push(`  ${s.step}: ERROR ${s.error}`);
+  }
+  lines.push('');
+  lines.push('Targets:');
+  lines.push(renderTable(['TARGET', 'VALUE', 'LIMIT', 'MET'], r.targets.map((t) => [t.name, t.value, t.limit, t.met === undefined ? `n/a (${t.why})` : t.met ? 'yes' : 'NO'])).trimEnd());
+  if (r.profiles && Object.keys(r.profiles).length > 0) {
+    for (const [step, p] of Object.entries(r.profiles)) {
+      lines.push('');
+      lines.push(`CPU profile of ${step} (${fmtMs(p.totalMs)} sampled), self time by module:`);
+      lines.push(renderTable(['MODULE', 'SELF', 'SHARE'], p.modules.map((m) => [m.module, fmtMs(m.selfMs), `${(m.share * 100).toFixed(1)}%`])).trimEnd());
+      lines.push('top functions:');
+      lines.push(renderTable(['FUNCTION', 'WHERE', 'SELF', 'SHARE'], p.functions.map((f) => [f.name, f.where, fmtMs(f.selfMs), `${(f.share * 100).toFixed(1)}%`])).trimEnd());
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+process.exitCode = await main();
