@@ -103,7 +103,7 @@ export function* generateSecrets(n: number, namespaces: number, tls: TlsPair, st
   stats.secrets = 0;
   stats.namespaces = namespaces;
   for (let i = 0; i < n; i++) {
-    const namespace = namespaceName(i % namespaces);
+    let namespace = namespaceName(i % namespaces);
     const labels: Record<string, string> = { [BENCH_LABEL]: 'true', app: `app-${i % 37}` };
     const data: Record<string, string> = {};
     let type = 'Opaque';
@@ -117,6 +117,9 @@ export function* generateSecrets(n: number, namespaces: number, tls: TlsPair, st
     if (i % largeEvery === largeEvery - 1 && stats.large < large) {
       stats.large++;
       name = `bundle-${i}`;
+      // Spread over the namespaces: with i % namespaces they would all share one (largeEvery is
+      // a multiple of the namespace count), and be listed back to back in one huge page.
+      namespace = namespaceName((stats.large * 7919) % namespaces);
       const size = Math.floor(900 * KIB + rnd() * (MAX_DATA - KIB - 900 * KIB));
       if (rnd() < 0.5) put('archive.bin', randomBytes(size), true);
       else put('ca-bundle.pem', pemBundle(size), false);

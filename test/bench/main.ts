@@ -11,10 +11,10 @@
  *   2. secret-steward verify-restore   (the full drill: integrity, validity, restore into the
  *                                        drill namespace and byte comparison, drift, keys)
  *   3. baseline backup:   kubectl get secrets -A -o json | gpg --encrypt --sign | s3cmd put -
- *   4. baseline restore:  s3cmd get | gpg --decrypt | jq <strip> | kubectl create -f -  (fresh cluster)
- *   5. secret-steward restore          (same fresh-cluster restore, for comparison)
- *   6. secret-steward rotate           (1,000 due Secrets in 100 namespaces, consuming
+ *   4. secret-steward rotate           (1,000 due Secrets in 100 namespaces, consuming
  *                                        Deployments, rollout delay 0) + API requests per Secret
+ *   5. baseline restore:  s3cmd get | gpg --decrypt | jq <strip> | kubectl create -f -  (fresh cluster)
+ *   6. secret-steward restore          (same fresh-cluster restore, for comparison)
  *
  * Prints a table, checks the targets, and writes bench-results.json (results of earlier runs at
  * other sizes are kept, so the 10k -> 50k memory growth can be judged).
@@ -55,6 +55,7 @@ const USAGE = `Usage: npm run bench [-- options]
   --rotate-namespaces N  namespaces of the rotation run (default 100)
   --no-baseline          skip the kubectl | gpg | s3cmd pipelines
   --no-restore           skip the restore runs (baseline and ours)
+  --repeat N             run backup and verify-restore N times; their figures are medians
   --profile              CPU profiles (node --cpu-prof) of backup and verify-restore, summarised
   --runtime pod|host     pod (default): run each command with the heap configuration of its pod
                          (NODE_OPTIONS and memory limit from its manifest, see pod-runtime.ts);
@@ -88,6 +89,7 @@ interface Options {
   sources: boolean;
   nodeFlags: string[];
   runtime: 'pod' | 'host';
+  repeat: number;
   steps: Set<StepName>;
   out: string;
   workDir?: string;
@@ -114,6 +116,7 @@ function parseOptions(argv: string[]): Options | string {
         sources: { type: 'boolean' },
         'node-flags': { type: 'string' },
         runtime: { type: 'string' },
+        repeat: { type: 'string' },
         steps: { type: 'string' },
         out: { type: 'string' },
         'work-dir': { type: 'string' },
@@ -153,6 +156,7 @@ function parseOptions(argv: string[]): Options | string {
       sources: values.sources === true,
       nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
       runtime: (values.runtime ?? 'pod') as 'pod' | 'host',
+      repeat: int(values.repeat, 'repeat', 1, 1),
       out: values.out ?? 'bench-results.json',
       workDir: values['work-dir'],
       kubeconfig: values.kubeconfig,
@@ -182,6 +186,8 @@ export interface StepResult {
   heap?: ProcessFigures['peak'];
   notes: string[];
   error?: string;
+  /** Each run's figures when the step was repeated (--repeat). */
+  runs?: Array<{ wallMs: number; peakRssBytes?: number }>;
 }
 
 interface Target {
@@ -348,7 +354,6 @@ async function main(): Promise<number> {
   let gpg: GpgSetup | undefined;
   try {
     const cli = o.sources ? join(ROOT, 'jobs/cli.ts') : await ensureBuilt();
-    const nodeFlags = [...(o.sources ? ['--import', 'tsx'] : []), ...o.nodeFlags];
     const baselineMissing: string[] = [];
     if (o.baseline) {
       for (const [bin, pkg] of [['s3cmd', 's3cmd'], ['/usr/bin/time', 'time'], ['jq', 'jq'], ['gpg', 'gnupg'], ['kubectl', 'kubectl']] as const) {
@@ -360,6 +365,7 @@ async function main(): Promise<number> {
 
     // Servers: the emulator and s3rver live in this process, never in a measured one.
     let cluster: Cluster;
+    const stopMain = () => cluster.stop();
     if (o.kubeconfig) {
       const kubeconfig = resolve(o.kubeconfig);
       cluster = { kubeconfig, stop: async () => {} };
@@ -373,7 +379,7 @@ async function main(): Promise<number> {
       await loadObjects(cluster, [TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
     } else {
       cluster = await emulatorCluster(work, 'main');
-      cleanups.push(() => cluster.stop());
+      cleanups.push(stopMain);
     }
     let s3: S3TestServer | undefined;
     const storeEnv: Record<string, string> = {};
@@ -423,7 +429,7 @@ async function main(): Promise<number> {
       ...storeEnv,
       SECRET_STEWARD_CLUSTER_NAME: CLUSTER,
       SECRET_STEWARD_LOCK_NAMESPACE: TOOL_NS,
-      SECRET_STEWARD_LOG_LEVEL: 'warn',
+      SECRET_STEWARD_LOG_LEVEL: process.env.SECRET_STEWARD_LOG_LEVEL ?? 'warn',
     };
     const profileDir = join(work, 'profiles');
     await mkdir(profileDir, { recursive: true });
@@ -432,38 +438,55 @@ async function main(): Promise<number> {
     let jsonBytes = 0;
 
     const runtimes: Record<string, string[]> = {};
-    const ourStep = async (step: string, args: string[], env: NodeJS.ProcessEnv, profile: boolean): Promise<{ m: Measured; r: StepResult }> => {
+    const ourStep = async (step: string, args: string[], env: NodeJS.ProcessEnv, profile: boolean, repeat = 1): Promise<{ m: Measured; r: StepResult }> => {
       const pod = o.runtime === 'pod' ? podRuntime(ROOT, args[0]) : undefined;
-      const flags = [...nodeFlags, ...(pod?.flags ?? [])];
+      // --node-flags come last, so they override the pod's (V8 takes the last value of a flag).
+      const flags = [...(o.sources ? ['--import', 'tsx'] : []), ...(pod?.flags ?? []), ...o.nodeFlags];
       runtimes[step] = flags;
-      log(`${step}${flags.length ? ` (node ${flags.join(' ')})` : ''}...`);
       const dir = join(profileDir, step.replace(/\W+/g, '-'));
       if (profile) await mkdir(dir, { recursive: true });
-      const m = await runNode(cli, args, { cwd: ROOT, env, probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`), cpuProfDir: profile ? dir : undefined, nodeFlags: flags });
+      // Repeated runs: the figures are medians (run-to-run spread on a shared 2-core machine is wide).
+      const runs: Measured[] = [];
+      for (let i = 0; i < repeat; i++) {
+        log(`${step}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}${flags.length ? ` (node ${flags.join(' ')})` : ''}...`);
+        const m = await runNode(cli, args, { cwd: ROOT, env, probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`), cpuProfDir: profile && i === 0 ? dir : undefined, nodeFlags: flags });
+        runs.push(m);
+        await writeFile(join(work, `log-${step.replace(/\W+/g, '-')}-${i + 1}.jsonl`), m.stderr);
+        log(`${step}: ${m.code === 0 ? 'ok' : failureOf(m)} in ${fmtMs(m.wallMs)}, peak RSS ${fmtMB(m.process?.maxRssBytes)}`);
+        if (m.code !== 0) break;
+      }
+      const m = runs[0];
+      const failed = runs.find((x) => x.code !== 0);
+      const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor((xs.length - 1) / 2)];
+      const rss = runs.map((x) => x.process?.maxRssBytes).filter((x): x is number => x !== undefined);
       const r: StepResult = {
         step,
-        ok: m.code === 0,
-        wallMs: m.wallMs,
+        ok: failed === undefined,
+        wallMs: median(runs.map((x) => x.wallMs)),
         secrets: 0,
         jsonBytes: 0,
-        peakRssBytes: m.process?.maxRssBytes,
+        peakRssBytes: rss.length ? median(rss) : undefined,
         cpuMs: m.process ? m.process.userCpuMs + m.process.systemCpuMs : undefined,
         heap: m.process?.peak,
         notes: [],
-        ...(m.code === 0 ? {} : { error: failureOf(m) }),
+        ...(failed ? { error: failureOf(failed) } : {}),
       };
+      if (runs.length > 1) {
+        const walls = runs.map((x) => x.wallMs);
+        r.runs = runs.map((x) => ({ wallMs: x.wallMs, peakRssBytes: x.process?.maxRssBytes }));
+        r.notes.push(`median of ${runs.length} runs: wall ${fmtMs(Math.min(...walls))} to ${fmtMs(Math.max(...walls))}, peak RSS ${fmtMB(Math.min(...rss))} to ${fmtMB(Math.max(...rss))}`);
+      }
       if (profile) {
         const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
         if (files[0]) profiles[step] = await summariseProfile(join(dir, files[0]));
       }
-      log(`${step}: ${r.ok ? 'ok' : r.error} in ${fmtMs(m.wallMs)}, peak RSS ${fmtMB(r.peakRssBytes)}`);
       steps.push(r);
       return { m, r };
     };
 
     // 1. backup
     const backupEnv = { ...baseEnv, KUBECONFIG: cluster.kubeconfig, SECRET_STEWARD_RECIPIENT_KEY: keys.pub, SECRET_STEWARD_SIGNING_KEY: keys.priv, SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE: keys.pass };
-    const b = !o.steps.has('backup') ? undefined : await ourStep('backup', ['backup', '--selector', `${BENCH_LABEL}=true`, '--output', 'json'], backupEnv, o.profile);
+    const b = !o.steps.has('backup') ? undefined : await ourStep('backup', ['backup', '--selector', `${BENCH_LABEL}=true`, '--output', 'json'], backupEnv, o.profile, o.repeat);
     const backup = b && lastJson<{ backupId: string; secrets: number; segments: number; storedBytes: number; plaintextBytes: number }>(b.m.stdout);
     if (b && backup) {
       jsonBytes = backup.plaintextBytes;
@@ -480,7 +503,7 @@ async function main(): Promise<number> {
       SECRET_STEWARD_TRUSTED_SIGNER_KEY: keys.pub,
     };
     if (backup && o.steps.has('verify-restore')) {
-      const v = await ourStep('verify-restore', ['verify-restore', '--backup', backup.backupId, '--drill-namespace', DRILL_NS, '--output', 'json'], { ...readEnv, KUBECONFIG: cluster.kubeconfig }, o.profile);
+      const v = await ourStep('verify-restore', ['verify-restore', '--backup', backup.backupId, '--drill-namespace', DRILL_NS, '--output', 'json'], { ...readEnv, KUBECONFIG: cluster.kubeconfig }, o.profile, o.repeat);
       const report = lastJson<{ result: string; counts: { secretsVerified: number; secretsRestored: number }; checks: Array<{ name: string; status: string; durationMs: number }> }>(v.m.stdout);
       if (report) {
         v.r.secrets = report.counts.secretsVerified;
@@ -495,24 +518,75 @@ async function main(): Promise<number> {
     if (o.baseline && baselineMissing.length === 0) {
       await writeS3cmdConfig(s3cmdConfig, s3cmdTarget);
       gpg = await setupGpg(work, keys.priv, keys.pass, kp.fingerprint);
-      log('baseline backup: kubectl get | gpg --encrypt --sign | s3cmd put...');
-      const p = await runPipeline(backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target }), { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' });
+      const runs: Array<Awaited<ReturnType<typeof runPipeline>>> = [];
+      for (let i = 0; i < o.repeat; i++) {
+        log(`baseline backup${o.repeat > 1 ? ` (run ${i + 1} of ${o.repeat})` : ''}: kubectl get | gpg --encrypt --sign | s3cmd put...`);
+        const run1 = await runPipeline(backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target }), { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' });
+        runs.push(run1);
+        log(`baseline backup: ${run1.code === 0 ? 'ok' : `exit ${run1.code}`} in ${fmtMs(run1.wallMs)}; ${run1.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ')}`);
+        if (run1.code !== 0) break;
+      }
+      // The median run by wall time stands for the step.
+      const p = [...runs].sort((a, c) => a.wallMs - c.wallMs)[Math.floor((runs.length - 1) / 2)];
+      const failedRun = runs.find((x) => x.code !== 0);
       const stored = s3 ? (await s3.client.send(new (await import('@aws-sdk/client-s3')).HeadObjectCommand({ Bucket: s3.bucket, Key: target.replace(`s3://${s3.bucket}/`, '') })).catch(() => undefined))?.ContentLength : undefined;
+      const walls = runs.map((x) => x.wallMs);
       steps.push({
         step: 'baseline backup',
-        ok: p.code === 0,
+        ok: failedRun === undefined,
         wallMs: p.wallMs,
         secrets: mix.secrets,
         jsonBytes,
         peakRssBytes: pipelineRss(p.stages),
-        cpuMs: p.stages.reduce((n, s) => n + s.userCpuMs + s.systemCpuMs, 0),
+        cpuMs: p.stages.reduce((n, x) => n + x.userCpuMs + x.systemCpuMs, 0),
         stages: p.stages,
-        notes: [`one OpenPGP message${stored ? `, ${formatBytes(stored)} stored` : ''}; not verified, not indexed`],
-        ...(p.code === 0 ? {} : { error: failureOf(p) }),
+        notes: [
+          `one OpenPGP message${stored ? `, ${formatBytes(stored)} stored` : ''}; not verified, not indexed`,
+          ...(runs.length > 1 ? [`median of ${runs.length} runs: wall ${fmtMs(Math.min(...walls))} to ${fmtMs(Math.max(...walls))}`] : []),
+        ],
+        ...(runs.length > 1 ? { runs: runs.map((x) => ({ wallMs: x.wallMs, peakRssBytes: pipelineRss(x.stages) })) } : {}),
+        ...(failedRun ? { error: failureOf(failedRun) } : {}),
       });
-      log(`baseline backup: ${p.code === 0 ? 'ok' : `exit ${p.code}`} in ${fmtMs(p.wallMs)}; ${p.stages.map((s) => `${s.name} ${fmtMB(s.maxRssBytes)}`).join(', ')}`);
     }
 
+    // 4. rotation (on the loaded cluster, before it is stopped)
+    let rotation: RunResults['rotation'];
+    if (o.rotate > 0) {
+      const fx = rotationFixture(o.rotate, o.rotateNamespaces);
+      log(`rotation: loading ${fx.secrets} due Secrets and ${fx.deployments} Deployments in ${fx.namespaces.length} namespaces...`);
+      await loadObjects(cluster, fx.objects);
+      cluster.emulator?.requests.clear();
+      const rot = await ourStep('rotate', ['rotate', '--output', 'json', '--max-concurrent-rollouts', '20'], { ...baseEnv, KUBECONFIG: cluster.kubeconfig }, false);
+      const report = lastJson<{ secrets: Array<{ action: string }>; workloads: Array<{ patched: boolean; state: string }> }>(rot.m.stdout);
+      const rotated = report?.secrets.filter((s) => s.action === 'rotated').length ?? 0;
+      const restarted = report?.workloads.filter((w) => w.patched).length ?? 0;
+      rot.r.secrets = rotated;
+      rot.r.ok = rot.r.ok && rotated === fx.secrets;
+      rotation = { rotated, restartedWorkloads: restarted };
+      if (cluster.emulator) {
+        const entries = cluster.emulator.requests.entries;
+        const byVerb: Record<string, number> = {};
+        for (const e of entries) {
+          const k = `${e.verb} ${e.resource || e.path}`;
+          byVerb[k] = (byVerb[k] ?? 0) + 1;
+        }
+        rotation.apiRequests = entries.length;
+        rotation.perSecret = rotated ? entries.length / rotated : undefined;
+        rotation.budget = 10 * rotated + 3 * restarted;
+        rotation.byVerb = Object.fromEntries(Object.entries(byVerb).sort((a, c) => c[1] - a[1]));
+      }
+      rot.r.notes.push(
+        `${rotated} rotated, ${restarted} Deployments restarted and verified` +
+          (rotation.apiRequests !== undefined ? `; ${rotation.apiRequests} API requests (${rotation.perSecret?.toFixed(2)} per Secret; budget ${rotation.budget})` : '; API requests: needs the emulator'),
+      );
+    }
+
+    // 5./6. restores, each into a fresh cluster. The loaded emulator is stopped first: at 50,000
+    // Secrets two emulators' worth of objects would not fit this process's heap.
+    if (cluster.emulator) {
+      await cluster.stop();
+      cleanups.splice(cleanups.indexOf(stopMain), 1);
+    }
     if (o.restore && (!o.kubeconfig || o.restoreKubeconfig)) {
       const freshCluster = async (name: string): Promise<Cluster> => {
         if (o.restoreKubeconfig) return { kubeconfig: resolve(o.restoreKubeconfig), stop: async () => {} };
@@ -551,38 +625,6 @@ async function main(): Promise<number> {
         r.r.notes.push(`into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; backup verified first`);
         await fresh.stop();
       }
-    }
-
-    // 6. rotation
-    let rotation: RunResults['rotation'];
-    if (o.rotate > 0) {
-      const fx = rotationFixture(o.rotate, o.rotateNamespaces);
-      log(`rotation: loading ${fx.secrets} due Secrets and ${fx.deployments} Deployments in ${fx.namespaces.length} namespaces...`);
-      await loadObjects(cluster, fx.objects);
-      cluster.emulator?.requests.clear();
-      const rot = await ourStep('rotate', ['rotate', '--output', 'json', '--max-concurrent-rollouts', '20'], { ...baseEnv, KUBECONFIG: cluster.kubeconfig }, false);
-      const report = lastJson<{ secrets: Array<{ action: string }>; workloads: Array<{ patched: boolean; state: string }> }>(rot.m.stdout);
-      const rotated = report?.secrets.filter((s) => s.action === 'rotated').length ?? 0;
-      const restarted = report?.workloads.filter((w) => w.patched).length ?? 0;
-      rot.r.secrets = rotated;
-      rot.r.ok = rot.r.ok && rotated === fx.secrets;
-      rotation = { rotated, restartedWorkloads: restarted };
-      if (cluster.emulator) {
-        const entries = cluster.emulator.requests.entries;
-        const byVerb: Record<string, number> = {};
-        for (const e of entries) {
-          const k = `${e.verb} ${e.resource || e.path}`;
-          byVerb[k] = (byVerb[k] ?? 0) + 1;
-        }
-        rotation.apiRequests = entries.length;
-        rotation.perSecret = rotated ? entries.length / rotated : undefined;
-        rotation.budget = 10 * rotated + 3 * restarted;
-        rotation.byVerb = Object.fromEntries(Object.entries(byVerb).sort((a, c) => c[1] - a[1]));
-      }
-      rot.r.notes.push(
-        `${rotated} rotated, ${restarted} Deployments restarted and verified` +
-          (rotation.apiRequests !== undefined ? `; ${rotation.apiRequests} API requests (${rotation.perSecret?.toFixed(2)} per Secret; budget ${rotation.budget})` : '; API requests: needs the emulator'),
-      );
     }
 
     const results: RunResults = { at: new Date().toISOString(), machine: machine(), options: { ...o, steps: [...o.steps], out: undefined, workDir: undefined } as never, mix, loadMs, steps, rotation, targets: [], runtimes, ...(o.profile ? { profiles } : {}) };
