@@ -19,7 +19,8 @@
  * Prints a table, checks the targets, and writes bench-results.json (results of earlier runs at
  * other sizes are kept, so the 10k -> 50k memory growth can be judged).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { getHeapStatistics } from 'node:v8';
 import { cpus, release, totalmem } from 'node:os';
 import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -285,6 +286,7 @@ function failureOf(m: Measured | Omit<Measured, 'process'>): string {
 
 interface Cluster {
   kubeconfig: string;
+  /** Set to undefined once stopped, so that its objects can be collected. */
   emulator?: KubeEmulator;
   stop(): Promise<void>;
 }
@@ -294,7 +296,8 @@ async function emulatorCluster(dir: string, name: string): Promise<Cluster> {
   const kubeconfig = join(dir, `kubeconfig-${name}`);
   await emulator.writeKubeconfig(kubeconfig);
   await emulator.applyObjects([TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
-  return { kubeconfig, emulator, stop: () => emulator.stop() };
+  const c: Cluster = { kubeconfig, emulator, stop: () => emulator.stop() };
+  return c;
 }
 
 /** Namespaces the bench created in a real cluster (deleted at the end). */
@@ -586,6 +589,7 @@ async function main(): Promise<number> {
     if (cluster.emulator) {
       await cluster.stop();
       cleanups.splice(cleanups.indexOf(stopMain), 1);
+      cluster.emulator = undefined; // let its objects be collected
     }
     if (o.restore && (!o.kubeconfig || o.restoreKubeconfig)) {
       const freshCluster = async (name: string): Promise<Cluster> => {
@@ -614,6 +618,7 @@ async function main(): Promise<number> {
         });
         log(`baseline restore: ${p.code === 0 ? 'ok' : `exit ${p.code}`} in ${fmtMs(p.wallMs)}`);
         await fresh.stop();
+        fresh.emulator = undefined;
       }
       if (backup) {
         const fresh = await freshCluster('restore');
@@ -624,6 +629,7 @@ async function main(): Promise<number> {
         r.r.ok = r.r.ok && (count === undefined || count === mix.secrets);
         r.r.notes.push(`into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; backup verified first`);
         await fresh.stop();
+        fresh.emulator = undefined;
       }
     }
 
@@ -739,4 +745,21 @@ function renderResults(r: RunResults): string {
   return `${lines.join('\n')}\n`;
 }
 
-process.exitCode = await main();
+/**
+ * The emulators live in this process and hold every Secret (at 50,000: about 2 GiB each while a
+ * restore target fills up). V8's default heap limit (4 GiB here) is too small for that, so
+ * large runs restart themselves with a larger one (up to 60% of the machine's memory).
+ */
+async function withHeapFor(argv: string[]): Promise<number | undefined> {
+  const secrets = Number((/--secrets[= ](\S+)/.exec(argv.join(' '))?.[1] ?? '10000').replace(/[_,]/g, ''));
+  const wantMiB = Math.min(Math.floor((totalmem() * 0.6) / MIB), 4096 + Math.ceil(secrets / 1000) * 160);
+  if (!(secrets > 20_000) || getHeapStatistics().heap_size_limit / MIB >= wantMiB || process.env.SS_BENCH_REEXEC) return undefined;
+  log(`restarting the driver with --max-old-space-size=${wantMiB} for ${secrets} Secrets`);
+  const r = await new Promise<number | null>((resolveExit) => {
+    const child = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${wantMiB}`, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, SS_BENCH_REEXEC: '1' } });
+    child.once('exit', (code) => resolveExit(code));
+  });
+  return r ?? 1;
+}
+
+process.exitCode = (await withHeapFor(process.argv.slice(2))) ?? (await main());
