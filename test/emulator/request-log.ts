@@ -26,6 +26,8 @@ export interface RequestLogEntry {
   namespace: string;
   name: string;
   subresource: string;
+  /** The Accept header ('' when absent): tells e.g. a metadata-only list (`as=PartialObjectMetadataList`) from a full one. */
+  accept: string;
   /** `dryRun=All` was requested. */
   dryRun: boolean;
   /** A fault fired for this request. */

@@ -30,6 +30,8 @@ import { requestInfo } from './request-info.js';
 import type { RequestInfo } from './request-info.js';
 import { RequestLog } from './request-log.js';
 import type { RequestLogEntry } from './request-log.js';
+import { checkOutputForm, negotiateOutput, partialObjectMetadataJson } from './negotiation.js';
+import type { OutputForm } from './negotiation.js';
 import { findByPlural, requireKind } from './resources.js';
 import type { ResourceType } from './resources.js';
 import { renderTable } from './table.js';
@@ -313,6 +315,7 @@ export class KubeEmulator {
       namespace: info.namespace,
       name: info.nameFromSelector ? '' : info.name,
       subresource: info.subresource,
+      accept: req.headers.accept ?? '',
       dryRun: url.searchParams.getAll('dryRun').includes('All'),
       fault: false,
     };
@@ -409,8 +412,12 @@ export class KubeEmulator {
     const subresource = info.subresource || undefined;
     switch (method) {
       case 'GET':
-      case 'HEAD':
-        return this.respondObject(ctx, rt, 200, this.registry.get(rt, namespace, name));
+      case 'HEAD': {
+        const form = negotiateOutput(ctx.req.headers.accept);
+        const view = this.registry.get(rt, namespace, name);
+        checkOutputForm(form, rt, 'object');
+        return this.respondObject(ctx, rt, 200, view, form);
+      }
       case 'PUT': {
         const body = await this.decodeObject(ctx, rt);
         return this.respondObject(ctx, rt, 200, this.registry.update(rt, namespace, name, body, { dryRun, subresource }));
@@ -437,8 +444,12 @@ export class KubeEmulator {
     switch (method) {
       case 'GET':
       case 'HEAD': {
+        const form = negotiateOutput(ctx.req.headers.accept);
         const watch = q.get('watch');
-        if (watch === 'true' || watch === '1') return this.serveWatch(ctx, rt, namespace);
+        if (watch === 'true' || watch === '1') {
+          checkOutputForm(form, rt, 'watch');
+          return this.serveWatch(ctx, rt, namespace, form);
+        }
         const limit = Number(q.get('limit') ?? 0);
         const result = this.registry.list(rt, {
           namespace,
@@ -447,7 +458,8 @@ export class KubeEmulator {
           limit: Number.isFinite(limit) ? limit : 0,
           continueToken: q.get('continue') ?? undefined,
         } as Parameters<Registry['list']>[1]);
-        return this.respondList(ctx, rt, result);
+        checkOutputForm(form, rt, 'list');
+        return this.respondList(ctx, rt, result, form);
       }
       case 'POST': {
         const body = await this.decodeObject(ctx, rt);
@@ -464,9 +476,8 @@ export class KubeEmulator {
     }
   }
 
-  private serveWatch(ctx: RequestContext, rt: ResourceType, namespace: string | undefined): void {
+  private serveWatch(ctx: RequestContext, rt: ResourceType, namespace: string | undefined, form: OutputForm): void {
     const q = ctx.url.searchParams;
-    const asTable = wantsTable(ctx.req);
     const includeObject = includeObjectParam(q.get('includeObject'));
     this.watches.serve(rt, ctx.res, {
       namespace,
@@ -476,7 +487,13 @@ export class KubeEmulator {
       timeoutSeconds: Number(q.get('timeoutSeconds') ?? 0) || undefined,
       allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
       sendInitialEvents: q.get('sendInitialEvents') === 'true',
-      render: asTable ? (view) => renderTable(rt, [view], {}, includeObject, this.now(), (v) => fullJson(rt, v)) : undefined,
+      render:
+        form.as === 'Table'
+          ? (view) => renderTable(rt, [view], {}, includeObject, this.now(), (v) => fullJson(rt, v))
+          : form.as === 'PartialObjectMetadata'
+            ? (view) => partialObjectMetadataJson(form.apiVersion, view.obj.metadata)
+            : undefined,
+      bookmarkType: form.as === 'PartialObjectMetadata' ? { kind: 'PartialObjectMetadata', apiVersion: form.apiVersion } : undefined,
     });
   }
 
@@ -654,19 +671,28 @@ export class KubeEmulator {
 
   // ----------------------------------------------------------- responses
 
-  private respondObject(ctx: RequestContext, rt: ResourceType, code: number, view: ObjectView): void {
-    if (wantsTable(ctx.req) && ctx.req.method === 'GET') {
+  /** Answers one object; `form` (negotiated for GETs) may ask for a Table row or its metadata only. */
+  private respondObject(ctx: RequestContext, rt: ResourceType, code: number, view: ObjectView, form: OutputForm = RESOURCE_FORM): void {
+    if (form.as === 'PartialObjectMetadata') return sendJson(ctx.res, code, partialObjectMetadataJson(form.apiVersion, view.obj.metadata));
+    if (form.as === 'Table' && ctx.req.method === 'GET') {
       const table = renderTable(rt, [view], { resourceVersion: view.obj.metadata.resourceVersion }, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) => fullJson(rt, v));
       return sendJson(ctx.res, code, table);
     }
     sendJson(ctx.res, code, fullJson(rt, view));
   }
 
-  private respondList(ctx: RequestContext, rt: ResourceType, result: ListResult): void {
+  /** Answers a list; `form` (negotiated for GETs) may ask for a Table or a PartialObjectMetadataList. */
+  private respondList(ctx: RequestContext, rt: ResourceType, result: ListResult, form: OutputForm = RESOURCE_FORM): void {
     const meta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
     if (result.continue) meta.continue = result.continue;
     if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
-    if (wantsTable(ctx.req) && ctx.req.method === 'GET') {
+    if (form.as === 'PartialObjectMetadataList') {
+      // Items are built by appending to a nil slice: an empty list has `"items":null`, as from the real server.
+      const items = result.items.length === 0 ? 'null' : `[${result.items.map((v) => partialObjectMetadataJson(form.apiVersion, v.obj.metadata)).join(',')}]`;
+      const head = JSON.stringify({ kind: 'PartialObjectMetadataList', apiVersion: form.apiVersion, metadata: meta });
+      return sendJson(ctx.res, 200, `${head.slice(0, -1)},"items":${items}}`);
+    }
+    if (form.as === 'Table' && ctx.req.method === 'GET') {
       const table = renderTable(rt, result.items, meta, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) => fullJson(rt, v));
       return sendJson(ctx.res, 200, table);
     }
@@ -675,10 +701,7 @@ export class KubeEmulator {
   }
 }
 
-function wantsTable(req: IncomingMessage): boolean {
-  const accept = req.headers.accept ?? '';
-  return accept.split(',').some((part) => /(^|;)\s*as=Table(\s*;|$)/.test(part) && part.includes('application/json'));
-}
+const RESOURCE_FORM: OutputForm = { as: 'resource' };
 
 function includeObjectParam(value: string | null): IncludeObject {
   return value === 'None' || value === 'Object' ? value : 'Metadata';

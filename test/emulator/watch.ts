@@ -28,6 +28,8 @@ export interface WatchOptions {
   sendInitialEvents?: boolean;
   /** Renders an event's object (full JSON by default; a Table row for `kubectl get -w`). */
   render?: (view: ObjectView) => string;
+  /** kind and apiVersion of BOOKMARK objects: the resource's by default (PartialObjectMetadata for metadata-only watches). */
+  bookmarkType?: { kind: string; apiVersion: string };
 }
 
 /** Open watch streams, so that the server can end them on stop(). */
@@ -66,7 +68,7 @@ export class WatchHub {
     if (rvParam === '' || rvParam === '0' || opts.sendInitialEvents) {
       for (const entry of collection.sortedEntries(namespace)) if (visible(entry)) sendEntry('ADDED', entry);
       if (opts.sendInitialEvents && opts.allowWatchBookmarks) {
-        const bookmark = { kind: rt.kind, apiVersion: rt.apiVersion, metadata: { resourceVersion: String(this.registry.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } } };
+        const bookmark = { kind: opts.bookmarkType?.kind ?? rt.kind, apiVersion: opts.bookmarkType?.apiVersion ?? rt.apiVersion, metadata: { resourceVersion: String(this.registry.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } } };
         send('BOOKMARK', JSON.stringify(bookmark));
       }
     } else {
