@@ -1,3 +1,4 @@
+import { setHeaderOptions, type ConfigurationOptions, type ObservableMiddleware, type V1ListMeta, type V1ObjectMeta } from '@kubernetes/client-node';
 import type { KubeCaller } from './kube-call.js';
 import { KubeError, type KubeOp } from './kube-error.js';
 
@@ -77,4 +78,89 @@ export async function* listPages<T>(
       limit = Math.max(10, Math.min(initial * 4, Math.floor(target / perItem)));
     }
   }
+}
+
+/**
+ * Accept header of a metadata-only list, as client-go's metadata client sends it (JSON form):
+ * the API server converts the list into a `meta.k8s.io/v1` `PartialObjectMetadataList` whose
+ * items carry only `metadata` (name, namespace, labels, annotations, ownerReferences, uid,
+ * resourceVersion, creationTimestamp...; no data, spec, status or type). It is still the `list`
+ * verb for RBAC, and takes the same `limit`, `continue`, label and field selectors. The trailing
+ * `application/json` lets a server or proxy that cannot convert answer the full list instead.
+ */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+
+/**
+ * Options for a typed list call of @kubernetes/client-node 2.x (its last argument) that make it
+ * a metadata-only list: a middleware replaces the Accept header the generated code sets
+ * (`setHeaderOptions`, the client's supported way to set a header per call). The response still
+ * goes through the client's error handling (non-2xx: ApiException, so KubeCaller's retries and
+ * KubeError apply) and is deserialised as the resource's list type, of which only `metadata`
+ * is filled; {@link toMetadataPage} turns it into what it really is.
+ */
+export function metadataListOptions(): ConfigurationOptions<ObservableMiddleware> {
+  return setHeaderOptions('Accept', METADATA_LIST_ACCEPT);
+}
+
+/** An object as a metadata-only list returns it. */
+export interface MetadataOnly {
+  metadata: V1ObjectMeta;
+}
+
+/** What a typed list call returns, for {@link toMetadataPage}. */
+export interface ListResponse {
+  kind?: string;
+  items?: Array<{ metadata?: V1ObjectMeta }> | null;
+  metadata?: V1ListMeta;
+}
+
+/**
+ * A list response reduced to metadata: `converted` says whether the server answered a
+ * PartialObjectMetadataList (else it sent full objects, of which only the metadata is kept);
+ * `items: null` (how the API server encodes an empty PartialObjectMetadataList) becomes [].
+ */
+export function toMetadataPage(list: ListResponse): { items: MetadataOnly[]; metadata?: V1ListMeta; converted: boolean } {
+  return {
+    items: (list.items ?? []).map((item) => ({ metadata: item.metadata ?? {} })),
+    metadata: list.metadata,
+    converted: list.kind === 'PartialObjectMetadataList',
+  };
+}
+
+/** Rough bytes of an object's metadata (for adapting page sizes): labels, annotations, and a fixed part. */
+export function sizeOfMetadata(o: MetadataOnly): number {
+  let n = 300;
+  for (const [k, v] of Object.entries(o.metadata.annotations ?? {})) n += k.length + v.length;
+  for (const [k, v] of Object.entries(o.metadata.labels ?? {})) n += k.length + v.length;
+  return n;
+}
+
+/**
+ * {@link listPages} for a metadata-only list: `fetchList` makes the typed list call with the
+ * options it is given ({@link metadataListOptions}). Same pagination, retries and 410 restart;
+ * page sizes adapt to the metadata's size (default 500 items, pages of about 4 MiB).
+ * `onFullList` is called for each page the server answered with full objects.
+ */
+export function listMetadataPages(
+  caller: KubeCaller,
+  op: KubeOp,
+  fetchList: (req: ListPageRequest, options: ConfigurationOptions<ObservableMiddleware>) => Promise<ListResponse>,
+  options: ListPagesOptions<MetadataOnly> & { onFullList?: () => void } = {},
+): AsyncGenerator<ListPage<MetadataOnly>> {
+  const { onFullList, ...paging } = options;
+  return listPages<MetadataOnly>(
+    caller,
+    op,
+    async (req) => {
+      const page = toMetadataPage(await fetchList(req, metadataListOptions()));
+      if (!page.converted) onFullList?.();
+      return page;
+    },
+    {
+      ...paging,
+      pageSize: paging.pageSize ?? 500,
+      targetPageBytes: paging.targetPageBytes ?? 4 * 1024 * 1024,
+      sizeOf: paging.sizeOf ?? sizeOfMetadata,
+    },
+  );
 }

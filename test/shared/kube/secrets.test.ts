@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { createKubeClients } from '../../../shared/kube/client.js';
+import { KubeError } from '../../../shared/kube/kube-error.js';
+import { METADATA_LIST_ACCEPT, toMetadataPage } from '../../../shared/kube/list-pages.js';
+import { KubeSecretStore, type SecretMetadata } from '../../../shared/kube/secrets.js';
+import { createLogger, MemorySink } from '../../../shared/log/index.js';
+import { fixedClock, type Clock } from '../../../shared/runtime/clock.js';
+import { KubeEmulator } from '../../emulator/index.js';
+
+const instantClock: Clock = { now: () => new Date(), sleep: async () => {} };
+
+function storeFor(emu: KubeEmulator, token?: string): { store: KubeSecretStore; sink: MemorySink } {
+  const kc = new KubeConfig();
+  kc.loadFromString(emu.kubeconfigYaml({ token }));
+  const sink = new MemorySink();
+  const log = createLogger({ sink });
+  const kube = createKubeClients(kc, { clock: instantClock, log });
+  return { store: new KubeSecretStore(kube.core, kube.caller, log), sink };
+}
+
+async function collect(pages: AsyncGenerator<{ items: SecretMetadata[]; restarted: boolean }>): Promise<{ names: string[]; pages: number; restarts: number }> {
+  let names: string[] = [];
+  let count = 0;
+  let restarts = 0;
+  for await (const page of pages) {
+    count++;
+    if (page.restarted) {
+      restarts++;
+      names = [];
+    }
+    names.push(...page.items.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
+  }
+  return { names, pages: count, restarts };
+}
+
+describe('shared/kube/secrets', () => {
+  describe('KubeSecretStore.listMetadata (against the API emulator)', () => {
+    let emu: KubeEmulator;
+    let clock: number;
+
+    beforeEach(async () => {
+      clock = Date.parse('2026-03-01T00:00:00Z');
+      emu = await KubeEmulator.start({ now: () => new Date(clock), continueTtlMs: 60_000 });
+      for (const ns of ['a', 'b', 'c']) {
+        emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+        for (let i = 0; i < 5; i++) {
+          emu.create({
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: `s${i}`, namespace: ns, labels: { app: i < 2 ? 'api' : 'web' }, annotations: { 'secret-steward.io/rotation': 'maxAge: 30d' } },
+            type: i === 4 ? 'helm.sh/release.v1' : 'Opaque',
+            data: { password: Buffer.from(`canary-${ns}-${i}`).toString('base64') },
+          });
+        }
+      }
+    });
+    afterEach(async () => {
+      await emu.stop();
+    });
+
+    it('pages through every Secret with metadata-only list requests: names, labels, annotations, uid and resourceVersion, never data', async () => {
+      const { store, sink } = storeFor(emu);
+      const seen: SecretMetadata[] = [];
+
+      for await (const page of store.listMetadata(undefined, { pageSize: 4 })) seen.push(...page.items);
+
+      assert.equal(seen.length, 15);
+      const stored = emu.get('v1', 'Secret', 'b', 's3')!;
+      const item = seen.find((s) => s.metadata.namespace === 'b' && s.metadata.name === 's3')!;
+      assert.deepEqual(Object.keys(item), ['metadata']);
+      assert.equal(item.metadata.uid, stored.metadata.uid);
+      assert.equal(item.metadata.resourceVersion, stored.metadata.resourceVersion);
+      assert.deepEqual(item.metadata.labels, { app: 'web' });
+      assert.equal(item.metadata.annotations!['secret-steward.io/rotation'], 'maxAge: 30d');
+      assert.ok(item.metadata.creationTimestamp instanceof Date);
+      assert.ok(!JSON.stringify(seen).includes(Buffer.from('canary-').toString('base64').slice(0, 8)), 'no data value');
+      const lists = emu.requests.filter((e) => e.resource === 'secrets');
+      assert.deepEqual([...new Set(lists.map((e) => `${e.verb} ${e.accept}`))], [`list ${METADATA_LIST_ACCEPT}`]);
+      assert.deepEqual(lists.map((e) => e.query.limit), ['4', '16'], 'after the first page, pages grow to what about 4 MiB of metadata allows (at most 4 x pageSize)');
+      assert.equal(sink.records().filter((r) => r.level === 'warn').length, 0, 'the server converted every page');
+    });
+
+    const scoped: Array<[string, string | undefined, { labelSelector?: string; fieldSelector?: string }, string[]]> = [
+      ['one namespace', 'b', {}, ['b/s0', 'b/s1', 'b/s2', 'b/s3', 'b/s4']],
+      ['a label selector', undefined, { labelSelector: 'app=api' }, ['a/s0', 'a/s1', 'b/s0', 'b/s1', 'c/s0', 'c/s1']],
+      ['a field selector on type', 'c', { fieldSelector: 'type!=helm.sh/release.v1' }, ['c/s0', 'c/s1', 'c/s2', 'c/s3']],
+      ['both, matching nothing', 'a', { labelSelector: 'app=nothing', fieldSelector: 'type=Opaque' }, []],
+    ];
+    for (const [what, namespace, options, expected] of scoped) {
+      it(`lists with ${what}`, async () => {
+        const { store } = storeFor(emu);
+
+        const { names } = await collect(store.listMetadata(namespace, { ...options, pageSize: 2 }));
+
+        assert.deepEqual(names, expected);
+      });
+    }
+
+    it('restarts from the first page when a continue token expired (410), flagging the restart', async () => {
+      const { store } = storeFor(emu);
+      const pages = store.listMetadata(undefined, { pageSize: 10 });
+      const first = await pages.next();
+      clock += 61_000;
+
+      const rest = await collect(pages);
+
+      assert.equal(first.value!.items.length, 10);
+      assert.equal(rest.restarts, 1);
+      assert.equal(rest.names.length, 15, 'the restarted list holds every Secret once');
+    });
+
+    it('retries a list page the server answered with 503 (default pages of 500)', async () => {
+      const { store } = storeFor(emu);
+      emu.faults.inject({ method: 'GET', path: '/api/v1/namespaces/a/secrets', status: 503, times: 1 });
+
+      const { names } = await collect(store.listMetadata('a'));
+
+      assert.equal(names.length, 5);
+      assert.deepEqual(emu.requests.filter((e) => e.resource === 'secrets').map((e) => `${e.status} limit=${e.query.limit}`), ['503 limit=500', '200 limit=500'], 'the same page asked again; pages of 500 by default');
+    });
+
+    it('fails with a KubeError naming the list when RBAC forbids it', async () => {
+      const token = emu.serviceAccountToken('a', 'nobody');
+      const { store } = storeFor(emu, token);
+
+      await assert.rejects(collect(store.listMetadata(undefined)), (e: unknown) => e instanceof KubeError && e.forbidden && /failed to list Secrets in all namespaces: 403 Forbidden/.test(e.message));
+    });
+  });
+
+  describe('a server that cannot convert', () => {
+    it('keeps only the metadata of full objects and warns once per list', async () => {
+      const full = {
+        kind: 'SecretList',
+        items: [
+          { metadata: { name: 'x', namespace: 'n' }, type: 'Opaque', data: { k: 'dmFsdWU=' } },
+          { metadata: { name: 'y', namespace: 'n' }, data: { k: 'dmFsdWU=' } },
+        ],
+        metadata: {},
+      };
+      const core = { listNamespacedSecret: async () => full } as unknown as CoreV1Api;
+      const sink = new MemorySink();
+      const log = createLogger({ sink });
+      const { KubeCaller } = await import('../../../shared/kube/kube-call.js');
+      const store = new KubeSecretStore(core, new KubeCaller({ clock: fixedClock(new Date(0)), log }), log);
+
+      const { names } = await collect(store.listMetadata('n'));
+
+      assert.deepEqual(names, ['n/x', 'n/y']);
+      assert.deepEqual(toMetadataPage(full).items, [{ metadata: { name: 'x', namespace: 'n' } }, { metadata: { name: 'y', namespace: 'n' } }]);
+      assert.equal(sink.records().filter((r) => r.level === 'warn' && /answered a metadata-only list of Secrets with full Secrets/.test(String(r.msg))).length, 1);
+    });
+
+    it('reads "items": null (an empty PartialObjectMetadataList) as no items', () => {
+      const page = toMetadataPage({ kind: 'PartialObjectMetadataList', items: null, metadata: { resourceVersion: '9' } });
+
+      assert.deepEqual(page, { items: [], metadata: { resourceVersion: '9' }, converted: true });
+    });
+  });
+});
