@@ -69,6 +69,10 @@ async function writePrevious(rot: Rotation, deps: RotationDeps, data: ReadonlyMa
   });
   let existing = rot.previous;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    if (existing !== undefined && existing.data === undefined && existing.metadata?.labels?.[Labels.rotationId] === rot.id) {
+      // Listed metadata only, and written by this very rotation: its data decides whether it needs writing again.
+      existing = await deps.secrets.get(namespace, name);
+    }
     if (existing !== undefined) {
       if (!isPreviousOf(existing, rot.name)) {
         throw new RotationError('collision', `Secret ${rot.label}: cannot keep the previous values in ${namespace}/${name}: a Secret of that name exists and is not ours`);

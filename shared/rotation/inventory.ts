@@ -1,91 +1,166 @@
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { SecretMetadata, SecretStore } from '../kube/secrets.js';
 import { Annotations, Labels, parseLastOutcome } from './metadata.js';
 import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
 import { parsePolicy, type PolicyProblem, type RotationPolicy } from './policy.js';
-import { adoptPending, annotationsOf, isPreviousOf, labelsOf, pick } from './protocol.js';
-import { Rotation, type RotationDeps, type VersionedState } from './rotation.js';
+import { annotationsOf, isPreviousOf, labelsOf } from './protocol.js';
+import type { VersionedState } from './rotation.js';
 import { assessDue, rotationRecord } from './schedule.js';
-import { decodeData, inputProblems } from './values.js';
+import { inputProblems } from './values.js';
 import type { BackendRegistry } from './backend.js';
 
 /**
- * The scan at the start of a run: lists the Secrets in scope once (page by page, keeping only
- * those that matter to rotation: policy holders, companions, versions) and decides for each
- * policy holder what this run does with it.
+ * The scan at the start of a run. It lists the Secrets in scope by their METADATA only
+ * (`as=PartialObjectMetadataList`: no value leaves the API server, memory is a few MiB whatever
+ * the cluster's size), keeps those that matter to rotation (policy holders, companions,
+ * versions), and judges each policy holder from its annotations and labels: skipped (another
+ * manager's markers), invalid (the policy itself), superseded, not due, due, or in flight.
+ *
+ * What depends on the Secret's body (its `type`, `immutable` and data keys) cannot be judged
+ * from metadata: the Secrets due or in flight are read in full right before they are acted on
+ * (`candidates.ts`), and judged again then with everything ({@link judgeHead} with `full`).
  */
 
-/** What the run does with one Secret that carries a policy. */
-export type PlanItem =
-  /** Rotate (new) or continue a rotation an earlier run left in flight (`rotation.step !== 'new'`). */
-  | { action: 'rotate'; rotation: Rotation; detail: string }
-  /** Due, but over --max-rotations: next run. */
-  | { action: 'deferred'; rotation: Rotation; detail: string }
+/** The parts of a Secret the judgement reads: a listed Secret has `metadata` only, a read one everything. */
+export interface SecretView {
+  metadata?: V1ObjectMeta;
+  type?: string;
+  immutable?: boolean;
+  data?: Record<string, string>;
+}
+
+/** What a run does with a policy holder that it does not rotate. */
+export type UnrotatedItem =
   | { action: 'not-due'; namespace: string; name: string; detail: string; nextDue?: Date; held: boolean }
   /** Managed by someone else. */
-  | { action: 'skip'; namespace: string; name: string; secret: V1Secret; reason: string }
-  | { action: 'invalid'; namespace: string; name: string; secret: V1Secret; problems: PolicyProblem[] };
+  | { action: 'skip'; namespace: string; name: string; secret: SecretView; reason: string }
+  | { action: 'invalid'; namespace: string; name: string; secret: SecretView; problems: PolicyProblem[] };
+
+/**
+ * A rotation to start (`new`) or continue. `promoted`: an in-place rotation an earlier run
+ * left between its write of the new values and its outcome (`rotation-step: finished` or
+ * `rolling-back` on the Secret); `pending`: a pending companion (or unpromoted version) to
+ * continue with its values.
+ */
+export interface RotationPlan<S extends SecretView = SecretView> {
+  kind: 'new' | 'promoted' | 'pending';
+  head: S;
+  policy: RotationPolicy;
+  policyText: string;
+  /** Why (due reason, resume step) in words. */
+  detail: string;
+  /** promoted: the pending companion of this rotation, if still there; pending: the companion to continue. */
+  pending?: S;
+  /** The `<name>-previous` companion, if there is one. */
+  previous?: S;
+  versioned?: VersionedState;
+  /** promoted: the rotation id and step recorded on the Secret. */
+  id?: string;
+  step?: 'finished' | 'rolling-back';
+  /** new: the slot the rotation satisfies, why it is due, and the rotate-now value seen. */
+  slot?: string;
+  reason?: string;
+  rotateNowSeen?: string;
+}
 
 /** Housekeeping left by interrupted runs. */
 export type Cleanup =
   /** A pending companion whose rotation already reached its outcome (or whose Secret is gone). */
   | { kind: 'delete-pending'; namespace: string; name: string; uid?: string; why: string }
   /** An older version still carrying the policy after its successor was promoted. */
-  | { kind: 'supersede'; secret: V1Secret; by: string; base: string; version: number }
+  | { kind: 'supersede'; secret: SecretView; by: string; base: string; version: number }
   /** A lineage with more versions than the policy keeps (a run stopped between promotion and collection). */
-  | { kind: 'collect-versions'; namespace: string; base: string; keep: number; members: V1Secret[] };
+  | { kind: 'collect-versions'; namespace: string; base: string; keep: number; members: SecretView[] };
+
+/** The verdict on one policy holder. */
+export type Judgement<S extends SecretView> =
+  | UnrotatedItem
+  | { action: 'superseded'; by: string; base: string; version: number }
+  | { action: 'rotate'; plan: RotationPlan<S> };
+
+/** What the scan found around a policy holder (from the listing). */
+export interface Related<S extends SecretView> {
+  /** The pending companion naming it (`companion-of`). */
+  pending?: S;
+  /** The previous-values companion naming it. */
+  previous?: S;
+  /** Versions of each versioned lineage: key `namespace/base`. */
+  lineages: ReadonlyMap<string, readonly SecretView[]>;
+  /** Every Secret name of the head's namespace (for a free version number). */
+  taken: ReadonlySet<string>;
+}
+
+export interface JudgeOptions {
+  now: Date;
+  backends: BackendRegistry;
+  /**
+   * The head was read in full (type, immutable and data known): the ownership rules on `type`
+   * and the policy checks on the Secret's body apply too. False for listed metadata.
+   */
+  full: boolean;
+}
+
+/** A due or in-flight Secret as the scan saw it, with what the load needs to judge it again. */
+export interface Candidate extends RotationPlan<SecretMetadata> {
+  related: Related<SecretMetadata>;
+}
 
 export interface Inventory {
-  items: PlanItem[];
+  /** Rotations left in flight by earlier runs (obligations: always continued), then due Secrets in namespace/name order. */
+  candidates: Candidate[];
+  /** Policy holders this run does not rotate (judged from metadata). */
+  items: UnrotatedItem[];
   cleanups: Cleanup[];
   /** Notes for the log (orphans left alone...). */
   notes: string[];
   /** Versions of each versioned lineage: key `namespace/base`. */
-  lineages: Map<string, V1Secret[]>;
+  lineages: Map<string, SecretMetadata[]>;
 }
 
 export interface ScanOptions {
   /** Namespaces in scope; empty: all. */
   namespaces: readonly string[];
   selector?: string;
-  maxRotations: number;
   now: Date;
   backends: BackendRegistry;
 }
 
 const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+const nameOf = (s: SecretView) => s.metadata?.name ?? '';
+const namespaceOf = (s: SecretView) => s.metadata?.namespace ?? '';
 
-function isRelevant(s: V1Secret): boolean {
+function isRelevant(s: SecretView): boolean {
   const a = annotationsOf(s);
   return a[Annotations.policy] !== undefined || labelsOf(s)[Labels.role] !== undefined || a[Annotations.lineage] !== undefined;
 }
 
 /** Lineage base and version of a versioned Secret. */
-export function lineageOf(s: V1Secret): { base: string; version: number } {
+export function lineageOf(s: SecretView): { base: string; version: number } {
   const a = annotationsOf(s);
-  const parsed = parseVersionedName(s.metadata?.name ?? '');
+  const parsed = parseVersionedName(nameOf(s));
   const base = a[Annotations.lineage] ?? parsed.base;
   const version = Number(a[Annotations.version] ?? (a[Annotations.lineage] === undefined || parsed.base === base ? parsed.version : 1));
   return { base, version: Number.isSafeInteger(version) && version > 0 ? version : 1 };
 }
 
-/** Lists the Secrets in scope, keeping the relevant ones and every name (for free version numbers). */
-async function listInScope(deps: RotationDeps, o: ScanOptions): Promise<{ kept: V1Secret[]; names: Map<string, Set<string>> }> {
-  const kept = new Map<string, V1Secret>();
+/** Lists the Secrets in scope (metadata only), keeping the relevant ones and every name (for free version numbers). */
+async function listInScope(deps: { secrets: Pick<SecretStore, 'listMetadata'> }, o: ScanOptions): Promise<{ kept: SecretMetadata[]; names: Map<string, Set<string>> }> {
+  const kept = new Map<string, SecretMetadata>();
   const names = new Map<string, Set<string>>();
   const scopes: Array<string | undefined> = o.namespaces.length > 0 ? [...o.namespaces] : [undefined];
   const collect = async (ns: string | undefined, labelSelector: string | undefined) => {
-    const seen: V1Secret[] = [];
-    for await (const page of deps.secrets.list(ns, { labelSelector })) {
+    const seen: SecretMetadata[] = [];
+    for await (const page of deps.secrets.listMetadata(ns, { labelSelector })) {
       if (page.restarted) seen.length = 0;
       for (const s of page.items) {
-        const nsName = s.metadata?.namespace ?? '';
+        const nsName = namespaceOf(s);
         if (!names.has(nsName)) names.set(nsName, new Set());
-        names.get(nsName)!.add(s.metadata?.name ?? '');
+        names.get(nsName)!.add(nameOf(s));
         if (isRelevant(s)) seen.push(s);
       }
     }
-    for (const s of seen) kept.set(keyOf(s.metadata?.namespace ?? '', s.metadata?.name ?? ''), s);
+    for (const s of seen) kept.set(keyOf(namespaceOf(s), nameOf(s)), s);
   };
   for (const ns of scopes) {
     await collect(ns, o.selector);
@@ -96,126 +171,126 @@ async function listInScope(deps: RotationDeps, o: ScanOptions): Promise<{ kept: 
 }
 
 /**
- * Scans and classifies. Rotations in flight come first (they are obligations), then due
- * Secrets in namespace/name order; due Secrets beyond `maxRotations` are deferred.
+ * Judges one policy holder: from its metadata at the scan (`full: false`), and again from the
+ * full object right before acting (`full: true`). `cleanups` is the housekeeping found on the
+ * way (acted on from the scan's judgement only); `claimed` says whether the pending companion
+ * was taken as this Secret's.
  */
-export async function scanSecrets(deps: RotationDeps, o: ScanOptions): Promise<Inventory> {
+export function judgeHead<S extends SecretView>(head: S, rel: Related<S>, o: JudgeOptions): { judgement: Judgement<S>; cleanups: Cleanup[]; claimed: boolean } {
+  const ns = namespaceOf(head);
+  const name = nameOf(head);
+  const a = annotationsOf(head);
+  const cleanups: Cleanup[] = [];
+  const verdict = (judgement: Judgement<S>, claimed = false) => ({ judgement, cleanups, claimed });
+
+  const foreign = foreignManager(head);
+  if (foreign !== undefined) return verdict({ action: 'skip', namespace: ns, name, secret: head, reason: foreign });
+  const policyText = a[Annotations.policy] ?? '';
+  const parsed = parsePolicy(policyText, o.backends);
+  if ('problems' in parsed) return verdict({ action: 'invalid', namespace: ns, name, secret: head, problems: parsed.problems });
+  const policy = parsed.policy;
+  if (o.full) {
+    const problems = bodyProblems(head, policy);
+    if (problems.length > 0) return verdict({ action: 'invalid', namespace: ns, name, secret: head, problems });
+  }
+
+  let versioned: VersionedState | undefined;
+  if (policy.strategy === 'versioned') {
+    const { base, version } = lineageOf(head);
+    const members = rel.lineages.get(keyOf(ns, base)) ?? [];
+    const successor = members.find((t) => nameOf(t) !== name && lineageOf(t).version > version);
+    if (successor !== undefined) return verdict({ action: 'superseded', by: nameOf(successor), base, version });
+    const all = members.some((m) => nameOf(m) === name) ? [...members] : [...members, head];
+    if (all.length > policy.keepVersions) cleanups.push({ kind: 'collect-versions', namespace: ns, base, keep: policy.keepVersions, members: all });
+    let to = version + 1;
+    while (rel.taken.has(versionName(base, to))) to++;
+    versioned = { base, fromVersion: version, toVersion: to, toName: versionName(base, to) };
+  }
+
+  const pending = rel.pending;
+  const claimed = pending !== undefined;
+  const lastOutcome = parseLastOutcome(a[Annotations.lastOutcome]);
+  const pendingId = pending === undefined ? undefined : labelsOf(pending)[Labels.rotationId];
+  let livePending = pending;
+  if (pending !== undefined && pendingId !== undefined && pendingId === lastOutcome?.rotation && lastOutcome.resumable !== true && a[Annotations.rotationId] !== pendingId) {
+    // Its rotation reached an outcome; the run that recorded it stopped before deleting it.
+    cleanups.push({ kind: 'delete-pending', namespace: ns, name: nameOf(pending), uid: pending.metadata?.uid, why: `rotation ${pendingId} already ended (${lastOutcome.result})` });
+    livePending = undefined;
+  }
+  const prev = rel.previous !== undefined && isPreviousOf(rel.previous, name) ? rel.previous : undefined;
+  const base = { head, policy, policyText, previous: prev, versioned };
+
+  const headStep = a[Annotations.rotationStep];
+  const headId = a[Annotations.rotationId];
+  if (policy.strategy === 'in-place' && headId !== undefined && (headStep === 'finished' || headStep === 'rolling-back')) {
+    const own = livePending !== undefined && labelsOf(livePending)[Labels.rotationId] === headId ? livePending : undefined;
+    return verdict(
+      { action: 'rotate', plan: { ...base, kind: 'promoted', id: headId, step: headStep, slot: a[Annotations.rotationSlot] ?? 'unknown', pending: own, detail: `resuming rotation ${headId} at step ${headStep}` } },
+      claimed,
+    );
+  }
+  if (livePending !== undefined) {
+    const step = annotationsOf(livePending)[Annotations.rotationStep] ?? 'created';
+    return verdict({ action: 'rotate', plan: { ...base, kind: 'pending', pending: livePending, detail: `resuming rotation ${pendingId ?? 'unknown'} at step ${step}` } }, claimed);
+  }
+
+  const dueness = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
+  if (!dueness.due) return verdict({ action: 'not-due', namespace: ns, name, detail: dueness.detail, nextDue: dueness.nextDue, held: dueness.held }, claimed);
+  return verdict(
+    { action: 'rotate', plan: { ...base, kind: 'new', slot: dueness.slot, reason: dueness.reason, rotateNowSeen: a[Annotations.rotateNow], detail: dueness.detail } },
+    claimed,
+  );
+}
+
+/**
+ * Scans and judges from metadata. Rotations in flight come first (they are obligations), then
+ * due Secrets in namespace/name order; how many of those start is decided when they are read
+ * (`--max-rotations` counts only Secrets that turn out rotatable).
+ */
+export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetadata'> }, o: ScanOptions): Promise<Inventory> {
   const { kept, names } = await listInScope(deps, o);
-  const items: PlanItem[] = [];
+  const items: UnrotatedItem[] = [];
   const cleanups: Cleanup[] = [];
   const notes: string[] = [];
-  const pendings = new Map<string, V1Secret>();
-  const previous = new Map<string, V1Secret>();
-  const lineages = new Map<string, V1Secret[]>();
-  const heads: V1Secret[] = [];
+  const pendings = new Map<string, SecretMetadata>();
+  const previous = new Map<string, SecretMetadata>();
+  const lineages = new Map<string, SecretMetadata[]>();
+  const heads: SecretMetadata[] = [];
 
   for (const s of kept) {
-    const ns = s.metadata?.namespace ?? '';
+    const ns = namespaceOf(s);
+    const a = annotationsOf(s);
     const role = labelsOf(s)[Labels.role];
-    const parent = annotationsOf(s)[Annotations.companionOf];
+    const parent = a[Annotations.companionOf];
     if (role === 'pending' && parent !== undefined) pendings.set(keyOf(ns, parent), s);
     else if (role === 'previous' && parent !== undefined) previous.set(keyOf(ns, parent), s);
-    else if (annotationsOf(s)[Annotations.policy] !== undefined && annotationsOf(s)[Annotations.supersededBy] === undefined) heads.push(s);
-    if (role === undefined && annotationsOf(s)[Annotations.lineage] !== undefined) {
-      const k = keyOf(ns, annotationsOf(s)[Annotations.lineage]);
+    else if (a[Annotations.policy] !== undefined && a[Annotations.supersededBy] === undefined) heads.push(s);
+    if (role === undefined && a[Annotations.lineage] !== undefined) {
+      const k = keyOf(ns, a[Annotations.lineage]);
       if (!lineages.has(k)) lineages.set(k, []);
       lineages.get(k)!.push(s);
     }
   }
 
-  const claimed = new Set<V1Secret>();
-  const resumes: PlanItem[] = [];
-  const due: Array<{ action: 'rotate'; rotation: Rotation; detail: string }> = [];
-
+  const claimed = new Set<SecretMetadata>();
+  const resumes: Candidate[] = [];
+  const due: Candidate[] = [];
+  const none = new Set<string>();
   for (const head of heads) {
-    const ns = head.metadata?.namespace ?? '';
-    const name = head.metadata?.name ?? '';
-    const a = annotationsOf(head);
-    const foreign = foreignManager(head);
-    if (foreign !== undefined) {
-      items.push({ action: 'skip', namespace: ns, name, secret: head, reason: foreign });
-      continue;
-    }
-    const policyText = a[Annotations.policy];
-    const parsed = parsePolicy(policyText, o.backends);
-    if ('problems' in parsed) {
-      items.push({ action: 'invalid', namespace: ns, name, secret: head, problems: parsed.problems });
-      continue;
-    }
-    const policy = parsed.policy;
-    const problems = validateForSecret(head, policy);
-    if (problems.length > 0) {
-      items.push({ action: 'invalid', namespace: ns, name, secret: head, problems });
-      continue;
-    }
-
-    let versioned: VersionedState | undefined;
-    if (policy.strategy === 'versioned') {
-      const { base, version } = lineageOf(head);
-      const successor = (lineages.get(keyOf(ns, base)) ?? []).find((t) => t !== head && lineageOf(t).version > version);
-      if (successor !== undefined) {
-        cleanups.push({ kind: 'supersede', secret: head, by: successor.metadata!.name!, base, version });
-        continue;
-      }
-      const members = lineages.get(keyOf(ns, base)) ?? [];
-      const all = members.includes(head) ? members : [...members, head];
-      if (all.length > policy.keepVersions) cleanups.push({ kind: 'collect-versions', namespace: ns, base, keep: policy.keepVersions, members: all });
-      let to = version + 1;
-      const taken = names.get(ns) ?? new Set<string>();
-      while (taken.has(versionName(base, to))) to++;
-      versioned = { base, fromVersion: version, toVersion: to, toName: versionName(base, to) };
-    }
-
-    const pending = pendings.get(keyOf(ns, name));
-    if (pending !== undefined) claimed.add(pending);
-    const lastOutcome = parseLastOutcome(a[Annotations.lastOutcome]);
-    const pendingId = pending === undefined ? undefined : labelsOf(pending)[Labels.rotationId];
-    let livePending = pending;
-    if (pending !== undefined && pendingId !== undefined && pendingId === lastOutcome?.rotation && lastOutcome.resumable !== true && a[Annotations.rotationId] !== pendingId) {
-      // Its rotation reached an outcome; the run that recorded it stopped before deleting it.
-      cleanups.push({ kind: 'delete-pending', namespace: ns, name: pending.metadata!.name!, uid: pending.metadata?.uid, why: `rotation ${pendingId} already ended (${lastOutcome.result})` });
-      livePending = undefined;
-    }
-
-    const headStep = a[Annotations.rotationStep];
-    const prev = previous.get(keyOf(ns, name));
-    if (policy.strategy === 'in-place' && a[Annotations.rotationId] !== undefined && (headStep === 'finished' || headStep === 'rolling-back')) {
-      const rot = new Rotation(head, policy, policyText, a[Annotations.rotationId], headStep, a[Annotations.rotationSlot] ?? 'unknown', 'resumed');
-      if (livePending !== undefined && labelsOf(livePending)[Labels.rotationId] === rot.id) adoptPending(rot, livePending, deps);
-      rot.step = headStep;
-      const keys = rot.newValues !== undefined ? [...rot.newValues.keys()] : policy.rotatedKeys;
-      const headData = decodeData(head.data);
-      // After promotion the Secret holds exactly what was promoted (templates included).
-      if (headStep === 'finished') rot.newValues = pick(headData, keys);
-      if (prev !== undefined && isPreviousOf(prev, name)) {
-        rot.previous = prev;
-        rot.oldValues = pick(decodeData(prev.data), keys);
-      }
-      for (const v of [...(rot.newValues?.values() ?? []), ...(rot.oldValues?.values() ?? [])]) deps.register(v);
-      resumes.push({ action: 'rotate', rotation: rot, detail: `resuming rotation ${rot.id} at step ${headStep}` });
-      continue;
-    }
-    if (livePending !== undefined) {
-      const rot = new Rotation(head, policy, policyText, pendingId ?? 'unknown', 'created', 'unknown', 'resumed');
-      rot.versioned = versioned;
-      rot.previous = prev !== undefined && isPreviousOf(prev, name) ? prev : undefined;
-      adoptPending(rot, livePending, deps);
-      rot.oldValues = pick(decodeData(head.data), rot.newValues!.keys());
-      for (const v of rot.oldValues.values()) deps.register(v);
-      resumes.push({ action: 'rotate', rotation: rot, detail: `resuming rotation ${rot.id} at step ${rot.step}` });
-      continue;
-    }
-
-    const dueness = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
-    if (!dueness.due) {
-      items.push({ action: 'not-due', namespace: ns, name, detail: dueness.detail, nextDue: dueness.nextDue, held: dueness.held });
-      continue;
-    }
-    const rot = new Rotation(head, policy, policyText, '', 'new', dueness.slot, dueness.reason);
-    rot.versioned = versioned;
-    rot.rotateNowSeen = a[Annotations.rotateNow];
-    rot.previous = prev !== undefined && isPreviousOf(prev, name) ? prev : undefined;
-    due.push({ action: 'rotate', rotation: rot, detail: dueness.detail });
+    const ns = namespaceOf(head);
+    const related: Related<SecretMetadata> = {
+      pending: pendings.get(keyOf(ns, nameOf(head))),
+      previous: previous.get(keyOf(ns, nameOf(head))),
+      lineages,
+      taken: names.get(ns) ?? none,
+    };
+    const j = judgeHead(head, related, { now: o.now, backends: o.backends, full: false });
+    cleanups.push(...j.cleanups);
+    if (j.claimed) claimed.add(related.pending!);
+    const v = j.judgement;
+    if (v.action === 'rotate') (v.plan.kind === 'new' ? due : resumes).push({ ...v.plan, related });
+    else if (v.action === 'superseded') cleanups.push({ kind: 'supersede', secret: head, by: v.by, base: v.base, version: v.version });
+    else items.push(v);
   }
 
   // Pending companions nobody claims: their Secret is gone or lost its policy.
@@ -223,22 +298,19 @@ export async function scanSecrets(deps: RotationDeps, o: ScanOptions): Promise<I
     if (claimed.has(p)) continue;
     const step = annotationsOf(p)[Annotations.rotationStep];
     if (step === 'set' || step === 'tested') {
-      notes.push(`pending companion ${p.metadata?.namespace}/${p.metadata?.name} belongs to ${k}, which no longer has a policy, but a backend already accepted its values: left in place for an operator`);
+      notes.push(`pending companion ${namespaceOf(p)}/${nameOf(p)} belongs to ${k}, which no longer has a policy, but a backend already accepted its values: left in place for an operator`);
       continue;
     }
-    cleanups.push({ kind: 'delete-pending', namespace: p.metadata?.namespace ?? '', name: p.metadata!.name!, uid: p.metadata?.uid, why: `Secret ${k} no longer exists or has no rotation policy` });
+    cleanups.push({ kind: 'delete-pending', namespace: namespaceOf(p), name: nameOf(p), uid: p.metadata?.uid, why: `Secret ${k} no longer exists or has no rotation policy` });
   }
 
-  due.sort((x, y) => x.rotation.label.localeCompare(y.rotation.label));
-  const limit = o.maxRotations > 0 ? o.maxRotations : Infinity;
-  const out: PlanItem[] = [...resumes];
-  due.forEach((d, i) => out.push(i < limit ? d : { action: 'deferred', rotation: d.rotation, detail: `${d.detail}; deferred: --max-rotations ${o.maxRotations} reached` }));
-  out.push(...items);
-  return { items: out, cleanups, notes, lineages };
+  const label = (c: Candidate) => keyOf(namespaceOf(c.head), nameOf(c.head));
+  due.sort((x, y) => label(x).localeCompare(label(y)));
+  return { candidates: [...resumes, ...due], items, cleanups, notes, lineages };
 }
 
-/** Policy problems that depend on the Secret itself. */
-function validateForSecret(s: V1Secret, policy: RotationPolicy): PolicyProblem[] {
+/** Policy problems that depend on the Secret's body (its immutability and data keys). */
+function bodyProblems(s: SecretView, policy: RotationPolicy): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   if (policy.strategy === 'in-place' && s.immutable === true) {
     problems.push({ path: 'strategy', message: 'the Secret is immutable, so in-place rotation cannot change its data; use strategy: versioned (each rotation makes a new immutable Secret and repoints consumers)' });
@@ -246,4 +318,3 @@ function validateForSecret(s: V1Secret, policy: RotationPolicy): PolicyProblem[]
   problems.push(...inputProblems(policy, new Set(Object.keys(s.data ?? {}))));
   return problems;
 }
-

@@ -281,8 +281,20 @@ function rethrowInterrupt(e: unknown): never {
 
 const warnedUnwatchable = new WeakSet<RotationDeps>();
 
+/**
+ * Per run and kind, the first watch's opening: settles once it is open or refused. Waits that
+ * start together wait for it instead of each asking, so a kind the job may not watch is asked
+ * once (the store then refuses further watches of that kind without a request), whatever the
+ * timing of the concurrent rollouts.
+ */
+const firstWatches = new WeakMap<RotationDeps, Map<WorkloadKind, Promise<unknown>>>();
+
 /** One watch: resolves on a settled rollout, when the watch ends, or at the deadline. */
 async function watchUntilSettled(w: Workload, generation: number, remainingMs: number, deps: RotationDeps): Promise<{ state?: RolloutState; timedOut: boolean }> {
+  let firsts = firstWatches.get(deps);
+  if (firsts === undefined) firstWatches.set(deps, (firsts = new Map()));
+  const first = firsts.get(w.kind);
+  if (first !== undefined) await first;
   deps.shutdown.checkpoint();
   const timer = new AbortController();
   const onShutdown = () => timer.abort();
@@ -301,35 +313,35 @@ async function watchUntilSettled(w: Workload, generation: number, remainingMs: n
         () => finish({ timedOut: true }),
         () => finish(deps.shutdown.requested ? new InterruptedError('stop requested during a rollout wait') : { timedOut: false }),
       );
-      deps.workloads
-        .watch!(
-          w.kind,
-          w.namespace,
-          w.name,
-          w.resourceVersion,
-          (e) => {
-            if (e.workload.name !== w.name) return;
-            if (e.type === 'DELETED') return finish({ state: { state: 'failed', message: 'the workload was deleted during its rollout' }, timedOut: false });
-            const s = rolloutState(e.workload, generation);
-            if (s.state !== 'progressing') finish({ state: s, timedOut: false });
-          },
-          (err) => {
-            const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
-            if (status === 403 && !warnedUnwatchable.has(deps)) {
-              warnedUnwatchable.add(deps);
-              deps.log.warn({ kind: w.kind }, `cannot watch ${w.kind}s (403 Forbidden): polling rollouts every ${formatDuration(deps.pollIntervalMs ?? 2000)} instead; grant the watch verb to the job's role`);
-            }
-            finish({ timedOut: false });
-          },
-        )
-        .then(
-          (s) => {
-            stop = s;
-            // The wait may have ended before the watch was even open: close it now.
-            if (settled) s();
-          },
-          () => finish({ timedOut: false }),
-        );
+      const opening = deps.workloads.watch!(
+        w.kind,
+        w.namespace,
+        w.name,
+        w.resourceVersion,
+        (e) => {
+          if (e.workload.name !== w.name) return;
+          if (e.type === 'DELETED') return finish({ state: { state: 'failed', message: 'the workload was deleted during its rollout' }, timedOut: false });
+          const s = rolloutState(e.workload, generation);
+          if (s.state !== 'progressing') finish({ state: s, timedOut: false });
+        },
+        (err) => {
+          const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+          if (status === 403 && !warnedUnwatchable.has(deps)) {
+            warnedUnwatchable.add(deps);
+            deps.log.warn({ kind: w.kind }, `cannot watch ${w.kind}s (403 Forbidden): polling rollouts every ${formatDuration(deps.pollIntervalMs ?? 2000)} instead; grant the watch verb to the job's role`);
+          }
+          finish({ timedOut: false });
+        },
+      );
+      if (first === undefined) firsts.set(w.kind, opening.catch(() => undefined));
+      opening.then(
+        (s) => {
+          stop = s;
+          // The wait may have ended before the watch was even open: close it now.
+          if (settled) s();
+        },
+        () => finish({ timedOut: false }),
+      );
     });
   } finally {
     settled = true;

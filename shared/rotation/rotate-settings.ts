@@ -26,7 +26,7 @@ export const rotateSettings = {
   }),
   dryRun: booleanSetting({
     description:
-      'Print the plan (what is due and why, which keys change, which workloads would restart, what is skipped and why) and write nothing: no Secret, workload, Event or Lease.',
+      'Print the plan (what is due and why, which keys change, which workloads would restart, what is skipped and why) and write nothing: no Secret, workload, Event or Lease. Reads what a real run reads (the due Secrets, in full).',
     default: false,
     group: 'Safety',
   }),
@@ -42,7 +42,8 @@ export const rotateSettings = {
     },
   }),
   maxRotations: integerSetting({
-    description: 'Most new rotations started per run; Secrets due beyond it are deferred to the next run. Rotations left in flight by an earlier run always continue. 0: no limit.',
+    description:
+      'Most new rotations started per run, counting Secrets that turn out rotatable when read; Secrets due beyond it are deferred to the next run (unread). Rotations left in flight by an earlier run always continue. 0: no limit.',
     min: 0,
     max: 1_000_000,
     default: 0,
@@ -86,8 +87,9 @@ export const rotateHelp: CommandHelp = {
   name: 'rotate',
   summary: 'Rotate Secrets whose rotation policy is due; roll out and verify consumers.',
   description: [
-    'Finds Secrets carrying a secret-steward.io/rotation policy, and for each one that is due (its schedule slot passed since the last rotation, ' +
-      'its maxAge is reached, or secret-steward.io/rotate-now is set) runs the rotation protocol: create (new values in a pending companion ' +
+    'Finds Secrets carrying a secret-steward.io/rotation policy from their metadata alone (a metadata-only list: no value is read to find them), ' +
+      'and for each one that is due (its schedule slot passed since the last rotation, its maxAge is reached, or secret-steward.io/rotate-now is ' +
+      'set) reads it in full, checks it again (its type, immutability and keys) and runs the rotation protocol: create (new values in a pending companion ' +
       'Secret), set and test (backend plug-ins, none by default), finish (in-place: one resourceVersion-guarded write, previous values kept in ' +
       '<name>-previous; versioned: a new immutable Secret <base>-v<N>), rollout (each consuming Deployment, StatefulSet and DaemonSet restarted ' +
       "once per run; CronJobs repointed) and verify (until updated and available, bounded by the policy's waitReady). A consumer that does not " +

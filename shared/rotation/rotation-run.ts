@@ -1,11 +1,10 @@
-import type { V1Secret } from '@kubernetes/client-node';
 import { InterruptedError } from '../errors/index.js';
 import { KubeError } from '../kube/kube-error.js';
 import type { EventSubject } from '../kube/events.js';
 import { fingerprints } from './fingerprint.js';
 import { finishInPlace, promoteInPlace, restoreInPlace } from './in-place.js';
-import { scanSecrets, type Cleanup, type Inventory } from './inventory.js';
-import { mapLimit } from './map-limit.js';
+import { startRotations, type Started } from './candidates.js';
+import { scanSecrets, type Cleanup, type Inventory, type SecretView, type UnrotatedItem } from './inventory.js';
 import { Annotations, type OutcomeResult } from './metadata.js';
 import { newRotationId, previousName } from './names.js';
 import { describeProblems } from './policy.js';
@@ -29,10 +28,10 @@ export interface RunOptions {
   maxConcurrentRollouts: number;
 }
 
-/** Secrets prepared (steps 1-4) at once; each is a handful of sequential API calls. */
+/** Secrets read and prepared (steps 1-4) at once; each is a handful of sequential API calls. */
 const PREPARE_CONCURRENCY = 4;
 
-const secretSubject = (s: V1Secret): EventSubject => ({
+const secretSubject = (s: SecretView): EventSubject => ({
   apiVersion: 'v1',
   kind: 'Secret',
   namespace: s.metadata?.namespace ?? '',
@@ -49,31 +48,33 @@ function isTransient(e: unknown): boolean {
 }
 
 /**
- * One rotation run: scan, then for every Secret due (or left in flight by an earlier run)
- * the protocol: create -> set -> test -> finish -> rollout -> verify, with rollback when a
- * consumer does not become ready. Per-Secret failures are reported and the run goes on; a
- * stop request (SIGTERM, lost lock) ends the run at the next step boundary with
- * InterruptedError, leaving state that the next run resumes.
+ * One rotation run: scan (metadata only), then for every Secret due (or left in flight by an
+ * earlier run), read in full right before acting, the protocol: create -> set -> test ->
+ * finish -> rollout -> verify, with rollback when a consumer does not become ready. Per-Secret
+ * failures are reported and the run goes on; a stop request (SIGTERM, lost lock) ends the run
+ * at the next step boundary with InterruptedError, leaving state that the next run resumes.
  */
 export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<RotationReport> {
   const started = deps.clock.now();
-  const inv = await scanSecrets(deps, { namespaces: o.namespaces, selector: o.selector, maxRotations: o.maxRotations, now: started, backends: deps.backends });
+  const inv = await scanSecrets(deps, { namespaces: o.namespaces, selector: o.selector, now: started, backends: deps.backends });
   for (const note of inv.notes) deps.log.warn({}, note);
   const report: RotationReport = { dryRun: o.dryRun, now: started.toISOString(), durationMs: 0, secrets: [], workloads: [], cleanups: [] };
-  await reportUnrotated(inv, report, deps, o.dryRun);
-  const rotations = inv.items.flatMap((i) => (i.action === 'rotate' ? [i.rotation] : []));
+  await reportUnrotated(inv.items, report, deps, o.dryRun);
+  const startOptions = { maxRotations: o.maxRotations, concurrency: PREPARE_CONCURRENCY, now: started, backends: deps.backends };
 
   if (o.dryRun) {
-    await planDryRun(inv, report, deps);
+    // The plan reads what a real run reads (the Secrets it would act on), and writes nothing.
+    const planned = await startRotations(inv.candidates, deps, startOptions, async () => {});
+    await reportStarted(planned, report, deps, o);
+    await planDryRun(planned, inv, report, deps);
     report.durationMs = deps.clock.now().getTime() - started.getTime();
     return report;
   }
   const index = new WorkloadIndex(deps.workloads);
   await runCleanups(inv.cleanups, report, deps, index);
 
-  // Steps 1-4 per Secret (versioned rotations finish in the rollout: repointing is their step 4).
-  await mapLimit(rotations, PREPARE_CONCURRENCY, async (rot) => {
-    deps.shutdown.checkpoint();
+  // Each Secret is read, then steps 1-4 run on it (versioned rotations finish in the rollout: repointing is their step 4).
+  const begun = await startRotations(inv.candidates, deps, startOptions, async (rot) => {
     try {
       if (rot.step === 'new') {
         rot.id = newRotationId(deps.clock.now());
@@ -91,6 +92,8 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
       await failBeforeFinish(rot, e, deps);
     }
   });
+  await reportStarted(begun, report, deps, o);
+  const rotations = begun.rotations.map((r) => r.rotation);
   deps.shutdown.checkpoint();
 
   // Steps 5-6: restart (or repoint) consumers once each, and verify them.
@@ -160,8 +163,8 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
 }
 
 /** Report lines (and Events) for Secrets this run does not rotate. */
-async function reportUnrotated(inv: Inventory, report: RotationReport, deps: RotationDeps, dryRun: boolean): Promise<void> {
-  for (const item of inv.items) {
+async function reportUnrotated(items: readonly UnrotatedItem[], report: RotationReport, deps: RotationDeps, dryRun: boolean): Promise<void> {
+  for (const item of items) {
     switch (item.action) {
       case 'skip':
         deps.log.info({ secret: `${item.namespace}/${item.name}`, reason: item.reason }, 'rotation policy ignored: the Secret belongs to someone else');
@@ -183,21 +186,39 @@ async function reportUnrotated(inv: Inventory, report: RotationReport, deps: Rot
         deps.log.debug({ secret: `${item.namespace}/${item.name}`, nextDue: item.nextDue?.toISOString() }, item.detail);
         report.secrets.push({ namespace: item.namespace, name: item.name, action: 'not-due', detail: item.detail, nextDue: item.nextDue?.toISOString() });
         break;
-      case 'deferred':
-        deps.log.warn({ secret: item.rotation.label }, item.detail);
-        report.secrets.push({ namespace: item.rotation.namespace, name: item.rotation.name, action: 'deferred', detail: item.detail, strategy: item.rotation.strategy });
-        break;
-      case 'rotate':
-        break;
     }
   }
 }
 
+/**
+ * Report lines for the candidates that were read (or not): those the full read showed not to
+ * rotate, those that could not be read (failed: nothing was changed; the next run tries again),
+ * and the due Secrets deferred by --max-rotations.
+ */
+async function reportStarted(s: Started, report: RotationReport, deps: RotationDeps, o: RunOptions): Promise<void> {
+  await reportUnrotated(s.unrotated, report, deps, o.dryRun);
+  for (const { candidate: c, error } of s.unreadable) {
+    const namespace = c.head.metadata.namespace ?? '';
+    const name = c.head.metadata.name ?? '';
+    const what = c.kind === 'new' ? 'rotated' : 'continued';
+    const message = `could not read the Secret, so it was not ${what} (nothing was changed): ${errorText(error)}`;
+    deps.log.error({ secret: `${namespace}/${name}`, err: error }, message);
+    if (!o.dryRun) {
+      await deps.events.record({ subject: secretSubject(c.head), type: 'Warning', reason: 'RotationFailed', message: `rotation failed: ${message}`, action: 'Rotate' });
+    }
+    report.secrets.push({ namespace, name, action: 'failed', detail: message, strategy: c.policy.strategy, transient: isTransient(error) || undefined });
+  }
+  for (const c of s.deferred) {
+    const detail = `${c.detail}; deferred: --max-rotations ${o.maxRotations} reached`;
+    deps.log.warn({ secret: `${c.head.metadata.namespace}/${c.head.metadata.name}` }, detail);
+    report.secrets.push({ namespace: c.head.metadata.namespace ?? '', name: c.head.metadata.name ?? '', action: 'deferred', detail, strategy: c.policy.strategy });
+  }
+}
+
 /** Fills the report with what a real run would do, reading workloads to name the consumers. */
-async function planDryRun(inv: Inventory, report: RotationReport, deps: RotationDeps): Promise<void> {
+async function planDryRun(planned: Started, inv: Inventory, report: RotationReport, deps: RotationDeps): Promise<void> {
   const index = new WorkloadIndex(deps.workloads);
-  for (const item of inv.items) {
-    if (item.action !== 'rotate') continue;
+  for (const item of planned.rotations) {
     const rot = item.rotation;
     const consumers = await resolveConsumers(rot, index);
     const paused = consumers.filter((w) => w.paused).map((w) => `Deployment ${w.name} is paused: would not be restarted`);

@@ -49,11 +49,16 @@ export interface RotationResult {
  * what the run learned, and is rebuilt from the cluster by a rerun.
  */
 export class Rotation {
-  /** The latest version of the Secret that carries the policy. */
+  /** The latest version of the Secret that carries the policy, read in full (data included). */
   head: V1Secret;
   /** The pending companion (versioned: the new version), once created or found. */
   pending?: V1Secret;
-  /** The `<name>-previous` companion, when known. */
+  /**
+   * The `<name>-previous` companion, when known: read in full when it holds this rotation's old
+   * values (a resumed rotation); for a new rotation its listed metadata only (no `data`): it
+   * belongs to an earlier rotation and is replaced whatever it holds, so only its identity and
+   * resourceVersion are needed.
+   */
   previous?: V1Secret;
   /** New values of the rotated keys. */
   newValues?: Map<string, Buffer>;

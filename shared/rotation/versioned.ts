@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { isKubeError } from '../kube/kube-error.js';
 import type { Workload } from '../kube/workloads.js';
-import { lineageOf } from './inventory.js';
+import { lineageOf, type SecretView } from './inventory.js';
 import { Annotations, Labels, type OutcomeResult } from './metadata.js';
 import { annotationsOf, deletePending, outcomeAnnotation, outcomeChanges, patchHead } from './protocol.js';
 import type { Rotation, RotationDeps } from './rotation.js';
@@ -86,7 +86,7 @@ export async function promoteVersion(rot: Rotation, deps: RotationDeps, message:
 export async function collectVersions(
   namespace: string,
   base: string,
-  members: readonly V1Secret[],
+  members: readonly SecretView[],
   keepVersions: number,
   workloads: readonly Workload[],
   deps: RotationDeps,

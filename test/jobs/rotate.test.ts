@@ -340,8 +340,9 @@ describe('jobs/rotate', function () {
     it('reports each bad policy with an Event and a log line naming the field, rotates the rest, and exits 1', async () => {
       await c.secret('apps', 'typo', { p: 'x' }, 'maxAge: 1d\nkeys: { p: { generator: password, lenght: 12 } }');
       await c.secret('apps', 'no-trigger', { p: 'x' }, 'keys: { p: password }');
-      await c.secret('apps', 'bad-template', { p: 'x' }, 'maxAge: 1d\nkeys: { url: { generator: template, template: "{{ user }}:{{ p }}" }, p: password }');
-      await c.secret('apps', 'frozen', { p: 'x' }, 'maxAge: 1d\nkeys: { p: password }', { immutable: true });
+      // Problems with the Secret's body (its keys, immutability) show once it is due and read.
+      await c.secret('apps', 'bad-template', { p: 'x' }, 'maxAge: 1d\nkeys: { url: { generator: template, template: "{{ user }}:{{ p }}" }, p: password }', { annotations: LONG_AGO });
+      await c.secret('apps', 'frozen', { p: 'x' }, 'maxAge: 1d\nkeys: { p: password }', { immutable: true, annotations: LONG_AGO });
       await c.secret('apps', 'good', { p: 'old-value-1' }, 'maxAge: 1d\nkeys: { p: password }', { annotations: LONG_AGO });
 
       const r = await c.run(['--output', 'json']);
@@ -515,6 +516,106 @@ describe('jobs/rotate', function () {
 
       assert.equal(r.code, 4);
       assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+    });
+  });
+
+  describe('reading Secrets', () => {
+    /** `ns/name` of every Secret the run read in full (GET), in order. */
+    const secretGets = (from: number) => c.requests(from).filter((e) => e.resource === 'secrets' && e.verb === 'get').map((e) => `${e.namespace}/${e.name}`);
+    const FUTURE = () => new Date(Date.now() + 31 * 86_400_000).toISOString();
+
+    it('finds due Secrets from metadata-only lists and reads only the Secrets it acts on', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      await c.secret('shop', 'fresh', { t: 'not-due-value' }, 'maxAge: 30d\nkeys: { t: token }');
+      await c.secret('shop', 'helm-managed', { t: 'helm-value' }, 'maxAge: 1d\nkeys: { t: token }', { labels: { owner: 'helm' }, annotations: LONG_AGO });
+      for (let i = 0; i < 20; i++) await c.secret('other', `plain-${i}`, { v: 'unrelated-value' });
+      const from = c.requests().length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout);
+      const lists = c.requests(from).filter((e) => e.resource === 'secrets' && e.verb === 'list');
+      assert.ok(lists.length > 0 && lists.every((e) => e.accept.startsWith('application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1')), 'every Secret list is metadata-only');
+      assert.deepEqual(secretGets(from), ['shop/db'], 'only the Secret it rotates is read');
+      assert.equal(entry(r, 'shop', 'db').action, 'rotated');
+      assert.equal(entry(r, 'shop', 'fresh').action, 'not-due');
+      assert.equal(entry(r, 'shop', 'helm-managed').action, 'skipped', 'ownership markers in labels and annotations are judged from metadata');
+    });
+
+    it('checks what needs the Secret itself (type, immutability, data keys) when it is due and read, in dry runs too', async () => {
+      await c.secret('infra', 'sa-token', { token: 'x' }, 'maxAge: 30d\nkeys: { token: token }', { type: 'kubernetes.io/service-account-token', annotations: { 'kubernetes.io/service-account.name': 'default' } });
+      await c.secret('apps', 'frozen', { p: 'x' }, 'maxAge: 30d\nkeys: { p: password }', { immutable: true });
+      await c.secret('apps', 'bad-template', { p: 'x' }, 'maxAge: 30d\nkeys: { url: { generator: template, template: "{{ user }}:{{ p }}" }, p: password }');
+      const from = c.requests().length;
+
+      const today = await c.run(['--dry-run', '--output', 'json']);
+      const readToday = secretGets(from);
+      const later = await c.run(['--dry-run', '--output', 'json', '--now', FUTURE()]);
+
+      assert.equal(today.code, 0, today.stdout);
+      assert.deepEqual(readToday, [], 'nothing due: nothing read');
+      assert.deepEqual(report(today).secrets.map((e) => e.action), ['not-due', 'not-due', 'not-due']);
+      assert.equal(later.code, 1, later.stdout);
+      assert.equal(entry(later, 'infra', 'sa-token').action, 'skipped');
+      assert.match(entry(later, 'infra', 'sa-token').detail, /service-account token\) \(type kubernetes.io\/service-account-token\)/);
+      assert.equal(entry(later, 'apps', 'frozen').action, 'invalid');
+      assert.match(entry(later, 'apps', 'frozen').detail, /the Secret is immutable/);
+      assert.match(entry(later, 'apps', 'bad-template').detail, /keys\.url\.template: refers to user/);
+      assert.deepEqual(secretGets(from).sort(), ['apps/bad-template', 'apps/frozen', 'infra/sa-token']);
+      assert.deepEqual(writes(c, from), [], 'dry runs write nothing');
+    });
+
+    it('counts --max-rotations in Secrets that turn out rotatable when read, and does not read the deferred ones', async () => {
+      await c.secret('a', 's1', { p: 'old-value-1' }, 'maxAge: 1d\nkeys: { p: password }', { immutable: true, annotations: LONG_AGO });
+      await c.secret('a', 's2', { p: 'old-value-2' }, 'maxAge: 1d\nkeys: { p: password }', { annotations: LONG_AGO });
+      await c.secret('a', 's3', { p: 'old-value-3' }, 'maxAge: 1d\nkeys: { p: password }', { annotations: LONG_AGO });
+      const from = c.requests().length;
+
+      const r = await c.run(['--max-rotations', '1', '--output', 'json']);
+
+      assert.equal(r.code, 1, 'the invalid policy fails the run');
+      assert.deepEqual(report(r).secrets.map((e) => `${e.name}:${e.action}`).sort(), ['s1:invalid', 's2:rotated', 's3:deferred']);
+      assert.deepEqual(secretGets(from), ['a/s1', 'a/s2']);
+      assert.equal(c.data('a', 's3')!.p, 'old-value-3');
+    });
+
+    it('judges a Secret again on what it is when read: deleted, policy removed or rotated since the scan', async () => {
+      const policy = 'maxAge: 1d\nkeys: { p: password }';
+      for (const name of ['deleted', 'unpolicied', 'just-rotated']) await c.secret('shop', name, { p: `old-${name}` }, policy, { annotations: LONG_AGO });
+      const faults = ['deleted', 'unpolicied', 'just-rotated'].map((name) => c.emulator.faults.inject({ method: 'GET', path: `/api/v1/namespaces/shop/secrets/${name}`, delayMs: 200 }));
+      const meanwhile = (async () => {
+        while (faults.some((f) => f.matched === 0)) await new Promise((r) => setTimeout(r, 5));
+        c.emulator.delete('v1', 'Secret', 'shop', 'deleted');
+        c.editSecret('shop', 'unpolicied', (s) => delete s.metadata!.annotations!['secret-steward.io/rotation']);
+        c.editSecret('shop', 'just-rotated', (s) => (s.metadata!.annotations!['secret-steward.io/last-rotated'] = new Date().toISOString()));
+      })();
+
+      const r = await c.run(['--output', 'json']);
+      await meanwhile;
+
+      assert.equal(r.code, 0, r.stdout);
+      assert.deepEqual(report(r).secrets.map((e) => `${e.name}:${e.action}`), ['just-rotated:not-due']);
+      assert.equal(c.data('shop', 'unpolicied')!.p, 'old-unpolicied');
+      assert.equal(c.data('shop', 'just-rotated')!.p, 'old-just-rotated');
+      assert.deepEqual(c.emulator.list('v1', 'Secret', 'shop').map((s) => s.metadata!.name), ['just-rotated', 'unpolicied'], 'no companion was created');
+    });
+
+    it('reports a Secret it cannot read as failed, changes nothing on it, and rotates the others', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.secret('shop', 'other', { p: 'old-value-9' }, 'maxAge: 1d\nkeys: { p: password }', { annotations: LONG_AGO });
+      c.emulator.faults.inject({ method: 'GET', path: '/api/v1/namespaces/shop/secrets/db', status: 403 });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1);
+      const e = entry(r, 'shop', 'db');
+      assert.equal(e.action, 'failed');
+      assert.match(e.detail, /could not read the Secret, so it was not rotated \(nothing was changed\): failed to get Secret shop\/db: 403 Forbidden/);
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+      assert.equal(c.getSecret('shop', 'db-pending'), undefined);
+      assert.ok(eventsFor(c, 'shop', 'Secret', 'db').some((ev) => ev.type === 'Warning' && ev.reason === 'RotationFailed'));
+      assert.equal(entry(r, 'shop', 'other').action, 'rotated');
     });
   });
 

@@ -59,9 +59,9 @@ const SIGNALS: Record<string, Signal> = {
   'list secrets': { code: 1, evidence: forbidden('list', 'Secrets in all namespaces'), says: 'it cannot find due Secrets and fails' },
   'get secrets': {
     code: 1,
-    evidence: forbidden('get', 'Secret shop/shop-ca'),
-    says: 'the tls generator cannot read its CA: that rotation fails, the others succeed',
-    then: outcomes({ 'shop/web-tls': 'failed' }),
+    evidence: forbidden('get', 'Secret shop/'),
+    says: 'the due Secrets (found by a metadata-only list) cannot be read before acting: every rotation fails before changing anything',
+    then: outcomes({ 'shop/db': 'failed', 'shop/keys-v2': 'failed', 'shop/web-tls': 'failed' }),
   },
   'create secrets': {
     code: 1,
