@@ -30,6 +30,8 @@ describe('shared/verify/secret-validity', () => {
       secret({ type: 'kubernetes.io/basic-auth', data: { password: b64('') } }),
       secret({ type: 'kubernetes.io/ssh-auth', data: { 'ssh-privatekey': b64('-----BEGIN OPENSSH PRIVATE KEY-----\n...') } }),
       secret({ data: { big: Buffer.alloc(1024 * 1024).toString('base64') } }),
+      // Not canonical (non-zero bits after the last byte), but what the API server's decoder accepts.
+      secret({ data: { loose: 'QR==', empty: '' } }),
     ];
     for (const s of valid) assert.deepEqual(validateSecret(s, NOW), { problems: [], warnings: [] }, JSON.stringify(s.metadata) + s.type);
   });
@@ -41,6 +43,9 @@ describe('shared/verify/secret-validity', () => {
     ['a data key with a slash', secret({ data: { 'a/b': b64('x') } }), /data key "a\/b" may contain only/, 'invalid'],
     ['the data key ..x', secret({ data: { '..x': b64('x') } }), /must not be '.' or '..' or start with '..'/, 'invalid'],
     ['a value that is not base64', secret({ data: { k: 'not base64!' } }), /the value of data key "k" is not valid base64/, 'invalid'],
+    ['base64 without its padding', secret({ data: { k: 'QQ' } }), /the value of data key "k" is not valid base64/, 'invalid'],
+    ['base64url', secret({ data: { k: 'a-_b' } }), /the value of data key "k" is not valid base64/, 'invalid'],
+    ['padding in the middle', secret({ data: { k: 'QQ==QQ==' } }), /the value of data key "k" is not valid base64/, 'invalid'],
     ['more than 1 MiB', secret({ data: { a: Buffer.alloc(600_000).toString('base64'), b: Buffer.alloc(600_000).toString('base64') } }), /its data is 1200000 bytes, more than the API's limit of 1048576 bytes/, 'invalid'],
     ['a bad label value', secret({ metadata: { name: 'db', namespace: 'apps', labels: { app: 'has space' } } }), /the value of label "app" is not a valid label value/, 'invalid'],
     ['a bad annotation key', secret({ metadata: { name: 'db', namespace: 'apps', annotations: { '-bad': 'x' } } }), /annotation key "-bad" is not a qualified name/, 'invalid'],
