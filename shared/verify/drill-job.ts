@@ -46,14 +46,15 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   const signing = s.signingKey ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning }) : undefined;
 
   const limits = { maxAttempts: s.apiRetryBudget };
-  const kube = createKubeClients(loadKubeConfig(s), { clock: ctx.clock, log: ctx.log, limits, signal: ctx.shutdown.signal });
+  const kc = loadKubeConfig(s);
+  const kube = createKubeClients(kc, { clock: ctx.clock, log: ctx.log, limits, signal: ctx.shutdown.signal });
   // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
   const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
   const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const subject = jobEventSubject('verify-restore', toolNamespace(s));
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
-  const drillNamespace = new KubeDrillNamespace(kube.core, kube.caller, cleanupCaller, s.drillNamespace);
+  const drillNamespace = new KubeDrillNamespace(kc, kube.core, kube.caller, cleanupCaller, s.drillNamespace);
   const drillId = drillIdFrom(ctx.runId);
 
   return withJobLock('verify-restore', s, kube, ctx, async () => {
@@ -66,6 +67,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
           backup: s.backup,
           freshness: s.backupSchedule ? { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace } : undefined,
           concurrency: s.drillConcurrency,
+          batch: { secrets: s.drillBatchSecrets, bytes: s.drillBatchMib * 1024 * 1024 },
           compareLive: s.compareLive,
           pageSize: s.pageSize,
           keyHealth: { warnWithinMs: s.keyExpiryWarning, recipientWarnings, recipientProblems, signingWarnings: signing?.warnings ?? [] },

@@ -38,14 +38,29 @@ export const verifyRestoreSettings = {
   ...verificationKeySettings,
   drillNamespace: stringSetting({
     description:
-      'Namespace the drill restores into (create, read back, delete). It must exist: the drill never creates namespaces, so that its RBAC can be limited to this one namespace.',
+      'Namespace the drill restores into (create, read back, delete; in batches). It must exist: the drill never creates namespaces, so that its RBAC can be limited to this one namespace.',
     valueName: 'NAMESPACE',
     required: true,
     pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
     expected: 'a namespace name (DNS-1123 label)',
     group: DRILL,
   }),
-  drillConcurrency: integerSetting({ description: 'Secrets restored into the drill namespace at once.', min: 1, max: 32, default: 4, group: DRILL }),
+  drillConcurrency: integerSetting({ description: 'Creates of drill copies in flight at once.', min: 1, max: 32, default: 4, group: DRILL }),
+  drillBatchSecrets: integerSetting({
+    description:
+      'Secrets per batch: the drill creates a batch, reads it back with one list, compares it and deletes it with one deletecollection while it creates the next, so the drill namespace never holds more than two batches.',
+    min: 1,
+    max: 1000,
+    default: 250,
+    group: DRILL,
+  }),
+  drillBatchMib: integerSetting({
+    description: 'MiB of Secret data (base64, as sent) per batch, whichever of this and --drill-batch-secrets is reached first. Bounds the drill\'s memory and what the drill namespace holds in etcd.',
+    min: 1,
+    max: 64,
+    default: 8,
+    group: DRILL,
+  }),
   compareLive: booleanSetting({
     description:
       'Also compare the backup with the live Secrets of this cluster, by hashes only: created, deleted and changed since the backup. Reported, never a failure. Needs list on Secrets in the backed-up namespaces.',

@@ -5,15 +5,17 @@
  * 2. integrity      index signature and identity, each segment's size and SHA-256, decryption,
  *                   every Secret against its recorded hash, item counts
  * 3. validity       every Secret a valid object with usable content for its type
- * 4. restorability  every Secret created in the drill namespace, read back byte for byte, deleted
+ * 4. restorability  every Secret created in the drill namespace, read back byte for byte, deleted,
+ *                   in batches (one list and one deletecollection per batch)
  * 5. drift          (--compare-live) the backup vs the live cluster, by hashes
  * 6. key health     keys expiring within the warning window
  *
  * Checks 2-4 run in ONE pass over the backup, segment by segment and Secret by Secret, so the
- * drill holds one segment and a few Secrets in flight at a time, however large the backup.
- * Drill objects are deleted as soon as they are compared, and whatever may remain is removed
- * in a `finally`, also when a check fails, the API fails or a shutdown is requested; leftovers
- * of an earlier drill that was killed are removed first.
+ * drill holds one segment and two batches of drill copies (each at most `batch` Secrets or
+ * bytes) at a time, however large the backup. Each batch is deleted as soon as it was read
+ * back and compared, and whatever may remain is removed in a `finally`, also when a check
+ * fails, the API fails or a shutdown is requested; leftovers of an earlier drill that was
+ * killed are removed first.
  */
 import { performance } from 'node:perf_hooks';
 import { latestCompleteBackup } from '../backup/backup-catalog.js';
@@ -31,7 +33,7 @@ import { CheckRecorder, DRILL_REPORT_FORMAT, overallResult, type DrillReport, ty
 import { assessFreshness } from './freshness.js';
 import { assessKeyHealth, type KeyHealthInput } from './key-health.js';
 import { NEVER_RESTORED_TYPES } from './never-restored.js';
-import { DrillRestorer } from './restorability.js';
+import { DEFAULT_BATCH_LIMITS, DrillRestorer, type DrillBatchLimits } from './restorability.js';
 import { validateSecret } from './secret-validity.js';
 import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
@@ -58,6 +60,8 @@ export interface DrillOptions {
   backup: string;
   freshness?: { schedule: string; timeZone: string; graceMs: number };
   concurrency: number;
+  /** Bounds of one batch of drill copies. @default DEFAULT_BATCH_LIMITS (250 Secrets, 8 MiB) */
+  batch?: DrillBatchLimits;
   compareLive: boolean;
   pageSize: number;
   keyHealth: Omit<KeyHealthInput, 'now' | 'decryptionKeys' | 'trustedSigners' | 'backupRecipients'>;
@@ -204,12 +208,15 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
       drillId: deps.drillId,
       backupId: b.id,
       concurrency: o.concurrency,
+      batch: o.batch ?? DEFAULT_BATCH_LIMITS,
       log,
       checkpoint: () => shutdown.checkpoint(),
       onRestored: (item) => {
         counts.secretsRestored++;
         nsOf(item.entry.namespace).restored++;
       },
+      onFailed: (item) => nsOf(item.entry.namespace).problems++,
+      warn: (message) => warnings.push(message),
     });
     const restoreEnabled = await restorability.time(() => removeLeftovers());
     let secretWarnings = 0;
@@ -261,9 +268,15 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
           await it.return?.(undefined);
         }
       }
-      await restorability.time(() => restorer.drain());
+      await restorability.time(() => restorer.finish());
     } finally {
       await restorability.time(() => restorer.cleanup());
+      const limits = o.batch ?? DEFAULT_BATCH_LIMITS;
+      restorability.details = {
+        batches: restorer.batches,
+        batchLimits: { secrets: limits.secrets, bytes: limits.bytes },
+        apiRequests: { ...restorer.calls },
+      };
     }
 
     if (secretWarnings > MAX_SECRET_WARNINGS) warnings.push(`… and ${secretWarnings - MAX_SECRET_WARNINGS} more warnings about Secrets`);
@@ -279,16 +292,15 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
     const skippedText = counts.secretsSkipped > 0 ? `; ${counts.secretsSkipped} skipped (${counts.secretsSkipped - notAttempted} never restored by type, ${notAttempted} invalid)` : '';
     restorability.summary =
       restorability.status === 'pass'
-        ? `${counts.secretsRestored} Secrets${ofIntact} created in namespace ${deps.drillNamespace.namespace}, read back byte-identical and deleted${skippedText}`
+        ? `${counts.secretsRestored} Secrets${ofIntact} created in namespace ${deps.drillNamespace.namespace}, read back byte-identical and deleted, in ${restorer.batches} batch(es)${skippedText}`
         : `${restorability.findingCount} problem(s); ${counts.secretsRestored} Secrets restored byte-identical${skippedText}; every drill object was removed${restorability.failed && restorability.result().findings.some((f) => /could not be deleted/.test(f.message)) ? ' except those listed' : ''}`;
 
     async function removeLeftovers(): Promise<boolean> {
       try {
-        const names = await deps.drillNamespace.listDrillObjects();
-        for (const name of names) await deps.drillNamespace.delete(name);
-        if (names.length > 0) {
-          warnings.push(`removed ${names.length} leftover drill object(s) of an earlier, interrupted drill from namespace ${deps.drillNamespace.namespace}`);
-          log.warn({ namespace: deps.drillNamespace.namespace, objects: names.length }, 'removed leftover drill objects of an earlier drill');
+        const removed = await restorer.removeEarlierDrills();
+        if (removed > 0) {
+          warnings.push(`removed ${removed} leftover drill object(s) of an earlier, interrupted drill from namespace ${deps.drillNamespace.namespace}`);
+          log.warn({ namespace: deps.drillNamespace.namespace, objects: removed }, 'removed leftover drill objects of an earlier drill');
         }
         return true;
       } catch (e) {

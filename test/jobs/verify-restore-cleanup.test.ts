@@ -30,8 +30,8 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     seedMany(h, 60);
     await backup();
     const shutdown = new Shutdown();
-    // Slow read-backs keep copies in the drill namespace while the shutdown arrives.
-    h.emulator.faults.inject({ method: 'GET', path: new RegExp(`^/api/v1/namespaces/${DRILL_NS}/secrets/.+$`), delayMs: 30, times: Infinity });
+    // Slow creates keep a batch in the making in the drill namespace while the shutdown arrives.
+    h.emulator.faults.inject({ method: 'POST', path: DRILL_SECRETS, delayMs: 30, times: Infinity });
     let objectsAtShutdown = 0;
     const timer = setInterval(() => {
       if (creates() >= 8 && !shutdown.requested) {
@@ -86,6 +86,80 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     );
     assert.match(restorability.findings[0].message, /Secret bulk\/s-00004 could not be restored: failed to create Secret secret-steward-drill\/drill-[a-z0-9]+\.bulk\.s-00004: 422/);
     assert.equal(report.counts.secretsRestored, 10);
+    assert.equal(report.namespaces.bulk.problems, 2);
+    assert.deepEqual(drillObjects(h), []);
+  });
+
+  it('restores a backup larger than one batch: one create per Secret, one list and one deletecollection per batch, never more than two batches in the drill namespace', async () => {
+    seedMany(h, 60);
+    await backup();
+    h.emulator.requests.clear();
+    let most = 0;
+    const timer = setInterval(() => (most = Math.max(most, drillObjects(h).length)), 1);
+
+    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-batch-secrets', '25', '--output', 'json']);
+    clearInterval(timer);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    assert.match(restorability.summary, /^60 Secrets created in namespace secret-steward-drill, read back byte-identical and deleted, in 3 batch\(es\)$/);
+    assert.deepEqual(restorability.details?.apiRequests, { create: 60, list: 1 + 3 * 2 + 1, deletecollection: 3, delete: 0 });
+    const byVerb: Record<string, number> = {};
+    for (const e of h.emulator.requests.entries.filter((x) => x.resource === 'secrets' && x.namespace === DRILL_NS)) byVerb[e.verb] = (byVerb[e.verb] ?? 0) + 1;
+    assert.deepEqual(byVerb, { create: 60, list: 8, deletecollection: 3 });
+    assert.ok(most > 0 && most <= 2 * 25, `the drill namespace held ${most} drill objects at most`);
+    assert.deepEqual(drillObjects(h), []);
+  });
+
+  it('detects a Secret the API server answered 201 for but did not keep: "created but not found on read-back" (exit 1)', async () => {
+    seedMany(h, 6);
+    await backup();
+    // The 4th create is answered 201 Created without anything being stored.
+    h.emulator.faults.inject({ method: 'POST', path: DRILL_SECRETS, status: 201, body: { status: 'Success', message: 'created (not really)' }, after: 3, times: 1 });
+
+    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-concurrency', '1', '--output', 'json']);
+
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    assert.equal(restorability.status, 'fail');
+    assert.deepEqual(
+      restorability.findings.map((f) => f.message),
+      [`Secret bulk/s-00003: its drill copy drill-${report.drillId}.bulk.s-00003 was created but not found on read-back (the API server accepted the create, but does not list the object)`],
+    );
+    assert.equal(report.counts.secretsRestored, 5);
+    assert.deepEqual(report.namespaces.bulk, { secrets: 6, verified: 6, valid: 6, restored: 5, skipped: 0, problems: 1 });
+    assert.deepEqual(drillObjects(h), []);
+  });
+
+  it("retries a batch's deletecollection that fails once (500) and passes", async () => {
+    seedMany(h, 10);
+    await backup();
+    const fault = h.emulator.faults.inject({ method: 'DELETE', path: DRILL_SECRETS, status: 500, times: 1 });
+
+    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-batch-secrets', '4']);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(fault.hits, 1);
+    assert.deepEqual(drillObjects(h), []);
+  });
+
+  it("when a batch's deletecollection keeps failing (500 after retries): exit 4, restorability \"error\", no batch started after it, the batch removed at the end", async () => {
+    seedMany(h, 10);
+    await backup();
+    h.emulator.faults.inject({ method: 'DELETE', path: DRILL_SECRETS, status: 500, times: 2 }); // both attempts of batch 1
+
+    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-batch-secrets', '4', '--api-retry-budget', '2', '--output', 'json']);
+
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    assert.equal(restorability.status, 'error');
+    assert.match(restorability.findings[0].message, /^the API server failed while deleting batch 1 in namespace secret-steward-drill \(failed to deletecollection Secrets in namespace secret-steward-drill .*500 InternalError\); the check was stopped$/);
+    // batch 2 was being created meanwhile: it is still read back and deleted; batch 3 never starts
+    assert.equal(report.counts.secretsRestored, 8);
+    assert.equal(creates(), 8);
     assert.deepEqual(drillObjects(h), []);
   });
 
@@ -116,12 +190,15 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.match(r.stdout, /integrity +PASS/);
   });
 
-  it('runs with RBAC limited to its drill namespace (plus its Lease and Events), as at a DR site: no Secret read outside it', async () => {
-    await seedDrillSecrets(h, ['payments', 'web']);
-    await backup();
+  /**
+   * The drill's ServiceAccount with `drillVerbs` on Secrets in the drill namespace, plus its Lease
+   * and Events in the tool namespace, as the manifests grant; returns the drill's arguments
+   * authenticating as it.
+   */
+  async function asDrillServiceAccount(drillVerbs: string[]): Promise<string[]> {
     await h.emulator.applyObjects([
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'secret-steward-verify-restore', namespace: 'secret-steward' } },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'drill', namespace: DRILL_NS }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'get', 'list', 'delete'] }] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'drill', namespace: DRILL_NS }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: drillVerbs }] },
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'drill', namespace: DRILL_NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'drill' }, subjects: [{ kind: 'ServiceAccount', name: 'secret-steward-verify-restore', namespace: 'secret-steward' }] },
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -138,7 +215,13 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const kubeconfig = join(h.dir, 'drill.kubeconfig');
     await h.emulator.writeKubeconfig(kubeconfig, { token: h.emulator.serviceAccountToken('secret-steward', 'secret-steward-verify-restore') });
     h.emulator.requests.clear();
-    const args = drillArgs(h).map((a) => (a === h.kubeconfig ? kubeconfig : a));
+    return drillArgs(h).map((a) => (a === h.kubeconfig ? kubeconfig : a));
+  }
+
+  it('runs with RBAC limited to its drill namespace (plus its Lease and Events), as at a DR site: no Secret read outside it', async () => {
+    await seedDrillSecrets(h, ['payments', 'web']);
+    await backup();
+    const args = await asDrillServiceAccount(['create', 'list', 'deletecollection']);
 
     const r = await h.run(verifyRestoreCommand, args);
     const withDrift = await h.run(verifyRestoreCommand, [...args, '--compare-live', '--output', 'json']);
@@ -155,5 +238,23 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const drift = (JSON.parse(withDrift.stdout) as DrillReport).checks.find((c) => c.name === 'drift')!;
     assert.equal(drift.status, 'fail');
     assert.match(drift.findings[0].message, /403 Forbidden.*--compare-live needs list on Secrets in the backed-up namespaces/);
+  });
+
+  it('with a drill Role from before deletecollection (create, get, list, delete): passes, deleting copies one by one, and warns that the Role should gain it', async () => {
+    seedMany(h, 12);
+    await backup();
+    const args = await asDrillServiceAccount(['create', 'get', 'list', 'delete']);
+
+    const r = await h.run(verifyRestoreCommand, [...args, '--drill-batch-secrets', '5', '--output', 'json']);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    assert.equal(report.counts.secretsRestored, 12);
+    assert.equal(report.warnings.length, 1, report.warnings.join('\n'));
+    assert.match(report.warnings[0], /^deletecollection of Secrets in drill namespace secret-steward-drill was refused \(failed to deletecollection Secrets in namespace secret-steward-drill .*403 Forbidden.*\); drill objects are deleted one by one instead, one more API request per Secret: add the verb deletecollection on secrets to the drill's Role in that namespace$/);
+    const drill = h.emulator.requests.entries.filter((e) => e.resource === 'secrets' && e.namespace === DRILL_NS);
+    assert.equal(drill.filter((e) => e.verb === 'deletecollection').length, 1, 'refused once, not asked again');
+    assert.equal(drill.filter((e) => e.verb === 'delete' && e.status === 200).length, 12);
+    assert.deepEqual(drillObjects(h), []);
   });
 });

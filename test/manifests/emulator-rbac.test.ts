@@ -35,7 +35,9 @@ const SAMPLES: Record<JobName, Access[]> = {
   'verify-restore': [
     ['create', 'secrets', 'secret-steward-drill', '', true],
     ['list', 'secrets', 'secret-steward-drill', '', true],
-    ['delete', 'secrets', 'secret-steward-drill', 'x', true],
+    ['deletecollection', 'secrets', 'secret-steward-drill', '', true],
+    ['delete', 'secrets', 'secret-steward-drill', 'x', false],
+    ['get', 'secrets', 'secret-steward-drill', 'x', false],
     ['create', 'events', TOOL_NAMESPACE, '', true],
     ['update', 'secrets', 'secret-steward-drill', 'x', false],
     ['get', 'secrets', 'payments', 'db', false],

@@ -35,23 +35,21 @@ const SIGNALS: Record<string, Signal> = {
     says: 'nothing can be restored into the drill namespace: the restorability check fails',
     then: restorabilityFailed,
   },
-  'get secrets': {
-    code: 1,
-    evidence: forbidden('get', `Secret ${DRILL_NAMESPACE}/`),
-    says: 'restored copies cannot be read back and compared: the restorability check fails',
-    then: restorabilityFailed,
-  },
   'list secrets': {
     code: 1,
     evidence: forbidden('list', `Secrets in namespace ${DRILL_NAMESPACE}`),
-    says: 'leftovers of earlier drills cannot be looked for: the restorability check fails',
+    says: 'leftovers of earlier drills cannot be looked for, nor batches read back: the restorability check fails',
     then: restorabilityFailed,
   },
-  'delete secrets': {
+  'deletecollection secrets': {
     code: 1,
-    evidence: forbidden('delete', `Secret ${DRILL_NAMESPACE}/${LEFTOVER}`),
-    says: 'leftovers (and restored copies) cannot be removed: the restorability check fails',
-    then: restorabilityFailed,
+    evidence: forbidden('deletecollection', `Secrets in namespace ${DRILL_NAMESPACE}`),
+    says: 'leftovers (and restored batches) cannot be removed: a warning asks for deletecollection, the one-by-one fallback is refused too, the restorability check fails',
+    then: (e, r) => {
+      restorabilityFailed(e, r);
+      assert.ok(drillReport(r).warnings.some((w) => w.includes("add the verb deletecollection on secrets to the drill's Role")), 'the report warns that the Role lacks deletecollection');
+      assert.ok(e.h.emulator.get('v1', 'Secret', DRILL_NAMESPACE, LEFTOVER), 'the leftover is still there for the next drill');
+    },
   },
   'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-verify-restore'), says: 'the first drill cannot create its Lease and fails' },
   'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-verify-restore'), says: 'it cannot read its Lease and fails' },

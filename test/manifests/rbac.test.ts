@@ -35,7 +35,7 @@ const EXPECTED: Record<JobName, string[]> = {
     ...lease('rotate'),
   ],
   'verify-restore': [
-    ...['create', 'get', 'list', 'delete'].map((v) => `secret-steward-drill ${v} secrets`),
+    ...['create', 'list', 'deletecollection'].map((v) => `secret-steward-drill ${v} secrets`),
     ...lease('verify-restore'),
     'secret-steward create events',
   ],
@@ -91,14 +91,18 @@ describe('manifests: RBAC', () => {
   });
 
   for (const dir of kustomizationDirs()) {
-    it(`${dir}: no wildcard, no non-resource URL, no privilege-escalation verb, no watch on Secrets`, async () => {
-      const rules = rolesIn(await renderManifests(dir)).flatMap((r) => (r.rules ?? []).map((rule) => ({ role: describeObject(r), rule })));
+    it(`${dir}: no wildcard, no non-resource URL, no privilege-escalation verb, deletecollection only on drill copies, no watch on Secrets`, async () => {
+      const roles = rolesIn(await renderManifests(dir));
+      const rules = roles.flatMap((r) => (r.rules ?? []).map((rule) => ({ role: describeObject(r), inDrillNamespace: r.kind === 'Role' && r.metadata.namespace === DRILL_NAMESPACE, rule })));
 
-      for (const { role, rule } of rules) {
+      for (const { role, inDrillNamespace, rule } of rules) {
         const fields = [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? []), ...(rule.resourceNames ?? [])];
         assert.ok(!fields.some((f) => f.includes('*')), `${role}: wildcard in ${JSON.stringify(rule)}`);
         assert.equal(rule.nonResourceURLs, undefined, role);
-        assert.ok(!rule.verbs.some((v) => ['escalate', 'bind', 'impersonate', 'deletecollection'].includes(v)), `${role}: ${rule.verbs.join(',')}`);
+        assert.ok(!rule.verbs.some((v) => ['escalate', 'bind', 'impersonate'].includes(v)), `${role}: ${rule.verbs.join(',')}`);
+        // Deleting by label is granted once: on Secrets in the drill namespace, which holds only
+        // drill copies (verify-restore removes each batch with one request). Nowhere else.
+        if (rule.verbs.includes('deletecollection')) assert.ok(inDrillNamespace && arrayEquals(rule.resources ?? [], ['secrets']), `${role}: deletecollection in ${JSON.stringify(rule)}`);
         // A watch on Secrets would stream every change of every Secret to the job.
         assert.ok(!((rule.resources ?? []).includes('secrets') && rule.verbs.includes('watch')), `${role}: watch on secrets`);
         assert.ok(!(rule.resources ?? []).some((r) => r.includes('/')), `${role}: subresource granted`);
@@ -132,7 +136,7 @@ describe('manifests: RBAC', () => {
 
   it('who may write Secrets where: backup never, verify-restore only in the drill namespace', async () => {
     const objects = await renderManifests('manifests/overlays/compare-live');
-    const writes = (job: JobName): string[] => grantsOf(objects, job).filter((g) => /^(\S+) (create|update|patch|delete) secrets$/.test(g));
+    const writes = (job: JobName): string[] => grantsOf(objects, job).filter((g) => /^(\S+) (create|update|patch|delete|deletecollection) secrets$/.test(g));
 
     assert.deepEqual(writes('backup'), []);
     assert.ok(writes('verify-restore').every((g) => g.startsWith(`${DRILL_NAMESPACE} `)), writes('verify-restore').join(', '));
@@ -206,3 +210,7 @@ describe('manifests: RBAC', () => {
     });
   });
 });
+
+function arrayEquals(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

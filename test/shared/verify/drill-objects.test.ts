@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { compareRestored, drillCopy, drillIdFrom, drillObjectName, DRILL_LABEL } from '../../../shared/verify/drill-objects.js';
+import { compareRestored, drillCopy, drillDataBytes, drillIdFrom, drillObjectName, drillSelector, DRILL_BATCH_LABEL, DRILL_LABEL } from '../../../shared/verify/drill-objects.js';
 import { isDnsSubdomain } from '../../../shared/verify/secret-validity.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -42,10 +42,10 @@ describe('shared/verify/drill-objects', () => {
     assert.equal(drillIdFrom('---'), 'x');
   });
 
-  it('copies type, immutability and data, labels it, and leaves the source labels and annotations out', () => {
+  it('copies type, immutability and data, labels it with the drill and its batch, and leaves the source labels and annotations out', () => {
     const copy = drillCopy(
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'apps', labels: { 'reconcile.external-secrets.io/managed': 'true' }, annotations: { 'cert-manager.io/certificate-name': 'x' } }, type: 'kubernetes.io/basic-auth', immutable: true, data: { username: b64('u') } },
-      { drillId: 'ab12', drillNamespace: 'drill', backupId: '20261127T031500Z-3f9a1c' },
+      { drillId: 'ab12', drillNamespace: 'drill', backupId: '20261127T031500Z-3f9a1c', batch: 7 },
     );
 
     assert.deepEqual(copy, {
@@ -54,7 +54,7 @@ describe('shared/verify/drill-objects', () => {
       metadata: {
         name: 'drill-ab12.apps.db',
         namespace: 'drill',
-        labels: { [DRILL_LABEL]: 'ab12', 'app.kubernetes.io/managed-by': 'secret-steward' },
+        labels: { [DRILL_LABEL]: 'ab12', [DRILL_BATCH_LABEL]: '7', 'app.kubernetes.io/managed-by': 'secret-steward' },
         annotations: { 'secret-steward.io/drill-source': 'apps/db', 'secret-steward.io/drill-backup': '20261127T031500Z-3f9a1c' },
       },
       type: 'kubernetes.io/basic-auth',
@@ -74,5 +74,23 @@ describe('shared/verify/drill-objects', () => {
       'data key "c" is extra',
     ]);
     assert.deepEqual(compareRestored(expected, { data: expected.data, type: 'kubernetes.io/tls' }), ['type is kubernetes.io/tls, expected Opaque']);
+    // Other base64 text for the same bytes is the same data; the same text is never a difference.
+    assert.deepEqual(compareRestored({ ...expected, data: { a: 'QR==' } }, { type: 'Opaque', data: { a: 'QQ==' } }), []);
+    assert.deepEqual(compareRestored({ ...expected, data: { a: 'QQ==' } }, { type: 'Opaque', data: { a: 'Qg==' } }), ['data key "a" differs']);
+  });
+
+  it('selects drill objects by label: of any drill, of one drill, of one batch', () => {
+    const cases: Array<[Parameters<typeof drillSelector>[0], string]> = [
+      [{ all: true }, 'secret-steward.io/drill'],
+      [{ drillId: 'ab12' }, 'secret-steward.io/drill=ab12'],
+      [{ drillId: 'ab12', batch: 3 }, 'secret-steward.io/drill=ab12,secret-steward.io/drill-batch=3'],
+    ];
+
+    for (const [which, selector] of cases) assert.equal(drillSelector(which), selector);
+  });
+
+  it('sizes a Secret for batching as its keys and base64 values', () => {
+    assert.equal(drillDataBytes({ data: { ab: b64('12345') } }), 2 + 8);
+    assert.equal(drillDataBytes({}), 0);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Child process of measure-drill-memory.ts: runs one command exactly like the CronJob
- * entrypoint does and reports its own peak RSS (getrusage maxrss) on the last line of stderr.
+ * entrypoint does and reports its own peak RSS (getrusage maxrss) and CPU time on the last line
+ * of stderr.
  */
 import { restoreCommand } from '../../../jobs/restore.js';
 import { verifyRestoreCommand } from '../../../jobs/verify-restore.js';
@@ -14,7 +15,8 @@ const code = await runCommand(command, args, {
   stderr: { write: () => true },
   logSink: { write: () => undefined } as never,
 });
-process.stderr.write(`\nMAXRSS_KB ${process.resourceUsage().maxRSS} EXIT ${code}\n`);
+const usage = process.resourceUsage();
+process.stderr.write(`\nMAXRSS_KB ${usage.maxRSS} CPU_MS ${Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000)} EXIT ${code}\n`);
 process.exitCode = code;
 if (typeof (globalThis as { gc?: () => void }).gc === 'function') {
   (globalThis as unknown as { gc: () => void }).gc();

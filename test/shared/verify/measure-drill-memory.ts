@@ -8,7 +8,8 @@
  * with runBackup from a generated source. The drill (and the restore) run in a CHILD process
  * through the real command entrypoint, so their peak RSS (getrusage maxrss) is theirs alone.
  * Run it with two sizes to see what grows with the backup: the index (about 200 bytes per
- * Secret) and the redactor's registered values; segments are processed one at a time.
+ * Secret) and the redactor's registered values; segments are processed one at a time. It also
+ * counts the drill's API requests in the drill namespace (by verb, and per Secret restored).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -79,11 +80,19 @@ try {
   );
 
   const common = ['--kubeconfig', kubeconfig, '--store', `file://${storeDir}`, '--cluster-name', 'measure', '--lock-namespace', 'secret-steward', '--decryption-key', recipient.privateKey, '--decryption-key-passphrase-file', recipient.passphraseFile, '--trusted-signer-key', signer.publicKey, '--output', 'json'];
+  emulator.requests.clear();
   const drill = await child('verify', [...common, '--drill-namespace', 'secret-steward-drill', '--drill-concurrency', '8']);
+  const drillRequests = emulator.requests.entries.filter((e) => e.namespace === 'secret-steward-drill');
   const report = JSON.parse(drill.stdout) as { result: string; durationMs: number; counts: Record<string, number>; checks: Array<{ name: string; status: string; durationMs: number }> };
   console.log(
     `drill: exit ${drill.code}, result ${report.result}, ${report.counts.secretsRestored} Secrets restored and compared, ${(report.durationMs / 1000).toFixed(1)}s ` +
-      `(${report.checks.map((c) => `${c.name} ${c.status} ${(c.durationMs / 1000).toFixed(1)}s`).join(', ')}), peak RSS ${(drill.maxRssKb / 1024).toFixed(0)} MiB`,
+      `(${report.checks.map((c) => `${c.name} ${c.status} ${(c.durationMs / 1000).toFixed(1)}s`).join(', ')}), peak RSS ${(drill.maxRssKb / 1024).toFixed(0)} MiB, CPU ${(drill.cpuMs / 1000).toFixed(1)}s`,
+  );
+  const byVerb = new Map<string, number>();
+  for (const e of drillRequests) byVerb.set(e.verb, (byVerb.get(e.verb) ?? 0) + 1);
+  console.log(
+    `drill API requests in the drill namespace: ${drillRequests.length} (${(drillRequests.length / Math.max(1, report.counts.secretsRestored)).toFixed(3)} per Secret restored): ` +
+      [...byVerb.entries()].map(([verb, n]) => `${verb} ${n}`).join(', '),
   );
   if (withRestore) {
     const t1 = Date.now();
@@ -96,7 +105,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function child(which: string, args: string[]): Promise<{ code: number; stdout: string; maxRssKb: number }> {
+function child(which: string, args: string[]): Promise<{ code: number; stdout: string; maxRssKb: number; cpuMs: number }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [`--max-old-space-size=${heapMiB}`, ...(process.env.MEASURE_DEBUG ? ['--expose-gc'] : []), '--openssl-legacy-provider', '--import', 'tsx', join(import.meta.dirname, 'measure-drill-child.ts'), which, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -105,10 +114,10 @@ function child(which: string, args: string[]): Promise<{ code: number; stdout: s
     p.stderr.on('data', (d) => (stderr += d));
     p.once('error', reject);
     p.once('exit', (code) => {
-      const m = /MAXRSS_KB (\d+)/.exec(stderr);
+      const m = /MAXRSS_KB (\d+) CPU_MS (\d+)/.exec(stderr);
       if (process.env.MEASURE_DEBUG) console.log(stderr.split('\n').filter((l) => l.startsWith('AFTER_GC')).join('\n'));
       if (!m) return reject(new Error(`child ${which} printed no RSS (exit ${code}): ${stderr.slice(-2000)}`));
-      resolve({ code: code ?? -1, stdout, maxRssKb: Number(m[1]) });
+      resolve({ code: code ?? -1, stdout, maxRssKb: Number(m[1]), cpuMs: Number(m[2]) });
     });
   });
 }
