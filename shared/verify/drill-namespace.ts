@@ -32,6 +32,12 @@ export interface DrillNamespace {
   delete(name: string): Promise<boolean>;
 }
 
+/**
+ * Largest answer {@link KubeDrillNamespace.send} reads to its end (two batches of 64 MiB, the
+ * largest allowed); a longer one closes its connection instead.
+ */
+const DISCARD_LIMIT = 256 * 1024 * 1024;
+
 /** Bytes of Secret data per read-back page: bounds what one response holds in memory. */
 const READ_BACK_PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -129,7 +135,8 @@ export class KubeDrillNamespace implements DrillNamespace {
     await this.kc.applySecurityAuthentication(ctx);
     const res = await request(ctx.getUrl(), { method, headers: ctx.getHeaders(), body, dispatcher: ctx.getDispatcher() as Dispatcher | undefined });
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      for await (const _ of res.body); // read to the end, so that the connection is reused
+      // Read to the end without keeping it, so that the connection is reused.
+      await res.body.dump({ limit: DISCARD_LIMIT });
       return;
     }
     const text = await res.body.text();
