@@ -45,6 +45,21 @@ describe('shared/log/redactor', () => {
     assert.equal(r.sanitize('abcdefghijkl abcdefgh abcdefghabcdefgh'), `${REDACTED} ${REDACTED} ${REDACTED}${REDACTED}`);
   });
 
+  it('recognises a long value by its first 64 characters, in every form, also when truncated', () => {
+    const r = new Redactor();
+    const text = `-----BEGIN SECRET-----"${'k'.repeat(100)}"\\${'z'.repeat(200)}`;
+    const binary = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7 + 3) % 256));
+    r.register(text);
+    r.register(binary);
+
+    const forms = [text, JSON.stringify(text).slice(1, -1), Buffer.from(text).toString('base64'), binary.toString('base64'), binary.toString('base64url')];
+    for (const form of forms) {
+      assert.equal(r.sanitize(`a ${form} b`), `a ${REDACTED} b`, form.slice(0, 20));
+      assert.equal(r.sanitize(`cut: ${form.slice(0, 100)}`), `cut: ${REDACTED}`, `truncated ${form.slice(0, 20)}`);
+    }
+    assert.equal(r.sanitize(`a ${binary.toString('base64').slice(1, 200)} b`).includes(REDACTED), false, 'not from the middle');
+  });
+
   it('does not register values too short to tell apart from ordinary text', () => {
     const r = new Redactor();
     r.register('x'.repeat(MIN_REDACTABLE_LENGTH - 1));
