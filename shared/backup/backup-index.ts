@@ -1,85 +1,59 @@
-import { z } from 'zod';
 import type { Compression } from './backup-layout.js';
 
-export const INDEX_FORMAT = 'secret-steward.io/backup-index/v1';
+export const INDEX_FORMAT = 'secret-steward.io/backup-index/v1' as const;
 
 /** Why a backup was taken: on schedule/by hand, or automatically before a restore overwrote Secrets. */
 export type BackupKind = 'scheduled' | 'pre-restore';
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
-
-const segmentSchema = z.object({
+/** One stored segment, as recorded in the index. */
+export interface SegmentEntry {
   /** File name inside the backup's directory, e.g. `segment-00001.json.gz.pgp`. */
-  name: z.string(),
+  name: string;
   /** Bytes stored (the OpenPGP message). */
-  size: z.number().int().nonnegative(),
-  /** SHA-256 of the stored bytes, read back after upload. */
-  sha256: sha256Hex,
-  items: z.number().int().nonnegative(),
+  size: number;
+  /** SHA-256 (hex) of the stored bytes, read back after upload. */
+  sha256: string;
+  items: number;
   /** Bytes of JSON before compression and encryption. */
-  plaintextBytes: z.number().int().nonnegative(),
-});
+  plaintextBytes: number;
+}
 
-const secretEntrySchema = z.object({
-  namespace: z.string(),
-  name: z.string(),
-  type: z.string(),
-  /** {@link secretDataDigest} of the Secret's data. */
-  dataSha256: sha256Hex,
+/** One backed-up Secret, as recorded in the index (names, never values). */
+export interface SecretEntry {
+  namespace: string;
+  name: string;
+  type: string;
+  /** {@link secretDataDigest} of the Secret's data (hex). */
+  dataSha256: string;
   /** 1-based segment number holding it. */
-  segment: z.number().int().positive(),
-  immutable: z.boolean().optional(),
-});
-
-export const backupIndexSchema = z.object({
-  format: z.literal(INDEX_FORMAT),
-  backupId: z.string(),
-  cluster: z.string(),
-  kind: z.enum(['scheduled', 'pre-restore']),
-  createdAt: z.string(),
-  completedAt: z.string(),
-  toolVersion: z.string(),
-  /** resourceVersion of the Secret list snapshot the backup was taken from. */
-  listResourceVersion: z.string(),
-  selection: z.object({
-    namespaces: z.array(z.string()),
-    excludeNamespaces: z.array(z.string()),
-    selector: z.string().optional(),
-    excludeTypes: z.array(z.string()),
-  }),
-  compression: z.enum(['gzip', 'none']),
-  /** Fingerprints of the keys every segment and the index are encrypted to. */
-  recipients: z.array(z.string()),
-  /** Fingerprint of the key that signed the index, if any. */
-  signer: z.string().optional(),
-  segments: z.array(segmentSchema),
-  secrets: z.array(secretEntrySchema),
-  totals: z.object({
-    secrets: z.number().int().nonnegative(),
-    segments: z.number().int().nonnegative(),
-    storedBytes: z.number().int().nonnegative(),
-    plaintextBytes: z.number().int().nonnegative(),
-  }),
-});
-
-export type BackupIndex = z.infer<typeof backupIndexSchema>;
-export type SegmentEntry = z.infer<typeof segmentSchema>;
-export type SecretEntry = z.infer<typeof secretEntrySchema>;
+  segment: number;
+  immutable?: boolean;
+}
 
 /**
- * Parses a decrypted index document; returns the problems (field paths) when it does not
- * match the format, so that a verifier can report "index malformed: segments.3.sha256".
+ * The backup index: written last, encrypted and (with a signing key) signed; its presence makes
+ * a backup complete. Parsed and checked by `parseBackupIndex` (backup-index-schema.ts), which
+ * only readers load.
  */
-export function parseBackupIndex(text: string): { index: BackupIndex } | { problems: string[] } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { problems: ['index is not JSON'] };
-  }
-  const r = backupIndexSchema.safeParse(raw);
-  if (r.success) return { index: r.data };
-  return { problems: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+export interface BackupIndex {
+  format: typeof INDEX_FORMAT;
+  backupId: string;
+  cluster: string;
+  kind: BackupKind;
+  createdAt: string;
+  completedAt: string;
+  toolVersion: string;
+  /** resourceVersion of the Secret list snapshot the backup was taken from. */
+  listResourceVersion: string;
+  selection: { namespaces: string[]; excludeNamespaces: string[]; selector?: string; excludeTypes: string[] };
+  compression: Compression;
+  /** Fingerprints of the keys every segment and the index are encrypted to. */
+  recipients: string[];
+  /** Fingerprint of the key that signed the index, if any. */
+  signer?: string;
+  segments: SegmentEntry[];
+  secrets: SecretEntry[];
+  totals: { secrets: number; segments: number; storedBytes: number; plaintextBytes: number };
 }
 
 /**

@@ -1,7 +1,8 @@
 import { decryptAndVerify } from '../crypto/index.js';
 import { listBackups } from '../backup/backup-catalog.js';
 import { backupIdTime, type BackupLayout } from '../backup/backup-layout.js';
-import { parseBackupIndex, type BackupIndex } from '../backup/backup-index.js';
+import type { BackupIndex } from '../backup/backup-index.js';
+import { parseBackupIndex } from '../backup/backup-index-schema.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
