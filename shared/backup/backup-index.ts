@@ -117,3 +117,34 @@ export function fromObjectMetadata(md: Record<string, string> | undefined): Inde
     compression: get('compression') === 'none' ? 'none' : 'gzip',
   };
 }
+
+/**
+ * The index as JSON text, in pieces: exactly `JSON.stringify(index)`, but the `secrets` array
+ * (one entry per Secret, the index's bulk) comes in chunks of about `chunkChars` characters,
+ * so writing a 50,000-Secret index never holds its whole text, a Buffer copy of it and the
+ * encrypted message at once.
+ */
+export function* indexJsonChunks(index: BackupIndex, chunkChars = 64 * 1024): Generator<string> {
+  let out = '{';
+  let first = true;
+  for (const [key, value] of Object.entries(index)) {
+    if (value === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (key !== 'secrets') {
+      out += JSON.stringify(value);
+      continue;
+    }
+    const entries = value as readonly SecretEntry[];
+    out += '[';
+    for (let i = 0; i < entries.length; i++) {
+      out += (i === 0 ? '' : ',') + JSON.stringify(entries[i]);
+      if (out.length >= chunkChars) {
+        yield out;
+        out = '';
+      }
+    }
+    out += ']';
+  }
+  yield `${out}}`;
+}

@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import type { RecipientKey, SigningKey } from '../crypto/keys.js';
-import { encryptBytes } from '../crypto/encrypt.js';
+import { encryptStream } from '../crypto/encrypt.js';
 import { StewardError } from '../errors/index.js';
 import type { KubeClients } from '../kube/client.js';
 import type { Logger } from '../log/index.js';
@@ -8,7 +9,7 @@ import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import { StorageError, type ObjectStore } from '../storage/index.js';
 import { latestCompleteBackup } from './backup-catalog.js';
-import { INDEX_FORMAT, toObjectMetadata, type BackupIndex, type BackupKind, type SecretEntry, type SegmentEntry } from './backup-index.js';
+import { INDEX_FORMAT, indexJsonChunks, toObjectMetadata, type BackupIndex, type BackupKind, type SecretEntry, type SegmentEntry } from './backup-index.js';
 import { newBackupId, segmentName, type BackupLayout, type Compression } from './backup-layout.js';
 import { secretDataDigest } from './secret-digest.js';
 import { exportSecret } from './secret-export.js';
@@ -211,7 +212,9 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
       secrets,
       totals: { secrets: secrets.length, segments: segments.length, storedBytes, plaintextBytes: plaintextTotal },
     };
-    const encryptedIndex = await encryptBytes(Buffer.from(JSON.stringify(index)), {
+    // Streamed, so that the index's text, a copy of it and its encrypted message are never
+    // in memory at once (they grow with the number of Secrets).
+    const encryptedIndex = encryptStream(Readable.from(indexJsonChunks(index), { objectMode: false }), {
       recipients: deps.recipients,
       signingKey: deps.signingKey,
       label: `index of backup ${backupId}`,

@@ -54,7 +54,8 @@ export function encryptStream(plaintext: Readable, opts: EncryptOptions): Readab
 }
 
 /**
- * Encrypts a small document in memory (the backup index), optionally signed.
+ * Encrypts a small document in memory, optionally signed (the backup index is streamed with
+ * {@link encryptStream} instead).
  * @returns the binary OpenPGP message.
  */
 export async function encryptBytes(plaintext: Uint8Array, opts: EncryptOptions): Promise<Uint8Array> {

@@ -172,14 +172,15 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
           assert.match(result.stdout.toString(), new RegExp(`\\[GNUPG:\\] VALIDSIG ${pair.fingerprint} `));
         });
 
-        it('gpg decrypts our signed index and reports a good signature by our key', async () => {
+        it('gpg decrypts our signed index, streamed in pieces as the backup writes it, and reports a good signature by our key', async () => {
           const { keys } = await loadRecipientKeys([publicFile], { now: new Date(), warnWithinMs: 0 });
           const { key } = await loadSigningKey(privateFile, passphraseFile, { now: new Date() });
+          const pieces = ['{"segments":[]', ',"secrets":[', '{"name":"a"}'.repeat(20_000), ']}'];
 
-          const ciphertext = await encryptBytes(Buffer.from('{"segments":[]}'), { recipients: keys, signingKey: key });
+          const ciphertext = await collect(encryptStream(Readable.from(pieces, { objectMode: false }), { recipients: keys, signingKey: key }));
           const { plaintext, status } = gpgDecrypt(ciphertext, `index-${type}`);
 
-          assert.equal(plaintext.toString(), '{"segments":[]}');
+          assert.equal(plaintext.toString(), pieces.join(''));
           assert.match(status, /\[GNUPG:\] GOODSIG /);
           assert.match(status, new RegExp(`\\[GNUPG:\\] VALIDSIG [0-9A-F]{40} .* ${pair.fingerprint}\\b`));
         });
