@@ -52,7 +52,7 @@ describe('test/bench', function () {
       assert.equal(backup.memoryLimitBytes, quantityBytes('512Mi'));
       assert.ok(backup.flags.some((f) => f.startsWith('--max-old-space-size=')), backup.flags.join(' '));
       assert.ok(backup.flags.includes('--max-semi-space-size=1'));
-      assert.equal(rotate.memoryLimitBytes, 256 * 1024 * 1024);
+      assert.equal(rotate.memoryLimitBytes, 384 * 1024 * 1024);
       assert.equal(podRuntime(ROOT, 'keygen'), undefined);
     });
 

@@ -137,7 +137,10 @@ describe('manifests: CronJobs and Jobs', () => {
   });
 
   it('the V8 heap limit leaves room under the memory limit', () => {
-    const mebibytes = (q: string): number => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN);
+    const mebibytes = (q: string): number => {
+      const m = /^(\d+)(Mi|Gi)$/.exec(q);
+      return m ? Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1) : NaN;
+    };
     for (const { obj, job, dir } of all) {
       const c = job.template.spec.containers[0];
       const options = c.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')?.value ?? '';
