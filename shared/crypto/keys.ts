@@ -121,34 +121,27 @@ export async function loadRecipientKeys(
   const keys: RecipientKey[] = [];
   const warnings: KeyWarning[] = [];
   if (files.length === 0) problems.push({ setting, message: 'no recipient key file given; backups must be encrypted to at least one public key' });
-  for (const file of files) {
-    const read = await readKeyFile(file);
-    if ('problem' in read) {
-      problems.push({ setting, message: read.problem });
+  for await (const { file, key } of keysOfFiles(files, setting, problems)) {
+    const name = `${file}: key ${describeKey(key)}`;
+    if (key.isPrivate()) {
+      problems.push({
+        setting,
+        message:
+          `${file} holds a PRIVATE key (${fingerprintOf(key)}); the backup job must hold only public keys. ` +
+          `Give the public half instead (gpg --armor --export ${fingerprintOf(key)}, or the .public.asc file from secret-steward keygen)`,
+      });
       continue;
     }
-    for (const key of read.keys) {
-      const name = `${file}: key ${describeKey(key)}`;
-      if (key.isPrivate()) {
-        problems.push({
-          setting,
-          message:
-            `${file} holds a PRIVATE key (${fingerprintOf(key)}); the backup job must hold only public keys. ` +
-            `Give the public half instead (gpg --armor --export ${fingerprintOf(key)}, or the .public.asc file from secret-steward keygen)`,
-        });
-        continue;
-      }
-      const usable = await checkUsable(key, 'encrypt', opts.now);
-      if ('problem' in usable) {
-        problems.push({ setting, message: `${name} ${usable.problem}` });
-        continue;
-      }
-      if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
-      const info = keyInfo(key, file, usable.expiresAt);
-      keys.push({ ...info, key: key as PublicKey });
-      const warning = expiryWarning('recipient', info, opts.now, opts.warnWithinMs);
-      if (warning) warnings.push(warning);
+    const usable = await checkUsable(key, 'encrypt', opts.now);
+    if ('problem' in usable) {
+      problems.push({ setting, message: `${name} ${usable.problem}` });
+      continue;
     }
+    if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
+    const info = keyInfo(key, file, usable.expiresAt);
+    keys.push({ ...info, key: key as PublicKey });
+    const warning = expiryWarning('recipient', info, opts.now, opts.warnWithinMs);
+    if (warning) warnings.push(warning);
   }
   if (problems.length > 0) throw new ConfigError(problems, 'cannot use the recipient keys');
   return { keys, warnings };
@@ -211,36 +204,29 @@ export async function loadDecryptionKeys(
   const passphrase = passphraseFile === undefined ? undefined : await readPassphraseFile(passphraseFile, passphraseSetting, problems);
   const keys: DecryptionKey[] = [];
   if (files.length === 0) problems.push({ setting, message: 'no decryption key file given' });
-  for (const file of files) {
-    const read = await readKeyFile(file);
-    if ('problem' in read) {
-      problems.push({ setting, message: read.problem });
+  for await (const { file, key } of keysOfFiles(files, setting, problems)) {
+    if (!key.isPrivate()) {
+      problems.push({
+        setting,
+        message: `${file} holds a public key (${fingerprintOf(key)}); decryption needs the private key (the .private.asc file from secret-steward keygen, or gpg --armor --export-secret-keys FPR)`,
+      });
       continue;
     }
-    for (const key of read.keys) {
-      if (!key.isPrivate()) {
-        problems.push({
-          setting,
-          message: `${file} holds a public key (${fingerprintOf(key)}); decryption needs the private key (the .private.asc file from secret-steward keygen, or gpg --armor --export-secret-keys FPR)`,
-        });
-        continue;
-      }
-      try {
-        // The same date openpgp.js uses when it picks keys for a message (none: expiry and
-        // revocation do not stop decryption of what was encrypted while the key was valid).
-        await key.getDecryptionKeys(undefined, null);
-      } catch (e) {
-        problems.push({ setting, message: `${file}: key ${describeKey(key)} has no key that can decrypt (${errorText(e)}); is it a signing-only key?` });
-        continue;
-      }
-      const unlocked = await unlock(key, 'decryption', file, passphrase, passphraseFile, passphraseSetting);
-      if (!('key' in unlocked)) {
-        if (unlocked.problem) problems.push(unlocked.problem);
-        continue;
-      }
-      if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
-      keys.push({ ...keyInfo(unlocked.key, file, await keyExpiry(unlocked.key, 'primary')), key: unlocked.key });
+    try {
+      // The same date openpgp.js uses when it picks keys for a message (none: expiry and
+      // revocation do not stop decryption of what was encrypted while the key was valid).
+      await key.getDecryptionKeys(undefined, null);
+    } catch (e) {
+      problems.push({ setting, message: `${file}: key ${describeKey(key)} has no key that can decrypt (${errorText(e)}); is it a signing-only key?` });
+      continue;
     }
+    const unlocked = await unlock(key, 'decryption', file, passphrase, passphraseFile, passphraseSetting);
+    if (!('key' in unlocked)) {
+      if (unlocked.problem) problems.push(unlocked.problem);
+      continue;
+    }
+    if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
+    keys.push({ ...keyInfo(unlocked.key, file, await keyExpiry(unlocked.key, 'primary')), key: unlocked.key });
   }
   if (problems.length > 0) throw new ConfigError(problems, 'cannot use the decryption keys');
   return keys;
@@ -260,23 +246,16 @@ export async function loadTrustedSignerKeys(
   const setting = labels.setting ?? DEFAULT_LABELS.trusted;
   const problems: ConfigProblem[] = [];
   const keys: TrustedSignerKey[] = [];
-  for (const file of files) {
-    const read = await readKeyFile(file);
-    if ('problem' in read) {
-      problems.push({ setting, message: read.problem });
+  for await (const { file, key } of keysOfFiles(files, setting, problems)) {
+    if (key.isPrivate()) {
+      problems.push({
+        setting,
+        message: `${file} holds a PRIVATE key (${fingerprintOf(key)}); trusted signer keys must be public keys (gpg --armor --export ${fingerprintOf(key)})`,
+      });
       continue;
     }
-    for (const key of read.keys) {
-      if (key.isPrivate()) {
-        problems.push({
-          setting,
-          message: `${file} holds a PRIVATE key (${fingerprintOf(key)}); trusted signer keys must be public keys (gpg --armor --export ${fingerprintOf(key)})`,
-        });
-        continue;
-      }
-      if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
-      keys.push({ ...keyInfo(key, file, await keyExpiry(key, 'sign')), key: key as PublicKey });
-    }
+    if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
+    keys.push({ ...keyInfo(key, file, await keyExpiry(key, 'sign')), key: key as PublicKey });
   }
   if (problems.length > 0) throw new ConfigError(problems, 'cannot use the trusted signer keys');
   return keys;
@@ -317,6 +296,18 @@ export function fingerprintOf(key: Key): string {
 // ---------------------------------------------------------------------------------------------
 
 type ReadResult = { keys: Key[] } | { problem: string };
+
+/** Every key of every file, in order; a file that cannot be read adds its problem under `setting` instead. */
+async function* keysOfFiles(files: readonly string[], setting: string, problems: ConfigProblem[]): AsyncGenerator<{ file: string; key: Key }> {
+  for (const file of files) {
+    const read = await readKeyFile(file);
+    if ('problem' in read) {
+      problems.push({ setting, message: read.problem });
+      continue;
+    }
+    for (const key of read.keys) yield { file, key };
+  }
+}
 
 const ARMOR_BLOCK = /-----BEGIN PGP ([A-Z ]+?)-----[\s\S]*?-----END PGP \1-----/g;
 

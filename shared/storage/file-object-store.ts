@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, opendir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { RESERVED_SEGMENT_PREFIX, keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
+import { RESERVED_SEGMENT_PREFIX, checkedLocation, keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
 import {
   DEFAULT_GET_BYTES_LIMIT,
   type ObjectDigest,
@@ -234,10 +234,7 @@ export class FileObjectStore implements ObjectStore {
   }
 
   private checkedWhere(operation: string, key: string): string {
-    const location = this.where(key);
-    const problem = keyProblem(key);
-    if (problem !== undefined) throw new StorageError({ kind: 'other', operation, location, detail: problem });
-    return location;
+    return checkedLocation(this.location, operation, key);
   }
 }
 

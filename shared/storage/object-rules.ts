@@ -3,6 +3,7 @@
  * touches the store, so that the S3 and file implementations accept exactly the same inputs
  * (a key that works on the sandbox's file store works on S3 and back).
  */
+import { StorageError } from './storage-error.js';
 
 /** Key segments starting with this are reserved for the file store's temp files and sidecars. */
 export const RESERVED_SEGMENT_PREFIX = '.~';
@@ -62,4 +63,15 @@ export function metadataProblem(metadata: Record<string, string> | undefined): s
   }
   if (bytes > MAX_METADATA_BYTES) return `metadata is larger than ${MAX_METADATA_BYTES} bytes`;
   return undefined;
+}
+
+/**
+ * Where `key` is in the store at `storeLocation` (`s3://bucket/prefix/key`), for errors;
+ * throws the StorageError of `operation` when the key breaks a rule.
+ */
+export function checkedLocation(storeLocation: string, operation: string, key: string): string {
+  const location = `${storeLocation}/${key}`;
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new StorageError({ kind: 'other', operation, location, detail: problem });
+  return location;
 }

@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../log/index.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { bodyParts } from './body-parts.js';
-import { keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
+import { checkedLocation, keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
 import {
   DEFAULT_GET_BYTES_LIMIT,
   type ObjectDigest,
@@ -340,10 +340,7 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Validates `key` and names the operation on it. */
   private context(operation: string, key: string): S3OpContext {
-    const location = this.where(key);
-    const problem = keyProblem(key);
-    if (problem !== undefined) throw new StorageError({ kind: 'other', operation, location, detail: problem });
-    return { operation, location };
+    return { operation, location: checkedLocation(this.location, operation, key) };
   }
 
   private async call<T>(ctx: S3OpContext, fn: () => Promise<T>): Promise<T> {

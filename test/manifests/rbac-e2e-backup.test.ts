@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
-import { accessOf, assertSignal, forbidden, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
-import { describePermission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
+import { forbidden, itShowsEachMissingPermission, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
+import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
 
 /**
  * The backup job's RBAC is exactly sufficient: it backs up every Secret as its ServiceAccount
@@ -69,20 +69,5 @@ describe('manifests: RBAC end to end: backup', function () {
     assert.ok(events.some((ev) => ev.reason === 'BackupCompleted'));
   });
 
-  it('has an observable signal for exactly the permissions the manifests grant', () => {
-    assert.deepEqual(permissions.map(accessOf).sort(), Object.keys(SIGNALS).sort());
-  });
-
-  for (const p of permissions) {
-    const signal = SIGNALS[accessOf(p)];
-    it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
-      assert.ok(signal, `no signal for ${accessOf(p)}`);
-      await e.reset(withoutPermission(objects, p));
-
-      const r = await scenario();
-
-      await assertSignal(e, r, signal, describePermission(p));
-      assert.ok(e.usage(permissions).denied.some((d) => accessOf({ verb: d.verb, apiGroup: d.apiGroup, resource: d.resource }) === accessOf(p)), 'the API server denied that access');
-    });
-  }
+  itShowsEachMissingPermission({ objects, permissions, signals: SIGNALS, e: () => e, scenario });
 });

@@ -3,8 +3,8 @@ import { backupCommand } from '../../jobs/backup.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import type { RestoreReport } from '../../shared/restore/run-restore.js';
 import { backupKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify/drill-fixtures.js';
-import { accessOf, assertSignal, forbidden, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
-import { describePermission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
+import { forbidden, itShowsEachMissingPermission, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
+import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
 
 /**
  * The restore job's RBAC is exactly sufficient. The backup (taken once, as admin) holds
@@ -173,20 +173,5 @@ describe('manifests: RBAC end to end: restore', function () {
     assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
   });
 
-  it('has an observable signal for exactly the permissions the manifests grant', () => {
-    assert.deepEqual(permissions.map(accessOf).sort(), Object.keys(SIGNALS).sort());
-  });
-
-  for (const p of permissions) {
-    const signal = SIGNALS[accessOf(p)];
-    it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
-      assert.ok(signal, `no signal for ${accessOf(p)}`);
-      await e.reset(withoutPermission(objects, p));
-
-      const r = await scenario();
-
-      await assertSignal(e, r, signal, describePermission(p));
-      assert.ok(e.usage(permissions).denied.some((d) => accessOf(d) === accessOf(p)), 'the API server denied that access');
-    });
-  }
+  itShowsEachMissingPermission({ objects, permissions, signals: SIGNALS, e: () => e, scenario });
 });

@@ -3,8 +3,8 @@ import { rotateCommand } from '../../jobs/rotate.js';
 import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
 import type { RotationReport } from '../../shared/rotation/report.js';
 import { admit } from './admission-policy.js';
-import { accessOf, assertSignal, forbidden, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
-import { describePermission, permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
+import { forbidden, itShowsEachMissingPermission, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
+import { describePermission, permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
 import { renderManifestsSync } from './render.js';
 
 /**
@@ -292,20 +292,5 @@ describe('manifests: RBAC end to end: rotate', function () {
     }
   });
 
-  it('has an observable signal for exactly the permissions the manifests grant', () => {
-    assert.deepEqual(permissions.map(accessOf).sort(), Object.keys(SIGNALS).sort());
-  });
-
-  for (const p of permissions) {
-    const signal = SIGNALS[accessOf(p)];
-    it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
-      assert.ok(signal, `no signal for ${accessOf(p)}`);
-      await e.reset(withoutPermission(objects, p));
-
-      const r = await scenario();
-
-      await assertSignal(e, r, signal, describePermission(p));
-      assert.ok(e.usage(permissions).denied.some((d) => accessOf(d) === accessOf(p)), 'the API server denied that access');
-    });
-  }
+  itShowsEachMissingPermission({ objects, permissions, signals: SIGNALS, e: () => e, scenario });
 });

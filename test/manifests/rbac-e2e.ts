@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { Command } from '../../shared/runtime/command.js';
 import type { RbacDecisionRecord } from '../emulator/index.js';
 import { startHarness, type Harness, type RunResult } from '../support/job-harness.js';
-import { describePermission, serviceAccountName, TOOL_NAMESPACE, type Permission } from './rbac.js';
+import { describePermission, serviceAccountName, TOOL_NAMESPACE, withoutPermission, type Permission } from './rbac.js';
 import type { JobName, ManifestObject } from './render.js';
 
 /** Namespaces a fresh emulator has; `reset` keeps them. */
@@ -256,4 +256,35 @@ export async function assertSignal(e: RbacE2E, run: JobRun, signal: Signal, what
   assert.equal(run.code, signal.code, `${what}: exit ${run.code}, expected ${signal.code}\n${tail}`);
   assert.match(run.text, signal.evidence, `${what}: no ${signal.evidence} in the output\n${tail}`);
   await signal.then?.(e, run);
+}
+
+/**
+ * The "no unused permission" half of a job's RBAC proof, as mocha tests: every granted
+ * permission has a signal, and a run of `scenario` without that one permission is denied that
+ * access and shows the signal.
+ */
+export function itShowsEachMissingPermission(o: {
+  objects: readonly ManifestObject[];
+  permissions: readonly Permission[];
+  signals: Record<string, Signal>;
+  e: () => RbacE2E;
+  scenario: () => Promise<JobRun>;
+}): void {
+  it('has an observable signal for exactly the permissions the manifests grant', () => {
+    assert.deepEqual(o.permissions.map(accessOf).sort(), Object.keys(o.signals).sort());
+  });
+
+  for (const p of o.permissions) {
+    const signal = o.signals[accessOf(p)];
+    it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
+      assert.ok(signal, `no signal for ${accessOf(p)}`);
+      const e = o.e();
+      await e.reset(withoutPermission(o.objects, p));
+
+      const r = await o.scenario();
+
+      await assertSignal(e, r, signal, describePermission(p));
+      assert.ok(e.usage(o.permissions).denied.some((d) => accessOf(d) === accessOf(p)), 'the API server denied that access');
+    });
+  }
 }
