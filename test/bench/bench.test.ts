@@ -53,6 +53,7 @@ describe('test/bench', function () {
       assert.ok(backup.flags.some((f) => f.startsWith('--max-old-space-size=')), backup.flags.join(' '));
       assert.ok(backup.flags.includes('--max-semi-space-size=1'));
       assert.equal(rotate.memoryLimitBytes, 384 * 1024 * 1024);
+      assert.deepEqual(backup.env, { MALLOC_MMAP_THRESHOLD_: '131072' });
       assert.equal(podRuntime(ROOT, 'keygen'), undefined);
     });
 

@@ -208,7 +208,7 @@ interface RunResults {
   steps: StepResult[];
   rotation?: { rotated: number; restartedWorkloads: number; apiRequests?: number; perSecret?: number; budget?: number; byVerb?: Record<string, number> };
   targets: Target[];
-  /** Node flags each measured command ran with. */
+  /** How each measured command was started: its MALLOC_* environment, `node` and its flags. */
   runtimes?: Record<string, string[]>;
   profiles?: Record<string, ProfileSummary>;
 }
@@ -445,14 +445,14 @@ async function main(): Promise<number> {
       const pod = o.runtime === 'pod' ? podRuntime(ROOT, args[0]) : undefined;
       // --node-flags come last, so they override the pod's (V8 takes the last value of a flag).
       const flags = [...(o.sources ? ['--import', 'tsx'] : []), ...(pod?.flags ?? []), ...o.nodeFlags];
-      runtimes[step] = flags;
+      runtimes[step] = [...Object.entries(pod?.env ?? {}).map(([k, v]) => `${k}=${v}`), 'node', ...flags];
       const dir = join(profileDir, step.replace(/\W+/g, '-'));
       if (profile) await mkdir(dir, { recursive: true });
       // Repeated runs: the figures are medians (run-to-run spread on a shared 2-core machine is wide).
       const runs: Measured[] = [];
       for (let i = 0; i < repeat; i++) {
         log(`${step}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}${flags.length ? ` (node ${flags.join(' ')})` : ''}...`);
-        const m = await runNode(cli, args, { cwd: ROOT, env, probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`), cpuProfDir: profile && i === 0 ? dir : undefined, nodeFlags: flags });
+        const m = await runNode(cli, args, { cwd: ROOT, env: { ...pod?.env, ...env }, probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`), cpuProfDir: profile && i === 0 ? dir : undefined, nodeFlags: flags });
         runs.push(m);
         await writeFile(join(work, `log-${step.replace(/\W+/g, '-')}-${i + 1}.jsonl`), m.stderr);
         log(`${step}: ${m.code === 0 ? 'ok' : failureOf(m)} in ${fmtMs(m.wallMs)}, peak RSS ${fmtMB(m.process?.maxRssBytes)}`);
@@ -706,12 +706,12 @@ function renderResults(r: RunResults): string {
   lines.push(`machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const flags = new Map<string, string[]>();
   for (const [step, f] of Object.entries(r.runtimes ?? {})) {
-    const key = f.join(' ') || "(V8's defaults for this machine)";
+    const key = f.join(' ');
     flags.set(key, [...(flags.get(key) ?? []), step]);
   }
   lines.push(
-    `runtime: ${r.options.runtime === 'pod' ? 'each command with its pod\'s heap configuration (manifest NODE_OPTIONS and memory limit)' : "V8's defaults for this machine"}: ` +
-      [...flags].map(([f, steps]) => `${steps.join(', ')}: node ${f}`).join('; '),
+    `runtime: ${r.options.runtime === 'pod' ? 'each command with its pod\'s heap configuration (manifest NODE_OPTIONS, MALLOC_* and memory limit)' : "V8's defaults for this machine"}: ` +
+      [...flags].map(([f, steps]) => `${steps.join(', ')}: ${f}`).join('; '),
   );
   lines.push('');
   const rows = r.steps.map((s) => [

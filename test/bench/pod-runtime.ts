@@ -28,6 +28,8 @@ export interface PodRuntime {
   manifest: string;
   memoryLimitBytes?: number;
   nodeOptions: string[];
+  /** The container's `MALLOC_*` settings (glibc malloc tuning), as the process gets them in its pod. */
+  env: Record<string, string>;
   /** The flags the bench passes to node: NODE_OPTIONS' plus the derived --max-semi-space-size. */
   flags: string[];
 }
@@ -61,5 +63,6 @@ export function podRuntime(root: string, command: string): PodRuntime | undefine
   const nodeOptions = (c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(/\s+/).filter((f) => f !== '');
   const limit = c.resources?.limits?.memory === undefined ? undefined : quantityBytes(c.resources.limits.memory);
   const semi = limit === undefined ? undefined : semiSpaceMiBForLimit(limit);
-  return { manifest, memoryLimitBytes: limit, nodeOptions, flags: [...nodeOptions, ...(semi !== undefined ? [`--max-semi-space-size=${semi}`] : [])] };
+  const env = Object.fromEntries((c.env ?? []).filter((e) => e.name.startsWith('MALLOC_') && e.value !== undefined).map((e) => [e.name, e.value as string]));
+  return { manifest, memoryLimitBytes: limit, nodeOptions, env, flags: [...nodeOptions, ...(semi !== undefined ? [`--max-semi-space-size=${semi}`] : [])] };
 }
