@@ -10,6 +10,12 @@ import { backupKeyArgs, createDrillNamespace, DRILL_NS, drillArgs, drillObjects,
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const DRILL_SECRETS = new RegExp(`^/api/v1/namespaces/${DRILL_NS}/secrets$`);
 
+/** The drill report a `--output json` run printed, and its restorability check. */
+function restorabilityOf(stdout: string) {
+  const report = JSON.parse(stdout) as DrillReport;
+  return { report, restorability: report.checks.find((c) => c.name === 'restorability')! };
+}
+
 describe('jobs/verify-restore (cleanup, RBAC)', function () {
   this.timeout(180_000);
   let h: Harness;
@@ -61,8 +67,7 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--api-retry-budget', '2', '--output', 'json']);
 
     assert.equal(r.code, 4, r.stdout + r.stderr);
-    const report = JSON.parse(r.stdout) as DrillReport;
-    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    const { report, restorability } = restorabilityOf(r.stdout);
     assert.equal(restorability.status, 'error');
     assert.match(restorability.findings[0].message, /the API server failed while restoring Secret bulk\/s-\d+ into namespace secret-steward-drill .*500.*the check was stopped/);
     assert.ok(report.counts.secretsRestored >= 10 && report.counts.secretsRestored < 30);
@@ -77,8 +82,7 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-concurrency', '1', '--output', 'json']);
 
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    const report = JSON.parse(r.stdout) as DrillReport;
-    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    const { report, restorability } = restorabilityOf(r.stdout);
     assert.equal(restorability.status, 'fail');
     assert.deepEqual(
       restorability.findings.map((f) => `${f.namespace}/${f.name}`),
@@ -101,8 +105,7 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     clearInterval(timer);
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const report = JSON.parse(r.stdout) as DrillReport;
-    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    const { restorability } = restorabilityOf(r.stdout);
     assert.match(restorability.summary, /^60 Secrets created in namespace secret-steward-drill, read back byte-identical and deleted, in 3 batch\(es\)$/);
     assert.deepEqual(restorability.details?.apiRequests, { create: 60, list: 1 + 3 * 2 + 1, deletecollection: 3, delete: 0 });
     const byVerb: Record<string, number> = {};
@@ -121,8 +124,7 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-concurrency', '1', '--output', 'json']);
 
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    const report = JSON.parse(r.stdout) as DrillReport;
-    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    const { report, restorability } = restorabilityOf(r.stdout);
     assert.equal(restorability.status, 'fail');
     assert.deepEqual(
       restorability.findings.map((f) => f.message),
@@ -153,8 +155,7 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-batch-secrets', '4', '--api-retry-budget', '2', '--output', 'json']);
 
     assert.equal(r.code, 4, r.stdout + r.stderr);
-    const report = JSON.parse(r.stdout) as DrillReport;
-    const restorability = report.checks.find((c) => c.name === 'restorability')!;
+    const { report, restorability } = restorabilityOf(r.stdout);
     assert.equal(restorability.status, 'error');
     assert.match(restorability.findings[0].message, /^the API server failed while deleting batch 1 in namespace secret-steward-drill \(failed to deletecollection Secrets in namespace secret-steward-drill .*500 InternalError\); the check was stopped$/);
     // batch 2 was being created meanwhile: it is still read back and deleted; batch 3 never starts
