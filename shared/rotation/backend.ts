@@ -1,4 +1,5 @@
 import type { Logger } from '../log/index.js';
+import type { Clock } from '../runtime/clock.js';
 import type { SpecProblem } from './generators/generator.js';
 
 /** What a backend step receives. Values are never to be logged; log fingerprints if anything. */
@@ -15,8 +16,32 @@ export interface BackendStepContext<C = unknown> {
   /** Reads another Secret of the namespace (admin credentials for the backend). */
   readSecret(name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
   log: Logger;
+  /** Time and waits (retry backoff). */
+  clock: Clock;
   /** Aborted on SIGTERM: stop and throw. */
   signal: AbortSignal;
+  /** Registers a value with the log redactor (a credential the backend reads or derives). */
+  register(value: string | Uint8Array): void;
+}
+
+/** What `prepare` receives in step 1 (create), before any generator runs. */
+export interface BackendPrepareContext<C = unknown> {
+  namespace: string;
+  secretName: string;
+  config: C;
+  /** Every data key as the Secret holds it now. */
+  current: ReadonlyMap<string, Buffer>;
+}
+
+/** A validated backend configuration, and the data keys the backend itself writes. */
+export interface ParsedBackendConfig<C> {
+  config: C;
+  /**
+   * Data keys the backend decides in step 1 (`prepare`), e.g. the username an
+   * alternating-users rotation switches to. They are rotated keys like generated ones:
+   * templates may read them, finish writes them, rollback restores them.
+   */
+  outputs?: string[];
 }
 
 /**
@@ -29,8 +54,10 @@ export interface BackendStepContext<C = unknown> {
  *   still use them until they restart.
  * - `test` (step 3) proves that `pending` works, e.g. by logging in with them; it throws to
  *   fail the rotation.
- * - On rollback, `set` is called again with the roles swapped (`pending` = the values being
- *   restored), so `set` must accept any direction.
+ * - On rollback, and when `test` fails, `set` is called again with the roles swapped
+ *   (`pending` = the values being restored), so `set` must accept any direction.
+ * - A step that fails because the backend is unreachable throws a TransientError (after its
+ *   own retries): the rotation is then reported as transient (exit code 4).
  *
  * None is registered by default; a policy names one in `backend.name`, and its other
  * `backend` fields are the backend's configuration, validated by `parseConfig`.
@@ -38,7 +65,13 @@ export interface BackendStepContext<C = unknown> {
 export interface RotationBackend<C = unknown> {
   readonly name: string;
   /** Validates the policy's `backend` fields (without `name`); paths are relative to `backend`. */
-  parseConfig(raw: Record<string, unknown>): { config: C } | { problems: SpecProblem[] };
+  parseConfig(raw: Record<string, unknown>): ParsedBackendConfig<C> | { problems: SpecProblem[] };
+  /**
+   * Step 1 (create), before the generators: the values of the backend's `outputs` for this
+   * rotation (templates then see them). Deterministic from `current`; throws when the
+   * Secret's data does not fit the configuration.
+   */
+  prepare?(ctx: BackendPrepareContext<C>): Map<string, Buffer>;
   set(ctx: BackendStepContext<C>): Promise<void>;
   test(ctx: BackendStepContext<C>): Promise<void>;
 }

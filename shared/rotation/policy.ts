@@ -64,7 +64,8 @@ export interface RotationPolicy {
   rotatedKeys: string[];
   consumers: 'auto' | ConsumerRef[];
   rollout: RolloutPolicy;
-  backend?: { backend: RotationBackend; config: unknown };
+  /** The backend plug-in, its validated configuration, and the data keys it writes itself. */
+  backend?: { backend: RotationBackend; config: unknown; outputs: string[] };
 }
 
 /** One problem in a policy: the field's path and what is wrong. */
@@ -305,7 +306,14 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
     } else {
       const parsed = b.parseConfig(rest);
       if ('problems' in parsed) for (const pr of parsed.problems) problems.push({ path: formatPath(['backend', ...pr.path]), message: pr.message });
-      else backend = { backend: b, config: parsed.config };
+      else {
+        backend = { backend: b, config: parsed.config, outputs: parsed.outputs ?? [] };
+        for (const out of backend.outputs) {
+          const other = writer.get(out);
+          if (other !== undefined) problems.push({ path: formatPath(['keys', other]), message: `backend ${name} writes ${out} itself; remove the generator for it` });
+          else writer.set(out, `backend ${name}`);
+        }
+      }
     }
   }
 

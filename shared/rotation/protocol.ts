@@ -1,4 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node';
+import { InterruptedError } from '../errors/index.js';
 import { isKubeError } from '../kube/kube-error.js';
 import type { BackendStepContext } from './backend.js';
 import { digestKey, fingerprints, keyedDigests } from './fingerprint.js';
@@ -252,7 +253,9 @@ function backendContext(rot: Rotation, deps: RotationDeps, current: Map<string, 
     pending,
     readSecret: (name) => readSecretData(deps, rot.namespace, name),
     log: deps.log.child({ secret: rot.label, rotation: rot.id, backend: rot.policy.backend!.backend.name }),
+    clock: deps.clock,
     signal: deps.shutdown.signal,
+    register: (v) => deps.register(v),
   };
 }
 
@@ -260,6 +263,12 @@ function backendContext(rot: Rotation, deps: RotationDeps, current: Map<string, 
  * Steps 2 and 3 (set, test) through the policy's backend, each recorded on the pending
  * companion before moving on; a rerun repeats only what was not recorded (`set` must be
  * idempotent). Without a backend there is nothing to do.
+ *
+ * When test fails, the backend is set back to the Secret's current values (consumers still
+ * use them: a single-user database password must not stay changed) and the companion goes
+ * back to step `created`, so the next run sets and tests the same pending values again. If
+ * setting back fails too, the companion stays at `set`: the backend may hold the pending
+ * values, and the next run continues from them.
  */
 export async function runBackendSteps(rot: Rotation, deps: RotationDeps): Promise<void> {
   const b = rot.policy.backend;
@@ -280,7 +289,17 @@ export async function runBackendSteps(rot: Rotation, deps: RotationDeps): Promis
   try {
     await b.backend.test(ctx);
   } catch (e) {
-    throw new RotationError('backend', `Secret ${rot.label}: step test (backend ${b.backend.name}) failed: ${(e as Error).message}`, { cause: e });
+    const failed = `Secret ${rot.label}: step test (backend ${b.backend.name}) failed: ${(e as Error).message}`;
+    if (e instanceof InterruptedError) throw e;
+    try {
+      await b.backend.set({ ...ctx, current: pending, pending: current });
+    } catch (back) {
+      deps.log.error({ secret: rot.label, rotation: rot.id, backend: b.backend.name, err: back }, 'setting the backend back to the current values failed');
+      throw new RotationError('backend', `${failed}; setting it back to the current values failed too: ${(back as Error).message}`, { cause: e });
+    }
+    await recordPendingStep(rot, 'created', deps);
+    deps.log.warn({ secret: rot.label, rotation: rot.id, backend: b.backend.name }, 'step test failed: the backend was set back to the current values');
+    throw new RotationError('backend', `${failed}; the backend was set back to the current values, which stay in use`, { cause: e });
   }
   await recordPendingStep(rot, 'tested', deps);
   deps.log.info({ secret: rot.label, rotation: rot.id, backend: b.backend.name }, 'step test: the new values work against the backend');

@@ -1,4 +1,4 @@
-import { InterruptedError } from '../errors/index.js';
+import { InterruptedError, TransientError } from '../errors/index.js';
 import { KubeError } from '../kube/kube-error.js';
 import type { EventSubject } from '../kube/events.js';
 import { fingerprints } from './fingerprint.js';
@@ -43,8 +43,12 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** True when `e`, or an error it wraps, is infrastructure that stayed unreachable (API server, a backend's database). */
 function isTransient(e: unknown): boolean {
-  return e instanceof KubeError && e.transient;
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
+    if (cur instanceof TransientError || (cur instanceof KubeError && cur.transient)) return true;
+  }
+  return false;
 }
 
 /**

@@ -22,8 +22,9 @@ export function inputProblems(policy: RotationPolicy, currentKeys: ReadonlySet<s
 }
 
 /**
- * Generates every rotated key, in dependency order: each generator sees the Secret's current
- * data overlaid with what was generated before it. Returns only the rotated keys. Every value
+ * Generates every rotated key, in dependency order: first the keys the policy's backend
+ * decides itself (`prepare`), then each generator, seeing the Secret's current data overlaid
+ * with what was decided before it. Returns only the rotated keys. Every value
  * is registered with the redactor by its generator the moment it exists.
  */
 export async function generateValues(
@@ -33,6 +34,16 @@ export async function generateValues(
 ): Promise<Map<string, Buffer>> {
   const values = new Map(current);
   const out = new Map<string, Buffer>();
+  const b = policy.backend;
+  if (b !== undefined && b.outputs.length > 0) {
+    const decided = b.backend.prepare?.({ namespace: ctx.namespace, secretName: ctx.secretName, config: b.config, current }) ?? new Map<string, Buffer>();
+    for (const key of b.outputs) {
+      const v = decided.get(key);
+      if (v === undefined) throw new Error(`backend ${b.backend.name} decided no value for ${key}`);
+      values.set(key, v);
+      out.set(key, v);
+    }
+  }
   for (const plan of policy.keys) {
     let produced: Map<string, Buffer>;
     try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import type { Fault, RequestLogEntry } from '../emulator/index.js';
 import { mapLimit } from '../../shared/rotation/map-limit.js';
 import { RotateCluster } from '../shared/rotation/support/cluster.js';
+import { is, nth, runAndCrash, type Matcher } from '../shared/rotation/support/crash.js';
 
 /**
  * Crash injection: the real job runs as a child process (`node --import tsx jobs/rotate.ts`)
@@ -14,52 +14,6 @@ import { RotateCluster } from '../shared/rotation/support/cluster.js';
 
 const urlencode = (t: string) => encodeURIComponent(t).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
-
-type Matcher = (e: RequestLogEntry) => boolean;
-
-/** The nth request matching `m` (1-based). */
-function nth(n: number, m: Matcher): Matcher {
-  let seen = 0;
-  return (e) => m(e) && ++seen === n;
-}
-
-const is = (verb: string, resource: string, name?: string, namespace = 'shop'): Matcher => (e) =>
-  e.verb === verb && e.resource === resource && e.namespace === namespace && (name === undefined || e.name === name);
-
-interface CrashOutcome {
-  /** Exit code (SIGTERM) or null (SIGKILL). */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** The step's request was seen (and answered) before the signal. */
-  hit: boolean;
-  stderr: string;
-}
-
-/** Runs the job as a child and stops it right after the request `marker` was answered. */
-async function runAndCrash(c: RotateCluster, marker: Matcher, signal: 'SIGKILL' | 'SIGTERM', identity: string): Promise<CrashOutcome> {
-  let markerEntry: RequestLogEntry | undefined;
-  let stall: Fault | undefined;
-  const log = c.emulator.requests;
-  const add = log.add.bind(log);
-  log.add = (e: RequestLogEntry) => {
-    add(e);
-    if (markerEntry === undefined && marker(e)) {
-      markerEntry = e;
-      // Everything after the step waits (SIGTERM) or is dropped unanswered (SIGKILL); `after: 1` spares the step itself.
-      stall = c.emulator.faults.inject({ path: /.*/, delayMs: signal === 'SIGKILL' ? 1500 : 150, drop: signal === 'SIGKILL', times: Infinity, after: 1 });
-    }
-  };
-  const { child, done } = c.spawnJob(['--rollout-poll-interval', '100ms'], { POD_NAME: identity });
-  let exited = false;
-  void done.then(() => (exited = true));
-  while (!exited && (markerEntry === undefined || markerEntry.status === 0)) await new Promise((r) => setTimeout(r, 2));
-  const hit = markerEntry !== undefined && markerEntry.status !== 0;
-  if (!exited) child.kill(signal);
-  const result = await done;
-  log.add = add;
-  stall?.remove();
-  return { code: result.code, signal: result.signal, hit, stderr: result.stderr };
-}
 
 interface Step {
   name: string;

@@ -646,7 +646,7 @@ describe('jobs/rotate', function () {
       assert.deepEqual(entry(r, 'shop', 'web-tls').keys, ['ca.crt', 'tls.crt', 'tls.key']);
     });
 
-    it('runs set and test through a backend plug-in, and resumes a failed test with the same values', async () => {
+    it('runs set and test through a backend plug-in; a failed test sets the backend back, and the next run retries the same values', async () => {
       const calls: Array<{ step: string; password: string }> = [];
       let failTest = true;
       const backend: RotationBackend<{ role: string }> = {
@@ -666,17 +666,42 @@ describe('jobs/rotate', function () {
       const failed = await c.run(['--output', 'json'], { command });
 
       assert.equal(failed.code, 1);
-      assert.match(entry(failed, 'shop', 'db').detail, /step test \(backend fake-db\) failed: login with the new password refused/);
+      assert.match(entry(failed, 'shop', 'db').detail, /step test \(backend fake-db\) failed: login with the new password refused; the backend was set back to the current values/);
       assert.deepEqual(c.data('shop', 'db'), DB_DATA, 'nothing promoted');
-      assert.equal(c.annotations('shop', 'db-pending')['secret-steward.io/rotation-step'], 'set', 'the pending values stay: the backend may hold them');
+      assert.deepEqual(calls.map((x) => x.step), ['set:app', 'test', 'set:app']);
+      assert.equal(calls[2].password, DB_DATA.password, 'set back to the current password');
+      assert.equal(c.annotations('shop', 'db-pending')['secret-steward.io/rotation-step'], 'created', 'the pending values stay, to be set and tested again');
       failTest = false;
 
       const resumed = await c.run(['--output', 'json'], { command });
 
       assert.equal(resumed.code, 0, resumed.stdout);
-      assert.deepEqual(calls.map((x) => x.step), ['set:app', 'test', 'test']);
-      assert.equal(new Set(calls.map((x) => x.password)).size, 1, 'one value set, never a second');
+      assert.deepEqual(calls.map((x) => x.step), ['set:app', 'test', 'set:app', 'set:app', 'test']);
+      const forward = [calls[0], calls[1], calls[3], calls[4]];
+      assert.equal(new Set(forward.map((x) => x.password)).size, 1, 'one value set, never a second');
       assert.equal(c.data('shop', 'db')!.password, calls[0].password);
+    });
+
+    it('keeps the pending values at step set when setting the backend back fails too', async () => {
+      let sets = 0;
+      const backend: RotationBackend = {
+        name: 'fake-db',
+        parseConfig: () => ({ config: {} }),
+        set: async () => {
+          if (++sets === 2) throw new Error('database went away');
+        },
+        test: async () => {
+          throw new Error('login refused');
+        },
+      };
+      await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json'], { command: createRotateCommand({ backends: [backend] }) });
+
+      assert.equal(r.code, 1);
+      assert.match(entry(r, 'shop', 'db').detail, /failed: login refused; setting it back to the current values failed too: database went away/);
+      assert.equal(c.annotations('shop', 'db-pending')['secret-steward.io/rotation-step'], 'set', 'the backend may hold the pending values: the next run continues from them');
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA);
     });
   });
 

@@ -61,4 +61,15 @@ describe('manifests: network policy', () => {
       assert.ok(byName['secret-steward-allow-object-store']?.spec.egress?.length, 'object store');
     });
   }
+
+  it('components/postgresql-rotation: only the rotate pods may reach PostgreSQL, on 5432 in the private ranges', async () => {
+    const objects = await renderManifests('manifests/overlays/postgresql-rotation');
+    const policy = objects.find((o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === 'secret-steward-rotate-allow-postgresql');
+
+    assert.ok(policy);
+    const selected = objects.flatMap(podTemplatesOf).filter((t) => selects(policy, t.labels)).map((t) => describeObject(t.owner));
+    assert.deepEqual(selected, ['CronJob secret-steward/secret-steward-rotate']);
+    assert.deepEqual(policy.spec.egress, [{ to: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    assert.equal((await renderManifests('manifests/base')).some((o) => o.metadata.name === 'secret-steward-rotate-allow-postgresql'), false, 'not in the base');
+  });
 });

@@ -18,6 +18,7 @@ const EXPECTED_DIRS = [
   'manifests/overlays/dr-site-verify-only',
   'manifests/overlays/minio',
   'manifests/overlays/minio/restore',
+  'manifests/overlays/postgresql-rotation',
 ];
 
 const names = (objs: ManifestObject[], kind: string): string[] => objs.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();

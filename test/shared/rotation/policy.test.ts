@@ -136,6 +136,24 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
     assert.deepEqual(bad, ['backend.host: is required']);
   });
 
+  it('counts the keys a backend writes itself as rotated keys, and refuses a generator for one', () => {
+    const backend: RotationBackend = {
+      name: 'alt-db',
+      parseConfig: () => ({ config: {}, outputs: ['username'] }),
+      prepare: () => new Map([['username', Buffer.from('app_clone')]]),
+      set: async () => {},
+      test: async () => {},
+    };
+    const registry = new BackendRegistry([backend]);
+
+    const good = ok('maxAge: 1d\nkeys: { password: password, url: { generator: template, template: "{{ username }}:{{ password }}" } }\nbackend: { name: alt-db }', registry);
+    const clash = problems('maxAge: 1d\nkeys: { password: password, username: token }\nbackend: { name: alt-db }', registry);
+
+    assert.deepEqual(good.rotatedKeys, ['password', 'url', 'username']);
+    assert.deepEqual(good.backend?.outputs, ['username']);
+    assert.deepEqual(clash, ['keys.username: backend alt-db writes username itself; remove the generator for it']);
+  });
+
   it('formats paths so that keys with dots stay readable', () => {
     assert.equal(formatPath(['keys', 'tls.crt', 'dnsNames', 0]), 'keys["tls.crt"].dnsNames[0]');
     assert.equal(formatPath(['rollout', 'waitReady']), 'rollout.waitReady');

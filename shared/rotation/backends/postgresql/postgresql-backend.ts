@@ -1,0 +1,184 @@
+import type { Client } from 'pg';
+import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
+import { parsePgConfig, type PgBackendConfig } from './config.js';
+import { describeTarget, isAuthFailure, pgErrorText, resolveTarget, withDatabase, type PgCredential, type PgTarget } from './connection.js';
+import { isScramSafe, scramSha256Verifier } from './scram.js';
+import { quoteIdent, quoteLiteral, roleNameProblem } from './sql.js';
+
+/**
+ * The PostgreSQL rotation backend: the database learns the new password (step set) and the
+ * new credential is proven by logging in with it (step test) before the Secret changes.
+ *
+ * - single-user: the role changes its own password, logged in with the Secret's current
+ *   password, or, when an earlier run already set it, recognising the pending one.
+ * - alternating-users: two roles, `<user>` and `<user>_clone`. Each rotation sets a new
+ *   password on the role the Secret does not name (created if missing, with the same
+ *   memberships as `<user>` and membership in `<user>` itself, so it has its privileges)
+ *   and switches the Secret's username and password together: the credential running pods
+ *   hold stays valid during the rollout. The admin credential comes from adminSecretRef.
+ *
+ * Passwords are sent as SCRAM-SHA-256 verifiers computed here, never in clear; role names
+ * are quoted. Every statement is idempotent, so `set` may run again after a crash.
+ */
+
+export const CLONE_SUFFIX = '_clone';
+
+/** The role an alternating-users Secret switches to from `user`. */
+export function alternateRole(user: string): { base: string; next: string } {
+  const base = user.endsWith(CLONE_SUFFIX) && user.length > CLONE_SUFFIX.length ? user.slice(0, -CLONE_SUFFIX.length) : user;
+  return { base, next: user === base ? `${base}${CLONE_SUFFIX}` : base };
+}
+
+function text(values: ReadonlyMap<string, Buffer>, key: string, which: string): string {
+  const v = values.get(key);
+  if (v === undefined) throw new Error(`the ${which} values have no ${key} key`);
+  return v.toString('utf8');
+}
+
+function credentialOf(values: ReadonlyMap<string, Buffer>, config: PgBackendConfig, which: string): PgCredential {
+  const user = text(values, config.usernameKey, which);
+  const problem = roleNameProblem(user);
+  if (problem !== undefined) throw new Error(`the ${which} ${config.usernameKey} ${problem}`);
+  const password = text(values, config.passwordKey, which);
+  return { user, password };
+}
+
+function newPassword(cred: PgCredential, config: PgBackendConfig): string {
+  if (!isScramSafe(cred.password)) {
+    throw new Error(`the new ${config.passwordKey} must be printable ASCII (what SASLprep leaves unchanged); restrict its generator's characters`);
+  }
+  return cred.password;
+}
+
+/** `ALTER ROLE <role> PASSWORD '<verifier>'`: the role itself, or another when logged in as admin. */
+async function setPassword(client: Client, role: string | 'CURRENT_USER', password: string): Promise<void> {
+  const who = role === 'CURRENT_USER' ? 'CURRENT_USER' : quoteIdent(role);
+  await client.query(`ALTER ROLE ${who} PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`);
+}
+
+async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<void> {
+  const { config } = ctx;
+  const current = credentialOf(ctx.current, config, 'current');
+  const pending = credentialOf(ctx.pending, config, 'pending');
+  if (current.user !== pending.user) throw new Error(`strategy single-user cannot switch ${config.usernameKey} (from ${current.user} to ${pending.user}); use alternating-users`);
+  const password = newPassword(pending, config);
+  if (current.password === password) throw new Error(`the policy does not change ${config.passwordKey}: generate it (keys.${config.passwordKey})`);
+  const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
+  try {
+    await withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password));
+    ctx.log.info({ database: describeTarget(target), role: current.user }, 'step set: role password changed (logged in with the current password)');
+    return;
+  } catch (e) {
+    if (!isAuthFailure(e)) throw e;
+  }
+  // The current password is refused: an earlier run may have set the pending one already.
+  try {
+    await withDatabase(target, pending, config, deps, 'step set', async (c) => {
+      await c.query('SELECT 1');
+    });
+  } catch (e) {
+    if (!isAuthFailure(e)) throw e;
+    throw new Error(`role ${current.user} at ${describeTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${pgErrorText(e)}`, { cause: e });
+  }
+  ctx.log.info({ database: describeTarget(target), role: current.user }, 'step set: the role already has the pending password (set by an earlier run)');
+}
+
+async function adminCredential(ctx: BackendStepContext<PgBackendConfig>): Promise<PgCredential> {
+  const admin = ctx.config.admin!;
+  const where = `Secret ${ctx.namespace}/${admin.secretName} (backend.adminSecretRef)`;
+  const data = await ctx.readSecret(admin.secretName);
+  if (data === undefined) throw new Error(`${where} does not exist`);
+  const user = data.get(admin.usernameKey);
+  const password = data.get(admin.passwordKey);
+  if (user === undefined) throw new Error(`${where} has no ${admin.usernameKey} key (backend.adminSecretRef.usernameKey)`);
+  if (password === undefined) throw new Error(`${where} has no ${admin.passwordKey} key (backend.adminSecretRef.passwordKey)`);
+  ctx.register(password);
+  return { user: user.toString('utf8'), password: password.toString('utf8') };
+}
+
+async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<void> {
+  const { config } = ctx;
+  const current = credentialOf(ctx.current, config, 'current');
+  const pending = credentialOf(ctx.pending, config, 'pending');
+  const password = newPassword(pending, config);
+  const { base } = alternateRole(current.user);
+  if (pending.user !== base && pending.user !== `${base}${CLONE_SUFFIX}`) {
+    throw new Error(`strategy alternating-users switches between ${base} and ${base}${CLONE_SUFFIX}; the pending ${config.usernameKey} is ${pending.user}`);
+  }
+  const admin = await adminCredential(ctx);
+  const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
+  let created = false;
+  try {
+    await withDatabase(target, admin, config, deps, 'step set', async (c) => {
+      const exists = await c.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [pending.user]);
+      if (exists.rowCount === 0) {
+        if (pending.user === base) throw new Error(`role ${base} does not exist at ${describeTarget(target)}`);
+        const baseRow = await c.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [base]);
+        if (baseRow.rowCount === 0) throw new Error(`role ${base} does not exist at ${describeTarget(target)}, so ${pending.user} cannot be made from it`);
+        const memberships = await c.query<{ rolname: string }>(
+          'SELECT r.rolname FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1',
+          [base],
+        );
+        await c.query('BEGIN');
+        await c.query(`CREATE ROLE ${quoteIdent(pending.user)} WITH LOGIN PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`);
+        for (const role of [base, ...memberships.rows.map((r) => r.rolname)]) await c.query(`GRANT ${quoteIdent(role)} TO ${quoteIdent(pending.user)}`);
+        await c.query('COMMIT');
+        created = true;
+      } else {
+        await setPassword(c, pending.user, password);
+      }
+    });
+  } catch (e) {
+    if (isAuthFailure(e)) {
+      throw new Error(`the admin credential of Secret ${ctx.namespace}/${config.admin!.secretName} (backend.adminSecretRef, role ${admin.user}) was refused by ${describeTarget(target)}: ${pgErrorText(e)}`, { cause: e });
+    }
+    throw e;
+  }
+  ctx.log.info({ database: describeTarget(target), role: pending.user, created }, created ? `step set: role created from ${base} with its memberships` : 'step set: password of the role not in use changed');
+}
+
+async function testCredential(ctx: BackendStepContext<PgBackendConfig>): Promise<void> {
+  const { config } = ctx;
+  const pending = credentialOf(ctx.pending, config, 'pending');
+  const target = resolveTarget(config, ctx.pending, pending.user);
+  const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
+  try {
+    await withDatabase(target, pending, config, deps, 'step test', async (c) => {
+      const who = await c.query<{ current_user: string }>('SELECT current_user');
+      if (who.rows[0]?.current_user !== pending.user) throw new Error(`logged in as ${who.rows[0]?.current_user}, not ${pending.user}`);
+      try {
+        await c.query(config.testQuery);
+      } catch (e) {
+        throw new Error(`backend.testQuery failed as role ${pending.user}: ${pgErrorText(e)}`, { cause: e });
+      }
+    });
+  } catch (e) {
+    if (isAuthFailure(e)) throw new Error(`role ${pending.user} at ${describeTarget(target)} refused the pending ${config.passwordKey}: ${pgErrorText(e)}`, { cause: e });
+    throw e;
+  }
+  ctx.log.info({ database: describeTarget(target), role: pending.user }, 'step test: logged in with the pending credential and ran the test query');
+}
+
+export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
+  name: 'postgresql',
+  parseConfig: parsePgConfig,
+  prepare(ctx: BackendPrepareContext<PgBackendConfig>): Map<string, Buffer> {
+    const { config } = ctx;
+    const out = new Map<string, Buffer>();
+    if (config.strategy !== 'alternating-users') return out;
+    const user = ctx.current.get(config.usernameKey)?.toString('utf8');
+    if (user === undefined) throw new Error(`strategy alternating-users needs the Secret's ${config.usernameKey} key (backend.usernameKey)`);
+    const { next } = alternateRole(user);
+    const problem = roleNameProblem(next);
+    if (problem !== undefined) throw new Error(`the role to alternate with, ${next.slice(0, 80)}, ${problem}`);
+    out.set(config.usernameKey, Buffer.from(next, 'utf8'));
+    return out;
+  },
+  async set(ctx) {
+    const pending = credentialOf(ctx.pending, ctx.config, 'pending');
+    const target = resolveTarget(ctx.config, ctx.pending, pending.user);
+    if (ctx.config.strategy === 'single-user') await singleUserSet(ctx, target);
+    else await alternatingSet(ctx, target);
+  },
+  test: testCredential,
+};
