@@ -128,6 +128,24 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(JSON.parse(c.annotations('shop', 'db')['secret-steward.io/last-outcome']).result, 'failed');
     });
 
+    it('a consumer that does not become ready rolls back the database too: the old password works again', async () => {
+      await role('app_rollback', 'old-rollback-password-1');
+      const before = secretData(pg, 'app_rollback', 'old-rollback-password-1');
+      await c.secret('shop', 'db', before, policy('sslmode: disable'), { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      c.emulator.workloads.progressDeadlineMs = 300;
+      await c.emulator.workloads.idle();
+      c.emulator.workloads.setFailing('Deployment', 'shop', 'api', true);
+      await c.emulator.workloads.idle();
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.equal(entry(r, 'shop', 'db').action, 'rolled-back', entry(r, 'shop', 'db').detail);
+      assert.deepEqual(c.data('shop', 'db'), before);
+      assert.equal(await pg.login('app_rollback', 'old-rollback-password-1', 'shop'), undefined, 'the database accepts the restored password');
+    });
+
     it('a crash after set and before finish converges on the rerun: the password set before the crash is the one promoted', async () => {
       await role('app_crash', 'old-crash-password-1');
       await c.secret('shop', 'db', secretData(pg, 'app_crash', 'old-crash-password-1'), policy('sslmode: disable'), { annotations: LONG_AGO });
