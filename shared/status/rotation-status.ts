@@ -10,6 +10,7 @@ import { formatDuration } from '../config/options.js';
 import type { SecretStore } from '../kube/secrets.js';
 import type { WorkloadStore } from '../kube/workloads.js';
 import { BackendRegistry } from '../rotation/backend.js';
+import { SHIPPED_BACKENDS } from '../rotation/backends/index.js';
 import { Annotations, Labels, parseLastOutcome, type LastOutcome } from '../rotation/metadata.js';
 import { foreignManager } from '../rotation/ownership.js';
 import { describeProblems, parsePolicy, type RotationPolicy } from '../rotation/policy.js';
@@ -64,6 +65,9 @@ export function describeTrigger(t: Trigger): string {
 
 const iso = (d: Date | undefined) => d?.toISOString();
 
+/** Policies are judged with the backends the rotate job ships, so a backend policy is not "invalid" here. */
+const SHIPPED_REGISTRY = new BackendRegistry(SHIPPED_BACKENDS);
+
 /**
  * Judges one Secret at `now`. It is overdue when it was already due at `now - graceMs` (what
  * the rotation module decides for that instant): a `rotate-now` request alone is never
@@ -82,7 +86,7 @@ export function assessRotation(h: PolicyHolder, now: Date, graceMs: number): { s
   };
   const foreign = foreignManager(h.secret);
   if (foreign !== undefined) return { status: { ...base, state: 'skipped', detail: foreign } };
-  const parsed = parsePolicy(a[Annotations.policy] ?? '', new BackendRegistry());
+  const parsed = parsePolicy(a[Annotations.policy] ?? '', SHIPPED_REGISTRY);
   if ('problems' in parsed) return { status: { ...base, state: 'invalid', detail: describeProblems(parsed.problems) } };
   const policy = parsed.policy;
   const problems = inputProblems(policy, new Set(h.secret.dataKeys));

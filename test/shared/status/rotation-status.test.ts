@@ -86,6 +86,9 @@ describe('shared/status/rotation-status', () => {
       },
       { name: 'a policy with a bad field', h: holder('maxAge: 30d\nkeys:\n  password: { generator: password, lenght: 3 }'), state: 'invalid', detail: /keys\.password\.lenght: unknown field/ },
       { name: 'not YAML', h: holder('maxAge: [30d'), state: 'invalid', detail: /not valid YAML or JSON/ },
+      { name: 'a policy naming the shipped postgresql backend', h: holder(`${MAX_AGE}\nbackend: { name: postgresql, host: db }`, { annotations: rotated(ago(DAY)) }), state: 'ok' },
+      { name: 'a bad postgresql backend field', h: holder(`${MAX_AGE}\nbackend: { name: postgresql, sslmode: sometimes }`), state: 'invalid', detail: /backend\.sslmode: / },
+      { name: 'an unknown backend', h: holder(`${MAX_AGE}\nbackend: { name: mysql }`), state: 'invalid', detail: /unknown rotation backend "mysql" \(known: postgresql\)/ },
       { name: 'in-place on an immutable Secret', h: holder(MAX_AGE, { immutable: true }), state: 'invalid', detail: /immutable.*use strategy: versioned/ },
       {
         name: 'a template reading a key the Secret does not have',
