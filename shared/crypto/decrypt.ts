@@ -24,6 +24,13 @@ export interface DecryptOptions {
   decryptionKeys: readonly DecryptionKey[];
   /** What is decrypted, named in every error, e.g. `segment 3 of backup 20261127T110000Z`. @default 'message' */
   label?: string;
+  /**
+   * Refuse (CryptoError `unsupported`) a message whose compressed data packet inflates past
+   * this many bytes: openpgp.js inflates such a packet whole, in memory, so a few kilobytes of
+   * message could otherwise claim gigabytes. Uncompressed messages (ours) never meet it.
+   * @default no limit
+   */
+  maxPlaintextBytes?: number;
 }
 
 export interface DecryptAndVerifyOptions extends DecryptOptions {
@@ -58,9 +65,9 @@ export async function decryptStream(ciphertext: Readable, opts: DecryptOptions):
     const message = await parseMessage(() => readMessage({ binaryMessage: readableToWeb(ciphertext), config: OPENPGP_CONFIG }), label);
     checkRecipients(message, opts.decryptionKeys, label);
     try {
-      data = (await decrypt({ message, decryptionKeys: opts.decryptionKeys.map((k) => k.key), format: 'binary', config: OPENPGP_CONFIG })).data;
+      data = (await decrypt({ message, decryptionKeys: opts.decryptionKeys.map((k) => k.key), format: 'binary', config: configFor(opts) })).data;
     } catch (e) {
-      throw classify(e, opts.decryptionKeys, label);
+      throw classify(e, opts, label);
     }
   } catch (e) {
     // Release the source (e.g. an object store response) of a message we will not read.
@@ -71,7 +78,7 @@ export async function decryptStream(ciphertext: Readable, opts: DecryptOptions):
     try {
       for await (const chunk of webChunks(data)) yield chunk;
     } catch (e) {
-      rethrow(classify(e, opts.decryptionKeys, label));
+      rethrow(classify(e, opts, label));
     } finally {
       if (!ciphertext.readableEnded) ciphertext.destroy();
     }
@@ -101,12 +108,16 @@ export async function decryptAndVerify(
       verificationKeys: trusted,
       format: 'binary',
       date: opts.now ?? new Date(),
-      config: OPENPGP_CONFIG,
+      config: configFor(opts),
     });
     return { plaintext: result.data as Uint8Array, signature: await judgeSignatures(result.signatures, trusted) };
   } catch (e) {
-    throw classify(e, opts.decryptionKeys, label);
+    throw classify(e, opts, label);
   }
+}
+
+function configFor(opts: DecryptOptions): typeof OPENPGP_CONFIG & { maxDecompressedMessageSize?: number } {
+  return opts.maxPlaintextBytes === undefined ? OPENPGP_CONFIG : { ...OPENPGP_CONFIG, maxDecompressedMessageSize: opts.maxPlaintextBytes };
 }
 
 async function parseMessage<T extends Message<never>>(read: () => Promise<T>, label: string): Promise<T> {
@@ -142,9 +153,18 @@ function checkRecipients(message: Message<never>, keys: readonly DecryptionKey[]
 }
 
 /** Maps an openpgp.js decryption failure to a {@link CryptoError} kind. */
-function classify(e: unknown, keys: readonly DecryptionKey[], label: string): StewardError {
+function classify(e: unknown, opts: DecryptOptions, label: string): StewardError {
   if (e instanceof StewardError) return e;
+  const keys = opts.decryptionKeys;
   const text = errorText(e);
+  if (/maximum decompressed message size exceeded/i.test(text)) {
+    return new CryptoError(
+      'unsupported',
+      label,
+      `cannot decrypt ${label}: its OpenPGP compressed data inflates past ${opts.maxPlaintextBytes} bytes, the most allowed for a message of its size (a decompression bomb, or not written by secret-steward)`,
+      { cause: e },
+    );
+  }
   if (/no decryption key packets found/i.test(text)) {
     return new CryptoError(
       'wrong-key',

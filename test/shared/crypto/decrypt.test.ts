@@ -272,6 +272,25 @@ describe('shared/crypto/decrypt', () => {
       assert.match(error.message, /encrypted with a password, not to a key/);
     });
 
+    it('a compressed message inflating past maxPlaintextBytes -> CryptoError unsupported; within it, it decrypts', async () => {
+      const plaintext = Buffer.alloc(4 * 1024 * 1024, 0x41);
+      const config = { preferredCompressionAlgorithm: enums.compression.zlib, aeadProtect: false };
+      const ciphertext = (await encrypt({ message: await createMessage({ binary: plaintext }), encryptionKeys: aliceRecipient.key, format: 'binary', config })) as Uint8Array;
+      assert.ok(ciphertext.length < 64 * 1024, 'a small message claiming 4 MiB');
+
+      for (const [entry, run] of Object.entries({
+        decryptAndVerify: (max?: number) => decryptAndVerify(ciphertext, { decryptionKeys: aliceDecrypt, trustedSigners: [], label: 'index', maxPlaintextBytes: max }).then((r) => Buffer.from(r.plaintext)),
+        decryptStream: async (max?: number) => collect(await decryptStream(Readable.from([Buffer.from(ciphertext)]), { decryptionKeys: aliceDecrypt, label: 'index', maxPlaintextBytes: max })),
+      })) {
+        const error = await rejection(run(1024 * 1024));
+
+        assert.ok(error instanceof CryptoError, `${entry}: ${error.message}`);
+        assert.equal(error.kind, 'unsupported');
+        assert.match(error.message, /^cannot decrypt index: its OpenPGP compressed data inflates past 1048576 bytes/);
+        assert.ok((await run(8 * 1024 * 1024)).equals(plaintext), entry);
+      }
+    });
+
     it('decryptStream releases no byte of a tampered message (integrity is checked first)', async () => {
       const tampered = Buffer.from(flip(segment, 1));
       let released = 0;
