@@ -10,7 +10,11 @@
  *   the signed index before a byte is decrypted; it is then decrypted (OpenPGP integrity check),
  *   decompressed (never beyond the size the index records) and parsed one Secret at a time, and
  *   every Secret is checked against its index entry (position, namespace/name, type,
- *   immutability, data SHA-256).
+ *   immutability, data SHA-256) and for the shape of an exported Secret.
+ *
+ * Decompression bombs: whatever a forged index claims, no OpenPGP message inflates beyond
+ * {@link plaintextLimit}, no segment beyond what one can hold, no line beyond what a Secret can
+ * be (`segment-list-parser.ts`), and no segment yields more Secrets than its index records.
  *
  * Memory: one segment at a time (its stored bytes plus what openpgp.js buffers to check the
  * message, about 3.5 times the stored size) and the index (about 200 bytes per Secret). Secrets
@@ -30,12 +34,23 @@ import type { ExportedSecret } from '../backup/secret-export.js';
 import { redactor } from '../log/index.js';
 import { isStorageError, type ObjectStore } from '../storage/index.js';
 import { diagnoseSegment, type SegmentDiagnosisContext } from './segment-diagnosis.js';
-import { SegmentListParser } from './segment-list-parser.js';
+import { MAX_SEGMENT_PLAINTEXT_BYTES, SegmentListParser } from './segment-list-parser.js';
 import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
 
 /** Largest index accepted (about 2.5 million Secrets). */
 const INDEX_LIMIT = 512 * 1024 * 1024;
+
+/**
+ * How far the plaintext of an OpenPGP message of `storedBytes` may inflate. secret-steward never
+ * compresses inside OpenPGP (gzip is outside it), so its messages are never larger decrypted
+ * than stored; gpg compresses by default, but hardly beyond 8:1 for JSON. openpgp.js inflates
+ * a compressed packet whole, in memory, so without this bound a small message could claim
+ * gigabytes (a decompression bomb).
+ */
+function plaintextLimit(storedBytes: number): number {
+  return 8 * storedBytes + 16 * 1024 * 1024;
+}
 
 export interface BackupReaderDeps {
   store: ObjectStore;
@@ -123,6 +138,7 @@ export class VerifiedBackup {
         trustedSigners: keys.trustedSigners,
         now: deps.now,
         label: `index of backup ${id}`,
+        maxPlaintextBytes: plaintextLimit(raw.length),
       }));
     } catch (e) {
       if (e instanceof CryptoError) throw new BackupVerificationError('index-unreadable', id, e.message, { cause: e });
@@ -203,7 +219,7 @@ export class VerifiedBackup {
 
     let plaintext: Readable;
     try {
-      plaintext = await decryptStream(Readable.from([bytes]), { decryptionKeys: keys.decryptionKeys, label: what });
+      plaintext = await decryptStream(Readable.from([bytes]), { decryptionKeys: keys.decryptionKeys, label: what, maxPlaintextBytes: plaintextLimit(bytes.length) });
     } catch (e) {
       if (e instanceof CryptoError) throw new BackupVerificationError('segment-unreadable', this.id, e.message, { segment: n, cause: e });
       throw e;
@@ -232,6 +248,10 @@ export class VerifiedBackup {
         }
         for (const value of values) {
           position++;
+          // Never more than recorded: a forged segment must not cost more than its index allows.
+          if (position > seg.items) {
+            throw new BackupVerificationError('segment-content', this.id, `${what} holds more than the ${seg.items} Secrets the index records for it`, { segment: n });
+          }
           yield this.checkItem(value, entries[position - 1], n, position);
         }
       }
@@ -261,11 +281,19 @@ export class VerifiedBackup {
 
   private checkItem(value: unknown, entry: SecretEntry | undefined, n: number, position: number): BackupItem {
     const at = `item ${position} of ${this.index.segments[n - 1].name}`;
-    const secret = asSecret(value);
+    const parsed = asSecret(value);
     const placeholder: SecretEntry = entry ?? { namespace: '', name: '', type: '', dataSha256: '0'.repeat(64), segment: n };
-    if (secret === undefined) {
-      return { secret: { apiVersion: 'v1', kind: 'Secret', metadata: { name: '', namespace: '' }, type: '' }, entry: placeholder, segment: n, position, mismatch: `${at} is not a Secret` };
+    if ('problem' in parsed) {
+      const named = parsed.who === undefined ? at : `Secret ${parsed.who} (${at})`;
+      return {
+        secret: { apiVersion: 'v1', kind: 'Secret', metadata: { name: '', namespace: '' }, type: '' },
+        entry: placeholder,
+        segment: n,
+        position,
+        mismatch: `${named} is not a well-formed Secret: ${parsed.problem}`,
+      };
     }
+    const secret = parsed.secret;
     for (const v of Object.values(secret.data ?? {})) redactor.register(Buffer.from(v, 'base64'));
     const who = `${secret.metadata.namespace}/${secret.metadata.name}`;
     const item: BackupItem = { secret, entry: placeholder, segment: n, position };
@@ -347,6 +375,9 @@ export function indexInconsistencies(index: BackupIndex): string[] {
   const counts = index.segments.map(() => 0);
   index.segments.forEach((s, i) => {
     if (s.name !== segmentName(i + 1, index.compression)) problems.push(`segment ${i + 1} is named ${s.name}, expected ${segmentName(i + 1, index.compression)}`);
+    if (s.plaintextBytes > MAX_SEGMENT_PLAINTEXT_BYTES) {
+      problems.push(`${s.name} records ${s.plaintextBytes} bytes of plaintext, more than a segment can hold (${MAX_SEGMENT_PLAINTEXT_BYTES}), so it is not read`);
+    }
     stored += s.size;
     plain += s.plaintextBytes;
   });
@@ -372,14 +403,41 @@ export function indexInconsistencies(index: BackupIndex): string[] {
   return problems;
 }
 
-/** A parsed item if it has the shape of an exported Secret, else undefined. */
-function asSecret(value: unknown): ExportedSecret | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const v = value as Partial<ExportedSecret>;
-  if (v.apiVersion !== 'v1' || v.kind !== 'Secret' || typeof v.metadata !== 'object' || v.metadata === null) return undefined;
-  if (typeof v.metadata.name !== 'string' || typeof v.metadata.namespace !== 'string') return undefined;
-  if (v.data !== undefined && (typeof v.data !== 'object' || v.data === null || Object.values(v.data).some((x) => typeof x !== 'string'))) return undefined;
-  return { ...(v as ExportedSecret), type: typeof v.type === 'string' ? v.type : 'Opaque' };
+/**
+ * A parsed item as an exported Secret with exactly the fields of {@link ExportedSecret}, each of
+ * its type (so that no reader meets a nested structure where it expects a string), or what is
+ * wrong with it and, when it says so, which Secret it is.
+ */
+function asSecret(value: unknown): { secret: ExportedSecret } | { problem: string; who?: string } {
+  if (!isRecord(value)) return { problem: 'not a JSON object' };
+  if (value.apiVersion !== 'v1' || value.kind !== 'Secret') return { problem: 'apiVersion and kind are not v1 Secret' };
+  const md = value.metadata;
+  if (!isRecord(md) || typeof md.name !== 'string' || typeof md.namespace !== 'string') return { problem: 'metadata.name and metadata.namespace are not strings' };
+  const who = `${md.namespace}/${md.name}`;
+  for (const field of ['labels', 'annotations'] as const) {
+    if (md[field] !== undefined && !isStringMap(md[field])) return { problem: `metadata.${field} is not a map of strings`, who };
+  }
+  if (md.finalizers !== undefined && !(Array.isArray(md.finalizers) && md.finalizers.every((f) => typeof f === 'string'))) {
+    return { problem: 'metadata.finalizers is not a list of strings', who };
+  }
+  if (value.type !== undefined && typeof value.type !== 'string') return { problem: 'type is not a string', who };
+  if (value.immutable !== undefined && typeof value.immutable !== 'boolean') return { problem: 'immutable is not a boolean', who };
+  if (value.data !== undefined && !isStringMap(value.data)) return { problem: 'data is not a map of strings', who };
+  const secret: ExportedSecret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: md.name, namespace: md.namespace }, type: (value.type as string | undefined) ?? 'Opaque' };
+  if (md.labels !== undefined) secret.metadata.labels = md.labels as Record<string, string>;
+  if (md.annotations !== undefined) secret.metadata.annotations = md.annotations as Record<string, string>;
+  if (md.finalizers !== undefined) secret.metadata.finalizers = md.finalizers as string[];
+  if (value.immutable !== undefined) secret.immutable = value.immutable as boolean;
+  if (value.data !== undefined) secret.data = value.data as Record<string, string>;
+  return { secret };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringMap(v: unknown): v is Record<string, string> {
+  return isRecord(v) && Object.values(v).every((x) => typeof x === 'string');
 }
 
 function describe(e: unknown): string {

@@ -14,17 +14,35 @@
  * JSON text never contains a raw newline, so splitting on byte 0x0A is exact, and UTF-8 never
  * uses 0x0A inside a multi-byte character. Anything else is rejected with a message saying
  * where the framing broke; the segment's digest is pinned by the signed index, so in practice
- * that only happens with a writer bug.
+ * that only happens with a writer bug, or with a backup made by hand to exhaust the reader
+ * (a decompression bomb): a line is never buffered beyond {@link MAX_ITEM_BYTES}, and a
+ * segment never read beyond {@link MAX_SEGMENT_PLAINTEXT_BYTES}, whatever the index claims.
  */
 export const LIST_HEAD_LINE = '{"apiVersion":"v1","kind":"List","metadata":{},"items":[';
 const LIST_TAIL_LINE = ']}';
 const NEWLINE = 0x0a;
+const MIB = 1024 * 1024;
+
+/**
+ * Longest line (one Secret's JSON) accepted: far above any Secret an API server stores (etcd
+ * keeps objects under 1.5 MiB; 1 MiB of data is 1.4 MiB of base64, and JSON escaping at most
+ * sextuples control characters in labels and annotations), so only a forged segment meets it.
+ */
+export const MAX_ITEM_BYTES = 16 * MIB;
+
+/**
+ * Most plaintext one segment can hold: the writer closes a segment before `--segment-size`
+ * (at most 64 MiB, counted in UTF-16 code units, so up to 3 bytes each in UTF-8) is exceeded,
+ * and a segment holds at least one Secret. An index recording more is not believed.
+ */
+export const MAX_SEGMENT_PLAINTEXT_BYTES = 3 * 64 * MIB + MAX_ITEM_BYTES;
 
 export class SegmentListParser {
   private state: 'head' | 'items' | 'done' = 'head';
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private expectMore = false;
+  private sawEmptyLine = false;
   private line = 0;
   /** Items parsed so far. */
   items = 0;
@@ -45,6 +63,7 @@ export class SegmentListParser {
     let start = 0;
     for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, start)) {
       const piece = chunk.subarray(start, i);
+      if (this.pendingBytes + piece.length > MAX_ITEM_BYTES) throw this.tooLong();
       const lineBytes = this.pendingBytes === 0 ? piece : Buffer.concat([...this.pending, piece], this.pendingBytes + piece.length);
       this.pending = [];
       this.pendingBytes = 0;
@@ -56,6 +75,7 @@ export class SegmentListParser {
       const rest = chunk.subarray(start);
       this.pending.push(rest);
       this.pendingBytes += rest.length;
+      if (this.pendingBytes > MAX_ITEM_BYTES) throw this.tooLong();
     }
     return out;
   }
@@ -79,15 +99,18 @@ export class SegmentListParser {
         this.state = 'items';
         return undefined;
       case 'done':
-        if (text !== '') throw new Error(`unexpected data after the end of the List (line ${this.line})`);
-        return undefined;
+        throw new Error(`unexpected data after the end of the List (line ${this.line})`);
       case 'items': {
         if (text === LIST_TAIL_LINE) {
           if (this.expectMore) throw new Error(`item ${this.items} is followed by a comma but no further item`);
           this.state = 'done';
           return undefined;
         }
-        if (text === '' && this.items === 0) return undefined; // the empty List: head, '', tail
+        if (text === '' && this.items === 0 && !this.sawEmptyLine) {
+          // the empty List: head, '', tail
+          this.sawEmptyLine = true;
+          return undefined;
+        }
         if (this.items > 0 && !this.expectMore) throw new Error(`item ${this.items} is not followed by a comma but another item follows (line ${this.line})`);
         const more = text.endsWith(',');
         let value: unknown;
@@ -101,5 +124,13 @@ export class SegmentListParser {
         return value;
       }
     }
+  }
+
+  /** The line being read is longer than any Secret can be. */
+  private tooLong(): Error {
+    return new Error(
+      `line ${this.line + 1}${this.state === 'items' ? ` (item ${this.items + 1})` : ''} is longer than ${MAX_ITEM_BYTES / MIB} MiB, ` +
+        'more than any Secret an API server stores (a decompression bomb, or not written by secret-steward)',
+    );
   }
 }

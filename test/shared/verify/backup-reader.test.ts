@@ -152,6 +152,7 @@ describe('shared/verify/backup-reader', function () {
     ['a renamed segment', (i) => void (i.segments[0].name = 'segment-00002.json.gz.pgp'), /segment 1 is named segment-00002\.json\.gz\.pgp, expected segment-00001\.json\.gz\.pgp/],
     ['a duplicate Secret', (i) => void (i.secrets[1] = { ...i.secrets[0] }), /Secret apps\/s-000 is listed twice/],
     ['a reference to a missing segment', (i) => void (i.secrets[2].segment = 9), /refers to segment 9, which does not exist/],
+    ['a segment larger than any can be', (i) => void (i.segments[0].plaintextBytes = 2 ** 32), /segment-00001\.json\.gz\.pgp records 4294967296 bytes of plaintext, more than a segment can hold/],
   ];
   for (const [what, edit, message] of inconsistent) {
     it(`refuses an index with ${what}`, async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { LIST_HEAD_LINE, SegmentListParser } from '../../../shared/verify/segment-list-parser.js';
+import { LIST_HEAD_LINE, MAX_ITEM_BYTES, SegmentListParser } from '../../../shared/verify/segment-list-parser.js';
+
+const MIB = 1024 * 1024;
 
 const HEAD = `${LIST_HEAD_LINE}\n`;
 const TAIL = '\n]}\n';
@@ -49,12 +51,26 @@ describe('shared/verify/segment-list-parser', () => {
     ['a cut-off item', `${HEAD}{"a":1},\n{"b":`, /item 2 \(line 3\) is not valid JSON/],
     ['data after the end', `${written([{ a: 1 }])}{"extra":true}\n`, /unexpected data after the end of the List/],
     ['no tail at all', HEAD, /ends early, after 0 item\(s\)/],
+    ['a second empty line', `${HEAD}\n${TAIL}`, /item 1 \(line 3\) is not valid JSON/],
+    ['an empty line after the end', `${written([{ a: 1 }])}\n`, /unexpected data after the end of the List \(line 4\)/],
   ];
   for (const [what, text, message] of broken) {
     it(`rejects ${what}`, () => {
       assert.throws(() => parseAll(text, 5), message);
     });
   }
+
+  it('refuses a line longer than any Secret, without buffering more of it', () => {
+    const p = new SegmentListParser(256 * MIB);
+    p.push(Buffer.from(HEAD));
+    const chunk = Buffer.alloc(MIB, 0x41);
+
+    assert.throws(() => {
+      for (let i = 0; i <= MAX_ITEM_BYTES / MIB; i++) p.push(chunk);
+    }, /^Error: line 2 \(item 1\) is longer than 16 MiB, more than any Secret an API server stores/);
+    assert.throws(() => parseAll(`${HEAD}"${'A'.repeat(MAX_ITEM_BYTES)}"${TAIL}`), /line 2 \(item 1\) is longer than 16 MiB/);
+    assert.deepEqual(parseAll(`${HEAD}"${'A'.repeat(MAX_ITEM_BYTES - 2)}"${TAIL}`), ['A'.repeat(MAX_ITEM_BYTES - 2)]);
+  });
 
   it('never puts item content in an error message', () => {
     const secret = 'SECRET-VALUE-123456';
