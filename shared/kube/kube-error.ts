@@ -46,7 +46,7 @@ export class KubeError extends StewardError {
   ) {
     const transient = init.status === 0 || init.status === 429 || init.status >= 500;
     const statusText = init.status === 0 ? init.reason : `${init.status} ${init.reason}`;
-    const hint = HINTS[init.reason] ?? '';
+    const hint = HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : '');
     const fields = init.fields?.length ? ` (fields: ${init.fields.join(', ')})` : '';
     super(
       `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: ${statusText}${hint}${fields}`,
@@ -87,6 +87,10 @@ const HINTS: Record<string, string> = {
   Unauthorized: ' (credentials rejected: check the kubeconfig or service account token)',
   Expired: ' (list continue token expired)',
 };
+
+/** Network failures where nothing answered at all: the address itself may be wrong. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNREACHABLE_HINT = ' (the API server cannot be reached: check the server of --kubeconfig / KUBECONFIG, or the in-cluster service, and the network policy)';
 
 /** True for `KubeError`s matching a predicate; handy in catch blocks. */
 export function isKubeError(e: unknown, test?: (k: KubeError) => boolean): e is KubeError {

@@ -3,7 +3,8 @@ import { ExitCode } from '../runtime/exit-codes.js';
 
 /**
  * What went wrong with the object store, as far as the caller needs to decide:
- * - `not-found`: the object (or bucket) does not exist;
+ * - `not-found`: the object (or bucket) does not exist; a missing bucket (code `NoSuchBucket`)
+ *   is a configuration error (exit code 2: `--store` names a bucket that is not there);
  * - `access-denied`: credentials missing, rejected or lacking permission (fix IAM / the
  *   credentials; retrying cannot help);
  * - `unreachable`: network failure, timeout, throttling or a 5xx that outlasted the retries
@@ -44,7 +45,7 @@ export class StorageError extends StewardError {
     cause?: unknown;
   }) {
     super(`failed to ${init.operation} ${init.location}: ${init.detail}`, {
-      exitCode: init.kind === 'unreachable' ? ExitCode.Transient : ExitCode.Failed,
+      exitCode: init.kind === 'unreachable' ? ExitCode.Transient : init.code === 'NoSuchBucket' ? ExitCode.Config : ExitCode.Failed,
       cause: init.cause,
     });
     this.kind = init.kind;

@@ -52,6 +52,15 @@ describe('shared/kube/kube-call', () => {
     assert.equal(toKubeError(op, bug, new Date()), bug);
   });
 
+  it('says where to look when nothing answers at all', () => {
+    const refused = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
+
+    const e = toKubeError({ verb: 'get', kind: 'Lease', namespace: 'ops', name: 'lock' }, refused, new Date()) as KubeError;
+
+    assert.equal(e.exitCode, 4);
+    assert.match(e.message, /^failed to get Lease ops\/lock: ECONNREFUSED \(the API server cannot be reached: check the server of --kubeconfig \/ KUBECONFIG/);
+  });
+
   it('retries reads on 5xx and 429 honouring Retry-After', async () => {
     const { caller: c, clock, sink } = caller();
     const errors = [apiError(429, 'TooManyRequests', {}, { 'retry-after': '7' }), apiError(503, 'ServiceUnavailable')];
