@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
+import { KubeEmulator, RequestSequence } from './index.js';
 import { api, secret } from './helpers.js';
 
 describe('test/emulator/faults', () => {
@@ -81,6 +81,64 @@ describe('test/emulator/faults', () => {
     assert.equal(withoutQuery.status, 200);
     assert.equal(removed.status, 200);
     assert.equal((await api(emu, 'GET', base)).status, 200);
+  });
+
+  it('loseResponse: serves the write in full, then resets the connection instead of answering', async () => {
+    const fault = emu.faults.inject({ method: 'POST', path: base, loseResponse: true });
+
+    await assert.rejects(fetch(`${emu.url}${base}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(secret('committed')) }), /fetch failed/);
+
+    assert.equal(fault.hits, 1);
+    assert.ok(emu.get('v1', 'Secret', 'default', 'committed'), 'the create was committed');
+    const entry = emu.requests.entries.at(-1)!;
+    assert.equal(entry.fault, true);
+    assert.equal(entry.status, 201, 'the log keeps the status that was never delivered');
+    assert.equal((await api(emu, 'POST', base, secret('committed'))).status, 409, 'a retry of the create sees it exist');
+  });
+
+  it('loseResponse: an error the server would have answered is lost too', async () => {
+    emu.faults.inject({ method: 'PUT', path: `${base}/missing`, loseResponse: true });
+
+    await assert.rejects(fetch(`${emu.url}${base}/missing`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(secret('missing')) }), /fetch failed/);
+
+    assert.equal(emu.requests.entries.at(-1)!.status, 404);
+  });
+
+  it('atRequest: fires at the nth request overall, counted in a sequence another server can share', async () => {
+    const shared = new RequestSequence();
+    shared.next(); // request 1 went to another server
+    emu.faults.useSequence(shared);
+    emu.requests.clear();
+    const fault = emu.faults.inject({ atRequest: 4, status: 503 });
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await api(emu, 'GET', i === 1 ? '/api/v1/namespaces' : base)).status);
+
+    assert.deepEqual(statuses, [200, 200, 503, 200], 'requests 2, 3, 4, 5 of the shared sequence');
+    assert.deepEqual(emu.requests.entries.map((e) => e.seq), [2, 3, 4, 5]);
+    assert.equal(shared.count, 5);
+    assert.equal(fault.hits, 1);
+  });
+
+  it('when: a predicate picks the request; onFire runs before the action', async () => {
+    const seen: string[] = [];
+    emu.faults.inject({
+      when: (r) => r.method === 'DELETE' && r.path.endsWith('/victim'),
+      status: 500,
+      onFire: async (r) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        seen.push(`${r.method} ${r.path} #${r.seq}`);
+      },
+    });
+    await api(emu, 'POST', base, secret('victim'));
+
+    const other = await api(emu, 'GET', `${base}/victim`);
+    const failed = await api(emu, 'DELETE', `${base}/victim`);
+
+    assert.equal(other.status, 200);
+    assert.equal(failed.status, 500);
+    assert.deepEqual(seen, [`DELETE ${base}/victim #${emu.requests.entries.at(-1)!.seq}`]);
+    assert.ok(emu.get('v1', 'Secret', 'default', 'victim'), 'a status fault does not execute the request');
   });
 
   it('delays requests', async () => {

@@ -7,6 +7,8 @@ import type { AuthzDecision } from './rbac.js';
 
 /** One served request. Entries are appended when the request arrives; `status` is set when answered. */
 export interface RequestLogEntry {
+  /** Index in the fault injector's request sequence (shared with other servers when a test shares one). */
+  seq: number;
   time: Date;
   method: string;
   /** URL path without the query string. */

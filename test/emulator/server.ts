@@ -17,6 +17,7 @@ import { coreVersions, group, groupList, groupVersionPaths, resourceList, versio
 import { badRequest, forbidden, forbiddenPath, KubeApiError, methodNotAllowed, notFoundPath, unauthorized, unsupportedMediaType } from './errors.js';
 import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-validation.js';
 import { FaultInjector } from './faults.js';
+import type { FaultAction } from './faults.js';
 import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
 import { kubeconfigYaml } from './kubeconfig.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
@@ -302,6 +303,7 @@ export class KubeEmulator {
     const method = (req.method ?? 'GET').toUpperCase();
     const info = requestInfo(method, url.pathname, url.searchParams);
     const entry: RequestLogEntry = {
+      seq: this.faults.sequence.next(),
       time: this.now(),
       method,
       path: url.pathname,
@@ -330,21 +332,49 @@ export class KubeEmulator {
       const user = auth.kind === 'user' ? auth.user : auth.kind === 'anonymous' ? (this.opts.anonymousIsAdmin ? ADMIN_USER : ANONYMOUS) : undefined;
       entry.user = user?.username ?? '';
       entry.groups = user?.groups ?? [];
-      if (await this.applyFault(method, url, req, res, entry)) return;
-      if (!user) throw unauthorized();
-      const ctx: RequestContext = { req, res, url, info, user, entry };
-      this.authorize(ctx);
-      await this.route(ctx, method);
+      const action = this.faults.match(method, url.pathname, url.search.replace(/^\?/, ''), entry.seq);
+      if (action) entry.fault = true;
+      if (action?.loseResponse) return await this.serveAndLoseResponse(action, req, res, () => this.serve(req, res, url, info, user, entry, method));
+      if (action && (await this.applyFault(action, req, res))) return;
+      await this.serve(req, res, url, info, user, entry, method);
     } catch (err) {
       sendError(res, err);
     }
   }
 
+  private async serve(req: IncomingMessage, res: ServerResponse, url: URL, info: RequestInfo, user: UserInfo | undefined, entry: RequestLogEntry, method: string): Promise<void> {
+    if (!user) throw unauthorized();
+    const ctx: RequestContext = { req, res, url, info, user, entry };
+    this.authorize(ctx);
+    await this.route(ctx, method);
+  }
+
+  /**
+   * Serves the request in full (errors included) with the answer held back, then destroys the
+   * socket: the client sees its connection reset and cannot tell that the request happened.
+   * The log entry keeps the status that was not delivered.
+   */
+  private async serveAndLoseResponse(action: FaultAction, req: IncomingMessage, res: ServerResponse, serve: () => Promise<void>): Promise<void> {
+    const writeHead = res.writeHead;
+    res.writeHead = ((...args: unknown[]) => {
+      (writeHead as (...a: unknown[]) => unknown).apply(res, args);
+      // Headers are only recorded until the first write: hold every write back.
+      res.write = (() => true) as ServerResponse['write'];
+      res.end = (() => res) as ServerResponse['end'];
+      return res;
+    }) as ServerResponse['writeHead'];
+    try {
+      await serve();
+    } catch (err) {
+      sendError(res, err);
+    }
+    await action.fault.spec.onFire?.(action.request);
+    req.socket.destroy();
+  }
+
   /** Applies a matching fault; true when the request was answered (or dropped) by it. */
-  private async applyFault(method: string, url: URL, req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry): Promise<boolean> {
-    const action = this.faults.match(method, url.pathname, url.search.replace(/^\?/, ''));
-    if (!action) return false;
-    entry.fault = true;
+  private async applyFault(action: FaultAction, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    await action.fault.spec.onFire?.(action.request);
     if (action.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
     if (action.drop) {
       req.socket.destroy();
