@@ -19,7 +19,8 @@ interface KoaContext {
  * ListMultipartUploads with 501 NotImplemented, so that tests can check the one property that
  * matters after a failed upload: no multipart upload is left behind. Both operations work on
  * s3rver's own on-disk upload directories, so an upload the code under test forgot to abort
- * (or aborted with the wrong key or id) stays visible. Path-style requests only.
+ * (or aborted with the wrong key or id) stays visible. ListMultipartUploads honours `prefix` and
+ * answers in one page. Path-style requests only.
  */
 export function s3rverMultipartShim(directory: string) {
   return async (ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> => {
@@ -50,7 +51,8 @@ export function s3rverMultipartShim(directory: string) {
     }
     if (ctx.method === 'GET' && ctx.query.uploads !== undefined && segments.length === 1) {
       const [bucket] = segments;
-      const uploads = listUploads(directory, bucket);
+      const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+      const uploads = listUploads(directory, bucket).filter((u) => u.key.startsWith(prefix));
       ctx.status = 200;
       ctx.type = 'application/xml';
       ctx.body =
