@@ -80,6 +80,18 @@ export class Redactor {
     return this.patterns.size + this.heads.size;
   }
 
+  /**
+   * Forgets every registered value. Only for tests that run several jobs in one process: each
+   * run must start with what a fresh process would know, or a value one run registered would
+   * hide another run's failure to register it.
+   */
+  clear(): void {
+    this.prefixes.clear();
+    this.patterns.clear();
+    this.heads.clear();
+    this.lengths = [];
+  }
+
   /** Registers a secret value (text or bytes) in all the forms it may appear in. */
   register(value: string | Uint8Array): void {
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.byteLength);

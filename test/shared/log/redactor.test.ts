@@ -21,6 +21,20 @@ describe('shared/log/redactor', () => {
     }
   });
 
+  it('clear() forgets every registered value, short and long', () => {
+    const r = new Redactor();
+    const long = 'L'.repeat(80);
+    r.register('short-secret');
+    r.register(long);
+
+    r.clear();
+
+    assert.equal(r.size, 0);
+    assert.equal(r.sanitize(`short-secret ${long}`), `short-secret ${long}`);
+    r.register('again-secret');
+    assert.equal(r.sanitize('x again-secret'), `x ${REDACTED}`);
+  });
+
   it('registers binary values by their base64 forms', () => {
     const r = new Redactor();
     const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85]);
