@@ -76,7 +76,13 @@ export interface WorkloadStore {
   list(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
   /** The workload, or undefined when it does not exist. */
   get(kind: WorkloadKind, namespace: string, name: string): Promise<Workload | undefined>;
-  /** Applies a JSON patch (RFC 6902); use `test` operations as preconditions (a failed test is 422). */
+  /**
+   * Applies a JSON patch (RFC 6902); use `test` operations as preconditions (a failed test is 422).
+   * A patch that fails with a 5xx or a network error is sent again, as the first one may or may
+   * not have been applied: send only patches for which that is safe, i.e. ones that set fixed
+   * values (applied twice, they change nothing more) or are guarded by `test` operations that
+   * fail once they have applied (then re-read on 422, as after any failed precondition).
+   */
   patch(kind: WorkloadKind, namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<Workload>;
   /**
    * Watches a kind in a namespace (one object when `name` is given) from `resourceVersion`;
@@ -241,18 +247,23 @@ export class KubeWorkloadStore implements WorkloadStore {
   async patch(kind: WorkloadKind, namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<Workload> {
     const body = [...ops];
     // The default content type of client-node patches is application/json-patch+json.
-    const obj = await this.caller.call({ verb: 'patch', kind, namespace, name }, (): Promise<AnyWorkloadObject> => {
-      switch (kind) {
-        case 'Deployment':
-          return this.apps.patchNamespacedDeployment({ namespace, name, body });
-        case 'StatefulSet':
-          return this.apps.patchNamespacedStatefulSet({ namespace, name, body });
-        case 'DaemonSet':
-          return this.apps.patchNamespacedDaemonSet({ namespace, name, body });
-        case 'CronJob':
-          return this.batch.patchNamespacedCronJob({ namespace, name, body });
-      }
-    });
+    // Retried on 5xx and network errors: see the contract of WorkloadStore.patch.
+    const obj = await this.caller.call(
+      { verb: 'patch', kind, namespace, name },
+      (): Promise<AnyWorkloadObject> => {
+        switch (kind) {
+          case 'Deployment':
+            return this.apps.patchNamespacedDeployment({ namespace, name, body });
+          case 'StatefulSet':
+            return this.apps.patchNamespacedStatefulSet({ namespace, name, body });
+          case 'DaemonSet':
+            return this.apps.patchNamespacedDaemonSet({ namespace, name, body });
+          case 'CronJob':
+            return this.batch.patchNamespacedCronJob({ namespace, name, body });
+        }
+      },
+      { idempotent: true },
+    );
     return toWorkload(kind, obj);
   }
 

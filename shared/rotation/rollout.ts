@@ -223,7 +223,12 @@ function restoreOps(w: Workload, a: Action, rolledBack: ReadonlySet<string>, now
   return ops;
 }
 
-/** Patches with re-read on 409/422 (the object changed since it was read); undefined when nothing had to change. */
+/**
+ * Patches with re-read on 409/422 (the object changed since it was read); undefined when nothing had to change.
+ * The patches built here may be applied twice (the store retries after a 5xx or a lost answer): their
+ * `add`s set fixed values and their `replace`s and map removals are guarded by `test`s, so a repeat
+ * either changes nothing or fails with 422, after which the re-read finds nothing left to do.
+ */
 async function patchWorkload(a: Action, deps: RotationDeps, index: WorkloadIndex, build: (w: Workload) => JsonPatchOp[]): Promise<{ workload: Workload | undefined; patched: boolean }> {
   let w = await index.find(a.kind, a.namespace, a.name);
   for (let attempt = 1; ; attempt++) {

@@ -32,8 +32,9 @@ const IN_FLIGHT = [
 /**
  * Promotes the new version after its consumers were verified: it becomes the head (policy,
  * last-rotated, last-outcome), then the old head is marked superseded (its policy removed, so
- * nothing treats it as rotatable again). Each write is resourceVersion-guarded and repeatable.
- * Returns the old head as it is now.
+ * nothing treats it as rotatable again, and the outcome of an earlier failed attempt, which the
+ * new head's outcome replaces, as on an in-place Secret). Each write is resourceVersion-guarded
+ * and repeatable. Returns the old head as it is now.
  */
 export async function promoteVersion(rot: Rotation, deps: RotationDeps, message: string): Promise<V1Secret> {
   const now = deps.clock.now();
@@ -70,6 +71,7 @@ export async function promoteVersion(rot: Rotation, deps: RotationDeps, message:
       [Annotations.version]: String(v.fromVersion),
       [Annotations.policy]: null,
       [Annotations.rotateNow]: null,
+      [Annotations.lastOutcome]: null,
     },
   }));
   const superseded = rot.head;
