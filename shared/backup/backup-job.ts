@@ -14,7 +14,7 @@ import { planBackup } from './plan-backup.js';
 import { pruneBackups } from './prune.js';
 import { isEmptyPolicy } from './retention.js';
 import { retentionPolicyOf } from './retention-settings.js';
-import { runBackup, type BackupResult } from './run-backup.js';
+import { cleanUpAbandonedBackup, runBackup, type BackupResult } from './run-backup.js';
 import type { SecretSelection } from './secret-source.js';
 
 const MIB = 1024 * 1024;
@@ -88,11 +88,12 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const layout = new BackupLayout(s.clusterName);
   await reportKeyWarnings([...warnings, ...(signing?.warnings ?? [])], ctx, events, subject);
 
-  return withJobLock('backup', s, kube, ctx, async () => {
+  return withJobLock('backup', s, kube, ctx, async (lock) => {
+    await cleanUpAbandonedBackup(lock.inherited, store, layout, ctx.log);
     let result: BackupResult;
     try {
       result = await runBackup(
-        { kube, store, layout, recipients, signingKey: signing?.key, log: ctx.log, clock: ctx.clock, shutdown: ctx.shutdown },
+        { kube, store, layout, recipients, signingKey: signing?.key, log: ctx.log, clock: ctx.clock, shutdown: ctx.shutdown, inFlight: lock },
         {
           selection,
           compression: s.compression,

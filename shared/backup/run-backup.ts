@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { RecipientKey, SigningKey } from '../crypto/keys.js';
 import { encryptStream } from '../crypto/encrypt.js';
-import { StewardError } from '../errors/index.js';
+import { InterruptedError, StewardError } from '../errors/index.js';
 import type { KubeClients } from '../kube/client.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -10,7 +10,7 @@ import { TOOL_VERSION } from '../runtime/version.js';
 import { StorageError, type ObjectStore } from '../storage/index.js';
 import { latestCompleteBackup } from './backup-catalog.js';
 import { INDEX_FORMAT, indexJsonChunks, toObjectMetadata, type BackupIndex, type BackupKind, type SecretEntry, type SegmentEntry } from './backup-index.js';
-import { newBackupId, segmentName, type BackupLayout, type Compression } from './backup-layout.js';
+import { isBackupId, newBackupId, segmentName, type BackupLayout, type Compression } from './backup-layout.js';
 import { secretDataDigest } from './secret-digest.js';
 import { exportSecret } from './secret-export.js';
 import { listSelectedSecrets, type SecretPage, type SecretSelection } from './secret-source.js';
@@ -26,6 +26,12 @@ export interface BackupDeps {
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
+  /**
+   * Where the run notes which backup it is writing (the job's Lease, see `LeaseLock.record`):
+   * set before the first upload, cleared once the backup is complete or cleaned up, so that a
+   * run killed in between leaves the next run a note to clean up after it ({@link cleanUpAbandonedBackup}).
+   */
+  inFlight?: { record(note: string | undefined): Promise<void> };
 }
 
 export interface BackupOptions {
@@ -62,13 +68,61 @@ export interface BackupResult {
 /** A safety rail stopped the backup (empty selection, shrink): exit 1, nothing kept. */
 export class BackupRefusedError extends StewardError {}
 
+const NOTE_PREFIX = 'backup ';
+
+/** The in-flight note of a backup being written: `backup <id>`. */
+export function inFlightNote(backupId: string): string {
+  return `${NOTE_PREFIX}${backupId}`;
+}
+
+/**
+ * Notes the backup on the Lease before its first upload. Best effort: without the note (no
+ * update permission on the Lease, the API server failing) the backup is still taken; only a
+ * run killed mid-upload would then leave its uploads to the bucket's lifecycle rule. A lost
+ * lock still stops the run.
+ */
+async function noteInFlight(deps: BackupDeps, log: Logger, backupId: string): Promise<void> {
+  try {
+    await deps.inFlight?.record(inFlightNote(backupId));
+  } catch (e) {
+    if (e instanceof InterruptedError) throw e;
+    log.warn({ err: e }, 'could not note the backup on the Lease; if this run is killed mid-upload, the next run cannot clean up after it');
+  }
+}
+
+/**
+ * Cleans up after a run that was killed while writing the backup its in-flight note names
+ * (`LeaseLock.inherited` of the job that holds the Lease now, so nobody else writes it): aborts
+ * the backup's open multipart uploads (their parts are invisible in listings but stored) and,
+ * unless its index was written (then it completed and is kept), deletes its segments. Best
+ * effort: a failure is logged and left to prune (an incomplete backup) and to the bucket's
+ * lifecycle rule (uploads), never fails this run.
+ */
+export async function cleanUpAbandonedBackup(note: string | undefined, store: ObjectStore, layout: BackupLayout, log: Logger): Promise<void> {
+  const backupId = note?.startsWith(NOTE_PREFIX) ? note.slice(NOTE_PREFIX.length) : undefined;
+  if (backupId === undefined || !isBackupId(backupId)) return;
+  const prefix = layout.backupPrefix(backupId);
+  try {
+    const aborted = await store.abortUploads(prefix);
+    const keys: string[] = [];
+    for await (const o of store.list(prefix)) keys.push(o.key);
+    const complete = keys.includes(layout.indexKey(backupId));
+    if (!complete && keys.length > 0) await store.delete(keys);
+    log.warn({ backupId, abortedUploads: aborted, deletedObjects: complete ? 0 : keys.length, complete }, 'cleaned up after an earlier run that was killed while writing this backup');
+  } catch (e) {
+    log.warn({ backupId, err: e }, 'could not clean up after an earlier run that was killed while writing this backup; prune removes it once incomplete-grace has passed');
+  }
+}
+
 /**
  * Takes one backup: lists the selected Secrets page by page, streams them into bounded
  * segments (each one OpenPGP message of a gzip'd `v1 List`), reads every segment back to check
  * size and SHA-256, and finally writes the encrypted, signed index that makes the backup
- * complete. On any failure or interruption the segments written so far are deleted (and an
- * in-flight multipart upload aborted), so a failed run leaves nothing behind; if even that
- * cleanup fails, the leftovers have no index and are never a restore point (prune removes them).
+ * complete. On any failure or interruption the index (if its upload started) and then the
+ * segments written so far are deleted (and an in-flight multipart upload aborted), so a failed
+ * run leaves nothing behind; if even that cleanup fails, the leftovers have no index and are
+ * never a restore point (prune removes them), or, when the index could not be deleted, they are
+ * all kept. A run killed before it could clean up leaves its in-flight note for the next one.
  */
 export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<BackupResult> {
   const { store, layout, log, clock, shutdown } = deps;
@@ -87,6 +141,13 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
   let lastProgress = started.getTime();
   let plaintextTotal = 0;
 
+  const clearInFlight = async () => {
+    try {
+      await deps.inFlight?.record(undefined);
+    } catch (e) {
+      blog.warn({ err: e }, 'could not clear the in-flight note on the Lease; the next run checks this backup again');
+    }
+  };
   const closeSegment = async () => {
     if (current === undefined) return;
     const w = current;
@@ -96,16 +157,28 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
     plaintextTotal += r.plaintextBytes;
     blog.info({ segment: segments.length, items: r.items, bytes: r.size }, 'segment stored');
   };
-  const discardAll = async (why: string) => {
+  // The index, once its upload started (it may be stored even when the put failed): removed
+  // first on failure, and the segments only after it, so that no index ever names missing segments.
+  let indexKey: string | undefined;
+  /** Deletes what this backup stored; `final`: the run gives up (the in-flight note is cleared once nothing is left). */
+  const discardAll = async (why: string, final = true) => {
     if (current !== undefined) await current.abort(new Error(why));
     current = undefined;
-    if (uploadedKeys.length > 0) {
-      try {
-        await store.delete(uploadedKeys);
-      } catch (e) {
-        blog.warn({ err: e, objects: uploadedKeys.length }, 'could not delete the segments of the abandoned backup; prune removes them later');
-      }
+    let cleaned = true;
+    try {
+      if (indexKey !== undefined) await store.delete([indexKey]);
+      indexKey = undefined;
+      if (uploadedKeys.length > 0) await store.delete(uploadedKeys);
+    } catch (e) {
+      cleaned = false;
+      blog.warn(
+        { err: e, objects: uploadedKeys.length, index: indexKey !== undefined },
+        indexKey !== undefined
+          ? 'could not delete the index of the abandoned backup, so its segments are kept too (it may be complete: verify-restore tells)'
+          : 'could not delete the segments of the abandoned backup; prune removes them later',
+      );
     }
+    if (cleaned && final) await clearInFlight();
     uploadedKeys.length = 0;
     segments.length = 0;
     secrets = [];
@@ -113,12 +186,13 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
     plaintextTotal = 0;
   };
 
+  await noteInFlight(deps, blog, backupId);
   try {
     const source = o.source ?? listSelectedSecrets(deps.kube, o.selection, { pageSize: o.pageSize, log: blog });
     for await (const page of source) {
       shutdown.checkpoint();
       if (page.restarted) {
-        await discardAll('list restarted');
+        await discardAll('list restarted', false);
         blog.warn('discarded the partial backup; starting over from a fresh list');
       }
       if (listRv === '' || page.restarted) listRv = page.resourceVersion;
@@ -221,7 +295,7 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
       now: completed,
     });
     shutdown.checkpoint();
-    const indexKey = layout.indexKey(backupId);
+    indexKey = layout.indexKey(backupId);
     const put = await store.put(indexKey, encryptedIndex, {
       contentType: 'application/pgp-encrypted',
       metadata: toObjectMetadata({
@@ -240,7 +314,6 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
     });
     const back = await store.digest(indexKey);
     if (back.sha256 !== put.sha256) {
-      await store.delete([indexKey]).catch(() => undefined);
       throw new StorageError({
         kind: 'integrity',
         operation: 'verify (read back)',
@@ -248,6 +321,8 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
         detail: 'stored index differs from what was uploaded: the store altered it (see --s3-checksum)',
       });
     }
+    indexKey = undefined;
+    await clearInFlight();
     return {
       backupId,
       location: `${store.location}/${layout.backupPrefix(backupId)}`,

@@ -14,7 +14,8 @@ export function toolNamespace(settings: { lockNamespace?: string }): string {
 
 /**
  * Runs `work` while holding the job's Lease (`secret-steward-<job>`). A lost lease stops the
- * run at its next checkpoint; the lease is released however `work` ends.
+ * run at its next checkpoint; the lease is released however `work` ends. `work` gets the lock
+ * to record unfinished work on it (`record`) and see what a killed earlier run left (`inherited`).
  * Throws LockHeldError (exit 3) when another run holds it.
  */
 export async function withJobLock<T>(
@@ -22,7 +23,7 @@ export async function withJobLock<T>(
   settings: JobLockSettings,
   kube: KubeClients,
   ctx: CommandContext,
-  work: () => Promise<T>,
+  work: (lock: LeaseLock) => Promise<T>,
 ): Promise<T> {
   const lock = new LeaseLock(kube.coordination, kube.caller, ctx.clock, ctx.log, {
     namespace: toolNamespace(settings),
@@ -33,7 +34,7 @@ export async function withJobLock<T>(
   await lock.acquire();
   ctx.shutdown.link(lock.lost, 'the lock was lost to another run');
   try {
-    return await work();
+    return await work(lock);
   } finally {
     await lock.release();
   }

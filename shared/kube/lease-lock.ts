@@ -1,5 +1,5 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import { LockHeldError } from '../errors/index.js';
+import { InterruptedError, LockHeldError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeCaller } from './kube-call.js';
@@ -16,6 +16,9 @@ export interface LeaseLockOptions {
   renewIntervalMs?: number;
 }
 
+/** Annotation on the Lease naming unfinished work of its holder (see {@link LeaseLock.record}). */
+export const IN_FLIGHT_ANNOTATION = 'secret-steward.io/in-flight';
+
 /**
  * A mutual-exclusion lock on a coordination.k8s.io/v1 Lease, so that a scheduled run and a
  * Job created by hand never act at once. Acquiring fails with {@link LockHeldError} (exit 3)
@@ -28,6 +31,9 @@ export interface LeaseLockOptions {
  */
 export class LeaseLock {
   private lease: V1Lease | undefined;
+  private inheritedNote: string | undefined;
+  /** Writes of the held Lease, one at a time: two at once would carry the same resourceVersion and one would look like a lost lock. */
+  private writes: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly lostController = new AbortController();
   private readonly duration: number;
@@ -49,6 +55,32 @@ export class LeaseLock {
 
   get held(): boolean {
     return this.lease !== undefined;
+  }
+
+  /**
+   * What an earlier holder recorded with {@link record} and never cleared, read when this run
+   * acquired the lock: that run died (SIGKILL, OOM) in the middle of it, and this run, now the
+   * only one acting, may clean up after it.
+   */
+  get inherited(): string | undefined {
+    return this.inheritedNote;
+  }
+
+  /**
+   * Records on the Lease what the holder is in the middle of (`undefined` clears it), so that
+   * the next holder can clean up if this run dies before clearing it. The note outlives
+   * {@link release}. Throws when the write fails, and (InterruptedError) when the lock turns out lost.
+   */
+  async record(note: string | undefined): Promise<void> {
+    return this.serially(async () => {
+      const written = await this.write((lease) => {
+        const annotations = { ...(lease.metadata?.annotations ?? {}) };
+        if (note === undefined) delete annotations[IN_FLIGHT_ANNOTATION];
+        else annotations[IN_FLIGHT_ANNOTATION] = note;
+        return { ...lease, metadata: { ...lease.metadata, annotations }, spec: { ...lease.spec, renewTime: microTime(this.clock.now()) } };
+      });
+      if (written === 'lost') throw new InterruptedError('the lock was lost to another run');
+    });
   }
 
   /** Takes the lock or throws {@link LockHeldError}. Starts background renewal. */
@@ -82,6 +114,7 @@ export class LeaseLock {
         throw e;
       }
     } else {
+      this.inheritedNote = current.metadata?.annotations?.[IN_FLIGHT_ANNOTATION];
       const spec = current.spec ?? {};
       const holder = spec.holderIdentity ?? '';
       const renewed = spec.renewTime ? new Date(spec.renewTime as unknown as string).getTime() : 0;
@@ -118,40 +151,87 @@ export class LeaseLock {
 
   /** Renews the lease; on losing it, aborts {@link lost}. Transient failures are retried next tick. */
   async renew(): Promise<void> {
-    const lease = this.lease;
-    if (lease === undefined) return;
-    const { namespace, name } = this.o;
-    const body: V1Lease = { ...lease, spec: { ...lease.spec, renewTime: microTime(this.clock.now()) } };
-    try {
-      this.lease = await this.caller.call({ verb: 'update', kind: 'Lease', namespace, name }, () =>
-        this.api.replaceNamespacedLease({ name, namespace, body }),
-      );
-    } catch (e) {
-      if (e instanceof KubeError && (e.conflict || e.notFound)) {
-        this.stopRenewing();
-        this.lease = undefined;
-        this.log.error({ lease: `${namespace}/${name}` }, 'lock lost to another holder; stopping at the next safe point');
-        this.lostController.abort(new Error('lock lost'));
-        return;
+    return this.serially(async () => {
+      if (this.lease === undefined) return;
+      try {
+        await this.write((lease) => ({ ...lease, spec: { ...lease.spec, renewTime: microTime(this.clock.now()) } }));
+      } catch (e) {
+        this.log.warn({ lease: `${this.o.namespace}/${this.o.name}`, err: e }, 'lease renewal failed; will retry');
       }
-      this.log.warn({ lease: `${namespace}/${name}`, err: e }, 'lease renewal failed; will retry');
-    }
+    });
   }
 
   /** Releases the lock (empty holder), so the next run need not wait for expiry. Never throws. */
   async release(): Promise<void> {
     this.stopRenewing();
-    const lease = this.lease;
-    if (lease === undefined) return;
-    this.lease = undefined;
-    const { namespace, name } = this.o;
-    const body: V1Lease = { ...lease, spec: { ...lease.spec, holderIdentity: undefined, acquireTime: undefined, renewTime: undefined } };
-    try {
-      await this.caller.call({ verb: 'update', kind: 'Lease', namespace, name }, () => this.api.replaceNamespacedLease({ name, namespace, body }));
-      this.log.info({ lease: `${namespace}/${name}` }, 'lock released');
-    } catch (e) {
-      this.log.warn({ lease: `${namespace}/${name}`, err: e }, 'could not release the lock; it expires on its own');
+    return this.serially(async () => {
+      if (this.lease === undefined) return;
+      const lease = `${this.o.namespace}/${this.o.name}`;
+      try {
+        const released = await this.write((l) => ({ ...l, spec: { ...l.spec, holderIdentity: undefined, acquireTime: undefined, renewTime: undefined } }), { releasing: true });
+        if (released === 'written') this.log.info({ lease }, 'lock released');
+        else this.log.warn({ lease }, 'the lock was taken over by another run before it was released');
+      } catch (e) {
+        this.log.warn({ lease, err: e }, 'could not release the lock; it expires on its own');
+      }
+      this.lease = undefined;
+    });
+  }
+
+  /**
+   * Writes the held Lease, changed by `change`. A 409, or a failure after which the write may
+   * have happened (5xx, connection lost), is not taken for a lost lock at once: the answer to
+   * an earlier write of ours may have been lost, leaving us a stale resourceVersion. The Lease
+   * is read again; while we still hold it the change is applied to it afresh. Returns 'lost'
+   * (and aborts {@link lost}) when another holder has it; a release counts an empty holder as done.
+   */
+  private async write(change: (lease: V1Lease) => V1Lease, o: { releasing?: boolean } = {}): Promise<'written' | 'lost'> {
+    const { namespace, name, identity } = this.o;
+    const op = { kind: 'Lease', namespace, name };
+    let lease = this.lease!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const body = change(lease);
+        this.lease = await this.caller.call({ ...op, verb: 'update' }, () => this.api.replaceNamespacedLease({ name, namespace, body }));
+        return 'written';
+      } catch (e) {
+        if (!(e instanceof KubeError && (e.conflict || e.notFound || e.outcomeUnknown)) || attempt >= 4) throw e;
+        if (e.notFound) return this.lostUnlessReleasing(o);
+      }
+      let current: V1Lease;
+      try {
+        current = await this.caller.call({ ...op, verb: 'get' }, () => this.api.readNamespacedLease({ name, namespace }));
+      } catch (e) {
+        if (e instanceof KubeError && e.notFound) return this.lostUnlessReleasing(o);
+        throw e;
+      }
+      const holder = current.spec?.holderIdentity ?? '';
+      if (holder !== identity) {
+        if (o.releasing && holder === '') return 'written';
+        return this.lostUnlessReleasing(o);
+      }
+      this.lease = current;
+      lease = current;
     }
+  }
+
+  private lostUnlessReleasing(o: { releasing?: boolean }): 'lost' {
+    if (!o.releasing) this.markLost();
+    return 'lost';
+  }
+
+  /** Runs `write` after every write started before it (settled either way). */
+  private serially<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(write, write);
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  private markLost(): void {
+    this.stopRenewing();
+    this.lease = undefined;
+    this.log.error({ lease: `${this.o.namespace}/${this.o.name}` }, 'lock lost to another holder; stopping at the next safe point');
+    this.lostController.abort(new Error('lock lost'));
   }
 
   private stopRenewing(): void {

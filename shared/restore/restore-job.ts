@@ -1,6 +1,7 @@
 import { loadRecipientKeys, loadSigningKey, type KeyWarning, type RecipientKey } from '../crypto/index.js';
 import { jobEventSubject, reportKeyWarnings } from '../backup/backup-job.js';
 import { BackupLayout } from '../backup/backup-layout.js';
+import { cleanUpAbandonedBackup } from '../backup/run-backup.js';
 import { InterruptedError } from '../errors/index.js';
 import { redactor } from '../log/index.js';
 import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
@@ -60,9 +61,10 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   const subject = jobEventSubject('restore', toolNamespace(s), ctx.io.env, true);
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
   await reportKeyWarnings(warnings, ctx, events, subject);
-  return withJobLock('restore', s, kube, ctx, async () => {
+  return withJobLock('restore', s, kube, ctx, async (lock) => {
+    await cleanUpAbandonedBackup(lock.inherited, deps.store, deps.layout, ctx.log);
     try {
-      await runRestore(deps, options, report);
+      await runRestore({ ...deps, inFlight: lock }, options, report);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const stopped = e instanceof InterruptedError ? 'stopped' : 'failed';

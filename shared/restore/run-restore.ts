@@ -22,7 +22,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
 import { DEFAULT_EXCLUDED_TYPES } from '../backup/backup-settings.js';
-import { runBackup } from '../backup/run-backup.js';
+import { runBackup, type BackupDeps } from '../backup/run-backup.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import type { SecretPage } from '../backup/secret-source.js';
@@ -60,6 +60,8 @@ export interface RestoreDeps {
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
+  /** Where the pre-restore backup notes itself while it is written (the restore's Lease; see `BackupDeps.inFlight`). */
+  inFlight?: BackupDeps['inFlight'];
 }
 
 export interface RestoreOptions {
@@ -267,7 +269,7 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
     }
   }
   const result = await runBackup(
-    { kube: deps.kube, store: deps.store, layout: deps.layout, recipients: deps.recipients, signingKey: deps.signingKey, log: deps.log, clock: deps.clock, shutdown: deps.shutdown },
+    { kube: deps.kube, store: deps.store, layout: deps.layout, recipients: deps.recipients, signingKey: deps.signingKey, log: deps.log, clock: deps.clock, shutdown: deps.shutdown, inFlight: deps.inFlight },
     {
       selection: { namespaces, excludeNamespaces: [], excludeTypes: [...DEFAULT_EXCLUDED_TYPES] },
       compression: 'gzip',

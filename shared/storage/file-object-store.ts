@@ -161,6 +161,30 @@ export class FileObjectStore implements ObjectStore {
     return sha256Of(await this.get(key));
   }
 
+  async abortUploads(prefix: string): Promise<number> {
+    const { dir, rest } = this.splitPrefix('abortUploads', prefix);
+    let removed = 0;
+    const sweep = async (path: string, namePrefix: string, top: boolean): Promise<void> => {
+      let names: Array<{ name: string; isDirectory: boolean }> = [];
+      try {
+        for await (const d of await opendir(path)) names.push({ name: d.name, isDirectory: d.isDirectory() });
+      } catch (e) {
+        if (isCode(e, 'ENOENT') || isCode(e, 'ENOTDIR')) return;
+        throw fsError(e, 'abortUploads', `${this.location}/${prefix}`);
+      }
+      for (const { name, isDirectory } of names) {
+        if (isDirectory && !name.startsWith(RESERVED_SEGMENT_PREFIX) && (!top || name.startsWith(namePrefix))) {
+          await sweep(join(path, name), '', false);
+        } else if (name.startsWith(TEMP_PREFIX) && (!top || name.slice(name.indexOf('.', TEMP_PREFIX.length) + 1).startsWith(namePrefix))) {
+          await rm(join(path, name), { force: true });
+          removed++;
+        }
+      }
+    };
+    await sweep(dir === '' ? this.dir : this.pathOf(dir), rest, true);
+    return removed;
+  }
+
   /** Objects under directory `dir` (a key prefix without trailing `/`) whose names start with `namePrefix`, sorted. */
   private async *walk(dir: string, namePrefix: string): AsyncGenerator<ObjectInfo> {
     for (const entry of await this.entries(dir, 'list')) {

@@ -85,6 +85,15 @@ export interface ObjectStore {
 
   /** Reads an object back, streaming, and returns its size and SHA-256 (read-back verification). */
   digest(key: string): Promise<ObjectDigest>;
+
+  /**
+   * Removes what unfinished uploads under `prefix` left behind: S3 aborts every open multipart
+   * upload whose key starts with `prefix` (their parts are invisible to listings but stored and
+   * billed); the file store deletes its temp files there. These are the remains of a writer
+   * killed before it could clean up ({@link put} cleans up after itself otherwise): call it only
+   * where no live writer can be uploading. Returns how many were removed.
+   */
+  abortUploads(prefix: string): Promise<number>;
 }
 
 export interface PutOptions {

@@ -7,6 +7,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
@@ -308,6 +309,37 @@ export class S3ObjectStore implements ObjectStore {
 
   async digest(key: string): Promise<ObjectDigest> {
     return sha256Of(await this.get(key));
+  }
+
+  async abortUploads(prefix: string): Promise<number> {
+    const location = `${this.location}/${prefix}`;
+    const problem = prefixProblem(prefix);
+    if (problem !== undefined) throw new StorageError({ kind: 'other', operation: 'abortUploads', location, detail: problem });
+    let aborted = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (let page = 1; ; page++) {
+      const r = await this.call({ operation: 'abortUploads', location, step: `ListMultipartUploads page ${page}` }, () =>
+        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.root + prefix, KeyMarker, UploadIdMarker })),
+      );
+      for (const u of r.Uploads ?? []) {
+        if (u.Key === undefined || u.UploadId === undefined) continue;
+        const Key = u.Key;
+        const UploadId = u.UploadId;
+        try {
+          await this.call({ operation: 'abortUploads', location: `${this.location}/${Key.slice(this.root.length)}`, step: 'AbortMultipartUpload' }, () =>
+            this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })),
+          );
+          aborted++;
+        } catch (e) {
+          // Completed or aborted meanwhile: nothing left to remove.
+          if (!(e instanceof StorageError && e.kind === 'not-found')) throw e;
+        }
+      }
+      if (!r.IsTruncated) return aborted;
+      KeyMarker = r.NextKeyMarker;
+      UploadIdMarker = r.NextUploadIdMarker;
+    }
   }
 
   /** Releases the client's sockets (the store is unusable afterwards). */

@@ -119,6 +119,82 @@ describe('jobs/backup (failures)', function () {
     assert.deepEqual(await storedKeys(h), []);
   });
 
+  it('when reading the index back fails (connection dropped mid-download), deletes the index first, then the segments: no backup looks complete', async () => {
+    seedMany(h, 20);
+    h.s3.faults.fail({ operation: 'GetObject', when: (r) => r.path.includes('index.json'), action: 'drop-mid-download' });
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs()]);
+
+    assert.equal(r.code, 4, r.stderr);
+    assert.deepEqual(await storedKeys(h), []);
+    const deletes = h.s3.faults.requests.filter((x) => x.operation === 'DeleteObjects');
+    assert.equal(deletes.length, 2, 'the index in one request, then the segments');
+  });
+
+  it('when the index cannot be deleted after a failed read-back, keeps the segments with it: a stored index never names missing segments', async () => {
+    seedMany(h, 20);
+    h.s3.faults.fail({ operation: 'GetObject', when: (r) => r.path.includes('index.json'), action: 'drop-mid-download' });
+    h.s3.faults.fail({ operation: 'DeleteObjects', action: 'error-500', sticky: true });
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--s3-max-attempts', '2', '--output', 'json']);
+
+    assert.equal(r.code, 4, r.stderr);
+    const keys = await storedKeys(h);
+    const id = keys[0].split('/')[2];
+    assert.deepEqual(keys, [`test-cluster/backups/${id}/index.json.pgp`, `test-cluster/backups/${id}/segment-00001.json.gz.pgp`]);
+    const back = await readBackup(createObjectStore(h.s3.settings('bk')), 'test-cluster', id, h.recipient);
+    assert.equal(back.secrets.length, 20, 'the backup left behind is whole');
+  });
+
+  it('notes the backup it writes on its Lease until the backup is complete', async () => {
+    seedMany(h, 5);
+    const notes: Array<string | undefined> = [];
+    const noteNow = () => (h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup')?.metadata?.annotations as Record<string, string> | undefined)?.['secret-steward.io/in-flight'];
+    h.s3.faults.fail({ operation: 'PutObject', action: 'pass', onFire: () => void notes.push(noteNow()) });
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
+
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(notes, [`backup ${JSON.parse(r.stdout).backupId}`]);
+    assert.equal(noteNow(), undefined);
+  });
+
+  it('cleans up after a run killed mid-upload: aborts its open multipart upload and deletes its segments, then backs up', async () => {
+    seedMany(h, 5);
+    const dead = '20260101T000000Z-dead01';
+    const store = createObjectStore(h.s3.settings('bk'));
+    await store.put(`test-cluster/backups/${dead}/segment-00001.json.gz.pgp`, Buffer.from('half a backup'));
+    const { CreateMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+    await h.s3.client.send(new CreateMultipartUploadCommand({ Bucket: h.s3.bucket, Key: `bk/test-cluster/backups/${dead}/segment-00002.json.gz.pgp` }));
+    h.emulator.create({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'secret-steward-backup', namespace: 'secret-steward', annotations: { 'secret-steward.io/in-flight': `backup ${dead}` } },
+      spec: { holderIdentity: 'test-pod', leaseDurationSeconds: 60 },
+    } as never);
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
+
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await h.s3.listMultipartUploads(), []);
+    assert.ok((await storedKeys(h)).every((k) => !k.includes(dead)));
+    assert.ok(r.records.some((x) => x.msg === 'cleaned up after an earlier run that was killed while writing this backup' && x.abortedUploads === 1 && x.deletedObjects === 1));
+  });
+
+  it('keeps a backup its Lease note names when its index was written (killed after completing it)', async () => {
+    seedMany(h, 5);
+    const first = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
+    const id = JSON.parse(first.stdout).backupId as string;
+    const lease = h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup')!;
+    h.emulator.update({ ...lease, metadata: { ...lease.metadata, annotations: { 'secret-steward.io/in-flight': `backup ${id}` } } });
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs()]);
+
+    assert.equal(r.code, 0, r.stderr);
+    const back = await readBackup(createObjectStore(h.s3.settings('bk')), 'test-cluster', id, h.recipient);
+    assert.equal(back.secrets.length, 5);
+  });
+
   it('never lets a secret value reach logs, Events, S3 metadata, temp files or unencrypted bytes', async () => {
     const canary = 'CANARY-8d7f6e5a4b3c2d1e';
     seedCommonSecrets(h, ['canary']);

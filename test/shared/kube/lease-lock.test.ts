@@ -74,6 +74,59 @@ describe('shared/kube/lease-lock', function () {
     for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LockHeldError);
   });
 
+  it('record: a note on the Lease outlives release, is inherited by the next holder, and can be cleared', async () => {
+    const a = lock('noted', 'pod-a');
+    await a.acquire();
+
+    await a.record('backup 20261127T031500Z-3f9a1c');
+    await a.release();
+    const b = lock('noted', 'pod-b');
+    await b.acquire();
+    const inherited = b.inherited;
+    await b.record(undefined);
+    await b.release();
+    const c = lock('noted', 'pod-c');
+    await c.acquire();
+
+    assert.equal(a.inherited, undefined);
+    assert.equal(inherited, 'backup 20261127T031500Z-3f9a1c');
+    assert.equal(c.inherited, undefined);
+    await c.release();
+  });
+
+  for (const [what, fault] of [
+    ['answer was lost (the write happened)', { loseResponse: true }],
+    ['attempt failed with a 500 (the write did not happen)', { status: 500 }],
+  ] as const) {
+    it(`a write of the held Lease whose ${what} is not a lost lock: it re-reads and writes again`, async () => {
+      const a = lock(`resilient-${fault.status ?? 'lost'}`, 'pod-a');
+      await a.acquire();
+      const fired = emu.faults.inject({ method: 'PUT', path: `/apis/coordination.k8s.io/v1/namespaces/locks/leases/resilient-${fault.status ?? 'lost'}`, ...fault });
+
+      await a.record('backup 20261127T031500Z-3f9a1c');
+      await a.renew();
+
+      assert.equal(fired.hits, 1);
+      assert.equal(a.lost.aborted, false);
+      assert.equal(a.held, true);
+      assert.equal((emu.get('coordination.k8s.io/v1', 'Lease', 'locks', `resilient-${fault.status ?? 'lost'}`)!.metadata!.annotations as Record<string, string>)['secret-steward.io/in-flight'], 'backup 20261127T031500Z-3f9a1c');
+      await a.release();
+      assert.equal(lease(`resilient-${fault.status ?? 'lost'}`).spec.holderIdentity, undefined);
+    });
+  }
+
+  it('a release whose answer was lost still counts as released', async () => {
+    const sink = new MemorySink();
+    const logged = new LeaseLock(kube.coordination, kube.caller, systemClock, createLogger({ sink }), { namespace: 'locks', name: 'release-lost', identity: 'pod-a' });
+    await logged.acquire();
+    emu.faults.inject({ method: 'PUT', path: '/apis/coordination.k8s.io/v1/namespaces/locks/leases/release-lost', loseResponse: true });
+
+    await logged.release();
+
+    assert.equal(lease('release-lost').spec.holderIdentity, undefined);
+    assert.ok(sink.lines.some((l) => l.includes('lock released')), sink.lines.join('\n'));
+  });
+
   it('signals loss when another holder took the lease meanwhile', async () => {
     const a = lock('lost', 'pod-a');
     await a.acquire();

@@ -90,6 +90,24 @@ describe('shared/storage/file-object-store', () => {
     assert.deepEqual(await collect(store.listPrefixes('')), ['b/']);
   });
 
+  it('abortUploads removes the temp files a killed writer left under a prefix, and nothing else', async () => {
+    const dir = await freshDir();
+    const store = new FileObjectStore(dir);
+    await store.put('b/1/real', Buffer.from('r'));
+    await writeFile(join(dir, 'b', '1', '.~tmp.abc.segment'), 'half');
+    await (await import('node:fs/promises')).mkdir(join(dir, 'b', '2'), { mode: 0o700 });
+    await writeFile(join(dir, 'b', '2', '.~tmp.def.other'), 'half');
+    await writeFile(join(dir, 'b', '.~tmp.123.1x'), 'half');
+
+    const removed = await store.abortUploads('b/1/');
+    const none = await store.abortUploads('nothing/');
+
+    assert.equal(removed, 1);
+    assert.equal(none, 0);
+    assert.deepEqual(await tree(join(dir, 'b')), ['.~tmp.123.1x', '1', '1/.~meta.real.json', '1/real', '2', '2/.~tmp.def.other']);
+    assert.equal(await store.abortUploads('b/1'), 1, 'a prefix that is no directory matches names too (b/1x, b/1/...)');
+  });
+
   it('writes nothing outside its directory for traversal keys', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'file-store-'));
     dirs.push(parent);

@@ -240,6 +240,26 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       );
     });
 
+    it('abortUploads aborts the open multipart uploads under a prefix (a killed writer\'s), and no others', async () => {
+      const prefix = freshPrefix();
+      const { CreateMultipartUploadCommand, UploadPartCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+      const open = async (key: string) => {
+        const { UploadId } = await s3.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${prefix}/${key}` }));
+        await s3.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: `${prefix}/${key}`, UploadId, PartNumber: 1, Body: Buffer.from('part') }));
+        return UploadId!;
+      };
+      await open('dead/segment-1');
+      await open('dead/segment-2');
+      const other = await open('alive/segment-1');
+
+      const aborted = await storeFor(prefix).abortUploads('dead/');
+
+      assert.equal(aborted, 2);
+      assert.deepEqual((await s3.listMultipartUploads()).map((u) => u.key), [`${prefix}/alive/segment-1`]);
+      assert.equal(await storeFor(prefix).abortUploads('dead/'), 0);
+      await s3.client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: `${prefix}/alive/segment-1`, UploadId: other }));
+    });
+
     it('a body stream error midway through a multipart upload aborts it and rethrows the body error', async function () {
       this.timeout(60_000);
       const prefix = freshPrefix();
