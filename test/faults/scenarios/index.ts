@@ -1,0 +1,13 @@
+/**
+ * The scenario registry: one entry per job of the fault matrix, in table order. A new job (a
+ * rotation backend such as PostgreSQL) is one new file exporting a `Scenario` plus one line here.
+ */
+import { backupScenario } from './backup.js';
+import { restoreScenario } from './restore.js';
+import { rotateInPlaceScenario, rotateVersionedScenario } from './rotate.js';
+import type { Scenario } from './scenario.js';
+import { verifyRestoreScenario } from './verify-restore.js';
+
+export const SCENARIOS: ReadonlyArray<Scenario<any>> = [backupScenario, verifyRestoreScenario, restoreScenario, rotateInPlaceScenario, rotateVersionedScenario];
+
+export type { Phase, Scenario } from './scenario.js';
