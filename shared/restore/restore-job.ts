@@ -18,8 +18,10 @@ import { emptyRestoreReport, runRestore, type RestoreReport } from './run-restor
 /**
  * `secret-steward restore`: builds the dependencies, runs the restore (under the job's Lease
  * unless --dry-run), prints the plan and outcome per Secret, records an Event. Exit 0 when
- * every planned write succeeded (skips are fine), 1 when the backup failed verification, the
- * restore was refused, or any Secret failed.
+ * every planned write succeeded (deliberate skips are fine), 1 when the backup failed
+ * verification, the restore was refused, any Secret failed, or the backup holds a selected
+ * Secret the API server would reject (it cannot be restored: a damaged or forged backup must
+ * not pass for a complete restore; the others are still written).
  */
 export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const now = ctx.clock.now();
@@ -55,7 +57,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
       throw e;
     }
     print(s.output, ctx, report);
-    return report.counts.failed > 0 ? ExitCode.Failed : ExitCode.Success;
+    return incomplete(report) ? ExitCode.Failed : ExitCode.Success;
   }
 
   const subject = jobEventSubject('restore', toolNamespace(s), ctx.io.env, true);
@@ -78,7 +80,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
       print(s.output, ctx, report, message);
       throw e;
     }
-    const failed = report.counts.failed > 0;
+    const failed = incomplete(report);
     await events.record({
       subject,
       type: failed ? 'Warning' : 'Normal',
@@ -92,12 +94,22 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   });
 }
 
+/** Selected Secrets of the backup that the API server would reject: never restorable as they are. */
+function unrestorable(r: RestoreReport): number {
+  return r.items.filter((p) => p.action === 'skip' && (p.invalid?.length ?? 0) > 0).length;
+}
+
+/** Something selected was not restored that should have been. */
+function incomplete(r: RestoreReport): boolean {
+  return r.counts.failed > 0 || unrestorable(r) > 0;
+}
+
 function summaryLine(r: RestoreReport): string {
   const c = r.counts;
   const verb = r.dryRun ? 'would ' : '';
   return (
     `${verb}create ${c.create}, ${verb}overwrite ${c.overwrite}, ${verb}recreate ${c.recreate}, unchanged ${c.unchanged}, skipped ${c.skip}` +
-    `${c.failed > 0 ? `, FAILED ${c.failed}` : ''}${r.namespacesCreated.length > 0 ? `; created namespaces ${r.namespacesCreated.join(', ')}` : ''}`
+    `${c.failed > 0 ? `, FAILED ${c.failed}` : ''}${unrestorable(r) > 0 ? `, UNRESTORABLE ${unrestorable(r)} (the API server would reject them)` : ''}${r.namespacesCreated.length > 0 ? `; created namespaces ${r.namespacesCreated.join(', ')}` : ''}`
   );
 }
 

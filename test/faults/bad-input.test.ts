@@ -143,7 +143,7 @@ function crafted(name: string, items: (c: Ctx) => Array<string | Buffer>): Input
 function rejectedSecret(input: Input, message: (c: Ctx) => RegExp): Row[] {
   return [
     { input, command: 'verify-restore', args: drillArgs, exit: 1, message: (c) => new RegExp(`Secret ${esc(c.ns)}/db: ${message(c).source}`), changes: { objects: reports } },
-    { input, command: 'restore', args: restoreArgs, exit: 0, message: (c) => new RegExp(`skip +${esc(c.ns)}/db +${esc(c.ns)}/db +skipped +the API server would reject it: ${message(c).source}`) },
+    { input, command: 'restore', args: restoreArgs, exit: 1, message: (c) => new RegExp(`skip +${esc(c.ns)}/db +${esc(c.ns)}/db +skipped +the API server would reject it: ${message(c).source}`) },
   ];
 }
 
