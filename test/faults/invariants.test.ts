@@ -24,6 +24,7 @@ import {
 import { FaultLab, type CaseWorld } from './lab.js';
 import { restoredOrKept } from './scenarios/restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './scenarios/rotate.js';
+import { pgServerOfMatrix, rotatePostgresqlScenario } from './scenarios/rotate-postgresql.js';
 import { verifyRestoreScenario } from './scenarios/verify-restore.js';
 
 const b64 = (v: string) => Buffer.from(v).toString('base64');
@@ -186,6 +187,38 @@ describe('test/faults/invariants', () => {
       assert.match(notRotated.join(), /keys-v3 is not a rotation of keys-v2/);
       assert.match(gone.join(), /keys-v2 was deleted or changed/);
       assert.match(gone.join(), /Deployment shop\/web references Secret keys-v2, which does not exist/);
+    });
+
+    it('rotate postgresql: a Secret naming a password the database refuses, or a database still taking the original after the rerun, is a violation', async () => {
+      await rotatePostgresqlScenario.prepare!(lab);
+      try {
+        world = await lab.openCase();
+        const seeded = await rotatePostgresqlScenario.seed(world);
+        const pg = pgServerOfMatrix()!;
+        assert.deepEqual(await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run), [], 'unchanged, and the database takes the Secret');
+
+        await pg.sql("ALTER ROLE fault_app PASSWORD 'not-the-secret-password-1'");
+        const refused = await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run);
+        world.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-pending', namespace: 'shop', annotations: { 'secret-steward.io/rotation-step': 'set' } }, data: { password: b64('pending-password-2') } } as never);
+        const neither = await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run);
+        await pg.sql("ALTER ROLE fault_app PASSWORD 'pending-password-2'");
+        const inFlight = await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run);
+        world.emulator.delete('v1', 'Secret', 'shop', 'db-pending');
+        const rotatedPassword = 'rotated-password-3';
+        const host = data(world, 'db').data!.host;
+        write(world, 'db', { password: rotatedPassword, DATABASE_URL: `postgresql://fault_app:${rotatedPassword}@${Buffer.from(host, 'base64').toString()}:${Buffer.from(data(world, 'db').data!.port, 'base64').toString()}/shop` });
+        await pg.sql("ALTER ROLE fault_app PASSWORD 'original-pg-password-CANARY-3c9d'");
+        const stale = await rotatePostgresqlScenario.check(world, seeded, 'after-rerun', run);
+
+        assert.match(refused.join(), /after-fault: the database refuses the password shop\/db holds/);
+        assert.match(neither.join(), /accepts neither the password of shop\/db nor the pending one \(companion at step set/);
+        assert.deepEqual(inFlight, [], 'in flight, the pending password is allowed');
+        assert.match(stale.join(), /the database refuses the password shop\/db holds/);
+        assert.match(stale.join(), /previous password is not recoverable/);
+        assert.match(stale.join(), /still accepts the original password/);
+      } finally {
+        await rotatePostgresqlScenario.teardown!();
+      }
     });
 
     it('verify-restore: a drill object left by a run that exited, or a changed source Secret, is a violation', async () => {

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { renderTable, runMatrix, violationsOf } from './matrix.js';
 
 const USAGE = `usage: npm run faults -- [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
-  --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned
+  --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned, rotate-postgresql
   --kind    only this fault kind (repeatable or comma-separated), e.g. k8s-500, s3-truncated-read, sigkill
   --sample  N cases per job and fault kind, chosen with --seed (default: every case)
   --case    only one case, by the id the table's violation list prints

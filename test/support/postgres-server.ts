@@ -70,9 +70,10 @@ async function makeCertificates(dir: string): Promise<{ caPem: string }> {
   return { caPem: await readFile(join(dir, 'ca.crt'), 'utf8') };
 }
 
-export async function startPostgres(): Promise<PgTestServer> {
+/** `parentDir`: where the cluster's directory is made (it must be reachable by the postgres user). @default os.tmpdir() */
+export async function startPostgres(opts: { parentDir?: string } = {}): Promise<PgTestServer> {
   const bin = binDir();
-  const root = await mkdtemp(join(tmpdir(), 'ss-pg-'));
+  const root = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'ss-pg-'));
   const data = join(root, 'data');
   const tls = join(root, 'tls');
   await mkdir(tls);

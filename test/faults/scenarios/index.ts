@@ -5,9 +5,10 @@
 import { backupScenario } from './backup.js';
 import { restoreScenario } from './restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './rotate.js';
+import { rotatePostgresqlScenario } from './rotate-postgresql.js';
 import type { Scenario } from './scenario.js';
 import { verifyRestoreScenario } from './verify-restore.js';
 
-export const SCENARIOS: ReadonlyArray<Scenario<any>> = [backupScenario, verifyRestoreScenario, restoreScenario, rotateInPlaceScenario, rotateVersionedScenario];
+export const SCENARIOS: ReadonlyArray<Scenario<any>> = [backupScenario, verifyRestoreScenario, restoreScenario, rotateInPlaceScenario, rotateVersionedScenario, rotatePostgresqlScenario];
 
 export type { Phase, Scenario } from './scenario.js';
