@@ -88,6 +88,11 @@ export interface LastOutcome {
   message?: string;
   /** The rotation stays in flight (its pending values are kept): the next run resumes it. */
   resumable?: boolean;
+  /**
+   * The failure was the API server's (unreachable or overloaded), not the new values' or a
+   * consumer's: a rolled-back rotation is then not held until the next slot, the next run tries again.
+   */
+  transient?: boolean;
 }
 
 /**

@@ -342,6 +342,7 @@ export function outcomeAnnotation(rot: Rotation, result: LastOutcome['result'], 
   const o: LastOutcome = { result, rotation: rot.id, at: at.toISOString(), slot: rot.slot };
   if (message) o.message = message.slice(0, 512);
   if (resumable) o.resumable = true;
+  if (rot.transient && result !== 'succeeded') o.transient = true;
   return JSON.stringify(o);
 }
 

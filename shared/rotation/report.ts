@@ -60,14 +60,15 @@ export function countActions(report: RotationReport): ReportCounts {
 
 /**
  * The run's exit code: 1 when any Secret failed, was rolled back or has an invalid policy;
- * 4 when the only failures were transient (API unreachable); 0 otherwise (skipped and
+ * 4 when the only failures were transient (API unreachable; a rollback the API server caused
+ * counts as one); 0 otherwise (skipped and
  * deferred Secrets are not failures).
  */
 export function exitCodeOf(report: RotationReport): ExitCodeValue {
   let transient = false;
   for (const s of report.secrets) {
-    if (s.action === 'rolled-back' || s.action === 'rollback-failed' || s.action === 'invalid') return ExitCode.Failed;
-    if (s.action === 'failed') {
+    if (s.action === 'rollback-failed' || s.action === 'invalid') return ExitCode.Failed;
+    if (s.action === 'failed' || s.action === 'rolled-back') {
       if (!s.transient) return ExitCode.Failed;
       transient = true;
     }

@@ -36,6 +36,8 @@ export interface WorkloadOutcome {
   message: string;
   /** True when this run patched the workload. */
   patched: boolean;
+  /** State `error` because the API server stayed unreachable or overloaded (not because of the workload). */
+  transient?: boolean;
 }
 
 /** States that fail the rotations of the workload. */
@@ -426,7 +428,7 @@ export async function rollOut(rotations: readonly Rotation[], deps: RotationDeps
       }
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
-      outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'error', message: e instanceof Error ? e.message : String(e), patched: false });
+      outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'error', message: e instanceof Error ? e.message : String(e), patched: false, transient: isKubeError(e, (k) => k.transient) });
     }
   });
   return outcomes;
@@ -463,7 +465,7 @@ export async function restoreConsumers(rotations: readonly Rotation[], deps: Rot
       outcomes.set(a.key, await verify(workload, a, deps, patched));
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
-      outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'error', message: e instanceof Error ? e.message : String(e), patched: false });
+      outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'error', message: e instanceof Error ? e.message : String(e), patched: false, transient: isKubeError(e, (k) => k.transient) });
     }
   });
   return outcomes;

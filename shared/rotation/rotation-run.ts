@@ -153,7 +153,9 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
       const stillFailing = rot.consumers.filter((k) => isFailure(restored.get(k)?.state ?? 'ready'));
       const cause = rot.warnings.find((w) => w.startsWith('consumers not ready')) ?? 'consumers were not ready';
       if (stillFailing.length === 0) {
-        await settle(rot, 'rolled-back', `${cause}; previous ${rot.strategy === 'versioned' ? 'version restored in' : 'values restored and'} consumers restored`, deps);
+        // Rolled back only because the API server failed us: not held, the next run tries again (exit 4).
+        const apiOnly = rot.failedWorkloads.length > 0 && rot.failedWorkloads.every((k) => outcomes.get(k)?.state === 'error' && outcomes.get(k)?.transient === true);
+        await settle(rot, 'rolled-back', `${cause}; previous ${rot.strategy === 'versioned' ? 'version restored in' : 'values restored and'} consumers restored${apiOnly ? '; the API server caused it, so the Secret is not held: the next run tries again' : ''}`, deps, { transient: apiOnly });
       } else {
         await settle(rot, 'rollback-failed', `${cause}; after the rollback still not ready: ${stillFailing.map((k) => `${shortWorkload(k)}: ${restored.get(k)!.message}`).join('; ')}`, deps);
       }

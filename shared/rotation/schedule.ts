@@ -171,7 +171,8 @@ export function assessDue(trigger: Trigger, record: RotationRecord, now: Date): 
   if (record.rotateNow !== undefined) {
     return { due: true, reason: 'rotate-now', slot: `rotate-now@${now.toISOString()}`, detail: 'annotation secret-steward.io/rotate-now is set' };
   }
-  const rolledBack = record.lastOutcome?.result === 'rolled-back' || record.lastOutcome?.result === 'rollback-failed' ? record.lastOutcome : undefined;
+  // A rollback holds the Secret, unless the API server caused it (the values and the consumers were never judged).
+  const rolledBack = (record.lastOutcome?.result === 'rolled-back' || record.lastOutcome?.result === 'rollback-failed') && record.lastOutcome.transient !== true ? record.lastOutcome : undefined;
   if (trigger.kind === 'schedule') {
     const slot = latestSlot(trigger, now);
     if (slot === undefined || reference.getTime() >= slot.getTime() || record.lastSlot === slot.toISOString()) {

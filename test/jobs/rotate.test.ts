@@ -155,6 +155,29 @@ describe('jobs/rotate', function () {
       assert.equal(restartedAt(c.workload('Deployment', 'shop', 'api')), undefined);
     });
 
+    it('a rollback the API server caused (a consumer could not be patched: 503s) is transient: exit 4, not held, the next run rotates', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.deployment('shop', 'api', { envFrom: ['db'] });
+      await c.emulator.workloads.idle();
+      const outage = c.emulator.faults.inject({ method: 'PATCH', path: '/apis/apps/v1/namespaces/shop/deployments/api', status: 503, times: Infinity });
+
+      const r = await c.run(['--output', 'json', '--api-retry-budget', '2']);
+
+      assert.equal(r.code, 4, r.stdout);
+      const e = entry(r, 'shop', 'db');
+      assert.equal(e.action, 'rolled-back', e.detail);
+      assert.match(e.detail, /the API server caused it, so the Secret is not held: the next run tries again/);
+      assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+      assert.equal(JSON.parse(c.annotations('shop', 'db')['secret-steward.io/last-outcome']).transient, true);
+      outage.remove();
+
+      const next = await c.run(['--output', 'json']);
+
+      assert.equal(next.code, 0, next.stdout);
+      assert.equal(entry(next, 'shop', 'db').action, 'rotated');
+      assert.notEqual(c.data('shop', 'db')!.password, DB_DATA.password);
+    });
+
     it('rolls back when a consumer never becomes ready: Secret and workloads end as they were', async () => {
       await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
       await c.deployment('shop', 'api', { envFrom: ['db'] });

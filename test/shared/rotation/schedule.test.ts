@@ -134,6 +134,14 @@ describe('shared/rotation/schedule', () => {
       assert.equal(assessDue(trigger, record('2025-01-01T00:00:00Z', { lastOutcome: rolledBack }), at('2025-02-01T12:00:00Z')).due, false);
       assert.equal(assessDue(trigger, record('2025-01-01T00:00:00Z', { lastOutcome: rolledBack }), at('2025-02-02T00:00:00Z')).due, true);
     });
+
+    it('does not hold a Secret whose rollback the API server caused (transient)', () => {
+      const slotRollback = { result: 'rolled-back' as const, rotation: 'r1', at: '2025-01-01T10:01:00Z', slot: '2025-01-01T10:00:00.000Z', transient: true };
+      const ageRollback = { result: 'rolled-back' as const, rotation: 'r1', at: '2025-02-01T00:00:00Z', transient: true };
+
+      assert.equal(assessDue(cron('0 * * * *'), record('2025-01-01T09:00:10Z', { lastOutcome: slotRollback }), at('2025-01-01T10:30:00Z')).due, true);
+      assert.equal(assessDue({ kind: 'max-age', maxAgeMs: 86_400_000 }, record('2025-01-01T00:00:00Z', { lastOutcome: ageRollback }), at('2025-02-01T12:00:00Z')).due, true);
+    });
   });
 
   describe('cronProblem', () => {
