@@ -295,6 +295,9 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
       now: completed,
     });
     shutdown.checkpoint();
+    // A guarded Lease write right before the index: if the lock was lost (a run that took the
+    // expired Lease may be cleaning up this backup's segments), no index must name them.
+    await deps.inFlight?.record(inFlightNote(backupId));
     indexKey = layout.indexKey(backupId);
     const put = await store.put(indexKey, encryptedIndex, {
       contentType: 'application/pgp-encrypted',

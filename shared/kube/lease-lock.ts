@@ -156,6 +156,15 @@ export class LeaseLock {
       try {
         await this.write((lease) => ({ ...lease, spec: { ...lease.spec, renewTime: microTime(this.clock.now()) } }));
       } catch (e) {
+        // Unrenewed for most of its duration, the Lease may already be taken by a run that
+        // believes us dead (and cleans up after us): stop at the next safe point rather than
+        // go on acting without the lock.
+        const renewed = new Date(this.lease?.spec?.renewTime as unknown as string).getTime();
+        if (this.lease !== undefined && !(this.clock.now().getTime() - renewed < (this.duration * 1000 * 2) / 3)) {
+          this.log.warn({ lease: `${this.o.namespace}/${this.o.name}`, err: e }, 'lease not renewed for two thirds of its duration');
+          this.markLost();
+          return;
+        }
         this.log.warn({ lease: `${this.o.namespace}/${this.o.name}`, err: e }, 'lease renewal failed; will retry');
       }
     });

@@ -159,6 +159,21 @@ describe('jobs/backup (failures)', function () {
     assert.equal(noteNow(), undefined);
   });
 
+  it('writes no index when its lock was taken over while it uploaded (the new holder may be cleaning up its segments)', async () => {
+    seedMany(h, 5);
+    const intrude = () => {
+      const lease = h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup')!;
+      h.emulator.update({ ...lease, spec: { ...(lease as unknown as { spec: object }).spec, holderIdentity: 'intruder' } } as never);
+    };
+    // The first PutObject is the (only) segment; the index would be the second.
+    h.s3.faults.fail({ operation: 'PutObject', action: 'pass', onFire: intrude });
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
+
+    assert.equal(r.code, 143, r.stderr);
+    assert.ok((await storedKeys(h)).every((k) => !k.endsWith('index.json.pgp')), 'no index names segments another run may delete');
+  });
+
   it('cleans up after a run killed mid-upload: aborts its open multipart upload and deletes its segments, then backs up', async () => {
     seedMany(h, 5);
     const dead = '20260101T000000Z-dead01';

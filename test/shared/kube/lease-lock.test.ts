@@ -127,6 +127,24 @@ describe('shared/kube/lease-lock', function () {
     assert.ok(sink.lines.some((l) => l.includes('lock released')), sink.lines.join('\n'));
   });
 
+  it('stops itself when it could not renew for two thirds of the lease duration (another run may take it over)', async () => {
+    const clock = fixedClock(new Date());
+    const a = lock('unrenewed', 'pod-a', clock, 30);
+    await a.acquire();
+    (a as unknown as { stopRenewing(): void }).stopRenewing();
+    const outage = emu.faults.inject({ method: 'PUT', path: '/apis/coordination.k8s.io/v1/namespaces/locks/leases/unrenewed', status: 503, times: Infinity });
+
+    clock.advance(2_000);
+    await a.renew();
+    const afterShortOutage = a.lost.aborted;
+    clock.advance(18_000);
+    await a.renew();
+
+    assert.equal(afterShortOutage, false, 'a short outage is retried');
+    assert.equal(a.lost.aborted, true, 'unrenewed for 20 s of 30: stop');
+    outage.remove();
+  });
+
   it('signals loss when another holder took the lease meanwhile', async () => {
     const a = lock('lost', 'pod-a');
     await a.acquire();
