@@ -13,6 +13,11 @@ export interface BackendStepContext<C = unknown> {
   current: ReadonlyMap<string, Buffer>;
   /** Every data key as the Secret will hold it after the rotation. */
   pending: ReadonlyMap<string, Buffer>;
+  /**
+   * True when `set` restores the values the Secret holds (a failed test, a rollback): `pending`
+   * are then the values consumers still use, and `current` the ones being abandoned.
+   */
+  reverting: boolean;
   /** Reads another Secret of the namespace (admin credentials for the backend). */
   readSecret(name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
   log: Logger;

@@ -243,7 +243,7 @@ export async function recordPendingStep(rot: Rotation, step: RotationStep, deps:
 }
 
 /** The values a backend sees: every key before and after. */
-function backendContext(rot: Rotation, deps: RotationDeps, current: Map<string, Buffer>, pending: Map<string, Buffer>): BackendStepContext {
+function backendContext(rot: Rotation, deps: RotationDeps, current: Map<string, Buffer>, pending: Map<string, Buffer>, reverting = false): BackendStepContext {
   return {
     namespace: rot.namespace,
     secretName: rot.name,
@@ -251,6 +251,7 @@ function backendContext(rot: Rotation, deps: RotationDeps, current: Map<string, 
     config: rot.policy.backend!.config,
     current,
     pending,
+    reverting,
     readSecret: (name) => readSecretData(deps, rot.namespace, name),
     log: deps.log.child({ secret: rot.label, rotation: rot.id, backend: rot.policy.backend!.backend.name }),
     clock: deps.clock,
@@ -292,7 +293,7 @@ export async function runBackendSteps(rot: Rotation, deps: RotationDeps): Promis
     const failed = `Secret ${rot.label}: step test (backend ${b.backend.name}) failed: ${(e as Error).message}`;
     if (e instanceof InterruptedError) throw e;
     try {
-      await b.backend.set({ ...ctx, current: pending, pending: current });
+      await b.backend.set({ ...ctx, current: pending, pending: current, reverting: true });
     } catch (back) {
       deps.log.error({ secret: rot.label, rotation: rot.id, backend: b.backend.name, err: back }, 'setting the backend back to the current values failed');
       throw new RotationError('backend', `${failed}; setting it back to the current values failed too: ${(back as Error).message}`, { cause: e });
@@ -316,7 +317,7 @@ export async function revertBackend(rot: Rotation, deps: RotationDeps): Promise<
     if (old === undefined) restored.delete(k);
     else restored.set(k, old);
   }
-  const ctx = backendContext(rot, deps, overlay(base, rot.newValues), restored);
+  const ctx = backendContext(rot, deps, overlay(base, rot.newValues), restored, true);
   try {
     await b.backend.set(ctx);
   } catch (e) {

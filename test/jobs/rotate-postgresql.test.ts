@@ -190,6 +190,31 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.ok(rerun.records.some((l) => /already has the pending password/.test(String(l.msg))), 'set recognised the pending password');
     });
 
+    it('refuses, before changing anything, a current password it could not set back (not printable ASCII)', async () => {
+      await pg.sql(`CREATE ROLE app_unicode LOGIN PASSWORD 'pässwörd-ünïcode-1'`);
+      const before = secretData(pg, 'app_unicode', 'pässwörd-ünïcode-1');
+      await c.secret('shop', 'db', before, policy('sslmode: disable'), { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(entry(r, 'shop', 'db').detail, /the current password is not printable ASCII, so a failed rotation could not set it back/);
+      assert.deepEqual(c.data('shop', 'db'), before);
+      assert.equal(await pg.login('app_unicode', 'pässwörd-ünïcode-1', 'shop'), undefined, 'the database still takes it');
+    });
+
+    it('a host key holding anything but a host name is refused without being echoed', async () => {
+      const before = { ...secretData(pg, 'app_single', 'whatever-password-2'), host: 'postgres://admin:hunter2-CANARY@db' };
+      await c.secret('shop', 'db', before, policy('sslmode: disable'), { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(entry(r, 'shop', 'db').detail, /the Secret's key host \(backend\.host\) does not hold a valid host/);
+      assert.ok(!everything(r).includes('hunter2-CANARY'), 'the value is not echoed');
+      assert.deepEqual(c.data('shop', 'db'), before);
+    });
+
     it('database unreachable: retried, then exit 4 with the Secret unchanged', async () => {
       const before = { ...secretData(pg, 'app_single', 'whatever-password-1'), port: '1' };
       await c.secret('shop', 'db', before, policy('sslmode: disable, connectAttempts: 2'), { annotations: LONG_AGO });
@@ -237,6 +262,20 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(await pg.login('app_alt_clone', one.password, 'shop'), undefined, 'the clone keeps its password while pods roll over');
       assert.ok(!everything(first).includes(one.password) && !everything(second).includes(two.password));
       assert.ok(!(await pg.log()).includes(one.password) && !(await pg.log()).includes(two.password), 'no password in the server log');
+    });
+
+    it('a failed test leaves the role in use untouched (nothing to set back) and the Secret as it was', async () => {
+      await role('app_altfail', 'old-altfail-password-1');
+      const before = secretData(pg, 'app_altfail', 'old-altfail-password-1');
+      await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable, testQuery: "SELECT count(*) FROM payroll"'), { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(entry(r, 'shop', 'db').detail, /backend\.testQuery failed as role app_altfail_clone: permission denied for table payroll/);
+      assert.deepEqual(c.data('shop', 'db'), before);
+      assert.equal(await pg.login('app_altfail', 'old-altfail-password-1', 'shop'), undefined);
+      assert.ok(r.records.some((l) => /set back: nothing to do/.test(String(l.msg))));
     });
 
     it('a wrong admin credential: a clear error naming the admin Secret, nothing changed', async () => {

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isDnsSubdomain } from '../../../verify/secret-validity.js';
 import { formatDuration, parseDuration } from '../../../config/options.js';
 import type { ParsedBackendConfig } from '../../backend.js';
 import type { SpecProblem } from '../../generators/generator.js';
@@ -22,6 +24,14 @@ import { isValidDataKey } from '../../generators/generator.js';
  * A setting given neither as a field nor as `<field>Key` is read from the Secret's key of the
  * same name when it has one (`host`, `port`, `database`, `sslmode`), else its default.
  */
+
+/** A DNS host name (RFC 1123 labels; service names such as db.shop.svc included). */
+export function isHostName(t: string): boolean {
+  return t.length <= 253 && /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(t) && t.split('.').every((l) => l.length <= 63);
+}
+
+/** Database names we connect to: letters, digits, `_`, `-`, `.`, `$`; at most 63 bytes. */
+export const DATABASE_NAME = /^[A-Za-z0-9_.$-]{1,63}$/;
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -50,15 +60,14 @@ export interface PgBackendConfig {
 }
 
 const dataKey = z.string().refine(isValidDataKey, 'is not a valid data key (letters, digits, "-", "_", ".")');
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const schema = z.strictObject({
   strategy: z.enum(['single-user', 'alternating-users']).default('single-user'),
-  host: z.string().min(1).max(253).optional(),
+  host: z.string().refine((t) => isIP(t) !== 0 || isHostName(t), 'expected a host name or an IP address').optional(),
   hostKey: dataKey.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   portKey: dataKey.optional(),
-  database: z.string().min(1).max(63).optional(),
+  database: z.string().regex(DATABASE_NAME, 'expected a database name (letters, digits, _ - . $; at most 63)').optional(),
   databaseKey: dataKey.optional(),
   sslmode: z.enum(SSL_MODES).optional(),
   sslmodeKey: dataKey.optional(),
@@ -67,7 +76,7 @@ const schema = z.strictObject({
   passwordKey: dataKey.default('password'),
   adminSecretRef: z
     .strictObject({
-      name: z.string().max(253).regex(DNS_SUBDOMAIN, 'is not a valid Secret name'),
+      name: z.string().refine(isDnsSubdomain, 'is not a valid Secret name'),
       usernameKey: dataKey.default('username'),
       passwordKey: dataKey.default('password'),
     })

@@ -5,7 +5,7 @@ import { TransientError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/index.js';
 import type { Clock } from '../../../runtime/clock.js';
 import { withRetry } from '../../../runtime/retry.js';
-import { SSL_MODES, type PgBackendConfig, type Setting, type SslMode } from './config.js';
+import { DATABASE_NAME, SSL_MODES, isHostName, type PgBackendConfig, type Setting, type SslMode } from './config.js';
 
 /**
  * Connections to the database: where (from the policy or the Secret's keys), TLS by libpq's
@@ -65,10 +65,12 @@ function read<T>(s: Setting<T>, values: ReadonlyMap<string, Buffer>, field: stri
 
 /** Resolves host, port, database and TLS from the policy and the Secret's keys. */
 export function resolveTarget(config: PgBackendConfig, values: ReadonlyMap<string, Buffer>, user: string): PgTarget {
-  const host = read(config.host, values, 'host', (t) => (t !== '' && t.length <= 253 && !/\s/.test(t) ? t : undefined));
+  // Only a host name or an address, and only a plain database name: anything else (a URI with
+  // a password, say) would be echoed into log lines and messages, and is refused without echo.
+  const host = read(config.host, values, 'host', (t) => (isIP(t) !== 0 || isHostName(t) ? t : undefined));
   if (host === undefined) throw new Error('no database host: set backend.host or backend.hostKey, or give the Secret a host key');
   const port = read(config.port, values, 'port', (t) => (/^\d{1,5}$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? Number(t) : undefined)) ?? 5432;
-  const database = read(config.database, values, 'database', (t) => (t !== '' && Buffer.byteLength(t) <= 63 ? t : undefined)) ?? user;
+  const database = read(config.database, values, 'database', (t) => (DATABASE_NAME.test(t) ? t : undefined)) ?? user;
   const sslmode = read(config.sslmode, values, 'sslmode', (t) => ((SSL_MODES as readonly string[]).includes(t) ? (t as SslMode) : undefined)) ?? 'prefer';
   let ca: string | undefined;
   if (config.sslRootCertKey !== undefined) {

@@ -63,6 +63,10 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
   if (current.user !== pending.user) throw new Error(`strategy single-user cannot switch ${config.usernameKey} (from ${current.user} to ${pending.user}); use alternating-users`);
   const password = newPassword(pending, config);
   if (current.password === password) throw new Error(`the policy does not change ${config.passwordKey}: generate it (keys.${config.passwordKey})`);
+  if (!ctx.reverting && !isScramSafe(current.password)) {
+    // Checked before anything changes: a failed test or rollout must be able to set it back.
+    throw new Error(`the current ${config.passwordKey} is not printable ASCII, so a failed rotation could not set it back; set an ASCII password once by hand, or use alternating-users`);
+  }
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   try {
     await withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password));
@@ -100,6 +104,11 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
   const { config } = ctx;
   const current = credentialOf(ctx.current, config, 'current');
   const pending = credentialOf(ctx.pending, config, 'pending');
+  if (ctx.reverting) {
+    // Only the role not in use was changed: the one the Secret returns to still has its password.
+    ctx.log.info({ database: describeTarget(target), role: pending.user }, 'set back: nothing to do (alternating-users never changes the role in use)');
+    return;
+  }
   const password = newPassword(pending, config);
   const { base } = alternateRole(current.user);
   if (pending.user !== base && pending.user !== `${base}${CLONE_SUFFIX}`) {

@@ -89,10 +89,11 @@ describe('postgresql backend: units', () => {
         'passwordKey: must differ from usernameKey',
       ],
     );
-    const shape = parsePgConfig({ port: 70000, adminSecretRef: { name: 'Bad_Name' }, sslmode: 'maybe', extra: 1 });
+    const shape = parsePgConfig({ port: 70000, adminSecretRef: { name: 'Bad_Name' }, sslmode: 'maybe', extra: 1, host: 'user:pw@db', database: 'shop;drop' });
     assert.ok('problems' in shape);
     const paths = shape.problems.map((p) => p.path.join('.'));
-    for (const p of ['port', 'adminSecretRef.name', 'sslmode', 'extra']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+    for (const p of ['port', 'adminSecretRef.name', 'sslmode', 'extra', 'host', 'database']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+    for (const host of ['db', 'db.shop.svc.cluster.local', '10.0.0.7', '::1']) assert.ok('config' in parsePgConfig({ host }), host);
     const single = parsePgConfig({ adminSecretRef: { name: 'db-admin' } });
     assert.ok('problems' in single && /only used by strategy alternating-users/.test(single.problems[0].message));
   });
