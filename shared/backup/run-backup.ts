@@ -296,8 +296,11 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
     });
     shutdown.checkpoint();
     // A guarded Lease write right before the index: if the lock was lost (a run that took the
-    // expired Lease may be cleaning up this backup's segments), no index must name them.
-    await deps.inFlight?.record(inFlightNote(backupId));
+    // expired Lease may be cleaning up this backup's segments), no index must name them. Other
+    // failures (no update permission, API down) are only logged, as for the first note; a lock
+    // that could not be renewed for long stops itself, which the checkpoint sees.
+    await noteInFlight(deps, blog, backupId);
+    shutdown.checkpoint();
     indexKey = layout.indexKey(backupId);
     const put = await store.put(indexKey, encryptedIndex, {
       contentType: 'application/pgp-encrypted',
