@@ -16,7 +16,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { backupCommand } from '../../jobs/backup.js';
@@ -27,6 +26,7 @@ import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { loadRecipientKeys, loadSigningKey } from '../../shared/crypto/index.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
+import { freePort } from '../support/free-port.js';
 import { startHarness, writeTestKeyPair, type Harness, type TestKeyFiles } from '../support/job-harness.js';
 import { backupKeyArgs, createDrillNamespace, DRILL_NS, readKeyArgs } from '../shared/verify/drill-fixtures.js';
 import { craftBackup, gzipBomb, LIST_HEAD, mebibyteOf, MIB, openPgpBomb, type CraftKeys } from './bad-input-backups.js';
@@ -658,9 +658,5 @@ describe('faults/bad-input', function () {
 
 /** `https://127.0.0.1:<port>` with nothing listening (the port was just free). */
 async function closedPort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return `https://127.0.0.1:${port}`;
+  return `https://127.0.0.1:${await freePort()}`;
 }

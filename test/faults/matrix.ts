@@ -4,6 +4,7 @@
  * that can happen to it, run the job again in a fresh world with that single fault at request
  * i, run it once more without faults, and check the invariants. See README.md in this folder.
  */
+import { prng } from '../bench/generate.js';
 import { isDeepStrictEqual } from 'node:util';
 import { canaryForms, canaryScan, converged, exitAccepted, unexpectedFailure } from './invariants.js';
 import { collectEvidence, tmpSnapshot } from './evidence.js';
@@ -154,21 +155,9 @@ function rerunReason(run: JobRun): string {
   }
 }
 
-/** A small seeded PRNG (mulberry32), so that a sample is the same for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Up to `perJobKind` cases of every (job, kind) pair, picked with a seeded PRNG; request order kept. */
 export function sampleCases(cases: readonly Case[], perJobKind: number, seed: number): Case[] {
-  const random = seededRandom(seed);
+  const random = prng(seed);
   const groups = new Map<string, Case[]>();
   for (const c of cases) {
     const k = `${c.scenario.job} ${c.kind.id}`;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 
 /** A real Prometheus Pushgateway (Debian's prometheus-pushgateway) on a free loopback port. */
 export interface PushgatewayHandle {
@@ -7,17 +7,6 @@ export interface PushgatewayHandle {
   /** The exposition text of everything pushed so far. */
   metrics(): Promise<string>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPushgateway(binary = 'prometheus-pushgateway'): Promise<PushgatewayHandle> {

@@ -11,6 +11,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeEmulator } from '../../emulator/index.js';
+import { podTemplate, type WorkloadRefs } from '../../shared/rotation/support/cluster.js';
 import type { SecretView } from '../invariants.js';
 import { LOCK_NAMESPACE, type CaseWorld } from '../lab.js';
 import type { Scenario } from './scenario.js';
@@ -21,23 +22,7 @@ const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
 const b64 = (v: string) => Buffer.from(v).toString('base64');
 const urlencode = (t: string) => encodeURIComponent(t).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 
-type Refs = { envFrom?: string[]; env?: Array<[string, string]> };
-
-function podTemplate(app: string, refs: Refs): Record<string, unknown> {
-  return {
-    metadata: { labels: { app } },
-    spec: {
-      containers: [
-        {
-          name: 'app',
-          image: 'registry.example/app:1.0',
-          env: (refs.env ?? []).map(([s, k], i) => ({ name: `VAR_${i}`, valueFrom: { secretKeyRef: { name: s, key: k } } })),
-          envFrom: (refs.envFrom ?? []).map((s) => ({ secretRef: { name: s } })),
-        },
-      ],
-    },
-  };
-}
+type Refs = Pick<WorkloadRefs, 'envFrom' | 'env'>;
 
 export function deployment(emulator: KubeEmulator, name: string, refs: Refs): void {
   emulator.create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS }, spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: podTemplate(name, refs) } });

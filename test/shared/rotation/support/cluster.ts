@@ -41,7 +41,8 @@ export interface WorkloadRefs {
   imagePullSecrets?: string[];
 }
 
-function podTemplate(app: string, refs: WorkloadRefs): Record<string, unknown> {
+/** A pod template (one container) consuming Secrets as `refs` says. */
+export function podTemplate(app: string, refs: WorkloadRefs): Record<string, unknown> {
   const volumes = [
     ...(refs.volumes ?? []).map((s, i) => ({ name: `secret-${i}`, secret: { secretName: s } })),
     ...(refs.projected?.length ? [{ name: 'projected', projected: { sources: refs.projected.map((s) => ({ secret: { name: s } })) } }] : []),
