@@ -6,10 +6,18 @@ import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { loadTrustedSignerKeys, verifyDetached } from '../../shared/crypto/index.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { startHarness, writeTestKeyPair, type Harness } from '../support/job-harness.js';
-import { startPushgateway, type PushgatewayHandle } from '../support/pushgateway.js';
+import {
+  backupKeyArgs,
+  createDrillNamespace,
+  DRILL_NS,
+  drillArgs,
+  drillObjects,
+  seedDrillSecrets,
+} from '../shared/verify/drill-fixtures.js';
+import { requireDependency } from '../support/dependencies.js';
+import { type Harness, startHarness, writeTestKeyPair } from '../support/job-harness.js';
+import { hasPushgateway, PUSHGATEWAY_INSTALL, type PushgatewayHandle, startPushgateway } from '../support/pushgateway.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
-import { backupKeyArgs, createDrillNamespace, DRILL_NS, drillArgs, drillObjects, seedDrillSecrets } from '../shared/verify/drill-fixtures.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -39,11 +47,20 @@ describe('jobs/verify-restore', function () {
     const id = await backup();
     const drillKey = await writeTestKeyPair(h.dir, 'drill');
 
-    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--backup-schedule', '0 3 * * *', '--signing-key', drillKey.privateKey, '--signing-key-passphrase-file', drillKey.passphraseFile]);
+    const r = await h.run(verifyRestoreCommand, [
+      ...drillArgs(h),
+      '--backup-schedule',
+      '0 3 * * *',
+      '--signing-key',
+      drillKey.privateKey,
+      '--signing-key-passphrase-file',
+      drillKey.passphraseFile,
+    ]);
 
     assert.equal(r.code, 0, r.stdout + r.stderr + JSON.stringify(r.records.filter((x) => x.level === 'error')));
     assert.match(r.stdout, new RegExp(`DR drill PASSED for backup ${id}`));
-    for (const check of ['freshness', 'integrity', 'validity', 'restorability', 'key-health']) assert.match(r.stdout, new RegExp(`${check} +PASS`));
+    for (const check of ['freshness', 'integrity', 'validity', 'restorability', 'key-health'])
+      assert.match(r.stdout, new RegExp(`${check} +PASS`));
     assert.match(r.stdout, /drift +SKIPPED .*--compare-live not given/);
     assert.match(r.stdout, /15 Secrets created in namespace secret-steward-drill, read back byte-identical and deleted/);
     assert.deepEqual(drillObjects(h), []);
@@ -58,7 +75,11 @@ describe('jobs/verify-restore', function () {
     assert.equal(check.status, 'valid');
     const tampered = Buffer.from(bytes.toString().replace('"pass"', '"fail"'));
     assert.equal((await verifyDetached(tampered, signature, await loadTrustedSignerKeys([drillKey.publicKey]))).status, 'invalid');
-    const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; message?: string; involvedObject?: { name?: string } }>;
+    const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{
+      reason?: string;
+      message?: string;
+      involvedObject?: { name?: string };
+    }>;
     const passed = events.find((e) => e.reason === 'DrillPassed');
     assert.ok(passed, JSON.stringify(events));
     assert.equal(passed.involvedObject?.name, 'secret-steward-verify-restore');
@@ -70,7 +91,12 @@ describe('jobs/verify-restore', function () {
   it('--output json prints the full report: every check with status and duration, counts, per-namespace results; no value anywhere', async () => {
     const canary = 'CANARY-drill-7f3e9a1b2c';
     await seedDrillSecrets(h, ['payments']);
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'canary', namespace: 'payments' }, data: { pw: b64(canary) } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'canary', namespace: 'payments' },
+      data: { pw: b64(canary) },
+    } as never);
     const id = await backup();
 
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--output', 'json', '--log-level', 'debug']);
@@ -83,12 +109,28 @@ describe('jobs/verify-restore', function () {
     assert.equal(report.backup?.signature, 'valid');
     assert.equal(report.backup?.signer, h.signer.fingerprint);
     assert.ok(report.backup!.ageSeconds >= 0);
-    assert.deepEqual(report.checks.map((c) => c.name), ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health']);
-    assert.deepEqual(report.checks.map((c) => c.status), ['skipped', 'pass', 'pass', 'pass', 'skipped', 'pass']);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health'],
+    );
+    assert.deepEqual(
+      report.checks.map((c) => c.status),
+      ['skipped', 'pass', 'pass', 'pass', 'skipped', 'pass'],
+    );
     for (const c of report.checks) assert.equal(typeof c.durationMs, 'number');
-    assert.deepEqual(report.counts, { secretsInBackup: 9, secretsVerified: 9, secretsValid: 9, secretsRestored: 9, secretsSkipped: 0, segments: 1, segmentsVerified: 1 });
+    assert.deepEqual(report.counts, {
+      secretsInBackup: 9,
+      secretsVerified: 9,
+      secretsValid: 9,
+      secretsRestored: 9,
+      secretsSkipped: 0,
+      segments: 1,
+      segmentsVerified: 1,
+    });
     assert.deepEqual(report.namespaces.payments, { secrets: 9, verified: 9, valid: 9, restored: 9, skipped: 0, problems: 0 });
-    const stored = (await createObjectStore(h.s3.settings('bk')).getBytes((await storedReports()).find((k) => k.endsWith('.json'))!)).toString();
+    const stored = (
+      await createObjectStore(h.s3.settings('bk')).getBytes((await storedReports()).find((k) => k.endsWith('.json'))!)
+    ).toString();
     const everything = [r.stdout, r.stderr, r.logs.lines.join(''), JSON.stringify(h.emulator.list('v1', 'Event')), stored].join('\n');
     for (const form of [canary, b64(canary)]) assert.ok(!everything.includes(form), `${form} leaked`);
   });
@@ -103,10 +145,13 @@ describe('jobs/verify-restore', function () {
     const report = JSON.parse(r.stdout) as DrillReport;
     const validity = report.checks.find((c) => c.name === 'validity')!;
     assert.equal(validity.status, 'fail');
-    assert.deepEqual(validity.findings.map((f) => f.message), [
-      'Secret legacy/tls: tls.crt: PEM certificate 1 of 1 does not parse as X.509',
-      'Secret legacy/tls: tls.key does not parse as a PEM private key',
-    ]);
+    assert.deepEqual(
+      validity.findings.map((f) => f.message),
+      [
+        'Secret legacy/tls: tls.crt: PEM certificate 1 of 1 does not parse as X.509',
+        'Secret legacy/tls: tls.key does not parse as a PEM private key',
+      ],
+    );
     assert.equal(report.checks.find((c) => c.name === 'restorability')!.status, 'pass');
     assert.equal(report.namespaces.legacy.problems, 1);
     assert.ok((await storedReports()).some((k) => k.endsWith('_fail.json')));
@@ -119,7 +164,12 @@ describe('jobs/verify-restore', function () {
     await backup();
     h.emulator.patch('v1', 'Secret', 'payments', 'opaque', 'application/merge-patch+json', { data: { password: b64('rotated-since') } });
     h.emulator.delete('v1', 'Secret', 'payments', 'basic');
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'new-one', namespace: 'payments' }, data: { k: b64('v') } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'new-one', namespace: 'payments' },
+      data: { k: b64('v') },
+    } as never);
 
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--compare-live', '--output', 'json']);
 
@@ -139,12 +189,33 @@ describe('jobs/verify-restore', function () {
   it('warns (report, log, Event) about keys expiring within the window, without failing', async () => {
     const soon = await writeTestKeyPair(h.dir, 'soon', { expiresInSeconds: 5 * 86_400 });
     seedMany(h);
-    const r1 = await h.run(backupCommand, [...h.baseArgs(), '--recipient-key', soon.publicKey, '--recipient-key', h.recipient.publicKey, '--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile]);
+    const r1 = await h.run(backupCommand, [
+      ...h.baseArgs(),
+      '--recipient-key',
+      soon.publicKey,
+      '--recipient-key',
+      h.recipient.publicKey,
+      '--signing-key',
+      h.signer.privateKey,
+      '--signing-key-passphrase-file',
+      h.signer.passphraseFile,
+    ]);
     assert.equal(r1.code, 0, r1.stderr);
-    const expiringEvents = () => (h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>).filter((e) => e.reason === 'KeyExpiringSoon').length;
+    const expiringEvents = () =>
+      (h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>).filter((e) => e.reason === 'KeyExpiringSoon').length;
     const before = expiringEvents();
 
-    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--recipient-key', soon.publicKey, '--signing-key', soon.privateKey, '--signing-key-passphrase-file', soon.passphraseFile, '--output', 'json']);
+    const r = await h.run(verifyRestoreCommand, [
+      ...drillArgs(h),
+      '--recipient-key',
+      soon.publicKey,
+      '--signing-key',
+      soon.privateKey,
+      '--signing-key-passphrase-file',
+      soon.passphraseFile,
+      '--output',
+      'json',
+    ]);
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as DrillReport;
@@ -178,25 +249,27 @@ describe('jobs/verify-restore', function () {
   });
 
   it('pushes drill metrics to a real Pushgateway; a later failure keeps the last success timestamp', async function () {
-    let gw: PushgatewayHandle;
-    try {
-      gw = await startPushgateway();
-    } catch (e) {
-      this.skip();
-      return;
-    }
+    requireDependency(this, 'prometheus-pushgateway', hasPushgateway(), PUSHGATEWAY_INSTALL);
+    const gw: PushgatewayHandle = await startPushgateway();
     try {
       await seedDrillSecrets(h, ['payments']);
       const id = await backup();
 
       const ok = await h.run(verifyRestoreCommand, [...drillArgs(h), '--pushgateway', gw.url]);
       const afterOk = await gw.metrics();
-      const bad = await h.run(verifyRestoreCommand, [...drillArgs(h), '--pushgateway', gw.url, '--backup', id.replace(/-[0-9a-f]{6}$/, '-000000')]);
+      const bad = await h.run(verifyRestoreCommand, [
+        ...drillArgs(h),
+        '--pushgateway',
+        gw.url,
+        '--backup',
+        id.replace(/-[0-9a-f]{6}$/, '-000000'),
+      ]);
       const afterBad = await gw.metrics();
 
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.equal(bad.code, 1);
-      const value = (text: string, name: string) => Number(new RegExp(`^${name}\\{[^}]*cluster="test-cluster"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+      const value = (text: string, name: string) =>
+        Number(new RegExp(`^${name}\\{[^}]*cluster="test-cluster"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
       assert.equal(value(afterOk, 'secret_steward_drill_success'), 1);
       assert.equal(value(afterOk, 'secret_steward_drill_secrets_verified'), 8);
       assert.equal(value(afterOk, 'secret_steward_drill_secrets_restored'), 8);
@@ -213,7 +286,13 @@ describe('jobs/verify-restore', function () {
 
   function seedMany(hh: Harness): void {
     hh.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'apps' } } as never);
-    for (let i = 0; i < 3; i++) hh.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s${i}`, namespace: 'apps' }, data: { v: b64(`value-${i}`) } } as never);
+    for (let i = 0; i < 3; i++)
+      hh.emulator.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `s${i}`, namespace: 'apps' },
+        data: { v: b64(`value-${i}`) },
+      } as never);
   }
 
   void DRILL_NS;

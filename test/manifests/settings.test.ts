@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { COMMANDS } from '../../jobs/commands.js';
 import { envName, flagName } from '../../shared/config/options.js';
-import { allContainers, describeObject, kustomizationDirs, podTemplatesOf, renderManifests, type ManifestObject } from './render.js';
-
-/** Commands still stubs (help summary `not implemented yet`) cannot be checked yet. */
-const STUB = 'not implemented yet';
+import { allContainers, describeObject, kustomizationDirs, type ManifestObject, podTemplatesOf, renderManifests } from './render.js';
 
 /** ConfigMaps a restore-only rendering uses come from the installed base. */
 async function configMapsFor(dir: string): Promise<Map<string, Record<string, string>>> {
@@ -20,32 +17,32 @@ describe('manifests: settings match the commands', () => {
       for (const t of templates) {
         for (const { container } of allContainers(t.spec)) {
           const args = (container.args ?? []) as string[];
-          assert.ok(COMMANDS.some((c) => c.name === args[0]), `${describeObject(t.owner)}: unknown subcommand ${args[0]}`);
+          assert.ok(
+            COMMANDS.some((c) => c.name === args[0]),
+            `${describeObject(t.owner)}: unknown subcommand ${args[0]}`,
+          );
         }
       }
     });
 
-    it(`${dir}: every flag and SECRET_STEWARD_ variable is a setting of the command it is given to`, async function () {
+    it(`${dir}: every flag and SECRET_STEWARD_ variable is a setting of the command it is given to`, async () => {
       const templates = (await renderManifests(dir)).flatMap(podTemplatesOf);
       const configMaps = await configMapsFor(dir);
-      const pending: string[] = [];
       const problems: string[] = [];
 
       for (const t of templates) {
         for (const { container } of allContainers(t.spec)) {
           const [name, ...rest] = (container.args ?? []) as string[];
           const command = await COMMANDS.find((c) => c.name === name)!.load();
-          if (command.help.summary === STUB) {
-            pending.push(name);
-            continue;
-          }
           const settings = Object.entries(command.settings) as [string, { env?: boolean; extraEnv?: string[] }][];
           const flags = new Set(settings.flatMap(([key]) => [`--${flagName(key)}`, `--no-${flagName(key)}`]));
           const variables = new Set(settings.flatMap(([key, s]) => [...(s.env === false ? [] : [envName(key)]), ...(s.extraEnv ?? [])]));
           for (const arg of rest.filter((a) => a.startsWith('--'))) {
             if (!flags.has(arg.split('=')[0])) problems.push(`${describeObject(t.owner)}: ${name} has no option ${arg}`);
           }
-          const sources = ((container.envFrom ?? []) as { configMapRef?: { name: string } }[]).map((e) => e.configMapRef?.name).filter((n): n is string => n !== undefined);
+          const sources = ((container.envFrom ?? []) as { configMapRef?: { name: string } }[])
+            .map((e) => e.configMapRef?.name)
+            .filter((n): n is string => n !== undefined);
           for (const source of sources) {
             const data = configMaps.get(source);
             if (data === undefined) {
@@ -60,14 +57,19 @@ describe('manifests: settings match the commands', () => {
       }
 
       assert.deepEqual(problems, []);
-      if (pending.length > 0 && pending.length === templates.length) this.skip(); // every command here is still a stub
     });
   }
 
   it('every ConfigMap is consumed by some pod', async () => {
     const objects = [...(await renderManifests('manifests/base')), ...(await renderManifests('manifests/jobs/restore'))];
     const consumed = new Set(
-      objects.flatMap(podTemplatesOf).flatMap((t) => allContainers(t.spec).flatMap(({ container }) => ((container.envFrom ?? []) as { configMapRef?: { name: string } }[]).map((e) => e.configMapRef?.name))),
+      objects
+        .flatMap(podTemplatesOf)
+        .flatMap((t) =>
+          allContainers(t.spec).flatMap(({ container }) =>
+            ((container.envFrom ?? []) as { configMapRef?: { name: string } }[]).map((e) => e.configMapRef?.name),
+          ),
+        ),
     );
 
     const unused = objects.filter((o: ManifestObject) => o.kind === 'ConfigMap' && !consumed.has(o.metadata.name)).map(describeObject);

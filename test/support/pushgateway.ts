@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { commandRuns } from './dependencies.js';
 import { freePort } from './free-port.js';
 
 /** A real Prometheus Pushgateway (Debian's prometheus-pushgateway) on a free loopback port. */
@@ -9,12 +10,20 @@ export interface PushgatewayHandle {
   stop(): Promise<void>;
 }
 
+/** True when Debian's prometheus-pushgateway is installed. */
+export function hasPushgateway(): boolean {
+  return commandRuns('prometheus-pushgateway', ['--version']);
+}
+
+export const PUSHGATEWAY_INSTALL = 'apt-get install prometheus-pushgateway';
+
 export async function startPushgateway(binary = 'prometheus-pushgateway'): Promise<PushgatewayHandle> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(binary, [`--web.listen-address=127.0.0.1:${port}`, '--log.level=error'], { stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true)); // ENOENT: not installed
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (exited) throw new Error(`${binary} exited at startup (is it installed? apt-get install prometheus-pushgateway)`);

@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ConfigError } from '../../../shared/errors/index.js';
 import {
   decryptAndVerify,
   decryptStream,
   encryptBytes,
   encryptStream,
+  type GeneratedKeyPair,
   generateKeyPair,
   loadDecryptionKeys,
   loadRecipientKeys,
@@ -21,8 +21,9 @@ import {
   loadTrustedSignerKeys,
   signDetached,
   verifyDetached,
-  type GeneratedKeyPair,
 } from '../../../shared/crypto/index.js';
+import { ConfigError } from '../../../shared/errors/index.js';
+import { requireDependency } from '../../support/dependencies.js';
 import { collect, GpgHome, hasGpg, rejection, TempDir } from './support.js';
 
 const PASSPHRASE = 'test-only-gpg-interop-passphrase';
@@ -34,7 +35,7 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
   let passphraseFile: string;
 
   before(function () {
-    if (!hasGpg()) this.skip();
+    requireDependency(this, 'gpg', hasGpg(), 'apt-get install gnupg');
     gpg = new GpgHome();
     dir = new TempDir();
     passphraseFile = dir.file('passphrase', `${PASSPHRASE}\n`);
@@ -54,8 +55,18 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
 
   describe('(a) keys made by gpg --quick-gen-key', () => {
     const kinds = [
-      { name: 'ed25519/cv25519 (future-default)', uid: 'test-only gpg-ecc <gpg-ecc@example.invalid>', algo: 'future-default', encryptionSubkey: false },
-      { name: 'rsa3072 with an rsa3072 encryption subkey', uid: 'test-only gpg-rsa <gpg-rsa@example.invalid>', algo: 'rsa3072', encryptionSubkey: true },
+      {
+        name: 'ed25519/cv25519 (future-default)',
+        uid: 'test-only gpg-ecc <gpg-ecc@example.invalid>',
+        algo: 'future-default',
+        encryptionSubkey: false,
+      },
+      {
+        name: 'rsa3072 with an rsa3072 encryption subkey',
+        uid: 'test-only gpg-rsa <gpg-rsa@example.invalid>',
+        algo: 'rsa3072',
+        encryptionSubkey: true,
+      },
     ];
     for (const kind of kinds) {
       describe(kind.name, () => {
@@ -68,14 +79,19 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
           fingerprint = gpg.fingerprint(kind.uid);
           if (kind.encryptionSubkey) gpg.ok(['--quick-add-key', fingerprint, 'rsa3072', 'encr', 'never'], { passphraseFile });
           publicFile = dir.file(`${fingerprint}.public.asc`, gpg.ok(['--armor', '--export', fingerprint]).stdout);
-          privateFile = dir.file(`${fingerprint}.private.asc`, gpg.ok(['--armor', '--export-secret-keys', fingerprint], { passphraseFile }).stdout);
+          privateFile = dir.file(
+            `${fingerprint}.private.asc`,
+            gpg.ok(['--armor', '--export-secret-keys', fingerprint], { passphraseFile }).stdout,
+          );
         });
 
         it('loads as a recipient key, and gpg decrypts what we encrypt, byte-identical', async () => {
           const { keys } = await loadRecipientKeys([publicFile], { now: new Date(), warnWithinMs: 0 });
           const plaintext = randomBytes(1024 * 1024 + 7);
 
-          const ciphertext = await collect(encryptStream(Readable.from([plaintext.subarray(0, 5000), plaintext.subarray(5000)]), { recipients: keys }));
+          const ciphertext = await collect(
+            encryptStream(Readable.from([plaintext.subarray(0, 5000), plaintext.subarray(5000)]), { recipients: keys }),
+          );
           const decrypted = gpgDecrypt(ciphertext, `a-${fingerprint}`);
 
           assert.equal(keys[0].fingerprint, fingerprint);
@@ -177,7 +193,9 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
           const { key } = await loadSigningKey(privateFile, passphraseFile, { now: new Date() });
           const pieces = ['{"segments":[]', ',"secrets":[', '{"name":"a"}'.repeat(20_000), ']}'];
 
-          const ciphertext = await collect(encryptStream(Readable.from(pieces, { objectMode: false }), { recipients: keys, signingKey: key }));
+          const ciphertext = await collect(
+            encryptStream(Readable.from(pieces, { objectMode: false }), { recipients: keys, signingKey: key }),
+          );
           const { plaintext, status } = gpgDecrypt(ciphertext, `index-${type}`);
 
           assert.equal(plaintext.toString(), pieces.join(''));
@@ -199,7 +217,12 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
       gpg.ok(['--quick-gen-key', uid, 'future-default', 'default', 'never'], { passphraseFile });
       signerFingerprint = gpg.fingerprint(uid);
       signerPublicFile = dir.file('gpg-signer.public.asc', gpg.ok(['--armor', '--export', signerFingerprint]).stdout);
-      recipient = await generateKeyPair({ name: 'test-only restore', email: 'restore@example.invalid', passphrase: PASSPHRASE, type: 'ecc' });
+      recipient = await generateKeyPair({
+        name: 'test-only restore',
+        email: 'restore@example.invalid',
+        passphrase: PASSPHRASE,
+        type: 'ecc',
+      });
       recipientPrivateFile = dir.file('restore.private.asc', recipient.privateKey);
       gpg.ok(['--import', dir.file('restore.public.asc', recipient.publicKey)]);
     });
@@ -208,9 +231,24 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
       const plaintext = randomBytes(200_000);
       const input = dir.file('c-plain.bin', plaintext);
       const output = join(dir.path, 'c-plain.bin.gpg');
-      gpg.ok(['--trust-model', 'always', '--local-user', signerFingerprint, '--recipient', recipient.fingerprint, '--output', output, '--sign', '--encrypt', input], {
-        passphraseFile,
-      });
+      gpg.ok(
+        [
+          '--trust-model',
+          'always',
+          '--local-user',
+          signerFingerprint,
+          '--recipient',
+          recipient.fingerprint,
+          '--output',
+          output,
+          '--sign',
+          '--encrypt',
+          input,
+        ],
+        {
+          passphraseFile,
+        },
+      );
       const decryptionKeys = await loadDecryptionKeys([recipientPrivateFile], passphraseFile);
       const trusted = await loadTrustedSignerKeys([signerPublicFile]);
 

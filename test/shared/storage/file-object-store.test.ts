@@ -1,11 +1,31 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, chown, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { FileObjectStore } from '../../../shared/storage/file-object-store.js';
 import { StorageError } from '../../../shared/storage/storage-error.js';
-import { MIB, collect, failingStream, objectStoreContract, patternBytes } from './object-store-contract.js';
+import { canDropPrivileges, requireDependency } from '../../support/dependencies.js';
+import { collect, failingStream, MIB, objectStoreContract, patternBytes } from './object-store-contract.js';
+
+/** The uid and gid of `nobody` on Debian. */
+const NOBODY = 65534;
+
+/** Puts `key` into a FileObjectStore on `dir` in a child process (as `nobody` when asked); prints `stored` or the error kind. */
+function putInChildProcess(dir: string, key: string, asNobody: boolean): string {
+  const script = [
+    `const { FileObjectStore } = await import(${JSON.stringify(pathToFileURL(join(process.cwd(), 'shared/storage/file-object-store.ts')).href)});`,
+    `try { await new FileObjectStore(${JSON.stringify(dir)}).put(${JSON.stringify(key)}, Buffer.from('2')); console.log('stored'); }`,
+    'catch (e) { console.log(e.kind ?? e.message); }',
+  ].join('\n');
+  const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+  const argv = asNobody ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...node] : node;
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
 
 /** Every file and directory under `dir`, relative, sorted. */
 async function tree(dir: string): Promise<string[]> {
@@ -48,8 +68,15 @@ describe('shared/storage/file-object-store', () => {
 
     assert.ok(seenWhileWriting);
     assert.ok(!seenWhileWriting.includes(join('backups', 'b1', 'secrets.pgp')), `visible while writing: ${seenWhileWriting}`);
-    assert.ok(seenWhileWriting.some((p) => p.includes('.~tmp.')), 'the body goes to a temp file first');
-    assert.deepEqual((await tree(dir)).filter((p) => !p.endsWith('b1') && !p.endsWith('backups')), [], 'temp file removed');
+    assert.ok(
+      seenWhileWriting.some((p) => p.includes('.~tmp.')),
+      'the body goes to a temp file first',
+    );
+    assert.deepEqual(
+      (await tree(dir)).filter((p) => !p.endsWith('b1') && !p.endsWith('backups')),
+      [],
+      'temp file removed',
+    );
     assert.deepEqual(await collect(store.list('')), []);
   });
 
@@ -74,7 +101,10 @@ describe('shared/storage/file-object-store', () => {
     await store.put('x/obj', Buffer.from('bytes'), { metadata: { a: '1' } });
 
     assert.deepEqual(await readdir(join(dir, 'x')), ['.~meta.obj.json', 'obj'].sort());
-    assert.deepEqual((await collect(store.list(''))).map((o) => o.key), ['x/obj']);
+    assert.deepEqual(
+      (await collect(store.list(''))).map((o) => o.key),
+      ['x/obj'],
+    );
     assert.equal((await store.getBytes('x/obj')).toString(), 'bytes');
   });
 
@@ -86,7 +116,10 @@ describe('shared/storage/file-object-store', () => {
     await (await import('node:fs/promises')).mkdir(join(dir, 'only-temp'), { mode: 0o700 });
     await writeFile(join(dir, 'only-temp', '.~tmp.def.x'), 'half');
 
-    assert.deepEqual((await collect(store.list(''))).map((o) => o.key), ['b/real']);
+    assert.deepEqual(
+      (await collect(store.list(''))).map((o) => o.key),
+      ['b/real'],
+    );
     assert.deepEqual(await collect(store.listPrefixes('')), ['b/']);
   });
 
@@ -124,19 +157,31 @@ describe('shared/storage/file-object-store', () => {
     const store = new FileObjectStore(await freshDir());
     await store.put('a/b', Buffer.from('x'));
 
-    await assert.rejects(store.put('a', Buffer.from('y')), (e: unknown) => e instanceof StorageError && e.kind === 'other' && /prefix/.test(e.message));
+    await assert.rejects(
+      store.put('a', Buffer.from('y')),
+      (e: unknown) => e instanceof StorageError && e.kind === 'other' && /prefix/.test(e.message),
+    );
     await assert.rejects(store.put('a/b/c', Buffer.from('y')), (e: unknown) => e instanceof StorageError && e.kind === 'other');
     assert.equal((await store.getBytes('a/b')).toString(), 'x');
   });
 
   it('reports an unwritable directory as access-denied', async function () {
-    if (process.getuid?.() === 0) this.skip(); // root ignores permission bits
     const dir = await freshDir();
     const store = new FileObjectStore(dir);
     await store.put('x', Buffer.from('1'));
-    await (await import('node:fs/promises')).chmod(dir, 0o500);
+    await chmod(dir, 0o500);
 
-    await assert.rejects(store.put('y', Buffer.from('2')), (e: unknown) => e instanceof StorageError && e.kind === 'access-denied');
+    if (process.getuid?.() !== 0) {
+      await assert.rejects(store.put('y', Buffer.from('2')), (e: unknown) => e instanceof StorageError && e.kind === 'access-denied');
+      return;
+    }
+    // Root ignores permission bits (CI runs as root), so the put runs as an unprivileged user.
+    requireDependency(this, 'setpriv', canDropPrivileges(), 'apt-get install util-linux');
+    await chown(dir, NOBODY, NOBODY);
+    await chown(join(dir, 'x'), NOBODY, NOBODY);
+
+    assert.equal(putInChildProcess(dir, 'y', true), 'access-denied');
+    assert.equal(putInChildProcess(dir, 'z', false), 'stored', 'root may write there: the unprivileged user is what makes the check fail');
   });
 
   it('reads a body that fails after several parts the same way as one that fails at once', async () => {

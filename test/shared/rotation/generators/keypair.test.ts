@@ -1,28 +1,32 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
-import { KEYPAIR_ALGORITHMS, keypairGenerator, type KeypairSpec } from '../../../../shared/rotation/generators/keypair.js';
+import { KEYPAIR_ALGORITHMS, type KeypairSpec, keypairGenerator } from '../../../../shared/rotation/generators/keypair.js';
+import { requireDependency } from '../../../support/dependencies.js';
 import { testContext, wasRegistered } from './context.js';
 
 const spec = (o: Partial<KeypairSpec>): KeypairSpec =>
-  keypairGenerator.schema.parse({ generator: 'keypair', publicKey: 'id.pub', sshPublicKey: 'authorized_keys', comment: 'deploy@example', ...o });
+  keypairGenerator.schema.parse({
+    generator: 'keypair',
+    publicKey: 'id.pub',
+    sshPublicKey: 'authorized_keys',
+    comment: 'deploy@example',
+    ...o,
+  });
 
 const SSH_TYPES = { ed25519: 'ssh-ed25519', 'ecdsa-p256': 'ecdsa-sha2-nistp256', 'rsa-3072': 'ssh-rsa' } as const;
 
+/** ssh-keygen answers `-?` with its usage and exit 1; only a missing binary fails to spawn. */
 function sshKeygenAvailable(): boolean {
-  try {
-    execFileSync('ssh-keygen', ['-?'], { stdio: 'ignore' });
-    return true;
-  } catch (e) {
-    return (e as { status?: number }).status !== undefined && (e as { code?: string }).code !== 'ENOENT';
-  }
+  return spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' }).error === undefined;
 }
 
 describe('shared/rotation/generators/keypair', function () {
   this.timeout(60_000);
 
   for (const algorithm of KEYPAIR_ALGORITHMS) {
-    it(`makes ${algorithm} keys in PKCS#8, SPKI and OpenSSH formats that belong together`, async () => {
+    it(`makes ${algorithm} keys in PKCS#8, SPKI and OpenSSH formats that belong together`, async function () {
+      requireDependency(this, 'ssh-keygen', sshKeygenAvailable(), 'apt-get install openssh-client');
       const ctx = testContext('id');
 
       const out = await keypairGenerator.generate(spec({ algorithm }), ctx);
@@ -44,11 +48,9 @@ describe('shared/rotation/generators/keypair', function () {
       assert.ok(line.endsWith('\n'));
       const decoded = Buffer.from(blob, 'base64');
       assert.equal(decoded.subarray(4, 4 + decoded.readUInt32BE(0)).toString(), type, 'blob starts with its type');
-      if (sshKeygenAvailable()) {
-        const listed = execFileSync('ssh-keygen', ['-l', '-f', '-'], { input: line }).toString();
-        const expected = `SHA256:${createHash('sha256').update(decoded).digest('base64').replace(/=+$/, '')}`;
-        assert.ok(listed.includes(expected), `ssh-keygen fingerprint ${listed.trim()} vs ${expected}`);
-      }
+      const listed = execFileSync('ssh-keygen', ['-l', '-f', '-'], { input: line }).toString();
+      const expected = `SHA256:${createHash('sha256').update(decoded).digest('base64').replace(/=+$/, '')}`;
+      assert.ok(listed.includes(expected), `ssh-keygen fingerprint ${listed.trim()} vs ${expected}`);
     });
   }
 
@@ -59,7 +61,11 @@ describe('shared/rotation/generators/keypair', function () {
   });
 
   it('rejects outputs that collide', () => {
-    assert.deepEqual(keypairGenerator.validate?.('k', spec({ publicKey: 'k', sshPublicKey: 'k.ssh' })), [{ path: ['publicKey'], message: 'must differ from the key holding the private key' }]);
-    assert.deepEqual(keypairGenerator.validate?.('k', spec({ publicKey: 'p', sshPublicKey: 'p' })), [{ path: ['sshPublicKey'], message: 'must differ from publicKey' }]);
+    assert.deepEqual(keypairGenerator.validate?.('k', spec({ publicKey: 'k', sshPublicKey: 'k.ssh' })), [
+      { path: ['publicKey'], message: 'must differ from the key holding the private key' },
+    ]);
+    assert.deepEqual(keypairGenerator.validate?.('k', spec({ publicKey: 'p', sshPublicKey: 'p' })), [
+      { path: ['sshPublicKey'], message: 'must differ from publicKey' },
+    ]);
   });
 });

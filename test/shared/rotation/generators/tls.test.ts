@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TLS_KEY_ALGORITHMS, tlsGenerator, type TlsSpec } from '../../../../shared/rotation/generators/tls.js';
+import { TLS_KEY_ALGORITHMS, type TlsSpec, tlsGenerator } from '../../../../shared/rotation/generators/tls.js';
+import { commandRuns, requireDependency } from '../../../support/dependencies.js';
 import { testContext, wasRegistered } from './context.js';
 
 const spec = (o: Record<string, unknown>): TlsSpec => tlsGenerator.schema.parse({ generator: 'tls', ...o });
@@ -24,21 +25,26 @@ function opensslCa(): Map<string, Buffer> {
     const key = execFileSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout']);
     writeFileSync(join(dir, 'ca.key'), key, { mode: 0o600 });
     const cert = execFileSync('openssl', [
-      'req', '-x509', '-new', '-key', join(dir, 'ca.key'), '-subj', '/CN=openssl CA', '-days', '30',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      join(dir, 'ca.key'),
+      '-subj',
+      '/CN=openssl CA',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
-    return new Map([['ca.crt', cert], ['ca.key', key]]);
+    return new Map([
+      ['ca.crt', cert],
+      ['ca.key', key],
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function opensslAvailable(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -48,7 +54,10 @@ describe('shared/rotation/generators/tls', function () {
   it('makes a self-signed server certificate with its SANs and private key', async () => {
     const ctx = testContext('tls.crt');
 
-    const out = await tlsGenerator.generate(spec({ dnsNames: ['api.example.com', '*.api.example.com'], ipAddresses: ['10.1.2.3', '::1'], caCertificate: 'ca.crt' }), ctx);
+    const out = await tlsGenerator.generate(
+      spec({ dnsNames: ['api.example.com', '*.api.example.com'], ipAddresses: ['10.1.2.3', '::1'], caCertificate: 'ca.crt' }),
+      ctx,
+    );
 
     const cert = new X509Certificate(out.get('tls.crt')!);
     assert.equal(cert.subject, 'CN=api.example.com');
@@ -68,7 +77,9 @@ describe('shared/rotation/generators/tls', function () {
   it('honours validity (backdated a little for clock skew)', async () => {
     const now = new Date('2026-01-01T00:00:00Z');
 
-    const cert = new X509Certificate((await tlsGenerator.generate(spec({ commonName: 'svc', validity: '30d' }), testContext('tls.crt', { now }))).get('tls.crt')!);
+    const cert = new X509Certificate(
+      (await tlsGenerator.generate(spec({ commonName: 'svc', validity: '30d' }), testContext('tls.crt', { now }))).get('tls.crt')!,
+    );
 
     assert.equal(new Date(cert.validTo).getTime(), now.getTime() + 30 * DAY);
     assert.equal(new Date(cert.validFrom).getTime(), now.getTime() - 5 * 60_000);
@@ -80,7 +91,13 @@ describe('shared/rotation/generators/tls', function () {
       const ctx = testContext('tls.crt', { secrets: { 'root-ca': ca } });
 
       const out = await tlsGenerator.generate(
-        spec({ dnsNames: ['db.internal'], keyAlgorithm, usages: ['server', 'client'], issuer: { secret: 'root-ca' }, caCertificate: 'ca.crt' }),
+        spec({
+          dnsNames: ['db.internal'],
+          keyAlgorithm,
+          usages: ['server', 'client'],
+          issuer: { secret: 'root-ca' },
+          caCertificate: 'ca.crt',
+        }),
         ctx,
       );
 
@@ -99,9 +116,15 @@ describe('shared/rotation/generators/tls', function () {
   it('appends the issuer to the certificate with chain: true', async () => {
     const ca = await makeCa();
 
-    const out = await tlsGenerator.generate(spec({ commonName: 'svc', issuer: { secret: 'ca' }, chain: true }), testContext('tls.crt', { secrets: { ca } }));
+    const out = await tlsGenerator.generate(
+      spec({ commonName: 'svc', issuer: { secret: 'ca' }, chain: true }),
+      testContext('tls.crt', { secrets: { ca } }),
+    );
 
-    const pems = out.get('tls.crt')!.toString().match(/-----BEGIN CERTIFICATE-----/g);
+    const pems = out
+      .get('tls.crt')!
+      .toString()
+      .match(/-----BEGIN CERTIFICATE-----/g);
     assert.equal(pems?.length, 2);
   });
 
@@ -110,14 +133,16 @@ describe('shared/rotation/generators/tls', function () {
     const ca = await makeCa({ validity: '10d' }, now);
     const ctx = testContext('tls.crt', { secrets: { ca }, now });
 
-    const leaf = new X509Certificate((await tlsGenerator.generate(spec({ commonName: 'svc', issuer: { secret: 'ca' } }), ctx)).get('tls.crt')!);
+    const leaf = new X509Certificate(
+      (await tlsGenerator.generate(spec({ commonName: 'svc', issuer: { secret: 'ca' } }), ctx)).get('tls.crt')!,
+    );
 
     assert.equal(leaf.validTo, new X509Certificate(ca.get('tls.crt')!).validTo);
     assert.match(ctx.warnings[0], /clamped to the CA's end/);
   });
 
   it('uses a CA made by openssl with a SEC1 key under custom key names', async function () {
-    if (!opensslAvailable()) this.skip();
+    requireDependency(this, 'openssl', commandRuns('openssl', ['version']), 'apt-get install openssl');
     const ca = opensslCa();
 
     const out = await tlsGenerator.generate(
@@ -141,20 +166,45 @@ describe('shared/rotation/generators/tls', function () {
 
   const failures: Array<[string, () => Promise<Record<string, ReadonlyMap<string, Buffer>>>, Record<string, unknown>, RegExp]> = [
     ['a missing CA Secret', async () => ({}), {}, /issuer Secret apps\/ca not found/],
-    ['a CA Secret without the key', async () => ({ ca: new Map([['tls.crt', (await makeCa()).get('tls.crt')!]]) }), {}, /has no key tls.key/],
-    ['a certificate that is no CA', async () => ({ ca: await tlsGenerator.generate(spec({ commonName: 'leaf' }), testContext('tls.crt')) }), {}, /is not a CA/],
+    [
+      'a CA Secret without the key',
+      async () => ({ ca: new Map([['tls.crt', (await makeCa()).get('tls.crt')!]]) }),
+      {},
+      /has no key tls.key/,
+    ],
+    [
+      'a certificate that is no CA',
+      async () => ({ ca: await tlsGenerator.generate(spec({ commonName: 'leaf' }), testContext('tls.crt')) }),
+      {},
+      /is not a CA/,
+    ],
     [
       'a key that is not the CA key',
       async () => {
         const a = await makeCa();
         const b = await makeCa();
-        return { ca: new Map([['tls.crt', a.get('tls.crt')!], ['tls.key', b.get('tls.key')!]]) };
+        return {
+          ca: new Map([
+            ['tls.crt', a.get('tls.crt')!],
+            ['tls.key', b.get('tls.key')!],
+          ]),
+        };
       },
       {},
       /is not the private key of tls.crt/,
     ],
     ['an expired CA', async () => ({ ca: await makeCa({ validity: '1h' }, new Date('2020-01-01T00:00:00Z')) }), {}, /expired/],
-    ['garbage in the CA Secret', async () => ({ ca: new Map([['tls.crt', Buffer.from('nope')], ['tls.key', Buffer.from('nope')]]) }), {}, /is not a PEM or DER certificate/],
+    [
+      'garbage in the CA Secret',
+      async () => ({
+        ca: new Map([
+          ['tls.crt', Buffer.from('nope')],
+          ['tls.key', Buffer.from('nope')],
+        ]),
+      }),
+      {},
+      /is not a PEM or DER certificate/,
+    ],
   ];
   for (const [label, secrets, extra, message] of failures) {
     it(`fails clearly with ${label}`, async () => {
@@ -173,6 +223,9 @@ describe('shared/rotation/generators/tls', function () {
       tlsGenerator.validate?.('tls.crt', spec({ commonName: 'x', chain: true })).map((p) => p.path.join('.')),
       ['chain'],
     );
-    assert.deepEqual(tlsGenerator.extraOutputs('cert.pem', spec({ commonName: 'x', privateKey: 'key.pem', caCertificate: 'ca.pem' })), ['key.pem', 'ca.pem']);
+    assert.deepEqual(tlsGenerator.extraOutputs('cert.pem', spec({ commonName: 'x', privateKey: 'key.pem', caCertificate: 'ca.pem' })), [
+      'key.pem',
+      'ca.pem',
+    ]);
   });
 });
