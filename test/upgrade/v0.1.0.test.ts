@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listBackupsCommand } from '../../jobs/list-backups.js';
+import { restoreCommand } from '../../jobs/restore.js';
+import { rotateCommand } from '../../jobs/rotate.js';
+import { statusCommand } from '../../jobs/status.js';
+import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
+import { MemorySink } from '../../shared/log/index.js';
+import { type Clock, fixedClock } from '../../shared/runtime/clock.js';
+import { type Command, runCommand } from '../../shared/runtime/command.js';
+import { KubeEmulator } from '../emulator/index.js';
+
+/**
+ * Upgrade: what release 0.1.0 left in a bucket and a cluster (test/upgrade/fixtures/v0.1.0,
+ * recorded with that release) keeps working with this code: its backups list, drill and
+ * restore; its rotated Secrets, companions and outcome annotations rotate on.
+ */
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'v0.1.0');
+const SCHEDULED = '20261207T020605Z-a8526f';
+const PRE_RESTORE = '20261207T020606Z-76e56e';
+/** A little after the fixture was recorded. */
+const SOON_AFTER = new Date('2026-12-07T02:30:00Z');
+
+interface Run {
+  code: number;
+  stdout: string;
+  logs: MemorySink;
+}
+
+describe('test/upgrade: from release 0.1.0', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let emulator: KubeEmulator;
+  let kubeconfig: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ss-upgrade-'));
+    await cp(join(FIXTURE, 'store'), join(dir, 'store'), { recursive: true });
+    emulator = await KubeEmulator.start({ rolloutDelayMs: 5 });
+    kubeconfig = join(dir, 'kubeconfig');
+    await emulator.writeKubeconfig(kubeconfig);
+    await emulator.applyObjects(
+      ['secret-steward', 'secret-steward-drill'].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+    );
+  });
+  afterEach(async () => {
+    await emulator.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const key = (name: string) => join(FIXTURE, 'keys', name);
+  const common = () => ['--kubeconfig', kubeconfig, '--lock-namespace', 'secret-steward'];
+  const store = () => ['--store', `file://${join(dir, 'store')}`, '--cluster-name', 'sandbox'];
+  const readKeys = () => [
+    '--decryption-key',
+    key('test-only.private.asc'),
+    '--decryption-key-passphrase-file',
+    key('test-only.passphrase'),
+    '--trusted-signer-key',
+    key('test-only.public.asc'),
+  ];
+
+  async function run(cmd: Command<any>, args: string[], clock: Clock = fixedClock(SOON_AFTER)): Promise<Run> {
+    const logs = new MemorySink();
+    const out: string[] = [];
+    const code = await runCommand(cmd, args, {
+      env: { PATH: process.env.PATH, HOME: dir, POD_NAME: 'upgrade-test' },
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => out.push(t) },
+      logSink: logs,
+      handleSignals: false,
+      clock,
+    });
+    return { code, stdout: out.join(''), logs };
+  }
+
+  /** A Secret's data, decoded; undefined when it does not exist. */
+  function secretData(namespace: string, name: string): Record<string, string> | undefined {
+    const s = emulator.get('v1', 'Secret', namespace, name) as unknown as { data?: Record<string, string> } | undefined;
+    return s && Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  }
+
+  function annotations(namespace: string, name: string): Record<string, string> {
+    return (emulator.get('v1', 'Secret', namespace, name)?.metadata.annotations ?? {}) as Record<string, string>;
+  }
+
+  async function loadCluster(): Promise<void> {
+    const { items } = JSON.parse(await readFile(join(FIXTURE, 'cluster.json'), 'utf8')) as { items: Record<string, unknown>[] };
+    const clean = items.map((o) => {
+      const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, ...metadata } = o.metadata as Record<string, unknown>;
+      return { ...o, kind: o.kind as string, metadata, status: undefined };
+    });
+    await emulator.applyObjects(clean.filter((o) => o.kind === 'Namespace') as never);
+    await emulator.applyObjects(clean.filter((o) => o.kind !== 'Namespace') as never);
+    await emulator.workloads.idle();
+  }
+
+  it('lists both backups with their kinds', async () => {
+    const r = await run(listBackupsCommand, [...store(), '--output', 'json']);
+
+    assert.equal(r.code, 0, r.stdout);
+    const rows = (JSON.parse(r.stdout) as { backups: { id: string; kind: string; complete: boolean; secrets: number }[] }).backups;
+    const byId = new Map(rows.map((b) => [b.id, b]));
+    assert.equal(byId.get(SCHEDULED)?.kind, 'scheduled');
+    assert.equal(byId.get(SCHEDULED)?.secrets, 17);
+    assert.equal(byId.get(PRE_RESTORE)?.kind, 'pre-restore');
+  });
+
+  it('drills its latest scheduled backup', async () => {
+    const r = await run(verifyRestoreCommand, [
+      ...common(),
+      ...store(),
+      ...readKeys(),
+      '--drill-namespace',
+      'secret-steward-drill',
+      '--backup-schedule',
+      '0 3 * * *',
+    ]);
+
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, new RegExp(`backup ${SCHEDULED}`));
+  });
+
+  it('restores its scheduled backup into an empty cluster, and its pre-restore backup by id', async () => {
+    await emulator.applyObjects(
+      ['payments', 'web', 'platform', 'monitoring'].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+    );
+
+    const all = await run(restoreCommand, [...common(), ...store(), ...readKeys(), '--backup', SCHEDULED]);
+    const undo = await run(restoreCommand, [
+      ...common(),
+      ...store(),
+      ...readKeys(),
+      '--backup',
+      PRE_RESTORE,
+      '--mode',
+      'overwrite',
+      '--recipient-key',
+      key('test-only.public.asc'),
+    ]);
+
+    assert.equal(all.code, 0, all.stdout);
+    assert.equal(emulator.list('v1', 'Secret', 'payments').length >= 4, true);
+    assert.equal(undo.code, 0, undo.stdout);
+    assert.equal(
+      secretData('monitoring', 'alertmanager-config')?.['alertmanager.yaml'],
+      'changed by hand\n',
+      'the pre-restore backup holds the hand-made value',
+    );
+  });
+
+  it('rotates on from the annotations and companions it left, including its failed rotation', async () => {
+    await loadCluster();
+    const before = secretData('payments', 'cache-password');
+
+    const r = await run(rotateCommand, [...common(), '--output', 'json'], fixedClock(new Date('2026-12-08T00:00:00Z')));
+
+    assert.equal(r.code, 0, r.stdout);
+    assert.notEqual(secretData('payments', 'cache-password')?.password, before?.password, 'the rotation that failed under 0.1.0 completes');
+    assert.equal(JSON.parse(annotations('payments', 'cache-password')['secret-steward.io/last-outcome']).result, 'succeeded');
+    assert.equal(
+      secretData('payments', 'cache-password-previous')?.password,
+      before?.password,
+      'the value in use before is the previous one',
+    );
+    assert.equal(emulator.get('v1', 'Secret', 'payments', 'cache-password-pending'), undefined);
+  });
+
+  it('status reads its policies, backups and drill, and names the rotation it left failed', async () => {
+    await loadCluster();
+
+    const r = await run(statusCommand, ['--kubeconfig', kubeconfig, ...store(), '--backup-schedule', '0 3 * * *', '--output', 'json']);
+
+    assert.equal(r.code, 1, 'the Secret whose rotation failed under 0.1.0 is overdue');
+    const report = JSON.parse(r.stdout) as { problems: { kind: string; subject: string }[]; warnings: { kind: string; subject: string }[] };
+    assert.deepEqual(
+      report.problems.map((p) => `${p.kind} ${p.subject}`),
+      ['rotation-overdue payments/cache-password'],
+    );
+    assert.ok(report.warnings.some((w) => w.kind === 'rotation-failed' && w.subject === 'payments/cache-password'));
+    assert.ok(r.stdout.includes(SCHEDULED), 'its latest backup is listed');
+  });
+});
