@@ -1,5 +1,5 @@
-import { backupSettings, validateBackupSettings } from '../shared/backup/backup-settings.js';
 import { runBackupJob } from '../shared/backup/backup-job.js';
+import { backupSettings, validateBackupSettings } from '../shared/backup/backup-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
 /** `secret-steward backup`: the scheduled backup job (CronJob entrypoint). */

@@ -10,7 +10,7 @@ async function main(argv: string[]): Promise<number> {
   if (major < REQUIRED_NODE_MAJOR) {
     process.stderr.write(
       `secret-steward needs Node.js ${REQUIRED_NODE_MAJOR} or newer (24 LTS recommended); this is ${process.version}.\n` +
-        'Run it through npm (npm run cli -- <command>), which uses the project\'s Node 24, or install Node 24.\n',
+        "Run it through npm (npm run cli -- <command>), which uses the project's Node 24, or install Node 24.\n",
     );
     return 2;
   }

@@ -1,21 +1,30 @@
-import { booleanSetting, customSetting, enumSetting, fileSetting, parseDuration, settingLabel, stringSetting, ValueError } from '../shared/config/options.js';
+import {
+  booleanSetting,
+  customSetting,
+  enumSetting,
+  fileSetting,
+  parseDuration,
+  settingLabel,
+  stringSetting,
+  ValueError,
+} from '../shared/config/options.js';
 import { problemFor } from '../shared/config/parse.js';
-import { ConfigError } from '../shared/errors/index.js';
-import { logSettings } from '../shared/log/log-settings.js';
-import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
 import {
   fileBaseName,
+  type GeneratedKeyPair,
   generateKeyPair,
+  type KeyFile,
+  type KeyFilePaths,
   keyFilePaths,
   randomPassphrase,
   readPassphrase,
   refuseExisting,
   writeKeyFiles,
-  type GeneratedKeyPair,
-  type KeyFile,
-  type KeyFilePaths,
 } from '../shared/crypto/index.js';
+import { ConfigError } from '../shared/errors/index.js';
+import { logSettings } from '../shared/log/log-settings.js';
+import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
+import { ExitCode } from '../shared/runtime/exit-codes.js';
 
 const YEAR_SECONDS = 365 * 86_400;
 const MIN_PASSPHRASE_LENGTH = 12;
@@ -28,7 +37,7 @@ const settings = {
     group: 'Key',
   }),
   email: stringSetting({
-    description: 'Email address in the key\'s user id (it only labels the key; nothing is sent to it).',
+    description: "Email address in the key's user id (it only labels the key; nothing is sent to it).",
     valueName: 'EMAIL',
     required: true,
     pattern: /^[^\s@<>]+@[^\s@<>]+$/,
@@ -98,7 +107,7 @@ export const keygenCommand = defineCommand({
       '(mode 0600) and, when no --passphrase-file is given, a generated <name>.passphrase (mode 0600). It prints the fingerprint ' +
       'and the commands that put each half where it belongs.\n' +
       'Where each half goes:\n' +
-      '- PUBLIC key: into the backup job\'s Secret (secret-steward-backup-keys). The backup job only encrypts and must never hold a private key.\n' +
+      "- PUBLIC key: into the backup job's Secret (secret-steward-backup-keys). The backup job only encrypts and must never hold a private key.\n" +
       '- PRIVATE key + passphrase: only where restores and DR drills run (secret-steward-restore-keys), never next to the backups.\n' +
       '- An OFFLINE copy of the private key, passphrase and revocation certificate (password manager, safe): the break-glass path, ' +
       'restorable with plain gpg --import and gpg --decrypt even without secret-steward or the cluster. Without the private key, the backups are unreadable.',
@@ -112,8 +121,7 @@ export const keygenCommand = defineCommand({
     ],
   },
   settings,
-  validate: (s) =>
-    s.rsaBits !== undefined && s.type !== 'rsa' ? [problemFor(settings, 'rsaBits', 'only applies with --type rsa')] : [],
+  validate: (s) => (s.rsaBits !== undefined && s.type !== 'rsa' ? [problemFor(settings, 'rsaBits', 'only applies with --type rsa')] : []),
   run: async (s, ctx) => {
     const outDirLabel = settingLabel('outDir', settings.outDir);
     if (fileBaseName(s.name) === '') {
@@ -128,7 +136,9 @@ export const keygenCommand = defineCommand({
       const label = settingLabel('passphraseFile', settings.passphraseFile);
       passphrase = await readPassphrase(s.passphraseFile, label);
       if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
-        throw new ConfigError([{ setting: label, message: `the passphrase in ${s.passphraseFile} is shorter than ${MIN_PASSPHRASE_LENGTH} characters` }]);
+        throw new ConfigError([
+          { setting: label, message: `the passphrase in ${s.passphraseFile} is shorter than ${MIN_PASSPHRASE_LENGTH} characters` },
+        ]);
       }
     }
     if (!s.force) await refuseExisting(targets, outDirLabel);

@@ -8,8 +8,8 @@ export const listBackupsCommand = defineCommand({
     name: 'list-backups',
     summary: 'List backups: id, time, complete or not, items, size, age, last drill result.',
     description:
-      'Lists one cluster\'s backups, newest first, from the store alone: no private key is needed, because counts, sizes and ' +
-      'completion are kept as object metadata of each backup\'s index (never Secret names). A backup without its index is ' +
+      "Lists one cluster's backups, newest first, from the store alone: no private key is needed, because counts, sizes and " +
+      "completion are kept as object metadata of each backup's index (never Secret names). A backup without its index is " +
       'INCOMPLETE and is never a restore point. LAST DRILL is the newest verify-restore report for that backup.',
     examples: ['secret-steward list-backups --cluster-name prod --store s3://backups/k8s', 'secret-steward list-backups ... --output json'],
   },

@@ -13,7 +13,9 @@ export const pruneCommand = defineCommand({
       '--keep-within D keeps every backup within D of the newest backup. The newest complete backup is never deleted and an empty policy is ' +
       'refused. Incomplete backups older than --incomplete-grace are removed. The backup job runs this automatically after a successful ' +
       'backup when any --keep-* option is set.',
-    examples: ['secret-steward prune --cluster-name prod --store s3://backups/k8s --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run'],
+    examples: [
+      'secret-steward prune --cluster-name prod --store s3://backups/k8s --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run',
+    ],
   },
   settings: pruneSettings,
   validate: validatePruneSettings,

@@ -8,7 +8,7 @@ export const restoreCommand = defineCommand({
     name: 'restore',
     summary: 'Restore Secrets from a backup (create missing, or overwrite with undo).',
     description:
-      'Restores Secrets from a backup after verifying ALL of it exactly like verify-restore does (signature, identity, every segment\'s ' +
+      "Restores Secrets from a backup after verifying ALL of it exactly like verify-restore does (signature, identity, every segment's " +
       'SHA-256, decryption, every Secret against its recorded hash): nothing is written from a backup that fails verification.\n' +
       'Modes: create-missing (default) creates Secrets that do not exist and never touches an existing one; overwrite also replaces ' +
       'existing Secrets whose content differs, after saving them in an automatic pre-restore backup (normal backup format, kind ' +

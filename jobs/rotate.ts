@@ -1,6 +1,6 @@
-import { isEntrypoint, runCommand } from '../shared/runtime/command.js';
 import { SHIPPED_BACKENDS } from '../shared/rotation/backends/index.js';
 import { createRotateCommand } from '../shared/rotation/rotate-job.js';
+import { isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
 /** `secret-steward rotate`: scheduled, resumable Secret rotation (logic in shared/rotation/). */
 export const rotateCommand = createRotateCommand({ backends: SHIPPED_BACKENDS });

@@ -1,6 +1,6 @@
+import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 import { runStatusJob } from '../shared/status/status-job.js';
 import { statusHelp, statusSettings, validateStatusSettings } from '../shared/status/status-settings.js';
-import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
 /** `secret-steward status`: one read-only overview of rotation, backups, drills and keys (logic in shared/status/). */
 export const statusCommand = defineCommand({

@@ -1,6 +1,6 @@
+import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 import { runVerifyRestoreJob } from '../shared/verify/drill-job.js';
 import { validateVerifyRestoreSettings, verifyRestoreSettings } from '../shared/verify/drill-settings.js';
-import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
 /** `secret-steward verify-restore`: the scheduled DR drill (CronJob entrypoint). */
 export const verifyRestoreCommand = defineCommand({
@@ -10,7 +10,7 @@ export const verifyRestoreCommand = defineCommand({
     description:
       'Runs a disaster-recovery drill against one backup and records the evidence. Checks, in order:\n' +
       '1. Freshness: the newest complete backup is as recent as --backup-schedule says it must be (plus --freshness-grace)\n' +
-      '2. Integrity: the index signature (--trusted-signer-key), that the index is this backup\'s, every segment\'s size and SHA-256, decryption, every Secret against its recorded hash, the item counts\n' +
+      "2. Integrity: the index signature (--trusted-signer-key), that the index is this backup's, every segment's size and SHA-256, decryption, every Secret against its recorded hash, the item counts\n" +
       '3. Validity: every Secret is a valid object: DNS-1123 names, data keys, base64 values, 1 MiB, the keys its type needs, tls.crt/tls.key parse as PEM and match, docker configs parse as JSON\n' +
       '4. Restorability: every Secret is created in --drill-namespace under a labelled drill name, read back and compared byte for byte, and deleted, in batches (--drill-batch-secrets, --drill-batch-mib): one list reads a batch back, one deletecollection removes it\n' +
       '5. Drift (--compare-live): the backup against the live Secrets, by hashes: created, deleted, changed since\n' +

@@ -39,18 +39,40 @@ function listFiles(dir: string): string[] {
 describe('Dockerfile', () => {
   describe('test/image/dockerfile (the reader)', () => {
     it('joins continuations, skips comments, substitutes global ARGs into FROM, parses exec form', () => {
-      const parsed = parseDockerfile(['# syntax=docker/dockerfile:1', 'ARG BASE=node:24-slim', 'FROM ${BASE} AS b', 'RUN a \\', '  # note', '  && b', 'ENTRYPOINT ["node", "x.js"]'].join('\n'));
+      const parsed = parseDockerfile(
+        [
+          '# syntax=docker/dockerfile:1',
+          'ARG BASE=node:24-slim',
+          'FROM ${BASE} AS b',
+          'RUN a \\',
+          '  # note',
+          '  && b',
+          'ENTRYPOINT ["node", "x.js"]',
+        ].join('\n'),
+      );
 
       assert.deepEqual(parsed.globalArgs, { BASE: 'node:24-slim' });
       assert.equal(parsed.stages[0].from, 'node:24-slim');
-      assert.deepEqual(parsed.stages[0].instructions.map((i) => [i.keyword, i.raw]), [['RUN', 'a && b'], ['ENTRYPOINT', '["node", "x.js"]']]);
+      assert.deepEqual(
+        parsed.stages[0].instructions.map((i) => [i.keyword, i.raw]),
+        [
+          ['RUN', 'a && b'],
+          ['ENTRYPOINT', '["node", "x.js"]'],
+        ],
+      );
       assert.deepEqual(parsed.stages[0].instructions[1].exec, ['node', 'x.js']);
     });
 
     it('resolves COPY destinations against WORKDIR', () => {
       const [s] = parseDockerfile('FROM x\nWORKDIR /app\nCOPY --from=b /src/dist ./dist\nCOPY a b /opt/\n').stages;
 
-      assert.deepEqual(copies(s).map((c) => [c.from, c.sources, c.absoluteDestination]), [['b', ['/src/dist'], '/app/dist'], [undefined, ['a', 'b'], '/opt']]);
+      assert.deepEqual(
+        copies(s).map((c) => [c.from, c.sources, c.absoluteDestination]),
+        [
+          ['b', ['/src/dist'], '/app/dist'],
+          [undefined, ['a', 'b'], '/opt'],
+        ],
+      );
     });
 
     const ignoreCases: [string, string, boolean][] = [
@@ -68,34 +90,49 @@ describe('Dockerfile', () => {
   });
 
   it('has build, deps and runtime stages, the runtime one last', () => {
-    assert.deepEqual(dockerfile.stages.map((s) => s.name), ['build', 'deps', 'runtime']);
+    assert.deepEqual(
+      dockerfile.stages.map((s) => s.name),
+      ['build', 'deps', 'runtime'],
+    );
   });
 
   it('builds every stage on the Node major of package.json engines and the node devDependency', () => {
     const major = /^>=(\d+)/.exec(pkg.engines.node)?.[1];
     assert.equal(pkg.devDependencies.node.split('.')[0], major);
 
-    for (const s of dockerfile.stages) assert.match(s.from, new RegExp(`^node:${major}-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$`), s.name);
+    for (const s of dockerfile.stages)
+      assert.match(s.from, new RegExp(`^node:${major}-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$`), s.name);
   });
 
   it('build stage: all dependencies, then the TypeScript build', () => {
     const runs = instructions(stage('build'), 'RUN').map((i) => i.raw);
 
-    assert.ok(runs.some((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev')), runs.join(' | '));
-    assert.ok(runs.some((r) => r === 'npm run build'), runs.join(' | '));
+    assert.ok(
+      runs.some((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev')),
+      runs.join(' | '),
+    );
+    assert.ok(
+      runs.some((r) => r === 'npm run build'),
+      runs.join(' | '),
+    );
     assert.equal(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.build, 'tsc -p tsconfig.build.json');
   });
 
   it('deps stage: production dependencies only, without install scripts (prepare would need tsc)', () => {
     const runs = instructions(stage('deps'), 'RUN').map((i) => i.raw);
 
-    assert.ok(runs.some((r) => /^npm ci\b/.test(r) && r.includes('--omit=dev') && r.includes('--ignore-scripts')), runs.join(' | '));
+    assert.ok(
+      runs.some((r) => /^npm ci\b/.test(r) && r.includes('--omit=dev') && r.includes('--ignore-scripts')),
+      runs.join(' | '),
+    );
   });
 
   it('runtime: a numeric non-root USER, the CLI as exec-form ENTRYPOINT, /tmp as HOME and TMPDIR', () => {
     const users = instructions(runtime, 'USER');
     const entrypoint = instructions(runtime, 'ENTRYPOINT');
-    const env = instructions(runtime, 'ENV').map((i) => i.raw).join(' ');
+    const env = instructions(runtime, 'ENV')
+      .map((i) => i.raw)
+      .join(' ');
 
     assert.equal(users.length, 1);
     const [uid, gid] = users[0].raw.split(':');
@@ -103,7 +140,10 @@ describe('Dockerfile', () => {
     assert.notEqual(Number(uid), 0);
     assert.ok(gid === undefined || (/^\d+$/.test(gid) && Number(gid) !== 0));
     assert.equal(runtime.instructions[runtime.instructions.length - 3]?.keyword, 'USER', 'USER comes after everything that needs root');
-    assert.deepEqual(entrypoint.map((e) => e.exec), [['node', '/app/dist/jobs/cli.js']]);
+    assert.deepEqual(
+      entrypoint.map((e) => e.exec),
+      [['node', '/app/dist/jobs/cli.js']],
+    );
     assert.equal(`${finalWorkdir(runtime)}/${pkg.bin['secret-steward']}`, '/app/dist/jobs/cli.js', 'the entrypoint is the package bin');
     assert.match(env, /HOME=\/tmp/);
     assert.match(env, /TMPDIR=\/tmp/);
@@ -111,30 +151,51 @@ describe('Dockerfile', () => {
 
   it('runtime: copies everything the entrypoint needs, from the stages that make it', () => {
     const copied = copies(runtime);
-    const outDir = (JSON.parse(readFileSync(join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { outDir: string } }).compilerOptions.outDir;
+    const outDir = (JSON.parse(readFileSync(join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { outDir: string } })
+      .compilerOptions.outDir;
     const byDestination = Object.fromEntries(copied.map((c) => [c.absoluteDestination, c]));
 
-    assert.deepEqual(byDestination['/app/dist'], { from: 'build', sources: [`${finalWorkdir(stage('build'))}/${outDir}`], destination: './dist', absoluteDestination: '/app/dist' });
+    assert.deepEqual(byDestination['/app/dist'], {
+      from: 'build',
+      sources: [`${finalWorkdir(stage('build'))}/${outDir}`],
+      destination: './dist',
+      absoluteDestination: '/app/dist',
+    });
     assert.equal(byDestination['/app/node_modules']?.from, 'deps', 'production node_modules');
     assert.deepEqual(byDestination['/app/node_modules']?.sources, [`${finalWorkdir(stage('deps'))}/node_modules`]);
     assert.ok(byDestination['/app/package.json'], 'package.json ("type": "module" and the version)');
-    assert.ok(copied.every((c) => c.from !== undefined), 'nothing in the runtime stage comes straight from the build context');
+    assert.ok(
+      copied.every((c) => c.from !== undefined),
+      'nothing in the runtime stage comes straight from the build context',
+    );
   });
 
   it('every file the build copies from the context exists and passes .dockerignore', () => {
-    const sources = dockerfile.stages.flatMap((s) => copies(s).filter((c) => c.from === undefined).flatMap((c) => c.sources));
+    const sources = dockerfile.stages.flatMap((s) =>
+      copies(s)
+        .filter((c) => c.from === undefined)
+        .flatMap((c) => c.sources),
+    );
 
     assert.ok(sources.length > 0);
     for (const source of sources) {
       const path = join(REPO_ROOT, source);
       assert.ok(existsSync(path), `${source} does not exist`);
       const files = statSync(path).isDirectory() ? listFiles(path) : [path];
-      for (const f of files.filter((f) => !f.endsWith('.test.ts'))) assert.ok(inBuildContext(relative(REPO_ROOT, f), dockerignore), `${relative(REPO_ROOT, f)} is excluded by .dockerignore`);
+      for (const f of files.filter((f) => !f.endsWith('.test.ts')))
+        assert.ok(inBuildContext(relative(REPO_ROOT, f), dockerignore), `${relative(REPO_ROOT, f)} is excluded by .dockerignore`);
     }
   });
 
   it('.dockerignore keeps the working tree out of the context', () => {
-    for (const path of ['node_modules/yaml/package.json', 'dist/jobs/cli.js', 'test/dockerfile.test.ts', '.git/config', 'manifests/base/kustomization.yaml', '.sandbox/keys/private.asc']) {
+    for (const path of [
+      'node_modules/yaml/package.json',
+      'dist/jobs/cli.js',
+      'test/dockerfile.test.ts',
+      '.git/config',
+      'manifests/base/kustomization.yaml',
+      '.sandbox/keys/private.asc',
+    ]) {
       assert.equal(inBuildContext(path, dockerignore), false, path);
     }
   });
@@ -162,9 +223,14 @@ describe('Dockerfile', () => {
       cpSync(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
       cpSync(join(REPO_ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
       // deps stage
-      await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, env: { ...process.env, npm_config_update_notifier: 'false' } });
+      await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+        cwd: app,
+        env: { ...process.env, npm_config_update_notifier: 'false' },
+      });
       // build stage (same compiler and config as `npm run build`, straight into the image dir)
-      await run(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], { cwd: REPO_ROOT });
+      await run(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], {
+        cwd: REPO_ROOT,
+      });
     });
 
     after(() => {
@@ -181,11 +247,18 @@ describe('Dockerfile', () => {
     };
 
     it('installs no package the lockfile marks dev-only (typescript, mocha, tsx, node@24 among them)', () => {
-      const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-      const devOnly = Object.entries(lock.packages).filter(([path, p]) => path !== '' && p.dev === true).map(([path]) => path);
+      const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+        packages: Record<string, { dev?: boolean }>;
+      };
+      const devOnly = Object.entries(lock.packages)
+        .filter(([path, p]) => path !== '' && p.dev === true)
+        .map(([path]) => path);
 
       assert.ok(['typescript', 'mocha', 'tsx', 'node'].every((d) => devOnly.includes(`node_modules/${d}`)));
-      assert.deepEqual(devOnly.filter((path) => existsSync(join(app, path))), []);
+      assert.deepEqual(
+        devOnly.filter((path) => existsSync(join(app, path))),
+        [],
+      );
     });
 
     it('secret-steward --help', async () => {

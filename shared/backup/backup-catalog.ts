@@ -1,6 +1,6 @@
 import type { ObjectStore } from '../storage/index.js';
-import { backupIdTime, isBackupId, type BackupLayout } from './backup-layout.js';
 import { fromObjectMetadata, type IndexMetadata } from './backup-index.js';
+import { type BackupLayout, backupIdTime, isBackupId } from './backup-layout.js';
 
 /** What the store says about one backup, without any private key. */
 export interface BackupSummary {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INDEX_FORMAT, type BackupIndex } from './backup-index.js';
+import { type BackupIndex, INDEX_FORMAT } from './backup-index.js';
 
 /*
  * The index schema, for readers (verify-restore, restore). Kept apart from backup-index.ts so
@@ -62,7 +62,6 @@ export const backupIndexSchema: z.ZodType<BackupIndex> = z.object({
   }),
 });
 
-
 /**
  * Parses a decrypted index document; returns the problems (field paths) when it does not
  * match the format, so that a verifier can report "index malformed: segments.3.sha256".
@@ -78,4 +77,3 @@ export function parseBackupIndex(text: string): { index: BackupIndex } | { probl
   if (r.success) return { index: r.data };
   return { problems: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
 }
-

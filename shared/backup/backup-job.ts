@@ -1,20 +1,20 @@
-import { loadRecipientKeys, loadSigningKey, type KeyWarning } from '../crypto/keys.js';
+import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/keys.js';
+import { exitCodeFor } from '../errors/index.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
-import { KubeEventRecorder, type EventRecorder, type EventSubject } from '../kube/events.js';
+import { type EventRecorder, type EventSubject, KubeEventRecorder } from '../kube/events.js';
 import { toolNamespace, withJobLock } from '../kube/job-lock.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore, type ObjectStore, type StoreSettings } from '../storage/index.js';
-import { exitCodeFor } from '../errors/index.js';
 import { BackupLayout } from './backup-layout.js';
-import { DEFAULT_EXCLUDED_TYPES, type BackupSettings } from './backup-settings.js';
+import { type BackupSettings, DEFAULT_EXCLUDED_TYPES } from './backup-settings.js';
 import { planBackup } from './plan-backup.js';
 import { pruneBackups } from './prune.js';
 import { isEmptyPolicy } from './retention.js';
 import { retentionPolicyOf } from './retention-settings.js';
-import { cleanUpAbandonedBackup, runBackup, type BackupResult } from './run-backup.js';
+import { type BackupResult, cleanUpAbandonedBackup, runBackup } from './run-backup.js';
 import type { SecretSelection } from './secret-source.js';
 
 const MIB = 1024 * 1024;
@@ -41,7 +41,12 @@ export function selectionOf(s: Pick<BackupSettings, 'namespace' | 'excludeNamesp
 }
 
 /** Logs and records (Event) warnings about keys that expire soon. */
-export async function reportKeyWarnings(warnings: readonly KeyWarning[], ctx: CommandContext, events: EventRecorder | undefined, subject: EventSubject): Promise<void> {
+export async function reportKeyWarnings(
+  warnings: readonly KeyWarning[],
+  ctx: CommandContext,
+  events: EventRecorder | undefined,
+  subject: EventSubject,
+): Promise<void> {
   for (const w of warnings) {
     ctx.log.warn({ fingerprint: w.fingerprint, expiresAt: w.expiresAt.toISOString(), file: w.file }, w.message);
     await events?.record({ subject, type: 'Warning', reason: 'KeyExpiringSoon', message: w.message, action: 'CheckKeys' });
@@ -64,7 +69,12 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const signing = s.signingKey
     ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
     : undefined;
-  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+    clock: ctx.clock,
+    log: ctx.log,
+    limits: { maxAttempts: s.apiRetryBudget },
+    signal: ctx.shutdown.signal,
+  });
   const selection = selectionOf(s);
 
   if (s.dryRun) {
@@ -93,7 +103,17 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     let result: BackupResult;
     try {
       result = await runBackup(
-        { kube, store, layout, recipients, signingKey: signing?.key, log: ctx.log, clock: ctx.clock, shutdown: ctx.shutdown, inFlight: lock },
+        {
+          kube,
+          store,
+          layout,
+          recipients,
+          signingKey: signing?.key,
+          log: ctx.log,
+          clock: ctx.clock,
+          shutdown: ctx.shutdown,
+          inFlight: lock,
+        },
         {
           selection,
           compression: s.compression,
@@ -111,7 +131,13 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       throw e;
     }
     ctx.log.info(
-      { backupId: result.backupId, secrets: result.secrets, segments: result.segments, storedBytes: result.storedBytes, durationMs: result.durationMs },
+      {
+        backupId: result.backupId,
+        secrets: result.secrets,
+        segments: result.segments,
+        storedBytes: result.storedBytes,
+        durationMs: result.durationMs,
+      },
       'backup complete',
     );
     await events.record({
@@ -139,7 +165,10 @@ async function maybePrune(s: BackupSettings, ctx: CommandContext, store: ObjectS
       log: ctx.log,
       checkpoint: () => ctx.shutdown.checkpoint(),
     });
-    ctx.log.info({ deletedBackups: r.deletedBackups, deletedBytes: r.deletedBytes, kept: r.decisions.filter((d) => d.keep).length }, 'retention applied');
+    ctx.log.info(
+      { deletedBackups: r.deletedBackups, deletedBytes: r.deletedBytes, kept: r.decisions.filter((d) => d.keep).length },
+      'retention applied',
+    );
     return ExitCode.Success;
   } catch (e) {
     // The backup itself is complete; a failed prune is reported but does not undo it.
@@ -153,7 +182,11 @@ async function pushBackupMetrics(s: BackupSettings, ctx: CommandContext, r: Back
   const samples = [{ name: 'secret_steward_backup_success', help: '1 if the last backup run succeeded, else 0', value: r ? 1 : 0 }];
   if (r) {
     samples.push(
-      { name: 'secret_steward_backup_last_success_timestamp_seconds', help: 'Completion time of the last successful backup', value: Math.floor(ctx.clock.now().getTime() / 1000) },
+      {
+        name: 'secret_steward_backup_last_success_timestamp_seconds',
+        help: 'Completion time of the last successful backup',
+        value: Math.floor(ctx.clock.now().getTime() / 1000),
+      },
       { name: 'secret_steward_backup_duration_seconds', help: 'Duration of the last successful backup', value: r.durationMs / 1000 },
       { name: 'secret_steward_backup_items', help: 'Secrets in the last successful backup', value: r.secrets },
       { name: 'secret_steward_backup_bytes', help: 'Bytes stored by the last successful backup', value: r.storedBytes },
@@ -173,4 +206,3 @@ function printSummary(output: 'text' | 'json', ctx: CommandContext, r: BackupRes
       `Location: ${r.location}\n`,
   );
 }
-

@@ -27,7 +27,10 @@ export function isValidClusterName(name: string): boolean {
 
 /** `2026-11-27T03:15:00.123Z` -> `20261127T031500Z`. */
 export function compactTime(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `20261127T031500Z` -> Date. */

@@ -1,3 +1,4 @@
+import type { SettingsOf } from '../config/options.js';
 import {
   booleanSetting,
   durationSetting,
@@ -12,8 +13,7 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
-import { storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
-import type { SettingsOf } from '../config/options.js';
+import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
 import { isValidClusterName } from './backup-layout.js';
 import { retentionSettings } from './retention-settings.js';
 
@@ -44,7 +44,12 @@ export const backupSettings = {
     repeatable: true,
     group: SELECT,
   }),
-  excludeNamespace: stringSetting({ description: 'Never back up these namespaces.', valueName: 'NAMESPACE', repeatable: true, group: SELECT }),
+  excludeNamespace: stringSetting({
+    description: 'Never back up these namespaces.',
+    valueName: 'NAMESPACE',
+    repeatable: true,
+    group: SELECT,
+  }),
   selector: stringSetting({ description: 'Label selector, e.g. app=payments,tier!=cache.', valueName: 'SELECTOR', group: SELECT }),
   excludeType: stringSetting({
     description: `Also exclude Secrets of this type, e.g. helm.sh/release.v1. Always excluded: ${DEFAULT_EXCLUDED_TYPES.join(', ')}.`,
@@ -53,16 +58,25 @@ export const backupSettings = {
     group: SELECT,
   }),
   recipientKey: fileSetting({
-    description: 'Armored OpenPGP public key file to encrypt to (several: any one private key can decrypt). The backup job needs no private key.',
+    description:
+      'Armored OpenPGP public key file to encrypt to (several: any one private key can decrypt). The backup job needs no private key.',
     repeatable: true,
     required: true,
     group: KEYS,
   }),
-  signingKey: fileSetting({ description: 'Armored OpenPGP private key that signs the backup index, so verification can prove who wrote it.', group: KEYS }),
+  signingKey: fileSetting({
+    description: 'Armored OpenPGP private key that signs the backup index, so verification can prove who wrote it.',
+    group: KEYS,
+  }),
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: KEYS }),
-  keyExpiryWarning: durationSetting({ description: 'Warn (log and Event) about keys expiring within this long.', default: 30 * 86_400_000, group: KEYS }),
+  keyExpiryWarning: durationSetting({
+    description: 'Warn (log and Event) about keys expiring within this long.',
+    default: 30 * 86_400_000,
+    group: KEYS,
+  }),
   segmentSize: integerSetting({
-    description: 'Plaintext size of one segment in MiB. Each segment is one OpenPGP message that can be decrypted on its own; decrypting one takes about 2.5 times its size in memory, which bounds verification and restore.',
+    description:
+      'Plaintext size of one segment in MiB. Each segment is one OpenPGP message that can be decrypted on its own; decrypting one takes about 2.5 times its size in memory, which bounds verification and restore.',
     valueName: 'MIB',
     min: 1,
     max: 64,
@@ -74,8 +88,16 @@ export const backupSettings = {
     default: 'gzip',
     group: 'Format',
   }),
-  allowEmpty: booleanSetting({ description: 'Succeed even when no Secret is selected (otherwise exit 1: an empty backup is almost always a mistake).', default: false, group: 'Safety' }),
-  allowShrink: booleanSetting({ description: 'Succeed even when the count dropped by more than --shrink-threshold since the previous complete backup.', default: false, group: 'Safety' }),
+  allowEmpty: booleanSetting({
+    description: 'Succeed even when no Secret is selected (otherwise exit 1: an empty backup is almost always a mistake).',
+    default: false,
+    group: 'Safety',
+  }),
+  allowShrink: booleanSetting({
+    description: 'Succeed even when the count dropped by more than --shrink-threshold since the previous complete backup.',
+    default: false,
+    group: 'Safety',
+  }),
   shrinkThreshold: numberSetting({
     description: 'Fraction of Secrets that may disappear between two backups before the run fails (unless --allow-shrink).',
     min: 0,
@@ -83,8 +105,18 @@ export const backupSettings = {
     default: 0.5,
     group: 'Safety',
   }),
-  dryRun: booleanSetting({ description: 'List what would be backed up (counts per namespace and type) and write nothing.', default: false, group: 'Safety' }),
-  pageSize: integerSetting({ description: 'Secrets per list request (adapted down for large Secrets to bound memory).', min: 10, max: 5000, default: 250, group: 'Kubernetes access' }),
+  dryRun: booleanSetting({
+    description: 'List what would be backed up (counts per namespace and type) and write nothing.',
+    default: false,
+    group: 'Safety',
+  }),
+  pageSize: integerSetting({
+    description: 'Secrets per list request (adapted down for large Secrets to bound memory).',
+    min: 10,
+    max: 5000,
+    default: 250,
+    group: 'Kubernetes access',
+  }),
   ...retentionSettings,
   output: enumSetting(['text', 'json'] as const, { description: 'Format of the summary on stdout.', default: 'text', group: 'Output' }),
   ...metricsSettings,
@@ -101,7 +133,8 @@ export function validateBackupSettings(s: BackupSettings): ConfigProblem[] {
     problems.push(problemFor(backupSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
   }
   const overlap = s.namespace.filter((n) => s.excludeNamespace.includes(n));
-  if (overlap.length > 0) problems.push(problemFor(backupSettings, 'excludeNamespace', `excludes namespaces also given with --namespace: ${overlap.join(', ')}`));
+  if (overlap.length > 0)
+    problems.push(problemFor(backupSettings, 'excludeNamespace', `excludes namespaces also given with --namespace: ${overlap.join(', ')}`));
   if (!isValidClusterName(s.clusterName)) problems.push(problemFor(backupSettings, 'clusterName', 'expected a lower-case DNS label'));
   return problems;
 }

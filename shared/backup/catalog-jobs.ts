@@ -2,7 +2,7 @@ import type { CommandContext } from '../runtime/command.js';
 import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore, type StoreSettings } from '../storage/index.js';
-import { listBackups, latestDrills } from './backup-catalog.js';
+import { latestDrills, listBackups } from './backup-catalog.js';
 import { BackupLayout } from './backup-layout.js';
 import type { ListBackupsSettings, PruneSettings } from './catalog-settings.js';
 import { pruneBackups } from './prune.js';
@@ -73,10 +73,17 @@ export async function runPrune(s: PruneSettings, ctx: CommandContext): Promise<E
   ctx.io.stdout.write(
     renderTable(
       ['BACKUP', 'COMPLETE', 'ACTION', 'WHY'],
-      r.decisions.map((d) => [d.id, d.complete ? 'yes' : 'no', d.keep ? 'keep' : s.dryRun ? 'delete (dry run)' : 'delete', d.reasons.join('; ')]),
+      r.decisions.map((d) => [
+        d.id,
+        d.complete ? 'yes' : 'no',
+        d.keep ? 'keep' : s.dryRun ? 'delete (dry run)' : 'delete',
+        d.reasons.join('; '),
+      ]),
     ),
   );
   const deleting = r.decisions.filter((d) => !d.keep).length;
-  ctx.io.stdout.write(`${s.dryRun ? 'Dry run: nothing deleted. ' : ''}Kept ${r.decisions.length - deleting}, ${verb} ${deleting} backup(s)${s.dryRun ? '' : ` (${formatBytes(r.deletedBytes)})`}.\n`);
+  ctx.io.stdout.write(
+    `${s.dryRun ? 'Dry run: nothing deleted. ' : ''}Kept ${r.decisions.length - deleting}, ${verb} ${deleting} backup(s)${s.dryRun ? '' : ` (${formatBytes(r.deletedBytes)})`}.\n`,
+  );
   return ExitCode.Success;
 }

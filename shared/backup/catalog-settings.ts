@@ -2,10 +2,10 @@ import { booleanSetting, enumSetting, type SettingsOf } from '../config/options.
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { logSettings } from '../log/log-settings.js';
-import { storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
+import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
 import { clusterSetting } from './backup-settings.js';
-import { retentionSettings, retentionPolicyOf } from './retention-settings.js';
 import { isEmptyPolicy } from './retention.js';
+import { retentionPolicyOf, retentionSettings } from './retention-settings.js';
 
 const outputSetting = {
   output: enumSetting(['text', 'json'] as const, { description: 'Output format on stdout.', default: 'text', group: 'Output' }),
@@ -18,7 +18,11 @@ export const pruneSettings = {
   ...clusterSetting,
   ...storeSettings,
   ...retentionSettings,
-  dryRun: booleanSetting({ description: 'Print keep/delete for every backup with the rule that kept it; delete nothing.', default: false, group: 'Safety' }),
+  dryRun: booleanSetting({
+    description: 'Print keep/delete for every backup with the rule that kept it; delete nothing.',
+    default: false,
+    group: 'Safety',
+  }),
   ...outputSetting,
   ...logSettings,
 } as const;
@@ -27,7 +31,13 @@ export type PruneSettings = SettingsOf<typeof pruneSettings>;
 export function validatePruneSettings(s: PruneSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s as unknown as StoreSettings);
   if (isEmptyPolicy(retentionPolicyOf(s))) {
-    problems.push(problemFor(pruneSettings, 'keepLast', 'no retention rule given: refusing to prune with an empty policy (set at least one --keep-* option)'));
+    problems.push(
+      problemFor(
+        pruneSettings,
+        'keepLast',
+        'no retention rule given: refusing to prune with an empty policy (set at least one --keep-* option)',
+      ),
+    );
   }
   return problems;
 }

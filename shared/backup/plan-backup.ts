@@ -18,7 +18,8 @@ export async function planBackup(kube: KubeClients, sel: SecretSelection, o: { p
     for (const s of page.items) {
       const ns = s.metadata?.namespace ?? '';
       const type = s.type ?? 'Opaque';
-      const byType = (plan.byNamespace[ns] ??= {});
+      plan.byNamespace[ns] ??= {};
+      const byType = plan.byNamespace[ns];
       byType[type] = (byType[type] ?? 0) + 1;
       plan.secrets++;
       plan.dataBytes += secretDataSize(s.data);

@@ -1,9 +1,9 @@
+import { formatDuration } from '../config/options.js';
 import type { Logger } from '../log/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { listBackups } from './backup-catalog.js';
 import type { BackupLayout } from './backup-layout.js';
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js';
-import { formatDuration } from '../config/options.js';
 
 export interface PruneResult {
   decisions: RetentionDecision[];

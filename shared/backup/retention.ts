@@ -69,7 +69,7 @@ export function applyRetention(
   const complete = decisions.filter((d) => d.complete);
 
   if (policy.last && policy.last > 0) {
-    complete.slice(0, policy.last).forEach((d, i) => d.reasons.push(`last ${i + 1}/${policy.last}`));
+    for (const [i, d] of complete.slice(0, policy.last).entries()) d.reasons.push(`last ${i + 1}/${policy.last}`);
   }
   for (const rule of PERIOD_RULES) {
     let remaining = policy[rule.name] ?? 0;

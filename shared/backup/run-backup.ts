@@ -1,16 +1,24 @@
 import { Readable } from 'node:stream';
-import type { RecipientKey, SigningKey } from '../crypto/keys.js';
 import { encryptStream } from '../crypto/encrypt.js';
+import type { RecipientKey, SigningKey } from '../crypto/keys.js';
 import { InterruptedError, StewardError } from '../errors/index.js';
 import type { KubeClients } from '../kube/client.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
-import { StorageError, type ObjectStore } from '../storage/index.js';
+import { type ObjectStore, StorageError } from '../storage/index.js';
 import { latestCompleteBackup } from './backup-catalog.js';
-import { INDEX_FORMAT, indexJsonChunks, toObjectMetadata, type BackupIndex, type BackupKind, type SecretEntry, type SegmentEntry } from './backup-index.js';
-import { isBackupId, newBackupId, segmentName, type BackupLayout, type Compression } from './backup-layout.js';
+import {
+  type BackupIndex,
+  type BackupKind,
+  INDEX_FORMAT,
+  indexJsonChunks,
+  type SecretEntry,
+  type SegmentEntry,
+  toObjectMetadata,
+} from './backup-index.js';
+import { type BackupLayout, type Compression, isBackupId, newBackupId, segmentName } from './backup-layout.js';
 import { secretDataDigest } from './secret-digest.js';
 import { exportSecret } from './secret-export.js';
 import { listSelectedSecrets, type SecretPage, type SecretSelection } from './secret-source.js';
@@ -98,7 +106,12 @@ async function noteInFlight(deps: BackupDeps, log: Logger, backupId: string): Pr
  * effort: a failure is logged and left to prune (an incomplete backup) and to the bucket's
  * lifecycle rule (uploads), never fails this run.
  */
-export async function cleanUpAbandonedBackup(note: string | undefined, store: ObjectStore, layout: BackupLayout, log: Logger): Promise<void> {
+export async function cleanUpAbandonedBackup(
+  note: string | undefined,
+  store: ObjectStore,
+  layout: BackupLayout,
+  log: Logger,
+): Promise<void> {
   const backupId = note?.startsWith(NOTE_PREFIX) ? note.slice(NOTE_PREFIX.length) : undefined;
   if (backupId === undefined || !isBackupId(backupId)) return;
   const prefix = layout.backupPrefix(backupId);
@@ -108,9 +121,15 @@ export async function cleanUpAbandonedBackup(note: string | undefined, store: Ob
     for await (const o of store.list(prefix)) keys.push(o.key);
     const complete = keys.includes(layout.indexKey(backupId));
     if (!complete && keys.length > 0) await store.delete(keys);
-    log.warn({ backupId, abortedUploads: aborted, deletedObjects: complete ? 0 : keys.length, complete }, 'cleaned up after an earlier run that was killed while writing this backup');
+    log.warn(
+      { backupId, abortedUploads: aborted, deletedObjects: complete ? 0 : keys.length, complete },
+      'cleaned up after an earlier run that was killed while writing this backup',
+    );
   } catch (e) {
-    log.warn({ backupId, err: e }, 'could not clean up after an earlier run that was killed while writing this backup; prune removes it once incomplete-grace has passed');
+    log.warn(
+      { backupId, err: e },
+      'could not clean up after an earlier run that was killed while writing this backup; prune removes it once incomplete-grace has passed',
+    );
   }
 }
 
@@ -153,7 +172,13 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
     const w = current;
     current = undefined;
     const r = await w.finish();
-    segments.push({ name: segmentName(segments.length + 1, o.compression), size: r.size, sha256: r.sha256, items: r.items, plaintextBytes: r.plaintextBytes });
+    segments.push({
+      name: segmentName(segments.length + 1, o.compression),
+      size: r.size,
+      sha256: r.sha256,
+      items: r.items,
+      plaintextBytes: r.plaintextBytes,
+    });
     plaintextTotal += r.plaintextBytes;
     blog.info({ segment: segments.length, items: r.items, bytes: r.size }, 'segment stored');
   };
@@ -229,14 +254,19 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
       const now = clock.now().getTime();
       if (now - lastProgress >= 10_000) {
         lastProgress = now;
-        blog.info({ items: secrets.length, bytes: plaintextTotal + (current?.plaintextBytes ?? 0), elapsedMs: now - started.getTime() }, 'backup progress');
+        blog.info(
+          { items: secrets.length, bytes: plaintextTotal + (current?.plaintextBytes ?? 0), elapsedMs: now - started.getTime() },
+          'backup progress',
+        );
       }
     }
     await closeSegment();
     shutdown.checkpoint();
 
     if (secrets.length === 0 && !o.allowEmpty) {
-      throw new BackupRefusedError('no Secrets matched the selection; refusing to record an empty backup (use --allow-empty if this is intended)');
+      throw new BackupRefusedError(
+        'no Secrets matched the selection; refusing to record an empty backup (use --allow-empty if this is intended)',
+      );
     }
     if (previous?.meta && previous.meta.secrets > 0 && !o.allowShrink) {
       const dropped = (previous.meta.secrets - secrets.length) / previous.meta.secrets;

@@ -79,7 +79,11 @@ export async function* listSelectedSecrets(
           maxRestarts: 0,
         });
         for await (const page of pages) {
-          yield { items: page.items.filter((s) => isSelected(s, sel)), resourceVersion: page.resourceVersion, restarted: attempt > 0 && first };
+          yield {
+            items: page.items.filter((s) => isSelected(s, sel)),
+            resourceVersion: page.resourceVersion,
+            restarted: attempt > 0 && first,
+          };
           first = false;
         }
       }

@@ -1,4 +1,4 @@
-import { ENV_PREFIX, flagName, settingLabel, type SettingsSpec } from './options.js';
+import { ENV_PREFIX, flagName, type SettingsSpec, settingLabel } from './options.js';
 
 /** What a command says about itself in `--help`. */
 export interface CommandHelp {
@@ -44,7 +44,7 @@ export function renderHelp(cmd: CommandHelp, spec: SettingsSpec): string {
       0,
     ),
   );
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 function describeDefault(value: unknown): string {

@@ -1,13 +1,5 @@
 import { ConfigError, type ConfigProblem } from '../errors/index.js';
-import {
-  ValueError,
-  envName,
-  flagName,
-  settingLabel,
-  type Setting,
-  type SettingsOf,
-  type SettingsSpec,
-} from './options.js';
+import { envName, flagName, type Setting, type SettingsOf, type SettingsSpec, settingLabel, ValueError } from './options.js';
 
 /** Where a value came from; used in problem messages (never the value itself). */
 type Source = 'flag' | 'env';
@@ -118,33 +110,31 @@ export function parseSettings<S extends SettingsSpec>(
   if (help) return { settings: {} as SettingsOf<S>, positionals, help };
 
   const settings: Record<string, unknown> = {};
-  {
-    for (const [key, s] of Object.entries(spec)) {
-      const resolved = resolve(key, s, flagValues.get(key), env);
-      if (resolved === undefined) {
-        if (s.required) {
-          problems.push({ setting: settingLabel(key, s), message: `is required (${s.valueName ?? 'VALUE'}): ${s.description}` });
-        }
-        settings[key] = s.repeatable ? (s.default ?? []) : s.default;
-        continue;
+  for (const [key, s] of Object.entries(spec)) {
+    const resolved = resolve(key, s, flagValues.get(key), env);
+    if (resolved === undefined) {
+      if (s.required) {
+        problems.push({ setting: settingLabel(key, s), message: `is required (${s.valueName ?? 'VALUE'}): ${s.description}` });
       }
-      const { raws, source } = resolved;
-      if (!s.repeatable && raws.length > 1) {
-        problems.push({ setting: settingLabel(key, s), message: 'given more than once; it takes one value' });
-        continue;
-      }
-      const parsed: unknown[] = [];
-      for (const raw of raws) {
-        try {
-          parsed.push(s.parse(raw));
-        } catch (e) {
-          if (!(e instanceof ValueError)) throw e;
-          const where = source === 'flag' ? `--${flagName(key)}` : envName(key);
-          problems.push({ setting: settingLabel(key, s), message: `invalid value in ${where}: expected ${e.expected}` });
-        }
-      }
-      settings[key] = s.repeatable ? parsed : parsed[0];
+      settings[key] = s.repeatable ? (s.default ?? []) : s.default;
+      continue;
     }
+    const { raws, source } = resolved;
+    if (!s.repeatable && raws.length > 1) {
+      problems.push({ setting: settingLabel(key, s), message: 'given more than once; it takes one value' });
+      continue;
+    }
+    const parsed: unknown[] = [];
+    for (const raw of raws) {
+      try {
+        parsed.push(s.parse(raw));
+      } catch (e) {
+        if (!(e instanceof ValueError)) throw e;
+        const where = source === 'flag' ? `--${flagName(key)}` : envName(key);
+        problems.push({ setting: settingLabel(key, s), message: `invalid value in ${where}: expected ${e.expected}` });
+      }
+    }
+    settings[key] = s.repeatable ? parsed : parsed[0];
   }
 
   if (problems.length === 0 && options.validate) {
@@ -170,7 +160,12 @@ function resolve(
   for (const name of [envName(key), ...(s.extraEnv ?? [])]) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    const raws = s.repeatable ? raw.split(/[,\n]/).map((x) => x.trim()).filter((x) => x !== '') : [raw];
+    const raws = s.repeatable
+      ? raw
+          .split(/[,\n]/)
+          .map((x) => x.trim())
+          .filter((x) => x !== '')
+      : [raw];
     return { raws, source: 'env' };
   }
   return undefined;

@@ -11,13 +11,13 @@
  * caller registers each value with the redactor as it parses it.
  */
 import { Readable } from 'node:stream';
-import { decrypt, enums, readMessage, type KeyID, type Message } from 'openpgp';
+import { decrypt, enums, type KeyID, type Message, readMessage } from 'openpgp';
 import { StewardError } from '../errors/index.js';
 import { CryptoError } from './crypto-error.js';
-import { describeKey, type DecryptionKey } from './keys.js';
+import { type DecryptionKey, describeKey } from './keys.js';
 import { OPENPGP_CONFIG } from './openpgp-config.js';
-import { readableToWeb, webChunks } from './web-streams.js';
 import { judgeSignatures, publicKeysOf, type SignatureCheck, type TrustedSigner } from './signatures.js';
+import { readableToWeb, webChunks } from './web-streams.js';
 
 export interface DecryptOptions {
   /** Unlocked private keys (from `loadDecryptionKeys`); the one the message names is used. */
@@ -65,7 +65,8 @@ export async function decryptStream(ciphertext: Readable, opts: DecryptOptions):
     const message = await parseMessage(() => readMessage({ binaryMessage: readableToWeb(ciphertext), config: OPENPGP_CONFIG }), label);
     checkRecipients(message, opts.decryptionKeys, label);
     try {
-      data = (await decrypt({ message, decryptionKeys: opts.decryptionKeys.map((k) => k.key), format: 'binary', config: configFor(opts) })).data;
+      data = (await decrypt({ message, decryptionKeys: opts.decryptionKeys.map((k) => k.key), format: 'binary', config: configFor(opts) }))
+        .data;
     } catch (e) {
       throw classify(e, opts, label);
     }
@@ -124,7 +125,12 @@ async function parseMessage<T extends Message<never>>(read: () => Promise<T>, la
   try {
     return await read();
   } catch (e) {
-    throw new CryptoError('corrupt', label, `cannot decrypt ${label}: it is not a complete OpenPGP message (empty, truncated, damaged or not OpenPGP at all) (${errorText(e)})`, { cause: e });
+    throw new CryptoError(
+      'corrupt',
+      label,
+      `cannot decrypt ${label}: it is not a complete OpenPGP message (empty, truncated, damaged or not OpenPGP at all) (${errorText(e)})`,
+      { cause: e },
+    );
   }
 }
 
@@ -148,7 +154,15 @@ function checkRecipients(message: Message<never>, keys: readonly DecryptionKey[]
     'wrong-key',
     label,
     `cannot decrypt ${label}: it is encrypted to key id${recipients.length === 1 ? '' : 's'} ${recipients.map(hexId).join(', ')}, ` +
-      `but the decryption keys given are ${keys.map((k) => `${describeKey(k)} [key ids ${k.key.getKeys().map((p) => hexId(p.getKeyID())).join(', ')}]`).join('; ')}`,
+      `but the decryption keys given are ${keys
+        .map(
+          (k) =>
+            `${describeKey(k)} [key ids ${k.key
+              .getKeys()
+              .map((p) => hexId(p.getKeyID()))
+              .join(', ')}]`,
+        )
+        .join('; ')}`,
   );
 }
 
@@ -174,7 +188,12 @@ function classify(e: unknown, opts: DecryptOptions, label: string): StewardError
     );
   }
   if (/not decrypted|decrypt(ed)? private key|gnu-dummy/i.test(text)) {
-    return new CryptoError('key-unusable', label, `cannot decrypt ${label}: a decryption key is locked or has no secret material (${text})`, { cause: e });
+    return new CryptoError(
+      'key-unusable',
+      label,
+      `cannot decrypt ${label}: a decryption key is locked or has no secret material (${text})`,
+      { cause: e },
+    );
   }
   return new CryptoError(
     'corrupt',

@@ -91,7 +91,12 @@ function toCryptoError(e: unknown, opts: EncryptOptions, label: string): Steward
   const text = e instanceof Error ? e.message : String(e);
   const keys = [...opts.recipients.map((r) => describeKey(r)), ...(opts.signingKey ? [`signing key ${describeKey(opts.signingKey)}`] : [])];
   if (/expired|revoked|valid (encryption|signing) key|not decrypted|key packet/i.test(text)) {
-    return new CryptoError('key-unusable', label, `cannot encrypt ${label}: a key can no longer be used (${text}); keys: ${keys.join(', ')}`, { cause: e });
+    return new CryptoError(
+      'key-unusable',
+      label,
+      `cannot encrypt ${label}: a key can no longer be used (${text}); keys: ${keys.join(', ')}`,
+      { cause: e },
+    );
   }
   return new CryptoError('failed', label, `cannot encrypt ${label}: ${text}`, { cause: e });
 }

@@ -4,37 +4,37 @@
  * Everything it writes is what GnuPG 2.2 reads: v4 keys, SEIPDv1 with MDC, AES, no AEAD.
  */
 export { CryptoError, type CryptoErrorKind } from './crypto-error.js';
+export { type DecryptAndVerifyOptions, type DecryptOptions, decryptAndVerify, decryptStream } from './decrypt.js';
+export { type EncryptOptions, encryptBytes, encryptStream } from './encrypt.js';
 export {
-  loadRecipientKeys,
-  loadSigningKey,
-  loadDecryptionKeys,
-  loadTrustedSignerKeys,
-  readPassphrase,
-  keyExpiry,
+  fileBaseName,
+  type GeneratedKeyPair,
+  type GenerateKeyPairOptions,
+  generateKeyPair,
+  type KeyFile,
+  type KeyFilePaths,
+  keyFilePaths,
+  randomPassphrase,
+  refuseExisting,
+  writeKeyFiles,
+} from './keygen.js';
+export {
+  type DecryptionKey,
   describeKey,
   fingerprintOf,
   type KeyInfo,
-  type RecipientKey,
-  type SigningKey,
-  type DecryptionKey,
-  type TrustedSignerKey,
-  type KeyWarning,
   type KeySettingLabels,
+  type KeyWarning,
+  keyExpiry,
   type LoadRecipientKeysOptions,
   type LoadSigningKeyOptions,
+  loadDecryptionKeys,
+  loadRecipientKeys,
+  loadSigningKey,
+  loadTrustedSignerKeys,
+  type RecipientKey,
+  readPassphrase,
+  type SigningKey,
+  type TrustedSignerKey,
 } from './keys.js';
-export { encryptStream, encryptBytes, type EncryptOptions } from './encrypt.js';
-export { decryptStream, decryptAndVerify, type DecryptOptions, type DecryptAndVerifyOptions } from './decrypt.js';
-export { signDetached, verifyDetached, type SignatureCheck, type TrustedSigner } from './signatures.js';
-export {
-  generateKeyPair,
-  randomPassphrase,
-  keyFilePaths,
-  fileBaseName,
-  writeKeyFiles,
-  refuseExisting,
-  type GenerateKeyPairOptions,
-  type GeneratedKeyPair,
-  type KeyFilePaths,
-  type KeyFile,
-} from './keygen.js';
+export { type SignatureCheck, signDetached, type TrustedSigner, verifyDetached } from './signatures.js';

@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { generateKey, readKey, type Key } from 'openpgp';
+import { generateKey, type Key, readKey } from 'openpgp';
 import { ConfigError, StewardError } from '../errors/index.js';
 import { redactor } from '../log/index.js';
 import { fingerprintOf, keyExpiry } from './keys.js';
@@ -117,9 +117,7 @@ export function keyFilePaths(dir: string, name: string): KeyFilePaths {
 
 /** The file name stem for a key name; empty when the name has no letter or digit. */
 export function fileBaseName(name: string): string {
-  return name
-    .replace(/[^\p{L}\p{N}._-]+/gu, '-')
-    .replace(/^[-.]+|-+$/g, '');
+  return name.replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/^[-.]+|-+$/g, '');
 }
 
 export interface KeyFile {
@@ -137,7 +135,11 @@ export interface KeyFile {
  * fails, the files written so far are removed again.
  */
 export async function writeKeyFiles(files: readonly KeyFile[], opts: { force: boolean; setting: string }): Promise<void> {
-  if (!opts.force) await refuseExisting(files.map((f) => f.path), opts.setting);
+  if (!opts.force)
+    await refuseExisting(
+      files.map((f) => f.path),
+      opts.setting,
+    );
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
   for (const dir of dirs) {
     try {
@@ -165,7 +167,9 @@ export async function writeKeyFiles(files: readonly KeyFile[], opts: { force: bo
     await Promise.all(written.map((p) => unlink(p).catch(() => {})));
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
-      throw new ConfigError([{ setting: opts.setting, message: `a key file appeared while writing (${fsErrorText(e)}); nothing was kept` }]);
+      throw new ConfigError([
+        { setting: opts.setting, message: `a key file appeared while writing (${fsErrorText(e)}); nothing was kept` },
+      ]);
     }
     throw new StewardError(`cannot write key files to ${dirs.join(', ')}: ${fsErrorText(e)}; nothing was kept`, { cause: e });
   }
@@ -176,7 +180,9 @@ export async function writeKeyFiles(files: readonly KeyFile[], opts: { force: bo
  * keygen never overwrites a key without --force: old backups may still need it.
  */
 export async function refuseExisting(paths: readonly string[], setting: string): Promise<void> {
-  const existing = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : undefined)))).filter((p): p is string => p !== undefined);
+  const existing = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : undefined)))).filter(
+    (p): p is string => p !== undefined,
+  );
   if (existing.length > 0) {
     throw new ConfigError(
       [

@@ -23,8 +23,8 @@
  * several armor blocks per file allowed) or binary (`gpg --export`), one or more keys each.
  */
 import { readFile } from 'node:fs/promises';
-import { decryptKey, enums, readKeys } from 'openpgp';
 import type { Key, PrivateKey, PublicKey, Subkey } from 'openpgp';
+import { decryptKey, enums, readKeys } from 'openpgp';
 import { ConfigError, type ConfigProblem } from '../errors/index.js';
 import { redactor } from '../log/index.js';
 
@@ -120,7 +120,8 @@ export async function loadRecipientKeys(
   const problems: ConfigProblem[] = [];
   const keys: RecipientKey[] = [];
   const warnings: KeyWarning[] = [];
-  if (files.length === 0) problems.push({ setting, message: 'no recipient key file given; backups must be encrypted to at least one public key' });
+  if (files.length === 0)
+    problems.push({ setting, message: 'no recipient key file given; backups must be encrypted to at least one public key' });
   for await (const { file, key } of keysOfFiles(files, setting, problems)) {
     const name = `${file}: key ${describeKey(key)}`;
     if (key.isPrivate()) {
@@ -217,7 +218,10 @@ export async function loadDecryptionKeys(
       // revocation do not stop decryption of what was encrypted while the key was valid).
       await key.getDecryptionKeys(undefined, null);
     } catch (e) {
-      problems.push({ setting, message: `${file}: key ${describeKey(key)} has no key that can decrypt (${errorText(e)}); is it a signing-only key?` });
+      problems.push({
+        setting,
+        message: `${file}: key ${describeKey(key)} has no key that can decrypt (${errorText(e)}); is it a signing-only key?`,
+      });
       continue;
     }
     const unlocked = await unlock(key, 'decryption', file, passphrase, passphraseFile, passphraseSetting);
@@ -268,7 +272,11 @@ export async function loadTrustedSignerKeys(
  *
  * @param usage `'primary'` (the key as a whole), `'encrypt'` or `'sign'`. @default 'primary'
  */
-export async function keyExpiry(key: Key, usage: 'primary' | 'encrypt' | 'sign' = 'primary', now: Date = new Date()): Promise<Date | undefined> {
+export async function keyExpiry(
+  key: Key,
+  usage: 'primary' | 'encrypt' | 'sign' = 'primary',
+  now: Date = new Date(),
+): Promise<Date | undefined> {
   const primary = finiteDate(await key.getExpirationTime());
   if (usage === 'primary') return primary;
   let sub: Key | Subkey;
@@ -298,7 +306,11 @@ export function fingerprintOf(key: Key): string {
 type ReadResult = { keys: Key[] } | { problem: string };
 
 /** Every key of every file, in order; a file that cannot be read adds its problem under `setting` instead. */
-async function* keysOfFiles(files: readonly string[], setting: string, problems: ConfigProblem[]): AsyncGenerator<{ file: string; key: Key }> {
+async function* keysOfFiles(
+  files: readonly string[],
+  setting: string,
+  problems: ConfigProblem[],
+): AsyncGenerator<{ file: string; key: Key }> {
   for (const file of files) {
     const read = await readKeyFile(file);
     if ('problem' in read) {
@@ -461,10 +473,7 @@ async function checkUsable(key: Key, usage: 'encrypt' | 'sign', now: Date): Prom
 
 /** Names subkeys flagged for `usage` that are expired or revoked at `now` (why none is valid). */
 async function expiredOrRevokedSubkeys(key: Key, usage: 'encrypt' | 'sign', now: Date): Promise<string> {
-  const wanted =
-    usage === 'encrypt'
-      ? enums.keyFlags.encryptCommunication | enums.keyFlags.encryptStorage
-      : enums.keyFlags.signData;
+  const wanted = usage === 'encrypt' ? enums.keyFlags.encryptCommunication | enums.keyFlags.encryptStorage : enums.keyFlags.signData;
   const notes: string[] = [];
   for (const sub of key.subkeys) {
     const latest = sub.bindingSignatures.at(-1);

@@ -3,7 +3,7 @@
  * way every signature check in secret-steward is judged, so that "who signed this, and do we
  * trust it?" has the same answer for a detached signature and for a signed, encrypted index.
  */
-import { createMessage, readSignature, sign, verify, type PublicKey, type Signature } from 'openpgp';
+import { createMessage, type PublicKey, readSignature, type Signature, sign, verify } from 'openpgp';
 import { CryptoError } from './crypto-error.js';
 import { describeKey, fingerprintOf, type SigningKey, type TrustedSignerKey } from './keys.js';
 import { OPENPGP_CONFIG } from './openpgp-config.js';
@@ -45,11 +45,7 @@ export type TrustedSigner = TrustedSignerKey | PublicKey;
  * @param opts.now Signature creation time. @default new Date()
  * @throws CryptoError (`key-unusable`) when the key can no longer sign (expired since it loaded).
  */
-export async function signDetached(
-  data: Uint8Array,
-  signingKey: SigningKey,
-  opts: { label?: string; now?: Date } = {},
-): Promise<string> {
+export async function signDetached(data: Uint8Array, signingKey: SigningKey, opts: { label?: string; now?: Date } = {}): Promise<string> {
   const label = opts.label ?? 'document';
   try {
     const message = await createMessage({ binary: data });

@@ -1,6 +1,6 @@
-export { StewardError } from './steward-error.js';
 export { ConfigError, type ConfigProblem } from './config-error.js';
-export { TransientError } from './transient-error.js';
-export { LockHeldError } from './lock-held-error.js';
-export { InterruptedError } from './interrupted-error.js';
 export { exitCodeFor } from './exit-code-for.js';
+export { InterruptedError } from './interrupted-error.js';
+export { LockHeldError } from './lock-held-error.js';
+export { StewardError } from './steward-error.js';
+export { TransientError } from './transient-error.js';

@@ -6,10 +6,9 @@ export class LockHeldError extends StewardError {
   readonly holder: string;
 
   constructor(lease: string, holder: string, renewTime: string | undefined) {
-    super(
-      `another run holds lock ${lease} (holder ${holder}${renewTime ? `, renewed ${renewTime}` : ''}); nothing was done`,
-      { exitCode: ExitCode.LockHeld },
-    );
+    super(`another run holds lock ${lease} (holder ${holder}${renewTime ? `, renewed ${renewTime}` : ''}); nothing was done`, {
+      exitCode: ExitCode.LockHeld,
+    });
     this.holder = holder;
   }
 }

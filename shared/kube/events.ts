@@ -79,7 +79,10 @@ export class KubeEventRecorder implements EventRecorder {
         this.api.createNamespacedEvent({ namespace: e.subject.namespace, body }),
       );
     } catch (err) {
-      this.log.warn({ err, subject: `${e.subject.kind} ${e.subject.namespace}/${e.subject.name}`, reason: e.reason }, 'could not record Event');
+      this.log.warn(
+        { err, subject: `${e.subject.kind} ${e.subject.namespace}/${e.subject.name}`, reason: e.reason },
+        'could not record Event',
+      );
     }
   }
 }

@@ -1,8 +1,8 @@
-export { loadKubeConfig, createKubeClients, inClusterNamespace, type KubeClients, type KubeAccessSettings } from './client.js';
-export { KubeCaller, toKubeError, type KubeRetryLimits } from './kube-call.js';
-export { KubeError, isKubeError, describeObject, type KubeOp } from './kube-error.js';
-export { listPages, type ListPage, type ListPagesOptions } from './list-pages.js';
-export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
-export { KubeEventRecorder, MemoryEventRecorder, type EventRecorder, type EventInput, type EventSubject } from './events.js';
+export { createKubeClients, inClusterNamespace, type KubeAccessSettings, type KubeClients, loadKubeConfig } from './client.js';
+export { type EventInput, type EventRecorder, type EventSubject, KubeEventRecorder, MemoryEventRecorder } from './events.js';
+export { type JobLockSettings, toolNamespace, withJobLock } from './job-lock.js';
+export { KubeCaller, type KubeRetryLimits, toKubeError } from './kube-call.js';
+export { describeObject, isKubeError, KubeError, type KubeOp } from './kube-error.js';
 export { kubeSettings, lockSettings } from './kube-settings.js';
-export { withJobLock, toolNamespace, type JobLockSettings } from './job-lock.js';
+export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
+export { type ListPage, type ListPagesOptions, listPages } from './list-pages.js';

@@ -1,7 +1,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
-import { parseRetryAfter, withRetry, type RetryDecision } from '../runtime/retry.js';
+import { parseRetryAfter, type RetryDecision, withRetry } from '../runtime/retry.js';
 import { KubeError, type KubeOp } from './kube-error.js';
 
 /** Retry limits for API calls. */

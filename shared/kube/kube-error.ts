@@ -40,10 +40,7 @@ export class KubeError extends StewardError {
   readonly retryAfterMs?: number;
   readonly fields: readonly string[];
 
-  constructor(
-    op: KubeOp,
-    init: { status: number; reason: string; retryAfterMs?: number; fields?: readonly string[]; cause?: unknown },
-  ) {
+  constructor(op: KubeOp, init: { status: number; reason: string; retryAfterMs?: number; fields?: readonly string[]; cause?: unknown }) {
     const transient = init.status === 0 || init.status === 429 || init.status >= 500;
     const statusText = init.status === 0 ? init.reason : `${init.status} ${init.reason}`;
     const hint = HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : '');
@@ -83,14 +80,23 @@ export class KubeError extends StewardError {
 
 const HINTS: Record<string, string> = {
   Conflict: ' (resourceVersion stale: the object changed since it was read)',
-  Forbidden: ' (check the RBAC rules of this job\'s ServiceAccount)',
+  Forbidden: " (check the RBAC rules of this job's ServiceAccount)",
   Unauthorized: ' (credentials rejected: check the kubeconfig or service account token)',
   Expired: ' (list continue token expired)',
 };
 
 /** Network failures where nothing answered at all: the address itself may be wrong. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-const UNREACHABLE_HINT = ' (the API server cannot be reached: check the server of --kubeconfig / KUBECONFIG, or the in-cluster service, and the network policy)';
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const UNREACHABLE_HINT =
+  ' (the API server cannot be reached: check the server of --kubeconfig / KUBECONFIG, or the in-cluster service, and the network policy)';
 
 /** True for `KubeError`s matching a predicate; handy in catch blocks. */
 export function isKubeError(e: unknown, test?: (k: KubeError) => boolean): e is KubeError {

@@ -25,8 +25,7 @@ export const kubeSettings = {
 /** The Lease that keeps two runs of one job from acting at once. */
 export const lockSettings = {
   lockNamespace: stringSetting({
-    description:
-      "Namespace of the job's Lease lock. Defaults to the pod's own namespace in a cluster, else secret-steward.",
+    description: "Namespace of the job's Lease lock. Defaults to the pod's own namespace in a cluster, else secret-steward.",
     valueName: 'NAMESPACE',
     group: 'Locking',
   }),

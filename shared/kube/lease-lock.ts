@@ -1,4 +1,4 @@
-import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { type CoordinationV1Api, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { InterruptedError, LockHeldError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -110,7 +110,8 @@ export class LeaseLock {
       try {
         this.lease = await this.caller.call({ ...op, verb: 'create' }, () => this.api.createNamespacedLease({ namespace, body }));
       } catch (e) {
-        if (e instanceof KubeError && e.alreadyExists) throw new LockHeldError(`${namespace}/${name}`, 'another run (created it first)', undefined);
+        if (e instanceof KubeError && e.alreadyExists)
+          throw new LockHeldError(`${namespace}/${name}`, 'another run (created it first)', undefined);
         throw e;
       }
     } else {
@@ -177,7 +178,10 @@ export class LeaseLock {
       if (this.lease === undefined) return;
       const lease = `${this.o.namespace}/${this.o.name}`;
       try {
-        const released = await this.write((l) => ({ ...l, spec: { ...l.spec, holderIdentity: undefined, acquireTime: undefined, renewTime: undefined } }), { releasing: true });
+        const released = await this.write(
+          (l) => ({ ...l, spec: { ...l.spec, holderIdentity: undefined, acquireTime: undefined, renewTime: undefined } }),
+          { releasing: true },
+        );
         if (released === 'written') this.log.info({ lease }, 'lock released');
         else this.log.warn({ lease }, 'the lock was taken over by another run before it was released');
       } catch (e) {

@@ -1,4 +1,10 @@
-import { setHeaderOptions, type ConfigurationOptions, type ObservableMiddleware, type V1ListMeta, type V1ObjectMeta } from '@kubernetes/client-node';
+import {
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  setHeaderOptions,
+  type V1ListMeta,
+  type V1ObjectMeta,
+} from '@kubernetes/client-node';
 import type { KubeCaller } from './kube-call.js';
 import { KubeError, type KubeOp } from './kube-error.js';
 
@@ -54,7 +60,7 @@ export async function* listPages<T>(
   let restarted = false;
   let snapshotRv = '';
   for (;;) {
-    let page;
+    let page: Awaited<ReturnType<typeof fetchPage>>;
     try {
       page = await caller.call(op, () => fetchPage({ limit, _continue: cont }));
     } catch (e) {

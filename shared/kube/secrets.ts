@@ -1,8 +1,8 @@
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { type CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.js';
 import type { KubeCaller } from './kube-call.js';
 import { KubeError } from './kube-error.js';
-import { listMetadataPages, listPages, type ListPage, type MetadataOnly } from './list-pages.js';
+import { type ListPage, listMetadataPages, listPages, type MetadataOnly } from './list-pages.js';
 
 /**
  * A Secret as a metadata-only list returns it: name, namespace, labels, annotations,
@@ -33,7 +33,10 @@ export interface SecretStore {
    * server, and a page of thousands of Secrets costs a few MiB. Same pagination and 410 restart
    * as {@link list}; `fieldSelector` may name `type` (`type!=helm.sh/release.v1`).
    */
-  listMetadata(namespace: string | undefined, options?: { labelSelector?: string; fieldSelector?: string; pageSize?: number }): AsyncGenerator<ListPage<SecretMetadata>>;
+  listMetadata(
+    namespace: string | undefined,
+    options?: { labelSelector?: string; fieldSelector?: string; pageSize?: number },
+  ): AsyncGenerator<ListPage<SecretMetadata>>;
   /** The Secret, or undefined when it does not exist. */
   get(namespace: string, name: string): Promise<V1Secret | undefined>;
   /** Creates a Secret; fails with AlreadyExists (409) when the name is taken. */
@@ -76,7 +79,10 @@ export class KubeSecretStore implements SecretStore {
     );
   }
 
-  listMetadata(namespace: string | undefined, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): AsyncGenerator<ListPage<SecretMetadata>> {
+  listMetadata(
+    namespace: string | undefined,
+    options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {},
+  ): AsyncGenerator<ListPage<SecretMetadata>> {
     const op = { verb: 'list', kind: 'Secret', namespace };
     const { labelSelector, fieldSelector } = options;
     let warned = false;
@@ -86,13 +92,19 @@ export class KubeSecretStore implements SecretStore {
       (req, callOptions) =>
         namespace === undefined
           ? this.core.listSecretForAllNamespaces({ limit: req.limit, _continue: req._continue, labelSelector, fieldSelector }, callOptions)
-          : this.core.listNamespacedSecret({ namespace, limit: req.limit, _continue: req._continue, labelSelector, fieldSelector }, callOptions),
+          : this.core.listNamespacedSecret(
+              { namespace, limit: req.limit, _continue: req._continue, labelSelector, fieldSelector },
+              callOptions,
+            ),
       {
         pageSize: options.pageSize,
         onFullList: () => {
           if (warned) return;
           warned = true;
-          this.log?.warn({ namespace: namespace ?? '(all)' }, 'the API server answered a metadata-only list of Secrets with full Secrets (a proxy in between?): only their metadata is kept, but every value was sent and memory is higher');
+          this.log?.warn(
+            { namespace: namespace ?? '(all)' },
+            'the API server answered a metadata-only list of Secrets with full Secrets (a proxy in between?): only their metadata is kept, but every value was sent and memory is higher',
+          );
         },
       },
     );
@@ -100,7 +112,9 @@ export class KubeSecretStore implements SecretStore {
 
   async get(namespace: string, name: string): Promise<V1Secret | undefined> {
     try {
-      return await this.caller.call({ verb: 'get', kind: 'Secret', namespace, name }, () => this.core.readNamespacedSecret({ namespace, name }));
+      return await this.caller.call({ verb: 'get', kind: 'Secret', namespace, name }, () =>
+        this.core.readNamespacedSecret({ namespace, name }),
+      );
     } catch (e) {
       if (e instanceof KubeError && e.notFound) return undefined;
       throw e;
@@ -109,7 +123,9 @@ export class KubeSecretStore implements SecretStore {
 
   create(namespace: string, body: V1Secret): Promise<V1Secret> {
     const name = body.metadata?.name;
-    return this.caller.call({ verb: 'create', kind: 'Secret', namespace, name }, () => this.core.createNamespacedSecret({ namespace, body }));
+    return this.caller.call({ verb: 'create', kind: 'Secret', namespace, name }, () =>
+      this.core.createNamespacedSecret({ namespace, body }),
+    );
   }
 
   replace(namespace: string, name: string, body: V1Secret): Promise<V1Secret> {
@@ -128,7 +144,11 @@ export class KubeSecretStore implements SecretStore {
     if (patch.annotations !== undefined) metadata.annotations = patch.annotations;
     return this.caller.call(
       { verb: 'patch', kind: 'Secret', namespace, name },
-      () => this.core.patchNamespacedSecret({ namespace, name, body: { metadata } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+      () =>
+        this.core.patchNamespacedSecret(
+          { namespace, name, body: { metadata } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
       { idempotent: true },
     );
   }

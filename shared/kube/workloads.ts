@@ -1,4 +1,4 @@
-import { Watch, type AppsV1Api, type BatchV1Api, type KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { type AppsV1Api, type BatchV1Api, type KubeConfig, type V1PodTemplateSpec, Watch } from '@kubernetes/client-node';
 import type { KubeCaller } from './kube-call.js';
 import { KubeError } from './kube-error.js';
 import { listPages } from './list-pages.js';
@@ -13,9 +13,7 @@ export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJo
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 /** One RFC 6902 operation. */
-export type JsonPatchOp =
-  | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+export type JsonPatchOp = { op: 'add' | 'replace' | 'test'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /** A workload as the rest of the code sees it, whatever its kind. */
 export interface Workload {
@@ -103,7 +101,14 @@ export interface WorkloadStore {
 
 /** The fields of any of the four kinds that {@link toWorkload} reads (typed models and raw JSON alike). */
 interface AnyWorkloadObject {
-  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+  };
   spec?: {
     replicas?: number;
     paused?: boolean;
@@ -147,7 +152,8 @@ export function toWorkload(kind: WorkloadKind, obj: AnyWorkloadObject): Workload
 export function rolloutState(w: Workload, generation: number): RolloutState {
   const s = w.status;
   const observed = s.observedGeneration ?? 0;
-  if (observed < generation) return { state: 'progressing', message: `waiting for the controller to observe generation ${generation} (observed ${observed})` };
+  if (observed < generation)
+    return { state: 'progressing', message: `waiting for the controller to observe generation ${generation} (observed ${observed})` };
   switch (w.kind) {
     case 'Deployment': {
       const progressing = s.conditions?.find((c) => c.type === 'Progressing');
@@ -157,25 +163,33 @@ export function rolloutState(w: Workload, generation: number): RolloutState {
       const want = w.replicas;
       const updated = s.updatedReplicas ?? 0;
       if (updated < want) return { state: 'progressing', message: `${updated} of ${want} replicas updated` };
-      if ((s.replicas ?? 0) > updated) return { state: 'progressing', message: `${(s.replicas ?? 0) - updated} old replicas pending termination` };
+      if ((s.replicas ?? 0) > updated)
+        return { state: 'progressing', message: `${(s.replicas ?? 0) - updated} old replicas pending termination` };
       if ((s.readyReplicas ?? 0) < want) return { state: 'progressing', message: `${s.readyReplicas ?? 0} of ${want} replicas ready` };
-      if ((s.availableReplicas ?? 0) < want) return { state: 'progressing', message: `${s.availableReplicas ?? 0} of ${want} replicas available` };
+      if ((s.availableReplicas ?? 0) < want)
+        return { state: 'progressing', message: `${s.availableReplicas ?? 0} of ${want} replicas available` };
       return { state: 'done', message: `${want} of ${want} replicas updated and available` };
     }
     case 'StatefulSet': {
       const want = w.replicas;
       const mustUpdate = Math.max(0, want - w.partition);
-      if ((s.updatedReplicas ?? 0) < mustUpdate) return { state: 'progressing', message: `${s.updatedReplicas ?? 0} of ${mustUpdate} replicas updated` };
+      if ((s.updatedReplicas ?? 0) < mustUpdate)
+        return { state: 'progressing', message: `${s.updatedReplicas ?? 0} of ${mustUpdate} replicas updated` };
       if ((s.readyReplicas ?? 0) < want) return { state: 'progressing', message: `${s.readyReplicas ?? 0} of ${want} replicas ready` };
-      if (s.availableReplicas !== undefined && s.availableReplicas < want) return { state: 'progressing', message: `${s.availableReplicas} of ${want} replicas available` };
+      if (s.availableReplicas !== undefined && s.availableReplicas < want)
+        return { state: 'progressing', message: `${s.availableReplicas} of ${want} replicas available` };
       if (w.partition === 0 && s.updateRevision !== undefined && s.currentRevision !== s.updateRevision) {
-        return { state: 'progressing', message: `waiting for revision ${s.updateRevision} to replace ${s.currentRevision ?? 'the old one'}` };
+        return {
+          state: 'progressing',
+          message: `waiting for revision ${s.updateRevision} to replace ${s.currentRevision ?? 'the old one'}`,
+        };
       }
       return { state: 'done', message: `${want} of ${want} replicas updated and ready` };
     }
     case 'DaemonSet': {
       const want = s.desiredNumberScheduled ?? 0;
-      if ((s.updatedNumberScheduled ?? 0) < want) return { state: 'progressing', message: `${s.updatedNumberScheduled ?? 0} of ${want} pods updated` };
+      if ((s.updatedNumberScheduled ?? 0) < want)
+        return { state: 'progressing', message: `${s.updatedNumberScheduled ?? 0} of ${want} pods updated` };
       if ((s.numberReady ?? 0) < want) return { state: 'progressing', message: `${s.numberReady ?? 0} of ${want} pods ready` };
       if ((s.numberAvailable ?? 0) < want) return { state: 'progressing', message: `${s.numberAvailable ?? 0} of ${want} pods available` };
       return { state: 'done', message: `${want} of ${want} pods updated and available` };
@@ -185,7 +199,12 @@ export function rolloutState(w: Workload, generation: number): RolloutState {
   }
 }
 
-const PLURALS: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets', CronJob: 'cronjobs' };
+const PLURALS: Record<WorkloadKind, string> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+  CronJob: 'cronjobs',
+};
 
 /** {@link WorkloadStore} on the Kubernetes API; watches need the KubeConfig. */
 export class KubeWorkloadStore implements WorkloadStore {
@@ -203,7 +222,10 @@ export class KubeWorkloadStore implements WorkloadStore {
 
   async list(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
     const out: Workload[] = [];
-    const fetchPage = (req: { limit: number; _continue?: string }): Promise<{ items: AnyWorkloadObject[]; metadata?: { _continue?: string; resourceVersion?: string } }> => {
+    const fetchPage = (req: {
+      limit: number;
+      _continue?: string;
+    }): Promise<{ items: AnyWorkloadObject[]; metadata?: { _continue?: string; resourceVersion?: string } }> => {
       const args = { namespace, limit: req.limit, _continue: req._continue };
       switch (kind) {
         case 'Deployment':

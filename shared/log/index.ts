@@ -1,2 +1,2 @@
-export { Redactor, redactor, REDACTED, MIN_REDACTABLE_LENGTH, isSensitiveField } from './redactor.js';
-export { createLogger, MemorySink, LOG_LEVELS, type Logger, type LogLevel, type LogSink, type LoggerOptions } from './logger.js';
+export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel, type LogSink, MemorySink } from './logger.js';
+export { isSensitiveField, MIN_REDACTABLE_LENGTH, REDACTED, Redactor, redactor } from './redactor.js';

@@ -1,4 +1,4 @@
-import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
 import { redactor as defaultRedactor, type Redactor } from './redactor.js';
 
 /** Structured JSON logger: `log.info({ namespace, name, fingerprint }, 'secret rotated')`. */

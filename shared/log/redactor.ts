@@ -109,7 +109,10 @@ export class Redactor {
     const head = bytes.subarray(0, (HEAD / 4) * 3);
     const b64 = 4 * Math.ceil(bytes.length / 3);
     this.addPattern(bytes.length === head.length ? bytes.toString('base64') : head.toString('base64'), b64);
-    this.addPattern(bytes.length === head.length ? bytes.toString('base64url') : head.toString('base64url'), Math.ceil((bytes.length * 4) / 3));
+    this.addPattern(
+      bytes.length === head.length ? bytes.toString('base64url') : head.toString('base64url'),
+      Math.ceil((bytes.length * 4) / 3),
+    );
   }
 
   /** Adds a pattern, given whole or (when `length` is larger) by its first HEAD characters. */

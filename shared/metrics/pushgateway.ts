@@ -47,7 +47,10 @@ export async function pushMetrics(
     log.debug({ pushgateway: where, job, metrics: samples.length }, 'metrics pushed');
     return true;
   } catch (err) {
-    log.warn({ pushgateway: where, job, reason: err instanceof Error ? err.message : String(err) }, 'could not push metrics to the Pushgateway');
+    log.warn(
+      { pushgateway: where, job, reason: err instanceof Error ? err.message : String(err) },
+      'could not push metrics to the Pushgateway',
+    );
     return false;
   }
 }

@@ -42,6 +42,8 @@ export function matchesSelector(requirements: readonly Requirement[], labels: Re
         return has && r.values.includes(l[r.key]);
       case 'notin':
         return !has || !r.values.includes(l[r.key]);
+      default:
+        return r satisfies never;
     }
   });
 }

@@ -1,19 +1,19 @@
-import { loadRecipientKeys, loadSigningKey, type KeyWarning, type RecipientKey } from '../crypto/index.js';
 import { jobEventSubject, reportKeyWarnings } from '../backup/backup-job.js';
 import { BackupLayout } from '../backup/backup-layout.js';
 import { cleanUpAbandonedBackup } from '../backup/run-backup.js';
+import { type KeyWarning, loadRecipientKeys, loadSigningKey, type RecipientKey } from '../crypto/index.js';
 import { InterruptedError } from '../errors/index.js';
-import { redactor } from '../log/index.js';
 import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import { redactor } from '../log/index.js';
 import type { CommandContext } from '../runtime/command.js';
 import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { renderTable } from '../runtime/format.js';
 import { createObjectStore, type StoreSettings } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify/verification-keys.js';
-import { KubeRestoreTarget } from './restore-target.js';
 import { RestoreSelection } from './restore-selection.js';
 import type { RestoreSettings } from './restore-settings.js';
-import { emptyRestoreReport, runRestore, type RestoreReport } from './run-restore.js';
+import { KubeRestoreTarget } from './restore-target.js';
+import { emptyRestoreReport, type RestoreReport, runRestore } from './run-restore.js';
 
 /**
  * `secret-steward restore`: builds the dependencies, runs the restore (under the job's Lease
@@ -29,20 +29,49 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   let recipients: RecipientKey[] = [];
   const warnings: KeyWarning[] = [];
   if (s.recipientKey.length > 0) {
-    const r = await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY' });
+    const r = await loadRecipientKeys(s.recipientKey, {
+      now,
+      warnWithinMs: s.keyExpiryWarning,
+      setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY',
+    });
     recipients = r.keys;
     warnings.push(...r.warnings);
   }
-  const signing = s.signingKey ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning }) : undefined;
+  const signing = s.signingKey
+    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
+    : undefined;
   warnings.push(...(signing?.warnings ?? []));
 
-  const kube = createKubeClients(loadKubeConfig(s), { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const kube = createKubeClients(loadKubeConfig(s), {
+    clock: ctx.clock,
+    log: ctx.log,
+    limits: { maxAttempts: s.apiRetryBudget },
+    signal: ctx.shutdown.signal,
+  });
   const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const selection = new RestoreSelection({ namespaces: s.namespace, names: s.name, selector: s.selector, mapping: s.mapNamespace });
   const target = new KubeRestoreTarget(kube.core, kube.caller);
-  const deps = { kube, target, store, layout, keys, recipients, signingKey: signing?.key, log: ctx.log, clock: ctx.clock, shutdown: ctx.shutdown };
-  const options = { backup: s.backup, selection, mode: s.mode, recreateImmutable: s.recreateImmutable, createNamespaces: s.createNamespaces, dryRun: s.dryRun };
+  const deps = {
+    kube,
+    target,
+    store,
+    layout,
+    keys,
+    recipients,
+    signingKey: signing?.key,
+    log: ctx.log,
+    clock: ctx.clock,
+    shutdown: ctx.shutdown,
+  };
+  const options = {
+    backup: s.backup,
+    selection,
+    mode: s.mode,
+    recreateImmutable: s.recreateImmutable,
+    createNamespaces: s.createNamespaces,
+    dryRun: s.dryRun,
+  };
   const report = emptyRestoreReport(options);
   if (s.mode === 'overwrite' && !s.dryRun && signing === undefined) {
     report.warnings.push('no --signing-key: the pre-restore backup will be unsigned, so undoing this restore needs --allow-unsigned');
@@ -88,7 +117,10 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
       message: `restore from backup ${report.backupId}: ${summaryLine(report)}${undoHint(report)}`,
       action: 'Restore',
     });
-    ctx.log.info({ backupId: report.backupId, preRestoreBackupId: report.preRestoreBackupId, ...report.counts, durationMs: report.durationMs }, failed ? 'restore finished with failures' : 'restore complete');
+    ctx.log.info(
+      { backupId: report.backupId, preRestoreBackupId: report.preRestoreBackupId, ...report.counts, durationMs: report.durationMs },
+      failed ? 'restore finished with failures' : 'restore complete',
+    );
     print(s.output, ctx, report);
     return failed ? ExitCode.Failed : ExitCode.Success;
   });
@@ -114,7 +146,9 @@ function summaryLine(r: RestoreReport): string {
 }
 
 function undoHint(r: RestoreReport): string {
-  return r.preRestoreBackupId ? `; undo with: secret-steward restore --backup ${r.preRestoreBackupId} --mode overwrite --recreate-immutable` : '';
+  return r.preRestoreBackupId
+    ? `; undo with: secret-steward restore --backup ${r.preRestoreBackupId} --mode overwrite --recreate-immutable`
+    : '';
 }
 
 function print(output: 'text' | 'json', ctx: CommandContext, r: RestoreReport, error?: string): void {
@@ -128,7 +162,9 @@ function print(output: 'text' | 'json', ctx: CommandContext, r: RestoreReport, e
     if (stoppedBy !== undefined) ctx.io.stdout.write(`Restore stopped: ${stoppedBy}\n`);
     return;
   }
-  out.push(`${r.dryRun ? 'Dry run (every write sent with dryRun=All; nothing persisted): ' : ''}restore from backup ${r.backupId}, mode ${r.mode}.`);
+  out.push(
+    `${r.dryRun ? 'Dry run (every write sent with dryRun=All; nothing persisted): ' : ''}restore from backup ${r.backupId}, mode ${r.mode}.`,
+  );
   if (r.items.length > 0) {
     out.push(
       renderTable(
@@ -144,8 +180,12 @@ function print(output: 'text' | 'json', ctx: CommandContext, r: RestoreReport, e
     );
   }
   out.push(`${summaryLine(r)} (${(r.durationMs / 1000).toFixed(1)}s).`);
-  if (r.preRestoreBackupId) out.push(`The overwritten Secrets were saved first in backup ${r.preRestoreBackupId}.\nUndo: secret-steward restore --backup ${r.preRestoreBackupId} --mode overwrite --recreate-immutable`);
-  if (r.dryRun && r.counts.overwrite + r.counts.recreate > 0) out.push(`A pre-restore backup of the ${r.counts.overwrite + r.counts.recreate} Secret(s) to be overwritten would be taken first.`);
+  if (r.preRestoreBackupId)
+    out.push(
+      `The overwritten Secrets were saved first in backup ${r.preRestoreBackupId}.\nUndo: secret-steward restore --backup ${r.preRestoreBackupId} --mode overwrite --recreate-immutable`,
+    );
+  if (r.dryRun && r.counts.overwrite + r.counts.recreate > 0)
+    out.push(`A pre-restore backup of the ${r.counts.overwrite + r.counts.recreate} Secret(s) to be overwritten would be taken first.`);
   for (const w of r.warnings) out.push(`Warning: ${w}`);
   if (r.stage !== 'written') out.push(`Stopped after stage "${r.stage}"${stoppedBy ? `: ${stoppedBy}` : ''}.`);
   ctx.io.stdout.write(`${out.join('\n')}\n`);

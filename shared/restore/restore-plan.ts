@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { secretDataDigest } from '../backup/secret-digest.js';
-import { exportSecret, type ExportedSecret } from '../backup/secret-export.js';
+import { type ExportedSecret, exportSecret } from '../backup/secret-export.js';
 
 /**
  * - `create`: the Secret does not exist in the target namespace;
@@ -54,7 +54,8 @@ export const WRITE_ACTIONS: ReadonlySet<RestoreAction> = new Set(['create', 'ove
  * Not the name or namespace (namespaces may be mapped) and nothing the API server populates.
  */
 export function contentDigest(s: ExportedSecret): string {
-  const sorted = (m: Record<string, string> | undefined) => Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const sorted = (m: Record<string, string> | undefined) =>
+    Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const canonical = {
     labels: sorted(s.metadata.labels),
     annotations: sorted(s.metadata.annotations),
@@ -85,12 +86,17 @@ export function decideAction(
   live: LiveFacts | undefined,
   o: { mode: 'create-missing' | 'overwrite'; recreateImmutable: boolean; neverRestoredTypes: readonly string[] },
 ): { action: RestoreAction; reason?: string } {
-  if (o.neverRestoredTypes.includes(p.type)) return { action: 'skip', reason: `${p.type} Secrets are never restored (their controller issues them)` };
+  if (o.neverRestoredTypes.includes(p.type))
+    return { action: 'skip', reason: `${p.type} Secrets are never restored (their controller issues them)` };
   if (p.invalid && p.invalid.length > 0) return { action: 'skip', reason: `the API server would reject it: ${p.invalid.join('; ')}` };
   if (live === undefined) return { action: 'create' };
   if (live.contentSha256 === p.contentSha256) return { action: 'unchanged', reason: 'the live Secret already has the backed-up content' };
   if (o.mode === 'create-missing') return { action: 'skip', reason: 'exists (--mode create-missing never touches an existing Secret)' };
-  const why = live.immutable ? 'the live Secret is immutable' : live.type !== p.type ? `the live Secret has type ${live.type}, the backup ${p.type} (type cannot change in place)` : undefined;
+  const why = live.immutable
+    ? 'the live Secret is immutable'
+    : live.type !== p.type
+      ? `the live Secret has type ${live.type}, the backup ${p.type} (type cannot change in place)`
+      : undefined;
   if (why === undefined) return { action: 'overwrite' };
   if (o.recreateImmutable) return { action: 'recreate', reason: `${why}: deleted and created again` };
   return { action: 'skip', reason: `${why}; give --recreate-immutable to delete and recreate it` };

@@ -1,11 +1,20 @@
-import { ValueError, booleanSetting, customSetting, durationSetting, enumSetting, fileSetting, stringSetting, type SettingsOf } from '../config/options.js';
+import { isValidClusterName } from '../backup/backup-layout.js';
+import { clusterSetting } from '../backup/backup-settings.js';
+import {
+  booleanSetting,
+  customSetting,
+  durationSetting,
+  enumSetting,
+  fileSetting,
+  type SettingsOf,
+  stringSetting,
+  ValueError,
+} from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
-import { clusterSetting } from '../backup/backup-settings.js';
-import { isValidClusterName } from '../backup/backup-layout.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
-import { storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
+import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
 import { isDnsLabel, isDnsSubdomain } from '../verify/secret-validity.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify/verify-settings.js';
 import { parseLabelSelector } from './label-selector.js';
@@ -39,7 +48,8 @@ export const restoreSettings = {
     group: SELECT,
   }),
   selector: customSetting({
-    description: 'Restore only Secrets whose labels AT BACKUP TIME match this label selector, e.g. app=payments,tier!=cache or env in (prod,staging).',
+    description:
+      'Restore only Secrets whose labels AT BACKUP TIME match this label selector, e.g. app=payments,tier!=cache or env in (prod,staging).',
     valueName: 'SELECTOR',
     group: SELECT,
     parse: (raw: string) => {
@@ -52,13 +62,15 @@ export const restoreSettings = {
     },
   }),
   mapNamespace: customSetting({
-    description: 'Restore the Secrets of namespace FROM (as named in the backup) into namespace TO (repeatable), e.g. payments=payments-restored.',
+    description:
+      'Restore the Secrets of namespace FROM (as named in the backup) into namespace TO (repeatable), e.g. payments=payments-restored.',
     valueName: 'FROM=TO',
     repeatable: true,
     group: SELECT,
     parse: (raw: string): NamespaceMapping => {
       const m = /^([^=]+)=([^=]+)$/.exec(raw.trim());
-      if (!m || !isDnsLabel(m[1].trim()) || !isDnsLabel(m[2].trim())) throw new ValueError('FROM=TO with two namespace names, e.g. payments=payments-restored');
+      if (!m || !isDnsLabel(m[1].trim()) || !isDnsLabel(m[2].trim()))
+        throw new ValueError('FROM=TO with two namespace names, e.g. payments=payments-restored');
       return { from: m[1].trim(), to: m[2].trim() };
     },
   }),
@@ -74,24 +86,31 @@ export const restoreSettings = {
     group: MODE,
   }),
   recreateImmutable: booleanSetting({
-    description: 'With --mode overwrite: replace immutable Secrets (and Secrets whose type changed) by deleting and recreating them. Without it they are skipped.',
+    description:
+      'With --mode overwrite: replace immutable Secrets (and Secrets whose type changed) by deleting and recreating them. Without it they are skipped.',
     default: false,
     group: MODE,
   }),
   dryRun: booleanSetting({
-    description: "Verify the backup and print the plan (create / overwrite / recreate / skip per Secret, never values). Every write is sent with the API server's dryRun=All, so it is validated but not persisted; no pre-restore backup, no Lease, no Event.",
+    description:
+      "Verify the backup and print the plan (create / overwrite / recreate / skip per Secret, never values). Every write is sent with the API server's dryRun=All, so it is validated but not persisted; no pre-restore backup, no Lease, no Event.",
     default: false,
     group: MODE,
   }),
   recipientKey: fileSetting({
-    description: 'Public key(s) to encrypt the pre-restore backup to (normally the backup job\'s --recipient-key). Required with --mode overwrite (except --dry-run).',
+    description:
+      "Public key(s) to encrypt the pre-restore backup to (normally the backup job's --recipient-key). Required with --mode overwrite (except --dry-run).",
     repeatable: true,
     group: UNDO,
   }),
-  signingKey: fileSetting({ description: 'Private key that signs the pre-restore backup\'s index.', group: UNDO }),
+  signingKey: fileSetting({ description: "Private key that signs the pre-restore backup's index.", group: UNDO }),
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: UNDO }),
   keyExpiryWarning: durationSetting({ description: 'Warn about keys expiring within this long.', default: 30 * 86_400_000, group: UNDO }),
-  output: enumSetting(['text', 'json'] as const, { description: 'Format of the plan and result on stdout.', default: 'text', group: 'Output' }),
+  output: enumSetting(['text', 'json'] as const, {
+    description: 'Format of the plan and result on stdout.',
+    default: 'text',
+    group: 'Output',
+  }),
   ...kubeSettings,
   ...lockSettings,
   ...logSettings,
@@ -117,9 +136,13 @@ export function validateRestoreSettings(s: RestoreSettings): ConfigProblem[] {
   if (dupes.length > 0) p('mapNamespace', `namespace ${[...new Set(dupes)].join(', ')} is mapped more than once`);
   const tos = s.mapNamespace.map((m) => m.to);
   const merged = tos.filter((t, i) => tos.indexOf(t) !== i);
-  if (merged.length > 0) p('mapNamespace', `several namespaces are mapped into ${[...new Set(merged)].join(', ')}; Secrets of the same name would collide`);
+  if (merged.length > 0)
+    p('mapNamespace', `several namespaces are mapped into ${[...new Set(merged)].join(', ')}; Secrets of the same name would collide`);
   if (s.mode === 'overwrite' && !s.dryRun && s.recipientKey.length === 0) {
-    p('recipientKey', 'is required with --mode overwrite: the Secrets about to be overwritten are backed up first (kind pre-restore), so that the restore can be undone');
+    p(
+      'recipientKey',
+      'is required with --mode overwrite: the Secrets about to be overwritten are backed up first (kind pre-restore), so that the restore can be undone',
+    );
   }
   if (s.recreateImmutable && s.mode !== 'overwrite') p('recreateImmutable', 'only applies with --mode overwrite');
   if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined) p('signingKeyPassphraseFile', 'needs --signing-key');

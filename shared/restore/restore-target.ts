@@ -1,5 +1,5 @@
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { isKubeError, listPages, type KubeCaller } from '../kube/index.js';
+import { isKubeError, type KubeCaller, listPages } from '../kube/index.js';
 
 /**
  * What a restore does to the cluster, as a narrow seam in front of the API. Every write can be
@@ -42,7 +42,11 @@ export class KubeRestoreTarget implements RestoreTarget {
     try {
       await this.caller.call({ verb: 'create', kind: 'Namespace', name: namespace, detail: dryRun ? DRY : undefined }, () =>
         this.core.createNamespace({
-          body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/created-by': 'secret-steward-restore' } } },
+          body: {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name: namespace, labels: { 'app.kubernetes.io/created-by': 'secret-steward-restore' } },
+          },
           ...(dryRun ? { dryRun: 'All' } : {}),
         }),
       );
@@ -53,7 +57,9 @@ export class KubeRestoreTarget implements RestoreTarget {
 
   async get(namespace: string, name: string): Promise<V1Secret | undefined> {
     try {
-      return await this.caller.call({ verb: 'get', kind: 'Secret', namespace, name }, () => this.core.readNamespacedSecret({ namespace, name }));
+      return await this.caller.call({ verb: 'get', kind: 'Secret', namespace, name }, () =>
+        this.core.readNamespacedSecret({ namespace, name }),
+      );
     } catch (e) {
       if (isKubeError(e, (k) => k.notFound)) return undefined;
       throw e;
@@ -71,8 +77,9 @@ export class KubeRestoreTarget implements RestoreTarget {
   }
 
   create(namespace: string, body: V1Secret, dryRun: boolean): Promise<V1Secret> {
-    return this.caller.call({ verb: 'create', kind: 'Secret', namespace, name: body.metadata?.name, detail: dryRun ? DRY : undefined }, () =>
-      this.core.createNamespacedSecret({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) }),
+    return this.caller.call(
+      { verb: 'create', kind: 'Secret', namespace, name: body.metadata?.name, detail: dryRun ? DRY : undefined },
+      () => this.core.createNamespacedSecret({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) }),
     );
   }
 
@@ -82,7 +89,12 @@ export class KubeRestoreTarget implements RestoreTarget {
     );
   }
 
-  async delete(namespace: string, name: string, preconditions: { uid?: string; resourceVersion?: string }, dryRun: boolean): Promise<boolean> {
+  async delete(
+    namespace: string,
+    name: string,
+    preconditions: { uid?: string; resourceVersion?: string },
+    dryRun: boolean,
+  ): Promise<boolean> {
     try {
       await this.caller.call(
         { verb: 'delete', kind: 'Secret', namespace, name, detail: dryRun ? DRY : undefined },

@@ -19,13 +19,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
 import { DEFAULT_EXCLUDED_TYPES } from '../backup/backup-settings.js';
-import { runBackup, type BackupDeps } from '../backup/run-backup.js';
+import { type BackupDeps, runBackup } from '../backup/run-backup.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import type { SecretPage } from '../backup/secret-source.js';
+import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import { ConfigError, StewardError } from '../errors/index.js';
 import { isKubeError, type KubeClients } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
@@ -35,9 +35,9 @@ import type { ObjectStore } from '../storage/index.js';
 import { resolveBackupId, VerifiedBackup } from '../verify/backup-reader.js';
 import { NEVER_RESTORED_TYPES } from '../verify/never-restored.js';
 import { validateSecret } from '../verify/secret-validity.js';
-import type { VerificationKeys } from '../verify/verification-keys.js';
 import { BackupVerificationError } from '../verify/verification-error.js';
-import { contentDigest, decideAction, liveFacts, WRITE_ACTIONS, type PlannedSecret, type RestoreAction } from './restore-plan.js';
+import type { VerificationKeys } from '../verify/verification-keys.js';
+import { contentDigest, decideAction, liveFacts, type PlannedSecret, type RestoreAction, WRITE_ACTIONS } from './restore-plan.js';
 import type { RestoreSelection } from './restore-selection.js';
 import type { RestoreTarget } from './restore-target.js';
 
@@ -113,7 +113,10 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
   const now = deps.clock.now();
   try {
     const backupId = await resolveBackupId(store, layout, o.backup);
-    if (backupId === undefined) throw new RestoreRefusedError(`there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to restore from`);
+    if (backupId === undefined)
+      throw new RestoreRefusedError(
+        `there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to restore from`,
+      );
     report.backupId = backupId;
     const backup = await VerifiedBackup.open({ store, layout, keys: deps.keys, now }, backupId);
     report.warnings.push(...backup.warnings);
@@ -151,14 +154,20 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
     report.stage = 'verified';
     blog.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: bySource.size }, 'backup verified');
     const missingNames = [...o.selection.names].filter((k) => !bySource.has(k));
-    if (missingNames.length > 0) throw new RestoreRefusedError(`not in backup ${backupId}: ${missingNames.join(', ')}; nothing was written`);
+    if (missingNames.length > 0)
+      throw new RestoreRefusedError(`not in backup ${backupId}: ${missingNames.join(', ')}; nothing was written`);
     if (bySource.size === 0) throw new RestoreRefusedError(`no Secret in backup ${backupId} matches the selection; nothing was written`);
-    for (const from of o.selection.unusedMappings(seenNamespaces)) report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
+    for (const from of o.selection.unusedMappings(seenNamespaces))
+      report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
     const planned = [...bySource.values()];
     report.items = planned;
 
     // 2. Plan against the live cluster.
-    const candidates = planned.filter((p) => decideAction(p, undefined, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES }).action !== 'skip');
+    const candidates = planned.filter(
+      (p) =>
+        decideAction(p, undefined, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES })
+          .action !== 'skip',
+    );
     const targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
     const missingNamespaces: string[] = [];
     for (const ns of targetNamespaces) if (!(await target.namespaceExists(ns))) missingNamespaces.push(ns);
@@ -189,14 +198,21 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
         }
       }
     }
-    for (const p of planned) Object.assign(p, decideAction(p, p.live, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES }));
+    for (const p of planned)
+      Object.assign(
+        p,
+        decideAction(p, p.live, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES }),
+      );
     report.stage = 'planned';
 
     // 3. Save what is about to be overwritten.
     const replacing = planned.filter((p) => p.action === 'overwrite' || p.action === 'recreate');
     if (!o.dryRun && replacing.length > 0) {
       report.preRestoreBackupId = await savePreRestore(deps, replacing, targetNamespaces);
-      blog.info({ preRestoreBackupId: report.preRestoreBackupId, secrets: replacing.length }, 'live Secrets about to be overwritten are backed up; restore that backup to undo');
+      blog.info(
+        { preRestoreBackupId: report.preRestoreBackupId, secrets: replacing.length },
+        'live Secrets about to be overwritten are backed up; restore that backup to undo',
+      );
     }
     report.stage = 'saved';
 
@@ -269,7 +285,17 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
     }
   }
   const result = await runBackup(
-    { kube: deps.kube, store: deps.store, layout: deps.layout, recipients: deps.recipients, signingKey: deps.signingKey, log: deps.log, clock: deps.clock, shutdown: deps.shutdown, inFlight: deps.inFlight },
+    {
+      kube: deps.kube,
+      store: deps.store,
+      layout: deps.layout,
+      recipients: deps.recipients,
+      signingKey: deps.signingKey,
+      log: deps.log,
+      clock: deps.clock,
+      shutdown: deps.shutdown,
+      inFlight: deps.inFlight,
+    },
     {
       selection: { namespaces, excludeNamespaces: [], excludeTypes: [...DEFAULT_EXCLUDED_TYPES] },
       compression: 'gzip',
@@ -286,7 +312,14 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
   return result.backupId;
 }
 
-async function writeOne(deps: RestoreDeps, o: RestoreOptions, report: RestoreReport, p: PlannedSecret, s: ExportedSecret, namespacesToCreate: ReadonlySet<string>): Promise<void> {
+async function writeOne(
+  deps: RestoreDeps,
+  o: RestoreOptions,
+  report: RestoreReport,
+  p: PlannedSecret,
+  s: ExportedSecret,
+  namespacesToCreate: ReadonlySet<string>,
+): Promise<void> {
   const { target } = deps;
   const { namespace, name } = p.target;
   const body = restoreBody(s, namespace);
@@ -354,7 +387,10 @@ async function writeOne(deps: RestoreDeps, o: RestoreOptions, report: RestoreRep
     } catch (e) {
       p.outcome = 'failed';
       p.message = `DELETED but could not be created again (${e instanceof Error ? e.message : String(e)}); its previous version is in pre-restore backup ${report.preRestoreBackupId}`;
-      deps.log.error({ namespace, name, preRestoreBackupId: report.preRestoreBackupId }, 'a Secret was deleted for recreation but could not be created again');
+      deps.log.error(
+        { namespace, name, preRestoreBackupId: report.preRestoreBackupId },
+        'a Secret was deleted for recreation but could not be created again',
+      );
       if (isKubeError(e, (k) => k.transient)) throw e;
     }
   } catch (e) {

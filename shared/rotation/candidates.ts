@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { InterruptedError } from '../errors/index.js';
 import type { BackendRegistry } from './backend.js';
-import { judgeHead, type Candidate, type RotationPlan, type UnrotatedItem } from './inventory.js';
+import { type Candidate, judgeHead, type RotationPlan, type UnrotatedItem } from './inventory.js';
 import { Annotations, Labels } from './metadata.js';
 import { adoptPending, annotationsOf, labelsOf, pick } from './protocol.js';
 import { Rotation, type RotationDeps } from './rotation.js';
@@ -41,7 +41,11 @@ const nameOf = (s: { metadata?: { name?: string } } | undefined) => s?.metadata?
 function previousIsThisRotations(c: Candidate): boolean {
   if (c.previous === undefined) return false;
   if (c.kind === 'promoted') return true;
-  return c.kind === 'pending' && labelsOf(c.previous)[Labels.rotationId] !== undefined && labelsOf(c.previous)[Labels.rotationId] === labelsOf(c.pending)[Labels.rotationId];
+  return (
+    c.kind === 'pending' &&
+    labelsOf(c.previous)[Labels.rotationId] !== undefined &&
+    labelsOf(c.previous)[Labels.rotationId] === labelsOf(c.pending)[Labels.rotationId]
+  );
 }
 
 /**
@@ -54,7 +58,8 @@ export async function loadCandidate(c: Candidate, deps: RotationDeps, o: LoadOpt
   const head = await deps.secrets.get(namespace, name);
   if (head === undefined) return { kind: 'gone', why: 'deleted since the scan' };
   const a = annotationsOf(head);
-  if (a[Annotations.policy] === undefined || a[Annotations.supersededBy] !== undefined) return { kind: 'gone', why: 'no longer carries a rotation policy' };
+  if (a[Annotations.policy] === undefined || a[Annotations.supersededBy] !== undefined)
+    return { kind: 'gone', why: 'no longer carries a rotation policy' };
   const pending = c.pending === undefined ? undefined : await deps.secrets.get(namespace, nameOf(c.pending));
   const previous = previousIsThisRotations(c) ? await deps.secrets.get(namespace, nameOf(c.previous)) : c.previous;
   const { judgement } = judgeHead<V1Secret>(head, { ...c.related, pending, previous }, { now: o.now, backends: o.backends, full: true });
@@ -133,7 +138,12 @@ export interface Started {
  * judged first. A stop request (InterruptedError) or an error thrown by `act` ends the run once
  * the work in flight has settled.
  */
-export async function startRotations(candidates: readonly Candidate[], deps: RotationDeps, o: StartOptions, act: (rot: Rotation) => Promise<void>): Promise<Started> {
+export async function startRotations(
+  candidates: readonly Candidate[],
+  deps: RotationDeps,
+  o: StartOptions,
+  act: (rot: Rotation) => Promise<void>,
+): Promise<Started> {
   const limit = o.maxRotations > 0 ? o.maxRotations : Infinity;
   const rotations: Array<{ index: number; rotation: Rotation; detail: string }> = [];
   const unrotated: UnrotatedItem[] = [];
@@ -175,5 +185,10 @@ export async function startRotations(candidates: readonly Candidate[], deps: Rot
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, candidates.length)) }, worker));
   if (failed !== undefined) throw failed.error;
   rotations.sort((x, y) => x.index - y.index);
-  return { rotations: rotations.map(({ rotation, detail }) => ({ rotation, detail })), unrotated, unreadable, deferred: candidates.slice(next) };
+  return {
+    rotations: rotations.map(({ rotation, detail }) => ({ rotation, detail })),
+    unrotated,
+    unreadable,
+    deferred: candidates.slice(next),
+  };
 }

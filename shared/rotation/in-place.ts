@@ -15,9 +15,9 @@ import {
   patchHead,
   pick,
 } from './protocol.js';
-import { RotationError } from './rotation-error.js';
 import type { Rotation, RotationDeps } from './rotation.js';
-import { MAX_SECRET_DATA_BYTES, dataSize, decodeData, encodeData, rerenderTemplates, sameData } from './values.js';
+import { RotationError } from './rotation-error.js';
+import { dataSize, decodeData, encodeData, MAX_SECRET_DATA_BYTES, rerenderTemplates, sameData } from './values.js';
 
 /**
  * The in-place strategy: the Secret keeps its name and gets new data.
@@ -42,7 +42,7 @@ function conflictingKeys(rot: Rotation, current: ReadonlyMap<string, Buffer>): s
   const out: string[] = [];
   for (const [k, mine] of rot.newValues!) {
     const cur = current.get(k);
-    if (cur !== undefined && cur.equals(mine)) continue;
+    if (cur?.equals(mine)) continue;
     const actual = cur === undefined ? undefined : keyedDigest(key, cur);
     if (actual !== base.digests[k]) out.push(k);
   }
@@ -75,7 +75,10 @@ async function writePrevious(rot: Rotation, deps: RotationDeps, data: ReadonlyMa
     }
     if (existing !== undefined) {
       if (!isPreviousOf(existing, rot.name)) {
-        throw new RotationError('collision', `Secret ${rot.label}: cannot keep the previous values in ${namespace}/${name}: a Secret of that name exists and is not ours`);
+        throw new RotationError(
+          'collision',
+          `Secret ${rot.label}: cannot keep the previous values in ${namespace}/${name}: a Secret of that name exists and is not ours`,
+        );
       }
       if (existing.metadata?.labels?.[Labels.rotationId] === rot.id && sameData(decodeData(existing.data), data)) {
         rot.previous = existing;
@@ -109,7 +112,10 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const head = rot.head;
     const a = annotationsOf(head);
-    if (a[Annotations.rotationId] === rot.id && (a[Annotations.rotationStep] === 'finished' || a[Annotations.rotationStep] === 'rolling-back')) {
+    if (
+      a[Annotations.rotationId] === rot.id &&
+      (a[Annotations.rotationStep] === 'finished' || a[Annotations.rotationStep] === 'rolling-back')
+    ) {
       rot.step = a[Annotations.rotationStep] as 'finished' | 'rolling-back';
       return;
     }
@@ -122,12 +128,20 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
       );
     }
     // Templates follow the current values of the keys they read (another writer may have changed one).
-    const rendered = pick(await rerenderTemplates(rot.policy, current, rot.newValues!, generationContext(rot, deps)), rot.newValues!.keys());
+    const rendered = pick(
+      await rerenderTemplates(rot.policy, current, rot.newValues!, generationContext(rot, deps)),
+      rot.newValues!.keys(),
+    );
     for (const [k, v] of rendered) {
-      if (!v.equals(rot.newValues!.get(k)!)) deps.log.info({ secret: rot.label, rotation: rot.id, key: k }, 'template key re-rendered: a key it reads was changed by another writer');
+      if (!v.equals(rot.newValues!.get(k)!))
+        deps.log.info(
+          { secret: rot.label, rotation: rot.id, key: k },
+          'template key re-rendered: a key it reads was changed by another writer',
+        );
     }
     const merged = overlay(current, rendered);
-    if (dataSize(merged) > MAX_SECRET_DATA_BYTES) throw new RotationError('too-large', `Secret ${rot.label}: the new data would exceed the 1 MiB Secret limit`);
+    if (dataSize(merged) > MAX_SECRET_DATA_BYTES)
+      throw new RotationError('too-large', `Secret ${rot.label}: the new data would exceed the 1 MiB Secret limit`);
     rot.oldValues = pick(current, rendered.keys());
     await writePrevious(rot, deps, current);
     const body: V1Secret = {
@@ -148,7 +162,10 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
       rot.head = await deps.secrets.replace(rot.namespace, rot.name, body);
     } catch (e) {
       if (!isKubeError(e, (k) => k.conflict)) throw e;
-      deps.log.info({ secret: rot.label, rotation: rot.id, attempt }, 'the Secret changed since it was read (409): re-reading and merging again');
+      deps.log.info(
+        { secret: rot.label, rotation: rot.id, attempt },
+        'the Secret changed since it was read (409): re-reading and merging again',
+      );
       const fresh = await deps.secrets.get(rot.namespace, rot.name);
       if (fresh === undefined) throw new RotationError('conflict', `Secret ${rot.label} was deleted during rotation ${rot.id}`);
       rot.head = fresh;
@@ -156,10 +173,16 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
     }
     rot.newValues = rendered;
     rot.step = 'finished';
-    deps.log.info({ secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rendered), previous: previousName(rot.name) }, 'step finish: new values written to the Secret, previous values kept');
+    deps.log.info(
+      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rendered), previous: previousName(rot.name) },
+      'step finish: new values written to the Secret, previous values kept',
+    );
     return;
   }
-  throw new RotationError('conflict', `Secret ${rot.label}: it kept changing while rotation ${rot.id} tried to write it (${MAX_ATTEMPTS} attempts)`);
+  throw new RotationError(
+    'conflict',
+    `Secret ${rot.label}: it kept changing while rotation ${rot.id} tried to write it (${MAX_ATTEMPTS} attempts)`,
+  );
 }
 
 /**
@@ -169,7 +192,10 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
  */
 export async function restoreInPlace(rot: Rotation, deps: RotationDeps): Promise<void> {
   if (rot.oldValues === undefined || rot.newValues === undefined) {
-    throw new RotationError('conflict', `Secret ${rot.label}: the previous values of rotation ${rot.id} are not available (${previousName(rot.name)} is missing); cannot roll back`);
+    throw new RotationError(
+      'conflict',
+      `Secret ${rot.label}: the previous values of rotation ${rot.id} are not available (${previousName(rot.name)} is missing); cannot roll back`,
+    );
   }
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const head = rot.head;
@@ -183,10 +209,15 @@ export async function restoreInPlace(rot: Rotation, deps: RotationDeps): Promise
       const cur = current.get(k);
       const old = rot.oldValues!.get(k);
       const mine = rot.newValues!.get(k)!;
-      return !(cur !== undefined && (cur.equals(mine) || (old !== undefined && cur.equals(old)))) && !(cur === undefined && old === undefined);
+      return (
+        !(cur !== undefined && (cur.equals(mine) || (old !== undefined && cur.equals(old)))) && !(cur === undefined && old === undefined)
+      );
     });
     if (changed.length > 0) {
-      throw new RotationError('conflict', `Secret ${rot.label}: ${changed.join(', ')} changed by another writer after rotation ${rot.id}; not rolled back, nothing was overwritten`);
+      throw new RotationError(
+        'conflict',
+        `Secret ${rot.label}: ${changed.join(', ')} changed by another writer after rotation ${rot.id}; not rolled back, nothing was overwritten`,
+      );
     }
     const restored = new Map(current);
     for (const k of rot.newValues.keys()) {
@@ -196,7 +227,15 @@ export async function restoreInPlace(rot: Rotation, deps: RotationDeps): Promise
     }
     const body: V1Secret = {
       ...head,
-      metadata: { ...head.metadata, annotations: { ...a, [Annotations.rotationId]: rot.id, [Annotations.rotationStep]: 'rolling-back', [Annotations.rotationSlot]: rot.slot } },
+      metadata: {
+        ...head.metadata,
+        annotations: {
+          ...a,
+          [Annotations.rotationId]: rot.id,
+          [Annotations.rotationStep]: 'rolling-back',
+          [Annotations.rotationSlot]: rot.slot,
+        },
+      },
       data: encodeData(restored),
     };
     try {
@@ -204,12 +243,16 @@ export async function restoreInPlace(rot: Rotation, deps: RotationDeps): Promise
     } catch (e) {
       if (!isKubeError(e, (k) => k.conflict)) throw e;
       const fresh = await deps.secrets.get(rot.namespace, rot.name);
-      if (fresh === undefined) throw new RotationError('conflict', `Secret ${rot.label} was deleted during the rollback of rotation ${rot.id}`);
+      if (fresh === undefined)
+        throw new RotationError('conflict', `Secret ${rot.label} was deleted during the rollback of rotation ${rot.id}`);
       rot.head = fresh;
       continue;
     }
     rot.step = 'rolling-back';
-    deps.log.warn({ secret: rot.label, rotation: rot.id, fingerprints: fingerprints(pick(restored, rot.newValues.keys())) }, 'rollback: previous values restored in the Secret');
+    deps.log.warn(
+      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(pick(restored, rot.newValues.keys())) },
+      'rollback: previous values restored in the Secret',
+    );
     return;
   }
   throw new RotationError('conflict', `Secret ${rot.label}: it kept changing while rotation ${rot.id} was rolled back`);

@@ -1,14 +1,14 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { SecretMetadata, SecretStore } from '../kube/secrets.js';
+import type { BackendRegistry } from './backend.js';
 import { Annotations, Labels, parseLastOutcome } from './metadata.js';
 import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
-import { parsePolicy, type PolicyProblem, type RotationPolicy } from './policy.js';
+import { type PolicyProblem, parsePolicy, type RotationPolicy } from './policy.js';
 import { annotationsOf, isPreviousOf, labelsOf } from './protocol.js';
 import type { VersionedState } from './rotation.js';
 import { assessDue, rotationRecord } from './schedule.js';
 import { inputProblems } from './values.js';
-import type { BackendRegistry } from './backend.js';
 
 /**
  * The scan at the start of a run. It lists the Secrets in scope by their METADATA only
@@ -145,7 +145,10 @@ export function lineageOf(s: SecretView): { base: string; version: number } {
 }
 
 /** Lists the Secrets in scope (metadata only), keeping the relevant ones and every name (for free version numbers). */
-async function listInScope(deps: { secrets: Pick<SecretStore, 'listMetadata'> }, o: ScanOptions): Promise<{ kept: SecretMetadata[]; names: Map<string, Set<string>> }> {
+async function listInScope(
+  deps: { secrets: Pick<SecretStore, 'listMetadata'> },
+  o: ScanOptions,
+): Promise<{ kept: SecretMetadata[]; names: Map<string, Set<string>> }> {
   const kept = new Map<string, SecretMetadata>();
   const names = new Map<string, Set<string>>();
   const scopes: Array<string | undefined> = o.namespaces.length > 0 ? [...o.namespaces] : [undefined];
@@ -176,7 +179,11 @@ async function listInScope(deps: { secrets: Pick<SecretStore, 'listMetadata'> },
  * way (acted on from the scan's judgement only); `claimed` says whether the pending companion
  * was taken as this Secret's.
  */
-export function judgeHead<S extends SecretView>(head: S, rel: Related<S>, o: JudgeOptions): { judgement: Judgement<S>; cleanups: Cleanup[]; claimed: boolean } {
+export function judgeHead<S extends SecretView>(
+  head: S,
+  rel: Related<S>,
+  o: JudgeOptions,
+): { judgement: Judgement<S>; cleanups: Cleanup[]; claimed: boolean } {
   const ns = namespaceOf(head);
   const name = nameOf(head);
   const a = annotationsOf(head);
@@ -201,7 +208,8 @@ export function judgeHead<S extends SecretView>(head: S, rel: Related<S>, o: Jud
     const successor = members.find((t) => nameOf(t) !== name && lineageOf(t).version > version);
     if (successor !== undefined) return verdict({ action: 'superseded', by: nameOf(successor), base, version });
     const all = members.some((m) => nameOf(m) === name) ? [...members] : [...members, head];
-    if (all.length > policy.keepVersions) cleanups.push({ kind: 'collect-versions', namespace: ns, base, keep: policy.keepVersions, members: all });
+    if (all.length > policy.keepVersions)
+      cleanups.push({ kind: 'collect-versions', namespace: ns, base, keep: policy.keepVersions, members: all });
     let to = version + 1;
     while (rel.taken.has(versionName(base, to))) to++;
     versioned = { base, fromVersion: version, toVersion: to, toName: versionName(base, to) };
@@ -212,9 +220,21 @@ export function judgeHead<S extends SecretView>(head: S, rel: Related<S>, o: Jud
   const lastOutcome = parseLastOutcome(a[Annotations.lastOutcome]);
   const pendingId = pending === undefined ? undefined : labelsOf(pending)[Labels.rotationId];
   let livePending = pending;
-  if (pending !== undefined && pendingId !== undefined && pendingId === lastOutcome?.rotation && lastOutcome.resumable !== true && a[Annotations.rotationId] !== pendingId) {
+  if (
+    pending !== undefined &&
+    pendingId !== undefined &&
+    pendingId === lastOutcome?.rotation &&
+    lastOutcome.resumable !== true &&
+    a[Annotations.rotationId] !== pendingId
+  ) {
     // Its rotation reached an outcome; the run that recorded it stopped before deleting it.
-    cleanups.push({ kind: 'delete-pending', namespace: ns, name: nameOf(pending), uid: pending.metadata?.uid, why: `rotation ${pendingId} already ended (${lastOutcome.result})` });
+    cleanups.push({
+      kind: 'delete-pending',
+      namespace: ns,
+      name: nameOf(pending),
+      uid: pending.metadata?.uid,
+      why: `rotation ${pendingId} already ended (${lastOutcome.result})`,
+    });
     livePending = undefined;
   }
   const prev = rel.previous !== undefined && isPreviousOf(rel.previous, name) ? rel.previous : undefined;
@@ -225,19 +245,50 @@ export function judgeHead<S extends SecretView>(head: S, rel: Related<S>, o: Jud
   if (policy.strategy === 'in-place' && headId !== undefined && (headStep === 'finished' || headStep === 'rolling-back')) {
     const own = livePending !== undefined && labelsOf(livePending)[Labels.rotationId] === headId ? livePending : undefined;
     return verdict(
-      { action: 'rotate', plan: { ...base, kind: 'promoted', id: headId, step: headStep, slot: a[Annotations.rotationSlot] ?? 'unknown', pending: own, detail: `resuming rotation ${headId} at step ${headStep}` } },
+      {
+        action: 'rotate',
+        plan: {
+          ...base,
+          kind: 'promoted',
+          id: headId,
+          step: headStep,
+          slot: a[Annotations.rotationSlot] ?? 'unknown',
+          pending: own,
+          detail: `resuming rotation ${headId} at step ${headStep}`,
+        },
+      },
       claimed,
     );
   }
   if (livePending !== undefined) {
     const step = annotationsOf(livePending)[Annotations.rotationStep] ?? 'created';
-    return verdict({ action: 'rotate', plan: { ...base, kind: 'pending', pending: livePending, detail: `resuming rotation ${pendingId ?? 'unknown'} at step ${step}` } }, claimed);
+    return verdict(
+      {
+        action: 'rotate',
+        plan: { ...base, kind: 'pending', pending: livePending, detail: `resuming rotation ${pendingId ?? 'unknown'} at step ${step}` },
+      },
+      claimed,
+    );
   }
 
   const dueness = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
-  if (!dueness.due) return verdict({ action: 'not-due', namespace: ns, name, detail: dueness.detail, nextDue: dueness.nextDue, held: dueness.held }, claimed);
+  if (!dueness.due)
+    return verdict(
+      { action: 'not-due', namespace: ns, name, detail: dueness.detail, nextDue: dueness.nextDue, held: dueness.held },
+      claimed,
+    );
   return verdict(
-    { action: 'rotate', plan: { ...base, kind: 'new', slot: dueness.slot, reason: dueness.reason, rotateNowSeen: a[Annotations.rotateNow], detail: dueness.detail } },
+    {
+      action: 'rotate',
+      plan: {
+        ...base,
+        kind: 'new',
+        slot: dueness.slot,
+        reason: dueness.reason,
+        rotateNowSeen: a[Annotations.rotateNow],
+        detail: dueness.detail,
+      },
+    },
     claimed,
   );
 }
@@ -298,10 +349,18 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
     if (claimed.has(p)) continue;
     const step = annotationsOf(p)[Annotations.rotationStep];
     if (step === 'set' || step === 'tested') {
-      notes.push(`pending companion ${namespaceOf(p)}/${nameOf(p)} belongs to ${k}, which no longer has a policy, but a backend already accepted its values: left in place for an operator`);
+      notes.push(
+        `pending companion ${namespaceOf(p)}/${nameOf(p)} belongs to ${k}, which no longer has a policy, but a backend already accepted its values: left in place for an operator`,
+      );
       continue;
     }
-    cleanups.push({ kind: 'delete-pending', namespace: namespaceOf(p), name: nameOf(p), uid: p.metadata?.uid, why: `Secret ${k} no longer exists or has no rotation policy` });
+    cleanups.push({
+      kind: 'delete-pending',
+      namespace: namespaceOf(p),
+      name: nameOf(p),
+      uid: p.metadata?.uid,
+      why: `Secret ${k} no longer exists or has no rotation policy`,
+    });
   }
 
   const label = (c: Candidate) => keyOf(namespaceOf(c.head), nameOf(c.head));
@@ -313,7 +372,11 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
 function bodyProblems(s: SecretView, policy: RotationPolicy): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   if (policy.strategy === 'in-place' && s.immutable === true) {
-    problems.push({ path: 'strategy', message: 'the Secret is immutable, so in-place rotation cannot change its data; use strategy: versioned (each rotation makes a new immutable Secret and repoints consumers)' });
+    problems.push({
+      path: 'strategy',
+      message:
+        'the Secret is immutable, so in-place rotation cannot change its data; use strategy: versioned (each rotation makes a new immutable Secret and repoints consumers)',
+    });
   }
   problems.push(...inputProblems(policy, new Set(Object.keys(s.data ?? {}))));
   return problems;

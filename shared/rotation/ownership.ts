@@ -21,7 +21,7 @@ interface Rule {
   match: (s: Required<NonNullable<OwnedObject['metadata']>> & { type: string }) => string | undefined;
 }
 
-const has = (m: Record<string, string>, key: string) => Object.prototype.hasOwnProperty.call(m, key);
+const has = (m: Record<string, string>, key: string) => Object.hasOwn(m, key);
 
 const RULES: readonly Rule[] = [
   {
@@ -34,8 +34,7 @@ const RULES: readonly Rule[] = [
   },
   {
     manager: 'Helm (release storage)',
-    match: (s) =>
-      s.type === 'helm.sh/release.v1' ? `type ${s.type}` : s.labels.owner === 'helm' ? 'label owner=helm' : undefined,
+    match: (s) => (s.type === 'helm.sh/release.v1' ? `type ${s.type}` : s.labels.owner === 'helm' ? 'label owner=helm' : undefined),
   },
   {
     manager: 'External Secrets',
@@ -83,7 +82,9 @@ const RULES: readonly Rule[] = [
   {
     manager: 'Reloader opt-out',
     match: (s) =>
-      (s.annotations['reloader.stakater.com/ignore'] ?? '').toLowerCase() === 'true' ? 'annotation reloader.stakater.com/ignore=true' : undefined,
+      (s.annotations['reloader.stakater.com/ignore'] ?? '').toLowerCase() === 'true'
+        ? 'annotation reloader.stakater.com/ignore=true'
+        : undefined,
   },
   {
     manager: 'a controller',

@@ -2,7 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/options.js';
 import type { BackendRegistry, RotationBackend } from './backend.js';
-import { GENERATORS, isValidDataKey, type Generator } from './generators/index.js';
+import { GENERATORS, type Generator, isValidDataKey } from './generators/index.js';
 import { cronProblem, type Trigger } from './schedule.js';
 
 /**
@@ -98,10 +98,13 @@ const durationField = (min: number, max: number) =>
   z
     .string()
     .refine((v) => parseDuration(v) !== undefined, 'expected a duration such as 90s, 15m, 36h, 30d or 1w')
-    .refine((v) => {
-      const ms = parseDuration(v);
-      return ms === undefined || (ms >= min && ms <= max);
-    }, `must be between ${formatDuration(min)} and ${formatDuration(max)}`);
+    .refine(
+      (v) => {
+        const ms = parseDuration(v);
+        return ms === undefined || (ms >= min && ms <= max);
+      },
+      `must be between ${formatDuration(min)} and ${formatDuration(max)}`,
+    );
 
 const topSchema = z.strictObject({
   schedule: z.string().min(1).optional(),
@@ -141,7 +144,8 @@ function zodProblems(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = [])
       continue;
     }
     let message = issue.message.replace(/^Invalid (input|option): /, '');
-    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = `is required (${message.replace(/, received undefined$/, '')})`;
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message))
+      message = `is required (${message.replace(/, received undefined$/, '')})`;
     out.push({ path: formatPath(path), message });
   }
   return out;
@@ -194,7 +198,10 @@ function orderKeys(plans: KeyPlan[], problems: PolicyProblem[]): KeyPlan[] {
     const s = state.get(p);
     if (s === 'done') return true;
     if (s === 'visiting') {
-      problems.push({ path: formatPath(['keys', p.key]), message: `templates refer to each other in a cycle: ${[...chain, p.key].join(' -> ')}` });
+      problems.push({
+        path: formatPath(['keys', p.key]),
+        message: `templates refer to each other in a cycle: ${[...chain, p.key].join(' -> ')}`,
+      });
       return false;
     }
     state.set(p, 'visiting');
@@ -214,7 +221,10 @@ function parseConsumer(raw: string, index: number, problems: PolicyProblem[]): C
   const m = /^([A-Za-z]+)\/(.+)$/.exec(raw.trim());
   const kind = m ? KIND_ALIASES[m[1].toLowerCase()] : undefined;
   if (m === null || kind === undefined) {
-    problems.push({ path: formatPath(['consumers', index]), message: `expected kind/name with kind one of deployment, statefulset, daemonset, cronjob (got "${raw}")` });
+    problems.push({
+      path: formatPath(['consumers', index]),
+      message: `expected kind/name with kind one of deployment, statefulset, daemonset, cronjob (got "${raw}")`,
+    });
     return undefined;
   }
   if (!DNS_SUBDOMAIN.test(m[2]) || m[2].length > 253) {
@@ -228,7 +238,8 @@ function parseConsumer(raw: string, index: number, problems: PolicyProblem[]): C
 export function parsePolicyText(text: string): { document: unknown } | { problems: PolicyProblem[] } {
   try {
     const document = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
-    if (!isObjectValue(document)) return { problems: [{ path: '(policy)', message: 'expected a YAML or JSON mapping (schedule or maxAge, keys, ...)' }] };
+    if (!isObjectValue(document))
+      return { problems: [{ path: '(policy)', message: 'expected a YAML or JSON mapping (schedule or maxAge, keys, ...)' }] };
     return { document };
   } catch (e) {
     const first = (e as Error).message.split('\n')[0];
@@ -263,15 +274,20 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
     if (problem !== undefined) problems.push({ path: problem.field, message: problem.message });
     else trigger = { kind: 'schedule', cron: p.schedule, timeZone };
   } else if (p.maxAge !== undefined) {
-    if (p.timeZone !== undefined) problems.push({ path: 'timeZone', message: 'only applies to schedule (maxAge does not depend on a time zone)' });
+    if (p.timeZone !== undefined)
+      problems.push({ path: 'timeZone', message: 'only applies to schedule (maxAge does not depend on a time zone)' });
     trigger = { kind: 'max-age', maxAgeMs: parseDuration(p.maxAge)! };
   } else {
     problems.push({ path: 'schedule', message: 'is required: give schedule (5-field cron) or maxAge (e.g. 30d)' });
   }
 
-  if (p.keepVersions !== undefined && p.strategy !== 'versioned') problems.push({ path: 'keepVersions', message: 'only applies to strategy versioned' });
+  if (p.keepVersions !== undefined && p.strategy !== 'versioned')
+    problems.push({ path: 'keepVersions', message: 'only applies to strategy versioned' });
   if (p.strategy === 'versioned' && !p.rollout.restart) {
-    problems.push({ path: 'rollout.restart', message: 'versioned rotation repoints consumers, which always rolls them out; restart: false is only for in-place' });
+    problems.push({
+      path: 'rollout.restart',
+      message: 'versioned rotation repoints consumers, which always rolls them out; restart: false is only for in-place',
+    });
   }
 
   const plans: KeyPlan[] = [];
@@ -284,7 +300,8 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
   for (const plan of plans) {
     for (const out of plan.outputs) {
       const other = writer.get(out);
-      if (other !== undefined) problems.push({ path: formatPath(['keys', plan.key]), message: `writes data key ${out}, which keys.${other} also writes` });
+      if (other !== undefined)
+        problems.push({ path: formatPath(['keys', plan.key]), message: `writes data key ${out}, which keys.${other} also writes` });
       else writer.set(out, plan.key);
     }
   }
@@ -292,7 +309,8 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
 
   let consumers: 'auto' | ConsumerRef[] = 'auto';
   if (Array.isArray(p.consumers)) {
-    if (p.consumers.length === 0) problems.push({ path: 'consumers', message: 'an empty list restarts nothing; use auto, or rollout.restart: false' });
+    if (p.consumers.length === 0)
+      problems.push({ path: 'consumers', message: 'an empty list restarts nothing; use auto, or rollout.restart: false' });
     consumers = p.consumers.map((c, i) => parseConsumer(c, i, problems)).filter((c): c is ConsumerRef => c !== undefined);
   }
 
@@ -302,15 +320,23 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
     const b = backends?.get(name);
     if (b === undefined) {
       const known = backends?.names ?? [];
-      problems.push({ path: 'backend.name', message: `unknown rotation backend "${name}" (${known.length ? `known: ${known.join(', ')}` : 'none is installed in this build'})` });
+      problems.push({
+        path: 'backend.name',
+        message: `unknown rotation backend "${name}" (${known.length ? `known: ${known.join(', ')}` : 'none is installed in this build'})`,
+      });
     } else {
       const parsed = b.parseConfig(rest);
-      if ('problems' in parsed) for (const pr of parsed.problems) problems.push({ path: formatPath(['backend', ...pr.path]), message: pr.message });
+      if ('problems' in parsed)
+        for (const pr of parsed.problems) problems.push({ path: formatPath(['backend', ...pr.path]), message: pr.message });
       else {
         backend = { backend: b, config: parsed.config, outputs: parsed.outputs ?? [] };
         for (const out of backend.outputs) {
           const other = writer.get(out);
-          if (other !== undefined) problems.push({ path: formatPath(['keys', other]), message: `backend ${name} writes ${out} itself; remove the generator for it` });
+          if (other !== undefined)
+            problems.push({
+              path: formatPath(['keys', other]),
+              message: `backend ${name} writes ${out} itself; remove the generator for it`,
+            });
           else writer.set(out, `backend ${name}`);
         }
       }

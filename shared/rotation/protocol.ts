@@ -3,11 +3,20 @@ import { InterruptedError } from '../errors/index.js';
 import { isKubeError } from '../kube/kube-error.js';
 import type { BackendStepContext } from './backend.js';
 import { digestKey, fingerprints, keyedDigests } from './fingerprint.js';
-import { Annotations, Labels, MANAGED_BY, PREFIX, parseBaseRecord, type BaseRecord, type LastOutcome, type RotationStep } from './metadata.js';
+import {
+  Annotations,
+  type BaseRecord,
+  Labels,
+  type LastOutcome,
+  MANAGED_BY,
+  PREFIX,
+  parseBaseRecord,
+  type RotationStep,
+} from './metadata.js';
 import { pendingName, versionName } from './names.js';
-import { RotationError } from './rotation-error.js';
 import type { Rotation, RotationDeps } from './rotation.js';
-import { MAX_SECRET_DATA_BYTES, dataSize, decodeData, encodeData, generateValues, type GenerationContext } from './values.js';
+import { RotationError } from './rotation-error.js';
+import { dataSize, decodeData, encodeData, type GenerationContext, generateValues, MAX_SECRET_DATA_BYTES } from './values.js';
 
 /**
  * Protocol steps shared by both strategies (AWS Secrets Manager's createSecret, setSecret and
@@ -141,7 +150,10 @@ export async function createPending(rot: Rotation, deps: RotationDeps): Promise<
   }
   const merged = overlay(current, values);
   if (dataSize(merged) > MAX_SECRET_DATA_BYTES) {
-    throw new RotationError('too-large', `Secret ${rot.label}: the new data (${dataSize(merged)} bytes) would exceed the 1 MiB Secret limit`);
+    throw new RotationError(
+      'too-large',
+      `Secret ${rot.label}: the new data (${dataSize(merged)} bytes) would exceed the 1 MiB Secret limit`,
+    );
   }
   const base: BaseRecord = { resourceVersion: head.metadata?.resourceVersion ?? '', digests: keyedDigests(digestKey(values), current) };
   const now = deps.clock.now();
@@ -200,10 +212,16 @@ export async function createPending(rot: Rotation, deps: RotationDeps): Promise<
     const existing = await deps.secrets.get(namespace, name);
     if (existing === undefined) throw e;
     if (!isPendingOf(existing, rot.name)) {
-      throw new RotationError('collision', `Secret ${rot.label}: cannot create ${rot.strategy === 'versioned' ? 'the next version' : 'the pending companion'} ${namespace}/${name}: a Secret of that name exists and is not ours`);
+      throw new RotationError(
+        'collision',
+        `Secret ${rot.label}: cannot create ${rot.strategy === 'versioned' ? 'the next version' : 'the pending companion'} ${namespace}/${name}: a Secret of that name exists and is not ours`,
+      );
     }
     if (labelsOf(existing)[Labels.rotationId] !== rot.id) {
-      deps.log.info({ secret: rot.label, rotation: labelsOf(existing)[Labels.rotationId], pending: name }, 'a pending companion already exists: continuing its rotation (the values just generated are discarded)');
+      deps.log.info(
+        { secret: rot.label, rotation: labelsOf(existing)[Labels.rotationId], pending: name },
+        'a pending companion already exists: continuing its rotation (the values just generated are discarded)',
+      );
     }
     rot.oldValues = pick(current, values.keys());
     adoptPending(rot, existing, deps);
@@ -212,7 +230,10 @@ export async function createPending(rot: Rotation, deps: RotationDeps): Promise<
   rot.step = 'created';
   rot.newValues = values;
   rot.oldValues = pick(current, values.keys());
-  deps.log.info({ secret: rot.label, rotation: rot.id, pending: name, fingerprints: fingerprints(values) }, 'step create: new values generated and stored in the pending companion');
+  deps.log.info(
+    { secret: rot.label, rotation: rot.id, pending: name, fingerprints: fingerprints(values) },
+    'step create: new values generated and stored in the pending companion',
+  );
 }
 
 /** The ownerReference that makes a companion go away with its Secret. */
@@ -243,7 +264,13 @@ export async function recordPendingStep(rot: Rotation, step: RotationStep, deps:
 }
 
 /** The values a backend sees: every key before and after. */
-function backendContext(rot: Rotation, deps: RotationDeps, current: Map<string, Buffer>, pending: Map<string, Buffer>, reverting = false): BackendStepContext {
+function backendContext(
+  rot: Rotation,
+  deps: RotationDeps,
+  current: Map<string, Buffer>,
+  pending: Map<string, Buffer>,
+  reverting = false,
+): BackendStepContext {
   return {
     namespace: rot.namespace,
     secretName: rot.name,
@@ -281,7 +308,9 @@ export async function runBackendSteps(rot: Rotation, deps: RotationDeps): Promis
     try {
       await b.backend.set(ctx);
     } catch (e) {
-      throw new RotationError('backend', `Secret ${rot.label}: step set (backend ${b.backend.name}) failed: ${(e as Error).message}`, { cause: e });
+      throw new RotationError('backend', `Secret ${rot.label}: step set (backend ${b.backend.name}) failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     await recordPendingStep(rot, 'set', deps);
     deps.log.info({ secret: rot.label, rotation: rot.id, backend: b.backend.name }, 'step set: the backend accepts the new values');
@@ -295,11 +324,19 @@ export async function runBackendSteps(rot: Rotation, deps: RotationDeps): Promis
     try {
       await b.backend.set({ ...ctx, current: pending, pending: current, reverting: true });
     } catch (back) {
-      deps.log.error({ secret: rot.label, rotation: rot.id, backend: b.backend.name, err: back }, 'setting the backend back to the current values failed');
-      throw new RotationError('backend', `${failed}; setting it back to the current values failed too: ${(back as Error).message}`, { cause: e });
+      deps.log.error(
+        { secret: rot.label, rotation: rot.id, backend: b.backend.name, err: back },
+        'setting the backend back to the current values failed',
+      );
+      throw new RotationError('backend', `${failed}; setting it back to the current values failed too: ${(back as Error).message}`, {
+        cause: e,
+      });
     }
     await recordPendingStep(rot, 'created', deps);
-    deps.log.warn({ secret: rot.label, rotation: rot.id, backend: b.backend.name }, 'step test failed: the backend was set back to the current values');
+    deps.log.warn(
+      { secret: rot.label, rotation: rot.id, backend: b.backend.name },
+      'step test failed: the backend was set back to the current values',
+    );
     throw new RotationError('backend', `${failed}; the backend was set back to the current values, which stay in use`, { cause: e });
   }
   await recordPendingStep(rot, 'tested', deps);
@@ -321,7 +358,9 @@ export async function revertBackend(rot: Rotation, deps: RotationDeps): Promise<
   try {
     await b.backend.set(ctx);
   } catch (e) {
-    throw new RotationError('backend', `Secret ${rot.label}: rollback of backend ${b.backend.name} failed: ${(e as Error).message}`, { cause: e });
+    throw new RotationError('backend', `Secret ${rot.label}: rollback of backend ${b.backend.name} failed: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -371,11 +410,18 @@ export function outcomeChanges(
 }
 
 /** Patches the head's metadata, re-reading it on conflict (the head may be written by others). */
-export async function patchHead(rot: Rotation, deps: RotationDeps, build: (head: V1Secret) => { labels?: Record<string, string | null>; annotations?: Record<string, string | null> }): Promise<void> {
+export async function patchHead(
+  rot: Rotation,
+  deps: RotationDeps,
+  build: (head: V1Secret) => { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const head = rot.head;
     try {
-      rot.head = await deps.secrets.patchMetadata(rot.namespace, head.metadata!.name!, { resourceVersion: head.metadata!.resourceVersion!, ...build(head) });
+      rot.head = await deps.secrets.patchMetadata(rot.namespace, head.metadata!.name!, {
+        resourceVersion: head.metadata!.resourceVersion!,
+        ...build(head),
+      });
       return;
     } catch (e) {
       if (!isKubeError(e, (k) => k.conflict) || attempt >= 4) throw e;

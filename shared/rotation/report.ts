@@ -52,7 +52,20 @@ export type ReportCounts = Record<SecretAction, number>;
 
 export function countActions(report: RotationReport): ReportCounts {
   const counts = Object.fromEntries(
-    (['rotated', 'rolled-back', 'rollback-failed', 'failed', 'skipped', 'invalid', 'not-due', 'deferred', 'would-rotate', 'would-resume'] as const).map((a) => [a, 0]),
+    (
+      [
+        'rotated',
+        'rolled-back',
+        'rollback-failed',
+        'failed',
+        'skipped',
+        'invalid',
+        'not-due',
+        'deferred',
+        'would-rotate',
+        'would-resume',
+      ] as const
+    ).map((a) => [a, 0]),
   ) as ReportCounts;
   for (const s of report.secrets) counts[s.action]++;
   return counts;
@@ -93,7 +106,9 @@ const ORDER: Record<SecretAction, number> = {
 export function renderReport(report: RotationReport): string {
   const counts = countActions(report);
   const lines: string[] = [];
-  const sorted = [...report.secrets].sort((a, b) => ORDER[a.action] - ORDER[b.action] || `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const sorted = [...report.secrets].sort(
+    (a, b) => ORDER[a.action] - ORDER[b.action] || `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+  );
   if (report.dryRun) {
     lines.push(`Dry run at ${report.now}: nothing written.`);
     lines.push(
@@ -120,7 +135,12 @@ export function renderReport(report: RotationReport): string {
   const notable = report.workloads.filter((w) => w.state !== 'ready' || w.patched);
   if (notable.length > 0) {
     lines.push('');
-    lines.push(renderTable(['WORKLOAD', 'NAMESPACE', 'STATE', 'DETAIL'], notable.map((w) => [shortWorkload(w.key), w.namespace, w.state, w.message])).trimEnd());
+    lines.push(
+      renderTable(
+        ['WORKLOAD', 'NAMESPACE', 'STATE', 'DETAIL'],
+        notable.map((w) => [shortWorkload(w.key), w.namespace, w.state, w.message]),
+      ).trimEnd(),
+    );
   }
   if (report.cleanups.length > 0) {
     lines.push('', `${report.dryRun ? 'Would clean up' : 'Cleaned up'}:`, ...report.cleanups.map((c) => `  - ${c}`));

@@ -1,9 +1,17 @@
 import { formatDuration } from '../config/options.js';
 import { InterruptedError } from '../errors/index.js';
 import { isKubeError } from '../kube/kube-error.js';
-import { WORKLOAD_KINDS, rolloutState, type JsonPatchOp, type RolloutState, type Workload, type WorkloadKind, type WorkloadStore } from '../kube/workloads.js';
+import {
+  type JsonPatchOp,
+  type RolloutState,
+  rolloutState,
+  WORKLOAD_KINDS,
+  type Workload,
+  type WorkloadKind,
+  type WorkloadStore,
+} from '../kube/workloads.js';
 import { mapLimit } from './map-limit.js';
-import { Annotations, parseRestartPrevious, restartValue, rotationsOfRestartValue, type RestartPrevious } from './metadata.js';
+import { Annotations, parseRestartPrevious, type RestartPrevious, restartValue, rotationsOfRestartValue } from './metadata.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { pointerSegment, referencesAny, repointOps } from './secret-refs.js';
 
@@ -125,7 +133,8 @@ function setAnnotationOps(w: Workload, where: 'template' | 'object', key: string
   if (map !== undefined && Object.keys(map).length > 0) return [{ op: 'add', path: `${base}/annotations/${pointerSegment(key)}`, value }];
   // Creating the map could replace one written meanwhile: guard with the resourceVersion read.
   const guard: JsonPatchOp = { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion };
-  if (where === 'template' && w.template.metadata === undefined) return [guard, { op: 'add', path: base, value: { annotations: { [key]: value } } }];
+  if (where === 'template' && w.template.metadata === undefined)
+    return [guard, { op: 'add', path: base, value: { annotations: { [key]: value } } }];
   return [guard, { op: 'add', path: `${base}/annotations`, value: { [key]: value } }];
 }
 
@@ -137,7 +146,11 @@ function removeAnnotationOps(w: Workload, where: 'template' | 'object', key: str
   const map = where === 'template' ? w.template.metadata?.annotations : w.annotations;
   if (map?.[key] === undefined) return [];
   const base = `${where === 'template' ? `${w.templatePath}/metadata` : '/metadata'}/annotations`;
-  if (Object.keys(map).length === 1) return [{ op: 'test', path: base, value: { [key]: map[key] } }, { op: 'remove', path: base }];
+  if (Object.keys(map).length === 1)
+    return [
+      { op: 'test', path: base, value: { [key]: map[key] } },
+      { op: 'remove', path: base },
+    ];
   return [{ op: 'remove', path: `${base}/${pointerSegment(key)}` }];
 }
 
@@ -231,7 +244,12 @@ function restoreOps(w: Workload, a: Action, rolledBack: ReadonlySet<string>, now
  * `add`s set fixed values and their `replace`s and map removals are guarded by `test`s, so a repeat
  * either changes nothing or fails with 422, after which the re-read finds nothing left to do.
  */
-async function patchWorkload(a: Action, deps: RotationDeps, index: WorkloadIndex, build: (w: Workload) => JsonPatchOp[]): Promise<{ workload: Workload | undefined; patched: boolean }> {
+async function patchWorkload(
+  a: Action,
+  deps: RotationDeps,
+  index: WorkloadIndex,
+  build: (w: Workload) => JsonPatchOp[],
+): Promise<{ workload: Workload | undefined; patched: boolean }> {
   let w = await index.find(a.kind, a.namespace, a.name);
   for (let attempt = 1; ; attempt++) {
     if (w === undefined) return { workload: undefined, patched: false };
@@ -254,12 +272,18 @@ async function patchWorkload(a: Action, deps: RotationDeps, index: WorkloadIndex
  * Watches the object (re-synced with a GET whenever the watch ends); polls when the store
  * cannot watch. SIGTERM aborts the wait (InterruptedError): a rerun verifies again.
  */
-export async function waitForRollout(w: Workload, generation: number, timeoutMs: number, deps: RotationDeps): Promise<{ state: 'ready' | 'failed' | 'timeout'; message: string }> {
+export async function waitForRollout(
+  w: Workload,
+  generation: number,
+  timeoutMs: number,
+  deps: RotationDeps,
+): Promise<{ state: 'ready' | 'failed' | 'timeout'; message: string }> {
   const deadline = deps.clock.now().getTime() + timeoutMs;
   const pollMs = deps.pollIntervalMs ?? 2000;
   let current = w;
   let st: RolloutState = rolloutState(current, generation);
-  const final = (s: RolloutState) => (s.state === 'done' ? { state: 'ready' as const, message: s.message } : { state: 'failed' as const, message: s.message });
+  const final = (s: RolloutState) =>
+    s.state === 'done' ? { state: 'ready' as const, message: s.message } : { state: 'failed' as const, message: s.message };
   while (st.state === 'progressing') {
     deps.shutdown.checkpoint();
     const remaining = deadline - deps.clock.now().getTime();
@@ -297,9 +321,17 @@ const warnedUnwatchable = new WeakSet<RotationDeps>();
 const firstWatches = new WeakMap<RotationDeps, Map<WorkloadKind, Promise<unknown>>>();
 
 /** One watch: resolves on a settled rollout, when the watch ends, or at the deadline. */
-async function watchUntilSettled(w: Workload, generation: number, remainingMs: number, deps: RotationDeps): Promise<{ state?: RolloutState; timedOut: boolean }> {
+async function watchUntilSettled(
+  w: Workload,
+  generation: number,
+  remainingMs: number,
+  deps: RotationDeps,
+): Promise<{ state?: RolloutState; timedOut: boolean }> {
   let firsts = firstWatches.get(deps);
-  if (firsts === undefined) firstWatches.set(deps, (firsts = new Map()));
+  if (firsts === undefined) {
+    firsts = new Map();
+    firstWatches.set(deps, firsts);
+  }
   const first = firsts.get(w.kind);
   if (first !== undefined) await first;
   deps.shutdown.checkpoint();
@@ -327,7 +359,8 @@ async function watchUntilSettled(w: Workload, generation: number, remainingMs: n
         w.resourceVersion,
         (e) => {
           if (e.workload.name !== w.name) return;
-          if (e.type === 'DELETED') return finish({ state: { state: 'failed', message: 'the workload was deleted during its rollout' }, timedOut: false });
+          if (e.type === 'DELETED')
+            return finish({ state: { state: 'failed', message: 'the workload was deleted during its rollout' }, timedOut: false });
           const s = rolloutState(e.workload, generation);
           if (s.state !== 'progressing') finish({ state: s, timedOut: false });
         },
@@ -335,12 +368,19 @@ async function watchUntilSettled(w: Workload, generation: number, remainingMs: n
           const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
           if (status === 403 && !warnedUnwatchable.has(deps)) {
             warnedUnwatchable.add(deps);
-            deps.log.warn({ kind: w.kind }, `cannot watch ${w.kind}s (403 Forbidden): polling rollouts every ${formatDuration(deps.pollIntervalMs ?? 2000)} instead; grant the watch verb to the job's role`);
+            deps.log.warn(
+              { kind: w.kind },
+              `cannot watch ${w.kind}s (403 Forbidden): polling rollouts every ${formatDuration(deps.pollIntervalMs ?? 2000)} instead; grant the watch verb to the job's role`,
+            );
           }
           finish({ timedOut: false });
         },
       );
-      if (first === undefined) firsts.set(w.kind, opening.catch(() => undefined));
+      if (first === undefined)
+        firsts.set(
+          w.kind,
+          opening.catch(() => undefined),
+        );
       opening.then(
         (s) => {
           stop = s;
@@ -361,26 +401,46 @@ async function watchUntilSettled(w: Workload, generation: number, remainingMs: n
 async function verify(w: Workload, a: Action, deps: RotationDeps, patched: boolean): Promise<WorkloadOutcome> {
   const base = { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, patched };
   if (!w.rollsOut) return { ...base, state: 'repointed', message: 'CronJob: the next Job uses the new template' };
-  if (w.onDelete) return { ...base, state: 'not-verified', message: 'updateStrategy OnDelete: pods pick up the change only when they are deleted' };
+  if (w.onDelete)
+    return { ...base, state: 'not-verified', message: 'updateStrategy OnDelete: pods pick up the change only when they are deleted' };
   const r = await waitForRollout(w, w.generation, a.waitMs, deps);
   return { ...base, state: r.state, message: r.message };
 }
 
 /** Groups the rotations' consumers into one action per workload; paused Deployments become outcomes. */
-async function planActions(rotations: readonly Rotation[], index: WorkloadIndex, forward: boolean): Promise<{ actions: Map<string, Action>; paused: Map<string, WorkloadOutcome> }> {
+async function planActions(
+  rotations: readonly Rotation[],
+  index: WorkloadIndex,
+  forward: boolean,
+): Promise<{ actions: Map<string, Action>; paused: Map<string, WorkloadOutcome> }> {
   const actions = new Map<string, Action>();
   const paused = new Map<string, WorkloadOutcome>();
   for (const rot of rotations) {
     for (const w of await resolveConsumers(rot, index)) {
       const key = keyOfWorkload(w);
       if (w.paused) {
-        if (forward) rot.warnings.push(`Deployment ${w.name} is paused: not restarted (its pods keep the old values until it is resumed and restarted)`);
-        paused.set(key, { key, kind: w.kind, namespace: w.namespace, name: w.name, state: 'paused', message: 'paused Deployment: not touched', patched: false });
+        if (forward)
+          rot.warnings.push(
+            `Deployment ${w.name} is paused: not restarted (its pods keep the old values until it is resumed and restarted)`,
+          );
+        paused.set(key, {
+          key,
+          kind: w.kind,
+          namespace: w.namespace,
+          name: w.name,
+          state: 'paused',
+          message: 'paused Deployment: not touched',
+          patched: false,
+        });
         continue;
       }
       const a = actionFor(actions, w);
       if (rot.versioned !== undefined) {
-        a.repoints.push(forward ? { from: rot.head.metadata!.name!, to: rot.versioned.toName } : { from: rot.versioned.toName, to: rot.head.metadata!.name! });
+        a.repoints.push(
+          forward
+            ? { from: rot.head.metadata!.name!, to: rot.versioned.toName }
+            : { from: rot.versioned.toName, to: rot.head.metadata!.name! },
+        );
       }
       if (w.rollsOut) a.restartFor.add(rot.id);
       a.waitMs = Math.max(a.waitMs, rot.policy.rollout.waitReadyMs);
@@ -394,11 +454,22 @@ async function planActions(rotations: readonly Rotation[], index: WorkloadIndex,
  * Restarts (and, for versioned rotations, repoints) every consumer of `rotations` once, then
  * verifies each, at most `maxConcurrent` at a time. Returns one outcome per workload.
  */
-export async function rollOut(rotations: readonly Rotation[], deps: RotationDeps, index: WorkloadIndex, o: RolloutOptions): Promise<Map<string, WorkloadOutcome>> {
+export async function rollOut(
+  rotations: readonly Rotation[],
+  deps: RotationDeps,
+  index: WorkloadIndex,
+  o: RolloutOptions,
+): Promise<Map<string, WorkloadOutcome>> {
   const { actions, paused } = await planActions(rotations, index, true);
   const outcomes = new Map(paused);
   for (const p of paused.values()) {
-    await deps.events.record({ subject: subject(p), type: 'Warning', reason: 'RestartSkipped', message: 'paused Deployment not restarted after a Secret rotation; resume it and restart it to use the new values', action: 'Restart' });
+    await deps.events.record({
+      subject: subject(p),
+      type: 'Warning',
+      reason: 'RestartSkipped',
+      message: 'paused Deployment not restarted after a Secret rotation; resume it and restart it to use the new values',
+      action: 'Restart',
+    });
   }
   await mapLimit([...actions.values()], o.maxConcurrent, async (a) => {
     deps.shutdown.checkpoint();
@@ -406,12 +477,23 @@ export async function rollOut(rotations: readonly Rotation[], deps: RotationDeps
       const now = deps.clock.now();
       const { workload, patched } = await patchWorkload(a, deps, index, (w) => forwardOps(w, a, o, now));
       if (workload === undefined) {
-        outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'missing', message: 'the workload no longer exists', patched: false });
+        outcomes.set(a.key, {
+          key: a.key,
+          kind: a.kind,
+          namespace: a.namespace,
+          name: a.name,
+          state: 'missing',
+          message: 'the workload no longer exists',
+          patched: false,
+        });
         return;
       }
       if (patched) {
         const what = workload.rollsOut ? 'restarted' : 'repointed';
-        deps.log.info({ workload: shortWorkload(a.key), namespace: a.namespace, rotations: [...a.restartFor], generation: workload.generation }, `consumer ${what}`);
+        deps.log.info(
+          { workload: shortWorkload(a.key), namespace: a.namespace, rotations: [...a.restartFor], generation: workload.generation },
+          `consumer ${what}`,
+        );
         await deps.events.record({
           subject: subject(a, workload.uid),
           type: 'Normal',
@@ -424,11 +506,26 @@ export async function rollOut(rotations: readonly Rotation[], deps: RotationDeps
       outcomes.set(a.key, outcome);
       if (isFailure(outcome.state)) {
         deps.log.warn({ workload: shortWorkload(a.key), namespace: a.namespace, reason: outcome.message }, 'consumer did not become ready');
-        await deps.events.record({ subject: subject(a, workload.uid), type: 'Warning', reason: 'RolloutFailed', message: `rollout after rotating Secret ${secretsOf(a)} did not complete: ${outcome.message}`, action: 'Verify' });
+        await deps.events.record({
+          subject: subject(a, workload.uid),
+          type: 'Warning',
+          reason: 'RolloutFailed',
+          message: `rollout after rotating Secret ${secretsOf(a)} did not complete: ${outcome.message}`,
+          action: 'Verify',
+        });
       }
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
-      outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'error', message: e instanceof Error ? e.message : String(e), patched: false, transient: isKubeError(e, (k) => k.transient) });
+      outcomes.set(a.key, {
+        key: a.key,
+        kind: a.kind,
+        namespace: a.namespace,
+        name: a.name,
+        state: 'error',
+        message: e instanceof Error ? e.message : String(e),
+        patched: false,
+        transient: isKubeError(e, (k) => k.transient),
+      });
     }
   });
   return outcomes;
@@ -439,7 +536,12 @@ export async function rollOut(rotations: readonly Rotation[], deps: RotationDeps
  * version, and the pod-template annotation restored exactly (so the controller returns to the
  * previous revision), then verifies them like a rollout.
  */
-export async function restoreConsumers(rotations: readonly Rotation[], deps: RotationDeps, index: WorkloadIndex, o: RolloutOptions): Promise<Map<string, WorkloadOutcome>> {
+export async function restoreConsumers(
+  rotations: readonly Rotation[],
+  deps: RotationDeps,
+  index: WorkloadIndex,
+  o: RolloutOptions,
+): Promise<Map<string, WorkloadOutcome>> {
   const { actions } = await planActions(rotations, index, false);
   const rolledBack = new Set(rotations.map((r) => r.id));
   const outcomes = new Map<string, WorkloadOutcome>();
@@ -449,11 +551,22 @@ export async function restoreConsumers(rotations: readonly Rotation[], deps: Rot
       const now = deps.clock.now();
       const { workload, patched } = await patchWorkload(a, deps, index, (w) => restoreOps(w, a, rolledBack, now));
       if (workload === undefined) {
-        outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'missing', message: 'the workload no longer exists', patched: false });
+        outcomes.set(a.key, {
+          key: a.key,
+          kind: a.kind,
+          namespace: a.namespace,
+          name: a.name,
+          state: 'missing',
+          message: 'the workload no longer exists',
+          patched: false,
+        });
         return;
       }
       if (patched) {
-        deps.log.warn({ workload: shortWorkload(a.key), namespace: a.namespace, rotations: [...rolledBack] }, 'consumer restored to its template before the rotation');
+        deps.log.warn(
+          { workload: shortWorkload(a.key), namespace: a.namespace, rotations: [...rolledBack] },
+          'consumer restored to its template before the rotation',
+        );
         await deps.events.record({
           subject: subject(a, workload.uid),
           type: 'Normal',
@@ -465,7 +578,16 @@ export async function restoreConsumers(rotations: readonly Rotation[], deps: Rot
       outcomes.set(a.key, await verify(workload, a, deps, patched));
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
-      outcomes.set(a.key, { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, state: 'error', message: e instanceof Error ? e.message : String(e), patched: false, transient: isKubeError(e, (k) => k.transient) });
+      outcomes.set(a.key, {
+        key: a.key,
+        kind: a.kind,
+        namespace: a.namespace,
+        name: a.name,
+        state: 'error',
+        message: e instanceof Error ? e.message : String(e),
+        patched: false,
+        transient: isKubeError(e, (k) => k.transient),
+      });
     }
   });
   return outcomes;

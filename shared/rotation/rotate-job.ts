@@ -4,15 +4,15 @@ import { withJobLock } from '../kube/job-lock.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import { redactor } from '../log/index.js';
-import { pushMetrics, type MetricSample } from '../metrics/pushgateway.js';
+import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { Clock } from '../runtime/clock.js';
-import { defineCommand, type Command, type CommandContext } from '../runtime/command.js';
+import { type Command, type CommandContext, defineCommand } from '../runtime/command.js';
 import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { BackendRegistry, type RotationBackend } from './backend.js';
-import { countActions, exitCodeOf, renderReport, type RotationReport } from './report.js';
-import { rotateHelp, rotateSettings, validateRotateSettings, type RotateSettings } from './rotate-settings.js';
-import { runRotation } from './rotation-run.js';
+import { countActions, exitCodeOf, type RotationReport, renderReport } from './report.js';
+import { type RotateSettings, rotateHelp, rotateSettings, validateRotateSettings } from './rotate-settings.js';
 import type { RotationDeps } from './rotation.js';
+import { runRotation } from './rotation-run.js';
 
 /** What a build of the rotate command ships besides the defaults. */
 export interface RotateJobExtensions {
@@ -27,7 +27,12 @@ export interface RotateJobExtensions {
  */
 export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: RotateJobExtensions = {}): Promise<ExitCodeValue> {
   const kc = loadKubeConfig(s, ctx.io.env);
-  const kube = createKubeClients(kc, { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const kube = createKubeClients(kc, {
+    clock: ctx.clock,
+    log: ctx.log,
+    limits: { maxAttempts: s.apiRetryBudget },
+    signal: ctx.shutdown.signal,
+  });
   const at = s.now;
   const clock: Clock = at === undefined ? ctx.clock : { now: () => new Date(at.getTime()), sleep: ctx.clock.sleep };
   const deps: RotationDeps = {
@@ -60,22 +65,54 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
 export function rotationMetrics(report: RotationReport, code: ExitCodeValue, now: Date): MetricSample[] {
   const c = countActions(report);
   const samples: MetricSample[] = [
-    { name: 'secret_steward_rotate_success', help: '1 if the last rotation run exited 0, else 0', value: code === ExitCode.Success ? 1 : 0 },
+    {
+      name: 'secret_steward_rotate_success',
+      help: '1 if the last rotation run exited 0, else 0',
+      value: code === ExitCode.Success ? 1 : 0,
+    },
     { name: 'secret_steward_rotate_rotated', help: 'Secrets rotated by the last run', value: c.rotated },
-    { name: 'secret_steward_rotate_failed', help: 'Secrets whose rotation failed in the last run (invalid policies included)', value: c.failed + c.invalid },
-    { name: 'secret_steward_rotate_rolled_back', help: 'Secrets rolled back by the last run (rollback failures included)', value: c['rolled-back'] + c['rollback-failed'] },
-    { name: 'secret_steward_rotate_skipped', help: 'Secrets with a policy skipped by the last run because another controller manages them', value: c.skipped },
+    {
+      name: 'secret_steward_rotate_failed',
+      help: 'Secrets whose rotation failed in the last run (invalid policies included)',
+      value: c.failed + c.invalid,
+    },
+    {
+      name: 'secret_steward_rotate_rolled_back',
+      help: 'Secrets rolled back by the last run (rollback failures included)',
+      value: c['rolled-back'] + c['rollback-failed'],
+    },
+    {
+      name: 'secret_steward_rotate_skipped',
+      help: 'Secrets with a policy skipped by the last run because another controller manages them',
+      value: c.skipped,
+    },
     { name: 'secret_steward_rotate_deferred', help: 'Due Secrets deferred by --max-rotations in the last run', value: c.deferred },
     { name: 'secret_steward_rotate_duration_seconds', help: 'Duration of the last rotation run', value: report.durationMs / 1000 },
   ];
   if (code === ExitCode.Success) {
-    samples.push({ name: 'secret_steward_rotate_last_success_timestamp_seconds', help: 'End of the last rotation run that exited 0', value: Math.floor(now.getTime() / 1000) });
+    samples.push({
+      name: 'secret_steward_rotate_last_success_timestamp_seconds',
+      help: 'End of the last rotation run that exited 0',
+      value: Math.floor(now.getTime() / 1000),
+    });
   }
   return samples;
 }
 
-async function pushRotationMetrics(url: string, cluster: string | undefined, report: RotationReport, code: ExitCodeValue, ctx: CommandContext): Promise<void> {
-  await pushMetrics(url, 'secret-steward-rotate', cluster === undefined ? {} : { cluster }, rotationMetrics(report, code, ctx.clock.now()), ctx.log);
+async function pushRotationMetrics(
+  url: string,
+  cluster: string | undefined,
+  report: RotationReport,
+  code: ExitCodeValue,
+  ctx: CommandContext,
+): Promise<void> {
+  await pushMetrics(
+    url,
+    'secret-steward-rotate',
+    cluster === undefined ? {} : { cluster },
+    rotationMetrics(report, code, ctx.clock.now()),
+    ctx.log,
+  );
 }
 
 /** The rotate command; a build with rotation backends passes them here. */

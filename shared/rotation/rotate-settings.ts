@@ -1,5 +1,14 @@
-import { booleanSetting, customSetting, durationSetting, enumSetting, integerSetting, stringSetting, ValueError, type SettingsOf } from '../config/options.js';
 import type { CommandHelp } from '../config/help.js';
+import {
+  booleanSetting,
+  customSetting,
+  durationSetting,
+  enumSetting,
+  integerSetting,
+  type SettingsOf,
+  stringSetting,
+  ValueError,
+} from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
@@ -35,7 +44,8 @@ export const rotateSettings = {
     valueName: 'TIME',
     group: 'Safety',
     parse: (raw: string) => {
-      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(raw.trim())) throw new ValueError('an RFC 3339 time such as 2026-03-01T03:00:00Z');
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(raw.trim()))
+        throw new ValueError('an RFC 3339 time such as 2026-03-01T03:00:00Z');
       const t = Date.parse(raw.trim());
       if (Number.isNaN(t)) throw new ValueError('an RFC 3339 time such as 2026-03-01T03:00:00Z');
       return new Date(t);
@@ -61,7 +71,11 @@ export const rotateSettings = {
     default: 2000,
     group: BOUNDS,
   }),
-  output: enumSetting(['text', 'json'] as const, { description: 'Format of the plan or summary on stdout.', default: 'text', group: 'Output' }),
+  output: enumSetting(['text', 'json'] as const, {
+    description: 'Format of the plan or summary on stdout.',
+    default: 'text',
+    group: 'Output',
+  }),
   clusterName: stringSetting({
     description: 'Value of the "cluster" grouping label of pushed metrics (keeps clusters sharing a Pushgateway apart).',
     valueName: 'NAME',
@@ -79,7 +93,8 @@ export type RotateSettings = SettingsOf<typeof rotateSettings>;
 
 export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (s.now !== undefined && !s.dryRun) problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
+  if (s.now !== undefined && !s.dryRun)
+    problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
   return problems;
 }
 
@@ -108,7 +123,7 @@ export const rotateHelp: CommandHelp = {
     "kubectl annotate secret db-creds secret-steward.io/rotation='{maxAge: 30d, keys: {password: password}, backend: {name: postgresql, host: db.shop.svc}}'",
   ],
   notes: [
-    'Exit codes: 0 all due Secrets rotated (or nothing due); 1 a Secret failed, was rolled back or has an invalid policy; 2 bad settings; 3 another run holds the lock; 4 the API or a backend\'s database was unreachable; 143 stopped by SIGTERM (the next run resumes).',
+    "Exit codes: 0 all due Secrets rotated (or nothing due); 1 a Secret failed, was rolled back or has an invalid policy; 2 bad settings; 3 another run holds the lock; 4 the API or a backend's database was unreachable; 143 stopped by SIGTERM (the next run resumes).",
     'Logs carry SHA-256 fingerprints of new values (sha256:<12 hex>), never the values.',
   ],
 };

@@ -1,18 +1,18 @@
 import { InterruptedError, TransientError } from '../errors/index.js';
-import { KubeError } from '../kube/kube-error.js';
 import type { EventSubject } from '../kube/events.js';
+import { KubeError } from '../kube/kube-error.js';
+import { type Started, startRotations } from './candidates.js';
 import { fingerprints } from './fingerprint.js';
 import { finishInPlace, promoteInPlace, restoreInPlace } from './in-place.js';
-import { startRotations, type Started } from './candidates.js';
-import { scanSecrets, type Cleanup, type Inventory, type SecretView, type UnrotatedItem } from './inventory.js';
+import { type Cleanup, type Inventory, type SecretView, scanSecrets, type UnrotatedItem } from './inventory.js';
 import { Annotations, type OutcomeResult } from './metadata.js';
 import { newRotationId, previousName } from './names.js';
 import { describeProblems } from './policy.js';
 import { createPending, deletePending, outcomeChanges, patchHead, recordPendingStep, revertBackend, runBackendSteps } from './protocol.js';
 import { exitCodeOf, type RotationReport, type SecretReport } from './report.js';
-import { WorkloadIndex, isFailure, resolveConsumers, restoreConsumers, rollOut, shortWorkload, type WorkloadOutcome } from './rollout.js';
-import { RotationError } from './rotation-error.js';
+import { isFailure, resolveConsumers, restoreConsumers, rollOut, shortWorkload, WorkloadIndex, type WorkloadOutcome } from './rollout.js';
 import type { Rotation, RotationDeps } from './rotation.js';
+import { RotationError } from './rotation-error.js';
 import { abandonVersion, collectVersions, promoteVersion } from './versioned.js';
 
 /** How one run is bounded and scoped (from the command's settings). */
@@ -82,7 +82,10 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
     try {
       if (rot.step === 'new') {
         rot.id = newRotationId(deps.clock.now());
-        deps.log.info({ secret: rot.label, rotation: rot.id, reason: rot.reason, slot: rot.slot, strategy: rot.strategy }, 'rotation started');
+        deps.log.info(
+          { secret: rot.label, rotation: rot.id, reason: rot.reason, slot: rot.slot, strategy: rot.strategy },
+          'rotation started',
+        );
         await createPending(rot, deps);
         deps.shutdown.checkpoint();
       } else {
@@ -90,7 +93,8 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
       }
       await runBackendSteps(rot, deps);
       deps.shutdown.checkpoint();
-      if (rot.strategy === 'in-place' && (rot.step === 'created' || rot.step === 'set' || rot.step === 'tested')) await promoteInPlace(rot, deps);
+      if (rot.strategy === 'in-place' && (rot.step === 'created' || rot.step === 'set' || rot.step === 'tested'))
+        await promoteInPlace(rot, deps);
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
       await failBeforeFinish(rot, e, deps);
@@ -105,7 +109,10 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
   const forward = live.filter((r) => r.step !== 'rolling-back');
   const needRollout = forward.filter((r) => r.strategy === 'versioned' || r.policy.rollout.restart);
   const inFlight = new Set(live.map((r) => r.id));
-  const outcomes = needRollout.length > 0 ? await rollOut(needRollout, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight }) : new Map<string, WorkloadOutcome>();
+  const outcomes =
+    needRollout.length > 0
+      ? await rollOut(needRollout, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight })
+      : new Map<string, WorkloadOutcome>();
   report.workloads.push(...outcomes.values());
   deps.shutdown.checkpoint();
 
@@ -119,7 +126,10 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
     rot.failedWorkloads = failed;
     const why = failed.map((k) => `${shortWorkload(k)}: ${outcomes.get(k)!.message}`).join('; ');
     if (rot.policy.rollout.rollbackOnFailure) {
-      deps.log.warn({ secret: rot.label, rotation: rot.id, failed: failed.map(shortWorkload) }, 'consumers did not become ready: rolling back');
+      deps.log.warn(
+        { secret: rot.label, rotation: rot.id, failed: failed.map(shortWorkload) },
+        'consumers did not become ready: rolling back',
+      );
       rot.warnings.push(`consumers not ready: ${why}`);
       toRollBack.push(rot);
     } else {
@@ -154,10 +164,23 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
       const cause = rot.warnings.find((w) => w.startsWith('consumers not ready')) ?? 'consumers were not ready';
       if (stillFailing.length === 0) {
         // Rolled back only because the API server failed us: not held, the next run tries again (exit 4).
-        const apiOnly = rot.failedWorkloads.length > 0 && rot.failedWorkloads.every((k) => outcomes.get(k)?.state === 'error' && outcomes.get(k)?.transient === true);
-        await settle(rot, 'rolled-back', `${cause}; previous ${rot.strategy === 'versioned' ? 'version restored in' : 'values restored and'} consumers restored${apiOnly ? '; the API server caused it, so the Secret is not held: the next run tries again' : ''}`, deps, { transient: apiOnly });
+        const apiOnly =
+          rot.failedWorkloads.length > 0 &&
+          rot.failedWorkloads.every((k) => outcomes.get(k)?.state === 'error' && outcomes.get(k)?.transient === true);
+        await settle(
+          rot,
+          'rolled-back',
+          `${cause}; previous ${rot.strategy === 'versioned' ? 'version restored in' : 'values restored and'} consumers restored${apiOnly ? '; the API server caused it, so the Secret is not held: the next run tries again' : ''}`,
+          deps,
+          { transient: apiOnly },
+        );
       } else {
-        await settle(rot, 'rollback-failed', `${cause}; after the rollback still not ready: ${stillFailing.map((k) => `${shortWorkload(k)}: ${restored.get(k)!.message}`).join('; ')}`, deps);
+        await settle(
+          rot,
+          'rollback-failed',
+          `${cause}; after the rollback still not ready: ${stillFailing.map((k) => `${shortWorkload(k)}: ${restored.get(k)!.message}`).join('; ')}`,
+          deps,
+        );
       }
     }
   }
@@ -169,28 +192,57 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
 }
 
 /** Report lines (and Events) for Secrets this run does not rotate. */
-async function reportUnrotated(items: readonly UnrotatedItem[], report: RotationReport, deps: RotationDeps, dryRun: boolean): Promise<void> {
+async function reportUnrotated(
+  items: readonly UnrotatedItem[],
+  report: RotationReport,
+  deps: RotationDeps,
+  dryRun: boolean,
+): Promise<void> {
   for (const item of items) {
     switch (item.action) {
       case 'skip':
-        deps.log.info({ secret: `${item.namespace}/${item.name}`, reason: item.reason }, 'rotation policy ignored: the Secret belongs to someone else');
+        deps.log.info(
+          { secret: `${item.namespace}/${item.name}`, reason: item.reason },
+          'rotation policy ignored: the Secret belongs to someone else',
+        );
         if (!dryRun) {
-          await deps.events.record({ subject: secretSubject(item.secret), type: 'Normal', reason: 'RotationSkipped', message: `not rotated: ${item.reason}`, action: 'Rotate' });
+          await deps.events.record({
+            subject: secretSubject(item.secret),
+            type: 'Normal',
+            reason: 'RotationSkipped',
+            message: `not rotated: ${item.reason}`,
+            action: 'Rotate',
+          });
         }
         report.secrets.push({ namespace: item.namespace, name: item.name, action: 'skipped', detail: item.reason });
         break;
       case 'invalid': {
         const text = describeProblems(item.problems);
-        deps.log.error({ secret: `${item.namespace}/${item.name}`, problems: item.problems.map((p) => `${p.path}: ${p.message}`) }, `invalid rotation policy: ${text}`);
+        deps.log.error(
+          { secret: `${item.namespace}/${item.name}`, problems: item.problems.map((p) => `${p.path}: ${p.message}`) },
+          `invalid rotation policy: ${text}`,
+        );
         if (!dryRun) {
-          await deps.events.record({ subject: secretSubject(item.secret), type: 'Warning', reason: 'RotationPolicyInvalid', message: `invalid ${Annotations.policy}: ${text}`, action: 'Rotate' });
+          await deps.events.record({
+            subject: secretSubject(item.secret),
+            type: 'Warning',
+            reason: 'RotationPolicyInvalid',
+            message: `invalid ${Annotations.policy}: ${text}`,
+            action: 'Rotate',
+          });
         }
         report.secrets.push({ namespace: item.namespace, name: item.name, action: 'invalid', detail: text });
         break;
       }
       case 'not-due':
         deps.log.debug({ secret: `${item.namespace}/${item.name}`, nextDue: item.nextDue?.toISOString() }, item.detail);
-        report.secrets.push({ namespace: item.namespace, name: item.name, action: 'not-due', detail: item.detail, nextDue: item.nextDue?.toISOString() });
+        report.secrets.push({
+          namespace: item.namespace,
+          name: item.name,
+          action: 'not-due',
+          detail: item.detail,
+          nextDue: item.nextDue?.toISOString(),
+        });
         break;
     }
   }
@@ -210,14 +262,33 @@ async function reportStarted(s: Started, report: RotationReport, deps: RotationD
     const message = `could not read the Secret, so it was not ${what} (nothing was changed): ${errorText(error)}`;
     deps.log.error({ secret: `${namespace}/${name}`, err: error }, message);
     if (!o.dryRun) {
-      await deps.events.record({ subject: secretSubject(c.head), type: 'Warning', reason: 'RotationFailed', message: `rotation failed: ${message}`, action: 'Rotate' });
+      await deps.events.record({
+        subject: secretSubject(c.head),
+        type: 'Warning',
+        reason: 'RotationFailed',
+        message: `rotation failed: ${message}`,
+        action: 'Rotate',
+      });
     }
-    report.secrets.push({ namespace, name, action: 'failed', detail: message, strategy: c.policy.strategy, transient: isTransient(error) || undefined });
+    report.secrets.push({
+      namespace,
+      name,
+      action: 'failed',
+      detail: message,
+      strategy: c.policy.strategy,
+      transient: isTransient(error) || undefined,
+    });
   }
   for (const c of s.deferred) {
     const detail = `${c.detail}; deferred: --max-rotations ${o.maxRotations} reached`;
     deps.log.warn({ secret: `${c.head.metadata.namespace}/${c.head.metadata.name}` }, detail);
-    report.secrets.push({ namespace: c.head.metadata.namespace ?? '', name: c.head.metadata.name ?? '', action: 'deferred', detail, strategy: c.policy.strategy });
+    report.secrets.push({
+      namespace: c.head.metadata.namespace ?? '',
+      name: c.head.metadata.name ?? '',
+      action: 'deferred',
+      detail,
+      strategy: c.policy.strategy,
+    });
   }
 }
 
@@ -267,7 +338,13 @@ async function runCleanups(cleanups: readonly Cleanup[], report: RotationReport,
       } else {
         await deps.secrets.patchMetadata(c.secret.metadata!.namespace!, c.secret.metadata!.name!, {
           resourceVersion: c.secret.metadata!.resourceVersion!,
-          annotations: { [Annotations.supersededBy]: c.by, [Annotations.lineage]: c.base, [Annotations.version]: String(c.version), [Annotations.policy]: null, [Annotations.rotateNow]: null },
+          annotations: {
+            [Annotations.supersededBy]: c.by,
+            [Annotations.lineage]: c.base,
+            [Annotations.version]: String(c.version),
+            [Annotations.policy]: null,
+            [Annotations.rotateNow]: null,
+          },
         });
       }
       report.cleanups.push(describeCleanup(c));
@@ -286,7 +363,10 @@ async function runCleanups(cleanups: readonly Cleanup[], report: RotationReport,
 async function failBeforeFinish(rot: Rotation, e: unknown, deps: RotationDeps): Promise<void> {
   const message = errorText(e);
   const transient = isTransient(e);
-  deps.log.error({ secret: rot.label, rotation: rot.id, step: rot.step, err: e, code: e instanceof RotationError ? e.code : undefined }, `rotation failed: ${message}`);
+  deps.log.error(
+    { secret: rot.label, rotation: rot.id, step: rot.step, err: e, code: e instanceof RotationError ? e.code : undefined },
+    `rotation failed: ${message}`,
+  );
   rot.outcome = { result: 'failed', message };
   rot.warnings.push(...(transient ? ['transient failure: the next run retries'] : []));
   rot.transient = transient;
@@ -294,7 +374,17 @@ async function failBeforeFinish(rot: Rotation, e: unknown, deps: RotationDeps): 
     const keep = rot.pending !== undefined && rot.backendInvolved;
     if (rot.pending !== undefined && !keep) await deletePending(rot, deps);
     const now = deps.clock.now();
-    await patchHead(rot, deps, (head) => ({ annotations: outcomeChanges(rot, head, 'failed', now, keep ? `${message} (the pending values are kept; the next run continues with them)` : message, false, keep) }));
+    await patchHead(rot, deps, (head) => ({
+      annotations: outcomeChanges(
+        rot,
+        head,
+        'failed',
+        now,
+        keep ? `${message} (the pending values are kept; the next run continues with them)` : message,
+        false,
+        keep,
+      ),
+    }));
   } catch (err) {
     deps.log.warn({ secret: rot.label, err }, 'could not record the failure on the Secret');
   }
@@ -308,8 +398,16 @@ async function failBeforeFinish(rot: Rotation, e: unknown, deps: RotationDeps): 
 }
 
 /** Every consumer is ready: the rotation's outcome is recorded (versioned: promoted, old versions collected). */
-async function succeed(rot: Rotation, outcomes: Map<string, WorkloadOutcome>, inv: Inventory, index: WorkloadIndex, deps: RotationDeps): Promise<void> {
-  const restarted = rot.consumers.filter((k) => outcomes.get(k)?.state === 'ready' || outcomes.get(k)?.state === 'repointed' || outcomes.get(k)?.state === 'not-verified');
+async function succeed(
+  rot: Rotation,
+  outcomes: Map<string, WorkloadOutcome>,
+  inv: Inventory,
+  index: WorkloadIndex,
+  deps: RotationDeps,
+): Promise<void> {
+  const restarted = rot.consumers.filter(
+    (k) => outcomes.get(k)?.state === 'ready' || outcomes.get(k)?.state === 'repointed' || outcomes.get(k)?.state === 'not-verified',
+  );
   const consumers = restarted.map(shortWorkload);
   const keys = [...(rot.newValues?.keys() ?? [])].sort();
   try {
@@ -328,12 +426,25 @@ async function succeed(rot: Rotation, outcomes: Map<string, WorkloadOutcome>, in
       const v = rot.versioned!;
       const message = `rotated ${keys.join(', ')} into new version ${v.toName}${consumers.length ? `; consumers repointed and ready: ${consumers.join(', ')}` : ''}`;
       const oldHead = await promoteVersion(rot, deps, message);
-      const members = [...(inv.lineages.get(`${rot.namespace}/${v.base}`) ?? []).filter((m) => m.metadata?.name !== rot.name), oldHead, rot.head];
+      const members = [
+        ...(inv.lineages.get(`${rot.namespace}/${v.base}`) ?? []).filter((m) => m.metadata?.name !== rot.name),
+        oldHead,
+        rot.head,
+      ];
       const deleted = await collectVersions(rot.namespace, v.base, members, rot.policy.keepVersions, await index.all(rot.namespace), deps);
       rot.outcome = { result: 'succeeded', message: deleted.length ? `${message}; old versions deleted: ${deleted.join(', ')}` : message };
-      await deps.events.record({ subject: secretSubject(rot.head), type: 'Normal', reason: 'Rotated', message: `rotation ${rot.id}: ${rot.outcome.message}`, action: 'Rotate' });
+      await deps.events.record({
+        subject: secretSubject(rot.head),
+        type: 'Normal',
+        reason: 'Rotated',
+        message: `rotation ${rot.id}: ${rot.outcome.message}`,
+        action: 'Rotate',
+      });
     }
-    deps.log.info({ secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rot.newValues ?? new Map()), consumers, warnings: rot.warnings }, 'rotation succeeded');
+    deps.log.info(
+      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rot.newValues ?? new Map()), consumers, warnings: rot.warnings },
+      'rotation succeeded',
+    );
   } catch (e) {
     if (e instanceof InterruptedError) throw e;
     // The new values are in use; only the bookkeeping failed. The next run finishes it.
@@ -355,11 +466,23 @@ async function finishFailedForward(rot: Rotation, message: string, deps: Rotatio
     deps.log.warn({ secret: rot.label, err: e }, 'could not record the failure on the Secret');
   }
   rot.outcome = { result: 'failed', message };
-  await deps.events.record({ subject: secretSubject(rot.head), type: 'Warning', reason: 'RotationFailed', message: `rotation ${rot.id}: ${message}`, action: 'Rotate' });
+  await deps.events.record({
+    subject: secretSubject(rot.head),
+    type: 'Warning',
+    reason: 'RotationFailed',
+    message: `rotation ${rot.id}: ${message}`,
+    action: 'Rotate',
+  });
 }
 
 /** Records a rollback's outcome on the Secret, drops the pending values, and tells the Events. */
-async function settle(rot: Rotation, result: OutcomeResult, message: string, deps: RotationDeps, o: { transient?: boolean } = {}): Promise<void> {
+async function settle(
+  rot: Rotation,
+  result: OutcomeResult,
+  message: string,
+  deps: RotationDeps,
+  o: { transient?: boolean } = {},
+): Promise<void> {
   rot.outcome = { result, message };
   rot.transient = o.transient ?? false;
   const log = result === 'rolled-back' ? deps.log.warn.bind(deps.log) : deps.log.error.bind(deps.log);

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { formatDuration } from '../config/options.js';
-import { parseLastOutcome, type LastOutcome } from './metadata.js';
+import { type LastOutcome, parseLastOutcome } from './metadata.js';
 
 /**
  * When a Secret is due. A policy has one trigger: a cron `schedule` (in an IANA time zone,
@@ -73,7 +73,8 @@ export function normaliseCron(expression: string): string {
 
 /** Problem with a cron expression and time zone, or undefined when both are usable. */
 export function cronProblem(expression: string, timeZone: string): { field: 'schedule' | 'timeZone'; message: string } | undefined {
-  if (!isValidTimeZone(timeZone)) return { field: 'timeZone', message: `unknown time zone "${timeZone}" (expected an IANA name such as UTC or Europe/Berlin)` };
+  if (!isValidTimeZone(timeZone))
+    return { field: 'timeZone', message: `unknown time zone "${timeZone}" (expected an IANA name such as UTC or Europe/Berlin)` };
   try {
     const cron = normaliseCron(expression);
     CronExpressionParser.parse(cron, { tz: timeZone, currentDate: new Date(0) }).next();
@@ -161,7 +162,7 @@ export function rotationRecord(meta: { creationTimestamp?: Date | string; annota
 export type DueReason = 'rotate-now' | 'schedule' | 'max-age';
 
 export type Dueness =
-  | { due: true; reason: DueReason; /** The slot this rotation satisfies (ISO time). */ slot: string; detail: string }
+  | { due: true; reason: DueReason /** The slot this rotation satisfies (ISO time). */; slot: string; detail: string }
   | { due: false; held: boolean; nextDue?: Date; detail: string };
 
 /** Decides whether a Secret is due at `now`; see the module comment for the rules. */
@@ -169,10 +170,19 @@ export function assessDue(trigger: Trigger, record: RotationRecord, now: Date): 
   const reference = record.lastRotated ?? record.created;
   const since = record.lastRotated ? `last rotated ${reference.toISOString()}` : `never rotated (created ${reference.toISOString()})`;
   if (record.rotateNow !== undefined) {
-    return { due: true, reason: 'rotate-now', slot: `rotate-now@${now.toISOString()}`, detail: 'annotation secret-steward.io/rotate-now is set' };
+    return {
+      due: true,
+      reason: 'rotate-now',
+      slot: `rotate-now@${now.toISOString()}`,
+      detail: 'annotation secret-steward.io/rotate-now is set',
+    };
   }
   // A rollback holds the Secret, unless the API server caused it (the values and the consumers were never judged).
-  const rolledBack = (record.lastOutcome?.result === 'rolled-back' || record.lastOutcome?.result === 'rollback-failed') && record.lastOutcome.transient !== true ? record.lastOutcome : undefined;
+  const rolledBack =
+    (record.lastOutcome?.result === 'rolled-back' || record.lastOutcome?.result === 'rollback-failed') &&
+    record.lastOutcome.transient !== true
+      ? record.lastOutcome
+      : undefined;
   if (trigger.kind === 'schedule') {
     const slot = latestSlot(trigger, now);
     if (slot === undefined || reference.getTime() >= slot.getTime() || record.lastSlot === slot.toISOString()) {
@@ -186,7 +196,12 @@ export function assessDue(trigger: Trigger, record: RotationRecord, now: Date): 
         detail: `the rotation for slot ${slot.toISOString()} was rolled back (${rolledBack.rotation}); held until the next slot (set secret-steward.io/rotate-now to retry now)`,
       };
     }
-    return { due: true, reason: 'schedule', slot: slot.toISOString(), detail: `${since}, before the slot ${slot.toISOString()} (${trigger.cron} ${trigger.timeZone})` };
+    return {
+      due: true,
+      reason: 'schedule',
+      slot: slot.toISOString(),
+      detail: `${since}, before the slot ${slot.toISOString()} (${trigger.cron} ${trigger.timeZone})`,
+    };
   }
   const dueAt = new Date(reference.getTime() + trigger.maxAgeMs);
   if (now.getTime() < dueAt.getTime()) {
@@ -203,5 +218,10 @@ export function assessDue(trigger: Trigger, record: RotationRecord, now: Date): 
       };
     }
   }
-  return { due: true, reason: 'max-age', slot: `max-age@${dueAt.toISOString()}`, detail: `${since}, older than maxAge ${formatDuration(trigger.maxAgeMs)}` };
+  return {
+    due: true,
+    reason: 'max-age',
+    slot: `max-age@${dueAt.toISOString()}`,
+    detail: `${since}, older than maxAge ${formatDuration(trigger.maxAgeMs)}`,
+  };
 }

@@ -36,7 +36,8 @@ export function secretRefs(template: V1PodTemplateSpec): SecretRef[] {
   (spec.volumes ?? []).forEach((v, i) => {
     if (v.secret?.secretName) refs.push({ path: `/spec/volumes/${i}/secret/secretName`, name: v.secret.secretName, via: 'volume' });
     (v.projected?.sources ?? []).forEach((s, j) => {
-      if (s.secret?.name) refs.push({ path: `/spec/volumes/${i}/projected/sources/${j}/secret/name`, name: s.secret.name, via: 'projected' });
+      if (s.secret?.name)
+        refs.push({ path: `/spec/volumes/${i}/projected/sources/${j}/secret/name`, name: s.secret.name, via: 'projected' });
     });
   });
   (spec.imagePullSecrets ?? []).forEach((p, i) => {

@@ -14,7 +14,10 @@ export function inputProblems(policy: RotationPolicy, currentKeys: ReadonlySet<s
   for (const plan of policy.keys) {
     for (const input of plan.inputs) {
       if (!generated.has(input) && !currentKeys.has(input)) {
-        problems.push({ path: formatPath(['keys', plan.key, 'template']), message: `refers to ${input}, which the Secret does not have and the policy does not generate` });
+        problems.push({
+          path: formatPath(['keys', plan.key, 'template']),
+          message: `refers to ${input}, which the Secret does not have and the policy does not generate`,
+        });
       }
     }
   }
@@ -36,7 +39,8 @@ export async function generateValues(
   const out = new Map<string, Buffer>();
   const b = policy.backend;
   if (b !== undefined && b.outputs.length > 0) {
-    const decided = b.backend.prepare?.({ namespace: ctx.namespace, secretName: ctx.secretName, config: b.config, current }) ?? new Map<string, Buffer>();
+    const decided =
+      b.backend.prepare?.({ namespace: ctx.namespace, secretName: ctx.secretName, config: b.config, current }) ?? new Map<string, Buffer>();
     for (const key of b.outputs) {
       const v = decided.get(key);
       if (v === undefined) throw new Error(`backend ${b.backend.name} decided no value for ${key}`);

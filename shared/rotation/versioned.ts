@@ -75,7 +75,10 @@ export async function promoteVersion(rot: Rotation, deps: RotationDeps, message:
     },
   }));
   const superseded = rot.head;
-  deps.log.info({ secret: `${rot.namespace}/${v.toName}`, supersedes: oldHead.metadata?.name, rotation: rot.id }, 'versioned: new version promoted; the old one is superseded');
+  deps.log.info(
+    { secret: `${rot.namespace}/${v.toName}`, supersedes: oldHead.metadata?.name, rotation: rot.id },
+    'versioned: new version promoted; the old one is superseded',
+  );
   rot.head = promoted!;
   return superseded;
 }
@@ -112,7 +115,13 @@ export async function collectVersions(
 }
 
 /** Records the outcome of a rotation that did not promote its version, and deletes that version. */
-export async function abandonVersion(rot: Rotation, deps: RotationDeps, result: OutcomeResult, message: string | undefined, clearRotateNow: boolean): Promise<void> {
+export async function abandonVersion(
+  rot: Rotation,
+  deps: RotationDeps,
+  result: OutcomeResult,
+  message: string | undefined,
+  clearRotateNow: boolean,
+): Promise<void> {
   const now = deps.clock.now();
   await patchHead(rot, deps, (head) => ({ annotations: outcomeChanges(rot, head, result, now, message, clearRotateNow) }));
   await deletePending(rot, deps);

@@ -1,12 +1,12 @@
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type CommandHelp, renderHelp } from '../config/help.js';
+import type { SettingsOf, SettingsSpec } from '../config/options.js';
+import { type ParsedArgs, parseSettings } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { ConfigError, exitCodeFor, StewardError } from '../errors/index.js';
-import { createLogger, redactor, type Logger, type LogLevel, type LogSink } from '../log/index.js';
-import { parseSettings } from '../config/parse.js';
-import { renderHelp, type CommandHelp } from '../config/help.js';
-import type { SettingsOf, SettingsSpec } from '../config/options.js';
-import { systemClock, type Clock } from './clock.js';
+import { createLogger, type Logger, type LogLevel, type LogSink, redactor } from '../log/index.js';
+import { type Clock, systemClock } from './clock.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { Shutdown } from './shutdown.js';
 
@@ -47,6 +47,13 @@ export interface Command<S extends SettingsSpec> {
   run: (settings: SettingsOf<S>, ctx: CommandContext, positionals: string[]) => Promise<ExitCodeValue>;
 }
 
+/**
+ * A command whose settings type does not matter to the caller (the CLI's command table, test
+ * harnesses): `run` takes its own settings type, so no narrower common type exists.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above; runCommand checks settings against the command's own table
+export type AnyCommand = Command<any>;
+
 /** Identity helper: keeps the settings type of a command literal. */
 export function defineCommand<S extends SettingsSpec>(cmd: Command<S>): Command<S> {
   return cmd;
@@ -66,7 +73,7 @@ export async function runCommand<S extends SettingsSpec>(
   argv: readonly string[],
   io: CommandIO = defaultIO(),
 ): Promise<ExitCodeValue> {
-  let parsed;
+  let parsed: ParsedArgs<S>;
   try {
     parsed = parseSettings(cmd.settings, argv, io.env, { maxPositionals: cmd.maxPositionals, validate: cmd.validate });
   } catch (e) {

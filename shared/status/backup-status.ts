@@ -118,7 +118,10 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
 }
 
 /** Every drill report key, once: the latest per backup, the latest overall and the latest that passed. */
-async function listDrills(store: ObjectStore, layout: BackupLayout): Promise<{ latestByBackup: Map<string, DrillRef>; latest?: DrillRef; latestPass?: DrillRef }> {
+async function listDrills(
+  store: ObjectStore,
+  layout: BackupLayout,
+): Promise<{ latestByBackup: Map<string, DrillRef>; latest?: DrillRef; latestPass?: DrillRef }> {
   const latestByBackup = new Map<string, DrillRef>();
   let latest: DrillRef | undefined;
   let latestPass: DrillRef | undefined;

@@ -36,7 +36,11 @@ export interface KeyStatusOptions {
 const DAY = 86_400_000;
 
 /** Judges one loaded public key for its role at `now`. */
-export async function assessKey(k: Pick<TrustedSignerKey, 'fingerprint' | 'userIds' | 'file'> & { key: PublicKey }, role: KeyRole, o: KeyStatusOptions): Promise<KeyStatus> {
+export async function assessKey(
+  k: Pick<TrustedSignerKey, 'fingerprint' | 'userIds' | 'file'> & { key: PublicKey },
+  role: KeyRole,
+  o: KeyStatusOptions,
+): Promise<KeyStatus> {
   const base = { role, fingerprint: k.fingerprint, userId: k.userIds[0] ?? '', file: k.file };
   const usage = role === 'recipient' ? 'encrypt' : 'sign';
   const verb = role === 'recipient' ? 'encrypt backups' : 'sign backups';
@@ -49,11 +53,20 @@ export async function assessKey(k: Pick<TrustedSignerKey, 'fingerprint' | 'userI
   } catch (e) {
     const primary = await keyExpiry(k.key, 'primary');
     if (primary !== undefined && primary.getTime() <= o.now.getTime()) {
-      return { ...base, expiresAt: primary.toISOString(), state: 'expired', detail: `expired on ${primary.toISOString()}: cannot ${verb}; extend it (gpg --quick-set-expire) or replace it` };
+      return {
+        ...base,
+        expiresAt: primary.toISOString(),
+        state: 'expired',
+        detail: `expired on ${primary.toISOString()}: cannot ${verb}; extend it (gpg --quick-set-expire) or replace it`,
+      };
     }
     const why = e instanceof Error ? e.message : String(e);
     const expired = /expired/i.test(why);
-    return { ...base, state: expired ? 'expired' : 'unusable', detail: `no valid ${usage === 'encrypt' ? 'encryption' : 'signing'} key at ${o.now.toISOString()} (${why}): cannot ${verb}` };
+    return {
+      ...base,
+      state: expired ? 'expired' : 'unusable',
+      detail: `no valid ${usage === 'encrypt' ? 'encryption' : 'signing'} key at ${o.now.toISOString()} (${why}): cannot ${verb}`,
+    };
   }
   const expiresAt = await keyExpiry(k.key, usage, o.now);
   if (expiresAt === undefined) return { ...base, state: 'ok', detail: 'never expires' };
@@ -61,7 +74,12 @@ export async function assessKey(k: Pick<TrustedSignerKey, 'fingerprint' | 'userI
   const days = Math.floor(left / DAY);
   const when = `expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'})`;
   if (left <= o.warnWithinMs) {
-    return { ...base, expiresAt: expiresAt.toISOString(), state: 'expiring', detail: `${when}; extend it (gpg --quick-set-expire) or add a new key before then` };
+    return {
+      ...base,
+      expiresAt: expiresAt.toISOString(),
+      state: 'expiring',
+      detail: `${when}; extend it (gpg --quick-set-expire) or add a new key before then`,
+    };
   }
   return { ...base, expiresAt: expiresAt.toISOString(), state: 'ok', detail: when };
 }
@@ -72,7 +90,10 @@ export async function assessKey(k: Pick<TrustedSignerKey, 'fingerprint' | 'userI
  *
  * @throws ConfigError naming the setting for unreadable files, non-keys and private keys.
  */
-export async function collectKeyStatus(files: { recipient: readonly string[]; signer: readonly string[] }, o: KeyStatusOptions): Promise<KeyStatus[]> {
+export async function collectKeyStatus(
+  files: { recipient: readonly string[]; signer: readonly string[] },
+  o: KeyStatusOptions,
+): Promise<KeyStatus[]> {
   const loaded = await Promise.allSettled([
     loadTrustedSignerKeys(files.recipient, { setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY' }),
     loadTrustedSignerKeys(files.signer, { setting: '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY' }),
@@ -80,7 +101,11 @@ export async function collectKeyStatus(files: { recipient: readonly string[]; si
   const failures = loaded.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length > 0) {
     // Every problem of both settings at once.
-    if (failures.every((f) => f instanceof ConfigError)) throw new ConfigError(failures.flatMap((f) => (f as ConfigError).problems), 'cannot read the key files');
+    if (failures.every((f) => f instanceof ConfigError))
+      throw new ConfigError(
+        failures.flatMap((f) => (f as ConfigError).problems),
+        'cannot read the key files',
+      );
     throw failures[0];
   }
   const [recipients, signers] = loaded.map((r) => (r as PromiseFulfilledResult<TrustedSignerKey[]>).value);

@@ -11,7 +11,7 @@ import type { SecretStore } from '../kube/secrets.js';
 import type { WorkloadStore } from '../kube/workloads.js';
 import { BackendRegistry } from '../rotation/backend.js';
 import { SHIPPED_BACKENDS } from '../rotation/backends/index.js';
-import { Annotations, Labels, parseLastOutcome, type LastOutcome } from '../rotation/metadata.js';
+import { Annotations, Labels, type LastOutcome, parseLastOutcome } from '../rotation/metadata.js';
 import { foreignManager } from '../rotation/ownership.js';
 import { describeProblems, parsePolicy, type RotationPolicy } from '../rotation/policy.js';
 import { resolveConsumers, shortWorkload, WorkloadIndex } from '../rotation/rollout.js';
@@ -91,7 +91,10 @@ export function assessRotation(h: PolicyHolder, now: Date, graceMs: number): { s
   const policy = parsed.policy;
   const problems = inputProblems(policy, new Set(h.secret.dataKeys));
   if (policy.strategy === 'in-place' && h.secret.immutable === true) {
-    problems.unshift({ path: 'strategy', message: 'the Secret is immutable, so in-place rotation cannot change its data; use strategy: versioned' });
+    problems.unshift({
+      path: 'strategy',
+      message: 'the Secret is immutable, so in-place rotation cannot change its data; use strategy: versioned',
+    });
   }
   const described = { ...base, schedule: describeTrigger(policy.trigger), strategy: policy.strategy };
   if (problems.length > 0) return { status: { ...described, state: 'invalid', detail: describeProblems(problems) }, policy };
@@ -109,7 +112,8 @@ export function assessRotation(h: PolicyHolder, now: Date, graceMs: number): { s
     status.nextDue = iso(dueness.nextDue);
     status.state = inFlight ? 'in-flight' : dueness.held ? 'held' : 'ok';
   }
-  if (inFlight && !overdue) status.detail = `rotation ${inFlight.rotation} in flight at step ${inFlight.step}; the next rotate run resumes it`;
+  if (inFlight && !overdue)
+    status.detail = `rotation ${inFlight.rotation} in flight at step ${inFlight.step}; the next rotate run resumes it`;
   return { status, policy };
 }
 
@@ -164,7 +168,11 @@ export async function collectRotationStatus(deps: RotationStatusDeps, o: Rotatio
         const key = `${s.metadata?.namespace}/${s.metadata?.name}`;
         if (s.metadata?.labels?.[Labels.role] === 'pending' && a[Annotations.companionOf] !== undefined) {
           pendings.set(`${s.metadata?.namespace}/${a[Annotations.companionOf]}`, policySecretOf(s));
-        } else if (a[Annotations.policy] !== undefined && a[Annotations.supersededBy] === undefined && s.metadata?.labels?.[Labels.role] === undefined) {
+        } else if (
+          a[Annotations.policy] !== undefined &&
+          a[Annotations.supersededBy] === undefined &&
+          s.metadata?.labels?.[Labels.role] === undefined
+        ) {
           heads.set(key, policySecretOf(s));
         }
       }

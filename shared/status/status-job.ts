@@ -20,7 +20,12 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   const now = ctx.clock.now();
   const keys = collectKeyStatus({ recipient: s.recipientKey, signer: s.trustedSignerKey }, { now, warnWithinMs: s.keyExpiryWarning });
   const kc = loadKubeConfig(s, ctx.io.env);
-  const kube = createKubeClients(kc, { clock: ctx.clock, log: ctx.log, limits: { maxAttempts: s.apiRetryBudget }, signal: ctx.shutdown.signal });
+  const kube = createKubeClients(kc, {
+    clock: ctx.clock,
+    log: ctx.log,
+    limits: { maxAttempts: s.apiRetryBudget },
+    signal: ctx.shutdown.signal,
+  });
   const rotation = collectRotationStatus(
     { secrets: new KubeSecretStore(kube.core, kube.caller), workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.caller, kc) },
     { namespaces: s.namespace, selector: s.selector, now, graceMs: s.rotationGrace },
@@ -32,7 +37,8 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     backups = collectBackupOverview(store, new BackupLayout(cluster), {
       now,
       limit: s.backups,
-      freshness: s.backupSchedule === undefined ? undefined : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },
+      freshness:
+        s.backupSchedule === undefined ? undefined : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },
       drillMaxAgeMs: s.drillMaxAge,
     }).then((b) => ({ cluster, ...b }));
   }
@@ -41,11 +47,24 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   for (const x of [k, r, b]) if (x.status === 'rejected') throw x.reason;
   const report = buildStatusReport({
     now,
-    rotation: { graceMs: s.rotationGrace, namespaces: s.namespace, ...(s.selector ? { selector: s.selector } : {}), secrets: (r as PromiseFulfilledResult<Awaited<typeof rotation>>).value },
+    rotation: {
+      graceMs: s.rotationGrace,
+      namespaces: s.namespace,
+      ...(s.selector ? { selector: s.selector } : {}),
+      secrets: (r as PromiseFulfilledResult<Awaited<typeof rotation>>).value,
+    },
     backups: (b as PromiseFulfilledResult<StatusReport['backups']>).value,
     keys: (k as PromiseFulfilledResult<Awaited<typeof keys>>).value,
   });
-  ctx.log.info({ overdue: report.overdue, problems: report.problems.map((p) => p.kind), warnings: report.warnings.length, policies: report.rotation.secrets.length }, 'status collected');
+  ctx.log.info(
+    {
+      overdue: report.overdue,
+      problems: report.problems.map((p) => p.kind),
+      warnings: report.warnings.length,
+      policies: report.rotation.secrets.length,
+    },
+    'status collected',
+  );
   const color = s.color === 'always' || (s.color === 'auto' && isTerminal(ctx.io.stdout) && !ctx.io.env.NO_COLOR);
   ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, { color }));
   return report.overdue ? ExitCode.Failed : ExitCode.Success;

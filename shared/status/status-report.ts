@@ -57,8 +57,14 @@ export function buildStatusReport(p: StatusParts): StatusReport {
   const warnings: StatusReport['warnings'] = [];
   for (const r of p.rotation.secrets) {
     const subject = `${r.namespace}/${r.name}`;
-    if (r.state === 'overdue') problems.push({ kind: 'rotation-overdue', subject, message: `rotation overdue since ${r.dueSince ?? 'unknown'}: ${r.detail}` });
-    if (r.state === 'invalid') problems.push({ kind: 'rotation-invalid', subject, message: `rotation policy cannot be used, so the Secret never rotates: ${r.detail}` });
+    if (r.state === 'overdue')
+      problems.push({ kind: 'rotation-overdue', subject, message: `rotation overdue since ${r.dueSince ?? 'unknown'}: ${r.detail}` });
+    if (r.state === 'invalid')
+      problems.push({
+        kind: 'rotation-invalid',
+        subject,
+        message: `rotation policy cannot be used, so the Secret never rotates: ${r.detail}`,
+      });
     if (r.lastOutcome !== undefined && r.lastOutcome.result !== 'succeeded') {
       warnings.push({
         kind: 'rotation-failed',
@@ -86,13 +92,19 @@ export function buildStatusReport(p: StatusParts): StatusReport {
       });
     }
     if (b.drills.latest?.result === 'fail') {
-      warnings.push({ kind: 'drill-failed', subject: b.drills.latest.backupId, message: `the latest DR drill (${b.drills.latest.at}) failed; report ${b.drills.latest.report}` });
+      warnings.push({
+        kind: 'drill-failed',
+        subject: b.drills.latest.backupId,
+        message: `the latest DR drill (${b.drills.latest.at}) failed; report ${b.drills.latest.report}`,
+      });
     }
   }
   for (const k of p.keys) {
     const subject = `${k.role} key ${k.fingerprint}`;
-    if (k.state === 'expired' || k.state === 'revoked' || k.state === 'unusable') problems.push({ kind: 'key-unusable', subject, message: `${k.role} key ${k.fingerprint} from ${k.file}: ${k.detail}` });
-    if (k.state === 'expiring') warnings.push({ kind: 'key-expiring', subject, message: `${k.role} key ${k.fingerprint} from ${k.file} ${k.detail}` });
+    if (k.state === 'expired' || k.state === 'revoked' || k.state === 'unusable')
+      problems.push({ kind: 'key-unusable', subject, message: `${k.role} key ${k.fingerprint} from ${k.file}: ${k.detail}` });
+    if (k.state === 'expiring')
+      warnings.push({ kind: 'key-expiring', subject, message: `${k.role} key ${k.fingerprint} from ${k.file} ${k.detail}` });
   }
   return {
     format: STATUS_FORMAT,
@@ -136,13 +148,22 @@ function nextDueCell(s: RotationStatus, now: Date): string {
   return s.dueSince === undefined ? 'now (rotate-now)' : `now (due ${relative(s.dueSince, now)})`;
 }
 
-const ROTATION_MARK: Record<RotationStatus['state'], Mark> = { ok: undefined, due: 'yellow', overdue: 'red', held: 'yellow', 'in-flight': 'yellow', invalid: 'red', skipped: undefined };
+const ROTATION_MARK: Record<RotationStatus['state'], Mark> = {
+  ok: undefined,
+  due: 'yellow',
+  overdue: 'red',
+  held: 'yellow',
+  'in-flight': 'yellow',
+  invalid: 'red',
+  skipped: undefined,
+};
 
 function rotationSection(r: StatusReport['rotation'], now: Date, color: boolean): string[] {
   const counts = new Map<string, number>();
   for (const s of r.secrets) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
   const scope = r.namespaces.length > 0 ? ` in ${r.namespaces.join(', ')}` : '';
-  const head = `ROTATION: ${r.secrets.length} Secret${r.secrets.length === 1 ? '' : 's'} with a policy${scope}${r.selector ? ` matching ${r.selector}` : ''}` +
+  const head =
+    `ROTATION: ${r.secrets.length} Secret${r.secrets.length === 1 ? '' : 's'} with a policy${scope}${r.selector ? ` matching ${r.selector}` : ''}` +
     (r.secrets.length > 0 ? ` (${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')})` : '');
   if (r.secrets.length === 0) return [head];
   const rows = r.secrets.map((s) => [
@@ -155,7 +176,15 @@ function rotationSection(r: StatusReport['rotation'], now: Date, color: boolean)
     s.consumers.join(',') || '-',
     s.lastOutcome ? `${s.lastOutcome.result} ${relative(s.lastOutcome.at, now)}` : '-',
   ]);
-  const out = [head, table(['SECRET', 'STATE', 'SCHEDULE', 'STRATEGY', 'LAST ROTATED', 'NEXT DUE', 'CONSUMERS', 'LAST OUTCOME'], rows, r.secrets.map((s) => ROTATION_MARK[s.state]), color)];
+  const out = [
+    head,
+    table(
+      ['SECRET', 'STATE', 'SCHEDULE', 'STRATEGY', 'LAST ROTATED', 'NEXT DUE', 'CONSUMERS', 'LAST OUTCOME'],
+      rows,
+      r.secrets.map((s) => ROTATION_MARK[s.state]),
+      color,
+    ),
+  ];
   const notes = r.secrets.filter((s) => s.state === 'invalid' || s.state === 'skipped' || s.state === 'held' || s.state === 'in-flight');
   for (const s of notes) out.push(`  ${s.namespace}/${s.name}: ${s.detail}`);
   return out;
@@ -172,14 +201,32 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
       formatBytes(x.storedBytes),
       x.lastDrill ? `${x.lastDrill.result} ${relative(x.lastDrill.at, now)}` : 'never drilled',
     ]);
-    out.push(table(['BACKUP', 'KIND', 'AGE', 'SECRETS', 'SIZE', 'LAST DRILL'], rows, b.backups.map((x) => (x.lastDrill?.result === 'fail' ? 'yellow' : undefined)), color));
+    out.push(
+      table(
+        ['BACKUP', 'KIND', 'AGE', 'SECRETS', 'SIZE', 'LAST DRILL'],
+        rows,
+        b.backups.map((x) => (x.lastDrill?.result === 'fail' ? 'yellow' : undefined)),
+        color,
+      ),
+    );
   }
-  if (b.freshness) out.push(paint(`Freshness: ${b.freshness.fresh ? 'ok' : 'STALE'}: ${b.freshness.message}`, b.freshness.fresh ? undefined : 'red', color));
+  if (b.freshness)
+    out.push(
+      paint(`Freshness: ${b.freshness.fresh ? 'ok' : 'STALE'}: ${b.freshness.message}`, b.freshness.fresh ? undefined : 'red', color),
+    );
   else out.push('Freshness: not checked (give --backup-schedule)');
   const d = b.drills;
   const pass = d.latestPass ? `last passed ${relative(d.latestPass.at, now)} (backup ${d.latestPass.backupId})` : 'none has passed';
-  const latest = d.latest && d.latest !== d.latestPass && d.latest.at !== d.latestPass?.at ? `; latest ${d.latest.result} ${relative(d.latest.at, now)} (backup ${d.latest.backupId})` : '';
-  const window = d.maxAgeMs === 0 ? 'not checked' : d.ok ? `ok (required within ${formatDuration(d.maxAgeMs)})` : `OVERDUE (required within ${formatDuration(d.maxAgeMs)})`;
+  const latest =
+    d.latest && d.latest !== d.latestPass && d.latest.at !== d.latestPass?.at
+      ? `; latest ${d.latest.result} ${relative(d.latest.at, now)} (backup ${d.latest.backupId})`
+      : '';
+  const window =
+    d.maxAgeMs === 0
+      ? 'not checked'
+      : d.ok
+        ? `ok (required within ${formatDuration(d.maxAgeMs)})`
+        : `OVERDUE (required within ${formatDuration(d.maxAgeMs)})`;
   out.push(paint(`Drills: ${pass}${latest}: ${window}`, d.ok ? (d.latest?.result === 'fail' ? 'yellow' : undefined) : 'red', color));
   return out;
 }
@@ -195,7 +242,15 @@ function keySection(keys: KeyStatus[], now: Date, color: boolean): string[] {
     k.expiresAt ? `${k.expiresAt.slice(0, 10)} (${relative(k.expiresAt, now)})` : 'never',
     KEY_MARK[k.state] === 'red' ? k.state.toUpperCase() : k.state,
   ]);
-  return ['KEYS', table(['ROLE', 'FINGERPRINT', 'USER ID', 'EXPIRES', 'STATE'], rows, keys.map((k) => KEY_MARK[k.state]), color)];
+  return [
+    'KEYS',
+    table(
+      ['ROLE', 'FINGERPRINT', 'USER ID', 'EXPIRES', 'STATE'],
+      rows,
+      keys.map((k) => KEY_MARK[k.state]),
+      color,
+    ),
+  ];
 }
 
 /** The overview for a terminal: one section per area, then what is overdue and the warnings. */
@@ -205,11 +260,20 @@ export function renderStatus(r: StatusReport, o: { color: boolean }): string {
   if (r.backups) sections.push(backupSection(r.backups, now, o.color));
   sections.push(keySection(r.keys, now, o.color));
   if (r.problems.length > 0) {
-    sections.push([paint(`OVERDUE (${r.problems.length}; exit 1)`, 'red', o.color), ...r.problems.map((p) => paint(`  ! ${p.kind} ${p.subject}: ${p.message}`, 'red', o.color))]);
+    sections.push([
+      paint(`OVERDUE (${r.problems.length}; exit 1)`, 'red', o.color),
+      ...r.problems.map((p) => paint(`  ! ${p.kind} ${p.subject}: ${p.message}`, 'red', o.color)),
+    ]);
   }
   if (r.warnings.length > 0) {
-    sections.push([paint(`WARNINGS (${r.warnings.length})`, 'yellow', o.color), ...r.warnings.map((w) => paint(`  - ${w.kind} ${w.subject}: ${w.message}`, 'yellow', o.color))]);
+    sections.push([
+      paint(`WARNINGS (${r.warnings.length})`, 'yellow', o.color),
+      ...r.warnings.map((w) => paint(`  - ${w.kind} ${w.subject}: ${w.message}`, 'yellow', o.color)),
+    ]);
   }
-  if (r.problems.length === 0) sections.push([`Nothing overdue${r.warnings.length > 0 ? ` (${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'})` : ''}.`]);
+  if (r.problems.length === 0)
+    sections.push([
+      `Nothing overdue${r.warnings.length > 0 ? ` (${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'})` : ''}.`,
+    ]);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }

@@ -1,12 +1,20 @@
-import { customSetting, durationSetting, enumSetting, fileSetting, integerSetting, stringSetting, type SettingsOf } from '../config/options.js';
+import { isValidClusterName } from '../backup/backup-layout.js';
 import type { CommandHelp } from '../config/help.js';
+import {
+  customSetting,
+  durationSetting,
+  enumSetting,
+  fileSetting,
+  integerSetting,
+  type SettingsOf,
+  stringSetting,
+} from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
-import { isValidClusterName } from '../backup/backup-layout.js';
 import { kubeSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { cronProblem, isValidTimeZone } from '../rotation/schedule.js';
-import { parseStoreUrl, storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
+import { parseStoreUrl, type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
 
 const ROTATION = 'Rotation';
 const BACKUPS = 'Backups and drills';
@@ -47,7 +55,7 @@ export const statusSettings = {
   selector: stringSetting({ description: 'Report only Secrets matching this label selector.', valueName: 'SELECTOR', group: ROTATION }),
   rotationGrace: durationSetting({
     description:
-      'How long a Secret may be due before it counts as overdue: the rotate CronJob needs time to get to it. Set it to that CronJob\'s interval plus its run time.',
+      "How long a Secret may be due before it counts as overdue: the rotate CronJob needs time to get to it. Set it to that CronJob's interval plus its run time.",
     default: 3_600_000,
     group: ROTATION,
   }),
@@ -57,7 +65,12 @@ export const statusSettings = {
     valueName: 'CRON',
     group: BACKUPS,
   }),
-  backupTimezone: stringSetting({ description: "IANA time zone of --backup-schedule (the CronJob's spec.timeZone).", valueName: 'ZONE', default: 'UTC', group: BACKUPS }),
+  backupTimezone: stringSetting({
+    description: "IANA time zone of --backup-schedule (the CronJob's spec.timeZone).",
+    valueName: 'ZONE',
+    default: 'UTC',
+    group: BACKUPS,
+  }),
   freshnessGrace: durationSetting({
     description: 'How long after a scheduled time its backup may still be missing (it may be running) before it is overdue.',
     default: 3_600_000,
@@ -68,9 +81,16 @@ export const statusSettings = {
     default: 8 * 86_400_000,
     group: BACKUPS,
   }),
-  backups: integerSetting({ description: 'How many of the newest complete backups to list.', min: 1, max: 100, default: 5, group: BACKUPS }),
+  backups: integerSetting({
+    description: 'How many of the newest complete backups to list.',
+    min: 1,
+    max: 100,
+    default: 5,
+    group: BACKUPS,
+  }),
   recipientKey: fileSetting({
-    description: "Public key file(s) backups are encrypted to (the backup job's --recipient-key): their expiry is reported. An expired or revoked one is overdue (backups fail).",
+    description:
+      "Public key file(s) backups are encrypted to (the backup job's --recipient-key): their expiry is reported. An expired or revoked one is overdue (backups fail).",
     repeatable: true,
     group: KEYS,
   }),
@@ -80,8 +100,16 @@ export const statusSettings = {
     repeatable: true,
     group: KEYS,
   }),
-  keyExpiryWarning: durationSetting({ description: 'Warn about keys that expire within this long.', default: 30 * 86_400_000, group: KEYS }),
-  output: enumSetting(['text', 'json'] as const, { description: 'text: tables for a terminal; json: the whole overview for machines.', default: 'text', group: OUTPUT }),
+  keyExpiryWarning: durationSetting({
+    description: 'Warn about keys that expire within this long.',
+    default: 30 * 86_400_000,
+    group: KEYS,
+  }),
+  output: enumSetting(['text', 'json'] as const, {
+    description: 'text: tables for a terminal; json: the whole overview for machines.',
+    default: 'text',
+    group: OUTPUT,
+  }),
   color: enumSetting(['auto', 'always', 'never'] as const, {
     description: 'Highlight overdue rows in red and warnings in yellow: auto = when stdout is a terminal and NO_COLOR is not set.',
     default: 'auto',
@@ -98,13 +126,21 @@ export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
   if (s.store !== undefined) {
     problems.push(...validateStoreSettings(s as unknown as StoreSettings));
     if (s.clusterName === undefined) problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store'));
-    else if (!isValidClusterName(s.clusterName)) problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
+    else if (!isValidClusterName(s.clusterName))
+      problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
   } else {
-    if (s.backupSchedule !== undefined) problems.push(problemFor(statusSettings, 'backupSchedule', 'needs --store (where the backups are)'));
+    if (s.backupSchedule !== undefined)
+      problems.push(problemFor(statusSettings, 'backupSchedule', 'needs --store (where the backups are)'));
     if (s.s3Endpoint !== undefined) problems.push(problemFor(statusSettings, 's3Endpoint', 'needs --store'));
   }
   if (!isValidTimeZone(s.backupTimezone)) {
-    problems.push(problemFor(statusSettings, 'backupTimezone', `unknown time zone "${s.backupTimezone}" (expected an IANA name such as UTC or Europe/Berlin)`));
+    problems.push(
+      problemFor(
+        statusSettings,
+        'backupTimezone',
+        `unknown time zone "${s.backupTimezone}" (expected an IANA name such as UTC or Europe/Berlin)`,
+      ),
+    );
   } else if (s.backupSchedule !== undefined) {
     const p = cronProblem(s.backupSchedule, s.backupTimezone);
     if (p !== undefined) problems.push(problemFor(statusSettings, p.field === 'schedule' ? 'backupSchedule' : 'backupTimezone', p.message));

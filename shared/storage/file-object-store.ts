@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, opendir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, opendir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { RESERVED_SEGMENT_PREFIX, checkedLocation, keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
+import { checkedLocation, keyProblem, metadataProblem, prefixProblem, RESERVED_SEGMENT_PREFIX } from './object-rules.js';
 import {
   DEFAULT_GET_BYTES_LIMIT,
   type ObjectDigest,
@@ -165,7 +165,7 @@ export class FileObjectStore implements ObjectStore {
     const { dir, rest } = this.splitPrefix('abortUploads', prefix);
     let removed = 0;
     const sweep = async (path: string, namePrefix: string, top: boolean): Promise<void> => {
-      let names: Array<{ name: string; isDirectory: boolean }> = [];
+      const names: Array<{ name: string; isDirectory: boolean }> = [];
       try {
         for await (const d of await opendir(path)) names.push({ name: d.name, isDirectory: d.isDirectory() });
       } catch (e) {
@@ -244,7 +244,8 @@ export class FileObjectStore implements ObjectStore {
 
   private splitPrefix(operation: string, prefix: string): { dir: string; rest: string } {
     const problem = prefixProblem(prefix);
-    if (problem !== undefined) throw new StorageError({ kind: 'other', operation, location: `${this.location}/${prefix}`, detail: problem });
+    if (problem !== undefined)
+      throw new StorageError({ kind: 'other', operation, location: `${this.location}/${prefix}`, detail: problem });
     const slash = prefix.lastIndexOf('/');
     return { dir: slash === -1 ? '' : prefix.slice(0, slash), rest: prefix.slice(slash + 1) };
   }

@@ -13,6 +13,7 @@ const MAX_KEY_BYTES = 1024;
 /** S3's limit on user metadata (keys plus values), in bytes. */
 const MAX_METADATA_BYTES = 2048;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f\\]/;
 
 /** Why `key` is not acceptable, or `undefined` when it is. Never echoes the key's content. */

@@ -108,7 +108,8 @@ export function toStorageError(e: unknown, ctx: S3OpContext): unknown {
   if (kind === undefined) return e;
 
   const what = status !== undefined && network === undefined ? `${status} ${code ?? 'Error'}` : (code ?? 'error');
-  const bucketHint = code === 'NoSuchBucket' ? ' (the bucket does not exist); check the bucket named by --store / SECRET_STEWARD_STORE' : '';
+  const bucketHint =
+    code === 'NoSuchBucket' ? ' (the bucket does not exist); check the bucket named by --store / SECRET_STEWARD_STORE' : '';
   const retries = attempts > 1 ? ` after ${attempts} attempts` : '';
   return new StorageError({
     kind,

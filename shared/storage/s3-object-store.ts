@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -10,13 +11,12 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
   type S3Client,
   type StorageClass,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { Logger } from '../log/index.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { type Clock, systemClock } from '../runtime/clock.js';
 import { bodyParts } from './body-parts.js';
 import { checkedLocation, keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
 import {
@@ -27,7 +27,7 @@ import {
   type PutOptions,
   type PutResult,
 } from './object-store.js';
-import { toStorageError, type S3OpContext } from './s3-error-mapping.js';
+import { type S3OpContext, toStorageError } from './s3-error-mapping.js';
 import { StorageError } from './storage-error.js';
 import { readAll, sha256Of } from './stream-helpers.js';
 
@@ -107,9 +107,7 @@ export class S3ObjectStore implements ObjectStore {
         const contentMd5 = createHash('md5').update(part.data).digest('base64');
         if (partNumber === 1 && part.last) {
           await this.call({ operation: 'put', location, step: 'PutObject' }, () =>
-            this.client.send(
-              new PutObjectCommand({ ...params, Body: part.data, ContentLength: part.data.length, ContentMD5: contentMd5 }),
-            ),
+            this.client.send(new PutObjectCommand({ ...params, Body: part.data, ContentLength: part.data.length, ContentMD5: contentMd5 })),
           );
           break;
         }
@@ -158,9 +156,7 @@ export class S3ObjectStore implements ObjectStore {
       if (uploadId !== undefined) {
         const UploadId = uploadId;
         await this.call({ operation: 'put', location, step: 'CompleteMultipartUpload' }, () =>
-          this.client.send(
-            new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
-          ),
+          this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } })),
         );
       }
     } catch (e) {
@@ -269,7 +265,12 @@ export class S3ObjectStore implements ObjectStore {
       yield r;
       if (!r.IsTruncated) return;
       if (!r.NextContinuationToken) {
-        throw new StorageError({ kind: 'other', operation, location, detail: 'the store said the listing continues but sent no continuation token' });
+        throw new StorageError({
+          kind: 'other',
+          operation,
+          location,
+          detail: 'the store said the listing continues but sent no continuation token',
+        });
       }
       token = r.NextContinuationToken;
     }
@@ -327,8 +328,9 @@ export class S3ObjectStore implements ObjectStore {
         const Key = u.Key;
         const UploadId = u.UploadId;
         try {
-          await this.call({ operation: 'abortUploads', location: `${this.location}/${Key.slice(this.root.length)}`, step: 'AbortMultipartUpload' }, () =>
-            this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })),
+          await this.call(
+            { operation: 'abortUploads', location: `${this.location}/${Key.slice(this.root.length)}`, step: 'AbortMultipartUpload' },
+            () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })),
           );
           aborted++;
         } catch (e) {

@@ -1,22 +1,22 @@
-import { fileURLToPath } from 'node:url';
 import { posix } from 'node:path';
-import type { ConfigProblem } from '../errors/index.js';
+import { fileURLToPath } from 'node:url';
 import {
-  ValueError,
   booleanSetting,
   customSetting,
   enumSetting,
   integerSetting,
-  stringSetting,
   type SettingsOf,
+  stringSetting,
+  ValueError,
 } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
+import type { ConfigProblem } from '../errors/index.js';
 import { prefixProblem } from './object-rules.js';
 
 /** Where backups live, parsed from `--store`. */
 export type StoreUrl =
-  | { kind: 's3'; bucket: string; /** No leading or trailing `/`; `''` for the bucket root. */ prefix: string }
-  | { kind: 'file'; /** Absolute, normalised. */ dir: string };
+  | { kind: 's3'; bucket: string /** No leading or trailing `/`; `''` for the bucket root. */; prefix: string }
+  | { kind: 'file' /** Absolute, normalised. */; dir: string };
 
 const STORE_FORM = 's3://bucket[/prefix] or file:///absolute/dir';
 const NO_CREDENTIALS =
@@ -36,7 +36,9 @@ export function parseStoreUrl(raw: string): StoreUrl {
     if (bucket.includes('@') || bucket.includes(':')) throw new ValueError(`${STORE_FORM}, with ${NO_CREDENTIALS}`);
     if (/[?#]/.test(rest)) throw new ValueError(`${STORE_FORM} without ?query or #fragment`);
     if (!isValidBucketName(bucket)) {
-      throw new ValueError(`${STORE_FORM} with a valid bucket name (3-63 lowercase letters, digits, '.', '-'; starting and ending with a letter or digit)`);
+      throw new ValueError(
+        `${STORE_FORM} with a valid bucket name (3-63 lowercase letters, digits, '.', '-'; starting and ending with a letter or digit)`,
+      );
     }
     if (prefixProblem(path) !== undefined) {
       throw new ValueError(`${STORE_FORM} whose prefix has no empty, . or .. segment and no control characters`);
@@ -65,11 +67,7 @@ export function formatStoreUrl(url: StoreUrl): string {
 }
 
 function isValidBucketName(name: string): boolean {
-  return (
-    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) &&
-    !name.includes('..') &&
-    !/^\d+\.\d+\.\d+\.\d+$/.test(name)
-  );
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
 }
 
 function parseEndpoint(raw: string): string {

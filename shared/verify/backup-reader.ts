@@ -24,19 +24,19 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { CryptoError, decryptAndVerify, decryptStream, type SignatureCheck } from '../crypto/index.js';
 import { latestCompleteBackup } from '../backup/backup-catalog.js';
-import { fromObjectMetadata, type BackupIndex, type IndexMetadata, type SecretEntry } from '../backup/backup-index.js';
+import { type BackupIndex, fromObjectMetadata, type IndexMetadata, type SecretEntry } from '../backup/backup-index.js';
 import { parseBackupIndex } from '../backup/backup-index-schema.js';
-import { INDEX_NAME, segmentName, type BackupLayout } from '../backup/backup-layout.js';
+import { type BackupLayout, INDEX_NAME, segmentName } from '../backup/backup-layout.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
+import { CryptoError, decryptAndVerify, decryptStream, type SignatureCheck } from '../crypto/index.js';
 import { redactor } from '../log/index.js';
 import { isStorageError, type ObjectStore } from '../storage/index.js';
 import { diagnoseSegment, type SegmentDiagnosisContext } from './segment-diagnosis.js';
 import { MAX_SEGMENT_PLAINTEXT_BYTES, SegmentListParser } from './segment-list-parser.js';
-import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
+import type { VerificationKeys } from './verification-keys.js';
 
 /** Largest index accepted (about 2.5 million Secrets). */
 const INDEX_LIMIT = 512 * 1024 * 1024;
@@ -166,10 +166,17 @@ export class VerifiedBackup {
     }
     const inconsistencies = indexInconsistencies(index);
     if (inconsistencies.length > 0) {
-      throw new BackupVerificationError('index-inconsistent', id, `index of backup ${id} is inconsistent: ${inconsistencies.slice(0, 5).join('; ')}`);
+      throw new BackupVerificationError(
+        'index-inconsistent',
+        id,
+        `index of backup ${id} is inconsistent: ${inconsistencies.slice(0, 5).join('; ')}`,
+      );
     }
     const meta = fromObjectMetadata(head.metadata);
-    if (meta !== undefined && (meta.secrets !== index.totals.secrets || meta.segments !== index.totals.segments || meta.createdAt !== index.createdAt)) {
+    if (
+      meta !== undefined &&
+      (meta.secrets !== index.totals.secrets || meta.segments !== index.totals.segments || meta.createdAt !== index.createdAt)
+    ) {
       warnings.push(
         `the object metadata of backup ${id}'s index (${meta.secrets} Secrets, ${meta.segments} segments) differs from the signed index ` +
           `(${index.totals.secrets} Secrets, ${index.totals.segments} segments): list-backups shows the metadata, the index is authoritative`,
@@ -177,7 +184,10 @@ export class VerifiedBackup {
     }
     const known = new Set([INDEX_NAME, ...index.segments.map((s) => s.name)]);
     const strays = [...objects.keys()].filter((k) => !known.has(k));
-    if (strays.length > 0) warnings.push(`backup ${id} holds objects its index does not name (ignored): ${strays.slice(0, 5).join(', ')}${strays.length > 5 ? ', …' : ''}`);
+    if (strays.length > 0)
+      warnings.push(
+        `backup ${id} holds objects its index does not name (ignored): ${strays.slice(0, 5).join(', ')}${strays.length > 5 ? ', …' : ''}`,
+      );
     return new VerifiedBackup(deps, id, index, { signature, warnings, meta, objects });
   }
 
@@ -219,7 +229,11 @@ export class VerifiedBackup {
 
     let plaintext: Readable;
     try {
-      plaintext = await decryptStream(Readable.from([bytes]), { decryptionKeys: keys.decryptionKeys, label: what, maxPlaintextBytes: plaintextLimit(bytes.length) });
+      plaintext = await decryptStream(Readable.from([bytes]), {
+        decryptionKeys: keys.decryptionKeys,
+        label: what,
+        maxPlaintextBytes: plaintextLimit(bytes.length),
+      });
     } catch (e) {
       if (e instanceof CryptoError) throw new BackupVerificationError('segment-unreadable', this.id, e.message, { segment: n, cause: e });
       throw e;
@@ -250,7 +264,12 @@ export class VerifiedBackup {
           position++;
           // Never more than recorded: a forged segment must not cost more than its index allows.
           if (position > seg.items) {
-            throw new BackupVerificationError('segment-content', this.id, `${what} holds more than the ${seg.items} Secrets the index records for it`, { segment: n });
+            throw new BackupVerificationError(
+              'segment-content',
+              this.id,
+              `${what} holds more than the ${seg.items} Secrets the index records for it`,
+              { segment: n },
+            );
           }
           yield this.checkItem(value, entries[position - 1], n, position);
         }
@@ -297,11 +316,13 @@ export class VerifiedBackup {
     for (const v of Object.values(secret.data ?? {})) redactor.register(Buffer.from(v, 'base64'));
     const who = `${secret.metadata.namespace}/${secret.metadata.name}`;
     const item: BackupItem = { secret, entry: placeholder, segment: n, position };
-    if (entry === undefined) return { ...item, mismatch: `Secret ${who} (${at}) is not in the index: the segment holds more Secrets than recorded` };
+    if (entry === undefined)
+      return { ...item, mismatch: `Secret ${who} (${at}) is not in the index: the segment holds more Secrets than recorded` };
     if (entry.namespace !== secret.metadata.namespace || entry.name !== secret.metadata.name) {
       return { ...item, mismatch: `${at} is Secret ${who}, but the index lists ${entry.namespace}/${entry.name} at that position` };
     }
-    if (entry.type !== secret.type) return { ...item, mismatch: `Secret ${who} has type ${secret.type}, but the index records ${entry.type}` };
+    if (entry.type !== secret.type)
+      return { ...item, mismatch: `Secret ${who} has type ${secret.type}, but the index records ${entry.type}` };
     if ((entry.immutable ?? false) !== (secret.immutable ?? false)) {
       return { ...item, mismatch: `Secret ${who} is ${secret.immutable ? '' : 'not '}immutable, but the index records the opposite` };
     }
@@ -312,7 +333,12 @@ export class VerifiedBackup {
   }
 
   private missing(n: number, what: string, size: number): BackupVerificationError {
-    return new BackupVerificationError('segment-missing', this.id, `${what} is missing from the store (the index records ${size} bytes for it)`, { segment: n });
+    return new BackupVerificationError(
+      'segment-missing',
+      this.id,
+      `${what} is missing from the store (the index records ${size} bytes for it)`,
+      { segment: n },
+    );
   }
 
   /** The stored object's size differs from the index: read its digest (streaming) and explain. */
@@ -351,7 +377,11 @@ function judgeSignature(id: string, index: BackupIndex, signature: SignatureChec
         warnings.push(`${text} (accepted: --allow-unsigned)`);
         return;
       }
-      throw new BackupVerificationError('unsigned', id, `${text}; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`);
+      throw new BackupVerificationError(
+        'unsigned',
+        id,
+        `${text}; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`,
+      );
     }
     case 'untrusted': {
       const signer = signature.signerFingerprint ?? `key id ${signature.signerKeyId ?? '?'}`;
@@ -368,21 +398,28 @@ function judgeSignature(id: string, index: BackupIndex, signature: SignatureChec
 /** Everything that does not add up inside an index (names, counts, references). */
 export function indexInconsistencies(index: BackupIndex): string[] {
   const problems: string[] = [];
-  if (index.totals.secrets !== index.secrets.length) problems.push(`totals.secrets is ${index.totals.secrets}, but ${index.secrets.length} Secrets are listed`);
-  if (index.totals.segments !== index.segments.length) problems.push(`totals.segments is ${index.totals.segments}, but ${index.segments.length} segments are listed`);
+  if (index.totals.secrets !== index.secrets.length)
+    problems.push(`totals.secrets is ${index.totals.secrets}, but ${index.secrets.length} Secrets are listed`);
+  if (index.totals.segments !== index.segments.length)
+    problems.push(`totals.segments is ${index.totals.segments}, but ${index.segments.length} segments are listed`);
   let stored = 0;
   let plain = 0;
   const counts = index.segments.map(() => 0);
   index.segments.forEach((s, i) => {
-    if (s.name !== segmentName(i + 1, index.compression)) problems.push(`segment ${i + 1} is named ${s.name}, expected ${segmentName(i + 1, index.compression)}`);
+    if (s.name !== segmentName(i + 1, index.compression))
+      problems.push(`segment ${i + 1} is named ${s.name}, expected ${segmentName(i + 1, index.compression)}`);
     if (s.plaintextBytes > MAX_SEGMENT_PLAINTEXT_BYTES) {
-      problems.push(`${s.name} records ${s.plaintextBytes} bytes of plaintext, more than a segment can hold (${MAX_SEGMENT_PLAINTEXT_BYTES}), so it is not read`);
+      problems.push(
+        `${s.name} records ${s.plaintextBytes} bytes of plaintext, more than a segment can hold (${MAX_SEGMENT_PLAINTEXT_BYTES}), so it is not read`,
+      );
     }
     stored += s.size;
     plain += s.plaintextBytes;
   });
-  if (stored !== index.totals.storedBytes) problems.push(`totals.storedBytes is ${index.totals.storedBytes}, but the segments add up to ${stored}`);
-  if (plain !== index.totals.plaintextBytes) problems.push(`totals.plaintextBytes is ${index.totals.plaintextBytes}, but the segments add up to ${plain}`);
+  if (stored !== index.totals.storedBytes)
+    problems.push(`totals.storedBytes is ${index.totals.storedBytes}, but the segments add up to ${stored}`);
+  if (plain !== index.totals.plaintextBytes)
+    problems.push(`totals.plaintextBytes is ${index.totals.plaintextBytes}, but the segments add up to ${plain}`);
   const seen = new Set<string>();
   let last = 1;
   for (const e of index.secrets) {
@@ -412,7 +449,8 @@ function asSecret(value: unknown): { secret: ExportedSecret } | { problem: strin
   if (!isRecord(value)) return { problem: 'not a JSON object' };
   if (value.apiVersion !== 'v1' || value.kind !== 'Secret') return { problem: 'apiVersion and kind are not v1 Secret' };
   const md = value.metadata;
-  if (!isRecord(md) || typeof md.name !== 'string' || typeof md.namespace !== 'string') return { problem: 'metadata.name and metadata.namespace are not strings' };
+  if (!isRecord(md) || typeof md.name !== 'string' || typeof md.namespace !== 'string')
+    return { problem: 'metadata.name and metadata.namespace are not strings' };
   const who = `${md.namespace}/${md.name}`;
   for (const field of ['labels', 'annotations'] as const) {
     if (md[field] !== undefined && !isStringMap(md[field])) return { problem: `metadata.${field} is not a map of strings`, who };
@@ -423,7 +461,12 @@ function asSecret(value: unknown): { secret: ExportedSecret } | { problem: strin
   if (value.type !== undefined && typeof value.type !== 'string') return { problem: 'type is not a string', who };
   if (value.immutable !== undefined && typeof value.immutable !== 'boolean') return { problem: 'immutable is not a boolean', who };
   if (value.data !== undefined && !isStringMap(value.data)) return { problem: 'data is not a map of strings', who };
-  const secret: ExportedSecret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: md.name, namespace: md.namespace }, type: (value.type as string | undefined) ?? 'Opaque' };
+  const secret: ExportedSecret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: md.name, namespace: md.namespace },
+    type: (value.type as string | undefined) ?? 'Opaque',
+  };
   if (md.labels !== undefined) secret.metadata.labels = md.labels as Record<string, string>;
   if (md.annotations !== undefined) secret.metadata.annotations = md.annotations as Record<string, string>;
   if (md.finalizers !== undefined) secret.metadata.finalizers = md.finalizers as string[];

@@ -1,19 +1,19 @@
-import { loadRecipientKeys, loadSigningKey, type KeyWarning } from '../crypto/index.js';
 import { jobEventSubject } from '../backup/backup-job.js';
 import { BackupLayout } from '../backup/backup-layout.js';
+import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
 import { ConfigError, exitCodeFor, InterruptedError } from '../errors/index.js';
 import { createKubeClients, KubeCaller, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
-import { pushMetrics, type MetricSample } from '../metrics/pushgateway.js';
+import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { createObjectStore, type StoreSettings } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
-import { renderDrillReport, storeDrillReport, type DrillReport, type StoredReport } from './drill-report.js';
+import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
 import type { VerifyRestoreSettings } from './drill-settings.js';
 import { runDrill } from './run-drill.js';
-import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
+import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
 
 const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
 
@@ -36,14 +36,18 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   const recipientProblems: string[] = [];
   if (s.recipientKey.length > 0) {
     try {
-      recipientWarnings.push(...(await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: RECIPIENT })).warnings);
+      recipientWarnings.push(
+        ...(await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: RECIPIENT })).warnings,
+      );
     } catch (e) {
       // An expired or revoked recipient key is exactly what key health reports.
       if (!(e instanceof ConfigError)) throw e;
       recipientProblems.push(...e.problems.map((p) => p.message));
     }
   }
-  const signing = s.signingKey ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning }) : undefined;
+  const signing = s.signingKey
+    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
+    : undefined;
 
   const limits = { maxAttempts: s.apiRetryBudget };
   const kc = loadKubeConfig(s);
@@ -62,7 +66,18 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     let backupId: string | undefined;
     try {
       ({ report, backupId } = await runDrill(
-        { kube, drillNamespace, store, layout, keys, log: ctx.log, clock: ctx.clock, shutdown: ctx.shutdown, drillId, runner: ctx.identity },
+        {
+          kube,
+          drillNamespace,
+          store,
+          layout,
+          keys,
+          log: ctx.log,
+          clock: ctx.clock,
+          shutdown: ctx.shutdown,
+          drillId,
+          runner: ctx.identity,
+        },
         {
           backup: s.backup,
           freshness: s.backupSchedule ? { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace } : undefined,
@@ -80,7 +95,9 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
         subject,
         type: 'Warning',
         reason: interrupted ? 'DrillInterrupted' : 'DrillFailed',
-        message: interrupted ? `DR drill ${drillId} stopped before finishing (${message}); its drill objects were removed` : `DR drill ${drillId} could not complete: ${message}`,
+        message: interrupted
+          ? `DR drill ${drillId} stopped before finishing (${message}); its drill objects were removed`
+          : `DR drill ${drillId} could not complete: ${message}`,
         action: 'VerifyRestore',
       });
       await pushDrillMetrics(s, ctx, undefined);
@@ -91,14 +108,27 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     let storeFailure: unknown;
     if (s.storeReport && backupId !== undefined) {
       try {
-        stored = await storeDrillReport(store, layout, report, { backupId, drillTime: ctx.clock.now(), signingKey: signing?.key, detail: s.storedReportDetail });
+        stored = await storeDrillReport(store, layout, report, {
+          backupId,
+          drillTime: ctx.clock.now(),
+          signingKey: signing?.key,
+          detail: s.storedReportDetail,
+        });
       } catch (e) {
         storeFailure = e;
         ctx.log.error({ err: e }, 'could not store the drill report');
       }
     }
     ctx.log.info(
-      { drillId, backupId, result: report.result, checks: Object.fromEntries(report.checks.map((c) => [c.name, c.status])), secretsRestored: report.counts.secretsRestored, durationMs: report.durationMs, report: stored?.key },
+      {
+        drillId,
+        backupId,
+        result: report.result,
+        checks: Object.fromEntries(report.checks.map((c) => [c.name, c.status])),
+        secretsRestored: report.counts.secretsRestored,
+        durationMs: report.durationMs,
+        report: stored?.key,
+      },
       `DR drill ${report.result}`,
     );
     await recordDrillEvents(report, stored, events, subject);
@@ -153,14 +183,28 @@ async function pushDrillMetrics(s: VerifyRestoreSettings, ctx: CommandContext, r
     { name: 'secret_steward_drill_success', help: '1 if the last DR drill passed every check, else 0', value: passed ? 1 : 0 },
     { name: 'secret_steward_drill_last_run_timestamp_seconds', help: 'When the last DR drill finished', value: nowSeconds },
   ];
-  if (passed) samples.push({ name: 'secret_steward_drill_last_success_timestamp_seconds', help: 'When the last DR drill that passed every check finished', value: nowSeconds });
+  if (passed)
+    samples.push({
+      name: 'secret_steward_drill_last_success_timestamp_seconds',
+      help: 'When the last DR drill that passed every check finished',
+      value: nowSeconds,
+    });
   if (r) {
     samples.push(
       { name: 'secret_steward_drill_secrets_verified', help: 'Secrets verified by the last DR drill', value: r.counts.secretsVerified },
-      { name: 'secret_steward_drill_secrets_restored', help: 'Secrets restored byte-identical into the drill namespace by the last DR drill', value: r.counts.secretsRestored },
+      {
+        name: 'secret_steward_drill_secrets_restored',
+        help: 'Secrets restored byte-identical into the drill namespace by the last DR drill',
+        value: r.counts.secretsRestored,
+      },
       { name: 'secret_steward_drill_duration_seconds', help: 'Duration of the last DR drill', value: r.durationMs / 1000 },
     );
-    if (r.backup) samples.push({ name: 'secret_steward_drill_backup_age_seconds', help: 'Age of the backup the last DR drill verified, when the drill ran', value: r.backup.ageSeconds });
+    if (r.backup)
+      samples.push({
+        name: 'secret_steward_drill_backup_age_seconds',
+        help: 'Age of the backup the last DR drill verified, when the drill ran',
+        value: r.backup.ageSeconds,
+      });
   }
   await pushMetrics(s.pushgateway, 'secret-steward-verify-restore', { cluster: s.clusterName }, samples, ctx.log);
 }

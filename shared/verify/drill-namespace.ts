@@ -1,7 +1,7 @@
-import { ApiException, HttpMethod, RequestContext, type CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { request, type Dispatcher } from 'undici';
-import { isKubeError, listPages, type KubeCaller, type ListPage } from '../kube/index.js';
-import { drillDataBytes, drillSelector, type DrillObjects } from './drill-objects.js';
+import { ApiException, type CoreV1Api, HttpMethod, type KubeConfig, RequestContext, type V1Secret } from '@kubernetes/client-node';
+import { type Dispatcher, request } from 'undici';
+import { isKubeError, type KubeCaller, type ListPage, listPages } from '../kube/index.js';
+import { type DrillObjects, drillDataBytes, drillSelector } from './drill-objects.js';
 
 /**
  * Everything the drill does to the cluster, which is all inside its one drill namespace, and
@@ -70,9 +70,13 @@ export class KubeDrillNamespace implements DrillNamespace {
    */
   create(body: V1Secret): Promise<void> {
     const name = body.metadata?.name;
-    return this.caller.call({ verb: 'create', kind: 'Secret', namespace: this.namespace, name }, () => this.send('POST', this.secretsUrl, JSON.stringify(body)), {
-      idempotent: true,
-    });
+    return this.caller.call(
+      { verb: 'create', kind: 'Secret', namespace: this.namespace, name },
+      () => this.send('POST', this.secretsUrl, JSON.stringify(body)),
+      {
+        idempotent: true,
+      },
+    );
   }
 
   list(which: DrillObjects, o: { pageSize?: number } = {}): AsyncIterable<ListPage<V1Secret>> {
@@ -133,7 +137,12 @@ export class KubeDrillNamespace implements DrillNamespace {
     ctx.setHeaderParam('Accept', 'application/json');
     if (body !== undefined) ctx.setHeaderParam('Content-Type', 'application/json');
     await this.kc.applySecurityAuthentication(ctx);
-    const res = await request(ctx.getUrl(), { method, headers: ctx.getHeaders(), body, dispatcher: ctx.getDispatcher() as Dispatcher | undefined });
+    const res = await request(ctx.getUrl(), {
+      method,
+      headers: ctx.getHeaders(),
+      body,
+      dispatcher: ctx.getDispatcher() as Dispatcher | undefined,
+    });
     if (res.statusCode >= 200 && res.statusCode < 300) {
       // Read to the end without keeping it, so that the connection is reused.
       await res.body.dump({ limit: DISCARD_LIMIT });

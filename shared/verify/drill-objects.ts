@@ -18,7 +18,10 @@ const PREFIX = 'drill-';
 
 /** A drill id usable in names and as a label value: lower-case letters and digits, at most 16. */
 export function drillIdFrom(runId: string): string {
-  const id = runId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+  const id = runId
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 16);
   return id === '' ? 'x' : id;
 }
 
@@ -51,7 +54,9 @@ export type DrillObjects =
  */
 export function drillSelector(which: DrillObjects): string {
   if ('all' in which) return DRILL_LABEL;
-  return which.batch === undefined ? `${DRILL_LABEL}=${which.drillId}` : `${DRILL_LABEL}=${which.drillId},${DRILL_BATCH_LABEL}=${which.batch}`;
+  return which.batch === undefined
+    ? `${DRILL_LABEL}=${which.drillId}`
+    : `${DRILL_LABEL}=${which.drillId},${DRILL_BATCH_LABEL}=${which.batch}`;
 }
 
 /**
@@ -96,12 +101,14 @@ export function drillCopy(s: ExportedSecret, o: { drillId: string; drillNamespac
 export function compareRestored(expected: ExportedSecret, got: V1Secret): string[] {
   const diffs: string[] = [];
   if ((got.type ?? 'Opaque') !== expected.type) diffs.push(`type is ${got.type ?? 'Opaque'}, expected ${expected.type}`);
-  if ((got.immutable ?? false) !== (expected.immutable ?? false)) diffs.push(`immutable is ${got.immutable ?? false}, expected ${expected.immutable ?? false}`);
+  if ((got.immutable ?? false) !== (expected.immutable ?? false))
+    diffs.push(`immutable is ${got.immutable ?? false}, expected ${expected.immutable ?? false}`);
   const want = expected.data ?? {};
   const have = got.data ?? {};
   for (const key of Object.keys(want)) {
     if (!Object.hasOwn(have, key)) diffs.push(`data key "${key}" is missing`);
-    else if (want[key] !== have[key] && !Buffer.from(want[key], 'base64').equals(Buffer.from(have[key], 'base64'))) diffs.push(`data key "${key}" differs`);
+    else if (want[key] !== have[key] && !Buffer.from(want[key], 'base64').equals(Buffer.from(have[key], 'base64')))
+      diffs.push(`data key "${key}" differs`);
   }
   for (const key of Object.keys(have)) if (!Object.hasOwn(want, key)) diffs.push(`data key "${key}" is extra`);
   return diffs;

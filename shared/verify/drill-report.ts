@@ -11,10 +11,10 @@
  * was not edited since.
  */
 import { performance } from 'node:perf_hooks';
-import { signDetached, type SigningKey } from '../crypto/index.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
+import { type SigningKey, signDetached } from '../crypto/index.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
-import { StorageError, type ObjectStore } from '../storage/index.js';
+import { type ObjectStore, StorageError } from '../storage/index.js';
 
 export const DRILL_REPORT_FORMAT = 'secret-steward.io/drill-report/v1';
 
@@ -235,7 +235,12 @@ export async function storeDrillReport(
 async function checkReadBack(store: ObjectStore, key: string, sha256: string): Promise<void> {
   const back = await store.digest(key);
   if (back.sha256 !== sha256) {
-    throw new StorageError({ kind: 'integrity', operation: 'verify (read back)', location: `${store.location}/${key}`, detail: 'the stored report differs from what was uploaded' });
+    throw new StorageError({
+      kind: 'integrity',
+      operation: 'verify (read back)',
+      location: `${store.location}/${key}`,
+      detail: 'the stored report differs from what was uploaded',
+    });
   }
 }
 
@@ -249,14 +254,27 @@ export function renderDrillReport(r: DrillReport, stored?: StoredReport): string
       ` of cluster ${r.cluster} in ${(r.durationMs / 1000).toFixed(1)}s (drill ${r.drillId}).`,
   );
   lines.push('');
-  lines.push(renderTable(['CHECK', 'RESULT', 'TIME', 'SUMMARY'], r.checks.map((c) => [c.name, c.status.toUpperCase(), `${(c.durationMs / 1000).toFixed(1)}s`, c.summary])).trimEnd());
+  lines.push(
+    renderTable(
+      ['CHECK', 'RESULT', 'TIME', 'SUMMARY'],
+      r.checks.map((c) => [c.name, c.status.toUpperCase(), `${(c.durationMs / 1000).toFixed(1)}s`, c.summary]),
+    ).trimEnd(),
+  );
   const namespaces = Object.entries(r.namespaces).sort(([a], [b2]) => a.localeCompare(b2));
   if (namespaces.length > 0) {
     lines.push('');
     lines.push(
       renderTable(
         ['NAMESPACE', 'SECRETS', 'VERIFIED', 'VALID', 'RESTORED', 'SKIPPED', 'PROBLEMS'],
-        namespaces.map(([ns, n]) => [ns, String(n.secrets), String(n.verified), String(n.valid), String(n.restored), String(n.skipped), String(n.problems)]),
+        namespaces.map(([ns, n]) => [
+          ns,
+          String(n.secrets),
+          String(n.verified),
+          String(n.valid),
+          String(n.restored),
+          String(n.skipped),
+          String(n.problems),
+        ]),
       ).trimEnd(),
     );
   }
@@ -275,6 +293,7 @@ export function renderDrillReport(r: DrillReport, stored?: StoredReport): string
     for (const w of r.warnings) lines.push(`  ${w}`);
   }
   lines.push('');
-  if (stored) lines.push(`Report: ${stored.location}${stored.signatureKey ? ' (signed: .asc beside it)' : ' (not signed: no --signing-key)'}`);
+  if (stored)
+    lines.push(`Report: ${stored.location}${stored.signatureKey ? ' (signed: .asc beside it)' : ' (not signed: no --signing-key)'}`);
   return `${lines.join('\n')}\n`;
 }

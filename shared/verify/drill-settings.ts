@@ -1,13 +1,21 @@
-import { booleanSetting, durationSetting, enumSetting, fileSetting, integerSetting, stringSetting, type SettingsOf } from '../config/options.js';
+import { isValidClusterName } from '../backup/backup-layout.js';
+import { clusterSetting } from '../backup/backup-settings.js';
+import {
+  booleanSetting,
+  durationSetting,
+  enumSetting,
+  fileSetting,
+  integerSetting,
+  type SettingsOf,
+  stringSetting,
+} from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
-import { clusterSetting } from '../backup/backup-settings.js';
-import { isValidClusterName } from '../backup/backup-layout.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { cronProblem, isValidTimeZone } from '../rotation/schedule.js';
-import { storeSettings, validateStoreSettings, type StoreSettings } from '../storage/index.js';
+import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
 import { backupChoiceSetting, verificationKeySettings } from './verify-settings.js';
 
 const FRESH = 'Freshness';
@@ -31,7 +39,8 @@ export const verifyRestoreSettings = {
     group: FRESH,
   }),
   freshnessGrace: durationSetting({
-    description: 'How long after a scheduled time its backup may still be missing (it may be running) before the drill calls the backups stale.',
+    description:
+      'How long after a scheduled time its backup may still be missing (it may be running) before the drill calls the backups stale.',
     default: 3_600_000,
     group: FRESH,
   }),
@@ -45,7 +54,13 @@ export const verifyRestoreSettings = {
     expected: 'a namespace name (DNS-1123 label)',
     group: DRILL,
   }),
-  drillConcurrency: integerSetting({ description: 'Creates of drill copies in flight at once.', min: 1, max: 32, default: 4, group: DRILL }),
+  drillConcurrency: integerSetting({
+    description: 'Creates of drill copies in flight at once.',
+    min: 1,
+    max: 32,
+    default: 4,
+    group: DRILL,
+  }),
   drillBatchSecrets: integerSetting({
     description:
       'Secrets per batch: the drill creates a batch, reads it back with one list, compares it and deletes it with one deletecollection while it creates the next, so the drill namespace never holds more than two batches.',
@@ -55,7 +70,8 @@ export const verifyRestoreSettings = {
     group: DRILL,
   }),
   drillBatchMib: integerSetting({
-    description: 'MiB of Secret data (base64, as sent) per batch, whichever of this and --drill-batch-secrets is reached first. Bounds the drill\'s memory and what the drill namespace holds in etcd.',
+    description:
+      "MiB of Secret data (base64, as sent) per batch, whichever of this and --drill-batch-secrets is reached first. Bounds the drill's memory and what the drill namespace holds in etcd.",
     min: 1,
     max: 64,
     default: 8,
@@ -69,15 +85,25 @@ export const verifyRestoreSettings = {
   }),
   pageSize: integerSetting({ description: 'Secrets per list request for --compare-live.', min: 10, max: 5000, default: 250, group: DRILL }),
   recipientKey: fileSetting({
-    description: 'Public key(s) the backups are encrypted to (the backup job\'s --recipient-key), only to warn before they expire. Optional.',
+    description:
+      "Public key(s) the backups are encrypted to (the backup job's --recipient-key), only to warn before they expire. Optional.",
     repeatable: true,
     group: 'Key health',
   }),
-  keyExpiryWarning: durationSetting({ description: 'Warn (report, log and Event) about keys expiring within this long.', default: 30 * 86_400_000, group: 'Key health' }),
-  signingKey: fileSetting({ description: 'Armored OpenPGP private key that signs the stored report (detached .asc signature), so an auditor can verify who ran the drill.', group: REPORT }),
+  keyExpiryWarning: durationSetting({
+    description: 'Warn (report, log and Event) about keys expiring within this long.',
+    default: 30 * 86_400_000,
+    group: 'Key health',
+  }),
+  signingKey: fileSetting({
+    description:
+      'Armored OpenPGP private key that signs the stored report (detached .asc signature), so an auditor can verify who ran the drill.',
+    group: REPORT,
+  }),
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: REPORT }),
   storeReport: booleanSetting({
-    description: 'Store the report next to the backups (<cluster>/reports/, needs PutObject there); list-backups shows the last result per backup. --no-store-report for read-only storage credentials.',
+    description:
+      'Store the report next to the backups (<cluster>/reports/, needs PutObject there); list-backups shows the last result per backup. --no-store-report for read-only storage credentials.',
     default: true,
     group: REPORT,
   }),
@@ -87,7 +113,11 @@ export const verifyRestoreSettings = {
     default: 'full',
     group: REPORT,
   }),
-  output: enumSetting(['text', 'json'] as const, { description: 'text: a readable summary; json: the full report.', default: 'text', group: REPORT }),
+  output: enumSetting(['text', 'json'] as const, {
+    description: 'text: a readable summary; json: the full report.',
+    default: 'text',
+    group: REPORT,
+  }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,
@@ -98,14 +128,24 @@ export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;
 
 export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s as unknown as StoreSettings);
-  if (!isValidClusterName(s.clusterName)) problems.push(problemFor(verifyRestoreSettings, 'clusterName', 'expected a lower-case DNS label'));
+  if (!isValidClusterName(s.clusterName))
+    problems.push(problemFor(verifyRestoreSettings, 'clusterName', 'expected a lower-case DNS label'));
   if (!isValidTimeZone(s.backupTimezone)) {
-    problems.push(problemFor(verifyRestoreSettings, 'backupTimezone', `unknown time zone "${s.backupTimezone}" (expected an IANA name such as UTC or Europe/Berlin)`));
+    problems.push(
+      problemFor(
+        verifyRestoreSettings,
+        'backupTimezone',
+        `unknown time zone "${s.backupTimezone}" (expected an IANA name such as UTC or Europe/Berlin)`,
+      ),
+    );
   } else if (s.backupSchedule !== undefined) {
     const p = cronProblem(s.backupSchedule, s.backupTimezone);
-    if (p !== undefined) problems.push(problemFor(verifyRestoreSettings, p.field === 'schedule' ? 'backupSchedule' : 'backupTimezone', p.message));
+    if (p !== undefined)
+      problems.push(problemFor(verifyRestoreSettings, p.field === 'schedule' ? 'backupSchedule' : 'backupTimezone', p.message));
   }
-  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined) problems.push(problemFor(verifyRestoreSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
-  if (s.decryptionKeyPassphraseFile !== undefined && s.decryptionKey.length === 0) problems.push(problemFor(verifyRestoreSettings, 'decryptionKeyPassphraseFile', 'needs --decryption-key'));
+  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined)
+    problems.push(problemFor(verifyRestoreSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
+  if (s.decryptionKeyPassphraseFile !== undefined && s.decryptionKey.length === 0)
+    problems.push(problemFor(verifyRestoreSettings, 'decryptionKeyPassphraseFile', 'needs --decryption-key'));
   return problems;
 }

@@ -10,7 +10,7 @@
  * (`shared/rotation/schedule.ts`), which follow the Kubernetes CronJob controller.
  */
 import { formatDuration } from '../config/options.js';
-import { latestSlot, type CronTrigger } from '../rotation/schedule.js';
+import { type CronTrigger, latestSlot } from '../rotation/schedule.js';
 
 export interface FreshnessInput {
   /** The backup CronJob's schedule (5 fields or a macro such as @daily). */
@@ -66,5 +66,9 @@ export function assessFreshness(i: FreshnessInput): FreshnessResult {
     };
   }
   const covered = current !== undefined && current.getTime() > expected.getTime() ? current : expected;
-  return { fresh, expectedAfter: expected, message: `newest backup ${newestText} covers the latest scheduled time, ${covered.toISOString()} (${where})` };
+  return {
+    fresh,
+    expectedAfter: expected,
+    message: `newest backup ${newestText} covers the latest scheduled time, ${covered.toISOString()} (${where})`,
+  };
 }

@@ -1,4 +1,4 @@
-import { describeKey, type DecryptionKey, type KeyInfo, type KeyWarning, type TrustedSignerKey } from '../crypto/index.js';
+import { type DecryptionKey, describeKey, type KeyInfo, type KeyWarning, type TrustedSignerKey } from '../crypto/index.js';
 
 export interface KeyHealthInput {
   now: Date;
@@ -33,18 +33,26 @@ const DAY = 86_400_000;
  * still decrypts what was encrypted to it, which is why it is a warning too.
  */
 export function assessKeyHealth(i: KeyHealthInput): KeyHealth {
-  const warnings = [...i.recipientWarnings.map((w) => w.message), ...i.recipientProblems.map((p) => `recipient key problem: ${p}`), ...i.signingWarnings.map((w) => w.message)];
+  const warnings = [
+    ...i.recipientWarnings.map((w) => w.message),
+    ...i.recipientProblems.map((p) => `recipient key problem: ${p}`),
+    ...i.signingWarnings.map((w) => w.message),
+  ];
   const judge = (role: string, k: KeyInfo) => {
     if (k.expiresAt === undefined) return;
     const left = k.expiresAt.getTime() - i.now.getTime();
     if (left <= 0) {
       warnings.push(
         `${role} key ${describeKey(k)} from ${k.file} expired on ${k.expiresAt.toISOString()}` +
-          (role === 'decryption' ? '; it still decrypts backups made with it, but new backups should be encrypted to a current key' : '; extend it (gpg --quick-set-expire) or replace it'),
+          (role === 'decryption'
+            ? '; it still decrypts backups made with it, but new backups should be encrypted to a current key'
+            : '; extend it (gpg --quick-set-expire) or replace it'),
       );
     } else if (left <= i.warnWithinMs) {
       const days = Math.floor(left / DAY);
-      warnings.push(`${role} key ${describeKey(k)} from ${k.file} expires on ${k.expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}); extend it (gpg --quick-set-expire) or add a new key before then`);
+      warnings.push(
+        `${role} key ${describeKey(k)} from ${k.file} expires on ${k.expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}); extend it (gpg --quick-set-expire) or add a new key before then`,
+      );
     }
   };
   for (const k of i.decryptionKeys) judge('decryption', k);
@@ -56,7 +64,10 @@ export function assessKeyHealth(i: KeyHealthInput): KeyHealth {
       ...(k.expiresAt ? { expiresAt: k.expiresAt.toISOString() } : {}),
       ...(i.backupRecipients ? { recipientOfBackup: i.backupRecipients.includes(k.fingerprint) } : {}),
     })),
-    trustedSigners: i.trustedSigners.map((k) => ({ fingerprint: k.fingerprint, ...(k.expiresAt ? { expiresAt: k.expiresAt.toISOString() } : {}) })),
+    trustedSigners: i.trustedSigners.map((k) => ({
+      fingerprint: k.fingerprint,
+      ...(k.expiresAt ? { expiresAt: k.expiresAt.toISOString() } : {}),
+    })),
   };
   if (i.backupRecipients) details.backupRecipientsWithoutKey = i.backupRecipients.filter((f) => !ours.has(f));
   return { warnings, details };

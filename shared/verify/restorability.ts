@@ -2,8 +2,8 @@ import { secretDataDigest } from '../backup/secret-digest.js';
 import { isKubeError } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { BackupItem } from './backup-reader.js';
-import { compareRestored, drillCopy, drillDataBytes, drillObjectName, drillSelector, type DrillObjects } from './drill-objects.js';
 import type { DrillNamespace } from './drill-namespace.js';
+import { compareRestored, type DrillObjects, drillCopy, drillDataBytes, drillObjectName, drillSelector } from './drill-objects.js';
 import type { CheckRecorder } from './drill-report.js';
 
 /** How much one batch of drill copies may hold. */
@@ -287,7 +287,10 @@ export class DrillRestorer {
               : `Secret ${who}: its drill copy ${copy.name} was created but not found on read-back (the API server accepted the create, but does not list the object)`,
         });
       } else if (diffs.length > 0) {
-        this.check.fail({ ...where, message: `Secret ${who}: the copy read back from the API server differs from the backup: ${diffs.join('; ')}` });
+        this.check.fail({
+          ...where,
+          message: `Secret ${who}: the copy read back from the API server differs from the backup: ${diffs.join('; ')}`,
+        });
       } else {
         this.restored++;
         this.o.onRestored(copy.item);
@@ -355,10 +358,14 @@ export class DrillRestorer {
     const text = e instanceof Error ? e.message : String(e);
     if (isKubeError(e, (k) => k.transient)) {
       this.stopped = true;
-      this.check.error({ message: `the API server failed while restoring Secret ${who} into namespace ${this.ns.namespace} (${text}); the check was stopped` });
+      this.check.error({
+        message: `the API server failed while restoring Secret ${who} into namespace ${this.ns.namespace} (${text}); the check was stopped`,
+      });
     } else if (isKubeError(e, (k) => k.notFound)) {
       this.stopped = true;
-      this.check.fail({ message: `drill namespace ${this.ns.namespace} does not exist (${text}); create it beforehand (the drill never creates namespaces, so that its RBAC stays limited to that one namespace)` });
+      this.check.fail({
+        message: `drill namespace ${this.ns.namespace} does not exist (${text}); create it beforehand (the drill never creates namespaces, so that its RBAC stays limited to that one namespace)`,
+      });
     } else if (isKubeError(e, (k) => k.forbidden)) {
       this.stop(e, `restoring Secret ${who}`);
     } else {
@@ -374,7 +381,9 @@ export class DrillRestorer {
     this.stopped = true;
     const text = e instanceof Error ? e.message : String(e);
     if (isKubeError(e, (k) => k.transient)) {
-      this.check.error({ message: `the API server failed while ${doing} in namespace ${this.ns.namespace} (${text}); the check was stopped` });
+      this.check.error({
+        message: `the API server failed while ${doing} in namespace ${this.ns.namespace} (${text}); the check was stopped`,
+      });
     } else if (isKubeError(e, (k) => k.forbidden)) {
       this.check.fail({
         message: `not allowed to create, list or delete Secrets in drill namespace ${this.ns.namespace} (${text}); the drill's Role needs create, list and deletecollection on Secrets there`,

@@ -19,24 +19,24 @@
  */
 import { performance } from 'node:perf_hooks';
 import { latestCompleteBackup } from '../backup/backup-catalog.js';
-import { backupIdTime, type BackupLayout } from '../backup/backup-layout.js';
+import { type BackupLayout, backupIdTime } from '../backup/backup-layout.js';
 import { isKubeError, type KubeClients } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import type { ObjectStore } from '../storage/index.js';
-import { VerifiedBackup, type BackupItem } from './backup-reader.js';
+import { VerifiedBackup } from './backup-reader.js';
 import { compareWithLive } from './drift.js';
 import type { DrillNamespace } from './drill-namespace.js';
-import { CheckRecorder, DRILL_REPORT_FORMAT, overallResult, type DrillReport, type NamespaceResult } from './drill-report.js';
+import { CheckRecorder, DRILL_REPORT_FORMAT, type DrillReport, type NamespaceResult, overallResult } from './drill-report.js';
 import { assessFreshness } from './freshness.js';
 import { assessKeyHealth, type KeyHealthInput } from './key-health.js';
 import { NEVER_RESTORED_TYPES } from './never-restored.js';
-import { DEFAULT_BATCH_LIMITS, DrillRestorer, type DrillBatchLimits } from './restorability.js';
+import { DEFAULT_BATCH_LIMITS, type DrillBatchLimits, DrillRestorer } from './restorability.js';
 import { validateSecret } from './secret-validity.js';
-import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
+import type { VerificationKeys } from './verification-keys.js';
 
 const MAX_SECRET_WARNINGS = 50;
 
@@ -87,15 +87,30 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
   const namespaces = new Map<string, NamespaceResult>();
   const nsOf = (ns: string) => {
     let r = namespaces.get(ns);
-    if (r === undefined) namespaces.set(ns, (r = { secrets: 0, verified: 0, valid: 0, restored: 0, skipped: 0, problems: 0 }));
+    if (r === undefined) {
+      r = { secrets: 0, verified: 0, valid: 0, restored: 0, skipped: 0, problems: 0 };
+      namespaces.set(ns, r);
+    }
     return r;
   };
-  const counts = { secretsInBackup: 0, secretsVerified: 0, secretsValid: 0, secretsRestored: 0, secretsSkipped: 0, segments: 0, segmentsVerified: 0 };
+  const counts = {
+    secretsInBackup: 0,
+    secretsVerified: 0,
+    secretsValid: 0,
+    secretsRestored: 0,
+    secretsSkipped: 0,
+    segments: 0,
+    segmentsVerified: 0,
+  };
 
   // 1. Freshness, from the store's listing alone (no key needed).
   const newest = await freshness.time(() => latestCompleteBackup(store, layout, 'scheduled'));
   if (o.freshness) {
-    const f = assessFreshness({ ...o.freshness, now: started, newest: newest ? { id: newest.id, createdAt: newest.createdAt } : undefined });
+    const f = assessFreshness({
+      ...o.freshness,
+      now: started,
+      newest: newest ? { id: newest.id, createdAt: newest.createdAt } : undefined,
+    });
     freshness.summary = f.message;
     freshness.details = {
       schedule: o.freshness.schedule,
@@ -126,7 +141,9 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
     skipAfterIntegrity('the backup could not be read');
   } else {
     try {
-      backup = await integrity.time(() => VerifiedBackup.open({ store, layout, keys: deps.keys as VerificationKeys, now: started }, backupId));
+      backup = await integrity.time(() =>
+        VerifiedBackup.open({ store, layout, keys: deps.keys as VerificationKeys, now: started }, backupId),
+      );
     } catch (e) {
       if (!(e instanceof BackupVerificationError)) throw e;
       integrity.fail({ message: e.message });
@@ -155,7 +172,8 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
     backupRecipients: backup?.index.recipients,
   });
   keyHealth.details = { ...health.details, warnings: health.warnings };
-  keyHealth.summary = health.warnings.length === 0 ? 'no key expires within the warning window' : `${health.warnings.length} key warning(s)`;
+  keyHealth.summary =
+    health.warnings.length === 0 ? 'no key expires within the warning window' : `${health.warnings.length} key warning(s)`;
   warnings.push(...health.warnings);
 
   const checks = [freshness, integrity, validity, restorability, drift, keyHealth].map((c) => c.result());
@@ -245,7 +263,8 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
               if (secretWarnings++ < MAX_SECRET_WARNINGS) warnings.push(`Secret ${who}: ${w}`);
             }
             if (v.problems.length > 0) {
-              for (const p of v.problems) validity.fail({ namespace: where.namespace, name: where.name, message: `Secret ${who}: ${p.message}` });
+              for (const p of v.problems)
+                validity.fail({ namespace: where.namespace, name: where.name, message: `Secret ${who}: ${p.message}` });
               ns.problems++;
             } else {
               counts.secretsValid++;
@@ -289,7 +308,10 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
       ? `${counts.secretsVerified - counts.secretsValid} of ${counts.secretsVerified} Secrets${ofIntact} have problems`
       : `${counts.secretsValid} of ${counts.secretsVerified} Secrets${ofIntact} are valid for their type`;
     if (!restoreEnabled) return;
-    const skippedText = counts.secretsSkipped > 0 ? `; ${counts.secretsSkipped} skipped (${counts.secretsSkipped - notAttempted} never restored by type, ${notAttempted} invalid)` : '';
+    const skippedText =
+      counts.secretsSkipped > 0
+        ? `; ${counts.secretsSkipped} skipped (${counts.secretsSkipped - notAttempted} never restored by type, ${notAttempted} invalid)`
+        : '';
     restorability.summary =
       restorability.status === 'pass'
         ? `${counts.secretsRestored} Secrets${ofIntact} created in namespace ${deps.drillNamespace.namespace}, read back byte-identical and deleted, in ${restorer.batches} batch(es)${skippedText}`
@@ -299,14 +321,19 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
       try {
         const removed = await restorer.removeEarlierDrills();
         if (removed > 0) {
-          warnings.push(`removed ${removed} leftover drill object(s) of an earlier, interrupted drill from namespace ${deps.drillNamespace.namespace}`);
+          warnings.push(
+            `removed ${removed} leftover drill object(s) of an earlier, interrupted drill from namespace ${deps.drillNamespace.namespace}`,
+          );
           log.warn({ namespace: deps.drillNamespace.namespace, objects: removed }, 'removed leftover drill objects of an earlier drill');
         }
         return true;
       } catch (e) {
         const text = e instanceof Error ? e.message : String(e);
         if (isKubeError(e, (k) => k.transient)) restorability.error({ message: `could not look for leftovers of earlier drills: ${text}` });
-        else restorability.fail({ message: `could not look for or remove leftovers of earlier drills in namespace ${deps.drillNamespace.namespace}: ${text}` });
+        else
+          restorability.fail({
+            message: `could not look for or remove leftovers of earlier drills in namespace ${deps.drillNamespace.namespace}: ${text}`,
+          });
         restorability.summary = 'not run: the drill namespace could not be prepared';
         return false;
       }
@@ -315,13 +342,18 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
 
   async function runDrift(b: VerifiedBackup): Promise<void> {
     try {
-      const d = await drift.time(() => compareWithLive(deps.kube, b.index, { pageSize: o.pageSize, log, checkpoint: () => shutdown.checkpoint() }));
+      const d = await drift.time(() =>
+        compareWithLive(deps.kube, b.index, { pageSize: o.pageSize, log, checkpoint: () => shutdown.checkpoint() }),
+      );
       drift.details = { ...d };
       drift.summary = `since the backup: ${d.changedSince} changed, ${d.deletedSince} deleted, ${d.missingFromBackup} created (not in the backup); ${d.unchanged} unchanged`;
     } catch (e) {
       if (!isKubeError(e)) throw e;
       if (e.transient) drift.error({ message: `could not compare with the live cluster: ${e.message}` });
-      else drift.fail({ message: `could not compare with the live cluster: ${e.message}${e.forbidden ? ' (--compare-live needs list on Secrets in the backed-up namespaces)' : ''}` });
+      else
+        drift.fail({
+          message: `could not compare with the live cluster: ${e.message}${e.forbidden ? ' (--compare-live needs list on Secrets in the backed-up namespaces)' : ''}`,
+        });
       drift.summary = 'could not list the live Secrets';
     }
   }

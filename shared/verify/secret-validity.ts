@@ -13,7 +13,7 @@
  * Problems are `invalid` (the API would reject the object: a restore of it fails) or `content`
  * (the API accepts it, but the value is broken for its type). Messages name keys, never values.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import type { ExportedSecret } from '../backup/secret-export.js';
 
 export const MAX_SECRET_DATA_BYTES = 1024 * 1024;
@@ -60,7 +60,8 @@ function qualifiedNameProblem(key: string): string | undefined {
   const prefix = slash === -1 ? undefined : key.slice(0, slash);
   const name = slash === -1 ? key : key.slice(slash + 1);
   if (prefix !== undefined && !isDnsSubdomain(prefix)) return 'has a prefix that is not a DNS subdomain';
-  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME_PART.test(name)) return 'is not a qualified name (at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit)';
+  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME_PART.test(name))
+    return 'is not a qualified name (at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit)';
   return undefined;
 }
 
@@ -73,7 +74,8 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
   const { namespace, name } = s.metadata;
 
   if (!isDnsLabel(namespace)) invalid(`namespace "${namespace}" is not a valid DNS-1123 label`);
-  if (!isDnsSubdomain(name)) invalid(`name "${name}" is not a valid DNS-1123 subdomain (at most 253 lower-case letters, digits, '-' and '.')`);
+  if (!isDnsSubdomain(name))
+    invalid(`name "${name}" is not a valid DNS-1123 subdomain (at most 253 lower-case letters, digits, '-' and '.')`);
 
   const data = s.data ?? {};
   let total = 0;
@@ -92,12 +94,14 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
     decoded.set(key, bytes);
     total += bytes.length;
   }
-  if (total > MAX_SECRET_DATA_BYTES) invalid(`its data is ${total} bytes, more than the API's limit of ${MAX_SECRET_DATA_BYTES} bytes (1 MiB)`);
+  if (total > MAX_SECRET_DATA_BYTES)
+    invalid(`its data is ${total} bytes, more than the API's limit of ${MAX_SECRET_DATA_BYTES} bytes (1 MiB)`);
 
   for (const [key, value] of Object.entries(s.metadata.labels ?? {})) {
     const p = qualifiedNameProblem(key);
     if (p !== undefined) invalid(`label key "${key}" ${p}`);
-    if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) invalid(`the value of label "${key}" is not a valid label value`);
+    if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value))
+      invalid(`the value of label "${key}" is not a valid label value`);
   }
   let annotationBytes = 0;
   for (const [key, value] of Object.entries(s.metadata.annotations ?? {})) {
@@ -105,7 +109,8 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
     if (p !== undefined) invalid(`annotation key "${key}" ${p}`);
     annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(value));
   }
-  if (annotationBytes > MAX_ANNOTATION_BYTES) invalid(`its annotations are ${annotationBytes} bytes, more than the API's limit of ${MAX_ANNOTATION_BYTES}`);
+  if (annotationBytes > MAX_ANNOTATION_BYTES)
+    invalid(`its annotations are ${annotationBytes} bytes, more than the API's limit of ${MAX_ANNOTATION_BYTES}`);
 
   const has = (key: string) => Object.hasOwn(data, key);
   const text = (key: string) => decoded.get(key)?.toString('utf8') ?? '';
@@ -117,20 +122,24 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
       break;
     case 'kubernetes.io/dockerconfigjson':
       if (!has('.dockerconfigjson')) invalid('type kubernetes.io/dockerconfigjson requires data key .dockerconfigjson');
-      else if (decoded.has('.dockerconfigjson') && !isJsonObject(text('.dockerconfigjson'))) invalid('.dockerconfigjson does not parse as a JSON object');
+      else if (decoded.has('.dockerconfigjson') && !isJsonObject(text('.dockerconfigjson')))
+        invalid('.dockerconfigjson does not parse as a JSON object');
       break;
     case 'kubernetes.io/dockercfg':
-      if (!has('.dockercfg') || decoded.get('.dockercfg')?.length === 0) invalid('type kubernetes.io/dockercfg requires a non-empty data key .dockercfg');
+      if (!has('.dockercfg') || decoded.get('.dockercfg')?.length === 0)
+        invalid('type kubernetes.io/dockercfg requires a non-empty data key .dockercfg');
       else if (decoded.has('.dockercfg') && !isJsonObject(text('.dockercfg'))) invalid('.dockercfg does not parse as a JSON object');
       break;
     case 'kubernetes.io/basic-auth':
       if (!has('username') && !has('password')) invalid('type kubernetes.io/basic-auth requires data key username or password (or both)');
       break;
     case 'kubernetes.io/ssh-auth':
-      if (!has('ssh-privatekey') || decoded.get('ssh-privatekey')?.length === 0) invalid('type kubernetes.io/ssh-auth requires a non-empty data key ssh-privatekey');
+      if (!has('ssh-privatekey') || decoded.get('ssh-privatekey')?.length === 0)
+        invalid('type kubernetes.io/ssh-auth requires a non-empty data key ssh-privatekey');
       break;
     case 'kubernetes.io/service-account-token':
-      if (!s.metadata.annotations?.['kubernetes.io/service-account.name']) invalid('type kubernetes.io/service-account-token requires annotation kubernetes.io/service-account.name');
+      if (!s.metadata.annotations?.['kubernetes.io/service-account.name'])
+        invalid('type kubernetes.io/service-account-token requires annotation kubernetes.io/service-account.name');
       break;
     default:
       break;
@@ -149,7 +158,7 @@ function checkTls(crt: string, key: string, now: Date, content: (m: string) => v
       content(`tls.crt: PEM certificate ${i + 1} of ${blocks.length} does not parse as X.509`);
     }
   });
-  let privateKey;
+  let privateKey: KeyObject | undefined;
   try {
     privateKey = createPrivateKey({ key, format: 'pem' });
   } catch {
@@ -167,7 +176,8 @@ function checkTls(crt: string, key: string, now: Date, content: (m: string) => v
   const leaf = certs[0];
   if (leaf !== undefined) {
     const until = new Date(leaf.validTo);
-    if (Number.isFinite(until.getTime()) && until.getTime() < now.getTime()) warnings.push(`its certificate (tls.crt) expired on ${until.toISOString()}`);
+    if (Number.isFinite(until.getTime()) && until.getTime() < now.getTime())
+      warnings.push(`its certificate (tls.crt) expired on ${until.toISOString()}`);
   }
 }
 

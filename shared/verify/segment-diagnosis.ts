@@ -1,11 +1,11 @@
-import { decryptAndVerify } from '../crypto/index.js';
 import { listBackups } from '../backup/backup-catalog.js';
-import { backupIdTime, type BackupLayout } from '../backup/backup-layout.js';
 import type { BackupIndex } from '../backup/backup-index.js';
 import { parseBackupIndex } from '../backup/backup-index-schema.js';
+import { type BackupLayout, backupIdTime } from '../backup/backup-layout.js';
+import { decryptAndVerify } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import type { VerificationKeys } from './verification-keys.js';
 import { BackupVerificationError } from './verification-error.js';
+import type { VerificationKeys } from './verification-keys.js';
 
 /** How many other backups' indexes are searched for a mismatching segment's digest. */
 const OTHER_BACKUPS_SEARCHED = 12;
@@ -82,7 +82,10 @@ export async function diagnoseSegment(
   );
 }
 
-async function findInOtherBackups(ctx: SegmentDiagnosisContext, sha256: string): Promise<{ backupId: string; segment: string } | undefined> {
+async function findInOtherBackups(
+  ctx: SegmentDiagnosisContext,
+  sha256: string,
+): Promise<{ backupId: string; segment: string } | undefined> {
   let candidates: string[];
   try {
     const all = await listBackups(ctx.store, ctx.layout);
@@ -111,7 +114,11 @@ async function findInOtherBackups(ctx: SegmentDiagnosisContext, sha256: string):
 async function readIndexQuietly(ctx: SegmentDiagnosisContext, id: string): Promise<BackupIndex | undefined> {
   try {
     const raw = await ctx.store.getBytes(ctx.layout.indexKey(id), INDEX_LIMIT);
-    const { plaintext } = await decryptAndVerify(raw, { decryptionKeys: ctx.keys.decryptionKeys, trustedSigners: [], label: `index of backup ${id}` });
+    const { plaintext } = await decryptAndVerify(raw, {
+      decryptionKeys: ctx.keys.decryptionKeys,
+      trustedSigners: [],
+      label: `index of backup ${id}`,
+    });
     const parsed = parseBackupIndex(Buffer.from(plaintext).toString('utf8'));
     return 'index' in parsed ? parsed.index : undefined;
   } catch {

@@ -88,7 +88,8 @@ export class SegmentListParser {
       this.pendingBytes = 0;
       if (this.takeLine(text) !== undefined) throw new Error(`the List ends without its closing line after item ${this.items}`);
     }
-    if (this.state !== 'done') throw new Error(`the List ends early, after ${this.items} item(s) and without its closing line (truncated plaintext)`);
+    if (this.state !== 'done')
+      throw new Error(`the List ends early, after ${this.items} item(s) and without its closing line (truncated plaintext)`);
   }
 
   private takeLine(text: string): unknown {
@@ -111,7 +112,8 @@ export class SegmentListParser {
           this.sawEmptyLine = true;
           return undefined;
         }
-        if (this.items > 0 && !this.expectMore) throw new Error(`item ${this.items} is not followed by a comma but another item follows (line ${this.line})`);
+        if (this.items > 0 && !this.expectMore)
+          throw new Error(`item ${this.items} is not followed by a comma but another item follows (line ${this.line})`);
         const more = text.endsWith(',');
         let value: unknown;
         try {

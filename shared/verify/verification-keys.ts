@@ -1,4 +1,4 @@
-import { loadDecryptionKeys, loadTrustedSignerKeys, type DecryptionKey, type TrustedSignerKey } from '../crypto/index.js';
+import { type DecryptionKey, loadDecryptionKeys, loadTrustedSignerKeys, type TrustedSignerKey } from '../crypto/index.js';
 import { ConfigError } from '../errors/index.js';
 import { BackupVerificationError } from './verification-error.js';
 import type { VerificationKeySettingValues } from './verify-settings.js';
@@ -26,7 +26,10 @@ export async function loadVerificationKeys(s: VerificationKeySettingValues): Pro
   const trustedSigners = await loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED });
   let decryptionKeys: DecryptionKey[];
   try {
-    decryptionKeys = await loadDecryptionKeys(s.decryptionKey, s.decryptionKeyPassphraseFile, { setting: DECRYPTION, passphraseSetting: PASSPHRASE });
+    decryptionKeys = await loadDecryptionKeys(s.decryptionKey, s.decryptionKeyPassphraseFile, {
+      setting: DECRYPTION,
+      passphraseSetting: PASSPHRASE,
+    });
   } catch (e) {
     if (e instanceof ConfigError && e.problems.length > 0 && e.problems.every((p) => /wrong passphrase/.test(p.message))) {
       throw new BackupVerificationError('key-locked', '', e.problems.map((p) => p.message).join('; '), { cause: e });

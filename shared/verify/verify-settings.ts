@@ -1,5 +1,5 @@
-import { ValueError, booleanSetting, customSetting, fileSetting } from '../config/options.js';
 import { isBackupId } from '../backup/backup-layout.js';
+import { booleanSetting, customSetting, fileSetting, ValueError } from '../config/options.js';
 
 const KEYS = 'Verification keys';
 
@@ -32,17 +32,19 @@ export const verificationKeySettings = {
     group: KEYS,
   }),
   decryptionKeyPassphraseFile: fileSetting({
-    description: 'File holding the passphrase of the decryption key(s). A wrong passphrase fails the run with exit 1: the backup cannot be read with what this site holds.',
+    description:
+      'File holding the passphrase of the decryption key(s). A wrong passphrase fails the run with exit 1: the backup cannot be read with what this site holds.',
     group: KEYS,
   }),
   trustedSignerKey: fileSetting({
     description:
-      'Armored OpenPGP public key whose signature on a backup index is trusted (the public half of the backup job\'s --signing-key). Repeatable. A backup that is unsigned, or signed by any other key, fails verification unless --allow-unsigned.',
+      "Armored OpenPGP public key whose signature on a backup index is trusted (the public half of the backup job's --signing-key). Repeatable. A backup that is unsigned, or signed by any other key, fails verification unless --allow-unsigned.",
     repeatable: true,
     group: KEYS,
   }),
   allowUnsigned: booleanSetting({
-    description: 'Accept a backup whose index is unsigned or signed by a key not given with --trusted-signer-key (reported as a warning). A signature by a trusted key that does not verify always fails.',
+    description:
+      'Accept a backup whose index is unsigned or signed by a key not given with --trusted-signer-key (reported as a warning). A signature by a trusted key that does not verify always fails.',
     default: false,
     group: KEYS,
   }),

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { sh, type StageFigures } from './measure.js';
+import { type StageFigures, sh } from './measure.js';
 
 const exec = promisify(execFile);
 
@@ -22,7 +22,10 @@ export async function ensureDebianTool(binary: string, pkg: string, log: (line: 
   log(`installing ${pkg} (apt-get install -y ${pkg}) for the baseline...`);
   try {
     await exec('apt-get', ['update', '-qq'], { maxBuffer: 64 * 1024 * 1024 });
-    await exec('apt-get', ['install', '-y', '-qq', pkg], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    await exec('apt-get', ['install', '-y', '-qq', pkg], {
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (e) {
     return `could not install ${pkg}: ${(e as Error).message.split('\n')[0]}`;
   }
@@ -94,10 +97,19 @@ export async function stopGpg(g: GpgSetup | undefined): Promise<void> {
 }
 
 /** The backup pipeline, stage by stage. */
-export function backupStages(o: { kubeconfig: string; selector: string; gpg: GpgSetup; s3cmdConfig: string; target: string }): Array<{ name: string; command: string }> {
+export function backupStages(o: {
+  kubeconfig: string;
+  selector: string;
+  gpg: GpgSetup;
+  s3cmdConfig: string;
+  target: string;
+}): Array<{ name: string; command: string }> {
   return [
     { name: 'kubectl get', command: `kubectl --kubeconfig ${sh(o.kubeconfig)} get secrets -A -l ${sh(o.selector)} -o json` },
-    { name: 'gpg --encrypt --sign', command: `gpg ${o.gpg.flags} --trust-model always --recipient ${o.gpg.fingerprint} --local-user ${o.gpg.fingerprint} --encrypt --sign --output -` },
+    {
+      name: 'gpg --encrypt --sign',
+      command: `gpg ${o.gpg.flags} --trust-model always --recipient ${o.gpg.fingerprint} --local-user ${o.gpg.fingerprint} --encrypt --sign --output -`,
+    },
     { name: 's3cmd put', command: `s3cmd -c ${sh(o.s3cmdConfig)} --no-progress put - ${sh(o.target)}` },
   ];
 }
@@ -107,7 +119,12 @@ export const STRIP_SERVER_FIELDS =
   '.items |= map(del(.metadata.uid, .metadata.resourceVersion, .metadata.creationTimestamp, .metadata.managedFields, .metadata.selfLink, .metadata.generation, .metadata.ownerReferences, .metadata.deletionTimestamp, .metadata.deletionGracePeriodSeconds)) | del(.metadata)';
 
 /** The restore pipeline, stage by stage (target namespaces must exist). */
-export function restoreStages(o: { kubeconfig: string; gpg: GpgSetup; s3cmdConfig: string; target: string }): Array<{ name: string; command: string }> {
+export function restoreStages(o: {
+  kubeconfig: string;
+  gpg: GpgSetup;
+  s3cmdConfig: string;
+  target: string;
+}): Array<{ name: string; command: string }> {
   return [
     { name: 's3cmd get', command: `s3cmd -c ${sh(o.s3cmdConfig)} --no-progress get ${sh(o.target)} -` },
     { name: 'gpg --decrypt', command: `gpg ${o.gpg.flags} --decrypt` },

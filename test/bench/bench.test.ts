@@ -10,7 +10,10 @@ import { moduleOf, summariseProfile } from './profile.js';
 import { rotationFixture } from './rotation-fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TLS = { cert: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n' };
+const TLS = {
+  cert: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n',
+  key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n',
+};
 
 describe('test/bench', function () {
   this.timeout(180_000);
@@ -38,7 +41,13 @@ describe('test/bench', function () {
     });
 
     it('is deterministic in names, kinds and sizes for a seed', () => {
-      const shape = () => [...generateSecrets(300, 7, TLS, emptyStats())].map((s) => `${s.metadata.namespace}/${s.metadata.name}:${s.type}:${Object.values(s.data).map((v) => v.length).join(',')}`);
+      const shape = () =>
+        [...generateSecrets(300, 7, TLS, emptyStats())].map(
+          (s) =>
+            `${s.metadata.namespace}/${s.metadata.name}:${s.type}:${Object.values(s.data)
+              .map((v) => v.length)
+              .join(',')}`,
+        );
 
       assert.deepEqual(shape(), shape());
     });
@@ -50,7 +59,10 @@ describe('test/bench', function () {
       const rotate = podRuntime(ROOT, 'rotate')!;
 
       assert.equal(backup.memoryLimitBytes, quantityBytes('512Mi'));
-      assert.ok(backup.flags.some((f) => f.startsWith('--max-old-space-size=')), backup.flags.join(' '));
+      assert.ok(
+        backup.flags.some((f) => f.startsWith('--max-old-space-size=')),
+        backup.flags.join(' '),
+      );
       assert.ok(backup.flags.includes('--max-semi-space-size=1'));
       assert.equal(rotate.memoryLimitBytes, 384 * 1024 * 1024);
       assert.deepEqual(backup.env, { MALLOC_MMAP_THRESHOLD_: '131072' });
@@ -74,11 +86,20 @@ describe('test/bench', function () {
     it('sums self time per function and per module', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'ss-prof-'));
       const file = join(dir, 'x.cpuprofile');
-      const frame = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 9 }, children: [] });
+      const frame = (id: number, functionName: string, url: string) => ({
+        id,
+        callFrame: { functionName, url, lineNumber: 9 },
+        children: [],
+      });
       writeFileSync(
         file,
         JSON.stringify({
-          nodes: [frame(1, '(root)', ''), frame(2, 'encrypt', 'file:///app/node_modules/openpgp/dist/node/openpgp.mjs'), frame(3, 'runBackup', 'file:///app/dist/shared/backup/run-backup.js'), frame(4, '(garbage collector)', '')],
+          nodes: [
+            frame(1, '(root)', ''),
+            frame(2, 'encrypt', 'file:///app/node_modules/openpgp/dist/node/openpgp.mjs'),
+            frame(3, 'runBackup', 'file:///app/dist/shared/backup/run-backup.js'),
+            frame(4, '(garbage collector)', ''),
+          ],
           samples: [2, 2, 3, 4, 2],
           timeDeltas: [1000, 1000, 2000, 1000, 1000],
           startTime: 0,
@@ -89,7 +110,14 @@ describe('test/bench', function () {
         const p = await summariseProfile(file);
 
         assert.equal(p.totalMs, 6);
-        assert.deepEqual(p.modules.map((m) => [m.module, m.selfMs]), [['openpgp', 3], ['shared/backup/run-backup.js', 2], ['(garbage collector)', 1]]);
+        assert.deepEqual(
+          p.modules.map((m) => [m.module, m.selfMs]),
+          [
+            ['openpgp', 3],
+            ['shared/backup/run-backup.js', 2],
+            ['(garbage collector)', 1],
+          ],
+        );
         assert.deepEqual(p.functions[0], { name: 'encrypt', where: 'openpgp:10', selfMs: 3, share: 0.5 });
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -111,7 +139,11 @@ describe('test/bench', function () {
     assert.equal(fx.secrets, 25);
     assert.deepEqual(fx.namespaces, ['rot-000', 'rot-001', 'rot-002']);
     assert.equal(deployments.length, fx.deployments);
-    assert.ok(JSON.stringify(deployments).includes('secretKeyRef') && JSON.stringify(deployments).includes('envFrom') && JSON.stringify(deployments).includes('secretName'));
+    assert.ok(
+      JSON.stringify(deployments).includes('secretKeyRef') &&
+        JSON.stringify(deployments).includes('envFrom') &&
+        JSON.stringify(deployments).includes('secretName'),
+    );
   });
 
   it('npm run bench runs end to end at a small size and writes the results', async () => {
@@ -123,7 +155,22 @@ describe('test/bench', function () {
     } catch {
       s3cmd = false;
     }
-    const args = ['--openssl-legacy-provider', '--import', 'tsx', 'test/bench/main.ts', '--secrets', '40', '--rotate', '12', '--rotate-namespaces', '2', '--sources', '--out', out, ...(s3cmd ? [] : ['--no-baseline'])];
+    const args = [
+      '--openssl-legacy-provider',
+      '--import',
+      'tsx',
+      'test/bench/main.ts',
+      '--secrets',
+      '40',
+      '--rotate',
+      '12',
+      '--rotate-namespaces',
+      '2',
+      '--sources',
+      '--out',
+      out,
+      ...(s3cmd ? [] : ['--no-baseline']),
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (d) => (text += String(d)));
@@ -136,8 +183,16 @@ describe('test/bench', function () {
       const results = JSON.parse(readFileSync(out, 'utf8'));
       const run = results.runs[results.latest];
       const steps = run.steps.map((s: { step: string; ok: boolean }) => `${s.step}:${s.ok}`);
-      assert.deepEqual(steps, ['backup:true', 'verify-restore:true', ...(s3cmd ? ['baseline backup:true'] : []), 'rotate:true', ...(s3cmd ? ['baseline restore:true'] : []), 'restore:true']);
-      for (const s of run.steps) if (!s.step.startsWith('baseline')) assert.ok(s.peakRssBytes > 10 * 1024 * 1024, `${s.step} has a peak RSS`);
+      assert.deepEqual(steps, [
+        'backup:true',
+        'verify-restore:true',
+        ...(s3cmd ? ['baseline backup:true'] : []),
+        'rotate:true',
+        ...(s3cmd ? ['baseline restore:true'] : []),
+        'restore:true',
+      ]);
+      for (const s of run.steps)
+        if (!s.step.startsWith('baseline')) assert.ok(s.peakRssBytes > 10 * 1024 * 1024, `${s.step} has a peak RSS`);
       assert.equal(run.rotation.rotated, 12);
       assert.ok(run.rotation.apiRequests > 0);
       assert.match(text, /STEP +RESULT +WALL +SECRETS\/S +MB\/S +PEAK RSS/);

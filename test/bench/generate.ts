@@ -62,7 +62,23 @@ export interface TlsPair {
   key: string;
 }
 
-const WORDS = ['server', 'listen', 'timeout', 'retries', 'endpoint', 'region', 'user', 'enabled', 'pool', 'cache', 'queue', 'replica', 'primary', 'ssl', 'mode'];
+const WORDS = [
+  'server',
+  'listen',
+  'timeout',
+  'retries',
+  'endpoint',
+  'region',
+  'user',
+  'enabled',
+  'pool',
+  'cache',
+  'queue',
+  'replica',
+  'primary',
+  'ssl',
+  'mode',
+];
 
 function configText(rnd: () => number, bytes: number): Buffer {
   const lines: string[] = [];
@@ -80,7 +96,9 @@ function pemBundle(bytes: number): Buffer {
   const parts: string[] = [];
   let n = 0;
   while (n < bytes) {
-    const body = randomBytes(900).toString('base64').replace(/(.{64})/g, '$1\n');
+    const body = randomBytes(900)
+      .toString('base64')
+      .replace(/(.{64})/g, '$1\n');
     const block = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
     parts.push(block);
     n += block.length;
@@ -140,7 +158,11 @@ export function* generateSecrets(n: number, namespaces: number, tls: TlsPair, st
       name = `app-secret-${i}`;
       if (kind < 0.05) {
         type = 'kubernetes.io/dockerconfigjson';
-        put('.dockerconfigjson', Buffer.from(JSON.stringify({ auths: { [`registry-${i % 13}.example`]: { auth: randomBytes(24).toString('base64') } } })), false);
+        put(
+          '.dockerconfigjson',
+          Buffer.from(JSON.stringify({ auths: { [`registry-${i % 13}.example`]: { auth: randomBytes(24).toString('base64') } } })),
+          false,
+        );
       } else if (kind < 0.08) {
         type = 'kubernetes.io/tls';
         put('tls.crt', Buffer.from(tls.cert), false);
@@ -154,7 +176,16 @@ export function* generateSecrets(n: number, namespaces: number, tls: TlsPair, st
         for (let k = 0; k < keys; k++) {
           const r = rnd();
           const size = Math.floor(16 + rnd() * rnd() * 2032);
-          if (r < 0.45) put(`password-${k}`, Buffer.from(randomBytes(Math.ceil(size * 0.75)).toString('base64url').slice(0, size)), false);
+          if (r < 0.45)
+            put(
+              `password-${k}`,
+              Buffer.from(
+                randomBytes(Math.ceil(size * 0.75))
+                  .toString('base64url')
+                  .slice(0, size),
+              ),
+              false,
+            );
           else if (r < 0.8) put(`config-${k}.yaml`, configText(rnd, size), false);
           else put(`keystore-${k}.bin`, randomBytes(size), true);
         }

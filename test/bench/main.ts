@@ -20,25 +20,33 @@
  * other sizes are kept, so the 10k -> 50k memory growth can be judged).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { getHeapStatistics } from 'node:v8';
-import { cpus, release, totalmem } from 'node:os';
-import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
-import { formatBytes, renderTable } from '../../shared/runtime/format.js';
 import { mapLimit } from '../../shared/rotation/map-limit.js';
+import { formatBytes, renderTable } from '../../shared/runtime/format.js';
 import { KubeEmulator } from '../emulator/index.js';
 import { makeTls } from '../shared/verify/drill-fixtures.js';
-import { startS3Server, type S3TestServer } from '../support/s3-server.js';
-import { backupStages, ensureDebianTool, pipelineRss, restoreStages, setupGpg, stopGpg, writeS3cmdConfig, type GpgSetup } from './baseline.js';
-import { BENCH_LABEL, emptyStats, generateSecrets, namespaceName, type BenchSecret, type MixStats } from './generate.js';
-import { run, runNode, runPipeline, type Measured, type ProcessFigures, type StageFigures } from './measure.js';
-import { summariseProfile, type ProfileSummary } from './profile.js';
+import { type S3TestServer, startS3Server } from '../support/s3-server.js';
+import {
+  backupStages,
+  ensureDebianTool,
+  type GpgSetup,
+  pipelineRss,
+  restoreStages,
+  setupGpg,
+  stopGpg,
+  writeS3cmdConfig,
+} from './baseline.js';
+import { BENCH_LABEL, type BenchSecret, emptyStats, generateSecrets, type MixStats, namespaceName } from './generate.js';
+import { type Measured, type ProcessFigures, run, runNode, runPipeline, type StageFigures } from './measure.js';
 import { podRuntime } from './pod-runtime.js';
+import { type ProfileSummary, summariseProfile } from './profile.js';
 import { rotationFixture } from './rotation-fixture.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -144,7 +152,8 @@ function parseOptions(argv: string[]): Options | string {
     const steps = values.steps === undefined ? [...STEPS] : values.steps.split(',').map((x) => x.trim());
     const unknown = steps.filter((x) => !(STEPS as readonly string[]).includes(x));
     if (unknown.length > 0) throw new Error(`--steps: unknown ${unknown.join(', ')} (known: ${STEPS.join(', ')})`);
-    if (values.runtime !== undefined && values.runtime !== 'pod' && values.runtime !== 'host') throw new Error('--runtime: expected pod or host');
+    if (values.runtime !== undefined && values.runtime !== 'pod' && values.runtime !== 'host')
+      throw new Error('--runtime: expected pod or host');
     return {
       steps: new Set(steps as StepName[]),
       secrets,
@@ -206,7 +215,14 @@ interface RunResults {
   mix: MixStats;
   loadMs: number;
   steps: StepResult[];
-  rotation?: { rotated: number; restartedWorkloads: number; apiRequests?: number; perSecret?: number; budget?: number; byVerb?: Record<string, number> };
+  rotation?: {
+    rotated: number;
+    restartedWorkloads: number;
+    apiRequests?: number;
+    perSecret?: number;
+    budget?: number;
+    byVerb?: Record<string, number>;
+  };
   targets: Target[];
   /** How each measured command was started: its MALLOC_* environment, `node` and its flags. */
   runtimes?: Record<string, string[]>;
@@ -255,7 +271,10 @@ async function ensureBuilt(): Promise<string> {
   const sources = Math.max(newest(join(ROOT, 'jobs')), newest(join(ROOT, 'shared')));
   if (!existsSync(cli) || statSync(cli).mtimeMs < sources) {
     log('building dist/ (npm run build)...');
-    const r = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, env: process.env });
+    const r = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+      env: process.env,
+    });
     if (r.code !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
   }
   return cli;
@@ -322,8 +341,7 @@ async function loadObjects(c: Cluster, objects: Iterable<Record<string, unknown>
         if (o.kind === 'Namespace') {
           await core.createNamespace({ body: o as never });
           createdNamespaces.push(meta.name);
-        }
-        else if (o.kind === 'Secret') await core.createNamespacedSecret({ namespace: meta.namespace!, body: o as never });
+        } else if (o.kind === 'Secret') await core.createNamespacedSecret({ namespace: meta.namespace!, body: o as never });
         else if (o.kind === 'Deployment') await apps.createNamespacedDeployment({ namespace: meta.namespace!, body: o as never });
       } catch (e) {
         if ((e as { code?: number }).code !== 409) throw e;
@@ -339,7 +357,11 @@ async function loadObjects(c: Cluster, objects: Iterable<Record<string, unknown>
 }
 
 function namespacesOf(n: number): Array<Record<string, unknown>> {
-  return Array.from({ length: n }, (_, i) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespaceName(i), labels: { [BENCH_LABEL]: 'true' } } }));
+  return Array.from({ length: n }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: namespaceName(i), labels: { [BENCH_LABEL]: 'true' } },
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,8 +381,19 @@ async function main(): Promise<number> {
     const cli = o.sources ? join(ROOT, 'jobs/cli.ts') : await ensureBuilt();
     const baselineMissing: string[] = [];
     if (o.baseline) {
-      for (const [bin, pkg] of [['s3cmd', 's3cmd'], ['/usr/bin/time', 'time'], ['jq', 'jq'], ['gpg', 'gnupg'], ['kubectl', 'kubectl']] as const) {
-        const why = bin === 'kubectl' ? (existsSync('/usr/bin/kubectl') || existsSync('/usr/local/bin/kubectl') ? undefined : 'kubectl is not installed') : await ensureDebianTool(bin, pkg, log);
+      for (const [bin, pkg] of [
+        ['s3cmd', 's3cmd'],
+        ['/usr/bin/time', 'time'],
+        ['jq', 'jq'],
+        ['gpg', 'gnupg'],
+        ['kubectl', 'kubectl'],
+      ] as const) {
+        const why =
+          bin === 'kubectl'
+            ? existsSync('/usr/bin/kubectl') || existsSync('/usr/local/bin/kubectl')
+              ? undefined
+              : 'kubectl is not installed'
+            : await ensureDebianTool(bin, pkg, log);
         if (why) baselineMissing.push(why);
       }
       if (baselineMissing.length > 0) log(`baseline skipped: ${baselineMissing.join('; ')}`);
@@ -379,27 +412,62 @@ async function main(): Promise<number> {
         log(`deleting the ${createdNamespaces.length} namespaces the bench created...`);
         await mapLimit(createdNamespaces.splice(0), 8, (name) => core.deleteNamespace({ name }).catch(() => undefined));
       });
-      await loadObjects(cluster, [TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
+      await loadObjects(
+        cluster,
+        [TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })),
+      );
     } else {
       cluster = await emulatorCluster(work, 'main');
       cleanups.push(stopMain);
     }
     let s3: S3TestServer | undefined;
     const storeEnv: Record<string, string> = {};
-    let s3cmdTarget: { endpoint?: string; bucket: string; prefix: string; accessKey: string; secretKey: string; region: string; pathStyle: boolean };
+    let s3cmdTarget: {
+      endpoint?: string;
+      bucket: string;
+      prefix: string;
+      accessKey: string;
+      secretKey: string;
+      region: string;
+      pathStyle: boolean;
+    };
     if (o.store) {
       const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(o.store);
       if (!m) throw new Error('--store: expected s3://bucket[/prefix]');
-      Object.assign(storeEnv, { SECRET_STEWARD_STORE: o.store, ...(o.s3Endpoint ? { SECRET_STEWARD_S3_ENDPOINT: o.s3Endpoint } : {}), ...(o.s3ForcePathStyle ? { SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true' } : {}) });
-      s3cmdTarget = { endpoint: o.s3Endpoint, bucket: m[1], prefix: m[2], accessKey: process.env.AWS_ACCESS_KEY_ID ?? '', secretKey: process.env.AWS_SECRET_ACCESS_KEY ?? '', region: process.env.AWS_REGION ?? 'us-east-1', pathStyle: o.s3ForcePathStyle };
+      Object.assign(storeEnv, {
+        SECRET_STEWARD_STORE: o.store,
+        ...(o.s3Endpoint ? { SECRET_STEWARD_S3_ENDPOINT: o.s3Endpoint } : {}),
+        ...(o.s3ForcePathStyle ? { SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true' } : {}),
+      });
+      s3cmdTarget = {
+        endpoint: o.s3Endpoint,
+        bucket: m[1],
+        prefix: m[2],
+        accessKey: process.env.AWS_ACCESS_KEY_ID ?? '',
+        secretKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
+        region: process.env.AWS_REGION ?? 'us-east-1',
+        pathStyle: o.s3ForcePathStyle,
+      };
     } else {
       await rm(join(work, 's3rver'), { recursive: true, force: true });
       s3 = await startS3Server({ bucket: 'bench', dir: join(work, 's3rver') });
       const server = s3;
       cleanups.push(() => server.stop());
       Object.assign(process.env, s3.env);
-      Object.assign(storeEnv, { SECRET_STEWARD_STORE: s3.storeUrl('steward'), SECRET_STEWARD_S3_ENDPOINT: s3.endpoint, SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true' });
-      s3cmdTarget = { endpoint: s3.endpoint, bucket: s3.bucket, prefix: '', accessKey: s3.credentials.accessKeyId, secretKey: s3.credentials.secretAccessKey, region: 'us-east-1', pathStyle: true };
+      Object.assign(storeEnv, {
+        SECRET_STEWARD_STORE: s3.storeUrl('steward'),
+        SECRET_STEWARD_S3_ENDPOINT: s3.endpoint,
+        SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
+      });
+      s3cmdTarget = {
+        endpoint: s3.endpoint,
+        bucket: s3.bucket,
+        prefix: '',
+        accessKey: s3.credentials.accessKeyId,
+        secretKey: s3.credentials.secretAccessKey,
+        region: 'us-east-1',
+        pathStyle: true,
+      };
     }
 
     // Keys: one throwaway ECC pair encrypts and signs, for us and for gpg alike.
@@ -416,11 +484,20 @@ async function main(): Promise<number> {
     log(`generating and loading ${o.secrets} Secrets over ${o.namespaces} namespaces...`);
     const loadStart = performance.now();
     await loadObjects(cluster, namespacesOf(o.namespaces));
-    await loadObjects(cluster, generateSecrets(o.secrets, o.namespaces, tls, mix) as Iterable<BenchSecret> as Iterable<Record<string, unknown>>);
+    await loadObjects(
+      cluster,
+      generateSecrets(o.secrets, o.namespaces, tls, mix) as Iterable<BenchSecret> as Iterable<Record<string, unknown>>,
+    );
     const loadMs = performance.now() - loadStart;
-    log(`loaded ${mix.secrets} Secrets (${formatBytes(mix.dataBytes)} of data: ${mix.small} small, ${mix.helm} Helm releases, ${mix.large} near 1 MiB) in ${fmtMs(loadMs)}`);
+    log(
+      `loaded ${mix.secrets} Secrets (${formatBytes(mix.dataBytes)} of data: ${mix.small} small, ${mix.helm} Helm releases, ${mix.large} near 1 MiB) in ${fmtMs(loadMs)}`,
+    );
 
-    const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SECRET_STEWARD_') || k === 'SS_BENCH_PROBE_TIMELINE' || k.startsWith('MALLOC_')));
+    const passThrough = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => k.startsWith('SECRET_STEWARD_') || k === 'SS_BENCH_PROBE_TIMELINE' || k.startsWith('MALLOC_'),
+      ),
+    );
     const baseEnv: NodeJS.ProcessEnv = {
       ...passThrough,
       PATH: process.env.PATH,
@@ -441,7 +518,13 @@ async function main(): Promise<number> {
     let jsonBytes = 0;
 
     const runtimes: Record<string, string[]> = {};
-    const ourStep = async (step: string, args: string[], env: NodeJS.ProcessEnv, profile: boolean, repeat = 1): Promise<{ m: Measured; r: StepResult }> => {
+    const ourStep = async (
+      step: string,
+      args: string[],
+      env: NodeJS.ProcessEnv,
+      profile: boolean,
+      repeat = 1,
+    ): Promise<{ m: Measured; r: StepResult }> => {
       const pod = o.runtime === 'pod' ? podRuntime(ROOT, args[0]) : undefined;
       // --node-flags come last, so they override the pod's (V8 takes the last value of a flag).
       const flags = [...(o.sources ? ['--import', 'tsx'] : []), ...(pod?.flags ?? []), ...o.nodeFlags];
@@ -452,7 +535,13 @@ async function main(): Promise<number> {
       const runs: Measured[] = [];
       for (let i = 0; i < repeat; i++) {
         log(`${step}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}${flags.length ? ` (node ${flags.join(' ')})` : ''}...`);
-        const m = await runNode(cli, args, { cwd: ROOT, env: { ...pod?.env, ...env }, probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`), cpuProfDir: profile && i === 0 ? dir : undefined, nodeFlags: flags });
+        const m = await runNode(cli, args, {
+          cwd: ROOT,
+          env: { ...pod?.env, ...env },
+          probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`),
+          cpuProfDir: profile && i === 0 ? dir : undefined,
+          nodeFlags: flags,
+        });
         runs.push(m);
         await writeFile(join(work, `log-${step.replace(/\W+/g, '-')}-${i + 1}.jsonl`), m.stderr);
         log(`${step}: ${m.code === 0 ? 'ok' : failureOf(m)} in ${fmtMs(m.wallMs)}, peak RSS ${fmtMB(m.process?.maxRssBytes)}`);
@@ -477,7 +566,9 @@ async function main(): Promise<number> {
       if (runs.length > 1) {
         const walls = runs.map((x) => x.wallMs);
         r.runs = runs.map((x) => ({ wallMs: x.wallMs, peakRssBytes: x.process?.maxRssBytes }));
-        r.notes.push(`median of ${runs.length} runs: wall ${fmtMs(Math.min(...walls))} to ${fmtMs(Math.max(...walls))}, peak RSS ${fmtMB(Math.min(...rss))} to ${fmtMB(Math.max(...rss))}`);
+        r.notes.push(
+          `median of ${runs.length} runs: wall ${fmtMs(Math.min(...walls))} to ${fmtMs(Math.max(...walls))}, peak RSS ${fmtMB(Math.min(...rss))} to ${fmtMB(Math.max(...rss))}`,
+        );
       }
       if (profile) {
         const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
@@ -488,9 +579,18 @@ async function main(): Promise<number> {
     };
 
     // 1. backup
-    const backupEnv = { ...baseEnv, KUBECONFIG: cluster.kubeconfig, SECRET_STEWARD_RECIPIENT_KEY: keys.pub, SECRET_STEWARD_SIGNING_KEY: keys.priv, SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE: keys.pass };
-    const b = !o.steps.has('backup') ? undefined : await ourStep('backup', ['backup', '--selector', `${BENCH_LABEL}=true`, '--output', 'json'], backupEnv, o.profile, o.repeat);
-    const backup = b && lastJson<{ backupId: string; secrets: number; segments: number; storedBytes: number; plaintextBytes: number }>(b.m.stdout);
+    const backupEnv = {
+      ...baseEnv,
+      KUBECONFIG: cluster.kubeconfig,
+      SECRET_STEWARD_RECIPIENT_KEY: keys.pub,
+      SECRET_STEWARD_SIGNING_KEY: keys.priv,
+      SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE: keys.pass,
+    };
+    const b = !o.steps.has('backup')
+      ? undefined
+      : await ourStep('backup', ['backup', '--selector', `${BENCH_LABEL}=true`, '--output', 'json'], backupEnv, o.profile, o.repeat);
+    const backup =
+      b && lastJson<{ backupId: string; secrets: number; segments: number; storedBytes: number; plaintextBytes: number }>(b.m.stdout);
     if (b && backup) {
       jsonBytes = backup.plaintextBytes;
       b.r.secrets = backup.secrets;
@@ -506,12 +606,24 @@ async function main(): Promise<number> {
       SECRET_STEWARD_TRUSTED_SIGNER_KEY: keys.pub,
     };
     if (backup && o.steps.has('verify-restore')) {
-      const v = await ourStep('verify-restore', ['verify-restore', '--backup', backup.backupId, '--drill-namespace', DRILL_NS, '--output', 'json'], { ...readEnv, KUBECONFIG: cluster.kubeconfig }, o.profile, o.repeat);
-      const report = lastJson<{ result: string; counts: { secretsVerified: number; secretsRestored: number }; checks: Array<{ name: string; status: string; durationMs: number }> }>(v.m.stdout);
+      const v = await ourStep(
+        'verify-restore',
+        ['verify-restore', '--backup', backup.backupId, '--drill-namespace', DRILL_NS, '--output', 'json'],
+        { ...readEnv, KUBECONFIG: cluster.kubeconfig },
+        o.profile,
+        o.repeat,
+      );
+      const report = lastJson<{
+        result: string;
+        counts: { secretsVerified: number; secretsRestored: number };
+        checks: Array<{ name: string; status: string; durationMs: number }>;
+      }>(v.m.stdout);
       if (report) {
         v.r.secrets = report.counts.secretsVerified;
         v.r.jsonBytes = jsonBytes;
-        v.r.notes.push(`${report.result}: ${report.counts.secretsRestored} restored and compared; ${report.checks.map((c) => `${c.name} ${c.status} ${fmtMs(c.durationMs)}`).join(', ')}`);
+        v.r.notes.push(
+          `${report.result}: ${report.counts.secretsRestored} restored and compared; ${report.checks.map((c) => `${c.name} ${c.status} ${fmtMs(c.durationMs)}`).join(', ')}`,
+        );
       }
     }
 
@@ -524,15 +636,30 @@ async function main(): Promise<number> {
       const runs: Array<Awaited<ReturnType<typeof runPipeline>>> = [];
       for (let i = 0; i < o.repeat; i++) {
         log(`baseline backup${o.repeat > 1 ? ` (run ${i + 1} of ${o.repeat})` : ''}: kubectl get | gpg --encrypt --sign | s3cmd put...`);
-        const run1 = await runPipeline(backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target }), { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' });
+        const run1 = await runPipeline(
+          backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target }),
+          { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' },
+        );
         runs.push(run1);
-        log(`baseline backup: ${run1.code === 0 ? 'ok' : `exit ${run1.code}`} in ${fmtMs(run1.wallMs)}; ${run1.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ')}`);
+        log(
+          `baseline backup: ${run1.code === 0 ? 'ok' : `exit ${run1.code}`} in ${fmtMs(run1.wallMs)}; ${run1.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ')}`,
+        );
         if (run1.code !== 0) break;
       }
       // The median run by wall time stands for the step.
       const p = [...runs].sort((a, c) => a.wallMs - c.wallMs)[Math.floor((runs.length - 1) / 2)];
       const failedRun = runs.find((x) => x.code !== 0);
-      const stored = s3 ? (await s3.client.send(new (await import('@aws-sdk/client-s3')).HeadObjectCommand({ Bucket: s3.bucket, Key: target.replace(`s3://${s3.bucket}/`, '') })).catch(() => undefined))?.ContentLength : undefined;
+      const stored = s3
+        ? (
+            await s3.client
+              .send(
+                new (
+                  await import('@aws-sdk/client-s3')
+                ).HeadObjectCommand({ Bucket: s3.bucket, Key: target.replace(`s3://${s3.bucket}/`, '') }),
+              )
+              .catch(() => undefined)
+          )?.ContentLength
+        : undefined;
       const walls = runs.map((x) => x.wallMs);
       steps.push({
         step: 'baseline backup',
@@ -559,7 +686,12 @@ async function main(): Promise<number> {
       log(`rotation: loading ${fx.secrets} due Secrets and ${fx.deployments} Deployments in ${fx.namespaces.length} namespaces...`);
       await loadObjects(cluster, fx.objects);
       cluster.emulator?.requests.clear();
-      const rot = await ourStep('rotate', ['rotate', '--output', 'json', '--max-concurrent-rollouts', '20'], { ...baseEnv, KUBECONFIG: cluster.kubeconfig }, false);
+      const rot = await ourStep(
+        'rotate',
+        ['rotate', '--output', 'json', '--max-concurrent-rollouts', '20'],
+        { ...baseEnv, KUBECONFIG: cluster.kubeconfig },
+        false,
+      );
       const report = lastJson<{ secrets: Array<{ action: string }>; workloads: Array<{ patched: boolean; state: string }> }>(rot.m.stdout);
       const rotated = report?.secrets.filter((s) => s.action === 'rotated').length ?? 0;
       const restarted = report?.workloads.filter((w) => w.patched).length ?? 0;
@@ -580,7 +712,9 @@ async function main(): Promise<number> {
       }
       rot.r.notes.push(
         `${rotated} rotated, ${restarted} Deployments restarted and verified` +
-          (rotation.apiRequests !== undefined ? `; ${rotation.apiRequests} API requests (${rotation.perSecret?.toFixed(2)} per Secret; budget ${rotation.budget})` : '; API requests: needs the emulator'),
+          (rotation.apiRequests !== undefined
+            ? `; ${rotation.apiRequests} API requests (${rotation.perSecret?.toFixed(2)} per Secret; budget ${rotation.budget})`
+            : '; API requests: needs the emulator'),
       );
     }
 
@@ -598,11 +732,21 @@ async function main(): Promise<number> {
         await loadObjects(c, namespacesOf(o.namespaces));
         return c;
       };
-      const restoredCount = (c: Cluster) => (c.emulator ? c.emulator.list('v1', 'Secret').filter((s) => (s.metadata as { labels?: Record<string, string> }).labels?.[BENCH_LABEL] === 'true').length : undefined);
+      const restoredCount = (c: Cluster) =>
+        c.emulator
+          ? c.emulator
+              .list('v1', 'Secret')
+              .filter((s) => (s.metadata as { labels?: Record<string, string> }).labels?.[BENCH_LABEL] === 'true').length
+          : undefined;
       if (o.baseline && baselineMissing.length === 0 && gpg) {
         const fresh = await freshCluster('baseline-restore');
         log('baseline restore: s3cmd get | gpg --decrypt | jq | kubectl create...');
-        const p = await runPipeline(restoreStages({ kubeconfig: fresh.kubeconfig, gpg, s3cmdConfig, target }), { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' });
+        const p = await runPipeline(restoreStages({ kubeconfig: fresh.kubeconfig, gpg, s3cmdConfig, target }), {
+          cwd: work,
+          env: process.env,
+          dir: work,
+          time: '/usr/bin/time',
+        });
         const count = restoredCount(fresh);
         steps.push({
           step: 'baseline restore',
@@ -613,7 +757,9 @@ async function main(): Promise<number> {
           peakRssBytes: pipelineRss(p.stages),
           cpuMs: p.stages.reduce((n, s) => n + s.userCpuMs + s.systemCpuMs, 0),
           stages: p.stages,
-          notes: [`into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; nothing verified`],
+          notes: [
+            `into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; nothing verified`,
+          ],
           ...(p.code === 0 ? {} : { error: failureOf(p) }),
         });
         log(`baseline restore: ${p.code === 0 ? 'ok' : `exit ${p.code}`} in ${fmtMs(p.wallMs)}`);
@@ -622,18 +768,36 @@ async function main(): Promise<number> {
       }
       if (backup) {
         const fresh = await freshCluster('restore');
-        const r = await ourStep('restore', ['restore', '--backup', backup.backupId, '--output', 'json'], { ...readEnv, KUBECONFIG: fresh.kubeconfig }, false);
+        const r = await ourStep(
+          'restore',
+          ['restore', '--backup', backup.backupId, '--output', 'json'],
+          { ...readEnv, KUBECONFIG: fresh.kubeconfig },
+          false,
+        );
         const count = restoredCount(fresh);
         r.r.secrets = count ?? backup.secrets;
         r.r.jsonBytes = jsonBytes;
         r.r.ok = r.r.ok && (count === undefined || count === mix.secrets);
-        r.r.notes.push(`into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; backup verified first`);
+        r.r.notes.push(
+          `into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; backup verified first`,
+        );
         await fresh.stop();
         fresh.emulator = undefined;
       }
     }
 
-    const results: RunResults = { at: new Date().toISOString(), machine: machine(), options: { ...o, steps: [...o.steps], out: undefined, workDir: undefined } as never, mix, loadMs, steps, rotation, targets: [], runtimes, ...(o.profile ? { profiles } : {}) };
+    const results: RunResults = {
+      at: new Date().toISOString(),
+      machine: machine(),
+      options: { ...o, steps: [...o.steps], out: undefined, workDir: undefined } as never,
+      mix,
+      loadMs,
+      steps,
+      rotation,
+      targets: [],
+      runtimes,
+      ...(o.profile ? { profiles } : {}),
+    };
     const previous = readPrevious(o.out);
     results.targets = judge(results, previous);
     process.stdout.write(renderResults(results));
@@ -669,9 +833,16 @@ function judge(r: RunResults, previous: Record<string, RunResults>): Target[] {
   if (backup && baseline) {
     const ratio = backup.wallMs / baseline.wallMs;
     targets.push({ name: 'backup wall time / baseline pipeline', value: ratio.toFixed(2), limit: '<= 1.00', met: ratio <= 1 });
-  } else targets.push({ name: 'backup wall time / baseline pipeline', value: '-', limit: '<= 1.00', met: undefined, why: 'a step did not run' });
+  } else
+    targets.push({ name: 'backup wall time / baseline pipeline', value: '-', limit: '<= 1.00', met: undefined, why: 'a step did not run' });
   for (const s of r.steps.filter((x) => !x.step.startsWith('baseline') && x.peakRssBytes !== undefined)) {
-    if (r.options.secrets === 10_000) targets.push({ name: `${s.step} peak RSS at 10,000 Secrets`, value: fmtMB(s.peakRssBytes), limit: '< 256 MiB', met: s.peakRssBytes! < 256 * MIB });
+    if (r.options.secrets === 10_000)
+      targets.push({
+        name: `${s.step} peak RSS at 10,000 Secrets`,
+        value: fmtMB(s.peakRssBytes),
+        limit: '< 256 MiB',
+        met: s.peakRssBytes! < 256 * MIB,
+      });
   }
   const verify = step('verify-restore');
   if (backup && verify) {
@@ -679,7 +850,12 @@ function judge(r: RunResults, previous: Record<string, RunResults>): Target[] {
     targets.push({ name: 'verify-restore wall time / backup', value: ratio.toFixed(2), limit: '<= 1.50', met: ratio <= 1.5 });
   }
   if (r.rotation?.apiRequests !== undefined) {
-    targets.push({ name: 'rotation API requests', value: `${r.rotation.apiRequests} (${r.rotation.perSecret?.toFixed(2)}/Secret)`, limit: `<= ${r.rotation.budget} (10/Secret + 3/restart)`, met: r.rotation.apiRequests <= r.rotation.budget! });
+    targets.push({
+      name: 'rotation API requests',
+      value: `${r.rotation.apiRequests} (${r.rotation.perSecret?.toFixed(2)}/Secret)`,
+      limit: `<= ${r.rotation.budget} (10/Secret + 3/restart)`,
+      met: r.rotation.apiRequests <= r.rotation.budget!,
+    });
   }
   const small = r.options.secrets === 10_000 ? r : previous[runKey(10_000, r.options.runtime)];
   const large = r.options.secrets === 50_000 ? r : previous[runKey(50_000, r.options.runtime)];
@@ -689,8 +865,20 @@ function judge(r: RunResults, previous: Record<string, RunResults>): Target[] {
     if (name === 'rotate') continue; // the rotation run is the same size at every N
     if (a !== undefined && c !== undefined) {
       const growth = c / a - 1;
-      targets.push({ name: `${name} peak RSS growth 10,000 -> 50,000`, value: `${(growth * 100).toFixed(1)}% (${fmtMB(a)} -> ${fmtMB(c)})`, limit: '< 10%', met: growth < 0.1 });
-    } else targets.push({ name: `${name} peak RSS growth 10,000 -> 50,000`, value: '-', limit: '< 10%', met: undefined, why: 'needs runs at --secrets 10000 and 50000' });
+      targets.push({
+        name: `${name} peak RSS growth 10,000 -> 50,000`,
+        value: `${(growth * 100).toFixed(1)}% (${fmtMB(a)} -> ${fmtMB(c)})`,
+        limit: '< 10%',
+        met: growth < 0.1,
+      });
+    } else
+      targets.push({
+        name: `${name} peak RSS growth 10,000 -> 50,000`,
+        value: '-',
+        limit: '< 10%',
+        met: undefined,
+        why: 'needs runs at --secrets 10000 and 50000',
+      });
   }
   return targets;
 }
@@ -703,14 +891,18 @@ function renderResults(r: RunResults): string {
       `(${(json / MB).toFixed(1)} MB as JSON): ${r.mix.small} small, ${r.mix.helm} Helm releases of 20-400 KiB, ${r.mix.large} near 1 MiB; ` +
       `${r.mix.binaryValues} binary and ${r.mix.textValues} text values`,
   );
-  lines.push(`machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(
+    `machine: ${Object.entries(r.machine)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   const flags = new Map<string, string[]>();
   for (const [step, f] of Object.entries(r.runtimes ?? {})) {
     const key = f.join(' ');
     flags.set(key, [...(flags.get(key) ?? []), step]);
   }
   lines.push(
-    `runtime: ${r.options.runtime === 'pod' ? 'each command with its pod\'s heap configuration (manifest NODE_OPTIONS, MALLOC_* and memory limit)' : "V8's defaults for this machine"}: ` +
+    `runtime: ${r.options.runtime === 'pod' ? "each command with its pod's heap configuration (manifest NODE_OPTIONS, MALLOC_* and memory limit)" : "V8's defaults for this machine"}: ` +
       [...flags].map(([f, steps]) => `${steps.join(', ')}: ${f}`).join('; '),
   );
   lines.push('');
@@ -722,7 +914,11 @@ function renderResults(r: RunResults): string {
     s.jsonBytes ? (s.jsonBytes / MB / (s.wallMs / 1000)).toFixed(1) : '-',
     fmtMB(s.peakRssBytes),
     s.cpuMs !== undefined ? fmtMs(s.cpuMs) : '-',
-    s.stages ? s.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ') : s.heap ? `heap ${fmtMB(s.heap.heapUsed)}, external ${fmtMB(s.heap.external)}` : '',
+    s.stages
+      ? s.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ')
+      : s.heap
+        ? `heap ${fmtMB(s.heap.heapUsed)}, external ${fmtMB(s.heap.external)}`
+        : '',
   ]);
   lines.push(renderTable(['STEP', 'RESULT', 'WALL', 'SECRETS/S', 'MB/S', 'PEAK RSS', 'CPU', 'PROCESSES / HEAP'], rows).trimEnd());
   lines.push('');
@@ -732,14 +928,29 @@ function renderResults(r: RunResults): string {
   }
   lines.push('');
   lines.push('Targets:');
-  lines.push(renderTable(['TARGET', 'VALUE', 'LIMIT', 'MET'], r.targets.map((t) => [t.name, t.value, t.limit, t.met === undefined ? `n/a (${t.why})` : t.met ? 'yes' : 'NO'])).trimEnd());
+  lines.push(
+    renderTable(
+      ['TARGET', 'VALUE', 'LIMIT', 'MET'],
+      r.targets.map((t) => [t.name, t.value, t.limit, t.met === undefined ? `n/a (${t.why})` : t.met ? 'yes' : 'NO']),
+    ).trimEnd(),
+  );
   if (r.profiles && Object.keys(r.profiles).length > 0) {
     for (const [step, p] of Object.entries(r.profiles)) {
       lines.push('');
       lines.push(`CPU profile of ${step} (${fmtMs(p.totalMs)} sampled), self time by module:`);
-      lines.push(renderTable(['MODULE', 'SELF', 'SHARE'], p.modules.map((m) => [m.module, fmtMs(m.selfMs), `${(m.share * 100).toFixed(1)}%`])).trimEnd());
+      lines.push(
+        renderTable(
+          ['MODULE', 'SELF', 'SHARE'],
+          p.modules.map((m) => [m.module, fmtMs(m.selfMs), `${(m.share * 100).toFixed(1)}%`]),
+        ).trimEnd(),
+      );
       lines.push('top functions:');
-      lines.push(renderTable(['FUNCTION', 'WHERE', 'SELF', 'SHARE'], p.functions.map((f) => [f.name, f.where, fmtMs(f.selfMs), `${(f.share * 100).toFixed(1)}%`])).trimEnd());
+      lines.push(
+        renderTable(
+          ['FUNCTION', 'WHERE', 'SELF', 'SHARE'],
+          p.functions.map((f) => [f.name, f.where, fmtMs(f.selfMs), `${(f.share * 100).toFixed(1)}%`]),
+        ).trimEnd(),
+      );
     }
   }
   return `${lines.join('\n')}\n`;
@@ -756,7 +967,10 @@ async function withHeapFor(argv: string[]): Promise<number | undefined> {
   if (!(secrets > 20_000) || getHeapStatistics().heap_size_limit / MIB >= wantMiB || process.env.SS_BENCH_REEXEC) return undefined;
   log(`restarting the driver with --max-old-space-size=${wantMiB} for ${secrets} Secrets`);
   const r = await new Promise<number | null>((resolveExit) => {
-    const child = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${wantMiB}`, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, SS_BENCH_REEXEC: '1' } });
+    const child = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${wantMiB}`, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: { ...process.env, SS_BENCH_REEXEC: '1' },
+    });
     child.once('exit', (code) => resolveExit(code));
   });
   return r ?? 1;

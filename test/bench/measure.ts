@@ -46,7 +46,9 @@ export function run(command: string, args: readonly string[], o: RunOptions): Pr
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ wallMs: performance.now() - started, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.once('close', (code) =>
+      resolve({ wallMs: performance.now() - started, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     child.stdin.end(o.input ?? '');
   });
 }
@@ -80,7 +82,10 @@ export interface StageFigures extends ProcessFigures {
  * Runs a bash pipeline whose stages are given separately; each runs under GNU time writing
  * to its own file. `set -o pipefail`: the pipeline fails when any stage does.
  */
-export async function runPipeline(stages: Array<{ name: string; command: string }>, o: RunOptions & { dir: string; time: string }): Promise<Omit<Measured, 'process'> & { stages: StageFigures[] }> {
+export async function runPipeline(
+  stages: Array<{ name: string; command: string }>,
+  o: RunOptions & { dir: string; time: string },
+): Promise<Omit<Measured, 'process'> & { stages: StageFigures[] }> {
   const files = stages.map((s, i) => join(o.dir, `time-${i}-${s.name.replace(/\W+/g, '_')}.txt`));
   await Promise.all(files.map((f) => rm(f, { force: true })));
   const script = `set -o pipefail\n${stages.map((s, i) => `${o.time} -f '%e %M %U %S' -o '${files[i]}' ${s.command}`).join(' \\\n  | ')}\n`;

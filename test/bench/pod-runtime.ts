@@ -49,8 +49,15 @@ export function semiSpaceMiBForLimit(limitBytes: number): number | undefined {
   return Math.max(1, 2 ** Math.ceil(Math.log2(oldGeneration / 256 / MIB)));
 }
 
-function findContainer(doc: unknown): { env?: Array<{ name: string; value?: string }>; resources?: { limits?: { memory?: string } } } | undefined {
-  const d = doc as { spec?: { jobTemplate?: { spec?: { template?: { spec?: { containers?: unknown[] } } } }; template?: { spec?: { containers?: unknown[] } } } };
+function findContainer(
+  doc: unknown,
+): { env?: Array<{ name: string; value?: string }>; resources?: { limits?: { memory?: string } } } | undefined {
+  const d = doc as {
+    spec?: {
+      jobTemplate?: { spec?: { template?: { spec?: { containers?: unknown[] } } } };
+      template?: { spec?: { containers?: unknown[] } };
+    };
+  };
   const pod = d.spec?.jobTemplate?.spec?.template?.spec ?? d.spec?.template?.spec;
   return pod?.containers?.[0] as ReturnType<typeof findContainer>;
 }
@@ -63,6 +70,14 @@ export function podRuntime(root: string, command: string): PodRuntime | undefine
   const nodeOptions = (c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(/\s+/).filter((f) => f !== '');
   const limit = c.resources?.limits?.memory === undefined ? undefined : quantityBytes(c.resources.limits.memory);
   const semi = limit === undefined ? undefined : semiSpaceMiBForLimit(limit);
-  const env = Object.fromEntries((c.env ?? []).filter((e) => e.name.startsWith('MALLOC_') && e.value !== undefined).map((e) => [e.name, e.value as string]));
-  return { manifest, memoryLimitBytes: limit, nodeOptions, env, flags: [...nodeOptions, ...(semi !== undefined ? [`--max-semi-space-size=${semi}`] : [])] };
+  const env = Object.fromEntries(
+    (c.env ?? []).filter((e) => e.name.startsWith('MALLOC_') && e.value !== undefined).map((e) => [e.name, e.value as string]),
+  );
+  return {
+    manifest,
+    memoryLimitBytes: limit,
+    nodeOptions,
+    env,
+    flags: [...nodeOptions, ...(semi !== undefined ? [`--max-semi-space-size=${semi}`] : [])],
+  };
 }

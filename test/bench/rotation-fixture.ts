@@ -43,7 +43,12 @@ export function rotationFixture(secrets: number, namespaces: number, now = new D
       objects.push({
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name, namespace, labels: { [BENCH_LABEL]: 'rotation' }, annotations: { 'secret-steward.io/rotation': POLICIES[made % POLICIES.length], 'secret-steward.io/last-rotated': lastRotated } },
+        metadata: {
+          name,
+          namespace,
+          labels: { [BENCH_LABEL]: 'rotation' },
+          annotations: { 'secret-steward.io/rotation': POLICIES[made % POLICIES.length], 'secret-steward.io/last-rotated': lastRotated },
+        },
         type: 'Opaque',
         data: { password: b64(`initial-${namespace}-${i}`), url: b64(`postgres://app:initial@db:5432/app`) },
       });
@@ -67,7 +72,9 @@ export function rotationFixture(secrets: number, namespaces: number, now = new D
                   name: app,
                   image: 'registry.k8s.io/pause:3.9',
                   env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: a, key: 'password' } } }],
-                  ...(d % 2 === 0 ? { envFrom: [{ secretRef: { name: b } }] } : { volumeMounts: [{ name: 'creds', mountPath: '/etc/creds', readOnly: true }] }),
+                  ...(d % 2 === 0
+                    ? { envFrom: [{ secretRef: { name: b } }] }
+                    : { volumeMounts: [{ name: 'creds', mountPath: '/etc/creds', readOnly: true }] }),
                 },
               ],
               ...(d % 2 === 0 ? {} : { volumes: [{ name: 'creds', secret: { secretName: b } }] }),

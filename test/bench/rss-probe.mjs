@@ -19,15 +19,31 @@ if (file) {
   const sample = () => {
     const m = process.memoryUsage();
     if (m.heapTotal > peak.heapTotal) {
-      spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, [Math.round(x.space_size / 1048576), Math.round(x.space_used_size / 1048576)]]));
+      spaces = Object.fromEntries(
+        getHeapSpaceStatistics().map((x) => [x.space_name, [Math.round(x.space_size / 1048576), Math.round(x.space_used_size / 1048576)]]),
+      );
     }
     for (const k of Object.keys(peak)) if (m[k] > peak[k]) peak[k] = m[k];
-    if (timeline && n++ % 4 === 0) timeline.push([Date.now() - started, ...['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers'].map((k) => Math.round(m[k] / 1048576))]);
+    if (timeline && n++ % 4 === 0)
+      timeline.push([
+        Date.now() - started,
+        ...['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers'].map((k) => Math.round(m[k] / 1048576)),
+      ]);
   };
   setInterval(sample, 50).unref();
   process.on('exit', () => {
     sample();
     const u = process.resourceUsage();
-    writeFileSync(file, JSON.stringify({ maxRssBytes: u.maxRSS * 1024, userCpuMs: u.userCPUTime / 1000, systemCpuMs: u.systemCPUTime / 1000, peak, spaces, ...(timeline ? { timeline } : {}) }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        maxRssBytes: u.maxRSS * 1024,
+        userCpuMs: u.userCPUTime / 1000,
+        systemCpuMs: u.systemCPUTime / 1000,
+        peak,
+        spaces,
+        ...(timeline ? { timeline } : {}),
+      }),
+    );
   });
 }

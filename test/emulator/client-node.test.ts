@@ -1,13 +1,31 @@
 import assert from 'node:assert/strict';
-import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, EventsV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, V1MicroTime, Watch } from '@kubernetes/client-node';
 import type { V1Secret } from '@kubernetes/client-node';
-import { KubeEmulator } from './index.js';
+import {
+  ApiException,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  EventsV1Api,
+  KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+  Watch,
+} from '@kubernetes/client-node';
 import { deployment } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 function clients(emu: KubeEmulator, token: string) {
   const kc = new KubeConfig();
   kc.loadFromString(emu.kubeconfigYaml({ token }));
-  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), leases: kc.makeApiClient(CoordinationV1Api), events: kc.makeApiClient(EventsV1Api) };
+  return {
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    leases: kc.makeApiClient(CoordinationV1Api),
+    events: kc.makeApiClient(EventsV1Api),
+  };
 }
 
 /** The Status object inside a client-node ApiException. */
@@ -33,17 +51,34 @@ describe('test/emulator/client-node', () => {
     const created = await core.createNamespacedSecret({ namespace: 'default', body });
     const listed = await core.listNamespacedSecret({ namespace: 'default', labelSelector: 'app=x' });
     const read = await core.readNamespacedSecret({ name: 'db', namespace: 'default' });
-    const replaced = await core.replaceNamespacedSecret({ name: 'db', namespace: 'default', body: { ...read, data: { password: Buffer.from('p2').toString('base64') } } });
-    const merged = await core.patchNamespacedSecret({ name: 'db', namespace: 'default', body: { metadata: { annotations: { rotated: 'yes' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-    const jsonPatched = await core.patchNamespacedSecret({ name: 'db', namespace: 'default', body: [{ op: 'replace', path: '/data/password', value: Buffer.from('p3').toString('base64') }] });
+    const replaced = await core.replaceNamespacedSecret({
+      name: 'db',
+      namespace: 'default',
+      body: { ...read, data: { password: Buffer.from('p2').toString('base64') } },
+    });
+    const merged = await core.patchNamespacedSecret(
+      { name: 'db', namespace: 'default', body: { metadata: { annotations: { rotated: 'yes' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const jsonPatched = await core.patchNamespacedSecret({
+      name: 'db',
+      namespace: 'default',
+      body: [{ op: 'replace', path: '/data/password', value: Buffer.from('p3').toString('base64') }],
+    });
 
     assert.equal(created.data?.password, Buffer.from('p1').toString('base64'));
-    assert.deepEqual(listed.items.map((s) => s.metadata?.name), ['db']);
+    assert.deepEqual(
+      listed.items.map((s) => s.metadata?.name),
+      ['db'],
+    );
     assert.ok(listed.metadata?.resourceVersion);
     assert.equal(Buffer.from(replaced.data?.password ?? '', 'base64').toString(), 'p2');
     assert.equal(merged.metadata?.annotations?.rotated, 'yes');
     assert.equal(Buffer.from(jsonPatched.data?.password ?? '', 'base64').toString(), 'p3');
-    assert.ok(emu.requests.entries.every((e) => e.user === 'emulator-admin'), 'every request carried the admin token');
+    assert.ok(
+      emu.requests.entries.every((e) => e.user === 'emulator-admin'),
+      'every request carried the admin token',
+    );
     await core.deleteNamespacedSecret({ name: 'db', namespace: 'default' });
     await assert.rejects(core.readNamespacedSecret({ name: 'db', namespace: 'default' }), (err) => statusOf(err).reason === 'NotFound');
   });
@@ -54,10 +89,13 @@ describe('test/emulator/client-node', () => {
     await core.replaceNamespacedSecret({ name: 's', namespace: 'default', body: { ...first, data: { a: 'MQ==' } } });
     const sa = clients(emu, emu.serviceAccountToken('default', 'nobody'));
 
-    await assert.rejects(core.replaceNamespacedSecret({ name: 's', namespace: 'default', body: { ...first, data: { a: 'Mg==' } } }), (err) => {
-      const status = statusOf(err);
-      return status.code === 409 && status.reason === 'Conflict';
-    });
+    await assert.rejects(
+      core.replaceNamespacedSecret({ name: 's', namespace: 'default', body: { ...first, data: { a: 'Mg==' } } }),
+      (err) => {
+        const status = statusOf(err);
+        return status.code === 409 && status.reason === 'Conflict';
+      },
+    );
     await assert.rejects(sa.core.listSecretForAllNamespaces(), (err) => {
       const status = statusOf(err);
       return status.code === 403 && status.message.includes('"system:serviceaccount:default:nobody" cannot list resource "secrets"');
@@ -84,7 +122,11 @@ describe('test/emulator/client-node', () => {
     await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('web') as never });
 
     const patched = await apps.patchNamespacedDeployment(
-      { name: 'web', namespace: 'default', body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' } } } } } },
+      {
+        name: 'web',
+        namespace: 'default',
+        body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' } } } } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     await emu.workloads.idle();
@@ -99,16 +141,36 @@ describe('test/emulator/client-node', () => {
     const { leases } = clients(emu, 'emulator-admin');
     const now = new V1MicroTime();
 
-    const lease = await leases.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'lock' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: now, renewTime: now, leaseTransitions: 0 } } });
-    const renewed = await leases.replaceNamespacedLease({ name: 'lock', namespace: 'default', body: { ...lease, spec: { ...lease.spec, renewTime: new V1MicroTime(now.getTime() + 1000) } } });
-    const stale = leases.replaceNamespacedLease({ name: 'lock', namespace: 'default', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });
+    const lease = await leases.createNamespacedLease({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'lock' },
+        spec: { holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+      },
+    });
+    const renewed = await leases.replaceNamespacedLease({
+      name: 'lock',
+      namespace: 'default',
+      body: { ...lease, spec: { ...lease.spec, renewTime: new V1MicroTime(now.getTime() + 1000) } },
+    });
+    const stale = leases.replaceNamespacedLease({
+      name: 'lock',
+      namespace: 'default',
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } },
+    });
     // A plain Date serialises with 3 fractional digits; the real server's MicroTime decoder refuses it.
-    const plainDate = leases.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'bad' }, spec: { holderIdentity: 'a', renewTime: new Date() } } });
+    const plainDate = leases.createNamespacedLease({
+      namespace: 'default',
+      body: { metadata: { name: 'bad' }, spec: { holderIdentity: 'a', renewTime: new Date() } },
+    });
 
     assert.equal(renewed.spec?.holderIdentity, 'a');
     assert.match(String(renewed.spec?.renewTime), /\.\d{6}Z$/);
     await assert.rejects(stale, (err) => statusOf(err).code === 409);
-    await assert.rejects(plainDate, (err) => statusOf(err).code === 400 && /cannot be handled as a Lease: parsing time/.test(statusOf(err).message));
+    await assert.rejects(
+      plainDate,
+      (err) => statusOf(err).code === 400 && /cannot be handled as a Lease: parsing time/.test(statusOf(err).message),
+    );
     await leases.deleteNamespacedLease({ name: 'lock', namespace: 'default' });
     assert.equal((await leases.listNamespacedLease({ namespace: 'default' })).items.length, 0);
   });
@@ -143,9 +205,16 @@ describe('test/emulator/client-node', () => {
     const { kc } = clients(emu, 'emulator-admin');
     const seen: string[] = [];
     const watch = new Watch(kc);
-    const request = await watch.watch('/api/v1/namespaces/default/configmaps', {}, (type, obj: { metadata: { name: string } }) => seen.push(`${type} ${obj.metadata.name}`), () => undefined);
+    const request = await watch.watch(
+      '/api/v1/namespaces/default/configmaps',
+      {},
+      (type, obj: { metadata: { name: string } }) => seen.push(`${type} ${obj.metadata.name}`),
+      () => undefined,
+    );
     const { core } = clients(emu, 'emulator-admin');
-    const informer = makeInformer(kc, '/api/v1/namespaces/default/configmaps', () => core.listNamespacedConfigMap({ namespace: 'default' }));
+    const informer = makeInformer(kc, '/api/v1/namespaces/default/configmaps', () =>
+      core.listNamespacedConfigMap({ namespace: 'default' }),
+    );
     const added: string[] = [];
     informer.on('add', (obj) => added.push(obj.metadata?.name ?? ''));
     await informer.start();

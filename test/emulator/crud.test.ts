@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { api, deployment, secret } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 describe('test/emulator/crud', () => {
   let emu: KubeEmulator;
@@ -35,7 +35,13 @@ describe('test/emulator/crud', () => {
 
     const deleted = await api(emu, 'DELETE', `${base}/db`);
     assert.equal(deleted.status, 200);
-    assert.deepEqual(deleted.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: 'db', kind: 'secrets', uid: created.body.metadata.uid } });
+    assert.deepEqual(deleted.body, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: { name: 'db', kind: 'secrets', uid: created.body.metadata.uid },
+    });
     assert.equal((await api(emu, 'GET', `${base}/db`)).status, 404);
   });
 
@@ -51,13 +57,25 @@ describe('test/emulator/crud', () => {
     const wrongMethod = await api(emu, 'PUT', base, secret('b'));
     const unknown = await api(emu, 'GET', '/api/v1/widgets');
 
-    assert.deepEqual(missing.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'secrets "nope" not found', reason: 'NotFound', details: { name: 'nope', kind: 'secrets' }, code: 404 });
+    assert.deepEqual(missing.body, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'secrets "nope" not found',
+      reason: 'NotFound',
+      details: { name: 'nope', kind: 'secrets' },
+      code: 404,
+    });
     assert.equal(duplicate.status, 409);
     assert.equal(duplicate.body.reason, 'AlreadyExists');
     assert.equal(duplicate.body.message, 'secrets "a" already exists');
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.reason, 'Conflict');
-    assert.equal(conflict.body.message, 'Operation cannot be fulfilled on secrets "a": the object has been modified; please apply your changes to the latest version and try again');
+    assert.equal(
+      conflict.body.message,
+      'Operation cannot be fulfilled on secrets "a": the object has been modified; please apply your changes to the latest version and try again',
+    );
     assert.deepEqual(appsMissing.body.details, { name: 'x', group: 'apps', kind: 'deployments' });
     assert.equal(appsMissing.body.message, 'deployments.apps "x" not found');
     assert.equal(wrongMethod.status, 405);
@@ -98,10 +116,17 @@ describe('test/emulator/crud', () => {
   it('bumps generation only on spec changes (and on Deployment annotation changes, like the real strategy)', async () => {
     const path = '/apis/apps/v1/namespaces/default/deployments';
     const created = (await api(emu, 'POST', path, deployment('web'))).body;
-    const labelled = (await api(emu, 'PATCH', `${path}/web`, { metadata: { labels: { team: 'a' } } }, { contentType: 'application/merge-patch+json' })).body;
-    const status = (await api(emu, 'PATCH', `${path}/web/status`, { status: { replicas: 7 } }, { contentType: 'application/merge-patch+json' })).body;
-    const scaled = (await api(emu, 'PATCH', `${path}/web`, { spec: { replicas: 3 } }, { contentType: 'application/merge-patch+json' })).body;
-    const annotated = (await api(emu, 'PATCH', `${path}/web`, { metadata: { annotations: { note: 'x' } } }, { contentType: 'application/merge-patch+json' })).body;
+    const labelled = (
+      await api(emu, 'PATCH', `${path}/web`, { metadata: { labels: { team: 'a' } } }, { contentType: 'application/merge-patch+json' })
+    ).body;
+    const status = (
+      await api(emu, 'PATCH', `${path}/web/status`, { status: { replicas: 7 } }, { contentType: 'application/merge-patch+json' })
+    ).body;
+    const scaled = (await api(emu, 'PATCH', `${path}/web`, { spec: { replicas: 3 } }, { contentType: 'application/merge-patch+json' }))
+      .body;
+    const annotated = (
+      await api(emu, 'PATCH', `${path}/web`, { metadata: { annotations: { note: 'x' } } }, { contentType: 'application/merge-patch+json' })
+    ).body;
 
     assert.equal(created.metadata.generation, 1);
     assert.equal(labelled.metadata.generation, 1);
@@ -117,7 +142,13 @@ describe('test/emulator/crud', () => {
     emu.workloads.rolloutDelayMs = 60_000;
 
     const viaMain = await api(emu, 'PATCH', `${path}/web`, { status: { replicas: 5 } }, { contentType: 'application/merge-patch+json' });
-    const viaStatus = await api(emu, 'PATCH', `${path}/web/status`, { spec: { replicas: 9 }, status: { replicas: 4 } }, { contentType: 'application/merge-patch+json' });
+    const viaStatus = await api(
+      emu,
+      'PATCH',
+      `${path}/web/status`,
+      { spec: { replicas: 9 }, status: { replicas: 4 } },
+      { contentType: 'application/merge-patch+json' },
+    );
 
     assert.notEqual(viaMain.body.status?.replicas, 5);
     assert.notEqual(viaMain.body.status?.replicas, 99);
@@ -139,7 +170,9 @@ describe('test/emulator/crud', () => {
 
     const deleting = await api(emu, 'DELETE', `${base}/held`);
     const stillThere = await api(emu, 'GET', `${base}/held`);
-    const released = await api(emu, 'PATCH', `${base}/held`, [{ op: 'remove', path: '/metadata/finalizers' }], { contentType: 'application/json-patch+json' });
+    const released = await api(emu, 'PATCH', `${base}/held`, [{ op: 'remove', path: '/metadata/finalizers' }], {
+      contentType: 'application/json-patch+json',
+    });
 
     assert.equal(deleting.status, 200);
     assert.ok(deleting.body.metadata.deletionTimestamp);
@@ -171,7 +204,10 @@ describe('test/emulator/crud', () => {
     assert.equal(deleted.body.kind, 'Namespace');
     assert.equal(deleted.body.status.phase, 'Terminating');
     assert.equal((await api(emu, 'GET', '/api/v1/namespaces/team')).status, 404);
-    assert.deepEqual(emu.list('v1', 'Secret').map((s) => s.metadata.name), ['survivor']);
+    assert.deepEqual(
+      emu.list('v1', 'Secret').map((s) => s.metadata.name),
+      ['survivor'],
+    );
     assert.deepEqual(emu.list('v1', 'ConfigMap', 'team'), []);
     assert.equal(emu.get('v1', 'ServiceAccount', 'team', 'default'), undefined);
   });
@@ -186,12 +222,22 @@ describe('test/emulator/crud', () => {
     const created = emu.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'default' }, data: { a: '1' } });
 
     const updated = emu.update({ ...created, data: { a: '2' } });
-    assert.throws(() => emu.update({ ...created, data: { a: '3' } }), (err: Error & { code?: number }) => err.code === 409);
-    assert.equal(emu.get('v1', 'ConfigMap', 'default', 'cfg')?.data && (emu.get('v1', 'ConfigMap', 'default', 'cfg')?.data as Record<string, string>).a, '2');
+    assert.throws(
+      () => emu.update({ ...created, data: { a: '3' } }),
+      (err: Error & { code?: number }) => err.code === 409,
+    );
+    assert.equal(
+      emu.get('v1', 'ConfigMap', 'default', 'cfg')?.data &&
+        (emu.get('v1', 'ConfigMap', 'default', 'cfg')?.data as Record<string, string>).a,
+      '2',
+    );
     assert.equal(updated.kind, 'ConfigMap');
     assert.equal(emu.delete('v1', 'ConfigMap', 'default', 'cfg'), true);
     assert.equal(emu.get('v1', 'ConfigMap', 'default', 'cfg'), undefined);
-    assert.throws(() => emu.delete('v1', 'ConfigMap', 'default', 'cfg'), (err: Error & { code?: number }) => err.code === 404);
+    assert.throws(
+      () => emu.delete('v1', 'ConfigMap', 'default', 'cfg'),
+      (err: Error & { code?: number }) => err.code === 404,
+    );
   });
 
   it('loads multi-document YAML with applyObjects (create then replace)', async () => {

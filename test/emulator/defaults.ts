@@ -5,8 +5,8 @@
  * spec comparisons (generation) are stable.
  */
 import type { ResourceType } from './resources.js';
-import { isObject } from './types.js';
 import type { JsonObject, KubeObject } from './types.js';
+import { isObject } from './types.js';
 
 function setDefault(obj: JsonObject, key: string, value: unknown): void {
   if (obj[key] === undefined || obj[key] === null) obj[key] = value;
@@ -116,7 +116,12 @@ export function defaultJobSelector(job: KubeObject, uid: string): void {
   const spec = isObject(job.spec) ? job.spec : undefined;
   if (!spec || spec.manualSelector === true || !isObject(spec.template)) return;
   const name = job.metadata?.name ?? '';
-  const labels = { 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name };
+  const labels = {
+    'batch.kubernetes.io/controller-uid': uid,
+    'batch.kubernetes.io/job-name': name,
+    'controller-uid': uid,
+    'job-name': name,
+  };
   if (!isObject(spec.selector)) spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
   const meta = child(spec.template, 'metadata');
   meta.labels = { ...(isObject(meta.labels) ? meta.labels : {}), ...labels };

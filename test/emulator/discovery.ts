@@ -2,8 +2,9 @@
  * Discovery documents: /version, /api, /api/v1, /apis, /apis/<g>/<v>
  * (legacy, non-aggregated discovery; clients fall back to it).
  */
-import { apiGroups, resourcesOf, RESOURCES } from './resources.js';
+
 import type { ResourceType } from './resources.js';
+import { apiGroups, RESOURCES, resourcesOf } from './resources.js';
 
 /** /version. `gitVersion` is what kubectl (and gcloud's kubectl dispatcher) read. */
 export function versionInfo(): object {
@@ -48,12 +49,26 @@ export function group(name: string): object | undefined {
 const SUBRESOURCE_VERBS = ['get', 'patch', 'update'];
 
 function resourceEntries(rt: ResourceType): object[] {
-  const main: Record<string, unknown> = { name: rt.plural, singularName: rt.singular, namespaced: rt.namespaced, kind: rt.kind, verbs: rt.verbs };
+  const main: Record<string, unknown> = {
+    name: rt.plural,
+    singularName: rt.singular,
+    namespaced: rt.namespaced,
+    kind: rt.kind,
+    verbs: rt.verbs,
+  };
   if (rt.shortNames.length > 0) main.shortNames = rt.shortNames;
   if (rt.categories.length > 0) main.categories = rt.categories;
   const subs = rt.subresources.map((sub) =>
     sub === 'scale'
-      ? { name: `${rt.plural}/scale`, singularName: '', namespaced: rt.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUBRESOURCE_VERBS }
+      ? {
+          name: `${rt.plural}/scale`,
+          singularName: '',
+          namespaced: rt.namespaced,
+          group: 'autoscaling',
+          version: 'v1',
+          kind: 'Scale',
+          verbs: SUBRESOURCE_VERBS,
+        }
       : { name: `${rt.plural}/${sub}`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: SUBRESOURCE_VERBS },
   );
   return [main, ...subs];

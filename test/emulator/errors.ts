@@ -96,7 +96,11 @@ export function alreadyExists(gr: GroupResource, name: string): KubeApiError {
 }
 
 /** The optimistic-concurrency failure (stale resourceVersion). */
-export function conflict(gr: GroupResource, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): KubeApiError {
+export function conflict(
+  gr: GroupResource,
+  name: string,
+  why = 'the object has been modified; please apply your changes to the latest version and try again',
+): KubeApiError {
   return new KubeApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${why}`, grDetails(gr, name));
 }
 
@@ -172,7 +176,10 @@ export function statusForCode(code: number, message?: string, retryAfterSeconds?
     503: ['ServiceUnavailable', 'the server is currently unable to handle the request'],
     504: ['Timeout', 'the server was unable to return a response in the time allotted, but may still be processing the request'],
   };
-  const [reason, defaultMessage] = table[code] ?? ['Unknown', `the server responded with the status code ${code} but did not return more information`];
+  const [reason, defaultMessage] = table[code] ?? [
+    'Unknown',
+    `the server responded with the status code ${code} but did not return more information`,
+  ];
   const details: StatusDetails = {};
   if (retryAfterSeconds !== undefined) details.retryAfterSeconds = retryAfterSeconds;
   return new KubeApiError(code, reason, message ?? defaultMessage, retryAfterSeconds !== undefined ? details : undefined).status;

@@ -33,5 +33,8 @@ export function eventV1ToCore(obj: KubeObject): KubeObject {
 
 /** Stored core/v1 Event -> events.k8s.io/v1 shape. */
 export function eventCoreToV1(obj: KubeObject): KubeObject {
-  return rename(obj, FIELD_MAP.map(([v1, core]) => [core, v1] as [string, string]));
+  return rename(
+    obj,
+    FIELD_MAP.map(([v1, core]) => [core, v1] as [string, string]),
+  );
 }

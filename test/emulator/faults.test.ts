@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator, RequestSequence } from './index.js';
 import { api, secret } from './helpers.js';
+import { KubeEmulator, RequestSequence } from './index.js';
 
 describe('test/emulator/faults', () => {
   let emu: KubeEmulator;
@@ -86,7 +86,14 @@ describe('test/emulator/faults', () => {
   it('loseResponse: serves the write in full, then resets the connection instead of answering', async () => {
     const fault = emu.faults.inject({ method: 'POST', path: base, loseResponse: true });
 
-    await assert.rejects(fetch(`${emu.url}${base}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(secret('committed')) }), /fetch failed/);
+    await assert.rejects(
+      fetch(`${emu.url}${base}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(secret('committed')),
+      }),
+      /fetch failed/,
+    );
 
     assert.equal(fault.hits, 1);
     assert.ok(emu.get('v1', 'Secret', 'default', 'committed'), 'the create was committed');
@@ -99,7 +106,14 @@ describe('test/emulator/faults', () => {
   it('loseResponse: an error the server would have answered is lost too', async () => {
     emu.faults.inject({ method: 'PUT', path: `${base}/missing`, loseResponse: true });
 
-    await assert.rejects(fetch(`${emu.url}${base}/missing`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(secret('missing')) }), /fetch failed/);
+    await assert.rejects(
+      fetch(`${emu.url}${base}/missing`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(secret('missing')),
+      }),
+      /fetch failed/,
+    );
 
     assert.equal(emu.requests.entries.at(-1)!.status, 404);
   });
@@ -115,7 +129,10 @@ describe('test/emulator/faults', () => {
     for (let i = 0; i < 4; i++) statuses.push((await api(emu, 'GET', i === 1 ? '/api/v1/namespaces' : base)).status);
 
     assert.deepEqual(statuses, [200, 200, 503, 200], 'requests 2, 3, 4, 5 of the shared sequence');
-    assert.deepEqual(emu.requests.entries.map((e) => e.seq), [2, 3, 4, 5]);
+    assert.deepEqual(
+      emu.requests.entries.map((e) => e.seq),
+      [2, 3, 4, 5],
+    );
     assert.equal(shared.count, 5);
     assert.equal(fault.hits, 1);
   });
@@ -190,7 +207,10 @@ describe('test/emulator/request-log', () => {
     assert.equal(e[1].dryRun, true);
     assert.equal(e[4].apiGroup, 'apps');
     assert.equal(e[5].user, 'reader');
-    assert.equal(emu.requests.count((x) => x.verb === 'list'), 2);
+    assert.equal(
+      emu.requests.count((x) => x.verb === 'list'),
+      2,
+    );
     assert.equal(emu.requests.filter((x) => x.status === 403).length, 1);
   });
 });

@@ -6,8 +6,9 @@
  * with other servers, so that "request 17" is one request across all of them),
  * or by a predicate.
  */
-import { statusForCode } from './errors.js';
+
 import type { Status } from './errors.js';
+import { statusForCode } from './errors.js';
 
 /**
  * Numbers requests 1, 2, 3... in the order they arrive. One sequence can be given to several

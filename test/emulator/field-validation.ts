@@ -6,8 +6,8 @@
  */
 import { badRequest } from './errors.js';
 import type { ResourceType } from './resources.js';
-import { isObject } from './types.js';
 import type { KubeObject } from './types.js';
+import { isObject } from './types.js';
 
 const COMMON = ['apiVersion', 'kind', 'metadata'];
 const WITH_SPEC = [...COMMON, 'spec', 'status'];
@@ -16,8 +16,40 @@ const TOP_LEVEL: Record<string, string[]> = {
   '/secrets': [...COMMON, 'data', 'stringData', 'type', 'immutable'],
   '/configmaps': [...COMMON, 'data', 'binaryData', 'immutable'],
   '/serviceaccounts': [...COMMON, 'secrets', 'imagePullSecrets', 'automountServiceAccountToken'],
-  '/events': [...COMMON, 'involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime', 'series', 'action', 'related', 'reportingComponent', 'reportingInstance'],
-  'events.k8s.io/events': [...COMMON, 'eventTime', 'series', 'reportingController', 'reportingInstance', 'action', 'reason', 'regarding', 'related', 'note', 'type', 'deprecatedSource', 'deprecatedFirstTimestamp', 'deprecatedLastTimestamp', 'deprecatedCount'],
+  '/events': [
+    ...COMMON,
+    'involvedObject',
+    'reason',
+    'message',
+    'source',
+    'firstTimestamp',
+    'lastTimestamp',
+    'count',
+    'type',
+    'eventTime',
+    'series',
+    'action',
+    'related',
+    'reportingComponent',
+    'reportingInstance',
+  ],
+  'events.k8s.io/events': [
+    ...COMMON,
+    'eventTime',
+    'series',
+    'reportingController',
+    'reportingInstance',
+    'action',
+    'reason',
+    'regarding',
+    'related',
+    'note',
+    'type',
+    'deprecatedSource',
+    'deprecatedFirstTimestamp',
+    'deprecatedLastTimestamp',
+    'deprecatedCount',
+  ],
   'rbac.authorization.k8s.io/roles': [...COMMON, 'rules'],
   'rbac.authorization.k8s.io/clusterroles': [...COMMON, 'rules', 'aggregationRule'],
   'rbac.authorization.k8s.io/rolebindings': [...COMMON, 'subjects', 'roleRef'],
@@ -25,8 +57,21 @@ const TOP_LEVEL: Record<string, string[]> = {
 };
 
 const META_FIELDS = new Set([
-  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
-  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
 ]);
 
 export type FieldValidationMode = 'Strict' | 'Warn' | 'Ignore';

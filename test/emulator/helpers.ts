@@ -21,9 +21,13 @@ export async function api(emu: KubeEmulator, method: string, path: string, body?
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   if (body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
-  const res = await fetch(`${emu.url}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${emu.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {
@@ -33,12 +37,25 @@ export async function api(emu: KubeEmulator, method: string, path: string, body?
 }
 
 /** A minimal Secret manifest. */
-export function secret(name: string, data: Record<string, string> = { key: 'dmFsdWU=' }, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, ...((extra.metadata as object) ?? {}) }, data, ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'metadata')) };
+export function secret(
+  name: string,
+  data: Record<string, string> = { key: 'dmFsdWU=' },
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, ...((extra.metadata as object) ?? {}) },
+    data,
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'metadata')),
+  };
 }
 
 /** A minimal Deployment manifest whose container reads `env`. */
-export function deployment(name: string, opts: { replicas?: number; env?: unknown[]; volumes?: unknown[]; annotations?: Record<string, string>; paused?: boolean } = {}): Record<string, unknown> {
+export function deployment(
+  name: string,
+  opts: { replicas?: number; env?: unknown[]; volumes?: unknown[]; annotations?: Record<string, string>; paused?: boolean } = {},
+): Record<string, unknown> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -1,7 +1,7 @@
 /** Small HTTP helpers: bounded body reading and JSON/Status responses. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { KubeApiError, requestEntityTooLarge } from './errors.js';
 import type { Status } from './errors.js';
+import { KubeApiError, requestEntityTooLarge } from './errors.js';
 
 /** Reads the whole request body; 413 when it exceeds `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -3,18 +3,19 @@
  * `await KubeEmulator.start()`, point a client at `emulator.url` (or a
  * kubeconfig from `emulator.kubeconfigYaml()`), stop it with `stop()`.
  */
-export { KubeEmulator } from './server.js';
-export type { EmulatorOptions, RbacDecisionRecord } from './server.js';
-export { KubeApiError } from './errors.js';
+
 export type { Status, StatusCause, StatusDetails } from './errors.js';
-export { FaultInjector, RequestSequence } from './faults.js';
+export { KubeApiError } from './errors.js';
 export type { Fault, FaultRequest, FaultSpec } from './faults.js';
-export { RequestLog } from './request-log.js';
-export type { RequestLogEntry } from './request-log.js';
-export { FAIL_ROLLOUT_ANNOTATION, WorkloadController } from './workload-controller.js';
-export type { FailurePredicate, RolloutRecord, WorkloadKind } from './workload-controller.js';
+export { FaultInjector, RequestSequence } from './faults.js';
 export type { KubeconfigOptions } from './kubeconfig.js';
 export type { AuthzDecision, RuleMatch } from './rbac.js';
-export type { KubeObject, ObjectMeta, StoredKubeObject } from './types.js';
-export { RESOURCES } from './resources.js';
+export type { RequestLogEntry } from './request-log.js';
+export { RequestLog } from './request-log.js';
 export type { ResourceType } from './resources.js';
+export { RESOURCES } from './resources.js';
+export type { EmulatorOptions, RbacDecisionRecord } from './server.js';
+export { KubeEmulator } from './server.js';
+export type { KubeObject, ObjectMeta, StoredKubeObject } from './types.js';
+export type { FailurePredicate, RolloutRecord, WorkloadKind } from './workload-controller.js';
+export { FAIL_ROLLOUT_ANNOTATION, WorkloadController } from './workload-controller.js';

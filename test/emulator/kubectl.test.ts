@@ -4,9 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { KubeEmulator } from './index.js';
-import type { StoredKubeObject } from './index.js';
 import { eventually } from './helpers.js';
+import type { StoredKubeObject } from './index.js';
+import { KubeEmulator } from './index.js';
 
 /** kubectl binary: $KUBECTL, else the one on PATH. */
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
@@ -26,9 +26,14 @@ describe('test/emulator/kubectl', function () {
   /** Runs real kubectl against the emulator. */
   function kubectl(...args: string[]): Promise<Run> {
     return new Promise((resolve) => {
-      execFile(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { env: { ...process.env, HOME: dir, KUBECONFIG: kubeconfig }, timeout: 30_000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      });
+      execFile(
+        KUBECTL,
+        ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
+        { env: { ...process.env, HOME: dir, KUBECONFIG: kubeconfig }, timeout: 30_000 },
+        (err, stdout, stderr) => {
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -44,7 +49,7 @@ describe('test/emulator/kubectl', function () {
     return path;
   }
 
-  before(async function () {
+  before(async () => {
     const probe = await new Promise<boolean>((resolve) => execFile(KUBECTL, ['version', '--client'], (err) => resolve(!err)));
     if (!probe) throw new Error(`kubectl not found (${KUBECTL}); set KUBECTL`);
   });
@@ -95,7 +100,10 @@ describe('test/emulator/kubectl', function () {
     const invalid = await kubectl('create', 'secret', 'generic', 'Bad_Name', '--from-literal=a=b');
 
     assert.match(out, /secret\/from-file created/);
-    assert.equal(Buffer.from(String((emu.get('v1', 'Secret', 'default', 'from-file')?.data as Record<string, string>).password), 'base64').toString(), 'hunter2');
+    assert.equal(
+      Buffer.from(String((emu.get('v1', 'Secret', 'default', 'from-file')?.data as Record<string, string>).password), 'base64').toString(),
+      'hunter2',
+    );
     assert.notEqual(rejected.code, 0);
     assert.match(rejected.stderr, /unknown field "stringDta"/);
     assert.match(invalid.stderr, /Secret "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"/);
@@ -125,17 +133,24 @@ spec:
     const first = await ok('apply', '-f', path);
     const unchanged = await ok('apply', '-f', path);
     // A field set by someone else must survive the apply (three-way merge, not replace).
-    emu.patch('apps/v1', 'Deployment', 'default', 'web', 'application/strategic-merge-patch+json', { spec: { template: { spec: { containers: [{ name: 'app', env: [{ name: 'INJECTED', value: 'x' }] }] } } } });
+    emu.patch('apps/v1', 'Deployment', 'default', 'web', 'application/strategic-merge-patch+json', {
+      spec: { template: { spec: { containers: [{ name: 'app', env: [{ name: 'INJECTED', value: 'x' }] }] } } },
+    });
     await writeFile(path, manifest('3', 'side2'));
 
     const second = await ok('apply', '-f', path);
 
-    const dep = emu.get('apps/v1', 'Deployment', 'default', 'web') as StoredKubeObject & { spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } } };
+    const dep = emu.get('apps/v1', 'Deployment', 'default', 'web') as StoredKubeObject & {
+      spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } };
+    };
     const containers = dep.spec.template.spec.containers;
     assert.match(first, /deployment.apps\/web created/);
     assert.match(second, /deployment.apps\/web configured/);
     assert.match(unchanged, /deployment.apps\/web unchanged/);
-    assert.deepEqual(containers.map((c) => c.name), ['app', 'side2']);
+    assert.deepEqual(
+      containers.map((c) => c.name),
+      ['app', 'side2'],
+    );
     assert.deepEqual(Object.fromEntries((containers[0].env ?? []).map((e) => [e.name, e.value])), { A: '1', B: '3', INJECTED: 'x' });
     const lastApplied = JSON.parse(dep.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'] ?? '{}');
     assert.equal(lastApplied.spec.template.spec.containers[1].name, 'side2');
@@ -159,14 +174,19 @@ spec:
   });
 
   it('rollout restart and rollout status', async () => {
-    const path = await file('dep.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: app, image: "nginx:1.25"}]\n');
+    const path = await file(
+      'dep.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: app, image: "nginx:1.25"}]\n',
+    );
     await ok('apply', '-f', path);
     await ok('rollout', 'status', 'deployment/web', '--timeout=10s');
 
     const restarted = await ok('rollout', 'restart', 'deployment/web');
     const status = await ok('rollout', 'status', 'deployment/web', '--timeout=10s');
 
-    const dep = emu.get('apps/v1', 'Deployment', 'default', 'web') as StoredKubeObject & { spec: { template: { metadata: { annotations?: Record<string, string> } } } };
+    const dep = emu.get('apps/v1', 'Deployment', 'default', 'web') as StoredKubeObject & {
+      spec: { template: { metadata: { annotations?: Record<string, string> } } };
+    };
     const restartedAt = dep.spec.template.metadata.annotations?.['kubectl.kubernetes.io/restartedAt'] ?? '';
     assert.match(restarted, /deployment.apps\/web restarted/);
     assert.match(status, /successfully rolled out/);
@@ -177,7 +197,10 @@ spec:
 
   it('rollout status fails when the rollout exceeds its progress deadline', async () => {
     emu.workloads.progressDeadlineMs = 100;
-    const path = await file('dep.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: app\n        image: "nginx:1.25"\n        env: [{name: P, valueFrom: {secretKeyRef: {name: missing, key: p}}}]\n');
+    const path = await file(
+      'dep.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: app\n        image: "nginx:1.25"\n        env: [{name: P, valueFrom: {secretKeyRef: {name: missing, key: p}}}]\n',
+    );
     await ok('apply', '-f', path);
 
     const status = await kubectl('rollout', 'status', 'deployment/web', '--timeout=20s');
@@ -209,11 +232,34 @@ spec:
       emu = strict;
       await strict.writeKubeconfig(kubeconfig);
       await strict.applyObjects([
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reader', namespace: 'default' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }] },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'anon-reader', namespace: 'default' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' }, subjects: [{ kind: 'User', name: 'system:anonymous' }] },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'anon-basic' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:basic-user' }, subjects: [{ kind: 'Group', name: 'system:unauthenticated' }] },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: 'reader', namespace: 'default' },
+          rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'anon-reader', namespace: 'default' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' },
+          subjects: [{ kind: 'User', name: 'system:anonymous' }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'anon-basic' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:basic-user' },
+          subjects: [{ kind: 'Group', name: 'system:unauthenticated' }],
+        },
         // Like a real cluster, discovery is only for authenticated users unless granted.
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'anon-discovery' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:discovery' }, subjects: [{ kind: 'Group', name: 'system:unauthenticated' }] },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'anon-discovery' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:discovery' },
+          subjects: [{ kind: 'Group', name: 'system:unauthenticated' }],
+        },
       ]);
 
       const yes = await kubectl('auth', 'can-i', 'list', 'secrets');
@@ -233,7 +279,10 @@ spec:
   });
 
   it('scale and get -o wide work on deployments', async () => {
-    const path = await file('dep.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: app, image: "nginx:1.25"}]\n');
+    const path = await file(
+      'dep.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: app, image: "nginx:1.25"}]\n',
+    );
     await ok('apply', '-f', path);
 
     await ok('scale', 'deployment/web', '--replicas=3');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { api, secret } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 const LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 const OBJECT_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
@@ -8,7 +8,16 @@ const OBJECT_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v
 interface Partial {
   kind: string;
   apiVersion: string;
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid: string; resourceVersion: string; creationTimestamp: string; ownerReferences?: unknown[] };
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid: string;
+    resourceVersion: string;
+    creationTimestamp: string;
+    ownerReferences?: unknown[];
+  };
 }
 
 const names = (items: Partial[] | null) => (items ?? []).map((i) => `${i.metadata.namespace}/${i.metadata.name}`);
@@ -25,7 +34,12 @@ describe('test/emulator metadata-only responses (as=PartialObjectMetadataList / 
       for (let i = 0; i < 4; i++) {
         emu.create({
           ...secret(`s${i}`, { password: Buffer.from(`value-${ns}-${i}`).toString('base64') }),
-          metadata: { name: `s${i}`, namespace: ns, labels: { tier: i % 2 === 0 ? 'db' : 'web' }, annotations: { note: `n${i}`, ...(i === 3 ? { 'kubernetes.io/service-account.name': 'default' } : {}) } },
+          metadata: {
+            name: `s${i}`,
+            namespace: ns,
+            labels: { tier: i % 2 === 0 ? 'db' : 'web' },
+            annotations: { note: `n${i}`, ...(i === 3 ? { 'kubernetes.io/service-account.name': 'default' } : {}) },
+          },
           type: i === 3 ? 'kubernetes.io/service-account-token' : 'Opaque',
         } as never);
       }
@@ -52,7 +66,10 @@ describe('test/emulator metadata-only responses (as=PartialObjectMetadataList / 
     assert.deepEqual(item.metadata, stored.metadata, 'the whole ObjectMeta: labels, annotations, uid, resourceVersion, creationTimestamp');
     assert.ok(!res.text.includes(Buffer.from('value-a-1').toString('base64')), 'no data value in the response');
     assert.ok(!res.text.includes('service-account-token'), 'no type');
-    assert.equal(res.body.metadata.resourceVersion, String(Math.max(...res.body.items.map((i: Partial) => Number(i.metadata.resourceVersion)))));
+    assert.equal(
+      res.body.metadata.resourceVersion,
+      String(Math.max(...res.body.items.map((i: Partial) => Number(i.metadata.resourceVersion)))),
+    );
   });
 
   it('pages with limit and continue from one snapshot, like a full list', async () => {
@@ -65,7 +82,11 @@ describe('test/emulator metadata-only responses (as=PartialObjectMetadataList / 
 
     assert.equal(pages.length, 3);
     assert.ok(pages.every((p) => p.body.kind === 'PartialObjectMetadataList'));
-    assert.deepEqual(pages.flatMap((p) => names(p.body.items)), ['a/s0', 'a/s1', 'a/s2', 'a/s3', 'b/s0', 'b/s1', 'b/s2', 'b/s3'], 'b/s0 deleted after the first page is still in the snapshot');
+    assert.deepEqual(
+      pages.flatMap((p) => names(p.body.items)),
+      ['a/s0', 'a/s1', 'a/s2', 'a/s3', 'b/s0', 'b/s1', 'b/s2', 'b/s3'],
+      'b/s0 deleted after the first page is still in the snapshot',
+    );
     assert.equal(first.body.metadata.remainingItemCount, 5);
     assert.equal(new Set(pages.map((p) => p.body.metadata.resourceVersion)).size, 1);
   });
@@ -129,15 +150,39 @@ describe('test/emulator metadata-only responses (as=PartialObjectMetadataList / 
     const res = await get('/api/v1/namespaces/a/secrets/s2', OBJECT_ACCEPT);
 
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: emu.get('v1', 'Secret', 'a', 's2')!.metadata });
+    assert.deepEqual(res.body, {
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: emu.get('v1', 'Secret', 'a', 's2')!.metadata,
+    });
   });
 
   const notAcceptable: Array<[string, string, string, RegExp]> = [
-    ['a GET of one object asking for a list (its JSON fallback clause is not used)', '/api/v1/namespaces/a/secrets/s2', LIST_ACCEPT, /^you requested PartialObjectMetadataList, but the requested object is not a list \(\*core\.Secret\)$/],
-    ['a list asking for one object (its JSON fallback clause is not used)', '/apis/apps/v1/namespaces/a/deployments', OBJECT_ACCEPT, /^you requested PartialObjectMetadata, but the requested object is a list \(\*apps\.DeploymentList\)$/],
+    [
+      'a GET of one object asking for a list (its JSON fallback clause is not used)',
+      '/api/v1/namespaces/a/secrets/s2',
+      LIST_ACCEPT,
+      /^you requested PartialObjectMetadataList, but the requested object is not a list \(\*core\.Secret\)$/,
+    ],
+    [
+      'a list asking for one object (its JSON fallback clause is not used)',
+      '/apis/apps/v1/namespaces/a/deployments',
+      OBJECT_ACCEPT,
+      /^you requested PartialObjectMetadata, but the requested object is a list \(\*apps\.DeploymentList\)$/,
+    ],
     ['a watch asking for a list', '/api/v1/namespaces/a/secrets?watch=true', LIST_ACCEPT, /not a list \(\*core\.Secret\)/],
-    ['an unknown conversion with no fallback', '/api/v1/secrets', 'application/json;as=Widget;g=meta.k8s.io;v=v1', /^only the following media types are accepted: application\/json, application\/yaml, application\/vnd.kubernetes.protobuf$/],
-    ['an unknown meta version with no fallback', '/api/v1/secrets', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v2', /^only the following media types are accepted/],
+    [
+      'an unknown conversion with no fallback',
+      '/api/v1/secrets',
+      'application/json;as=Widget;g=meta.k8s.io;v=v1',
+      /^only the following media types are accepted: application\/json, application\/yaml, application\/vnd.kubernetes.protobuf$/,
+    ],
+    [
+      'an unknown meta version with no fallback',
+      '/api/v1/secrets',
+      'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v2',
+      /^only the following media types are accepted/,
+    ],
   ];
   for (const [what, path, accept, message] of notAcceptable) {
     it(`answers 406 NotAcceptable to ${what}`, async () => {
@@ -167,8 +212,19 @@ describe('test/emulator metadata-only responses (as=PartialObjectMetadataList / 
 
   it('is the list verb for RBAC, and logs the Accept header', async () => {
     await emu.applyObjects([
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'lister' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'lister' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'lister' }, subjects: [{ kind: 'ServiceAccount', name: 'scanner', namespace: 'a' }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'lister' },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'lister' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'lister' },
+        subjects: [{ kind: 'ServiceAccount', name: 'scanner', namespace: 'a' }],
+      },
     ]);
     const token = emu.serviceAccountToken('a', 'scanner');
     emu.requests.clear();
@@ -178,35 +234,56 @@ describe('test/emulator metadata-only responses (as=PartialObjectMetadataList / 
 
     assert.equal(list.status, 200);
     assert.equal(one.status, 403, 'a metadata-only GET is still the get verb');
-    assert.deepEqual(emu.requests.entries.map((e) => [e.verb, e.accept]), [['list', LIST_ACCEPT], ['get', OBJECT_ACCEPT]]);
+    assert.deepEqual(
+      emu.requests.entries.map((e) => [e.verb, e.accept]),
+      [
+        ['list', LIST_ACCEPT],
+        ['get', OBJECT_ACCEPT],
+      ],
+    );
   });
 
   it('watches with as=PartialObjectMetadata: events and bookmarks carry metadata only', async () => {
     const controller = new AbortController();
-    const res = await fetch(`${emu.url}/api/v1/namespaces/a/secrets?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`, {
-      headers: { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' },
-      signal: controller.signal,
-    });
+    const res = await fetch(
+      `${emu.url}/api/v1/namespaces/a/secrets?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`,
+      {
+        headers: { Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' },
+        signal: controller.signal,
+      },
+    );
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
     while (text.split('\n').length <= 5) text += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
-    const events = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string; object: Partial & Record<string, unknown> });
+    const events = text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { type: string; object: Partial & Record<string, unknown> });
 
-    assert.deepEqual(events.map((e) => `${e.type} ${e.object.kind} ${e.object.metadata.name ?? ''}`), [
-      'ADDED PartialObjectMetadata s0',
-      'ADDED PartialObjectMetadata s1',
-      'ADDED PartialObjectMetadata s2',
-      'ADDED PartialObjectMetadata s3',
-      'BOOKMARK PartialObjectMetadata ',
-    ]);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.object.kind} ${e.object.metadata.name ?? ''}`),
+      [
+        'ADDED PartialObjectMetadata s0',
+        'ADDED PartialObjectMetadata s1',
+        'ADDED PartialObjectMetadata s2',
+        'ADDED PartialObjectMetadata s3',
+        'BOOKMARK PartialObjectMetadata ',
+      ],
+    );
     assert.ok(events.every((e) => e.object.data === undefined && e.object.type === undefined));
   });
 
   it('still serves server-side Tables to kubectl-style Accept headers', async () => {
-    const res = await get('/api/v1/namespaces/a/secrets', 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json');
+    const res = await get(
+      '/api/v1/namespaces/a/secrets',
+      'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json',
+    );
 
     assert.equal(res.body.kind, 'Table');
-    assert.deepEqual(res.body.rows.map((r: { cells: unknown[] }) => r.cells[1]), ['Opaque', 'Opaque', 'Opaque', 'kubernetes.io/service-account-token']);
+    assert.deepEqual(
+      res.body.rows.map((r: { cells: unknown[] }) => r.cells[1]),
+      ['Opaque', 'Opaque', 'Opaque', 'kubernetes.io/service-account-token'],
+    );
   });
 });

@@ -18,13 +18,14 @@
  * server-side strict validation of each item.
  */
 import { createHash } from 'node:crypto';
-import { RESOURCES } from './resources.js';
 import type { ResourceType } from './resources.js';
+import { RESOURCES } from './resources.js';
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 
 function schemaName(rt: ResourceType): string {
-  const pkg = rt.group === '' ? 'core' : rt.group.replace('.k8s.io', '').replace('rbac.authorization', 'rbac').replace('.authorization', '');
+  const pkg =
+    rt.group === '' ? 'core' : rt.group.replace('.k8s.io', '').replace('rbac.authorization', 'rbac').replace('.authorization', '');
   return `io.k8s.api.${pkg.split('.')[0]}.${rt.version}.${rt.kind}`;
 }
 
@@ -45,7 +46,12 @@ function commonSchemas(): Record<string, unknown> {
         creationTimestamp: { $ref: `#/components/schemas/${META}.Time` },
         deletionGracePeriodSeconds: { type: 'integer', format: 'int64' },
         deletionTimestamp: { $ref: `#/components/schemas/${META}.Time` },
-        finalizers: { type: 'array', items: { type: 'string', default: '' }, 'x-kubernetes-list-type': 'set', 'x-kubernetes-patch-strategy': 'merge' },
+        finalizers: {
+          type: 'array',
+          items: { type: 'string', default: '' },
+          'x-kubernetes-list-type': 'set',
+          'x-kubernetes-patch-strategy': 'merge',
+        },
         generateName: stringSchema,
         generation: { type: 'integer', format: 'int64' },
         labels: stringMap,
@@ -68,13 +74,29 @@ function commonSchemas(): Record<string, unknown> {
     [`${META}.OwnerReference`]: {
       type: 'object',
       required: ['apiVersion', 'kind', 'name', 'uid'],
-      properties: { apiVersion: stringSchema, blockOwnerDeletion: { type: 'boolean' }, controller: { type: 'boolean' }, kind: stringSchema, name: stringSchema, uid: stringSchema },
+      properties: {
+        apiVersion: stringSchema,
+        blockOwnerDeletion: { type: 'boolean' },
+        controller: { type: 'boolean' },
+        kind: stringSchema,
+        name: stringSchema,
+        uid: stringSchema,
+      },
       'x-kubernetes-map-type': 'atomic',
     },
     [`${META}.Time`]: { type: 'string', format: 'date-time' },
     [`${META}.Status`]: {
       type: 'object',
-      properties: { apiVersion: stringSchema, code: { type: 'integer' }, details: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, kind: stringSchema, message: stringSchema, metadata: { type: 'object' }, reason: stringSchema, status: stringSchema },
+      properties: {
+        apiVersion: stringSchema,
+        code: { type: 'integer' },
+        details: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        kind: stringSchema,
+        message: stringSchema,
+        metadata: { type: 'object' },
+        reason: stringSchema,
+        status: stringSchema,
+      },
       'x-kubernetes-group-version-kind': [{ group: '', kind: 'Status', version: 'v1' }],
     },
   };
@@ -135,13 +157,21 @@ function pathsFor(rt: ResourceType): Record<string, unknown> {
   const prefix = rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`;
   const base = rt.namespaced ? `${prefix}/namespaces/{namespace}/${rt.plural}` : `${prefix}/${rt.plural}`;
   const objectBody = jsonContent(schemaName(rt));
-  const patchBody = Object.fromEntries(PATCH_CONTENT.map((ct) => [ct, { schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }]));
+  const patchBody = Object.fromEntries(
+    PATCH_CONTENT.map((ct) => [ct, { schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }]),
+  );
   if (rt.verbs.length === 1 && rt.verbs[0] === 'create') {
     return { [base]: { post: operation(rt, 'post', WRITE_PARAMS, objectBody) } };
   }
   const paths: Record<string, unknown> = {
     [base]: {
-      get: operation(rt, 'list', [queryParam('labelSelector'), queryParam('fieldSelector'), queryParam('limit', 'integer'), queryParam('continue'), queryParam('watch', 'boolean')]),
+      get: operation(rt, 'list', [
+        queryParam('labelSelector'),
+        queryParam('fieldSelector'),
+        queryParam('limit', 'integer'),
+        queryParam('continue'),
+        queryParam('watch', 'boolean'),
+      ]),
       post: operation(rt, 'post', WRITE_PARAMS, objectBody),
     },
     [`${base}/{name}`]: {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { api, secret } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 describe('test/emulator/pagination', () => {
   let emu: KubeEmulator;
@@ -29,7 +29,9 @@ describe('test/emulator/pagination', () => {
       assert.equal(res.status, 200, res.text);
       pages++;
       rvs.add(res.body.metadata.resourceVersion);
-      names.push(...res.body.items.map((i: { metadata: { namespace: string; name: string } }) => `${i.metadata.namespace}/${i.metadata.name}`));
+      names.push(
+        ...res.body.items.map((i: { metadata: { namespace: string; name: string } }) => `${i.metadata.namespace}/${i.metadata.name}`),
+      );
       token = res.body.metadata.continue;
     } while (token);
     return { names, pages, rvs };
@@ -58,9 +60,16 @@ describe('test/emulator/pagination', () => {
     emu.create({ ...secret('s2a'), metadata: { name: 's2a', namespace: 'a' } });
     emu.update({ ...(emu.get('v1', 'Secret', 'a', 's4') as object), data: { key: 'Y2hhbmdlZA==' } } as never);
 
-    const rest = await api(emu, 'GET', `/api/v1/namespaces/a/secrets?limit=10&continue=${encodeURIComponent(first.body.metadata.continue)}`);
+    const rest = await api(
+      emu,
+      'GET',
+      `/api/v1/namespaces/a/secrets?limit=10&continue=${encodeURIComponent(first.body.metadata.continue)}`,
+    );
 
-    assert.deepEqual(rest.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ['s2', 's3', 's4']);
+    assert.deepEqual(
+      rest.body.items.map((i: { metadata: { name: string } }) => i.metadata.name),
+      ['s2', 's3', 's4'],
+    );
     assert.equal(rest.body.items[2].data.key, 'dmFsdWU=');
     assert.equal(rest.body.metadata.resourceVersion, first.body.metadata.resourceVersion);
     assert.equal(rest.body.metadata.continue, undefined);
@@ -70,13 +79,24 @@ describe('test/emulator/pagination', () => {
     const first = await api(emu, 'GET', '/api/v1/namespaces/a/secrets?limit=2');
     clock += 61_000;
 
-    const expired = await api(emu, 'GET', `/api/v1/namespaces/a/secrets?limit=2&continue=${encodeURIComponent(first.body.metadata.continue)}`);
+    const expired = await api(
+      emu,
+      'GET',
+      `/api/v1/namespaces/a/secrets?limit=2&continue=${encodeURIComponent(first.body.metadata.continue)}`,
+    );
 
     assert.equal(expired.status, 410);
     assert.equal(expired.body.reason, 'Expired');
     assert.match(expired.body.message, /^The provided continue parameter is too old to display a consistent list result/);
-    const resumed = await api(emu, 'GET', `/api/v1/namespaces/a/secrets?limit=10&continue=${encodeURIComponent(expired.body.metadata.continue)}`);
-    assert.deepEqual(resumed.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ['s2', 's3', 's4']);
+    const resumed = await api(
+      emu,
+      'GET',
+      `/api/v1/namespaces/a/secrets?limit=10&continue=${encodeURIComponent(expired.body.metadata.continue)}`,
+    );
+    assert.deepEqual(
+      resumed.body.items.map((i: { metadata: { name: string } }) => i.metadata.name),
+      ['s2', 's3', 's4'],
+    );
   });
 
   it('answers 400 for a malformed continue token, like kube-apiserver', async () => {
@@ -102,12 +122,19 @@ describe('test/emulator/selectors', () => {
 
   before(async () => {
     emu = await KubeEmulator.start();
-    const add = (name: string, labels: Record<string, string>, type = 'Opaque') => emu.create({ ...secret(name), metadata: { name, namespace: 'default', labels }, type } as never);
+    const add = (name: string, labels: Record<string, string>, type = 'Opaque') =>
+      emu.create({ ...secret(name), metadata: { name, namespace: 'default', labels }, type } as never);
     add('prod-db', { env: 'prod', tier: 'db', rotate: 'true' });
     add('prod-web', { env: 'prod', tier: 'web' });
     add('dev-db', { env: 'dev', tier: 'db', rotate: 'false' });
     add('plain', {});
-    emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'default', labels: { env: 'prod' } }, type: 'kubernetes.io/basic-auth', data: { username: 'dQ==' } });
+    emu.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'creds', namespace: 'default', labels: { env: 'prod' } },
+      type: 'kubernetes.io/basic-auth',
+      data: { username: 'dQ==' },
+    });
   });
   after(async () => {
     await emu.stop();
@@ -128,7 +155,10 @@ describe('test/emulator/selectors', () => {
     it(`labelSelector ${selector}`, async () => {
       const res = await api(emu, 'GET', `/api/v1/namespaces/default/secrets?labelSelector=${encodeURIComponent(selector)}`);
 
-      assert.deepEqual(res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), expected);
+      assert.deepEqual(
+        res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name),
+        expected,
+      );
     });
   }
 
@@ -142,7 +172,10 @@ describe('test/emulator/selectors', () => {
     it(`fieldSelector ${selector}`, async () => {
       const res = await api(emu, 'GET', `/api/v1/secrets?fieldSelector=${encodeURIComponent(selector)}`);
 
-      assert.deepEqual(res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), expected);
+      assert.deepEqual(
+        res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name),
+        expected,
+      );
     });
   }
 
@@ -159,14 +192,25 @@ describe('test/emulator/selectors', () => {
   it('deletes a collection by label selector', async () => {
     const extra = await KubeEmulator.start();
     try {
-      for (const [name, env] of [['x1', 'tmp'], ['x2', 'tmp'], ['keep', 'prod']]) extra.create({ ...secret(name), metadata: { name, namespace: 'default', labels: { env } } } as never);
+      for (const [name, env] of [
+        ['x1', 'tmp'],
+        ['x2', 'tmp'],
+        ['keep', 'prod'],
+      ])
+        extra.create({ ...secret(name), metadata: { name, namespace: 'default', labels: { env } } } as never);
 
       const res = await api(extra, 'DELETE', '/api/v1/namespaces/default/secrets?labelSelector=env%3Dtmp');
 
       assert.equal(res.status, 200);
       assert.equal(res.body.kind, 'SecretList');
-      assert.deepEqual(res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ['x1', 'x2']);
-      assert.deepEqual(extra.list('v1', 'Secret', 'default').map((s) => s.metadata.name), ['keep']);
+      assert.deepEqual(
+        res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name),
+        ['x1', 'x2'],
+      );
+      assert.deepEqual(
+        extra.list('v1', 'Secret', 'default').map((s) => s.metadata.name),
+        ['keep'],
+      );
     } finally {
       await extra.stop();
     }

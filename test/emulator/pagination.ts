@@ -65,7 +65,14 @@ export class ContinueTokens {
   /** Token for continuing `snapshotId` after `offset` items, the last one having key `start`. */
   issue(snapshotId: string, rv: number, offset: number, start: string): string {
     const snapshot = this.snapshots.get(snapshotId);
-    const token: ContinueToken = { v: 'emulator/1', id: snapshotId, rv, off: offset, start, exp: snapshot?.expiresAt ?? this.now() + this.ttlMs() };
+    const token: ContinueToken = {
+      v: 'emulator/1',
+      id: snapshotId,
+      rv,
+      off: offset,
+      start,
+      exp: snapshot?.expiresAt ?? this.now() + this.ttlMs(),
+    };
     return Buffer.from(JSON.stringify(token)).toString('base64url');
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { api } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 describe('test/emulator/perf', function () {
   this.timeout(120_000);
@@ -11,7 +11,12 @@ describe('test/emulator/perf', function () {
     for (const ns of ['ns-a', 'ns-b']) emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     for (let i = 0; i < 20_000; i++) {
       const ns = i % 2 === 0 ? 'ns-a' : 'ns-b';
-      emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `secret-${String(i).padStart(5, '0')}`, namespace: ns, labels: { shard: String(i % 4) } }, data: { v: Buffer.from(String(i)).toString('base64') } });
+      emu.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `secret-${String(i).padStart(5, '0')}`, namespace: ns, labels: { shard: String(i % 4) } },
+        data: { v: Buffer.from(String(i)).toString('base64') },
+      });
     }
   });
   after(async () => {

@@ -10,7 +10,16 @@
  * below come from k8s.io/api's generated.proto files.
  */
 
-type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'map<string,string>' | 'map<string,bytes>' | 'strings' | { message: string; repeated?: boolean };
+type FieldType =
+  | 'string'
+  | 'bytes'
+  | 'int'
+  | 'bool'
+  | 'time'
+  | 'map<string,string>'
+  | 'map<string,bytes>'
+  | 'strings'
+  | { message: string; repeated?: boolean };
 
 interface FieldDef {
   name: string;
@@ -23,20 +32,61 @@ const f = (name: string, type: FieldType): FieldDef => ({ name, type });
 
 const SCHEMAS: Record<string, MessageDef> = {
   TypeMeta: { 1: f('apiVersion', 'string'), 2: f('kind', 'string') },
-  Unknown: { 1: f('typeMeta', { message: 'TypeMeta' }), 2: f('raw', 'bytes'), 3: f('contentEncoding', 'string'), 4: f('contentType', 'string') },
-  ObjectMeta: {
-    1: f('name', 'string'), 2: f('generateName', 'string'), 3: f('namespace', 'string'), 5: f('uid', 'string'), 6: f('resourceVersion', 'string'),
-    7: f('generation', 'int'), 11: f('labels', 'map<string,string>'), 12: f('annotations', 'map<string,string>'),
-    13: f('ownerReferences', { message: 'OwnerReference', repeated: true }), 14: f('finalizers', 'strings'),
+  Unknown: {
+    1: f('typeMeta', { message: 'TypeMeta' }),
+    2: f('raw', 'bytes'),
+    3: f('contentEncoding', 'string'),
+    4: f('contentType', 'string'),
   },
-  OwnerReference: { 1: f('kind', 'string'), 3: f('name', 'string'), 4: f('uid', 'string'), 5: f('apiVersion', 'string'), 6: f('controller', 'bool'), 7: f('blockOwnerDeletion', 'bool') },
-  Secret: { 1: f('metadata', { message: 'ObjectMeta' }), 2: f('data', 'map<string,bytes>'), 3: f('type', 'string'), 4: f('stringData', 'map<string,string>'), 5: f('immutable', 'bool') },
-  ConfigMap: { 1: f('metadata', { message: 'ObjectMeta' }), 2: f('data', 'map<string,string>'), 3: f('binaryData', 'map<string,bytes>'), 4: f('immutable', 'bool') },
+  ObjectMeta: {
+    1: f('name', 'string'),
+    2: f('generateName', 'string'),
+    3: f('namespace', 'string'),
+    5: f('uid', 'string'),
+    6: f('resourceVersion', 'string'),
+    7: f('generation', 'int'),
+    11: f('labels', 'map<string,string>'),
+    12: f('annotations', 'map<string,string>'),
+    13: f('ownerReferences', { message: 'OwnerReference', repeated: true }),
+    14: f('finalizers', 'strings'),
+  },
+  OwnerReference: {
+    1: f('kind', 'string'),
+    3: f('name', 'string'),
+    4: f('uid', 'string'),
+    5: f('apiVersion', 'string'),
+    6: f('controller', 'bool'),
+    7: f('blockOwnerDeletion', 'bool'),
+  },
+  Secret: {
+    1: f('metadata', { message: 'ObjectMeta' }),
+    2: f('data', 'map<string,bytes>'),
+    3: f('type', 'string'),
+    4: f('stringData', 'map<string,string>'),
+    5: f('immutable', 'bool'),
+  },
+  ConfigMap: {
+    1: f('metadata', { message: 'ObjectMeta' }),
+    2: f('data', 'map<string,string>'),
+    3: f('binaryData', 'map<string,bytes>'),
+    4: f('immutable', 'bool'),
+  },
   Namespace: { 1: f('metadata', { message: 'ObjectMeta' }), 2: f('spec', { message: 'NamespaceSpec' }) },
   NamespaceSpec: { 1: f('finalizers', 'strings') },
   SelfSubjectAccessReview: { 1: f('metadata', { message: 'ObjectMeta' }), 2: f('spec', { message: 'SelfSubjectAccessReviewSpec' }) },
-  SelfSubjectAccessReviewSpec: { 1: f('resourceAttributes', { message: 'ResourceAttributes' }), 2: f('nonResourceAttributes', { message: 'NonResourceAttributes' }) },
-  ResourceAttributes: { 1: f('namespace', 'string'), 2: f('verb', 'string'), 3: f('group', 'string'), 4: f('version', 'string'), 5: f('resource', 'string'), 6: f('subresource', 'string'), 7: f('name', 'string') },
+  SelfSubjectAccessReviewSpec: {
+    1: f('resourceAttributes', { message: 'ResourceAttributes' }),
+    2: f('nonResourceAttributes', { message: 'NonResourceAttributes' }),
+  },
+  ResourceAttributes: {
+    1: f('namespace', 'string'),
+    2: f('verb', 'string'),
+    3: f('group', 'string'),
+    4: f('version', 'string'),
+    5: f('resource', 'string'),
+    6: f('subresource', 'string'),
+    7: f('name', 'string'),
+  },
   NonResourceAttributes: { 1: f('path', 'string'), 2: f('verb', 'string') },
   SelfSubjectRulesReview: { 1: f('metadata', { message: 'ObjectMeta' }), 2: f('spec', { message: 'SelfSubjectRulesReviewSpec' }) },
   SelfSubjectRulesReviewSpec: { 1: f('namespace', 'string') },
@@ -44,7 +94,14 @@ const SCHEMAS: Record<string, MessageDef> = {
 };
 
 /** Kinds whose protobuf bodies the server decodes. */
-export const PROTOBUF_KINDS = new Set(['Secret', 'ConfigMap', 'Namespace', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview']);
+export const PROTOBUF_KINDS = new Set([
+  'Secret',
+  'ConfigMap',
+  'Namespace',
+  'SelfSubjectAccessReview',
+  'SelfSubjectRulesReview',
+  'SelfSubjectReview',
+]);
 
 interface RawField {
   num: number;

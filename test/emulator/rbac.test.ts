@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { api, secret } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 const RBAC_YAML = `
 apiVersion: v1
@@ -93,14 +93,29 @@ describe('test/emulator/rbac', () => {
     ['list secrets cluster-wide', 'GET', '/api/v1/secrets', undefined, 403],
     ['read deployment status subresource', 'GET', '/apis/apps/v1/namespaces/app/deployments/web/status', undefined, 404],
     ['update deployment status subresource', 'PUT', '/apis/apps/v1/namespaces/app/deployments/web/status', {}, 403],
-    ['create a lease in its own namespace (ClusterRole via RoleBinding)', 'POST', '/apis/coordination.k8s.io/v1/namespaces/steward/leases', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' } }, 201],
-    ['create a lease elsewhere', 'POST', '/apis/coordination.k8s.io/v1/namespaces/app/leases', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' } }, 403],
+    [
+      'create a lease in its own namespace (ClusterRole via RoleBinding)',
+      'POST',
+      '/apis/coordination.k8s.io/v1/namespaces/steward/leases',
+      { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' } },
+      201,
+    ],
+    [
+      'create a lease elsewhere',
+      'POST',
+      '/apis/coordination.k8s.io/v1/namespaces/app/leases',
+      { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' } },
+      403,
+    ],
     ['discovery', 'GET', '/apis/apps/v1', undefined, 200],
     ['version', 'GET', '/version', undefined, 200],
   ];
   for (const [title, method, path, body, expected] of cases) {
     it(`service account: ${title} -> ${expected}`, async () => {
-      const res = await api(emu, method, path, body, { token: sa, contentType: method === 'PATCH' ? 'application/merge-patch+json' : undefined });
+      const res = await api(emu, method, path, body, {
+        token: sa,
+        contentType: method === 'PATCH' ? 'application/merge-patch+json' : undefined,
+      });
 
       assert.equal(res.status, expected, res.text);
     });
@@ -117,18 +132,34 @@ describe('test/emulator/rbac', () => {
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: 'secrets is forbidden: User "system:serviceaccount:steward:rotator" cannot list resource "secrets" in API group "" in the namespace "default"',
+      message:
+        'secrets is forbidden: User "system:serviceaccount:steward:rotator" cannot list resource "secrets" in API group "" in the namespace "default"',
       reason: 'Forbidden',
       details: { kind: 'secrets' },
       code: 403,
     });
-    assert.equal(cluster.body.message, 'secrets is forbidden: User "system:serviceaccount:steward:rotator" cannot list resource "secrets" in API group "" at the cluster scope');
-    assert.equal(named.body.message, 'secrets "other" is forbidden: User "system:serviceaccount:steward:rotator" cannot get resource "secrets" in API group "" in the namespace "app"');
-    assert.equal(apps.body.message, 'deployments.apps "web" is forbidden: User "system:serviceaccount:steward:rotator" cannot delete resource "deployments" in API group "apps" in the namespace "app"');
+    assert.equal(
+      cluster.body.message,
+      'secrets is forbidden: User "system:serviceaccount:steward:rotator" cannot list resource "secrets" in API group "" at the cluster scope',
+    );
+    assert.equal(
+      named.body.message,
+      'secrets "other" is forbidden: User "system:serviceaccount:steward:rotator" cannot get resource "secrets" in API group "" in the namespace "app"',
+    );
+    assert.equal(
+      apps.body.message,
+      'deployments.apps "web" is forbidden: User "system:serviceaccount:steward:rotator" cannot delete resource "deployments" in API group "apps" in the namespace "app"',
+    );
   });
 
   it('allows watching a single object through resourceNames via a metadata.name field selector', async () => {
-    const one = await api(emu, 'GET', '/api/v1/namespaces/default/secrets?fieldSelector=metadata.name%3Ddb-creds&watch=true&timeoutSeconds=1', undefined, { token: sa });
+    const one = await api(
+      emu,
+      'GET',
+      '/api/v1/namespaces/default/secrets?fieldSelector=metadata.name%3Ddb-creds&watch=true&timeoutSeconds=1',
+      undefined,
+      { token: sa },
+    );
 
     assert.equal(one.status, 403, 'not in namespace default');
     emu.clearRbacDecisions();
@@ -152,7 +183,15 @@ describe('test/emulator/rbac', () => {
     const anonymousVersion = await api(emu, 'GET', '/version');
 
     assert.equal(unknown.status, 401);
-    assert.deepEqual(unknown.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    assert.deepEqual(unknown.body, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
     assert.equal(anonymous.status, 403);
     assert.match(anonymous.body.message, /User "system:anonymous" cannot list resource "namespaces"/);
     assert.equal(anonymousVersion.status, 200, '/version is public');
@@ -169,26 +208,69 @@ describe('test/emulator/rbac', () => {
 
     await api(emu, 'GET', '/api/v1/namespaces/app/secrets/db-creds', undefined, { token: sa });
     await api(emu, 'GET', '/api/v1/namespaces/app/secrets', undefined, { token: sa });
-    await api(emu, 'POST', '/apis/coordination.k8s.io/v1/namespaces/steward/leases', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l2' } }, { token: sa });
+    await api(
+      emu,
+      'POST',
+      '/apis/coordination.k8s.io/v1/namespaces/steward/leases',
+      { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l2' } },
+      { token: sa },
+    );
     await api(emu, 'GET', '/api/v1/namespaces/app/secrets/other', undefined, { token: sa });
 
     const d = emu.rbacDecisions();
-    assert.deepEqual(d.map((x) => x.allowed), [true, true, true, false]);
-    assert.deepEqual(d[0].matched, { bindingKind: 'RoleBinding', bindingName: 'rotator', bindingNamespace: 'app', roleKind: 'Role', roleName: 'secret-rotator', roleNamespace: 'app', ruleIndex: 1 });
+    assert.deepEqual(
+      d.map((x) => x.allowed),
+      [true, true, true, false],
+    );
+    assert.deepEqual(d[0].matched, {
+      bindingKind: 'RoleBinding',
+      bindingName: 'rotator',
+      bindingNamespace: 'app',
+      roleKind: 'Role',
+      roleName: 'secret-rotator',
+      roleNamespace: 'app',
+      ruleIndex: 1,
+    });
     assert.equal(d[0].reason, 'RBAC: allowed by RoleBinding "rotator/app" of Role "secret-rotator" to ServiceAccount "steward/rotator"');
     assert.equal(d[1].matched?.ruleIndex, 0);
-    assert.deepEqual(d[2].matched, { bindingKind: 'RoleBinding', bindingName: 'leases', bindingNamespace: 'steward', roleKind: 'ClusterRole', roleName: 'lease-user', ruleIndex: 0 });
+    assert.deepEqual(d[2].matched, {
+      bindingKind: 'RoleBinding',
+      bindingName: 'leases',
+      bindingNamespace: 'steward',
+      roleKind: 'ClusterRole',
+      roleName: 'lease-user',
+      ruleIndex: 0,
+    });
     assert.equal(d[3].matched, undefined);
     assert.equal(emu.requests.entries.at(-1)?.authz?.allowed, false);
   });
 
   it('answers SelfSubjectAccessReviews and SelfSubjectRulesReviews', async () => {
-    const review = (attrs: Record<string, string>) => api(emu, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attrs } }, { token: sa });
+    const review = (attrs: Record<string, string>) =>
+      api(
+        emu,
+        'POST',
+        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attrs } },
+        { token: sa },
+      );
 
     const canList = await review({ namespace: 'app', verb: 'list', resource: 'secrets' });
     const canDelete = await review({ namespace: 'app', verb: 'delete', resource: 'secrets', name: 'db-creds' });
-    const rules = await api(emu, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 'app' } }, { token: sa });
-    const whoami = await api(emu, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }, { token: sa });
+    const rules = await api(
+      emu,
+      'POST',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 'app' } },
+      { token: sa },
+    );
+    const whoami = await api(
+      emu,
+      'POST',
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      { token: sa },
+    );
 
     assert.equal(canList.status, 201);
     assert.equal(canList.body.status.allowed, true);
@@ -201,9 +283,26 @@ describe('test/emulator/rbac', () => {
 
   it('resolves aggregated ClusterRoles', async () => {
     await emu.applyObjects([
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'agg' }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate': 'true' } }] }, rules: [] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'part', labels: { 'example.com/aggregate': 'true' } }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'agg' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agg' }, subjects: [{ kind: 'User', name: 'mallory' }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'agg' },
+        aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate': 'true' } }] },
+        rules: [],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'part', labels: { 'example.com/aggregate': 'true' } },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'agg' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agg' },
+        subjects: [{ kind: 'User', name: 'mallory' }],
+      },
     ]);
 
     const res = await api(emu, 'GET', '/api/v1/configmaps', undefined, { token: 'mallory-token' });

@@ -10,11 +10,11 @@
  */
 import type { UserInfo } from './auth.js';
 import type { Registry } from './registry.js';
-import { findByPlural } from './resources.js';
 import type { ResourceType } from './resources.js';
+import { findByPlural } from './resources.js';
 import { fromStructuredSelector, matchesLabels } from './selectors.js';
-import { isObject } from './types.js';
 import type { StoredKubeObject } from './types.js';
+import { isObject } from './types.js';
 
 /** What is being asked (k8s authorizer.Attributes). */
 export interface RequestAttributes {
@@ -160,7 +160,9 @@ export class RbacAuthorizer {
     for (const other of this.objects('clusterroles')) {
       if (other.metadata.name === name || isObject(other.aggregationRule)) continue;
       if (!selectors.some((s) => s && s.requirements.length > 0 && matchesLabels(s, other.metadata.labels))) continue;
-      (Array.isArray(other.rules) ? other.rules : []).forEach((r, index) => out.push({ rule: toRule(r), index, source: other.metadata.name }));
+      (Array.isArray(other.rules) ? other.rules : []).forEach((r, index) =>
+        out.push({ rule: toRule(r), index, source: other.metadata.name }),
+      );
     }
     return out;
   }
@@ -176,7 +178,10 @@ export class RbacAuthorizer {
    * ('' = cluster scope only), ClusterRoleBindings first.
    */
   private visit(user: UserInfo, namespace: string, visitor: (match: RuleMatch, rule: PolicyRule, describe: () => string) => void): void {
-    const bindings: [StoredKubeObject, 'ClusterRoleBinding' | 'RoleBinding'][] = this.objects('clusterrolebindings').map((b) => [b, 'ClusterRoleBinding']);
+    const bindings: [StoredKubeObject, 'ClusterRoleBinding' | 'RoleBinding'][] = this.objects('clusterrolebindings').map((b) => [
+      b,
+      'ClusterRoleBinding',
+    ]);
     if (namespace) for (const b of this.objects('rolebindings', namespace)) bindings.push([b, 'RoleBinding']);
     for (const [binding, bindingKind] of bindings) {
       const bindingNs = binding.metadata.namespace ?? '';
@@ -197,7 +202,11 @@ export class RbacAuthorizer {
           ...(source ? { aggregatedFrom: source } : {}),
         };
         const bindingLabel = bindingKind === 'RoleBinding' ? `${binding.metadata.name}/${bindingNs}` : binding.metadata.name;
-        visitor(match, rule, () => `${bindingKind} "${bindingLabel}" of ${roleKind} "${roleName}" to ${describeSubject(subject, bindingNs)}`);
+        visitor(
+          match,
+          rule,
+          () => `${bindingKind} "${bindingLabel}" of ${roleKind} "${roleName}" to ${describeSubject(subject, bindingNs)}`,
+        );
       }
     }
   }
@@ -236,13 +245,19 @@ export function forbiddenReason(attrs: RequestAttributes): string {
   const user = attrs.user.username;
   if (!attrs.resourceRequest) return `User "${user}" cannot ${attrs.verb} path "${attrs.path}"`;
   const resource = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
-  if (attrs.namespace) return `User "${user}" cannot ${attrs.verb} resource "${resource}" in API group "${attrs.apiGroup}" in the namespace "${attrs.namespace}"`;
+  if (attrs.namespace)
+    return `User "${user}" cannot ${attrs.verb} resource "${resource}" in API group "${attrs.apiGroup}" in the namespace "${attrs.namespace}"`;
   return `User "${user}" cannot ${attrs.verb} resource "${resource}" in API group "${attrs.apiGroup}" at the cluster scope`;
 }
 
 /** Bootstrap policy a fresh cluster has (subset of kube-apiserver's bootstrappolicy). */
 export function bootstrapPolicy(): object[] {
-  const clusterRole = (name: string, rules: object[]) => ({ apiVersion: `${RBAC}/v1`, kind: 'ClusterRole', metadata: { name, labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } }, rules });
+  const clusterRole = (name: string, rules: object[]) => ({
+    apiVersion: `${RBAC}/v1`,
+    kind: 'ClusterRole',
+    metadata: { name, labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
+    rules,
+  });
   const clusterRoleBinding = (name: string, groups: string[]) => ({
     apiVersion: `${RBAC}/v1`,
     kind: 'ClusterRoleBinding',
@@ -250,7 +265,19 @@ export function bootstrapPolicy(): object[] {
     roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name },
     subjects: groups.map((g) => ({ apiGroup: RBAC, kind: 'Group', name: g })),
   });
-  const discoveryUrls = ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'];
+  const discoveryUrls = [
+    '/api',
+    '/api/*',
+    '/apis',
+    '/apis/*',
+    '/healthz',
+    '/livez',
+    '/openapi',
+    '/openapi/*',
+    '/readyz',
+    '/version',
+    '/version/',
+  ];
   return [
     clusterRole('cluster-admin', [
       { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
@@ -259,7 +286,9 @@ export function bootstrapPolicy(): object[] {
     clusterRoleBinding('cluster-admin', ['system:masters']),
     clusterRole('system:discovery', [{ nonResourceURLs: discoveryUrls, verbs: ['get'] }]),
     clusterRoleBinding('system:discovery', ['system:authenticated']),
-    clusterRole('system:public-info-viewer', [{ nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
+    clusterRole('system:public-info-viewer', [
+      { nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'], verbs: ['get'] },
+    ]),
     clusterRoleBinding('system:public-info-viewer', ['system:authenticated', 'system:unauthenticated']),
     clusterRole('system:basic-user', [
       { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] },

@@ -7,25 +7,29 @@
  * (in-process) API of {@link KubeEmulator}; it knows nothing about identities.
  */
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, badRequest, conflict, expired, internalError, invalid, KubeApiError, notFound } from './errors.js';
 import { applyDefaults, defaultJobSelector } from './defaults.js';
+import { alreadyExists, badRequest, conflict, expired, internalError, invalid, KubeApiError, notFound } from './errors.js';
 import { eventCoreToV1, eventV1ToCore } from './events.js';
 import { applyJsonPatch, PatchError } from './json-patch.js';
 import { applyMergePatch } from './merge-patch.js';
 import { CONTINUE_EXPIRED_MESSAGE, ContinueTokens } from './pagination.js';
-import { findByPlural, RESOURCES, storageKey } from './resources.js';
 import type { ResourceType } from './resources.js';
-import { checkFieldSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { findByPlural, RESOURCES, storageKey } from './resources.js';
 import type { FieldSelector, LabelSelector } from './selectors.js';
-import { canonicalize, objectKey, ObjectStore } from './store.js';
+import { checkFieldSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { StoredEntry } from './store.js';
+import { canonicalize, ObjectStore, objectKey } from './store.js';
 import { applyStrategicMergePatch } from './strategic-merge-patch.js';
-import { cloneJson, deepEqual, isObject } from './types.js';
 import type { KubeObject, ObjectMeta, StoredKubeObject } from './types.js';
+import { cloneJson, deepEqual, isObject } from './types.js';
 import { isValidBase64, validateObject } from './validation.js';
 
 /** Patch content types the server accepts. */
-export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'] as const;
+export const PATCH_TYPES = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+] as const;
 export type PatchType = (typeof PATCH_TYPES)[number];
 
 export interface RegistryOptions {
@@ -79,9 +83,14 @@ export interface DeleteResult {
 
 /** Resources whose PUT creates a missing object (AllowCreateOnUpdate in their strategies). */
 const CREATE_ON_UPDATE = new Set([
-  'coordination.k8s.io/leases', '/events', 'events.k8s.io/events', '/serviceaccounts',
-  'rbac.authorization.k8s.io/roles', 'rbac.authorization.k8s.io/rolebindings',
-  'rbac.authorization.k8s.io/clusterroles', 'rbac.authorization.k8s.io/clusterrolebindings',
+  'coordination.k8s.io/leases',
+  '/events',
+  'events.k8s.io/events',
+  '/serviceaccounts',
+  'rbac.authorization.k8s.io/roles',
+  'rbac.authorization.k8s.io/rolebindings',
+  'rbac.authorization.k8s.io/clusterroles',
+  'rbac.authorization.k8s.io/clusterrolebindings',
 ]);
 
 /** Resources whose DELETE answers the deleted object instead of a Status (ReturnDeletedObject). */
@@ -172,7 +181,15 @@ export class Registry {
     return matchesFields(fieldSel, rt.storageOf ? toResourceShape(rt, entry.obj) : entry.obj);
   }
 
-  private page(rt: ResourceType, items: StoredEntry[], offset: number, rv: number, limit: number, filtered: boolean, snapshotId: string | undefined): ListResult {
+  private page(
+    rt: ResourceType,
+    items: StoredEntry[],
+    offset: number,
+    rv: number,
+    limit: number,
+    filtered: boolean,
+    snapshotId: string | undefined,
+  ): ListResult {
     const end = limit > 0 ? Math.min(items.length, offset + limit) : items.length;
     const pageItems = items.slice(offset, end).map((e) => this.view(rt, e));
     const result: ListResult = { items: pageItems, resourceVersion: String(rv) };
@@ -186,7 +203,15 @@ export class Registry {
     return result;
   }
 
-  private continueList(rt: ResourceType, options: ListOptions, token: string, labelSel: LabelSelector, fieldSel: FieldSelector, limit: number, filtered: boolean): ListResult {
+  private continueList(
+    rt: ResourceType,
+    options: ListOptions,
+    token: string,
+    labelSel: LabelSelector,
+    fieldSel: FieldSelector,
+    limit: number,
+    filtered: boolean,
+  ): ListResult {
     const resolved = this.continueTokens.resolve(token);
     if (resolved.kind === 'ok') {
       const snapshotId = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { id: string }).id;
@@ -254,7 +279,14 @@ export class Registry {
   }
 
   /** PATCH with one of {@link PATCH_TYPES}; resourceVersion in the patch is a precondition. */
-  patch(rt: ResourceType, namespace: string | undefined, name: string, patchType: string, patch: unknown, opts: WriteOptions = {}): ObjectView {
+  patch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patchType: string,
+    patch: unknown,
+    opts: WriteOptions = {},
+  ): ObjectView {
     const existing = this.entry(rt, namespace, name);
     if (!existing) throw notFound(groupResource(rt), name);
     const current = fullObject(rt, this.view(rt, existing));
@@ -282,7 +314,11 @@ export class Registry {
     const old = existing.obj;
     if (meta.resourceVersion && meta.resourceVersion !== old.metadata.resourceVersion) throw conflict(groupResource(rt), old.metadata.name);
     if (meta.uid && meta.uid !== old.metadata.uid) {
-      throw conflict(groupResource(rt), old.metadata.name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`);
+      throw conflict(
+        groupResource(rt),
+        old.metadata.name,
+        `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`,
+      );
     }
     let next: KubeObject;
     if (opts.subresource === 'status') {
@@ -297,7 +333,13 @@ export class Registry {
     if (old.metadata.deletionTimestamp) {
       const added = (nextMeta.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
       if (added.length > 0) {
-        throw invalid(rt.kind, rt.group, old.metadata.name, [{ reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}` }]);
+        throw invalid(rt.kind, rt.group, old.metadata.name, [
+          {
+            reason: 'FieldValueForbidden',
+            field: 'metadata.finalizers',
+            message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}`,
+          },
+        ]);
       }
     }
     const prepared = this.admit(rt, next, old, opts.subresource === 'status');
@@ -404,7 +446,9 @@ function checkTypeMeta(rt: ResourceType, body: KubeObject): void {
     throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${rt.apiVersion})`);
   }
   if (body.kind !== undefined && body.kind !== rt.kind) {
-    throw badRequest(`${String(body.kind)} in version "${rt.version}" cannot be handled as a ${rt.kind}: the kind in the data does not match`);
+    throw badRequest(
+      `${String(body.kind)} in version "${rt.version}" cannot be handled as a ${rt.kind}: the kind in the data does not match`,
+    );
   }
 }
 
@@ -423,7 +467,11 @@ function checkPreconditions(rt: ResourceType, obj: StoredKubeObject, pre: Delete
     throw conflict(gr, obj.metadata.name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`);
   }
   if (pre.resourceVersion && pre.resourceVersion !== obj.metadata.resourceVersion) {
-    throw conflict(gr, obj.metadata.name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`);
+    throw conflict(
+      gr,
+      obj.metadata.name,
+      `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`,
+    );
   }
 }
 
@@ -432,7 +480,9 @@ function mergeStringData(obj: KubeObject): void {
   const data = isObject(obj.data) ? (obj.data as Record<string, unknown>) : {};
   for (const [key, value] of Object.entries(data)) {
     if (typeof value !== 'string' || !isValidBase64(value)) {
-      throw badRequest(`Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${firstBadBase64Byte(String(value))}`);
+      throw badRequest(
+        `Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${firstBadBase64Byte(String(value))}`,
+      );
     }
     data[key] = Buffer.from(value, 'base64').toString('base64');
   }
@@ -446,7 +496,10 @@ function mergeStringData(obj: KubeObject): void {
 
 /** metav1.MicroTime fields per storage key (stored shape). */
 const MICRO_TIME_FIELDS: Record<string, string[][]> = {
-  'coordination.k8s.io/leases': [['spec', 'acquireTime'], ['spec', 'renewTime']],
+  'coordination.k8s.io/leases': [
+    ['spec', 'acquireTime'],
+    ['spec', 'renewTime'],
+  ],
   '/events': [['eventTime'], ['series', 'lastObservedTime']],
 };
 
@@ -464,7 +517,9 @@ function checkMicroTimes(rt: ResourceType, obj: KubeObject): void {
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string' || !RFC3339_MICRO.test(value)) {
       const rest = typeof value === 'string' ? value.slice(19) : String(value);
-      throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${rest}" as ".000000"`);
+      throw badRequest(
+        `${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${rest}" as ".000000"`,
+      );
     }
   }
 }

@@ -10,8 +10,8 @@
  */
 import { badRequest } from './errors.js';
 import type { ResourceType } from './resources.js';
-import { getPath, isObject } from './types.js';
 import type { KubeObject } from './types.js';
+import { getPath, isObject } from './types.js';
 
 type LabelOp = 'exists' | '!' | '=' | '!=' | 'in' | 'notin' | 'gt' | 'lt';
 
@@ -37,14 +37,18 @@ function parseError(detail: string): never {
 function checkKey(key: string): string {
   const name = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
   if (!QUALIFIED_NAME.test(key) || name.length > 63) {
-    parseError(`key: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+    parseError(
+      `key: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
   }
   return key;
 }
 
 function checkValue(key: string, value: string): string {
   if (value.length > 63 || !LABEL_VALUE.test(value)) {
-    parseError(`values[0][${key}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+    parseError(
+      `values[0][${key}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
   }
   return value;
 }
@@ -205,13 +209,29 @@ const EXTRA_FIELDS: Record<string, readonly string[]> = {
   '/namespaces': ['status.phase'],
   '/pods': ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP'],
   '/events': [
-    'involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
-    'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath',
-    'reason', 'reportingComponent', 'source', 'type',
+    'involvedObject.kind',
+    'involvedObject.namespace',
+    'involvedObject.name',
+    'involvedObject.uid',
+    'involvedObject.apiVersion',
+    'involvedObject.resourceVersion',
+    'involvedObject.fieldPath',
+    'reason',
+    'reportingComponent',
+    'source',
+    'type',
   ],
   'events.k8s.io/events': [
-    'regarding.kind', 'regarding.namespace', 'regarding.name', 'regarding.uid', 'regarding.apiVersion',
-    'regarding.resourceVersion', 'regarding.fieldPath', 'reason', 'reportingController', 'type',
+    'regarding.kind',
+    'regarding.namespace',
+    'regarding.name',
+    'regarding.uid',
+    'regarding.apiVersion',
+    'regarding.resourceVersion',
+    'regarding.fieldPath',
+    'reason',
+    'reportingController',
+    'type',
   ],
   'batch/jobs': ['status.successful'],
   'apps/replicasets': ['status.replicas'],

@@ -7,38 +7,47 @@
  * injection -> 401 -> RBAC (403) -> route -> registry.
  */
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { ANONYMOUS, TokenAuthenticator } from './auth.js';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { UserInfo } from './auth.js';
+import { ANONYMOUS, TokenAuthenticator } from './auth.js';
 import { coreVersions, group, groupList, groupVersionPaths, resourceList, versionInfo } from './discovery.js';
-import { badRequest, forbidden, forbiddenPath, KubeApiError, methodNotAllowed, notFoundPath, unauthorized, unsupportedMediaType } from './errors.js';
-import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-validation.js';
-import { FaultInjector } from './faults.js';
+import {
+  badRequest,
+  forbidden,
+  forbiddenPath,
+  KubeApiError,
+  methodNotAllowed,
+  notFoundPath,
+  unauthorized,
+  unsupportedMediaType,
+} from './errors.js';
 import type { FaultAction } from './faults.js';
+import { FaultInjector } from './faults.js';
+import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-validation.js';
 import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
-import { kubeconfigYaml } from './kubeconfig.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
+import { kubeconfigYaml } from './kubeconfig.js';
+import type { OutputForm } from './negotiation.js';
+import { checkOutputForm, negotiateOutput, partialObjectMetadataJson } from './negotiation.js';
 import { openApiDocumentJson, openApiIndex } from './openapi.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { bootstrapPolicy, forbiddenReason, RbacAuthorizer } from './rbac.js';
 import type { AuthzDecision, RequestAttributes } from './rbac.js';
-import { fullJson, fullObject, PATCH_TYPES, Registry, RETURNS_DELETED_OBJECT } from './registry.js';
+import { bootstrapPolicy, forbiddenReason, RbacAuthorizer } from './rbac.js';
 import type { ListResult, ObjectView } from './registry.js';
-import { requestInfo } from './request-info.js';
+import { fullJson, fullObject, PATCH_TYPES, RETURNS_DELETED_OBJECT, Registry } from './registry.js';
 import type { RequestInfo } from './request-info.js';
-import { RequestLog } from './request-log.js';
+import { requestInfo } from './request-info.js';
 import type { RequestLogEntry } from './request-log.js';
-import { checkOutputForm, negotiateOutput, partialObjectMetadataJson } from './negotiation.js';
-import type { OutputForm } from './negotiation.js';
-import { findByPlural, requireKind } from './resources.js';
+import { RequestLog } from './request-log.js';
 import type { ResourceType } from './resources.js';
-import { renderTable } from './table.js';
+import { findByPlural, requireKind } from './resources.js';
 import type { IncludeObject } from './table.js';
-import { isObject } from './types.js';
+import { renderTable } from './table.js';
 import type { KubeObject, StoredKubeObject } from './types.js';
+import { isObject } from './types.js';
 import { WatchHub } from './watch.js';
 import { WorkloadController } from './workload-controller.js';
 
@@ -232,7 +241,12 @@ export class KubeEmulator {
   }
 
   /** Objects of a kind (one namespace, or all when `namespace` is undefined), in key order. */
-  list(apiVersion: string, kind: string, namespace?: string, opts: { labelSelector?: string; fieldSelector?: string } = {}): StoredKubeObject[] {
+  list(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    opts: { labelSelector?: string; fieldSelector?: string } = {},
+  ): StoredKubeObject[] {
     const rt = requireKind(apiVersion, kind);
     return this.registry.list(rt, { namespace, ...opts }).items.map((v) => fullObject(rt, v));
   }
@@ -250,7 +264,14 @@ export class KubeEmulator {
   }
 
   /** PATCH with `application/json-patch+json`, `application/merge-patch+json` or `application/strategic-merge-patch+json`. */
-  patch(apiVersion: string, kind: string, namespace: string | undefined, name: string, patchType: (typeof PATCH_TYPES)[number], patch: unknown): StoredKubeObject {
+  patch(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    patchType: (typeof PATCH_TYPES)[number],
+    patch: unknown,
+  ): StoredKubeObject {
     const rt = requireKind(apiVersion, kind);
     return fullObject(rt, this.registry.patch(rt, namespace, name, patchType, patch));
   }
@@ -283,7 +304,8 @@ export class KubeEmulator {
     if (rt.namespaced) {
       meta.namespace = meta.namespace ?? 'default';
       const nsRt = findByPlural('', 'v1', 'namespaces') as ResourceType;
-      if (!this.get('v1', 'Namespace', undefined, meta.namespace)) this.registry.create(nsRt, undefined, { metadata: { name: meta.namespace } });
+      if (!this.get('v1', 'Namespace', undefined, meta.namespace))
+        this.registry.create(nsRt, undefined, { metadata: { name: meta.namespace } });
     }
     const exists = meta.name ? this.get(rt.apiVersion, rt.kind, meta.namespace, meta.name) : undefined;
     if (exists) this.registry.update(rt, meta.namespace, meta.name as string, obj);
@@ -292,7 +314,8 @@ export class KubeEmulator {
 
   private seed(): void {
     const nsRt = findByPlural('', 'v1', 'namespaces') as ResourceType;
-    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) this.registry.create(nsRt, undefined, { metadata: { name } });
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
+      this.registry.create(nsRt, undefined, { metadata: { name } });
     for (const obj of bootstrapPolicy() as KubeObject[]) this.registry.create(requireKind(obj.apiVersion, obj.kind), undefined, obj);
   }
 
@@ -329,12 +352,14 @@ export class KubeEmulator {
     }) as ServerResponse['writeHead'];
     try {
       const auth = this.authn.authenticate(req.headers.authorization);
-      const user = auth.kind === 'user' ? auth.user : auth.kind === 'anonymous' ? (this.opts.anonymousIsAdmin ? ADMIN_USER : ANONYMOUS) : undefined;
+      const user =
+        auth.kind === 'user' ? auth.user : auth.kind === 'anonymous' ? (this.opts.anonymousIsAdmin ? ADMIN_USER : ANONYMOUS) : undefined;
       entry.user = user?.username ?? '';
       entry.groups = user?.groups ?? [];
       const action = this.faults.match(method, url.pathname, url.search.replace(/^\?/, ''), entry.seq);
       if (action) entry.fault = true;
-      if (action?.loseResponse) return await this.serveAndLoseResponse(action, req, res, () => this.serve(req, res, url, info, user, entry, method));
+      if (action?.loseResponse)
+        return await this.serveAndLoseResponse(action, req, res, () => this.serve(req, res, url, info, user, entry, method));
       if (action && (await this.applyFault(action, req, res))) return;
       await this.serve(req, res, url, info, user, entry, method);
     } catch (err) {
@@ -342,7 +367,15 @@ export class KubeEmulator {
     }
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, url: URL, info: RequestInfo, user: UserInfo | undefined, entry: RequestLogEntry, method: string): Promise<void> {
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    info: RequestInfo,
+    user: UserInfo | undefined,
+    entry: RequestLogEntry,
+    method: string,
+  ): Promise<void> {
     if (!user) throw unauthorized();
     const ctx: RequestContext = { req, res, url, info, user, entry };
     this.authorize(ctx);
@@ -354,7 +387,12 @@ export class KubeEmulator {
    * socket: the client sees its connection reset and cannot tell that the request happened.
    * The log entry keeps the status that was not delivered.
    */
-  private async serveAndLoseResponse(action: FaultAction, req: IncomingMessage, res: ServerResponse, serve: () => Promise<void>): Promise<void> {
+  private async serveAndLoseResponse(
+    action: FaultAction,
+    req: IncomingMessage,
+    res: ServerResponse,
+    serve: () => Promise<void>,
+  ): Promise<void> {
     const writeHead = res.writeHead;
     res.writeHead = ((...args: unknown[]) => {
       (writeHead as (...a: unknown[]) => unknown).apply(res, args);
@@ -437,7 +475,8 @@ export class KubeEmulator {
     const namespace = rt.namespaced ? info.namespace || undefined : undefined;
     const name = info.nameFromSelector ? '' : info.name;
     if (!name) return this.handleCollection(ctx, rt, method, namespace, dryRun);
-    if (info.subresource === 'scale' && rt.subresources.includes('scale')) return this.handleScale(ctx, rt, method, namespace, name, dryRun);
+    if (info.subresource === 'scale' && rt.subresources.includes('scale'))
+      return this.handleScale(ctx, rt, method, namespace, name, dryRun);
     if (info.subresource && (info.subresource !== 'status' || !rt.subresources.includes('status'))) throw notFoundPath();
     const subresource = info.subresource || undefined;
     switch (method) {
@@ -461,7 +500,13 @@ export class KubeEmulator {
         const options = await this.decodeDeleteOptions(ctx);
         const result = this.registry.delete(rt, namespace, name, { dryRun, preconditions: options.preconditions });
         if (!result.deleted || RETURNS_DELETED_OBJECT.has(rt.key)) return this.respondObject(ctx, rt, 200, result.view);
-        const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: result.view.obj.metadata.uid } };
+        const status = {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: result.view.obj.metadata.uid },
+        };
         return sendJson(res, 200, JSON.stringify(status));
       }
       default:
@@ -469,7 +514,13 @@ export class KubeEmulator {
     }
   }
 
-  private async handleCollection(ctx: RequestContext, rt: ResourceType, method: string, namespace: string | undefined, dryRun: boolean): Promise<void> {
+  private async handleCollection(
+    ctx: RequestContext,
+    rt: ResourceType,
+    method: string,
+    namespace: string | undefined,
+    dryRun: boolean,
+  ): Promise<void> {
     const q = ctx.url.searchParams;
     switch (method) {
       case 'GET':
@@ -498,7 +549,11 @@ export class KubeEmulator {
       case 'DELETE': {
         if (!rt.verbs.includes('deletecollection')) throw methodNotAllowed();
         await this.decodeDeleteOptions(ctx);
-        const deleted = this.registry.deleteCollection(rt, namespace, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, dryRun });
+        const deleted = this.registry.deleteCollection(rt, namespace, {
+          labelSelector: q.get('labelSelector') ?? undefined,
+          fieldSelector: q.get('fieldSelector') ?? undefined,
+          dryRun,
+        });
         return this.respondList(ctx, rt, { items: deleted, resourceVersion: String(this.registry.store.resourceVersion) });
       }
       default:
@@ -527,16 +582,34 @@ export class KubeEmulator {
     });
   }
 
-  private handleScale(ctx: RequestContext, rt: ResourceType, method: string, namespace: string | undefined, name: string, dryRun: boolean): Promise<void> | void {
+  private handleScale(
+    ctx: RequestContext,
+    rt: ResourceType,
+    method: string,
+    namespace: string | undefined,
+    name: string,
+    dryRun: boolean,
+  ): Promise<void> | void {
     const toScale = (view: ObjectView) => {
       const o = view.obj;
       const spec = isObject(o.spec) ? o.spec : {};
       const status = isObject(o.status) ? o.status : {};
-      const selector = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? Object.entries(spec.selector.matchLabels).map(([k, v]) => `${k}=${String(v)}`).join(',') : '';
+      const selector =
+        isObject(spec.selector) && isObject(spec.selector.matchLabels)
+          ? Object.entries(spec.selector.matchLabels)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(',')
+          : '';
       return {
         kind: 'Scale',
         apiVersion: 'autoscaling/v1',
-        metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+        metadata: {
+          name: o.metadata.name,
+          namespace: o.metadata.namespace,
+          uid: o.metadata.uid,
+          resourceVersion: o.metadata.resourceVersion,
+          creationTimestamp: o.metadata.creationTimestamp,
+        },
         spec: { replicas: spec.replicas ?? 1 },
         status: { replicas: status.replicas ?? 0, selector },
       };
@@ -584,8 +657,17 @@ export class KubeEmulator {
     } else if (rt.kind === 'SelfSubjectRulesReview') {
       const rules = this.authz.rulesFor(user, String(spec.namespace ?? ''));
       status = {
-        resourceRules: rules.filter((r) => r.resources.length > 0).map((r) => ({ verbs: r.verbs, apiGroups: r.apiGroups, resources: r.resources, ...(r.resourceNames.length ? { resourceNames: r.resourceNames } : {}) })),
-        nonResourceRules: rules.filter((r) => r.nonResourceURLs.length > 0).map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })),
+        resourceRules: rules
+          .filter((r) => r.resources.length > 0)
+          .map((r) => ({
+            verbs: r.verbs,
+            apiGroups: r.apiGroups,
+            resources: r.resources,
+            ...(r.resourceNames.length ? { resourceNames: r.resourceNames } : {}),
+          })),
+        nonResourceRules: rules
+          .filter((r) => r.nonResourceURLs.length > 0)
+          .map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })),
         incomplete: false,
       };
     } else {
@@ -693,7 +775,9 @@ export class KubeEmulator {
       const parsed = JSON.parse(raw) as unknown;
       if (!isObject(parsed)) return {};
       const pre = isObject(parsed.preconditions) ? parsed.preconditions : undefined;
-      return pre ? { preconditions: { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined } } : {};
+      return pre
+        ? { preconditions: { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined } }
+        : {};
     } catch {
       throw badRequest('the DeleteOptions body could not be decoded');
     }
@@ -705,7 +789,14 @@ export class KubeEmulator {
   private respondObject(ctx: RequestContext, rt: ResourceType, code: number, view: ObjectView, form: OutputForm = RESOURCE_FORM): void {
     if (form.as === 'PartialObjectMetadata') return sendJson(ctx.res, code, partialObjectMetadataJson(form.apiVersion, view.obj.metadata));
     if (form.as === 'Table' && ctx.req.method === 'GET') {
-      const table = renderTable(rt, [view], { resourceVersion: view.obj.metadata.resourceVersion }, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) => fullJson(rt, v));
+      const table = renderTable(
+        rt,
+        [view],
+        { resourceVersion: view.obj.metadata.resourceVersion },
+        includeObjectParam(ctx.url.searchParams.get('includeObject')),
+        this.now(),
+        (v) => fullJson(rt, v),
+      );
       return sendJson(ctx.res, code, table);
     }
     sendJson(ctx.res, code, fullJson(rt, view));
@@ -718,12 +809,17 @@ export class KubeEmulator {
     if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
     if (form.as === 'PartialObjectMetadataList') {
       // Items are built by appending to a nil slice: an empty list has `"items":null`, as from the real server.
-      const items = result.items.length === 0 ? 'null' : `[${result.items.map((v) => partialObjectMetadataJson(form.apiVersion, v.obj.metadata)).join(',')}]`;
+      const items =
+        result.items.length === 0
+          ? 'null'
+          : `[${result.items.map((v) => partialObjectMetadataJson(form.apiVersion, v.obj.metadata)).join(',')}]`;
       const head = JSON.stringify({ kind: 'PartialObjectMetadataList', apiVersion: form.apiVersion, metadata: meta });
       return sendJson(ctx.res, 200, `${head.slice(0, -1)},"items":${items}}`);
     }
     if (form.as === 'Table' && ctx.req.method === 'GET') {
-      const table = renderTable(rt, result.items, meta, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) => fullJson(rt, v));
+      const table = renderTable(rt, result.items, meta, includeObjectParam(ctx.url.searchParams.get('includeObject')), this.now(), (v) =>
+        fullJson(rt, v),
+      );
       return sendJson(ctx.res, 200, table);
     }
     const head = JSON.stringify({ kind: rt.listKind, apiVersion: rt.apiVersion, metadata: meta });
@@ -745,4 +841,3 @@ function parseYamlDocuments(text: string): KubeObject[] {
     })
     .filter((d): d is KubeObject => isObject(d));
 }
-

@@ -11,8 +11,8 @@
  * metadata merge as maps and replace as lists, like the real implementation.
  */
 import { PatchError } from './json-patch.js';
-import { cloneJson, isObject } from './types.js';
 import type { JsonObject } from './types.js';
+import { cloneJson, isObject } from './types.js';
 
 /** Patch metadata of one field: its strategy, merge key and element/struct type. */
 interface FieldMeta {
@@ -166,7 +166,13 @@ function isMapList(original: unknown[], patch: unknown[]): boolean {
   return isObject(sample);
 }
 
-function mergeSlice(original: unknown[], patch: unknown[], mergeKey: string | undefined, elemMeta: StructMeta | undefined, isDeleteList: boolean): unknown[] {
+function mergeSlice(
+  original: unknown[],
+  patch: unknown[],
+  mergeKey: string | undefined,
+  elemMeta: StructMeta | undefined,
+  isDeleteList: boolean,
+): unknown[] {
   if (original.length === 0 && patch.length === 0) return original;
   const maps = isMapList(original, patch);
   let merged: unknown[];
@@ -209,10 +215,16 @@ function mergeSliceWithSpecialElements(original: unknown[], patch: unknown[], me
   return [result, plain];
 }
 
-function mergeSliceWithoutSpecialElements(original: unknown[], patch: unknown[], mergeKey: string, elemMeta: StructMeta | undefined): unknown[] {
+function mergeSliceWithoutSpecialElements(
+  original: unknown[],
+  patch: unknown[],
+  mergeKey: string,
+  elemMeta: StructMeta | undefined,
+): unknown[] {
   const result = [...original];
   for (const item of patch) {
-    if (!isObject(item) || !(mergeKey in item)) throw new PatchError('bad', `map: ${JSON.stringify(item)} does not contain declared merge key: ${mergeKey}`);
+    if (!isObject(item) || !(mergeKey in item))
+      throw new PatchError('bad', `map: ${JSON.stringify(item)} does not contain declared merge key: ${mergeKey}`);
     const index = result.findIndex((o) => isObject(o) && o[mergeKey] === item[mergeKey]);
     if (index >= 0) result[index] = mergeMap(result[index] as JsonObject, item, elemMeta);
     else result.push(stripDirectives(item));
@@ -258,7 +270,14 @@ function sortByOrder(items: unknown[], order: unknown[], mergeKey: string | unde
  * Orders patch items by `patchOrder` and server-only items by `serverOrder`, then
  * interleaves them keeping each group's relative order (strategicpatch.mergeSortedSlice).
  */
-function normalizeElementOrder(patchItems: unknown[], serverOnly: unknown[], patchOrder: unknown[], serverOrder: unknown[], mergeKey: string | undefined, maps: boolean): unknown[] {
+function normalizeElementOrder(
+  patchItems: unknown[],
+  serverOnly: unknown[],
+  patchOrder: unknown[],
+  serverOrder: unknown[],
+  mergeKey: string | undefined,
+  maps: boolean,
+): unknown[] {
   const right = sortByOrder(patchItems, patchOrder, mergeKey, maps);
   const left = sortByOrder(serverOnly, serverOrder, mergeKey, maps);
   const out: unknown[] = [];

@@ -6,8 +6,8 @@
  */
 import type { ObjectView } from './registry.js';
 import type { ResourceType } from './resources.js';
-import { isObject } from './types.js';
 import type { StoredKubeObject } from './types.js';
+import { isObject } from './types.js';
 
 interface Column {
   name: string;
@@ -43,37 +43,105 @@ const obj = (v: unknown): Record<string, unknown> => (isObject(v) ? v : {});
 const spec = (o: StoredKubeObject) => obj(o.spec);
 const status = (o: StoredKubeObject) => obj(o.status);
 
-const nameColumn: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', cell: (o) => o.metadata.name };
+const nameColumn: Column = {
+  name: 'Name',
+  type: 'string',
+  format: 'name',
+  description: 'Name must be unique within a namespace.',
+  cell: (o) => o.metadata.name,
+};
 const ageColumn: Column = {
   name: 'Age',
   type: 'string',
   description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
   cell: (o, now) => humanDuration(now.getTime() - Date.parse(o.metadata.creationTimestamp)),
 };
-const createdAtColumn: Column = { name: 'Created At', type: 'date', description: 'CreationTimestamp of the object.', cell: (o) => o.metadata.creationTimestamp };
-const dataCount: Column = { name: 'Data', type: 'integer', description: 'Number of data entries.', cell: (o) => Object.keys(obj(o.data)).length + Object.keys(obj(o.binaryData)).length };
-const roleColumn: Column = { name: 'Role', type: 'string', description: 'Role referenced by the binding.', cell: (o) => `${String(obj(o.roleRef).kind)}/${String(obj(o.roleRef).name)}` };
+const createdAtColumn: Column = {
+  name: 'Created At',
+  type: 'date',
+  description: 'CreationTimestamp of the object.',
+  cell: (o) => o.metadata.creationTimestamp,
+};
+const dataCount: Column = {
+  name: 'Data',
+  type: 'integer',
+  description: 'Number of data entries.',
+  cell: (o) => Object.keys(obj(o.data)).length + Object.keys(obj(o.binaryData)).length,
+};
+const roleColumn: Column = {
+  name: 'Role',
+  type: 'string',
+  description: 'Role referenced by the binding.',
+  cell: (o) => `${String(obj(o.roleRef).kind)}/${String(obj(o.roleRef).name)}`,
+};
 
 const COLUMNS: Record<string, Column[]> = {
-  '/secrets': [nameColumn, { name: 'Type', type: 'string', description: 'The type of the secret', cell: (o) => String(o.type ?? '') }, dataCount, ageColumn],
+  '/secrets': [
+    nameColumn,
+    { name: 'Type', type: 'string', description: 'The type of the secret', cell: (o) => String(o.type ?? '') },
+    dataCount,
+    ageColumn,
+  ],
   '/configmaps': [nameColumn, dataCount, ageColumn],
-  '/namespaces': [nameColumn, { name: 'Status', type: 'string', description: 'The status of the namespace', cell: (o) => String(status(o).phase ?? '') }, ageColumn],
-  '/serviceaccounts': [nameColumn, { name: 'Secrets', type: 'string', description: 'Secrets of the service account', cell: (o) => (Array.isArray(o.secrets) ? o.secrets.length : 0) }, ageColumn],
+  '/namespaces': [
+    nameColumn,
+    { name: 'Status', type: 'string', description: 'The status of the namespace', cell: (o) => String(status(o).phase ?? '') },
+    ageColumn,
+  ],
+  '/serviceaccounts': [
+    nameColumn,
+    {
+      name: 'Secrets',
+      type: 'string',
+      description: 'Secrets of the service account',
+      cell: (o) => (Array.isArray(o.secrets) ? o.secrets.length : 0),
+    },
+    ageColumn,
+  ],
   '/pods': [
     nameColumn,
-    { name: 'Ready', type: 'string', description: 'Ready containers', cell: (o) => `0/${Array.isArray(spec(o).containers) ? (spec(o).containers as unknown[]).length : 0}` },
+    {
+      name: 'Ready',
+      type: 'string',
+      description: 'Ready containers',
+      cell: (o) => `0/${Array.isArray(spec(o).containers) ? (spec(o).containers as unknown[]).length : 0}`,
+    },
     { name: 'Status', type: 'string', description: 'Pod phase', cell: (o) => String(status(o).phase ?? '') },
     { name: 'Restarts', type: 'string', description: 'Container restarts', cell: () => '0' },
     ageColumn,
   ],
   'apps/deployments': [
     nameColumn,
-    { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', cell: (o) => `${num(status(o).readyReplicas)}/${num(spec(o).replicas)}` },
-    { name: 'Up-to-date', type: 'integer', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', cell: (o) => num(status(o).updatedReplicas) },
-    { name: 'Available', type: 'integer', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', cell: (o) => num(status(o).availableReplicas) },
+    {
+      name: 'Ready',
+      type: 'string',
+      description: 'Number of the pod with ready state',
+      cell: (o) => `${num(status(o).readyReplicas)}/${num(spec(o).replicas)}`,
+    },
+    {
+      name: 'Up-to-date',
+      type: 'integer',
+      description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.',
+      cell: (o) => num(status(o).updatedReplicas),
+    },
+    {
+      name: 'Available',
+      type: 'integer',
+      description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.',
+      cell: (o) => num(status(o).availableReplicas),
+    },
     ageColumn,
   ],
-  'apps/statefulsets': [nameColumn, { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', cell: (o) => `${num(status(o).readyReplicas)}/${num(spec(o).replicas)}` }, ageColumn],
+  'apps/statefulsets': [
+    nameColumn,
+    {
+      name: 'Ready',
+      type: 'string',
+      description: 'Number of the pod with ready state',
+      cell: (o) => `${num(status(o).readyReplicas)}/${num(spec(o).replicas)}`,
+    },
+    ageColumn,
+  ],
   'apps/daemonsets': [
     nameColumn,
     { name: 'Desired', type: 'integer', description: 'Desired pods', cell: (o) => num(status(o).desiredNumberScheduled) },
@@ -81,7 +149,15 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Ready', type: 'integer', description: 'Ready pods', cell: (o) => num(status(o).numberReady) },
     { name: 'Up-to-date', type: 'integer', description: 'Updated pods', cell: (o) => num(status(o).updatedNumberScheduled) },
     { name: 'Available', type: 'integer', description: 'Available pods', cell: (o) => num(status(o).numberAvailable) },
-    { name: 'Node Selector', type: 'string', description: 'Node selector', cell: (o) => Object.entries(obj(obj(obj(spec(o).template).spec).nodeSelector)).map(([k, v]) => `${k}=${String(v)}`).join(',') || '<none>' },
+    {
+      name: 'Node Selector',
+      type: 'string',
+      description: 'Node selector',
+      cell: (o) =>
+        Object.entries(obj(obj(obj(spec(o).template).spec).nodeSelector))
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(',') || '<none>',
+    },
     ageColumn,
   ],
   'apps/replicasets': [
@@ -93,8 +169,18 @@ const COLUMNS: Record<string, Column[]> = {
   ],
   'batch/jobs': [
     nameColumn,
-    { name: 'Status', type: 'string', description: 'Job status', cell: (o) => (num(status(o).succeeded) > 0 ? 'Complete' : num(status(o).failed) > 0 ? 'Failed' : 'Running') },
-    { name: 'Completions', type: 'string', description: 'Desired and successful completions', cell: (o) => `${num(status(o).succeeded)}/${num(spec(o).completions) || 1}` },
+    {
+      name: 'Status',
+      type: 'string',
+      description: 'Job status',
+      cell: (o) => (num(status(o).succeeded) > 0 ? 'Complete' : num(status(o).failed) > 0 ? 'Failed' : 'Running'),
+    },
+    {
+      name: 'Completions',
+      type: 'string',
+      description: 'Desired and successful completions',
+      cell: (o) => `${num(status(o).succeeded)}/${num(spec(o).completions) || 1}`,
+    },
     { name: 'Duration', type: 'string', description: 'Time the job ran', cell: () => '' },
     ageColumn,
   ],
@@ -103,18 +189,43 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Schedule', type: 'string', description: 'The schedule', cell: (o) => String(spec(o).schedule ?? '') },
     { name: 'Timezone', type: 'string', description: 'The time zone', cell: (o) => String(spec(o).timeZone ?? '<none>') },
     { name: 'Suspend', type: 'string', description: 'Suspended', cell: (o) => String(spec(o).suspend === true ? 'True' : 'False') },
-    { name: 'Active', type: 'integer', description: 'Active jobs', cell: (o) => (Array.isArray(status(o).active) ? (status(o).active as unknown[]).length : 0) },
-    { name: 'Last Schedule', type: 'string', description: 'Last schedule', cell: (o, now) => (status(o).lastScheduleTime ? humanDuration(now.getTime() - Date.parse(String(status(o).lastScheduleTime))) : '<none>') },
+    {
+      name: 'Active',
+      type: 'integer',
+      description: 'Active jobs',
+      cell: (o) => (Array.isArray(status(o).active) ? (status(o).active as unknown[]).length : 0),
+    },
+    {
+      name: 'Last Schedule',
+      type: 'string',
+      description: 'Last schedule',
+      cell: (o, now) =>
+        status(o).lastScheduleTime ? humanDuration(now.getTime() - Date.parse(String(status(o).lastScheduleTime))) : '<none>',
+    },
     ageColumn,
   ],
-  'coordination.k8s.io/leases': [nameColumn, { name: 'Holder', type: 'string', description: 'Lease holder', cell: (o) => String(spec(o).holderIdentity ?? '') }, ageColumn],
+  'coordination.k8s.io/leases': [
+    nameColumn,
+    { name: 'Holder', type: 'string', description: 'Lease holder', cell: (o) => String(spec(o).holderIdentity ?? '') },
+    ageColumn,
+  ],
   'rbac.authorization.k8s.io/rolebindings': [nameColumn, roleColumn, ageColumn],
   'rbac.authorization.k8s.io/clusterrolebindings': [nameColumn, roleColumn, ageColumn],
   '/events': [
-    { name: 'Last Seen', type: 'string', description: 'Time since last seen', cell: (o, now) => humanDuration(now.getTime() - Date.parse(String(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp))) },
+    {
+      name: 'Last Seen',
+      type: 'string',
+      description: 'Time since last seen',
+      cell: (o, now) => humanDuration(now.getTime() - Date.parse(String(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp))),
+    },
     { name: 'Type', type: 'string', description: 'Event type', cell: (o) => String(o.type ?? '') },
     { name: 'Reason', type: 'string', description: 'Event reason', cell: (o) => String(o.reason ?? '') },
-    { name: 'Object', type: 'string', description: 'Involved object', cell: (o) => `${String(obj(o.involvedObject).kind ?? '').toLowerCase()}/${String(obj(o.involvedObject).name ?? '')}` },
+    {
+      name: 'Object',
+      type: 'string',
+      description: 'Involved object',
+      cell: (o) => `${String(obj(o.involvedObject).kind ?? '').toLowerCase()}/${String(obj(o.involvedObject).name ?? '')}`,
+    },
     { name: 'Message', type: 'string', description: 'Event message', cell: (o) => String(o.message ?? '') },
   ],
 };
@@ -142,12 +253,19 @@ export function renderTable(
   fullJson: (view: ObjectView) => string,
 ): string {
   const columns = columnsFor(rt);
-  const columnDefinitions = columns.map((c) => ({ name: c.name, type: c.type, format: c.format ?? '', description: c.description, priority: c.priority ?? 0 }));
+  const columnDefinitions = columns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    format: c.format ?? '',
+    description: c.description,
+    priority: c.priority ?? 0,
+  }));
   const rows = views.map((view) => {
     const cells = JSON.stringify(columns.map((c) => c.cell(view.obj, now)));
     let object = '';
     if (includeObject === 'Object') object = `,"object":${fullJson(view)}`;
-    else if (includeObject === 'Metadata') object = `,"object":${JSON.stringify({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: view.obj.metadata })}`;
+    else if (includeObject === 'Metadata')
+      object = `,"object":${JSON.stringify({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: view.obj.metadata })}`;
     return `{"cells":${cells}${object}}`;
   });
   const head = JSON.stringify({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: meta, columnDefinitions });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { api, secret } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 describe('test/emulator/validation', () => {
   let emu: KubeEmulator;
@@ -15,17 +15,72 @@ describe('test/emulator/validation', () => {
   });
 
   const invalidCases: { title: string; body: Record<string, unknown>; field: string; message: RegExp }[] = [
-    { title: 'upper-case name', body: secret('Bad_Name'), field: 'metadata.name', message: /a lowercase RFC 1123 subdomain must consist of/ },
-    { title: 'name longer than 253', body: secret('a'.repeat(254)), field: 'metadata.name', message: /must be no more than 253 characters/ },
-    { title: 'missing name', body: { apiVersion: 'v1', kind: 'Secret', metadata: {} }, field: 'metadata.name', message: /Required value: name or generateName is required/ },
-    { title: 'bad data key', body: secret('k', { 'a b': b64('x') }), field: 'data[a b]', message: /a valid config key must consist of alphanumeric characters/ },
-    { title: 'data over 1 MiB', body: secret('big', { a: b64('x'.repeat(600_000)), b: b64('y'.repeat(500_000)) }), field: 'data', message: /^Too long: must have at most 1048576 bytes$/ },
-    { title: 'tls without tls.key', body: secret('tls', { 'tls.crt': b64('c') }, { type: 'kubernetes.io/tls' }), field: 'data[tls.key]', message: /^Required value$/ },
-    { title: 'dockerconfigjson without key', body: secret('reg', {}, { type: 'kubernetes.io/dockerconfigjson' }), field: 'data[.dockerconfigjson]', message: /^Required value$/ },
-    { title: 'dockerconfigjson not JSON', body: secret('reg2', { '.dockerconfigjson': b64('nope') }, { type: 'kubernetes.io/dockerconfigjson' }), field: 'data[.dockerconfigjson]', message: /Invalid value: "<secret contents redacted>"/ },
-    { title: 'basic-auth without username/password', body: secret('ba', { other: b64('x') }, { type: 'kubernetes.io/basic-auth' }), field: 'data[username]', message: /^Required value$/ },
-    { title: 'SA token without annotation', body: secret('sat', {}, { type: 'kubernetes.io/service-account-token' }), field: 'metadata.annotations[kubernetes.io/service-account.name]', message: /^Required value$/ },
-    { title: 'bad label value', body: { ...secret('l'), metadata: { name: 'l', labels: { a: 'not valid!' } } }, field: 'metadata.labels', message: /a valid label must be an empty string/ },
+    {
+      title: 'upper-case name',
+      body: secret('Bad_Name'),
+      field: 'metadata.name',
+      message: /a lowercase RFC 1123 subdomain must consist of/,
+    },
+    {
+      title: 'name longer than 253',
+      body: secret('a'.repeat(254)),
+      field: 'metadata.name',
+      message: /must be no more than 253 characters/,
+    },
+    {
+      title: 'missing name',
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: {} },
+      field: 'metadata.name',
+      message: /Required value: name or generateName is required/,
+    },
+    {
+      title: 'bad data key',
+      body: secret('k', { 'a b': b64('x') }),
+      field: 'data[a b]',
+      message: /a valid config key must consist of alphanumeric characters/,
+    },
+    {
+      title: 'data over 1 MiB',
+      body: secret('big', { a: b64('x'.repeat(600_000)), b: b64('y'.repeat(500_000)) }),
+      field: 'data',
+      message: /^Too long: must have at most 1048576 bytes$/,
+    },
+    {
+      title: 'tls without tls.key',
+      body: secret('tls', { 'tls.crt': b64('c') }, { type: 'kubernetes.io/tls' }),
+      field: 'data[tls.key]',
+      message: /^Required value$/,
+    },
+    {
+      title: 'dockerconfigjson without key',
+      body: secret('reg', {}, { type: 'kubernetes.io/dockerconfigjson' }),
+      field: 'data[.dockerconfigjson]',
+      message: /^Required value$/,
+    },
+    {
+      title: 'dockerconfigjson not JSON',
+      body: secret('reg2', { '.dockerconfigjson': b64('nope') }, { type: 'kubernetes.io/dockerconfigjson' }),
+      field: 'data[.dockerconfigjson]',
+      message: /Invalid value: "<secret contents redacted>"/,
+    },
+    {
+      title: 'basic-auth without username/password',
+      body: secret('ba', { other: b64('x') }, { type: 'kubernetes.io/basic-auth' }),
+      field: 'data[username]',
+      message: /^Required value$/,
+    },
+    {
+      title: 'SA token without annotation',
+      body: secret('sat', {}, { type: 'kubernetes.io/service-account-token' }),
+      field: 'metadata.annotations[kubernetes.io/service-account.name]',
+      message: /^Required value$/,
+    },
+    {
+      title: 'bad label value',
+      body: { ...secret('l'), metadata: { name: 'l', labels: { a: 'not valid!' } } },
+      field: 'metadata.labels',
+      message: /a valid label must be an empty string/,
+    },
   ];
 
   for (const c of invalidCases) {
@@ -38,7 +93,7 @@ describe('test/emulator/validation', () => {
       const cause = res.body.details.causes.find((x: { field: string }) => x.field === c.field);
       assert.ok(cause, `cause for ${c.field} in ${res.text}`);
       assert.match(cause.message, c.message);
-      assert.ok(res.body.message.startsWith(`Secret "${res.body.details.name ?? ""}" is invalid: `));
+      assert.ok(res.body.message.startsWith(`Secret "${res.body.details.name ?? ''}" is invalid: `));
     });
   }
 
@@ -47,7 +102,10 @@ describe('test/emulator/validation', () => {
       secret('tls-ok', { 'tls.crt': b64('c'), 'tls.key': b64('k') }, { type: 'kubernetes.io/tls' }),
       secret('reg-ok', { '.dockerconfigjson': b64('{"auths":{}}') }, { type: 'kubernetes.io/dockerconfigjson' }),
       secret('ba-ok', { username: b64('u') }, { type: 'kubernetes.io/basic-auth' }),
-      { ...secret('sat-ok', {}, { type: 'kubernetes.io/service-account-token' }), metadata: { name: 'sat-ok', annotations: { 'kubernetes.io/service-account.name': 'default' } } },
+      {
+        ...secret('sat-ok', {}, { type: 'kubernetes.io/service-account-token' }),
+        metadata: { name: 'sat-ok', annotations: { 'kubernetes.io/service-account.name': 'default' } },
+      },
       secret('exactly-1mib', { a: b64('x'.repeat(1048576)) }),
     ];
 
@@ -74,13 +132,27 @@ describe('test/emulator/validation', () => {
     const created = (await api(emu, 'POST', base, { ...secret('frozen'), immutable: true })).body;
 
     const dataChange = await api(emu, 'PUT', `${base}/frozen`, { ...created, data: { key: b64('other') } });
-    const stringDataChange = await api(emu, 'PATCH', `${base}/frozen`, { stringData: { key: 'other' } }, { contentType: 'application/merge-patch+json' });
+    const stringDataChange = await api(
+      emu,
+      'PATCH',
+      `${base}/frozen`,
+      { stringData: { key: 'other' } },
+      { contentType: 'application/merge-patch+json' },
+    );
     const unfreeze = await api(emu, 'PATCH', `${base}/frozen`, { immutable: false }, { contentType: 'application/merge-patch+json' });
-    const labels = await api(emu, 'PATCH', `${base}/frozen`, { metadata: { labels: { a: 'b' } } }, { contentType: 'application/merge-patch+json' });
+    const labels = await api(
+      emu,
+      'PATCH',
+      `${base}/frozen`,
+      { metadata: { labels: { a: 'b' } } },
+      { contentType: 'application/merge-patch+json' },
+    );
 
     for (const res of [dataChange, stringDataChange]) {
       assert.equal(res.status, 422);
-      assert.deepEqual(res.body.details.causes, [{ reason: 'FieldValueForbidden', message: 'Forbidden: field is immutable when `immutable` is set', field: 'data' }]);
+      assert.deepEqual(res.body.details.causes, [
+        { reason: 'FieldValueForbidden', message: 'Forbidden: field is immutable when `immutable` is set', field: 'data' },
+      ]);
     }
     assert.equal(unfreeze.status, 422);
     assert.ok(unfreeze.body.details.causes.some((c: { field: string }) => c.field === 'immutable'));
@@ -88,9 +160,21 @@ describe('test/emulator/validation', () => {
   });
 
   it('enforces immutable ConfigMaps', async () => {
-    await api(emu, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { a: '1' }, immutable: true });
+    await api(emu, 'POST', '/api/v1/namespaces/default/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cm' },
+      data: { a: '1' },
+      immutable: true,
+    });
 
-    const res = await api(emu, 'PATCH', '/api/v1/namespaces/default/configmaps/cm', { data: { a: '2' } }, { contentType: 'application/merge-patch+json' });
+    const res = await api(
+      emu,
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/cm',
+      { data: { a: '2' } },
+      { contentType: 'application/merge-patch+json' },
+    );
 
     assert.equal(res.status, 422);
     assert.match(res.body.message, /data: Forbidden: field is immutable when `immutable` is set/);
@@ -99,16 +183,31 @@ describe('test/emulator/validation', () => {
   it('refuses Secret type changes', async () => {
     await api(emu, 'POST', base, secret('typed'));
 
-    const res = await api(emu, 'PATCH', `${base}/typed`, { type: 'kubernetes.io/basic-auth', data: { username: b64('u') } }, { contentType: 'application/merge-patch+json' });
+    const res = await api(
+      emu,
+      'PATCH',
+      `${base}/typed`,
+      { type: 'kubernetes.io/basic-auth', data: { username: b64('u') } },
+      { contentType: 'application/merge-patch+json' },
+    );
 
     assert.equal(res.status, 422);
     assert.match(res.body.message, /type: Invalid value: "kubernetes.io\/basic-auth": field is immutable/);
   });
 
   it('validates namespace names as DNS-1123 labels and RBAC names as path segments', async () => {
-    const longNs = await api(emu, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a'.repeat(64) } });
+    const longNs = await api(emu, 'POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'a'.repeat(64) },
+    });
     const dottedNs = await api(emu, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a.b' } });
-    const colonRole = await api(emu, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'system:thing' }, rules: [] });
+    const colonRole = await api(emu, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'system:thing' },
+      rules: [],
+    });
 
     assert.equal(longNs.status, 422);
     assert.match(longNs.body.message, /must be no more than 63 characters/);
@@ -121,13 +220,22 @@ describe('test/emulator/validation', () => {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: { name: 'backup' },
-      spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'i' }] } } } }, ...spec },
+      spec: {
+        schedule: '0 * * * *',
+        jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'i' }] } } } },
+        ...spec,
+      },
     });
     const path = '/apis/batch/v1/namespaces/default/cronjobs';
 
     const tz = await api(emu, 'POST', path, cron({ schedule: 'CRON_TZ=UTC 0 * * * *' }));
     const zone = await api(emu, 'POST', path, cron({ timeZone: 'Mars/Olympus' }));
-    const restart = await api(emu, 'POST', path, cron({ jobTemplate: { spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'c', image: 'i' }] } } } } }));
+    const restart = await api(
+      emu,
+      'POST',
+      path,
+      cron({ jobTemplate: { spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'c', image: 'i' }] } } } } }),
+    );
     const ok = await api(emu, 'POST', path, cron({ timeZone: 'Etc/UTC' }));
 
     assert.match(tz.body.message, /cannot use TZ or CRON_TZ in schedule, use timeZone field instead/);
@@ -139,11 +247,28 @@ describe('test/emulator/validation', () => {
 
   it('validates Deployments: selector must match the template labels and is immutable', async () => {
     const path = '/apis/apps/v1/namespaces/default/deployments';
-    const body = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { selector: { matchLabels: { app: 'x' } }, template: { metadata: { labels: { app: 'y' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } };
+    const body = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd' },
+      spec: {
+        selector: { matchLabels: { app: 'x' } },
+        template: { metadata: { labels: { app: 'y' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+      },
+    };
 
     const mismatch = await api(emu, 'POST', path, body);
-    const created = await api(emu, 'POST', path, { ...body, spec: { ...body.spec, template: { ...body.spec.template, metadata: { labels: { app: 'x', v: '1' } } } } });
-    const changed = await api(emu, 'PATCH', `${path}/d`, { spec: { selector: { matchLabels: { app: 'x', v: '1' } } } }, { contentType: 'application/merge-patch+json' });
+    const created = await api(emu, 'POST', path, {
+      ...body,
+      spec: { ...body.spec, template: { ...body.spec.template, metadata: { labels: { app: 'x', v: '1' } } } },
+    });
+    const changed = await api(
+      emu,
+      'PATCH',
+      `${path}/d`,
+      { spec: { selector: { matchLabels: { app: 'x', v: '1' } } } },
+      { contentType: 'application/merge-patch+json' },
+    );
 
     assert.equal(mismatch.status, 422);
     assert.match(mismatch.body.message, /selector` does not match template `labels`/);
@@ -164,6 +289,9 @@ describe('test/emulator/validation', () => {
   });
 
   it('validates with dryRun=All but persists nothing and keeps the resourceVersion', async () => {
+    // The Deployment created above is still being rolled out by the workload controller, whose
+    // status writes move the cluster-wide resourceVersion: wait for it to settle first.
+    await emu.workloads.idle();
     const before = (await api(emu, 'GET', base)).body.metadata.resourceVersion;
 
     const bad = await api(emu, 'POST', `${base}?dryRun=All`, secret('BAD'));
@@ -180,7 +308,13 @@ describe('test/emulator/validation', () => {
     const created = (await api(emu, 'POST', base, secret('wet', { k: b64('1') }))).body;
 
     const put = await api(emu, 'PUT', `${base}/wet?dryRun=All`, { ...created, data: { k: b64('2') } });
-    const patch = await api(emu, 'PATCH', `${base}/wet?dryRun=All`, { data: { k: b64('3') } }, { contentType: 'application/merge-patch+json' });
+    const patch = await api(
+      emu,
+      'PATCH',
+      `${base}/wet?dryRun=All`,
+      { data: { k: b64('3') } },
+      { contentType: 'application/merge-patch+json' },
+    );
     const del = await api(emu, 'DELETE', `${base}/wet?dryRun=All`);
 
     assert.equal(put.body.data.k, b64('2'));

@@ -8,9 +8,9 @@
  */
 import type { StatusCause } from './errors.js';
 import type { ResourceType } from './resources.js';
-import { deepEqual, isObject } from './types.js';
-import type { KubeObject } from './types.js';
 import { fromStructuredSelector, matchesLabels } from './selectors.js';
+import type { KubeObject } from './types.js';
+import { deepEqual, isObject } from './types.js';
 
 /** Maximum total size of a Secret's or ConfigMap's data (core.MaxSecretSize). */
 export const MAX_SECRET_SIZE = 1024 * 1024;
@@ -197,11 +197,13 @@ function validateSecret(obj: KubeObject): StatusCause[] {
       break;
     case 'kubernetes.io/dockercfg':
       if (!data['.dockercfg']) causes.push(required('data[.dockercfg]'));
-      else if (!isJsonObjectText(decoded('.dockercfg'))) causes.push(invalidValue('data[.dockercfg]', '<secret contents redacted>', 'invalid character in JSON'));
+      else if (!isJsonObjectText(decoded('.dockercfg')))
+        causes.push(invalidValue('data[.dockercfg]', '<secret contents redacted>', 'invalid character in JSON'));
       break;
     case 'kubernetes.io/dockerconfigjson':
       if (!has('.dockerconfigjson')) causes.push(required('data[.dockerconfigjson]'));
-      else if (!isJsonObjectText(decoded('.dockerconfigjson'))) causes.push(invalidValue('data[.dockerconfigjson]', '<secret contents redacted>', 'invalid character in JSON'));
+      else if (!isJsonObjectText(decoded('.dockerconfigjson')))
+        causes.push(invalidValue('data[.dockerconfigjson]', '<secret contents redacted>', 'invalid character in JSON'));
       break;
     case 'kubernetes.io/basic-auth':
       if (!has('username') && !has('password')) causes.push(required('data[username]'), required('data[password]'));
@@ -290,7 +292,11 @@ function validatePodSpec(spec: unknown, path: string, allowedRestart?: string[])
     ...validateContainers(spec.initContainers, `${path}.initContainers`, false),
   ];
   if (allowedRestart && !allowedRestart.includes(String(spec.restartPolicy ?? ''))) {
-    causes.push(spec.restartPolicy ? notSupported(`${path}.restartPolicy`, spec.restartPolicy, allowedRestart) : required(`${path}.restartPolicy`, `valid values: ${allowedRestart.map((v) => JSON.stringify(v)).join(', ')}`));
+    causes.push(
+      spec.restartPolicy
+        ? notSupported(`${path}.restartPolicy`, spec.restartPolicy, allowedRestart)
+        : required(`${path}.restartPolicy`, `valid values: ${allowedRestart.map((v) => JSON.stringify(v)).join(', ')}`),
+    );
   }
   return causes;
 }
@@ -308,7 +314,8 @@ function validateWorkload(obj: KubeObject): StatusCause[] {
   } else if (!matchesLabels(selector, labels)) {
     causes.push(invalidValue('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'));
   }
-  if (typeof spec.replicas === 'number' && spec.replicas < 0) causes.push(invalidValue('spec.replicas', spec.replicas, 'must be greater than or equal to 0'));
+  if (typeof spec.replicas === 'number' && spec.replicas < 0)
+    causes.push(invalidValue('spec.replicas', spec.replicas, 'must be greater than or equal to 0'));
   causes.push(...validatePodSpec(template?.spec, 'spec.template.spec', ['Always']));
   return causes;
 }
@@ -326,7 +333,13 @@ function validateJobSpec(spec: unknown, path: string): StatusCause[] {
   const causes = validatePodSpec(template?.spec, `${path}.template.spec`, ['OnFailure', 'Never']);
   const podSpec = isObject(template?.spec) ? template.spec : {};
   if (isObject(spec.podFailurePolicy) && podSpec.restartPolicy !== undefined && podSpec.restartPolicy !== 'Never') {
-    causes.push(invalidValue(`${path}.template.spec.restartPolicy`, podSpec.restartPolicy, 'only "Never" is supported when podFailurePolicy is specified'));
+    causes.push(
+      invalidValue(
+        `${path}.template.spec.restartPolicy`,
+        podSpec.restartPolicy,
+        'only "Never" is supported when podFailurePolicy is specified',
+      ),
+    );
   }
   for (const field of ['backoffLimit', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'parallelism', 'completions']) {
     const value = spec[field];
@@ -341,7 +354,8 @@ function validateJobUpdate(obj: KubeObject, old: KubeObject): StatusCause[] {
   const causes: StatusCause[] = [];
   if (!deepEqual(spec.template, oldSpec.template)) causes.push(invalidValue('spec.template', spec.template, 'field is immutable'));
   if (!deepEqual(spec.selector, oldSpec.selector)) causes.push(invalidValue('spec.selector', spec.selector, 'field is immutable'));
-  if (!deepEqual(spec.completions, oldSpec.completions)) causes.push(invalidValue('spec.completions', spec.completions, 'field is immutable'));
+  if (!deepEqual(spec.completions, oldSpec.completions))
+    causes.push(invalidValue('spec.completions', spec.completions, 'field is immutable'));
   return causes;
 }
 
@@ -359,7 +373,8 @@ function cronFieldError(field: string, [label, min, max, names]: (typeof CRON_FI
     if (step !== undefined && !/^\d+$/.test(step)) return `failed to parse int from ${step}`;
     if (range === '*' || range === '?') continue;
     for (const bound of range.split('-')) {
-      const value = names && Object.hasOwn(names, bound.toLowerCase()) ? names[bound.toLowerCase()] : /^\d+$/.test(bound) ? Number(bound) : NaN;
+      const value =
+        names && Object.hasOwn(names, bound.toLowerCase()) ? names[bound.toLowerCase()] : /^\d+$/.test(bound) ? Number(bound) : NaN;
       if (Number.isNaN(value)) return `failed to parse int from ${bound}`;
       if (value < min || value > (label === 'day of week' ? 7 : max)) return `end of range (${value}) above maximum (${max}): ${part}`;
     }
@@ -400,7 +415,8 @@ function validateCronJob(obj: KubeObject): StatusCause[] {
   const causes: StatusCause[] = [];
   const schedule = typeof spec.schedule === 'string' ? spec.schedule : '';
   if (!schedule) causes.push(required('spec.schedule'));
-  else if (schedule.includes('TZ')) causes.push(invalidValue('spec.schedule', schedule, 'cannot use TZ or CRON_TZ in schedule, use timeZone field instead'));
+  else if (schedule.includes('TZ'))
+    causes.push(invalidValue('spec.schedule', schedule, 'cannot use TZ or CRON_TZ in schedule, use timeZone field instead'));
   else {
     const err = cronScheduleError(schedule);
     if (err) causes.push(invalidValue('spec.schedule', schedule, err));
@@ -422,14 +438,16 @@ function validateRoleRef(obj: KubeObject, namespaced: boolean): StatusCause[] {
   const ref = isObject(obj.roleRef) ? obj.roleRef : undefined;
   const causes: StatusCause[] = [];
   if (!ref) return [required('roleRef')];
-  if (ref.apiGroup !== 'rbac.authorization.k8s.io') causes.push(notSupported('roleRef.apiGroup', ref.apiGroup ?? '', ['rbac.authorization.k8s.io']));
+  if (ref.apiGroup !== 'rbac.authorization.k8s.io')
+    causes.push(notSupported('roleRef.apiGroup', ref.apiGroup ?? '', ['rbac.authorization.k8s.io']));
   const kinds = namespaced ? ['Role', 'ClusterRole'] : ['ClusterRole'];
   if (!kinds.includes(String(ref.kind))) causes.push(notSupported('roleRef.kind', ref.kind ?? '', kinds));
   if (!ref.name) causes.push(required('roleRef.name'));
   const subjects = Array.isArray(obj.subjects) ? obj.subjects : [];
   subjects.forEach((s, i) => {
     if (!isObject(s)) return;
-    if (!['ServiceAccount', 'User', 'Group'].includes(String(s.kind))) causes.push(notSupported(`subjects[${i}].kind`, s.kind ?? '', ['ServiceAccount', 'User', 'Group']));
+    if (!['ServiceAccount', 'User', 'Group'].includes(String(s.kind)))
+      causes.push(notSupported(`subjects[${i}].kind`, s.kind ?? '', ['ServiceAccount', 'User', 'Group']));
     if (!s.name) causes.push(required(`subjects[${i}].name`));
     if (s.kind === 'ServiceAccount' && !namespaced && !s.namespace) causes.push(required(`subjects[${i}].namespace`));
   });
@@ -441,10 +459,12 @@ function validateRules(obj: KubeObject): StatusCause[] {
   const rules = Array.isArray(obj.rules) ? obj.rules : [];
   rules.forEach((r, i) => {
     if (!isObject(r)) return;
-    if (!Array.isArray(r.verbs) || r.verbs.length === 0) causes.push(required(`rules[${i}].verbs`, 'verbs must contain at least one value'));
+    if (!Array.isArray(r.verbs) || r.verbs.length === 0)
+      causes.push(required(`rules[${i}].verbs`, 'verbs must contain at least one value'));
     const hasNonResource = Array.isArray(r.nonResourceURLs) && r.nonResourceURLs.length > 0;
     const hasResources = Array.isArray(r.resources) && r.resources.length > 0;
-    if (!hasNonResource && !hasResources) causes.push(required(`rules[${i}].resources`, 'resource rules must supply at least one api group'));
+    if (!hasNonResource && !hasResources)
+      causes.push(required(`rules[${i}].resources`, 'resource rules must supply at least one api group'));
   });
   return causes;
 }
@@ -464,8 +484,10 @@ function validateEventsV1(obj: KubeObject): StatusCause[] {
 function validateLease(obj: KubeObject): StatusCause[] {
   const spec = isObject(obj.spec) ? obj.spec : {};
   const causes: StatusCause[] = [];
-  if (typeof spec.leaseDurationSeconds === 'number' && spec.leaseDurationSeconds <= 0) causes.push(invalidValue('spec.leaseDurationSeconds', spec.leaseDurationSeconds, 'must be greater than 0'));
-  if (typeof spec.leaseTransitions === 'number' && spec.leaseTransitions < 0) causes.push(invalidValue('spec.leaseTransitions', spec.leaseTransitions, 'must be greater than or equal to 0'));
+  if (typeof spec.leaseDurationSeconds === 'number' && spec.leaseDurationSeconds <= 0)
+    causes.push(invalidValue('spec.leaseDurationSeconds', spec.leaseDurationSeconds, 'must be greater than 0'));
+  if (typeof spec.leaseTransitions === 'number' && spec.leaseTransitions < 0)
+    causes.push(invalidValue('spec.leaseTransitions', spec.leaseTransitions, 'must be greater than or equal to 0'));
   return causes;
 }
 
@@ -540,4 +562,3 @@ export function isValidBase64(value: string): boolean {
   const s = value.replace(/[\r\n]/g, '');
   return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
-

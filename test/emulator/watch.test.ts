@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
 import { secret } from './helpers.js';
+import { KubeEmulator } from './index.js';
 
 interface WatchEvent {
   type: string;
-  object: { kind?: string; code?: number; reason?: string; metadata: { name: string; resourceVersion: string; labels?: Record<string, string> } };
+  object: {
+    kind?: string;
+    code?: number;
+    reason?: string;
+    metadata: { name: string; resourceVersion: string; labels?: Record<string, string> };
+  };
 }
 
 /** Opens a watch and collects events until `count` arrived (or the stream ends). */
@@ -52,7 +57,10 @@ describe('test/emulator/watch', () => {
       emu.delete('v1', 'Secret', 'default', 'new');
     });
 
-    assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED existing', 'ADDED new', 'MODIFIED new', 'DELETED new']);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.object.metadata.name}`),
+      ['ADDED existing', 'ADDED new', 'MODIFIED new', 'DELETED new'],
+    );
     assert.equal(events[1].object.kind, 'Secret');
     const rvs = events.slice(1).map((e) => Number(e.object.metadata.resourceVersion));
     assert.ok(rvs[0] < rvs[1] && rvs[1] < rvs[2], 'the DELETED event carries a new resourceVersion');
@@ -65,7 +73,10 @@ describe('test/emulator/watch', () => {
 
     const events = await collect(emu, `${base}?watch=1&resourceVersion=${first.metadata.resourceVersion}`, 2);
 
-    assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED b', 'DELETED a']);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.object.metadata.name}`),
+      ['ADDED b', 'DELETED a'],
+    );
   });
 
   it('filters by field and label selector and turns label changes into ADDED/DELETED', async () => {
@@ -77,7 +88,10 @@ describe('test/emulator/watch', () => {
       emu.update({ ...again, metadata: { ...again.metadata, labels: {} } });
     });
 
-    assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED x', 'MODIFIED x', 'DELETED x']);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.object.metadata.name}`),
+      ['ADDED x', 'MODIFIED x', 'DELETED x'],
+    );
   });
 
   it('watches one object by metadata.name field selector', async () => {
@@ -86,7 +100,10 @@ describe('test/emulator/watch', () => {
       emu.create({ ...secret('me'), metadata: { name: 'me', namespace: 'default' } } as never);
     });
 
-    assert.deepEqual(events.map((e) => e.object.metadata.name), ['me']);
+    assert.deepEqual(
+      events.map((e) => e.object.metadata.name),
+      ['me'],
+    );
   });
 
   it('sends a 410 ERROR event for a resourceVersion older than the retained history', async () => {
@@ -117,8 +134,15 @@ describe('test/emulator/watch', () => {
   it('sends a BOOKMARK after initial events when asked (watch-list)', async () => {
     emu.create({ ...secret('a'), metadata: { name: 'a', namespace: 'default' } } as never);
 
-    const events = await collect(emu, `${base}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`, 2);
+    const events = await collect(
+      emu,
+      `${base}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`,
+      2,
+    );
 
-    assert.deepEqual(events.map((e) => e.type), ['ADDED', 'BOOKMARK']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ADDED', 'BOOKMARK'],
+    );
   });
 });

@@ -68,7 +68,11 @@ export class WatchHub {
     if (rvParam === '' || rvParam === '0' || opts.sendInitialEvents) {
       for (const entry of collection.sortedEntries(namespace)) if (visible(entry)) sendEntry('ADDED', entry);
       if (opts.sendInitialEvents && opts.allowWatchBookmarks) {
-        const bookmark = { kind: opts.bookmarkType?.kind ?? rt.kind, apiVersion: opts.bookmarkType?.apiVersion ?? rt.apiVersion, metadata: { resourceVersion: String(this.registry.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } } };
+        const bookmark = {
+          kind: opts.bookmarkType?.kind ?? rt.kind,
+          apiVersion: opts.bookmarkType?.apiVersion ?? rt.apiVersion,
+          metadata: { resourceVersion: String(this.registry.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } },
+        };
         send('BOOKMARK', JSON.stringify(bookmark));
       }
     } else {
@@ -97,7 +101,11 @@ export class WatchHub {
   }
 
   /** Translates a store event into what this watcher sees given its filter. */
-  private deliver(ev: StoreEvent, visible: (e: StoredEntry | undefined) => boolean, sendEntry: (type: WatchEventType, e: StoredEntry) => void): void {
+  private deliver(
+    ev: StoreEvent,
+    visible: (e: StoredEntry | undefined) => boolean,
+    sendEntry: (type: WatchEventType, e: StoredEntry) => void,
+  ): void {
     const now = ev.type === 'DELETED' ? false : visible(ev.entry);
     const before = ev.type === 'ADDED' ? false : visible(ev.previous);
     if (ev.type === 'DELETED') {

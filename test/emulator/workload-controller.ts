@@ -18,11 +18,11 @@ import { createHash } from 'node:crypto';
 import { KubeApiError } from './errors.js';
 import type { Registry } from './registry.js';
 import { rfc3339 } from './registry.js';
-import { findByPlural } from './resources.js';
 import type { ResourceType } from './resources.js';
+import { findByPlural } from './resources.js';
 import type { StoreEvent } from './store.js';
-import { cloneJson, deepEqual, isObject } from './types.js';
 import type { JsonObject, KubeObject, StoredKubeObject } from './types.js';
+import { cloneJson, deepEqual, isObject } from './types.js';
 
 /** Kinds the controller manages. */
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
@@ -68,7 +68,10 @@ function rtOf(kind: WorkloadKind): ResourceType {
 }
 
 function templateHash(template: unknown): string {
-  return createHash('sha256').update(JSON.stringify(template ?? null)).digest('hex').slice(0, 10);
+  return createHash('sha256')
+    .update(JSON.stringify(template ?? null))
+    .digest('hex')
+    .slice(0, 10);
 }
 
 /** Resolves maxSurge / maxUnavailable (int or percentage) against `total`. */
@@ -96,7 +99,14 @@ function keysOf(obj: JsonObject): Set<string> {
 }
 
 /** kubelet's error for a missing reference, or undefined when it resolves. */
-function checkRef(lookup: Lookup, plural: 'secrets' | 'configmaps', name: unknown, keys: string[], optional: unknown, namespace: string): string | undefined {
+function checkRef(
+  lookup: Lookup,
+  plural: 'secrets' | 'configmaps',
+  name: unknown,
+  keys: string[],
+  optional: unknown,
+  namespace: string,
+): string | undefined {
   if (optional === true || typeof name !== 'string') return undefined;
   const kind = plural === 'secrets' ? 'secret' : 'configmap';
   const obj = lookup(plural, name);
@@ -113,32 +123,43 @@ function itemKeys(items: unknown): string[] {
 /** First unresolvable Secret/ConfigMap reference in a pod template (imagePullSecrets excluded). */
 export function missingReference(template: unknown, namespace: string, lookup: Lookup): string | undefined {
   const spec = isObject(template) && isObject(template.spec) ? template.spec : {};
-  const containers = [...(Array.isArray(spec.initContainers) ? spec.initContainers : []), ...(Array.isArray(spec.containers) ? spec.containers : [])].filter(isObject);
+  const containers = [
+    ...(Array.isArray(spec.initContainers) ? spec.initContainers : []),
+    ...(Array.isArray(spec.containers) ? spec.containers : []),
+  ].filter(isObject);
   for (const c of containers) {
     for (const env of Array.isArray(c.env) ? c.env.filter(isObject) : []) {
       const from = isObject(env.valueFrom) ? env.valueFrom : {};
       const s = isObject(from.secretKeyRef) ? from.secretKeyRef : undefined;
       const m = isObject(from.configMapKeyRef) ? from.configMapKeyRef : undefined;
-      const err = (s && checkRef(lookup, 'secrets', s.name, [String(s.key)], s.optional, namespace)) || (m && checkRef(lookup, 'configmaps', m.name, [String(m.key)], m.optional, namespace));
+      const err =
+        (s && checkRef(lookup, 'secrets', s.name, [String(s.key)], s.optional, namespace)) ||
+        (m && checkRef(lookup, 'configmaps', m.name, [String(m.key)], m.optional, namespace));
       if (err) return err;
     }
     for (const envFrom of Array.isArray(c.envFrom) ? c.envFrom.filter(isObject) : []) {
       const s = isObject(envFrom.secretRef) ? envFrom.secretRef : undefined;
       const m = isObject(envFrom.configMapRef) ? envFrom.configMapRef : undefined;
-      const err = (s && checkRef(lookup, 'secrets', s.name, [], s.optional, namespace)) || (m && checkRef(lookup, 'configmaps', m.name, [], m.optional, namespace));
+      const err =
+        (s && checkRef(lookup, 'secrets', s.name, [], s.optional, namespace)) ||
+        (m && checkRef(lookup, 'configmaps', m.name, [], m.optional, namespace));
       if (err) return err;
     }
   }
   for (const volume of Array.isArray(spec.volumes) ? spec.volumes.filter(isObject) : []) {
     const s = isObject(volume.secret) ? volume.secret : undefined;
     const m = isObject(volume.configMap) ? volume.configMap : undefined;
-    let err = (s && checkRef(lookup, 'secrets', s.secretName, itemKeys(s.items), s.optional, namespace)) || (m && checkRef(lookup, 'configmaps', m.name, itemKeys(m.items), m.optional, namespace));
+    let err =
+      (s && checkRef(lookup, 'secrets', s.secretName, itemKeys(s.items), s.optional, namespace)) ||
+      (m && checkRef(lookup, 'configmaps', m.name, itemKeys(m.items), m.optional, namespace));
     if (err) return err;
     const sources = isObject(volume.projected) && Array.isArray(volume.projected.sources) ? volume.projected.sources.filter(isObject) : [];
     for (const source of sources) {
       const ps = isObject(source.secret) ? source.secret : undefined;
       const pm = isObject(source.configMap) ? source.configMap : undefined;
-      err = (ps && checkRef(lookup, 'secrets', ps.name, itemKeys(ps.items), ps.optional, namespace)) || (pm && checkRef(lookup, 'configmaps', pm.name, itemKeys(pm.items), pm.optional, namespace));
+      err =
+        (ps && checkRef(lookup, 'secrets', ps.name, itemKeys(ps.items), ps.optional, namespace)) ||
+        (pm && checkRef(lookup, 'configmaps', pm.name, itemKeys(pm.items), pm.optional, namespace));
       if (err) return err;
     }
   }
@@ -216,7 +237,8 @@ export class WorkloadController<E = unknown> {
       return;
     }
     const status = isObject(obj.status) ? obj.status : {};
-    if (ev.type === 'ADDED' || status.observedGeneration !== obj.metadata.generation) this.schedule(kind, ev.entry.namespace, ev.entry.name);
+    if (ev.type === 'ADDED' || status.observedGeneration !== obj.metadata.generation)
+      this.schedule(kind, ev.entry.namespace, ev.entry.name);
   }
 
   private onReferencedChange(namespace: string): void {
@@ -254,8 +276,10 @@ export class WorkloadController<E = unknown> {
     const ns = obj.metadata.namespace ?? '';
     if (this.failing.has(`${kind}/${ns}/${obj.metadata.name}`)) return 'marked failing by the test';
     const annotations = obj.metadata.annotations ?? {};
-    const templateAnnotations = isObject(template) && isObject(template.metadata) && isObject(template.metadata.annotations) ? template.metadata.annotations : {};
-    if (annotations[FAIL_ROLLOUT_ANNOTATION] === 'true' || templateAnnotations[FAIL_ROLLOUT_ANNOTATION] === 'true') return `annotation ${FAIL_ROLLOUT_ANNOTATION}=true`;
+    const templateAnnotations =
+      isObject(template) && isObject(template.metadata) && isObject(template.metadata.annotations) ? template.metadata.annotations : {};
+    if (annotations[FAIL_ROLLOUT_ANNOTATION] === 'true' || templateAnnotations[FAIL_ROLLOUT_ANNOTATION] === 'true')
+      return `annotation ${FAIL_ROLLOUT_ANNOTATION}=true`;
     if (this.predicate?.(cloneJson(obj), this.emulator)) return 'failure predicate';
     const lookup: Lookup = (plural, refName) => {
       const rt = findByPlural('', 'v1', plural) as ResourceType;
@@ -348,7 +372,8 @@ export class WorkloadController<E = unknown> {
       state.deadlineTimer = undefined;
       try {
         const current = this.registry.get(rtOf(kind), obj.metadata.namespace, obj.metadata.name).obj;
-        if (current.metadata.uid === obj.metadata.uid && state.stuckTemplate !== undefined) this.writeStatus(kind, current, this.stuckStatus(kind, current, state));
+        if (current.metadata.uid === obj.metadata.uid && state.stuckTemplate !== undefined)
+          this.writeStatus(kind, current, this.stuckStatus(kind, current, state));
       } catch {
         // deleted meanwhile
       }
@@ -382,15 +407,43 @@ export class WorkloadController<E = unknown> {
         ...withoutZeros({ observedGeneration: generation, replicas: d, updatedReplicas: d, readyReplicas: d, availableReplicas: d }),
         conditions: [
           this.condition(prev, 'Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.'),
-          this.condition(prev, 'Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${this.rsName(obj)}" has successfully progressed.`),
+          this.condition(
+            prev,
+            'Progressing',
+            'True',
+            'NewReplicaSetAvailable',
+            `ReplicaSet "${this.rsName(obj)}" has successfully progressed.`,
+          ),
         ],
       };
     }
     if (kind === 'StatefulSet') {
       const revision = `${obj.metadata.name}-${templateHash(state.rolledTemplate)}`;
-      return { ...withoutZeros({ observedGeneration: generation, replicas: d, readyReplicas: d, currentReplicas: d, updatedReplicas: d, availableReplicas: d }), currentRevision: revision, updateRevision: revision, collisionCount: 0 };
+      return {
+        ...withoutZeros({
+          observedGeneration: generation,
+          replicas: d,
+          readyReplicas: d,
+          currentReplicas: d,
+          updatedReplicas: d,
+          availableReplicas: d,
+        }),
+        currentRevision: revision,
+        updateRevision: revision,
+        collisionCount: 0,
+      };
     }
-    return { ...withoutZeros({ observedGeneration: generation, desiredNumberScheduled: d, currentNumberScheduled: d, updatedNumberScheduled: d, numberReady: d, numberAvailable: d }), numberMisscheduled: 0 };
+    return {
+      ...withoutZeros({
+        observedGeneration: generation,
+        desiredNumberScheduled: d,
+        currentNumberScheduled: d,
+        updatedNumberScheduled: d,
+        numberReady: d,
+        numberAvailable: d,
+      }),
+      numberMisscheduled: 0,
+    };
   }
 
   private stuckStatus(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState): JsonObject {
@@ -409,11 +462,24 @@ export class WorkloadController<E = unknown> {
       const oldPods = hadOld && !recreate ? Math.max(0, d - unavailable) : 0;
       const newPods = hadOld && !recreate ? Math.min(d, surge + unavailable) : d;
       const progressing = state.deadlineExceeded
-        ? this.condition(prev, 'Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${this.rsName(obj)}" has timed out progressing.`)
+        ? this.condition(
+            prev,
+            'Progressing',
+            'False',
+            'ProgressDeadlineExceeded',
+            `ReplicaSet "${this.rsName(obj)}" has timed out progressing.`,
+          )
         : this.condition(prev, 'Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${this.rsName(obj)}" is progressing.`);
       const available = oldPods >= d - unavailable && oldPods > 0;
       return {
-        ...withoutZeros({ observedGeneration: generation, replicas: oldPods + newPods, updatedReplicas: newPods, readyReplicas: oldPods, availableReplicas: oldPods, unavailableReplicas: oldPods + newPods - oldPods }),
+        ...withoutZeros({
+          observedGeneration: generation,
+          replicas: oldPods + newPods,
+          updatedReplicas: newPods,
+          readyReplicas: oldPods,
+          availableReplicas: oldPods,
+          unavailableReplicas: oldPods + newPods - oldPods,
+        }),
         conditions: [
           available
             ? this.condition(prev, 'Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
@@ -427,11 +493,23 @@ export class WorkloadController<E = unknown> {
       const update = `${obj.metadata.name}-${templateHash(state.stuckTemplate)}`;
       if (!hadOld) {
         const pods = spec.podManagementPolicy === 'Parallel' ? d : Math.min(1, d);
-        return { ...withoutZeros({ observedGeneration: generation, replicas: pods, currentReplicas: pods, updatedReplicas: pods }), currentRevision: update, updateRevision: update, collisionCount: 0 };
+        return {
+          ...withoutZeros({ observedGeneration: generation, replicas: pods, currentReplicas: pods, updatedReplicas: pods }),
+          currentRevision: update,
+          updateRevision: update,
+          collisionCount: 0,
+        };
       }
       const updated = Math.min(1, d);
       return {
-        ...withoutZeros({ observedGeneration: generation, replicas: d, readyReplicas: d - updated, currentReplicas: d - updated, updatedReplicas: updated, availableReplicas: d - updated }),
+        ...withoutZeros({
+          observedGeneration: generation,
+          replicas: d,
+          readyReplicas: d - updated,
+          currentReplicas: d - updated,
+          updatedReplicas: updated,
+          availableReplicas: d - updated,
+        }),
         currentRevision: current,
         updateRevision: update,
         collisionCount: 0,
@@ -442,7 +520,15 @@ export class WorkloadController<E = unknown> {
     const maxUnavailable = Math.max(1, intOrPercent(rolling.maxUnavailable, d, false, 1));
     const updated = hadOld ? Math.min(d, maxUnavailable) : d;
     return {
-      ...withoutZeros({ observedGeneration: generation, desiredNumberScheduled: d, currentNumberScheduled: d, updatedNumberScheduled: updated, numberReady: d - updated, numberAvailable: d - updated, numberUnavailable: updated }),
+      ...withoutZeros({
+        observedGeneration: generation,
+        desiredNumberScheduled: d,
+        currentNumberScheduled: d,
+        updatedNumberScheduled: updated,
+        numberReady: d - updated,
+        numberAvailable: d - updated,
+        numberUnavailable: updated,
+      }),
       numberMisscheduled: 0,
     };
   }
@@ -462,7 +548,10 @@ export class WorkloadController<E = unknown> {
     const state = this.states.get(obj.metadata.uid);
     const body: KubeObject = { ...cloneJson(obj), status };
     if (kind === 'Deployment' && state && state.revision > 0) {
-      body.metadata = { ...obj.metadata, annotations: { ...(obj.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': String(state.revision) } };
+      body.metadata = {
+        ...obj.metadata,
+        annotations: { ...(obj.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': String(state.revision) },
+      };
     }
     try {
       this.registry.update(rt, obj.metadata.namespace, obj.metadata.name, body, { subresource: 'status' });

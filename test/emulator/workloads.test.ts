@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { KubeEmulator } from './index.js';
-import type { StoredKubeObject } from './index.js';
 import { api, deployment, eventually, secret } from './helpers.js';
+import type { StoredKubeObject } from './index.js';
+import { KubeEmulator } from './index.js';
 
 type Status = Record<string, number | string | { type: string; status: string; reason: string }[]>;
 
@@ -17,7 +17,8 @@ describe('test/emulator/workloads', () => {
   });
 
   const status = (kind: string, name: string): Status => (emu.get('apps/v1', kind, 'default', name) as StoredKubeObject).status as Status;
-  const condition = (s: Status, type: string) => (s.conditions as { type: string; status: string; reason: string }[]).find((c) => c.type === type);
+  const condition = (s: Status, type: string) =>
+    (s.conditions as { type: string; status: string; reason: string }[]).find((c) => c.type === type);
   const observed = (kind: string, name: string) => {
     const obj = emu.get('apps/v1', kind, 'default', name) as StoredKubeObject;
     return (obj.status as Status).observedGeneration === obj.metadata.generation;
@@ -40,12 +41,24 @@ describe('test/emulator/workloads', () => {
     await api(emu, 'POST', deployments, deployment('web'));
     await emu.workloads.idle();
 
-    await api(emu, 'PATCH', `${deployments}/web`, { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' } } } } }, { contentType: 'application/strategic-merge-patch+json' });
+    await api(
+      emu,
+      'PATCH',
+      `${deployments}/web`,
+      { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' } } } } },
+      { contentType: 'application/strategic-merge-patch+json' },
+    );
     await emu.workloads.idle();
     await api(emu, 'PATCH', `${deployments}/web`, { spec: { replicas: 2 } }, { contentType: 'application/merge-patch+json' });
     await emu.workloads.idle();
 
-    assert.deepEqual(emu.workloads.rollouts.map((r) => [r.generation, r.revision, r.outcome]), [[1, 1, 'complete'], [2, 2, 'complete']]);
+    assert.deepEqual(
+      emu.workloads.rollouts.map((r) => [r.generation, r.revision, r.outcome]),
+      [
+        [1, 1, 'complete'],
+        [2, 2, 'complete'],
+      ],
+    );
     assert.equal(emu.workloads.rollouts[1].templateAnnotations['kubectl.kubernetes.io/restartedAt'], '2026-01-01T00:00:00Z');
     const obj = emu.get('apps/v1', 'Deployment', 'default', 'web') as StoredKubeObject;
     assert.equal((obj.status as Status).observedGeneration, 3);
@@ -69,13 +82,22 @@ describe('test/emulator/workloads', () => {
     await emu.workloads.idle();
     emu.workloads.setFailing('Deployment', 'default', 'web', true);
 
-    await api(emu, 'PATCH', `${deployments}/web`, { spec: { template: { metadata: { annotations: { v: '2' } } } } }, { contentType: 'application/strategic-merge-patch+json' });
+    await api(
+      emu,
+      'PATCH',
+      `${deployments}/web`,
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      { contentType: 'application/strategic-merge-patch+json' },
+    );
     await emu.workloads.idle();
 
     const stuck = status('Deployment', 'web');
     assert.equal(stuck.observedGeneration, 2);
     // maxSurge 25% -> 1, maxUnavailable 25% -> 1: old RS 3 ready, new RS 2 never ready.
-    assert.deepEqual([stuck.replicas, stuck.updatedReplicas, stuck.readyReplicas, stuck.availableReplicas, stuck.unavailableReplicas], [5, 2, 3, 3, 2]);
+    assert.deepEqual(
+      [stuck.replicas, stuck.updatedReplicas, stuck.readyReplicas, stuck.availableReplicas, stuck.unavailableReplicas],
+      [5, 2, 3, 3, 2],
+    );
     assert.equal(condition(stuck, 'Progressing')?.reason, 'ReplicaSetUpdated');
     await eventually(() => condition(status('Deployment', 'web'), 'Progressing')?.reason === 'ProgressDeadlineExceeded');
     assert.equal(condition(status('Deployment', 'web'), 'Progressing')?.status, 'False');
@@ -86,7 +108,13 @@ describe('test/emulator/workloads', () => {
     emu.workloads.setFailurePredicate((workload) => JSON.stringify(workload).includes('bad-image'));
 
     await api(emu, 'POST', deployments, deployment('annotated', { annotations: { 'emulator.secret-steward.io/fail-rollout': 'true' } }));
-    await api(emu, 'POST', deployments, { ...deployment('predicate'), spec: { ...(deployment('predicate').spec as object), template: { metadata: { labels: { app: 'predicate' } }, spec: { containers: [{ name: 'c', image: 'bad-image' }] } } } });
+    await api(emu, 'POST', deployments, {
+      ...deployment('predicate'),
+      spec: {
+        ...(deployment('predicate').spec as object),
+        template: { metadata: { labels: { app: 'predicate' } }, spec: { containers: [{ name: 'c', image: 'bad-image' }] } },
+      },
+    });
     await emu.workloads.idle();
 
     for (const name of ['annotated', 'predicate']) {
@@ -120,7 +148,9 @@ describe('test/emulator/workloads', () => {
     ];
     for (const [name, opts] of cases) await api(emu, 'POST', deployments, deployment(name, opts as never));
     const withEnvFrom = deployment('envfrom-missing');
-    ((withEnvFrom.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]).envFrom = [{ secretRef: { name: 'absent' } }];
+    (withEnvFrom.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0].envFrom = [
+      { secretRef: { name: 'absent' } },
+    ];
     await api(emu, 'POST', deployments, withEnvFrom);
     await emu.workloads.idle();
 
@@ -135,7 +165,13 @@ describe('test/emulator/workloads', () => {
     await api(emu, 'PATCH', `${deployments}/web`, { spec: { paused: true } }, { contentType: 'application/merge-patch+json' });
     await emu.workloads.idle();
 
-    await api(emu, 'PATCH', `${deployments}/web`, { spec: { template: { metadata: { annotations: { v: '2' } } } } }, { contentType: 'application/strategic-merge-patch+json' });
+    await api(
+      emu,
+      'PATCH',
+      `${deployments}/web`,
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      { contentType: 'application/strategic-merge-patch+json' },
+    );
     await emu.workloads.idle();
 
     assert.ok(observed('Deployment', 'web'));
@@ -164,8 +200,20 @@ describe('test/emulator/workloads', () => {
 
     emu.workloads.setFailing('StatefulSet', 'default', 'db', true);
     emu.workloads.setFailing('DaemonSet', 'default', 'agent', true);
-    await api(emu, 'PATCH', '/apis/apps/v1/namespaces/default/statefulsets/db', { spec: { template: { metadata: { annotations: { v: '2' } } } } }, { contentType: 'application/strategic-merge-patch+json' });
-    await api(emu, 'PATCH', '/apis/apps/v1/namespaces/default/daemonsets/agent', { spec: { template: { metadata: { annotations: { v: '2' } } } } }, { contentType: 'application/strategic-merge-patch+json' });
+    await api(
+      emu,
+      'PATCH',
+      '/apis/apps/v1/namespaces/default/statefulsets/db',
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      { contentType: 'application/strategic-merge-patch+json' },
+    );
+    await api(
+      emu,
+      'PATCH',
+      '/apis/apps/v1/namespaces/default/daemonsets/agent',
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      { contentType: 'application/strategic-merge-patch+json' },
+    );
     await emu.workloads.idle();
 
     const s2 = status('StatefulSet', 'db');

@@ -14,13 +14,20 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { constants, deflateRawSync, gzipSync } from 'node:zlib';
 import { CompressedDataPacket, encrypt, enums, Message, PacketList, type PublicKey } from 'openpgp';
-import { INDEX_FORMAT, indexJsonChunks, toObjectMetadata, type BackupIndex, type SecretEntry, type SegmentEntry } from '../../shared/backup/backup-index.js';
-import { newBackupId, segmentName, type BackupLayout } from '../../shared/backup/backup-layout.js';
+import {
+  type BackupIndex,
+  INDEX_FORMAT,
+  indexJsonChunks,
+  type SecretEntry,
+  type SegmentEntry,
+  toObjectMetadata,
+} from '../../shared/backup/backup-index.js';
+import { type BackupLayout, newBackupId, segmentName } from '../../shared/backup/backup-layout.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { encryptStream, type RecipientKey, type SigningKey } from '../../shared/crypto/index.js';
 import { OPENPGP_CONFIG } from '../../shared/crypto/openpgp-config.js';
-import type { ObjectStore } from '../../shared/storage/index.js';
 import { TOOL_VERSION } from '../../shared/runtime/version.js';
+import type { ObjectStore } from '../../shared/storage/index.js';
 import { LIST_HEAD_LINE } from '../../shared/verify/segment-list-parser.js';
 
 export const MIB = 1024 * 1024;
@@ -106,7 +113,12 @@ export async function craftBackup(store: ObjectStore, layout: BackupLayout, keys
     if (!seg.absent) {
       let body: Readable | Uint8Array;
       if (seg.message !== undefined) body = await seg.message(keys.recipients.map((r) => r.key));
-      else body = encryptStream(seg.body?.() ?? Readable.from([gzipSync(plain!)]), { recipients: keys.recipients, label: `crafted ${name}`, now });
+      else
+        body = encryptStream(seg.body?.() ?? Readable.from([gzipSync(plain!)]), {
+          recipients: keys.recipients,
+          label: `crafted ${name}`,
+          now,
+        });
       const put = await store.put(layout.segmentKey(id, n, 'gzip'), body, { contentType: 'application/pgp-encrypted' });
       size = put.size;
       sha256 = put.sha256;
@@ -137,7 +149,10 @@ export async function craftBackup(store: ObjectStore, layout: BackupLayout, keys
     },
   };
   spec.editIndex?.(index);
-  const text = spec.indexText === undefined ? Readable.from(indexJsonChunks(index), { objectMode: false }) : Readable.from([Buffer.from(spec.indexText([...indexJsonChunks(index)].join('')))]);
+  const text =
+    spec.indexText === undefined
+      ? Readable.from(indexJsonChunks(index), { objectMode: false })
+      : Readable.from([Buffer.from(spec.indexText([...indexJsonChunks(index)].join('')))]);
   const encrypted =
     spec.indexMessage === undefined
       ? encryptStream(text, { recipients: keys.recipients, signingKey: keys.signer, label: `crafted index of ${id}`, now })
@@ -195,7 +210,20 @@ export function gzipBomb(prefix: string, block: Buffer, times: number): () => Re
 export async function openPgpBomb(recipients: readonly PublicKey[], zeroMiB: number): Promise<Uint8Array> {
   const length = zeroMiB * MIB + 6;
   // Literal data packet, new format (tag 11), five-octet length; then 'b', no file name, date 0.
-  const literalHeader = Buffer.from([0xcb, 0xff, (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff, 0x62, 0, 0, 0, 0, 0]);
+  const literalHeader = Buffer.from([
+    0xcb,
+    0xff,
+    (length >>> 24) & 0xff,
+    (length >>> 16) & 0xff,
+    (length >>> 8) & 0xff,
+    length & 0xff,
+    0x62,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]);
   // Fields openpgp.js writes the packet from (its types do not declare them).
   const packet = Object.assign(new CompressedDataPacket(), {
     algorithm: enums.compression.zip,

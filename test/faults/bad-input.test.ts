@@ -26,10 +26,10 @@ import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { loadRecipientKeys, loadSigningKey } from '../../shared/crypto/index.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
-import { freePort } from '../support/free-port.js';
-import { startHarness, writeTestKeyPair, type Harness, type TestKeyFiles } from '../support/job-harness.js';
 import { backupKeyArgs, createDrillNamespace, DRILL_NS, readKeyArgs } from '../shared/verify/drill-fixtures.js';
-import { craftBackup, gzipBomb, LIST_HEAD, mebibyteOf, MIB, openPgpBomb, type CraftKeys } from './bad-input-backups.js';
+import { freePort } from '../support/free-port.js';
+import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
+import { type CraftKeys, craftBackup, gzipBomb, LIST_HEAD, MIB, mebibyteOf, openPgpBomb } from './bad-input-backups.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CLUSTER = 'test-cluster';
@@ -114,7 +114,12 @@ function policy(name: string, text: string): Input {
     name: `rotation policy: ${name}`,
     setup: async (c) => {
       await seedSecret(c, 'bad', { p: CANARY, user: 'app' }, { 'secret-steward.io/rotation': text, 'secret-steward.io/rotate-now': 'yes' });
-      await seedSecret(c, 'good', { p: `${CANARY}-good` }, { 'secret-steward.io/rotation': 'maxAge: 1d\nkeys: { p: password }', 'secret-steward.io/rotate-now': 'yes' });
+      await seedSecret(
+        c,
+        'good',
+        { p: `${CANARY}-good` },
+        { 'secret-steward.io/rotation': 'maxAge: 1d\nkeys: { p: password }', 'secret-steward.io/rotate-now': 'yes' },
+      );
     },
   };
 }
@@ -136,14 +141,30 @@ function policyRow(input: Input, field: RegExp): Row {
 
 /** A backup made by hand of one segment of these Secret lines, signed by the trusted signer. */
 function crafted(name: string, items: (c: Ctx) => Array<string | Buffer>): Input {
-  return { name, setup: async (c) => void (c.backupId = await craftBackup(c.store, c.layout, c.keys, { segments: [{ items: items(c) }] })) };
+  return {
+    name,
+    setup: async (c) => void (c.backupId = await craftBackup(c.store, c.layout, c.keys, { segments: [{ items: items(c) }] })),
+  };
 }
 
 /** The drill fails with `message` for the Secret, the restore skips it with the same reason and writes nothing. */
 function rejectedSecret(input: Input, message: (c: Ctx) => RegExp): Row[] {
   return [
-    { input, command: 'verify-restore', args: drillArgs, exit: 1, message: (c) => new RegExp(`Secret ${esc(c.ns)}/db: ${message(c).source}`), changes: { objects: reports } },
-    { input, command: 'restore', args: restoreArgs, exit: 1, message: (c) => new RegExp(`skip +${esc(c.ns)}/db +${esc(c.ns)}/db +skipped +the API server would reject it: ${message(c).source}`) },
+    {
+      input,
+      command: 'verify-restore',
+      args: drillArgs,
+      exit: 1,
+      message: (c) => new RegExp(`Secret ${esc(c.ns)}/db: ${message(c).source}`),
+      changes: { objects: reports },
+    },
+    {
+      input,
+      command: 'restore',
+      args: restoreArgs,
+      exit: 1,
+      message: (c) => new RegExp(`skip +${esc(c.ns)}/db +${esc(c.ns)}/db +skipped +the API server would reject it: ${message(c).source}`),
+    },
   ];
 }
 
@@ -154,7 +175,15 @@ function rejectedSecret(input: Input, message: (c: Ctx) => RegExp): Row[] {
  */
 function refusedBackup(input: Input, message: (c: Ctx) => RegExp, bombs = false): Row[] {
   return [
-    { input, command: 'verify-restore', args: drillArgs, exit: 1, message, changes: { objects: reports }, bounded: bombs ? IN_CHILD : undefined },
+    {
+      input,
+      command: 'verify-restore',
+      args: drillArgs,
+      exit: 1,
+      message,
+      changes: { objects: reports },
+      bounded: bombs ? IN_CHILD : undefined,
+    },
     { input, command: 'restore', args: restoreArgs, exit: 1, message, bounded: bombs ? IN_PROCESS : undefined },
   ];
 }
@@ -173,9 +202,21 @@ function bomb(name: string, body: () => Readable, plaintextBytes: number): Input
   };
 }
 
-async function seedSecret(c: Ctx, name: string, data: Record<string, string | Buffer>, annotations: Record<string, string> = {}): Promise<void> {
-  if (!c.h.emulator.get('v1', 'Namespace', undefined, c.ns)) c.h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: c.ns } } as never);
-  c.h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: c.ns, annotations }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) } as never);
+async function seedSecret(
+  c: Ctx,
+  name: string,
+  data: Record<string, string | Buffer>,
+  annotations: Record<string, string> = {},
+): Promise<void> {
+  if (!c.h.emulator.get('v1', 'Namespace', undefined, c.ns))
+    c.h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: c.ns } } as never);
+  c.h.emulator.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: c.ns, annotations },
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  } as never);
 }
 
 const BILLION_LAUGHS = [
@@ -194,35 +235,56 @@ const I = {
   unknownNested: policy('unknown nested field', 'maxAge: 1d\nkeys: { p: password }\nrollout: { waitReady: 1m, retsart: false }'),
   length0: policy('password length 0', 'maxAge: 1d\nkeys: { p: { generator: password, length: 0 } }'),
   lengthHuge: policy('password length 10^9', 'maxAge: 1d\nkeys: { p: { generator: password, length: 1000000000 } }'),
-  template: policy('template refers to a missing key', 'maxAge: 1d\nkeys: { url: { generator: template, template: "postgres://{{ username }}:{{ p }}@db" } }'),
+  template: policy(
+    'template refers to a missing key',
+    'maxAge: 1d\nkeys: { url: { generator: template, template: "postgres://{{ username }}:{{ p }}@db" } }',
+  ),
   keypair: policy('keypair with an unknown algorithm', 'maxAge: 1d\nkeys: { k: { generator: keypair, algorithm: dsa-1024 } }'),
   dataKey: policy('a data key the API rejects', 'maxAge: 1d\nkeys: { "bad/key": password }'),
   maxAgeWord: policy('maxAge "soon"', 'maxAge: soon\nkeys: { p: password }'),
   maxAgeZero: policy('maxAge 0s', 'maxAge: 0s\nkeys: { p: password }'),
   maxAgeHuge: policy('maxAge of 10^11 days', 'maxAge: 99999999999d\nkeys: { p: password }'),
   laughs: policy('YAML billion laughs', BILLION_LAUGHS),
-  deepYaml: policy('50,000 nested YAML flow sequences', `maxAge: 1d\nkeys: { p: password }\nconsumers: ${'['.repeat(50_000)}${']'.repeat(50_000)}`),
+  deepYaml: policy(
+    '50,000 nested YAML flow sequences',
+    `maxAge: 1d\nkeys: { p: password }\nconsumers: ${'['.repeat(50_000)}${']'.repeat(50_000)}`,
+  ),
 
   badBase64: crafted('backup payload: a value that is not base64', (c) => [exported(c.ns, 'db', { password: `${CANARY}!!` })]),
   slashKey: crafted('backup payload: a data key with "/"', (c) => [exported(c.ns, 'db', { 'bad/key': b64(CANARY) })]),
-  nonUtf8Key: crafted('backup payload: a data key that is not UTF-8', (c) => [Buffer.concat(splitAround(exported(c.ns, 'db', { 'k-KEY': b64(CANARY) }), '-KEY', Buffer.from([0xff, 0xfe])))]),
-  surrogateKey: crafted('backup payload: a data key with a lone surrogate', (c) => [exported(c.ns, 'db', { 'k-KEY': b64(CANARY) }).replace('-KEY', '\\ud800')]),
-  overLimit: crafted('backup payload: a Secret of 1 MiB + 1 byte', (c) => [exported(c.ns, 'db', { k: b64(Buffer.concat([Buffer.from(CANARY), randomBytes(MIB + 1 - CANARY.length)])) })]),
+  nonUtf8Key: crafted('backup payload: a data key that is not UTF-8', (c) => [
+    Buffer.concat(splitAround(exported(c.ns, 'db', { 'k-KEY': b64(CANARY) }), '-KEY', Buffer.from([0xff, 0xfe]))),
+  ]),
+  surrogateKey: crafted('backup payload: a data key with a lone surrogate', (c) => [
+    exported(c.ns, 'db', { 'k-KEY': b64(CANARY) }).replace('-KEY', '\\ud800'),
+  ]),
+  overLimit: crafted('backup payload: a Secret of 1 MiB + 1 byte', (c) => [
+    exported(c.ns, 'db', { k: b64(Buffer.concat([Buffer.from(CANARY), randomBytes(MIB + 1 - CANARY.length)])) }),
+  ]),
   deepLabels: crafted('backup payload: a label nested 100,000 levels deep', (c) => [
-    exported(c.ns, 'db', { k: b64(CANARY) }).replace('"namespace":', `"labels":{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}},"namespace":`),
+    exported(c.ns, 'db', { k: b64(CANARY) }).replace(
+      '"namespace":',
+      `"labels":{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}},"namespace":`,
+    ),
   ]),
   missingSegment: {
     name: 'backup index naming a segment that was never stored',
     setup: async (c) => {
       c.backupId = await craftBackup(c.store, c.layout, c.keys, {
-        segments: [{ items: [exported(c.ns, 'db', { k: b64(CANARY) })] }, { absent: true, items: [exported(c.ns, 'db2', { k: b64(CANARY) })], record: { size: 4321 } }],
+        segments: [
+          { items: [exported(c.ns, 'db', { k: b64(CANARY) })] },
+          { absent: true, items: [exported(c.ns, 'db2', { k: b64(CANARY) })], record: { size: 4321 } },
+        ],
       });
     },
   },
   totals: {
     name: 'backup index whose totals claim 3 segments, listing 1',
     setup: async (c) => {
-      c.backupId = await craftBackup(c.store, c.layout, c.keys, { segments: [{ items: [exported(c.ns, 'db', { k: b64(CANARY) })] }], editIndex: (i) => void (i.totals.segments = 3) });
+      c.backupId = await craftBackup(c.store, c.layout, c.keys, {
+        segments: [{ items: [exported(c.ns, 'db', { k: b64(CANARY) })] }],
+        editIndex: (i) => void (i.totals.segments = 3),
+      });
     },
   },
   deepIndex: {
@@ -235,7 +297,11 @@ const I = {
     },
   },
 
-  gzipBombClaimed: bomb('gzip bomb: 4 GiB of zeros, the index records all of it', gzipBomb(LIST_HEAD, Buffer.alloc(MIB), 4096), 4096 * MIB + LIST_HEAD.length),
+  gzipBombClaimed: bomb(
+    'gzip bomb: 4 GiB of zeros, the index records all of it',
+    gzipBomb(LIST_HEAD, Buffer.alloc(MIB), 4096),
+    4096 * MIB + LIST_HEAD.length,
+  ),
   gzipBombSmall: bomb('gzip bomb: 4 GiB of zeros, the index records 1 KiB', gzipBomb(LIST_HEAD, Buffer.alloc(MIB), 4096), 1024),
   hugeString: bomb(
     'one 200 MiB JSON string in a segment',
@@ -259,7 +325,8 @@ const I = {
   },
   pgpIndex: {
     name: 'OpenPGP compression bomb: a 2 GiB index in a 2 MiB message',
-    setup: async (c) => void (c.backupId = await craftBackup(c.store, c.layout, c.keys, { segments: [], indexMessage: (r) => openPgpBomb(r, 2048) })),
+    setup: async (c) =>
+      void (c.backupId = await craftBackup(c.store, c.layout, c.keys, { segments: [], indexMessage: (r) => openPgpBomb(r, 2048) })),
   },
 
   exact1MiB: {
@@ -278,7 +345,13 @@ const I = {
   },
   longNameRotated: {
     name: 'a 253-character Secret name, rotated (companions get shortened names)',
-    setup: (c) => seedSecret(c, LONG_NAME, { p: CANARY }, { 'secret-steward.io/rotation': 'maxAge: 1d\nkeys: { p: password }', 'secret-steward.io/rotate-now': 'yes' }),
+    setup: (c) =>
+      seedSecret(
+        c,
+        LONG_NAME,
+        { p: CANARY },
+        { 'secret-steward.io/rotation': 'maxAge: 1d\nkeys: { p: password }', 'secret-steward.io/rotate-now': 'yes' },
+      ),
   },
 
   recipientPrivate: { name: '--recipient-key is a private key' },
@@ -288,7 +361,9 @@ const I = {
   signingPublic: { name: '--signing-key is a public key' },
   signingWrongPassphrase: { name: '--signing-key-passphrase-file holds another passphrase' },
   decryptionPublic: { name: '--decryption-key is a public key' },
-  decryptionWrongPassphrase: crafted('--decryption-key-passphrase-file holds another passphrase', (c) => [exported(c.ns, 'db', { k: b64(CANARY) })]),
+  decryptionWrongPassphrase: crafted('--decryption-key-passphrase-file holds another passphrase', (c) => [
+    exported(c.ns, 'db', { k: b64(CANARY) }),
+  ]),
   passphraseMissing: { name: '--decryption-key-passphrase-file names no file' },
   trustedPrivate: { name: '--trusted-signer-key is a private key' },
   missingBucket: { name: '--store naming a bucket that does not exist' },
@@ -296,7 +371,7 @@ const I = {
 } satisfies Record<string, Input>;
 
 /** 253 characters, a valid DNS subdomain (labels of at most 63). */
-const LONG_NAME = ['a', 'b', 'c'].map((x) => x.repeat(63)).join('.') + '.' + 'd'.repeat(61);
+const LONG_NAME = `${['a', 'b', 'c'].map((x) => x.repeat(63)).join('.')}.${'d'.repeat(61)}`;
 const LONG_NS = `lim-${'n'.repeat(59)}`;
 
 async function backupInto(c: Ctx, prefix: string): Promise<void> {
@@ -317,9 +392,25 @@ function splitAround(text: string, marker: string, bytes: Buffer): Buffer[] {
 const IN_CHILD = { child: true, maxRssMiB: 512, maxSeconds: 20 };
 const IN_PROCESS = { child: false, maxRssMiB: 256, maxSeconds: 10 };
 const dead = (c: Ctx) => ['--kubeconfig', c.files.deadKubeconfig, '--api-retry-budget', '2'];
-const missingBucket = (c: Ctx) => ['--kubeconfig', c.h.kubeconfig, '--store', 's3://no-such-bucket/bad-input', '--s3-endpoint', c.h.s3.endpoint, '--s3-force-path-style', '--cluster-name', CLUSTER, '--lock-namespace', 'secret-steward'];
-const unreachable = (lease: string) => () => new RegExp(`failed to get Lease secret-steward/${lease}: ECONNREFUSED \\(the API server cannot be reached: check the server of --kubeconfig`);
-const noBucket = () => /failed to listPrefixes s3:\/\/no-such-bucket\/bad-input\/test-cluster\/backups\/: .*NoSuchBucket \(the bucket does not exist\); check the bucket named by --store/;
+const missingBucket = (c: Ctx) => [
+  '--kubeconfig',
+  c.h.kubeconfig,
+  '--store',
+  's3://no-such-bucket/bad-input',
+  '--s3-endpoint',
+  c.h.s3.endpoint,
+  '--s3-force-path-style',
+  '--cluster-name',
+  CLUSTER,
+  '--lock-namespace',
+  'secret-steward',
+];
+const unreachable = (lease: string) => () =>
+  new RegExp(
+    `failed to get Lease secret-steward/${lease}: ECONNREFUSED \\(the API server cannot be reached: check the server of --kubeconfig`,
+  );
+const noBucket = () =>
+  /failed to listPrefixes s3:\/\/no-such-bucket\/bad-input\/test-cluster\/backups\/: .*NoSuchBucket \(the bucket does not exist\); check the bucket named by --store/;
 
 const ROWS: Row[] = [
   // Rotation policies: reported for that Secret with the field's path; the others still rotate.
@@ -338,7 +429,10 @@ const ROWS: Row[] = [
   policyRow(I.maxAgeZero, /maxAge: must be between 1m and 3650d/),
   policyRow(I.maxAgeHuge, /maxAge: must be between 1m and 3650d/),
   // Within rotate's pod memory limit (384Mi).
-  { ...policyRow(I.laughs, /\(policy\): not valid YAML or JSON: Excessive alias count indicates a resource exhaustion attack/), bounded: { ...IN_CHILD, maxRssMiB: 384 } },
+  {
+    ...policyRow(I.laughs, /\(policy\): not valid YAML or JSON: Excessive alias count indicates a resource exhaustion attack/),
+    bounded: { ...IN_CHILD, maxRssMiB: 384 },
+  },
   policyRow(I.deepYaml, /\(policy\): not valid YAML or JSON: Maximum call stack size exceeded/),
 
   // Secrets the API server would refuse, inside a backup.
@@ -347,14 +441,48 @@ const ROWS: Row[] = [
   ...rejectedSecret(I.nonUtf8Key, () => /data key "k\uFFFD\uFFFD" may contain only letters/),
   ...rejectedSecret(I.surrogateKey, () => /data key "k\uD800" may contain only letters/),
   ...rejectedSecret(I.overLimit, () => /its data is 1048577 bytes, more than the API's limit of 1048576 bytes \(1 MiB\)/),
-  ...refusedBackup(I.deepLabels, (c) => new RegExp(`Secret ${esc(c.ns)}/db \\(item 1 of segment-00001\\.json\\.gz\\.pgp\\) is not a well-formed Secret: metadata\\.labels is not a map of strings`)),
+  ...refusedBackup(
+    I.deepLabels,
+    (c) =>
+      new RegExp(
+        `Secret ${esc(c.ns)}/db \\(item 1 of segment-00001\\.json\\.gz\\.pgp\\) is not a well-formed Secret: metadata\\.labels is not a map of strings`,
+      ),
+  ),
 
   // At the limits: works end to end.
-  { input: I.exact1MiB, command: 'backup', args: backupAgain, exit: 0, message: () => /Backup \S+ complete: 1 Secrets from 1 namespaces in 1 segment/, changes: { objects: (c) => new RegExp(`^${c.prefix}-again/`) } },
-  { input: I.exact1MiB, command: 'verify-restore', args: drillArgs, exit: 0, message: () => /DR drill PASSED for backup/, changes: { objects: reports } },
+  {
+    input: I.exact1MiB,
+    command: 'backup',
+    args: backupAgain,
+    exit: 0,
+    message: () => /Backup \S+ complete: 1 Secrets from 1 namespaces in 1 segment/,
+    changes: { objects: (c) => new RegExp(`^${c.prefix}-again/`) },
+  },
+  {
+    input: I.exact1MiB,
+    command: 'verify-restore',
+    args: drillArgs,
+    exit: 0,
+    message: () => /DR drill PASSED for backup/,
+    changes: { objects: reports },
+  },
   ...restoredCopy(I.exact1MiB, 'exact'),
-  { input: I.longNames, command: 'backup', args: backupAgain, exit: 0, message: () => /Backup \S+ complete: 1 Secrets from 1 namespaces/, changes: { objects: (c) => new RegExp(`^${c.prefix}-again/`) } },
-  { input: I.longNames, command: 'verify-restore', args: drillArgs, exit: 0, message: () => /DR drill PASSED for backup/, changes: { objects: reports } },
+  {
+    input: I.longNames,
+    command: 'backup',
+    args: backupAgain,
+    exit: 0,
+    message: () => /Backup \S+ complete: 1 Secrets from 1 namespaces/,
+    changes: { objects: (c) => new RegExp(`^${c.prefix}-again/`) },
+  },
+  {
+    input: I.longNames,
+    command: 'verify-restore',
+    args: drillArgs,
+    exit: 0,
+    message: () => /DR drill PASSED for backup/,
+    changes: { objects: reports },
+  },
   ...restoredCopy(I.longNames, LONG_NAME),
   {
     input: I.longNameRotated,
@@ -366,100 +494,270 @@ const ROWS: Row[] = [
     then: (c) => {
       const names = c.h.emulator.list('v1', 'Secret', c.ns).map((s) => (s.metadata as { name: string }).name);
       assert.equal(names.length, 2, names.join());
-      assert.ok(names.every((n) => n.length <= 253), names.join());
+      assert.ok(
+        names.every((n) => n.length <= 253),
+        names.join(),
+      );
     },
   },
 
   // Key files: a configuration error naming the flag and the file, never a passphrase.
-  { input: I.recipientPrivate, command: 'backup', args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.h.recipient.privateKey], exit: 2, message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.h.recipient.privateKey)} holds a PRIVATE key`) },
-  { input: I.recipientGarbage, command: 'backup', args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.garbage], exit: 2, message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.files.garbage)} is not an OpenPGP key`) },
-  { input: I.recipientExpired, command: 'backup', args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.expired.publicKey], exit: 2, message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.files.expired.publicKey)}: key ${c.files.expired.fingerprint} .* expired on `) },
-  { input: I.recipientMissing, command: 'backup', args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.missing], exit: 2, message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: cannot read ${esc(c.files.missing)}: no such file`) },
+  {
+    input: I.recipientPrivate,
+    command: 'backup',
+    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.h.recipient.privateKey],
+    exit: 2,
+    message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.h.recipient.privateKey)} holds a PRIVATE key`),
+  },
+  {
+    input: I.recipientGarbage,
+    command: 'backup',
+    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.garbage],
+    exit: 2,
+    message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.files.garbage)} is not an OpenPGP key`),
+  },
+  {
+    input: I.recipientExpired,
+    command: 'backup',
+    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.expired.publicKey],
+    exit: 2,
+    message: (c) =>
+      new RegExp(
+        `--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.files.expired.publicKey)}: key ${c.files.expired.fingerprint} .* expired on `,
+      ),
+  },
+  {
+    input: I.recipientMissing,
+    command: 'backup',
+    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.missing],
+    exit: 2,
+    message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: cannot read ${esc(c.files.missing)}: no such file`),
+  },
   {
     input: I.signingPublic,
     command: 'backup',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.h.recipient.publicKey, '--signing-key', c.h.signer.publicKey, '--signing-key-passphrase-file', c.h.signer.passphraseFile],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--recipient-key',
+      c.h.recipient.publicKey,
+      '--signing-key',
+      c.h.signer.publicKey,
+      '--signing-key-passphrase-file',
+      c.h.signer.passphraseFile,
+    ],
     exit: 2,
     message: (c) => new RegExp(`--signing-key: ${esc(c.h.signer.publicKey)} holds no private key`),
   },
   {
     input: I.signingWrongPassphrase,
     command: 'backup',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.h.recipient.publicKey, '--signing-key', c.h.signer.privateKey, '--signing-key-passphrase-file', c.files.wrongPassphrase],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--recipient-key',
+      c.h.recipient.publicKey,
+      '--signing-key',
+      c.h.signer.privateKey,
+      '--signing-key-passphrase-file',
+      c.files.wrongPassphrase,
+    ],
     exit: 2,
-    message: (c) => new RegExp(`--signing-key-passphrase-file: cannot unlock signing key ${c.h.signer.fingerprint} from ${esc(c.h.signer.privateKey)}: wrong passphrase \\(from ${esc(c.files.wrongPassphrase)}\\)`),
+    message: (c) =>
+      new RegExp(
+        `--signing-key-passphrase-file: cannot unlock signing key ${c.h.signer.fingerprint} from ${esc(c.h.signer.privateKey)}: wrong passphrase \\(from ${esc(c.files.wrongPassphrase)}\\)`,
+      ),
   },
   {
     input: I.decryptionPublic,
     command: 'verify-restore',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--decryption-key', c.h.recipient.publicKey, '--decryption-key-passphrase-file', c.h.recipient.passphraseFile, '--trusted-signer-key', c.h.signer.publicKey, '--drill-namespace', DRILL_NS],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--decryption-key',
+      c.h.recipient.publicKey,
+      '--decryption-key-passphrase-file',
+      c.h.recipient.passphraseFile,
+      '--trusted-signer-key',
+      c.h.signer.publicKey,
+      '--drill-namespace',
+      DRILL_NS,
+    ],
     exit: 2,
     message: (c) => new RegExp(`--decryption-key / SECRET_STEWARD_DECRYPTION_KEY: ${esc(c.h.recipient.publicKey)} holds a public key`),
   },
   {
     input: I.decryptionWrongPassphrase,
     command: 'verify-restore',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--decryption-key', c.h.recipient.privateKey, '--decryption-key-passphrase-file', c.files.wrongPassphrase, '--trusted-signer-key', c.h.signer.publicKey, '--drill-namespace', DRILL_NS],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--decryption-key',
+      c.h.recipient.privateKey,
+      '--decryption-key-passphrase-file',
+      c.files.wrongPassphrase,
+      '--trusted-signer-key',
+      c.h.signer.publicKey,
+      '--drill-namespace',
+      DRILL_NS,
+    ],
     exit: 1,
-    message: (c) => new RegExp(`cannot unlock decryption key ${c.h.recipient.fingerprint} from ${esc(c.h.recipient.privateKey)}: wrong passphrase \\(from ${esc(c.files.wrongPassphrase)}\\)`),
+    message: (c) =>
+      new RegExp(
+        `cannot unlock decryption key ${c.h.recipient.fingerprint} from ${esc(c.h.recipient.privateKey)}: wrong passphrase \\(from ${esc(c.files.wrongPassphrase)}\\)`,
+      ),
     changes: { objects: reports },
   },
   {
     input: I.decryptionWrongPassphrase,
     command: 'restore',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--decryption-key', c.h.recipient.privateKey, '--decryption-key-passphrase-file', c.files.wrongPassphrase, '--trusted-signer-key', c.h.signer.publicKey],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--decryption-key',
+      c.h.recipient.privateKey,
+      '--decryption-key-passphrase-file',
+      c.files.wrongPassphrase,
+      '--trusted-signer-key',
+      c.h.signer.publicKey,
+    ],
     exit: 1,
-    message: (c) => new RegExp(`cannot unlock decryption key ${c.h.recipient.fingerprint} from ${esc(c.h.recipient.privateKey)}: wrong passphrase \\(from ${esc(c.files.wrongPassphrase)}\\)`),
+    message: (c) =>
+      new RegExp(
+        `cannot unlock decryption key ${c.h.recipient.fingerprint} from ${esc(c.h.recipient.privateKey)}: wrong passphrase \\(from ${esc(c.files.wrongPassphrase)}\\)`,
+      ),
   },
   {
     input: I.passphraseMissing,
     command: 'restore',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--decryption-key', c.h.recipient.privateKey, '--decryption-key-passphrase-file', c.files.missing, '--trusted-signer-key', c.h.signer.publicKey],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--decryption-key',
+      c.h.recipient.privateKey,
+      '--decryption-key-passphrase-file',
+      c.files.missing,
+      '--trusted-signer-key',
+      c.h.signer.publicKey,
+    ],
     exit: 2,
-    message: (c) => new RegExp(`--decryption-key-passphrase-file / SECRET_STEWARD_DECRYPTION_KEY_PASSPHRASE_FILE: cannot read passphrase file ${esc(c.files.missing)}: no such file`),
+    message: (c) =>
+      new RegExp(
+        `--decryption-key-passphrase-file / SECRET_STEWARD_DECRYPTION_KEY_PASSPHRASE_FILE: cannot read passphrase file ${esc(c.files.missing)}: no such file`,
+      ),
   },
   {
     input: I.trustedPrivate,
     command: 'restore',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--decryption-key', c.h.recipient.privateKey, '--decryption-key-passphrase-file', c.h.recipient.passphraseFile, '--trusted-signer-key', c.h.signer.privateKey],
+    args: (c) => [
+      ...c.h.baseArgs(c.prefix),
+      '--decryption-key',
+      c.h.recipient.privateKey,
+      '--decryption-key-passphrase-file',
+      c.h.recipient.passphraseFile,
+      '--trusted-signer-key',
+      c.h.signer.privateKey,
+    ],
     exit: 2,
-    message: (c) => new RegExp(`--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY: ${esc(c.h.signer.privateKey)} holds a PRIVATE key`),
+    message: (c) =>
+      new RegExp(`--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY: ${esc(c.h.signer.privateKey)} holds a PRIVATE key`),
   },
 
   // Where the store and the API server are.
   { input: I.missingBucket, command: 'backup', args: (c) => [...missingBucket(c), ...backupKeyArgs(c.h)], exit: 2, message: noBucket },
-  { input: I.missingBucket, command: 'verify-restore', args: (c) => [...missingBucket(c), ...readKeyArgs(c.h), '--drill-namespace', DRILL_NS], exit: 2, message: noBucket },
+  {
+    input: I.missingBucket,
+    command: 'verify-restore',
+    args: (c) => [...missingBucket(c), ...readKeyArgs(c.h), '--drill-namespace', DRILL_NS],
+    exit: 2,
+    message: noBucket,
+  },
   { input: I.missingBucket, command: 'restore', args: (c) => [...missingBucket(c), ...readKeyArgs(c.h)], exit: 2, message: noBucket },
   ...(['backup', 'verify-restore', 'restore', 'rotate'] as const).map(
     (command): Row => ({
       input: I.deadServer,
       command,
       args: (c) => {
-        const rest = { backup: backupArgs(c).slice(2), 'verify-restore': drillArgs(c).slice(2), restore: restoreArgs(c).slice(2), rotate: rotateArgs(c).slice(2) }[command];
+        const rest = {
+          backup: backupArgs(c).slice(2),
+          'verify-restore': drillArgs(c).slice(2),
+          restore: restoreArgs(c).slice(2),
+          rotate: rotateArgs(c).slice(2),
+        }[command];
         return [...rest, ...dead(c)];
       },
       exit: 4,
       message: unreachable(`secret-steward-${command}`),
       then: (_c, r) => {
-        assert.equal(r.logMessages.filter((m) => m === 'Kubernetes API call failed; retrying').length, 1, 'one retry: --api-retry-budget 2');
+        assert.equal(
+          r.logMessages.filter((m) => m === 'Kubernetes API call failed; retrying').length,
+          1,
+          'one retry: --api-retry-budget 2',
+        );
         assert.ok(r.seconds < 10, `gave up after ${r.seconds}s`);
       },
     }),
   ),
 
   // Indexes that claim what is not there.
-  ...refusedBackup(I.missingSegment, (c) => new RegExp(`segment-00002\\.json\\.gz\\.pgp of backup ${c.backupId} is missing from the store \\(the index records 4321 bytes for it\\)`)),
-  ...refusedBackup(I.totals, (c) => new RegExp(`index of backup ${c.backupId} is inconsistent: totals\\.segments is 3, but 1 segments are listed`)),
-  ...refusedBackup(I.deepIndex, (c) => new RegExp(`index of backup ${c.backupId} decrypts but is not a valid secret-steward index: .*selection`)),
+  ...refusedBackup(
+    I.missingSegment,
+    (c) =>
+      new RegExp(
+        `segment-00002\\.json\\.gz\\.pgp of backup ${c.backupId} is missing from the store \\(the index records 4321 bytes for it\\)`,
+      ),
+  ),
+  ...refusedBackup(
+    I.totals,
+    (c) => new RegExp(`index of backup ${c.backupId} is inconsistent: totals\\.segments is 3, but 1 segments are listed`),
+  ),
+  ...refusedBackup(
+    I.deepIndex,
+    (c) => new RegExp(`index of backup ${c.backupId} decrypts but is not a valid secret-steward index: .*selection`),
+  ),
 
   // Bombs: a clear error, in bounded time and memory.
-  ...refusedBackup(I.gzipBombClaimed, (c) => new RegExp(`index of backup ${c.backupId} is inconsistent: segment-00001\\.json\\.gz\\.pgp records ${4096 * MIB + LIST_HEAD.length} bytes of plaintext, more than a segment can hold`), true),
-  ...refusedBackup(I.gzipBombSmall, (c) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} matches its recorded SHA-256 and decrypts, but its content cannot be read: plaintext is longer than the 1024 bytes the index records`), true),
-  ...refusedBackup(I.hugeString, (c) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} .* cannot be read: line 2 \\(item 1\\) is longer than 16 MiB, more than any Secret an API server stores`), true),
-  ...refusedBackup(I.newlines, (c) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} .* cannot be read: item 1 \\(line 3\\) is not valid JSON`), true),
-  ...refusedBackup(I.tinyItems, (c) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} holds more than the 1 Secrets the index records for it`), true),
-  ...refusedBackup(I.pgpSegment, (c) => new RegExp(`cannot decrypt segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId}: its OpenPGP compressed data inflates past \\d+ bytes`), true),
-  ...refusedBackup(I.pgpIndex, (c) => new RegExp(`cannot decrypt index of backup ${c.backupId}: its OpenPGP compressed data inflates past \\d+ bytes`), true),
+  ...refusedBackup(
+    I.gzipBombClaimed,
+    (c) =>
+      new RegExp(
+        `index of backup ${c.backupId} is inconsistent: segment-00001\\.json\\.gz\\.pgp records ${4096 * MIB + LIST_HEAD.length} bytes of plaintext, more than a segment can hold`,
+      ),
+    true,
+  ),
+  ...refusedBackup(
+    I.gzipBombSmall,
+    (c) =>
+      new RegExp(
+        `segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} matches its recorded SHA-256 and decrypts, but its content cannot be read: plaintext is longer than the 1024 bytes the index records`,
+      ),
+    true,
+  ),
+  ...refusedBackup(
+    I.hugeString,
+    (c) =>
+      new RegExp(
+        `segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} .* cannot be read: line 2 \\(item 1\\) is longer than 16 MiB, more than any Secret an API server stores`,
+      ),
+    true,
+  ),
+  ...refusedBackup(
+    I.newlines,
+    (c) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} .* cannot be read: item 1 \\(line 3\\) is not valid JSON`),
+    true,
+  ),
+  ...refusedBackup(
+    I.tinyItems,
+    (c) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId} holds more than the 1 Secrets the index records for it`),
+    true,
+  ),
+  ...refusedBackup(
+    I.pgpSegment,
+    (c) =>
+      new RegExp(
+        `cannot decrypt segment-00001\\.json\\.gz\\.pgp of backup ${c.backupId}: its OpenPGP compressed data inflates past \\d+ bytes`,
+      ),
+    true,
+  ),
+  ...refusedBackup(
+    I.pgpIndex,
+    (c) => new RegExp(`cannot decrypt index of backup ${c.backupId}: its OpenPGP compressed data inflates past \\d+ bytes`),
+    true,
+  ),
 ];
 
 /** Restored side by side into `<ns>-copy` (created), byte-identical. */
@@ -497,7 +795,11 @@ async function state(h: Harness, bucket: ObjectStore): Promise<State> {
     const annotations = { ...(metadata.annotations ?? {}) };
     const outcome = annotations['secret-steward.io/last-outcome'];
     delete annotations['secret-steward.io/last-outcome'];
-    secrets.set(`${metadata.namespace}/${metadata.name}`, { content: JSON.stringify({ ...s, metadata: { ...metadata, annotations } }), resourceVersion, outcome });
+    secrets.set(`${metadata.namespace}/${metadata.name}`, {
+      content: JSON.stringify({ ...s, metadata: { ...metadata, annotations } }),
+      resourceVersion,
+      outcome,
+    });
   }
   const namespaces = new Set(h.emulator.list('v1', 'Namespace').map((n) => (n.metadata as { name: string }).name));
   const objects = new Map<string, number>();
@@ -516,11 +818,23 @@ function assertUnchanged(before: State, after: State, row: Row, c: Ctx): void {
     if (a.outcome === b.outcome) assert.equal(a.resourceVersion, b.resourceVersion, `Secret ${key} was written`);
   }
   const nsOk = row.changes?.namespaces?.(c);
-  assert.deepEqual([...after.namespaces].filter((n) => !before.namespaces.has(n) && !nsOk?.test(n)), [], 'namespaces created');
-  assert.deepEqual([...before.namespaces].filter((n) => !after.namespaces.has(n)), [], 'namespaces deleted');
+  assert.deepEqual(
+    [...after.namespaces].filter((n) => !before.namespaces.has(n) && !nsOk?.test(n)),
+    [],
+    'namespaces created',
+  );
+  assert.deepEqual(
+    [...before.namespaces].filter((n) => !after.namespaces.has(n)),
+    [],
+    'namespaces deleted',
+  );
   const objectOk = row.changes?.objects?.(c);
   for (const [key, size] of before.objects) assert.equal(after.objects.get(key), size, `object ${key} changed or deleted`);
-  assert.deepEqual([...after.objects.keys()].filter((k) => !before.objects.has(k) && !objectOk?.test(k)), [], 'objects stored');
+  assert.deepEqual(
+    [...after.objects.keys()].filter((k) => !before.objects.has(k) && !objectOk?.test(k)),
+    [],
+    'objects stored',
+  );
 }
 
 async function runInProcess(h: Harness, row: Row, args: string[]): Promise<Outcome> {
@@ -530,9 +844,19 @@ async function runInProcess(h: Harness, row: Row, args: string[]): Promise<Outco
   const t0 = performance.now();
   const r = await h.run(COMMANDS[row.command], args).finally(() => clearInterval(sampler));
   const seconds = (performance.now() - t0) / 1000;
-  const logMessages = r.records.flatMap((x) => [String(x.msg), ...(typeof (x.err as { message?: unknown })?.message === 'string' ? [(x.err as { message: string }).message] : [])]);
+  const logMessages = r.records.flatMap((x) => [
+    String(x.msg),
+    ...(typeof (x.err as { message?: unknown })?.message === 'string' ? [(x.err as { message: string }).message] : []),
+  ]);
   const said = [r.stdout, r.stderr, ...logMessages].join('\n');
-  return { code: r.code, said, raw: r.stdout + r.stderr + r.logs.lines.join(''), logMessages, seconds, peakRssMiB: (Math.max(peak, process.memoryUsage.rss()) - start) / MIB };
+  return {
+    code: r.code,
+    said,
+    raw: r.stdout + r.stderr + r.logs.lines.join(''),
+    logMessages,
+    seconds,
+    peakRssMiB: (Math.max(peak, process.memoryUsage.rss()) - start) / MIB,
+  };
 }
 
 /**
@@ -544,8 +868,22 @@ async function runInChild(h: Harness, row: Row, args: string[]): Promise<Outcome
   const t0 = performance.now();
   const child = spawn(
     join(REPO, 'node_modules', '.bin', 'node'),
-    ['--openssl-legacy-provider', '--max-old-space-size=256', '--import', 'tsx', '--import', join(REPO, 'test/bench/rss-probe.mjs'), join(REPO, 'jobs/cli.ts'), row.command, ...args],
-    { cwd: REPO, env: { PATH: process.env.PATH, HOME: h.dir, POD_NAME: 'bad-input-child', ...h.env, SS_BENCH_PROBE_FILE: probe }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      '--openssl-legacy-provider',
+      '--max-old-space-size=256',
+      '--import',
+      'tsx',
+      '--import',
+      join(REPO, 'test/bench/rss-probe.mjs'),
+      join(REPO, 'jobs/cli.ts'),
+      row.command,
+      ...args,
+    ],
+    {
+      cwd: REPO,
+      env: { PATH: process.env.PATH, HOME: h.dir, POD_NAME: 'bad-input-child', ...h.env, SS_BENCH_PROBE_FILE: probe },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let stdout = '';
   let stderr = '';
@@ -641,7 +979,11 @@ describe('faults/bad-input', function () {
       assert.equal(r.code, row.exit, r.said);
       assert.match(r.said, row.message(c));
       assertUnchanged(before, await state(h, bucket), row, c);
-      assert.deepEqual(h.emulator.list('v1', 'Secret', DRILL_NS).map((s) => (s.metadata as { name: string }).name), [], 'drill objects left');
+      assert.deepEqual(
+        h.emulator.list('v1', 'Secret', DRILL_NS).map((s) => (s.metadata as { name: string }).name),
+        [],
+        'drill objects left',
+      );
       const newEvents = JSON.stringify(h.emulator.list('v1', 'Event').filter((e) => !eventsBefore.has(e.metadata?.uid)));
       for (const canary of canaries) {
         assert.ok(!r.raw.includes(canary), `a canary (${canary.slice(0, 12)}…) is in the output`);
@@ -649,7 +991,10 @@ describe('faults/bad-input', function () {
       }
       if (row.bounded) {
         assert.ok(r.seconds < row.bounded.maxSeconds, `took ${r.seconds.toFixed(1)}s`);
-        assert.ok(r.peakRssMiB! < row.bounded.maxRssMiB, `${row.bounded.child ? 'peak RSS' : 'RSS grew by'} ${r.peakRssMiB!.toFixed(0)} MiB`);
+        assert.ok(
+          r.peakRssMiB! < row.bounded.maxRssMiB,
+          `${row.bounded.child ? 'peak RSS' : 'RSS grew by'} ${r.peakRssMiB!.toFixed(0)} MiB`,
+        );
       }
       await row.then?.(c, r);
     });

@@ -41,10 +41,18 @@ function tmpFiles(world: CaseWorld): string[] {
  * The texts to scan (`[where, text]`) and problems found on the way (an object named `.pgp`
  * that is not an encrypted OpenPGP message).
  */
-export async function collectEvidence(world: CaseWorld, runs: ReadonlyArray<readonly [string, JobRun]>, tmpBefore: ReadonlyMap<string, number>): Promise<{ sources: Array<[string, string]>; problems: string[] }> {
+export async function collectEvidence(
+  world: CaseWorld,
+  runs: ReadonlyArray<readonly [string, JobRun]>,
+  tmpBefore: ReadonlyMap<string, number>,
+): Promise<{ sources: Array<[string, string]>; problems: string[] }> {
   const sources: Array<[string, string]> = [];
   for (const [name, run] of runs) {
-    sources.push([`the ${name}'s stdout`, run.stdout], [`the ${name}'s stderr`, run.stderr], [`the ${name}'s log lines`, run.logLines.join('\n')]);
+    sources.push(
+      [`the ${name}'s stdout`, run.stdout],
+      [`the ${name}'s stderr`, run.stderr],
+      [`the ${name}'s log lines`, run.logLines.join('\n')],
+    );
   }
 
   const emu = world.emulator;

@@ -7,6 +7,7 @@ import { encryptBytes } from '../../shared/crypto/encrypt.js';
 import { loadRecipientKeys } from '../../shared/crypto/keys.js';
 import { writeTestKeyPair } from '../support/job-harness.js';
 import {
+  type BackupContent,
   backupMatches,
   canaryForms,
   canaryScan,
@@ -17,11 +18,10 @@ import {
   noDrillObjects,
   noOpenUploads,
   nothingNewStored,
-  secretsUnchanged,
-  type BackupContent,
   type SecretView,
+  secretsUnchanged,
 } from './invariants.js';
-import { FaultLab, type CaseWorld } from './lab.js';
+import { type CaseWorld, FaultLab } from './lab.js';
 import { restoredOrKept } from './scenarios/restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './scenarios/rotate.js';
 import { pgServerOfMatrix, rotatePostgresqlScenario } from './scenarios/rotate-postgresql.js';
@@ -62,9 +62,18 @@ describe('test/faults/invariants', () => {
 
   it('completeBackupsWhole: a complete backup with a missing, short or altered segment, or an unreadable index, is a violation', () => {
     assert.deepEqual(completeBackupsWhole([whole]), []);
-    assert.match(completeBackupsWhole([{ ...whole, stored: new Map() }])[0], /B1 \(scheduled\) is complete but its segment-00001.json.gz.pgp is missing/);
-    assert.match(completeBackupsWhole([{ ...whole, stored: new Map([['segment-00001.json.gz.pgp', { size: 5, sha256: 'aa' }]]) }])[0], /is not what the index records/);
-    assert.match(completeBackupsWhole([{ ...whole, stored: new Map([['segment-00001.json.gz.pgp', { size: 10, sha256: 'bb' }]]) }])[0], /is not what the index records/);
+    assert.match(
+      completeBackupsWhole([{ ...whole, stored: new Map() }])[0],
+      /B1 \(scheduled\) is complete but its segment-00001.json.gz.pgp is missing/,
+    );
+    assert.match(
+      completeBackupsWhole([{ ...whole, stored: new Map([['segment-00001.json.gz.pgp', { size: 5, sha256: 'aa' }]]) }])[0],
+      /is not what the index records/,
+    );
+    assert.match(
+      completeBackupsWhole([{ ...whole, stored: new Map([['segment-00001.json.gz.pgp', { size: 10, sha256: 'bb' }]]) }])[0],
+      /is not what the index records/,
+    );
     assert.match(completeBackupsWhole([{ ...whole, problem: 'signature unsigned' }])[0], /index that cannot be read: signature unsigned/);
   });
 
@@ -80,7 +89,10 @@ describe('test/faults/invariants', () => {
     assert.match(noOpenUploads([{ key: 'x/seg' }], [])[0], /x\/seg left open in the store/);
     assert.match(noOpenUploads([], [{ key: 'x/seg' }])[0], /x\/seg was created and never completed or aborted/);
     assert.deepEqual(nothingNewStored(new Set(['c/backups/old']), ['c/backups/old', 'c/reports/r'], 'c/backups/'), []);
-    assert.match(nothingNewStored(new Set(), ['c/backups/new/segment'], 'c/backups/')[0], /left 1 object\(s\) behind: c\/backups\/new\/segment/);
+    assert.match(
+      nothingNewStored(new Set(), ['c/backups/new/segment'], 'c/backups/')[0],
+      /left 1 object\(s\) behind: c\/backups\/new\/segment/,
+    );
     assert.deepEqual(noDrillObjects([]), []);
     assert.match(noDrillObjects(['drill-x.shop.a'])[0], /1 drill object\(s\) left behind/);
   });
@@ -91,7 +103,13 @@ describe('test/faults/invariants', () => {
     const forms = canaryForms([value, long, 'short']);
     const hits = (text: string) => canaryScan([['somewhere', text]], forms);
 
-    for (const text of [value, JSON.stringify(value), b64(value), Buffer.from(value).toString('base64url'), Buffer.from(value).toString('hex')]) {
+    for (const text of [
+      value,
+      JSON.stringify(value),
+      b64(value),
+      Buffer.from(value).toString('base64url'),
+      Buffer.from(value).toString('hex'),
+    ]) {
       assert.match(hits(`x ${text} y`)[0], /appears in somewhere/, text);
     }
     assert.equal(hits(long.toString('base64')).length, 1, 'the base64 of the whole long value contains its window');
@@ -107,7 +125,13 @@ describe('test/faults/invariants', () => {
       const { keys } = await loadRecipientKeys([kp.publicKey], { now: new Date(), warnWithinMs: 0, setting: 'test' });
       const message = Buffer.from(await encryptBytes(Buffer.from('secret text'), { recipients: keys, label: 'test' }));
 
-      assert.deepEqual(await encryptedWhereClaimed([['seg.pgp', message], ['report.json', Buffer.from('{}')]]), []);
+      assert.deepEqual(
+        await encryptedWhereClaimed([
+          ['seg.pgp', message],
+          ['report.json', Buffer.from('{}')],
+        ]),
+        [],
+      );
       assert.match((await encryptedWhereClaimed([['seg.pgp', Buffer.from('{"kind":"List"}')]]))[0], /seg.pgp is not an OpenPGP message/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -121,25 +145,44 @@ describe('test/faults/invariants', () => {
   });
 
   it('exitAccepted: a code the fault does not allow, a hang or an unexpected error is a violation', () => {
-    const run = (code: number | null, extra: Partial<{ timedOut: boolean; logLines: string[] }> = {}) => ({ code, timedOut: false, logLines: [], ...extra });
+    const run = (code: number | null, extra: Partial<{ timedOut: boolean; logLines: string[] }> = {}) => ({
+      code,
+      timedOut: false,
+      logLines: [],
+      ...extra,
+    });
     assert.deepEqual(exitAccepted(run(4), [0, 1, 4]), []);
     assert.deepEqual(exitAccepted(run(null), [null]), []);
     assert.match(exitAccepted(run(2), [0, 1, 4])[0], /exit code 2, expected one of 0, 1, 4/);
     assert.match(exitAccepted(run(null), [0, 143])[0], /exit code none \(killed\), expected one of 0, 143/);
     assert.match(exitAccepted(run(143, { timedOut: true }), [0, 143])[0], /did not finish in time/);
-    assert.match(exitAccepted(run(1, { logLines: ['{"level":"error","msg":"unexpected failure"}'] }), [0, 1])[0], /unexpected error ended the run/);
+    assert.match(
+      exitAccepted(run(1, { logLines: ['{"level":"error","msg":"unexpected failure"}'] }), [0, 1])[0],
+      /unexpected error ended the run/,
+    );
   });
 
   it('restoredOrKept (restore): a Secret with a third value, deleted, or overwritten without a pre-restore backup is a violation', () => {
     const backedUp = [a, b];
     const live = [secret('shop', 'a', { k: 'live-a' }), b];
-    const saved: BackupContent = { ...whole, id: 'P1', kind: 'pre-restore', indexed: new Map([['shop/a', secretDataDigest(live[0].data)]]) };
+    const saved: BackupContent = {
+      ...whole,
+      id: 'P1',
+      kind: 'pre-restore',
+      indexed: new Map([['shop/a', secretDataDigest(live[0].data)]]),
+    };
 
     assert.deepEqual(restoredOrKept({ backedUp, live }, live, []), [], 'nothing restored yet');
     assert.deepEqual(restoredOrKept({ backedUp, live }, backedUp, [saved]), [], 'overwritten, the live value saved first');
-    assert.match(restoredOrKept({ backedUp, live }, backedUp, [])[0], /shop\/a was overwritten and its previous data is in no complete pre-restore backup/);
+    assert.match(
+      restoredOrKept({ backedUp, live }, backedUp, [])[0],
+      /shop\/a was overwritten and its previous data is in no complete pre-restore backup/,
+    );
     assert.match(restoredOrKept({ backedUp, live }, backedUp, [{ ...saved, kind: 'scheduled' }])[0], /no complete pre-restore backup/);
-    assert.match(restoredOrKept({ backedUp, live }, [secret('shop', 'a', { k: 'third' }), b], [saved])[0], /holds neither its live nor its backed-up data/);
+    assert.match(
+      restoredOrKept({ backedUp, live }, [secret('shop', 'a', { k: 'third' }), b], [saved])[0],
+      /holds neither its live nor its backed-up data/,
+    );
     assert.match(restoredOrKept({ backedUp, live }, [b], [saved])[0], /shop\/a was deleted/);
   });
 
@@ -153,7 +196,8 @@ describe('test/faults/invariants', () => {
     after(async () => lab?.stop());
     afterEach(async () => world?.close());
 
-    const data = (w: CaseWorld, name: string) => w.emulator.get('v1', 'Secret', 'shop', name) as unknown as SecretView & { apiVersion: string; kind: string };
+    const data = (w: CaseWorld, name: string) =>
+      w.emulator.get('v1', 'Secret', 'shop', name) as unknown as SecretView & { apiVersion: string; kind: string };
     const write = (w: CaseWorld, name: string, values: Record<string, string>) => {
       const s = data(w, name);
       w.emulator.update({ ...s, data: { ...s.data, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])) } } as never);
@@ -179,7 +223,12 @@ describe('test/faults/invariants', () => {
       const seeded = await rotateVersionedScenario.seed(world);
       assert.deepEqual(await rotateVersionedScenario.check(world, seeded, 'after-fault', run), []);
 
-      world.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'keys-v3', namespace: 'shop' }, data: { API_KEY: b64('second-key-value-CANARY-91ab'), REGION: b64('eu-west-1') } } as never);
+      world.emulator.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'keys-v3', namespace: 'shop' },
+        data: { API_KEY: b64('second-key-value-CANARY-91ab'), REGION: b64('eu-west-1') },
+      } as never);
       const notRotated = await rotateVersionedScenario.check(world, seeded, 'after-fault', run);
       world.emulator.delete('v1', 'Secret', 'shop', 'keys-v2');
       const gone = await rotateVersionedScenario.check(world, seeded, 'after-fault', run);
@@ -195,18 +244,30 @@ describe('test/faults/invariants', () => {
         world = await lab.openCase();
         const seeded = await rotatePostgresqlScenario.seed(world);
         const pg = pgServerOfMatrix()!;
-        assert.deepEqual(await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run), [], 'unchanged, and the database takes the Secret');
+        assert.deepEqual(
+          await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run),
+          [],
+          'unchanged, and the database takes the Secret',
+        );
 
         await pg.sql("ALTER ROLE fault_app PASSWORD 'not-the-secret-password-1'");
         const refused = await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run);
-        world.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-pending', namespace: 'shop', annotations: { 'secret-steward.io/rotation-step': 'set' } }, data: { password: b64('pending-password-2') } } as never);
+        world.emulator.create({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db-pending', namespace: 'shop', annotations: { 'secret-steward.io/rotation-step': 'set' } },
+          data: { password: b64('pending-password-2') },
+        } as never);
         const neither = await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run);
         await pg.sql("ALTER ROLE fault_app PASSWORD 'pending-password-2'");
         const inFlight = await rotatePostgresqlScenario.check(world, seeded, 'after-fault', run);
         world.emulator.delete('v1', 'Secret', 'shop', 'db-pending');
         const rotatedPassword = 'rotated-password-3';
         const host = data(world, 'db').data!.host;
-        write(world, 'db', { password: rotatedPassword, DATABASE_URL: `postgresql://fault_app:${rotatedPassword}@${Buffer.from(host, 'base64').toString()}:${Buffer.from(data(world, 'db').data!.port, 'base64').toString()}/shop` });
+        write(world, 'db', {
+          password: rotatedPassword,
+          DATABASE_URL: `postgresql://fault_app:${rotatedPassword}@${Buffer.from(host, 'base64').toString()}:${Buffer.from(data(world, 'db').data!.port, 'base64').toString()}/shop`,
+        });
         await pg.sql("ALTER ROLE fault_app PASSWORD 'original-pg-password-CANARY-3c9d'");
         const stale = await rotatePostgresqlScenario.check(world, seeded, 'after-rerun', run);
 
@@ -224,7 +285,12 @@ describe('test/faults/invariants', () => {
     it('verify-restore: a drill object left by a run that exited, or a changed source Secret, is a violation', async () => {
       world = await lab.openCase();
       const seeded = await verifyRestoreScenario.seed(world);
-      world.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'drill-abc.shop.db', namespace: 'secret-steward-drill', labels: { 'secret-steward.io/drill': 'abc' } }, data: {} } as never);
+      world.emulator.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'drill-abc.shop.db', namespace: 'secret-steward-drill', labels: { 'secret-steward.io/drill': 'abc' } },
+        data: {},
+      } as never);
       write(world, 'db', { password: 'changed-by-the-drill' });
 
       const violations = await verifyRestoreScenario.check(world, seeded, 'after-fault', run);

@@ -21,7 +21,11 @@ export const key = (s: SecretView) => `${s.metadata.namespace}/${s.metadata.name
  * No Secret data lost: every Secret of `before` still exists with byte-identical data, type and
  * immutability, except those `mayChange` names (`namespace/name`), which the job is meant to write.
  */
-export function secretsUnchanged(before: readonly SecretView[], after: readonly SecretView[], mayChange: ReadonlySet<string> = new Set()): string[] {
+export function secretsUnchanged(
+  before: readonly SecretView[],
+  after: readonly SecretView[],
+  mayChange: ReadonlySet<string> = new Set(),
+): string[] {
   const now = new Map(after.map((s) => [key(s), s]));
   const out: string[] = [];
   for (const was of before) {
@@ -30,7 +34,8 @@ export function secretsUnchanged(before: readonly SecretView[], after: readonly 
     const is = now.get(k);
     if (is === undefined) out.push(`Secret ${k} was deleted`);
     else if (secretDataDigest(is.data) !== secretDataDigest(was.data)) out.push(`Secret ${k}: its data changed`);
-    else if ((is.type ?? 'Opaque') !== (was.type ?? 'Opaque') || (is.immutable ?? false) !== (was.immutable ?? false)) out.push(`Secret ${k}: its type or immutability changed`);
+    else if ((is.type ?? 'Opaque') !== (was.type ?? 'Opaque') || (is.immutable ?? false) !== (was.immutable ?? false))
+      out.push(`Secret ${k}: its type or immutability changed`);
   }
   return out;
 }
@@ -63,7 +68,10 @@ export function completeBackupsWhole(backups: readonly BackupContent[]): string[
     for (const seg of b.segments) {
       const got = b.stored.get(seg.name);
       if (got === undefined) out.push(`backup ${b.id} (${b.kind}) is complete but its ${seg.name} is missing`);
-      else if (got.size !== seg.size || got.sha256 !== seg.sha256) out.push(`backup ${b.id} (${b.kind}) is complete but its ${seg.name} is not what the index records (${got.size} bytes, ${seg.size} recorded)`);
+      else if (got.size !== seg.size || got.sha256 !== seg.sha256)
+        out.push(
+          `backup ${b.id} (${b.kind}) is complete but its ${seg.name} is not what the index records (${got.size} bytes, ${seg.size} recorded)`,
+        );
     }
   }
   return out;
@@ -77,21 +85,27 @@ export function backupMatches(b: BackupContent, expected: readonly SecretView[])
   const extra = [...b.indexed.keys()].filter((k) => !want.has(k));
   const differ = [...want.keys()].filter((k) => b.indexed.has(k) && b.indexed.get(k) !== want.get(k));
   if (missing.length + extra.length + differ.length === 0) return [];
-  return [`backup ${b.id} (${b.kind}) is complete but is not a copy of the Secrets: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}], different data [${differ.join(', ')}]`];
+  return [
+    `backup ${b.id} (${b.kind}) is complete but is not a copy of the Secrets: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}], different data [${differ.join(', ')}]`,
+  ];
 }
 
 /** No multipart upload left open: neither in the store nor as seen on the wire. */
 export function noOpenUploads(inStore: ReadonlyArray<{ key: string }>, onTheWire: ReadonlyArray<{ key: string }>): string[] {
   return [
     ...inStore.map((u) => `multipart upload of ${u.key} left open in the store`),
-    ...onTheWire.filter((u) => !inStore.some((s) => s.key === u.key)).map((u) => `multipart upload of ${u.key} was created and never completed or aborted`),
+    ...onTheWire
+      .filter((u) => !inStore.some((s) => s.key === u.key))
+      .map((u) => `multipart upload of ${u.key} was created and never completed or aborted`),
   ];
 }
 
 /** No objects left behind by a run that failed (its contract: a failed backup deletes what it stored). */
 export function nothingNewStored(before: ReadonlySet<string>, after: readonly string[], under: string): string[] {
   const left = after.filter((k) => k.startsWith(under) && !before.has(k));
-  return left.length === 0 ? [] : [`the failed run left ${left.length} object(s) behind: ${left.slice(0, 3).join(', ')}${left.length > 3 ? ', ...' : ''}`];
+  return left.length === 0
+    ? []
+    : [`the failed run left ${left.length} object(s) behind: ${left.slice(0, 3).join(', ')}${left.length > 3 ? ', ...' : ''}`];
 }
 
 /** No drill objects (Secrets labelled `secret-steward.io/drill`) left in the drill namespace. */
@@ -148,7 +162,8 @@ export async function encryptedWhereClaimed(objects: ReadonlyArray<readonly [str
       const message = await readMessage({ binaryMessage: bytes });
       const tags = message.packets.map((p) => (p.constructor as { tag?: number }).tag);
       // 1: public-key encrypted session key; 18 (or 20): the encrypted data.
-      if (!tags.includes(1) || !(tags.includes(18) || tags.includes(20))) out.push(`${name} is an OpenPGP message but not an encrypted one`);
+      if (!tags.includes(1) || !(tags.includes(18) || tags.includes(20)))
+        out.push(`${name} is an OpenPGP message but not an encrypted one`);
     } catch {
       out.push(`${name} is not an OpenPGP message`);
     }
@@ -177,10 +192,16 @@ export function firstDifference(a: unknown, b: unknown, path: string): string {
 }
 
 /** The run ended with an exit code its fault allows (null: killed), did not hang, and hit no unexpected error. */
-export function exitAccepted(run: { code: number | null; timedOut: boolean; logLines: readonly string[] }, accepted: ReadonlyArray<number | null>): string[] {
+export function exitAccepted(
+  run: { code: number | null; timedOut: boolean; logLines: readonly string[] },
+  accepted: ReadonlyArray<number | null>,
+): string[] {
   const out: string[] = [];
   if (run.timedOut) out.push('the run did not finish in time (stopped by the matrix)');
-  else if (!accepted.includes(run.code)) out.push(`exit code ${run.code === null ? 'none (killed)' : run.code}, expected one of ${accepted.map((c) => (c === null ? 'killed' : c)).join(', ')}`);
+  else if (!accepted.includes(run.code))
+    out.push(
+      `exit code ${run.code === null ? 'none (killed)' : run.code}, expected one of ${accepted.map((c) => (c === null ? 'killed' : c)).join(', ')}`,
+    );
   return [...out, ...unexpectedFailure(run.logLines)];
 }
 

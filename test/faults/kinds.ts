@@ -6,7 +6,7 @@ import type { FaultRequest } from '../emulator/index.js';
 import { requestInfo } from '../emulator/request-info.js';
 import type { FaultAction, FaultRule, RecordedRequest } from '../support/s3-fault-proxy.js';
 import type { CaseWorld, ChildJob } from './lab.js';
-import { k8sSignature, s3Signature, Trigger, type Step } from './steps.js';
+import { k8sSignature, type Step, s3Signature, type Trigger } from './steps.js';
 
 export const KIND_IDS = [
   'k8s-409',
@@ -43,18 +43,66 @@ export interface FaultKind {
 const API_CODES = [0, 1, 4] as const;
 
 export const KINDS: readonly FaultKind[] = [
-  { id: 'k8s-409', layer: 'k8s', description: '409 Conflict (AlreadyExists on a create)', appliesTo: (s) => s.server === 'k8s' && s.write, acceptedCodes: [0, 1, 3] },
-  { id: 'k8s-429', layer: 'k8s', description: '429 TooManyRequests, Retry-After: 1', appliesTo: (s) => s.server === 'k8s', acceptedCodes: API_CODES },
+  {
+    id: 'k8s-409',
+    layer: 'k8s',
+    description: '409 Conflict (AlreadyExists on a create)',
+    appliesTo: (s) => s.server === 'k8s' && s.write,
+    acceptedCodes: [0, 1, 3],
+  },
+  {
+    id: 'k8s-429',
+    layer: 'k8s',
+    description: '429 TooManyRequests, Retry-After: 1',
+    appliesTo: (s) => s.server === 'k8s',
+    acceptedCodes: API_CODES,
+  },
   { id: 'k8s-500', layer: 'k8s', description: '500 InternalError', appliesTo: (s) => s.server === 'k8s', acceptedCodes: API_CODES },
   { id: 'k8s-503', layer: 'k8s', description: '503 ServiceUnavailable', appliesTo: (s) => s.server === 'k8s', acceptedCodes: API_CODES },
-  { id: 'k8s-410-list', layer: 'k8s', description: '410 Expired on a list', appliesTo: (s) => s.server === 'k8s' && s.op === 'list', acceptedCodes: API_CODES },
-  { id: 'k8s-drop', layer: 'k8s', description: 'connection dropped mid-request (not executed)', appliesTo: (s) => s.server === 'k8s', acceptedCodes: API_CODES },
-  { id: 'k8s-response-lost', layer: 'k8s', description: 'write committed, response lost (connection reset)', appliesTo: (s) => s.server === 'k8s' && s.write, acceptedCodes: API_CODES },
+  {
+    id: 'k8s-410-list',
+    layer: 'k8s',
+    description: '410 Expired on a list',
+    appliesTo: (s) => s.server === 'k8s' && s.op === 'list',
+    acceptedCodes: API_CODES,
+  },
+  {
+    id: 'k8s-drop',
+    layer: 'k8s',
+    description: 'connection dropped mid-request (not executed)',
+    appliesTo: (s) => s.server === 'k8s',
+    acceptedCodes: API_CODES,
+  },
+  {
+    id: 'k8s-response-lost',
+    layer: 'k8s',
+    description: 'write committed, response lost (connection reset)',
+    appliesTo: (s) => s.server === 'k8s' && s.write,
+    acceptedCodes: API_CODES,
+  },
   { id: 's3-500', layer: 's3', description: '500 InternalError', appliesTo: (s) => s.server === 's3', acceptedCodes: API_CODES },
   { id: 's3-slowdown', layer: 's3', description: '503 SlowDown', appliesTo: (s) => s.server === 's3', acceptedCodes: API_CODES },
-  { id: 's3-drop-upload', layer: 's3', description: 'connection dropped mid-upload', appliesTo: (s) => s.server === 's3' && s.hasBody, acceptedCodes: API_CODES },
-  { id: 's3-drop-download', layer: 's3', description: 'connection dropped mid-download', appliesTo: (s) => s.server === 's3' && s.op === 'GetObject', acceptedCodes: API_CODES },
-  { id: 's3-part-fail', layer: 's3', description: 'a part upload failing on every attempt (500)', appliesTo: (s) => s.server === 's3' && s.op === 'UploadPart', acceptedCodes: API_CODES },
+  {
+    id: 's3-drop-upload',
+    layer: 's3',
+    description: 'connection dropped mid-upload',
+    appliesTo: (s) => s.server === 's3' && s.hasBody,
+    acceptedCodes: API_CODES,
+  },
+  {
+    id: 's3-drop-download',
+    layer: 's3',
+    description: 'connection dropped mid-download',
+    appliesTo: (s) => s.server === 's3' && s.op === 'GetObject',
+    acceptedCodes: API_CODES,
+  },
+  {
+    id: 's3-part-fail',
+    layer: 's3',
+    description: 'a part upload failing on every attempt (500)',
+    appliesTo: (s) => s.server === 's3' && s.op === 'UploadPart',
+    acceptedCodes: API_CODES,
+  },
   {
     id: 's3-truncated-read',
     layer: 's3',
@@ -62,8 +110,20 @@ export const KINDS: readonly FaultKind[] = [
     appliesTo: (s) => s.server === 's3' && s.op === 'GetObject',
     acceptedCodes: API_CODES,
   },
-  { id: 'sigterm', layer: 'process', description: 'SIGTERM to the job process when the request arrives', appliesTo: () => true, acceptedCodes: [0, 143] },
-  { id: 'sigkill', layer: 'process', description: 'SIGKILL to the job process once the request is served, before it is answered', appliesTo: () => true, acceptedCodes: [null] },
+  {
+    id: 'sigterm',
+    layer: 'process',
+    description: 'SIGTERM to the job process when the request arrives',
+    appliesTo: () => true,
+    acceptedCodes: [0, 143],
+  },
+  {
+    id: 'sigkill',
+    layer: 'process',
+    description: 'SIGKILL to the job process once the request is served, before it is answered',
+    appliesTo: () => true,
+    acceptedCodes: [null],
+  },
 ];
 
 export function kindById(id: string): FaultKind {
@@ -75,7 +135,10 @@ export function kindById(id: string): FaultKind {
 /** The predicate both servers use to find the case's request. */
 function k8sWhen(trigger: Trigger) {
   return (r: FaultRequest) =>
-    trigger.check(r.seq, k8sSignature({ method: r.method, path: r.path, verb: requestInfo(r.method, r.path, new URLSearchParams(r.query)).verb }));
+    trigger.check(
+      r.seq,
+      k8sSignature({ method: r.method, path: r.path, verb: requestInfo(r.method, r.path, new URLSearchParams(r.query)).verb }),
+    );
 }
 
 function s3When(trigger: Trigger) {
@@ -100,7 +163,14 @@ export function arm(kind: FaultKind, step: Step, world: CaseWorld, trigger: Trig
     const faults = world.emulator.faults;
     switch (kind.id) {
       case 'k8s-409':
-        faults.inject({ when, status: 409, body: step.method === 'POST' ? { reason: 'AlreadyExists', message: 'injected: already exists' } : { reason: 'Conflict', message: 'injected: the object has been modified' } });
+        faults.inject({
+          when,
+          status: 409,
+          body:
+            step.method === 'POST'
+              ? { reason: 'AlreadyExists', message: 'injected: already exists' }
+              : { reason: 'Conflict', message: 'injected: the object has been modified' },
+        });
         return;
       case 'k8s-429':
         faults.inject({ when, status: 429, retryAfterSeconds: 1 });

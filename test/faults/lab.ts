@@ -6,19 +6,19 @@
  * ways of running a job in it: in-process through `runCommand` exactly like the CLI, or as a
  * real child process (`node --import tsx jobs/<job>.ts`) that can be sent real signals.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mkdtempSync } from 'node:fs';
 import { MemorySink, redactor } from '../../shared/log/index.js';
-import { runCommand, type Command } from '../../shared/runtime/command.js';
+import { type Command, runCommand } from '../../shared/runtime/command.js';
 import { Shutdown } from '../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import { KubeEmulator, RequestSequence } from '../emulator/index.js';
-import { writeTestKeyPair, type TestKeyFiles } from '../support/job-harness.js';
+import { type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
-import { startS3Server, type S3TestServer } from '../support/s3-server.js';
+import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const CLUSTER = 'fault-cluster';
@@ -137,10 +137,17 @@ export class CaseWorld {
   /** Flags every command needs: kubeconfig, store through the fault proxy, cluster, lock namespace. */
   baseArgs(): string[] {
     return [
-      '--kubeconfig', this.kubeconfig,
-      '--store', this.lab.s3.storeUrl(STORE_PREFIX), '--s3-endpoint', this.proxy.endpoint, '--s3-force-path-style',
-      '--cluster-name', CLUSTER,
-      '--lock-namespace', LOCK_NAMESPACE,
+      '--kubeconfig',
+      this.kubeconfig,
+      '--store',
+      this.lab.s3.storeUrl(STORE_PREFIX),
+      '--s3-endpoint',
+      this.proxy.endpoint,
+      '--s3-force-path-style',
+      '--cluster-name',
+      CLUSTER,
+      '--lock-namespace',
+      LOCK_NAMESPACE,
     ];
   }
 
@@ -228,7 +235,15 @@ export class CaseWorld {
         for (const w of waiters.splice(0)) w.resolve(false);
         // Let the pipes deliver what the child wrote last.
         setImmediate(() =>
-          resolve({ code, signal, stdout, stderr, logLines: stderr.split('\n').filter((l) => l.startsWith('{')), timedOut, durationMs: Date.now() - started }),
+          resolve({
+            code,
+            signal,
+            stdout,
+            stderr,
+            logLines: stderr.split('\n').filter((l) => l.startsWith('{')),
+            timedOut,
+            durationMs: Date.now() - started,
+          }),
         );
       }),
     );

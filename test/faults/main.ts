@@ -35,7 +35,11 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const list = (v: string[] | undefined) => v?.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+  const list = (v: string[] | undefined) =>
+    v
+      ?.flatMap((x) => x.split(','))
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     if (!/^\d+$/.test(v)) throw new Error(`--${name} takes a whole number`);
@@ -53,9 +57,13 @@ async function main(): Promise<number> {
     sample: int('sample', values.sample),
     seed: int('seed', values.seed),
     onBaseline: (b, cases) =>
-      progress(`${b.scenario.job}: clean run ${b.steps.length} requests (${b.steps.filter((s) => s.server === 'k8s').length} Kubernetes, ${b.steps.filter((s) => s.server === 's3').length} S3) in ${(b.durationMs / 1000).toFixed(1)}s; ${cases} cases\n`),
+      progress(
+        `${b.scenario.job}: clean run ${b.steps.length} requests (${b.steps.filter((s) => s.server === 'k8s').length} Kubernetes, ${b.steps.filter((s) => s.server === 's3').length} S3) in ${(b.durationMs / 1000).toFixed(1)}s; ${cases} cases\n`,
+      ),
     onResult: (r, done, total) =>
-      progress(`[${done}/${total}] ${r.id} ${r.step}: ${r.outcome} (exit ${r.code ?? 'killed'}, rerun ${r.rerunCode ?? '-'}) ${(r.durationMs / 1000).toFixed(1)}s${r.violations.length ? `  VIOLATIONS: ${r.violations.join(' | ')}` : ''}\n`),
+      progress(
+        `[${done}/${total}] ${r.id} ${r.step}: ${r.outcome} (exit ${r.code ?? 'killed'}, rerun ${r.rerunCode ?? '-'}) ${(r.durationMs / 1000).toFixed(1)}s${r.violations.length ? `  VIOLATIONS: ${r.violations.join(' | ')}` : ''}\n`,
+      ),
   });
 
   process.stdout.write(`\n${renderTable(report)}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { KINDS } from './kinds.js';
-import { renderTable, runMatrix, violationsOf, type MatrixReport } from './matrix.js';
+import { type MatrixReport, renderTable, runMatrix, violationsOf } from './matrix.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 /**
@@ -22,7 +22,10 @@ describe('test/faults/matrix (sampled: one case per job and fault kind)', functi
   });
 
   it('ran every job with every fault kind that can happen to one of its requests', () => {
-    assert.deepEqual(report.baselines.map((b) => b.job), SCENARIOS.map((s) => s.job));
+    assert.deepEqual(
+      report.baselines.map((b) => b.job),
+      SCENARIOS.map((s) => s.job),
+    );
     for (const b of report.baselines) {
       const ran = new Set(report.results.filter((r) => r.job === b.job).map((r) => r.kind));
       assert.deepEqual([...ran].sort(), [...b.kinds].sort(), b.job);
@@ -31,6 +34,9 @@ describe('test/faults/matrix (sampled: one case per job and fault kind)', functi
   });
 
   it('reached the request of every case (the runs are deterministic enough to find it again)', () => {
-    assert.deepEqual(report.results.filter((r) => r.outcome === 'not-reached').map((r) => r.id), []);
+    assert.deepEqual(
+      report.results.filter((r) => r.outcome === 'not-reached').map((r) => r.id),
+      [],
+    );
   });
 });

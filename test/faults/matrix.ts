@@ -4,14 +4,15 @@
  * that can happen to it, run the job again in a fresh world with that single fault at request
  * i, run it once more without faults, and check the invariants. See README.md in this folder.
  */
-import { prng } from '../bench/generate.js';
+
 import { isDeepStrictEqual } from 'node:util';
-import { canaryForms, canaryScan, converged, exitAccepted, unexpectedFailure } from './invariants.js';
+import { prng } from '../bench/generate.js';
 import { collectEvidence, tmpSnapshot } from './evidence.js';
-import { arm, KINDS, type FaultKind, type KindId } from './kinds.js';
-import { FaultLab, type CaseWorld, type ChildJob, type JobRun } from './lab.js';
+import { canaryForms, canaryScan, converged, exitAccepted, unexpectedFailure } from './invariants.js';
+import { arm, type FaultKind, KINDS, type KindId } from './kinds.js';
+import { type CaseWorld, type ChildJob, FaultLab, type JobRun } from './lab.js';
 import { SCENARIOS, type Scenario } from './scenarios/index.js';
-import { describeStep, stepsOf, Trigger, type Step } from './steps.js';
+import { describeStep, type Step, stepsOf, Trigger } from './steps.js';
 
 /**
  * - `succeeded`: the faulted run exited 0 (retries absorbed the fault, or it did not matter);
@@ -78,14 +79,26 @@ export async function recordBaseline(lab: FaultLab, scenario: Scenario<any>): Pr
     const args = scenario.args(world);
     const run = await runJob(scenario, world, args);
     if (run.code !== 0) {
-      throw new Error(`the clean ${scenario.job} run failed (exit ${run.code}): ${run.stdout.slice(0, 2000)}\n${run.logLines.filter((l) => /"level":"(warn|error)"/.test(l)).join('\n').slice(0, 4000)}`);
+      throw new Error(
+        `the clean ${scenario.job} run failed (exit ${run.code}): ${run.stdout.slice(0, 2000)}\n${run.logLines
+          .filter((l) => /"level":"(warn|error)"/.test(l))
+          .join('\n')
+          .slice(0, 4000)}`,
+      );
     }
     const steps = stepsOf(world.emulator.requests.entries, world.proxy.requests);
     const violations = await scenario.check(world, seeded, 'after-fault', run);
     const rerun = await runJob(scenario, world, args);
     if (rerun.code !== 0) violations.push(`a second clean run failed (exit ${rerun.code})`);
     violations.push(...(await scenario.check(world, seeded, 'after-rerun', rerun)));
-    const evidence = await collectEvidence(world, [['clean run', run], ['second clean run', rerun]], tmpBefore);
+    const evidence = await collectEvidence(
+      world,
+      [
+        ['clean run', run],
+        ['second clean run', rerun],
+      ],
+      tmpBefore,
+    );
     violations.push(...evidence.problems, ...canaryScan(evidence.sources, canaryForms(scenario.secretValues(world, seeded))));
     return { scenario, template, steps, endState: await scenario.endState(world, seeded), violations, durationMs: Date.now() - started };
   } finally {
@@ -96,7 +109,9 @@ export async function recordBaseline(lab: FaultLab, scenario: Scenario<any>): Pr
 /** Every (request, applicable kind) pair of a baseline, in request order. */
 export function enumerateCases(baseline: Baseline, kinds: readonly FaultKind[] = KINDS): Case[] {
   return baseline.steps.flatMap((step) =>
-    kinds.filter((k) => k.appliesTo(step)).map((kind) => ({ id: `${baseline.scenario.job}/${kind.id}@${step.seq}`, scenario: baseline.scenario, step, kind })),
+    kinds
+      .filter((k) => k.appliesTo(step))
+      .map((kind) => ({ id: `${baseline.scenario.job}/${kind.id}@${step.seq}`, scenario: baseline.scenario, step, kind })),
   );
 }
 
@@ -130,14 +145,25 @@ export async function runCase(lab: FaultLab, baseline: Baseline, c: Case): Promi
 
     const violations = [...exitAccepted(run, kind.acceptedCodes), ...(await scenario.check(world, seeded, 'after-fault', run))];
     const afterFault = await scenario.endState(world, seeded);
-    const outcome: Outcome = run.code === 0 ? 'succeeded' : run.code !== null && isDeepStrictEqual(afterFault, initial) ? 'failed-cleanly' : 'resumed';
+    const outcome: Outcome =
+      run.code === 0 ? 'succeeded' : run.code !== null && isDeepStrictEqual(afterFault, initial) ? 'failed-cleanly' : 'resumed';
 
     const rerun = await runJob(scenario, world, args);
-    if (rerun.code !== 0) violations.push(`the clean rerun ended with ${rerun.code === null ? 'no exit (abandoned)' : `exit ${rerun.code}`}${rerunReason(rerun)}`);
+    if (rerun.code !== 0)
+      violations.push(
+        `the clean rerun ended with ${rerun.code === null ? 'no exit (abandoned)' : `exit ${rerun.code}`}${rerunReason(rerun)}`,
+      );
     violations.push(...unexpectedFailure(rerun.logLines));
     violations.push(...(await scenario.check(world, seeded, 'after-rerun', rerun)));
     violations.push(...converged(baseline.endState, await scenario.endState(world, seeded)));
-    const evidence = await collectEvidence(world, [['faulted run', run], ['rerun', rerun]], tmpBefore);
+    const evidence = await collectEvidence(
+      world,
+      [
+        ['faulted run', run],
+        ['rerun', rerun],
+      ],
+      tmpBefore,
+    );
     violations.push(...evidence.problems, ...canaryScan(evidence.sources, canaryForms(scenario.secretValues(world, seeded))));
     return { ...result, outcome, rerunCode: rerun.code, violations, durationMs: Date.now() - started };
   } finally {
@@ -189,7 +215,15 @@ export interface MatrixOptions {
 }
 
 export interface MatrixReport {
-  baselines: Array<Pick<Baseline, 'durationMs' | 'violations'> & { job: string; requests: number; k8s: number; s3: number; /** Kinds that can happen to at least one of its requests. */ kinds: KindId[] }>;
+  baselines: Array<
+    Pick<Baseline, 'durationMs' | 'violations'> & {
+      job: string;
+      requests: number;
+      k8s: number;
+      s3: number /** Kinds that can happen to at least one of its requests. */;
+      kinds: KindId[];
+    }
+  >;
   results: CaseResult[];
   wallMs: number;
 }
@@ -199,10 +233,12 @@ export async function runMatrix(o: MatrixOptions = {}): Promise<MatrixReport> {
   const started = Date.now();
   const scenarios = SCENARIOS.filter((s) => o.jobs === undefined || o.jobs.includes(s.job));
   const unknownJobs = (o.jobs ?? []).filter((j) => !SCENARIOS.some((s) => s.job === j));
-  if (unknownJobs.length > 0) throw new Error(`unknown job(s) ${unknownJobs.join(', ')} (known: ${SCENARIOS.map((s) => s.job).join(', ')})`);
+  if (unknownJobs.length > 0)
+    throw new Error(`unknown job(s) ${unknownJobs.join(', ')} (known: ${SCENARIOS.map((s) => s.job).join(', ')})`);
   const kinds = KINDS.filter((k) => o.kinds === undefined || o.kinds.includes(k.id));
   const unknownKinds = (o.kinds ?? []).filter((k) => !KINDS.some((x) => x.id === k));
-  if (unknownKinds.length > 0) throw new Error(`unknown fault kind(s) ${unknownKinds.join(', ')} (known: ${KINDS.map((k) => k.id).join(', ')})`);
+  if (unknownKinds.length > 0)
+    throw new Error(`unknown fault kind(s) ${unknownKinds.join(', ')} (known: ${KINDS.map((k) => k.id).join(', ')})`);
   const lab = await FaultLab.start();
   const report: MatrixReport = { baselines: [], results: [], wallMs: 0 };
   try {
@@ -253,7 +289,13 @@ export function renderTable(report: MatrixReport): string {
   const rows: string[][] = [];
   const header = ['JOB', 'FAULT KIND', 'CASES', ...OUTCOMES.map((o) => o.toUpperCase()), 'VIOLATIONS'];
   const add = (job: string, kind: string, rs: readonly CaseResult[]) =>
-    rows.push([job, kind, String(rs.length), ...OUTCOMES.map((o) => String(rs.filter((r) => r.outcome === o).length)), String(rs.reduce((n, r) => n + r.violations.length, 0))]);
+    rows.push([
+      job,
+      kind,
+      String(rs.length),
+      ...OUTCOMES.map((o) => String(rs.filter((r) => r.outcome === o).length)),
+      String(rs.reduce((n, r) => n + r.violations.length, 0)),
+    ]);
   const jobs = [...new Set(report.results.map((r) => r.job))];
   for (const job of jobs) {
     for (const kind of KINDS) {
@@ -263,6 +305,10 @@ export function renderTable(report: MatrixReport): string {
   }
   add('TOTAL', `${new Set(report.results.map((r) => r.kind)).size} kinds, ${jobs.length} jobs`, report.results);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(header), ...rows.slice(0, -1).map(line), line(widths.map((w) => '-'.repeat(w))), line(rows.at(-1)!)].join('\n') + '\n';
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...rows.slice(0, -1).map(line), line(widths.map((w) => '-'.repeat(w))), line(rows.at(-1)!)].join('\n')}\n`;
 }

@@ -60,10 +60,13 @@ function joinLines(text: string): { text: string; line: number }[] {
 }
 
 function substitute(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)/g, (_m, a: string | undefined, def: string | undefined, b: string | undefined) => {
-    const name = (a ?? b)!;
-    return vars[name] ?? def ?? '';
-  });
+  return value.replace(
+    /\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)/g,
+    (_m, a: string | undefined, def: string | undefined, b: string | undefined) => {
+      const name = (a ?? b)!;
+      return vars[name] ?? def ?? '';
+    },
+  );
 }
 
 /** Parses a Dockerfile's text. Throws on an instruction before the first FROM other than ARG. */

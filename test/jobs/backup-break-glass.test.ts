@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { backupCommand } from '../../jobs/backup.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import { KubeEmulator } from '../emulator/index.js';
-import { startHarness, type Harness } from '../support/job-harness.js';
+import { type Harness, startHarness } from '../support/job-harness.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
 
 /** A GnuPG home with one key made by `gpg --quick-gen-key` (no passphrase: a throwaway test key). */
 function gpgHome(): { home: string; publicKeyFile: string; fingerprint: string } {
   const home = mkdtempSync(join(tmpdir(), 'ss-gnupg-'));
-  const gpg = (args: string[]) => execFileSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const gpg = (args: string[]) =>
+    execFileSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   gpg(['--quick-gen-key', 'break-glass test <dr@test.invalid>', 'future-default', 'default', 'never']);
   const fingerprint = /fpr:{9}([0-9A-F]{40})/.exec(gpg(['--with-colons', '--list-keys']))![1];
   const publicKeyFile = join(home, 'dr.public.asc');
@@ -27,9 +31,18 @@ const run = promisify(execFile);
 
 /** Runs `gpg --decrypt SEG | gunzip | kubectl <verb> -f -` through a real shell, as an operator would. */
 async function breakGlass(home: string, segmentFile: string, kubeconfig: string, kubectlVerb: string): Promise<void> {
-  await run('bash', ['-o', 'pipefail', '-c', `gpg --homedir "$GH" --batch --quiet --decrypt "$SEG" | gunzip | kubectl --kubeconfig "$KC" ${kubectlVerb} -f -`], {
-    env: { ...process.env, GH: home, SEG: segmentFile, KC: kubeconfig },
-  });
+  await run(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `gpg --homedir "$GH" --batch --quiet --decrypt "$SEG" | gunzip | kubectl --kubeconfig "$KC" ${kubectlVerb} -f -`,
+    ],
+    {
+      env: { ...process.env, GH: home, SEG: segmentFile, KC: kubeconfig },
+    },
+  );
 }
 
 describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
@@ -50,7 +63,17 @@ describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
 
   it('restores every Secret byte-identical into a fresh cluster with stock tools only', async () => {
     const expected = seedCommonSecrets(h, ['payments', 'web']);
-    const r = await h.run(backupCommand, [...h.baseArgs(), '--recipient-key', gpg.publicKeyFile, '--recipient-key', h.recipient.publicKey, '--segment-size', '1', '--output', 'json']);
+    const r = await h.run(backupCommand, [
+      ...h.baseArgs(),
+      '--recipient-key',
+      gpg.publicKeyFile,
+      '--recipient-key',
+      h.recipient.publicKey,
+      '--segment-size',
+      '1',
+      '--output',
+      'json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const id = JSON.parse(r.stdout).backupId as string;
     const store = createObjectStore(h.s3.settings('bk'));
@@ -75,13 +98,30 @@ describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
       assert.ok(live, `${nsName} not restored`);
       assert.deepEqual(live.data ?? {}, data, nsName);
     }
-    assert.equal(fresh.list('v1', 'Secret').filter((s) => ['payments', 'web'].includes((s as { metadata: { namespace: string } }).metadata.namespace)).length, expected.size);
+    assert.equal(
+      fresh.list('v1', 'Secret').filter((s) => ['payments', 'web'].includes((s as { metadata: { namespace: string } }).metadata.namespace))
+        .length,
+      expected.size,
+    );
   });
 
   it('also works with kubectl apply for Secrets small enough for the last-applied annotation', async () => {
     h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'small' } } as never);
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'small' }, data: { password: Buffer.from('s3cr3t-value').toString('base64') } } as never);
-    const r = await h.run(backupCommand, [...h.baseArgs('apply'), '--recipient-key', gpg.publicKeyFile, '--namespace', 'small', '--output', 'json']);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: 'small' },
+      data: { password: Buffer.from('s3cr3t-value').toString('base64') },
+    } as never);
+    const r = await h.run(backupCommand, [
+      ...h.baseArgs('apply'),
+      '--recipient-key',
+      gpg.publicKeyFile,
+      '--namespace',
+      'small',
+      '--output',
+      'json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const store = createObjectStore(h.s3.settings('apply'));
     const key = new BackupLayout('test-cluster').segmentKey(JSON.parse(r.stdout).backupId, 1, 'gzip');

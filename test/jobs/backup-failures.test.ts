@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
-import { createObjectStore } from '../../shared/storage/index.js';
 import { Shutdown } from '../../shared/runtime/shutdown.js';
+import { createObjectStore } from '../../shared/storage/index.js';
 import { readBackup } from '../support/backup-reader.js';
-import { startHarness, type Harness } from '../support/job-harness.js';
+import { type Harness, startHarness } from '../support/job-harness.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -17,7 +17,12 @@ async function storedKeys(h: Harness, prefix = 'bk'): Promise<string[]> {
 function seedMany(h: Harness, n: number, ns = 'bulk', valueBytes = 64): void {
   h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
   for (let i = 0; i < n; i++) {
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${String(i).padStart(4, '0')}`, namespace: ns }, data: { v: b64(`value-${i}-`.padEnd(valueBytes, 'x')) } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `s-${String(i).padStart(4, '0')}`, namespace: ns },
+      data: { v: b64(`value-${i}-`.padEnd(valueBytes, 'x')) },
+    } as never);
   }
 }
 
@@ -34,11 +39,25 @@ describe('jobs/backup (failures)', function () {
   it('aborts the multipart upload when a part upload fails: nothing stored, no stranded upload', async () => {
     h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'big' } } as never);
     for (let i = 0; i < 20; i++) {
-      h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `b${i}`, namespace: 'big' }, data: { v: Buffer.from(Array.from({ length: 700_000 }, (_, j) => (i * 7 + j * 13) % 256)).toString('base64') } } as never);
+      h.emulator.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `b${i}`, namespace: 'big' },
+        data: { v: Buffer.from(Array.from({ length: 700_000 }, (_, j) => (i * 7 + j * 13) % 256)).toString('base64') },
+      } as never);
     }
     h.s3.faults.fail({ operation: 'UploadPart', nth: 2, times: 100, action: 'error-500' });
 
-    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--compression', 'none', '--s3-part-size', '5', '--s3-max-attempts', '2']);
+    const r = await h.run(backupCommand, [
+      ...h.baseArgs(),
+      ...keyArgs(),
+      '--compression',
+      'none',
+      '--s3-part-size',
+      '5',
+      '--s3-max-attempts',
+      '2',
+    ]);
 
     assert.equal(r.code, 4, r.stderr + JSON.stringify(r.records.filter((x) => x.level === 'error')));
     assert.deepEqual(await storedKeys(h), []);
@@ -99,7 +118,9 @@ describe('jobs/backup (failures)', function () {
 
     assert.equal(r.code, 143);
     assert.deepEqual(await storedKeys(h), []);
-    const lease = h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup') as { spec?: { holderIdentity?: string } };
+    const lease = h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup') as {
+      spec?: { holderIdentity?: string };
+    };
     assert.equal(lease?.spec?.holderIdentity ?? '', '');
   });
 
@@ -149,7 +170,12 @@ describe('jobs/backup (failures)', function () {
   it('notes the backup it writes on its Lease until the backup is complete', async () => {
     seedMany(h, 5);
     const notes: Array<string | undefined> = [];
-    const noteNow = () => (h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup')?.metadata?.annotations as Record<string, string> | undefined)?.['secret-steward.io/in-flight'];
+    const noteNow = () =>
+      (
+        h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup')?.metadata?.annotations as
+          | Record<string, string>
+          | undefined
+      )?.['secret-steward.io/in-flight'];
     h.s3.faults.fail({ operation: 'PutObject', action: 'pass', onFire: () => void notes.push(noteNow()) });
 
     const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
@@ -171,7 +197,10 @@ describe('jobs/backup (failures)', function () {
     const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
 
     assert.equal(r.code, 143, r.stderr);
-    assert.ok((await storedKeys(h)).every((k) => !k.endsWith('index.json.pgp')), 'no index names segments another run may delete');
+    assert.ok(
+      (await storedKeys(h)).every((k) => !k.endsWith('index.json.pgp')),
+      'no index names segments another run may delete',
+    );
   });
 
   it('cleans up after a run killed mid-upload: aborts its open multipart upload and deletes its segments, then backs up', async () => {
@@ -180,11 +209,17 @@ describe('jobs/backup (failures)', function () {
     const store = createObjectStore(h.s3.settings('bk'));
     await store.put(`test-cluster/backups/${dead}/segment-00001.json.gz.pgp`, Buffer.from('half a backup'));
     const { CreateMultipartUploadCommand } = await import('@aws-sdk/client-s3');
-    await h.s3.client.send(new CreateMultipartUploadCommand({ Bucket: h.s3.bucket, Key: `bk/test-cluster/backups/${dead}/segment-00002.json.gz.pgp` }));
+    await h.s3.client.send(
+      new CreateMultipartUploadCommand({ Bucket: h.s3.bucket, Key: `bk/test-cluster/backups/${dead}/segment-00002.json.gz.pgp` }),
+    );
     h.emulator.create({
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: 'secret-steward-backup', namespace: 'secret-steward', annotations: { 'secret-steward.io/in-flight': `backup ${dead}` } },
+      metadata: {
+        name: 'secret-steward-backup',
+        namespace: 'secret-steward',
+        annotations: { 'secret-steward.io/in-flight': `backup ${dead}` },
+      },
       spec: { holderIdentity: 'test-pod', leaseDurationSeconds: 60 },
     } as never);
 
@@ -193,7 +228,14 @@ describe('jobs/backup (failures)', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await h.s3.listMultipartUploads(), []);
     assert.ok((await storedKeys(h)).every((k) => !k.includes(dead)));
-    assert.ok(r.records.some((x) => x.msg === 'cleaned up after an earlier run that was killed while writing this backup' && x.abortedUploads === 1 && x.deletedObjects === 1));
+    assert.ok(
+      r.records.some(
+        (x) =>
+          x.msg === 'cleaned up after an earlier run that was killed while writing this backup' &&
+          x.abortedUploads === 1 &&
+          x.deletedObjects === 1,
+      ),
+    );
   });
 
   it('keeps a backup its Lease note names when its index was written (killed after completing it)', async () => {
@@ -213,11 +255,28 @@ describe('jobs/backup (failures)', function () {
   it('never lets a secret value reach logs, Events, S3 metadata, temp files or unencrypted bytes', async () => {
     const canary = 'CANARY-8d7f6e5a4b3c2d1e';
     seedCommonSecrets(h, ['canary']);
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'canary', namespace: 'canary' }, data: { pw: b64(canary) } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'canary', namespace: 'canary' },
+      data: { pw: b64(canary) },
+    } as never);
     const tmpBefore = new Set((await import('node:fs')).readdirSync((await import('node:os')).tmpdir()));
 
     const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--compression', 'none', '--log-level', 'debug']);
-    const second = await h.run(backupCommand, [...h.baseArgs('other'), '--recipient-key', h.recipient.publicKey, '--shrink-threshold', '0', '--namespace', 'canary', '--exclude-type', 'Opaque', '--log-level', 'debug']);
+    const second = await h.run(backupCommand, [
+      ...h.baseArgs('other'),
+      '--recipient-key',
+      h.recipient.publicKey,
+      '--shrink-threshold',
+      '0',
+      '--namespace',
+      'canary',
+      '--exclude-type',
+      'Opaque',
+      '--log-level',
+      'debug',
+    ]);
 
     assert.equal(r.code, 0, r.stderr);
     assert.equal(second.code, 0, second.stderr);
@@ -241,7 +300,8 @@ describe('jobs/backup (failures)', function () {
       if (statSync(p).isFile()) scanned.push([`temp ${name}`, readFileSync(p).toString('latin1')]);
     }
     // The S3 server's own directory holds exactly the stored objects; scan it raw too.
-    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
     for (const f of walk(h.s3.dir)) scanned.push([`s3 file ${f}`, readFileSync(f).toString('latin1')]);
     assert.ok(scanned.length > 6);
     for (const [where, text] of scanned) {

@@ -6,7 +6,7 @@ import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { OWNER_REFERENCES_ANNOTATION } from '../../shared/backup/secret-export.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import { readBackup } from '../support/backup-reader.js';
-import { startHarness, writeTestKeyPair, type Harness } from '../support/job-harness.js';
+import { type Harness, startHarness, writeTestKeyPair } from '../support/job-harness.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -19,7 +19,14 @@ describe('jobs/backup', function () {
   });
   afterEach(async () => h?.stop());
 
-  const keyArgs = () => ['--recipient-key', h.recipient.publicKey, '--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile];
+  const keyArgs = () => [
+    '--recipient-key',
+    h.recipient.publicKey,
+    '--signing-key',
+    h.signer.privateKey,
+    '--signing-key-passphrase-file',
+    h.signer.passphraseFile,
+  ];
 
   it('backs up Secrets of every common type and they decrypt byte-identical', async () => {
     const expected = seedCommonSecrets(h);
@@ -55,14 +62,21 @@ describe('jobs/backup', function () {
       assert.ok(!text.includes(`"${field}"`), field);
     }
     const owned = back.secrets.find((s) => s.metadata.name === 'owned');
-    assert.deepEqual(JSON.parse(owned!.metadata.annotations![OWNER_REFERENCES_ANNOTATION]), [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: '1234', controller: false }]);
+    assert.deepEqual(JSON.parse(owned!.metadata.annotations![OWNER_REFERENCES_ANNOTATION]), [
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: '1234', controller: false },
+    ]);
     assert.equal(back.secrets.find((s) => s.metadata.name === 'immutable')?.immutable, true);
   });
 
   it('splits the payload into bounded segments, each a complete v1 List', async () => {
     h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'many' } } as never);
     for (let i = 0; i < 12; i++) {
-      h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s${i}`, namespace: 'many' }, data: { v: randomBytes(300 * 1024).toString('base64') } } as never);
+      h.emulator.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `s${i}`, namespace: 'many' },
+        data: { v: randomBytes(300 * 1024).toString('base64') },
+      } as never);
     }
 
     const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--segment-size', '1', '--output', 'json', '--page-size', '10']);
@@ -72,19 +86,30 @@ describe('jobs/backup', function () {
     assert.ok(back.index.segments.length >= 4, `segments: ${back.index.segments.length}`);
     assert.equal(back.secrets.length, 12);
     for (const seg of back.index.segments) assert.ok(seg.plaintextBytes <= 1024 * 1024 + 450 * 1024, String(seg.plaintextBytes));
-    assert.deepEqual(back.index.segments.map((s) => s.items).reduce((a, b) => a + b, 0), 12);
+    assert.deepEqual(
+      back.index.segments.map((s) => s.items).reduce((a, b) => a + b, 0),
+      12,
+    );
   });
 
   it('selects by namespace, excluded namespace, label selector and excluded type', async () => {
     seedCommonSecrets(h, ['a', 'b', 'c']);
     const cases: Array<{ args: string[]; expect: string[] }> = [
       { args: ['--namespace', 'a', '--namespace', 'b', '--selector', 'app=x'], expect: ['a/opaque', 'b/opaque'] },
-      { args: ['--exclude-namespace', 'a', '--exclude-namespace', 'b', '--exclude-type', 'Opaque'], expect: ['c/basic', 'c/registry', 'c/tls'] },
+      {
+        args: ['--exclude-namespace', 'a', '--exclude-namespace', 'b', '--exclude-type', 'Opaque'],
+        expect: ['c/basic', 'c/registry', 'c/tls'],
+      },
     ];
     for (const c of cases) {
       const r = await h.run(backupCommand, [...h.baseArgs(`sel-${cases.indexOf(c)}`), ...keyArgs(), ...c.args, '--output', 'json']);
       assert.equal(r.code, 0, r.stderr);
-      const back = await readBackup(createObjectStore(h.s3.settings(`sel-${cases.indexOf(c)}`)), 'test-cluster', JSON.parse(r.stdout).backupId, h.recipient);
+      const back = await readBackup(
+        createObjectStore(h.s3.settings(`sel-${cases.indexOf(c)}`)),
+        'test-cluster',
+        JSON.parse(r.stdout).backupId,
+        h.recipient,
+      );
       assert.deepEqual(back.index.secrets.map((s) => `${s.namespace}/${s.name}`).sort(), c.expect, c.args.join(' '));
     }
   });
@@ -107,7 +132,15 @@ describe('jobs/backup', function () {
 
   it('fails (exit 1) on an empty selection unless --allow-empty', async () => {
     const refused = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--namespace', 'nothing-here']);
-    const allowed = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--namespace', 'nothing-here', '--allow-empty', '--output', 'json']);
+    const allowed = await h.run(backupCommand, [
+      ...h.baseArgs(),
+      ...keyArgs(),
+      '--namespace',
+      'nothing-here',
+      '--allow-empty',
+      '--output',
+      'json',
+    ]);
 
     assert.equal(refused.code, 1);
     assert.match(JSON.stringify(refused.records), /no Secrets matched the selection/);

@@ -79,7 +79,9 @@ describe('jobs/keygen', function () {
     const publicKey = await readKey({ armoredKey: readFileSync(join(out, 'k.public.asc'), 'utf8') });
     const fingerprint = publicKey.getFingerprint().toUpperCase();
     assert.ok(run.stdout.includes(`fingerprint  ${fingerprint}`));
-    assert.ok(run.stdout.includes(`create secret generic secret-steward-backup-keys --from-file=recipient.asc=${join(out, 'k.public.asc')}`));
+    assert.ok(
+      run.stdout.includes(`create secret generic secret-steward-backup-keys --from-file=recipient.asc=${join(out, 'k.public.asc')}`),
+    );
     assert.ok(
       run.stdout.includes(
         `create secret generic secret-steward-restore-keys --from-file=private.asc=${join(out, 'k.private.asc')} --from-file=passphrase=${join(out, 'k.passphrase')}`,
@@ -154,13 +156,41 @@ describe('jobs/keygen', function () {
   const invalid: { name: string; argv: () => string[]; expect: RegExp }[] = [
     { name: 'no settings', argv: () => [], expect: /--name .*is required[\s\S]*--email .*is required[\s\S]*--out-dir .*is required/ },
     { name: 'a malformed email', argv: () => ['--name', 'k', '--email', 'nope', '--out-dir', out], expect: /expected an email address/ },
-    { name: '--rsa-bits 2048', argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'rsa', '--rsa-bits', '2048'], expect: /expected 3072 or 4096/ },
-    { name: '--rsa-bits with an ecc key', argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--rsa-bits', '4096'], expect: /--rsa-bits .*only applies with --type rsa/ },
-    { name: 'an unknown --type', argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'dsa'], expect: /expected one of ecc, rsa/ },
-    { name: 'a malformed --expires', argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', 'soon'], expect: /expected never, a number of years/ },
-    { name: 'an --expires shorter than a day', argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', '2h'], expect: /at least a day/ },
-    { name: 'a name without letters or digits', argv: () => ['--name', '!!!', '--email', 'k@example.invalid', '--out-dir', out], expect: /--name .*needs at least one letter or digit/ },
-    { name: 'a missing passphrase file', argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--passphrase-file', join(root, 'nope')], expect: /cannot read passphrase file .*nope: no such file/ },
+    {
+      name: '--rsa-bits 2048',
+      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'rsa', '--rsa-bits', '2048'],
+      expect: /expected 3072 or 4096/,
+    },
+    {
+      name: '--rsa-bits with an ecc key',
+      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--rsa-bits', '4096'],
+      expect: /--rsa-bits .*only applies with --type rsa/,
+    },
+    {
+      name: 'an unknown --type',
+      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'dsa'],
+      expect: /expected one of ecc, rsa/,
+    },
+    {
+      name: 'a malformed --expires',
+      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', 'soon'],
+      expect: /expected never, a number of years/,
+    },
+    {
+      name: 'an --expires shorter than a day',
+      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', '2h'],
+      expect: /at least a day/,
+    },
+    {
+      name: 'a name without letters or digits',
+      argv: () => ['--name', '!!!', '--email', 'k@example.invalid', '--out-dir', out],
+      expect: /--name .*needs at least one letter or digit/,
+    },
+    {
+      name: 'a missing passphrase file',
+      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--passphrase-file', join(root, 'nope')],
+      expect: /cannot read passphrase file .*nope: no such file/,
+    },
     {
       name: 'a passphrase shorter than 12 characters',
       argv: () => {

@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { restoreCommand } from '../../jobs/restore.js';
-import { createObjectStore } from '../../shared/storage/index.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
-import { startHarness, type Harness } from '../support/job-harness.js';
+import { createObjectStore } from '../../shared/storage/index.js';
 import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify/drill-fixtures.js';
+import { type Harness, startHarness } from '../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 interface SecretView {
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[]; resourceVersion?: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+    resourceVersion?: string;
+  };
   type?: string;
   immutable?: boolean;
   data?: Record<string, string>;
@@ -41,7 +48,9 @@ describe('jobs/restore', function () {
   }
 
   function writes(): Array<{ verb: string; namespace: string; name: string; dryRun: boolean; resource: string }> {
-    return h.emulator.requests.entries.filter((e) => !['get', 'list', 'watch'].includes(e.verb) && e.resource !== 'leases' && e.resource !== 'events');
+    return h.emulator.requests.entries.filter(
+      (e) => !['get', 'list', 'watch'].includes(e.verb) && e.resource !== 'leases' && e.resource !== 'events',
+    );
   }
 
   it('DR: namespaces deleted, restored with --create-namespaces, every Secret byte-identical (type, immutability, labels, data)', async () => {
@@ -99,7 +108,10 @@ describe('jobs/restore', function () {
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /create +payments\/opaque +payments\/opaque +would +namespace payments would be created first/);
-    assert.deepEqual(writes().map((w) => `${w.verb} ${w.resource} dryRun=${w.dryRun}`), ['create namespaces dryRun=true']);
+    assert.deepEqual(
+      writes().map((w) => `${w.verb} ${w.resource} dryRun=${w.dryRun}`),
+      ['create namespaces dryRun=true'],
+    );
     assert.equal(h.emulator.get('v1', 'Namespace', undefined, 'payments'), undefined);
   });
 
@@ -108,7 +120,14 @@ describe('jobs/restore', function () {
     await backup();
     h.emulator.patch('v1', 'Secret', 'payments', 'opaque', 'application/merge-patch+json', { data: { password: b64('changed-live') } });
 
-    const r = await h.run(restoreCommand, [...restoreArgs(), '--namespace', 'payments', '--map-namespace', 'payments=payments-copy', '--create-namespaces']);
+    const r = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--namespace',
+      'payments',
+      '--map-namespace',
+      'payments=payments-copy',
+      '--create-namespaces',
+    ]);
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     for (const [key, data] of expected) {
@@ -116,7 +135,10 @@ describe('jobs/restore', function () {
       if (ns !== 'payments') continue;
       assert.deepEqual(bytesOf(secret(h, 'payments-copy', name)?.data), bytesOf(data), `payments-copy/${name}`);
     }
-    assert.equal(h.emulator.list('v1', 'Secret', 'payments-copy').length, [...expected.keys()].filter((k) => k.startsWith('payments/')).length);
+    assert.equal(
+      h.emulator.list('v1', 'Secret', 'payments-copy').length,
+      [...expected.keys()].filter((k) => k.startsWith('payments/')).length,
+    );
     assert.equal(Buffer.from(secret(h, 'payments', 'opaque')!.data!.password, 'base64').toString(), 'changed-live');
     assert.match(r.stdout, /create +payments\/opaque +payments-copy\/opaque +done/);
   });
@@ -125,10 +147,18 @@ describe('jobs/restore', function () {
     const expected = await seedDrillSecrets(h, ['payments']);
     const backupId = await backup();
     // Drift after the backup: one changed, one deleted, the immutable one replaced with other data.
-    h.emulator.patch('v1', 'Secret', 'payments', 'opaque', 'application/merge-patch+json', { data: { password: b64('changed-after-backup') } });
+    h.emulator.patch('v1', 'Secret', 'payments', 'opaque', 'application/merge-patch+json', {
+      data: { password: b64('changed-after-backup') },
+    });
     h.emulator.delete('v1', 'Secret', 'payments', 'basic');
     h.emulator.delete('v1', 'Secret', 'payments', 'immutable');
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'immutable', namespace: 'payments' }, immutable: true, data: { k: b64('other-frozen') } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'immutable', namespace: 'payments' },
+      immutable: true,
+      data: { k: b64('other-frozen') },
+    } as never);
     const changedOpaque = secret(h, 'payments', 'opaque')!.data!;
 
     // Dry run, create-missing: the plan, every write with dryRun=All, nothing persisted.
@@ -137,7 +167,10 @@ describe('jobs/restore', function () {
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     assert.match(dry.stdout, /Dry run/);
     assert.match(dry.stdout, /create +payments\/basic +payments\/basic +would/);
-    assert.match(dry.stdout, /skip +payments\/opaque +payments\/opaque +skipped +exists \(--mode create-missing never touches an existing Secret\)/);
+    assert.match(
+      dry.stdout,
+      /skip +payments\/opaque +payments\/opaque +skipped +exists \(--mode create-missing never touches an existing Secret\)/,
+    );
     assert.match(dry.stdout, /unchanged +payments\/tls/);
     assert.ok(writes().length > 0 && writes().every((w) => w.dryRun), JSON.stringify(writes()));
     assert.equal(secret(h, 'payments', 'basic'), undefined);
@@ -157,7 +190,16 @@ describe('jobs/restore', function () {
     assert.deepEqual(secret(h, 'payments', 'opaque')!.data, changedOpaque);
 
     // overwrite: opaque goes back to the backup, the immutable one is skipped, the live versions are saved first.
-    const over = await h.run(restoreCommand, [...restoreArgs(), '--backup', backupId, '--mode', 'overwrite', ...backupKeyArgs(h), '--output', 'json']);
+    const over = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--backup',
+      backupId,
+      '--mode',
+      'overwrite',
+      ...backupKeyArgs(h),
+      '--output',
+      'json',
+    ]);
     assert.equal(over.code, 0, over.stdout + over.stderr);
     const report = JSON.parse(over.stdout);
     assert.equal(report.counts.overwrite, 1);
@@ -179,7 +221,18 @@ describe('jobs/restore', function () {
     assert.deepEqual(secret(h, 'payments', 'opaque')!.data, changedOpaque);
 
     // --recreate-immutable replaces the immutable one by delete + create.
-    const recreate = await h.run(restoreCommand, [...restoreArgs(), '--backup', backupId, '--name', 'payments/immutable', '--mode', 'overwrite', '--recreate-immutable', '--recipient-key', h.recipient.publicKey]);
+    const recreate = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--backup',
+      backupId,
+      '--name',
+      'payments/immutable',
+      '--mode',
+      'overwrite',
+      '--recreate-immutable',
+      '--recipient-key',
+      h.recipient.publicKey,
+    ]);
     assert.equal(recreate.code, 0, recreate.stdout + recreate.stderr);
     assert.match(recreate.stdout, /recreate +payments\/immutable +payments\/immutable +done/);
     assert.equal(Buffer.from(secret(h, 'payments', 'immutable')!.data!.k, 'base64').toString(), 'frozen-value-0f3c');
@@ -191,15 +244,43 @@ describe('jobs/restore', function () {
     await backup();
     for (const ns of ['payments', 'web']) h.emulator.delete('v1', 'Namespace', undefined, ns);
 
-    const byName = await h.run(restoreCommand, [...restoreArgs(), '--name', 'web/basic', '--name', 'tls', '--namespace', 'payments', '--create-namespaces', '--output', 'json']);
-    const bySelector = await h.run(restoreCommand, [...restoreArgs(), '--selector', 'app in (x)', '--create-namespaces', '--output', 'json']);
+    const byName = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--name',
+      'web/basic',
+      '--name',
+      'tls',
+      '--namespace',
+      'payments',
+      '--create-namespaces',
+      '--output',
+      'json',
+    ]);
+    const bySelector = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--selector',
+      'app in (x)',
+      '--create-namespaces',
+      '--output',
+      'json',
+    ]);
     h.emulator.requests.clear();
     const unknown = await h.run(restoreCommand, [...restoreArgs(), '--name', 'payments/nope']);
 
     assert.equal(byName.code, 0, byName.stdout + byName.stderr);
-    assert.deepEqual(JSON.parse(byName.stdout).items.map((i: { source: { namespace: string; name: string } }) => `${i.source.namespace}/${i.source.name}`).sort(), ['payments/tls', 'web/basic']);
+    assert.deepEqual(
+      JSON.parse(byName.stdout)
+        .items.map((i: { source: { namespace: string; name: string } }) => `${i.source.namespace}/${i.source.name}`)
+        .sort(),
+      ['payments/tls', 'web/basic'],
+    );
     assert.equal(bySelector.code, 0, bySelector.stdout + bySelector.stderr);
-    assert.deepEqual(JSON.parse(bySelector.stdout).items.map((i: { source: { namespace: string; name: string } }) => `${i.source.namespace}/${i.source.name}`).sort(), ['payments/opaque', 'web/opaque']);
+    assert.deepEqual(
+      JSON.parse(bySelector.stdout)
+        .items.map((i: { source: { namespace: string; name: string } }) => `${i.source.namespace}/${i.source.name}`)
+        .sort(),
+      ['payments/opaque', 'web/opaque'],
+    );
     assert.equal(unknown.code, 1);
     assert.match(JSON.stringify(unknown.records), /not in backup .*: payments\/nope; nothing was written/);
     assert.deepEqual(writes(), []);
@@ -225,7 +306,21 @@ describe('jobs/restore', function () {
   });
 
   it('rejects inconsistent options with every problem at once (exit 2)', async () => {
-    const r = await h.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--name', 'bare', '--map-namespace', 'a=b', '--map-namespace', 'a=c', '--map-namespace', 'bad', '--selector', 'a in (']);
+    const r = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--mode',
+      'overwrite',
+      '--name',
+      'bare',
+      '--map-namespace',
+      'a=b',
+      '--map-namespace',
+      'a=c',
+      '--map-namespace',
+      'bad',
+      '--selector',
+      'a in (',
+    ]);
 
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--map-namespace.*FROM=TO/);
@@ -233,7 +328,18 @@ describe('jobs/restore', function () {
   });
 
   it('requires --recipient-key for overwrite, --namespace for a bare --name, and rejects a mapping merging namespaces', async () => {
-    const r = await h.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--name', 'bare', '--map-namespace', 'a=c', '--map-namespace', 'b=c', '--recreate-immutable']);
+    const r = await h.run(restoreCommand, [
+      ...restoreArgs(),
+      '--mode',
+      'overwrite',
+      '--name',
+      'bare',
+      '--map-namespace',
+      'a=c',
+      '--map-namespace',
+      'b=c',
+      '--recreate-immutable',
+    ]);
 
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--recipient-key.*is required with --mode overwrite/);

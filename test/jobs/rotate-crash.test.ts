@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mapLimit } from '../../shared/rotation/map-limit.js';
 import { RotateCluster } from '../shared/rotation/support/cluster.js';
-import { is, nth, runAndCrash, type Matcher } from '../shared/rotation/support/crash.js';
+import { is, type Matcher, nth, runAndCrash } from '../shared/rotation/support/crash.js';
 
 /**
  * Crash injection: the real job runs as a child process (`node --import tsx jobs/rotate.ts`)
@@ -57,7 +57,13 @@ describe('jobs/rotate crash injection', function () {
         const c = await RotateCluster.start();
         try {
           const original = { username: 'app', password: 'original-password-1', DATABASE_URL: 'postgres://app:original-password-1@db/app' };
-          await c.secret('shop', 'db', original, 'maxAge: 30d\nkeys:\n  password: { generator: password, length: 20 }\n  DATABASE_URL: { generator: template, template: "postgres://{{ username }}:{{ password | urlencode }}@db/app" }\nrollout: { waitReady: 20s }', { annotations: LONG_AGO });
+          await c.secret(
+            'shop',
+            'db',
+            original,
+            'maxAge: 30d\nkeys:\n  password: { generator: password, length: 20 }\n  DATABASE_URL: { generator: template, template: "postgres://{{ username }}:{{ password | urlencode }}@db/app" }\nrollout: { waitReady: 20s }',
+            { annotations: LONG_AGO },
+          );
           await c.deployment('shop', 'api', { envFrom: ['db'] });
           await c.deployment('shop', 'web', { env: [['db', 'password']] });
           await c.emulator.workloads.idle();
@@ -66,7 +72,8 @@ describe('jobs/rotate crash injection', function () {
           const crash = await runAndCrash(c, step.marker(), signal, 'crashing-pod');
           if (process.env.CRASH_DEBUG) console.log(step.name, signal, 'crash took', Date.now() - t0, crash.code);
           assert.ok(crash.hit, `the step's request was never made: ${crash.stderr.slice(-2000)}`);
-          if (signal === 'SIGTERM') assert.ok(crash.code === 143 || crash.code === 0, `SIGTERM exit ${crash.code}: ${crash.stderr.slice(-1500)}`);
+          if (signal === 'SIGTERM')
+            assert.ok(crash.code === 143 || crash.code === 0, `SIGTERM exit ${crash.code}: ${crash.stderr.slice(-1500)}`);
           const pending = c.data('shop', 'db-pending');
 
           const rerun = await c.run(['--output', 'json'], { env: { POD_NAME: 'crashing-pod' } });
@@ -74,7 +81,8 @@ describe('jobs/rotate crash injection', function () {
           assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
           const data = c.data('shop', 'db')!;
           assert.notEqual(data.password, original.password, 'rotated');
-          if (pending !== undefined) assert.equal(data.password, pending.password, 'the values generated before the crash were promoted, no second set');
+          if (pending !== undefined)
+            assert.equal(data.password, pending.password, 'the values generated before the crash were promoted, no second set');
           assert.equal(data.DATABASE_URL, `postgres://app:${urlencode(data.password)}@db/app`, 'the template embeds the promoted password');
           assert.deepEqual(c.data('shop', 'db-previous'), original);
           assert.equal(c.getSecret('shop', 'db-pending'), undefined);
@@ -82,7 +90,10 @@ describe('jobs/rotate crash injection', function () {
           const outcome = JSON.parse(a['secret-steward.io/last-outcome']);
           assert.equal(outcome.result, 'succeeded');
           assert.equal(a['secret-steward.io/rotation-step'], undefined);
-          const finishAt = c.requests().find((e) => e.verb === 'update' && e.name === 'db' && e.status === 200)!.time.getTime();
+          const finishAt = c
+            .requests()
+            .find((e) => e.verb === 'update' && e.name === 'db' && e.status === 200)!
+            .time.getTime();
           for (const name of ['api', 'web']) {
             const ours = restartsFor(c, 'Deployment', name, outcome.rotation);
             assert.equal(ours.length, 1, `${name} restarted exactly once for the rotation`);
@@ -120,9 +131,16 @@ describe('jobs/rotate crash injection', function () {
           const policy = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: token }\nrollout: { waitReady: 20s }';
           await c.secret('shop', 'keys-v1', { API_KEY: 'first-key-value' }, undefined, {
             immutable: true,
-            annotations: { 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '1', 'secret-steward.io/superseded-by': 'keys-v2' },
+            annotations: {
+              'secret-steward.io/lineage': 'keys',
+              'secret-steward.io/version': '1',
+              'secret-steward.io/superseded-by': 'keys-v2',
+            },
           });
-          await c.secret('shop', 'keys-v2', { API_KEY: 'second-key-value' }, policy, { immutable: true, annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' } });
+          await c.secret('shop', 'keys-v2', { API_KEY: 'second-key-value' }, policy, {
+            immutable: true,
+            annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' },
+          });
           await c.deployment('shop', 'web', { envFrom: ['keys-v2'] });
           await c.cronJob('shop', 'report', { env: [['keys-v2', 'API_KEY']] });
           await c.emulator.workloads.idle();
@@ -134,7 +152,11 @@ describe('jobs/rotate crash injection', function () {
           const rerun = await c.run(['--output', 'json'], { env: { POD_NAME: 'crashing-pod' } });
 
           assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
-          const names = c.emulator.list('v1', 'Secret', 'shop').map((s) => s.metadata!.name).filter((n) => n.startsWith('keys')).sort();
+          const names = c.emulator
+            .list('v1', 'Secret', 'shop')
+            .map((s) => s.metadata!.name)
+            .filter((n) => n.startsWith('keys'))
+            .sort();
           assert.deepEqual(names, ['keys-v2', 'keys-v3'], 'one new version, the oldest collected');
           if (made !== undefined) assert.deepEqual(c.data('shop', 'keys-v3'), made, 'the version made before the crash was promoted');
           assert.equal(c.getSecret('shop', 'keys-v3')!.metadata!.labels?.['secret-steward.io/role'], undefined);
@@ -169,7 +191,9 @@ describe('jobs/rotate crash injection', function () {
         const c = await RotateCluster.start();
         try {
           const original = { password: 'original-password-1' };
-          await c.secret('shop', 'db', original, 'maxAge: 30d\nkeys: { password: password }\nrollout: { waitReady: 20s }', { annotations: LONG_AGO });
+          await c.secret('shop', 'db', original, 'maxAge: 30d\nkeys: { password: password }\nrollout: { waitReady: 20s }', {
+            annotations: LONG_AGO,
+          });
           await c.deployment('shop', 'api', { envFrom: ['db'] });
           await c.emulator.workloads.idle();
           c.emulator.workloads.progressDeadlineMs = 200;

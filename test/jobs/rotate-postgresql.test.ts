@@ -3,7 +3,7 @@ import { rootCertificates } from 'node:tls';
 import type { RotationReport } from '../../shared/rotation/report.js';
 import { RotateCluster, type RunResult } from '../shared/rotation/support/cluster.js';
 import { is, runAndCrash } from '../shared/rotation/support/crash.js';
-import { startPostgres, type PgTestServer } from '../support/postgres-server.js';
+import { type PgTestServer, startPostgres } from '../support/postgres-server.js';
 
 /**
  * The postgresql rotation backend end to end: the real rotate job (in-process, and as a child
@@ -86,7 +86,9 @@ describe('jobs/rotate with the postgresql backend', function () {
   describe('single-user', () => {
     it('changes the role password in the database, tests it, then switches the Secret and its DATABASE_URL in one write', async () => {
       await role('app_single', 'old-single-password-1');
-      await c.secret('shop', 'db', secretData(pg, 'app_single', 'old-single-password-1'), policy('sslmode: disable'), { annotations: LONG_AGO });
+      await c.secret('shop', 'db', secretData(pg, 'app_single', 'old-single-password-1'), policy('sslmode: disable'), {
+        annotations: LONG_AGO,
+      });
       await c.deployment('shop', 'api', { envFrom: ['db'] });
 
       const r = await c.run(['--output', 'json']);
@@ -109,7 +111,9 @@ describe('jobs/rotate with the postgresql backend', function () {
     it('a failed test sets the database back: the Secret and the running workloads keep a working credential; exit 1', async () => {
       await role('app_testfail', 'old-testfail-password-1');
       const before = secretData(pg, 'app_testfail', 'old-testfail-password-1');
-      await c.secret('shop', 'db', before, policy('sslmode: disable, testQuery: "SELECT count(*) FROM payroll"'), { annotations: LONG_AGO });
+      await c.secret('shop', 'db', before, policy('sslmode: disable, testQuery: "SELECT count(*) FROM payroll"'), {
+        annotations: LONG_AGO,
+      });
       await c.deployment('shop', 'api', { envFrom: ['db'] });
       const deploymentBefore = JSON.stringify(c.workload('Deployment', 'shop', 'api').spec);
 
@@ -118,13 +122,20 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(r.code, 1, everything(r));
       const e = entry(r, 'shop', 'db');
       assert.equal(e.action, 'failed');
-      assert.match(e.detail, /step test \(backend postgresql\) failed: backend\.testQuery failed as role app_testfail: permission denied for table payroll \(SQLSTATE 42501\); the backend was set back to the current values/);
+      assert.match(
+        e.detail,
+        /step test \(backend postgresql\) failed: backend\.testQuery failed as role app_testfail: permission denied for table payroll \(SQLSTATE 42501\); the backend was set back to the current values/,
+      );
       assert.deepEqual(c.data('shop', 'db'), before, 'the Secret is unchanged');
       assert.equal(JSON.stringify(c.workload('Deployment', 'shop', 'api').spec), deploymentBefore, 'no consumer was restarted');
       assert.equal(await pg.login('app_testfail', 'old-testfail-password-1', 'shop'), undefined, 'the current password works again');
       const pending = c.data('shop', 'db-pending')!;
       assert.notEqual((await pg.login('app_testfail', pending.password, 'shop'))?.code, undefined, 'the pending password does not');
-      assert.equal(c.annotations('shop', 'db-pending')['secret-steward.io/rotation-step'], 'created', 'the next run sets and tests the same values again');
+      assert.equal(
+        c.annotations('shop', 'db-pending')['secret-steward.io/rotation-step'],
+        'created',
+        'the next run sets and tests the same values again',
+      );
       assert.equal(JSON.parse(c.annotations('shop', 'db')['secret-steward.io/last-outcome']).result, 'failed');
     });
 
@@ -143,12 +154,18 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(r.code, 1, everything(r));
       assert.equal(entry(r, 'shop', 'db').action, 'rolled-back', entry(r, 'shop', 'db').detail);
       assert.deepEqual(c.data('shop', 'db'), before);
-      assert.equal(await pg.login('app_rollback', 'old-rollback-password-1', 'shop'), undefined, 'the database accepts the restored password');
+      assert.equal(
+        await pg.login('app_rollback', 'old-rollback-password-1', 'shop'),
+        undefined,
+        'the database accepts the restored password',
+      );
     });
 
     it('a crash after set and before finish converges on the rerun: the password set before the crash is the one promoted', async () => {
       await role('app_crash', 'old-crash-password-1');
-      await c.secret('shop', 'db', secretData(pg, 'app_crash', 'old-crash-password-1'), policy('sslmode: disable'), { annotations: LONG_AGO });
+      await c.secret('shop', 'db', secretData(pg, 'app_crash', 'old-crash-password-1'), policy('sslmode: disable'), {
+        annotations: LONG_AGO,
+      });
       await c.deployment('shop', 'api', { envFrom: ['db'] });
       await c.emulator.workloads.idle();
 
@@ -172,7 +189,9 @@ describe('jobs/rotate with the postgresql backend', function () {
 
     it('a crash after set but before it was recorded: the rerun recognises the pending password already set', async () => {
       await role('app_unrecorded', 'old-unrecorded-password-1');
-      await c.secret('shop', 'db', secretData(pg, 'app_unrecorded', 'old-unrecorded-password-1'), policy('sslmode: disable'), { annotations: LONG_AGO });
+      await c.secret('shop', 'db', secretData(pg, 'app_unrecorded', 'old-unrecorded-password-1'), policy('sslmode: disable'), {
+        annotations: LONG_AGO,
+      });
       // The recording of step set fails: the database has the new password, the companion still says created.
       c.emulator.faults.inject({ method: 'PATCH', path: '/api/v1/namespaces/shop/secrets/db-pending', status: 403 });
 
@@ -187,7 +206,10 @@ describe('jobs/rotate with the postgresql backend', function () {
 
       assert.equal(rerun.code, 0, everything(rerun));
       assert.equal(c.data('shop', 'db')!.password, pending.password);
-      assert.ok(rerun.records.some((l) => /already has the pending password/.test(String(l.msg))), 'set recognised the pending password');
+      assert.ok(
+        rerun.records.some((l) => /already has the pending password/.test(String(l.msg))),
+        'set recognised the pending password',
+      );
     });
 
     it('refuses, before changing anything, a current password it could not set back (not printable ASCII)', async () => {
@@ -198,7 +220,10 @@ describe('jobs/rotate with the postgresql backend', function () {
       const r = await c.run(['--output', 'json']);
 
       assert.equal(r.code, 1, everything(r));
-      assert.match(entry(r, 'shop', 'db').detail, /the current password is not printable ASCII, so a failed rotation could not set it back/);
+      assert.match(
+        entry(r, 'shop', 'db').detail,
+        /the current password is not printable ASCII, so a failed rotation could not set it back/,
+      );
       assert.deepEqual(c.data('shop', 'db'), before);
       assert.equal(await pg.login('app_unicode', 'pässwörd-ünïcode-1', 'shop'), undefined, 'the database still takes it');
     });
@@ -223,7 +248,10 @@ describe('jobs/rotate with the postgresql backend', function () {
 
       assert.equal(r.code, 4, everything(r));
       const e = entry(r, 'shop', 'db');
-      assert.match(e.detail, /step set \(backend postgresql\) failed: database 127\.0\.0\.1:1\/shop not reachable for step set after 2 attempt\(s\): connect ECONNREFUSED/);
+      assert.match(
+        e.detail,
+        /step set \(backend postgresql\) failed: database 127\.0\.0\.1:1\/shop not reachable for step set after 2 attempt\(s\): connect ECONNREFUSED/,
+      );
       assert.equal(e.transient, true);
       assert.deepEqual(c.data('shop', 'db'), before);
       assert.equal(r.records.filter((l) => /database not reachable/.test(String(l.msg))).length, 1, 'one retry was logged');
@@ -233,7 +261,8 @@ describe('jobs/rotate with the postgresql backend', function () {
   describe('alternating-users', () => {
     it('sets the password of the role not in use, switching username and password together; both credentials work during the switch', async () => {
       await role('app_alt', 'old-alt-password-1', { memberOf: ['order_readers'] });
-      const backend = 'strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable, testQuery: "SELECT count(*) FROM orders"';
+      const backend =
+        'strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable, testQuery: "SELECT count(*) FROM orders"';
       await c.secret('shop', 'db', secretData(pg, 'app_alt', 'old-alt-password-1'), policy(backend), { annotations: LONG_AGO });
       await c.deployment('shop', 'api', { envFrom: ['db'] });
 
@@ -242,13 +271,21 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(first.code, 0, everything(first));
       const one = c.data('shop', 'db')!;
       assert.equal(one.username, 'app_alt_clone');
-      assert.equal(one.DATABASE_URL, `postgresql://app_alt_clone:${urlencode(one.password)}@${pg.host}:${pg.port}/shop`, 'the template follows the new username too');
+      assert.equal(
+        one.DATABASE_URL,
+        `postgresql://app_alt_clone:${urlencode(one.password)}@${pg.host}:${pg.port}/shop`,
+        'the template follows the new username too',
+      );
       assert.equal(await pg.login('app_alt_clone', one.password, 'shop'), undefined, 'the new credential works');
       assert.equal(await pg.login('app_alt', 'old-alt-password-1', 'shop'), undefined, 'and the one the running pods hold still does');
       const members = await pg.sql<{ rolname: string }>(
         "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = 'app_alt_clone' ORDER BY 1",
       );
-      assert.deepEqual(members.map((m) => m.rolname), ['app_alt', 'order_readers'], 'the clone has the same memberships, and the base role');
+      assert.deepEqual(
+        members.map((m) => m.rolname),
+        ['app_alt', 'order_readers'],
+        'the clone has the same memberships, and the base role',
+      );
       assert.deepEqual(c.data('shop', 'db-previous')!.username, 'app_alt');
 
       c.editSecret('shop', 'db', (s) => Object.assign(s.metadata!.annotations!, ROTATE_NOW));
@@ -267,12 +304,23 @@ describe('jobs/rotate with the postgresql backend', function () {
     it('a failed test leaves the role in use untouched (nothing to set back) and the Secret as it was', async () => {
       await role('app_altfail', 'old-altfail-password-1');
       const before = secretData(pg, 'app_altfail', 'old-altfail-password-1');
-      await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable, testQuery: "SELECT count(*) FROM payroll"'), { annotations: LONG_AGO });
+      await c.secret(
+        'shop',
+        'db',
+        before,
+        policy(
+          'strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable, testQuery: "SELECT count(*) FROM payroll"',
+        ),
+        { annotations: LONG_AGO },
+      );
 
       const r = await c.run(['--output', 'json']);
 
       assert.equal(r.code, 1, everything(r));
-      assert.match(entry(r, 'shop', 'db').detail, /backend\.testQuery failed as role app_altfail_clone: permission denied for table payroll/);
+      assert.match(
+        entry(r, 'shop', 'db').detail,
+        /backend\.testQuery failed as role app_altfail_clone: permission denied for table payroll/,
+      );
       assert.deepEqual(c.data('shop', 'db'), before);
       assert.equal(await pg.login('app_altfail', 'old-altfail-password-1', 'shop'), undefined);
       assert.ok(r.records.some((l) => /set back: nothing to do/.test(String(l.msg))));
@@ -282,7 +330,9 @@ describe('jobs/rotate with the postgresql backend', function () {
       await role('app_badadmin', 'old-badadmin-password-1');
       await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password' });
       const before = secretData(pg, 'app_badadmin', 'old-badadmin-password-1');
-      await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: wrong-admin }, sslmode: disable'), { annotations: LONG_AGO });
+      await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: wrong-admin }, sslmode: disable'), {
+        annotations: LONG_AGO,
+      });
 
       const r = await c.run(['--output', 'json']);
 
@@ -301,7 +351,13 @@ describe('jobs/rotate with the postgresql backend', function () {
       const hostile = `evil"; DROP ROLE victim; --`;
       await pg.sql('CREATE ROLE victim NOLOGIN');
       await role(hostile, 'old-evil-password-1');
-      await c.secret('shop', 'db', secretData(pg, hostile, 'old-evil-password-1'), policy('strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable'), { annotations: LONG_AGO });
+      await c.secret(
+        'shop',
+        'db',
+        secretData(pg, hostile, 'old-evil-password-1'),
+        policy('strategy: alternating-users, adminSecretRef: { name: db-admin }, sslmode: disable'),
+        { annotations: LONG_AGO },
+      );
 
       const r = await c.run(['--output', 'json']);
 
@@ -316,15 +372,32 @@ describe('jobs/rotate with the postgresql backend', function () {
     it('verify-full with the CA from a Secret key; require fails clearly where the server refuses TLS; prefer falls back to plain', async () => {
       await role('app_tls', 'old-tls-password-1');
       await role('tls_refused', 'old-refused-password-1');
-      await c.secret('shop', 'db', { ...secretData(pg, 'app_tls', 'old-tls-password-1'), 'ca.crt': pg.caPem }, policy('sslmode: verify-full, sslRootCertKey: ca.crt'), { annotations: LONG_AGO });
-      await c.secret('shop', 'refused-require', secretData(pg, 'tls_refused', 'old-refused-password-1'), policy('sslmode: require, connectAttempts: 1'), { annotations: LONG_AGO });
-      await c.secret('shop', 'refused-prefer', secretData(pg, 'tls_refused', 'old-refused-password-1'), policy('sslmode: prefer'), { annotations: LONG_AGO });
+      await c.secret(
+        'shop',
+        'db',
+        { ...secretData(pg, 'app_tls', 'old-tls-password-1'), 'ca.crt': pg.caPem },
+        policy('sslmode: verify-full, sslRootCertKey: ca.crt'),
+        { annotations: LONG_AGO },
+      );
+      await c.secret(
+        'shop',
+        'refused-require',
+        secretData(pg, 'tls_refused', 'old-refused-password-1'),
+        policy('sslmode: require, connectAttempts: 1'),
+        { annotations: LONG_AGO },
+      );
+      await c.secret('shop', 'refused-prefer', secretData(pg, 'tls_refused', 'old-refused-password-1'), policy('sslmode: prefer'), {
+        annotations: LONG_AGO,
+      });
 
       const r = await c.run(['--output', 'json']);
 
       assert.equal(entry(r, 'shop', 'db').action, 'rotated', entry(r, 'shop', 'db').detail);
       assert.equal(await pg.login('app_tls', c.data('shop', 'db')!.password, 'shop'), undefined);
-      assert.match(entry(r, 'shop', 'refused-require').detail, /pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "tls_refused", database "shop", SSL encryption/);
+      assert.match(
+        entry(r, 'shop', 'refused-require').detail,
+        /pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "tls_refused", database "shop", SSL encryption/,
+      );
       assert.equal(c.data('shop', 'refused-require')!.password, 'old-refused-password-1');
       assert.equal(entry(r, 'shop', 'refused-prefer').action, 'rotated', entry(r, 'shop', 'refused-prefer').detail);
       assert.equal(await pg.login('tls_refused', c.data('shop', 'refused-prefer')!.password, 'shop'), undefined);
@@ -335,20 +408,33 @@ describe('jobs/rotate with the postgresql backend', function () {
       await role('app_wrongca', 'old-wrongca-password-1');
       // A real CA certificate, but not the one that signed the server's.
       const before = { ...secretData(pg, 'app_wrongca', 'old-wrongca-password-1'), 'ca.crt': rootCertificates[0] };
-      await c.secret('shop', 'db', before, policy('sslmode: verify-full, sslRootCertKey: ca.crt, connectAttempts: 1'), { annotations: LONG_AGO });
+      await c.secret('shop', 'db', before, policy('sslmode: verify-full, sslRootCertKey: ca.crt, connectAttempts: 1'), {
+        annotations: LONG_AGO,
+      });
 
       const r = await c.run(['--output', 'json']);
 
       assert.equal(r.code, 1, everything(r));
-      assert.match(entry(r, 'shop', 'db').detail, /step set \(backend postgresql\) failed: (unable to verify the first certificate|self-signed certificate in certificate chain|unable to get local issuer certificate)/);
+      assert.match(
+        entry(r, 'shop', 'db').detail,
+        /step set \(backend postgresql\) failed: (unable to verify the first certificate|self-signed certificate in certificate chain|unable to get local issuer certificate)/,
+      );
       assert.ok(!(await pg.log()).includes('connection authorized: user=app_wrongca'), 'the role never logged in');
       assert.deepEqual(c.data('shop', 'db'), before);
       assert.equal(await pg.login('app_wrongca', 'old-wrongca-password-1', 'shop'), undefined);
     });
 
     it('reports policy problems of the backend fields with their paths', async () => {
-      await c.secret('shop', 'shape', secretData(pg, 'app_x', 'pw-000000000001'), policy('sslmode: sometimes, colour: blue'), { annotations: LONG_AGO });
-      await c.secret('shop', 'meaning', secretData(pg, 'app_x', 'pw-000000000001'), policy('strategy: alternating-users, host: a, hostKey: host'), { annotations: LONG_AGO });
+      await c.secret('shop', 'shape', secretData(pg, 'app_x', 'pw-000000000001'), policy('sslmode: sometimes, colour: blue'), {
+        annotations: LONG_AGO,
+      });
+      await c.secret(
+        'shop',
+        'meaning',
+        secretData(pg, 'app_x', 'pw-000000000001'),
+        policy('strategy: alternating-users, host: a, hostKey: host'),
+        { annotations: LONG_AGO },
+      );
 
       const r = await c.run(['--output', 'json']);
 

@@ -51,7 +51,8 @@ const ROWS: Row[] = [
 ];
 
 function policy(r: Row): string {
-  const trigger = r.schedule !== undefined ? `schedule: "${r.schedule}"\n${r.timeZone ? `timeZone: ${r.timeZone}\n` : ''}` : `maxAge: ${r.maxAge}\n`;
+  const trigger =
+    r.schedule !== undefined ? `schedule: "${r.schedule}"\n${r.timeZone ? `timeZone: ${r.timeZone}\n` : ''}` : `maxAge: ${r.maxAge}\n`;
   return `${trigger}keys: { token: token }\n`;
 }
 
@@ -65,9 +66,11 @@ describe('jobs/rotate schedules', function () {
     await c.stop();
   });
 
-  it('judges hourly, daily, weekly, monthly and maxAge policies in UTC and Europe/Berlin (dry runs at each row\'s time)', async () => {
+  it("judges hourly, daily, weekly, monthly and maxAge policies in UTC and Europe/Berlin (dry runs at each row's time)", async () => {
     for (const [i, r] of ROWS.entries()) {
-      await c.secret('sched', `row-${i}`, { token: 'x' }, policy(r), { annotations: r.lastRotated ? { 'secret-steward.io/last-rotated': r.lastRotated } : {} });
+      await c.secret('sched', `row-${i}`, { token: 'x' }, policy(r), {
+        annotations: r.lastRotated ? { 'secret-steward.io/last-rotated': r.lastRotated } : {},
+      });
     }
     const mismatches: string[] = [];
 
@@ -76,7 +79,10 @@ describe('jobs/rotate schedules', function () {
       const rep = JSON.parse(run.stdout) as RotationReport;
       const e = rep.secrets.find((s) => s.name === `row-${i}`)!;
       const due = e.action === 'would-rotate';
-      if (due !== r.due) mismatches.push(`${r.schedule ?? `maxAge ${r.maxAge}`} ${r.timeZone ?? 'UTC'}: last ${r.lastRotated}, now ${r.now}: expected ${r.due ? 'due' : 'not due'}, got ${e.action} (${e.detail})`);
+      if (due !== r.due)
+        mismatches.push(
+          `${r.schedule ?? `maxAge ${r.maxAge}`} ${r.timeZone ?? 'UTC'}: last ${r.lastRotated}, now ${r.now}: expected ${r.due ? 'due' : 'not due'}, got ${e.action} (${e.detail})`,
+        );
     }
 
     assert.deepEqual(mismatches, []);

@@ -4,8 +4,8 @@ import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { fixedClock } from '../../shared/runtime/clock.js';
 import type { StatusReport } from '../../shared/status/status-report.js';
-import { startHarness, writeTestKeyPair, type Harness, type RunResult } from '../support/job-harness.js';
 import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify/drill-fixtures.js';
+import { type Harness, type RunResult, startHarness, writeTestKeyPair } from '../support/job-harness.js';
 
 const DAY = 86_400_000;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -21,28 +21,52 @@ describe('jobs/status', function () {
 
   /** A Secret with a policy (rotated `rotatedDaysAgo` ago) and a Deployment using it via envFrom. */
   function policySecret(ns: string, name: string, policy: string, rotatedDaysAgo: number): void {
-    if (!h.emulator.get('v1', 'Namespace', undefined, ns)) h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
+    if (!h.emulator.get('v1', 'Namespace', undefined, ns))
+      h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
     h.emulator.create({
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name, namespace: ns, annotations: { 'secret-steward.io/rotation': policy, 'secret-steward.io/last-rotated': new Date(Date.now() - rotatedDaysAgo * DAY).toISOString() } },
+      metadata: {
+        name,
+        namespace: ns,
+        annotations: {
+          'secret-steward.io/rotation': policy,
+          'secret-steward.io/last-rotated': new Date(Date.now() - rotatedDaysAgo * DAY).toISOString(),
+        },
+      },
       data: { password: b64('initial-value') },
     } as never);
     h.emulator.create({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: `${name}-app`, namespace: ns },
-      spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'app:1', envFrom: [{ secretRef: { name } }] }] } } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { containers: [{ name: 'app', image: 'app:1', envFrom: [{ secretRef: { name } }] }] },
+        },
+      },
     } as never);
   }
 
   /** Status args: cluster, store `prefix`, the harness keys, and rotation scope `ns`. */
   function statusArgs(prefix: string, ns: string, extra: string[] = []): string[] {
     return [
-      '--kubeconfig', h.kubeconfig, ...h.s3.args(prefix), '--cluster-name', 'test-cluster',
-      '--namespace', ns,
-      '--recipient-key', h.recipient.publicKey, '--trusted-signer-key', h.signer.publicKey,
-      '--output', 'json',
+      '--kubeconfig',
+      h.kubeconfig,
+      ...h.s3.args(prefix),
+      '--cluster-name',
+      'test-cluster',
+      '--namespace',
+      ns,
+      '--recipient-key',
+      h.recipient.publicKey,
+      '--trusted-signer-key',
+      h.signer.publicKey,
+      '--output',
+      'json',
       ...extra,
     ];
   }
@@ -70,17 +94,29 @@ describe('jobs/status', function () {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const s = report(r);
     assert.deepEqual(s.problems, []);
-    assert.deepEqual(s.rotation.secrets.map((x) => [`${x.namespace}/${x.name}`, x.state, x.schedule, x.strategy, x.consumers]), [['good/db', 'ok', 'maxAge 30d', 'in-place', ['deployment/db-app']]]);
+    assert.deepEqual(
+      s.rotation.secrets.map((x) => [`${x.namespace}/${x.name}`, x.state, x.schedule, x.strategy, x.consumers]),
+      [['good/db', 'ok', 'maxAge 30d', 'in-place', ['deployment/db-app']]],
+    );
     assert.equal(s.backups?.backups.length, 1);
     assert.equal(s.backups?.backups[0].secrets, 4);
     assert.equal(s.backups?.backups[0].lastDrill?.result, 'pass');
     assert.equal(s.backups?.freshness?.fresh, true);
     assert.equal(s.backups?.drills.ok, true);
-    assert.deepEqual(s.keys.map((k) => [k.role, k.state]), [['recipient', 'ok'], ['signer', 'ok']]);
+    assert.deepEqual(
+      s.keys.map((k) => [k.role, k.state]),
+      [
+        ['recipient', 'ok'],
+        ['signer', 'ok'],
+      ],
+    );
   });
 
   it('all good as a table: nothing overdue', async () => {
-    const r = await h.run(statusCommand, statusArgs('good', 'good').filter((a) => a !== '--output' && a !== 'json'));
+    const r = await h.run(
+      statusCommand,
+      statusArgs('good', 'good').filter((a) => a !== '--output' && a !== 'json'),
+    );
 
     assert.equal(r.code, 0);
     assert.match(r.stdout, /good\/db +ok +maxAge 30d +in-place +1d ago +in 28d\d*h? +deployment\/db-app +-/);
@@ -96,7 +132,10 @@ describe('jobs/status', function () {
     assert.equal(r.code, 1);
     assert.deepEqual(problems(r), ['rotation-overdue']);
     assert.equal(report(r).rotation.secrets[0].state, 'overdue');
-    assert.match(report(r).problems[0].message, /^rotation overdue since .*older than maxAge 30d; due for longer than the grace period 1h$/);
+    assert.match(
+      report(r).problems[0].message,
+      /^rotation overdue since .*older than maxAge 30d; due for longer than the grace period 1h$/,
+    );
   });
 
   it('overdue: a policy that cannot be used (exit 1)', async () => {
@@ -110,7 +149,11 @@ describe('jobs/status', function () {
   });
 
   it('overdue: the newest backup is older than its schedule allows (exit 1)', async () => {
-    const r = await h.run(statusCommand, statusArgs('good', 'good', ['--backup-schedule', '0 * * * *', '--freshness-grace', '30m']), at(3 * 3_600_000));
+    const r = await h.run(
+      statusCommand,
+      statusArgs('good', 'good', ['--backup-schedule', '0 * * * *', '--freshness-grace', '30m']),
+      at(3 * 3_600_000),
+    );
 
     assert.equal(r.code, 1);
     assert.deepEqual(problems(r), ['backup-stale']);
@@ -135,20 +178,35 @@ describe('jobs/status', function () {
   it('overdue: an expired recipient key (exit 1)', async () => {
     const old = await writeTestKeyPair(h.dir, 'expired', { now: new Date(Date.now() - 10 * DAY), expiresInSeconds: 86_400 });
 
-    const r = await h.run(statusCommand, statusArgs('good', 'good').map((a) => (a === h.recipient.publicKey ? old.publicKey : a)));
+    const r = await h.run(
+      statusCommand,
+      statusArgs('good', 'good').map((a) => (a === h.recipient.publicKey ? old.publicKey : a)),
+    );
 
     assert.equal(r.code, 1);
     assert.deepEqual(problems(r), ['key-unusable']);
-    assert.deepEqual(report(r).keys.map((k) => [k.role, k.state]), [['recipient', 'expired'], ['signer', 'ok']]);
+    assert.deepEqual(
+      report(r).keys.map((k) => [k.role, k.state]),
+      [
+        ['recipient', 'expired'],
+        ['signer', 'ok'],
+      ],
+    );
   });
 
   it('a key expiring soon is a warning, not overdue (exit 0)', async () => {
     const soon = await writeTestKeyPair(h.dir, 'soon', { expiresInSeconds: 5 * 86_400 });
 
-    const r = await h.run(statusCommand, statusArgs('good', 'good').map((a) => (a === h.recipient.publicKey ? soon.publicKey : a)));
+    const r = await h.run(
+      statusCommand,
+      statusArgs('good', 'good').map((a) => (a === h.recipient.publicKey ? soon.publicKey : a)),
+    );
 
     assert.equal(r.code, 0);
-    assert.deepEqual(report(r).warnings.map((w) => w.kind), ['key-expiring']);
+    assert.deepEqual(
+      report(r).warnings.map((w) => w.kind),
+      ['key-expiring'],
+    );
   });
 
   it('without --store: rotation and keys only', async () => {

@@ -4,8 +4,17 @@ import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { Shutdown } from '../../shared/runtime/shutdown.js';
 import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { startHarness, type Harness } from '../support/job-harness.js';
-import { backupKeyArgs, createDrillNamespace, DRILL_NS, drillArgs, drillObjects, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify/drill-fixtures.js';
+import {
+  backupKeyArgs,
+  createDrillNamespace,
+  DRILL_NS,
+  drillArgs,
+  drillObjects,
+  readKeyArgs,
+  seedDrillSecrets,
+  seedMany,
+} from '../shared/verify/drill-fixtures.js';
+import { type Harness, startHarness } from '../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const DRILL_SECRETS = new RegExp(`^/api/v1/namespaces/${DRILL_NS}/secrets$`);
@@ -30,7 +39,8 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.equal(r.code, 0, r.stderr);
   }
 
-  const creates = () => h.emulator.requests.entries.filter((e) => e.verb === 'create' && e.resource === 'secrets' && e.namespace === DRILL_NS).length;
+  const creates = () =>
+    h.emulator.requests.entries.filter((e) => e.verb === 'create' && e.resource === 'secrets' && e.namespace === DRILL_NS).length;
 
   it('on SIGTERM mid-drill: stops (exit 143), deletes every drill object, releases the lock, records an Event', async () => {
     seedMany(h, 60);
@@ -53,10 +63,15 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.ok(objectsAtShutdown > 0, 'drill objects existed when the shutdown came');
     assert.ok(creates() < 60, `stopped early (${creates()} creates)`);
     assert.deepEqual(drillObjects(h), []);
-    const lease = h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-verify-restore') as { spec?: { holderIdentity?: string } };
+    const lease = h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-verify-restore') as {
+      spec?: { holderIdentity?: string };
+    };
     assert.equal(lease?.spec?.holderIdentity ?? '', '');
     const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; message?: string }>;
-    assert.match(events.find((e) => e.reason === 'DrillInterrupted')!.message!, /stopped before finishing .*its drill objects were removed/);
+    assert.match(
+      events.find((e) => e.reason === 'DrillInterrupted')!.message!,
+      /stopped before finishing .*its drill objects were removed/,
+    );
   });
 
   it('when creates start failing halfway (API server 500 after retries): exit 4, restorability "error", nothing left behind', async () => {
@@ -69,7 +84,10 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.equal(r.code, 4, r.stdout + r.stderr);
     const { report, restorability } = restorabilityOf(r.stdout);
     assert.equal(restorability.status, 'error');
-    assert.match(restorability.findings[0].message, /the API server failed while restoring Secret bulk\/s-\d+ into namespace secret-steward-drill .*500.*the check was stopped/);
+    assert.match(
+      restorability.findings[0].message,
+      /the API server failed while restoring Secret bulk\/s-\d+ into namespace secret-steward-drill .*500.*the check was stopped/,
+    );
     assert.ok(report.counts.secretsRestored >= 10 && report.counts.secretsRestored < 30);
     assert.deepEqual(drillObjects(h), []);
   });
@@ -88,7 +106,10 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
       restorability.findings.map((f) => `${f.namespace}/${f.name}`),
       ['bulk/s-00004', 'bulk/s-00005'],
     );
-    assert.match(restorability.findings[0].message, /Secret bulk\/s-00004 could not be restored: failed to create Secret secret-steward-drill\/drill-[a-z0-9]+\.bulk\.s-00004: 422/);
+    assert.match(
+      restorability.findings[0].message,
+      /Secret bulk\/s-00004 could not be restored: failed to create Secret secret-steward-drill\/drill-[a-z0-9]+\.bulk\.s-00004: 422/,
+    );
     assert.equal(report.counts.secretsRestored, 10);
     assert.equal(report.namespaces.bulk.problems, 2);
     assert.deepEqual(drillObjects(h), []);
@@ -106,10 +127,14 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const { restorability } = restorabilityOf(r.stdout);
-    assert.match(restorability.summary, /^60 Secrets created in namespace secret-steward-drill, read back byte-identical and deleted, in 3 batch\(es\)$/);
+    assert.match(
+      restorability.summary,
+      /^60 Secrets created in namespace secret-steward-drill, read back byte-identical and deleted, in 3 batch\(es\)$/,
+    );
     assert.deepEqual(restorability.details?.apiRequests, { create: 60, list: 1 + 3 * 2 + 1, deletecollection: 3, delete: 0 });
     const byVerb: Record<string, number> = {};
-    for (const e of h.emulator.requests.entries.filter((x) => x.resource === 'secrets' && x.namespace === DRILL_NS)) byVerb[e.verb] = (byVerb[e.verb] ?? 0) + 1;
+    for (const e of h.emulator.requests.entries.filter((x) => x.resource === 'secrets' && x.namespace === DRILL_NS))
+      byVerb[e.verb] = (byVerb[e.verb] ?? 0) + 1;
     assert.deepEqual(byVerb, { create: 60, list: 8, deletecollection: 3 });
     assert.ok(most > 0 && most <= 2 * 25, `the drill namespace held ${most} drill objects at most`);
     assert.deepEqual(drillObjects(h), []);
@@ -119,7 +144,14 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     seedMany(h, 6);
     await backup();
     // The 4th create is answered 201 Created without anything being stored.
-    h.emulator.faults.inject({ method: 'POST', path: DRILL_SECRETS, status: 201, body: { status: 'Success', message: 'created (not really)' }, after: 3, times: 1 });
+    h.emulator.faults.inject({
+      method: 'POST',
+      path: DRILL_SECRETS,
+      status: 201,
+      body: { status: 'Success', message: 'created (not really)' },
+      after: 3,
+      times: 1,
+    });
 
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-concurrency', '1', '--output', 'json']);
 
@@ -128,7 +160,9 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.equal(restorability.status, 'fail');
     assert.deepEqual(
       restorability.findings.map((f) => f.message),
-      [`Secret bulk/s-00003: its drill copy drill-${report.drillId}.bulk.s-00003 was created but not found on read-back (the API server accepted the create, but does not list the object)`],
+      [
+        `Secret bulk/s-00003: its drill copy drill-${report.drillId}.bulk.s-00003 was created but not found on read-back (the API server accepted the create, but does not list the object)`,
+      ],
     );
     assert.equal(report.counts.secretsRestored, 5);
     assert.deepEqual(report.namespaces.bulk, { secrets: 6, verified: 6, valid: 6, restored: 5, skipped: 0, problems: 1 });
@@ -147,17 +181,28 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.deepEqual(drillObjects(h), []);
   });
 
-  it("when a batch's deletecollection keeps failing (500 after retries): exit 4, restorability \"error\", no batch started after it, the batch removed at the end", async () => {
+  it('when a batch\'s deletecollection keeps failing (500 after retries): exit 4, restorability "error", no batch started after it, the batch removed at the end', async () => {
     seedMany(h, 10);
     await backup();
     h.emulator.faults.inject({ method: 'DELETE', path: DRILL_SECRETS, status: 500, times: 2 }); // both attempts of batch 1
 
-    const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--drill-batch-secrets', '4', '--api-retry-budget', '2', '--output', 'json']);
+    const r = await h.run(verifyRestoreCommand, [
+      ...drillArgs(h),
+      '--drill-batch-secrets',
+      '4',
+      '--api-retry-budget',
+      '2',
+      '--output',
+      'json',
+    ]);
 
     assert.equal(r.code, 4, r.stdout + r.stderr);
     const { report, restorability } = restorabilityOf(r.stdout);
     assert.equal(restorability.status, 'error');
-    assert.match(restorability.findings[0].message, /^the API server failed while deleting batch 1 in namespace secret-steward-drill \(failed to deletecollection Secrets in namespace secret-steward-drill .*500 InternalError\); the check was stopped$/);
+    assert.match(
+      restorability.findings[0].message,
+      /^the API server failed while deleting batch 1 in namespace secret-steward-drill \(failed to deletecollection Secrets in namespace secret-steward-drill .*500 InternalError\); the check was stopped$/,
+    );
     // batch 2 was being created meanwhile: it is still read back and deleted; batch 3 never starts
     assert.equal(report.counts.secretsRestored, 8);
     assert.equal(creates(), 8);
@@ -168,14 +213,28 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     seedMany(h, 3);
     await backup();
     for (let i = 0; i < 3; i++) {
-      h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `drill-old.bulk.s-${i}`, namespace: DRILL_NS, labels: { 'secret-steward.io/drill': 'old' } }, data: { v: b64('left over') } } as never);
+      h.emulator.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `drill-old.bulk.s-${i}`, namespace: DRILL_NS, labels: { 'secret-steward.io/drill': 'old' } },
+        data: { v: b64('left over') },
+      } as never);
     }
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'not-ours', namespace: DRILL_NS }, data: { v: b64('keep me') } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'not-ours', namespace: DRILL_NS },
+      data: { v: b64('keep me') },
+    } as never);
 
     const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--output', 'json']);
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.ok((JSON.parse(r.stdout) as DrillReport).warnings.includes('removed 3 leftover drill object(s) of an earlier, interrupted drill from namespace secret-steward-drill'));
+    assert.ok(
+      (JSON.parse(r.stdout) as DrillReport).warnings.includes(
+        'removed 3 leftover drill object(s) of an earlier, interrupted drill from namespace secret-steward-drill',
+      ),
+    );
     assert.deepEqual(drillObjects(h), []);
     assert.ok(h.emulator.get('v1', 'Secret', DRILL_NS, 'not-ours'));
   });
@@ -199,22 +258,46 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
   async function asDrillServiceAccount(drillVerbs: string[]): Promise<string[]> {
     await h.emulator.applyObjects([
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'secret-steward-verify-restore', namespace: 'secret-steward' } },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'drill', namespace: DRILL_NS }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: drillVerbs }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'drill', namespace: DRILL_NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'drill' }, subjects: [{ kind: 'ServiceAccount', name: 'secret-steward-verify-restore', namespace: 'secret-steward' }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'drill', namespace: DRILL_NS },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: drillVerbs }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'drill', namespace: DRILL_NS },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'drill' },
+        subjects: [{ kind: 'ServiceAccount', name: 'secret-steward-verify-restore', namespace: 'secret-steward' }],
+      },
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'Role',
         metadata: { name: 'tool', namespace: 'secret-steward' },
         rules: [
           { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['secret-steward-verify-restore'], verbs: ['get', 'update'] },
+          {
+            apiGroups: ['coordination.k8s.io'],
+            resources: ['leases'],
+            resourceNames: ['secret-steward-verify-restore'],
+            verbs: ['get', 'update'],
+          },
           { apiGroups: [''], resources: ['events'], verbs: ['create'] },
         ],
       },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'tool', namespace: 'secret-steward' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tool' }, subjects: [{ kind: 'ServiceAccount', name: 'secret-steward-verify-restore', namespace: 'secret-steward' }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'tool', namespace: 'secret-steward' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tool' },
+        subjects: [{ kind: 'ServiceAccount', name: 'secret-steward-verify-restore', namespace: 'secret-steward' }],
+      },
     ]);
     const kubeconfig = join(h.dir, 'drill.kubeconfig');
-    await h.emulator.writeKubeconfig(kubeconfig, { token: h.emulator.serviceAccountToken('secret-steward', 'secret-steward-verify-restore') });
+    await h.emulator.writeKubeconfig(kubeconfig, {
+      token: h.emulator.serviceAccountToken('secret-steward', 'secret-steward-verify-restore'),
+    });
     h.emulator.requests.clear();
     return drillArgs(h).map((a) => (a === h.kubeconfig ? kubeconfig : a));
   }
@@ -228,11 +311,19 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const withDrift = await h.run(verifyRestoreCommand, [...args, '--compare-live', '--output', 'json']);
 
     assert.equal(r.code, 0, r.stdout + r.stderr + JSON.stringify(r.records.filter((x) => x.level !== 'info')));
-    const secretRequests = h.emulator.requests.entries.filter((e) => e.resource === 'secrets' && e.user.includes('secret-steward-verify-restore'));
+    const secretRequests = h.emulator.requests.entries.filter(
+      (e) => e.resource === 'secrets' && e.user.includes('secret-steward-verify-restore'),
+    );
     assert.ok(secretRequests.length > 0);
     const outside = secretRequests.filter((e) => e.namespace !== DRILL_NS && !e.fault && e.status !== 403);
-    assert.deepEqual(outside.map((e) => `${e.verb} ${e.namespace || '(all namespaces)'}`), []);
-    assert.ok(h.emulator.requests.entries.every((e) => e.status !== 403 || e.resource === 'secrets'), 'only --compare-live was refused');
+    assert.deepEqual(
+      outside.map((e) => `${e.verb} ${e.namespace || '(all namespaces)'}`),
+      [],
+    );
+    assert.ok(
+      h.emulator.requests.entries.every((e) => e.status !== 403 || e.resource === 'secrets'),
+      'only --compare-live was refused',
+    );
     assert.deepEqual(drillObjects(h), []);
     // --compare-live needs more than the drill Role: a clear failure of that check alone.
     assert.equal(withDrift.code, 1);
@@ -252,7 +343,10 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     const report = JSON.parse(r.stdout) as DrillReport;
     assert.equal(report.counts.secretsRestored, 12);
     assert.equal(report.warnings.length, 1, report.warnings.join('\n'));
-    assert.match(report.warnings[0], /^deletecollection of Secrets in drill namespace secret-steward-drill was refused \(failed to deletecollection Secrets in namespace secret-steward-drill .*403 Forbidden.*\); drill objects are deleted one by one instead, one more API request per Secret: add the verb deletecollection on secrets to the drill's Role in that namespace$/);
+    assert.match(
+      report.warnings[0],
+      /^deletecollection of Secrets in drill namespace secret-steward-drill was refused \(failed to deletecollection Secrets in namespace secret-steward-drill .*403 Forbidden.*\); drill objects are deleted one by one instead, one more API request per Secret: add the verb deletecollection on secrets to the drill's Role in that namespace$/,
+    );
     const drill = h.emulator.requests.entries.filter((e) => e.resource === 'secrets' && e.namespace === DRILL_NS);
     assert.equal(drill.filter((e) => e.verb === 'deletecollection').length, 1, 'refused once, not asked again');
     assert.equal(drill.filter((e) => e.verb === 'delete' && e.status === 200).length, 12);

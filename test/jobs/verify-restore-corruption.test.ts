@@ -6,8 +6,8 @@ import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { startHarness, writeTestKeyPair, type Harness, type TestKeyFiles } from '../support/job-harness.js';
 import { createDrillNamespace, DRILL_NS, drillObjects, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify/drill-fixtures.js';
+import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 
 const layout = new BackupLayout('test-cluster');
 const MIB = 1024 * 1024;
@@ -33,7 +33,10 @@ const CASES: Case[] = [
       bytes[Math.floor(bytes.length / 3)] ^= 0x10;
       await store.put(segment1(a), bytes);
     },
-    expect: (a) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${a} is damaged: it has the recorded size \\(\\d+ bytes\\) but its SHA-256 differs from the index .*: bit rot or tampering`),
+    expect: (a) =>
+      new RegExp(
+        `segment-00001\\.json\\.gz\\.pgp of backup ${a} is damaged: it has the recorded size \\(\\d+ bytes\\) but its SHA-256 differs from the index .*: bit rot or tampering`,
+      ),
   },
   {
     name: 'a truncated segment',
@@ -41,46 +44,82 @@ const CASES: Case[] = [
       const bytes = await store.getBytes(segment1(a), 64 * MIB);
       await store.put(segment1(a), bytes.subarray(0, bytes.length - 100));
     },
-    expect: (a) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${a} is truncated: \\d+ bytes stored, the index records \\d+ \\(100 bytes missing\\)`),
+    expect: (a) =>
+      new RegExp(
+        `segment-00001\\.json\\.gz\\.pgp of backup ${a} is truncated: \\d+ bytes stored, the index records \\d+ \\(100 bytes missing\\)`,
+      ),
   },
   {
     name: 'a missing segment',
     corrupt: async (store, a) => store.delete([segment1(a)]),
-    expect: (a) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${a} is missing from the store \\(the index records \\d+ bytes for it\\)`),
+    expect: (a) =>
+      new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${a} is missing from the store \\(the index records \\d+ bytes for it\\)`),
   },
   {
     name: 'an index swapped in from another backup',
     corrupt: async (store, a, b) => {
       await store.put(layout.indexKey(a), await store.getBytes(layout.indexKey(b)));
     },
-    expect: (a, b) => new RegExp(`index of backup ${a} belongs to backup ${b} of cluster test-cluster \\(not this backup\\): an index was copied in from another backup`),
+    expect: (a, b) =>
+      new RegExp(
+        `index of backup ${a} belongs to backup ${b} of cluster test-cluster \\(not this backup\\): an index was copied in from another backup`,
+      ),
   },
   {
     name: 'a segment swapped between backups',
     corrupt: async (store, a, b) => {
       await store.put(segment1(a), await store.getBytes(segment1(b), 64 * MIB));
     },
-    expect: (a, b) => new RegExp(`segment-00001\\.json\\.gz\\.pgp of backup ${a} is segment-00001\\.json\\.gz\\.pgp of backup ${b} \\(its SHA-256 is recorded in that backup's index\\): a segment was swapped in from another backup`),
+    expect: (a, b) =>
+      new RegExp(
+        `segment-00001\\.json\\.gz\\.pgp of backup ${a} is segment-00001\\.json\\.gz\\.pgp of backup ${b} \\(its SHA-256 is recorded in that backup's index\\): a segment was swapped in from another backup`,
+      ),
   },
   {
     name: 'a backup signed by an untrusted key',
     backupFlags: (_h, other) => ['--signing-key', other.privateKey, '--signing-key-passphrase-file', other.passphraseFile],
-    expect: (a, _b, other) => new RegExp(`index of backup ${a} is signed by ${other.fingerprint}, which is not a trusted signer \\(--trusted-signer-key: [0-9A-F]{40}\\)`),
+    expect: (a, _b, other) =>
+      new RegExp(
+        `index of backup ${a} is signed by ${other.fingerprint}, which is not a trusted signer \\(--trusted-signer-key: [0-9A-F]{40}\\)`,
+      ),
   },
   {
     name: 'an unsigned backup',
     backupFlags: () => [],
-    expect: (a) => new RegExp(`index of backup ${a} is not signed, so who wrote it cannot be proven; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`),
+    expect: (a) =>
+      new RegExp(
+        `index of backup ${a} is not signed, so who wrote it cannot be proven; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`,
+      ),
   },
   {
     name: 'the wrong decryption key',
-    drillFlags: (h, other) => ['--decryption-key', other.privateKey, '--decryption-key-passphrase-file', other.passphraseFile, '--trusted-signer-key', h.signer.publicKey],
-    expect: (a, _b, other) => new RegExp(`cannot decrypt index of backup ${a}: it is encrypted to key id [0-9A-F]{16}, but the decryption keys given are ${other.fingerprint}`),
+    drillFlags: (h, other) => [
+      '--decryption-key',
+      other.privateKey,
+      '--decryption-key-passphrase-file',
+      other.passphraseFile,
+      '--trusted-signer-key',
+      h.signer.publicKey,
+    ],
+    expect: (a, _b, other) =>
+      new RegExp(
+        `cannot decrypt index of backup ${a}: it is encrypted to key id [0-9A-F]{16}, but the decryption keys given are ${other.fingerprint}`,
+      ),
   },
   {
     name: 'the wrong passphrase',
-    drillFlags: (h, _other, wrong) => ['--decryption-key', h.recipient.privateKey, '--decryption-key-passphrase-file', wrong, '--trusted-signer-key', h.signer.publicKey],
-    expect: (a) => new RegExp(`backup ${a} cannot be read with the keys given: cannot unlock decryption key [0-9A-F]{40} from .*recipient\\.private\\.asc: wrong passphrase`),
+    drillFlags: (h, _other, wrong) => [
+      '--decryption-key',
+      h.recipient.privateKey,
+      '--decryption-key-passphrase-file',
+      wrong,
+      '--trusted-signer-key',
+      h.signer.publicKey,
+    ],
+    expect: (a) =>
+      new RegExp(
+        `backup ${a} cannot be read with the keys given: cannot unlock decryption key [0-9A-F]{40} from .*recipient\\.private\\.asc: wrong passphrase`,
+      ),
   },
 ];
 
@@ -102,10 +141,22 @@ describe('jobs/verify-restore (corruption)', function () {
   for (const [i, c] of CASES.entries()) {
     it(`detects ${c.name}: exit 1, its specific message in the report, a stored _fail report, no drill object left`, async () => {
       const prefix = `c${i}`;
-      const flags = c.backupFlags?.(h, other) ?? ['--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile];
+      const flags = c.backupFlags?.(h, other) ?? [
+        '--signing-key',
+        h.signer.privateKey,
+        '--signing-key-passphrase-file',
+        h.signer.passphraseFile,
+      ];
       const ids: string[] = [];
       for (let n = 0; n < 2; n++) {
-        const r = await h.run(backupCommand, [...h.baseArgs(prefix), '--recipient-key', h.recipient.publicKey, ...flags, '--output', 'json']);
+        const r = await h.run(backupCommand, [
+          ...h.baseArgs(prefix),
+          '--recipient-key',
+          h.recipient.publicKey,
+          ...flags,
+          '--output',
+          'json',
+        ]);
         assert.equal(r.code, 0, r.stderr);
         ids.push(JSON.parse(r.stdout).backupId);
         await new Promise((resolve) => setTimeout(resolve, n === 0 ? 1100 : 0)); // distinct, ordered ids
@@ -134,7 +185,10 @@ describe('jobs/verify-restore (corruption)', function () {
       assert.equal(report.result, 'fail');
       const keys: string[] = [];
       for await (const o of store.list(layout.reportsPrefix())) keys.push(o.key);
-      assert.ok(keys.some((k) => k.endsWith(`_${a}_fail.json`)), keys.join());
+      assert.ok(
+        keys.some((k) => k.endsWith(`_${a}_fail.json`)),
+        keys.join(),
+      );
       assert.deepEqual(drillObjects(h), []);
     });
   }
@@ -143,7 +197,15 @@ describe('jobs/verify-restore (corruption)', function () {
     const r1 = await h.run(backupCommand, [...h.baseArgs('unsigned-ok'), '--recipient-key', h.recipient.publicKey]);
     assert.equal(r1.code, 0, r1.stderr);
 
-    const r = await h.run(verifyRestoreCommand, [...h.baseArgs('unsigned-ok'), ...readKeyArgs(h), '--drill-namespace', DRILL_NS, '--allow-unsigned', '--output', 'json']);
+    const r = await h.run(verifyRestoreCommand, [
+      ...h.baseArgs('unsigned-ok'),
+      ...readKeyArgs(h),
+      '--drill-namespace',
+      DRILL_NS,
+      '--allow-unsigned',
+      '--output',
+      'json',
+    ]);
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as DrillReport;
@@ -154,7 +216,19 @@ describe('jobs/verify-restore (corruption)', function () {
 
   it('reports a damaged segment of a multi-segment backup and still verifies and restores the others', async () => {
     seedMany(h, 40, 'bulk');
-    const r1 = await h.run(backupCommand, [...h.baseArgs('multi'), '--recipient-key', h.recipient.publicKey, '--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile, '--segment-size', '1', '--output', 'json']);
+    const r1 = await h.run(backupCommand, [
+      ...h.baseArgs('multi'),
+      '--recipient-key',
+      h.recipient.publicKey,
+      '--signing-key',
+      h.signer.privateKey,
+      '--signing-key-passphrase-file',
+      h.signer.passphraseFile,
+      '--segment-size',
+      '1',
+      '--output',
+      'json',
+    ]);
     assert.equal(r1.code, 0, r1.stderr);
     const id = JSON.parse(r1.stdout).backupId as string;
     assert.ok(JSON.parse(r1.stdout).segments >= 2);
@@ -164,12 +238,22 @@ describe('jobs/verify-restore (corruption)', function () {
     bytes[100] ^= 0x01;
     await store.put(key, bytes);
 
-    const r = await h.run(verifyRestoreCommand, [...h.baseArgs('multi'), ...readKeyArgs(h), '--drill-namespace', DRILL_NS, '--output', 'json']);
+    const r = await h.run(verifyRestoreCommand, [
+      ...h.baseArgs('multi'),
+      ...readKeyArgs(h),
+      '--drill-namespace',
+      DRILL_NS,
+      '--output',
+      'json',
+    ]);
 
     assert.equal(r.code, 1);
     const report = JSON.parse(r.stdout) as DrillReport;
     const integrity = report.checks.find((x) => x.name === 'integrity')!;
-    assert.deepEqual(integrity.findings.map((f) => f.segment), [2]);
+    assert.deepEqual(
+      integrity.findings.map((f) => f.segment),
+      [2],
+    );
     assert.equal(report.counts.segmentsVerified, report.counts.segments - 1);
     assert.ok(report.counts.secretsVerified > 0 && report.counts.secretsVerified < report.counts.secretsInBackup);
     assert.equal(report.counts.secretsRestored, report.counts.secretsVerified);

@@ -3,8 +3,8 @@ import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { fixedClock } from '../../shared/runtime/clock.js';
 import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { startHarness, type Harness } from '../support/job-harness.js';
 import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify/drill-fixtures.js';
+import { type Harness, startHarness } from '../support/job-harness.js';
 
 /**
  * Freshness with an injected clock: the backup is taken at a fixed time (its id records it) and
@@ -29,8 +29,18 @@ const SCHEDULES: Schedule[] = [
     backupAt: '2027-01-15T10:00:20+01:00',
     drills: [
       { at: '2027-01-15T10:45:00+01:00', fresh: true, expect: /covers the latest scheduled time, 2027-01-15T09:00:00\.000Z/ },
-      { at: '2027-01-15T11:20:00+01:00', fresh: true, expect: /the backup due at 2027-01-15T10:00:00\.000Z has not completed yet, which is within the grace period until 2027-01-15T10:30:00\.000Z/ },
-      { at: '2027-01-15T11:40:00+01:00', fresh: false, expect: /^backup stale: expected one after 2027-01-15T10:00:00\.000Z, newest is 2027-01-15T09:00:20\.000Z \(backup 20270115T090020Z-[0-9a-f]{6}\) \(schedule "0 \* \* \* \*" in Europe\/Berlin, grace 30m\)$/ },
+      {
+        at: '2027-01-15T11:20:00+01:00',
+        fresh: true,
+        expect:
+          /the backup due at 2027-01-15T10:00:00\.000Z has not completed yet, which is within the grace period until 2027-01-15T10:30:00\.000Z/,
+      },
+      {
+        at: '2027-01-15T11:40:00+01:00',
+        fresh: false,
+        expect:
+          /^backup stale: expected one after 2027-01-15T10:00:00\.000Z, newest is 2027-01-15T09:00:20\.000Z \(backup 20270115T090020Z-[0-9a-f]{6}\) \(schedule "0 \* \* \* \*" in Europe\/Berlin, grace 30m\)$/,
+      },
     ],
   },
   {
@@ -41,8 +51,17 @@ const SCHEDULES: Schedule[] = [
     backupAt: '2027-01-15T02:30:30-05:00',
     drills: [
       { at: '2027-01-15T12:00:00-05:00', fresh: true, expect: /covers the latest scheduled time, 2027-01-15T07:30:00\.000Z/ },
-      { at: '2027-01-16T03:30:00-05:00', fresh: true, expect: /the backup due at 2027-01-16T07:30:00\.000Z has not completed yet, which is within the grace period until 2027-01-16T09:30:00\.000Z/ },
-      { at: '2027-01-16T05:00:00-05:00', fresh: false, expect: /^backup stale: expected one after 2027-01-16T07:30:00\.000Z, newest is 2027-01-15T07:30:30\.000Z/ },
+      {
+        at: '2027-01-16T03:30:00-05:00',
+        fresh: true,
+        expect:
+          /the backup due at 2027-01-16T07:30:00\.000Z has not completed yet, which is within the grace period until 2027-01-16T09:30:00\.000Z/,
+      },
+      {
+        at: '2027-01-16T05:00:00-05:00',
+        fresh: false,
+        expect: /^backup stale: expected one after 2027-01-16T07:30:00\.000Z, newest is 2027-01-15T07:30:30\.000Z/,
+      },
     ],
   },
   {
@@ -55,8 +74,17 @@ const SCHEDULES: Schedule[] = [
     drills: [
       // Monday before the 06:00 run: the weekend has no slot, Friday's backup is current.
       { at: '2027-01-18T05:30:00+09:00', fresh: true, expect: /covers the latest scheduled time, 2027-01-14T21:00:00\.000Z/ },
-      { at: '2027-01-18T06:40:00+09:00', fresh: true, expect: /the backup due at 2027-01-17T21:00:00\.000Z has not completed yet, which is within the grace period until 2027-01-17T22:00:00\.000Z/ },
-      { at: '2027-01-18T07:30:00+09:00', fresh: false, expect: /^backup stale: expected one after 2027-01-17T21:00:00\.000Z, newest is 2027-01-14T21:00:10\.000Z/ },
+      {
+        at: '2027-01-18T06:40:00+09:00',
+        fresh: true,
+        expect:
+          /the backup due at 2027-01-17T21:00:00\.000Z has not completed yet, which is within the grace period until 2027-01-17T22:00:00\.000Z/,
+      },
+      {
+        at: '2027-01-18T07:30:00+09:00',
+        fresh: false,
+        expect: /^backup stale: expected one after 2027-01-17T21:00:00\.000Z, newest is 2027-01-14T21:00:10\.000Z/,
+      },
     ],
   },
 ];
@@ -82,7 +110,17 @@ describe('jobs/verify-restore (freshness, injected clock)', function () {
         it(`drill at ${d.at}: ${d.fresh ? 'fresh' : 'stale'} (exit ${d.fresh ? 0 : 1})`, async () => {
           const r = await h.run(
             verifyRestoreCommand,
-            [...drillArgs(h, `f${i}`), '--backup-schedule', s.schedule, '--backup-timezone', s.timeZone, '--freshness-grace', s.grace, '--output', 'json'],
+            [
+              ...drillArgs(h, `f${i}`),
+              '--backup-schedule',
+              s.schedule,
+              '--backup-timezone',
+              s.timeZone,
+              '--freshness-grace',
+              s.grace,
+              '--output',
+              'json',
+            ],
             { clock: fixedClock(new Date(d.at)) },
           );
 
@@ -93,7 +131,10 @@ describe('jobs/verify-restore (freshness, injected clock)', function () {
           assert.match(freshness.summary, d.expect);
           if (!d.fresh) assert.equal(freshness.findings[0].message, freshness.summary);
           // The other checks are unaffected by staleness.
-          assert.deepEqual(report.checks.filter((c) => c.name !== 'freshness').map((c) => c.status), ['pass', 'pass', 'pass', 'skipped', 'pass']);
+          assert.deepEqual(
+            report.checks.filter((c) => c.name !== 'freshness').map((c) => c.status),
+            ['pass', 'pass', 'pass', 'skipped', 'pass'],
+          );
         });
       }
     });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Annotations, Labels, MANAGED_BY } from '../../shared/rotation/metadata.js';
-import { admit, compile, expressionsOf, type AdmissionRequest } from './admission-policy.js';
+import { type AdmissionRequest, admit, compile, expressionsOf } from './admission-policy.js';
 import { serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
-import { renderManifests, type ManifestObject } from './render.js';
+import { type ManifestObject, renderManifests } from './render.js';
 
 /**
  * rotate's ValidatingAdmissionPolicy (manifests/base/rotate/admission-policy.yaml), evaluated
@@ -19,13 +19,30 @@ const SECRETS = { group: '', version: 'v1', resource: 'secrets' };
 const secret = (name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string>; type?: string } = {}) => ({
   apiVersion: 'v1',
   kind: 'Secret',
-  metadata: { name, namespace: 'shop', ...(extra.labels ? { labels: extra.labels } : {}), ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+  metadata: {
+    name,
+    namespace: 'shop',
+    ...(extra.labels ? { labels: extra.labels } : {}),
+    ...(extra.annotations ? { annotations: extra.annotations } : {}),
+  },
   ...(extra.type ? { type: extra.type } : {}),
   data: { k: 'dg==' },
 });
 
-const create = (object: Record<string, unknown>, username = ROTATE): AdmissionRequest => ({ operation: 'CREATE', username, resource: SECRETS, object, oldObject: null });
-const del = (oldObject: Record<string, unknown>, username = ROTATE): AdmissionRequest => ({ operation: 'DELETE', username, resource: SECRETS, object: null, oldObject });
+const create = (object: Record<string, unknown>, username = ROTATE): AdmissionRequest => ({
+  operation: 'CREATE',
+  username,
+  resource: SECRETS,
+  object,
+  oldObject: null,
+});
+const del = (oldObject: Record<string, unknown>, username = ROTATE): AdmissionRequest => ({
+  operation: 'DELETE',
+  username,
+  resource: SECRETS,
+  object: null,
+  oldObject,
+});
 
 /** Labels of what rotate creates (shared/rotation/protocol.ts, in-place.ts). */
 const pending = { [Labels.managedBy]: MANAGED_BY, [Labels.role]: 'pending', [Labels.rotationId]: 'r-1' };
@@ -35,19 +52,53 @@ const version = { team: 'payments', [Labels.role]: 'pending', [Labels.rotationId
 
 const CASES: Array<[what: string, req: AdmissionRequest, expected: 'allowed' | 'denied' | 'not evaluated']> = [
   ['rotate creates a pending companion', create(secret('db-pending', { labels: pending })), 'allowed'],
-  ['rotate creates a previous-values companion of a tls Secret', create(secret('db-previous', { labels: previous, type: 'kubernetes.io/tls' })), 'allowed'],
-  ['rotate creates a new version of a dockerconfigjson Secret', create(secret('keys-v3', { labels: version, type: 'kubernetes.io/dockerconfigjson', annotations: { [Annotations.lineage]: 'keys' } })), 'allowed'],
+  [
+    'rotate creates a previous-values companion of a tls Secret',
+    create(secret('db-previous', { labels: previous, type: 'kubernetes.io/tls' })),
+    'allowed',
+  ],
+  [
+    'rotate creates a new version of a dockerconfigjson Secret',
+    create(secret('keys-v3', { labels: version, type: 'kubernetes.io/dockerconfigjson', annotations: { [Annotations.lineage]: 'keys' } })),
+    'allowed',
+  ],
   ['rotate creates a Secret without the role label', create(secret('anything', { labels: { [Labels.managedBy]: MANAGED_BY } })), 'denied'],
   ['rotate creates a Secret with another role value', create(secret('x', { labels: { [Labels.role]: 'head' } })), 'denied'],
-  ['rotate creates a service-account token Secret, even labelled', create(secret('db-pending', { labels: pending, type: 'kubernetes.io/service-account-token', annotations: { 'kubernetes.io/service-account.name': 'admin' } })), 'denied'],
-  ['rotate creates a bootstrap token Secret, even labelled', create(secret('bootstrap-token-abcdef', { labels: pending, type: 'bootstrap.kubernetes.io/token' })), 'denied'],
+  [
+    'rotate creates a service-account token Secret, even labelled',
+    create(
+      secret('db-pending', {
+        labels: pending,
+        type: 'kubernetes.io/service-account-token',
+        annotations: { 'kubernetes.io/service-account.name': 'admin' },
+      }),
+    ),
+    'denied',
+  ],
+  [
+    'rotate creates a bootstrap token Secret, even labelled',
+    create(secret('bootstrap-token-abcdef', { labels: pending, type: 'bootstrap.kubernetes.io/token' })),
+    'denied',
+  ],
   ['rotate deletes a pending companion', del(secret('db-pending', { labels: pending })), 'allowed'],
-  ['rotate deletes an old version (lineage annotation, no role)', del(secret('keys-v1', { annotations: { [Annotations.lineage]: 'keys', [Annotations.supersededBy]: 'keys-v2' } })), 'allowed'],
+  [
+    'rotate deletes an old version (lineage annotation, no role)',
+    del(secret('keys-v1', { annotations: { [Annotations.lineage]: 'keys', [Annotations.supersededBy]: 'keys-v2' } })),
+    'allowed',
+  ],
   ['rotate deletes a Secret that is not its own', del(secret('payments-db', { labels: { app: 'payments' } })), 'denied'],
   ['rotate deletes a Secret with no metadata maps at all', del(secret('bare')), 'denied'],
   ['restore creates any Secret (the policy is rotate-only)', create(secret('anything'), RESTORE), 'not evaluated'],
-  ['rotate updates a Secret (UPDATE is left to RBAC)', { operation: 'UPDATE', username: ROTATE, resource: SECRETS, object: secret('db'), oldObject: secret('db') }, 'not evaluated'],
-  ['rotate creates a ConfigMap (other resources are not matched)', { ...create(secret('x')), resource: { group: '', version: 'v1', resource: 'configmaps' } }, 'not evaluated'],
+  [
+    'rotate updates a Secret (UPDATE is left to RBAC)',
+    { operation: 'UPDATE', username: ROTATE, resource: SECRETS, object: secret('db'), oldObject: secret('db') },
+    'not evaluated',
+  ],
+  [
+    'rotate creates a ConfigMap (other resources are not matched)',
+    { ...create(secret('x')), resource: { group: '', version: 'v1', resource: 'configmaps' } },
+    'not evaluated',
+  ],
 ];
 
 describe('manifests: rotate admission policy', () => {
@@ -60,11 +111,13 @@ describe('manifests: rotate admission policy', () => {
     binding = objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding')!;
   });
 
-  it('is bound with Deny to exactly one policy, which applies to rotate\'s ServiceAccount only', () => {
+  it("is bound with Deny to exactly one policy, which applies to rotate's ServiceAccount only", () => {
     assert.equal(policy.metadata.name, 'secret-steward-rotate-companions');
     assert.deepEqual(binding.spec, { policyName: policy.metadata.name, validationActions: ['Deny'] });
     assert.equal((policy.spec as { failurePolicy?: string }).failurePolicy, 'Fail');
-    assert.deepEqual((policy.spec as { matchConditions: unknown[] }).matchConditions, [{ name: 'rotate-service-account', expression: `request.userInfo.username == '${ROTATE}'` }]);
+    assert.deepEqual((policy.spec as { matchConditions: unknown[] }).matchConditions, [
+      { name: 'rotate-service-account', expression: `request.userInfo.username == '${ROTATE}'` },
+    ]);
   });
 
   it('every expression is valid CEL', () => {
@@ -83,6 +136,10 @@ describe('manifests: rotate admission policy', () => {
   it('names what was refused in its message', () => {
     const decision = admit(policy, create(secret('db-pending', { labels: pending, type: 'kubernetes.io/service-account-token' })));
 
-    assert.deepEqual(decision, { applies: true, allowed: false, messages: ['secret-steward-rotate may not create service-account or bootstrap token Secrets'] });
+    assert.deepEqual(decision, {
+      applies: true,
+      allowed: false,
+      messages: ['secret-steward-rotate may not create service-account or bootstrap token Secrets'],
+    });
   });
 });

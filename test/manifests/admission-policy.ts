@@ -48,7 +48,11 @@ export function admit(policy: ManifestObject, req: AdmissionRequest): AdmissionD
   const spec = policy.spec as PolicySpec;
   const r = req.resource;
   const matches = (spec.matchConstraints?.resourceRules ?? []).some(
-    (rule) => anyOf(rule.apiGroups, r.group) && anyOf(rule.apiVersions, r.version) && anyOf(rule.resources, r.resource) && anyOf(rule.operations, req.operation),
+    (rule) =>
+      anyOf(rule.apiGroups, r.group) &&
+      anyOf(rule.apiVersions, r.version) &&
+      anyOf(rule.resources, r.resource) &&
+      anyOf(rule.operations, req.operation),
   );
   if (!matches) return { applies: false };
   const context = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { KubeEmulator } from '../emulator/index.js';
-import { JOBS, describeObject, renderManifests, type JobName } from './render.js';
-import { rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE, withoutPermission, permissionsOf } from './rbac.js';
+import { permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
+import { describeObject, JOBS, type JobName, renderManifests } from './render.js';
 
 /** `verb group/resource namespace/name` -> allowed? ('' group = core; '-' namespace = cluster-wide). */
 type Access = [verb: string, resource: string, namespace: string, name: string, allowed: boolean];
@@ -69,7 +69,9 @@ async function canI(emu: KubeEmulator, token: string, [verb, resource, namespace
     body: JSON.stringify({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectAccessReview',
-      spec: { resourceAttributes: { verb, group, resource: plural, ...(namespace === '-' ? {} : { namespace }), ...(name ? { name } : {}) } },
+      spec: {
+        resourceAttributes: { verb, group, resource: plural, ...(namespace === '-' ? {} : { namespace }), ...(name ? { name } : {}) },
+      },
     }),
   });
   assert.equal(response.status, 201);
@@ -102,7 +104,10 @@ describe('manifests: RBAC loaded into the Kubernetes API emulator', () => {
 
       const results = await Promise.all(SAMPLES[job].map(async (a) => `${a.slice(0, 4).join(' ')} -> ${await canI(emu, token, a)}`));
 
-      assert.deepEqual(results, SAMPLES[job].map((a) => `${a.slice(0, 4).join(' ')} -> ${a[4]}`));
+      assert.deepEqual(
+        results,
+        SAMPLES[job].map((a) => `${a.slice(0, 4).join(' ')} -> ${a[4]}`),
+      );
     });
   }
 

@@ -5,30 +5,31 @@
  *   await emulator.applyObjects([...namespaces, ...objs]);
  *   for (const p of permissionsOf(objs)) run the job against withoutPermission(objs, p)
  */
-export {
-  JOBS,
-  REPO_ROOT,
-  allContainers,
-  componentOf,
-  describeObject,
-  kustomizationDirs,
-  podTemplatesOf,
-  renderManifests,
-  renderManifestsSync,
-  type JobName,
-  type ManifestObject,
-  type PodTemplate,
-} from './render.js';
+
+export { checkRestricted, type PssViolation } from './pod-security.js';
 export {
   DRILL_NAMESPACE,
-  TOOL_NAMESPACE,
   describePermission,
   namespacesOf,
+  type Permission,
   permissionsOf,
   rbacObjectsFor,
   serviceAccountName,
+  TOOL_NAMESPACE,
   withoutPermission,
-  type Permission,
 } from './rbac.js';
-export { checkRestricted, type PssViolation } from './pod-security.js';
+export {
+  allContainers,
+  componentOf,
+  describeObject,
+  JOBS,
+  type JobName,
+  kustomizationDirs,
+  type ManifestObject,
+  type PodTemplate,
+  podTemplatesOf,
+  REPO_ROOT,
+  renderManifests,
+  renderManifestsSync,
+} from './render.js';
 export { validateObject } from './schema.js';

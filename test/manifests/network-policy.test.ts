@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describeObject, kustomizationDirs, podTemplatesOf, renderManifests, type ManifestObject } from './render.js';
+import { describeObject, kustomizationDirs, type ManifestObject, podTemplatesOf, renderManifests } from './render.js';
 
 interface Peer {
   ipBlock?: { cidr: string; except?: string[] };
@@ -26,10 +26,13 @@ describe('manifests: network policy', () => {
     it(`${dir}: every pod is under a default deny of ingress and egress`, async () => {
       const objects = await renderManifests(dir);
       const policies = objects.filter((o): o is NetworkPolicy => o.kind === 'NetworkPolicy');
-      const deny = policies.find((p) => p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress') && !p.spec.ingress && !p.spec.egress);
+      const deny = policies.find(
+        (p) => p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress') && !p.spec.ingress && !p.spec.egress,
+      );
 
       assert.ok(deny, `${dir}: no default-deny policy`);
-      for (const t of objects.flatMap(podTemplatesOf)) assert.ok(selects(deny, t.labels), `${dir}: ${describeObject(t.owner)} not selected`);
+      for (const t of objects.flatMap(podTemplatesOf))
+        assert.ok(selects(deny, t.labels), `${dir}: ${describeObject(t.owner)} not selected`);
     });
 
     it(`${dir}: nothing may connect in; every egress allowance names its peers and ports`, async () => {
@@ -42,7 +45,10 @@ describe('manifests: network policy', () => {
           assert.ok((rule.ports ?? []).length > 0, `${describeObject(p)}: egress on every port`);
           for (const peer of rule.to ?? []) {
             if (peer.ipBlock?.cidr === '0.0.0.0/0') {
-              assert.ok(peer.ipBlock.except?.includes('169.254.0.0/16'), `${describeObject(p)}: the instance metadata service must stay out of reach`);
+              assert.ok(
+                peer.ipBlock.except?.includes('169.254.0.0/16'),
+                `${describeObject(p)}: the instance metadata service must stay out of reach`,
+              );
               assert.deepEqual(rule.ports, [{ protocol: 'TCP', port: 443 }], `${describeObject(p)}: the internet only on 443`);
             }
           }
@@ -55,7 +61,12 @@ describe('manifests: network policy', () => {
       const byName = Object.fromEntries(policies.map((p) => [p.metadata.name, p]));
 
       const dns = byName['secret-steward-allow-dns']?.spec.egress?.[0];
-      assert.deepEqual(dns?.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+      assert.deepEqual(dns?.to, [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+          podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+        },
+      ]);
       assert.deepEqual(dns?.ports?.map((p) => `${p.protocol}/${p.port}`).sort(), ['TCP/53', 'UDP/53']);
       assert.ok(byName['secret-steward-allow-apiserver']?.spec.egress?.length, 'API server');
       assert.ok(byName['secret-steward-allow-object-store']?.spec.egress?.length, 'object store');
@@ -64,12 +75,26 @@ describe('manifests: network policy', () => {
 
   it('components/postgresql-rotation: only the rotate pods may reach PostgreSQL, on 5432 in the private ranges', async () => {
     const objects = await renderManifests('manifests/overlays/postgresql-rotation');
-    const policy = objects.find((o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === 'secret-steward-rotate-allow-postgresql');
+    const policy = objects.find(
+      (o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === 'secret-steward-rotate-allow-postgresql',
+    );
 
     assert.ok(policy);
-    const selected = objects.flatMap(podTemplatesOf).filter((t) => selects(policy, t.labels)).map((t) => describeObject(t.owner));
+    const selected = objects
+      .flatMap(podTemplatesOf)
+      .filter((t) => selects(policy, t.labels))
+      .map((t) => describeObject(t.owner));
     assert.deepEqual(selected, ['CronJob secret-steward/secret-steward-rotate']);
-    assert.deepEqual(policy.spec.egress, [{ to: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port: 5432 }] }]);
-    assert.equal((await renderManifests('manifests/base')).some((o) => o.metadata.name === 'secret-steward-rotate-allow-postgresql'), false, 'not in the base');
+    assert.deepEqual(policy.spec.egress, [
+      {
+        to: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [{ protocol: 'TCP', port: 5432 }],
+      },
+    ]);
+    assert.equal(
+      (await renderManifests('manifests/base')).some((o) => o.metadata.name === 'secret-steward-rotate-allow-postgresql'),
+      false,
+      'not in the base',
+    );
   });
 });

@@ -33,7 +33,16 @@ export interface PssViolation {
 }
 
 /** Volume sources the restricted profile allows. */
-export const RESTRICTED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+export const RESTRICTED_VOLUME_TYPES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
 const SAFE_SYSCTLS = new Set([
   'kernel.shm_rmid_forced',
   'net.ipv4.ip_local_port_range',
@@ -93,7 +102,8 @@ export function checkRestricted(spec: PodSpecLike, annotations: Record<string, s
     if ('hostPath' in v) add('HostPath Volumes', `volumes[${String(v.name)}].hostPath`, 'hostPath volumes are forbidden');
   }
   for (const [key, value] of Object.entries(annotations)) {
-    if (key.startsWith(APPARMOR_ANNOTATION) && value === 'unconfined') add('AppArmor', `metadata.annotations[${key}]`, 'must not be unconfined');
+    if (key.startsWith(APPARMOR_ANNOTATION) && value === 'unconfined')
+      add('AppArmor', `metadata.annotations[${key}]`, 'must not be unconfined');
   }
   const checkAppArmor = (sc: SecurityContext, path: string): void => {
     if (sc.appArmorProfile?.type === 'Unconfined') add('AppArmor', `${path}.appArmorProfile.type`, 'must not be Unconfined');
@@ -115,7 +125,8 @@ export function checkRestricted(spec: PodSpecLike, annotations: Record<string, s
   for (const v of spec.volumes ?? []) {
     const types = Object.keys(v).filter((k) => k !== 'name');
     for (const t of types) {
-      if (t !== 'hostPath' && !RESTRICTED_VOLUME_TYPES.has(t)) add('Volume Types', `volumes[${String(v.name)}].${t}`, `volume type ${t} is not allowed`);
+      if (t !== 'hostPath' && !RESTRICTED_VOLUME_TYPES.has(t))
+        add('Volume Types', `volumes[${String(v.name)}].${t}`, `volume type ${t} is not allowed`);
     }
   }
   if (pod.runAsUser === 0) add('Running as Non-root user', 'securityContext.runAsUser', 'must not be 0');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
-import { forbidden, itShowsEachMissingPermission, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
 import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
+import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 
 /**
  * The backup job's RBAC is exactly sufficient: it backs up every Secret as its ServiceAccount
@@ -12,14 +12,25 @@ import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
 /** What the run shows without each permission (key: `verb group/resource`). */
 const SIGNALS: Record<string, Signal> = {
   'list secrets': { code: 1, evidence: forbidden('list', 'Secrets in all namespaces'), says: 'the backup cannot list Secrets and fails' },
-  'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-backup'), says: 'the first run cannot create its Lease and fails' },
-  'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-backup'), says: 'it cannot read its Lease and fails' },
+  'create coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('create', 'Lease secret-steward/secret-steward-backup'),
+    says: 'the first run cannot create its Lease and fails',
+  },
+  'get coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('get', 'Lease secret-steward/secret-steward-backup'),
+    says: 'it cannot read its Lease and fails',
+  },
   'update coordination.k8s.io/leases': {
     code: 0,
-    evidence: /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-backup: 403 Forbidden/,
+    evidence:
+      /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-backup: 403 Forbidden/,
     says: 'the backup completes but its Lease stays held until it expires (a run started before then exits 3)',
     then: (e) => {
-      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup') as { spec?: { holderIdentity?: string } } | undefined;
+      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-backup') as
+        | { spec?: { holderIdentity?: string } }
+        | undefined;
       assert.equal(lease?.spec?.holderIdentity, 'test-pod', 'the Lease is still held');
     },
   },
@@ -43,7 +54,14 @@ describe('manifests: RBAC end to end: backup', function () {
 
   before(async () => {
     e = await RbacE2E.start('backup');
-    keyArgs = ['--recipient-key', e.h.recipient.publicKey, '--signing-key', e.h.signer.privateKey, '--signing-key-passphrase-file', e.h.signer.passphraseFile];
+    keyArgs = [
+      '--recipient-key',
+      e.h.recipient.publicKey,
+      '--signing-key',
+      e.h.signer.privateKey,
+      '--signing-key-passphrase-file',
+      e.h.signer.passphraseFile,
+    ];
   });
   after(async () => e?.stop());
 
@@ -64,7 +82,8 @@ describe('manifests: RBAC end to end: backup', function () {
     console.log(usageTable(permissions, usage));
     assert.deepEqual(usage.denied, [], 'no request was denied');
     assert.deepEqual(usage.foreign, []);
-    for (const p of permissions) assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+    for (const p of permissions)
+      assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
     const events = e.h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>;
     assert.ok(events.some((ev) => ev.reason === 'BackupCompleted'));
   });

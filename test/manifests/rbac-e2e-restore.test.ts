@@ -3,8 +3,8 @@ import { backupCommand } from '../../jobs/backup.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import type { RestoreReport } from '../../shared/restore/run-restore.js';
 import { backupKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify/drill-fixtures.js';
-import { forbidden, itShowsEachMissingPermission, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
 import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
+import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 
 /**
  * The restore job's RBAC is exactly sufficient. The backup (taken once, as admin) holds
@@ -30,27 +30,45 @@ const itemsFailed =
   (_e: RbacE2E, r: JobRun): void => {
     const failed = restoreReport(r).items.filter((i) => i.outcome === 'failed');
     assert.ok(failed.length > 0, 'some Secret failed');
-    assert.ok(failed.every((i) => new RegExp(`failed to ${verbText} .*403 Forbidden`).test(i.message ?? '')), JSON.stringify(failed.map((i) => i.message)));
+    assert.ok(
+      failed.every((i) => new RegExp(`failed to ${verbText} .*403 Forbidden`).test(i.message ?? '')),
+      JSON.stringify(failed.map((i) => i.message)),
+    );
   };
 
 /** A `then` check: no Secret was written (the restore stopped before its write stage). */
 const nothingWritten = (e: RbacE2E): void =>
   assert.deepEqual(
-    e.h.emulator.requests.filter((x) => x.resource === 'secrets' && ['create', 'update', 'patch', 'delete'].includes(x.verb)).map((x) => `${x.verb} ${x.namespace}/${x.name}`),
+    e.h.emulator.requests
+      .filter((x) => x.resource === 'secrets' && ['create', 'update', 'patch', 'delete'].includes(x.verb))
+      .map((x) => `${x.verb} ${x.namespace}/${x.name}`),
     [],
   );
 
 /** What the run shows without each permission (key: `verb group/resource`). */
 const SIGNALS: Record<string, Signal> = {
-  'get secrets': { code: 1, evidence: forbidden('get', 'Secret payments/'), says: 'the live Secrets cannot be compared with the backup: nothing is written', then: nothingWritten },
-  'list secrets': { code: 1, evidence: forbidden('list', 'Secrets in namespace bulk'), says: 'a namespace with many Secrets to restore cannot be read: nothing is written', then: nothingWritten },
+  'get secrets': {
+    code: 1,
+    evidence: forbidden('get', 'Secret payments/'),
+    says: 'the live Secrets cannot be compared with the backup: nothing is written',
+    then: nothingWritten,
+  },
+  'list secrets': {
+    code: 1,
+    evidence: forbidden('list', 'Secrets in namespace bulk'),
+    says: 'a namespace with many Secrets to restore cannot be read: nothing is written',
+    then: nothingWritten,
+  },
   'create secrets': {
     code: 1,
     evidence: forbidden('create', 'Secret '),
     says: 'missing Secrets cannot be created: each is reported failed, and the immutable one is left in place (a dry-run create is refused before anything is deleted)',
     then: (e, r) => {
       itemsFailed('create')(e, r);
-      assert.match(restoreReport(r).items.find((i) => i.target.name === 'immutable' && i.target.namespace === 'payments')?.message ?? '', /not recreated: the API server would refuse to create it again .*403 Forbidden.*left as it was/);
+      assert.match(
+        restoreReport(r).items.find((i) => i.target.name === 'immutable' && i.target.namespace === 'payments')?.message ?? '',
+        /not recreated: the API server would refuse to create it again .*403 Forbidden.*left as it was/,
+      );
       assert.ok(e.h.emulator.get('v1', 'Secret', 'payments', 'immutable'), 'the immutable Secret must not have been deleted');
     },
   },
@@ -66,8 +84,18 @@ const SIGNALS: Record<string, Signal> = {
     says: 'the immutable Secret cannot be replaced: reported failed',
     then: itemsFailed('delete'),
   },
-  'get namespaces': { code: 1, evidence: forbidden('get', 'Namespace '), says: 'it cannot check that the target namespaces exist: nothing is written', then: nothingWritten },
-  'create namespaces': { code: 1, evidence: forbidden('create', 'Namespace web'), says: 'the lost namespace cannot be recreated: the restore stops before writing any Secret', then: nothingWritten },
+  'get namespaces': {
+    code: 1,
+    evidence: forbidden('get', 'Namespace '),
+    says: 'it cannot check that the target namespaces exist: nothing is written',
+    then: nothingWritten,
+  },
+  'create namespaces': {
+    code: 1,
+    evidence: forbidden('create', 'Namespace web'),
+    says: 'the lost namespace cannot be recreated: the restore stops before writing any Secret',
+    then: nothingWritten,
+  },
   'create events': {
     code: 0,
     evidence: /could not record Event \(err: failed to create Event[^)]*: 403 Forbidden/,
@@ -77,14 +105,25 @@ const SIGNALS: Record<string, Signal> = {
       assert.deepEqual(e.h.emulator.list('v1', 'Event', 'secret-steward'), []);
     },
   },
-  'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-restore'), says: 'it cannot create its Lease and fails' },
-  'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-restore'), says: 'it cannot read its Lease and fails' },
+  'create coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('create', 'Lease secret-steward/secret-steward-restore'),
+    says: 'it cannot create its Lease and fails',
+  },
+  'get coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('get', 'Lease secret-steward/secret-steward-restore'),
+    says: 'it cannot read its Lease and fails',
+  },
   'update coordination.k8s.io/leases': {
     code: 0,
-    evidence: /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-restore: 403 Forbidden/,
+    evidence:
+      /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-restore: 403 Forbidden/,
     says: 'the restore completes but its Lease stays held until it expires',
     then: (e) => {
-      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-restore') as { spec?: { holderIdentity?: string } } | undefined;
+      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-restore') as
+        | { spec?: { holderIdentity?: string } }
+        | undefined;
       assert.equal(lease?.spec?.holderIdentity, 'test-pod');
     },
   },
@@ -107,20 +146,45 @@ describe('manifests: RBAC end to end: restore', function () {
   });
   after(async () => e?.stop());
 
-  const secretData = (ns: string, name: string) => (e.h.emulator.get('v1', 'Secret', ns, name) as { data?: Record<string, string> } | undefined)?.data;
+  const secretData = (ns: string, name: string) =>
+    (e.h.emulator.get('v1', 'Secret', ns, name) as { data?: Record<string, string> } | undefined)?.data;
 
   /** The cluster after the incident: web lost, payments drifted, bulk mostly gone. */
   function seedIncident(): void {
     const create = (o: Record<string, unknown>) => e.h.emulator.create(o as never);
     create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments' } });
-    create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'opaque', namespace: 'payments' }, data: { password: b64('changed-after-the-backup') } });
-    create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'immutable', namespace: 'payments' }, immutable: true, data: { k: b64('other-frozen') } });
+    create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'opaque', namespace: 'payments' },
+      data: { password: b64('changed-after-the-backup') },
+    });
+    create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'immutable', namespace: 'payments' },
+      immutable: true,
+      data: { k: b64('other-frozen') },
+    });
     create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
-    for (let i = 0; i < 5; i++) create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: 'bulk' }, data: { v: b64(`value-${i}-of-bulk`) } });
+    for (let i = 0; i < 5; i++)
+      create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: 'bulk' },
+        data: { v: b64(`value-${i}-of-bulk`) },
+      });
   }
 
   const restoreArgs = () => [...e.args(), ...readKeyArgs(e.h), '--output', 'json'];
-  const undoKeys = () => ['--recipient-key', e.h.recipient.publicKey, '--signing-key', e.h.signer.privateKey, '--signing-key-passphrase-file', e.h.signer.passphraseFile];
+  const undoKeys = () => [
+    '--recipient-key',
+    e.h.recipient.publicKey,
+    '--signing-key',
+    e.h.signer.privateKey,
+    '--signing-key-passphrase-file',
+    e.h.signer.passphraseFile,
+  ];
 
   async function scenario(): Promise<JobRun> {
     seedIncident();
@@ -150,7 +214,8 @@ describe('manifests: RBAC end to end: restore', function () {
     console.log(usageTable(permissions, usage));
     assert.deepEqual(usage.denied, [], 'no request was denied');
     assert.deepEqual(usage.foreign, []);
-    for (const p of permissions) assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+    for (const p of permissions)
+      assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
   });
 
   it('restores create-missing (existing Secrets left alone), then undoes an overwrite from its pre-restore backup, with exactly the rendered rules', async () => {
@@ -160,7 +225,11 @@ describe('manifests: RBAC end to end: restore', function () {
     const missing = await e.run(restoreCommand, [...restoreArgs(), '--create-namespaces']);
 
     assert.equal(missing.code, 0, missing.text);
-    assert.equal(Buffer.from(secretData('payments', 'opaque')!.password, 'base64').toString(), 'changed-after-the-backup', 'create-missing never touches an existing Secret');
+    assert.equal(
+      Buffer.from(secretData('payments', 'opaque')!.password, 'base64').toString(),
+      'changed-after-the-backup',
+      'create-missing never touches an existing Secret',
+    );
     assert.deepEqual(secretData('web', 'opaque'), backedUp.get('web/opaque'));
 
     const overwrite = await e.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--name', 'payments/opaque', ...undoKeys()]);

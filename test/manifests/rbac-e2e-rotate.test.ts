@@ -3,8 +3,8 @@ import { rotateCommand } from '../../jobs/rotate.js';
 import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
 import type { RotationReport } from '../../shared/rotation/report.js';
 import { admit } from './admission-policy.js';
-import { forbidden, itShowsEachMissingPermission, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
 import { describePermission, permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
+import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 import { renderManifestsSync } from './render.js';
 
 /**
@@ -21,8 +21,10 @@ const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
 const DB_POLICY = 'maxAge: 30d\nkeys:\n  password: { generator: password, length: 24 }\nrollout: { waitReady: 20s }';
-const KEYS_POLICY = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: { generator: token, prefix: "ak_" } }\nrollout: { waitReady: 20s }';
-const TLS_POLICY = 'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, dnsNames: [shop.example.com], validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }\nrollout: { restart: false }';
+const KEYS_POLICY =
+  'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: { generator: token, prefix: "ak_" } }\nrollout: { waitReady: 20s }';
+const TLS_POLICY =
+  'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, dnsNames: [shop.example.com], validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }\nrollout: { restart: false }';
 
 /** The workloads whose first patch gets a 409 (each kind once), by API path. */
 const CONFLICTED = [
@@ -96,15 +98,26 @@ const SIGNALS: Record<string, Signal> = {
       assert.deepEqual(e.h.emulator.list('v1', 'Event', 'shop'), []);
     },
   },
-  'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-rotate'), says: 'the first run cannot create its Lease and fails' },
-  'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-rotate'), says: 'it cannot read its Lease and fails' },
+  'create coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('create', 'Lease secret-steward/secret-steward-rotate'),
+    says: 'the first run cannot create its Lease and fails',
+  },
+  'get coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('get', 'Lease secret-steward/secret-steward-rotate'),
+    says: 'it cannot read its Lease and fails',
+  },
   'update coordination.k8s.io/leases': {
     code: 0,
-    evidence: /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-rotate: 403 Forbidden/,
+    evidence:
+      /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-rotate: 403 Forbidden/,
     says: 'everything rotates but the Lease stays held until it expires',
     then: (e, r) => {
       outcomes({})(e, r);
-      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-rotate') as { spec?: { holderIdentity?: string } } | undefined;
+      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-rotate') as
+        | { spec?: { holderIdentity?: string } }
+        | undefined;
       assert.equal(lease?.spec?.holderIdentity, 'test-pod');
     },
   },
@@ -115,8 +128,13 @@ for (const [kind, plural, consumer] of [
   ['DaemonSet', 'daemonsets', 'agent'],
 ] as const) {
   // db is used by one workload of each kind; keys-v2 also by the Deployment web.
-  const usersOfKind: Record<string, string> = kind === 'Deployment' ? { 'shop/db': 'rolled-back', 'shop/keys-v2': 'rolled-back' } : { 'shop/db': 'rolled-back' };
-  SIGNALS[`list apps/${plural}`] = { code: 1, evidence: forbidden('list', `${kind}s in namespace shop`), says: `the consumers of a Secret cannot be found among the ${kind}s: the run stops` };
+  const usersOfKind: Record<string, string> =
+    kind === 'Deployment' ? { 'shop/db': 'rolled-back', 'shop/keys-v2': 'rolled-back' } : { 'shop/db': 'rolled-back' };
+  SIGNALS[`list apps/${plural}`] = {
+    code: 1,
+    evidence: forbidden('list', `${kind}s in namespace shop`),
+    says: `the consumers of a Secret cannot be found among the ${kind}s: the run stops`,
+  };
   SIGNALS[`get apps/${plural}`] = {
     code: 1,
     evidence: forbidden('get', `${kind} shop/${consumer}`),
@@ -135,14 +153,22 @@ for (const [kind, plural, consumer] of [
     says: `everything rotates; ${kind} rollouts are polled instead of watched (a warning says so)`,
     then: (e, r) => {
       outcomes({})(e, r);
-      assert.equal(e.h.emulator.requests.count((x) => x.verb === 'watch' && x.resource === plural && x.status === 403), 1, 'asked once, then polled');
+      assert.equal(
+        e.h.emulator.requests.count((x) => x.verb === 'watch' && x.resource === plural && x.status === 403),
+        1,
+        'asked once, then polled',
+      );
     },
   };
 }
 for (const verb of ['list', 'get', 'patch'] as const) {
   SIGNALS[`${verb} batch/cronjobs`] =
     verb === 'list'
-      ? { code: 1, evidence: forbidden('list', 'CronJobs in namespace shop'), says: 'the consumers of a Secret cannot be found among the CronJobs: the run stops' }
+      ? {
+          code: 1,
+          evidence: forbidden('list', 'CronJobs in namespace shop'),
+          says: 'the consumers of a Secret cannot be found among the CronJobs: the run stops',
+        }
       : {
           code: 1,
           evidence: forbidden(verb, 'CronJob shop/report'),
@@ -177,39 +203,98 @@ describe('manifests: RBAC end to end: rotate', function () {
     e.h.emulator.create(obj as never);
   }
 
-  function secret(ns: string, name: string, data: Record<string, string>, extra: { policy?: string; annotations?: Record<string, string>; immutable?: boolean } = {}): void {
+  function secret(
+    ns: string,
+    name: string,
+    data: Record<string, string>,
+    extra: { policy?: string; annotations?: Record<string, string>; immutable?: boolean } = {},
+  ): void {
     const annotations = { ...(extra.policy ? { 'secret-steward.io/rotation': extra.policy } : {}), ...extra.annotations };
-    create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, immutable: extra.immutable, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+    create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: ns, annotations },
+      immutable: extra.immutable,
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+    });
   }
 
   /** Seeds namespace shop (see the file comment) and arms one 409 per workload kind. */
   async function seed(): Promise<void> {
     create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     secret('shop', 'db', { username: 'app', password: 'old-password-0001' }, { policy: DB_POLICY, annotations: LONG_AGO });
-    secret('shop', 'keys-v1', { API_KEY: 'ak_first' }, { immutable: true, annotations: { 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '1', 'secret-steward.io/superseded-by': 'keys-v2' } });
-    secret('shop', 'keys-v2', { API_KEY: 'ak_second' }, { policy: KEYS_POLICY, immutable: true, annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' } });
+    secret(
+      'shop',
+      'keys-v1',
+      { API_KEY: 'ak_first' },
+      {
+        immutable: true,
+        annotations: {
+          'secret-steward.io/lineage': 'keys',
+          'secret-steward.io/version': '1',
+          'secret-steward.io/superseded-by': 'keys-v2',
+        },
+      },
+    );
+    secret(
+      'shop',
+      'keys-v2',
+      { API_KEY: 'ak_second' },
+      {
+        policy: KEYS_POLICY,
+        immutable: true,
+        annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' },
+      },
+    );
     secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() });
     secret('shop', 'web-tls', { 'tls.crt': 'old', 'tls.key': 'old' }, { policy: TLS_POLICY, annotations: LONG_AGO });
     const selector = (app: string) => ({ matchLabels: { app } });
-    create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'shop' }, spec: { replicas: 2, selector: selector('api'), template: podTemplate('api', { envFrom: [{ secretRef: { name: 'db' } }] }) } });
+    create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'api', namespace: 'shop' },
+      spec: { replicas: 2, selector: selector('api'), template: podTemplate('api', { envFrom: [{ secretRef: { name: 'db' } }] }) },
+    });
     create({
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name: 'ledger', namespace: 'shop' },
-      spec: { replicas: 2, serviceName: 'ledger', selector: selector('ledger'), template: podTemplate('ledger', { env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }) },
+      spec: {
+        replicas: 2,
+        serviceName: 'ledger',
+        selector: selector('ledger'),
+        template: podTemplate('ledger', { env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }),
+      },
     });
     create({
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
       metadata: { name: 'agent', namespace: 'shop' },
-      spec: { selector: selector('agent'), template: podTemplate('agent', { volumeMounts: [{ name: 'db', mountPath: '/etc/db' }] }, { volumes: [{ name: 'db', secret: { secretName: 'db' } }] }) },
+      spec: {
+        selector: selector('agent'),
+        template: podTemplate(
+          'agent',
+          { volumeMounts: [{ name: 'db', mountPath: '/etc/db' }] },
+          { volumes: [{ name: 'db', secret: { secretName: 'db' } }] },
+        ),
+      },
     });
-    create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 2, selector: selector('web'), template: podTemplate('web', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }) } });
+    create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { replicas: 2, selector: selector('web'), template: podTemplate('web', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }) },
+    });
     create({
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: { name: 'report', namespace: 'shop' },
-      spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: podTemplate('report', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }, { restartPolicy: 'Never' }) } } },
+      spec: {
+        schedule: '0 * * * *',
+        jobTemplate: {
+          spec: { template: podTemplate('report', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }, { restartPolicy: 'Never' }) },
+        },
+      },
     });
     await e.h.emulator.workloads.idle();
     for (const path of CONFLICTED) e.h.emulator.faults.inject({ method: 'PATCH', path, status: 409, times: 1 });
@@ -232,13 +317,22 @@ describe('manifests: RBAC end to end: rotate', function () {
     assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
     assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
     assert.equal(emu.get('v1', 'Secret', 'shop', 'db-pending'), undefined);
-    assert.ok(JSON.stringify((emu.get('batch/v1', 'CronJob', 'shop', 'report') as unknown as { spec: unknown }).spec).includes('"keys-v3"'), 'the CronJob is repointed');
-    for (const path of CONFLICTED) assert.equal(emu.requests.count((x) => x.method === 'PATCH' && x.path === path && x.status === 409), 1, `${path}: one conflict`);
+    assert.ok(
+      JSON.stringify((emu.get('batch/v1', 'CronJob', 'shop', 'report') as unknown as { spec: unknown }).spec).includes('"keys-v3"'),
+      'the CronJob is repointed',
+    );
+    for (const path of CONFLICTED)
+      assert.equal(
+        emu.requests.count((x) => x.method === 'PATCH' && x.path === path && x.status === 409),
+        1,
+        `${path}: one conflict`,
+      );
     const usage = e.usage(permissions);
     console.log(usageTable(permissions, usage));
     assert.deepEqual(usage.denied, [], 'no request was denied');
     assert.deepEqual(usage.foreign, []);
-    for (const p of permissions) assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+    for (const p of permissions)
+      assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
   });
 
   it('creates and deletes only Secrets its admission policy admits (the policy evaluated on what the run did)', async () => {
@@ -257,20 +351,49 @@ describe('manifests: RBAC end to end: rotate', function () {
       .filter((ev) => ev.type === 'ADDED' || ev.type === 'DELETED')
       .map((ev) => {
         const created = ev.type === 'ADDED';
-        const decision = admit(policy, { operation: created ? 'CREATE' : 'DELETE', username, resource, object: created ? ev.object : null, oldObject: created ? null : ev.object });
+        const decision = admit(policy, {
+          operation: created ? 'CREATE' : 'DELETE',
+          username,
+          resource,
+          object: created ? ev.object : null,
+          oldObject: created ? null : ev.object,
+        });
         return `${created ? 'create' : 'delete'} ${(ev.object.metadata as { name: string }).name}: ${decision.applies && decision.allowed ? 'admitted' : `REFUSED ${decision.applies ? decision.messages.join('; ') : '(not evaluated)'}`}`;
       });
     assert.deepEqual(
       judged.sort(),
-      ['create db-pending', 'create db-previous', 'create keys-v3', 'create web-tls-pending', 'create web-tls-previous', 'delete db-pending', 'delete keys-v1', 'delete web-tls-pending'].map((x) => `${x}: admitted`),
+      [
+        'create db-pending',
+        'create db-previous',
+        'create keys-v3',
+        'create web-tls-pending',
+        'create web-tls-previous',
+        'delete db-pending',
+        'delete keys-v1',
+        'delete web-tls-pending',
+      ].map((x) => `${x}: admitted`),
     );
   });
 
   it('rolls a rotation back (Secret and Deployment restored) with exactly the rendered rules', async () => {
     await e.reset(objects);
     create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pay' } });
-    secret('pay', 'token', { token: 'old-token-0001' }, { policy: 'maxAge: 7d\nkeys: { token: token }\nrollout: { waitReady: 20s }', annotations: LONG_AGO });
-    create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'broken', namespace: 'pay' }, spec: { replicas: 2, selector: { matchLabels: { app: 'broken' } }, template: podTemplate('broken', { envFrom: [{ secretRef: { name: 'token' } }] }) } });
+    secret(
+      'pay',
+      'token',
+      { token: 'old-token-0001' },
+      { policy: 'maxAge: 7d\nkeys: { token: token }\nrollout: { waitReady: 20s }', annotations: LONG_AGO },
+    );
+    create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'broken', namespace: 'pay' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'broken' } },
+        template: podTemplate('broken', { envFrom: [{ secretRef: { name: 'token' } }] }),
+      },
+    });
     const emu = e.h.emulator;
     await emu.workloads.idle();
     emu.workloads.progressDeadlineMs = 200;
@@ -283,8 +406,17 @@ describe('manifests: RBAC end to end: rotate', function () {
 
       assert.equal(r.code, 1, r.text);
       assert.deepEqual(actions(r), { 'pay/token': 'rolled-back' });
-      assert.equal(Buffer.from((emu.get('v1', 'Secret', 'pay', 'token') as unknown as { data: Record<string, string> }).data.token, 'base64').toString(), 'old-token-0001');
-      assert.deepEqual((emu.get('apps/v1', 'Deployment', 'pay', 'broken') as unknown as { spec: { template: unknown } }).spec.template, before.spec.template);
+      assert.equal(
+        Buffer.from(
+          (emu.get('v1', 'Secret', 'pay', 'token') as unknown as { data: Record<string, string> }).data.token,
+          'base64',
+        ).toString(),
+        'old-token-0001',
+      );
+      assert.deepEqual(
+        (emu.get('apps/v1', 'Deployment', 'pay', 'broken') as unknown as { spec: { template: unknown } }).spec.template,
+        before.spec.template,
+      );
       assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
     } finally {
       emu.workloads.setFailing('Deployment', 'pay', 'broken', false);

@@ -4,8 +4,8 @@ import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { DRILL_LABEL } from '../../shared/verify/drill-objects.js';
 import type { DrillReport } from '../../shared/verify/drill-report.js';
 import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify/drill-fixtures.js';
-import { accessOf, assertSignal, forbidden, permissionKey, RbacE2E, usageTable, type JobRun, type Signal } from './rbac-e2e.js';
-import { DRILL_NAMESPACE, describePermission, permissionsOf, rbacObjectsFor, withoutPermission, type Permission } from './rbac.js';
+import { DRILL_NAMESPACE, describePermission, type Permission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
+import { accessOf, assertSignal, forbidden, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 
 /**
  * The verify-restore job's RBAC is exactly sufficient, in the base and with the compare-live
@@ -47,19 +47,33 @@ const SIGNALS: Record<string, Signal> = {
     says: 'leftovers (and restored batches) cannot be removed: a warning asks for deletecollection, the one-by-one fallback is refused too, the restorability check fails',
     then: (e, r) => {
       restorabilityFailed(e, r);
-      assert.ok(drillReport(r).warnings.some((w) => w.includes("add the verb deletecollection on secrets to the drill's Role")), 'the report warns that the Role lacks deletecollection');
+      assert.ok(
+        drillReport(r).warnings.some((w) => w.includes("add the verb deletecollection on secrets to the drill's Role")),
+        'the report warns that the Role lacks deletecollection',
+      );
       assert.ok(e.h.emulator.get('v1', 'Secret', DRILL_NAMESPACE, LEFTOVER), 'the leftover is still there for the next drill');
     },
   },
-  'create coordination.k8s.io/leases': { code: 1, evidence: forbidden('create', 'Lease secret-steward/secret-steward-verify-restore'), says: 'the first drill cannot create its Lease and fails' },
-  'get coordination.k8s.io/leases': { code: 1, evidence: forbidden('get', 'Lease secret-steward/secret-steward-verify-restore'), says: 'it cannot read its Lease and fails' },
+  'create coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('create', 'Lease secret-steward/secret-steward-verify-restore'),
+    says: 'the first drill cannot create its Lease and fails',
+  },
+  'get coordination.k8s.io/leases': {
+    code: 1,
+    evidence: forbidden('get', 'Lease secret-steward/secret-steward-verify-restore'),
+    says: 'it cannot read its Lease and fails',
+  },
   'update coordination.k8s.io/leases': {
     code: 0,
-    evidence: /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-verify-restore: 403 Forbidden/,
+    evidence:
+      /could not release the lock; it expires on its own \(err: failed to replace Lease secret-steward\/secret-steward-verify-restore: 403 Forbidden/,
     says: 'the drill passes but its Lease stays held until it expires',
     then: (e, r) => {
       assert.equal(drillReport(r).result, 'pass');
-      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-verify-restore') as { spec?: { holderIdentity?: string } } | undefined;
+      const lease = e.h.emulator.get('coordination.k8s.io/v1', 'Lease', 'secret-steward', 'secret-steward-verify-restore') as
+        | { spec?: { holderIdentity?: string } }
+        | undefined;
       assert.equal(lease?.spec?.holderIdentity, 'test-pod');
     },
   },
@@ -106,9 +120,29 @@ describe('manifests: RBAC end to end: verify-restore', function () {
   /** Live Secrets to compare with, a leftover of an earlier drill, then the drill as the ServiceAccount. */
   async function scenario(extra: string[] = []): Promise<JobRun> {
     e.h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments' } } as never);
-    e.h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'opaque', namespace: 'payments' }, data: { password: Buffer.from('changed since the backup').toString('base64') } } as never);
-    e.h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: LEFTOVER, namespace: DRILL_NAMESPACE, labels: { [DRILL_LABEL]: 'd-19700101t000000z-0000' } }, data: { k: 'dg==' } } as never);
-    return e.run(verifyRestoreCommand, [...e.args(), ...readKeyArgs(e.h), '--drill-namespace', DRILL_NAMESPACE, '--backup-schedule', '0 3 * * *', '--output', 'json', ...extra]);
+    e.h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'opaque', namespace: 'payments' },
+      data: { password: Buffer.from('changed since the backup').toString('base64') },
+    } as never);
+    e.h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: LEFTOVER, namespace: DRILL_NAMESPACE, labels: { [DRILL_LABEL]: 'd-19700101t000000z-0000' } },
+      data: { k: 'dg==' },
+    } as never);
+    return e.run(verifyRestoreCommand, [
+      ...e.args(),
+      ...readKeyArgs(e.h),
+      '--drill-namespace',
+      DRILL_NAMESPACE,
+      '--backup-schedule',
+      '0 3 * * *',
+      '--output',
+      'json',
+      ...extra,
+    ]);
   }
 
   function assertPassedWithExactRules(r: JobRun, permissions: readonly Permission[], mustBeSole: readonly Permission[]): void {
@@ -116,13 +150,17 @@ describe('manifests: RBAC end to end: verify-restore', function () {
     const report = drillReport(r);
     assert.equal(report.result, 'pass');
     assert.equal(report.backup?.id, backupId);
-    assert.ok(report.warnings.some((w) => w.includes('removed 1 leftover drill object')), 'the leftover was removed');
+    assert.ok(
+      report.warnings.some((w) => w.includes('removed 1 leftover drill object')),
+      'the leftover was removed',
+    );
     assert.deepEqual(e.h.emulator.list('v1', 'Secret', DRILL_NAMESPACE), [], 'nothing left in the drill namespace');
     const usage = e.usage(permissions);
     console.log(usageTable(permissions, usage));
     assert.deepEqual(usage.denied, [], 'no request was denied');
     assert.deepEqual(usage.foreign, []);
-    for (const p of mustBeSole) assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+    for (const p of mustBeSole)
+      assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
   }
 
   describe('base', () => {
@@ -133,7 +171,9 @@ describe('manifests: RBAC end to end: verify-restore', function () {
 
       assertPassedWithExactRules(r, basePermissions, basePermissions);
       assert.equal(checkStatus(r, 'drift'), 'skipped');
-      assert.ok((e.h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>).some((ev) => ev.reason === 'DrillPassed'));
+      assert.ok(
+        (e.h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>).some((ev) => ev.reason === 'DrillPassed'),
+      );
     });
 
     it('has an observable signal for exactly the permissions the manifests grant', () => {
@@ -149,7 +189,10 @@ describe('manifests: RBAC end to end: verify-restore', function () {
         const r = await scenario();
 
         await assertSignal(e, r, signal, describePermission(p));
-        assert.ok(e.usage(basePermissions).denied.some((d) => accessOf(d) === accessOf(p)), 'the API server denied that access');
+        assert.ok(
+          e.usage(basePermissions).denied.some((d) => accessOf(d) === accessOf(p)),
+          'the API server denied that access',
+        );
       });
     }
   });

@@ -17,8 +17,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../../shared/runtime/command.js';
 import type { RbacDecisionRecord } from '../emulator/index.js';
-import { startHarness, type Harness, type RunResult } from '../support/job-harness.js';
-import { describePermission, serviceAccountName, TOOL_NAMESPACE, withoutPermission, type Permission } from './rbac.js';
+import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
+import { describePermission, type Permission, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
 import type { JobName, ManifestObject } from './render.js';
 
 /** Namespaces a fresh emulator has; `reset` keeps them. */
@@ -44,7 +44,9 @@ export function accessOf(p: Pick<Permission, 'verb' | 'apiGroup' | 'resource'>):
 }
 
 /** Identity of a permission: its role, rule, verb and resource. */
-export function permissionKey(p: Pick<Permission, 'roleKind' | 'roleName' | 'roleNamespace' | 'ruleIndex' | 'verb' | 'apiGroup' | 'resource'>): string {
+export function permissionKey(
+  p: Pick<Permission, 'roleKind' | 'roleName' | 'roleNamespace' | 'ruleIndex' | 'verb' | 'apiGroup' | 'resource'>,
+): string {
   return `${p.roleKind}/${p.roleNamespace ?? ''}/${p.roleName}#${p.ruleIndex} ${accessOf(p)}`;
 }
 
@@ -83,7 +85,11 @@ export class RbacE2E {
     const h = await startHarness({ emulator: { rbac: true, anonymousIsAdmin: false, rolloutDelayMs: opts.rolloutDelayMs ?? 5 } });
     const kubeconfig = join(h.dir, `${job}.kubeconfig`);
     const adminKubeconfig = join(h.dir, 'admin.kubeconfig');
-    await writeFile(kubeconfig, h.emulator.kubeconfigYaml({ token: h.emulator.serviceAccountToken(TOOL_NAMESPACE, serviceAccountName(job)) }), { mode: 0o600 });
+    await writeFile(
+      kubeconfig,
+      h.emulator.kubeconfigYaml({ token: h.emulator.serviceAccountToken(TOOL_NAMESPACE, serviceAccountName(job)) }),
+      { mode: 0o600 },
+    );
     await writeFile(adminKubeconfig, h.emulator.kubeconfigYaml({ token: ADMIN_TOKEN }), { mode: 0o600 });
     return new RbacE2E(job, h, kubeconfig, adminKubeconfig);
   }
@@ -124,7 +130,8 @@ export class RbacE2E {
       if (!BUILT_IN_NAMESPACES.has(name)) emu.delete('v1', 'Namespace', undefined, name);
     }
     for (const o of this.applied.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding')) {
-      if (emu.get('rbac.authorization.k8s.io/v1', o.kind, undefined, o.metadata.name)) emu.delete('rbac.authorization.k8s.io/v1', o.kind, undefined, o.metadata.name);
+      if (emu.get('rbac.authorization.k8s.io/v1', o.kind, undefined, o.metadata.name))
+        emu.delete('rbac.authorization.k8s.io/v1', o.kind, undefined, o.metadata.name);
     }
     await emu.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: TOOL_NAMESPACE } }]);
     await emu.applyObjects(structuredClone([...rbac]) as never);
@@ -158,9 +165,14 @@ export class RbacE2E {
    */
   async watchSecrets(): Promise<{ stop(): Promise<Array<{ type: string; object: Record<string, unknown> }>> }> {
     const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
-    const list = (await (await fetch(`${this.h.emulator.url}/api/v1/secrets?limit=1`, { headers })).json()) as { metadata: { resourceVersion: string } };
+    const list = (await (await fetch(`${this.h.emulator.url}/api/v1/secrets?limit=1`, { headers })).json()) as {
+      metadata: { resourceVersion: string };
+    };
     const abort = new AbortController();
-    const response = await fetch(`${this.h.emulator.url}/api/v1/secrets?watch=true&resourceVersion=${list.metadata.resourceVersion}`, { headers, signal: abort.signal });
+    const response = await fetch(`${this.h.emulator.url}/api/v1/secrets?watch=true&resourceVersion=${list.metadata.resourceVersion}`, {
+      headers,
+      signal: abort.signal,
+    });
     const events: Array<{ type: string; object: Record<string, unknown> }> = [];
     let buffered = '';
     const reading = (async () => {
@@ -202,7 +214,15 @@ export class RbacE2E {
     const denied: RbacDecisionRecord[] = [];
     const foreign: RbacDecisionRecord[] = [];
     const keyOf = (d: RbacDecisionRecord, m: NonNullable<RbacDecisionRecord['matched']>) =>
-      permissionKey({ roleKind: m.roleKind, roleName: m.roleName, roleNamespace: m.roleKind === 'Role' ? m.roleNamespace : undefined, ruleIndex: m.ruleIndex, verb: d.verb, apiGroup: d.apiGroup, resource: d.resource });
+      permissionKey({
+        roleKind: m.roleKind,
+        roleName: m.roleName,
+        roleNamespace: m.roleKind === 'Role' ? m.roleNamespace : undefined,
+        ruleIndex: m.ruleIndex,
+        verb: d.verb,
+        apiGroup: d.apiGroup,
+        resource: d.resource,
+      });
     for (const d of this.decisions()) {
       if (!d.allowed || d.matched === undefined) {
         denied.push(d);
@@ -284,7 +304,10 @@ export function itShowsEachMissingPermission(o: {
       const r = await o.scenario();
 
       await assertSignal(e, r, signal, describePermission(p));
-      assert.ok(e.usage(o.permissions).denied.some((d) => accessOf(d) === accessOf(p)), 'the API server denied that access');
+      assert.ok(
+        e.usage(o.permissions).denied.some((d) => accessOf(d) === accessOf(p)),
+        'the API server denied that access',
+      );
     });
   }
 }

@@ -1,19 +1,27 @@
 import assert from 'node:assert/strict';
-import { describeObject, JOBS, kustomizationDirs, renderManifests, renderManifestsSync, type JobName, type ManifestObject } from './render.js';
 import {
-  DRILL_NAMESPACE,
-  TOOL_NAMESPACE,
+  type BindingObject,
   bindsServiceAccount,
+  DRILL_NAMESPACE,
   describePermission,
   namespacesOf,
+  type Permission,
   permissionsOf,
+  type RoleObject,
   rbacObjectsFor,
   serviceAccountName,
+  TOOL_NAMESPACE,
   withoutPermission,
-  type BindingObject,
-  type Permission,
-  type RoleObject,
 } from './rbac.js';
+import {
+  describeObject,
+  JOBS,
+  type JobName,
+  kustomizationDirs,
+  type ManifestObject,
+  renderManifests,
+  renderManifestsSync,
+} from './render.js';
 
 /**
  * What each job may do, as `<where> <verb> <group/>resource[names]`; where is `cluster` for a
@@ -52,8 +60,16 @@ const EXPECTED: Record<JobName, string[]> = {
 function grantsOf(objects: ManifestObject[], job: JobName): string[] {
   const sa = serviceAccountName(job);
   const grants: string[] = [];
-  for (const b of objects.filter((o): o is BindingObject => (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && bindsServiceAccount(o as BindingObject, TOOL_NAMESPACE, sa))) {
-    const role = objects.find((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name && (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace));
+  for (const b of objects.filter(
+    (o): o is BindingObject =>
+      (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && bindsServiceAccount(o as BindingObject, TOOL_NAMESPACE, sa),
+  )) {
+    const role = objects.find(
+      (o) =>
+        o.kind === b.roleRef.kind &&
+        o.metadata.name === b.roleRef.name &&
+        (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace),
+    );
     assert.ok(role, `${describeObject(b)} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`);
     const where = b.kind === 'ClusterRoleBinding' ? 'cluster' : b.metadata.namespace!;
     for (const p of permissionsOf([role])) {
@@ -64,8 +80,10 @@ function grantsOf(objects: ManifestObject[], job: JobName): string[] {
   return grants.sort();
 }
 
-const rolesIn = (objects: ManifestObject[]): RoleObject[] => objects.filter((o): o is RoleObject => o.kind === 'Role' || o.kind === 'ClusterRole');
-const bindingsIn = (objects: ManifestObject[]): BindingObject[] => objects.filter((o): o is BindingObject => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
+const rolesIn = (objects: ManifestObject[]): RoleObject[] =>
+  objects.filter((o): o is RoleObject => o.kind === 'Role' || o.kind === 'ClusterRole');
+const bindingsIn = (objects: ManifestObject[]): BindingObject[] =>
+  objects.filter((o): o is BindingObject => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
 
 describe('manifests: RBAC', () => {
   for (const job of JOBS) {
@@ -93,7 +111,13 @@ describe('manifests: RBAC', () => {
   for (const dir of kustomizationDirs()) {
     it(`${dir}: no wildcard, no non-resource URL, no privilege-escalation verb, deletecollection only on drill copies, no watch on Secrets`, async () => {
       const roles = rolesIn(await renderManifests(dir));
-      const rules = roles.flatMap((r) => (r.rules ?? []).map((rule) => ({ role: describeObject(r), inDrillNamespace: r.kind === 'Role' && r.metadata.namespace === DRILL_NAMESPACE, rule })));
+      const rules = roles.flatMap((r) =>
+        (r.rules ?? []).map((rule) => ({
+          role: describeObject(r),
+          inDrillNamespace: r.kind === 'Role' && r.metadata.namespace === DRILL_NAMESPACE,
+          rule,
+        })),
+      );
 
       for (const { role, inDrillNamespace, rule } of rules) {
         const fields = [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? []), ...(rule.resourceNames ?? [])];
@@ -102,7 +126,11 @@ describe('manifests: RBAC', () => {
         assert.ok(!rule.verbs.some((v) => ['escalate', 'bind', 'impersonate'].includes(v)), `${role}: ${rule.verbs.join(',')}`);
         // Deleting by label is granted once: on Secrets in the drill namespace, which holds only
         // drill copies (verify-restore removes each batch with one request). Nowhere else.
-        if (rule.verbs.includes('deletecollection')) assert.ok(inDrillNamespace && arrayEquals(rule.resources ?? [], ['secrets']), `${role}: deletecollection in ${JSON.stringify(rule)}`);
+        if (rule.verbs.includes('deletecollection'))
+          assert.ok(
+            inDrillNamespace && arrayEquals(rule.resources ?? [], ['secrets']),
+            `${role}: deletecollection in ${JSON.stringify(rule)}`,
+          );
         // A watch on Secrets would stream every change of every Secret to the job.
         assert.ok(!((rule.resources ?? []).includes('secrets') && rule.verbs.includes('watch')), `${role}: watch on secrets`);
         assert.ok(!(rule.resources ?? []).some((r) => r.includes('/')), `${role}: subresource granted`);
@@ -115,14 +143,28 @@ describe('manifests: RBAC', () => {
       const bindings = bindingsIn(objects);
 
       for (const b of bindings) {
-        assert.ok(roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name && (r.kind === 'ClusterRole' || r.metadata.namespace === b.metadata.namespace)), `${describeObject(b)}: no ${b.roleRef.kind} ${b.roleRef.name}`);
+        assert.ok(
+          roles.some(
+            (r) =>
+              r.kind === b.roleRef.kind &&
+              r.metadata.name === b.roleRef.name &&
+              (r.kind === 'ClusterRole' || r.metadata.namespace === b.metadata.namespace),
+          ),
+          `${describeObject(b)}: no ${b.roleRef.kind} ${b.roleRef.name}`,
+        );
         for (const s of b.subjects ?? []) {
           assert.equal(s.kind, 'ServiceAccount', describeObject(b));
-          assert.ok(objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === s.name && o.metadata.namespace === s.namespace), `${describeObject(b)}: no ServiceAccount ${s.namespace}/${s.name}`);
+          assert.ok(
+            objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === s.name && o.metadata.namespace === s.namespace),
+            `${describeObject(b)}: no ServiceAccount ${s.namespace}/${s.name}`,
+          );
         }
       }
       for (const r of roles) {
-        assert.ok(bindings.some((b) => b.roleRef.kind === r.kind && b.roleRef.name === r.metadata.name), `${describeObject(r)} is bound by nothing`);
+        assert.ok(
+          bindings.some((b) => b.roleRef.kind === r.kind && b.roleRef.name === r.metadata.name),
+          `${describeObject(r)} is bound by nothing`,
+        );
         assert.equal((r as { aggregationRule?: unknown }).aggregationRule, undefined, describeObject(r));
       }
     });
@@ -130,18 +172,26 @@ describe('manifests: RBAC', () => {
     it(`${dir}: no ServiceAccount token is automounted`, async () => {
       const accounts = (await renderManifests(dir)).filter((o) => o.kind === 'ServiceAccount');
 
-      for (const sa of accounts) assert.equal((sa as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false, describeObject(sa));
+      for (const sa of accounts)
+        assert.equal((sa as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false, describeObject(sa));
     });
   }
 
   it('who may write Secrets where: backup never, verify-restore only in the drill namespace', async () => {
     const objects = await renderManifests('manifests/overlays/compare-live');
-    const writes = (job: JobName): string[] => grantsOf(objects, job).filter((g) => /^(\S+) (create|update|patch|delete|deletecollection) secrets$/.test(g));
+    const writes = (job: JobName): string[] =>
+      grantsOf(objects, job).filter((g) => /^(\S+) (create|update|patch|delete|deletecollection) secrets$/.test(g));
 
     assert.deepEqual(writes('backup'), []);
-    assert.ok(writes('verify-restore').every((g) => g.startsWith(`${DRILL_NAMESPACE} `)), writes('verify-restore').join(', '));
+    assert.ok(
+      writes('verify-restore').every((g) => g.startsWith(`${DRILL_NAMESPACE} `)),
+      writes('verify-restore').join(', '),
+    );
     assert.ok(writes('restore').includes('cluster create secrets'));
-    assert.deepEqual(JOBS.filter((j) => grantsOf(objects, j).includes('cluster create namespaces')), ['restore']);
+    assert.deepEqual(
+      JOBS.filter((j) => grantsOf(objects, j).includes('cluster create namespaces')),
+      ['restore'],
+    );
   });
 
   describe('helpers for the end-to-end RBAC tests', () => {
@@ -178,7 +228,8 @@ describe('manifests: RBAC', () => {
 
     it('withoutPermission removes exactly one permission and keeps the rest of its rule', () => {
       const objects = rbacObjectsFor('rotate');
-      const key = (p: Permission): string => `${p.roleKind} ${p.roleName} ${p.verb} ${p.apiGroup}/${p.resource} ${p.resourceNames.join(',')}`;
+      const key = (p: Permission): string =>
+        `${p.roleKind} ${p.roleName} ${p.verb} ${p.apiGroup}/${p.resource} ${p.resourceNames.join(',')}`;
       const before = permissionsOf(objects).map(key);
       const target = permissionsOf(objects).find((p) => p.resource === 'statefulsets' && p.verb === 'list')!;
 
@@ -195,7 +246,13 @@ describe('manifests: RBAC', () => {
 
       const after = permissionsOf(withoutPermission(objects, get)).filter((p) => p.resource === 'leases');
 
-      assert.deepEqual(after.map((p) => [p.verb, p.resourceNames]), [['create', []], ['update', ['secret-steward-backup']]]);
+      assert.deepEqual(
+        after.map((p) => [p.verb, p.resourceNames]),
+        [
+          ['create', []],
+          ['update', ['secret-steward-backup']],
+        ],
+      );
     });
 
     it('withoutPermission refuses a permission no role holds', () => {

@@ -4,7 +4,7 @@
  * test loads `rbacObjectsFor(job)` into the emulator, runs the job as its ServiceAccount, then
  * repeats with each `withoutPermission(...)` to prove that no permission is unused.
  */
-import { renderManifestsSync, type JobName, type ManifestObject } from './render.js';
+import { type JobName, type ManifestObject, renderManifestsSync } from './render.js';
 
 export const RBAC_KINDS = ['ServiceAccount', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const;
 
@@ -45,7 +45,9 @@ export function serviceAccountName(job: JobName): string {
 
 /** True when the ServiceAccount `namespace/name` is a subject of the binding. */
 export function bindsServiceAccount(binding: BindingObject, namespace: string, name: string): boolean {
-  return (binding.subjects ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === name && (s.namespace ?? binding.metadata.namespace) === namespace);
+  return (binding.subjects ?? []).some(
+    (s) => s.kind === 'ServiceAccount' && s.name === name && (s.namespace ?? binding.metadata.namespace) === namespace,
+  );
 }
 
 /**
@@ -59,7 +61,8 @@ export function rbacObjectsFor(job: JobName, options: RbacOptions = {}): Manifes
   const objects = renderManifestsSync(options.dir ?? 'manifests/base');
   const sa = serviceAccountName(job);
   const bindings = objects.filter(
-    (o): o is BindingObject => (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && bindsServiceAccount(o as BindingObject, TOOL_NAMESPACE, sa),
+    (o): o is BindingObject =>
+      (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && bindsServiceAccount(o as BindingObject, TOOL_NAMESPACE, sa),
   );
   const roles = objects.filter((o) =>
     bindings.some(
@@ -132,7 +135,9 @@ export function permissionsOf(objects: readonly ManifestObject[]): Permission[] 
 }
 
 function samePermissionSource(o: ManifestObject, p: Permission): boolean {
-  return o.kind === p.roleKind && o.metadata.name === p.roleName && (p.roleKind === 'ClusterRole' || o.metadata.namespace === p.roleNamespace);
+  return (
+    o.kind === p.roleKind && o.metadata.name === p.roleName && (p.roleKind === 'ClusterRole' || o.metadata.namespace === p.roleNamespace)
+  );
 }
 
 /**
@@ -143,7 +148,13 @@ export function withoutPermission(objects: readonly ManifestObject[], p: Permiss
   const copy = structuredClone(objects) as ManifestObject[];
   const role = copy.find((o) => samePermissionSource(o, p)) as RoleObject | undefined;
   const rule = role?.rules?.[p.ruleIndex];
-  if (role === undefined || rule === undefined || !rule.verbs.includes(p.verb) || !(rule.resources ?? []).includes(p.resource) || !(rule.apiGroups ?? []).includes(p.apiGroup)) {
+  if (
+    role === undefined ||
+    rule === undefined ||
+    !rule.verbs.includes(p.verb) ||
+    !(rule.resources ?? []).includes(p.resource) ||
+    !(rule.apiGroups ?? []).includes(p.apiGroup)
+  ) {
     throw new Error(`no role grants ${describePermission(p)}`);
   }
   const replacement: PolicyRule[] = [];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { REPO_ROOT, componentDirs, describeObject, kustomizationDirs, renderManifests, type ManifestObject } from './render.js';
+import { componentDirs, describeObject, kustomizationDirs, type ManifestObject, REPO_ROOT, renderManifests } from './render.js';
 
 const EXPECTED_DIRS = [
   'manifests/base',
@@ -21,7 +21,11 @@ const EXPECTED_DIRS = [
   'manifests/overlays/postgresql-rotation',
 ];
 
-const names = (objs: ManifestObject[], kind: string): string[] => objs.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
+const names = (objs: ManifestObject[], kind: string): string[] =>
+  objs
+    .filter((o) => o.kind === kind)
+    .map((o) => o.metadata.name)
+    .sort();
 
 describe('manifests: kubectl kustomize', () => {
   it('finds every kustomization under manifests/ (each is rendered by the tests below)', () => {
@@ -36,7 +40,10 @@ describe('manifests: kubectl kustomize', () => {
 
       assert.ok(objects.length > 0, `${dir} rendered nothing`);
       const ids = objects.map(describeObject);
-      assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), []);
+      assert.deepEqual(
+        ids.filter((id, i) => ids.indexOf(id) !== i),
+        [],
+      );
     });
   }
 
@@ -47,7 +54,10 @@ describe('manifests: kubectl kustomize', () => {
       for (const c of k.components ?? []) used.add(join(dir, c));
     }
 
-    assert.deepEqual(componentDirs().filter((c) => !used.has(c)), []);
+    assert.deepEqual(
+      componentDirs().filter((c) => !used.has(c)),
+      [],
+    );
   });
 
   it('base: three CronJobs and no Job (the restore Job is created on purpose, not applied)', async () => {
@@ -55,7 +65,12 @@ describe('manifests: kubectl kustomize', () => {
 
     assert.deepEqual(names(objects, 'CronJob'), ['secret-steward-backup', 'secret-steward-rotate', 'secret-steward-verify-restore']);
     assert.deepEqual(names(objects, 'Job'), []);
-    assert.deepEqual(names(objects, 'ServiceAccount'), ['secret-steward-backup', 'secret-steward-restore', 'secret-steward-rotate', 'secret-steward-verify-restore']);
+    assert.deepEqual(names(objects, 'ServiceAccount'), [
+      'secret-steward-backup',
+      'secret-steward-restore',
+      'secret-steward-rotate',
+      'secret-steward-verify-restore',
+    ]);
     assert.deepEqual(names(objects, 'Namespace'), ['secret-steward', 'secret-steward-drill']);
   });
 
@@ -95,7 +110,9 @@ describe('manifests: kubectl kustomize', () => {
     const objects = await renderManifests('manifests/overlays/aws-irsa');
 
     const roles = Object.fromEntries(
-      objects.filter((o) => o.kind === 'ServiceAccount').map((o) => [o.metadata.name, o.metadata.annotations?.['eks.amazonaws.com/role-arn']]),
+      objects
+        .filter((o) => o.kind === 'ServiceAccount')
+        .map((o) => [o.metadata.name, o.metadata.annotations?.['eks.amazonaws.com/role-arn']]),
     );
     assert.match(roles['secret-steward-backup'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.match(roles['secret-steward-verify-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);

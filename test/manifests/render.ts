@@ -71,7 +71,11 @@ export function renderManifestsSync(dir: string): ManifestObject[] {
   if (!cache.has(key)) {
     let stdout: string;
     try {
-      stdout = execFileSync('kubectl', ['kustomize', key], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+      stdout = execFileSync('kubectl', ['kustomize', key], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (e) {
       throw kustomizeError(dir, e);
     }
@@ -153,7 +157,10 @@ export function podTemplatesOf(obj: ManifestObject): PodTemplate[] {
     case 'Pod':
       return spec ? [{ owner: obj, path: 'spec', labels: obj.metadata.labels ?? {}, spec: spec as PodSpecLike }] : [];
     case 'CronJob':
-      return from('spec.jobTemplate.spec.template.spec', (spec?.jobTemplate as { spec?: { template?: Template } } | undefined)?.spec?.template);
+      return from(
+        'spec.jobTemplate.spec.template.spec',
+        (spec?.jobTemplate as { spec?: { template?: Template } } | undefined)?.spec?.template,
+      );
     case 'Job':
     case 'Deployment':
     case 'StatefulSet':
@@ -168,7 +175,9 @@ export function podTemplatesOf(obj: ManifestObject): PodTemplate[] {
 }
 
 /** Every container of a pod spec (regular, init and ephemeral). */
-export function allContainers(spec: PodSpecLike): { kind: 'containers' | 'initContainers' | 'ephemeralContainers'; container: ContainerLike }[] {
+export function allContainers(
+  spec: PodSpecLike,
+): { kind: 'containers' | 'initContainers' | 'ephemeralContainers'; container: ContainerLike }[] {
   return (['containers', 'initContainers', 'ephemeralContainers'] as const).flatMap((kind) =>
     (spec[kind] ?? []).map((container) => ({ kind, container })),
   );

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describeObject, kustomizationDirs, renderManifests, type ManifestObject } from './render.js';
+import { describeObject, kustomizationDirs, type ManifestObject, renderManifests } from './render.js';
 import { formatProblems, unknownFields, validateObject } from './schema.js';
 
 const cronJob = (spec: Record<string, unknown>): ManifestObject => ({
@@ -37,11 +37,23 @@ describe('manifests: Kubernetes schema validation', () => {
 
     const bad: [string, ManifestObject, RegExp][] = [
       ['a wrong type', cronJob({ schedule: 5 }), /^spec\.schedule: must be string/],
-      ['a value outside an enum', cronJob({ concurrencyPolicy: 'Sometimes' }), /^spec\.concurrencyPolicy: must be equal to one of the allowed values/],
+      [
+        'a value outside an enum',
+        cronJob({ concurrencyPolicy: 'Sometimes' }),
+        /^spec\.concurrencyPolicy: must be equal to one of the allowed values/,
+      ],
       ['a missing required field', cronJob({ jobTemplate: undefined }), /^spec: must have required property jobTemplate/],
-      ['an invalid quantity', withContainer({ resources: { limits: { memory: 'lots' } } }), /^spec\.containers\.0\.resources\.limits\.memory: must match format "quantity"/m],
+      [
+        'an invalid quantity',
+        withContainer({ resources: { limits: { memory: 'lots' } } }),
+        /^spec\.containers\.0\.resources\.limits\.memory: must match format "quantity"/m,
+      ],
       ['an unknown top-level field', cronJob({ timezone: 'Etc/UTC' }), /^spec\.timezone: unknown field "timezone"/],
-      ['an unknown nested field (typo)', withContainer({ securityContext: { readOnlyRootFileSystem: true } }), /^spec\.containers\[0\]\.securityContext\.readOnlyRootFileSystem: unknown field/],
+      [
+        'an unknown nested field (typo)',
+        withContainer({ securityContext: { readOnlyRootFileSystem: true } }),
+        /^spec\.containers\[0\]\.securityContext\.readOnlyRootFileSystem: unknown field/,
+      ],
       ['an unknown kind', { apiVersion: 'batch/v1', kind: 'CronJobs', metadata: { name: 'x' } }, /no schema for batch\/v1 CronJobs/],
       ['an unknown apiVersion', { apiVersion: 'batch/v2', kind: 'CronJob', metadata: { name: 'x' } }, /no schema for batch\/v2 CronJob/],
     ];

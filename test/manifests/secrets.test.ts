@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { REPO_ROOT, allContainers, componentOf, describeObject, kustomizationDirs, podTemplatesOf, renderManifests } from './render.js';
+import { allContainers, componentOf, describeObject, kustomizationDirs, podTemplatesOf, REPO_ROOT, renderManifests } from './render.js';
 
 const S3_CREDENTIALS = 'secret-steward-s3-credentials';
 
@@ -42,7 +42,11 @@ describe('manifests: no Secret material, only references', () => {
         for (const { container } of allContainers(t.spec)) {
           const env = (container.env ?? []) as { name: string; valueFrom?: { secretKeyRef?: unknown } }[];
           const envFrom = (container.envFrom ?? []) as { secretRef?: unknown }[];
-          assert.deepEqual(env.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name), [], `${describeObject(t.owner)}: credentials are files, not variables`);
+          assert.deepEqual(
+            env.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name),
+            [],
+            `${describeObject(t.owner)}: credentials are files, not variables`,
+          );
           assert.equal(envFrom.filter((e) => e.secretRef).length, 0, `${describeObject(t.owner)}: envFrom a Secret`);
         }
       }
@@ -50,14 +54,27 @@ describe('manifests: no Secret material, only references', () => {
 
     it(`${dir}: Secret volumes are read-only, not world-readable, not subPath-mounted, and only where needed`, async () => {
       const objects = await renderManifests(dir);
-      const signsReports = objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'secret-steward-verify-restore' && (o.data as Record<string, string>).SECRET_STEWARD_SIGNING_KEY !== undefined);
+      const signsReports = objects.some(
+        (o) =>
+          o.kind === 'ConfigMap' &&
+          o.metadata.name === 'secret-steward-verify-restore' &&
+          (o.data as Record<string, string>).SECRET_STEWARD_SIGNING_KEY !== undefined,
+      );
       for (const t of objects.flatMap(podTemplatesOf)) {
         const where = `${dir}: ${describeObject(t.owner)}`;
-        const secretVolumes = (t.spec.volumes ?? []).filter((v) => v.secret) as { name: string; secret: { secretName: string; defaultMode?: number } }[];
-        const mounts = (t.spec.containers ?? []).flatMap((c) => (c.volumeMounts ?? []) as { name: string; readOnly?: boolean; subPath?: string }[]);
+        const secretVolumes = (t.spec.volumes ?? []).filter((v) => v.secret) as {
+          name: string;
+          secret: { secretName: string; defaultMode?: number };
+        }[];
+        const mounts = (t.spec.containers ?? []).flatMap(
+          (c) => (c.volumeMounts ?? []) as { name: string; readOnly?: boolean; subPath?: string }[],
+        );
 
         for (const v of secretVolumes) {
-          assert.ok(v.secret.defaultMode !== undefined && (v.secret.defaultMode & 0o007) === 0, `${where}: volume ${v.name} mode ${v.secret.defaultMode?.toString(8)}`);
+          assert.ok(
+            v.secret.defaultMode !== undefined && (v.secret.defaultMode & 0o007) === 0,
+            `${where}: volume ${v.name} mode ${v.secret.defaultMode?.toString(8)}`,
+          );
           for (const m of mounts.filter((m) => m.name === v.name)) {
             assert.equal(m.readOnly, true, `${where}: ${v.name} mounted writable`);
             assert.equal(m.subPath, undefined, `${where}: ${v.name} subPath mounts never see an updated Secret`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { CronExpressionParser } from 'cron-parser';
 import { ExitCode } from '../../shared/runtime/exit-codes.js';
-import { describeObject, kustomizationDirs, podTemplatesOf, renderManifests, type ManifestObject } from './render.js';
+import { describeObject, kustomizationDirs, type ManifestObject, podTemplatesOf, renderManifests } from './render.js';
 
 /**
  * Exit codes each job fails at once on; everything else (Transient, Interrupted) is retried up
@@ -18,7 +18,13 @@ interface JobSpec {
   backoffLimit?: number;
   activeDeadlineSeconds?: number;
   ttlSecondsAfterFinished?: number;
-  podFailurePolicy?: { rules: { action: string; onExitCodes?: { containerName?: string; operator: string; values: number[] }; onPodConditions?: { type: string; status: string }[] }[] };
+  podFailurePolicy?: {
+    rules: {
+      action: string;
+      onExitCodes?: { containerName?: string; operator: string; values: number[] };
+      onPodConditions?: { type: string; status: string }[];
+    }[];
+  };
   template: { spec: any };
 }
 
@@ -74,7 +80,10 @@ describe('manifests: CronJobs and Jobs', () => {
       assert.ok(shortestInterval(spec.schedule, spec.timeZone) >= 600, `${where}: runs more often than every 10 minutes`);
       assert.equal(spec.concurrencyPolicy, 'Forbid', where);
       assert.ok(spec.startingDeadlineSeconds > 0, `${where}: startingDeadlineSeconds`);
-      assert.ok(spec.startingDeadlineSeconds < shortestInterval(spec.schedule, spec.timeZone), `${where}: a late start may not reach into the next slot`);
+      assert.ok(
+        spec.startingDeadlineSeconds < shortestInterval(spec.schedule, spec.timeZone),
+        `${where}: a late start may not reach into the next slot`,
+      );
       assert.ok(spec.successfulJobsHistoryLimit >= 1 && spec.failedJobsHistoryLimit >= 1, `${where}: history limits keep evidence`);
       assert.notEqual(spec.suspend, true, `${where}: suspended`);
     }
@@ -146,7 +155,10 @@ describe('manifests: CronJobs and Jobs', () => {
       const options = c.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')?.value ?? '';
       const heap = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
 
-      assert.ok(heap > 0 && heap <= mebibytes(c.resources.limits.memory) * 0.8, `${dir}: ${describeObject(obj)}: heap ${heap} MiB vs limit ${c.resources.limits.memory}`);
+      assert.ok(
+        heap > 0 && heap <= mebibytes(c.resources.limits.memory) * 0.8,
+        `${dir}: ${describeObject(obj)}: heap ${heap} MiB vs limit ${c.resources.limits.memory}`,
+      );
     }
   });
 
@@ -170,7 +182,9 @@ describe('manifests: CronJobs and Jobs', () => {
     for (const { obj, job, dir } of all) {
       const where = `${dir}: ${describeObject(obj)}`;
       const spec = job.template.spec;
-      const mount = spec.containers[0].volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
+      const mount = spec.containers[0].volumeMounts.find(
+        (m: { mountPath: string }) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount',
+      );
       const volume = spec.volumes.find((v: { name: string }) => v.name === mount?.name);
       const sources = volume?.projected?.sources ?? [];
       const token = sources.find((s: Record<string, unknown>) => s.serviceAccountToken)?.serviceAccountToken;
@@ -178,8 +192,14 @@ describe('manifests: CronJobs and Jobs', () => {
       assert.equal(spec.automountServiceAccountToken, false, where);
       assert.equal(mount?.readOnly, true, `${where}: every job calls the API (Lease, Events), so each mounts the token`);
       assert.ok(token && token.expirationSeconds <= 3607 && token.audience === undefined, `${where}: short-lived token for the API server`);
-      assert.ok(sources.some((s: any) => s.configMap?.name === 'kube-root-ca.crt'), `${where}: CA bundle`);
-      assert.ok(sources.some((s: any) => s.downwardAPI?.items?.some((i: any) => i.path === 'namespace')), `${where}: namespace file`);
+      assert.ok(
+        sources.some((s: any) => s.configMap?.name === 'kube-root-ca.crt'),
+        `${where}: CA bundle`,
+      );
+      assert.ok(
+        sources.some((s: any) => s.downwardAPI?.items?.some((i: any) => i.path === 'namespace')),
+        `${where}: namespace file`,
+      );
     }
   });
 
@@ -187,7 +207,11 @@ describe('manifests: CronJobs and Jobs', () => {
     for (const dir of kustomizationDirs()) {
       for (const t of (await renderManifests(dir)).flatMap(podTemplatesOf)) {
         assert.equal(t.labels['app.kubernetes.io/name'], 'secret-steward', `${dir}: ${describeObject(t.owner)}`);
-        assert.equal(t.labels['app.kubernetes.io/component'], t.owner.metadata.labels?.['app.kubernetes.io/component'], `${dir}: ${describeObject(t.owner)}`);
+        assert.equal(
+          t.labels['app.kubernetes.io/component'],
+          t.owner.metadata.labels?.['app.kubernetes.io/component'],
+          `${dir}: ${describeObject(t.owner)}`,
+        );
       }
     }
   });

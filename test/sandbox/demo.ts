@@ -23,11 +23,11 @@ import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import type { BackupResult } from '../../shared/backup/run-backup.js';
 import { MemorySink } from '../../shared/log/index.js';
 import type { RotationReport } from '../../shared/rotation/report.js';
-import { isEntrypoint, runCommand, type Command } from '../../shared/runtime/command.js';
+import { type Command, isEntrypoint, runCommand } from '../../shared/runtime/command.js';
 import { formatBytes, renderTable } from '../../shared/runtime/format.js';
 import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { startSandbox, type Sandbox } from './sandbox.js';
-import { seedDemoCluster, type SeedSummary } from './seed.js';
+import { type Sandbox, startSandbox } from './sandbox.js';
+import { type SeedSummary, seedDemoCluster } from './seed.js';
 
 export const DEFAULT_DEMO_DIR = '.sandbox/demo';
 /** The backup CronJob schedule the drill and status judge freshness against. */
@@ -80,7 +80,14 @@ async function step(sb: Sandbox, name: string, cmd: Command<any>, args: string[]
     .records()
     .filter((r) => r.level === 'error' || r.level === 'warn' || (typeof r.level === 'number' && r.level >= 40))
     .map((r) => JSON.stringify(r));
-  return { name, args, code, durationMs: performance.now() - started, stdout: out.join(''), problems: [...problems, ...(err.length ? [err.join('')] : [])] };
+  return {
+    name,
+    args,
+    code,
+    durationMs: performance.now() - started,
+    stdout: out.join(''),
+    problems: [...problems, ...(err.length ? [err.join('')] : [])],
+  };
 }
 
 const indent = (text: string, by = '   ') =>
@@ -98,16 +105,28 @@ function heading(s: StepResult, n: number, title: string): string {
 function rotationSummary(r: RotationReport): string {
   const rows = r.secrets
     .filter((s) => s.action !== 'not-due')
-    .map((s) => [`${s.namespace}/${s.name}`, s.strategy ?? '', (s.keys ?? []).join(','), s.action + (s.version ? ` -> ${s.version}` : ''), (s.consumers ?? []).join(',') || '-']);
+    .map((s) => [
+      `${s.namespace}/${s.name}`,
+      s.strategy ?? '',
+      (s.keys ?? []).join(','),
+      s.action + (s.version ? ` -> ${s.version}` : ''),
+      (s.consumers ?? []).join(',') || '-',
+    ]);
   const lines = [renderTable(['SECRET', 'STRATEGY', 'KEYS CHANGED', 'RESULT', 'RESTARTED'], rows).trimEnd()];
   const notDue = r.secrets.filter((s) => s.action === 'not-due');
-  if (notDue.length > 0) lines.push(`Not due: ${notDue.map((s) => `${s.namespace}/${s.name}${s.nextDue ? ` (next ${s.nextDue.slice(0, 10)})` : ''}`).join(', ')}`);
+  if (notDue.length > 0)
+    lines.push(
+      `Not due: ${notDue.map((s) => `${s.namespace}/${s.name}${s.nextDue ? ` (next ${s.nextDue.slice(0, 10)})` : ''}`).join(', ')}`,
+    );
   const restarted = r.workloads.filter((w) => w.patched);
   if (restarted.length > 0) {
-    lines.push(`Workloads restarted, each once, and verified: ${restarted.map((w) => `${w.kind.toLowerCase()}/${w.name} (${w.namespace}): ${w.state}`).join(', ')}`);
+    lines.push(
+      `Workloads restarted, each once, and verified: ${restarted.map((w) => `${w.kind.toLowerCase()}/${w.name} (${w.namespace}): ${w.state}`).join(', ')}`,
+    );
   }
   const fps = r.secrets.flatMap((s) => (s.fingerprints ?? []).map((f) => `${s.namespace}/${s.name} ${f}`));
-  if (fps.length > 0) lines.push(`New values are never printed or logged; their fingerprints: ${fps.slice(0, 3).join('; ')}${fps.length > 3 ? '; ...' : ''}`);
+  if (fps.length > 0)
+    lines.push(`New values are never printed or logged; their fingerprints: ${fps.slice(0, 3).join('; ')}${fps.length > 3 ? '; ...' : ''}`);
   return lines.join('\n');
 }
 
@@ -194,7 +213,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       w(`${indent(backupSummary(result.backup))}\n\n`);
     }
 
-    const drill = await step(sb, 'verify-restore', verifyRestoreCommand, ['--backup-schedule', BACKUP_SCHEDULE, '--compare-live', '--output', 'json']);
+    const drill = await step(sb, 'verify-restore', verifyRestoreCommand, [
+      '--backup-schedule',
+      BACKUP_SCHEDULE,
+      '--compare-live',
+      '--output',
+      'json',
+    ]);
     result.steps.push(drill);
     w(`${heading(drill, 3, 'DR drill: prove the backup is fresh, intact, decryptable and restorable')}\n`);
     if (drill.stdout.trim().startsWith('{')) {
@@ -230,7 +255,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
     const failed = result.steps.filter((s) => s.code !== 0);
     for (const s of failed) {
-      w(`\n${s.name} exited ${s.code}. Its errors and warnings:\n${s.problems.map((p) => `   ${p}`).join('\n') || '   (none logged)'}\n${s.stdout ? `Its output:\n${indent(s.stdout)}\n` : ''}`);
+      w(
+        `\n${s.name} exited ${s.code}. Its errors and warnings:\n${s.problems.map((p) => `   ${p}`).join('\n') || '   (none logged)'}\n${s.stdout ? `Its output:\n${indent(s.stdout)}\n` : ''}`,
+      );
     }
     result.code = failed.length === 0 ? 0 : 1;
     w(
@@ -253,10 +280,16 @@ async function main(): Promise<number> {
     return 2;
   }
   if (values.help) {
-    process.stdout.write(`Usage: npm start [-- --dir DIR]\n\nRuns rotate, backup, verify-restore and status against an embedded sandbox and prints what happened.\nFiles are kept in DIR (default ${DEFAULT_DEMO_DIR}, replaced on every run).\n`);
+    process.stdout.write(
+      `Usage: npm start [-- --dir DIR]\n\nRuns rotate, backup, verify-restore and status against an embedded sandbox and prints what happened.\nFiles are kept in DIR (default ${DEFAULT_DEMO_DIR}, replaced on every run).\n`,
+    );
     return 0;
   }
-  const r = await runDemo({ dir: values.dir ?? DEFAULT_DEMO_DIR, write: (t) => process.stdout.write(t), color: process.stdout.isTTY === true && !process.env.NO_COLOR });
+  const r = await runDemo({
+    dir: values.dir ?? DEFAULT_DEMO_DIR,
+    write: (t) => process.stdout.write(t),
+    color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  });
   return r.code;
 }
 

@@ -20,7 +20,14 @@ Prints "sandbox ready" and runs until interrupted.
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { dir: { type: 'string' }, 'kube-port': { type: 'string' }, seed: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      options: {
+        dir: { type: 'string' },
+        'kube-port': { type: 'string' },
+        seed: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
@@ -42,7 +49,11 @@ async function main(): Promise<number> {
   const seed = values.seed ? await seedDemoCluster(sb.emulator) : undefined;
   process.stdout.write(
     [
-      ...(seed ? [`seeded:                  ${seed.secrets} Secrets in ${seed.namespaces.join(', ')} (${seed.policies.length} with rotation policies, ${seed.due.length} due), ${seed.deployments.length} Deployments`] : []),
+      ...(seed
+        ? [
+            `seeded:                  ${seed.secrets} Secrets in ${seed.namespaces.join(', ')} (${seed.policies.length} with rotation policies, ${seed.due.length} due), ${seed.deployments.length} Deployments`,
+          ]
+        : []),
       `Kubernetes API emulator: ${sb.emulator.url}`,
       `S3 server:               ${sb.s3.endpoint} (bucket sandbox-store)`,
       `kubeconfig:              ${sb.kubeconfig}`,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,10 @@ describe('test/sandbox (npm run sandbox)', function () {
     // The command behind `npm run sandbox` (npm itself would turn our SIGTERM into its own signal exit).
     const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.sandbox as string;
     assert.equal(script, 'node --openssl-legacy-provider --import tsx test/sandbox/main.ts');
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'test/sandbox/main.ts', '--dir', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'test/sandbox/main.ts', '--dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -7,8 +7,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
-import { KubeEmulator, type EmulatorOptions } from '../emulator/index.js';
-import { startS3Server, type S3TestServer } from '../support/s3-server.js';
+import { type EmulatorOptions, KubeEmulator } from '../emulator/index.js';
+import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 
 export interface SandboxOptions {
   /** Where kubeconfig, env and keys/ are written (created if missing). */

@@ -23,7 +23,13 @@ describe('test/sandbox/seed', function () {
       const types = new Set(secrets.filter((s) => seed.namespaces.includes(s.metadata.namespace)).map((s) => s.type));
       const deployments = JSON.stringify(emu.list('apps/v1', 'Deployment'));
       assert.equal(seed.secrets, 11);
-      assert.deepEqual([...types].sort(), ['Opaque', 'helm.sh/release.v1', 'kubernetes.io/basic-auth', 'kubernetes.io/dockerconfigjson', 'kubernetes.io/tls']);
+      assert.deepEqual([...types].sort(), [
+        'Opaque',
+        'helm.sh/release.v1',
+        'kubernetes.io/basic-auth',
+        'kubernetes.io/dockerconfigjson',
+        'kubernetes.io/tls',
+      ]);
       assert.equal(seed.policies.length, 6);
       for (const via of ['secretKeyRef', 'envFrom', 'secretName', 'imagePullSecrets']) assert.match(deployments, new RegExp(via));
     } finally {
@@ -33,7 +39,11 @@ describe('test/sandbox/seed', function () {
 
   it('npm run sandbox -- --seed serves the demo cluster to kubectl', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ss-sandbox-seed-'));
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'test/sandbox/main.ts', '--dir', dir, '--seed'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--openssl-legacy-provider', '--import', 'tsx', 'test/sandbox/main.ts', '--dir', dir, '--seed'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -3,25 +3,37 @@
  * the index and every segment and returns the Secrets. (verify-restore has its own, checked
  * reader; this one is deliberately minimal.)
  */
-import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+
+import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { decryptAndVerify, decryptStream } from '../../shared/crypto/decrypt.js';
-import { loadDecryptionKeys, loadTrustedSignerKeys } from '../../shared/crypto/keys.js';
+import { createGunzip } from 'node:zlib';
 import type { BackupIndex } from '../../shared/backup/backup-index.js';
 import { parseBackupIndex } from '../../shared/backup/backup-index-schema.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
+import { decryptAndVerify, decryptStream } from '../../shared/crypto/decrypt.js';
+import { loadDecryptionKeys, loadTrustedSignerKeys } from '../../shared/crypto/keys.js';
 import type { ObjectStore } from '../../shared/storage/index.js';
 import type { TestKeyFiles } from './job-harness.js';
 
 export interface ReadBackup {
   index: BackupIndex;
   signature: string;
-  secrets: Array<{ metadata: { name: string; namespace: string; annotations?: Record<string, string> }; type: string; data?: Record<string, string>; immutable?: boolean }>;
+  secrets: Array<{
+    metadata: { name: string; namespace: string; annotations?: Record<string, string> };
+    type: string;
+    data?: Record<string, string>;
+    immutable?: boolean;
+  }>;
   segmentTexts: string[];
 }
 
-export async function readBackup(store: ObjectStore, cluster: string, backupId: string, keys: TestKeyFiles, signer?: TestKeyFiles): Promise<ReadBackup> {
+export async function readBackup(
+  store: ObjectStore,
+  cluster: string,
+  backupId: string,
+  keys: TestKeyFiles,
+  signer?: TestKeyFiles,
+): Promise<ReadBackup> {
   const layout = new BackupLayout(cluster);
   const decryptionKeys = await loadDecryptionKeys([keys.privateKey], keys.passphraseFile);
   const trusted = signer ? await loadTrustedSignerKeys([signer.publicKey]) : [];

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
 import { MemorySink } from '../../shared/log/index.js';
-import type { Command } from '../../shared/runtime/command.js';
 import type { Clock } from '../../shared/runtime/clock.js';
+import type { Command } from '../../shared/runtime/command.js';
 import type { ExitCodeValue } from '../../shared/runtime/exit-codes.js';
-import { Shutdown } from '../../shared/runtime/shutdown.js';
-import { KubeEmulator, type EmulatorOptions } from '../emulator/index.js';
-import { startS3Server, type S3TestServer } from './s3-server.js';
+import type { Shutdown } from '../../shared/runtime/shutdown.js';
+import { type EmulatorOptions, KubeEmulator } from '../emulator/index.js';
+import { type S3TestServer, startS3Server } from './s3-server.js';
 
 /** Files of one test key pair. The passphrase is an obvious test value. */
 export interface TestKeyFiles {
@@ -25,7 +25,11 @@ export interface TestKeyFiles {
 }
 
 /** Writes a fresh ECC key pair (GnuPG-compatible) into `dir`. */
-export async function writeTestKeyPair(dir: string, name: string, opts: { expiresInSeconds?: number; now?: Date } = {}): Promise<TestKeyFiles> {
+export async function writeTestKeyPair(
+  dir: string,
+  name: string,
+  opts: { expiresInSeconds?: number; now?: Date } = {},
+): Promise<TestKeyFiles> {
   const passphrase = `test-only-passphrase-${name}`;
   const kp = await generateKeyPair({ name: `test ${name}`, email: `${name}@test.invalid`, passphrase, type: 'ecc', ...opts });
   const files = {
@@ -60,7 +64,11 @@ export interface Harness {
   /** Env for commands: AWS credentials of the S3 server. */
   env: Record<string, string>;
   /** Runs a command in-process like the CLI would. */
-  run<S extends object>(cmd: Command<S & never> | Command<any>, args: string[], opts?: { env?: Record<string, string>; clock?: Clock; shutdown?: Shutdown }): Promise<RunResult>;
+  run<S extends object>(
+    cmd: Command<S & never> | Command<any>,
+    args: string[],
+    opts?: { env?: Record<string, string>; clock?: Clock; shutdown?: Shutdown },
+  ): Promise<RunResult>;
   /** Common arguments: kubeconfig, store, cluster name, lock namespace. */
   baseArgs(prefix?: string): string[];
   stop(): Promise<void>;
@@ -86,7 +94,15 @@ export async function startHarness(opts: { emulator?: EmulatorOptions; keys?: bo
     recipient,
     signer,
     env,
-    baseArgs: (prefix = 'bk') => ['--kubeconfig', kubeconfig, ...s3.args(prefix), '--cluster-name', 'test-cluster', '--lock-namespace', 'secret-steward'],
+    baseArgs: (prefix = 'bk') => [
+      '--kubeconfig',
+      kubeconfig,
+      ...s3.args(prefix),
+      '--cluster-name',
+      'test-cluster',
+      '--lock-namespace',
+      'secret-steward',
+    ],
     async run(cmd, args, o = {}) {
       const { runCommand } = await import('../../shared/runtime/command.js');
       const logs = new MemorySink();

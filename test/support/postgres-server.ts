@@ -5,7 +5,7 @@
  * log. Run as root (CI), the server runs as the `postgres` user, which PostgreSQL requires.
  * The binaries come from Debian's postgresql-15 (`.ci/run` installs it).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,14 +48,60 @@ function binDir(): string {
 const asRoot = process.getuid?.() === 0;
 
 /** argv for running `cmd` as the postgres user when we are root (setpriv execs it: signals reach the server itself). */
-const asPostgres = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', cmd, ...args]] : [cmd, args]);
+const asPostgres = (cmd: string, args: string[]): [string, string[]] =>
+  asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', cmd, ...args]] : [cmd, args];
 
 async function makeCertificates(dir: string): Promise<{ caPem: string }> {
   const o = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await o('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=secret-steward test CA', '-keyout', 'ca.key', '-out', 'ca.crt');
-  await o('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
+  await o(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=secret-steward test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
+  await o(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  );
   await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  await o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'ext.cnf', '-out', 'server.crt');
+  await o(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+    '-out',
+    'server.crt',
+  );
   return { caPem: await readFile(join(dir, 'ca.crt'), 'utf8') };
 }
 
@@ -71,21 +117,60 @@ export async function startPostgres(opts: { parentDir?: string } = {}): Promise<
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres']);
     const { stdout: gid } = await run('id', ['-g', 'postgres']);
-    for (const p of [root, tls, join(root, 'pwfile'), ...['ca.crt', 'server.crt', 'server.key'].map((f) => join(tls, f))]) await chown(p, Number(stdout), Number(gid));
+    for (const p of [root, tls, join(root, 'pwfile'), ...['ca.crt', 'server.crt', 'server.key'].map((f) => join(tls, f))])
+      await chown(p, Number(stdout), Number(gid));
   }
-  const [initCmd, initArgs] = asPostgres(join(bin, 'initdb'), ['-D', data, '-U', PG_SUPERUSER, `--pwfile=${join(root, 'pwfile')}`, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync']);
+  const [initCmd, initArgs] = asPostgres(join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    PG_SUPERUSER,
+    `--pwfile=${join(root, 'pwfile')}`,
+    '--auth-local=scram-sha-256',
+    '--auth-host=scram-sha-256',
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ]);
   await run(initCmd, initArgs);
   // A role that TLS connections refuse (to test sslmode prefer's fall-back to plain), then everyone else either way.
   await writeFile(
     join(data, 'pg_hba.conf'),
-    ['local all all scram-sha-256', 'hostssl all tls_refused 127.0.0.1/32 reject', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'),
+    ['local all all scram-sha-256', 'hostssl all tls_refused 127.0.0.1/32 reject', 'host all all 127.0.0.1/32 scram-sha-256', ''].join(
+      '\n',
+    ),
   );
   const port = await freePort();
   let child: ChildProcess | undefined;
   const settings = [
-    '-D', data, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    '-c', 'ssl=on', '-c', `ssl_cert_file=${join(tls, 'server.crt')}`, '-c', `ssl_key_file=${join(tls, 'server.key')}`,
-    '-c', 'log_statement=all', '-c', 'log_connections=on', '-c', 'max_connections=50', '-c', 'shared_buffers=16MB',
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    root,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'ssl=on',
+    '-c',
+    `ssl_cert_file=${join(tls, 'server.crt')}`,
+    '-c',
+    `ssl_key_file=${join(tls, 'server.key')}`,
+    '-c',
+    'log_statement=all',
+    '-c',
+    'log_connections=on',
+    '-c',
+    'max_connections=50',
+    '-c',
+    'shared_buffers=16MB',
   ];
   const log: Buffer[] = [];
   const startServer = async () => {

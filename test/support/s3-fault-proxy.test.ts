@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { RequestSequence } from '../emulator/faults.js';
-import { startS3Server, type S3TestServer } from './s3-server.js';
+import { type S3TestServer, startS3Server } from './s3-server.js';
 
 interface RawAnswer {
   status: number;
@@ -15,12 +15,18 @@ interface RawAnswer {
 /** One raw, unsigned request through the proxy (s3rver serves anonymous reads), to see exactly what arrives. */
 function raw(endpoint: string, method: string, path: string, body?: Buffer): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const req = request(`${endpoint}${path}`, { method, headers: body ? { 'content-length': String(body.length) } : {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', (e) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error: e.message }));
-    });
+    const req = request(
+      `${endpoint}${path}`,
+      { method, headers: body ? { 'content-length': String(body.length) } : {}, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', (e) =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error: e.message }),
+        );
+      },
+    );
     req.on('error', (e) => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), error: e.message }));
     req.end(body);
   });
@@ -101,10 +107,24 @@ describe('test/support/s3-fault-proxy', function () {
     s3.faults.fail({ atRequest: 3, action: 'slow-down' });
     s3.faults.fail({ when: (r) => r.method === 'HEAD', action: 'error-500' });
 
-    const answers = [await raw(s3.endpoint, 'GET', getPath()), await raw(s3.endpoint, 'GET', getPath()), await raw(s3.endpoint, 'HEAD', getPath())];
+    const answers = [
+      await raw(s3.endpoint, 'GET', getPath()),
+      await raw(s3.endpoint, 'GET', getPath()),
+      await raw(s3.endpoint, 'HEAD', getPath()),
+    ];
 
-    assert.deepEqual(answers.map((a) => a.status), [200, 503, 500]);
-    assert.deepEqual(s3.faults.requests.map((r) => [r.seq, r.fault]), [[2, undefined], [3, 'slow-down'], [4, 'error-500']]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 503, 500],
+    );
+    assert.deepEqual(
+      s3.faults.requests.map((r) => [r.seq, r.fault]),
+      [
+        [2, undefined],
+        [3, 'slow-down'],
+        [4, 'error-500'],
+      ],
+    );
     s3.faults.useSequence(new RequestSequence());
   });
 
@@ -130,7 +150,14 @@ describe('test/support/s3-fault-proxy', function () {
 /** A signed PutObject through the proxy with the SDK (no retries), so that s3rver stores it. */
 async function sendPut(s3: S3TestServer, key: string, body: Buffer): Promise<void> {
   const { S3Client } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3.credentials, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: s3.credentials,
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   try {
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentLength: body.length }));
   } finally {

@@ -36,7 +36,15 @@ export type S3Operation =
  *   answering, so the client cannot tell whether it happened;
  * - `pass`: serve it normally (only `onFire` runs: tests signal a process at that point).
  */
-export type FaultAction = 'error-500' | 'slow-down' | 'drop' | 'drop-mid-upload' | 'drop-mid-download' | 'truncate' | 'lose-response' | 'pass';
+export type FaultAction =
+  | 'error-500'
+  | 'slow-down'
+  | 'drop'
+  | 'drop-mid-upload'
+  | 'drop-mid-download'
+  | 'truncate'
+  | 'lose-response'
+  | 'pass';
 
 export interface FaultRule {
   /** Only requests of this operation; any when omitted (then give `atRequest` or `when`). */
@@ -149,7 +157,13 @@ export class S3FaultProxy {
     for (const [name, value] of Object.entries(req.headers)) {
       if (!SECRET_HEADERS.has(name) && value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    const record: RecordedRequest = { seq: this.seq.next(), operation, method: req.method ?? 'GET', path: url.pathname + url.search, headers };
+    const record: RecordedRequest = {
+      seq: this.seq.next(),
+      operation,
+      method: req.method ?? 'GET',
+      path: url.pathname + url.search,
+      headers,
+    };
     this.requests.push(record);
     const rule = this.pick(record);
     if (rule === undefined) return this.forward(req, res, target, operation, url);
@@ -176,7 +190,14 @@ export class S3FaultProxy {
     return rule;
   }
 
-  private async applyFault(rule: FaultRule, record: RecordedRequest, req: IncomingMessage, res: ServerResponse, target: URL, url: URL): Promise<void> {
+  private async applyFault(
+    rule: FaultRule,
+    record: RecordedRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: URL,
+    url: URL,
+  ): Promise<void> {
     if (rule.action !== 'lose-response') await rule.onFire?.(record);
     switch (rule.action) {
       case 'pass':
@@ -216,14 +237,23 @@ export class S3FaultProxy {
         req.resume();
         req.on('end', () => {
           res.writeHead(status, { 'content-type': 'application/xml', connection: 'close' });
-          res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>injected by the test proxy</Message></Error>`);
+          res.end(
+            `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>injected by the test proxy</Message></Error>`,
+          );
         });
       }
     }
   }
 
   /** Passes the request to the store; `respond` (when given) answers the client instead of piping the response. */
-  private forward(req: IncomingMessage, res: ServerResponse, target: URL, operation: S3Operation, url: URL, respond?: (up: IncomingMessage) => Promise<void>): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: URL,
+    operation: S3Operation,
+    url: URL,
+    respond?: (up: IncomingMessage) => Promise<void>,
+  ): void {
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
       (up) => {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Where s3rver 3.7's filesystem store keeps the parts of unfinished multipart uploads. */
@@ -59,7 +59,10 @@ export function s3rverMultipartShim(directory: string) {
         '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
         `<Bucket>${xml(bucket)}</Bucket><IsTruncated>false</IsTruncated>` +
         uploads
-          .map((u) => `<Upload><Key>${xml(u.key)}</Key><UploadId>${u.uploadId}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`)
+          .map(
+            (u) =>
+              `<Upload><Key>${xml(u.key)}</Key><UploadId>${u.uploadId}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`,
+          )
           .join('') +
         '</ListMultipartUploadsResult>';
       return;

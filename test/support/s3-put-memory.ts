@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { createObjectStore } from '../../shared/storage/create-object-store.js';
 import { FileObjectStore } from '../../shared/storage/file-object-store.js';
+import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { startS3Server } from './s3-server.js';
 
 const MIB = 1024 * 1024;
@@ -27,9 +27,10 @@ if (process.argv[2] === '--serve') {
   const totalMiB = Number(process.argv[2] ?? 200);
   const partMiB = Number(process.argv[3] ?? 16);
   const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: process.execArgv, stdio: 'inherit' });
-  const { settings, credentials } = await new Promise<{ settings: Parameters<typeof createObjectStore>[0]; credentials: { accessKeyId: string; secretAccessKey: string } }>(
-    (resolve) => child.once('message', (m) => resolve(m as never)),
-  );
+  const { settings, credentials } = await new Promise<{
+    settings: Parameters<typeof createObjectStore>[0];
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  }>((resolve) => child.once('message', (m) => resolve(m as never)));
   settings.store = { kind: 's3', bucket: (settings.store as { bucket: string }).bucket, prefix: 'memory' };
   settings.s3PartSize = partMiB;
   const s3Store = createObjectStore(settings, { credentials });

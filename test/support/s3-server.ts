@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { parseSettings } from '../../shared/config/parse.js';
-import { storeSettings, type StoreSettings } from '../../shared/storage/store-settings.js';
+import { type StoreSettings, storeSettings } from '../../shared/storage/store-settings.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
 import { s3rverMultipartShim } from './s3-multipart-shim.js';
 

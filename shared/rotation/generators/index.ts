@@ -11,5 +11,7 @@ export { isValidDataKey } from './generator.js';
 
 /** Every generator a policy can name, by name. */
 export const GENERATORS: ReadonlyMap<string, Generator> = new Map(
-  ([passwordGenerator, tokenGenerator, uuidGenerator, keypairGenerator, tlsGenerator, templateGenerator] as unknown as Generator[]).map((g) => [g.name, g]),
+  ([passwordGenerator, tokenGenerator, uuidGenerator, keypairGenerator, tlsGenerator, templateGenerator] as unknown as Generator[]).map(
+    (g) => [g.name, g],
+  ),
 );

@@ -1,7 +1,7 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { isValidDataKey, type Generator, type SpecProblem } from './generator.js';
+import { type Generator, isValidDataKey, type SpecProblem } from './generator.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -17,7 +17,11 @@ const schema = z.strictObject({
   /** Data key for the public key as one OpenSSH `authorized_keys` line. */
   sshPublicKey: z.string().optional(),
   /** Comment at the end of the OpenSSH line. */
-  comment: z.string().max(256).regex(/^[^\r\n]*$/, 'one line').optional(),
+  comment: z
+    .string()
+    .max(256)
+    .regex(/^[^\r\n]*$/, 'one line')
+    .optional(),
 });
 
 export type KeypairSpec = z.infer<typeof schema>;
@@ -87,7 +91,8 @@ export const keypairGenerator: Generator<KeypairSpec> = {
     for (const field of ['publicKey', 'sshPublicKey'] as const) {
       const target = spec[field];
       if (target === undefined) continue;
-      if (!isValidDataKey(target)) problems.push({ path: [field], message: `"${target}" is not a valid data key (letters, digits, '-', '_', '.')` });
+      if (!isValidDataKey(target))
+        problems.push({ path: [field], message: `"${target}" is not a valid data key (letters, digits, '-', '_', '.')` });
       else if (target === key) problems.push({ path: [field], message: 'must differ from the key holding the private key' });
     }
     if (spec.publicKey !== undefined && spec.publicKey === spec.sshPublicKey) {
@@ -100,7 +105,8 @@ export const keypairGenerator: Generator<KeypairSpec> = {
     const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     ctx.register(privatePem);
     const out = new Map([[ctx.key, Buffer.from(privatePem, 'utf8')]]);
-    if (spec.publicKey !== undefined) out.set(spec.publicKey, Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'utf8'));
+    if (spec.publicKey !== undefined)
+      out.set(spec.publicKey, Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'utf8'));
     if (spec.sshPublicKey !== undefined) out.set(spec.sshPublicKey, Buffer.from(`${openSshPublicKey(publicKey, spec.comment)}\n`, 'utf8'));
     return out;
   },

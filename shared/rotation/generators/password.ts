@@ -61,7 +61,8 @@ export const passwordGenerator: Generator<PasswordSpec> = {
     if (spec.length < alphabets.size) {
       problems.push({ path: ['length'], message: `must be at least the number of required classes (${alphabets.size})` });
     }
-    if (spec.symbols !== undefined && /[\s]/.test(spec.symbols)) problems.push({ path: ['symbols'], message: 'must not contain whitespace' });
+    if (spec.symbols !== undefined && /[\s]/.test(spec.symbols))
+      problems.push({ path: ['symbols'], message: 'must not contain whitespace' });
     return problems;
   },
   async generate(spec, ctx) {

@@ -28,7 +28,10 @@ export function parseTemplate(template: string): { placeholders: Placeholder[] }
   let last = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
     const between = template.slice(last, m.index);
-    if (between.includes('{{')) return { problem: `malformed placeholder near "${between.slice(between.indexOf('{{'), between.indexOf('{{') + 20)}" (expected {{ key }} or {{ key | filter }})` };
+    if (between.includes('{{'))
+      return {
+        problem: `malformed placeholder near "${between.slice(between.indexOf('{{'), between.indexOf('{{') + 20)}" (expected {{ key }} or {{ key | filter }})`,
+      };
     const filters = m[2]
       .split('|')
       .map((f) => f.trim())
@@ -37,7 +40,8 @@ export function parseTemplate(template: string): { placeholders: Placeholder[] }
     placeholders.push({ key: m[1], filters, start: m.index, end: m.index + m[0].length });
     last = m.index + m[0].length;
   }
-  if (template.slice(last).includes('{{')) return { problem: 'malformed or unterminated placeholder (expected {{ key }} or {{ key | filter }})' };
+  if (template.slice(last).includes('{{'))
+    return { problem: 'malformed or unterminated placeholder (expected {{ key }} or {{ key | filter }})' };
   return { placeholders };
 }
 
@@ -77,7 +81,8 @@ export const templateGenerator: Generator<TemplateSpec> = {
     let last = 0;
     for (const p of parsed.placeholders) {
       const bytes = ctx.values.get(p.key);
-      if (bytes === undefined) throw new Error(`placeholder {{ ${p.key} }}: the Secret has no key ${p.key} and the policy does not generate it`);
+      if (bytes === undefined)
+        throw new Error(`placeholder {{ ${p.key} }}: the Secret has no key ${p.key} and the policy does not generate it`);
       let text: string;
       try {
         text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -1,8 +1,8 @@
-import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../../config/options.js';
-import { isValidDataKey, type Generator, type GeneratorContext, type SpecProblem } from './generator.js';
+import { type Generator, type GeneratorContext, isValidDataKey, type SpecProblem } from './generator.js';
 
 export const TLS_KEY_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'ed25519'] as const;
 export type TlsKeyAlgorithm = (typeof TLS_KEY_ALGORITHMS)[number];
@@ -18,10 +18,13 @@ const duration = (fallback: string) =>
     .string()
     .default(fallback)
     .refine((v) => parseDuration(v) !== undefined, 'expected a duration such as 90d, 720h or 1w')
-    .refine((v) => {
-      const ms = parseDuration(v);
-      return ms === undefined || (ms >= MIN_VALIDITY && ms <= MAX_VALIDITY);
-    }, `must be between ${formatDuration(MIN_VALIDITY)} and ${formatDuration(MAX_VALIDITY)}`);
+    .refine(
+      (v) => {
+        const ms = parseDuration(v);
+        return ms === undefined || (ms >= MIN_VALIDITY && ms <= MAX_VALIDITY);
+      },
+      `must be between ${formatDuration(MIN_VALIDITY)} and ${formatDuration(MAX_VALIDITY)}`,
+    );
 
 const schema = z.strictObject({
   generator: z.literal('tls'),
@@ -34,7 +37,10 @@ const schema = z.strictObject({
   /** @default ecdsa-p256 */
   keyAlgorithm: z.enum(TLS_KEY_ALGORITHMS).default('ecdsa-p256'),
   /** Extended key usages. @default [server] */
-  usages: z.array(z.enum(['server', 'client'])).min(1).default(['server']),
+  usages: z
+    .array(z.enum(['server', 'client']))
+    .min(1)
+    .default(['server']),
   /** Make a CA certificate (for rotating an internal CA) instead of a leaf. */
   ca: z.boolean().default(false),
   /** Sign with a CA kept in another Secret of the namespace; self-signed when absent. */
@@ -76,7 +82,12 @@ function leafAlgorithms(alg: TlsKeyAlgorithm): Algorithms {
     case 'rsa-2048':
     case 'rsa-3072':
       return {
-        generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength: alg === 'rsa-2048' ? 2048 : 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+        generate: {
+          name: 'RSASSA-PKCS1-v1_5',
+          modulusLength: alg === 'rsa-2048' ? 2048 : 3072,
+          publicExponent: new Uint8Array([1, 0, 1]),
+          hash: 'SHA-256',
+        },
         sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm,
       };
     case 'ed25519':
@@ -85,13 +96,23 @@ function leafAlgorithms(alg: TlsKeyAlgorithm): Algorithms {
 }
 
 /** WebCrypto import and signing parameters for an existing private key (a CA's). */
-function issuerAlgorithms(key: KeyObject): { import: webcrypto.Algorithm | webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams; sign: webcrypto.Algorithm } {
+function issuerAlgorithms(key: KeyObject): {
+  import: webcrypto.Algorithm | webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  sign: webcrypto.Algorithm;
+} {
   if (key.asymmetricKeyType === 'rsa') {
-    return { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.RsaHashedImportParams, sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm };
+    return {
+      import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.RsaHashedImportParams,
+      sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm,
+    };
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    const byCurve: Record<string, [string, string]> = { prime256v1: ['P-256', 'SHA-256'], secp384r1: ['P-384', 'SHA-384'], secp521r1: ['P-521', 'SHA-512'] };
+    const byCurve: Record<string, [string, string]> = {
+      prime256v1: ['P-256', 'SHA-256'],
+      secp384r1: ['P-384', 'SHA-384'],
+      secp521r1: ['P-521', 'SHA-512'],
+    };
     const hit = curve === undefined ? undefined : byCurve[curve];
     if (hit === undefined) throw new Error(`unsupported EC curve ${curve ?? 'unknown'} (supported: P-256, P-384, P-521)`);
     return { import: { name: 'ECDSA', namedCurve: hit[0] }, sign: { name: 'ECDSA', hash: hit[1] } as webcrypto.Algorithm };
@@ -136,9 +157,12 @@ async function loadIssuer(spec: NonNullable<TlsSpec['issuer']>, ctx: GeneratorCo
   } catch {
     throw new Error(`${where}: key ${spec.privateKeyKey} is not a PEM or DER private key`);
   }
-  if (!certificate.ca) throw new Error(`${where}: the certificate in ${spec.certificateKey} is not a CA (basicConstraints CA:TRUE missing)`);
-  if (!certificate.checkPrivateKey(privateKey)) throw new Error(`${where}: ${spec.privateKeyKey} is not the private key of ${spec.certificateKey}`);
-  if (new Date(certificate.validTo).getTime() <= now.getTime()) throw new Error(`${where}: the CA certificate expired at ${new Date(certificate.validTo).toISOString()}`);
+  if (!certificate.ca)
+    throw new Error(`${where}: the certificate in ${spec.certificateKey} is not a CA (basicConstraints CA:TRUE missing)`);
+  if (!certificate.checkPrivateKey(privateKey))
+    throw new Error(`${where}: ${spec.privateKeyKey} is not the private key of ${spec.certificateKey}`);
+  if (new Date(certificate.validTo).getTime() <= now.getTime())
+    throw new Error(`${where}: the CA certificate expired at ${new Date(certificate.validTo).toISOString()}`);
   const algs = issuerAlgorithms(privateKey);
   const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
   ctx.register(pkcs8);
@@ -166,18 +190,25 @@ export const tlsGenerator: Generator<TlsSpec> = {
   validate(key, spec) {
     const problems: SpecProblem[] = [];
     const privateKey = tlsPrivateKeyKey(key, spec);
-    if (privateKey === undefined) problems.push({ path: ['privateKey'], message: 'is required unless the certificate key is tls.crt (the data key for the private key)' });
+    if (privateKey === undefined)
+      problems.push({
+        path: ['privateKey'],
+        message: 'is required unless the certificate key is tls.crt (the data key for the private key)',
+      });
     for (const field of ['privateKey', 'caCertificate'] as const) {
       const target = spec[field];
       if (target === undefined) continue;
-      if (!isValidDataKey(target)) problems.push({ path: [field], message: `"${target}" is not a valid data key (letters, digits, '-', '_', '.')` });
+      if (!isValidDataKey(target))
+        problems.push({ path: [field], message: `"${target}" is not a valid data key (letters, digits, '-', '_', '.')` });
       else if (target === key) problems.push({ path: [field], message: 'must differ from the key holding the certificate' });
     }
-    if (privateKey !== undefined && privateKey === spec.caCertificate) problems.push({ path: ['caCertificate'], message: 'must differ from privateKey' });
+    if (privateKey !== undefined && privateKey === spec.caCertificate)
+      problems.push({ path: ['caCertificate'], message: 'must differ from privateKey' });
     if (spec.commonName === undefined && spec.dnsNames.length === 0 && spec.ipAddresses.length === 0) {
       problems.push({ path: ['commonName'], message: 'give commonName, dnsNames or ipAddresses (the certificate needs a subject)' });
     }
-    if (spec.chain && spec.issuer === undefined) problems.push({ path: ['chain'], message: 'needs an issuer (a self-signed certificate has no chain)' });
+    if (spec.chain && spec.issuer === undefined)
+      problems.push({ path: ['chain'], message: 'needs an issuer (a self-signed certificate has no chain)' });
     return problems;
   },
   async generate(spec, ctx) {
@@ -210,16 +241,27 @@ export const tlsGenerator: Generator<TlsSpec> = {
     ];
     if (!spec.ca) {
       extensions.push(
-        new x509.ExtendedKeyUsageExtension(spec.usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth))),
+        new x509.ExtendedKeyUsageExtension(
+          spec.usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth)),
+        ),
       );
     }
-    const sans = [...spec.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...spec.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
+    const sans = [
+      ...spec.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+      ...spec.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+    ];
     if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
 
     const common = { serialNumber: positiveSerial(), notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter };
-    let cert;
+    let cert: import('@peculiar/x509').X509Certificate;
     if (issuer === undefined) {
-      cert = await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: subject, keys, signingAlgorithm: algs.sign, extensions });
+      cert = await x509.X509CertificateGenerator.createSelfSigned({
+        ...common,
+        name: subject,
+        keys,
+        signingAlgorithm: algs.sign,
+        extensions,
+      });
     } else {
       const issuerCert = new x509.X509Certificate(issuer.certificatePem);
       extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerCert.publicKey));

@@ -9,7 +9,11 @@ const schema = z.strictObject({
   /** @default base64url */
   encoding: z.enum(['hex', 'base64', 'base64url']).default('base64url'),
   /** Text put in front of the encoded bytes, e.g. `sk_live_`. */
-  prefix: z.string().max(64).regex(/^[\x21-\x7e]*$/, 'printable ASCII without spaces').default(''),
+  prefix: z
+    .string()
+    .max(64)
+    .regex(/^[\x21-\x7e]*$/, 'printable ASCII without spaces')
+    .default(''),
 });
 
 export type TokenSpec = z.infer<typeof schema>;

@@ -3,10 +3,10 @@
  * parts: two segments, the first one a multipart upload of two parts, so that part, segment
  * and index faults all exist. Signed index.
  */
-import { backupMatches, completeBackupsWhole, noOpenUploads, nothingNewStored, secretsUnchanged, type SecretView } from '../invariants.js';
-import { CLUSTER, type CaseWorld } from '../lab.js';
-import { completeBackups, openUploads, storedKeys, type Scenario } from './scenario.js';
-import { bytesFor, secretsIn, seedShop, SHOP_NAMESPACES, valuesIn } from './shop.js';
+import { backupMatches, completeBackupsWhole, noOpenUploads, nothingNewStored, type SecretView, secretsUnchanged } from '../invariants.js';
+import { type CaseWorld, CLUSTER } from '../lab.js';
+import { completeBackups, openUploads, type Scenario, storedKeys } from './scenario.js';
+import { bytesFor, SHOP_NAMESPACES, secretsIn, seedShop, valuesIn } from './shop.js';
 
 const NAMESPACES = [...SHOP_NAMESPACES, 'bulk'];
 
@@ -18,7 +18,14 @@ const BIG: SecretView[] = Array.from({ length: 6 }, (_, i) => ({
 
 export function backupArgs(world: CaseWorld): string[] {
   const { recipient, signer } = world.lab;
-  return ['--recipient-key', recipient.publicKey, '--signing-key', signer.privateKey, '--signing-key-passphrase-file', signer.passphraseFile];
+  return [
+    '--recipient-key',
+    recipient.publicKey,
+    '--signing-key',
+    signer.privateKey,
+    '--signing-key-passphrase-file',
+    signer.passphraseFile,
+  ];
 }
 
 export const backupScenario: Scenario<SecretView[]> = {
@@ -30,11 +37,16 @@ export const backupScenario: Scenario<SecretView[]> = {
   args: (world) => [
     ...world.baseArgs(),
     ...backupArgs(world),
-    '--segment-size', '6',
-    '--compression', 'none',
-    '--s3-part-size', '5',
-    '--page-size', '10',
-    '--output', 'json',
+    '--segment-size',
+    '6',
+    '--compression',
+    'none',
+    '--s3-part-size',
+    '5',
+    '--page-size',
+    '10',
+    '--output',
+    'json',
   ],
   secretValues: (world) => valuesIn(secretsIn(world.emulator, NAMESPACES)),
   async endState(world) {
@@ -54,7 +66,8 @@ export const backupScenario: Scenario<SecretView[]> = {
     const uploads = await openUploads(world);
     if (phase === 'after-rerun' || (run.code !== null && run.code !== 0)) out.push(...noOpenUploads(uploads.inStore, uploads.onTheWire));
     // A backup run that failed deletes what it stored (the bucket started empty).
-    if (phase === 'after-fault' && run.code !== null && run.code !== 0) out.push(...nothingNewStored(new Set(), await storedKeys(world), `${CLUSTER}/backups/`));
+    if (phase === 'after-fault' && run.code !== null && run.code !== 0)
+      out.push(...nothingNewStored(new Set(), await storedKeys(world), `${CLUSTER}/backups/`));
     return out;
   },
 };

@@ -9,6 +9,13 @@ import { rotatePostgresqlScenario } from './rotate-postgresql.js';
 import type { Scenario } from './scenario.js';
 import { verifyRestoreScenario } from './verify-restore.js';
 
-export const SCENARIOS: ReadonlyArray<Scenario<any>> = [backupScenario, verifyRestoreScenario, restoreScenario, rotateInPlaceScenario, rotateVersionedScenario, rotatePostgresqlScenario];
+export const SCENARIOS: ReadonlyArray<Scenario<any>> = [
+  backupScenario,
+  verifyRestoreScenario,
+  restoreScenario,
+  rotateInPlaceScenario,
+  rotateVersionedScenario,
+  rotatePostgresqlScenario,
+];
 
 export type { Phase, Scenario } from './scenario.js';

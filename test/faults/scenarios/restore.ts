@@ -7,8 +7,8 @@ import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import { completeBackupsWhole, key, noOpenUploads, type SecretView } from '../invariants.js';
 import { backupArgs } from './backup.js';
 import { completeBackups, openUploads, type Scenario } from './scenario.js';
+import { SHOP_NAMESPACES, secretsIn, seedShop, valuesIn } from './shop.js';
 import { shopBackup } from './shop-backup.js';
-import { secretsIn, seedShop, SHOP_NAMESPACES, valuesIn } from './shop.js';
 import { readKeyArgs } from './verify-restore.js';
 
 interface Seeded {
@@ -30,7 +30,12 @@ export const restoreScenario: Scenario<Seeded> = {
     const backedUp = await seedShop(world.emulator);
     world.emulator.delete('v1', 'Secret', 'shop', 'db');
     const apiKey = world.emulator.get('v1', 'Secret', 'web', 'api-key') as unknown as SecretView;
-    world.emulator.update({ apiVersion: 'v1', kind: 'Secret', ...apiKey, data: { key: Buffer.from(LIVE_API_KEY).toString('base64') } } as never);
+    world.emulator.update({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      ...apiKey,
+      data: { key: Buffer.from(LIVE_API_KEY).toString('base64') },
+    } as never);
     return { backedUp, live: secretsIn(world.emulator, SHOP_NAMESPACES) };
   },
   args: (world) => [...world.baseArgs(), ...readKeyArgs(world), ...backupArgs(world), '--mode', 'overwrite', '--output', 'json'],
@@ -66,7 +71,8 @@ export function restoredOrKept(seeded: Seeded, now: readonly SecretView[], backu
       continue;
     }
     if (is !== live.get(k) && is !== backedUp.get(k)) out.push(`Secret ${k} holds neither its live nor its backed-up data`);
-    if (live.has(k) && is !== live.get(k) && !saved.has(`${k} ${live.get(k)}`)) out.push(`Secret ${k} was overwritten and its previous data is in no complete pre-restore backup`);
+    if (live.has(k) && is !== live.get(k) && !saved.has(`${k} ${live.get(k)}`))
+      out.push(`Secret ${k} was overwritten and its previous data is in no complete pre-restore backup`);
   }
   return out;
 }

@@ -13,10 +13,10 @@
  *   one (when rotated).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { startPostgres, type PgTestServer } from '../../support/postgres-server.js';
+import { type PgTestServer, startPostgres } from '../../support/postgres-server.js';
 import type { CaseWorld } from '../lab.js';
-import { exitText, type Scenario } from './scenario.js';
 import { danglingReferences, data, deployment, originalsOf, rotateArgs, rotationState, secret, secrets } from './rotate.js';
+import { exitText, type Scenario } from './scenario.js';
 import { valuesIn } from './shop.js';
 
 const NS = 'shop';
@@ -37,7 +37,14 @@ function pg(): PgTestServer {
 
 function original(): Record<string, string> {
   const { host, port } = pg();
-  return { username: ROLE, password: ORIGINAL_PASSWORD, host, port: String(port), database: 'shop', DATABASE_URL: `postgresql://${ROLE}:${ORIGINAL_PASSWORD}@${host}:${port}/shop` };
+  return {
+    username: ROLE,
+    password: ORIGINAL_PASSWORD,
+    host,
+    port: String(port),
+    database: 'shop',
+    DATABASE_URL: `postgresql://${ROLE}:${ORIGINAL_PASSWORD}@${host}:${port}/shop`,
+  };
 }
 
 const POLICY = [
@@ -49,7 +56,8 @@ const POLICY = [
   'backend: { name: postgresql, sslmode: disable, connectAttempts: 2, connectTimeout: 2s }',
 ].join('\n');
 
-const accepts = async (password: string | undefined): Promise<boolean> => password !== undefined && (await pg().login(ROLE, password, 'shop')) === undefined;
+const accepts = async (password: string | undefined): Promise<boolean> =>
+  password !== undefined && (await pg().login(ROLE, password, 'shop')) === undefined;
 
 interface Seeded {
   originals: Map<string, string>;
@@ -95,20 +103,32 @@ export const rotatePostgresqlScenario: Scenario<Seeded> = {
       const { password, ...rest } = now;
       const { password: _p, DATABASE_URL: _u, ...baseRest } = base;
       const { DATABASE_URL, ...restNoUrl } = rest;
-      if (password === ORIGINAL_PASSWORD || !isDeepStrictEqual(restNoUrl, baseRest) || DATABASE_URL !== `postgresql://${ROLE}:${urlencode(password)}@${base.host}:${base.port}/shop`) {
-        out.push('Secret shop/db is neither unchanged nor fully rotated (a key kept its old value, or the URL does not embed the new password)');
+      if (
+        password === ORIGINAL_PASSWORD ||
+        !isDeepStrictEqual(restNoUrl, baseRest) ||
+        DATABASE_URL !== `postgresql://${ROLE}:${urlencode(password)}@${base.host}:${base.port}/shop`
+      ) {
+        out.push(
+          'Secret shop/db is neither unchanged nor fully rotated (a key kept its old value, or the URL does not embed the new password)',
+        );
       }
-      if (data(world, 'db-previous')?.password !== ORIGINAL_PASSWORD) out.push('Secret shop/db was rotated but its previous password is not recoverable from shop/db-previous');
+      if (data(world, 'db-previous')?.password !== ORIGINAL_PASSWORD)
+        out.push('Secret shop/db was rotated but its previous password is not recoverable from shop/db-previous');
     }
     const pending = data(world, 'db-pending');
-    const step = (world.emulator.get('v1', 'Secret', NS, 'db-pending') as { metadata?: { annotations?: Record<string, string> } } | undefined)?.metadata?.annotations?.['secret-steward.io/rotation-step'];
+    const step = (
+      world.emulator.get('v1', 'Secret', NS, 'db-pending') as { metadata?: { annotations?: Record<string, string> } } | undefined
+    )?.metadata?.annotations?.['secret-steward.io/rotation-step'];
     const secretWorks = await accepts(now.password);
     if (pending === undefined || phase === 'after-rerun') {
       if (!secretWorks) out.push(`${phase}: the database refuses the password shop/db holds (no rotation in flight; ${exitText(run)})`);
     } else if (!secretWorks && !(await accepts(pending.password))) {
-      out.push(`${phase}: the database accepts neither the password of shop/db nor the pending one (companion at step ${step ?? '?'}; ${exitText(run)})`);
+      out.push(
+        `${phase}: the database accepts neither the password of shop/db nor the pending one (companion at step ${step ?? '?'}; ${exitText(run)})`,
+      );
     }
-    if (phase === 'after-rerun' && rotated && (await accepts(ORIGINAL_PASSWORD))) out.push('after-rerun: the database still accepts the original password after the rotation finished');
+    if (phase === 'after-rerun' && rotated && (await accepts(ORIGINAL_PASSWORD)))
+      out.push('after-rerun: the database still accepts the original password after the rotation finished');
     return out;
   },
 };

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KubeEmulator } from '../../emulator/index.js';
 import { podTemplate, type WorkloadRefs } from '../../shared/rotation/support/cluster.js';
 import type { SecretView } from '../invariants.js';
-import { LOCK_NAMESPACE, type CaseWorld } from '../lab.js';
+import { type CaseWorld, LOCK_NAMESPACE } from '../lab.js';
 import type { Scenario } from './scenario.js';
 import { valuesIn } from './shop.js';
 
@@ -25,17 +25,40 @@ const urlencode = (t: string) => encodeURIComponent(t).replace(/[!'()*]/g, (ch) 
 type Refs = Pick<WorkloadRefs, 'envFrom' | 'env'>;
 
 export function deployment(emulator: KubeEmulator, name: string, refs: Refs): void {
-  emulator.create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS }, spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: podTemplate(name, refs) } });
+  emulator.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: NS },
+    spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: podTemplate(name, refs) },
+  });
 }
 
 function cronJob(emulator: KubeEmulator, name: string, refs: Refs): void {
   const template = podTemplate(name, refs) as { spec: Record<string, unknown> };
   template.spec.restartPolicy = 'Never';
-  emulator.create({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name, namespace: NS }, spec: { schedule: '0 * * * *', jobTemplate: { spec: { template } } } });
+  emulator.create({
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name, namespace: NS },
+    spec: { schedule: '0 * * * *', jobTemplate: { spec: { template } } },
+  });
 }
 
-export function secret(emulator: KubeEmulator, name: string, data: Record<string, string>, annotations: Record<string, string>, immutable = false): void {
-  emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS, annotations }, type: 'Opaque', immutable, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) } as never);
+export function secret(
+  emulator: KubeEmulator,
+  name: string,
+  data: Record<string, string>,
+  annotations: Record<string, string>,
+  immutable = false,
+): void {
+  emulator.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: NS, annotations },
+    type: 'Opaque',
+    immutable,
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  } as never);
 }
 
 export function secrets(world: CaseWorld): SecretView[] {
@@ -74,7 +97,11 @@ function refsOf(w: Workload): string[] {
 /** Consumers must never point at a Secret that does not exist (their pods would not start). */
 export function danglingReferences(world: CaseWorld): string[] {
   const existing = new Set(secrets(world).map((s) => s.metadata.name));
-  return workloads(world).flatMap((w) => refsOf(w).filter((n) => !existing.has(n)).map((n) => `${w.kind} ${NS}/${w.metadata.name} references Secret ${n}, which does not exist`));
+  return workloads(world).flatMap((w) =>
+    refsOf(w)
+      .filter((n) => !existing.has(n))
+      .map((n) => `${w.kind} ${NS}/${w.metadata.name} references Secret ${n}, which does not exist`),
+  );
 }
 
 /**
@@ -84,19 +111,38 @@ export function danglingReferences(world: CaseWorld): string[] {
  * the newest rotation, and whether they are rolled out.
  */
 export function rotationState(world: CaseWorld, originals: ReadonlyMap<string, string>): unknown {
-  const classify = (v: string) => [...originals].filter(([, o]) => o === v).map(([k]) => `orig:${k}`).sort()[0] ?? 'new';
+  const classify = (v: string) =>
+    [...originals]
+      .filter(([, o]) => o === v)
+      .map(([k]) => `orig:${k}`)
+      .sort()[0] ?? 'new';
   const outcomes: Array<{ rotation: string; at: string }> = [];
-  const stable = new Set(['secret-steward.io/lineage', 'secret-steward.io/version', 'secret-steward.io/superseded-by', 'secret-steward.io/role']);
+  const stable = new Set([
+    'secret-steward.io/lineage',
+    'secret-steward.io/version',
+    'secret-steward.io/superseded-by',
+    'secret-steward.io/role',
+  ]);
   const out: Record<string, unknown> = {};
   for (const s of secrets(world).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     const a = s.metadata.annotations ?? {};
-    const outcome = a['secret-steward.io/last-outcome'] ? (JSON.parse(a['secret-steward.io/last-outcome']) as { result: string; rotation: string; at: string }) : undefined;
+    const outcome = a['secret-steward.io/last-outcome']
+      ? (JSON.parse(a['secret-steward.io/last-outcome']) as { result: string; rotation: string; at: string })
+      : undefined;
     if (outcome) outcomes.push(outcome);
     out[`secret ${s.metadata.name}`] = {
       type: s.type,
       immutable: s.immutable ?? false,
-      data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, classify(Buffer.from(v, 'base64').toString())]).sort()),
-      labels: Object.fromEntries(Object.entries(s.metadata.labels ?? {}).filter(([k]) => stable.has(k)).sort()),
+      data: Object.fromEntries(
+        Object.entries(s.data ?? {})
+          .map(([k, v]) => [k, classify(Buffer.from(v, 'base64').toString())])
+          .sort(),
+      ),
+      labels: Object.fromEntries(
+        Object.entries(s.metadata.labels ?? {})
+          .filter(([k]) => stable.has(k))
+          .sort(),
+      ),
       annotations: Object.fromEntries(
         Object.entries(a)
           .map(([k, v]) => [k, stable.has(k) ? v : k === 'secret-steward.io/last-outcome' ? outcome!.result : 'present'])
@@ -110,13 +156,26 @@ export function rotationState(world: CaseWorld, originals: ReadonlyMap<string, s
     out[`${w.kind} ${w.metadata.name}`] = {
       references: refsOf(w),
       restart: restarted === undefined ? 'none' : newest !== undefined && restarted.includes(newest) ? 'for the newest rotation' : 'other',
-      rolledOut: w.kind === 'CronJob' || (w.status?.observedGeneration === w.metadata.generation && w.status?.availableReplicas === w.spec.replicas && w.status?.updatedReplicas === w.spec.replicas),
+      rolledOut:
+        w.kind === 'CronJob' ||
+        (w.status?.observedGeneration === w.metadata.generation &&
+          w.status?.availableReplicas === w.spec.replicas &&
+          w.status?.updatedReplicas === w.spec.replicas),
     };
   }
   return out;
 }
 
-export const rotateArgs = (world: CaseWorld) => ['--kubeconfig', world.kubeconfig, '--lock-namespace', LOCK_NAMESPACE, '--rollout-poll-interval', '100ms', '--output', 'json'];
+export const rotateArgs = (world: CaseWorld) => [
+  '--kubeconfig',
+  world.kubeconfig,
+  '--lock-namespace',
+  LOCK_NAMESPACE,
+  '--rollout-poll-interval',
+  '100ms',
+  '--output',
+  'json',
+];
 
 interface Seeded {
   /** `secret/key` -> value as seeded. */
@@ -135,14 +194,19 @@ const common = {
   endState: async (world: CaseWorld, seeded: Seeded) => rotationState(world, seeded.originals),
 };
 
-const ORIGINAL_DB = { username: 'app', password: 'original-password-CANARY-7d1e', DATABASE_URL: 'postgres://app:original-password-CANARY-7d1e@db/app' };
+const ORIGINAL_DB = {
+  username: 'app',
+  password: 'original-password-CANARY-7d1e',
+  DATABASE_URL: 'postgres://app:original-password-CANARY-7d1e@db/app',
+};
 
 export const rotateInPlaceScenario: Scenario<Seeded> = {
   ...common,
   job: 'rotate-in-place',
   description: 'in-place rotation of shop/db (password + URL template), 2 consuming Deployments',
   async seed(world) {
-    const policy = 'maxAge: 30d\nkeys:\n  password: { generator: password, length: 20 }\n  DATABASE_URL: { generator: template, template: "postgres://{{ username }}:{{ password | urlencode }}@db/app" }\nrollout: { waitReady: 20s }';
+    const policy =
+      'maxAge: 30d\nkeys:\n  password: { generator: password, length: 20 }\n  DATABASE_URL: { generator: template, template: "postgres://{{ username }}:{{ password | urlencode }}@db/app" }\nrollout: { waitReady: 20s }';
     world.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     secret(world.emulator, 'db', ORIGINAL_DB, { 'secret-steward.io/rotation': policy, ...LONG_AGO });
     deployment(world.emulator, 'api', { envFrom: ['db'] });
@@ -155,8 +219,14 @@ export const rotateInPlaceScenario: Scenario<Seeded> = {
     const now = data(world, 'db');
     if (now === undefined) return [...out, 'Secret shop/db was deleted'];
     if (isDeepStrictEqual(now, ORIGINAL_DB)) return out;
-    if (now.username !== ORIGINAL_DB.username || now.password === ORIGINAL_DB.password || now.DATABASE_URL !== `postgres://app:${urlencode(now.password)}@db/app`) {
-      out.push('Secret shop/db is neither unchanged nor fully rotated (a key kept its old value, or the URL does not embed the new password)');
+    if (
+      now.username !== ORIGINAL_DB.username ||
+      now.password === ORIGINAL_DB.password ||
+      now.DATABASE_URL !== `postgres://app:${urlencode(now.password)}@db/app`
+    ) {
+      out.push(
+        'Secret shop/db is neither unchanged nor fully rotated (a key kept its old value, or the URL does not embed the new password)',
+      );
     }
     const previous = data(world, 'db-previous');
     if (previous?.password !== ORIGINAL_DB.password || previous?.DATABASE_URL !== ORIGINAL_DB.DATABASE_URL) {
@@ -175,8 +245,20 @@ export const rotateVersionedScenario: Scenario<Seeded> = {
   async seed(world) {
     const policy = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: token }\nrollout: { waitReady: 20s }';
     world.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-    secret(world.emulator, 'keys-v1', { API_KEY: 'first-key-value-CANARY-55c0', REGION: 'eu-west-1' }, { 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '1', 'secret-steward.io/superseded-by': 'keys-v2' }, true);
-    secret(world.emulator, 'keys-v2', ORIGINAL_KEYS, { 'secret-steward.io/rotation': policy, ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' }, true);
+    secret(
+      world.emulator,
+      'keys-v1',
+      { API_KEY: 'first-key-value-CANARY-55c0', REGION: 'eu-west-1' },
+      { 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '1', 'secret-steward.io/superseded-by': 'keys-v2' },
+      true,
+    );
+    secret(
+      world.emulator,
+      'keys-v2',
+      ORIGINAL_KEYS,
+      { 'secret-steward.io/rotation': policy, ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' },
+      true,
+    );
     deployment(world.emulator, 'web', { envFrom: ['keys-v2'] });
     cronJob(world.emulator, 'report', { env: [['keys-v2', 'API_KEY']] });
     await world.emulator.workloads.idle();
@@ -184,12 +266,14 @@ export const rotateVersionedScenario: Scenario<Seeded> = {
   },
   async check(world) {
     const out = danglingReferences(world);
-    if (!isDeepStrictEqual(data(world, 'keys-v2'), ORIGINAL_KEYS)) out.push('the current version shop/keys-v2 was deleted or changed: its values are not recoverable');
+    if (!isDeepStrictEqual(data(world, 'keys-v2'), ORIGINAL_KEYS))
+      out.push('the current version shop/keys-v2 was deleted or changed: its values are not recoverable');
     for (const s of secrets(world)) {
       const m = /^keys-v(\d+)$/.exec(s.metadata.name);
       if (m === null || Number(m[1]) <= 2) continue;
       const d = data(world, s.metadata.name)!;
-      if (d.API_KEY === ORIGINAL_KEYS.API_KEY || d.REGION !== ORIGINAL_KEYS.REGION) out.push(`new version shop/${s.metadata.name} is not a rotation of keys-v2 (API_KEY unchanged, or REGION not copied)`);
+      if (d.API_KEY === ORIGINAL_KEYS.API_KEY || d.REGION !== ORIGINAL_KEYS.REGION)
+        out.push(`new version shop/${s.metadata.name} is not a rotation of keys-v2 (API_KEY unchanged, or REGION not copied)`);
     }
     return out;
   },

@@ -2,14 +2,15 @@
  * What a scenario of the fault matrix is (one job on a small fixed world), and helpers that
  * read what the store holds for the invariant checks.
  */
-import type { Command } from '../../../shared/runtime/command.js';
-import { BackupLayout } from '../../../shared/backup/backup-layout.js';
+
 import { parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
+import { BackupLayout } from '../../../shared/backup/backup-layout.js';
 import { decryptAndVerify } from '../../../shared/crypto/decrypt.js';
 import { loadDecryptionKeys, loadTrustedSignerKeys } from '../../../shared/crypto/keys.js';
+import type { Command } from '../../../shared/runtime/command.js';
 import type { ObjectStore } from '../../../shared/storage/index.js';
 import type { BackupContent } from '../invariants.js';
-import { CLUSTER, type CaseWorld, type FaultLab, type JobRun } from '../lab.js';
+import { type CaseWorld, CLUSTER, type FaultLab, type JobRun } from '../lab.js';
 
 /** When a scenario's checks run: right after the faulted run, or after the clean rerun that followed it. */
 export type Phase = 'after-fault' | 'after-rerun';
@@ -68,10 +69,19 @@ export async function completeBackups(world: CaseWorld): Promise<BackupContent[]
   const out: BackupContent[] = [];
   for (const [id, keys] of [...objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!keys.some((k) => k.key === layout.indexKey(id))) continue;
-    const version = `${id} ${keys.map((k) => `${k.key}:${k.size}:${k.at}`).sort().join(',')}`;
+    const version = `${id} ${keys
+      .map((k) => `${k.key}:${k.size}:${k.at}`)
+      .sort()
+      .join(',')}`;
     let content = cache.get(version);
     if (content === undefined) {
-      content = await readComplete(world, store, layout, id, keys.map((k) => k.key));
+      content = await readComplete(
+        world,
+        store,
+        layout,
+        id,
+        keys.map((k) => k.key),
+      );
       cache.set(version, content);
     }
     out.push(content);
@@ -95,7 +105,13 @@ function keysOf(lab: FaultLab): ReturnType<typeof loadKeys> {
   return keys;
 }
 
-async function readComplete(world: CaseWorld, store: ObjectStore, layout: BackupLayout, id: string, keys: readonly string[]): Promise<BackupContent> {
+async function readComplete(
+  world: CaseWorld,
+  store: ObjectStore,
+  layout: BackupLayout,
+  id: string,
+  keys: readonly string[],
+): Promise<BackupContent> {
   const stored = new Map<string, { size: number; sha256: string }>();
   for (const k of keys) {
     if (k === layout.indexKey(id)) continue;

@@ -23,8 +23,12 @@ async function take(lab: FaultLab): Promise<string> {
   const world = await lab.openCase();
   try {
     await seedShop(world.emulator);
-    const r = await world.runInProcess(backupCommand, [...world.baseArgs(), ...backupArgs(world), '--segment-size', '1'], { identity: 'template-backup', timeoutMs: 60_000 });
-    if (r.code !== 0) throw new Error(`the template backup failed (exit ${r.code}): ${r.logLines.filter((l) => l.includes('"level":"error"')).join('\n')}`);
+    const r = await world.runInProcess(backupCommand, [...world.baseArgs(), ...backupArgs(world), '--segment-size', '1'], {
+      identity: 'template-backup',
+      timeoutMs: 60_000,
+    });
+    if (r.code !== 0)
+      throw new Error(`the template backup failed (exit ${r.code}): ${r.logLines.filter((l) => l.includes('"level":"error"')).join('\n')}`);
     return await lab.saveBucket('shop-backup');
   } finally {
     await world.close();

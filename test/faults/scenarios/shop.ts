@@ -6,8 +6,8 @@
  * matches the Secrets of every case.
  */
 import { createHash } from 'node:crypto';
-import { makeTls, type TlsMaterial } from '../../shared/verify/drill-fixtures.js';
 import type { KubeEmulator } from '../../emulator/index.js';
+import { makeTls, type TlsMaterial } from '../../shared/verify/drill-fixtures.js';
 import type { SecretView } from '../invariants.js';
 
 export const CANARY = 'CANARY-5f1e9a7c3b2d4e6f-faults';
@@ -41,7 +41,12 @@ export async function shopSecrets(): Promise<SecretView[]> {
     secret('shop', 'db', { username: 'app', password: 'db-password-Q7f3Zk9wLp2' }, { metadata: { name: 'db', labels: { app: 'db' } } }),
     secret('shop', 'canary', { token: CANARY }),
     secret('shop', 'tls', { 'tls.crt': pem.cert, 'tls.key': pem.key }, { type: 'kubernetes.io/tls' }),
-    secret('shop', 'registry', { '.dockerconfigjson': JSON.stringify({ auths: { 'registry.example': { auth: b64('robot:registry-token-8d2f6a1c') } } }) }, { type: 'kubernetes.io/dockerconfigjson' }),
+    secret(
+      'shop',
+      'registry',
+      { '.dockerconfigjson': JSON.stringify({ auths: { 'registry.example': { auth: b64('robot:registry-token-8d2f6a1c') } } }) },
+      { type: 'kubernetes.io/dockerconfigjson' },
+    ),
     secret('shop', 'blob-1', { blob: bytesFor('blob-1', 500 * 1024) }),
     secret('shop', 'blob-2', { blob: bytesFor('blob-2', 500 * 1024) }),
     secret('web', 'api-key', { key: 'api-key-Zx81mQ0pVb7Tn4' }, { metadata: { name: 'api-key', labels: { tier: 'web' } } }),

@@ -3,18 +3,25 @@
  * Secrets (three batches: creates, list and deletecollection each), with a signed report.
  */
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
-import { noDrillObjects, secretsUnchanged, type SecretView } from '../invariants.js';
-import { CLUSTER, type CaseWorld } from '../lab.js';
-import { storedKeys, type Scenario } from './scenario.js';
+import { noDrillObjects, type SecretView, secretsUnchanged } from '../invariants.js';
+import { type CaseWorld, CLUSTER } from '../lab.js';
+import { type Scenario, storedKeys } from './scenario.js';
+import { SHOP_NAMESPACES, secretsIn, seedShop, valuesIn } from './shop.js';
 import { shopBackup } from './shop-backup.js';
-import { secretsIn, seedShop, SHOP_NAMESPACES, valuesIn } from './shop.js';
 
 export const DRILL_NAMESPACE = 'secret-steward-drill';
 
 /** Flags that read a backup: the private key, its passphrase and the trusted signer. */
 export function readKeyArgs(world: CaseWorld): string[] {
   const { recipient, signer } = world.lab;
-  return ['--decryption-key', recipient.privateKey, '--decryption-key-passphrase-file', recipient.passphraseFile, '--trusted-signer-key', signer.publicKey];
+  return [
+    '--decryption-key',
+    recipient.privateKey,
+    '--decryption-key-passphrase-file',
+    recipient.passphraseFile,
+    '--trusted-signer-key',
+    signer.publicKey,
+  ];
 }
 
 function drillObjects(world: CaseWorld): string[] {
@@ -35,18 +42,25 @@ export const verifyRestoreScenario: Scenario<SecretView[]> = {
   args: (world) => [
     ...world.baseArgs(),
     ...readKeyArgs(world),
-    '--drill-namespace', DRILL_NAMESPACE,
-    '--drill-batch-secrets', '4',
-    '--signing-key', world.lab.signer.privateKey,
-    '--signing-key-passphrase-file', world.lab.signer.passphraseFile,
-    '--output', 'json',
+    '--drill-namespace',
+    DRILL_NAMESPACE,
+    '--drill-batch-secrets',
+    '4',
+    '--signing-key',
+    world.lab.signer.privateKey,
+    '--signing-key-passphrase-file',
+    world.lab.signer.passphraseFile,
+    '--output',
+    'json',
   ],
   secretValues: (world) => valuesIn(secretsIn(world.emulator, SHOP_NAMESPACES)),
   async endState(world) {
     const layout = new BackupLayout(CLUSTER);
     const reports = (await storedKeys(world)).map((k) => layout.parseReportKey(k)).filter((r) => r !== undefined);
     return {
-      secrets: Object.fromEntries(secretsIn(world.emulator, SHOP_NAMESPACES).map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s.data])),
+      secrets: Object.fromEntries(
+        secretsIn(world.emulator, SHOP_NAMESPACES).map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s.data]),
+      ),
       drillObjects: drillObjects(world),
       passReportStored: reports.some((r) => r.passed),
     };

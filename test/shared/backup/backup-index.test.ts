@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { indexJsonChunks, INDEX_FORMAT, type BackupIndex, type SecretEntry } from '../../../shared/backup/backup-index.js';
+import { type BackupIndex, INDEX_FORMAT, indexJsonChunks, type SecretEntry } from '../../../shared/backup/backup-index.js';
 import { parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
 
 function makeIndex(n: number, extra: Partial<BackupIndex> = {}): BackupIndex {
@@ -42,7 +42,10 @@ describe('shared/backup/backup-index', () => {
 
       assert.equal(chunks.join(''), JSON.stringify(index));
       assert.ok(chunks.length > 10, `expected the Secrets in many chunks, got ${chunks.length}`);
-      assert.ok(chunks.every((c) => c.length < 16 * 1024 + 1024), 'no chunk much over the requested size');
+      assert.ok(
+        chunks.every((c) => c.length < 16 * 1024 + 1024),
+        'no chunk much over the requested size',
+      );
     });
 
     it('leaves out keys whose value is undefined, as JSON.stringify does, and the result parses as an index', () => {

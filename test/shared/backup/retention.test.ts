@@ -23,7 +23,11 @@ for (let day = 0; day < 40; day++) {
 describe('shared/backup/retention', () => {
   const table: Array<{ name: string; policy: RetentionPolicy; expect: string[] }> = [
     { name: 'last 3', policy: { last: 3 }, expect: ['2026-11-27T03:00', '2026-11-26T15:00', '2026-11-26T03:00'] },
-    { name: 'daily 3 keeps the newest of each of the 3 newest days', policy: { daily: 3 }, expect: ['2026-11-27T03:00', '2026-11-26T15:00', '2026-11-25T15:00'] },
+    {
+      name: 'daily 3 keeps the newest of each of the 3 newest days',
+      policy: { daily: 3 },
+      expect: ['2026-11-27T03:00', '2026-11-26T15:00', '2026-11-25T15:00'],
+    },
     { name: 'hourly 2', policy: { hourly: 2 }, expect: ['2026-11-27T03:00', '2026-11-26T15:00'] },
     {
       name: 'weekly 3 uses ISO weeks (Monday start)',
@@ -50,17 +54,33 @@ describe('shared/backup/retention', () => {
 
   it('keeps the newest complete backup under every single-rule policy', () => {
     const times = ['2026-01-01T00:00:00Z', '2025-01-01T00:00:00Z', '2020-06-01T00:00:00Z'];
-    const policies: RetentionPolicy[] = [{ last: 1 }, { hourly: 1 }, { daily: 1 }, { weekly: 1 }, { monthly: 1 }, { yearly: 1 }, { within: 1 }];
+    const policies: RetentionPolicy[] = [
+      { last: 1 },
+      { hourly: 1 },
+      { daily: 1 },
+      { weekly: 1 },
+      { monthly: 1 },
+      { yearly: 1 },
+      { within: 1 },
+    ];
 
     for (const policy of policies) {
       const d = applyRetention(backups(times), policy, { now: NOW, incompleteGraceMs: 0 });
-      assert.deepEqual(d.map((x) => x.keep), [true, false, false], JSON.stringify(policy));
+      assert.deepEqual(
+        d.map((x) => x.keep),
+        [true, false, false],
+        JSON.stringify(policy),
+      );
     }
   });
 
   it('keeps the newest complete backup when incomplete ones are newer, and ages out stale incomplete ones', () => {
     const times = ['2026-11-27T11:00:00Z', '2026-11-27T01:00:00Z', '2026-11-26T03:00:00Z', '2026-11-25T03:00:00Z'];
-    const d = applyRetention(backups(times, ['2026-11-27T11:00:00Z', '2026-11-27T01:00:00Z']), { last: 1 }, { now: NOW, incompleteGraceMs: 6 * 3_600_000 });
+    const d = applyRetention(
+      backups(times, ['2026-11-27T11:00:00Z', '2026-11-27T01:00:00Z']),
+      { last: 1 },
+      { now: NOW, incompleteGraceMs: 6 * 3_600_000 },
+    );
 
     assert.deepEqual(
       d.map((x) => `${x.createdAt.toISOString().slice(0, 13)} ${x.keep ? 'keep' : 'delete'} ${x.reasons.join('; ')}`),
@@ -74,7 +94,10 @@ describe('shared/backup/retention', () => {
   });
 
   it('refuses an empty policy', () => {
-    assert.throws(() => applyRetention(backups(['2026-01-01T00:00:00Z']), { last: 0 }, { now: NOW, incompleteGraceMs: 0 }), /empty retention policy/);
+    assert.throws(
+      () => applyRetention(backups(['2026-01-01T00:00:00Z']), { last: 0 }, { now: NOW, incompleteGraceMs: 0 }),
+      /empty retention policy/,
+    );
   });
 
   it('computes ISO weeks across year boundaries', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../../shared/errors/index.js';
+import { renderHelp } from '../../../shared/config/help.js';
 import {
   booleanSetting,
   durationSetting,
@@ -10,7 +10,7 @@ import {
   stringSetting,
 } from '../../../shared/config/options.js';
 import { parseSettings, problemFor } from '../../../shared/config/parse.js';
-import { renderHelp } from '../../../shared/config/help.js';
+import { ConfigError } from '../../../shared/errors/index.js';
 
 const spec = {
   store: stringSetting({ description: 'Where backups go.', required: true, valueName: 'URL' }),
@@ -66,10 +66,7 @@ describe('shared/config/parse', () => {
 
   it('honours extra variables such as KUBECONFIG after its own', () => {
     assert.equal(parseSettings(spec, ['--store=x'], { KUBECONFIG: '/k' }).settings.kubeconfig, '/k');
-    assert.equal(
-      parseSettings(spec, ['--store=x'], { KUBECONFIG: '/k', SECRET_STEWARD_KUBECONFIG: '/own' }).settings.kubeconfig,
-      '/own',
-    );
+    assert.equal(parseSettings(spec, ['--store=x'], { KUBECONFIG: '/k', SECRET_STEWARD_KUBECONFIG: '/own' }).settings.kubeconfig, '/own');
   });
 
   it('reports every problem at once, naming flag and variable and the expected form', () => {
@@ -151,7 +148,10 @@ describe('shared/config/parse', () => {
 
 describe('shared/config/help', () => {
   it('lists every option with its variable, default and requirement', () => {
-    const text = renderHelp({ name: 'backup', summary: 's', description: 'Backs things up.', examples: ['secret-steward backup --store s3://b'] }, spec);
+    const text = renderHelp(
+      { name: 'backup', summary: 's', description: 'Backs things up.', examples: ['secret-steward backup --store s3://b'] },
+      spec,
+    );
 
     assert.match(text, /Usage: secret-steward backup \[options\]/);
     assert.match(text, /--store URL\n\s+Where backups go\. Required\. \[env SECRET_STEWARD_STORE\]/);

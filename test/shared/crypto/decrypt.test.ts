@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { createMessage, encrypt, enums, readKey, sign, type Message } from 'openpgp';
+import { createMessage, encrypt, enums, type Message, readKey, sign } from 'openpgp';
 import {
   CryptoError,
+  type DecryptionKey,
   decryptAndVerify,
   decryptStream,
   encryptBytes,
@@ -12,7 +13,6 @@ import {
   loadRecipientKeys,
   loadSigningKey,
   loadTrustedSignerKeys,
-  type DecryptionKey,
   type RecipientKey,
   type SigningKey,
   type TrustedSignerKey,
@@ -78,7 +78,10 @@ describe('shared/crypto/decrypt', () => {
       for (const plaintext of [Buffer.alloc(0), randomBytes(4096)]) {
         const ciphertext = await encryptBytes(plaintext, { recipients: [aliceRecipient] });
 
-        const { plaintext: decrypted, signature } = await decryptAndVerify(ciphertext, { decryptionKeys: aliceDecrypt, trustedSigners: [] });
+        const { plaintext: decrypted, signature } = await decryptAndVerify(ciphertext, {
+          decryptionKeys: aliceDecrypt,
+          trustedSigners: [],
+        });
 
         assert.ok(Buffer.from(decrypted).equals(plaintext));
         assert.equal(signature.status, 'unsigned');
@@ -199,7 +202,8 @@ describe('shared/crypto/decrypt', () => {
         bytes: () => signedIndex,
         keys: () => malloryDecrypt,
         kind: 'wrong-key',
-        message: /^cannot decrypt THE-LABEL: it is encrypted to key id [0-9A-F]{16}, but the decryption keys given are [0-9A-F]{40} \(test-only mallory <mallory@example\.invalid>\) \[key ids [0-9A-F]{16}, [0-9A-F]{16}\]$/,
+        message:
+          /^cannot decrypt THE-LABEL: it is encrypted to key id [0-9A-F]{16}, but the decryption keys given are [0-9A-F]{40} \(test-only mallory <mallory@example\.invalid>\) \[key ids [0-9A-F]{16}, [0-9A-F]{16}\]$/,
       },
       {
         name: 'one flipped bit in the last byte (MDC)',
@@ -263,7 +267,11 @@ describe('shared/crypto/decrypt', () => {
     }
 
     it('a message encrypted with a password only -> CryptoError unsupported', async () => {
-      const ciphertext = await encrypt({ message: await createMessage({ binary: Buffer.from(CANARY) }), passwords: 'test-only-password', format: 'binary' });
+      const ciphertext = await encrypt({
+        message: await createMessage({ binary: Buffer.from(CANARY) }),
+        passwords: 'test-only-password',
+        format: 'binary',
+      });
 
       const error = await rejection(decryptAndVerify(ciphertext, { decryptionKeys: aliceDecrypt, trustedSigners: [], label: 'index' }));
 
@@ -275,12 +283,27 @@ describe('shared/crypto/decrypt', () => {
     it('a compressed message inflating past maxPlaintextBytes -> CryptoError unsupported; within it, it decrypts', async () => {
       const plaintext = Buffer.alloc(4 * 1024 * 1024, 0x41);
       const config = { preferredCompressionAlgorithm: enums.compression.zlib, aeadProtect: false };
-      const ciphertext = (await encrypt({ message: await createMessage({ binary: plaintext }), encryptionKeys: aliceRecipient.key, format: 'binary', config })) as Uint8Array;
+      const ciphertext = (await encrypt({
+        message: await createMessage({ binary: plaintext }),
+        encryptionKeys: aliceRecipient.key,
+        format: 'binary',
+        config,
+      })) as Uint8Array;
       assert.ok(ciphertext.length < 64 * 1024, 'a small message claiming 4 MiB');
 
       for (const [entry, run] of Object.entries({
-        decryptAndVerify: (max?: number) => decryptAndVerify(ciphertext, { decryptionKeys: aliceDecrypt, trustedSigners: [], label: 'index', maxPlaintextBytes: max }).then((r) => Buffer.from(r.plaintext)),
-        decryptStream: async (max?: number) => collect(await decryptStream(Readable.from([Buffer.from(ciphertext)]), { decryptionKeys: aliceDecrypt, label: 'index', maxPlaintextBytes: max })),
+        decryptAndVerify: (max?: number) =>
+          decryptAndVerify(ciphertext, { decryptionKeys: aliceDecrypt, trustedSigners: [], label: 'index', maxPlaintextBytes: max }).then(
+            (r) => Buffer.from(r.plaintext),
+          ),
+        decryptStream: async (max?: number) =>
+          collect(
+            await decryptStream(Readable.from([Buffer.from(ciphertext)]), {
+              decryptionKeys: aliceDecrypt,
+              label: 'index',
+              maxPlaintextBytes: max,
+            }),
+          ),
       })) {
         const error = await rejection(run(1024 * 1024));
 

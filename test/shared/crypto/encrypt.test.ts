@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { enums, readMessage, SymEncryptedIntegrityProtectedDataPacket } from 'openpgp';
+import { enums, readMessage, type SymEncryptedIntegrityProtectedDataPacket } from 'openpgp';
 import {
   CryptoError,
+  type DecryptionKey,
   decryptAndVerify,
   decryptStream,
   encryptBytes,
@@ -11,7 +12,6 @@ import {
   loadDecryptionKeys,
   loadRecipientKeys,
   loadSigningKey,
-  type DecryptionKey,
   type RecipientKey,
   type SigningKey,
 } from '../../../shared/crypto/index.js';

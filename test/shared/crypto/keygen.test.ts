@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptKey, readKey, readPrivateKey } from 'openpgp';
-import { ConfigError } from '../../../shared/errors/index.js';
-import { redactor, REDACTED } from '../../../shared/log/index.js';
 import { fileBaseName, generateKeyPair, keyFilePaths, randomPassphrase, writeKeyFiles } from '../../../shared/crypto/index.js';
+import { ConfigError } from '../../../shared/errors/index.js';
+import { REDACTED, redactor } from '../../../shared/log/index.js';
 import { rejection, TempDir } from './support.js';
 
 describe('shared/crypto/keygen', () => {

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readKey } from 'openpgp';
-import { ConfigError } from '../../../shared/errors/index.js';
-import { redactor, REDACTED } from '../../../shared/log/index.js';
 import {
   describeKey,
   keyExpiry,
@@ -11,6 +9,8 @@ import {
   loadSigningKey,
   loadTrustedSignerKeys,
 } from '../../../shared/crypto/index.js';
+import { ConfigError } from '../../../shared/errors/index.js';
+import { REDACTED, redactor } from '../../../shared/log/index.js';
 import { makeTestKey, rejection, TempDir, type TestKey } from './support.js';
 
 const DAY = 86_400_000;
@@ -55,7 +55,10 @@ describe('shared/crypto/keys', () => {
       const fromArmor = await loadRecipientKeys([both], { now: new Date(), warnWithinMs: 0 });
       const fromBinary = await loadRecipientKeys([binary], { now: new Date(), warnWithinMs: 0 });
 
-      assert.deepEqual(fromArmor.keys.map((k) => k.userIds[0]), ['test-only alice <alice@example.invalid>', 'test-only bob <bob@example.invalid>']);
+      assert.deepEqual(
+        fromArmor.keys.map((k) => k.userIds[0]),
+        ['test-only alice <alice@example.invalid>', 'test-only bob <bob@example.invalid>'],
+      );
       assert.equal(fromBinary.keys[0].userIds[0], 'test-only bob <bob@example.invalid>');
     });
 
@@ -88,13 +91,15 @@ describe('shared/crypto/keys', () => {
     const rejected: { name: string; make: () => Promise<string>; expect: RegExp }[] = [
       {
         name: 'an expired key',
-        make: async () => (await makeTestKey(dir, 'expired', { date: new Date(Date.now() - 10 * DAY), keyExpirationTime: 86_400 })).publicFile,
+        make: async () =>
+          (await makeTestKey(dir, 'expired', { date: new Date(Date.now() - 10 * DAY), keyExpirationTime: 86_400 })).publicFile,
         expect: /key [0-9A-F]{40} \(test-only expired <expired@example\.invalid>\) expired on \d{4}-\d\d-\d\dT/,
       },
       {
         name: 'a key whose only encryption subkey expired',
         make: async () =>
-          (await makeTestKey(dir, 'subexpired', { date: new Date(Date.now() - 10 * DAY), subkeys: [{ keyExpirationTime: 86_400 }] })).publicFile,
+          (await makeTestKey(dir, 'subexpired', { date: new Date(Date.now() - 10 * DAY), subkeys: [{ keyExpirationTime: 86_400 }] }))
+            .publicFile,
         expect: /has no valid encryption \(sub\)key at .*: subkey [0-9A-F]{16} expired on/,
       },
       {
@@ -182,7 +187,9 @@ describe('shared/crypto/keys', () => {
     });
 
     it('reports every bad file at once', async () => {
-      const { error } = await configError(loadRecipientKeys([alice.privateFile, `${dir.path}/nope.asc`, bob.publicFile], { now: new Date(), warnWithinMs: 0 }));
+      const { error } = await configError(
+        loadRecipientKeys([alice.privateFile, `${dir.path}/nope.asc`, bob.publicFile], { now: new Date(), warnWithinMs: 0 }),
+      );
 
       assert.equal(error.problems.length, 2);
     });
@@ -227,7 +234,10 @@ describe('shared/crypto/keys', () => {
       const wrong = dir.file('wrong.pass', 'test-only-wrong-passphrase-canary\n');
 
       const { error, text } = await configError(
-        loadSigningKey(alice.privateFile, wrong, { now: new Date(), passphraseSetting: '--signing-key-passphrase-file / SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE' }),
+        loadSigningKey(alice.privateFile, wrong, {
+          now: new Date(),
+          passphraseSetting: '--signing-key-passphrase-file / SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE',
+        }),
       );
 
       const fingerprint = (await readKey({ armoredKey: alice.publicKey })).getFingerprint().toUpperCase();
@@ -238,11 +248,31 @@ describe('shared/crypto/keys', () => {
     });
 
     const rejected: { name: string; args: () => Promise<[string, string | undefined]>; expect: RegExp }[] = [
-      { name: 'a missing passphrase for a protected key', args: async () => [alice.privateFile, undefined], expect: /is passphrase-protected; give the file holding its passphrase/ },
-      { name: 'an empty passphrase file', args: async () => [alice.privateFile, dir.file('empty.pass', '\n')], expect: /passphrase file .*empty\.pass is empty/ },
-      { name: 'an unreadable passphrase file', args: async () => [alice.privateFile, `${dir.path}/nope.pass`], expect: /cannot read passphrase file .*nope\.pass: no such file/ },
-      { name: 'a public key', args: async () => [alice.publicFile, alice.passphraseFile], expect: /holds no private key .*signing needs the private key/ },
-      { name: 'two keys in the file', args: async () => [dir.file('two.asc', `${alice.privateKey}\n${bob.privateKey}`), alice.passphraseFile], expect: /holds 2 keys; the signing key file must hold exactly one private key/ },
+      {
+        name: 'a missing passphrase for a protected key',
+        args: async () => [alice.privateFile, undefined],
+        expect: /is passphrase-protected; give the file holding its passphrase/,
+      },
+      {
+        name: 'an empty passphrase file',
+        args: async () => [alice.privateFile, dir.file('empty.pass', '\n')],
+        expect: /passphrase file .*empty\.pass is empty/,
+      },
+      {
+        name: 'an unreadable passphrase file',
+        args: async () => [alice.privateFile, `${dir.path}/nope.pass`],
+        expect: /cannot read passphrase file .*nope\.pass: no such file/,
+      },
+      {
+        name: 'a public key',
+        args: async () => [alice.publicFile, alice.passphraseFile],
+        expect: /holds no private key .*signing needs the private key/,
+      },
+      {
+        name: 'two keys in the file',
+        args: async () => [dir.file('two.asc', `${alice.privateKey}\n${bob.privateKey}`), alice.passphraseFile],
+        expect: /holds 2 keys; the signing key file must hold exactly one private key/,
+      },
       {
         name: 'an expired key',
         args: async () => {
@@ -295,7 +325,9 @@ describe('shared/crypto/keys', () => {
     it('rejects public keys, wrong passphrases and signing-only keys, all at once', async () => {
       const signOnly = await makeTestKey(dir, 'signonly2', { subkeys: [], passphrase: alice.passphrase });
 
-      const { error } = await configError(loadDecryptionKeys([bob.publicFile, bob.privateFile, signOnly.privateFile], alice.passphraseFile));
+      const { error } = await configError(
+        loadDecryptionKeys([bob.publicFile, bob.privateFile, signOnly.privateFile], alice.passphraseFile),
+      );
 
       const messages = error.problems.map((p) => p.message);
       assert.equal(messages.length, 3);

@@ -7,12 +7,13 @@
  * The input is generated on the fly and the output is written to a temp file, so the only
  * memory that can grow with the input is the crypto layer's own.
  */
+
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
 import { decryptStream, encryptStream, generateKeyPair, loadDecryptionKeys, loadRecipientKeys } from '../../../shared/crypto/index.js';
 
 const encryptMiB = Number(process.argv[2] ?? 200);
@@ -50,7 +51,12 @@ const mb = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
 
 const dir = mkdtempSync(join(tmpdir(), 'steward-measure-'));
 try {
-  const pair = await generateKeyPair({ name: 'measure', email: 'measure@example.invalid', passphrase: 'measure-only-passphrase', type: 'ecc' });
+  const pair = await generateKeyPair({
+    name: 'measure',
+    email: 'measure@example.invalid',
+    passphrase: 'measure-only-passphrase',
+    type: 'ecc',
+  });
   writeFileSync(join(dir, 'pub.asc'), pair.publicKey);
   writeFileSync(join(dir, 'priv.asc'), pair.privateKey);
   writeFileSync(join(dir, 'pass'), 'measure-only-passphrase\n');
@@ -67,7 +73,9 @@ try {
     await pipeline(encryptStream(generated(size * MiB), { recipients: keys }), createWriteStream(join(dir, `${size}.pgp`)));
     const seconds = (performance.now() - started) / 1000;
     const peak = rss.stop();
-    console.log(`${label} ${size} MiB: ${(size / seconds).toFixed(1)} MiB/s (${seconds.toFixed(1)} s), RSS baseline ${mb(baseline)}, peak ${mb(peak)}, growth ${mb(peak - baseline)}`);
+    console.log(
+      `${label} ${size} MiB: ${(size / seconds).toFixed(1)} MiB/s (${seconds.toFixed(1)} s), RSS baseline ${mb(baseline)}, peak ${mb(peak)}, growth ${mb(peak - baseline)}`,
+    );
   }
 
   global.gc?.();

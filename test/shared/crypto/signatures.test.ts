@@ -3,10 +3,10 @@ import {
   CryptoError,
   loadSigningKey,
   loadTrustedSignerKeys,
-  signDetached,
-  verifyDetached,
   type SigningKey,
+  signDetached,
   type TrustedSignerKey,
+  verifyDetached,
 } from '../../../shared/crypto/index.js';
 import { makeTestKey, rejection, TempDir } from './support.js';
 
@@ -37,13 +37,43 @@ describe('shared/crypto/signatures', () => {
     assert.equal(check.signerFingerprint, trusted[0].fingerprint);
   });
 
-  const cases: { name: string; data: () => Uint8Array; signature: () => Promise<string | Uint8Array | undefined>; keys: () => TrustedSignerKey[]; status: string }[] = [
-    { name: 'a changed document', data: () => Buffer.from(report.toString().replace('passed', 'failed')), signature: () => signDetached(report, signer), keys: () => trusted, status: 'invalid' },
-    { name: 'a signature by an untrusted key', data: () => report, signature: () => signDetached(report, other), keys: () => trusted, status: 'untrusted' },
-    { name: 'no trusted keys at all', data: () => report, signature: () => signDetached(report, signer), keys: () => [], status: 'untrusted' },
+  const cases: {
+    name: string;
+    data: () => Uint8Array;
+    signature: () => Promise<string | Uint8Array | undefined>;
+    keys: () => TrustedSignerKey[];
+    status: string;
+  }[] = [
+    {
+      name: 'a changed document',
+      data: () => Buffer.from(report.toString().replace('passed', 'failed')),
+      signature: () => signDetached(report, signer),
+      keys: () => trusted,
+      status: 'invalid',
+    },
+    {
+      name: 'a signature by an untrusted key',
+      data: () => report,
+      signature: () => signDetached(report, other),
+      keys: () => trusted,
+      status: 'untrusted',
+    },
+    {
+      name: 'no trusted keys at all',
+      data: () => report,
+      signature: () => signDetached(report, signer),
+      keys: () => [],
+      status: 'untrusted',
+    },
     { name: 'no signature', data: () => report, signature: async () => undefined, keys: () => trusted, status: 'unsigned' },
     { name: 'an empty signature', data: () => report, signature: async () => '', keys: () => trusted, status: 'unsigned' },
-    { name: 'text that is not a signature', data: () => report, signature: async () => 'not a signature', keys: () => trusted, status: 'invalid' },
+    {
+      name: 'text that is not a signature',
+      data: () => report,
+      signature: async () => 'not a signature',
+      keys: () => trusted,
+      status: 'invalid',
+    },
     {
       name: 'a binary signature',
       data: () => report,

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { decryptKey, encryptKey, generateKey, revokeKey, type PartialConfig } from 'openpgp';
+import type { Readable } from 'node:stream';
+import { decryptKey, encryptKey, generateKey, type PartialConfig, revokeKey } from 'openpgp';
 
 /** A temp dir removed by `cleanup()`. */
 export class TempDir {
@@ -50,7 +50,11 @@ export async function makeTestKey(dir: TempDir, name: string, opts: TestKeyOptio
   const passphrase = opts.passphrase ?? `test-only-passphrase-${name}`;
   const type = opts.type ?? 'ecc';
   const generated = await generateKey({
-    ...(type === 'ecc' ? { type: 'ecc', curve: 'curve25519Legacy' } : type === 'rsa' ? { type: 'rsa', rsaBits: 3072 } : { type: 'curve25519' }),
+    ...(type === 'ecc'
+      ? { type: 'ecc', curve: 'curve25519Legacy' }
+      : type === 'rsa'
+        ? { type: 'rsa', rsaBits: 3072 }
+        : { type: 'curve25519' }),
     userIDs: [{ name: `test-only ${name}`, email: `${name}@example.invalid` }],
     passphrase,
     ...(opts.date ? { date: opts.date } : {}),

@@ -42,7 +42,10 @@ describe('shared/kube/client', () => {
       [{ kubeconfig: file, context: 'three' }, /--context .*no context named "three"/],
     ];
     for (const [settings, message] of cases) {
-      assert.throws(() => loadKubeConfig(settings), (e) => e instanceof ConfigError && e.exitCode === 2 && message.test(e.message));
+      assert.throws(
+        () => loadKubeConfig(settings),
+        (e) => e instanceof ConfigError && e.exitCode === 2 && message.test(e.message),
+      );
     }
   });
 

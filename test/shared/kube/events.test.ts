@@ -40,7 +40,10 @@ describe('shared/kube/events', function () {
     const [ev] = emu.list('v1', 'Event', 'payments') as unknown as Array<Record<string, any>>;
     assert.equal(ev.reason, 'Rotated');
     assert.equal(ev.type, 'Normal');
-    assert.deepEqual({ kind: ev.involvedObject.kind, name: ev.involvedObject.name, namespace: ev.involvedObject.namespace }, { kind: 'Secret', name: 'db', namespace: 'payments' });
+    assert.deepEqual(
+      { kind: ev.involvedObject.kind, name: ev.involvedObject.name, namespace: ev.involvedObject.namespace },
+      { kind: 'Secret', name: 'db', namespace: 'payments' },
+    );
     assert.equal(ev.message, 'rotated; oops [REDACTED]');
     assert.equal(ev.reportingInstance, 'pod-x');
   });
@@ -48,7 +51,12 @@ describe('shared/kube/events', function () {
   it('never fails the run when an Event cannot be written, and logs why', async () => {
     const { rec, sink } = recorder();
 
-    await rec.record({ subject: { apiVersion: 'v1', kind: 'Secret', namespace: 'no-such-namespace', name: 'x' }, type: 'Warning', reason: 'X', message: 'm' });
+    await rec.record({
+      subject: { apiVersion: 'v1', kind: 'Secret', namespace: 'no-such-namespace', name: 'x' },
+      type: 'Warning',
+      reason: 'X',
+      message: 'm',
+    });
 
     assert.match(sink.lines.join(''), /could not record Event/);
   });

@@ -8,7 +8,15 @@ import { fixedClock } from '../../../shared/runtime/clock.js';
 const op = { verb: 'update', kind: 'Secret', namespace: 'payments', name: 'db-creds' } as const;
 
 function apiError(code: number, reason: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message: 'data: {"password":"cGFzc3dvcmQ="}', ...extra });
+  const body = JSON.stringify({
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    reason,
+    code,
+    message: 'data: {"password":"cGFzc3dvcmQ="}',
+    ...extra,
+  });
   return new ApiException(code, 'message with body', body, headers);
 }
 
@@ -23,7 +31,10 @@ describe('shared/kube/kube-call', () => {
     const e = toKubeError(op, apiError(409, 'Conflict'), new Date()) as KubeError;
 
     assert.ok(e instanceof KubeError);
-    assert.equal(e.message, 'failed to replace Secret payments/db-creds: 409 Conflict (resourceVersion stale: the object changed since it was read)');
+    assert.equal(
+      e.message,
+      'failed to replace Secret payments/db-creds: 409 Conflict (resourceVersion stale: the object changed since it was read)',
+    );
     assert.equal(e.conflict, true);
     assert.equal(e.alreadyExists, false);
     assert.equal(e.exitCode, 1);
@@ -32,7 +43,11 @@ describe('shared/kube/kube-call', () => {
   });
 
   it('keeps field paths of a 422 (keys, not values)', () => {
-    const e = toKubeError(op, apiError(422, 'Invalid', { details: { causes: [{ field: 'data[tls.key]', message: 'value x' }] } }), new Date()) as KubeError;
+    const e = toKubeError(
+      op,
+      apiError(422, 'Invalid', { details: { causes: [{ field: 'data[tls.key]', message: 'value x' }] } }),
+      new Date(),
+    ) as KubeError;
 
     assert.equal(e.invalid, true);
     assert.match(e.message, /422 Invalid \(fields: data\[tls\.key\]\)/);
@@ -58,7 +73,10 @@ describe('shared/kube/kube-call', () => {
     const e = toKubeError({ verb: 'get', kind: 'Lease', namespace: 'ops', name: 'lock' }, refused, new Date()) as KubeError;
 
     assert.equal(e.exitCode, 4);
-    assert.match(e.message, /^failed to get Lease ops\/lock: ECONNREFUSED \(the API server cannot be reached: check the server of --kubeconfig \/ KUBECONFIG/);
+    assert.match(
+      e.message,
+      /^failed to get Lease ops\/lock: ECONNREFUSED \(the API server cannot be reached: check the server of --kubeconfig \/ KUBECONFIG/,
+    );
   });
 
   it('retries reads on 5xx and 429 honouring Retry-After', async () => {
@@ -96,12 +114,16 @@ describe('shared/kube/kube-call', () => {
     const seq = [apiError(429, 'TooManyRequests'), apiError(500, 'InternalError')];
     let calls = 0;
 
-    const r = await c.call(op, async () => {
-      calls++;
-      const e = seq.shift();
-      if (e) throw e;
-      return 'done';
-    }, { idempotent: true });
+    const r = await c.call(
+      op,
+      async () => {
+        calls++;
+        const e = seq.shift();
+        if (e) throw e;
+        return 'done';
+      },
+      { idempotent: true },
+    );
 
     assert.equal(r, 'done');
     assert.equal(calls, 3);
@@ -109,12 +131,19 @@ describe('shared/kube/kube-call', () => {
 
   it('never retries 4xx answers other than 429', async () => {
     const { caller: c } = caller();
-    for (const [code, reason] of [[404, 'NotFound'], [403, 'Forbidden'], [409, 'Conflict'], [422, 'Invalid']] as const) {
+    for (const [code, reason] of [
+      [404, 'NotFound'],
+      [403, 'Forbidden'],
+      [409, 'Conflict'],
+      [422, 'Invalid'],
+    ] as const) {
       let calls = 0;
-      await assert.rejects(c.call({ verb: 'get', kind: 'Secret', namespace: 'a', name: 'b' }, async () => {
-        calls++;
-        throw apiError(code, reason);
-      }));
+      await assert.rejects(
+        c.call({ verb: 'get', kind: 'Secret', namespace: 'a', name: 'b' }, async () => {
+          calls++;
+          throw apiError(code, reason);
+        }),
+      );
       assert.equal(calls, 1, reason);
     }
   });

@@ -4,7 +4,7 @@ import { LockHeldError } from '../../../shared/errors/index.js';
 import { createKubeClients, type KubeClients } from '../../../shared/kube/client.js';
 import { LeaseLock } from '../../../shared/kube/lease-lock.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
-import { fixedClock, systemClock, type Clock } from '../../../shared/runtime/clock.js';
+import { type Clock, fixedClock, systemClock } from '../../../shared/runtime/clock.js';
 import { KubeEmulator } from '../../emulator/index.js';
 
 describe('shared/kube/lease-lock', function () {
@@ -68,7 +68,11 @@ describe('shared/kube/lease-lock', function () {
   });
 
   it('lets only one of two simultaneous contenders win', async () => {
-    const results = await Promise.allSettled([lock('race', 'pod-1').acquire(), lock('race', 'pod-2').acquire(), lock('race', 'pod-3').acquire()]);
+    const results = await Promise.allSettled([
+      lock('race', 'pod-1').acquire(),
+      lock('race', 'pod-2').acquire(),
+      lock('race', 'pod-3').acquire(),
+    ]);
 
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LockHeldError);
@@ -101,7 +105,11 @@ describe('shared/kube/lease-lock', function () {
     it(`a write of the held Lease whose ${what} is not a lost lock: it re-reads and writes again`, async () => {
       const a = lock(`resilient-${fault.status ?? 'lost'}`, 'pod-a');
       await a.acquire();
-      const fired = emu.faults.inject({ method: 'PUT', path: `/apis/coordination.k8s.io/v1/namespaces/locks/leases/resilient-${fault.status ?? 'lost'}`, ...fault });
+      const fired = emu.faults.inject({
+        method: 'PUT',
+        path: `/apis/coordination.k8s.io/v1/namespaces/locks/leases/resilient-${fault.status ?? 'lost'}`,
+        ...fault,
+      });
 
       await a.record('backup 20261127T031500Z-3f9a1c');
       await a.renew();
@@ -109,7 +117,15 @@ describe('shared/kube/lease-lock', function () {
       assert.equal(fired.hits, 1);
       assert.equal(a.lost.aborted, false);
       assert.equal(a.held, true);
-      assert.equal((emu.get('coordination.k8s.io/v1', 'Lease', 'locks', `resilient-${fault.status ?? 'lost'}`)!.metadata!.annotations as Record<string, string>)['secret-steward.io/in-flight'], 'backup 20261127T031500Z-3f9a1c');
+      assert.equal(
+        (
+          emu.get('coordination.k8s.io/v1', 'Lease', 'locks', `resilient-${fault.status ?? 'lost'}`)!.metadata!.annotations as Record<
+            string,
+            string
+          >
+        )['secret-steward.io/in-flight'],
+        'backup 20261127T031500Z-3f9a1c',
+      );
       await a.release();
       assert.equal(lease(`resilient-${fault.status ?? 'lost'}`).spec.holderIdentity, undefined);
     });
@@ -117,14 +133,21 @@ describe('shared/kube/lease-lock', function () {
 
   it('a release whose answer was lost still counts as released', async () => {
     const sink = new MemorySink();
-    const logged = new LeaseLock(kube.coordination, kube.caller, systemClock, createLogger({ sink }), { namespace: 'locks', name: 'release-lost', identity: 'pod-a' });
+    const logged = new LeaseLock(kube.coordination, kube.caller, systemClock, createLogger({ sink }), {
+      namespace: 'locks',
+      name: 'release-lost',
+      identity: 'pod-a',
+    });
     await logged.acquire();
     emu.faults.inject({ method: 'PUT', path: '/apis/coordination.k8s.io/v1/namespaces/locks/leases/release-lost', loseResponse: true });
 
     await logged.release();
 
     assert.equal(lease('release-lost').spec.holderIdentity, undefined);
-    assert.ok(sink.lines.some((l) => l.includes('lock released')), sink.lines.join('\n'));
+    assert.ok(
+      sink.lines.some((l) => l.includes('lock released')),
+      sink.lines.join('\n'),
+    );
   });
 
   it('stops itself when it could not renew for two thirds of the lease duration (another run may take it over)', async () => {
@@ -132,7 +155,12 @@ describe('shared/kube/lease-lock', function () {
     const a = lock('unrenewed', 'pod-a', clock, 30);
     await a.acquire();
     (a as unknown as { stopRenewing(): void }).stopRenewing();
-    const outage = emu.faults.inject({ method: 'PUT', path: '/apis/coordination.k8s.io/v1/namespaces/locks/leases/unrenewed', status: 503, times: Infinity });
+    const outage = emu.faults.inject({
+      method: 'PUT',
+      path: '/apis/coordination.k8s.io/v1/namespaces/locks/leases/unrenewed',
+      status: 503,
+      times: Infinity,
+    });
 
     clock.advance(2_000);
     await a.renew();

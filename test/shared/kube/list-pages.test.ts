@@ -23,13 +23,16 @@ function server(items: number[], expireOnce: number[] = []) {
       }
       const page = items.slice(start, start + req.limit);
       const next = start + page.length;
-      return { items: page, metadata: { resourceVersion: `rv${requests.length}`, _continue: next < items.length ? String(next) : undefined } };
+      return {
+        items: page,
+        metadata: { resourceVersion: `rv${requests.length}`, _continue: next < items.length ? String(next) : undefined },
+      };
     },
   };
 }
 
 describe('shared/kube/list-pages', () => {
-  it('walks every page in order with the requested limit and the first page\'s resourceVersion', async () => {
+  it("walks every page in order with the requested limit and the first page's resourceVersion", async () => {
     const s = server(Array.from({ length: 25 }, (_, i) => i));
     const seen: number[] = [];
     const rvs = new Set<string>();
@@ -39,13 +42,22 @@ describe('shared/kube/list-pages', () => {
       rvs.add(page.resourceVersion);
     }
 
-    assert.deepEqual(seen, Array.from({ length: 25 }, (_, i) => i));
-    assert.deepEqual(s.requests.map((r) => r.limit), [10, 10, 10]);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 25 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      s.requests.map((r) => r.limit),
+      [10, 10, 10],
+    );
     assert.deepEqual([...rvs], ['rv1']);
   });
 
   it('restarts from the beginning after 410 Gone and flags the restart', async () => {
-    const s = server(Array.from({ length: 25 }, (_, i) => i), [20]);
+    const s = server(
+      Array.from({ length: 25 }, (_, i) => i),
+      [20],
+    );
     let collected: number[] = [];
     let restarts = 0;
 
@@ -58,8 +70,14 @@ describe('shared/kube/list-pages', () => {
     }
 
     assert.equal(restarts, 1);
-    assert.deepEqual(collected, Array.from({ length: 25 }, (_, i) => i));
-    assert.deepEqual(s.requests.map((r) => r._continue ?? '-'), ['-', '10', '20', '-', '10', '20']);
+    assert.deepEqual(
+      collected,
+      Array.from({ length: 25 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      s.requests.map((r) => r._continue ?? '-'),
+      ['-', '10', '20', '-', '10', '20'],
+    );
   });
 
   it('adapts the page size to keep a page near the byte target', async () => {
@@ -67,7 +85,10 @@ describe('shared/kube/list-pages', () => {
 
     for await (const page of listPages(caller, op, s.fetch, { pageSize: 10, sizeOf: () => 1000, targetPageBytes: 20_000 })) void page;
 
-    assert.deepEqual(s.requests.map((r) => r.limit), [10, 20, 20, 20, 20, 20]);
+    assert.deepEqual(
+      s.requests.map((r) => r.limit),
+      [10, 20, 20, 20, 20, 20],
+    );
   });
 
   it('gives up after the allowed number of restarts', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createKubeClients } from '../../../shared/kube/client.js';
 import { KubeError } from '../../../shared/kube/kube-error.js';
 import { METADATA_LIST_ACCEPT, toMetadataPage } from '../../../shared/kube/list-pages.js';
 import { KubeSecretStore, type SecretMetadata } from '../../../shared/kube/secrets.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
-import { fixedClock, type Clock } from '../../../shared/runtime/clock.js';
+import { type Clock, fixedClock } from '../../../shared/runtime/clock.js';
 import { KubeEmulator } from '../../emulator/index.js';
 
 const instantClock: Clock = { now: () => new Date(), sleep: async () => {} };
@@ -19,7 +19,9 @@ function storeFor(emu: KubeEmulator, token?: string): { store: KubeSecretStore; 
   return { store: new KubeSecretStore(kube.core, kube.caller, log), sink };
 }
 
-async function collect(pages: AsyncGenerator<{ items: SecretMetadata[]; restarted: boolean }>): Promise<{ names: string[]; pages: number; restarts: number }> {
+async function collect(
+  pages: AsyncGenerator<{ items: SecretMetadata[]; restarted: boolean }>,
+): Promise<{ names: string[]; pages: number; restarts: number }> {
   let names: string[] = [];
   let count = 0;
   let restarts = 0;
@@ -48,7 +50,12 @@ describe('shared/kube/secrets', () => {
           emu.create({
             apiVersion: 'v1',
             kind: 'Secret',
-            metadata: { name: `s${i}`, namespace: ns, labels: { app: i < 2 ? 'api' : 'web' }, annotations: { 'secret-steward.io/rotation': 'maxAge: 30d' } },
+            metadata: {
+              name: `s${i}`,
+              namespace: ns,
+              labels: { app: i < 2 ? 'api' : 'web' },
+              annotations: { 'secret-steward.io/rotation': 'maxAge: 30d' },
+            },
             type: i === 4 ? 'helm.sh/release.v1' : 'Opaque',
             data: { password: Buffer.from(`canary-${ns}-${i}`).toString('base64') },
           });
@@ -77,7 +84,11 @@ describe('shared/kube/secrets', () => {
       assert.ok(!JSON.stringify(seen).includes(Buffer.from('canary-').toString('base64').slice(0, 8)), 'no data value');
       const lists = emu.requests.filter((e) => e.resource === 'secrets');
       assert.deepEqual([...new Set(lists.map((e) => `${e.verb} ${e.accept}`))], [`list ${METADATA_LIST_ACCEPT}`]);
-      assert.deepEqual(lists.map((e) => e.query.limit), ['4', '16'], 'after the first page, pages grow to what about 4 MiB of metadata allows (at most 4 x pageSize)');
+      assert.deepEqual(
+        lists.map((e) => e.query.limit),
+        ['4', '16'],
+        'after the first page, pages grow to what about 4 MiB of metadata allows (at most 4 x pageSize)',
+      );
       assert.equal(sink.records().filter((r) => r.level === 'warn').length, 0, 'the server converted every page');
     });
 
@@ -117,14 +128,21 @@ describe('shared/kube/secrets', () => {
       const { names } = await collect(store.listMetadata('a'));
 
       assert.equal(names.length, 5);
-      assert.deepEqual(emu.requests.filter((e) => e.resource === 'secrets').map((e) => `${e.status} limit=${e.query.limit}`), ['503 limit=500', '200 limit=500'], 'the same page asked again; pages of 500 by default');
+      assert.deepEqual(
+        emu.requests.filter((e) => e.resource === 'secrets').map((e) => `${e.status} limit=${e.query.limit}`),
+        ['503 limit=500', '200 limit=500'],
+        'the same page asked again; pages of 500 by default',
+      );
     });
 
     it('fails with a KubeError naming the list when RBAC forbids it', async () => {
       const token = emu.serviceAccountToken('a', 'nobody');
       const { store } = storeFor(emu, token);
 
-      await assert.rejects(collect(store.listMetadata(undefined)), (e: unknown) => e instanceof KubeError && e.forbidden && /failed to list Secrets in all namespaces: 403 Forbidden/.test(e.message));
+      await assert.rejects(
+        collect(store.listMetadata(undefined)),
+        (e: unknown) => e instanceof KubeError && e.forbidden && /failed to list Secrets in all namespaces: 403 Forbidden/.test(e.message),
+      );
     });
   });
 
@@ -147,8 +165,15 @@ describe('shared/kube/secrets', () => {
       const { names } = await collect(store.listMetadata('n'));
 
       assert.deepEqual(names, ['n/x', 'n/y']);
-      assert.deepEqual(toMetadataPage(full).items, [{ metadata: { name: 'x', namespace: 'n' } }, { metadata: { name: 'y', namespace: 'n' } }]);
-      assert.equal(sink.records().filter((r) => r.level === 'warn' && /answered a metadata-only list of Secrets with full Secrets/.test(String(r.msg))).length, 1);
+      assert.deepEqual(toMetadataPage(full).items, [
+        { metadata: { name: 'x', namespace: 'n' } },
+        { metadata: { name: 'y', namespace: 'n' } },
+      ]);
+      assert.equal(
+        sink.records().filter((r) => r.level === 'warn' && /answered a metadata-only list of Secrets with full Secrets/.test(String(r.msg)))
+          .length,
+        1,
+      );
     });
 
     it('reads "items": null (an empty PartialObjectMetadataList) as no items', () => {

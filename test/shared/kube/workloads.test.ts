@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { rolloutState, toWorkload, type WorkloadKind, type WorkloadStatus } from '../../../shared/kube/workloads.js';
 
-function workload(kind: WorkloadKind, o: { generation?: number; replicas?: number; status?: WorkloadStatus; strategy?: string; partition?: number; paused?: boolean } = {}) {
+function workload(
+  kind: WorkloadKind,
+  o: { generation?: number; replicas?: number; status?: WorkloadStatus; strategy?: string; partition?: number; paused?: boolean } = {},
+) {
   return toWorkload(kind, {
     metadata: { name: 'w', namespace: 'ns', generation: o.generation ?? 2, resourceVersion: '7', uid: 'u' },
     spec: {
@@ -17,21 +20,113 @@ function workload(kind: WorkloadKind, o: { generation?: number; replicas?: numbe
 
 describe('shared/kube/workloads', () => {
   describe('rolloutState', () => {
-    const deadline = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "w-1" has timed out progressing.' };
+    const deadline = {
+      type: 'Progressing',
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+      message: 'ReplicaSet "w-1" has timed out progressing.',
+    };
     const rows: Array<[string, WorkloadKind, Parameters<typeof workload>[1], 'done' | 'progressing' | 'failed', RegExp]> = [
-      ['a Deployment whose controller has not seen the change', 'Deployment', { status: { observedGeneration: 1 } }, 'progressing', /observe generation 2/],
-      ['a Deployment half updated', 'Deployment', { replicas: 4, status: { observedGeneration: 2, replicas: 5, updatedReplicas: 2, readyReplicas: 3, availableReplicas: 3 } }, 'progressing', /2 of 4 replicas updated/],
-      ['a Deployment with old replicas left', 'Deployment', { replicas: 2, status: { observedGeneration: 2, replicas: 3, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 } }, 'progressing', /old replicas pending termination/],
-      ['a Deployment updated but not available', 'Deployment', { replicas: 2, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 1 } }, 'progressing', /1 of 2 replicas available/],
-      ['a Deployment past its progress deadline', 'Deployment', { status: { observedGeneration: 2, conditions: [deadline] } }, 'failed', /progress deadline exceeded/],
-      ['a complete Deployment', 'Deployment', { replicas: 2, status: { observedGeneration: 3, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 } }, 'done', /2 of 2/],
+      [
+        'a Deployment whose controller has not seen the change',
+        'Deployment',
+        { status: { observedGeneration: 1 } },
+        'progressing',
+        /observe generation 2/,
+      ],
+      [
+        'a Deployment half updated',
+        'Deployment',
+        { replicas: 4, status: { observedGeneration: 2, replicas: 5, updatedReplicas: 2, readyReplicas: 3, availableReplicas: 3 } },
+        'progressing',
+        /2 of 4 replicas updated/,
+      ],
+      [
+        'a Deployment with old replicas left',
+        'Deployment',
+        { replicas: 2, status: { observedGeneration: 2, replicas: 3, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 } },
+        'progressing',
+        /old replicas pending termination/,
+      ],
+      [
+        'a Deployment updated but not available',
+        'Deployment',
+        { replicas: 2, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 1 } },
+        'progressing',
+        /1 of 2 replicas available/,
+      ],
+      [
+        'a Deployment past its progress deadline',
+        'Deployment',
+        { status: { observedGeneration: 2, conditions: [deadline] } },
+        'failed',
+        /progress deadline exceeded/,
+      ],
+      [
+        'a complete Deployment',
+        'Deployment',
+        { replicas: 2, status: { observedGeneration: 3, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 } },
+        'done',
+        /2 of 2/,
+      ],
       ['a Deployment scaled to zero', 'Deployment', { replicas: 0, status: { observedGeneration: 2 } }, 'done', /0 of 0/],
-      ['a StatefulSet mid-update', 'StatefulSet', { replicas: 3, status: { observedGeneration: 2, updatedReplicas: 1, readyReplicas: 3 } }, 'progressing', /1 of 3 replicas updated/],
-      ['a StatefulSet waiting for its revision', 'StatefulSet', { replicas: 2, status: { observedGeneration: 2, updatedReplicas: 2, readyReplicas: 2, currentRevision: 'a', updateRevision: 'b' } }, 'progressing', /revision b/],
-      ['a partitioned StatefulSet', 'StatefulSet', { replicas: 3, strategy: 'RollingUpdate', partition: 2, status: { observedGeneration: 2, updatedReplicas: 1, readyReplicas: 3, currentRevision: 'a', updateRevision: 'b' } }, 'done', /3 of 3/],
-      ['a complete StatefulSet', 'StatefulSet', { replicas: 2, status: { observedGeneration: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, currentRevision: 'b', updateRevision: 'b' } }, 'done', /2 of 2/],
-      ['a DaemonSet mid-update', 'DaemonSet', { status: { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 1, numberReady: 3, numberAvailable: 3 } }, 'progressing', /1 of 3 pods updated/],
-      ['a complete DaemonSet', 'DaemonSet', { status: { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberReady: 3, numberAvailable: 3 } }, 'done', /3 of 3/],
+      [
+        'a StatefulSet mid-update',
+        'StatefulSet',
+        { replicas: 3, status: { observedGeneration: 2, updatedReplicas: 1, readyReplicas: 3 } },
+        'progressing',
+        /1 of 3 replicas updated/,
+      ],
+      [
+        'a StatefulSet waiting for its revision',
+        'StatefulSet',
+        { replicas: 2, status: { observedGeneration: 2, updatedReplicas: 2, readyReplicas: 2, currentRevision: 'a', updateRevision: 'b' } },
+        'progressing',
+        /revision b/,
+      ],
+      [
+        'a partitioned StatefulSet',
+        'StatefulSet',
+        {
+          replicas: 3,
+          strategy: 'RollingUpdate',
+          partition: 2,
+          status: { observedGeneration: 2, updatedReplicas: 1, readyReplicas: 3, currentRevision: 'a', updateRevision: 'b' },
+        },
+        'done',
+        /3 of 3/,
+      ],
+      [
+        'a complete StatefulSet',
+        'StatefulSet',
+        {
+          replicas: 2,
+          status: {
+            observedGeneration: 2,
+            updatedReplicas: 2,
+            readyReplicas: 2,
+            availableReplicas: 2,
+            currentRevision: 'b',
+            updateRevision: 'b',
+          },
+        },
+        'done',
+        /2 of 2/,
+      ],
+      [
+        'a DaemonSet mid-update',
+        'DaemonSet',
+        { status: { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 1, numberReady: 3, numberAvailable: 3 } },
+        'progressing',
+        /1 of 3 pods updated/,
+      ],
+      [
+        'a complete DaemonSet',
+        'DaemonSet',
+        { status: { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberReady: 3, numberAvailable: 3 } },
+        'done',
+        /3 of 3/,
+      ],
       ['a CronJob', 'CronJob', { status: { observedGeneration: 2 } }, 'done', /next Job/],
     ];
     for (const [label, kind, o, state, message] of rows) {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
+import { stringSetting } from '../../../shared/config/options.js';
+import { ConfigError } from '../../../shared/errors/index.js';
+import { KubeError } from '../../../shared/kube/kube-error.js';
+import { redactor } from '../../../shared/log/index.js';
+import { logSettings } from '../../../shared/log/log-settings.js';
 import { createLogger, MemorySink } from '../../../shared/log/logger.js';
 import { Redactor } from '../../../shared/log/redactor.js';
-import { KubeError } from '../../../shared/kube/kube-error.js';
 import { defineCommand, runCommand } from '../../../shared/runtime/command.js';
-import { logSettings } from '../../../shared/log/log-settings.js';
-import { stringSetting } from '../../../shared/config/options.js';
-import { redactor } from '../../../shared/log/index.js';
-import { ConfigError } from '../../../shared/errors/index.js';
 
 const CANARY = 'canary-9f8e7d6c5b4a-Value';
 
@@ -36,7 +36,10 @@ describe('shared/log/logger', () => {
     log.info(`message ${CANARY}`);
     log.debug({ note: `field ${CANARY}`, nested: { deeper: [CANARY, { b64 }] } }, 'structured');
     log.warn({ err: new Error(`boom ${CANARY}`, { cause: new Error(`cause ${CANARY}`) }) }, 'with error');
-    log.error({ err: new KubeError({ verb: 'update', kind: 'Secret', namespace: 'ns', name: CANARY }, { status: 409, reason: 'Conflict' }) }, 'kube');
+    log.error(
+      { err: new KubeError({ verb: 'update', kind: 'Secret', namespace: 'ns', name: CANARY }, { status: 409, reason: 'Conflict' }) },
+      'kube',
+    );
     log.child({ binding: CANARY }).info('child');
     log.info({ weird: `"${CANARY}"\n` }, 'escaped');
     log.info({ password: 'short' }, 'by field');
@@ -62,7 +65,13 @@ describe('shared/log/logger', () => {
         throw new Error(`unexpected ${CANARY}`);
       },
     });
-    const io = { env: {}, stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, logSink: sink, handleSignals: false };
+    const io = {
+      env: {},
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t) },
+      logSink: sink,
+      handleSignals: false,
+    };
 
     const codes = [await runCommand(cmd, ['--target=config'], io), await runCommand(cmd, ['--target=other'], io)];
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Redactor, REDACTED, MIN_REDACTABLE_LENGTH, isSensitiveField } from '../../../shared/log/redactor.js';
+import { isSensitiveField, MIN_REDACTABLE_LENGTH, REDACTED, Redactor } from '../../../shared/log/redactor.js';
 
 describe('shared/log/redactor', () => {
   it('removes a registered value in every form it can take in output', () => {
@@ -66,7 +66,13 @@ describe('shared/log/redactor', () => {
     r.register(text);
     r.register(binary);
 
-    const forms = [text, JSON.stringify(text).slice(1, -1), Buffer.from(text).toString('base64'), binary.toString('base64'), binary.toString('base64url')];
+    const forms = [
+      text,
+      JSON.stringify(text).slice(1, -1),
+      Buffer.from(text).toString('base64'),
+      binary.toString('base64'),
+      binary.toString('base64url'),
+    ];
     for (const form of forms) {
       assert.equal(r.sanitize(`a ${form} b`), `a ${REDACTED} b`, form.slice(0, 20));
       assert.equal(r.sanitize(`cut: ${form.slice(0, 100)}`), `cut: ${REDACTED}`, `truncated ${form.slice(0, 20)}`);
@@ -88,14 +94,17 @@ describe('shared/log/redactor', () => {
 
     const kept: unknown[] = [];
     const collect = (v: unknown): void => {
-      if (v instanceof Map) for (const [k, x] of v) (collect(k), collect(x));
+      if (v instanceof Map) for (const [k, x] of v) collect(k), collect(x);
       else if (v instanceof Set || Array.isArray(v)) for (const x of v) collect(x);
       else kept.push(v);
     };
     for (const field of Object.values(r)) collect(field);
 
     assert.ok(kept.length > 0);
-    assert.deepEqual(kept.filter((v) => typeof v !== 'number'), []);
+    assert.deepEqual(
+      kept.filter((v) => typeof v !== 'number'),
+      [],
+    );
   });
 
   it('replaces sensitive fields by name, deeply, but keeps counts and names readable', () => {

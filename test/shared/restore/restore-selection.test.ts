@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
 import { RestoreSelection } from '../../../shared/restore/restore-selection.js';
 
-const s = (namespace: string, name: string, labels?: Record<string, string>): ExportedSecret => ({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace, name, ...(labels ? { labels } : {}) }, type: 'Opaque' });
+const s = (namespace: string, name: string, labels?: Record<string, string>): ExportedSecret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { namespace, name, ...(labels ? { labels } : {}) },
+  type: 'Opaque',
+});
 
 describe('shared/restore/restore-selection', () => {
   const all = [s('a', 'x', { app: 'web' }), s('a', 'y'), s('b', 'x', { app: 'db' }), s('c', 'z', { app: 'web' })];
@@ -21,7 +26,14 @@ describe('shared/restore/restore-selection', () => {
   }
 
   it('maps namespaces and reports mappings that matched nothing', () => {
-    const sel = new RestoreSelection({ namespaces: [], names: [], mapping: [{ from: 'a', to: 'a-restored' }, { from: 'typo', to: 'x' }] });
+    const sel = new RestoreSelection({
+      namespaces: [],
+      names: [],
+      mapping: [
+        { from: 'a', to: 'a-restored' },
+        { from: 'typo', to: 'x' },
+      ],
+    });
 
     assert.equal(sel.targetNamespace('a'), 'a-restored');
     assert.equal(sel.targetNamespace('b'), 'b');

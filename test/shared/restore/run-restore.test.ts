@@ -5,16 +5,22 @@ import { runBackup } from '../../../shared/backup/run-backup.js';
 import type { SecretPage } from '../../../shared/backup/secret-source.js';
 import { loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
 import { InterruptedError } from '../../../shared/errors/index.js';
-import { createKubeClients, loadKubeConfig, type KubeClients } from '../../../shared/kube/index.js';
+import { createKubeClients, type KubeClients, loadKubeConfig } from '../../../shared/kube/index.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
-import { KubeRestoreTarget, type RestoreTarget } from '../../../shared/restore/restore-target.js';
 import { RestoreSelection } from '../../../shared/restore/restore-selection.js';
-import { emptyRestoreReport, runRestore, type RestoreDeps, type RestoreOptions, type RestoreReport } from '../../../shared/restore/run-restore.js';
+import { KubeRestoreTarget, type RestoreTarget } from '../../../shared/restore/restore-target.js';
+import {
+  emptyRestoreReport,
+  type RestoreDeps,
+  type RestoreOptions,
+  type RestoreReport,
+  runRestore,
+} from '../../../shared/restore/run-restore.js';
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
 import { loadVerificationKeys } from '../../../shared/verify/verification-keys.js';
-import { startHarness, type Harness } from '../../support/job-harness.js';
+import { type Harness, startHarness } from '../../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const layout = new BackupLayout('test-cluster');
@@ -41,31 +47,94 @@ describe('shared/restore/run-restore', function () {
     }
     const r = await runBackup(
       { kube, store, layout, recipients, signingKey: signing.key, log, clock: systemClock, shutdown: new Shutdown() },
-      { selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] }, compression: 'gzip', segmentBytes: 1 << 20, pageSize: 100, allowEmpty: false, allowShrink: true, shrinkThreshold: 1, source: source(), skipShrinkGuard: true },
+      {
+        selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
+        compression: 'gzip',
+        segmentBytes: 1 << 20,
+        pageSize: 100,
+        allowEmpty: false,
+        allowShrink: true,
+        shrinkThreshold: 1,
+        source: source(),
+        skipShrinkGuard: true,
+      },
     );
     return r.backupId;
   }
 
   async function restore(o: Partial<RestoreOptions> = {}, deps: Partial<RestoreDeps> = {}, report?: RestoreReport): Promise<RestoreReport> {
-    const options: RestoreOptions = { backup: 'latest', selection: new RestoreSelection({ namespaces: [], names: [], mapping: [] }), mode: 'create-missing', recreateImmutable: false, createNamespaces: false, dryRun: false, ...o };
-    const keys = await loadVerificationKeys({ decryptionKey: [h.recipient.privateKey], decryptionKeyPassphraseFile: h.recipient.passphraseFile, trustedSignerKey: [h.signer.publicKey], allowUnsigned: false });
+    const options: RestoreOptions = {
+      backup: 'latest',
+      selection: new RestoreSelection({ namespaces: [], names: [], mapping: [] }),
+      mode: 'create-missing',
+      recreateImmutable: false,
+      createNamespaces: false,
+      dryRun: false,
+      ...o,
+    };
+    const keys = await loadVerificationKeys({
+      decryptionKey: [h.recipient.privateKey],
+      decryptionKeyPassphraseFile: h.recipient.passphraseFile,
+      trustedSignerKey: [h.signer.publicKey],
+      allowUnsigned: false,
+    });
     const { keys: recipients } = await loadRecipientKeys([h.recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
     const r = report ?? emptyRestoreReport(options);
-    return runRestore({ kube, target: new KubeRestoreTarget(kube.core, kube.caller), store, layout, keys, recipients, log, clock: systemClock, shutdown: new Shutdown(), ...deps }, options, r);
+    return runRestore(
+      {
+        kube,
+        target: new KubeRestoreTarget(kube.core, kube.caller),
+        store,
+        layout,
+        keys,
+        recipients,
+        log,
+        clock: systemClock,
+        shutdown: new Shutdown(),
+        ...deps,
+      },
+      options,
+      r,
+    );
   }
 
-  const opaque = (name: string, value: string, extra: Partial<V1Secret['metadata']> = {}): V1Secret => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'apps', ...extra }, type: 'Opaque', data: { v: b64(value) } });
+  const opaque = (name: string, value: string, extra: Partial<V1Secret['metadata']> = {}): V1Secret => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'apps', ...extra },
+    type: 'Opaque',
+    data: { v: b64(value) },
+  });
 
   it('never restores service-account or bootstrap token Secrets, even when a backup holds them', async () => {
     await backupOf([
       opaque('normal', 'value-1'),
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sa', namespace: 'apps', annotations: { 'kubernetes.io/service-account.name': 'default' } }, type: 'kubernetes.io/service-account-token', data: { token: b64('tok-123456') } },
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bootstrap-token-abcdef', namespace: 'apps' }, type: 'bootstrap.kubernetes.io/token', data: { 'token-id': b64('abcdef') } },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'sa', namespace: 'apps', annotations: { 'kubernetes.io/service-account.name': 'default' } },
+        type: 'kubernetes.io/service-account-token',
+        data: { token: b64('tok-123456') },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'bootstrap-token-abcdef', namespace: 'apps' },
+        type: 'bootstrap.kubernetes.io/token',
+        data: { 'token-id': b64('abcdef') },
+      },
     ]);
 
     const r = await restore();
 
-    assert.deepEqual(r.items.map((i) => [i.source.name, i.action, i.outcome]), [['normal', 'create', 'done'], ['sa', 'skip', 'skipped'], ['bootstrap-token-abcdef', 'skip', 'skipped']]);
+    assert.deepEqual(
+      r.items.map((i) => [i.source.name, i.action, i.outcome]),
+      [
+        ['normal', 'create', 'done'],
+        ['sa', 'skip', 'skipped'],
+        ['bootstrap-token-abcdef', 'skip', 'skipped'],
+      ],
+    );
     assert.match(r.items[1].reason!, /kubernetes.io\/service-account-token Secrets are never restored/);
     assert.equal(h.emulator.get('v1', 'Secret', 'apps', 'sa'), undefined);
     assert.equal(h.emulator.get('v1', 'Secret', 'apps', 'bootstrap-token-abcdef'), undefined);
@@ -74,7 +143,9 @@ describe('shared/restore/run-restore', function () {
   it('does not overwrite a Secret that changed after the pre-restore backup saved it, and keeps live ownerReferences on the others', async () => {
     await backupOf([opaque('raced', 'backed-up'), opaque('owned', 'backed-up-too')]);
     h.emulator.create({ ...opaque('raced', 'live-1') } as never);
-    h.emulator.create({ ...opaque('owned', 'live-2', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'owner-uid' }] }) } as never);
+    h.emulator.create({
+      ...opaque('owned', 'live-2', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'owner-uid' }] }),
+    } as never);
     const report = emptyRestoreReport({ dryRun: false, mode: 'overwrite' });
     const real = new KubeRestoreTarget(kube.core, kube.caller);
     let raced = false;
@@ -94,11 +165,17 @@ describe('shared/restore/run-restore', function () {
     const byName = Object.fromEntries(report.items.map((i) => [i.source.name, i]));
     assert.equal(byName.raced.outcome, 'failed');
     assert.match(byName.raced.message!, /changed since the pre-restore backup \S+ saved it; not overwritten/);
-    assert.equal(Buffer.from((h.emulator.get('v1', 'Secret', 'apps', 'raced') as unknown as V1Secret).data!.v, 'base64').toString(), 'live-changed');
+    assert.equal(
+      Buffer.from((h.emulator.get('v1', 'Secret', 'apps', 'raced') as unknown as V1Secret).data!.v, 'base64').toString(),
+      'live-changed',
+    );
     assert.equal(byName.owned.outcome, 'done');
     const owned = h.emulator.get('v1', 'Secret', 'apps', 'owned') as unknown as V1Secret;
     assert.equal(Buffer.from(owned.data!.v, 'base64').toString(), 'backed-up-too');
-    assert.deepEqual(owned.metadata!.ownerReferences?.map((o) => o.uid), ['owner-uid']);
+    assert.deepEqual(
+      owned.metadata!.ownerReferences?.map((o) => o.uid),
+      ['owner-uid'],
+    );
     assert.equal(report.counts.failed, 1);
   });
 
@@ -110,7 +187,10 @@ describe('shared/restore/run-restore', function () {
     await assert.rejects(restore({}, {}, report), /failed to create Secret apps\/b: 503/);
 
     assert.equal(report.stage, 'saved');
-    assert.deepEqual(report.items.map((i) => i.outcome), ['done', 'failed', 'pending']);
+    assert.deepEqual(
+      report.items.map((i) => i.outcome),
+      ['done', 'failed', 'pending'],
+    );
     assert.equal(report.counts.written, 1);
   });
 
@@ -129,7 +209,10 @@ describe('shared/restore/run-restore', function () {
     await backupOf([opaque('mutated', 'original')]);
     const real = new KubeRestoreTarget(kube.core, kube.caller);
     const target: RestoreTarget = Object.assign(Object.create(real) as RestoreTarget, {
-      create: async (ns: string, body: V1Secret, dryRun: boolean) => ({ ...(await real.create(ns, body, dryRun)), data: { v: b64('changed-by-webhook') } }),
+      create: async (ns: string, body: V1Secret, dryRun: boolean) => ({
+        ...(await real.create(ns, body, dryRun)),
+        data: { v: b64('changed-by-webhook') },
+      }),
     });
 
     const r = await restore({}, { target });

@@ -11,9 +11,17 @@ describe('shared/rotation/fingerprint', () => {
   });
 
   it('lists fingerprints per key, sorted', () => {
-    const list = fingerprints(new Map([['b', Buffer.from('2')], ['a', Buffer.from('1')]]));
+    const list = fingerprints(
+      new Map([
+        ['b', Buffer.from('2')],
+        ['a', Buffer.from('1')],
+      ]),
+    );
 
-    assert.deepEqual(list.map((l) => l.split('=')[0]), ['a', 'b']);
+    assert.deepEqual(
+      list.map((l) => l.split('=')[0]),
+      ['a', 'b'],
+    );
   });
 
   it('keys digests with the pending values, so equal data under another key differs', () => {

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { MAX_NAME_LENGTH, newRotationId, parseVersionedName, pendingName, previousName, versionName, withSuffix } from '../../../shared/rotation/names.js';
+import {
+  MAX_NAME_LENGTH,
+  newRotationId,
+  parseVersionedName,
+  pendingName,
+  previousName,
+  versionName,
+  withSuffix,
+} from '../../../shared/rotation/names.js';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { foreignManager, type OwnedObject } from '../../../shared/rotation/ownership.js';
 
-const secret = (o: { type?: string; labels?: Record<string, string>; annotations?: Record<string, string>; owners?: Array<{ kind: string; name: string; controller?: boolean }> }): OwnedObject => ({
+const secret = (o: {
+  type?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  owners?: Array<{ kind: string; name: string; controller?: boolean }>;
+}): OwnedObject => ({
   type: o.type ?? 'Opaque',
   metadata: { labels: o.labels, annotations: o.annotations, ownerReferences: o.owners },
 });
@@ -19,11 +24,19 @@ describe('shared/rotation/ownership', () => {
     ['sealed-secrets by owner', secret({ owners: [{ kind: 'SealedSecret', name: 'x', controller: true }] }), 'sealed-secrets'],
     ['sealed-secrets by annotation', secret({ annotations: { 'sealedsecrets.bitnami.com/managed': 'true' } }), 'sealed-secrets'],
     ['sealed-secrets keys', secret({ labels: { 'sealedsecrets.bitnami.com/sealed-secrets-key': 'active' } }), 'sealed-secrets'],
-    ['cert-manager by annotation', secret({ type: 'kubernetes.io/tls', annotations: { 'cert-manager.io/certificate-name': 'web' } }), 'cert-manager'],
+    [
+      'cert-manager by annotation',
+      secret({ type: 'kubernetes.io/tls', annotations: { 'cert-manager.io/certificate-name': 'web' } }),
+      'cert-manager',
+    ],
     ['cert-manager by label', secret({ labels: { 'controller.cert-manager.io/fao': 'true' } }), 'cert-manager'],
     ['mittwald generator', secret({ annotations: { 'secret-generator.v1.mittwald.de/autogenerate': 'password' } }), 'mittwald'],
     ['Reloader opt-out', secret({ annotations: { 'reloader.stakater.com/ignore': 'true' } }), 'Reloader opt-out'],
-    ['any controller', secret({ owners: [{ kind: 'MyOperatorThing', name: 'x', controller: true }] }), 'a controller (controller ownerReference MyOperatorThing/x)'],
+    [
+      'any controller',
+      secret({ owners: [{ kind: 'MyOperatorThing', name: 'x', controller: true }] }),
+      'a controller (controller ownerReference MyOperatorThing/x)',
+    ],
   ];
   for (const [label, obj, manager] of rows) {
     it(`recognises ${label}`, () => {

@@ -27,7 +27,12 @@ keys:
     assert.equal(policy.consumers, 'auto');
     assert.deepEqual(policy.rollout, { restart: true, waitReadyMs: 300_000, rollbackOnFailure: true });
     assert.deepEqual(policy.rotatedKeys, ['password']);
-    assert.deepEqual(policy.keys[0].spec, { generator: 'password', length: 32, classes: ['lower', 'upper', 'digits', 'symbols'], exclude: '' });
+    assert.deepEqual(policy.keys[0].spec, {
+      generator: 'password',
+      length: 32,
+      classes: ['lower', 'upper', 'digits', 'symbols'],
+      exclude: '',
+    });
   });
 
   it('parses the same policy written as JSON', () => {
@@ -47,7 +52,10 @@ keys:
   signing.key: { generator: keypair, publicKey: signing.pub, sshPublicKey: signing.ssh }
 `);
 
-    assert.deepEqual(policy.keys.map((k) => k.key), ['password', 'DATABASE_URL', 'signing.key']);
+    assert.deepEqual(
+      policy.keys.map((k) => k.key),
+      ['password', 'DATABASE_URL', 'signing.key'],
+    );
     assert.deepEqual(policy.rotatedKeys, ['DATABASE_URL', 'password', 'signing.key', 'signing.pub', 'signing.ssh']);
     assert.deepEqual(policy.keys[1].inputs, ['username', 'password']);
   });
@@ -84,33 +92,89 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
     ['bad maxAge', 'maxAge: 30 days\nkeys: { p: password }', ['maxAge: expected a duration']],
     ['typo in a field', 'schedul: "@daily"\nmaxAge: 1d\nkeys: { p: password }', ['schedul: unknown field']],
     ['unknown strategy', 'maxAge: 1d\nstrategy: blue-green\nkeys: { p: password }', ['strategy: expected one of "in-place"|"versioned"']],
-    ['keepVersions without versioned', 'maxAge: 1d\nkeepVersions: 3\nkeys: { p: password }', ['keepVersions: only applies to strategy versioned']],
+    [
+      'keepVersions without versioned',
+      'maxAge: 1d\nkeepVersions: 3\nkeys: { p: password }',
+      ['keepVersions: only applies to strategy versioned'],
+    ],
     ['keepVersions too small', 'maxAge: 1d\nstrategy: versioned\nkeepVersions: 1\nkeys: { p: password }', ['keepVersions: Too small']],
     ['no keys', 'maxAge: 1d\nkeys: {}', ['keys: must name at least one data key']],
-    ['unknown generator', 'maxAge: 1d\nkeys: { p: passphrase }', ['keys.p.generator: unknown generator "passphrase" (one of password, token, uuid, keypair, tls, template)']],
+    [
+      'unknown generator',
+      'maxAge: 1d\nkeys: { p: passphrase }',
+      ['keys.p.generator: unknown generator "passphrase" (one of password, token, uuid, keypair, tls, template)'],
+    ],
     ['missing generator', 'maxAge: 1d\nkeys: { p: { length: 3 } }', ['keys.p.generator: is required']],
     ['password too short', 'maxAge: 1d\nkeys: { p: { generator: password, length: 4 } }', ['keys.p.length: Too small']],
     ['unknown password field', 'maxAge: 1d\nkeys: { p: { generator: password, lenght: 12 } }', ['keys.p.lenght: unknown field']],
-    ['exclusion empties a class', 'maxAge: 1d\nkeys: { p: { generator: password, classes: [digits], exclude: "0123456789" } }', ['keys.p.exclude: excludes every character of class digits']],
+    [
+      'exclusion empties a class',
+      'maxAge: 1d\nkeys: { p: { generator: password, classes: [digits], exclude: "0123456789" } }',
+      ['keys.p.exclude: excludes every character of class digits'],
+    ],
     ['bad key name', 'maxAge: 1d\nkeys: { "a/b": password }', ['keys["a/b"]: is not a valid data key']],
     ['token encoding', 'maxAge: 1d\nkeys: { t: { generator: token, encoding: base32 } }', ['keys.t.encoding: expected one of']],
-    ['tls without subject', 'maxAge: 1d\nkeys: { tls.crt: { generator: tls } }', ['keys["tls.crt"].commonName: give commonName, dnsNames or ipAddresses']],
-    ['tls bad SAN', 'maxAge: 1d\nkeys: { tls.crt: { generator: tls, dnsNames: ["not a name"] } }', ['keys["tls.crt"].dnsNames[0]: expected a DNS name']],
-    ['tls bad validity', 'maxAge: 1d\nkeys: { tls.crt: { generator: tls, commonName: x, validity: 5m } }', ['keys["tls.crt"].validity: must be between 1h and 3650d']],
-    ['tls private key location', 'maxAge: 1d\nkeys: { cert.pem: { generator: tls, commonName: x } }', ['keys["cert.pem"].privateKey: is required unless the certificate key is tls.crt']],
-    ['two generators write one key', 'maxAge: 1d\nkeys: { tls.crt: { generator: tls, commonName: x }, tls.key: password }', ['keys["tls.key"]: writes data key tls.key, which keys.tls.crt also writes']],
-    ['template syntax', 'maxAge: 1d\nkeys: { url: { generator: template, template: "x{{ p | upper }}" } }', ['keys.url.template: unknown filter "upper"']],
-    ['template cycle', 'maxAge: 1d\nkeys: { a: { generator: template, template: "{{ b }}" }, b: { generator: template, template: "{{ a }}" } }', ['templates refer to each other in a cycle: a -> b -> a']],
-    ['bad consumer', 'maxAge: 1d\nkeys: { p: password }\nconsumers: [pod/x, deployment/Bad_Name]', ['consumers[0]: expected kind/name', 'consumers[1]: "Bad_Name" is not a valid object name']],
-    ['versioned without restart', 'maxAge: 1d\nstrategy: versioned\nkeys: { p: password }\nrollout: { restart: false }', ['rollout.restart: versioned rotation repoints consumers']],
+    [
+      'tls without subject',
+      'maxAge: 1d\nkeys: { tls.crt: { generator: tls } }',
+      ['keys["tls.crt"].commonName: give commonName, dnsNames or ipAddresses'],
+    ],
+    [
+      'tls bad SAN',
+      'maxAge: 1d\nkeys: { tls.crt: { generator: tls, dnsNames: ["not a name"] } }',
+      ['keys["tls.crt"].dnsNames[0]: expected a DNS name'],
+    ],
+    [
+      'tls bad validity',
+      'maxAge: 1d\nkeys: { tls.crt: { generator: tls, commonName: x, validity: 5m } }',
+      ['keys["tls.crt"].validity: must be between 1h and 3650d'],
+    ],
+    [
+      'tls private key location',
+      'maxAge: 1d\nkeys: { cert.pem: { generator: tls, commonName: x } }',
+      ['keys["cert.pem"].privateKey: is required unless the certificate key is tls.crt'],
+    ],
+    [
+      'two generators write one key',
+      'maxAge: 1d\nkeys: { tls.crt: { generator: tls, commonName: x }, tls.key: password }',
+      ['keys["tls.key"]: writes data key tls.key, which keys.tls.crt also writes'],
+    ],
+    [
+      'template syntax',
+      'maxAge: 1d\nkeys: { url: { generator: template, template: "x{{ p | upper }}" } }',
+      ['keys.url.template: unknown filter "upper"'],
+    ],
+    [
+      'template cycle',
+      'maxAge: 1d\nkeys: { a: { generator: template, template: "{{ b }}" }, b: { generator: template, template: "{{ a }}" } }',
+      ['templates refer to each other in a cycle: a -> b -> a'],
+    ],
+    [
+      'bad consumer',
+      'maxAge: 1d\nkeys: { p: password }\nconsumers: [pod/x, deployment/Bad_Name]',
+      ['consumers[0]: expected kind/name', 'consumers[1]: "Bad_Name" is not a valid object name'],
+    ],
+    [
+      'versioned without restart',
+      'maxAge: 1d\nstrategy: versioned\nkeys: { p: password }\nrollout: { restart: false }',
+      ['rollout.restart: versioned rotation repoints consumers'],
+    ],
     ['bad waitReady', 'maxAge: 1d\nkeys: { p: password }\nrollout: { waitReady: forever }', ['rollout.waitReady: expected a duration']],
-    ['unknown backend', 'maxAge: 1d\nkeys: { p: password }\nbackend: { name: postgres }', ['backend.name: unknown rotation backend "postgres" (none is installed in this build)']],
+    [
+      'unknown backend',
+      'maxAge: 1d\nkeys: { p: password }\nbackend: { name: postgres }',
+      ['backend.name: unknown rotation backend "postgres" (none is installed in this build)'],
+    ],
   ];
   for (const [name, text, expected] of bad) {
     it(`reports ${name}`, () => {
       const found = problems(text);
 
-      for (const e of expected) assert.ok(found.some((f) => f.includes(e)), `expected "${e}" in:\n${found.join('\n')}`);
+      for (const e of expected)
+        assert.ok(
+          found.some((f) => f.includes(e)),
+          `expected "${e}" in:\n${found.join('\n')}`,
+        );
     });
   }
 
@@ -123,7 +187,8 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
   it('validates backend settings through the registered backend', () => {
     const backend: RotationBackend<{ host: string }> = {
       name: 'fake-db',
-      parseConfig: (raw) => (typeof raw.host === 'string' ? { config: { host: raw.host } } : { problems: [{ path: ['host'], message: 'is required' }] }),
+      parseConfig: (raw) =>
+        typeof raw.host === 'string' ? { config: { host: raw.host } } : { problems: [{ path: ['host'], message: 'is required' }] },
       set: async () => {},
       test: async () => {},
     };
@@ -146,7 +211,10 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
     };
     const registry = new BackendRegistry([backend]);
 
-    const good = ok('maxAge: 1d\nkeys: { password: password, url: { generator: template, template: "{{ username }}:{{ password }}" } }\nbackend: { name: alt-db }', registry);
+    const good = ok(
+      'maxAge: 1d\nkeys: { password: password, url: { generator: template, template: "{{ username }}:{{ password }}" } }\nbackend: { name: alt-db }',
+      registry,
+    );
     const clash = problems('maxAge: 1d\nkeys: { password: password, username: token }\nbackend: { name: alt-db }', registry);
 
     assert.deepEqual(good.rotatedKeys, ['password', 'url', 'username']);

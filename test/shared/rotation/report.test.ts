@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { countActions, exitCodeOf, renderReport, type RotationReport, type SecretReport } from '../../../shared/rotation/report.js';
+import { countActions, exitCodeOf, type RotationReport, renderReport, type SecretReport } from '../../../shared/rotation/report.js';
 import { rotationMetrics } from '../../../shared/rotation/rotate-job.js';
 
 const base = (secrets: Array<Partial<SecretReport>>, dryRun = false): RotationReport => ({
@@ -14,7 +14,11 @@ const base = (secrets: Array<Partial<SecretReport>>, dryRun = false): RotationRe
 describe('shared/rotation/report', () => {
   const rows: Array<[string, Array<Partial<SecretReport>>, number]> = [
     ['nothing to do', [], 0],
-    ['rotated, skipped, deferred and not due', [{ action: 'rotated' }, { action: 'skipped' }, { action: 'deferred' }, { action: 'not-due' }], 0],
+    [
+      'rotated, skipped, deferred and not due',
+      [{ action: 'rotated' }, { action: 'skipped' }, { action: 'deferred' }, { action: 'not-due' }],
+      0,
+    ],
     ['a rollback', [{ action: 'rotated' }, { action: 'rolled-back' }], 1],
     ['a failed rollback', [{ action: 'rollback-failed' }], 1],
     ['an invalid policy', [{ action: 'invalid' }], 1],
@@ -28,14 +32,22 @@ describe('shared/rotation/report', () => {
   }
 
   it('renders a plan that says nothing was written', () => {
-    const text = renderReport(base([{ action: 'would-rotate', strategy: 'versioned', keys: ['API_KEY'], consumers: ['deployment/web'], version: 'keys-v2' }], true));
+    const text = renderReport(
+      base([{ action: 'would-rotate', strategy: 'versioned', keys: ['API_KEY'], consumers: ['deployment/web'], version: 'keys-v2' }], true),
+    );
 
     assert.match(text, /^Dry run at 2026-03-01T03:00:00.000Z: nothing written\./);
     assert.match(text, /ns\/s0\s+would-rotate\s+versioned\s+API_KEY\s+deployment\/web\s+-> keys-v2; d/);
   });
 
   it('turns a run into metrics', () => {
-    const r = base([{ action: 'rotated' }, { action: 'rolled-back' }, { action: 'rollback-failed' }, { action: 'invalid' }, { action: 'skipped' }]);
+    const r = base([
+      { action: 'rotated' },
+      { action: 'rolled-back' },
+      { action: 'rollback-failed' },
+      { action: 'invalid' },
+      { action: 'skipped' },
+    ]);
 
     const m = Object.fromEntries(rotationMetrics(r, exitCodeOf(r), new Date('2026-03-01T03:00:02Z')).map((s) => [s.name, s.value]));
 

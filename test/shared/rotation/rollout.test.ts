@@ -22,7 +22,13 @@ describe('shared/rotation/rollout (transient failures patching consumers)', func
     ['a dropped connection', { drop: true }],
   ] as const) {
     it(`in-place: ${what} on a consumer's restart patch is retried; the rotation succeeds and the consumer restarts once`, async () => {
-      await c.secret('shop', 'db', { password: 'original-password-1' }, 'maxAge: 30d\nkeys: { password: password }\nrollout: { waitReady: 20s }', { annotations: LONG_AGO });
+      await c.secret(
+        'shop',
+        'db',
+        { password: 'original-password-1' },
+        'maxAge: 30d\nkeys: { password: password }\nrollout: { waitReady: 20s }',
+        { annotations: LONG_AGO },
+      );
       await c.deployment('shop', 'api', { envFrom: ['db'] });
       await c.emulator.workloads.idle();
       const fired = c.emulator.faults.inject({ method: 'PATCH', path: '/apis/apps/v1/namespaces/shop/deployments/api', ...fault });
@@ -33,7 +39,9 @@ describe('shared/rotation/rollout (transient failures patching consumers)', func
       assert.equal(r.code, 0, r.stdout);
       assert.equal(JSON.parse(c.annotations('shop', 'db')['secret-steward.io/last-outcome']).result, 'succeeded');
       assert.notEqual(c.data('shop', 'db')!.password, 'original-password-1');
-      const restarts = c.rollouts('Deployment', 'shop', 'api').filter((x) => x.templateAnnotations['secret-steward.io/restartedAt'] !== undefined);
+      const restarts = c
+        .rollouts('Deployment', 'shop', 'api')
+        .filter((x) => x.templateAnnotations['secret-steward.io/restartedAt'] !== undefined);
       assert.equal(restarts.length, 1);
     });
   }
@@ -64,7 +72,10 @@ describe('shared/rotation/versioned (a retry after a failed attempt)', function 
 
   it('the superseded version does not keep the failed outcome of the attempt before: it ends as after a clean rotation', async () => {
     const policy = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: token }\nrollout: { waitReady: 20s }';
-    await c.secret('shop', 'keys-v1', { API_KEY: 'first-key-value' }, policy, { immutable: true, annotations: { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' } });
+    await c.secret('shop', 'keys-v1', { API_KEY: 'first-key-value' }, policy, {
+      immutable: true,
+      annotations: { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
+    });
     await c.deployment('shop', 'web', { envFrom: ['keys-v1'] });
     await c.emulator.workloads.idle();
     // The new version's create fails (a 500 on a create is not retried: it may have happened).
@@ -74,7 +85,7 @@ describe('shared/rotation/versioned (a retry after a failed attempt)', function 
 
     const retried = await c.run(['--output', 'json', '--rollout-poll-interval', '100ms']);
 
-    assert.equal(failed.code, 4, "the API server failed (exit 4)");
+    assert.equal(failed.code, 4, 'the API server failed (exit 4)');
     assert.equal(outcomeAfterFailure, 'failed');
     assert.equal(retried.code, 0, retried.stdout);
     assert.equal(c.annotations('shop', 'keys-v1')['secret-steward.io/last-outcome'], undefined);

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { assessDue, cronProblem, latestSlot, nextSlot, rotationRecord, type CronTrigger, type RotationRecord } from '../../../shared/rotation/schedule.js';
+import {
+  assessDue,
+  type CronTrigger,
+  cronProblem,
+  latestSlot,
+  nextSlot,
+  type RotationRecord,
+  rotationRecord,
+} from '../../../shared/rotation/schedule.js';
 
 const at = (iso: string) => new Date(iso);
 const cron = (expr: string, timeZone = 'UTC'): CronTrigger => ({ kind: 'schedule', cron: expr, timeZone });
@@ -91,7 +99,11 @@ describe('shared/rotation/schedule', () => {
     });
 
     it('treats a slot recorded as done as not due even if the clock disagrees', () => {
-      const result = assessDue(cron('0 * * * *'), record('2025-01-01T09:59:00Z', { lastSlot: '2025-01-01T10:00:00.000Z' }), at('2025-01-01T10:15:00Z'));
+      const result = assessDue(
+        cron('0 * * * *'),
+        record('2025-01-01T09:59:00Z', { lastSlot: '2025-01-01T10:00:00.000Z' }),
+        at('2025-01-01T10:15:00Z'),
+      );
 
       assert.equal(result.due, false);
     });
@@ -118,8 +130,16 @@ describe('shared/rotation/schedule', () => {
       const rolledBack = { result: 'rolled-back' as const, rotation: 'r1', at: '2025-01-01T10:01:00Z', slot: '2025-01-01T10:00:00.000Z' };
 
       const held = assessDue(cron('0 * * * *'), record('2025-01-01T09:00:10Z', { lastOutcome: rolledBack }), at('2025-01-01T10:30:00Z'));
-      const nextSlotDue = assessDue(cron('0 * * * *'), record('2025-01-01T09:00:10Z', { lastOutcome: rolledBack }), at('2025-01-01T11:00:00Z'));
-      const retried = assessDue(cron('0 * * * *'), record('2025-01-01T09:00:10Z', { lastOutcome: rolledBack, rotateNow: 'yes' }), at('2025-01-01T10:30:00Z'));
+      const nextSlotDue = assessDue(
+        cron('0 * * * *'),
+        record('2025-01-01T09:00:10Z', { lastOutcome: rolledBack }),
+        at('2025-01-01T11:00:00Z'),
+      );
+      const retried = assessDue(
+        cron('0 * * * *'),
+        record('2025-01-01T09:00:10Z', { lastOutcome: rolledBack, rotateNow: 'yes' }),
+        at('2025-01-01T10:30:00Z'),
+      );
 
       assert.equal(held.due, false);
       assert.equal(!held.due && held.held, true);
@@ -136,11 +156,27 @@ describe('shared/rotation/schedule', () => {
     });
 
     it('does not hold a Secret whose rollback the API server caused (transient)', () => {
-      const slotRollback = { result: 'rolled-back' as const, rotation: 'r1', at: '2025-01-01T10:01:00Z', slot: '2025-01-01T10:00:00.000Z', transient: true };
+      const slotRollback = {
+        result: 'rolled-back' as const,
+        rotation: 'r1',
+        at: '2025-01-01T10:01:00Z',
+        slot: '2025-01-01T10:00:00.000Z',
+        transient: true,
+      };
       const ageRollback = { result: 'rolled-back' as const, rotation: 'r1', at: '2025-02-01T00:00:00Z', transient: true };
 
-      assert.equal(assessDue(cron('0 * * * *'), record('2025-01-01T09:00:10Z', { lastOutcome: slotRollback }), at('2025-01-01T10:30:00Z')).due, true);
-      assert.equal(assessDue({ kind: 'max-age', maxAgeMs: 86_400_000 }, record('2025-01-01T00:00:00Z', { lastOutcome: ageRollback }), at('2025-02-01T12:00:00Z')).due, true);
+      assert.equal(
+        assessDue(cron('0 * * * *'), record('2025-01-01T09:00:10Z', { lastOutcome: slotRollback }), at('2025-01-01T10:30:00Z')).due,
+        true,
+      );
+      assert.equal(
+        assessDue(
+          { kind: 'max-age', maxAgeMs: 86_400_000 },
+          record('2025-01-01T00:00:00Z', { lastOutcome: ageRollback }),
+          at('2025-02-01T12:00:00Z'),
+        ).due,
+        true,
+      );
     });
   });
 

@@ -6,9 +6,19 @@ const template = {
   spec: {
     initContainers: [{ name: 'init', envFrom: [{ secretRef: { name: 'db' } }] }],
     containers: [
-      { name: 'app', env: [{ name: 'A', value: 'x' }, { name: 'B', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }], envFrom: [{ configMapRef: { name: 'cfg' } }, { secretRef: { name: 'other' } }] },
+      {
+        name: 'app',
+        env: [
+          { name: 'A', value: 'x' },
+          { name: 'B', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+        ],
+        envFrom: [{ configMapRef: { name: 'cfg' } }, { secretRef: { name: 'other' } }],
+      },
     ],
-    volumes: [{ name: 'v', secret: { secretName: 'db' } }, { name: 'p', projected: { sources: [{ configMap: { name: 'cfg' } }, { secret: { name: 'db' } }] } }],
+    volumes: [
+      { name: 'v', secret: { secretName: 'db' } },
+      { name: 'p', projected: { sources: [{ configMap: { name: 'cfg' } }, { secret: { name: 'db' } }] } },
+    ],
     imagePullSecrets: [{ name: 'regcred' }, { name: 'db' }],
   },
 };
@@ -29,8 +39,11 @@ describe('shared/rotation/secret-refs', () => {
     );
   });
 
-  it('repoints with a test of the old value before each replacement, under the kind\'s template path', () => {
-    const cron = toWorkload('CronJob', { metadata: { name: 'c', namespace: 'n' }, spec: { jobTemplate: { spec: { template: template as never } } } });
+  it("repoints with a test of the old value before each replacement, under the kind's template path", () => {
+    const cron = toWorkload('CronJob', {
+      metadata: { name: 'c', namespace: 'n' },
+      spec: { jobTemplate: { spec: { template: template as never } } },
+    });
 
     const ops = repointOps(cron, 'db', 'db-v2');
 

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { parsePolicy, type RotationPolicy } from '../../../shared/rotation/policy.js';
-import { dataSize, decodeData, encodeData, generateValues, inputProblems, rerenderTemplates, sameData } from '../../../shared/rotation/values.js';
+import {
+  dataSize,
+  decodeData,
+  encodeData,
+  generateValues,
+  inputProblems,
+  rerenderTemplates,
+  sameData,
+} from '../../../shared/rotation/values.js';
 
 function policy(text: string): RotationPolicy {
   const r = parsePolicy(text);
@@ -8,7 +16,14 @@ function policy(text: string): RotationPolicy {
   return r.policy;
 }
 
-const ctx = () => ({ namespace: 'apps', secretName: 'db', now: new Date(), readSecret: async () => undefined, register: () => {}, warn: () => {} });
+const ctx = () => ({
+  namespace: 'apps',
+  secretName: 'db',
+  now: new Date(),
+  readSecret: async () => undefined,
+  register: () => {},
+  warn: () => {},
+});
 const data = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, Buffer.from(v)]));
 
 const DB_POLICY = `
@@ -27,7 +42,10 @@ describe('shared/rotation/values', () => {
     assert.deepEqual([...generated.keys()].sort(), ['DATABASE_URL', 'password']);
     const pw = generated.get('password')!.toString();
     assert.notEqual(pw, 'old-password');
-    assert.equal(generated.get('DATABASE_URL')!.toString(), `postgres://app:${encodeURIComponent(pw).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}@db/app`);
+    assert.equal(
+      generated.get('DATABASE_URL')!.toString(),
+      `postgres://app:${encodeURIComponent(pw).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}@db/app`,
+    );
   });
 
   it('re-renders templates when another writer changed a key they read, keeping the generated values', async () => {
@@ -43,7 +61,12 @@ describe('shared/rotation/values', () => {
   it('reports template inputs the Secret lacks', () => {
     const problems = inputProblems(policy(DB_POLICY), new Set(['password']));
 
-    assert.deepEqual(problems, [{ path: 'keys.DATABASE_URL.template', message: 'refers to username, which the Secret does not have and the policy does not generate' }]);
+    assert.deepEqual(problems, [
+      {
+        path: 'keys.DATABASE_URL.template',
+        message: 'refers to username, which the Secret does not have and the policy does not generate',
+      },
+    ]);
     assert.deepEqual(inputProblems(policy(DB_POLICY), new Set(['username'])), []);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { fixedClock } from '../../../shared/runtime/clock.js';
-import { parseRetryAfter, withRetry, type RetryDecision } from '../../../shared/runtime/retry.js';
+import { parseRetryAfter, type RetryDecision, withRetry } from '../../../shared/runtime/retry.js';
 
 const retryable = (): RetryDecision => ({ retry: true, reason: 'flaky' });
 
@@ -49,10 +49,7 @@ describe('shared/runtime/retry', () => {
     const error = new Error('still down');
     const op = failing(10, error);
 
-    await assert.rejects(
-      withRetry(op.fn, { classify: retryable, clock: fixedClock(new Date(0)), maxAttempts: 3 }),
-      (e) => e === error,
-    );
+    await assert.rejects(withRetry(op.fn, { classify: retryable, clock: fixedClock(new Date(0)), maxAttempts: 3 }), (e) => e === error);
     assert.equal(op.calls, 3);
   });
 

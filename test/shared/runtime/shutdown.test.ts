@@ -12,7 +12,10 @@ describe('shared/runtime/shutdown', () => {
 
     assert.equal(s.requested, true);
     assert.equal(s.signal.aborted, true);
-    assert.throws(() => s.checkpoint(), (e) => e instanceof InterruptedError && e.exitCode === 143 && /SIGTERM/.test(e.message));
+    assert.throws(
+      () => s.checkpoint(),
+      (e) => e instanceof InterruptedError && e.exitCode === 143 && /SIGTERM/.test(e.message),
+    );
   });
 
   it('follows a linked abort signal such as a lost lease', () => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INDEX_FORMAT, toObjectMetadata, type BackupKind } from '../../../shared/backup/backup-index.js';
+import { type BackupKind, INDEX_FORMAT, toObjectMetadata } from '../../../shared/backup/backup-index.js';
 import { BackupLayout, compactTime } from '../../../shared/backup/backup-layout.js';
-import { FileObjectStore } from '../../../shared/storage/index.js';
 import { collectBackupOverview } from '../../../shared/status/backup-status.js';
+import { FileObjectStore } from '../../../shared/storage/index.js';
 
 const NOW = new Date('2026-03-11T12:00:00Z');
 const HOUR = 3_600_000;
@@ -62,7 +62,10 @@ describe('shared/status/backup-status', () => {
 
     const o = await overview({ limit: 2 });
 
-    assert.deepEqual(o.backups.map((b) => b.id), [newest, mid]);
+    assert.deepEqual(
+      o.backups.map((b) => b.id),
+      [newest, mid],
+    );
     assert.equal(o.backups[1].secrets, 40);
     assert.equal(o.backups[1].storedBytes, 1200);
     assert.equal(o.backups[1].lastDrill?.result, 'pass');
@@ -85,9 +88,15 @@ describe('shared/status/backup-status', () => {
   });
 
   const freshness: Array<{ name: string; backupHoursAgo: number; schedule: string; graceMs: number; fresh: boolean }> = [
-    { name: 'daily backup taken at today\'s slot', backupHoursAgo: 9, schedule: '0 3 * * *', graceMs: HOUR, fresh: true },
-    { name: 'daily backup from yesterday, today\'s slot missed', backupHoursAgo: 33, schedule: '0 3 * * *', graceMs: HOUR, fresh: false },
-    { name: 'yesterday\'s backup while today\'s slot is still within a long grace', backupHoursAgo: 33, schedule: '0 3 * * *', graceMs: 10 * HOUR, fresh: true },
+    { name: "daily backup taken at today's slot", backupHoursAgo: 9, schedule: '0 3 * * *', graceMs: HOUR, fresh: true },
+    { name: "daily backup from yesterday, today's slot missed", backupHoursAgo: 33, schedule: '0 3 * * *', graceMs: HOUR, fresh: false },
+    {
+      name: "yesterday's backup while today's slot is still within a long grace",
+      backupHoursAgo: 33,
+      schedule: '0 3 * * *',
+      graceMs: 10 * HOUR,
+      fresh: true,
+    },
   ];
   for (const f of freshness) {
     it(`freshness: ${f.name}`, async () => {
@@ -109,10 +118,25 @@ describe('shared/status/backup-status', () => {
     assert.deepEqual(o.backups, []);
   });
 
-  const drills: Array<{ name: string; reports: Array<[hoursAgo: number, passed: boolean]>; maxAgeMs: number; ok: boolean; latest?: 'pass' | 'fail' }> = [
+  const drills: Array<{
+    name: string;
+    reports: Array<[hoursAgo: number, passed: boolean]>;
+    maxAgeMs: number;
+    ok: boolean;
+    latest?: 'pass' | 'fail';
+  }> = [
     { name: 'a pass within the window', reports: [[30, true]], maxAgeMs: 8 * DAY, ok: true, latest: 'pass' },
     { name: 'the last pass is older than the window', reports: [[9 * 24, true]], maxAgeMs: 8 * DAY, ok: false, latest: 'pass' },
-    { name: 'a later failure does not hide an earlier pass within the window', reports: [[30, true], [5, false]], maxAgeMs: 8 * DAY, ok: true, latest: 'fail' },
+    {
+      name: 'a later failure does not hide an earlier pass within the window',
+      reports: [
+        [30, true],
+        [5, false],
+      ],
+      maxAgeMs: 8 * DAY,
+      ok: true,
+      latest: 'fail',
+    },
     { name: 'only failures', reports: [[5, false]], maxAgeMs: 8 * DAY, ok: false, latest: 'fail' },
     { name: 'no drill at all', reports: [], maxAgeMs: 8 * DAY, ok: false },
     { name: 'no drill, check disabled (0s)', reports: [], maxAgeMs: 0, ok: true },

@@ -18,7 +18,10 @@ describe('shared/status/key-status', function () {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  async function keyFile(name: string, o: { expiresInDays?: number; createdDaysAgo?: number; revoked?: boolean } = {}): Promise<{ file: string; privateFile: string; fingerprint: string }> {
+  async function keyFile(
+    name: string,
+    o: { expiresInDays?: number; createdDaysAgo?: number; revoked?: boolean } = {},
+  ): Promise<{ file: string; privateFile: string; fingerprint: string }> {
     const kp = await generateKeyPair({
       name,
       email: `${name}@test.invalid`,
@@ -29,7 +32,13 @@ describe('shared/status/key-status', function () {
     });
     let publicKey = kp.publicKey;
     if (o.revoked) {
-      publicKey = (await revokeKey({ key: await readKey({ armoredKey: kp.publicKey }), revocationCertificate: kp.revocationCertificate, format: 'armored' })).publicKey;
+      publicKey = (
+        await revokeKey({
+          key: await readKey({ armoredKey: kp.publicKey }),
+          revocationCertificate: kp.revocationCertificate,
+          format: 'armored',
+        })
+      ).publicKey;
     }
     const file = join(dir, `${name}.public.asc`);
     const privateFile = join(dir, `${name}.private.asc`);
@@ -41,8 +50,18 @@ describe('shared/status/key-status', function () {
   const cases: Array<{ name: string; key: Parameters<typeof keyFile>[1]; state: KeyState; detail: RegExp }> = [
     { name: 'never expires', key: {}, state: 'ok', detail: /^never expires$/ },
     { name: 'expires in a year', key: { expiresInDays: 365 }, state: 'ok', detail: /^expires on .* \(in 364 days\)$/ },
-    { name: 'expires in 10 days (warning window 30 days)', key: { expiresInDays: 10 }, state: 'expiring', detail: /\(in 9 days\); extend it \(gpg --quick-set-expire\)/ },
-    { name: 'expired 5 days ago', key: { createdDaysAgo: 15, expiresInDays: 10 }, state: 'expired', detail: /^expired on .*: cannot (encrypt|sign) backups/ },
+    {
+      name: 'expires in 10 days (warning window 30 days)',
+      key: { expiresInDays: 10 },
+      state: 'expiring',
+      detail: /\(in 9 days\); extend it \(gpg --quick-set-expire\)/,
+    },
+    {
+      name: 'expired 5 days ago',
+      key: { createdDaysAgo: 15, expiresInDays: 10 },
+      state: 'expired',
+      detail: /^expired on .*: cannot (encrypt|sign) backups/,
+    },
     { name: 'revoked', key: { revoked: true }, state: 'revoked', detail: /^revoked: cannot (encrypt|sign) backups; replace it$/ },
   ];
   for (const c of cases) {
@@ -51,10 +70,13 @@ describe('shared/status/key-status', function () {
 
       const got = await collectKeyStatus({ recipient: [k.file], signer: [k.file] }, { now: NOW, warnWithinMs: 30 * DAY });
 
-      assert.deepEqual(got.map((s) => [s.role, s.state, s.fingerprint]), [
-        ['recipient', c.state, k.fingerprint],
-        ['signer', c.state, k.fingerprint],
-      ]);
+      assert.deepEqual(
+        got.map((s) => [s.role, s.state, s.fingerprint]),
+        [
+          ['recipient', c.state, k.fingerprint],
+          ['signer', c.state, k.fingerprint],
+        ],
+      );
       for (const s of got) assert.match(s.detail, c.detail);
     });
   }
@@ -62,10 +84,16 @@ describe('shared/status/key-status', function () {
   it('refuses private key files and unreadable files, naming the setting, all at once', async () => {
     const k = await keyFile('private');
 
-    const err = await collectKeyStatus({ recipient: [k.privateFile], signer: [join(dir, 'missing.asc')] }, { now: NOW, warnWithinMs: DAY }).catch((e) => e);
+    const err = await collectKeyStatus(
+      { recipient: [k.privateFile], signer: [join(dir, 'missing.asc')] },
+      { now: NOW, warnWithinMs: DAY },
+    ).catch((e) => e);
 
     assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.problems.map((p: { setting: string }) => p.setting), ['--recipient-key / SECRET_STEWARD_RECIPIENT_KEY', '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY']);
+    assert.deepEqual(
+      err.problems.map((p: { setting: string }) => p.setting),
+      ['--recipient-key / SECRET_STEWARD_RECIPIENT_KEY', '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY'],
+    );
     assert.match(err.message, /holds a PRIVATE key/);
     assert.match(err.message, /cannot read .*missing\.asc/);
   });

@@ -9,7 +9,18 @@ const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
 const MAX_AGE = 'maxAge: 30d\nkeys:\n  password: { generator: password }';
 const DAILY_3AM = 'schedule: "0 3 * * *"\nkeys:\n  password: password';
 
-function holder(policy: string, o: { annotations?: Record<string, string>; labels?: Record<string, string>; type?: string; immutable?: boolean; keys?: string[]; created?: string; pending?: PolicyHolder['pending'] } = {}): PolicyHolder {
+function holder(
+  policy: string,
+  o: {
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    type?: string;
+    immutable?: boolean;
+    keys?: string[];
+    created?: string;
+    pending?: PolicyHolder['pending'];
+  } = {},
+): PolicyHolder {
   return {
     secret: {
       metadata: {
@@ -32,8 +43,18 @@ const rotated = (at: string) => ({ 'secret-steward.io/last-rotated': at });
 describe('shared/status/rotation-status', () => {
   describe('assessRotation', () => {
     const cases: Array<{ name: string; h: PolicyHolder; state: RotationState; detail?: RegExp; nextDue?: string; dueSince?: string }> = [
-      { name: 'maxAge, rotated 10 days ago', h: holder(MAX_AGE, { annotations: rotated(ago(10 * DAY)) }), state: 'ok', nextDue: ago(-20 * DAY) },
-      { name: 'maxAge, due 30 minutes ago (within the grace)', h: holder(MAX_AGE, { annotations: rotated(ago(30 * DAY + 30 * 60_000)) }), state: 'due', dueSince: ago(30 * 60_000) },
+      {
+        name: 'maxAge, rotated 10 days ago',
+        h: holder(MAX_AGE, { annotations: rotated(ago(10 * DAY)) }),
+        state: 'ok',
+        nextDue: ago(-20 * DAY),
+      },
+      {
+        name: 'maxAge, due 30 minutes ago (within the grace)',
+        h: holder(MAX_AGE, { annotations: rotated(ago(30 * DAY + 30 * 60_000)) }),
+        state: 'due',
+        dueSince: ago(30 * 60_000),
+      },
       {
         name: 'maxAge, due 2 hours ago',
         h: holder(MAX_AGE, { annotations: rotated(ago(30 * DAY + 2 * HOUR)) }),
@@ -42,20 +63,34 @@ describe('shared/status/rotation-status', () => {
         detail: /older than maxAge 30d; due for longer than the grace period 1h/,
       },
       { name: 'never rotated: creation time counts', h: holder(MAX_AGE, { created: ago(5 * DAY) }), state: 'ok', nextDue: ago(-25 * DAY) },
-      { name: 'daily 03:00, rotated at today\'s slot', h: holder(DAILY_3AM, { annotations: rotated('2026-03-11T03:00:05Z') }), state: 'ok', nextDue: '2026-03-12T03:00:00.000Z' },
       {
-        name: 'daily 03:00, last rotated yesterday: today\'s slot is 9 hours old',
+        name: "daily 03:00, rotated at today's slot",
+        h: holder(DAILY_3AM, { annotations: rotated('2026-03-11T03:00:05Z') }),
+        state: 'ok',
+        nextDue: '2026-03-12T03:00:00.000Z',
+      },
+      {
+        name: "daily 03:00, last rotated yesterday: today's slot is 9 hours old",
         h: holder(DAILY_3AM, { annotations: rotated('2026-03-10T03:00:05Z') }),
         state: 'overdue',
         dueSince: '2026-03-11T03:00:00.000Z',
       },
-      { name: 'rotate-now alone is due but never overdue (its age is unknown)', h: holder(MAX_AGE, { annotations: { ...rotated(ago(DAY)), 'secret-steward.io/rotate-now': 'x' } }), state: 'due' },
+      {
+        name: 'rotate-now alone is due but never overdue (its age is unknown)',
+        h: holder(MAX_AGE, { annotations: { ...rotated(ago(DAY)), 'secret-steward.io/rotate-now': 'x' } }),
+        state: 'due',
+      },
       {
         name: 'rolled back for the current slot: held until the next one',
         h: holder(DAILY_3AM, {
           annotations: {
             ...rotated('2026-03-10T03:00:05Z'),
-            'secret-steward.io/last-outcome': JSON.stringify({ result: 'rolled-back', rotation: 'r1', at: '2026-03-11T03:01:00Z', slot: '2026-03-11T03:00:00.000Z' }),
+            'secret-steward.io/last-outcome': JSON.stringify({
+              result: 'rolled-back',
+              rotation: 'r1',
+              at: '2026-03-11T03:01:00Z',
+              slot: '2026-03-11T03:00:00.000Z',
+            }),
           },
         }),
         state: 'held',
@@ -63,7 +98,9 @@ describe('shared/status/rotation-status', () => {
       },
       {
         name: 'in flight after promotion (head annotations)',
-        h: holder(MAX_AGE, { annotations: { ...rotated(ago(DAY)), 'secret-steward.io/rotation-id': 'r9', 'secret-steward.io/rotation-step': 'finished' } }),
+        h: holder(MAX_AGE, {
+          annotations: { ...rotated(ago(DAY)), 'secret-steward.io/rotation-id': 'r9', 'secret-steward.io/rotation-step': 'finished' },
+        }),
         state: 'in-flight',
         detail: /rotation r9 in flight at step finished/,
       },
@@ -71,7 +108,13 @@ describe('shared/status/rotation-status', () => {
         name: 'in flight before promotion (a pending companion)',
         h: holder(MAX_AGE, {
           annotations: rotated(ago(30 * DAY + 10 * 60_000)),
-          pending: { metadata: { labels: { 'secret-steward.io/role': 'pending', 'secret-steward.io/rotation-id': 'r7' }, annotations: { 'secret-steward.io/rotation-step': 'set' } }, dataKeys: [] },
+          pending: {
+            metadata: {
+              labels: { 'secret-steward.io/role': 'pending', 'secret-steward.io/rotation-id': 'r7' },
+              annotations: { 'secret-steward.io/rotation-step': 'set' },
+            },
+            dataKeys: [],
+          },
         }),
         state: 'in-flight',
         detail: /rotation r7 in flight at step set/,
@@ -79,24 +122,56 @@ describe('shared/status/rotation-status', () => {
       {
         name: 'a pending companion of a rotation that already ended is not in flight',
         h: holder(MAX_AGE, {
-          annotations: { ...rotated(ago(DAY)), 'secret-steward.io/last-outcome': JSON.stringify({ result: 'succeeded', rotation: 'r7', at: ago(DAY) }) },
+          annotations: {
+            ...rotated(ago(DAY)),
+            'secret-steward.io/last-outcome': JSON.stringify({ result: 'succeeded', rotation: 'r7', at: ago(DAY) }),
+          },
           pending: { metadata: { labels: { 'secret-steward.io/role': 'pending', 'secret-steward.io/rotation-id': 'r7' } }, dataKeys: [] },
         }),
         state: 'ok',
       },
-      { name: 'a policy with a bad field', h: holder('maxAge: 30d\nkeys:\n  password: { generator: password, lenght: 3 }'), state: 'invalid', detail: /keys\.password\.lenght: unknown field/ },
+      {
+        name: 'a policy with a bad field',
+        h: holder('maxAge: 30d\nkeys:\n  password: { generator: password, lenght: 3 }'),
+        state: 'invalid',
+        detail: /keys\.password\.lenght: unknown field/,
+      },
       { name: 'not YAML', h: holder('maxAge: [30d'), state: 'invalid', detail: /not valid YAML or JSON/ },
-      { name: 'a policy naming the shipped postgresql backend', h: holder(`${MAX_AGE}\nbackend: { name: postgresql, host: db }`, { annotations: rotated(ago(DAY)) }), state: 'ok' },
-      { name: 'a bad postgresql backend field', h: holder(`${MAX_AGE}\nbackend: { name: postgresql, sslmode: sometimes }`), state: 'invalid', detail: /backend\.sslmode: / },
-      { name: 'an unknown backend', h: holder(`${MAX_AGE}\nbackend: { name: mysql }`), state: 'invalid', detail: /unknown rotation backend "mysql" \(known: postgresql\)/ },
-      { name: 'in-place on an immutable Secret', h: holder(MAX_AGE, { immutable: true }), state: 'invalid', detail: /immutable.*use strategy: versioned/ },
+      {
+        name: 'a policy naming the shipped postgresql backend',
+        h: holder(`${MAX_AGE}\nbackend: { name: postgresql, host: db }`, { annotations: rotated(ago(DAY)) }),
+        state: 'ok',
+      },
+      {
+        name: 'a bad postgresql backend field',
+        h: holder(`${MAX_AGE}\nbackend: { name: postgresql, sslmode: sometimes }`),
+        state: 'invalid',
+        detail: /backend\.sslmode: /,
+      },
+      {
+        name: 'an unknown backend',
+        h: holder(`${MAX_AGE}\nbackend: { name: mysql }`),
+        state: 'invalid',
+        detail: /unknown rotation backend "mysql" \(known: postgresql\)/,
+      },
+      {
+        name: 'in-place on an immutable Secret',
+        h: holder(MAX_AGE, { immutable: true }),
+        state: 'invalid',
+        detail: /immutable.*use strategy: versioned/,
+      },
       {
         name: 'a template reading a key the Secret does not have',
         h: holder('maxAge: 30d\nkeys:\n  url: { generator: template, template: "x://{{ username }}" }', { keys: ['url'] }),
         state: 'invalid',
         detail: /username/,
       },
-      { name: 'Helm release storage is never rotated', h: holder(MAX_AGE, { type: 'helm.sh/release.v1' }), state: 'skipped', detail: /managed by Helm/ },
+      {
+        name: 'Helm release storage is never rotated',
+        h: holder(MAX_AGE, { type: 'helm.sh/release.v1' }),
+        state: 'skipped',
+        detail: /managed by Helm/,
+      },
     ];
     for (const c of cases) {
       it(c.name, () => {

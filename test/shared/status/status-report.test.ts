@@ -8,68 +8,159 @@ const NOW = new Date('2026-03-11T12:00:00Z');
 const DAY = 86_400_000;
 
 function rot(name: string, over: Partial<RotationStatus> = {}): RotationStatus {
-  return { namespace: 'shop', name, state: 'ok', schedule: 'maxAge 30d', strategy: 'in-place', consumers: ['deployment/api'], detail: 'fine', nextDue: '2026-03-20T00:00:00.000Z', ...over };
+  return {
+    namespace: 'shop',
+    name,
+    state: 'ok',
+    schedule: 'maxAge 30d',
+    strategy: 'in-place',
+    consumers: ['deployment/api'],
+    detail: 'fine',
+    nextDue: '2026-03-20T00:00:00.000Z',
+    ...over,
+  };
 }
 
 function backups(over: Partial<BackupOverview> = {}): BackupOverview & { cluster: string } {
   return {
     cluster: 'prod',
     location: 's3://b/prod/backups/',
-    backups: [{ id: '20260311T030000Z-aaaaaa', createdAt: '2026-03-11T03:00:00.000Z', kind: 'scheduled', secrets: 12, segments: 1, storedBytes: 4096, lastDrill: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' } }],
+    backups: [
+      {
+        id: '20260311T030000Z-aaaaaa',
+        createdAt: '2026-03-11T03:00:00.000Z',
+        kind: 'scheduled',
+        secrets: 12,
+        segments: 1,
+        storedBytes: 4096,
+        lastDrill: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' },
+      },
+    ],
     completeBackups: 1,
     incompleteBackups: 0,
     newestScheduled: { id: '20260311T030000Z-aaaaaa', createdAt: '2026-03-11T03:00:00.000Z' },
-    drills: { latest: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' }, latestPass: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' }, maxAgeMs: 8 * DAY, ok: true },
+    drills: {
+      latest: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' },
+      latestPass: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' },
+      maxAgeMs: 8 * DAY,
+      ok: true,
+    },
     ...over,
   };
 }
 
 function key(state: KeyStatus['state']): KeyStatus {
-  return { role: 'recipient', fingerprint: 'ABCD', userId: 'Backups <b@x>', file: '/keys/r.asc', state, detail: state, ...(state === 'ok' ? {} : { expiresAt: '2026-03-20T00:00:00.000Z' }) };
+  return {
+    role: 'recipient',
+    fingerprint: 'ABCD',
+    userId: 'Backups <b@x>',
+    file: '/keys/r.asc',
+    state,
+    detail: state,
+    ...(state === 'ok' ? {} : { expiresAt: '2026-03-20T00:00:00.000Z' }),
+  };
 }
 
 function parts(over: Partial<StatusParts> = {}): StatusParts {
-  return { now: NOW, rotation: { graceMs: 3_600_000, namespaces: [], secrets: [rot('db')] }, backups: backups(), keys: [key('ok')], ...over };
+  return {
+    now: NOW,
+    rotation: { graceMs: 3_600_000, namespaces: [], secrets: [rot('db')] },
+    backups: backups(),
+    keys: [key('ok')],
+    ...over,
+  };
 }
 
 describe('shared/status/status-report', () => {
   describe('buildStatusReport: what is overdue and what is a warning', () => {
     const cases: Array<{ name: string; parts: StatusParts; problems: string[]; warnings: string[] }> = [
       { name: 'all good', parts: parts(), problems: [], warnings: [] },
-      { name: 'a rotation past due', parts: parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'overdue', dueSince: '2026-03-10T00:00:00.000Z' })] } }), problems: ['rotation-overdue shop/db'], warnings: [] },
-      { name: 'a rotation due within the grace is not overdue', parts: parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'due' })] } }), problems: [], warnings: [] },
-      { name: 'an invalid policy', parts: parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'invalid', detail: 'keys: x' })] } }), problems: ['rotation-invalid shop/db'], warnings: [] },
+      {
+        name: 'a rotation past due',
+        parts: parts({
+          rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'overdue', dueSince: '2026-03-10T00:00:00.000Z' })] },
+        }),
+        problems: ['rotation-overdue shop/db'],
+        warnings: [],
+      },
+      {
+        name: 'a rotation due within the grace is not overdue',
+        parts: parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'due' })] } }),
+        problems: [],
+        warnings: [],
+      },
+      {
+        name: 'an invalid policy',
+        parts: parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'invalid', detail: 'keys: x' })] } }),
+        problems: ['rotation-invalid shop/db'],
+        warnings: [],
+      },
       {
         name: 'a rolled-back last rotation is a warning',
-        parts: parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'held', lastOutcome: { result: 'rolled-back', rotation: 'r1', at: '2026-03-11T03:00:00Z' } })] } }),
+        parts: parts({
+          rotation: {
+            graceMs: 0,
+            namespaces: [],
+            secrets: [rot('db', { state: 'held', lastOutcome: { result: 'rolled-back', rotation: 'r1', at: '2026-03-11T03:00:00Z' } })],
+          },
+        }),
         problems: [],
         warnings: ['rotation-failed shop/db'],
       },
-      { name: 'no complete backup', parts: parts({ backups: backups({ backups: [], newestScheduled: undefined }) }), problems: ['no-backup s3://b/prod/backups/'], warnings: [] },
+      {
+        name: 'no complete backup',
+        parts: parts({ backups: backups({ backups: [], newestScheduled: undefined }) }),
+        problems: ['no-backup s3://b/prod/backups/'],
+        warnings: [],
+      },
       {
         name: 'a stale backup',
-        parts: parts({ backups: backups({ freshness: { schedule: '0 3 * * *', timeZone: 'UTC', graceMs: 0, fresh: false, message: 'backup stale: ...' } }) }),
+        parts: parts({
+          backups: backups({
+            freshness: { schedule: '0 3 * * *', timeZone: 'UTC', graceMs: 0, fresh: false, message: 'backup stale: ...' },
+          }),
+        }),
         problems: ['backup-stale 20260311T030000Z-aaaaaa'],
         warnings: [],
       },
-      { name: 'no drill passed within the window', parts: parts({ backups: backups({ drills: { maxAgeMs: DAY, ok: false } }) }), problems: ['drill-overdue drills'], warnings: [] },
+      {
+        name: 'no drill passed within the window',
+        parts: parts({ backups: backups({ drills: { maxAgeMs: DAY, ok: false } }) }),
+        problems: ['drill-overdue drills'],
+        warnings: [],
+      },
       {
         name: 'the latest drill failed',
-        parts: parts({ backups: backups({ drills: { ...backups().drills, latest: { backupId: 'b2', at: '2026-03-11T05:00:00.000Z', result: 'fail', report: 'r' } } }) }),
+        parts: parts({
+          backups: backups({
+            drills: { ...backups().drills, latest: { backupId: 'b2', at: '2026-03-11T05:00:00.000Z', result: 'fail', report: 'r' } },
+          }),
+        }),
         problems: [],
         warnings: ['drill-failed b2'],
       },
       { name: 'an expired key', parts: parts({ keys: [key('expired')] }), problems: ['key-unusable recipient key ABCD'], warnings: [] },
       { name: 'a revoked key', parts: parts({ keys: [key('revoked')] }), problems: ['key-unusable recipient key ABCD'], warnings: [] },
-      { name: 'a key expiring soon', parts: parts({ keys: [key('expiring')] }), problems: [], warnings: ['key-expiring recipient key ABCD'] },
+      {
+        name: 'a key expiring soon',
+        parts: parts({ keys: [key('expiring')] }),
+        problems: [],
+        warnings: ['key-expiring recipient key ABCD'],
+      },
       { name: 'without a store, backups are not judged', parts: parts({ backups: undefined }), problems: [], warnings: [] },
     ];
     for (const c of cases) {
       it(c.name, () => {
         const r = buildStatusReport(c.parts);
 
-        assert.deepEqual(r.problems.map((p) => `${p.kind} ${p.subject}`), c.problems);
-        assert.deepEqual(r.warnings.map((w) => `${w.kind} ${w.subject}`), c.warnings);
+        assert.deepEqual(
+          r.problems.map((p) => `${p.kind} ${p.subject}`),
+          c.problems,
+        );
+        assert.deepEqual(
+          r.warnings.map((w) => `${w.kind} ${w.subject}`),
+          c.warnings,
+        );
         assert.equal(r.overdue, c.problems.length > 0);
       });
     }
@@ -80,8 +171,14 @@ describe('shared/status/status-report', () => {
       const text = renderStatus(buildStatusReport(parts()), { color: false });
 
       assert.match(text, /^secret-steward status at 2026-03-11T12:00:00.000Z\n/);
-      assert.match(text, /ROTATION: 1 Secret with a policy \(1 ok\)\nSECRET +STATE +SCHEDULE +STRATEGY +LAST ROTATED +NEXT DUE +CONSUMERS +LAST OUTCOME\nshop\/db +ok +maxAge 30d +in-place +never +in 8d12h +deployment\/api +-\n/);
-      assert.match(text, /BACKUPS of cluster prod in s3:\/\/b\/prod\/backups\/: 1 complete, 0 incomplete\nBACKUP +KIND +AGE +SECRETS +SIZE +LAST DRILL\n20260311T030000Z-aaaaaa +scheduled +9h +12 +4\.0 KiB +pass 8h ago\n/);
+      assert.match(
+        text,
+        /ROTATION: 1 Secret with a policy \(1 ok\)\nSECRET +STATE +SCHEDULE +STRATEGY +LAST ROTATED +NEXT DUE +CONSUMERS +LAST OUTCOME\nshop\/db +ok +maxAge 30d +in-place +never +in 8d12h +deployment\/api +-\n/,
+      );
+      assert.match(
+        text,
+        /BACKUPS of cluster prod in s3:\/\/b\/prod\/backups\/: 1 complete, 0 incomplete\nBACKUP +KIND +AGE +SECRETS +SIZE +LAST DRILL\n20260311T030000Z-aaaaaa +scheduled +9h +12 +4\.0 KiB +pass 8h ago\n/,
+      );
       assert.match(text, /Freshness: not checked \(give --backup-schedule\)/);
       assert.match(text, /Drills: last passed 8h ago \(backup 20260311T030000Z-aaaaaa\): ok \(required within 8d\)/);
       assert.match(text, /KEYS\nROLE +FINGERPRINT +USER ID +EXPIRES +STATE\nrecipient +ABCD +Backups <b@x> +never +ok\n/);
@@ -90,7 +187,15 @@ describe('shared/status/status-report', () => {
     });
 
     it('lists what is overdue, in capitals, and paints it red only with colour on', () => {
-      const report = buildStatusReport(parts({ rotation: { graceMs: 0, namespaces: [], secrets: [rot('db', { state: 'overdue', dueSince: '2026-03-10T12:00:00.000Z', nextDue: undefined })] } }));
+      const report = buildStatusReport(
+        parts({
+          rotation: {
+            graceMs: 0,
+            namespaces: [],
+            secrets: [rot('db', { state: 'overdue', dueSince: '2026-03-10T12:00:00.000Z', nextDue: undefined })],
+          },
+        }),
+      );
 
       const plain = renderStatus(report, { color: false });
       const painted = renderStatus(report, { color: true });

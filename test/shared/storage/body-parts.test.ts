@@ -40,8 +40,14 @@ describe('shared/storage/body-parts', () => {
 
       const parts = await cut(chunked(bytes, c.chunks), c.partSize);
 
-      assert.deepEqual(parts.map((p) => p.bytes.length), c.parts);
-      assert.deepEqual(parts.map((p) => p.last), c.parts.map((_, i) => i === c.parts.length - 1));
+      assert.deepEqual(
+        parts.map((p) => p.bytes.length),
+        c.parts,
+      );
+      assert.deepEqual(
+        parts.map((p) => p.last),
+        c.parts.map((_, i) => i === c.parts.length - 1),
+      );
       assert.deepEqual(Buffer.concat(parts.map((p) => p.bytes)), bytes);
     });
     it(`cuts a Buffer the same way: ${c.name}`, async () => {
@@ -49,7 +55,10 @@ describe('shared/storage/body-parts', () => {
 
       const parts = await cut(bytes, c.partSize);
 
-      assert.deepEqual(parts.map((p) => p.bytes.length), c.parts);
+      assert.deepEqual(
+        parts.map((p) => p.bytes.length),
+        c.parts,
+      );
       assert.deepEqual(Buffer.concat(parts.map((p) => p.bytes)), bytes);
     });
   }

@@ -107,7 +107,10 @@ export function objectStoreContract(makeSubject: () => Promise<ContractSubject>)
   });
 
   describe('round trip', () => {
-    const nonUtf8 = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x90, 0x28, 0xbc]), patternBytes(4096, 99)]);
+    const nonUtf8 = Buffer.concat([
+      Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x90, 0x28, 0xbc]),
+      patternBytes(4096, 99),
+    ]);
     const cases: Array<{ name: string; bytes: Buffer; asStream: boolean }> = [
       { name: 'a small text object from a Buffer', bytes: Buffer.from('{"kind":"manifest","secrets":3}\n'), asStream: false },
       { name: 'a small text object from a stream', bytes: Buffer.from('line one\nline two\n'), asStream: true },
@@ -267,7 +270,10 @@ export function objectStoreContract(makeSubject: () => Promise<ContractSubject>)
 
       await store.delete(['d/1', 'd/2', 'd/1', 'never/existed']);
 
-      assert.deepEqual((await collect(store.list(''))).map((o) => o.key), ['keep']);
+      assert.deepEqual(
+        (await collect(store.list(''))).map((o) => o.key),
+        ['keep'],
+      );
       assert.deepEqual(await collect(store.listPrefixes('')), []);
     });
 
@@ -289,8 +295,14 @@ export function objectStoreContract(makeSubject: () => Promise<ContractSubject>)
       await store.delete(keys);
       const after = await collect(store.list(''));
 
-      assert.deepEqual(listed.map((o) => o.key), keys);
-      assert.deepEqual(prefixes, keys.map((k) => k.slice(0, -'obj'.length)));
+      assert.deepEqual(
+        listed.map((o) => o.key),
+        keys,
+      );
+      assert.deepEqual(
+        prefixes,
+        keys.map((k) => k.slice(0, -'obj'.length)),
+      );
       assert.deepEqual(after, []);
     });
   });

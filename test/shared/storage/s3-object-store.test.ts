@@ -1,4 +1,3 @@
-import { freePort } from '../../support/free-port.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -6,15 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createObjectStore } from '../../../shared/storage/create-object-store.js';
-import { S3ObjectStore } from '../../../shared/storage/s3-object-store.js';
-import { StorageError } from '../../../shared/storage/storage-error.js';
-import type { StoreSettings } from '../../../shared/storage/store-settings.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { fixedClock } from '../../../shared/runtime/clock.js';
 import { ExitCode } from '../../../shared/runtime/exit-codes.js';
-import { startS3Server, type S3TestServer } from '../../support/s3-server.js';
-import { MIB, collect, failingStream, objectStoreContract, patternBytes, patternStream, sha256 } from './object-store-contract.js';
+import { createObjectStore } from '../../../shared/storage/create-object-store.js';
+import type { S3ObjectStore } from '../../../shared/storage/s3-object-store.js';
+import { StorageError } from '../../../shared/storage/storage-error.js';
+import type { StoreSettings } from '../../../shared/storage/store-settings.js';
+import { freePort } from '../../support/free-port.js';
+import { type S3TestServer, startS3Server } from '../../support/s3-server.js';
+import { collect, failingStream, MIB, objectStoreContract, patternBytes, patternStream, sha256 } from './object-store-contract.js';
 
 describe('shared/storage/s3-object-store (against s3rver)', () => {
   let s3: S3TestServer;
@@ -141,7 +141,7 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       assert.match((await rawGet(`${prefix}/streamed`)).subarray(0, 12).toString(), /^[0-9a-f]+\r\n/);
     });
 
-    it("our put stores identical bytes in either mode: parts go as Buffers, so the SDK never uses aws-chunked", async function () {
+    it('our put stores identical bytes in either mode: parts go as Buffers, so the SDK never uses aws-chunked', async function () {
       this.timeout(60_000);
       for (const mode of ['when-supported', 'when-required'] as const) {
         const prefix = freshPrefix();
@@ -156,7 +156,10 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
         assert.equal((await store.digest('small')).sha256, small.sha256(), mode);
         assert.equal((await store.digest('big')).sha256, big.sha256(), mode);
         const uploads = s3.faults.requests.filter((r) => r.operation === 'PutObject' || r.operation === 'UploadPart');
-        assert.ok(uploads.every((r) => r.headers['content-encoding'] === undefined), mode);
+        assert.ok(
+          uploads.every((r) => r.headers['content-encoding'] === undefined),
+          mode,
+        );
         const sentCrc = uploads.some((r) => r.headers['x-amz-checksum-crc32'] !== undefined);
         assert.equal(sentCrc, mode === 'when-supported', `${mode}: CRC32 headers only when supported`);
       }
@@ -164,12 +167,48 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
   });
 
   describe('failures', () => {
-    const failures: Array<{ name: string; rule: Parameters<S3TestServer['faults']['fail']>[0]; size: number; kind: StorageError['kind']; step: RegExp }> = [
-      { name: 'the 2nd UploadPart answers 500 on every attempt', rule: { operation: 'UploadPart', nth: 2, times: 100, action: 'error-500' }, size: 12 * MIB, kind: 'unreachable', step: /UploadPart 2: 500 InternalError after 2 attempts/ },
-      { name: 'the 3rd UploadPart drops the connection on every attempt', rule: { operation: 'UploadPart', nth: 3, times: 100, action: 'drop' }, size: 12 * MIB, kind: 'unreachable', step: /UploadPart 3: (ECONNRESET|EPIPE)/ },
-      { name: 'CompleteMultipartUpload answers 500 on every attempt', rule: { operation: 'CompleteMultipartUpload', times: 100, action: 'error-500' }, size: 11 * MIB, kind: 'unreachable', step: /CompleteMultipartUpload: 500/ },
-      { name: 'PutObject answers 500 on every attempt', rule: { operation: 'PutObject', times: 100, action: 'error-500' }, size: 1000, kind: 'unreachable', step: /PutObject: 500 InternalError after 2 attempts/ },
-      { name: 'PutObject drops the connection on every attempt', rule: { operation: 'PutObject', times: 100, action: 'drop' }, size: 3 * MIB, kind: 'unreachable', step: /PutObject: (ECONNRESET|EPIPE)/ },
+    const failures: Array<{
+      name: string;
+      rule: Parameters<S3TestServer['faults']['fail']>[0];
+      size: number;
+      kind: StorageError['kind'];
+      step: RegExp;
+    }> = [
+      {
+        name: 'the 2nd UploadPart answers 500 on every attempt',
+        rule: { operation: 'UploadPart', nth: 2, times: 100, action: 'error-500' },
+        size: 12 * MIB,
+        kind: 'unreachable',
+        step: /UploadPart 2: 500 InternalError after 2 attempts/,
+      },
+      {
+        name: 'the 3rd UploadPart drops the connection on every attempt',
+        rule: { operation: 'UploadPart', nth: 3, times: 100, action: 'drop' },
+        size: 12 * MIB,
+        kind: 'unreachable',
+        step: /UploadPart 3: (ECONNRESET|EPIPE)/,
+      },
+      {
+        name: 'CompleteMultipartUpload answers 500 on every attempt',
+        rule: { operation: 'CompleteMultipartUpload', times: 100, action: 'error-500' },
+        size: 11 * MIB,
+        kind: 'unreachable',
+        step: /CompleteMultipartUpload: 500/,
+      },
+      {
+        name: 'PutObject answers 500 on every attempt',
+        rule: { operation: 'PutObject', times: 100, action: 'error-500' },
+        size: 1000,
+        kind: 'unreachable',
+        step: /PutObject: 500 InternalError after 2 attempts/,
+      },
+      {
+        name: 'PutObject drops the connection on every attempt',
+        rule: { operation: 'PutObject', times: 100, action: 'drop' },
+        size: 3 * MIB,
+        kind: 'unreachable',
+        step: /PutObject: (ECONNRESET|EPIPE)/,
+      },
     ];
     for (const f of failures) {
       it(`${f.name}: put rejects with a StorageError, nothing at the key, no upload left`, async function () {
@@ -228,9 +267,15 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       const e = await store.put('stranded', patternStream(12 * MIB).stream).catch((err: unknown) => err);
 
       assert.ok(e instanceof StorageError);
-      assert.match(e.message, /UploadPart 2: 500 InternalError.*aborting the multipart upload \w+ failed too.*AbortIncompleteMultipartUpload/);
+      assert.match(
+        e.message,
+        /UploadPart 2: 500 InternalError.*aborting the multipart upload \w+ failed too.*AbortIncompleteMultipartUpload/,
+      );
       const left = await s3.listMultipartUploads();
-      assert.deepEqual(left.map((u) => u.key), [`${prefix}/stranded`]);
+      assert.deepEqual(
+        left.map((u) => u.key),
+        [`${prefix}/stranded`],
+      );
       assert.deepEqual(s3.faults.openUploads(), left);
       assert.ok(sink.lines.some((l) => l.includes('aborting the multipart upload failed too')));
       // Clean up so the afterEach check holds for the next test.
@@ -241,12 +286,14 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       );
     });
 
-    it('abortUploads aborts the open multipart uploads under a prefix (a killed writer\'s), and no others', async () => {
+    it("abortUploads aborts the open multipart uploads under a prefix (a killed writer's), and no others", async () => {
       const prefix = freshPrefix();
       const { CreateMultipartUploadCommand, UploadPartCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
       const open = async (key: string) => {
         const { UploadId } = await s3.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${prefix}/${key}` }));
-        await s3.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: `${prefix}/${key}`, UploadId, PartNumber: 1, Body: Buffer.from('part') }));
+        await s3.client.send(
+          new UploadPartCommand({ Bucket: s3.bucket, Key: `${prefix}/${key}`, UploadId, PartNumber: 1, Body: Buffer.from('part') }),
+        );
         return UploadId!;
       };
       await open('dead/segment-1');
@@ -256,7 +303,10 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       const aborted = await storeFor(prefix).abortUploads('dead/');
 
       assert.equal(aborted, 2);
-      assert.deepEqual((await s3.listMultipartUploads()).map((u) => u.key), [`${prefix}/alive/segment-1`]);
+      assert.deepEqual(
+        (await s3.listMultipartUploads()).map((u) => u.key),
+        [`${prefix}/alive/segment-1`],
+      );
       assert.equal(await storeFor(prefix).abortUploads('dead/'), 0);
       await s3.client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: `${prefix}/alive/segment-1`, UploadId: other }));
     });
@@ -307,7 +357,9 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
     });
 
     it('a missing bucket is not-found with a hint', async () => {
-      const store = createObjectStore(s3.settings('', { store: { kind: 's3', bucket: 'no-such-bucket', prefix: '' } }), { credentials: s3.credentials });
+      const store = createObjectStore(s3.settings('', { store: { kind: 's3', bucket: 'no-such-bucket', prefix: '' } }), {
+        credentials: s3.credentials,
+      });
 
       const e = await store.getBytes('k').catch((err: unknown) => err);
 
@@ -324,7 +376,13 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
       const clock = fixedClock(new Date('2030-01-02T03:04:05Z'));
       const store = storeFor(
         prefix,
-        { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockDays: 30, s3Sse: 'aws:kms', s3SseKmsKeyId: 'alias/backups', s3StorageClass: 'STANDARD_IA' },
+        {
+          s3ObjectLockMode: 'COMPLIANCE',
+          s3ObjectLockDays: 30,
+          s3Sse: 'aws:kms',
+          s3SseKmsKeyId: 'alias/backups',
+          s3StorageClass: 'STANDARD_IA',
+        },
         { clock },
       );
 
@@ -362,7 +420,10 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
     it('stores user metadata as x-amz-meta-* that the raw client reads back', async () => {
       const prefix = freshPrefix();
 
-      await storeFor(prefix).put('m', Buffer.from('x'), { metadata: { 'backup-id': '2030-01-01T000000Z' }, contentType: 'application/json' });
+      await storeFor(prefix).put('m', Buffer.from('x'), {
+        metadata: { 'backup-id': '2030-01-01T000000Z' },
+        contentType: 'application/json',
+      });
 
       const r = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/m` }));
       await r.Body!.transformToByteArray();
@@ -373,7 +434,14 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
 
   describe('credentials come from the AWS SDK default chain', () => {
     const saved: Record<string, string | undefined> = {};
-    const vars = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE'];
+    const vars = [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_SHARED_CREDENTIALS_FILE',
+      'AWS_CONFIG_FILE',
+    ];
     let dir: string;
     beforeEach(async () => {
       for (const v of vars) saved[v] = process.env[v];
@@ -414,4 +482,3 @@ describe('shared/storage/s3-object-store (against s3rver)', () => {
     assert.equal((storeFor('x', { s3PartSize: 7 }) as S3ObjectStore).partSize, 7 * MIB);
   });
 });
-

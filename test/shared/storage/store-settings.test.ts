@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../../shared/errors/index.js';
-import { parseSettings } from '../../../shared/config/parse.js';
 import { renderHelp } from '../../../shared/config/help.js';
-import { parseStoreUrl, storeSettings, validateStoreSettings, type StoreSettings } from '../../../shared/storage/store-settings.js';
+import { parseSettings } from '../../../shared/config/parse.js';
+import { ConfigError } from '../../../shared/errors/index.js';
+import { parseStoreUrl, type StoreSettings, storeSettings, validateStoreSettings } from '../../../shared/storage/store-settings.js';
 
 function parse(argv: string[], env: NodeJS.ProcessEnv = {}): StoreSettings {
   return parseSettings(storeSettings, argv, env, { validate: validateStoreSettings }).settings;
@@ -64,7 +64,10 @@ describe('shared/storage/store-settings', () => {
     it('is required', () => {
       const found = problems([]);
 
-      assert.deepEqual(found.map((p) => p.setting), ['--store / SECRET_STEWARD_STORE']);
+      assert.deepEqual(
+        found.map((p) => p.setting),
+        ['--store / SECRET_STEWARD_STORE'],
+      );
       assert.match(found[0].message, /is required/);
     });
   });
@@ -84,7 +87,10 @@ describe('shared/storage/store-settings', () => {
     it('takes the region from AWS_REGION, then AWS_DEFAULT_REGION, below our own variable and flag', () => {
       assert.equal(parse(['--store', 's3://bucket'], { AWS_DEFAULT_REGION: 'eu-west-2' }).s3Region, 'eu-west-2');
       assert.equal(parse(['--store', 's3://bucket'], { AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-2' }).s3Region, 'eu-west-1');
-      assert.equal(parse(['--store', 's3://bucket'], { SECRET_STEWARD_S3_REGION: 'ap-south-1', AWS_REGION: 'eu-west-1' }).s3Region, 'ap-south-1');
+      assert.equal(
+        parse(['--store', 's3://bucket'], { SECRET_STEWARD_S3_REGION: 'ap-south-1', AWS_REGION: 'eu-west-1' }).s3Region,
+        'ap-south-1',
+      );
       assert.equal(parse(['--store', 's3://bucket', '--s3-region', 'us-west-2'], { AWS_REGION: 'eu-west-1' }).s3Region, 'us-west-2');
     });
 
@@ -121,16 +127,26 @@ describe('shared/storage/store-settings', () => {
 
     it('reports every bad value at once, each with its flag and the expected form', () => {
       const found = problems([
-        '--store', 'ftp://x',
-        '--s3-endpoint', 'https://user:pass@minio:9000',
-        '--s3-region', 'EU WEST',
-        '--s3-checksum', 'always',
-        '--s3-sse', 'aws:kms:dsse',
-        '--s3-storage-class', 'GLACIER',
-        '--s3-object-lock-mode', 'governance',
-        '--s3-object-lock-days', '0',
-        '--s3-part-size', '4',
-        '--s3-max-attempts', '0',
+        '--store',
+        'ftp://x',
+        '--s3-endpoint',
+        'https://user:pass@minio:9000',
+        '--s3-region',
+        'EU WEST',
+        '--s3-checksum',
+        'always',
+        '--s3-sse',
+        'aws:kms:dsse',
+        '--s3-storage-class',
+        'GLACIER',
+        '--s3-object-lock-mode',
+        'governance',
+        '--s3-object-lock-days',
+        '0',
+        '--s3-part-size',
+        '4',
+        '--s3-max-attempts',
+        '0',
       ]);
 
       const byFlag = Object.fromEntries(found.map((p) => [p.setting.split(' ')[0], p.message]));
@@ -182,13 +198,19 @@ describe('shared/storage/store-settings', () => {
       {
         name: 'S3-only settings with a file store, all reported together',
         argv: [
-          '--store', 'file:///var/backups',
-          '--s3-endpoint', 'http://minio:9000',
+          '--store',
+          'file:///var/backups',
+          '--s3-endpoint',
+          'http://minio:9000',
           '--s3-force-path-style',
-          '--s3-sse', 'AES256',
-          '--s3-storage-class', 'STANDARD',
-          '--s3-object-lock-mode', 'GOVERNANCE',
-          '--s3-object-lock-days', '3',
+          '--s3-sse',
+          'AES256',
+          '--s3-storage-class',
+          'STANDARD',
+          '--s3-object-lock-mode',
+          'GOVERNANCE',
+          '--s3-object-lock-days',
+          '3',
         ],
         expected: [
           ['--s3-endpoint', /only to an s3:\/\/ --store/],
@@ -215,11 +237,16 @@ describe('shared/storage/store-settings', () => {
 
     it('accepts a complete, consistent S3 configuration', () => {
       const s = parse([
-        '--store', 's3://bucket/backups',
-        '--s3-sse', 'aws:kms',
-        '--s3-sse-kms-key-id', 'arn:aws:kms:eu-west-1:111122223333:key/abc',
-        '--s3-object-lock-mode', 'COMPLIANCE',
-        '--s3-object-lock-days', '35',
+        '--store',
+        's3://bucket/backups',
+        '--s3-sse',
+        'aws:kms',
+        '--s3-sse-kms-key-id',
+        'arn:aws:kms:eu-west-1:111122223333:key/abc',
+        '--s3-object-lock-mode',
+        'COMPLIANCE',
+        '--s3-object-lock-days',
+        '35',
       ]);
 
       assert.equal(s.s3ObjectLockDays, 35);
@@ -227,7 +254,13 @@ describe('shared/storage/store-settings', () => {
   });
 
   describe('credentials', () => {
-    for (const flag of ['--s3-access-key-id', '--aws-access-key-id', '--aws-secret-access-key', '--s3-secret-access-key', '--s3-session-token']) {
+    for (const flag of [
+      '--s3-access-key-id',
+      '--aws-access-key-id',
+      '--aws-secret-access-key',
+      '--s3-secret-access-key',
+      '--s3-session-token',
+    ]) {
       it(`has no ${flag} flag, and does not echo the value given to it`, () => {
         const found = problems(['--store', 's3://bucket', flag, 'wJalrXUtnFEMI/K7MDENG']);
 

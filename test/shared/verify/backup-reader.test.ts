@@ -9,14 +9,14 @@ import { BackupLayout, type Compression } from '../../../shared/backup/backup-la
 import { runBackup } from '../../../shared/backup/run-backup.js';
 import type { SecretPage } from '../../../shared/backup/secret-source.js';
 import { decryptAndVerify, encryptBytes, loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
-import { createLogger, MemorySink, redactor, REDACTED } from '../../../shared/log/index.js';
+import { createLogger, MemorySink, REDACTED, redactor } from '../../../shared/log/index.js';
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { FileObjectStore } from '../../../shared/storage/index.js';
-import { resolveBackupId, VerifiedBackup, type BackupItem } from '../../../shared/verify/backup-reader.js';
-import { loadVerificationKeys, type VerificationKeys } from '../../../shared/verify/verification-keys.js';
+import { type BackupItem, resolveBackupId, VerifiedBackup } from '../../../shared/verify/backup-reader.js';
 import { BackupVerificationError } from '../../../shared/verify/verification-error.js';
-import { writeTestKeyPair, type TestKeyFiles } from '../../support/job-harness.js';
+import { loadVerificationKeys, type VerificationKeys } from '../../../shared/verify/verification-keys.js';
+import { type TestKeyFiles, writeTestKeyPair } from '../../support/job-harness.js';
 
 const layout = new BackupLayout('unit');
 const log = createLogger({ sink: new MemorySink() });
@@ -44,14 +44,22 @@ describe('shared/verify/backup-reader', function () {
     dir = await mkdtemp(join(tmpdir(), 'reader-'));
     recipient = await writeTestKeyPair(dir, 'r');
     signer = await writeTestKeyPair(dir, 's');
-    keys = await loadVerificationKeys({ decryptionKey: [recipient.privateKey], decryptionKeyPassphraseFile: recipient.passphraseFile, trustedSignerKey: [signer.publicKey], allowUnsigned: false });
+    keys = await loadVerificationKeys({
+      decryptionKey: [recipient.privateKey],
+      decryptionKeyPassphraseFile: recipient.passphraseFile,
+      trustedSignerKey: [signer.publicKey],
+      allowUnsigned: false,
+    });
   });
   after(async () => rm(dir, { recursive: true, force: true }));
   beforeEach(async () => {
     store = new FileObjectStore(await mkdtemp(join(dir, 'store-')));
   });
 
-  async function backup(items: V1Secret[], o: { segmentBytes?: number; compression?: Compression; kind?: 'scheduled' | 'pre-restore' } = {}): Promise<string> {
+  async function backup(
+    items: V1Secret[],
+    o: { segmentBytes?: number; compression?: Compression; kind?: 'scheduled' | 'pre-restore' } = {},
+  ): Promise<string> {
     const { keys: recipients } = await loadRecipientKeys([recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
     const signing = await loadSigningKey(signer.privateKey, signer.passphraseFile, { now: new Date() });
     async function* source(): AsyncGenerator<SecretPage> {
@@ -83,13 +91,19 @@ describe('shared/verify/backup-reader', function () {
 
   /** Decrypts the index, lets `edit` change it, and stores it again encrypted and signed by the trusted signer. */
   async function rewriteIndex(id: string, edit: (i: BackupIndex) => void): Promise<void> {
-    const { plaintext } = await decryptAndVerify(await store.getBytes(layout.indexKey(id)), { decryptionKeys: keys.decryptionKeys, trustedSigners: keys.trustedSigners });
+    const { plaintext } = await decryptAndVerify(await store.getBytes(layout.indexKey(id)), {
+      decryptionKeys: keys.decryptionKeys,
+      trustedSigners: keys.trustedSigners,
+    });
     const parsed = parseBackupIndex(Buffer.from(plaintext).toString());
     assert.ok('index' in parsed);
     edit(parsed.index);
     const { keys: recipients } = await loadRecipientKeys([recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
     const signing = await loadSigningKey(signer.privateKey, signer.passphraseFile, { now: new Date() });
-    await store.put(layout.indexKey(id), await encryptBytes(Buffer.from(JSON.stringify(parsed.index)), { recipients, signingKey: signing.key }));
+    await store.put(
+      layout.indexKey(id),
+      await encryptBytes(Buffer.from(JSON.stringify(parsed.index)), { recipients, signingKey: signing.key }),
+    );
   }
 
   const open = (id: string, k: VerificationKeys = keys) => VerifiedBackup.open({ store, layout, keys: k, now: new Date() }, id);
@@ -112,9 +126,15 @@ describe('shared/verify/backup-reader', function () {
 
     assert.ok(b.segmentCount >= 2, `segments: ${b.segmentCount}`);
     assert.equal(b.signature.status, 'valid');
-    assert.deepEqual(read.map((i) => i.secret.metadata.name), items.map((s) => s.metadata!.name));
+    assert.deepEqual(
+      read.map((i) => i.secret.metadata.name),
+      items.map((s) => s.metadata!.name),
+    );
     assert.ok(read.every((i) => i.mismatch === undefined && i.entry.name === i.secret.metadata.name));
-    assert.deepEqual(read.map((i) => i.secret.data), items.map((s) => s.data));
+    assert.deepEqual(
+      read.map((i) => i.secret.data),
+      items.map((s) => s.data),
+    );
     const value = Buffer.from(items[7].data!.v, 'base64').toString();
     assert.equal(redactor.sanitize(`x ${value} y`), `x ${REDACTED} y`);
   });
@@ -133,7 +153,10 @@ describe('shared/verify/backup-reader', function () {
 
     const read = await readAll(await open(id));
 
-    assert.deepEqual(read.map((i) => i.mismatch), [undefined, undefined, 'Secret apps/s-002: the SHA-256 of its data differs from the one recorded in the index', undefined, undefined]);
+    assert.deepEqual(
+      read.map((i) => i.mismatch),
+      [undefined, undefined, 'Secret apps/s-002: the SHA-256 of its data differs from the one recorded in the index', undefined, undefined],
+    );
   });
 
   it('flags Secrets stored in another order than the index lists them', async () => {
@@ -144,15 +167,26 @@ describe('shared/verify/backup-reader', function () {
 
     const read = await readAll(await open(id));
 
-    assert.match(read[0].mismatch ?? '', /^item 1 of segment-00001\.json\.gz\.pgp is Secret apps\/s-000, but the index lists apps\/s-001 at that position$/);
+    assert.match(
+      read[0].mismatch ?? '',
+      /^item 1 of segment-00001\.json\.gz\.pgp is Secret apps\/s-000, but the index lists apps\/s-001 at that position$/,
+    );
   });
 
   const inconsistent: Array<[string, (i: BackupIndex) => void, RegExp]> = [
     ['a wrong total', (i) => void (i.totals.secrets += 1), /totals\.secrets is 4, but 3 Secrets are listed/],
-    ['a renamed segment', (i) => void (i.segments[0].name = 'segment-00002.json.gz.pgp'), /segment 1 is named segment-00002\.json\.gz\.pgp, expected segment-00001\.json\.gz\.pgp/],
+    [
+      'a renamed segment',
+      (i) => void (i.segments[0].name = 'segment-00002.json.gz.pgp'),
+      /segment 1 is named segment-00002\.json\.gz\.pgp, expected segment-00001\.json\.gz\.pgp/,
+    ],
     ['a duplicate Secret', (i) => void (i.secrets[1] = { ...i.secrets[0] }), /Secret apps\/s-000 is listed twice/],
     ['a reference to a missing segment', (i) => void (i.secrets[2].segment = 9), /refers to segment 9, which does not exist/],
-    ['a segment larger than any can be', (i) => void (i.segments[0].plaintextBytes = 2 ** 32), /segment-00001\.json\.gz\.pgp records 4294967296 bytes of plaintext, more than a segment can hold/],
+    [
+      'a segment larger than any can be',
+      (i) => void (i.segments[0].plaintextBytes = 2 ** 32),
+      /segment-00001\.json\.gz\.pgp records 4294967296 bytes of plaintext, more than a segment can hold/,
+    ],
   ];
   for (const [what, edit, message] of inconsistent) {
     it(`refuses an index with ${what}`, async () => {
@@ -171,7 +205,11 @@ describe('shared/verify/backup-reader', function () {
   });
 
   it('says a backup without an index is incomplete', async () => {
-    await rejects(open('20261127T031500Z-3f9a1c'), 'no-index', /backup 20261127T031500Z-3f9a1c has no index \(.*index\.json\.pgp is missing\): it is incomplete/);
+    await rejects(
+      open('20261127T031500Z-3f9a1c'),
+      'no-index',
+      /backup 20261127T031500Z-3f9a1c has no index \(.*index\.json\.pgp is missing\): it is incomplete/,
+    );
   });
 
   it('explains a segment with bytes appended, and one holding another segment of the same backup', async () => {
@@ -182,10 +220,18 @@ describe('shared/verify/backup-reader', function () {
     await store.put(seg1, Buffer.concat([original1, Buffer.from('appended')]));
 
     const b = await open(id);
-    await rejects(readAll(b), 'segment-extended', /segment-00001\.json\.gz\.pgp of backup .* is longer than recorded: \d+ bytes stored, the index records \d+ \(8 bytes too many\)/);
+    await rejects(
+      readAll(b),
+      'segment-extended',
+      /segment-00001\.json\.gz\.pgp of backup .* is longer than recorded: \d+ bytes stored, the index records \d+ \(8 bytes too many\)/,
+    );
 
     await store.put(seg1, await store.getBytes(seg2, 64 << 20));
-    await rejects(readAll(await open(id)), 'segment-swapped', /segment-00001\.json\.gz\.pgp of backup .* holds the bytes of segment-00002\.json\.gz\.pgp of the same backup/);
+    await rejects(
+      readAll(await open(id)),
+      'segment-swapped',
+      /segment-00001\.json\.gz\.pgp of backup .* holds the bytes of segment-00002\.json\.gz\.pgp of the same backup/,
+    );
   });
 
   it('warns about objects in the backup that its index does not name', async () => {
@@ -211,10 +257,18 @@ describe('shared/verify/backup-reader', function () {
     await (await import('node:fs/promises')).writeFile(wrong, 'nope\n');
 
     await rejects(
-      loadVerificationKeys({ decryptionKey: [recipient.privateKey], decryptionKeyPassphraseFile: wrong, trustedSignerKey: [], allowUnsigned: false }),
+      loadVerificationKeys({
+        decryptionKey: [recipient.privateKey],
+        decryptionKeyPassphraseFile: wrong,
+        trustedSignerKey: [],
+        allowUnsigned: false,
+      }),
       'key-locked',
       /cannot unlock decryption key [0-9A-F]{40} from .*r\.private\.asc: wrong passphrase/,
     );
-    await assert.rejects(loadVerificationKeys({ decryptionKey: [join(dir, 'missing.asc')], trustedSignerKey: [], allowUnsigned: false }), /cannot read .*missing\.asc: no such file/);
+    await assert.rejects(
+      loadVerificationKeys({ decryptionKey: [join(dir, 'missing.asc')], trustedSignerKey: [], allowUnsigned: false }),
+      /cannot read .*missing\.asc: no such file/,
+    );
   });
 });

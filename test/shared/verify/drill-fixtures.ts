@@ -20,7 +20,10 @@ export async function makeTls(commonName = 'drill.test', validDays = 30, notBefo
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as { privateKey: webcrypto.CryptoKey; publicKey: webcrypto.CryptoKey };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as {
+    privateKey: webcrypto.CryptoKey;
+    publicKey: webcrypto.CryptoKey;
+  };
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: `CN=${commonName}`,
@@ -30,7 +33,10 @@ export async function makeTls(commonName = 'drill.test', validDays = 30, notBefo
     signingAlgorithm: alg,
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
   return { cert: cert.toString('pem').replace(/\r\n/g, '\n').replace(/\n?$/, '\n'), key };
 }
 
@@ -45,7 +51,13 @@ export async function seedDrillSecrets(h: Harness, namespaces = ['payments', 'we
     const tls = await makeTls(`${ns}.test`);
     const data = { 'tls.crt': b64(tls.cert), 'tls.key': b64(tls.key) };
     const current = h.emulator.get('v1', 'Secret', ns, 'tls') as unknown as { metadata: Record<string, unknown> };
-    h.emulator.update({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: ns, resourceVersion: current.metadata.resourceVersion as string }, type: 'kubernetes.io/tls', data } as never);
+    h.emulator.update({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'tls', namespace: ns, resourceVersion: current.metadata.resourceVersion as string },
+      type: 'kubernetes.io/tls',
+      data,
+    } as never);
     expected.set(`${ns}/tls`, data);
   }
   return expected;
@@ -53,9 +65,15 @@ export async function seedDrillSecrets(h: Harness, namespaces = ['payments', 'we
 
 /** Creates `n` small Opaque Secrets in namespace `ns` (created when missing). */
 export function seedMany(h: Harness, n: number, ns = 'bulk'): void {
-  if (!h.emulator.get('v1', 'Namespace', undefined, ns)) h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
+  if (!h.emulator.get('v1', 'Namespace', undefined, ns))
+    h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
   for (let i = 0; i < n; i++) {
-    h.emulator.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: ns }, data: { v: b64(`value-${i}-of-${ns}`) } } as never);
+    h.emulator.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: ns },
+      data: { v: b64(`value-${i}-of-${ns}`) },
+    } as never);
   }
 }
 
@@ -63,15 +81,27 @@ export function seedMany(h: Harness, n: number, ns = 'bulk'): void {
 export const DRILL_NS = 'secret-steward-drill';
 
 export function createDrillNamespace(h: Harness, name = DRILL_NS): void {
-  if (!h.emulator.get('v1', 'Namespace', undefined, name)) h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as never);
+  if (!h.emulator.get('v1', 'Namespace', undefined, name))
+    h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as never);
 }
 
 export function backupKeyArgs(h: Harness, signed = true): string[] {
-  return ['--recipient-key', h.recipient.publicKey, ...(signed ? ['--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile] : [])];
+  return [
+    '--recipient-key',
+    h.recipient.publicKey,
+    ...(signed ? ['--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile] : []),
+  ];
 }
 
 export function readKeyArgs(h: Harness): string[] {
-  return ['--decryption-key', h.recipient.privateKey, '--decryption-key-passphrase-file', h.recipient.passphraseFile, '--trusted-signer-key', h.signer.publicKey];
+  return [
+    '--decryption-key',
+    h.recipient.privateKey,
+    '--decryption-key-passphrase-file',
+    h.recipient.passphraseFile,
+    '--trusted-signer-key',
+    h.signer.publicKey,
+  ];
 }
 
 export function drillArgs(h: Harness, prefix = 'bk'): string[] {
@@ -80,5 +110,7 @@ export function drillArgs(h: Harness, prefix = 'bk'): string[] {
 
 /** Drill objects left in the drill namespace (by label). */
 export function drillObjects(h: Harness, name = DRILL_NS): string[] {
-  return h.emulator.list('v1', 'Secret', name, { labelSelector: 'secret-steward.io/drill' }).map((s) => (s.metadata as { name: string }).name);
+  return h.emulator
+    .list('v1', 'Secret', name, { labelSelector: 'secret-steward.io/drill' })
+    .map((s) => (s.metadata as { name: string }).name);
 }

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { compareRestored, drillCopy, drillDataBytes, drillIdFrom, drillObjectName, drillSelector, DRILL_BATCH_LABEL, DRILL_LABEL } from '../../../shared/verify/drill-objects.js';
+import {
+  compareRestored,
+  DRILL_BATCH_LABEL,
+  DRILL_LABEL,
+  drillCopy,
+  drillDataBytes,
+  drillIdFrom,
+  drillObjectName,
+  drillSelector,
+} from '../../../shared/verify/drill-objects.js';
 import { isDnsSubdomain } from '../../../shared/verify/secret-validity.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -44,7 +53,19 @@ describe('shared/verify/drill-objects', () => {
 
   it('copies type, immutability and data, labels it with the drill and its batch, and leaves the source labels and annotations out', () => {
     const copy = drillCopy(
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'apps', labels: { 'reconcile.external-secrets.io/managed': 'true' }, annotations: { 'cert-manager.io/certificate-name': 'x' } }, type: 'kubernetes.io/basic-auth', immutable: true, data: { username: b64('u') } },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: 'db',
+          namespace: 'apps',
+          labels: { 'reconcile.external-secrets.io/managed': 'true' },
+          annotations: { 'cert-manager.io/certificate-name': 'x' },
+        },
+        type: 'kubernetes.io/basic-auth',
+        immutable: true,
+        data: { username: b64('u') },
+      },
       { drillId: 'ab12', drillNamespace: 'drill', backupId: '20261127T031500Z-3f9a1c', batch: 7 },
     );
 
@@ -64,7 +85,13 @@ describe('shared/verify/drill-objects', () => {
   });
 
   it('compares what was read back byte for byte on the decoded data, naming keys only', () => {
-    const expected = { apiVersion: 'v1' as const, kind: 'Secret' as const, metadata: { name: 'db', namespace: 'apps' }, type: 'Opaque', data: { a: b64('one'), b: b64('two') } };
+    const expected = {
+      apiVersion: 'v1' as const,
+      kind: 'Secret' as const,
+      metadata: { name: 'db', namespace: 'apps' },
+      type: 'Opaque',
+      data: { a: b64('one'), b: b64('two') },
+    };
 
     assert.deepEqual(compareRestored(expected, { type: 'Opaque', data: { a: b64('one'), b: b64('two') } }), []);
     assert.deepEqual(compareRestored(expected, { type: 'Opaque', data: { a: b64('onE'), c: b64('x') }, immutable: true }), [
@@ -73,10 +100,14 @@ describe('shared/verify/drill-objects', () => {
       'data key "b" is missing',
       'data key "c" is extra',
     ]);
-    assert.deepEqual(compareRestored(expected, { data: expected.data, type: 'kubernetes.io/tls' }), ['type is kubernetes.io/tls, expected Opaque']);
+    assert.deepEqual(compareRestored(expected, { data: expected.data, type: 'kubernetes.io/tls' }), [
+      'type is kubernetes.io/tls, expected Opaque',
+    ]);
     // Other base64 text for the same bytes is the same data; the same text is never a difference.
     assert.deepEqual(compareRestored({ ...expected, data: { a: 'QR==' } }, { type: 'Opaque', data: { a: 'QQ==' } }), []);
-    assert.deepEqual(compareRestored({ ...expected, data: { a: 'QQ==' } }, { type: 'Opaque', data: { a: 'Qg==' } }), ['data key "a" differs']);
+    assert.deepEqual(compareRestored({ ...expected, data: { a: 'QQ==' } }, { type: 'Opaque', data: { a: 'Qg==' } }), [
+      'data key "a" differs',
+    ]);
   });
 
   it('selects drill objects by label: of any drill, of one drill, of one batch', () => {

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { CheckRecorder, overallResult, renderDrillReport, storedCopy, type CheckResult, type DrillReport } from '../../../shared/verify/drill-report.js';
+import {
+  CheckRecorder,
+  type CheckResult,
+  type DrillReport,
+  overallResult,
+  renderDrillReport,
+  storedCopy,
+} from '../../../shared/verify/drill-report.js';
 
 function check(name: CheckResult['name'], status: CheckResult['status']): CheckResult {
   return { name, status, summary: `${name} ${status}`, durationMs: 5, findings: [], findingsTotal: 0 };
@@ -17,8 +24,24 @@ function report(over: Partial<DrillReport> = {}): DrillReport {
     finishedAt: '2026-11-27T12:00:02.000Z',
     durationMs: 2000,
     backup: { id: '20261127T031500Z-3f9a1c', createdAt: '2026-11-27T03:15:00.000Z', ageSeconds: 31_500, secrets: 2 },
-    checks: [check('freshness', 'pass'), { ...check('drift', 'pass'), details: { changedSince: 1, examples: { changedSince: ['payments/db'] } } }, { ...check('validity', 'fail'), findings: [{ namespace: 'payments', name: 'tls', message: 'Secret payments/tls: tls.key does not parse' }], findingsTotal: 1 }],
-    counts: { secretsInBackup: 2, secretsVerified: 2, secretsValid: 1, secretsRestored: 2, secretsSkipped: 0, segments: 1, segmentsVerified: 1 },
+    checks: [
+      check('freshness', 'pass'),
+      { ...check('drift', 'pass'), details: { changedSince: 1, examples: { changedSince: ['payments/db'] } } },
+      {
+        ...check('validity', 'fail'),
+        findings: [{ namespace: 'payments', name: 'tls', message: 'Secret payments/tls: tls.key does not parse' }],
+        findingsTotal: 1,
+      },
+    ],
+    counts: {
+      secretsInBackup: 2,
+      secretsVerified: 2,
+      secretsValid: 1,
+      secretsRestored: 2,
+      secretsSkipped: 0,
+      segments: 1,
+      segmentsVerified: 1,
+    },
     namespaces: { payments: { secrets: 2, verified: 2, valid: 1, restored: 2, skipped: 0, problems: 1 } },
     warnings: ['Secret payments/web-tls: its certificate (tls.crt) expired on 2026-01-01T00:00:00.000Z'],
     tool: { version: '0.1.0', runner: 'pod' },
@@ -34,7 +57,8 @@ describe('shared/verify/drill-report', () => {
       [['error', 'fail', 'pass'], 'fail'],
       [['skipped'], 'pass'],
     ];
-    for (const [statuses, result] of table) assert.equal(overallResult(statuses.map((s) => check('integrity', s))), result, statuses.join());
+    for (const [statuses, result] of table)
+      assert.equal(overallResult(statuses.map((s) => check('integrity', s))), result, statuses.join());
   });
 
   it('records findings up to a cap, counting them all; error never overrides fail', () => {
@@ -60,13 +84,20 @@ describe('shared/verify/drill-report', () => {
   });
 
   it('renders a readable summary with the verdict, each check, namespaces, findings and warnings', () => {
-    const text = renderDrillReport(report(), { key: 'prod/reports/x.json', location: 's3://b/p/prod/reports/x.json', signatureKey: 'prod/reports/x.json.asc' });
+    const text = renderDrillReport(report(), {
+      key: 'prod/reports/x.json',
+      location: 's3://b/p/prod/reports/x.json',
+      signatureKey: 'prod/reports/x.json.asc',
+    });
 
-    assert.match(text, /^DR drill FAILED for backup 20261127T031500Z-3f9a1c \(8h45m old, 2 Secrets\) of cluster prod in 2\.0s \(drill ab12\)\./);
+    assert.match(
+      text,
+      /^DR drill FAILED for backup 20261127T031500Z-3f9a1c \(8h45m old, 2 Secrets\) of cluster prod in 2\.0s \(drill ab12\)\./,
+    );
     assert.match(text, /validity +FAIL +0\.0s +validity fail/);
     assert.match(text, /payments +2 +2 +1 +2 +0 +1/);
     assert.match(text, /\[validity\] Secret payments\/tls: tls\.key does not parse/);
-    assert.match(text, /Warnings:\n  Secret payments\/web-tls/);
+    assert.match(text, /Warnings:\n {2}Secret payments\/web-tls/);
     assert.match(text, /Report: s3:\/\/b\/p\/prod\/reports\/x\.json \(signed: \.asc beside it\)/);
   });
 });

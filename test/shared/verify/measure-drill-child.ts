@@ -21,5 +21,7 @@ process.exitCode = code;
 if (typeof (globalThis as { gc?: () => void }).gc === 'function') {
   (globalThis as unknown as { gc: () => void }).gc();
   const m = process.memoryUsage();
-  process.stderr.write(`AFTER_GC heapUsed=${(m.heapUsed / 1048576).toFixed(0)}MiB external=${(m.external / 1048576).toFixed(0)}MiB arrayBuffers=${(m.arrayBuffers / 1048576).toFixed(0)}MiB rss=${(m.rss / 1048576).toFixed(0)}MiB\n`);
+  process.stderr.write(
+    `AFTER_GC heapUsed=${(m.heapUsed / 1048576).toFixed(0)}MiB external=${(m.external / 1048576).toFixed(0)}MiB arrayBuffers=${(m.arrayBuffers / 1048576).toFixed(0)}MiB rss=${(m.rss / 1048576).toFixed(0)}MiB\n`,
+  );
 }

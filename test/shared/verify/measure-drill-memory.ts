@@ -71,19 +71,60 @@ try {
   const signing = await loadSigningKey(signer.privateKey, signer.passphraseFile, { now: new Date() });
   const t0 = Date.now();
   const backup = await runBackup(
-    { kube: undefined as never, store, layout, recipients, signingKey: signing.key, log: createLogger({ sink: new MemorySink() }), clock: systemClock, shutdown: new Shutdown() },
-    { selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] }, compression: 'gzip', segmentBytes: segmentMiB * MiB, pageSize: 500, allowEmpty: false, allowShrink: true, shrinkThreshold: 1, source: source(), skipShrinkGuard: true },
+    {
+      kube: undefined as never,
+      store,
+      layout,
+      recipients,
+      signingKey: signing.key,
+      log: createLogger({ sink: new MemorySink() }),
+      clock: systemClock,
+      shutdown: new Shutdown(),
+    },
+    {
+      selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
+      compression: 'gzip',
+      segmentBytes: segmentMiB * MiB,
+      pageSize: 500,
+      allowEmpty: false,
+      allowShrink: true,
+      shrinkThreshold: 1,
+      source: source(),
+      skipShrinkGuard: true,
+    },
   );
   console.log(
     `backup: ${backup.secrets} Secrets, ${backup.segments} segments of <= ${segmentMiB} MiB plaintext, ${(backup.storedBytes / MiB).toFixed(1)} MiB stored, ` +
       `${(backup.plaintextBytes / MiB).toFixed(1)} MiB plaintext, ${((Date.now() - t0) / 1000).toFixed(1)}s`,
   );
 
-  const common = ['--kubeconfig', kubeconfig, '--store', `file://${storeDir}`, '--cluster-name', 'measure', '--lock-namespace', 'secret-steward', '--decryption-key', recipient.privateKey, '--decryption-key-passphrase-file', recipient.passphraseFile, '--trusted-signer-key', signer.publicKey, '--output', 'json'];
+  const common = [
+    '--kubeconfig',
+    kubeconfig,
+    '--store',
+    `file://${storeDir}`,
+    '--cluster-name',
+    'measure',
+    '--lock-namespace',
+    'secret-steward',
+    '--decryption-key',
+    recipient.privateKey,
+    '--decryption-key-passphrase-file',
+    recipient.passphraseFile,
+    '--trusted-signer-key',
+    signer.publicKey,
+    '--output',
+    'json',
+  ];
   emulator.requests.clear();
   const drill = await child('verify', [...common, '--drill-namespace', 'secret-steward-drill', '--drill-concurrency', '8']);
   const drillRequests = emulator.requests.entries.filter((e) => e.namespace === 'secret-steward-drill');
-  const report = JSON.parse(drill.stdout) as { result: string; durationMs: number; counts: Record<string, number>; checks: Array<{ name: string; status: string; durationMs: number }> };
+  const report = JSON.parse(drill.stdout) as {
+    result: string;
+    durationMs: number;
+    counts: Record<string, number>;
+    checks: Array<{ name: string; status: string; durationMs: number }>;
+  };
   console.log(
     `drill: exit ${drill.code}, result ${report.result}, ${report.counts.secretsRestored} Secrets restored and compared, ${(report.durationMs / 1000).toFixed(1)}s ` +
       `(${report.checks.map((c) => `${c.name} ${c.status} ${(c.durationMs / 1000).toFixed(1)}s`).join(', ')}), peak RSS ${(drill.maxRssKb / 1024).toFixed(0)} MiB, CPU ${(drill.cpuMs / 1000).toFixed(1)}s`,
@@ -98,7 +139,9 @@ try {
     const t1 = Date.now();
     const restore = await child('restore', [...common, '--namespace', 'ns-0', '--namespace', 'ns-1', '--create-namespaces']);
     const r = JSON.parse(restore.stdout) as { counts: Record<string, number> };
-    console.log(`restore (2 of ${namespaces} namespaces, whole backup verified first): exit ${restore.code}, ${r.counts.written} written, ${((Date.now() - t1) / 1000).toFixed(1)}s, peak RSS ${(restore.maxRssKb / 1024).toFixed(0)} MiB`);
+    console.log(
+      `restore (2 of ${namespaces} namespaces, whole backup verified first): exit ${restore.code}, ${r.counts.written} written, ${((Date.now() - t1) / 1000).toFixed(1)}s, peak RSS ${(restore.maxRssKb / 1024).toFixed(0)} MiB`,
+    );
   }
 } finally {
   await emulator.stop();
@@ -107,7 +150,20 @@ try {
 
 function child(which: string, args: string[]): Promise<{ code: number; stdout: string; maxRssKb: number; cpuMs: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [`--max-old-space-size=${heapMiB}`, ...(process.env.MEASURE_DEBUG ? ['--expose-gc'] : []), '--openssl-legacy-provider', '--import', 'tsx', join(import.meta.dirname, 'measure-drill-child.ts'), which, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [
+        `--max-old-space-size=${heapMiB}`,
+        ...(process.env.MEASURE_DEBUG ? ['--expose-gc'] : []),
+        '--openssl-legacy-provider',
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'measure-drill-child.ts'),
+        which,
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -115,7 +171,13 @@ function child(which: string, args: string[]): Promise<{ code: number; stdout: s
     p.once('error', reject);
     p.once('exit', (code) => {
       const m = /MAXRSS_KB (\d+) CPU_MS (\d+)/.exec(stderr);
-      if (process.env.MEASURE_DEBUG) console.log(stderr.split('\n').filter((l) => l.startsWith('AFTER_GC')).join('\n'));
+      if (process.env.MEASURE_DEBUG)
+        console.log(
+          stderr
+            .split('\n')
+            .filter((l) => l.startsWith('AFTER_GC'))
+            .join('\n'),
+        );
       if (!m) return reject(new Error(`child ${which} printed no RSS (exit ${code}): ${stderr.slice(-2000)}`));
       resolve({ code: code ?? -1, stdout, maxRssKb: Number(m[1]), cpuMs: Number(m[2]) });
     });

@@ -8,10 +8,10 @@ import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import type { BackupItem } from '../../../shared/verify/backup-reader.js';
-import { KubeDrillNamespace, type DrillNamespace } from '../../../shared/verify/drill-namespace.js';
+import { type DrillNamespace, KubeDrillNamespace } from '../../../shared/verify/drill-namespace.js';
 import { DRILL_BATCH_LABEL, DRILL_LABEL, type DrillObjects } from '../../../shared/verify/drill-objects.js';
 import { CheckRecorder } from '../../../shared/verify/drill-report.js';
-import { DrillRestorer, type DrillBatchLimits } from '../../../shared/verify/restorability.js';
+import { type DrillBatchLimits, DrillRestorer } from '../../../shared/verify/restorability.js';
 import { KubeEmulator } from '../../emulator/index.js';
 
 const DRILL = 'drill-ns';
@@ -22,8 +22,19 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** Backed-up Secret `apps/s-<i>` as the backup reader yields it. */
 function item(i: number, value = `value-${i}`): BackupItem {
   const data = { v: b64(value) };
-  const secret: ExportedSecret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${i}`, namespace: 'apps' }, type: 'Opaque', data };
-  return { secret, entry: { namespace: 'apps', name: `s-${i}`, type: 'Opaque', dataSha256: secretDataDigest(data), segment: 1 }, segment: 1, position: i };
+  const secret: ExportedSecret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `s-${i}`, namespace: 'apps' },
+    type: 'Opaque',
+    data,
+  };
+  return {
+    secret,
+    entry: { namespace: 'apps', name: `s-${i}`, type: 'Opaque', dataSha256: secretDataDigest(data), segment: 1 },
+    segment: 1,
+    position: i,
+  };
 }
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => item(i));
@@ -119,7 +130,8 @@ describe('shared/verify/restorability', function () {
   /** API requests on Secrets in the drill namespace, by verb. */
   function requests(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const e of emu.requests.entries.filter((x) => x.resource === 'secrets' && x.namespace === DRILL)) out[e.verb] = (out[e.verb] ?? 0) + 1;
+    for (const e of emu.requests.entries.filter((x) => x.resource === 'secrets' && x.namespace === DRILL))
+      out[e.verb] = (out[e.verb] ?? 0) + 1;
     return out;
   }
 
@@ -175,7 +187,9 @@ describe('shared/verify/restorability', function () {
     await drill(restorer(), items(3));
 
     assert.equal(check.status, 'fail');
-    assert.deepEqual(messages(), ['Secret apps/s-1: its drill copy drill-t1.apps.s-1 was created but not found on read-back (the API server accepted the create, but does not list the object)']);
+    assert.deepEqual(messages(), [
+      'Secret apps/s-1: its drill copy drill-t1.apps.s-1 was created but not found on read-back (the API server accepted the create, but does not list the object)',
+    ]);
     assert.deepEqual(restored.sort(), ['s-0', 's-2']);
     assert.deepEqual(failed, ['s-1']);
     assert.deepEqual(left(), []);
@@ -188,7 +202,9 @@ describe('shared/verify/restorability', function () {
 
     await drill(restorer(), items(4));
 
-    assert.deepEqual(messages(), ['Secret apps/s-2: the copy read back from the API server differs from the backup: data key "v" differs; the SHA-256 of the data read back differs from the index']);
+    assert.deepEqual(messages(), [
+      'Secret apps/s-2: the copy read back from the API server differs from the backup: data key "v" differs; the SHA-256 of the data read back differs from the index',
+    ]);
     assert.equal(restored.length, 3);
     assert.deepEqual(failed, ['s-2']);
   });
@@ -206,7 +222,12 @@ describe('shared/verify/restorability', function () {
 
   it('a 409 AlreadyExists on an object of this drill and batch (a retried create that had happened) is compared and passes', async () => {
     const r = restorer();
-    emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'drill-t1.apps.s-0', namespace: DRILL, labels: { [DRILL_LABEL]: DRILL_ID, [DRILL_BATCH_LABEL]: '1' } }, data: { v: b64('value-0') } } as never);
+    emu.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'drill-t1.apps.s-0', namespace: DRILL, labels: { [DRILL_LABEL]: DRILL_ID, [DRILL_BATCH_LABEL]: '1' } },
+      data: { v: b64('value-0') },
+    } as never);
 
     for (const i of items(2)) await r.submit(i);
     await r.finish();
@@ -218,12 +239,20 @@ describe('shared/verify/restorability', function () {
   });
 
   it("a 409 AlreadyExists on someone else's object fails that Secret and leaves the object alone", async () => {
-    emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'drill-t1.apps.s-0', namespace: DRILL }, data: { v: b64('not ours') } } as never);
+    emu.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'drill-t1.apps.s-0', namespace: DRILL },
+      data: { v: b64('not ours') },
+    } as never);
 
     await drill(restorer(), items(2));
 
     assert.equal(check.status, 'fail');
-    assert.match(messages()[0], /^Secret apps\/s-0 could not be restored: failed to create Secret drill-ns\/drill-t1\.apps\.s-0: 409 AlreadyExists .*not this drill's copy .*left alone/);
+    assert.match(
+      messages()[0],
+      /^Secret apps\/s-0 could not be restored: failed to create Secret drill-ns\/drill-t1\.apps\.s-0: 409 AlreadyExists .*not this drill's copy .*left alone/,
+    );
     assert.deepEqual(restored, ['s-1']);
     assert.deepEqual(failed, ['s-0']);
     assert.deepEqual(left(), ['drill-t1.apps.s-0']);
@@ -256,7 +285,12 @@ describe('shared/verify/restorability', function () {
 
   it('when deletecollection is refused (403) deletes one by one and warns that the Role should gain it', async () => {
     emu.faults.inject({ method: 'DELETE', path: COLLECTION, status: 403, times: Infinity });
-    emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'drill-old.apps.s-0', namespace: DRILL, labels: { [DRILL_LABEL]: 'old' } }, data: { v: b64('left over') } } as never);
+    emu.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'drill-old.apps.s-0', namespace: DRILL, labels: { [DRILL_LABEL]: 'old' } },
+      data: { v: b64('left over') },
+    } as never);
     const r = restorer();
 
     await drill(r, items(5));
@@ -264,7 +298,10 @@ describe('shared/verify/restorability', function () {
     assert.equal(check.status, 'pass', JSON.stringify(check.result()));
     assert.equal(restored.length, 5);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /^deletecollection of Secrets in drill namespace drill-ns was refused \(.*403 Forbidden.*\); drill objects are deleted one by one instead, .*add the verb deletecollection on secrets to the drill's Role/);
+    assert.match(
+      warnings[0],
+      /^deletecollection of Secrets in drill namespace drill-ns was refused \(.*403 Forbidden.*\); drill objects are deleted one by one instead, .*add the verb deletecollection on secrets to the drill's Role/,
+    );
     assert.deepEqual(requests().deletecollection, 1, 'asked once, then never again');
     assert.equal(requests().delete, 1 + 5);
     assert.deepEqual(left(), []);
@@ -276,8 +313,14 @@ describe('shared/verify/restorability', function () {
     await drill(restorer(), items(5));
 
     assert.equal(check.status, 'fail');
-    assert.match(messages()[0], /^not allowed to create, list or delete Secrets in drill namespace drill-ns \(failed to delete Secret drill-ns\/drill-t1\.apps\.s-0: 403 Forbidden.*\); the drill's Role needs create, list and deletecollection on Secrets there$/);
-    assert.equal(messages()[1], '5 drill object(s) could not be deleted from namespace drill-ns (label secret-steward.io/drill=t1); the next drill removes them: drill-t1.apps.s-0, drill-t1.apps.s-1, drill-t1.apps.s-2, drill-t1.apps.s-3, drill-t1.apps.s-4');
+    assert.match(
+      messages()[0],
+      /^not allowed to create, list or delete Secrets in drill namespace drill-ns \(failed to delete Secret drill-ns\/drill-t1\.apps\.s-0: 403 Forbidden.*\); the drill's Role needs create, list and deletecollection on Secrets there$/,
+    );
+    assert.equal(
+      messages()[1],
+      '5 drill object(s) could not be deleted from namespace drill-ns (label secret-steward.io/drill=t1); the next drill removes them: drill-t1.apps.s-0, drill-t1.apps.s-1, drill-t1.apps.s-2, drill-t1.apps.s-3, drill-t1.apps.s-4',
+    );
     assert.equal(messages().length, 2);
     assert.equal(requests().create, 5);
   });
@@ -304,7 +347,13 @@ describe('shared/verify/restorability', function () {
   });
 
   it('removes objects of earlier drills (any drill id) and leaves unlabelled Secrets alone', async () => {
-    for (const id of ['old1', 'old2']) emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `drill-${id}.a.b`, namespace: DRILL, labels: { [DRILL_LABEL]: id } }, data: { v: b64('x') } } as never);
+    for (const id of ['old1', 'old2'])
+      emu.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `drill-${id}.a.b`, namespace: DRILL, labels: { [DRILL_LABEL]: id } },
+        data: { v: b64('x') },
+      } as never);
     emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'not-ours', namespace: DRILL }, data: { v: b64('keep') } } as never);
 
     const removed = await restorer().removeEarlierDrills();

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isDnsSubdomain } from '../../../verify/secret-validity.js';
 import { formatDuration, parseDuration } from '../../../config/options.js';
+import { isDnsSubdomain } from '../../../verify/secret-validity.js';
 import type { ParsedBackendConfig } from '../../backend.js';
 import type { SpecProblem } from '../../generators/generator.js';
 import { isValidDataKey } from '../../generators/generator.js';
@@ -27,7 +27,11 @@ import { isValidDataKey } from '../../generators/generator.js';
 
 /** A DNS host name (RFC 1123 labels; service names such as db.shop.svc included). */
 export function isHostName(t: string): boolean {
-  return t.length <= 253 && /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(t) && t.split('.').every((l) => l.length <= 63);
+  return (
+    t.length <= 253 &&
+    /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(t) &&
+    t.split('.').every((l) => l.length <= 63)
+  );
 }
 
 /** Database names we connect to: letters, digits, `_`, `-`, `.`, `$`; at most 63 bytes. */
@@ -63,7 +67,10 @@ const dataKey = z.string().refine(isValidDataKey, 'is not a valid data key (lett
 
 const schema = z.strictObject({
   strategy: z.enum(['single-user', 'alternating-users']).default('single-user'),
-  host: z.string().refine((t) => isIP(t) !== 0 || isHostName(t), 'expected a host name or an IP address').optional(),
+  host: z
+    .string()
+    .refine((t) => isIP(t) !== 0 || isHostName(t), 'expected a host name or an IP address')
+    .optional(),
   hostKey: dataKey.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   portKey: dataKey.optional(),
@@ -99,8 +106,13 @@ export function parsePgConfig(raw: Record<string, unknown>): ParsedBackendConfig
   if (!parsed.success) {
     const problems: SpecProblem[] = [];
     for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') for (const k of issue.keys) problems.push({ path: [...issue.path.map(String), k], message: 'unknown field' });
-      else problems.push({ path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))), message: issue.message.replace(/^Invalid (input|option): /, '') });
+      if (issue.code === 'unrecognized_keys')
+        for (const k of issue.keys) problems.push({ path: [...issue.path.map(String), k], message: 'unknown field' });
+      else
+        problems.push({
+          path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))),
+          message: issue.message.replace(/^Invalid (input|option): /, ''),
+        });
     }
     return { problems };
   }
@@ -108,13 +120,22 @@ export function parsePgConfig(raw: Record<string, unknown>): ParsedBackendConfig
   const problems: SpecProblem[] = [];
   const connectTimeoutMs = parseDuration(p.connectTimeout);
   if (connectTimeoutMs === undefined || connectTimeoutMs < 1000 || connectTimeoutMs > 300_000) {
-    problems.push({ path: ['connectTimeout'], message: `expected a duration between ${formatDuration(1000)} and ${formatDuration(300_000)}, such as 10s` });
+    problems.push({
+      path: ['connectTimeout'],
+      message: `expected a duration between ${formatDuration(1000)} and ${formatDuration(300_000)}, such as 10s`,
+    });
   }
   if (p.strategy === 'alternating-users' && p.adminSecretRef === undefined) {
-    problems.push({ path: ['adminSecretRef'], message: 'is required for strategy alternating-users (a Secret with a role that may create and alter roles)' });
+    problems.push({
+      path: ['adminSecretRef'],
+      message: 'is required for strategy alternating-users (a Secret with a role that may create and alter roles)',
+    });
   }
   if (p.strategy === 'single-user' && p.adminSecretRef !== undefined) {
-    problems.push({ path: ['adminSecretRef'], message: 'is only used by strategy alternating-users (single-user logs in as the role itself)' });
+    problems.push({
+      path: ['adminSecretRef'],
+      message: 'is only used by strategy alternating-users (single-user logs in as the role itself)',
+    });
   }
   if (p.usernameKey === p.passwordKey) problems.push({ path: ['passwordKey'], message: 'must differ from usernameKey' });
   const config: PgBackendConfig = {
@@ -126,7 +147,11 @@ export function parsePgConfig(raw: Record<string, unknown>): ParsedBackendConfig
     sslRootCertKey: p.sslRootCertKey,
     usernameKey: p.usernameKey,
     passwordKey: p.passwordKey,
-    admin: p.adminSecretRef && { secretName: p.adminSecretRef.name, usernameKey: p.adminSecretRef.usernameKey, passwordKey: p.adminSecretRef.passwordKey },
+    admin: p.adminSecretRef && {
+      secretName: p.adminSecretRef.name,
+      usernameKey: p.adminSecretRef.usernameKey,
+      passwordKey: p.adminSecretRef.passwordKey,
+    },
     testQuery: p.testQuery,
     connectTimeoutMs: connectTimeoutMs ?? 10_000,
     connectAttempts: p.connectAttempts,

@@ -5,7 +5,7 @@ import { TransientError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/index.js';
 import type { Clock } from '../../../runtime/clock.js';
 import { withRetry } from '../../../runtime/retry.js';
-import { DATABASE_NAME, SSL_MODES, isHostName, type PgBackendConfig, type Setting, type SslMode } from './config.js';
+import { DATABASE_NAME, isHostName, type PgBackendConfig, type Setting, SSL_MODES, type SslMode } from './config.js';
 
 /**
  * Connections to the database: where (from the policy or the Secret's keys), TLS by libpq's
@@ -32,7 +32,8 @@ export interface PgCredential {
 export function isTransientPgError(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   const code = err?.code ?? '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE'].includes(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE'].includes(code))
+    return true;
   // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting down, cannot connect now), 53300 (too many connections).
   if (/^08/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
   return /timeout expired|Connection terminated|Connection ended unexpectedly|connection timeout/i.test(err?.message ?? '');
@@ -59,7 +60,8 @@ function read<T>(s: Setting<T>, values: ReadonlyMap<string, Buffer>, field: stri
     throw new Error(`backend.${field}Key names key ${s.key}, which the Secret does not have`);
   }
   const v = parse(raw.toString('utf8').trim());
-  if (v === undefined) throw new Error(`the Secret's key ${s.key} (backend.${field}${s.optional ? '' : 'Key'}) does not hold a valid ${field}`);
+  if (v === undefined)
+    throw new Error(`the Secret's key ${s.key} (backend.${field}${s.optional ? '' : 'Key'}) does not hold a valid ${field}`);
   return v;
 }
 
@@ -69,9 +71,11 @@ export function resolveTarget(config: PgBackendConfig, values: ReadonlyMap<strin
   // a password, say) would be echoed into log lines and messages, and is refused without echo.
   const host = read(config.host, values, 'host', (t) => (isIP(t) !== 0 || isHostName(t) ? t : undefined));
   if (host === undefined) throw new Error('no database host: set backend.host or backend.hostKey, or give the Secret a host key');
-  const port = read(config.port, values, 'port', (t) => (/^\d{1,5}$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? Number(t) : undefined)) ?? 5432;
+  const port =
+    read(config.port, values, 'port', (t) => (/^\d{1,5}$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? Number(t) : undefined)) ?? 5432;
   const database = read(config.database, values, 'database', (t) => (DATABASE_NAME.test(t) ? t : undefined)) ?? user;
-  const sslmode = read(config.sslmode, values, 'sslmode', (t) => ((SSL_MODES as readonly string[]).includes(t) ? (t as SslMode) : undefined)) ?? 'prefer';
+  const sslmode =
+    read(config.sslmode, values, 'sslmode', (t) => ((SSL_MODES as readonly string[]).includes(t) ? (t as SslMode) : undefined)) ?? 'prefer';
   let ca: string | undefined;
   if (config.sslRootCertKey !== undefined) {
     const raw = values.get(config.sslRootCertKey);
@@ -99,7 +103,14 @@ function sslAttempts(t: PgTarget): Array<ClientConfig['ssl']> {
       return [{ ca: t.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }];
     case 'verify-full':
       // The certificate must name the host we were given (pg would otherwise check 'localhost' for an IP); SNI carries names only (RFC 6066).
-      return [{ ca: t.ca, rejectUnauthorized: true, ...(isIP(t.host) === 0 ? { servername: t.host } : {}), checkServerIdentity: (_name, cert) => checkServerIdentity(t.host, cert) }];
+      return [
+        {
+          ca: t.ca,
+          rejectUnauthorized: true,
+          ...(isIP(t.host) === 0 ? { servername: t.host } : {}),
+          checkServerIdentity: (_name, cert) => checkServerIdentity(t.host, cert),
+        },
+      ];
   }
 }
 
@@ -152,7 +163,14 @@ async function connect(t: PgTarget, cred: PgCredential, config: PgBackendConfig)
  * retried (connectAttempts in all, exponential backoff), then reported as a TransientError.
  * Anything else (a refused password, a failing statement) is thrown at once.
  */
-export async function withDatabase<T>(t: PgTarget, cred: PgCredential, config: PgBackendConfig, deps: ConnectDeps, what: string, fn: (c: Client) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  t: PgTarget,
+  cred: PgCredential,
+  config: PgBackendConfig,
+  deps: ConnectDeps,
+  what: string,
+  fn: (c: Client) => Promise<T>,
+): Promise<T> {
   try {
     return await withRetry(
       async () => {
@@ -172,12 +190,19 @@ export async function withDatabase<T>(t: PgTarget, cred: PgCredential, config: P
         signal: deps.signal,
         random: () => 1,
         classify: (e) => (isTransientPgError(e) ? { retry: true, reason: pgErrorText(e) } : { retry: false }),
-        onRetry: ({ attempt, delayMs, reason }) => deps.log.warn({ database: describeTarget(t), role: cred.user, attempt, delayMs }, `${what}: database not reachable (${reason}); retrying`),
+        onRetry: ({ attempt, delayMs, reason }) =>
+          deps.log.warn(
+            { database: describeTarget(t), role: cred.user, attempt, delayMs },
+            `${what}: database not reachable (${reason}); retrying`,
+          ),
       },
     );
   } catch (e) {
     if (isTransientPgError(e)) {
-      throw new TransientError(`database ${describeTarget(t)} not reachable for ${what} after ${config.connectAttempts} attempt(s): ${pgErrorText(e)}`, { cause: e });
+      throw new TransientError(
+        `database ${describeTarget(t)} not reachable for ${what} after ${config.connectAttempts} attempt(s): ${pgErrorText(e)}`,
+        { cause: e },
+      );
     }
     throw e;
   }

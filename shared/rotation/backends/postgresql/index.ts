@@ -1,2 +1,2 @@
-export { postgresqlBackend, alternateRole, CLONE_SUFFIX } from './postgresql-backend.js';
 export type { PgBackendConfig } from './config.js';
+export { alternateRole, CLONE_SUFFIX, postgresqlBackend } from './postgresql-backend.js';

@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
-import { parsePgConfig, type PgBackendConfig } from './config.js';
-import { describeTarget, isAuthFailure, pgErrorText, resolveTarget, withDatabase, type PgCredential, type PgTarget } from './connection.js';
+import { type PgBackendConfig, parsePgConfig } from './config.js';
+import { describeTarget, isAuthFailure, type PgCredential, type PgTarget, pgErrorText, resolveTarget, withDatabase } from './connection.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
 import { quoteIdent, quoteLiteral, roleNameProblem } from './sql.js';
 
@@ -45,7 +45,9 @@ function credentialOf(values: ReadonlyMap<string, Buffer>, config: PgBackendConf
 
 function newPassword(cred: PgCredential, config: PgBackendConfig): string {
   if (!isScramSafe(cred.password)) {
-    throw new Error(`the new ${config.passwordKey} must be printable ASCII (what SASLprep leaves unchanged); restrict its generator's characters`);
+    throw new Error(
+      `the new ${config.passwordKey} must be printable ASCII (what SASLprep leaves unchanged); restrict its generator's characters`,
+    );
   }
   return cred.password;
 }
@@ -60,17 +62,26 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
   const { config } = ctx;
   const current = credentialOf(ctx.current, config, 'current');
   const pending = credentialOf(ctx.pending, config, 'pending');
-  if (current.user !== pending.user) throw new Error(`strategy single-user cannot switch ${config.usernameKey} (from ${current.user} to ${pending.user}); use alternating-users`);
+  if (current.user !== pending.user)
+    throw new Error(
+      `strategy single-user cannot switch ${config.usernameKey} (from ${current.user} to ${pending.user}); use alternating-users`,
+    );
   const password = newPassword(pending, config);
-  if (current.password === password) throw new Error(`the policy does not change ${config.passwordKey}: generate it (keys.${config.passwordKey})`);
+  if (current.password === password)
+    throw new Error(`the policy does not change ${config.passwordKey}: generate it (keys.${config.passwordKey})`);
   if (!ctx.reverting && !isScramSafe(current.password)) {
     // Checked before anything changes: a failed test or rollout must be able to set it back.
-    throw new Error(`the current ${config.passwordKey} is not printable ASCII, so a failed rotation could not set it back; set an ASCII password once by hand, or use alternating-users`);
+    throw new Error(
+      `the current ${config.passwordKey} is not printable ASCII, so a failed rotation could not set it back; set an ASCII password once by hand, or use alternating-users`,
+    );
   }
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   try {
     await withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password));
-    ctx.log.info({ database: describeTarget(target), role: current.user }, 'step set: role password changed (logged in with the current password)');
+    ctx.log.info(
+      { database: describeTarget(target), role: current.user },
+      'step set: role password changed (logged in with the current password)',
+    );
     return;
   } catch (e) {
     if (!isAuthFailure(e)) throw e;
@@ -82,9 +93,15 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
     });
   } catch (e) {
     if (!isAuthFailure(e)) throw e;
-    throw new Error(`role ${current.user} at ${describeTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${pgErrorText(e)}`, { cause: e });
+    throw new Error(
+      `role ${current.user} at ${describeTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${pgErrorText(e)}`,
+      { cause: e },
+    );
   }
-  ctx.log.info({ database: describeTarget(target), role: current.user }, 'step set: the role already has the pending password (set by an earlier run)');
+  ctx.log.info(
+    { database: describeTarget(target), role: current.user },
+    'step set: the role already has the pending password (set by an earlier run)',
+  );
 }
 
 async function adminCredential(ctx: BackendStepContext<PgBackendConfig>): Promise<PgCredential> {
@@ -106,13 +123,18 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
   const pending = credentialOf(ctx.pending, config, 'pending');
   if (ctx.reverting) {
     // Only the role not in use was changed: the one the Secret returns to still has its password.
-    ctx.log.info({ database: describeTarget(target), role: pending.user }, 'set back: nothing to do (alternating-users never changes the role in use)');
+    ctx.log.info(
+      { database: describeTarget(target), role: pending.user },
+      'set back: nothing to do (alternating-users never changes the role in use)',
+    );
     return;
   }
   const password = newPassword(pending, config);
   const { base } = alternateRole(current.user);
   if (pending.user !== base && pending.user !== `${base}${CLONE_SUFFIX}`) {
-    throw new Error(`strategy alternating-users switches between ${base} and ${base}${CLONE_SUFFIX}; the pending ${config.usernameKey} is ${pending.user}`);
+    throw new Error(
+      `strategy alternating-users switches between ${base} and ${base}${CLONE_SUFFIX}; the pending ${config.usernameKey} is ${pending.user}`,
+    );
   }
   const admin = await adminCredential(ctx);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
@@ -123,14 +145,16 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
       if (exists.rowCount === 0) {
         if (pending.user === base) throw new Error(`role ${base} does not exist at ${describeTarget(target)}`);
         const baseRow = await c.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [base]);
-        if (baseRow.rowCount === 0) throw new Error(`role ${base} does not exist at ${describeTarget(target)}, so ${pending.user} cannot be made from it`);
+        if (baseRow.rowCount === 0)
+          throw new Error(`role ${base} does not exist at ${describeTarget(target)}, so ${pending.user} cannot be made from it`);
         const memberships = await c.query<{ rolname: string }>(
           'SELECT r.rolname FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1',
           [base],
         );
         await c.query('BEGIN');
         await c.query(`CREATE ROLE ${quoteIdent(pending.user)} WITH LOGIN PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`);
-        for (const role of [base, ...memberships.rows.map((r) => r.rolname)]) await c.query(`GRANT ${quoteIdent(role)} TO ${quoteIdent(pending.user)}`);
+        for (const role of [base, ...memberships.rows.map((r) => r.rolname)])
+          await c.query(`GRANT ${quoteIdent(role)} TO ${quoteIdent(pending.user)}`);
         await c.query('COMMIT');
         created = true;
       } else {
@@ -139,11 +163,17 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
     });
   } catch (e) {
     if (isAuthFailure(e)) {
-      throw new Error(`the admin credential of Secret ${ctx.namespace}/${config.admin!.secretName} (backend.adminSecretRef, role ${admin.user}) was refused by ${describeTarget(target)}: ${pgErrorText(e)}`, { cause: e });
+      throw new Error(
+        `the admin credential of Secret ${ctx.namespace}/${config.admin!.secretName} (backend.adminSecretRef, role ${admin.user}) was refused by ${describeTarget(target)}: ${pgErrorText(e)}`,
+        { cause: e },
+      );
     }
     throw e;
   }
-  ctx.log.info({ database: describeTarget(target), role: pending.user, created }, created ? `step set: role created from ${base} with its memberships` : 'step set: password of the role not in use changed');
+  ctx.log.info(
+    { database: describeTarget(target), role: pending.user, created },
+    created ? `step set: role created from ${base} with its memberships` : 'step set: password of the role not in use changed',
+  );
 }
 
 async function testCredential(ctx: BackendStepContext<PgBackendConfig>): Promise<void> {
@@ -162,10 +192,16 @@ async function testCredential(ctx: BackendStepContext<PgBackendConfig>): Promise
       }
     });
   } catch (e) {
-    if (isAuthFailure(e)) throw new Error(`role ${pending.user} at ${describeTarget(target)} refused the pending ${config.passwordKey}: ${pgErrorText(e)}`, { cause: e });
+    if (isAuthFailure(e))
+      throw new Error(`role ${pending.user} at ${describeTarget(target)} refused the pending ${config.passwordKey}: ${pgErrorText(e)}`, {
+        cause: e,
+      });
     throw e;
   }
-  ctx.log.info({ database: describeTarget(target), role: pending.user }, 'step test: logged in with the pending credential and ran the test query');
+  ctx.log.info(
+    { database: describeTarget(target), role: pending.user },
+    'step test: logged in with the pending credential and ran the test query',
+  );
 }
 
 export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
@@ -176,7 +212,8 @@ export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
     const out = new Map<string, Buffer>();
     if (config.strategy !== 'alternating-users') return out;
     const user = ctx.current.get(config.usernameKey)?.toString('utf8');
-    if (user === undefined) throw new Error(`strategy alternating-users needs the Secret's ${config.usernameKey} key (backend.usernameKey)`);
+    if (user === undefined)
+      throw new Error(`strategy alternating-users needs the Secret's ${config.usernameKey} key (backend.usernameKey)`);
     const { next } = alternateRole(user);
     const problem = roleNameProblem(next);
     if (problem !== undefined) throw new Error(`the role to alternate with, ${next.slice(0, 80)}, ${problem}`);

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { PASSWORD_CLASSES, passwordAlphabets, passwordGenerator, type PasswordSpec } from '../../../../shared/rotation/generators/password.js';
+import {
+  PASSWORD_CLASSES,
+  type PasswordSpec,
+  passwordAlphabets,
+  passwordGenerator,
+} from '../../../../shared/rotation/generators/password.js';
 import { testContext, wasRegistered } from './context.js';
 
 const spec = (o: Partial<PasswordSpec> = {}): PasswordSpec => passwordGenerator.schema.parse({ generator: 'password', ...o });
@@ -31,7 +36,11 @@ describe('shared/rotation/generators/password', () => {
 
         assert.equal(pw.length, s.length);
         for (const c of pw) assert.ok(allowed.has(c), `unexpected character ${JSON.stringify(c)}`);
-        for (const [cls, alphabet] of alphabets) assert.ok([...pw].some((c) => alphabet.includes(c)), `class ${cls} missing in a sample`);
+        for (const [cls, alphabet] of alphabets)
+          assert.ok(
+            [...pw].some((c) => alphabet.includes(c)),
+            `class ${cls} missing in a sample`,
+          );
         for (const c of s.exclude) assert.ok(!pw.includes(c), `excluded ${c} present`);
       }
     });
@@ -60,6 +69,8 @@ describe('shared/rotation/generators/password', () => {
     assert.deepEqual(passwordGenerator.validate?.('p', spec({ classes: ['digits'], exclude: '0123456789' })), [
       { path: ['exclude'], message: 'excludes every character of class digits' },
     ]);
-    assert.deepEqual(passwordGenerator.validate?.('p', spec({ symbols: 'a b' })), [{ path: ['symbols'], message: 'must not contain whitespace' }]);
+    assert.deepEqual(passwordGenerator.validate?.('p', spec({ symbols: 'a b' })), [
+      { path: ['symbols'], message: 'must not contain whitespace' },
+    ]);
   });
 });

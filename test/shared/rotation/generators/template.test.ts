@@ -11,7 +11,11 @@ async function render(template: string, values: Record<string, string>): Promise
 
 describe('shared/rotation/generators/template', () => {
   const rows: Array<[string, Record<string, string>, string]> = [
-    ['postgres://{{ username }}:{{ password | urlencode }}@db:5432/app', { username: 'app', password: "p@ss/w:rd?#!'()*" }, "postgres://app:p%40ss%2Fw%3Ard%3F%23%21%27%28%29%2A@db:5432/app"],
+    [
+      'postgres://{{ username }}:{{ password | urlencode }}@db:5432/app',
+      { username: 'app', password: "p@ss/w:rd?#!'()*" },
+      'postgres://app:p%40ss%2Fw%3Ard%3F%23%21%27%28%29%2A@db:5432/app',
+    ],
     ['{{password}}', { password: 'x' }, 'x'],
     ['{"token":"{{ t | json }}"}', { t: 'a"b\\c' }, '{"token":"a\\"b\\\\c"}'],
     ['Basic {{ creds | base64 }}', { creds: 'user:pass' }, 'Basic dXNlcjpwYXNz'],
@@ -51,6 +55,8 @@ describe('shared/rotation/generators/template', () => {
   });
 
   it('refuses to read its own key', () => {
-    assert.deepEqual(templateGenerator.validate?.('url', { generator: 'template', template: '{{ url }}' }), [{ path: ['template'], message: 'refers to its own key url' }]);
+    assert.deepEqual(templateGenerator.validate?.('url', { generator: 'template', template: '{{ url }}' }), [
+      { path: ['template'], message: 'refers to its own key url' },
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { tokenGenerator, type TokenSpec } from '../../../../shared/rotation/generators/token.js';
+import { type TokenSpec, tokenGenerator } from '../../../../shared/rotation/generators/token.js';
 import { uuidGenerator } from '../../../../shared/rotation/generators/uuid.js';
 import { testContext, wasRegistered } from './context.js';
 

@@ -4,17 +4,17 @@
  * way to run `secret-steward rotate` in-process (runCommand) or as a child process
  * (`node --import tsx jobs/rotate.ts`, for crash and SIGTERM tests).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { rotateCommand } from '../../../../jobs/rotate.js';
 import { MemorySink } from '../../../../shared/log/index.js';
-import { runCommand, type Command } from '../../../../shared/runtime/command.js';
 import type { Clock } from '../../../../shared/runtime/clock.js';
+import { type Command, runCommand } from '../../../../shared/runtime/command.js';
 import type { ExitCodeValue } from '../../../../shared/runtime/exit-codes.js';
 import type { Shutdown } from '../../../../shared/runtime/shutdown.js';
-import { KubeEmulator, type EmulatorOptions, type KubeObject, type RequestLogEntry } from '../../../emulator/index.js';
+import { type EmulatorOptions, KubeEmulator, type KubeObject, type RequestLogEntry } from '../../../emulator/index.js';
 
 export const REPO = resolve(import.meta.dirname, '../../../..');
 export const LOCK_NAMESPACE = 'secret-steward';
@@ -45,7 +45,9 @@ export interface WorkloadRefs {
 export function podTemplate(app: string, refs: WorkloadRefs): Record<string, unknown> {
   const volumes = [
     ...(refs.volumes ?? []).map((s, i) => ({ name: `secret-${i}`, secret: { secretName: s } })),
-    ...(refs.projected?.length ? [{ name: 'projected', projected: { sources: refs.projected.map((s) => ({ secret: { name: s } })) } }] : []),
+    ...(refs.projected?.length
+      ? [{ name: 'projected', projected: { sources: refs.projected.map((s) => ({ secret: { name: s } })) } }]
+      : []),
   ];
   return {
     metadata: { labels: { app } },
@@ -101,7 +103,13 @@ export class RotateCluster {
     name: string,
     data: Record<string, string>,
     policy?: string,
-    extra: { annotations?: Record<string, string>; labels?: Record<string, string>; type?: string; immutable?: boolean; ownerReferences?: unknown[] } = {},
+    extra: {
+      annotations?: Record<string, string>;
+      labels?: Record<string, string>;
+      type?: string;
+      immutable?: boolean;
+      ownerReferences?: unknown[];
+    } = {},
   ): Promise<SecretObject> {
     await this.namespace(namespace);
     return this.emulator.create({
@@ -142,13 +150,23 @@ export class RotateCluster {
     return this.emulator.update(s) as SecretObject;
   }
 
-  async deployment(namespace: string, name: string, refs: WorkloadRefs, extra: { replicas?: number; paused?: boolean } = {}): Promise<void> {
+  async deployment(
+    namespace: string,
+    name: string,
+    refs: WorkloadRefs,
+    extra: { replicas?: number; paused?: boolean } = {},
+  ): Promise<void> {
     await this.namespace(namespace);
     this.emulator.create({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name, namespace },
-      spec: { replicas: extra.replicas ?? 2, paused: extra.paused, selector: { matchLabels: { app: name } }, template: podTemplate(name, refs) },
+      spec: {
+        replicas: extra.replicas ?? 2,
+        paused: extra.paused,
+        selector: { matchLabels: { app: name } },
+        template: podTemplate(name, refs),
+      },
     });
   }
 
@@ -184,8 +202,15 @@ export class RotateCluster {
     });
   }
 
-  workload(kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob', namespace: string, name: string): KubeObject & { spec?: any; status?: any } {
-    return this.emulator.get(kind === 'CronJob' ? 'batch/v1' : 'apps/v1', kind, namespace, name) as KubeObject & { spec?: any; status?: any };
+  workload(
+    kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob',
+    namespace: string,
+    name: string,
+  ): KubeObject & { spec?: any; status?: any } {
+    return this.emulator.get(kind === 'CronJob' ? 'batch/v1' : 'apps/v1', kind, namespace, name) as KubeObject & {
+      spec?: any;
+      status?: any;
+    };
   }
 
   /** Every Secret name referenced by a workload's pod template (sorted). */
@@ -204,7 +229,10 @@ export class RotateCluster {
   }
 
   /** Runs rotate in-process with a fresh log sink. */
-  async run(args: string[], opts: { clock?: Clock; shutdown?: Shutdown; env?: Record<string, string>; command?: Command<any>; kubeconfig?: string } = {}): Promise<RunResult> {
+  async run(
+    args: string[],
+    opts: { clock?: Clock; shutdown?: Shutdown; env?: Record<string, string>; command?: Command<any>; kubeconfig?: string } = {},
+  ): Promise<RunResult> {
     const logs = new MemorySink();
     const out: string[] = [];
     const err: string[] = [];
@@ -221,7 +249,10 @@ export class RotateCluster {
   }
 
   /** Starts `node --import tsx jobs/rotate.ts` against this cluster. */
-  spawnJob(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+  spawnJob(
+    args: string[],
+    env: Record<string, string> = {},
+  ): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
     const node = join(REPO, 'node_modules', '.bin', 'node');
     const child = spawn(node, ['--import', 'tsx', join(REPO, 'jobs', 'rotate.ts'), ...this.baseArgs(), ...args], {
       cwd: REPO,

@@ -18,8 +18,10 @@ export function nth(n: number, m: Matcher): Matcher {
   return (e) => m(e) && ++seen === n;
 }
 
-export const is = (verb: string, resource: string, name?: string, namespace = 'shop'): Matcher => (e) =>
-  e.verb === verb && e.resource === resource && e.namespace === namespace && (name === undefined || e.name === name);
+export const is =
+  (verb: string, resource: string, name?: string, namespace = 'shop'): Matcher =>
+  (e) =>
+    e.verb === verb && e.resource === resource && e.namespace === namespace && (name === undefined || e.name === name);
 
 export interface CrashOutcome {
   /** Exit code (SIGTERM) or null (SIGKILL). */
@@ -31,7 +33,13 @@ export interface CrashOutcome {
 }
 
 /** Runs the job as a child and stops it right after the request `marker` was answered. */
-export async function runAndCrash(c: RotateCluster, marker: Matcher, signal: 'SIGKILL' | 'SIGTERM', identity: string, args: string[] = ['--rollout-poll-interval', '100ms']): Promise<CrashOutcome> {
+export async function runAndCrash(
+  c: RotateCluster,
+  marker: Matcher,
+  signal: 'SIGKILL' | 'SIGTERM',
+  identity: string,
+  args: string[] = ['--rollout-poll-interval', '100ms'],
+): Promise<CrashOutcome> {
   let markerEntry: RequestLogEntry | undefined;
   let stall: Fault | undefined;
   const log = c.emulator.requests;
@@ -41,7 +49,13 @@ export async function runAndCrash(c: RotateCluster, marker: Matcher, signal: 'SI
     if (markerEntry === undefined && marker(e)) {
       markerEntry = e;
       // Everything after the step waits (SIGTERM) or is dropped unanswered (SIGKILL); `after: 1` spares the step itself.
-      stall = c.emulator.faults.inject({ path: /.*/, delayMs: signal === 'SIGKILL' ? 1500 : 150, drop: signal === 'SIGKILL', times: Infinity, after: 1 });
+      stall = c.emulator.faults.inject({
+        path: /.*/,
+        delayMs: signal === 'SIGKILL' ? 1500 : 150,
+        drop: signal === 'SIGKILL',
+        times: Infinity,
+        after: 1,
+      });
     }
   };
   const { child, done } = c.spawnJob(args, { POD_NAME: identity });
