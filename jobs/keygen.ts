@@ -21,10 +21,10 @@ import {
   refuseExisting,
   writeKeyFiles,
 } from '../shared/crypto/index.js';
+import { ExitCode } from '../shared/errors/exit-codes.js';
 import { ConfigError } from '../shared/errors/index.js';
 import { logSettings } from '../shared/log/log-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { ExitCode } from '../shared/runtime/exit-codes.js';
 
 const YEAR_SECONDS = 365 * 86_400;
 const MIN_PASSPHRASE_LENGTH = 12;

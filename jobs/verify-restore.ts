@@ -1,6 +1,6 @@
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { runVerifyRestoreJob } from '../shared/verify/drill-job.js';
-import { validateVerifyRestoreSettings, verifyRestoreSettings } from '../shared/verify/drill-settings.js';
+import { runVerifyRestoreJob } from '../shared/verify-restore/verify-restore-job.js';
+import { validateVerifyRestoreSettings, verifyRestoreSettings } from '../shared/verify-restore/verify-restore-settings.js';
 
 /** `secret-steward verify-restore`: the scheduled DR drill (CronJob entrypoint). */
 export const verifyRestoreCommand = defineCommand({

@@ -1,11 +1,12 @@
-import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/keys.js';
-import { exitCodeFor } from '../errors/index.js';
+import { loadRecipientKeys, loadSigningKey } from '../crypto/keys.js';
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
+import { errorText, exitCodeFor } from '../errors/index.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
-import { type EventRecorder, type EventSubject, KubeEventRecorder } from '../kube/events.js';
+import { KubeEventRecorder } from '../kube/events.js';
+import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { toolNamespace, withJobLock } from '../kube/job-lock.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
-import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore, type ObjectStore, type StoreSettings } from '../storage/index.js';
 import { BackupLayout } from './backup-layout.js';
@@ -19,18 +20,6 @@ import type { SecretSelection } from './secret-source.js';
 
 const MIB = 1024 * 1024;
 
-/**
- * The object job-level Events are about. Scheduled jobs: their CronJob in the tool's namespace
- * (`kubectl describe cronjob secret-steward-backup` shows them). One-off jobs (restore): the Job
- * named by JOB_NAME (set from the pod's `batch.kubernetes.io/job-name` label by the manifests),
- * else the job's Lease, which always exists while it runs.
- */
-export function jobEventSubject(job: string, namespace: string, env: NodeJS.ProcessEnv = {}, oneOff = false): EventSubject {
-  if (!oneOff) return { apiVersion: 'batch/v1', kind: 'CronJob', namespace, name: `secret-steward-${job}` };
-  if (env.JOB_NAME) return { apiVersion: 'batch/v1', kind: 'Job', namespace, name: env.JOB_NAME };
-  return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name: `secret-steward-${job}` };
-}
-
 export function selectionOf(s: Pick<BackupSettings, 'namespace' | 'excludeNamespace' | 'selector' | 'excludeType'>): SecretSelection {
   return {
     namespaces: s.namespace,
@@ -38,19 +27,6 @@ export function selectionOf(s: Pick<BackupSettings, 'namespace' | 'excludeNamesp
     selector: s.selector,
     excludeTypes: [...new Set([...DEFAULT_EXCLUDED_TYPES, ...s.excludeType])],
   };
-}
-
-/** Logs and records (Event) warnings about keys that expire soon. */
-export async function reportKeyWarnings(
-  warnings: readonly KeyWarning[],
-  ctx: CommandContext,
-  events: EventRecorder | undefined,
-  subject: EventSubject,
-): Promise<void> {
-  for (const w of warnings) {
-    ctx.log.warn({ fingerprint: w.fingerprint, expiresAt: w.expiresAt.toISOString(), file: w.file }, w.message);
-    await events?.record({ subject, type: 'Warning', reason: 'KeyExpiringSoon', message: w.message, action: 'CheckKeys' });
-  }
 }
 
 /**
@@ -125,7 +101,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
         },
       );
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
+      const message = errorText(e);
       await events.record({ subject, type: 'Warning', reason: 'BackupFailed', message: `backup failed: ${message}`, action: 'Backup' });
       await pushBackupMetrics(s, ctx, undefined);
       throw e;

@@ -1,5 +1,5 @@
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { CommandContext } from '../runtime/command.js';
-import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore, type StoreSettings } from '../storage/index.js';
 import { latestDrills, listBackups } from './backup-catalog.js';

@@ -12,7 +12,7 @@
  */
 import { Readable } from 'node:stream';
 import { decrypt, enums, type KeyID, type Message, readMessage } from 'openpgp';
-import { StewardError } from '../errors/index.js';
+import { errorText, StewardError } from '../errors/index.js';
 import { CryptoError } from './crypto-error.js';
 import { type DecryptionKey, describeKey } from './keys.js';
 import { OPENPGP_CONFIG } from './openpgp-config.js';
@@ -205,8 +205,4 @@ function classify(e: unknown, opts: DecryptOptions, label: string): StewardError
 
 function hexId(id: KeyID): string {
   return id.toHex().toUpperCase();
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

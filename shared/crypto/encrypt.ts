@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { createMessage, encrypt, generateSessionKey, type Message, type PublicKey, type SessionKey } from 'openpgp';
-import { StewardError } from '../errors/index.js';
+import { errorText, StewardError } from '../errors/index.js';
 import { CryptoError } from './crypto-error.js';
 import { describeKey, type RecipientKey, type SigningKey } from './keys.js';
 import { OPENPGP_CONFIG } from './openpgp-config.js';
@@ -88,7 +88,7 @@ async function encryptMessage(message: Message<never>, opts: EncryptOptions, lab
 
 function toCryptoError(e: unknown, opts: EncryptOptions, label: string): StewardError {
   if (e instanceof StewardError) return e;
-  const text = e instanceof Error ? e.message : String(e);
+  const text = errorText(e);
   const keys = [...opts.recipients.map((r) => describeKey(r)), ...(opts.signingKey ? [`signing key ${describeKey(opts.signingKey)}`] : [])];
   if (/expired|revoked|valid (encryption|signing) key|not decrypted|key packet/i.test(text)) {
     return new CryptoError(

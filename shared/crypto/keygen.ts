@@ -11,7 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateKey, type Key, readKey } from 'openpgp';
-import { ConfigError, StewardError } from '../errors/index.js';
+import { ConfigError, errorText, StewardError } from '../errors/index.js';
 import { redactor } from '../log/index.js';
 import { fingerprintOf, keyExpiry } from './keys.js';
 import { OPENPGP_CONFIG } from './openpgp-config.js';
@@ -145,7 +145,7 @@ export async function writeKeyFiles(files: readonly KeyFile[], opts: { force: bo
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw new ConfigError([{ setting: opts.setting, message: `cannot create directory ${dir}: ${fsErrorText(e)}` }]);
+      throw new ConfigError([{ setting: opts.setting, message: `cannot create directory ${dir}: ${errorText(e)}` }]);
     }
   }
   const written: string[] = [];
@@ -167,11 +167,9 @@ export async function writeKeyFiles(files: readonly KeyFile[], opts: { force: bo
     await Promise.all(written.map((p) => unlink(p).catch(() => {})));
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
-      throw new ConfigError([
-        { setting: opts.setting, message: `a key file appeared while writing (${fsErrorText(e)}); nothing was kept` },
-      ]);
+      throw new ConfigError([{ setting: opts.setting, message: `a key file appeared while writing (${errorText(e)}); nothing was kept` }]);
     }
-    throw new StewardError(`cannot write key files to ${dirs.join(', ')}: ${fsErrorText(e)}; nothing was kept`, { cause: e });
+    throw new StewardError(`cannot write key files to ${dirs.join(', ')}: ${errorText(e)}; nothing was kept`, { cause: e });
   }
 }
 
@@ -228,8 +226,4 @@ function algorithmName(key: Key): string {
     return info.curve ?? info.algorithm;
   };
   return [name(key), ...key.subkeys.map(name)].join('/');
-}
-
-function fsErrorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -25,7 +25,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Key, PrivateKey, PublicKey, Subkey } from 'openpgp';
 import { decryptKey, enums, readKeys } from 'openpgp';
-import { ConfigError, type ConfigProblem } from '../errors/index.js';
+import { ConfigError, type ConfigProblem, errorText } from '../errors/index.js';
 import { redactor } from '../log/index.js';
 
 /** What reports and errors say about a loaded key. */
@@ -523,10 +523,6 @@ function earliest(a: Date | undefined, b: Date | undefined): Date | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a.getTime() <= b.getTime() ? a : b;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function fsErrorText(e: unknown): string {

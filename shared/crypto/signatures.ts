@@ -4,6 +4,7 @@
  * trust it?" has the same answer for a detached signature and for a signed, encrypted index.
  */
 import { createMessage, type PublicKey, readSignature, type Signature, sign, verify } from 'openpgp';
+import { errorText } from '../errors/index.js';
 import { CryptoError } from './crypto-error.js';
 import { describeKey, fingerprintOf, type SigningKey, type TrustedSignerKey } from './keys.js';
 import { OPENPGP_CONFIG } from './openpgp-config.js';
@@ -148,8 +149,4 @@ export async function judgeSignatures(results: readonly VerificationResultLike[]
 /** The openpgp.js keys of a list of loaded or bare keys. @internal */
 export function publicKeysOf(keys: readonly TrustedSigner[]): PublicKey[] {
   return keys.map((k) => ('key' in k && 'fingerprint' in k ? k.key : (k as PublicKey)));
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

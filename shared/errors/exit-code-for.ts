@@ -1,4 +1,4 @@
-import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { StewardError } from './steward-error.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 /**
  * Base class of every error secret-steward raises on purpose. Messages name the operation

@@ -1,4 +1,4 @@
-import { ExitCode } from '../runtime/exit-codes.js';
+import { ExitCode } from './exit-codes.js';
 import { StewardError } from './steward-error.js';
 
 /**

@@ -1,5 +1,5 @@
+import { ExitCode } from '../errors/exit-codes.js';
 import { StewardError } from '../errors/index.js';
-import { ExitCode } from '../runtime/exit-codes.js';
 
 /** What was being done to which object; names the operation in every error and log line. */
 export interface KubeOp {

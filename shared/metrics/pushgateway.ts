@@ -1,4 +1,5 @@
 import { stringSetting } from '../config/options.js';
+import { errorText } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 
 /** One gauge value to push. */
@@ -47,10 +48,7 @@ export async function pushMetrics(
     log.debug({ pushgateway: where, job, metrics: samples.length }, 'metrics pushed');
     return true;
   } catch (err) {
-    log.warn(
-      { pushgateway: where, job, reason: err instanceof Error ? err.message : String(err) },
-      'could not push metrics to the Pushgateway',
-    );
+    log.warn({ pushgateway: where, job, reason: errorText(err) }, 'could not push metrics to the Pushgateway');
     return false;
   }
 }

@@ -1,15 +1,15 @@
-import { jobEventSubject, reportKeyWarnings } from '../backup/backup-job.js';
 import { BackupLayout } from '../backup/backup-layout.js';
 import { cleanUpAbandonedBackup } from '../backup/run-backup.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey, type RecipientKey } from '../crypto/index.js';
-import { InterruptedError } from '../errors/index.js';
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
+import { errorText, InterruptedError } from '../errors/index.js';
 import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { redactor } from '../log/index.js';
 import type { CommandContext } from '../runtime/command.js';
-import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { renderTable } from '../runtime/format.js';
 import { createObjectStore, type StoreSettings } from '../storage/index.js';
-import { loadVerificationKeys } from '../verify/verification-keys.js';
+import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
 import { RestoreSelection } from './restore-selection.js';
 import type { RestoreSettings } from './restore-settings.js';
 import { KubeRestoreTarget } from './restore-target.js';
@@ -82,7 +82,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     try {
       await runRestore(deps, options, report);
     } catch (e) {
-      print(s.output, ctx, report, e instanceof Error ? e.message : String(e));
+      print(s.output, ctx, report, errorText(e));
       throw e;
     }
     print(s.output, ctx, report);
@@ -97,7 +97,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     try {
       await runRestore({ ...deps, inFlight: lock }, options, report);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
+      const message = errorText(e);
       const stopped = e instanceof InterruptedError ? 'stopped' : 'failed';
       await events.record({
         subject,

@@ -13,10 +13,10 @@ import {
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
 import { logSettings } from '../log/log-settings.js';
 import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
-import { isDnsLabel, isDnsSubdomain } from '../verify/secret-validity.js';
-import { backupChoiceSetting, verificationKeySettings } from '../verify/verify-settings.js';
+import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
 import { parseLabelSelector } from './label-selector.js';
 
 const SELECT = 'Selection';

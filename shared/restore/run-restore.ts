@@ -26,17 +26,17 @@ import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import type { SecretPage } from '../backup/secret-source.js';
 import type { RecipientKey, SigningKey } from '../crypto/index.js';
-import { ConfigError, StewardError } from '../errors/index.js';
+import { ConfigError, errorText, StewardError } from '../errors/index.js';
 import { isKubeError, type KubeClients } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { ObjectStore } from '../storage/index.js';
-import { resolveBackupId, VerifiedBackup } from '../verify/backup-reader.js';
-import { NEVER_RESTORED_TYPES } from '../verify/never-restored.js';
-import { validateSecret } from '../verify/secret-validity.js';
-import { BackupVerificationError } from '../verify/verification-error.js';
-import type { VerificationKeys } from '../verify/verification-keys.js';
+import { resolveBackupId, VerifiedBackup } from '../verify-restore/backup-reader.js';
+import { NEVER_RESTORED_TYPES } from '../verify-restore/never-restored.js';
+import { validateSecret } from '../verify-restore/secret-validity.js';
+import { BackupVerificationError } from '../verify-restore/verification-error.js';
+import type { VerificationKeys } from '../verify-restore/verification-keys.js';
 import { contentDigest, decideAction, liveFacts, type PlannedSecret, type RestoreAction, WRITE_ACTIONS } from './restore-plan.js';
 import type { RestoreSelection } from './restore-selection.js';
 import type { RestoreTarget } from './restore-target.js';
@@ -371,7 +371,7 @@ async function writeOne(
     } catch (e) {
       if (!isKubeError(e, (k) => k.alreadyExists)) {
         p.outcome = 'failed';
-        p.message = `not recreated: the API server would refuse to create it again (${e instanceof Error ? e.message : String(e)}); left as it was`;
+        p.message = `not recreated: the API server would refuse to create it again (${errorText(e)}); left as it was`;
         if (isKubeError(e, (k) => k.transient)) throw e;
         return;
       }
@@ -386,7 +386,7 @@ async function writeOne(
       written(await target.create(namespace, body, false));
     } catch (e) {
       p.outcome = 'failed';
-      p.message = `DELETED but could not be created again (${e instanceof Error ? e.message : String(e)}); its previous version is in pre-restore backup ${report.preRestoreBackupId}`;
+      p.message = `DELETED but could not be created again (${errorText(e)}); its previous version is in pre-restore backup ${report.preRestoreBackupId}`;
       deps.log.error(
         { namespace, name, preRestoreBackupId: report.preRestoreBackupId },
         'a Secret was deleted for recreation but could not be created again',
@@ -396,7 +396,7 @@ async function writeOne(
   } catch (e) {
     if (p.outcome === 'failed') throw e;
     p.outcome = 'failed';
-    p.message = e instanceof Error ? e.message : String(e);
+    p.message = errorText(e);
     if (isKubeError(e) && !e.transient) return;
     throw e;
   }

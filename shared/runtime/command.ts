@@ -3,11 +3,11 @@ import { hostname } from 'node:os';
 import { type CommandHelp, renderHelp } from '../config/help.js';
 import type { SettingsOf, SettingsSpec } from '../config/options.js';
 import { type ParsedArgs, parseSettings } from '../config/parse.js';
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { ConfigError, exitCodeFor, StewardError } from '../errors/index.js';
 import { createLogger, type Logger, type LogLevel, type LogSink, redactor } from '../log/index.js';
 import { type Clock, systemClock } from './clock.js';
-import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { Shutdown } from './shutdown.js';
 
 /** Process-level things a command needs; tests and the sandbox demo supply their own. */

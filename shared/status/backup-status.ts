@@ -8,7 +8,7 @@ import { listBackups } from '../backup/backup-catalog.js';
 import { fromObjectMetadata } from '../backup/backup-index.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
 import type { ObjectStore } from '../storage/index.js';
-import { assessFreshness, type FreshnessResult } from '../verify/freshness.js';
+import { assessFreshness, type FreshnessResult } from '../verify-restore/freshness.js';
 
 export interface DrillRef {
   backupId: string;

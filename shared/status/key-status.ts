@@ -5,7 +5,7 @@
  */
 import type { PublicKey } from 'openpgp';
 import { keyExpiry, loadTrustedSignerKeys, type TrustedSignerKey } from '../crypto/index.js';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, errorText } from '../errors/index.js';
 
 export type KeyRole = 'recipient' | 'signer';
 
@@ -60,7 +60,7 @@ export async function assessKey(
         detail: `expired on ${primary.toISOString()}: cannot ${verb}; extend it (gpg --quick-set-expire) or replace it`,
       };
     }
-    const why = e instanceof Error ? e.message : String(e);
+    const why = errorText(e);
     const expired = /expired/i.test(why);
     return {
       ...base,

@@ -9,15 +9,15 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { formatDuration } from '../config/options.js';
 import type { SecretStore } from '../kube/secrets.js';
 import type { WorkloadStore } from '../kube/workloads.js';
-import { BackendRegistry } from '../rotation/backend.js';
-import { SHIPPED_BACKENDS } from '../rotation/backends/index.js';
-import { Annotations, Labels, type LastOutcome, parseLastOutcome } from '../rotation/metadata.js';
-import { foreignManager } from '../rotation/ownership.js';
-import { describeProblems, parsePolicy, type RotationPolicy } from '../rotation/policy.js';
-import { resolveConsumers, shortWorkload, WorkloadIndex } from '../rotation/rollout.js';
-import { Rotation } from '../rotation/rotation.js';
-import { assessDue, rotationRecord, type Trigger } from '../rotation/schedule.js';
-import { inputProblems } from '../rotation/values.js';
+import { BackendRegistry } from '../rotate/backend.js';
+import { SHIPPED_BACKENDS } from '../rotate/backends/index.js';
+import { Annotations, Labels, type LastOutcome, parseLastOutcome } from '../rotate/metadata.js';
+import { foreignManager } from '../rotate/ownership.js';
+import { describeProblems, parsePolicy, type RotationPolicy } from '../rotate/policy.js';
+import { resolveConsumers, shortWorkload, WorkloadIndex } from '../rotate/rollout.js';
+import { Rotation } from '../rotate/rotation.js';
+import { assessDue, rotationRecord, type Trigger } from '../rotate/schedule.js';
+import { inputProblems } from '../rotate/values.js';
 
 /**
  * - `ok`: not due;

@@ -1,9 +1,9 @@
 import { BackupLayout } from '../backup/backup-layout.js';
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import type { CommandContext } from '../runtime/command.js';
-import { ExitCode, type ExitCodeValue } from '../runtime/exit-codes.js';
 import { createObjectStore, type StoreSettings } from '../storage/index.js';
 import { collectBackupOverview } from './backup-status.js';
 import { collectKeyStatus } from './key-status.js';

@@ -13,7 +13,7 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
-import { cronProblem, isValidTimeZone } from '../rotation/schedule.js';
+import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
 import { parseStoreUrl, type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
 
 const ROTATION = 'Rotation';

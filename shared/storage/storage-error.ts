@@ -1,5 +1,5 @@
+import { ExitCode } from '../errors/exit-codes.js';
 import { StewardError } from '../errors/index.js';
-import { ExitCode } from '../runtime/exit-codes.js';
 
 /**
  * What went wrong with the object store, as far as the caller needs to decide:

@@ -28,10 +28,10 @@ import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
-import { mapLimit } from '../../shared/rotation/map-limit.js';
+import { mapLimit } from '../../shared/rotate/map-limit.js';
 import { formatBytes, renderTable } from '../../shared/runtime/format.js';
 import { KubeEmulator } from '../emulator/index.js';
-import { makeTls } from '../shared/verify/drill-fixtures.js';
+import { makeTls } from '../shared/verify-restore/drill-fixtures.js';
 import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 import {
   backupStages,

@@ -28,7 +28,7 @@ import { encryptStream, type RecipientKey, type SigningKey } from '../../shared/
 import { OPENPGP_CONFIG } from '../../shared/crypto/openpgp-config.js';
 import { TOOL_VERSION } from '../../shared/runtime/version.js';
 import type { ObjectStore } from '../../shared/storage/index.js';
-import { LIST_HEAD_LINE } from '../../shared/verify/segment-list-parser.js';
+import { LIST_HEAD_LINE } from '../../shared/verify-restore/segment-list-parser.js';
 
 export const MIB = 1024 * 1024;
 /** What `SegmentWriter` writes before the first Secret, and after the last. */

@@ -26,7 +26,7 @@ import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { loadRecipientKeys, loadSigningKey } from '../../shared/crypto/index.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
-import { backupKeyArgs, createDrillNamespace, DRILL_NS, readKeyArgs } from '../shared/verify/drill-fixtures.js';
+import { backupKeyArgs, createDrillNamespace, DRILL_NS, readKeyArgs } from '../shared/verify-restore/drill-fixtures.js';
 import { freePort } from '../support/free-port.js';
 import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 import { type CraftKeys, craftBackup, gzipBomb, LIST_HEAD, MIB, mebibyteOf, openPgpBomb } from './bad-input-backups.js';

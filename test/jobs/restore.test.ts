@@ -4,7 +4,7 @@ import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { createObjectStore } from '../../shared/storage/index.js';
-import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify/drill-fixtures.js';
+import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mapLimit } from '../../shared/rotation/map-limit.js';
-import { RotateCluster } from '../shared/rotation/support/cluster.js';
-import { is, type Matcher, nth, runAndCrash } from '../shared/rotation/support/crash.js';
+import { mapLimit } from '../../shared/rotate/map-limit.js';
+import { RotateCluster } from '../shared/rotate/support/cluster.js';
+import { is, type Matcher, nth, runAndCrash } from '../shared/rotate/support/crash.js';
 
 /**
  * Crash injection: the real job runs as a child process (`node --import tsx jobs/rotate.ts`)

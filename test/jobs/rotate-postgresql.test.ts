@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { rootCertificates } from 'node:tls';
-import type { RotationReport } from '../../shared/rotation/report.js';
-import { RotateCluster, type RunResult } from '../shared/rotation/support/cluster.js';
-import { is, runAndCrash } from '../shared/rotation/support/crash.js';
+import type { RotationReport } from '../../shared/rotate/report.js';
+import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
+import { is, runAndCrash } from '../shared/rotate/support/crash.js';
 import { type PgTestServer, startPostgres } from '../support/postgres-server.js';
 
 /**

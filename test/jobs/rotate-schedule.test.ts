@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { RotationReport } from '../../shared/rotation/report.js';
-import { RotateCluster } from '../shared/rotation/support/cluster.js';
+import type { RotationReport } from '../../shared/rotate/report.js';
+import { RotateCluster } from '../shared/rotate/support/cluster.js';
 
 /**
  * Due-ness through the real command against the emulator: one Secret per row, judged by a dry

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import type { BackendStepContext, RotationBackend } from '../../shared/rotation/backend.js';
-import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
-import type { RotationReport } from '../../shared/rotation/report.js';
-import { createRotateCommand } from '../../shared/rotation/rotate-job.js';
-import { RotateCluster, type RunResult } from '../shared/rotation/support/cluster.js';
+import type { BackendStepContext, RotationBackend } from '../../shared/rotate/backend.js';
+import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
+import type { RotationReport } from '../../shared/rotate/report.js';
+import { createRotateCommand } from '../../shared/rotate/rotate-job.js';
+import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { requireDependency } from '../support/dependencies.js';
 import { hasPushgateway, PUSHGATEWAY_INSTALL, startPushgateway } from '../support/pushgateway.js';
 

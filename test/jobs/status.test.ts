@@ -4,7 +4,7 @@ import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { fixedClock } from '../../shared/runtime/clock.js';
 import type { StatusReport } from '../../shared/status/status-report.js';
-import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify/drill-fixtures.js';
+import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness, writeTestKeyPair } from '../support/job-harness.js';
 
 const DAY = 86_400_000;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { Shutdown } from '../../shared/runtime/shutdown.js';
-import type { DrillReport } from '../../shared/verify/drill-report.js';
+import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import {
   backupKeyArgs,
   createDrillNamespace,
@@ -13,7 +13,7 @@ import {
   readKeyArgs,
   seedDrillSecrets,
   seedMany,
-} from '../shared/verify/drill-fixtures.js';
+} from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

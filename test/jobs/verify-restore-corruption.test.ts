@@ -5,8 +5,15 @@ import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
-import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { createDrillNamespace, DRILL_NS, drillObjects, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify/drill-fixtures.js';
+import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
+import {
+  createDrillNamespace,
+  DRILL_NS,
+  drillObjects,
+  readKeyArgs,
+  seedDrillSecrets,
+  seedMany,
+} from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 
 const layout = new BackupLayout('test-cluster');

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { fixedClock } from '../../shared/runtime/clock.js';
-import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify/drill-fixtures.js';
+import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
+import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
 
 /**

@@ -5,7 +5,7 @@ import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { loadTrustedSignerKeys, verifyDetached } from '../../shared/crypto/index.js';
 import { createObjectStore } from '../../shared/storage/index.js';
-import type { DrillReport } from '../../shared/verify/drill-report.js';
+import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import {
   backupKeyArgs,
   createDrillNamespace,
@@ -13,7 +13,7 @@ import {
   drillArgs,
   drillObjects,
   seedDrillSecrets,
-} from '../shared/verify/drill-fixtures.js';
+} from '../shared/verify-restore/drill-fixtures.js';
 import { requireDependency } from '../support/dependencies.js';
 import { type Harness, startHarness, writeTestKeyPair } from '../support/job-harness.js';
 import { hasPushgateway, PUSHGATEWAY_INSTALL, type PushgatewayHandle, startPushgateway } from '../support/pushgateway.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Annotations, Labels, MANAGED_BY } from '../../shared/rotation/metadata.js';
+import { Annotations, Labels, MANAGED_BY } from '../../shared/rotate/metadata.js';
 import { type AdmissionRequest, admit, compile, expressionsOf } from './admission-policy.js';
 import { serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
 import { type ManifestObject, renderManifests } from './render.js';
@@ -7,7 +7,7 @@ import { type ManifestObject, renderManifests } from './render.js';
 /**
  * rotate's ValidatingAdmissionPolicy (manifests/base/rotate/admission-policy.yaml), evaluated
  * with a CEL interpreter against requests shaped like those the rotation job sends (labels and
- * annotations from shared/rotation/metadata.ts, so a change there that the policy does not
+ * annotations from shared/rotate/metadata.ts, so a change there that the policy does not
  * follow fails here). The end-to-end rotate test also runs it on every Secret rotate really
  * created and deleted.
  */
@@ -44,7 +44,7 @@ const del = (oldObject: Record<string, unknown>, username = ROTATE): AdmissionRe
   oldObject,
 });
 
-/** Labels of what rotate creates (shared/rotation/protocol.ts, in-place.ts). */
+/** Labels of what rotate creates (shared/rotate/protocol.ts, in-place.ts). */
 const pending = { [Labels.managedBy]: MANAGED_BY, [Labels.role]: 'pending', [Labels.rotationId]: 'r-1' };
 const previous = { [Labels.managedBy]: MANAGED_BY, [Labels.role]: 'previous', [Labels.rotationId]: 'r-1' };
 /** A new version carries the head's own labels plus the role (no managed-by). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import type { RestoreReport } from '../../shared/restore/run-restore.js';
-import { backupKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify/drill-fixtures.js';
+import { backupKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
 import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
-import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
-import type { RotationReport } from '../../shared/rotation/report.js';
+import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
+import type { RotationReport } from '../../shared/rotate/report.js';
 import { admit } from './admission-policy.js';
 import { describePermission, permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
 import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';

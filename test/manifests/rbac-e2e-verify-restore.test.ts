@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
-import { DRILL_LABEL } from '../../shared/verify/drill-objects.js';
-import type { DrillReport } from '../../shared/verify/drill-report.js';
-import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify/drill-fixtures.js';
+import { DRILL_LABEL } from '../../shared/verify-restore/drill-objects.js';
+import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
+import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { DRILL_NAMESPACE, describePermission, type Permission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
 import { accessOf, assertSignal, forbidden, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 

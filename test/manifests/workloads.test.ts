@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { CronExpressionParser } from 'cron-parser';
-import { ExitCode } from '../../shared/runtime/exit-codes.js';
+import { ExitCode } from '../../shared/errors/exit-codes.js';
 import { describeObject, kustomizationDirs, type ManifestObject, podTemplatesOf, renderManifests } from './render.js';
 
 /**

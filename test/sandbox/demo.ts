@@ -22,10 +22,10 @@ import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import type { BackupResult } from '../../shared/backup/run-backup.js';
 import { MemorySink } from '../../shared/log/index.js';
-import type { RotationReport } from '../../shared/rotation/report.js';
+import type { RotationReport } from '../../shared/rotate/report.js';
 import { type Command, isEntrypoint, runCommand } from '../../shared/runtime/command.js';
 import { formatBytes, renderTable } from '../../shared/runtime/format.js';
-import type { DrillReport } from '../../shared/verify/drill-report.js';
+import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import { type Sandbox, startSandbox } from './sandbox.js';
 import { type SeedSummary, seedDemoCluster } from './seed.js';
 

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { tlsGenerator } from '../../shared/rotation/generators/tls.js';
+import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
 import type { KubeEmulator } from '../emulator/index.js';
 
 const DAY = 86_400_000;

@@ -11,7 +11,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeEmulator } from '../../emulator/index.js';
-import { podTemplate, type WorkloadRefs } from '../../shared/rotation/support/cluster.js';
+import { podTemplate, type WorkloadRefs } from '../../shared/rotate/support/cluster.js';
 import type { SecretView } from '../invariants.js';
 import { type CaseWorld, LOCK_NAMESPACE } from '../lab.js';
 import type { Scenario } from './scenario.js';

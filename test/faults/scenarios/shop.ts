@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubeEmulator } from '../../emulator/index.js';
-import { makeTls, type TlsMaterial } from '../../shared/verify/drill-fixtures.js';
+import { makeTls, type TlsMaterial } from '../../shared/verify-restore/drill-fixtures.js';
 import type { SecretView } from '../invariants.js';
 
 export const CANARY = 'CANARY-5f1e9a7c3b2d4e6f-faults';

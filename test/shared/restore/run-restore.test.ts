@@ -19,7 +19,7 @@ import {
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
-import { loadVerificationKeys } from '../../../shared/verify/verification-keys.js';
+import { loadVerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type Harness, startHarness } from '../../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

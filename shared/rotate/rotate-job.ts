@@ -1,0 +1,126 @@
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
+import { createKubeClients, loadKubeConfig } from '../kube/client.js';
+import { KubeEventRecorder, MemoryEventRecorder } from '../kube/events.js';
+import { withJobLock } from '../kube/job-lock.js';
+import { KubeSecretStore } from '../kube/secrets.js';
+import { KubeWorkloadStore } from '../kube/workloads.js';
+import { redactor } from '../log/index.js';
+import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
+import type { Clock } from '../runtime/clock.js';
+import { type Command, type CommandContext, defineCommand } from '../runtime/command.js';
+import { BackendRegistry, type RotationBackend } from './backend.js';
+import { countActions, exitCodeOf, type RotationReport, renderReport } from './report.js';
+import { type RotateSettings, rotateHelp, rotateSettings, validateRotateSettings } from './rotate-settings.js';
+import type { RotationDeps } from './rotation.js';
+import { runRotation } from './run-rotate.js';
+
+/** What a build of the rotate command ships besides the defaults. */
+export interface RotateJobExtensions {
+  /** Rotation backends policies may name (`backend.name`); none by default. */
+  backends?: readonly RotationBackend[];
+}
+
+/**
+ * `secret-steward rotate`: wires the Kubernetes stores, then either prints the plan
+ * (`--dry-run`: reads only, no Lease, no Events) or runs under the job's Lease, prints the
+ * summary and pushes metrics. The exit code follows the report (see `exitCodeOf`).
+ */
+export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: RotateJobExtensions = {}): Promise<ExitCodeValue> {
+  const kc = loadKubeConfig(s, ctx.io.env);
+  const kube = createKubeClients(kc, {
+    clock: ctx.clock,
+    log: ctx.log,
+    limits: { maxAttempts: s.apiRetryBudget },
+    signal: ctx.shutdown.signal,
+  });
+  const at = s.now;
+  const clock: Clock = at === undefined ? ctx.clock : { now: () => new Date(at.getTime()), sleep: ctx.clock.sleep };
+  const deps: RotationDeps = {
+    secrets: new KubeSecretStore(kube.core, kube.caller, ctx.log),
+    workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.caller, kc),
+    events: s.dryRun ? new MemoryEventRecorder() : new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity),
+    backends: new BackendRegistry(ext.backends ?? []),
+    clock,
+    log: ctx.log,
+    shutdown: ctx.shutdown,
+    register: (v) => redactor.register(v),
+    pollIntervalMs: s.rolloutPollInterval,
+  };
+  const run = () =>
+    runRotation(deps, {
+      namespaces: s.namespace,
+      selector: s.selector,
+      dryRun: s.dryRun,
+      maxRotations: s.maxRotations,
+      maxConcurrentRollouts: s.maxConcurrentRollouts,
+    });
+  const report = s.dryRun ? await run() : await withJobLock('rotate', s, kube, ctx, run);
+  ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+  const code = exitCodeOf(report);
+  if (!s.dryRun && s.pushgateway !== undefined) await pushRotationMetrics(s.pushgateway, s.clusterName, report, code, ctx);
+  return code;
+}
+
+/** The run's numbers as gauges: counts per outcome, duration, and the last fully successful run. */
+export function rotationMetrics(report: RotationReport, code: ExitCodeValue, now: Date): MetricSample[] {
+  const c = countActions(report);
+  const samples: MetricSample[] = [
+    {
+      name: 'secret_steward_rotate_success',
+      help: '1 if the last rotation run exited 0, else 0',
+      value: code === ExitCode.Success ? 1 : 0,
+    },
+    { name: 'secret_steward_rotate_rotated', help: 'Secrets rotated by the last run', value: c.rotated },
+    {
+      name: 'secret_steward_rotate_failed',
+      help: 'Secrets whose rotation failed in the last run (invalid policies included)',
+      value: c.failed + c.invalid,
+    },
+    {
+      name: 'secret_steward_rotate_rolled_back',
+      help: 'Secrets rolled back by the last run (rollback failures included)',
+      value: c['rolled-back'] + c['rollback-failed'],
+    },
+    {
+      name: 'secret_steward_rotate_skipped',
+      help: 'Secrets with a policy skipped by the last run because another controller manages them',
+      value: c.skipped,
+    },
+    { name: 'secret_steward_rotate_deferred', help: 'Due Secrets deferred by --max-rotations in the last run', value: c.deferred },
+    { name: 'secret_steward_rotate_duration_seconds', help: 'Duration of the last rotation run', value: report.durationMs / 1000 },
+  ];
+  if (code === ExitCode.Success) {
+    samples.push({
+      name: 'secret_steward_rotate_last_success_timestamp_seconds',
+      help: 'End of the last rotation run that exited 0',
+      value: Math.floor(now.getTime() / 1000),
+    });
+  }
+  return samples;
+}
+
+async function pushRotationMetrics(
+  url: string,
+  cluster: string | undefined,
+  report: RotationReport,
+  code: ExitCodeValue,
+  ctx: CommandContext,
+): Promise<void> {
+  await pushMetrics(
+    url,
+    'secret-steward-rotate',
+    cluster === undefined ? {} : { cluster },
+    rotationMetrics(report, code, ctx.clock.now()),
+    ctx.log,
+  );
+}
+
+/** The rotate command; a build with rotation backends passes them here. */
+export function createRotateCommand(ext: RotateJobExtensions = {}): Command<typeof rotateSettings> {
+  return defineCommand({
+    help: rotateHelp,
+    settings: rotateSettings,
+    validate: validateRotateSettings,
+    run: (settings, ctx) => runRotateJob(settings, ctx, ext),
+  });
+}

@@ -1,0 +1,210 @@
+import { BackupLayout } from '../backup/backup-layout.js';
+import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
+import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
+import { ConfigError, errorText, exitCodeFor, InterruptedError } from '../errors/index.js';
+import { createKubeClients, KubeCaller, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import { jobEventSubject } from '../kube/job-events.js';
+import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
+import type { CommandContext } from '../runtime/command.js';
+import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { KubeDrillNamespace } from './drill-namespace.js';
+import { drillIdFrom } from './drill-objects.js';
+import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
+import { runDrill } from './run-verify-restore.js';
+import { BackupVerificationError } from './verification-error.js';
+import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
+import type { VerifyRestoreSettings } from './verify-restore-settings.js';
+
+const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
+
+/**
+ * `secret-steward verify-restore`: loads the keys, runs the drill under the job's Lease,
+ * stores and signs the report, records an Event, pushes metrics, prints the report. Exit 0 only
+ * when every check passed; 1 when one failed; 4 when one could not complete for
+ * infrastructure reasons (and none failed); 143 when interrupted (drill objects are removed).
+ */
+export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  const now = ctx.clock.now();
+  let keys: VerificationKeys | BackupVerificationError;
+  try {
+    keys = await loadVerificationKeys(s);
+  } catch (e) {
+    if (!(e instanceof BackupVerificationError)) throw e;
+    keys = e;
+  }
+  const recipientWarnings: KeyWarning[] = [];
+  const recipientProblems: string[] = [];
+  if (s.recipientKey.length > 0) {
+    try {
+      recipientWarnings.push(
+        ...(await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: RECIPIENT })).warnings,
+      );
+    } catch (e) {
+      // An expired or revoked recipient key is exactly what key health reports.
+      if (!(e instanceof ConfigError)) throw e;
+      recipientProblems.push(...e.problems.map((p) => p.message));
+    }
+  }
+  const signing = s.signingKey
+    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
+    : undefined;
+
+  const limits = { maxAttempts: s.apiRetryBudget };
+  const kc = loadKubeConfig(s);
+  const kube = createKubeClients(kc, { clock: ctx.clock, log: ctx.log, limits, signal: ctx.shutdown.signal });
+  // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
+  const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
+  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const layout = new BackupLayout(s.clusterName);
+  const subject = jobEventSubject('verify-restore', toolNamespace(s));
+  const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
+  const drillNamespace = new KubeDrillNamespace(kc, kube.core, kube.caller, cleanupCaller, s.drillNamespace);
+  const drillId = drillIdFrom(ctx.runId);
+
+  return withJobLock('verify-restore', s, kube, ctx, async () => {
+    let report: DrillReport;
+    let backupId: string | undefined;
+    try {
+      ({ report, backupId } = await runDrill(
+        {
+          kube,
+          drillNamespace,
+          store,
+          layout,
+          keys,
+          log: ctx.log,
+          clock: ctx.clock,
+          shutdown: ctx.shutdown,
+          drillId,
+          runner: ctx.identity,
+        },
+        {
+          backup: s.backup,
+          freshness: s.backupSchedule ? { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace } : undefined,
+          concurrency: s.drillConcurrency,
+          batch: { secrets: s.drillBatchSecrets, bytes: s.drillBatchMib * 1024 * 1024 },
+          compareLive: s.compareLive,
+          pageSize: s.pageSize,
+          keyHealth: { warnWithinMs: s.keyExpiryWarning, recipientWarnings, recipientProblems, signingWarnings: signing?.warnings ?? [] },
+        },
+      ));
+    } catch (e) {
+      const message = errorText(e);
+      const interrupted = e instanceof InterruptedError;
+      await events.record({
+        subject,
+        type: 'Warning',
+        reason: interrupted ? 'DrillInterrupted' : 'DrillFailed',
+        message: interrupted
+          ? `DR drill ${drillId} stopped before finishing (${message}); its drill objects were removed`
+          : `DR drill ${drillId} could not complete: ${message}`,
+        action: 'VerifyRestore',
+      });
+      await pushDrillMetrics(s, ctx, undefined);
+      throw e;
+    }
+
+    let stored: StoredReport | undefined;
+    let storeFailure: unknown;
+    if (s.storeReport && backupId !== undefined) {
+      try {
+        stored = await storeDrillReport(store, layout, report, {
+          backupId,
+          drillTime: ctx.clock.now(),
+          signingKey: signing?.key,
+          detail: s.storedReportDetail,
+        });
+      } catch (e) {
+        storeFailure = e;
+        ctx.log.error({ err: e }, 'could not store the drill report');
+      }
+    }
+    ctx.log.info(
+      {
+        drillId,
+        backupId,
+        result: report.result,
+        checks: Object.fromEntries(report.checks.map((c) => [c.name, c.status])),
+        secretsRestored: report.counts.secretsRestored,
+        durationMs: report.durationMs,
+        report: stored?.key,
+      },
+      `DR drill ${report.result}`,
+    );
+    await recordDrillEvents(report, stored, events, subject);
+    await pushDrillMetrics(s, ctx, report);
+    ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report, stored));
+
+    if (report.result === 'fail') return ExitCode.Failed;
+    if (report.result === 'error') return ExitCode.Transient;
+    if (storeFailure !== undefined) return exitCodeFor(storeFailure);
+    return ExitCode.Success;
+  });
+}
+
+async function recordDrillEvents(
+  r: DrillReport,
+  stored: StoredReport | undefined,
+  events: KubeEventRecorder,
+  subject: ReturnType<typeof jobEventSubject>,
+): Promise<void> {
+  const keyWarnings = (r.checks.find((c) => c.name === 'key-health')?.details?.warnings ?? []) as string[];
+  for (const w of keyWarnings) {
+    await events.record({ subject, type: 'Warning', reason: 'KeyExpiringSoon', message: w, action: 'CheckKeys' });
+  }
+  const backup = r.backup ? `backup ${r.backup.id}` : 'no backup';
+  const where = stored ? `; report ${stored.key}` : '';
+  if (r.result === 'pass') {
+    await events.record({
+      subject,
+      type: 'Normal',
+      reason: 'DrillPassed',
+      message: `DR drill passed for ${backup}: ${r.counts.secretsVerified} Secrets verified, ${r.counts.secretsRestored} restored into ${r.drillNamespace} and compared byte for byte${where}`,
+      action: 'VerifyRestore',
+    });
+    return;
+  }
+  const bad = r.checks.filter((c) => c.status === 'fail' || c.status === 'error');
+  const first = bad.flatMap((c) => c.findings.map((f) => f.message))[0];
+  await events.record({
+    subject,
+    type: 'Warning',
+    reason: r.result === 'fail' ? 'DrillFailed' : 'DrillIncomplete',
+    message: `DR drill ${r.result === 'fail' ? 'failed' : 'did not complete'} for ${backup}: ${bad.map((c) => `${c.name} ${c.status}`).join(', ')}${first ? `: ${first}` : ''}${where}`,
+    action: 'VerifyRestore',
+  });
+}
+
+async function pushDrillMetrics(s: VerifyRestoreSettings, ctx: CommandContext, r: DrillReport | undefined): Promise<void> {
+  if (!s.pushgateway) return;
+  const passed = r?.result === 'pass';
+  const nowSeconds = Math.floor(ctx.clock.now().getTime() / 1000);
+  const samples: MetricSample[] = [
+    { name: 'secret_steward_drill_success', help: '1 if the last DR drill passed every check, else 0', value: passed ? 1 : 0 },
+    { name: 'secret_steward_drill_last_run_timestamp_seconds', help: 'When the last DR drill finished', value: nowSeconds },
+  ];
+  if (passed)
+    samples.push({
+      name: 'secret_steward_drill_last_success_timestamp_seconds',
+      help: 'When the last DR drill that passed every check finished',
+      value: nowSeconds,
+    });
+  if (r) {
+    samples.push(
+      { name: 'secret_steward_drill_secrets_verified', help: 'Secrets verified by the last DR drill', value: r.counts.secretsVerified },
+      {
+        name: 'secret_steward_drill_secrets_restored',
+        help: 'Secrets restored byte-identical into the drill namespace by the last DR drill',
+        value: r.counts.secretsRestored,
+      },
+      { name: 'secret_steward_drill_duration_seconds', help: 'Duration of the last DR drill', value: r.durationMs / 1000 },
+    );
+    if (r.backup)
+      samples.push({
+        name: 'secret_steward_drill_backup_age_seconds',
+        help: 'Age of the backup the last DR drill verified, when the drill ran',
+        value: r.backup.ageSeconds,
+      });
+  }
+  await pushMetrics(s.pushgateway, 'secret-steward-verify-restore', { cluster: s.clusterName }, samples, ctx.log);
+}

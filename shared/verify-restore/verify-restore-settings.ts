@@ -1,0 +1,151 @@
+import { isValidClusterName } from '../backup/backup-layout.js';
+import { clusterSetting } from '../backup/backup-settings.js';
+import {
+  booleanSetting,
+  durationSetting,
+  enumSetting,
+  fileSetting,
+  integerSetting,
+  type SettingsOf,
+  stringSetting,
+} from '../config/options.js';
+import { problemFor } from '../config/parse.js';
+import type { ConfigProblem } from '../errors/index.js';
+import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { logSettings } from '../log/log-settings.js';
+import { metricsSettings } from '../metrics/pushgateway.js';
+import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
+import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { backupChoiceSetting, verificationKeySettings } from './verification-settings.js';
+
+const FRESH = 'Freshness';
+const DRILL = 'Drill';
+const REPORT = 'Report';
+
+export const verifyRestoreSettings = {
+  ...clusterSetting,
+  ...storeSettings,
+  ...backupChoiceSetting,
+  backupSchedule: stringSetting({
+    description:
+      "The backup CronJob's schedule (5 cron fields or @hourly/@daily/...), to check that the newest backup is as recent as it should be. Without it the freshness check is skipped.",
+    valueName: 'CRON',
+    group: FRESH,
+  }),
+  backupTimezone: stringSetting({
+    description: "IANA time zone of --backup-schedule (the CronJob's spec.timeZone), e.g. Europe/Berlin.",
+    valueName: 'ZONE',
+    default: 'UTC',
+    group: FRESH,
+  }),
+  freshnessGrace: durationSetting({
+    description:
+      'How long after a scheduled time its backup may still be missing (it may be running) before the drill calls the backups stale.',
+    default: 3_600_000,
+    group: FRESH,
+  }),
+  ...verificationKeySettings,
+  drillNamespace: stringSetting({
+    description:
+      'Namespace the drill restores into (create, read back, delete; in batches). It must exist: the drill never creates namespaces, so that its RBAC can be limited to this one namespace.',
+    valueName: 'NAMESPACE',
+    required: true,
+    pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    expected: 'a namespace name (DNS-1123 label)',
+    group: DRILL,
+  }),
+  drillConcurrency: integerSetting({
+    description: 'Creates of drill copies in flight at once.',
+    min: 1,
+    max: 32,
+    default: 4,
+    group: DRILL,
+  }),
+  drillBatchSecrets: integerSetting({
+    description:
+      'Secrets per batch: the drill creates a batch, reads it back with one list, compares it and deletes it with one deletecollection while it creates the next, so the drill namespace never holds more than two batches.',
+    min: 1,
+    max: 1000,
+    default: 250,
+    group: DRILL,
+  }),
+  drillBatchMib: integerSetting({
+    description:
+      "MiB of Secret data (base64, as sent) per batch, whichever of this and --drill-batch-secrets is reached first. Bounds the drill's memory and what the drill namespace holds in etcd.",
+    min: 1,
+    max: 64,
+    default: 8,
+    group: DRILL,
+  }),
+  compareLive: booleanSetting({
+    description:
+      'Also compare the backup with the live Secrets of this cluster, by hashes only: created, deleted and changed since the backup. Reported, never a failure. Needs list on Secrets in the backed-up namespaces.',
+    default: false,
+    group: DRILL,
+  }),
+  pageSize: integerSetting({ description: 'Secrets per list request for --compare-live.', min: 10, max: 5000, default: 250, group: DRILL }),
+  recipientKey: fileSetting({
+    description:
+      "Public key(s) the backups are encrypted to (the backup job's --recipient-key), only to warn before they expire. Optional.",
+    repeatable: true,
+    group: 'Key health',
+  }),
+  keyExpiryWarning: durationSetting({
+    description: 'Warn (report, log and Event) about keys expiring within this long.',
+    default: 30 * 86_400_000,
+    group: 'Key health',
+  }),
+  signingKey: fileSetting({
+    description:
+      'Armored OpenPGP private key that signs the stored report (detached .asc signature), so an auditor can verify who ran the drill.',
+    group: REPORT,
+  }),
+  signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: REPORT }),
+  storeReport: booleanSetting({
+    description:
+      'Store the report next to the backups (<cluster>/reports/, needs PutObject there); list-backups shows the last result per backup. --no-store-report for read-only storage credentials.',
+    default: true,
+    group: REPORT,
+  }),
+  storedReportDetail: enumSetting(['full', 'summary'] as const, {
+    description:
+      'full: the stored report includes findings and per-namespace results, i.e. namespace and Secret NAMES (never values) in clear in the bucket. summary: checks, counts and durations only, so the bucket keeps revealing nothing but counts and sizes.',
+    default: 'full',
+    group: REPORT,
+  }),
+  output: enumSetting(['text', 'json'] as const, {
+    description: 'text: a readable summary; json: the full report.',
+    default: 'text',
+    group: REPORT,
+  }),
+  ...metricsSettings,
+  ...kubeSettings,
+  ...lockSettings,
+  ...logSettings,
+} as const;
+
+export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;
+
+export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigProblem[] {
+  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  if (!isValidClusterName(s.clusterName))
+    problems.push(problemFor(verifyRestoreSettings, 'clusterName', 'expected a lower-case DNS label'));
+  if (!isValidTimeZone(s.backupTimezone)) {
+    problems.push(
+      problemFor(
+        verifyRestoreSettings,
+        'backupTimezone',
+        `unknown time zone "${s.backupTimezone}" (expected an IANA name such as UTC or Europe/Berlin)`,
+      ),
+    );
+  } else if (s.backupSchedule !== undefined) {
+    const p = cronProblem(s.backupSchedule, s.backupTimezone);
+    if (p !== undefined)
+      problems.push(problemFor(verifyRestoreSettings, p.field === 'schedule' ? 'backupSchedule' : 'backupTimezone', p.message));
+  }
+  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined)
+    problems.push(problemFor(verifyRestoreSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
+  if (s.decryptionKeyPassphraseFile !== undefined && s.decryptionKey.length === 0)
+    problems.push(problemFor(verifyRestoreSettings, 'decryptionKeyPassphraseFile', 'needs --decryption-key'));
+  return problems;
+}

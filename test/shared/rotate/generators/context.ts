@@ -1,0 +1,27 @@
+import type { GeneratorContext } from '../../../../shared/rotate/generators/index.js';
+
+/** A generator context for tests: records registered values and warnings. */
+export function testContext(
+  key: string,
+  opts: { values?: Record<string, string>; secrets?: Record<string, ReadonlyMap<string, Buffer>>; now?: Date } = {},
+): GeneratorContext & { registered: Array<string | Uint8Array>; warnings: string[] } {
+  const registered: Array<string | Uint8Array> = [];
+  const warnings: string[] = [];
+  return {
+    namespace: 'apps',
+    secretName: 'subject',
+    key,
+    now: opts.now ?? new Date(),
+    values: new Map(Object.entries(opts.values ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
+    readSecret: async (name) => opts.secrets?.[name],
+    register: (v) => registered.push(v),
+    warn: (m) => warnings.push(m),
+    registered,
+    warnings,
+  };
+}
+
+/** True when `value` (as text) was registered with the redactor. */
+export function wasRegistered(registered: Array<string | Uint8Array>, value: Buffer): boolean {
+  return registered.some((r) => Buffer.from(typeof r === 'string' ? Buffer.from(r) : r).equals(value));
+}
