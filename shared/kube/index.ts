@@ -1,4 +1,5 @@
 export { createKubeClients, inClusterNamespace, type KubeAccessSettings, type KubeClients, loadKubeConfig } from './client.js';
+export { CONFLICT_ATTEMPTS, type ConflictRetryOptions, retryOnConflict } from './conflict-retry.js';
 export { type EventInput, type EventRecorder, type EventSubject, KubeEventRecorder, MemoryEventRecorder } from './events.js';
 export { type JobLockSettings, toolNamespace, withJobLock } from './job-lock.js';
 export { KubeCaller, type KubeRetryLimits, toKubeError } from './kube-call.js';

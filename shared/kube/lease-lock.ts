@@ -2,6 +2,7 @@ import { type CoordinationV1Api, type V1Lease, V1MicroTime } from '@kubernetes/c
 import { InterruptedError, LockHeldError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { retryOnConflict } from './conflict-retry.js';
 import type { KubeCaller } from './kube-call.js';
 import { KubeError } from './kube-error.js';
 
@@ -202,30 +203,36 @@ export class LeaseLock {
     const { namespace, name, identity } = this.o;
     const op = { kind: 'Lease', namespace, name };
     let lease = this.lease!;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const body = change(lease);
-        this.lease = await this.caller.call({ ...op, verb: 'update' }, () => this.api.replaceNamespacedLease({ name, namespace, body }));
-        return 'written';
-      } catch (e) {
-        if (!(e instanceof KubeError && (e.conflict || e.notFound || e.outcomeUnknown)) || attempt >= 4) throw e;
-        if (e.notFound) return this.lostUnlessReleasing(o);
-      }
-      let current: V1Lease;
-      try {
-        current = await this.caller.call({ ...op, verb: 'get' }, () => this.api.readNamespacedLease({ name, namespace }));
-      } catch (e) {
-        if (e instanceof KubeError && e.notFound) return this.lostUnlessReleasing(o);
-        throw e;
-      }
-      const holder = current.spec?.holderIdentity ?? '';
-      if (holder !== identity) {
-        if (o.releasing && holder === '') return 'written';
-        return this.lostUnlessReleasing(o);
-      }
-      this.lease = current;
-      lease = current;
-    }
+    return retryOnConflict(
+      async (attempt) => {
+        if (attempt > 1) {
+          let current: V1Lease;
+          try {
+            current = await this.caller.call({ ...op, verb: 'get' }, () => this.api.readNamespacedLease({ name, namespace }));
+          } catch (e) {
+            if (e instanceof KubeError && e.notFound) return this.lostUnlessReleasing(o);
+            throw e;
+          }
+          const holder = current.spec?.holderIdentity ?? '';
+          if (holder !== identity) {
+            if (o.releasing && holder === '') return 'written';
+            return this.lostUnlessReleasing(o);
+          }
+          this.lease = current;
+          lease = current;
+        }
+        try {
+          const body = change(lease);
+          this.lease = await this.caller.call({ ...op, verb: 'update' }, () => this.api.replaceNamespacedLease({ name, namespace, body }));
+          return 'written';
+        } catch (e) {
+          if (e instanceof KubeError && e.notFound) return this.lostUnlessReleasing(o);
+          throw e;
+        }
+      },
+      // A write whose answer was lost may have happened: read again, as after a conflict.
+      { clock: this.clock, alsoConflict: (k) => k.outcomeUnknown },
+    );
   }
 
   private lostUnlessReleasing(o: { releasing?: boolean }): 'lost' {

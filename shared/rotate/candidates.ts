@@ -2,10 +2,11 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { InterruptedError } from '../errors/index.js';
 import type { BackendRegistry } from './backend.js';
 import { type Candidate, judgeHead, type RotationPlan, type UnrotatedItem } from './inventory.js';
-import { Annotations, Labels } from './metadata.js';
-import { adoptPending, annotationsOf, labelsOf, pick } from './protocol.js';
+import { mapLimit } from './map-limit.js';
+import { Annotations } from './metadata.js';
 import { Rotation, type RotationDeps } from './rotation.js';
-import { decodeData } from './values.js';
+import { previousHoldsOldValues, resume } from './rotation-steps.js';
+import { annotationsOf } from './secret-access.js';
 
 /**
  * The second half of planning: the Secrets the scan found due or in flight (from their
@@ -37,17 +38,6 @@ export interface LoadOptions {
 
 const nameOf = (s: { metadata?: { name?: string } } | undefined) => s?.metadata?.name ?? '';
 
-/** True when the `-previous` companion holds this rotation's old values (so its data is needed). */
-function previousIsThisRotations(c: Candidate): boolean {
-  if (c.previous === undefined) return false;
-  if (c.kind === 'promoted') return true;
-  return (
-    c.kind === 'pending' &&
-    labelsOf(c.previous)[Labels.rotationId] !== undefined &&
-    labelsOf(c.previous)[Labels.rotationId] === labelsOf(c.pending)[Labels.rotationId]
-  );
-}
-
 /**
  * Reads a candidate (and the companions whose values it needs) and judges it again. API errors
  * (403, unreachable after retries) are thrown as they come: the caller reports them.
@@ -60,8 +50,12 @@ export async function loadCandidate(c: Candidate, deps: RotationDeps, o: LoadOpt
   const a = annotationsOf(head);
   if (a[Annotations.policy] === undefined || a[Annotations.supersededBy] !== undefined)
     return { kind: 'gone', why: 'no longer carries a rotation policy' };
-  const pending = c.pending === undefined ? undefined : await deps.secrets.get(namespace, nameOf(c.pending));
-  const previous = previousIsThisRotations(c) ? await deps.secrets.get(namespace, nameOf(c.previous)) : c.previous;
+  const inFlight = c.inFlight;
+  const pending = inFlight?.pending === undefined ? undefined : await deps.secrets.get(namespace, nameOf(inFlight.pending));
+  const previous =
+    inFlight !== undefined && previousHoldsOldValues(inFlight, c.previous)
+      ? await deps.secrets.get(namespace, nameOf(c.previous))
+      : c.previous;
   const { judgement } = judgeHead<V1Secret>(head, { ...c.related, pending, previous }, { now: o.now, backends: o.backends, full: true });
   switch (judgement.action) {
     case 'rotate':
@@ -74,41 +68,19 @@ export async function loadCandidate(c: Candidate, deps: RotationDeps, o: LoadOpt
 }
 
 /**
- * The Rotation of a plan judged on full objects: a new one, or one rebuilt from what an earlier
- * run left (the pending companion's values, the Secret's promoted values, the previous values).
- * Every value read is registered with the redactor.
+ * The Rotation of a plan judged on full objects: a new one, or one rebuilt where the cluster
+ * records it (rotation-steps.ts `resume`: the pending companion's values, the Secret's promoted
+ * values, the previous values). Every value read is registered with the redactor.
  */
 function buildRotation(plan: RotationPlan<V1Secret>, deps: RotationDeps): Loaded {
-  const { head, policy, policyText } = plan;
-  if (plan.kind === 'promoted') {
-    const rot = new Rotation(head, policy, policyText, plan.id!, plan.step!, plan.slot ?? 'unknown', 'resumed');
-    if (plan.pending !== undefined) adoptPending(rot, plan.pending, deps);
-    rot.step = plan.step!;
-    const keys = rot.newValues !== undefined ? [...rot.newValues.keys()] : policy.rotatedKeys;
-    // After promotion the Secret holds exactly what was promoted (templates included).
-    if (plan.step === 'finished') rot.newValues = pick(decodeData(head.data), keys);
-    if (plan.previous !== undefined) {
-      rot.previous = plan.previous;
-      rot.oldValues = pick(decodeData(plan.previous.data), keys);
-    }
-    for (const v of [...(rot.newValues?.values() ?? []), ...(rot.oldValues?.values() ?? [])]) deps.register(v);
-    return { kind: 'rotation', rotation: rot, detail: plan.detail };
+  if (plan.inFlight === undefined) {
+    const rotation = Rotation.planned(plan, { slot: plan.slot!, reason: plan.reason!, rotateNowSeen: plan.rotateNowSeen });
+    return { kind: 'rotation', rotation, detail: plan.detail };
   }
-  if (plan.kind === 'pending') {
-    const pending = plan.pending!;
-    const rot = new Rotation(head, policy, policyText, labelsOf(pending)[Labels.rotationId] ?? 'unknown', 'created', 'unknown', 'resumed');
-    rot.versioned = plan.versioned;
-    rot.previous = plan.previous;
-    adoptPending(rot, pending, deps);
-    rot.oldValues = pick(decodeData(head.data), rot.newValues!.keys());
-    for (const v of rot.oldValues.values()) deps.register(v);
-    return { kind: 'rotation', rotation: rot, detail: `resuming rotation ${rot.id} at step ${rot.step}` };
-  }
-  const rot = new Rotation(head, policy, policyText, '', 'new', plan.slot!, plan.reason!);
-  rot.versioned = plan.versioned;
-  rot.rotateNowSeen = plan.rotateNowSeen;
-  rot.previous = plan.previous;
-  return { kind: 'rotation', rotation: rot, detail: plan.detail };
+  const resumed = resume(plan.inFlight, plan.head, plan.previous, plan.policy);
+  for (const v of [...(resumed.newValues?.values() ?? []), ...(resumed.oldValues?.values() ?? [])]) deps.register(v);
+  const rotation = Rotation.resumed(plan, resumed);
+  return { kind: 'rotation', rotation, detail: `resuming rotation ${rotation.id} at step ${rotation.step}` };
 }
 
 export interface StartOptions extends LoadOptions {
@@ -144,51 +116,91 @@ export async function startRotations(
   o: StartOptions,
   act: (rot: Rotation) => Promise<void>,
 ): Promise<Started> {
-  const limit = o.maxRotations > 0 ? o.maxRotations : Infinity;
+  const places = new Places(o.maxRotations > 0 ? o.maxRotations : Infinity);
   const rotations: Array<{ index: number; rotation: Rotation; detail: string }> = [];
   const unrotated: UnrotatedItem[] = [];
   const unreadable: Started['unreadable'] = [];
-  let next = 0;
-  let reserved = 0;
-  let failed: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failed === undefined && next < candidates.length) {
-      const index = next;
-      const c = candidates[index];
-      const isNew = c.kind === 'new';
-      if (isNew && reserved >= limit) return;
-      next++;
-      if (isNew) reserved++;
-      try {
-        deps.shutdown.checkpoint();
-        let loaded: Loaded;
-        try {
-          loaded = await loadCandidate(c, deps, o);
-        } catch (error) {
-          if (error instanceof InterruptedError) throw error;
-          unreadable.push({ candidate: c, error });
-          continue;
-        }
-        if (loaded.kind !== 'rotation') {
-          if (isNew) reserved--;
-          if (loaded.kind === 'unrotated') unrotated.push(loaded.item);
-          else deps.log.info({ secret: `${c.head.metadata.namespace}/${nameOf(c.head)}` }, `not rotated: ${loaded.why}`);
-          continue;
-        }
-        rotations.push({ index, rotation: loaded.rotation, detail: loaded.detail });
-        await act(loaded.rotation);
-      } catch (error) {
-        failed ??= { error };
-      }
+  const deferred: number[] = [];
+  const read = async (c: Candidate): Promise<Loaded | { kind: 'unreadable'; error: unknown }> => {
+    deps.shutdown.checkpoint();
+    try {
+      return await loadCandidate(c, deps, o);
+    } catch (error) {
+      if (error instanceof InterruptedError) throw error;
+      return { kind: 'unreadable', error };
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, candidates.length)) }, worker));
-  if (failed !== undefined) throw failed.error;
+  await mapLimit(candidates, o.concurrency, async (c, index) => {
+    const isNew = c.kind === 'new';
+    if (isNew && !(await places.take())) return void deferred.push(index);
+    let loaded: Awaited<ReturnType<typeof read>> | undefined;
+    try {
+      loaded = await read(c);
+    } finally {
+      // An unreadable Secret keeps its place (it was attempted); one not to rotate gives it to the next.
+      if (isNew) loaded?.kind === 'unrotated' || loaded?.kind === 'gone' ? places.giveBack() : places.keep();
+    }
+    switch (loaded.kind) {
+      case 'unreadable':
+        unreadable.push({ candidate: c, error: loaded.error });
+        return;
+      case 'unrotated':
+        unrotated.push(loaded.item);
+        return;
+      case 'gone':
+        deps.log.info({ secret: `${c.head.metadata.namespace}/${nameOf(c.head)}` }, `not rotated: ${loaded.why}`);
+        return;
+    }
+    rotations.push({ index, rotation: loaded.rotation, detail: loaded.detail });
+    await act(loaded.rotation);
+  });
   rotations.sort((x, y) => x.index - y.index);
   return {
     rotations: rotations.map(({ rotation, detail }) => ({ rotation, detail })),
     unrotated,
     unreadable,
-    deferred: candidates.slice(next),
+    deferred: deferred.sort((x, y) => x - y).map((i) => candidates[i]),
   };
+}
+
+/**
+ * The places for new rotations (`--max-rotations`), taken in the candidates' order: a place is
+ * held while its Secret is read, then kept or given back to the first candidate waiting for one.
+ * A candidate gets none (and is deferred) once every place is kept.
+ */
+class Places {
+  private kept = 0;
+  private held = 0;
+  private readonly waiting: Array<(granted: boolean) => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Resolves true with a place held, or false when every place is kept. */
+  take(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.serve();
+    });
+  }
+
+  keep(): void {
+    this.held--;
+    this.kept++;
+    this.serve();
+  }
+
+  giveBack(): void {
+    this.held--;
+    this.serve();
+  }
+
+  private serve(): void {
+    while (this.waiting.length > 0) {
+      if (this.kept + this.held < this.limit) {
+        this.held++;
+        this.waiting.shift()!(true);
+      } else if (this.held === 0) this.waiting.shift()!(false);
+      else return;
+    }
+  }
 }

@@ -1,22 +1,15 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { isKubeError } from '../kube/kube-error.js';
+import { CONFLICT_ATTEMPTS, retryOnConflict } from '../kube/conflict-retry.js';
+import { isKubeError, type KubeError } from '../kube/kube-error.js';
 import { digestKey, fingerprints, keyedDigest } from './fingerprint.js';
-import { Annotations, Labels, MANAGED_BY, type OutcomeResult } from './metadata.js';
+import { Annotations, Labels, MANAGED_BY, type OutcomeResult, outcomeChanges } from './metadata.js';
 import { pendingName, previousName } from './names.js';
-import {
-  annotationsOf,
-  baseRecordOf,
-  deletePending,
-  generationContext,
-  isPreviousOf,
-  outcomeChanges,
-  overlay,
-  ownerRefTo,
-  patchHead,
-  pick,
-} from './protocol.js';
+import { generationContext } from './plugin-context.js';
+import { baseRecordOf, deletePending, patchHead } from './protocol.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { RotationError } from './rotation-error.js';
+import { isPreviousOf, stepOnHead } from './rotation-steps.js';
+import { annotationsOf, overlay, ownerRefTo, pick } from './secret-access.js';
 import { dataSize, decodeData, encodeData, MAX_SECRET_DATA_BYTES, rerenderTemplates, sameData } from './values.js';
 
 /**
@@ -32,8 +25,6 @@ import { dataSize, decodeData, encodeData, MAX_SECRET_DATA_BYTES, rerenderTempla
  * keys the rotation created are removed again.
  */
 
-const MAX_ATTEMPTS = 5;
-
 /** Keys whose current value is neither ours nor what it was when the values were generated. */
 function conflictingKeys(rot: Rotation, current: ReadonlyMap<string, Buffer>): string[] {
   const base = baseRecordOf(rot);
@@ -47,6 +38,27 @@ function conflictingKeys(rot: Rotation, current: ReadonlyMap<string, Buffer>): s
     if (actual !== base.digests[k]) out.push(k);
   }
   return out;
+}
+
+/**
+ * The Secret `head` with `data`, recording the rotation at the step `event` leads to: one PUT
+ * writes both, so the Secret never holds values its records do not explain.
+ */
+function recordingStep(
+  rot: Rotation,
+  head: V1Secret,
+  event: 'finish' | 'roll-back',
+  data: ReadonlyMap<string, Buffer>,
+  extra: Record<string, string> = {},
+): V1Secret {
+  const annotations = {
+    ...annotationsOf(head),
+    [Annotations.rotationId]: rot.id,
+    [Annotations.rotationStep]: rot.stepAfter(event),
+    ...extra,
+    [Annotations.rotationSlot]: rot.slot,
+  };
+  return { ...head, metadata: { ...head.metadata, annotations }, data: encodeData(data) };
 }
 
 /** Writes (or confirms) `<name>-previous` holding `data`: the values about to be replaced. */
@@ -68,40 +80,43 @@ async function writePrevious(rot: Rotation, deps: RotationDeps, data: ReadonlyMa
     data: encodeData(data),
   });
   let existing = rot.previous;
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    if (existing !== undefined && existing.data === undefined && existing.metadata?.labels?.[Labels.rotationId] === rot.id) {
-      // Listed metadata only, and written by this very rotation: its data decides whether it needs writing again.
-      existing = await deps.secrets.get(namespace, name);
-    }
-    if (existing !== undefined) {
-      if (!isPreviousOf(existing, rot.name)) {
-        throw new RotationError(
-          'collision',
-          `Secret ${rot.label}: cannot keep the previous values in ${namespace}/${name}: a Secret of that name exists and is not ours`,
-        );
-      }
-      if (existing.metadata?.labels?.[Labels.rotationId] === rot.id && sameData(decodeData(existing.data), data)) {
-        rot.previous = existing;
-        return;
-      }
-      try {
-        rot.previous = await deps.secrets.replace(namespace, name, body(existing.metadata!.resourceVersion));
-        return;
-      } catch (e) {
-        if (!isKubeError(e, (k) => k.conflict || k.notFound)) throw e;
-        existing = await deps.secrets.get(namespace, name);
-        continue;
-      }
-    }
-    try {
-      rot.previous = await deps.secrets.create(namespace, body());
-      return;
-    } catch (e) {
-      if (!isKubeError(e, (k) => k.alreadyExists)) throw e;
-      existing = await deps.secrets.get(namespace, name);
-    }
+  let last: 'replace' | 'create' = 'create';
+  // Created or deleted by someone else since it was read: read it again, as after a conflict.
+  const stale = (k: KubeError) => (last === 'create' ? k.alreadyExists : k.notFound);
+  try {
+    await retryOnConflict(
+      async (attempt) => {
+        if (attempt > 1) existing = await deps.secrets.get(namespace, name);
+        if (existing !== undefined && existing.data === undefined && existing.metadata?.labels?.[Labels.rotationId] === rot.id) {
+          // Listed metadata only, and written by this very rotation: its data decides whether it needs writing again.
+          existing = await deps.secrets.get(namespace, name);
+        }
+        if (existing === undefined) {
+          last = 'create';
+          rot.observe({ previous: await deps.secrets.create(namespace, body()) });
+          return;
+        }
+        if (!isPreviousOf(existing, rot.name)) {
+          throw new RotationError(
+            'collision',
+            `Secret ${rot.label}: cannot keep the previous values in ${namespace}/${name}: a Secret of that name exists and is not ours`,
+          );
+        }
+        if (existing.metadata?.labels?.[Labels.rotationId] === rot.id && sameData(decodeData(existing.data), data)) {
+          rot.observe({ previous: existing });
+          return;
+        }
+        last = 'replace';
+        rot.observe({ previous: await deps.secrets.replace(namespace, name, body(existing.metadata!.resourceVersion)) });
+      },
+      { clock: deps.clock, alsoConflict: stale },
+    );
+  } catch (e) {
+    if (!isKubeError(e, (k) => k.conflict || stale(k))) throw e;
+    throw new RotationError('conflict', `Secret ${rot.label}: ${namespace}/${name} kept changing while the previous values were written`, {
+      cause: e,
+    });
   }
-  throw new RotationError('conflict', `Secret ${rot.label}: ${namespace}/${name} kept changing while the previous values were written`);
 }
 
 /**
@@ -109,80 +124,68 @@ async function writePrevious(rot: Rotation, deps: RotationDeps, data: ReadonlyMa
  * repeat: a Secret already recording this rotation as finished is left as it is.
  */
 export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise<void> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const head = rot.head;
-    const a = annotationsOf(head);
-    if (
-      a[Annotations.rotationId] === rot.id &&
-      (a[Annotations.rotationStep] === 'finished' || a[Annotations.rotationStep] === 'rolling-back')
-    ) {
-      rot.step = a[Annotations.rotationStep] as 'finished' | 'rolling-back';
-      return;
-    }
-    const current = decodeData(head.data);
-    const conflicts = conflictingKeys(rot, current);
-    if (conflicts.length > 0) {
-      throw new RotationError(
-        'conflict',
-        `Secret ${rot.label}: ${conflicts.length === 1 ? 'key' : 'keys'} ${conflicts.join(', ')} changed by another writer since rotation ${rot.id} generated its values; nothing was overwritten (the next run plans again from the new data)`,
-      );
-    }
-    // Templates follow the current values of the keys they read (another writer may have changed one).
-    const rendered = pick(
-      await rerenderTemplates(rot.policy, current, rot.newValues!, generationContext(rot, deps)),
-      rot.newValues!.keys(),
-    );
-    for (const [k, v] of rendered) {
-      if (!v.equals(rot.newValues!.get(k)!))
-        deps.log.info(
-          { secret: rot.label, rotation: rot.id, key: k },
-          'template key re-rendered: a key it reads was changed by another writer',
+  try {
+    await retryOnConflict(
+      async (attempt) => {
+        if (attempt > 1) {
+          const fresh = await deps.secrets.get(rot.namespace, rot.name);
+          if (fresh === undefined) throw new RotationError('conflict', `Secret ${rot.label} was deleted during rotation ${rot.id}`);
+          rot.observe({ head: fresh });
+        }
+        const head = rot.head;
+        const recorded = stepOnHead(head, 'in-place');
+        if (recorded?.id === rot.id) {
+          rot.recordedAhead(recorded.step as 'finished' | 'rolling-back');
+          return;
+        }
+        const current = decodeData(head.data);
+        const conflicts = conflictingKeys(rot, current);
+        if (conflicts.length > 0) {
+          throw new RotationError(
+            'conflict',
+            `Secret ${rot.label}: ${conflicts.length === 1 ? 'key' : 'keys'} ${conflicts.join(', ')} changed by another writer since rotation ${rot.id} generated its values; nothing was overwritten (the next run plans again from the new data)`,
+          );
+        }
+        // Templates follow the current values of the keys they read (another writer may have changed one).
+        const rendered = pick(
+          await rerenderTemplates(rot.policy, current, rot.newValues!, generationContext(rot, deps)),
+          rot.newValues!.keys(),
         );
-    }
-    const merged = overlay(current, rendered);
-    if (dataSize(merged) > MAX_SECRET_DATA_BYTES)
-      throw new RotationError('too-large', `Secret ${rot.label}: the new data would exceed the 1 MiB Secret limit`);
-    rot.oldValues = pick(current, rendered.keys());
-    await writePrevious(rot, deps, current);
-    const body: V1Secret = {
-      ...head,
-      metadata: {
-        ...head.metadata,
-        annotations: {
-          ...a,
-          [Annotations.rotationId]: rot.id,
-          [Annotations.rotationStep]: 'finished',
-          [Annotations.rotationPending]: pendingName(rot.name),
-          [Annotations.rotationSlot]: rot.slot,
-        },
+        for (const [k, v] of rendered) {
+          if (!v.equals(rot.newValues!.get(k)!))
+            deps.log.info(
+              { secret: rot.label, rotation: rot.id, key: k },
+              'template key re-rendered: a key it reads was changed by another writer',
+            );
+        }
+        const merged = overlay(current, rendered);
+        if (dataSize(merged) > MAX_SECRET_DATA_BYTES)
+          throw new RotationError('too-large', `Secret ${rot.label}: the new data would exceed the 1 MiB Secret limit`);
+        await writePrevious(rot, deps, current);
+        const body = recordingStep(rot, head, 'finish', merged, { [Annotations.rotationPending]: pendingName(rot.name) });
+        rot.finished(await deps.secrets.replace(rot.namespace, rot.name, body), rendered, pick(current, rendered.keys()));
+        deps.log.info(
+          { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rendered), previous: previousName(rot.name) },
+          'step finish: new values written to the Secret, previous values kept',
+        );
       },
-      data: encodeData(merged),
-    };
-    try {
-      rot.head = await deps.secrets.replace(rot.namespace, rot.name, body);
-    } catch (e) {
-      if (!isKubeError(e, (k) => k.conflict)) throw e;
-      deps.log.info(
-        { secret: rot.label, rotation: rot.id, attempt },
-        'the Secret changed since it was read (409): re-reading and merging again',
-      );
-      const fresh = await deps.secrets.get(rot.namespace, rot.name);
-      if (fresh === undefined) throw new RotationError('conflict', `Secret ${rot.label} was deleted during rotation ${rot.id}`);
-      rot.head = fresh;
-      continue;
-    }
-    rot.newValues = rendered;
-    rot.step = 'finished';
-    deps.log.info(
-      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rendered), previous: previousName(rot.name) },
-      'step finish: new values written to the Secret, previous values kept',
+      {
+        clock: deps.clock,
+        onConflict: ({ attempt }) =>
+          deps.log.info(
+            { secret: rot.label, rotation: rot.id, attempt },
+            'the Secret changed since it was read (409): re-reading and merging again',
+          ),
+      },
     );
-    return;
+  } catch (e) {
+    if (!isKubeError(e, (k) => k.conflict)) throw e;
+    throw new RotationError(
+      'conflict',
+      `Secret ${rot.label}: it kept changing while rotation ${rot.id} tried to write it (${CONFLICT_ATTEMPTS} attempts)`,
+      { cause: e },
+    );
   }
-  throw new RotationError(
-    'conflict',
-    `Secret ${rot.label}: it kept changing while rotation ${rot.id} tried to write it (${MAX_ATTEMPTS} attempts)`,
-  );
 }
 
 /**
@@ -191,71 +194,62 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
  * rollback then fails with a conflict instead of overwriting them.
  */
 export async function restoreInPlace(rot: Rotation, deps: RotationDeps): Promise<void> {
-  if (rot.oldValues === undefined || rot.newValues === undefined) {
+  const { oldValues, newValues } = rot;
+  if (oldValues === undefined || newValues === undefined) {
     throw new RotationError(
       'conflict',
       `Secret ${rot.label}: the previous values of rotation ${rot.id} are not available (${previousName(rot.name)} is missing); cannot roll back`,
     );
   }
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const head = rot.head;
-    const a = annotationsOf(head);
-    if (a[Annotations.rotationId] === rot.id && a[Annotations.rotationStep] === 'rolling-back') {
-      rot.step = 'rolling-back';
-      return;
-    }
-    const current = decodeData(head.data);
-    const changed = [...rot.newValues.keys()].filter((k) => {
-      const cur = current.get(k);
-      const old = rot.oldValues!.get(k);
-      const mine = rot.newValues!.get(k)!;
-      return (
-        !(cur !== undefined && (cur.equals(mine) || (old !== undefined && cur.equals(old)))) && !(cur === undefined && old === undefined)
-      );
-    });
-    if (changed.length > 0) {
-      throw new RotationError(
-        'conflict',
-        `Secret ${rot.label}: ${changed.join(', ')} changed by another writer after rotation ${rot.id}; not rolled back, nothing was overwritten`,
-      );
-    }
-    const restored = new Map(current);
-    for (const k of rot.newValues.keys()) {
-      const old = rot.oldValues.get(k);
-      if (old === undefined) restored.delete(k);
-      else restored.set(k, old);
-    }
-    const body: V1Secret = {
-      ...head,
-      metadata: {
-        ...head.metadata,
-        annotations: {
-          ...a,
-          [Annotations.rotationId]: rot.id,
-          [Annotations.rotationStep]: 'rolling-back',
-          [Annotations.rotationSlot]: rot.slot,
-        },
+  try {
+    await retryOnConflict(
+      async (attempt) => {
+        if (attempt > 1) {
+          const fresh = await deps.secrets.get(rot.namespace, rot.name);
+          if (fresh === undefined)
+            throw new RotationError('conflict', `Secret ${rot.label} was deleted during the rollback of rotation ${rot.id}`);
+          rot.observe({ head: fresh });
+        }
+        const head = rot.head;
+        const recorded = stepOnHead(head, 'in-place');
+        if (recorded?.id === rot.id && recorded.step === 'rolling-back') {
+          rot.recordedAhead('rolling-back');
+          return;
+        }
+        const current = decodeData(head.data);
+        const changed = [...newValues.keys()].filter((k) => {
+          const cur = current.get(k);
+          const old = oldValues.get(k);
+          const mine = newValues.get(k)!;
+          return (
+            !(cur !== undefined && (cur.equals(mine) || (old !== undefined && cur.equals(old)))) &&
+            !(cur === undefined && old === undefined)
+          );
+        });
+        if (changed.length > 0) {
+          throw new RotationError(
+            'conflict',
+            `Secret ${rot.label}: ${changed.join(', ')} changed by another writer after rotation ${rot.id}; not rolled back, nothing was overwritten`,
+          );
+        }
+        const restored = new Map(current);
+        for (const k of newValues.keys()) {
+          const old = oldValues.get(k);
+          if (old === undefined) restored.delete(k);
+          else restored.set(k, old);
+        }
+        rot.restored(await deps.secrets.replace(rot.namespace, rot.name, recordingStep(rot, head, 'roll-back', restored)));
+        deps.log.warn(
+          { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(pick(restored, newValues.keys())) },
+          'rollback: previous values restored in the Secret',
+        );
       },
-      data: encodeData(restored),
-    };
-    try {
-      rot.head = await deps.secrets.replace(rot.namespace, rot.name, body);
-    } catch (e) {
-      if (!isKubeError(e, (k) => k.conflict)) throw e;
-      const fresh = await deps.secrets.get(rot.namespace, rot.name);
-      if (fresh === undefined)
-        throw new RotationError('conflict', `Secret ${rot.label} was deleted during the rollback of rotation ${rot.id}`);
-      rot.head = fresh;
-      continue;
-    }
-    rot.step = 'rolling-back';
-    deps.log.warn(
-      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(pick(restored, rot.newValues.keys())) },
-      'rollback: previous values restored in the Secret',
+      { clock: deps.clock },
     );
-    return;
+  } catch (e) {
+    if (!isKubeError(e, (k) => k.conflict)) throw e;
+    throw new RotationError('conflict', `Secret ${rot.label}: it kept changing while rotation ${rot.id} was rolled back`, { cause: e });
   }
-  throw new RotationError('conflict', `Secret ${rot.label}: it kept changing while rotation ${rot.id} was rolled back`);
 }
 
 /**

@@ -1,13 +1,13 @@
-import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { SecretMetadata, SecretStore } from '../kube/secrets.js';
 import type { BackendRegistry } from './backend.js';
-import { Annotations, Labels, parseLastOutcome } from './metadata.js';
+import { Annotations, Labels } from './metadata.js';
 import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
 import { type PolicyProblem, parsePolicy, type RotationPolicy } from './policy.js';
-import { annotationsOf, isPreviousOf, labelsOf } from './protocol.js';
 import type { VersionedState } from './rotation.js';
+import { backendMayHoldValues, findInFlight, type InFlight, isPreviousOf } from './rotation-steps.js';
 import { assessDue, rotationRecord } from './schedule.js';
+import { annotationsOf, labelsOf, type SecretView } from './secret-access.js';
 import { inputProblems } from './values.js';
 
 /**
@@ -22,14 +22,6 @@ import { inputProblems } from './values.js';
  * (`candidates.ts`), and judged again then with everything ({@link judgeHead} with `full`).
  */
 
-/** The parts of a Secret the judgement reads: a listed Secret has `metadata` only, a read one everything. */
-export interface SecretView {
-  metadata?: V1ObjectMeta;
-  type?: string;
-  immutable?: boolean;
-  data?: Record<string, string>;
-}
-
 /** What a run does with a policy holder that it does not rotate. */
 export type UnrotatedItem =
   | { action: 'not-due'; namespace: string; name: string; detail: string; nextDue?: Date; held: boolean }
@@ -38,26 +30,21 @@ export type UnrotatedItem =
   | { action: 'invalid'; namespace: string; name: string; secret: SecretView; problems: PolicyProblem[] };
 
 /**
- * A rotation to start (`new`) or continue. `promoted`: an in-place rotation an earlier run
- * left between its write of the new values and its outcome (`rotation-step: finished` or
- * `rolling-back` on the Secret); `pending`: a pending companion (or unpromoted version) to
- * continue with its values.
+ * A rotation to start (`new`: due, nothing in flight) or to continue (`resume`: an earlier run
+ * left it in flight; where it stands is {@link InFlight}, from rotation-steps.ts).
  */
 export interface RotationPlan<S extends SecretView = SecretView> {
-  kind: 'new' | 'promoted' | 'pending';
+  kind: 'new' | 'resume';
   head: S;
   policy: RotationPolicy;
   policyText: string;
   /** Why (due reason, resume step) in words. */
   detail: string;
-  /** promoted: the pending companion of this rotation, if still there; pending: the companion to continue. */
-  pending?: S;
   /** The `<name>-previous` companion, if there is one. */
   previous?: S;
   versioned?: VersionedState;
-  /** promoted: the rotation id and step recorded on the Secret. */
-  id?: string;
-  step?: 'finished' | 'rolling-back';
+  /** resume: the step and the rotation the Secret or its pending companion records (and that companion). */
+  inFlight?: InFlight<S>;
   /** new: the slot the rotation satisfies, why it is due, and the rotate-now value seen. */
   slot?: string;
   reason?: string;
@@ -215,60 +202,25 @@ export function judgeHead<S extends SecretView>(
     versioned = { base, fromVersion: version, toVersion: to, toName: versionName(base, to) };
   }
 
-  const pending = rel.pending;
-  const claimed = pending !== undefined;
-  const lastOutcome = parseLastOutcome(a[Annotations.lastOutcome]);
-  const pendingId = pending === undefined ? undefined : labelsOf(pending)[Labels.rotationId];
-  let livePending = pending;
-  if (
-    pending !== undefined &&
-    pendingId !== undefined &&
-    pendingId === lastOutcome?.rotation &&
-    lastOutcome.resumable !== true &&
-    a[Annotations.rotationId] !== pendingId
-  ) {
+  const claimed = rel.pending !== undefined;
+  const found = findInFlight(head, rel.pending, policy.strategy);
+  if (found.ended !== undefined) {
     // Its rotation reached an outcome; the run that recorded it stopped before deleting it.
+    const { pending, id, result } = found.ended;
     cleanups.push({
       kind: 'delete-pending',
       namespace: ns,
       name: nameOf(pending),
       uid: pending.metadata?.uid,
-      why: `rotation ${pendingId} already ended (${lastOutcome.result})`,
+      why: `rotation ${id} already ended (${result})`,
     });
-    livePending = undefined;
   }
   const prev = rel.previous !== undefined && isPreviousOf(rel.previous, name) ? rel.previous : undefined;
   const base = { head, policy, policyText, previous: prev, versioned };
-
-  const headStep = a[Annotations.rotationStep];
-  const headId = a[Annotations.rotationId];
-  if (policy.strategy === 'in-place' && headId !== undefined && (headStep === 'finished' || headStep === 'rolling-back')) {
-    const own = livePending !== undefined && labelsOf(livePending)[Labels.rotationId] === headId ? livePending : undefined;
-    return verdict(
-      {
-        action: 'rotate',
-        plan: {
-          ...base,
-          kind: 'promoted',
-          id: headId,
-          step: headStep,
-          slot: a[Annotations.rotationSlot] ?? 'unknown',
-          pending: own,
-          detail: `resuming rotation ${headId} at step ${headStep}`,
-        },
-      },
-      claimed,
-    );
-  }
-  if (livePending !== undefined) {
-    const step = annotationsOf(livePending)[Annotations.rotationStep] ?? 'created';
-    return verdict(
-      {
-        action: 'rotate',
-        plan: { ...base, kind: 'pending', pending: livePending, detail: `resuming rotation ${pendingId ?? 'unknown'} at step ${step}` },
-      },
-      claimed,
-    );
+  const inFlight = found.inFlight;
+  if (inFlight !== undefined) {
+    const detail = `resuming rotation ${inFlight.id} at step ${inFlight.step}`;
+    return verdict({ action: 'rotate', plan: { ...base, kind: 'resume', inFlight, detail } }, claimed);
   }
 
   const dueness = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
@@ -347,8 +299,7 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
   // Pending companions nobody claims: their Secret is gone or lost its policy.
   for (const [k, p] of pendings) {
     if (claimed.has(p)) continue;
-    const step = annotationsOf(p)[Annotations.rotationStep];
-    if (step === 'set' || step === 'tested') {
+    if (backendMayHoldValues(p)) {
       notes.push(
         `pending companion ${namespaceOf(p)}/${nameOf(p)} belongs to ${k}, which no longer has a policy, but a backend already accepted its values: left in place for an operator`,
       );

@@ -71,10 +71,7 @@ export const MANAGED_BY = 'secret-steward';
 
 export type CompanionRole = 'pending' | 'previous';
 
-/** Steps recorded while a rotation is in flight. */
-export type RotationStep = 'created' | 'set' | 'tested' | 'finished' | 'rolling-back';
-
-export const ROTATION_STEPS: readonly RotationStep[] = ['created', 'set', 'tested', 'finished', 'rolling-back'];
+// The steps recorded in `rotation-step`, and what each means: rotation-steps.ts.
 
 /** The outcomes recorded in `last-outcome`. */
 export type OutcomeResult = 'succeeded' | 'rolled-back' | 'failed' | 'rollback-failed';
@@ -124,6 +121,45 @@ export function parseLastOutcome(raw: string | undefined): LastOutcome | undefin
   } catch {
     return undefined;
   }
+}
+
+/** What the `last-outcome` of a rotation names: the rotation, its slot, whether its failure was transient. */
+export interface OutcomeOf {
+  id: string;
+  slot: string;
+  transient: boolean;
+}
+
+/** The `last-outcome` annotation value for rotation `rot` (the message cut at 512 characters). */
+export function outcomeAnnotation(rot: OutcomeOf, result: OutcomeResult, at: Date, message?: string, resumable = false): string {
+  const o: LastOutcome = { result, rotation: rot.id, at: at.toISOString(), slot: rot.slot };
+  if (message) o.message = message.slice(0, 512);
+  if (resumable) o.resumable = true;
+  if (rot.transient && result !== 'succeeded') o.transient = true;
+  return JSON.stringify(o);
+}
+
+/**
+ * Annotation changes recorded on the Secret `head` when a rotation reaches an outcome:
+ * `last-outcome`, and (when `clearRotateNow`: unless the failure happened before anything
+ * changed) `rotate-now` removed if it still holds the value seen when the rotation was planned.
+ */
+export function outcomeChanges(
+  rot: OutcomeOf & { rotateNowSeen?: string },
+  head: { metadata?: { annotations?: Record<string, string> } },
+  result: OutcomeResult,
+  at: Date,
+  message: string | undefined,
+  clearRotateNow: boolean,
+  resumable = false,
+): Record<string, string | null> {
+  const changes: Record<string, string | null> = { [Annotations.lastOutcome]: outcomeAnnotation(rot, result, at, message, resumable) };
+  const current = head.metadata?.annotations?.[Annotations.rotateNow];
+  if (clearRotateNow && current !== undefined) {
+    const seen = rot.rotateNowSeen;
+    if (seen === undefined ? rot.slot.startsWith('rotate-now@') : seen === current) changes[Annotations.rotateNow] = null;
+  }
+  return changes;
 }
 
 export function parseBaseRecord(raw: string | undefined): BaseRecord | undefined {

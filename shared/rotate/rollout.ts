@@ -1,5 +1,6 @@
 import { formatDuration } from '../config/options.js';
 import { errorText, InterruptedError } from '../errors/index.js';
+import { retryOnConflict } from '../kube/conflict-retry.js';
 import { isKubeError } from '../kube/kube-error.js';
 import {
   type JsonPatchOp,
@@ -118,11 +119,11 @@ export async function resolveConsumers(rot: Rotation, index: WorkloadIndex): Pro
     out = [];
     for (const c of rot.policy.consumers) {
       const w = all.find((x) => x.kind === c.kind && x.name === c.name);
-      if (w === undefined) rot.warnings.push(`consumer ${c.kind.toLowerCase()}/${c.name} not found in namespace ${rot.namespace}`);
+      if (w === undefined) rot.warn(`consumer ${c.kind.toLowerCase()}/${c.name} not found in namespace ${rot.namespace}`);
       else if (w.rollsOut || rot.strategy === 'versioned') out.push(w);
     }
   }
-  rot.consumers = out.map(keyOfWorkload);
+  rot.consumersFound(out.map(keyOfWorkload));
   return out;
 }
 
@@ -251,20 +252,22 @@ async function patchWorkload(
   build: (w: Workload) => JsonPatchOp[],
 ): Promise<{ workload: Workload | undefined; patched: boolean }> {
   let w = await index.find(a.kind, a.namespace, a.name);
-  for (let attempt = 1; ; attempt++) {
-    if (w === undefined) return { workload: undefined, patched: false };
-    const ops = build(w);
-    if (ops.length === 0) return { workload: w, patched: false };
-    try {
+  return retryOnConflict(
+    async (attempt) => {
+      if (attempt > 1) {
+        w = await deps.workloads.get(a.kind, a.namespace, a.name);
+        if (w !== undefined) await index.update(w);
+      }
+      if (w === undefined) return { workload: undefined, patched: false };
+      const ops = build(w);
+      if (ops.length === 0) return { workload: w, patched: false };
       const patched = await deps.workloads.patch(a.kind, a.namespace, a.name, ops);
       await index.update(patched);
       return { workload: patched, patched: true };
-    } catch (e) {
-      if (!isKubeError(e, (k) => k.conflict || k.invalid) || attempt >= 4) throw e;
-      w = await deps.workloads.get(a.kind, a.namespace, a.name);
-      if (w !== undefined) await index.update(w);
-    }
-  }
+    },
+    // A `test` operation that failed (422) means the same as a conflict: the object changed since it was read.
+    { clock: deps.clock, alsoConflict: (k) => k.invalid },
+  );
 }
 
 /**
@@ -420,9 +423,7 @@ async function planActions(
       const key = keyOfWorkload(w);
       if (w.paused) {
         if (forward)
-          rot.warnings.push(
-            `Deployment ${w.name} is paused: not restarted (its pods keep the old values until it is resumed and restarted)`,
-          );
+          rot.warn(`Deployment ${w.name} is paused: not restarted (its pods keep the old values until it is resumed and restarted)`);
         paused.set(key, {
           key,
           kind: w.kind,

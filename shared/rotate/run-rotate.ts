@@ -1,19 +1,18 @@
-import { errorText, InterruptedError, TransientError } from '../errors/index.js';
-import type { EventSubject } from '../kube/events.js';
-import { KubeError } from '../kube/kube-error.js';
+import { errorText, InterruptedError } from '../errors/index.js';
 import { type Started, startRotations } from './candidates.js';
 import { fingerprints } from './fingerprint.js';
-import { finishInPlace, promoteInPlace, restoreInPlace } from './in-place.js';
-import { type Cleanup, type Inventory, type SecretView, scanSecrets, type UnrotatedItem } from './inventory.js';
-import { Annotations, type OutcomeResult } from './metadata.js';
-import { newRotationId, previousName } from './names.js';
+import { promoteInPlace, restoreInPlace } from './in-place.js';
+import { type Candidate, type Cleanup, type Inventory, scanSecrets, type UnrotatedItem } from './inventory.js';
+import { Annotations } from './metadata.js';
+import { newRotationId } from './names.js';
+import { endRollback, fail, failForward, isTransient, secretSubject, succeed } from './outcome.js';
 import { describeProblems } from './policy.js';
-import { createPending, deletePending, outcomeChanges, patchHead, recordPendingStep, revertBackend, runBackendSteps } from './protocol.js';
+import { createPending, recordPendingStep, revertBackend, setBackend, testBackend } from './protocol.js';
 import { exitCodeOf, type RotationReport, type SecretReport } from './report.js';
 import { isFailure, resolveConsumers, restoreConsumers, rollOut, shortWorkload, WorkloadIndex, type WorkloadOutcome } from './rollout.js';
 import type { Rotation, RotationDeps } from './rotation.js';
-import { RotationError } from './rotation-error.js';
-import { abandonVersion, collectVersions, promoteVersion } from './versioned.js';
+import { nextWork, type Work } from './rotation-steps.js';
+import { collectVersions } from './versioned.js';
 
 /** How one run is bounded and scoped (from the command's settings). */
 export interface RunOptions {
@@ -31,158 +30,239 @@ export interface RunOptions {
 /** Secrets read and prepared (steps 1-4) at once; each is a handful of sequential API calls. */
 const PREPARE_CONCURRENCY = 4;
 
-const secretSubject = (s: SecretView): EventSubject => ({
-  apiVersion: 'v1',
-  kind: 'Secret',
-  namespace: s.metadata?.namespace ?? '',
-  name: s.metadata?.name ?? '',
-  uid: s.metadata?.uid,
-});
-
-/** True when `e`, or an error it wraps, is infrastructure that stayed unreachable (API server, a backend's database). */
-function isTransient(e: unknown): boolean {
-  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
-    if (cur instanceof TransientError || (cur instanceof KubeError && cur.transient)) return true;
-  }
-  return false;
-}
-
 /**
- * One rotation run: scan (metadata only), then for every Secret due (or left in flight by an
- * earlier run), read in full right before acting, the protocol: create -> set -> test ->
- * finish -> rollout -> verify, with rollback when a consumer does not become ready. Per-Secret
+ * One rotation run, in the order of the protocol (shared/rotate/README.md): scan (metadata
+ * only); housekeeping left by earlier runs; start: each Secret due (or left in flight by an
+ * earlier run) is read in full right before steps 1-4 (create, set, test, finish) run on it;
+ * roll out and verify the consumers (steps 5-6) once for all rotations; settle each rotation
+ * going forward (succeeded, or failed forward, or to roll back); roll back; report. Per-Secret
  * failures are reported and the run goes on; a stop request (SIGTERM, lost lock) ends the run
  * at the next step boundary with InterruptedError, leaving state that the next run resumes.
  */
 export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<RotationReport> {
-  const started = deps.clock.now();
-  const inv = await scanSecrets(deps, { namespaces: o.namespaces, selector: o.selector, now: started, backends: deps.backends });
-  for (const note of inv.notes) deps.log.warn({}, note);
-  const report: RotationReport = { dryRun: o.dryRun, now: started.toISOString(), durationMs: 0, secrets: [], workloads: [], cleanups: [] };
-  await reportUnrotated(inv.items, report, deps, o.dryRun);
-  const startOptions = { maxRotations: o.maxRotations, concurrency: PREPARE_CONCURRENCY, now: started, backends: deps.backends };
-
+  const now = deps.clock.now();
+  const report: RotationReport = { dryRun: o.dryRun, now: now.toISOString(), durationMs: 0, secrets: [], workloads: [], cleanups: [] };
+  const inv = await scan(deps, o, now, report);
   if (o.dryRun) {
-    // The plan reads what a real run reads (the Secrets it would act on), and writes nothing.
-    const planned = await startRotations(inv.candidates, deps, startOptions, async () => {});
-    await reportStarted(planned, report, deps, o);
-    await planDryRun(planned, inv, report, deps);
-    report.durationMs = deps.clock.now().getTime() - started.getTime();
+    await planOnly(inv, report, deps, o, now);
+    report.durationMs = deps.clock.now().getTime() - now.getTime();
     return report;
   }
   const index = new WorkloadIndex(deps.workloads);
   await runCleanups(inv.cleanups, report, deps, index);
-
-  // Each Secret is read, then steps 1-4 run on it (versioned rotations finish in the rollout: repointing is their step 4).
-  const begun = await startRotations(inv.candidates, deps, startOptions, async (rot) => {
-    try {
-      if (rot.step === 'new') {
-        rot.id = newRotationId(deps.clock.now());
-        deps.log.info(
-          { secret: rot.label, rotation: rot.id, reason: rot.reason, slot: rot.slot, strategy: rot.strategy },
-          'rotation started',
-        );
-        await createPending(rot, deps);
-        deps.shutdown.checkpoint();
-      } else {
-        deps.log.info({ secret: rot.label, rotation: rot.id, step: rot.step }, 'resuming a rotation left in flight');
-      }
-      await runBackendSteps(rot, deps);
-      deps.shutdown.checkpoint();
-      if (rot.strategy === 'in-place' && (rot.step === 'created' || rot.step === 'set' || rot.step === 'tested'))
-        await promoteInPlace(rot, deps);
-    } catch (e) {
-      if (e instanceof InterruptedError) throw e;
-      await failBeforeFinish(rot, e, deps);
-    }
-  });
-  await reportStarted(begun, report, deps, o);
-  const rotations = begun.rotations.map((r) => r.rotation);
+  const rotations = await start(inv.candidates, report, deps, o, now);
   deps.shutdown.checkpoint();
-
-  // Steps 5-6: restart (or repoint) consumers once each, and verify them.
   const live = rotations.filter((r) => r.outcome === undefined);
-  const forward = live.filter((r) => r.step !== 'rolling-back');
-  const needRollout = forward.filter((r) => r.strategy === 'versioned' || r.policy.rollout.restart);
+  const restoring = live.filter((r) => nextWork(r.step, r.strategy, r.backendInvolved) === 'restore-consumers');
+  const forward = live.filter((r) => !restoring.includes(r));
+  const rollout = await rollOutAndVerify(forward, live, report, deps, index, o);
+  deps.shutdown.checkpoint();
+  const toRollBack = await settle(forward, rollout, inv, index, deps);
+  await rollBack(toRollBack, restoring, rollout, report, deps, index, o);
+  return finishReport(rotations, report, deps, now);
+}
+
+/** The scan: policy holders judged from their metadata; the ones not rotated are reported (with Events) at once. */
+async function scan(deps: RotationDeps, o: RunOptions, now: Date, report: RotationReport): Promise<Inventory> {
+  const inv = await scanSecrets(deps, { namespaces: o.namespaces, selector: o.selector, now, backends: deps.backends });
+  for (const note of inv.notes) deps.log.warn({}, note);
+  await reportUnrotated(inv.items, report, deps, o.dryRun);
+  return inv;
+}
+
+/** Dry run: the plan reads what a real run reads (the Secrets it would act on), and writes nothing. */
+async function planOnly(inv: Inventory, report: RotationReport, deps: RotationDeps, o: RunOptions, now: Date): Promise<void> {
+  const planned = await startRotations(inv.candidates, deps, startOptions(deps, o, now), async () => {});
+  await reportStarted(planned, report, deps, o);
+  await planDryRun(planned, inv, report, deps);
+}
+
+function startOptions(deps: RotationDeps, o: RunOptions, now: Date) {
+  return { maxRotations: o.maxRotations, concurrency: PREPARE_CONCURRENCY, now, backends: deps.backends };
+}
+
+/**
+ * Start: each candidate is read, then steps 1-4 run on it from where it stands (versioned
+ * rotations finish in the rollout: repointing is their step 4). Returns every rotation read, in
+ * the scan's order; those that failed already have their outcome.
+ */
+async function start(candidates: readonly Candidate[], report: RotationReport, deps: RotationDeps, o: RunOptions, now: Date) {
+  const begun = await startRotations(candidates, deps, startOptions(deps, o, now), (rot) => prepare(rot, deps));
+  await reportStarted(begun, report, deps, o);
+  return begun.rotations.map((r) => r.rotation);
+}
+
+/** Steps 1-4, each the protocol's next one for the rotation (rotation-steps.ts `nextWork`). */
+const STEPS_1_TO_4: Partial<Record<Work, (rot: Rotation, deps: RotationDeps) => Promise<void>>> = {
+  create: createPending,
+  set: setBackend,
+  test: testBackend,
+  finish: promoteInPlace,
+};
+
+/** Runs steps 1-4 on one rotation, with a stop checkpoint between steps; a failure ends the rotation (`fail`). */
+async function prepare(rot: Rotation, deps: RotationDeps): Promise<void> {
+  const next = () => STEPS_1_TO_4[nextWork(rot.step, rot.strategy, rot.backendInvolved)];
+  try {
+    if (rot.step === 'new') {
+      rot.begin(newRotationId(deps.clock.now()));
+      deps.log.info(
+        { secret: rot.label, rotation: rot.id, reason: rot.reason, slot: rot.slot, strategy: rot.strategy },
+        'rotation started',
+      );
+    } else {
+      deps.log.info({ secret: rot.label, rotation: rot.id, step: rot.step }, 'resuming a rotation left in flight');
+    }
+    for (let step = next(); step !== undefined; ) {
+      const before = rot.step;
+      await step(rot, deps);
+      if (rot.step === before) throw new Error(`rotation ${rot.label}: a step left it at ${before}`);
+      step = next();
+      if (step !== undefined) deps.shutdown.checkpoint();
+    }
+  } catch (e) {
+    if (e instanceof InterruptedError) throw e;
+    await fail(rot, e, deps);
+  }
+}
+
+/** What the rollout found. */
+interface Rollout {
+  /** The rotations whose consumers were restarted or repointed. */
+  rolledOut: readonly Rotation[];
+  outcomes: ReadonlyMap<string, WorkloadOutcome>;
+  /** Rotation ids not ended yet (their restart records on workloads are kept). */
+  inFlight: ReadonlySet<string>;
+}
+
+/** Steps 5-6: restart (or repoint) the consumers of the rotations going forward, once each, and verify them. */
+async function rollOutAndVerify(
+  forward: readonly Rotation[],
+  live: readonly Rotation[],
+  report: RotationReport,
+  deps: RotationDeps,
+  index: WorkloadIndex,
+  o: RunOptions,
+): Promise<Rollout> {
+  const rolledOut = forward.filter((r) => r.strategy === 'versioned' || r.policy.rollout.restart);
   const inFlight = new Set(live.map((r) => r.id));
   const outcomes =
-    needRollout.length > 0
-      ? await rollOut(needRollout, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight })
+    rolledOut.length > 0
+      ? await rollOut(rolledOut, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight })
       : new Map<string, WorkloadOutcome>();
   report.workloads.push(...outcomes.values());
-  deps.shutdown.checkpoint();
+  return { rolledOut, outcomes, inFlight };
+}
 
+/**
+ * Settle each rotation going forward: every consumer ready, it succeeds; otherwise it is
+ * rolled back (returned), or, with `rollbackOnFailure: false`, fails with the new values kept.
+ */
+async function settle(
+  forward: readonly Rotation[],
+  rollout: Rollout,
+  inv: Inventory,
+  index: WorkloadIndex,
+  deps: RotationDeps,
+): Promise<Rotation[]> {
+  const { outcomes } = rollout;
   const toRollBack: Rotation[] = [];
   for (const rot of forward) {
-    const failed = needRollout.includes(rot) ? rot.consumers.filter((k) => isFailure(outcomes.get(k)?.state ?? 'ready')) : [];
+    const failed = rollout.rolledOut.includes(rot) ? rot.consumers.filter((k) => isFailure(outcomes.get(k)?.state ?? 'ready')) : [];
     if (failed.length === 0) {
-      await succeed(rot, outcomes, inv, index, deps);
+      await succeed(rot, outcomes, inv.lineages, index, deps);
       continue;
     }
-    rot.failedWorkloads = failed;
+    rot.rolloutFailed(failed);
     const why = failed.map((k) => `${shortWorkload(k)}: ${outcomes.get(k)!.message}`).join('; ');
     if (rot.policy.rollout.rollbackOnFailure) {
       deps.log.warn(
         { secret: rot.label, rotation: rot.id, failed: failed.map(shortWorkload) },
         'consumers did not become ready: rolling back',
       );
-      rot.warnings.push(`consumers not ready: ${why}`);
+      rot.warn(`consumers not ready: ${why}`);
       toRollBack.push(rot);
     } else {
-      await finishFailedForward(rot, `consumers not ready (${why}); rollbackOnFailure is false, so the new values stay`, deps);
+      await failForward(rot, `consumers not ready (${why}); rollbackOnFailure is false, so the new values stay`, deps);
     }
   }
+  return toRollBack;
+}
 
-  // Rollback: data (or references) first, then the consumers, then verify them.
-  const restoring = live.filter((r) => r.step === 'rolling-back');
+/**
+ * Rollback: data (or references) first, then the consumers, then verify them and record the
+ * outcome. `restoring`: rotations an earlier run left rolling back; they join once their data is back.
+ */
+async function rollBack(
+  toRollBack: readonly Rotation[],
+  resumed: readonly Rotation[],
+  rollout: Rollout,
+  report: RotationReport,
+  deps: RotationDeps,
+  index: WorkloadIndex,
+  o: RunOptions,
+): Promise<void> {
+  const restoring = [...resumed];
   for (const rot of toRollBack) {
     deps.shutdown.checkpoint();
     try {
-      await revertBackend(rot, deps);
-      if (rot.strategy === 'in-place') await restoreInPlace(rot, deps);
-      else await recordPendingStep(rot, 'rolling-back', deps);
+      await rollBackValues(rot, deps);
       restoring.push(rot);
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
-      await settle(rot, 'rollback-failed', `rollback failed: ${errorText(e)}`, deps, { transient: isTransient(e) });
+      await endRollback(rot, 'rollback-failed', 'rollback-failed', `rollback failed: ${errorText(e)}`, deps, isTransient(e));
     }
   }
-  if (restoring.length > 0) {
-    const restored = await restoreConsumers(restoring, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight });
-    for (const [k, w] of restored) {
-      const i = report.workloads.findIndex((x) => x.key === k);
-      if (i === -1) report.workloads.push(w);
-      else if (w.patched || isFailure(w.state)) report.workloads[i] = { ...w, message: `after rollback: ${w.message}` };
-    }
-    for (const rot of restoring) {
-      deps.shutdown.checkpoint();
-      const stillFailing = rot.consumers.filter((k) => isFailure(restored.get(k)?.state ?? 'ready'));
-      const cause = rot.warnings.find((w) => w.startsWith('consumers not ready')) ?? 'consumers were not ready';
-      if (stillFailing.length === 0) {
-        // Rolled back only because the API server failed us: not held, the next run tries again (exit 4).
-        const apiOnly =
-          rot.failedWorkloads.length > 0 &&
-          rot.failedWorkloads.every((k) => outcomes.get(k)?.state === 'error' && outcomes.get(k)?.transient === true);
-        await settle(
-          rot,
-          'rolled-back',
-          `${cause}; previous ${rot.strategy === 'versioned' ? 'version restored in' : 'values restored and'} consumers restored${apiOnly ? '; the API server caused it, so the Secret is not held: the next run tries again' : ''}`,
-          deps,
-          { transient: apiOnly },
-        );
-      } else {
-        await settle(
-          rot,
-          'rollback-failed',
-          `${cause}; after the rollback still not ready: ${stillFailing.map((k) => `${shortWorkload(k)}: ${restored.get(k)!.message}`).join('; ')}`,
-          deps,
-        );
-      }
+  if (restoring.length === 0) return;
+  const restored = await restoreConsumers(restoring, deps, index, { maxConcurrent: o.maxConcurrentRollouts, inFlight: rollout.inFlight });
+  for (const [k, w] of restored) {
+    const i = report.workloads.findIndex((x) => x.key === k);
+    if (i === -1) report.workloads.push(w);
+    else if (w.patched || isFailure(w.state)) report.workloads[i] = { ...w, message: `after rollback: ${w.message}` };
+  }
+  for (const rot of restoring) {
+    deps.shutdown.checkpoint();
+    const stillFailing = rot.consumers.filter((k) => isFailure(restored.get(k)?.state ?? 'ready'));
+    const cause = rot.warnings.find((w) => w.startsWith('consumers not ready')) ?? 'consumers were not ready';
+    if (stillFailing.length === 0) {
+      // Rolled back only because the API server failed us: not held, the next run tries again (exit 4).
+      const apiOnly =
+        rot.failedWorkloads.length > 0 &&
+        rot.failedWorkloads.every((k) => rollout.outcomes.get(k)?.state === 'error' && rollout.outcomes.get(k)?.transient === true);
+      await endRollback(
+        rot,
+        'end-rollback',
+        'rolled-back',
+        `${cause}; previous ${rot.strategy === 'versioned' ? 'version restored in' : 'values restored and'} consumers restored${apiOnly ? '; the API server caused it, so the Secret is not held: the next run tries again' : ''}`,
+        deps,
+        apiOnly,
+      );
+    } else {
+      await endRollback(
+        rot,
+        'end-rollback',
+        'rollback-failed',
+        `${cause}; after the rollback still not ready: ${stillFailing.map((k) => `${shortWorkload(k)}: ${restored.get(k)!.message}`).join('; ')}`,
+        deps,
+      );
     }
   }
+}
 
+/**
+ * `roll-back`, the values' half: the backend is set back, then the previous values are written
+ * back into the Secret (in place) or the new version records `rolling-back` (versioned).
+ */
+export async function rollBackValues(rot: Rotation, deps: RotationDeps): Promise<void> {
+  await revertBackend(rot, deps);
+  if (rot.strategy === 'in-place') await restoreInPlace(rot, deps);
+  else await recordPendingStep(rot, 'roll-back', deps);
+}
+
+/** Report: one line per rotation, the run's duration, and the log line that ends the run. */
+function finishReport(rotations: readonly Rotation[], report: RotationReport, deps: RotationDeps, now: Date): RotationReport {
   for (const rot of rotations) report.secrets.push(rotationEntry(rot));
-  report.durationMs = deps.clock.now().getTime() - started.getTime();
+  report.durationMs = deps.clock.now().getTime() - now.getTime();
   deps.log.info({ exitCode: exitCodeOf(report), durationMs: report.durationMs, rotations: rotations.length }, 'rotation run finished');
   return report;
 }
@@ -351,162 +431,6 @@ async function runCleanups(cleanups: readonly Cleanup[], report: RotationReport,
   }
 }
 
-/**
- * A rotation failed before its new values reached anyone (create, set, test, or the finish
- * write). The pending companion is discarded unless a backend may already hold its values
- * (then it stays, and the next run continues from it). rotate-now stays, so the Secret stays due.
- */
-async function failBeforeFinish(rot: Rotation, e: unknown, deps: RotationDeps): Promise<void> {
-  const message = errorText(e);
-  const transient = isTransient(e);
-  deps.log.error(
-    { secret: rot.label, rotation: rot.id, step: rot.step, err: e, code: e instanceof RotationError ? e.code : undefined },
-    `rotation failed: ${message}`,
-  );
-  rot.outcome = { result: 'failed', message };
-  rot.warnings.push(...(transient ? ['transient failure: the next run retries'] : []));
-  rot.transient = transient;
-  try {
-    const keep = rot.pending !== undefined && rot.backendInvolved;
-    if (rot.pending !== undefined && !keep) await deletePending(rot, deps);
-    const now = deps.clock.now();
-    await patchHead(rot, deps, (head) => ({
-      annotations: outcomeChanges(
-        rot,
-        head,
-        'failed',
-        now,
-        keep ? `${message} (the pending values are kept; the next run continues with them)` : message,
-        false,
-        keep,
-      ),
-    }));
-  } catch (err) {
-    deps.log.warn({ secret: rot.label, err }, 'could not record the failure on the Secret');
-  }
-  await deps.events.record({
-    subject: secretSubject(rot.head),
-    type: 'Warning',
-    reason: e instanceof RotationError && e.code === 'conflict' ? 'RotationConflict' : 'RotationFailed',
-    message: `rotation ${rot.id || '(not started)'} failed: ${message}`,
-    action: 'Rotate',
-  });
-}
-
-/** Every consumer is ready: the rotation's outcome is recorded (versioned: promoted, old versions collected). */
-async function succeed(
-  rot: Rotation,
-  outcomes: Map<string, WorkloadOutcome>,
-  inv: Inventory,
-  index: WorkloadIndex,
-  deps: RotationDeps,
-): Promise<void> {
-  const restarted = rot.consumers.filter(
-    (k) => outcomes.get(k)?.state === 'ready' || outcomes.get(k)?.state === 'repointed' || outcomes.get(k)?.state === 'not-verified',
-  );
-  const consumers = restarted.map(shortWorkload);
-  const keys = [...(rot.newValues?.keys() ?? [])].sort();
-  try {
-    if (rot.strategy === 'in-place') {
-      const message = `rotated ${keys.join(', ')}${consumers.length ? `; consumers restarted and ready: ${consumers.join(', ')}` : ''}`;
-      await finishInPlace(rot, deps, 'succeeded', message);
-      rot.outcome = { result: 'succeeded', message };
-      await deps.events.record({
-        subject: secretSubject(rot.head),
-        type: 'Normal',
-        reason: 'Rotated',
-        message: `rotation ${rot.id}: ${message}; previous values kept in ${previousName(rot.name)}`,
-        action: 'Rotate',
-      });
-    } else {
-      const v = rot.versioned!;
-      const message = `rotated ${keys.join(', ')} into new version ${v.toName}${consumers.length ? `; consumers repointed and ready: ${consumers.join(', ')}` : ''}`;
-      const oldHead = await promoteVersion(rot, deps, message);
-      const members = [
-        ...(inv.lineages.get(`${rot.namespace}/${v.base}`) ?? []).filter((m) => m.metadata?.name !== rot.name),
-        oldHead,
-        rot.head,
-      ];
-      const deleted = await collectVersions(rot.namespace, v.base, members, rot.policy.keepVersions, await index.all(rot.namespace), deps);
-      rot.outcome = { result: 'succeeded', message: deleted.length ? `${message}; old versions deleted: ${deleted.join(', ')}` : message };
-      await deps.events.record({
-        subject: secretSubject(rot.head),
-        type: 'Normal',
-        reason: 'Rotated',
-        message: `rotation ${rot.id}: ${rot.outcome.message}`,
-        action: 'Rotate',
-      });
-    }
-    deps.log.info(
-      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rot.newValues ?? new Map()), consumers, warnings: rot.warnings },
-      'rotation succeeded',
-    );
-  } catch (e) {
-    if (e instanceof InterruptedError) throw e;
-    // The new values are in use; only the bookkeeping failed. The next run finishes it.
-    const message = `new values are in place and consumers ready, but recording the outcome failed (the next run completes it): ${errorText(e)}`;
-    deps.log.error({ secret: rot.label, rotation: rot.id, err: e }, message);
-    rot.outcome = { result: 'failed', message };
-    rot.transient = isTransient(e);
-  }
-}
-
-/** Consumers failed and the policy says not to roll back: the new values stay; recorded as failed. */
-async function finishFailedForward(rot: Rotation, message: string, deps: RotationDeps): Promise<void> {
-  deps.log.error({ secret: rot.label, rotation: rot.id }, `rotation failed: ${message}`);
-  try {
-    if (rot.strategy === 'in-place') await finishInPlace(rot, deps, 'failed', message);
-    else await promoteVersion(rot, deps, message);
-  } catch (e) {
-    if (e instanceof InterruptedError) throw e;
-    deps.log.warn({ secret: rot.label, err: e }, 'could not record the failure on the Secret');
-  }
-  rot.outcome = { result: 'failed', message };
-  await deps.events.record({
-    subject: secretSubject(rot.head),
-    type: 'Warning',
-    reason: 'RotationFailed',
-    message: `rotation ${rot.id}: ${message}`,
-    action: 'Rotate',
-  });
-}
-
-/** Records a rollback's outcome on the Secret, drops the pending values, and tells the Events. */
-async function settle(
-  rot: Rotation,
-  result: OutcomeResult,
-  message: string,
-  deps: RotationDeps,
-  o: { transient?: boolean } = {},
-): Promise<void> {
-  rot.outcome = { result, message };
-  rot.transient = o.transient ?? false;
-  const log = result === 'rolled-back' ? deps.log.warn.bind(deps.log) : deps.log.error.bind(deps.log);
-  log({ secret: rot.label, rotation: rot.id }, `rotation ${result}: ${message}`);
-  try {
-    if (rot.strategy === 'in-place') {
-      if (rot.step === 'rolling-back' || result === 'rolled-back') await finishInPlace(rot, deps, result, message);
-      else {
-        // The data could not be restored: leave the rotation's records, note the outcome.
-        const now = deps.clock.now();
-        await patchHead(rot, deps, (head) => ({ annotations: outcomeChanges(rot, head, result, now, message, false) }));
-      }
-    } else {
-      await abandonVersion(rot, deps, result, message, true);
-    }
-  } catch (e) {
-    if (e instanceof InterruptedError) throw e;
-    deps.log.warn({ secret: rot.label, err: e }, 'could not record the rollback on the Secret');
-  }
-  await deps.events.record({
-    subject: secretSubject(rot.head),
-    type: 'Warning',
-    reason: result === 'rolled-back' ? 'RotationRolledBack' : 'RotationRollbackFailed',
-    message: `rotation ${rot.id} ${result === 'rolled-back' ? 'rolled back' : 'could not be rolled back cleanly'}: ${message}`,
-    action: 'Rollback',
-  });
-}
-
 function rotationEntry(rot: Rotation): SecretReport {
   const o = rot.outcome ?? { result: 'failed' as const, message: 'the run ended before this rotation reached an outcome' };
   const action = o.result === 'succeeded' ? 'rotated' : o.result;
@@ -520,7 +444,7 @@ function rotationEntry(rot: Rotation): SecretReport {
     keys: [...(rot.newValues?.keys() ?? rot.policy.rotatedKeys)].sort(),
     fingerprints: rot.newValues ? fingerprints(rot.newValues) : undefined,
     consumers: rot.consumers.map(shortWorkload),
-    warnings: rot.warnings.length ? rot.warnings : undefined,
+    warnings: rot.warnings.length ? [...rot.warnings] : undefined,
     version: rot.versioned?.toName,
     transient: rot.transient || undefined,
   };

@@ -1,10 +1,11 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { isKubeError } from '../kube/kube-error.js';
+import { retryOnConflict } from '../kube/conflict-retry.js';
 import type { Workload } from '../kube/workloads.js';
-import { lineageOf, type SecretView } from './inventory.js';
-import { Annotations, Labels, type OutcomeResult } from './metadata.js';
-import { annotationsOf, deletePending, outcomeAnnotation, outcomeChanges, patchHead } from './protocol.js';
+import { lineageOf } from './inventory.js';
+import { Annotations, Labels, type OutcomeResult, outcomeAnnotation, outcomeChanges } from './metadata.js';
+import { deletePending, patchHead } from './protocol.js';
 import type { Rotation, RotationDeps } from './rotation.js';
+import { annotationsOf, type SecretView } from './secret-access.js';
 import { secretRefs } from './secret-refs.js';
 
 /**
@@ -41,12 +42,12 @@ export async function promoteVersion(rot: Rotation, deps: RotationDeps, message:
   const pending = rot.pending!;
   const policyText = annotationsOf(rot.head)[Annotations.policy] ?? rot.policyText;
   const clear = Object.fromEntries(IN_FLIGHT.map((k) => [k, null])) as Record<string, null>;
-  let promoted: V1Secret | undefined;
-  for (let attempt = 1; attempt <= 4 && promoted === undefined; attempt++) {
-    const p = attempt === 1 ? pending : await deps.secrets.get(rot.namespace, pending.metadata!.name!);
-    if (p === undefined) throw new Error(`version ${rot.namespace}/${pending.metadata!.name} disappeared before it was promoted`);
-    try {
-      promoted = await deps.secrets.patchMetadata(rot.namespace, p.metadata!.name!, {
+  const name = pending.metadata!.name!;
+  const promoted = await retryOnConflict(
+    async (attempt) => {
+      const p = attempt === 1 ? pending : await deps.secrets.get(rot.namespace, name);
+      if (p === undefined) throw new Error(`version ${rot.namespace}/${name} disappeared before it was promoted`);
+      return deps.secrets.patchMetadata(rot.namespace, name, {
         resourceVersion: p.metadata!.resourceVersion!,
         labels: { [Labels.role]: null, [Labels.rotationId]: null },
         annotations: {
@@ -57,13 +58,12 @@ export async function promoteVersion(rot: Rotation, deps: RotationDeps, message:
           [Annotations.lastOutcome]: outcomeAnnotation(rot, 'succeeded', now, message),
         },
       });
-    } catch (e) {
-      if (!isKubeError(e, (k) => k.conflict) || attempt >= 4) throw e;
-    }
-  }
+    },
+    { clock: deps.clock },
+  );
   const v = rot.versioned!;
   const oldHead = rot.head;
-  rot.pending = undefined;
+  rot.observe({ pending: undefined });
   await patchHead(rot, deps, () => ({
     annotations: {
       [Annotations.supersededBy]: v.toName,
@@ -79,7 +79,7 @@ export async function promoteVersion(rot: Rotation, deps: RotationDeps, message:
     { secret: `${rot.namespace}/${v.toName}`, supersedes: oldHead.metadata?.name, rotation: rot.id },
     'versioned: new version promoted; the old one is superseded',
   );
-  rot.head = promoted!;
+  rot.observe({ head: promoted });
   return superseded;
 }
 
