@@ -25,6 +25,11 @@ export const CLUSTER = 'fault-cluster';
 export const LOCK_NAMESPACE = 'secret-steward';
 /** Store prefix of every scenario: `s3://<bucket>/faults`. */
 export const STORE_PREFIX = 'faults';
+/**
+ * Longest a run may take before the matrix stops it as hung. A hang detector, not a speed
+ * limit: far above what a busy machine makes of a run (rotations wait up to 20 s for a rollout).
+ */
+export const RUN_TIMEOUT_MS = 300_000;
 
 /** How a job run ended and what it printed. `code` is null when the process was killed. */
 export interface JobRun {

@@ -2,15 +2,24 @@
  * `npm run faults [-- --job backup --kind k8s-500 --sample N --seed S --case ID]`: runs the
  * fault-injection matrix and prints one row per job and fault kind (cases run, outcomes,
  * invariant violations), then every violation. Exits 1 when there is any. See README.md.
+ *
+ * `npm run faults -- --bounds`: instead, holds the hostile-input rows to their time and memory
+ * limits (bad-input-bounds.ts) and prints each figure against its limit. Exits 1 when a row
+ * missed one or misbehaved.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { boundsMet, checkBounds, describeMemory, describeResult, describeTime, renderBounds } from './bad-input-bounds.js';
 import { renderTable, runMatrix, violationsOf } from './matrix.js';
 
 const USAGE = `usage: npm run faults -- [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
+       npm run faults -- --bounds [--quiet]
   --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned, rotate-postgresql
   --kind    only this fault kind (repeatable or comma-separated), e.g. k8s-500, s3-truncated-read, sigkill
   --sample  N cases per job and fault kind, chosen with --seed (default: every case)
   --case    only one case, by the id the table's violation list prints
+  --bounds  not the matrix: the time and memory limits of the hostile-input rows (bombs, billion
+            laughs, an unreachable API server), each figure against its limit; run it on a quiet machine
   --quiet   no progress lines on stderr`;
 
 async function main(): Promise<number> {
@@ -23,6 +32,7 @@ async function main(): Promise<number> {
         sample: { type: 'string' },
         seed: { type: 'string' },
         case: { type: 'string' },
+        bounds: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -49,6 +59,14 @@ async function main(): Promise<number> {
   const jobs = list(values.job) ?? (caseId ? [caseId.split('/')[0]] : undefined);
   const kinds = list(values.kind) ?? (caseId ? [caseId.split('/')[1]?.split('@')[0] ?? ''] : undefined);
   const progress = (text: string) => !values.quiet && process.stderr.write(text);
+  if (values.bounds) {
+    const matrixOnly = (['job', 'kind', 'sample', 'seed', 'case'] as const).filter((o) => values[o] !== undefined);
+    if (matrixOnly.length > 0) {
+      process.stderr.write(`--bounds runs no matrix: drop ${matrixOnly.map((o) => `--${o}`).join(', ')}\n${USAGE}\n`);
+      return 2;
+    }
+    return bounds(progress);
+  }
 
   const report = await runMatrix({
     jobs,
@@ -77,6 +95,32 @@ async function main(): Promise<number> {
     for (const v of violations) process.stdout.write(`  ${v.id}: ${v.violation}\n`);
   }
   return violations.length > 0 ? 1 : 0;
+}
+
+/** Load average (1 min) per core: the figures of a machine busier than half its cores are inflated. */
+const loadPerCore = () => loadavg()[0] / availableParallelism();
+const describeLoad = (perCore: number) =>
+  `load average ${(perCore * availableParallelism()).toFixed(1)} on ${availableParallelism()} cores`;
+
+async function bounds(progress: (text: string) => void): Promise<number> {
+  const loadBefore = loadPerCore();
+  if (loadBefore > 0.5)
+    process.stderr.write(
+      `warning: ${describeLoad(loadBefore)}: a busy machine inflates time and memory; read a miss as a regression only on a quiet one\n`,
+    );
+  const started = Date.now();
+  const results = await checkBounds((r, done, total) =>
+    progress(
+      `[${done}/${total}] ${r.row.input.name} -> ${r.row.command}: ${describeTime(r)}, ${describeMemory(r)}: ${describeResult(r)}\n`,
+    ),
+  );
+  process.stdout.write(`\n${renderBounds(results)}`);
+  const failed = results.filter((r) => !boundsMet(r));
+  process.stdout.write(
+    `\n${results.length} rows with limits, ${results.length - failed.length} met, ${failed.length} missed or misbehaved; ` +
+      `${describeLoad(loadBefore)} before, ${describeLoad(loadPerCore())} after; wall time ${((Date.now() - started) / 60_000).toFixed(1)} min\n`,
+  );
+  return failed.length > 0 ? 1 : 0;
 }
 
 main().then(

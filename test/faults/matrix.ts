@@ -10,7 +10,7 @@ import { prng } from '../bench/generate.js';
 import { collectEvidence, tmpSnapshot } from './evidence.js';
 import { canaryForms, canaryScan, converged, exitAccepted, unexpectedFailure } from './invariants.js';
 import { arm, type FaultKind, KINDS, type KindId } from './kinds.js';
-import { type CaseWorld, type ChildJob, FaultLab, type JobRun } from './lab.js';
+import { type CaseWorld, type ChildJob, FaultLab, type JobRun, RUN_TIMEOUT_MS } from './lab.js';
 import { SCENARIOS, type Scenario } from './scenarios/index.js';
 import { describeStep, type Step, stepsOf, Trigger } from './steps.js';
 
@@ -27,8 +27,6 @@ export const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed-cleanly', 'res
 
 /** Every run of a case acts as this pod (a killed run's Lease is taken back by its rerun, as by a restarted container). */
 const IDENTITY = 'fault-matrix-pod';
-/** Longest a run may take (rotations wait up to 20 s for a rollout) before the matrix stops it. */
-const RUN_TIMEOUT_MS = 60_000;
 
 export interface Baseline {
   scenario: Scenario<any>;

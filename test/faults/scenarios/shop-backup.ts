@@ -4,7 +4,7 @@
  * backup command, then every case starts from a copy of the bucket.
  */
 import { backupCommand } from '../../../jobs/backup.js';
-import type { FaultLab } from '../lab.js';
+import { type FaultLab, RUN_TIMEOUT_MS } from '../lab.js';
 import { backupArgs } from './backup.js';
 import { seedShop } from './shop.js';
 
@@ -25,7 +25,7 @@ async function take(lab: FaultLab): Promise<string> {
     await seedShop(world.emulator);
     const r = await world.runInProcess(backupCommand, [...world.baseArgs(), ...backupArgs(world), '--segment-size', '1'], {
       identity: 'template-backup',
-      timeoutMs: 60_000,
+      timeoutMs: RUN_TIMEOUT_MS,
     });
     if (r.code !== 0)
       throw new Error(`the template backup failed (exit ${r.code}): ${r.logLines.filter((l) => l.includes('"level":"error"')).join('\n')}`);
