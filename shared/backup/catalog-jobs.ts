@@ -1,7 +1,7 @@
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
-import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { createObjectStore } from '../storage/index.js';
 import { latestDrills, listBackups } from './backup-catalog.js';
 import { BackupLayout } from './backup-layout.js';
 import type { ListBackupsSettings, PruneSettings } from './catalog-settings.js';
@@ -10,7 +10,7 @@ import { retentionPolicyOf } from './retention-settings.js';
 
 /** `secret-steward list-backups`: the catalogue with last drill results; needs no private key. */
 export async function runListBackups(s: ListBackupsSettings, ctx: CommandContext): Promise<ExitCodeValue> {
-  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const [backups, drills] = await Promise.all([listBackups(store, layout, { withMetadata: true }), latestDrills(store, layout)]);
   const now = ctx.clock.now().getTime();
@@ -56,7 +56,7 @@ export async function runListBackups(s: ListBackupsSettings, ctx: CommandContext
 
 /** `secret-steward prune`: applies the retention policy (or prints the decisions with --dry-run). */
 export async function runPrune(s: PruneSettings, ctx: CommandContext): Promise<ExitCodeValue> {
-  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const r = await pruneBackups(store, layout, retentionPolicyOf(s), {
     now: ctx.clock.now(),

@@ -2,7 +2,7 @@ import { booleanSetting, enumSetting, type SettingsOf } from '../config/options.
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { logSettings } from '../log/log-settings.js';
-import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { clusterSetting } from './backup-settings.js';
 import { isEmptyPolicy } from './retention.js';
 import { retentionPolicyOf, retentionSettings } from './retention-settings.js';
@@ -29,7 +29,7 @@ export const pruneSettings = {
 export type PruneSettings = SettingsOf<typeof pruneSettings>;
 
 export function validatePruneSettings(s: PruneSettings): ConfigProblem[] {
-  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  const problems = validateStoreSettings(s);
   if (isEmptyPolicy(retentionPolicyOf(s))) {
     problems.push(
       problemFor(
@@ -43,5 +43,5 @@ export function validatePruneSettings(s: PruneSettings): ConfigProblem[] {
 }
 
 export function validateCatalogSettings(s: ListBackupsSettings): ConfigProblem[] {
-  return validateStoreSettings(s as unknown as StoreSettings);
+  return validateStoreSettings(s);
 }

@@ -14,14 +14,12 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
-import { parseStoreUrl, type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { parseStoreUrl, s3Settings, validateStoreSettings } from '../storage/store-settings.js';
 
 const ROTATION = 'Rotation';
 const BACKUPS = 'Backups and drills';
 const KEYS = 'Key expiry';
 const OUTPUT = 'Output';
-
-const { store: _requiredStore, ...s3Settings } = storeSettings;
 
 /**
  * `secret-steward status` settings. The store is optional (without it only rotation and keys
@@ -124,7 +122,7 @@ export type StatusSettings = SettingsOf<typeof statusSettings>;
 export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (s.store !== undefined) {
-    problems.push(...validateStoreSettings(s as unknown as StoreSettings));
+    problems.push(...validateStoreSettings(s));
     if (s.clusterName === undefined) problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store'));
     else if (!isValidClusterName(s.clusterName))
       problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
