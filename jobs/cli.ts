@@ -3,6 +3,8 @@
  * `secret-steward <command> [options]`: the one CLI and the container entrypoint.
  * Each CronJob sets only `args` (e.g. `["backup"]`).
  */
+import type { AnyCommand } from '../shared/runtime/command.js';
+
 const REQUIRED_NODE_MAJOR = 22;
 
 async function main(argv: string[]): Promise<number> {
@@ -27,16 +29,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`secret-steward ${TOOL_VERSION}\n`);
     return 0;
   }
-  const entry = COMMANDS.find((c) => c.name === name);
-  if (entry === undefined) {
+  const command = COMMANDS.find((c) => c.help.name === name);
+  if (command === undefined) {
     process.stderr.write(`secret-steward: unknown command "${name}". Run 'secret-steward --help' for the list.\n`);
     return 2;
   }
-  return runCommand(await entry.load(), rest);
+  return runCommand(command, rest);
 }
 
-function topLevelHelp(commands: readonly { name: string; summary: string }[]): string {
-  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+function topLevelHelp(commands: readonly AnyCommand[]): string {
+  const width = Math.max(...commands.map((c) => c.help.name.length)) + 2;
   return [
     'Usage: secret-steward <command> [options]',
     '',
@@ -44,7 +46,7 @@ function topLevelHelp(commands: readonly { name: string; summary: string }[]): s
     'backups to S3-compatible storage, and restore drills that prove the backups come back.',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...commands.map((c) => `  ${c.help.name.padEnd(width)}${c.help.summary}`),
     `  ${'version'.padEnd(width)}Print the version.`,
     '',
     "Run 'secret-steward <command> --help' for a command's options. Every option can also be set as",
