@@ -31,7 +31,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.help.name === name);
   if (command === undefined) {
-    process.stderr.write(`secret-steward: unknown command "${name}". Run 'secret-steward --help' for the list.\n`);
+    const { nearest } = await import('../shared/config/nearest.js');
+    const suggestions = nearest(
+      name,
+      COMMANDS.map((c) => c.help.name),
+      { words: true },
+    );
+    const hint = suggestions.length > 0 ? ` (did you mean ${suggestions.join(' or ')}?)` : '';
+    process.stderr.write(`secret-steward: unknown command "${name}"${hint}. Run 'secret-steward --help' for the list.\n`);
     return 2;
   }
   return runCommand(command, rest);

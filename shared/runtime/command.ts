@@ -5,7 +5,7 @@ import type { SettingsOf, SettingsSpec } from '../config/options.js';
 import { type ParsedArgs, parseSettings } from '../config/parse.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { ConfigProblem } from '../errors/index.js';
-import { ConfigError, exitCodeFor, StewardError } from '../errors/index.js';
+import { ConfigError, errorText, exitCodeFor, StewardError } from '../errors/index.js';
 import { createLogger, type Logger, type LogSink, redactor } from '../log/index.js';
 import type { LogSettings } from '../log/log-settings.js';
 import { type Clock, systemClock } from './clock.js';
@@ -96,10 +96,7 @@ export async function runCommand<S extends SettingsSpec>(
   try {
     parsed = parseSettings(cmd.settings, argv, io.env, { maxPositionals: cmd.maxPositionals, validate: cmd.validate });
   } catch (e) {
-    if (e instanceof ConfigError) {
-      io.stderr.write(`secret-steward ${cmd.help.name}: ${e.message}\nRun 'secret-steward ${cmd.help.name} --help' for the options.\n`);
-      return ExitCode.Config;
-    }
+    if (e instanceof ConfigError) return reportConfigError(cmd, e.message, io);
     throw e;
   }
   if (parsed.help) {
@@ -117,9 +114,9 @@ export async function runCommand<S extends SettingsSpec>(
     return await cmd.run(parsed.settings, ctx, parsed.positionals);
   } catch (e) {
     const code = exitCodeFor(e);
-    if (e instanceof ConfigError) {
-      io.stderr.write(`secret-steward ${cmd.help.name}: ${redactor.sanitize(e.message)}\n`);
-    }
+    // Found while running (an unreadable key file, a missing namespace, a bucket that does not
+    // exist): reported like a bad flag.
+    if (code === ExitCode.Config) return reportConfigError(cmd, errorText(e), io);
     if (code === ExitCode.Interrupted) log.warn({ err: e }, 'run interrupted');
     else if (e instanceof StewardError) log.error({ err: e, exitCode: code }, e.message);
     else log.error({ err: e, exitCode: code }, 'unexpected failure');
@@ -127,6 +124,18 @@ export async function runCommand<S extends SettingsSpec>(
   } finally {
     removeHandlers();
   }
+}
+
+/**
+ * A configuration error (exit 2) is the operator's to fix, not a failure to investigate: its
+ * message (for a ConfigError, every problem, each naming its setting) goes to stderr once,
+ * with no log line and no stack trace.
+ */
+function reportConfigError(cmd: AnyCommand, message: string, io: CommandIO): ExitCodeValue {
+  io.stderr.write(
+    `secret-steward ${cmd.help.name}: ${redactor.sanitize(message)}\nRun 'secret-steward ${cmd.help.name} --help' for the options.\n`,
+  );
+  return ExitCode.Config;
 }
 
 /** True when this module file is the process entrypoint (ESM replacement for require.main). */
