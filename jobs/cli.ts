@@ -3,8 +3,6 @@
  * `secret-steward <command> [options]`: the one CLI and the container entrypoint.
  * Each CronJob sets only `args` (e.g. `["backup"]`).
  */
-import type { AnyCommand } from '../shared/runtime/command.js';
-
 const REQUIRED_NODE_MAJOR = 22;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,10 +17,11 @@ async function main(argv: string[]): Promise<number> {
   const { COMMANDS } = await import('./commands.js');
   const { runCommand } = await import('../shared/runtime/command.js');
   const { TOOL_VERSION } = await import('../shared/runtime/version.js');
+  const { renderCommandList } = await import('../shared/config/help.js');
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
-    process.stdout.write(topLevelHelp(COMMANDS));
+    process.stdout.write(renderCommandList(COMMANDS.map((c) => c.help)));
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {
@@ -42,32 +41,6 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   return runCommand(command, rest);
-}
-
-function topLevelHelp(commands: readonly AnyCommand[]): string {
-  const width = Math.max(...commands.map((c) => c.help.name.length)) + 2;
-  return [
-    'Usage: secret-steward <command> [options]',
-    '',
-    'Kubernetes Secret lifecycle jobs: scheduled rotation with verified rollouts, OpenPGP-encrypted',
-    'backups to S3-compatible storage, and restore drills that prove the backups come back.',
-    '',
-    'Commands:',
-    ...commands.map((c) => `  ${c.help.name.padEnd(width)}${c.help.summary}`),
-    `  ${'version'.padEnd(width)}Print the version.`,
-    '',
-    "Run 'secret-steward <command> --help' for a command's options. Every option can also be set as",
-    'an environment variable: SECRET_STEWARD_ + the option name in capitals, - as _ (flags win).',
-    '',
-    'Exit codes:',
-    '  0    success',
-    '  1    the run finished but some items failed, or a verification check failed',
-    '  2    configuration or usage error (never worth a retry)',
-    '  3    another run holds the lock; nothing was done',
-    '  4    transient infrastructure failure (API server or storage unreachable after retries)',
-    '  143  stopped by SIGTERM/SIGINT at a safe point; a rerun resumes',
-    '',
-  ].join('\n');
 }
 
 process.exitCode = await main(process.argv.slice(2));
