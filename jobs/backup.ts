@@ -1,4 +1,3 @@
-import { runBackupJob } from '../shared/backup/backup-job.js';
 import { backupSettings, validateBackupSettings } from '../shared/backup/backup-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
@@ -27,7 +26,7 @@ export const backupCommand = defineCommand({
   },
   settings: backupSettings,
   validate: validateBackupSettings,
-  run: (settings, ctx) => runBackupJob(settings, ctx),
+  run: async (settings, ctx) => (await import('../shared/backup/backup-job.js')).runBackupJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(backupCommand, process.argv.slice(2));

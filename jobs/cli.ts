@@ -17,48 +17,30 @@ async function main(argv: string[]): Promise<number> {
   const { COMMANDS } = await import('./commands.js');
   const { runCommand } = await import('../shared/runtime/command.js');
   const { TOOL_VERSION } = await import('../shared/runtime/version.js');
+  const { renderCommandList } = await import('../shared/config/help.js');
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
-    process.stdout.write(topLevelHelp(COMMANDS));
+    process.stdout.write(renderCommandList(COMMANDS.map((c) => c.help)));
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {
     process.stdout.write(`secret-steward ${TOOL_VERSION}\n`);
     return 0;
   }
-  const entry = COMMANDS.find((c) => c.name === name);
-  if (entry === undefined) {
-    process.stderr.write(`secret-steward: unknown command "${name}". Run 'secret-steward --help' for the list.\n`);
+  const command = COMMANDS.find((c) => c.help.name === name);
+  if (command === undefined) {
+    const { nearest } = await import('../shared/config/nearest.js');
+    const suggestions = nearest(
+      name,
+      COMMANDS.map((c) => c.help.name),
+      { words: true },
+    );
+    const hint = suggestions.length > 0 ? ` (did you mean ${suggestions.join(' or ')}?)` : '';
+    process.stderr.write(`secret-steward: unknown command "${name}"${hint}. Run 'secret-steward --help' for the list.\n`);
     return 2;
   }
-  return runCommand(await entry.load(), rest);
-}
-
-function topLevelHelp(commands: readonly { name: string; summary: string }[]): string {
-  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
-  return [
-    'Usage: secret-steward <command> [options]',
-    '',
-    'Kubernetes Secret lifecycle jobs: scheduled rotation with verified rollouts, OpenPGP-encrypted',
-    'backups to S3-compatible storage, and restore drills that prove the backups come back.',
-    '',
-    'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
-    `  ${'version'.padEnd(width)}Print the version.`,
-    '',
-    "Run 'secret-steward <command> --help' for a command's options. Every option can also be set as",
-    'an environment variable: SECRET_STEWARD_ + the option name in capitals, - as _ (flags win).',
-    '',
-    'Exit codes:',
-    '  0    success',
-    '  1    the run finished but some items failed, or a verification check failed',
-    '  2    configuration or usage error (never worth a retry)',
-    '  3    another run holds the lock; nothing was done',
-    '  4    transient infrastructure failure (API server or storage unreachable after retries)',
-    '  143  stopped by SIGTERM/SIGINT at a safe point; a rerun resumes',
-    '',
-  ].join('\n');
+  return runCommand(command, rest);
 }
 
 process.exitCode = await main(process.argv.slice(2));

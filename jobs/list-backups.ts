@@ -1,8 +1,7 @@
-import { runListBackups } from '../shared/backup/catalog-jobs.js';
-import { listBackupsSettings, validateCatalogSettings } from '../shared/backup/catalog-settings.js';
+import { listBackupsSettings, validateListBackupsSettings } from '../shared/backup/list-backups-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
-/** `secret-steward list-backups`. */
+/** `secret-steward list-backups`: one cluster's backup catalogue, from the store alone. */
 export const listBackupsCommand = defineCommand({
   help: {
     name: 'list-backups',
@@ -14,8 +13,8 @@ export const listBackupsCommand = defineCommand({
     examples: ['secret-steward list-backups --cluster-name prod --store s3://backups/k8s', 'secret-steward list-backups ... --output json'],
   },
   settings: listBackupsSettings,
-  validate: validateCatalogSettings,
-  run: (settings, ctx) => runListBackups(settings, ctx),
+  validate: validateListBackupsSettings,
+  run: async (settings, ctx) => (await import('../shared/backup/list-backups-job.js')).runListBackupsJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(listBackupsCommand, process.argv.slice(2));

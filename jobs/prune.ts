@@ -1,5 +1,4 @@
-import { runPrune } from '../shared/backup/catalog-jobs.js';
-import { pruneSettings, validatePruneSettings } from '../shared/backup/catalog-settings.js';
+import { pruneSettings, validatePruneSettings } from '../shared/backup/prune-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
 /** `secret-steward prune`: retention for one cluster's backups. */
@@ -19,7 +18,7 @@ export const pruneCommand = defineCommand({
   },
   settings: pruneSettings,
   validate: validatePruneSettings,
-  run: (settings, ctx) => runPrune(settings, ctx),
+  run: async (settings, ctx) => (await import('../shared/backup/prune-job.js')).runPruneJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(pruneCommand, process.argv.slice(2));

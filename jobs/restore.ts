@@ -1,4 +1,3 @@
-import { runRestoreJob } from '../shared/restore/restore-job.js';
 import { restoreSettings, validateRestoreSettings } from '../shared/restore/restore-settings.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
@@ -34,7 +33,7 @@ export const restoreCommand = defineCommand({
   },
   settings: restoreSettings,
   validate: validateRestoreSettings,
-  run: (settings, ctx) => runRestoreJob(settings, ctx),
+  run: async (settings, ctx) => (await import('../shared/restore/restore-job.js')).runRestoreJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(restoreCommand, process.argv.slice(2));

@@ -1,13 +1,34 @@
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { runStatusJob } from '../shared/status/status-job.js';
-import { statusHelp, statusSettings, validateStatusSettings } from '../shared/status/status-settings.js';
+import { statusSettings, validateStatusSettings } from '../shared/status/status-settings.js';
 
 /** `secret-steward status`: one read-only overview of rotation, backups, drills and keys (logic in shared/status/). */
 export const statusCommand = defineCommand({
-  help: statusHelp,
+  help: {
+    name: 'status',
+    summary: 'One overview: rotation policies, latest backups and drills, key expiry, anything overdue.',
+    description: [
+      'Reads the cluster and the store (nothing is written) and shows where every Secret stands:',
+      '  rotation  each Secret with a secret-steward.io/rotation policy: schedule, last rotated, next due, strategy, consumers (the workloads a rotation restarts), last outcome',
+      '  backups   the newest complete backups: id, age, items, size, and the last drill of each (result and age)',
+      '  drills    the newest DR drill and the newest one that passed',
+      '  keys      expiry of the recipient and signer keys',
+      'Overdue, highlighted and exit 1: a rotation due for longer than --rotation-grace; a policy that cannot be used (invalid); ' +
+        'no complete backup, or (with --backup-schedule) a newest backup older than the schedule allows; no drill passed within --drill-max-age; ' +
+        'an expired or revoked key. Warnings (exit 0): a last rotation that did not succeed, a latest drill that failed, keys expiring within --key-expiry-warning.',
+    ].join('\n'),
+    examples: [
+      'secret-steward status --cluster-name prod --store s3://backups/k8s --backup-schedule "15 3 * * *" --recipient-key /keys/recipient.asc',
+      'secret-steward status --namespace payments   # rotation only (no --store)',
+      'secret-steward status ... --output json | jq .problems   # gate a pipeline: exit 1 when anything is overdue',
+    ],
+    notes: [
+      'Exit codes: 0 nothing overdue; 1 something overdue (see "Overdue"); 2 bad settings; 4 the API server or the store was unreachable.',
+      'Needs list on Secrets (like rotate) and on Deployments, StatefulSets, DaemonSets and CronJobs in the namespaces with policies, and read access (list, head) to the store. No private key.',
+    ],
+  },
   settings: statusSettings,
   validate: validateStatusSettings,
-  run: (settings, ctx) => runStatusJob(settings, ctx),
+  run: async (settings, ctx) => (await import('../shared/status/status-job.js')).runStatusJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(statusCommand, process.argv.slice(2));

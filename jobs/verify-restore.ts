@@ -1,5 +1,4 @@
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
-import { runVerifyRestoreJob } from '../shared/verify-restore/verify-restore-job.js';
 import { validateVerifyRestoreSettings, verifyRestoreSettings } from '../shared/verify-restore/verify-restore-settings.js';
 
 /** `secret-steward verify-restore`: the scheduled DR drill (CronJob entrypoint). */
@@ -35,7 +34,7 @@ export const verifyRestoreCommand = defineCommand({
   },
   settings: verifyRestoreSettings,
   validate: validateVerifyRestoreSettings,
-  run: (settings, ctx) => runVerifyRestoreJob(settings, ctx),
+  run: async (settings, ctx) => (await import('../shared/verify-restore/verify-restore-job.js')).runVerifyRestoreJob(settings, ctx),
 });
 
 if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(verifyRestoreCommand, process.argv.slice(2));

@@ -8,7 +8,7 @@ import { toolNamespace, withJobLock } from '../kube/job-lock.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
-import { createObjectStore, type ObjectStore, type StoreSettings } from '../storage/index.js';
+import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { BackupLayout } from './backup-layout.js';
 import { type BackupSettings, DEFAULT_EXCLUDED_TYPES } from './backup-settings.js';
 import { planBackup } from './plan-backup.js';
@@ -70,7 +70,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const ns = toolNamespace(s);
   const subject = jobEventSubject('backup', ns);
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
-  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   await reportKeyWarnings([...warnings, ...(signing?.warnings ?? [])], ctx, events, subject);
 

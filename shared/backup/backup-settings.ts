@@ -13,7 +13,7 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
-import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { isValidClusterName } from './backup-layout.js';
 import { retentionSettings } from './retention-settings.js';
 
@@ -128,7 +128,7 @@ export const backupSettings = {
 export type BackupSettings = SettingsOf<typeof backupSettings>;
 
 export function validateBackupSettings(s: BackupSettings): ConfigProblem[] {
-  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  const problems = validateStoreSettings(s);
   if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined) {
     problems.push(problemFor(backupSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
   }

@@ -1,4 +1,4 @@
-import { durationSetting, integerSetting } from '../config/options.js';
+import { durationSetting, integerSetting, type SettingsOf } from '../config/options.js';
 import type { RetentionPolicy } from './retention.js';
 
 const GROUP = 'Retention (restic forget semantics; rules are ORed)';
@@ -43,15 +43,10 @@ export const retentionSettings = {
   }),
 } as const;
 
-export function retentionPolicyOf(s: {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-  keepWithin?: number;
-}): RetentionPolicy {
+export type RetentionSettings = SettingsOf<typeof retentionSettings>;
+
+/** The rules of the retention settings (`--incomplete-grace` is not a rule). */
+export function retentionPolicyOf(s: Omit<RetentionSettings, 'incompleteGrace'>): RetentionPolicy {
   return {
     last: s.keepLast,
     hourly: s.keepHourly,

@@ -1,6 +1,7 @@
-import { ENV_PREFIX, flagName, type SettingsSpec, settingLabel } from './options.js';
+import { EXIT_CODE_MEANINGS } from '../errors/exit-codes.js';
+import { ENV_PREFIX, envName, flagName, type SettingSpec, type SettingsSpec } from './options.js';
 
-/** What a command says about itself in `--help`. */
+/** What a command says about itself in `--help`, the command list and docs/cli/. */
 export interface CommandHelp {
   name: string;
   /** One line, shown in the command list. */
@@ -13,38 +14,114 @@ export interface CommandHelp {
   notes?: readonly string[];
 }
 
+/** One option as `--help` and the generated reference present it. */
+export interface OptionHelp {
+  /** `--store`. */
+  flag: string;
+  /** `URL`; absent for a boolean flag. */
+  valueName?: string;
+  repeatable: boolean;
+  required: boolean;
+  description: string;
+  /** The default as shown (`1h`, `us-east-1, or AWS_REGION / AWS_DEFAULT_REGION`); absent when none. */
+  default?: string;
+  /** `SECRET_STEWARD_STORE`, then any other variables honoured (`KUBECONFIG`). */
+  env: readonly string[];
+}
+
+/** A settings table's options by help group (`Object storage`, `Kubernetes access`...), in table order. */
+export function optionGroups(spec: SettingsSpec): Map<string, OptionHelp[]> {
+  const groups = new Map<string, OptionHelp[]>();
+  for (const [key, s] of Object.entries(spec)) {
+    const group = s.group ?? 'Options';
+    const options = groups.get(group) ?? [];
+    options.push(optionHelp(key, s));
+    groups.set(group, options);
+  }
+  return groups;
+}
+
+function optionHelp(key: string, s: SettingSpec<unknown>): OptionHelp {
+  const def = s.defaultText ?? describeDefault(s.default);
+  return {
+    flag: `--${flagName(key)}`,
+    ...(s.boolean ? {} : { valueName: s.valueName ?? 'VALUE' }),
+    repeatable: s.repeatable === true,
+    required: s.required === true,
+    description: s.description,
+    ...(def === '' ? {} : { default: def }),
+    env: [...(s.env === false ? [] : [envName(key)]), ...(s.extraEnv ?? [])],
+  };
+}
+
+/** `--store URL`, `--namespace NAMESPACE (repeatable)`, `--dry-run`. */
+export function optionSynopsis(o: OptionHelp): string {
+  return `${o.flag}${o.valueName === undefined ? '' : ` ${o.valueName}`}${o.repeatable ? ' (repeatable)' : ''}`;
+}
+
 const WIDTH = 100;
+
+/** The environment convention every command follows, as the end of each command's help says it. */
+export const ENV_NOTE =
+  `Every option can also be set as an environment variable: ${ENV_PREFIX} followed by the option name in capitals ` +
+  `with - as _ (--s3-endpoint is ${ENV_PREFIX}S3_ENDPOINT); repeatable options take a comma-separated list. ` +
+  'Flags win over the environment.';
 
 /** Renders a command's help: usage, description, options grouped, then examples and notes. */
 export function renderHelp(cmd: CommandHelp, spec: SettingsSpec): string {
   const out: string[] = [];
-  out.push(`Usage: ${cmd.usage ?? `secret-steward ${cmd.name} [options]`}`, '', wrap(cmd.description, 0), '');
-  const groups = new Map<string, string[]>();
-  for (const [key, s] of Object.entries(spec)) {
-    const group = s.group ?? 'Options';
-    const head = `  --${flagName(key)}${s.boolean ? '' : ` ${s.valueName ?? 'VALUE'}`}${s.repeatable ? ' (repeatable)' : ''}`;
-    const env = s.env === false ? '' : `env ${settingLabel(key, s).split(' / ').slice(1).join(', ')}`;
-    const def = s.defaultText ?? describeDefault(s.default);
-    const details = [s.description, s.required ? 'Required.' : '', def ? `Default: ${def}.` : '', env ? `[${env}]` : '']
-      .filter((x) => x !== '')
-      .join(' ');
-    const lines = groups.get(group) ?? [];
-    lines.push(head, wrap(details, 6));
-    groups.set(group, lines);
+  out.push(`Usage: ${usageOf(cmd)}`, '', wrap(cmd.description, 0), '');
+  for (const [group, options] of optionGroups(spec)) {
+    out.push(`${group}:`);
+    for (const o of options) {
+      const details = [
+        o.description,
+        o.required ? 'Required.' : '',
+        o.default === undefined ? '' : `Default: ${o.default}.`,
+        o.env.length > 0 ? `[env ${o.env.join(', ')}]` : '',
+      ]
+        .filter((x) => x !== '')
+        .join(' ');
+      out.push(`  ${optionSynopsis(o)}`, wrap(details, 6));
+    }
+    out.push('');
   }
-  for (const [group, lines] of groups) out.push(`${group}:`, ...lines, '');
   out.push('  -h, --help', wrap('Show this help.', 6), '');
   if (cmd.examples?.length) out.push('Examples:', ...cmd.examples.map((e) => `  ${e}`), '');
   for (const n of cmd.notes ?? []) out.push(wrap(n, 0), '');
-  out.push(
-    wrap(
-      `Every option can also be set as an environment variable: ${ENV_PREFIX} followed by the option name in capitals ` +
-        `with - as _ (--s3-endpoint is ${ENV_PREFIX}S3_ENDPOINT); repeatable options take a comma-separated list. ` +
-        'Flags win over the environment.',
-      0,
-    ),
-  );
+  out.push(wrap(ENV_NOTE, 0));
   return `${out.join('\n')}\n`;
+}
+
+/** `secret-steward backup [options]`, unless the command spells its usage out. */
+export function usageOf(cmd: CommandHelp): string {
+  return cmd.usage ?? `secret-steward ${cmd.name} [options]`;
+}
+
+/** What secret-steward is, in the command list and at the head of docs/cli/. */
+export const CLI_DESCRIPTION =
+  'Kubernetes Secret lifecycle jobs: scheduled rotation with verified rollouts, OpenPGP-encrypted ' +
+  'backups to S3-compatible storage, and restore drills that prove the backups come back.';
+
+/** `secret-steward --help`: every command with its summary, then the conventions and exit codes. */
+export function renderCommandList(commands: readonly CommandHelp[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return [
+    'Usage: secret-steward <command> [options]',
+    '',
+    wrap(CLI_DESCRIPTION, 0),
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    `  ${'version'.padEnd(width)}Print the version.`,
+    '',
+    "Run 'secret-steward <command> --help' for a command's options. Every option can also be set as",
+    `an environment variable: ${ENV_PREFIX} + the option name in capitals, - as _ (flags win).`,
+    '',
+    'Exit codes:',
+    ...EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padEnd(5)}${meaning}`),
+    '',
+  ].join('\n');
 }
 
 function describeDefault(value: unknown): string {

@@ -58,8 +58,20 @@ type ValueOf<S> =
           : T | undefined
     : never;
 
-/** The typed configuration object a spec produces; keys are the camel-cased flag names. */
-export type SettingsOf<S extends SettingsSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+/** Keys of the settings that may be absent: neither required, nor defaulted, nor repeatable. */
+type OptionalKeys<S extends SettingsSpec> = { [K in keyof S]: undefined extends ValueOf<S[K]> ? K : never }[keyof S];
+
+/**
+ * The typed configuration object a spec produces; keys are the camel-cased flag names, and a
+ * setting that may be absent is an optional key. A group of settings (`storeSettings`,
+ * `kubeSettings`, ...) spread into a command's table gives a `SettingsOf` that the group's own
+ * `SettingsOf` accepts, so code written for a group takes any command's settings as they are.
+ */
+export type SettingsOf<S extends SettingsSpec> = Flatten<
+  { -readonly [K in Exclude<keyof S, OptionalKeys<S>>]: ValueOf<S[K]> } & { -readonly [K in OptionalKeys<S>]?: ValueOf<S[K]> }
+>;
+
+type Flatten<T> = { [K in keyof T]: T[K] };
 
 /** `--s3-endpoint` <-> key `s3Endpoint`. */
 export function flagName(key: string): string {

@@ -1,4 +1,5 @@
 import { ConfigError, type ConfigProblem } from '../errors/index.js';
+import { nearest } from './nearest.js';
 import { envName, flagName, type Setting, type SettingsOf, type SettingsSpec, settingLabel, ValueError } from './options.js';
 
 /** Where a value came from; used in problem messages (never the value itself). */
@@ -73,7 +74,7 @@ export function parseSettings<S extends SettingsSpec>(
       }
     }
     if (key === undefined) {
-      const suggestion = closest(name, [...byFlag.keys()]);
+      const suggestion = nearest(name, [...byFlag.keys()])[0];
       problems.push({
         setting: `--${name}`,
         message: `unknown option${suggestion ? ` (did you mean --${suggestion}?)` : ''}; see --help`,
@@ -169,32 +170,4 @@ function resolve(
     return { raws, source: 'env' };
   }
   return undefined;
-}
-
-/** The known flag nearest to a mistyped one (edit distance <= 2), for "did you mean". */
-function closest(name: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(name, c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }

@@ -6,14 +6,12 @@
 export { CryptoError, type CryptoErrorKind } from './crypto-error.js';
 export { type DecryptAndVerifyOptions, type DecryptOptions, decryptAndVerify, decryptStream } from './decrypt.js';
 export { type EncryptOptions, encryptBytes, encryptStream } from './encrypt.js';
+export { fileBaseName, type KeyFilePaths, keyFilePaths } from './key-file-names.js';
 export {
-  fileBaseName,
   type GeneratedKeyPair,
   type GenerateKeyPairOptions,
   generateKeyPair,
   type KeyFile,
-  type KeyFilePaths,
-  keyFilePaths,
   randomPassphrase,
   refuseExisting,
   writeKeyFiles,

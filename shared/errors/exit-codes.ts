@@ -18,3 +18,13 @@ export const ExitCode = {
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** What each exit code means, in one line each: `secret-steward --help` and docs/cli/ list them. */
+export const EXIT_CODE_MEANINGS: readonly (readonly [ExitCodeValue, string])[] = [
+  [ExitCode.Success, 'success'],
+  [ExitCode.Failed, 'the run finished but some items failed, or a verification check failed'],
+  [ExitCode.Config, 'configuration or usage error (never worth a retry)'],
+  [ExitCode.LockHeld, 'another run holds the lock; nothing was done'],
+  [ExitCode.Transient, 'transient infrastructure failure (API server or storage unreachable after retries)'],
+  [ExitCode.Interrupted, 'stopped by SIGTERM/SIGINT at a safe point; a rerun resumes'],
+];

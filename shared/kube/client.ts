@@ -7,20 +7,16 @@ import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { reuseDispatchers } from './dispatcher-cache.js';
 import { KubeCaller, type KubeRetryLimits } from './kube-call.js';
+import type { KubeSettings } from './kube-settings.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-export interface KubeAccessSettings {
-  kubeconfig?: string;
-  context?: string;
-}
 
 /**
  * Loads Kubernetes credentials: `--kubeconfig`/`KUBECONFIG` if given, else the in-cluster
  * service account, else `~/.kube/config`. A missing file or unknown context is a
  * configuration error naming the setting.
  */
-export function loadKubeConfig(settings: KubeAccessSettings, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export function loadKubeConfig(settings: Pick<KubeSettings, 'kubeconfig' | 'context'>, env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kc = new KubeConfig();
   if (settings.kubeconfig !== undefined) {
     // KUBECONFIG may hold a list; use the first existing file like kubectl merges (simplified).

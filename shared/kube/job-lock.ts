@@ -1,14 +1,10 @@
 import type { CommandContext } from '../runtime/command.js';
 import { inClusterNamespace, type KubeClients } from './client.js';
+import type { LockSettings } from './kube-settings.js';
 import { LeaseLock } from './lease-lock.js';
 
-export interface JobLockSettings {
-  lockNamespace?: string;
-  lockDuration: number;
-}
-
 /** The namespace holding Leases (and job-level Events): setting, pod namespace, or `secret-steward`. */
-export function toolNamespace(settings: { lockNamespace?: string }): string {
+export function toolNamespace(settings: Pick<LockSettings, 'lockNamespace'>): string {
   return settings.lockNamespace ?? inClusterNamespace() ?? 'secret-steward';
 }
 
@@ -20,7 +16,7 @@ export function toolNamespace(settings: { lockNamespace?: string }): string {
  */
 export async function withJobLock<T>(
   job: string,
-  settings: JobLockSettings,
+  settings: LockSettings,
   kube: KubeClients,
   ctx: CommandContext,
   work: (lock: LeaseLock) => Promise<T>,

@@ -1,4 +1,4 @@
-import { durationSetting, fileSetting, integerSetting, stringSetting } from '../config/options.js';
+import { durationSetting, fileSetting, integerSetting, type SettingsOf, stringSetting } from '../config/options.js';
 
 /** How every command reaches the Kubernetes API. */
 export const kubeSettings = {
@@ -22,6 +22,8 @@ export const kubeSettings = {
   }),
 } as const;
 
+export type KubeSettings = SettingsOf<typeof kubeSettings>;
+
 /** The Lease that keeps two runs of one job from acting at once. */
 export const lockSettings = {
   lockNamespace: stringSetting({
@@ -35,3 +37,5 @@ export const lockSettings = {
     group: 'Locking',
   }),
 } as const;
+
+export type LockSettings = SettingsOf<typeof lockSettings>;

@@ -119,7 +119,7 @@ export class LeaseLock {
       this.inheritedNote = current.metadata?.annotations?.[IN_FLIGHT_ANNOTATION];
       const spec = current.spec ?? {};
       const holder = spec.holderIdentity ?? '';
-      const renewed = spec.renewTime ? new Date(spec.renewTime as unknown as string).getTime() : 0;
+      const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
       const expires = renewed + (spec.leaseDurationSeconds ?? this.duration) * 1000;
       if (holder !== '' && holder !== identity && expires > now.getTime()) {
         throw new LockHeldError(`${namespace}/${name}`, holder, spec.renewTime ? String(toIso(spec.renewTime)) : undefined);
@@ -161,7 +161,8 @@ export class LeaseLock {
         // Unrenewed for most of its duration, the Lease may already be taken by a run that
         // believes us dead (and cleans up after us): stop at the next safe point rather than
         // go on acting without the lock.
-        const renewed = new Date(this.lease?.spec?.renewTime as unknown as string).getTime();
+        const renewTime = this.lease?.spec?.renewTime;
+        const renewed = renewTime ? new Date(renewTime).getTime() : Number.NaN;
         if (this.lease !== undefined && !(this.clock.now().getTime() - renewed < (this.duration * 1000 * 2) / 3)) {
           this.log.warn({ lease: `${this.o.namespace}/${this.o.name}`, err: e }, 'lease not renewed for two thirds of its duration');
           this.markLost();

@@ -1,4 +1,4 @@
-import { enumSetting } from '../config/options.js';
+import { enumSetting, type SettingsOf } from '../config/options.js';
 import { LOG_LEVELS } from './logger.js';
 
 /** Settings every command takes. */
@@ -9,3 +9,5 @@ export const logSettings = {
     group: 'Logging',
   }),
 } as const;
+
+export type LogSettings = SettingsOf<typeof logSettings>;

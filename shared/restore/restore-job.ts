@@ -8,7 +8,7 @@ import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { redactor } from '../log/index.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
-import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
 import { RestoreSelection } from './restore-selection.js';
 import type { RestoreSettings } from './restore-settings.js';
@@ -48,7 +48,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     limits: { maxAttempts: s.apiRetryBudget },
     signal: ctx.shutdown.signal,
   });
-  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const selection = new RestoreSelection({ namespaces: s.namespace, names: s.name, selector: s.selector, mapping: s.mapNamespace });
   const target = new KubeRestoreTarget(kube.core, kube.caller);

@@ -15,7 +15,7 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
 import { logSettings } from '../log/log-settings.js';
-import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
 import { parseLabelSelector } from './label-selector.js';
 
@@ -119,7 +119,7 @@ export const restoreSettings = {
 export type RestoreSettings = SettingsOf<typeof restoreSettings>;
 
 export function validateRestoreSettings(s: RestoreSettings): ConfigProblem[] {
-  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  const problems = validateStoreSettings(s);
   const p = (key: keyof typeof restoreSettings & string, message: string) => problems.push(problemFor(restoreSettings, key, message));
   if (!isValidClusterName(s.clusterName)) p('clusterName', 'expected a lower-case DNS label');
   for (const n of s.name) {

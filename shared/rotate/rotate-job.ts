@@ -7,10 +7,10 @@ import { KubeWorkloadStore } from '../kube/workloads.js';
 import { redactor } from '../log/index.js';
 import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { Clock } from '../runtime/clock.js';
-import { type Command, type CommandContext, defineCommand } from '../runtime/command.js';
+import type { CommandContext } from '../runtime/command.js';
 import { BackendRegistry, type RotationBackend } from './backend.js';
 import { countActions, exitCodeOf, type RotationReport, renderReport } from './report.js';
-import { type RotateSettings, rotateHelp, rotateSettings, validateRotateSettings } from './rotate-settings.js';
+import type { RotateSettings } from './rotate-settings.js';
 import type { RotationDeps } from './rotation.js';
 import { runRotation } from './run-rotate.js';
 
@@ -113,14 +113,4 @@ async function pushRotationMetrics(
     rotationMetrics(report, code, ctx.clock.now()),
     ctx.log,
   );
-}
-
-/** The rotate command; a build with rotation backends passes them here. */
-export function createRotateCommand(ext: RotateJobExtensions = {}): Command<typeof rotateSettings> {
-  return defineCommand({
-    help: rotateHelp,
-    settings: rotateSettings,
-    validate: validateRotateSettings,
-    run: (settings, ctx) => runRotateJob(settings, ctx, ext),
-  });
 }

@@ -1,4 +1,3 @@
-import type { CommandHelp } from '../config/help.js';
 import {
   booleanSetting,
   customSetting,
@@ -97,33 +96,3 @@ export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
     problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
   return problems;
 }
-
-export const rotateHelp: CommandHelp = {
-  name: 'rotate',
-  summary: 'Rotate Secrets whose rotation policy is due; roll out and verify consumers.',
-  description: [
-    'Finds Secrets carrying a secret-steward.io/rotation policy from their metadata alone (a metadata-only list: no value is read to find them), ' +
-      'and for each one that is due (its schedule slot passed since the last rotation, its maxAge is reached, or secret-steward.io/rotate-now is ' +
-      'set) reads it in full, checks it again (its type, immutability and keys) and runs the rotation protocol: create (new values in a pending companion ' +
-      'Secret), set and test (a backend plug-in, when the policy names one: backend postgresql makes the database accept the new password and logs in with it before anything switches), finish (in-place: one resourceVersion-guarded write, previous values kept in ' +
-      '<name>-previous; versioned: a new immutable Secret <base>-v<N>), rollout (each consuming Deployment, StatefulSet and DaemonSet restarted ' +
-      "once per run; CronJobs repointed) and verify (until updated and available, bounded by the policy's waitReady). A consumer that does not " +
-      'become ready rolls the rotation back. Every step is recorded before the next, so a run stopped at any point (crash, SIGTERM) is resumed ' +
-      'by the next one without generating a second set of values.',
-    '',
-    'Secrets managed by other controllers (service-account tokens, Helm, External Secrets, Vault Secrets Operator, sealed-secrets, cert-manager, ' +
-      'mittwald, any controller owner) are skipped with an Event. A Lease (secret-steward-rotate) lets one run act at a time. See the README for ' +
-      'the policy format.',
-  ].join('\n'),
-  examples: [
-    'secret-steward rotate --dry-run',
-    'secret-steward rotate --dry-run --now 2026-03-01T03:00:00Z --output json',
-    'secret-steward rotate --namespace payments --max-rotations 20 --max-concurrent-rollouts 3',
-    'kubectl annotate secret db-creds secret-steward.io/rotate-now=1   # due on the next run',
-    "kubectl annotate secret db-creds secret-steward.io/rotation='{maxAge: 30d, keys: {password: password}, backend: {name: postgresql, host: db.shop.svc}}'",
-  ],
-  notes: [
-    "Exit codes: 0 all due Secrets rotated (or nothing due); 1 a Secret failed, was rolled back or has an invalid policy; 2 bad settings; 3 another run holds the lock; 4 the API or a backend's database was unreachable; 143 stopped by SIGTERM (the next run resumes).",
-    'Logs carry SHA-256 fingerprints of new values (sha256:<12 hex>), never the values.',
-  ],
-};

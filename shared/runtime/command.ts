@@ -5,8 +5,9 @@ import type { SettingsOf, SettingsSpec } from '../config/options.js';
 import { type ParsedArgs, parseSettings } from '../config/parse.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { ConfigProblem } from '../errors/index.js';
-import { ConfigError, exitCodeFor, StewardError } from '../errors/index.js';
-import { createLogger, type Logger, type LogLevel, type LogSink, redactor } from '../log/index.js';
+import { ConfigError, errorText, exitCodeFor, StewardError } from '../errors/index.js';
+import { createLogger, type Logger, type LogSink, redactor } from '../log/index.js';
+import type { LogSettings } from '../log/log-settings.js';
 import { type Clock, systemClock } from './clock.js';
 import { Shutdown } from './shutdown.js';
 
@@ -38,7 +39,25 @@ export interface CommandContext {
   runId: string;
 }
 
+/**
+ * One way to wire a command, so that a new command is a copy of an existing one. Each
+ * `secret-steward <command>` is three files named for it (`backup`: shared/backup/backup-*.ts):
+ *
+ * - `shared/<domain>/<command>-settings.ts`: `<command>Settings`, the settings table (its own
+ *   settings plus the shared groups it spreads: `storeSettings`, `kubeSettings`, `lockSettings`,
+ *   `logSettings`...), `validate<Command>Settings`, the cross-setting checks, and
+ *   `type <Command>Settings = SettingsOf<typeof <command>Settings>`.
+ * - `shared/<domain>/<command>-job.ts`: `run<Command>Job(settings, ctx)` builds the dependencies
+ *   from the settings, runs, and returns the exit code.
+ * - `jobs/<command>.ts`: `export const <command>Command = defineCommand({ help, settings,
+ *   validate, run })` with the command's help text, a `run` that imports the job module when it
+ *   runs (so `--help` and the command list never load it), and the entrypoint line
+ *   `if (isEntrypoint(import.meta.url)) process.exitCode = await runCommand(...)`.
+ *
+ * Then list the command in `jobs/commands.ts` and run `npm run docs:cli` for its reference page.
+ */
 export interface Command<S extends SettingsSpec> {
+  /** Name, summary, description, examples: `--help`, the command list and docs/cli/ read them. */
   help: CommandHelp;
   settings: S;
   maxPositionals?: number;
@@ -77,10 +96,7 @@ export async function runCommand<S extends SettingsSpec>(
   try {
     parsed = parseSettings(cmd.settings, argv, io.env, { maxPositionals: cmd.maxPositionals, validate: cmd.validate });
   } catch (e) {
-    if (e instanceof ConfigError) {
-      io.stderr.write(`secret-steward ${cmd.help.name}: ${e.message}\nRun 'secret-steward ${cmd.help.name} --help' for the options.\n`);
-      return ExitCode.Config;
-    }
+    if (e instanceof ConfigError) return reportConfigError(cmd, e.message, io);
     throw e;
   }
   if (parsed.help) {
@@ -89,7 +105,7 @@ export async function runCommand<S extends SettingsSpec>(
   }
   const runId = randomUUID().slice(0, 8);
   const identity = io.env.POD_NAME || io.env.HOSTNAME || hostname();
-  const level = ((parsed.settings as Record<string, unknown>).logLevel as LogLevel | undefined) ?? 'info';
+  const level = (parsed.settings as Partial<LogSettings>).logLevel ?? 'info';
   const log = createLogger({ level, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
   const shutdown = io.shutdown ?? new Shutdown();
   const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
@@ -98,9 +114,9 @@ export async function runCommand<S extends SettingsSpec>(
     return await cmd.run(parsed.settings, ctx, parsed.positionals);
   } catch (e) {
     const code = exitCodeFor(e);
-    if (e instanceof ConfigError) {
-      io.stderr.write(`secret-steward ${cmd.help.name}: ${redactor.sanitize(e.message)}\n`);
-    }
+    // Found while running (an unreadable key file, a missing namespace, a bucket that does not
+    // exist): reported like a bad flag.
+    if (code === ExitCode.Config) return reportConfigError(cmd, errorText(e), io);
     if (code === ExitCode.Interrupted) log.warn({ err: e }, 'run interrupted');
     else if (e instanceof StewardError) log.error({ err: e, exitCode: code }, e.message);
     else log.error({ err: e, exitCode: code }, 'unexpected failure');
@@ -108,6 +124,18 @@ export async function runCommand<S extends SettingsSpec>(
   } finally {
     removeHandlers();
   }
+}
+
+/**
+ * A configuration error (exit 2) is the operator's to fix, not a failure to investigate: its
+ * message (for a ConfigError, every problem, each naming its setting) goes to stderr once,
+ * with no log line and no stack trace.
+ */
+function reportConfigError(cmd: AnyCommand, message: string, io: CommandIO): ExitCodeValue {
+  io.stderr.write(
+    `secret-steward ${cmd.help.name}: ${redactor.sanitize(message)}\nRun 'secret-steward ${cmd.help.name} --help' for the options.\n`,
+  );
+  return ExitCode.Config;
 }
 
 /** True when this module file is the process entrypoint (ESM replacement for require.main). */

@@ -4,7 +4,7 @@ import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import type { CommandContext } from '../runtime/command.js';
-import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { createObjectStore } from '../storage/index.js';
 import { collectBackupOverview } from './backup-status.js';
 import { collectKeyStatus } from './key-status.js';
 import { collectRotationStatus } from './rotation-status.js';
@@ -33,7 +33,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);
   if (s.store !== undefined && s.clusterName !== undefined) {
     const cluster = s.clusterName;
-    const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+    const store = createObjectStore({ ...s, store: s.store }, { clock: ctx.clock, log: ctx.log });
     backups = collectBackupOverview(store, new BackupLayout(cluster), {
       now,
       limit: s.backups,

@@ -1,5 +1,4 @@
 import { isValidClusterName } from '../backup/backup-layout.js';
-import type { CommandHelp } from '../config/help.js';
 import {
   customSetting,
   durationSetting,
@@ -14,14 +13,12 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
-import { parseStoreUrl, type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { parseStoreUrl, s3Settings, validateStoreSettings } from '../storage/store-settings.js';
 
 const ROTATION = 'Rotation';
 const BACKUPS = 'Backups and drills';
 const KEYS = 'Key expiry';
 const OUTPUT = 'Output';
-
-const { store: _requiredStore, ...s3Settings } = storeSettings;
 
 /**
  * `secret-steward status` settings. The store is optional (without it only rotation and keys
@@ -124,7 +121,7 @@ export type StatusSettings = SettingsOf<typeof statusSettings>;
 export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (s.store !== undefined) {
-    problems.push(...validateStoreSettings(s as unknown as StoreSettings));
+    problems.push(...validateStoreSettings(s));
     if (s.clusterName === undefined) problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store'));
     else if (!isValidClusterName(s.clusterName))
       problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
@@ -147,27 +144,3 @@ export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
   }
   return problems;
 }
-
-export const statusHelp: CommandHelp = {
-  name: 'status',
-  summary: 'One overview: rotation policies, latest backups and drills, key expiry, anything overdue.',
-  description: [
-    'Reads the cluster and the store (nothing is written) and shows where every Secret stands:',
-    '  rotation  each Secret with a secret-steward.io/rotation policy: schedule, last rotated, next due, strategy, consumers (the workloads a rotation restarts), last outcome',
-    '  backups   the newest complete backups: id, age, items, size, and the last drill of each (result and age)',
-    '  drills    the newest DR drill and the newest one that passed',
-    '  keys      expiry of the recipient and signer keys',
-    'Overdue, highlighted and exit 1: a rotation due for longer than --rotation-grace; a policy that cannot be used (invalid); ' +
-      'no complete backup, or (with --backup-schedule) a newest backup older than the schedule allows; no drill passed within --drill-max-age; ' +
-      'an expired or revoked key. Warnings (exit 0): a last rotation that did not succeed, a latest drill that failed, keys expiring within --key-expiry-warning.',
-  ].join('\n'),
-  examples: [
-    'secret-steward status --cluster-name prod --store s3://backups/k8s --backup-schedule "15 3 * * *" --recipient-key /keys/recipient.asc',
-    'secret-steward status --namespace payments   # rotation only (no --store)',
-    'secret-steward status ... --output json | jq .problems   # gate a pipeline: exit 1 when anything is overdue',
-  ],
-  notes: [
-    'Exit codes: 0 nothing overdue; 1 something overdue (see "Overdue"); 2 bad settings; 4 the API server or the store was unreachable.',
-    'Needs list on Secrets (like rotate) and on Deployments, StatefulSets, DaemonSets and CronJobs in the namespaces with policies, and read access (list, head) to the store. No private key.',
-  ],
-};

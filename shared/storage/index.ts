@@ -16,8 +16,10 @@ export {
   formatStoreUrl,
   parseStoreUrl,
   READABLE_STORAGE_CLASSES,
+  type S3Settings,
   type StoreSettings,
   type StoreUrl,
+  s3Settings,
   storeSettings,
   validateStoreSettings,
 } from './store-settings.js';

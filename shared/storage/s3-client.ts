@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { StoreSettings } from './store-settings.js';
+import type { S3Settings } from './store-settings.js';
 
 /** How long to wait for a TCP connection to the store before the attempt counts as failed. */
 export const S3_CONNECTION_TIMEOUT_MS = 10_000;
@@ -22,7 +22,7 @@ export interface S3ClientDeps {
  * mode applies to requests and to response validation alike (see `--s3-checksum`).
  */
 export function createS3Client(
-  settings: Pick<StoreSettings, 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3Checksum' | 's3MaxAttempts'>,
+  settings: Pick<S3Settings, 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3Checksum' | 's3MaxAttempts'>,
   deps: S3ClientDeps = {},
 ): S3Client {
   const mode = settings.s3Checksum === 'when-supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';

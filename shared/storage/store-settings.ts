@@ -97,21 +97,10 @@ export const READABLE_STORAGE_CLASSES = [
 const GROUP = 'Object storage';
 
 /**
- * Settings for the backup store, shared by every command that reads or writes backups.
- * Credentials are deliberately NOT settings: they come only from the AWS SDK default chain
- * (environment variables, AWS_SHARED_CREDENTIALS_FILE/AWS_PROFILE shared files, IRSA web
- * identity, container/instance roles), so they never appear in a process argument list or a
- * CronJob spec.
+ * How the backup store is reached when it is S3: every setting of {@link storeSettings} but the
+ * `--store` URL itself (`status` declares its own, optional, `--store`).
  */
-export const storeSettings = {
-  store: customSetting({
-    description:
-      'Where backups are kept: s3://bucket[/prefix] (S3 or an S3-compatible store) or file:///absolute/dir (a mounted volume). S3 credentials are never options: the AWS SDK chain supplies them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a mounted AWS_SHARED_CREDENTIALS_FILE with AWS_PROFILE, or IRSA web identity).',
-    valueName: 'URL',
-    required: true,
-    group: GROUP,
-    parse: parseStoreUrl,
-  }),
+export const s3Settings = {
   s3Endpoint: customSetting({
     description: 'Endpoint of an S3-compatible store (MinIO, Ceph RGW, ...). Omit for AWS S3.',
     valueName: 'URL',
@@ -191,6 +180,28 @@ export const storeSettings = {
   }),
 } as const;
 
+/**
+ * Settings for the backup store, shared by every command that reads or writes backups.
+ * Credentials are deliberately NOT settings: they come only from the AWS SDK default chain
+ * (environment variables, AWS_SHARED_CREDENTIALS_FILE/AWS_PROFILE shared files, IRSA web
+ * identity, container/instance roles), so they never appear in a process argument list or a
+ * CronJob spec.
+ */
+export const storeSettings = {
+  store: customSetting({
+    description:
+      'Where backups are kept: s3://bucket[/prefix] (S3 or an S3-compatible store) or file:///absolute/dir (a mounted volume). S3 credentials are never options: the AWS SDK chain supplies them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a mounted AWS_SHARED_CREDENTIALS_FILE with AWS_PROFILE, or IRSA web identity).',
+    valueName: 'URL',
+    required: true,
+    group: GROUP,
+    parse: parseStoreUrl,
+  }),
+  ...s3Settings,
+} as const;
+
+/** The values of {@link s3Settings}. */
+export type S3Settings = SettingsOf<typeof s3Settings>;
+/** The values of {@link storeSettings}: what `createObjectStore` needs. */
 export type StoreSettings = SettingsOf<typeof storeSettings>;
 
 /**
@@ -198,7 +209,7 @@ export type StoreSettings = SettingsOf<typeof storeSettings>;
  * `validate`). Settings that only mean something for S3 are refused with a file:// store,
  * so a mistyped store URL does not silently drop encryption or retention.
  */
-export function validateStoreSettings(s: StoreSettings): ConfigProblem[] {
+export function validateStoreSettings(s: S3Settings & { store?: StoreUrl }): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const p = (key: keyof typeof storeSettings & string, message: string) => problems.push(problemFor(storeSettings, key, message));
   if (s.store?.kind === 'file') {

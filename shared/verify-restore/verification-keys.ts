@@ -1,7 +1,7 @@
 import { type DecryptionKey, loadDecryptionKeys, loadTrustedSignerKeys, type TrustedSignerKey } from '../crypto/index.js';
 import { ConfigError } from '../errors/index.js';
 import { BackupVerificationError } from './verification-error.js';
-import type { VerificationKeySettingValues } from './verification-settings.js';
+import type { VerificationKeySettings } from './verification-settings.js';
 
 /** The keys a backup is read and judged with. */
 export interface VerificationKeys {
@@ -22,7 +22,7 @@ const TRUSTED = '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY';
  * exactly what a DR drill exists to find out. It is raised as a {@link BackupVerificationError}
  * (`key-locked`, exit 1) so that the drill reports it as a failed check.
  */
-export async function loadVerificationKeys(s: VerificationKeySettingValues): Promise<VerificationKeys> {
+export async function loadVerificationKeys(s: VerificationKeySettings): Promise<VerificationKeys> {
   const trustedSigners = await loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED });
   let decryptionKeys: DecryptionKey[];
   try {

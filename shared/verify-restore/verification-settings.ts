@@ -1,5 +1,5 @@
 import { isBackupId } from '../backup/backup-layout.js';
-import { booleanSetting, customSetting, fileSetting, ValueError } from '../config/options.js';
+import { booleanSetting, customSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
 
 const KEYS = 'Verification keys';
 
@@ -50,9 +50,4 @@ export const verificationKeySettings = {
   }),
 } as const;
 
-export interface VerificationKeySettingValues {
-  decryptionKey: string[];
-  decryptionKeyPassphraseFile?: string;
-  trustedSignerKey: string[];
-  allowUnsigned: boolean;
-}
+export type VerificationKeySettings = SettingsOf<typeof verificationKeySettings>;

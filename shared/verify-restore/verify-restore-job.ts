@@ -6,7 +6,7 @@ import { createKubeClients, KubeCaller, KubeEventRecorder, loadKubeConfig, toolN
 import { jobEventSubject } from '../kube/job-events.js';
 import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
-import { createObjectStore, type StoreSettings } from '../storage/index.js';
+import { createObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
 import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
@@ -54,7 +54,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   const kube = createKubeClients(kc, { clock: ctx.clock, log: ctx.log, limits, signal: ctx.shutdown.signal });
   // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
   const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
-  const store = createObjectStore(s as unknown as StoreSettings, { clock: ctx.clock, log: ctx.log });
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const subject = jobEventSubject('verify-restore', toolNamespace(s));
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);

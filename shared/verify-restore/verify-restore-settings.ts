@@ -15,7 +15,7 @@ import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
-import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from './verification-settings.js';
 
 const FRESH = 'Freshness';
@@ -127,7 +127,7 @@ export const verifyRestoreSettings = {
 export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;
 
 export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigProblem[] {
-  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  const problems = validateStoreSettings(s);
   if (!isValidClusterName(s.clusterName))
     problems.push(problemFor(verifyRestoreSettings, 'clusterName', 'expected a lower-case DNS label'));
   if (!isValidTimeZone(s.backupTimezone)) {

@@ -51,6 +51,38 @@ describe('jobs/cli', function () {
     assert.equal(cli([]).code, 2);
   });
 
+  it('suggests the nearest command for an unknown one', () => {
+    const r = cli(['backups']);
+
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'secret-steward: unknown command "backups" (did you mean list-backups?). Run \'secret-steward --help\' for the list.\n',
+    );
+  });
+
+  it('prints a configuration error found while running once: no JSON log line, no stack trace', () => {
+    const r = cli([
+      'keygen',
+      '--name',
+      'k',
+      '--email',
+      'k@example.invalid',
+      '--out-dir',
+      '/nonexistent',
+      '--passphrase-file',
+      '/nonexistent/pass',
+    ]);
+
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'secret-steward keygen: invalid configuration (1 problem):\n' +
+        '  - --passphrase-file / SECRET_STEWARD_PASSPHRASE_FILE: cannot read passphrase file /nonexistent/pass: no such file\n' +
+        "Run 'secret-steward keygen --help' for the options.\n",
+    );
+  });
+
   it('prints the version', () => {
     const r = cli(['--version']);
     assert.equal(r.code, 0);

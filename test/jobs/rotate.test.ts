@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { rotateCommand } from '../../jobs/rotate.js';
 import type { BackendStepContext, RotationBackend } from '../../shared/rotate/backend.js';
 import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
-import { createRotateCommand } from '../../shared/rotate/rotate-job.js';
+import { runRotateJob } from '../../shared/rotate/rotate-job.js';
+import { defineCommand } from '../../shared/runtime/command.js';
 import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { requireDependency } from '../support/dependencies.js';
 import { hasPushgateway, PUSHGATEWAY_INSTALL, startPushgateway } from '../support/pushgateway.js';
@@ -19,6 +21,10 @@ keys:
 rollout: { waitReady: 20s }
 `;
 const DB_DATA = { username: 'app', password: 'old-password-0001', DATABASE_URL: 'postgres://app:old-password-0001@db:5432/app' };
+
+/** The rotate command with these backends instead of the shipped ones. */
+const rotateCommandWith = (backends: readonly RotationBackend[]) =>
+  defineCommand({ ...rotateCommand, run: (settings, ctx) => runRotateJob(settings, ctx, { backends }) });
 
 const urlencode = (t: string) => encodeURIComponent(t).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
@@ -866,7 +872,7 @@ describe('jobs/rotate', function () {
           if (failTest) throw new Error('login with the new password refused');
         },
       };
-      const command = createRotateCommand({ backends: [backend as RotationBackend] });
+      const command = rotateCommandWith([backend as RotationBackend]);
       await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db, role: app }\n`, { annotations: LONG_AGO });
 
       const failed = await c.run(['--output', 'json'], { command });
@@ -915,7 +921,7 @@ describe('jobs/rotate', function () {
       };
       await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
 
-      const r = await c.run(['--output', 'json'], { command: createRotateCommand({ backends: [backend] }) });
+      const r = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
 
       assert.equal(r.code, 1);
       assert.match(

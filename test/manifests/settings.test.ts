@@ -18,7 +18,7 @@ describe('manifests: settings match the commands', () => {
         for (const { container } of allContainers(t.spec)) {
           const args = (container.args ?? []) as string[];
           assert.ok(
-            COMMANDS.some((c) => c.name === args[0]),
+            COMMANDS.some((c) => c.help.name === args[0]),
             `${describeObject(t.owner)}: unknown subcommand ${args[0]}`,
           );
         }
@@ -33,7 +33,7 @@ describe('manifests: settings match the commands', () => {
       for (const t of templates) {
         for (const { container } of allContainers(t.spec)) {
           const [name, ...rest] = (container.args ?? []) as string[];
-          const command = await COMMANDS.find((c) => c.name === name)!.load();
+          const command = COMMANDS.find((c) => c.help.name === name)!;
           const settings = Object.entries(command.settings) as [string, { env?: boolean; extraEnv?: string[] }][];
           const flags = new Set(settings.flatMap(([key]) => [`--${flagName(key)}`, `--no-${flagName(key)}`]));
           const variables = new Set(settings.flatMap(([key, s]) => [...(s.env === false ? [] : [envName(key)]), ...(s.extraEnv ?? [])]));

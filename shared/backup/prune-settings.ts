@@ -2,18 +2,12 @@ import { booleanSetting, enumSetting, type SettingsOf } from '../config/options.
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { logSettings } from '../log/log-settings.js';
-import { type StoreSettings, storeSettings, validateStoreSettings } from '../storage/index.js';
+import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { clusterSetting } from './backup-settings.js';
 import { isEmptyPolicy } from './retention.js';
 import { retentionPolicyOf, retentionSettings } from './retention-settings.js';
 
-const outputSetting = {
-  output: enumSetting(['text', 'json'] as const, { description: 'Output format on stdout.', default: 'text', group: 'Output' }),
-} as const;
-
-export const listBackupsSettings = { ...clusterSetting, ...storeSettings, ...outputSetting, ...logSettings } as const;
-export type ListBackupsSettings = SettingsOf<typeof listBackupsSettings>;
-
+/** `secret-steward prune` settings: the store and the retention rules to apply to it. */
 export const pruneSettings = {
   ...clusterSetting,
   ...storeSettings,
@@ -23,13 +17,14 @@ export const pruneSettings = {
     default: false,
     group: 'Safety',
   }),
-  ...outputSetting,
+  output: enumSetting(['text', 'json'] as const, { description: 'Output format on stdout.', default: 'text', group: 'Output' }),
   ...logSettings,
 } as const;
+
 export type PruneSettings = SettingsOf<typeof pruneSettings>;
 
 export function validatePruneSettings(s: PruneSettings): ConfigProblem[] {
-  const problems = validateStoreSettings(s as unknown as StoreSettings);
+  const problems = validateStoreSettings(s);
   if (isEmptyPolicy(retentionPolicyOf(s))) {
     problems.push(
       problemFor(
@@ -40,8 +35,4 @@ export function validatePruneSettings(s: PruneSettings): ConfigProblem[] {
     );
   }
   return problems;
-}
-
-export function validateCatalogSettings(s: ListBackupsSettings): ConfigProblem[] {
-  return validateStoreSettings(s as unknown as StoreSettings);
 }

@@ -1,0 +1,21 @@
+/**
+ * `npm run docs:cli`: writes the command reference (docs/cli/) from the commands' help and
+ * settings tables, and removes pages of commands that no longer exist.
+ * test/tooling/docs-cli.test.ts fails when the committed files differ from what this writes.
+ */
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { COMMANDS } from '../../jobs/commands.js';
+import { REFERENCE_DIR, referenceFiles } from '../../shared/config/reference.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+const files = referenceFiles(COMMANDS);
+await mkdir(join(ROOT, REFERENCE_DIR), { recursive: true });
+const wanted = new Set(files.map((f) => f.path));
+for (const name of await readdir(join(ROOT, REFERENCE_DIR))) {
+  const path = `${REFERENCE_DIR}/${name}`;
+  if (name.endsWith('.md') && !wanted.has(path)) await rm(join(ROOT, path));
+}
+for (const f of files) await writeFile(join(ROOT, f.path), f.text);
+process.stdout.write(`wrote ${files.map((f) => f.path).join(', ')}\n`);
