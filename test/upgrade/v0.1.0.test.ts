@@ -7,7 +7,7 @@ import { restoreCommand } from '../../jobs/restore.js';
 import { rotateCommand } from '../../jobs/rotate.js';
 import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
-import { MemorySink } from '../../shared/log/index.js';
+import { MemorySink, redactor } from '../../shared/log/index.js';
 import { type Clock, fixedClock } from '../../shared/runtime/clock.js';
 import { type Command, runCommand } from '../../shared/runtime/command.js';
 import { KubeEmulator } from '../emulator/index.js';
@@ -46,6 +46,7 @@ describe('test/upgrade: from release 0.1.0', function () {
     );
   });
   afterEach(async () => {
+    redactor.clear();
     await emulator.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -63,6 +64,9 @@ describe('test/upgrade: from release 0.1.0', function () {
   ];
 
   async function run(cmd: Command<any>, args: string[], clock: Clock = fixedClock(SOON_AFTER)): Promise<Run> {
+    // Each run starts with what a fresh process knows (values registered by an earlier run would
+    // redact this run's messages, and the test files run after this one).
+    redactor.clear();
     const logs = new MemorySink();
     const out: string[] = [];
     const code = await runCommand(cmd, args, {
