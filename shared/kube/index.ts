@@ -6,3 +6,12 @@ export { describeObject, isKubeError, KubeError, type KubeOp } from './kube-erro
 export { kubeSettings, lockSettings } from './kube-settings.js';
 export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
 export { type ListPage, type ListPagesOptions, listPages } from './list-pages.js';
+export { KubeNamespaceStore, type NamespaceStore } from './namespaces.js';
+export {
+  KubeSecretStore,
+  type MetadataPatch,
+  type SecretListOptions,
+  type SecretMetadata,
+  type SecretStore,
+  type WriteOptions,
+} from './secrets.js';
