@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { encryptStream } from '../crypto/encrypt.js';
 import type { RecipientKey, SigningKey } from '../crypto/keys.js';
 import { InterruptedError, StewardError } from '../errors/index.js';
-import type { KubeClients } from '../kube/client.js';
+import type { SecretStore } from '../kube/secrets.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
@@ -26,7 +26,8 @@ import { SegmentWriter } from './segment-writer.js';
 
 /** Everything a backup run needs, built once by the job entrypoint. */
 export interface BackupDeps {
-  kube: KubeClients;
+  /** Where the selected Secrets are listed from (unless {@link BackupOptions.source} is given). */
+  secrets: Pick<SecretStore, 'list'>;
   store: ObjectStore;
   layout: BackupLayout;
   recipients: readonly RecipientKey[];
@@ -213,7 +214,7 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
 
   await noteInFlight(deps, blog, backupId);
   try {
-    const source = o.source ?? listSelectedSecrets(deps.kube, o.selection, { pageSize: o.pageSize, log: blog });
+    const source = o.source ?? listSelectedSecrets(deps.secrets, o.selection, { pageSize: o.pageSize, log: blog });
     for await (const page of source) {
       shutdown.checkpoint();
       if (page.restarted) {

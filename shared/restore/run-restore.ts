@@ -27,7 +27,7 @@ import type { ExportedSecret } from '../backup/secret-export.js';
 import type { SecretPage } from '../backup/secret-source.js';
 import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import { ConfigError, errorText, StewardError } from '../errors/index.js';
-import { isKubeError, type KubeClients } from '../kube/index.js';
+import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
@@ -39,7 +39,6 @@ import { BackupVerificationError } from '../verify-restore/verification-error.js
 import type { VerificationKeys } from '../verify-restore/verification-keys.js';
 import { contentDigest, decideAction, liveFacts, type PlannedSecret, type RestoreAction, WRITE_ACTIONS } from './restore-plan.js';
 import type { RestoreSelection } from './restore-selection.js';
-import type { RestoreTarget } from './restore-target.js';
 
 const MIB = 1024 * 1024;
 /** Up to this many Secrets in a namespace are read one by one; more, and the namespace is listed. */
@@ -49,8 +48,9 @@ const GET_EACH_LIMIT = 20;
 export class RestoreRefusedError extends StewardError {}
 
 export interface RestoreDeps {
-  kube: KubeClients;
-  target: RestoreTarget;
+  /** Every Secret read and write of the restore (sent with `dryRun=All` on a dry run). */
+  secrets: SecretStore;
+  namespaces: NamespaceStore;
   store: ObjectStore;
   layout: BackupLayout;
   keys: VerificationKeys;
@@ -108,7 +108,7 @@ export function emptyRestoreReport(o: Pick<RestoreOptions, 'dryRun' | 'mode'>): 
  * {@link RestoreRefusedError}, ConfigError (missing namespaces), or what stopped it.
  */
 export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: RestoreReport): Promise<RestoreReport> {
-  const { store, layout, target, log, shutdown } = deps;
+  const { store, layout, secrets, namespaces, log, shutdown } = deps;
   const t0 = performance.now();
   const now = deps.clock.now();
   try {
@@ -170,7 +170,7 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
     );
     const targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
     const missingNamespaces: string[] = [];
-    for (const ns of targetNamespaces) if (!(await target.namespaceExists(ns))) missingNamespaces.push(ns);
+    for (const ns of targetNamespaces) if (!(await namespaces.exists(ns))) missingNamespaces.push(ns);
     if (missingNamespaces.length > 0 && !o.createNamespaces) {
       throw ConfigError.single(
         '--create-namespaces / SECRET_STEWARD_CREATE_NAMESPACES',
@@ -185,13 +185,13 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
       const inNs = candidates.filter((p) => p.target.namespace === ns);
       if (inNs.length <= GET_EACH_LIMIT) {
         for (const p of inNs) {
-          const live = await target.get(ns, p.target.name);
+          const live = await secrets.get(ns, p.target.name);
           if (live) p.live = liveFacts(live);
         }
       } else {
         const wanted = new Map(inNs.map((p) => [p.target.name, p]));
-        for await (const page of target.list(ns)) {
-          for (const live of page) {
+        for await (const page of secrets.list(ns, { pageSize: 250 })) {
+          for (const live of page.items) {
             const p = wanted.get(live.metadata?.name ?? '');
             if (p) p.live = liveFacts(live);
           }
@@ -218,7 +218,7 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
 
     // 4. Write.
     for (const ns of missingNamespaces) {
-      await target.createNamespace(ns, o.dryRun);
+      await namespaces.create(ns, { labels: { 'app.kubernetes.io/created-by': 'secret-steward-restore' }, dryRun: o.dryRun });
       if (!o.dryRun) report.namespacesCreated.push(ns);
     }
     for (const p of planned) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
@@ -264,12 +264,12 @@ export function restoreBody(s: ExportedSecret, namespace: string): V1Secret {
 }
 
 async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], namespaces: string[]): Promise<string> {
-  const { target } = deps;
+  const { secrets } = deps;
   async function* source(): AsyncGenerator<SecretPage> {
     for (let i = 0; i < replacing.length; i += 100) {
       const items: V1Secret[] = [];
       for (const p of replacing.slice(i, i + 100)) {
-        const live = await target.get(p.target.namespace, p.target.name);
+        const live = await secrets.get(p.target.namespace, p.target.name);
         if (live === undefined) {
           // Gone since the plan: nothing to save, and nothing to overwrite.
           p.live = undefined;
@@ -286,7 +286,7 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
   }
   const result = await runBackup(
     {
-      kube: deps.kube,
+      secrets: deps.secrets,
       store: deps.store,
       layout: deps.layout,
       recipients: deps.recipients,
@@ -320,7 +320,7 @@ async function writeOne(
   s: ExportedSecret,
   namespacesToCreate: ReadonlySet<string>,
 ): Promise<void> {
-  const { target } = deps;
+  const { secrets } = deps;
   const { namespace, name } = p.target;
   const body = restoreBody(s, namespace);
   const written = (w: V1Secret) => {
@@ -333,7 +333,7 @@ async function writeOne(
   };
   const create = async () => {
     try {
-      written(await target.create(namespace, body, o.dryRun));
+      written(await secrets.create(namespace, body, { dryRun: o.dryRun }));
     } catch (e) {
       if (!isKubeError(e, (k) => k.alreadyExists)) throw e;
       p.outcome = 'skipped';
@@ -347,7 +347,7 @@ async function writeOne(
       return;
     }
     if (p.action === 'create') return await create();
-    const live = await target.get(namespace, name);
+    const live = await secrets.get(namespace, name);
     if (live === undefined) {
       p.message = 'deleted since the plan: created instead';
       return await create();
@@ -361,13 +361,15 @@ async function writeOne(
     if (live.metadata?.ownerReferences?.length) body.metadata!.ownerReferences = live.metadata.ownerReferences;
     if (p.action === 'overwrite') {
       body.metadata!.resourceVersion = live.metadata?.resourceVersion;
-      return written(await target.replace(namespace, name, body, o.dryRun));
+      // Not retried after an unknown outcome: a repeat of a replace that did happen would fail
+      // with 409 and be reported as a Secret changed by someone else.
+      return written(await secrets.replace(namespace, name, body, { dryRun: o.dryRun, retryUnknownOutcome: false }));
     }
     // Before deleting, make sure the create will be allowed: a dry-run create of the same name
     // passes authorization, admission and validation and then stops at AlreadyExists. Anything
     // else (403, 422) would leave the Secret deleted, so nothing is deleted.
     try {
-      await target.create(namespace, body, true);
+      await secrets.create(namespace, body, { dryRun: true });
     } catch (e) {
       if (!isKubeError(e, (k) => k.alreadyExists)) {
         p.outcome = 'failed';
@@ -376,14 +378,19 @@ async function writeOne(
         return;
       }
     }
-    await target.delete(namespace, name, { uid: live.metadata?.uid, resourceVersion: live.metadata?.resourceVersion }, o.dryRun);
+    await secrets.delete(
+      namespace,
+      name,
+      { uid: live.metadata?.uid, resourceVersion: live.metadata?.resourceVersion },
+      { dryRun: o.dryRun },
+    );
     if (o.dryRun) {
       p.outcome = 'would';
       p.message = 'would be deleted and created again (the create cannot be dry-run while the old one exists)';
       return;
     }
     try {
-      written(await target.create(namespace, body, false));
+      written(await secrets.create(namespace, body));
     } catch (e) {
       p.outcome = 'failed';
       p.message = `DELETED but could not be created again (${errorText(e)}); its previous version is in pre-restore backup ${report.preRestoreBackupId}`;

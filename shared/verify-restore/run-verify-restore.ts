@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { latestCompleteBackup } from '../backup/backup-catalog.js';
 import { type BackupLayout, backupIdTime } from '../backup/backup-layout.js';
 import { errorText } from '../errors/index.js';
-import { isKubeError, type KubeClients } from '../kube/index.js';
+import { isKubeError, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
@@ -42,7 +42,8 @@ import type { VerificationKeys } from './verification-keys.js';
 const MAX_SECRET_WARNINGS = 50;
 
 export interface DrillDeps {
-  kube: KubeClients;
+  /** The live Secrets, listed only by the drift check (--compare-live). */
+  secrets: Pick<SecretStore, 'list'>;
   drillNamespace: DrillNamespace;
   store: ObjectStore;
   layout: BackupLayout;
@@ -344,7 +345,7 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
   async function runDrift(b: VerifiedBackup): Promise<void> {
     try {
       const d = await drift.time(() =>
-        compareWithLive(deps.kube, b.index, { pageSize: o.pageSize, log, checkpoint: () => shutdown.checkpoint() }),
+        compareWithLive(deps.secrets, b.index, { pageSize: o.pageSize, log, checkpoint: () => shutdown.checkpoint() }),
       );
       drift.details = { ...d };
       drift.summary = `since the backup: ${d.changedSince} changed, ${d.deletedSince} deleted, ${d.missingFromBackup} created (not in the backup); ${d.unchanged} unchanged`;

@@ -66,7 +66,16 @@ describe('shared/verify-restore/backup-reader', function () {
       yield { items, resourceVersion: '1', restarted: false };
     }
     const r = await runBackup(
-      { kube: undefined as never, store, layout, recipients, signingKey: signing.key, log, clock: systemClock, shutdown: new Shutdown() },
+      {
+        secrets: undefined as never,
+        store,
+        layout,
+        recipients,
+        signingKey: signing.key,
+        log,
+        clock: systemClock,
+        shutdown: new Shutdown(),
+      },
       {
         selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
         compression: o.compression ?? 'gzip',
