@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import type { V1Secret } from '@kubernetes/client-node';
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
-import { runBackup } from '../../../shared/backup/run-backup.js';
-import type { SecretPage } from '../../../shared/backup/secret-source.js';
-import { loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
+import { loadRecipientKeys } from '../../../shared/crypto/index.js';
 import { InterruptedError } from '../../../shared/errors/index.js';
 import {
   createKubeClients,
@@ -28,6 +26,7 @@ import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
 import { loadVerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type Harness, startHarness } from '../../support/job-harness.js';
+import { writeBackup } from '../../support/write-backup.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const layout = new BackupLayout('test-cluster');
@@ -46,36 +45,8 @@ describe('shared/restore/run-restore', function () {
   });
   afterEach(async () => h?.stop());
 
-  async function backupOf(items: V1Secret[]): Promise<string> {
-    const { keys: recipients } = await loadRecipientKeys([h.recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
-    const signing = await loadSigningKey(h.signer.privateKey, h.signer.passphraseFile, { now: new Date() });
-    async function* source(): AsyncGenerator<SecretPage> {
-      yield { items, resourceVersion: '1', restarted: false };
-    }
-    const r = await runBackup(
-      {
-        secrets: undefined as never,
-        store,
-        layout,
-        recipients,
-        signingKey: signing.key,
-        log,
-        clock: systemClock,
-        shutdown: new Shutdown(),
-      },
-      {
-        selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
-        compression: 'gzip',
-        segmentBytes: 1 << 20,
-        pageSize: 100,
-        allowEmpty: false,
-        allowShrink: true,
-        shrinkThreshold: 1,
-        source: source(),
-        skipShrinkGuard: true,
-      },
-    );
-    return r.backupId;
+  function backupOf(items: V1Secret[]): Promise<string> {
+    return writeBackup(items, { store, layout, recipient: h.recipient, signer: h.signer, log }, { allowEmpty: false });
   }
 
   async function restore(o: Partial<RestoreOptions> = {}, deps: Partial<RestoreDeps> = {}, report?: RestoreReport): Promise<RestoreReport> {
