@@ -5,6 +5,7 @@ import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeEventRecorder } from '../kube/events.js';
 import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { toolNamespace, withJobLock } from '../kube/job-lock.js';
+import { KubeSecretStore } from '../kube/secrets.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
@@ -51,10 +52,11 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     limits: { maxAttempts: s.apiRetryBudget },
     signal: ctx.shutdown.signal,
   });
+  const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log);
   const selection = selectionOf(s);
 
   if (s.dryRun) {
-    const plan = await planBackup(kube, selection, { pageSize: s.pageSize, log: ctx.log });
+    const plan = await planBackup(secrets, selection, { pageSize: s.pageSize, log: ctx.log });
     if (s.output === 'json') ctx.io.stdout.write(`${JSON.stringify({ dryRun: true, ...plan }, null, 2)}\n`);
     else {
       const rows = Object.entries(plan.byNamespace)
@@ -80,7 +82,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     try {
       result = await runBackup(
         {
-          kube,
+          secrets,
           store,
           layout,
           recipients,

@@ -1,4 +1,4 @@
-import type { KubeClients } from '../kube/client.js';
+import type { SecretStore } from '../kube/secrets.js';
 import type { Logger } from '../log/index.js';
 import { secretDataSize } from './secret-digest.js';
 import { listSelectedSecrets, type SecretSelection } from './secret-source.js';
@@ -11,9 +11,13 @@ export interface BackupPlan {
 }
 
 /** What a backup would contain: counts per namespace and type. Reads only; writes nothing. */
-export async function planBackup(kube: KubeClients, sel: SecretSelection, o: { pageSize: number; log: Logger }): Promise<BackupPlan> {
+export async function planBackup(
+  secrets: Pick<SecretStore, 'list'>,
+  sel: SecretSelection,
+  o: { pageSize: number; log: Logger },
+): Promise<BackupPlan> {
   let plan: BackupPlan = { secrets: 0, dataBytes: 0, byNamespace: {} };
-  for await (const page of listSelectedSecrets(kube, sel, o)) {
+  for await (const page of listSelectedSecrets(secrets, sel, o)) {
     if (page.restarted) plan = { secrets: 0, dataBytes: 0, byNamespace: {} };
     for (const s of page.items) {
       const ns = s.metadata?.namespace ?? '';

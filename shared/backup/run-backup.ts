@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
+import type { V1Secret } from '@kubernetes/client-node';
 import { encryptStream } from '../crypto/encrypt.js';
 import type { RecipientKey, SigningKey } from '../crypto/keys.js';
 import { InterruptedError, StewardError } from '../errors/index.js';
-import type { KubeClients } from '../kube/client.js';
+import type { SecretStore } from '../kube/secrets.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
@@ -26,7 +27,8 @@ import { SegmentWriter } from './segment-writer.js';
 
 /** Everything a backup run needs, built once by the job entrypoint. */
 export interface BackupDeps {
-  kube: KubeClients;
+  /** Where the selected Secrets are listed from (unless {@link BackupOptions.source} is given). */
+  secrets: Pick<SecretStore, 'list'>;
   store: ObjectStore;
   layout: BackupLayout;
   recipients: readonly RecipientKey[];
@@ -134,193 +136,156 @@ export async function cleanUpAbandonedBackup(
 }
 
 /**
- * Takes one backup: lists the selected Secrets page by page, streams them into bounded
- * segments (each one OpenPGP message of a gzip'd `v1 List`), reads every segment back to check
- * size and SHA-256, and finally writes the encrypted, signed index that makes the backup
- * complete. On any failure or interruption the index (if its upload started) and then the
- * segments written so far are deleted (and an in-flight multipart upload aborted), so a failed
- * run leaves nothing behind; if even that cleanup fails, the leftovers have no index and are
- * never a restore point (prune removes them), or, when the index could not be deleted, they are
- * all kept. A run killed before it could clean up leaves its in-flight note for the next one.
+ * Takes one backup, in the order README gives: lists the selected Secrets page by page and
+ * streams them into bounded segments (each one OpenPGP message of a gzip'd `v1 List`), refuses
+ * an empty or shrunken selection, reads every segment back to check size and SHA-256, and
+ * finally writes the encrypted, signed index that makes the backup complete. On any failure or
+ * interruption the index (if its upload started) and then the segments written so far are
+ * deleted (and an in-flight multipart upload aborted), so a failed run leaves nothing behind;
+ * if even that cleanup fails, the leftovers have no index and are never a restore point (prune
+ * removes them), or, when the index could not be deleted, they are all kept. A run killed before
+ * it could clean up leaves its in-flight note for the next one.
  */
 export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<BackupResult> {
-  const { store, layout, log, clock, shutdown } = deps;
-  const started = clock.now();
-  const backupId = newBackupId(started);
-  const kind = o.kind ?? 'scheduled';
-  const blog = log.child({ backupId });
-  const previous = o.skipShrinkGuard ? undefined : await latestCompleteBackup(store, layout);
-
-  const segments: SegmentEntry[] = [];
-  const uploadedKeys: string[] = [];
-  let secrets: SecretEntry[] = [];
-  let perNamespace: Record<string, number> = {};
-  let current: SegmentWriter | undefined;
-  let listRv = '';
-  let lastProgress = started.getTime();
-  let plaintextTotal = 0;
-
-  const clearInFlight = async () => {
-    try {
-      await deps.inFlight?.record(undefined);
-    } catch (e) {
-      blog.warn({ err: e }, 'could not clear the in-flight note on the Lease; the next run checks this backup again');
-    }
-  };
-  const closeSegment = async () => {
-    if (current === undefined) return;
-    const w = current;
-    current = undefined;
-    const r = await w.finish();
-    segments.push({
-      name: segmentName(segments.length + 1, o.compression),
-      size: r.size,
-      sha256: r.sha256,
-      items: r.items,
-      plaintextBytes: r.plaintextBytes,
-    });
-    plaintextTotal += r.plaintextBytes;
-    blog.info({ segment: segments.length, items: r.items, bytes: r.size }, 'segment stored');
-  };
-  // The index, once its upload started (it may be stored even when the put failed): removed
-  // first on failure, and the segments only after it, so that no index ever names missing segments.
-  let indexKey: string | undefined;
-  /** Deletes what this backup stored; `final`: the run gives up (the in-flight note is cleared once nothing is left). */
-  const discardAll = async (why: string, final = true) => {
-    if (current !== undefined) await current.abort(new Error(why));
-    current = undefined;
-    let cleaned = true;
-    try {
-      if (indexKey !== undefined) await store.delete([indexKey]);
-      indexKey = undefined;
-      if (uploadedKeys.length > 0) await store.delete(uploadedKeys);
-    } catch (e) {
-      cleaned = false;
-      blog.warn(
-        { err: e, objects: uploadedKeys.length, index: indexKey !== undefined },
-        indexKey !== undefined
-          ? 'could not delete the index of the abandoned backup, so its segments are kept too (it may be complete: verify-restore tells)'
-          : 'could not delete the segments of the abandoned backup; prune removes them later',
-      );
-    }
-    if (cleaned && final) await clearInFlight();
-    uploadedKeys.length = 0;
-    segments.length = 0;
-    secrets = [];
-    perNamespace = {};
-    plaintextTotal = 0;
-  };
-
-  await noteInFlight(deps, blog, backupId);
+  const run = new BackupRun(deps, o);
+  const previous = o.skipShrinkGuard ? undefined : await previousBackup(deps);
+  await noteInFlight(deps, run.log, run.backupId);
   try {
-    const source = o.source ?? listSelectedSecrets(deps.kube, o.selection, { pageSize: o.pageSize, log: blog });
+    await run.listAndWriteSegments();
+    run.refuseEmptyOrShrunk(previous);
+    await run.readBackSegments();
+    const indexBytes = await run.writeIndex();
+    await run.clearInFlight();
+    return run.result(indexBytes, previous);
+  } catch (e) {
+    await run.discardAll(e instanceof Error ? e.message : 'failed');
+    throw e;
+  }
+}
+
+/** The newest complete backup and how many Secrets it holds: what the shrink guard compares with. */
+async function previousBackup(deps: BackupDeps): Promise<BackupResult['previous']> {
+  const latest = await latestCompleteBackup(deps.store, deps.layout);
+  return latest?.meta ? { id: latest.id, secrets: latest.meta.secrets } : undefined;
+}
+
+/** A backup being written: what it has stored so far, and each phase of {@link runBackup}. */
+class BackupRun {
+  readonly started: Date;
+  readonly backupId: string;
+  readonly log: Logger;
+  private readonly kind: BackupKind;
+  private readonly segments: SegmentEntry[] = [];
+  /** Keys of the segments whose upload started, in order. */
+  private readonly uploadedKeys: string[] = [];
+  private secrets: SecretEntry[] = [];
+  private perNamespace: Record<string, number> = {};
+  /** The segment being filled and uploaded. */
+  private current: SegmentWriter | undefined;
+  private listRv = '';
+  private plaintextTotal = 0;
+  /**
+   * The index, once its upload started (it may be stored even when the put failed): removed
+   * first on failure, and the segments only after it, so that no index ever names missing segments.
+   */
+  private indexKey: string | undefined;
+
+  constructor(
+    private readonly deps: BackupDeps,
+    private readonly o: BackupOptions,
+  ) {
+    this.started = deps.clock.now();
+    this.backupId = newBackupId(this.started);
+    this.kind = o.kind ?? 'scheduled';
+    this.log = deps.log.child({ backupId: this.backupId });
+  }
+
+  /**
+   * Lists the selected Secrets page by page (or takes `BackupOptions.source`) and streams them,
+   * exported, into segments of at most `segmentBytes` of plaintext, each uploaded while it
+   * fills. A list that restarted (410 Gone) discards what was written and starts over.
+   */
+  async listAndWriteSegments(): Promise<void> {
+    const { clock, shutdown } = this.deps;
+    const source = this.o.source ?? listSelectedSecrets(this.deps.secrets, this.o.selection, { pageSize: this.o.pageSize, log: this.log });
+    let lastProgress = this.started.getTime();
     for await (const page of source) {
       shutdown.checkpoint();
       if (page.restarted) {
-        await discardAll('list restarted', false);
-        blog.warn('discarded the partial backup; starting over from a fresh list');
+        await this.discardAll('list restarted', false);
+        this.log.warn('discarded the partial backup; starting over from a fresh list');
       }
-      if (listRv === '' || page.restarted) listRv = page.resourceVersion;
-      for (const s of page.items) {
-        const exported = exportSecret(s);
-        const text = JSON.stringify(exported);
-        if (current !== undefined && current.itemCount > 0 && current.plaintextBytes + text.length > o.segmentBytes) {
-          await closeSegment();
-          shutdown.checkpoint();
-        }
-        if (current === undefined) {
-          const n = segments.length + 1;
-          const key = layout.segmentKey(backupId, n, o.compression);
-          uploadedKeys.push(key);
-          current = new SegmentWriter(store, key, {
-            recipients: deps.recipients,
-            compression: o.compression,
-            label: `segment ${n} of backup ${backupId}`,
-            now: started,
-          });
-        }
-        await current.add(text);
-        const ns = exported.metadata.namespace;
-        secrets.push({
-          namespace: ns,
-          name: exported.metadata.name,
-          type: exported.type,
-          dataSha256: secretDataDigest(s.data),
-          segment: segments.length + 1,
-          ...(exported.immutable ? { immutable: true } : {}),
-        });
-        perNamespace[ns] = (perNamespace[ns] ?? 0) + 1;
-      }
+      if (this.listRv === '' || page.restarted) this.listRv = page.resourceVersion;
+      for (const s of page.items) await this.addSecret(s);
       const now = clock.now().getTime();
       if (now - lastProgress >= 10_000) {
         lastProgress = now;
-        blog.info(
-          { items: secrets.length, bytes: plaintextTotal + (current?.plaintextBytes ?? 0), elapsedMs: now - started.getTime() },
+        this.log.info(
+          {
+            items: this.secrets.length,
+            bytes: this.plaintextTotal + (this.current?.plaintextBytes ?? 0),
+            elapsedMs: now - this.started.getTime(),
+          },
           'backup progress',
         );
       }
     }
-    await closeSegment();
+    await this.closeSegment();
     shutdown.checkpoint();
+  }
 
-    if (secrets.length === 0 && !o.allowEmpty) {
+  /** The safety rails: no empty backup (unless allowed), no drop beyond the threshold since `previous`. */
+  refuseEmptyOrShrunk(previous: BackupResult['previous']): void {
+    const { o } = this;
+    const count = this.secrets.length;
+    if (count === 0 && !o.allowEmpty) {
       throw new BackupRefusedError(
         'no Secrets matched the selection; refusing to record an empty backup (use --allow-empty if this is intended)',
       );
     }
-    if (previous?.meta && previous.meta.secrets > 0 && !o.allowShrink) {
-      const dropped = (previous.meta.secrets - secrets.length) / previous.meta.secrets;
+    if (previous !== undefined && previous.secrets > 0 && !o.allowShrink) {
+      const dropped = (previous.secrets - count) / previous.secrets;
       if (dropped > o.shrinkThreshold) {
         throw new BackupRefusedError(
-          `Secret count dropped from ${previous.meta.secrets} (backup ${previous.id}) to ${secrets.length}, ` +
+          `Secret count dropped from ${previous.secrets} (backup ${previous.id}) to ${count}, ` +
             `more than ${Math.round(o.shrinkThreshold * 100)}%; refusing (use --allow-shrink if this is intended)`,
         );
       }
     }
+  }
 
-    // Read back every segment: what the store kept must be what we sent.
-    for (const [i, seg] of segments.entries()) {
+  /** Reads back every segment: what the store kept must be what was sent. */
+  async readBackSegments(): Promise<void> {
+    const { store, shutdown } = this.deps;
+    for (const [i, seg] of this.segments.entries()) {
       shutdown.checkpoint();
-      const got = await store.digest(uploadedKeys[i]);
+      const got = await store.digest(this.uploadedKeys[i]);
       if (got.size !== seg.size || got.sha256 !== seg.sha256) {
         throw new StorageError({
           kind: 'integrity',
           operation: 'verify (read back)',
-          location: `${store.location}/${uploadedKeys[i]}`,
+          location: `${store.location}/${this.uploadedKeys[i]}`,
           detail: `stored object differs from what was uploaded (size ${got.size}, expected ${seg.size}; SHA-256 ${got.sha256 === seg.sha256 ? 'equal' : 'differs'}): the store altered it (see --s3-checksum)`,
         });
       }
     }
+  }
 
+  /**
+   * Writes the index last, encrypted and signed, and reads it back: once it is stored the
+   * backup is complete. Returns its stored size.
+   */
+  async writeIndex(): Promise<number> {
+    const { store, layout, clock, shutdown, recipients, signingKey } = this.deps;
+    const { o, backupId, kind } = this;
     const completed = clock.now();
-    const storedBytes = segments.reduce((n, s) => n + s.size, 0);
-    const index: BackupIndex = {
-      format: INDEX_FORMAT,
-      backupId,
-      cluster: layout.cluster,
-      kind,
-      createdAt: started.toISOString(),
-      completedAt: completed.toISOString(),
-      toolVersion: TOOL_VERSION,
-      listResourceVersion: listRv,
-      selection: {
-        namespaces: [...o.selection.namespaces],
-        excludeNamespaces: [...o.selection.excludeNamespaces],
-        ...(o.selection.selector ? { selector: o.selection.selector } : {}),
-        excludeTypes: [...o.selection.excludeTypes],
-      },
-      compression: o.compression,
-      recipients: deps.recipients.map((r) => r.fingerprint),
-      ...(deps.signingKey ? { signer: deps.signingKey.fingerprint } : {}),
-      segments,
-      secrets,
-      totals: { secrets: secrets.length, segments: segments.length, storedBytes, plaintextBytes: plaintextTotal },
-    };
+    const index = this.index(completed);
+    const { storedBytes } = index.totals;
     // Streamed, so that the index's text, a copy of it and its encrypted message are never
     // in memory at once (they grow with the number of Secrets).
     const encryptedIndex = encryptStream(Readable.from(indexJsonChunks(index), { objectMode: false }), {
-      recipients: deps.recipients,
-      signingKey: deps.signingKey,
+      recipients,
+      signingKey,
       label: `index of backup ${backupId}`,
       now: completed,
     });
@@ -329,18 +294,18 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
     // expired Lease may be cleaning up this backup's segments), no index must name them. Other
     // failures (no update permission, API down) are only logged, as for the first note; a lock
     // that could not be renewed for long stops itself, which the checkpoint sees.
-    await noteInFlight(deps, blog, backupId);
+    await noteInFlight(this.deps, this.log, backupId);
     shutdown.checkpoint();
-    indexKey = layout.indexKey(backupId);
-    const put = await store.put(indexKey, encryptedIndex, {
+    this.indexKey = layout.indexKey(backupId);
+    const put = await store.put(this.indexKey, encryptedIndex, {
       contentType: 'application/pgp-encrypted',
       metadata: toObjectMetadata({
         format: INDEX_FORMAT,
         kind,
         createdAt: index.createdAt,
         completedAt: index.completedAt,
-        secrets: secrets.length,
-        segments: segments.length,
+        secrets: this.secrets.length,
+        segments: this.segments.length,
         storedBytes,
         recipients: index.recipients,
         signer: index.signer,
@@ -348,31 +313,146 @@ export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<Bac
         compression: o.compression,
       }),
     });
-    const back = await store.digest(indexKey);
+    const back = await store.digest(this.indexKey);
     if (back.sha256 !== put.sha256) {
       throw new StorageError({
         kind: 'integrity',
         operation: 'verify (read back)',
-        location: `${store.location}/${indexKey}`,
+        location: `${store.location}/${this.indexKey}`,
         detail: 'stored index differs from what was uploaded: the store altered it (see --s3-checksum)',
       });
     }
-    indexKey = undefined;
-    await clearInFlight();
+    this.indexKey = undefined;
+    return put.size;
+  }
+
+  /** The index of the backup as written so far: every segment and Secret, and the totals. */
+  private index(completed: Date): BackupIndex {
+    const { o } = this;
+    const storedBytes = this.segments.reduce((n, s) => n + s.size, 0);
     return {
-      backupId,
-      location: `${store.location}/${layout.backupPrefix(backupId)}`,
-      secrets: secrets.length,
-      segments: segments.length,
-      storedBytes: storedBytes + put.size,
-      plaintextBytes: plaintextTotal,
-      durationMs: clock.now().getTime() - started.getTime(),
-      listResourceVersion: listRv,
-      perNamespace,
-      previous: previous?.meta ? { id: previous.id, secrets: previous.meta.secrets } : undefined,
+      format: INDEX_FORMAT,
+      backupId: this.backupId,
+      cluster: this.deps.layout.cluster,
+      kind: this.kind,
+      createdAt: this.started.toISOString(),
+      completedAt: completed.toISOString(),
+      toolVersion: TOOL_VERSION,
+      listResourceVersion: this.listRv,
+      selection: {
+        namespaces: [...o.selection.namespaces],
+        excludeNamespaces: [...o.selection.excludeNamespaces],
+        ...(o.selection.selector ? { selector: o.selection.selector } : {}),
+        excludeTypes: [...o.selection.excludeTypes],
+      },
+      compression: o.compression,
+      recipients: this.deps.recipients.map((r) => r.fingerprint),
+      ...(this.deps.signingKey ? { signer: this.deps.signingKey.fingerprint } : {}),
+      segments: this.segments,
+      secrets: this.secrets,
+      totals: { secrets: this.secrets.length, segments: this.segments.length, storedBytes, plaintextBytes: this.plaintextTotal },
     };
-  } catch (e) {
-    await discardAll(e instanceof Error ? e.message : 'failed');
-    throw e;
+  }
+
+  /** What the job reports about the complete backup. */
+  result(indexBytes: number, previous: BackupResult['previous']): BackupResult {
+    const { store, layout, clock } = this.deps;
+    return {
+      backupId: this.backupId,
+      location: `${store.location}/${layout.backupPrefix(this.backupId)}`,
+      secrets: this.secrets.length,
+      segments: this.segments.length,
+      storedBytes: this.segments.reduce((n, s) => n + s.size, 0) + indexBytes,
+      plaintextBytes: this.plaintextTotal,
+      durationMs: clock.now().getTime() - this.started.getTime(),
+      listResourceVersion: this.listRv,
+      perNamespace: this.perNamespace,
+      previous,
+    };
+  }
+
+  async clearInFlight(): Promise<void> {
+    try {
+      await this.deps.inFlight?.record(undefined);
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not clear the in-flight note on the Lease; the next run checks this backup again');
+    }
+  }
+
+  /** Deletes what this backup stored; `final`: the run gives up (the in-flight note is cleared once nothing is left). */
+  async discardAll(why: string, final = true): Promise<void> {
+    const { store } = this.deps;
+    if (this.current !== undefined) await this.current.abort(new Error(why));
+    this.current = undefined;
+    let cleaned = true;
+    try {
+      if (this.indexKey !== undefined) await store.delete([this.indexKey]);
+      this.indexKey = undefined;
+      if (this.uploadedKeys.length > 0) await store.delete(this.uploadedKeys);
+    } catch (e) {
+      cleaned = false;
+      this.log.warn(
+        { err: e, objects: this.uploadedKeys.length, index: this.indexKey !== undefined },
+        this.indexKey !== undefined
+          ? 'could not delete the index of the abandoned backup, so its segments are kept too (it may be complete: verify-restore tells)'
+          : 'could not delete the segments of the abandoned backup; prune removes them later',
+      );
+    }
+    if (cleaned && final) await this.clearInFlight();
+    this.uploadedKeys.length = 0;
+    this.segments.length = 0;
+    this.secrets = [];
+    this.perNamespace = {};
+    this.plaintextTotal = 0;
+  }
+
+  /** Adds one Secret to the segment being filled, closing it first when the Secret would not fit. */
+  private async addSecret(s: V1Secret): Promise<void> {
+    const { o } = this;
+    const exported = exportSecret(s);
+    const text = JSON.stringify(exported);
+    if (this.current !== undefined && this.current.itemCount > 0 && this.current.plaintextBytes + text.length > o.segmentBytes) {
+      await this.closeSegment();
+      this.deps.shutdown.checkpoint();
+    }
+    if (this.current === undefined) {
+      const n = this.segments.length + 1;
+      const key = this.deps.layout.segmentKey(this.backupId, n, o.compression);
+      this.uploadedKeys.push(key);
+      this.current = new SegmentWriter(this.deps.store, key, {
+        recipients: this.deps.recipients,
+        compression: o.compression,
+        label: `segment ${n} of backup ${this.backupId}`,
+        now: this.started,
+      });
+    }
+    await this.current.add(text);
+    const ns = exported.metadata.namespace;
+    this.secrets.push({
+      namespace: ns,
+      name: exported.metadata.name,
+      type: exported.type,
+      dataSha256: secretDataDigest(s.data),
+      segment: this.segments.length + 1,
+      ...(exported.immutable ? { immutable: true } : {}),
+    });
+    this.perNamespace[ns] = (this.perNamespace[ns] ?? 0) + 1;
+  }
+
+  /** Finishes the segment being filled (its upload completes) and records it. */
+  private async closeSegment(): Promise<void> {
+    if (this.current === undefined) return;
+    const w = this.current;
+    this.current = undefined;
+    const r = await w.finish();
+    this.segments.push({
+      name: segmentName(this.segments.length + 1, this.o.compression),
+      size: r.size,
+      sha256: r.sha256,
+      items: r.items,
+      plaintextBytes: r.plaintextBytes,
+    });
+    this.plaintextTotal += r.plaintextBytes;
+    this.log.info({ segment: this.segments.length, items: r.items, bytes: r.size }, 'segment stored');
   }
 }

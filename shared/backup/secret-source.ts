@@ -1,9 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import type { KubeClients } from '../kube/client.js';
 import { isKubeError } from '../kube/kube-error.js';
-import { listPages } from '../kube/list-pages.js';
+import type { SecretStore } from '../kube/secrets.js';
 import type { Logger } from '../log/index.js';
-import { secretDataSize } from './secret-digest.js';
 
 /** Which Secrets a backup (or a drift check) covers. */
 export interface SecretSelection {
@@ -25,10 +23,10 @@ export interface SecretPage {
 }
 
 /**
- * Secret data per list page. A page costs about four times its size while it is in flight (the
- * response bytes, their text, the parsed objects, the exported JSON), so 4 MiB keeps that near
- * 20 MiB; at 16 MiB (the listing default) the backup's peak RSS was about 30 MiB higher at
- * 10,000 Secrets (npm run bench), for a handful of list requests saved.
+ * Bytes of Secrets per list page. A page costs about four times its size while it is in flight
+ * (the response bytes, their text, the parsed objects, the exported JSON), so a quarter of the
+ * listing default keeps the backup's peak RSS visibly lower (`npm run bench`) for a handful of
+ * list requests more.
  */
 export const PAGE_TARGET_BYTES = 4 * 1024 * 1024;
 
@@ -56,7 +54,7 @@ export function selectionFieldSelector(sel: SecretSelection, allNamespaces: bool
  * consistent walk; after `maxRestarts` the error is raised.
  */
 export async function* listSelectedSecrets(
-  kube: KubeClients,
+  secrets: Pick<SecretStore, 'list'>,
   sel: SecretSelection,
   opts: { pageSize: number; log: Logger; maxRestarts?: number },
 ): AsyncGenerator<SecretPage> {
@@ -66,16 +64,12 @@ export async function* listSelectedSecrets(
     let first = true;
     try {
       for (const namespace of targets) {
-        const fieldSelector = selectionFieldSelector(sel, namespace === undefined);
-        const op = { verb: 'list', kind: 'Secret', namespace };
-        const fetch = (req: { limit: number; _continue?: string }) =>
-          namespace === undefined
-            ? kube.core.listSecretForAllNamespaces({ ...req, labelSelector: sel.selector, fieldSelector })
-            : kube.core.listNamespacedSecret({ namespace, ...req, labelSelector: sel.selector, fieldSelector });
-        const pages = listPages(kube.caller, op, fetch, {
+        const pages = secrets.list(namespace, {
+          labelSelector: sel.selector,
+          fieldSelector: selectionFieldSelector(sel, namespace === undefined),
           pageSize: opts.pageSize,
-          sizeOf: (s: V1Secret) => 512 + secretDataSize(s.data) * 1.34,
-          targetPageBytes: PAGE_TARGET_BYTES,
+          pageBytes: PAGE_TARGET_BYTES,
+          // A restart is the whole walk's, below: one namespace's pages must not be mixed with another snapshot.
           maxRestarts: 0,
         });
         for await (const page of pages) {

@@ -7,3 +7,12 @@ export { describeObject, isKubeError, KubeError, type KubeOp } from './kube-erro
 export { type KubeSettings, kubeSettings, type LockSettings, lockSettings } from './kube-settings.js';
 export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
 export { type ListPage, type ListPagesOptions, listPages } from './list-pages.js';
+export { KubeNamespaceStore, type NamespaceStore } from './namespaces.js';
+export {
+  KubeSecretStore,
+  type MetadataPatch,
+  type SecretListOptions,
+  type SecretMetadata,
+  type SecretStore,
+  type WriteOptions,
+} from './secrets.js';

@@ -9,9 +9,12 @@ export interface KubeOp {
   kind: string;
   namespace?: string;
   name?: string;
-  /** Extra words after the object, e.g. `(dry run)`. */
+  /** Extra words after the object, e.g. {@link DRY_RUN_DETAIL}. */
   detail?: string;
 }
+
+/** {@link KubeOp.detail} of a write sent with `dryRun=All`. */
+export const DRY_RUN_DETAIL = '(dry run)';
 
 /** `Secret payments/db-creds`, `Secrets in all namespaces`, `Namespace payments`. */
 export function describeObject(op: Pick<KubeOp, 'kind' | 'namespace' | 'name'>): string {

@@ -1,8 +1,9 @@
-import { type CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import { type CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.js';
 import type { KubeCaller } from './kube-call.js';
-import { KubeError } from './kube-error.js';
+import { DRY_RUN_DETAIL, KubeError, type KubeOp } from './kube-error.js';
 import { type ListPage, listMetadataPages, listPages, type MetadataOnly } from './list-pages.js';
+import { sendDiscardingAnswer } from './raw-request.js';
 
 /**
  * A Secret as a metadata-only list returns it: name, namespace, labels, annotations,
@@ -19,15 +20,55 @@ export interface MetadataPatch {
   annotations?: Record<string, string | null>;
 }
 
+/** How {@link SecretStore.list} asks for its pages. */
+export interface SecretListOptions {
+  labelSelector?: string;
+  /** Filters on the server, e.g. `type!=helm.sh/release.v1,metadata.namespace!=kube-system`. */
+  fieldSelector?: string;
+  /** Items asked for by the first request. @default 250 */
+  pageSize?: number;
+  /**
+   * Bounds memory: after the first page, each request asks for about this many bytes of Secrets
+   * (between 10 and 4 × `pageSize` items), estimated from the page before. @default 16 MiB
+   */
+  pageBytes?: number;
+  /**
+   * Restarts after a continue token expired (410 Gone), signalled by `restarted` on the next
+   * page; 0 throws the KubeError instead, for a caller that restarts a larger walk. @default 3
+   */
+  maxRestarts?: number;
+  /** Words after the object in errors and retry log lines, e.g. `(read back, label app=x)`. */
+  detail?: string;
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /**
+   * Sends it with `dryRun=All`: the API server authorises, admits and validates it, and persists
+   * nothing. Errors say `(dry run)`. @default false
+   */
+  dryRun?: boolean;
+  /**
+   * Retries after a 5xx or a lost connection, when the write may have happened. Safe when a
+   * repeat cannot write twice: a write guarded by a precondition fails with 409 (or 404) when
+   * the first attempt did happen, and a create of a name unique to the caller with AlreadyExists,
+   * which the caller must then recognise as its own. Without it, the KubeError is thrown with
+   * `outcomeUnknown` and the caller re-reads. 429 and refused connections are always retried.
+   * @default false for create, true for replace, patchMetadata and delete
+   */
+  retryUnknownOutcome?: boolean;
+}
+
 /**
- * The Secret operations jobs need, as a narrow seam in front of the API. Every write is
- * guarded: `replace` and `patchMetadata` by resourceVersion (409 when stale), `delete` by
- * optional uid/resourceVersion preconditions. Failures are {@link KubeError}s naming the
- * operation and the Secret, never its data.
+ * The one way jobs read and write Secrets: a narrow seam in front of the API, with the fast
+ * paths behind it (dry-run writes, creates whose echo is not read, delete by label, metadata-only
+ * and byte-bounded lists). Every write is guarded: `replace` and `patchMetadata` by
+ * resourceVersion (409 when stale), `delete` by optional uid/resourceVersion preconditions.
+ * Failures are {@link KubeError}s naming the operation and the Secret, never its data.
  */
 export interface SecretStore {
   /** Pages of Secrets in `namespace` (every namespace when undefined), memory bounded by page. */
-  list(namespace: string | undefined, options?: { labelSelector?: string; pageSize?: number }): AsyncGenerator<ListPage<V1Secret>>;
+  list(namespace: string | undefined, options?: SecretListOptions): AsyncGenerator<ListPage<V1Secret>>;
   /**
    * Pages of Secrets' metadata only (`as=PartialObjectMetadataList`): no value leaves the API
    * server, and a page of thousands of Secrets costs a few MiB. Same pagination and 410 restart
@@ -39,14 +80,31 @@ export interface SecretStore {
   ): AsyncGenerator<ListPage<SecretMetadata>>;
   /** The Secret, or undefined when it does not exist. */
   get(namespace: string, name: string): Promise<V1Secret | undefined>;
-  /** Creates a Secret; fails with AlreadyExists (409) when the name is taken. */
-  create(namespace: string, body: V1Secret): Promise<V1Secret>;
+  /** Creates a Secret and returns what the API server stored; fails with AlreadyExists (409) when the name is taken. */
+  create(namespace: string, body: V1Secret, options?: WriteOptions): Promise<V1Secret>;
+  /**
+   * {@link create} for a caller that does not need the Secret the API server echoes back (it
+   * reads it back otherwise, or not at all): the answer is not parsed, which saves most of the
+   * CPU and memory a create costs the client.
+   */
+  createWithoutEcho(namespace: string, body: V1Secret, options?: WriteOptions): Promise<void>;
   /** Replaces a Secret (PUT); `body.metadata.resourceVersion` is required and is the precondition. */
-  replace(namespace: string, name: string, body: V1Secret): Promise<V1Secret>;
+  replace(namespace: string, name: string, body: V1Secret, options?: WriteOptions): Promise<V1Secret>;
   /** JSON merge patch of labels and annotations only, guarded by resourceVersion. */
   patchMetadata(namespace: string, name: string, patch: MetadataPatch): Promise<V1Secret>;
   /** Deletes a Secret; false when it was already gone. Preconditions fail with 409. */
-  delete(namespace: string, name: string, preconditions?: { uid?: string; resourceVersion?: string }): Promise<boolean>;
+  delete(
+    namespace: string,
+    name: string,
+    preconditions?: { uid?: string; resourceVersion?: string },
+    options?: WriteOptions,
+  ): Promise<boolean>;
+  /**
+   * Deletes every Secret of `namespace` that `labelSelector` selects with ONE `deletecollection`
+   * request (retried: it is idempotent). The answer, every deleted Secret with its data, is not
+   * parsed. A 403 means the Role lacks deletecollection.
+   */
+  deleteCollection(namespace: string, labelSelector: string): Promise<void>;
 }
 
 /** Rough bytes of a Secret, for adapting list page sizes. */
@@ -57,25 +115,40 @@ function sizeOfSecret(s: V1Secret): number {
   return n;
 }
 
-/** {@link SecretStore} on the Kubernetes API through a {@link KubeCaller} (retries, error conversion). */
+/** The query parameter of a dry-run write, as the typed calls take it. */
+const dryRunParam = (o: WriteOptions) => (o.dryRun ? { dryRun: 'All' } : {});
+
+/**
+ * {@link SecretStore} on the Kubernetes API through a {@link KubeCaller} (retries, error
+ * conversion). Which caller decides when retrying stops: a job makes a second store with a
+ * caller that keeps retrying after a shutdown request for its cleanup.
+ */
 export class KubeSecretStore implements SecretStore {
+  /**
+   * @param log warns when a metadata-only list was answered with full objects.
+   * @param kubeConfig the kubeconfig `core` was made from: {@link createWithoutEcho} and
+   *   {@link deleteCollection} send their requests with it and drop the answer unparsed (see
+   *   raw-request.ts). Without it they go through `core` (the same requests; the answer is
+   *   parsed, then dropped).
+   */
   constructor(
     private readonly core: CoreV1Api,
     private readonly caller: KubeCaller,
-    /** Warns when a metadata-only list was answered with full objects. */
     private readonly log?: Logger,
+    private readonly kubeConfig?: KubeConfig,
   ) {}
 
-  list(namespace: string | undefined, options: { labelSelector?: string; pageSize?: number } = {}): AsyncGenerator<ListPage<V1Secret>> {
-    const op = { verb: 'list', kind: 'Secret', namespace };
+  list(namespace: string | undefined, options: SecretListOptions = {}): AsyncGenerator<ListPage<V1Secret>> {
+    const op = { verb: 'list', kind: 'Secret', namespace, detail: options.detail };
+    const { labelSelector, fieldSelector } = options;
     return listPages<V1Secret>(
       this.caller,
       op,
       (req) =>
         namespace === undefined
-          ? this.core.listSecretForAllNamespaces({ limit: req.limit, _continue: req._continue, labelSelector: options.labelSelector })
-          : this.core.listNamespacedSecret({ namespace, limit: req.limit, _continue: req._continue, labelSelector: options.labelSelector }),
-      { pageSize: options.pageSize, sizeOf: sizeOfSecret },
+          ? this.core.listSecretForAllNamespaces({ limit: req.limit, _continue: req._continue, labelSelector, fieldSelector })
+          : this.core.listNamespacedSecret({ namespace, limit: req.limit, _continue: req._continue, labelSelector, fieldSelector }),
+      { pageSize: options.pageSize, targetPageBytes: options.pageBytes, maxRestarts: options.maxRestarts, sizeOf: sizeOfSecret },
     );
   }
 
@@ -121,20 +194,32 @@ export class KubeSecretStore implements SecretStore {
     }
   }
 
-  create(namespace: string, body: V1Secret): Promise<V1Secret> {
-    const name = body.metadata?.name;
-    return this.caller.call({ verb: 'create', kind: 'Secret', namespace, name }, () =>
-      this.core.createNamespacedSecret({ namespace, body }),
+  create(namespace: string, body: V1Secret, options: WriteOptions = {}): Promise<V1Secret> {
+    return this.caller.call(
+      this.writeOp('create', namespace, body.metadata?.name, options),
+      () => this.core.createNamespacedSecret({ namespace, body, ...dryRunParam(options) }),
+      { idempotent: options.retryUnknownOutcome ?? false },
     );
   }
 
-  replace(namespace: string, name: string, body: V1Secret): Promise<V1Secret> {
+  async createWithoutEcho(namespace: string, body: V1Secret, options: WriteOptions = {}): Promise<void> {
+    const kc = this.kubeConfig;
+    const send: () => Promise<unknown> =
+      kc === undefined
+        ? () => this.core.createNamespacedSecret({ namespace, body, ...dryRunParam(options) })
+        : () => sendDiscardingAnswer(kc, 'POST', `${secretsPath(namespace)}${options.dryRun ? '?dryRun=All' : ''}`, JSON.stringify(body));
+    await this.caller.call(this.writeOp('create', namespace, body.metadata?.name, options), send, {
+      idempotent: options.retryUnknownOutcome ?? false,
+    });
+  }
+
+  replace(namespace: string, name: string, body: V1Secret, options: WriteOptions = {}): Promise<V1Secret> {
     if (!body.metadata?.resourceVersion) throw new Error(`replace Secret ${namespace}/${name}: a resourceVersion precondition is required`);
     return this.caller.call(
-      { verb: 'update', kind: 'Secret', namespace, name },
-      () => this.core.replaceNamespacedSecret({ namespace, name, body }),
+      this.writeOp('update', namespace, name, options),
+      () => this.core.replaceNamespacedSecret({ namespace, name, body, ...dryRunParam(options) }),
       // Guarded by resourceVersion: a repeat after an unknown outcome fails with 409 instead of writing twice.
-      { idempotent: true },
+      { idempotent: options.retryUnknownOutcome ?? true },
     );
   }
 
@@ -153,12 +238,23 @@ export class KubeSecretStore implements SecretStore {
     );
   }
 
-  async delete(namespace: string, name: string, preconditions?: { uid?: string; resourceVersion?: string }): Promise<boolean> {
+  async delete(
+    namespace: string,
+    name: string,
+    preconditions?: { uid?: string; resourceVersion?: string },
+    options: WriteOptions = {},
+  ): Promise<boolean> {
     try {
       await this.caller.call(
-        { verb: 'delete', kind: 'Secret', namespace, name },
-        () => this.core.deleteNamespacedSecret({ namespace, name, body: preconditions ? { preconditions } : undefined }),
-        { idempotent: true },
+        this.writeOp('delete', namespace, name, options),
+        () =>
+          this.core.deleteNamespacedSecret({
+            namespace,
+            name,
+            body: preconditions ? { preconditions } : undefined,
+            ...dryRunParam(options),
+          }),
+        { idempotent: options.retryUnknownOutcome ?? true },
       );
       return true;
     } catch (e) {
@@ -166,4 +262,24 @@ export class KubeSecretStore implements SecretStore {
       throw e;
     }
   }
+
+  async deleteCollection(namespace: string, labelSelector: string): Promise<void> {
+    const kc = this.kubeConfig;
+    const send: () => Promise<unknown> =
+      kc === undefined
+        ? () => this.core.deleteCollectionNamespacedSecret({ namespace, labelSelector })
+        : () => sendDiscardingAnswer(kc, 'DELETE', `${secretsPath(namespace)}?labelSelector=${encodeURIComponent(labelSelector)}`);
+    await this.caller.call({ verb: 'deletecollection', kind: 'Secret', namespace, detail: `(label ${labelSelector})` }, send, {
+      idempotent: true,
+    });
+  }
+
+  private writeOp(verb: string, namespace: string, name: string | undefined, options: WriteOptions): KubeOp {
+    return { verb, kind: 'Secret', namespace, name, detail: options.dryRun ? DRY_RUN_DETAIL : undefined };
+  }
+}
+
+/** The path of a namespace's Secrets, as client-node builds it. */
+function secretsPath(namespace: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
 }

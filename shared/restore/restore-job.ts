@@ -3,7 +3,15 @@ import { cleanUpAbandonedBackup } from '../backup/run-backup.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey, type RecipientKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { errorText, InterruptedError } from '../errors/index.js';
-import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import {
+  createKubeClients,
+  KubeEventRecorder,
+  KubeNamespaceStore,
+  KubeSecretStore,
+  loadKubeConfig,
+  toolNamespace,
+  withJobLock,
+} from '../kube/index.js';
 import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { redactor } from '../log/index.js';
 import type { CommandContext } from '../runtime/command.js';
@@ -12,7 +20,6 @@ import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
 import { RestoreSelection } from './restore-selection.js';
 import type { RestoreSettings } from './restore-settings.js';
-import { KubeRestoreTarget } from './restore-target.js';
 import { emptyRestoreReport, type RestoreReport, runRestore } from './run-restore.js';
 
 /**
@@ -51,10 +58,9 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const selection = new RestoreSelection({ namespaces: s.namespace, names: s.name, selector: s.selector, mapping: s.mapNamespace });
-  const target = new KubeRestoreTarget(kube.core, kube.caller);
   const deps = {
-    kube,
-    target,
+    secrets: new KubeSecretStore(kube.core, kube.caller, ctx.log),
+    namespaces: new KubeNamespaceStore(kube.core, kube.caller),
     store,
     layout,
     keys,

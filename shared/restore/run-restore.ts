@@ -27,7 +27,7 @@ import type { ExportedSecret } from '../backup/secret-export.js';
 import type { SecretPage } from '../backup/secret-source.js';
 import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import { ConfigError, errorText, StewardError } from '../errors/index.js';
-import { isKubeError, type KubeClients } from '../kube/index.js';
+import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
@@ -39,7 +39,6 @@ import { BackupVerificationError } from '../verify-restore/verification-error.js
 import type { VerificationKeys } from '../verify-restore/verification-keys.js';
 import { contentDigest, decideAction, liveFacts, type PlannedSecret, type RestoreAction, WRITE_ACTIONS } from './restore-plan.js';
 import type { RestoreSelection } from './restore-selection.js';
-import type { RestoreTarget } from './restore-target.js';
 
 const MIB = 1024 * 1024;
 /** Up to this many Secrets in a namespace are read one by one; more, and the namespace is listed. */
@@ -49,8 +48,9 @@ const GET_EACH_LIMIT = 20;
 export class RestoreRefusedError extends StewardError {}
 
 export interface RestoreDeps {
-  kube: KubeClients;
-  target: RestoreTarget;
+  /** Every Secret read and write of the restore (sent with `dryRun=All` on a dry run). */
+  secrets: SecretStore;
+  namespaces: NamespaceStore;
   store: ObjectStore;
   layout: BackupLayout;
   keys: VerificationKeys;
@@ -108,140 +108,211 @@ export function emptyRestoreReport(o: Pick<RestoreOptions, 'dryRun' | 'mode'>): 
  * {@link RestoreRefusedError}, ConfigError (missing namespaces), or what stopped it.
  */
 export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: RestoreReport): Promise<RestoreReport> {
-  const { store, layout, target, log, shutdown } = deps;
   const t0 = performance.now();
-  const now = deps.clock.now();
+  const run = new RestoreRun(deps, o, report);
   try {
-    const backupId = await resolveBackupId(store, layout, o.backup);
+    const backup = await run.openBackup();
+    await run.verifyAndSelect(backup);
+    await run.planAgainstLive();
+    await run.saveWhatIsOverwritten();
+    await run.writePlanned(backup);
+    return report;
+  } finally {
+    run.count();
+    report.durationMs = Math.round(performance.now() - t0);
+  }
+}
+
+/** A restore in progress: the phases of {@link runRestore}, in order; each ends by setting `report.stage`. */
+class RestoreRun {
+  private readonly now: Date;
+  private log: Logger;
+  /** The selected Secrets of the backup, by `namespace/name` in the backup. */
+  private readonly bySource = new Map<string, PlannedSecret>();
+  /** Namespaces written into, sorted. */
+  private targetNamespaces: string[] = [];
+  /** Target namespaces that do not exist (created first with --create-namespaces). */
+  private missingNamespaces: string[] = [];
+
+  constructor(
+    private readonly deps: RestoreDeps,
+    private readonly o: RestoreOptions,
+    private readonly report: RestoreReport,
+  ) {
+    this.now = deps.clock.now();
+    this.log = deps.log;
+  }
+
+  /** Finds the backup (`latest`: the newest complete scheduled one) and opens it: its index is verified. */
+  async openBackup(): Promise<VerifiedBackup> {
+    const { store, layout } = this.deps;
+    const backupId = await resolveBackupId(store, layout, this.o.backup);
     if (backupId === undefined)
       throw new RestoreRefusedError(
         `there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to restore from`,
       );
-    report.backupId = backupId;
-    const backup = await VerifiedBackup.open({ store, layout, keys: deps.keys, now }, backupId);
-    report.warnings.push(...backup.warnings);
-    const blog = log.child({ backupId });
+    this.report.backupId = backupId;
+    const backup = await VerifiedBackup.open({ store, layout, keys: this.deps.keys, now: this.now }, backupId);
+    this.report.warnings.push(...backup.warnings);
+    this.log = this.deps.log.child({ backupId });
+    return backup;
+  }
 
-    // 1. Verify everything, and note what is selected.
-    const bySource = new Map<string, PlannedSecret>();
+  /**
+   * 1. Verify: reads every segment, checking each Secret against the index (any mismatch stops
+   * the restore before anything is written), and notes the selected ones with small facts only
+   * (names, hashes, validity). Refuses a `--name` the backup lacks, or an empty selection.
+   */
+  async verifyAndSelect(backup: VerifiedBackup): Promise<void> {
+    const { o, report } = this;
     const seenNamespaces = new Set<string>();
     for (let n = 1; n <= backup.segmentCount; n++) {
-      shutdown.checkpoint();
+      this.deps.shutdown.checkpoint();
       for await (const item of backup.readSegment(n)) {
-        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backupId, item.mismatch, { segment: n });
+        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
         const s = item.secret;
         if (!o.selection.selects(s)) continue;
         seenNamespaces.add(s.metadata.namespace);
-        const v = validateSecret(s, now);
-        const p: PlannedSecret = {
-          source: { namespace: s.metadata.namespace, name: s.metadata.name },
-          target: { namespace: o.selection.targetNamespace(s.metadata.namespace), name: s.metadata.name },
-          type: s.type,
-          immutable: s.immutable ?? false,
-          dataSha256: item.entry.dataSha256,
-          contentSha256: contentDigest(s),
-          segment: n,
-          action: 'skip',
-          outcome: 'pending',
-        };
-        const invalid = v.problems.filter((x) => x.severity === 'invalid').map((x) => x.message);
-        const content = [...v.problems.filter((x) => x.severity === 'content').map((x) => x.message), ...v.warnings];
-        if (invalid.length > 0) p.invalid = invalid;
-        if (content.length > 0) p.contentWarnings = content;
-        bySource.set(`${p.source.namespace}/${p.source.name}`, p);
+        const p = this.planned(s, item.entry.dataSha256, n);
+        this.bySource.set(`${p.source.namespace}/${p.source.name}`, p);
       }
     }
     report.stage = 'verified';
-    blog.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: bySource.size }, 'backup verified');
-    const missingNames = [...o.selection.names].filter((k) => !bySource.has(k));
+    this.log.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: this.bySource.size }, 'backup verified');
+    const missingNames = [...o.selection.names].filter((k) => !this.bySource.has(k));
     if (missingNames.length > 0)
-      throw new RestoreRefusedError(`not in backup ${backupId}: ${missingNames.join(', ')}; nothing was written`);
-    if (bySource.size === 0) throw new RestoreRefusedError(`no Secret in backup ${backupId} matches the selection; nothing was written`);
+      throw new RestoreRefusedError(`not in backup ${backup.id}: ${missingNames.join(', ')}; nothing was written`);
+    if (this.bySource.size === 0)
+      throw new RestoreRefusedError(`no Secret in backup ${backup.id} matches the selection; nothing was written`);
     for (const from of o.selection.unusedMappings(seenNamespaces))
       report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
-    const planned = [...bySource.values()];
-    report.items = planned;
+    report.items = [...this.bySource.values()];
+  }
 
-    // 2. Plan against the live cluster.
-    const candidates = planned.filter(
-      (p) =>
-        decideAction(p, undefined, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES })
-          .action !== 'skip',
-    );
-    const targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
-    const missingNamespaces: string[] = [];
-    for (const ns of targetNamespaces) if (!(await target.namespaceExists(ns))) missingNamespaces.push(ns);
-    if (missingNamespaces.length > 0 && !o.createNamespaces) {
+  /**
+   * 2. Plan: the target namespaces must exist (or --create-namespaces); the live Secrets that
+   * could be written are read, and each selected Secret gets its action.
+   */
+  async planAgainstLive(): Promise<void> {
+    const { o, report } = this;
+    const policy = { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES };
+    const candidates = report.items.filter((p) => decideAction(p, undefined, policy).action !== 'skip');
+    this.targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
+    for (const ns of this.targetNamespaces) if (!(await this.deps.namespaces.exists(ns))) this.missingNamespaces.push(ns);
+    const missing = this.missingNamespaces;
+    if (missing.length > 0 && !o.createNamespaces) {
       throw ConfigError.single(
         '--create-namespaces / SECRET_STEWARD_CREATE_NAMESPACES',
-        `target namespace${missingNamespaces.length === 1 ? '' : 's'} ${missingNamespaces.join(', ')} ${missingNamespaces.length === 1 ? 'does' : 'do'} not exist; ` +
+        `target namespace${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist; ` +
           'create them, restore into others with --map-namespace FROM=TO, or give --create-namespaces. Nothing was written',
       );
     }
-    const toCreate = new Set(missingNamespaces);
-    for (const ns of targetNamespaces) {
-      if (toCreate.has(ns)) continue;
-      shutdown.checkpoint();
-      const inNs = candidates.filter((p) => p.target.namespace === ns);
-      if (inNs.length <= GET_EACH_LIMIT) {
-        for (const p of inNs) {
-          const live = await target.get(ns, p.target.name);
-          if (live) p.live = liveFacts(live);
-        }
-      } else {
-        const wanted = new Map(inNs.map((p) => [p.target.name, p]));
-        for await (const page of target.list(ns)) {
-          for (const live of page) {
-            const p = wanted.get(live.metadata?.name ?? '');
-            if (p) p.live = liveFacts(live);
-          }
-        }
-      }
-    }
-    for (const p of planned)
-      Object.assign(
-        p,
-        decideAction(p, p.live, { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES }),
+    for (const ns of this.targetNamespaces) {
+      if (missing.includes(ns)) continue;
+      this.deps.shutdown.checkpoint();
+      await this.readLive(
+        ns,
+        candidates.filter((p) => p.target.namespace === ns),
       );
+    }
+    for (const p of report.items) Object.assign(p, decideAction(p, p.live, policy));
     report.stage = 'planned';
+  }
 
-    // 3. Save what is about to be overwritten.
-    const replacing = planned.filter((p) => p.action === 'overwrite' || p.action === 'recreate');
-    if (!o.dryRun && replacing.length > 0) {
-      report.preRestoreBackupId = await savePreRestore(deps, replacing, targetNamespaces);
-      blog.info(
+  /**
+   * 3. Save: with --mode overwrite, the live Secrets about to be overwritten or recreated are
+   * backed up first (kind `pre-restore`); restoring that backup undoes the restore. Not on a dry run.
+   */
+  async saveWhatIsOverwritten(): Promise<void> {
+    const { report } = this;
+    const replacing = report.items.filter((p) => p.action === 'overwrite' || p.action === 'recreate');
+    if (!this.o.dryRun && replacing.length > 0) {
+      report.preRestoreBackupId = await savePreRestore(this.deps, replacing, this.targetNamespaces);
+      this.log.info(
         { preRestoreBackupId: report.preRestoreBackupId, secrets: replacing.length },
         'live Secrets about to be overwritten are backed up; restore that backup to undo',
       );
     }
     report.stage = 'saved';
+  }
 
-    // 4. Write.
-    for (const ns of missingNamespaces) {
-      await target.createNamespace(ns, o.dryRun);
+  /**
+   * 4. Write: creates the missing namespaces, then reads the backup again, segment by segment
+   * (verified again as it is read), and writes each planned Secret.
+   */
+  async writePlanned(backup: VerifiedBackup): Promise<void> {
+    const { o, report } = this;
+    for (const ns of this.missingNamespaces) {
+      await this.deps.namespaces.create(ns, { labels: { 'app.kubernetes.io/created-by': 'secret-steward-restore' }, dryRun: o.dryRun });
       if (!o.dryRun) report.namespacesCreated.push(ns);
     }
-    for (const p of planned) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
-    const segments = [...new Set(planned.filter((p) => WRITE_ACTIONS.has(p.action)).map((p) => p.segment))].sort((a, b) => a - b);
+    for (const p of report.items) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
+    const toCreate = new Set(this.missingNamespaces);
+    const segments = [...new Set(report.items.filter((p) => WRITE_ACTIONS.has(p.action)).map((p) => p.segment))].sort((a, b) => a - b);
     for (const n of segments) {
-      shutdown.checkpoint();
+      this.deps.shutdown.checkpoint();
       for await (const item of backup.readSegment(n)) {
-        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backupId, item.mismatch, { segment: n });
-        const p = bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
+        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
+        const p = this.bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
         if (p === undefined || !WRITE_ACTIONS.has(p.action)) continue;
-        shutdown.checkpoint();
-        await writeOne(deps, o, report, p, item.secret, toCreate);
+        this.deps.shutdown.checkpoint();
+        await writeOne(this.deps, o, report, p, item.secret, toCreate);
       }
     }
     report.stage = 'written';
-    return report;
-  } finally {
+  }
+
+  /** Counts actions and outcomes into the report (also after a failure: what was done so far). */
+  count(): void {
+    const { report } = this;
     for (const p of report.items) {
       report.counts[p.action]++;
       if (p.outcome === 'failed') report.counts.failed++;
       if (p.outcome === 'done') report.counts.written++;
     }
-    report.durationMs = Math.round(performance.now() - t0);
+  }
+
+  /** A selected Secret of the backup, with its validity, not yet planned. */
+  private planned(s: ExportedSecret, dataSha256: string, segment: number): PlannedSecret {
+    const v = validateSecret(s, this.now);
+    const p: PlannedSecret = {
+      source: { namespace: s.metadata.namespace, name: s.metadata.name },
+      target: { namespace: this.o.selection.targetNamespace(s.metadata.namespace), name: s.metadata.name },
+      type: s.type,
+      immutable: s.immutable ?? false,
+      dataSha256,
+      contentSha256: contentDigest(s),
+      segment,
+      action: 'skip',
+      outcome: 'pending',
+    };
+    const invalid = v.problems.filter((x) => x.severity === 'invalid').map((x) => x.message);
+    const content = [...v.problems.filter((x) => x.severity === 'content').map((x) => x.message), ...v.warnings];
+    if (invalid.length > 0) p.invalid = invalid;
+    if (content.length > 0) p.contentWarnings = content;
+    return p;
+  }
+
+  /**
+   * Notes what is live for the candidates of namespace `ns`: up to {@link GET_EACH_LIMIT} are
+   * read one by one, more and the namespace is listed.
+   */
+  private async readLive(ns: string, inNs: PlannedSecret[]): Promise<void> {
+    const { secrets } = this.deps;
+    if (inNs.length <= GET_EACH_LIMIT) {
+      for (const p of inNs) {
+        const live = await secrets.get(ns, p.target.name);
+        if (live) p.live = liveFacts(live);
+      }
+      return;
+    }
+    const wanted = new Map(inNs.map((p) => [p.target.name, p]));
+    for await (const page of secrets.list(ns, { pageSize: 250 })) {
+      for (const live of page.items) {
+        const p = wanted.get(live.metadata?.name ?? '');
+        if (p) p.live = liveFacts(live);
+      }
+    }
   }
 }
 
@@ -264,12 +335,12 @@ export function restoreBody(s: ExportedSecret, namespace: string): V1Secret {
 }
 
 async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], namespaces: string[]): Promise<string> {
-  const { target } = deps;
+  const { secrets } = deps;
   async function* source(): AsyncGenerator<SecretPage> {
     for (let i = 0; i < replacing.length; i += 100) {
       const items: V1Secret[] = [];
       for (const p of replacing.slice(i, i + 100)) {
-        const live = await target.get(p.target.namespace, p.target.name);
+        const live = await secrets.get(p.target.namespace, p.target.name);
         if (live === undefined) {
           // Gone since the plan: nothing to save, and nothing to overwrite.
           p.live = undefined;
@@ -286,7 +357,7 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
   }
   const result = await runBackup(
     {
-      kube: deps.kube,
+      secrets: deps.secrets,
       store: deps.store,
       layout: deps.layout,
       recipients: deps.recipients,
@@ -320,7 +391,7 @@ async function writeOne(
   s: ExportedSecret,
   namespacesToCreate: ReadonlySet<string>,
 ): Promise<void> {
-  const { target } = deps;
+  const { secrets } = deps;
   const { namespace, name } = p.target;
   const body = restoreBody(s, namespace);
   const written = (w: V1Secret) => {
@@ -333,7 +404,7 @@ async function writeOne(
   };
   const create = async () => {
     try {
-      written(await target.create(namespace, body, o.dryRun));
+      written(await secrets.create(namespace, body, { dryRun: o.dryRun }));
     } catch (e) {
       if (!isKubeError(e, (k) => k.alreadyExists)) throw e;
       p.outcome = 'skipped';
@@ -347,7 +418,7 @@ async function writeOne(
       return;
     }
     if (p.action === 'create') return await create();
-    const live = await target.get(namespace, name);
+    const live = await secrets.get(namespace, name);
     if (live === undefined) {
       p.message = 'deleted since the plan: created instead';
       return await create();
@@ -361,13 +432,15 @@ async function writeOne(
     if (live.metadata?.ownerReferences?.length) body.metadata!.ownerReferences = live.metadata.ownerReferences;
     if (p.action === 'overwrite') {
       body.metadata!.resourceVersion = live.metadata?.resourceVersion;
-      return written(await target.replace(namespace, name, body, o.dryRun));
+      // Not retried after an unknown outcome: a repeat of a replace that did happen would fail
+      // with 409 and be reported as a Secret changed by someone else.
+      return written(await secrets.replace(namespace, name, body, { dryRun: o.dryRun, retryUnknownOutcome: false }));
     }
     // Before deleting, make sure the create will be allowed: a dry-run create of the same name
     // passes authorization, admission and validation and then stops at AlreadyExists. Anything
     // else (403, 422) would leave the Secret deleted, so nothing is deleted.
     try {
-      await target.create(namespace, body, true);
+      await secrets.create(namespace, body, { dryRun: true });
     } catch (e) {
       if (!isKubeError(e, (k) => k.alreadyExists)) {
         p.outcome = 'failed';
@@ -376,14 +449,19 @@ async function writeOne(
         return;
       }
     }
-    await target.delete(namespace, name, { uid: live.metadata?.uid, resourceVersion: live.metadata?.resourceVersion }, o.dryRun);
+    await secrets.delete(
+      namespace,
+      name,
+      { uid: live.metadata?.uid, resourceVersion: live.metadata?.resourceVersion },
+      { dryRun: o.dryRun },
+    );
     if (o.dryRun) {
       p.outcome = 'would';
       p.message = 'would be deleted and created again (the create cannot be dry-run while the old one exists)';
       return;
     }
     try {
-      written(await target.create(namespace, body, false));
+      written(await secrets.create(namespace, body));
     } catch (e) {
       p.outcome = 'failed';
       p.message = `DELETED but could not be created again (${errorText(e)}); its previous version is in pre-restore backup ${report.preRestoreBackupId}`;

@@ -1,7 +1,7 @@
 import type { BackupIndex } from '../backup/backup-index.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import { listSelectedSecrets } from '../backup/secret-source.js';
-import type { KubeClients } from '../kube/index.js';
+import type { SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 
 const MAX_EXAMPLES = 100;
@@ -25,7 +25,7 @@ export interface DriftResult {
  * entries plus one page.
  */
 export async function compareWithLive(
-  kube: KubeClients,
+  secrets: Pick<SecretStore, 'list'>,
   index: BackupIndex,
   o: { pageSize: number; log: Logger; checkpoint: () => void },
 ): Promise<DriftResult> {
@@ -46,7 +46,7 @@ export async function compareWithLive(
   const sample = (xs: string[], key: string) => {
     if (xs.length < MAX_EXAMPLES) xs.push(key);
   };
-  for await (const page of listSelectedSecrets(kube, selection, { pageSize: o.pageSize, log: o.log })) {
+  for await (const page of listSelectedSecrets(secrets, selection, { pageSize: o.pageSize, log: o.log })) {
     o.checkpoint();
     if (page.restarted) {
       seen = new Set();

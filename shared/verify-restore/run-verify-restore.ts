@@ -18,16 +18,16 @@
  * killed are removed first.
  */
 import { performance } from 'node:perf_hooks';
-import { latestCompleteBackup } from '../backup/backup-catalog.js';
+import { type BackupSummary, latestCompleteBackup } from '../backup/backup-catalog.js';
 import { type BackupLayout, backupIdTime } from '../backup/backup-layout.js';
 import { errorText } from '../errors/index.js';
-import { isKubeError, type KubeClients } from '../kube/index.js';
+import { isKubeError, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import type { ObjectStore } from '../storage/index.js';
-import { VerifiedBackup } from './backup-reader.js';
+import { type BackupItem, VerifiedBackup } from './backup-reader.js';
 import { compareWithLive } from './drift.js';
 import type { DrillNamespace } from './drill-namespace.js';
 import { CheckRecorder, DRILL_REPORT_FORMAT, type DrillReport, type NamespaceResult, overallResult } from './drill-report.js';
@@ -42,7 +42,8 @@ import type { VerificationKeys } from './verification-keys.js';
 const MAX_SECRET_WARNINGS = 50;
 
 export interface DrillDeps {
-  kube: KubeClients;
+  /** The live Secrets, listed only by the drift check (--compare-live). */
+  secrets: Pick<SecretStore, 'list'>;
   drillNamespace: DrillNamespace;
   store: ObjectStore;
   layout: BackupLayout;
@@ -74,27 +75,33 @@ export interface DrillOutcome {
   backupId?: string;
 }
 
+/** Runs the drill: each check in order, then the report. */
 export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillOutcome> {
-  const { store, layout, log, clock, shutdown } = deps;
-  const started = clock.now();
-  const t0 = performance.now();
-  const freshness = new CheckRecorder('freshness');
-  const integrity = new CheckRecorder('integrity');
-  const validity = new CheckRecorder('validity');
-  const restorability = new CheckRecorder('restorability');
-  const drift = new CheckRecorder('drift');
-  const keyHealth = new CheckRecorder('key-health');
-  const warnings: string[] = [];
-  const namespaces = new Map<string, NamespaceResult>();
-  const nsOf = (ns: string) => {
-    let r = namespaces.get(ns);
-    if (r === undefined) {
-      r = { secrets: 0, verified: 0, valid: 0, restored: 0, skipped: 0, problems: 0 };
-      namespaces.set(ns, r);
-    }
-    return r;
-  };
-  const counts = {
+  const drill = new Drill(deps, o);
+  const newest = await drill.checkFreshness();
+  const backupId = o.backup === 'latest' ? newest?.id : o.backup;
+  const backup = await drill.openBackup(backupId);
+  if (backup !== undefined) {
+    await drill.verifyAndRestore(backup);
+    await drill.compareWithLive(backup);
+  }
+  drill.checkKeyHealth(backup);
+  return { report: drill.report(backupId, backup), backupId };
+}
+
+/** A drill in progress: its checks' recorders and counts, and each check as a method. */
+class Drill {
+  private readonly started: Date;
+  private readonly t0 = performance.now();
+  private readonly freshness = new CheckRecorder('freshness');
+  private readonly integrity = new CheckRecorder('integrity');
+  private readonly validity = new CheckRecorder('validity');
+  private readonly restorability = new CheckRecorder('restorability');
+  private readonly drift = new CheckRecorder('drift');
+  private readonly keyHealth = new CheckRecorder('key-health');
+  private readonly warnings: string[] = [];
+  private readonly namespaces = new Map<string, NamespaceResult>();
+  private readonly counts = {
     secretsInBackup: 0,
     secretsVerified: 0,
     secretsValid: 0,
@@ -103,13 +110,33 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
     segments: 0,
     segmentsVerified: 0,
   };
+  /** Warnings about single Secrets so far (only the first {@link MAX_SECRET_WARNINGS} are kept). */
+  private secretWarnings = 0;
+  /** Secrets skipped by restorability because the API server would reject them. */
+  private notAttempted = 0;
 
-  // 1. Freshness, from the store's listing alone (no key needed).
-  const newest = await freshness.time(() => latestCompleteBackup(store, layout, 'scheduled'));
-  if (o.freshness) {
+  constructor(
+    private readonly deps: DrillDeps,
+    private readonly o: DrillOptions,
+  ) {
+    this.started = deps.clock.now();
+  }
+
+  /**
+   * 1. Freshness, from the store's listing alone (no key needed). Returns the newest complete
+   * scheduled backup, which is the one `--backup latest` drills.
+   */
+  async checkFreshness(): Promise<BackupSummary | undefined> {
+    const { freshness, o } = this;
+    const { store, layout } = this.deps;
+    const newest = await freshness.time(() => latestCompleteBackup(store, layout, 'scheduled'));
+    if (!o.freshness) {
+      freshness.skip('no --backup-schedule given');
+      return newest;
+    }
     const f = assessFreshness({
       ...o.freshness,
-      now: started,
+      now: this.started,
       newest: newest ? { id: newest.id, createdAt: newest.createdAt } : undefined,
     });
     freshness.summary = f.message;
@@ -122,229 +149,83 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
       newestBackup: newest ? { id: newest.id, createdAt: newest.createdAt.toISOString() } : null,
     };
     if (!f.fresh) freshness.fail({ message: f.message });
-  } else {
-    freshness.skip('no --backup-schedule given');
+    return newest;
   }
 
-  // 2. Which backup, and its index.
-  const backupId = o.backup === 'latest' ? newest?.id : o.backup;
-  let backup: VerifiedBackup | undefined;
-  const skipAfterIntegrity = (why: string) => {
-    for (const c of [validity, restorability, drift]) c.skip(why);
-  };
-  if (backupId === undefined) {
-    integrity.fail({ message: `there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to verify` });
-    integrity.summary = 'no backup to verify';
-    skipAfterIntegrity('no backup to verify');
-  } else if (deps.keys instanceof BackupVerificationError) {
-    integrity.fail({ message: `backup ${backupId} cannot be read with the keys given: ${deps.keys.message}` });
-    integrity.summary = 'the decryption key could not be unlocked';
-    skipAfterIntegrity('the backup could not be read');
-  } else {
-    try {
-      backup = await integrity.time(() =>
-        VerifiedBackup.open({ store, layout, keys: deps.keys as VerificationKeys, now: started }, backupId),
-      );
-    } catch (e) {
-      if (!(e instanceof BackupVerificationError)) throw e;
-      integrity.fail({ message: e.message });
-      integrity.summary = `the index of backup ${backupId} failed verification (${e.kind})`;
-      skipAfterIntegrity('the backup index failed verification');
-    }
-  }
-
-  if (backup !== undefined) {
-    warnings.push(...backup.warnings);
-    counts.secretsInBackup = backup.index.secrets.length;
-    counts.segments = backup.segmentCount;
-    for (const e of backup.index.secrets) nsOf(e.namespace).secrets++;
-    await verifyAndRestore(backup);
-    if (o.compareLive) await runDrift(backup);
-    else drift.skip('--compare-live not given');
-  }
-
-  // 6. Key health.
-  const keys = deps.keys instanceof BackupVerificationError ? undefined : deps.keys;
-  const health = assessKeyHealth({
-    ...o.keyHealth,
-    now: started,
-    decryptionKeys: keys?.decryptionKeys ?? [],
-    trustedSigners: keys?.trustedSigners ?? [],
-    backupRecipients: backup?.index.recipients,
-  });
-  keyHealth.details = { ...health.details, warnings: health.warnings };
-  keyHealth.summary =
-    health.warnings.length === 0 ? 'no key expires within the warning window' : `${health.warnings.length} key warning(s)`;
-  warnings.push(...health.warnings);
-
-  const checks = [freshness, integrity, validity, restorability, drift, keyHealth].map((c) => c.result());
-  const finished = clock.now();
-  const createdAt = backupId !== undefined ? backupIdTime(backupId) : undefined;
-  const report: DrillReport = {
-    format: DRILL_REPORT_FORMAT,
-    drillId: deps.drillId,
-    result: overallResult(checks),
-    cluster: layout.cluster,
-    store: store.location,
-    drillNamespace: deps.drillNamespace.namespace,
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-    ...(backupId !== undefined && createdAt !== undefined
-      ? {
-          backup: {
-            id: backupId,
-            createdAt: createdAt.toISOString(),
-            ageSeconds: Math.max(0, Math.floor((started.getTime() - createdAt.getTime()) / 1000)),
-            ...(backup
-              ? {
-                  kind: backup.index.kind,
-                  completedAt: backup.index.completedAt,
-                  signature: backup.signature.status,
-                  ...(backup.signature.signerFingerprint ? { signer: backup.signature.signerFingerprint } : {}),
-                  recipients: backup.index.recipients,
-                  secrets: backup.index.totals.secrets,
-                  segments: backup.index.totals.segments,
-                  storedBytes: backup.index.totals.storedBytes,
-                  toolVersion: backup.index.toolVersion,
-                }
-              : {}),
-          },
-        }
-      : {}),
-    checks,
-    counts,
-    namespaces: Object.fromEntries([...namespaces.entries()].sort(([a], [b]) => a.localeCompare(b))),
-    warnings,
-    tool: { version: TOOL_VERSION, runner: deps.runner },
-  };
-  return { report, backupId };
-
-  // -------------------------------------------------------------------------------------------
-
-  async function verifyAndRestore(b: VerifiedBackup): Promise<void> {
-    const restorer = new DrillRestorer(deps.drillNamespace, restorability, {
-      drillId: deps.drillId,
-      backupId: b.id,
-      concurrency: o.concurrency,
-      batch: o.batch ?? DEFAULT_BATCH_LIMITS,
-      log,
-      checkpoint: () => shutdown.checkpoint(),
-      onRestored: (item) => {
-        counts.secretsRestored++;
-        nsOf(item.entry.namespace).restored++;
-      },
-      onFailed: (item) => nsOf(item.entry.namespace).problems++,
-      warn: (message) => warnings.push(message),
-    });
-    const restoreEnabled = await restorability.time(() => removeLeftovers());
-    let secretWarnings = 0;
-    let notAttempted = 0;
-    try {
-      for (let n = 1; n <= b.segmentCount; n++) {
-        shutdown.checkpoint();
-        const it = b.readSegment(n)[Symbol.asyncIterator]();
-        try {
-          for (;;) {
-            const step = await integrity.time(() => it.next());
-            if (step.done) break;
-            const item = step.value;
-            const ns = nsOf(item.entry.namespace || item.secret.metadata.namespace);
-            const where = { namespace: item.secret.metadata.namespace, name: item.secret.metadata.name, segment: n };
-            if (item.mismatch !== undefined) {
-              integrity.fail({ ...where, message: item.mismatch });
-              ns.problems++;
-              continue;
-            }
-            counts.secretsVerified++;
-            ns.verified++;
-            const who = `${item.secret.metadata.namespace}/${item.secret.metadata.name}`;
-            const v = validity.timeSync(() => validateSecret(item.secret, started));
-            for (const w of v.warnings) {
-              if (secretWarnings++ < MAX_SECRET_WARNINGS) warnings.push(`Secret ${who}: ${w}`);
-            }
-            if (v.problems.length > 0) {
-              for (const p of v.problems)
-                validity.fail({ namespace: where.namespace, name: where.name, message: `Secret ${who}: ${p.message}` });
-              ns.problems++;
-            } else {
-              counts.secretsValid++;
-              ns.valid++;
-            }
-            if (NEVER_RESTORED_TYPES.includes(item.secret.type) || v.problems.some((p) => p.severity === 'invalid')) {
-              counts.secretsSkipped++;
-              ns.skipped++;
-              if (!NEVER_RESTORED_TYPES.includes(item.secret.type)) notAttempted++;
-              continue;
-            }
-            if (restoreEnabled && !restorer.isStopped) await restorability.time(() => restorer.submit(item));
-          }
-          counts.segmentsVerified++;
-        } catch (e) {
-          if (!(e instanceof BackupVerificationError)) throw e;
-          integrity.fail({ segment: n, message: e.message });
-          for (const entry of b.entriesOf(n)) nsOf(entry.namespace).problems++;
-        } finally {
-          await it.return?.(undefined);
-        }
+  /**
+   * 2a. Integrity of the index: opens backup `backupId` with the keys (signature, identity,
+   * totals). Undefined, with integrity failed and the checks that need the backup skipped, when
+   * there is no backup, no usable key, or the index fails verification.
+   */
+  async openBackup(backupId: string | undefined): Promise<VerifiedBackup | undefined> {
+    const { integrity, deps } = this;
+    const { store, layout, keys } = deps;
+    let backup: VerifiedBackup | undefined;
+    if (backupId === undefined) {
+      integrity.fail({ message: `there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to verify` });
+      integrity.summary = 'no backup to verify';
+      this.skipAfterIntegrity('no backup to verify');
+    } else if (keys instanceof BackupVerificationError) {
+      integrity.fail({ message: `backup ${backupId} cannot be read with the keys given: ${keys.message}` });
+      integrity.summary = 'the decryption key could not be unlocked';
+      this.skipAfterIntegrity('the backup could not be read');
+    } else {
+      try {
+        backup = await integrity.time(() => VerifiedBackup.open({ store, layout, keys, now: this.started }, backupId));
+      } catch (e) {
+        if (!(e instanceof BackupVerificationError)) throw e;
+        integrity.fail({ message: e.message });
+        integrity.summary = `the index of backup ${backupId} failed verification (${e.kind})`;
+        this.skipAfterIntegrity('the backup index failed verification');
       }
+    }
+    if (backup !== undefined) {
+      this.warnings.push(...backup.warnings);
+      this.counts.secretsInBackup = backup.index.secrets.length;
+      this.counts.segments = backup.segmentCount;
+      for (const e of backup.index.secrets) this.nsOf(e.namespace).secrets++;
+    }
+    return backup;
+  }
+
+  /**
+   * 2b-4. Integrity, validity and restorability in ONE pass over the backup, segment by segment
+   * and Secret by Secret: each Secret is checked against the index, validated, and (when valid
+   * and restorable) handed to the {@link DrillRestorer}, which creates, reads back and deletes
+   * copies in batches. Whatever of this drill may remain is removed in a `finally`.
+   */
+  async verifyAndRestore(b: VerifiedBackup): Promise<void> {
+    const { restorability } = this;
+    const restorer = this.restorer(b);
+    const restoreEnabled = await restorability.time(() => this.prepareDrillNamespace(restorer));
+    try {
+      for (let n = 1; n <= b.segmentCount; n++) await this.verifySegment(b, n, restoreEnabled ? restorer : undefined);
       await restorability.time(() => restorer.finish());
     } finally {
       await restorability.time(() => restorer.cleanup());
-      const limits = o.batch ?? DEFAULT_BATCH_LIMITS;
+      const limits = this.o.batch ?? DEFAULT_BATCH_LIMITS;
       restorability.details = {
         batches: restorer.batches,
         batchLimits: { secrets: limits.secrets, bytes: limits.bytes },
         apiRequests: { ...restorer.calls },
       };
     }
-
-    if (secretWarnings > MAX_SECRET_WARNINGS) warnings.push(`… and ${secretWarnings - MAX_SECRET_WARNINGS} more warnings about Secrets`);
-    const segmentsBad = b.segmentCount - counts.segmentsVerified;
-    integrity.summary = integrity.failed
-      ? `${integrity.findingCount} problem(s): ${segmentsBad} of ${b.segmentCount} segment(s) failed verification; ${counts.secretsVerified} of ${counts.secretsInBackup} Secrets verified`
-      : `index ${signatureText(b)}; ${b.segmentCount} segment(s) and ${counts.secretsVerified} Secrets match the SHA-256 recorded in the index`;
-    const ofIntact = counts.secretsVerified === counts.secretsInBackup ? '' : ' (of those from intact segments)';
-    validity.summary = validity.failed
-      ? `${counts.secretsVerified - counts.secretsValid} of ${counts.secretsVerified} Secrets${ofIntact} have problems`
-      : `${counts.secretsValid} of ${counts.secretsVerified} Secrets${ofIntact} are valid for their type`;
-    if (!restoreEnabled) return;
-    const skippedText =
-      counts.secretsSkipped > 0
-        ? `; ${counts.secretsSkipped} skipped (${counts.secretsSkipped - notAttempted} never restored by type, ${notAttempted} invalid)`
-        : '';
-    restorability.summary =
-      restorability.status === 'pass'
-        ? `${counts.secretsRestored} Secrets${ofIntact} created in namespace ${deps.drillNamespace.namespace}, read back byte-identical and deleted, in ${restorer.batches} batch(es)${skippedText}`
-        : `${restorability.findingCount} problem(s); ${counts.secretsRestored} Secrets restored byte-identical${skippedText}; every drill object was removed${restorability.failed && restorability.result().findings.some((f) => /could not be deleted/.test(f.message)) ? ' except those listed' : ''}`;
-
-    async function removeLeftovers(): Promise<boolean> {
-      try {
-        const removed = await restorer.removeEarlierDrills();
-        if (removed > 0) {
-          warnings.push(
-            `removed ${removed} leftover drill object(s) of an earlier, interrupted drill from namespace ${deps.drillNamespace.namespace}`,
-          );
-          log.warn({ namespace: deps.drillNamespace.namespace, objects: removed }, 'removed leftover drill objects of an earlier drill');
-        }
-        return true;
-      } catch (e) {
-        const text = errorText(e);
-        if (isKubeError(e, (k) => k.transient)) restorability.error({ message: `could not look for leftovers of earlier drills: ${text}` });
-        else
-          restorability.fail({
-            message: `could not look for or remove leftovers of earlier drills in namespace ${deps.drillNamespace.namespace}: ${text}`,
-          });
-        restorability.summary = 'not run: the drill namespace could not be prepared';
-        return false;
-      }
-    }
+    if (this.secretWarnings > MAX_SECRET_WARNINGS)
+      this.warnings.push(`… and ${this.secretWarnings - MAX_SECRET_WARNINGS} more warnings about Secrets`);
+    this.summarizeIntegrityAndValidity(b);
+    if (restoreEnabled) this.summarizeRestorability(restorer);
   }
 
-  async function runDrift(b: VerifiedBackup): Promise<void> {
+  /** 5. Drift (--compare-live): the backup against the live Secrets of its own selection, by hashes. */
+  async compareWithLive(b: VerifiedBackup): Promise<void> {
+    const { drift, deps } = this;
+    if (!this.o.compareLive) {
+      drift.skip('--compare-live not given');
+      return;
+    }
     try {
       const d = await drift.time(() =>
-        compareWithLive(deps.kube, b.index, { pageSize: o.pageSize, log, checkpoint: () => shutdown.checkpoint() }),
+        compareWithLive(deps.secrets, b.index, { pageSize: this.o.pageSize, log: deps.log, checkpoint: () => deps.shutdown.checkpoint() }),
       );
       drift.details = { ...d };
       drift.summary = `since the backup: ${d.changedSince} changed, ${d.deletedSince} deleted, ${d.missingFromBackup} created (not in the backup); ${d.unchanged} unchanged`;
@@ -357,6 +238,206 @@ export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillO
         });
       drift.summary = 'could not list the live Secrets';
     }
+  }
+
+  /** 6. Key health: keys expiring within the warning window (never fails). */
+  checkKeyHealth(backup: VerifiedBackup | undefined): void {
+    const keys = this.deps.keys instanceof BackupVerificationError ? undefined : this.deps.keys;
+    const health = assessKeyHealth({
+      ...this.o.keyHealth,
+      now: this.started,
+      decryptionKeys: keys?.decryptionKeys ?? [],
+      trustedSigners: keys?.trustedSigners ?? [],
+      backupRecipients: backup?.index.recipients,
+    });
+    this.keyHealth.details = { ...health.details, warnings: health.warnings };
+    this.keyHealth.summary =
+      health.warnings.length === 0 ? 'no key expires within the warning window' : `${health.warnings.length} key warning(s)`;
+    this.warnings.push(...health.warnings);
+  }
+
+  /** The report: every check's result, counts per backup and namespace, warnings. */
+  report(backupId: string | undefined, backup: VerifiedBackup | undefined): DrillReport {
+    const { deps, started } = this;
+    const checks = [this.freshness, this.integrity, this.validity, this.restorability, this.drift, this.keyHealth].map((c) => c.result());
+    const finished = deps.clock.now();
+    const createdAt = backupId !== undefined ? backupIdTime(backupId) : undefined;
+    return {
+      format: DRILL_REPORT_FORMAT,
+      drillId: deps.drillId,
+      result: overallResult(checks),
+      cluster: deps.layout.cluster,
+      store: deps.store.location,
+      drillNamespace: deps.drillNamespace.namespace,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: Math.round(performance.now() - this.t0),
+      ...(backupId !== undefined && createdAt !== undefined
+        ? {
+            backup: {
+              id: backupId,
+              createdAt: createdAt.toISOString(),
+              ageSeconds: Math.max(0, Math.floor((started.getTime() - createdAt.getTime()) / 1000)),
+              ...(backup
+                ? {
+                    kind: backup.index.kind,
+                    completedAt: backup.index.completedAt,
+                    signature: backup.signature.status,
+                    ...(backup.signature.signerFingerprint ? { signer: backup.signature.signerFingerprint } : {}),
+                    recipients: backup.index.recipients,
+                    secrets: backup.index.totals.secrets,
+                    segments: backup.index.totals.segments,
+                    storedBytes: backup.index.totals.storedBytes,
+                    toolVersion: backup.index.toolVersion,
+                  }
+                : {}),
+            },
+          }
+        : {}),
+      checks,
+      counts: this.counts,
+      namespaces: Object.fromEntries([...this.namespaces.entries()].sort(([a], [b]) => a.localeCompare(b))),
+      warnings: this.warnings,
+      tool: { version: TOOL_VERSION, runner: deps.runner },
+    };
+  }
+
+  private skipAfterIntegrity(why: string): void {
+    for (const c of [this.validity, this.restorability, this.drift]) c.skip(why);
+  }
+
+  private nsOf(ns: string): NamespaceResult {
+    let r = this.namespaces.get(ns);
+    if (r === undefined) {
+      r = { secrets: 0, verified: 0, valid: 0, restored: 0, skipped: 0, problems: 0 };
+      this.namespaces.set(ns, r);
+    }
+    return r;
+  }
+
+  private restorer(b: VerifiedBackup): DrillRestorer {
+    const { deps, o } = this;
+    return new DrillRestorer(deps.drillNamespace, this.restorability, {
+      drillId: deps.drillId,
+      backupId: b.id,
+      concurrency: o.concurrency,
+      batch: o.batch ?? DEFAULT_BATCH_LIMITS,
+      log: deps.log,
+      checkpoint: () => deps.shutdown.checkpoint(),
+      onRestored: (item) => {
+        this.counts.secretsRestored++;
+        this.nsOf(item.entry.namespace).restored++;
+      },
+      onFailed: (item) => this.nsOf(item.entry.namespace).problems++,
+      warn: (message) => this.warnings.push(message),
+    });
+  }
+
+  /**
+   * Removes the leftovers of earlier drills that were killed before their cleanup. False, with
+   * restorability failed (or errored), when the drill namespace could not be prepared.
+   */
+  private async prepareDrillNamespace(restorer: DrillRestorer): Promise<boolean> {
+    const { deps, restorability } = this;
+    const namespace = deps.drillNamespace.namespace;
+    try {
+      const removed = await restorer.removeEarlierDrills();
+      if (removed > 0) {
+        this.warnings.push(`removed ${removed} leftover drill object(s) of an earlier, interrupted drill from namespace ${namespace}`);
+        deps.log.warn({ namespace, objects: removed }, 'removed leftover drill objects of an earlier drill');
+      }
+      return true;
+    } catch (e) {
+      const text = errorText(e);
+      if (isKubeError(e, (k) => k.transient)) restorability.error({ message: `could not look for leftovers of earlier drills: ${text}` });
+      else restorability.fail({ message: `could not look for or remove leftovers of earlier drills in namespace ${namespace}: ${text}` });
+      restorability.summary = 'not run: the drill namespace could not be prepared';
+      return false;
+    }
+  }
+
+  /**
+   * Reads segment `n` and checks each of its Secrets; `restorer`, unless restorability is not
+   * run. A segment that fails verification as a whole fails integrity for its Secrets only.
+   */
+  private async verifySegment(b: VerifiedBackup, n: number, restorer: DrillRestorer | undefined): Promise<void> {
+    this.deps.shutdown.checkpoint();
+    const it = b.readSegment(n)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const step = await this.integrity.time(() => it.next());
+        if (step.done) break;
+        await this.checkSecret(step.value, n, restorer);
+      }
+      this.counts.segmentsVerified++;
+    } catch (e) {
+      if (!(e instanceof BackupVerificationError)) throw e;
+      this.integrity.fail({ segment: n, message: e.message });
+      for (const entry of b.entriesOf(n)) this.nsOf(entry.namespace).problems++;
+    } finally {
+      await it.return?.(undefined);
+    }
+  }
+
+  /** One Secret: integrity (its hash), validity, then restorability unless it is never restored or invalid. */
+  private async checkSecret(item: BackupItem, n: number, restorer: DrillRestorer | undefined): Promise<void> {
+    const { counts, validity } = this;
+    const ns = this.nsOf(item.entry.namespace || item.secret.metadata.namespace);
+    const where = { namespace: item.secret.metadata.namespace, name: item.secret.metadata.name, segment: n };
+    if (item.mismatch !== undefined) {
+      this.integrity.fail({ ...where, message: item.mismatch });
+      ns.problems++;
+      return;
+    }
+    counts.secretsVerified++;
+    ns.verified++;
+    const who = `${item.secret.metadata.namespace}/${item.secret.metadata.name}`;
+    const v = validity.timeSync(() => validateSecret(item.secret, this.started));
+    for (const w of v.warnings) {
+      if (this.secretWarnings++ < MAX_SECRET_WARNINGS) this.warnings.push(`Secret ${who}: ${w}`);
+    }
+    if (v.problems.length > 0) {
+      for (const p of v.problems) validity.fail({ namespace: where.namespace, name: where.name, message: `Secret ${who}: ${p.message}` });
+      ns.problems++;
+    } else {
+      counts.secretsValid++;
+      ns.valid++;
+    }
+    if (NEVER_RESTORED_TYPES.includes(item.secret.type) || v.problems.some((p) => p.severity === 'invalid')) {
+      counts.secretsSkipped++;
+      ns.skipped++;
+      if (!NEVER_RESTORED_TYPES.includes(item.secret.type)) this.notAttempted++;
+      return;
+    }
+    if (restorer !== undefined && !restorer.isStopped) await this.restorability.time(() => restorer.submit(item));
+  }
+
+  private summarizeIntegrityAndValidity(b: VerifiedBackup): void {
+    const { counts } = this;
+    const segmentsBad = b.segmentCount - counts.segmentsVerified;
+    this.integrity.summary = this.integrity.failed
+      ? `${this.integrity.findingCount} problem(s): ${segmentsBad} of ${b.segmentCount} segment(s) failed verification; ${counts.secretsVerified} of ${counts.secretsInBackup} Secrets verified`
+      : `index ${signatureText(b)}; ${b.segmentCount} segment(s) and ${counts.secretsVerified} Secrets match the SHA-256 recorded in the index`;
+    this.validity.summary = this.validity.failed
+      ? `${counts.secretsVerified - counts.secretsValid} of ${counts.secretsVerified} Secrets${this.ofIntact()} have problems`
+      : `${counts.secretsValid} of ${counts.secretsVerified} Secrets${this.ofIntact()} are valid for their type`;
+  }
+
+  private summarizeRestorability(restorer: DrillRestorer): void {
+    const { counts, restorability } = this;
+    const skippedText =
+      counts.secretsSkipped > 0
+        ? `; ${counts.secretsSkipped} skipped (${counts.secretsSkipped - this.notAttempted} never restored by type, ${this.notAttempted} invalid)`
+        : '';
+    restorability.summary =
+      restorability.status === 'pass'
+        ? `${counts.secretsRestored} Secrets${this.ofIntact()} created in namespace ${this.deps.drillNamespace.namespace}, read back byte-identical and deleted, in ${restorer.batches} batch(es)${skippedText}`
+        : `${restorability.findingCount} problem(s); ${counts.secretsRestored} Secrets restored byte-identical${skippedText}; every drill object was removed${restorability.failed && restorability.result().findings.some((f) => /could not be deleted/.test(f.message)) ? ' except those listed' : ''}`;
+  }
+
+  /** Said of counts when some segments failed integrity. */
+  private ofIntact(): string {
+    return this.counts.secretsVerified === this.counts.secretsInBackup ? '' : ' (of those from intact segments)';
   }
 }
 

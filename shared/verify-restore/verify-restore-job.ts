@@ -2,7 +2,15 @@ import { BackupLayout } from '../backup/backup-layout.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { ConfigError, errorText, exitCodeFor, InterruptedError } from '../errors/index.js';
-import { createKubeClients, KubeCaller, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import {
+  createKubeClients,
+  KubeCaller,
+  KubeEventRecorder,
+  KubeSecretStore,
+  loadKubeConfig,
+  toolNamespace,
+  withJobLock,
+} from '../kube/index.js';
 import { jobEventSubject } from '../kube/job-events.js';
 import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
@@ -58,7 +66,8 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   const layout = new BackupLayout(s.clusterName);
   const subject = jobEventSubject('verify-restore', toolNamespace(s));
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
-  const drillNamespace = new KubeDrillNamespace(kc, kube.core, kube.caller, cleanupCaller, s.drillNamespace);
+  const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log, kc);
+  const drillNamespace = new KubeDrillNamespace(secrets, new KubeSecretStore(kube.core, cleanupCaller, ctx.log, kc), s.drillNamespace);
   const drillId = drillIdFrom(ctx.runId);
 
   return withJobLock('verify-restore', s, kube, ctx, async () => {
@@ -67,7 +76,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     try {
       ({ report, backupId } = await runDrill(
         {
-          kube,
+          secrets,
           drillNamespace,
           store,
           layout,

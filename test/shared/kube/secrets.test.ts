@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { createKubeClients } from '../../../shared/kube/client.js';
 import { KubeError } from '../../../shared/kube/kube-error.js';
 import { METADATA_LIST_ACCEPT, toMetadataPage } from '../../../shared/kube/list-pages.js';
@@ -10,17 +10,18 @@ import { KubeEmulator } from '../../emulator/index.js';
 
 const instantClock: Clock = { now: () => new Date(), sleep: async () => {} };
 
-function storeFor(emu: KubeEmulator, token?: string): { store: KubeSecretStore; sink: MemorySink } {
+/** A store on the emulator; `typed`: without the kubeconfig, so that its fast paths go through the typed client. */
+function storeFor(emu: KubeEmulator, token?: string, o: { typed?: boolean } = {}): { store: KubeSecretStore; sink: MemorySink } {
   const kc = new KubeConfig();
   kc.loadFromString(emu.kubeconfigYaml({ token }));
   const sink = new MemorySink();
   const log = createLogger({ sink });
   const kube = createKubeClients(kc, { clock: instantClock, log });
-  return { store: new KubeSecretStore(kube.core, kube.caller, log), sink };
+  return { store: new KubeSecretStore(kube.core, kube.caller, log, o.typed ? undefined : kc), sink };
 }
 
 async function collect(
-  pages: AsyncGenerator<{ items: SecretMetadata[]; restarted: boolean }>,
+  pages: AsyncGenerator<{ items: Array<{ metadata?: { namespace?: string; name?: string } }>; restarted: boolean }>,
 ): Promise<{ names: string[]; pages: number; restarts: number }> {
   let names: string[] = [];
   let count = 0;
@@ -31,7 +32,7 @@ async function collect(
       restarts++;
       names = [];
     }
-    names.push(...page.items.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
+    names.push(...page.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`));
   }
   return { names, pages: count, restarts };
 }
@@ -143,6 +144,161 @@ describe('shared/kube/secrets', () => {
         collect(store.listMetadata(undefined)),
         (e: unknown) => e instanceof KubeError && e.forbidden && /failed to list Secrets in all namespaces: 403 Forbidden/.test(e.message),
       );
+    });
+  });
+
+  describe('KubeSecretStore writes and fast paths (against the API emulator)', () => {
+    let emu: KubeEmulator;
+    let clock: number;
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const secret = (name: string, value: string, labels?: Record<string, string>): V1Secret => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: 'a', ...(labels ? { labels } : {}) },
+      type: 'Opaque',
+      data: { v: b64(value) },
+    });
+    const stored = (name: string) => emu.get('v1', 'Secret', 'a', name) as unknown as V1Secret | undefined;
+    const secretRequests = () => emu.requests.filter((e) => e.resource === 'secrets');
+
+    beforeEach(async () => {
+      clock = Date.parse('2026-03-01T00:00:00Z');
+      emu = await KubeEmulator.start({ now: () => new Date(clock), continueTtlMs: 60_000 });
+      emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } });
+      for (let i = 0; i < 4; i++) emu.create(secret(`s${i}`, `value-${i}`, { app: i < 2 ? 'api' : 'web' }) as never);
+      emu.requests.clear();
+    });
+    afterEach(async () => {
+      await emu.stop();
+    });
+
+    it('sends create, replace and delete with dryRun=All when asked: nothing is persisted, errors say "(dry run)"', async () => {
+      const { store } = storeFor(emu);
+      const live = stored('s0')!;
+
+      const created = await store.create('a', secret('new', 'x'), { dryRun: true });
+      await store.replace('a', 's0', { ...secret('s0', 'changed'), metadata: { ...live.metadata } }, { dryRun: true });
+      const deleted = await store.delete('a', 's1', { uid: stored('s1')!.metadata!.uid }, { dryRun: true });
+
+      assert.equal(created.metadata?.name, 'new');
+      assert.equal(deleted, true);
+      assert.equal(stored('new'), undefined);
+      assert.equal(stored('s0')!.data!.v, b64('value-0'));
+      assert.ok(stored('s1'));
+      assert.deepEqual(
+        secretRequests().map((e) => `${e.verb} ${e.dryRun}`),
+        ['create true', 'update true', 'delete true'],
+      );
+      await assert.rejects(
+        store.create('a', secret('s2', 'x'), { dryRun: true }),
+        (e: unknown) =>
+          e instanceof KubeError && e.alreadyExists && /failed to create Secret a\/s2 \(dry run\): 409 AlreadyExists/.test(e.message),
+      );
+    });
+
+    for (const typed of [false, true]) {
+      it(`creates without reading the echo ${typed ? 'through the typed client (no kubeconfig)' : 'with a plain request'}`, async () => {
+        const { store } = storeFor(emu, undefined, { typed });
+
+        await store.createWithoutEcho('a', secret('copy', 'copied'));
+
+        assert.equal(stored('copy')!.data!.v, b64('copied'));
+        assert.deepEqual(
+          secretRequests().map((e) => `${e.method} ${e.path} ${e.accept}`),
+          [`POST /api/v1/namespaces/a/secrets ${typed ? 'application/json, */*;q=0.8' : 'application/json'}`],
+        );
+      });
+    }
+
+    it('fails a create without echo like a create, and retries it after a 500 only with retryUnknownOutcome', async () => {
+      const { store } = storeFor(emu);
+      const post = { method: 'POST', path: '/api/v1/namespaces/a/secrets', status: 500 };
+
+      await assert.rejects(store.createWithoutEcho('a', secret('s0', 'x')), (e: unknown) => e instanceof KubeError && e.alreadyExists);
+      emu.faults.inject(post);
+      await assert.rejects(
+        store.createWithoutEcho('a', secret('once', 'x')),
+        (e: unknown) => e instanceof KubeError && e.outcomeUnknown && /failed to create Secret a\/once: 500/.test(e.message),
+      );
+      emu.faults.inject(post);
+      await store.createWithoutEcho('a', secret('retried', 'x'), { retryUnknownOutcome: true });
+
+      assert.equal(stored('once'), undefined);
+      assert.ok(stored('retried'));
+      assert.deepEqual(
+        secretRequests().map((e) => e.status),
+        [409, 500, 500, 201],
+      );
+    });
+
+    it('retries a replace after a 503 (guarded by resourceVersion) unless retryUnknownOutcome is false', async () => {
+      const { store } = storeFor(emu);
+      const put = { method: 'PUT', path: '/api/v1/namespaces/a/secrets/s0', status: 503 };
+      const body = () => ({ ...secret('s0', 'new'), metadata: { ...stored('s0')!.metadata } });
+
+      emu.faults.inject(put);
+      await assert.rejects(
+        store.replace('a', 's0', body(), { retryUnknownOutcome: false }),
+        (e: unknown) => e instanceof KubeError && e.outcomeUnknown,
+      );
+      emu.faults.inject(put);
+      await store.replace('a', 's0', body());
+
+      assert.equal(stored('s0')!.data!.v, b64('new'));
+      assert.deepEqual(
+        secretRequests().map((e) => e.status),
+        [503, 503, 200],
+      );
+    });
+
+    for (const typed of [false, true]) {
+      it(`deletes by label selector with ONE deletecollection ${typed ? 'through the typed client' : 'with a plain request'}`, async () => {
+        const { store } = storeFor(emu, undefined, { typed });
+
+        await store.deleteCollection('a', 'app=api');
+
+        assert.deepEqual(
+          emu.list('v1', 'Secret', 'a').map((x) => (x.metadata as { name: string }).name),
+          ['s2', 's3'],
+        );
+        assert.deepEqual(
+          secretRequests().map((e) => `${e.verb} ${e.query.labelSelector}`),
+          ['deletecollection app=api'],
+        );
+      });
+    }
+
+    it('names the selector when a deletecollection or a list with a detail is refused', async () => {
+      const { store } = storeFor(emu, emu.serviceAccountToken('a', 'nobody'));
+
+      await assert.rejects(
+        store.deleteCollection('a', 'app=api'),
+        (e: unknown) =>
+          e instanceof KubeError &&
+          e.forbidden &&
+          /failed to deletecollection Secrets in namespace a \(label app=api\): 403/.test(e.message),
+      );
+      await assert.rejects(
+        collect(store.list('a', { labelSelector: 'app=api', detail: '(read back, label app=api)' })),
+        (e: unknown) => e instanceof KubeError && /failed to list Secrets in namespace a \(read back, label app=api\): 403/.test(e.message),
+      );
+    });
+
+    it('lists with a field selector, sizes later pages by pageBytes, and leaves a 410 to the caller with maxRestarts 0', async () => {
+      const { store } = storeFor(emu);
+
+      const { names } = await collect(store.list('a', { fieldSelector: 'metadata.name!=s3', pageSize: 2, pageBytes: 1 }));
+      const pages = store.list('a', { pageSize: 2, maxRestarts: 0 });
+      await pages.next();
+      clock += 61_000;
+
+      assert.deepEqual(names, ['a/s0', 'a/s1', 'a/s2']);
+      assert.deepEqual(
+        secretRequests().map((e) => e.query.limit),
+        ['2', '10', '2'],
+        'a page of at least 10 once the size of the first is known',
+      );
+      await assert.rejects(pages.next(), (e: unknown) => e instanceof KubeError && e.expired);
     });
   });
 

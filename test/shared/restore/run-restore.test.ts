@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
 import type { V1Secret } from '@kubernetes/client-node';
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
-import { runBackup } from '../../../shared/backup/run-backup.js';
-import type { SecretPage } from '../../../shared/backup/secret-source.js';
-import { loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
+import { loadRecipientKeys } from '../../../shared/crypto/index.js';
 import { InterruptedError } from '../../../shared/errors/index.js';
-import { createKubeClients, type KubeClients, loadKubeConfig } from '../../../shared/kube/index.js';
+import {
+  createKubeClients,
+  type KubeClients,
+  KubeNamespaceStore,
+  KubeSecretStore,
+  loadKubeConfig,
+  type SecretStore,
+  type WriteOptions,
+} from '../../../shared/kube/index.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { RestoreSelection } from '../../../shared/restore/restore-selection.js';
-import { KubeRestoreTarget, type RestoreTarget } from '../../../shared/restore/restore-target.js';
 import {
   emptyRestoreReport,
   type RestoreDeps,
@@ -21,6 +26,7 @@ import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
 import { loadVerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type Harness, startHarness } from '../../support/job-harness.js';
+import { writeBackup } from '../../support/write-backup.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const layout = new BackupLayout('test-cluster');
@@ -39,27 +45,8 @@ describe('shared/restore/run-restore', function () {
   });
   afterEach(async () => h?.stop());
 
-  async function backupOf(items: V1Secret[]): Promise<string> {
-    const { keys: recipients } = await loadRecipientKeys([h.recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
-    const signing = await loadSigningKey(h.signer.privateKey, h.signer.passphraseFile, { now: new Date() });
-    async function* source(): AsyncGenerator<SecretPage> {
-      yield { items, resourceVersion: '1', restarted: false };
-    }
-    const r = await runBackup(
-      { kube, store, layout, recipients, signingKey: signing.key, log, clock: systemClock, shutdown: new Shutdown() },
-      {
-        selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
-        compression: 'gzip',
-        segmentBytes: 1 << 20,
-        pageSize: 100,
-        allowEmpty: false,
-        allowShrink: true,
-        shrinkThreshold: 1,
-        source: source(),
-        skipShrinkGuard: true,
-      },
-    );
-    return r.backupId;
+  function backupOf(items: V1Secret[]): Promise<string> {
+    return writeBackup(items, { store, layout, recipient: h.recipient, signer: h.signer, log }, { allowEmpty: false });
   }
 
   async function restore(o: Partial<RestoreOptions> = {}, deps: Partial<RestoreDeps> = {}, report?: RestoreReport): Promise<RestoreReport> {
@@ -82,8 +69,8 @@ describe('shared/restore/run-restore', function () {
     const r = report ?? emptyRestoreReport(options);
     return runRestore(
       {
-        kube,
-        target: new KubeRestoreTarget(kube.core, kube.caller),
+        secrets: new KubeSecretStore(kube.core, kube.caller),
+        namespaces: new KubeNamespaceStore(kube.core, kube.caller),
         store,
         layout,
         keys,
@@ -147,10 +134,10 @@ describe('shared/restore/run-restore', function () {
       ...opaque('owned', 'live-2', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'owner-uid' }] }),
     } as never);
     const report = emptyRestoreReport({ dryRun: false, mode: 'overwrite' });
-    const real = new KubeRestoreTarget(kube.core, kube.caller);
+    const real = new KubeSecretStore(kube.core, kube.caller);
     let raced = false;
     // Someone changes 'raced' right after the pre-restore backup, before the restore writes it.
-    const target: RestoreTarget = Object.assign(Object.create(real) as RestoreTarget, {
+    const secrets: SecretStore = Object.assign(Object.create(real) as SecretStore, {
       get: async (ns: string, name: string) => {
         if (report.preRestoreBackupId !== undefined && name === 'raced' && !raced) {
           raced = true;
@@ -160,7 +147,7 @@ describe('shared/restore/run-restore', function () {
       },
     });
 
-    await restore({ mode: 'overwrite' }, { target }, report);
+    await restore({ mode: 'overwrite' }, { secrets }, report);
 
     const byName = Object.fromEntries(report.items.map((i) => [i.source.name, i]));
     assert.equal(byName.raced.outcome, 'failed');
@@ -207,15 +194,15 @@ describe('shared/restore/run-restore', function () {
 
   it('checks what the API server answers against the recorded hash (a mutating webhook changing data is a failure)', async () => {
     await backupOf([opaque('mutated', 'original')]);
-    const real = new KubeRestoreTarget(kube.core, kube.caller);
-    const target: RestoreTarget = Object.assign(Object.create(real) as RestoreTarget, {
-      create: async (ns: string, body: V1Secret, dryRun: boolean) => ({
-        ...(await real.create(ns, body, dryRun)),
+    const real = new KubeSecretStore(kube.core, kube.caller);
+    const secrets: SecretStore = Object.assign(Object.create(real) as SecretStore, {
+      create: async (ns: string, body: V1Secret, options?: WriteOptions) => ({
+        ...(await real.create(ns, body, options)),
         data: { v: b64('changed-by-webhook') },
       }),
     });
 
-    const r = await restore({}, { target });
+    const r = await restore({}, { secrets });
 
     assert.equal(r.items[0].outcome, 'failed');
     assert.match(r.items[0].message!, /the API server answered with other data than was written/);

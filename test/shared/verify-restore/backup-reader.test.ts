@@ -6,17 +6,14 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { BackupIndex } from '../../../shared/backup/backup-index.js';
 import { parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
 import { BackupLayout, type Compression } from '../../../shared/backup/backup-layout.js';
-import { runBackup } from '../../../shared/backup/run-backup.js';
-import type { SecretPage } from '../../../shared/backup/secret-source.js';
 import { decryptAndVerify, encryptBytes, loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
 import { createLogger, MemorySink, REDACTED, redactor } from '../../../shared/log/index.js';
-import { systemClock } from '../../../shared/runtime/clock.js';
-import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { FileObjectStore } from '../../../shared/storage/index.js';
 import { type BackupItem, resolveBackupId, VerifiedBackup } from '../../../shared/verify-restore/backup-reader.js';
 import { BackupVerificationError } from '../../../shared/verify-restore/verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type TestKeyFiles, writeTestKeyPair } from '../../support/job-harness.js';
+import { writeBackup } from '../../support/write-backup.js';
 
 const layout = new BackupLayout('unit');
 const log = createLogger({ sink: new MemorySink() });
@@ -56,31 +53,11 @@ describe('shared/verify-restore/backup-reader', function () {
     store = new FileObjectStore(await mkdtemp(join(dir, 'store-')));
   });
 
-  async function backup(
+  function backup(
     items: V1Secret[],
     o: { segmentBytes?: number; compression?: Compression; kind?: 'scheduled' | 'pre-restore' } = {},
   ): Promise<string> {
-    const { keys: recipients } = await loadRecipientKeys([recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
-    const signing = await loadSigningKey(signer.privateKey, signer.passphraseFile, { now: new Date() });
-    async function* source(): AsyncGenerator<SecretPage> {
-      yield { items, resourceVersion: '1', restarted: false };
-    }
-    const r = await runBackup(
-      { kube: undefined as never, store, layout, recipients, signingKey: signing.key, log, clock: systemClock, shutdown: new Shutdown() },
-      {
-        selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
-        compression: o.compression ?? 'gzip',
-        segmentBytes: o.segmentBytes ?? 1024 * 1024,
-        pageSize: 100,
-        allowEmpty: true,
-        allowShrink: true,
-        shrinkThreshold: 1,
-        kind: o.kind,
-        source: source(),
-        skipShrinkGuard: true,
-      },
-    );
-    return r.backupId;
+    return writeBackup(items, { store, layout, recipient, signer, log }, o);
   }
 
   async function readAll(b: VerifiedBackup): Promise<BackupItem[]> {

@@ -72,7 +72,7 @@ try {
   const t0 = Date.now();
   const backup = await runBackup(
     {
-      kube: undefined as never,
+      secrets: undefined as never,
       store,
       layout,
       recipients,

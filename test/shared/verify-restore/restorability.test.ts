@@ -3,7 +3,7 @@ import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
 import { InterruptedError } from '../../../shared/errors/index.js';
-import { KubeCaller, type ListPage } from '../../../shared/kube/index.js';
+import { KubeCaller, KubeSecretStore, type ListPage } from '../../../shared/kube/index.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
@@ -93,7 +93,8 @@ describe('shared/verify-restore/restorability', function () {
     kc.loadFromString(emu.kubeconfigYaml({ token: 'emulator-admin' }));
     const log = createLogger({ sink: new MemorySink() });
     const caller = new KubeCaller({ clock: systemClock, log, limits: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
-    ns = new Observed(new KubeDrillNamespace(kc, kc.makeApiClient(CoreV1Api), caller, caller, DRILL), emu);
+    const secrets = new KubeSecretStore(kc.makeApiClient(CoreV1Api), caller, log, kc);
+    ns = new Observed(new KubeDrillNamespace(secrets, secrets, DRILL), emu);
     check = new CheckRecorder('restorability');
     warnings = [];
     restored = [];
