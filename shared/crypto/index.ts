@@ -35,4 +35,11 @@ export {
   type SigningKey,
   type TrustedSignerKey,
 } from './keys.js';
-export { type SignatureCheck, signDetached, type TrustedSigner, verifyDetached } from './signatures.js';
+export {
+  type SignatureCheck,
+  signCleartext,
+  signDetached,
+  type TrustedSigner,
+  verifyCleartext,
+  verifyDetached,
+} from './signatures.js';

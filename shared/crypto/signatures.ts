@@ -3,7 +3,7 @@
  * way every signature check in secret-steward is judged, so that "who signed this, and do we
  * trust it?" has the same answer for a detached signature and for a signed, encrypted index.
  */
-import { createMessage, type PublicKey, readSignature, type Signature, sign, verify } from 'openpgp';
+import { createCleartextMessage, createMessage, type PublicKey, readCleartextMessage, readSignature, type Signature, sign, verify } from 'openpgp';
 import { errorText } from '../errors/index.js';
 import { CryptoError } from './crypto-error.js';
 import { describeKey, fingerprintOf, type SigningKey, type TrustedSignerKey } from './keys.js';
@@ -96,6 +96,51 @@ export async function verifyDetached(
     config: OPENPGP_CONFIG,
   });
   return judgeSignatures(result.signatures, keys);
+}
+
+/**
+ * Signs `text` as an OpenPGP cleartext-signed message (RFC 9580 section 7, what `gpg
+ * --clearsign` writes): the text stays readable in the armored result, and `gpg --verify`
+ * checks it. Meant for short one-line documents (JSON): cleartext signing ignores trailing
+ * white space and normalises line endings, so `text` must have neither.
+ *
+ * @throws CryptoError (`key-unusable`) when the key can no longer sign.
+ */
+export async function signCleartext(text: string, signingKey: SigningKey, opts: { label?: string; now?: Date } = {}): Promise<string> {
+  const label = opts.label ?? 'document';
+  if (/[ \t]$/m.test(text) || text.includes('\r')) throw new RangeError(`${label}: cleartext signing would alter trailing white space or line endings`);
+  try {
+    return await sign({
+      message: await createCleartextMessage({ text }),
+      signingKeys: signingKey.key,
+      date: opts.now ?? new Date(),
+      config: OPENPGP_CONFIG,
+    });
+  } catch (e) {
+    throw new CryptoError('key-unusable', label, `cannot sign ${label} with key ${describeKey(signingKey)}: ${errorText(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Reads a cleartext-signed message and checks its signatures against the trusted keys, judged
+ * as {@link verifyDetached} judges. Never throws for a bad or missing signature. `text` is
+ * what was signed; it is `undefined` when the input is not a cleartext-signed message at all
+ * (then `check.status` is `invalid`). Callers bound the input's size before calling.
+ */
+export async function verifyCleartext(
+  armored: string,
+  trustedKeys: readonly TrustedSigner[],
+  opts: { now?: Date } = {},
+): Promise<{ text?: string; check: SignatureCheck }> {
+  let message: Awaited<ReturnType<typeof readCleartextMessage>>;
+  try {
+    message = await readCleartextMessage({ cleartextMessage: armored, config: OPENPGP_CONFIG });
+  } catch (e) {
+    return { check: { status: 'invalid', reason: `not an OpenPGP cleartext-signed message (${errorText(e)})` } };
+  }
+  const keys = publicKeysOf(trustedKeys);
+  const result = await verify({ message, verificationKeys: keys, date: opts.now ?? new Date(), config: OPENPGP_CONFIG });
+  return { text: result.data, check: await judgeSignatures(result.signatures, keys) };
 }
 
 /** What openpgp.js reports per signature (from `verify` and `decrypt`). */

@@ -19,7 +19,9 @@ import {
   loadRecipientKeys,
   loadSigningKey,
   loadTrustedSignerKeys,
+  signCleartext,
   signDetached,
+  verifyCleartext,
   verifyDetached,
 } from '../../../shared/crypto/index.js';
 import { ConfigError } from '../../../shared/errors/index.js';
@@ -188,6 +190,17 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
           assert.match(result.stdout.toString(), new RegExp(`\\[GNUPG:\\] VALIDSIG ${pair.fingerprint} `));
         });
 
+        it('gpg verifies our cleartext-signed seal and prints the same text', async () => {
+          const { key } = await loadSigningKey(privateFile, passphraseFile, { now: new Date() });
+          const text = '{"format":"secret-steward.io/backup-seal/v1","backupId":"20261207T030000Z-abcdef"}';
+          const seal = dir.file(`seal-${type}.json.asc`, await signCleartext(text, key));
+
+          const result = gpg.ok(['--status-fd', '2', '--decrypt', seal]);
+
+          assert.equal(result.stdout.toString().trimEnd(), text);
+          assert.match(result.stderr, new RegExp(`\\[GNUPG:\\] VALIDSIG ${pair.fingerprint} `));
+        });
+
         it('gpg decrypts our signed index, streamed in pieces as the backup writes it, and reports a good signature by our key', async () => {
           const { keys } = await loadRecipientKeys([publicFile], { now: new Date(), warnWithinMs: 0 });
           const { key } = await loadSigningKey(privateFile, passphraseFile, { now: new Date() });
@@ -259,6 +272,18 @@ describe('shared/crypto interop with GnuPG 2.2', function () {
       assert.equal(result.signature.status, 'valid');
       assert.equal(result.signature.signerFingerprint, signerFingerprint);
       assert.ok(streamed.equals(plaintext));
+    });
+
+    it('verifyCleartext accepts what gpg --clearsign writes', async () => {
+      const text = '{"format":"secret-steward.io/backup-seal/v1"}';
+      const data = dir.file('c-seal.json', `${text}\n`);
+      gpg.ok(['--local-user', signerFingerprint, '--output', `${data}.asc`, '--clearsign', data], { passphraseFile });
+      const trusted = await loadTrustedSignerKeys([signerPublicFile]);
+
+      const result = await verifyCleartext(readFileSync(`${data}.asc`, 'utf8'), trusted);
+
+      assert.equal(result.check.status, 'valid');
+      assert.equal(result.text?.trimEnd(), text);
     });
 
     it('verifyDetached accepts a gpg detached signature (armored and binary)', async () => {

@@ -4,8 +4,10 @@ import {
   loadSigningKey,
   loadTrustedSignerKeys,
   type SigningKey,
+  signCleartext,
   signDetached,
   type TrustedSignerKey,
+  verifyCleartext,
   verifyDetached,
 } from '../../../shared/crypto/index.js';
 import { makeTestKey, rejection, TempDir } from './support.js';
@@ -100,6 +102,45 @@ describe('shared/crypto/signatures', () => {
 
     assert.equal(check.signerFingerprint, other.fingerprint);
     assert.ok(other.fingerprint.endsWith(check.signerKeyId!));
+  });
+
+  describe('cleartext-signed documents', () => {
+    const seal = '{"format":"secret-steward.io/backup-seal/v1","backupId":"20261207T030000Z-abcdef","secrets":3}';
+
+    it('signCleartext keeps the text readable; verifyCleartext returns it with a valid check', async () => {
+      const armored = await signCleartext(seal, signer);
+
+      const { text, check } = await verifyCleartext(armored, trusted);
+
+      assert.match(armored, /^-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA(256|512)\n\n/);
+      assert.ok(armored.includes(seal));
+      assert.equal(text, seal);
+      assert.equal(check.status, 'valid');
+      assert.equal(check.signerFingerprint, trusted[0].fingerprint);
+    });
+
+    const tampered: { name: string; armored: () => Promise<string>; status: string }[] = [
+      {
+        name: 'a changed text',
+        armored: async () => (await signCleartext(seal, signer)).replace('"secrets":3', '"secrets":9'),
+        status: 'invalid',
+      },
+      { name: 'a signature by an untrusted key', armored: () => signCleartext(seal, other), status: 'untrusted' },
+      { name: 'a document that is not a signed message', armored: async () => seal, status: 'invalid' },
+      { name: 'garbage', armored: async () => '-----BEGIN PGP SIGNED MESSAGE-----\n\x00\x01', status: 'invalid' },
+    ];
+    for (const c of tampered) {
+      it(`verifyCleartext: ${c.name} -> ${c.status}`, async () => {
+        const { check } = await verifyCleartext(await c.armored(), trusted);
+
+        assert.equal(check.status, c.status, JSON.stringify(check));
+      });
+    }
+
+    it('refuses text that cleartext signing would alter (trailing white space, CR)', async () => {
+      await assert.rejects(signCleartext('{"a":1} ', signer), RangeError);
+      await assert.rejects(signCleartext('{"a":1}\r\n', signer), RangeError);
+    });
   });
 
   it('signing with a key that expired since it loaded fails with CryptoError key-unusable', async () => {
