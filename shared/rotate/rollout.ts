@@ -11,7 +11,7 @@ import {
   type WorkloadKind,
   type WorkloadStore,
 } from '../kube/workloads.js';
-import { mapLimit } from './map-limit.js';
+import { mapLimit } from '../runtime/map-limit.js';
 import { Annotations, parseRestartPrevious, type RestartPrevious, restartValue, rotationsOfRestartValue } from './metadata.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { pointerSegment, referencesAny, repointOps } from './secret-refs.js';

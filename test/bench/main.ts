@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
-import { mapLimit } from '../../shared/rotate/map-limit.js';
+import { mapLimit } from '../../shared/runtime/map-limit.js';
 import { formatBytes, renderTable } from '../../shared/runtime/format.js';
 import { KubeEmulator } from '../emulator/index.js';
 import { makeTls } from '../shared/verify-restore/drill-fixtures.js';

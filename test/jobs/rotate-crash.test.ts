@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mapLimit } from '../../shared/rotate/map-limit.js';
+import { mapLimit } from '../../shared/runtime/map-limit.js';
 import { RotateCluster } from '../shared/rotate/support/cluster.js';
 import { is, type Matcher, nth, runAndCrash } from '../shared/rotate/support/crash.js';
 
