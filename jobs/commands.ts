@@ -1,4 +1,5 @@
 import type { AnyCommand } from '../shared/runtime/command.js';
+import { adoptCommand } from './adopt.js';
 import { backupCommand } from './backup.js';
 import { keygenCommand } from './keygen.js';
 import { listBackupsCommand } from './list-backups.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   restoreCommand,
   pruneCommand,
   listBackupsCommand,
+  adoptCommand,
   keygenCommand,
   statusCommand,
 ];

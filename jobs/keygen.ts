@@ -16,10 +16,15 @@ export const keygenCommand = defineCommand({
       "- PUBLIC key: into the backup job's Secret (secret-steward-backup-keys). The backup job only encrypts and must never hold a private key.\n" +
       '- PRIVATE key + passphrase: only where restores and DR drills run (secret-steward-restore-keys), never next to the backups.\n' +
       '- An OFFLINE copy of the private key, passphrase and revocation certificate (password manager, safe): the break-glass path, ' +
-      'restorable with plain gpg --import and gpg --decrypt even without secret-steward or the cluster. Without the private key, the backups are unreadable.',
+      'restorable with plain gpg --import and gpg --decrypt even without secret-steward or the cluster. Without the private key, the backups are unreadable.\n' +
+      'The same command makes the three SIGNING keys, one pair each, each trusted for one thing only (docs/threat-model.md):\n' +
+      '- backup signing key: private half in secret-steward-signing-key (the backup job signs and seals every backup); public half as --trusted-signer-key of verify-restore, restore, prune, status and list-backups.\n' +
+      '- pre-restore signing key: private half in secret-steward-pre-restore-signing-key (the restore job seals the pre-restore backup it takes before overwriting); public half as pre-restore-signer.asc in secret-steward-backup-keys and secret-steward-restore-keys (--pre-restore-signer-key of backup, verify-restore, restore, prune, status and list-backups).\n' +
+      '- drill report key: private half in secret-steward-drill-signing-key (components/drill-report-signing); public half as --drill-signer-key of status and list-backups.',
     examples: [
       'secret-steward keygen --name backups-prod --email backups@example.com --out-dir ./keys',
       'secret-steward keygen --name backups-prod --email backups@example.com --out-dir ./keys --passphrase-file ./pass --type rsa --rsa-bits 4096 --expires never',
+      "secret-steward keygen --name pre-restore-prod --email backups@example.com --out-dir ./keys   # the restore job's own signing key",
     ],
     notes: [
       'Exit codes: 0 key pair written; 2 invalid settings, unreadable passphrase file, or key files already exist (nothing is written without --force); 1 the files could not be written.',

@@ -9,11 +9,12 @@ export const statusCommand = defineCommand({
     description: [
       'Reads the cluster and the store (nothing is written) and shows where every Secret stands:',
       '  rotation  each Secret with a secret-steward.io/rotation policy: schedule, last rotated, next due, strategy, consumers (the workloads a rotation restarts), last outcome',
-      '  backups   the newest complete backups: id, age, items, size, and the last drill of each (result and age)',
-      '  drills    the newest DR drill and the newest one that passed',
+      '  backups   the newest authenticated backups (sealed by --trusted-signer-key / --pre-restore-signer-key): id, age, items, size, last drill; and every object that is not one',
+      '  drills    the newest DR drill and the newest one that passed with a report that verifies by --drill-signer-key',
       '  keys      expiry of the recipient and signer keys',
       'Overdue, highlighted and exit 1: a rotation due for longer than --rotation-grace; a policy that cannot be used (invalid); ' +
-        'no complete backup, or (with --backup-schedule) a newest backup older than the schedule allows; no drill passed within --drill-max-age; ' +
+        'no authenticated backup, or (with --backup-schedule) a newest one older than the schedule allows; a backup that is not authenticated; ' +
+        'no drill with a verified report passed within --drill-max-age; ' +
         'an expired or revoked key. Warnings (exit 0): a last rotation that did not succeed, a latest drill that failed, keys expiring within --key-expiry-warning.',
     ].join('\n'),
     examples: [

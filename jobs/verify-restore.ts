@@ -8,12 +8,14 @@ export const verifyRestoreCommand = defineCommand({
     summary: 'DR drill: prove the latest backup is fresh, intact, decryptable and restorable.',
     description:
       'Runs a disaster-recovery drill against one backup and records the evidence. Checks, in order:\n' +
-      '1. Freshness: the newest complete backup is as recent as --backup-schedule says it must be (plus --freshness-grace)\n' +
-      "2. Integrity: the index signature (--trusted-signer-key), that the index is this backup's, every segment's size and SHA-256, decryption, every Secret against its recorded hash, the item counts\n" +
+      '1. Freshness: the newest authenticated scheduled backup (its sealed time) is as recent as --backup-schedule says it must be (plus --freshness-grace)\n' +
+      "2. Integrity: the seal and the index signature (--trusted-signer-key), that the index is this backup's and says what the seal says, every segment's size and SHA-256, decryption, every Secret against its recorded hash, the item counts\n" +
       '3. Validity: every Secret is a valid object: DNS-1123 names, data keys, base64 values, 1 MiB, the keys its type needs, tls.crt/tls.key parse as PEM and match, docker configs parse as JSON\n' +
       '4. Restorability: every Secret is created in --drill-namespace under a labelled drill name, read back and compared byte for byte, and deleted, in batches (--drill-batch-secrets, --drill-batch-mib): one list reads a batch back, one deletecollection removes it\n' +
       '5. Drift (--compare-live): the backup against the live Secrets, by hashes: created, deleted, changed since\n' +
       '6. Key health: keys that expire within --key-expiry-warning\n' +
+      '7. Catalogue: every backup under the cluster is authenticated (forged, foreign, future or damaged ones, and stray objects, fail it; one made before seals passes when its index signature verifies, with a reminder to run adopt)\n' +
+      'latest is the newest backup with a valid seal: never a forged or future one, however new its name.\n' +
       'The report (JSON with --output json, else a summary) is stored and signed next to the backups; list-backups shows the last result per backup. ' +
       'The drill needs only read access to the store, the keys, and create/list/deletecollection on Secrets in its drill namespace, so it runs as well from another cluster (the DR site).',
     examples: [

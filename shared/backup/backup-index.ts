@@ -2,6 +2,14 @@ import type { Compression } from './backup-layout.js';
 
 export const INDEX_FORMAT = 'secret-steward.io/backup-index/v1' as const;
 
+/**
+ * Largest index read before anything vouches for it: an unsealed index (made before seals
+ * existed) is read whole to decrypt it and check the signature inside. About 300,000 Secrets,
+ * far under verify-restore's and restore's memory limits; a sealed index is read at exactly its
+ * sealed size.
+ */
+export const LEGACY_INDEX_LIMIT = 64 * 1024 * 1024;
+
 /** Why a backup was taken: on schedule/by hand, or automatically before a restore overwrote Secrets. */
 export type BackupKind = 'scheduled' | 'pre-restore';
 

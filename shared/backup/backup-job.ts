@@ -2,6 +2,7 @@ import { loadRecipientKeys, loadSigningKey } from '../crypto/keys.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { errorText, exitCodeFor } from '../errors/index.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
+import { readClusterUid } from '../kube/cluster-identity.js';
 import { KubeEventRecorder } from '../kube/events.js';
 import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { toolNamespace, withJobLock } from '../kube/job-lock.js';
@@ -10,13 +11,17 @@ import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
+import { latestAuthenticated, readCatalogue } from './backup-catalog.js';
 import { BackupLayout } from './backup-layout.js';
+import type { SealTrust } from './backup-seal.js';
 import { type BackupSettings, DEFAULT_EXCLUDED_TYPES } from './backup-settings.js';
+import { loadSealTrust } from './catalogue-settings.js';
 import { planBackup } from './plan-backup.js';
-import { pruneBackups } from './prune.js';
+import { finishAbandonedDeletion } from './prune.js';
 import { isEmptyPolicy } from './retention.js';
+import { type RetentionPassDeps, retentionPass } from './retention-pass.js';
 import { retentionPolicyOf } from './retention-settings.js';
-import { type BackupResult, cleanUpAbandonedBackup, runBackup } from './run-backup.js';
+import { type BackupOptions, type BackupResult, cleanUpAbandonedBackup, runBackup } from './run-backup.js';
 import type { SecretSelection } from './secret-source.js';
 
 const MIB = 1024 * 1024;
@@ -43,9 +48,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     warnWithinMs: s.keyExpiryWarning,
     setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY',
   });
-  const signing = s.signingKey
-    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
-    : undefined;
+  const signing = await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning });
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
     clock: ctx.clock,
     log: ctx.log,
@@ -65,7 +68,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       ctx.io.stdout.write(`Dry run: nothing written. Would back up ${plan.secrets} Secrets (${formatBytes(plan.dataBytes)} of data):\n`);
       ctx.io.stdout.write(renderTable(['NAMESPACE', 'TYPE', 'SECRETS'], rows));
     }
-    for (const w of [...warnings, ...(signing?.warnings ?? [])]) ctx.log.warn({ fingerprint: w.fingerprint }, w.message);
+    for (const w of [...warnings, ...signing.warnings]) ctx.log.warn({ fingerprint: w.fingerprint }, w.message);
     return ExitCode.Success;
   }
 
@@ -74,10 +77,14 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
-  await reportKeyWarnings([...warnings, ...(signing?.warnings ?? [])], ctx, events, subject);
+  await reportKeyWarnings([...warnings, ...signing.warnings], ctx, events, subject);
+  const clusterUid = await readClusterUid(kube.core, kube.caller);
+  const trust = await loadSealTrust(s, { now, own: { kind: 'scheduled', key: signing.key }, clusterUid });
 
   return withJobLock('backup', s, kube, ctx, async (lock) => {
     await cleanUpAbandonedBackup(lock.inherited, store, layout, ctx.log);
+    await finishAbandonedDeletion(lock.inherited, store, layout, ctx.log);
+    const previous = await previousBackup(store, layout, trust, ctx);
     let result: BackupResult;
     try {
       result = await runBackup(
@@ -86,7 +93,8 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
           store,
           layout,
           recipients,
-          signingKey: signing?.key,
+          signingKey: signing.key,
+          clusterUid,
           log: ctx.log,
           clock: ctx.clock,
           shutdown: ctx.shutdown,
@@ -100,6 +108,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
           allowEmpty: s.allowEmpty,
           allowShrink: s.allowShrink,
           shrinkThreshold: s.shrinkThreshold,
+          previous,
         },
       );
     } catch (e) {
@@ -126,28 +135,65 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       action: 'Backup',
     });
     await pushBackupMetrics(s, ctx, result);
-    const pruneCode = await maybePrune(s, ctx, store, layout);
+    const pruneCode = await maybePrune(
+      s,
+      ctx,
+      {
+        store,
+        layout,
+        trust,
+        log: ctx.log,
+        clock: ctx.clock,
+        cluster: { coordination: kube.coordination, caller: kube.caller, namespace: ns },
+        events: { recorder: events, subject },
+        inFlight: lock,
+        checkpoint: () => ctx.shutdown.checkpoint(),
+      },
+      result.backupId,
+    );
     printSummary(s.output, ctx, result);
     return pruneCode;
   });
 }
 
-async function maybePrune(s: BackupSettings, ctx: CommandContext, store: ObjectStore, layout: BackupLayout): Promise<ExitCodeValue> {
-  const policy = retentionPolicyOf(s);
-  if (isEmptyPolicy(policy)) return ExitCode.Success;
+/**
+ * The newest authenticated scheduled backup and its SEALED Secret count: what the shrink guard
+ * compares with. Object metadata is never used for it: anyone who can write the bucket could
+ * set it. Without one (a first backup, or only backups made before seals existed) the guard
+ * has nothing to compare with, and says so.
+ */
+async function previousBackup(
+  store: ObjectStore,
+  layout: BackupLayout,
+  trust: SealTrust,
+  ctx: CommandContext,
+): Promise<BackupOptions['previous']> {
+  const latest = latestAuthenticated(await readCatalogue(store, layout, trust), layout.cluster, 'scheduled');
+  if (latest === undefined) {
+    ctx.log.info('no authenticated earlier backup: the shrink guard has nothing to compare with this time');
+    return undefined;
+  }
+  return { id: latest.id, secrets: latest.seal.totals.secrets };
+}
+
+async function maybePrune(s: BackupSettings, ctx: CommandContext, deps: RetentionPassDeps, written: string): Promise<ExitCodeValue> {
+  if (isEmptyPolicy(retentionPolicyOf(s))) return ExitCode.Success;
   try {
-    const r = await pruneBackups(store, layout, policy, {
-      now: ctx.clock.now(),
-      incompleteGraceMs: s.incompleteGrace,
+    const r = await retentionPass(deps, s, {
       dryRun: false,
-      log: ctx.log,
-      checkpoint: () => ctx.shutdown.checkpoint(),
+      protect: new Map([[written, 'written by this run']]),
+      incompleteGraceMs: s.incompleteGrace,
     });
     ctx.log.info(
-      { deletedBackups: r.deletedBackups, deletedBytes: r.deletedBytes, kept: r.decisions.filter((d) => d.keep).length },
+      {
+        deletedBackups: r.deletedBackups,
+        deletedBytes: r.deletedBytes,
+        kept: r.decisions.filter((d) => d.keep).length,
+        unauthenticated: r.unauthenticated.filter((u) => !u.inProgress).length,
+      },
       'retention applied',
     );
-    return ExitCode.Success;
+    return r.refused === undefined ? ExitCode.Success : ExitCode.Failed;
   } catch (e) {
     // The backup itself is complete; a failed prune is reported but does not undo it.
     ctx.log.error({ err: e }, 'retention failed after a successful backup');

@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
  * prefix of `--store`):
  *
  *   <cluster>/backups/<backupId>/segment-00001.json.gz.pgp   one OpenPGP message per segment
- *   <cluster>/backups/<backupId>/index.json.pgp              written last: makes the backup complete
+ *   <cluster>/backups/<backupId>/index.json.pgp              the encrypted, signed index
+ *   <cluster>/backups/<backupId>/seal.json.asc               written last: the signed seal (backup-seal.ts)
  *   <cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json         drill report (clear JSON)
  *   <cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json.asc     its detached signature
  *
- * Backup ids sort by creation time (`20261127T031500Z-3f9a1c`), so the newest backup is the
- * last in a listing. A backup without its index is incomplete and never a restore point.
+ * Backup ids sort by creation time (`20261127T031500Z-3f9a1c`), but an id is only a name: what
+ * a backup is (complete, whose, which kind, when) is what its signed seal says, never its key.
  */
 
 const ID_PATTERN = /^(\d{8}T\d{6}Z)-([0-9a-f]{6})$/;
@@ -19,6 +20,7 @@ const CLUSTER_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 const REPORT_PATTERN = /^(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z-[0-9a-f]{6})_(pass|fail)\.json$/;
 
 export const INDEX_NAME = 'index.json.pgp';
+export const SEAL_NAME = 'seal.json.asc';
 
 /** True when `name` is usable as the cluster path component (lower-case DNS label-ish). */
 export function isValidClusterName(name: string): boolean {
@@ -33,11 +35,19 @@ export function compactTime(d: Date): string {
     .replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** `20261127T031500Z` -> Date. */
-export function parseCompactTime(s: string): Date {
+/** `20261127T031500Z` -> Date; undefined unless it is a real UTC calendar time (no month 13). */
+function compactTimeOf(s: string): Date | undefined {
   const m = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(s);
-  if (!m) throw new Error(`not a compact UTC time: ${s}`);
-  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+  if (!m) return undefined;
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+  return compactTime(d) === s ? d : undefined;
+}
+
+/** `20261127T031500Z` -> Date. @throws Error unless `s` is a real UTC calendar time. */
+export function parseCompactTime(s: string): Date {
+  const d = compactTimeOf(s);
+  if (d === undefined) throw new Error(`not a compact UTC time: ${s}`);
+  return d;
 }
 
 /** A new backup id for a backup starting at `at`. */
@@ -45,8 +55,10 @@ export function newBackupId(at: Date): string {
   return `${compactTime(at)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** True for a well-formed id whose time is a real calendar time (`20261332T...` is not). */
 export function isBackupId(id: string): boolean {
-  return ID_PATTERN.test(id);
+  const m = ID_PATTERN.exec(id);
+  return m !== null && compactTimeOf(m[1]) !== undefined;
 }
 
 /** Creation time encoded in a backup id. */
@@ -89,6 +101,10 @@ export class BackupLayout {
     return this.backupPrefix(id) + INDEX_NAME;
   }
 
+  sealKey(id: string): string {
+    return this.backupPrefix(id) + SEAL_NAME;
+  }
+
   /** The backup id a key under backups/ belongs to, or undefined. */
   backupIdOf(key: string): string | undefined {
     const rest = key.startsWith(this.backupsPrefix()) ? key.slice(this.backupsPrefix().length) : undefined;
@@ -112,7 +128,7 @@ export class BackupLayout {
   parseReportKey(key: string): { drillTime: Date; backupId: string; passed: boolean } | undefined {
     if (!key.startsWith(this.reportsPrefix())) return undefined;
     const m = REPORT_PATTERN.exec(key.slice(this.reportsPrefix().length));
-    if (!m) return undefined;
+    if (!m || compactTimeOf(m[1]) === undefined || !isBackupId(m[2])) return undefined;
     return { drillTime: parseCompactTime(m[1]), backupId: m[2], passed: m[3] === 'pass' };
   }
 }

@@ -15,6 +15,7 @@ import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { isValidClusterName } from './backup-layout.js';
+import { sealTrustSettings } from './catalogue-settings.js';
 import { retentionSettings } from './retention-settings.js';
 
 /** Types never backed up: controllers regenerate them, and restoring them elsewhere is harmful. */
@@ -65,7 +66,9 @@ export const backupSettings = {
     group: KEYS,
   }),
   signingKey: fileSetting({
-    description: 'Armored OpenPGP private key that signs the backup index, so verification can prove who wrote it.',
+    description:
+      'Armored OpenPGP private key that signs every backup: its index and its seal, the signed record that makes it a backup of this cluster (docs/threat-model.md). Its public half is what verify-restore, restore, prune, status and list-backups trust (--trusted-signer-key).',
+    required: true,
     group: KEYS,
   }),
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: KEYS }),
@@ -118,6 +121,10 @@ export const backupSettings = {
     group: 'Kubernetes access',
   }),
   ...retentionSettings,
+  // Not --cluster-uid: backup reads its own cluster's identity.
+  trustedSignerKey: sealTrustSettings.trustedSignerKey,
+  preRestoreSignerKey: sealTrustSettings.preRestoreSignerKey,
+  incompleteGrace: sealTrustSettings.incompleteGrace,
   output: enumSetting(['text', 'json'] as const, { description: 'Format of the summary on stdout.', default: 'text', group: 'Output' }),
   ...metricsSettings,
   ...kubeSettings,
@@ -129,9 +136,6 @@ export type BackupSettings = SettingsOf<typeof backupSettings>;
 
 export function validateBackupSettings(s: BackupSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
-  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined) {
-    problems.push(problemFor(backupSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
-  }
   const overlap = s.namespace.filter((n) => s.excludeNamespace.includes(n));
   if (overlap.length > 0)
     problems.push(problemFor(backupSettings, 'excludeNamespace', `excludes namespaces also given with --namespace: ${overlap.join(', ')}`));

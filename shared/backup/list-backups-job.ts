@@ -1,34 +1,38 @@
+import { loadTrustedSignerKeys } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore } from '../storage/index.js';
-import { latestDrills, listBackups } from './backup-catalog.js';
-import { BackupLayout } from './backup-layout.js';
+import { type CatalogueEntry, mayBeInProgress, problemOf, readCatalogue } from './backup-catalog.js';
+import { BackupLayout, backupIdTime } from './backup-layout.js';
+import { loadSealTrust } from './catalogue-settings.js';
+import { type DrillEvidence, listDrillReports, verifyDrillReports } from './drill-evidence.js';
 import type { ListBackupsSettings } from './list-backups-settings.js';
 
-/** `secret-steward list-backups`: the catalogue with last drill results; needs no private key. */
+/** Version of the `-o json` document; changes are listed in CHANGELOG.md. */
+export const LIST_BACKUPS_FORMAT = 'secret-steward.io/list-backups/v2';
+
+/**
+ * `secret-steward list-backups`: the catalogue, newest first, with what each backup's seal
+ * vouches for (kind, creation time, Secret count) and its last drill, believed only when its
+ * report verifies. Needs public keys only; without them nothing is authenticated, and says so.
+ */
 export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
-  const [backups, drills] = await Promise.all([listBackups(store, layout, { withMetadata: true }), latestDrills(store, layout)]);
-  const now = ctx.clock.now().getTime();
-  const rows = backups.reverse().map((b) => {
-    const drill = drills.get(b.id);
-    return {
-      id: b.id,
-      createdAt: b.createdAt.toISOString(),
-      ageSeconds: Math.floor((now - b.createdAt.getTime()) / 1000),
-      complete: b.complete,
-      kind: b.meta?.kind ?? (b.complete ? 'scheduled' : undefined),
-      secrets: b.meta?.secrets,
-      segments: b.meta?.segments,
-      storedBytes: b.storedBytes,
-      signer: b.meta?.signer,
-      lastDrill: drill ? { result: drill.passed ? 'pass' : 'fail', at: drill.drillTime.toISOString(), report: drill.reportKey } : undefined,
-    };
-  });
+  const now = ctx.clock.now();
+  const trust = await loadSealTrust(s, { now });
+  const drillSigners = await loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' });
+  const [catalogue, claims] = await Promise.all([readCatalogue(store, layout, trust), listDrillReports(store, layout)]);
+  // The newest report per backup, verified.
+  const newestClaims = [...new Map(claims.map((c) => [c.backupId, c] as const).reverse()).values()];
+  const drills = new Map((await verifyDrillReports(store, layout, newestClaims, drillSigners, { now })).map((d) => [d.backupId, d]));
+  const noKeys = s.trustedSignerKey.length === 0 && s.preRestoreSignerKey.length === 0;
+  const rows = [...catalogue.entries].reverse().map((e) => row(e, drills.get(e.id), now, s.incompleteGrace, noKeys));
+
   if (s.output === 'json') {
-    ctx.io.stdout.write(`${JSON.stringify({ location: `${store.location}/${layout.backupsPrefix()}`, backups: rows }, null, 2)}\n`);
+    const location = `${store.location}/${layout.backupsPrefix()}`;
+    ctx.io.stdout.write(`${JSON.stringify({ format: LIST_BACKUPS_FORMAT, location, backups: rows, strays: catalogue.strays }, null, 2)}\n`);
     return ExitCode.Success;
   }
   if (rows.length === 0) {
@@ -37,17 +41,72 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
   }
   ctx.io.stdout.write(
     renderTable(
-      ['BACKUP', 'CREATED', 'AGE', 'STATUS', 'SECRETS', 'SIZE', 'LAST DRILL'],
+      ['BACKUP', 'KIND', 'CREATED', 'AGE', 'STATUS', 'SECRETS', 'SIZE', 'LAST DRILL'],
       rows.map((r) => [
         r.id,
+        r.kind ?? '-',
         r.createdAt.replace('.000Z', 'Z'),
-        formatAge(r.ageSeconds * 1000),
-        r.complete ? (r.kind === 'pre-restore' ? 'complete (pre-restore)' : 'complete') : 'INCOMPLETE',
+        formatAge(now.getTime() - Date.parse(r.createdAt)),
+        r.authenticated ? 'sealed' : r.status,
         r.secrets === undefined ? '-' : String(r.secrets),
         formatBytes(r.storedBytes),
-        r.lastDrill ? `${r.lastDrill.result} ${formatAge(now - Date.parse(r.lastDrill.at))} ago` : '-',
+        r.lastDrill
+          ? `${r.lastDrill.result} ${formatAge(now.getTime() - Date.parse(r.lastDrill.at))} ago${r.lastDrill.verified ? '' : ' (unverified)'}`
+          : '-',
       ]),
     ),
   );
+  if (noKeys) ctx.io.stdout.write('No --trusted-signer-key given: no backup could be authenticated.\n');
+  if (catalogue.strays.length > 0)
+    ctx.io.stdout.write(`${catalogue.strays.length} object(s) under backups/ belong to no backup id (not ours).\n`);
   return ExitCode.Success;
+}
+
+interface Row {
+  id: string;
+  /** From the seal; absent for backups that are not authenticated. */
+  kind?: string;
+  /** The sealed creation time; for backups that are not authenticated, the time their id claims. */
+  createdAt: string;
+  authenticated: boolean;
+  /** `sealed`, or what is wrong (`unsealed: ...`, `forged: ...`, ...). */
+  status: string;
+  secrets?: number;
+  segments?: number;
+  storedBytes: number;
+  signer?: string;
+  clusterUid?: string;
+  lastDrill?: { result: string; at: string; report: string; verified: boolean; unverified?: string };
+}
+
+function row(e: CatalogueEntry, drill: DrillEvidence | undefined, now: Date, graceMs: number, noKeys: boolean): Row {
+  const a = e.authenticated;
+  const inProgress = mayBeInProgress(e, now, graceMs);
+  const status = a
+    ? 'sealed'
+    : noKeys && e.verdict.status === 'forged'
+      ? 'not checked (no --trusted-signer-key)'
+      : inProgress
+        ? 'unsealed (may be in progress)'
+        : (problemOf(e) as string);
+  return {
+    id: e.id,
+    ...(a ? { kind: a.kind } : {}),
+    createdAt: (a ? a.createdAt : backupIdTime(e.id)).toISOString(),
+    authenticated: a !== undefined,
+    status,
+    ...(a ? { secrets: a.seal.totals.secrets, segments: a.seal.totals.segments, signer: a.signer, clusterUid: a.seal.clusterUid } : {}),
+    storedBytes: e.storedBytes,
+    ...(drill
+      ? {
+          lastDrill: {
+            result: drill.result,
+            at: drill.at,
+            report: drill.report,
+            verified: drill.verified,
+            ...(drill.unverified ? { unverified: drill.unverified } : {}),
+          },
+        }
+      : {}),
+  };
 }

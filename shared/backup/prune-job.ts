@@ -1,42 +1,114 @@
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
+import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import { jobEventSubject } from '../kube/job-events.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore } from '../storage/index.js';
+import { readCatalogue } from './backup-catalog.js';
 import { BackupLayout } from './backup-layout.js';
-import { pruneBackups } from './prune.js';
+import { loadSealTrust } from './catalogue-settings.js';
+import { deleteUnauthenticated, finishAbandonedDeletion, type PruneResult } from './prune.js';
 import type { PruneSettings } from './prune-settings.js';
-import { retentionPolicyOf } from './retention-settings.js';
+import { type RetentionPassDeps, retentionPass } from './retention-pass.js';
+import { cleanUpAbandonedBackup } from './run-backup.js';
 
-/** `secret-steward prune`: applies the retention policy (or prints the decisions with --dry-run). */
+/**
+ * `secret-steward prune`: applies the retention rules to the authenticated backups (or prints
+ * the decisions with --dry-run), or deletes named unauthenticated ones. Unless --offline it
+ * holds the backup job's Lease (prune and backup never act at once) and keeps what readers hold.
+ */
 export async function runPruneJob(s: PruneSettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
-  const r = await pruneBackups(store, layout, retentionPolicyOf(s), {
-    now: ctx.clock.now(),
-    incompleteGraceMs: s.incompleteGrace,
-    dryRun: s.dryRun,
+  const trust = await loadSealTrust(s, { now: ctx.clock.now() });
+  const base: RetentionPassDeps = { store, layout, trust, log: ctx.log, clock: ctx.clock, checkpoint: () => ctx.shutdown.checkpoint() };
+
+  if (s.offline) {
+    ctx.log.warn('pruning offline: no Lease; a backup running meanwhile and readers of older backups are not seen');
+    return act(s, ctx, base);
+  }
+  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+    clock: ctx.clock,
     log: ctx.log,
-    checkpoint: () => ctx.shutdown.checkpoint(),
+    limits: { maxAttempts: s.apiRetryBudget },
+    signal: ctx.shutdown.signal,
   });
+  const namespace = toolNamespace(s);
+  const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
+  // The backup job's Lease: prune and backup both change the catalogue, and a note either left
+  // after being killed is finished by whichever runs next.
+  return withJobLock('backup', s, kube, ctx, async (lock) => {
+    if (!s.dryRun) {
+      await cleanUpAbandonedBackup(lock.inherited, store, layout, ctx.log);
+      await finishAbandonedDeletion(lock.inherited, store, layout, ctx.log);
+    }
+    return act(s, ctx, {
+      ...base,
+      cluster: { coordination: kube.coordination, caller: kube.caller, namespace },
+      // Its Job (JOB_NAME), else the backup Lease it holds.
+      events: { recorder: events, subject: jobEventSubject('backup', namespace, ctx.io.env, true) },
+      inFlight: s.dryRun ? undefined : lock,
+    });
+  });
+}
+
+async function act(s: PruneSettings, ctx: CommandContext, deps: RetentionPassDeps): Promise<ExitCodeValue> {
+  if (s.deleteUnauthenticated.length > 0) return deleteNamed(s, ctx, deps);
+  const r = await retentionPass(deps, s, { dryRun: s.dryRun, incompleteGraceMs: s.incompleteGrace });
+  print(s, ctx, r);
+  return r.refused === undefined ? ExitCode.Success : ExitCode.Failed;
+}
+
+async function deleteNamed(s: PruneSettings, ctx: CommandContext, deps: RetentionPassDeps): Promise<ExitCodeValue> {
+  const catalogue = await readCatalogue(deps.store, deps.layout, deps.trust);
+  const r = await deleteUnauthenticated(deps.store, deps.layout, catalogue, s.deleteUnauthenticated, { dryRun: s.dryRun, log: ctx.log });
+  if (s.output === 'json') ctx.io.stdout.write(`${JSON.stringify({ dryRun: s.dryRun, ...r }, null, 2)}\n`);
+  else {
+    ctx.io.stdout.write(
+      renderTable(
+        ['BACKUP', 'ACTION', 'WHY'],
+        [
+          ...r.deleted.map((d) => [d.id, s.dryRun ? 'delete (dry run)' : `deleted (${d.objects} objects)`, d.problem]),
+          ...r.refused.map((d) => [d.id, 'refused', d.why]),
+        ],
+      ),
+    );
+  }
+  return r.refused.length === 0 ? ExitCode.Success : ExitCode.Failed;
+}
+
+function print(s: PruneSettings, ctx: CommandContext, r: PruneResult): void {
   if (s.output === 'json') {
     ctx.io.stdout.write(`${JSON.stringify({ dryRun: s.dryRun, ...r }, null, 2)}\n`);
-    return ExitCode.Success;
+    return;
   }
-  const verb = s.dryRun ? 'would delete' : 'deleted';
+  const action = (keep: boolean) => (keep ? 'keep' : r.refused !== undefined ? 'keep (refused)' : s.dryRun ? 'delete (dry run)' : 'delete');
   ctx.io.stdout.write(
     renderTable(
-      ['BACKUP', 'COMPLETE', 'ACTION', 'WHY'],
-      r.decisions.map((d) => [
-        d.id,
-        d.complete ? 'yes' : 'no',
-        d.keep ? 'keep' : s.dryRun ? 'delete (dry run)' : 'delete',
-        d.reasons.join('; '),
-      ]),
+      ['BACKUP', 'KIND', 'ACTION', 'WHY'],
+      [
+        ...r.decisions.map((d) => [d.id, d.kind, action(d.keep), d.reasons.join('; ')]),
+        ...r.unauthenticated.map((u) => [
+          u.id,
+          '-',
+          'keep (not authenticated)',
+          u.inProgress ? 'unsealed: may still be being written' : u.problem,
+        ]),
+      ],
     ),
   );
   const deleting = r.decisions.filter((d) => !d.keep).length;
-  ctx.io.stdout.write(
-    `${s.dryRun ? 'Dry run: nothing deleted. ' : ''}Kept ${r.decisions.length - deleting}, ${verb} ${deleting} backup(s)${s.dryRun ? '' : ` (${formatBytes(r.deletedBytes)})`}.\n`,
-  );
-  return ExitCode.Success;
+  const verb = s.dryRun ? 'would delete' : 'deleted';
+  if (r.refused !== undefined) ctx.io.stdout.write(`Refused: ${r.refused}\n`);
+  else {
+    ctx.io.stdout.write(
+      `${s.dryRun ? 'Dry run: nothing deleted. ' : ''}Kept ${r.decisions.length - deleting}, ${verb} ${deleting} backup(s)${s.dryRun ? '' : ` (${formatBytes(r.deletedBytes)})`}.\n`,
+    );
+  }
+  const reported = r.unauthenticated.filter((u) => !u.inProgress);
+  if (reported.length > 0) {
+    ctx.io.stdout.write(
+      `${reported.length} backup(s) are not authenticated and were left alone; after checking them, remove them with --delete-unauthenticated ID.\n`,
+    );
+  }
 }

@@ -9,7 +9,6 @@ import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import { type ObjectStore, StorageError } from '../storage/index.js';
-import { latestCompleteBackup } from './backup-catalog.js';
 import {
   type BackupIndex,
   type BackupKind,
@@ -20,6 +19,7 @@ import {
   toObjectMetadata,
 } from './backup-index.js';
 import { type BackupLayout, type Compression, isBackupId, newBackupId, segmentName } from './backup-layout.js';
+import { sealOf, writeSeal } from './backup-seal.js';
 import { secretDataDigest } from './secret-digest.js';
 import { exportSecret } from './secret-export.js';
 import { listSelectedSecrets, type SecretPage, type SecretSelection } from './secret-source.js';
@@ -32,7 +32,10 @@ export interface BackupDeps {
   store: ObjectStore;
   layout: BackupLayout;
   recipients: readonly RecipientKey[];
-  signingKey?: SigningKey;
+  /** Signs the index and the seal: the backup job's key for scheduled backups, the restore job's own for pre-restore ones. */
+  signingKey: SigningKey;
+  /** The UID of this cluster's kube-system namespace, recorded in the seal. */
+  clusterUid: string;
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
@@ -57,8 +60,11 @@ export interface BackupOptions {
   kind?: BackupKind;
   /** Test seam: a different source of Secret pages (e.g. the live Secrets a restore will overwrite). */
   source?: AsyncIterable<SecretPage>;
-  /** Skip the previous-backup lookup (pre-restore backups have no shrink guard). */
-  skipShrinkGuard?: boolean;
+  /**
+   * The newest authenticated backup of this kind and its sealed Secret count, for the shrink
+   * guard (the caller reads the catalogue); none: no guard (a first backup, pre-restore backups).
+   */
+  previous?: { id: string; secrets: number };
 }
 
 export interface BackupResult {
@@ -104,9 +110,10 @@ async function noteInFlight(deps: BackupDeps, log: Logger, backupId: string): Pr
  * Cleans up after a run that was killed while writing the backup its in-flight note names
  * (`LeaseLock.inherited` of the job that holds the Lease now, so nobody else writes it): aborts
  * the backup's open multipart uploads (their parts are invisible in listings but stored) and,
- * unless its index was written (then it completed and is kept), deletes its segments. Best
- * effort: a failure is logged and left to prune (an incomplete backup) and to the bucket's
- * lifecycle rule (uploads), never fails this run.
+ * unless its seal was written (then it completed and is kept), deletes what it stored. Best
+ * effort: a failure is logged, the leftovers are reported as unsealed (never deleted without
+ * `prune --delete-unauthenticated`), and uploads are left to the bucket's lifecycle rule; it
+ * never fails this run.
  */
 export async function cleanUpAbandonedBackup(
   note: string | undefined,
@@ -121,7 +128,7 @@ export async function cleanUpAbandonedBackup(
     const aborted = await store.abortUploads(prefix);
     const keys: string[] = [];
     for await (const o of store.list(prefix)) keys.push(o.key);
-    const complete = keys.includes(layout.indexKey(backupId));
+    const complete = keys.includes(layout.sealKey(backupId));
     if (!complete && keys.length > 0) await store.delete(keys);
     log.warn(
       { backupId, abortedUploads: aborted, deletedObjects: complete ? 0 : keys.length, complete },
@@ -130,7 +137,7 @@ export async function cleanUpAbandonedBackup(
   } catch (e) {
     log.warn(
       { backupId, err: e },
-      'could not clean up after an earlier run that was killed while writing this backup; prune removes it once incomplete-grace has passed',
+      'could not clean up after an earlier run that was killed while writing this backup; it stays unsealed and is reported (prune --delete-unauthenticated removes it)',
     );
   }
 }
@@ -138,35 +145,29 @@ export async function cleanUpAbandonedBackup(
 /**
  * Takes one backup, in the order README gives: lists the selected Secrets page by page and
  * streams them into bounded segments (each one OpenPGP message of a gzip'd `v1 List`), refuses
- * an empty or shrunken selection, reads every segment back to check size and SHA-256, and
- * finally writes the encrypted, signed index that makes the backup complete. On any failure or
- * interruption the index (if its upload started) and then the segments written so far are
- * deleted (and an in-flight multipart upload aborted), so a failed run leaves nothing behind;
- * if even that cleanup fails, the leftovers have no index and are never a restore point (prune
- * removes them), or, when the index could not be deleted, they are all kept. A run killed before
- * it could clean up leaves its in-flight note for the next one.
+ * an empty or shrunken selection, reads every segment back to check size and SHA-256, writes
+ * the encrypted, signed index, and finally the signed seal that makes the backup complete
+ * (backup-seal.ts). On any failure or interruption the seal and index (if their uploads
+ * started) and then the segments written so far are deleted (and an in-flight multipart upload
+ * aborted), so a failed run leaves nothing behind; if even that cleanup fails, the leftovers
+ * have no seal and are never a restore point. A run killed before it could clean up leaves its
+ * in-flight note for the next one.
  */
 export async function runBackup(deps: BackupDeps, o: BackupOptions): Promise<BackupResult> {
   const run = new BackupRun(deps, o);
-  const previous = o.skipShrinkGuard ? undefined : await previousBackup(deps);
   await noteInFlight(deps, run.log, run.backupId);
   try {
     await run.listAndWriteSegments();
-    run.refuseEmptyOrShrunk(previous);
+    run.refuseEmptyOrShrunk(o.previous);
     await run.readBackSegments();
-    const indexBytes = await run.writeIndex();
+    const index = await run.writeIndex();
+    await run.writeSeal(index);
     await run.clearInFlight();
-    return run.result(indexBytes, previous);
+    return run.result(index.stored.size, o.previous);
   } catch (e) {
     await run.discardAll(e instanceof Error ? e.message : 'failed');
     throw e;
   }
-}
-
-/** The newest complete backup and how many Secrets it holds: what the shrink guard compares with. */
-async function previousBackup(deps: BackupDeps): Promise<BackupResult['previous']> {
-  const latest = await latestCompleteBackup(deps.store, deps.layout);
-  return latest?.meta ? { id: latest.id, secrets: latest.meta.secrets } : undefined;
 }
 
 /** A backup being written: what it has stored so far, and each phase of {@link runBackup}. */
@@ -185,9 +186,11 @@ class BackupRun {
   private listRv = '';
   private plaintextTotal = 0;
   /**
-   * The index, once its upload started (it may be stored even when the put failed): removed
-   * first on failure, and the segments only after it, so that no index ever names missing segments.
+   * The seal and the index, once their upload started (either may be stored even when the put
+   * failed): removed first on failure (seal, then index), and the segments only after them, so
+   * that no seal or index ever names missing objects.
    */
+  private sealKey: string | undefined;
   private indexKey: string | undefined;
 
   constructor(
@@ -271,11 +274,8 @@ class BackupRun {
     }
   }
 
-  /**
-   * Writes the index last, encrypted and signed, and reads it back: once it is stored the
-   * backup is complete. Returns its stored size.
-   */
-  async writeIndex(): Promise<number> {
+  /** Writes the index, encrypted and signed, and reads it back. Returns it and how it was stored. */
+  async writeIndex(): Promise<{ index: BackupIndex; stored: { size: number; sha256: string } }> {
     const { store, layout, clock, shutdown, recipients, signingKey } = this.deps;
     const { o, backupId, kind } = this;
     const completed = clock.now();
@@ -322,8 +322,29 @@ class BackupRun {
         detail: 'stored index differs from what was uploaded: the store altered it (see --s3-checksum)',
       });
     }
+    return { index, stored: { size: put.size, sha256: put.sha256 } };
+  }
+
+  /**
+   * Writes the seal last, signed with the key of the backup's kind, and reads it back: once it
+   * is stored the backup is complete and authenticated. A guarded Lease write comes right
+   * before it, as before the index.
+   */
+  async writeSeal(written: { index: BackupIndex; stored: { size: number; sha256: string } }): Promise<void> {
+    const { store, layout, shutdown, signingKey, clusterUid } = this.deps;
+    shutdown.checkpoint();
+    await noteInFlight(this.deps, this.log, this.backupId);
+    shutdown.checkpoint();
+    this.sealKey = layout.sealKey(this.backupId);
+    await writeSeal(
+      store,
+      layout,
+      sealOf(written.index, written.stored, clusterUid, TOOL_VERSION),
+      signingKey,
+      new Date(written.index.completedAt),
+    );
+    this.sealKey = undefined;
     this.indexKey = undefined;
-    return put.size;
   }
 
   /** The index of the backup as written so far: every segment and Secret, and the totals. */
@@ -347,7 +368,7 @@ class BackupRun {
       },
       compression: o.compression,
       recipients: this.deps.recipients.map((r) => r.fingerprint),
-      ...(this.deps.signingKey ? { signer: this.deps.signingKey.fingerprint } : {}),
+      signer: this.deps.signingKey.fingerprint,
       segments: this.segments,
       secrets: this.secrets,
       totals: { secrets: this.secrets.length, segments: this.segments.length, storedBytes, plaintextBytes: this.plaintextTotal },
@@ -386,16 +407,18 @@ class BackupRun {
     this.current = undefined;
     let cleaned = true;
     try {
+      if (this.sealKey !== undefined) await store.delete([this.sealKey]);
+      this.sealKey = undefined;
       if (this.indexKey !== undefined) await store.delete([this.indexKey]);
       this.indexKey = undefined;
       if (this.uploadedKeys.length > 0) await store.delete(this.uploadedKeys);
     } catch (e) {
       cleaned = false;
       this.log.warn(
-        { err: e, objects: this.uploadedKeys.length, index: this.indexKey !== undefined },
-        this.indexKey !== undefined
-          ? 'could not delete the index of the abandoned backup, so its segments are kept too (it may be complete: verify-restore tells)'
-          : 'could not delete the segments of the abandoned backup; prune removes them later',
+        { err: e, objects: this.uploadedKeys.length, index: this.indexKey !== undefined, seal: this.sealKey !== undefined },
+        this.sealKey !== undefined
+          ? 'could not delete the seal of the abandoned backup, so everything it names is kept too (it may be complete: verify-restore tells)'
+          : 'could not delete what the abandoned backup stored; it stays unsealed, is reported, and the next run retries from the Lease note',
       );
     }
     if (cleaned && final) await this.clearInFlight();

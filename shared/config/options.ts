@@ -38,6 +38,11 @@ export interface SettingSpec<T> {
   parse: (raw: string) => T;
   /** Boolean flags take no value (`--dry-run`, `--no-dry-run`). */
   boolean?: boolean;
+  /**
+   * What the flag means when given without a value (followed by another flag or nothing), for
+   * a setting that was once a boolean flag and now takes values (`--allow-unsigned` = `all`).
+   */
+  bareValue?: string;
 }
 
 /** A setting whose parsed value is `T` (or `T[]` when repeatable). */

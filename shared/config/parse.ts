@@ -91,6 +91,8 @@ export function parseSettings<S extends SettingsSpec>(
       value = 'true';
     } else if (i + 1 < argv.length && !(argv[i + 1].startsWith('--') && argv[i + 1].length > 2)) {
       value = argv[++i];
+    } else if (s.bareValue !== undefined) {
+      value = s.bareValue;
     } else {
       problems.push({ setting: settingLabel(key, s), message: `needs a value (${s.valueName ?? 'VALUE'})` });
       continue;

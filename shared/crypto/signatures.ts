@@ -3,7 +3,16 @@
  * way every signature check in secret-steward is judged, so that "who signed this, and do we
  * trust it?" has the same answer for a detached signature and for a signed, encrypted index.
  */
-import { createCleartextMessage, createMessage, type PublicKey, readCleartextMessage, readSignature, type Signature, sign, verify } from 'openpgp';
+import {
+  createCleartextMessage,
+  createMessage,
+  type PublicKey,
+  readCleartextMessage,
+  readSignature,
+  type Signature,
+  sign,
+  verify,
+} from 'openpgp';
 import { errorText } from '../errors/index.js';
 import { CryptoError } from './crypto-error.js';
 import { describeKey, fingerprintOf, type SigningKey, type TrustedSignerKey } from './keys.js';
@@ -108,7 +117,8 @@ export async function verifyDetached(
  */
 export async function signCleartext(text: string, signingKey: SigningKey, opts: { label?: string; now?: Date } = {}): Promise<string> {
   const label = opts.label ?? 'document';
-  if (/[ \t]$/m.test(text) || text.includes('\r')) throw new RangeError(`${label}: cleartext signing would alter trailing white space or line endings`);
+  if (/[ \t]$/m.test(text) || text.includes('\r'))
+    throw new RangeError(`${label}: cleartext signing would alter trailing white space or line endings`);
   try {
     return await sign({
       message: await createCleartextMessage({ text }),

@@ -20,6 +20,9 @@ export interface LeaseLockOptions {
 /** Annotation on the Lease naming unfinished work of its holder (see {@link LeaseLock.record}). */
 export const IN_FLIGHT_ANNOTATION = 'secret-steward.io/in-flight';
 
+/** Annotation on the Lease naming what its holder is reading, so that others do not delete it meanwhile. */
+export const READING_ANNOTATION = 'secret-steward.io/reading';
+
 /**
  * A mutual-exclusion lock on a coordination.k8s.io/v1 Lease, so that a scheduled run and a
  * Job created by hand never act at once. Acquiring fails with {@link LockHeldError} (exit 3)
@@ -70,14 +73,16 @@ export class LeaseLock {
   /**
    * Records on the Lease what the holder is in the middle of (`undefined` clears it), so that
    * the next holder can clean up if this run dies before clearing it. The note outlives
-   * {@link release}. Throws when the write fails, and (InterruptedError) when the lock turns out lost.
+   * {@link release}. Another `annotation` holds a different kind of note (what the holder reads:
+   * {@link READING_ANNOTATION}). Throws when the write fails, and (InterruptedError) when the
+   * lock turns out lost.
    */
-  async record(note: string | undefined): Promise<void> {
+  async record(note: string | undefined, annotation: string = IN_FLIGHT_ANNOTATION): Promise<void> {
     return this.serially(async () => {
       const written = await this.write((lease) => {
         const annotations = { ...(lease.metadata?.annotations ?? {}) };
-        if (note === undefined) delete annotations[IN_FLIGHT_ANNOTATION];
-        else annotations[IN_FLIGHT_ANNOTATION] = note;
+        if (note === undefined) delete annotations[annotation];
+        else annotations[annotation] = note;
         return { ...lease, metadata: { ...lease.metadata, annotations }, spec: { ...lease.spec, renewTime: microTime(this.clock.now()) } };
       });
       if (written === 'lost') throw new InterruptedError('the lock was lost to another run');
@@ -268,4 +273,41 @@ function microTime(d: Date): V1MicroTime {
 
 function toIso(v: unknown): string {
   return v instanceof Date ? v.toISOString() : String(v);
+}
+
+/** What another job's Lease says while it is held: its holder and its notes. */
+export interface HeldLease {
+  holder: string;
+  /** Notes the holder recorded with {@link LeaseLock.record}, by annotation. */
+  notes: Record<string, string>;
+}
+
+/**
+ * Reads another job's Lease (`namespace/name`) and returns its holder and notes while it is
+ * held and not expired at `now`; undefined when it is absent, released or expired (a note left
+ * by a holder that died is no longer a claim). Read-only: never takes the lock.
+ */
+export async function readHeldLease(
+  api: CoordinationV1Api,
+  caller: KubeCaller,
+  o: { namespace: string; name: string; now: Date },
+): Promise<HeldLease | undefined> {
+  let lease: V1Lease;
+  try {
+    lease = await caller.call({ verb: 'get', kind: 'Lease', namespace: o.namespace, name: o.name }, () =>
+      api.readNamespacedLease({ name: o.name, namespace: o.namespace }),
+    );
+  } catch (e) {
+    if (e instanceof KubeError && e.notFound) return undefined;
+    throw e;
+  }
+  const spec = lease.spec ?? {};
+  const holder = spec.holderIdentity ?? '';
+  const renewed = spec.renewTime ? new Date(spec.renewTime as unknown as string).getTime() : 0;
+  if (holder === '' || renewed + (spec.leaseDurationSeconds ?? 60) * 1000 <= o.now.getTime()) return undefined;
+  const annotations = lease.metadata?.annotations ?? {};
+  const notes = Object.fromEntries(
+    [IN_FLIGHT_ANNOTATION, READING_ANNOTATION].flatMap((k) => (annotations[k] === undefined ? [] : [[k, annotations[k]]])),
+  );
+  return { holder, notes };
 }

@@ -1,4 +1,6 @@
 import { BackupLayout } from '../backup/backup-layout.js';
+import { readingNote } from '../backup/backup-readers.js';
+import { loadSealTrust } from '../backup/catalogue-settings.js';
 import { cleanUpAbandonedBackup } from '../backup/run-backup.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey, type RecipientKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
@@ -9,6 +11,8 @@ import {
   KubeNamespaceStore,
   KubeSecretStore,
   loadKubeConfig,
+  READING_ANNOTATION,
+  readClusterUid,
   toolNamespace,
   withJobLock,
 } from '../kube/index.js';
@@ -44,10 +48,16 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     recipients = r.keys;
     warnings.push(...r.warnings);
   }
-  const signing = s.signingKey
-    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
+  const signing = s.preRestoreSigningKey
+    ? await loadSigningKey(s.preRestoreSigningKey, s.preRestoreSigningKeyPassphraseFile, {
+        now,
+        warnWithinMs: s.keyExpiryWarning,
+        setting: '--pre-restore-signing-key / SECRET_STEWARD_PRE_RESTORE_SIGNING_KEY',
+        passphraseSetting: '--pre-restore-signing-key-passphrase-file / SECRET_STEWARD_PRE_RESTORE_SIGNING_KEY_PASSPHRASE_FILE',
+      })
     : undefined;
   warnings.push(...(signing?.warnings ?? []));
+  const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
 
   const kube = createKubeClients(loadKubeConfig(s), {
     clock: ctx.clock,
@@ -65,7 +75,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     layout,
     keys,
     recipients,
-    signingKey: signing?.key,
+    trust,
     log: ctx.log,
     clock: ctx.clock,
     shutdown: ctx.shutdown,
@@ -79,9 +89,6 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     dryRun: s.dryRun,
   };
   const report = emptyRestoreReport(options);
-  if (s.mode === 'overwrite' && !s.dryRun && signing === undefined) {
-    report.warnings.push('no --signing-key: the pre-restore backup will be unsigned, so undoing this restore needs --allow-unsigned');
-  }
 
   if (s.dryRun) {
     for (const w of warnings) ctx.log.warn({ fingerprint: w.fingerprint }, w.message);
@@ -100,8 +107,18 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   await reportKeyWarnings(warnings, ctx, events, subject);
   return withJobLock('restore', s, kube, ctx, async (lock) => {
     await cleanUpAbandonedBackup(lock.inherited, deps.store, deps.layout, ctx.log);
+    // The pre-restore backup records the UID of the cluster whose Secrets it saves: this one.
+    const preRestore =
+      signing && s.mode === 'overwrite' ? { signingKey: signing.key, clusterUid: await readClusterUid(kube.core, kube.caller) } : undefined;
+    const reading = {
+      record: (id: string | undefined) =>
+        lock.record(id === undefined ? undefined : readingNote(id), READING_ANNOTATION).catch((e: unknown) => {
+          if (e instanceof InterruptedError) throw e;
+          ctx.log.warn({ err: e }, 'could not note on the Lease which backup the restore reads');
+        }),
+    };
     try {
-      await runRestore({ ...deps, inFlight: lock }, options, report);
+      await runRestore({ ...deps, inFlight: lock, preRestore, reading }, options, report);
     } catch (e) {
       const message = errorText(e);
       const stopped = e instanceof InterruptedError ? 'stopped' : 'failed';

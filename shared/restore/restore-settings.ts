@@ -103,8 +103,12 @@ export const restoreSettings = {
     repeatable: true,
     group: UNDO,
   }),
-  signingKey: fileSetting({ description: "Private key that signs the pre-restore backup's index.", group: UNDO }),
-  signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: UNDO }),
+  preRestoreSigningKey: fileSetting({
+    description:
+      "The restore job's own private key that signs and seals the pre-restore backup (before 0.2.0 this was --signing-key, the backup job's key). Its public half is --pre-restore-signer-key of backup, prune, status and list-backups; it is trusted for pre-restore backups only, so this job can never vouch for a scheduled backup. Required with --mode overwrite (except --dry-run).",
+    group: UNDO,
+  }),
+  preRestoreSigningKeyPassphraseFile: fileSetting({ description: 'File holding the pre-restore signing key passphrase.', group: UNDO }),
   keyExpiryWarning: durationSetting({ description: 'Warn about keys expiring within this long.', default: 30 * 86_400_000, group: UNDO }),
   output: enumSetting(['text', 'json'] as const, {
     description: 'Format of the plan and result on stdout.',
@@ -145,6 +149,14 @@ export function validateRestoreSettings(s: RestoreSettings): ConfigProblem[] {
     );
   }
   if (s.recreateImmutable && s.mode !== 'overwrite') p('recreateImmutable', 'only applies with --mode overwrite');
-  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined) p('signingKeyPassphraseFile', 'needs --signing-key');
+  if (s.mode === 'overwrite' && !s.dryRun && s.preRestoreSigningKey === undefined) {
+    p(
+      'preRestoreSigningKey',
+      'is required with --mode overwrite: the pre-restore backup is sealed with it (it replaces --signing-key, which restore no longer takes)',
+    );
+  }
+  if (s.preRestoreSigningKeyPassphraseFile !== undefined && s.preRestoreSigningKey === undefined)
+    p('preRestoreSigningKeyPassphraseFile', 'needs --pre-restore-signing-key');
+
   return problems;
 }

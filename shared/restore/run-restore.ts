@@ -19,7 +19,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { V1Secret } from '@kubernetes/client-node';
+import { readCatalogue } from '../backup/backup-catalog.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
+import type { SealTrust } from '../backup/backup-seal.js';
 import { DEFAULT_EXCLUDED_TYPES } from '../backup/backup-settings.js';
 import { type BackupDeps, runBackup } from '../backup/run-backup.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
@@ -32,7 +34,7 @@ import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { ObjectStore } from '../storage/index.js';
-import { resolveBackupId, VerifiedBackup } from '../verify-restore/backup-reader.js';
+import { openResolved, resolveBackup, type VerifiedBackup } from '../verify-restore/backup-reader.js';
 import { NEVER_RESTORED_TYPES } from '../verify-restore/never-restored.js';
 import { validateSecret } from '../verify-restore/secret-validity.js';
 import { BackupVerificationError } from '../verify-restore/verification-error.js';
@@ -56,7 +58,15 @@ export interface RestoreDeps {
   keys: VerificationKeys;
   /** Keys the pre-restore backup is encrypted to (required when something is overwritten). */
   recipients: readonly RecipientKey[];
-  signingKey?: SigningKey;
+  /**
+   * The restore job's own key that signs and seals pre-restore backups, and the UID of the
+   * cluster they are taken from (required when something is overwritten).
+   */
+  preRestore?: { signingKey: SigningKey; clusterUid: string };
+  /** Whose seals are believed when choosing and opening the backup to restore from. */
+  trust: SealTrust;
+  /** Notes on the job's Lease which backup the restore reads, so that retention keeps it meanwhile. */
+  reading?: { record(backupId: string | undefined): Promise<void> };
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
@@ -143,16 +153,26 @@ class RestoreRun {
     this.log = deps.log;
   }
 
-  /** Finds the backup (`latest`: the newest complete scheduled one) and opens it: its index is verified. */
+  /**
+   * Finds the backup on the authenticated catalogue (`latest`: the newest authenticated
+   * scheduled one) and opens it: its seal, index and signature are verified.
+   */
   async openBackup(): Promise<VerifiedBackup> {
-    const { store, layout } = this.deps;
-    const backupId = await resolveBackupId(store, layout, this.o.backup);
-    if (backupId === undefined)
+    const { store, layout, trust } = this.deps;
+    const resolved = resolveBackup(await readCatalogue(store, layout, trust), layout.cluster, this.o.backup, this.now);
+    if (resolved === undefined)
       throw new RestoreRefusedError(
-        `there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to restore from`,
+        `there is no authenticated scheduled backup under ${store.location}/${layout.backupsPrefix()} to restore from`,
       );
+    const backupId = resolved.id;
     this.report.backupId = backupId;
-    const backup = await VerifiedBackup.open({ store, layout, keys: this.deps.keys, now: this.now }, backupId);
+    await this.deps.reading?.record(backupId);
+    const { backup, skipped } = await openResolved({ store, layout, keys: this.deps.keys, now: this.now }, resolved);
+    this.report.warnings.push(...skipped);
+    if (backup.id !== backupId) {
+      this.report.backupId = backup.id;
+      await this.deps.reading?.record(backup.id);
+    }
     this.report.warnings.push(...backup.warnings);
     this.log = this.deps.log.child({ backupId });
     return backup;
@@ -335,7 +355,12 @@ export function restoreBody(s: ExportedSecret, namespace: string): V1Secret {
 }
 
 async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], namespaces: string[]): Promise<string> {
-  const { secrets } = deps;
+  const { secrets, preRestore } = deps;
+  if (preRestore === undefined) {
+    throw new RestoreRefusedError(
+      'overwriting Secrets needs --pre-restore-signing-key: the pre-restore backup that undoes it is sealed with it',
+    );
+  }
   async function* source(): AsyncGenerator<SecretPage> {
     for (let i = 0; i < replacing.length; i += 100) {
       const items: V1Secret[] = [];
@@ -361,7 +386,8 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
       store: deps.store,
       layout: deps.layout,
       recipients: deps.recipients,
-      signingKey: deps.signingKey,
+      signingKey: preRestore.signingKey,
+      clusterUid: preRestore.clusterUid,
       log: deps.log,
       clock: deps.clock,
       shutdown: deps.shutdown,
@@ -377,7 +403,6 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
       shrinkThreshold: 1,
       kind: 'pre-restore',
       source: source(),
-      skipShrinkGuard: true,
     },
   );
   return result.backupId;

@@ -1,8 +1,8 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { InterruptedError } from '../errors/index.js';
+import { mapLimit } from '../runtime/map-limit.js';
 import type { BackendRegistry } from './backend.js';
 import { type Candidate, judgeHead, type RotationPlan, type UnrotatedItem } from './inventory.js';
-import { mapLimit } from './map-limit.js';
 import { Annotations } from './metadata.js';
 import { Rotation, type RotationDeps } from './rotation.js';
 import { previousHoldsOldValues, resume } from './rotation-steps.js';

@@ -1,29 +1,37 @@
 /**
- * The backup half of `status`: the newest complete backups with their last drill, whether the
- * newest scheduled backup is as recent as the schedule says (verify-restore's own freshness
- * rule, {@link assessFreshness}), and when a drill last passed. Reads only listings and the
- * non-sensitive metadata of index objects: no private key, no download.
+ * The backup half of `status`: the newest authenticated backups with their last drill, whether
+ * the newest authenticated scheduled backup is as recent as the schedule says (verify-restore's
+ * own freshness rule, {@link assessFreshness}, on the SEALED creation time), when a drill last
+ * passed (only drills whose reports verify count), and every backup that is not authenticated.
+ * Reads the listing, each seal and the newest reports: public keys only, no backup downloaded.
  */
-import { listBackups } from '../backup/backup-catalog.js';
-import { fromObjectMetadata } from '../backup/backup-index.js';
+import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatalogue } from '../backup/backup-catalog.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
+import type { SealTrust } from '../backup/backup-seal.js';
+import { type DrillEvidence, listDrillReports, verifyDrillReports } from '../backup/drill-evidence.js';
+import { unauthenticatedOf } from '../backup/prune.js';
+import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { assessFreshness, type FreshnessResult } from '../verify-restore/freshness.js';
 
 export interface DrillRef {
   backupId: string;
   at: string;
-  result: 'pass' | 'fail';
+  result: 'pass' | 'fail' | 'error';
   report: string;
+  /** False when its report does not verify by the drill signer: shown, never counted as a pass. */
+  verified: boolean;
+  unverified?: string;
 }
 
 export interface BackupStatus {
   id: string;
+  /** Sealed creation time. */
   createdAt: string;
   kind: 'scheduled' | 'pre-restore';
-  /** Secrets in the backup (from the index metadata; absent when the store dropped it). */
-  secrets?: number;
-  segments?: number;
+  /** Secrets in the backup, as sealed. */
+  secrets: number;
+  segments: number;
   storedBytes: number;
   lastDrill?: DrillRef;
 }
@@ -37,102 +45,125 @@ export interface FreshnessStatus extends FreshnessResult {
 export interface BackupOverview {
   /** `s3://bucket/prefix/<cluster>/backups/`. */
   location: string;
-  /** The newest complete backups, newest first. */
+  /** The newest authenticated backups, newest first. */
   backups: BackupStatus[];
-  completeBackups: number;
-  /** Backups without an index (running, or failed and not yet pruned). */
-  incompleteBackups: number;
-  /** The newest complete scheduled backup (pre-restore backups do not count). */
+  /** Backups sealed, ours and whole. */
+  authenticatedBackups: number;
+  /** Everything else under the prefix, with why; `inProgress` ones are unsealed and young enough to be still being written. */
+  unauthenticated: { id: string; problem: string; inProgress?: boolean }[];
+  /** Set when seals of several clusters share the cluster name (see --cluster-uid). */
+  ambiguous?: string;
+  /** The newest authenticated scheduled backup (pre-restore backups do not count). */
   newestScheduled?: { id: string; createdAt: string };
   /** With a backup schedule only. */
   freshness?: FreshnessStatus;
   drills: {
     latest?: DrillRef;
+    /** The latest drill that passed AND whose report verifies. */
     latestPass?: DrillRef;
     /** 0: not checked. */
     maxAgeMs: number;
-    /** False when no drill passed within `maxAgeMs`. */
+    /** False when no verified drill passed within `maxAgeMs`. */
     ok: boolean;
   };
 }
 
 export interface BackupOverviewOptions {
   now: Date;
-  /** How many of the newest complete backups to list. */
+  /** How many of the newest authenticated backups to list. */
   limit: number;
   freshness?: { schedule: string; timeZone: string; graceMs: number };
   drillMaxAgeMs: number;
+  trust: SealTrust;
+  drillSigners: readonly TrustedSigner[];
+  incompleteGraceMs: number;
 }
 
 /**
- * One listing of the cluster's backups, one of its reports, and a HEAD of the index of each
- * complete backup from the newest down until `limit` are listed and the newest scheduled one
- * is known.
+ * Reads the catalogue (one listing, one small read per seal), the report listing, and verifies
+ * the reports status relies on: the newest per listed backup, the newest overall, and the
+ * newest that claims a pass (walking older claims until one verifies).
  */
 export async function collectBackupOverview(store: ObjectStore, layout: BackupLayout, o: BackupOverviewOptions): Promise<BackupOverview> {
-  const [all, drills] = await Promise.all([listBackups(store, layout), listDrills(store, layout)]);
-  const complete = all.filter((b) => b.complete).reverse();
-  const backups: BackupStatus[] = [];
-  let newestScheduled: BackupOverview['newestScheduled'];
-  for (const b of complete) {
-    if (backups.length >= o.limit && newestScheduled !== undefined) break;
-    const meta = fromObjectMetadata((await store.head(layout.indexKey(b.id)))?.metadata);
-    const kind = meta?.kind ?? 'scheduled';
-    if (kind === 'scheduled' && newestScheduled === undefined) newestScheduled = { id: b.id, createdAt: b.createdAt.toISOString() };
-    if (backups.length < o.limit) {
-      backups.push({
-        id: b.id,
-        createdAt: b.createdAt.toISOString(),
-        kind,
-        ...(meta ? { secrets: meta.secrets, segments: meta.segments } : {}),
-        storedBytes: b.storedBytes,
-        ...(drills.latestByBackup.has(b.id) ? { lastDrill: drills.latestByBackup.get(b.id) } : {}),
-      });
+  const [catalogue, claims] = await Promise.all([readCatalogue(store, layout, o.trust), listDrillReports(store, layout)]);
+  const { latest: newest, ambiguous } = newestScheduledOf(catalogue, layout.cluster);
+  const authenticated = catalogue.entries.flatMap((e) => (e.authenticated ? [{ ...e.authenticated, storedBytes: e.storedBytes }] : []));
+  authenticated.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  const listed = authenticated.slice(0, o.limit);
+
+  const verify = (c: readonly DrillEvidence[]) => verifyDrillReports(store, layout, c, o.drillSigners, { now: o.now });
+  const newestPerBackup = listed.flatMap((b) => claims.find((c) => c.backupId === b.id) ?? []);
+  const perBackup = new Map((await verify(newestPerBackup)).map((d) => [d.backupId, d]));
+  const latest = claims[0] ? (await verify([claims[0]]))[0] : undefined;
+  let latestPass: DrillEvidence | undefined;
+  for (const c of claims.filter((x) => x.result === 'pass')) {
+    const [v] = await verify([c]);
+    if (v.verified) {
+      latestPass = v;
+      break;
     }
+    if (o.drillSigners.length === 0) break;
   }
+
   const freshness = o.freshness
     ? {
         ...o.freshness,
         ...assessFreshness({
           ...o.freshness,
           now: o.now,
-          newest: newestScheduled ? { id: newestScheduled.id, createdAt: new Date(newestScheduled.createdAt) } : undefined,
+          newest: newest ? { id: newest.id, createdAt: newest.createdAt } : undefined,
         }),
       }
     : undefined;
-  const passAge = drills.latestPass ? o.now.getTime() - Date.parse(drills.latestPass.at) : Infinity;
+  const passAge = latestPass ? o.now.getTime() - Date.parse(latestPass.at) : Infinity;
   return {
     location: `${store.location}/${layout.backupsPrefix()}`,
-    backups,
-    completeBackups: complete.length,
-    incompleteBackups: all.length - complete.length,
-    ...(newestScheduled ? { newestScheduled } : {}),
+    backups: listed.map((b) => ({
+      id: b.id,
+      createdAt: b.createdAt.toISOString(),
+      kind: b.kind,
+      secrets: b.seal.totals.secrets,
+      segments: b.seal.totals.segments,
+      storedBytes: b.storedBytes,
+      ...(perBackup.has(b.id) ? { lastDrill: ref(perBackup.get(b.id) as DrillEvidence) } : {}),
+    })),
+    authenticatedBackups: authenticated.length,
+    unauthenticated: [
+      ...unauthenticatedOf(catalogue, o.now, o.incompleteGraceMs).map((u) => ({
+        id: u.id,
+        problem: u.problem,
+        ...(u.inProgress ? { inProgress: true } : {}),
+      })),
+      ...catalogue.strays.map((key) => ({ id: key, problem: 'an object under backups/ that belongs to no backup id (not ours)' })),
+    ],
+    ...(ambiguous ? { ambiguous } : {}),
+    ...(newest ? { newestScheduled: { id: newest.id, createdAt: newest.createdAt.toISOString() } } : {}),
     ...(freshness ? { freshness } : {}),
     drills: {
-      ...(drills.latest ? { latest: drills.latest } : {}),
-      ...(drills.latestPass ? { latestPass: drills.latestPass } : {}),
+      ...(latest ? { latest: ref(latest) } : {}),
+      ...(latestPass ? { latestPass: ref(latestPass) } : {}),
       maxAgeMs: o.drillMaxAgeMs,
       ok: o.drillMaxAgeMs === 0 || passAge <= o.drillMaxAgeMs,
     },
   };
 }
 
-/** Every drill report key, once: the latest per backup, the latest overall and the latest that passed. */
-async function listDrills(
-  store: ObjectStore,
-  layout: BackupLayout,
-): Promise<{ latestByBackup: Map<string, DrillRef>; latest?: DrillRef; latestPass?: DrillRef }> {
-  const latestByBackup = new Map<string, DrillRef>();
-  let latest: DrillRef | undefined;
-  let latestPass: DrillRef | undefined;
-  for await (const o of store.list(layout.reportsPrefix())) {
-    const r = layout.parseReportKey(o.key);
-    if (r === undefined) continue;
-    const ref: DrillRef = { backupId: r.backupId, at: r.drillTime.toISOString(), result: r.passed ? 'pass' : 'fail', report: o.key };
-    const later = (x: DrillRef | undefined) => x === undefined || x.at <= ref.at;
-    if (later(latestByBackup.get(r.backupId))) latestByBackup.set(r.backupId, ref);
-    if (later(latest)) latest = ref;
-    if (r.passed && later(latestPass)) latestPass = ref;
+function newestScheduledOf(c: Catalogue, cluster: string): { latest?: ReturnType<typeof latestAuthenticated>; ambiguous?: string } {
+  try {
+    return { latest: latestAuthenticated(c, cluster) };
+  } catch (e) {
+    if (e instanceof AmbiguousCatalogueError) return { ambiguous: e.message };
+    throw e;
   }
-  return { latestByBackup, latest, latestPass };
+}
+
+function ref(d: DrillEvidence): DrillRef {
+  return {
+    backupId: d.backupId,
+    at: d.at,
+    result: d.result,
+    report: d.report,
+    verified: d.verified,
+    ...(d.unverified ? { unverified: d.unverified } : {}),
+  };
 }

@@ -1,4 +1,6 @@
 import { BackupLayout } from '../backup/backup-layout.js';
+import { loadSealTrust } from '../backup/catalogue-settings.js';
+import { loadTrustedSignerKeys } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeSecretStore } from '../kube/secrets.js';
@@ -34,8 +36,15 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   if (s.store !== undefined && s.clusterName !== undefined) {
     const cluster = s.clusterName;
     const store = createObjectStore({ ...s, store: s.store }, { clock: ctx.clock, log: ctx.log });
+    const [trust, drillSigners] = await Promise.all([
+      loadSealTrust(s, { now }),
+      loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' }),
+    ]);
     backups = collectBackupOverview(store, new BackupLayout(cluster), {
       now,
+      trust,
+      drillSigners,
+      incompleteGraceMs: s.incompleteGrace,
       limit: s.backups,
       freshness:
         s.backupSchedule === undefined ? undefined : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },

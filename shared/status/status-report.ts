@@ -8,18 +8,29 @@ import type { BackupOverview } from './backup-status.js';
 import type { KeyStatus } from './key-status.js';
 import type { RotationStatus } from './rotation-status.js';
 
-export const STATUS_FORMAT = 'secret-steward.io/status/v1';
+export const STATUS_FORMAT = 'secret-steward.io/status/v2';
 
 /**
  * Overdue (exit 1):
  * - `rotation-overdue`: a Secret due for longer than the rotation grace period;
  * - `rotation-invalid`: a policy that cannot be used (the Secret will never rotate);
- * - `no-backup`: the store holds no complete scheduled backup;
- * - `backup-stale`: the newest scheduled backup is older than the backup schedule allows;
- * - `drill-overdue`: no drill passed within the drill window;
+ * - `no-backup`: the store holds no authenticated scheduled backup;
+ * - `backup-stale`: the newest authenticated scheduled backup is older than the schedule allows;
+ * - `backup-unauthenticated`: something under the backups prefix is not an authenticated backup
+ *   (unsealed beyond the incomplete grace, forged, foreign, future or damaged);
+ * - `catalogue-ambiguous`: seals of several clusters share the cluster name (--cluster-uid);
+ * - `drill-overdue`: no drill whose report verifies passed within the drill window;
  * - `key-unusable`: a recipient or signer key expired, was revoked or cannot be used.
  */
-export type ProblemKind = 'rotation-overdue' | 'rotation-invalid' | 'no-backup' | 'backup-stale' | 'drill-overdue' | 'key-unusable';
+export type ProblemKind =
+  | 'rotation-overdue'
+  | 'rotation-invalid'
+  | 'no-backup'
+  | 'backup-stale'
+  | 'backup-unauthenticated'
+  | 'catalogue-ambiguous'
+  | 'drill-overdue'
+  | 'key-unusable';
 
 /** Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires soon. */
 export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring';
@@ -75,10 +86,18 @@ export function buildStatusReport(p: StatusParts): StatusReport {
   }
   const b = p.backups;
   if (b !== undefined) {
-    if (b.newestScheduled === undefined) {
-      problems.push({ kind: 'no-backup', subject: b.location, message: `no complete scheduled backup in ${b.location}` });
+    if (b.ambiguous !== undefined) problems.push({ kind: 'catalogue-ambiguous', subject: b.location, message: b.ambiguous });
+    else if (b.newestScheduled === undefined) {
+      problems.push({ kind: 'no-backup', subject: b.location, message: `no authenticated scheduled backup in ${b.location}` });
     } else if (b.freshness !== undefined && !b.freshness.fresh) {
       problems.push({ kind: 'backup-stale', subject: b.newestScheduled.id, message: b.freshness.message });
+    }
+    for (const u of b.unauthenticated.filter((x) => !x.inProgress)) {
+      problems.push({
+        kind: 'backup-unauthenticated',
+        subject: u.id,
+        message: `backup ${u.id} is not authenticated (${u.problem}): it is never used or deleted automatically`,
+      });
     }
     if (!b.drills.ok) {
       const last = b.drills.latestPass;
@@ -87,7 +106,9 @@ export function buildStatusReport(p: StatusParts): StatusReport {
         subject: 'drills',
         message:
           `no DR drill passed within ${formatDuration(b.drills.maxAgeMs)}` +
-          (last ? `; the last one that passed ran at ${last.at} (backup ${last.backupId})` : '; none has ever passed') +
+          (last
+            ? `; the last one that passed ran at ${last.at} (backup ${last.backupId})`
+            : '; none that passed has a report that verifies') +
           ': run verify-restore',
       });
     }
@@ -191,7 +212,11 @@ function rotationSection(r: StatusReport['rotation'], now: Date, color: boolean)
 }
 
 function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color: boolean): string[] {
-  const out = [`BACKUPS of cluster ${b.cluster} in ${b.location}: ${b.completeBackups} complete, ${b.incompleteBackups} incomplete`];
+  const pending = b.unauthenticated.filter((u) => u.inProgress).length;
+  const out = [
+    `BACKUPS of cluster ${b.cluster} in ${b.location}: ${b.authenticatedBackups} authenticated, ${b.unauthenticated.length - pending} not authenticated` +
+      (pending > 0 ? `, ${pending} unsealed (may be in progress)` : ''),
+  ];
   if (b.backups.length > 0) {
     const rows = b.backups.map((x) => [
       x.id,
@@ -199,7 +224,9 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
       formatAge(now.getTime() - Date.parse(x.createdAt)),
       x.secrets === undefined ? '-' : String(x.secrets),
       formatBytes(x.storedBytes),
-      x.lastDrill ? `${x.lastDrill.result} ${relative(x.lastDrill.at, now)}` : 'never drilled',
+      x.lastDrill
+        ? `${x.lastDrill.result} ${relative(x.lastDrill.at, now)}${x.lastDrill.verified ? '' : ' (unverified)'}`
+        : 'never drilled',
     ]);
     out.push(
       table(
@@ -216,10 +243,12 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
     );
   else out.push('Freshness: not checked (give --backup-schedule)');
   const d = b.drills;
-  const pass = d.latestPass ? `last passed ${relative(d.latestPass.at, now)} (backup ${d.latestPass.backupId})` : 'none has passed';
+  const pass = d.latestPass
+    ? `last passed ${relative(d.latestPass.at, now)} (backup ${d.latestPass.backupId})`
+    : 'none passed with a report that verifies';
   const latest =
     d.latest && d.latest !== d.latestPass && d.latest.at !== d.latestPass?.at
-      ? `; latest ${d.latest.result} ${relative(d.latest.at, now)} (backup ${d.latest.backupId})`
+      ? `; latest ${d.latest.result} ${relative(d.latest.at, now)} (backup ${d.latest.backupId}${d.latest.verified ? '' : ', unverified'})`
       : '';
   const window =
     d.maxAgeMs === 0

@@ -1,4 +1,5 @@
 import { isValidClusterName } from '../backup/backup-layout.js';
+import { drillEvidenceSettings, sealTrustSettings } from '../backup/catalogue-settings.js';
 import {
   customSetting,
   durationSetting,
@@ -35,7 +36,7 @@ export const statusSettings = {
   }),
   store: customSetting({
     description:
-      'Where backups are kept (s3://bucket[/prefix] or file:///dir), as for backup. Without it the backup and drill sections are left out. Read only: status lists and HEADs objects, never downloads a backup.',
+      'Where backups are kept (s3://bucket[/prefix] or file:///dir), as for backup. Without it the backup and drill sections are left out. Read only: status lists objects and reads seals and drill reports (small, signed), never an index or a segment.',
     valueName: 'URL',
     group: BACKUPS,
     parse: parseStoreUrl,
@@ -91,12 +92,14 @@ export const statusSettings = {
     repeatable: true,
     group: KEYS,
   }),
+  ...sealTrustSettings,
   trustedSignerKey: fileSetting({
     description:
-      "Public key file(s) of the backup signer (verify-restore's --trusted-signer-key): their expiry is reported. An expired or revoked one is overdue (the backup job can no longer sign). Status never needs a private key.",
+      "Public key file(s) of the backup signer (the public half of the backup job's --signing-key): only backups it sealed are believed, and its expiry is reported (expired or revoked: overdue, the backup job can no longer sign). Status never needs a private key.",
     repeatable: true,
     group: KEYS,
   }),
+  ...drillEvidenceSettings,
   keyExpiryWarning: durationSetting({
     description: 'Warn about keys that expire within this long.',
     default: 30 * 86_400_000,
@@ -122,6 +125,10 @@ export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (s.store !== undefined) {
     problems.push(...validateStoreSettings(s));
+    if (s.trustedSignerKey.length === 0)
+      problems.push(
+        problemFor(statusSettings, 'trustedSignerKey', 'is required with --store: backups count only when their seal verifies by this key'),
+      );
     if (s.clusterName === undefined) problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store'));
     else if (!isValidClusterName(s.clusterName))
       problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));

@@ -2,10 +2,12 @@
  * The verifying backup reader shared by verify-restore and restore. Nothing it hands out has
  * not passed every check that applies to it:
  *
- * - {@link VerifiedBackup.open} fetches the index, decrypts it, judges its signature against
- *   the trusted signer keys, checks that it belongs to the backup id and cluster asked for (an
- *   index copied in from another backup is caught here), and that its counts, segment names and
- *   references add up.
+ * - {@link VerifiedBackup.open} checks the stored index against the backup's seal (size and
+ *   SHA-256, before a byte is decrypted; a backup made before seals existed has none and is
+ *   read within {@link LEGACY_INDEX_LIMIT}), decrypts it, judges its signature against the
+ *   trusted signer keys, checks that it belongs to the backup id and cluster asked for (an
+ *   index copied in from another backup is caught here), that it says what the seal says (kind,
+ *   times, segments, totals), and that its counts, segment names and references add up.
  * - {@link VerifiedBackup.readSegment} reads ONE segment: its stored size and SHA-256 must match
  *   the signed index before a byte is decrypted; it is then decrypted (OpenPGP integrity check),
  *   decompressed (never beyond the size the index records) and parsed one Secret at a time, and
@@ -24,10 +26,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { latestCompleteBackup } from '../backup/backup-catalog.js';
-import { type BackupIndex, fromObjectMetadata, type IndexMetadata, type SecretEntry } from '../backup/backup-index.js';
+import { type Catalogue, latestSealed, problemOf } from '../backup/backup-catalog.js';
+import { type BackupIndex, fromObjectMetadata, type IndexMetadata, LEGACY_INDEX_LIMIT, type SecretEntry } from '../backup/backup-index.js';
 import { parseBackupIndex } from '../backup/backup-index-schema.js';
-import { type BackupLayout, INDEX_NAME, segmentName } from '../backup/backup-layout.js';
+import { type BackupLayout, backupIdTime, INDEX_NAME, SEAL_NAME, segmentName } from '../backup/backup-layout.js';
+import { type BackupSeal, DEFAULT_CLOCK_SKEW_MS, madeBeforeSeals } from '../backup/backup-seal.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import { CryptoError, decryptAndVerify, decryptStream, type SignatureCheck } from '../crypto/index.js';
@@ -36,10 +39,18 @@ import { isStorageError, type ObjectStore } from '../storage/index.js';
 import { diagnoseSegment, type SegmentDiagnosisContext } from './segment-diagnosis.js';
 import { MAX_SEGMENT_PLAINTEXT_BYTES, SegmentListParser } from './segment-list-parser.js';
 import { BackupVerificationError } from './verification-error.js';
-import type { VerificationKeys } from './verification-keys.js';
+import { unsignedAllowed, type VerificationKeys } from './verification-keys.js';
 
-/** Largest index accepted (about 2.5 million Secrets). */
-const INDEX_LIMIT = 512 * 1024 * 1024;
+/** Largest sealed index read (about 1.2 million Secrets). */
+const SEALED_INDEX_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * How far an index may inflate when decrypted: secret-steward never compresses an index, and
+ * gpg compresses JSON of this kind less than 4:1.
+ */
+function indexPlaintextLimit(storedBytes: number): number {
+  return 4 * storedBytes + 1024 * 1024;
+}
 
 /**
  * How far the plaintext of an OpenPGP message of `storedBytes` may inflate. secret-steward never
@@ -60,6 +71,13 @@ export interface BackupReaderDeps {
   now: Date;
 }
 
+/**
+ * How a backup to open was authenticated: by its seal (and the key that signed it, which must
+ * also have signed the index), or not yet (made before seals existed: its index signature is
+ * all there is).
+ */
+export type BackupAuthentication = { seal: BackupSeal; signer: string } | { legacy: true };
+
 /** One Secret read from a verified segment. */
 export interface BackupItem {
   secret: ExportedSecret;
@@ -75,13 +93,84 @@ export interface BackupItem {
   mismatch?: string;
 }
 
+/** The backup a `--backup` choice names, and how it is authenticated. */
+export interface ResolvedBackup {
+  id: string;
+  auth: BackupAuthentication;
+  /**
+   * `latest` before any backup was sealed: the unsealed backups with an index, newest first
+   * (`id` is the first). Which of them is a scheduled backup, and ours, is only known once its
+   * index is decrypted and verified: {@link openResolved} tries them in order.
+   */
+  candidates?: string[];
+}
+
+/** How many backups made before seals `latest` tries before it gives up. */
+const LEGACY_CANDIDATES = 10;
+
 /**
- * The backup `choice` means: `latest` is the newest complete scheduled backup (undefined when
- * there is none), anything else is taken as an id.
+ * Opens what {@link resolveBackup} chose. For `latest` among backups made before seals, tries
+ * the candidates newest first and takes the first whose index verifies and says it is a
+ * scheduled backup; what it stepped over is returned as `skipped` (with why), for the report.
  */
-export async function resolveBackupId(store: ObjectStore, layout: BackupLayout, choice: string): Promise<string | undefined> {
-  if (choice !== 'latest') return choice;
-  return (await latestCompleteBackup(store, layout, 'scheduled'))?.id;
+export async function openResolved(deps: BackupReaderDeps, r: ResolvedBackup): Promise<{ backup: VerifiedBackup; skipped: string[] }> {
+  if (r.candidates === undefined) return { backup: await VerifiedBackup.open(deps, r.id, r.auth), skipped: [] };
+  const skipped: string[] = [];
+  let last: BackupVerificationError | undefined;
+  for (const id of r.candidates.slice(0, LEGACY_CANDIDATES)) {
+    try {
+      const backup = await VerifiedBackup.open(deps, id, { legacy: true });
+      if (backup.index.kind === 'scheduled') return { backup, skipped };
+      skipped.push(`backup ${id} (made before seals) is a ${backup.index.kind} backup, not what latest means`);
+    } catch (e) {
+      if (!(e instanceof BackupVerificationError)) throw e;
+      last = e;
+      skipped.push(`backup ${id} (made before seals) does not verify: ${e.message}`);
+    }
+  }
+  throw (
+    last ??
+    new BackupVerificationError(
+      'not-authenticated',
+      r.id,
+      `none of the ${r.candidates.length} backups made before seals is a scheduled backup that verifies`,
+    )
+  );
+}
+
+/**
+ * The backup `choice` means, judged on `catalogue`: `latest` is the newest SEALED scheduled
+ * backup (never a forged, foreign or future one, however new its id; a damaged one is taken,
+ * and its damage found and reported when it is read, rather than stepped over). When no backup
+ * is sealed yet (an installation upgraded from before seals), it is the unsealed backups with an
+ * index and an id not in the future, newest first, of which {@link openResolved} takes the first
+ * scheduled one whose index signature verifies. Any other choice is taken as an id: sealed (whole
+ * or damaged), or unsealed with an index (authenticated by its index signature), or refused.
+ * Undefined when `latest` finds nothing.
+ * @throws BackupVerificationError (`not-authenticated`) for an id whose seal is not to be
+ *   believed; AmbiguousCatalogueError when seals of several clusters share the name.
+ */
+export function resolveBackup(catalogue: Catalogue, cluster: string, choice: string, now: Date): ResolvedBackup | undefined {
+  if (choice === 'latest') {
+    const latest = latestSealed(catalogue, cluster, 'scheduled');
+    if (latest !== undefined) return { id: latest.id, auth: { seal: latest.seal, signer: latest.signer } };
+    if (catalogue.entries.some((e) => e.verdict.status === 'sealed' && e.verdict.seal.kind === 'scheduled')) return undefined;
+    const legacy = catalogue.entries
+      .filter(
+        (e) =>
+          e.verdict.status === 'unsealed' &&
+          e.objects.has(INDEX_NAME) &&
+          backupIdTime(e.id).getTime() <= now.getTime() + DEFAULT_CLOCK_SKEW_MS,
+      )
+      .map((e) => e.id)
+      .reverse();
+    return legacy.length > 0 ? { id: legacy[0], auth: { legacy: true }, candidates: legacy } : undefined;
+  }
+  const entry = catalogue.entries.find((e) => e.id === choice);
+  if (entry?.verdict.status === 'sealed') return { id: choice, auth: { seal: entry.verdict.seal, signer: entry.verdict.signer } };
+  if (entry === undefined) return { id: choice, auth: { legacy: true } };
+  if (entry.verdict.status === 'unsealed') return { id: choice, auth: { legacy: true } };
+  throw new BackupVerificationError('not-authenticated', choice, `backup ${choice} is not authenticated: ${problemOf(entry)}`);
 }
 
 export class VerifiedBackup {
@@ -115,9 +204,11 @@ export class VerifiedBackup {
    * @throws BackupVerificationError (`no-index`, `index-unreadable`, `unsigned`, `untrusted`,
    *   `bad-signature`, `index-swapped`, `index-inconsistent`); StorageError when the store fails.
    */
-  static async open(deps: BackupReaderDeps, id: string): Promise<VerifiedBackup> {
+  static async open(deps: BackupReaderDeps, id: string, auth: BackupAuthentication = { legacy: true }): Promise<VerifiedBackup> {
     const { store, layout, keys } = deps;
     const indexKey = layout.indexKey(id);
+    const objects = new Map<string, number>();
+    for await (const o of store.list(layout.backupPrefix(id))) objects.set(o.key.slice(layout.backupPrefix(id).length), o.size);
     const head = await store.head(indexKey);
     if (head === undefined) {
       throw new BackupVerificationError(
@@ -126,10 +217,31 @@ export class VerifiedBackup {
         `backup ${id} has no index (${store.location}/${indexKey} is missing): it is incomplete, was deleted, or the id is wrong; it cannot be verified or restored`,
       );
     }
-    const objects = new Map<string, number>();
-    for await (const o of store.list(layout.backupPrefix(id))) objects.set(o.key.slice(layout.backupPrefix(id).length), o.size);
-
-    const raw = await store.getBytes(indexKey, INDEX_LIMIT);
+    const seal = 'seal' in auth ? auth.seal : undefined;
+    const limit = seal ? Math.min(seal.index.size, SEALED_INDEX_LIMIT) : LEGACY_INDEX_LIMIT;
+    let raw: Buffer;
+    try {
+      raw = await store.getBytes(indexKey, limit);
+    } catch (e) {
+      if (!isStorageError(e, 'too-large')) throw e;
+      throw new BackupVerificationError(
+        'index-unreadable',
+        id,
+        seal
+          ? `index of backup ${id} is larger than its seal records (${seal.index.size} bytes): it was replaced after the backup was sealed`
+          : `index of backup ${id} is larger than ${LEGACY_INDEX_LIMIT} bytes and has no seal to vouch for it: refused unread`,
+      );
+    }
+    if (seal) {
+      const sha256 = createHash('sha256').update(raw).digest('hex');
+      if (raw.length !== seal.index.size || sha256 !== seal.index.sha256) {
+        throw new BackupVerificationError(
+          'index-unreadable',
+          id,
+          `index of backup ${id} differs from its seal (${raw.length} bytes, SHA-256 ${sha256 === seal.index.sha256 ? 'equal' : 'differs'}; sealed ${seal.index.size} bytes): it was replaced after the backup was sealed`,
+        );
+      }
+    }
     let plaintext: Uint8Array;
     let signature: SignatureCheck;
     try {
@@ -138,7 +250,7 @@ export class VerifiedBackup {
         trustedSigners: keys.trustedSigners,
         now: deps.now,
         label: `index of backup ${id}`,
-        maxPlaintextBytes: plaintextLimit(raw.length),
+        maxPlaintextBytes: indexPlaintextLimit(raw.length),
       }));
     } catch (e) {
       if (e instanceof CryptoError) throw new BackupVerificationError('index-unreadable', id, e.message, { cause: e });
@@ -155,6 +267,13 @@ export class VerifiedBackup {
     const index = parsed.index;
     const warnings: string[] = [];
     judgeSignature(id, index, signature, keys, warnings);
+    if ('seal' in auth && signature.status === 'valid' && signature.signerFingerprint !== auth.signer) {
+      throw new BackupVerificationError(
+        'bad-signature',
+        id,
+        `index of backup ${id} is signed by ${signature.signerFingerprint}, its seal by ${auth.signer}: one of them was replaced`,
+      );
+    }
     if (index.backupId !== id || index.cluster !== layout.cluster) {
       throw new BackupVerificationError(
         'index-swapped',
@@ -163,6 +282,23 @@ export class VerifiedBackup {
           `${index.backupId === id ? '' : ' (not this backup)'}${index.cluster === layout.cluster ? '' : ` (not cluster ${layout.cluster})`}: ` +
           'an index was copied in from another backup, so the segments here cannot be vouched for',
       );
+    }
+    if (!seal && !madeBeforeSeals(index.toolVersion)) {
+      throw new BackupVerificationError(
+        'not-authenticated',
+        id,
+        `backup ${id} was written by secret-steward ${index.toolVersion}, which seals every backup, but has no seal: it was removed or never written`,
+      );
+    }
+    if (seal) {
+      const differs = sealDisagreements(index, seal);
+      if (differs.length > 0) {
+        throw new BackupVerificationError(
+          'index-inconsistent',
+          id,
+          `index of backup ${id} says other things than its seal: ${differs.slice(0, 5).join('; ')}`,
+        );
+      }
     }
     const inconsistencies = indexInconsistencies(index);
     if (inconsistencies.length > 0) {
@@ -182,7 +318,7 @@ export class VerifiedBackup {
           `(${index.totals.secrets} Secrets, ${index.totals.segments} segments): list-backups shows the metadata, the index is authoritative`,
       );
     }
-    const known = new Set([INDEX_NAME, ...index.segments.map((s) => s.name)]);
+    const known = new Set([INDEX_NAME, SEAL_NAME, ...index.segments.map((s) => s.name)]);
     const strays = [...objects.keys()].filter((k) => !known.has(k));
     if (strays.length > 0)
       warnings.push(
@@ -352,6 +488,24 @@ export class VerifiedBackup {
   }
 }
 
+/** Where a decrypted index and its seal disagree (the seal was made from the index, so they never do unless one was forged). */
+function sealDisagreements(index: BackupIndex, seal: BackupSeal): string[] {
+  const out: string[] = [];
+  const same = (what: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${what}: index ${JSON.stringify(a)}, seal ${JSON.stringify(b)}`);
+  };
+  same('kind', index.kind, seal.kind);
+  same('createdAt', index.createdAt, seal.createdAt);
+  same('completedAt', index.completedAt, seal.completedAt);
+  same('totals', index.totals, seal.totals);
+  same(
+    'segments',
+    index.segments.map((x) => [x.name, x.size, x.sha256]),
+    seal.segments.map((x) => [x.name, x.size, x.sha256]),
+  );
+  return out;
+}
+
 function judgeSignature(id: string, index: BackupIndex, signature: SignatureCheck, keys: VerificationKeys, warnings: string[]): void {
   const trusted = keys.trustedSigners.map((k) => k.fingerprint);
   const trustedText = trusted.length === 0 ? 'none given' : trusted.join(', ');
@@ -373,20 +527,20 @@ function judgeSignature(id: string, index: BackupIndex, signature: SignatureChec
       );
     case 'unsigned': {
       const text = `index of backup ${id} is not signed, so who wrote it cannot be proven`;
-      if (keys.allowUnsigned) {
+      if (unsignedAllowed(keys, id)) {
         warnings.push(`${text} (accepted: --allow-unsigned)`);
         return;
       }
       throw new BackupVerificationError(
         'unsigned',
         id,
-        `${text}; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`,
+        `${text}; accept it by naming it with --allow-unsigned ${id} if you know where it came from`,
       );
     }
     case 'untrusted': {
       const signer = signature.signerFingerprint ?? `key id ${signature.signerKeyId ?? '?'}`;
       const text = `index of backup ${id} is signed by ${signer}, which is not a trusted signer (--trusted-signer-key: ${trustedText})`;
-      if (keys.allowUnsigned) {
+      if (unsignedAllowed(keys, id)) {
         warnings.push(`${text} (accepted: --allow-unsigned)`);
         return;
       }

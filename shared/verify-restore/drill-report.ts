@@ -18,7 +18,7 @@ import { type ObjectStore, StorageError } from '../storage/index.js';
 
 export const DRILL_REPORT_FORMAT = 'secret-steward.io/drill-report/v1';
 
-export const CHECK_NAMES = ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health'] as const;
+export const CHECK_NAMES = ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health', 'catalogue'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /**
@@ -86,6 +86,10 @@ export interface DrillReport {
     segments?: number;
     storedBytes?: number;
     toolVersion?: string;
+    /** How the backup was authenticated: by its seal, or (made before seals) by its index signature alone. */
+    authenticatedBy?: 'seal' | 'index-signature';
+    /** The kube-system UID of the cluster that sealed it. */
+    clusterUid?: string;
   };
   checks: CheckResult[];
   counts: {

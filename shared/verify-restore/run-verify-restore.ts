@@ -1,14 +1,17 @@
 /**
  * The DR drill: every check of verify-restore, in order, producing one {@link DrillReport}.
  *
- * 1. freshness      newest complete backup vs the backup CronJob's schedule
- * 2. integrity      index signature and identity, each segment's size and SHA-256, decryption,
- *                   every Secret against its recorded hash, item counts
+ * 1. freshness      newest authenticated scheduled backup (its sealed time) vs the backup
+ *                   CronJob's schedule
+ * 2. integrity      seal, index signature and identity, each segment's size and SHA-256,
+ *                   decryption, every Secret against its recorded hash, item counts
  * 3. validity       every Secret a valid object with usable content for its type
  * 4. restorability  every Secret created in the drill namespace, read back byte for byte, deleted,
  *                   in batches (one list and one deletecollection per batch)
  * 5. drift          (--compare-live) the backup vs the live cluster, by hashes
  * 6. key health     keys expiring within the warning window
+ * 7. catalogue      every backup under the cluster's prefix is authenticated (sealed, ours,
+ *                   whole); one made before seals passes when its index signature verifies
  *
  * Checks 2-4 run in ONE pass over the backup, segment by segment and Secret by Secret, so the
  * drill holds one segment and two batches of drill copies (each at most `batch` Secrets or
@@ -18,8 +21,10 @@
  * killed are removed first.
  */
 import { performance } from 'node:perf_hooks';
-import { type BackupSummary, latestCompleteBackup } from '../backup/backup-catalog.js';
-import { type BackupLayout, backupIdTime } from '../backup/backup-layout.js';
+import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatalogue } from '../backup/backup-catalog.js';
+import { type BackupLayout, backupIdTime, INDEX_NAME } from '../backup/backup-layout.js';
+import type { SealTrust } from '../backup/backup-seal.js';
+import { unauthenticatedOf } from '../backup/prune.js';
 import { errorText } from '../errors/index.js';
 import { isKubeError, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
@@ -27,7 +32,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import type { ObjectStore } from '../storage/index.js';
-import { type BackupItem, VerifiedBackup } from './backup-reader.js';
+import { type BackupItem, openResolved, type ResolvedBackup, resolveBackup, VerifiedBackup } from './backup-reader.js';
 import { compareWithLive } from './drift.js';
 import type { DrillNamespace } from './drill-namespace.js';
 import { CheckRecorder, DRILL_REPORT_FORMAT, type DrillReport, type NamespaceResult, overallResult } from './drill-report.js';
@@ -49,6 +54,12 @@ export interface DrillDeps {
   layout: BackupLayout;
   /** The loaded keys, or why they could not be used (a wrong passphrase fails integrity). */
   keys: VerificationKeys | BackupVerificationError;
+  /** Whose seals are believed. */
+  trust: SealTrust;
+  /** How long an unsealed backup may be in progress before the catalogue check reports it. */
+  incompleteGraceMs: number;
+  /** Notes on the job's Lease which backup the drill reads, so that retention keeps it meanwhile. */
+  reading?: { record(backupId: string | undefined): Promise<void> };
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
@@ -76,17 +87,26 @@ export interface DrillOutcome {
 }
 
 /** Runs the drill: each check in order, then the report. */
-export async function runDrill(deps: DrillDeps, o: DrillOptions): Promise<DrillOutcome> {
+export async function runVerifyRestore(deps: DrillDeps, o: DrillOptions): Promise<DrillOutcome> {
   const drill = new Drill(deps, o);
-  const newest = await drill.checkFreshness();
-  const backupId = o.backup === 'latest' ? newest?.id : o.backup;
-  const backup = await drill.openBackup(backupId);
-  if (backup !== undefined) {
-    await drill.verifyAndRestore(backup);
-    await drill.compareWithLive(backup);
+  const catalogue = await drill.readCatalogue();
+  const target = drill.resolve(catalogue);
+  await deps.reading?.record(target?.id);
+  try {
+    const backup = await drill.openBackup(target);
+    drill.checkFreshness(catalogue, target, backup);
+    if (backup !== undefined) {
+      await drill.verifyAndRestore(backup);
+      await drill.compareWithLive(backup);
+    }
+    drill.checkKeyHealth(backup);
+    await drill.checkCatalogue(catalogue, target);
+    // An id asked for by name keeps the report about it, even when it could not be authenticated.
+    const backupId = drill.drilled ?? target?.id ?? (o.backup === 'latest' ? undefined : o.backup);
+    return { report: drill.report(backupId, target, backup), backupId };
+  } finally {
+    await deps.reading?.record(undefined);
   }
-  drill.checkKeyHealth(backup);
-  return { report: drill.report(backupId, backup), backupId };
 }
 
 /** A drill in progress: its checks' recorders and counts, and each check as a method. */
@@ -95,10 +115,17 @@ class Drill {
   private readonly t0 = performance.now();
   private readonly freshness = new CheckRecorder('freshness');
   private readonly integrity = new CheckRecorder('integrity');
+  /** Whether the backup drilled has a valid seal (else it was made before seals and is judged by its index signature). */
+  private sealed = false;
   private readonly validity = new CheckRecorder('validity');
   private readonly restorability = new CheckRecorder('restorability');
   private readonly drift = new CheckRecorder('drift');
   private readonly keyHealth = new CheckRecorder('key-health');
+  private readonly catalogue = new CheckRecorder('catalogue');
+  /** Why the backup to drill could not be chosen, when it could not. */
+  private unresolved: string | undefined;
+  /** The backup actually drilled, when `latest` had to step over candidates made before seals. */
+  drilled: string | undefined;
   private readonly warnings: string[] = [];
   private readonly namespaces = new Map<string, NamespaceResult>();
   private readonly counts = {
@@ -122,23 +149,55 @@ class Drill {
     this.started = deps.clock.now();
   }
 
-  /**
-   * 1. Freshness, from the store's listing alone (no key needed). Returns the newest complete
-   * scheduled backup, which is the one `--backup latest` drills.
-   */
-  async checkFreshness(): Promise<BackupSummary | undefined> {
-    const { freshness, o } = this;
+  /** The catalogue (listing and seals), timed under the catalogue check. */
+  readCatalogue(): Promise<Catalogue> {
+    const { store, layout, trust } = this.deps;
+    return this.catalogue.time(() => readCatalogue(store, layout, trust));
+  }
+
+  /** The backup `--backup` names, judged on the catalogue; undefined (and why) when there is none to drill. */
+  resolve(catalogue: Catalogue): ResolvedBackup | undefined {
     const { store, layout } = this.deps;
-    const newest = await freshness.time(() => latestCompleteBackup(store, layout, 'scheduled'));
+    try {
+      const r = resolveBackup(catalogue, layout.cluster, this.o.backup, this.started);
+      this.sealed = r !== undefined && 'seal' in r.auth;
+      if (r === undefined)
+        this.unresolved = `there is no authenticated scheduled backup under ${store.location}/${layout.backupsPrefix()} to verify`;
+      return r;
+    } catch (e) {
+      if (!(e instanceof BackupVerificationError || e instanceof AmbiguousCatalogueError)) throw e;
+      this.unresolved = e.message;
+      return undefined;
+    }
+  }
+
+  /**
+   * 1. Freshness: the newest AUTHENTICATED scheduled backup's sealed creation time against the
+   * schedule. Before any backup was sealed (an upgraded installation), the drilled backup made
+   * before seals counts once its index verified (its signed creation time).
+   */
+  checkFreshness(catalogue: Catalogue, target: ResolvedBackup | undefined, backup: VerifiedBackup | undefined): void {
+    const { freshness, o } = this;
+    let newest: { id: string; createdAt: Date } | undefined;
+    try {
+      newest = latestAuthenticated(catalogue, this.deps.layout.cluster);
+    } catch (e) {
+      if (!(e instanceof AmbiguousCatalogueError)) throw e;
+    }
+    if (
+      newest === undefined &&
+      target !== undefined &&
+      'legacy' in target.auth &&
+      backup !== undefined &&
+      backup.index.kind === 'scheduled'
+    ) {
+      newest = { id: backup.id, createdAt: new Date(backup.index.createdAt) };
+    }
     if (!o.freshness) {
       freshness.skip('no --backup-schedule given');
-      return newest;
+      return;
     }
-    const f = assessFreshness({
-      ...o.freshness,
-      now: this.started,
-      newest: newest ? { id: newest.id, createdAt: newest.createdAt } : undefined,
-    });
+    const f = assessFreshness({ ...o.freshness, now: this.started, newest });
     freshness.summary = f.message;
     freshness.details = {
       schedule: o.freshness.schedule,
@@ -149,7 +208,6 @@ class Drill {
       newestBackup: newest ? { id: newest.id, createdAt: newest.createdAt.toISOString() } : null,
     };
     if (!f.fresh) freshness.fail({ message: f.message });
-    return newest;
   }
 
   /**
@@ -157,12 +215,16 @@ class Drill {
    * totals). Undefined, with integrity failed and the checks that need the backup skipped, when
    * there is no backup, no usable key, or the index fails verification.
    */
-  async openBackup(backupId: string | undefined): Promise<VerifiedBackup | undefined> {
+  async openBackup(target: ResolvedBackup | undefined): Promise<VerifiedBackup | undefined> {
     const { integrity, deps } = this;
     const { store, layout, keys } = deps;
+    const backupId = target?.id;
     let backup: VerifiedBackup | undefined;
-    if (backupId === undefined) {
-      integrity.fail({ message: `there is no complete scheduled backup under ${store.location}/${layout.backupsPrefix()} to verify` });
+    if (target === undefined || backupId === undefined) {
+      integrity.fail({
+        message:
+          this.unresolved ?? `there is no authenticated scheduled backup under ${store.location}/${layout.backupsPrefix()} to verify`,
+      });
       integrity.summary = 'no backup to verify';
       this.skipAfterIntegrity('no backup to verify');
     } else if (keys instanceof BackupVerificationError) {
@@ -171,7 +233,10 @@ class Drill {
       this.skipAfterIntegrity('the backup could not be read');
     } else {
       try {
-        backup = await integrity.time(() => VerifiedBackup.open({ store, layout, keys, now: this.started }, backupId));
+        const opened = await integrity.time(() => openResolved({ store, layout, keys, now: this.started }, target));
+        backup = opened.backup;
+        this.warnings.push(...opened.skipped);
+        if (backup.id !== target.id) this.drilled = backup.id;
       } catch (e) {
         if (!(e instanceof BackupVerificationError)) throw e;
         integrity.fail({ message: e.message });
@@ -256,12 +321,73 @@ class Drill {
     this.warnings.push(...health.warnings);
   }
 
+  /**
+   * 7. Catalogue: everything under the cluster's prefix must be an authenticated backup.
+   * Forged, foreign, future and damaged entries, stray keys, and unsealed ones older than the
+   * incomplete grace fail it; a backup made before seals passes (with a warning to run adopt)
+   * when its index decrypts and its signature verifies. Reads each such index once.
+   */
+  async checkCatalogue(catalogue: Catalogue, target: ResolvedBackup | undefined): Promise<void> {
+    const c = this.catalogue;
+    const { store, layout, keys } = this.deps;
+    const found = unauthenticatedOf(catalogue, this.started, this.deps.incompleteGraceMs);
+    let legacy = 0;
+    await c.time(async () => {
+      for (const u of found) {
+        const entry = catalogue.entries.find((e) => e.id === u.id);
+        // An index without a seal: made before seals (or a backup still being written): its index signature decides.
+        const legacyCandidate = entry?.verdict.status === 'unsealed' && entry.objects.has(INDEX_NAME);
+        if (legacyCandidate && !(keys instanceof BackupVerificationError)) {
+          if (u.id === target?.id && 'legacy' in target.auth) {
+            if (!this.integrity.failed) legacy++;
+            continue;
+          }
+          try {
+            await VerifiedBackup.open({ store, layout, keys, now: this.started }, u.id, { legacy: true });
+            legacy++;
+          } catch (e) {
+            if (!(e instanceof BackupVerificationError)) throw e;
+            if (!u.inProgress) c.fail({ message: `backup ${u.id} has no seal and its index does not verify: ${e.message}` });
+          }
+          continue;
+        }
+        if (!u.inProgress) c.fail({ message: `backup ${u.id} is not authenticated: ${u.problem}` });
+      }
+    });
+    for (const key of catalogue.strays.slice(0, 20)) c.fail({ message: `${key} belongs to no backup (not ours)` });
+    if (catalogue.clusterUids.length > 1) {
+      c.fail({
+        message: `seals of ${catalogue.clusterUids.length} clusters share this cluster name (kube-system UIDs ${catalogue.clusterUids.join(', ')}): set --cluster-uid`,
+      });
+    }
+    if (legacy > 0) {
+      this.warnings.push(
+        `${legacy} backup(s) were made before seals existed; their index signatures verify: run secret-steward adopt once to seal them`,
+      );
+    }
+    const authenticated = catalogue.entries.filter((e) => e.authenticated).length;
+    c.summary = c.failed
+      ? `${c.findingCount} problem(s) among ${catalogue.entries.length} backup(s) and ${catalogue.strays.length} stray object(s)`
+      : `${authenticated} backup(s) authenticated${legacy > 0 ? `, ${legacy} made before seals (index signature verified)` : ''}`;
+    c.details = { backups: catalogue.entries.length, authenticated, legacy, strays: catalogue.strays.length };
+  }
+
   /** The report: every check's result, counts per backup and namespace, warnings. */
-  report(backupId: string | undefined, backup: VerifiedBackup | undefined): DrillReport {
+  report(backupId: string | undefined, target: ResolvedBackup | undefined, backup: VerifiedBackup | undefined): DrillReport {
     const { deps, started } = this;
-    const checks = [this.freshness, this.integrity, this.validity, this.restorability, this.drift, this.keyHealth].map((c) => c.result());
+    const checks = [this.freshness, this.integrity, this.validity, this.restorability, this.drift, this.keyHealth, this.catalogue].map(
+      (c) => c.result(),
+    );
     const finished = deps.clock.now();
-    const createdAt = backupId !== undefined ? backupIdTime(backupId) : undefined;
+    // What the seal or the verified index says; the id's time only for a backup that could not be opened.
+    const createdAt =
+      backup !== undefined
+        ? new Date(backup.index.createdAt)
+        : target !== undefined && 'seal' in target.auth
+          ? new Date(target.auth.seal.createdAt)
+          : backupId !== undefined
+            ? backupIdTime(backupId)
+            : undefined;
     return {
       format: DRILL_REPORT_FORMAT,
       drillId: deps.drillId,
@@ -289,6 +415,8 @@ class Drill {
                     segments: backup.index.totals.segments,
                     storedBytes: backup.index.totals.storedBytes,
                     toolVersion: backup.index.toolVersion,
+                    authenticatedBy: target !== undefined && 'seal' in target.auth ? ('seal' as const) : ('index-signature' as const),
+                    ...(target !== undefined && 'seal' in target.auth ? { clusterUid: target.auth.seal.clusterUid } : {}),
                   }
                 : {}),
             },
@@ -417,7 +545,7 @@ class Drill {
     const segmentsBad = b.segmentCount - counts.segmentsVerified;
     this.integrity.summary = this.integrity.failed
       ? `${this.integrity.findingCount} problem(s): ${segmentsBad} of ${b.segmentCount} segment(s) failed verification; ${counts.secretsVerified} of ${counts.secretsInBackup} Secrets verified`
-      : `index ${signatureText(b)}; ${b.segmentCount} segment(s) and ${counts.secretsVerified} Secrets match the SHA-256 recorded in the index`;
+      : `${this.sealed ? 'sealed and ' : 'not sealed (made before 0.2.0: run adopt); index '}${signatureText(b)}; ${b.segmentCount} segment(s) and ${counts.secretsVerified} Secrets match the SHA-256 recorded in the index`;
     this.validity.summary = this.validity.failed
       ? `${counts.secretsVerified - counts.secretsValid} of ${counts.secretsVerified} Secrets${this.ofIntact()} have problems`
       : `${counts.secretsValid} of ${counts.secretsVerified} Secrets${this.ofIntact()} are valid for their type`;

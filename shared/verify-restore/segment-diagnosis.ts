@@ -1,7 +1,8 @@
-import { listBackups } from '../backup/backup-catalog.js';
+import { listBackupObjects } from '../backup/backup-catalog.js';
 import type { BackupIndex } from '../backup/backup-index.js';
+import { LEGACY_INDEX_LIMIT } from '../backup/backup-index.js';
 import { parseBackupIndex } from '../backup/backup-index-schema.js';
-import { type BackupLayout, backupIdTime } from '../backup/backup-layout.js';
+import { type BackupLayout, backupIdTime, INDEX_NAME } from '../backup/backup-layout.js';
 import { decryptAndVerify } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { BackupVerificationError } from './verification-error.js';
@@ -9,7 +10,8 @@ import type { VerificationKeys } from './verification-keys.js';
 
 /** How many other backups' indexes are searched for a mismatching segment's digest. */
 const OTHER_BACKUPS_SEARCHED = 12;
-const INDEX_LIMIT = 512 * 1024 * 1024;
+/** Other backups' indexes are read for a diagnosis only, never beyond what an unsealed index may be. */
+const DIAGNOSIS_INDEX_LIMIT = LEGACY_INDEX_LIMIT;
 
 export interface SegmentDiagnosisContext {
   store: ObjectStore;
@@ -88,11 +90,13 @@ async function findInOtherBackups(
 ): Promise<{ backupId: string; segment: string } | undefined> {
   let candidates: string[];
   try {
-    const all = await listBackups(ctx.store, ctx.layout);
+    const { backups } = await listBackupObjects(ctx.store, ctx.layout);
     const here = backupIdTime(ctx.backupId).getTime();
-    candidates = all
-      .filter((b) => b.complete && b.id !== ctx.backupId)
-      .sort((a, b) => Math.abs(a.createdAt.getTime() - here) - Math.abs(b.createdAt.getTime() - here))
+    const distance = (id: string) => Math.abs(backupIdTime(id).getTime() - here);
+    // Only where to look (a diagnosis, never a decision): the index found there is decrypted and checked before it is named.
+    candidates = backups
+      .filter((b) => b.objects.has(INDEX_NAME) && b.id !== ctx.backupId)
+      .sort((a, b) => distance(a.id) - distance(b.id))
       .slice(0, OTHER_BACKUPS_SEARCHED)
       .map((b) => b.id);
   } catch {
@@ -113,11 +117,12 @@ async function findInOtherBackups(
 /** Another backup's index for diagnosis only: its signature is not judged, failures are ignored. */
 async function readIndexQuietly(ctx: SegmentDiagnosisContext, id: string): Promise<BackupIndex | undefined> {
   try {
-    const raw = await ctx.store.getBytes(ctx.layout.indexKey(id), INDEX_LIMIT);
+    const raw = await ctx.store.getBytes(ctx.layout.indexKey(id), DIAGNOSIS_INDEX_LIMIT);
     const { plaintext } = await decryptAndVerify(raw, {
       decryptionKeys: ctx.keys.decryptionKeys,
       trustedSigners: [],
       label: `index of backup ${id}`,
+      maxPlaintextBytes: 4 * raw.length + 1024 * 1024,
     });
     const parsed = parseBackupIndex(Buffer.from(plaintext).toString('utf8'));
     return 'index' in parsed ? parsed.index : undefined;

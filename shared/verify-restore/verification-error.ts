@@ -5,6 +5,8 @@ import { StewardError } from '../errors/index.js';
  * that an operator or an auditor reads what happened, not just "verification failed":
  *
  * - `no-index`: the backup has no index (incomplete, deleted, or a wrong id).
+ * - `not-authenticated`: its seal is forged, of another cluster, dated in the future, or its
+ *   objects differ from what it seals; or no authenticated backup could be chosen as latest.
  * - `index-unreadable`: the index cannot be decrypted (wrong key, damaged) or is malformed.
  * - `index-swapped`: the index is that of another backup or cluster.
  * - `unsigned` / `untrusted` / `bad-signature`: who wrote the index cannot be proven.
@@ -18,6 +20,7 @@ import { StewardError } from '../errors/index.js';
  */
 export type VerificationErrorKind =
   | 'no-index'
+  | 'not-authenticated'
   | 'index-unreadable'
   | 'index-swapped'
   | 'unsigned'

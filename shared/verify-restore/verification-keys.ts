@@ -6,14 +6,21 @@ import type { VerificationKeySettings } from './verification-settings.js';
 /** The keys a backup is read and judged with. */
 export interface VerificationKeys {
   decryptionKeys: DecryptionKey[];
+  /** Keys trusted to sign an index: the scheduled and the pre-restore signers (the seal says which kind signed which). */
   trustedSigners: TrustedSignerKey[];
-  /** Accept unsigned or untrusted indexes (with a warning). */
-  allowUnsigned: boolean;
+  /** Backups whose unsigned or untrusted index is accepted (with a warning): ids, or `all`. */
+  allowUnsigned: ReadonlySet<string>;
+}
+
+/** True when `--allow-unsigned` covers backup `id`. */
+export function unsignedAllowed(keys: Pick<VerificationKeys, 'allowUnsigned'>, id: string): boolean {
+  return keys.allowUnsigned.has('all') || keys.allowUnsigned.has(id);
 }
 
 const DECRYPTION = '--decryption-key / SECRET_STEWARD_DECRYPTION_KEY';
 const PASSPHRASE = '--decryption-key-passphrase-file / SECRET_STEWARD_DECRYPTION_KEY_PASSPHRASE_FILE';
 const TRUSTED = '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY';
+const PRE_RESTORE = '--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY';
 
 /**
  * Loads the decryption and trusted signer keys. A missing or unreadable file, a public key
@@ -23,7 +30,9 @@ const TRUSTED = '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY';
  * (`key-locked`, exit 1) so that the drill reports it as a failed check.
  */
 export async function loadVerificationKeys(s: VerificationKeySettings): Promise<VerificationKeys> {
-  const trustedSigners = await loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED });
+  const scheduled = await loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED });
+  const preRestore = await loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE });
+  const trustedSigners = [...scheduled, ...preRestore.filter((k) => !scheduled.some((x) => x.fingerprint === k.fingerprint))];
   let decryptionKeys: DecryptionKey[];
   try {
     decryptionKeys = await loadDecryptionKeys(s.decryptionKey, s.decryptionKeyPassphraseFile, {
@@ -36,5 +45,5 @@ export async function loadVerificationKeys(s: VerificationKeySettings): Promise<
     }
     throw e;
   }
-  return { decryptionKeys, trustedSigners, allowUnsigned: s.allowUnsigned };
+  return { decryptionKeys, trustedSigners, allowUnsigned: new Set(s.allowUnsigned.filter((v) => v !== 'none')) };
 }

@@ -1,5 +1,6 @@
 import { isBackupId } from '../backup/backup-layout.js';
-import { booleanSetting, customSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
+import { sealTrustSettings } from '../backup/catalogue-settings.js';
+import { customSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
 
 const KEYS = 'Verification keys';
 
@@ -36,17 +37,21 @@ export const verificationKeySettings = {
       'File holding the passphrase of the decryption key(s). A wrong passphrase fails the run with exit 1: the backup cannot be read with what this site holds.',
     group: KEYS,
   }),
-  trustedSignerKey: fileSetting({
+  ...sealTrustSettings,
+  allowUnsigned: customSetting({
     description:
-      "Armored OpenPGP public key whose signature on a backup index is trusted (the public half of the backup job's --signing-key). Repeatable. A backup that is unsigned, or signed by any other key, fails verification unless --allow-unsigned.",
+      'Accept these backups although their index is unsigned or signed by a key not given with --trusted-signer-key (each reported as a warning naming the signer): backup ids, or all. Repeatable. Given without a value (the boolean form before 0.2.0), it means all. A signature by a trusted key that does not verify always fails, and a forged seal is never accepted.',
+    valueName: 'ID|all',
     repeatable: true,
+    bareValue: 'all',
     group: KEYS,
-  }),
-  allowUnsigned: booleanSetting({
-    description:
-      'Accept a backup whose index is unsigned or signed by a key not given with --trusted-signer-key (reported as a warning). A signature by a trusted key that does not verify always fails.',
-    default: false,
-    group: KEYS,
+    parse: (raw: string) => {
+      const v = raw.trim();
+      if (v === 'all' || v === 'true') return 'all';
+      if (v === 'false') return 'none';
+      if (isBackupId(v)) return v;
+      throw new ValueError('a backup id such as 20261127T031500Z-3f9a1c, or all');
+    },
   }),
 } as const;
 

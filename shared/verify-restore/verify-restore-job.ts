@@ -1,4 +1,6 @@
 import { BackupLayout } from '../backup/backup-layout.js';
+import { readingNote } from '../backup/backup-readers.js';
+import { loadSealTrust } from '../backup/catalogue-settings.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { ConfigError, errorText, exitCodeFor, InterruptedError } from '../errors/index.js';
@@ -8,6 +10,7 @@ import {
   KubeEventRecorder,
   KubeSecretStore,
   loadKubeConfig,
+  READING_ANNOTATION,
   toolNamespace,
   withJobLock,
 } from '../kube/index.js';
@@ -18,7 +21,7 @@ import { createObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
 import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
-import { runDrill } from './run-verify-restore.js';
+import { runVerifyRestore } from './run-verify-restore.js';
 import { BackupVerificationError } from './verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
 import type { VerifyRestoreSettings } from './verify-restore-settings.js';
@@ -70,17 +73,29 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   const drillNamespace = new KubeDrillNamespace(secrets, new KubeSecretStore(kube.core, cleanupCaller, ctx.log, kc), s.drillNamespace);
   const drillId = drillIdFrom(ctx.runId);
 
-  return withJobLock('verify-restore', s, kube, ctx, async () => {
+  const trust = await loadSealTrust(s, { now });
+
+  return withJobLock('verify-restore', s, kube, ctx, async (lock) => {
     let report: DrillReport;
     let backupId: string | undefined;
     try {
-      ({ report, backupId } = await runDrill(
+      ({ report, backupId } = await runVerifyRestore(
         {
           secrets,
           drillNamespace,
           store,
           layout,
           keys,
+          trust,
+          incompleteGraceMs: s.incompleteGrace,
+          reading: {
+            // Best effort: retention in this cluster then keeps the backup while the drill reads it.
+            record: (id) =>
+              lock.record(id === undefined ? undefined : readingNote(id), READING_ANNOTATION).catch((e: unknown) => {
+                if (e instanceof InterruptedError) throw e;
+                ctx.log.warn({ err: e }, 'could not note on the Lease which backup the drill reads');
+              }),
+          },
           log: ctx.log,
           clock: ctx.clock,
           shutdown: ctx.shutdown,

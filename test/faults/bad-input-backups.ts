@@ -23,12 +23,17 @@ import {
   toObjectMetadata,
 } from '../../shared/backup/backup-index.js';
 import { type BackupLayout, newBackupId, segmentName } from '../../shared/backup/backup-layout.js';
+import { sealOf, writeSeal } from '../../shared/backup/backup-seal.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { encryptStream, type RecipientKey, type SigningKey } from '../../shared/crypto/index.js';
 import { OPENPGP_CONFIG } from '../../shared/crypto/openpgp-config.js';
 import { TOOL_VERSION } from '../../shared/runtime/version.js';
 import type { ObjectStore } from '../../shared/storage/index.js';
 import { LIST_HEAD_LINE } from '../../shared/verify-restore/segment-list-parser.js';
+import { TEST_CLUSTER_UID } from '../support/write-backup.js';
+
+/** What an unsigned crafted backup claims to be made by: a release from before seals. */
+const LAST_UNSEALED_RELEASE = '0.1.0';
 
 export const MIB = 1024 * 1024;
 /** What `SegmentWriter` writes before the first Secret, and after the last. */
@@ -37,8 +42,15 @@ const LIST_TAIL = '\n]}\n';
 
 export interface CraftKeys {
   recipients: readonly RecipientKey[];
-  /** Signs the index; without it the index is unsigned (readers then need --allow-unsigned). */
+  /**
+   * Signs the index and seals the backup, as a holder of the backup signing key could (the rows
+   * test what the readers do with a hostile backup that IS authenticated). Without it the index
+   * is unsigned, nothing is sealed, and the backup passes for one made by 0.1.0 (readers then
+   * need --allow-unsigned).
+   */
   signer?: SigningKey;
+  /** The kube-system UID sealed into the backup. @default TEST_CLUSTER_UID */
+  clusterUid?: string;
 }
 
 export interface CraftedSegment {
@@ -96,7 +108,7 @@ function framed(items: ReadonlyArray<string | Buffer>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Writes a complete backup (segments, then the index) and returns its id. */
+/** Writes a complete backup (segments, the index, then its seal when signed) and returns its id. */
 export async function craftBackup(store: ObjectStore, layout: BackupLayout, keys: CraftKeys, spec: CraftSpec): Promise<string> {
   const now = spec.now ?? new Date();
   const id = newBackupId(now);
@@ -133,7 +145,7 @@ export async function craftBackup(store: ObjectStore, layout: BackupLayout, keys
     kind: 'scheduled',
     createdAt: now.toISOString(),
     completedAt: now.toISOString(),
-    toolVersion: TOOL_VERSION,
+    toolVersion: keys.signer ? TOOL_VERSION : LAST_UNSEALED_RELEASE,
     listResourceVersion: '1',
     selection: { namespaces: [], excludeNamespaces: [], excludeTypes: [] },
     compression: 'gzip',
@@ -157,7 +169,7 @@ export async function craftBackup(store: ObjectStore, layout: BackupLayout, keys
     spec.indexMessage === undefined
       ? encryptStream(text, { recipients: keys.recipients, signingKey: keys.signer, label: `crafted index of ${id}`, now })
       : await spec.indexMessage(keys.recipients.map((r) => r.key));
-  await store.put(layout.indexKey(id), encrypted, {
+  const storedIndex = await store.put(layout.indexKey(id), encrypted, {
     contentType: 'application/pgp-encrypted',
     metadata: toObjectMetadata({
       format: INDEX_FORMAT,
@@ -169,10 +181,14 @@ export async function craftBackup(store: ObjectStore, layout: BackupLayout, keys
       storedBytes: index.totals.storedBytes,
       recipients: index.recipients,
       signer: index.signer,
-      toolVersion: TOOL_VERSION,
+      toolVersion: index.toolVersion,
       compression: 'gzip',
     }),
   });
+  if (keys.signer) {
+    const seal = sealOf(index, storedIndex, keys.clusterUid ?? TEST_CLUSTER_UID, TOOL_VERSION);
+    await writeSeal(store, layout, seal, keys.signer, now);
+  }
   return id;
 }
 

@@ -419,8 +419,10 @@ const unreachable = (lease: string) => () =>
   new RegExp(
     `failed to get Lease secret-steward/${lease}: ECONNREFUSED \\(the API server cannot be reached: check the server of --kubeconfig`,
   );
+const unreachableIdentity = () =>
+  /failed to get Namespace kube-system \(its UID binds backups to this cluster\): ECONNREFUSED \(the API server cannot be reached: check the server of --kubeconfig/;
 const noBucket = () =>
-  /failed to listPrefixes s3:\/\/no-such-bucket\/bad-input\/test-cluster\/backups\/: .*NoSuchBucket \(the bucket does not exist\); check the bucket named by --store/;
+  /failed to list s3:\/\/no-such-bucket\/bad-input\/test-cluster\/backups\/: .*NoSuchBucket \(the bucket does not exist\); check the bucket named by --store/;
 
 export const ROWS: Row[] = [
   // Rotation policies: reported for that Secret with the field's path; the others still rotate.
@@ -516,21 +518,21 @@ export const ROWS: Row[] = [
   {
     input: I.recipientPrivate,
     command: 'backup',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.h.recipient.privateKey],
+    args: (c) => [...c.h.baseArgs(c.prefix), ...c.h.signingArgs(), '--recipient-key', c.h.recipient.privateKey],
     exit: 2,
     message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.h.recipient.privateKey)} holds a PRIVATE key`),
   },
   {
     input: I.recipientGarbage,
     command: 'backup',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.garbage],
+    args: (c) => [...c.h.baseArgs(c.prefix), ...c.h.signingArgs(), '--recipient-key', c.files.garbage],
     exit: 2,
     message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: ${esc(c.files.garbage)} is not an OpenPGP key`),
   },
   {
     input: I.recipientExpired,
     command: 'backup',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.expired.publicKey],
+    args: (c) => [...c.h.baseArgs(c.prefix), ...c.h.signingArgs(), '--recipient-key', c.files.expired.publicKey],
     exit: 2,
     message: (c) =>
       new RegExp(
@@ -540,7 +542,7 @@ export const ROWS: Row[] = [
   {
     input: I.recipientMissing,
     command: 'backup',
-    args: (c) => [...c.h.baseArgs(c.prefix), '--recipient-key', c.files.missing],
+    args: (c) => [...c.h.baseArgs(c.prefix), ...c.h.signingArgs(), '--recipient-key', c.files.missing],
     exit: 2,
     message: (c) => new RegExp(`--recipient-key / SECRET_STEWARD_RECIPIENT_KEY: cannot read ${esc(c.files.missing)}: no such file`),
   },
@@ -692,7 +694,8 @@ export const ROWS: Row[] = [
         return [...rest, ...dead(c)];
       },
       exit: 4,
-      message: unreachable(`secret-steward-${command}`),
+      // backup's first request reads the cluster's identity; the others' take their Lease.
+      message: command === 'backup' ? unreachableIdentity : unreachable(`secret-steward-${command}`),
       // Gives up after one retry, promptly.
       bounds: { maxSeconds: 10 },
       then: (_c, r) => {
@@ -964,6 +967,7 @@ export async function openBadInputLab(): Promise<BadInputLab> {
     const keys: CraftKeys = {
       recipients: (await loadRecipientKeys([h.recipient.publicKey], { now, warnWithinMs: 0 })).keys,
       signer: (await loadSigningKey(h.signer.privateKey, h.signer.passphraseFile, { now })).key,
+      clusterUid: h.clusterUid,
     };
     const contexts = new Map<Input, Promise<Ctx>>();
     return {

@@ -64,6 +64,8 @@ export class FaultLab {
     readonly s3: S3TestServer,
     readonly recipient: TestKeyFiles,
     readonly signer: TestKeyFiles,
+    /** The restore job's own key: pre-restore backups are sealed with it. */
+    readonly preRestoreSigner: TestKeyFiles,
     /** Node's compile cache for children (outside `tmp`, so it is not scanned and survives runs). */
     private readonly compileCache: string,
   ) {
@@ -80,10 +82,11 @@ export class FaultLab {
     await mkdir(keys);
     const recipient = await writeTestKeyPair(keys, 'recipient');
     const signer = await writeTestKeyPair(keys, 'signer');
+    const preRestoreSigner = await writeTestKeyPair(keys, 'pre-restore-signer');
     // The AWS SDK's default credential chain reads process.env; in-process jobs write temporary
     // files (if any) to os.tmpdir(), which follows TMPDIR.
     Object.assign(process.env, s3.env);
-    const lab = new FaultLab(root, tmp, s3, recipient, signer, join(base, 'secret-steward-faults-compile-cache'));
+    const lab = new FaultLab(root, tmp, s3, recipient, signer, preRestoreSigner, join(base, 'secret-steward-faults-compile-cache'));
     process.env.TMPDIR = tmp;
     return lab;
   }

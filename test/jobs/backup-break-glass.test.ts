@@ -65,6 +65,7 @@ describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
     const expected = seedCommonSecrets(h, ['payments', 'web']);
     const r = await h.run(backupCommand, [
       ...h.baseArgs(),
+      ...h.signingArgs(),
       '--recipient-key',
       gpg.publicKeyFile,
       '--recipient-key',
@@ -115,6 +116,7 @@ describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
     } as never);
     const r = await h.run(backupCommand, [
       ...h.baseArgs('apply'),
+      ...h.signingArgs(),
       '--recipient-key',
       gpg.publicKeyFile,
       '--namespace',

@@ -34,7 +34,7 @@ describe('jobs/backup (failures)', function () {
   });
   afterEach(async () => h?.stop());
 
-  const keyArgs = () => ['--recipient-key', h.recipient.publicKey];
+  const keyArgs = () => ['--recipient-key', h.recipient.publicKey, ...h.signingArgs()];
 
   it('aborts the multipart upload when a part upload fails: nothing stored, no stranded upload', async () => {
     h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'big' } } as never);
@@ -266,8 +266,7 @@ describe('jobs/backup (failures)', function () {
     const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--compression', 'none', '--log-level', 'debug']);
     const second = await h.run(backupCommand, [
       ...h.baseArgs('other'),
-      '--recipient-key',
-      h.recipient.publicKey,
+      ...keyArgs(),
       '--shrink-threshold',
       '0',
       '--namespace',

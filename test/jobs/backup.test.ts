@@ -172,7 +172,7 @@ describe('jobs/backup', function () {
     seedCommonSecrets(h, ['a']);
     const expired = await writeTestKeyPair(h.dir, 'expired', { now: new Date(Date.now() - 10 * 86_400_000), expiresInSeconds: 86_400 });
 
-    const r = await h.run(backupCommand, [...h.baseArgs(), '--recipient-key', expired.publicKey]);
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...h.signingArgs(), '--recipient-key', expired.publicKey]);
 
     assert.equal(r.code, 2);
     assert.match(r.stderr, /expired/);
@@ -186,7 +186,7 @@ describe('jobs/backup', function () {
     seedCommonSecrets(h, ['a']);
     const soon = await writeTestKeyPair(h.dir, 'soon', { expiresInSeconds: 5 * 86_400 });
 
-    const r = await h.run(backupCommand, [...h.baseArgs(), '--recipient-key', soon.publicKey]);
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...h.signingArgs(), '--recipient-key', soon.publicKey]);
 
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.records.some((x) => x.level === 'warn' && /expires/.test(String(x.msg))));
@@ -195,7 +195,7 @@ describe('jobs/backup', function () {
     assert.ok(events.some((e) => e.reason === 'BackupCompleted'));
   });
 
-  it('records the layout: segments and an index under <cluster>/backups/<id>/ with non-sensitive metadata', async () => {
+  it('records the layout: segments, an index and a seal under <cluster>/backups/<id>/, with nothing sensitive in the clear', async () => {
     seedCommonSecrets(h, ['a']);
 
     const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--output', 'json']);
@@ -205,10 +205,15 @@ describe('jobs/backup', function () {
     const store = createObjectStore(h.s3.settings('bk'));
     const keys: string[] = [];
     for await (const o of store.list(layout.backupPrefix(id))) keys.push(o.key);
-    assert.deepEqual(keys, [layout.indexKey(id), layout.segmentKey(id, 1, 'gzip')]);
+    assert.deepEqual(keys, [layout.indexKey(id), layout.sealKey(id), layout.segmentKey(id, 1, 'gzip')]);
     const meta = (await store.head(layout.indexKey(id)))?.metadata ?? {};
     assert.equal(meta['ss-secrets'], '8');
     assert.equal(meta['ss-signer'], h.signer.fingerprint);
     assert.ok(!JSON.stringify(meta).includes('payments') && !JSON.stringify(meta).includes('opaque'));
+    const seal = (await store.getBytes(layout.sealKey(id))).toString();
+    assert.match(seal, /^-----BEGIN PGP SIGNED MESSAGE-----\n/);
+    assert.match(seal, new RegExp(`"backupId":"${id}","cluster":"test-cluster","clusterUid":"${h.clusterUid}","kind":"scheduled"`));
+    assert.match(seal, /"totals":\{"secrets":8,"segments":1,/);
+    assert.ok(!seal.includes('payments') && !seal.includes('opaque'), 'names no namespace or Secret');
   });
 });

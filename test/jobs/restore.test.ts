@@ -4,7 +4,7 @@ import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { createObjectStore } from '../../shared/storage/index.js';
-import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
+import { backupKeyArgs, preRestoreKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -196,7 +196,7 @@ describe('jobs/restore', function () {
       backupId,
       '--mode',
       'overwrite',
-      ...backupKeyArgs(h),
+      ...preRestoreKeyArgs(h),
       '--output',
       'json',
     ]);
@@ -207,7 +207,17 @@ describe('jobs/restore', function () {
     assert.equal(Buffer.from(secret(h, 'payments', 'immutable')!.data!.k, 'base64').toString(), 'other-frozen');
     const preRestore = report.preRestoreBackupId as string;
     assert.ok(preRestore);
-    const listed = await h.run(listBackupsCommand, [...h.s3.args('bk'), '--cluster-name', 'test-cluster', '--output', 'json']);
+    const listed = await h.run(listBackupsCommand, [
+      ...h.s3.args('bk'),
+      '--cluster-name',
+      'test-cluster',
+      '--trusted-signer-key',
+      h.signer.publicKey,
+      '--pre-restore-signer-key',
+      h.preRestoreSigner.publicKey,
+      '--output',
+      'json',
+    ]);
     assert.equal(listed.code, 0, listed.stderr + JSON.stringify(listed.records));
     assert.equal(JSON.parse(listed.stdout).backups.find((b: { id: string }) => b.id === preRestore).kind, 'pre-restore');
 
@@ -216,7 +226,7 @@ describe('jobs/restore', function () {
     assert.equal(JSON.parse(latest.stdout).backupId, backupId);
 
     // Undo: restore the pre-restore backup, and the changed value is back byte for byte.
-    const undo = await h.run(restoreCommand, [...restoreArgs(), '--backup', preRestore, '--mode', 'overwrite', ...backupKeyArgs(h)]);
+    const undo = await h.run(restoreCommand, [...restoreArgs(), '--backup', preRestore, '--mode', 'overwrite', ...preRestoreKeyArgs(h)]);
     assert.equal(undo.code, 0, undo.stdout + undo.stderr);
     assert.deepEqual(secret(h, 'payments', 'opaque')!.data, changedOpaque);
 
@@ -230,8 +240,7 @@ describe('jobs/restore', function () {
       '--mode',
       'overwrite',
       '--recreate-immutable',
-      '--recipient-key',
-      h.recipient.publicKey,
+      ...preRestoreKeyArgs(h),
     ]);
     assert.equal(recreate.code, 0, recreate.stdout + recreate.stderr);
     assert.match(recreate.stdout, /recreate +payments\/immutable +payments\/immutable +done/);

@@ -4,7 +4,7 @@ import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { fixedClock } from '../../shared/runtime/clock.js';
 import type { StatusReport } from '../../shared/status/status-report.js';
-import { backupKeyArgs, createDrillNamespace, drillArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
+import { backupKeyArgs, createDrillNamespace, drillArgs, drillSigningArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness, writeTestKeyPair } from '../support/job-harness.js';
 
 const DAY = 86_400_000;
@@ -65,6 +65,8 @@ describe('jobs/status', function () {
       h.recipient.publicKey,
       '--trusted-signer-key',
       h.signer.publicKey,
+      '--drill-signer-key',
+      h.drillSigner.publicKey,
       '--output',
       'json',
       ...extra,
@@ -83,7 +85,7 @@ describe('jobs/status', function () {
     backedUpAt = new Date();
     const backup = await h.run(backupCommand, [...h.baseArgs('good'), ...backupKeyArgs(h)]);
     assert.equal(backup.code, 0, backup.stderr);
-    const drill = await h.run(verifyRestoreCommand, drillArgs(h, 'good'));
+    const drill = await h.run(verifyRestoreCommand, [...drillArgs(h, 'good'), ...drillSigningArgs(h)]);
     assert.equal(drill.code, 0, drill.stdout);
   });
   after(async () => h?.stop());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { backupCommand } from '../../jobs/backup.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
+import { createLogger, MemorySink } from '../../shared/log/index.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import {
@@ -15,6 +16,7 @@ import {
   seedMany,
 } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
+import { writeBackup } from '../support/write-backup.js';
 
 const layout = new BackupLayout('test-cluster');
 const MIB = 1024 * 1024;
@@ -67,10 +69,18 @@ const CASES: Case[] = [
     corrupt: async (store, a, b) => {
       await store.put(layout.indexKey(a), await store.getBytes(layout.indexKey(b)));
     },
-    expect: (a, b) =>
+    expect: (a) =>
       new RegExp(
-        `index of backup ${a} belongs to backup ${b} of cluster test-cluster \\(not this backup\\): an index was copied in from another backup`,
+        `index of backup ${a} differs from its seal \\(\\d+ bytes, SHA-256 differs; sealed \\d+ bytes\\): it was replaced after the backup was sealed`,
       ),
+  },
+  {
+    name: 'an index swapped in from another backup together with its seal',
+    corrupt: async (store, a, b) => {
+      await store.put(layout.indexKey(a), await store.getBytes(layout.indexKey(b)));
+      await store.put(layout.sealKey(a), await store.getBytes(layout.sealKey(b)));
+    },
+    expect: (a, b) => new RegExp(`backup ${a} is not authenticated: forged: its seal names backup ${b}: it was copied from another backup`),
   },
   {
     name: 'a segment swapped between backups',
@@ -83,19 +93,18 @@ const CASES: Case[] = [
       ),
   },
   {
-    name: 'a backup signed by an untrusted key',
+    name: 'a backup sealed by an untrusted key',
     backupFlags: (_h, other) => ['--signing-key', other.privateKey, '--signing-key-passphrase-file', other.passphraseFile],
     expect: (a, _b, other) =>
-      new RegExp(
-        `index of backup ${a} is signed by ${other.fingerprint}, which is not a trusted signer \\(--trusted-signer-key: [0-9A-F]{40}\\)`,
-      ),
+      new RegExp(`backup ${a} is not authenticated: forged: its seal is signed by ${other.fingerprint}, which is not a trusted signer`),
   },
   {
-    name: 'an unsigned backup',
-    backupFlags: () => [],
-    expect: (a) =>
+    name: 'a seal removed from a backup whose index an untrusted key signed (it passes for one made before seals)',
+    backupFlags: (_h, other) => ['--signing-key', other.privateKey, '--signing-key-passphrase-file', other.passphraseFile],
+    corrupt: async (store, a) => store.delete([layout.sealKey(a)]),
+    expect: (a, _b, other) =>
       new RegExp(
-        `index of backup ${a} is not signed, so who wrote it cannot be proven; run the backup with --signing-key, or accept unsigned backups with --allow-unsigned`,
+        `index of backup ${a} is signed by ${other.fingerprint}, which is not a trusted signer \\(--trusted-signer-key: [0-9A-F]{40}(, [0-9A-F]{40})*\\)`,
       ),
   },
   {
@@ -200,25 +209,48 @@ describe('jobs/verify-restore (corruption)', function () {
     });
   }
 
-  it('accepts an unsigned backup with --allow-unsigned, as a warning', async () => {
-    const r1 = await h.run(backupCommand, [...h.baseArgs('unsigned-ok'), '--recipient-key', h.recipient.publicKey]);
-    assert.equal(r1.code, 0, r1.stderr);
+  it('a backup made before seals whose index an unknown key signed passes only when --allow-unsigned names it (or all)', async () => {
+    seedMany(h, 3, 'legacy');
+    const oldSigner = await writeTestKeyPair(h.dir, 'old-signer');
+    const store = createObjectStore(h.s3.settings('unsigned-ok'));
+    const layout = new BackupLayout('test-cluster');
+    const items = h.emulator.list('v1', 'Secret', 'legacy') as never[];
+    const id = await writeBackup(
+      items,
+      { store, layout, recipient: h.recipient, signer: oldSigner, log: createLogger({ sink: new MemorySink() }) },
+      { unsealed: true },
+    );
+    const drill = (...extra: string[]) =>
+      h.run(verifyRestoreCommand, [
+        ...h.baseArgs('unsigned-ok'),
+        ...readKeyArgs(h),
+        '--drill-namespace',
+        DRILL_NS,
+        ...extra,
+        '--output',
+        'json',
+      ]);
 
-    const r = await h.run(verifyRestoreCommand, [
-      ...h.baseArgs('unsigned-ok'),
-      ...readKeyArgs(h),
-      '--drill-namespace',
-      DRILL_NS,
-      '--allow-unsigned',
-      '--output',
-      'json',
-    ]);
+    const refused = await drill();
+    const named = await drill('--allow-unsigned', id);
+    const bare = await drill('--allow-unsigned');
 
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const report = JSON.parse(r.stdout) as DrillReport;
-    assert.equal(report.backup?.signature, 'unsigned');
-    assert.ok(report.warnings.some((w) => /is not signed, so who wrote it cannot be proven \(accepted: --allow-unsigned\)/.test(w)));
-    assert.match(report.checks.find((x) => x.name === 'integrity')!.summary, /NOT signed \(accepted with --allow-unsigned\)/);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(
+      (JSON.parse(refused.stdout) as DrillReport).checks.find((x) => x.name === 'integrity')!.findings[0].message,
+      /is signed by [0-9A-F]+, which is not a trusted signer/,
+    );
+    for (const r of [named, bare]) {
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout) as DrillReport;
+      assert.equal(report.backup?.signature, 'untrusted');
+      assert.ok(report.warnings.some((w) => /which is not a trusted signer .*\(accepted: --allow-unsigned\)/.test(w)));
+      assert.match(
+        report.checks.find((x) => x.name === 'integrity')!.summary,
+        /signed by untrusted key [0-9A-F]+ \(accepted with --allow-unsigned\)/,
+      );
+      assert.ok(report.warnings.some((w) => /made before seals existed.*run secret-steward adopt/.test(w)));
+    }
   });
 
   it('reports a damaged segment of a multi-segment backup and still verifies and restores the others', async () => {

@@ -59,7 +59,7 @@ describe('jobs/verify-restore', function () {
 
     assert.equal(r.code, 0, r.stdout + r.stderr + JSON.stringify(r.records.filter((x) => x.level === 'error')));
     assert.match(r.stdout, new RegExp(`DR drill PASSED for backup ${id}`));
-    for (const check of ['freshness', 'integrity', 'validity', 'restorability', 'key-health'])
+    for (const check of ['freshness', 'integrity', 'validity', 'restorability', 'key-health', 'catalogue'])
       assert.match(r.stdout, new RegExp(`${check} +PASS`));
     assert.match(r.stdout, /drift +SKIPPED .*--compare-live not given/);
     assert.match(r.stdout, /15 Secrets created in namespace secret-steward-drill, read back byte-identical and deleted/);
@@ -111,11 +111,11 @@ describe('jobs/verify-restore', function () {
     assert.ok(report.backup!.ageSeconds >= 0);
     assert.deepEqual(
       report.checks.map((c) => c.name),
-      ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health'],
+      ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health', 'catalogue'],
     );
     assert.deepEqual(
       report.checks.map((c) => c.status),
-      ['skipped', 'pass', 'pass', 'pass', 'skipped', 'pass'],
+      ['skipped', 'pass', 'pass', 'pass', 'skipped', 'pass', 'pass'],
     );
     for (const c of report.checks) assert.equal(typeof c.durationMs, 'number');
     assert.deepEqual(report.counts, {
@@ -245,7 +245,7 @@ describe('jobs/verify-restore', function () {
 
     assert.equal(r.code, 1);
     assert.match(r.stdout, /freshness +FAIL +\S+ +backup stale: expected one after .*, newest is none/);
-    assert.match(r.stdout, /there is no complete scheduled backup under s3:\/\/steward-test\/bk\/test-cluster\/backups\/ to verify/);
+    assert.match(r.stdout, /there is no authenticated scheduled backup under s3:\/\/steward-test\/bk\/test-cluster\/backups\/ to verify/);
   });
 
   it('pushes drill metrics to a real Pushgateway; a later failure keeps the last success timestamp', async function () {

@@ -17,10 +17,22 @@ const SIGNALS: Record<string, Signal> = {
     evidence: forbidden('create', 'Lease secret-steward/secret-steward-backup'),
     says: 'the first run cannot create its Lease and fails',
   },
-  'get coordination.k8s.io/leases': {
+  'get coordination.k8s.io/leases [secret-steward-backup]': {
     code: 1,
     evidence: forbidden('get', 'Lease secret-steward/secret-steward-backup'),
     says: 'it cannot read its Lease and fails',
+  },
+  'get coordination.k8s.io/leases [secret-steward-restore,secret-steward-verify-restore]': {
+    code: 1,
+    evidence:
+      /retention failed after a successful backup \(err: failed to get Lease secret-steward\/secret-steward-restore[^)]*: 403 Forbidden/,
+    says: 'the backup completes, but retention deletes nothing: it cannot see whether a restore or a drill reads an old backup',
+    then: (_e, r) => assert.equal(JSON.parse(r.stdout).secrets, 15, 'the backup itself is complete'),
+  },
+  'get namespaces': {
+    code: 1,
+    evidence: /failed to get Namespace kube-system \(its UID binds backups to this cluster\): 403 Forbidden/,
+    says: 'it cannot read the cluster identity it seals into the backup, and fails before writing anything',
   },
   'update coordination.k8s.io/leases': {
     code: 0,
@@ -51,24 +63,19 @@ describe('manifests: RBAC end to end: backup', function () {
   const permissions = permissionsOf(objects);
   let e: RbacE2E;
   let keyArgs: string[];
+  let runs = 0;
 
   before(async () => {
     e = await RbacE2E.start('backup');
-    keyArgs = [
-      '--recipient-key',
-      e.h.recipient.publicKey,
-      '--signing-key',
-      e.h.signer.privateKey,
-      '--signing-key-passphrase-file',
-      e.h.signer.passphraseFile,
-    ];
+    keyArgs = ['--recipient-key', e.h.recipient.publicKey, ...e.h.signingArgs()];
   });
   after(async () => e?.stop());
 
   /** Seeds Secrets of every common type in two namespaces and takes a backup as the ServiceAccount. */
   async function scenario(): Promise<JobRun> {
     seedCommonSecrets(e.h, ['payments', 'web']);
-    return e.run(backupCommand, [...e.args(), ...keyArgs, '--output', 'json']);
+    // With retention (it reads the Leases of the jobs that read backups), in a store prefix of its own per run.
+    return e.run(backupCommand, [...e.args(`bk${runs++}`), ...keyArgs, '--keep-daily', '7', '--output', 'json']);
   }
 
   it('backs up every Secret with exactly the rendered rules; each permission alone allowed some request', async () => {

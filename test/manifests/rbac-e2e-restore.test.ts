@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import type { RestoreReport } from '../../shared/restore/run-restore.js';
-import { backupKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify-restore/drill-fixtures.js';
+import { backupKeyArgs, preRestoreKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
 import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 
@@ -177,14 +177,7 @@ describe('manifests: RBAC end to end: restore', function () {
   }
 
   const restoreArgs = () => [...e.args(), ...readKeyArgs(e.h), '--output', 'json'];
-  const undoKeys = () => [
-    '--recipient-key',
-    e.h.recipient.publicKey,
-    '--signing-key',
-    e.h.signer.privateKey,
-    '--signing-key-passphrase-file',
-    e.h.signer.passphraseFile,
-  ];
+  const undoKeys = () => preRestoreKeyArgs(e.h);
 
   async function scenario(): Promise<JobRun> {
     seedIncident();

@@ -290,14 +290,19 @@ export function itShowsEachMissingPermission(o: {
   e: () => RbacE2E;
   scenario: () => Promise<JobRun>;
 }): void {
+  /** A signal is keyed by `verb group/resource`, or with ` [names]` when a rule names its objects and another rule grants the same access. */
+  const keyOf = (p: Permission) => {
+    const named = p.resourceNames.length > 0 ? `${accessOf(p)} [${p.resourceNames.join(',')}]` : undefined;
+    return named !== undefined && o.signals[named] !== undefined ? named : accessOf(p);
+  };
   it('has an observable signal for exactly the permissions the manifests grant', () => {
-    assert.deepEqual(o.permissions.map(accessOf).sort(), Object.keys(o.signals).sort());
+    assert.deepEqual(o.permissions.map(keyOf).sort(), Object.keys(o.signals).sort());
   });
 
   for (const p of o.permissions) {
-    const signal = o.signals[accessOf(p)];
+    const signal = o.signals[keyOf(p)];
     it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
-      assert.ok(signal, `no signal for ${accessOf(p)}`);
+      assert.ok(signal, `no signal for ${keyOf(p)}`);
       const e = o.e();
       await e.reset(withoutPermission(o.objects, p));
 

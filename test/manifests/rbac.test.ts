@@ -34,7 +34,14 @@ const lease = (job: JobName): string[] => [
   `secret-steward update coordination.k8s.io/leases[secret-steward-${job}]`,
 ];
 const EXPECTED: Record<JobName, string[]> = {
-  backup: ['cluster list secrets', 'secret-steward create events', ...lease('backup')],
+  backup: [
+    'cluster list secrets',
+    'cluster get namespaces[kube-system]',
+    'secret-steward create events',
+    ...lease('backup'),
+    // Retention keeps what restore and verify-restore read (their Lease notes).
+    'secret-steward get coordination.k8s.io/leases[secret-steward-restore,secret-steward-verify-restore]',
+  ],
   rotate: [
     ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => `cluster ${v} secrets`),
     ...['deployments', 'statefulsets', 'daemonsets'].flatMap((r) => ['get', 'list', 'watch', 'patch'].map((v) => `cluster ${v} apps/${r}`)),
@@ -221,8 +228,10 @@ describe('manifests: RBAC', () => {
         'Role secret-steward-backup (secret-steward) rule 0: create coordination.k8s.io/leases',
         'Role secret-steward-backup (secret-steward) rule 1: get coordination.k8s.io/leases [secret-steward-backup]',
         'Role secret-steward-backup (secret-steward) rule 1: update coordination.k8s.io/leases [secret-steward-backup]',
-        'Role secret-steward-backup (secret-steward) rule 2: create events',
+        'Role secret-steward-backup (secret-steward) rule 2: get coordination.k8s.io/leases [secret-steward-restore,secret-steward-verify-restore]',
+        'Role secret-steward-backup (secret-steward) rule 3: create events',
         'ClusterRole secret-steward-backup rule 0: list secrets',
+        'ClusterRole secret-steward-backup rule 1: get namespaces [kube-system]',
       ]);
     });
 
@@ -251,6 +260,7 @@ describe('manifests: RBAC', () => {
         [
           ['create', []],
           ['update', ['secret-steward-backup']],
+          ['get', ['secret-steward-restore', 'secret-steward-verify-restore']],
         ],
       );
     });

@@ -10,8 +10,15 @@ const MOUNTED_SECRETS: Record<string, string[]> = {
   backup: ['secret-steward-backup-keys', 'secret-steward-s3-credentials', 'secret-steward-signing-key'],
   rotate: [],
   'verify-restore': ['secret-steward-restore-keys', 'secret-steward-s3-credentials'],
-  // Restore also takes the backup keys: --mode overwrite writes a pre-restore backup (the undo).
-  restore: ['secret-steward-backup-keys', 'secret-steward-restore-keys', 'secret-steward-s3-credentials', 'secret-steward-signing-key'],
+  // Restore also takes the recipient key and its own pre-restore signing key: --mode overwrite
+  // writes a pre-restore backup (the undo). Never the backup signing key: what restore seals is
+  // trusted as a pre-restore backup only (docs/threat-model.md T5).
+  restore: [
+    'secret-steward-backup-keys',
+    'secret-steward-pre-restore-signing-key',
+    'secret-steward-restore-keys',
+    'secret-steward-s3-credentials',
+  ],
 };
 
 /** components/drill-report-signing: verify-restore then also mounts its own signing key. */

@@ -133,7 +133,7 @@ function rotationSummary(r: RotationReport): string {
 function backupSummary(b: BackupResult): string {
   return [
     `Backup ${b.backupId}: ${b.secrets} Secrets from ${Object.keys(b.perNamespace).length} namespaces, ${b.segments} segment(s), ${formatBytes(b.storedBytes)} stored ` +
-      `(${formatBytes(b.plaintextBytes)} of JSON before gzip and OpenPGP encryption), every segment read back and checked, index signed.`,
+      `(${formatBytes(b.plaintextBytes)} of JSON before gzip and OpenPGP encryption), every segment read back and checked, index signed, backup sealed.`,
     `Per namespace: ${Object.entries(b.perNamespace)
       .sort(([a], [c]) => a.localeCompare(c))
       .map(([ns, n]) => `${ns} ${n}`)
@@ -240,7 +240,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         `Files (kept in ${rel}/; the next npm start replaces them)`,
         `   kubeconfig, env          how the commands reached the sandbox (. ${rel}/env)`,
         `   keys/                    the demo key pair (demo.public.asc encrypts, demo.private.asc + demo.passphrase decrypt)`,
-        `   bucket/                  a copy of the bucket: ${result.bucketFiles.length} objects (segments, the index, the drill report and its signature)`,
+        `   bucket/                  a copy of the bucket: ${result.bucketFiles.length} objects (segments, the index, the seal, the drill report and its signature)`,
         ...result.bucketFiles.map((f) => `      ${f}`),
         ...(segment
           ? [

@@ -67,6 +67,16 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   await writeFile(keys.publicKey, kp.publicKey);
   await writeFile(keys.privateKey, kp.privateKey, { mode: 0o600 });
   await writeFile(keys.passphraseFile, `${passphrase}\n`, { mode: 0o600 });
+  // The restore job's own key: pre-restore backups are sealed with it, never with the backup key.
+  const pre = await generateKeyPair({
+    name: 'secret-steward sandbox pre-restore',
+    email: 'pre-restore@sandbox.invalid',
+    passphrase,
+    type: 'ecc',
+  });
+  const preRestore = { publicKey: join(dir, 'keys', 'pre-restore.public.asc'), privateKey: join(dir, 'keys', 'pre-restore.private.asc') };
+  await writeFile(preRestore.publicKey, pre.publicKey);
+  await writeFile(preRestore.privateKey, pre.privateKey, { mode: 0o600 });
 
   const env: Record<string, string> = {
     KUBECONFIG: kubeconfig,
@@ -82,6 +92,11 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     SECRET_STEWARD_DECRYPTION_KEY: keys.privateKey,
     SECRET_STEWARD_DECRYPTION_KEY_PASSPHRASE_FILE: keys.passphraseFile,
     SECRET_STEWARD_TRUSTED_SIGNER_KEY: keys.publicKey,
+    SECRET_STEWARD_PRE_RESTORE_SIGNING_KEY: preRestore.privateKey,
+    SECRET_STEWARD_PRE_RESTORE_SIGNING_KEY_PASSPHRASE_FILE: keys.passphraseFile,
+    SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY: preRestore.publicKey,
+    // The demo drill signs its report with the demo key (SECRET_STEWARD_SIGNING_KEY).
+    SECRET_STEWARD_DRILL_SIGNER_KEY: keys.publicKey,
     SECRET_STEWARD_DRILL_NAMESPACE: 'secret-steward-drill',
   };
   const envFile = join(dir, 'env');

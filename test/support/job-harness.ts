@@ -60,7 +60,14 @@ export interface Harness {
   dir: string;
   kubeconfig: string;
   recipient: TestKeyFiles;
+  /** The backup job's signing key (scheduled backups). */
   signer: TestKeyFiles;
+  /** The restore job's own signing key (pre-restore backups). */
+  preRestoreSigner: TestKeyFiles;
+  /** verify-restore's drill report signing key. */
+  drillSigner: TestKeyFiles;
+  /** UID of the emulator's kube-system namespace: what backup seals as this cluster's identity. */
+  clusterUid: string;
   /** Env for commands: AWS credentials of the S3 server. */
   env: Record<string, string>;
   /** Runs a command in-process like the CLI would. */
@@ -71,6 +78,8 @@ export interface Harness {
   ): Promise<RunResult>;
   /** Common arguments: kubeconfig, store, cluster name, lock namespace. */
   baseArgs(prefix?: string): string[];
+  /** The backup job's signing key arguments (every backup is signed and sealed). */
+  signingArgs(): string[];
   stop(): Promise<void>;
 }
 
@@ -83,6 +92,9 @@ export async function startHarness(opts: { emulator?: EmulatorOptions; keys?: bo
   await emulator.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'secret-steward' } }]);
   const recipient = await writeTestKeyPair(dir, 'recipient');
   const signer = await writeTestKeyPair(dir, 'signer');
+  const preRestoreSigner = await writeTestKeyPair(dir, 'pre-restore-signer');
+  const drillSigner = await writeTestKeyPair(dir, 'drill-signer');
+  const clusterUid = emulator.get('v1', 'Namespace', undefined, 'kube-system')?.metadata.uid as string;
   const env = { ...s3.env };
   // The AWS SDK's default credential chain reads process.env, not the command's env.
   Object.assign(process.env, s3.env);
@@ -93,7 +105,11 @@ export async function startHarness(opts: { emulator?: EmulatorOptions; keys?: bo
     kubeconfig,
     recipient,
     signer,
+    preRestoreSigner,
+    drillSigner,
+    clusterUid,
     env,
+    signingArgs: () => ['--signing-key', signer.privateKey, '--signing-key-passphrase-file', signer.passphraseFile],
     baseArgs: (prefix = 'bk') => [
       '--kubeconfig',
       kubeconfig,

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adoptCommand } from '../../jobs/adopt.js';
 import { listBackupsCommand } from '../../jobs/list-backups.js';
+import { pruneCommand } from '../../jobs/prune.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { rotateCommand } from '../../jobs/rotate.js';
 import { statusCommand } from '../../jobs/status.js';
@@ -11,6 +13,7 @@ import { MemorySink, redactor } from '../../shared/log/index.js';
 import { type Clock, fixedClock } from '../../shared/runtime/clock.js';
 import { type Command, runCommand } from '../../shared/runtime/command.js';
 import { KubeEmulator } from '../emulator/index.js';
+import { writeTestKeyPair } from '../support/job-harness.js';
 
 /**
  * Upgrade: what release 0.1.0 left in a bucket and a cluster (test/upgrade/fixtures/v0.1.0,
@@ -101,15 +104,82 @@ describe('test/upgrade: from release 0.1.0', function () {
     await emulator.workloads.idle();
   }
 
-  it('lists both backups with their kinds', async () => {
-    const r = await run(listBackupsCommand, [...store(), '--output', 'json']);
+  /** The restore job's own pre-restore signing key, which an operator creates when upgrading. */
+  async function preRestoreKey() {
+    // Made before the test's clock (the fixture's time): a key is not valid before it exists.
+    return writeTestKeyPair(dir, 'pre-restore-signer', { now: new Date('2026-12-01T00:00:00Z') });
+  }
+
+  const list = async (extra: string[] = []) => {
+    const r = await run(listBackupsCommand, [
+      ...store(),
+      '--trusted-signer-key',
+      key('test-only.public.asc'),
+      ...extra,
+      '--output',
+      'json',
+    ]);
+    assert.equal(r.code, 0, r.stdout);
+    const rows = (JSON.parse(r.stdout) as { backups: { id: string; kind?: string; status: string; secrets?: number }[] }).backups;
+    return new Map(rows.map((b) => [b.id, b]));
+  };
+
+  it('lists its backups as unsealed until adopt seals them, with the kinds their signed indexes say', async () => {
+    const pre = await preRestoreKey();
+    const adoptArgs = [
+      ...common(),
+      ...store(),
+      ...readKeys(),
+      '--signing-key',
+      key('test-only.private.asc'),
+      '--signing-key-passphrase-file',
+      key('test-only.passphrase'),
+      '--pre-restore-signing-key',
+      pre.privateKey,
+      '--pre-restore-signing-key-passphrase-file',
+      pre.passphraseFile,
+    ];
+
+    const before = await list();
+    const dry = await run(adoptCommand, [...adoptArgs, '--dry-run']);
+    const unchanged = await list();
+    const adopt = await run(adoptCommand, adoptArgs);
+    const after = await list(['--pre-restore-signer-key', pre.publicKey]);
+    const again = await run(adoptCommand, adoptArgs);
+
+    for (const id of [SCHEDULED, PRE_RESTORE]) {
+      assert.match(before.get(id)?.status ?? '', /^unsealed: an index without a seal \(made before seals existed: run adopt/);
+      assert.equal(before.get(id)?.kind, undefined, 'object metadata says a kind, but nothing vouches for it');
+      assert.match(unchanged.get(id)?.status ?? '', /^unsealed/, 'a dry run seals nothing');
+    }
+    assert.equal(dry.code, 0, dry.stdout);
+    assert.match(dry.stdout, new RegExp(`${SCHEDULED} +scheduled +would seal +17 Secrets in 1 segment\\(s\\) verified`));
+    assert.equal(adopt.code, 0, adopt.stdout);
+    assert.match(adopt.stdout, new RegExp(`${PRE_RESTORE} +pre-restore +sealed`));
+    assert.equal(after.get(SCHEDULED)?.status, 'sealed');
+    assert.equal(after.get(SCHEDULED)?.kind, 'scheduled');
+    assert.equal(after.get(SCHEDULED)?.secrets, 17);
+    assert.equal(after.get(PRE_RESTORE)?.kind, 'pre-restore');
+    assert.equal(again.code, 0, again.stdout);
+    assert.match(again.stdout, /Nothing to adopt/);
+  });
+
+  it('retention never deletes its unsealed backups', async () => {
+    const r = await run(pruneCommand, [
+      ...store(),
+      '--trusted-signer-key',
+      key('test-only.public.asc'),
+      '--keep-last',
+      '1',
+      '--offline',
+      '--output',
+      'json',
+    ]);
 
     assert.equal(r.code, 0, r.stdout);
-    const rows = (JSON.parse(r.stdout) as { backups: { id: string; kind: string; complete: boolean; secrets: number }[] }).backups;
-    const byId = new Map(rows.map((b) => [b.id, b]));
-    assert.equal(byId.get(SCHEDULED)?.kind, 'scheduled');
-    assert.equal(byId.get(SCHEDULED)?.secrets, 17);
-    assert.equal(byId.get(PRE_RESTORE)?.kind, 'pre-restore');
+    const result = JSON.parse(r.stdout) as { deletedBackups: number; unauthenticated: { id: string }[] };
+    assert.equal(result.deletedBackups, 0);
+    assert.deepEqual(result.unauthenticated.map((u) => u.id).sort(), [SCHEDULED, PRE_RESTORE].sort());
   });
 
   it('drills its latest scheduled backup', async () => {
@@ -124,7 +194,13 @@ describe('test/upgrade: from release 0.1.0', function () {
     ]);
 
     assert.equal(r.code, 0, r.stdout);
-    assert.match(r.stdout, new RegExp(`backup ${SCHEDULED}`));
+    assert.match(
+      r.stdout,
+      new RegExp(`backup ${SCHEDULED}`),
+      'latest: its newest scheduled backup (the newer pre-restore one is stepped over)',
+    );
+    assert.match(r.stdout, /catalogue +PASS .*2 made before seals \(index signature verified\)/);
+    assert.match(r.stdout, /run secret-steward adopt once to seal them/);
   });
 
   it('restores its scheduled backup into an empty cluster, and its pre-restore backup by id', async () => {
@@ -143,6 +219,11 @@ describe('test/upgrade: from release 0.1.0', function () {
       'overwrite',
       '--recipient-key',
       key('test-only.public.asc'),
+      // New in the upgrade: the restore job's own key seals the pre-restore backup this writes.
+      '--pre-restore-signing-key',
+      (await preRestoreKey()).privateKey,
+      '--pre-restore-signing-key-passphrase-file',
+      join(dir, 'pre-restore-signer.passphrase'),
     ]);
 
     assert.equal(all.code, 0, all.stdout);
@@ -172,18 +253,56 @@ describe('test/upgrade: from release 0.1.0', function () {
     assert.equal(emulator.get('v1', 'Secret', 'payments', 'cache-password-pending'), undefined);
   });
 
-  it('status reads its policies, backups and drill, and names the rotation it left failed', async () => {
+  it('status names the unsealed backups until adopt, then only the rotation it left failed', async () => {
     await loadCluster();
+    const status = () =>
+      run(statusCommand, [
+        '--kubeconfig',
+        kubeconfig,
+        ...store(),
+        '--trusted-signer-key',
+        key('test-only.public.asc'),
+        '--drill-signer-key',
+        key('test-only.public.asc'),
+        '--backup-schedule',
+        '0 3 * * *',
+        '--output',
+        'json',
+      ]);
+    type Report = { problems: { kind: string; subject: string }[]; warnings: { kind: string; subject: string }[] };
+    const problems = (r: Run) => (JSON.parse(r.stdout) as Report).problems.map((p) => `${p.kind} ${p.subject}`).sort();
 
-    const r = await run(statusCommand, ['--kubeconfig', kubeconfig, ...store(), '--backup-schedule', '0 3 * * *', '--output', 'json']);
+    const before = await status();
+    const adopt = await run(adoptCommand, [
+      ...common(),
+      ...store(),
+      ...readKeys(),
+      '--signing-key',
+      key('test-only.private.asc'),
+      '--signing-key-passphrase-file',
+      key('test-only.passphrase'),
+    ]);
+    const after = await status();
 
-    assert.equal(r.code, 1, 'the Secret whose rotation failed under 0.1.0 is overdue');
-    const report = JSON.parse(r.stdout) as { problems: { kind: string; subject: string }[]; warnings: { kind: string; subject: string }[] };
+    assert.equal(before.code, 1, before.stdout);
     assert.deepEqual(
-      report.problems.map((p) => `${p.kind} ${p.subject}`),
-      ['rotation-overdue payments/cache-password'],
+      problems(before),
+      [
+        `backup-unauthenticated ${SCHEDULED}`,
+        `backup-unauthenticated ${PRE_RESTORE}`,
+        `no-backup file://${join(dir, 'store')}/sandbox/backups/`,
+        'rotation-overdue payments/cache-password',
+      ].sort(),
     );
+    assert.equal(adopt.code, 0, adopt.stdout);
+    assert.match(
+      adopt.stdout,
+      new RegExp(`${PRE_RESTORE} +pre-restore +skipped +a pre-restore backup: give --pre-restore-signing-key to seal it`),
+    );
+    assert.equal(after.code, 1, 'the Secret whose rotation failed under 0.1.0 is overdue');
+    assert.deepEqual(problems(after), [`backup-unauthenticated ${PRE_RESTORE}`, 'rotation-overdue payments/cache-password']);
+    const report = JSON.parse(after.stdout) as Report;
     assert.ok(report.warnings.some((w) => w.kind === 'rotation-failed' && w.subject === 'payments/cache-password'));
-    assert.ok(r.stdout.includes(SCHEDULED), 'its latest backup is listed');
+    assert.ok(after.stdout.includes(SCHEDULED), 'its latest backup is listed, with the 0.1.0 drill that verifies');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import { completeBackupsWhole, key, noOpenUploads, type SecretView } from '../invariants.js';
-import { backupArgs } from './backup.js';
+
 import { completeBackups, openUploads, type Scenario } from './scenario.js';
 import { SHOP_NAMESPACES, secretsIn, seedShop, valuesIn } from './shop.js';
 import { shopBackup } from './shop-backup.js';
@@ -19,6 +19,19 @@ interface Seeded {
 }
 
 const LIVE_API_KEY = 'live-api-key-changed-after-backup-3e9d';
+
+/** The pre-restore backup: encrypted to the recipient, sealed with the restore job's own key. */
+function preRestoreArgs(world: Parameters<typeof readKeyArgs>[0]): string[] {
+  const { recipient, preRestoreSigner } = world.lab;
+  return [
+    '--recipient-key',
+    recipient.publicKey,
+    '--pre-restore-signing-key',
+    preRestoreSigner.privateKey,
+    '--pre-restore-signing-key-passphrase-file',
+    preRestoreSigner.passphraseFile,
+  ];
+}
 
 export const restoreScenario: Scenario<Seeded> = {
   job: 'restore',
@@ -38,7 +51,7 @@ export const restoreScenario: Scenario<Seeded> = {
     } as never);
     return { backedUp, live: secretsIn(world.emulator, SHOP_NAMESPACES) };
   },
-  args: (world) => [...world.baseArgs(), ...readKeyArgs(world), ...backupArgs(world), '--mode', 'overwrite', '--output', 'json'],
+  args: (world) => [...world.baseArgs(), ...readKeyArgs(world), ...preRestoreArgs(world), '--mode', 'overwrite', '--output', 'json'],
   secretValues: (world, seeded) => [...valuesIn(secretsIn(world.emulator, SHOP_NAMESPACES)), ...valuesIn(seeded.live)],
   async endState(world) {
     return { secrets: Object.fromEntries(secretsIn(world.emulator, SHOP_NAMESPACES).map((s) => [key(s), s.data])) };

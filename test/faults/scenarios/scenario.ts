@@ -68,7 +68,8 @@ export async function completeBackups(world: CaseWorld): Promise<BackupContent[]
   if (cache === undefined) readBack.set(world, (cache = new Map()));
   const out: BackupContent[] = [];
   for (const [id, keys] of [...objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (!keys.some((k) => k.key === layout.indexKey(id))) continue;
+    // Complete means sealed: the seal is written last (an index without one is a backup still being written).
+    if (!keys.some((k) => k.key === layout.sealKey(id))) continue;
     const version = `${id} ${keys
       .map((k) => `${k.key}:${k.size}:${k.at}`)
       .sort()
@@ -94,7 +95,7 @@ const labKeys = new WeakMap<FaultLab, ReturnType<typeof loadKeys>>();
 async function loadKeys(lab: FaultLab) {
   const [decryptionKeys, trustedSigners] = await Promise.all([
     loadDecryptionKeys([lab.recipient.privateKey], lab.recipient.passphraseFile),
-    loadTrustedSignerKeys([lab.signer.publicKey]),
+    loadTrustedSignerKeys([lab.signer.publicKey, lab.preRestoreSigner.publicKey]),
   ]);
   return { decryptionKeys, trustedSigners };
 }

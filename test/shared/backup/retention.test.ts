@@ -1,16 +1,34 @@
 import assert from 'node:assert/strict';
-import { applyRetention, isoWeek, type RetentionPolicy } from '../../../shared/backup/retention.js';
+import {
+  applyRetention,
+  deletionShareProblem,
+  isoWeek,
+  type RetentionCandidate,
+  type RetentionOptions,
+  type RetentionPolicy,
+} from '../../../shared/backup/retention.js';
+import { formatDuration } from '../../../shared/config/options.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
 
-function backups(times: string[], incomplete: string[] = []) {
-  return times.map((t, i) => ({ id: `b${i}-${t}`, createdAt: new Date(t), complete: !incomplete.includes(t) }));
+const DAY = 86_400_000;
+const OPTIONS: RetentionOptions = { now: NOW, preRestore: { within: 30 * DAY }, formatDuration };
+
+function backups(times: string[], kind: RetentionCandidate['kind'] = 'scheduled'): RetentionCandidate[] {
+  return times.map((t, i) => ({ id: `b${i}-${t}`, createdAt: new Date(t), kind }));
 }
 
-function kept(times: string[], policy: RetentionPolicy, incomplete: string[] = []): string[] {
-  return applyRetention(backups(times, incomplete), policy, { now: NOW, incompleteGraceMs: 6 * 3_600_000 })
+function kept(times: string[], policy: RetentionPolicy): string[] {
+  return applyRetention(backups(times), policy, OPTIONS)
     .filter((d) => d.keep)
     .map((d) => d.createdAt.toISOString().slice(0, 16));
+}
+
+/** `time kind keep|delete reasons` per decision, newest first. */
+function decide(list: RetentionCandidate[], policy: RetentionPolicy, o: Partial<RetentionOptions> = {}): string[] {
+  return applyRetention(list, policy, { ...OPTIONS, ...o }).map(
+    (d) => `${d.createdAt.toISOString().slice(0, 13)} ${d.kind} ${d.keep ? 'keep' : 'delete'} ${d.reasons.join('; ')}`,
+  );
 }
 
 // Two backups a day for 40 days, at 03:00 and 15:00 UTC, newest 2026-11-27T03:00.
@@ -52,7 +70,7 @@ describe('shared/backup/retention', () => {
     it(name, () => assert.deepEqual(kept(TWICE_DAILY, policy), expect));
   }
 
-  it('keeps the newest complete backup under every single-rule policy', () => {
+  it('keeps the newest scheduled backup under every single-rule policy', () => {
     const times = ['2026-01-01T00:00:00Z', '2025-01-01T00:00:00Z', '2020-06-01T00:00:00Z'];
     const policies: RetentionPolicy[] = [
       { last: 1 },
@@ -65,7 +83,7 @@ describe('shared/backup/retention', () => {
     ];
 
     for (const policy of policies) {
-      const d = applyRetention(backups(times), policy, { now: NOW, incompleteGraceMs: 0 });
+      const d = applyRetention(backups(times), policy, OPTIONS);
       assert.deepEqual(
         d.map((x) => x.keep),
         [true, false, false],
@@ -74,30 +92,64 @@ describe('shared/backup/retention', () => {
     }
   });
 
-  it('keeps the newest complete backup when incomplete ones are newer, and ages out stale incomplete ones', () => {
-    const times = ['2026-11-27T11:00:00Z', '2026-11-27T01:00:00Z', '2026-11-26T03:00:00Z', '2026-11-25T03:00:00Z'];
-    const d = applyRetention(
-      backups(times, ['2026-11-27T11:00:00Z', '2026-11-27T01:00:00Z']),
-      { last: 1 },
-      { now: NOW, incompleteGraceMs: 6 * 3_600_000 },
-    );
+  it('keeps pre-restore backups by their own rule: they never take or displace a scheduled slot', () => {
+    const list = [
+      ...backups(['2026-11-27T03:00:00Z', '2026-11-26T03:00:00Z', '2026-11-25T03:00:00Z']),
+      // A restore later on 11-26 took a pre-restore backup: it must not become that day's "daily".
+      { id: 'p1', createdAt: new Date('2026-11-26T18:00:00Z'), kind: 'pre-restore' as const },
+      { id: 'p2', createdAt: new Date('2026-09-01T00:00:00Z'), kind: 'pre-restore' as const },
+      { id: 'p3', createdAt: new Date('2026-08-01T00:00:00Z'), kind: 'pre-restore' as const },
+    ];
+
+    assert.deepEqual(decide(list, { daily: 2 }), [
+      '2026-11-27T03 scheduled keep daily 2026-11-27',
+      '2026-11-26T18 pre-restore keep pre-restore within 30d',
+      '2026-11-26T03 scheduled keep daily 2026-11-26',
+      '2026-11-25T03 scheduled delete matched no keep rule',
+      '2026-09-01T00 pre-restore delete matched no keep rule',
+      '2026-08-01T00 pre-restore delete matched no keep rule',
+    ]);
+  });
+
+  it('keeps the newest pre-restore backup however old, and the last N when asked', () => {
+    const list = backups(['2026-06-01T00:00:00Z', '2026-05-01T00:00:00Z', '2026-04-01T00:00:00Z'], 'pre-restore');
 
     assert.deepEqual(
-      d.map((x) => `${x.createdAt.toISOString().slice(0, 13)} ${x.keep ? 'keep' : 'delete'} ${x.reasons.join('; ')}`),
-      [
-        '2026-11-27T11 keep incomplete, may still be in progress',
-        '2026-11-27T01 delete incomplete and older than the grace period',
-        '2026-11-26T03 keep last 1/1',
-        '2026-11-25T03 delete matched no keep rule',
-      ],
+      decide(list, { last: 1 }, { preRestore: { within: DAY, last: 2 } }).map((l) => l.split(' ').slice(0, 3).join(' ')),
+      ['2026-06-01T00 pre-restore keep', '2026-05-01T00 pre-restore keep', '2026-04-01T00 pre-restore delete'],
+    );
+    assert.deepEqual(
+      decide(list, { last: 1 }, { preRestore: { within: DAY } })[0],
+      '2026-06-01T00 pre-restore keep newest pre-restore backup',
+    );
+  });
+
+  it('keeps what the caller protects, with the reason it gives', () => {
+    const list = backups(['2026-11-27T03:00:00Z', '2026-01-01T00:00:00Z']);
+
+    assert.deepEqual(decide(list, { last: 1 }, { protect: new Map([['b1-2026-01-01T00:00:00Z', 'being read by restore job r1']]) }), [
+      '2026-11-27T03 scheduled keep last 1/1',
+      '2026-01-01T00 scheduled keep being read by restore job r1',
+    ]);
+  });
+
+  it('deletionShareProblem refuses a run that would delete more than the share of authenticated backups', () => {
+    const d = applyRetention(backups(TWICE_DAILY), { last: 3 }, OPTIONS);
+
+    assert.match(
+      deletionShareProblem(d, 0.5) ?? '',
+      /^retention would delete 77 of 80 authenticated backups, more than 50%: nothing was deleted/,
+    );
+    assert.equal(deletionShareProblem(d, 1), undefined);
+    assert.equal(
+      deletionShareProblem(applyRetention(backups(TWICE_DAILY), { daily: 40 }, OPTIONS), 0.5),
+      undefined,
+      'exactly half is not more than half',
     );
   });
 
   it('refuses an empty policy', () => {
-    assert.throws(
-      () => applyRetention(backups(['2026-01-01T00:00:00Z']), { last: 0 }, { now: NOW, incompleteGraceMs: 0 }),
-      /empty retention policy/,
-    );
+    assert.throws(() => applyRetention(backups(['2026-01-01T00:00:00Z']), { last: 0 }, OPTIONS), /empty retention policy/);
   });
 
   it('computes ISO weeks across year boundaries', () => {

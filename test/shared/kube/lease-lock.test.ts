@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LockHeldError } from '../../../shared/errors/index.js';
 import { createKubeClients, type KubeClients } from '../../../shared/kube/client.js';
-import { LeaseLock } from '../../../shared/kube/lease-lock.js';
+import { IN_FLIGHT_ANNOTATION, LeaseLock, READING_ANNOTATION, readHeldLease } from '../../../shared/kube/lease-lock.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { type Clock, fixedClock, systemClock } from '../../../shared/runtime/clock.js';
 import { KubeEmulator } from '../../emulator/index.js';
@@ -183,5 +183,28 @@ describe('shared/kube/lease-lock', function () {
 
     assert.equal(a.lost.aborted, true);
     assert.equal(a.held, false);
+  });
+
+  describe('readHeldLease (another job reading a Lease it does not hold)', () => {
+    it('returns the holder and its notes while held, nothing once released or expired', async () => {
+      const reader = lock('reader', 'restore-pod', systemClock, 30);
+      await reader.acquire();
+      await reader.record('20261207T030000Z-3f9a1c', READING_ANNOTATION);
+      await reader.record('backup 20261207T040000Z-aaaaaa');
+      const read = (now = new Date()) => readHeldLease(kube.coordination, kube.caller, { namespace: 'locks', name: 'reader', now });
+
+      const held = await read();
+      const later = await read(new Date(Date.now() + 31_000));
+      await reader.release();
+      const released = await read();
+
+      assert.deepEqual(held, {
+        holder: 'restore-pod',
+        notes: { [IN_FLIGHT_ANNOTATION]: 'backup 20261207T040000Z-aaaaaa', [READING_ANNOTATION]: '20261207T030000Z-3f9a1c' },
+      });
+      assert.equal(later, undefined, 'expired: a note left by a holder that died is no claim');
+      assert.equal(released, undefined);
+      assert.equal(await readHeldLease(kube.coordination, kube.caller, { namespace: 'locks', name: 'absent', now: new Date() }), undefined);
+    });
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { V1Secret } from '@kubernetes/client-node';
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
-import { loadRecipientKeys } from '../../../shared/crypto/index.js';
+import { loadSealTrust } from '../../../shared/backup/catalogue-settings.js';
+import { loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
 import { InterruptedError } from '../../../shared/errors/index.js';
 import {
   createKubeClients,
@@ -45,6 +46,9 @@ describe('shared/restore/run-restore', function () {
   });
   afterEach(async () => h?.stop());
 
+  const preRestoreKey = async () =>
+    (await loadSigningKey(h.preRestoreSigner.privateKey, h.preRestoreSigner.passphraseFile, { now: new Date() })).key;
+
   function backupOf(items: V1Secret[]): Promise<string> {
     return writeBackup(items, { store, layout, recipient: h.recipient, signer: h.signer, log }, { allowEmpty: false });
   }
@@ -63,8 +67,11 @@ describe('shared/restore/run-restore', function () {
       decryptionKey: [h.recipient.privateKey],
       decryptionKeyPassphraseFile: h.recipient.passphraseFile,
       trustedSignerKey: [h.signer.publicKey],
-      allowUnsigned: false,
+      preRestoreSignerKey: [],
+      incompleteGrace: 0,
+      allowUnsigned: [],
     });
+    const trust = await loadSealTrust({ trustedSignerKey: [h.signer.publicKey], preRestoreSignerKey: [] }, { now: new Date() });
     const { keys: recipients } = await loadRecipientKeys([h.recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
     const r = report ?? emptyRestoreReport(options);
     return runRestore(
@@ -75,6 +82,8 @@ describe('shared/restore/run-restore', function () {
         layout,
         keys,
         recipients,
+        trust,
+        preRestore: { signingKey: await preRestoreKey(), clusterUid: h.clusterUid },
         log,
         clock: systemClock,
         shutdown: new Shutdown(),

@@ -1,55 +1,60 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BackupKind, INDEX_FORMAT, toObjectMetadata } from '../../../shared/backup/backup-index.js';
-import { BackupLayout, compactTime } from '../../../shared/backup/backup-layout.js';
+import type { BackupKind } from '../../../shared/backup/backup-index.js';
+import { compactTime } from '../../../shared/backup/backup-layout.js';
+import { signDetached } from '../../../shared/crypto/index.js';
 import { collectBackupOverview } from '../../../shared/status/backup-status.js';
-import { FileObjectStore } from '../../../shared/storage/index.js';
+import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from '../backup/catalogue-fixtures.js';
 
 const NOW = new Date('2026-03-11T12:00:00Z');
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const layout = new BackupLayout('prod');
 
-describe('shared/status/backup-status', () => {
-  let dir: string;
-  let store: FileObjectStore;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ss-status-'));
-    store = new FileObjectStore(dir);
+describe('shared/status/backup-status', function () {
+  this.timeout(60_000);
+  let keys: SealKeys;
+  let b: SealedBucket;
+  before(async () => {
+    keys = await makeSealKeys();
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
+  after(() => keys.cleanup());
+  beforeEach(async () => {
+    b = await sealedBucket(keys);
+  });
+  afterEach(() => b.stop());
+  const store = () => b.store;
 
-  /** A backup started `hoursAgo` before NOW: one segment, and the index unless incomplete. */
+  /** A backup started `hoursAgo` before NOW: sealed (two segments of 200 and 201 bytes, an index of 300), or unsealed (one segment). */
   async function backup(hoursAgo: number, o: { kind?: BackupKind; complete?: boolean; secrets?: number } = {}): Promise<string> {
     const at = new Date(NOW.getTime() - hoursAgo * HOUR);
-    const id = `${compactTime(at)}-${String(hoursAgo).padStart(6, '0')}`;
-    await store.put(layout.segmentKey(id, 1, 'gzip'), Buffer.alloc(1000));
-    if (o.complete !== false) {
-      const metadata = toObjectMetadata({
-        format: INDEX_FORMAT,
-        kind: o.kind ?? 'scheduled',
-        createdAt: at.toISOString(),
-        completedAt: at.toISOString(),
-        secrets: o.secrets ?? 42,
-        segments: 1,
-        storedBytes: 1200,
-        recipients: ['AB'],
-        toolVersion: 'test',
-        compression: 'gzip',
-      });
-      await store.put(layout.indexKey(id), Buffer.alloc(200), { metadata });
+    if (o.complete === false) {
+      const id = `${compactTime(at)}-${String(hoursAgo).padStart(6, '0')}`;
+      await b.put(b.layout.segmentKey(id, 1, 'gzip'), Buffer.alloc(1000));
+      return id;
     }
-    return id;
+    return b.backup(at.toISOString(), { kind: o.kind, secrets: o.secrets ?? 42, suffix: String(hoursAgo).padStart(6, '0') });
   }
 
+  /** A drill report, signed by the drill signer (the fixtures' "stranger" key). */
   async function drill(id: string, hoursAgo: number, passed: boolean): Promise<void> {
-    await store.put(layout.reportKey(new Date(NOW.getTime() - hoursAgo * HOUR), id, passed), Buffer.from('{}'));
+    const at = new Date(NOW.getTime() - hoursAgo * HOUR);
+    const key = b.layout.reportKey(at, id, passed);
+    const body = Buffer.from(
+      JSON.stringify({ cluster: 'prod', result: passed ? 'pass' : 'fail', finishedAt: at.toISOString(), backup: { id } }),
+    );
+    await b.put(key, body);
+    await b.put(b.layout.reportSignatureKey(key), await signDetached(body, keys.stranger.signing, { now: at }));
   }
 
   const overview = (o: Partial<Parameters<typeof collectBackupOverview>[2]> = {}) =>
-    collectBackupOverview(store, layout, { now: NOW, limit: 5, drillMaxAgeMs: 8 * DAY, ...o });
+    collectBackupOverview(store(), b.layout, {
+      now: NOW,
+      limit: 5,
+      drillMaxAgeMs: 8 * DAY,
+      trust: b.trust(NOW),
+      drillSigners: keys.stranger.trusted,
+      incompleteGraceMs: DAY,
+      ...o,
+    });
 
   it('lists the newest complete backups first, with items, size and the latest drill of each', async () => {
     const old = await backup(50);
@@ -67,12 +72,17 @@ describe('shared/status/backup-status', () => {
       [newest, mid],
     );
     assert.equal(o.backups[1].secrets, 40);
-    assert.equal(o.backups[1].storedBytes, 1200);
+    assert.equal(o.backups[1].storedBytes, 200 + 201 + 300 + (await b.store.head(b.layout.sealKey(mid)))!.size);
     assert.equal(o.backups[1].lastDrill?.result, 'pass');
+    assert.equal(o.backups[1].lastDrill?.verified, true);
     assert.equal(o.backups[0].lastDrill, undefined);
-    assert.equal(o.completeBackups, 3);
-    assert.equal(o.incompleteBackups, 1);
-    assert.equal(o.location, `${store.location}/prod/backups/`);
+    assert.equal(o.authenticatedBackups, 3);
+    assert.deepEqual(
+      o.unauthenticated.map((u) => u.inProgress),
+      [true],
+      'the unsealed one is young: it may still be being written',
+    );
+    assert.equal(o.location, `${store().location}/prod/backups/`);
   });
 
   it('pre-restore backups are listed but are not what freshness judges', async () => {
@@ -156,12 +166,38 @@ describe('shared/status/backup-status', () => {
   it('ignores report signatures and foreign keys under reports/', async () => {
     const id = await backup(3);
     await drill(id, 2, true);
-    await store.put(`${layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true)}.asc`, Buffer.from('sig'));
-    await store.put('prod/reports/notes.txt', Buffer.from('x'));
+    await b.put('prod/reports/notes.txt', Buffer.from('x'));
 
     const o = await overview();
 
     assert.equal(o.drills.latestPass?.backupId, id);
-    assert.equal(o.drills.latestPass?.report, layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true));
+    assert.equal(o.drills.latestPass?.report, b.layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true));
+  });
+
+  it('a pass report that does not verify never counts as a passed drill', async () => {
+    const id = await backup(3);
+    const key = b.layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true);
+    await b.put(key, JSON.stringify({ cluster: 'prod', result: 'pass', backup: { id } }));
+
+    const o = await overview();
+
+    assert.equal(o.drills.ok, false);
+    assert.equal(o.drills.latestPass, undefined);
+    assert.equal(o.drills.latest?.verified, false);
+    assert.match(o.drills.latest?.unverified ?? '', /report or its signature is missing/);
+  });
+
+  it('reports what is not authenticated: forged, and unsealed beyond the grace', async () => {
+    await backup(5);
+    await backup(30, { complete: false });
+    await b.backup(new Date(NOW.getTime() - 4 * HOUR).toISOString(), { by: keys.stranger.signing });
+
+    const o = await overview();
+
+    assert.deepEqual(
+      o.unauthenticated.map((u) => u.problem.split(':')[0]),
+      ['unsealed', 'forged'],
+    );
+    assert.equal(o.authenticatedBackups, 1);
   });
 });

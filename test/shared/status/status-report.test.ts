@@ -33,15 +33,33 @@ function backups(over: Partial<BackupOverview> = {}): BackupOverview & { cluster
         secrets: 12,
         segments: 1,
         storedBytes: 4096,
-        lastDrill: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' },
+        lastDrill: {
+          backupId: '20260311T030000Z-aaaaaa',
+          at: '2026-03-11T04:00:00.000Z',
+          result: 'pass',
+          report: 'prod/reports/x',
+          verified: true,
+        },
       },
     ],
-    completeBackups: 1,
-    incompleteBackups: 0,
+    authenticatedBackups: 1,
+    unauthenticated: [],
     newestScheduled: { id: '20260311T030000Z-aaaaaa', createdAt: '2026-03-11T03:00:00.000Z' },
     drills: {
-      latest: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' },
-      latestPass: { backupId: '20260311T030000Z-aaaaaa', at: '2026-03-11T04:00:00.000Z', result: 'pass', report: 'prod/reports/x' },
+      latest: {
+        backupId: '20260311T030000Z-aaaaaa',
+        at: '2026-03-11T04:00:00.000Z',
+        result: 'pass',
+        report: 'prod/reports/x',
+        verified: true,
+      },
+      latestPass: {
+        backupId: '20260311T030000Z-aaaaaa',
+        at: '2026-03-11T04:00:00.000Z',
+        result: 'pass',
+        report: 'prod/reports/x',
+        verified: true,
+      },
       maxAgeMs: 8 * DAY,
       ok: true,
     },
@@ -133,11 +151,33 @@ describe('shared/status/status-report', () => {
         name: 'the latest drill failed',
         parts: parts({
           backups: backups({
-            drills: { ...backups().drills, latest: { backupId: 'b2', at: '2026-03-11T05:00:00.000Z', result: 'fail', report: 'r' } },
+            drills: {
+              ...backups().drills,
+              latest: { backupId: 'b2', at: '2026-03-11T05:00:00.000Z', result: 'fail', report: 'r', verified: true },
+            },
           }),
         }),
         problems: [],
         warnings: ['drill-failed b2'],
+      },
+      {
+        name: 'a backup that is not authenticated (an in-progress one is not yet a problem)',
+        parts: parts({
+          backups: backups({
+            unauthenticated: [
+              { id: 'b9', problem: 'forged: its seal is not signed' },
+              { id: 'b10', problem: 'unsealed: no index and no seal', inProgress: true },
+            ],
+          }),
+        }),
+        problems: ['backup-unauthenticated b9'],
+        warnings: [],
+      },
+      {
+        name: 'seals of two clusters under one name',
+        parts: parts({ backups: backups({ ambiguous: 'backups of 2 clusters ...', newestScheduled: undefined }) }),
+        problems: ['catalogue-ambiguous s3://b/prod/backups/'],
+        warnings: [],
       },
       { name: 'an expired key', parts: parts({ keys: [key('expired')] }), problems: ['key-unusable recipient key ABCD'], warnings: [] },
       { name: 'a revoked key', parts: parts({ keys: [key('revoked')] }), problems: ['key-unusable recipient key ABCD'], warnings: [] },
@@ -177,7 +217,7 @@ describe('shared/status/status-report', () => {
       );
       assert.match(
         text,
-        /BACKUPS of cluster prod in s3:\/\/b\/prod\/backups\/: 1 complete, 0 incomplete\nBACKUP +KIND +AGE +SECRETS +SIZE +LAST DRILL\n20260311T030000Z-aaaaaa +scheduled +9h +12 +4\.0 KiB +pass 8h ago\n/,
+        /BACKUPS of cluster prod in s3:\/\/b\/prod\/backups\/: 1 authenticated, 0 not authenticated\nBACKUP +KIND +AGE +SECRETS +SIZE +LAST DRILL\n20260311T030000Z-aaaaaa +scheduled +9h +12 +4\.0 KiB +pass 8h ago\n/,
       );
       assert.match(text, /Freshness: not checked \(give --backup-schedule\)/);
       assert.match(text, /Drills: last passed 8h ago \(backup 20260311T030000Z-aaaaaa\): ok \(required within 8d\)/);

@@ -3,17 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
+import { readCatalogue } from '../../../shared/backup/backup-catalog.js';
 import type { BackupIndex } from '../../../shared/backup/backup-index.js';
-import { parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
 import { BackupLayout, type Compression } from '../../../shared/backup/backup-layout.js';
-import { decryptAndVerify, encryptBytes, loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
+import { loadSealTrust } from '../../../shared/backup/catalogue-settings.js';
 import { createLogger, MemorySink, REDACTED, redactor } from '../../../shared/log/index.js';
 import { FileObjectStore } from '../../../shared/storage/index.js';
-import { type BackupItem, resolveBackupId, VerifiedBackup } from '../../../shared/verify-restore/backup-reader.js';
+import { type BackupItem, openResolved, resolveBackup, VerifiedBackup } from '../../../shared/verify-restore/backup-reader.js';
 import { BackupVerificationError } from '../../../shared/verify-restore/verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type TestKeyFiles, writeTestKeyPair } from '../../support/job-harness.js';
-import { writeBackup } from '../../support/write-backup.js';
+import { rewriteIndex as rewriteLegacyIndex, writeBackup } from '../../support/write-backup.js';
 
 const layout = new BackupLayout('unit');
 const log = createLogger({ sink: new MemorySink() });
@@ -45,7 +45,9 @@ describe('shared/verify-restore/backup-reader', function () {
       decryptionKey: [recipient.privateKey],
       decryptionKeyPassphraseFile: recipient.passphraseFile,
       trustedSignerKey: [signer.publicKey],
-      allowUnsigned: false,
+      preRestoreSignerKey: [],
+      incompleteGrace: 0,
+      allowUnsigned: [],
     });
   });
   after(async () => rm(dir, { recursive: true, force: true }));
@@ -66,24 +68,14 @@ describe('shared/verify-restore/backup-reader', function () {
     return out;
   }
 
-  /** Decrypts the index, lets `edit` change it, and stores it again encrypted and signed by the trusted signer. */
-  async function rewriteIndex(id: string, edit: (i: BackupIndex) => void): Promise<void> {
-    const { plaintext } = await decryptAndVerify(await store.getBytes(layout.indexKey(id)), {
-      decryptionKeys: keys.decryptionKeys,
-      trustedSigners: keys.trustedSigners,
-    });
-    const parsed = parseBackupIndex(Buffer.from(plaintext).toString());
-    assert.ok('index' in parsed);
-    edit(parsed.index);
-    const { keys: recipients } = await loadRecipientKeys([recipient.publicKey], { now: new Date(), warnWithinMs: 0 });
-    const signing = await loadSigningKey(signer.privateKey, signer.passphraseFile, { now: new Date() });
-    await store.put(
-      layout.indexKey(id),
-      await encryptBytes(Buffer.from(JSON.stringify(parsed.index)), { recipients, signingKey: signing.key }),
-    );
-  }
+  /** Rewrites the index as a backup made before seals (no seal: the index checks alone decide). */
+  const rewriteIndex = (id: string, edit: (i: BackupIndex) => void) => rewriteLegacyIndex({ store, layout, recipient, signer }, id, edit);
 
-  const open = (id: string, k: VerificationKeys = keys) => VerifiedBackup.open({ store, layout, keys: k, now: new Date() }, id);
+  /** Opens backup `id` as verify-restore and restore do: judged on the catalogue (sealed, or made before seals). */
+  const open = async (id: string, k: VerificationKeys = keys) => {
+    const r = resolveBackup(await catalogue(), 'unit', id, new Date());
+    return (await openResolved({ store, layout, keys: k, now: new Date() }, r!)).backup;
+  };
 
   async function rejects(p: Promise<unknown>, kind: string, message: RegExp): Promise<void> {
     await assert.rejects(p, (e: unknown) => {
@@ -220,13 +212,65 @@ describe('shared/verify-restore/backup-reader', function () {
     assert.match(b.warnings.join('\n'), /holds objects its index does not name \(ignored\): segment-00009\.json\.gz\.pgp/);
   });
 
-  it('resolves latest to the newest complete scheduled backup, never a pre-restore one', async () => {
+  /** The catalogue as verify-restore and restore read it: the signer trusted for both kinds here. */
+  async function catalogue() {
+    const trust = await loadSealTrust(
+      { trustedSignerKey: [signer.publicKey], preRestoreSignerKey: [signer.publicKey] },
+      { now: new Date() },
+    );
+    return readCatalogue(store, layout, trust);
+  }
+
+  it('resolves latest to the newest authenticated scheduled backup, never a pre-restore one or an unsealed one', async () => {
     const scheduled = await backup(secrets(1));
     await new Promise((r) => setTimeout(r, 1100));
     await backup(secrets(1), { kind: 'pre-restore' });
+    await store.put(layout.indexKey('20991231T000000Z-ffffff'), Buffer.from('a forged index, far in the future'));
 
-    assert.equal(await resolveBackupId(store, layout, 'latest'), scheduled);
-    assert.equal(await resolveBackupId(store, layout, '20261127T031500Z-3f9a1c'), '20261127T031500Z-3f9a1c');
+    const c = await catalogue();
+
+    assert.equal(resolveBackup(c, 'unit', 'latest', new Date())?.id, scheduled);
+    assert.deepEqual(resolveBackup(c, 'unit', '20261127T031500Z-3f9a1c', new Date()), {
+      id: '20261127T031500Z-3f9a1c',
+      auth: { legacy: true },
+    });
+  });
+
+  it('before any backup is sealed, latest is the newest unsealed one with an index and no future id (made before seals)', async () => {
+    const old = await writeBackup(secrets(1), { store, layout, recipient, signer, log }, { unsealed: true });
+    await store.put(layout.indexKey('20991231T000000Z-ffffff'), Buffer.from('a forged index, far in the future'));
+
+    const r = resolveBackup(await catalogue(), 'unit', 'latest', new Date());
+    const { backup: b, skipped } = await openResolved({ store, layout, keys, now: new Date() }, r!);
+
+    assert.deepEqual(r, { id: old, auth: { legacy: true }, candidates: [old] });
+    assert.deepEqual(skipped, []);
+    assert.equal(b.signature.status, 'valid', 'a backup made before seals is authenticated by its index signature');
+  });
+
+  it('refuses to resolve an id whose seal is forged', async () => {
+    const id = await backup(secrets(1));
+    await store.put(layout.sealKey(id), Buffer.from('not a seal'));
+
+    const c = await catalogue();
+    assert.throws(
+      () => resolveBackup(c, 'unit', id, new Date()),
+      (e) => e instanceof BackupVerificationError && e.kind === 'not-authenticated' && /is not authenticated: forged/.test(e.message),
+    );
+  });
+
+  it('opening a sealed backup checks the stored index against the seal before decrypting it', async () => {
+    const id = await backup(secrets(2));
+    const c = await catalogue();
+    const r = resolveBackup(c, 'unit', 'latest', new Date())!;
+    await rewriteIndex(id, (i) => {
+      i.secrets[0].name = 'renamed';
+    });
+
+    const e = await VerifiedBackup.open({ store, layout, keys, now: new Date() }, id, r.auth).catch((x) => x);
+
+    assert.ok(e instanceof BackupVerificationError && e.kind === 'index-unreadable', String(e));
+    assert.match(e.message, /index of backup .* (differs from its seal|is larger than its seal records)/);
   });
 
   it('a wrong passphrase is a verification failure (key-locked), other key problems stay configuration errors', async () => {
@@ -238,13 +282,21 @@ describe('shared/verify-restore/backup-reader', function () {
         decryptionKey: [recipient.privateKey],
         decryptionKeyPassphraseFile: wrong,
         trustedSignerKey: [],
-        allowUnsigned: false,
+        preRestoreSignerKey: [],
+        incompleteGrace: 0,
+        allowUnsigned: [],
       }),
       'key-locked',
       /cannot unlock decryption key [0-9A-F]{40} from .*r\.private\.asc: wrong passphrase/,
     );
     await assert.rejects(
-      loadVerificationKeys({ decryptionKey: [join(dir, 'missing.asc')], trustedSignerKey: [], allowUnsigned: false }),
+      loadVerificationKeys({
+        decryptionKey: [join(dir, 'missing.asc')],
+        trustedSignerKey: [],
+        preRestoreSignerKey: [],
+        incompleteGrace: 0,
+        allowUnsigned: [],
+      }),
       /cannot read .*missing\.asc: no such file/,
     );
   });

@@ -85,11 +85,20 @@ export function createDrillNamespace(h: Harness, name = DRILL_NS): void {
     h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as never);
 }
 
-export function backupKeyArgs(h: Harness, signed = true): string[] {
+/** The backup job's keys: encrypt to the recipient, sign and seal with the backup signer. */
+export function backupKeyArgs(h: Harness): string[] {
+  return ['--recipient-key', h.recipient.publicKey, ...h.signingArgs()];
+}
+
+/** A restore that overwrites: the pre-restore backup is encrypted to the recipient and sealed with the restore job's own key. */
+export function preRestoreKeyArgs(h: Harness): string[] {
   return [
     '--recipient-key',
     h.recipient.publicKey,
-    ...(signed ? ['--signing-key', h.signer.privateKey, '--signing-key-passphrase-file', h.signer.passphraseFile] : []),
+    '--pre-restore-signing-key',
+    h.preRestoreSigner.privateKey,
+    '--pre-restore-signing-key-passphrase-file',
+    h.preRestoreSigner.passphraseFile,
   ];
 }
 
@@ -101,7 +110,14 @@ export function readKeyArgs(h: Harness): string[] {
     h.recipient.passphraseFile,
     '--trusted-signer-key',
     h.signer.publicKey,
+    '--pre-restore-signer-key',
+    h.preRestoreSigner.publicKey,
   ];
+}
+
+/** verify-restore signs its report with the drill signing key. */
+export function drillSigningArgs(h: Harness): string[] {
+  return ['--signing-key', h.drillSigner.privateKey, '--signing-key-passphrase-file', h.drillSigner.passphraseFile];
 }
 
 export function drillArgs(h: Harness, prefix = 'bk'): string[] {

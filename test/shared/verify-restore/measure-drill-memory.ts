@@ -77,6 +77,7 @@ try {
       layout,
       recipients,
       signingKey: signing.key,
+      clusterUid: 'measure-drill-memory',
       log: createLogger({ sink: new MemorySink() }),
       clock: systemClock,
       shutdown: new Shutdown(),
@@ -90,7 +91,6 @@ try {
       allowShrink: true,
       shrinkThreshold: 1,
       source: source(),
-      skipShrinkGuard: true,
     },
   );
   console.log(

@@ -1,0 +1,79 @@
+import type { SettingsOf } from '../config/options.js';
+import { durationSetting, fileSetting, stringSetting } from '../config/options.js';
+import { loadTrustedSignerKeys, type SigningKey, type TrustedSignerKey } from '../crypto/index.js';
+import type { SealTrust } from './backup-seal.js';
+
+const TRUST = 'Trust (who may seal backups: docs/threat-model.md)';
+
+/**
+ * Who may vouch for backups, shared by every command that reads the catalogue. Only public
+ * keys: a reader can tell our backups from anything else in the bucket without holding a
+ * private key.
+ */
+export const sealTrustSettings = {
+  trustedSignerKey: fileSetting({
+    description:
+      "Armored OpenPGP public key trusted to sign scheduled backups: their seal and index (the public half of the backup job's --signing-key). Repeatable, e.g. the current key and the one it replaced. A backup sealed or signed by any other key is not believed.",
+    repeatable: true,
+    group: TRUST,
+  }),
+  preRestoreSignerKey: fileSetting({
+    description:
+      "Armored OpenPGP public key trusted to seal pre-restore backups (the public half of the restore job's --pre-restore-signing-key). Repeatable. Without it pre-restore backups are reported as not authenticated and never deleted.",
+    repeatable: true,
+    group: TRUST,
+  }),
+  clusterUid: stringSetting({
+    description:
+      "UID of the source cluster's kube-system namespace (kubectl get namespace kube-system -o jsonpath={.metadata.uid}): only backups sealed with it are this cluster's. Needed only when backups of several clusters are sealed under one --cluster-name. backup reads it from its own cluster.",
+    valueName: 'UID',
+    pattern: /^[A-Za-z0-9-]{1,128}$/,
+    expected: 'a namespace UID such as 6f1d2c3a-5b4e-4f7a-9c1d-2e3f4a5b6c7d',
+    group: TRUST,
+  }),
+  incompleteGrace: durationSetting({
+    description:
+      'How long an unsealed backup counts as possibly still being written before it is reported as a problem (status exit 1, a failed catalogue check). Unsealed backups are never deleted automatically.',
+    default: 24 * 3_600_000,
+    group: TRUST,
+  }),
+} as const;
+
+export type SealTrustSettings = SettingsOf<typeof sealTrustSettings>;
+
+/** `--drill-signer-key`: whose drill reports status and list-backups believe. */
+export const drillEvidenceSettings = {
+  drillSignerKey: fileSetting({
+    description:
+      "Armored OpenPGP public key trusted to sign drill reports (the public half of verify-restore's report --signing-key). Repeatable. Without it every drill result is shown as unverified and no drill counts as passed.",
+    repeatable: true,
+    group: TRUST,
+  }),
+} as const;
+
+const TRUSTED_LABEL = '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY';
+const PRE_RESTORE_LABEL = '--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY';
+
+/**
+ * Loads the seal trust: the scheduled and pre-restore signer keys (plus, for a job that signs
+ * backups itself, the public half of its own key for that kind), the cluster UID, and `now`.
+ */
+export async function loadSealTrust(
+  s: Pick<SealTrustSettings, 'trustedSignerKey' | 'preRestoreSignerKey' | 'clusterUid'>,
+  o: { now: Date; own?: { kind: 'scheduled' | 'pre-restore'; key: SigningKey }; clusterUid?: string },
+): Promise<SealTrust> {
+  const [scheduled, preRestore] = await Promise.all([
+    loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED_LABEL }),
+    loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE_LABEL }),
+  ]);
+  const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore') => {
+    const own = o.own?.kind === kind ? o.own.key : undefined;
+    if (own === undefined || keys.some((k) => k.fingerprint === own.fingerprint)) return keys;
+    return [...keys, { ...own, key: own.key.toPublic() }];
+  };
+  return {
+    signers: { scheduled: withOwn(scheduled, 'scheduled'), 'pre-restore': withOwn(preRestore, 'pre-restore') },
+    clusterUid: o.clusterUid ?? s.clusterUid,
+    now: o.now,
+  };
+}

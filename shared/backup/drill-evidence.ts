@@ -1,0 +1,99 @@
+import { type TrustedSigner, verifyDetached } from '../crypto/index.js';
+import { mapLimit } from '../runtime/map-limit.js';
+import { isStorageError, type ObjectStore } from '../storage/index.js';
+import type { BackupLayout } from './backup-layout.js';
+
+/**
+ * Drill results as evidence: a report's key says `..._pass.json`, but anyone who can put objects
+ * can name one so. A drill counts only when its report verifies against the drill signer's
+ * public key and its signed content names this cluster, this backup and the result; otherwise
+ * it is listed as unverified and never satisfies "a drill passed".
+ */
+
+/** Largest drill report read (a full report of a large cluster is a few MiB at most). */
+export const MAX_REPORT_BYTES = 16 * 1024 * 1024;
+const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+export interface DrillEvidence {
+  backupId: string;
+  /** When the drill ran: the signed finish time once verified, else the time in the key. */
+  at: string;
+  /** The result: signed once verified, else what the key claims. */
+  result: 'pass' | 'fail' | 'error';
+  report: string;
+  /** True when the report verifies by a trusted drill signer and its content matches its key. */
+  verified: boolean;
+  /** Why it is not verified. */
+  unverified?: string;
+}
+
+/** The reports under `<cluster>/reports/`, newest first, as their keys claim (nothing verified yet). */
+export async function listDrillReports(store: ObjectStore, layout: BackupLayout): Promise<DrillEvidence[]> {
+  const out: DrillEvidence[] = [];
+  for await (const o of store.list(layout.reportsPrefix())) {
+    const r = layout.parseReportKey(o.key);
+    if (r === undefined) continue;
+    out.push({
+      backupId: r.backupId,
+      at: r.drillTime.toISOString(),
+      result: r.passed ? 'pass' : 'fail',
+      report: o.key,
+      verified: false,
+      unverified: 'not checked',
+    });
+  }
+  return out.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+}
+
+/**
+ * Verifies claimed drill reports (at most `concurrency` downloads at a time). Without drill
+ * signer keys nothing can be verified: every report stays unverified and nothing is read.
+ */
+export async function verifyDrillReports(
+  store: ObjectStore,
+  layout: BackupLayout,
+  claims: readonly DrillEvidence[],
+  signers: readonly TrustedSigner[],
+  o: { now: Date; concurrency?: number },
+): Promise<DrillEvidence[]> {
+  if (signers.length === 0)
+    return claims.map((c) => ({ ...c, verified: false, unverified: 'no drill signer key configured (--drill-signer-key)' }));
+  return mapLimit(claims, o.concurrency ?? 4, (c) => verifyOne(store, layout, c, signers, o.now));
+}
+
+async function verifyOne(
+  store: ObjectStore,
+  layout: BackupLayout,
+  claim: DrillEvidence,
+  signers: readonly TrustedSigner[],
+  now: Date,
+): Promise<DrillEvidence> {
+  const unverified = (why: string): DrillEvidence => ({ ...claim, verified: false, unverified: why });
+  let report: Buffer;
+  let signature: Buffer;
+  try {
+    report = await store.getBytes(claim.report, MAX_REPORT_BYTES);
+    signature = await store.getBytes(layout.reportSignatureKey(claim.report), MAX_SIGNATURE_BYTES);
+  } catch (e) {
+    if (isStorageError(e, 'not-found')) return unverified('the report or its signature is missing');
+    if (isStorageError(e, 'too-large')) return unverified('the report or its signature is larger than any report we write');
+    throw e;
+  }
+  const armored = signature.subarray(0, 5).toString('latin1') === '-----';
+  const check = await verifyDetached(report, armored ? signature.toString('utf8') : signature, signers, { now });
+  if (check.status !== 'valid') return unverified(`its signature is ${check.status}${check.reason ? ` (${check.reason})` : ''}`);
+  let body: { cluster?: unknown; result?: unknown; finishedAt?: unknown; backup?: { id?: unknown } };
+  try {
+    body = JSON.parse(report.toString('utf8'));
+  } catch {
+    return unverified('it is signed but not JSON');
+  }
+  if (body.cluster !== layout.cluster) return unverified(`it is a report of cluster ${String(body.cluster)}`);
+  if (body.backup?.id !== claim.backupId) return unverified(`it reports on backup ${String(body.backup?.id)}, not the one its name says`);
+  if (body.result !== 'pass' && body.result !== 'fail' && body.result !== 'error') return unverified('it has no result');
+  const passedByName = claim.result === 'pass';
+  if ((body.result === 'pass') !== passedByName) return unverified(`its name says ${claim.result}, its content says ${body.result}`);
+  const at =
+    typeof body.finishedAt === 'string' && !Number.isNaN(Date.parse(body.finishedAt)) ? new Date(body.finishedAt).toISOString() : claim.at;
+  return { backupId: claim.backupId, at, result: body.result, report: claim.report, verified: true };
+}

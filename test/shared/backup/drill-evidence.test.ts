@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { listDrillReports, verifyDrillReports } from '../../../shared/backup/drill-evidence.js';
+import { signDetached } from '../../../shared/crypto/index.js';
+import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
+
+const NOW = new Date('2026-12-07T12:00:00Z');
+const ID = '20261207T030000Z-3f9a1c';
+
+describe('shared/backup/drill-evidence', function () {
+  this.timeout(60_000);
+  let keys: SealKeys;
+  let b: SealedBucket;
+  before(async () => {
+    keys = await makeSealKeys();
+  });
+  after(() => keys.cleanup());
+  beforeEach(async () => {
+    b = await sealedBucket(keys);
+  });
+  afterEach(async () => b.stop());
+
+  /** A drill report at `key`, signed by `by` (the drill signer by default). */
+  async function report(name: string, body: Record<string, unknown>, by = keys.stranger.signing): Promise<string> {
+    const key = `prod/reports/${name}`;
+    const bytes = Buffer.from(JSON.stringify({ cluster: 'prod', backup: { id: ID }, finishedAt: '2026-12-07T04:01:00.000Z', ...body }));
+    await b.put(key, bytes);
+    await b.put(`${key}.asc`, await signDetached(bytes, by, { now: new Date('2026-12-07T04:01:00Z') }));
+    return key;
+  }
+
+  const verify = async () => {
+    const claims = await listDrillReports(b.store, b.layout);
+    return verifyDrillReports(b.store, b.layout, claims, keys.stranger.trusted, { now: NOW });
+  };
+
+  it('believes a report that verifies by the drill signer and says what its name says', async () => {
+    await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass' });
+
+    const [e] = await verify();
+
+    assert.deepEqual(e, {
+      backupId: ID,
+      at: '2026-12-07T04:01:00.000Z',
+      result: 'pass',
+      report: `prod/reports/20261207T040000Z_${ID}_pass.json`,
+      verified: true,
+    });
+  });
+
+  const forged: { name: string; make: () => Promise<unknown>; why: RegExp }[] = [
+    {
+      name: 'a "pass" report nobody signed',
+      make: () =>
+        b.put(`prod/reports/20261207T050000Z_${ID}_pass.json`, JSON.stringify({ cluster: 'prod', result: 'pass', backup: { id: ID } })),
+      why: /report or its signature is missing/,
+    },
+    {
+      name: 'a "pass" report signed by another key (the backup signer)',
+      make: () => report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass' }, keys.scheduled.signing),
+      why: /signature is untrusted/,
+    },
+    {
+      name: 'a failed drill renamed to _pass',
+      make: () => report(`20261207T050000Z_${ID}_pass.json`, { result: 'fail' }),
+      why: /its name says pass, its content says fail/,
+    },
+    {
+      name: 'a real report copied under another backup id',
+      make: () => report('20261207T050000Z_20261206T030000Z-aaaaaa_pass.json', { result: 'pass' }),
+      why: /reports on backup 20261207T030000Z-3f9a1c, not the one its name says/,
+    },
+    {
+      name: "another cluster's report",
+      make: () => report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass', cluster: 'staging' }),
+      why: /report of cluster staging/,
+    },
+  ];
+  for (const c of forged) {
+    it(`does not believe ${c.name}`, async () => {
+      await c.make();
+
+      const [e] = await verify();
+
+      assert.equal(e.verified, false);
+      assert.match(e.unverified ?? '', c.why);
+    });
+  }
+
+  it('without a drill signer key, lists reports as unverified and reads none', async () => {
+    await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass' });
+
+    const [e] = await verifyDrillReports(b.store, b.layout, await listDrillReports(b.store, b.layout), [], { now: NOW });
+
+    assert.equal(e.verified, false);
+    assert.match(e.unverified ?? '', /no drill signer key configured/);
+  });
+});
