@@ -85,6 +85,7 @@ export class FaultLab {
 
   /** The bucket's directory in s3rver's store (s3rver reads it on every request). */
   get bucketDir(): string {
+    if (this.s3.dir === undefined) throw new Error('the fault lab runs s3rver, whose bucket is a directory');
     return join(this.s3.dir, this.s3.bucket);
   }
 
