@@ -19,9 +19,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { commandRuns } from './dependencies.js';
 import { freePort } from './free-port.js';
+import { rawS3Client } from './raw-s3-client.js';
 
 const run = promisify(execFile);
 
@@ -275,14 +276,7 @@ export async function startCephRgw(
       `--access-key=${credentials.accessKeyId}`,
       `--secret=${credentials.secretAccessKey}`,
     ]);
-    const client = new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    const client = rawS3Client(endpoint, credentials);
     const pidOf = (name: 'mon' | 'osd' | 'rgw') => children.get(name)?.pid ?? 0;
     return {
       endpoint,

@@ -7,13 +7,14 @@ import {
   DeleteObjectsCommand,
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { parseSettings } from '../../shared/config/parse.js';
 import { type StoreSettings, storeSettings } from '../../shared/storage/store-settings.js';
 import { type BucketOptions, CEPH_INSTALL, type CephRgw, cephAvailable, sharedCephRgw, uniqueBucketName } from './ceph-rgw.js';
 import { requireDependency } from './dependencies.js';
+import { rawS3Client } from './raw-s3-client.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
 import { s3rverMultipartShim } from './s3-multipart-shim.js';
 
@@ -96,17 +97,6 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3TestS
   return (opts.server ?? 's3rver') === 'rgw' ? startRgwBucket(opts) : startS3rver(opts);
 }
 
-function rawClient(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }): S3Client {
-  return new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
 /** What both kinds share, around a running server and an existing bucket. */
 function handle(o: {
   kind: S3ServerKind;
@@ -160,7 +150,7 @@ async function startS3rver(opts: S3ServerOptions): Promise<S3TestServer> {
   const address = await server.run();
   const directEndpoint = `http://127.0.0.1:${address.port}`;
   const faults = await S3FaultProxy.start(directEndpoint);
-  const client = rawClient(directEndpoint, S3RVER_CREDENTIALS);
+  const client = rawS3Client(directEndpoint, S3RVER_CREDENTIALS);
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   return handle({
     kind: 's3rver',
@@ -185,7 +175,7 @@ async function startRgwBucket(opts: S3ServerOptions): Promise<S3TestServer> {
   const bucket = opts.bucket ?? uniqueBucketName('steward-test');
   await rgw.createBucket(bucket, opts.bucketOptions);
   const faults = await S3FaultProxy.start(rgw.endpoint);
-  const client = rawClient(rgw.endpoint, rgw.credentials);
+  const client = rawS3Client(rgw.endpoint, rgw.credentials);
   return handle({
     kind: 'rgw',
     directEndpoint: rgw.endpoint,

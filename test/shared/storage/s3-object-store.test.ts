@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -154,19 +155,23 @@ for (const server of S3_SERVERS) {
     });
 
     describe('checksum mode (REFERENCE §2)', () => {
+      /** A plain SDK client with its own default checksums, through the proxy. */
+      const sdkDefaultsClient = () =>
+        new S3Client({
+          endpoint: s3.endpoint,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: s3.credentials,
+          requestChecksumCalculation: 'WHEN_SUPPORTED',
+          // The SDK warns on the console about a failed streaming request; the tests read the error.
+          logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+        });
+
       if (server === 'rgw')
         it("RGW refuses a plain SDK streaming PutObject with 'when-supported' (aws-chunked, trailing CRC32): 411 MissingContentLength, a clear StorageError", async () => {
           const prefix = freshPrefix();
           const bytes = Buffer.from('backup bytes that must survive\n'.repeat(200));
-          const sdkDefaults = new S3Client({
-            endpoint: s3.endpoint,
-            region: 'us-east-1',
-            forcePathStyle: true,
-            credentials: s3.credentials,
-            requestChecksumCalculation: 'WHEN_SUPPORTED',
-            // The SDK warns on the console about the failed streaming request; the test reads the error.
-            logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-          });
+          const sdkDefaults = sdkDefaultsClient();
 
           const e = await sdkDefaults
             .send(
@@ -194,13 +199,7 @@ for (const server of S3_SERVERS) {
         it("a plain SDK streaming PutObject with 'when-supported' stores the aws-chunked framing, and digest() exposes it", async () => {
           const prefix = freshPrefix();
           const bytes = Buffer.from('backup bytes that must survive\n'.repeat(200));
-          const sdkDefaults = new S3Client({
-            endpoint: s3.endpoint,
-            region: 'us-east-1',
-            forcePathStyle: true,
-            credentials: s3.credentials,
-            requestChecksumCalculation: 'WHEN_SUPPORTED',
-          });
+          const sdkDefaults = sdkDefaultsClient();
 
           await sdkDefaults.send(
             new PutObjectCommand({
@@ -661,6 +660,40 @@ for (const server of S3_SERVERS) {
             assert.deepEqual(await store.lockStatus('big'), {});
           });
         }
+
+        it("the SDK's own streaming upload with 'when-supported' (aws-chunked, trailing CRC32) is refused over HTTPS too: 411 MissingContentLength", async () => {
+          const prefix = freshPrefix();
+          const bytes = Buffer.from('x'.repeat(5000));
+          const sdkDefaults = new S3Client({
+            endpoint: s3.rgw!.httpsEndpoint,
+            region: 'us-east-1',
+            forcePathStyle: true,
+            credentials: s3.credentials,
+            requestChecksumCalculation: 'WHEN_SUPPORTED',
+            requestHandler: { httpsAgent: new HttpsAgent({ ca: await readFile(s3.rgw!.caFile, 'utf8') }) },
+            logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+          });
+
+          const e = await sdkDefaults
+            .send(
+              new PutObjectCommand({
+                Bucket: s3.bucket,
+                Key: `${prefix}/streamed`,
+                Body: Readable.from([bytes]),
+                ContentLength: bytes.length,
+              }),
+            )
+            .then(
+              () => assert.fail('RGW took an aws-chunked upload over HTTPS'),
+              (err: unknown) =>
+                toStorageError(err, { operation: 'put', location: `s3://${s3.bucket}/${prefix}/streamed`, step: 'PutObject' }),
+            );
+          sdkDefaults.destroy();
+
+          assert.ok(e instanceof StorageError, String(e));
+          assert.equal(e.message, `failed to put s3://${s3.bucket}/${prefix}/streamed: PutObject: 411 MissingContentLength`);
+          assert.equal(await httpsStore(prefix).head('streamed'), undefined);
+        });
 
         it('without --s3-ca-file the certificate is refused: a StorageError naming the setting, not retried', async () => {
           const prefix = freshPrefix();
