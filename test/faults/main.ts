@@ -1,12 +1,14 @@
 /**
- * `npm run faults [-- --job backup --kind k8s-500 --sample N --seed S --case ID]`: runs the
- * fault-injection matrix and prints one row per job and fault kind (cases run, outcomes,
- * invariant violations), then every violation. Exits 1 when there is any. See README.md.
+ * `npm run faults [-- --server rgw --job backup --kind k8s-500 --sample N --seed S --case ID]`:
+ * runs the fault-injection matrix and prints one row per job and fault kind (cases run,
+ * outcomes, invariant violations), then every violation. Exits 1 when there is any. See README.md.
  */
 import { parseArgs } from 'node:util';
+import { S3_SERVERS, type S3ServerKind } from '../support/s3-server.js';
 import { renderTable, runMatrix, violationsOf } from './matrix.js';
 
-const USAGE = `usage: npm run faults -- [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
+const USAGE = `usage: npm run faults -- [--server SERVER] [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
+  --server  the S3 server behind the fault proxy: s3rver (default) or rgw (a private Ceph RGW; by default only the jobs that use the store)
   --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned, rotate-postgresql
   --kind    only this fault kind (repeatable or comma-separated), e.g. k8s-500, s3-truncated-read, sigkill
   --sample  N cases per job and fault kind, chosen with --seed (default: every case)
@@ -18,6 +20,7 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       options: {
+        server: { type: 'string', default: 's3rver' },
         job: { type: 'string', multiple: true },
         kind: { type: 'string', multiple: true },
         sample: { type: 'string' },
@@ -49,8 +52,13 @@ async function main(): Promise<number> {
   const jobs = list(values.job) ?? (caseId ? [caseId.split('/')[0]] : undefined);
   const kinds = list(values.kind) ?? (caseId ? [caseId.split('/')[1]?.split('@')[0] ?? ''] : undefined);
   const progress = (text: string) => !values.quiet && process.stderr.write(text);
+  if (!(S3_SERVERS as readonly string[]).includes(values.server)) {
+    process.stderr.write(`--server takes one of ${S3_SERVERS.join(', ')}\n${USAGE}\n`);
+    return 2;
+  }
 
   const report = await runMatrix({
+    server: values.server as S3ServerKind,
     jobs,
     kinds,
     caseId,
@@ -70,7 +78,7 @@ async function main(): Promise<number> {
   const violations = violationsOf(report);
   const kindsRun = new Set(report.results.map((r) => r.kind)).size;
   process.stdout.write(
-    `\n${report.results.length} cases, ${kindsRun} fault kinds, ${report.baselines.length} jobs, ${violations.length} invariant violations, wall time ${(report.wallMs / 60_000).toFixed(1)} min\n`,
+    `\n${report.results.length} cases, ${kindsRun} fault kinds, ${report.baselines.length} jobs, against ${report.server}, ${violations.length} invariant violations, wall time ${(report.wallMs / 60_000).toFixed(1)} min\n`,
   );
   if (violations.length > 0) {
     process.stdout.write('\nViolations:\n');

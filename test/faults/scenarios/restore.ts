@@ -22,6 +22,7 @@ const LIVE_API_KEY = 'live-api-key-changed-after-backup-3e9d';
 
 export const restoreScenario: Scenario<Seeded> = {
   job: 'restore',
+  usesStore: true,
   description: 'overwrite restore of the shop backup: 1 Secret missing, 1 changed (pre-restore backup), 6 unchanged',
   script: 'jobs/restore.ts',
   command: async () => (await import('../../../jobs/restore.js')).restoreCommand,
