@@ -63,7 +63,7 @@ describe('test/support/ceph-rgw', function () {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
     try {
-      const e = await startCephRgw({ httpPort: port, startupTimeoutMs: 5000 }).then(
+      const e = await startCephRgw({ httpPort: port, startupTimeoutMs: 2000 }).then(
         (rgw) => rgw.stop().then(() => assert.fail('the gateway started on a taken port')),
         (err: unknown) => err as Error,
       );
