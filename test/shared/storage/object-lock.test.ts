@@ -13,6 +13,11 @@ import { requireS3Server, type S3TestServer, startS3Server } from '../../support
 import { collect, MIB, patternBytes } from './object-store-contract.js';
 
 const SECOND = 1000;
+/**
+ * Retention of the objects a test waits out: long enough that the refusals checked first
+ * still fall inside it on a busy machine (a few requests), short enough to wait for.
+ */
+const SHORT = 4 * SECOND;
 
 /** Waits until `date` has passed (by a margin: the store's clock decides, and it has whole milliseconds). */
 async function until(date: Date): Promise<void> {
@@ -59,16 +64,18 @@ describe('shared/storage Object Lock (against rgw)', function () {
   it('--s3-object-lock-retention (here seconds) and --s3-object-lock-days set each object’s retain-until date, single-part and multipart', async () => {
     const prefix = freshPrefix();
     const clock = fixedClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-    const seconds = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: 2 * SECOND }, { clock });
+    // Not waited out (the bucket keeps these until the cluster stops): long enough that a slow
+    // multipart upload cannot outlast it before PutObjectRetention sets it again.
+    const seconds = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: 90 * SECOND }, { clock });
     const days = storeFor(prefix, { s3ObjectLockMode: 'GOVERNANCE', s3ObjectLockDays: 1 }, { clock });
 
     await seconds.put('small', Buffer.from('x'));
     await seconds.put('big', patternBytes(6 * MIB));
     await days.put('daily', Buffer.from('d'));
 
-    const inTwoSeconds = new Date(clock.now().getTime() + 2 * SECOND);
-    assert.deepEqual(await seconds.lockStatus('small'), { lockMode: 'COMPLIANCE', retainUntil: inTwoSeconds });
-    assert.deepEqual(await seconds.lockStatus('big'), { lockMode: 'COMPLIANCE', retainUntil: inTwoSeconds });
+    const in90Seconds = new Date(clock.now().getTime() + 90 * SECOND);
+    assert.deepEqual(await seconds.lockStatus('small'), { lockMode: 'COMPLIANCE', retainUntil: in90Seconds });
+    assert.deepEqual(await seconds.lockStatus('big'), { lockMode: 'COMPLIANCE', retainUntil: in90Seconds });
     assert.deepEqual(await days.lockStatus('daily'), { lockMode: 'GOVERNANCE', retainUntil: new Date(clock.now().getTime() + 86_400_000) });
     assert.deepEqual([...seconds.warnings(), ...days.warnings()], [], 'RGW applied the retention: nothing to warn about');
     // RGW 16.2 drops the retention sent with CreateMultipartUpload: the store sets it afterwards.
@@ -86,7 +93,7 @@ describe('shared/storage Object Lock (against rgw)', function () {
 
   it('COMPLIANCE: nobody deletes the version before it expires, bypass included; the refusal is kind locked with the retain-until date', async () => {
     const prefix = freshPrefix();
-    const store = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: 2 * SECOND });
+    const store = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: SHORT });
     await store.put('c', Buffer.from('compliance'));
     const versionId = await versionOf(store, 'c');
     const { retainUntil } = (await store.lockStatus('c', versionId))!;
@@ -150,7 +157,7 @@ describe('shared/storage Object Lock (against rgw)', function () {
 
   it('a delete without version id only adds a delete marker: the key reads as absent, the locked version stays', async () => {
     const prefix = freshPrefix();
-    const store = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: 2 * SECOND });
+    const store = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: SHORT });
     await store.put('m', Buffer.from('still here'));
     const versionId = await versionOf(store, 'm');
 
@@ -177,7 +184,7 @@ describe('shared/storage Object Lock (against rgw)', function () {
 
   it('a multi-object delete reports each key: deleted, kept by a lock (retention or legal hold), and missing ones', async () => {
     const prefix = freshPrefix();
-    const locked = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: 2 * SECOND });
+    const locked = storeFor(prefix, { s3ObjectLockMode: 'COMPLIANCE', s3ObjectLockRetention: SHORT });
     const plain = storeFor(prefix);
     await locked.put('a/locked', Buffer.from('1'));
     await plain.put('a/free', Buffer.from('2'));
