@@ -18,9 +18,9 @@ import { type LockDetails, StorageError, type StorageErrorKind } from './storage
 import { readAll, sha256Of } from './stream-helpers.js';
 
 const TEMP_PREFIX = `${RESERVED_SEGMENT_PREFIX}tmp.`;
+const META_PREFIX = `${RESERVED_SEGMENT_PREFIX}meta.`;
 /** S3's version id of an object written without versioning: the only version a file has. */
 const NULL_VERSION = 'null';
-const META_PREFIX = `${RESERVED_SEGMENT_PREFIX}meta.`;
 
 interface Sidecar {
   contentType: string;
@@ -172,7 +172,8 @@ export class FileObjectStore implements ObjectStore {
 
   /**
    * Deletes keys, and version `'null'` (the only one there is); any other version id is kept
-   * with an error of kind `not-found` (the file store keeps no versions).
+   * with an error of kind `not-found` (the file store keeps no versions), and so is a key the
+   * filesystem refused to delete (with that error).
    */
   async deleteObjects(targets: readonly DeleteTarget[]): Promise<DeleteOutcome[]> {
     for (const t of targets) this.checkedWhere('deleteObjects', t.key);
@@ -193,8 +194,13 @@ export class FileObjectStore implements ObjectStore {
         out.push({ key: t.key, versionId: t.versionId, status: 'kept', error });
         continue;
       }
-      await this.delete([t.key]);
-      out.push({ ...t, status: 'deleted' });
+      try {
+        await this.delete([t.key]);
+        out.push({ ...t, status: 'deleted' });
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        out.push({ ...t, status: 'kept', error: e });
+      }
     }
     return out;
   }
