@@ -123,26 +123,29 @@ for (const server of S3_SERVERS) {
         });
       }
 
-      it('40 MiB in 5 MiB parts: 8 UploadParts, each with Content-MD5 and Content-Length, never aws-chunked', async function () {
-        this.timeout(120_000);
-        const prefix = freshPrefix();
-        const body = patternStream(40 * MIB, 1 * MIB);
+      // What goes on the wire is ours, the same whatever the server: checked once, on s3rver
+      // (RGW's multipart byte-identity is the contract's 8-part test).
+      if (server === 's3rver')
+        it('40 MiB in 5 MiB parts: 8 UploadParts, each with Content-MD5 and Content-Length, never aws-chunked', async function () {
+          this.timeout(120_000);
+          const prefix = freshPrefix();
+          const body = patternStream(40 * MIB, 1 * MIB);
 
-        const put = await storeFor(prefix).put('big.bin', body.stream);
+          const put = await storeFor(prefix).put('big.bin', body.stream);
 
-        const expected = body.sha256();
-        assert.equal(put.sha256, expected);
-        assert.equal(sha256(await rawGet(`${prefix}/big.bin`)), expected);
-        const parts = s3.faults.requests.filter((r) => r.operation === 'UploadPart');
-        assert.equal(parts.length, 8);
-        for (const p of parts) {
-          assert.equal(p.headers['content-length'], String(5 * MIB));
-          assert.ok(p.headers['content-md5'], 'Content-MD5 on every part');
-          assert.equal(p.headers['content-encoding'], undefined);
-        }
-        assert.equal(s3.faults.count('CreateMultipartUpload'), 1);
-        assert.equal(s3.faults.count('CompleteMultipartUpload'), 1);
-      });
+          const expected = body.sha256();
+          assert.equal(put.sha256, expected);
+          assert.equal(sha256(await rawGet(`${prefix}/big.bin`)), expected);
+          const parts = s3.faults.requests.filter((r) => r.operation === 'UploadPart');
+          assert.equal(parts.length, 8);
+          for (const p of parts) {
+            assert.equal(p.headers['content-length'], String(5 * MIB));
+            assert.ok(p.headers['content-md5'], 'Content-MD5 on every part');
+            assert.equal(p.headers['content-encoding'], undefined);
+          }
+          assert.equal(s3.faults.count('CreateMultipartUpload'), 1);
+          assert.equal(s3.faults.count('CompleteMultipartUpload'), 1);
+        });
 
       it('a body of exactly one part size is one PutObject', async () => {
         const prefix = freshPrefix();
@@ -650,7 +653,7 @@ for (const server of S3_SERVERS) {
             const prefix = freshPrefix();
             const store = httpsStore(prefix, { s3Checksum: mode });
             const small = patternStream(100_000);
-            const big = patternStream(11 * MIB);
+            const big = patternStream(6 * MIB);
 
             await store.put('small', small.stream);
             await store.put('big', big.stream);
