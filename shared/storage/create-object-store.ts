@@ -4,7 +4,7 @@ import { FileObjectStore } from './file-object-store.js';
 import type { ObjectStore } from './object-store.js';
 import { createS3Client, type S3ClientDeps } from './s3-client.js';
 import { S3ObjectStore } from './s3-object-store.js';
-import type { StoreSettings } from './store-settings.js';
+import { objectLockRetentionMs, type StoreSettings } from './store-settings.js';
 
 const MIB = 1024 * 1024;
 
@@ -22,10 +22,9 @@ export interface ObjectStoreDeps extends S3ClientDeps {
 export function createObjectStore(settings: StoreSettings, deps: ObjectStoreDeps = {}): ObjectStore {
   const url = settings.store;
   if (url.kind === 'file') return new FileObjectStore(url.dir);
+  const retentionMs = objectLockRetentionMs(settings);
   const lock =
-    settings.s3ObjectLockMode !== undefined && settings.s3ObjectLockDays !== undefined
-      ? { mode: settings.s3ObjectLockMode, days: settings.s3ObjectLockDays }
-      : undefined;
+    settings.s3ObjectLockMode !== undefined && retentionMs !== undefined ? { mode: settings.s3ObjectLockMode, retentionMs } : undefined;
   return new S3ObjectStore({
     client: createS3Client(settings, deps),
     bucket: url.bucket,

@@ -5,17 +5,22 @@ import { Readable } from 'node:stream';
 import { checkedLocation, keyProblem, metadataProblem, prefixProblem, RESERVED_SEGMENT_PREFIX } from './object-rules.js';
 import {
   DEFAULT_GET_BYTES_LIMIT,
+  type DeleteOutcome,
+  type DeleteTarget,
   type ObjectDigest,
   type ObjectInfo,
   type ObjectStore,
+  type ObjectVersion,
   type PutOptions,
   type PutResult,
 } from './object-store.js';
-import { StorageError, type StorageErrorKind } from './storage-error.js';
+import { type LockDetails, StorageError, type StorageErrorKind } from './storage-error.js';
 import { readAll, sha256Of } from './stream-helpers.js';
 
 const TEMP_PREFIX = `${RESERVED_SEGMENT_PREFIX}tmp.`;
 const META_PREFIX = `${RESERVED_SEGMENT_PREFIX}meta.`;
+/** S3's version id of an object written without versioning: the only version a file has. */
+const NULL_VERSION = 'null';
 
 interface Sidecar {
   contentType: string;
@@ -38,6 +43,8 @@ interface Sidecar {
  * - Files are created 0600 and directories 0700: backups are for this job's user only.
  * - Unlike S3, a key cannot be both an object and a prefix (`a` and `a/b`): the second put
  *   fails with a StorageError of kind `other`.
+ * - Like an S3 bucket without versioning or Object Lock: each object is one version, id
+ *   `'null'`; nothing is ever locked; no warnings (no setting asks it for anything it ignores).
  */
 export class FileObjectStore implements ObjectStore {
   readonly location: string;
@@ -155,6 +162,58 @@ export class FileObjectStore implements ObjectStore {
         throw fsError(e, 'delete', this.where(key));
       }
     }
+  }
+
+  async *listVersions(prefix: string): AsyncIterable<ObjectVersion> {
+    for await (const o of this.list(prefix)) {
+      yield { key: o.key, versionId: NULL_VERSION, isLatest: true, deleteMarker: false, size: o.size, lastModified: o.lastModified };
+    }
+  }
+
+  /**
+   * Deletes keys, and version `'null'` (the only one there is); any other version id is kept
+   * with an error of kind `not-found` (the file store keeps no versions), and so is a key the
+   * filesystem refused to delete (with that error).
+   */
+  async deleteObjects(targets: readonly DeleteTarget[]): Promise<DeleteOutcome[]> {
+    for (const t of targets) this.checkedWhere('deleteObjects', t.key);
+    const seen = new Set<string>();
+    const out: DeleteOutcome[] = [];
+    for (const t of targets) {
+      const id = `${t.key}\0${t.versionId ?? ''}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (t.versionId !== undefined && t.versionId !== NULL_VERSION) {
+        const error = new StorageError({
+          kind: 'not-found',
+          operation: 'deleteObjects',
+          location: `${this.where(t.key)} (version ${t.versionId})`,
+          code: 'NoSuchVersion',
+          detail: `NoSuchVersion: a file store keeps one version per key, '${NULL_VERSION}'`,
+        });
+        out.push({ key: t.key, versionId: t.versionId, status: 'kept', error });
+        continue;
+      }
+      try {
+        await this.delete([t.key]);
+        out.push({ ...t, status: 'deleted' });
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        out.push({ ...t, status: 'kept', error: e });
+      }
+    }
+    return out;
+  }
+
+  /** `{}` (a file is never locked) when the key exists, undefined otherwise (and for any version but `'null'`). */
+  async lockStatus(key: string, versionId?: string): Promise<LockDetails | undefined> {
+    this.checkedWhere('lockStatus', key);
+    if (versionId !== undefined && versionId !== NULL_VERSION) return undefined;
+    return (await this.head(key)) === undefined ? undefined : {};
+  }
+
+  warnings(): readonly string[] {
+    return [];
   }
 
   async digest(key: string): Promise<ObjectDigest> {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { LockDetails, StorageError } from './storage-error.js';
 
 /**
  * The seam between secret-steward and the bucket (or directory) that holds backups. Backup,
@@ -12,8 +13,12 @@ import type { Readable } from 'node:stream';
  * a `StorageError` before anything is sent.
  *
  * Every failure is a `StorageError` (kinds not-found, access-denied, unreachable, too-large,
- * integrity, other) whose message names the operation and `location/key`, never credentials
- * or object bytes. `unreachable` maps to exit code 4 (a later run may succeed).
+ * integrity, locked, other) whose message names the operation and `location/key`, never
+ * credentials or object bytes. `unreachable` maps to exit code 4 (a later run may succeed).
+ *
+ * Object versions and Object Lock ({@link listVersions}, {@link deleteObjects},
+ * {@link lockStatus}) follow S3: on a bucket without versioning, and on the file store, every
+ * object is one version with id `'null'` and nothing is ever locked.
  */
 export interface ObjectStore {
   /** Human description without credentials: `s3://bucket/prefix` or `file:///dir`. */
@@ -80,8 +85,58 @@ export interface ObjectStore {
    */
   listPrefixes(prefix: string): AsyncIterable<string>;
 
-  /** Deletes keys (S3: DeleteObjects in batches of 1000), ignoring keys that do not exist. */
+  /**
+   * Deletes keys (S3: DeleteObjects in batches of 1000), ignoring keys that do not exist. Throws
+   * on the first batch with a key the store refused: a `StorageError` of kind `locked` (with
+   * `retainUntil` when the store told it) when an Object Lock refused it. On a versioned bucket
+   * this only adds delete markers (nothing is refused, nothing is freed): delete versions with
+   * {@link deleteObjects}.
+   */
   delete(keys: readonly string[]): Promise<void>;
+
+  /**
+   * Every version and delete marker whose key starts with `prefix`, page by page, by key in S3
+   * order and, within a key, newest first. On a bucket without versioning (and the file store)
+   * each object is one version, id `'null'`, latest. (s3rver does not implement versions: it
+   * answers 405 MethodNotAllowed.)
+   *
+   * @example
+   * for await (const v of store.listVersions('prod/backups/20240501T020000Z-3f9a1c/')) console.log(v.key, v.versionId, v.isLatest);
+   */
+  listVersions(prefix: string): AsyncIterable<ObjectVersion>;
+
+  /**
+   * Deletes objects or object versions and reports each one, in the order given: `deleted`, or
+   * `kept` with the `StorageError` that says why (kind `locked` with `retainUntil`/`lockMode`
+   * or `legalHold` when an Object Lock refused; `access-denied`; ...). Unlike {@link delete} it
+   * does not throw for refused keys, so a caller (retention) can tell deleted from kept; it
+   * throws only when a whole request failed (`unreachable`, a bad key).
+   *
+   * A target without `versionId` on a versioned bucket is not refused by a lock: the store adds
+   * a delete marker (`deleteMarker: true`) and the data stays. A GOVERNANCE retention yields
+   * only to `bypassGovernanceRetention` (never sent otherwise) and the permission
+   * `s3:BypassGovernanceRetention`; COMPLIANCE yields to nothing until it expires.
+   *
+   * @example
+   * const outcomes = await store.deleteObjects(versions.map((v) => ({ key: v.key, versionId: v.versionId })));
+   * const kept = outcomes.filter((o) => o.status === 'kept'); // o.error.kind === 'locked', o.error.retainUntil
+   */
+  deleteObjects(targets: readonly DeleteTarget[], opts?: DeleteOptions): Promise<DeleteOutcome[]>;
+
+  /**
+   * The Object Lock on an object (the latest version, or `versionId`): its retention mode and
+   * retain-until date, and whether a legal hold is on; `{}` when it exists unlocked;
+   * `undefined` when it does not exist.
+   */
+  lockStatus(key: string, versionId?: string): Promise<LockDetails | undefined>;
+
+  /**
+   * What the store was asked to do and did not confirm, so far: distinct messages that name the
+   * store and the setting (e.g. `--s3-sse AES256` accepted without any sign of server-side
+   * encryption, or an Object Lock retention not applied). Each is also logged once as a warning;
+   * a job adds them to its result so that no report claims what the store does not do.
+   */
+  warnings(): readonly string[];
 
   /** Reads an object back, streaming, and returns its size and SHA-256 (read-back verification). */
   digest(key: string): Promise<ObjectDigest>;
@@ -110,7 +165,57 @@ export interface ObjectInfo {
   lastModified: Date;
   /** User metadata (lowercase keys); only from {@link ObjectStore.head}. */
   metadata?: Record<string, string>;
+  /**
+   * The store's entity tag, without quotes (S3 only; from {@link ObjectStore.head}): the MD5 of
+   * the bytes for a simple upload, `<md5 of the parts' MD5s>-<parts>` for a multipart one.
+   */
+  etag?: string;
+  /** The version read (S3 only; from {@link ObjectStore.head}): `'null'` or absent without versioning. */
+  versionId?: string;
 }
+
+/** One version of an object, or a delete marker, from {@link ObjectStore.listVersions}. */
+export interface ObjectVersion {
+  /** Relative to the store root. */
+  key: string;
+  /** `'null'` for an object written while the bucket had no versioning. */
+  versionId: string;
+  /** The current version of its key (a delete marker can be: the key then reads as absent). */
+  isLatest: boolean;
+  /** A delete marker, not data. */
+  deleteMarker: boolean;
+  /** 0 for a delete marker. */
+  size: number;
+  lastModified: Date;
+}
+
+/** What {@link ObjectStore.deleteObjects} deletes: a key (its current version) or one version. */
+export interface DeleteTarget {
+  key: string;
+  versionId?: string;
+}
+
+export interface DeleteOptions {
+  /**
+   * Send `x-amz-bypass-governance-retention`: delete versions under GOVERNANCE retention (the
+   * caller needs `s3:BypassGovernanceRetention`). Never sent unless set.
+   * @default false
+   */
+  bypassGovernanceRetention?: boolean;
+}
+
+/** What became of one {@link DeleteTarget}. */
+export type DeleteOutcome = DeleteTarget &
+  (
+    | {
+        status: 'deleted';
+        /** A delete marker was added (a target without version on a versioned bucket) or removed. */
+        deleteMarker?: boolean;
+        /** The delete marker's version id. */
+        deleteMarkerVersionId?: string;
+      }
+    | { status: 'kept'; error: StorageError }
+  );
 
 export interface PutResult {
   key: string;

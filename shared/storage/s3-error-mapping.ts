@@ -53,6 +53,39 @@ const NETWORK = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+/** What the SDK calls an error it could not read a code from. */
+const UNNAMED = new Set(['Unknown', 'UnknownError', 'Error']);
+const HTTP_REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  411: 'LengthRequired',
+  412: 'PreconditionFailed',
+  416: 'RangeNotSatisfiable',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  501: 'NotImplemented',
+  502: 'BadGateway',
+  503: 'ServiceUnavailable',
+  504: 'GatewayTimeout',
+};
+/** Certificate verification failures (Node.js TLS error codes). */
+const TLS_VERIFICATION = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 const HINTS: Partial<Record<StorageErrorKind, string>> = {
   'access-denied':
     ' (check the credentials from the AWS SDK chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_SHARED_CREDENTIALS_FILE/AWS_PROFILE, or IRSA web identity; and the bucket policy)',
@@ -81,11 +114,25 @@ export function toStorageError(e: unknown, ctx: S3OpContext): unknown {
   const err = e as SdkLikeError;
   const status = err.$metadata?.httpStatusCode;
   const attempts = err.$metadata?.attempts ?? 1;
-  const name = typeof err.Code === 'string' ? err.Code : typeof err.name === 'string' ? err.name : undefined;
+  const named = typeof err.Code === 'string' ? err.Code : typeof err.name === 'string' ? err.name : undefined;
+  // A HEAD answer has no body to name the error, and a store may send an error without a code:
+  // the SDK then says `Unknown`/`UnknownError`; the HTTP status says more.
+  const name =
+    named === undefined || UNNAMED.has(named) ? (status !== undefined ? (HTTP_REASONS[status] ?? `HTTP${status}`) : named) : named;
   const network = networkCode(e);
+  const tls = tlsCode(e);
 
   let kind: StorageErrorKind | undefined;
   let code: string | undefined = name;
+  if (tls !== undefined) {
+    return new StorageError({
+      kind: 'other',
+      operation: ctx.operation,
+      location: ctx.location,
+      code: tls,
+      detail: `${ctx.step ? `${ctx.step}: ` : ''}${tls}: the store's TLS certificate is not trusted; for a store behind a private CA give its certificate with --s3-ca-file`,
+    });
+  }
   if (network !== undefined) {
     kind = 'unreachable';
     code = network;
@@ -119,6 +166,17 @@ export function toStorageError(e: unknown, ctx: S3OpContext): unknown {
     status,
     code,
   });
+}
+
+/** The TLS verification failure (a Node.js error code) in an error chain, if any: retrying cannot help. */
+function tlsCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 5 && cur !== null && typeof cur === 'object'; depth++) {
+    const c = cur as SdkLikeError;
+    if (typeof c.code === 'string' && TLS_VERIFICATION.has(c.code)) return c.code;
+    cur = c.cause;
+  }
+  return undefined;
 }
 
 /** The SDK's response checksum validation throws a plain Error naming the mismatch. */

@@ -8,9 +8,12 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   type S3Client,
   type StorageClass,
   UploadPartCommand,
@@ -21,14 +24,18 @@ import { bodyParts } from './body-parts.js';
 import { checkedLocation, keyProblem, metadataProblem, prefixProblem } from './object-rules.js';
 import {
   DEFAULT_GET_BYTES_LIMIT,
+  type DeleteOptions,
+  type DeleteOutcome,
+  type DeleteTarget,
   type ObjectDigest,
   type ObjectInfo,
   type ObjectStore,
+  type ObjectVersion,
   type PutOptions,
   type PutResult,
 } from './object-store.js';
 import { type S3OpContext, toStorageError } from './s3-error-mapping.js';
-import { StorageError } from './storage-error.js';
+import { type LockDetails, StorageError } from './storage-error.js';
 import { readAll, sha256Of } from './stream-helpers.js';
 
 /** S3's limits. */
@@ -46,8 +53,11 @@ export interface S3ObjectStoreOptions {
   sse?: 'AES256' | 'aws:kms';
   sseKmsKeyId?: string;
   storageClass?: string;
-  /** Object Lock retention applied to every object written. */
-  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /**
+   * Object Lock retention applied to every object written: retain-until = the clock's now +
+   * `retentionMs` (the bucket must have Object Lock enabled).
+   */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; retentionMs: number };
   /** Source of "now" for Object Lock retain-until dates. @default systemClock */
   clock?: Clock;
   /** Where aborted uploads are reported. */
@@ -64,6 +74,13 @@ export interface S3ObjectStoreOptions {
  * a Buffer with Content-Length and Content-MD5 (never aws-chunked, which some stores store
  * verbatim; Content-MD5 also satisfies Object Lock's "MD5 or checksum" requirement), parts go
  * one at a time, and any failure aborts the multipart upload.
+ *
+ * What a store accepts is not always what it does (Ceph RGW 16 takes `x-amz-server-side-encryption:
+ * AES256` and stores the object unencrypted, and drops the retention of multipart uploads;
+ * s3rver ignores Object Lock headers): after each write that asked for server-side encryption or
+ * a retention, the store's answer (or a HeadObject when the answer does not tell) must confirm
+ * it, or a warning names the store and the setting ({@link warnings}). Neither the upload's ETag nor CompleteMultipartUpload's is relied on (RGW
+ * answers the latter with an empty one); {@link head} returns the stored object's.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly location: string;
@@ -73,6 +90,8 @@ export class S3ObjectStore implements ObjectStore {
   private readonly client: S3Client;
   private readonly clock: Clock;
   private readonly pageSize: number;
+  /** Warnings so far, by the setting they are about. */
+  private readonly unconfirmed = new Map<string, string>();
 
   constructor(private readonly o: S3ObjectStoreOptions) {
     this.client = o.client;
@@ -97,6 +116,8 @@ export class S3ObjectStore implements ObjectStore {
     const sha256 = createHash('sha256');
     let size = 0;
     let uploadId: string | undefined;
+    /** `x-amz-server-side-encryption` of the store's answers to this upload. */
+    let encryption: string | undefined;
     const parts: CompletedPart[] = [];
     try {
       let partNumber = 0;
@@ -106,9 +127,10 @@ export class S3ObjectStore implements ObjectStore {
         size += part.data.length;
         const contentMd5 = createHash('md5').update(part.data).digest('base64');
         if (partNumber === 1 && part.last) {
-          await this.call({ operation: 'put', location, step: 'PutObject' }, () =>
+          const r = await this.call({ operation: 'put', location, step: 'PutObject' }, () =>
             this.client.send(new PutObjectCommand({ ...params, Body: part.data, ContentLength: part.data.length, ContentMD5: contentMd5 })),
           );
+          encryption = r.ServerSideEncryption;
           break;
         }
         if (partNumber > S3_MAX_PARTS) {
@@ -124,6 +146,7 @@ export class S3ObjectStore implements ObjectStore {
             this.client.send(new CreateMultipartUploadCommand(params)),
           );
           uploadId = created.UploadId;
+          encryption = created.ServerSideEncryption;
           if (uploadId === undefined) {
             throw new StorageError({ kind: 'other', operation: 'put', location, detail: 'CreateMultipartUpload returned no UploadId' });
           }
@@ -155,16 +178,98 @@ export class S3ObjectStore implements ObjectStore {
       }
       if (uploadId !== undefined) {
         const UploadId = uploadId;
-        await this.call({ operation: 'put', location, step: 'CompleteMultipartUpload' }, () =>
+        const done = await this.call({ operation: 'put', location, step: 'CompleteMultipartUpload' }, () =>
           this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } })),
         );
+        encryption ??= done.ServerSideEncryption;
       }
     } catch (e) {
       if (body instanceof Readable && !body.destroyed) body.destroy();
       if (uploadId === undefined) throw e;
       throw await this.abort(Key, uploadId, location, e);
     }
+    await this.confirmWrite(Key, location, encryption, uploadId !== undefined, params.ObjectLockRetainUntilDate);
     return { key, size, sha256: sha256.digest('hex') };
+  }
+
+  /**
+   * Checks that the store did what the settings asked of a write it accepted: server-side
+   * encryption (its answer to the upload says so, else HeadObject must) and Object Lock
+   * retention (HeadObject must show the mode). Ceph RGW 16 drops the retention given with
+   * CreateMultipartUpload: a multipart object without it gets it with PutObjectRetention (the
+   * same date), then is checked again. A setting the store did not confirm is warned about once
+   * (logged, and kept for {@link warnings}) and not checked again. A failing HeadObject is a
+   * warning too: the object is stored, only the confirmation is missing.
+   */
+  private async confirmWrite(
+    Key: string,
+    location: string,
+    encryption: string | undefined,
+    multipart: boolean,
+    retainUntil: Date | undefined,
+  ): Promise<void> {
+    const sse = this.o.sse;
+    const lock = this.o.objectLock;
+    const checkSse = sse !== undefined && encryption !== sse && !this.unconfirmed.has('--s3-sse');
+    const checkLock = lock !== undefined && retainUntil !== undefined && !this.unconfirmed.has('--s3-object-lock-mode');
+    if (!checkSse && !checkLock) return;
+    const headObject = () =>
+      this.call({ operation: 'put', location, step: 'HeadObject (confirming the write)' }, () =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key })),
+      );
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await headObject();
+    } catch (e) {
+      const why = e instanceof StorageError ? e.detail : String(e);
+      if (checkSse) this.warn('--s3-sse', `could not confirm that the store applied --s3-sse ${sse}: ${why}`);
+      if (checkLock)
+        this.warn('--s3-object-lock-mode', `could not confirm that the store applied --s3-object-lock-mode ${lock?.mode}: ${why}`);
+      return;
+    }
+    if (checkSse && head.ServerSideEncryption !== sse) {
+      this.warn(
+        '--s3-sse',
+        `the store accepted --s3-sse ${sse} but neither its answer to the upload nor HeadObject confirms server-side encryption (x-amz-server-side-encryption: ${head.ServerSideEncryption ?? 'absent'}): objects may be stored without it; backups are still OpenPGP-encrypted by secret-steward`,
+      );
+    }
+    if (!checkLock || lock === undefined || retainUntil === undefined || head.ObjectLockMode === lock.mode) return;
+    let repair = '';
+    if (multipart && head.ObjectLockMode === undefined) {
+      try {
+        const VersionId = head.VersionId;
+        await this.call({ operation: 'put', location, step: 'PutObjectRetention (the multipart upload lost its retention)' }, () =>
+          this.client.send(
+            new PutObjectRetentionCommand({
+              Bucket: this.bucket,
+              Key,
+              VersionId,
+              Retention: { Mode: lock.mode, RetainUntilDate: retainUntil },
+            }),
+          ),
+        );
+        head = await headObject();
+        if (head.ObjectLockMode === lock.mode) return;
+      } catch (e) {
+        repair = `; setting it afterwards with PutObjectRetention failed too (${e instanceof StorageError ? e.detail : String(e)})`;
+      }
+    }
+    const until = head.ObjectLockRetainUntilDate;
+    this.warn(
+      '--s3-object-lock-mode',
+      `the store accepted --s3-object-lock-mode ${lock.mode} but HeadObject shows ${head.ObjectLockMode === undefined ? 'no retention' : `retention ${head.ObjectLockMode}`}${until === undefined ? '' : ` until ${until.toISOString()}`}${repair}: objects may not be protected against deletion`,
+    );
+  }
+
+  private warn(setting: string, message: string): void {
+    if (this.unconfirmed.has(setting)) return;
+    const text = `${this.location}: ${message}`;
+    this.unconfirmed.set(setting, text);
+    this.o.log?.warn({ store: this.location, setting }, text);
+  }
+
+  warnings(): readonly string[] {
+    return [...this.unconfirmed.values()];
   }
 
   /**
@@ -220,7 +325,15 @@ export class S3ObjectStore implements ObjectStore {
     const ctx = this.context('head', key);
     try {
       const r = await this.call(ctx, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key })));
-      return { key, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), metadata: r.Metadata ?? {} };
+      const etag = normalizeEtag(r.ETag);
+      return {
+        key,
+        size: r.ContentLength ?? 0,
+        lastModified: r.LastModified ?? new Date(0),
+        metadata: r.Metadata ?? {},
+        ...(etag !== undefined ? { etag } : {}),
+        ...(r.VersionId !== undefined ? { versionId: r.VersionId } : {}),
+      };
     } catch (e) {
       if (e instanceof StorageError && e.kind === 'not-found') return undefined;
       throw e;
@@ -277,34 +390,218 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    for (const key of keys) {
-      const problem = keyProblem(key);
-      if (problem !== undefined) throw new StorageError({ kind: 'other', operation: 'delete', location: this.where(key), detail: problem });
+    const targets = this.checkedTargets(
+      'delete',
+      keys.map((key) => ({ key })),
+    );
+    for (let at = 0; at < targets.length; at += DELETE_BATCH) {
+      const batch = targets.slice(at, at + DELETE_BATCH);
+      const location = this.batchLocation(batch);
+      const kept = (await this.deleteBatch('delete', location, batch, true, false)).filter((o) => o.status === 'kept');
+      if (kept.length > 0) {
+        const first = kept[0].error;
+        throw new StorageError({
+          kind: first.kind,
+          operation: 'delete',
+          location,
+          code: first.code,
+          lockMode: first.lockMode,
+          retainUntil: first.retainUntil,
+          legalHold: first.legalHold,
+          detail: `DeleteObjects: ${kept.length} of ${batch.length} keys not deleted, e.g. ${kept[0].key}: ${first.detail}`,
+        });
+      }
     }
-    const unique = [...new Set(keys)];
+  }
+
+  async deleteObjects(targets: readonly DeleteTarget[], opts: DeleteOptions = {}): Promise<DeleteOutcome[]> {
+    const unique = this.checkedTargets('deleteObjects', targets);
+    const out: DeleteOutcome[] = [];
     for (let at = 0; at < unique.length; at += DELETE_BATCH) {
       const batch = unique.slice(at, at + DELETE_BATCH);
-      const location = batch.length === 1 ? this.where(batch[0]) : `${this.location} (${batch.length} keys from ${batch[0]})`;
-      const r = await this.call({ operation: 'delete', location, step: 'DeleteObjects' }, () =>
+      out.push(
+        ...(await this.deleteBatch('deleteObjects', this.batchLocation(batch), batch, false, opts.bypassGovernanceRetention ?? false)),
+      );
+    }
+    return out;
+  }
+
+  /** Validates keys (all before anything is sent) and drops repeated targets, keeping the first. */
+  private checkedTargets(operation: string, targets: readonly DeleteTarget[]): DeleteTarget[] {
+    for (const t of targets) {
+      const problem = keyProblem(t.key);
+      if (problem !== undefined) throw new StorageError({ kind: 'other', operation, location: this.where(t.key), detail: problem });
+    }
+    const seen = new Set<string>();
+    return targets.filter((t) => {
+      const id = `${t.key}\0${t.versionId ?? ''}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+  }
+
+  private batchLocation(batch: readonly DeleteTarget[]): string {
+    return batch.length === 1 ? this.where(batch[0].key) : `${this.location} (${batch.length} keys from ${batch[0].key})`;
+  }
+
+  /**
+   * One DeleteObjects request and what became of each target. `quiet`: the store lists only
+   * failures (every other target was deleted). A refusal whose code is AccessDenied is looked
+   * into: when the version is under an Object Lock (HeadObject shows a retention that has not
+   * expired, or a legal hold), or the store's message says so, it is kind `locked`.
+   */
+  private async deleteBatch(
+    operation: string,
+    location: string,
+    batch: readonly DeleteTarget[],
+    quiet: boolean,
+    bypass: boolean,
+  ): Promise<DeleteOutcome[]> {
+    const r = await this.call({ operation, location, step: 'DeleteObjects' }, () =>
+      this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: {
+            Objects: batch.map((t) => ({ Key: this.root + t.key, ...(t.versionId !== undefined ? { VersionId: t.versionId } : {}) })),
+            Quiet: quiet,
+          },
+          ...(bypass ? { BypassGovernanceRetention: true } : {}),
+        }),
+      ),
+    );
+    const id = (key: string | undefined, versionId: string | undefined) => `${(key ?? '').slice(this.root.length)}\0${versionId ?? ''}`;
+    const errors = new Map((r.Errors ?? []).map((e) => [id(e.Key, e.VersionId), e]));
+    const deleted = new Map((r.Deleted ?? []).map((d) => [id(d.Key, d.VersionId), d]));
+    const out: DeleteOutcome[] = [];
+    for (const t of batch) {
+      const target = { key: t.key, ...(t.versionId !== undefined ? { versionId: t.versionId } : {}) };
+      const failed = errors.get(id(this.root + t.key, t.versionId)) ?? errors.get(id(this.root + t.key, undefined));
+      if (failed === undefined) {
+        const d = deleted.get(id(this.root + t.key, t.versionId)) ?? deleted.get(id(this.root + t.key, undefined));
+        out.push({
+          ...target,
+          status: 'deleted',
+          ...(d?.DeleteMarker ? { deleteMarker: true } : {}),
+          ...(d?.DeleteMarkerVersionId !== undefined ? { deleteMarkerVersionId: d.DeleteMarkerVersionId } : {}),
+        });
+        continue;
+      }
+      out.push({ ...target, status: 'kept', error: await this.refusal(operation, t, failed.Code ?? 'Error', failed.Message) });
+    }
+    return out;
+  }
+
+  /** The StorageError for one key DeleteObjects refused (`code` and `message` as the store sent them). */
+  private async refusal(operation: string, t: DeleteTarget, code: string, message: string | undefined): Promise<StorageError> {
+    const location = `${this.where(t.key)}${t.versionId !== undefined ? ` (version ${t.versionId})` : ''}`;
+    let lock: LockDetails | undefined;
+    if (code === 'AccessDenied' && t.versionId !== undefined) {
+      lock = await this.lockStatus(t.key, t.versionId).catch(() => undefined);
+      const now = this.clock.now().getTime();
+      const held = lock !== undefined && (lock.legalHold === true || (lock.retainUntil !== undefined && lock.retainUntil.getTime() > now));
+      if (!held && !/object lock/i.test(message ?? '')) lock = undefined;
+    }
+    if (lock !== undefined) {
+      const why = [
+        lock.lockMode !== undefined && lock.retainUntil !== undefined
+          ? `${lock.lockMode} retention until ${lock.retainUntil.toISOString()}`
+          : undefined,
+        lock.legalHold ? 'a legal hold' : undefined,
+      ].filter((x) => x !== undefined);
+      return new StorageError({
+        kind: 'locked',
+        operation,
+        location,
+        code,
+        ...lock,
+        detail: `${code}: protected by Object Lock${why.length > 0 ? ` (${why.join(' and ')})` : ''}`,
+      });
+    }
+    return new StorageError({
+      kind: code === 'AccessDenied' ? 'access-denied' : code === 'NoSuchKey' || code === 'NoSuchVersion' ? 'not-found' : 'other',
+      operation,
+      location,
+      code,
+      detail: code,
+    });
+  }
+
+  async lockStatus(key: string, versionId?: string): Promise<LockDetails | undefined> {
+    const ctx = this.context('lockStatus', key);
+    try {
+      const r = await this.call(ctx, () =>
         this.client.send(
-          new DeleteObjectsCommand({
+          new HeadObjectCommand({
             Bucket: this.bucket,
-            Delete: { Objects: batch.map((k) => ({ Key: this.root + k })), Quiet: true },
+            Key: this.root + key,
+            ...(versionId !== undefined ? { VersionId: versionId } : {}),
           }),
         ),
       );
-      const errors = r.Errors ?? [];
-      if (errors.length > 0) {
-        const first = errors[0];
-        const code = first.Code ?? 'Error';
+      return {
+        ...(r.ObjectLockMode !== undefined ? { lockMode: r.ObjectLockMode } : {}),
+        ...(r.ObjectLockRetainUntilDate !== undefined ? { retainUntil: r.ObjectLockRetainUntilDate } : {}),
+        ...(r.ObjectLockLegalHoldStatus === 'ON' ? { legalHold: true } : {}),
+      };
+    } catch (e) {
+      if (e instanceof StorageError && e.kind === 'not-found') return undefined;
+      throw e;
+    }
+  }
+
+  async *listVersions(prefix: string): AsyncIterable<ObjectVersion> {
+    const location = `${this.location}/${prefix}`;
+    const problem = prefixProblem(prefix);
+    if (problem !== undefined) throw new StorageError({ kind: 'other', operation: 'listVersions', location, detail: problem });
+    let KeyMarker: string | undefined;
+    let VersionIdMarker: string | undefined;
+    for (let page = 1; ; page++) {
+      const keyMarker = KeyMarker;
+      const versionIdMarker = VersionIdMarker;
+      const r = await this.call({ operation: 'listVersions', location, step: `ListObjectVersions page ${page}` }, () =>
+        this.client.send(
+          new ListObjectVersionsCommand({
+            Bucket: this.bucket,
+            Prefix: this.root + prefix,
+            MaxKeys: this.pageSize,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
+          }),
+        ),
+      );
+      const entries: ObjectVersion[] = [
+        ...(r.Versions ?? []).map((v) => ({ v, deleteMarker: false, size: v.Size ?? 0 })),
+        ...(r.DeleteMarkers ?? []).map((v) => ({ v, deleteMarker: true, size: 0 })),
+      ]
+        .filter(({ v }) => v.Key !== undefined)
+        .map(({ v, deleteMarker, size }) => ({
+          key: v.Key!.slice(this.root.length),
+          versionId: v.VersionId ?? 'null',
+          isLatest: v.IsLatest ?? false,
+          deleteMarker,
+          size,
+          lastModified: v.LastModified ?? new Date(0),
+        }));
+      // The store interleaves versions and delete markers; the SDK returns them apart: restore S3's order.
+      entries.sort(
+        (a, b) =>
+          Buffer.compare(Buffer.from(a.key, 'utf8'), Buffer.from(b.key, 'utf8')) ||
+          Number(b.isLatest) - Number(a.isLatest) ||
+          b.lastModified.getTime() - a.lastModified.getTime(),
+      );
+      yield* entries;
+      if (!r.IsTruncated) return;
+      if (r.NextKeyMarker === undefined) {
         throw new StorageError({
-          kind: code === 'AccessDenied' ? 'access-denied' : code === 'NoSuchKey' ? 'not-found' : 'other',
-          operation: 'delete',
+          kind: 'other',
+          operation: 'listVersions',
           location,
-          code,
-          detail: `DeleteObjects: ${errors.length} of ${batch.length} keys not deleted, e.g. ${(first.Key ?? '?').slice(this.root.length)}: ${code}`,
+          detail: 'the store said the listing continues but sent no key marker',
         });
       }
+      KeyMarker = r.NextKeyMarker;
+      VersionIdMarker = r.NextVersionIdMarker;
     }
   }
 
@@ -362,7 +659,7 @@ export class S3ObjectStore implements ObjectStore {
       ...(lock !== undefined
         ? {
             ObjectLockMode: lock.mode,
-            ObjectLockRetainUntilDate: new Date(this.clock.now().getTime() + lock.days * 86_400_000),
+            ObjectLockRetainUntilDate: new Date(this.clock.now().getTime() + lock.retentionMs),
           }
         : {}),
     };
@@ -405,4 +702,18 @@ function translateStreamErrors(body: Readable, ctx: S3OpContext): Readable {
   });
   body.pipe(out);
   return out;
+}
+
+/**
+ * An ETag as the store's entity tag without the quotes HTTP puts around it (HeadObject and
+ * PutObject answer `"<hex>"`, Ceph RGW's CopyObject answers `<hex>`), lower-case; undefined
+ * when the store sent none or an empty one (RGW's CompleteMultipartUpload).
+ */
+export function normalizeEtag(raw: string | undefined): string | undefined {
+  const tag = raw
+    ?.trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1')
+    .toLowerCase();
+  return tag === undefined || tag === '' ? undefined : tag;
 }

@@ -12,9 +12,22 @@ import { StewardError } from '../errors/index.js';
  * - `too-large`: the object exceeds a limit (getBytes' maxBytes, 10000 parts);
  * - `integrity`: the store reported that the bytes did not arrive intact (BadDigest,
  *   checksum mismatch);
+ * - `locked`: an Object Lock refused to delete the object version: a retention period
+ *   (`retainUntil`, `lockMode`) or a legal hold (`legalHold`). COMPLIANCE holds for everyone
+ *   until it expires; GOVERNANCE yields only to a caller allowed to bypass it who asks to;
  * - `other`: anything else the store refused (bad request, invalid key or metadata, ...).
  */
-export type StorageErrorKind = 'not-found' | 'access-denied' | 'unreachable' | 'too-large' | 'integrity' | 'other';
+export type StorageErrorKind = 'not-found' | 'access-denied' | 'unreachable' | 'too-large' | 'integrity' | 'locked' | 'other';
+
+/** What an Object Lock holds on one object version (see {@link ObjectStore.lockStatus}). */
+export interface LockDetails {
+  /** The retention mode, when a retention period is set. */
+  lockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  /** End of the retention period, when one is set (it may lie in the past: expired). */
+  retainUntil?: Date;
+  /** A legal hold is on (it has no end date: someone must lift it). */
+  legalHold?: boolean;
+}
 
 /**
  * A failed object-store operation. The message names the operation and the object
@@ -24,7 +37,7 @@ export type StorageErrorKind = 'not-found' | 'access-denied' | 'unreachable' | '
  */
 export class StorageError extends StewardError {
   readonly kind: StorageErrorKind;
-  /** Our operation: put, get, getBytes, head, list, listPrefixes, delete, digest. */
+  /** Our operation: put, get, getBytes, head, list, listPrefixes, listVersions, delete, deleteObjects, lockStatus, digest, abortUploads. */
   readonly operation: string;
   /** `s3://bucket/prefix/key` or `file:///dir/key` (no credentials). */
   readonly location: string;
@@ -34,16 +47,24 @@ export class StorageError extends StewardError {
   readonly code?: string;
   /** What went wrong, without the "failed to <operation> <location>: " head. */
   readonly detail: string;
+  /** Kind `locked`: the lock's mode, when the store said. */
+  readonly lockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  /** Kind `locked`: when the retention period ends, when the store said. */
+  readonly retainUntil?: Date;
+  /** Kind `locked`: a legal hold is on. */
+  readonly legalHold?: boolean;
 
-  constructor(init: {
-    kind: StorageErrorKind;
-    operation: string;
-    location: string;
-    detail: string;
-    status?: number;
-    code?: string;
-    cause?: unknown;
-  }) {
+  constructor(
+    init: {
+      kind: StorageErrorKind;
+      operation: string;
+      location: string;
+      detail: string;
+      status?: number;
+      code?: string;
+      cause?: unknown;
+    } & LockDetails,
+  ) {
     super(`failed to ${init.operation} ${init.location}: ${init.detail}`, {
       exitCode: init.kind === 'unreachable' ? ExitCode.Transient : init.code === 'NoSuchBucket' ? ExitCode.Config : ExitCode.Failed,
       cause: init.cause,
@@ -54,6 +75,9 @@ export class StorageError extends StewardError {
     this.status = init.status;
     this.code = init.code;
     this.detail = init.detail;
+    if (init.lockMode !== undefined) this.lockMode = init.lockMode;
+    if (init.retainUntil !== undefined) this.retainUntil = init.retainUntil;
+    if (init.legalHold !== undefined) this.legalHold = init.legalHold;
   }
 
   /** An object larger than a reader accepts (`size` when known before reading). */

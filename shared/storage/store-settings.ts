@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import {
   booleanSetting,
   customSetting,
+  durationSetting,
   enumSetting,
+  fileSetting,
   integerSetting,
   type SettingsOf,
   stringSetting,
@@ -117,6 +119,11 @@ export const s3Settings = {
     expected: 'a region name such as eu-west-1',
     group: GROUP,
   }),
+  s3CaFile: fileSetting({
+    description:
+      'PEM file of CA certificates that may sign the certificate of an https:// --s3-endpoint (a store behind a private CA), trusted in addition to the system CAs.',
+    group: GROUP,
+  }),
   s3ForcePathStyle: booleanSetting({
     description: 'Address the bucket as https://endpoint/bucket instead of https://bucket.endpoint (most S3-compatible stores need this).',
     default: false,
@@ -124,12 +131,13 @@ export const s3Settings = {
   }),
   s3Checksum: enumSetting(['when-required', 'when-supported'] as const, {
     description:
-      "When the AWS SDK adds CRC checksums to requests and validates them on responses. 'when-supported' is the SDK's own default and fine for AWS S3, but many S3-compatible stores mishandle it (rejected requests, or the aws-chunked framing stored inside the object); 'when-required' sends them only where the API demands one. Integrity does not depend on it: every part carries Content-MD5 and backups are verified by reading them back.",
+      "When the AWS SDK adds CRC checksums to requests and validates them on responses. 'when-supported' is the SDK's own default and fine for AWS S3, but many S3-compatible stores mishandle it (rejected requests, or the aws-chunked framing stored inside the object); 'when-required' sends them only where the API demands one. Integrity does not depend on it: every part carries Content-MD5 and backups are verified by reading them back. docs/storage-compatibility.md lists what each store needs.",
     default: 'when-required',
     group: GROUP,
   }),
   s3Sse: enumSetting(['AES256', 'aws:kms'] as const, {
-    description: 'Server-side encryption to request for each object (on top of our own encryption).',
+    description:
+      "Server-side encryption to request for each object (on top of our own encryption). A store that accepts the request without confirming it (some S3-compatible stores take AES256 and ignore it) gets a warning in the run's result.",
     group: GROUP,
   }),
   s3SseKmsKeyId: stringSetting({
@@ -160,6 +168,11 @@ export const s3Settings = {
     valueName: 'DAYS',
     min: 1,
     max: 36500,
+    group: GROUP,
+  }),
+  s3ObjectLockRetention: durationSetting({
+    description:
+      'The retention of --s3-object-lock-days as a duration in any unit (30d, 720h; seconds for tests): retain-until = upload time + this. Give one of the two.',
     group: GROUP,
   }),
   s3PartSize: integerSetting({
@@ -215,21 +228,39 @@ export function validateStoreSettings(s: S3Settings & { store?: StoreUrl }): Con
   if (s.store?.kind === 'file') {
     const s3Only: Array<[keyof typeof storeSettings & string, unknown]> = [
       ['s3Endpoint', s.s3Endpoint],
+      ['s3CaFile', s.s3CaFile],
       ['s3Sse', s.s3Sse],
       ['s3SseKmsKeyId', s.s3SseKmsKeyId],
       ['s3StorageClass', s.s3StorageClass],
       ['s3ObjectLockMode', s.s3ObjectLockMode],
       ['s3ObjectLockDays', s.s3ObjectLockDays],
+      ['s3ObjectLockRetention', s.s3ObjectLockRetention],
     ];
     for (const [key, value] of s3Only) if (value !== undefined) p(key, 'applies only to an s3:// --store');
     if (s.s3ForcePathStyle) p('s3ForcePathStyle', 'applies only to an s3:// --store');
   }
   if (s.s3SseKmsKeyId !== undefined && s.s3Sse !== 'aws:kms') p('s3SseKmsKeyId', 'needs --s3-sse aws:kms');
-  if (s.s3ObjectLockMode !== undefined && s.s3ObjectLockDays === undefined) {
-    p('s3ObjectLockMode', 'needs --s3-object-lock-days (how long each object is retained)');
+  if (s.s3ObjectLockMode !== undefined && s.s3ObjectLockDays === undefined && s.s3ObjectLockRetention === undefined) {
+    p('s3ObjectLockMode', 'needs --s3-object-lock-days (how long each object is retained) or --s3-object-lock-retention');
   }
   if (s.s3ObjectLockDays !== undefined && s.s3ObjectLockMode === undefined) {
     p('s3ObjectLockDays', 'needs --s3-object-lock-mode GOVERNANCE or COMPLIANCE');
   }
+  if (s.s3ObjectLockRetention !== undefined) {
+    if (s.s3ObjectLockMode === undefined) p('s3ObjectLockRetention', 'needs --s3-object-lock-mode GOVERNANCE or COMPLIANCE');
+    if (s.s3ObjectLockDays !== undefined)
+      p('s3ObjectLockRetention', 'give either --s3-object-lock-days or --s3-object-lock-retention, not both');
+    if (s.s3ObjectLockRetention < 1000 || s.s3ObjectLockRetention > 36500 * 86_400_000) {
+      p('s3ObjectLockRetention', 'expected a duration from 1s to 36500d');
+    }
+  }
+  if (s.store?.kind === 's3' && s.s3CaFile !== undefined && s.s3Endpoint?.startsWith('https:') !== true) {
+    p('s3CaFile', 'needs an https:// --s3-endpoint');
+  }
   return problems;
+}
+
+/** How long --s3-object-lock-days or --s3-object-lock-retention retains each object, in ms; undefined without Object Lock. */
+export function objectLockRetentionMs(s: Pick<StoreSettings, 's3ObjectLockDays' | 's3ObjectLockRetention'>): number | undefined {
+  return s.s3ObjectLockRetention ?? (s.s3ObjectLockDays === undefined ? undefined : s.s3ObjectLockDays * 86_400_000);
 }

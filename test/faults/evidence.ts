@@ -1,26 +1,14 @@
 /**
  * Everything a case's canary scan reads: the runs' output and log lines, every Event and every
  * other Kubernetes object (Secrets by their metadata only: their data is where values belong),
- * every object key, metadata file and stored byte in s3rver's directory that is not a verified
- * OpenPGP message, and the files the jobs left in TMPDIR.
+ * every object key, metadata and stored byte that is not a verified OpenPGP message (s3rver: its
+ * directory's files; RGW: its objects and their metadata), and the files the jobs left in TMPDIR.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { RESOURCES } from '../emulator/index.js';
 import { encryptedWhereClaimed } from './invariants.js';
-import type { CaseWorld, JobRun } from './lab.js';
-
-const OBJECT_SUFFIX = '._S3rver_object';
-
-function walk(dir: string): string[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
-}
+import { type CaseWorld, type JobRun, walk } from './lab.js';
 
 /** Files under TMPDIR and their modification times, to tell a case's new files from older ones. */
 export function tmpSnapshot(world: CaseWorld): Map<string, number> {
@@ -69,19 +57,15 @@ export async function collectEvidence(
     if (objects.length > 0) sources.push([`${rt.kind} objects${rt.kind === 'Secret' ? ' (metadata)' : ''}`, JSON.stringify(objects)]);
   }
 
-  const bucket = world.lab.bucketDir;
-  const files = walk(bucket);
   const objects: Array<[string, Buffer]> = [];
-  for (const f of files) {
-    const rel = relative(bucket, f);
-    sources.push([`the name of stored file ${rel}`, rel]);
-    const bytes = readFileSync(f);
-    if (rel.endsWith(OBJECT_SUFFIX) && rel.slice(0, -OBJECT_SUFFIX.length).endsWith('.pgp')) {
+  for (const f of await world.lab.storedFiles()) {
+    sources.push([`the name of stored file ${f.name}`, f.name]);
+    if (f.pgpKey !== undefined) {
       // Checked to be an encrypted message below: its bytes are ciphertext.
-      objects.push([rel.slice(0, -OBJECT_SUFFIX.length), bytes]);
+      objects.push([f.pgpKey, f.bytes]);
       continue;
     }
-    sources.push([`stored file ${rel}`, bytes.toString('latin1')]);
+    sources.push([`stored file ${f.name}`, f.bytes.toString('latin1')]);
   }
   const problems = await encryptedWhereClaimed(objects);
 

@@ -1,16 +1,18 @@
 /**
- * The fault lab: what every case of the matrix shares (one s3rver, the OpenPGP key files, a
- * scratch TMPDIR that jobs write their temporary files to) and the world of one case (a fresh
- * Kubernetes emulator, a fresh S3 fault proxy in front of the same s3rver with its bucket reset
- * to a template, and ONE RequestSequence numbering the requests of both servers), plus the two
- * ways of running a job in it: in-process through `runCommand` exactly like the CLI, or as a
- * real child process (`node --import tsx jobs/<job>.ts`) that can be sent real signals.
+ * The fault lab: what every case of the matrix shares (one S3 server, s3rver or Ceph RGW; the
+ * OpenPGP key files; a scratch TMPDIR that jobs write their temporary files to) and the world
+ * of one case (a fresh Kubernetes emulator, a fresh S3 fault proxy in front of the same S3
+ * server with its bucket reset to a template, and ONE RequestSequence numbering the requests
+ * of both servers), plus the two ways of running a job in it: in-process through `runCommand`
+ * exactly like the CLI, or as a real child process (`node --import tsx jobs/<job>.ts`) that can
+ * be sent real signals.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MemorySink, redactor } from '../../shared/log/index.js';
 import { type Command, runCommand } from '../../shared/runtime/command.js';
 import { Shutdown } from '../../shared/runtime/shutdown.js';
@@ -18,7 +20,7 @@ import { createObjectStore, type ObjectStore } from '../../shared/storage/index.
 import { KubeEmulator, RequestSequence } from '../emulator/index.js';
 import { type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
-import { type S3TestServer, startS3Server } from '../support/s3-server.js';
+import { emptyBucket, type S3ServerKind, type S3TestServer, startS3Server } from '../support/s3-server.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const CLUSTER = 'fault-cluster';
@@ -44,6 +46,28 @@ export interface JobRun {
   durationMs: number;
 }
 
+/**
+ * What the store holds, as the canary scan reads it: each object's bytes and metadata, named.
+ * `pgpKey` is set for an object whose key claims an OpenPGP message (`.pgp`): its bytes are
+ * checked to be one instead of scanned.
+ */
+export interface StoredFile {
+  name: string;
+  bytes: Buffer;
+  pgpKey?: string;
+}
+
+/** One object of a saved bucket (RGW templates are kept in memory: a few small objects). */
+interface SavedObject {
+  key: string;
+  bytes: Buffer;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/** s3rver's file for an object's bytes is `<key>._S3rver_object` (metadata beside it). */
+const S3RVER_OBJECT_SUFFIX = '._S3rver_object';
+
 /** A job started as a child process. */
 export interface ChildJob {
   child: ChildProcess;
@@ -55,6 +79,8 @@ export interface ChildJob {
 export class FaultLab {
   private cases = 0;
   private readonly savedTmpdir: string | undefined;
+  /** RGW bucket templates by name. */
+  private readonly templates = new Map<string, SavedObject[]>();
 
   private constructor(
     /** Scratch directory of this matrix run. */
@@ -72,12 +98,16 @@ export class FaultLab {
     this.savedTmpdir = process.env.TMPDIR;
   }
 
-  static async start(): Promise<FaultLab> {
+  /** `server`: the S3 server of every case (RGW: a bucket on this process's shared cluster). @default 's3rver' */
+  static async start(opts: { server?: S3ServerKind } = {}): Promise<FaultLab> {
     const base = tmpdir();
     const root = mkdtempSync(join(base, 'ss-faults-'));
     const tmp = join(root, 'tmp');
     await mkdir(tmp, { recursive: true });
-    const s3 = await startS3Server({ dir: join(root, 's3') });
+    const s3 =
+      opts.server === 'rgw'
+        ? await startS3Server({ server: 'rgw', bucket: `faults-${process.pid}` })
+        : await startS3Server({ dir: join(root, 's3') });
     const keys = join(root, 'keys');
     await mkdir(keys);
     const recipient = await writeTestKeyPair(keys, 'recipient');
@@ -91,24 +121,92 @@ export class FaultLab {
     return lab;
   }
 
-  /** The bucket's directory in s3rver's store (s3rver reads it on every request). */
-  get bucketDir(): string {
-    return join(this.s3.dir, this.s3.bucket);
+  /** Which S3 server the cases run against. */
+  get server(): S3ServerKind {
+    return this.s3.kind;
   }
 
-  /** Copies the bucket as it is now, to start cases from it (see {@link openCase}). */
+  /** s3rver: the bucket's directory in its store (s3rver reads it on every request); undefined for RGW. */
+  get bucketDir(): string | undefined {
+    return this.s3.dir === undefined ? undefined : join(this.s3.dir, this.s3.bucket);
+  }
+
+  /**
+   * Saves the bucket as it is now, to start cases from it (see {@link openCase}); returns the
+   * template's name. s3rver: a copy of its directory; RGW: the objects, read into memory.
+   */
   async saveBucket(name: string): Promise<string> {
+    const bucketDir = this.bucketDir;
+    if (bucketDir === undefined) {
+      const objects: SavedObject[] = [];
+      for (const key of await this.keys()) {
+        const r = await this.s3.client.send(new GetObjectCommand({ Bucket: this.s3.bucket, Key: key }));
+        objects.push({ key, bytes: Buffer.from(await r.Body!.transformToByteArray()), contentType: r.ContentType, metadata: r.Metadata });
+      }
+      this.templates.set(name, objects);
+      return name;
+    }
     const dir = join(this.root, 'templates', name);
     await rm(dir, { recursive: true, force: true });
-    await cp(this.bucketDir, dir, { recursive: true });
+    await cp(bucketDir, dir, { recursive: true });
     return dir;
+  }
+
+  /** Every key in the bucket (RGW), straight from the server. */
+  private async keys(): Promise<string[]> {
+    const keys: string[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const r = await this.s3.client.send(new ListObjectsV2Command({ Bucket: this.s3.bucket, ContinuationToken }));
+      for (const o of r.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
+      ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (ContinuationToken !== undefined);
+    return keys;
+  }
+
+  /** Empties the bucket (objects and open multipart uploads) and fills it from a template. */
+  private async resetBucket(template: string | undefined): Promise<void> {
+    const bucketDir = this.bucketDir;
+    if (bucketDir !== undefined) {
+      await rm(bucketDir, { recursive: true, force: true });
+      if (template === undefined) await mkdir(bucketDir, { recursive: true });
+      else await cp(template, bucketDir, { recursive: true });
+      return;
+    }
+    await emptyBucket(this.s3.client, this.s3.bucket);
+    for (const o of template === undefined ? [] : (this.templates.get(template) ?? [])) {
+      await this.s3.client.send(
+        new PutObjectCommand({ Bucket: this.s3.bucket, Key: o.key, Body: o.bytes, ContentType: o.contentType, Metadata: o.metadata }),
+      );
+    }
+  }
+
+  /** What the store holds, for the canary scan: s3rver's files as they are on disk; RGW's objects and their metadata. */
+  async storedFiles(): Promise<StoredFile[]> {
+    const bucketDir = this.bucketDir;
+    if (bucketDir !== undefined) {
+      return walk(bucketDir).map((f) => {
+        const name = relative(bucketDir, f);
+        const key = name.endsWith(S3RVER_OBJECT_SUFFIX) ? name.slice(0, -S3RVER_OBJECT_SUFFIX.length) : undefined;
+        return { name, bytes: readFileSync(f), ...(key?.endsWith('.pgp') ? { pgpKey: key } : {}) };
+      });
+    }
+    const files: StoredFile[] = [];
+    for (const key of await this.keys()) {
+      const r = await this.s3.client.send(new GetObjectCommand({ Bucket: this.s3.bucket, Key: key }));
+      files.push({ name: key, bytes: Buffer.from(await r.Body!.transformToByteArray()), ...(key.endsWith('.pgp') ? { pgpKey: key } : {}) });
+      const head = await this.s3.client.send(new HeadObjectCommand({ Bucket: this.s3.bucket, Key: key }));
+      files.push({
+        name: `${key} (metadata)`,
+        bytes: Buffer.from(JSON.stringify({ contentType: head.ContentType, metadata: head.Metadata })),
+      });
+    }
+    return files;
   }
 
   /** A fresh world: new emulator and proxy, a new request sequence, the bucket reset to `bucketTemplate` (or emptied). */
   async openCase(bucketTemplate?: string): Promise<CaseWorld> {
-    await rm(this.bucketDir, { recursive: true, force: true });
-    if (bucketTemplate === undefined) await mkdir(this.bucketDir, { recursive: true });
-    else await cp(bucketTemplate, this.bucketDir, { recursive: true });
+    await this.resetBucket(bucketTemplate);
     const dir = join(this.root, 'cases', String(++this.cases));
     await mkdir(dir, { recursive: true });
     const sequence = new RequestSequence();
@@ -128,6 +226,17 @@ export class FaultLab {
     await this.s3.stop();
     await rm(this.root, { recursive: true, force: true });
   }
+}
+
+/** Every file below `dir` (none when it does not exist). */
+export function walk(dir: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
 export class CaseWorld {
@@ -159,7 +268,7 @@ export class CaseWorld {
     ];
   }
 
-  /** The store as the invariant checks read it: straight to s3rver, no faults, not recorded. */
+  /** The store as the invariant checks read it: straight to the S3 server, no faults, not recorded. */
   directStore(): ObjectStore {
     return createObjectStore(this.lab.s3.settings(STORE_PREFIX), { credentials: this.lab.s3.credentials });
   }

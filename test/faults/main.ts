@@ -1,7 +1,7 @@
 /**
- * `npm run faults [-- --job backup --kind k8s-500 --sample N --seed S --case ID]`: runs the
- * fault-injection matrix and prints one row per job and fault kind (cases run, outcomes,
- * invariant violations), then every violation. Exits 1 when there is any. See README.md.
+ * `npm run faults [-- --server rgw --job backup --kind k8s-500 --sample N --seed S --case ID]`:
+ * runs the fault-injection matrix and prints one row per job and fault kind (cases run,
+ * outcomes, invariant violations), then every violation. Exits 1 when there is any. See README.md.
  *
  * `npm run faults -- --bounds`: instead, holds the hostile-input rows to their time and memory
  * limits (bad-input-bounds.ts) and prints each figure against its limit. Exits 1 when a row
@@ -9,11 +9,13 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { S3_SERVERS, type S3ServerKind } from '../support/s3-server.js';
 import { boundsMet, checkBounds, describeMemory, describeResult, describeTime, renderBounds } from './bad-input-bounds.js';
 import { renderTable, runMatrix, violationsOf } from './matrix.js';
 
-const USAGE = `usage: npm run faults -- [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
+const USAGE = `usage: npm run faults -- [--server SERVER] [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
        npm run faults -- --bounds [--quiet]
+  --server  the S3 server behind the fault proxy: s3rver (default) or rgw (a private Ceph RGW; by default only the jobs that use the store)
   --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned, rotate-postgresql
   --kind    only this fault kind (repeatable or comma-separated), e.g. k8s-500, s3-truncated-read, sigkill
   --sample  N cases per job and fault kind, chosen with --seed (default: every case)
@@ -27,6 +29,7 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       options: {
+        server: { type: 'string', default: 's3rver' },
         job: { type: 'string', multiple: true },
         kind: { type: 'string', multiple: true },
         sample: { type: 'string' },
@@ -67,8 +70,13 @@ async function main(): Promise<number> {
     }
     return bounds(progress);
   }
+  if (!(S3_SERVERS as readonly string[]).includes(values.server)) {
+    process.stderr.write(`--server takes one of ${S3_SERVERS.join(', ')}\n${USAGE}\n`);
+    return 2;
+  }
 
   const report = await runMatrix({
+    server: values.server as S3ServerKind,
     jobs,
     kinds,
     caseId,
@@ -88,7 +96,7 @@ async function main(): Promise<number> {
   const violations = violationsOf(report);
   const kindsRun = new Set(report.results.map((r) => r.kind)).size;
   process.stdout.write(
-    `\n${report.results.length} cases, ${kindsRun} fault kinds, ${report.baselines.length} jobs, ${violations.length} invariant violations, wall time ${(report.wallMs / 60_000).toFixed(1)} min\n`,
+    `\n${report.results.length} cases, ${kindsRun} fault kinds, ${report.baselines.length} jobs, against ${report.server}, ${violations.length} invariant violations, wall time ${(report.wallMs / 60_000).toFixed(1)} min\n`,
   );
   if (violations.length > 0) {
     process.stdout.write('\nViolations:\n');

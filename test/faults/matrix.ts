@@ -7,6 +7,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { prng } from '../bench/generate.js';
+import type { S3ServerKind } from '../support/s3-server.js';
 import { collectEvidence, tmpSnapshot } from './evidence.js';
 import { canaryForms, canaryScan, converged, exitAccepted, unexpectedFailure } from './invariants.js';
 import { arm, type FaultKind, KINDS, type KindId } from './kinds.js';
@@ -196,7 +197,9 @@ export function sampleCases(cases: readonly Case[], perJobKind: number, seed: nu
 }
 
 export interface MatrixOptions {
-  /** Only these jobs (scenario names). */
+  /** The S3 server of every case. @default 's3rver' */
+  server?: S3ServerKind;
+  /** Only these jobs (scenario names). With a server other than s3rver: by default only the jobs that use the store. */
   jobs?: readonly string[];
   /** Only these fault kinds. */
   kinds?: readonly string[];
@@ -213,6 +216,7 @@ export interface MatrixOptions {
 }
 
 export interface MatrixReport {
+  server: S3ServerKind;
   baselines: Array<
     Pick<Baseline, 'durationMs' | 'violations'> & {
       job: string;
@@ -229,7 +233,9 @@ export interface MatrixReport {
 /** Runs the matrix: every selected scenario's baseline, then its (sampled) cases. */
 export async function runMatrix(o: MatrixOptions = {}): Promise<MatrixReport> {
   const started = Date.now();
-  const scenarios = SCENARIOS.filter((s) => o.jobs === undefined || o.jobs.includes(s.job));
+  const server = o.server ?? 's3rver';
+  // Rotation never touches the store: against another S3 server only the store's jobs say anything new.
+  const scenarios = SCENARIOS.filter((s) => (o.jobs === undefined ? server === 's3rver' || s.usesStore : o.jobs.includes(s.job)));
   const unknownJobs = (o.jobs ?? []).filter((j) => !SCENARIOS.some((s) => s.job === j));
   if (unknownJobs.length > 0)
     throw new Error(`unknown job(s) ${unknownJobs.join(', ')} (known: ${SCENARIOS.map((s) => s.job).join(', ')})`);
@@ -237,8 +243,8 @@ export async function runMatrix(o: MatrixOptions = {}): Promise<MatrixReport> {
   const unknownKinds = (o.kinds ?? []).filter((k) => !KINDS.some((x) => x.id === k));
   if (unknownKinds.length > 0)
     throw new Error(`unknown fault kind(s) ${unknownKinds.join(', ')} (known: ${KINDS.map((k) => k.id).join(', ')})`);
-  const lab = await FaultLab.start();
-  const report: MatrixReport = { baselines: [], results: [], wallMs: 0 };
+  const lab = await FaultLab.start({ server });
+  const report: MatrixReport = { server, baselines: [], results: [], wallMs: 0 };
   try {
     const plan: Array<[Baseline, Case[]]> = [];
     for (const scenario of scenarios) {

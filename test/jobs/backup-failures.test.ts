@@ -301,7 +301,9 @@ describe('jobs/backup (failures)', function () {
     // The S3 server's own directory holds exactly the stored objects; scan it raw too.
     const walk = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
-    for (const f of walk(h.s3.dir)) scanned.push([`s3 file ${f}`, readFileSync(f).toString('latin1')]);
+    const s3Dir = h.s3.dir;
+    assert.ok(s3Dir, 'the harness runs s3rver, whose directory holds the stored objects');
+    for (const f of walk(s3Dir)) scanned.push([`s3 file ${f}`, readFileSync(f).toString('latin1')]);
     assert.ok(scanned.length > 6);
     for (const [where, text] of scanned) {
       for (const form of forms) assert.ok(!text.includes(form), `${form} found in ${where}`);

@@ -1,7 +1,8 @@
 /**
- * End-to-end harness for job tests: a Kubernetes API emulator, a real S3 server (s3rver), test
- * OpenPGP keys on disk, and a way to run any command through the same `runCommand` path the
- * CLI and CronJobs use, capturing stdout, stderr and log lines.
+ * End-to-end harness for job tests: a Kubernetes API emulator, a real S3 server (s3rver, or a
+ * bucket on the shared Ceph RGW with `{ s3: 'rgw' }`), test OpenPGP keys on disk, and a way to
+ * run any command through the same `runCommand` path the CLI and CronJobs use, capturing
+ * stdout, stderr and log lines.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import type { Clock } from '../../shared/runtime/clock.js';
 import type { Command } from '../../shared/runtime/command.js';
 import type { Shutdown } from '../../shared/runtime/shutdown.js';
 import { type EmulatorOptions, KubeEmulator } from '../emulator/index.js';
-import { type S3TestServer, startS3Server } from './s3-server.js';
+import { type S3ServerKind, type S3ServerOptions, type S3TestServer, startS3Server } from './s3-server.js';
 
 /** Files of one test key pair. The passphrase is an obvious test value. */
 export interface TestKeyFiles {
@@ -83,10 +84,19 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { emulator?: EmulatorOptions; keys?: boolean } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    emulator?: EmulatorOptions;
+    keys?: boolean;
+    /** Which S3 server the jobs use (call `requireS3Server` first for `rgw`). @default 's3rver' */
+    s3?: S3ServerKind;
+    /** The bucket's kind on RGW (versioned, Object Lock). */
+    bucketOptions?: S3ServerOptions['bucketOptions'];
+  } = {},
+): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'ss-harness-'));
   const emulator = await KubeEmulator.start({ rolloutDelayMs: 5, ...opts.emulator });
-  const s3 = await startS3Server();
+  const s3 = await startS3Server({ server: opts.s3, bucketOptions: opts.bucketOptions });
   const kubeconfig = join(dir, 'kubeconfig');
   await emulator.writeKubeconfig(kubeconfig);
   await emulator.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'secret-steward' } }]);

@@ -30,6 +30,7 @@ export function backupArgs(world: CaseWorld): string[] {
 
 export const backupScenario: Scenario<SecretView[]> = {
   job: 'backup',
+  usesStore: true,
   description: '8 shop Secrets + 6 x 900 KiB in 2 segments (the first a 2-part multipart upload), signed index',
   script: 'jobs/backup.ts',
   command: async () => (await import('../../../jobs/backup.js')).backupCommand,

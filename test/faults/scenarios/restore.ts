@@ -35,6 +35,7 @@ function preRestoreArgs(world: Parameters<typeof readKeyArgs>[0]): string[] {
 
 export const restoreScenario: Scenario<Seeded> = {
   job: 'restore',
+  usesStore: true,
   description: 'overwrite restore of the shop backup: 1 Secret missing, 1 changed (pre-restore backup), 6 unchanged',
   script: 'jobs/restore.ts',
   command: async () => (await import('../../../jobs/restore.js')).restoreCommand,

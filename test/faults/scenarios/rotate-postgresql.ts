@@ -65,6 +65,7 @@ interface Seeded {
 
 export const rotatePostgresqlScenario: Scenario<Seeded> = {
   job: 'rotate-postgresql',
+  usesStore: false,
   description: 'in-place rotation of shop/db through the postgresql backend (single-user, real PostgreSQL), a consuming Deployment',
   script: 'jobs/rotate.ts',
   command: async () => (await import('../../../jobs/rotate.js')).rotateCommand,

@@ -203,6 +203,7 @@ const ORIGINAL_DB = {
 export const rotateInPlaceScenario: Scenario<Seeded> = {
   ...common,
   job: 'rotate-in-place',
+  usesStore: false,
   description: 'in-place rotation of shop/db (password + URL template), 2 consuming Deployments',
   async seed(world) {
     const policy =
@@ -241,6 +242,7 @@ const ORIGINAL_KEYS = { API_KEY: 'second-key-value-CANARY-91ab', REGION: 'eu-wes
 export const rotateVersionedScenario: Scenario<Seeded> = {
   ...common,
   job: 'rotate-versioned',
+  usesStore: false,
   description: 'versioned rotation of shop/keys-v2 (keepVersions 2), a Deployment (envFrom) and a CronJob (env)',
   async seed(world) {
     const policy = 'maxAge: 30d\nstrategy: versioned\nkeepVersions: 2\nkeys: { API_KEY: token }\nrollout: { waitReady: 20s }';

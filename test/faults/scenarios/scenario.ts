@@ -25,6 +25,8 @@ export type Phase = 'after-fault' | 'after-rerun';
 export interface Scenario<T = unknown> {
   /** The job column of the table: `backup`, `rotate-in-place`, ... */
   job: string;
+  /** The job reads or writes the backup store: a matrix against another S3 server (`--server rgw`) runs these. */
+  usesStore: boolean;
   description: string;
   /** Entrypoint of the job for child-process runs (SIGTERM/SIGKILL), relative to the repository. */
   script: string;
@@ -144,7 +146,7 @@ export async function storedKeys(world: CaseWorld): Promise<string[]> {
   return keys;
 }
 
-/** Multipart uploads in s3rver's bucket and those the proxy saw created and never closed. */
+/** Multipart uploads in the S3 server's bucket and those the proxy saw created and never closed. */
 export async function openUploads(world: CaseWorld): Promise<{ inStore: Array<{ key: string }>; onTheWire: Array<{ key: string }> }> {
   return { inStore: await world.lab.s3.listMultipartUploads(), onTheWire: world.proxy.openUploads() };
 }

@@ -30,6 +30,7 @@ function drillObjects(world: CaseWorld): string[] {
 
 export const verifyRestoreScenario: Scenario<SecretView[]> = {
   job: 'verify-restore',
+  usesStore: true,
   description: 'drill of the shop backup (3 segments, 7 Secrets) in batches of 4, signed report',
   script: 'jobs/verify-restore.ts',
   command: async () => (await import('../../../jobs/verify-restore.js')).verifyRestoreCommand,

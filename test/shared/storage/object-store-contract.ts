@@ -20,6 +20,17 @@ export interface ContractSubject {
   listOrderIsServers?: boolean;
 }
 
+/** What an implementation under test has, known when the tests are defined (tests it lacks are not defined). */
+export interface ContractTraits {
+  /** Object versions are listed (not s3rver: its own test says what it answers instead). @default true */
+  versions?: boolean;
+  /**
+   * The ETag `head` returns for a multipart upload: S3's `<md5 of the parts' MD5s>-<parts>`, or
+   * the MD5 of the whole object (s3rver). Undefined: `head` has no ETag (the file store).
+   */
+  multipartEtag?: 'parts' | 'whole-object-md5';
+}
+
 /** Compares keys as S3 does: by their UTF-8 bytes. */
 export function utf8Order(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -29,6 +40,22 @@ export const MIB = 1024 * 1024;
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function md5Hex(bytes: Uint8Array): string {
+  return createHash('md5').update(bytes).digest('hex');
+}
+
+/** S3's ETag of a multipart upload: the MD5 of the parts' binary MD5s, a dash, the part count. */
+export function multipartEtag(body: Uint8Array, partSize: number): string {
+  const digests: Buffer[] = [];
+  for (let at = 0; at < body.length; at += partSize)
+    digests.push(
+      createHash('md5')
+        .update(body.subarray(at, at + partSize))
+        .digest(),
+    );
+  return `${md5Hex(Buffer.concat(digests))}-${digests.length}`;
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so big bodies need no storage. */
@@ -97,7 +124,7 @@ async function rejectsWithKind(p: Promise<unknown>, kind: StorageError['kind']):
  * The behaviour every ObjectStore must have, run against each implementation so that code
  * tested on the file store behaves the same on S3.
  */
-export function objectStoreContract(makeSubject: () => Promise<ContractSubject>): void {
+export function objectStoreContract(makeSubject: () => Promise<ContractSubject>, traits: ContractTraits = {}): void {
   let subject: ContractSubject;
   let store: ObjectStore;
 
@@ -281,6 +308,86 @@ export function objectStoreContract(makeSubject: () => Promise<ContractSubject>)
       await store.delete([]);
     });
   });
+
+  describe('versions, deletes with outcomes and Object Lock status (without versioning or locks)', () => {
+    if (traits.versions !== false)
+      it('listVersions shows each object once, as its latest version, id null', async () => {
+        await store.put('v/a', Buffer.from('aa'));
+        await store.put('v/b/c', Buffer.from('ccc'));
+        await store.put('w', Buffer.from('w'));
+
+        const versions = await collect(store.listVersions('v/'));
+
+        assert.deepEqual(
+          versions.map(({ key, versionId, isLatest, deleteMarker, size }) => ({ key, versionId, isLatest, deleteMarker, size })),
+          [
+            { key: 'v/a', versionId: 'null', isLatest: true, deleteMarker: false, size: 2 },
+            { key: 'v/b/c', versionId: 'null', isLatest: true, deleteMarker: false, size: 3 },
+          ],
+        );
+        assert.ok(versions.every((v) => v.lastModified instanceof Date));
+      });
+
+    it('deleteObjects reports every target, missing and repeated ones included, and the keys are gone', async () => {
+      await store.put('d/1', Buffer.from('1'));
+      await store.put('d/2', Buffer.from('2'));
+
+      const outcomes = await store.deleteObjects([
+        { key: 'd/1' },
+        { key: 'd/2', versionId: 'null' },
+        { key: 'd/1' },
+        { key: 'never/existed' },
+      ]);
+
+      assert.deepEqual(
+        outcomes.map((o) => [o.key, o.versionId, o.status]),
+        [
+          ['d/1', undefined, 'deleted'],
+          ['d/2', 'null', 'deleted'],
+          ['never/existed', undefined, 'deleted'],
+        ],
+      );
+      assert.deepEqual(await collect(store.list('')), []);
+      assert.deepEqual(await store.deleteObjects([]), []);
+    });
+
+    it('lockStatus is {} for an unlocked object and undefined for a missing one', async () => {
+      await store.put('l/x', Buffer.from('x'));
+
+      assert.deepEqual(await store.lockStatus('l/x'), {});
+      assert.equal(await store.lockStatus('l/missing'), undefined);
+    });
+
+    it('has no warnings when no setting asked for anything', async () => {
+      await store.put('plain', Buffer.from('x'));
+
+      assert.deepEqual(store.warnings(), []);
+    });
+
+    it('rejects a bad key in deleteObjects, lockStatus and a bad listVersions prefix before sending anything', async () => {
+      await rejectsWithKind(store.deleteObjects([{ key: 'fine' }, { key: '../escape' }]), 'other');
+      await rejectsWithKind(store.lockStatus('a//b'), 'other');
+      await rejectsWithKind(collect(store.listVersions('../')), 'other');
+    });
+  });
+
+  if (traits.multipartEtag !== undefined)
+    describe('ETag (S3 stores)', () => {
+      it(`head returns the store's ETag without quotes: the MD5 of a simple upload, ${traits.multipartEtag === 'parts' ? 'the multipart form' : 'the MD5 of the whole object'} for parts`, async function () {
+        this.timeout(60_000);
+        const small = Buffer.from('small object');
+        const big = patternBytes(2 * subject.partSize + 1000, 11);
+
+        await store.put('etag/small', small);
+        await store.put('etag/big', big);
+
+        assert.equal((await store.head('etag/small'))?.etag, md5Hex(small));
+        assert.equal(
+          (await store.head('etag/big'))?.etag,
+          traits.multipartEtag === 'parts' ? multipartEtag(big, subject.partSize) : md5Hex(big),
+        );
+      });
+    });
 
   describe('more than 1000 keys (one S3 listing page)', () => {
     it('lists, lists prefixes and deletes 1050 keys across pages', async function () {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { renderHelp } from '../../../shared/config/help.js';
 import { parseSettings } from '../../../shared/config/parse.js';
 import { ConfigError } from '../../../shared/errors/index.js';
-import { parseStoreUrl, type StoreSettings, storeSettings, validateStoreSettings } from '../../../shared/storage/store-settings.js';
+import {
+  objectLockRetentionMs,
+  parseStoreUrl,
+  type StoreSettings,
+  storeSettings,
+  validateStoreSettings,
+} from '../../../shared/storage/store-settings.js';
 
 function parse(argv: string[], env: NodeJS.ProcessEnv = {}): StoreSettings {
   return parseSettings(storeSettings, argv, env, { validate: validateStoreSettings }).settings;
@@ -98,6 +104,7 @@ describe('shared/storage/store-settings', () => {
       const s = parse([], {
         SECRET_STEWARD_STORE: 's3://bucket/p',
         SECRET_STEWARD_S3_ENDPOINT: 'https://minio.storage.svc:9000/',
+        SECRET_STEWARD_S3_CA_FILE: '/etc/secret-steward/store-ca.pem',
         SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
         SECRET_STEWARD_S3_CHECKSUM: 'when-supported',
         SECRET_STEWARD_S3_SSE: 'aws:kms',
@@ -112,6 +119,7 @@ describe('shared/storage/store-settings', () => {
       assert.deepEqual(s, {
         store: { kind: 's3', bucket: 'bucket', prefix: 'p' },
         s3Endpoint: 'https://minio.storage.svc:9000',
+        s3CaFile: '/etc/secret-steward/store-ca.pem',
         s3Region: 'us-east-1',
         s3ForcePathStyle: true,
         s3Checksum: 'when-supported',
@@ -120,6 +128,8 @@ describe('shared/storage/store-settings', () => {
         s3StorageClass: 'STANDARD_IA',
         s3ObjectLockMode: 'GOVERNANCE',
         s3ObjectLockDays: 30,
+        // The days' alternative: giving both is refused (below).
+        s3ObjectLockRetention: undefined,
         s3PartSize: 64,
         s3MaxAttempts: 3,
       });
@@ -191,6 +201,35 @@ describe('shared/storage/store-settings', () => {
         expected: [['--s3-object-lock-mode', /needs --s3-object-lock-days/]],
       },
       {
+        name: 'an Object Lock retention without a mode',
+        argv: ['--store', 's3://bucket', '--s3-object-lock-retention', '90s'],
+        expected: [['--s3-object-lock-retention', /needs --s3-object-lock-mode/]],
+      },
+      {
+        name: 'Object Lock days and a retention both',
+        argv: [
+          '--store',
+          's3://bucket',
+          '--s3-object-lock-mode',
+          'GOVERNANCE',
+          '--s3-object-lock-days',
+          '7',
+          '--s3-object-lock-retention',
+          '7d',
+        ],
+        expected: [['--s3-object-lock-retention', /either --s3-object-lock-days or --s3-object-lock-retention, not both/]],
+      },
+      {
+        name: 'an Object Lock retention under a second',
+        argv: ['--store', 's3://bucket', '--s3-object-lock-mode', 'GOVERNANCE', '--s3-object-lock-retention', '500ms'],
+        expected: [['--s3-object-lock-retention', /from 1s to 36500d/]],
+      },
+      {
+        name: 'a CA file without an https:// endpoint',
+        argv: ['--store', 's3://bucket', '--s3-endpoint', 'http://rgw:7480', '--s3-ca-file', '/etc/ca.pem'],
+        expected: [['--s3-ca-file', /needs an https:\/\/ --s3-endpoint/]],
+      },
+      {
         name: 'Object Lock days without a mode',
         argv: ['--store', 's3://bucket', '--s3-object-lock-days', '7'],
         expected: [['--s3-object-lock-days', /needs --s3-object-lock-mode/]],
@@ -219,6 +258,24 @@ describe('shared/storage/store-settings', () => {
           ['--s3-object-lock-mode', /only to an s3:\/\/ --store/],
           ['--s3-object-lock-days', /only to an s3:\/\/ --store/],
           ['--s3-force-path-style', /only to an s3:\/\/ --store/],
+        ],
+      },
+      {
+        name: 'the newer S3-only settings with a file store',
+        argv: [
+          '--store',
+          'file:///var/backups',
+          '--s3-ca-file',
+          '/etc/ca.pem',
+          '--s3-object-lock-mode',
+          'GOVERNANCE',
+          '--s3-object-lock-retention',
+          '1d',
+        ],
+        expected: [
+          ['--s3-ca-file', /only to an s3:\/\/ --store/],
+          ['--s3-object-lock-mode', /only to an s3:\/\/ --store/],
+          ['--s3-object-lock-retention', /only to an s3:\/\/ --store/],
         ],
       },
     ];
@@ -250,6 +307,27 @@ describe('shared/storage/store-settings', () => {
       ]);
 
       assert.equal(s.s3ObjectLockDays, 35);
+      assert.equal(objectLockRetentionMs(s), 35 * 86_400_000);
+    });
+
+    it('accepts an Object Lock retention as a duration (seconds for tests) and a CA file for an https:// endpoint', () => {
+      const s = parse([
+        '--store',
+        's3://bucket',
+        '--s3-endpoint',
+        'https://rgw.storage.svc:7443',
+        '--s3-ca-file',
+        '/etc/secret-steward/store-ca.pem',
+        '--s3-object-lock-mode',
+        'COMPLIANCE',
+        '--s3-object-lock-retention',
+        '90s',
+      ]);
+
+      assert.equal(s.s3ObjectLockRetention, 90_000);
+      assert.equal(objectLockRetentionMs(s), 90_000);
+      assert.equal(s.s3CaFile, '/etc/secret-steward/store-ca.pem');
+      assert.equal(objectLockRetentionMs(parse(['--store', 's3://bucket'])), undefined);
     });
   });
 
