@@ -188,6 +188,7 @@ async function maybePrune(s: BackupSettings, ctx: CommandContext, deps: Retentio
       {
         deletedBackups: r.deletedBackups,
         deletedBytes: r.deletedBytes,
+        keptByStore: r.keptByStore.map((k) => `${k.id}: ${k.reason}`),
         kept: r.decisions.filter((d) => d.keep).length,
         unauthenticated: r.unauthenticated.filter((u) => !u.inProgress).length,
       },

@@ -69,6 +69,7 @@ async function deleteNamed(s: PruneSettings, ctx: CommandContext, deps: Retentio
         ['BACKUP', 'ACTION', 'WHY'],
         [
           ...r.deleted.map((d) => [d.id, s.dryRun ? 'delete (dry run)' : `deleted (${d.objects} objects)`, d.problem]),
+          ...r.keptByStore.map((k) => [k.id, k.sealKept ? 'kept by the store' : 'partly deleted', k.reason]),
           ...r.refused.map((d) => [d.id, 'refused', d.why]),
         ],
       ),
@@ -82,12 +83,19 @@ function print(s: PruneSettings, ctx: CommandContext, r: PruneResult): void {
     ctx.io.stdout.write(`${JSON.stringify({ dryRun: s.dryRun, ...r }, null, 2)}\n`);
     return;
   }
-  const action = (keep: boolean) => (keep ? 'keep' : r.refused !== undefined ? 'keep (refused)' : s.dryRun ? 'delete (dry run)' : 'delete');
+  const keptBy = new Map(r.keptByStore.map((k) => [k.id, k]));
+  const action = (id: string, keep: boolean) => {
+    if (keep) return 'keep';
+    if (r.refused !== undefined) return 'keep (refused)';
+    if (s.dryRun) return 'delete (dry run)';
+    const kept = keptBy.get(id);
+    return kept === undefined ? 'deleted' : kept.sealKept ? 'kept by the store' : 'partly deleted';
+  };
   ctx.io.stdout.write(
     renderTable(
       ['BACKUP', 'KIND', 'ACTION', 'WHY'],
       [
-        ...r.decisions.map((d) => [d.id, d.kind, action(d.keep), d.reasons.join('; ')]),
+        ...r.decisions.map((d) => [d.id, d.kind, action(d.id, d.keep), d.reasons.join('; ')]),
         ...r.unauthenticated.map((u) => [
           u.id,
           '-',
@@ -98,11 +106,13 @@ function print(s: PruneSettings, ctx: CommandContext, r: PruneResult): void {
     ),
   );
   const deleting = r.decisions.filter((d) => !d.keep).length;
-  const verb = s.dryRun ? 'would delete' : 'deleted';
   if (r.refused !== undefined) ctx.io.stdout.write(`Refused: ${r.refused}\n`);
+  else if (s.dryRun)
+    ctx.io.stdout.write(`Dry run: nothing deleted. Kept ${r.decisions.length - deleting}, would delete ${deleting} backup(s).\n`);
   else {
     ctx.io.stdout.write(
-      `${s.dryRun ? 'Dry run: nothing deleted. ' : ''}Kept ${r.decisions.length - deleting}, ${verb} ${deleting} backup(s)${s.dryRun ? '' : ` (${formatBytes(r.deletedBytes)})`}.\n`,
+      `Kept ${r.decisions.length - deleting}, deleted ${r.deletedBackups} backup(s) (${formatBytes(r.deletedBytes)})` +
+        `${r.keptByStore.length > 0 ? `; the store kept ${r.keptByStore.length} that retention would delete (a later run deletes them once it lets go)` : ''}.\n`,
     );
   }
   const reported = r.unauthenticated.filter((u) => !u.inProgress);

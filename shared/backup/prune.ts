@@ -1,7 +1,7 @@
 import { formatDuration } from '../config/options.js';
 import { InterruptedError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { ObjectStore } from '../storage/index.js';
+import { type DeleteTarget, type ObjectStore, StorageError } from '../storage/index.js';
 import { authenticatedBackups, type Catalogue, isAmbiguous, mayBeInProgress, problemOf } from './backup-catalog.js';
 import type { BackupLayout } from './backup-layout.js';
 import { applyRetention, deletionShareProblem, type PreRestorePolicy, type RetentionDecision, type RetentionPolicy } from './retention.js';
@@ -16,6 +16,26 @@ export interface UnauthenticatedBackup {
   inProgress?: boolean;
 }
 
+/**
+ * What the store would not delete of a backup: an Object Lock that has not expired (reported as
+ * kept by the store's lock until its retain-until date), a legal hold, or a refusal (no
+ * permission to delete object versions). Nothing is lost and nothing is claimed deleted; a later
+ * run deletes it once the store lets it.
+ */
+export interface KeptByStore {
+  id: string;
+  /** Object versions the store refused to delete. */
+  objects: number;
+  /** The seal is among them: the backup is whole, authenticated and still counted. */
+  sealKept: boolean;
+  /** The latest retain-until among the locked versions, when the store said. */
+  retainUntil?: string;
+  lockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  legalHold?: boolean;
+  /** `kept by the store's lock until <time>`, or the store's refusal. */
+  reason: string;
+}
+
 export interface PruneResult {
   /** One per authenticated backup, newest first. */
   decisions: RetentionDecision[];
@@ -27,6 +47,8 @@ export interface PruneResult {
   deletedBackups: number;
   deletedObjects: number;
   deletedBytes: number;
+  /** Backups (or parts of them) retention wanted gone and the store kept. */
+  keptByStore: KeptByStore[];
 }
 
 export interface PruneOptions {
@@ -103,6 +125,7 @@ export async function pruneBackups(
     deletedBackups: 0,
     deletedObjects: 0,
     deletedBytes: 0,
+    keptByStore: [],
   };
   if (isAmbiguous(catalogue)) {
     result.refused = `backups of ${catalogue.clusterUids.length} clusters are sealed under this cluster name (kube-system UIDs ${catalogue.clusterUids.join(', ')}): set --cluster-uid; nothing was deleted`;
@@ -119,11 +142,28 @@ export async function pruneBackups(
   for (const d of decisions) {
     if (d.keep) continue;
     o.checkpoint?.();
-    const deleted = await deleteBackup(store, layout, d.id, o.inFlight, o.log);
+    const deletion = await deleteBackup(store, layout, d.id, o.inFlight, o.log);
+    result.deletedObjects += deletion.objects;
+    if (deletion.kept !== undefined) {
+      result.keptByStore.push(deletion.kept);
+      d.reasons.push(deletion.kept.sealKept ? `not deleted: ${deletion.kept.reason}` : `partly deleted: ${deletion.kept.reason}`);
+      o.log.warn(
+        {
+          backupId: d.id,
+          kind: d.kind,
+          deletedObjects: deletion.objects,
+          keptObjects: deletion.kept.objects,
+          reason: deletion.kept.reason,
+        },
+        deletion.kept.sealKept
+          ? 'backup not deleted: the store keeps it; a later run deletes it'
+          : 'backup partly deleted: the store keeps some of its objects; a later run deletes them',
+      );
+      continue;
+    }
     result.deletedBackups++;
-    result.deletedObjects += deleted;
     result.deletedBytes += sizes.get(d.id) ?? 0;
-    o.log.info({ backupId: d.id, kind: d.kind, objects: deleted, reason: d.reasons.join('; ') }, 'backup deleted by retention');
+    o.log.info({ backupId: d.id, kind: d.kind, objects: deletion.objects, reason: d.reasons.join('; ') }, 'backup deleted by retention');
   }
   return result;
 }
@@ -142,9 +182,20 @@ export function unauthenticatedOf(catalogue: Catalogue, now: Date, graceMs: numb
   });
 }
 
+/** What {@link deleteBackup} did: versions removed, and what the store kept. */
+interface BackupDeletion {
+  objects: number;
+  kept?: KeptByStore;
+}
+
 /**
- * Deletes every object of backup `id`, seal first, noting the deletion on the Lease while it
- * runs. Returns how many objects it removed.
+ * Deletes backup `id`: every VERSION of every object under its prefix (and any delete marker),
+ * by version id, so that on a versioned or Object Lock bucket the data goes too, not just out of
+ * sight behind a delete marker. The seal goes first and alone: when the store keeps it (an
+ * Object Lock that has not expired), nothing else is touched and the backup stays whole and
+ * authenticated. The seal is written last, so its lock ends last: once it can go, the rest can.
+ * Notes the deletion on the Lease while it runs, and leaves the note when something was kept
+ * after the seal went, so that the next run finishes the job.
  */
 async function deleteBackup(
   store: ObjectStore,
@@ -152,15 +203,81 @@ async function deleteBackup(
   id: string,
   inFlight: PruneOptions['inFlight'],
   log?: Logger,
-): Promise<number> {
+): Promise<BackupDeletion> {
   await noteBestEffort(inFlight, pruneNote(id), log);
-  const keys: string[] = [];
-  for await (const obj of store.list(layout.backupPrefix(id))) keys.push(obj.key);
-  const first = [layout.sealKey(id), layout.indexKey(id)].filter((k) => keys.includes(k));
-  for (const k of first) await store.delete([k]);
-  await store.delete(keys.filter((k) => !first.includes(k)));
-  await noteBestEffort(inFlight, undefined, log);
-  return keys.length;
+  const targets = await versionsUnder(store, layout.backupPrefix(id));
+  const sealKey = layout.sealKey(id);
+  const indexKey = layout.indexKey(id);
+  const groups = [
+    targets.filter((t) => t.key === sealKey),
+    targets.filter((t) => t.key === indexKey),
+    targets.filter((t) => t.key !== sealKey && t.key !== indexKey),
+  ];
+  let objects = 0;
+  const refused: StorageError[] = [];
+  let sealKept = false;
+  for (const [n, group] of groups.entries()) {
+    if (group.length === 0) continue;
+    for (const outcome of await store.deleteObjects(group)) {
+      if (outcome.status === 'deleted') objects++;
+      else refused.push(outcome.error);
+    }
+    if (n === 0 && refused.length > 0) {
+      sealKept = true;
+      break;
+    }
+  }
+  if (refused.length === 0 || sealKept) await noteBestEffort(inFlight, undefined, log);
+  return refused.length === 0 ? { objects } : { objects, kept: keptByStore(id, refused, sealKept) };
+}
+
+/**
+ * Every version under `prefix` as a delete target. A store that keeps no versions and does not
+ * implement the listing (s3rver answers 405) has one current version per key: its keys.
+ */
+async function versionsUnder(store: ObjectStore, prefix: string): Promise<DeleteTarget[]> {
+  const targets: DeleteTarget[] = [];
+  try {
+    for await (const v of store.listVersions(prefix)) targets.push({ key: v.key, versionId: v.versionId });
+    return targets;
+  } catch (e) {
+    if (!(e instanceof StorageError) || !versionsUnsupported(e)) throw e;
+  }
+  for await (const o of store.list(prefix)) targets.push({ key: o.key });
+  return targets;
+}
+
+function versionsUnsupported(e: StorageError): boolean {
+  return (
+    e.operation === 'listVersions' && (e.status === 405 || e.status === 501 || e.code === 'NotImplemented' || e.code === 'MethodNotAllowed')
+  );
+}
+
+/** What the store's refusals say, as one report: the latest lock, or the first refusal. */
+function keptByStore(id: string, refused: readonly StorageError[], sealKept: boolean): KeptByStore {
+  const locked = refused.filter((e) => e.kind === 'locked');
+  const until = locked
+    .map((e) => e.retainUntil)
+    .filter((d): d is Date => d !== undefined)
+    .sort((a, b) => b.getTime() - a.getTime())[0];
+  const legalHold = locked.some((e) => e.legalHold === true);
+  const mode = locked.find((e) => e.lockMode !== undefined)?.lockMode;
+  const reason =
+    locked.length === 0
+      ? `the store refused to delete ${refused.length} object version(s): ${refused[0].message}`
+      : legalHold && until === undefined
+        ? `kept by the store's legal hold on ${locked.length} object version(s), until someone lifts it`
+        : `kept by the store's lock${mode ? ` (${mode})` : ''} until ${until?.toISOString() ?? 'a time the store did not say'}` +
+          `${legalHold ? ' and a legal hold' : ''}`;
+  return {
+    id,
+    objects: refused.length,
+    sealKept,
+    ...(until ? { retainUntil: until.toISOString() } : {}),
+    ...(mode ? { lockMode: mode } : {}),
+    ...(legalHold ? { legalHold } : {}),
+    reason,
+  };
 }
 
 /**
@@ -189,8 +306,14 @@ export async function finishAbandonedDeletion(
   const id = prunedIdOf(note);
   if (id === undefined || layout.backupIdOf(layout.backupPrefix(id)) !== id) return;
   try {
-    const objects = await deleteBackup(store, layout, id, undefined);
-    log.warn({ backupId: id, deletedObjects: objects }, 'finished deleting a backup that an earlier, killed run was pruning');
+    const { objects, kept } = await deleteBackup(store, layout, id, undefined);
+    if (kept === undefined)
+      log.warn({ backupId: id, deletedObjects: objects }, 'finished deleting a backup that an earlier, killed run was pruning');
+    else
+      log.warn(
+        { backupId: id, deletedObjects: objects, keptObjects: kept.objects, reason: kept.reason },
+        'could not finish deleting a backup that an earlier run was pruning: the store keeps part of it; it is reported as unsealed',
+      );
   } catch (e) {
     log.warn({ backupId: id, err: e }, 'could not finish deleting a backup that an earlier run was pruning; it is reported as unsealed');
   }
@@ -207,10 +330,15 @@ export async function deleteUnauthenticated(
   catalogue: Catalogue,
   ids: readonly string[],
   o: { dryRun: boolean; log: Logger },
-): Promise<{ deleted: { id: string; objects: number; problem: string }[]; refused: { id: string; why: string }[] }> {
+): Promise<{
+  deleted: { id: string; objects: number; problem: string }[];
+  refused: { id: string; why: string }[];
+  keptByStore: KeptByStore[];
+}> {
   const byId = new Map(catalogue.entries.map((e) => [e.id, e]));
   const deleted: { id: string; objects: number; problem: string }[] = [];
   const refused: { id: string; why: string }[] = [];
+  const kept: KeptByStore[] = [];
   for (const id of ids) {
     const e = byId.get(id);
     if (e === undefined) {
@@ -222,9 +350,21 @@ export async function deleteUnauthenticated(
       refused.push({ id, why: 'it is an authenticated backup: retention decides about it' });
       continue;
     }
-    const objects = o.dryRun ? e.objects.size : await deleteBackup(store, layout, id, undefined);
-    if (!o.dryRun) o.log.warn({ backupId: id, objects, problem }, 'unauthenticated backup deleted on request');
-    deleted.push({ id, objects, problem });
+    if (o.dryRun) {
+      deleted.push({ id, objects: e.objects.size, problem });
+      continue;
+    }
+    const deletion = await deleteBackup(store, layout, id, undefined);
+    if (deletion.kept !== undefined) {
+      kept.push(deletion.kept);
+      o.log.warn(
+        { backupId: id, deletedObjects: deletion.objects, reason: deletion.kept.reason },
+        'unauthenticated backup not (wholly) deleted',
+      );
+      continue;
+    }
+    o.log.warn({ backupId: id, objects: deletion.objects, problem }, 'unauthenticated backup deleted on request');
+    deleted.push({ id, objects: deletion.objects, problem });
   }
-  return { deleted, refused };
+  return { deleted, refused, keptByStore: kept };
 }

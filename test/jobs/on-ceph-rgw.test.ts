@@ -145,7 +145,15 @@ describe('jobs against Ceph RGW', function () {
     const older = (await backup('prune')).id;
     const newer = (await backup('prune')).id;
 
-    const r = await h.run(pruneCommand, [...h.baseArgs('prune'), '--trusted-signer-key', h.signer.publicKey, '--keep-last', '1', '--output', 'json']);
+    const r = await h.run(pruneCommand, [
+      ...h.baseArgs('prune'),
+      '--trusted-signer-key',
+      h.signer.publicKey,
+      '--keep-last',
+      '1',
+      '--output',
+      'json',
+    ]);
 
     assert.equal(r.code, 0, failure(r));
     assert.equal(JSON.parse(r.stdout).deletedBackups, 1);
@@ -203,6 +211,147 @@ describe('jobs against Ceph RGW', function () {
       locked = await startS3Server({ server: 'rgw', bucketOptions: { objectLock: true } });
     });
     after(async () => locked?.stop());
+
+    const lockedArgs = (prefix: string) => [
+      '--kubeconfig',
+      h.kubeconfig,
+      ...locked.args(prefix),
+      '--cluster-name',
+      CLUSTER,
+      '--lock-namespace',
+      'secret-steward',
+    ];
+    const prune = (prefix: string, extra: string[] = []) =>
+      h.run(pruneCommand, [
+        ...lockedArgs(prefix),
+        '--trusted-signer-key',
+        h.signer.publicKey,
+        '--keep-last',
+        '1',
+        '--output',
+        'json',
+        ...extra,
+      ]);
+    const listed = async (prefix: string) => {
+      const r = await h.run(listBackupsCommand, [
+        ...locked.args(prefix),
+        '--cluster-name',
+        CLUSTER,
+        '--trusted-signer-key',
+        h.signer.publicKey,
+        '--output',
+        'json',
+      ]);
+      assert.equal(r.code, 0, failure(r));
+      return new Map((JSON.parse(r.stdout) as { backups: { id: string; status: string }[] }).backups.map((b) => [b.id, b.status]));
+    };
+    const versionsOf = async (store: ObjectStore, prefix: string) => {
+      const versions = [];
+      for await (const v of store.listVersions(prefix)) versions.push(v);
+      return versions;
+    };
+    interface PruneJson {
+      deletedBackups: number;
+      keptByStore: { id: string; sealKept: boolean; lockMode?: string; retainUntil?: string; reason: string }[];
+      decisions: { id: string; keep: boolean; reasons: string[] }[];
+    }
+
+    it("GOVERNANCE: prune reports the backup retention wants gone as kept by the store's lock, deletes nothing of it, and exits 0", async () => {
+      const lock = ['--s3-object-lock-mode', 'GOVERNANCE', '--s3-object-lock-retention', '1h'];
+      const older = (await backup('gov', lock, lockedArgs('gov'))).id;
+      const newer = (await backup('gov', lock, lockedArgs('gov'))).id;
+      const store = createObjectStore(locked.settings('gov'));
+      const before = await versionsOf(store, `${CLUSTER}/backups/${older}/`);
+
+      const r = await prune('gov');
+
+      assert.equal(r.code, 0, failure(r));
+      const out = JSON.parse(r.stdout) as PruneJson;
+      assert.equal(out.deletedBackups, 0);
+      assert.deepEqual(
+        out.keptByStore.map((k) => [k.id, k.sealKept, k.lockMode]),
+        [[older, true, 'GOVERNANCE']],
+      );
+      assert.match(out.keptByStore[0].reason, /^kept by the store's lock \(GOVERNANCE\) until \d{4}-/);
+      assert.match(out.decisions.find((d) => d.id === older)!.reasons.join('; '), /not deleted: kept by the store's lock/);
+      assert.deepEqual(await versionsOf(store, `${CLUSTER}/backups/${older}/`), before);
+      assert.deepEqual(
+        await listed('gov'),
+        new Map([
+          [newer, 'sealed'],
+          [older, 'sealed'],
+        ]),
+      );
+      // Leave nothing held for an hour.
+      const all = (await versionsOf(store, '')).map((v) => ({ key: v.key, versionId: v.versionId }));
+      assert.deepEqual(
+        (await store.deleteObjects(all, { bypassGovernanceRetention: true })).filter((o) => o.status !== 'deleted'),
+        [],
+      );
+    });
+
+    it("COMPLIANCE: the backup survives prune and an attacker's deletes, a delete marker only hides it, and once the lock expires prune deletes every version", async function () {
+      this.timeout(240_000);
+      const retentionSeconds = 20;
+      const lock = ['--s3-object-lock-mode', 'COMPLIANCE', '--s3-object-lock-retention', `${retentionSeconds}s`];
+      const older = (await backup('comp', lock, lockedArgs('comp'))).id;
+      const newer = (await backup('comp', lock, lockedArgs('comp'))).id;
+      const store = createObjectStore(locked.settings('comp'));
+      const olderPrefix = `${CLUSTER}/backups/${older}/`;
+      const stored = await versionsOf(store, olderPrefix);
+      assert.ok(stored.length >= 3, JSON.stringify(stored));
+
+      // Retention wants the older backup gone: the store keeps it, and prune says so.
+      const first = await prune('comp');
+      assert.equal(first.code, 0, failure(first));
+      const kept = (JSON.parse(first.stdout) as PruneJson).keptByStore;
+      assert.deepEqual(
+        kept.map((k) => [k.id, k.sealKept, k.lockMode]),
+        [[older, true, 'COMPLIANCE']],
+      );
+      const retainUntil = Date.parse(kept[0].retainUntil!);
+      assert.ok(retainUntil > Date.now(), kept[0].retainUntil);
+
+      // The attacker's credential deletes every version by id: each is refused by the lock.
+      const attack = await store.deleteObjects(stored.map((v) => ({ key: v.key, versionId: v.versionId })));
+      assert.deepEqual(
+        attack.map((o) => (o.status === 'kept' ? o.error.kind : o.status)),
+        stored.map(() => 'locked'),
+      );
+      // A delete without a version id is not refused: it adds a delete marker over the seal. The
+      // backup is then not authenticated (its seal is out of sight), reported, and never used ...
+      const [marker] = await store.deleteObjects([{ key: `${olderPrefix}seal.json.asc` }]);
+      assert.equal(marker.status === 'deleted' && marker.deleteMarker, true);
+      assert.match((await listed('comp')).get(older) ?? '', /^unsealed: an index without a seal/);
+      // ... but no data went: every version is still there, and removing the marker brings it back.
+      const withMarker = await versionsOf(store, olderPrefix);
+      assert.deepEqual(
+        withMarker.filter((v) => !v.deleteMarker).map((v) => v.versionId),
+        stored.map((v) => v.versionId),
+      );
+      const markers = withMarker.filter((v) => v.deleteMarker).map((v) => ({ key: v.key, versionId: v.versionId }));
+      assert.deepEqual(
+        (await store.deleteObjects(markers)).map((o) => o.status),
+        ['deleted'],
+      );
+      assert.deepEqual(
+        await listed('comp'),
+        new Map([
+          [newer, 'sealed'],
+          [older, 'sealed'],
+        ]),
+      );
+
+      // Once the lock has expired, the next prune deletes every version of the older backup.
+      const wait = retainUntil + 1500 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const later = await prune('comp');
+      assert.equal(later.code, 0, failure(later));
+      const out = JSON.parse(later.stdout) as PruneJson;
+      assert.deepEqual([out.deletedBackups, out.keptByStore], [1, []]);
+      assert.deepEqual(await versionsOf(store, olderPrefix), []);
+      assert.deepEqual(await listed('comp'), new Map([[newer, 'sealed']]));
+    });
 
     it('--s3-object-lock-mode GOVERNANCE --s3-object-lock-retention 1h: every object of the backup is retained', async () => {
       const args = ['--kubeconfig', h.kubeconfig, ...locked.args('bk'), '--cluster-name', CLUSTER, '--lock-namespace', 'secret-steward'];

@@ -3,6 +3,7 @@ import { readCatalogue } from '../../../shared/backup/backup-catalog.js';
 import { deleteUnauthenticated, finishAbandonedDeletion, pruneBackups, pruneNote } from '../../../shared/backup/prune.js';
 import type { RetentionPolicy } from '../../../shared/backup/retention.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
+import { type DeleteOutcome, type DeleteTarget, type ObjectStore, StorageError } from '../../../shared/storage/index.js';
 import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
@@ -169,5 +170,100 @@ describe('shared/backup/prune', function () {
     const left = await b.keys_();
     assert.ok(!left.some((k) => k.includes(victim)));
     assert.ok(left.includes(b.layout.sealKey(other)));
+  });
+
+  /**
+   * The bucket as an Object Lock bucket would answer: deletes of `lockedKeys` are refused with
+   * kind `locked` and a retain-until date, everything else deleted.
+   */
+  function lockedStore(lockedKeys: (key: string) => boolean, retainUntil: Date): ObjectStore {
+    const real = b.store;
+    return new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop !== 'deleteObjects') return Reflect.get(target, prop, receiver);
+        return async (targets: readonly DeleteTarget[]): Promise<DeleteOutcome[]> => {
+          const out: DeleteOutcome[] = [];
+          for (const t of targets) {
+            if (lockedKeys(t.key)) {
+              const error = new StorageError({
+                kind: 'locked',
+                operation: 'deleteObjects',
+                location: `${real.location}/${t.key}`,
+                detail: 'AccessDenied (Object Lock)',
+                lockMode: 'COMPLIANCE',
+                retainUntil,
+              });
+              out.push({ ...t, status: 'kept', error });
+            } else out.push(...(await real.deleteObjects([t])));
+          }
+          return out;
+        };
+      },
+    });
+  }
+
+  const pruneWith = async (store: ObjectStore, inFlight?: { record(note: string | undefined): Promise<void> }) =>
+    pruneBackups(
+      store,
+      b.layout,
+      await readCatalogue(store, b.layout, b.trust(NOW)),
+      { last: 1 },
+      {
+        now: NOW,
+        dryRun: false,
+        log: createLogger({ sink }),
+        preRestore: { within: 30 * DAY },
+        maxDeleteShare: 1,
+        ...(inFlight ? { inFlight } : {}),
+      },
+    );
+
+  it("a locked seal: nothing of the backup is deleted, it is reported kept by the store's lock until its date, and the run does not fail", async () => {
+    const [older, newer] = await dailyBackups(2);
+    const until = new Date('2026-12-20T00:00:00Z');
+    const before = await b.keys_();
+
+    const r = await pruneWith(lockedStore((k) => k === b.layout.sealKey(older), until));
+
+    assert.equal(r.refused, undefined);
+    assert.equal(r.deletedBackups, 0);
+    assert.deepEqual(r.keptByStore, [
+      {
+        id: older,
+        objects: 1,
+        sealKept: true,
+        retainUntil: until.toISOString(),
+        lockMode: 'COMPLIANCE',
+        reason: "kept by the store's lock (COMPLIANCE) until 2026-12-20T00:00:00.000Z",
+      },
+    ]);
+    assert.deepEqual(await b.keys_(), before);
+    assert.match(r.decisions.find((d) => d.id === older)?.reasons.join('; ') ?? '', /not deleted: kept by the store's lock/);
+    assert.equal(r.decisions.find((d) => d.id === newer)?.keep, true);
+  });
+
+  it('a locked segment after the seal went: the rest is deleted, the run says partly, and the Lease note stays for the next run', async () => {
+    const [older] = await dailyBackups(2);
+    const notes: (string | undefined)[] = [];
+    const segment = (k: string) => k.startsWith(b.layout.backupPrefix(older)) && k.includes('segment-');
+
+    const r = await pruneWith(lockedStore(segment, new Date('2026-12-08T00:00:00Z')), { record: async (n) => void notes.push(n) });
+
+    assert.equal(r.deletedBackups, 0);
+    assert.deepEqual(
+      r.keptByStore.map((k) => [k.id, k.sealKept]),
+      [[older, false]],
+    );
+    assert.match(r.decisions.find((d) => d.id === older)?.reasons.join('; ') ?? '', /partly deleted: kept by the store's lock/);
+    const left = (await b.keys_()).filter((k) => k.startsWith(b.layout.backupPrefix(older)));
+    assert.ok(left.length > 0 && left.every(segment), JSON.stringify(left));
+    assert.deepEqual(notes, [pruneNote(older)]);
+
+    // The lock gone, the next run finishes from the note.
+    await finishAbandonedDeletion(notes.at(-1), b.store, b.layout, createLogger({ sink }));
+    assert.deepEqual(
+      (await b.keys_()).filter((k) => k.startsWith(b.layout.backupPrefix(older))),
+      [],
+    );
   });
 });
