@@ -135,7 +135,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       action: 'Backup',
     });
     await pushBackupMetrics(s, ctx, result);
-    const pruneCode = await maybePrune(
+    const pruned = await maybePrune(
       s,
       ctx,
       {
@@ -151,8 +151,13 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       },
       result.backupId,
     );
-    printSummary(s.output, ctx, result);
-    return pruneCode;
+    const warnings = store.warnings();
+    printSummary(s.output, ctx, {
+      ...result,
+      ...(pruned.retention ? { retention: pruned.retention } : {}),
+      ...(warnings.length > 0 ? { warnings: [...warnings] } : {}),
+    });
+    return pruned.code;
   });
 }
 
@@ -176,29 +181,46 @@ async function previousBackup(
   return { id: latest.id, secrets: latest.seal.totals.secrets };
 }
 
-async function maybePrune(s: BackupSettings, ctx: CommandContext, deps: RetentionPassDeps, written: string): Promise<ExitCodeValue> {
-  if (isEmptyPolicy(retentionPolicyOf(s))) return ExitCode.Success;
+/** What backup's retention did, for its result: counts, and what the store kept. */
+export interface RetentionSummary {
+  deletedBackups: number;
+  deletedBytes: number;
+  kept: number;
+  /** Backups retention would delete that the store keeps (an Object Lock), with why. */
+  keptByStore: string[];
+  /** Objects under the prefix that are not authenticated backups (reported, left alone). */
+  unauthenticated: number;
+  /** Why nothing was deleted, when retention refused. */
+  refused?: string;
+}
+
+async function maybePrune(
+  s: BackupSettings,
+  ctx: CommandContext,
+  deps: RetentionPassDeps,
+  written: string,
+): Promise<{ code: ExitCodeValue; retention?: RetentionSummary }> {
+  if (isEmptyPolicy(retentionPolicyOf(s))) return { code: ExitCode.Success };
   try {
     const r = await retentionPass(deps, s, {
       dryRun: false,
       protect: new Map([[written, 'written by this run']]),
       incompleteGraceMs: s.incompleteGrace,
     });
-    ctx.log.info(
-      {
-        deletedBackups: r.deletedBackups,
-        deletedBytes: r.deletedBytes,
-        keptByStore: r.keptByStore.map((k) => `${k.id}: ${k.reason}`),
-        kept: r.decisions.filter((d) => d.keep).length,
-        unauthenticated: r.unauthenticated.filter((u) => !u.inProgress).length,
-      },
-      'retention applied',
-    );
-    return r.refused === undefined ? ExitCode.Success : ExitCode.Failed;
+    const retention: RetentionSummary = {
+      deletedBackups: r.deletedBackups,
+      deletedBytes: r.deletedBytes,
+      kept: r.decisions.filter((d) => d.keep).length,
+      keptByStore: r.keptByStore.map((k) => `${k.id}: ${k.reason}`),
+      unauthenticated: r.unauthenticated.filter((u) => !u.inProgress).length,
+      ...(r.refused !== undefined ? { refused: r.refused } : {}),
+    };
+    ctx.log.info(retention, 'retention applied');
+    return { code: r.refused === undefined ? ExitCode.Success : ExitCode.Failed, retention };
   } catch (e) {
     // The backup itself is complete; a failed prune is reported but does not undo it.
     ctx.log.error({ err: e }, 'retention failed after a successful backup');
-    return exitCodeFor(e) === ExitCode.Interrupted ? ExitCode.Interrupted : ExitCode.Failed;
+    return { code: exitCodeFor(e) === ExitCode.Interrupted ? ExitCode.Interrupted : ExitCode.Failed };
   }
 }
 
@@ -220,14 +242,35 @@ async function pushBackupMetrics(s: BackupSettings, ctx: CommandContext, r: Back
   await pushMetrics(s.pushgateway, 'secret-steward-backup', { cluster: s.clusterName }, samples, ctx.log);
 }
 
-function printSummary(output: 'text' | 'json', ctx: CommandContext, r: BackupResult): void {
+/**
+ * The run's result: the backup, what retention did (when a policy is set), and what the store
+ * was asked for and did not confirm (`--s3-sse`, Object Lock), so that no report claims it.
+ */
+function printSummary(
+  output: 'text' | 'json',
+  ctx: CommandContext,
+  r: BackupResult & { retention?: RetentionSummary; warnings?: string[] },
+): void {
   if (output === 'json') {
     ctx.io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     return;
   }
-  ctx.io.stdout.write(
+  const lines = [
     `Backup ${r.backupId} complete: ${r.secrets} Secrets from ${Object.keys(r.perNamespace).length} namespaces in ${r.segments} segment(s), ` +
-      `${formatBytes(r.storedBytes)} stored (${formatBytes(r.plaintextBytes)} before compression and encryption), ${(r.durationMs / 1000).toFixed(1)}s.\n` +
-      `Location: ${r.location}\n`,
-  );
+      `${formatBytes(r.storedBytes)} stored (${formatBytes(r.plaintextBytes)} before compression and encryption), ${(r.durationMs / 1000).toFixed(1)}s.`,
+    `Location: ${r.location}`,
+  ];
+  const t = r.retention;
+  if (t !== undefined) {
+    lines.push(
+      t.refused !== undefined
+        ? `Retention refused to delete: ${t.refused}`
+        : `Retention: kept ${t.kept}, deleted ${t.deletedBackups} backup(s) (${formatBytes(t.deletedBytes)}).`,
+    );
+    for (const k of t.keptByStore) lines.push(`Retention: not deleted, ${k}`);
+    if (t.unauthenticated > 0)
+      lines.push(`Retention: ${t.unauthenticated} backup id(s) under the prefix are not authenticated: left alone (see list-backups).`);
+  }
+  for (const w of r.warnings ?? []) lines.push(`Warning: ${w}`);
+  ctx.io.stdout.write(`${lines.join('\n')}\n`);
 }

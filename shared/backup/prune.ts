@@ -205,7 +205,7 @@ async function deleteBackup(
   log?: Logger,
 ): Promise<BackupDeletion> {
   await noteBestEffort(inFlight, pruneNote(id), log);
-  const targets = await versionsUnder(store, layout.backupPrefix(id));
+  const targets = await versionsUnder(store, layout.backupPrefix(id), log);
   const sealKey = layout.sealKey(id);
   const indexKey = layout.indexKey(id);
   const groups = [
@@ -214,13 +214,16 @@ async function deleteBackup(
     targets.filter((t) => t.key !== sealKey && t.key !== indexKey),
   ];
   let objects = 0;
+  let hidden = 0;
   const refused: StorageError[] = [];
   let sealKept = false;
   for (const [n, group] of groups.entries()) {
     if (group.length === 0) continue;
     for (const outcome of await store.deleteObjects(group)) {
-      if (outcome.status === 'deleted') objects++;
-      else refused.push(outcome.error);
+      if (outcome.status === 'kept') refused.push(outcome.error);
+      // A key deleted without its version id on a versioned bucket: a marker, the data stays.
+      else if (outcome.versionId === undefined && outcome.deleteMarker === true) hidden++;
+      else objects++;
     }
     if (n === 0 && refused.length > 0) {
       sealKept = true;
@@ -228,29 +231,42 @@ async function deleteBackup(
     }
   }
   if (refused.length === 0 || sealKept) await noteBestEffort(inFlight, undefined, log);
-  return refused.length === 0 ? { objects } : { objects, kept: keptByStore(id, refused, sealKept) };
+  if (refused.length > 0) return { objects, kept: keptByStore(id, refused, sealKept) };
+  if (hidden > 0) {
+    return {
+      objects,
+      kept: {
+        id,
+        objects: hidden,
+        sealKept: false,
+        reason: `hidden behind ${hidden} delete marker(s), not deleted: the bucket keeps versions and the store's credential may not list them (s3:ListBucketVersions, s3:DeleteObjectVersion)`,
+      },
+    };
+  }
+  return { objects };
 }
 
 /**
  * Every version under `prefix` as a delete target. A store that keeps no versions and does not
- * implement the listing (s3rver answers 405) has one current version per key: its keys.
+ * implement the listing (s3rver answers 405) has one current version per key: its keys. So
+ * does a credential without s3:ListBucketVersions (a policy from before 0.2.0), with a warning:
+ * on a versioned bucket its deletes only add delete markers, which {@link deleteBackup} reports.
  */
-async function versionsUnder(store: ObjectStore, prefix: string): Promise<DeleteTarget[]> {
+async function versionsUnder(store: ObjectStore, prefix: string, log?: Logger): Promise<DeleteTarget[]> {
   const targets: DeleteTarget[] = [];
   try {
     for await (const v of store.listVersions(prefix)) targets.push({ key: v.key, versionId: v.versionId });
     return targets;
   } catch (e) {
-    if (!(e instanceof StorageError) || !versionsUnsupported(e)) throw e;
+    if (!(e instanceof StorageError) || e.operation !== 'listVersions') throw e;
+    const unsupported = e.status === 405 || e.status === 501 || e.code === 'NotImplemented' || e.code === 'MethodNotAllowed';
+    if (!unsupported && e.kind !== 'access-denied') throw e;
+    if (e.kind === 'access-denied')
+      log?.warn({ err: e }, 'cannot list object versions (s3:ListBucketVersions): deleting current versions only');
+    targets.length = 0;
   }
   for await (const o of store.list(prefix)) targets.push({ key: o.key });
   return targets;
-}
-
-function versionsUnsupported(e: StorageError): boolean {
-  return (
-    e.operation === 'listVersions' && (e.status === 405 || e.status === 501 || e.code === 'NotImplemented' || e.code === 'MethodNotAllowed')
-  );
 }
 
 /** What the store's refusals say, as one report: the latest lock, or the first refusal. */

@@ -132,6 +132,8 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
       print(s.output, ctx, report, message);
       throw e;
     }
+    // What the store was asked for on the pre-restore backup and did not confirm (--s3-sse, Object Lock).
+    report.warnings.push(...store.warnings());
     const failed = incomplete(report);
     await events.record({
       subject,

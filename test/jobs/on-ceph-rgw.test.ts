@@ -189,6 +189,7 @@ describe('jobs against Ceph RGW', function () {
     assert.equal(warnings.length, 1, failure(run));
     assert.equal(warnings[0].store, `s3://${h.s3.bucket}/aes`);
     assert.match(String(warnings[0].msg), /accepted --s3-sse AES256 but neither its answer to the upload nor HeadObject confirms/);
+    assert.deepEqual(JSON.parse(run.stdout).warnings, [warnings[0].msg]);
   });
 
   it('backup over HTTPS with --s3-ca-file (the gateway’s self-signed certificate)', async () => {

@@ -323,7 +323,7 @@ describe('jobs: the bucket is not trusted (attack table, docs/threat-model.md)',
     return { backup, list, status, drill };
   }
 
-  it('control: in a clean bucket, retention deletes the two oldest backups and every command is content', async () => {
+  it('control: in a clean bucket, retention deletes the three oldest backups, says so, and every command is content', async () => {
     const w = await realBackups('clean');
 
     const r = await nextDay(w);
@@ -334,6 +334,17 @@ describe('jobs: the bucket is not trusted (attack table, docs/threat-model.md)',
       w.real.map((id) => left.has(w.layout.sealKey(id))),
       [false, false, false, true, true],
       'keep-daily 3 keeps the new backup and the two before it',
+    );
+    const { retention } = JSON.parse(r.backup.stdout) as { retention: Record<string, unknown> };
+    assert.deepEqual(
+      { ...retention, deletedBytes: (retention.deletedBytes as number) > 0 },
+      {
+        deletedBackups: 3,
+        deletedBytes: true,
+        kept: 3,
+        keptByStore: [],
+        unauthenticated: 0,
+      },
     );
     assert.equal(r.list.code, 0);
     assert.equal(r.status.code, 0, r.status.stdout);

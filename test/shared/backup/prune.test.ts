@@ -266,4 +266,38 @@ describe('shared/backup/prune', function () {
       [],
     );
   });
+
+  it('without s3:ListBucketVersions on a versioned bucket: deletes by key, and reports the delete markers as hidden, not deleted', async () => {
+    const [older] = await dailyBackups(2);
+    const real = b.store;
+    const versioned = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'listVersions')
+          // biome-ignore lint/correctness/useYield: it refuses before the first version, as S3 does
+          return async function* () {
+            throw new StorageError({
+              kind: 'access-denied',
+              operation: 'listVersions',
+              location: real.location,
+              status: 403,
+              detail: 'AccessDenied',
+            });
+          };
+        if (prop === 'deleteObjects')
+          return async (targets: readonly DeleteTarget[]): Promise<DeleteOutcome[]> =>
+            targets.map((t) => ({ ...t, status: 'deleted', ...(t.versionId === undefined ? { deleteMarker: true } : {}) }));
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+
+    const r = await pruneWith(versioned);
+
+    assert.equal(r.deletedBackups, 0);
+    assert.deepEqual(
+      r.keptByStore.map((k) => [k.id, k.sealKept]),
+      [[older, false]],
+    );
+    assert.match(r.keptByStore[0].reason, /^hidden behind \d+ delete marker\(s\), not deleted: .*s3:ListBucketVersions/);
+    assert.ok(sink.records().some((x) => /cannot list object versions/.test(String(x.msg))));
+  });
 });
