@@ -9,12 +9,13 @@ import { fixedClock } from '../../shared/runtime/clock.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import { backupKeyArgs, createDrillNamespace, drillSigningArgs, readKeyArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
+import { requireS3Server, S3_SERVERS } from '../support/s3-server.js';
 import { writeBackup } from '../support/write-backup.js';
 
 /**
  * The attack table of the untrusted-store issue, end to end: the real commands against the
- * Kubernetes emulator and a real S3 server (s3rver). Each row starts from five real daily
- * backups, lets an attacker who can put objects into the bucket (docs/threat-model.md T1; T2
+ * Kubernetes emulator and each S3 server of the tests (s3rver, and Ceph's RADOS Gateway). Each
+ * row starts from five real daily backups, lets an attacker who can put objects into the bucket (docs/threat-model.md T1; T2
  * for the rows that delete) do one thing, then runs the next scheduled backup with retention,
  * list-backups, status and a drill, and compares the bucket before and after: no authenticated
  * backup is lost beyond what retention deletes in a clean bucket, nothing the attacker put is
@@ -246,155 +247,160 @@ function writeTo(w: World) {
   return { store: w.store, layout: w.layout, recipient: w.h.recipient, signer: w.h.signer, log: createLogger({ sink: new MemorySink() }) };
 }
 
-describe('jobs: the bucket is not trusted (attack table, docs/threat-model.md)', function () {
-  this.timeout(300_000);
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-    createDrillNamespace(h);
-    seedMany(h, 6, 'apps');
-  });
-  after(async () => h?.stop());
+for (const server of S3_SERVERS) {
+  describe(`jobs: the bucket is not trusted (attack table, docs/threat-model.md; against ${server})`, function () {
+    this.timeout(300_000);
+    let h: Harness;
+    before(async function () {
+      requireS3Server(this, server);
+      h = await startHarness({ s3: server });
+      createDrillNamespace(h);
+      seedMany(h, 6, 'apps');
+    });
+    after(async () => h?.stop());
 
-  const unauthenticatedEvents = () =>
-    (h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; count?: number }>)
-      .filter((e) => e.reason === 'UnauthenticatedBackups')
-      .reduce((n, e) => n + (e.count ?? 1), 0);
+    const unauthenticatedEvents = () =>
+      (h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; count?: number }>)
+        .filter((e) => e.reason === 'UnauthenticatedBackups')
+        .reduce((n, e) => n + (e.count ?? 1), 0);
 
-  async function keys(w: World): Promise<Set<string>> {
-    const out = new Set<string>();
-    for await (const o of w.store.list('')) out.add(o.key);
-    return out;
-  }
-
-  async function realBackups(prefix: string): Promise<World> {
-    const layout = new BackupLayout(CLUSTER);
-    const store = createObjectStore(h.s3.settings(prefix));
-    const real: string[] = [];
-    for (let d = 0; d < 5; d++) {
-      const r = await h.run(backupCommand, [...h.baseArgs(prefix), ...backupKeyArgs(h), '--output', 'json'], { clock: fixedClock(at(d)) });
-      assert.equal(r.code, 0, r.stderr);
-      real.push(JSON.parse(r.stdout).backupId);
+    async function keys(w: World): Promise<Set<string>> {
+      const out = new Set<string>();
+      for await (const o of w.store.list('')) out.add(o.key);
+      return out;
     }
-    const drill = await h.run(
-      verifyRestoreCommand,
-      [...h.baseArgs(prefix), ...readKeyArgs(h), ...drillSigningArgs(h), '--drill-namespace', 'secret-steward-drill'],
-      {
-        clock: fixedClock(at(4.05)),
-      },
-    );
-    assert.equal(drill.code, 0, drill.stdout);
-    return { h, store, layout, prefix, real };
-  }
 
-  /** The next scheduled backup with retention, then what an operator would look at. */
-  async function nextDay(w: World): Promise<Runs> {
-    const clock = () => ({ clock: fixedClock(at(5)) });
-    const trust = ['--trusted-signer-key', h.signer.publicKey, '--pre-restore-signer-key', h.preRestoreSigner.publicKey];
-    const backup = await h.run(backupCommand, [...h.baseArgs(w.prefix), ...backupKeyArgs(h), ...KEEP, '--output', 'json'], clock());
-    const list = await h.run(
-      listBackupsCommand,
-      [...h.s3.args(w.prefix), '--cluster-name', CLUSTER, ...trust, '--drill-signer-key', h.drillSigner.publicKey, '--output', 'json'],
-      clock(),
-    );
-    const status = await h.run(
-      statusCommand,
-      [
-        '--kubeconfig',
-        h.kubeconfig,
-        ...h.s3.args(w.prefix),
-        '--cluster-name',
-        CLUSTER,
-        ...trust,
-        '--drill-signer-key',
-        h.drillSigner.publicKey,
-        '--backup-schedule',
-        '0 3 * * *',
-        '--output',
-        'json',
-      ],
-      clock(),
-    );
-    const drill = await h.run(
-      verifyRestoreCommand,
-      [...h.baseArgs(w.prefix), ...readKeyArgs(h), '--drill-namespace', 'secret-steward-drill', '--output', 'json'],
-      clock(),
-    );
-    return { backup, list, status, drill };
-  }
+    async function realBackups(prefix: string): Promise<World> {
+      const layout = new BackupLayout(CLUSTER);
+      const store = createObjectStore(h.s3.settings(prefix));
+      const real: string[] = [];
+      for (let d = 0; d < 5; d++) {
+        const r = await h.run(backupCommand, [...h.baseArgs(prefix), ...backupKeyArgs(h), '--output', 'json'], {
+          clock: fixedClock(at(d)),
+        });
+        assert.equal(r.code, 0, r.stderr);
+        real.push(JSON.parse(r.stdout).backupId);
+      }
+      const drill = await h.run(
+        verifyRestoreCommand,
+        [...h.baseArgs(prefix), ...readKeyArgs(h), ...drillSigningArgs(h), '--drill-namespace', 'secret-steward-drill'],
+        {
+          clock: fixedClock(at(4.05)),
+        },
+      );
+      assert.equal(drill.code, 0, drill.stdout);
+      return { h, store, layout, prefix, real };
+    }
 
-  it('control: in a clean bucket, retention deletes the three oldest backups, says so, and every command is content', async () => {
-    const w = await realBackups('clean');
+    /** The next scheduled backup with retention, then what an operator would look at. */
+    async function nextDay(w: World): Promise<Runs> {
+      const clock = () => ({ clock: fixedClock(at(5)) });
+      const trust = ['--trusted-signer-key', h.signer.publicKey, '--pre-restore-signer-key', h.preRestoreSigner.publicKey];
+      const backup = await h.run(backupCommand, [...h.baseArgs(w.prefix), ...backupKeyArgs(h), ...KEEP, '--output', 'json'], clock());
+      const list = await h.run(
+        listBackupsCommand,
+        [...h.s3.args(w.prefix), '--cluster-name', CLUSTER, ...trust, '--drill-signer-key', h.drillSigner.publicKey, '--output', 'json'],
+        clock(),
+      );
+      const status = await h.run(
+        statusCommand,
+        [
+          '--kubeconfig',
+          h.kubeconfig,
+          ...h.s3.args(w.prefix),
+          '--cluster-name',
+          CLUSTER,
+          ...trust,
+          '--drill-signer-key',
+          h.drillSigner.publicKey,
+          '--backup-schedule',
+          '0 3 * * *',
+          '--output',
+          'json',
+        ],
+        clock(),
+      );
+      const drill = await h.run(
+        verifyRestoreCommand,
+        [...h.baseArgs(w.prefix), ...readKeyArgs(h), '--drill-namespace', 'secret-steward-drill', '--output', 'json'],
+        clock(),
+      );
+      return { backup, list, status, drill };
+    }
 
-    const r = await nextDay(w);
-
-    assert.equal(r.backup.code, 0, r.backup.stderr);
-    const left = await keys(w);
-    assert.deepEqual(
-      w.real.map((id) => left.has(w.layout.sealKey(id))),
-      [false, false, false, true, true],
-      'keep-daily 3 keeps the new backup and the two before it',
-    );
-    const { retention } = JSON.parse(r.backup.stdout) as { retention: Record<string, unknown> };
-    assert.deepEqual(
-      { ...retention, deletedBytes: (retention.deletedBytes as number) > 0 },
-      {
-        deletedBackups: 3,
-        deletedBytes: true,
-        kept: 3,
-        keptByStore: [],
-        unauthenticated: 0,
-      },
-    );
-    assert.equal(r.list.code, 0);
-    assert.equal(r.status.code, 0, r.status.stdout);
-    assert.equal(r.drill.code, 0, r.drill.stdout);
-  });
-
-  for (const [i, row] of ROWS.entries()) {
-    it(`${row.threat}: ${row.name}: no authenticated backup lost, the planted objects left alone, ${row.reported ? 'reported' : 'nothing to report'}`, async () => {
-      const w = await realBackups(`row${i}`);
-      await row.attack(w);
-      const before = await keys(w);
-      const spoiled = row.spoiled?.(w) ?? [];
-      const eventsBefore = unauthenticatedEvents();
+    it('control: in a clean bucket, retention deletes the three oldest backups, says so, and every command is content', async () => {
+      const w = await realBackups('clean');
 
       const r = await nextDay(w);
 
-      assert.equal(r.backup.code, 0, `backup carries on: ${r.backup.stderr}`);
-      const after = await keys(w);
-      const newBackup = JSON.parse(r.backup.stdout).backupId as string;
-      // Exactly what retention deletes in the clean bucket (the three oldest real ones), except
-      // what the attack spoiled: that is kept, and reported.
-      const deleted = [...before].filter((k) => !after.has(k));
-      const expectedGone = w.real.slice(0, 3).filter((id) => !spoiled.includes(id));
+      assert.equal(r.backup.code, 0, r.backup.stderr);
+      const left = await keys(w);
       assert.deepEqual(
-        [...new Set(deleted.map((k) => w.layout.backupIdOf(k)))].sort(),
-        expectedGone.sort(),
-        'only the real backups a clean run deletes',
+        w.real.map((id) => left.has(w.layout.sealKey(id))),
+        [false, false, false, true, true],
+        'keep-daily 3 keeps the new backup and the two before it',
       );
-      for (const id of spoiled)
-        assert.ok(
-          [...after].some((k) => k.startsWith(w.layout.backupPrefix(id))),
-          `${id} is kept`,
-        );
-      const added = [...after].filter((k) => !before.has(k));
-      assert.ok(
-        added.every((k) => k.startsWith(w.layout.backupPrefix(newBackup)) || k.includes('/reports/')),
-        `nothing but the new backup and drill reports was written: ${added.join(', ')}`,
+      const { retention } = JSON.parse(r.backup.stdout) as { retention: Record<string, unknown> };
+      assert.deepEqual(
+        { ...retention, deletedBytes: (retention.deletedBytes as number) > 0 },
+        {
+          deletedBackups: 3,
+          deletedBytes: true,
+          kept: 3,
+          keptByStore: [],
+          unauthenticated: 0,
+        },
       );
-      const listed = new Map((JSON.parse(r.list.stdout).backups as { id: string; status: string }[]).map((b) => [b.id, b.status]));
-      for (const [id, status] of Object.entries(row.listed?.(w) ?? {}))
-        assert.match(listed.get(id) ?? '(not listed)', status, `list-backups on ${id}`);
-      if (row.reported) {
-        assert.equal(r.status.code, 1, r.status.stdout);
-        assert.equal(r.drill.code, 1, r.drill.stdout);
-        assert.ok(unauthenticatedEvents() > eventsBefore, 'backup recorded an Event about it');
-      } else {
-        assert.equal(r.status.code, 0, r.status.stdout);
-        assert.equal(r.drill.code, 0, r.drill.stdout);
-      }
-      row.then?.(w, r);
+      assert.equal(r.list.code, 0);
+      assert.equal(r.status.code, 0, r.status.stdout);
+      assert.equal(r.drill.code, 0, r.drill.stdout);
     });
-  }
-});
+
+    for (const [i, row] of ROWS.entries()) {
+      it(`${row.threat}: ${row.name}: no authenticated backup lost, the planted objects left alone, ${row.reported ? 'reported' : 'nothing to report'}`, async () => {
+        const w = await realBackups(`row${i}`);
+        await row.attack(w);
+        const before = await keys(w);
+        const spoiled = row.spoiled?.(w) ?? [];
+        const eventsBefore = unauthenticatedEvents();
+
+        const r = await nextDay(w);
+
+        assert.equal(r.backup.code, 0, `backup carries on: ${r.backup.stderr}`);
+        const after = await keys(w);
+        const newBackup = JSON.parse(r.backup.stdout).backupId as string;
+        // Exactly what retention deletes in the clean bucket (the three oldest real ones), except
+        // what the attack spoiled: that is kept, and reported.
+        const deleted = [...before].filter((k) => !after.has(k));
+        const expectedGone = w.real.slice(0, 3).filter((id) => !spoiled.includes(id));
+        assert.deepEqual(
+          [...new Set(deleted.map((k) => w.layout.backupIdOf(k)))].sort(),
+          expectedGone.sort(),
+          'only the real backups a clean run deletes',
+        );
+        for (const id of spoiled)
+          assert.ok(
+            [...after].some((k) => k.startsWith(w.layout.backupPrefix(id))),
+            `${id} is kept`,
+          );
+        const added = [...after].filter((k) => !before.has(k));
+        assert.ok(
+          added.every((k) => k.startsWith(w.layout.backupPrefix(newBackup)) || k.includes('/reports/')),
+          `nothing but the new backup and drill reports was written: ${added.join(', ')}`,
+        );
+        const listed = new Map((JSON.parse(r.list.stdout).backups as { id: string; status: string }[]).map((b) => [b.id, b.status]));
+        for (const [id, status] of Object.entries(row.listed?.(w) ?? {}))
+          assert.match(listed.get(id) ?? '(not listed)', status, `list-backups on ${id}`);
+        if (row.reported) {
+          assert.equal(r.status.code, 1, r.status.stdout);
+          assert.equal(r.drill.code, 1, r.drill.stdout);
+          assert.ok(unauthenticatedEvents() > eventsBefore, 'backup recorded an Event about it');
+        } else {
+          assert.equal(r.status.code, 0, r.status.stdout);
+          assert.equal(r.drill.code, 0, r.drill.stdout);
+        }
+        row.then?.(w, r);
+      });
+    }
+  });
+}
