@@ -347,6 +347,38 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(await pg.login('app_badadmin', 'old-badadmin-password-1', 'shop'), undefined);
     });
 
+    it('the admin credential goes only to a host its Secret names: a Secret without a host key, or naming another, is never sent', async () => {
+      await role('app_adminhost', 'old-adminhost-password-1');
+      await c.secret('shop', 'admin-nohost', { username: 'rotator_admin', password: 'test-only-admin-password' });
+      await c.secret('shop', 'admin-elsewhere', {
+        username: 'rotator_admin',
+        password: 'test-only-admin-password',
+        host: 'db.elsewhere.svc, 10.9.9.9',
+      });
+      const before = secretData(pg, 'app_adminhost', 'old-adminhost-password-1');
+      const backend = (admin: string) => `strategy: alternating-users, adminSecretRef: { name: ${admin} }, sslmode: disable`;
+      await c.secret('shop', 'db-nohost', before, policy(backend('admin-nohost')), { annotations: LONG_AGO });
+      await c.secret('shop', 'db-elsewhere', before, policy(backend('admin-elsewhere')), { annotations: LONG_AGO });
+      const logBefore = (await pg.log()).length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(
+        entry(r, 'shop', 'db-nohost').detail,
+        /Secret shop\/db-nohost: step set \(backend postgresql\) failed: Secret shop\/admin-nohost \(backend\.adminSecretRef\) does not name the database host its credential may be sent to: add a host key to it holding 127\.0\.0\.1 \(several hosts: comma-separated\); nothing was sent/,
+      );
+      assert.match(
+        entry(r, 'shop', 'db-elsewhere').detail,
+        /Secret shop\/admin-elsewhere \(backend\.adminSecretRef\) allows its credential to be sent only to db\.elsewhere\.svc, 10\.9\.9\.9 \(its host key\), not to the policy's database host 127\.0\.0\.1; if that server should receive it, add 127\.0\.0\.1 to the admin Secret's host key; nothing was sent/,
+      );
+      const log = (await pg.log()).slice(logBefore);
+      assert.ok(!log.includes('user=rotator_admin'), `the admin role never connected:\n${log}`);
+      assert.deepEqual(c.data('shop', 'db-nohost'), before);
+      assert.deepEqual(c.data('shop', 'db-elsewhere'), before);
+      assert.equal((await pg.sql("SELECT 1 FROM pg_roles WHERE rolname = 'app_adminhost_clone'")).length, 0, 'no clone was created');
+    });
+
     it('quotes role names: a hostile name is a role name, not SQL', async () => {
       const hostile = `evil"; DROP ROLE victim; --`;
       await pg.sql('CREATE ROLE victim NOLOGIN');
