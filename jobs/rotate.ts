@@ -25,7 +25,7 @@ export const rotateCommand = defineCommand({
       'secret-steward rotate --dry-run --now 2026-03-01T03:00:00Z --output json',
       'secret-steward rotate --namespace payments --max-rotations 20 --max-concurrent-rollouts 3',
       'kubectl annotate secret db-creds secret-steward.io/rotate-now=1   # due on the next run',
-      "kubectl annotate secret db-creds secret-steward.io/rotation='{maxAge: 30d, keys: {password: password}, backend: {name: postgresql, host: db.shop.svc}}'",
+      "kubectl annotate secret db-creds secret-steward.io/rotation='{maxAge: 30d, keys: {password: password}, backend: {name: postgresql, host: db.shop.svc, sslRootCertKey: ca.crt}}'",
     ],
     notes: [
       "Exit codes: 0 all due Secrets rotated (or nothing due); 1 a Secret failed, was rolled back or has an invalid policy; 2 bad settings; 3 another run holds the lock; 4 the API or a backend's database was unreachable; 143 stopped by SIGTERM (the next run resumes).",

@@ -3,7 +3,7 @@ import { rootCertificates } from 'node:tls';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { is, runAndCrash } from '../shared/rotate/support/crash.js';
-import { type PgTestServer, startPostgres } from '../support/postgres-server.js';
+import { PG_CLEARTEXT_ROLE, PG_MD5_ROLE, PG_TRUST_ROLE, type PgTestServer, startPostgres } from '../support/postgres-server.js';
 
 /**
  * The postgresql rotation backend end to end: the real rotate job (in-process, and as a child
@@ -72,7 +72,7 @@ describe('jobs/rotate with the postgresql backend', function () {
   });
   beforeEach(async () => {
     c = await RotateCluster.start();
-    await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'test-only-admin-password' });
+    await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'test-only-admin-password', host: pg.host });
   });
   afterEach(async () => {
     await c.stop();
@@ -328,7 +328,7 @@ describe('jobs/rotate with the postgresql backend', function () {
 
     it('a wrong admin credential: a clear error naming the admin Secret, nothing changed', async () => {
       await role('app_badadmin', 'old-badadmin-password-1');
-      await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password' });
+      await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password', host: pg.host });
       const before = secretData(pg, 'app_badadmin', 'old-badadmin-password-1');
       await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: wrong-admin }, sslmode: disable'), {
         annotations: LONG_AGO,
@@ -345,6 +345,38 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.deepEqual(c.data('shop', 'db'), before);
       assert.equal((await pg.sql("SELECT 1 FROM pg_roles WHERE rolname = 'app_badadmin_clone'")).length, 0, 'no clone was created');
       assert.equal(await pg.login('app_badadmin', 'old-badadmin-password-1', 'shop'), undefined);
+    });
+
+    it('the admin credential goes only to a host its Secret names: a Secret without a host key, or naming another, is never sent', async () => {
+      await role('app_adminhost', 'old-adminhost-password-1');
+      await c.secret('shop', 'admin-nohost', { username: 'rotator_admin', password: 'test-only-admin-password' });
+      await c.secret('shop', 'admin-elsewhere', {
+        username: 'rotator_admin',
+        password: 'test-only-admin-password',
+        host: 'db.elsewhere.svc, 10.9.9.9',
+      });
+      const before = secretData(pg, 'app_adminhost', 'old-adminhost-password-1');
+      const backend = (admin: string) => `strategy: alternating-users, adminSecretRef: { name: ${admin} }, sslmode: disable`;
+      await c.secret('shop', 'db-nohost', before, policy(backend('admin-nohost')), { annotations: LONG_AGO });
+      await c.secret('shop', 'db-elsewhere', before, policy(backend('admin-elsewhere')), { annotations: LONG_AGO });
+      const logBefore = (await pg.log()).length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(
+        entry(r, 'shop', 'db-nohost').detail,
+        /Secret shop\/db-nohost: step set \(backend postgresql\) failed: Secret shop\/admin-nohost \(backend\.adminSecretRef\) does not name the database host its credential may be sent to: add a host key to it holding 127\.0\.0\.1 \(several hosts: comma-separated\); nothing was sent/,
+      );
+      assert.match(
+        entry(r, 'shop', 'db-elsewhere').detail,
+        /Secret shop\/admin-elsewhere \(backend\.adminSecretRef\) allows its credential to be sent only to db\.elsewhere\.svc, 10\.9\.9\.9 \(its host key\), not to the policy's database host 127\.0\.0\.1; if that server should receive it, add 127\.0\.0\.1 to the admin Secret's host key; nothing was sent/,
+      );
+      const log = (await pg.log()).slice(logBefore);
+      assert.ok(!log.includes('user=rotator_admin'), `the admin role never connected:\n${log}`);
+      assert.deepEqual(c.data('shop', 'db-nohost'), before);
+      assert.deepEqual(c.data('shop', 'db-elsewhere'), before);
+      assert.equal((await pg.sql("SELECT 1 FROM pg_roles WHERE rolname = 'app_adminhost_clone'")).length, 0, 'no clone was created');
     });
 
     it('quotes role names: a hostile name is a role name, not SQL', async () => {
@@ -369,21 +401,24 @@ describe('jobs/rotate with the postgresql backend', function () {
   });
 
   describe('connection settings', () => {
-    it('verify-full with the CA from a Secret key; require fails clearly where the server refuses TLS; prefer falls back to plain', async () => {
+    /** The role pg_hba.conf refuses over TLS, made afresh (tests change its password). */
+    async function tlsRefusedRole(password: string): Promise<void> {
+      await pg.sql('DROP ROLE IF EXISTS tls_refused');
+      await role('tls_refused', password);
+    }
+
+    /** The `step <x>: connected` log records: how each connection was made. */
+    const connections = (r: RunResult) =>
+      r.records.filter((l) => /: connected$/.test(String(l.msg))).map((l) => ({ msg: l.msg, role: l.role, tls: l.tls, auth: l.auth }));
+
+    it('verify-full with the CA from a Secret key, SCRAM with channel binding (SCRAM-SHA-256-PLUS) over TLS; prefer falls back to plain where the server refuses TLS', async () => {
       await role('app_tls', 'old-tls-password-1');
-      await role('tls_refused', 'old-refused-password-1');
+      await tlsRefusedRole('old-refused-password-1');
       await c.secret(
         'shop',
         'db',
         { ...secretData(pg, 'app_tls', 'old-tls-password-1'), 'ca.crt': pg.caPem },
         policy('sslmode: verify-full, sslRootCertKey: ca.crt'),
-        { annotations: LONG_AGO },
-      );
-      await c.secret(
-        'shop',
-        'refused-require',
-        secretData(pg, 'tls_refused', 'old-refused-password-1'),
-        policy('sslmode: require, connectAttempts: 1'),
         { annotations: LONG_AGO },
       );
       await c.secret('shop', 'refused-prefer', secretData(pg, 'tls_refused', 'old-refused-password-1'), policy('sslmode: prefer'), {
@@ -392,16 +427,203 @@ describe('jobs/rotate with the postgresql backend', function () {
 
       const r = await c.run(['--output', 'json']);
 
+      assert.equal(r.code, 0, everything(r));
       assert.equal(entry(r, 'shop', 'db').action, 'rotated', entry(r, 'shop', 'db').detail);
       assert.equal(await pg.login('app_tls', c.data('shop', 'db')!.password, 'shop'), undefined);
-      assert.match(
-        entry(r, 'shop', 'refused-require').detail,
-        /pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "tls_refused", database "shop", SSL encryption/,
+      assert.deepEqual(
+        connections(r).filter((l) => /app_tls/.test(String(l.role))),
+        [
+          { msg: 'step set: connected', role: 'app_tls', tls: true, auth: 'SCRAM-SHA-256-PLUS' },
+          { msg: 'step test: connected', role: 'app_tls', tls: true, auth: 'SCRAM-SHA-256-PLUS' },
+        ],
+        'the server offers channel binding over TLS, and it is used',
       );
-      assert.equal(c.data('shop', 'refused-require')!.password, 'old-refused-password-1');
       assert.equal(entry(r, 'shop', 'refused-prefer').action, 'rotated', entry(r, 'shop', 'refused-prefer').detail);
       assert.equal(await pg.login('tls_refused', c.data('shop', 'refused-prefer')!.password, 'shop'), undefined);
-      assert.equal(r.code, 1);
+      assert.deepEqual(
+        connections(r).filter((l) => l.role === 'tls_refused'),
+        [
+          { msg: 'step set: connected', role: 'tls_refused', tls: false, auth: 'SCRAM-SHA-256' },
+          { msg: 'step test: connected', role: 'tls_refused', tls: false, auth: 'SCRAM-SHA-256' },
+        ],
+        'prefer went on in plain, where there is nothing to bind to',
+      );
+    });
+
+    it('after a TLS connection is refused, no mode but prefer and allow tries plain: require, verify-ca, verify-full and the default (no sslmode)', async () => {
+      await tlsRefusedRole('old-refused-password-2');
+      const data = { ...secretData(pg, 'tls_refused', 'old-refused-password-2'), 'ca.crt': pg.caPem };
+      const modes = {
+        'refused-require': 'sslmode: require',
+        'refused-verify-ca': 'sslmode: verify-ca',
+        'refused-verify-full': 'sslmode: verify-full',
+        'refused-default': '',
+      };
+      for (const [name, mode] of Object.entries(modes))
+        await c.secret('shop', name, data, policy(`${mode}${mode ? ', ' : ''}sslRootCertKey: ca.crt, connectAttempts: 1`), {
+          annotations: LONG_AGO,
+        });
+      const logBefore = (await pg.log()).length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      for (const name of Object.keys(modes)) {
+        assert.match(
+          entry(r, 'shop', name).detail,
+          /pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "tls_refused", database "shop", SSL encryption/,
+          name,
+        );
+        assert.deepEqual(c.data('shop', name), data, name);
+      }
+      const log = (await pg.log()).slice(logBefore);
+      assert.ok(!/connection authorized: user=tls_refused/.test(log), `no plain connection followed:\n${log}`);
+      assert.ok(!/user "tls_refused", database "shop", no encryption/.test(log));
+      assert.equal(await pg.login('tls_refused', 'old-refused-password-2', 'shop'), undefined, 'the password is unchanged');
+    });
+
+    it('no sslmode means verify-full: a certificate from a private CA fails, saying what to add; with sslRootCertKey the same policy rotates', async () => {
+      await role('app_default_noca', 'old-default-noca-password-1');
+      await role('app_default_ca', 'old-default-ca-password-1');
+      const noCa = secretData(pg, 'app_default_noca', 'old-default-noca-password-1');
+      await c.secret('shop', 'db-noca', noCa, policy('connectAttempts: 1'), { annotations: LONG_AGO });
+      await c.secret(
+        'shop',
+        'db-ca',
+        { ...secretData(pg, 'app_default_ca', 'old-default-ca-password-1'), 'ca.crt': pg.caPem },
+        policy('sslRootCertKey: ca.crt'),
+        { annotations: LONG_AGO },
+      );
+      const logBefore = (await pg.log()).length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(
+        entry(r, 'shop', 'db-noca').detail,
+        /^Secret shop\/db-noca: step set \(backend postgresql\) failed: the certificate of database 127\.0\.0\.1:\d+\/shop did not verify \(sslmode verify-full, the default since 0\.2\.0: the policy sets none \(it was prefer, which did not verify and fell back to plain\)\): unable to verify the first certificate; nothing was sent\. To fix: put the PEM of the CA that signed the server certificate in a key of the Secret and name it in backend\.sslRootCertKey; or, to encrypt without verifying the server \(an on-path host could read the passwords\), add sslmode: require/,
+      );
+      assert.deepEqual(c.data('shop', 'db-noca'), noCa);
+      assert.ok(!(await pg.log()).slice(logBefore).includes('user=app_default_noca'), 'the role never reached the server');
+      assert.equal(entry(r, 'shop', 'db-ca').action, 'rotated', entry(r, 'shop', 'db-ca').detail);
+      assert.equal(await pg.login('app_default_ca', c.data('shop', 'db-ca')!.password, 'shop'), undefined);
+    });
+
+    it('verify-full refuses a certificate that does not name the host; verify-ca, which checks the CA only, accepts it', async () => {
+      await role('app_altname', 'old-altname-password-1');
+      await role('app_caonly', 'old-caonly-password-1');
+      const wrongName = { ...secretData(pg, 'app_altname', 'old-altname-password-1'), host: pg.otherHost, 'ca.crt': pg.caPem };
+      await c.secret('shop', 'db-full', wrongName, policy('sslmode: verify-full, sslRootCertKey: ca.crt, connectAttempts: 1'), {
+        annotations: LONG_AGO,
+      });
+      await c.secret(
+        'shop',
+        'db-ca',
+        { ...secretData(pg, 'app_caonly', 'old-caonly-password-1'), host: pg.otherHost, 'ca.crt': pg.caPem },
+        policy('sslmode: verify-ca, sslRootCertKey: ca.crt'),
+        { annotations: LONG_AGO },
+      );
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(
+        entry(r, 'shop', 'db-full').detail,
+        /the certificate of database 127\.0\.0\.2:\d+\/shop did not verify \(sslmode verify-full\): Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.2 is not in the cert's list: 127\.0\.0\.1.*; nothing was sent\. To fix: connect by a name the certificate holds \(backend\.host\), or set sslmode: verify-ca to check the CA only$/,
+      );
+      assert.deepEqual(c.data('shop', 'db-full'), wrongName);
+      assert.equal(entry(r, 'shop', 'db-ca').action, 'rotated', entry(r, 'shop', 'db-ca').detail);
+    });
+
+    it('a server that asks for a cleartext password or an MD5 hash gets neither, even over verified TLS; one that skips SCRAM (trust) is left before any statement', async () => {
+      await role(PG_CLEARTEXT_ROLE, 'old-cleartext-password-1');
+      await pg.sql(`SET password_encryption = 'md5'; CREATE ROLE ${PG_MD5_ROLE} LOGIN PASSWORD 'old-md5-password-1'`);
+      await role(PG_TRUST_ROLE, 'old-trust-password-1');
+      const [{ rolpassword: trustVerifier }] = await pg.sql<{ rolpassword: string }>(
+        'SELECT rolpassword FROM pg_authid WHERE rolname = $1',
+        [PG_TRUST_ROLE],
+      );
+      const withCa = (user: string, password: string) => ({ ...secretData(pg, user, password), 'ca.crt': pg.caPem });
+      const cases = {
+        'db-cleartext': withCa(PG_CLEARTEXT_ROLE, 'old-cleartext-password-1'),
+        'db-md5': withCa(PG_MD5_ROLE, 'old-md5-password-1'),
+        'db-trust': withCa(PG_TRUST_ROLE, 'old-trust-password-1'),
+      };
+      for (const [name, data] of Object.entries(cases))
+        await c.secret('shop', name, data, policy('sslRootCertKey: ca.crt, connectAttempts: 1'), { annotations: LONG_AGO });
+      const logBefore = (await pg.log()).length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(
+        entry(r, 'shop', 'db-cleartext').detail,
+        /^Secret shop\/db-cleartext: step set \(backend postgresql\) failed: database 127\.0\.0\.1:\d+\/shop asked role auth_cleartext for its password in cleartext \(pg_hba\.conf method password\); refused before anything was sent: secret-steward logs in with SCRAM-SHA-256 only\. Use method scram-sha-256 in the server's pg_hba\.conf for this role$/,
+      );
+      assert.match(
+        entry(r, 'shop', 'db-md5').detail,
+        /failed: database 127\.0\.0\.1:\d+\/shop asked role auth_md5 for an MD5 password hash \(pg_hba\.conf method md5 with a password stored as MD5\); refused before anything was sent/,
+      );
+      assert.match(
+        entry(r, 'shop', 'db-trust').detail,
+        /failed: database 127\.0\.0\.1:\d+\/shop let role auth_trust in without a SCRAM-SHA-256 exchange \(pg_hba\.conf method trust, or a server that did not prove it knows the password\); disconnected before any statement/,
+      );
+      for (const [name, data] of Object.entries(cases)) assert.deepEqual(c.data('shop', name), data, name);
+      const log = (await pg.log()).slice(logBefore);
+      for (const user of [PG_CLEARTEXT_ROLE, PG_MD5_ROLE]) {
+        assert.ok(!log.includes(`connection authorized: user=${user}`), `${user} never logged in:\n${log}`);
+        assert.ok(!log.includes(`password authentication failed for user "${user}"`), `no password reached the server for ${user}`);
+      }
+      assert.ok(!/ALTER ROLE/.test(log), `no statement was sent:\n${log}`);
+      const [{ rolpassword }] = await pg.sql<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [
+        PG_TRUST_ROLE,
+      ]);
+      assert.equal(rolpassword, trustVerifier, 'the trusting server was not told a new password');
+    });
+
+    describe('a server without TLS', () => {
+      let plain: PgTestServer;
+      before(async () => {
+        plain = await startPostgres({ tls: false });
+        await plain.sql('CREATE DATABASE shop');
+        await plain.sql("CREATE ROLE app_plain_default LOGIN PASSWORD 'old-plain-default-password-1'");
+        await plain.sql("CREATE ROLE app_plain_disable LOGIN PASSWORD 'old-plain-disable-password-1'");
+      });
+      after(async () => {
+        await plain?.stop();
+      });
+
+      it('is refused by default (verify-full), saying what to add, with nothing sent; sslmode: disable rotates', async () => {
+        const byDefault = secretData(plain, 'app_plain_default', 'old-plain-default-password-1');
+        await c.secret('shop', 'db-default', byDefault, policy('connectAttempts: 1'), { annotations: LONG_AGO });
+        await c.secret(
+          'shop',
+          'db-disable',
+          secretData(plain, 'app_plain_disable', 'old-plain-disable-password-1'),
+          policy('sslmode: disable'),
+          {
+            annotations: LONG_AGO,
+          },
+        );
+
+        const r = await c.run(['--output', 'json']);
+
+        assert.equal(r.code, 1, everything(r));
+        assert.match(
+          entry(r, 'shop', 'db-default').detail,
+          /^Secret shop\/db-default: step set \(backend postgresql\) failed: database 127\.0\.0\.1:\d+\/shop does not offer TLS \(sslmode verify-full, the default since 0\.2\.0: the policy sets none \(it was prefer, which did not verify and fell back to plain\)\); nothing was sent: turn TLS on in the server \(ssl = on\), or, where the network path to it is trusted, add sslmode: disable to the policy's backend$/,
+        );
+        assert.deepEqual(c.data('shop', 'db-default'), byDefault);
+        assert.ok(!(await plain.log()).includes('user=app_plain_default'), 'the role never reached the server');
+        assert.equal(await plain.login('app_plain_default', 'old-plain-default-password-1', 'shop'), undefined);
+        assert.equal(entry(r, 'shop', 'db-disable').action, 'rotated', entry(r, 'shop', 'db-disable').detail);
+        assert.equal(await plain.login('app_plain_disable', c.data('shop', 'db-disable')!.password, 'shop'), undefined);
+        assert.deepEqual(
+          connections(r).map((l) => l.auth),
+          ['SCRAM-SHA-256', 'SCRAM-SHA-256'],
+          'set and test, SCRAM without channel binding',
+        );
+      });
     });
 
     it('verify-full with the wrong CA is refused before any password is sent', async () => {
@@ -417,7 +639,7 @@ describe('jobs/rotate with the postgresql backend', function () {
       assert.equal(r.code, 1, everything(r));
       assert.match(
         entry(r, 'shop', 'db').detail,
-        /step set \(backend postgresql\) failed: (unable to verify the first certificate|self-signed certificate in certificate chain|unable to get local issuer certificate)/,
+        /step set \(backend postgresql\) failed: the certificate of database 127\.0\.0\.1:\d+\/shop did not verify \(sslmode verify-full\): (unable to verify the first certificate|self-signed certificate in certificate chain|unable to get local issuer certificate); nothing was sent$/,
       );
       assert.ok(!(await pg.log()).includes('connection authorized: user=app_wrongca'), 'the role never logged in');
       assert.deepEqual(c.data('shop', 'db'), before);

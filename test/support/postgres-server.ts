@@ -1,9 +1,13 @@
 /**
  * A real PostgreSQL server for tests: a fresh cluster (initdb) in a temporary directory, on a
- * free loopback port, TLS on (a throw-away CA and server certificate for 127.0.0.1), SCRAM
- * authentication, every statement logged (log_statement = all) so tests can read the server
- * log. Run as root (CI), the server runs as the `postgres` user, which PostgreSQL requires.
- * The binaries come from Debian's postgresql-15 (`.ci/run` installs it).
+ * free loopback port, TLS on (a throw-away CA and server certificate for 127.0.0.1; `tls: false`
+ * for a server without it), SCRAM authentication, every statement logged (log_statement = all)
+ * so tests can read the server log. It also listens on 127.0.0.2, an address its certificate
+ * does not name (verify-full must refuse it), and asks three roles for weaker authentication
+ * than SCRAM (the client must refuse to answer): `auth_cleartext` (pg_hba.conf `password`),
+ * `auth_md5` (`md5`; create the role with password_encryption = md5) and `auth_trust` (`trust`).
+ * Run as root (CI), the server runs as the `postgres` user, which PostgreSQL requires. The
+ * binaries come from Debian's postgresql-15 (`.ci/run` installs it).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +27,8 @@ export const PG_SUPERUSER_PASSWORD = 'test-only-superuser-password';
 export interface PgTestServer {
   host: string;
   port: number;
+  /** Another address of the same server, which the certificate does not name. */
+  otherHost: string;
   /** PEM of the CA that signed the server certificate (for verify-ca / verify-full). */
   caPem: string;
   /** Runs SQL as the superuser (database `postgres` unless given). */
@@ -105,8 +111,16 @@ async function makeCertificates(dir: string): Promise<{ caPem: string }> {
   return { caPem: await readFile(join(dir, 'ca.crt'), 'utf8') };
 }
 
-/** `parentDir`: where the cluster's directory is made (it must be reachable by the postgres user). @default os.tmpdir() */
-export async function startPostgres(opts: { parentDir?: string } = {}): Promise<PgTestServer> {
+/** Roles pg_hba.conf asks for a cleartext password, for an MD5 hash, and for nothing (trust), instead of SCRAM. */
+export const PG_CLEARTEXT_ROLE = 'auth_cleartext';
+export const PG_MD5_ROLE = 'auth_md5';
+export const PG_TRUST_ROLE = 'auth_trust';
+
+/**
+ * `parentDir`: where the cluster's directory is made (it must be reachable by the postgres user). @default os.tmpdir()
+ * `tls`: ssl = on. @default true
+ */
+export async function startPostgres(opts: { parentDir?: string; tls?: boolean } = {}): Promise<PgTestServer> {
   const bin = binDir();
   const root = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'ss-pg-'));
   const data = join(root, 'data');
@@ -133,12 +147,19 @@ export async function startPostgres(opts: { parentDir?: string } = {}): Promise<
     '--no-sync',
   ]);
   await run(initCmd, initArgs);
-  // A role that TLS connections refuse (to test sslmode prefer's fall-back to plain), then everyone else either way.
+  // A role that TLS connections refuse (to test sslmode prefer's fall-back to plain, and that no
+  // other mode falls back), three roles asked for weaker authentication than SCRAM, then everyone else either way.
   await writeFile(
     join(data, 'pg_hba.conf'),
-    ['local all all scram-sha-256', 'hostssl all tls_refused 127.0.0.1/32 reject', 'host all all 127.0.0.1/32 scram-sha-256', ''].join(
-      '\n',
-    ),
+    [
+      'local all all scram-sha-256',
+      'hostssl all tls_refused 127.0.0.1/32 reject',
+      `host all ${PG_CLEARTEXT_ROLE} 127.0.0.1/32 password`,
+      `host all ${PG_MD5_ROLE} 127.0.0.1/32 md5`,
+      `host all ${PG_TRUST_ROLE} 127.0.0.1/32 trust`,
+      'host all all 127.0.0.1/32 scram-sha-256',
+      '',
+    ].join('\n'),
   );
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -150,7 +171,7 @@ export async function startPostgres(opts: { parentDir?: string } = {}): Promise<
     '-k',
     root,
     '-c',
-    'listen_addresses=127.0.0.1',
+    'listen_addresses=127.0.0.1,127.0.0.2',
     '-c',
     'fsync=off',
     '-c',
@@ -158,7 +179,7 @@ export async function startPostgres(opts: { parentDir?: string } = {}): Promise<
     '-c',
     'full_page_writes=off',
     '-c',
-    'ssl=on',
+    `ssl=${opts.tls === false ? 'off' : 'on'}`,
     '-c',
     `ssl_cert_file=${join(tls, 'server.crt')}`,
     '-c',
@@ -214,6 +235,7 @@ export async function startPostgres(opts: { parentDir?: string } = {}): Promise<
   await startServer();
   return {
     host: '127.0.0.1',
+    otherHost: '127.0.0.2',
     port,
     caPem,
     async sql(text, params, database = 'postgres') {

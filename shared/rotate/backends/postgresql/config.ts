@@ -16,8 +16,8 @@ import { isValidDataKey } from '../../generators/generator.js';
  *   host: db.shop.svc                 # or hostKey: host (a key of the Secret)
  *   port: 5432                        # or portKey
  *   database: shop                    # or databaseKey
- *   sslmode: verify-full              # or sslmodeKey; sslRootCertKey: ca.crt
- *   adminSecretRef: { name: db-admin } # alternating-users only
+ *   sslmode: verify-full              # the default; or sslmodeKey; sslRootCertKey: ca.crt
+ *   adminSecretRef: { name: db-admin } # alternating-users only; its host key must name the host
  *   testQuery: SELECT 1 FROM orders LIMIT 1
  * ```
  *

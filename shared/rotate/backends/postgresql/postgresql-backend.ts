@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
+import { adminHostProblem } from './admin-hosts.js';
 import { type PgBackendConfig, parsePgConfig } from './config.js';
 import { describeTarget, isAuthFailure, type PgCredential, type PgTarget, pgErrorText, resolveTarget, withDatabase } from './connection.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
@@ -15,10 +16,13 @@ import { quoteIdent, quoteLiteral, roleNameProblem } from './sql.js';
  *   password on the role the Secret does not name (created if missing, with the same
  *   memberships as `<user>` and membership in `<user>` itself, so it has its privileges)
  *   and switches the Secret's username and password together: the credential running pods
- *   hold stays valid during the rollout. The admin credential comes from adminSecretRef.
+ *   hold stays valid during the rollout. The admin credential comes from adminSecretRef
+ *   and goes only to a host that Secret names in its `host` key (admin-hosts.ts).
  *
  * Passwords are sent as SCRAM-SHA-256 verifiers computed here, never in clear; role names
- * are quoted. Every statement is idempotent, so `set` may run again after a crash.
+ * are quoted. Every statement is idempotent, so `set` may run again after a crash. Logins
+ * are SCRAM-SHA-256 only, over TLS verified as sslmode says (verify-full by default):
+ * connection.ts.
  */
 
 export const CLONE_SUFFIX = '_clone';
@@ -104,11 +108,14 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
   );
 }
 
-async function adminCredential(ctx: BackendStepContext<PgBackendConfig>): Promise<PgCredential> {
+/** The admin credential, read only when its Secret allows `target`'s host (admin-hosts.ts). */
+async function adminCredential(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<PgCredential> {
   const admin = ctx.config.admin!;
   const where = `Secret ${ctx.namespace}/${admin.secretName} (backend.adminSecretRef)`;
   const data = await ctx.readSecret(admin.secretName);
   if (data === undefined) throw new Error(`${where} does not exist`);
+  const hostProblem = adminHostProblem(data, target.host, where);
+  if (hostProblem !== undefined) throw new Error(`${hostProblem}; nothing was sent`);
   const user = data.get(admin.usernameKey);
   const password = data.get(admin.passwordKey);
   if (user === undefined) throw new Error(`${where} has no ${admin.usernameKey} key (backend.adminSecretRef.usernameKey)`);
@@ -136,7 +143,7 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
       `strategy alternating-users switches between ${base} and ${base}${CLONE_SUFFIX}; the pending ${config.usernameKey} is ${pending.user}`,
     );
   }
-  const admin = await adminCredential(ctx);
+  const admin = await adminCredential(ctx, target);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   let created = false;
   try {

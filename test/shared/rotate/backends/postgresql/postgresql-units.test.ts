@@ -1,9 +1,23 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { createLogger, MemorySink } from '../../../../../shared/log/index.js';
+import { ADMIN_HOST_KEY, adminHostProblem } from '../../../../../shared/rotate/backends/postgresql/admin-hosts.js';
 import { type PgBackendConfig, parsePgConfig } from '../../../../../shared/rotate/backends/postgresql/config.js';
-import { isAuthFailure, isTransientPgError, resolveTarget } from '../../../../../shared/rotate/backends/postgresql/connection.js';
+import {
+  DEFAULT_SSLMODE,
+  isAuthFailure,
+  isTransientPgError,
+  type PgTarget,
+  resolveTarget,
+  sslAttempts,
+  tlsFailure,
+  withDatabase,
+} from '../../../../../shared/rotate/backends/postgresql/connection.js';
 import { alternateRole } from '../../../../../shared/rotate/backends/postgresql/postgresql-backend.js';
 import { isScramSafe, scramSha256Verifier } from '../../../../../shared/rotate/backends/postgresql/scram.js';
 import { quoteIdent, quoteLiteral, roleNameProblem } from '../../../../../shared/rotate/backends/postgresql/sql.js';
+import { systemClock } from '../../../../../shared/runtime/clock.js';
 import { type PgTestServer, startPostgres } from '../../../../support/postgres-server.js';
 
 const NASTY = [`it's`, `back\\slash`, `"double"`, `both ' and \\ and "`, `semi; DROP TABLE x; --`, `$$dollar$$`, `ünïcødé`];
@@ -124,6 +138,7 @@ describe('postgresql backend: units', () => {
       port: 6432,
       database: 'shop',
       sslmode: 'require',
+      sslmodeDefaulted: false,
       ca: undefined,
     });
     assert.deepEqual(resolveTarget(cfg({}), v({ host: 'h', port: '5433', sslmode: 'disable' }), 'app'), {
@@ -131,8 +146,26 @@ describe('postgresql backend: units', () => {
       port: 5433,
       database: 'app',
       sslmode: 'disable',
+      sslmodeDefaulted: false,
       ca: undefined,
     });
+    assert.deepEqual(resolveTarget(cfg({ host: 'h' }), v({ 'ca.crt': 'PEM' }), 'app'), {
+      host: 'h',
+      port: 5432,
+      database: 'app',
+      sslmode: 'verify-full',
+      sslmodeDefaulted: true,
+      ca: undefined,
+    });
+    assert.equal(DEFAULT_SSLMODE, 'verify-full');
+    assert.throws(
+      () => resolveTarget(cfg({ host: 'h', sslmode: 'verify-ca' }), v({}), 'app'),
+      /sslmode verify-ca needs backend\.sslRootCertKey/,
+    );
+    assert.equal(
+      resolveTarget(cfg({ host: 'h', sslmode: 'verify-ca', sslRootCertKey: 'ca.crt' }), v({ 'ca.crt': 'PEM' }), 'app').ca,
+      'PEM',
+    );
     assert.deepEqual(resolveTarget(cfg({ hostKey: 'PGHOST' }), v({ PGHOST: 'pg' }), 'app').host, 'pg');
     assert.throws(
       () => resolveTarget(cfg({}), v({}), 'app'),
@@ -161,4 +194,195 @@ describe('postgresql backend: units', () => {
     assert.equal(isAuthFailure({ code: '28P01' }), true);
     assert.equal(isAuthFailure({ code: '42501' }), false);
   });
+});
+
+describe('postgresql backend: transport', () => {
+  const target = (sslmode: PgTarget['sslmode'], extra: Partial<PgTarget> = {}): PgTarget => ({
+    host: 'db.shop.svc',
+    port: 5432,
+    database: 'shop',
+    sslmode,
+    sslmodeDefaulted: false,
+    ...extra,
+  });
+  /** Each attempt as plain, unverified TLS, TLS verified against the CA, or also by name. */
+  const shape = (t: PgTarget) =>
+    sslAttempts(t).map((ssl) => {
+      if (ssl === false) return 'plain';
+      const o = ssl as { rejectUnauthorized?: boolean; ca?: string; checkServerIdentity?: (h: string, c: never) => Error | undefined };
+      if (o.rejectUnauthorized !== true) return 'tls-unverified';
+      const ca = o.ca === undefined ? 'public CAs' : 'the CA';
+      const names = o.checkServerIdentity?.('db.shop.svc', { subject: { CN: 'elsewhere' }, subjectaltname: 'DNS:elsewhere' } as never);
+      return names === undefined ? `tls-verified by ${ca}, any name` : `tls-verified by ${ca} and name`;
+    });
+
+  it("connects as libpq's sslmode says; only prefer and allow ever fall back, and require with a CA verifies it", () => {
+    const table: Array<[PgTarget, string[]]> = [
+      [target('disable'), ['plain']],
+      [target('allow'), ['plain', 'tls-unverified']],
+      [target('prefer'), ['tls-unverified', 'plain']],
+      [target('require'), ['tls-unverified']],
+      [target('require', { ca: 'PEM' }), ['tls-verified by the CA, any name']],
+      [target('verify-ca', { ca: 'PEM' }), ['tls-verified by the CA, any name']],
+      [target('verify-full', { ca: 'PEM' }), ['tls-verified by the CA and name']],
+      [target('verify-full'), ['tls-verified by public CAs and name']],
+    ];
+    for (const [t, expected] of table) assert.deepEqual(shape(t), expected, `${t.sslmode}${t.ca ? ' with a CA' : ''}`);
+  });
+
+  it('TLS failures say what to change; the default is named as such; other errors are left alone', () => {
+    const noTls = tlsFailure(target('verify-full', { sslmodeDefaulted: true }), new Error('The server does not support SSL connections'));
+    assert.match(noTls!.message, /^database db\.shop\.svc:5432\/shop does not offer TLS \(sslmode verify-full, the default since 0\.2\.0/);
+    assert.match(noTls!.message, /add sslmode: disable to the policy's backend$/);
+    const explicit = tlsFailure(target('require'), new Error('The server does not support SSL connections'));
+    assert.match(explicit!.message, /\(sslmode require\); nothing was sent: .*set the policy's backend\.sslmode to disable$/);
+    const name = Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    const nameFailure = tlsFailure(target('verify-full', { ca: 'PEM' }), name)!.message;
+    assert.match(
+      nameFailure,
+      /To fix: connect by a name the certificate holds \(backend\.host\), or set sslmode: verify-ca to check the CA only$/,
+    );
+    const untrusted = Object.assign(
+      new Error('unable to verify the first certificate; if the root CA is installed locally, try running Node.js with --use-system-ca'),
+      {
+        code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      },
+    );
+    const defaulted = tlsFailure(target('verify-full', { sslmodeDefaulted: true }), untrusted)!.message;
+    assert.match(
+      defaulted,
+      /: unable to verify the first certificate; nothing was sent\. To fix: put the PEM .* backend\.sslRootCertKey; or, to encrypt without verifying the server .*add sslmode: require$/,
+    );
+    assert.ok(!defaulted.includes('--use-system-ca'));
+    for (const other of [Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), Object.assign(new Error('x'), { code: '28P01' })])
+      assert.equal(tlsFailure(target('verify-full'), other), undefined);
+  });
+
+  it('the admin credential goes only to a host its Secret lists in its host key', () => {
+    const where = 'Secret shop/db-admin (backend.adminSecretRef)';
+    const admin = (host?: string) => new Map(host === undefined ? [] : [[ADMIN_HOST_KEY, Buffer.from(host)]]);
+    const allowed: Array<[string | undefined, string, boolean]> = [
+      ['db.shop.svc', 'db.shop.svc', true],
+      ['DB.Shop.svc.', 'db.shop.svc', true],
+      ['db.shop.svc', 'db', false],
+      ['db', 'db.shop.svc', false],
+      ['other.svc, 10.0.0.7', '10.0.0.7', true],
+      ['other.svc,10.0.0.7', 'db.shop.svc', false],
+      ['::1', '0:0::1', true],
+      ['*.shop.svc', 'db.shop.svc', false],
+      [undefined, 'db.shop.svc', false],
+    ];
+    for (const [hosts, host, ok] of allowed)
+      assert.equal(adminHostProblem(admin(hosts), host, where) === undefined, ok, `${hosts} allows ${host}: ${ok}`);
+    assert.equal(
+      adminHostProblem(admin(), 'db.shop.svc', where),
+      'Secret shop/db-admin (backend.adminSecretRef) does not name the database host its credential may be sent to: add a host key to it holding db.shop.svc (several hosts: comma-separated)',
+    );
+    const hostile = adminHostProblem(admin('db, postgres://u:CANARY-pw@x'), 'db.shop.svc', where)!;
+    assert.match(hostile, /holds an entry that is not a host name or an address/);
+    assert.ok(!hostile.includes('CANARY'), 'an entry that is not a host is never echoed');
+  });
+});
+
+/**
+ * A hostile server speaking just enough of the PostgreSQL protocol to ask for what a real
+ * server would not combine (SCRAM, then cleartext; AuthenticationOk without SCRAM's final
+ * message), recording the type of every message the real pg client sends back.
+ */
+async function hostileServer(script: (sent: string[]) => Buffer[] | undefined): Promise<{ port: number; sent: string[]; close(): void }> {
+  const sent: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    sockets.add(sock);
+    let buf = Buffer.alloc(0);
+    let started = false;
+    sock.on('error', () => {});
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (!started) {
+          if (buf.length < 4 || buf.length < buf.readInt32BE(0)) return;
+          buf = buf.subarray(buf.readInt32BE(0));
+          started = true;
+        } else {
+          if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) return;
+          sent.push(buf.toString('latin1', 0, 1));
+          buf = buf.subarray(1 + buf.readInt32BE(1));
+        }
+        for (const out of script(sent) ?? []) sock.write(out);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    sent,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+const R = (code: number, extra: Buffer = Buffer.alloc(0)) => {
+  const body = Buffer.alloc(4);
+  body.writeInt32BE(code);
+  return { type: 'R', body: Buffer.concat([body, extra]) };
+};
+
+describe('postgresql backend: what a hostile server gets', () => {
+  const wire = ({ type, body }: { type: string; body: Buffer }) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const ok = wire(R(0));
+  const ready = wire({ type: 'Z', body: Buffer.from('I') });
+  const cleartext = wire(R(3));
+  const md5 = wire(R(5, Buffer.from([1, 2, 3, 4])));
+  const sasl = wire(R(10, Buffer.from('SCRAM-SHA-256\0\0', 'latin1')));
+
+  const cases: Array<{ name: string; script: (sent: string[]) => Buffer[] | undefined; error: RegExp; sent: string[] }> = [
+    { name: 'cleartext', script: (sent) => (sent.length === 0 ? [cleartext] : undefined), error: /in cleartext/, sent: [] },
+    { name: 'MD5', script: (sent) => (sent.length === 0 ? [md5] : undefined), error: /an MD5 password hash/, sent: [] },
+    { name: 'trust', script: (sent) => (sent.length === 0 ? [ok, ready] : undefined), error: /without a SCRAM-SHA-256 exchange/, sent: [] },
+    {
+      name: 'SCRAM started, then AuthenticationOk without the final message',
+      script: (sent) => (sent.length === 0 ? [sasl] : sent.length === 1 ? [ok, ready] : undefined),
+      error: /without a SCRAM-SHA-256 exchange/,
+      sent: ['p'],
+    },
+    {
+      name: 'SCRAM started, then cleartext',
+      script: (sent) => (sent.length === 0 ? [sasl] : sent.length === 1 ? [cleartext] : undefined),
+      error: /in cleartext/,
+      sent: ['p'],
+    },
+  ];
+  for (const tc of cases) {
+    it(`${tc.name}: refused, and neither a password nor a statement is sent`, async () => {
+      const server = await hostileServer(tc.script);
+      const config = (
+        parsePgConfig({ host: '127.0.0.1', port: server.port, sslmode: 'disable', connectAttempts: 1 }) as { config: PgBackendConfig }
+      ).config;
+      const target = resolveTarget(config, new Map(), 'app');
+      const deps = { clock: systemClock, log: createLogger({ sink: new MemorySink() }), signal: new AbortController().signal };
+      try {
+        await assert.rejects(
+          withDatabase(target, { user: 'app', password: 'CANARY-password-1' }, config, deps, 'step set', (c) => c.query('SELECT 1')),
+          (e: Error) => tc.error.test(e.message) && !e.message.includes('CANARY'),
+        );
+      } finally {
+        server.close();
+      }
+
+      assert.deepEqual(
+        server.sent.filter((t) => t !== 'X'),
+        tc.sent,
+        'only a SASLInitialResponse (a nonce), if anything, before the client left',
+      );
+    });
+  }
 });
