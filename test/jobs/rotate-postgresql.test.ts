@@ -72,7 +72,10 @@ describe('jobs/rotate with the postgresql backend', function () {
   });
   beforeEach(async () => {
     c = await RotateCluster.start();
-    await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'test-only-admin-password' });
+    // The admin credential lets the Secret shop/db use it (secret-steward.io/allow-references).
+    await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'test-only-admin-password' }, undefined, {
+      annotations: { 'secret-steward.io/allow-references': 'db:admin' },
+    });
   });
   afterEach(async () => {
     await c.stop();
@@ -328,7 +331,9 @@ describe('jobs/rotate with the postgresql backend', function () {
 
     it('a wrong admin credential: a clear error naming the admin Secret, nothing changed', async () => {
       await role('app_badadmin', 'old-badadmin-password-1');
-      await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password' });
+      await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password' }, undefined, {
+        annotations: { 'secret-steward.io/allow-references': 'db:admin' },
+      });
       const before = secretData(pg, 'app_badadmin', 'old-badadmin-password-1');
       await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: wrong-admin }, sslmode: disable'), {
         annotations: LONG_AGO,

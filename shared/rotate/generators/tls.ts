@@ -2,6 +2,7 @@ import { createPrivateKey, KeyObject, randomBytes, webcrypto, X509Certificate } 
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../../config/options.js';
+import type { ReferenceUse } from '../allow-references.js';
 import { type Generator, type GeneratorContext, isValidDataKey, type SpecProblem } from './generator.js';
 
 export const TLS_KEY_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'ed25519'] as const;
@@ -41,9 +42,15 @@ const schema = z.strictObject({
     .array(z.enum(['server', 'client']))
     .min(1)
     .default(['server']),
-  /** Make a CA certificate (for rotating an internal CA) instead of a leaf. */
+  /**
+   * Make a CA certificate (for rotating an internal CA) instead of a leaf. Signed by an issuer,
+   * the issuer's Secret must allow it (use `issuer-ca` in its `secret-steward.io/allow-references`).
+   */
   ca: z.boolean().default(false),
-  /** Sign with a CA kept in another Secret of the namespace; self-signed when absent. */
+  /**
+   * Sign with a CA kept in another Secret of the namespace; self-signed when absent. That Secret
+   * must allow this one (`secret-steward.io/allow-references: "<this Secret>:issuer"`).
+   */
   issuer: z
     .strictObject({
       secret: z.string().min(1),
@@ -136,9 +143,12 @@ interface Issuer {
   signingAlgorithm: webcrypto.Algorithm;
 }
 
-async function loadIssuer(spec: NonNullable<TlsSpec['issuer']>, ctx: GeneratorContext, now: Date): Promise<Issuer> {
+/** What the policy reads its issuer's Secret for: signing a sub-CA is a use of its own. */
+const issuerUse = (spec: TlsSpec): ReferenceUse => (spec.ca ? 'issuer-ca' : 'issuer');
+
+async function loadIssuer(spec: NonNullable<TlsSpec['issuer']>, use: ReferenceUse, ctx: GeneratorContext, now: Date): Promise<Issuer> {
   const where = `issuer Secret ${ctx.namespace}/${spec.secret}`;
-  const data = await ctx.readSecret(spec.secret);
+  const data = await ctx.readSecret(spec.secret, use);
   if (data === undefined) throw new Error(`${where} not found`);
   const certBytes = data.get(spec.certificateKey);
   const keyBytes = data.get(spec.privateKeyKey);
@@ -187,6 +197,8 @@ export const tlsGenerator: Generator<TlsSpec> = {
   schema,
   extraOutputs: (key, spec) => [tlsPrivateKeyKey(key, spec), spec.caCertificate].filter((k): k is string => k !== undefined),
   inputs: () => [],
+  references: (spec) =>
+    spec.issuer === undefined ? [] : [{ secret: spec.issuer.secret, use: issuerUse(spec), path: ['issuer', 'secret'] }],
   validate(key, spec) {
     const problems: SpecProblem[] = [];
     const privateKey = tlsPrivateKeyKey(key, spec);
@@ -214,7 +226,7 @@ export const tlsGenerator: Generator<TlsSpec> = {
   async generate(spec, ctx) {
     const x509 = await loadX509();
     const now = ctx.now;
-    const issuer = spec.issuer === undefined ? undefined : await loadIssuer(spec.issuer, ctx, now);
+    const issuer = spec.issuer === undefined ? undefined : await loadIssuer(spec.issuer, issuerUse(spec), ctx, now);
     const algs = leafAlgorithms(spec.keyAlgorithm);
     const keys = (await webcrypto.subtle.generateKey(algs.generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const privatePem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -164,6 +164,22 @@ describe('shared/rotate/generators/tls', function () {
     assert.ok(cert.checkPrivateKey(createPrivateKey(ca.get('tls.key')!)));
   });
 
+  it('reads its issuer as issuer, and as issuer-ca when it makes a CA, and declares that read', async () => {
+    const ca = await makeCa();
+    const leafCtx = testContext('tls.crt', { secrets: { 'root-ca': ca } });
+    const subCtx = testContext('tls.crt', { secrets: { 'root-ca': ca } });
+
+    await tlsGenerator.generate(spec({ commonName: 'svc', issuer: { secret: 'root-ca' } }), leafCtx);
+    await tlsGenerator.generate(spec({ commonName: 'Sub CA', ca: true, issuer: { secret: 'root-ca' } }), subCtx);
+
+    assert.deepEqual(leafCtx.reads, ['root-ca:issuer']);
+    assert.deepEqual(subCtx.reads, ['root-ca:issuer-ca']);
+    assert.deepEqual(tlsGenerator.references?.(spec({ commonName: 'Sub CA', ca: true, issuer: { secret: 'root-ca' } })), [
+      { secret: 'root-ca', use: 'issuer-ca', path: ['issuer', 'secret'] },
+    ]);
+    assert.deepEqual(tlsGenerator.references?.(spec({ commonName: 'svc' })), []);
+  });
+
   const failures: Array<[string, () => Promise<Record<string, ReadonlyMap<string, Buffer>>>, Record<string, unknown>, RegExp]> = [
     ['a missing CA Secret', async () => ({}), {}, /issuer Secret apps\/ca not found/],
     [
