@@ -1006,7 +1006,7 @@ describe('jobs/rotate', function () {
       assert.equal(c.getSecret('shop', 'web-tls-pending'), undefined);
     });
 
-    it('signs a sub-CA only when the CA Secret allows issuer-ca', async () => {
+    it('signs a sub-CA only when the CA Secret allows issuer-ca, and limits its path length to 0', async () => {
       await caSecret(c, { [ALLOW]: 'mesh-ca:issuer' });
       await c.secret('shop', 'mesh-ca', OLD_TLS, SUB_CA_POLICY, { annotations: LONG_AGO });
 
@@ -1021,6 +1021,11 @@ describe('jobs/rotate', function () {
       );
       assert.equal(allowed.code, 0, allowed.stdout);
       const data = c.data('shop', 'mesh-ca')!;
+      await import('reflect-metadata');
+      const x509 = await import('@peculiar/x509');
+      const bc = new x509.X509Certificate(data['tls.crt']).getExtension(x509.BasicConstraintsExtension);
+      assert.equal(bc?.ca, true);
+      assert.equal(bc?.pathLength, 0, 'the sub-CA signs leaves only');
       assert.ok(new X509Certificate(data['tls.crt']).checkIssued(new X509Certificate(data['ca.crt'])));
     });
 

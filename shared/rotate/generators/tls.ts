@@ -44,7 +44,8 @@ const schema = z.strictObject({
     .default(['server']),
   /**
    * Make a CA certificate (for rotating an internal CA) instead of a leaf. Signed by an issuer,
-   * the issuer's Secret must allow it (use `issuer-ca` in its `secret-steward.io/allow-references`).
+   * it gets pathLenConstraint 0 (it signs leaves only), and the issuer's Secret must allow it
+   * (use `issuer-ca` in its `secret-steward.io/allow-references`).
    */
   ca: z.boolean().default(false),
   /**
@@ -189,7 +190,8 @@ function positiveSerial(): string {
 /**
  * An X.509 certificate and its new private key: self-signed, or signed by a CA kept in
  * another Secret of the same namespace (`issuer`). Leaf certificates get the SANs, the
- * requested extended key usages and a validity clamped to the CA's; `ca: true` makes a CA.
+ * requested extended key usages and a validity clamped to the CA's; `ca: true` makes a CA
+ * (signed by an issuer: pathLenConstraint 0, and never by an issuer whose own is 0).
  */
 export const tlsGenerator: Generator<TlsSpec> = {
   name: 'tls',
@@ -227,6 +229,12 @@ export const tlsGenerator: Generator<TlsSpec> = {
     const x509 = await loadX509();
     const now = ctx.now;
     const issuer = spec.issuer === undefined ? undefined : await loadIssuer(spec.issuer, issuerUse(spec), ctx, now);
+    const issuerCert = issuer === undefined ? undefined : new x509.X509Certificate(issuer.certificatePem);
+    if (spec.ca && issuerCert?.getExtension(x509.BasicConstraintsExtension)?.pathLength === 0) {
+      throw new Error(
+        `issuer Secret ${ctx.namespace}/${spec.issuer!.secret}: its certificate has pathLenConstraint 0, so it may not sign a sub-CA (ca: true)`,
+      );
+    }
     const algs = leafAlgorithms(spec.keyAlgorithm);
     const keys = (await webcrypto.subtle.generateKey(algs.generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const privatePem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -247,7 +255,8 @@ export const tlsGenerator: Generator<TlsSpec> = {
       ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
       : x509.KeyUsageFlags.digitalSignature | (rsa ? x509.KeyUsageFlags.keyEncipherment : 0);
     const extensions: InstanceType<typeof x509.Extension>[] = [
-      new x509.BasicConstraintsExtension(spec.ca, undefined, true),
+      // A sub-CA signed by an issuer signs leaves only: a policy cannot grow the issuer's tree.
+      new x509.BasicConstraintsExtension(spec.ca, spec.ca && issuer !== undefined ? 0 : undefined, true),
       new x509.KeyUsagesExtension(usages, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ];
@@ -266,7 +275,7 @@ export const tlsGenerator: Generator<TlsSpec> = {
 
     const common = { serialNumber: positiveSerial(), notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter };
     let cert: import('@peculiar/x509').X509Certificate;
-    if (issuer === undefined) {
+    if (issuer === undefined || issuerCert === undefined) {
       cert = await x509.X509CertificateGenerator.createSelfSigned({
         ...common,
         name: subject,
@@ -275,7 +284,6 @@ export const tlsGenerator: Generator<TlsSpec> = {
         extensions,
       });
     } else {
-      const issuerCert = new x509.X509Certificate(issuer.certificatePem);
       extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerCert.publicKey));
       cert = await x509.X509CertificateGenerator.create({
         ...common,
