@@ -1,5 +1,6 @@
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import type { ReferenceUse, SecretReference } from './allow-references.js';
 import type { SpecProblem } from './generators/generator.js';
 
 /** What a backend step receives. Values are never to be logged; log fingerprints if anything. */
@@ -18,8 +19,12 @@ export interface BackendStepContext<C = unknown> {
    * are then the values consumers still use, and `current` the ones being abandoned.
    */
   reverting: boolean;
-  /** Reads another Secret of the namespace (admin credentials for the backend). */
-  readSecret(name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
+  /**
+   * Reads another Secret of the namespace for `use` (an admin credential as `admin`); undefined
+   * when it does not exist. Throws, without returning its data, unless the backend declared
+   * the read (`references`) and the Secret allows it (`secret-steward.io/allow-references`).
+   */
+  readSecret(name: string, use: ReferenceUse): Promise<ReadonlyMap<string, Buffer> | undefined>;
   log: Logger;
   /** Time and waits (retry backoff). */
   clock: Clock;
@@ -77,6 +82,11 @@ export interface RotationBackend<C = unknown> {
    * Secret's data does not fit the configuration.
    */
   prepare?(ctx: BackendPrepareContext<C>): Map<string, Buffer>;
+  /**
+   * Other Secrets `set` and `test` read, and for what (paths relative to `backend`): each must
+   * allow the policy's Secret with its `secret-steward.io/allow-references` annotation.
+   */
+  references?(config: C): SecretReference[];
   set(ctx: BackendStepContext<C>): Promise<void>;
   test(ctx: BackendStepContext<C>): Promise<void>;
 }

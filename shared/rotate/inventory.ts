@@ -3,7 +3,7 @@ import type { BackendRegistry } from './backend.js';
 import { Annotations, Labels } from './metadata.js';
 import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
-import { type PolicyProblem, parsePolicy, type RotationPolicy } from './policy.js';
+import { type PolicyProblem, parsePolicy, type RotationPolicy, referenceProblems } from './policy.js';
 import type { VersionedState } from './rotation.js';
 import { backendMayHoldValues, findInFlight, type InFlight, isPreviousOf } from './rotation-steps.js';
 import { assessDue, rotationRecord } from './schedule.js';
@@ -76,6 +76,12 @@ export interface Related<S extends SecretView> {
   lineages: ReadonlyMap<string, readonly SecretView[]>;
   /** Every Secret name of the head's namespace (for a free version number). */
   taken: ReadonlySet<string>;
+  /**
+   * `secret-steward.io/allow-references` of every listed Secret that has one (key
+   * `namespace/name`): with `taken`, what the policy's references are judged by before anything
+   * is read. A reference the listing did not see is left to the read.
+   */
+  allowReferences?: ReadonlyMap<string, string>;
 }
 
 export interface JudgeOptions {
@@ -135,9 +141,10 @@ export function lineageOf(s: SecretView): { base: string; version: number } {
 async function listInScope(
   deps: { secrets: Pick<SecretStore, 'listMetadata'> },
   o: ScanOptions,
-): Promise<{ kept: SecretMetadata[]; names: Map<string, Set<string>> }> {
+): Promise<{ kept: SecretMetadata[]; names: Map<string, Set<string>>; allowReferences: Map<string, string> }> {
   const kept = new Map<string, SecretMetadata>();
   const names = new Map<string, Set<string>>();
+  const allowReferences = new Map<string, string>();
   const scopes: Array<string | undefined> = o.namespaces.length > 0 ? [...o.namespaces] : [undefined];
   const collect = async (ns: string | undefined, labelSelector: string | undefined) => {
     const seen: SecretMetadata[] = [];
@@ -147,6 +154,8 @@ async function listInScope(
         const nsName = namespaceOf(s);
         if (!names.has(nsName)) names.set(nsName, new Set());
         names.get(nsName)!.add(nameOf(s));
+        const allow = annotationsOf(s)[Annotations.allowReferences];
+        if (allow !== undefined) allowReferences.set(keyOf(nsName, nameOf(s)), allow);
         if (isRelevant(s)) seen.push(s);
       }
     }
@@ -157,7 +166,7 @@ async function listInScope(
     // Companions do not carry the user's labels: with a selector, find them separately.
     if (o.selector !== undefined) await collect(ns, Labels.role);
   }
-  return { kept: [...kept.values()], names };
+  return { kept: [...kept.values()], names, allowReferences };
 }
 
 /**
@@ -223,6 +232,13 @@ export function judgeHead<S extends SecretView>(
     return verdict({ action: 'rotate', plan: { ...base, kind: 'resume', inFlight, detail } }, claimed);
   }
 
+  // Judged before due-ness, so a policy the referenced Secret does not allow is reported at once;
+  // a rotation in flight goes on (its reads are checked again, and the protocol ends it cleanly).
+  const refused = referenceProblems(policy, ns, name, (n) =>
+    rel.taken.has(n) ? { annotations: allowAnnotation(rel.allowReferences?.get(keyOf(ns, n))) } : undefined,
+  );
+  if (refused.length > 0) return verdict({ action: 'invalid', namespace: ns, name, secret: head, problems: refused }, claimed);
+
   const dueness = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
   if (!dueness.due)
     return verdict(
@@ -251,7 +267,7 @@ export function judgeHead<S extends SecretView>(
  * (`--max-rotations` counts only Secrets that turn out rotatable).
  */
 export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetadata'> }, o: ScanOptions): Promise<Inventory> {
-  const { kept, names } = await listInScope(deps, o);
+  const { kept, names, allowReferences } = await listInScope(deps, o);
   const items: UnrotatedItem[] = [];
   const cleanups: Cleanup[] = [];
   const notes: string[] = [];
@@ -286,6 +302,7 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
       previous: previous.get(keyOf(ns, nameOf(head))),
       lineages,
       taken: names.get(ns) ?? none,
+      allowReferences,
     };
     const j = judgeHead(head, related, { now: o.now, backends: o.backends, full: false });
     cleanups.push(...j.cleanups);
@@ -318,6 +335,10 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
   due.sort((x, y) => label(x).localeCompare(label(y)));
   return { candidates: [...resumes, ...due], items, cleanups, notes, lineages };
 }
+
+/** The annotations a listed Secret's `allow-references` value stands for. */
+const allowAnnotation = (value: string | undefined): Record<string, string> =>
+  value === undefined ? {} : { [Annotations.allowReferences]: value };
 
 /** Policy problems that depend on the Secret's body (its immutability and data keys). */
 function bodyProblems(s: SecretView, policy: RotationPolicy): PolicyProblem[] {

@@ -16,6 +16,9 @@
  * On companions (pending values, previous values) and on versions made by the versioned
  * strategy: see {@link Labels} and the `companion*`/`lineage`/`version` annotations.
  *
+ * On a Secret that other Secrets' policies read (a CA, an admin credential):
+ * `secret-steward.io/allow-references`, the Secrets that may, and for what.
+ *
  * On workloads: `secret-steward.io/restartedAt` in the pod template (its change is the
  * restart) and `secret-steward.io/restart-previous` in the object's own metadata (what the
  * template annotation was before, so a rollback restores the template exactly).
@@ -52,6 +55,12 @@ export const Annotations = {
   version: `${PREFIX}version`,
   /** Versioned strategy: on an older version, the name of the version that replaced it. */
   supersededBy: `${PREFIX}superseded-by`,
+
+  /**
+   * On a Secret that policies read besides their own (an issuer, an admin credential): who may,
+   * and for what (`api-tls:issuer, *:admin`). Written by the user; see allow-references.ts.
+   */
+  allowReferences: `${PREFIX}allow-references`,
 
   /** Pod-template annotation whose change restarts a workload. */
   restartedAt: `${PREFIX}restartedAt`,

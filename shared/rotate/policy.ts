@@ -2,6 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/options.js';
 import { cronProblem } from '../runtime/cron-schedule.js';
+import { type ReferencedSecret, type ReferenceUse, referenceRefusal } from './allow-references.js';
 import type { BackendRegistry, RotationBackend } from './backend.js';
 import { GENERATORS, type Generator, isValidDataKey } from './generators/index.js';
 import type { Trigger } from './schedule.js';
@@ -67,6 +68,16 @@ export interface RotationPolicy {
   rollout: RolloutPolicy;
   /** The backend plug-in, its validated configuration, and the data keys it writes itself. */
   backend?: { backend: RotationBackend; config: unknown; outputs: string[] };
+  /** Other Secrets the generators and the backend read; each must allow it (allow-references.ts). */
+  references: PolicyReference[];
+}
+
+/** Another Secret of the namespace the policy's plug-ins read, for what, and the field naming it. */
+export interface PolicyReference {
+  secret: string;
+  use: ReferenceUse;
+  /** `keys["tls.crt"].issuer.secret`, `backend.adminSecretRef.name`. */
+  path: string;
 }
 
 /** One problem in a policy: the field's path and what is wrong. */
@@ -345,6 +356,12 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
   }
 
   if (problems.length > 0 || trigger === undefined) return { problems };
+  const references: PolicyReference[] = [];
+  for (const plan of ordered)
+    for (const r of plan.generator.references?.(plan.spec) ?? [])
+      references.push({ secret: r.secret, use: r.use, path: formatPath(['keys', plan.key, ...r.path]) });
+  for (const r of backend?.backend.references?.(backend.config) ?? [])
+    references.push({ secret: r.secret, use: r.use, path: formatPath(['backend', ...r.path]) });
   return {
     policy: {
       trigger,
@@ -359,8 +376,35 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
         rollbackOnFailure: p.rollout.rollbackOnFailure,
       },
       backend,
+      references,
     },
   };
+}
+
+/**
+ * Problems with the Secrets the policy of Secret `referrer` reads (issuer, admin credential):
+ * each must allow it by its `secret-steward.io/allow-references` annotation. `lookup` gives
+ * what a listing saw of a referenced Secret, or undefined when it was not seen (not in the
+ * listing, or not existing): then the check is left to the read itself.
+ */
+export function referenceProblems(
+  policy: RotationPolicy,
+  namespace: string,
+  referrer: string,
+  lookup: (name: string) => Pick<ReferencedSecret, 'annotations'> | undefined,
+): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  for (const r of policy.references) {
+    const seen = lookup(r.secret);
+    if (seen === undefined) continue;
+    const refusal = referenceRefusal(
+      { namespace, name: r.secret, annotations: seen.annotations },
+      { name: referrer, versioned: policy.strategy === 'versioned' },
+      r.use,
+    );
+    if (refusal !== undefined) problems.push({ path: r.path, message: refusal });
+  }
+  return problems;
 }
 
 /** `keys.password.length: must be ...; schedule: ...` */

@@ -1,6 +1,8 @@
 import type { V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
 import type { SecretStore } from '../kube/secrets.js';
+import { type ReferenceUse, type Referrer, referenceRefusal } from './allow-references.js';
 import { PREFIX } from './metadata.js';
+import { RotationError } from './rotation-error.js';
 import { decodeData } from './values.js';
 
 /**
@@ -61,14 +63,38 @@ export function ownerRefTo(head: V1Secret): NonNullable<V1Secret['metadata']>['o
   return [{ apiVersion: 'v1', kind: 'Secret', name: head.metadata!.name!, uid, controller: false, blockOwnerDeletion: false }];
 }
 
-/** Reads a Secret's data (undefined when it does not exist), registering its values with the redactor. */
-export async function readSecretData(
+/** Who reads a referenced Secret: the Secret whose policy names it, and what the policy declared. */
+export interface PolicyReferrer extends Referrer {
+  namespace: string;
+  /** The policy's declared references (`RotationPolicy.references`). */
+  references: ReadonlyArray<{ secret: string; use: ReferenceUse }>;
+}
+
+/**
+ * The one way plug-ins read another Secret (a CA, an admin credential): the Secret `name` of
+ * the referrer's namespace, for `use`. Undefined when it does not exist. The read must be one
+ * the policy declared, and the Secret must allow it (`secret-steward.io/allow-references`,
+ * judged from the same GET); otherwise a RotationError (`policy`) names both Secrets and the
+ * annotation to add, and the data is neither decoded, registered nor returned. Values returned
+ * are registered with the redactor.
+ */
+export async function readReferencedSecret(
   deps: { secrets: Pick<SecretStore, 'get'>; register(value: string | Uint8Array): void },
-  namespace: string,
+  referrer: PolicyReferrer,
   name: string,
+  use: ReferenceUse,
 ): Promise<Map<string, Buffer> | undefined> {
+  const { namespace } = referrer;
+  if (!referrer.references.some((r) => r.secret === name && r.use === use)) {
+    // A plug-in bug, not the user's: every read must be declared, so the scan checks it early.
+    throw new Error(
+      `Secret ${namespace}/${referrer.name}: a plug-in read Secret ${namespace}/${name} as ${use} without declaring it in its references`,
+    );
+  }
   const s = await deps.secrets.get(namespace, name);
   if (s === undefined) return undefined;
+  const refusal = referenceRefusal({ namespace, name, annotations: s.metadata?.annotations }, referrer, use);
+  if (refusal !== undefined) throw new RotationError('policy', refusal);
   const data = decodeData(s.data);
   for (const v of data.values()) deps.register(v);
   return data;

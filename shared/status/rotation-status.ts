@@ -13,7 +13,7 @@ import { BackendRegistry } from '../rotate/backend.js';
 import { SHIPPED_BACKENDS } from '../rotate/backends/index.js';
 import { Annotations, Labels, type LastOutcome, parseLastOutcome } from '../rotate/metadata.js';
 import { foreignManager } from '../rotate/ownership.js';
-import { describeProblems, parsePolicy, type RotationPolicy } from '../rotate/policy.js';
+import { describeProblems, parsePolicy, type RotationPolicy, referenceProblems } from '../rotate/policy.js';
 import { resolveConsumers, shortWorkload, WorkloadIndex } from '../rotate/rollout.js';
 import { Rotation } from '../rotate/rotation.js';
 import { assessDue, rotationRecord, type Trigger } from '../rotate/schedule.js';
@@ -53,6 +53,12 @@ export interface RotationStatus {
 /** The parts of a Secret the assessment reads (data values are never kept). */
 export type PolicySecret = Pick<V1Secret, 'metadata' | 'type' | 'immutable'> & { dataKeys: string[] };
 
+/**
+ * What a listing saw of a Secret a policy reads (its annotations, for the opt-in), or undefined
+ * when it did not see it.
+ */
+export type ReferencedLookup = (namespace: string, name: string) => { annotations: Record<string, string> } | undefined;
+
 /** A Secret with a policy, and the pending companion of its rotation in flight, if any. */
 export interface PolicyHolder {
   secret: PolicySecret;
@@ -73,7 +79,12 @@ const SHIPPED_REGISTRY = new BackendRegistry(SHIPPED_BACKENDS);
  * the rotation module decides for that instant): a `rotate-now` request alone is never
  * overdue, its age is unknown. Returns the policy too (for consumer resolution).
  */
-export function assessRotation(h: PolicyHolder, now: Date, graceMs: number): { status: RotationStatus; policy?: RotationPolicy } {
+export function assessRotation(
+  h: PolicyHolder,
+  now: Date,
+  graceMs: number,
+  referenced: ReferencedLookup = () => undefined,
+): { status: RotationStatus; policy?: RotationPolicy } {
   const meta = h.secret.metadata ?? {};
   const a = meta.annotations ?? {};
   const base = {
@@ -89,7 +100,10 @@ export function assessRotation(h: PolicyHolder, now: Date, graceMs: number): { s
   const parsed = parsePolicy(a[Annotations.policy] ?? '', SHIPPED_REGISTRY);
   if ('problems' in parsed) return { status: { ...base, state: 'invalid', detail: describeProblems(parsed.problems) } };
   const policy = parsed.policy;
-  const problems = inputProblems(policy, new Set(h.secret.dataKeys));
+  const problems = [
+    ...inputProblems(policy, new Set(h.secret.dataKeys)),
+    ...referenceProblems(policy, base.namespace, base.name, (name) => referenced(base.namespace, name)),
+  ];
   if (policy.strategy === 'in-place' && h.secret.immutable === true) {
     problems.unshift({
       path: 'strategy',
@@ -156,16 +170,21 @@ export interface RotationStatusOptions {
 export async function collectRotationStatus(deps: RotationStatusDeps, o: RotationStatusOptions): Promise<RotationStatus[]> {
   const heads = new Map<string, PolicySecret>();
   const pendings = new Map<string, PolicySecret>();
+  /** Every listed Secret: its allow-references annotation (empty without one), for the opt-in check. */
+  const allows = new Map<string, Record<string, string>>();
   const scopes: Array<string | undefined> = o.namespaces.length > 0 ? [...o.namespaces] : [undefined];
   const collect = async (ns: string | undefined, labelSelector: string | undefined) => {
     for await (const page of deps.secrets.list(ns, { labelSelector })) {
       if (page.restarted) {
         heads.clear();
         pendings.clear();
+        allows.clear();
       }
       for (const s of page.items) {
         const a = s.metadata?.annotations ?? {};
         const key = `${s.metadata?.namespace}/${s.metadata?.name}`;
+        const allow = a[Annotations.allowReferences];
+        allows.set(key, allow === undefined ? {} : { [Annotations.allowReferences]: allow });
         if (s.metadata?.labels?.[Labels.role] === 'pending' && a[Annotations.companionOf] !== undefined) {
           pendings.set(`${s.metadata?.namespace}/${a[Annotations.companionOf]}`, policySecretOf(s));
         } else if (
@@ -187,7 +206,10 @@ export async function collectRotationStatus(deps: RotationStatusDeps, o: Rotatio
   const index = new WorkloadIndex(deps.workloads);
   const out: RotationStatus[] = [];
   for (const [key, secret] of [...heads.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const { status, policy } = assessRotation({ secret, pending: pendings.get(key) }, o.now, o.graceMs);
+    const { status, policy } = assessRotation({ secret, pending: pendings.get(key) }, o.now, o.graceMs, (ns, name) => {
+      const annotations = allows.get(`${ns}/${name}`);
+      return annotations === undefined ? undefined : { annotations };
+    });
     if (policy !== undefined && status.state !== 'invalid') {
       // The rotation module's own resolution, on a Rotation that is never started.
       const rot = new Rotation(secret as V1Secret, policy, '', '', 'new', '', 'status');

@@ -72,7 +72,10 @@ describe('jobs/rotate with the postgresql backend', function () {
   });
   beforeEach(async () => {
     c = await RotateCluster.start();
-    await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'test-only-admin-password', host: pg.host });
+    // The admin credential lets the Secret shop/db use it (secret-steward.io/allow-references).
+    await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'test-only-admin-password', host: pg.host }, undefined, {
+      annotations: { 'secret-steward.io/allow-references': 'db:admin' },
+    });
   });
   afterEach(async () => {
     await c.stop();
@@ -328,7 +331,9 @@ describe('jobs/rotate with the postgresql backend', function () {
 
     it('a wrong admin credential: a clear error naming the admin Secret, nothing changed', async () => {
       await role('app_badadmin', 'old-badadmin-password-1');
-      await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password', host: pg.host });
+      await c.secret('shop', 'wrong-admin', { username: 'rotator_admin', password: 'not-the-admin-password', host: pg.host }, undefined, {
+        annotations: { 'secret-steward.io/allow-references': 'db:admin' },
+      });
       const before = secretData(pg, 'app_badadmin', 'old-badadmin-password-1');
       await c.secret('shop', 'db', before, policy('strategy: alternating-users, adminSecretRef: { name: wrong-admin }, sslmode: disable'), {
         annotations: LONG_AGO,
@@ -349,12 +354,21 @@ describe('jobs/rotate with the postgresql backend', function () {
 
     it('the admin credential goes only to a host its Secret names: a Secret without a host key, or naming another, is never sent', async () => {
       await role('app_adminhost', 'old-adminhost-password-1');
-      await c.secret('shop', 'admin-nohost', { username: 'rotator_admin', password: 'test-only-admin-password' });
-      await c.secret('shop', 'admin-elsewhere', {
-        username: 'rotator_admin',
-        password: 'test-only-admin-password',
-        host: 'db.elsewhere.svc, 10.9.9.9',
-      });
+      const allow = (db: string) => ({ annotations: { 'secret-steward.io/allow-references': `${db}:admin` } });
+      await c.secret(
+        'shop',
+        'admin-nohost',
+        { username: 'rotator_admin', password: 'test-only-admin-password' },
+        undefined,
+        allow('db-nohost'),
+      );
+      await c.secret(
+        'shop',
+        'admin-elsewhere',
+        { username: 'rotator_admin', password: 'test-only-admin-password', host: 'db.elsewhere.svc, 10.9.9.9' },
+        undefined,
+        allow('db-elsewhere'),
+      );
       const before = secretData(pg, 'app_adminhost', 'old-adminhost-password-1');
       const backend = (admin: string) => `strategy: alternating-users, adminSecretRef: { name: ${admin} }, sslmode: disable`;
       await c.secret('shop', 'db-nohost', before, policy(backend('admin-nohost')), { annotations: LONG_AGO });

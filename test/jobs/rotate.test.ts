@@ -22,6 +22,41 @@ rollout: { waitReady: 20s }
 `;
 const DB_DATA = { username: 'app', password: 'old-password-0001', DATABASE_URL: 'postgres://app:old-password-0001@db:5432/app' };
 
+const ALLOW = 'secret-steward.io/allow-references';
+const TLS_POLICY =
+  'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, dnsNames: [shop.example.com], validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }';
+const SUB_CA_POLICY =
+  'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, commonName: Mesh CA, ca: true, validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }\nrollout: { restart: false }';
+
+/** The CA Secret `shop/shop-ca` (a self-signed CA made by the tls generator), with these annotations. */
+async function caSecret(c: RotateCluster, annotations: Record<string, string> = {}, extra: { labels?: Record<string, string> } = {}) {
+  const ca = await tlsGenerator.generate(
+    tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }),
+    {
+      namespace: 'shop',
+      secretName: 'shop-ca',
+      key: 'tls.crt',
+      now: new Date(),
+      values: new Map(),
+      readSecret: async () => undefined,
+      register: () => {},
+      warn: () => {},
+    },
+  );
+  await c.secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() }, undefined, {
+    annotations,
+    ...extra,
+  });
+}
+
+/** Requests for one Secret (any verb), as `VERB path`. */
+function requestsFor(c: RotateCluster, ns: string, name: string): string[] {
+  return c
+    .requests()
+    .filter((e) => e.path === `/api/v1/namespaces/${ns}/secrets/${name}`)
+    .map((e) => `${e.method} ${e.path}`);
+}
+
 /** The rotate command with these backends instead of the shipped ones. */
 const rotateCommandWith = (backends: readonly RotationBackend[]) =>
   defineCommand({ ...rotateCommand, run: (settings, ctx) => runRotateJob(settings, ctx, { backends }) });
@@ -822,27 +857,8 @@ describe('jobs/rotate', function () {
 
   describe('generators end to end', () => {
     it('rotates a TLS certificate signed by a CA kept in another Secret', async () => {
-      const ca = await tlsGenerator.generate(
-        tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }),
-        {
-          namespace: 'shop',
-          secretName: 'ca',
-          key: 'tls.crt',
-          now: new Date(),
-          values: new Map(),
-          readSecret: async () => undefined,
-          register: () => {},
-          warn: () => {},
-        },
-      );
-      await c.secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() });
-      await c.secret(
-        'shop',
-        'web-tls',
-        { 'tls.crt': 'old', 'tls.key': 'old' },
-        'maxAge: 60d\nkeys:\n  tls.crt: { generator: tls, dnsNames: [shop.example.com], validity: 90d, issuer: { secret: shop-ca }, caCertificate: ca.crt }',
-        { annotations: LONG_AGO },
-      );
+      await caSecret(c, { [ALLOW]: 'web-tls:issuer' });
+      await c.secret('shop', 'web-tls', { 'tls.crt': 'old', 'tls.key': 'old' }, TLS_POLICY, { annotations: LONG_AGO });
       await c.deployment('shop', 'ingress', { volumes: ['web-tls'] });
 
       const r = await c.run(['--output', 'json']);
@@ -934,6 +950,106 @@ describe('jobs/rotate', function () {
         'the backend may hold the pending values: the next run continues from them',
       );
       assert.deepEqual(c.data('shop', 'db'), DB_DATA);
+    });
+  });
+
+  describe('referenced Secrets opt in', () => {
+    const OLD_TLS = { 'tls.crt': 'old', 'tls.key': 'old' };
+
+    it('refuses a policy whose CA Secret does not allow it: invalid, the CA never read, the Secret unchanged', async () => {
+      await caSecret(c);
+      await c.secret('shop', 'web-tls', OLD_TLS, TLS_POLICY, { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, r.stdout);
+      const e = entry(r, 'shop', 'web-tls');
+      assert.equal(e.action, 'invalid');
+      assert.equal(
+        e.detail,
+        'keys["tls.crt"].issuer.secret: Secret shop/shop-ca does not allow Secret shop/web-tls to use it as issuer (sign certificates with its CA): add the annotation secret-steward.io/allow-references: "web-tls:issuer" to Secret shop/shop-ca',
+      );
+      assert.deepEqual(requestsFor(c, 'shop', 'shop-ca'), [], 'the CA Secret is never read');
+      assert.deepEqual(c.data('shop', 'web-tls'), OLD_TLS);
+      assert.equal(c.getSecret('shop', 'web-tls-pending'), undefined);
+      assert.ok(eventsFor(c, 'shop', 'Secret', 'web-tls').some((ev) => ev.reason === 'RotationPolicyInvalid'));
+    });
+
+    it('refuses a use the CA Secret does not allow: allowed as admin is not allowed as issuer', async () => {
+      await caSecret(c, { [ALLOW]: 'web-tls:admin, other:issuer' });
+      await c.secret('shop', 'web-tls', OLD_TLS, TLS_POLICY, { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(entry(r, 'shop', 'web-tls').action, 'invalid');
+      assert.match(
+        entry(r, 'shop', 'web-tls').detail,
+        /add web-tls:issuer to its secret-steward\.io\/allow-references annotation \(now "web-tls:admin, other:issuer"\)/,
+      );
+      assert.deepEqual(requestsFor(c, 'shop', 'shop-ca'), []);
+      assert.deepEqual(c.data('shop', 'web-tls'), OLD_TLS);
+    });
+
+    it('checks the opt-in on the read itself when the scan did not see the CA: refused from the same GET, nothing written', async () => {
+      await caSecret(c);
+      await c.secret('shop', 'web-tls', OLD_TLS, TLS_POLICY, { annotations: LONG_AGO, labels: { app: 'web' } });
+
+      const r = await c.run(['--selector', 'app=web', '--output', 'json']);
+
+      assert.equal(r.code, 1, r.stdout);
+      const e = entry(r, 'shop', 'web-tls');
+      assert.equal(e.action, 'failed');
+      assert.match(e.detail, /add the annotation secret-steward\.io\/allow-references: "web-tls:issuer" to Secret shop\/shop-ca/);
+      assert.deepEqual(requestsFor(c, 'shop', 'shop-ca'), ['GET /api/v1/namespaces/shop/secrets/shop-ca'], 'one GET, for the annotation');
+      assert.deepEqual(c.data('shop', 'web-tls'), OLD_TLS);
+      assert.equal(c.getSecret('shop', 'web-tls-pending'), undefined);
+    });
+
+    it('signs a sub-CA only when the CA Secret allows issuer-ca, and limits its path length to 0', async () => {
+      await caSecret(c, { [ALLOW]: 'mesh-ca:issuer' });
+      await c.secret('shop', 'mesh-ca', OLD_TLS, SUB_CA_POLICY, { annotations: LONG_AGO });
+
+      const refused = await c.run(['--output', 'json']);
+      c.editSecret('shop', 'shop-ca', (s) => Object.assign(s.metadata!.annotations!, { [ALLOW]: 'mesh-ca:issuer-ca' }));
+      const allowed = await c.run(['--output', 'json']);
+
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(
+        entry(refused, 'shop', 'mesh-ca').detail,
+        /Secret shop\/shop-ca does not allow Secret shop\/mesh-ca to use it as issuer-ca .*: add mesh-ca:issuer-ca to its/,
+      );
+      assert.equal(allowed.code, 0, allowed.stdout);
+      const data = c.data('shop', 'mesh-ca')!;
+      await import('reflect-metadata');
+      const x509 = await import('@peculiar/x509');
+      const bc = new x509.X509Certificate(data['tls.crt']).getExtension(x509.BasicConstraintsExtension);
+      assert.equal(bc?.ca, true);
+      assert.equal(bc?.pathLength, 0, 'the sub-CA signs leaves only');
+      assert.ok(new X509Certificate(data['tls.crt']).checkIssued(new X509Certificate(data['ca.crt'])));
+    });
+
+    it('refuses a postgresql admin Secret that does not allow the policy, without reading it or connecting', async () => {
+      await c.secret('shop', 'db-admin', { username: 'rotator_admin', password: 'admin-password-canary' });
+      await c.secret(
+        'shop',
+        'db',
+        { username: 'app', password: 'old-password-0001' },
+        'maxAge: 30d\nkeys: { password: { generator: password, length: 24, classes: [lower, upper, digits] } }\nbackend: { name: postgresql, strategy: alternating-users, adminSecretRef: { name: db-admin }, host: db.invalid, sslmode: disable }',
+        { annotations: LONG_AGO },
+      );
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(entry(r, 'shop', 'db').action, 'invalid');
+      assert.match(
+        entry(r, 'shop', 'db').detail,
+        /^backend\.adminSecretRef\.name: Secret shop\/db-admin does not allow Secret shop\/db to use it as admin \(log in to a backend with its credential\): add the annotation secret-steward\.io\/allow-references: "db:admin" to Secret shop\/db-admin$/,
+      );
+      assert.deepEqual(requestsFor(c, 'shop', 'db-admin'), []);
+      assert.deepEqual(c.data('shop', 'db'), { username: 'app', password: 'old-password-0001' });
+      assert.doesNotMatch(r.stdout + r.stderr, /admin-password-canary/);
     });
   });
 

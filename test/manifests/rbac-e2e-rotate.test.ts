@@ -246,7 +246,12 @@ describe('manifests: RBAC end to end: rotate', function () {
         annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' },
       },
     );
-    secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() });
+    secret(
+      'shop',
+      'shop-ca',
+      { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() },
+      { annotations: { 'secret-steward.io/allow-references': 'web-tls:issuer' } },
+    );
     secret('shop', 'web-tls', { 'tls.crt': 'old', 'tls.key': 'old' }, { policy: TLS_POLICY, annotations: LONG_AGO });
     const selector = (app: string) => ({ matchLabels: { app } });
     create({

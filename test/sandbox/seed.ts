@@ -69,9 +69,17 @@ function secret(
   namespace: string,
   name: string,
   data: Record<string, string | Buffer>,
-  o: { type?: string; policy?: string; lastRotatedDaysAgo?: number; labels?: Record<string, string>; immutable?: boolean; now: Date },
+  o: {
+    type?: string;
+    policy?: string;
+    lastRotatedDaysAgo?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    immutable?: boolean;
+    now: Date;
+  },
 ): Record<string, unknown> {
-  const annotations: Record<string, string> = {};
+  const annotations: Record<string, string> = { ...o.annotations };
   if (o.policy !== undefined) annotations[ROTATION] = o.policy;
   if (o.lastRotatedDaysAgo !== undefined) annotations[LAST_ROTATED] = new Date(o.now.getTime() - o.lastRotatedDaysAgo * DAY).toISOString();
   return {
@@ -153,7 +161,13 @@ export async function seedDemoCluster(emulator: KubeEmulator, opts: { now?: Date
         policy: 'schedule: "0 3 * * 0"   # Sundays 03:00\ntimeZone: Europe/Berlin\nkeys:\n  signing-key: { generator: token, bytes: 32 }',
       },
     ),
-    secret('web', 'internal-ca', { 'tls.crt': ca.get('tls.crt')!, 'tls.key': ca.get('tls.key')! }, { now, type: 'kubernetes.io/tls' }),
+    // The CA lets frontend-tls (and only it) have certificates signed with it.
+    secret(
+      'web',
+      'internal-ca',
+      { 'tls.crt': ca.get('tls.crt')!, 'tls.key': ca.get('tls.key')! },
+      { now, type: 'kubernetes.io/tls', annotations: { 'secret-steward.io/allow-references': 'frontend-tls:issuer' } },
+    ),
     secret(
       'web',
       'frontend-tls',

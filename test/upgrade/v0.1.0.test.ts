@@ -104,6 +104,16 @@ describe('test/upgrade: from release 0.1.0', function () {
     await emulator.workloads.idle();
   }
 
+  /**
+   * The upgrade step for Secrets a policy reads (CHANGELOG, "Referenced Secrets opt in"): the
+   * sandbox's CA lets the certificate it signs use it as its issuer.
+   */
+  function allowIssuer(): void {
+    const ca = emulator.get('v1', 'Secret', 'web', 'internal-ca')!;
+    ca.metadata.annotations = { ...ca.metadata.annotations, 'secret-steward.io/allow-references': 'frontend-tls:issuer' };
+    emulator.update(ca);
+  }
+
   /** The restore job's own pre-restore signing key, which an operator creates when upgrading. */
   async function preRestoreKey() {
     // Made before the test's clock (the fixture's time): a key is not valid before it exists.
@@ -238,6 +248,7 @@ describe('test/upgrade: from release 0.1.0', function () {
 
   it('rotates on from the annotations and companions it left, including its failed rotation', async () => {
     await loadCluster();
+    allowIssuer();
     const before = secretData('payments', 'cache-password');
 
     const r = await run(rotateCommand, [...common(), '--output', 'json'], fixedClock(new Date('2026-12-08T00:00:00Z')));
@@ -253,8 +264,39 @@ describe('test/upgrade: from release 0.1.0', function () {
     assert.equal(emulator.get('v1', 'Secret', 'payments', 'cache-password-pending'), undefined);
   });
 
+  it('reports a TLS policy whose CA did not opt in as invalid, naming the annotation to add, until it is added (dry run)', async () => {
+    await loadCluster();
+    const before = secretData('web', 'frontend-tls');
+    const rotateNow = () =>
+      emulator.update({
+        ...emulator.get('v1', 'Secret', 'web', 'frontend-tls')!,
+        metadata: {
+          ...emulator.get('v1', 'Secret', 'web', 'frontend-tls')!.metadata,
+          annotations: { ...annotations('web', 'frontend-tls'), 'secret-steward.io/rotate-now': 'upgrade' },
+        },
+      });
+    rotateNow();
+    const json = (r: Run) => JSON.parse(r.stdout) as { secrets: { namespace: string; name: string; action: string; detail: string }[] };
+    const tls = (r: Run) => json(r).secrets.find((e) => e.name === 'frontend-tls');
+
+    const refused = await run(rotateCommand, [...common(), '--output', 'json'], fixedClock(new Date('2026-12-08T00:00:00Z')));
+    allowIssuer();
+    const allowed = await run(rotateCommand, [...common(), '--dry-run', '--output', 'json'], fixedClock(new Date('2026-12-08T00:00:00Z')));
+
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.equal(tls(refused)?.action, 'invalid');
+    assert.equal(
+      tls(refused)?.detail,
+      'keys["tls.crt"].issuer.secret: Secret web/internal-ca does not allow Secret web/frontend-tls to use it as issuer (sign certificates with its CA): add the annotation secret-steward.io/allow-references: "frontend-tls:issuer" to Secret web/internal-ca',
+    );
+    assert.equal(allowed.code, 0, allowed.stdout);
+    assert.equal(tls(allowed)?.action, 'would-rotate');
+    assert.deepEqual(secretData('web', 'frontend-tls'), before);
+  });
+
   it('status names the unsealed backups until adopt, then only the rotation it left failed', async () => {
     await loadCluster();
+    allowIssuer();
     const status = () =>
       run(statusCommand, [
         '--kubeconfig',

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ReferenceUse, SecretReference } from '../allow-references.js';
 
 /** A problem in one generator spec; `path` is relative to the spec (`['length']`). */
 export interface SpecProblem {
@@ -18,8 +19,12 @@ export interface GeneratorContext {
    * generated earlier in the same rotation (templates read these).
    */
   values: ReadonlyMap<string, Buffer>;
-  /** Reads another Secret of the same namespace (a CA); undefined when it does not exist. */
-  readSecret(name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
+  /**
+   * Reads another Secret of the same namespace for `use` (a CA as `issuer`); undefined when it
+   * does not exist. Throws, without returning its data, unless the generator declared the read
+   * (`references`) and the Secret allows it (`secret-steward.io/allow-references`).
+   */
+  readSecret(name: string, use: ReferenceUse): Promise<ReadonlyMap<string, Buffer> | undefined>;
   /** Registers a secret value with the redactor. Call it the moment a value exists. */
   register(value: string | Uint8Array): void;
   /** Reports something the operator should know (logged with the Secret's name). */
@@ -43,6 +48,11 @@ export interface Generator<S extends { generator: string } = { generator: string
   extraOutputs(key: string, spec: S): string[];
   /** Data keys read; they must be generated in the same rotation or exist in the Secret. */
   inputs(spec: S): string[];
+  /**
+   * Other Secrets read (`readSecret`), and for what: each must allow the policy's Secret with
+   * its `secret-steward.io/allow-references` annotation, checked before the rotation starts.
+   */
+  references?(spec: S): SecretReference[];
   /** Checks that need the key name or several fields together. */
   validate?(key: string, spec: S): SpecProblem[];
   /** Produces the values: the spec's key and every extra output. */

@@ -2,6 +2,7 @@ import { createPrivateKey, KeyObject, randomBytes, webcrypto, X509Certificate } 
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../../config/options.js';
+import type { ReferenceUse } from '../allow-references.js';
 import { type Generator, type GeneratorContext, isValidDataKey, type SpecProblem } from './generator.js';
 
 export const TLS_KEY_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'ed25519'] as const;
@@ -41,9 +42,16 @@ const schema = z.strictObject({
     .array(z.enum(['server', 'client']))
     .min(1)
     .default(['server']),
-  /** Make a CA certificate (for rotating an internal CA) instead of a leaf. */
+  /**
+   * Make a CA certificate (for rotating an internal CA) instead of a leaf. Signed by an issuer,
+   * it gets pathLenConstraint 0 (it signs leaves only), and the issuer's Secret must allow it
+   * (use `issuer-ca` in its `secret-steward.io/allow-references`).
+   */
   ca: z.boolean().default(false),
-  /** Sign with a CA kept in another Secret of the namespace; self-signed when absent. */
+  /**
+   * Sign with a CA kept in another Secret of the namespace; self-signed when absent. That Secret
+   * must allow this one (`secret-steward.io/allow-references: "<this Secret>:issuer"`).
+   */
   issuer: z
     .strictObject({
       secret: z.string().min(1),
@@ -136,9 +144,12 @@ interface Issuer {
   signingAlgorithm: webcrypto.Algorithm;
 }
 
-async function loadIssuer(spec: NonNullable<TlsSpec['issuer']>, ctx: GeneratorContext, now: Date): Promise<Issuer> {
+/** What the policy reads its issuer's Secret for: signing a sub-CA is a use of its own. */
+const issuerUse = (spec: TlsSpec): ReferenceUse => (spec.ca ? 'issuer-ca' : 'issuer');
+
+async function loadIssuer(spec: NonNullable<TlsSpec['issuer']>, use: ReferenceUse, ctx: GeneratorContext, now: Date): Promise<Issuer> {
   const where = `issuer Secret ${ctx.namespace}/${spec.secret}`;
-  const data = await ctx.readSecret(spec.secret);
+  const data = await ctx.readSecret(spec.secret, use);
   if (data === undefined) throw new Error(`${where} not found`);
   const certBytes = data.get(spec.certificateKey);
   const keyBytes = data.get(spec.privateKeyKey);
@@ -179,7 +190,8 @@ function positiveSerial(): string {
 /**
  * An X.509 certificate and its new private key: self-signed, or signed by a CA kept in
  * another Secret of the same namespace (`issuer`). Leaf certificates get the SANs, the
- * requested extended key usages and a validity clamped to the CA's; `ca: true` makes a CA.
+ * requested extended key usages and a validity clamped to the CA's; `ca: true` makes a CA
+ * (signed by an issuer: pathLenConstraint 0, and never by an issuer whose own is 0).
  */
 export const tlsGenerator: Generator<TlsSpec> = {
   name: 'tls',
@@ -187,6 +199,8 @@ export const tlsGenerator: Generator<TlsSpec> = {
   schema,
   extraOutputs: (key, spec) => [tlsPrivateKeyKey(key, spec), spec.caCertificate].filter((k): k is string => k !== undefined),
   inputs: () => [],
+  references: (spec) =>
+    spec.issuer === undefined ? [] : [{ secret: spec.issuer.secret, use: issuerUse(spec), path: ['issuer', 'secret'] }],
   validate(key, spec) {
     const problems: SpecProblem[] = [];
     const privateKey = tlsPrivateKeyKey(key, spec);
@@ -214,7 +228,13 @@ export const tlsGenerator: Generator<TlsSpec> = {
   async generate(spec, ctx) {
     const x509 = await loadX509();
     const now = ctx.now;
-    const issuer = spec.issuer === undefined ? undefined : await loadIssuer(spec.issuer, ctx, now);
+    const issuer = spec.issuer === undefined ? undefined : await loadIssuer(spec.issuer, issuerUse(spec), ctx, now);
+    const issuerCert = issuer === undefined ? undefined : new x509.X509Certificate(issuer.certificatePem);
+    if (spec.ca && issuerCert?.getExtension(x509.BasicConstraintsExtension)?.pathLength === 0) {
+      throw new Error(
+        `issuer Secret ${ctx.namespace}/${spec.issuer!.secret}: its certificate has pathLenConstraint 0, so it may not sign a sub-CA (ca: true)`,
+      );
+    }
     const algs = leafAlgorithms(spec.keyAlgorithm);
     const keys = (await webcrypto.subtle.generateKey(algs.generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const privatePem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -235,7 +255,8 @@ export const tlsGenerator: Generator<TlsSpec> = {
       ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
       : x509.KeyUsageFlags.digitalSignature | (rsa ? x509.KeyUsageFlags.keyEncipherment : 0);
     const extensions: InstanceType<typeof x509.Extension>[] = [
-      new x509.BasicConstraintsExtension(spec.ca, undefined, true),
+      // A sub-CA signed by an issuer signs leaves only: a policy cannot grow the issuer's tree.
+      new x509.BasicConstraintsExtension(spec.ca, spec.ca && issuer !== undefined ? 0 : undefined, true),
       new x509.KeyUsagesExtension(usages, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ];
@@ -254,7 +275,7 @@ export const tlsGenerator: Generator<TlsSpec> = {
 
     const common = { serialNumber: positiveSerial(), notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter };
     let cert: import('@peculiar/x509').X509Certificate;
-    if (issuer === undefined) {
+    if (issuer === undefined || issuerCert === undefined) {
       cert = await x509.X509CertificateGenerator.createSelfSigned({
         ...common,
         name: subject,
@@ -263,7 +284,6 @@ export const tlsGenerator: Generator<TlsSpec> = {
         extensions,
       });
     } else {
-      const issuerCert = new x509.X509Certificate(issuer.certificatePem);
       extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerCert.publicKey));
       cert = await x509.X509CertificateGenerator.create({
         ...common,

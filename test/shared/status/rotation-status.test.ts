@@ -199,6 +199,25 @@ describe('shared/status/rotation-status', () => {
       assert.equal(status.nextDue, '2026-03-15T02:00:00.000Z');
     });
 
+    it('reports a policy whose referenced Secret does not allow it as invalid, naming the annotation, before it is due', () => {
+      const TLS = 'maxAge: 30d\nkeys:\n  tls.crt: { generator: tls, commonName: svc, issuer: { secret: shop-ca } }';
+      const h = holder(TLS, { annotations: rotated(ago(DAY)), keys: ['tls.crt', 'tls.key'] });
+      const listed = (annotations: Record<string, string>) => (ns: string, name: string) =>
+        ns === 'shop' && name === 'shop-ca' ? { annotations } : undefined;
+
+      const refused = assessRotation(h, NOW, HOUR, listed({})).status;
+      const allowed = assessRotation(h, NOW, HOUR, listed({ 'secret-steward.io/allow-references': 'db:issuer' })).status;
+      const unseen = assessRotation(h, NOW, HOUR, () => undefined).status;
+
+      assert.equal(refused.state, 'invalid');
+      assert.equal(
+        refused.detail,
+        'keys["tls.crt"].issuer.secret: Secret shop/shop-ca does not allow Secret shop/db to use it as issuer (sign certificates with its CA): add the annotation secret-steward.io/allow-references: "db:issuer" to Secret shop/shop-ca',
+      );
+      assert.equal(allowed.state, 'ok', allowed.detail);
+      assert.equal(unseen.state, 'ok', 'a Secret the listing did not see is left to the rotate run');
+    });
+
     it('the grace period decides between due and overdue', () => {
       const h = holder(MAX_AGE, { annotations: rotated(ago(30 * DAY + 2 * HOUR)) });
 

@@ -112,7 +112,7 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
 async function adminCredential(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<PgCredential> {
   const admin = ctx.config.admin!;
   const where = `Secret ${ctx.namespace}/${admin.secretName} (backend.adminSecretRef)`;
-  const data = await ctx.readSecret(admin.secretName);
+  const data = await ctx.readSecret(admin.secretName, 'admin');
   if (data === undefined) throw new Error(`${where} does not exist`);
   const hostProblem = adminHostProblem(data, target.host, where);
   if (hostProblem !== undefined) throw new Error(`${hostProblem}; nothing was sent`);
@@ -214,6 +214,8 @@ async function testCredential(ctx: BackendStepContext<PgBackendConfig>): Promise
 export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
   name: 'postgresql',
   parseConfig: parsePgConfig,
+  references: (config) =>
+    config.admin === undefined ? [] : [{ secret: config.admin.secretName, use: 'admin', path: ['adminSecretRef', 'name'] }],
   prepare(ctx: BackendPrepareContext<PgBackendConfig>): Map<string, Buffer> {
     const { config } = ctx;
     const out = new Map<string, Buffer>();

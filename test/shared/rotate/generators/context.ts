@@ -1,23 +1,29 @@
+import type { ReferenceUse } from '../../../../shared/rotate/allow-references.js';
 import type { GeneratorContext } from '../../../../shared/rotate/generators/index.js';
 
-/** A generator context for tests: records registered values and warnings. */
+/** A generator context for tests: records registered values, warnings, and other Secrets read (as `name:use`). */
 export function testContext(
   key: string,
   opts: { values?: Record<string, string>; secrets?: Record<string, ReadonlyMap<string, Buffer>>; now?: Date } = {},
-): GeneratorContext & { registered: Array<string | Uint8Array>; warnings: string[] } {
+): GeneratorContext & { registered: Array<string | Uint8Array>; warnings: string[]; reads: string[] } {
   const registered: Array<string | Uint8Array> = [];
   const warnings: string[] = [];
+  const reads: string[] = [];
   return {
     namespace: 'apps',
     secretName: 'subject',
     key,
     now: opts.now ?? new Date(),
     values: new Map(Object.entries(opts.values ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
-    readSecret: async (name) => opts.secrets?.[name],
+    readSecret: async (name: string, use: ReferenceUse) => {
+      reads.push(`${name}:${use}`);
+      return opts.secrets?.[name];
+    },
     register: (v) => registered.push(v),
     warn: (m) => warnings.push(m),
     registered,
     warnings,
+    reads,
   };
 }
 

@@ -18,6 +18,15 @@ async function makeCa(o: Record<string, unknown> = {}, now = new Date()): Promis
   return tlsGenerator.generate(spec({ commonName: 'Test Root CA', ca: true, validity: '365d', ...o }), testContext('tls.crt', { now }));
 }
 
+/** The basicConstraints of a PEM certificate, parsed by @peculiar/x509. */
+async function basicConstraints(pem: Buffer): Promise<{ ca: boolean; pathLength: number | undefined }> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  const ext = new x509.X509Certificate(pem.toString('utf8')).getExtension(x509.BasicConstraintsExtension);
+  assert.ok(ext, 'the certificate has basicConstraints');
+  return { ca: ext.ca, pathLength: ext.pathLength };
+}
+
 /** A CA made by openssl with a SEC1 ("EC PRIVATE KEY") key, as operators often have. */
 function opensslCa(): Map<string, Buffer> {
   const dir = mkdtempSync(join(tmpdir(), 'openssl-ca-'));
@@ -162,6 +171,49 @@ describe('shared/rotate/generators/tls', function () {
 
     assert.equal(cert.ca, true);
     assert.ok(cert.checkPrivateKey(createPrivateKey(ca.get('tls.key')!)));
+  });
+
+  it('reads its issuer as issuer, and as issuer-ca when it makes a CA, and declares that read', async () => {
+    const ca = await makeCa();
+    const leafCtx = testContext('tls.crt', { secrets: { 'root-ca': ca } });
+    const subCtx = testContext('tls.crt', { secrets: { 'root-ca': ca } });
+
+    await tlsGenerator.generate(spec({ commonName: 'svc', issuer: { secret: 'root-ca' } }), leafCtx);
+    await tlsGenerator.generate(spec({ commonName: 'Sub CA', ca: true, issuer: { secret: 'root-ca' } }), subCtx);
+
+    assert.deepEqual(leafCtx.reads, ['root-ca:issuer']);
+    assert.deepEqual(subCtx.reads, ['root-ca:issuer-ca']);
+    assert.deepEqual(tlsGenerator.references?.(spec({ commonName: 'Sub CA', ca: true, issuer: { secret: 'root-ca' } })), [
+      { secret: 'root-ca', use: 'issuer-ca', path: ['issuer', 'secret'] },
+    ]);
+    assert.deepEqual(tlsGenerator.references?.(spec({ commonName: 'svc' })), []);
+  });
+
+  it('gives a sub-CA it signs pathLenConstraint 0, and leaves a self-signed CA unconstrained', async () => {
+    const root = await makeCa();
+    const ctx = testContext('tls.crt', { secrets: { 'root-ca': root } });
+
+    const sub = await tlsGenerator.generate(spec({ commonName: 'Sub CA', ca: true, issuer: { secret: 'root-ca' } }), ctx);
+
+    assert.deepEqual(await basicConstraints(sub.get('tls.crt')!), { ca: true, pathLength: 0 });
+    assert.deepEqual(await basicConstraints(root.get('tls.crt')!), { ca: true, pathLength: undefined });
+    assert.ok(new X509Certificate(sub.get('tls.crt')!).verify(new X509Certificate(root.get('tls.crt')!).publicKey));
+  });
+
+  it('refuses to sign a sub-CA with a CA whose pathLenConstraint is 0, and still signs leaves with it', async () => {
+    const root = await makeCa();
+    const sub = await tlsGenerator.generate(
+      spec({ commonName: 'Sub CA', ca: true, issuer: { secret: 'root-ca' } }),
+      testContext('tls.crt', { secrets: { 'root-ca': root } }),
+    );
+    const ctx = testContext('tls.crt', { secrets: { 'sub-ca': sub } });
+
+    await assert.rejects(
+      tlsGenerator.generate(spec({ commonName: 'Sub-sub CA', ca: true, issuer: { secret: 'sub-ca' } }), ctx),
+      /issuer Secret apps\/sub-ca: its certificate has pathLenConstraint 0, so it may not sign a sub-CA \(ca: true\)/,
+    );
+    const leaf = await tlsGenerator.generate(spec({ commonName: 'svc', issuer: { secret: 'sub-ca' } }), ctx);
+    assert.equal(new X509Certificate(leaf.get('tls.crt')!).issuer, 'CN=Sub CA');
   });
 
   const failures: Array<[string, () => Promise<Record<string, ReadonlyMap<string, Buffer>>>, Record<string, unknown>, RegExp]> = [
