@@ -296,7 +296,7 @@ async function reportUnrotated(
         const text = describeProblems(item.problems);
         deps.log.error(
           { secret: `${item.namespace}/${item.name}`, problems: item.problems.map((p) => `${p.path}: ${p.message}`) },
-          `invalid rotation policy: ${text}`,
+          `invalid rotation policy on Secret ${item.namespace}/${item.name}: ${text}`,
         );
         if (!dryRun) {
           await deps.events.record({
