@@ -29,7 +29,7 @@ export const rotateCommand = defineCommand({
     ],
     notes: [
       "Exit codes: 0 all due Secrets rotated (or nothing due); 1 a Secret failed, was rolled back or has an invalid policy; 2 bad settings; 3 another run holds the lock; 4 the API or a backend's database was unreachable; 143 stopped by SIGTERM (the next run resumes).",
-      'Logs carry SHA-256 fingerprints of new values (sha256:<12 hex>), never the values.',
+      'Logs and the report carry keyed fingerprints of new values (hmac:<12 hex>, HMAC-SHA-256 under a random per-run key unless --fingerprint-key-file gives one), never the values: they compare within one run only unless a key is configured.',
     ],
   },
   settings: rotateSettings,

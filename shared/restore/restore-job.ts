@@ -176,10 +176,22 @@ function undoHint(r: RestoreReport): string {
     : '';
 }
 
+/**
+ * Fields of a planned Secret that are unkeyed SHA-256 digests of its data: the plan compares and
+ * checks with them, but they never leave the process. Printed, a digest of a Secret holding one
+ * guessable value (a hand-chosen password) would confirm a guess to whoever reads the job's log.
+ */
+const DATA_DIGEST_FIELDS = new Set(['dataSha256', 'contentSha256']);
+
 function print(output: 'text' | 'json', ctx: CommandContext, r: RestoreReport, error?: string): void {
   const stoppedBy = error === undefined ? undefined : redactor.sanitize(error);
   if (output === 'json') {
-    ctx.io.stdout.write(`${JSON.stringify(stoppedBy === undefined ? r : { ...r, error: stoppedBy }, null, 2)}\n`);
+    const json = JSON.stringify(
+      stoppedBy === undefined ? r : { ...r, error: stoppedBy },
+      (k, v) => (DATA_DIGEST_FIELDS.has(k) ? undefined : v),
+      2,
+    );
+    ctx.io.stdout.write(`${json}\n`);
     return;
   }
   const out: string[] = [];

@@ -1,16 +1,48 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 
-/** Hex digits of SHA-256 kept in a fingerprint: enough to tell values apart, useless to guess them. */
+/** Hex digits of the HMAC kept in a fingerprint: enough to tell values apart. */
 const FINGERPRINT_HEX = 12;
 
-/** `sha256:<12 hex digits>` of a value: what logs and Events carry instead of the value. */
-export function fingerprint(value: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, FINGERPRINT_HEX)}`;
-}
+/** Shortest key a fingerprint key file may hold. */
+export const MIN_FINGERPRINT_KEY_BYTES = 32;
 
-/** `key=sha256:...` for each key, sorted: the log field for a set of new values. */
-export function fingerprints(values: ReadonlyMap<string, Uint8Array>): string[] {
-  return [...values.keys()].sort().map((k) => `${k}=${fingerprint(values.get(k)!)}`);
+/**
+ * What logs, Events and the report carry instead of a value: `hmac:<12 hex digits>` of
+ * HMAC-SHA-256 under a key only the job holds. An unkeyed digest would let anyone who reads a
+ * log confirm a guessed value (a hand-chosen previous password restored by a rollback, a short
+ * user name) by hashing it; without the key a fingerprint says nothing about the value.
+ *
+ * The key is random for each run unless the operator gives one (`--fingerprint-key-file`): by
+ * default fingerprints compare within one run's log lines, Events and report only, never across
+ * runs.
+ */
+export class Fingerprinter {
+  private constructor(
+    private readonly key: Uint8Array,
+    /** `run`: a random key made for this run; `configured`: the operator's key file. */
+    readonly keyedBy: 'run' | 'configured',
+  ) {}
+
+  /** A fingerprinter with a fresh random key: fingerprints comparable within this run only. */
+  static forRun(): Fingerprinter {
+    return new Fingerprinter(randomBytes(32), 'run');
+  }
+
+  /** A fingerprinter with the operator's key: fingerprints comparable across runs that share it. */
+  static withKey(key: Uint8Array): Fingerprinter {
+    if (key.length < MIN_FINGERPRINT_KEY_BYTES) throw new RangeError(`a fingerprint key needs at least ${MIN_FINGERPRINT_KEY_BYTES} bytes`);
+    return new Fingerprinter(Buffer.from(key), 'configured');
+  }
+
+  /** `hmac:<12 hex digits>` of a value. */
+  fingerprint(value: Uint8Array): string {
+    return `hmac:${createHmac('sha256', this.key).update(value).digest('hex').slice(0, FINGERPRINT_HEX)}`;
+  }
+
+  /** `key=hmac:...` for each key, sorted: the log field for a set of values. */
+  fingerprints(values: ReadonlyMap<string, Uint8Array>): string[] {
+    return [...values.keys()].sort().map((k) => `${k}=${this.fingerprint(values.get(k)!)}`);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { CONFLICT_ATTEMPTS, retryOnConflict } from '../kube/conflict-retry.js';
 import { isKubeError, type KubeError } from '../kube/kube-error.js';
-import { digestKey, fingerprints, keyedDigest } from './fingerprint.js';
+import { digestKey, keyedDigest } from './fingerprint.js';
 import { Annotations, Labels, MANAGED_BY, type OutcomeResult, outcomeChanges } from './metadata.js';
 import { pendingName, previousName } from './names.js';
 import { generationContext } from './plugin-context.js';
@@ -165,7 +165,12 @@ export async function promoteInPlace(rot: Rotation, deps: RotationDeps): Promise
         const body = recordingStep(rot, head, 'finish', merged, { [Annotations.rotationPending]: pendingName(rot.name) });
         rot.finished(await deps.secrets.replace(rot.namespace, rot.name, body), rendered, pick(current, rendered.keys()));
         deps.log.info(
-          { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rendered), previous: previousName(rot.name) },
+          {
+            secret: rot.label,
+            rotation: rot.id,
+            fingerprints: deps.fingerprinter.fingerprints(rendered),
+            previous: previousName(rot.name),
+          },
           'step finish: new values written to the Secret, previous values kept',
         );
       },
@@ -240,7 +245,7 @@ export async function restoreInPlace(rot: Rotation, deps: RotationDeps): Promise
         }
         rot.restored(await deps.secrets.replace(rot.namespace, rot.name, recordingStep(rot, head, 'roll-back', restored)));
         deps.log.warn(
-          { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(pick(restored, newValues.keys())) },
+          { secret: rot.label, rotation: rot.id, fingerprints: deps.fingerprinter.fingerprints(pick(restored, newValues.keys())) },
           'rollback: previous values restored in the Secret',
         );
       },

@@ -1,7 +1,6 @@
 import { errorText, InterruptedError, TransientError } from '../errors/index.js';
 import type { EventSubject } from '../kube/events.js';
 import { KubeError } from '../kube/kube-error.js';
-import { fingerprints } from './fingerprint.js';
 import { finishInPlace } from './in-place.js';
 import { type OutcomeResult, outcomeChanges } from './metadata.js';
 import { previousName } from './names.js';
@@ -129,7 +128,13 @@ export async function succeed(
       });
     }
     deps.log.info(
-      { secret: rot.label, rotation: rot.id, fingerprints: fingerprints(rot.newValues ?? new Map()), consumers, warnings: rot.warnings },
+      {
+        secret: rot.label,
+        rotation: rot.id,
+        fingerprints: deps.fingerprinter.fingerprints(rot.newValues ?? new Map()),
+        consumers,
+        warnings: rot.warnings,
+      },
       'rotation succeeded',
     );
   } catch (e) {

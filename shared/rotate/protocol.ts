@@ -2,7 +2,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { InterruptedError } from '../errors/index.js';
 import { retryOnConflict } from '../kube/conflict-retry.js';
 import { isKubeError } from '../kube/kube-error.js';
-import { digestKey, fingerprints, keyedDigests } from './fingerprint.js';
+import { digestKey, keyedDigests } from './fingerprint.js';
 import { Annotations, type BaseRecord, Labels, MANAGED_BY, parseBaseRecord } from './metadata.js';
 import { pendingName } from './names.js';
 import { backendContext, generationContext } from './plugin-context.js';
@@ -128,7 +128,7 @@ export async function createPending(rot: Rotation, deps: RotationDeps): Promise<
   }
   rot.created(pending, values, pick(current, values.keys()));
   deps.log.info(
-    { secret: rot.label, rotation: rot.id, pending: name, fingerprints: fingerprints(values) },
+    { secret: rot.label, rotation: rot.id, pending: name, fingerprints: deps.fingerprinter.fingerprints(values) },
     'step create: new values generated and stored in the pending companion',
   );
 }

@@ -25,7 +25,7 @@ export interface SecretReport {
   strategy?: 'in-place' | 'versioned';
   /** Data keys the rotation changes. */
   keys?: string[];
-  /** `key=sha256:...` of the new values (never the values). */
+  /** `key=hmac:...` of the new values (never the values), keyed as `Fingerprinter` says. */
   fingerprints?: string[];
   /** Consumers (`deployment/api`) restarted, repointed or, in a dry run, to be restarted. */
   consumers?: string[];

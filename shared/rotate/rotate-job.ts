@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises';
+import { problemFor } from '../config/parse.js';
+import { ConfigError } from '../errors/config-error.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeEventRecorder, MemoryEventRecorder } from '../kube/events.js';
@@ -9,8 +12,9 @@ import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { Clock } from '../runtime/clock.js';
 import type { CommandContext } from '../runtime/command.js';
 import { BackendRegistry, type RotationBackend } from './backend.js';
+import { Fingerprinter, MIN_FINGERPRINT_KEY_BYTES } from './fingerprint.js';
 import { countActions, exitCodeOf, type RotationReport, renderReport } from './report.js';
-import type { RotateSettings } from './rotate-settings.js';
+import { type RotateSettings, rotateSettings } from './rotate-settings.js';
 import type { RotationDeps } from './rotation.js';
 import { runRotation } from './run-rotate.js';
 
@@ -44,6 +48,7 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
     log: ctx.log,
     shutdown: ctx.shutdown,
     register: (v) => redactor.register(v),
+    fingerprinter: await fingerprinterFor(s.fingerprintKeyFile),
     pollIntervalMs: s.rolloutPollInterval,
   };
   const run = () =>
@@ -59,6 +64,28 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
   const code = exitCodeOf(report);
   if (!s.dryRun && s.pushgateway !== undefined) await pushRotationMetrics(s.pushgateway, s.clusterName, report, code, ctx);
   return code;
+}
+
+/** The run's fingerprinter: the operator's key when a file is given, else a random one for this run. */
+async function fingerprinterFor(file: string | undefined): Promise<Fingerprinter> {
+  if (file === undefined) return Fingerprinter.forRun();
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError([problemFor(rotateSettings, 'fingerprintKeyFile', `cannot read ${file}${code ? ` (${code})` : ''}`)]);
+  }
+  if (key.length < MIN_FINGERPRINT_KEY_BYTES)
+    throw new ConfigError([
+      problemFor(
+        rotateSettings,
+        'fingerprintKeyFile',
+        `${file} holds ${key.length} bytes; a fingerprint key needs at least ${MIN_FINGERPRINT_KEY_BYTES} (head -c 32 /dev/urandom > ${file})`,
+      ),
+    ]);
+  redactor.register(key);
+  return Fingerprinter.withKey(key);
 }
 
 /** The run's numbers as gauges: counts per outcome, duration, and the last fully successful run. */

@@ -3,6 +3,7 @@ import {
   customSetting,
   durationSetting,
   enumSetting,
+  fileSetting,
   integerSetting,
   type SettingsOf,
   stringSetting,
@@ -73,6 +74,11 @@ export const rotateSettings = {
   output: enumSetting(['text', 'json'] as const, {
     description: 'Format of the plan or summary on stdout.',
     default: 'text',
+    group: 'Output',
+  }),
+  fingerprintKeyFile: fileSetting({
+    description:
+      'File holding the key (at least 32 bytes) of the HMAC fingerprints that logs, Events and the report show instead of values. Default: a random key per run, so fingerprints compare within one run only; with a key, across the runs that share it. Keep it as secret as the values.',
     group: 'Output',
   }),
   clusterName: stringSetting({

@@ -6,6 +6,7 @@ import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { BackendRegistry } from './backend.js';
+import type { Fingerprinter } from './fingerprint.js';
 import type { OutcomeResult } from './metadata.js';
 import type { RotationPolicy } from './policy.js';
 import { nextState, type PendingRecord, type Resumed, type RotationEvent, type RotationStep } from './rotation-steps.js';
@@ -23,6 +24,8 @@ export interface RotationDeps {
   shutdown: Shutdown;
   /** Registers secret values with the redactor. */
   register(value: string | Uint8Array): void;
+  /** Fingerprints of values for logs, Events and the report (keyed: see `Fingerprinter`). */
+  fingerprinter: Fingerprinter;
   /** Poll interval when a rollout cannot be watched. @default 2000 */
   pollIntervalMs?: number;
 }

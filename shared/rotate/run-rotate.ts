@@ -1,6 +1,5 @@
 import { errorText, InterruptedError } from '../errors/index.js';
 import { type Started, startRotations } from './candidates.js';
-import { fingerprints } from './fingerprint.js';
 import { promoteInPlace, restoreInPlace } from './in-place.js';
 import { type Candidate, type Cleanup, type Inventory, scanSecrets, type UnrotatedItem } from './inventory.js';
 import { Annotations } from './metadata.js';
@@ -261,7 +260,7 @@ export async function rollBackValues(rot: Rotation, deps: RotationDeps): Promise
 
 /** Report: one line per rotation, the run's duration, and the log line that ends the run. */
 function finishReport(rotations: readonly Rotation[], report: RotationReport, deps: RotationDeps, now: Date): RotationReport {
-  for (const rot of rotations) report.secrets.push(rotationEntry(rot));
+  for (const rot of rotations) report.secrets.push(rotationEntry(rot, deps));
   report.durationMs = deps.clock.now().getTime() - now.getTime();
   deps.log.info({ exitCode: exitCodeOf(report), durationMs: report.durationMs, rotations: rotations.length }, 'rotation run finished');
   return report;
@@ -296,7 +295,7 @@ async function reportUnrotated(
         const text = describeProblems(item.problems);
         deps.log.error(
           { secret: `${item.namespace}/${item.name}`, problems: item.problems.map((p) => `${p.path}: ${p.message}`) },
-          `invalid rotation policy: ${text}`,
+          `invalid rotation policy on Secret ${item.namespace}/${item.name}: ${text}`,
         );
         if (!dryRun) {
           await deps.events.record({
@@ -431,7 +430,7 @@ async function runCleanups(cleanups: readonly Cleanup[], report: RotationReport,
   }
 }
 
-function rotationEntry(rot: Rotation): SecretReport {
+function rotationEntry(rot: Rotation, deps: RotationDeps): SecretReport {
   const o = rot.outcome ?? { result: 'failed' as const, message: 'the run ended before this rotation reached an outcome' };
   const action = o.result === 'succeeded' ? 'rotated' : o.result;
   return {
@@ -442,7 +441,7 @@ function rotationEntry(rot: Rotation): SecretReport {
     rotation: rot.id,
     strategy: rot.strategy,
     keys: [...(rot.newValues?.keys() ?? rot.policy.rotatedKeys)].sort(),
-    fingerprints: rot.newValues ? fingerprints(rot.newValues) : undefined,
+    fingerprints: rot.newValues ? deps.fingerprinter.fingerprints(rot.newValues) : undefined,
     consumers: rot.consumers.map(shortWorkload),
     warnings: rot.warnings.length ? [...rot.warnings] : undefined,
     version: rot.versioned?.toName,

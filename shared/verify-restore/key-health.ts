@@ -13,6 +13,11 @@ export interface KeyHealthInput {
   trustedSigners: readonly TrustedSignerKey[];
   /** Fingerprints the drilled backup is encrypted to, when its index was read. */
   backupRecipients?: readonly string[];
+  /**
+   * Fingerprints of the public keys the backups are meant to be encrypted to (--recipient-key):
+   * with the decryption keys, every recipient the drill expects.
+   */
+  expectedRecipients: readonly string[];
 }
 
 export interface KeyHealth {
@@ -22,15 +27,28 @@ export interface KeyHealth {
     trustedSigners: Array<{ fingerprint: string; expiresAt?: string }>;
     /** Recipients of the backup for which no decryption key was given here (held elsewhere, or lost). */
     backupRecipientsWithoutKey?: string[];
+    /**
+     * Recipients of the backup that are neither a decryption key nor a --recipient-key given
+     * here: someone the drill does not know of can read every Secret in the backup.
+     */
+    unexpectedBackupRecipients?: string[];
   };
+  /**
+   * The warning about {@link KeyHealth.details.unexpectedBackupRecipients}, when there are any
+   * (kept apart from `warnings`, which are about expiry).
+   */
+  unexpectedRecipients?: string;
 }
 
 const DAY = 86_400_000;
 
 /**
  * Key health: which of the keys involved expire soon (or have), so they are renewed before a
- * backup can no longer be written, signed or checked. Only warnings: an expired DECRYPTION key
- * still decrypts what was encrypted to it, which is why it is a warning too.
+ * backup can no longer be written, signed or checked, and whether the backup is encrypted to a
+ * key the drill did not expect (a recipient added to the backup keys is a reader of every later
+ * backup). Only warnings here: an expired DECRYPTION key still decrypts what was encrypted to
+ * it, which is why it is a warning too; the drill fails on an unexpected recipient only with
+ * --strict-recipients.
  */
 export function assessKeyHealth(i: KeyHealthInput): KeyHealth {
   const warnings = [
@@ -69,6 +87,15 @@ export function assessKeyHealth(i: KeyHealthInput): KeyHealth {
       ...(k.expiresAt ? { expiresAt: k.expiresAt.toISOString() } : {}),
     })),
   };
-  if (i.backupRecipients) details.backupRecipientsWithoutKey = i.backupRecipients.filter((f) => !ours.has(f));
-  return { warnings, details };
+  if (i.backupRecipients === undefined) return { warnings, details };
+  details.backupRecipientsWithoutKey = i.backupRecipients.filter((f) => !ours.has(f));
+  const expected = new Set([...ours, ...i.expectedRecipients]);
+  const unexpected = i.backupRecipients.filter((f) => !expected.has(f));
+  details.unexpectedBackupRecipients = unexpected;
+  if (unexpected.length === 0) return { warnings, details };
+  const unexpectedRecipients =
+    `the backup is encrypted to ${unexpected.length} key(s) this drill did not expect (${unexpected.join(', ')}): whoever holds ` +
+    `${unexpected.length === 1 ? 'it' : 'them'} can read every Secret in it. If intended (an escrow key), give the public key with ` +
+    '--recipient-key; if not, remove it from the backup keys, find who added it, and treat the Secrets in these backups as exposed';
+  return { warnings, details, unexpectedRecipients };
 }

@@ -77,7 +77,10 @@ export interface DrillOptions {
   batch?: DrillBatchLimits;
   compareLive: boolean;
   pageSize: number;
-  keyHealth: Omit<KeyHealthInput, 'now' | 'decryptionKeys' | 'trustedSigners' | 'backupRecipients'>;
+  keyHealth: Omit<KeyHealthInput, 'now' | 'decryptionKeys' | 'trustedSigners' | 'backupRecipients'> & {
+    /** Fail the key-health check (not only warn) when the backup has a recipient not expected. */
+    strictRecipients: boolean;
+  };
 }
 
 export interface DrillOutcome {
@@ -305,20 +308,39 @@ class Drill {
     }
   }
 
-  /** 6. Key health: keys expiring within the warning window (never fails). */
+  /**
+   * 6. Key health: keys expiring within the warning window, and recipients of the backup the
+   * drill did not expect (fails only with --strict-recipients).
+   */
   checkKeyHealth(backup: VerifiedBackup | undefined): void {
     const keys = this.deps.keys instanceof BackupVerificationError ? undefined : this.deps.keys;
+    const { strictRecipients, ...input } = this.o.keyHealth;
     const health = assessKeyHealth({
-      ...this.o.keyHealth,
+      ...input,
       now: this.started,
       decryptionKeys: keys?.decryptionKeys ?? [],
       trustedSigners: keys?.trustedSigners ?? [],
       backupRecipients: backup?.index.recipients,
     });
-    this.keyHealth.details = { ...health.details, warnings: health.warnings };
+    this.keyHealth.details = {
+      ...health.details,
+      warnings: health.warnings,
+      ...(health.unexpectedRecipients !== undefined ? { recipientWarning: health.unexpectedRecipients } : {}),
+    };
     this.keyHealth.summary =
       health.warnings.length === 0 ? 'no key expires within the warning window' : `${health.warnings.length} key warning(s)`;
     this.warnings.push(...health.warnings);
+    if (health.unexpectedRecipients !== undefined) {
+      this.warnings.push(health.unexpectedRecipients);
+      this.keyHealth.summary += `; the backup has ${health.details.unexpectedBackupRecipients!.length} unexpected recipient(s)`;
+      this.deps.log.warn(
+        { backupId: backup?.id, unexpectedBackupRecipients: health.details.unexpectedBackupRecipients, strictRecipients },
+        health.unexpectedRecipients,
+      );
+      if (strictRecipients) {
+        this.keyHealth.fail({ message: `${health.unexpectedRecipients} (--strict-recipients)` });
+      }
+    }
   }
 
   /**

@@ -45,11 +45,12 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   }
   const recipientWarnings: KeyWarning[] = [];
   const recipientProblems: string[] = [];
+  const expectedRecipients: string[] = [];
   if (s.recipientKey.length > 0) {
     try {
-      recipientWarnings.push(
-        ...(await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: RECIPIENT })).warnings,
-      );
+      const loaded = await loadRecipientKeys(s.recipientKey, { now, warnWithinMs: s.keyExpiryWarning, setting: RECIPIENT });
+      recipientWarnings.push(...loaded.warnings);
+      expectedRecipients.push(...loaded.keys.map((k) => k.fingerprint));
     } catch (e) {
       // An expired or revoked recipient key is exactly what key health reports.
       if (!(e instanceof ConfigError)) throw e;
@@ -109,7 +110,14 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
           batch: { secrets: s.drillBatchSecrets, bytes: s.drillBatchMib * 1024 * 1024 },
           compareLive: s.compareLive,
           pageSize: s.pageSize,
-          keyHealth: { warnWithinMs: s.keyExpiryWarning, recipientWarnings, recipientProblems, signingWarnings: signing?.warnings ?? [] },
+          keyHealth: {
+            warnWithinMs: s.keyExpiryWarning,
+            recipientWarnings,
+            recipientProblems,
+            signingWarnings: signing?.warnings ?? [],
+            expectedRecipients,
+            strictRecipients: s.strictRecipients,
+          },
         },
       ));
     } catch (e) {
@@ -172,9 +180,19 @@ async function recordDrillEvents(
   events: KubeEventRecorder,
   subject: ReturnType<typeof jobEventSubject>,
 ): Promise<void> {
-  const keyWarnings = (r.checks.find((c) => c.name === 'key-health')?.details?.warnings ?? []) as string[];
-  for (const w of keyWarnings) {
+  const keyHealth = r.checks.find((c) => c.name === 'key-health')?.details;
+  for (const w of (keyHealth?.warnings ?? []) as string[]) {
     await events.record({ subject, type: 'Warning', reason: 'KeyExpiringSoon', message: w, action: 'CheckKeys' });
+  }
+  const recipientWarning = keyHealth?.recipientWarning as string | undefined;
+  if (recipientWarning !== undefined) {
+    await events.record({
+      subject,
+      type: 'Warning',
+      reason: 'UnexpectedBackupRecipient',
+      message: `${r.backup ? `backup ${r.backup.id}: ` : ''}${recipientWarning}`,
+      action: 'CheckKeys',
+    });
   }
   const backup = r.backup ? `backup ${r.backup.id}` : 'no backup';
   const where = stored ? `; report ${stored.key}` : '';

@@ -86,8 +86,14 @@ export const verifyRestoreSettings = {
   pageSize: integerSetting({ description: 'Secrets per list request for --compare-live.', min: 10, max: 5000, default: 250, group: DRILL }),
   recipientKey: fileSetting({
     description:
-      "Public key(s) the backups are encrypted to (the backup job's --recipient-key), only to warn before they expire. Optional.",
+      "Public key(s) the backups are encrypted to (the backup job's --recipient-key): warned about before they expire, and expected as recipients of the backup besides the decryption keys (see --strict-recipients). Optional.",
     repeatable: true,
+    group: 'Key health',
+  }),
+  strictRecipients: booleanSetting({
+    description:
+      'Fail the drill (key health) when the backup is encrypted to a key that is neither a --decryption-key nor a --recipient-key given here: a recipient added to the backup keys can read every later backup. Without it such a key is a warning (report, log and Event).',
+    default: false,
     group: 'Key health',
   }),
   keyExpiryWarning: durationSetting({

@@ -3,6 +3,7 @@ import { backupCommand } from '../../jobs/backup.js';
 import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
+import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import { backupKeyArgs, preRestoreKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
@@ -68,6 +69,10 @@ describe('jobs/restore', function () {
     assert.equal(report.counts.create, expected.size);
     assert.equal(report.counts.written, expected.size);
     assert.deepEqual(report.namespacesCreated, ['payments', 'web']);
+    for (const data of expected.values()) {
+      const digest = secretDataDigest(data);
+      assert.ok(!r.stdout.includes(digest) && !r.logs.lines.some((l) => l.includes(digest)), 'an unkeyed digest of Secret data is printed');
+    }
     for (const [key, data] of expected) {
       const [ns, name] = key.split('/');
       const got = secret(h, ns, name);

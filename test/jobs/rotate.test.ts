@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { BackendStepContext, RotationBackend } from '../../shared/rotate/backend.js';
 import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
@@ -673,14 +675,39 @@ describe('jobs/rotate', function () {
       const workloads = c.emulator.list('apps/v1', 'Deployment', 'shop').map((w) => JSON.stringify(w));
       const haystacks = [...r.logs.lines, r.stdout, r.stderr, ...events, ...annotations, ...workloads];
       for (const value of secretValues) {
-        for (const form of [value, Buffer.from(value).toString('base64')]) {
-          assert.ok(!haystacks.some((h) => h.includes(form)), 'a secret value leaked');
+        // The value, its base64, and an unkeyed digest of it (which would confirm a guess).
+        const unkeyed = createHash('sha256').update(value).digest('hex').slice(0, 12);
+        for (const form of [value, Buffer.from(value).toString('base64'), unkeyed]) {
+          assert.ok(!haystacks.some((h) => h.includes(form)), 'a secret value or its unkeyed digest leaked');
         }
       }
       assert.ok(
-        r.records.some((l) => Array.isArray(l.fingerprints) && String(l.fingerprints[0]).match(/=sha256:[0-9a-f]{12}$/)),
+        r.records.some((l) => Array.isArray(l.fingerprints) && String(l.fingerprints[0]).match(/=hmac:[0-9a-f]{12}$/)),
         'fingerprints are logged',
       );
+    });
+
+    it('keys fingerprints with --fingerprint-key-file, and refuses a short key', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      const key = randomBytes(32);
+      const file = join(c.dir, 'fingerprint.key');
+      await writeFile(file, key);
+      await writeFile(`${file}.short`, key.subarray(0, 16));
+
+      const r = await c.run(['--output', 'json', '--fingerprint-key-file', file]);
+      const short = await c.run(['--output', 'json', '--fingerprint-key-file', `${file}.short`]);
+
+      assert.equal(r.code, 0, r.stdout);
+      const password = c.data('shop', 'db')!.password;
+      const expected = `password=hmac:${createHmac('sha256', key).update(password).digest('hex').slice(0, 12)}`;
+      assert.ok(
+        report(r)
+          .secrets.find((x) => x.name === 'db')
+          ?.fingerprints?.includes(expected),
+        'the report fingerprint is keyed by the file',
+      );
+      assert.equal(short.code, 2, short.stderr);
+      assert.match(short.stderr, /fingerprint-key-file.*holds 16 bytes; a fingerprint key needs at least 32/);
     });
 
     it('gives Secrets with names near the 253-character limit valid, stable companion names', async () => {

@@ -227,6 +227,66 @@ describe('jobs/verify-restore', function () {
     assert.equal(expiringEvents() - before, 2);
   });
 
+  describe('a backup encrypted to a recipient the drill did not expect', () => {
+    let intruder: Awaited<ReturnType<typeof writeTestKeyPair>>;
+    beforeEach(async () => {
+      intruder = await writeTestKeyPair(h.dir, 'intruder');
+      seedMany(h);
+      // As if someone added a second public key to the backup keys Secret.
+      await backup(['--recipient-key', intruder.publicKey]);
+    });
+    const recipientEvents = () =>
+      (h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; message?: string }>).filter(
+        (e) => e.reason === 'UnexpectedBackupRecipient',
+      );
+    const intruderFingerprint = async () => (await loadTrustedSignerKeys([intruder.publicKey]))[0].fingerprint;
+
+    it('warns in the report, the log and an Event, and passes by default', async () => {
+      const fpr = await intruderFingerprint();
+
+      const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout) as DrillReport;
+      const health = report.checks.find((c) => c.name === 'key-health')!;
+      assert.equal(health.status, 'pass');
+      assert.deepEqual(health.details?.unexpectedBackupRecipients, [fpr]);
+      assert.ok(report.warnings.some((w) => w.includes(`did not expect (${fpr})`)));
+      assert.ok(r.records.some((l) => l.level === 'warn' && String(l.msg).includes(fpr)));
+      assert.equal(recipientEvents().length, 1);
+      assert.match(
+        recipientEvents()[0].message ?? '',
+        new RegExp(`^backup \\S+: the backup is encrypted to 1 key\\(s\\) this drill did not expect \\(${fpr}\\)`),
+      );
+    });
+
+    it('fails the drill (exit 1) with --strict-recipients', async () => {
+      const r = await h.run(verifyRestoreCommand, [...drillArgs(h), '--strict-recipients', '--output', 'json']);
+
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout) as DrillReport;
+      assert.equal(report.result, 'fail');
+      const health = report.checks.find((c) => c.name === 'key-health')!;
+      assert.equal(health.status, 'fail');
+      assert.match(health.findings[0].message, /did not expect .*\(--strict-recipients\)$/);
+      assert.equal(recipientEvents().length, 1);
+    });
+
+    it('passes with --strict-recipients once the recipient is expected (--recipient-key)', async () => {
+      const r = await h.run(verifyRestoreCommand, [
+        ...drillArgs(h),
+        '--strict-recipients',
+        '--recipient-key',
+        intruder.publicKey,
+        '--recipient-key',
+        h.recipient.publicKey,
+      ]);
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(recipientEvents().length, 0);
+    });
+  });
+
   it('--stored-report-detail summary keeps namespace and Secret names out of the bucket', async () => {
     await seedDrillSecrets(h, ['payments']);
     await backup();

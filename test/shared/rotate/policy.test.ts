@@ -106,6 +106,16 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
     ],
     ['missing generator', 'maxAge: 1d\nkeys: { p: { length: 3 } }', ['keys.p.generator: is required']],
     ['password too short', 'maxAge: 1d\nkeys: { p: { generator: password, length: 4 } }', ['keys.p.length: Too small']],
+    [
+      'password too weak',
+      'maxAge: 1d\nkeys: { p: { generator: password, length: 8, classes: [digits] } }',
+      ['keys.p.length: gives 26.5 bits of entropy; at least 128 required: raise length to 39'],
+    ],
+    [
+      'minEntropyBits below the floor',
+      'maxAge: 1d\nkeys: { t: { generator: token, minEntropyBits: 32 } }',
+      ['keys.t.minEntropyBits: cannot be below 64 bits'],
+    ],
     ['unknown password field', 'maxAge: 1d\nkeys: { p: { generator: password, lenght: 12 } }', ['keys.p.lenght: unknown field']],
     [
       'exclusion empties a class',

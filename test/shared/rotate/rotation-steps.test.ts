@@ -9,6 +9,7 @@ import { KubeWorkloadStore } from '../../../shared/kube/workloads.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { BackendRegistry, type BackendStepContext, type RotationBackend } from '../../../shared/rotate/backend.js';
 import { loadCandidate } from '../../../shared/rotate/candidates.js';
+import { Fingerprinter } from '../../../shared/rotate/fingerprint.js';
 import { promoteInPlace } from '../../../shared/rotate/in-place.js';
 import { scanSecrets } from '../../../shared/rotate/inventory.js';
 import { parseLastOutcome } from '../../../shared/rotate/metadata.js';
@@ -242,6 +243,7 @@ describe('shared/rotate/rotation-steps', () => {
         log,
         shutdown: new Shutdown(),
         register: () => {},
+        fingerprinter: Fingerprinter.forRun(),
         pollIntervalMs: 50,
       };
       const inPlace = strategy === 'in-place';

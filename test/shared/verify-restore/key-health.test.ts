@@ -26,6 +26,7 @@ describe('shared/verify-restore/key-health', () => {
       decryptionKeys: [key('AAAA1111', 10), key('BBBB2222', -3), key('CCCC3333', 90), key('DDDD4444')],
       trustedSigners: [key('EEEE5555', 29)],
       backupRecipients: ['AAAA1111', 'FFFF6666'],
+      expectedRecipients: ['FFFF6666'],
     });
 
     assert.deepEqual(
@@ -39,5 +40,37 @@ describe('shared/verify-restore/key-health', () => {
     );
     assert.deepEqual(h.details.backupRecipientsWithoutKey, ['FFFF6666']);
     assert.equal(h.details.decryptionKeys.find((k) => k.fingerprint === 'AAAA1111')?.recipientOfBackup, true);
+    assert.deepEqual(h.details.unexpectedBackupRecipients, []);
+    assert.equal(h.unexpectedRecipients, undefined);
   });
+
+  const recipients: Array<[string, string[], string[]]> = [
+    ['only the decryption key', ['AAAA1111'], []],
+    ['an escrow key given with --recipient-key', ['AAAA1111', 'FFFF6666'], []],
+    ['a key nobody listed', ['AAAA1111', '9999EEEE'], ['9999EEEE']],
+    ['two keys nobody listed, and no decryption key', ['7777CCCC', '9999EEEE'], ['7777CCCC', '9999EEEE']],
+  ];
+  for (const [label, backupRecipients, unexpected] of recipients) {
+    it(`names the recipients it did not expect: ${label}`, () => {
+      const h = assessKeyHealth({
+        now: NOW,
+        warnWithinMs: 30 * DAY,
+        recipientWarnings: [],
+        recipientProblems: [],
+        signingWarnings: [],
+        decryptionKeys: [key('AAAA1111')],
+        trustedSigners: [],
+        backupRecipients,
+        expectedRecipients: ['FFFF6666'],
+      });
+
+      assert.deepEqual(h.details.unexpectedBackupRecipients, unexpected);
+      if (unexpected.length === 0) assert.equal(h.unexpectedRecipients, undefined);
+      else {
+        assert.match(h.unexpectedRecipients ?? '', new RegExp(`did not expect \\(${unexpected.join(', ')}\\): whoever holds`));
+        assert.match(h.unexpectedRecipients ?? '', /--recipient-key/);
+      }
+      assert.deepEqual(h.warnings, [], 'expiry warnings only');
+    });
+  }
 });

@@ -25,6 +25,35 @@ describe('shared/rotate/generators/token', () => {
     });
   }
 
+  const strength: Array<[Partial<TokenSpec>, string | undefined]> = [
+    [{}, undefined],
+    [{ bytes: 16 }, undefined],
+    [
+      { bytes: 15, prefix: 'sk_live_', encoding: 'hex' },
+      'gives 120.0 bits of entropy; at least 128 required: raise bytes to 16, or accept it explicitly with minEntropyBits: 120',
+    ],
+    [{ bytes: 8 }, 'gives 64.0 bits of entropy; at least 128 required: raise bytes to 16, or accept it explicitly with minEntropyBits: 64'],
+    [{ bytes: 8, minEntropyBits: 64 }, undefined],
+    [
+      { bytes: 32, minEntropyBits: 512 },
+      'gives 256.0 bits of entropy; at least 512 required (minEntropyBits: 512): raise bytes to 64, or accept it explicitly with minEntropyBits: 256',
+    ],
+  ];
+  for (const [fields, message] of strength) {
+    it(`${message === undefined ? 'accepts' : 'refuses'} ${JSON.stringify(fields)} by its entropy (8 bits a byte, none from the prefix)`, () => {
+      const problems = tokenGenerator.validate?.('t', spec(fields));
+
+      assert.deepEqual(problems, message === undefined ? [] : [{ path: ['bytes'], message }]);
+    });
+  }
+
+  it('never lets minEntropyBits go below the floor of 64', () => {
+    const parsed = tokenGenerator.schema.safeParse({ generator: 'token', bytes: 8, minEntropyBits: 56 });
+
+    assert.equal(parsed.success, false);
+    assert.equal(parsed.error?.issues[0].message, 'cannot be below 64 bits (the floor)');
+  });
+
   it('never repeats a token', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) seen.add((await tokenGenerator.generate(spec({ bytes: 8 }), testContext('t'))).get('t')!.toString());
