@@ -5,12 +5,14 @@ import {
   enumSetting,
   integerSetting,
   type SettingsOf,
+  settingLabel,
   stringSetting,
   ValueError,
 } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 
@@ -20,7 +22,7 @@ const BOUNDS = 'Bounds';
 /** `secret-steward rotate` settings (flags and SECRET_STEWARD_* variables). */
 export const rotateSettings = {
   namespace: stringSetting({
-    description: 'Consider only Secrets in this namespace (repeatable). Default: every namespace the job can list.',
+    description: 'Consider only Secrets in this namespace (repeatable). Default: every namespace (of --scope-namespaces when given).',
     valueName: 'NAMESPACE',
     repeatable: true,
     group: SCOPE,
@@ -84,6 +86,7 @@ export const rotateSettings = {
   }),
   ...metricsSettings,
   ...kubeSettings,
+  ...scopeSettings,
   ...lockSettings,
   ...logSettings,
 } as const;
@@ -94,5 +97,6 @@ export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (s.now !== undefined && !s.dryRun)
     problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
+  problems.push(...outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', rotateSettings.namespace)));
   return problems;
 }
