@@ -6,6 +6,7 @@ import { readClusterUid } from '../kube/cluster-identity.js';
 import { KubeEventRecorder } from '../kube/events.js';
 import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { toolNamespace, withJobLock } from '../kube/job-lock.js';
+import { namespacesToList, type Scope, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
@@ -26,9 +27,13 @@ import type { SecretSelection } from './secret-source.js';
 
 const MIB = 1024 * 1024;
 
-export function selectionOf(s: Pick<BackupSettings, 'namespace' | 'excludeNamespace' | 'selector' | 'excludeType'>): SecretSelection {
+/** What a backup covers; within a namespaced scope, its namespaces unless `--namespace` narrows them. */
+export function selectionOf(
+  s: Pick<BackupSettings, 'namespace' | 'excludeNamespace' | 'selector' | 'excludeType'>,
+  scope: Scope = { kind: 'cluster' },
+): SecretSelection {
   return {
-    namespaces: s.namespace,
+    namespaces: namespacesToList(s.namespace, scope),
     excludeNamespaces: s.excludeNamespace,
     selector: s.selector,
     excludeTypes: [...new Set([...DEFAULT_EXCLUDED_TYPES, ...s.excludeType])],
@@ -56,7 +61,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     signal: ctx.shutdown.signal,
   });
   const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log);
-  const selection = selectionOf(s);
+  const selection = selectionOf(s, scopeOf(s));
 
   if (s.dryRun) {
     const plan = await planBackup(secrets, selection, { pageSize: s.pageSize, log: ctx.log });

@@ -1,4 +1,3 @@
-import type { SettingsOf } from '../config/options.js';
 import {
   booleanSetting,
   durationSetting,
@@ -6,11 +5,14 @@ import {
   fileSetting,
   integerSetting,
   numberSetting,
+  type SettingsOf,
+  settingLabel,
   stringSetting,
 } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
@@ -40,7 +42,7 @@ export const backupSettings = {
   ...clusterSetting,
   ...storeSettings,
   namespace: stringSetting({
-    description: 'Back up only these namespaces (default: all).',
+    description: 'Back up only these namespaces (default: all, or all of --scope-namespaces).',
     valueName: 'NAMESPACE',
     repeatable: true,
     group: SELECT,
@@ -128,6 +130,7 @@ export const backupSettings = {
   output: enumSetting(['text', 'json'] as const, { description: 'Format of the summary on stdout.', default: 'text', group: 'Output' }),
   ...metricsSettings,
   ...kubeSettings,
+  ...scopeSettings,
   ...lockSettings,
   ...logSettings,
 } as const;
@@ -140,5 +143,6 @@ export function validateBackupSettings(s: BackupSettings): ConfigProblem[] {
   if (overlap.length > 0)
     problems.push(problemFor(backupSettings, 'excludeNamespace', `excludes namespaces also given with --namespace: ${overlap.join(', ')}`));
   if (!isValidClusterName(s.clusterName)) problems.push(problemFor(backupSettings, 'clusterName', 'expected a lower-case DNS label'));
+  problems.push(...outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', backupSettings.namespace)));
   return problems;
 }

@@ -17,6 +17,7 @@ import {
   withJobLock,
 } from '../kube/index.js';
 import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
+import { scopeOf } from '../kube/scope.js';
 import { redactor } from '../log/index.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
@@ -67,7 +68,14 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
-  const selection = new RestoreSelection({ namespaces: s.namespace, names: s.name, selector: s.selector, mapping: s.mapNamespace });
+  const scope = scopeOf(s);
+  const selection = new RestoreSelection({
+    namespaces: s.namespace,
+    names: s.name,
+    selector: s.selector,
+    mapping: s.mapNamespace,
+    ...(scope.kind === 'namespaces' ? { scope: scope.namespaces } : {}),
+  });
   const deps = {
     secrets: new KubeSecretStore(kube.core, kube.caller, ctx.log),
     namespaces: new KubeNamespaceStore(kube.core, kube.caller),

@@ -12,9 +12,19 @@ export class RestoreSelection {
   readonly names: ReadonlySet<string>;
   private readonly selector: Requirement[] | undefined;
   private readonly mapping: ReadonlyMap<string, string>;
+  /** Target namespaces a namespaced installation may write into; undefined: cluster-wide. */
+  private readonly scope: ReadonlySet<string> | undefined;
 
-  constructor(o: { namespaces: readonly string[]; names: readonly string[]; selector?: string; mapping: readonly NamespaceMapping[] }) {
+  constructor(o: {
+    namespaces: readonly string[];
+    names: readonly string[];
+    selector?: string;
+    mapping: readonly NamespaceMapping[];
+    /** --scope-namespaces: Secrets whose target namespace is outside are not selected ({@link outsideScope}). */
+    scope?: readonly string[];
+  }) {
     this.namespaces = new Set(o.namespaces);
+    this.scope = o.scope === undefined ? undefined : new Set(o.scope);
     const names = new Set<string>();
     for (const n of o.names) {
       if (n.includes('/')) names.add(n);
@@ -27,12 +37,22 @@ export class RestoreSelection {
 
   selects(s: ExportedSecret): boolean {
     const { namespace, name } = s.metadata;
+    if (this.outsideScope(namespace)) return false;
     if (this.names.size > 0) {
       if (!this.names.has(`${namespace}/${name}`)) return false;
     } else if (this.namespaces.size > 0 && !this.namespaces.has(namespace)) {
       return false;
     }
     return this.selector === undefined || matchesSelector(this.selector, s.metadata.labels);
+  }
+
+  /**
+   * True when Secrets of backup namespace `ns` would be restored outside the scope, so are not
+   * selected. Settings validation refuses an explicit selection outside it; this leaves out the
+   * rest of a cluster-wide backup, and the restore reports each namespace left out.
+   */
+  outsideScope(ns: string): boolean {
+    return this.scope !== undefined && !this.scope.has(this.targetNamespace(ns));
   }
 
   /** Where a Secret of backup namespace `ns` is restored. */

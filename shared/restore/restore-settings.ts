@@ -7,6 +7,7 @@ import {
   enumSetting,
   fileSetting,
   type SettingsOf,
+  settingLabel,
   stringSetting,
   ValueError,
 } from '../config/options.js';
@@ -14,6 +15,7 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
+import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
@@ -116,6 +118,7 @@ export const restoreSettings = {
     group: 'Output',
   }),
   ...kubeSettings,
+  ...scopeSettings,
   ...lockSettings,
   ...logSettings,
 } as const;
@@ -157,6 +160,39 @@ export function validateRestoreSettings(s: RestoreSettings): ConfigProblem[] {
   }
   if (s.preRestoreSigningKeyPassphraseFile !== undefined && s.preRestoreSigningKey === undefined)
     p('preRestoreSigningKeyPassphraseFile', 'needs --pre-restore-signing-key');
+  problems.push(...scopeProblems(s));
 
+  return problems;
+}
+
+/**
+ * Within a namespaced scope, every namespace the restore is told to write into must be in it
+ * (where --namespace and --name point, after --map-namespace), and no namespace is created: a
+ * namespaced installation has no cluster-wide right to create one, and its namespaces exist
+ * (their RoleBindings live there).
+ */
+function scopeProblems(s: RestoreSettings): ConfigProblem[] {
+  const scope = scopeOf(s);
+  if (scope.kind === 'cluster') return [];
+  const mapped = new Map(s.mapNamespace.map((m) => [m.from, m.to]));
+  const target = (ns: string) => mapped.get(ns) ?? ns;
+  const named = s.name.filter((n) => n.includes('/')).map((n) => n.slice(0, n.indexOf('/')));
+  const problems = [
+    ...outOfScopeProblems(scope, s.namespace.map(target), settingLabel('namespace', restoreSettings.namespace)),
+    ...outOfScopeProblems(scope, named.map(target), settingLabel('name', restoreSettings.name)),
+    ...outOfScopeProblems(
+      scope,
+      s.mapNamespace.map((m) => m.to),
+      settingLabel('mapNamespace', restoreSettings.mapNamespace),
+    ),
+  ];
+  if (s.createNamespaces)
+    problems.push(
+      problemFor(
+        restoreSettings,
+        'createNamespaces',
+        'cannot be combined with --scope-namespaces: a namespaced installation may not create namespaces, and the ones it works in exist',
+      ),
+    );
   return problems;
 }

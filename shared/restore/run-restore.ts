@@ -186,11 +186,13 @@ class RestoreRun {
   async verifyAndSelect(backup: VerifiedBackup): Promise<void> {
     const { o, report } = this;
     const seenNamespaces = new Set<string>();
+    const outsideScope = new Set<string>();
     for (let n = 1; n <= backup.segmentCount; n++) {
       this.deps.shutdown.checkpoint();
       for await (const item of backup.readSegment(n)) {
         if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
         const s = item.secret;
+        if (o.selection.outsideScope(s.metadata.namespace)) outsideScope.add(s.metadata.namespace);
         if (!o.selection.selects(s)) continue;
         seenNamespaces.add(s.metadata.namespace);
         const p = this.planned(s, item.entry.dataSha256, n);
@@ -204,6 +206,10 @@ class RestoreRun {
       throw new RestoreRefusedError(`not in backup ${backup.id}: ${missingNames.join(', ')}; nothing was written`);
     if (this.bySource.size === 0)
       throw new RestoreRefusedError(`no Secret in backup ${backup.id} matches the selection; nothing was written`);
+    if (outsideScope.size > 0)
+      report.warnings.push(
+        `not restored: the Secrets of namespace${outsideScope.size === 1 ? '' : 's'} ${[...outsideScope].sort().join(', ')}, outside --scope-namespaces`,
+      );
     for (const from of o.selection.unusedMappings(seenNamespaces))
       report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
     report.items = [...this.bySource.values()];

@@ -5,6 +5,7 @@ import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeEventRecorder, MemoryEventRecorder } from '../kube/events.js';
 import { withJobLock } from '../kube/job-lock.js';
+import { namespacesToList, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import { redactor } from '../log/index.js';
@@ -53,7 +54,7 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
   };
   const run = () =>
     runRotation(deps, {
-      namespaces: s.namespace,
+      namespaces: namespacesToList(s.namespace, scopeOf(s)),
       selector: s.selector,
       dryRun: s.dryRun,
       maxRotations: s.maxRotations,

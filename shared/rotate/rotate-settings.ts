@@ -6,12 +6,14 @@ import {
   fileSetting,
   integerSetting,
   type SettingsOf,
+  settingLabel,
   stringSetting,
   ValueError,
 } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 
@@ -21,7 +23,7 @@ const BOUNDS = 'Bounds';
 /** `secret-steward rotate` settings (flags and SECRET_STEWARD_* variables). */
 export const rotateSettings = {
   namespace: stringSetting({
-    description: 'Consider only Secrets in this namespace (repeatable). Default: every namespace the job can list.',
+    description: 'Consider only Secrets in this namespace (repeatable). Default: every namespace (of --scope-namespaces when given).',
     valueName: 'NAMESPACE',
     repeatable: true,
     group: SCOPE,
@@ -90,6 +92,7 @@ export const rotateSettings = {
   }),
   ...metricsSettings,
   ...kubeSettings,
+  ...scopeSettings,
   ...lockSettings,
   ...logSettings,
 } as const;
@@ -100,5 +103,6 @@ export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (s.now !== undefined && !s.dryRun)
     problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
+  problems.push(...outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', rotateSettings.namespace)));
   return problems;
 }

@@ -3,6 +3,7 @@ import { loadSealTrust } from '../backup/catalogue-settings.js';
 import { loadTrustedSignerKeys } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
+import { namespacesToList, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import type { CommandContext } from '../runtime/command.js';
@@ -21,6 +22,8 @@ import type { StatusSettings } from './status-settings.js';
 export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const now = ctx.clock.now();
   const keys = collectKeyStatus({ recipient: s.recipientKey, signer: s.trustedSignerKey }, { now, warnWithinMs: s.keyExpiryWarning });
+  const scope = scopeOf(s);
+  const namespaces = namespacesToList(s.namespace, scope);
   const kc = loadKubeConfig(s, ctx.io.env);
   const kube = createKubeClients(kc, {
     clock: ctx.clock,
@@ -30,7 +33,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   });
   const rotation = collectRotationStatus(
     { secrets: new KubeSecretStore(kube.core, kube.caller), workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.caller, kc) },
-    { namespaces: s.namespace, selector: s.selector, now, graceMs: s.rotationGrace },
+    { namespaces, selector: s.selector, now, graceMs: s.rotationGrace },
   );
   let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);
   if (s.store !== undefined && s.clusterName !== undefined) {
@@ -56,9 +59,10 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   for (const x of [k, r, b]) if (x.status === 'rejected') throw x.reason;
   const report = buildStatusReport({
     now,
+    scope,
     rotation: {
       graceMs: s.rotationGrace,
-      namespaces: s.namespace,
+      namespaces,
       ...(s.selector ? { selector: s.selector } : {}),
       secrets: (r as PromiseFulfilledResult<Awaited<typeof rotation>>).value,
     },

@@ -3,6 +3,7 @@
  * that make something overdue (exit 1) or worth a warning (exit 0).
  */
 import { formatDuration } from '../config/options.js';
+import { describeScope, type Scope } from '../kube/scope.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
 import type { BackupOverview } from './backup-status.js';
 import type { KeyStatus } from './key-status.js';
@@ -49,6 +50,8 @@ export interface StatusReport {
   overdue: boolean;
   problems: Array<Finding<ProblemKind>>;
   warnings: Array<Finding<WarningKind>>;
+  /** Where the installation works: the whole cluster, or the namespaces of --scope-namespaces. */
+  scope: Scope;
   rotation: { graceMs: number; namespaces: string[]; selector?: string; secrets: RotationStatus[] };
   /** Absent without a store. */
   backups?: BackupOverview & { cluster: string };
@@ -57,6 +60,8 @@ export interface StatusReport {
 
 export interface StatusParts {
   now: Date;
+  /** @default cluster-wide */
+  scope?: Scope;
   rotation: StatusReport['rotation'];
   backups?: StatusReport['backups'];
   keys: KeyStatus[];
@@ -133,6 +138,7 @@ export function buildStatusReport(p: StatusParts): StatusReport {
     overdue: problems.length > 0,
     problems,
     warnings,
+    scope: p.scope ?? { kind: 'cluster' },
     rotation: p.rotation,
     ...(b ? { backups: b } : {}),
     keys: p.keys,
@@ -285,7 +291,10 @@ function keySection(keys: KeyStatus[], now: Date, color: boolean): string[] {
 /** The overview for a terminal: one section per area, then what is overdue and the warnings. */
 export function renderStatus(r: StatusReport, o: { color: boolean }): string {
   const now = new Date(r.generatedAt);
-  const sections: string[][] = [[`secret-steward status at ${r.generatedAt}`], rotationSection(r.rotation, now, o.color)];
+  const sections: string[][] = [
+    [`secret-steward status at ${r.generatedAt}`, `Scope: ${describeScope(r.scope)}`],
+    rotationSection(r.rotation, now, o.color),
+  ];
   if (r.backups) sections.push(backupSection(r.backups, now, o.color));
   sections.push(keySection(r.keys, now, o.color));
   if (r.problems.length > 0) {

@@ -7,11 +7,13 @@ import {
   fileSetting,
   integerSetting,
   type SettingsOf,
+  settingLabel,
   stringSetting,
 } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings } from '../kube/kube-settings.js';
+import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
 import { parseStoreUrl, s3Settings, validateStoreSettings } from '../storage/store-settings.js';
@@ -43,7 +45,8 @@ export const statusSettings = {
   }),
   ...s3Settings,
   namespace: stringSetting({
-    description: 'Report rotation policies only in this namespace (repeatable). Default: every namespace.',
+    description:
+      'Report rotation policies only in this namespace (repeatable). Default: every namespace (of --scope-namespaces when given).',
     valueName: 'NAMESPACE',
     repeatable: true,
     group: ROTATION,
@@ -116,13 +119,14 @@ export const statusSettings = {
     group: OUTPUT,
   }),
   ...kubeSettings,
+  ...scopeSettings,
   ...logSettings,
 } as const;
 
 export type StatusSettings = SettingsOf<typeof statusSettings>;
 
 export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', statusSettings.namespace));
   if (s.store !== undefined) {
     problems.push(...validateStoreSettings(s));
     if (s.trustedSignerKey.length === 0)

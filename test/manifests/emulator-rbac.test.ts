@@ -58,6 +58,33 @@ const SAMPLES: Record<JobName, Access[]> = {
   ],
 };
 
+/** The namespaced installation (example scope payments, web): the same jobs, bound only there. */
+const NAMESPACED_SAMPLES: Partial<Record<JobName, Access[]>> = {
+  rotate: [
+    ['update', 'secrets', 'payments', 'db', true],
+    ['patch', 'apps/deployments', 'web', 'api', true],
+    ['get', 'secrets', TOOL_NAMESPACE, 'secret-steward-restore-keys', false],
+    ['list', 'secrets', TOOL_NAMESPACE, '', false],
+    ['get', 'secrets', 'kube-system', 'x', false],
+    ['list', 'secrets', '-', '', false],
+    ['patch', 'apps/deployments', 'kube-system', 'coredns', false],
+  ],
+  backup: [
+    ['list', 'secrets', 'payments', '', true],
+    ['list', 'secrets', TOOL_NAMESPACE, '', false],
+    ['list', 'secrets', '-', '', false],
+    ['get', 'namespaces', 'kube-system', 'kube-system', true],
+  ],
+  restore: [
+    ['create', 'secrets', 'web', '', true],
+    ['get', 'namespaces', 'web', 'web', true],
+    ['get', 'namespaces', 'kube-system', 'kube-system', true],
+    ['get', 'secrets', TOOL_NAMESPACE, 'secret-steward-restore-keys', false],
+    ['create', 'namespaces', '-', '', false],
+    ['get', 'namespaces', 'other', 'other', false],
+  ],
+};
+
 /** Kinds the emulator does not serve; the schema tests still validate them. */
 const NOT_EMULATED = new Set(['ResourceQuota', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
@@ -107,6 +134,20 @@ describe('manifests: RBAC loaded into the Kubernetes API emulator', () => {
       assert.deepEqual(
         results,
         SAMPLES[job].map((a) => `${a.slice(0, 4).join(' ')} -> ${a[4]}`),
+      );
+    });
+  }
+
+  for (const [job, samples] of Object.entries(NAMESPACED_SAMPLES) as [JobName, Access[]][]) {
+    it(`namespaced: ${job}: its ServiceAccount may act in the listed namespaces only, never in secret-steward`, async () => {
+      await emu.applyObjects(rbacObjectsFor(job, { dir: 'manifests/overlays/namespaced' }));
+      const token = emu.serviceAccountToken(TOOL_NAMESPACE, serviceAccountName(job));
+
+      const results = await Promise.all(samples.map(async (a) => `${a.slice(0, 4).join(' ')} -> ${await canI(emu, token, a)}`));
+
+      assert.deepEqual(
+        results,
+        samples.map((a) => `${a.slice(0, 4).join(' ')} -> ${a[4]}`),
       );
     });
   }

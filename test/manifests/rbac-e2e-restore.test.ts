@@ -3,8 +3,9 @@ import { backupCommand } from '../../jobs/backup.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import type { RestoreReport } from '../../shared/restore/run-restore.js';
 import { backupKeyArgs, preRestoreKeyArgs, readKeyArgs, seedDrillSecrets, seedMany } from '../shared/verify-restore/drill-fixtures.js';
-import { describePermission, permissionsOf, rbacObjectsFor } from './rbac.js';
-import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
+import { INSTALLATIONS, type Installation } from './installations.js';
+import { permissionsOf } from './rbac.js';
+import { assertEachRuleUsed, forbidden, itShowsEachMissingPermission, type JobRun, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 
 /**
  * The restore job's RBAC is exactly sufficient. The backup (taken once, as admin) holds
@@ -16,7 +17,13 @@ import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, Rb
  * missing Secret, overwrites the changed one and deletes and recreates the immutable one,
  * after saving both in a pre-restore backup. Without any single permission that restore fails
  * or visibly degrades. Further tests run create-missing and the undo under the same rules.
+ *
+ * The namespaced installation runs the same restores in its scope (payments, web, bulk), where
+ * the lost namespace cannot be recreated (no cluster-wide right, and its RoleBinding would have
+ * gone with it): there web exists and has lost its Secrets, and no namespace is created.
  */
+
+const NAMESPACES = ['payments', 'web', 'bulk'];
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -129,111 +136,130 @@ const SIGNALS: Record<string, Signal> = {
   },
 };
 
-describe('manifests: RBAC end to end: restore', function () {
-  this.timeout(120_000);
-  const objects = rbacObjectsFor('restore');
-  const permissions = permissionsOf(objects);
-  let e: RbacE2E;
-  let backupId: string;
-  let backedUp: Map<string, Record<string, string>>;
+/** The signals in `inst`: namespaced, no namespace is created, and the cluster's identity has its own rule. */
+function signalsFor(inst: Installation): Record<string, Signal> {
+  if (inst.name === 'cluster-wide') return SIGNALS;
+  const { 'create namespaces': _, ...rest } = SIGNALS;
+  return {
+    ...rest,
+    'get namespaces': { ...SIGNALS['get namespaces'], says: 'it cannot check that a target namespace exists: nothing is written' },
+    'get namespaces [kube-system]': {
+      code: 1,
+      evidence: /failed to get Namespace kube-system \(its UID binds backups to this cluster\): 403 Forbidden/,
+      says: 'it cannot read the cluster identity the pre-restore backup is sealed with: nothing is written',
+      then: nothingWritten,
+    },
+  };
+}
 
-  before(async () => {
-    e = await RbacE2E.start('restore');
-    await e.reset([]);
-    backedUp = await seedDrillSecrets(e.h, ['payments', 'web']);
-    seedMany(e.h, 25, 'bulk');
-    backupId = JSON.parse((await e.runAsAdmin(backupCommand, [...backupKeyArgs(e.h), '--output', 'json'])).stdout).backupId;
-  });
-  after(async () => e?.stop());
+for (const inst of INSTALLATIONS)
+  describe(`manifests: RBAC end to end: restore (${inst.name})`, function () {
+    this.timeout(120_000);
+    const objects = inst.rbacObjectsFor('restore', NAMESPACES);
+    const permissions = permissionsOf(objects);
+    const namespaced = inst.name === 'namespaced';
+    /** Cluster-wide, the lost namespace is recreated; namespaced, it is still there (empty). */
+    const createNamespaces = namespaced ? [] : ['--create-namespaces'];
+    let e: RbacE2E;
+    let backupId: string;
+    let backedUp: Map<string, Record<string, string>>;
 
-  const secretData = (ns: string, name: string) =>
-    (e.h.emulator.get('v1', 'Secret', ns, name) as { data?: Record<string, string> } | undefined)?.data;
-
-  /** The cluster after the incident: web lost, payments drifted, bulk mostly gone. */
-  function seedIncident(): void {
-    const create = (o: Record<string, unknown>) => e.h.emulator.create(o as never);
-    create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments' } });
-    create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'opaque', namespace: 'payments' },
-      data: { password: b64('changed-after-the-backup') },
+    before(async () => {
+      e = await RbacE2E.start('restore');
+      await e.reset([]);
+      backedUp = await seedDrillSecrets(e.h, ['payments', 'web']);
+      seedMany(e.h, 25, 'bulk');
+      backupId = JSON.parse((await e.runAsAdmin(backupCommand, [...backupKeyArgs(e.h), '--output', 'json'])).stdout).backupId;
     });
-    create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'immutable', namespace: 'payments' },
-      immutable: true,
-      data: { k: b64('other-frozen') },
-    });
-    create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
-    for (let i = 0; i < 5; i++)
+    after(async () => e?.stop());
+
+    const secretData = (ns: string, name: string) =>
+      (e.h.emulator.get('v1', 'Secret', ns, name) as { data?: Record<string, string> } | undefined)?.data;
+
+    /** The cluster after the incident: web lost, payments drifted, bulk mostly gone. */
+    function seedIncident(): void {
+      const create = (o: Record<string, unknown>) => e.h.emulator.create(o as never);
+      e.ensureNamespace('payments');
       create({
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: 'bulk' },
-        data: { v: b64(`value-${i}-of-bulk`) },
+        metadata: { name: 'opaque', namespace: 'payments' },
+        data: { password: b64('changed-after-the-backup') },
       });
-  }
-
-  const restoreArgs = () => [...e.args(), ...readKeyArgs(e.h), '--output', 'json'];
-  const undoKeys = () => preRestoreKeyArgs(e.h);
-
-  async function scenario(): Promise<JobRun> {
-    seedIncident();
-    return e.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--recreate-immutable', '--create-namespaces', ...undoKeys()]);
-  }
-
-  it('restores everything (namespace recreated, missing created, changed overwritten, immutable recreated) with exactly the rendered rules', async () => {
-    await e.reset(objects);
-
-    const r = await scenario();
-
-    assert.equal(r.code, 0, r.text);
-    const report = restoreReport(r);
-    assert.equal(report.backupId, backupId);
-    assert.deepEqual(report.namespacesCreated, ['web']);
-    assert.equal(report.counts.overwrite, 1);
-    assert.equal(report.counts.recreate, 1);
-    assert.equal(report.counts.unchanged, 5);
-    assert.equal(report.counts.failed, 0);
-    assert.ok(report.preRestoreBackupId, 'the overwritten Secrets were saved first');
-    for (const [key, data] of backedUp) {
-      const [ns, name] = key.split('/');
-      assert.deepEqual(secretData(ns, name) ?? {}, data, key);
+      create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'immutable', namespace: 'payments' },
+        immutable: true,
+        data: { k: b64('other-frozen') },
+      });
+      e.ensureNamespace('bulk');
+      for (let i = 0; i < 5; i++)
+        create({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: `s-${String(i).padStart(5, '0')}`, namespace: 'bulk' },
+          data: { v: b64(`value-${i}-of-bulk`) },
+        });
     }
-    assert.equal(e.h.emulator.list('v1', 'Secret', 'bulk').length, 25);
-    const usage = e.usage(permissions);
-    console.log(usageTable(permissions, usage));
-    assert.deepEqual(usage.denied, [], 'no request was denied');
-    assert.deepEqual(usage.foreign, []);
-    for (const p of permissions)
-      assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
+
+    const restoreArgs = () => [...e.args(), ...inst.args(NAMESPACES), ...readKeyArgs(e.h), '--output', 'json'];
+    const undoKeys = () => preRestoreKeyArgs(e.h);
+
+    async function scenario(): Promise<JobRun> {
+      seedIncident();
+      return e.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--recreate-immutable', ...createNamespaces, ...undoKeys()]);
+    }
+
+    it('restores everything (namespace recreated, missing created, changed overwritten, immutable recreated) with exactly the rendered rules', async () => {
+      await e.reset(objects);
+
+      const r = await scenario();
+
+      assert.equal(r.code, 0, r.text);
+      const report = restoreReport(r);
+      assert.equal(report.backupId, backupId);
+      assert.deepEqual(report.namespacesCreated, namespaced ? [] : ['web']);
+      assert.equal(report.counts.overwrite, 1);
+      assert.equal(report.counts.recreate, 1);
+      assert.equal(report.counts.unchanged, 5);
+      assert.equal(report.counts.failed, 0);
+      assert.ok(report.preRestoreBackupId, 'the overwritten Secrets were saved first');
+      for (const [key, data] of backedUp) {
+        const [ns, name] = key.split('/');
+        assert.deepEqual(secretData(ns, name) ?? {}, data, key);
+      }
+      assert.equal(e.h.emulator.list('v1', 'Secret', 'bulk').length, 25);
+      const usage = e.usage(permissions);
+      console.log(usageTable(permissions, usage));
+      assert.deepEqual(usage.denied, [], 'no request was denied');
+      assert.deepEqual(usage.foreign, []);
+      assertEachRuleUsed(permissions, usage);
+    });
+
+    it('restores create-missing (existing Secrets left alone), then undoes an overwrite from its pre-restore backup, with exactly the rendered rules', async () => {
+      await e.reset(objects);
+      seedIncident();
+
+      const missing = await e.run(restoreCommand, [...restoreArgs(), ...createNamespaces]);
+
+      assert.equal(missing.code, 0, missing.text);
+      assert.equal(
+        Buffer.from(secretData('payments', 'opaque')!.password, 'base64').toString(),
+        'changed-after-the-backup',
+        'create-missing never touches an existing Secret',
+      );
+      assert.deepEqual(secretData('web', 'opaque'), backedUp.get('web/opaque'));
+
+      const overwrite = await e.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--name', 'payments/opaque', ...undoKeys()]);
+      const preRestore = restoreReport(overwrite).preRestoreBackupId!;
+      const undo = await e.run(restoreCommand, [...restoreArgs(), '--backup', preRestore, '--mode', 'overwrite', ...undoKeys()]);
+
+      assert.equal(overwrite.code, 0, overwrite.text);
+      assert.equal(undo.code, 0, undo.text);
+      assert.equal(Buffer.from(secretData('payments', 'opaque')!.password, 'base64').toString(), 'changed-after-the-backup', 'undone');
+      assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
+    });
+
+    itShowsEachMissingPermission({ objects, permissions, signals: signalsFor(inst), e: () => e, scenario });
   });
-
-  it('restores create-missing (existing Secrets left alone), then undoes an overwrite from its pre-restore backup, with exactly the rendered rules', async () => {
-    await e.reset(objects);
-    seedIncident();
-
-    const missing = await e.run(restoreCommand, [...restoreArgs(), '--create-namespaces']);
-
-    assert.equal(missing.code, 0, missing.text);
-    assert.equal(
-      Buffer.from(secretData('payments', 'opaque')!.password, 'base64').toString(),
-      'changed-after-the-backup',
-      'create-missing never touches an existing Secret',
-    );
-    assert.deepEqual(secretData('web', 'opaque'), backedUp.get('web/opaque'));
-
-    const overwrite = await e.run(restoreCommand, [...restoreArgs(), '--mode', 'overwrite', '--name', 'payments/opaque', ...undoKeys()]);
-    const preRestore = restoreReport(overwrite).preRestoreBackupId!;
-    const undo = await e.run(restoreCommand, [...restoreArgs(), '--backup', preRestore, '--mode', 'overwrite', ...undoKeys()]);
-
-    assert.equal(overwrite.code, 0, overwrite.text);
-    assert.equal(undo.code, 0, undo.text);
-    assert.equal(Buffer.from(secretData('payments', 'opaque')!.password, 'base64').toString(), 'changed-after-the-backup', 'undone');
-    assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
-  });
-
-  itShowsEachMissingPermission({ objects, permissions, signals: SIGNALS, e: () => e, scenario });
-});

@@ -3,8 +3,9 @@ import { rotateCommand } from '../../jobs/rotate.js';
 import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { admit } from './admission-policy.js';
-import { describePermission, permissionsOf, rbacObjectsFor, serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
-import { forbidden, itShowsEachMissingPermission, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
+import { INSTALLATIONS, type Installation } from './installations.js';
+import { permissionsOf, serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
+import { assertEachRuleUsed, forbidden, itShowsEachMissingPermission, type JobRun, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 import { renderManifestsSync } from './render.js';
 
 /**
@@ -14,8 +15,14 @@ import { renderManifestsSync } from './render.js';
  * TLS certificate whose CA lives in another Secret. Every workload's first patch meets a 409,
  * as when a controller or an HPA writes it between rotate's list and its patch, so the re-read
  * path runs too. Without any single permission that run fails or visibly degrades. A second
- * test rolls a rotation back under the same rules.
+ * test rolls a rotation back under the same rules. All of it in both installations: cluster-wide,
+ * and namespaced with namespace shop in its scope, where rotate is also shown to be refused
+ * secret-steward's own Secrets and to fail, naming the namespace, when its scope lists one it
+ * is not bound in.
  */
+
+/** The one namespace of the scenario (and of the namespaced installation's scope). */
+const NAMESPACES = ['shop'];
 
 const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -161,6 +168,12 @@ for (const [kind, plural, consumer] of [
     },
   };
 }
+/** The signals in `inst`: namespaced, the scan lists the Secrets of its namespace. */
+function signalsFor(inst: Installation): Record<string, Signal> {
+  if (inst.name === 'cluster-wide') return SIGNALS;
+  return { ...SIGNALS, 'list secrets': { ...SIGNALS['list secrets'], evidence: forbidden('list', 'Secrets in namespace shop') } };
+}
+
 for (const verb of ['list', 'get', 'patch'] as const) {
   SIGNALS[`${verb} batch/cronjobs`] =
     verb === 'list'
@@ -177,257 +190,310 @@ for (const verb of ['list', 'get', 'patch'] as const) {
         };
 }
 
-describe('manifests: RBAC end to end: rotate', function () {
-  this.timeout(120_000);
-  const objects = rbacObjectsFor('rotate');
-  const permissions = permissionsOf(objects);
-  let e: RbacE2E;
-  let ca: Map<string, Buffer>;
+for (const inst of INSTALLATIONS)
+  describe(`manifests: RBAC end to end: rotate (${inst.name})`, function () {
+    this.timeout(120_000);
+    const objects = inst.rbacObjectsFor('rotate', NAMESPACES);
+    const permissions = permissionsOf(objects);
+    const rotateArgs = () => [...e.kubeArgs(), ...inst.args(NAMESPACES), '--rollout-poll-interval', '50ms', '--output', 'json'];
+    let e: RbacE2E;
+    let ca: Map<string, Buffer>;
 
-  before(async () => {
-    e = await RbacE2E.start('rotate');
-    ca = await tlsGenerator.generate(tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }), {
-      namespace: 'shop',
-      secretName: 'shop-ca',
-      key: 'tls.crt',
-      now: new Date(),
-      values: new Map(),
-      readSecret: async () => undefined,
-      register: () => {},
-      warn: () => {},
-    });
-  });
-  after(async () => e?.stop());
-
-  function create(obj: Record<string, unknown>): void {
-    e.h.emulator.create(obj as never);
-  }
-
-  function secret(
-    ns: string,
-    name: string,
-    data: Record<string, string>,
-    extra: { policy?: string; annotations?: Record<string, string>; immutable?: boolean } = {},
-  ): void {
-    const annotations = { ...(extra.policy ? { 'secret-steward.io/rotation': extra.policy } : {}), ...extra.annotations };
-    create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name, namespace: ns, annotations },
-      immutable: extra.immutable,
-      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
-    });
-  }
-
-  /** Seeds namespace shop (see the file comment) and arms one 409 per workload kind. */
-  async function seed(): Promise<void> {
-    create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
-    secret('shop', 'db', { username: 'app', password: 'old-password-0001' }, { policy: DB_POLICY, annotations: LONG_AGO });
-    secret(
-      'shop',
-      'keys-v1',
-      { API_KEY: 'ak_first' },
-      {
-        immutable: true,
-        annotations: {
-          'secret-steward.io/lineage': 'keys',
-          'secret-steward.io/version': '1',
-          'secret-steward.io/superseded-by': 'keys-v2',
-        },
-      },
-    );
-    secret(
-      'shop',
-      'keys-v2',
-      { API_KEY: 'ak_second' },
-      {
-        policy: KEYS_POLICY,
-        immutable: true,
-        annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' },
-      },
-    );
-    secret(
-      'shop',
-      'shop-ca',
-      { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() },
-      { annotations: { 'secret-steward.io/allow-references': 'web-tls:issuer' } },
-    );
-    secret('shop', 'web-tls', { 'tls.crt': 'old', 'tls.key': 'old' }, { policy: TLS_POLICY, annotations: LONG_AGO });
-    const selector = (app: string) => ({ matchLabels: { app } });
-    create({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'api', namespace: 'shop' },
-      spec: { replicas: 2, selector: selector('api'), template: podTemplate('api', { envFrom: [{ secretRef: { name: 'db' } }] }) },
-    });
-    create({
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'ledger', namespace: 'shop' },
-      spec: {
-        replicas: 2,
-        serviceName: 'ledger',
-        selector: selector('ledger'),
-        template: podTemplate('ledger', { env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }),
-      },
-    });
-    create({
-      apiVersion: 'apps/v1',
-      kind: 'DaemonSet',
-      metadata: { name: 'agent', namespace: 'shop' },
-      spec: {
-        selector: selector('agent'),
-        template: podTemplate(
-          'agent',
-          { volumeMounts: [{ name: 'db', mountPath: '/etc/db' }] },
-          { volumes: [{ name: 'db', secret: { secretName: 'db' } }] },
-        ),
-      },
-    });
-    create({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'shop' },
-      spec: { replicas: 2, selector: selector('web'), template: podTemplate('web', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }) },
-    });
-    create({
-      apiVersion: 'batch/v1',
-      kind: 'CronJob',
-      metadata: { name: 'report', namespace: 'shop' },
-      spec: {
-        schedule: '0 * * * *',
-        jobTemplate: {
-          spec: { template: podTemplate('report', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }, { restartPolicy: 'Never' }) },
-        },
-      },
-    });
-    await e.h.emulator.workloads.idle();
-    for (const path of CONFLICTED) e.h.emulator.faults.inject({ method: 'PATCH', path, status: 409, times: 1 });
-  }
-
-  async function scenario(): Promise<JobRun> {
-    await seed();
-    return e.run(rotateCommand, [...e.kubeArgs(), '--rollout-poll-interval', '50ms', '--output', 'json']);
-  }
-
-  it('rotates in place and versioned, collects an old version and retries after conflicts, with exactly the rendered rules', async () => {
-    await e.reset(objects);
-
-    const r = await scenario();
-
-    assert.equal(r.code, 0, r.text);
-    assert.deepEqual(actions(r), rotatedAll);
-    const emu = e.h.emulator;
-    assert.equal(emu.get('v1', 'Secret', 'shop', 'keys-v1'), undefined, 'version 1 collected (keepVersions: 2)');
-    assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
-    assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
-    assert.equal(emu.get('v1', 'Secret', 'shop', 'db-pending'), undefined);
-    assert.ok(
-      JSON.stringify((emu.get('batch/v1', 'CronJob', 'shop', 'report') as unknown as { spec: unknown }).spec).includes('"keys-v3"'),
-      'the CronJob is repointed',
-    );
-    for (const path of CONFLICTED)
-      assert.equal(
-        emu.requests.count((x) => x.method === 'PATCH' && x.path === path && x.status === 409),
-        1,
-        `${path}: one conflict`,
-      );
-    const usage = e.usage(permissions);
-    console.log(usageTable(permissions, usage));
-    assert.deepEqual(usage.denied, [], 'no request was denied');
-    assert.deepEqual(usage.foreign, []);
-    for (const p of permissions)
-      assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
-  });
-
-  it('creates and deletes only Secrets its admission policy admits (the policy evaluated on what the run did)', async () => {
-    const policy = renderManifestsSync('manifests/base').find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
-    await e.reset(objects);
-    await seed();
-    const watch = await e.watchSecrets();
-
-    const r = await e.run(rotateCommand, [...e.kubeArgs(), '--rollout-poll-interval', '50ms', '--output', 'json']);
-    const events = await watch.stop();
-
-    assert.equal(r.code, 0, r.text);
-    const username = `system:serviceaccount:${TOOL_NAMESPACE}:${serviceAccountName('rotate')}`;
-    const resource = { group: '', version: 'v1', resource: 'secrets' };
-    const judged = events
-      .filter((ev) => ev.type === 'ADDED' || ev.type === 'DELETED')
-      .map((ev) => {
-        const created = ev.type === 'ADDED';
-        const decision = admit(policy, {
-          operation: created ? 'CREATE' : 'DELETE',
-          username,
-          resource,
-          object: created ? ev.object : null,
-          oldObject: created ? null : ev.object,
-        });
-        return `${created ? 'create' : 'delete'} ${(ev.object.metadata as { name: string }).name}: ${decision.applies && decision.allowed ? 'admitted' : `REFUSED ${decision.applies ? decision.messages.join('; ') : '(not evaluated)'}`}`;
+    before(async () => {
+      e = await RbacE2E.start('rotate');
+      ca = await tlsGenerator.generate(tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }), {
+        namespace: 'shop',
+        secretName: 'shop-ca',
+        key: 'tls.crt',
+        now: new Date(),
+        values: new Map(),
+        readSecret: async () => undefined,
+        register: () => {},
+        warn: () => {},
       });
-    assert.deepEqual(
-      judged.sort(),
-      [
-        'create db-pending',
-        'create db-previous',
-        'create keys-v3',
-        'create web-tls-pending',
-        'create web-tls-previous',
-        'delete db-pending',
-        'delete keys-v1',
-        'delete web-tls-pending',
-      ].map((x) => `${x}: admitted`),
-    );
-  });
-
-  it('rolls a rotation back (Secret and Deployment restored) with exactly the rendered rules', async () => {
-    await e.reset(objects);
-    create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pay' } });
-    secret(
-      'pay',
-      'token',
-      { token: 'old-token-0001' },
-      { policy: 'maxAge: 7d\nkeys: { token: token }\nrollout: { waitReady: 20s }', annotations: LONG_AGO },
-    );
-    create({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'broken', namespace: 'pay' },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'broken' } },
-        template: podTemplate('broken', { envFrom: [{ secretRef: { name: 'token' } }] }),
-      },
     });
-    const emu = e.h.emulator;
-    await emu.workloads.idle();
-    emu.workloads.progressDeadlineMs = 200;
-    emu.workloads.setFailing('Deployment', 'pay', 'broken', true);
-    try {
-      await emu.workloads.idle();
-      const before = emu.get('apps/v1', 'Deployment', 'pay', 'broken') as unknown as { spec: { template: unknown } };
+    after(async () => e?.stop());
 
-      const r = await e.run(rotateCommand, [...e.kubeArgs(), '--rollout-poll-interval', '50ms', '--output', 'json']);
-
-      assert.equal(r.code, 1, r.text);
-      assert.deepEqual(actions(r), { 'pay/token': 'rolled-back' });
-      assert.equal(
-        Buffer.from(
-          (emu.get('v1', 'Secret', 'pay', 'token') as unknown as { data: Record<string, string> }).data.token,
-          'base64',
-        ).toString(),
-        'old-token-0001',
-      );
-      assert.deepEqual(
-        (emu.get('apps/v1', 'Deployment', 'pay', 'broken') as unknown as { spec: { template: unknown } }).spec.template,
-        before.spec.template,
-      );
-      assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
-    } finally {
-      emu.workloads.setFailing('Deployment', 'pay', 'broken', false);
-      emu.workloads.progressDeadlineMs = undefined;
+    function create(obj: Record<string, unknown>): void {
+      e.h.emulator.create(obj as never);
     }
-  });
 
-  itShowsEachMissingPermission({ objects, permissions, signals: SIGNALS, e: () => e, scenario });
-});
+    function secret(
+      ns: string,
+      name: string,
+      data: Record<string, string>,
+      extra: { policy?: string; annotations?: Record<string, string>; immutable?: boolean } = {},
+    ): void {
+      const annotations = { ...(extra.policy ? { 'secret-steward.io/rotation': extra.policy } : {}), ...extra.annotations };
+      create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: ns, annotations },
+        immutable: extra.immutable,
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+      });
+    }
+
+    /** Seeds namespace shop (see the file comment) and arms one 409 per workload kind. */
+    async function seed(): Promise<void> {
+      e.ensureNamespace('shop');
+      secret('shop', 'db', { username: 'app', password: 'old-password-0001' }, { policy: DB_POLICY, annotations: LONG_AGO });
+      secret(
+        'shop',
+        'keys-v1',
+        { API_KEY: 'ak_first' },
+        {
+          immutable: true,
+          annotations: {
+            'secret-steward.io/lineage': 'keys',
+            'secret-steward.io/version': '1',
+            'secret-steward.io/superseded-by': 'keys-v2',
+          },
+        },
+      );
+      secret(
+        'shop',
+        'keys-v2',
+        { API_KEY: 'ak_second' },
+        {
+          policy: KEYS_POLICY,
+          immutable: true,
+          annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '2' },
+        },
+      );
+      secret(
+        'shop',
+        'shop-ca',
+        { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() },
+        { annotations: { 'secret-steward.io/allow-references': 'web-tls:issuer' } },
+      );
+      secret('shop', 'web-tls', { 'tls.crt': 'old', 'tls.key': 'old' }, { policy: TLS_POLICY, annotations: LONG_AGO });
+      const selector = (app: string) => ({ matchLabels: { app } });
+      create({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'api', namespace: 'shop' },
+        spec: { replicas: 2, selector: selector('api'), template: podTemplate('api', { envFrom: [{ secretRef: { name: 'db' } }] }) },
+      });
+      create({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'ledger', namespace: 'shop' },
+        spec: {
+          replicas: 2,
+          serviceName: 'ledger',
+          selector: selector('ledger'),
+          template: podTemplate('ledger', { env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }),
+        },
+      });
+      create({
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'agent', namespace: 'shop' },
+        spec: {
+          selector: selector('agent'),
+          template: podTemplate(
+            'agent',
+            { volumeMounts: [{ name: 'db', mountPath: '/etc/db' }] },
+            { volumes: [{ name: 'db', secret: { secretName: 'db' } }] },
+          ),
+        },
+      });
+      create({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'shop' },
+        spec: { replicas: 2, selector: selector('web'), template: podTemplate('web', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }) },
+      });
+      create({
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'report', namespace: 'shop' },
+        spec: {
+          schedule: '0 * * * *',
+          jobTemplate: {
+            spec: { template: podTemplate('report', { envFrom: [{ secretRef: { name: 'keys-v2' } }] }, { restartPolicy: 'Never' }) },
+          },
+        },
+      });
+      await e.h.emulator.workloads.idle();
+      for (const path of CONFLICTED) e.h.emulator.faults.inject({ method: 'PATCH', path, status: 409, times: 1 });
+    }
+
+    async function scenario(): Promise<JobRun> {
+      await seed();
+      return e.run(rotateCommand, rotateArgs());
+    }
+
+    it('rotates in place and versioned, collects an old version and retries after conflicts, with exactly the rendered rules', async () => {
+      await e.reset(objects);
+
+      const r = await scenario();
+
+      assert.equal(r.code, 0, r.text);
+      assert.deepEqual(actions(r), rotatedAll);
+      const emu = e.h.emulator;
+      assert.equal(emu.get('v1', 'Secret', 'shop', 'keys-v1'), undefined, 'version 1 collected (keepVersions: 2)');
+      assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
+      assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
+      assert.equal(emu.get('v1', 'Secret', 'shop', 'db-pending'), undefined);
+      assert.ok(
+        JSON.stringify((emu.get('batch/v1', 'CronJob', 'shop', 'report') as unknown as { spec: unknown }).spec).includes('"keys-v3"'),
+        'the CronJob is repointed',
+      );
+      for (const path of CONFLICTED)
+        assert.equal(
+          emu.requests.count((x) => x.method === 'PATCH' && x.path === path && x.status === 409),
+          1,
+          `${path}: one conflict`,
+        );
+      const usage = e.usage(permissions);
+      console.log(usageTable(permissions, usage));
+      assert.deepEqual(usage.denied, [], 'no request was denied');
+      assert.deepEqual(usage.foreign, []);
+      assertEachRuleUsed(permissions, usage);
+    });
+
+    it('creates and deletes only Secrets its admission policy admits (the policy evaluated on what the run did)', async () => {
+      const policy = renderManifestsSync('manifests/base').find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
+      await e.reset(objects);
+      await seed();
+      const watch = await e.watchSecrets();
+
+      const r = await e.run(rotateCommand, rotateArgs());
+      const events = await watch.stop();
+
+      assert.equal(r.code, 0, r.text);
+      const username = `system:serviceaccount:${TOOL_NAMESPACE}:${serviceAccountName('rotate')}`;
+      const resource = { group: '', version: 'v1', resource: 'secrets' };
+      const judged = events
+        .filter((ev) => ev.type === 'ADDED' || ev.type === 'DELETED')
+        .map((ev) => {
+          const created = ev.type === 'ADDED';
+          const decision = admit(policy, {
+            operation: created ? 'CREATE' : 'DELETE',
+            username,
+            resource,
+            object: created ? ev.object : null,
+            oldObject: created ? null : ev.object,
+          });
+          return `${created ? 'create' : 'delete'} ${(ev.object.metadata as { name: string }).name}: ${decision.applies && decision.allowed ? 'admitted' : `REFUSED ${decision.applies ? decision.messages.join('; ') : '(not evaluated)'}`}`;
+        });
+      assert.deepEqual(
+        judged.sort(),
+        [
+          'create db-pending',
+          'create db-previous',
+          'create keys-v3',
+          'create web-tls-pending',
+          'create web-tls-previous',
+          'delete db-pending',
+          'delete keys-v1',
+          'delete web-tls-pending',
+        ].map((x) => `${x}: admitted`),
+      );
+    });
+
+    it('rolls a rotation back (Secret and Deployment restored) with exactly the rendered rules', async () => {
+      await e.reset(objects);
+      e.ensureNamespace('shop');
+      secret(
+        'shop',
+        'token',
+        { token: 'old-token-0001' },
+        { policy: 'maxAge: 7d\nkeys: { token: token }\nrollout: { waitReady: 20s }', annotations: LONG_AGO },
+      );
+      create({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'broken', namespace: 'shop' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'broken' } },
+          template: podTemplate('broken', { envFrom: [{ secretRef: { name: 'token' } }] }),
+        },
+      });
+      const emu = e.h.emulator;
+      await emu.workloads.idle();
+      emu.workloads.progressDeadlineMs = 200;
+      emu.workloads.setFailing('Deployment', 'shop', 'broken', true);
+      try {
+        await emu.workloads.idle();
+        const before = emu.get('apps/v1', 'Deployment', 'shop', 'broken') as unknown as { spec: { template: unknown } };
+
+        const r = await e.run(rotateCommand, rotateArgs());
+
+        assert.equal(r.code, 1, r.text);
+        assert.deepEqual(actions(r), { 'shop/token': 'rolled-back' });
+        assert.equal(
+          Buffer.from(
+            (emu.get('v1', 'Secret', 'shop', 'token') as unknown as { data: Record<string, string> }).data.token,
+            'base64',
+          ).toString(),
+          'old-token-0001',
+        );
+        assert.deepEqual(
+          (emu.get('apps/v1', 'Deployment', 'shop', 'broken') as unknown as { spec: { template: unknown } }).spec.template,
+          before.spec.template,
+        );
+        assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
+      } finally {
+        emu.workloads.setFailing('Deployment', 'shop', 'broken', false);
+        emu.workloads.progressDeadlineMs = undefined;
+      }
+    });
+
+    if (inst.name === 'namespaced') {
+      it("cannot read secret-steward's own Secrets: the API server refuses (403)", async () => {
+        await e.reset(objects);
+        e.h.emulator.create({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'secret-steward-restore-keys', namespace: TOOL_NAMESPACE },
+          data: { 'private.asc': b64('the backup decryption key') },
+        } as never);
+        const kc = await import('@kubernetes/client-node');
+        const config = new kc.KubeConfig();
+        config.loadFromFile(e.kubeconfig);
+        const core = config.makeApiClient(kc.CoreV1Api);
+
+        const read = core.readNamespacedSecret({ namespace: TOOL_NAMESPACE, name: 'secret-steward-restore-keys' });
+        const list = core.listNamespacedSecret({ namespace: TOOL_NAMESPACE });
+
+        await assert.rejects(read, (err: { code?: number }) => err.code === 403);
+        await assert.rejects(list, (err: { code?: number }) => err.code === 403);
+        const denied = e.decisions().filter((d) => !d.allowed && d.resource === 'secrets' && d.namespace === TOOL_NAMESPACE);
+        assert.deepEqual(denied.map((d) => d.verb).sort(), ['get', 'list']);
+      });
+
+      it('fails, naming the namespace and the permission, when its scope lists a namespace it is not bound in', async () => {
+        await e.reset(objects);
+        await seed();
+        e.ensureNamespace('unbound');
+
+        const r = await e.run(rotateCommand, [
+          ...e.kubeArgs(),
+          '--scope-namespaces',
+          'shop,unbound',
+          '--rollout-poll-interval',
+          '50ms',
+          '--output',
+          'json',
+        ]);
+
+        assert.notEqual(r.code, 0, r.text);
+        // The operation, the resource and the namespace: what the missing RoleBinding must grant.
+        assert.match(
+          r.text,
+          /error: failed to list Secrets in namespace unbound: 403 Forbidden \(check the RBAC rules of this job's ServiceAccount\)/,
+        );
+        assert.equal(
+          e.h.emulator.requests.count((x) => x.method !== 'GET' && x.resource === 'secrets'),
+          0,
+          'nothing was rotated: the scan stopped before any write',
+        );
+      });
+    }
+
+    itShowsEachMissingPermission({ objects, permissions, signals: signalsFor(inst), e: () => e, scenario });
+  });

@@ -4,6 +4,7 @@ import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { DRILL_LABEL } from '../../shared/verify-restore/drill-objects.js';
 import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import { backupKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
+import { INSTALLATIONS } from './installations.js';
 import { DRILL_NAMESPACE, describePermission, type Permission, permissionsOf, rbacObjectsFor, withoutPermission } from './rbac.js';
 import { accessOf, assertSignal, forbidden, type JobRun, permissionKey, RbacE2E, type Signal, usageTable } from './rbac-e2e.js';
 
@@ -11,7 +12,8 @@ import { accessOf, assertSignal, forbidden, type JobRun, permissionKey, RbacE2E,
  * The verify-restore job's RBAC is exactly sufficient, in the base and with the compare-live
  * overlay: a drill (with the leftovers of an interrupted earlier drill to remove first) passes
  * as verify-restore's ServiceAccount with the rendered rules, and without any single one of
- * them it fails or visibly degrades. The backup it drills is taken once, as admin.
+ * them it fails or visibly degrades, in both installations (the namespaced one grants
+ * verify-restore what the base does). The backup it drills is taken once, as admin.
  */
 
 const LEFTOVER = 'leftover-of-an-interrupted-drill';
@@ -163,39 +165,44 @@ describe('manifests: RBAC end to end: verify-restore', function () {
       assert.ok(usage.solelyAllowed.get(permissionKey(p))!.length > 0, `${describePermission(p)} allowed no request on its own`);
   }
 
-  describe('base', () => {
-    it('drills the latest backup (restored into the drill namespace, read back, removed) with exactly the rendered rules', async () => {
-      await e.reset(base);
+  // The namespaced installation keeps verify-restore as in the base (it reads no live Secret).
+  for (const inst of INSTALLATIONS)
+    describe(inst.name === 'cluster-wide' ? 'base' : 'overlays/namespaced', () => {
+      const objects = inst.rbacObjectsFor('verify-restore', []);
+      const permissions = permissionsOf(objects);
 
-      const r = await scenario();
-
-      assertPassedWithExactRules(r, basePermissions, basePermissions);
-      assert.equal(checkStatus(r, 'drift'), 'skipped');
-      assert.ok(
-        (e.h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>).some((ev) => ev.reason === 'DrillPassed'),
-      );
-    });
-
-    it('has an observable signal for exactly the permissions the manifests grant', () => {
-      assert.deepEqual(basePermissions.map(accessOf).sort(), Object.keys(SIGNALS).sort());
-    });
-
-    for (const p of basePermissions) {
-      const signal = SIGNALS[accessOf(p)];
-      it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
-        assert.ok(signal, `no signal for ${accessOf(p)}`);
-        await e.reset(withoutPermission(base, p));
+      it('drills the latest backup (restored into the drill namespace, read back, removed) with exactly the rendered rules', async () => {
+        await e.reset(objects);
 
         const r = await scenario();
 
-        await assertSignal(e, r, signal, describePermission(p));
+        assertPassedWithExactRules(r, permissions, permissions);
+        assert.equal(checkStatus(r, 'drift'), 'skipped');
         assert.ok(
-          e.usage(basePermissions).denied.some((d) => accessOf(d) === accessOf(p)),
-          'the API server denied that access',
+          (e.h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string }>).some((ev) => ev.reason === 'DrillPassed'),
         );
       });
-    }
-  });
+
+      it('has an observable signal for exactly the permissions the manifests grant', () => {
+        assert.deepEqual(permissions.map(accessOf).sort(), Object.keys(SIGNALS).sort());
+      });
+
+      for (const p of permissions) {
+        const signal = SIGNALS[accessOf(p)];
+        it(`without ${describePermission(p)}: ${signal?.says ?? '(no signal defined)'}`, async () => {
+          assert.ok(signal, `no signal for ${accessOf(p)}`);
+          await e.reset(withoutPermission(objects, p));
+
+          const r = await scenario();
+
+          await assertSignal(e, r, signal, describePermission(p));
+          assert.ok(
+            e.usage(permissions).denied.some((d) => accessOf(d) === accessOf(p)),
+            'the API server denied that access',
+          );
+        });
+      }
+    });
 
   describe('overlays/compare-live (--compare-live)', () => {
     it('drills and compares with the live Secrets with exactly the rendered rules', async () => {

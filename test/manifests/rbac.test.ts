@@ -63,6 +63,27 @@ const EXPECTED: Record<JobName, string[]> = {
   ],
 };
 
+/**
+ * The namespaced installation (manifests/overlays/namespaced, example namespaces payments and
+ * web): the same Lease and Event rights in secret-steward, the ClusterRoles' Secret and workload
+ * rules as Roles in each listed namespace, and cluster-wide only the Namespace kube-system (the
+ * cluster's identity). The README's table for this installation.
+ */
+const inScope = (rights: string[]): string[] => ['payments', 'web'].flatMap((ns) => rights.map((r) => `${ns} ${r}`));
+const EXPECTED_NAMESPACED: Record<JobName, string[]> = {
+  backup: [...EXPECTED.backup.filter((g) => g !== 'cluster list secrets'), ...inScope(['list secrets'])],
+  rotate: [
+    ...EXPECTED.rotate.filter((g) => !g.startsWith('cluster ')),
+    ...inScope(EXPECTED.rotate.filter((g) => g.startsWith('cluster ')).map((g) => g.slice('cluster '.length))),
+  ],
+  'verify-restore': EXPECTED['verify-restore'],
+  restore: [
+    ...EXPECTED.restore.filter((g) => !g.startsWith('cluster ')),
+    'cluster get namespaces[kube-system]',
+    ...inScope([...['get', 'list', 'create', 'update', 'delete'].map((v) => `${v} secrets`), 'get namespaces']),
+  ],
+};
+
 /** What the ServiceAccount of `job` may do in a rendering, in the EXPECTED notation. */
 function grantsOf(objects: ManifestObject[], job: JobName): string[] {
   const sa = serviceAccountName(job);
@@ -98,6 +119,14 @@ describe('manifests: RBAC', () => {
       const objects = await renderManifests('manifests/base');
 
       assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort());
+    });
+  }
+
+  for (const job of JOBS) {
+    it(`namespaced: ${job}: exactly the documented permissions`, async () => {
+      const objects = await renderManifests('manifests/overlays/namespaced');
+
+      assert.deepEqual(grantsOf(objects, job), [...EXPECTED_NAMESPACED[job]].sort());
     });
   }
 
@@ -146,6 +175,10 @@ describe('manifests: RBAC', () => {
 
     it(`${dir}: every binding names a rendered role and ServiceAccount; every role is bound`, async () => {
       const objects = await renderManifests(dir);
+      // A namespace of the namespaced overlay binds the ServiceAccounts the base renders.
+      const accounts = objects.some((o) => o.kind === 'ServiceAccount')
+        ? objects
+        : [...objects, ...(await renderManifests('manifests/base'))];
       const roles = rolesIn(objects);
       const bindings = bindingsIn(objects);
 
@@ -162,7 +195,7 @@ describe('manifests: RBAC', () => {
         for (const s of b.subjects ?? []) {
           assert.equal(s.kind, 'ServiceAccount', describeObject(b));
           assert.ok(
-            objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === s.name && o.metadata.namespace === s.namespace),
+            accounts.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === s.name && o.metadata.namespace === s.namespace),
             `${describeObject(b)}: no ServiceAccount ${s.namespace}/${s.name}`,
           );
         }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { NAMESPACED_OVERLAY, scopeSettingsOf } from './installations.js';
+import { type BindingObject, TOOL_NAMESPACE } from './rbac.js';
 import { componentDirs, describeObject, kustomizationDirs, type ManifestObject, REPO_ROOT, renderManifests } from './render.js';
 
 const EXPECTED_DIRS = [
@@ -18,6 +20,9 @@ const EXPECTED_DIRS = [
   'manifests/overlays/dr-site-verify-only',
   'manifests/overlays/minio',
   'manifests/overlays/minio/restore',
+  'manifests/overlays/namespaced',
+  'manifests/overlays/namespaced/namespaces/payments',
+  'manifests/overlays/namespaced/namespaces/web',
   'manifests/overlays/postgresql-rotation',
 ];
 
@@ -118,6 +123,67 @@ describe('manifests: kubectl kustomize', () => {
     assert.match(roles['secret-steward-verify-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.match(roles['secret-steward-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.equal(roles['secret-steward-rotate'], undefined);
+  });
+
+  describe('namespaced', () => {
+    const WORKLOAD_KINDS = ['secrets', 'deployments', 'statefulsets', 'daemonsets', 'cronjobs'];
+
+    it('no ClusterRole touches Secrets or workloads; rotate has no cluster-wide binding at all', async () => {
+      const objects = await renderManifests(NAMESPACED_OVERLAY);
+
+      const touching = objects
+        .filter((o) => o.kind === 'ClusterRole')
+        .filter((o) =>
+          ((o.rules ?? []) as { resources?: string[] }[]).some((r) => (r.resources ?? []).some((x) => WORKLOAD_KINDS.includes(x))),
+        )
+        .map(describeObject);
+      assert.deepEqual(touching, []);
+      assert.deepEqual(names(objects, 'ClusterRoleBinding'), ['secret-steward-backup', 'secret-steward-restore']);
+    });
+
+    it('rotate, backup and restore are told the namespaces they are bound in, and nothing else; secret-steward is not one', async () => {
+      const objects = await renderManifests(NAMESPACED_OVERLAY);
+      const scopes: Record<string, string[]> = scopeSettingsOf(objects);
+      const boundIn = (job: string) =>
+        objects
+          .filter(
+            (o): o is BindingObject =>
+              o.kind === 'RoleBinding' &&
+              o.metadata.namespace !== TOOL_NAMESPACE &&
+              ((o as BindingObject).subjects ?? []).some((s) => s.name === `secret-steward-${job}`),
+          )
+          .map((o) => o.metadata.namespace)
+          .sort();
+
+      assert.deepEqual(scopes, {
+        'secret-steward-backup': ['payments', 'web'],
+        'secret-steward-restore': ['payments', 'web'],
+        'secret-steward-rotate': ['payments', 'web'],
+      });
+      for (const job of ['rotate', 'backup', 'restore'])
+        assert.deepEqual(boundIn(job), [...(scopes as Record<string, string[]>)[`secret-steward-${job}`]].sort(), job);
+      assert.ok(!scopes['secret-steward-rotate'].includes(TOOL_NAMESPACE));
+    });
+
+    it('adds to the base only the Roles and RoleBindings of its namespaces', async () => {
+      const base = (await renderManifests('manifests/base')).map(describeObject);
+      const overlay = (await renderManifests(NAMESPACED_OVERLAY)).map(describeObject);
+
+      const added = overlay.filter((id) => !base.includes(id));
+      const removed = base.filter((id) => !overlay.includes(id));
+      assert.deepEqual(
+        added.sort(),
+        ['payments', 'web']
+          .flatMap((ns) =>
+            ['backup', 'restore', 'rotate'].flatMap((job) => [
+              `Role ${ns}/secret-steward-${job}-scope`,
+              `RoleBinding ${ns}/secret-steward-${job}-scope`,
+            ]),
+          )
+          .sort(),
+      );
+      assert.deepEqual(removed.sort(), ['ClusterRole secret-steward-rotate', 'ClusterRoleBinding secret-steward-rotate']);
+    });
   });
 
   for (const dir of ['manifests/overlays/aws-irsa', 'manifests/overlays/aws-irsa/restore']) {

@@ -11,7 +11,8 @@ export function seedCommonSecrets(h: Harness, namespaces = ['payments', 'web']):
     expected.set(`${obj.metadata.namespace}/${obj.metadata.name}`, (obj.data as Record<string, string>) ?? {});
   };
   for (const ns of namespaces) {
-    h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
+    if (!h.emulator.get('v1', 'Namespace', undefined, ns))
+      h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never);
     add({
       apiVersion: 'v1',
       kind: 'Secret',

@@ -20,6 +20,16 @@ describe('shared/restore/restore-selection', () => {
     ['a bare name in each --namespace', { namespaces: ['a', 'b'], names: ['x'], mapping: [] }, ['a/x', 'b/x']],
     ['by the labels at backup time', { namespaces: [], names: [], selector: 'app=web', mapping: [] }, ['a/x', 'c/z']],
     ['namespace and selector together', { namespaces: ['a'], names: [], selector: 'app', mapping: [] }, ['a/x']],
+    [
+      'within a namespaced scope, only what is restored into it',
+      { namespaces: [], names: [], mapping: [], scope: ['a', 'c'] },
+      ['a/x', 'a/y', 'c/z'],
+    ],
+    [
+      'within a namespaced scope, by where it is restored (after --map-namespace)',
+      { namespaces: [], names: [], mapping: [{ from: 'b', to: 'c' }], scope: ['c'] },
+      ['b/x', 'c/z'],
+    ],
   ];
   for (const [what, o, expected] of table) {
     it(`selects ${what}`, () => assert.deepEqual(pick(new RestoreSelection(o)), expected));

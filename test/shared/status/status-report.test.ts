@@ -210,7 +210,7 @@ describe('shared/status/status-report', () => {
     it('prints one table per area and says when nothing is overdue', () => {
       const text = renderStatus(buildStatusReport(parts()), { color: false });
 
-      assert.match(text, /^secret-steward status at 2026-03-11T12:00:00.000Z\n/);
+      assert.match(text, /^secret-steward status at 2026-03-11T12:00:00.000Z\nScope: cluster-wide\n/);
       assert.match(
         text,
         /ROTATION: 1 Secret with a policy \(1 ok\)\nSECRET +STATE +SCHEDULE +STRATEGY +LAST ROTATED +NEXT DUE +CONSUMERS +LAST OUTCOME\nshop\/db +ok +maxAge 30d +in-place +never +in 8d12h +deployment\/api +-\n/,
@@ -224,6 +224,15 @@ describe('shared/status/status-report', () => {
       assert.match(text, /KEYS\nROLE +FINGERPRINT +USER ID +EXPIRES +STATE\nrecipient +ABCD +Backups <b@x> +never +ok\n/);
       assert.match(text, /\nNothing overdue\.\n$/);
       assert.doesNotMatch(text, /\x1b\[/);
+    });
+
+    it('shows the scope of a namespaced installation, in the text and the JSON', () => {
+      const report = buildStatusReport({ ...parts(), scope: { kind: 'namespaces', namespaces: ['payments', 'web'] } });
+
+      const text = renderStatus(report, { color: false });
+
+      assert.match(text, /^secret-steward status at .*\nScope: namespaces payments, web\n/);
+      assert.deepEqual(JSON.parse(JSON.stringify(report)).scope, { kind: 'namespaces', namespaces: ['payments', 'web'] });
     });
 
     it('lists what is overdue, in capitals, and paints it red only with colour on', () => {
