@@ -14,7 +14,9 @@ import { renderManifestsSync } from './render.js';
  * TLS certificate whose CA lives in another Secret. Every workload's first patch meets a 409,
  * as when a controller or an HPA writes it between rotate's list and its patch, so the re-read
  * path runs too. Without any single permission that run fails or visibly degrades. A second
- * test rolls a rotation back under the same rules.
+ * test rolls a rotation back under the same rules. The emulator enforces the admission policies
+ * of manifests/base all along (rbac-e2e.ts): the companions policy on each Secret create and
+ * delete, the workload policies on each restart, repoint and rollback of a consumer.
  */
 
 const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
@@ -313,6 +315,25 @@ describe('manifests: RBAC end to end: rotate', function () {
     assert.equal(r.code, 0, r.text);
     assert.deepEqual(actions(r), rotatedAll);
     const emu = e.h.emulator;
+    assert.deepEqual(
+      emu
+        .list('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicyBinding')
+        .map((b) => b.metadata.name)
+        .sort(),
+      [
+        'secret-steward-rotate-companions',
+        'secret-steward-rotate-cronjobs',
+        'secret-steward-rotate-daemonsets',
+        'secret-steward-rotate-deployments',
+        'secret-steward-rotate-statefulsets',
+      ],
+      'the admission policies were enforced during the run',
+    );
+    assert.equal(
+      emu.requests.count((x) => x.method === 'PATCH' && x.resource !== 'secrets' && x.status === 200),
+      5,
+      'each consumer restarted or repointed through the workload policies',
+    );
     assert.equal(emu.get('v1', 'Secret', 'shop', 'keys-v1'), undefined, 'version 1 collected (keepVersions: 2)');
     assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
     assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
@@ -336,7 +357,9 @@ describe('manifests: RBAC end to end: rotate', function () {
   });
 
   it('creates and deletes only Secrets its admission policy admits (the policy evaluated on what the run did)', async () => {
-    const policy = renderManifestsSync('manifests/base').find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
+    const policy = renderManifestsSync('manifests/base').find(
+      (o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'secret-steward-rotate-companions',
+    )!;
     await e.reset(objects);
     await seed();
     const watch = await e.watchSecrets();
