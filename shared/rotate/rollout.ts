@@ -12,9 +12,10 @@ import {
   type WorkloadStore,
 } from '../kube/workloads.js';
 import { mapLimit } from '../runtime/map-limit.js';
-import { Annotations, parseRestartPrevious, type RestartPrevious, restartValue, rotationsOfRestartValue } from './metadata.js';
+import { parseRestartPrevious, type RestartPrevious, restartValue, rotationsOfRestartValue } from './metadata.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { pointerSegment, referencesAny, repointOps } from './secret-refs.js';
+import { RESTART_ANNOTATION, RESTART_RECORD_ANNOTATION } from './workload-fields.js';
 
 /**
  * Steps 5 and 6 (rollout, verify) and the workload half of a rollback.
@@ -202,20 +203,20 @@ function forwardOps(w: Workload, a: Action, o: RolloutOptions, now: Date): JsonP
   const ops: JsonPatchOp[] = [];
   for (const r of a.repoints) ops.push(...repointOps(w, r.from, r.to));
   if (!w.rollsOut || a.restartFor.size === 0) return ops;
-  const current = w.template.metadata?.annotations?.[Annotations.restartedAt];
+  const current = w.template.metadata?.annotations?.[RESTART_ANNOTATION];
   const have = rotationsOfRestartValue(current);
   const missing = [...a.restartFor].filter((id) => !have.includes(id));
   if (missing.length === 0 && ops.length === 0) return ops;
   const tokens = [...new Set([...a.restartFor, ...have.filter((id) => o.inFlight.has(id))])];
-  const earlier = parseRestartPrevious(w.annotations[Annotations.restartPrevious]);
+  const earlier = parseRestartPrevious(w.annotations[RESTART_RECORD_ANNOTATION]);
   // The template was already restarted for a rotation still in flight: keep what it was before that.
   const record: RestartPrevious =
     earlier !== undefined && have.some((id) => o.inFlight.has(id))
       ? { value: earlier.value, rotations: [...new Set([...earlier.rotations, ...tokens])] }
       : { value: current ?? null, rotations: tokens };
   ops.push(
-    ...setAnnotationOps(w, 'template', Annotations.restartedAt, restartValue(now, tokens)),
-    ...setAnnotationOps(w, 'object', Annotations.restartPrevious, JSON.stringify(record)),
+    ...setAnnotationOps(w, 'template', RESTART_ANNOTATION, restartValue(now, tokens)),
+    ...setAnnotationOps(w, 'object', RESTART_RECORD_ANNOTATION, JSON.stringify(record)),
   );
   return ops;
 }
@@ -225,17 +226,17 @@ function restoreOps(w: Workload, a: Action, rolledBack: ReadonlySet<string>, now
   const ops: JsonPatchOp[] = [];
   for (const r of a.repoints) ops.push(...repointOps(w, r.from, r.to));
   if (!w.rollsOut) return ops;
-  const have = rotationsOfRestartValue(w.template.metadata?.annotations?.[Annotations.restartedAt]);
+  const have = rotationsOfRestartValue(w.template.metadata?.annotations?.[RESTART_ANNOTATION]);
   if (!have.some((id) => rolledBack.has(id))) return ops;
-  const earlier = parseRestartPrevious(w.annotations[Annotations.restartPrevious]);
+  const earlier = parseRestartPrevious(w.annotations[RESTART_RECORD_ANNOTATION]);
   if (earlier === undefined) {
     // No record of the template before: restart once more instead.
-    ops.push(...setAnnotationOps(w, 'template', Annotations.restartedAt, restartValue(now, [`rollback-${[...rolledBack].sort()[0]}`])));
+    ops.push(...setAnnotationOps(w, 'template', RESTART_ANNOTATION, restartValue(now, [`rollback-${[...rolledBack].sort()[0]}`])));
     return ops;
   }
-  if (earlier.value === null) ops.push(...removeAnnotationOps(w, 'template', Annotations.restartedAt));
-  else ops.push(...setAnnotationOps(w, 'template', Annotations.restartedAt, earlier.value));
-  ops.push(...removeAnnotationOps(w, 'object', Annotations.restartPrevious));
+  if (earlier.value === null) ops.push(...removeAnnotationOps(w, 'template', RESTART_ANNOTATION));
+  else ops.push(...setAnnotationOps(w, 'template', RESTART_ANNOTATION, earlier.value));
+  ops.push(...removeAnnotationOps(w, 'object', RESTART_RECORD_ANNOTATION));
   return ops;
 }
 

@@ -1,8 +1,8 @@
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { JsonPatchOp, Workload } from '../kube/workloads.js';
+import { type RefKind, SECRET_REFERENCE_FIELDS } from './workload-fields.js';
 
-/** How a pod template uses a Secret. */
-export type RefKind = 'env' | 'envFrom' | 'volume' | 'projected' | 'imagePullSecrets';
+export type { RefKind } from './workload-fields.js';
 
 /** One reference to a Secret by name inside a pod template. */
 export interface SecretRef {
@@ -12,37 +12,37 @@ export interface SecretRef {
   via: RefKind;
 }
 
+/** Calls `found` with the JSON pointer and value of every field `path` (`*`: each list item) reaches under `value`. */
+function visit(value: unknown, path: readonly string[], pointer: string, found: (pointer: string, value: unknown) => void): void {
+  if (path.length === 0) {
+    found(pointer, value);
+    return;
+  }
+  const [head, ...rest] = path;
+  if (head === '*') {
+    if (Array.isArray(value))
+      value.forEach((item, i) => {
+        visit(item, rest, `${pointer}/${i}`, found);
+      });
+    return;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const next = (value as Record<string, unknown>)[head];
+    if (next !== undefined && next !== null) visit(next, rest, `${pointer}/${pointerSegment(head)}`, found);
+  }
+}
+
 /**
- * Every place a pod template names a Secret: `env[].valueFrom.secretKeyRef`, `envFrom[].secretRef`
- * (containers and init containers), `volumes[].secret`, `volumes[].projected.sources[].secret`
- * and `imagePullSecrets`.
+ * Every place a pod template names a Secret ({@link SECRET_REFERENCE_FIELDS}: env, envFrom,
+ * secret and projected volumes, imagePullSecrets), in the order of that list.
  */
 export function secretRefs(template: V1PodTemplateSpec): SecretRef[] {
-  const spec = template.spec;
-  if (spec === undefined) return [];
+  if (template.spec === undefined) return [];
   const refs: SecretRef[] = [];
-  for (const list of ['initContainers', 'containers'] as const) {
-    (spec[list] ?? []).forEach((c, i) => {
-      (c.env ?? []).forEach((e, j) => {
-        const name = e.valueFrom?.secretKeyRef?.name;
-        if (name) refs.push({ path: `/spec/${list}/${i}/env/${j}/valueFrom/secretKeyRef/name`, name, via: 'env' });
-      });
-      (c.envFrom ?? []).forEach((e, j) => {
-        const name = e.secretRef?.name;
-        if (name) refs.push({ path: `/spec/${list}/${i}/envFrom/${j}/secretRef/name`, name, via: 'envFrom' });
-      });
+  for (const field of SECRET_REFERENCE_FIELDS)
+    visit(template.spec, field.path, '/spec', (path, name) => {
+      if (typeof name === 'string' && name !== '') refs.push({ path, name, via: field.via });
     });
-  }
-  (spec.volumes ?? []).forEach((v, i) => {
-    if (v.secret?.secretName) refs.push({ path: `/spec/volumes/${i}/secret/secretName`, name: v.secret.secretName, via: 'volume' });
-    (v.projected?.sources ?? []).forEach((s, j) => {
-      if (s.secret?.name)
-        refs.push({ path: `/spec/volumes/${i}/projected/sources/${j}/secret/name`, name: s.secret.name, via: 'projected' });
-    });
-  });
-  (spec.imagePullSecrets ?? []).forEach((p, i) => {
-    if (p.name) refs.push({ path: `/spec/imagePullSecrets/${i}/name`, name: p.name, via: 'imagePullSecrets' });
-  });
   return refs;
 }
 

@@ -7,6 +7,8 @@
  * (in-process) API of {@link KubeEmulator}; it knows nothing about identities.
  */
 import { randomUUID } from 'node:crypto';
+import type { AdmissionAttributes } from './admission.js';
+import type { UserInfo } from './auth.js';
 import { applyDefaults, defaultJobSelector } from './defaults.js';
 import { alreadyExists, badRequest, conflict, expired, internalError, invalid, KubeApiError, notFound } from './errors.js';
 import { eventCoreToV1, eventV1ToCore } from './events.js';
@@ -45,6 +47,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** `status` to write the status subresource. */
   subresource?: string;
+  /** Who asks, for admission policies; undefined for the emulator's own and direct (admin) writes. */
+  user?: UserInfo;
 }
 
 /** Body of a DELETE (meta/v1 DeleteOptions), the parts honoured. */
@@ -138,6 +142,12 @@ export function fullObject(rt: ResourceType, view: ObjectView): StoredKubeObject
 export class Registry {
   readonly store = new ObjectStore();
   private readonly continueTokens: ContinueTokens;
+  /**
+   * Validating admission (ValidatingAdmissionPolicies): called with every create, update, patch
+   * and delete, after defaulting and validation and before anything is stored (dry runs too);
+   * throws to deny. `user` is undefined for writes without an identity (direct API, controllers).
+   */
+  validateAdmission?: (attributes: Omit<AdmissionAttributes, 'user'> & { user: UserInfo | undefined }) => void;
 
   constructor(private readonly opts: RegistryOptions) {
     this.continueTokens = new ContinueTokens(opts.continueTtlMs, () => opts.now().getTime());
@@ -251,6 +261,7 @@ export class Registry {
     }
     if (meta.name && this.entry(rt, meta.namespace, meta.name)) throw alreadyExists(groupResource(rt), meta.name);
     const prepared = this.admit(rt, obj, undefined);
+    this.runAdmission(rt, 'CREATE', prepared, undefined, opts);
     if (opts.dryRun) return viewOf(rt, prepared);
     const entry = this.store.put(storageKey(rt), prepared);
     if (rt.key === '/namespaces') this.afterNamespaceCreated(entry.name);
@@ -344,6 +355,7 @@ export class Registry {
     }
     const prepared = this.admit(rt, next, old, opts.subresource === 'status');
     prepared.metadata.resourceVersion = old.metadata.resourceVersion;
+    this.runAdmission(rt, 'UPDATE', prepared, old, opts);
     if (deepEqual(prepared, old)) return this.view(rt, existing); // no-op: keeps its resourceVersion, like etcd
     if (opts.dryRun) return viewOf(rt, prepared);
     if (prepared.metadata.deletionTimestamp && (prepared.metadata.finalizers ?? []).length === 0) {
@@ -358,6 +370,7 @@ export class Registry {
     const existing = this.entry(rt, namespace, name);
     if (!existing) throw notFound(groupResource(rt), name);
     checkPreconditions(rt, existing.obj, opts.preconditions);
+    this.runAdmission(rt, 'DELETE', undefined, existing.obj, opts);
     if (opts.dryRun) return { view: this.view(rt, existing), deleted: true };
     if (rt.key === '/namespaces') return { view: this.deleteNamespace(existing), deleted: false };
     const finalizers = existing.obj.metadata.finalizers ?? [];
@@ -372,10 +385,36 @@ export class Registry {
     return { view: this.view(rt, this.store.remove(storageKey(rt), existing.key) as StoredEntry), deleted: true };
   }
 
-  /** DELETE on a collection: deletes every matching object, returns them. */
+  /** DELETE on a collection: deletes every matching object (each admitted as a DELETE), returns them. */
   deleteCollection(rt: ResourceType, namespace: string | undefined, options: ListOptions & WriteOptions): ObjectView[] {
     const { items } = this.list(rt, { namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector });
-    return items.map((item) => this.delete(rt, namespace, item.obj.metadata.name, { dryRun: options.dryRun }).view);
+    return items.map((item) => this.delete(rt, namespace, item.obj.metadata.name, { dryRun: options.dryRun, user: options.user }).view);
+  }
+
+  /** Hands one write to {@link validateAdmission}, objects in the resource's shape with kind and apiVersion. */
+  private runAdmission(
+    rt: ResourceType,
+    operation: 'CREATE' | 'UPDATE' | 'DELETE',
+    object: StoredKubeObject | undefined,
+    oldObject: StoredKubeObject | undefined,
+    opts: WriteOptions,
+  ): void {
+    if (this.validateAdmission === undefined) return;
+    const full = (o: StoredKubeObject | undefined) =>
+      o === undefined ? null : { kind: rt.kind, apiVersion: rt.apiVersion, ...cloneJson(toResourceShape(rt, o)) };
+    const meta = (object ?? oldObject)?.metadata;
+    this.validateAdmission({
+      operation,
+      user: opts.user,
+      resource: { group: rt.group, version: rt.version, resource: rt.plural },
+      subresource: opts.subresource ?? '',
+      kind: { group: rt.group, version: rt.version, kind: rt.kind },
+      name: meta?.name ?? '',
+      namespace: rt.namespaced ? (meta?.namespace ?? '') : '',
+      object: full(object),
+      oldObject: full(oldObject),
+      dryRun: opts.dryRun === true,
+    });
   }
 
   /**

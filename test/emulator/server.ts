@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { ValidatingAdmission } from './admission.js';
 import type { UserInfo } from './auth.js';
 import { ANONYMOUS, TokenAuthenticator } from './auth.js';
 import { coreVersions, group, groupList, groupVersionPaths, resourceList, versionInfo } from './discovery.js';
@@ -137,6 +138,13 @@ export class KubeEmulator {
     this.continueTtlMs = opts.continueTtlMs;
     this.registry = new Registry({ now, continueTtlMs: () => this.continueTtlMs });
     this.authz = new RbacAuthorizer(this.registry);
+    const stored = (plural: string) => () =>
+      this.registry.list(findByPlural('admissionregistration.k8s.io', 'v1', plural) as ResourceType).items.map((v) => v.obj);
+    const admission = new ValidatingAdmission({
+      policies: stored('validatingadmissionpolicies'),
+      bindings: stored('validatingadmissionpolicybindings'),
+    });
+    this.registry.validateAdmission = (a) => admission.validate({ ...a, user: a.user ?? ADMIN_USER });
     this.watches = new WatchHub(this.registry);
     this.workloads = new WorkloadController<KubeEmulator>(this.registry, this as KubeEmulator, now, opts.rolloutDelayMs);
     this.authn.add(opts.adminToken, ADMIN_USER.username, ADMIN_USER.groups);
@@ -489,16 +497,21 @@ export class KubeEmulator {
       }
       case 'PUT': {
         const body = await this.decodeObject(ctx, rt);
-        return this.respondObject(ctx, rt, 200, this.registry.update(rt, namespace, name, body, { dryRun, subresource }));
+        return this.respondObject(ctx, rt, 200, this.registry.update(rt, namespace, name, body, { dryRun, subresource, user: ctx.user }));
       }
       case 'PATCH': {
         const [patchType, patch] = await this.decodePatch(ctx);
-        return this.respondObject(ctx, rt, 200, this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource }));
+        return this.respondObject(
+          ctx,
+          rt,
+          200,
+          this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource, user: ctx.user }),
+        );
       }
       case 'DELETE': {
         if (subresource) throw methodNotAllowed();
         const options = await this.decodeDeleteOptions(ctx);
-        const result = this.registry.delete(rt, namespace, name, { dryRun, preconditions: options.preconditions });
+        const result = this.registry.delete(rt, namespace, name, { dryRun, preconditions: options.preconditions, user: ctx.user });
         if (!result.deleted || RETURNS_DELETED_OBJECT.has(rt.key)) return this.respondObject(ctx, rt, 200, result.view);
         const status = {
           kind: 'Status',
@@ -544,7 +557,7 @@ export class KubeEmulator {
       }
       case 'POST': {
         const body = await this.decodeObject(ctx, rt);
-        return this.respondObject(ctx, rt, 201, this.registry.create(rt, namespace, body, { dryRun }));
+        return this.respondObject(ctx, rt, 201, this.registry.create(rt, namespace, body, { dryRun, user: ctx.user }));
       }
       case 'DELETE': {
         if (!rt.verbs.includes('deletecollection')) throw methodNotAllowed();
@@ -553,6 +566,7 @@ export class KubeEmulator {
           labelSelector: q.get('labelSelector') ?? undefined,
           fieldSelector: q.get('fieldSelector') ?? undefined,
           dryRun,
+          user: ctx.user,
         });
         return this.respondList(ctx, rt, { items: deleted, resourceVersion: String(this.registry.store.resourceVersion) });
       }
@@ -626,7 +640,14 @@ export class KubeEmulator {
       }
       const wanted = isObject(replicas) ? replicas.replicas : undefined;
       if (typeof wanted !== 'number') throw badRequest('spec.replicas is required');
-      const updated = this.registry.patch(rt, namespace, name, 'application/merge-patch+json', { spec: { replicas: wanted } }, { dryRun });
+      const updated = this.registry.patch(
+        rt,
+        namespace,
+        name,
+        'application/merge-patch+json',
+        { spec: { replicas: wanted } },
+        { dryRun, subresource: 'scale', user: ctx.user },
+      );
       sendJson(ctx.res, 200, JSON.stringify(toScale(updated)));
     })();
   }

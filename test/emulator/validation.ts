@@ -6,6 +6,7 @@
  * events.k8s.io Events. Returns `StatusCause`s; the caller turns them into a
  * 422 Invalid Status.
  */
+import { type PolicyObject, validatePolicyObject } from './admission.js';
 import type { StatusCause } from './errors.js';
 import type { ResourceType } from './resources.js';
 import { fromStructuredSelector, matchesLabels } from './selectors.js';
@@ -520,6 +521,8 @@ function validateKind(rt: ResourceType, obj: KubeObject): StatusCause[] {
       return validateEventsV1(obj);
     case 'coordination.k8s.io/leases':
       return validateLease(obj);
+    case 'admissionregistration.k8s.io/validatingadmissionpolicies':
+      return validatePolicyObject(obj as PolicyObject);
     default:
       return [];
   }

@@ -8,8 +8,8 @@ import { type ManifestObject, renderManifests } from './render.js';
  * rotate's ValidatingAdmissionPolicy (manifests/base/rotate/admission-policy.yaml), evaluated
  * with a CEL interpreter against requests shaped like those the rotation job sends (labels and
  * annotations from shared/rotate/metadata.ts, so a change there that the policy does not
- * follow fails here). The end-to-end rotate test also runs it on every Secret rotate really
- * created and deleted.
+ * follow fails here). The API emulator enforces it in the end-to-end rotate test, which also
+ * evaluates it on every Secret rotate really created and deleted.
  */
 
 const ROTATE = `system:serviceaccount:${TOOL_NAMESPACE}:${serviceAccountName('rotate')}`;
@@ -107,11 +107,12 @@ describe('manifests: rotate admission policy', () => {
 
   before(async () => {
     const objects = await renderManifests('manifests/base');
-    policy = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
-    binding = objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding')!;
+    const named = (kind: string) => objects.find((o) => o.kind === kind && o.metadata.name === 'secret-steward-rotate-companions')!;
+    policy = named('ValidatingAdmissionPolicy');
+    binding = named('ValidatingAdmissionPolicyBinding');
   });
 
-  it("is bound with Deny to exactly one policy, which applies to rotate's ServiceAccount only", () => {
+  it("is bound with Deny, and applies to rotate's ServiceAccount only", () => {
     assert.equal(policy.metadata.name, 'secret-steward-rotate-companions');
     assert.deepEqual(binding.spec, { policyName: policy.metadata.name, validationActions: ['Deny'] });
     assert.equal((policy.spec as { failurePolicy?: string }).failurePolicy, 'Fail');

@@ -1,14 +1,15 @@
 /**
- * Evaluates a rendered ValidatingAdmissionPolicy against an admission request, the way the API
- * server decides it: the request must match `matchConstraints.resourceRules` (group, version,
- * resource, operation) and every `matchConditions` expression; then each `validations`
- * expression that is false denies it with its message. The CEL expressions run on
- * @marcbachmann/cel-js, which implements the CEL core language (not the Kubernetes CEL
- * libraries; the policies here use none of them). The API emulator does not run admission
- * policies, so this is how the tests check what a policy admits.
+ * Evaluates a rendered ValidatingAdmissionPolicy against one admission request outside any API
+ * server, with the evaluator the API emulator enforces policies with (test/emulator/admission.ts:
+ * matchConstraints, matchConditions, variables, validations, failurePolicy; the CEL on
+ * @marcbachmann/cel-js, which implements the CEL core language, not the Kubernetes CEL
+ * libraries). The tests use it for tables of requests; the end-to-end tests load the same
+ * policies into the emulator, which enforces them on every request.
  */
-import { parse } from '@marcbachmann/cel-js';
+import { type AdmissionAttributes, evaluatePolicy, policyExpressions } from '../emulator/admission.js';
 import type { ManifestObject } from './render.js';
+
+export { compile } from '../emulator/admission.js';
 
 /** One admission request, as CEL sees it (`request`, `object`, `oldObject`). */
 export interface AdmissionRequest {
@@ -24,43 +25,27 @@ export interface AdmissionRequest {
 
 export type AdmissionDecision = { applies: false } | { applies: true; allowed: boolean; messages: string[] };
 
-interface PolicySpec {
-  matchConstraints?: { resourceRules?: { apiGroups?: string[]; apiVersions?: string[]; resources?: string[]; operations?: string[] }[] };
-  matchConditions?: { name: string; expression: string }[];
-  validations?: { expression: string; message?: string }[];
-}
-
-const anyOf = (list: string[] | undefined, value: string) => (list ?? []).some((x) => x === '*' || x === value);
-
-/** Every CEL expression of a policy (match conditions and validations), to compile them all. */
+/** Every CEL expression of a policy (match conditions, variables, validations), to compile them all. */
 export function expressionsOf(policy: ManifestObject): string[] {
-  const spec = policy.spec as PolicySpec;
-  return [...(spec.matchConditions ?? []).map((c) => c.expression), ...(spec.validations ?? []).map((v) => v.expression)];
-}
-
-/** Compiles an expression; throws with the CEL parser's message when it is not valid CEL. */
-export function compile(expression: string): (context: Record<string, unknown>) => unknown {
-  return parse(expression);
+  return policyExpressions(policy).map((e) => e.expression);
 }
 
 /** What the API server would do with `req` under `policy` (bound with validationActions Deny). */
 export function admit(policy: ManifestObject, req: AdmissionRequest): AdmissionDecision {
-  const spec = policy.spec as PolicySpec;
-  const r = req.resource;
-  const matches = (spec.matchConstraints?.resourceRules ?? []).some(
-    (rule) =>
-      anyOf(rule.apiGroups, r.group) &&
-      anyOf(rule.apiVersions, r.version) &&
-      anyOf(rule.resources, r.resource) &&
-      anyOf(rule.operations, req.operation),
-  );
-  if (!matches) return { applies: false };
-  const context = {
-    request: { operation: req.operation, userInfo: { username: req.username }, resource: r },
+  const meta = (req.object ?? req.oldObject)?.metadata as { name?: string; namespace?: string } | undefined;
+  const attributes: AdmissionAttributes = {
+    operation: req.operation,
+    user: { username: req.username, groups: ['system:authenticated'] },
+    resource: req.resource,
+    subresource: '',
+    kind: { group: req.resource.group, version: req.resource.version, kind: String((req.object ?? req.oldObject)?.kind ?? '') },
+    name: meta?.name ?? '',
+    namespace: meta?.namespace ?? '',
     object: req.object,
     oldObject: req.oldObject,
+    dryRun: false,
   };
-  if (!(spec.matchConditions ?? []).every((c) => compile(c.expression)(context) === true)) return { applies: false };
-  const messages = (spec.validations ?? []).filter((v) => compile(v.expression)(context) !== true).map((v) => v.message ?? v.expression);
-  return { applies: true, allowed: messages.length === 0, messages };
+  const result = evaluatePolicy(policy, attributes);
+  if (!result.matched) return { applies: false };
+  return { applies: true, allowed: result.failures.length === 0, messages: result.failures.map((f) => f.message) };
 }

@@ -86,7 +86,7 @@ const NAMESPACED_SAMPLES: Partial<Record<JobName, Access[]>> = {
 };
 
 /** Kinds the emulator does not serve; the schema tests still validate them. */
-const NOT_EMULATED = new Set(['ResourceQuota', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const NOT_EMULATED = new Set(['ResourceQuota']);
 
 async function canI(emu: KubeEmulator, token: string, [verb, resource, namespace, name]: Access): Promise<boolean> {
   const [group, plural] = resource.includes('/') ? resource.split('/') : ['', resource];

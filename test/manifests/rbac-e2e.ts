@@ -1,7 +1,8 @@
 /**
  * End-to-end RBAC proof for one job: the job's real command runs against the Kubernetes API
  * emulator with RBAC enforced, authenticated as the job's ServiceAccount, with exactly the
- * rules rendered from manifests/ (`rbacObjectsFor`), and against a real S3 server (s3rver,
+ * rules rendered from manifests/ (`rbacObjectsFor`) and the ValidatingAdmissionPolicies of
+ * manifests/base enforced (rotate's), and against a real S3 server (s3rver,
  * through the same harness as the job tests). One emulator and one S3 server per job; `reset`
  * wipes the cluster state between runs (every namespace but the built-in ones, every
  * secret-steward ClusterRole and binding, faults, request log and RBAC decisions), so the
@@ -19,12 +20,19 @@ import type { Command } from '../../shared/runtime/command.js';
 import type { RbacDecisionRecord } from '../emulator/index.js';
 import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
 import { describePermission, type Permission, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
-import type { JobName, ManifestObject } from './render.js';
+import { type JobName, type ManifestObject, renderManifestsSync } from './render.js';
 
 /** Namespaces a fresh emulator has; `reset` keeps them. */
 const BUILT_IN_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 /** The emulator's admin token (EmulatorOptions.adminToken default). */
 const ADMIN_TOKEN = 'emulator-admin';
+
+/** The ValidatingAdmissionPolicies and their bindings, as rendered from manifests/base. */
+export function admissionPolicies(): ManifestObject[] {
+  return renderManifestsSync('manifests/base').filter(
+    (o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding',
+  );
+}
 
 /** One run of a job's command, with everything it printed or logged as one searchable text. */
 export interface JobRun extends RunResult {
@@ -123,7 +131,8 @@ export class RbacE2E {
   }
 
   /**
-   * Back to an empty cluster holding only `rbac` (applied as admin) and the tool's namespace:
+   * Back to an empty cluster holding only `rbac` (applied as admin), the admission policies of
+   * manifests/base (with their bindings; the emulator enforces them) and the tool's namespace:
    * every other namespace (with everything in it) and every secret-steward cluster-scoped RBAC
    * object is deleted, faults, the request log and RBAC decisions are cleared. S3 is kept.
    */
@@ -141,6 +150,7 @@ export class RbacE2E {
     }
     await emu.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: TOOL_NAMESPACE } }]);
     await emu.applyObjects(structuredClone([...rbac]) as never);
+    await emu.applyObjects(admissionPolicies() as never);
     this.applied = [...rbac];
     emu.requests.clear();
     emu.clearRbacDecisions();

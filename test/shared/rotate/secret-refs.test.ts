@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { toWorkload } from '../../../shared/kube/workloads.js';
 import { pointerSegment, referencesAny, repointOps, secretRefs } from '../../../shared/rotate/secret-refs.js';
+import { SECRET_REFERENCE_FIELDS } from '../../../shared/rotate/workload-fields.js';
 
 const template = {
   spec: {
@@ -37,6 +38,16 @@ describe('shared/rotate/secret-refs', () => {
         'imagePullSecrets db /spec/imagePullSecrets/1/name',
       ],
     );
+  });
+
+  it('finds a reference at every field of the shared list (workload-fields.ts), and only there', () => {
+    const refs = secretRefs(template as never);
+
+    const fields = new Set(refs.map((r) => r.path.replace(/^\/spec\//, '').replace(/\/\d+(?=\/|$)/g, '/*')));
+    const listed = new Set(
+      SECRET_REFERENCE_FIELDS.filter((f) => f.path[0] !== 'initContainers' || f.via === 'envFrom').map((f) => f.path.join('/')),
+    );
+    assert.deepEqual([...fields].sort(), [...listed].sort());
   });
 
   it("repoints with a test of the old value before each replacement, under the kind's template path", () => {
