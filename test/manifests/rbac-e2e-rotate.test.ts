@@ -18,7 +18,9 @@ import { renderManifestsSync } from './render.js';
  * test rolls a rotation back under the same rules. All of it in both installations: cluster-wide,
  * and namespaced with namespace shop in its scope, where rotate is also shown to be refused
  * secret-steward's own Secrets and to fail, naming the namespace, when its scope lists one it
- * is not bound in.
+ * is not bound in. The emulator enforces the admission policies of manifests/base all along
+ * (rbac-e2e.ts): the companions policy on each Secret create and delete, the workload policies on
+ * each restart, repoint and rollback of a consumer.
  */
 
 /** The one namespace of the scenario (and of the namespaced installation's scope). */
@@ -333,6 +335,25 @@ for (const inst of INSTALLATIONS)
       assert.equal(r.code, 0, r.text);
       assert.deepEqual(actions(r), rotatedAll);
       const emu = e.h.emulator;
+      assert.deepEqual(
+        emu
+          .list('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicyBinding')
+          .map((b) => b.metadata.name)
+          .sort(),
+        [
+          'secret-steward-rotate-companions',
+          'secret-steward-rotate-cronjobs',
+          'secret-steward-rotate-daemonsets',
+          'secret-steward-rotate-deployments',
+          'secret-steward-rotate-statefulsets',
+        ],
+        'the admission policies were enforced during the run',
+      );
+      assert.equal(
+        emu.requests.count((x) => x.method === 'PATCH' && x.resource !== 'secrets' && x.status === 200),
+        5,
+        'each consumer restarted or repointed through the workload policies',
+      );
       assert.equal(emu.get('v1', 'Secret', 'shop', 'keys-v1'), undefined, 'version 1 collected (keepVersions: 2)');
       assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
       assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
@@ -355,7 +376,9 @@ for (const inst of INSTALLATIONS)
     });
 
     it('creates and deletes only Secrets its admission policy admits (the policy evaluated on what the run did)', async () => {
-      const policy = renderManifestsSync('manifests/base').find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
+      const policy = renderManifestsSync('manifests/base').find(
+        (o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'secret-steward-rotate-companions',
+      )!;
       await e.reset(objects);
       await seed();
       const watch = await e.watchSecrets();
