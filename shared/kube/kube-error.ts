@@ -99,7 +99,7 @@ const UNREACHABLE = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 const UNREACHABLE_HINT =
-  ' (the API server cannot be reached: check the server of --kubeconfig / KUBECONFIG, or the in-cluster service, and the network policy)';
+  ' (the API server cannot be reached: check the server of --kubeconfig / KUBECONFIG, or the in-cluster service, and the NetworkPolicy secret-steward-allow-apiserver, whose address each installation sets: README, Install)';
 
 /** True for `KubeError`s matching a predicate; handy in catch blocks. */
 export function isKubeError(e: unknown, test?: (k: KubeError) => boolean): e is KubeError {
