@@ -87,6 +87,12 @@ export interface RotationBackend<C = unknown> {
    * allow the policy's Secret with its `secret-steward.io/allow-references` annotation.
    */
   references?(config: C): SecretReference[];
+  /**
+   * What `status` tells an operator about a valid configuration that may not do what they
+   * expect (e.g. a default that changed in a release), given the Secret's data keys (never
+   * its values). Each line names the setting and what to add.
+   */
+  advisories?(config: C, dataKeys: ReadonlySet<string>): string[];
   set(ctx: BackendStepContext<C>): Promise<void>;
   test(ctx: BackendStepContext<C>): Promise<void>;
 }

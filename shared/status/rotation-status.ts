@@ -112,6 +112,7 @@ export function assessRotation(
   }
   const described = { ...base, schedule: describeTrigger(policy.trigger), strategy: policy.strategy };
   if (problems.length > 0) return { status: { ...described, state: 'invalid', detail: describeProblems(problems) }, policy };
+  const advisories = policy.backend?.backend.advisories?.(policy.backend.config, new Set(h.secret.dataKeys)) ?? [];
 
   const record = rotationRecord(meta);
   const dueness = assessDue(policy.trigger, record, now);
@@ -128,6 +129,7 @@ export function assessRotation(
   }
   if (inFlight && !overdue)
     status.detail = `rotation ${inFlight.rotation} in flight at step ${inFlight.step}; the next rotate run resumes it`;
+  if (advisories.length > 0) status.detail = [status.detail, ...advisories].join('; ');
   return { status, policy };
 }
 

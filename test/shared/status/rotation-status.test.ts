@@ -42,7 +42,15 @@ const rotated = (at: string) => ({ 'secret-steward.io/last-rotated': at });
 
 describe('shared/status/rotation-status', () => {
   describe('assessRotation', () => {
-    const cases: Array<{ name: string; h: PolicyHolder; state: RotationState; detail?: RegExp; nextDue?: string; dueSince?: string }> = [
+    const cases: Array<{
+      name: string;
+      h: PolicyHolder;
+      state: RotationState;
+      detail?: RegExp;
+      notDetail?: RegExp;
+      nextDue?: string;
+      dueSince?: string;
+    }> = [
       {
         name: 'maxAge, rotated 10 days ago',
         h: holder(MAX_AGE, { annotations: rotated(ago(10 * DAY)) }),
@@ -143,6 +151,24 @@ describe('shared/status/rotation-status', () => {
         state: 'ok',
       },
       {
+        name: 'a postgresql policy without sslmode or CA: still valid, and status says what the 0.2.0 default means',
+        h: holder(`${MAX_AGE}\nbackend: { name: postgresql, host: db }`, { annotations: rotated(ago(DAY)) }),
+        state: 'ok',
+        detail:
+          /backend\.sslmode is not set, so the connection needs a certificate that a public CA signed for the host \(verify-full; before 0\.2\.0 the default was prefer\): for a private CA add backend\.sslRootCertKey, for a server without TLS backend\.sslmode: disable/,
+      },
+      ...[
+        ['an explicit sslmode', 'backend: { name: postgresql, host: db, sslmode: require }', ['password']],
+        ['an sslmodeKey', 'backend: { name: postgresql, host: db, sslmodeKey: mode }', ['password', 'mode']],
+        ["the Secret's own sslmode key", 'backend: { name: postgresql, host: db }', ['password', 'sslmode']],
+        ['a CA key', 'backend: { name: postgresql, host: db, sslRootCertKey: ca.crt }', ['password', 'ca.crt']],
+      ].map(([what, backend, keys]) => ({
+        name: `a postgresql policy with ${what}: no word about sslmode`,
+        h: holder(`${MAX_AGE}\n${backend}`, { annotations: rotated(ago(DAY)), keys: keys as string[] }),
+        state: 'ok' as const,
+        notDetail: /sslmode is not set/,
+      })),
+      {
         name: 'a bad postgresql backend field',
         h: holder(`${MAX_AGE}\nbackend: { name: postgresql, sslmode: sometimes }`),
         state: 'invalid',
@@ -179,6 +205,7 @@ describe('shared/status/rotation-status', () => {
 
         assert.equal(status.state, c.state, status.detail);
         if (c.detail) assert.match(status.detail, c.detail);
+        if (c.notDetail) assert.doesNotMatch(status.detail, c.notDetail);
         if (c.nextDue) assert.equal(status.nextDue, c.nextDue);
         if (c.dueSince) assert.equal(status.dueSince, c.dueSince);
       });

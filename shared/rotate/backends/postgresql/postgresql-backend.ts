@@ -211,11 +211,25 @@ async function testCredential(ctx: BackendStepContext<PgBackendConfig>): Promise
   );
 }
 
+/**
+ * A policy that names no sslmode (no `sslmode`, no `sslmodeKey`, no `sslmode` key in the Secret)
+ * and no CA gets verify-full against the public CAs since 0.2.0 (0.1.0: prefer): said by
+ * `status` before the next rotation meets a server without TLS or with a private CA.
+ */
+export function sslmodeAdvisories(config: PgBackendConfig, dataKeys: ReadonlySet<string>): string[] {
+  const s = config.sslmode;
+  if ('value' in s || !s.optional || dataKeys.has(s.key) || config.sslRootCertKey !== undefined) return [];
+  return [
+    'backend.sslmode is not set, so the connection needs a certificate that a public CA signed for the host (verify-full; before 0.2.0 the default was prefer): for a private CA add backend.sslRootCertKey, for a server without TLS backend.sslmode: disable',
+  ];
+}
+
 export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
   name: 'postgresql',
   parseConfig: parsePgConfig,
   references: (config) =>
     config.admin === undefined ? [] : [{ secret: config.admin.secretName, use: 'admin', path: ['adminSecretRef', 'name'] }],
+  advisories: sslmodeAdvisories,
   prepare(ctx: BackendPrepareContext<PgBackendConfig>): Map<string, Buffer> {
     const { config } = ctx;
     const out = new Map<string, Buffer>();
