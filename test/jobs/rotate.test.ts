@@ -4,10 +4,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { BackendStepContext, RotationBackend } from '../../shared/rotate/backend.js';
-import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { runRotateJob } from '../../shared/rotate/rotate-job.js';
 import { defineCommand } from '../../shared/runtime/command.js';
+import { selfSignedCa } from '../shared/rotate/generators/context.js';
 import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { requireDependency } from '../support/dependencies.js';
 import { hasPushgateway, PUSHGATEWAY_INSTALL, startPushgateway } from '../support/pushgateway.js';
@@ -32,19 +32,7 @@ const SUB_CA_POLICY =
 
 /** The CA Secret `shop/shop-ca` (a self-signed CA made by the tls generator), with these annotations. */
 async function caSecret(c: RotateCluster, annotations: Record<string, string> = {}, extra: { labels?: Record<string, string> } = {}) {
-  const ca = await tlsGenerator.generate(
-    tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }),
-    {
-      namespace: 'shop',
-      secretName: 'shop-ca',
-      key: 'tls.crt',
-      now: new Date(),
-      values: new Map(),
-      readSecret: async () => undefined,
-      register: () => {},
-      warn: () => {},
-    },
-  );
+  const ca = await selfSignedCa('Shop CA');
   await c.secret('shop', 'shop-ca', { 'tls.crt': ca.get('tls.crt')!.toString(), 'tls.key': ca.get('tls.key')!.toString() }, undefined, {
     annotations,
     ...extra,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
-import { tlsGenerator } from '../../shared/rotate/generators/tls.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
+import { selfSignedCa } from '../shared/rotate/generators/context.js';
 import { admit } from './admission-policy.js';
 import { INSTALLATIONS, type Installation } from './installations.js';
 import { permissionsOf, serviceAccountName, TOOL_NAMESPACE } from './rbac.js';
@@ -203,16 +203,7 @@ for (const inst of INSTALLATIONS)
 
     before(async () => {
       e = await RbacE2E.start('rotate');
-      ca = await tlsGenerator.generate(tlsGenerator.schema.parse({ generator: 'tls', commonName: 'Shop CA', ca: true, validity: '365d' }), {
-        namespace: 'shop',
-        secretName: 'shop-ca',
-        key: 'tls.crt',
-        now: new Date(),
-        values: new Map(),
-        readSecret: async () => undefined,
-        register: () => {},
-        warn: () => {},
-      });
+      ca = await selfSignedCa('Shop CA');
     });
     after(async () => e?.stop());
 
