@@ -281,6 +281,46 @@ describe('test/emulator/rbac', () => {
     assert.ok(whoami.body.status.userInfo.groups.includes('system:serviceaccounts:steward'));
   });
 
+  it('checks impersonation like the real filter: impersonate on users, serviceaccounts and groups, by name, before the request', async () => {
+    await emu.applyObjects([
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'impersonate-alice' },
+        rules: [{ apiGroups: [''], resources: ['users'], resourceNames: ['alice'], verbs: ['impersonate'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'mallory-as-alice' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'impersonate-alice' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mallory' }],
+      },
+    ] as never);
+    const as = (token: string, headers: Record<string, string>) => api(emu, 'GET', '/api/v1/namespaces', undefined, { token, headers });
+
+    const byServiceAccount = await as(sa, { 'Impersonate-User': 'alice' });
+    const asAccount = await as(sa, { 'Impersonate-User': 'system:serviceaccount:kube-system:default' });
+    const asAlice = await as('mallory-token', { 'Impersonate-User': 'alice' });
+    const asMasters = await as('mallory-token', { 'Impersonate-User': 'alice', 'Impersonate-Group': 'system:masters' });
+    const adminAsMallory = await as('emulator-admin', { 'Impersonate-User': 'mallory' });
+
+    assert.equal(byServiceAccount.status, 403);
+    assert.equal(
+      byServiceAccount.body.message,
+      'users "alice" is forbidden: User "system:serviceaccount:steward:rotator" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
+    assert.match(
+      asAccount.body.message,
+      /^serviceaccounts "default" is forbidden: .* cannot impersonate resource "serviceaccounts" in API group "" in the namespace "kube-system"$/,
+    );
+    assert.equal(asAlice.status, 200, 'alice may list namespaces');
+    assert.equal(emu.requests.entries.at(-3)?.user, 'alice');
+    assert.equal(asMasters.status, 403);
+    assert.match(asMasters.body.message, /^groups "system:masters" is forbidden/);
+    assert.equal(adminAsMallory.status, 403, 'the admin acts as mallory, who may not list namespaces');
+  });
+
   it('resolves aggregated ClusterRoles', async () => {
     await emu.applyObjects([
       {

@@ -4,7 +4,7 @@
  * and kubectl. See README.md in this folder for behaviour and known gaps.
  *
  * Request pipeline: classify (RequestInfo) -> log -> authenticate -> fault
- * injection -> 401 -> RBAC (403) -> route -> registry.
+ * injection -> 401 -> impersonation (403) -> RBAC (403) -> route -> registry.
  */
 import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -385,7 +385,10 @@ export class KubeEmulator {
     method: string,
   ): Promise<void> {
     if (!user) throw unauthorized();
-    const ctx: RequestContext = { req, res, url, info, user, entry };
+    const acting = this.impersonate(req, info, user);
+    entry.user = acting.username;
+    entry.groups = acting.groups;
+    const ctx: RequestContext = { req, res, url, info, user: acting, entry };
     this.authorize(ctx);
     await this.route(ctx, method);
   }
@@ -434,6 +437,63 @@ export class KubeEmulator {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The user a request acts as, like kube-apiserver's impersonation filter: with an
+   * `Impersonate-User` header (and `Impersonate-Group`s) the requester needs the verb
+   * `impersonate` on `users` (or `serviceaccounts` in the account's namespace) and on `groups`,
+   * each by name, or the request is refused (403) before anything else is authorized. An
+   * impersonated ServiceAccount gets its groups; `system:authenticated` is always added.
+   * `Impersonate-Uid` and `Impersonate-Extra-*` are not emulated (400).
+   */
+  private impersonate(req: IncomingMessage, info: RequestInfo, user: UserInfo): UserInfo {
+    const headerList = (name: string) => {
+      const v = req.headers[name];
+      return v === undefined ? [] : (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(',')).map((x) => x.trim());
+    };
+    const username = headerList('impersonate-user')[0];
+    const groups = headerList('impersonate-group');
+    if (Object.keys(req.headers).some((h) => h === 'impersonate-uid' || h.startsWith('impersonate-extra-')))
+      throw badRequest('Impersonate-Uid and Impersonate-Extra-* are not supported by the emulator');
+    if (username === undefined) {
+      if (groups.length > 0) throw badRequest('requested impersonation of groups without impersonating a user');
+      return user;
+    }
+    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
+    const checks: Array<Pick<RequestAttributes, 'resource' | 'namespace' | 'name'>> = [
+      sa ? { resource: 'serviceaccounts', namespace: sa[1], name: sa[2] } : { resource: 'users', namespace: '', name: username },
+      ...groups.map((g) => ({ resource: 'groups', namespace: '', name: g })),
+    ];
+    for (const c of checks) {
+      const attrs: RequestAttributes = {
+        user,
+        verb: 'impersonate',
+        resourceRequest: true,
+        apiGroup: '',
+        subresource: '',
+        path: info.path,
+        ...c,
+      };
+      const decision = this.opts.rbac ? this.authz.authorize(attrs) : { allowed: true, reason: '', allMatches: [] };
+      if (!user.groups.includes('system:masters'))
+        this.decisions.push({
+          ...decision,
+          time: new Date(),
+          user: user.username,
+          groups: user.groups,
+          verb: attrs.verb,
+          apiGroup: '',
+          resource: c.resource,
+          subresource: '',
+          namespace: c.namespace,
+          name: c.name,
+          path: info.path,
+        });
+      if (!decision.allowed) throw forbidden({ group: '', resource: c.resource }, c.name, forbiddenReason(attrs));
+    }
+    const saGroups = sa ? ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`] : [];
+    return { username, groups: [...new Set([...groups, ...saGroups, 'system:authenticated'])] };
   }
 
   private authorize(ctx: RequestContext): void {
