@@ -166,6 +166,52 @@ describe('test/emulator/admission', () => {
     assert.equal(emu.delete('v1', 'Secret', 'app', 'tagged'), true);
   });
 
+  it('judges a create before the name is found taken, as Store.Create does (admission, then storage: 409)', async () => {
+    // kube-apiserver staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go, Create:
+    // rest.BeforeCreate, then createValidation (the validating admission chain), then
+    // Storage.Create, which refuses an existing key with AlreadyExists.
+    emu.create({ ...secret('taken'), metadata: { name: 'taken', namespace: 'app' } });
+    emu.create({ ...secret('spare'), metadata: { name: 'spare', namespace: 'app' } });
+    await emu.applyObjects(`
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: not-taken}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], resources: [secrets], operations: [CREATE]}
+  validations:
+  - expression: "object.metadata.name != 'taken'"
+    message: not that name
+    reason: Forbidden
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: not-taken}
+spec: {policyName: not-taken, validationActions: [Deny]}
+`);
+
+    const refused = await api(
+      emu,
+      'POST',
+      '/api/v1/namespaces/app/secrets',
+      { ...secret('taken'), metadata: { name: 'taken' } },
+      { token: bot },
+    );
+    const existing = await api(
+      emu,
+      'POST',
+      '/api/v1/namespaces/app/secrets',
+      { ...secret('spare'), metadata: { name: 'spare' } },
+      { token: bot },
+    );
+
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.body.message, denied('secrets', 'taken', 'not-taken', 'not-taken', 'not that name'));
+    assert.equal(existing.status, 409, existing.text);
+    assert.equal(existing.body.reason, 'AlreadyExists');
+  });
+
   it('denies under failurePolicy Fail when an expression errs, and skips it under Ignore', async () => {
     await emu.applyObjects(`
 apiVersion: admissionregistration.k8s.io/v1

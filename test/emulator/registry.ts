@@ -259,9 +259,11 @@ export class Registry {
     if (rt.namespaced && meta.namespace && !this.entry(RESOURCE_NAMESPACES, undefined, meta.namespace)) {
       throw notFound({ group: '', resource: 'namespaces' }, meta.namespace);
     }
-    if (meta.name && this.entry(rt, meta.namespace, meta.name)) throw alreadyExists(groupResource(rt), meta.name);
     const prepared = this.admit(rt, obj, undefined);
+    // As kube-apiserver's generic Store.Create: strategy validation, then the validating
+    // admission chain, then storage, which is where an existing name is refused (409).
     this.runAdmission(rt, 'CREATE', prepared, undefined, opts);
+    if (meta.name && this.entry(rt, meta.namespace, meta.name)) throw alreadyExists(groupResource(rt), meta.name);
     if (opts.dryRun) return viewOf(rt, prepared);
     const entry = this.store.put(storageKey(rt), prepared);
     if (rt.key === '/namespaces') this.afterNamespaceCreated(entry.name);

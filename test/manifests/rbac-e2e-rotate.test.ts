@@ -332,6 +332,7 @@ for (const inst of INSTALLATIONS)
           .map((b) => b.metadata.name)
           .sort(),
         [
+          'secret-steward-leases',
           'secret-steward-rotate-companions',
           'secret-steward-rotate-cronjobs',
           'secret-steward-rotate-daemonsets',

@@ -21,7 +21,7 @@ import { REPO_ROOT, renderManifestsSync } from './render.js';
  * used by at least one allowed action, so a wider Role needs a new row saying what it adds.
  */
 
-type Outcome = 'allowed' | 'RBAC' | 'companions policy' | 'workload policy';
+type Outcome = 'allowed' | 'RBAC' | 'companions policy' | 'workload policy' | 'lease policy';
 type InstallationName = Installation['name'];
 
 interface Request {
@@ -414,8 +414,13 @@ const ATTACKS: readonly Attack[] = [
   },
   {
     action: 'create the Lease of a job that has not run yet (restore), held for ten years, with an in-flight note',
-    outcome: both('allowed'),
+    outcome: both('lease policy'),
     requests: [post(leasePath(), lease('secret-steward-restore', { 'secret-steward.io/in-flight': 'backup attacker' }))],
+  },
+  {
+    action: 'create the backup Lease before the first backup, with a note that makes the next backup delete a backup',
+    outcome: both('lease policy'),
+    requests: [post(leasePath(), lease('secret-steward-backup', { 'secret-steward.io/in-flight': 'prune 20260101T030000Z-abcdef' }))],
   },
   {
     action: 'take over the Lease of a job that has run (backup)',
@@ -452,6 +457,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   RBAC: 'refused (RBAC)',
   'companions policy': 'refused (companions policy)',
   'workload policy': 'refused (workload policy)',
+  'lease policy': 'refused (lease policy)',
 };
 
 /** The table as docs/threat-model.md shows it. */
@@ -475,11 +481,13 @@ function judge(expected: Outcome, r: { status: number; body?: { message?: string
         ? `${r.status}: ${r.text.slice(0, 300)}`
         : policy === 'secret-steward-rotate-companions'
           ? 'companions policy'
-          : policy?.startsWith('secret-steward-rotate-')
-            ? 'workload policy'
-            : /cannot \S+ resource/.test(message)
-              ? 'RBAC'
-              : `403: ${message}`;
+          : policy === 'secret-steward-leases'
+            ? 'lease policy'
+            : policy?.startsWith('secret-steward-rotate-')
+              ? 'workload policy'
+              : /cannot \S+ resource/.test(message)
+                ? 'RBAC'
+                : `403: ${message}`;
   return got === expected ? undefined : got;
 }
 
