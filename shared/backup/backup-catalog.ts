@@ -142,7 +142,7 @@ export function problemOf(e: CatalogueEntry): string | undefined {
   switch (e.verdict.status) {
     case 'unsealed':
       return e.objects.has(INDEX_NAME)
-        ? 'unsealed: an index without a seal (made before seals existed: run adopt; or not ours)'
+        ? 'unsealed: an index without a seal (made before seals existed: run adopt; its seal deleted, or hidden behind a delete marker on a versioned bucket; or not ours)'
         : 'unsealed: no index and no seal (a run that died, or not ours)';
     case 'forged':
     case 'foreign':
