@@ -18,6 +18,8 @@ export interface CommandHelp {
 export interface OptionHelp {
   /** `--store`. */
   flag: string;
+  /** `-n`, when the option has a kubectl-style short form. */
+  short?: string;
   /** `URL`; absent for a boolean flag. */
   valueName?: string;
   repeatable: boolean;
@@ -45,6 +47,7 @@ function optionHelp(key: string, s: SettingSpec<unknown>): OptionHelp {
   const def = s.defaultText ?? describeDefault(s.default);
   return {
     flag: `--${flagName(key)}`,
+    ...(s.short === undefined ? {} : { short: `-${s.short}` }),
     ...(s.boolean ? {} : { valueName: s.valueName ?? 'VALUE' }),
     repeatable: s.repeatable === true,
     required: s.required === true,
@@ -54,9 +57,9 @@ function optionHelp(key: string, s: SettingSpec<unknown>): OptionHelp {
   };
 }
 
-/** `--store URL`, `--namespace NAMESPACE (repeatable)`, `--dry-run`. */
+/** `--store URL`, `-n, --namespace NAMESPACE (repeatable)`, `--dry-run`. */
 export function optionSynopsis(o: OptionHelp): string {
-  return `${o.flag}${o.valueName === undefined ? '' : ` ${o.valueName}`}${o.repeatable ? ' (repeatable)' : ''}`;
+  return `${o.short === undefined ? '' : `${o.short}, `}${o.flag}${o.valueName === undefined ? '' : ` ${o.valueName}`}${o.repeatable ? ' (repeatable)' : ''}`;
 }
 
 const WIDTH = 100;

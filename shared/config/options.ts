@@ -18,6 +18,12 @@ export class ValueError extends Error {
 export interface SettingSpec<T> {
   /** Help text: what it does, in one or two sentences. */
   description: string;
+  /**
+   * The kubectl-style one-letter form, e.g. `n` for `-n VALUE` / `-n=VALUE`. Kept to the letters
+   * kubectl users reach for (`-n` namespace, `-l` selector, `-o` output); unique within a
+   * command, and never `h` (help). `-nVALUE` and combined letters are not accepted.
+   */
+  short?: string;
   /** Placeholder in help, e.g. `URL`, `FILE`, `CRON`. Absent for booleans. */
   valueName?: string;
   /** Value when given neither as a flag nor in the environment. */
@@ -88,9 +94,9 @@ export function envName(key: string): string {
   return ENV_PREFIX + flagName(key).replace(/-/g, '_').toUpperCase();
 }
 
-/** How a setting is named in problems and help: `--store / SECRET_STEWARD_STORE`. */
+/** How a setting is named in problems: `--store / SECRET_STEWARD_STORE`, `-n, --namespace / ...`. */
 export function settingLabel(key: string, spec: SettingSpec<unknown>): string {
-  const names = [`--${flagName(key)}`];
+  const names = [`${spec.short === undefined ? '' : `-${spec.short}, `}--${flagName(key)}`];
   if (spec.env !== false) names.push(envName(key));
   if (spec.extraEnv) names.push(...spec.extraEnv);
   return names.join(' / ');

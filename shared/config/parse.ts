@@ -38,6 +38,11 @@ export function parseSettings<S extends SettingsSpec>(
   const problems: ConfigProblem[] = [];
   const byFlag = new Map<string, string>();
   for (const key of Object.keys(spec)) byFlag.set(flagName(key), key);
+  const byShort = shortFlags(spec);
+  const shortList = [...[...byShort.keys()].map((c) => `-${c}`), '-h'].join(', ');
+  /** Whether an argument is an option rather than a value: `--name`, or one of this command's `-x`. */
+  const isOption = (arg: string) =>
+    (arg.startsWith('--') && arg.length > 2) || (/^-[A-Za-z]/.test(arg) && (byShort.has(arg[1]) || arg[1] === 'h'));
 
   const flagValues = new Map<string, string[]>();
   const positionals: string[] = [];
@@ -53,35 +58,53 @@ export function parseSettings<S extends SettingsSpec>(
       help = true;
       continue;
     }
+    let key: string | undefined;
+    let inline: string | undefined;
     if (!arg.startsWith('--')) {
-      if (arg.startsWith('-') && arg.length > 1) {
-        problems.push({ setting: arg, message: 'unknown option (options are spelled --name; see --help)' });
-      } else {
+      if (!arg.startsWith('-') || arg.length === 1) {
         positionals.push(arg);
+        continue;
       }
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    let inline: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    let key = byFlag.get(name);
-    if (key === undefined && name.startsWith('no-') && byFlag.has(name.slice(3)) && inline === undefined) {
-      const k = byFlag.get(name.slice(3))!;
-      if (spec[k].boolean) {
-        key = k;
-        name = name.slice(3);
-        inline = 'false';
+      // `-n VALUE` or `-n=VALUE`, as kubectl takes them. Only the letter is ever echoed back:
+      // whatever follows it may be a value, and a value may be a secret.
+      const letter = arg[1];
+      const rest = arg.slice(2);
+      key = byShort.get(letter);
+      if (key === undefined) {
+        problems.push({
+          setting: `-${letter}`,
+          message: `unknown option; options are spelled --name, short forms ${shortList} (see --help)`,
+        });
+        continue;
       }
-    }
-    if (key === undefined) {
-      const suggestion = nearest(name, [...byFlag.keys()])[0];
-      problems.push({
-        setting: `--${name}`,
-        message: `unknown option${suggestion ? ` (did you mean --${suggestion}?)` : ''}; see --help`,
-      });
-      // Skip a following value so it is not taken for a positional.
-      if (inline === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('-')) i++;
-      continue;
+      if (rest !== '' && !rest.startsWith('=')) {
+        problems.push({ setting: settingLabel(key, spec[key]), message: `write -${letter} VALUE or -${letter}=VALUE` });
+        continue;
+      }
+      inline = rest === '' ? undefined : rest.slice(1);
+    } else {
+      const eq = arg.indexOf('=');
+      let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+      inline = eq === -1 ? undefined : arg.slice(eq + 1);
+      key = byFlag.get(name);
+      if (key === undefined && name.startsWith('no-') && byFlag.has(name.slice(3)) && inline === undefined) {
+        const k = byFlag.get(name.slice(3))!;
+        if (spec[k].boolean) {
+          key = k;
+          name = name.slice(3);
+          inline = 'false';
+        }
+      }
+      if (key === undefined) {
+        const suggestion = nearest(name, [...byFlag.keys()])[0];
+        problems.push({
+          setting: `--${name}`,
+          message: `unknown option${suggestion ? ` (did you mean --${suggestion}?)` : ''}; see --help`,
+        });
+        // Skip a following value so it is not taken for a positional.
+        if (inline === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('-')) i++;
+        continue;
+      }
     }
     const s = spec[key];
     let value: string;
@@ -89,7 +112,7 @@ export function parseSettings<S extends SettingsSpec>(
       value = inline;
     } else if (s.boolean) {
       value = 'true';
-    } else if (i + 1 < argv.length && !(argv[i + 1].startsWith('--') && argv[i + 1].length > 2)) {
+    } else if (i + 1 < argv.length && !isOption(argv[i + 1])) {
       value = argv[++i];
     } else if (s.bareValue !== undefined) {
       value = s.bareValue;
@@ -105,7 +128,7 @@ export function parseSettings<S extends SettingsSpec>(
   if (positionals.length > (options.maxPositionals ?? 0)) {
     problems.push({
       setting: `argument ${(options.maxPositionals ?? 0) + 1}`,
-      message: 'unexpected argument (not shown, in case it is a secret); options are spelled --name VALUE (see --help)',
+      message: `unexpected argument (not shown, in case it is a secret); options are spelled --name VALUE, short forms ${shortList} (see --help)`,
     });
   }
 
@@ -145,6 +168,23 @@ export function parseSettings<S extends SettingsSpec>(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { settings: settings as SettingsOf<S>, positionals, help };
+}
+
+/**
+ * A settings table's short forms, letter -> key. A letter used twice, `h` (help) or anything but
+ * one ASCII letter is a mistake in the table, not in the command line: it throws.
+ */
+export function shortFlags(spec: SettingsSpec): Map<string, string> {
+  const byShort = new Map<string, string>();
+  for (const [key, s] of Object.entries(spec)) {
+    if (s.short === undefined) continue;
+    if (!/^[A-Za-z]$/.test(s.short) || s.short === 'h')
+      throw new Error(`--${flagName(key)}: short form -${s.short} is not one letter other than h`);
+    const other = byShort.get(s.short);
+    if (other !== undefined) throw new Error(`-${s.short} is both --${flagName(other)} and --${flagName(key)}`);
+    byShort.set(s.short, key);
+  }
+  return byShort;
 }
 
 /** Names a setting in a cross-setting problem. */

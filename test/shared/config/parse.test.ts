@@ -9,7 +9,7 @@ import {
   parseDuration,
   stringSetting,
 } from '../../../shared/config/options.js';
-import { parseSettings, problemFor } from '../../../shared/config/parse.js';
+import { parseSettings, problemFor, shortFlags } from '../../../shared/config/parse.js';
 import { ConfigError } from '../../../shared/errors/index.js';
 
 const spec = {
@@ -129,6 +129,84 @@ describe('shared/config/parse', () => {
     assert.equal(parsed.help, true);
   });
 
+  describe('kubectl-style short forms', () => {
+    const short = {
+      store: stringSetting({ description: 'Where backups go.', valueName: 'URL' }),
+      namespace: stringSetting({ description: 'Namespaces.', short: 'n', repeatable: true }),
+      selector: stringSetting({ description: 'Label selector.', short: 'l' }),
+      output: enumSetting(['text', 'json'], { description: 'Format.', short: 'o', default: 'text' }),
+      dryRun: booleanSetting({ description: 'Plan only.', default: false }),
+    } as const;
+
+    it('takes -x VALUE and -x=VALUE for every short form, mixed with long forms', () => {
+      const table: Array<[string[], { namespace: string[]; selector?: string; output: string }]> = [
+        [['-n', 'a'], { namespace: ['a'], selector: undefined, output: 'text' }],
+        [['-n=a', '--namespace', 'b', '-n', 'c'], { namespace: ['a', 'b', 'c'], selector: undefined, output: 'text' }],
+        [['-l', 'app=x,tier!=cache'], { namespace: [], selector: 'app=x,tier!=cache', output: 'text' }],
+        [['-l=app=x'], { namespace: [], selector: 'app=x', output: 'text' }],
+        [['-o', 'json'], { namespace: [], selector: undefined, output: 'json' }],
+        [['-o=json', '--dry-run'], { namespace: [], selector: undefined, output: 'json' }],
+      ];
+      for (const [argv, want] of table) {
+        const { settings } = parseSettings(short, argv, {});
+
+        assert.deepEqual({ namespace: settings.namespace, selector: settings.selector, output: settings.output }, want, argv.join(' '));
+      }
+    });
+
+    it('checks a short value like a long one, naming both forms', () => {
+      const problems = problemsOf(() => parseSettings(short, ['-o', 'yaml'], {}));
+
+      assert.deepEqual(problems, [
+        { setting: '-o, --output / SECRET_STEWARD_OUTPUT', message: 'invalid value in --output: expected one of text, json' },
+      ]);
+    });
+
+    it('reports a short form missing its value, also when another option follows', () => {
+      const atEnd = problemsOf(() => parseSettings(short, ['-n'], {}));
+      const beforeShort = problemsOf(() => parseSettings(short, ['-n', '-o', 'json'], {}));
+      const beforeLong = problemsOf(() => parseSettings(short, ['-l', '--dry-run'], {}));
+
+      assert.deepEqual(atEnd, [{ setting: '-n, --namespace / SECRET_STEWARD_NAMESPACE', message: 'needs a value (TEXT)' }]);
+      assert.deepEqual(beforeShort, atEnd);
+      assert.deepEqual(beforeLong, [{ setting: '-l, --selector / SECRET_STEWARD_SELECTOR', message: 'needs a value (TEXT)' }]);
+    });
+
+    it('rejects an unknown short form and -xVALUE, naming the letter only and listing the short forms', () => {
+      const canary = 'CANARY-s3cr3t';
+
+      const problems = problemsOf(() => parseSettings(short, ['-A', `-p${canary}`, `-n${canary}`], {}));
+
+      assert.deepEqual(problems, [
+        { setting: '-A', message: 'unknown option; options are spelled --name, short forms -n, -l, -o, -h (see --help)' },
+        { setting: '-p', message: 'unknown option; options are spelled --name, short forms -n, -l, -o, -h (see --help)' },
+        { setting: '-n, --namespace / SECRET_STEWARD_NAMESPACE', message: 'write -n VALUE or -n=VALUE' },
+      ]);
+    });
+
+    it('takes -h for help in a table with short forms', () => {
+      assert.equal(parseSettings(short, ['-n', 'a', '-h'], {}).help, true);
+    });
+
+    it('refuses a table whose short forms collide or take -h', () => {
+      const twice = { a: stringSetting({ description: 'A.', short: 'n' }), b: stringSetting({ description: 'B.', short: 'n' }) };
+      const help = { a: stringSetting({ description: 'A.', short: 'h' }) };
+      const long = { a: stringSetting({ description: 'A.', short: 'ns' }) };
+
+      assert.throws(() => parseSettings(twice, [], {}), /-n is both --a and --b/);
+      assert.throws(() => shortFlags(help), /short form -h is not one letter other than h/);
+      assert.throws(() => shortFlags(long), /short form -ns/);
+      assert.deepEqual(
+        [...shortFlags(short)],
+        [
+          ['n', 'namespace'],
+          ['l', 'selector'],
+          ['o', 'output'],
+        ],
+      );
+    });
+  });
+
   it('parses durations', () => {
     const table: Array<[string, number | undefined]> = [
       ['90s', 90_000],
@@ -157,7 +235,15 @@ describe('shared/config/help', () => {
     assert.match(text, /--store URL\n\s+Where backups go\. Required\. \[env SECRET_STEWARD_STORE\]/);
     assert.match(text, /--namespace TEXT \(repeatable\)/);
     assert.match(text, /--grace DURATION\n\s+Grace\. Default: 1h\./);
+    assert.match(text, /\n {2}--output text\|json\n/);
     assert.match(text, /SECRET_STEWARD_KUBECONFIG, KUBECONFIG/);
+    assert.match(
+      renderHelp(
+        { name: 'x', summary: 's', description: 'd.' },
+        { output: enumSetting(['text', 'json'], { description: 'F.', short: 'o' }) },
+      ),
+      /\n {2}-o, --output text\|json\n/,
+    );
     assert.match(text, /Examples:\n {2}secret-steward backup --store s3:\/\/b/);
   });
 });
