@@ -42,6 +42,7 @@ export const backupSettings = {
   ...clusterSetting,
   ...storeSettings,
   namespace: stringSetting({
+    short: 'n',
     description: 'Back up only these namespaces (default: all, or all of --scope-namespaces).',
     valueName: 'NAMESPACE',
     repeatable: true,
@@ -53,7 +54,12 @@ export const backupSettings = {
     repeatable: true,
     group: SELECT,
   }),
-  selector: stringSetting({ description: 'Label selector, e.g. app=payments,tier!=cache.', valueName: 'SELECTOR', group: SELECT }),
+  selector: stringSetting({
+    short: 'l',
+    description: 'Label selector, e.g. app=payments,tier!=cache.',
+    valueName: 'SELECTOR',
+    group: SELECT,
+  }),
   excludeType: stringSetting({
     description: `Also exclude Secrets of this type, e.g. helm.sh/release.v1. Always excluded: ${DEFAULT_EXCLUDED_TYPES.join(', ')}.`,
     valueName: 'TYPE',
@@ -127,7 +133,12 @@ export const backupSettings = {
   trustedSignerKey: sealTrustSettings.trustedSignerKey,
   preRestoreSignerKey: sealTrustSettings.preRestoreSignerKey,
   incompleteGrace: sealTrustSettings.incompleteGrace,
-  output: enumSetting(['text', 'json'] as const, { description: 'Format of the summary on stdout.', default: 'text', group: 'Output' }),
+  output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
+    description: 'Format of the summary on stdout.',
+    default: 'text',
+    group: 'Output',
+  }),
   ...metricsSettings,
   ...kubeSettings,
   ...scopeSettings,

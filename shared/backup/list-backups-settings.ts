@@ -11,7 +11,12 @@ export const listBackupsSettings = {
   ...storeSettings,
   ...sealTrustSettings,
   ...drillEvidenceSettings,
-  output: enumSetting(['text', 'json'] as const, { description: 'Output format on stdout.', default: 'text', group: 'Output' }),
+  output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
+    description: 'Output format on stdout.',
+    default: 'text',
+    group: 'Output',
+  }),
   ...logSettings,
 } as const;
 

@@ -38,7 +38,12 @@ export const pruneSettings = {
     default: false,
     group: 'Safety',
   }),
-  output: enumSetting(['text', 'json'] as const, { description: 'Output format on stdout.', default: 'text', group: 'Output' }),
+  output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
+    description: 'Output format on stdout.',
+    default: 'text',
+    group: 'Output',
+  }),
   ...kubeSettings,
   ...lockSettings,
   ...logSettings,

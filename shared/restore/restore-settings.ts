@@ -36,6 +36,7 @@ export const restoreSettings = {
   ...backupChoiceSetting,
   ...verificationKeySettings,
   namespace: stringSetting({
+    short: 'n',
     description: 'Restore only Secrets of this namespace, as it is named IN THE BACKUP (repeatable; default: all).',
     valueName: 'NAMESPACE',
     repeatable: true,
@@ -50,6 +51,7 @@ export const restoreSettings = {
     group: SELECT,
   }),
   selector: customSetting({
+    short: 'l',
     description:
       'Restore only Secrets whose labels AT BACKUP TIME match this label selector, e.g. app=payments,tier!=cache or env in (prod,staging).',
     valueName: 'SELECTOR',
@@ -113,6 +115,7 @@ export const restoreSettings = {
   preRestoreSigningKeyPassphraseFile: fileSetting({ description: 'File holding the pre-restore signing key passphrase.', group: UNDO }),
   keyExpiryWarning: durationSetting({ description: 'Warn about keys expiring within this long.', default: 30 * 86_400_000, group: UNDO }),
   output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
     description: 'Format of the plan and result on stdout.',
     default: 'text',
     group: 'Output',

@@ -23,6 +23,7 @@ const BOUNDS = 'Bounds';
 /** `secret-steward rotate` settings (flags and SECRET_STEWARD_* variables). */
 export const rotateSettings = {
   namespace: stringSetting({
+    short: 'n',
     description: 'Consider only Secrets in this namespace (repeatable). Default: every namespace (of --scope-namespaces when given).',
     valueName: 'NAMESPACE',
     repeatable: true,
@@ -31,6 +32,7 @@ export const rotateSettings = {
     expected: 'a namespace name',
   }),
   selector: stringSetting({
+    short: 'l',
     description: 'Consider only Secrets matching this label selector, e.g. team=payments,tier!=dev.',
     valueName: 'SELECTOR',
     group: SCOPE,
@@ -74,6 +76,7 @@ export const rotateSettings = {
     group: BOUNDS,
   }),
   output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
     description: 'Format of the plan or summary on stdout.',
     default: 'text',
     group: 'Output',

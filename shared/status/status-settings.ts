@@ -45,6 +45,7 @@ export const statusSettings = {
   }),
   ...s3Settings,
   namespace: stringSetting({
+    short: 'n',
     description:
       'Report rotation policies only in this namespace (repeatable). Default: every namespace (of --scope-namespaces when given).',
     valueName: 'NAMESPACE',
@@ -53,7 +54,12 @@ export const statusSettings = {
     pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
     expected: 'a namespace name',
   }),
-  selector: stringSetting({ description: 'Report only Secrets matching this label selector.', valueName: 'SELECTOR', group: ROTATION }),
+  selector: stringSetting({
+    short: 'l',
+    description: 'Report only Secrets matching this label selector.',
+    valueName: 'SELECTOR',
+    group: ROTATION,
+  }),
   rotationGrace: durationSetting({
     description:
       "How long a Secret may be due before it counts as overdue: the rotate CronJob needs time to get to it. Set it to that CronJob's interval plus its run time.",
@@ -109,6 +115,7 @@ export const statusSettings = {
     group: KEYS,
   }),
   output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
     description: 'text: tables for a terminal; json: the whole overview for machines.',
     default: 'text',
     group: OUTPUT,

@@ -120,6 +120,7 @@ export const verifyRestoreSettings = {
     group: REPORT,
   }),
   output: enumSetting(['text', 'json'] as const, {
+    short: 'o',
     description: 'text: a readable summary; json: the full report.',
     default: 'text',
     group: REPORT,

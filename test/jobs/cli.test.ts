@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,6 +47,25 @@ describe('jobs/cli', function () {
     assert.match(r.stderr, /--no-such-flag: unknown option/);
     assert.match(r.stderr, /--log-level \/ SECRET_STEWARD_LOG_LEVEL: invalid value in --log-level/);
     assert.equal(r.stdout, '');
+  });
+
+  it('takes kubectl-style -o: list-backups -o json on a file store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'steward-cli-'));
+    try {
+      const store = ['--cluster-name', 'c1', '--store', `file://${dir}`];
+
+      const short = cli(['list-backups', ...store, '-o', 'json']);
+      const equals = cli(['list-backups', ...store, '-o=json']);
+      const unknown = cli(['list-backups', ...store, '-n', 'default']);
+
+      assert.equal(short.code, 0, short.stderr);
+      assert.deepEqual(JSON.parse(short.stdout).backups, []);
+      assert.equal(equals.stdout, short.stdout);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /-n: unknown option; options are spelled --name, short forms -o, -h \(see --help\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 for an unknown command and for no command', () => {
