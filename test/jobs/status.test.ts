@@ -219,6 +219,19 @@ describe('jobs/status', function () {
     assert.equal(report(r).rotation.secrets.length, 1);
   });
 
+  it('takes kubectl-style -n, -l and -o', async () => {
+    const scoped = await h.run(statusCommand, ['--kubeconfig', h.kubeconfig, '-n', 'good', '-o', 'json']);
+    const noMatch = await h.run(statusCommand, ['--kubeconfig', h.kubeconfig, '-n=good', '-l=team=nobody', '-o=json']);
+
+    assert.equal(scoped.code, 0, scoped.stderr);
+    assert.deepEqual(
+      report(scoped).rotation.secrets.map((x) => `${x.namespace}/${x.name}`),
+      ['good/db'],
+    );
+    assert.equal(noMatch.code, 0, noMatch.stderr);
+    assert.deepEqual(report(noMatch).rotation.secrets, []);
+  });
+
   it('bad settings: every problem at once (exit 2)', async () => {
     const r = await h.run(statusCommand, ['--kubeconfig', h.kubeconfig, ...h.s3.args('good'), '--backup-timezone', 'Mars/Olympus']);
 
