@@ -253,6 +253,24 @@ describe('jobs/restore', function () {
     assert.equal(secret(h, 'payments', 'immutable')!.immutable, true);
   });
 
+  it('takes kubectl-style -n, -l and -o: a dry run of one namespace by label', async () => {
+    await seedDrillSecrets(h, ['payments', 'web']);
+    await backup();
+    h.emulator.requests.clear();
+
+    const r = await h.run(restoreCommand, [...restoreArgs(), '-n', 'payments', '-l=app in (x)', '-o', 'json', '--dry-run']);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(
+      JSON.parse(r.stdout).items.map((i: { source: { namespace: string; name: string } }) => `${i.source.namespace}/${i.source.name}`),
+      ['payments/opaque'],
+    );
+    assert.ok(
+      writes().every((w) => w.dryRun),
+      JSON.stringify(writes()),
+    );
+  });
+
   it('filters by --name and --selector, and refuses (exit 1, nothing written) a --name that is not in the backup', async () => {
     await seedDrillSecrets(h, ['payments', 'web']);
     await backup();
