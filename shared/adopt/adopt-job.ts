@@ -34,6 +34,7 @@ export async function runAdoptJob(s: AdoptSettings, ctx: CommandContext): Promis
     ...(preRestore ? { 'pre-restore': preRestore } : {}),
   };
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+    command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },

@@ -55,6 +55,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   });
   const signing = await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning });
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+    command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },

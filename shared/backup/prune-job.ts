@@ -28,6 +28,7 @@ export async function runPruneJob(s: PruneSettings, ctx: CommandContext): Promis
     return act(s, ctx, base);
   }
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+    command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },

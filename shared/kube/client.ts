@@ -1,13 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  createConfiguration,
+  KubeConfig,
+  ServerConfiguration,
+} from '@kubernetes/client-node';
 import { ConfigError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { reuseDispatchers } from './dispatcher-cache.js';
 import { KubeCaller, type KubeRetryLimits } from './kube-call.js';
 import type { KubeSettings } from './kube-settings.js';
+import { identifyRequests, requestIdentityFor } from './request-identity.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -70,17 +79,27 @@ export interface KubeClients {
   caller: KubeCaller;
 }
 
+/**
+ * Builds the API clients of `secret-steward <command>`. Every request they make, and every raw
+ * request or watch made with the same `kc`, carries the command's User-Agent and, on writes, its
+ * `fieldManager` (see request-identity.ts).
+ */
 export function createKubeClients(
   kc: KubeConfig,
-  deps: { clock: Clock; log: Logger; limits?: KubeRetryLimits; signal?: AbortSignal },
+  deps: { command: string; clock: Clock; log: Logger; limits?: KubeRetryLimits; signal?: AbortSignal },
 ): KubeClients {
   // One connection pool per client set, not a new one per request (see dispatcher-cache.ts).
   reuseDispatchers(kc);
+  identifyRequests(kc, requestIdentityFor(deps.command));
+  // kc.makeApiClient, less its middleware that sets client-node's own User-Agent after ours.
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  const configuration = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc } });
   return {
-    core: kc.makeApiClient(CoreV1Api),
-    apps: kc.makeApiClient(AppsV1Api),
-    batch: kc.makeApiClient(BatchV1Api),
-    coordination: kc.makeApiClient(CoordinationV1Api),
+    core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
+    batch: new BatchV1Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
     caller: new KubeCaller(deps),
   };
 }

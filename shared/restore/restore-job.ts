@@ -61,6 +61,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
 
   const kube = createKubeClients(loadKubeConfig(s), {
+    command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },

@@ -33,6 +33,7 @@ export interface RotateJobExtensions {
 export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: RotateJobExtensions = {}): Promise<ExitCodeValue> {
   const kc = loadKubeConfig(s, ctx.io.env);
   const kube = createKubeClients(kc, {
+    command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },

@@ -29,6 +29,8 @@ export interface CommandIO {
 
 /** What `run` receives besides its settings. */
 export interface CommandContext {
+  /** The command's name (`rotate`): its log lines' `job`, its requests' User-Agent and fieldManager. */
+  command: string;
   io: CommandIO;
   log: Logger;
   clock: Clock;
@@ -109,7 +111,7 @@ export async function runCommand<S extends SettingsSpec>(
   const log = createLogger({ level, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
   const shutdown = io.shutdown ?? new Shutdown();
   const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
-  const ctx: CommandContext = { io, log, clock: io.clock ?? systemClock, shutdown, identity, runId };
+  const ctx: CommandContext = { command: cmd.help.name, io, log, clock: io.clock ?? systemClock, shutdown, identity, runId };
   try {
     return await cmd.run(parsed.settings, ctx, parsed.positionals);
   } catch (e) {

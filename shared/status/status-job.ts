@@ -26,6 +26,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   const namespaces = namespacesToList(s.namespace, scope);
   const kc = loadKubeConfig(s, ctx.io.env);
   const kube = createKubeClients(kc, {
+    command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },

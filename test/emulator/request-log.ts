@@ -30,6 +30,8 @@ export interface RequestLogEntry {
   subresource: string;
   /** The Accept header ('' when absent): tells e.g. a metadata-only list (`as=PartialObjectMetadataList`) from a full one. */
   accept: string;
+  /** The User-Agent header ('' when absent): who made the request, as the API server's audit log records it. */
+  userAgent: string;
   /** `dryRun=All` was requested. */
   dryRun: boolean;
   /** A fault fired for this request. */

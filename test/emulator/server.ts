@@ -349,6 +349,7 @@ export class KubeEmulator {
       name: info.nameFromSelector ? '' : info.name,
       subresource: info.subresource,
       accept: req.headers.accept ?? '',
+      userAgent: req.headers['user-agent'] ?? '',
       dryRun: url.searchParams.getAll('dryRun').includes('All'),
       fault: false,
     };

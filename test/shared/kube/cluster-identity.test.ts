@@ -18,7 +18,12 @@ describe('shared/kube/cluster-identity', function () {
   const clients = (token?: string) => {
     const kc = new KubeConfig();
     kc.loadFromString(emu.kubeconfigYaml({ token }));
-    return createKubeClients(kc, { clock: systemClock, log: createLogger({ sink: new MemorySink() }), limits: { maxAttempts: 1 } });
+    return createKubeClients(kc, {
+      command: 'test',
+      clock: systemClock,
+      log: createLogger({ sink: new MemorySink() }),
+      limits: { maxAttempts: 1 },
+    });
   };
 
   it("reads the UID of the cluster's kube-system namespace", async () => {

@@ -42,7 +42,7 @@ describe('shared/kube/dispatcher-cache', () => {
 
   it('createKubeClients applies it, and API calls still work', async () => {
     const kc = kubeConfig();
-    const clients = createKubeClients(kc, { clock: systemClock, log: createLogger({ sink: new MemorySink() }) });
+    const clients = createKubeClients(kc, { command: 'test', clock: systemClock, log: createLogger({ sink: new MemorySink() }) });
     const seen = new Set<unknown>();
     const spy = kc as unknown as WithDispatcher;
     const wrapped = spy.createDispatcher;

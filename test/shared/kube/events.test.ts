@@ -20,7 +20,7 @@ describe('shared/kube/events', function () {
     kc.loadFromString(emu.kubeconfigYaml(token ? { token } : {}));
     const sink = new MemorySink();
     const log = createLogger({ sink });
-    const kube = createKubeClients(kc, { clock: systemClock, log });
+    const kube = createKubeClients(kc, { command: 'test', clock: systemClock, log });
     const redactor = new Redactor();
     return { sink, redactor, rec: new KubeEventRecorder(kube.core, kube.caller, systemClock, log, 'pod-x', redactor) };
   }

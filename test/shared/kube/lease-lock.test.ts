@@ -17,7 +17,7 @@ describe('shared/kube/lease-lock', function () {
     await emu.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'locks' } }]);
     const kc = new KubeConfig();
     kc.loadFromString(emu.kubeconfigYaml());
-    kube = createKubeClients(kc, { clock: systemClock, log });
+    kube = createKubeClients(kc, { command: 'test', clock: systemClock, log });
   });
   after(async () => emu?.stop());
 

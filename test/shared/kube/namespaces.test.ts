@@ -18,7 +18,7 @@ describe('shared/kube/namespaces', () => {
     emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'there' } });
     const kc = new KubeConfig();
     kc.loadFromString(emu.kubeconfigYaml({}));
-    const kube = createKubeClients(kc, { clock: instantClock, log: createLogger({ sink: new MemorySink() }) });
+    const kube = createKubeClients(kc, { command: 'test', clock: instantClock, log: createLogger({ sink: new MemorySink() }) });
     namespaces = new KubeNamespaceStore(kube.core, kube.caller);
   });
   afterEach(async () => {

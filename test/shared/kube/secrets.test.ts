@@ -16,7 +16,7 @@ function storeFor(emu: KubeEmulator, token?: string, o: { typed?: boolean } = {}
   kc.loadFromString(emu.kubeconfigYaml({ token }));
   const sink = new MemorySink();
   const log = createLogger({ sink });
-  const kube = createKubeClients(kc, { clock: instantClock, log });
+  const kube = createKubeClients(kc, { command: 'test', clock: instantClock, log });
   return { store: new KubeSecretStore(kube.core, kube.caller, log, o.typed ? undefined : kc), sink };
 }
 

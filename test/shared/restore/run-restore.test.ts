@@ -40,7 +40,12 @@ describe('shared/restore/run-restore', function () {
   let store: ObjectStore;
   beforeEach(async () => {
     h = await startHarness();
-    kube = createKubeClients(loadKubeConfig({ kubeconfig: h.kubeconfig }), { clock: systemClock, log, limits: { maxAttempts: 2 } });
+    kube = createKubeClients(loadKubeConfig({ kubeconfig: h.kubeconfig }), {
+      command: 'test',
+      clock: systemClock,
+      log,
+      limits: { maxAttempts: 2 },
+    });
     store = createObjectStore(h.s3.settings('bk'));
     h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'apps' } } as never);
   });

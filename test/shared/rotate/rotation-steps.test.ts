@@ -197,7 +197,7 @@ describe('shared/rotate/rotation-steps', () => {
       c = await RotateCluster.start();
       kubeConfig = new KubeConfig();
       kubeConfig.loadFromString(c.emulator.kubeconfigYaml());
-      kube = createKubeClients(kubeConfig, { clock: systemClock, log: createLogger({ sink: new MemorySink() }) });
+      kube = createKubeClients(kubeConfig, { command: 'test', clock: systemClock, log: createLogger({ sink: new MemorySink() }) });
     });
     after(async () => c?.stop());
 
