@@ -17,8 +17,8 @@ export const rotateCommand = defineCommand({
         'by the next one without generating a second set of values.',
       '',
       'Secrets managed by other controllers (service-account tokens, Helm, External Secrets, Vault Secrets Operator, sealed-secrets, cert-manager, ' +
-        'mittwald, any controller owner) are skipped with an Event. A Lease (secret-steward-rotate) lets one run act at a time. See the README for ' +
-        'the policy format.',
+        'mittwald, any controller owner) are skipped with an Event. A Lease (secret-steward-rotate) lets one run act at a time. The policy ' +
+        'format: docs/rotation.md.',
     ].join('\n'),
     examples: [
       'secret-steward rotate --dry-run',
