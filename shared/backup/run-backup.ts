@@ -143,7 +143,7 @@ export async function cleanUpAbandonedBackup(
 }
 
 /**
- * Takes one backup, in the order README gives: lists the selected Secrets page by page and
+ * Takes one backup, in the order docs/backup-and-restore.md gives: lists the selected Secrets page by page and
  * streams them into bounded segments (each one OpenPGP message of a gzip'd `v1 List`), refuses
  * an empty or shrunken selection, reads every segment back to check size and SHA-256, writes
  * the encrypted, signed index, and finally the signed seal that makes the backup complete

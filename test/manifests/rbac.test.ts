@@ -25,7 +25,7 @@ import {
 
 /**
  * What each job may do, as `<where> <verb> <group/>resource[names]`; where is `cluster` for a
- * ClusterRoleBinding or the namespace of a RoleBinding. This table is the README's RBAC
+ * ClusterRoleBinding or the namespace of a RoleBinding. This table is docs/operations.md's RBAC
  * table; a change to the manifests' permissions must change both.
  */
 const lease = (job: JobName): string[] => [
@@ -67,7 +67,7 @@ const EXPECTED: Record<JobName, string[]> = {
  * The namespaced installation (manifests/overlays/namespaced, example namespaces payments and
  * web): the same Lease and Event rights in secret-steward, the ClusterRoles' Secret and workload
  * rules as Roles in each listed namespace, and cluster-wide only the Namespace kube-system (the
- * cluster's identity). The README's table for this installation.
+ * cluster's identity). The table of docs/operations.md for this installation.
  */
 const inScope = (rights: string[]): string[] => ['payments', 'web'].flatMap((ns) => rights.map((r) => `${ns} ${r}`));
 const EXPECTED_NAMESPACED: Record<JobName, string[]> = {

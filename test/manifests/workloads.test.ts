@@ -5,7 +5,7 @@ import { describeObject, kustomizationDirs, type ManifestObject, podTemplatesOf,
 
 /**
  * Exit codes each job fails at once on; everything else (Transient, Interrupted) is retried up
- * to backoffLimit. README "Exit codes and retries" says why.
+ * to backoffLimit. README, "Exit codes", says why.
  */
 const FAIL_JOB_ON: Record<string, number[]> = {
   backup: [ExitCode.Config, ExitCode.LockHeld],
