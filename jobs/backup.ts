@@ -1,4 +1,5 @@
 import { backupSettings, validateBackupSettings } from '../shared/backup/backup-settings.js';
+import { BREAK_GLASS_RESTORE } from '../shared/crypto/break-glass.js';
 import { defineCommand, isEntrypoint, runCommand } from '../shared/runtime/command.js';
 
 /** `secret-steward backup`: the scheduled backup job (CronJob entrypoint). */
@@ -15,7 +16,7 @@ export const backupCommand = defineCommand({
       'Retention (--keep-*) then applies to AUTHENTICATED backups only (sealed by --signing-key, or a pre-restore backup sealed by ' +
       '--pre-restore-signer-key, of this cluster, whole): objects anyone else put in the bucket never take a keep slot and are never ' +
       'deleted; they are logged and reported in an Event (docs/threat-model.md).\n' +
-      'Break-glass restore without secret-steward: gpg --decrypt segment-00001.json.gz.pgp | gunzip | kubectl create -f -',
+      `Break-glass restore without secret-steward, one segment at a time: ${BREAK_GLASS_RESTORE}`,
     examples: [
       'secret-steward backup --cluster-name prod --store s3://backups/k8s --recipient-key /keys/recipient.asc --signing-key /keys/signing.asc --signing-key-passphrase-file /keys/signing.pass',
       'secret-steward backup --cluster-name prod --store file:///var/backups --recipient-key key.asc --dry-run',

@@ -95,7 +95,7 @@ export const backupSettings = {
     group: 'Format',
   }),
   compression: enumSetting(['gzip', 'none'] as const, {
-    description: 'Compress segments before encryption (break-glass: gpg --decrypt SEGMENT | gunzip | kubectl apply -f -).',
+    description: 'Compress segments before encryption. With none, the break-glass line in backup --help goes without its | gunzip.',
     default: 'gzip',
     group: 'Format',
   }),

@@ -20,7 +20,7 @@ export interface SegmentResult extends PutResult {
  * produced (multipart for large segments). Memory holds only stream buffers, never the whole
  * segment. So that stock tools can restore it:
  *
- *   gpg --decrypt segment-00001.json.gz.pgp | gunzip | kubectl apply -f -
+ *   gpg --decrypt segment-00001.json.gz.pgp | gunzip | kubectl create -f -   (BREAK_GLASS_RESTORE)
  *
  * Compression runs in zlib's thread pool (level 1: most of the gain on base64 and JSON at a
  * fraction of the CPU), outside openpgp.js, whose own compression buffers whole messages.

@@ -2,6 +2,7 @@ import { settingLabel } from '../config/options.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { ConfigError } from '../errors/index.js';
 import type { CommandContext } from '../runtime/command.js';
+import { BREAK_GLASS_RESTORE } from './break-glass.js';
 import { type KeyFilePaths, keyFilePaths } from './key-file-names.js';
 import { type GeneratedKeyPair, generateKeyPair, type KeyFile, randomPassphrase, refuseExisting, writeKeyFiles } from './keygen.js';
 import { type KeygenSettings, keygenSettings, MIN_PASSPHRASE_LENGTH } from './keygen-settings.js';
@@ -83,7 +84,7 @@ function instructions(pair: GeneratedKeyPair, paths: KeyFilePaths, passphraseFil
     '3. OFFLINE break-glass copy of the private key, passphrase and revocation certificate (password manager, safe).',
     '   It restores without secret-steward or the cluster:',
     `     gpg --import ${paths.privateKey}`,
-    '     gpg --decrypt SEGMENT.pgp > SEGMENT   (asks for the passphrase)',
+    `     ${BREAK_GLASS_RESTORE}   (per segment; asks for the passphrase; the plaintext stays in the pipe)`,
     '',
     `Then remove the private key${generated ? ' and passphrase' : ''} from this machine (shred -u ${paths.privateKey}${generated ? ` ${paths.passphrase}` : ''}).`,
     'Without the private key the backups cannot be read; check the offline copy with a restore drill (secret-steward verify-restore).',

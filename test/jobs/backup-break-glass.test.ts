@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { backupCommand } from '../../jobs/backup.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
+import { BREAK_GLASS_RESTORE } from '../../shared/crypto/break-glass.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import { KubeEmulator } from '../emulator/index.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
@@ -29,20 +30,16 @@ function gpgHome(): { home: string; publicKeyFile: string; fingerprint: string }
 // Asynchronous on purpose: the emulator serves kubectl from this very process.
 const run = promisify(execFile);
 
-/** Runs `gpg --decrypt SEG | gunzip | kubectl <verb> -f -` through a real shell, as an operator would. */
-async function breakGlass(home: string, segmentFile: string, kubeconfig: string, kubectlVerb: string): Promise<void> {
-  await run(
-    'bash',
-    [
-      '-o',
-      'pipefail',
-      '-c',
-      `gpg --homedir "$GH" --batch --quiet --decrypt "$SEG" | gunzip | kubectl --kubeconfig "$KC" ${kubectlVerb} -f -`,
-    ],
-    {
-      env: { ...process.env, GH: home, SEG: segmentFile, KC: kubeconfig },
-    },
-  );
+/**
+ * Runs BREAK_GLASS_RESTORE, the line README and `backup --help` show, through a real shell in the
+ * segment's folder, as an operator would: the private key in GNUPGHOME, the cluster in
+ * KUBECONFIG, and the segment's own name in place of segment-00001 for the later segments.
+ */
+async function breakGlass(home: string, segmentFile: string, kubeconfig: string, line = BREAK_GLASS_RESTORE): Promise<void> {
+  await run('bash', ['-o', 'pipefail', '-c', line.replace('segment-00001.json.gz.pgp', basename(segmentFile))], {
+    cwd: dirname(segmentFile),
+    env: { ...process.env, GNUPGHOME: home, KUBECONFIG: kubeconfig },
+  });
 }
 
 describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
@@ -90,7 +87,7 @@ describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
     for (const key of segments) {
       const file = join(gpg.home, key.split('/').pop()!);
       writeFileSync(file, await store.getBytes(key, 64 * 1024 * 1024));
-      await breakGlass(gpg.home, file, kubeconfig, 'create');
+      await breakGlass(gpg.home, file, kubeconfig);
     }
 
     for (const [nsName, data] of expected) {
@@ -127,12 +124,13 @@ describe('jobs/backup (break-glass restore with gpg and kubectl)', function () {
     assert.equal(r.code, 0, r.stderr);
     const store = createObjectStore(h.s3.settings('apply'));
     const key = new BackupLayout('test-cluster').segmentKey(JSON.parse(r.stdout).backupId, 1, 'gzip');
-    const file = join(gpg.home, 'apply-segment.pgp');
+    mkdirSync(join(gpg.home, 'apply'));
+    const file = join(gpg.home, 'apply', 'segment-00001.json.gz.pgp');
     writeFileSync(file, await store.getBytes(key));
     const kubeconfig = join(gpg.home, 'fresh.kubeconfig');
     await run('kubectl', ['--kubeconfig', kubeconfig, 'create', 'namespace', 'small']);
 
-    await breakGlass(gpg.home, file, kubeconfig, 'apply');
+    await breakGlass(gpg.home, file, kubeconfig, BREAK_GLASS_RESTORE.replace('kubectl create', 'kubectl apply'));
 
     const live = fresh.get('v1', 'Secret', 'small', 'db') as { data?: Record<string, string> };
     assert.equal(Buffer.from(live.data!.password, 'base64').toString(), 's3cr3t-value');

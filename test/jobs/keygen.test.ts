@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decryptKey, readKey, readPrivateKey } from 'openpgp';
 import { keygenCommand } from '../../jobs/keygen.js';
+import { BREAK_GLASS_RESTORE } from '../../shared/crypto/break-glass.js';
 import { MemorySink } from '../../shared/log/index.js';
 import { runCommand } from '../../shared/runtime/command.js';
 
@@ -89,6 +90,8 @@ describe('jobs/keygen', function () {
     );
     assert.ok(run.stdout.includes(`gpg --import ${join(out, 'k.private.asc')}`));
     assert.match(run.stdout, /OFFLINE break-glass copy/);
+    assert.ok(run.stdout.includes(BREAK_GLASS_RESTORE), 'the break-glass line of README and backup --help');
+    assert.doesNotMatch(run.stdout, /gpg --decrypt[^|\n]*>/, 'no plaintext written to a file');
     assert.match(run.stdout, /ed25519\/cv25519 \(expires \d{4}-/);
     assert.match(run.logs, new RegExp(`"fingerprint":"${fingerprint}"`));
   });
