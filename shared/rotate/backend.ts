@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReferenceUse, SecretReference } from './allow-references.js';
@@ -76,6 +77,12 @@ export interface RotationBackend<C = unknown> {
   readonly name: string;
   /** Validates the policy's `backend` fields (without `name`); paths are relative to `backend`. */
   parseConfig(raw: Record<string, unknown>): ParsedBackendConfig<C> | { problems: SpecProblem[] };
+  /**
+   * The schema `parseConfig` validates the fields with (without `name`), for the published
+   * JSON Schema of the policy (docs/rotation-policy.schema.json). Without it, that schema
+   * accepts any fields for this backend.
+   */
+  readonly configSchema?: z.ZodType;
   /**
    * Step 1 (create), before the generators: the values of the backend's `outputs` for this
    * rotation (templates then see them). Deterministic from `current`; throws when the

@@ -118,7 +118,12 @@ const durationField = (min: number, max: number) =>
       `must be between ${formatDuration(min)} and ${formatDuration(max)}`,
     );
 
-const topSchema = z.strictObject({
+/**
+ * The policy document's own fields. `keys` values and `backend` fields are checked by each
+ * generator's and backend's schema; rules across fields by `parsePolicy`. docs/rotation-policy.schema.json
+ * is generated from these schemas (`policy-schema.ts`).
+ */
+export const policyDocumentSchema = z.strictObject({
   schedule: z.string().min(1).optional(),
   timeZone: z.string().min(1).optional(),
   maxAge: durationField(60_000, 3650 * 86_400_000).optional(),
@@ -266,7 +271,7 @@ export function parsePolicyText(text: string): { document: unknown } | { problem
 export function parsePolicy(text: string, backends?: BackendRegistry): { policy: RotationPolicy } | { problems: PolicyProblem[] } {
   const doc = parsePolicyText(text);
   if ('problems' in doc) return doc;
-  const top = topSchema.safeParse(doc.document);
+  const top = policyDocumentSchema.safeParse(doc.document);
   const problems: PolicyProblem[] = [];
   if (!top.success) {
     problems.push(...zodProblems(top.error));

@@ -1,12 +1,15 @@
 /**
  * `npm run docs:cli`: writes the command reference (docs/cli/) from the commands' help and
- * settings tables, and removes pages of commands that no longer exist.
- * test/tooling/docs-cli.test.ts fails when the committed files differ from what this writes.
+ * settings tables, and removes pages of commands that no longer exist; and the rotation
+ * policy's JSON Schema (docs/rotation-policy.schema.json) from the schemas rotate validates
+ * policies with. test/tooling/docs-cli.test.ts and test/shared/rotate/policy-schema.test.ts fail
+ * when the committed files differ from what this writes.
  */
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { COMMANDS } from '../../jobs/commands.js';
 import { REFERENCE_DIR, referenceFiles } from '../../shared/config/reference.js';
+import { ROTATION_POLICY_SCHEMA_PATH, rotationPolicyJsonSchemaText } from '../../shared/rotate/policy-schema.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -18,4 +21,5 @@ for (const name of await readdir(join(ROOT, REFERENCE_DIR))) {
   if (name.endsWith('.md') && !wanted.has(path)) await rm(join(ROOT, path));
 }
 for (const f of files) await writeFile(join(ROOT, f.path), f.text);
-process.stdout.write(`wrote ${files.map((f) => f.path).join(', ')}\n`);
+await writeFile(join(ROOT, ROTATION_POLICY_SCHEMA_PATH), rotationPolicyJsonSchemaText());
+process.stdout.write(`wrote ${[...files.map((f) => f.path), ROTATION_POLICY_SCHEMA_PATH].join(', ')}\n`);

@@ -8,7 +8,8 @@ import { type Generator, type GeneratorContext, isValidDataKey, type SpecProblem
 export const TLS_KEY_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'ed25519'] as const;
 export type TlsKeyAlgorithm = (typeof TLS_KEY_ALGORITHMS)[number];
 
-const DNS_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
+/** Either case, spelled out rather than with the `i` flag, which the published JSON Schema's pattern could not carry. */
+const DNS_NAME = /^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/;
 const MIN_VALIDITY = 3_600_000;
 const MAX_VALIDITY = 3650 * 86_400_000;
 /** notBefore is backdated by this much so that clocks slightly behind ours accept the certificate. */

@@ -65,7 +65,8 @@ export interface PgBackendConfig {
 
 const dataKey = z.string().refine(isValidDataKey, 'is not a valid data key (letters, digits, "-", "_", ".")');
 
-const schema = z.strictObject({
+/** The `backend` fields of a policy naming postgresql (without `name`); `parsePgConfig` checks the rest. */
+export const pgConfigSchema = z.strictObject({
   strategy: z.enum(['single-user', 'alternating-users']).default('single-user'),
   host: z
     .string()
@@ -102,7 +103,7 @@ function setting<T>(raw: Record<string, unknown>, field: string, defaultKey: str
 }
 
 export function parsePgConfig(raw: Record<string, unknown>): ParsedBackendConfig<PgBackendConfig> | { problems: SpecProblem[] } {
-  const parsed = schema.safeParse(raw);
+  const parsed = pgConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const problems: SpecProblem[] = [];
     for (const issue of parsed.error.issues) {

@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
 import { adminHostProblem } from './admin-hosts.js';
-import { type PgBackendConfig, parsePgConfig } from './config.js';
+import { type PgBackendConfig, parsePgConfig, pgConfigSchema } from './config.js';
 import { describeTarget, isAuthFailure, type PgCredential, type PgTarget, pgErrorText, resolveTarget, withDatabase } from './connection.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
 import { quoteIdent, quoteLiteral, roleNameProblem } from './sql.js';
@@ -227,6 +227,7 @@ export function sslmodeAdvisories(config: PgBackendConfig, dataKeys: ReadonlySet
 export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
   name: 'postgresql',
   parseConfig: parsePgConfig,
+  configSchema: pgConfigSchema,
   references: (config) =>
     config.admin === undefined ? [] : [{ secret: config.admin.secretName, use: 'admin', path: ['adminSecretRef', 'name'] }],
   advisories: sslmodeAdvisories,
