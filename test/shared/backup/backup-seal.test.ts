@@ -155,7 +155,7 @@ describe('shared/backup/backup-seal', function () {
       recipients: [],
     };
     const judge = async (o: Record<string, unknown>, id = base.backupId) =>
-      judgeSealText(await signCleartext(JSON.stringify({ ...base, ...o }), b.keys.scheduled), CLUSTER, id, b.trust(NOW));
+      judgeSealText(await signCleartext(JSON.stringify({ ...base, ...o }), b.keys.scheduled, { now: NOW }), CLUSTER, id, b.trust(NOW));
 
     assert.equal((await judge({})).status, 'sealed');
     assert.match(reason(await judge({ cluster: 'staging' })), /names cluster staging, not prod/);
