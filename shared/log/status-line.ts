@@ -29,7 +29,9 @@ export class TerminalStatusLine implements StatusLine {
   ) {}
 
   show(text: string): void {
-    const width = Math.max(20, (this.columns() ?? 80) - 1);
+    // A pseudo-terminal without a size (script, some CI runners) reports 0 columns.
+    const columns = this.columns();
+    const width = columns !== undefined && columns >= 20 ? columns - 1 : 79;
     this.text = text.length > width ? `${text.slice(0, width - 1)}…` : text;
     this.out.write(`${ERASE_LINE}${this.text}`);
   }

@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { backupCommand } from '../../jobs/backup.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { backupKeyArgs, createDrillNamespace, drillArgs, readKeyArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
+import { commandRuns, requireDependency } from '../support/dependencies.js';
 import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+
+/** `arg` quoted for sh. */
+const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
 
 /** The progress records of phase `name`, in order. */
 function progressOf(r: RunResult, name: string): Array<Record<string, unknown>> {
@@ -100,5 +110,25 @@ describe('jobs: progress of backup, restore and verify-restore', function () {
     assert.match(tty.stderr, /\r\x1b\[Kbackup: 1 of about 150 \(0%\)/);
     assert.ok(tty.stderr.endsWith('\r\x1b[K'), 'the line is cleared when the run ends');
     assert.equal(tty.records.filter((x) => x.progress === 'backup').length, progressOf(plain, 'backup').length, 'the same log lines');
+  });
+
+  it('the CLI on a pseudo-terminal (script from util-linux) redraws the line; with stderr piped it writes JSON lines only', async function () {
+    requireDependency(this, 'script (util-linux)', commandRuns('script', ['--version']), 'apt-get install util-linux');
+    const argv = [process.execPath, '--import', 'tsx', 'jobs/cli.ts', 'backup', ...h.baseArgs(), ...backupKeyArgs(h), '--page-size', '50'];
+    const env = { PATH: process.env.PATH ?? '', HOME: h.dir, POD_NAME: 'test-pod', ...h.env };
+
+    // script runs the command on a new pseudo-terminal: stdout and stderr both reach its output.
+    const onTty = await run('script', ['-qec', argv.map(quote).join(' '), '/dev/null'], { cwd: ROOT, env, timeout: 120_000 });
+    const piped = await run(argv[0], argv.slice(1), { cwd: ROOT, env, timeout: 120_000 });
+
+    assert.match(onTty.stdout, /\r\x1b\[Kbackup: \d+ of about 150 \(\d+%\)/);
+    assert.match(onTty.stdout, /"progress":"backup"/, 'the JSON log lines are still written');
+    assert.doesNotMatch(piped.stderr, /\x1b\[/);
+    const lines = piped.stderr.trim().split('\n');
+    assert.ok(
+      lines.every((l) => JSON.parse(l)),
+      'every stderr line is JSON',
+    );
+    assert.ok(lines.some((l) => JSON.parse(l).progress === 'backup' && JSON.parse(l).ended === true));
   });
 });

@@ -141,4 +141,13 @@ describe('shared/log/status-line', () => {
     assert.deepEqual(logged, ['{"msg":"before"}\n', '{"msg":"during"}\n']);
     assert.deepEqual(out, ['\r\x1b[Kbackup: 10 of 20 (50%), 5/s,…', '\r\x1b[K', 'backup: 10 of 20 (50%), 5/s,…', '\r\x1b[K']);
   });
+
+  it('takes a terminal that reports no width (0 columns) as 80 wide', () => {
+    const out: string[] = [];
+    const line = new TerminalStatusLine({ write: (t) => out.push(t) }, () => 0);
+
+    line.show('backup: 1 of about 150 (0%), 20/s, about 7s left');
+
+    assert.deepEqual(out, ['\r\x1b[Kbackup: 1 of about 150 (0%), 20/s, about 7s left']);
+  });
 });
