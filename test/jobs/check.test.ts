@@ -138,3 +138,36 @@ describe('jobs/check', function () {
     assert.match(noCluster.stderr, /--cluster-name/);
   });
 });
+
+describe('jobs/check --for verify-restore', function () {
+  this.timeout(120_000);
+  let e: RbacE2E;
+  const objects = rbacObjectsFor('verify-restore');
+  before(async () => {
+    e = await RbacE2E.start('verify-restore');
+  });
+  after(async () => e?.stop());
+
+  it('asks for the drill permissions in --drill-namespace, and fails them in another namespace', async () => {
+    await e.reset(objects);
+
+    const right = await e.run(checkCommand, ['--for', 'verify-restore', ...e.args(), '--output', 'json']);
+    const wrong = await e.run(checkCommand, ['--for', 'verify-restore', ...e.args(), '--drill-namespace', 'elsewhere', '--output', 'json']);
+
+    assert.equal(right.code, 0, right.text);
+    const drill = (JSON.parse(right.stdout) as CheckReport).checks.filter((c) => c.subject.endsWith('(namespace secret-steward-drill)'));
+    assert.deepEqual(
+      drill.map((c) => [c.subject, c.verdict]),
+      [
+        ['create secrets (namespace secret-steward-drill)', 'ok'],
+        ['list secrets (namespace secret-steward-drill)', 'ok'],
+        ['deletecollection secrets (namespace secret-steward-drill)', 'ok'],
+      ],
+    );
+    assert.equal(wrong.code, 1, wrong.text);
+    assert.deepEqual(
+      (JSON.parse(wrong.stdout) as CheckReport).checks.filter((c) => c.verdict === 'failed').map((c) => c.subject),
+      ['create secrets (namespace elsewhere)', 'list secrets (namespace elsewhere)', 'deletecollection secrets (namespace elsewhere)'],
+    );
+  });
+});
