@@ -13,7 +13,7 @@ const FLOORS = [
   ['backup'],
   ['verify-restore', 'rotate'],
   ['restore', 'adopt'],
-  ['status'],
+  ['status', 'check'],
 ];
 
 const folderOf = (name) => `^shared/${name}/`;

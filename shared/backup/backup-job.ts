@@ -11,6 +11,7 @@ import { KubeSecretStore } from '../kube/secrets.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
+import { Progress } from '../runtime/progress.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { latestAuthenticated, readCatalogue } from './backup-catalog.js';
 import { BackupLayout } from './backup-layout.js';
@@ -105,6 +106,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
           clock: ctx.clock,
           shutdown: ctx.shutdown,
           inFlight: lock,
+          progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
         },
         {
           selection,

@@ -13,7 +13,7 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
-import { logSettings } from '../log/log-settings.js';
+import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { isValidClusterName } from './backup-layout.js';
@@ -144,6 +144,7 @@ export const backupSettings = {
   ...scopeSettings,
   ...lockSettings,
   ...logSettings,
+  ...progressSettings,
 } as const;
 
 export type BackupSettings = SettingsOf<typeof backupSettings>;

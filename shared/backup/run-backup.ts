@@ -6,6 +6,7 @@ import { InterruptedError, StewardError } from '../errors/index.js';
 import type { SecretStore } from '../kube/secrets.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { type PhaseTotal, Progress } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import { type ObjectStore, StorageError } from '../storage/index.js';
@@ -22,13 +23,16 @@ import { type BackupLayout, type Compression, isBackupId, newBackupId, segmentNa
 import { sealOf, writeSeal } from './backup-seal.js';
 import { secretDataDigest } from './secret-digest.js';
 import { exportSecret } from './secret-export.js';
-import { listSelectedSecrets, type SecretPage, type SecretSelection } from './secret-source.js';
+import { countSecretsAtMost, listSelectedSecrets, type SecretPage, type SecretSelection } from './secret-source.js';
 import { SegmentWriter } from './segment-writer.js';
 
 /** Everything a backup run needs, built once by the job entrypoint. */
 export interface BackupDeps {
-  /** Where the selected Secrets are listed from (unless {@link BackupOptions.source} is given). */
-  secrets: Pick<SecretStore, 'list'>;
+  /**
+   * Where the selected Secrets are listed from (unless {@link BackupOptions.source} is given);
+   * with `listMetadata`, they are counted first for progress ({@link countSecretsAtMost}).
+   */
+  secrets: Pick<SecretStore, 'list'> & Partial<Pick<SecretStore, 'listMetadata'>>;
   store: ObjectStore;
   layout: BackupLayout;
   recipients: readonly RecipientKey[];
@@ -39,6 +43,8 @@ export interface BackupDeps {
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
+  /** Progress lines while Secrets are listed and written. @default every 10 s, in the log only */
+  progress?: Progress;
   /**
    * Where the run notes which backup it is writing (the job's Lease, see `LeaseLock.record`):
    * set before the first upload, cleared once the backup is complete or cleaned up, so that a
@@ -60,6 +66,8 @@ export interface BackupOptions {
   kind?: BackupKind;
   /** Test seam: a different source of Secret pages (e.g. the live Secrets a restore will overwrite). */
   source?: AsyncIterable<SecretPage>;
+  /** How many Secrets `source` yields, for progress. */
+  sourceTotal?: number;
   /**
    * The newest authenticated backup of this kind and its sealed Secret count, for the shrink
    * guard (the caller reads the catalogue); none: no guard (a first backup, pre-restore backups).
@@ -209,31 +217,33 @@ class BackupRun {
    * fills. A list that restarted (410 Gone) discards what was written and starts over.
    */
   async listAndWriteSegments(): Promise<void> {
-    const { clock, shutdown } = this.deps;
-    const source = this.o.source ?? listSelectedSecrets(this.deps.secrets, this.o.selection, { pageSize: this.o.pageSize, log: this.log });
-    let lastProgress = this.started.getTime();
-    for await (const page of source) {
-      shutdown.checkpoint();
-      if (page.restarted) {
-        await this.discardAll('list restarted', false);
-        this.log.warn('discarded the partial backup; starting over from a fresh list');
-      }
-      if (this.listRv === '' || page.restarted) this.listRv = page.resourceVersion;
-      for (const s of page.items) await this.addSecret(s);
-      const now = clock.now().getTime();
-      if (now - lastProgress >= 10_000) {
-        lastProgress = now;
-        this.log.info(
-          {
-            items: this.secrets.length,
-            bytes: this.plaintextTotal + (this.current?.plaintextBytes ?? 0),
-            elapsedMs: now - this.started.getTime(),
-          },
-          'backup progress',
-        );
-      }
+    const { clock, shutdown, secrets } = this.deps;
+    const { o } = this;
+    let total: PhaseTotal | undefined = o.sourceTotal !== undefined ? { total: o.sourceTotal } : undefined;
+    if (o.source === undefined && secrets.listMetadata !== undefined) {
+      const atMost = await countSecretsAtMost({ listMetadata: secrets.listMetadata.bind(secrets) }, o.selection, this.log);
+      if (atMost !== undefined) total = { total: atMost, estimated: true };
     }
-    await this.closeSegment();
+    const source = o.source ?? listSelectedSecrets(secrets, o.selection, { pageSize: o.pageSize, log: this.log });
+    const progress = (this.deps.progress ?? new Progress({ log: this.log, clock })).phase('backup', total);
+    try {
+      for await (const page of source) {
+        shutdown.checkpoint();
+        if (page.restarted) {
+          await this.discardAll('list restarted', false);
+          this.log.warn('discarded the partial backup; starting over from a fresh list');
+          progress.restart();
+        }
+        if (this.listRv === '' || page.restarted) this.listRv = page.resourceVersion;
+        for (const s of page.items) {
+          await this.addSecret(s);
+          progress.add();
+        }
+      }
+      await this.closeSegment();
+    } finally {
+      progress.end();
+    }
     shutdown.checkpoint();
   }
 

@@ -46,6 +46,48 @@ export function selectionFieldSelector(sel: SecretSelection, allNamespaces: bool
 }
 
 /**
+ * At most how many Secrets the selection holds, by the API server's own count, for progress:
+ * one metadata-only list of ONE item per listed namespace (or one cluster-wide), whose
+ * `metadata.remainingItemCount` counts the rest. The server sends that count only for a list
+ * without a label or field selector, so Secrets of excluded types (and, cluster-wide, of
+ * excluded namespaces) are counted too: an upper bound. Undefined with a label selector, when
+ * the server sends no count, or when the count cannot be read (progress then shows counts only).
+ */
+export async function countSecretsAtMost(
+  secrets: Pick<SecretStore, 'listMetadata'>,
+  sel: SecretSelection,
+  log: Logger,
+): Promise<number | undefined> {
+  if (sel.selector) return undefined;
+  const targets: Array<string | undefined> = sel.namespaces.length > 0 ? [...sel.namespaces] : [undefined];
+  let total = 0;
+  for (const namespace of targets) {
+    const pages = secrets.listMetadata(namespace, { pageSize: 1 });
+    try {
+      const first = await pages.next();
+      if (first.done) continue;
+      if (first.value.remainingItemCount !== undefined) {
+        total += first.value.items.length + first.value.remainingItemCount;
+        continue;
+      }
+      // No count: either this was the last page, or the server does not count.
+      if (!(await pages.next()).done) return undefined;
+      total += first.value.items.length;
+    } catch (e) {
+      if (!isKubeError(e)) throw e;
+      log.debug(
+        { err: e, namespace: namespace ?? '(all)' },
+        'could not count the Secrets to back up; progress shows counts without a total',
+      );
+      return undefined;
+    } finally {
+      await pages.return(undefined);
+    }
+  }
+  return total;
+}
+
+/**
  * Lists the selected Secrets page by page (one cluster-wide list, or one list per selected
  * namespace), filtering out excluded types and namespaces. Pages adapt in size to keep about
  * {@link PAGE_TARGET_BYTES} of Secret data per page, so memory stays bounded on clusters with large Secrets.

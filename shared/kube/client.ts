@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   AppsV1Api,
+  AuthorizationV1Api,
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -76,6 +77,8 @@ export interface KubeClients {
   apps: AppsV1Api;
   batch: BatchV1Api;
   coordination: CoordinationV1Api;
+  /** SelfSubjectAccessReviews (`check`). */
+  authorization: AuthorizationV1Api;
   caller: KubeCaller;
 }
 
@@ -100,6 +103,7 @@ export function createKubeClients(
     apps: new AppsV1Api(configuration),
     batch: new BatchV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
+    authorization: new AuthorizationV1Api(configuration),
     caller: new KubeCaller(deps),
   };
 }

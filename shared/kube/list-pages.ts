@@ -19,6 +19,12 @@ export interface ListPage<T> {
    * must be discarded by the consumer.
    */
   restarted: boolean;
+  /**
+   * Items of the list after this page, when the API server says: it sends
+   * `metadata.remainingItemCount` on a page with a continue token of a list without label or
+   * field selector (with one, the count would include objects that do not match).
+   */
+  remainingItemCount?: number;
 }
 
 export interface ListPageRequest {
@@ -48,7 +54,9 @@ export interface ListPagesOptions<T> {
 export async function* listPages<T>(
   caller: KubeCaller,
   op: KubeOp,
-  fetchPage: (req: ListPageRequest) => Promise<{ items: T[]; metadata?: { _continue?: string; resourceVersion?: string } }>,
+  fetchPage: (
+    req: ListPageRequest,
+  ) => Promise<{ items: T[]; metadata?: { _continue?: string; resourceVersion?: string; remainingItemCount?: number } }>,
   options: ListPagesOptions<T> = {},
 ): AsyncGenerator<ListPage<T>> {
   const initial = options.pageSize ?? 250;
@@ -73,7 +81,13 @@ export async function* listPages<T>(
       throw e;
     }
     if (cont === undefined) snapshotRv = page.metadata?.resourceVersion ?? '';
-    yield { items: page.items, resourceVersion: snapshotRv, restarted };
+    const remaining = page.metadata?.remainingItemCount;
+    yield {
+      items: page.items,
+      resourceVersion: snapshotRv,
+      restarted,
+      ...(remaining !== undefined ? { remainingItemCount: remaining } : {}),
+    };
     restarted = false;
     cont = page.metadata?._continue || undefined;
     if (cont === undefined) return;

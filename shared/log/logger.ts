@@ -29,7 +29,7 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const r = options.redactor ?? defaultRedactor;
-  const sink = options.sink ?? pino.destination({ dest: 2, sync: true });
+  const sink = options.sink ?? stderrSink();
   const stream: DestinationStream = {
     write(line: string) {
       sink.write(r.sanitize(line));
@@ -49,6 +49,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     stream,
   );
+}
+
+/** Standard error, written synchronously so that nothing is lost at exit. */
+export function stderrSink(): LogSink {
+  return pino.destination({ dest: 2, sync: true });
 }
 
 /** A sink that keeps lines in memory; for tests and for the demo summary. */

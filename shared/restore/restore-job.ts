@@ -21,6 +21,7 @@ import { scopeOf } from '../kube/scope.js';
 import { redactor } from '../log/index.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
+import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
 import { RestoreSelection } from './restore-selection.js';
@@ -88,6 +89,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     log: ctx.log,
     clock: ctx.clock,
     shutdown: ctx.shutdown,
+    progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
   };
   const options = {
     backup: s.backup,

@@ -16,7 +16,7 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
-import { logSettings } from '../log/log-settings.js';
+import { logSettings, progressSettings } from '../log/log-settings.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
 import { parseLabelSelector } from './label-selector.js';
@@ -124,6 +124,7 @@ export const restoreSettings = {
   ...scopeSettings,
   ...lockSettings,
   ...logSettings,
+  ...progressSettings,
 } as const;
 
 export type RestoreSettings = SettingsOf<typeof restoreSettings>;

@@ -32,6 +32,7 @@ import { ConfigError, errorText, StewardError } from '../errors/index.js';
 import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { Progress } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { ObjectStore } from '../storage/index.js';
 import { openResolved, resolveBackup, type VerifiedBackup } from '../verify-restore/backup-reader.js';
@@ -70,6 +71,8 @@ export interface RestoreDeps {
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
+  /** Progress lines while the backup is verified and Secrets are written. @default every 10 s, in the log only */
+  progress?: Progress;
   /** Where the pre-restore backup notes itself while it is written (the restore's Lease; see `BackupDeps.inFlight`). */
   inFlight?: BackupDeps['inFlight'];
 }
@@ -143,6 +146,7 @@ class RestoreRun {
   private targetNamespaces: string[] = [];
   /** Target namespaces that do not exist (created first with --create-namespaces). */
   private missingNamespaces: string[] = [];
+  private readonly progress: Progress;
 
   constructor(
     private readonly deps: RestoreDeps,
@@ -151,6 +155,7 @@ class RestoreRun {
   ) {
     this.now = deps.clock.now();
     this.log = deps.log;
+    this.progress = deps.progress ?? new Progress({ log: deps.log, clock: deps.clock });
   }
 
   /**
@@ -187,17 +192,23 @@ class RestoreRun {
     const { o, report } = this;
     const seenNamespaces = new Set<string>();
     const outsideScope = new Set<string>();
-    for (let n = 1; n <= backup.segmentCount; n++) {
-      this.deps.shutdown.checkpoint();
-      for await (const item of backup.readSegment(n)) {
-        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-        const s = item.secret;
-        if (o.selection.outsideScope(s.metadata.namespace)) outsideScope.add(s.metadata.namespace);
-        if (!o.selection.selects(s)) continue;
-        seenNamespaces.add(s.metadata.namespace);
-        const p = this.planned(s, item.entry.dataSha256, n);
-        this.bySource.set(`${p.source.namespace}/${p.source.name}`, p);
+    const progress = this.progress.phase('restore: verify', backup.index.secrets.length);
+    try {
+      for (let n = 1; n <= backup.segmentCount; n++) {
+        this.deps.shutdown.checkpoint();
+        for await (const item of backup.readSegment(n)) {
+          if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
+          progress.add();
+          const s = item.secret;
+          if (o.selection.outsideScope(s.metadata.namespace)) outsideScope.add(s.metadata.namespace);
+          if (!o.selection.selects(s)) continue;
+          seenNamespaces.add(s.metadata.namespace);
+          const p = this.planned(s, item.entry.dataSha256, n);
+          this.bySource.set(`${p.source.namespace}/${p.source.name}`, p);
+        }
       }
+    } finally {
+      progress.end();
     }
     report.stage = 'verified';
     this.log.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: this.bySource.size }, 'backup verified');
@@ -274,16 +285,23 @@ class RestoreRun {
     }
     for (const p of report.items) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
     const toCreate = new Set(this.missingNamespaces);
-    const segments = [...new Set(report.items.filter((p) => WRITE_ACTIONS.has(p.action)).map((p) => p.segment))].sort((a, b) => a - b);
-    for (const n of segments) {
-      this.deps.shutdown.checkpoint();
-      for await (const item of backup.readSegment(n)) {
-        if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-        const p = this.bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
-        if (p === undefined || !WRITE_ACTIONS.has(p.action)) continue;
+    const writing = report.items.filter((p) => WRITE_ACTIONS.has(p.action));
+    const segments = [...new Set(writing.map((p) => p.segment))].sort((a, b) => a - b);
+    const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing.length);
+    try {
+      for (const n of segments) {
         this.deps.shutdown.checkpoint();
-        await writeOne(this.deps, o, report, p, item.secret, toCreate);
+        for await (const item of backup.readSegment(n)) {
+          if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
+          const p = this.bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
+          if (p === undefined || !WRITE_ACTIONS.has(p.action)) continue;
+          this.deps.shutdown.checkpoint();
+          await writeOne(this.deps, o, report, p, item.secret, toCreate);
+          progress.add();
+        }
       }
+    } finally {
+      progress.end();
     }
     report.stage = 'written';
   }
@@ -398,6 +416,7 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
       clock: deps.clock,
       shutdown: deps.shutdown,
       inFlight: deps.inFlight,
+      progress: deps.progress,
     },
     {
       selection: { namespaces, excludeNamespaces: [], excludeTypes: [...DEFAULT_EXCLUDED_TYPES] },
@@ -409,6 +428,7 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
       shrinkThreshold: 1,
       kind: 'pre-restore',
       source: source(),
+      sourceTotal: replacing.length,
     },
   );
   return result.backupId;

@@ -6,7 +6,7 @@ import { type ParsedArgs, parseSettings } from '../config/parse.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { ConfigError, errorText, exitCodeFor, StewardError } from '../errors/index.js';
-import { createLogger, type Logger, type LogSink, redactor } from '../log/index.js';
+import { createLogger, type Logger, type LogSink, redactor, type StatusLine, stderrSink, TerminalStatusLine } from '../log/index.js';
 import type { LogSettings } from '../log/log-settings.js';
 import { type Clock, systemClock } from './clock.js';
 import { Shutdown } from './shutdown.js';
@@ -20,6 +20,13 @@ export interface CommandIO {
   stderr: { write(text: string): unknown };
   /** Where JSON log lines go. @default stderr */
   logSink?: LogSink;
+  /**
+   * stderr is a terminal: long runs redraw a progress line on `stderr` (log lines still go to
+   * `logSink`, each on a clean line). @default false; {@link defaultIO}: `process.stderr.isTTY`
+   */
+  stderrIsTTY?: boolean;
+  /** The terminal's width, for the progress line. */
+  columns?: () => number | undefined;
   clock?: Clock;
   /** Install SIGTERM/SIGINT handlers. @default true */
   handleSignals?: boolean;
@@ -39,6 +46,8 @@ export interface CommandContext {
   identity: string;
   /** Unique id of this run, in every log line. */
   runId: string;
+  /** A line redrawn in place on stderr: only when stderr is a terminal (see `Progress`). */
+  statusLine?: StatusLine;
 }
 
 /**
@@ -81,7 +90,13 @@ export function defineCommand<S extends SettingsSpec>(cmd: Command<S>): Command<
 }
 
 export function defaultIO(): CommandIO {
-  return { env: process.env, stdout: process.stdout, stderr: process.stderr };
+  return {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stderrIsTTY: process.stderr.isTTY === true,
+    columns: () => process.stderr.columns,
+  };
 }
 
 /**
@@ -108,10 +123,21 @@ export async function runCommand<S extends SettingsSpec>(
   const runId = randomUUID().slice(0, 8);
   const identity = io.env.POD_NAME || io.env.HOSTNAME || hostname();
   const level = (parsed.settings as Partial<LogSettings>).logLevel ?? 'info';
-  const log = createLogger({ level, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
+  const statusLine = io.stderrIsTTY ? new TerminalStatusLine(io.stderr, io.columns) : undefined;
+  const sink = statusLine ? statusLine.around(io.logSink ?? stderrSink()) : io.logSink;
+  const log = createLogger({ level, sink, base: { job: cmd.help.name, run: runId } });
   const shutdown = io.shutdown ?? new Shutdown();
   const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
-  const ctx: CommandContext = { command: cmd.help.name, io, log, clock: io.clock ?? systemClock, shutdown, identity, runId };
+  const ctx: CommandContext = {
+    command: cmd.help.name,
+    io,
+    log,
+    clock: io.clock ?? systemClock,
+    shutdown,
+    identity,
+    runId,
+    ...(statusLine ? { statusLine } : {}),
+  };
   try {
     return await cmd.run(parsed.settings, ctx, parsed.positionals);
   } catch (e) {
@@ -124,6 +150,7 @@ export async function runCommand<S extends SettingsSpec>(
     else log.error({ err: e, exitCode: code }, 'unexpected failure');
     return code;
   } finally {
+    statusLine?.clear();
     removeHandlers();
   }
 }

@@ -29,6 +29,7 @@ import { errorText } from '../errors/index.js';
 import { isKubeError, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { Progress, type ProgressPhase } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -63,6 +64,8 @@ export interface DrillDeps {
   log: Logger;
   clock: Clock;
   shutdown: Shutdown;
+  /** Progress lines while the backup is verified and restored. @default every 10 s, in the log only */
+  progress?: Progress;
   drillId: string;
   /** Who ran the drill (pod name), for the report. */
   runner: string;
@@ -266,10 +269,15 @@ class Drill {
     const { restorability } = this;
     const restorer = this.restorer(b);
     const restoreEnabled = await restorability.time(() => this.prepareDrillNamespace(restorer));
+    const progress = (this.deps.progress ?? new Progress({ log: this.deps.log, clock: this.deps.clock })).phase(
+      'verify-restore',
+      b.index.secrets.length,
+    );
     try {
-      for (let n = 1; n <= b.segmentCount; n++) await this.verifySegment(b, n, restoreEnabled ? restorer : undefined);
+      for (let n = 1; n <= b.segmentCount; n++) await this.verifySegment(b, n, restoreEnabled ? restorer : undefined, progress);
       await restorability.time(() => restorer.finish());
     } finally {
+      progress.end();
       await restorability.time(() => restorer.cleanup());
       const limits = this.o.batch ?? DEFAULT_BATCH_LIMITS;
       restorability.details = {
@@ -510,7 +518,7 @@ class Drill {
    * Reads segment `n` and checks each of its Secrets; `restorer`, unless restorability is not
    * run. A segment that fails verification as a whole fails integrity for its Secrets only.
    */
-  private async verifySegment(b: VerifiedBackup, n: number, restorer: DrillRestorer | undefined): Promise<void> {
+  private async verifySegment(b: VerifiedBackup, n: number, restorer: DrillRestorer | undefined, progress: ProgressPhase): Promise<void> {
     this.deps.shutdown.checkpoint();
     const it = b.readSegment(n)[Symbol.asyncIterator]();
     try {
@@ -518,6 +526,7 @@ class Drill {
         const step = await this.integrity.time(() => it.next());
         if (step.done) break;
         await this.checkSecret(step.value, n, restorer);
+        progress.add();
       }
       this.counts.segmentsVerified++;
     } catch (e) {

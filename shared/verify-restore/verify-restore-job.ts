@@ -17,6 +17,7 @@ import {
 import { jobEventSubject } from '../kube/job-events.js';
 import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
+import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
@@ -100,6 +101,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
           log: ctx.log,
           clock: ctx.clock,
           shutdown: ctx.shutdown,
+          progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
           drillId,
           runner: ctx.identity,
         },

@@ -12,7 +12,7 @@ import {
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
-import { logSettings } from '../log/log-settings.js';
+import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
@@ -129,6 +129,7 @@ export const verifyRestoreSettings = {
   ...kubeSettings,
   ...lockSettings,
   ...logSettings,
+  ...progressSettings,
 } as const;
 
 export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;

@@ -54,6 +54,24 @@ describe('test/emulator/pagination', () => {
     assert.equal(res.body.items[0].kind, undefined);
   });
 
+  // A real API server counts the rest of a paginated list only when the list has no selector:
+  // k8s.io/apiserver storage.PrepareContinueToken (staging/src/k8s.io/apiserver/pkg/storage/continue.go)
+  // sets remainingItemCount only `if opts.Predicate.Empty()`, since etcd's count includes objects
+  // a label or field selector would drop. secret-steward's backup progress relies on both halves.
+  it('omits remainingItemCount when a label or field selector filters the list, and on the last page', async () => {
+    const labelled = await api(emu, 'GET', '/api/v1/namespaces/a/secrets?limit=2&labelSelector=app%21%3Dx');
+    const fielded = await api(emu, 'GET', '/api/v1/secrets?limit=2&fieldSelector=type%21%3Dkubernetes.io%2Ftls');
+    const last = await api(emu, 'GET', '/api/v1/namespaces/a/secrets?limit=5');
+
+    assert.equal(labelled.body.items.length, 2);
+    assert.ok(labelled.body.metadata.continue, 'the labelled list has more pages');
+    assert.equal(labelled.body.metadata.remainingItemCount, undefined);
+    assert.ok(fielded.body.metadata.continue, 'the field-selected list has more pages');
+    assert.equal(fielded.body.metadata.remainingItemCount, undefined);
+    assert.equal(last.body.metadata.continue, undefined);
+    assert.equal(last.body.metadata.remainingItemCount, undefined);
+  });
+
   it('serves later pages from a consistent snapshot although objects change meanwhile', async () => {
     const first = await api(emu, 'GET', '/api/v1/namespaces/a/secrets?limit=2');
     emu.delete('v1', 'Secret', 'a', 's3');

@@ -75,7 +75,7 @@ export interface Harness {
   run<S extends object>(
     cmd: Command<S & never> | Command<any>,
     args: string[],
-    opts?: { env?: Record<string, string>; clock?: Clock; shutdown?: Shutdown },
+    opts?: { env?: Record<string, string>; clock?: Clock; shutdown?: Shutdown; stderrIsTTY?: boolean },
   ): Promise<RunResult>;
   /** Common arguments: kubeconfig, store, cluster name, lock namespace. */
   baseArgs(prefix?: string): string[];
@@ -142,6 +142,7 @@ export async function startHarness(
         handleSignals: false,
         clock: o.clock,
         shutdown: o.shutdown,
+        stderrIsTTY: o.stderrIsTTY,
       });
       return { code, stdout: out.join(''), stderr: err.join(''), logs, records: logs.records() };
     },
