@@ -1,5 +1,5 @@
 /** What the monitoring tests share: the rendered component, and the metric names a query uses. */
-import { ALL_METRICS } from '../../shared/metrics/catalogue.js';
+import { ALL_METRICS, type MetricDefinition } from '../../shared/metrics/catalogue.js';
 import { type ManifestObject, renderManifests } from '../manifests/render.js';
 
 export const MONITORING_COMPONENT = 'manifests/components/monitoring';
@@ -32,4 +32,15 @@ export function metricNamesIn(expr: string): string[] {
 export function unknownMetrics(expr: string): string[] {
   const known = new Set(ALL_METRICS.map((m) => m.name));
   return metricNamesIn(expr).filter((n) => !known.has(n));
+}
+
+const labelsOf = (m: MetricDefinition) =>
+  Object.entries(m.labels)
+    .map(([k, v]) => (v === 'fingerprint' ? `\`${k}\` (OpenPGP fingerprint)` : `\`${k}\`: ${v.join(', ')}`))
+    .join('; ') || '-';
+
+/** The metrics table of docs/monitoring.md, generated from the catalogue. */
+export function metricsTable(): string {
+  const rows = ALL_METRICS.map((m) => `| \`${m.name}\` | ${labelsOf(m)} | ${m.pushedBy.join(', ')} | ${m.help} |`);
+  return ['| Metric | Labels | Pushed by | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
