@@ -152,7 +152,9 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       {
         store,
         layout,
-        trust,
+        // Judged now, not at the start of the run: the seal this run just wrote is signed after
+        // that, and a signature dated after `trust.now` does not verify (it was reported forged).
+        trust: { ...trust, now: ctx.clock.now() },
         log: ctx.log,
         clock: ctx.clock,
         cluster: { coordination: kube.coordination, caller: kube.caller, namespace: ns },

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { backupMetrics } from '../../../shared/backup/backup-job.js';
+import { ExitCode } from '../../../shared/errors/exit-codes.js';
 import type { MetricSample } from '../../../shared/metrics/catalogue.js';
+import { restoreMetrics } from '../../../shared/restore/restore-job.js';
+import { emptyRestoreReport } from '../../../shared/restore/run-restore.js';
 import type { DrillReport } from '../../../shared/verify-restore/drill-report.js';
 import { drillMetrics } from '../../../shared/verify-restore/verify-restore-job.js';
 
@@ -65,5 +68,35 @@ describe('shared/metrics: what each job pushes', () => {
     const m = byName(drillMetrics(report, NOW));
 
     assert.equal(m.secret_steward_unauthenticated_backups, undefined);
+  });
+
+  it('restore: Secrets by result; a restore that stopped with an error has no last success', () => {
+    const report = emptyRestoreReport({ dryRun: false, mode: 'overwrite' });
+    report.durationMs = 4000;
+    report.items = [
+      { action: 'create', outcome: 'done' },
+      { action: 'overwrite', outcome: 'done' },
+      { action: 'recreate', outcome: 'done' },
+      { action: 'unchanged', outcome: 'skipped' },
+      { action: 'skip', outcome: 'skipped' },
+      { action: 'overwrite', outcome: 'failed' },
+      { action: 'create', outcome: 'pending' },
+    ] as unknown as typeof report.items;
+
+    const failed = byName(restoreMetrics(report, undefined, NOW));
+    const ok = byName(restoreMetrics(report, ExitCode.Success, NOW));
+
+    assert.deepEqual(failed, {
+      secret_steward_restore_success: 0,
+      secret_steward_restore_last_run_timestamp_seconds: NOW.getTime() / 1000,
+      secret_steward_restore_duration_seconds: 4,
+      'secret_steward_restore_secrets{"result":"created"}': 1,
+      'secret_steward_restore_secrets{"result":"overwritten"}': 2,
+      'secret_steward_restore_secrets{"result":"unchanged"}': 1,
+      'secret_steward_restore_secrets{"result":"skipped"}': 1,
+      'secret_steward_restore_secrets{"result":"failed"}': 1,
+    });
+    assert.equal(ok.secret_steward_restore_success, 1);
+    assert.equal(ok.secret_steward_restore_last_success_timestamp_seconds, NOW.getTime() / 1000);
   });
 });
