@@ -8,6 +8,7 @@ import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { toolNamespace, withJobLock } from '../kube/job-lock.js';
 import { namespacesToList, type Scope, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
+import { epochSeconds, keyExpirySamples, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
@@ -88,6 +89,11 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const clusterUid = await readClusterUid(kube.core, kube.caller);
   const trust = await loadSealTrust(s, { now, own: { kind: 'scheduled', key: signing.key }, clusterUid });
 
+  const usedKeys = [
+    ...recipients.map((k) => ({ role: 'recipient' as const, fingerprint: k.fingerprint, expiresAt: k.expiresAt })),
+    { role: 'signing' as const, fingerprint: signing.key.fingerprint, expiresAt: signing.key.expiresAt },
+  ];
+
   return withJobLock('backup', s, kube, ctx, async (lock) => {
     await cleanUpAbandonedBackup(lock.inherited, store, layout, ctx.log);
     await finishAbandonedDeletion(lock.inherited, store, layout, ctx.log);
@@ -122,7 +128,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     } catch (e) {
       const message = errorText(e);
       await events.record({ subject, type: 'Warning', reason: 'BackupFailed', message: `backup failed: ${message}`, action: 'Backup' });
-      await pushBackupMetrics(s, ctx, undefined);
+      await pushBackupMetrics(s, ctx, { keys: usedKeys });
       throw e;
     }
     ctx.log.info(
@@ -142,14 +148,15 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       message: `backup ${result.backupId}: ${result.secrets} Secrets in ${result.segments} segments, ${formatBytes(result.storedBytes)} stored`,
       action: 'Backup',
     });
-    await pushBackupMetrics(s, ctx, result);
     const pruned = await maybePrune(
       s,
       ctx,
       {
         store,
         layout,
-        trust,
+        // Judged now, not at the start of the run: the seal this run just wrote is signed after
+        // that, and a signature dated after `trust.now` does not verify (it was reported forged).
+        trust: { ...trust, now: ctx.clock.now() },
         log: ctx.log,
         clock: ctx.clock,
         cluster: { coordination: kube.coordination, caller: kube.caller, namespace: ns },
@@ -159,6 +166,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       },
       result.backupId,
     );
+    await pushBackupMetrics(s, ctx, { result, retention: pruned.retention, keys: usedKeys });
     const warnings = store.warnings();
     printSummary(s.output, ctx, {
       ...result,
@@ -232,22 +240,30 @@ async function maybePrune(
   }
 }
 
-async function pushBackupMetrics(s: BackupSettings, ctx: CommandContext, r: BackupResult | undefined): Promise<void> {
-  if (!s.pushgateway) return;
-  const samples = [{ name: 'secret_steward_backup_success', help: '1 if the last backup run succeeded, else 0', value: r ? 1 : 0 }];
+/** What the backup run pushes: the backup's numbers when one was written, and the keys it used. */
+export function backupMetrics(
+  now: Date,
+  o: { result?: BackupResult; retention?: RetentionSummary; keys: Parameters<typeof keyExpirySamples>[0] },
+): MetricSample[] {
+  const m = METRICS.backup;
+  const r = o.result;
+  const samples = [sample(m.success, r ? 1 : 0), sample(m.lastRun, epochSeconds(now)), ...keyExpirySamples(o.keys)];
   if (r) {
     samples.push(
-      {
-        name: 'secret_steward_backup_last_success_timestamp_seconds',
-        help: 'Completion time of the last successful backup',
-        value: Math.floor(ctx.clock.now().getTime() / 1000),
-      },
-      { name: 'secret_steward_backup_duration_seconds', help: 'Duration of the last successful backup', value: r.durationMs / 1000 },
-      { name: 'secret_steward_backup_items', help: 'Secrets in the last successful backup', value: r.secrets },
-      { name: 'secret_steward_backup_bytes', help: 'Bytes stored by the last successful backup', value: r.storedBytes },
+      sample(m.lastSuccess, epochSeconds(now)),
+      sample(m.duration, r.durationMs / 1000),
+      sample(m.secrets, r.secrets),
+      sample(m.size, r.storedBytes),
     );
   }
-  await pushMetrics(s.pushgateway, 'secret-steward-backup', { cluster: s.clusterName }, samples, ctx.log);
+  // Only when retention listed the catalogue: without a policy the backup run does not look.
+  if (o.retention !== undefined) samples.push(sample(METRICS.unauthenticatedBackups, o.retention.unauthenticated));
+  return samples;
+}
+
+async function pushBackupMetrics(s: BackupSettings, ctx: CommandContext, o: Parameters<typeof backupMetrics>[1]): Promise<void> {
+  if (!s.pushgateway) return;
+  await pushMetrics(s.pushgateway, 'backup', s.clusterName, backupMetrics(ctx.clock.now(), o), ctx.log);
 }
 
 /**

@@ -1,6 +1,8 @@
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
 import { jobEventSubject } from '../kube/job-events.js';
+import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
+import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
 import { createObjectStore } from '../storage/index.js';
@@ -55,9 +57,48 @@ export async function runPruneJob(s: PruneSettings, ctx: CommandContext): Promis
 
 async function act(s: PruneSettings, ctx: CommandContext, deps: RetentionPassDeps): Promise<ExitCodeValue> {
   if (s.deleteUnauthenticated.length > 0) return deleteNamed(s, ctx, deps);
-  const r = await retentionPass(deps, s, { dryRun: s.dryRun, incompleteGraceMs: s.incompleteGrace });
+  const started = ctx.clock.now();
+  let r: PruneResult;
+  try {
+    r = await retentionPass(deps, s, { dryRun: s.dryRun, incompleteGraceMs: s.incompleteGrace });
+  } catch (e) {
+    await pushPruneMetrics(s, ctx, started, undefined);
+    throw e;
+  }
   print(s, ctx, r);
+  await pushPruneMetrics(s, ctx, started, r);
   return r.refused === undefined ? ExitCode.Success : ExitCode.Failed;
+}
+
+/**
+ * The retention pass's gauges: whether it applied the rules (not refused, not failed), when it
+ * last ran and succeeded, what it kept and deleted, and the unauthenticated backups it saw.
+ * `r` is undefined when the pass failed.
+ */
+export function pruneMetrics(r: PruneResult | undefined, started: Date, now: Date): MetricSample[] {
+  const m = METRICS.prune;
+  const ok = r !== undefined && r.refused === undefined;
+  const samples = [
+    sample(m.success, ok ? 1 : 0),
+    sample(m.lastRun, epochSeconds(now)),
+    sample(m.duration, (now.getTime() - started.getTime()) / 1000),
+  ];
+  if (ok) samples.push(sample(m.lastSuccess, epochSeconds(now)));
+  if (r === undefined) return samples;
+  const deleting = r.decisions.filter((d) => !d.keep).length;
+  samples.push(
+    sample(m.backups, r.decisions.length - deleting, { decision: 'kept' }),
+    sample(m.backups, r.deletedBackups, { decision: 'deleted' }),
+    sample(m.deletedBytes, r.deletedBytes),
+    sample(METRICS.unauthenticatedBackups, r.unauthenticated.filter((u) => !u.inProgress).length),
+  );
+  return samples;
+}
+
+/** Pushes after a real retention pass; a dry run changes nothing worth a metric. */
+async function pushPruneMetrics(s: PruneSettings, ctx: CommandContext, started: Date, r: PruneResult | undefined): Promise<void> {
+  if (s.pushgateway === undefined || s.dryRun) return;
+  await pushMetrics(s.pushgateway, 'prune', s.clusterName, pruneMetrics(r, started, ctx.clock.now()), ctx.log);
 }
 
 async function deleteNamed(s: PruneSettings, ctx: CommandContext, deps: RetentionPassDeps): Promise<ExitCodeValue> {

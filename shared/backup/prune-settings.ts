@@ -3,6 +3,7 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
+import { metricsSettings } from '../metrics/pushgateway.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { isBackupId } from './backup-layout.js';
 import { clusterSetting } from './backup-settings.js';
@@ -44,6 +45,7 @@ export const pruneSettings = {
     default: 'text',
     group: 'Output',
   }),
+  ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,
   ...logSettings,

@@ -19,6 +19,8 @@ import {
 import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import { scopeOf } from '../kube/scope.js';
 import { redactor } from '../log/index.js';
+import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
+import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
 import { Progress } from '../runtime/progress.js';
@@ -116,50 +118,87 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   const subject = jobEventSubject('restore', toolNamespace(s), ctx.io.env, true);
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
   await reportKeyWarnings(warnings, ctx, events, subject);
-  return withJobLock('restore', s, kube, ctx, async (lock) => {
-    await cleanUpAbandonedBackup(lock.inherited, deps.store, deps.layout, ctx.log);
-    // The pre-restore backup records the UID of the cluster whose Secrets it saves: this one.
-    const preRestore =
-      signing && s.mode === 'overwrite' ? { signingKey: signing.key, clusterUid: await readClusterUid(kube.core, kube.caller) } : undefined;
-    const reading = {
-      record: (id: string | undefined) =>
-        lock.record(id === undefined ? undefined : readingNote(id), READING_ANNOTATION).catch((e: unknown) => {
-          if (e instanceof InterruptedError) throw e;
-          ctx.log.warn({ err: e }, 'could not note on the Lease which backup the restore reads');
-        }),
-    };
-    try {
-      await runRestore({ ...deps, inFlight: lock, preRestore, reading }, options, report);
-    } catch (e) {
-      const message = errorText(e);
-      const stopped = e instanceof InterruptedError ? 'stopped' : 'failed';
+  let code: ExitCodeValue | undefined;
+  try {
+    code = await restoreUnderLock();
+    return code;
+  } finally {
+    if (s.pushgateway !== undefined)
+      await pushMetrics(s.pushgateway, 'restore', s.clusterName, restoreMetrics(report, code, ctx.clock.now()), ctx.log);
+  }
+
+  function restoreUnderLock(): Promise<ExitCodeValue> {
+    return withJobLock('restore', s, kube, ctx, async (lock) => {
+      await cleanUpAbandonedBackup(lock.inherited, deps.store, deps.layout, ctx.log);
+      // The pre-restore backup records the UID of the cluster whose Secrets it saves: this one.
+      const preRestore =
+        signing && s.mode === 'overwrite'
+          ? { signingKey: signing.key, clusterUid: await readClusterUid(kube.core, kube.caller) }
+          : undefined;
+      const reading = {
+        record: (id: string | undefined) =>
+          lock.record(id === undefined ? undefined : readingNote(id), READING_ANNOTATION).catch((e: unknown) => {
+            if (e instanceof InterruptedError) throw e;
+            ctx.log.warn({ err: e }, 'could not note on the Lease which backup the restore reads');
+          }),
+      };
+      try {
+        await runRestore({ ...deps, inFlight: lock, preRestore, reading }, options, report);
+      } catch (e) {
+        const message = errorText(e);
+        const stopped = e instanceof InterruptedError ? 'stopped' : 'failed';
+        await events.record({
+          subject,
+          type: 'Warning',
+          reason: 'RestoreFailed',
+          message: `restore from backup ${report.backupId ?? s.backup} ${stopped} (${report.counts.written} Secrets written): ${message}${undoHint(report)}`,
+          action: 'Restore',
+        });
+        print(s.output, ctx, report, message);
+        throw e;
+      }
+      // What the store was asked for on the pre-restore backup and did not confirm (--s3-sse, Object Lock).
+      report.warnings.push(...store.warnings());
+      const failed = incomplete(report);
       await events.record({
         subject,
-        type: 'Warning',
-        reason: 'RestoreFailed',
-        message: `restore from backup ${report.backupId ?? s.backup} ${stopped} (${report.counts.written} Secrets written): ${message}${undoHint(report)}`,
+        type: failed ? 'Warning' : 'Normal',
+        reason: failed ? 'RestoreFailed' : 'RestoreCompleted',
+        message: `restore from backup ${report.backupId}: ${summaryLine(report)}${undoHint(report)}`,
         action: 'Restore',
       });
-      print(s.output, ctx, report, message);
-      throw e;
-    }
-    // What the store was asked for on the pre-restore backup and did not confirm (--s3-sse, Object Lock).
-    report.warnings.push(...store.warnings());
-    const failed = incomplete(report);
-    await events.record({
-      subject,
-      type: failed ? 'Warning' : 'Normal',
-      reason: failed ? 'RestoreFailed' : 'RestoreCompleted',
-      message: `restore from backup ${report.backupId}: ${summaryLine(report)}${undoHint(report)}`,
-      action: 'Restore',
+      ctx.log.info(
+        { backupId: report.backupId, preRestoreBackupId: report.preRestoreBackupId, ...report.counts, durationMs: report.durationMs },
+        failed ? 'restore finished with failures' : 'restore complete',
+      );
+      print(s.output, ctx, report);
+      return failed ? ExitCode.Failed : ExitCode.Success;
     });
-    ctx.log.info(
-      { backupId: report.backupId, preRestoreBackupId: report.preRestoreBackupId, ...report.counts, durationMs: report.durationMs },
-      failed ? 'restore finished with failures' : 'restore complete',
-    );
-    print(s.output, ctx, report);
-    return failed ? ExitCode.Failed : ExitCode.Success;
-  });
+  }
+}
+
+/**
+ * The restore's gauges: success (exit 0), when it last ran and succeeded, its duration and the
+ * selected Secrets by result. `code` is undefined when the restore stopped with an error.
+ */
+export function restoreMetrics(r: RestoreReport, code: ExitCodeValue | undefined, now: Date): MetricSample[] {
+  const m = METRICS.restore;
+  const ok = code === ExitCode.Success;
+  const by = { created: 0, overwritten: 0, unchanged: 0, skipped: 0, failed: 0 };
+  for (const p of r.items) {
+    if (p.outcome === 'failed') by.failed++;
+    else if (p.action === 'unchanged') by.unchanged++;
+    else if (p.action === 'skip' || p.outcome === 'skipped') by.skipped++;
+    else if (p.outcome === 'done') by[p.action === 'create' ? 'created' : 'overwritten']++;
+  }
+  const samples = [
+    sample(m.success, ok ? 1 : 0),
+    sample(m.lastRun, epochSeconds(now)),
+    sample(m.duration, r.durationMs / 1000),
+    ...Object.entries(by).map(([result, n]) => sample(m.secrets, n, { result })),
+  ];
+  if (ok) samples.push(sample(m.lastSuccess, epochSeconds(now)));
+  return samples;
 }
 
 /** Selected Secrets of the backup that the API server would reject: never restorable as they are. */

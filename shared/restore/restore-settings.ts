@@ -17,6 +17,7 @@ import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings, progressSettings } from '../log/log-settings.js';
+import { metricsSettings } from '../metrics/pushgateway.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
 import { parseLabelSelector } from './label-selector.js';
@@ -120,6 +121,7 @@ export const restoreSettings = {
     default: 'text',
     group: 'Output',
   }),
+  ...metricsSettings,
   ...kubeSettings,
   ...scopeSettings,
   ...lockSettings,

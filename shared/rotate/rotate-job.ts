@@ -9,7 +9,8 @@ import { namespacesToList, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import { redactor } from '../log/index.js';
-import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
+import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
+import { pushMetrics } from '../metrics/pushgateway.js';
 import type { Clock } from '../runtime/clock.js';
 import type { CommandContext } from '../runtime/command.js';
 import { BackendRegistry, type RotationBackend } from './backend.js';
@@ -64,7 +65,9 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
   const report = s.dryRun ? await run() : await withJobLock('rotate', s, kube, ctx, run);
   ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   const code = exitCodeOf(report);
-  if (!s.dryRun && s.pushgateway !== undefined) await pushRotationMetrics(s.pushgateway, s.clusterName, report, code, ctx);
+  // validateRotateSettings requires --cluster-name with --pushgateway.
+  if (!s.dryRun && s.pushgateway !== undefined && s.clusterName !== undefined)
+    await pushMetrics(s.pushgateway, 'rotate', s.clusterName, rotationMetrics(report, code, ctx.clock.now()), ctx.log);
   return code;
 }
 
@@ -90,56 +93,21 @@ async function fingerprinterFor(file: string | undefined): Promise<Fingerprinter
   return Fingerprinter.withKey(key);
 }
 
-/** The run's numbers as gauges: counts per outcome, duration, and the last fully successful run. */
+/** The run's numbers as gauges: Secrets per result, duration, and when it last ran and last succeeded. */
 export function rotationMetrics(report: RotationReport, code: ExitCodeValue, now: Date): MetricSample[] {
   const c = countActions(report);
+  const m = METRICS.rotate;
   const samples: MetricSample[] = [
-    {
-      name: 'secret_steward_rotate_success',
-      help: '1 if the last rotation run exited 0, else 0',
-      value: code === ExitCode.Success ? 1 : 0,
-    },
-    { name: 'secret_steward_rotate_rotated', help: 'Secrets rotated by the last run', value: c.rotated },
-    {
-      name: 'secret_steward_rotate_failed',
-      help: 'Secrets whose rotation failed in the last run (invalid policies included)',
-      value: c.failed + c.invalid,
-    },
-    {
-      name: 'secret_steward_rotate_rolled_back',
-      help: 'Secrets rolled back by the last run (rollback failures included)',
-      value: c['rolled-back'] + c['rollback-failed'],
-    },
-    {
-      name: 'secret_steward_rotate_skipped',
-      help: 'Secrets with a policy skipped by the last run because another controller manages them',
-      value: c.skipped,
-    },
-    { name: 'secret_steward_rotate_deferred', help: 'Due Secrets deferred by --max-rotations in the last run', value: c.deferred },
-    { name: 'secret_steward_rotate_duration_seconds', help: 'Duration of the last rotation run', value: report.durationMs / 1000 },
+    sample(m.success, code === ExitCode.Success ? 1 : 0),
+    sample(m.lastRun, epochSeconds(now)),
+    sample(m.duration, report.durationMs / 1000),
+    sample(m.secrets, c.rotated, { result: 'rotated' }),
+    // Invalid policies count as failures; rollback failures as rollbacks.
+    sample(m.secrets, c.failed + c.invalid, { result: 'failed' }),
+    sample(m.secrets, c['rolled-back'] + c['rollback-failed'], { result: 'rolled_back' }),
+    sample(m.secrets, c.skipped, { result: 'skipped' }),
+    sample(m.secrets, c.deferred, { result: 'deferred' }),
   ];
-  if (code === ExitCode.Success) {
-    samples.push({
-      name: 'secret_steward_rotate_last_success_timestamp_seconds',
-      help: 'End of the last rotation run that exited 0',
-      value: Math.floor(now.getTime() / 1000),
-    });
-  }
+  if (code === ExitCode.Success) samples.push(sample(m.lastSuccess, epochSeconds(now)));
   return samples;
-}
-
-async function pushRotationMetrics(
-  url: string,
-  cluster: string | undefined,
-  report: RotationReport,
-  code: ExitCodeValue,
-  ctx: CommandContext,
-): Promise<void> {
-  await pushMetrics(
-    url,
-    'secret-steward-rotate',
-    cluster === undefined ? {} : { cluster },
-    rotationMetrics(report, code, ctx.clock.now()),
-    ctx.log,
-  );
 }

@@ -87,7 +87,8 @@ export const rotateSettings = {
     group: 'Output',
   }),
   clusterName: stringSetting({
-    description: 'Value of the "cluster" grouping label of pushed metrics (keeps clusters sharing a Pushgateway apart).',
+    description:
+      'Value of the "cluster" grouping label of pushed metrics (keeps clusters sharing a Pushgateway apart). Required with --pushgateway.',
     valueName: 'NAME',
     group: 'Metrics',
     pattern: /^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/,
@@ -106,6 +107,14 @@ export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (s.now !== undefined && !s.dryRun)
     problems.push(problemFor(rotateSettings, 'now', 'only with --dry-run (a real run always uses the clock)'));
+  if (s.pushgateway !== undefined && s.clusterName === undefined)
+    problems.push(
+      problemFor(
+        rotateSettings,
+        'clusterName',
+        `is required with ${settingLabel('pushgateway', rotateSettings.pushgateway)}: metrics pushed without a cluster label overwrite those of every other cluster sharing the Pushgateway`,
+      ),
+    );
   problems.push(...outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', rotateSettings.namespace)));
   return problems;
 }

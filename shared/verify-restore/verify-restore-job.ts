@@ -15,7 +15,8 @@ import {
   withJobLock,
 } from '../kube/index.js';
 import { jobEventSubject } from '../kube/job-events.js';
-import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
+import { epochSeconds, type KeyRole, keyExpirySamples, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
+import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
@@ -221,34 +222,37 @@ async function recordDrillEvents(
 
 async function pushDrillMetrics(s: VerifyRestoreSettings, ctx: CommandContext, r: DrillReport | undefined): Promise<void> {
   if (!s.pushgateway) return;
+  await pushMetrics(s.pushgateway, 'verify-restore', s.clusterName, drillMetrics(r, ctx.clock.now()), ctx.log);
+}
+
+/**
+ * The drill's gauges: pass or not, when it last ran and passed, Secrets verified and restored,
+ * the age of the backup drilled, unauthenticated objects (when the catalogue check ran) and the
+ * expiry of the keys it used. `r` is undefined when the drill could not produce a report.
+ */
+export function drillMetrics(r: DrillReport | undefined, now: Date): MetricSample[] {
+  const m = METRICS.drill;
   const passed = r?.result === 'pass';
-  const nowSeconds = Math.floor(ctx.clock.now().getTime() / 1000);
-  const samples: MetricSample[] = [
-    { name: 'secret_steward_drill_success', help: '1 if the last DR drill passed every check, else 0', value: passed ? 1 : 0 },
-    { name: 'secret_steward_drill_last_run_timestamp_seconds', help: 'When the last DR drill finished', value: nowSeconds },
-  ];
-  if (passed)
-    samples.push({
-      name: 'secret_steward_drill_last_success_timestamp_seconds',
-      help: 'When the last DR drill that passed every check finished',
-      value: nowSeconds,
-    });
-  if (r) {
-    samples.push(
-      { name: 'secret_steward_drill_secrets_verified', help: 'Secrets verified by the last DR drill', value: r.counts.secretsVerified },
-      {
-        name: 'secret_steward_drill_secrets_restored',
-        help: 'Secrets restored byte-identical into the drill namespace by the last DR drill',
-        value: r.counts.secretsRestored,
-      },
-      { name: 'secret_steward_drill_duration_seconds', help: 'Duration of the last DR drill', value: r.durationMs / 1000 },
-    );
-    if (r.backup)
-      samples.push({
-        name: 'secret_steward_drill_backup_age_seconds',
-        help: 'Age of the backup the last DR drill verified, when the drill ran',
-        value: r.backup.ageSeconds,
-      });
-  }
-  await pushMetrics(s.pushgateway, 'secret-steward-verify-restore', { cluster: s.clusterName }, samples, ctx.log);
+  const samples: MetricSample[] = [sample(m.success, passed ? 1 : 0), sample(m.lastRun, epochSeconds(now))];
+  if (passed) samples.push(sample(m.lastSuccess, epochSeconds(now)));
+  if (r === undefined) return samples;
+  samples.push(
+    sample(m.secrets, r.counts.secretsVerified, { result: 'verified' }),
+    sample(m.secrets, r.counts.secretsRestored, { result: 'restored' }),
+    sample(m.duration, r.durationMs / 1000),
+  );
+  if (r.backup) samples.push(sample(m.backupAge, r.backup.ageSeconds));
+  const catalogue = r.checks.find((c) => c.name === 'catalogue');
+  if (catalogue !== undefined && (catalogue.status === 'pass' || catalogue.status === 'fail'))
+    samples.push(sample(METRICS.unauthenticatedBackups, catalogue.findingsTotal));
+  const keys = r.checks.find((c) => c.name === 'key-health')?.details as
+    | {
+        decryptionKeys?: Array<{ fingerprint: string; expiresAt?: string }>;
+        trustedSigners?: Array<{ fingerprint: string; expiresAt?: string }>;
+      }
+    | undefined;
+  const used = (role: KeyRole, list: Array<{ fingerprint: string; expiresAt?: string }> | undefined) =>
+    (list ?? []).map((k) => ({ role, fingerprint: k.fingerprint, ...(k.expiresAt ? { expiresAt: new Date(k.expiresAt) } : {}) }));
+  samples.push(...keyExpirySamples([...used('decryption', keys?.decryptionKeys), ...used('trusted_signer', keys?.trustedSigners)]));
+  return samples;
 }

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { backupCommand } from '../../jobs/backup.js';
+import { pruneCommand } from '../../jobs/prune.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { OWNER_REFERENCES_ANNOTATION } from '../../shared/backup/secret-export.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import { readBackup } from '../support/backup-reader.js';
+import { requireDependency } from '../support/dependencies.js';
 import { type Harness, startHarness, writeTestKeyPair } from '../support/job-harness.js';
+import { hasPushgateway, PUSHGATEWAY_INSTALL, startPushgateway } from '../support/pushgateway.js';
 import { seedCommonSecrets } from '../support/seed-secrets.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -193,6 +196,65 @@ describe('jobs/backup', function () {
     const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; type?: string }>;
     assert.ok(events.some((e) => e.reason === 'KeyExpiringSoon' && e.type === 'Warning'));
     assert.ok(events.some((e) => e.reason === 'BackupCompleted'));
+  });
+
+  it('pushes its metrics, and prune its own, to a real Pushgateway under the cluster', async function () {
+    requireDependency(this, 'prometheus-pushgateway', hasPushgateway(), PUSHGATEWAY_INSTALL);
+    const gw = await startPushgateway();
+    try {
+      seedCommonSecrets(h, ['a']);
+      const soon = await writeTestKeyPair(h.dir, 'soon', { expiresInSeconds: 5 * 86_400 });
+      const backupArgs = [
+        ...h.baseArgs(),
+        ...h.signingArgs(),
+        '--recipient-key',
+        soon.publicKey,
+        '--pushgateway',
+        gw.url,
+        '--keep-last',
+        '5',
+      ];
+
+      const first = await h.run(backupCommand, backupArgs);
+      const second = await h.run(backupCommand, backupArgs);
+      const pruned = await h.run(pruneCommand, [
+        ...h.baseArgs(),
+        '--trusted-signer-key',
+        h.signer.publicKey,
+        '--keep-last',
+        '1',
+        '--pushgateway',
+        gw.url,
+      ]);
+
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(second.code, 0, second.stderr);
+      // Its own retention pass, after the backup, must believe the seal it just wrote.
+      assert.doesNotMatch(first.stdout + second.stdout, /not authenticated/);
+      assert.equal(pruned.code, 0, pruned.stderr);
+      const text = await gw.metrics();
+      const value = (name: string, labels = '') =>
+        Number(new RegExp(`^${name}\\{cluster="test-cluster",${labels}[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+      assert.equal(value('secret_steward_backup_success'), 1);
+      assert.ok(value('secret_steward_backup_last_run_timestamp_seconds') > 1_700_000_000);
+      assert.equal(
+        value('secret_steward_backup_last_success_timestamp_seconds'),
+        value('secret_steward_backup_last_run_timestamp_seconds'),
+      );
+      assert.ok(value('secret_steward_backup_secrets') > 0);
+      assert.ok(value('secret_steward_backup_size_bytes') > 0);
+      const expiry = value('secret_steward_key_expiry_timestamp_seconds', `fingerprint="${soon.fingerprint}",[^}]*role="recipient"`);
+      assert.ok(Math.abs(expiry - (Date.now() / 1000 + 5 * 86_400)) < 3600, `recipient key expiry ${expiry}`);
+      assert.doesNotMatch(text, /role="signing"/, "the harness's signing key never expires: no sample");
+      assert.equal(value('secret_steward_unauthenticated_backups', 'instance="",job="secret-steward-backup"'), 0);
+      assert.equal(value('secret_steward_prune_success'), 1);
+      assert.equal(value('secret_steward_prune_backups', 'decision="deleted"'), 1);
+      assert.equal(value('secret_steward_prune_backups', 'decision="kept"'), 1);
+      assert.ok(value('secret_steward_prune_deleted_bytes') > 0);
+      assert.equal(value('secret_steward_unauthenticated_backups', 'instance="",job="secret-steward-prune"'), 0);
+    } finally {
+      await gw.stop();
+    }
   });
 
   it('records the layout: segments, an index and a seal under <cluster>/backups/<id>/, with nothing sensitive in the clear', async () => {

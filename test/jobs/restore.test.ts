@@ -6,7 +6,9 @@ import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { createObjectStore } from '../../shared/storage/index.js';
 import { backupKeyArgs, preRestoreKeyArgs, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
+import { requireDependency } from '../support/dependencies.js';
 import { type Harness, startHarness } from '../support/job-harness.js';
+import { hasPushgateway, PUSHGATEWAY_INSTALL, startPushgateway } from '../support/pushgateway.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -146,6 +148,36 @@ describe('jobs/restore', function () {
     );
     assert.equal(Buffer.from(secret(h, 'payments', 'opaque')!.data!.password, 'base64').toString(), 'changed-live');
     assert.match(r.stdout, /create +payments\/opaque +payments-copy\/opaque +done/);
+  });
+
+  it('pushes its metrics to a real Pushgateway: Secrets by result, success and when it ran', async function () {
+    requireDependency(this, 'prometheus-pushgateway', hasPushgateway(), PUSHGATEWAY_INSTALL);
+    const gw = await startPushgateway();
+    try {
+      const expected = await seedDrillSecrets(h, ['payments']);
+      await backup();
+      h.emulator.delete('v1', 'Secret', 'payments', 'opaque');
+
+      const r = await h.run(restoreCommand, [...restoreArgs(), '--namespace', 'payments', '--pushgateway', gw.url]);
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const text = await gw.metrics();
+      const value = (name: string, labels = '') =>
+        Number(
+          new RegExp(`^${name}\\{cluster="test-cluster",instance="",job="secret-steward-restore"${labels}\\} (\\S+)$`, 'm').exec(text)?.[1],
+        );
+      assert.equal(value('secret_steward_restore_success'), 1);
+      assert.equal(value('secret_steward_restore_secrets', ',result="created"'), 1);
+      assert.equal(value('secret_steward_restore_secrets', ',result="unchanged"'), expected.size - 1);
+      assert.equal(value('secret_steward_restore_secrets', ',result="failed"'), 0);
+      assert.ok(value('secret_steward_restore_last_success_timestamp_seconds') > 1_700_000_000);
+      assert.equal(
+        value('secret_steward_restore_last_run_timestamp_seconds'),
+        value('secret_steward_restore_last_success_timestamp_seconds'),
+      );
+    } finally {
+      await gw.stop();
+    }
   });
 
   it('create-missing vs overwrite vs dry-run, and an overwrite undone from its pre-restore backup', async () => {

@@ -616,6 +616,16 @@ describe('jobs/rotate', function () {
       assert.match(r.stderr, /--now .*only with --dry-run/);
     });
 
+    it('refuses --pushgateway without --cluster-name, naming both, before touching the cluster', async () => {
+      const from = c.requests().length;
+
+      const r = await c.run(['--pushgateway', 'http://127.0.0.1:1']);
+
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--cluster-name \/ SECRET_STEWARD_CLUSTER_NAME: is required with --pushgateway \/ SECRET_STEWARD_PUSHGATEWAY/);
+      assert.equal(c.requests(from).length, 0);
+    });
+
     it('limits the run to --namespace and --selector, and defers beyond --max-rotations', async () => {
       for (const ns of ['a', 'b']) {
         for (const name of ['s1', 's2', 's3']) {
@@ -1080,9 +1090,13 @@ describe('jobs/rotate', function () {
 
         assert.equal(r.code, 0);
         const text = await gw.metrics();
-        assert.match(text, /secret_steward_rotate_rotated\{.*cluster="test-cluster".*job="secret-steward-rotate".*\} 1/);
-        assert.match(text, /secret_steward_rotate_skipped\{.*\} 1/);
-        assert.match(text, /secret_steward_rotate_rolled_back\{.*\} 0/);
+        assert.match(
+          text,
+          /secret_steward_rotate_secrets\{cluster="test-cluster",instance="",job="secret-steward-rotate",result="rotated"\} 1/,
+        );
+        assert.match(text, /secret_steward_rotate_secrets\{[^}]*result="skipped"\} 1/);
+        assert.match(text, /secret_steward_rotate_secrets\{[^}]*result="rolled_back"\} 0/);
+        assert.match(text, /secret_steward_rotate_last_run_timestamp_seconds\{.*\} \d/);
         assert.match(text, /secret_steward_rotate_duration_seconds\{.*\} \d/);
         assert.match(text, /secret_steward_rotate_last_success_timestamp_seconds\{.*\} \d/);
       } finally {

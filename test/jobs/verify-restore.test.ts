@@ -328,11 +328,13 @@ describe('jobs/verify-restore', function () {
 
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.equal(bad.code, 1);
-      const value = (text: string, name: string) =>
-        Number(new RegExp(`^${name}\\{[^}]*cluster="test-cluster"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+      const value = (text: string, name: string, label = '') =>
+        Number(new RegExp(`^${name}\\{[^}]*cluster="test-cluster"[^}]*${label}[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
       assert.equal(value(afterOk, 'secret_steward_drill_success'), 1);
-      assert.equal(value(afterOk, 'secret_steward_drill_secrets_verified'), 8);
-      assert.equal(value(afterOk, 'secret_steward_drill_secrets_restored'), 8);
+      assert.equal(value(afterOk, 'secret_steward_drill_secrets', 'result="verified"'), 8);
+      assert.equal(value(afterOk, 'secret_steward_drill_secrets', 'result="restored"'), 8);
+      assert.equal(value(afterOk, 'secret_steward_unauthenticated_backups'), 0);
+      assert.ok(value(afterOk, 'secret_steward_drill_last_run_timestamp_seconds') > 1_700_000_000);
       assert.ok(value(afterOk, 'secret_steward_drill_backup_age_seconds') >= 0);
       const lastSuccess = value(afterOk, 'secret_steward_drill_last_success_timestamp_seconds');
       assert.ok(lastSuccess > 1_700_000_000);

@@ -20,6 +20,7 @@ const EXPECTED_DIRS = [
   'manifests/overlays/dr-site-verify-only',
   'manifests/overlays/minio',
   'manifests/overlays/minio/restore',
+  'manifests/overlays/monitoring',
   'manifests/overlays/namespaced',
   'manifests/overlays/namespaced/namespaces/payments',
   'manifests/overlays/namespaced/namespaces/web',
@@ -109,6 +110,15 @@ describe('manifests: kubectl kustomize', () => {
     ]);
     const config = overlay.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'secret-steward-verify-restore') as any;
     assert.equal(config.data.SECRET_STEWARD_COMPARE_LIVE, 'true');
+  });
+
+  it('monitoring: adds only the PrometheusRule and the Grafana dashboard ConfigMap to the base', async () => {
+    const base = (await renderManifests('manifests/base')).map(describeObject);
+    const overlay = await renderManifests('manifests/overlays/monitoring');
+
+    const added = overlay.map(describeObject).filter((id) => !base.includes(id));
+    assert.deepEqual(added.sort(), ['ConfigMap secret-steward/secret-steward-dashboard', 'PrometheusRule secret-steward/secret-steward']);
+    assert.equal(overlay.length, base.length + 2);
   });
 
   it('aws-irsa: ServiceAccounts of the jobs that use S3 carry a role, rotate none', async () => {

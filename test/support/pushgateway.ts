@@ -20,7 +20,11 @@ export const PUSHGATEWAY_INSTALL = 'apt-get install prometheus-pushgateway';
 export async function startPushgateway(binary = 'prometheus-pushgateway'): Promise<PushgatewayHandle> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(binary, [`--web.listen-address=127.0.0.1:${port}`, '--log.level=error'], { stdio: 'ignore' });
+  // Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every test's
+  // gateway would start with what earlier runs (anyone's on this machine) pushed.
+  const child: ChildProcess = spawn(binary, [`--web.listen-address=127.0.0.1:${port}`, '--log.level=error', '--persistence.file='], {
+    stdio: 'ignore',
+  });
   let exited = false;
   child.once('exit', () => (exited = true));
   child.once('error', () => (exited = true)); // ENOENT: not installed

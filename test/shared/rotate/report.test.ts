@@ -49,15 +49,22 @@ describe('shared/rotate/report', () => {
       { action: 'skipped' },
     ]);
 
-    const m = Object.fromEntries(rotationMetrics(r, exitCodeOf(r), new Date('2026-03-01T03:00:02Z')).map((s) => [s.name, s.value]));
+    const m = Object.fromEntries(
+      rotationMetrics(r, exitCodeOf(r), new Date('2026-03-01T03:00:02Z')).map((s) => [
+        `${s.metric.name}${s.labels?.result ? `{${s.labels.result}}` : ''}`,
+        s.value,
+      ]),
+    );
 
     assert.deepEqual(countActions(r).rotated, 1);
-    assert.equal(m.secret_steward_rotate_rotated, 1);
-    assert.equal(m.secret_steward_rotate_rolled_back, 2);
-    assert.equal(m.secret_steward_rotate_failed, 1);
-    assert.equal(m.secret_steward_rotate_skipped, 1);
+    assert.equal(m['secret_steward_rotate_secrets{rotated}'], 1);
+    assert.equal(m['secret_steward_rotate_secrets{rolled_back}'], 2);
+    assert.equal(m['secret_steward_rotate_secrets{failed}'], 1);
+    assert.equal(m['secret_steward_rotate_secrets{skipped}'], 1);
+    assert.equal(m['secret_steward_rotate_secrets{deferred}'], 0);
     assert.equal(m.secret_steward_rotate_success, 0);
     assert.equal(m.secret_steward_rotate_duration_seconds, 1.5);
+    assert.equal(m.secret_steward_rotate_last_run_timestamp_seconds, Date.parse('2026-03-01T03:00:02Z') / 1000);
     assert.equal(m.secret_steward_rotate_last_success_timestamp_seconds, undefined, 'only after a fully successful run');
   });
 });
