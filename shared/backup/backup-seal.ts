@@ -171,7 +171,10 @@ export async function judgeSeal(store: ObjectStore, layout: BackupLayout, id: st
 /** {@link judgeSeal} on a seal already read. */
 export async function judgeSealText(armored: string, cluster: string, id: string, trust: SealTrust): Promise<SealVerdict> {
   const everyone = [...trust.signers.scheduled, ...trust.signers['pre-restore']];
-  const { text, check } = await verifyCleartext(armored, everyone, { now: trust.now });
+  const skew = trust.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+  // A seal signed after the reader's clock was read (a backup finishing while a drill, prune or
+  // status runs) or by a clock slightly ahead verifies; beyond the skew its signature does not.
+  const { text, check } = await verifyCleartext(armored, everyone, { now: new Date(trust.now.getTime() + skew) });
   if (check.status !== 'valid' || text === undefined) {
     const by = check.signerFingerprint ?? check.signerKeyId;
     const why =
@@ -211,7 +214,6 @@ export async function judgeSealText(armored: string, cluster: string, id: string
       reason: `it was sealed by the cluster whose kube-system UID is ${parsed.clusterUid}, not this one (${trust.clusterUid})`,
     };
   }
-  const skew = trust.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
   if (Date.parse(parsed.createdAt) > trust.now.getTime() + skew) {
     return { status: 'future', seal: parsed, signer, reason: `it is sealed as created at ${parsed.createdAt}, in the future` };
   }

@@ -139,6 +139,16 @@ describe('shared/backup/backup-seal', function () {
     assert.equal((await verdict(near)).status, 'sealed');
   });
 
+  it('a seal signed after the reader read its clock verifies within the clock skew; beyond it, forged', async () => {
+    // A backup finishing while a drill, prune or status runs is signed after their clock was read.
+    const during = await b.backup('2026-12-07T11:58:00Z', { signedAt: new Date('2026-12-07T12:03:00Z') });
+    const beyond = await b.backup('2026-12-07T11:59:00Z', { signedAt: new Date('2026-12-07T12:11:00Z') });
+
+    assert.equal((await verdict(during)).status, 'sealed');
+    assert.equal((await verdict(beyond)).status, 'forged');
+    assert.match(reason(await verdict(beyond)), /signature does not verify/);
+  });
+
   it('judges the signed text: a seal naming another cluster name, or a time its id does not carry, is forged', async () => {
     const base = {
       format: 'secret-steward.io/backup-seal/v1',

@@ -20,11 +20,16 @@ describe('shared/backup/drill-evidence', function () {
   afterEach(async () => b.stop());
 
   /** A drill report at `key`, signed by `by` (the drill signer by default). */
-  async function report(name: string, body: Record<string, unknown>, by = keys.stranger.signing): Promise<string> {
+  async function report(
+    name: string,
+    body: Record<string, unknown>,
+    by = keys.stranger.signing,
+    signedAt = new Date('2026-12-07T04:01:00Z'),
+  ): Promise<string> {
     const key = `prod/reports/${name}`;
     const bytes = Buffer.from(JSON.stringify({ cluster: 'prod', backup: { id: ID }, finishedAt: '2026-12-07T04:01:00.000Z', ...body }));
     await b.put(key, bytes);
-    await b.put(`${key}.asc`, await signDetached(bytes, by, { now: new Date('2026-12-07T04:01:00Z') }));
+    await b.put(`${key}.asc`, await signDetached(bytes, by, { now: signedAt }));
     return key;
   }
 
@@ -45,6 +50,17 @@ describe('shared/backup/drill-evidence', function () {
       report: `prod/reports/20261207T040000Z_${ID}_pass.json`,
       verified: true,
     });
+  });
+
+  it('believes a report signed after the reader read its clock, within the clock skew only', async () => {
+    // A drill finishing while status or list-backups runs signs its report after their clock was read.
+    await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass' }, keys.stranger.signing, new Date('2026-12-07T12:04:00Z'));
+    await report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass' }, keys.stranger.signing, new Date('2026-12-07T12:11:00Z'));
+
+    const byName = new Map((await verify()).map((e) => [e.report.split('/').pop(), e]));
+
+    assert.equal(byName.get(`20261207T040000Z_${ID}_pass.json`)?.verified, true);
+    assert.equal(byName.get(`20261207T050000Z_${ID}_pass.json`)?.verified, false);
   });
 
   const forged: { name: string; make: () => Promise<unknown>; why: RegExp }[] = [
