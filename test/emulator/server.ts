@@ -72,6 +72,11 @@ export interface EmulatorOptions {
   rolloutDelayMs?: number;
   /** Lifetime of list continue tokens; older ones get 410 Expired. @default 300000 (5 min) */
   continueTtlMs?: number;
+  /**
+   * How long a deleted namespace stays Terminating (creates in it: 403) before the namespace
+   * controller removes its content and then the namespace. @default 0 (at once, within the DELETE)
+   */
+  namespaceDeletionDelayMs?: number;
   /** Clock for timestamps and token expiry. @default () => new Date() */
   now?: () => Date;
   /** Largest accepted request body; bigger ones get 413. @default 3145728 (3 MiB) */
@@ -126,6 +131,7 @@ export class KubeEmulator {
   private readonly decisions: RbacDecisionRecord[] = [];
   private readonly now: () => Date;
   private continueTtlMs: number;
+  private namespaceDeletionDelay: number;
 
   private constructor(
     private readonly server: Server,
@@ -136,7 +142,12 @@ export class KubeEmulator {
     this.url = `http://${address.address}:${address.port}`;
     this.now = now;
     this.continueTtlMs = opts.continueTtlMs;
-    this.registry = new Registry({ now, continueTtlMs: () => this.continueTtlMs });
+    this.namespaceDeletionDelay = opts.namespaceDeletionDelayMs;
+    this.registry = new Registry({
+      now,
+      continueTtlMs: () => this.continueTtlMs,
+      namespaceDeletionDelayMs: () => this.namespaceDeletionDelay,
+    });
     this.authz = new RbacAuthorizer(this.registry);
     const stored = (plural: string) => () =>
       this.registry.list(findByPlural('admissionregistration.k8s.io', 'v1', plural) as ResourceType).items.map((v) => v.obj);
@@ -166,6 +177,7 @@ export class KubeEmulator {
         anonymousIsAdmin: options.anonymousIsAdmin ?? true,
         rolloutDelayMs: options.rolloutDelayMs ?? 50,
         continueTtlMs: options.continueTtlMs ?? 5 * 60 * 1000,
+        namespaceDeletionDelayMs: options.namespaceDeletionDelayMs ?? 0,
         maxRequestBodyBytes: options.maxRequestBodyBytes ?? 3 * 1024 * 1024,
       },
       options.now ?? (() => new Date()),
@@ -181,6 +193,7 @@ export class KubeEmulator {
   /** Stops the server: ends watches, closes every connection, stops controller timers. */
   async stop(): Promise<void> {
     this.workloads.stop();
+    this.registry.stop();
     this.watches.closeAll();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -195,6 +208,15 @@ export class KubeEmulator {
 
   set continueTokenTtlMs(ms: number) {
     this.continueTtlMs = ms;
+  }
+
+  /** How long a deleted namespace stays Terminating; may be changed at runtime (applies to later deletes). */
+  get namespaceDeletionDelayMs(): number {
+    return this.namespaceDeletionDelay;
+  }
+
+  set namespaceDeletionDelayMs(ms: number) {
+    this.namespaceDeletionDelay = ms;
   }
 
   // ---------------------------------------------------------------- identities
