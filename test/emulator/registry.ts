@@ -54,6 +54,12 @@ export interface WriteOptions {
   subresource?: string;
   /** Who asks, for admission policies; undefined for the emulator's own and direct (admin) writes. */
   user?: UserInfo;
+  /**
+   * Called when a PUT turns into a create (AllowCreateOnUpdate), after validation and before
+   * admission: authorizes the verb `create` as well (throws 403), as UpdateResource's
+   * withAuthorization does (k8s.io/apiserver/pkg/endpoints/handlers/update.go).
+   */
+  authorizeCreate?: () => void;
 }
 
 /** Body of a DELETE (meta/v1 DeleteOptions), the parts honoured. */
@@ -266,6 +272,7 @@ export class Registry {
     const prepared = this.admit(rt, obj, undefined);
     // As kube-apiserver's generic Store.Create: strategy validation, then the validating
     // admission chain, then storage, which is where an existing name is refused (409).
+    opts.authorizeCreate?.();
     this.runAdmission(rt, 'CREATE', prepared, undefined, opts);
     if (meta.name && this.entry(rt, meta.namespace, meta.name)) throw alreadyExists(groupResource(rt), meta.name);
     if (opts.dryRun) return viewOf(rt, prepared);

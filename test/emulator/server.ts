@@ -555,6 +555,31 @@ export class KubeEmulator {
     throw forbidden({ group: info.apiGroup, resource: info.resource }, info.nameFromSelector ? undefined : info.name || undefined, reason);
   }
 
+  /**
+   * A PUT that creates needs `create` too: UpdateResource wraps the create validation in
+   * withAuthorization (k8s.io/apiserver/pkg/endpoints/handlers/update.go), which asks the
+   * authorizer with verb create and, when denied, answers 403 with the authorizer's reason (RBAC
+   * gives none: the message ends with "is forbidden: ").
+   */
+  private authorizeCreateOnUpdate(ctx: RequestContext): void {
+    const { info, user } = ctx;
+    if (!this.opts.rbac || user.groups.includes('system:masters')) return;
+    const attrs: RequestAttributes = {
+      user,
+      verb: 'create',
+      resourceRequest: true,
+      apiGroup: info.apiGroup,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+      path: info.path,
+    };
+    const decision = this.authz.authorize(attrs);
+    this.decisions.push({ ...decision, time: ctx.entry.time, user: user.username, groups: user.groups, ...pickRequest(attrs) });
+    if (!decision.allowed) throw forbidden({ group: info.apiGroup, resource: info.resource }, info.name, decision.reason);
+  }
+
   private async route(ctx: RequestContext, method: string): Promise<void> {
     const { info, url, res } = ctx;
     if (!info.resourceRequest) return this.routeNonResource(ctx, method);
@@ -580,7 +605,13 @@ export class KubeEmulator {
       }
       case 'PUT': {
         const body = await this.decodeObject(ctx, rt);
-        return this.respondObject(ctx, rt, 200, this.registry.update(rt, namespace, name, body, { dryRun, subresource, user: ctx.user }));
+        let created = false;
+        const authorizeCreate = () => {
+          created = true;
+          this.authorizeCreateOnUpdate(ctx);
+        };
+        const view = this.registry.update(rt, namespace, name, body, { dryRun, subresource, user: ctx.user, authorizeCreate });
+        return this.respondObject(ctx, rt, created ? 201 : 200, view);
       }
       case 'PATCH': {
         const [patchType, patch] = await this.decodePatch(ctx);
@@ -944,4 +975,9 @@ function parseYamlDocuments(text: string): KubeObject[] {
       return doc.toJS() as unknown;
     })
     .filter((d): d is KubeObject => isObject(d));
+}
+
+function pickRequest(attrs: RequestAttributes) {
+  const { verb, apiGroup, resource, subresource, namespace, name, path } = attrs;
+  return { verb, apiGroup, resource, subresource, namespace, name, path };
 }
