@@ -13,6 +13,7 @@ import { applyDefaults, defaultJobSelector } from './defaults.js';
 import { alreadyExists, badRequest, conflict, expired, forbidden, internalError, invalid, KubeApiError, notFound } from './errors.js';
 import { eventCoreToV1, eventV1ToCore } from './events.js';
 import { applyJsonPatch, PatchError } from './json-patch.js';
+import { trackWrite } from './managed-fields.js';
 import { applyMergePatch } from './merge-patch.js';
 import { CONTINUE_EXPIRED_MESSAGE, ContinueTokens } from './pagination.js';
 import type { ResourceType } from './resources.js';
@@ -60,6 +61,8 @@ export interface WriteOptions {
    * withAuthorization does (k8s.io/apiserver/pkg/endpoints/handlers/update.go).
    */
   authorizeCreate?: () => void;
+  /** The field manager of the write (see managed-fields.ts); `emulator` when not given. */
+  manager?: string;
 }
 
 /** Body of a DELETE (meta/v1 DeleteOptions), the parts honoured. */
@@ -269,7 +272,9 @@ export class Registry {
     if (meta.resourceVersion) throw internalError('resourceVersion should not be set on objects to be created');
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
     if (rt.namespaced && meta.namespace) this.checkNamespaceAcceptsCreate(rt, meta.namespace, meta.name);
+    const incomingManagedFields = meta.managedFields;
     const prepared = this.admit(rt, obj, undefined);
+    this.trackManagedFields(rt, undefined, prepared, incomingManagedFields, opts);
     // As kube-apiserver's generic Store.Create: strategy validation, then the validating
     // admission chain, then storage, which is where an existing name is refused (409).
     opts.authorizeCreate?.();
@@ -368,6 +373,7 @@ export class Registry {
     }
     const prepared = this.admit(rt, next, old, opts.subresource === 'status');
     prepared.metadata.resourceVersion = old.metadata.resourceVersion;
+    this.trackManagedFields(rt, old, prepared, opts.subresource === 'status' ? undefined : meta.managedFields, opts);
     this.runAdmission(rt, 'UPDATE', prepared, old, opts);
     if (deepEqual(prepared, old)) return this.view(rt, existing); // no-op: keeps its resourceVersion, like etcd
     if (opts.dryRun) return viewOf(rt, prepared);
@@ -402,6 +408,27 @@ export class Registry {
   deleteCollection(rt: ResourceType, namespace: string | undefined, options: ListOptions & WriteOptions): ObjectView[] {
     const { items } = this.list(rt, { namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector });
     return items.map((item) => this.delete(rt, namespace, item.obj.metadata.name, { dryRun: options.dryRun, user: options.user }).view);
+  }
+
+  /** Sets `metadata.managedFields` of `next` for this write (managed-fields.ts). */
+  private trackManagedFields(
+    rt: ResourceType,
+    old: StoredKubeObject | undefined,
+    next: StoredKubeObject,
+    incoming: unknown,
+    opts: WriteOptions,
+  ): void {
+    const tracked = trackWrite({
+      old,
+      next,
+      incoming,
+      manager: opts.manager ?? 'emulator',
+      apiVersion: rt.apiVersion,
+      subresource: opts.subresource ?? '',
+      time: rfc3339(this.opts.now()),
+    });
+    if (tracked) next.metadata.managedFields = tracked;
+    else delete next.metadata.managedFields;
   }
 
   /** Hands one write to {@link validateAdmission}, objects in the resource's shape with kind and apiVersion. */

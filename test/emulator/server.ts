@@ -6,6 +6,7 @@
  * Request pipeline: classify (RequestInfo) -> log -> authenticate -> fault
  * injection -> 401 -> impersonation (403) -> RBAC (403) -> route -> registry.
  */
+
 import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
@@ -31,6 +32,7 @@ import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-
 import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
 import { kubeconfigYaml } from './kubeconfig.js';
+import { managerOf } from './managed-fields.js';
 import type { OutputForm } from './negotiation.js';
 import { checkOutputForm, negotiateOutput, partialObjectMetadataJson } from './negotiation.js';
 import { openApiDocumentJson, openApiIndex } from './openapi.js';
@@ -610,7 +612,13 @@ export class KubeEmulator {
           created = true;
           this.authorizeCreateOnUpdate(ctx);
         };
-        const view = this.registry.update(rt, namespace, name, body, { dryRun, subresource, user: ctx.user, authorizeCreate });
+        const view = this.registry.update(rt, namespace, name, body, {
+          dryRun,
+          subresource,
+          user: ctx.user,
+          authorizeCreate,
+          manager: manager(ctx),
+        });
         return this.respondObject(ctx, rt, created ? 201 : 200, view);
       }
       case 'PATCH': {
@@ -619,7 +627,7 @@ export class KubeEmulator {
           ctx,
           rt,
           200,
-          this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource, user: ctx.user }),
+          this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource, user: ctx.user, manager: manager(ctx) }),
         );
       }
       case 'DELETE': {
@@ -671,7 +679,12 @@ export class KubeEmulator {
       }
       case 'POST': {
         const body = await this.decodeObject(ctx, rt);
-        return this.respondObject(ctx, rt, 201, this.registry.create(rt, namespace, body, { dryRun, user: ctx.user }));
+        return this.respondObject(
+          ctx,
+          rt,
+          201,
+          this.registry.create(rt, namespace, body, { dryRun, user: ctx.user, manager: manager(ctx) }),
+        );
       }
       case 'DELETE': {
         if (!rt.verbs.includes('deletecollection')) throw methodNotAllowed();
@@ -980,4 +993,9 @@ function parseYamlDocuments(text: string): KubeObject[] {
 function pickRequest(attrs: RequestAttributes) {
   const { verb, apiGroup, resource, subresource, namespace, name, path } = attrs;
   return { verb, apiGroup, resource, subresource, namespace, name, path };
+}
+
+/** The field manager of a write: `fieldManager`, else the User-Agent's first part (managed-fields.ts). */
+function manager(ctx: RequestContext): string {
+  return managerOf(ctx.url.searchParams.get('fieldManager'), ctx.req.headers['user-agent']);
 }
