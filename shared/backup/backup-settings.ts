@@ -12,6 +12,7 @@ import {
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { labelSelectorSetting } from '../kube/label-selector.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
@@ -54,7 +55,7 @@ export const backupSettings = {
     repeatable: true,
     group: SELECT,
   }),
-  selector: stringSetting({
+  selector: labelSelectorSetting({
     short: 'l',
     description: 'Label selector, e.g. app=payments,tier!=cache.',
     valueName: 'SELECTOR',

@@ -22,7 +22,7 @@ export async function readClusterUid(core: CoreV1Api, caller: KubeCaller): Promi
       const detail = '(its UID binds backups to this cluster)';
       throw new KubeError(
         { ...e.op, detail },
-        { status: e.status, reason: e.reason, retryAfterMs: e.retryAfterMs, fields: e.fields, cause: e },
+        { status: e.status, reason: e.reason, retryAfterMs: e.retryAfterMs, fields: e.fields, causes: e.causes, cause: e },
       );
     }
     throw e;

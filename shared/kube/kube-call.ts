@@ -86,27 +86,32 @@ export function toKubeError(op: KubeOp, e: unknown, now: Date): unknown {
       reason: status.reason ?? defaultReason(e.code),
       retryAfterMs: parseRetryAfter(headers['retry-after'], now),
       fields: status.fields,
+      causes: status.causes,
     });
   }
   const code = networkCode(e);
   return code === undefined ? e : new KubeError(op, { status: 0, reason: code });
 }
 
-function statusFromBody(body: unknown): { reason?: string; fields: string[] } {
+function statusFromBody(body: unknown): { reason?: string; fields: string[]; causes: string[] } {
   let parsed: unknown = body;
   if (typeof body === 'string') {
     try {
       parsed = JSON.parse(body);
     } catch {
-      return { fields: [] };
+      return { fields: [], causes: [] };
     }
   }
-  if (parsed === null || typeof parsed !== 'object') return { fields: [] };
-  const s = parsed as { reason?: unknown; details?: { causes?: Array<{ field?: unknown }> } };
-  const fields = (s.details?.causes ?? [])
-    .map((c) => (typeof c.field === 'string' ? c.field : undefined))
-    .filter((f): f is string => f !== undefined);
-  return { reason: typeof s.reason === 'string' && s.reason !== '' ? s.reason : undefined, fields: [...new Set(fields)] };
+  if (parsed === null || typeof parsed !== 'object') return { fields: [], causes: [] };
+  const s = parsed as { reason?: unknown; details?: { causes?: Array<{ field?: unknown; reason?: unknown }> } };
+  const strings = (key: 'field' | 'reason') => [
+    ...new Set((s.details?.causes ?? []).map((c) => c?.[key]).filter((v): v is string => typeof v === 'string' && v !== '')),
+  ];
+  return {
+    reason: typeof s.reason === 'string' && s.reason !== '' ? s.reason : undefined,
+    fields: strings('field'),
+    causes: strings('reason'),
+  };
 }
 
 function defaultReason(code: number): string {

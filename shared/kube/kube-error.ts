@@ -42,11 +42,26 @@ export class KubeError extends StewardError {
   readonly outcomeUnknown: boolean;
   readonly retryAfterMs?: number;
   readonly fields: readonly string[];
+  /** The types of the Status's `details.causes` (e.g. `NamespaceTerminating`, `FieldValueInvalid`). */
+  readonly causes: readonly string[];
 
-  constructor(op: KubeOp, init: { status: number; reason: string; retryAfterMs?: number; fields?: readonly string[]; cause?: unknown }) {
+  constructor(
+    op: KubeOp,
+    init: {
+      status: number;
+      reason: string;
+      retryAfterMs?: number;
+      fields?: readonly string[];
+      causes?: readonly string[];
+      cause?: unknown;
+    },
+  ) {
     const transient = init.status === 0 || init.status === 429 || init.status >= 500;
     const statusText = init.status === 0 ? init.reason : `${init.status} ${init.reason}`;
-    const hint = HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : '');
+    const terminating = init.status === 403 && (init.causes ?? []).includes(NAMESPACE_TERMINATING);
+    const hint = terminating
+      ? ` (namespace ${op.namespace ?? '?'} is being deleted (Terminating): nothing can be created in it until it is gone)`
+      : (HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : ''));
     const fields = init.fields?.length ? ` (fields: ${init.fields.join(', ')})` : '';
     super(
       `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: ${statusText}${hint}${fields}`,
@@ -59,6 +74,7 @@ export class KubeError extends StewardError {
     this.outcomeUnknown = transient && init.status !== 429 && !['get', 'list', 'watch'].includes(op.verb);
     this.retryAfterMs = init.retryAfterMs;
     this.fields = init.fields ?? [];
+    this.causes = init.causes ?? [];
   }
 
   get notFound(): boolean {
@@ -76,10 +92,20 @@ export class KubeError extends StewardError {
   get forbidden(): boolean {
     return this.status === 403;
   }
+  /**
+   * A create refused because its namespace is being deleted (NamespaceLifecycle's 403 with the
+   * NamespaceTerminating cause): not an RBAC problem, and nothing is created there until it is gone.
+   */
+  get namespaceTerminating(): boolean {
+    return this.status === 403 && this.causes.includes(NAMESPACE_TERMINATING);
+  }
   get invalid(): boolean {
     return this.status === 422;
   }
 }
+
+/** StatusCause type of NamespaceLifecycle's 403 on a create in a namespace being deleted (core/v1 NamespaceTerminatingCause). */
+const NAMESPACE_TERMINATING = 'NamespaceTerminating';
 
 const HINTS: Record<string, string> = {
   Conflict: ' (resourceVersion stale: the object changed since it was read)',

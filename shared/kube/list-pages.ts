@@ -147,12 +147,23 @@ export function toMetadataPage(list: ListResponse): { items: MetadataOnly[]; met
   };
 }
 
-/** Rough bytes of an object's metadata (for adapting page sizes): labels, annotations, and a fixed part. */
+/**
+ * Rough bytes of an object's metadata (for adapting page sizes): labels, annotations,
+ * managedFields and a fixed part. managedFields come with every object a real API server
+ * returns, metadata-only lists included, and often outweigh the rest of the metadata (one entry
+ * per writer, each naming every field it set).
+ */
 export function sizeOfMetadata(o: MetadataOnly): number {
-  let n = 300;
+  let n = 300 + sizeOfManagedFields(o.metadata);
   for (const [k, v] of Object.entries(o.metadata.annotations ?? {})) n += k.length + v.length;
   for (const [k, v] of Object.entries(o.metadata.labels ?? {})) n += k.length + v.length;
   return n;
+}
+
+/** Bytes of `metadata.managedFields` as JSON (0 when absent). */
+export function sizeOfManagedFields(metadata: { managedFields?: unknown[] } | undefined): number {
+  const entries = metadata?.managedFields;
+  return entries && entries.length > 0 ? JSON.stringify(entries).length : 0;
 }
 
 /**

@@ -2,9 +2,17 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeCaller } from './kube-call.js';
 import { DRY_RUN_DETAIL, isKubeError } from './kube-error.js';
 
-/** The Namespace operations jobs need (only restore's --create-namespaces so far). */
+/**
+ * Where a namespace is in its life: `Active` takes new objects; `Terminating` (deleted, its
+ * content being removed by the namespace controller) refuses every create with 403 until it is
+ * gone; `missing` does not exist.
+ */
+export type NamespacePhase = 'Active' | 'Terminating' | 'missing';
+
+/** The Namespace operations jobs need (only restore's target check and --create-namespaces so far). */
 export interface NamespaceStore {
-  exists(name: string): Promise<boolean>;
+  /** The namespace's phase, as the API server reports it (`status.phase`; a deletionTimestamp counts as Terminating). */
+  phase(name: string): Promise<NamespacePhase>;
   /**
    * Creates a Namespace; one that exists already is fine. Not retried after a 5xx or a lost
    * connection (the KubeError says `outcomeUnknown`). With `dryRun`, sent with `dryRun=All`.
@@ -19,12 +27,12 @@ export class KubeNamespaceStore implements NamespaceStore {
     private readonly caller: KubeCaller,
   ) {}
 
-  async exists(name: string): Promise<boolean> {
+  async phase(name: string): Promise<NamespacePhase> {
     try {
-      await this.caller.call({ verb: 'get', kind: 'Namespace', name }, () => this.core.readNamespace({ name }));
-      return true;
+      const ns = await this.caller.call({ verb: 'get', kind: 'Namespace', name }, () => this.core.readNamespace({ name }));
+      return ns.status?.phase === 'Terminating' || ns.metadata?.deletionTimestamp ? 'Terminating' : 'Active';
     } catch (e) {
-      if (isKubeError(e, (k) => k.notFound)) return false;
+      if (isKubeError(e, (k) => k.notFound)) return 'missing';
       throw e;
     }
   }

@@ -2,7 +2,7 @@ import { type CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type 
 import type { Logger } from '../log/index.js';
 import type { KubeCaller } from './kube-call.js';
 import { DRY_RUN_DETAIL, KubeError, type KubeOp } from './kube-error.js';
-import { type ListPage, listMetadataPages, listPages, type MetadataOnly } from './list-pages.js';
+import { type ListPage, listMetadataPages, listPages, type MetadataOnly, sizeOfManagedFields } from './list-pages.js';
 import { sendDiscardingAnswer } from './raw-request.js';
 
 /**
@@ -109,7 +109,7 @@ export interface SecretStore {
 
 /** Rough bytes of a Secret, for adapting list page sizes. */
 function sizeOfSecret(s: V1Secret): number {
-  let n = 512;
+  let n = 512 + sizeOfManagedFields(s.metadata);
   for (const v of Object.values(s.data ?? {})) n += v.length;
   for (const v of Object.values(s.metadata?.annotations ?? {})) n += v.length;
   return n;

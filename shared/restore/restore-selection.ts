@@ -1,5 +1,5 @@
 import type { ExportedSecret } from '../backup/secret-export.js';
-import { matchesSelector, parseLabelSelector, type Requirement } from './label-selector.js';
+import { matchesSelector, parseLabelSelector, type Requirement } from '../kube/label-selector.js';
 import type { NamespaceMapping } from './restore-settings.js';
 
 /**

@@ -14,13 +14,13 @@ import {
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { labelSelectorSetting } from '../kube/label-selector.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
-import { parseLabelSelector } from './label-selector.js';
 
 const SELECT = 'Selection';
 const MODE = 'Mode';
@@ -51,20 +51,12 @@ export const restoreSettings = {
     repeatable: true,
     group: SELECT,
   }),
-  selector: customSetting({
+  selector: labelSelectorSetting({
     short: 'l',
     description:
       'Restore only Secrets whose labels AT BACKUP TIME match this label selector, e.g. app=payments,tier!=cache or env in (prod,staging).',
     valueName: 'SELECTOR',
     group: SELECT,
-    parse: (raw: string) => {
-      try {
-        parseLabelSelector(raw);
-      } catch (e) {
-        throw new ValueError(`a label selector such as app=web,tier!=cache (${(e as Error).message})`);
-      }
-      return raw;
-    },
   }),
   mapNamespace: customSetting({
     description:

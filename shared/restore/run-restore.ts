@@ -5,8 +5,8 @@
  *    signature and identity, every segment's size and SHA-256, decryption, every Secret against
  *    its recorded hash). Any failure stops the restore before anything is written. The plan
  *    keeps only small facts per selected Secret (names, hashes), never the Secrets themselves.
- * 2. Plan: target namespaces must exist (or --create-namespaces); the live Secrets are read and
- *    each selected Secret gets an action (see `decideAction`).
+ * 2. Plan: target namespaces must exist (or --create-namespaces) and not be Terminating; the live
+ *    Secrets are read and each selected Secret gets an action (see `decideAction`).
  * 3. Save: with --mode overwrite, the live Secrets about to be overwritten or recreated are
  *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
  *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
@@ -47,7 +47,7 @@ const MIB = 1024 * 1024;
 /** Up to this many Secrets in a namespace are read one by one; more, and the namespace is listed. */
 const GET_EACH_LIMIT = 20;
 
-/** The restore was refused before anything was written (nothing selected, unknown names). Exit 1. */
+/** The restore was refused before anything was written (nothing selected, unknown names, a target namespace Terminating). Exit 1. */
 export class RestoreRefusedError extends StewardError {}
 
 export interface RestoreDeps {
@@ -118,7 +118,8 @@ export function emptyRestoreReport(o: Pick<RestoreOptions, 'dryRun' | 'mode'>): 
 /**
  * Runs a restore, filling `report` as it goes (so that an interrupted or failed restore still
  * reports what it did). Throws {@link BackupVerificationError} (nothing written),
- * {@link RestoreRefusedError}, ConfigError (missing namespaces), or what stopped it.
+ * {@link RestoreRefusedError} (also: a target namespace is Terminating), ConfigError (missing
+ * namespaces), or what stopped it.
  */
 export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: RestoreReport): Promise<RestoreReport> {
   const t0 = performance.now();
@@ -227,15 +228,28 @@ class RestoreRun {
   }
 
   /**
-   * 2. Plan: the target namespaces must exist (or --create-namespaces); the live Secrets that
-   * could be written are read, and each selected Secret gets its action.
+   * 2. Plan: the target namespaces must exist (or --create-namespaces) and not be Terminating; the
+   * live Secrets that could be written are read, and each selected Secret gets its action.
    */
   async planAgainstLive(): Promise<void> {
     const { o, report } = this;
     const policy = { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES };
     const candidates = report.items.filter((p) => decideAction(p, undefined, policy).action !== 'skip');
     this.targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
-    for (const ns of this.targetNamespaces) if (!(await this.deps.namespaces.exists(ns))) this.missingNamespaces.push(ns);
+    const terminating: string[] = [];
+    for (const ns of this.targetNamespaces) {
+      const phase = await this.deps.namespaces.phase(ns);
+      if (phase === 'missing') this.missingNamespaces.push(ns);
+      else if (phase === 'Terminating') terminating.push(ns);
+    }
+    if (terminating.length > 0) {
+      const one = terminating.length === 1;
+      throw new RestoreRefusedError(
+        `target namespace${one ? '' : 's'} ${terminating.join(', ')} ${one ? 'is' : 'are'} being deleted (Terminating): the API server refuses ` +
+          `every create in ${one ? 'it' : 'them'} until the deletion is done. Restore again once ${one ? 'it is' : 'they are'} gone ` +
+          `(--create-namespaces recreates ${one ? 'it' : 'them'}), or into another namespace with --map-namespace ${terminating[0]}=TO. Nothing was written`,
+      );
+    }
     const missing = this.missingNamespaces;
     if (missing.length > 0 && !o.createNamespaces) {
       throw ConfigError.single(

@@ -13,6 +13,7 @@ import {
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
+import { labelSelectorSetting } from '../kube/label-selector.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
@@ -31,7 +32,7 @@ export const rotateSettings = {
     pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
     expected: 'a namespace name',
   }),
-  selector: stringSetting({
+  selector: labelSelectorSetting({
     short: 'l',
     description: 'Consider only Secrets matching this label selector, e.g. team=payments,tier!=dev.',
     valueName: 'SELECTOR',

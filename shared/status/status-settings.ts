@@ -13,6 +13,7 @@ import {
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings } from '../kube/kube-settings.js';
+import { labelSelectorSetting } from '../kube/label-selector.js';
 import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
@@ -54,7 +55,7 @@ export const statusSettings = {
     pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
     expected: 'a namespace name',
   }),
-  selector: stringSetting({
+  selector: labelSelectorSetting({
     short: 'l',
     description: 'Report only Secrets matching this label selector.',
     valueName: 'SELECTOR',

@@ -367,6 +367,13 @@ export class DrillRestorer {
       this.check.fail({
         message: `drill namespace ${this.ns.namespace} does not exist (${text}); create it beforehand (the drill never creates namespaces, so that its RBAC stays limited to that one namespace)`,
       });
+    } else if (isKubeError(e, (k) => k.namespaceTerminating)) {
+      // Not RBAC: NamespaceLifecycle refuses every create while the namespace is being deleted.
+      // Waiting would not help either: once it is gone the drill cannot create it.
+      this.stopped = true;
+      this.check.fail({
+        message: `drill namespace ${this.ns.namespace} is being deleted (Terminating) (${text}); recreate it once the deletion is done (the drill never creates namespaces, so that its RBAC stays limited to that one namespace)`,
+      });
     } else if (isKubeError(e, (k) => k.forbidden)) {
       this.stop(e, `restoring Secret ${who}`);
     } else {

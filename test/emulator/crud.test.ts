@@ -212,6 +212,77 @@ describe('test/emulator/crud', () => {
     assert.equal(emu.get('v1', 'ServiceAccount', 'team', 'default'), undefined);
   });
 
+  describe('a namespace being deleted (Terminating)', () => {
+    // kube-apiserver's namespace strategy marks a deleted namespace (deletionTimestamp,
+    // status.phase Terminating) while spec.finalizers holds "kubernetes"; the namespace controller
+    // (pkg/controller/namespace/deletion/namespaced_resources_deleter.go) deletes its content,
+    // then the namespace goes. Meanwhile NamespaceLifecycle
+    // (k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go) refuses creates in
+    // it with 403 and the NamespaceTerminating cause, and lets every other operation through.
+    beforeEach(async () => {
+      emu.namespaceDeletionDelayMs = 60_000;
+      await api(emu, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+      await api(emu, 'POST', '/api/v1/namespaces/team/secrets', secret('a'));
+    });
+
+    it('stays Terminating with its content until the namespace controller is done', async () => {
+      const deleted = await api(emu, 'DELETE', '/api/v1/namespaces/team');
+
+      const read = await api(emu, 'GET', '/api/v1/namespaces/team');
+      assert.equal(deleted.status, 200);
+      assert.equal(read.status, 200);
+      assert.equal(read.body.status.phase, 'Terminating');
+      assert.deepEqual(read.body.spec.finalizers, ['kubernetes']);
+      assert.match(read.body.metadata.deletionTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.equal((await api(emu, 'GET', '/api/v1/namespaces/team/secrets/a')).status, 200);
+      assert.equal((await api(emu, 'DELETE', '/api/v1/namespaces/team')).body.status.phase, 'Terminating');
+    });
+
+    it('refuses creates in it with the real 403 and cause, and allows the rest', async () => {
+      await api(emu, 'DELETE', '/api/v1/namespaces/team');
+
+      const created = await api(emu, 'POST', '/api/v1/namespaces/team/secrets', secret('b'));
+      const replaced = await api(emu, 'PUT', '/api/v1/namespaces/team/secrets/a', secret('a', { key: 'bmV3' }));
+      const lease = await api(emu, 'PUT', '/apis/coordination.k8s.io/v1/namespaces/team/leases/l', {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'l' },
+      });
+      const removed = await api(emu, 'DELETE', '/api/v1/namespaces/team/secrets/a');
+
+      assert.equal(created.status, 403);
+      assert.equal(created.body.reason, 'Forbidden');
+      assert.equal(
+        created.body.message,
+        'secrets "b" is forbidden: unable to create new content in namespace team because it is being terminated',
+      );
+      assert.deepEqual(created.body.details.causes, [
+        { reason: 'NamespaceTerminating', message: 'namespace team is being terminated', field: 'metadata.namespace' },
+      ]);
+      assert.equal(lease.status, 403, 'a PUT that creates is a create');
+      assert.equal(replaced.status, 200);
+      assert.equal(removed.status, 200);
+    });
+
+    it('is removed with its content after the configured delay', async () => {
+      emu.namespaceDeletionDelayMs = 20;
+      await api(emu, 'DELETE', '/api/v1/namespaces/team');
+
+      let status = 200;
+      for (let i = 0; i < 100 && status === 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        status = (await api(emu, 'GET', '/api/v1/namespaces/team')).status;
+      }
+
+      assert.equal(status, 404);
+      assert.deepEqual(emu.list('v1', 'Secret', 'team'), []);
+      assert.equal(
+        (await api(emu, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } })).status,
+        201,
+      );
+    });
+  });
+
   it('creates the default ServiceAccount in new namespaces', async () => {
     await api(emu, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
 

@@ -351,3 +351,73 @@ describe('test/emulator/rbac', () => {
     assert.equal(emu.rbacDecisions().at(-1)?.matched?.aggregatedFrom, 'part');
   });
 });
+
+describe('test/emulator/rbac: a PUT that creates', () => {
+  // UpdateResource (k8s.io/apiserver/pkg/endpoints/handlers/update.go) wraps the create
+  // validation of an update that creates (strategies with AllowCreateOnUpdate: Leases, Events,
+  // RBAC objects, ServiceAccounts; not Secrets) in withAuthorization: verb `create` is authorized
+  // as well and a denial is 403 with the authorizer's reason, which RBAC leaves empty. A create
+  // answers 201 Created, as the handler does when the store reports `created`.
+  let emu: KubeEmulator;
+  const lease = (name: string) => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name } });
+  const path = (name: string) => `/apis/coordination.k8s.io/v1/namespaces/steward/leases/${name}`;
+
+  beforeEach(async () => {
+    emu = await KubeEmulator.start();
+    await emu.applyObjects(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: steward}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: lease-updater, namespace: steward}
+rules:
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, update]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  resourceNames: [named]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: lease-updater, namespace: steward}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: lease-updater}
+subjects:
+- {kind: ServiceAccount, name: job, namespace: steward}
+`);
+  });
+  afterEach(async () => {
+    await emu.stop();
+  });
+
+  it('needs create besides update, matched by name, and answers 201', async () => {
+    const token = emu.serviceAccountToken('steward', 'job');
+
+    const denied = await api(emu, 'PUT', path('other'), lease('other'), { token });
+    const created = await api(emu, 'PUT', path('named'), lease('named'), { token });
+    const replaced = await api(emu, 'PUT', path('named'), created.body, { token });
+
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.message, 'leases.coordination.k8s.io "other" is forbidden: ');
+    assert.equal(emu.get('coordination.k8s.io/v1', 'Lease', 'steward', 'other'), undefined);
+    assert.equal(created.status, 201);
+    assert.equal(replaced.status, 200);
+    assert.deepEqual(
+      emu
+        .rbacDecisions()
+        .filter((d) => d.resource === 'leases')
+        .map((d) => `${d.verb} ${d.name} ${d.allowed}`),
+      ['update other true', 'create other false', 'update named true', 'create named true', 'update named true'],
+    );
+  });
+
+  it('is 404 for resources that do not create on update (Secrets), whatever the RBAC', async () => {
+    const res = await api(emu, 'PUT', '/api/v1/namespaces/steward/secrets/s', secret('s'));
+
+    assert.equal(res.status, 404);
+    assert.equal(res.body.message, 'secrets "s" not found');
+  });
+});

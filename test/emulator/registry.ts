@@ -10,9 +10,10 @@ import { randomUUID } from 'node:crypto';
 import type { AdmissionAttributes } from './admission.js';
 import type { UserInfo } from './auth.js';
 import { applyDefaults, defaultJobSelector } from './defaults.js';
-import { alreadyExists, badRequest, conflict, expired, internalError, invalid, KubeApiError, notFound } from './errors.js';
+import { alreadyExists, badRequest, conflict, expired, forbidden, internalError, invalid, KubeApiError, notFound } from './errors.js';
 import { eventCoreToV1, eventV1ToCore } from './events.js';
 import { applyJsonPatch, PatchError } from './json-patch.js';
+import { trackWrite } from './managed-fields.js';
 import { applyMergePatch } from './merge-patch.js';
 import { CONTINUE_EXPIRED_MESSAGE, ContinueTokens } from './pagination.js';
 import type { ResourceType } from './resources.js';
@@ -39,6 +40,11 @@ export interface RegistryOptions {
   now: () => Date;
   /** Continue-token lifetime, read on each list. */
   continueTtlMs: () => number;
+  /**
+   * How long a deleted namespace stays Terminating before the namespace controller empties and
+   * removes it, read on each namespace delete; 0: at once, within the DELETE.
+   */
+  namespaceDeletionDelayMs?: () => number;
 }
 
 /** Options shared by writes. */
@@ -49,6 +55,14 @@ export interface WriteOptions {
   subresource?: string;
   /** Who asks, for admission policies; undefined for the emulator's own and direct (admin) writes. */
   user?: UserInfo;
+  /**
+   * Called when a PUT turns into a create (AllowCreateOnUpdate), after validation and before
+   * admission: authorizes the verb `create` as well (throws 403), as UpdateResource's
+   * withAuthorization does (k8s.io/apiserver/pkg/endpoints/handlers/update.go).
+   */
+  authorizeCreate?: () => void;
+  /** The field manager of the write (see managed-fields.ts); `emulator` when not given. */
+  manager?: string;
 }
 
 /** Body of a DELETE (meta/v1 DeleteOptions), the parts honoured. */
@@ -142,6 +156,7 @@ export function fullObject(rt: ResourceType, view: ObjectView): StoredKubeObject
 export class Registry {
   readonly store = new ObjectStore();
   private readonly continueTokens: ContinueTokens;
+  private readonly namespaceTimers = new Set<NodeJS.Timeout>();
   /**
    * Validating admission (ValidatingAdmissionPolicies): called with every create, update, patch
    * and delete, after defaulting and validation and before anything is stored (dry runs too);
@@ -256,12 +271,13 @@ export class Registry {
     }
     if (meta.resourceVersion) throw internalError('resourceVersion should not be set on objects to be created');
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
-    if (rt.namespaced && meta.namespace && !this.entry(RESOURCE_NAMESPACES, undefined, meta.namespace)) {
-      throw notFound({ group: '', resource: 'namespaces' }, meta.namespace);
-    }
+    if (rt.namespaced && meta.namespace) this.checkNamespaceAcceptsCreate(rt, meta.namespace, meta.name);
+    const incomingManagedFields = meta.managedFields;
     const prepared = this.admit(rt, obj, undefined);
+    this.trackManagedFields(rt, undefined, prepared, incomingManagedFields, opts);
     // As kube-apiserver's generic Store.Create: strategy validation, then the validating
     // admission chain, then storage, which is where an existing name is refused (409).
+    opts.authorizeCreate?.();
     this.runAdmission(rt, 'CREATE', prepared, undefined, opts);
     if (meta.name && this.entry(rt, meta.namespace, meta.name)) throw alreadyExists(groupResource(rt), meta.name);
     if (opts.dryRun) return viewOf(rt, prepared);
@@ -357,6 +373,7 @@ export class Registry {
     }
     const prepared = this.admit(rt, next, old, opts.subresource === 'status');
     prepared.metadata.resourceVersion = old.metadata.resourceVersion;
+    this.trackManagedFields(rt, old, prepared, opts.subresource === 'status' ? undefined : meta.managedFields, opts);
     this.runAdmission(rt, 'UPDATE', prepared, old, opts);
     if (deepEqual(prepared, old)) return this.view(rt, existing); // no-op: keeps its resourceVersion, like etcd
     if (opts.dryRun) return viewOf(rt, prepared);
@@ -391,6 +408,27 @@ export class Registry {
   deleteCollection(rt: ResourceType, namespace: string | undefined, options: ListOptions & WriteOptions): ObjectView[] {
     const { items } = this.list(rt, { namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector });
     return items.map((item) => this.delete(rt, namespace, item.obj.metadata.name, { dryRun: options.dryRun, user: options.user }).view);
+  }
+
+  /** Sets `metadata.managedFields` of `next` for this write (managed-fields.ts). */
+  private trackManagedFields(
+    rt: ResourceType,
+    old: StoredKubeObject | undefined,
+    next: StoredKubeObject,
+    incoming: unknown,
+    opts: WriteOptions,
+  ): void {
+    const tracked = trackWrite({
+      old,
+      next,
+      incoming,
+      manager: opts.manager ?? 'emulator',
+      apiVersion: rt.apiVersion,
+      subresource: opts.subresource ?? '',
+      time: rfc3339(this.opts.now()),
+    });
+    if (tracked) next.metadata.managedFields = tracked;
+    else delete next.metadata.managedFields;
   }
 
   /** Hands one write to {@link validateAdmission}, objects in the resource's shape with kind and apiVersion. */
@@ -450,27 +488,70 @@ export class Registry {
     return obj as StoredKubeObject;
   }
 
+  /**
+   * NamespaceLifecycle on a create: 404 when the namespace does not exist, 403 with the cause
+   * NamespaceTerminating (StatusCause.Type, `reason` in JSON) while it is being deleted
+   * (k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go). Updates, patches
+   * and deletes in it are not refused.
+   */
+  private checkNamespaceAcceptsCreate(rt: ResourceType, namespace: string, name: string | undefined): void {
+    const ns = this.entry(RESOURCE_NAMESPACES, undefined, namespace);
+    if (!ns) throw notFound({ group: '', resource: 'namespaces' }, namespace);
+    if ((ns.obj.status as { phase?: string } | undefined)?.phase !== 'Terminating') return;
+    const err = forbidden(groupResource(rt), name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+    err.status.details = {
+      ...err.status.details,
+      causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
+    };
+    throw err;
+  }
+
   private afterNamespaceCreated(namespace: string): void {
     const sa = RESOURCES.find((r) => r.key === '/serviceaccounts') as ResourceType;
     if (!this.entry(sa, namespace, 'default')) this.create(sa, namespace, { metadata: { name: 'default' } });
   }
 
   /**
-   * Deletes a namespace and everything in it at once (no lingering Terminating
-   * phase); answers the namespace as the real server does, marked Terminating.
+   * Deletes a namespace as the namespace registry and controller do: the namespace is marked
+   * (deletionTimestamp, `status.phase: Terminating`) and answered so; after
+   * {@link RegistryOptions.namespaceDeletionDelayMs} everything in it is removed, then the
+   * namespace itself. Deleting a namespace that is already Terminating answers it unchanged.
    */
   private deleteNamespace(ns: StoredEntry): ObjectView {
+    if (ns.obj.metadata.deletionTimestamp) return this.view(RESOURCE_NAMESPACES, ns);
+    const terminating = cloneJson(ns.obj);
+    terminating.metadata.deletionTimestamp = rfc3339(this.opts.now());
+    terminating.metadata.deletionGracePeriodSeconds = 0;
+    terminating.status = { ...(terminating.status ?? {}), phase: 'Terminating' };
+    const delayMs = this.opts.namespaceDeletionDelayMs?.() ?? 0;
+    if (delayMs <= 0) {
+      this.store.put('/namespaces', terminating);
+      return this.finishNamespaceDeletion(ns.name) ?? this.view(RESOURCE_NAMESPACES, ns);
+    }
+    const marked = this.store.put('/namespaces', terminating);
+    const timer = setTimeout(() => {
+      this.namespaceTimers.delete(timer);
+      this.finishNamespaceDeletion(ns.name);
+    }, delayMs);
+    this.namespaceTimers.add(timer);
+    return this.view(RESOURCE_NAMESPACES, marked);
+  }
+
+  /** The namespace controller's part: removes everything in the namespace, then the namespace. */
+  private finishNamespaceDeletion(name: string): ObjectView | undefined {
     for (const storage of this.store.storageKeys()) {
       if (storage === '/namespaces') continue;
       const collection = this.store.collection(storage);
-      for (const entry of collection.sortedEntries(ns.name)) this.store.remove(storage, entry.key);
+      for (const entry of collection.sortedEntries(name)) this.store.remove(storage, entry.key);
     }
-    const terminating = cloneJson(ns.obj);
-    terminating.metadata.deletionTimestamp = rfc3339(this.opts.now());
-    terminating.status = { phase: 'Terminating' };
-    const removed = this.store.remove('/namespaces', ns.key) as StoredEntry;
-    terminating.metadata.resourceVersion = removed.obj.metadata.resourceVersion;
-    return viewOf(RESOURCE_NAMESPACES, terminating);
+    const removed = this.store.remove('/namespaces', objectKey('', name));
+    return removed ? this.view(RESOURCE_NAMESPACES, removed) : undefined;
+  }
+
+  /** Stops the namespace controller's pending deletions (the emulator is stopping). */
+  stop(): void {
+    for (const timer of this.namespaceTimers) clearTimeout(timer);
+    this.namespaceTimers.clear();
   }
 }
 

@@ -5,7 +5,7 @@
  * Label selector: comma-separated requirements, each one of
  * `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)`,
  * `key notin (a,b)`, `key>N`, `key<N`. `!=` and `notin` also match objects
- * without the key. Field selector: `field=value`, `field==value`, `field!=value`
+ * without the key; `>` and `<` need the label to be an integer. Field selector: `field=value`, `field==value`, `field!=value`
  * joined by commas; `\,` `\=` `\\` escape.
  */
 import { badRequest } from './errors.js';
@@ -27,80 +27,262 @@ export interface LabelSelector {
   requirements: LabelRequirement[];
 }
 
-const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+// ------------------------------------------------------------------ label selector parser
+// A port of k8s.io/apimachinery/pkg/labels/selector.go (Lexer, Parser, NewRequirement) and the
+// label checks of pkg/util/validation/validation.go, so that a selector is accepted or refused
+// exactly as kube-apiserver does, with its messages. Notable: `k in ()` and `k notin ()` are
+// valid (the set holds the empty string), `k=` matches the empty value, keys and values may be
+// `in`/`notin`, values of `>`/`<` must be integers and valid label values (so `k>-1` is refused).
 
-function parseError(detail: string): never {
-  throw badRequest(`unable to parse requirement: ${detail}`);
+const QUALIFIED_NAME_FMT = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
+const QUALIFIED_NAME = new RegExp(`^${QUALIFIED_NAME_FMT}$`);
+const QUALIFIED_NAME_MSG =
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_VALUE_FMT = `(${QUALIFIED_NAME_FMT})?`;
+const LABEL_VALUE = new RegExp(`^${LABEL_VALUE_FMT}$`);
+const LABEL_VALUE_MSG = `a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
+const DNS1123_SUBDOMAIN_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*';
+const DNS1123_SUBDOMAIN = new RegExp(`^${DNS1123_SUBDOMAIN_FMT}$`);
+const DNS1123_SUBDOMAIN_MSG =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+
+/** validation.RegexError: the message, examples and the regex. */
+function regexError(msg: string, fmt: string, ...examples: string[]): string {
+  return `${msg} (e.g. ${examples.map((e) => `'${e}', `).join(' or ')}regex used for validation is '${fmt}')`;
 }
 
-function checkKey(key: string): string {
-  const name = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
-  if (!QUALIFIED_NAME.test(key) || name.length > 63) {
-    parseError(
-      `key: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
-    );
+/** validation.IsQualifiedName. */
+function qualifiedNameErrors(value: string): string[] {
+  const errs: string[] = [];
+  const parts = value.split('/');
+  let name: string;
+  if (parts.length === 1) name = parts[0];
+  else if (parts.length === 2) {
+    const prefix = parts[0];
+    name = parts[1];
+    if (prefix.length === 0) errs.push('prefix part must be non-empty');
+    else {
+      if (prefix.length > 253) errs.push('prefix part must be no more than 253 characters');
+      if (!DNS1123_SUBDOMAIN.test(prefix))
+        errs.push(`prefix part ${regexError(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, 'example.com')}`);
+    }
+  } else {
+    return [
+      `a qualified name ${regexError(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+    ];
   }
-  return key;
+  if (name.length === 0) errs.push('name part must be non-empty');
+  else if (name.length > 63) errs.push('name part must be no more than 63 characters');
+  if (name.length > 0 && !QUALIFIED_NAME.test(name))
+    errs.push(`name part ${regexError(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, 'MyName', 'my.name', '123-abc')}`);
+  return errs;
 }
 
-function checkValue(key: string, value: string): string {
-  if (value.length > 63 || !LABEL_VALUE.test(value)) {
-    parseError(
-      `values[0][${key}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
-    );
-  }
-  return value;
+/** validation.IsValidLabelValue. */
+function labelValueErrors(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > 63) errs.push('must be no more than 63 characters');
+  if (!LABEL_VALUE.test(value)) errs.push(regexError(LABEL_VALUE_MSG, LABEL_VALUE_FMT, 'MyValue', 'my_value', '12345'));
+  return errs;
 }
 
-/** Splits on commas that are not inside parentheses. */
-function splitTopLevel(input: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = '';
-  for (const ch of input) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      parts.push(current);
-      current = '';
+/** field.Invalid(path, value, detail).Error(). */
+function invalidValue(path: string, value: string, detail: string): string {
+  return `${path}: Invalid value: ${JSON.stringify(value)}: ${detail}`;
+}
+
+class SelectorSyntaxError extends Error {}
+
+type Tok = 'error' | 'eos' | ')' | ',' | '!' | '==' | '=' | '>' | 'id' | 'in' | '<' | '!=' | 'notin' | '(';
+const LITERAL_TOKENS: Record<string, Tok> = {
+  ')': ')',
+  ',': ',',
+  '!': '!',
+  '==': '==',
+  '=': '=',
+  '>': '>',
+  in: 'in',
+  '<': '<',
+  '!=': '!=',
+  notin: 'notin',
+  '(': '(',
+};
+const isWhitespace = (ch: string) => ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
+const isSpecial = (ch: string) => '=!(),><'.includes(ch);
+
+/** The Lexer of selector.go: every token of `input`, ending with `eos`. */
+function lex(input: string): { tok: Tok; lit: string }[] {
+  const items: { tok: Tok; lit: string }[] = [];
+  let pos = 0;
+  for (;;) {
+    while (pos < input.length && isWhitespace(input[pos])) pos++;
+    if (pos >= input.length) {
+      items.push({ tok: 'eos', lit: '' });
+      return items;
+    }
+    if (isSpecial(input[pos])) {
+      // Longest run of special symbols that is a token ("!=", "=="), as scanSpecialSymbol.
+      let buffer = '';
+      let last: { tok: Tok; lit: string } | undefined;
+      while (pos < input.length && isSpecial(input[pos])) {
+        buffer += input[pos];
+        const tok = LITERAL_TOKENS[buffer];
+        if (tok) last = { tok, lit: buffer };
+        else if (last) break;
+        pos++;
+      }
+      items.push(last ?? { tok: 'error', lit: `error expected: keyword found '${buffer}'` });
     } else {
-      current += ch;
+      let buffer = '';
+      while (pos < input.length && !isSpecial(input[pos]) && !isWhitespace(input[pos])) buffer += input[pos++];
+      const tok = LITERAL_TOKENS[buffer];
+      items.push({ tok: tok ?? 'id', lit: buffer });
     }
   }
-  parts.push(current);
-  return parts;
 }
 
-function parseRequirement(raw: string): LabelRequirement {
-  const text = raw.trim();
-  let m = /^!\s*(\S+)$/.exec(text);
-  if (m) return { key: checkKey(m[1]), op: '!', values: [] };
-  m = /^(\S+?)\s+(in|notin)\s*\(([^()]*)\)$/.exec(text);
-  if (m) {
-    const key = checkKey(m[1]);
-    const values = m[3].split(',').map((v) => checkValue(key, v.trim()));
-    return { key, op: m[2] as 'in' | 'notin', values };
+/** The Parser of selector.go. `values` context: `in` and `notin` are identifiers. */
+class SelectorParser {
+  private position = 0;
+  constructor(private readonly items: { tok: Tok; lit: string }[]) {}
+
+  private lookahead(values: boolean): [Tok, string] {
+    const { tok, lit } = this.items[this.position];
+    return [values && (tok === 'in' || tok === 'notin') ? 'id' : tok, lit];
   }
-  m = /^([^=!<>\s]+)\s*(==|=|!=)\s*([^=!<>\s,]*)$/.exec(text);
-  if (m) {
-    const key = checkKey(m[1]);
-    return { key, op: m[2] === '!=' ? '!=' : '=', values: [checkValue(key, m[3])] };
+
+  private consume(values: boolean): [Tok, string] {
+    const item = this.lookahead(values);
+    this.position++;
+    return item;
   }
-  m = /^([^=!<>\s]+)\s*([<>])\s*(\S+)$/.exec(text);
-  if (m) {
-    const key = checkKey(m[1]);
-    if (!/^-?\d+$/.test(m[3])) parseError(`for 'Gt', 'Lt' operators, the value must be an integer`);
-    return { key, op: m[2] === '>' ? 'gt' : 'lt', values: [m[3]] };
+
+  parse(): LabelRequirement[] {
+    const requirements: LabelRequirement[] = [];
+    for (;;) {
+      const [tok, lit] = this.lookahead(true);
+      if (tok === 'id' || tok === '!') {
+        try {
+          requirements.push(this.parseRequirement());
+        } catch (e) {
+          if (e instanceof SelectorSyntaxError) throw new SelectorSyntaxError(`unable to parse requirement: ${e.message}`);
+          throw e;
+        }
+        const [t, l] = this.consume(true);
+        if (t === 'eos') return requirements;
+        if (t !== ',') throw new SelectorSyntaxError(`found '${l}', expected: ',' or 'end of string'`);
+        const [t2, l2] = this.lookahead(true);
+        if (t2 !== 'id' && t2 !== '!') throw new SelectorSyntaxError(`found '${l2}', expected: identifier after ','`);
+      } else if (tok === 'eos') {
+        return requirements;
+      } else {
+        throw new SelectorSyntaxError(`found '${lit}', expected: !, identifier, or 'end of string'`);
+      }
+    }
   }
-  if (/^[^=!<>\s(),]+$/.test(text)) return { key: checkKey(text), op: 'exists', values: [] };
-  return parseError(`found '${text}', expected: key, '!key', 'key=value', 'key!=value', 'key in (...)' or 'key notin (...)'`);
+
+  private parseRequirement(): LabelRequirement {
+    let [tok, lit] = this.consume(true);
+    let op: LabelOp | undefined;
+    if (tok === '!') {
+      op = '!';
+      [tok, lit] = this.consume(true);
+    }
+    if (tok !== 'id') throw new SelectorSyntaxError(`found '${lit}', expected: identifier`);
+    const keyErrors = qualifiedNameErrors(lit);
+    if (keyErrors.length > 0) throw new SelectorSyntaxError(invalidValue('<nil>', lit, keyErrors.join('; ')));
+    const key = lit;
+    const [next] = this.lookahead(true);
+    if ((next === 'eos' || next === ',') && op === undefined) op = 'exists';
+    if (op !== undefined) return { key, op, values: [] };
+    const [opTok, opLit] = this.consume(false);
+    const ops: Partial<Record<Tok, LabelOp>> = { in: 'in', notin: 'notin', '=': '=', '==': '=', '!=': '!=', '>': 'gt', '<': 'lt' };
+    const parsedOp = ops[opTok];
+    if (parsedOp === undefined) throw new SelectorSyntaxError(`found '${opLit}', expected: in, notin, =, ==, !=, gt, lt`);
+    const values = [...(parsedOp === 'in' || parsedOp === 'notin' ? this.parseValues() : this.parseExactValue())].sort();
+    return newRequirement(key, parsedOp, values);
+  }
+
+  private parseValues(): Set<string> {
+    const [tok, lit] = this.consume(true);
+    if (tok !== '(') throw new SelectorSyntaxError(`found '${lit}' expected: '('`);
+    const [next, nextLit] = this.lookahead(true);
+    if (next === 'id' || next === ',') {
+      const set = this.parseIdentifiersList();
+      this.consume(true); // the ')' parseIdentifiersList stopped at
+      return set;
+    }
+    if (next === ')') {
+      this.consume(true);
+      return new Set(['']);
+    }
+    throw new SelectorSyntaxError(`found '${nextLit}', expected: ',', ')' or identifier`);
+  }
+
+  private parseIdentifiersList(): Set<string> {
+    const set = new Set<string>();
+    for (;;) {
+      const [tok, lit] = this.consume(true);
+      if (tok === 'id') {
+        set.add(lit);
+        const [t2, l2] = this.lookahead(true);
+        if (t2 === ',') continue;
+        if (t2 === ')') return set;
+        throw new SelectorSyntaxError(`found '${l2}', expected: ',' or ')'`);
+      }
+      if (tok !== ',') throw new SelectorSyntaxError(`found '${lit}', expected: ',', or identifier`);
+      if (set.size === 0) set.add('');
+      const [t2] = this.lookahead(true);
+      if (t2 === ')') {
+        set.add('');
+        return set;
+      }
+      if (t2 === ',') {
+        this.consume(true);
+        set.add('');
+      }
+    }
+  }
+
+  private parseExactValue(): Set<string> {
+    const [next] = this.lookahead(true);
+    if (next === 'eos' || next === ',') return new Set(['']);
+    const [tok, lit] = this.consume(true);
+    if (tok === 'id') return new Set([lit]);
+    throw new SelectorSyntaxError(`found '${lit}', expected: identifier`);
+  }
 }
 
-/** Parses a label selector string; throws 400 BadRequest (like the real server) when malformed. */
+/** NewRequirement's value checks (the key is checked while parsing); all problems, aggregated. */
+function newRequirement(key: string, op: LabelOp, values: string[]): LabelRequirement {
+  const errs: string[] = [];
+  if (op === 'gt' || op === 'lt') {
+    values.forEach((v, i) => {
+      if (!/^[+-]?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
+        errs.push(invalidValue(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"));
+      }
+    });
+  }
+  values.forEach((v, i) => {
+    const valueErrors = labelValueErrors(v);
+    if (valueErrors.length > 0) errs.push(invalidValue(`values[${i}][${key}]`, v, valueErrors.join('; ')));
+  });
+  if (errs.length > 0) throw new SelectorSyntaxError(errs.length === 1 ? errs[0] : `[${errs.join(', ')}]`);
+  return { key, op, values };
+}
+
+/**
+ * Parses a label selector string as labels.Parse does; throws 400 BadRequest with the parser's
+ * message (what kube-apiserver answers) when malformed. Whitespace only selects everything.
+ */
 export function parseLabelSelector(input: string | undefined | null): LabelSelector {
-  if (!input || input.trim() === '') return { requirements: [] };
-  return { requirements: splitTopLevel(input).map(parseRequirement) };
+  if (!input) return { requirements: [] };
+  try {
+    return { requirements: new SelectorParser(lex(input)).parse() };
+  } catch (e) {
+    if (e instanceof SelectorSyntaxError) throw badRequest(e.message);
+    throw e;
+  }
 }
 
 function requirementMatches(req: LabelRequirement, labels: Record<string, string>): boolean {

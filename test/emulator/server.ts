@@ -6,6 +6,7 @@
  * Request pipeline: classify (RequestInfo) -> log -> authenticate -> fault
  * injection -> 401 -> impersonation (403) -> RBAC (403) -> route -> registry.
  */
+
 import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
@@ -31,6 +32,7 @@ import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-
 import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
 import { kubeconfigYaml } from './kubeconfig.js';
+import { managerOf } from './managed-fields.js';
 import type { OutputForm } from './negotiation.js';
 import { checkOutputForm, negotiateOutput, partialObjectMetadataJson } from './negotiation.js';
 import { openApiDocumentJson, openApiIndex } from './openapi.js';
@@ -72,6 +74,11 @@ export interface EmulatorOptions {
   rolloutDelayMs?: number;
   /** Lifetime of list continue tokens; older ones get 410 Expired. @default 300000 (5 min) */
   continueTtlMs?: number;
+  /**
+   * How long a deleted namespace stays Terminating (creates in it: 403) before the namespace
+   * controller removes its content and then the namespace. @default 0 (at once, within the DELETE)
+   */
+  namespaceDeletionDelayMs?: number;
   /** Clock for timestamps and token expiry. @default () => new Date() */
   now?: () => Date;
   /** Largest accepted request body; bigger ones get 413. @default 3145728 (3 MiB) */
@@ -126,6 +133,7 @@ export class KubeEmulator {
   private readonly decisions: RbacDecisionRecord[] = [];
   private readonly now: () => Date;
   private continueTtlMs: number;
+  private namespaceDeletionDelay: number;
 
   private constructor(
     private readonly server: Server,
@@ -136,7 +144,12 @@ export class KubeEmulator {
     this.url = `http://${address.address}:${address.port}`;
     this.now = now;
     this.continueTtlMs = opts.continueTtlMs;
-    this.registry = new Registry({ now, continueTtlMs: () => this.continueTtlMs });
+    this.namespaceDeletionDelay = opts.namespaceDeletionDelayMs;
+    this.registry = new Registry({
+      now,
+      continueTtlMs: () => this.continueTtlMs,
+      namespaceDeletionDelayMs: () => this.namespaceDeletionDelay,
+    });
     this.authz = new RbacAuthorizer(this.registry);
     const stored = (plural: string) => () =>
       this.registry.list(findByPlural('admissionregistration.k8s.io', 'v1', plural) as ResourceType).items.map((v) => v.obj);
@@ -166,6 +179,7 @@ export class KubeEmulator {
         anonymousIsAdmin: options.anonymousIsAdmin ?? true,
         rolloutDelayMs: options.rolloutDelayMs ?? 50,
         continueTtlMs: options.continueTtlMs ?? 5 * 60 * 1000,
+        namespaceDeletionDelayMs: options.namespaceDeletionDelayMs ?? 0,
         maxRequestBodyBytes: options.maxRequestBodyBytes ?? 3 * 1024 * 1024,
       },
       options.now ?? (() => new Date()),
@@ -181,6 +195,7 @@ export class KubeEmulator {
   /** Stops the server: ends watches, closes every connection, stops controller timers. */
   async stop(): Promise<void> {
     this.workloads.stop();
+    this.registry.stop();
     this.watches.closeAll();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -195,6 +210,15 @@ export class KubeEmulator {
 
   set continueTokenTtlMs(ms: number) {
     this.continueTtlMs = ms;
+  }
+
+  /** How long a deleted namespace stays Terminating; may be changed at runtime (applies to later deletes). */
+  get namespaceDeletionDelayMs(): number {
+    return this.namespaceDeletionDelay;
+  }
+
+  set namespaceDeletionDelayMs(ms: number) {
+    this.namespaceDeletionDelay = ms;
   }
 
   // ---------------------------------------------------------------- identities
@@ -533,6 +557,31 @@ export class KubeEmulator {
     throw forbidden({ group: info.apiGroup, resource: info.resource }, info.nameFromSelector ? undefined : info.name || undefined, reason);
   }
 
+  /**
+   * A PUT that creates needs `create` too: UpdateResource wraps the create validation in
+   * withAuthorization (k8s.io/apiserver/pkg/endpoints/handlers/update.go), which asks the
+   * authorizer with verb create and, when denied, answers 403 with the authorizer's reason (RBAC
+   * gives none: the message ends with "is forbidden: ").
+   */
+  private authorizeCreateOnUpdate(ctx: RequestContext): void {
+    const { info, user } = ctx;
+    if (!this.opts.rbac || user.groups.includes('system:masters')) return;
+    const attrs: RequestAttributes = {
+      user,
+      verb: 'create',
+      resourceRequest: true,
+      apiGroup: info.apiGroup,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+      path: info.path,
+    };
+    const decision = this.authz.authorize(attrs);
+    this.decisions.push({ ...decision, time: ctx.entry.time, user: user.username, groups: user.groups, ...pickRequest(attrs) });
+    if (!decision.allowed) throw forbidden({ group: info.apiGroup, resource: info.resource }, info.name, decision.reason);
+  }
+
   private async route(ctx: RequestContext, method: string): Promise<void> {
     const { info, url, res } = ctx;
     if (!info.resourceRequest) return this.routeNonResource(ctx, method);
@@ -558,7 +607,19 @@ export class KubeEmulator {
       }
       case 'PUT': {
         const body = await this.decodeObject(ctx, rt);
-        return this.respondObject(ctx, rt, 200, this.registry.update(rt, namespace, name, body, { dryRun, subresource, user: ctx.user }));
+        let created = false;
+        const authorizeCreate = () => {
+          created = true;
+          this.authorizeCreateOnUpdate(ctx);
+        };
+        const view = this.registry.update(rt, namespace, name, body, {
+          dryRun,
+          subresource,
+          user: ctx.user,
+          authorizeCreate,
+          manager: manager(ctx),
+        });
+        return this.respondObject(ctx, rt, created ? 201 : 200, view);
       }
       case 'PATCH': {
         const [patchType, patch] = await this.decodePatch(ctx);
@@ -566,7 +627,7 @@ export class KubeEmulator {
           ctx,
           rt,
           200,
-          this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource, user: ctx.user }),
+          this.registry.patch(rt, namespace, name, patchType, patch, { dryRun, subresource, user: ctx.user, manager: manager(ctx) }),
         );
       }
       case 'DELETE': {
@@ -618,7 +679,12 @@ export class KubeEmulator {
       }
       case 'POST': {
         const body = await this.decodeObject(ctx, rt);
-        return this.respondObject(ctx, rt, 201, this.registry.create(rt, namespace, body, { dryRun, user: ctx.user }));
+        return this.respondObject(
+          ctx,
+          rt,
+          201,
+          this.registry.create(rt, namespace, body, { dryRun, user: ctx.user, manager: manager(ctx) }),
+        );
       }
       case 'DELETE': {
         if (!rt.verbs.includes('deletecollection')) throw methodNotAllowed();
@@ -922,4 +988,14 @@ function parseYamlDocuments(text: string): KubeObject[] {
       return doc.toJS() as unknown;
     })
     .filter((d): d is KubeObject => isObject(d));
+}
+
+function pickRequest(attrs: RequestAttributes) {
+  const { verb, apiGroup, resource, subresource, namespace, name, path } = attrs;
+  return { verb, apiGroup, resource, subresource, namespace, name, path };
+}
+
+/** The field manager of a write: `fieldManager`, else the User-Agent's first part (managed-fields.ts). */
+function manager(ctx: RequestContext): string {
+  return managerOf(ctx.url.searchParams.get('fieldManager'), ctx.req.headers['user-agent']);
 }

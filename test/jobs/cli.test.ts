@@ -49,6 +49,19 @@ describe('jobs/cli', function () {
     assert.equal(r.stdout, '');
   });
 
+  it('exits 2 before any request for a label selector the API server would refuse, naming the setting', () => {
+    for (const name of ['backup', 'rotate', 'status', 'restore']) {
+      const r = cli([name, '-l', 'app in (a b)']);
+
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /-l, --selector \/ SECRET_STEWARD_SELECTOR: invalid value in --selector: expected a label selector such as app=web,tier!=cache \("a b" is not a valid label value\)/,
+        name,
+      );
+    }
+  });
+
   it('takes kubectl-style -o: list-backups -o json on a file store', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'steward-cli-'));
     try {

@@ -105,6 +105,23 @@ describe('jobs/restore', function () {
     assert.deepEqual(writes(), []);
   });
 
+  it('refuses (exit 1, nothing written) a target namespace that is being deleted, naming it', async () => {
+    await seedDrillSecrets(h, ['payments']);
+    await backup();
+    h.emulator.namespaceDeletionDelayMs = 60_000;
+    h.emulator.delete('v1', 'Namespace', undefined, 'payments');
+    h.emulator.requests.clear();
+
+    const r = await h.run(restoreCommand, [...restoreArgs(), '--create-namespaces']);
+
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      JSON.stringify(r.records),
+      /target namespace payments is being deleted \(Terminating\).*--map-namespace payments=TO\. Nothing was written/,
+    );
+    assert.deepEqual(writes(), []);
+  });
+
   it('--dry-run with --create-namespaces plans the namespace and its Secrets without creating anything', async () => {
     await seedDrillSecrets(h, ['payments']);
     await backup();

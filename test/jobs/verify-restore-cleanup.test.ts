@@ -250,6 +250,23 @@ describe('jobs/verify-restore (cleanup, RBAC)', function () {
     assert.match(r.stdout, /integrity +PASS/);
   });
 
+  it('fails restorability (exit 1) naming the cause, not RBAC, when the drill namespace is being deleted', async () => {
+    seedMany(h, 3);
+    await backup();
+    h.emulator.namespaceDeletionDelayMs = 60_000;
+    h.emulator.delete('v1', 'Namespace', undefined, DRILL_NS);
+
+    const r = await h.run(verifyRestoreCommand, drillArgs(h));
+
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /drill namespace secret-steward-drill is being deleted \(Terminating\) \(failed to create Secret secret-steward-drill\/.*: 403 Forbidden .*\); recreate it once the deletion is done/,
+    );
+    assert.doesNotMatch(r.stdout, /check the RBAC rules|Role needs/);
+    assert.match(r.stdout, /integrity +PASS/);
+  });
+
   /**
    * The drill's ServiceAccount with `drillVerbs` on Secrets in the drill namespace, plus its Lease
    * and Events in the tool namespace, as the manifests grant; returns the drill's arguments

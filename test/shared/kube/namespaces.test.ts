@@ -25,9 +25,14 @@ describe('shared/kube/namespaces', () => {
     await emu.stop();
   });
 
-  it('tells whether a namespace exists', async () => {
-    assert.equal(await namespaces.exists('there'), true);
-    assert.equal(await namespaces.exists('missing'), false);
+  it('tells whether a namespace is Active, Terminating or missing', async () => {
+    emu.namespaceDeletionDelayMs = 60_000;
+    emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'going' } });
+    emu.delete('v1', 'Namespace', undefined, 'going');
+
+    assert.equal(await namespaces.phase('there'), 'Active');
+    assert.equal(await namespaces.phase('going'), 'Terminating');
+    assert.equal(await namespaces.phase('missing'), 'missing');
   });
 
   it('creates a namespace with its labels; one that exists already is fine', async () => {

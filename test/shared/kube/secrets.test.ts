@@ -93,6 +93,35 @@ describe('shared/kube/secrets', () => {
       assert.equal(sink.records().filter((r) => r.level === 'warn').length, 0, 'the server converted every page');
     });
 
+    it('counts managedFields when sizing metadata-only pages: they come with every object a real server returns', async () => {
+      emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'heavy' } });
+      // About 700 KB of managedFields per Secret (a body's managedFields are kept, as on a real server).
+      const managedFields = [
+        {
+          manager: 'many-writers',
+          operation: 'Update',
+          apiVersion: 'v1',
+          time: '2026-03-01T00:00:00Z',
+          fieldsType: 'FieldsV1',
+          fieldsV1: { 'f:metadata': { 'f:annotations': { [`f:${'x'.repeat(700_000)}`]: {} } } },
+        },
+      ];
+      for (let i = 0; i < 6; i++) {
+        emu.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `h${i}`, namespace: 'heavy', managedFields } } as never);
+      }
+      const { store } = storeFor(emu);
+      emu.requests.clear();
+
+      const { names } = await collect(store.listMetadata('heavy', { pageSize: 4 }));
+
+      assert.equal(names.length, 6);
+      assert.deepEqual(
+        emu.requests.filter((e) => e.resource === 'secrets').map((e) => e.query.limit),
+        ['4', '10'],
+        'about 4 MiB per page: the floor of 10 items, not 4 x pageSize',
+      );
+    });
+
     const scoped: Array<[string, string | undefined, { labelSelector?: string; fieldSelector?: string }, string[]]> = [
       ['one namespace', 'b', {}, ['b/s0', 'b/s1', 'b/s2', 'b/s3', 'b/s4']],
       ['a label selector', undefined, { labelSelector: 'app=api' }, ['a/s0', 'a/s1', 'b/s0', 'b/s1', 'c/s0', 'c/s1']],
