@@ -147,7 +147,9 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
       {
         store,
         layout,
-        trust,
+        // Judged as of now, not as of the run's start: this run's own seal is signed when the
+        // backup completed, and a seal signed after `trust.now` is "created in the future".
+        trust: { ...trust, now: ctx.clock.now() },
         log: ctx.log,
         clock: ctx.clock,
         cluster: { coordination: kube.coordination, caller: kube.caller, namespace: ns },
