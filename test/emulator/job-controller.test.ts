@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
 import { api, eventually } from './helpers.js';
 import type { StoredKubeObject } from './index.js';
-import { KubeEmulator } from './index.js';
+import { KubeEmulator, PodLogs } from './index.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -238,5 +238,24 @@ describe('test/emulator/job-controller', function () {
 
     assert.match(followed.text, /^secret-steward \d+\.\d+\.\d+/);
     assert.equal(podsOf('follow').length, 0);
+  });
+
+  it('pods/log follow: a follower gets what was written, then each later chunk, then the end', () => {
+    const logs = new PodLogs();
+    const got: (string | null)[] = [];
+    logs.start('ns', 'pod', 'c');
+    logs.append('ns', 'pod', 'c', Buffer.from('a'));
+
+    const unsubscribe = logs.read('ns', 'pod', 'c', true, (chunk) => got.push(chunk === null ? null : String(chunk)));
+    logs.append('ns', 'pod', 'c', Buffer.from('b'));
+    logs.end('ns', 'pod', 'c');
+    logs.append('ns', 'pod', 'c', Buffer.from('after the end'));
+
+    assert.notEqual(unsubscribe, false);
+    assert.deepEqual(got, ['a', 'b', null]);
+    assert.equal(
+      logs.read('ns', 'other', 'c', true, () => {}),
+      false,
+    );
   });
 });
