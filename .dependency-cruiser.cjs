@@ -13,7 +13,7 @@ const FLOORS = [
   ['backup'],
   ['verify-restore', 'rotate'],
   ['restore', 'adopt'],
-  ['status', 'check'],
+  ['status', 'check', 'run'],
 ];
 
 const folderOf = (name) => `^shared/${name}/`;

@@ -7,6 +7,7 @@ import { listBackupsCommand } from './list-backups.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { rotateCommand } from './rotate.js';
+import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { verifyRestoreCommand } from './verify-restore.js';
 
@@ -20,6 +21,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   backupCommand,
   verifyRestoreCommand,
   restoreCommand,
+  runCommand,
   pruneCommand,
   listBackupsCommand,
   adoptCommand,

@@ -30,6 +30,7 @@ import type { FaultAction } from './faults.js';
 import { FaultInjector } from './faults.js';
 import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-validation.js';
 import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
+import { JobController } from './job-controller.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
 import { kubeconfigYaml } from './kubeconfig.js';
 import { managerOf } from './managed-fields.js';
@@ -124,6 +125,8 @@ export class KubeEmulator {
   readonly requests = new RequestLog();
   /** Deployment / StatefulSet / DaemonSet controller stand-in. */
   readonly workloads: WorkloadController<KubeEmulator>;
+  /** Job controller and kubelet stand-in: off until `jobs.enable({ repoRoot })` (job-controller.ts). */
+  readonly jobs: JobController;
 
   private readonly registry: Registry;
   private readonly authn = new TokenAuthenticator();
@@ -160,6 +163,7 @@ export class KubeEmulator {
     this.registry.validateAdmission = (a) => admission.validate({ ...a, user: a.user ?? ADMIN_USER });
     this.watches = new WatchHub(this.registry);
     this.workloads = new WorkloadController<KubeEmulator>(this.registry, this as KubeEmulator, now, opts.rolloutDelayMs);
+    this.jobs = new JobController(this.registry, this, now);
     this.authn.add(opts.adminToken, ADMIN_USER.username, ADMIN_USER.groups);
     this.seed();
   }
@@ -196,6 +200,7 @@ export class KubeEmulator {
   async stop(): Promise<void> {
     this.workloads.stop();
     this.registry.stop();
+    this.jobs.stop();
     this.watches.closeAll();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -595,6 +600,7 @@ export class KubeEmulator {
     if (!name) return this.handleCollection(ctx, rt, method, namespace, dryRun);
     if (info.subresource === 'scale' && rt.subresources.includes('scale'))
       return this.handleScale(ctx, rt, method, namespace, name, dryRun);
+    if (info.subresource === 'log' && rt.key === '/pods') return this.handlePodLog(ctx, method, namespace ?? '', name);
     if (info.subresource && (info.subresource !== 'status' || !rt.subresources.includes('status'))) throw notFoundPath();
     const subresource = info.subresource || undefined;
     switch (method) {
@@ -647,6 +653,48 @@ export class KubeEmulator {
       default:
         throw methodNotAllowed();
     }
+  }
+
+  /**
+   * `GET pods/{name}/log`: the container's output as text/plain, kept by the Job controller
+   * stand-in (pod-logs.ts); `follow=true` streams until the container ends. Like the real
+   * endpoint (pkg/registry/core/pod/rest/log.go, ValidateContainerLogStatus in
+   * pkg/kubelet/kubelet_pods.go): `container` may be omitted for a one-container pod, an unknown
+   * container is 400, and a container that has not started is 400 "is waiting to start".
+   */
+  private async handlePodLog(ctx: RequestContext, method: string, namespace: string, name: string): Promise<void> {
+    if (method !== 'GET') throw methodNotAllowed();
+    const pod = this.registry.get(findByPlural('', 'v1', 'pods') as ResourceType, namespace, name).obj;
+    const containers = (((pod.spec as Record<string, unknown>)?.containers ?? []) as Array<{ name: string }>).map((c) => c.name);
+    const q = ctx.url.searchParams;
+    const container = q.get('container') ?? (containers.length === 1 ? containers[0] : undefined);
+    if (container === undefined)
+      throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
+    if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+    const follow = q.get('follow') === 'true' || q.get('follow') === '1';
+    const { res } = ctx;
+    let started = false;
+    await new Promise<void>((resolve) => {
+      const unsubscribe = this.jobs.logs.read(namespace, name, container, follow, (chunk) => {
+        if (!started) {
+          started = true;
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+        }
+        if (chunk === null) {
+          res.end();
+          resolve();
+        } else res.write(chunk);
+      });
+      if (unsubscribe === false) {
+        sendError(res, badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`));
+        resolve();
+        return;
+      }
+      res.once('close', () => {
+        unsubscribe();
+        resolve();
+      });
+    });
   }
 
   private async handleCollection(

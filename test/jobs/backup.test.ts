@@ -53,6 +53,26 @@ describe('jobs/backup', function () {
     assert.ok(!back.secrets.some((s) => s.type === 'kubernetes.io/service-account-token'));
   });
 
+  it('retention after a backup that took time counts its own new seal as authenticated', async () => {
+    seedCommonSecrets(h);
+    // Every reading of the clock is 1.5 s later than the one before, as in a real run that
+    // takes minutes: the seal is signed at completion, well after the run started.
+    let t = Date.now();
+    const ticking = {
+      now: () => new Date((t += 1500)),
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
+
+    const r = await h.run(backupCommand, [...h.baseArgs(), ...keyArgs(), '--keep-daily', '1', '--output', 'json'], { clock: ticking });
+
+    assert.equal(r.code, 0, r.stderr);
+    const retention = (JSON.parse(r.stdout) as { retention: { kept: number; unauthenticated: number } }).retention;
+    assert.deepEqual([retention.kept, retention.unauthenticated], [1, 0]);
+    assert.equal(r.records.filter((x) => x.msg === 'backup not authenticated: kept and reported, never deleted by retention').length, 0);
+  });
+
   it('stores Secrets without server-populated fields and keeps ownerReferences only in an annotation', async () => {
     seedCommonSecrets(h, ['apps']);
 

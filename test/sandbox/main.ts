@@ -3,10 +3,11 @@
  * Then, in another shell: `. DIR/env && kubectl get ns && npm run cli -- backup --dry-run`.
  */
 import { parseArgs } from 'node:util';
+import { installIntoSandbox } from './install.js';
 import { startSandbox } from './sandbox.js';
 import { seedDemoCluster } from './seed.js';
 
-const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N] [--seed]
+const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N] [--seed] [--install]
 
 Starts a Kubernetes API emulator and an S3 server (s3rver) on 127.0.0.1 and writes:
   DIR/kubeconfig   admin kubeconfig for kubectl and secret-steward
@@ -14,6 +15,9 @@ Starts a Kubernetes API emulator and an S3 server (s3rver) on 127.0.0.1 and writ
   DIR/keys/        a demo OpenPGP key pair (throwaway; passphrase in demo.passphrase)
 With --seed, also creates the demo cluster of npm start (namespaces payments, web, platform,
 monitoring; Secrets with rotation policies, four of them due; Deployments using them).
+With --install, also installs secret-steward as into a cluster: manifests/base, the store
+settings pointed at the sandbox's S3 server, and the key Secrets from the demo keys. Jobs run
+this repository's CLI as their pods (docs/one-off-jobs.md).
 Prints "sandbox ready" and runs until interrupted.
 `;
 
@@ -25,6 +29,7 @@ async function main(): Promise<number> {
         dir: { type: 'string' },
         'kube-port': { type: 'string' },
         seed: { type: 'boolean' },
+        install: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -47,6 +52,7 @@ async function main(): Promise<number> {
   }
   const sb = await startSandbox({ dir: values.dir, kubePort: port });
   const seed = values.seed ? await seedDemoCluster(sb.emulator) : undefined;
+  const installed = values.install ? await installIntoSandbox(sb) : undefined;
   process.stdout.write(
     [
       ...(seed
@@ -54,6 +60,11 @@ async function main(): Promise<number> {
             `seeded:                  ${seed.secrets} Secrets in ${seed.namespaces.join(', ')} (${seed.policies.length} with rotation policies, ${seed.due.length} due), ${seed.deployments.length} Deployments`,
           ]
         : []),
+      ...(installed === undefined
+        ? []
+        : [
+            `installed:               manifests/base and the key Secrets (${installed.applied} objects; not served by the emulator, left out: ${installed.skipped.join(', ') || 'none'})`,
+          ]),
       `Kubernetes API emulator: ${sb.emulator.url}`,
       `S3 server:               ${sb.s3.endpoint} (bucket sandbox-store)`,
       `kubeconfig:              ${sb.kubeconfig}`,

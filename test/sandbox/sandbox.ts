@@ -6,6 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
 import { type EmulatorOptions, KubeEmulator } from '../emulator/index.js';
 import { type S3TestServer, startS3Server } from '../support/s3-server.js';
@@ -48,6 +49,8 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   const dir = resolve(o.dir);
   await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
   const emulator = await KubeEmulator.start({ port: o.kubePort, ...o.emulator });
+  // Jobs (secret-steward run, kubectl create job) run this repository's CLI as their pods.
+  emulator.jobs.enable({ repoRoot: fileURLToPath(new URL('../../', import.meta.url)) });
   const s3 = await startS3Server({ bucket: 'sandbox-store' });
   const clusterName = o.clusterName ?? 'sandbox';
   await emulator.applyObjects(SANDBOX_NAMESPACES.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })));
