@@ -7,24 +7,24 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DOC = join(ROOT, 'docs/one-off-jobs.md');
+const DOC = join(ROOT, 'README.md');
 /** The sandbox directory the page uses; the test uses a fresh one in its place. */
 const DOC_DIR = '/tmp/secret-steward-sandbox';
 
 /** The lines of the `sh` block after `<!-- one-off-jobs: NAME -->`. */
 function block(markdown: string, name: string): string[] {
   const m = new RegExp(`<!-- one-off-jobs: ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\\n\`\`\``).exec(markdown);
-  assert.ok(m, `docs/one-off-jobs.md has no block "${name}"`);
+  assert.ok(m, `README.md has no block "${name}"`);
   return m[1].split('\n').filter((l) => l.trim() !== '');
 }
 
 /**
- * docs/one-off-jobs.md, "Try it in the sandbox", run as written: the first block in one shell
+ * README.md, "One-off Jobs in the sandbox", run as written: the first block in one shell
  * (the sandbox, until it prints "sandbox ready"), the second in another, stopping at the first
  * failing line. Two differences, both stated here: `npm ci` is not run (this checkout has its
  * node_modules), and the sandbox directory is a fresh temporary one instead of DOC_DIR.
  */
-describe('test/sandbox: docs/one-off-jobs.md, as a new user runs it', function () {
+describe('test/sandbox: README.md one-off Jobs, as a new user runs it', function () {
   this.timeout(900_000);
 
   it('installs into the sandbox, then backs up, drills and restores with arguments as one-off Jobs, showing their progress', async () => {
@@ -67,7 +67,10 @@ describe('test/sandbox: docs/one-off-jobs.md, as a new user runs it', function (
         ['secret-steward-backup', 'secret-steward-verify-restore', 'secret-steward-restore', 'secret-steward-restore'],
         text,
       );
-      // Progress: the Jobs' own output, streamed while they ran.
+      // Progress: the Jobs' own output, streamed while they ran, with totals.
+      assert.match(text, /"progress":"backup","done":\d+,"total":\d+/);
+      assert.match(text, /"progress":"verify-restore","done":\d+,"total":\d+/);
+      assert.match(text, /"progress":"restore: write","done":1,"total":1,"percent":100/);
       assert.match(text, /Backup \S+ complete: \d+ Secrets/);
       assert.match(text, /"msg":"backup complete"/);
       assert.match(text, /RESTORED/);
