@@ -70,6 +70,12 @@ interface WorkloadState {
   deadlineExceeded: boolean;
   /** StatefulSets: the revisions seen (ControllerRevision stand-ins) and status.currentRevision. */
   sts?: { templates: Map<string, unknown>; currentRevision?: string };
+  /**
+   * Deployments and DaemonSets: how far the rollout of the template with this hash has come
+   * before its final status: `updated` (new pods not all ready, an old one still terminating),
+   * `ready` (all ready, not yet available for minReadySeconds, since `readySince`).
+   */
+  progress?: { hash: string; phase: 'updated' | 'ready'; readySince?: number };
 }
 
 /** Labels the StatefulSet controller puts on its pods (pkg/controller/statefulset/stateful_set_utils.go). */
@@ -359,6 +365,13 @@ export class WorkloadController<E = unknown> {
     const reason = this.failureReason(kind, obj, template);
     const record = this.recordFor(kind, obj, state, template);
     if (!reason) {
+      if (this.inProgress(kind, obj, state, template)) {
+        // Not stuck, but not complete either: keep this record for the next step.
+        this.clearStuck(state);
+        state.stuckTemplate = cloneJson(template);
+        state.stuckRecord = record;
+        return;
+      }
       this.clearStuck(state);
       state.rolledTemplate = cloneJson(template);
       record.outcome = 'complete';
@@ -607,6 +620,83 @@ export class WorkloadController<E = unknown> {
     } catch (err) {
       if (!(err instanceof KubeApiError)) throw err;
     }
+  }
+
+  /**
+   * Deployments and DaemonSets show what a real rollout goes through before its final status,
+   * one step per `rolloutDelayMs`: first every replica updated but not all ready, with an old pod
+   * still terminating (Deployments: status.replicas > updatedReplicas); then, with
+   * `spec.minReadySeconds`, all ready but not all available until minReadySeconds passed
+   * (the Deployment and DaemonSet controllers count a pod available only then). True while the
+   * rollout is still in one of those states (the status was written and the next step scheduled).
+   */
+  private inProgress(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState, template: unknown): boolean {
+    const hash = templateHash(template);
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const minReadyMs = (typeof spec.minReadySeconds === 'number' ? spec.minReadySeconds : 0) * 1000;
+    const ns = obj.metadata.namespace ?? '';
+    const d = this.desired(kind, obj);
+    const hadOld = state.rolledTemplate !== undefined;
+    const generation = obj.metadata.generation;
+    if (state.progress?.hash !== hash) {
+      state.progress = { hash, phase: 'updated' };
+      const terminating = hadOld ? 1 : 0;
+      const ready = Math.max(0, d - 1);
+      this.writeStatus(
+        kind,
+        obj,
+        kind === 'Deployment'
+          ? {
+              ...withoutZeros({
+                observedGeneration: generation,
+                replicas: d + terminating,
+                updatedReplicas: d,
+                readyReplicas: ready + terminating,
+                availableReplicas: ready + terminating,
+                unavailableReplicas: d - ready,
+              }),
+              conditions: [
+                this.condition(
+                  isObject(obj.status) ? obj.status.conditions : undefined,
+                  'Progressing',
+                  'True',
+                  'ReplicaSetUpdated',
+                  `ReplicaSet "${this.rsName(obj)}" is progressing.`,
+                ),
+              ],
+            }
+          : {
+              ...withoutZeros({
+                observedGeneration: generation,
+                desiredNumberScheduled: d,
+                currentNumberScheduled: d,
+                updatedNumberScheduled: d,
+                numberReady: ready,
+                numberAvailable: ready,
+                numberUnavailable: d - ready,
+              }),
+              numberMisscheduled: 0,
+            },
+      );
+      this.schedule(kind, ns, obj.metadata.name);
+      return true;
+    }
+    if (minReadyMs === 0) return false;
+    if (state.progress.phase === 'updated') {
+      state.progress = { hash, phase: 'ready', readySince: this.now().getTime() };
+      const complete = this.completeStatus(kind, obj, state);
+      const available = Math.max(0, d - 1);
+      this.writeStatus(kind, obj, {
+        ...complete,
+        ...(kind === 'Deployment' ? { availableReplicas: available } : { numberAvailable: available, numberUnavailable: d - available }),
+      });
+      this.schedule(kind, ns, obj.metadata.name, minReadyMs);
+      return true;
+    }
+    const left = (state.progress.readySince ?? 0) + minReadyMs - this.now().getTime();
+    if (left <= 0) return false;
+    this.schedule(kind, ns, obj.metadata.name, left);
+    return true;
   }
 
   /** The record of this template's rollout, created on first sight. */

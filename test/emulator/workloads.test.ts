@@ -265,4 +265,38 @@ describe('test/emulator/workloads', () => {
     ).spec.template;
     assert.deepEqual(template.metadata, { creationTimestamp: null, labels: { app: 'agent' }, annotations: { v: '2' } });
   });
+
+  // The Deployment controller (pkg/controller/deployment/sync.go calculateStatus) reports the
+  // new ReplicaSet's pods as updated before they are ready, counts old pods until they are gone
+  // (status.replicas), and counts a pod available only minReadySeconds after it became ready
+  // (podutil.IsPodAvailable); `kubectl rollout status` waits on each of these.
+  it('shows a Deployment rollout updated but not ready with an old pod terminating, then ready but not available (minReadySeconds)', async () => {
+    await api(emu, 'POST', deployments, deployment('web', { replicas: 2 }));
+    await emu.workloads.idle();
+    await api(emu, 'PATCH', `${deployments}/web`, { spec: { minReadySeconds: 1 } }, { contentType: 'application/merge-patch+json' });
+    await emu.workloads.idle();
+    const seen: string[] = [];
+    const sample = setInterval(() => {
+      const s = status('Deployment', 'web');
+      const line = `replicas=${s.replicas} updated=${s.updatedReplicas} ready=${s.readyReplicas} available=${s.availableReplicas}`;
+      if (seen.at(-1) !== line) seen.push(line);
+    }, 1);
+
+    await api(
+      emu,
+      'PATCH',
+      `${deployments}/web`,
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    await emu.workloads.idle();
+    clearInterval(sample);
+
+    assert.ok(seen.includes('replicas=3 updated=2 ready=2 available=2'), `an old pod terminating: ${seen.join(' | ')}`);
+    assert.ok(seen.includes('replicas=2 updated=2 ready=2 available=1'), `ready, not yet available: ${seen.join(' | ')}`);
+    const s = status('Deployment', 'web');
+    assert.deepEqual([s.replicas, s.updatedReplicas, s.readyReplicas, s.availableReplicas], [2, 2, 2, 2]);
+  });
 });
