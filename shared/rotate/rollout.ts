@@ -416,6 +416,16 @@ async function verify(w: Workload, a: Action, deps: RotationDeps, patched: boole
   if (w.onDelete)
     return { ...base, state: 'not-verified', message: 'updateStrategy OnDelete: pods pick up the change only when they are deleted' };
   const r = await waitForRollout(w, w.generation, a.waitMs, deps);
+  if (r.state === 'ready' && w.kind === 'StatefulSet' && w.partition > 0) {
+    // Only the ordinals at and above the partition roll; the others keep the old template (and
+    // the old values in env vars) until an operator lowers the partition: verified in part.
+    const updated = Math.max(0, w.replicas - w.partition);
+    return {
+      ...base,
+      state: 'not-verified',
+      message: `rollingUpdate.partition ${w.partition}: ${updated} of ${w.replicas} pods updated and ready (ordinals ${w.partition} and up); the others keep the previous pod template until the partition is lowered`,
+    };
+  }
   return { ...base, state: r.state, message: r.message };
 }
 

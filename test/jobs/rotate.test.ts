@@ -365,6 +365,27 @@ describe('jobs/rotate', function () {
       });
     }
 
+    it('verifies a partitioned StatefulSet only in part: the pods above the partition roll, the rotation succeeds, reported not-verified', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.statefulSet('shop', 'ledger', { env: [['db', 'password']] });
+      c.emulator.patch('apps/v1', 'StatefulSet', 'shop', 'ledger', 'application/merge-patch+json', {
+        spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } },
+      });
+      await c.emulator.workloads.idle();
+      const old = (c.workload('StatefulSet', 'shop', 'ledger').status as { updateRevision: string }).updateRevision;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(entry(r, 'shop', 'db').action, 'rotated');
+      const ledger = report(r).workloads.find((w) => w.key === 'StatefulSet/shop/ledger');
+      assert.equal(ledger?.state, 'not-verified');
+      assert.match(ledger?.message ?? '', /^rollingUpdate.partition 1: 1 of 2 pods updated and ready \(ordinals 1 and up\)/);
+      assert.deepEqual(ledgerPods(old), ['ledger-0:old:ready', 'ledger-1:new:ready'], 'the controller kept ordinal 0 on the old revision');
+      const st = c.workload('StatefulSet', 'shop', 'ledger').status as Record<string, unknown>;
+      assert.equal(st.currentRevision, old, 'currentRevision stays while a partition holds pods back');
+    });
+
     it('keeps the new values when rollbackOnFailure is false, and fails the run', async () => {
       await c.secret('shop', 'db', DB_DATA, DB_POLICY.replace('waitReady: 20s', 'waitReady: 1s, rollbackOnFailure: false'), {
         annotations: LONG_AGO,
