@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { api, deployment, eventually } from './helpers.js';
+import { api, deployment, eventually, secret } from './helpers.js';
 import type { StoredKubeObject } from './index.js';
 import { KubeEmulator, POD_INDEX_LABEL, podReady, REVISION_LABEL } from './index.js';
 
@@ -184,5 +184,62 @@ describe('test/emulator/statefulsets', () => {
     assert.ok(!emu.workloads.podActions.some((a) => a.action === 'delete' && a.pod === 'web-0'), 'web-0 waits for web-1 to be available');
     await emu.workloads.idle();
     assert.deepEqual([get('web').status.availableReplicas, get('web').status.updatedReplicas], [2, 2]);
+  });
+
+  // Kubelet stand-in. https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-files-from-a-pod:
+  // "When a volume contains data from a Secret, and that Secret is updated, Kubernetes tracks this
+  // and updates the data in the volume, using an eventually-consistent approach" (kubelet sync
+  // period plus its cache TTL); "A container using a Secret as a subPath volume mount does not
+  // receive automated Secret updates"; environment variables are read once, when the container starts.
+  it('updates mounted Secret volumes of running pods after kubeletSyncDelayMs, never env vars or subPath mounts', async () => {
+    await api(emu, 'POST', '/api/v1/namespaces/default/secrets', secret('db', { password: Buffer.from('one').toString('base64') }));
+    const set = sts('web', 1) as unknown as { spec: { template: { spec: Record<string, unknown> } } };
+    set.spec.template.spec = {
+      containers: [
+        {
+          name: 'app',
+          image: 'example/app:1',
+          env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }],
+          volumeMounts: [
+            { name: 'db', mountPath: '/etc/db' },
+            { name: 'db', mountPath: '/etc/pw', subPath: 'password' },
+            { name: 'mapped', mountPath: '/etc/mapped' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'db', secret: { secretName: 'db' } },
+        { name: 'mapped', projected: { sources: [{ secret: { name: 'db', items: [{ key: 'password', path: 'pw.txt' }] } }] } },
+      ],
+    };
+    await api(emu, 'POST', base, set);
+    await emu.workloads.idle();
+    emu.workloads.kubeletSyncDelayMs = 1000;
+    const started = emu.workloads.podView('default', 'web-0');
+
+    await api(
+      emu,
+      'PATCH',
+      '/api/v1/namespaces/default/secrets/db',
+      { data: { password: Buffer.from('two').toString('base64') } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    const soon = emu.workloads.podView('default', 'web-0');
+    const later = await eventually(() => {
+      const v = emu.workloads.podView('default', 'web-0');
+      return v?.files['/etc/db/password'] === 'two' ? v : undefined;
+    }, 10_000);
+
+    assert.deepEqual(started, {
+      env: { PW: 'one' },
+      files: { '/etc/db/password': 'one', '/etc/pw': 'one', '/etc/mapped/pw.txt': 'one' },
+    });
+    assert.equal(soon?.files['/etc/db/password'], 'one', 'not before the kubelet syncs');
+    assert.deepEqual(later, {
+      env: { PW: 'one' },
+      files: { '/etc/db/password': 'two', '/etc/pw': 'one', '/etc/mapped/pw.txt': 'two' },
+    });
   });
 });

@@ -56,6 +56,13 @@ export interface PodAction {
   revision: string;
 }
 
+/** The kubelet stand-in's view of one running pod, per container. */
+interface PodView {
+  namespace: string;
+  pod: string;
+  containers: Record<string, { env: Record<string, string>; files: Record<string, string>; subPathFiles: Record<string, string> }>;
+}
+
 /** Content-based failure hook: return true to make the rollout of `workload` fail. */
 export type FailurePredicate<E = unknown> = (workload: KubeObject, emulator: E) => boolean;
 
@@ -212,6 +219,13 @@ export class WorkloadController<E = unknown> {
   readonly rollouts: RolloutRecord[] = [];
   /** Every pod the StatefulSet controller created, made ready or deleted, oldest first. */
   readonly podActions: PodAction[] = [];
+  /**
+   * Kubelet stand-in: how long after a Secret changes the Secret volumes of running pods show it
+   * (a real kubelet: within its sync period plus the Secret cache TTL, about a minute). @default 20
+   */
+  kubeletSyncDelayMs = 20;
+  private readonly views = new Map<string, PodView>();
+  private readonly kubeletTimers = new Set<NodeJS.Timeout>();
 
   private readonly failing = new Set<string>();
   private predicate?: FailurePredicate<E>;
@@ -234,6 +248,7 @@ export class WorkloadController<E = unknown> {
     for (const storage of ['/secrets', '/configmaps']) {
       this.unsubscribers.push(registry.store.subscribe(storage, (ev) => this.onReferencedChange(ev.entry.namespace)));
     }
+    this.unsubscribers.push(registry.store.subscribe('/secrets', (ev) => this.syncVolumesLater(ev.entry.namespace)));
   }
 
   /** Marks (or unmarks) one workload as failing its rollouts. */
@@ -259,6 +274,8 @@ export class WorkloadController<E = unknown> {
   stop(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.kubeletTimers) clearTimeout(t);
+    this.kubeletTimers.clear();
     for (const s of this.states.values()) if (s.deadlineTimer) clearTimeout(s.deadlineTimer);
     for (const u of this.unsubscribers) u();
     this.unsubscribers.length = 0;
@@ -278,8 +295,120 @@ export class WorkloadController<E = unknown> {
       this.schedule(kind, ev.entry.namespace, ev.entry.name);
   }
 
+  /**
+   * What a container of a running pod sees now (kubelet stand-in): its environment variables from
+   * Secrets, fixed when the pod started, and the files of its Secret volumes (`secret` and
+   * `projected` sources, `items` honoured), which follow the Secret `kubeletSyncDelayMs` after
+   * it changes, except subPath mounts, which keep what they had at start. Undefined for a pod
+   * the controllers did not start. Values are decoded to text.
+   */
+  podView(namespace: string, pod: string, container?: string): { env: Record<string, string>; files: Record<string, string> } | undefined {
+    const view = [...this.views.values()].find((v) => v.namespace === namespace && v.pod === pod);
+    if (!view) return undefined;
+    const name = container ?? Object.keys(view.containers)[0];
+    const c = view.containers[name];
+    return c ? { env: { ...c.env }, files: { ...c.files, ...c.subPathFiles } } : undefined;
+  }
+
+  private secretData(namespace: string, name: string): Record<string, string> | undefined {
+    try {
+      const obj = this.registry.get(findByPlural('', 'v1', 'secrets') as ResourceType, namespace, name).obj;
+      const data = isObject(obj.data) ? obj.data : {};
+      return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()]));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Files of one volume (path relative to the mount -> content), from the Secrets as they are now. */
+  private volumeFiles(namespace: string, volume: JsonObject): Record<string, string> {
+    const out: Record<string, string> = {};
+    const add = (name: unknown, items: unknown) => {
+      const data = typeof name === 'string' ? this.secretData(namespace, name) : undefined;
+      if (!data) return;
+      const mapped = Array.isArray(items) ? items.filter(isObject) : undefined;
+      if (mapped) for (const i of mapped) out[String(i.path)] = data[String(i.key)] ?? '';
+      else Object.assign(out, data);
+    };
+    if (isObject(volume.secret)) add(volume.secret.secretName, volume.secret.items);
+    const sources = isObject(volume.projected) && Array.isArray(volume.projected.sources) ? volume.projected.sources.filter(isObject) : [];
+    for (const src of sources) if (isObject(src.secret)) add(src.secret.name, src.secret.items);
+    return out;
+  }
+
+  /** A container's files now: every non-subPath mount of a Secret volume. */
+  private mountedFiles(namespace: string, spec: JsonObject, container: JsonObject, subPath: boolean): Record<string, string> {
+    const volumes = Array.isArray(spec.volumes) ? spec.volumes.filter(isObject) : [];
+    const out: Record<string, string> = {};
+    for (const m of Array.isArray(container.volumeMounts) ? container.volumeMounts.filter(isObject) : []) {
+      const volume = volumes.find((v) => v.name === m.name);
+      if (!volume || (typeof m.subPath === 'string' && m.subPath !== '') !== subPath) continue;
+      const files = this.volumeFiles(namespace, volume);
+      if (subPath) {
+        if (files[String(m.subPath)] !== undefined) out[String(m.mountPath)] = files[String(m.subPath)];
+      } else for (const [path, content] of Object.entries(files)) out[`${String(m.mountPath).replace(/\/$/, '')}/${path}`] = content;
+    }
+    return out;
+  }
+
+  /** The kubelet starting a pod: env vars and subPath files fixed now, volumes followed from now on. */
+  private startPod(pod: StoredKubeObject): void {
+    const ns = pod.metadata.namespace ?? '';
+    const spec = isObject(pod.spec) ? pod.spec : {};
+    const containers: PodView['containers'] = {};
+    for (const c of Array.isArray(spec.containers) ? spec.containers.filter(isObject) : []) {
+      const env: Record<string, string> = {};
+      for (const from of Array.isArray(c.envFrom) ? c.envFrom.filter(isObject) : []) {
+        const data = isObject(from.secretRef) ? this.secretData(ns, String(from.secretRef.name)) : undefined;
+        if (data) for (const [k, v] of Object.entries(data)) env[`${typeof from.prefix === 'string' ? from.prefix : ''}${k}`] = v;
+      }
+      for (const e of Array.isArray(c.env) ? c.env.filter(isObject) : []) {
+        const ref = isObject(e.valueFrom) && isObject(e.valueFrom.secretKeyRef) ? e.valueFrom.secretKeyRef : undefined;
+        if (ref) {
+          const v = this.secretData(ns, String(ref.name))?.[String(ref.key)];
+          if (v !== undefined) env[String(e.name)] = v;
+        } else if (typeof e.value === 'string') env[String(e.name)] = e.value;
+      }
+      containers[String(c.name)] = {
+        env,
+        files: this.mountedFiles(ns, spec, c, false),
+        subPathFiles: this.mountedFiles(ns, spec, c, true),
+      };
+    }
+    this.views.set(pod.metadata.uid, { namespace: ns, pod: pod.metadata.name, containers });
+  }
+
+  /** After a Secret change: the Secret volumes of the namespace's running pods follow, `kubeletSyncDelayMs` later. */
+  private syncVolumesLater(namespace: string): void {
+    const timer = setTimeout(() => {
+      this.kubeletTimers.delete(timer);
+      for (const [uid, view] of this.views) {
+        if (view.namespace !== namespace) continue;
+        let pod: StoredKubeObject;
+        try {
+          pod = this.registry.get(podRt(), namespace, view.pod).obj;
+        } catch {
+          this.views.delete(uid);
+          continue;
+        }
+        if (pod.metadata.uid !== uid) {
+          this.views.delete(uid);
+          continue;
+        }
+        const spec = isObject(pod.spec) ? pod.spec : {};
+        for (const c of Array.isArray(spec.containers) ? spec.containers.filter(isObject) : []) {
+          const current = view.containers[String(c.name)];
+          if (current) current.files = this.mountedFiles(namespace, spec, c, false);
+        }
+      }
+    }, this.kubeletSyncDelayMs);
+    timer.unref();
+    this.kubeletTimers.add(timer);
+  }
+
   /** A deleted pod of a StatefulSet: its controller recreates it (at the update revision). */
   private onPodEvent(ev: StoreEvent): void {
+    if (ev.type === 'DELETED') this.views.delete(ev.entry.obj.metadata.uid);
     if (ev.type !== 'DELETED') return;
     const owner = (ev.entry.obj.metadata.ownerReferences ?? []).find((r) => r.controller === true && r.kind === 'StatefulSet');
     if (owner) this.schedule('StatefulSet', ev.entry.namespace, owner.name);
@@ -568,6 +697,7 @@ export class WorkloadController<E = unknown> {
     try {
       const created = this.registry.create(podRt(), obj.metadata.namespace, body).obj;
       this.podActions.push({ action: 'create', namespace: obj.metadata.namespace ?? '', pod: podName, revision });
+      this.startPod(created);
       this.setPodStatus(created, false, 'ContainersNotReady: containers with unready status');
     } catch (err) {
       if (!(err instanceof KubeApiError)) throw err;

@@ -7,6 +7,7 @@ import type { BackendStepContext, RotationBackend } from '../../shared/rotate/ba
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { runRotateJob } from '../../shared/rotate/rotate-job.js';
 import { defineCommand } from '../../shared/runtime/command.js';
+import { eventually } from '../emulator/helpers.js';
 import { podReady } from '../emulator/index.js';
 import { selfSignedCa } from '../shared/rotate/generators/context.js';
 import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
@@ -384,6 +385,30 @@ describe('jobs/rotate', function () {
       assert.deepEqual(ledgerPods(old), ['ledger-0:old:ready', 'ledger-1:new:ready'], 'the controller kept ordinal 0 on the old revision');
       const st = c.workload('StatefulSet', 'shop', 'ledger').status as Record<string, unknown>;
       assert.equal(st.currentRevision, old, 'currentRevision stays while a partition holds pods back');
+    });
+
+    // The kubelet stand-in (test/emulator/statefulsets.test.ts cites the kubelet's behaviour):
+    // Secret volumes follow the Secret, env vars keep what the container started with.
+    it('without a restart, running pods see the new values in their mounted files only, not in env vars', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY.replace('waitReady: 20s', 'restart: false'), { annotations: LONG_AGO });
+      await c.statefulSet('shop', 'ledger', { env: [['db', 'password']], volumes: ['db'] });
+      await c.emulator.workloads.idle();
+      const before = c.emulator.workloads.podView('shop', 'ledger-0');
+
+      const r = await c.run(['--output', 'json']);
+      const rotated = c.data('shop', 'db')!.password;
+      const after = await eventually(() => {
+        const v = c.emulator.workloads.podView('shop', 'ledger-0');
+        return v?.files['/etc/secret-0/password'] === rotated ? v : undefined;
+      });
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(entry(r, 'shop', 'db').action, 'rotated');
+      assert.notEqual(rotated, DB_DATA.password);
+      assert.deepEqual([before?.env.VAR_0, before?.files['/etc/secret-0/password']], [DB_DATA.password, DB_DATA.password]);
+      assert.equal(after?.env.VAR_0, DB_DATA.password, 'env vars change only with a restart');
+      assert.equal(after?.files['/etc/secret-0/DATABASE_URL'], c.data('shop', 'db')!.DATABASE_URL);
+      assert.equal(c.rollouts('StatefulSet', 'shop', 'ledger').length, 1, 'not restarted: only its first rollout');
     });
 
     it('keeps the new values when rollbackOnFailure is false, and fails the run', async () => {
