@@ -1,4 +1,12 @@
-import { type AppsV1Api, type BatchV1Api, type KubeConfig, type V1PodTemplateSpec, Watch } from '@kubernetes/client-node';
+import {
+  type AppsV1Api,
+  type BatchV1Api,
+  type CoreV1Api,
+  type KubeConfig,
+  type V1Pod,
+  type V1PodTemplateSpec,
+  Watch,
+} from '@kubernetes/client-node';
 import type { KubeCaller } from './kube-call.js';
 import { KubeError } from './kube-error.js';
 import { listPages } from './list-pages.js';
@@ -39,6 +47,46 @@ export interface Workload {
   replicas: number;
   /** StatefulSet rolling-update partition. */
   partition: number;
+  /** A StatefulSet with the default OrderedReady podManagementPolicy (not Parallel). */
+  orderedReady: boolean;
+  /** `spec.selector.matchLabels` (Deployment, StatefulSet, DaemonSet). */
+  selector: Record<string, string>;
+}
+
+/** StatefulSet pods name their revision in this label (the ControllerRevision's name). */
+export const REVISION_LABEL = 'controller-revision-hash';
+
+/** A pod as forced rollback reads it (shared/rotate/forced-rollback.ts). */
+export interface WorkloadPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** uid of the controller in ownerReferences (`controller: true`). */
+  controllerUid?: string;
+  /** Running with condition Ready=True, as the StatefulSet controller's isRunningAndReady. */
+  ready: boolean;
+  /** Why not ready: the Ready condition's reason and message, or the phase. */
+  notReadyReason?: string;
+}
+
+/** The fields of a pod {@link toWorkloadPod} reads. */
+export function toWorkloadPod(pod: V1Pod): WorkloadPod {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const isReady = pod.status?.phase === 'Running' && ready?.status === 'True';
+  return {
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    labels: { ...(pod.metadata?.labels ?? {}) },
+    annotations: { ...(pod.metadata?.annotations ?? {}) },
+    controllerUid: pod.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid,
+    ready: isReady,
+    notReadyReason: isReady
+      ? undefined
+      : [pod.status?.phase, ready?.reason, ready?.message].filter((x) => x !== undefined && x !== '').join(': ') || 'not ready',
+  };
 }
 
 /** The status fields rollout checks read (a union over the kinds). */
@@ -82,6 +130,13 @@ export interface WorkloadStore {
    * fail once they have applied (then re-read on 422, as after any failed precondition).
    */
   patch(kind: WorkloadKind, namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<Workload>;
+  /** The pods of a namespace matching `selector` (equality labels), paginated underneath. */
+  listPods(namespace: string, selector: Record<string, string>): Promise<WorkloadPod[]>;
+  /**
+   * Deletes a pod if it is still the one read (uid precondition). False when it is gone or was
+   * replaced meanwhile (404, or 409 on the precondition): either way that pod no longer exists.
+   */
+  deletePod(pod: Pick<WorkloadPod, 'namespace' | 'name' | 'uid'>): Promise<boolean>;
   /**
    * Watches a kind in a namespace (one object when `name` is given) from `resourceVersion`;
    * `onEvent` gets every change and `onEnd` is called once when the watch ends (error or
@@ -115,6 +170,8 @@ interface AnyWorkloadObject {
     template?: V1PodTemplateSpec;
     jobTemplate?: { spec?: { template?: V1PodTemplateSpec } };
     updateStrategy?: { type?: string; rollingUpdate?: { partition?: number; maxUnavailable?: unknown } };
+    podManagementPolicy?: string;
+    selector?: { matchLabels?: Record<string, string> };
   };
   /** Typed as `object` so every kind's status fits; read as {@link WorkloadStatus}. */
   status?: object;
@@ -140,6 +197,8 @@ export function toWorkload(kind: WorkloadKind, obj: AnyWorkloadObject): Workload
     status: (obj.status ?? {}) as WorkloadStatus,
     replicas: spec.replicas ?? 1,
     partition: spec.updateStrategy?.rollingUpdate?.partition ?? 0,
+    orderedReady: kind === 'StatefulSet' && spec.podManagementPolicy !== 'Parallel',
+    selector: { ...(spec.selector?.matchLabels ?? {}) },
   };
 }
 
@@ -214,6 +273,7 @@ export class KubeWorkloadStore implements WorkloadStore {
   constructor(
     private readonly apps: AppsV1Api,
     private readonly batch: BatchV1Api,
+    private readonly core: CoreV1Api,
     private readonly caller: KubeCaller,
     private readonly kubeConfig?: KubeConfig,
   ) {
@@ -287,6 +347,34 @@ export class KubeWorkloadStore implements WorkloadStore {
       { idempotent: true },
     );
     return toWorkload(kind, obj);
+  }
+
+  async listPods(namespace: string, selector: Record<string, string>): Promise<WorkloadPod[]> {
+    const labelSelector = Object.entries(selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const out: WorkloadPod[] = [];
+    const fetchPage = (req: { limit: number; _continue?: string }) =>
+      this.core.listNamespacedPod({ namespace, labelSelector, limit: req.limit, _continue: req._continue });
+    for await (const page of listPages(this.caller, { verb: 'list', kind: 'Pod', namespace }, fetchPage)) {
+      if (page.restarted) out.length = 0;
+      for (const item of page.items) out.push(toWorkloadPod(item));
+    }
+    return out;
+  }
+
+  async deletePod(pod: Pick<WorkloadPod, 'namespace' | 'name' | 'uid'>): Promise<boolean> {
+    try {
+      await this.caller.call(
+        { verb: 'delete', kind: 'Pod', namespace: pod.namespace, name: pod.name },
+        () => this.core.deleteNamespacedPod({ namespace: pod.namespace, name: pod.name, body: { preconditions: { uid: pod.uid } } }),
+        { idempotent: true },
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof KubeError && (e.notFound || e.conflict)) return false;
+      throw e;
+    }
   }
 
   watch?: WorkloadStore['watch'] = async (kind, namespace, name, resourceVersion, onEvent, onEnd) => {

@@ -53,6 +53,12 @@ export interface RolloutPolicy {
   waitReadyMs: number;
   /** Restore the previous values when a consumer does not become ready. @default true */
   rollbackOnFailure: boolean;
+  /**
+   * After a rollback, delete the pods of the failed revision that keep an OrderedReady
+   * StatefulSet from returning to its previous revision (upstream's "forced rollback"); needs
+   * the statefulset-forced-rollback component. Otherwise the run names them. @default false
+   */
+  forceRollback: boolean;
 }
 
 export interface RotationPolicy {
@@ -136,8 +142,9 @@ export const policyDocumentSchema = z.strictObject({
       restart: z.boolean().default(true),
       waitReady: durationField(1000, 24 * 3_600_000).optional(),
       rollbackOnFailure: z.boolean().default(true),
+      forceRollback: z.boolean().default(false),
     })
-    .default({ restart: true, rollbackOnFailure: true }),
+    .default({ restart: true, rollbackOnFailure: true, forceRollback: false }),
   backend: z.looseObject({ name: z.string().min(1) }).optional(),
 });
 
@@ -379,6 +386,7 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
         restart: p.rollout.restart,
         waitReadyMs: p.rollout.waitReady === undefined ? DEFAULT_WAIT_READY_MS : parseDuration(p.rollout.waitReady)!,
         rollbackOnFailure: p.rollout.rollbackOnFailure,
+        forceRollback: p.rollout.forceRollback,
       },
       backend,
       references,

@@ -12,6 +12,7 @@ import {
   type WorkloadStore,
 } from '../kube/workloads.js';
 import { mapLimit } from '../runtime/map-limit.js';
+import { forceRollback, mayNeedForcedRollback } from './forced-rollback.js';
 import { parseRestartPrevious, type RestartPrevious, restartValue, rotationsOfRestartValue } from './metadata.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { pointerSegment, referencesAny, repointOps } from './secret-refs.js';
@@ -48,6 +49,8 @@ export interface WorkloadOutcome {
   patched: boolean;
   /** State `error` because the API server stayed unreachable or overloaded (not because of the workload). */
   transient?: boolean;
+  /** After a rollback: pods of the failed revision the operator must delete (forced-rollback.ts). */
+  blockingPods?: string[];
 }
 
 /** States that fail the rotations of the workload. */
@@ -296,6 +299,8 @@ export async function waitForRollout(
       const started = Date.now();
       const seen = await watchUntilSettled(current, generation, remaining, deps);
       if (seen.state !== undefined && seen.state.state !== 'progressing') return final(seen.state);
+      // The timeout message says where the rollout stood last, not where it stood before the watch.
+      if (seen.state !== undefined) st = seen.state;
       if (seen.timedOut) continue;
       if (Date.now() - started < 1000) await deps.clock.sleep(Math.min(pollMs, remaining), deps.shutdown.signal).catch(rethrowInterrupt);
     } else {
@@ -344,13 +349,15 @@ async function watchUntilSettled(
   deps.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
   let settled = false;
   let stop: (() => void) | undefined;
+  /** The last state a watch event showed. */
+  let last: RolloutState | undefined;
   try {
     return await new Promise<{ state?: RolloutState; timedOut: boolean }>((resolve, reject) => {
       const finish = (r: { state?: RolloutState; timedOut: boolean } | Error) => {
         if (settled) return;
         settled = true;
         if (r instanceof Error) reject(r);
-        else resolve(r);
+        else resolve({ ...r, state: r.state ?? last });
       };
       deps.clock.sleep(remainingMs, timer.signal).then(
         () => finish({ timedOut: true }),
@@ -366,6 +373,7 @@ async function watchUntilSettled(
           if (e.type === 'DELETED')
             return finish({ state: { state: 'failed', message: 'the workload was deleted during its rollout' }, timedOut: false });
           const s = rolloutState(e.workload, generation);
+          last = s;
           if (s.state !== 'progressing') finish({ state: s, timedOut: false });
         },
         (err) => {
@@ -408,6 +416,16 @@ async function verify(w: Workload, a: Action, deps: RotationDeps, patched: boole
   if (w.onDelete)
     return { ...base, state: 'not-verified', message: 'updateStrategy OnDelete: pods pick up the change only when they are deleted' };
   const r = await waitForRollout(w, w.generation, a.waitMs, deps);
+  if (r.state === 'ready' && w.kind === 'StatefulSet' && w.partition > 0) {
+    // Only the ordinals at and above the partition roll; the others keep the old template (and
+    // the old values in env vars) until an operator lowers the partition: verified in part.
+    const updated = Math.max(0, w.replicas - w.partition);
+    return {
+      ...base,
+      state: 'not-verified',
+      message: `rollingUpdate.partition ${w.partition}: ${updated} of ${w.replicas} pods updated and ready (ordinals ${w.partition} and up); the others keep the previous pod template until the partition is lowered`,
+    };
+  }
   return { ...base, state: r.state, message: r.message };
 }
 
@@ -577,7 +595,19 @@ export async function restoreConsumers(
           action: 'Rollback',
         });
       }
-      outcomes.set(a.key, await verify(workload, a, deps, patched));
+      let outcome = await verify(workload, a, deps, patched);
+      if (isFailure(outcome.state) && mayNeedForcedRollback(workload)) {
+        const forced = await forceRollback(workload, a.rotations, rolledBack, deps);
+        if (forced.result === 'deleted') {
+          const again = await verify(workload, a, deps, patched);
+          outcome = { ...again, message: `${forced.message}; ${again.message}` };
+        } else if (forced.result === 'blocked') {
+          outcome = { ...outcome, message: `${forced.message}; ${outcome.message}`, blockingPods: forced.pods };
+        } else if (forced.message !== '') {
+          outcome = { ...outcome, message: `${outcome.message}; ${forced.message}` };
+        }
+      }
+      outcomes.set(a.key, outcome);
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
       outcomes.set(a.key, {

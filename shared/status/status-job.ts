@@ -33,7 +33,10 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     signal: ctx.shutdown.signal,
   });
   const rotation = collectRotationStatus(
-    { secrets: new KubeSecretStore(kube.core, kube.caller), workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.caller, kc) },
+    {
+      secrets: new KubeSecretStore(kube.core, kube.caller),
+      workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller, kc),
+    },
     { namespaces, selector: s.selector, now, graceMs: s.rotationGrace },
   );
   let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);

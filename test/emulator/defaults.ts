@@ -52,6 +52,10 @@ export function defaultPodSpec(spec: JsonObject, restartPolicy = 'Always'): void
 function defaultTemplate(spec: JsonObject, restartPolicy?: string): void {
   if (!isObject(spec.template)) return;
   const template = spec.template;
+  // ObjectMeta.creationTimestamp is a struct without omitempty: the real server writes
+  // `metadata: { creationTimestamp: null }` into every pod template it returns.
+  const meta = child(template, 'metadata');
+  if (!('creationTimestamp' in meta)) meta.creationTimestamp = null;
   if (isObject(template.spec)) defaultPodSpec(template.spec, restartPolicy);
 }
 

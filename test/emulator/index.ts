@@ -20,5 +20,5 @@ export { RESOURCES } from './resources.js';
 export type { EmulatorOptions, RbacDecisionRecord } from './server.js';
 export { KubeEmulator } from './server.js';
 export type { KubeObject, ObjectMeta, StoredKubeObject } from './types.js';
-export type { FailurePredicate, RolloutRecord, WorkloadKind } from './workload-controller.js';
-export { FAIL_ROLLOUT_ANNOTATION, WorkloadController } from './workload-controller.js';
+export type { FailurePredicate, PodAction, RolloutRecord, WorkloadKind } from './workload-controller.js';
+export { FAIL_ROLLOUT_ANNOTATION, POD_INDEX_LABEL, podReady, REVISION_LABEL, WorkloadController } from './workload-controller.js';

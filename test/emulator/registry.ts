@@ -483,6 +483,7 @@ export class Registry {
     if (rt.key === 'batch/jobs' && !old) defaultJobSelector(obj, meta.uid);
     if (rt.hasGeneration) meta.generation = statusWrite && old ? old.metadata.generation : nextGeneration(rt, obj, old);
     else delete meta.generation;
+    if (rt.key === 'apps/daemonsets') setTemplateGeneration(obj, old);
     const causes = validateObject(rt, rt.storageOf ? toResourceShape(rt, obj as StoredKubeObject) : obj, old);
     if (causes.length > 0) throw invalid(rt.kind, rt.group, meta.name ?? meta.generateName ?? '', causes);
     return obj as StoredKubeObject;
@@ -655,6 +656,23 @@ function initialStatus(rt: ResourceType): Record<string, unknown> {
   if (rt.key === '/namespaces') return { phase: 'Active' };
   if (rt.key === '/pods') return { phase: 'Pending', qosClass: 'BestEffort' };
   return {};
+}
+
+/** Annotation the real server writes on DaemonSets from their (internal) spec.templateGeneration. */
+export const DAEMONSET_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation';
+
+/**
+ * As kube-apiserver: the DaemonSet strategy (pkg/registry/apps/daemonset/strategy.go) sets
+ * templateGeneration to 1 on create and +1 when spec.template changes, ignoring what the client
+ * sent, and the apps/v1 conversion (pkg/apis/apps/v1/conversion.go) writes it as this annotation,
+ * before validating admission sees the object.
+ */
+function setTemplateGeneration(obj: KubeObject, old: StoredKubeObject | undefined): void {
+  const previous = Number(old?.metadata.annotations?.[DAEMONSET_TEMPLATE_GENERATION] ?? 1) || 1;
+  const spec = (obj.spec ?? {}) as { template?: unknown };
+  const changed = old !== undefined && !deepEqual(spec.template, (old.spec as { template?: unknown } | undefined)?.template);
+  const value = old === undefined ? 1 : changed ? previous + 1 : previous;
+  obj.metadata = { ...obj.metadata, annotations: { ...(obj.metadata?.annotations ?? {}), [DAEMONSET_TEMPLATE_GENERATION]: String(value) } };
 }
 
 /** metadata.generation: 1 on create; +1 when spec (Deployments: also annotations) changes. */

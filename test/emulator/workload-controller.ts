@@ -47,6 +47,22 @@ export interface RolloutRecord {
   failureReason?: string;
 }
 
+/** What the StatefulSet controller did to one pod, in order (the test's view of the pod churn). */
+export interface PodAction {
+  action: 'create' | 'ready' | 'delete';
+  namespace: string;
+  pod: string;
+  /** controller-revision-hash of the pod. */
+  revision: string;
+}
+
+/** The kubelet stand-in's view of one running pod, per container. */
+interface PodView {
+  namespace: string;
+  pod: string;
+  containers: Record<string, { env: Record<string, string>; files: Record<string, string>; subPathFiles: Record<string, string> }>;
+}
+
 /** Content-based failure hook: return true to make the rollout of `workload` fail. */
 export type FailurePredicate<E = unknown> = (workload: KubeObject, emulator: E) => boolean;
 
@@ -59,12 +75,37 @@ interface WorkloadState {
   stuckRecord?: RolloutRecord;
   deadlineTimer?: NodeJS.Timeout;
   deadlineExceeded: boolean;
+  /** StatefulSets: the revisions seen (ControllerRevision stand-ins) and status.currentRevision. */
+  sts?: { templates: Map<string, unknown>; currentRevision?: string };
+  /**
+   * Deployments and DaemonSets: how far the rollout of the template with this hash has come
+   * before its final status: `updated` (new pods not all ready, an old one still terminating),
+   * `ready` (all ready, not yet available for minReadySeconds, since `readySince`).
+   */
+  progress?: { hash: string; phase: 'updated' | 'ready'; readySince?: number };
 }
+
+/** Labels the StatefulSet controller puts on its pods (pkg/controller/statefulset/stateful_set_utils.go). */
+export const REVISION_LABEL = 'controller-revision-hash';
+export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
+export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 
 const KINDS: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' };
 
 function rtOf(kind: WorkloadKind): ResourceType {
   return findByPlural('apps', 'v1', KINDS[kind]) as ResourceType;
+}
+
+const podRt = (): ResourceType => findByPlural('', 'v1', 'pods') as ResourceType;
+
+function podCondition(pod: KubeObject, type: string): JsonObject | undefined {
+  const status = isObject(pod.status) ? pod.status : {};
+  return Array.isArray(status.conditions) ? status.conditions.filter(isObject).find((c) => c.type === type) : undefined;
+}
+
+/** Running and Ready, as the StatefulSet controller's isRunningAndReady. */
+export function podReady(pod: KubeObject): boolean {
+  return isObject(pod.status) && pod.status.phase === 'Running' && podCondition(pod, 'Ready')?.status === 'True';
 }
 
 function templateHash(template: unknown): string {
@@ -176,6 +217,15 @@ export class WorkloadController<E = unknown> {
   nodeCount = 3;
   /** Every rollout observed, oldest first. */
   readonly rollouts: RolloutRecord[] = [];
+  /** Every pod the StatefulSet controller created, made ready or deleted, oldest first. */
+  readonly podActions: PodAction[] = [];
+  /**
+   * Kubelet stand-in: how long after a Secret changes the Secret volumes of running pods show it
+   * (a real kubelet: within its sync period plus the Secret cache TTL, about a minute). @default 20
+   */
+  kubeletSyncDelayMs = 20;
+  private readonly views = new Map<string, PodView>();
+  private readonly kubeletTimers = new Set<NodeJS.Timeout>();
 
   private readonly failing = new Set<string>();
   private predicate?: FailurePredicate<E>;
@@ -194,9 +244,11 @@ export class WorkloadController<E = unknown> {
     for (const kind of Object.keys(KINDS) as WorkloadKind[]) {
       this.unsubscribers.push(registry.store.subscribe(rtOf(kind).key, (ev) => this.onWorkloadEvent(kind, ev)));
     }
+    this.unsubscribers.push(registry.store.subscribe(podRt().key, (ev) => this.onPodEvent(ev)));
     for (const storage of ['/secrets', '/configmaps']) {
       this.unsubscribers.push(registry.store.subscribe(storage, (ev) => this.onReferencedChange(ev.entry.namespace)));
     }
+    this.unsubscribers.push(registry.store.subscribe('/secrets', (ev) => this.syncVolumesLater(ev.entry.namespace)));
   }
 
   /** Marks (or unmarks) one workload as failing its rollouts. */
@@ -222,6 +274,8 @@ export class WorkloadController<E = unknown> {
   stop(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.kubeletTimers) clearTimeout(t);
+    this.kubeletTimers.clear();
     for (const s of this.states.values()) if (s.deadlineTimer) clearTimeout(s.deadlineTimer);
     for (const u of this.unsubscribers) u();
     this.unsubscribers.length = 0;
@@ -241,6 +295,125 @@ export class WorkloadController<E = unknown> {
       this.schedule(kind, ev.entry.namespace, ev.entry.name);
   }
 
+  /**
+   * What a container of a running pod sees now (kubelet stand-in): its environment variables from
+   * Secrets, fixed when the pod started, and the files of its Secret volumes (`secret` and
+   * `projected` sources, `items` honoured), which follow the Secret `kubeletSyncDelayMs` after
+   * it changes, except subPath mounts, which keep what they had at start. Undefined for a pod
+   * the controllers did not start. Values are decoded to text.
+   */
+  podView(namespace: string, pod: string, container?: string): { env: Record<string, string>; files: Record<string, string> } | undefined {
+    const view = [...this.views.values()].find((v) => v.namespace === namespace && v.pod === pod);
+    if (!view) return undefined;
+    const name = container ?? Object.keys(view.containers)[0];
+    const c = view.containers[name];
+    return c ? { env: { ...c.env }, files: { ...c.files, ...c.subPathFiles } } : undefined;
+  }
+
+  private secretData(namespace: string, name: string): Record<string, string> | undefined {
+    try {
+      const obj = this.registry.get(findByPlural('', 'v1', 'secrets') as ResourceType, namespace, name).obj;
+      const data = isObject(obj.data) ? obj.data : {};
+      return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()]));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Files of one volume (path relative to the mount -> content), from the Secrets as they are now. */
+  private volumeFiles(namespace: string, volume: JsonObject): Record<string, string> {
+    const out: Record<string, string> = {};
+    const add = (name: unknown, items: unknown) => {
+      const data = typeof name === 'string' ? this.secretData(namespace, name) : undefined;
+      if (!data) return;
+      const mapped = Array.isArray(items) ? items.filter(isObject) : undefined;
+      if (mapped) for (const i of mapped) out[String(i.path)] = data[String(i.key)] ?? '';
+      else Object.assign(out, data);
+    };
+    if (isObject(volume.secret)) add(volume.secret.secretName, volume.secret.items);
+    const sources = isObject(volume.projected) && Array.isArray(volume.projected.sources) ? volume.projected.sources.filter(isObject) : [];
+    for (const src of sources) if (isObject(src.secret)) add(src.secret.name, src.secret.items);
+    return out;
+  }
+
+  /** A container's files now: every non-subPath mount of a Secret volume. */
+  private mountedFiles(namespace: string, spec: JsonObject, container: JsonObject, subPath: boolean): Record<string, string> {
+    const volumes = Array.isArray(spec.volumes) ? spec.volumes.filter(isObject) : [];
+    const out: Record<string, string> = {};
+    for (const m of Array.isArray(container.volumeMounts) ? container.volumeMounts.filter(isObject) : []) {
+      const volume = volumes.find((v) => v.name === m.name);
+      if (!volume || (typeof m.subPath === 'string' && m.subPath !== '') !== subPath) continue;
+      const files = this.volumeFiles(namespace, volume);
+      if (subPath) {
+        if (files[String(m.subPath)] !== undefined) out[String(m.mountPath)] = files[String(m.subPath)];
+      } else for (const [path, content] of Object.entries(files)) out[`${String(m.mountPath).replace(/\/$/, '')}/${path}`] = content;
+    }
+    return out;
+  }
+
+  /** The kubelet starting a pod: env vars and subPath files fixed now, volumes followed from now on. */
+  private startPod(pod: StoredKubeObject): void {
+    const ns = pod.metadata.namespace ?? '';
+    const spec = isObject(pod.spec) ? pod.spec : {};
+    const containers: PodView['containers'] = {};
+    for (const c of Array.isArray(spec.containers) ? spec.containers.filter(isObject) : []) {
+      const env: Record<string, string> = {};
+      for (const from of Array.isArray(c.envFrom) ? c.envFrom.filter(isObject) : []) {
+        const data = isObject(from.secretRef) ? this.secretData(ns, String(from.secretRef.name)) : undefined;
+        if (data) for (const [k, v] of Object.entries(data)) env[`${typeof from.prefix === 'string' ? from.prefix : ''}${k}`] = v;
+      }
+      for (const e of Array.isArray(c.env) ? c.env.filter(isObject) : []) {
+        const ref = isObject(e.valueFrom) && isObject(e.valueFrom.secretKeyRef) ? e.valueFrom.secretKeyRef : undefined;
+        if (ref) {
+          const v = this.secretData(ns, String(ref.name))?.[String(ref.key)];
+          if (v !== undefined) env[String(e.name)] = v;
+        } else if (typeof e.value === 'string') env[String(e.name)] = e.value;
+      }
+      containers[String(c.name)] = {
+        env,
+        files: this.mountedFiles(ns, spec, c, false),
+        subPathFiles: this.mountedFiles(ns, spec, c, true),
+      };
+    }
+    this.views.set(pod.metadata.uid, { namespace: ns, pod: pod.metadata.name, containers });
+  }
+
+  /** After a Secret change: the Secret volumes of the namespace's running pods follow, `kubeletSyncDelayMs` later. */
+  private syncVolumesLater(namespace: string): void {
+    const timer = setTimeout(() => {
+      this.kubeletTimers.delete(timer);
+      for (const [uid, view] of this.views) {
+        if (view.namespace !== namespace) continue;
+        let pod: StoredKubeObject;
+        try {
+          pod = this.registry.get(podRt(), namespace, view.pod).obj;
+        } catch {
+          this.views.delete(uid);
+          continue;
+        }
+        if (pod.metadata.uid !== uid) {
+          this.views.delete(uid);
+          continue;
+        }
+        const spec = isObject(pod.spec) ? pod.spec : {};
+        for (const c of Array.isArray(spec.containers) ? spec.containers.filter(isObject) : []) {
+          const current = view.containers[String(c.name)];
+          if (current) current.files = this.mountedFiles(namespace, spec, c, false);
+        }
+      }
+    }, this.kubeletSyncDelayMs);
+    timer.unref();
+    this.kubeletTimers.add(timer);
+  }
+
+  /** A deleted pod of a StatefulSet: its controller recreates it (at the update revision). */
+  private onPodEvent(ev: StoreEvent): void {
+    if (ev.type === 'DELETED') this.views.delete(ev.entry.obj.metadata.uid);
+    if (ev.type !== 'DELETED') return;
+    const owner = (ev.entry.obj.metadata.ownerReferences ?? []).find((r) => r.controller === true && r.kind === 'StatefulSet');
+    if (owner) this.schedule('StatefulSet', ev.entry.namespace, owner.name);
+  }
+
   private onReferencedChange(namespace: string): void {
     for (const kind of Object.keys(KINDS) as WorkloadKind[]) {
       for (const view of this.registry.list(rtOf(kind), { namespace }).items) {
@@ -250,7 +423,7 @@ export class WorkloadController<E = unknown> {
     }
   }
 
-  private schedule(kind: WorkloadKind, namespace: string, name: string): void {
+  private schedule(kind: WorkloadKind, namespace: string, name: string, delayMs = this.rolloutDelayMs): void {
     const key = `${kind}/${namespace}/${name}`;
     const existing = this.timers.get(key);
     if (existing) clearTimeout(existing);
@@ -261,7 +434,7 @@ export class WorkloadController<E = unknown> {
       } finally {
         if (this.timers.size === 0) this.notifyIdle();
       }
-    }, this.rolloutDelayMs);
+    }, delayMs);
     timer.unref();
     this.timers.set(key, timer);
   }
@@ -305,6 +478,10 @@ export class WorkloadController<E = unknown> {
     this.states.set(uid, state);
     const spec = isObject(obj.spec) ? obj.spec : {};
     const template = spec.template;
+    if (kind === 'StatefulSet') {
+      this.reconcileStatefulSet(obj, state);
+      return;
+    }
     if (kind === 'Deployment' && spec.paused === true) {
       this.writeStatus(kind, obj, this.pausedStatus(obj));
       return;
@@ -317,6 +494,13 @@ export class WorkloadController<E = unknown> {
     const reason = this.failureReason(kind, obj, template);
     const record = this.recordFor(kind, obj, state, template);
     if (!reason) {
+      if (this.inProgress(kind, obj, state, template)) {
+        // Not stuck, but not complete either: keep this record for the next step.
+        this.clearStuck(state);
+        state.stuckTemplate = cloneJson(template);
+        state.stuckRecord = record;
+        return;
+      }
       this.clearStuck(state);
       state.rolledTemplate = cloneJson(template);
       record.outcome = 'complete';
@@ -333,6 +517,316 @@ export class WorkloadController<E = unknown> {
       this.armDeadline(kind, obj, state);
     }
     this.writeStatus(kind, obj, this.stuckStatus(kind, obj, state));
+  }
+
+  /**
+   * One sync of the StatefulSet controller (pkg/controller/statefulset/stateful_set_control.go
+   * updateStatefulSet), one step per `rolloutDelayMs` so that intermediate states are seen: with
+   * the default OrderedReady policy, ordinals are created in order, each one waited for until it is
+   * Running and Ready; a pod that never becomes ready blocks everything behind it (it is never
+   * replaced, even by a reverted template: upstream's "forced rollback"). A RollingUpdate deletes
+   * the highest-ordinal pod not on the update revision (ordinals >= partition only, each available
+   * for minReadySeconds first), which the next step recreates on the update revision. currentRevision
+   * becomes the update revision once every replica is updated and ready.
+   */
+  private reconcileStatefulSet(obj: StoredKubeObject, state: WorkloadState): void {
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const name = obj.metadata.name;
+    const template = spec.template;
+    const updateRevision = `${name}-${templateHash(template)}`;
+    const sts = state.sts ?? { templates: new Map<string, unknown>() };
+    state.sts = sts;
+    sts.templates.set(updateRevision, cloneJson(template));
+    sts.currentRevision ??= updateRevision;
+    const rolledRevision = state.rolledTemplate === undefined ? undefined : `${name}-${templateHash(state.rolledTemplate)}`;
+    const record = updateRevision === rolledRevision ? undefined : this.recordFor('StatefulSet', obj, state, template);
+    if (record && !deepEqual(state.stuckTemplate, template)) {
+      this.clearStuck(state);
+      state.stuckTemplate = cloneJson(template);
+      state.stuckRecord = record;
+    }
+    if (!record) this.clearStuck(state);
+    const replicas = this.desired('StatefulSet', obj);
+    const strategy = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
+    const onDelete = strategy.type === 'OnDelete';
+    const rolling = isObject(strategy.rollingUpdate) ? strategy.rollingUpdate : {};
+    const partition = typeof rolling.partition === 'number' ? rolling.partition : 0;
+    const parallel = spec.podManagementPolicy === 'Parallel';
+    const minReadyMs = (typeof spec.minReadySeconds === 'number' ? spec.minReadySeconds : 0) * 1000;
+    const failure = (revision: string) =>
+      revision === rolledRevision ? undefined : this.failureReason('StatefulSet', obj, sts.templates.get(revision));
+
+    let pods = this.podsOf(obj);
+    let acted = false;
+    let blockedBy: string | undefined;
+    let waitMs: number | undefined;
+    for (let i = 0; i < replicas; i++) {
+      const pod = pods.get(i);
+      if (!pod) {
+        const revision = i < partition && !onDelete ? sts.currentRevision : updateRevision;
+        this.createPod(obj, i, revision, sts.templates.get(revision));
+        acted = true;
+        if (parallel) continue;
+        break;
+      }
+      if (podReady(pod)) {
+        // Running and Available (isRunningAndAvailable with minReadySeconds) before the next ordinal.
+        const left = this.availableIn(pod, minReadyMs);
+        if (left === 0 || parallel) continue;
+        waitMs = left;
+        break;
+      }
+      const revision = pod.metadata.labels?.[REVISION_LABEL] ?? '';
+      const reason = failure(revision);
+      if (reason === undefined) {
+        this.setPodStatus(pod, true);
+        acted = true;
+      } else {
+        blockedBy ??= reason;
+        this.setPodStatus(pod, false, reason);
+      }
+      if (!parallel) break;
+    }
+    if (!acted && blockedBy === undefined && waitMs === undefined) {
+      const extra = [...pods.keys()].filter((i) => i >= replicas).sort((a, b) => b - a);
+      if (extra.length > 0) {
+        this.deletePod(pods.get(extra[0])!);
+        acted = true;
+      } else if (!onDelete) {
+        for (let i = replicas - 1; i >= partition; i--) {
+          const pod = pods.get(i)!;
+          if (pod.metadata.labels?.[REVISION_LABEL] === updateRevision) continue;
+          const left = this.availableIn(pod, minReadyMs);
+          if (left > 0) waitMs = left;
+          else {
+            this.deletePod(pod);
+            acted = true;
+          }
+          break;
+        }
+      }
+    }
+    pods = this.podsOf(obj);
+    const all = [...pods.values()];
+    const ready = all.filter(podReady);
+    const available = ready.filter((p) => this.availableIn(p, minReadyMs) === 0);
+    if (waitMs === undefined && available.length < ready.length)
+      waitMs = Math.min(...ready.map((p) => this.availableIn(p, minReadyMs)).filter((ms) => ms > 0));
+    const updated = all.filter((p) => p.metadata.labels?.[REVISION_LABEL] === updateRevision).length;
+    if (updated === replicas && ready.length === replicas && all.length === replicas) {
+      sts.currentRevision = updateRevision;
+      state.rolledTemplate = cloneJson(template);
+      if (record) {
+        record.outcome = 'complete';
+        delete record.failureReason;
+      }
+      this.clearStuck(state);
+    } else if (record) {
+      record.outcome = 'stuck';
+      if (blockedBy !== undefined) record.failureReason = blockedBy;
+    }
+    const current = all.filter((p) => p.metadata.labels?.[REVISION_LABEL] === sts.currentRevision).length;
+    this.writeStatus('StatefulSet', obj, {
+      observedGeneration: obj.metadata.generation,
+      replicas: all.length,
+      ...withoutZeros({ readyReplicas: ready.length, currentReplicas: current, updatedReplicas: updated }),
+      availableReplicas: available.length,
+      currentRevision: sts.currentRevision,
+      updateRevision,
+      collisionCount: 0,
+    });
+    if (acted) this.schedule('StatefulSet', obj.metadata.namespace ?? '', name);
+    else if (waitMs !== undefined) this.schedule('StatefulSet', obj.metadata.namespace ?? '', name, waitMs);
+  }
+
+  /** The pods the StatefulSet controls, by ordinal. */
+  private podsOf(obj: StoredKubeObject): Map<number, StoredKubeObject> {
+    const out = new Map<number, StoredKubeObject>();
+    for (const view of this.registry.list(podRt(), { namespace: obj.metadata.namespace }).items) {
+      const pod = view.obj;
+      if (!(pod.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.uid === obj.metadata.uid)) continue;
+      const m = new RegExp(`^${obj.metadata.name}-(\\d+)$`).exec(pod.metadata.name);
+      if (m) out.set(Number(m[1]), pod);
+    }
+    return out;
+  }
+
+  /** ms until the ready pod has been ready for minReadySeconds (0: available now). */
+  private availableIn(pod: KubeObject, minReadyMs: number): number {
+    if (minReadyMs === 0) return 0;
+    const since = Date.parse(String(podCondition(pod, 'Ready')?.lastTransitionTime ?? ''));
+    return Number.isNaN(since) ? 0 : Math.max(0, since + minReadyMs - this.now().getTime());
+  }
+
+  /** A pod as newVersionedStatefulSetPod builds it: name-<ordinal>, the revision's template, labels, owner. */
+  private createPod(obj: StoredKubeObject, ordinal: number, revision: string, template: unknown): void {
+    const tpl = isObject(template) ? template : {};
+    const meta = isObject(tpl.metadata) ? tpl.metadata : {};
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const podName = `${obj.metadata.name}-${ordinal}`;
+    const body: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: podName,
+        namespace: obj.metadata.namespace,
+        labels: {
+          ...(isObject(meta.labels) ? (meta.labels as Record<string, string>) : {}),
+          [REVISION_LABEL]: revision,
+          [POD_NAME_LABEL]: podName,
+          [POD_INDEX_LABEL]: String(ordinal),
+        },
+        ...(isObject(meta.annotations) ? { annotations: cloneJson(meta.annotations) as Record<string, string> } : {}),
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'StatefulSet',
+            name: obj.metadata.name,
+            uid: obj.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: {
+        ...(isObject(tpl.spec) ? cloneJson(tpl.spec) : {}),
+        hostname: podName,
+        ...(typeof spec.serviceName === 'string' && spec.serviceName !== '' ? { subdomain: spec.serviceName } : {}),
+      },
+    };
+    try {
+      const created = this.registry.create(podRt(), obj.metadata.namespace, body).obj;
+      this.podActions.push({ action: 'create', namespace: obj.metadata.namespace ?? '', pod: podName, revision });
+      this.startPod(created);
+      this.setPodStatus(created, false, 'ContainersNotReady: containers with unready status');
+    } catch (err) {
+      if (!(err instanceof KubeApiError)) throw err;
+    }
+  }
+
+  /** kubelet's status: Running (Pending on a CreateContainerConfigError), Ready or not with why. */
+  private setPodStatus(pod: StoredKubeObject, ready: boolean, reason?: string): void {
+    const previous = podCondition(pod, 'Ready');
+    const status = ready ? 'True' : 'False';
+    const now = rfc3339(this.now());
+    const phase = !ready && reason?.startsWith('CreateContainerConfigError') ? 'Pending' : 'Running';
+    const condition: JsonObject = {
+      type: 'Ready',
+      status,
+      lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : now,
+      ...(ready ? {} : { reason: 'ContainersNotReady', message: reason ?? 'containers with unready status' }),
+    };
+    const prevStatus = isObject(pod.status) ? pod.status : {};
+    if (prevStatus.phase === phase && deepEqual(previous, condition)) return;
+    if (ready)
+      this.podActions.push({
+        action: 'ready',
+        namespace: pod.metadata.namespace ?? '',
+        pod: pod.metadata.name,
+        revision: pod.metadata.labels?.[REVISION_LABEL] ?? '',
+      });
+    try {
+      this.registry.update(
+        podRt(),
+        pod.metadata.namespace,
+        pod.metadata.name,
+        { ...cloneJson(pod), status: { phase, conditions: [condition], startTime: prevStatus.startTime ?? now } },
+        { subresource: 'status' },
+      );
+    } catch (err) {
+      if (!(err instanceof KubeApiError)) throw err;
+    }
+  }
+
+  private deletePod(pod: StoredKubeObject): void {
+    this.podActions.push({
+      action: 'delete',
+      namespace: pod.metadata.namespace ?? '',
+      pod: pod.metadata.name,
+      revision: pod.metadata.labels?.[REVISION_LABEL] ?? '',
+    });
+    try {
+      this.registry.delete(podRt(), pod.metadata.namespace, pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
+    } catch (err) {
+      if (!(err instanceof KubeApiError)) throw err;
+    }
+  }
+
+  /**
+   * Deployments and DaemonSets show what a real rollout goes through before its final status,
+   * one step per `rolloutDelayMs`: first every replica updated but not all ready, with an old pod
+   * still terminating (Deployments: status.replicas > updatedReplicas); then, with
+   * `spec.minReadySeconds`, all ready but not all available until minReadySeconds passed
+   * (the Deployment and DaemonSet controllers count a pod available only then). True while the
+   * rollout is still in one of those states (the status was written and the next step scheduled).
+   */
+  private inProgress(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState, template: unknown): boolean {
+    const hash = templateHash(template);
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const minReadyMs = (typeof spec.minReadySeconds === 'number' ? spec.minReadySeconds : 0) * 1000;
+    const ns = obj.metadata.namespace ?? '';
+    const d = this.desired(kind, obj);
+    const hadOld = state.rolledTemplate !== undefined;
+    const generation = obj.metadata.generation;
+    if (state.progress?.hash !== hash) {
+      state.progress = { hash, phase: 'updated' };
+      const terminating = hadOld ? 1 : 0;
+      const ready = Math.max(0, d - 1);
+      this.writeStatus(
+        kind,
+        obj,
+        kind === 'Deployment'
+          ? {
+              ...withoutZeros({
+                observedGeneration: generation,
+                replicas: d + terminating,
+                updatedReplicas: d,
+                readyReplicas: ready + terminating,
+                availableReplicas: ready + terminating,
+                unavailableReplicas: d - ready,
+              }),
+              conditions: [
+                this.condition(
+                  isObject(obj.status) ? obj.status.conditions : undefined,
+                  'Progressing',
+                  'True',
+                  'ReplicaSetUpdated',
+                  `ReplicaSet "${this.rsName(obj)}" is progressing.`,
+                ),
+              ],
+            }
+          : {
+              ...withoutZeros({
+                observedGeneration: generation,
+                desiredNumberScheduled: d,
+                currentNumberScheduled: d,
+                updatedNumberScheduled: d,
+                numberReady: ready,
+                numberAvailable: ready,
+                numberUnavailable: d - ready,
+              }),
+              numberMisscheduled: 0,
+            },
+      );
+      this.schedule(kind, ns, obj.metadata.name);
+      return true;
+    }
+    if (minReadyMs === 0) return false;
+    if (state.progress.phase === 'updated') {
+      state.progress = { hash, phase: 'ready', readySince: this.now().getTime() };
+      const complete = this.completeStatus(kind, obj, state);
+      const available = Math.max(0, d - 1);
+      this.writeStatus(kind, obj, {
+        ...complete,
+        ...(kind === 'Deployment' ? { availableReplicas: available } : { numberAvailable: available, numberUnavailable: d - available }),
+      });
+      this.schedule(kind, ns, obj.metadata.name, minReadyMs);
+      return true;
+    }
+    const left = (state.progress.readySince ?? 0) + minReadyMs - this.now().getTime();
+    if (left <= 0) return false;
+    this.schedule(kind, ns, obj.metadata.name, left);
+    return true;
   }
 
   /** The record of this template's rollout, created on first sight. */

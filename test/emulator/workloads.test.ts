@@ -222,4 +222,81 @@ describe('test/emulator/workloads', () => {
     assert.notEqual(s2.currentRevision, s2.updateRevision);
     assert.deepEqual([d2.updatedNumberScheduled, d2.numberAvailable, d2.numberUnavailable], [1, 2, 1]);
   });
+
+  // What a real server writes, from pkg/registry/apps/daemonset/strategy.go (templateGeneration:
+  // 1 on create, +1 on a template change, the client's value ignored) and
+  // pkg/apis/apps/v1/conversion.go (written as the deprecated.daemonset.template.generation
+  // annotation), and from ObjectMeta.creationTimestamp having no omitempty (every pod template
+  // is returned with `metadata.creationTimestamp: null`).
+  it('writes deprecated.daemonset.template.generation and creationTimestamp: null in templates, as a real server', async () => {
+    const ds: Record<string, unknown> = { ...deployment('agent'), kind: 'DaemonSet' };
+    delete (ds.spec as Record<string, unknown>).replicas;
+    const path = '/apis/apps/v1/namespaces/default/daemonsets';
+    await api(emu, 'POST', path, ds);
+    const generation = () =>
+      (emu.get('apps/v1', 'DaemonSet', 'default', 'agent') as StoredKubeObject).metadata.annotations?.[
+        'deprecated.daemonset.template.generation'
+      ];
+    const created = generation();
+
+    await api(
+      emu,
+      'PATCH',
+      `${path}/agent`,
+      { metadata: { annotations: { team: 'a', 'deprecated.daemonset.template.generation': '9' } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    const afterMetadata = generation();
+    await api(
+      emu,
+      'PATCH',
+      `${path}/agent`,
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+
+    assert.deepEqual([created, afterMetadata, generation()], ['1', '1', '2']);
+    const template = (
+      emu.get('apps/v1', 'DaemonSet', 'default', 'agent') as StoredKubeObject & { spec: { template: { metadata: unknown } } }
+    ).spec.template;
+    assert.deepEqual(template.metadata, { creationTimestamp: null, labels: { app: 'agent' }, annotations: { v: '2' } });
+  });
+
+  // The Deployment controller (pkg/controller/deployment/sync.go calculateStatus) reports the
+  // new ReplicaSet's pods as updated before they are ready, counts old pods until they are gone
+  // (status.replicas), and counts a pod available only minReadySeconds after it became ready
+  // (podutil.IsPodAvailable); `kubectl rollout status` waits on each of these.
+  it('shows a Deployment rollout updated but not ready with an old pod terminating, then ready but not available (minReadySeconds)', async () => {
+    await api(emu, 'POST', deployments, deployment('web', { replicas: 2 }));
+    await emu.workloads.idle();
+    await api(emu, 'PATCH', `${deployments}/web`, { spec: { minReadySeconds: 1 } }, { contentType: 'application/merge-patch+json' });
+    await emu.workloads.idle();
+    const seen: string[] = [];
+    const sample = setInterval(() => {
+      const s = status('Deployment', 'web');
+      const line = `replicas=${s.replicas} updated=${s.updatedReplicas} ready=${s.readyReplicas} available=${s.availableReplicas}`;
+      if (seen.at(-1) !== line) seen.push(line);
+    }, 1);
+
+    await api(
+      emu,
+      'PATCH',
+      `${deployments}/web`,
+      { spec: { template: { metadata: { annotations: { v: '2' } } } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    await emu.workloads.idle();
+    clearInterval(sample);
+
+    assert.ok(seen.includes('replicas=3 updated=2 ready=2 available=2'), `an old pod terminating: ${seen.join(' | ')}`);
+    assert.ok(seen.includes('replicas=2 updated=2 ready=2 available=1'), `ready, not yet available: ${seen.join(' | ')}`);
+    const s = status('Deployment', 'web');
+    assert.deepEqual([s.replicas, s.updatedReplicas, s.readyReplicas, s.availableReplicas], [2, 2, 2, 2]);
+  });
 });

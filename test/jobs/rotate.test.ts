@@ -7,6 +7,8 @@ import type { BackendStepContext, RotationBackend } from '../../shared/rotate/ba
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { runRotateJob } from '../../shared/rotate/rotate-job.js';
 import { defineCommand } from '../../shared/runtime/command.js';
+import { eventually } from '../emulator/helpers.js';
+import { podReady } from '../emulator/index.js';
 import { selfSignedCa } from '../shared/rotate/generators/context.js';
 import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { requireDependency } from '../support/dependencies.js';
@@ -289,6 +291,124 @@ describe('jobs/rotate', function () {
       assert.match(entry(r, 'shop', 'db').detail, /statefulset\/ledger: not ready after 1s/);
       assert.deepEqual(c.data('shop', 'db'), DB_DATA);
       assert.deepEqual(c.workload('StatefulSet', 'shop', 'ledger').spec.template, before.spec.template);
+    });
+
+    /** Pods of StatefulSet shop/ledger as `name:revision:ready`, revisions named old/new against `old`. */
+    function ledgerPods(old: string): string[] {
+      return (c.emulator.list('v1', 'Pod', 'shop') as unknown as Array<{ metadata: { name: string; labels: Record<string, string> } }>)
+        .filter((p) => p.metadata.name.startsWith('ledger-'))
+        .map((p) => {
+          const rev = p.metadata.labels['controller-revision-hash'] === old ? 'old' : 'new';
+          return `${p.metadata.name}:${rev}:${podReady(p as never) ? 'ready' : 'not-ready'}`;
+        })
+        .sort();
+    }
+
+    // Upstream "forced rollback" (kubernetes/kubernetes#67250): an OrderedReady StatefulSet never
+    // replaces a pod that is not Running and Ready, so restoring the template leaves the broken pod
+    // of the failed revision in place until someone deletes it (test/emulator/statefulsets.test.ts).
+    for (const allowed of [true, false]) {
+      it(`after rolling back a StatefulSet whose new pod never became ready, ${allowed ? 'deletes that pod (forceRollback) and ends healthy on the old values' : 'names the pod the operator must delete (no forceRollback)'}`, async () => {
+        const policy = DB_POLICY.replace('waitReady: 20s', `waitReady: 1s${allowed ? ', forceRollback: true' : ''}`);
+        await c.secret('shop', 'db', DB_DATA, policy, { annotations: LONG_AGO });
+        await c.statefulSet('shop', 'ledger', { env: [['db', 'password']] });
+        await c.emulator.workloads.idle();
+        c.emulator.workloads.setFailing('StatefulSet', 'shop', 'ledger', true);
+        const before = c.workload('StatefulSet', 'shop', 'ledger');
+        const old = (before.status as { updateRevision: string }).updateRevision;
+        const from = c.requests().length;
+
+        const r = await c.run(['--output', 'json']);
+
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.deepEqual(c.data('shop', 'db'), DB_DATA, 'old values back');
+        assert.deepEqual(c.workload('StatefulSet', 'shop', 'ledger').spec.template, before.spec.template);
+        const e = entry(r, 'shop', 'db');
+        const outcome = JSON.parse(c.annotations('shop', 'db')['secret-steward.io/last-outcome']) as { result: string; message: string };
+        const deletes = writes(c, from).filter((w) => w.startsWith('delete pods'));
+        const ledger = report(r).workloads.find((w) => w.key === 'StatefulSet/shop/ledger');
+        // Where the rollout stood when waitReady ran out (it used to name the state before the watch).
+        assert.match(e.detail, /^consumers not ready: statefulset\/ledger: not ready after 1s: 1 of 2 replicas updated;/);
+        if (allowed) {
+          assert.equal(e.action, 'rolled-back', e.detail);
+          assert.deepEqual(deletes, ['delete pods shop/ledger-1'], 'exactly the pod of the failed revision');
+          assert.deepEqual(ledgerPods(old), ['ledger-0:old:ready', 'ledger-1:old:ready']);
+          const st = c.workload('StatefulSet', 'shop', 'ledger').status as Record<string, unknown>;
+          assert.deepEqual([st.currentRevision, st.updateRevision, st.readyReplicas, st.updatedReplicas], [old, old, 2, 2]);
+          assert.match(ledger?.message ?? '', /forced rollback deleted pod shop\/ledger-1/);
+          assert.ok(
+            eventsFor(c, 'shop', 'StatefulSet', 'ledger').some((ev) => ev.reason === 'ForcedRollback' && /ledger-1/.test(ev.message)),
+          );
+        } else {
+          assert.equal(e.action, 'rollback-failed', e.detail);
+          assert.deepEqual(deletes, [], 'no pod deleted without forceRollback');
+          assert.deepEqual(ledgerPods(old), ['ledger-0:old:ready', 'ledger-1:new:not-ready'], 'stuck on the broken pod, as upstream');
+          const advice =
+            /delete pod shop\/ledger-1 \(revision ledger-[0-9a-f]+, Running: ContainersNotReady: marked failing by the test\): an OrderedReady StatefulSet never replaces a pod that is not ready, so ledger cannot return to revision ledger-[0-9a-f]+; or set rollout.forceRollback: true \(shop\/db\)/;
+          assert.match(e.detail, advice);
+          assert.equal(outcome.result, 'rollback-failed');
+          assert.match(outcome.message, advice);
+          assert.deepEqual(ledger?.blockingPods, ['ledger-1']);
+          assert.ok(
+            eventsFor(c, 'shop', 'StatefulSet', 'ledger').some((ev) => ev.type === 'Warning' && ev.reason === 'ForcedRollbackNeeded'),
+          );
+          assert.match(r.stderr + r.stdout, /delete pod shop\/ledger-1 .*never replaces a pod that is not ready/);
+
+          c.emulator.delete('v1', 'Pod', 'shop', 'ledger-1');
+          await c.emulator.workloads.idle();
+
+          assert.deepEqual(
+            ledgerPods(old),
+            ['ledger-0:old:ready', 'ledger-1:old:ready'],
+            'healthy on the old values once the operator deleted it',
+          );
+        }
+      });
+    }
+
+    it('verifies a partitioned StatefulSet only in part: the pods above the partition roll, the rotation succeeds, reported not-verified', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      await c.statefulSet('shop', 'ledger', { env: [['db', 'password']] });
+      c.emulator.patch('apps/v1', 'StatefulSet', 'shop', 'ledger', 'application/merge-patch+json', {
+        spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } },
+      });
+      await c.emulator.workloads.idle();
+      const old = (c.workload('StatefulSet', 'shop', 'ledger').status as { updateRevision: string }).updateRevision;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(entry(r, 'shop', 'db').action, 'rotated');
+      const ledger = report(r).workloads.find((w) => w.key === 'StatefulSet/shop/ledger');
+      assert.equal(ledger?.state, 'not-verified');
+      assert.match(ledger?.message ?? '', /^rollingUpdate.partition 1: 1 of 2 pods updated and ready \(ordinals 1 and up\)/);
+      assert.deepEqual(ledgerPods(old), ['ledger-0:old:ready', 'ledger-1:new:ready'], 'the controller kept ordinal 0 on the old revision');
+      const st = c.workload('StatefulSet', 'shop', 'ledger').status as Record<string, unknown>;
+      assert.equal(st.currentRevision, old, 'currentRevision stays while a partition holds pods back');
+    });
+
+    // The kubelet stand-in (test/emulator/statefulsets.test.ts cites the kubelet's behaviour):
+    // Secret volumes follow the Secret, env vars keep what the container started with.
+    it('without a restart, running pods see the new values in their mounted files only, not in env vars', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY.replace('waitReady: 20s', 'restart: false'), { annotations: LONG_AGO });
+      await c.statefulSet('shop', 'ledger', { env: [['db', 'password']], volumes: ['db'] });
+      await c.emulator.workloads.idle();
+      const before = c.emulator.workloads.podView('shop', 'ledger-0');
+
+      const r = await c.run(['--output', 'json']);
+      const rotated = c.data('shop', 'db')!.password;
+      const after = await eventually(() => {
+        const v = c.emulator.workloads.podView('shop', 'ledger-0');
+        return v?.files['/etc/secret-0/password'] === rotated ? v : undefined;
+      });
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(entry(r, 'shop', 'db').action, 'rotated');
+      assert.notEqual(rotated, DB_DATA.password);
+      assert.deepEqual([before?.env.VAR_0, before?.files['/etc/secret-0/password']], [DB_DATA.password, DB_DATA.password]);
+      assert.equal(after?.env.VAR_0, DB_DATA.password, 'env vars change only with a restart');
+      assert.equal(after?.files['/etc/secret-0/DATABASE_URL'], c.data('shop', 'db')!.DATABASE_URL);
+      assert.equal(c.rollouts('StatefulSet', 'shop', 'ledger').length, 1, 'not restarted: only its first rollout');
     });
 
     it('keeps the new values when rollbackOnFailure is false, and fails the run', async () => {

@@ -137,6 +137,13 @@ describe('manifests: RBAC', () => {
     for (const job of JOBS.filter((j) => j !== 'verify-restore')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
   });
 
+  it('statefulset-forced-rollback adds exactly cluster-wide list and delete of pods, and only for rotate', async () => {
+    const objects = await renderManifests('manifests/overlays/statefulset-forced-rollback');
+
+    assert.deepEqual(grantsOf(objects, 'rotate'), [...EXPECTED.rotate, 'cluster delete pods', 'cluster list pods'].sort());
+    for (const job of JOBS.filter((j) => j !== 'rotate')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
+  });
+
   it('the DR site grants only what verify-restore has in the base', async () => {
     const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
 

@@ -25,6 +25,7 @@ const EXPECTED_DIRS = [
   'manifests/overlays/namespaced/namespaces/payments',
   'manifests/overlays/namespaced/namespaces/web',
   'manifests/overlays/postgresql-rotation',
+  'manifests/overlays/statefulset-forced-rollback',
 ];
 
 const names = (objs: ManifestObject[], kind: string): string[] =>

@@ -107,11 +107,20 @@ function fieldView(x: string, f: string, type: string, here: readonly string[], 
 /** The validation comparing the views of `pair` ([new, old]) under the variable `p`. */
 const compare = (pair: [string, string], viewOfP: string) => `[[${pair[0]}, ${pair[1]}].map(p, ${viewOfP})].all(v, v[0] == v[1])`;
 
-/** `new` equals `old` except for `key` (both maps). */
-function sameMapExcept(newMap: string, oldMap: string, key: string): string {
-  const k = `'${key}'`;
-  return `${newMap}.all(k, k == ${k} || (k in ${oldMap} && ${oldMap}[k] == ${newMap}[k])) &&\n${oldMap}.all(k, k == ${k} || k in ${newMap})`;
+/** `new` equals `old` except for `keys` (both maps). */
+function sameMapExcept(newMap: string, oldMap: string, ...keys: string[]): string {
+  const except = keys.map((key) => `k == '${key}'`).join(' || ');
+  return `${newMap}.all(k, ${except} || (k in ${oldMap} && ${oldMap}[k] == ${newMap}[k])) &&\n${oldMap}.all(k, ${except} || k in ${newMap})`;
 }
+
+/**
+ * Annotations the API server itself rewrites on an update of these kinds, before validating
+ * admission sees the object: a DaemonSet's template change bumps its templateGeneration
+ * (pkg/registry/apps/daemonset/strategy.go), which apps/v1 shows as this annotation
+ * (pkg/apis/apps/v1/conversion.go); the server ignores what a client writes there. Compared,
+ * every restart of a DaemonSet would be refused.
+ */
+const SERVER_MANAGED_ANNOTATIONS: Record<string, string[]> = { daemonsets: ['deprecated.daemonset.template.generation'] };
 
 interface Validation {
   expression: string;
@@ -137,7 +146,7 @@ function variablesFor(cron: boolean): Array<{ name: string; expression: string }
 }
 
 /** The validations of one kind's policy. */
-function validationsFor(spec: string, cron: boolean): Validation[] {
+function validationsFor(spec: string, cron: boolean, serverAnnotations: readonly string[] = []): Validation[] {
   const v = (expression: string, message: string): Validation => ({ expression, message, reason: 'Forbidden' });
   const meta = fieldNames('V1ObjectMeta').filter((f) => f !== 'annotations');
   const pods: [string, string] = ['variables.template.spec', 'variables.oldTemplate.spec'];
@@ -155,7 +164,7 @@ function validationsFor(spec: string, cron: boolean): Validation[] {
   const specAllowed = [cron ? ['jobTemplate', 'spec', 'template'] : ['template']];
   return [
     v(
-      `${compare(['object.metadata', 'oldObject.metadata'], view('p', 'V1ObjectMeta', [], [], 0, ['annotations', ...SERVER_MANAGED_META]))} &&\n${sameMapExcept('variables.annotations', 'variables.oldAnnotations', RESTART_RECORD_ANNOTATION)}`,
+      `${compare(['object.metadata', 'oldObject.metadata'], view('p', 'V1ObjectMeta', [], [], 0, ['annotations', ...SERVER_MANAGED_META]))} &&\n${sameMapExcept('variables.annotations', 'variables.oldAnnotations', RESTART_RECORD_ANNOTATION, ...serverAnnotations)}`,
       `secret-steward-rotate may change only the annotation ${RESTART_RECORD_ANNOTATION} of a workload's own metadata`,
     ),
     v(
@@ -206,7 +215,7 @@ export function workloadPolicyObjects(): Array<Record<string, unknown>> {
           },
           matchConditions: [{ name: 'rotate-service-account', expression: `request.userInfo.username == '${ROTATE_USER}'` }],
           variables: variablesFor(cron),
-          validations: validationsFor(w.spec, cron),
+          validations: validationsFor(w.spec, cron, SERVER_MANAGED_ANNOTATIONS[w.resource]),
         },
       },
       {

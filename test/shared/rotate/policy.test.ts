@@ -25,7 +25,7 @@ keys:
     assert.deepEqual(policy.trigger, { kind: 'schedule', cron: '0 3 * * 0', timeZone: 'UTC' });
     assert.equal(policy.strategy, 'in-place');
     assert.equal(policy.consumers, 'auto');
-    assert.deepEqual(policy.rollout, { restart: true, waitReadyMs: 300_000, rollbackOnFailure: true });
+    assert.deepEqual(policy.rollout, { restart: true, waitReadyMs: 300_000, rollbackOnFailure: true, forceRollback: false });
     assert.deepEqual(policy.rotatedKeys, ['password']);
     assert.deepEqual(policy.keys[0].spec, {
       generator: 'password',
@@ -77,7 +77,7 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
       { kind: 'StatefulSet', name: 'db' },
       { kind: 'CronJob', name: 'report' },
     ]);
-    assert.deepEqual(policy.rollout, { restart: true, waitReadyMs: 90_000, rollbackOnFailure: false });
+    assert.deepEqual(policy.rollout, { restart: true, waitReadyMs: 90_000, rollbackOnFailure: false, forceRollback: false });
   });
 
   // Each row: policy text, the problems expected (substrings, each naming the field).

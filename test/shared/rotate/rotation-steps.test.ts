@@ -236,7 +236,7 @@ describe('shared/rotate/rotation-steps', () => {
       const log = createLogger({ sink: new MemorySink() });
       const deps: RotationDeps = {
         secrets: new KubeSecretStore(kube.core, kube.caller, log),
-        workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.caller, kubeConfig),
+        workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller, kubeConfig),
         events: new MemoryEventRecorder(),
         backends: new BackendRegistry([backend]),
         clock: systemClock,
