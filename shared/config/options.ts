@@ -38,6 +38,12 @@ export interface SettingSpec<T> {
   extraEnv?: readonly string[];
   /** `false` when the setting has no environment variable. */
   env?: boolean;
+  /**
+   * The names this setting had before it was renamed, still honoured after its own names with a
+   * deprecation warning that names the old and the new name: `flag` is an old long flag
+   * (without `--`), `env` an old environment variable.
+   */
+  formerly?: { readonly flag?: string; readonly env?: string };
   /** Section heading in help. */
   group?: string;
   /** Parses one raw value (one occurrence); throw {@link ValueError} with the expected form. */

@@ -109,6 +109,7 @@ export async function runCommand<S extends SettingsSpec>(
   const identity = io.env.POD_NAME || io.env.HOSTNAME || hostname();
   const level = (parsed.settings as Partial<LogSettings>).logLevel ?? 'info';
   const log = createLogger({ level, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
+  for (const d of parsed.deprecations) log.warn({ setting: d.new, deprecated: d.old }, `${d.old} is deprecated: use ${d.new}`);
   const shutdown = io.shutdown ?? new Shutdown();
   const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
   const ctx: CommandContext = { command: cmd.help.name, io, log, clock: io.clock ?? systemClock, shutdown, identity, runId };

@@ -57,8 +57,8 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
       recipientProblems.push(...e.problems.map((p) => p.message));
     }
   }
-  const signing = s.signingKey
-    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
+  const signing = s.reportSigningKey
+    ? await loadSigningKey(s.reportSigningKey, s.reportSigningKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
     : undefined;
 
   const limits = { maxAttempts: s.apiRetryBudget };

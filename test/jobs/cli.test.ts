@@ -86,7 +86,7 @@ describe('jobs/cli', function () {
   it('prints a configuration error found while running once: no JSON log line, no stack trace', () => {
     const r = cli([
       'keygen',
-      '--name',
+      '--key-name',
       'k',
       '--email',
       'k@example.invalid',
