@@ -1,2 +1,12 @@
-export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel, type LogSink, MemorySink } from './logger.js';
+export {
+  createLogger,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogSink,
+  MemorySink,
+  textLine,
+} from './logger.js';
 export { isSensitiveField, MIN_REDACTABLE_LENGTH, REDACTED, Redactor, redactor } from './redactor.js';

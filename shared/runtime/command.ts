@@ -7,7 +7,7 @@ import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { ConfigError, errorText, exitCodeFor, StewardError } from '../errors/index.js';
 import { createLogger, type Logger, type LogSink, redactor } from '../log/index.js';
-import type { LogSettings } from '../log/log-settings.js';
+import { type LogSettings, resolveLogFormat } from '../log/log-settings.js';
 import { type Clock, systemClock } from './clock.js';
 import { Shutdown } from './shutdown.js';
 
@@ -18,8 +18,10 @@ export interface CommandIO {
   stdout: { write(text: string): unknown };
   /** Human-readable problems (configuration errors). Logs go to `logSink`. */
   stderr: { write(text: string): unknown };
-  /** Where JSON log lines go. @default stderr */
+  /** Where log lines go. @default stderr */
   logSink?: LogSink;
+  /** Whether stderr is a terminal, for `--log-format auto`. @default false */
+  stderrIsTTY?: boolean;
   clock?: Clock;
   /** Install SIGTERM/SIGINT handlers. @default true */
   handleSignals?: boolean;
@@ -81,7 +83,7 @@ export function defineCommand<S extends SettingsSpec>(cmd: Command<S>): Command<
 }
 
 export function defaultIO(): CommandIO {
-  return { env: process.env, stdout: process.stdout, stderr: process.stderr };
+  return { env: process.env, stdout: process.stdout, stderr: process.stderr, stderrIsTTY: process.stderr.isTTY === true };
 }
 
 /**
@@ -107,8 +109,9 @@ export async function runCommand<S extends SettingsSpec>(
   }
   const runId = randomUUID().slice(0, 8);
   const identity = io.env.POD_NAME || io.env.HOSTNAME || hostname();
-  const level = (parsed.settings as Partial<LogSettings>).logLevel ?? 'info';
-  const log = createLogger({ level, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
+  const { logLevel = 'info', logFormat = 'auto' } = parsed.settings as Partial<LogSettings>;
+  const format = resolveLogFormat(logFormat, io.stderrIsTTY === true, io.env);
+  const log = createLogger({ level: logLevel, format, sink: io.logSink, base: { job: cmd.help.name, run: runId } });
   for (const d of parsed.deprecations) log.warn({ setting: d.new, deprecated: d.old }, `${d.old} is deprecated: use ${d.new}`);
   const shutdown = io.shutdown ?? new Shutdown();
   const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
