@@ -60,7 +60,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   warnings.push(...(signing?.warnings ?? []));
   const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
 
-  const kube = createKubeClients(loadKubeConfig(s), {
+  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
     command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,

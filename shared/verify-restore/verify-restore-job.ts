@@ -62,7 +62,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     : undefined;
 
   const limits = { maxAttempts: s.apiRetryBudget };
-  const kc = loadKubeConfig(s);
+  const kc = loadKubeConfig(s, ctx.io.env);
   const kube = createKubeClients(kc, { command: ctx.command, clock: ctx.clock, log: ctx.log, limits, signal: ctx.shutdown.signal });
   // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
   const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
