@@ -17,6 +17,7 @@ import {
 import { jobEventSubject } from '../kube/job-events.js';
 import { type MetricSample, pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
@@ -165,7 +166,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     );
     await recordDrillEvents(report, stored, events, subject);
     await pushDrillMetrics(s, ctx, report);
-    ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report, stored));
+    ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument(report, s.output) : renderDrillReport(report, stored));
 
     if (report.result === 'fail') return ExitCode.Failed;
     if (report.result === 'error') return ExitCode.Transient;

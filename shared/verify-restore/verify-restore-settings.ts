@@ -15,6 +15,7 @@ import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from './verification-settings.js';
 
@@ -124,12 +125,7 @@ export const verifyRestoreSettings = {
     default: 'full',
     group: REPORT,
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'text: a readable summary; json: the full report.',
-    default: 'text',
-    group: REPORT,
-  }),
+  output: outputSetting({ description: 'text: a readable summary.', wide: false, group: REPORT }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { COMMANDS } from '../../jobs/commands.js';
 import { envName, flagName, type Setting, type SettingsSpec } from '../../shared/config/options.js';
-import { shortFlags } from '../../shared/config/parse.js';
+import { parseSettings, shortFlags } from '../../shared/config/parse.js';
+import { ConfigError } from '../../shared/errors/index.js';
 
 /** The kubectl letters, and the only long option each may stand for. */
-const KUBECTL_SHORT: Record<string, string> = { n: '--namespace', l: '--selector', o: '--output' };
+const KUBECTL_SHORT: Record<string, string> = { n: '--namespace', l: '--selector', o: '--output', A: '--all-namespaces' };
 
 describe('jobs/commands (short forms)', () => {
   for (const c of COMMANDS) {
@@ -26,6 +27,65 @@ describe('jobs/commands (short forms)', () => {
   });
 });
 
+describe('jobs/commands (-A, -o)', () => {
+  const withNamespace = COMMANDS.filter((c) => 'namespace' in c.settings);
+  /** Problems naming -A when the command line is parsed and checked (other problems, such as a missing --store, left aside). */
+  const allNamespacesProblems = (c: (typeof COMMANDS)[number], argv: string[]) => {
+    // The required settings of backup and restore, so that the cross-setting checks run.
+    const env = {
+      SECRET_STEWARD_CLUSTER_NAME: 'prod',
+      SECRET_STEWARD_STORE: 'file:///backups',
+      SECRET_STEWARD_RECIPIENT_KEY: '/keys/backup.asc',
+      SECRET_STEWARD_SIGNING_KEY: '/keys/signing.asc',
+      SECRET_STEWARD_DECRYPTION_KEY: '/keys/restore.asc',
+    };
+    try {
+      parseSettings(c.settings, argv, env, { validate: c.validate });
+      return [];
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      return e.problems.filter((p) => p.setting.startsWith('-A,'));
+    }
+  };
+
+  it('every command with -n takes -A, and only those', () => {
+    const withA = COMMANDS.filter((c) => 'allNamespaces' in c.settings).map((c) => c.help.name);
+
+    assert.deepEqual(
+      withA,
+      withNamespace.map((c) => c.help.name),
+    );
+    assert.deepEqual(withA, ['rotate', 'backup', 'restore', 'status']);
+  });
+
+  for (const c of withNamespace) {
+    it(`${c.help.name}: -A alone is every namespace; with -n it is a configuration error`, () => {
+      assert.deepEqual(allNamespacesProblems(c, ['-A']), []);
+      assert.deepEqual(
+        allNamespacesProblems(c, ['-A', '-n', 'payments']).map((p) => p.message),
+        ['not with --namespace (-A is every namespace)'],
+      );
+    });
+  }
+
+  it('every -o takes text, json and yaml; wide only where a table has more columns to show', () => {
+    const formats = Object.fromEntries(
+      COMMANDS.filter((c) => 'output' in c.settings).map((c) => [c.help.name, (c.settings as SettingsSpec).output.valueName]),
+    );
+
+    assert.deepEqual(formats, {
+      rotate: 'text|json|yaml',
+      backup: 'text|json|yaml',
+      'verify-restore': 'text|json|yaml',
+      restore: 'text|json|yaml',
+      prune: 'text|json|yaml',
+      'list-backups': 'text|wide|json|yaml',
+      adopt: 'text|json|yaml',
+      status: 'text|json|yaml',
+    });
+  });
+});
+
 /**
  * Environment variables that several commands' tables define separately (each with its own
  * description) and that nonetheless mean one thing, so that one ConfigMap can set them for every
@@ -34,6 +94,7 @@ describe('jobs/commands (short forms)', () => {
 const ONE_MEANING: Record<string, string> = {
   SECRET_STEWARD_NAMESPACE: 'only the Secrets of these namespaces',
   SECRET_STEWARD_SELECTOR: 'only the Secrets matching this label selector',
+  SECRET_STEWARD_ALL_NAMESPACES: 'every namespace, as without --namespace',
   SECRET_STEWARD_DRY_RUN: 'write nothing, print what would be done',
   SECRET_STEWARD_OUTPUT: 'the format of stdout',
   SECRET_STEWARD_CLUSTER_NAME: "this cluster's name (store prefix, metrics label)",
