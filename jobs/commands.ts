@@ -1,6 +1,7 @@
 import type { AnyCommand } from '../shared/runtime/command.js';
 import { adoptCommand } from './adopt.js';
 import { backupCommand } from './backup.js';
+import { completionCommandFor } from './completion.js';
 import { keygenCommand } from './keygen.js';
 import { listBackupsCommand } from './list-backups.js';
 import { pruneCommand } from './prune.js';
@@ -24,4 +25,5 @@ export const COMMANDS: readonly AnyCommand[] = [
   adoptCommand,
   keygenCommand,
   statusCommand,
+  completionCommandFor(() => COMMANDS),
 ];
