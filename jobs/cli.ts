@@ -3,14 +3,15 @@
  * `secret-steward <command> [options]`: the one CLI and the container entrypoint.
  * Each CronJob sets only `args` (e.g. `["backup"]`).
  */
-const REQUIRED_NODE_MAJOR = 22;
+/** The oldest Node.js major; package.json engines and devEngines, .nvmrc and .node-version agree (test/tooling/node-version.test.ts). */
+const REQUIRED_NODE_MAJOR = 24;
 
 async function main(argv: string[]): Promise<number> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < REQUIRED_NODE_MAJOR) {
     process.stderr.write(
-      `secret-steward needs Node.js ${REQUIRED_NODE_MAJOR} or newer (24 LTS recommended); this is ${process.version}.\n` +
-        "Run it through npm (npm run cli -- <command>), which uses the project's Node 24, or install Node 24.\n",
+      `secret-steward needs Node.js ${REQUIRED_NODE_MAJOR} or newer; this is ${process.version}.\n` +
+        `Run it through npm (npm run cli -- <command>), which uses the project's Node ${REQUIRED_NODE_MAJOR}, or install Node ${REQUIRED_NODE_MAJOR}.\n`,
     );
     return 2;
   }

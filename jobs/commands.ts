@@ -2,6 +2,7 @@ import type { AnyCommand } from '../shared/runtime/command.js';
 import { adoptCommand } from './adopt.js';
 import { backupCommand } from './backup.js';
 import { checkCommand } from './check.js';
+import { completionCommandFor } from './completion.js';
 import { keygenCommand } from './keygen.js';
 import { listBackupsCommand } from './list-backups.js';
 import { pruneCommand } from './prune.js';
@@ -28,4 +29,5 @@ export const COMMANDS: readonly AnyCommand[] = [
   keygenCommand,
   statusCommand,
   checkCommand,
+  completionCommandFor(() => COMMANDS),
 ];

@@ -6,7 +6,8 @@ export const keygenCommand = defineCommand({
   help: {
     name: 'keygen',
     summary: 'Create an OpenPGP key pair for backups (public half for backup, private for restore).',
-    usage: 'secret-steward keygen --name NAME --email EMAIL --out-dir DIR [--passphrase-file FILE] [--type ecc|rsa] [--expires 2y|never]',
+    usage:
+      'secret-steward keygen --key-name NAME --email EMAIL --out-dir DIR [--passphrase-file FILE] [--type ecc|rsa] [--expires 2y|never]',
     description:
       'Creates an OpenPGP key pair (v4, readable by GnuPG 2.2 and later) for encrypting backups, and writes each half to its own ' +
       'file in DIR: <name>.public.asc (mode 0644), <name>.private.asc (passphrase-protected, mode 0600), <name>.revocation.asc ' +
@@ -22,9 +23,9 @@ export const keygenCommand = defineCommand({
       '- pre-restore signing key: private half in secret-steward-pre-restore-signing-key (the restore job seals the pre-restore backup it takes before overwriting); public half as pre-restore-signer.asc in secret-steward-backup-keys and secret-steward-restore-keys (--pre-restore-signer-key of backup, verify-restore, restore, prune, status and list-backups).\n' +
       '- drill report key: private half in secret-steward-drill-signing-key (components/drill-report-signing); public half as --drill-signer-key of status and list-backups.',
     examples: [
-      'secret-steward keygen --name backups-prod --email backups@example.com --out-dir ./keys',
-      'secret-steward keygen --name backups-prod --email backups@example.com --out-dir ./keys --passphrase-file ./pass --type rsa --rsa-bits 4096 --expires never',
-      "secret-steward keygen --name pre-restore-prod --email backups@example.com --out-dir ./keys   # the restore job's own signing key",
+      'secret-steward keygen --key-name backups-prod --email backups@example.com --out-dir ./keys',
+      'secret-steward keygen --key-name backups-prod --email backups@example.com --out-dir ./keys --passphrase-file ./pass --type rsa --rsa-bits 4096 --expires never',
+      "secret-steward keygen --key-name pre-restore-prod --email backups@example.com --out-dir ./keys   # the restore job's own signing key",
     ],
     notes: [
       'Exit codes: 0 key pair written; 2 invalid settings, unreadable passphrase file, or key files already exist (nothing is written without --force); 1 the files could not be written.',

@@ -21,7 +21,7 @@ export const verifyRestoreCommand = defineCommand({
     examples: [
       'secret-steward verify-restore --cluster-name prod --store s3://backups/k8s --drill-namespace secret-steward-drill \\\n' +
         '    --decryption-key /keys/private.asc --decryption-key-passphrase-file /keys/passphrase --trusted-signer-key /keys/backup-signer.asc \\\n' +
-        "    --backup-schedule '15 3 * * *' --backup-timezone Europe/Berlin --freshness-grace 2h --signing-key /keys/drill.asc",
+        "    --backup-schedule '15 3 * * *' --backup-timezone Europe/Berlin --freshness-grace 2h --report-signing-key /keys/drill.asc",
       'secret-steward verify-restore ... --backup 20261127T031500Z-3f9a1c --output json   # drill one particular backup',
       'secret-steward verify-restore ... --compare-live   # also report drift against this cluster',
     ],

@@ -5,6 +5,7 @@ import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig, readClusterUid, withJobLock } from '../kube/index.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
 import type { AdoptSettings } from './adopt-settings.js';
@@ -50,8 +51,8 @@ export async function runAdoptJob(s: AdoptSettings, ctx: CommandContext): Promis
       { ids: s.backup, dryRun: s.dryRun },
     );
   const results = s.dryRun ? await run() : await withJobLock('backup', s, kube, ctx, run);
-  if (s.output === 'json')
-    ctx.io.stdout.write(`${JSON.stringify({ format: ADOPT_FORMAT, dryRun: s.dryRun, clusterUid, backups: results }, null, 2)}\n`);
+  if (isDocumentOutput(s.output))
+    ctx.io.stdout.write(renderDocument({ format: ADOPT_FORMAT, dryRun: s.dryRun, clusterUid, backups: results }, s.output));
   else if (results.length === 0)
     ctx.io.stdout.write(`Nothing to adopt: every backup under ${store.location}/${layout.backupsPrefix()} with an index is sealed.\n`);
   else

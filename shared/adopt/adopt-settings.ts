@@ -1,10 +1,11 @@
 import { isBackupId } from '../backup/backup-layout.js';
 import { clusterSetting } from '../backup/backup-settings.js';
-import { booleanSetting, customSetting, enumSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
+import { booleanSetting, customSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { verificationKeySettings } from '../verify-restore/verification-settings.js';
 
@@ -44,12 +45,7 @@ export const adoptSettings = {
     default: false,
     group: 'Safety',
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'Output format on stdout.',
-    default: 'text',
-    group: 'Output',
-  }),
+  output: outputSetting({ description: 'Output format on stdout.', wide: false }),
   ...kubeSettings,
   ...lockSettings,
   ...logSettings,

@@ -12,6 +12,7 @@ import { epochSeconds, keyExpirySamples, METRICS, type MetricSample, sample } fr
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
+import { isDocumentOutput, type OutputFormat, renderDocument } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { latestAuthenticated, readCatalogue } from './backup-catalog.js';
@@ -42,6 +43,10 @@ export function selectionOf(
   };
 }
 
+/** Versions of the `-o json` / `-o yaml` documents (the summary, the dry-run plan); changes are listed in CHANGELOG.md. */
+export const BACKUP_FORMAT = 'secret-steward.io/backup/v1';
+export const BACKUP_PLAN_FORMAT = 'secret-steward.io/backup-plan/v1';
+
 /**
  * `secret-steward backup`: builds the dependencies from settings, then either prints the plan
  * (`--dry-run`, no writes at all) or takes the backup under the job's Lease, records an Event,
@@ -68,7 +73,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
 
   if (s.dryRun) {
     const plan = await planBackup(secrets, selection, { pageSize: s.pageSize, log: ctx.log });
-    if (s.output === 'json') ctx.io.stdout.write(`${JSON.stringify({ dryRun: true, ...plan }, null, 2)}\n`);
+    if (isDocumentOutput(s.output)) ctx.io.stdout.write(renderDocument({ format: BACKUP_PLAN_FORMAT, dryRun: true, ...plan }, s.output));
     else {
       const rows = Object.entries(plan.byNamespace)
         .sort(([a], [b]) => a.localeCompare(b))
@@ -271,12 +276,12 @@ async function pushBackupMetrics(s: BackupSettings, ctx: CommandContext, o: Para
  * was asked for and did not confirm (`--s3-sse`, Object Lock), so that no report claims it.
  */
 function printSummary(
-  output: 'text' | 'json',
+  output: OutputFormat,
   ctx: CommandContext,
   r: BackupResult & { retention?: RetentionSummary; warnings?: string[] },
 ): void {
-  if (output === 'json') {
-    ctx.io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  if (isDocumentOutput(output)) {
+    ctx.io.stdout.write(renderDocument({ format: BACKUP_FORMAT, ...r }, output));
     return;
   }
   const lines = [

@@ -13,9 +13,10 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { labelSelectorSetting } from '../kube/label-selector.js';
-import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
+import { allNamespacesProblems, allNamespacesSetting, outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { isValidClusterName } from './backup-layout.js';
 import { sealTrustSettings } from './catalogue-settings.js';
@@ -49,6 +50,7 @@ export const backupSettings = {
     repeatable: true,
     group: SELECT,
   }),
+  allNamespaces: allNamespacesSetting(SELECT),
   excludeNamespace: stringSetting({
     description: 'Never back up these namespaces.',
     valueName: 'NAMESPACE',
@@ -134,12 +136,7 @@ export const backupSettings = {
   trustedSignerKey: sealTrustSettings.trustedSignerKey,
   preRestoreSignerKey: sealTrustSettings.preRestoreSignerKey,
   incompleteGrace: sealTrustSettings.incompleteGrace,
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'Format of the summary on stdout.',
-    default: 'text',
-    group: 'Output',
-  }),
+  output: outputSetting({ description: 'Format of the summary on stdout.', wide: false }),
   ...metricsSettings,
   ...kubeSettings,
   ...scopeSettings,
@@ -152,6 +149,7 @@ export type BackupSettings = SettingsOf<typeof backupSettings>;
 
 export function validateBackupSettings(s: BackupSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
+  problems.push(...allNamespacesProblems(s, settingLabel('allNamespaces', backupSettings.allNamespaces)));
   const overlap = s.namespace.filter((n) => s.excludeNamespace.includes(n));
   if (overlap.length > 0)
     problems.push(problemFor(backupSettings, 'excludeNamespace', `excludes namespaces also given with --namespace: ${overlap.join(', ')}`));

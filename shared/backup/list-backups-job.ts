@@ -2,6 +2,7 @@ import { loadTrustedSignerKeys } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { type CatalogueEntry, mayBeInProgress, problemOf, readCatalogue } from './backup-catalog.js';
 import { BackupLayout, backupIdTime } from './backup-layout.js';
@@ -30,18 +31,30 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
   const noKeys = s.trustedSignerKey.length === 0 && s.preRestoreSignerKey.length === 0;
   const rows = [...catalogue.entries].reverse().map((e) => row(e, drills.get(e.id), now, s.incompleteGrace, noKeys));
 
-  if (s.output === 'json') {
+  if (isDocumentOutput(s.output)) {
     const location = `${store.location}/${layout.backupsPrefix()}`;
-    ctx.io.stdout.write(`${JSON.stringify({ format: LIST_BACKUPS_FORMAT, location, backups: rows, strays: catalogue.strays }, null, 2)}\n`);
+    ctx.io.stdout.write(renderDocument({ format: LIST_BACKUPS_FORMAT, location, backups: rows, strays: catalogue.strays }, s.output));
     return ExitCode.Success;
   }
   if (rows.length === 0) {
     ctx.io.stdout.write(`No backups under ${store.location}/${layout.backupsPrefix()}\n`);
     return ExitCode.Success;
   }
+  // -o wide: what the seal and the drill report add (segments, signer, cluster uid, report key).
+  const wide = s.output === 'wide';
   ctx.io.stdout.write(
     renderTable(
-      ['BACKUP', 'KIND', 'CREATED', 'AGE', 'STATUS', 'SECRETS', 'SIZE', 'LAST DRILL'],
+      [
+        'BACKUP',
+        'KIND',
+        'CREATED',
+        'AGE',
+        'STATUS',
+        'SECRETS',
+        'SIZE',
+        'LAST DRILL',
+        ...(wide ? ['SEGMENTS', 'SIGNER', 'CLUSTER UID', 'DRILL REPORT'] : []),
+      ],
       rows.map((r) => [
         r.id,
         r.kind ?? '-',
@@ -53,6 +66,9 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
         r.lastDrill
           ? `${r.lastDrill.result} ${formatAge(now.getTime() - Date.parse(r.lastDrill.at))} ago${r.lastDrill.verified ? '' : ' (unverified)'}`
           : '-',
+        ...(wide
+          ? [r.segments === undefined ? '-' : String(r.segments), r.signer ?? '-', r.clusterUid ?? '-', r.lastDrill?.report ?? '-']
+          : []),
       ]),
     ),
   );

@@ -1,6 +1,7 @@
-import { enumSetting, type SettingsOf } from '../config/options.js';
+import type { SettingsOf } from '../config/options.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { logSettings } from '../log/log-settings.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { clusterSetting } from './backup-settings.js';
 import { drillEvidenceSettings, sealTrustSettings } from './catalogue-settings.js';
@@ -11,12 +12,7 @@ export const listBackupsSettings = {
   ...storeSettings,
   ...sealTrustSettings,
   ...drillEvidenceSettings,
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'Output format on stdout.',
-    default: 'text',
-    group: 'Output',
-  }),
+  output: outputSetting({ description: 'Output format on stdout.', wide: true }),
   ...logSettings,
 } as const;
 

@@ -5,6 +5,7 @@ import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/cat
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { formatBytes, renderTable } from '../runtime/format.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { readCatalogue } from './backup-catalog.js';
 import { BackupLayout } from './backup-layout.js';
@@ -13,6 +14,10 @@ import { deleteUnauthenticated, finishAbandonedDeletion, type PruneResult } from
 import type { PruneSettings } from './prune-settings.js';
 import { type RetentionPassDeps, retentionPass } from './retention-pass.js';
 import { cleanUpAbandonedBackup } from './run-backup.js';
+
+/** Versions of the `-o json` / `-o yaml` documents (the retention pass, --delete-unauthenticated); changes are listed in CHANGELOG.md. */
+export const PRUNE_FORMAT = 'secret-steward.io/prune/v1';
+export const PRUNE_UNAUTHENTICATED_FORMAT = 'secret-steward.io/prune-unauthenticated/v1';
 
 /**
  * `secret-steward prune`: applies the retention rules to the authenticated backups (or prints
@@ -104,7 +109,8 @@ async function pushPruneMetrics(s: PruneSettings, ctx: CommandContext, started: 
 async function deleteNamed(s: PruneSettings, ctx: CommandContext, deps: RetentionPassDeps): Promise<ExitCodeValue> {
   const catalogue = await readCatalogue(deps.store, deps.layout, deps.trust);
   const r = await deleteUnauthenticated(deps.store, deps.layout, catalogue, s.deleteUnauthenticated, { dryRun: s.dryRun, log: ctx.log });
-  if (s.output === 'json') ctx.io.stdout.write(`${JSON.stringify({ dryRun: s.dryRun, ...r }, null, 2)}\n`);
+  if (isDocumentOutput(s.output))
+    ctx.io.stdout.write(renderDocument({ format: PRUNE_UNAUTHENTICATED_FORMAT, dryRun: s.dryRun, ...r }, s.output));
   else {
     ctx.io.stdout.write(
       renderTable(
@@ -121,8 +127,8 @@ async function deleteNamed(s: PruneSettings, ctx: CommandContext, deps: Retentio
 }
 
 function print(s: PruneSettings, ctx: CommandContext, r: PruneResult): void {
-  if (s.output === 'json') {
-    ctx.io.stdout.write(`${JSON.stringify({ dryRun: s.dryRun, ...r }, null, 2)}\n`);
+  if (isDocumentOutput(s.output)) {
+    ctx.io.stdout.write(renderDocument({ format: PRUNE_FORMAT, dryRun: s.dryRun, ...r }, s.output));
     return;
   }
   const keptBy = new Map(r.keptByStore.map((k) => [k.id, k]));

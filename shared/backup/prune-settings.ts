@@ -1,9 +1,10 @@
-import { booleanSetting, customSetting, enumSetting, type SettingsOf, ValueError } from '../config/options.js';
+import { booleanSetting, customSetting, type SettingsOf, ValueError } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { isBackupId } from './backup-layout.js';
 import { clusterSetting } from './backup-settings.js';
@@ -39,12 +40,7 @@ export const pruneSettings = {
     default: false,
     group: 'Safety',
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'Output format on stdout.',
-    default: 'text',
-    group: 'Output',
-  }),
+  output: outputSetting({ description: 'Output format on stdout.', wide: false }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,

@@ -6,13 +6,14 @@ import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { toolNamespace } from '../kube/job-lock.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { formatStoreUrl } from '../storage/store-settings.js';
 import type { CheckSettings } from './check-settings.js';
 import { JOB_PERMISSIONS, type JobPermission, permissionText, usesStore } from './job-permissions.js';
 
 /** Version of the `-o json` document. */
-export const CHECK_FORMAT = 'secret-steward.check/v1';
+export const CHECK_FORMAT = 'secret-steward.io/check/v1';
 
 export type Verdict = 'ok' | 'warning' | 'failed';
 
@@ -46,7 +47,7 @@ export async function runCheckJob(s: CheckSettings, ctx: CommandContext): Promis
     ...(await checkPermissions(s, ctx)),
   ];
   const report: CheckReport = { format: CHECK_FORMAT, for: s.for, ok: !checks.some((c) => c.verdict === 'failed'), checks };
-  if (s.output === 'json') ctx.io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (isDocumentOutput(s.output)) ctx.io.stdout.write(renderDocument(report, s.output));
   else ctx.io.stdout.write(renderCheck(report));
   return report.ok ? ExitCode.Success : ExitCode.Failed;
 }

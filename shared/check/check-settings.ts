@@ -3,6 +3,7 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
+import { outputSetting } from '../runtime/output.js';
 import { parseStoreUrl, s3Settings, validateStoreSettings } from '../storage/store-settings.js';
 import { CHECKED_JOBS, usesStore } from './job-permissions.js';
 
@@ -46,7 +47,7 @@ export const checkSettings = {
   }),
   signingKey: fileSetting({
     description:
-      'The private key file the job signs with (backup and verify-restore --signing-key, restore --pre-restore-signing-key): it must sign now.',
+      'The private key file the job signs with (backup --signing-key, verify-restore --report-signing-key, restore --pre-restore-signing-key): it must sign now.',
     group: KEYS,
   }),
   signingKeyPassphraseFile: fileSetting({
@@ -72,11 +73,7 @@ export const checkSettings = {
     default: 30 * 86_400_000,
     group: KEYS,
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'text: one line per check; json: every check for machines.',
-    default: 'text',
-  }),
+  output: outputSetting({ description: 'text: one line per check; json or yaml: every check for machines.', wide: false }),
   ...logSettings,
 } as const;
 

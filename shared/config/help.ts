@@ -51,10 +51,16 @@ function optionHelp(key: string, s: SettingSpec<unknown>): OptionHelp {
     ...(s.boolean ? {} : { valueName: s.valueName ?? 'VALUE' }),
     repeatable: s.repeatable === true,
     required: s.required === true,
-    description: s.description,
+    description: s.formerly === undefined ? s.description : `${s.description} ${formerText(s.formerly)}`,
     ...(def === '' ? {} : { default: def }),
     env: [...(s.env === false ? [] : [envName(key)]), ...(s.extraEnv ?? [])],
   };
+}
+
+/** `Formerly --signing-key / SECRET_STEWARD_SIGNING_KEY (deprecated, still accepted with a warning).` */
+function formerText(formerly: NonNullable<SettingSpec<unknown>['formerly']>): string {
+  const names = [formerly.flag === undefined ? '' : `--${formerly.flag}`, formerly.env ?? ''].filter((x) => x !== '');
+  return `Formerly ${names.join(' / ')} (deprecated, still accepted with a warning).`;
 }
 
 /** `--store URL`, `-n, --namespace NAMESPACE (repeatable)`, `--dry-run`. */

@@ -38,8 +38,16 @@ export interface SettingSpec<T> {
   extraEnv?: readonly string[];
   /** `false` when the setting has no environment variable. */
   env?: boolean;
+  /**
+   * The names this setting had before it was renamed, still honoured after its own names with a
+   * deprecation warning that names the old and the new name: `flag` is an old long flag
+   * (without `--`), `env` an old environment variable.
+   */
+  formerly?: { readonly flag?: string; readonly env?: string };
   /** Section heading in help. */
   group?: string;
+  /** Every value the setting accepts, when they are few (an enum): shell completion offers them. */
+  choices?: readonly string[];
   /** Parses one raw value (one occurrence); throw {@link ValueError} with the expected form. */
   parse: (raw: string) => T;
   /** Boolean flags take no value (`--dry-run`, `--no-dry-run`). */
@@ -178,6 +186,7 @@ export function numberSetting<const O extends Common<number>>(o: O & { min?: num
 export function enumSetting<const V extends string, const O extends Common<V>>(values: readonly V[], o: O): O & Setting<V> {
   return {
     valueName: values.join('|'),
+    choices: values,
     ...o,
     parse: (raw: string) => {
       if (!(values as readonly string[]).includes(raw)) throw new ValueError(`one of ${values.join(', ')}`);

@@ -11,6 +11,16 @@ export interface ParsedArgs<S extends SettingsSpec> {
   positionals: string[];
   /** True when `--help`/`-h` was given; settings are then neither parsed nor validated. */
   help: boolean;
+  /** Former names that were used (see `formerly`), for the command to log as deprecated. */
+  deprecations: Deprecation[];
+}
+
+/** A setting given by a name it had before it was renamed: `--signing-key` for `--report-signing-key`. */
+export interface Deprecation {
+  /** The old flag (`--signing-key`) or environment variable. */
+  old: string;
+  /** The flag or environment variable to use instead. */
+  new: string;
 }
 
 export interface ParseOptions<S extends SettingsSpec> {
@@ -38,6 +48,13 @@ export function parseSettings<S extends SettingsSpec>(
   const problems: ConfigProblem[] = [];
   const byFlag = new Map<string, string>();
   for (const key of Object.keys(spec)) byFlag.set(flagName(key), key);
+  /** Old long flags (`formerly.flag`), accepted for their new setting with a warning. */
+  const byOldFlag = new Map<string, string>();
+  for (const [key, s] of Object.entries(spec)) {
+    const old = s.formerly?.flag;
+    if (old !== undefined && !byFlag.has(old)) byOldFlag.set(old, key);
+  }
+  const deprecations: Deprecation[] = [];
   const byShort = shortFlags(spec);
   const shortList = [...[...byShort.keys()].map((c) => `-${c}`), '-h'].join(', ');
   /** Whether an argument is an option rather than a value: `--name`, or one of this command's `-x`. */
@@ -87,6 +104,10 @@ export function parseSettings<S extends SettingsSpec>(
       let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       inline = eq === -1 ? undefined : arg.slice(eq + 1);
       key = byFlag.get(name);
+      if (key === undefined && byOldFlag.has(name)) {
+        key = byOldFlag.get(name)!;
+        deprecations.push({ old: `--${name}`, new: `--${flagName(key)}` });
+      }
       if (key === undefined && name.startsWith('no-') && byFlag.has(name.slice(3)) && inline === undefined) {
         const k = byFlag.get(name.slice(3))!;
         if (spec[k].boolean) {
@@ -133,11 +154,12 @@ export function parseSettings<S extends SettingsSpec>(
   }
 
   // Help wins over every problem: `cmd --help --whatever` shows the help.
-  if (help) return { settings: {} as SettingsOf<S>, positionals, help };
+  if (help) return { settings: {} as SettingsOf<S>, positionals, help, deprecations };
 
   const settings: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(spec)) {
     const resolved = resolve(key, s, flagValues.get(key), env);
+    if (resolved?.formerEnv !== undefined) deprecations.push({ old: resolved.formerEnv, new: envName(key) });
     if (resolved === undefined) {
       if (s.required) {
         problems.push({ setting: settingLabel(key, s), message: `is required (${s.valueName ?? 'VALUE'}): ${s.description}` });
@@ -145,7 +167,7 @@ export function parseSettings<S extends SettingsSpec>(
       settings[key] = s.repeatable ? (s.default ?? []) : s.default;
       continue;
     }
-    const { raws, source } = resolved;
+    const { raws, source, formerEnv } = resolved;
     if (!s.repeatable && raws.length > 1) {
       problems.push({ setting: settingLabel(key, s), message: 'given more than once; it takes one value' });
       continue;
@@ -156,7 +178,7 @@ export function parseSettings<S extends SettingsSpec>(
         parsed.push(s.parse(raw));
       } catch (e) {
         if (!(e instanceof ValueError)) throw e;
-        const where = source === 'flag' ? `--${flagName(key)}` : envName(key);
+        const where = source === 'flag' ? `--${flagName(key)}` : (formerEnv ?? envName(key));
         problems.push({ setting: settingLabel(key, s), message: `invalid value in ${where}: expected ${e.expected}` });
       }
     }
@@ -167,7 +189,7 @@ export function parseSettings<S extends SettingsSpec>(
     problems.push(...options.validate(settings as SettingsOf<S>));
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { settings: settings as SettingsOf<S>, positionals, help };
+  return { settings: settings as SettingsOf<S>, positionals, help, deprecations };
 }
 
 /**
@@ -197,10 +219,11 @@ function resolve(
   s: Setting<unknown>,
   fromFlags: string[] | undefined,
   env: NodeJS.ProcessEnv,
-): { raws: string[]; source: Source } | undefined {
+): { raws: string[]; source: Source; formerEnv?: string } | undefined {
   if (fromFlags !== undefined) return { raws: fromFlags, source: 'flag' };
   if (s.env === false) return undefined;
-  for (const name of [envName(key), ...(s.extraEnv ?? [])]) {
+  const former = s.formerly?.env;
+  for (const name of [envName(key), ...(s.extraEnv ?? []), ...(former === undefined ? [] : [former])]) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     const raws = s.repeatable
@@ -209,7 +232,7 @@ function resolve(
           .map((x) => x.trim())
           .filter((x) => x !== '')
       : [raw];
-    return { raws, source: 'env' };
+    return { raws, source: 'env', ...(name === former ? { formerEnv: name } : {}) };
   }
   return undefined;
 }

@@ -15,7 +15,7 @@ import { readPassphrase } from './keys.js';
  */
 export async function runKeygenJob(s: KeygenSettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const outDirLabel = settingLabel('outDir', keygenSettings.outDir);
-  const paths = keyFilePaths(s.outDir, s.name);
+  const paths = keyFilePaths(s.outDir, s.keyName);
   const generatePassphrase = s.passphraseFile === undefined;
   const targets = [paths.publicKey, paths.privateKey, paths.revocationCertificate, ...(generatePassphrase ? [paths.passphrase] : [])];
 
@@ -39,7 +39,7 @@ export async function runKeygenJob(s: KeygenSettings, ctx: CommandContext): Prom
   passphrase ??= randomPassphrase();
 
   const pair = await generateKeyPair({
-    name: s.name,
+    name: s.keyName,
     email: s.email,
     passphrase,
     type: s.type,

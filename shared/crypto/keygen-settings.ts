@@ -20,9 +20,11 @@ export const MIN_PASSPHRASE_LENGTH = 12;
 
 /** `secret-steward keygen` settings: who the key is for, what kind, and where its files go. */
 export const keygenSettings = {
-  name: stringSetting({
+  keyName: stringSetting({
     description: 'Name in the key\'s user id, e.g. "secret-steward backups prod". The file names are made from it.',
     valueName: 'NAME',
+    // Not SECRET_STEWARD_NAME: that is restore's Secret filter.
+    formerly: { flag: 'name' },
     required: true,
     group: 'Key',
   }),
@@ -89,8 +91,8 @@ export type KeygenSettings = SettingsOf<typeof keygenSettings>;
 
 export function validateKeygenSettings(s: KeygenSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (fileBaseName(s.name) === '') {
-    problems.push(problemFor(keygenSettings, 'name', 'needs at least one letter or digit (the file names are made from it)'));
+  if (fileBaseName(s.keyName) === '') {
+    problems.push(problemFor(keygenSettings, 'keyName', 'needs at least one letter or digit (the file names are made from it)'));
   }
   if (s.rsaBits !== undefined && s.type !== 'rsa') problems.push(problemFor(keygenSettings, 'rsaBits', 'only applies with --type rsa'));
   return problems;

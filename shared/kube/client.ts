@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import {
   AppsV1Api,
   AuthorizationV1Api,
@@ -21,32 +21,30 @@ import { identifyRequests, requestIdentityFor } from './request-identity.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
+const KUBECONFIG_SETTING = '--kubeconfig / SECRET_STEWARD_KUBECONFIG / KUBECONFIG';
+
 /**
- * Loads Kubernetes credentials: `--kubeconfig`/`KUBECONFIG` if given, else the in-cluster
- * service account, else `~/.kube/config`. A missing file or unknown context is a
- * configuration error naming the setting.
+ * Loads Kubernetes credentials as kubectl does: `--kubeconfig`/`KUBECONFIG` if given (a
+ * colon-separated list of files, merged, see {@link mergeKubeconfigFiles}), else the in-cluster
+ * service account, else `~/.kube/config`. A list of which no file exists, a file that is not a
+ * kubeconfig and an unknown context are configuration errors naming the setting.
  */
-export function loadKubeConfig(settings: Pick<KubeSettings, 'kubeconfig' | 'context'>, env: NodeJS.ProcessEnv = process.env): KubeConfig {
-  const kc = new KubeConfig();
+export function loadKubeConfig(
+  settings: Pick<KubeSettings, 'kubeconfig' | 'context'>,
+  env: NodeJS.ProcessEnv = process.env,
+  /** Prefix of the service account folder, for tests. @default '' (the pod's own) */
+  serviceAccountRoot = '',
+): KubeConfig {
+  let kc = new KubeConfig();
   if (settings.kubeconfig !== undefined) {
-    // KUBECONFIG may hold a list; use the first existing file like kubectl merges (simplified).
-    const files = settings.kubeconfig.split(':').filter((f) => f !== '');
-    const file = files.find((f) => existsSync(f));
-    if (file === undefined) {
-      throw ConfigError.single('--kubeconfig / SECRET_STEWARD_KUBECONFIG / KUBECONFIG', `file not found: ${settings.kubeconfig}`);
-    }
-    try {
-      kc.loadFromFile(file);
-    } catch {
-      throw ConfigError.single('--kubeconfig / SECRET_STEWARD_KUBECONFIG / KUBECONFIG', `not a valid kubeconfig file: ${file}`);
-    }
-  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
-    kc.loadFromCluster();
+    kc = mergeKubeconfigFiles(settings.kubeconfig.split(delimiter));
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(serviceAccountRoot + SA_DIR, 'token'))) {
+    kc.loadFromCluster(serviceAccountRoot);
   } else if (existsSync(join(env.HOME ?? homedir(), '.kube', 'config'))) {
-    kc.loadFromFile(join(env.HOME ?? homedir(), '.kube', 'config'));
+    kc = mergeKubeconfigFiles([join(env.HOME ?? homedir(), '.kube', 'config')]);
   } else {
     throw ConfigError.single(
-      '--kubeconfig / SECRET_STEWARD_KUBECONFIG / KUBECONFIG',
+      KUBECONFIG_SETTING,
       'no Kubernetes access configured: give a kubeconfig file, or run in a pod with a service account token',
     );
   }
@@ -57,9 +55,49 @@ export function loadKubeConfig(settings: Pick<KubeSettings, 'kubeconfig' | 'cont
     kc.setCurrentContext(settings.context);
   }
   if (kc.getCurrentCluster() === null) {
-    throw ConfigError.single('--kubeconfig / SECRET_STEWARD_KUBECONFIG / KUBECONFIG', 'the kubeconfig has no current cluster');
+    throw ConfigError.single(KUBECONFIG_SETTING, 'the kubeconfig has no current cluster');
   }
   return kc;
+}
+
+/**
+ * Merges kubeconfig files by kubectl's rules (client-go clientcmd `ClientConfigLoadingRules.Load`):
+ * files that do not exist are skipped, and so is a file named twice; the first file to define a
+ * cluster, user or context by a name wins whole (a later file's entry of that name is ignored,
+ * even its other fields); `current-context` comes from the first file that sets one; relative
+ * paths in a file are resolved against that file's folder.
+ */
+export function mergeKubeconfigFiles(paths: readonly string[]): KubeConfig {
+  const files = [...new Set(paths.filter((f) => f !== ''))];
+  const loaded = files
+    .filter((f) => existsSync(f))
+    .map((file) => {
+      const kc = new KubeConfig();
+      try {
+        kc.loadFromFile(file);
+      } catch {
+        throw ConfigError.single(KUBECONFIG_SETTING, `not a valid kubeconfig file: ${file}`);
+      }
+      return kc;
+    });
+  if (loaded.length === 0) {
+    throw ConfigError.single(KUBECONFIG_SETTING, `file not found: ${files.join(delimiter) || '(empty list)'}`);
+  }
+  const merged = new KubeConfig();
+  merged.loadFromOptions({
+    clusters: firstByName(loaded.map((kc) => kc.clusters)),
+    users: firstByName(loaded.map((kc) => kc.users)),
+    contexts: firstByName(loaded.map((kc) => kc.contexts)),
+    currentContext: loaded.map((kc) => kc.currentContext).find((c) => typeof c === 'string' && c !== '') ?? '',
+  });
+  return merged;
+}
+
+/** The entries of several lists with the first of each name, in order of first appearance. */
+function firstByName<T extends { name: string }>(lists: readonly (readonly T[])[]): T[] {
+  const byName = new Map<string, T>();
+  for (const list of lists) for (const item of list) if (!byName.has(item.name)) byName.set(item.name, item);
+  return [...byName.values()];
 }
 
 /** The namespace this pod runs in, when in a cluster. */

@@ -4,12 +4,12 @@ import { durationSetting, fileSetting, integerSetting, type SettingsOf, stringSe
 export const kubeSettings = {
   kubeconfig: fileSetting({
     description:
-      'kubeconfig file for the Kubernetes API. Without it (and without KUBECONFIG) the in-cluster service account is used, then ~/.kube/config.',
+      'kubeconfig file(s) for the Kubernetes API; several, colon-separated, are merged as kubectl merges KUBECONFIG (the first file to name a cluster, user or context wins; current-context from the first file that sets one). Without it (and without KUBECONFIG) the in-cluster service account is used, then ~/.kube/config.',
     extraEnv: ['KUBECONFIG'],
     group: 'Kubernetes access',
   }),
   context: stringSetting({
-    description: 'kubeconfig context to use instead of the current one.',
+    description: 'kubeconfig context to use instead of the current one (from any of the merged files).',
     valueName: 'NAME',
     group: 'Kubernetes access',
   }),

@@ -1,4 +1,4 @@
-import { customSetting, type SettingsOf, settingLabel, ValueError } from '../config/options.js';
+import { booleanSetting, customSetting, type SettingsOf, settingLabel, ValueError } from '../config/options.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { isDnsLabel } from './object-names.js';
 
@@ -72,4 +72,24 @@ export function outOfScopeProblems(scope: Scope, namespaces: readonly string[], 
       message: `${outside.length === 1 ? 'namespace' : 'namespaces'} ${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} outside ${SCOPE_LABEL} (${scope.namespaces.join(', ')}): the installation has no rights there; add ${outside.length === 1 ? 'it' : 'them'} to the scope and bind the job's Role there (docs/installation-namespaced.md)`,
     },
   ];
+}
+
+/**
+ * `-A, --all-namespaces` of a command that takes `-n`: every namespace (of --scope-namespaces when
+ * given), which is what the command does without `-n`; spelled out for kubectl habits and for
+ * scripts that say what they mean. Unlike kubectl, which lets -A win over -n, both together are a
+ * configuration error: a rotation or a restore must not quietly widen to every namespace.
+ */
+export function allNamespacesSetting<const G extends string>(group: G) {
+  return booleanSetting({
+    short: 'A',
+    description: 'Every namespace (of --scope-namespaces when given), as without --namespace; not with --namespace.',
+    default: false,
+    group,
+  });
+}
+
+/** The problem when `-A` and `-n` are both given. */
+export function allNamespacesProblems(s: { allNamespaces: boolean; namespace: readonly string[] }, label: string): ConfigProblem[] {
+  return s.allNamespaces && s.namespace.length > 0 ? [{ setting: label, message: 'not with --namespace (-A is every namespace)' }] : [];
 }

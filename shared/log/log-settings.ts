@@ -1,11 +1,20 @@
 import { durationSetting, enumSetting, type SettingsOf } from '../config/options.js';
-import { LOG_LEVELS } from './logger.js';
+import { LOG_LEVELS, type LogFormat } from './logger.js';
+
+/** `auto`: text when stderr is a terminal outside a pod, JSON otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
 /** Settings every command takes. */
 export const logSettings = {
   logLevel: enumSetting(LOG_LEVELS, {
-    description: 'Least severe log level written (JSON lines on stderr).',
+    description: 'Least severe log level written (on stderr).',
     default: 'info',
+    group: 'Logging',
+  }),
+  logFormat: enumSetting(LOG_FORMATS, {
+    description:
+      'Log lines on stderr: json (one JSON object per line), text (readable lines for a terminal) or auto: text when stderr is a terminal and the process is not in a pod (no KUBERNETES_SERVICE_HOST), else json. Secret values are redacted alike in both.',
+    default: 'auto',
     group: 'Logging',
   }),
 } as const;
@@ -24,3 +33,9 @@ export const progressSettings = {
 } as const;
 
 export type ProgressSettings = SettingsOf<typeof progressSettings>;
+
+/** The format `--log-format` asks for, given whether stderr is a terminal and the environment. */
+export function resolveLogFormat(setting: (typeof LOG_FORMATS)[number], stderrIsTTY: boolean, env: NodeJS.ProcessEnv): LogFormat {
+  if (setting !== 'auto') return setting;
+  return stderrIsTTY && !env.KUBERNETES_SERVICE_HOST ? 'text' : 'json';
+}

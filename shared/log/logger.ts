@@ -7,7 +7,13 @@ export type Logger = PinoLogger;
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** Where finished log lines go; `write` receives one JSON line including its newline. */
+/**
+ * How a line is written: `json`, one JSON object per line (pods, log collectors), or `text`, a
+ * line for a person at a terminal (`12:04:05 WARN  message key=value`).
+ */
+export type LogFormat = 'json' | 'text';
+
+/** Where finished log lines go; `write` receives one line (JSON or text) including its newline. */
 export interface LogSink {
   write(line: string): void;
 }
@@ -19,6 +25,8 @@ export interface LoggerOptions {
   redactor?: Redactor;
   /** Fields added to every line (job name, run id). */
   base?: Record<string, unknown>;
+  /** @default 'json' */
+  format?: LogFormat;
 }
 
 /**
@@ -30,9 +38,13 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const r = options.redactor ?? defaultRedactor;
   const sink = options.sink ?? stderrSink();
+  const text = options.format === 'text';
   const stream: DestinationStream = {
     write(line: string) {
-      sink.write(r.sanitize(line));
+      // A text line is made from the sanitized JSON line and scanned again: whatever the JSON
+      // form hid, the text form hides too.
+      const clean = r.sanitize(line);
+      sink.write(text ? r.sanitize(textLine(clean)) : clean);
     },
   };
   return pino(
@@ -54,6 +66,33 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** Standard error, written synchronously so that nothing is lost at exit. */
 export function stderrSink(): LogSink {
   return pino.destination({ dest: 2, sync: true });
+}
+
+/** Fields every line has, which a text line shows in its own place or, for a terminal, not at all. */
+const TEXT_OMITTED = new Set(['level', 'time', 'msg', 'job', 'run', 'err']);
+
+/**
+ * One JSON log line as a line for a terminal: time of day (UTC), level, message, then the other
+ * fields as key=value (strings quoted when they hold spaces, objects as JSON). An error shows its
+ * message, and at level error its stack on the lines below.
+ */
+export function textLine(jsonLine: string): string {
+  const rec = JSON.parse(jsonLine) as Record<string, unknown>;
+  const time = typeof rec.time === 'string' ? rec.time.slice(11, 19) : '';
+  const level = String(rec.level ?? '').toUpperCase();
+  const fields = Object.entries(rec)
+    .filter(([k]) => !TEXT_OMITTED.has(k))
+    .map(([k, v]) => `${k}=${textValue(v)}`);
+  const err = rec.err as { message?: unknown; stack?: unknown } | undefined;
+  if (err !== undefined) fields.push(`err=${textValue(err.message ?? err)}`);
+  const head = [time, level.padEnd(5), String(rec.msg ?? ''), ...fields].join(' ');
+  const stack = rec.level === 'error' && typeof err?.stack === 'string' ? `\n${err.stack.replace(/^/gm, '    ')}` : '';
+  return `${head}${stack}\n`;
+}
+
+function textValue(v: unknown): string {
+  if (typeof v !== 'string') return JSON.stringify(v) ?? String(v);
+  return v === '' || /[\s"=]/.test(v) ? JSON.stringify(v) : v;
 }
 
 /** A sink that keeps lines in memory; for tests and for the demo summary. */

@@ -23,12 +23,16 @@ import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/cat
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
+import { isDocumentOutput, type OutputFormat, renderDocument } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
 import { RestoreSelection } from './restore-selection.js';
 import type { RestoreSettings } from './restore-settings.js';
 import { emptyRestoreReport, type RestoreReport, runRestore } from './run-restore.js';
+
+/** Version of the `-o json` / `-o yaml` document; changes are listed in CHANGELOG.md. */
+export const RESTORE_FORMAT = 'secret-steward.io/restore/v1';
 
 /**
  * `secret-steward restore`: builds the dependencies, runs the restore (under the job's Lease
@@ -63,7 +67,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   warnings.push(...(signing?.warnings ?? []));
   const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
 
-  const kube = createKubeClients(loadKubeConfig(s), {
+  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
     command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
@@ -233,15 +237,11 @@ function undoHint(r: RestoreReport): string {
  */
 const DATA_DIGEST_FIELDS = new Set(['dataSha256', 'contentSha256']);
 
-function print(output: 'text' | 'json', ctx: CommandContext, r: RestoreReport, error?: string): void {
+function print(output: OutputFormat, ctx: CommandContext, r: RestoreReport, error?: string): void {
   const stoppedBy = error === undefined ? undefined : redactor.sanitize(error);
-  if (output === 'json') {
-    const json = JSON.stringify(
-      stoppedBy === undefined ? r : { ...r, error: stoppedBy },
-      (k, v) => (DATA_DIGEST_FIELDS.has(k) ? undefined : v),
-      2,
-    );
-    ctx.io.stdout.write(`${json}\n`);
+  if (isDocumentOutput(output)) {
+    const doc = { format: RESTORE_FORMAT, ...r, ...(stoppedBy === undefined ? {} : { error: stoppedBy }) };
+    ctx.io.stdout.write(renderDocument(doc, output, DATA_DIGEST_FIELDS));
     return;
   }
   const out: string[] = [];

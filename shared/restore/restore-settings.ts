@@ -16,9 +16,10 @@ import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { labelSelectorSetting } from '../kube/label-selector.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/object-names.js';
-import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
+import { allNamespacesProblems, allNamespacesSetting, outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from '../verify-restore/verification-settings.js';
 
@@ -45,6 +46,7 @@ export const restoreSettings = {
     expected: 'a namespace name (DNS-1123 label)',
     group: SELECT,
   }),
+  allNamespaces: allNamespacesSetting(SELECT),
   name: stringSetting({
     description: 'Restore only this Secret: namespace/name, or a bare name looked up in every --namespace (repeatable).',
     valueName: 'NAMESPACE/NAME',
@@ -107,12 +109,7 @@ export const restoreSettings = {
   }),
   preRestoreSigningKeyPassphraseFile: fileSetting({ description: 'File holding the pre-restore signing key passphrase.', group: UNDO }),
   keyExpiryWarning: durationSetting({ description: 'Warn about keys expiring within this long.', default: 30 * 86_400_000, group: UNDO }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'Format of the plan and result on stdout.',
-    default: 'text',
-    group: 'Output',
-  }),
+  output: outputSetting({ description: 'Format of the plan and result on stdout.', wide: false }),
   ...metricsSettings,
   ...kubeSettings,
   ...scopeSettings,
@@ -125,6 +122,7 @@ export type RestoreSettings = SettingsOf<typeof restoreSettings>;
 
 export function validateRestoreSettings(s: RestoreSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
+  problems.push(...allNamespacesProblems(s, settingLabel('allNamespaces', restoreSettings.allNamespaces)));
   const p = (key: keyof typeof restoreSettings & string, message: string) => problems.push(problemFor(restoreSettings, key, message));
   if (!isValidClusterName(s.clusterName)) p('clusterName', 'expected a lower-case DNS label');
   for (const n of s.name) {

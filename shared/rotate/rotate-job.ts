@@ -13,6 +13,7 @@ import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/cat
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { Clock } from '../runtime/clock.js';
 import type { CommandContext } from '../runtime/command.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { BackendRegistry, type RotationBackend } from './backend.js';
 import { Fingerprinter, MIN_FINGERPRINT_KEY_BYTES } from './fingerprint.js';
 import { countActions, exitCodeOf, type RotationReport, renderReport } from './report.js';
@@ -63,13 +64,16 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
       maxConcurrentRollouts: s.maxConcurrentRollouts,
     });
   const report = s.dryRun ? await run() : await withJobLock('rotate', s, kube, ctx, run);
-  ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+  ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument({ format: ROTATE_FORMAT, ...report }, s.output) : renderReport(report));
   const code = exitCodeOf(report);
   // validateRotateSettings requires --cluster-name with --pushgateway.
   if (!s.dryRun && s.pushgateway !== undefined && s.clusterName !== undefined)
     await pushMetrics(s.pushgateway, 'rotate', s.clusterName, rotationMetrics(report, code, ctx.clock.now()), ctx.log);
   return code;
 }
+
+/** Version of the `-o json` / `-o yaml` document; changes are listed in CHANGELOG.md. */
+export const ROTATE_FORMAT = 'secret-steward.io/rotate/v1';
 
 /** The run's fingerprinter: the operator's key when a file is given, else a random one for this run. */
 async function fingerprinterFor(file: string | undefined): Promise<Fingerprinter> {

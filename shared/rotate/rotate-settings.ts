@@ -2,7 +2,6 @@ import {
   booleanSetting,
   customSetting,
   durationSetting,
-  enumSetting,
   fileSetting,
   integerSetting,
   type SettingsOf,
@@ -14,9 +13,10 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { labelSelectorSetting } from '../kube/label-selector.js';
-import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
+import { allNamespacesProblems, allNamespacesSetting, outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
+import { outputSetting } from '../runtime/output.js';
 
 const SCOPE = 'Scope';
 const BOUNDS = 'Bounds';
@@ -32,6 +32,7 @@ export const rotateSettings = {
     pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
     expected: 'a namespace name',
   }),
+  allNamespaces: allNamespacesSetting(SCOPE),
   selector: labelSelectorSetting({
     short: 'l',
     description: 'Consider only Secrets matching this label selector, e.g. team=payments,tier!=dev.',
@@ -76,12 +77,7 @@ export const rotateSettings = {
     default: 2000,
     group: BOUNDS,
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'Format of the plan or summary on stdout.',
-    default: 'text',
-    group: 'Output',
-  }),
+  output: outputSetting({ description: 'Format of the plan or summary on stdout.', wide: false }),
   fingerprintKeyFile: fileSetting({
     description:
       'File holding the key (at least 32 bytes) of the HMAC fingerprints that logs, Events and the report show instead of values. Default: a random key per run, so fingerprints compare within one run only; with a key, across the runs that share it. Keep it as secret as the values.',
@@ -117,5 +113,6 @@ export function validateRotateSettings(s: RotateSettings): ConfigProblem[] {
       ),
     );
   problems.push(...outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', rotateSettings.namespace)));
+  problems.push(...allNamespacesProblems(s, settingLabel('allNamespaces', rotateSettings.allNamespaces)));
   return problems;
 }

@@ -7,7 +7,7 @@ import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { ConfigError, errorText, exitCodeFor, StewardError } from '../errors/index.js';
 import { createLogger, type Logger, type LogSink, redactor, type StatusLine, stderrSink, TerminalStatusLine } from '../log/index.js';
-import type { LogSettings } from '../log/log-settings.js';
+import { type LogSettings, resolveLogFormat } from '../log/log-settings.js';
 import { type Clock, systemClock } from './clock.js';
 import { Shutdown } from './shutdown.js';
 
@@ -18,11 +18,12 @@ export interface CommandIO {
   stdout: { write(text: string): unknown };
   /** Human-readable problems (configuration errors). Logs go to `logSink`. */
   stderr: { write(text: string): unknown };
-  /** Where JSON log lines go. @default stderr */
+  /** Where log lines go. @default stderr */
   logSink?: LogSink;
   /**
-   * stderr is a terminal: long runs redraw a progress line on `stderr` (log lines still go to
-   * `logSink`, each on a clean line). @default false; {@link defaultIO}: `process.stderr.isTTY`
+   * stderr is a terminal: `--log-format auto` writes text lines, and long runs redraw a progress
+   * line on `stderr` (log lines still go to `logSink`, each on a clean line). @default false;
+   * {@link defaultIO}: `process.stderr.isTTY`
    */
   stderrIsTTY?: boolean;
   /** The terminal's width, for the progress line. */
@@ -122,10 +123,12 @@ export async function runCommand<S extends SettingsSpec>(
   }
   const runId = randomUUID().slice(0, 8);
   const identity = io.env.POD_NAME || io.env.HOSTNAME || hostname();
-  const level = (parsed.settings as Partial<LogSettings>).logLevel ?? 'info';
+  const { logLevel = 'info', logFormat = 'auto' } = parsed.settings as Partial<LogSettings>;
+  const format = resolveLogFormat(logFormat, io.stderrIsTTY === true, io.env);
   const statusLine = io.stderrIsTTY ? new TerminalStatusLine(io.stderr, io.columns) : undefined;
   const sink = statusLine ? statusLine.around(io.logSink ?? stderrSink()) : io.logSink;
-  const log = createLogger({ level, sink, base: { job: cmd.help.name, run: runId } });
+  const log = createLogger({ level: logLevel, format, sink, base: { job: cmd.help.name, run: runId } });
+  for (const d of parsed.deprecations) log.warn({ setting: d.new, deprecated: d.old }, `${d.old} is deprecated: use ${d.new}`);
   const shutdown = io.shutdown ?? new Shutdown();
   const removeHandlers = io.handleSignals === false ? () => {} : shutdown.installSignalHandlers(log);
   const ctx: CommandContext = {

@@ -7,6 +7,7 @@ import { namespacesToList, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
 import type { CommandContext } from '../runtime/command.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { collectBackupOverview } from './backup-status.js';
 import { collectKeyStatus } from './key-status.js';
@@ -83,7 +84,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     'status collected',
   );
   const color = s.color === 'always' || (s.color === 'auto' && isTerminal(ctx.io.stdout) && !ctx.io.env.NO_COLOR);
-  ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, { color }));
+  ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument(report, s.output) : renderStatus(report, { color }));
   return report.overdue ? ExitCode.Failed : ExitCode.Success;
 }
 

@@ -14,9 +14,10 @@ import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings } from '../kube/kube-settings.js';
 import { labelSelectorSetting } from '../kube/label-selector.js';
-import { outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
+import { allNamespacesProblems, allNamespacesSetting, outOfScopeProblems, scopeOf, scopeSettings } from '../kube/scope.js';
 import { logSettings } from '../log/log-settings.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
+import { outputSetting } from '../runtime/output.js';
 import { parseStoreUrl, s3Settings, validateStoreSettings } from '../storage/store-settings.js';
 
 const ROTATION = 'Rotation';
@@ -55,6 +56,7 @@ export const statusSettings = {
     pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
     expected: 'a namespace name',
   }),
+  allNamespaces: allNamespacesSetting(ROTATION),
   selector: labelSelectorSetting({
     short: 'l',
     description: 'Report only Secrets matching this label selector.',
@@ -115,12 +117,7 @@ export const statusSettings = {
     default: 30 * 86_400_000,
     group: KEYS,
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'text: tables for a terminal; json: the whole overview for machines.',
-    default: 'text',
-    group: OUTPUT,
-  }),
+  output: outputSetting({ description: 'text: tables for a terminal.', wide: false, group: OUTPUT }),
   color: enumSetting(['auto', 'always', 'never'] as const, {
     description: 'Highlight overdue rows in red and warnings in yellow: auto = when stdout is a terminal and NO_COLOR is not set.',
     default: 'auto',
@@ -135,6 +132,7 @@ export type StatusSettings = SettingsOf<typeof statusSettings>;
 
 export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', statusSettings.namespace));
+  problems.push(...allNamespacesProblems(s, settingLabel('allNamespaces', statusSettings.allNamespaces)));
   if (s.store !== undefined) {
     problems.push(...validateStoreSettings(s));
     if (s.trustedSignerKey.length === 0)

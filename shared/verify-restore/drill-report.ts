@@ -298,6 +298,6 @@ export function renderDrillReport(r: DrillReport, stored?: StoredReport): string
   }
   lines.push('');
   if (stored)
-    lines.push(`Report: ${stored.location}${stored.signatureKey ? ' (signed: .asc beside it)' : ' (not signed: no --signing-key)'}`);
+    lines.push(`Report: ${stored.location}${stored.signatureKey ? ' (signed: .asc beside it)' : ' (not signed: no --report-signing-key)'}`);
   return `${lines.join('\n')}\n`;
 }

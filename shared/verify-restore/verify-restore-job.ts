@@ -18,6 +18,7 @@ import { jobEventSubject } from '../kube/job-events.js';
 import { epochSeconds, type KeyRole, keyExpirySamples, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
+import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
@@ -59,12 +60,12 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
       recipientProblems.push(...e.problems.map((p) => p.message));
     }
   }
-  const signing = s.signingKey
-    ? await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
+  const signing = s.reportSigningKey
+    ? await loadSigningKey(s.reportSigningKey, s.reportSigningKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning })
     : undefined;
 
   const limits = { maxAttempts: s.apiRetryBudget };
-  const kc = loadKubeConfig(s);
+  const kc = loadKubeConfig(s, ctx.io.env);
   const kube = createKubeClients(kc, { command: ctx.command, clock: ctx.clock, log: ctx.log, limits, signal: ctx.shutdown.signal });
   // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
   const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
@@ -168,7 +169,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     );
     await recordDrillEvents(report, stored, events, subject);
     await pushDrillMetrics(s, ctx, report);
-    ctx.io.stdout.write(s.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report, stored));
+    ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument(report, s.output) : renderDrillReport(report, stored));
 
     if (report.result === 'fail') return ExitCode.Failed;
     if (report.result === 'error') return ExitCode.Transient;

@@ -15,6 +15,7 @@ import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
 import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
+import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { backupChoiceSetting, verificationKeySettings } from './verification-settings.js';
 
@@ -101,12 +102,17 @@ export const verifyRestoreSettings = {
     default: 30 * 86_400_000,
     group: 'Key health',
   }),
-  signingKey: fileSetting({
+  reportSigningKey: fileSetting({
     description:
-      'Armored OpenPGP private key that signs the stored report (detached .asc signature), so an auditor can verify who ran the drill.',
+      "Armored OpenPGP private key that signs the stored report (detached .asc signature), so an auditor can verify who ran the drill. Not the backup job's --signing-key.",
+    formerly: { flag: 'signing-key', env: 'SECRET_STEWARD_SIGNING_KEY' },
     group: REPORT,
   }),
-  signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: REPORT }),
+  reportSigningKeyPassphraseFile: fileSetting({
+    description: 'File holding the report signing key passphrase.',
+    formerly: { flag: 'signing-key-passphrase-file', env: 'SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE' },
+    group: REPORT,
+  }),
   storeReport: booleanSetting({
     description:
       'Store the report next to the backups (<cluster>/reports/, needs PutObject there); list-backups shows the last result per backup. --no-store-report for read-only storage credentials.',
@@ -119,12 +125,7 @@ export const verifyRestoreSettings = {
     default: 'full',
     group: REPORT,
   }),
-  output: enumSetting(['text', 'json'] as const, {
-    short: 'o',
-    description: 'text: a readable summary; json: the full report.',
-    default: 'text',
-    group: REPORT,
-  }),
+  output: outputSetting({ description: 'text: a readable summary.', wide: false, group: REPORT }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,
@@ -151,8 +152,8 @@ export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigP
     if (p !== undefined)
       problems.push(problemFor(verifyRestoreSettings, p.field === 'schedule' ? 'backupSchedule' : 'backupTimezone', p.message));
   }
-  if (s.signingKeyPassphraseFile !== undefined && s.signingKey === undefined)
-    problems.push(problemFor(verifyRestoreSettings, 'signingKeyPassphraseFile', 'needs --signing-key'));
+  if (s.reportSigningKeyPassphraseFile !== undefined && s.reportSigningKey === undefined)
+    problems.push(problemFor(verifyRestoreSettings, 'reportSigningKeyPassphraseFile', 'needs --report-signing-key'));
   if (s.decryptionKeyPassphraseFile !== undefined && s.decryptionKey.length === 0)
     problems.push(problemFor(verifyRestoreSettings, 'decryptionKeyPassphraseFile', 'needs --decryption-key'));
   return problems;

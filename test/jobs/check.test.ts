@@ -41,7 +41,7 @@ describe('jobs/check', function () {
     const r = await check([...e.args(), ...keys()]);
 
     assert.equal(r.code, 0, r.text);
-    assert.equal(r.report.format, 'secret-steward.check/v1');
+    assert.equal(r.report.format, 'secret-steward.io/check/v1');
     assert.equal(r.report.ok, true);
     assert.deepEqual(failed(r.report), []);
     assert.equal(r.report.checks.filter((c) => c.check === 'permission' && c.verdict === 'ok').length, JOB_PERMISSIONS.backup.length);

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandRuns, requireDependency } from '../support/dependencies.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -16,6 +17,21 @@ function cli(args: string[], env: Record<string, string> = {}) {
     timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Runs the CLI with stdout and stderr on a pseudo-terminal, as in an operator's shell, through
+ * util-linux `script`; returns what the terminal showed.
+ */
+function cliOnTerminal(args: string[], env: Record<string, string> = {}) {
+  const line = [process.execPath, '--import', 'tsx', 'jobs/cli.ts', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const r = spawnSync('script', ['-qec', line, '/dev/null'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, terminal: r.stdout.replace(/\r\n/g, '\n') };
 }
 
 describe('jobs/cli', function () {
@@ -99,7 +115,7 @@ describe('jobs/cli', function () {
   it('prints a configuration error found while running once: no JSON log line, no stack trace', () => {
     const r = cli([
       'keygen',
-      '--name',
+      '--key-name',
       'k',
       '--email',
       'k@example.invalid',
@@ -122,5 +138,54 @@ describe('jobs/cli', function () {
     const r = cli(['--version']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^secret-steward \d+\.\d+\.\d+/);
+  });
+
+  describe('log lines: text on a terminal, JSON otherwise', () => {
+    let out: string;
+    before(async function () {
+      requireDependency(this, 'script (util-linux)', commandRuns('script', ['--version']), 'apt-get install bsdutils');
+      out = await mkdtemp(join(tmpdir(), 'steward-cli-log-'));
+    });
+    after(async () => out && rm(out, { recursive: true, force: true }));
+    /** A dry run that logs one warning (a former flag name) and writes nothing. */
+    const args = (extra: string[] = []) => [
+      'keygen',
+      '--name',
+      'k',
+      '--email',
+      'k@example.invalid',
+      '--out-dir',
+      join(out, 'keys'),
+      '--dry-run',
+      ...extra,
+    ];
+    const TEXT_WARNING = /^\d\d:\d\d:\d\d WARN {2}--name is deprecated: use --key-name setting=--key-name deprecated=--name$/m;
+    const JSON_WARNING = /^\{"level":"warn",.*"msg":"--name is deprecated: use --key-name"\}$/m;
+
+    it('writes text lines when stderr is a terminal', () => {
+      const r = cliOnTerminal(args());
+
+      assert.equal(r.code, 0, r.terminal);
+      assert.match(r.terminal, TEXT_WARNING);
+      assert.doesNotMatch(r.terminal, /"level"/);
+    });
+
+    it('writes JSON lines when stderr is not a terminal, on a terminal in a pod, or with --log-format json', () => {
+      const piped = cli(args());
+      const inPod = cliOnTerminal(args(), { KUBERNETES_SERVICE_HOST: '10.96.0.1' });
+      const forced = cliOnTerminal(args(['--log-format', 'json']));
+
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.match(piped.stderr, JSON_WARNING);
+      assert.match(inPod.terminal, JSON_WARNING);
+      assert.match(forced.terminal, JSON_WARNING);
+    });
+
+    it('writes text lines with --log-format text (SECRET_STEWARD_LOG_FORMAT) when stderr is not a terminal', () => {
+      const r = cli(args(), { SECRET_STEWARD_LOG_FORMAT: 'text' });
+
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, TEXT_WARNING);
+    });
   });
 });

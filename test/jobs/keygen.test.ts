@@ -47,7 +47,7 @@ describe('jobs/keygen', function () {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('writes the public key (0644), and the private key, generated passphrase and revocation certificate (0600)', async () => {
-    const run = await keygen(['--name', 'backups prod', '--email', 'backups@example.invalid', '--out-dir', out]);
+    const run = await keygen(['--key-name', 'backups prod', '--email', 'backups@example.invalid', '--out-dir', out]);
 
     assert.equal(run.code, 0, run.stderr + run.logs);
     assert.deepEqual(readdirSync(out).sort(), [
@@ -64,7 +64,7 @@ describe('jobs/keygen', function () {
   });
 
   it('the generated passphrase unlocks the private key, and it appears in no output or log', async () => {
-    const run = await keygen(['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
+    const run = await keygen(['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
 
     const passphrase = readFileSync(join(out, 'k.passphrase'), 'utf8').trim();
     const privateKey = await readPrivateKey({ armoredKey: readFileSync(join(out, 'k.private.asc'), 'utf8') });
@@ -75,7 +75,7 @@ describe('jobs/keygen', function () {
   });
 
   it('prints the fingerprint and where each half goes', async () => {
-    const run = await keygen(['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
+    const run = await keygen(['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
 
     const publicKey = await readKey({ armoredKey: readFileSync(join(out, 'k.public.asc'), 'utf8') });
     const fingerprint = publicKey.getFingerprint().toUpperCase();
@@ -97,8 +97,8 @@ describe('jobs/keygen', function () {
   });
 
   it('expires in 2 years by default; --expires never makes a key that never expires', async () => {
-    const defaultRun = await keygen(['--name', 'a', '--email', 'a@example.invalid', '--out-dir', out]);
-    const neverRun = await keygen(['--name', 'b', '--email', 'b@example.invalid', '--out-dir', out, '--expires', 'never']);
+    const defaultRun = await keygen(['--key-name', 'a', '--email', 'a@example.invalid', '--out-dir', out]);
+    const neverRun = await keygen(['--key-name', 'b', '--email', 'b@example.invalid', '--out-dir', out, '--expires', 'never']);
 
     const a = await readKey({ armoredKey: readFileSync(join(out, 'a.public.asc'), 'utf8') });
     const b = await readKey({ armoredKey: readFileSync(join(out, 'b.public.asc'), 'utf8') });
@@ -109,12 +109,29 @@ describe('jobs/keygen', function () {
     assert.match(neverRun.stdout, /never expires/);
   });
 
+  it("still takes --name (now --key-name) with a warning naming both, and ignores SECRET_STEWARD_NAME (restore's filter)", async () => {
+    const run = await keygen(['--name', 'old', '--email', 'k@example.invalid', '--out-dir', out]);
+    const filterOnly = await keygen(['--email', 'k@example.invalid', '--out-dir', join(root, 'unused')], { SECRET_STEWARD_NAME: 'db' });
+
+    assert.equal(run.code, 0, run.stderr + run.logs);
+    assert.ok(existsSync(join(out, 'old.public.asc')));
+    const warning = run.logs.split('\n').find((l) => l.includes('"deprecated"'));
+    assert.ok(warning, run.logs);
+    assert.deepEqual((({ level, setting, deprecated }) => ({ level, setting, deprecated }))(JSON.parse(warning)), {
+      level: 'warn',
+      setting: '--key-name',
+      deprecated: '--name',
+    });
+    assert.equal(filterOnly.code, 2);
+    assert.match(filterOnly.stderr, /--key-name \/ SECRET_STEWARD_KEY_NAME: is required/);
+  });
+
   it('uses a given passphrase file and writes no passphrase file; settings also come from SECRET_STEWARD_* variables', async () => {
     const passphraseFile = join(root, `pass-${n}`);
     writeFileSync(passphraseFile, 'test-only keygen passphrase\n');
 
     const run = await keygen([], {
-      SECRET_STEWARD_NAME: 'envkey',
+      SECRET_STEWARD_KEY_NAME: 'envkey',
       SECRET_STEWARD_EMAIL: 'env@example.invalid',
       SECRET_STEWARD_OUT_DIR: out,
       SECRET_STEWARD_PASSPHRASE_FILE: passphraseFile,
@@ -131,12 +148,12 @@ describe('jobs/keygen', function () {
   });
 
   it('refuses to overwrite existing key files (exit 2, files untouched); --force replaces them', async () => {
-    await keygen(['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
+    await keygen(['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
     const before = readFileSync(join(out, 'k.private.asc'), 'utf8');
 
-    const refused = await keygen(['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
+    const refused = await keygen(['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out]);
     const untouched = readFileSync(join(out, 'k.private.asc'), 'utf8');
-    const forced = await keygen(['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--force']);
+    const forced = await keygen(['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--force']);
 
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /k\.public\.asc, .*k\.private\.asc, .* already exist; refusing to overwrite/);
@@ -148,7 +165,7 @@ describe('jobs/keygen', function () {
   });
 
   it('--dry-run writes nothing and lists the files', async () => {
-    const run = await keygen(['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--dry-run']);
+    const run = await keygen(['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--dry-run']);
 
     assert.equal(run.code, 0);
     assert.ok(!existsSync(out));
@@ -157,41 +174,45 @@ describe('jobs/keygen', function () {
   });
 
   const invalid: { name: string; argv: () => string[]; expect: RegExp }[] = [
-    { name: 'no settings', argv: () => [], expect: /--name .*is required[\s\S]*--email .*is required[\s\S]*--out-dir .*is required/ },
-    { name: 'a malformed email', argv: () => ['--name', 'k', '--email', 'nope', '--out-dir', out], expect: /expected an email address/ },
+    { name: 'no settings', argv: () => [], expect: /--key-name .*is required[\s\S]*--email .*is required[\s\S]*--out-dir .*is required/ },
+    {
+      name: 'a malformed email',
+      argv: () => ['--key-name', 'k', '--email', 'nope', '--out-dir', out],
+      expect: /expected an email address/,
+    },
     {
       name: '--rsa-bits 2048',
-      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'rsa', '--rsa-bits', '2048'],
+      argv: () => ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'rsa', '--rsa-bits', '2048'],
       expect: /expected 3072 or 4096/,
     },
     {
       name: '--rsa-bits with an ecc key',
-      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--rsa-bits', '4096'],
+      argv: () => ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--rsa-bits', '4096'],
       expect: /--rsa-bits .*only applies with --type rsa/,
     },
     {
       name: 'an unknown --type',
-      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'dsa'],
+      argv: () => ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--type', 'dsa'],
       expect: /expected one of ecc, rsa/,
     },
     {
       name: 'a malformed --expires',
-      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', 'soon'],
+      argv: () => ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', 'soon'],
       expect: /expected never, a number of years/,
     },
     {
       name: 'an --expires shorter than a day',
-      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', '2h'],
+      argv: () => ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--expires', '2h'],
       expect: /at least a day/,
     },
     {
       name: 'a name without letters or digits',
-      argv: () => ['--name', '!!!', '--email', 'k@example.invalid', '--out-dir', out],
-      expect: /--name .*needs at least one letter or digit/,
+      argv: () => ['--key-name', '!!!', '--email', 'k@example.invalid', '--out-dir', out],
+      expect: /--key-name .*needs at least one letter or digit/,
     },
     {
       name: 'a missing passphrase file',
-      argv: () => ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--passphrase-file', join(root, 'nope')],
+      argv: () => ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--passphrase-file', join(root, 'nope')],
       expect: /cannot read passphrase file .*nope: no such file/,
     },
     {
@@ -199,7 +220,7 @@ describe('jobs/keygen', function () {
       argv: () => {
         const file = join(root, `short-${n}`);
         writeFileSync(file, 'short\n');
-        return ['--name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--passphrase-file', file];
+        return ['--key-name', 'k', '--email', 'k@example.invalid', '--out-dir', out, '--passphrase-file', file];
       },
       expect: /shorter than 12 characters/,
     },
@@ -219,7 +240,7 @@ describe('jobs/keygen', function () {
     const run = await keygen(['--help']);
 
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^Usage: secret-steward keygen --name NAME --email EMAIL --out-dir DIR/);
+    assert.match(run.stdout, /^Usage: secret-steward keygen --key-name NAME --email EMAIL --out-dir DIR/);
     assert.match(run.stdout, /PUBLIC key: into the backup job's Secret \(secret-steward-backup-keys\)/);
     assert.match(run.stdout, /PRIVATE key \+ passphrase: only where restores and DR drills run \(secret-steward-restore-keys\)/);
     assert.match(run.stdout, /OFFLINE copy .*gpg --import/s);

@@ -51,9 +51,9 @@ describe('jobs/verify-restore', function () {
       ...drillArgs(h),
       '--backup-schedule',
       '0 3 * * *',
-      '--signing-key',
+      '--report-signing-key',
       drillKey.privateKey,
-      '--signing-key-passphrase-file',
+      '--report-signing-key-passphrase-file',
       drillKey.passphraseFile,
     ]);
 
@@ -186,6 +186,30 @@ describe('jobs/verify-restore', function () {
     assert.match(drift.summary, /1 changed, 1 deleted, 1 created/);
   });
 
+  it('still signs the report with the key in SECRET_STEWARD_SIGNING_KEY, its former name, warning that it is deprecated', async () => {
+    await seedDrillSecrets(h, ['payments']);
+    await backup();
+    const drillKey = await writeTestKeyPair(h.dir, 'drill-old-env');
+
+    const r = await h.run(verifyRestoreCommand, drillArgs(h), {
+      env: { SECRET_STEWARD_SIGNING_KEY: drillKey.privateKey, SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE: drillKey.passphraseFile },
+    });
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const reportKey = (await storedReports()).find((k) => k.endsWith('_pass.json'))!;
+    const store = createObjectStore(h.s3.settings('bk'));
+    const signature = (await store.getBytes(`${reportKey}.asc`)).toString();
+    const check = await verifyDetached(await store.getBytes(reportKey), signature, await loadTrustedSignerKeys([drillKey.publicKey]));
+    assert.equal(check.status, 'valid');
+    assert.deepEqual(
+      r.records.filter((x) => x.deprecated !== undefined).map((x) => [x.level, x.deprecated, x.setting]),
+      [
+        ['warn', 'SECRET_STEWARD_SIGNING_KEY', 'SECRET_STEWARD_REPORT_SIGNING_KEY'],
+        ['warn', 'SECRET_STEWARD_SIGNING_KEY_PASSPHRASE_FILE', 'SECRET_STEWARD_REPORT_SIGNING_KEY_PASSPHRASE_FILE'],
+      ],
+    );
+  });
+
   it('warns (report, log, Event) about keys expiring within the window, without failing', async () => {
     const soon = await writeTestKeyPair(h.dir, 'soon', { expiresInSeconds: 5 * 86_400 });
     seedMany(h);
@@ -209,9 +233,9 @@ describe('jobs/verify-restore', function () {
       ...drillArgs(h),
       '--recipient-key',
       soon.publicKey,
-      '--signing-key',
+      '--report-signing-key',
       soon.privateKey,
-      '--signing-key-passphrase-file',
+      '--report-signing-key-passphrase-file',
       soon.passphraseFile,
       '--output',
       'json',

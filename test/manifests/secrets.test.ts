@@ -65,7 +65,7 @@ describe('manifests: no Secret material, only references', () => {
         (o) =>
           o.kind === 'ConfigMap' &&
           o.metadata.name === 'secret-steward-verify-restore' &&
-          (o.data as Record<string, string>).SECRET_STEWARD_SIGNING_KEY !== undefined,
+          (o.data as Record<string, string>).SECRET_STEWARD_REPORT_SIGNING_KEY !== undefined,
       );
       for (const t of objects.flatMap(podTemplatesOf)) {
         const where = `${dir}: ${describeObject(t.owner)}`;

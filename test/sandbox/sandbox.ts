@@ -98,7 +98,9 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     SECRET_STEWARD_PRE_RESTORE_SIGNING_KEY: preRestore.privateKey,
     SECRET_STEWARD_PRE_RESTORE_SIGNING_KEY_PASSPHRASE_FILE: keys.passphraseFile,
     SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY: preRestore.publicKey,
-    // The demo drill signs its report with the demo key (SECRET_STEWARD_SIGNING_KEY).
+    // The demo drill signs its report with the demo key.
+    SECRET_STEWARD_REPORT_SIGNING_KEY: keys.privateKey,
+    SECRET_STEWARD_REPORT_SIGNING_KEY_PASSPHRASE_FILE: keys.passphraseFile,
     SECRET_STEWARD_DRILL_SIGNER_KEY: keys.publicKey,
     SECRET_STEWARD_DRILL_NAMESPACE: 'secret-steward-drill',
   };

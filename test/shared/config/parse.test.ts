@@ -207,6 +207,41 @@ describe('shared/config/parse', () => {
     });
   });
 
+  describe('renamed settings (formerly)', () => {
+    const renamed = {
+      reportSigningKey: fileSetting({ description: 'Report key.', formerly: { flag: 'signing-key', env: 'SECRET_STEWARD_SIGNING_KEY' } }),
+    } as const;
+
+    it('takes the former flag and variable, and reports each as deprecated with its new name', () => {
+      const byFlag = parseSettings(renamed, ['--signing-key', '/k/flag.asc'], {});
+      const byEnv = parseSettings(renamed, [], { SECRET_STEWARD_SIGNING_KEY: '/k/env.asc' });
+
+      assert.equal(byFlag.settings.reportSigningKey, '/k/flag.asc');
+      assert.deepEqual(byFlag.deprecations, [{ old: '--signing-key', new: '--report-signing-key' }]);
+      assert.equal(byEnv.settings.reportSigningKey, '/k/env.asc');
+      assert.deepEqual(byEnv.deprecations, [{ old: 'SECRET_STEWARD_SIGNING_KEY', new: 'SECRET_STEWARD_REPORT_SIGNING_KEY' }]);
+    });
+
+    it('prefers the new variable to the former one, without a warning', () => {
+      const env = { SECRET_STEWARD_SIGNING_KEY: '/k/old.asc', SECRET_STEWARD_REPORT_SIGNING_KEY: '/k/new.asc' };
+
+      const { settings, deprecations } = parseSettings(renamed, [], env);
+
+      assert.equal(settings.reportSigningKey, '/k/new.asc');
+      assert.deepEqual(deprecations, []);
+    });
+
+    it('names the former variable when its value is bad, and shows both former names in help', () => {
+      const counted = { pageSize: integerSetting({ description: 'N.', min: 1, formerly: { env: 'SECRET_STEWARD_LIMIT' } }) } as const;
+
+      const problems = problemsOf(() => parseSettings(counted, [], { SECRET_STEWARD_LIMIT: 'many' }));
+      const help = renderHelp({ name: 'x', summary: 's', description: 'd' }, renamed);
+
+      assert.match(problems[0].message, /invalid value in SECRET_STEWARD_LIMIT: expected an integer >= 1/);
+      assert.match(help, /Formerly --signing-key \/ SECRET_STEWARD_SIGNING_KEY \(deprecated/);
+    });
+  });
+
   it('parses durations', () => {
     const table: Array<[string, number | undefined]> = [
       ['90s', 90_000],

@@ -117,7 +117,7 @@ export function readKeyArgs(h: Harness): string[] {
 
 /** verify-restore signs its report with the drill signing key. */
 export function drillSigningArgs(h: Harness): string[] {
-  return ['--signing-key', h.drillSigner.privateKey, '--signing-key-passphrase-file', h.drillSigner.passphraseFile];
+  return ['--report-signing-key', h.drillSigner.privateKey, '--report-signing-key-passphrase-file', h.drillSigner.passphraseFile];
 }
 
 export function drillArgs(h: Harness, prefix = 'bk'): string[] {

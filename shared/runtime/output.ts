@@ -1,0 +1,46 @@
+import { stringify } from 'yaml';
+import { enumSetting } from '../config/options.js';
+
+/**
+ * What `-o` may ask for, as kubectl users know it: `text` (the default) and `wide` (the same
+ * table with more columns) for a person, `json` and `yaml` for a program. `json` and `yaml` are
+ * one and the same document, which carries its `format` version.
+ */
+export type OutputFormat = 'text' | 'wide' | 'json' | 'yaml';
+
+/** A versioned `-o json` / `-o yaml` document. */
+export interface OutputDocument {
+  /** `secret-steward.io/<command>/v<N>`: changes when the document changes incompatibly. */
+  format: string;
+}
+
+/**
+ * The `-o, --output` setting of a command. `wide` only where the command prints a table with
+ * more columns to show.
+ */
+export function outputSetting(o: { description: string; wide: boolean; group?: string }) {
+  const formats: readonly OutputFormat[] = o.wide ? ['text', 'wide', 'json', 'yaml'] : ['text', 'json', 'yaml'];
+  return enumSetting(formats, {
+    short: 'o',
+    description: `${o.description}${o.wide ? ' wide: the table with more columns.' : ''} json and yaml: the same document, with its format version.`,
+    default: 'text',
+    group: o.group ?? 'Output',
+  });
+}
+
+/** True for the formats that print the document rather than a text for a person. */
+export function isDocumentOutput(output: OutputFormat): output is 'json' | 'yaml' {
+  return output === 'json' || output === 'yaml';
+}
+
+/**
+ * The document as `-o json` or `-o yaml` prints it. `omit` names fields left out wherever they
+ * occur (digests that stay inside the encrypted backup).
+ */
+export function renderDocument<D extends OutputDocument>(doc: D, output: 'json' | 'yaml', omit: ReadonlySet<string> = new Set()): string {
+  // Through JSON first, so that both forms hold exactly the same values (dates as ISO text,
+  // undefined fields left out, toJSON honoured).
+  const json = JSON.stringify(doc, (k, v) => (omit.has(k) ? undefined : v), 2);
+  if (output === 'json') return `${json}\n`;
+  return stringify(JSON.parse(json), { lineWidth: 0 });
+}
