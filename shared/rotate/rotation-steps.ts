@@ -95,7 +95,10 @@ function shared(strategy: RotationStrategy, companion: string): Transition[] {
       event: 'set',
       to: 'set',
       when: "the policy's backend accepts the new values",
-      writes: `${companion}: \`rotation-step: set\``,
+      writes:
+        strategy === 'in-place'
+          ? `${companion}: first its ownerReference removed (the garbage collector must not delete values a backend may hold with the Secret), then \`rotation-step: set\``
+          : `${companion}: \`rotation-step: set\``,
     },
     {
       strategy,
