@@ -86,13 +86,29 @@ export function toKubeError(op: KubeOp, e: unknown, now: Date): unknown {
       reason: status.reason ?? defaultReason(e.code),
       retryAfterMs: parseRetryAfter(headers['retry-after'], now),
       fields: status.fields,
+      deniedBy: status.deniedBy,
     });
   }
   const code = networkCode(e);
   return code === undefined ? e : new KubeError(op, { status: 0, reason: code });
 }
 
-function statusFromBody(body: unknown): { reason?: string; fields: string[] } {
+/**
+ * Who denied a request in admission, from the Status message of kube-apiserver's validating
+ * admission (`... ValidatingAdmissionPolicy '<policy>' with binding '<binding>' denied request: ...`)
+ * or webhook dispatcher (`admission webhook "<name>" denied the request: ...`). Only the names are
+ * kept: the rest of the message is the policy's text, which a messageExpression may fill from the
+ * object (a Secret's data).
+ */
+function admissionDenier(message: unknown): string | undefined {
+  if (typeof message !== 'string') return undefined;
+  const policy = /ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request/.exec(message);
+  if (policy) return `ValidatingAdmissionPolicy '${policy[1]}' (binding '${policy[2]}')`;
+  const webhook = /admission webhook "([^"]+)" denied the request/.exec(message);
+  return webhook ? `admission webhook "${webhook[1]}"` : undefined;
+}
+
+function statusFromBody(body: unknown): { reason?: string; fields: string[]; deniedBy?: string } {
   let parsed: unknown = body;
   if (typeof body === 'string') {
     try {
@@ -102,11 +118,15 @@ function statusFromBody(body: unknown): { reason?: string; fields: string[] } {
     }
   }
   if (parsed === null || typeof parsed !== 'object') return { fields: [] };
-  const s = parsed as { reason?: unknown; details?: { causes?: Array<{ field?: unknown }> } };
+  const s = parsed as { reason?: unknown; message?: unknown; details?: { causes?: Array<{ field?: unknown }> } };
   const fields = (s.details?.causes ?? [])
     .map((c) => (typeof c.field === 'string' ? c.field : undefined))
     .filter((f): f is string => f !== undefined);
-  return { reason: typeof s.reason === 'string' && s.reason !== '' ? s.reason : undefined, fields: [...new Set(fields)] };
+  return {
+    reason: typeof s.reason === 'string' && s.reason !== '' ? s.reason : undefined,
+    fields: [...new Set(fields)],
+    deniedBy: admissionDenier(s.message),
+  };
 }
 
 function defaultReason(code: number): string {

@@ -42,11 +42,19 @@ export class KubeError extends StewardError {
   readonly outcomeUnknown: boolean;
   readonly retryAfterMs?: number;
   readonly fields: readonly string[];
+  /** The admission policy or webhook that denied the request (403 or 422), by name. */
+  readonly deniedBy?: string;
 
-  constructor(op: KubeOp, init: { status: number; reason: string; retryAfterMs?: number; fields?: readonly string[]; cause?: unknown }) {
+  constructor(
+    op: KubeOp,
+    init: { status: number; reason: string; retryAfterMs?: number; fields?: readonly string[]; deniedBy?: string; cause?: unknown },
+  ) {
     const transient = init.status === 0 || init.status === 429 || init.status >= 500;
     const statusText = init.status === 0 ? init.reason : `${init.status} ${init.reason}`;
-    const hint = HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : '');
+    // A denial in admission is not an RBAC matter: name the policy instead of the RBAC hint.
+    const hint = init.deniedBy
+      ? ` (denied by ${init.deniedBy})`
+      : (HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : ''));
     const fields = init.fields?.length ? ` (fields: ${init.fields.join(', ')})` : '';
     super(
       `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: ${statusText}${hint}${fields}`,
@@ -59,6 +67,7 @@ export class KubeError extends StewardError {
     this.outcomeUnknown = transient && init.status !== 429 && !['get', 'list', 'watch'].includes(op.verb);
     this.retryAfterMs = init.retryAfterMs;
     this.fields = init.fields ?? [];
+    this.deniedBy = init.deniedBy;
   }
 
   get notFound(): boolean {
