@@ -96,7 +96,9 @@ export async function createPending(rot: Rotation, deps: RotationDeps): Promise<
         namespace,
         labels: { [Labels.managedBy]: MANAGED_BY, [Labels.role]: 'pending', [Labels.rotationId]: rot.id },
         annotations: ours,
-        ownerReferences: ownerRefTo(head),
+        // Owned by the Secret, so that it goes with it; not when a backend will get its values: the
+        // garbage collector would then delete, with the Secret, the only copy of what a database uses.
+        ownerReferences: rot.policy.backend === undefined ? ownerRefTo(head) : undefined,
       },
       type: 'Opaque',
       data: encodeData(values),
@@ -187,9 +189,10 @@ const stepFailed = (rot: Rotation, step: 'set' | 'test', e: unknown) =>
 /**
  * Step 2 (set): the policy's backend accepts the new values; recorded on the pending companion. `set` must be idempotent.
  *
- * First the companion stops being owned by the Secret: from now on a backend may hold its values, and
- * the garbage collector would delete it with the Secret (deleted, or deleted and created again by a
- * restore) and those values with it. Without an owner it stays for the next run or an operator.
+ * A companion created owned by the Secret (by a release before 0.2.0) first loses its owner: from
+ * now on a backend may hold its values, and the garbage collector would delete it with the Secret
+ * (deleted, or deleted and created again by a restore) and those values with it. Without an owner
+ * it stays for the next run or an operator.
  */
 export async function setBackend(rot: Rotation, deps: RotationDeps): Promise<void> {
   const b = rot.policy.backend!;

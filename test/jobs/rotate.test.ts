@@ -1033,6 +1033,34 @@ describe('jobs/rotate', function () {
       );
     });
 
+    it('frees a pending companion an earlier release made owned by the Secret before a backend gets its values', async () => {
+      let sets = 0;
+      const backend: RotationBackend = {
+        name: 'fake-db',
+        parseConfig: () => ({ config: {} }),
+        set: async () => {
+          sets++;
+          if (sets === 1 || sets === 3) throw new Error('database went away');
+        },
+        test: async () => {
+          throw new Error('login refused');
+        },
+      };
+      await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
+      assert.equal((await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) })).code, 1);
+      const head = c.getSecret('shop', 'db')!;
+      c.editSecret('shop', 'db-pending', (p) => {
+        p.metadata!.ownerReferences = [{ apiVersion: 'v1', kind: 'Secret', name: 'db', uid: head.metadata!.uid! }];
+      });
+
+      const r = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
+
+      assert.equal(r.code, 1);
+      const pending = c.getSecret('shop', 'db-pending')!;
+      assert.equal(pending.metadata!.annotations!['secret-steward.io/rotation-step'], 'set');
+      assert.equal(pending.metadata!.ownerReferences, undefined, 'no owner once a backend may hold its values');
+    });
+
     it('still deletes <name>-previous with its Secret when the Secret is deleted for good', async () => {
       await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
       assert.equal((await c.run(['--output', 'json'])).code, 0);
