@@ -87,13 +87,29 @@ export function toKubeError(op: KubeOp, e: unknown, now: Date): unknown {
       retryAfterMs: parseRetryAfter(headers['retry-after'], now),
       fields: status.fields,
       causes: status.causes,
+      deniedBy: status.deniedBy,
     });
   }
   const code = networkCode(e);
   return code === undefined ? e : new KubeError(op, { status: 0, reason: code });
 }
 
-function statusFromBody(body: unknown): { reason?: string; fields: string[]; causes: string[] } {
+/**
+ * Who denied a request in admission, from the Status message of kube-apiserver's validating
+ * admission (`... ValidatingAdmissionPolicy '<policy>' with binding '<binding>' denied request: ...`)
+ * or webhook dispatcher (`admission webhook "<name>" denied the request: ...`). Only the names are
+ * kept: the rest of the message is the policy's text, which a messageExpression may fill from the
+ * object (a Secret's data).
+ */
+function admissionDenier(message: unknown): string | undefined {
+  if (typeof message !== 'string') return undefined;
+  const policy = /ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request/.exec(message);
+  if (policy) return `ValidatingAdmissionPolicy '${policy[1]}' (binding '${policy[2]}')`;
+  const webhook = /admission webhook "([^"]+)" denied the request/.exec(message);
+  return webhook ? `admission webhook "${webhook[1]}"` : undefined;
+}
+
+function statusFromBody(body: unknown): { reason?: string; fields: string[]; causes: string[]; deniedBy?: string } {
   let parsed: unknown = body;
   if (typeof body === 'string') {
     try {
@@ -103,7 +119,7 @@ function statusFromBody(body: unknown): { reason?: string; fields: string[]; cau
     }
   }
   if (parsed === null || typeof parsed !== 'object') return { fields: [], causes: [] };
-  const s = parsed as { reason?: unknown; details?: { causes?: Array<{ field?: unknown; reason?: unknown }> } };
+  const s = parsed as { reason?: unknown; message?: unknown; details?: { causes?: Array<{ field?: unknown; reason?: unknown }> } };
   const strings = (key: 'field' | 'reason') => [
     ...new Set((s.details?.causes ?? []).map((c) => c?.[key]).filter((v): v is string => typeof v === 'string' && v !== '')),
   ];
@@ -111,6 +127,7 @@ function statusFromBody(body: unknown): { reason?: string; fields: string[]; cau
     reason: typeof s.reason === 'string' && s.reason !== '' ? s.reason : undefined,
     fields: strings('field'),
     causes: strings('reason'),
+    deniedBy: admissionDenier(s.message),
   };
 }
 

@@ -44,6 +44,8 @@ export class KubeError extends StewardError {
   readonly fields: readonly string[];
   /** The types of the Status's `details.causes` (e.g. `NamespaceTerminating`, `FieldValueInvalid`). */
   readonly causes: readonly string[];
+  /** The admission policy or webhook that denied the request (403 or 422), by name. */
+  readonly deniedBy?: string;
 
   constructor(
     op: KubeOp,
@@ -53,15 +55,19 @@ export class KubeError extends StewardError {
       retryAfterMs?: number;
       fields?: readonly string[];
       causes?: readonly string[];
+      deniedBy?: string;
       cause?: unknown;
     },
   ) {
     const transient = init.status === 0 || init.status === 429 || init.status >= 500;
     const statusText = init.status === 0 ? init.reason : `${init.status} ${init.reason}`;
     const terminating = init.status === 403 && (init.causes ?? []).includes(NAMESPACE_TERMINATING);
+    // Neither a terminating namespace nor a denial in admission is an RBAC matter.
     const hint = terminating
       ? ` (namespace ${op.namespace ?? '?'} is being deleted (Terminating): nothing can be created in it until it is gone)`
-      : (HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : ''));
+      : init.deniedBy
+        ? ` (denied by ${init.deniedBy})`
+        : (HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : ''));
     const fields = init.fields?.length ? ` (fields: ${init.fields.join(', ')})` : '';
     super(
       `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: ${statusText}${hint}${fields}`,
@@ -75,6 +81,7 @@ export class KubeError extends StewardError {
     this.retryAfterMs = init.retryAfterMs;
     this.fields = init.fields ?? [];
     this.causes = init.causes ?? [];
+    this.deniedBy = init.deniedBy;
   }
 
   get notFound(): boolean {

@@ -18,6 +18,8 @@ export interface MetadataPatch {
   resourceVersion: string;
   labels?: Record<string, string | null>;
   annotations?: Record<string, string | null>;
+  /** `null` removes every ownerReference, so that the garbage collector never deletes the Secret for an owner's sake. */
+  ownerReferences?: null;
 }
 
 /** How {@link SecretStore.list} asks for its pages. */
@@ -227,6 +229,7 @@ export class KubeSecretStore implements SecretStore {
     const metadata: Record<string, unknown> = { resourceVersion: patch.resourceVersion };
     if (patch.labels !== undefined) metadata.labels = patch.labels;
     if (patch.annotations !== undefined) metadata.annotations = patch.annotations;
+    if (patch.ownerReferences === null) metadata.ownerReferences = null;
     return this.caller.call(
       { verb: 'patch', kind: 'Secret', namespace, name },
       () =>

@@ -9,7 +9,7 @@ import { baseRecordOf, deletePending, patchHead } from './protocol.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { RotationError } from './rotation-error.js';
 import { isPreviousOf, stepOnHead } from './rotation-steps.js';
-import { annotationsOf, overlay, ownerRefTo, pick } from './secret-access.js';
+import { annotationsOf, isOwnedBy, overlay, ownerRefTo, pick } from './secret-access.js';
 import { dataSize, decodeData, encodeData, MAX_SECRET_DATA_BYTES, rerenderTemplates, sameData } from './values.js';
 
 /**
@@ -102,7 +102,13 @@ async function writePrevious(rot: Rotation, deps: RotationDeps, data: ReadonlyMa
             `Secret ${rot.label}: cannot keep the previous values in ${namespace}/${name}: a Secret of that name exists and is not ours`,
           );
         }
-        if (existing.metadata?.labels?.[Labels.rotationId] === rot.id && sameData(decodeData(existing.data), data)) {
+        // Owned by an earlier Secret of that name (deleted and created again since): written again with
+        // this one as its owner, or the garbage collector deletes the previous values with the old owner.
+        if (
+          existing.metadata?.labels?.[Labels.rotationId] === rot.id &&
+          sameData(decodeData(existing.data), data) &&
+          isOwnedBy(existing, rot.head)
+        ) {
           rot.observe({ previous: existing });
           return;
         }

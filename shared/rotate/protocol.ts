@@ -2,6 +2,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { InterruptedError } from '../errors/index.js';
 import { retryOnConflict } from '../kube/conflict-retry.js';
 import { isKubeError } from '../kube/kube-error.js';
+import type { MetadataPatch } from '../kube/secrets.js';
 import { digestKey, keyedDigests } from './fingerprint.js';
 import { Annotations, type BaseRecord, Labels, MANAGED_BY, parseBaseRecord } from './metadata.js';
 import { pendingName } from './names.js';
@@ -95,7 +96,9 @@ export async function createPending(rot: Rotation, deps: RotationDeps): Promise<
         namespace,
         labels: { [Labels.managedBy]: MANAGED_BY, [Labels.role]: 'pending', [Labels.rotationId]: rot.id },
         annotations: ours,
-        ownerReferences: ownerRefTo(head),
+        // Owned by the Secret, so that it goes with it; not when a backend will get its values: the
+        // garbage collector would then delete, with the Secret, the only copy of what a database uses.
+        ownerReferences: rot.policy.backend === undefined ? ownerRefTo(head) : undefined,
       },
       type: 'Opaque',
       data: encodeData(values),
@@ -142,7 +145,7 @@ async function patchMetadata(
   rot: Rotation,
   deps: RotationDeps,
   which: 'head' | 'pending',
-  build: (s: V1Secret) => { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+  build: (s: V1Secret) => Omit<MetadataPatch, 'resourceVersion'>,
 ): Promise<V1Secret> {
   const name = rot[which]!.metadata!.name!;
   return retryOnConflict(
@@ -183,9 +186,17 @@ export async function patchHead(
 const stepFailed = (rot: Rotation, step: 'set' | 'test', e: unknown) =>
   `Secret ${rot.label}: step ${step} (backend ${rot.policy.backend!.backend.name}) failed: ${(e as Error).message}`;
 
-/** Step 2 (set): the policy's backend accepts the new values; recorded on the pending companion. `set` must be idempotent. */
+/**
+ * Step 2 (set): the policy's backend accepts the new values; recorded on the pending companion. `set` must be idempotent.
+ *
+ * A companion created owned by the Secret (by a release before 0.2.0) first loses its owner: from
+ * now on a backend may hold its values, and the garbage collector would delete it with the Secret
+ * (deleted, or deleted and created again by a restore) and those values with it. Without an owner
+ * it stays for the next run or an operator.
+ */
 export async function setBackend(rot: Rotation, deps: RotationDeps): Promise<void> {
   const b = rot.policy.backend!;
+  if (rot.pending?.metadata?.ownerReferences?.length) await patchMetadata(rot, deps, 'pending', () => ({ ownerReferences: null }));
   const current = decodeData(rot.head.data);
   try {
     await b.backend.set(backendContext(rot, deps, current, overlay(current, rot.newValues!)));

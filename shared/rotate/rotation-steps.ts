@@ -86,7 +86,7 @@ function shared(strategy: RotationStrategy, companion: string): Transition[] {
       when: 'the Secret is due',
       writes:
         strategy === 'in-place'
-          ? '`<name>-pending` (owned by the Secret, label `rotation-id`): the new values of the rotated keys; `rotation-step: created`, the slot, the reason, the rotated keys, a keyed digest of the data'
+          ? '`<name>-pending` (owned by the Secret unless the policy names a backend, label `rotation-id`): the new values of the rotated keys; `rotation-step: created`, the slot, the reason, the rotated keys, a keyed digest of the data'
           : 'the next version `<base>-v<N>` (immutable, every key, labels `role: pending`, `rotation-id`); `rotation-step: created`, the slot, the reason, the rotated keys, a keyed digest of the data',
     },
     {
@@ -95,7 +95,10 @@ function shared(strategy: RotationStrategy, companion: string): Transition[] {
       event: 'set',
       to: 'set',
       when: "the policy's backend accepts the new values",
-      writes: `${companion}: \`rotation-step: set\``,
+      writes:
+        strategy === 'in-place'
+          ? `${companion}: \`rotation-step: set\` (a companion still owned by the Secret, created by an earlier release, first loses its ownerReference)`
+          : `${companion}: \`rotation-step: set\``,
     },
     {
       strategy,

@@ -56,6 +56,15 @@ export function foreignLabels(s: V1Secret): Record<string, string> {
   return out;
 }
 
+/**
+ * True when `s` is owned by exactly this `head` (its uid): a companion owned by an earlier Secret
+ * of the same name is deleted by the garbage collector, since that owner is gone.
+ */
+export function isOwnedBy(s: V1Secret | { metadata?: V1ObjectMeta }, head: V1Secret): boolean {
+  const uid = head.metadata?.uid;
+  return uid !== undefined && (s.metadata?.ownerReferences ?? []).some((o) => o.uid === uid);
+}
+
 /** The ownerReference that makes a companion go away with its Secret. */
 export function ownerRefTo(head: V1Secret): NonNullable<V1Secret['metadata']>['ownerReferences'] {
   const uid = head.metadata?.uid;

@@ -206,10 +206,28 @@ spec: {policyName: not-taken, validationActions: [Deny]}
       { token: bot },
     );
 
+    const refusedDry = await api(
+      emu,
+      'POST',
+      '/api/v1/namespaces/app/secrets?dryRun=All',
+      { ...secret('taken'), metadata: { name: 'taken' } },
+      { token: bot },
+    );
+    const existingDry = await api(
+      emu,
+      'POST',
+      '/api/v1/namespaces/app/secrets?dryRun=All',
+      { ...secret('spare'), metadata: { name: 'spare' } },
+      { token: bot },
+    );
+
     assert.equal(refused.status, 403, refused.text);
     assert.equal(refused.body.message, denied('secrets', 'taken', 'not-taken', 'not-taken', 'not that name'));
     assert.equal(existing.status, 409, existing.text);
     assert.equal(existing.body.reason, 'AlreadyExists');
+    // A dry run goes through the same steps (admission sees dryRun: true) and stops at the same point.
+    assert.equal(refusedDry.status, 403, refusedDry.text);
+    assert.equal(existingDry.status, 409, existingDry.text);
   });
 
   it('denies under failurePolicy Fail when an expression errs, and skips it under Ignore', async () => {

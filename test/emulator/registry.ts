@@ -68,7 +68,23 @@ export interface WriteOptions {
 /** Body of a DELETE (meta/v1 DeleteOptions), the parts honoured. */
 export interface DeleteOptions extends WriteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
+  /** DeleteOptions.propagationPolicy; the legacy `orphanDependents` maps to Orphan (true) or Background (false). */
+  propagationPolicy?: PropagationPolicy;
 }
+
+/** metav1.DeletionPropagation. */
+export type PropagationPolicy = 'Orphan' | 'Background' | 'Foreground';
+
+/** Finalizers the garbage collector honours (metav1.FinalizerOrphanDependents, FinalizerDeleteDependents). */
+export const ORPHAN_FINALIZER = 'orphan';
+export const FOREGROUND_FINALIZER = 'foregroundDeletion';
+
+/**
+ * Resources whose strategy's DefaultGarbageCollectionPolicy is OrphanDependents: batch/v1 Jobs
+ * (pkg/registry/batch/job/strategy.go, "for backwards compatibility"); every other resource served
+ * here deletes its dependents in the background by default.
+ */
+const ORPHAN_BY_DEFAULT = new Set(['batch/jobs']);
 
 export interface ListOptions {
   namespace?: string;
@@ -163,6 +179,11 @@ export class Registry {
    * throws to deny. `user` is undefined for writes without an identity (direct API, controllers).
    */
   validateAdmission?: (attributes: Omit<AdmissionAttributes, 'user'> & { user: UserInfo | undefined }) => void;
+  /**
+   * A garbage collector runs: deletes add its finalizers (`orphan`, `foregroundDeletion`) as the
+   * propagation policy asks, as kube-apiserver does only when the garbage collector is enabled.
+   */
+  garbageCollection = false;
 
   constructor(private readonly opts: RegistryOptions) {
     this.continueTokens = new ContinueTokens(opts.continueTtlMs, () => opts.now().getTime());
@@ -392,12 +413,20 @@ export class Registry {
     this.runAdmission(rt, 'DELETE', undefined, existing.obj, opts);
     if (opts.dryRun) return { view: this.view(rt, existing), deleted: true };
     if (rt.key === '/namespaces') return { view: this.deleteNamespace(existing), deleted: false };
-    const finalizers = existing.obj.metadata.finalizers ?? [];
+    const current = existing.obj.metadata.finalizers ?? [];
+    const finalizers = this.garbageCollection ? gcFinalizers(rt, current, opts.propagationPolicy) : current;
     if (finalizers.length > 0) {
-      if (existing.obj.metadata.deletionTimestamp) return { view: this.view(rt, existing), deleted: false };
+      if (existing.obj.metadata.deletionTimestamp) {
+        if (deepEqual(finalizers, current)) return { view: this.view(rt, existing), deleted: false };
+        // A second delete may change the propagation policy of an object being deleted.
+        const updated = cloneJson(existing.obj);
+        updated.metadata.finalizers = finalizers;
+        return { view: this.view(rt, this.store.put(storageKey(rt), updated)), deleted: false };
+      }
       const marked = cloneJson(existing.obj);
       marked.metadata.deletionTimestamp = rfc3339(this.opts.now());
       marked.metadata.deletionGracePeriodSeconds = 0;
+      marked.metadata.finalizers = finalizers;
       if (rt.hasGeneration) marked.metadata.generation = (marked.metadata.generation ?? 0) + 1;
       return { view: this.view(rt, this.store.put(storageKey(rt), marked)), deleted: false };
     }
@@ -405,9 +434,20 @@ export class Registry {
   }
 
   /** DELETE on a collection: deletes every matching object (each admitted as a DELETE), returns them. */
-  deleteCollection(rt: ResourceType, namespace: string | undefined, options: ListOptions & WriteOptions): ObjectView[] {
+  deleteCollection(
+    rt: ResourceType,
+    namespace: string | undefined,
+    options: ListOptions & WriteOptions & Pick<DeleteOptions, 'propagationPolicy'>,
+  ): ObjectView[] {
     const { items } = this.list(rt, { namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector });
-    return items.map((item) => this.delete(rt, namespace, item.obj.metadata.name, { dryRun: options.dryRun, user: options.user }).view);
+    return items.map(
+      (item) =>
+        this.delete(rt, namespace, item.obj.metadata.name, {
+          dryRun: options.dryRun,
+          user: options.user,
+          propagationPolicy: options.propagationPolicy,
+        }).view,
+    );
   }
 
   /** Sets `metadata.managedFields` of `next` for this write (managed-fields.ts). */
@@ -581,6 +621,21 @@ function prepareMeta(obj: KubeObject): ObjectMeta {
   delete obj.kind;
   delete obj.apiVersion;
   return obj.metadata;
+}
+
+/**
+ * The finalizers a delete leaves on an object when a garbage collector runs, as the generic
+ * registry's deletionFinalizersForGarbageCollection: Orphan adds `orphan`, Foreground adds
+ * `foregroundDeletion` (each removing the other), Background removes both; without a policy the
+ * object keeps the one it has, or gets the resource's default (`orphan` for batch/v1 Jobs).
+ */
+function gcFinalizers(rt: ResourceType, current: string[], policy: PropagationPolicy | undefined): string[] {
+  const others = current.filter((f) => f !== ORPHAN_FINALIZER && f !== FOREGROUND_FINALIZER);
+  if (policy === 'Orphan') return [...others, ORPHAN_FINALIZER];
+  if (policy === 'Foreground') return [...others, FOREGROUND_FINALIZER];
+  if (policy === 'Background') return others;
+  if (current.length !== others.length) return current;
+  return ORPHAN_BY_DEFAULT.has(rt.key) ? [...others, ORPHAN_FINALIZER] : current;
 }
 
 function checkPreconditions(rt: ResourceType, obj: StoredKubeObject, pre: DeleteOptions['preconditions']): void {

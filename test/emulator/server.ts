@@ -20,6 +20,7 @@ import {
   badRequest,
   forbidden,
   forbiddenPath,
+  invalid,
   KubeApiError,
   methodNotAllowed,
   notFoundPath,
@@ -29,6 +30,7 @@ import {
 import type { FaultAction } from './faults.js';
 import { FaultInjector } from './faults.js';
 import { checkUnknownFields, fieldValidationMode, warningHeader } from './field-validation.js';
+import { GarbageCollector } from './garbage-collector.js';
 import { readBody, sendError, sendJson, sendStatus } from './http-util.js';
 import { JobController } from './job-controller.js';
 import type { KubeconfigOptions } from './kubeconfig.js';
@@ -40,7 +42,7 @@ import { openApiDocumentJson, openApiIndex } from './openapi.js';
 import { decodeProtobufObject } from './protobuf.js';
 import type { AuthzDecision, RequestAttributes } from './rbac.js';
 import { bootstrapPolicy, forbiddenReason, RbacAuthorizer } from './rbac.js';
-import type { ListResult, ObjectView } from './registry.js';
+import type { ListResult, ObjectView, PropagationPolicy } from './registry.js';
 import { fullJson, fullObject, PATCH_TYPES, RETURNS_DELETED_OBJECT, Registry } from './registry.js';
 import type { RequestInfo } from './request-info.js';
 import { requestInfo } from './request-info.js';
@@ -84,6 +86,13 @@ export interface EmulatorOptions {
   now?: () => Date;
   /** Largest accepted request body; bigger ones get 413. @default 3145728 (3 MiB) */
   maxRequestBodyBytes?: number;
+  /**
+   * Run the garbage collector (`garbage-collector.ts`): ownerReferences cascade, dangling owners
+   * delete their dependents, deletes honour `propagationPolicy`. @default true
+   */
+  garbageCollector?: boolean;
+  /** Delay between a change and the garbage collector acting on it. @default 20 */
+  gcDelayMs?: number;
 }
 
 /** One authorization decision made for a served request. */
@@ -127,6 +136,8 @@ export class KubeEmulator {
   readonly workloads: WorkloadController<KubeEmulator>;
   /** Job controller and kubelet stand-in: off until `jobs.enable({ repoRoot })` (job-controller.ts). */
   readonly jobs: JobController;
+  /** The garbage collector, undefined when started with `garbageCollector: false`. */
+  readonly gc?: GarbageCollector;
 
   private readonly registry: Registry;
   private readonly authn = new TokenAuthenticator();
@@ -164,6 +175,10 @@ export class KubeEmulator {
     this.watches = new WatchHub(this.registry);
     this.workloads = new WorkloadController<KubeEmulator>(this.registry, this as KubeEmulator, now, opts.rolloutDelayMs);
     this.jobs = new JobController(this.registry, this, now);
+    if (opts.garbageCollector) {
+      this.registry.garbageCollection = true;
+      this.gc = new GarbageCollector(this.registry, now, opts.gcDelayMs);
+    }
     this.authn.add(opts.adminToken, ADMIN_USER.username, ADMIN_USER.groups);
     this.seed();
   }
@@ -185,6 +200,8 @@ export class KubeEmulator {
         continueTtlMs: options.continueTtlMs ?? 5 * 60 * 1000,
         namespaceDeletionDelayMs: options.namespaceDeletionDelayMs ?? 0,
         maxRequestBodyBytes: options.maxRequestBodyBytes ?? 3 * 1024 * 1024,
+        garbageCollector: options.garbageCollector ?? true,
+        gcDelayMs: options.gcDelayMs ?? 20,
       },
       options.now ?? (() => new Date()),
     );
@@ -201,6 +218,7 @@ export class KubeEmulator {
     this.workloads.stop();
     this.registry.stop();
     this.jobs.stop();
+    this.gc?.stop();
     this.watches.closeAll();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -313,10 +331,19 @@ export class KubeEmulator {
     return fullObject(rt, this.registry.patch(rt, namespace, name, patchType, patch));
   }
 
-  /** Deletes an object (404 KubeApiError when missing). Returns false when finalizers keep it (deletionTimestamp set). */
-  delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): boolean {
+  /**
+   * Deletes an object (404 KubeApiError when missing). Returns false when finalizers keep it
+   * (deletionTimestamp set), which includes the garbage collector's for Orphan and Foreground.
+   */
+  delete(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    opts: { propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string } } = {},
+  ): boolean {
     const rt = requireKind(apiVersion, kind);
-    return this.registry.delete(rt, namespace, name).deleted;
+    return this.registry.delete(rt, namespace, name, opts).deleted;
   }
 
   /**
@@ -639,7 +666,7 @@ export class KubeEmulator {
       case 'DELETE': {
         if (subresource) throw methodNotAllowed();
         const options = await this.decodeDeleteOptions(ctx);
-        const result = this.registry.delete(rt, namespace, name, { dryRun, preconditions: options.preconditions, user: ctx.user });
+        const result = this.registry.delete(rt, namespace, name, { dryRun, ...options, user: ctx.user });
         if (!result.deleted || RETURNS_DELETED_OBJECT.has(rt.key)) return this.respondObject(ctx, rt, 200, result.view);
         const status = {
           kind: 'Status',
@@ -736,8 +763,9 @@ export class KubeEmulator {
       }
       case 'DELETE': {
         if (!rt.verbs.includes('deletecollection')) throw methodNotAllowed();
-        await this.decodeDeleteOptions(ctx);
+        const { propagationPolicy } = await this.decodeDeleteOptions(ctx);
         const deleted = this.registry.deleteCollection(rt, namespace, {
+          propagationPolicy,
           labelSelector: q.get('labelSelector') ?? undefined,
           fieldSelector: q.get('fieldSelector') ?? undefined,
           dryRun,
@@ -964,19 +992,50 @@ export class KubeEmulator {
     }
   }
 
-  private async decodeDeleteOptions(ctx: RequestContext): Promise<{ preconditions?: { uid?: string; resourceVersion?: string } }> {
+  /**
+   * DeleteOptions from the body (or the `propagationPolicy` / `orphanDependents` query parameters),
+   * checked like apimachinery's ValidateDeleteOptions.
+   */
+  private async decodeDeleteOptions(
+    ctx: RequestContext,
+  ): Promise<{ preconditions?: { uid?: string; resourceVersion?: string }; propagationPolicy?: PropagationPolicy }> {
     const raw = (await this.body(ctx)).toString('utf8').trim();
-    if (!raw) return {};
+    let parsed: unknown = {};
     try {
-      const parsed = JSON.parse(raw) as unknown;
-      if (!isObject(parsed)) return {};
-      const pre = isObject(parsed.preconditions) ? parsed.preconditions : undefined;
-      return pre
-        ? { preconditions: { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined } }
-        : {};
+      if (raw) parsed = JSON.parse(raw) as unknown;
     } catch {
       throw badRequest('the DeleteOptions body could not be decoded');
     }
+    const body = isObject(parsed) ? parsed : {};
+    const q = ctx.url.searchParams;
+    const policy = body.propagationPolicy ?? q.get('propagationPolicy') ?? undefined;
+    const orphanQuery = q.get('orphanDependents');
+    const orphan = body.orphanDependents ?? (orphanQuery === null ? undefined : orphanQuery === 'true');
+    if (policy !== undefined && orphan !== undefined) {
+      throw invalid('DeleteOptions', 'meta.k8s.io', '', [
+        {
+          reason: 'FieldValueInvalid',
+          field: 'propagationPolicy',
+          message: 'Invalid value: "null": orphanDependents and deletionPropagation cannot be both set',
+        },
+      ]);
+    }
+    if (policy !== undefined && !PROPAGATION_POLICIES.includes(policy as PropagationPolicy)) {
+      throw invalid('DeleteOptions', 'meta.k8s.io', '', [
+        {
+          reason: 'FieldValueNotSupported',
+          field: 'propagationPolicy',
+          message: `Unsupported value: "${String(policy)}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+        },
+      ]);
+    }
+    const pre = isObject(body.preconditions) ? body.preconditions : undefined;
+    const propagationPolicy =
+      (policy as PropagationPolicy | undefined) ?? (orphan === undefined ? undefined : orphan ? 'Orphan' : 'Background');
+    return {
+      ...(pre ? { preconditions: { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined } } : {}),
+      ...(propagationPolicy ? { propagationPolicy } : {}),
+    };
   }
 
   // ----------------------------------------------------------- responses
@@ -1024,6 +1083,8 @@ export class KubeEmulator {
 }
 
 const RESOURCE_FORM: OutputForm = { as: 'resource' };
+
+const PROPAGATION_POLICIES: readonly PropagationPolicy[] = ['Foreground', 'Background', 'Orphan'];
 
 function includeObjectParam(value: string | null): IncludeObject {
   return value === 'None' || value === 'Object' ? value : 'Metadata';

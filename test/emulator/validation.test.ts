@@ -81,7 +81,43 @@ describe('test/emulator/validation', () => {
       field: 'metadata.labels',
       message: /a valid label must be an empty string/,
     },
+    {
+      // apimachinery pkg/api/validation/objectmeta.go ValidateFinalizers -> ValidateFinalizerName (IsQualifiedName).
+      title: 'a finalizer that is not a qualified name',
+      body: { ...secret('f'), metadata: { name: 'f', finalizers: ['example.com/ok', 'not ok!'] } },
+      field: 'metadata.finalizers',
+      message: /^Invalid value: "not ok!": name part must consist of alphanumeric characters/,
+    },
+    {
+      title: 'both garbage-collector finalizers',
+      body: { ...secret('g'), metadata: { name: 'g', finalizers: ['orphan', 'foregroundDeletion'] } },
+      field: 'metadata.finalizers',
+      message: /finalizer orphan and foregroundDeletion cannot be both set/,
+    },
   ];
+
+  it('defaults and validates a create before the name is found taken, dry runs included (422 before 409)', async () => {
+    // genericregistry Store.Create (staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go):
+    // rest.BeforeCreate (strategy PrepareForCreate, defaulting, Validate) -> createValidation
+    // (admission) -> Storage.Create, the only step that answers AlreadyExists; dryRun=All runs all
+    // of it against the dry-run storage, which still sees the existing key.
+    await api(emu, 'POST', base, secret('taken-once'));
+    const invalidBody = { ...secret('taken-once', { 'a b': b64('x') }) };
+
+    const invalid = await api(emu, 'POST', base, invalidBody);
+    const invalidDry = await api(emu, 'POST', `${base}?dryRun=All`, invalidBody);
+    const validDry = await api(emu, 'POST', `${base}?dryRun=All`, secret('taken-once'));
+    const defaultedDry = await api(emu, 'POST', `${base}?dryRun=All`, secret('not-taken-yet'));
+
+    assert.equal(invalid.status, 422, invalid.text);
+    assert.equal(invalidDry.status, 422, invalidDry.text);
+    assert.equal(invalidDry.body.details.causes[0].field, 'data[a b]');
+    assert.equal(validDry.status, 409, validDry.text);
+    assert.equal(validDry.body.reason, 'AlreadyExists');
+    assert.equal(defaultedDry.status, 201, defaultedDry.text);
+    assert.equal(defaultedDry.body.type, 'Opaque', 'defaulted as a real create would be');
+    assert.equal(emu.get('v1', 'Secret', 'default', 'not-taken-yet'), undefined);
+  });
 
   for (const c of invalidCases) {
     it(`rejects ${c.title} with 422 Invalid`, async () => {

@@ -171,6 +171,16 @@ function validateMetadata(rt: ResourceType, obj: KubeObject, namespaceRequired: 
     annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(value));
   }
   if (annotationBytes > MAX_ANNOTATIONS_SIZE) causes.push(tooLong('metadata.annotations', MAX_ANNOTATIONS_SIZE));
+  // apimachinery pkg/api/validation/objectmeta.go ValidateFinalizers: qualified names, not both GC finalizers.
+  const finalizers = Array.isArray(meta.finalizers) ? meta.finalizers.map(String) : [];
+  for (const f of finalizers) for (const msg of qualifiedNameErrors(f)) causes.push(invalidValue('metadata.finalizers', f, msg));
+  if (finalizers.includes('orphan') && finalizers.includes('foregroundDeletion')) {
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'metadata.finalizers',
+      message: `Invalid value: []string{${finalizers.map((f) => JSON.stringify(f)).join(', ')}}: finalizer orphan and foregroundDeletion cannot be both set`,
+    });
+  }
   return causes;
 }
 

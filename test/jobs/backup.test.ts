@@ -85,8 +85,9 @@ describe('jobs/backup', function () {
       assert.ok(!text.includes(`"${field}"`), field);
     }
     const owned = back.secrets.find((s) => s.metadata.name === 'owned');
+    const owner = h.emulator.get('v1', 'ConfigMap', 'apps', 'owner')!;
     assert.deepEqual(JSON.parse(owned!.metadata.annotations![OWNER_REFERENCES_ANNOTATION]), [
-      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: '1234', controller: false },
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid, controller: false },
     ]);
     assert.equal(back.secrets.find((s) => s.metadata.name === 'immutable')?.immutable, true);
   });

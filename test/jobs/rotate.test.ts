@@ -1098,6 +1098,111 @@ describe('jobs/rotate', function () {
     });
   });
 
+  describe('under the garbage collector', () => {
+    // A real cluster's garbage collector deletes a dependent whose owner is deleted, or deleted and
+    // created again under the same name (uid mismatch): test/emulator/garbage-collector.test.ts.
+
+    it('keeps <name>-previous when the Secret is deleted and created again during the finish', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      const original = c.getSecret('shop', 'db')!;
+      let recreated: string | undefined;
+      c.emulator.faults.inject({
+        method: 'PUT',
+        path: '/api/v1/namespaces/shop/secrets/db',
+        onFire: () => {
+          // Someone restores it (delete, create the same content) just before the finish's write arrives.
+          c.emulator.delete('v1', 'Secret', 'shop', 'db');
+          const { uid: _u, resourceVersion: _rv, creationTimestamp: _ct, ...meta } = original.metadata!;
+          recreated = c.emulator.create({ ...original, metadata: meta }).metadata.uid;
+        },
+      });
+
+      const r = await c.run(['--output', 'json']);
+      await c.emulator.gc?.idle();
+
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(recreated);
+      assert.notEqual(c.data('shop', 'db')!.password, DB_DATA.password, 'rotated on the Secret as it is now');
+      assert.deepEqual(c.data('shop', 'db-previous'), DB_DATA, 'the undo copy outlives the Secret it was first written for');
+      assert.deepEqual(
+        c.getSecret('shop', 'db-previous')!.metadata!.ownerReferences!.map((o) => o.uid),
+        [recreated],
+      );
+    });
+
+    it('keeps a pending companion whose values a backend may hold when the Secret is deleted', async () => {
+      let sets = 0;
+      const backend: RotationBackend = {
+        name: 'fake-db',
+        parseConfig: () => ({ config: {} }),
+        set: async () => {
+          if (++sets === 2) throw new Error('database went away');
+        },
+        test: async () => {
+          throw new Error('login refused');
+        },
+      };
+      await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
+      const r = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
+      assert.equal(r.code, 1);
+      const pendingBefore = c.getSecret('shop', 'db-pending')!;
+
+      c.emulator.delete('v1', 'Secret', 'shop', 'db');
+      await c.emulator.gc?.idle();
+
+      const pending = c.getSecret('shop', 'db-pending');
+      assert.ok(pending, 'not garbage-collected: the database may already use these values');
+      assert.equal(pending.metadata!.annotations!['secret-steward.io/rotation-step'], 'set');
+      assert.equal(pending.metadata!.ownerReferences, undefined);
+      assert.deepEqual(pending.data, pendingBefore.data);
+      const rerun = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
+      assert.ok(c.getSecret('shop', 'db-pending'), 'the next run leaves it for an operator');
+      assert.ok(
+        rerun.records.some((l) => /left in place for an operator/.test(JSON.stringify(l))),
+        'and says so',
+      );
+    });
+
+    it('frees a pending companion an earlier release made owned by the Secret before a backend gets its values', async () => {
+      let sets = 0;
+      const backend: RotationBackend = {
+        name: 'fake-db',
+        parseConfig: () => ({ config: {} }),
+        set: async () => {
+          sets++;
+          if (sets === 1 || sets === 3) throw new Error('database went away');
+        },
+        test: async () => {
+          throw new Error('login refused');
+        },
+      };
+      await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
+      assert.equal((await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) })).code, 1);
+      const head = c.getSecret('shop', 'db')!;
+      c.editSecret('shop', 'db-pending', (p) => {
+        p.metadata!.ownerReferences = [{ apiVersion: 'v1', kind: 'Secret', name: 'db', uid: head.metadata!.uid! }];
+      });
+
+      const r = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
+
+      assert.equal(r.code, 1);
+      const pending = c.getSecret('shop', 'db-pending')!;
+      assert.equal(pending.metadata!.annotations!['secret-steward.io/rotation-step'], 'set');
+      assert.equal(pending.metadata!.ownerReferences, undefined, 'no owner once a backend may hold its values');
+    });
+
+    it('still deletes <name>-previous with its Secret when the Secret is deleted for good', async () => {
+      await c.secret('shop', 'db', DB_DATA, DB_POLICY, { annotations: LONG_AGO });
+      assert.equal((await c.run(['--output', 'json'])).code, 0);
+      assert.ok(c.getSecret('shop', 'db-previous'));
+
+      c.emulator.delete('v1', 'Secret', 'shop', 'db');
+      await c.emulator.gc?.idle();
+
+      assert.equal(c.getSecret('shop', 'db-previous'), undefined, 'old values do not outlive the Secret for good');
+    });
+  });
+
   describe('referenced Secrets opt in', () => {
     const OLD_TLS = { 'tls.crt': 'old', 'tls.key': 'old' };
 

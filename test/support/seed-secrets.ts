@@ -59,13 +59,16 @@ export function seedCommonSecrets(h: Harness, namespaces = ['payments', 'web']):
       immutable: true,
       data: { k: b64('frozen-value-0f3c') },
     });
+    // Owned by an object that exists: the emulator's garbage collector, like a real one, deletes a
+    // Secret whose owner uid does not exist.
+    const owner = h.emulator.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace: ns } } as never);
     add({
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: {
         name: 'owned',
         namespace: ns,
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: '1234', controller: false }],
+        ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid, controller: false }],
       },
       type: 'Opaque',
       data: { k: b64('owned-value') },

@@ -54,6 +54,36 @@ describe('shared/kube/kube-call', () => {
     assert.ok(!e.message.includes('value x'));
   });
 
+  it('names the admission policy or webhook that denied a request, not RBAC, and keeps none of its message', () => {
+    // kube-apiserver's Status messages: policy/validating (ValidatingAdmissionPolicy ... denied
+    // request: <message>) and the webhook dispatcher (admission webhook "<name>" denied the request: ...).
+    const policy = toKubeError(
+      op,
+      apiError(403, 'Forbidden', {
+        message: `secrets "db-creds" is forbidden: ValidatingAdmissionPolicy 'no-copies' with binding 'no-copies-prod' denied request: value cGFzc3dvcmQ= is reused`,
+      }),
+      new Date(),
+    ) as KubeError;
+    const webhook = toKubeError(
+      op,
+      apiError(400, 'BadRequest', { message: 'admission webhook "secrets.example.com" denied the request: cGFzc3dvcmQ=' }),
+      new Date(),
+    ) as KubeError;
+    const rbac = toKubeError(op, apiError(403, 'Forbidden'), new Date()) as KubeError;
+
+    assert.equal(
+      policy.message,
+      "failed to replace Secret payments/db-creds: 403 Forbidden (denied by ValidatingAdmissionPolicy 'no-copies' (binding 'no-copies-prod'))",
+    );
+    assert.equal(policy.deniedBy, "ValidatingAdmissionPolicy 'no-copies' (binding 'no-copies-prod')");
+    assert.equal(
+      webhook.message,
+      'failed to replace Secret payments/db-creds: 400 BadRequest (denied by admission webhook "secrets.example.com")',
+    );
+    assert.match(rbac.message, /check the RBAC rules of this job's ServiceAccount/);
+    assert.ok(!policy.message.includes('cGFzc3dvcmQ') && !webhook.message.includes('cGFzc3dvcmQ'));
+  });
+
   it('classifies network failures as transient (exit 4) and returns other errors unchanged', () => {
     const net = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect'), { code: 'ECONNRESET' }) });
     const bug = new TypeError('x is undefined');

@@ -144,8 +144,11 @@ describe('shared/restore/run-restore', function () {
   it('does not overwrite a Secret that changed after the pre-restore backup saved it, and keeps live ownerReferences on the others', async () => {
     await backupOf([opaque('raced', 'backed-up'), opaque('owned', 'backed-up-too')]);
     h.emulator.create({ ...opaque('raced', 'live-1') } as never);
+    // An owner that exists: the garbage collector deletes a Secret whose owner uid does not.
+    const ownerUid = h.emulator.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace: 'apps' } } as never)
+      .metadata.uid;
     h.emulator.create({
-      ...opaque('owned', 'live-2', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'owner-uid' }] }),
+      ...opaque('owned', 'live-2', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: ownerUid }] }),
     } as never);
     const report = emptyRestoreReport({ dryRun: false, mode: 'overwrite' });
     const real = new KubeSecretStore(kube.core, kube.caller);
@@ -175,7 +178,7 @@ describe('shared/restore/run-restore', function () {
     assert.equal(Buffer.from(owned.data!.v, 'base64').toString(), 'backed-up-too');
     assert.deepEqual(
       owned.metadata!.ownerReferences?.map((o) => o.uid),
-      ['owner-uid'],
+      [ownerUid],
     );
     assert.equal(report.counts.failed, 1);
   });
@@ -220,5 +223,96 @@ describe('shared/restore/run-restore', function () {
 
     assert.equal(r.items[0].outcome, 'failed');
     assert.match(r.items[0].message!, /the API server answered with other data than was written/);
+  });
+
+  describe('creates the API server refuses (invalid or denied by admission), existing and new', () => {
+    // The server validates and admits a create before it looks the name up, dry runs included
+    // (test/emulator/validation.test.ts, admission.test.ts: genericregistry Store.Create), so the
+    // dry-run create made before deleting an existing Secret for --recreate-immutable tells "would
+    // be refused" (422, 403) from "allowed, the name is taken" (409).
+    const DENY = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: no-denied-secrets}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], resources: [secrets], operations: [CREATE]}
+  validations:
+  - expression: "!object.metadata.name.endsWith('-denied')"
+    message: this Secret may not be created
+    reason: Forbidden
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: no-denied-secrets}
+spec: {policyName: no-denied-secrets, validationActions: [Deny]}
+`;
+    // A finalizer name the server refuses (ValidateFinalizers) that the restore's own checks let through.
+    const badFinalizer = { finalizers: ['not ok!'] };
+
+    async function arrange(): Promise<Map<string, string>> {
+      await backupOf([
+        opaque('frozen-invalid', 'backed-up', badFinalizer),
+        opaque('frozen-denied', 'backed-up'),
+        opaque('new-invalid', 'backed-up', badFinalizer),
+        opaque('new-denied', 'backed-up'),
+      ]);
+      const uids = new Map<string, string>();
+      for (const name of ['frozen-invalid', 'frozen-denied'])
+        uids.set(name, h.emulator.create({ ...opaque(name, 'live'), immutable: true } as never).metadata.uid);
+      await h.emulator.applyObjects(DENY);
+      return uids;
+    }
+
+    const expectations: Array<[string, string, RegExp]> = [
+      [
+        'frozen-invalid',
+        'recreate',
+        /^not recreated: the API server would refuse to create it again \(failed to create Secret apps\/frozen-invalid \(dry run\): 422 Invalid \(fields: metadata\.finalizers\)\); left as it was$/,
+      ],
+      [
+        'frozen-denied',
+        'recreate',
+        /^not recreated: the API server would refuse to create it again \(failed to create Secret apps\/frozen-denied \(dry run\): 403 Forbidden \(denied by ValidatingAdmissionPolicy 'no-denied-secrets' \(binding 'no-denied-secrets'\)\)\); left as it was$/,
+      ],
+      ['new-invalid', 'create', /^failed to create Secret apps\/new-invalid( \(dry run\))?: 422 Invalid \(fields: metadata\.finalizers\)$/],
+      [
+        'new-denied',
+        'create',
+        /^failed to create Secret apps\/new-denied( \(dry run\))?: 403 Forbidden \(denied by ValidatingAdmissionPolicy 'no-denied-secrets' \(binding 'no-denied-secrets'\)\)$/,
+      ],
+    ];
+
+    for (const dryRun of [false, true]) {
+      it(`reports each by name and reason and writes nothing${dryRun ? ' (dry run)' : ''}`, async () => {
+        const uids = await arrange();
+        h.emulator.requests.clear();
+
+        const r = await restore({ mode: 'overwrite', recreateImmutable: true, dryRun });
+
+        const byName = new Map(r.items.map((i) => [i.source.name, i]));
+        for (const [name, action, message] of expectations) {
+          const item = byName.get(name);
+          assert.equal(item?.action, action, `${name}: ${JSON.stringify(item)}`);
+          assert.equal(item?.outcome, 'failed', name);
+          assert.match(item?.message ?? '', message, `${name}: ${item?.message}`);
+        }
+        for (const [name, uid] of uids) {
+          const live = h.emulator.get('v1', 'Secret', 'apps', name) as unknown as V1Secret;
+          assert.equal(live.metadata?.uid, uid, `${name} was not deleted`);
+          assert.equal(Buffer.from(live.data!.v, 'base64').toString(), 'live');
+        }
+        assert.equal(h.emulator.get('v1', 'Secret', 'apps', 'new-invalid'), undefined);
+        assert.equal(h.emulator.get('v1', 'Secret', 'apps', 'new-denied'), undefined);
+        const secretWrites = h.emulator.requests.filter((e) => e.resource === 'secrets' && !['get', 'list', 'watch'].includes(e.verb));
+        assert.deepEqual(
+          secretWrites.filter((e) => !e.dryRun || e.verb === 'delete').map((e) => `${e.verb} ${e.status}`),
+          dryRun ? [] : ['create 422', 'create 403'],
+          'no delete at all; real creates only of the Secrets that did not exist (refused)',
+        );
+        assert.equal(r.counts.failed, 4);
+      });
+    }
   });
 });
