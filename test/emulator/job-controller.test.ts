@@ -234,7 +234,11 @@ describe('test/emulator/job-controller', function () {
 
     const followed = await api(emu, 'GET', `/api/v1/namespaces/default/pods/${pod.metadata.name}/log?follow=true`);
     await emu.jobs.idle();
-    emu.delete('batch/v1', 'Job', 'default', 'follow');
+    // As `kubectl delete job` does: Background propagation, so the garbage collector deletes the
+    // pods (the API's default for batch/v1 Jobs is to orphan them).
+    const deleted = await api(emu, 'DELETE', '/apis/batch/v1/namespaces/default/jobs/follow', { propagationPolicy: 'Background' });
+    assert.equal(deleted.status, 200, deleted.text);
+    await emu.gc?.idle();
 
     assert.match(followed.text, /^secret-steward \d+\.\d+\.\d+/);
     assert.equal(podsOf('follow').length, 0);

@@ -102,7 +102,9 @@ export class JobController {
     const uid = ev.entry.obj.metadata.uid;
     if (ev.type === 'DELETED') {
       this.running.get(uid)?.kill('SIGTERM');
-      this.deletePods(namespace, uid);
+      // With the garbage collector its pods go as the deletion's propagation policy says
+      // (batch/v1 Jobs orphan by default, kubectl asks for Background); without it, here.
+      if (!this.registry.garbageCollection) this.deletePods(namespace, uid);
       return;
     }
     if (ev.type !== 'ADDED' || this.options === undefined || this.stopped) return;
