@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { backupCommand } from '../../jobs/backup.js';
 import { secretAgeCommand } from '../../jobs/secret-age.js';
 import { BackupLayout, newBackupId } from '../../shared/backup/backup-layout.js';
@@ -160,6 +161,38 @@ describe('jobs/secret-age: when each Secret last changed, from the authenticated
     assert.match(line('late'), /\(other data\)$/);
     assert.match(r.stdout, /^2 of 4 Secret\(s\) unchanged for longer than 2d \(--max-unchanged\)\.$/m);
     for (const id of planted) assert.match(r.stdout, new RegExp(`^Skipped ${id}: forged: `, 'm'));
+  });
+
+  it('would have read the planted backup had its key been trusted (so the test above can fail)', async () => {
+    const r = await secretAge(['-n', 'apps', '--trusted-signer-key', join(h.dir, 'mallory.public.asc'), '--output', 'json']);
+
+    const never = (JSON.parse(r.stdout) as AgeDoc).secrets.find((s) => s.name === 'never');
+    assert.equal(never?.atLeast, false);
+    assert.equal(never?.changedAfter?.backup, planted[0]);
+    assert.equal(never?.changedAfter?.was, 'absent');
+  });
+
+  it('lists an authenticated backup whose index it cannot decrypt as skipped, and exits 1', async () => {
+    const r = await h.run(
+      secretAgeCommand,
+      [
+        ...h.s3.args(PREFIX),
+        '--cluster-name',
+        'test-cluster',
+        '--decryption-key',
+        join(h.dir, 'mallory.private.asc'),
+        '--decryption-key-passphrase-file',
+        join(h.dir, 'mallory.passphrase'),
+        '--trusted-signer-key',
+        h.signer.publicKey,
+      ],
+      { clock: fixedClock(at(3.5)) },
+    );
+    runs.push(r);
+
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^No authenticated scheduled backup could be read under .*: the age of no Secret is known\.$/m);
+    for (const id of real) assert.match(r.stdout, new RegExp(`^Skipped ${id}: index unreadable: `, 'm'));
   });
 
   it('exits 0 when nothing is unchanged for longer than --max-unchanged; every namespace without -n', async () => {
