@@ -9,6 +9,7 @@ import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { rotateCommand } from './rotate.js';
 import { runCommand } from './run.js';
+import { secretAgeCommand } from './secret-age.js';
 import { statusCommand } from './status.js';
 import { verifyRestoreCommand } from './verify-restore.js';
 
@@ -28,6 +29,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   adoptCommand,
   keygenCommand,
   statusCommand,
+  secretAgeCommand,
   checkCommand,
   completionCommandFor(() => COMMANDS),
 ];

@@ -55,7 +55,7 @@ describe('jobs/commands (-A, -o)', () => {
       withA,
       withNamespace.map((c) => c.help.name),
     );
-    assert.deepEqual(withA, ['rotate', 'backup', 'restore', 'status']);
+    assert.deepEqual(withA, ['rotate', 'backup', 'restore', 'status', 'secret-age']);
   });
 
   for (const c of withNamespace) {
@@ -82,6 +82,7 @@ describe('jobs/commands (-A, -o)', () => {
       'list-backups': 'text|wide|json|yaml',
       adopt: 'text|json|yaml',
       status: 'text|json|yaml',
+      'secret-age': 'text|wide|json|yaml',
       check: 'text|json|yaml',
     });
   });
