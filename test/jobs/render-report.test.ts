@@ -115,6 +115,22 @@ describe('jobs/render-report', function () {
     assert.match(none.stderr, /no drill report of backup 20200101T000000Z-aaaaaa under .*test-cluster\/reports\//);
   });
 
+  it('names what is wrong with a stored object that is not a drill report, and writes no page', async () => {
+    const bogus = `test-cluster/reports/20300101T000000Z_${backupId}_pass.json`;
+    await store().put(bogus, Buffer.from(JSON.stringify({ format: 'something-else/v1', cluster: HOSTILE })));
+    await store().put(`test-cluster/reports/20300102T000000Z_${backupId}_pass.json`, Buffer.from('{ not json'));
+    const out = join(h.dir, 'never.html');
+
+    const wrongShape = await h.run(renderReportCommand, args('--allow-unverified', '--report', bogus, '--out', out));
+    const notJson = await h.run(renderReportCommand, args('--allow-unverified', '--out', out));
+
+    assert.equal(wrongShape.code, 1);
+    assert.match(wrongShape.stderr, /_pass\.json is not a drill report: its format is "something-else\/v1"/);
+    assert.equal(notJson.code, 1);
+    assert.match(notJson.stderr, /drill report s3:\/\/\S+20300102T000000Z_\S+ is not JSON/);
+    await assert.rejects(stat(out), { code: 'ENOENT' });
+  });
+
   it('refuses a report that does not verify (exit 1); --allow-unverified renders it under a banner, hostile strings inert', async function () {
     requireDependency(this, 'chromium', hasChromium(), CHROMIUM_INSTALL);
     // Someone with write access to the bucket edits the signed report: the signature no longer matches.
