@@ -48,7 +48,8 @@ export function parseStoredDrillReport(json: unknown): DrillReport | string {
     if (typeof check.name !== 'string' || typeof check.status !== 'string' || typeof check.summary !== 'string')
       return `checks[${i}] lacks name, status or summary`;
     if (!isNumber(check.durationMs) || !isNumber(check.findingsTotal)) return `checks[${i}] lacks durationMs or findingsTotal`;
-    if (!Array.isArray(check.findings)) return `checks[${i}].findings is not a list`;
+    if (!Array.isArray(check.findings) || !check.findings.every((f) => typeof f === 'object' && f !== null))
+      return `checks[${i}].findings is not a list of findings`;
   }
   if (typeof r.counts !== 'object' || r.counts === null) return 'counts is missing';
   if (typeof r.namespaces !== 'object' || r.namespaces === null) return 'namespaces is missing';

@@ -234,6 +234,7 @@ describe('shared/verify-restore/render-report-html', () => {
         { ...report(), checks: [{ name: 'x', status: 'pass', summary: '', durationMs: '<b>', findingsTotal: 0, findings: [] }] },
         /checks\[0\] lacks durationMs/,
       ],
+      [{ ...report(), checks: [{ ...check('integrity'), findings: [null] }] }, /checks\[0\]\.findings is not a list of findings/],
       [{ ...report(), backup: { id: 'x' } }, /backup lacks id or ageSeconds/],
     ];
     for (const [json, want] of table) {
