@@ -6,6 +6,7 @@ import { completionCommandFor } from './completion.js';
 import { keygenCommand } from './keygen.js';
 import { listBackupsCommand } from './list-backups.js';
 import { pruneCommand } from './prune.js';
+import { renderReportCommand } from './render-report.js';
 import { restoreCommand } from './restore.js';
 import { rotateCommand } from './rotate.js';
 import { runCommand } from './run.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   runCommand,
   pruneCommand,
   listBackupsCommand,
+  renderReportCommand,
   adoptCommand,
   keygenCommand,
   statusCommand,

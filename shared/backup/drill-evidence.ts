@@ -26,6 +26,8 @@ export interface DrillEvidence {
   verified: boolean;
   /** Why it is not verified. */
   unverified?: string;
+  /** How long the drill took, from the signed report (verified reports only). */
+  durationMs?: number;
 }
 
 /** The reports under `<cluster>/reports/`, newest first, as their keys claim (nothing verified yet). */
@@ -59,21 +61,56 @@ export async function verifyDrillReports(
 ): Promise<DrillEvidence[]> {
   if (signers.length === 0)
     return claims.map((c) => ({ ...c, verified: false, unverified: 'no drill signer key configured (--drill-signer-key)' }));
-  return mapLimit(claims, o.concurrency ?? 4, (c) => verifyOne(store, layout, c, signers, o.now));
+  return mapLimit(claims, o.concurrency ?? 4, async (c) => (await readDrillReport(store, layout, c, signers, o.now)).evidence);
 }
 
-async function verifyOne(
+/** One report read and checked: its evidence, and the bytes that were checked (when they could be read). */
+export interface ReadDrillReport {
+  evidence: DrillEvidence;
+  bytes?: Buffer;
+  /** The trusted key that signed it (verified reports only). */
+  signerFingerprint?: string;
+}
+
+/**
+ * Reads one claimed report and its detached signature and checks them as
+ * {@link verifyDrillReports} does, returning the bytes it checked: what is shown of a report is
+ * exactly what was verified, not a second download.
+ */
+export async function readDrillReport(
   store: ObjectStore,
   layout: BackupLayout,
   claim: DrillEvidence,
   signers: readonly TrustedSigner[],
   now: Date,
-): Promise<DrillEvidence> {
-  const unverified = (why: string): DrillEvidence => ({ ...claim, verified: false, unverified: why });
+): Promise<ReadDrillReport> {
   let report: Buffer;
-  let signature: Buffer;
   try {
     report = await store.getBytes(claim.report, MAX_REPORT_BYTES);
+  } catch (e) {
+    if (isStorageError(e, 'not-found'))
+      return { evidence: { ...claim, verified: false, unverified: 'the report or its signature is missing' } };
+    if (isStorageError(e, 'too-large'))
+      return { evidence: { ...claim, verified: false, unverified: 'the report or its signature is larger than any report we write' } };
+    throw e;
+  }
+  if (signers.length === 0)
+    return { evidence: { ...claim, verified: false, unverified: 'no drill signer key configured (--drill-signer-key)' }, bytes: report };
+  const { signature, ...rest } = await verifyBytes(store, layout, claim, report, signers, now);
+  return { evidence: rest, bytes: report, ...(signature ? { signerFingerprint: signature } : {}) };
+}
+
+async function verifyBytes(
+  store: ObjectStore,
+  layout: BackupLayout,
+  claim: DrillEvidence,
+  report: Buffer,
+  signers: readonly TrustedSigner[],
+  now: Date,
+): Promise<DrillEvidence & { signature?: string }> {
+  const unverified = (why: string): DrillEvidence => ({ ...claim, verified: false, unverified: why });
+  let signature: Buffer;
+  try {
     signature = await store.getBytes(layout.reportSignatureKey(claim.report), MAX_SIGNATURE_BYTES);
   } catch (e) {
     if (isStorageError(e, 'not-found')) return unverified('the report or its signature is missing');
@@ -86,7 +123,7 @@ async function verifyOne(
     now: new Date(now.getTime() + DEFAULT_CLOCK_SKEW_MS),
   });
   if (check.status !== 'valid') return unverified(`its signature is ${check.status}${check.reason ? ` (${check.reason})` : ''}`);
-  let body: { cluster?: unknown; result?: unknown; finishedAt?: unknown; backup?: { id?: unknown } };
+  let body: { cluster?: unknown; result?: unknown; finishedAt?: unknown; durationMs?: unknown; backup?: { id?: unknown } };
   try {
     body = JSON.parse(report.toString('utf8'));
   } catch {
@@ -99,5 +136,13 @@ async function verifyOne(
   if ((body.result === 'pass') !== passedByName) return unverified(`its name says ${claim.result}, its content says ${body.result}`);
   const at =
     typeof body.finishedAt === 'string' && !Number.isNaN(Date.parse(body.finishedAt)) ? new Date(body.finishedAt).toISOString() : claim.at;
-  return { backupId: claim.backupId, at, result: body.result, report: claim.report, verified: true };
+  return {
+    backupId: claim.backupId,
+    at,
+    result: body.result,
+    report: claim.report,
+    verified: true,
+    ...(typeof body.durationMs === 'number' && Number.isFinite(body.durationMs) ? { durationMs: body.durationMs } : {}),
+    ...(check.signerFingerprint ? { signature: check.signerFingerprint } : {}),
+  };
 }

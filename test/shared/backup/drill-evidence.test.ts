@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { listDrillReports, verifyDrillReports } from '../../../shared/backup/drill-evidence.js';
+import { listDrillReports, readDrillReport, verifyDrillReports } from '../../../shared/backup/drill-evidence.js';
 import { signDetached } from '../../../shared/crypto/index.js';
 import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
 
@@ -50,6 +50,22 @@ describe('shared/backup/drill-evidence', function () {
       report: `prod/reports/20261207T040000Z_${ID}_pass.json`,
       verified: true,
     });
+  });
+
+  it('readDrillReport returns the bytes it verified, the signing key and the signed duration', async () => {
+    await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass', durationMs: 61_500 });
+    const [claim] = await listDrillReports(b.store, b.layout);
+
+    const read = await readDrillReport(b.store, b.layout, claim!, keys.stranger.trusted, NOW);
+    const unchecked = await readDrillReport(b.store, b.layout, claim!, [], NOW);
+
+    assert.equal(read.evidence.verified, true);
+    assert.equal(read.evidence.durationMs, 61_500);
+    assert.equal(read.signerFingerprint, keys.stranger.signing.fingerprint);
+    assert.equal(JSON.parse(read.bytes!.toString()).durationMs, 61_500);
+    assert.equal(unchecked.evidence.verified, false);
+    assert.match(unchecked.evidence.unverified ?? '', /no drill signer key configured/);
+    assert.equal(JSON.parse(unchecked.bytes!.toString()).durationMs, 61_500);
   });
 
   it('believes a report signed after the reader read its clock, within the clock skew only', async () => {
