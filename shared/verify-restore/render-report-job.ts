@@ -23,8 +23,8 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
   const signers = await loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' });
   const claims = await listDrillReports(store, layout);
   const where = `${store.location}/${layout.reportsPrefix()}`;
-  const target = pick(claims, s, layout);
-  if (target === undefined) {
+  const candidates = pick(claims, s, layout);
+  if (candidates.length === 0) {
     const what =
       s.report !== undefined
         ? `no drill report ${s.report}`
@@ -34,8 +34,29 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
     ctx.io.stderr.write(`render-report: ${what} under ${where}\n`);
     return ExitCode.Failed;
   }
+  // The newest that verifies: a bucket writer's newer, unsigned report must not hide the real one.
+  let target = candidates[0];
+  let read = await readDrillReport(store, layout, target, signers, now);
+  const skipped: string[] = [];
+  for (const c of candidates.slice(1, MAX_CANDIDATES)) {
+    if (read.evidence.verified) break;
+    skipped.push(target.report);
+    const next = await readDrillReport(store, layout, c, signers, now);
+    if (next.evidence.verified) {
+      target = c;
+      read = next;
+    }
+  }
+  if (read.evidence.verified && skipped.length > 0) {
+    ctx.log.warn({ skipped: skipped.length, newest: skipped[0] }, 'newer drill reports do not verify: rendering the newest that does');
+    ctx.io.stderr.write(
+      `render-report: ${skipped.length} newer drill report(s) do not verify by --drill-signer-key (newest: ${skipped[0]}); rendering the newest that does\n`,
+    );
+  } else if (!read.evidence.verified) {
+    target = candidates[0];
+    read = await readDrillReport(store, layout, target, signers, now);
+  }
   const location = `${store.location}/${target.report}`;
-  const read = await readDrillReport(store, layout, target, signers, now);
   if (!read.evidence.verified && !s.allowUnverified) {
     ctx.io.stderr.write(
       `render-report: refusing drill report ${location}: it is not verified by --drill-signer-key (${read.evidence.unverified}); --allow-unverified renders it under a warning banner\n`,
@@ -87,13 +108,16 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
   return ExitCode.Success;
 }
 
-/** The report asked for: by key (or file name), else the newest of --backup (claims are newest first). */
-function pick(claims: readonly DrillEvidence[], s: RenderReportSettings, layout: BackupLayout): DrillEvidence | undefined {
+/** How many reports, newest first, are tried for one that verifies. */
+const MAX_CANDIDATES = 50;
+
+/** The reports asked for, newest first: the one named by key (or file name), else those of --backup. */
+function pick(claims: readonly DrillEvidence[], s: RenderReportSettings, layout: BackupLayout): DrillEvidence[] {
   if (s.report !== undefined) {
     const key = s.report.startsWith(layout.reportsPrefix()) ? s.report : `${layout.reportsPrefix()}${s.report}`;
-    return claims.find((c) => c.report === key);
+    return claims.filter((c) => c.report === key);
   }
-  return claims.find((c) => s.backup === 'latest' || c.backupId === s.backup);
+  return claims.filter((c) => s.backup === 'latest' || c.backupId === s.backup);
 }
 
 /** The newest `count` drills, verified; the rendered one (already checked) among them when it is that new. */

@@ -115,6 +115,24 @@ describe('jobs/render-report', function () {
     assert.match(none.stderr, /no drill report of backup 20200101T000000Z-aaaaaa under .*test-cluster\/reports\//);
   });
 
+  it('by default renders the newest report that verifies: a newer planted one does not hide it', async () => {
+    const s = store();
+    const original = JSON.parse((await s.getBytes(reportKey)).toString());
+    const name = reportKey.split('/').pop() as string;
+    const planted = reportKey.replace(name, name.replace(/^\d{8}T\d{6}Z/, '20991231T000000Z'));
+    await s.put(planted, Buffer.from(JSON.stringify({ ...original, drillId: 'planted-drill' })));
+
+    const r = await h.run(renderReportCommand, args('--drill-signer-key', drillKey.publicKey));
+
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /1 newer drill report\(s\) do not verify by --drill-signer-key \(newest: \S+20991231T000000Z\S+\); rendering the newest that does/,
+    );
+    assert.ok(r.stdout.includes(String(original.drillId)), 'the real report is rendered');
+    assert.ok(!r.stdout.includes('planted-drill'));
+  });
+
   it('names what is wrong with a stored object that is not a drill report, and writes no page', async () => {
     const bogus = `test-cluster/reports/20300101T000000Z_${backupId}_pass.json`;
     await store().put(bogus, Buffer.from(JSON.stringify({ format: 'something-else/v1', cluster: HOSTILE })));
