@@ -152,7 +152,23 @@ describe('manifests: RBAC end to end: rotate with components/statefulset-forced-
     await reset(objects);
     e.ensureNamespace('shop');
     const emu = e.h.emulator;
-    const owner = (kind: string) => [{ apiVersion: 'apps/v1', kind, name: 'x', uid: `uid-${kind}`, controller: true }];
+    // Owners that exist: the garbage collector deletes a pod whose owner's uid does not.
+    const uids: Record<string, string> = {};
+    for (const kind of ['StatefulSet', 'ReplicaSet']) {
+      emu.create({
+        apiVersion: 'apps/v1',
+        kind,
+        metadata: { name: 'x', namespace: 'shop' },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: 'x' } },
+          template: { metadata: { labels: { app: 'x' } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0' }] } },
+          ...(kind === 'StatefulSet' ? { serviceName: 'x' } : {}),
+        },
+      } as never);
+      uids[kind] = (emu.get('apps/v1', kind, 'shop', 'x') as unknown as { metadata: { uid: string } }).metadata.uid;
+    }
+    const owner = (kind: string) => [{ apiVersion: 'apps/v1', kind, name: 'x', uid: uids[kind], controller: true }];
     const restarted = { 'secret-steward.io/restartedAt': '2026-01-01T00:00:00Z;r1' };
     const pods: Array<[string, Record<string, unknown>, boolean, RegExp | undefined]> = [
       ['admitted', { ownerReferences: owner('StatefulSet'), annotations: restarted }, false, undefined],
