@@ -100,8 +100,9 @@ export async function forceRollback(
   const deleted: string[] = [];
   for (const pod of pods) {
     deps.shutdown.checkpoint();
+    let gone: boolean;
     try {
-      await deps.workloads.deletePod(pod);
+      gone = await deps.workloads.deletePod(pod);
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
       const left = pods.filter((p) => !deleted.includes(p.name));
@@ -110,6 +111,8 @@ export async function forceRollback(
       await deps.events.record({ subject, type: 'Warning', reason: 'ForcedRollbackNeeded', message, action: 'Rollback' });
       return { result: 'blocked', message, pods: left.map((p) => p.name) };
     }
+    // false: already gone or replaced (uid precondition) by someone else; nothing deleted here.
+    if (!gone) continue;
     deleted.push(pod.name);
     deps.log.warn(
       { workload: `statefulset/${w.name}`, namespace: w.namespace, pod: pod.name, revision: pod.labels[REVISION_LABEL] },
@@ -123,5 +126,9 @@ export async function forceRollback(
       action: 'Rollback',
     });
   }
-  return { result: 'deleted', message: `forced rollback deleted pod ${podList(pods, w.namespace)}`, pods: deleted };
+  const message =
+    deleted.length > 0
+      ? `forced rollback deleted pod ${deleted.map((name) => `${w.namespace}/${name}`).join(', ')}`
+      : `the blocking pod(s) ${podList(pods, w.namespace)} were already deleted or replaced`;
+  return { result: 'deleted', message, pods: deleted };
 }
