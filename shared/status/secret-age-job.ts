@@ -43,10 +43,12 @@ export async function runSecretAgeJob(s: SecretAgeSettings, ctx: CommandContext)
   // overwrite, so a Secret missing from it says nothing about when the Secret changed.
   const backups = authenticatedBackups(catalogue, 'scheduled');
   const notAuthenticated = catalogue.entries.flatMap((e) =>
-    e.authenticated
-      ? []
-      : [{ id: e.id, reason: mayBeInProgress(e, now, s.incompleteGrace) ? 'unsealed (may be in progress)' : (problemOf(e) as string) }],
+    e.authenticated ? [] : [{ id: e.id, inProgress: mayBeInProgress(e, now, s.incompleteGrace), problem: problemOf(e) as string }],
   );
+  // A backup that is there but not authenticated may be a real one whose seal someone removed:
+  // the history has a hole there, as with an unreadable index (status says the same, exit 1).
+  const holes = notAuthenticated.filter((n) => !n.inProgress).length;
+  const skipped = [...notAuthenticated.map((n) => ({ id: n.id, reason: n.inProgress ? 'unsealed (may be in progress)' : n.problem }))];
   const read: IndexReader = async (b: AuthenticatedBackup) => {
     try {
       const backup = await VerifiedBackup.open({ store, layout, keys, now }, b.id, { seal: b.seal, signer: b.signer });
@@ -60,7 +62,7 @@ export async function runSecretAgeJob(s: SecretAgeSettings, ctx: CommandContext)
   const include = (ns: string) => s.namespace.length === 0 || s.namespace.includes(ns);
   const walk = await walkSecretAges(backups, read, { now, maxUnchangedMs: s.maxUnchanged, include });
   const flagged = walk.secrets.filter((a) => a.flagged).length;
-  const code = flagged > 0 || walk.asOf === undefined || walk.unreadable.length > 0 ? ExitCode.Failed : ExitCode.Success;
+  const code = flagged > 0 || walk.asOf === undefined || walk.unreadable.length > 0 || holes > 0 ? ExitCode.Failed : ExitCode.Success;
   ctx.log.info(
     { secrets: walk.secrets.length, flagged, backupsRead: backups.length, unreadable: walk.unreadable.length },
     'secret ages read from the backup history',
@@ -76,7 +78,7 @@ export async function runSecretAgeJob(s: SecretAgeSettings, ctx: CommandContext)
       ...(walk.oldestRead ? { oldestRead: walk.oldestRead } : {}),
       flagged,
       secrets: walk.secrets.map(documentRow),
-      skipped: [...notAuthenticated, ...walk.unreadable],
+      skipped: [...skipped, ...walk.unreadable],
     };
     ctx.io.stdout.write(renderDocument(doc, s.output));
     return code;
@@ -117,7 +119,11 @@ export async function runSecretAgeJob(s: SecretAgeSettings, ctx: CommandContext)
       `${flagged} of ${walk.secrets.length} Secret(s) unchanged for longer than ${formatDuration(s.maxUnchanged)} (--max-unchanged).\n`,
     );
   }
-  for (const k of [...notAuthenticated, ...walk.unreadable]) out.write(`Skipped ${k.id}: ${k.reason}\n`);
+  for (const k of [...skipped, ...walk.unreadable]) out.write(`Skipped ${k.id}: ${k.reason}\n`);
+  if (holes > 0)
+    out.write(
+      `${holes} backup(s) under the prefix are not authenticated: the history may have a hole there, so the ages may be too young.\n`,
+    );
   return code;
 }
 

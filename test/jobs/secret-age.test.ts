@@ -195,7 +195,20 @@ describe('jobs/secret-age: when each Secret last changed, from the authenticated
     for (const id of real) assert.match(r.stdout, new RegExp(`^Skipped ${id}: index unreadable: `, 'm'));
   });
 
-  it('exits 0 when nothing is unchanged for longer than --max-unchanged; every namespace without -n', async () => {
+  it('exits 1 while unauthenticated backups may hide a change; 0 once they are gone and nothing is too old', async () => {
+    const withPlanted = await secretAge(['--max-unchanged', '4d']);
+    assert.equal(withPlanted.code, 1, withPlanted.stdout);
+    assert.match(withPlanted.stdout, /^0 of \d+ Secret\(s\) unchanged for longer than 4d/m);
+    assert.match(withPlanted.stdout, /^2 backup\(s\) under the prefix are not authenticated: the history may have a hole there/m);
+    // Runs after every test that needs the planted backups.
+    const store = createObjectStore(h.s3.settings(PREFIX));
+    const layout = new BackupLayout('test-cluster');
+    for (const id of planted) {
+      const keys: string[] = [];
+      for await (const o of store.list(layout.backupPrefix(id))) keys.push(o.key);
+      await store.delete(keys);
+    }
+
     const r = await secretAge(['--max-unchanged', '4d', '-o', 'yaml']);
 
     assert.equal(r.code, 0, r.stdout);
