@@ -1,4 +1,5 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { BackupLayout } from '../backup/backup-layout.js';
 import { type DrillEvidence, listDrillReports, readDrillReport, verifyDrillReports } from '../backup/drill-evidence.js';
 import { loadTrustedSignerKeys, type TrustedSigner } from '../crypto/index.js';
@@ -37,15 +38,13 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
   // The newest that verifies: a bucket writer's newer, unsigned report must not hide the real one.
   let target = candidates[0];
   let read = await readDrillReport(store, layout, target, signers, now);
+  const newest = { target, read };
   const skipped: string[] = [];
   for (const c of candidates.slice(1, MAX_CANDIDATES)) {
     if (read.evidence.verified) break;
     skipped.push(target.report);
-    const next = await readDrillReport(store, layout, c, signers, now);
-    if (next.evidence.verified) {
-      target = c;
-      read = next;
-    }
+    target = c;
+    read = await readDrillReport(store, layout, c, signers, now);
   }
   if (read.evidence.verified && skipped.length > 0) {
     ctx.log.warn({ skipped: skipped.length, newest: skipped[0] }, 'newer drill reports do not verify: rendering the newest that does');
@@ -53,8 +52,7 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
       `render-report: ${skipped.length} newer drill report(s) do not verify by --drill-signer-key (newest: ${skipped[0]}); rendering the newest that does\n`,
     );
   } else if (!read.evidence.verified) {
-    target = candidates[0];
-    read = await readDrillReport(store, layout, target, signers, now);
+    ({ target, read } = newest);
   }
   const location = `${store.location}/${target.report}`;
   if (!read.evidence.verified && !s.allowUnverified) {
@@ -95,11 +93,13 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
     ctx.io.stdout.write(html);
     return ExitCode.Success;
   }
+  const tmp = `${s.out}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const tmp = `${s.out}.${process.pid}.tmp`;
-    await writeFile(tmp, html, { mode: 0o644 });
+    // wx: never through a file or link someone placed there; the page replaces --out whole.
+    await writeFile(tmp, html, { mode: 0o644, flag: 'wx' });
     await rename(tmp, s.out);
   } catch (e) {
+    await rm(tmp, { force: true });
     ctx.io.stderr.write(`render-report: cannot write --out ${s.out}: ${errorText(e)}\n`);
     return ExitCode.Failed;
   }
