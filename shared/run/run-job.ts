@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig, V1Job, V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { ConfigError, ExitCode, type ExitCodeValue, InterruptedError } from '../errors/index.js';
+import { ConfigError, ExitCode, type ExitCodeValue, errorText, InterruptedError } from '../errors/index.js';
 import { createKubeClients, isKubeError, type KubeClients, type KubeError, loadKubeConfig } from '../kube/index.js';
 import { followPodLog } from '../kube/pod-logs.js';
 import type { CommandContext } from '../runtime/command.js';
@@ -155,14 +155,28 @@ async function follow(
       }
       ctx.log.info({ namespace, pod: podName }, 'following pod log');
       const decoder = new TextDecoder();
-      await call(kube, { verb: 'get', kind: 'Pod', namespace, name: podName, detail: 'log' }, () =>
-        followPodLog(
-          kc,
-          { namespace, name: podName, container: container?.name ?? '' },
-          (chunk) => ctx.io.stdout.write(decoder.decode(chunk, { stream: true })),
-          ctx.shutdown.signal,
-        ),
-      );
+      let shown = false;
+      await call(kube, { verb: 'get', kind: 'Pod', namespace, name: podName, detail: 'log' }, async () => {
+        try {
+          await followPodLog(
+            kc,
+            { namespace, name: podName, container: container?.name ?? '' },
+            (chunk) => {
+              shown = true;
+              ctx.io.stdout.write(decoder.decode(chunk, { stream: true }));
+            },
+            ctx.shutdown.signal,
+          );
+        } catch (e) {
+          // Retried from the start, the stream would print again what was shown: only a stream
+          // that showed nothing yet is retried. The Job itself is still followed to its end.
+          if (!shown || ctx.shutdown.signal.aborted) throw e;
+          ctx.log.warn(
+            { namespace, pod: podName, reason: errorText(e) },
+            `the pod's log stream broke off; the rest is in kubectl logs -n ${namespace} ${podName}`,
+          );
+        }
+      });
       ctx.io.stdout.write(decoder.decode());
       streamed.add(podName);
     }
