@@ -92,6 +92,21 @@ function restartedAt(w: { spec?: any }, cron = false): string | undefined {
   return tpl.metadata?.annotations?.['secret-steward.io/restartedAt'];
 }
 
+/** A backend whose test is refused and whose second set (setting the values back) fails too. */
+function testFailsThenSetBackFails(): RotationBackend {
+  let sets = 0;
+  return {
+    name: 'fake-db',
+    parseConfig: () => ({ config: {} }),
+    set: async () => {
+      if (++sets === 2) throw new Error('database went away');
+    },
+    test: async () => {
+      throw new Error('login refused');
+    },
+  };
+}
+
 describe('jobs/rotate', function () {
   this.timeout(60_000);
   let c: RotateCluster;
@@ -1069,17 +1084,7 @@ describe('jobs/rotate', function () {
     });
 
     it('keeps the pending values at step set when setting the backend back fails too', async () => {
-      let sets = 0;
-      const backend: RotationBackend = {
-        name: 'fake-db',
-        parseConfig: () => ({ config: {} }),
-        set: async () => {
-          if (++sets === 2) throw new Error('database went away');
-        },
-        test: async () => {
-          throw new Error('login refused');
-        },
-      };
+      const backend = testFailsThenSetBackFails();
       await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
 
       const r = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
@@ -1131,17 +1136,7 @@ describe('jobs/rotate', function () {
     });
 
     it('keeps a pending companion whose values a backend may hold when the Secret is deleted', async () => {
-      let sets = 0;
-      const backend: RotationBackend = {
-        name: 'fake-db',
-        parseConfig: () => ({ config: {} }),
-        set: async () => {
-          if (++sets === 2) throw new Error('database went away');
-        },
-        test: async () => {
-          throw new Error('login refused');
-        },
-      };
+      const backend = testFailsThenSetBackFails();
       await c.secret('shop', 'db', DB_DATA, `${DB_POLICY}backend: { name: fake-db }\n`, { annotations: LONG_AGO });
       const r = await c.run(['--output', 'json'], { command: rotateCommandWith([backend]) });
       assert.equal(r.code, 1);
