@@ -57,7 +57,8 @@ const asRoot = process.getuid?.() === 0;
 const asPostgres = (cmd: string, args: string[]): [string, string[]] =>
   asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', cmd, ...args]] : [cmd, args];
 
-async function makeCertificates(dir: string): Promise<{ caPem: string }> {
+/** A throw-away CA and a server certificate for 127.0.0.1 and localhost in `dir` (ca.crt, server.crt, server.key). */
+export async function makeTestCertificates(dir: string): Promise<{ caPem: string }> {
   const o = (...args: string[]) => run('openssl', args, { cwd: dir });
   await o(
     'req',
@@ -126,7 +127,7 @@ export async function startPostgres(opts: { parentDir?: string; tls?: boolean } 
   const data = join(root, 'data');
   const tls = join(root, 'tls');
   await mkdir(tls);
-  const { caPem } = await makeCertificates(tls);
+  const { caPem } = await makeTestCertificates(tls);
   await writeFile(join(root, 'pwfile'), `${PG_SUPERUSER_PASSWORD}\n`);
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres']);
