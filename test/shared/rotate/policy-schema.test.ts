@@ -123,7 +123,8 @@ describe('shared/rotate/policy-schema (the published JSON Schema of the rotation
       ['an unknown generator field', 'maxAge: 30d\nkeys: { password: { generator: password, lenght: 40 } }'],
       ['a password too short for the generator', 'maxAge: 30d\nkeys: { password: { generator: password, length: 4 } }'],
       ['an unknown strategy', 'maxAge: 30d\nstrategy: sideways\nkeys: { password: password }'],
-      ['an unknown backend', 'maxAge: 30d\nkeys: { password: password }\nbackend: { name: mysql }'],
+      ['an unknown backend', 'maxAge: 30d\nkeys: { password: password }\nbackend: { name: oracle }'],
+      ['an unknown mysql field', 'maxAge: 30d\nkeys: { password: password }\nbackend: { name: mysql, sslmode: prefer }'],
       ['an unknown postgresql field', 'maxAge: 30d\nkeys: { password: password }\nbackend: { name: postgresql, hots: db }'],
       ['keys that is not a mapping', 'maxAge: 30d\nkeys: [password]'],
     ];

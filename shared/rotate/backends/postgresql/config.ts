@@ -63,7 +63,8 @@ export interface PgBackendConfig {
   connectAttempts: number;
 }
 
-const dataKey = z.string().refine(isValidDataKey, 'is not a valid data key (letters, digits, "-", "_", ".")');
+/** A data key of a Secret, in a backend's schema. */
+export const dataKey = z.string().refine(isValidDataKey, 'is not a valid data key (letters, digits, "-", "_", ".")');
 
 /** The `backend` fields of a policy naming postgresql (without `name`); `parsePgConfig` checks the rest. */
 export const pgConfigSchema = z.strictObject({
@@ -94,7 +95,8 @@ export const pgConfigSchema = z.strictObject({
   connectAttempts: z.number().int().min(1).max(10).default(3),
 });
 
-function setting<T>(raw: Record<string, unknown>, field: string, defaultKey: string, problems: SpecProblem[]): Setting<T> {
+/** A connection setting from the policy's `<field>` or `<field>Key`, else the Secret's `defaultKey` when it has one. */
+export function setting<T>(raw: Record<string, unknown>, field: string, defaultKey: string, problems: SpecProblem[]): Setting<T> {
   const value = raw[field] as T | undefined;
   const key = raw[`${field}Key`] as string | undefined;
   if (value !== undefined && key !== undefined) problems.push({ path: [`${field}Key`], message: `give ${field} or ${field}Key, not both` });
@@ -102,21 +104,24 @@ function setting<T>(raw: Record<string, unknown>, field: string, defaultKey: str
   return key !== undefined ? { key, optional: false } : { key: defaultKey, optional: true };
 }
 
+/** A backend schema's issues as policy problems (paths relative to `backend`). */
+export function zodProblems(error: z.ZodError): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys')
+      for (const k of issue.keys) problems.push({ path: [...issue.path.map(String), k], message: 'unknown field' });
+    else
+      problems.push({
+        path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))),
+        message: issue.message.replace(/^Invalid (input|option): /, ''),
+      });
+  }
+  return problems;
+}
+
 export function parsePgConfig(raw: Record<string, unknown>): ParsedBackendConfig<PgBackendConfig> | { problems: SpecProblem[] } {
   const parsed = pgConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems: SpecProblem[] = [];
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys')
-        for (const k of issue.keys) problems.push({ path: [...issue.path.map(String), k], message: 'unknown field' });
-      else
-        problems.push({
-          path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))),
-          message: issue.message.replace(/^Invalid (input|option): /, ''),
-        });
-    }
-    return { problems };
-  }
+  if (!parsed.success) return { problems: zodProblems(parsed.error) };
   const p = parsed.data;
   const problems: SpecProblem[] = [];
   const connectTimeoutMs = parseDuration(p.connectTimeout);

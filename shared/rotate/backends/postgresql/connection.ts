@@ -64,7 +64,13 @@ export function pgErrorText(e: unknown): string {
   return err?.code && /^[0-9A-Z]{5}$/.test(err.code) ? `${msg} (SQLSTATE ${err.code})` : msg;
 }
 
-function read<T>(s: Setting<T>, values: ReadonlyMap<string, Buffer>, field: string, parse: (text: string) => T | undefined): T | undefined {
+/** The value of a connection setting for one rotation: the policy's, or the Secret key's parsed; `field` names it in errors. */
+export function readSetting<T>(
+  s: Setting<T>,
+  values: ReadonlyMap<string, Buffer>,
+  field: string,
+  parse: (text: string) => T | undefined,
+): T | undefined {
   if ('value' in s) return s.value;
   const raw = values.get(s.key);
   if (raw === undefined) {
@@ -81,12 +87,16 @@ function read<T>(s: Setting<T>, values: ReadonlyMap<string, Buffer>, field: stri
 export function resolveTarget(config: PgBackendConfig, values: ReadonlyMap<string, Buffer>, user: string): PgTarget {
   // Only a host name or an address, and only a plain database name: anything else (a URI with
   // a password, say) would be echoed into log lines and messages, and is refused without echo.
-  const host = read(config.host, values, 'host', (t) => (isIP(t) !== 0 || isHostName(t) ? t : undefined));
+  const host = readSetting(config.host, values, 'host', (t) => (isIP(t) !== 0 || isHostName(t) ? t : undefined));
   if (host === undefined) throw new Error('no database host: set backend.host or backend.hostKey, or give the Secret a host key');
   const port =
-    read(config.port, values, 'port', (t) => (/^\d{1,5}$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? Number(t) : undefined)) ?? 5432;
-  const database = read(config.database, values, 'database', (t) => (DATABASE_NAME.test(t) ? t : undefined)) ?? user;
-  const given = read(config.sslmode, values, 'sslmode', (t) => ((SSL_MODES as readonly string[]).includes(t) ? (t as SslMode) : undefined));
+    readSetting(config.port, values, 'port', (t) =>
+      /^\d{1,5}$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? Number(t) : undefined,
+    ) ?? 5432;
+  const database = readSetting(config.database, values, 'database', (t) => (DATABASE_NAME.test(t) ? t : undefined)) ?? user;
+  const given = readSetting(config.sslmode, values, 'sslmode', (t) =>
+    (SSL_MODES as readonly string[]).includes(t) ? (t as SslMode) : undefined,
+  );
   const sslmode = given ?? DEFAULT_SSLMODE;
   let ca: string | undefined;
   if (config.sslRootCertKey !== undefined) {
@@ -141,7 +151,7 @@ export function sslAttempts(t: PgTarget): Array<ClientConfig['ssl']> {
 }
 
 /** Node's codes for a certificate that did not verify (OpenSSL's X509_V_ERR_* names, and the name check). */
-const CERTIFICATE_ERRORS = new Set([
+export const CERTIFICATE_ERRORS = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',

@@ -1,0 +1,2 @@
+export type { MysqlBackendConfig } from './config.js';
+export { mysqlBackend } from './mysql-backend.js';
