@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { encryptBytes } from '../../shared/crypto/encrypt.js';
 import { loadRecipientKeys } from '../../shared/crypto/keys.js';
+import { requireDependency } from '../support/dependencies.js';
 import { writeTestKeyPair } from '../support/job-harness.js';
+import { mariadbAvailable } from '../support/mariadb-server.js';
 import {
   type BackupContent,
   backupMatches,
@@ -24,6 +26,7 @@ import {
 import { type CaseWorld, FaultLab } from './lab.js';
 import { restoredOrKept } from './scenarios/restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './scenarios/rotate.js';
+import { mysqlServerOfMatrix, rotateMysqlScenario } from './scenarios/rotate-mysql.js';
 import { pgServerOfMatrix, rotatePostgresqlScenario } from './scenarios/rotate-postgresql.js';
 import { verifyRestoreScenario } from './scenarios/verify-restore.js';
 
@@ -279,6 +282,51 @@ describe('test/faults/invariants', () => {
         assert.match(stale.join(), /still accepts the original password/);
       } finally {
         await rotatePostgresqlScenario.teardown!();
+      }
+    });
+
+    it('rotate mysql: a Secret naming a password the database refuses, or a database still taking the original after the rerun, is a violation', async function () {
+      requireDependency(this, 'MariaDB server (mariadbd, mariadb-install-db)', mariadbAvailable(), 'apt-get install mariadb-server');
+      await rotateMysqlScenario.prepare!(lab);
+      try {
+        world = await lab.openCase();
+        const seeded = await rotateMysqlScenario.seed(world);
+        const db = mysqlServerOfMatrix()!;
+        const setPassword = (pw: string) => db.sql(`ALTER USER 'fault_app'@'%' IDENTIFIED BY '${pw}'`);
+        assert.deepEqual(
+          await rotateMysqlScenario.check(world, seeded, 'after-fault', run),
+          [],
+          'unchanged, and the database takes the Secret',
+        );
+
+        await setPassword('not-the-secret-password-1');
+        const refused = await rotateMysqlScenario.check(world, seeded, 'after-fault', run);
+        world.emulator.create({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db-pending', namespace: 'shop', annotations: { 'secret-steward.io/rotation-step': 'set' } },
+          data: { password: b64('pending-password-2') },
+        } as never);
+        const neither = await rotateMysqlScenario.check(world, seeded, 'after-fault', run);
+        await setPassword('pending-password-2');
+        const inFlight = await rotateMysqlScenario.check(world, seeded, 'after-fault', run);
+        world.emulator.delete('v1', 'Secret', 'shop', 'db-pending');
+        const rotatedPassword = 'rotated-password-3';
+        write(world, 'db', {
+          password: rotatedPassword,
+          DATABASE_URL: `mysql://fault_app:${rotatedPassword}@${db.host}:${db.port}/shop`,
+        });
+        await setPassword('original-mysql-password-CANARY-8b2e');
+        const stale = await rotateMysqlScenario.check(world, seeded, 'after-rerun', run);
+
+        assert.match(refused.join(), /after-fault: the database refuses the password shop\/db holds/);
+        assert.match(neither.join(), /accepts neither the password of shop\/db nor the pending one \(companion at step set/);
+        assert.deepEqual(inFlight, [], 'in flight, the pending password is allowed');
+        assert.match(stale.join(), /the database refuses the password shop\/db holds/);
+        assert.match(stale.join(), /previous password is not recoverable/);
+        assert.match(stale.join(), /still accepts the original password/);
+      } finally {
+        await rotateMysqlScenario.teardown!();
       }
     });
 

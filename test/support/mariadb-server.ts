@@ -83,7 +83,9 @@ export async function startMariaDb(opts: { parentDir?: string; tls?: boolean } =
     '--skip-test-db',
     '--skip-name-resolve',
   ]);
-  await run(initCmd, initArgs);
+  // Its own temp dir: the caller's TMPDIR may be one the mysql user cannot enter (the fault lab's is private to root).
+  const env = { ...process.env, TMPDIR: root };
+  await run(initCmd, initArgs, { env });
   const port = await freePort();
   const settings = [
     '--no-defaults',
@@ -91,6 +93,7 @@ export async function startMariaDb(opts: { parentDir?: string; tls?: boolean } =
     `--port=${port}`,
     `--socket=${socket}`,
     `--pid-file=${join(root, 'mariadbd.pid')}`,
+    `--tmpdir=${root}`,
     '--bind-address=127.0.0.1,127.0.0.2',
     '--skip-name-resolve',
     '--innodb-buffer-pool-size=16M',
@@ -108,7 +111,7 @@ export async function startMariaDb(opts: { parentDir?: string; tls?: boolean } =
   const admin = () => mysql.createConnection({ socketPath: socket, user: 'root', multipleStatements: true });
   const startServer = async () => {
     const [cmd, args] = asMysql(bin('mariadbd'), settings);
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     child = c;
     c.stdout!.on('data', (d: Buffer) => out.push(d));
     c.stderr!.on('data', (d: Buffer) => out.push(d));
