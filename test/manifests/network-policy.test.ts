@@ -233,4 +233,36 @@ describe('manifests: network policy', () => {
       'not in the base',
     );
   });
+
+  it('overlays/mysql-rotation: rotate reaches the API server and the databases the overlay names on 3306, nothing else', async () => {
+    const { policies, pod } = await rendered('manifests/overlays/mysql-rotation');
+    const rotate = pod('rotate');
+
+    assert.ok(egressAllowed(policies, rotate, { ip: '172.20.0.10', port: 443 }), 'the API server');
+    assert.ok(egressAllowed(policies, rotate, { ip: '10.20.30.5', port: 3306 }), 'a named database');
+    assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.31.5', port: 3306 }), 'another MySQL');
+    assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.30.5', port: 5432 }), 'the database host on the PostgreSQL port');
+    assert.ok(!egressAllowed(policies, rotate, { ip: '52.216.8.10', port: 443 }), 'the store');
+    assert.ok(!egressAllowed(policies, pod('backup'), { ip: '10.20.30.5', port: 3306 }), 'backup to the database');
+  });
+
+  it('components/mysql-rotation: only the rotate pods may reach MariaDB/MySQL, on 3306 at the addresses an overlay sets', async () => {
+    const objects = await renderManifests('manifests/overlays/mysql-rotation');
+    const policy = objects.find(
+      (o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === 'secret-steward-rotate-allow-mysql',
+    );
+
+    assert.ok(policy);
+    const selected = objects
+      .flatMap(podTemplatesOf)
+      .filter((t) => selects(policy, t.labels))
+      .map((t) => describeObject(t.owner));
+    assert.deepEqual(selected, ['CronJob secret-steward/secret-steward-rotate']);
+    assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '10.20.30.0/24' } }], ports: [{ protocol: 'TCP', port: 3306 }] }]);
+    assert.equal(
+      (await renderManifests('manifests/base')).some((o) => o.metadata.name === 'secret-steward-rotate-allow-mysql'),
+      false,
+      'not in the base',
+    );
+  });
 });

@@ -21,6 +21,7 @@ const EXPECTED_DIRS = [
   'manifests/overlays/minio',
   'manifests/overlays/minio/restore',
   'manifests/overlays/monitoring',
+  'manifests/overlays/mysql-rotation',
   'manifests/overlays/namespaced',
   'manifests/overlays/namespaced/namespaces/payments',
   'manifests/overlays/namespaced/namespaces/web',
