@@ -214,6 +214,52 @@ describe('jobs/rotate with the mysql backend (MariaDB)', function () {
       assert.ok(!everything(first).includes(one.password) && !everything(second).includes(two.password));
     });
 
+    it('a clone left without grants (a run stopped after CREATE USER) gets them on the next rotation', async () => {
+      await account('app_half', 'old-half-password-1');
+      await db.sql("CREATE USER 'app_half_clone'@'%' IDENTIFIED BY 'leftover-password-1'");
+      const backend = `strategy: alternating-users, adminSecretRef: { name: db-admin }, ${VERIFIED}, testQuery: "SELECT COUNT(*) FROM shop.orders"`;
+      await c.secret('shop', 'db', secretData(db, 'app_half', 'old-half-password-1'), policy(backend), { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 0, everything(r));
+      assert.equal(c.data('shop', 'db')!.username, 'app_half_clone');
+      assert.equal((await db.login('app_half_clone', 'leftover-password-1'))?.code, 'ER_ACCESS_DENIED_ERROR', 'its password was replaced');
+      const grants = await db.sql<Record<string, string>>("SHOW GRANTS FOR 'app_half_clone'@'%'");
+      assert.ok(
+        grants.some((g) => /^GRANT SELECT ON `shop`\.`orders` TO/.test(String(Object.values(g)[0]))),
+        JSON.stringify(grants),
+      );
+    });
+
+    it('a failed test leaves the account in use untouched (nothing to set back) and the Secret as it was', async () => {
+      await account('app_altfail', 'old-altfail-password-1');
+      const before = secretData(db, 'app_altfail', 'old-altfail-password-1');
+      const backend = `strategy: alternating-users, adminSecretRef: { name: db-admin }, ${VERIFIED}, testQuery: "SELECT COUNT(*) FROM shop.payroll"`;
+      await c.secret('shop', 'db', before, policy(backend), { annotations: LONG_AGO });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(entry(r, 'shop', 'db').detail, /backend\.testQuery failed as account app_altfail_clone: SELECT command denied/);
+      assert.deepEqual(c.data('shop', 'db'), before);
+      assert.equal(await db.login('app_altfail', 'old-altfail-password-1', 'shop'), undefined);
+      assert.ok(r.records.some((l) => /set back: nothing to do/.test(String(l.msg))));
+    });
+
+    it('an account name that would need quoting is refused before anything is sent', async () => {
+      const before = secretData(db, "app'; DROP USER root; --", 'old-hostile-password-1');
+      await c.secret('shop', 'db', before, policy(VERIFIED), { annotations: LONG_AGO });
+      const logBefore = (await db.log()).length;
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(entry(r, 'shop', 'db').detail, /the (current|pending) username may hold only letters, digits, _ \. \$ -/);
+      assert.ok(!(await db.log()).slice(logBefore).includes('DROP USER'), 'no statement carried it');
+      assert.deepEqual(c.data('shop', 'db'), before);
+    });
+
     it('the admin credential goes only to a host its Secret names: never sent otherwise', async () => {
       await account('app_adminhost', 'old-adminhost-password-1');
       await c.secret('shop', 'admin-nohost', { username: 'rotator_admin', password: 'test-only-admin-password' }, undefined, {
