@@ -176,9 +176,9 @@ describe('shared/status/rotation-status', () => {
       },
       {
         name: 'an unknown backend',
-        h: holder(`${MAX_AGE}\nbackend: { name: mysql }`),
+        h: holder(`${MAX_AGE}\nbackend: { name: oracle }`),
         state: 'invalid',
-        detail: /unknown rotation backend "mysql" \(known: postgresql\)/,
+        detail: /unknown rotation backend "oracle" \(known: mysql, postgresql\)/,
       },
       {
         name: 'in-place on an immutable Secret',
