@@ -40,7 +40,7 @@ import type { Clock } from '../runtime/clock.js';
 import { Progress, type ProgressPhase } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
-import type { ObjectStore } from '../storage/index.js';
+import { isStorageError, type ObjectStore } from '../storage/index.js';
 import { type BackupItem, openResolved, type ResolvedBackup, resolveBackup, VerifiedBackup } from './backup-reader.js';
 import { type DeepCheckCandidate, deepCheckBackup, selectForDeepCheck } from './deep-check.js';
 import { compareWithLive } from './drift.js';
@@ -540,10 +540,21 @@ class Drill {
         : [],
     );
     const since = retained.reduce<Date | undefined>((m, r) => (m === undefined || r.createdAt < m ? r.createdAt : m), undefined);
-    const history = await readVerificationHistory(deps.store, deps.layout, deps.reportSigners ?? [], {
-      now: started,
-      ...(since ? { since } : {}),
-    });
+    let history: Awaited<ReturnType<typeof readVerificationHistory>>;
+    try {
+      history = await readVerificationHistory(deps.store, deps.layout, deps.reportSigners ?? [], {
+        now: started,
+        ...(since ? { since } : {}),
+      });
+    } catch (e) {
+      // Without the history every backup would look never verified: check none rather than all.
+      if (!isStorageError(e)) throw e;
+      c.error({
+        message: `could not read the earlier drill reports under ${deps.store.location}/${deps.layout.reportsPrefix()}: ${e.message}`,
+      });
+      c.summary = 'not run: the earlier drill reports could not be read';
+      return;
+    }
     for (const r of retained) {
       const at = history.lastVerified.get(r.id);
       if (at !== undefined) r.lastVerified = at;

@@ -52,11 +52,12 @@ export async function readVerificationHistory(
     read++;
     const r = await readDrillReport(store, layout, claim, signers, o.now);
     if (!r.evidence.verified || r.bytes === undefined) continue;
+    // Signed by a trusted drill signer, so written by a drill; still read defensively (older versions).
     const report = JSON.parse(r.bytes.toString('utf8')) as DrillReport;
     newest ??= { key: claim.report, report };
     for (const [id, at] of verifiedBy(report)) later(lastVerified, id, at);
-    if (report.deepCheck !== undefined) {
-      for (const b of report.deepCheck.backups) if (b.lastVerified !== null) later(lastVerified, b.id, b.lastVerified);
+    if (report.deepCheck !== undefined && Array.isArray(report.deepCheck.backups)) {
+      for (const b of report.deepCheck.backups) if (typeof b?.lastVerified === 'string') later(lastVerified, String(b.id), b.lastVerified);
       summarized = true;
       break;
     }
@@ -70,9 +71,10 @@ export async function readVerificationHistory(
 /** The backups a report vouches were verified, and when. */
 function verifiedBy(r: DrillReport): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  const integrity = r.checks?.find((c) => c.name === 'integrity');
+  const integrity = Array.isArray(r.checks) ? r.checks.find((c) => c?.name === 'integrity') : undefined;
   if (r.backup?.id !== undefined && integrity?.status === 'pass' && typeof r.startedAt === 'string') out.push([r.backup.id, r.startedAt]);
-  for (const c of r.deepCheck?.checked ?? []) if (c.result === 'pass') out.push([c.backupId, c.at]);
+  const checked = Array.isArray(r.deepCheck?.checked) ? r.deepCheck.checked : [];
+  for (const c of checked) if (c?.result === 'pass' && typeof c.at === 'string') out.push([String(c.backupId), c.at]);
   return out;
 }
 
