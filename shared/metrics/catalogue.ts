@@ -102,6 +102,36 @@ export const METRICS = {
       labels: {},
       pushedBy: ['verify-restore'],
     },
+    restoreTime: {
+      name: 'secret_steward_drill_restore_seconds',
+      help: 'How long the last DR drill took to read, verify and restore its backup into the drill namespace (measured RTO)',
+      labels: {},
+      pushedBy: ['verify-restore'],
+    },
+    projectedRestoreTime: {
+      name: 'secret_steward_drill_projected_restore_seconds',
+      help: 'The time to restore the whole backup into an empty cluster, projected from what the last DR drill measured',
+      labels: {},
+      pushedBy: ['verify-restore'],
+    },
+    deepCheckBackups: {
+      name: 'secret_steward_drill_deep_check_backups',
+      help: 'Retained backups the last DR drill verified whole besides the drilled one (deep check), by result',
+      labels: { result: ['pass', 'fail', 'error'] },
+      pushedBy: ['verify-restore'],
+    },
+    deepCheckDuration: {
+      name: 'secret_steward_drill_deep_check_duration_seconds',
+      help: "Duration of the last DR drill's deep check (not part of the drill's own duration)",
+      labels: {},
+      pushedBy: ['verify-restore'],
+    },
+    unverifiedInCycle: {
+      name: 'secret_steward_drill_backups_unverified_in_cycle',
+      help: 'Retained backups neither verified nor created within the deep-check cycle, after the last DR drill',
+      labels: {},
+      pushedBy: ['verify-restore'],
+    },
   },
   restore: {
     ...perCommand('restore', 'restore'),

@@ -12,7 +12,9 @@ import { type DrillEvidence, listDrillReports, verifyDrillReports } from '../bac
 import { unauthenticatedOf } from '../backup/prune.js';
 import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
+import type { RtoReport } from '../verify-restore/drill-report.js';
 import { assessFreshness, type FreshnessResult } from '../verify-restore/freshness.js';
+import { outsideCycle, readVerificationHistory } from '../verify-restore/verification-history.js';
 
 export interface DrillRef {
   backupId: string;
@@ -34,6 +36,8 @@ export interface BackupStatus {
   segments: number;
   storedBytes: number;
   lastDrill?: DrillRef;
+  /** When a drill or its deep check last verified it whole, as signed drill reports show (absent: never). */
+  lastVerified?: string;
 }
 
 export interface FreshnessStatus extends FreshnessResult {
@@ -66,6 +70,10 @@ export interface BackupOverview {
     /** False when no verified drill passed within `maxAgeMs`. */
     ok: boolean;
   };
+  /** The restore time the newest drill report that verifies measured, and its projection to the whole backup. */
+  rto?: RtoReport & { backupId: string; at: string; report: string };
+  /** Authenticated backups neither verified nor created within the cycle (with a cycle only). */
+  deepCheck?: { cycleMs: number; notVerifiedInCycle: string[]; history: string };
 }
 
 export interface BackupOverviewOptions {
@@ -77,6 +85,8 @@ export interface BackupOverviewOptions {
   trust: SealTrust;
   drillSigners: readonly TrustedSigner[];
   incompleteGraceMs: number;
+  /** Overdue after this long without verification; 0: the newest signed deep check's cycle, if any. @default 0 */
+  deepCheckCycleMs?: number;
 }
 
 /**
@@ -116,6 +126,17 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
       }
     : undefined;
   const passAge = latestPass ? o.now.getTime() - Date.parse(latestPass.at) : Infinity;
+  const oldest = authenticated.at(-1)?.createdAt;
+  const history = await readVerificationHistory(store, layout, o.drillSigners, { now: o.now, ...(oldest ? { since: oldest } : {}) });
+  const newestReport = history.newest;
+  const cycleMs = o.deepCheckCycleMs || newestReport?.report.deepCheck?.cycleMs || 0;
+  const notVerifiedInCycle =
+    cycleMs > 0
+      ? authenticated
+          .filter((b) => outsideCycle({ createdAt: b.createdAt, lastVerified: history.lastVerified.get(b.id) }, o.now, cycleMs))
+          .map((b) => b.id)
+          .reverse()
+      : [];
   return {
     location: `${store.location}/${layout.backupsPrefix()}`,
     backups: listed.map((b) => ({
@@ -126,6 +147,7 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
       segments: b.seal.totals.segments,
       storedBytes: b.storedBytes,
       ...(perBackup.has(b.id) ? { lastDrill: ref(perBackup.get(b.id) as DrillEvidence) } : {}),
+      ...(history.lastVerified.has(b.id) ? { lastVerified: history.lastVerified.get(b.id) } : {}),
     })),
     authenticatedBackups: authenticated.length,
     unauthenticated: [
@@ -145,6 +167,17 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
       maxAgeMs: o.drillMaxAgeMs,
       ok: o.drillMaxAgeMs === 0 || passAge <= o.drillMaxAgeMs,
     },
+    ...(newestReport?.report.rto && newestReport.report.backup
+      ? {
+          rto: {
+            ...newestReport.report.rto,
+            backupId: newestReport.report.backup.id,
+            at: newestReport.report.finishedAt,
+            report: newestReport.key,
+          },
+        }
+      : {}),
+    ...(cycleMs > 0 ? { deepCheck: { cycleMs, notVerifiedInCycle, history: history.note } } : {}),
   };
 }
 

@@ -57,6 +57,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
       freshness:
         s.backupSchedule === undefined ? undefined : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },
       drillMaxAgeMs: s.drillMaxAge,
+      deepCheckCycleMs: s.deepCheckCycle,
     }).then((b) => ({ cluster, ...b }));
   }
   // Settle all three before judging, so that one failure does not leave the others unobserved.

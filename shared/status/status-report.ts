@@ -21,6 +21,8 @@ export const STATUS_FORMAT = 'secret-steward.io/status/v2';
  *   (unsealed beyond the incomplete grace, forged, foreign, future or damaged);
  * - `catalogue-ambiguous`: seals of several clusters share the cluster name (--cluster-uid);
  * - `drill-overdue`: no drill whose report verifies passed within the drill window;
+ * - `backup-unverified`: an authenticated backup neither verified (drill or deep check, signed
+ *   reports) nor created within the deep-check cycle;
  * - `key-unusable`: a recipient or signer key expired, was revoked or cannot be used.
  */
 export type ProblemKind =
@@ -31,7 +33,8 @@ export type ProblemKind =
   | 'backup-unauthenticated'
   | 'catalogue-ambiguous'
   | 'drill-overdue'
-  | 'key-unusable';
+  | 'key-unusable'
+  | 'backup-unverified';
 
 /** Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires soon. */
 export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring';
@@ -115,6 +118,14 @@ export function buildStatusReport(p: StatusParts): StatusReport {
             ? `; the last one that passed ran at ${last.at} (backup ${last.backupId})`
             : '; none that passed has a report that verifies') +
           ': run verify-restore',
+      });
+    }
+    for (const id of b.deepCheck?.notVerifiedInCycle ?? []) {
+      const last = b.backups.find((x) => x.id === id)?.lastVerified;
+      problems.push({
+        kind: 'backup-unverified',
+        subject: id,
+        message: `backup ${id} was not verified within ${formatDuration(b.deepCheck!.cycleMs)} (${last ? `last verified ${last}` : 'never verified, as signed drill reports show'}): the drills' deep check has not reached it (raise verify-restore --deep-check-per-run)`,
       });
     }
     if (b.drills.latest?.result === 'fail') {
@@ -263,6 +274,24 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
         ? `ok (required within ${formatDuration(d.maxAgeMs)})`
         : `OVERDUE (required within ${formatDuration(d.maxAgeMs)})`;
   out.push(paint(`Drills: ${pass}${latest}: ${window}`, d.ok ? (d.latest?.result === 'fail' ? 'yellow' : undefined) : 'red', color));
+  if (b.deepCheck) {
+    const n = b.deepCheck.notVerifiedInCycle;
+    out.push(
+      n.length === 0
+        ? `Deep check: every authenticated backup verified or created within ${formatDuration(b.deepCheck.cycleMs)}`
+        : paint(
+            `Deep check: ${n.length} backup(s) NOT verified within ${formatDuration(b.deepCheck.cycleMs)}: ${n.join(', ')}`,
+            'red',
+            color,
+          ),
+    );
+  }
+  if (b.rto) {
+    out.push(
+      `Restore time (drill of backup ${b.rto.backupId}, ${relative(b.rto.at, now)}): ${(b.rto.measuredMs / 1000).toFixed(1)}s for ${b.rto.secretsRestored} Secrets; ` +
+        `projected full restore into an empty cluster: ${(b.rto.projectedFullRestoreMs / 1000).toFixed(1)}s`,
+    );
+  }
   return out;
 }
 

@@ -91,6 +91,12 @@ export const statusSettings = {
     default: 8 * 86_400_000,
     group: BACKUPS,
   }),
+  deepCheckCycle: durationSetting({
+    description:
+      "Overdue when an authenticated backup was neither verified (a drill or its deep check, as signed drill reports show; needs --drill-signer-key) nor created within this long. 0s: the cycle of the newest signed drill report with a deep check (verify-restore's --deep-check-cycle), else not checked.",
+    default: 0,
+    group: BACKUPS,
+  }),
   backups: integerSetting({
     description: 'How many of the newest complete backups to list.',
     min: 1,

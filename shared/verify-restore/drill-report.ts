@@ -18,7 +18,16 @@ import { type ObjectStore, StorageError } from '../storage/index.js';
 
 export const DRILL_REPORT_FORMAT = 'secret-steward.io/drill-report/v1';
 
-export const CHECK_NAMES = ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health', 'catalogue'] as const;
+export const CHECK_NAMES = [
+  'freshness',
+  'integrity',
+  'validity',
+  'restorability',
+  'drift',
+  'key-health',
+  'catalogue',
+  'deep-check',
+] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /**
@@ -104,6 +113,75 @@ export interface DrillReport {
   namespaces: Record<string, NamespaceResult>;
   warnings: string[];
   tool: { version: string; runner: string };
+  /** How long restoring the drilled backup took, and the projection to the whole backup (absent when nothing was restored). */
+  rto?: RtoReport;
+  /** The deep check of the other retained backups (absent when --deep-check-cycle is 0). */
+  deepCheck?: DeepCheckReport;
+}
+
+/**
+ * The measured restore time (RTO) of a drill. `measuredMs` is the wall time of the one pass that
+ * reads, decrypts and checks the backup and creates, reads back and deletes its copies, which is
+ * what a restore into an empty cluster does plus the read-back and delete: a projection from it
+ * errs on the long side.
+ */
+export interface RtoReport {
+  measuredMs: number;
+  /** Secrets created in the drill namespace and read back byte-identical. */
+  secretsRestored: number;
+  /** Secrets the pass read from intact segments (restored, skipped by type or invalid). */
+  secretsRead: number;
+  secretsInBackup: number;
+  /** `measuredMs` scaled from the Secrets read to every Secret of the backup: restoring it whole into an empty cluster. */
+  projectedFullRestoreMs: number;
+  /** Namespaces in the backup. */
+  namespaces: number;
+  /** The namespaces whose Secrets took longest to read and restore, longest first (at most {@link RTO_TOP_NAMESPACES}). */
+  byNamespace: Array<{ namespace: string; secrets: number; ms: number }>;
+}
+
+export const RTO_TOP_NAMESPACES = 10;
+
+/** One retained backup verified whole by the deep check. */
+export interface DeepCheckedBackup {
+  backupId: string;
+  /** Sealed creation time. */
+  createdAt: string;
+  /** pass: every check below held; fail: one did not (`failedChecks`); error: the store failed. */
+  result: 'pass' | 'fail' | 'error';
+  /** When it was verified (the drill's start). */
+  at: string;
+  /** The checks that failed: a verification kind (`segment-damaged`, `bad-signature`, …) or `secret-digest`. */
+  failedChecks: string[];
+  segments: number;
+  segmentsVerified: number;
+  secretsVerified: number;
+  durationMs: number;
+}
+
+/**
+ * The deep check (restic's `check --read-data-subset`): besides the drilled backup, a rotating
+ * subset of the other retained backups is downloaded and verified whole (seal, index signature,
+ * each segment's SHA-256, decryption, every Secret's hash), the ones verified longest ago first,
+ * so that each is verified at least once per cycle. Its time is reported here, not in the
+ * drill's `durationMs`.
+ */
+export interface DeepCheckReport {
+  cycleMs: number;
+  /** Backups this run could verify (--deep-check-per-run; 0 there: every one due). */
+  budget: number;
+  durationMs: number;
+  checked: DeepCheckedBackup[];
+  /**
+   * Every retained backup (sealed, this cluster), oldest first, with when it was last verified
+   * as signed drill reports (and this run) show; null: never. A later drill reads this list from
+   * the newest signed report instead of walking all earlier ones.
+   */
+  backups: Array<{ id: string; createdAt: string; lastVerified: string | null }>;
+  /** Retained backups neither verified nor created within the cycle. */
+  notVerifiedInCycle: string[];
+  /** Where the last verification times came from, e.g. why none could be believed. */
+  history: string;
 }
 
 const MAX_FINDINGS = 200;
@@ -190,7 +268,7 @@ export function overallResult(checks: readonly CheckResult[]): DrillReport['resu
 
 /**
  * The copy stored in the bucket: with `summary`, everything that names a namespace or Secret
- * (findings, per-namespace results, drift examples, warnings) is left out.
+ * (findings, per-namespace results and restore times, drift examples, warnings) is left out.
  */
 export function storedCopy(report: DrillReport, detail: 'full' | 'summary'): DrillReport {
   if (detail === 'full') return report;
@@ -202,6 +280,7 @@ export function storedCopy(report: DrillReport, detail: 'full' | 'summary'): Dri
     }),
     namespaces: {},
     warnings: report.warnings.length > 0 ? [`${report.warnings.length} warning(s); see the drill's own output`] : [],
+    ...(report.rto ? { rto: { ...report.rto, byNamespace: [] } } : {}),
   };
 }
 
@@ -264,6 +343,40 @@ export function renderDrillReport(r: DrillReport, stored?: StoredReport): string
       r.checks.map((c) => [c.name, c.status.toUpperCase(), `${(c.durationMs / 1000).toFixed(1)}s`, c.summary]),
     ).trimEnd(),
   );
+  if (r.rto) {
+    lines.push('');
+    lines.push(
+      `Restore time: ${(r.rto.measuredMs / 1000).toFixed(1)}s for ${r.rto.secretsRestored} Secrets restored (${r.rto.secretsRead} read); ` +
+        `projected full restore of the ${r.rto.secretsInBackup} Secrets into an empty cluster: ${(r.rto.projectedFullRestoreMs / 1000).toFixed(1)}s`,
+    );
+  }
+  if (r.deepCheck) {
+    const d = r.deepCheck;
+    lines.push('');
+    lines.push(
+      `Deep check (${(d.durationMs / 1000).toFixed(1)}s, not in the drill's time): ${d.checked.length} backup(s) verified whole; last verified from ${d.history}`,
+    );
+    if (d.checked.length > 0) {
+      lines.push(
+        renderTable(
+          ['BACKUP', 'CREATED', 'RESULT', 'SEGMENTS', 'SECRETS', 'FAILED CHECKS'],
+          d.checked.map((c) => [
+            c.backupId,
+            c.createdAt,
+            c.result.toUpperCase(),
+            `${c.segmentsVerified}/${c.segments}`,
+            String(c.secretsVerified),
+            c.failedChecks.join(', ') || '-',
+          ]),
+        ).trimEnd(),
+      );
+    }
+    lines.push(
+      d.notVerifiedInCycle.length === 0
+        ? `Every one of the ${d.backups.length} retained backup(s) was verified or created within the cycle.`
+        : `Not verified within the cycle: ${d.notVerifiedInCycle.join(', ')}`,
+    );
+  }
   const namespaces = Object.entries(r.namespaces).sort(([a], [b2]) => a.localeCompare(b2));
   if (namespaces.length > 0) {
     lines.push('');

@@ -12,6 +12,12 @@
  * 6. key health     keys expiring within the warning window
  * 7. catalogue      every backup under the cluster's prefix is authenticated (sealed, ours,
  *                   whole); one made before seals passes when its index signature verifies
+ * 8. deep check     (--deep-check-cycle) the other retained backups verified longest ago,
+ *                   read whole as integrity reads the drilled one (deep-check.ts); timed apart
+ *                   from the drill's own duration
+ *
+ * The report also carries the measured restore time (`rto`): the wall time of the pass of
+ * checks 2-4, by namespace, and its projection to the whole backup.
  *
  * Checks 2-4 run in ONE pass over the backup, segment by segment and Secret by Secret, so the
  * drill holds one segment and two batches of drill copies (each at most `batch` Secrets or
@@ -25,6 +31,8 @@ import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatal
 import { type BackupLayout, backupIdTime, INDEX_NAME } from '../backup/backup-layout.js';
 import type { SealTrust } from '../backup/backup-seal.js';
 import { unauthenticatedOf } from '../backup/prune.js';
+import { formatDuration } from '../config/options.js';
+import type { TrustedSigner } from '../crypto/index.js';
 import { errorText } from '../errors/index.js';
 import { isKubeError, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
@@ -32,17 +40,28 @@ import type { Clock } from '../runtime/clock.js';
 import { Progress, type ProgressPhase } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
-import type { ObjectStore } from '../storage/index.js';
+import { isStorageError, type ObjectStore } from '../storage/index.js';
 import { type BackupItem, openResolved, type ResolvedBackup, resolveBackup, VerifiedBackup } from './backup-reader.js';
+import { type DeepCheckCandidate, deepCheckBackup, selectForDeepCheck } from './deep-check.js';
 import { compareWithLive } from './drift.js';
 import type { DrillNamespace } from './drill-namespace.js';
-import { CheckRecorder, DRILL_REPORT_FORMAT, type DrillReport, type NamespaceResult, overallResult } from './drill-report.js';
+import {
+  CheckRecorder,
+  type DeepCheckReport,
+  DRILL_REPORT_FORMAT,
+  type DrillReport,
+  type NamespaceResult,
+  overallResult,
+  RTO_TOP_NAMESPACES,
+  type RtoReport,
+} from './drill-report.js';
 import { assessFreshness } from './freshness.js';
 import { assessKeyHealth, type KeyHealthInput } from './key-health.js';
 import { NEVER_RESTORED_TYPES } from './never-restored.js';
 import { DEFAULT_BATCH_LIMITS, type DrillBatchLimits, DrillRestorer } from './restorability.js';
 import { validateSecret } from './secret-validity.js';
 import { BackupVerificationError } from './verification-error.js';
+import { outsideCycle, readVerificationHistory } from './verification-history.js';
 import type { VerificationKeys } from './verification-keys.js';
 
 const MAX_SECRET_WARNINGS = 50;
@@ -69,6 +88,8 @@ export interface DrillDeps {
   drillId: string;
   /** Who ran the drill (pod name), for the report. */
   runner: string;
+  /** Whose signed drill reports tell when each backup was last verified (the deep check). */
+  reportSigners?: readonly TrustedSigner[];
 }
 
 export interface DrillOptions {
@@ -84,6 +105,8 @@ export interface DrillOptions {
     /** Fail the key-health check (not only warn) when the backup has a recipient not expected. */
     strictRecipients: boolean;
   };
+  /** Verify the other retained backups too, each at least once per `cycleMs`, at most `perRun` a run (0: every one due). */
+  deepCheck?: { cycleMs: number; perRun: number };
 }
 
 export interface DrillOutcome {
@@ -107,6 +130,7 @@ export async function runVerifyRestore(deps: DrillDeps, o: DrillOptions): Promis
     }
     drill.checkKeyHealth(backup);
     await drill.checkCatalogue(catalogue, target);
+    await drill.deepCheck(catalogue, backup);
     // An id asked for by name keeps the report about it, even when it could not be authenticated.
     const backupId = drill.drilled ?? target?.id ?? (o.backup === 'latest' ? undefined : o.backup);
     return { report: drill.report(backupId, target, backup), backupId };
@@ -128,6 +152,13 @@ class Drill {
   private readonly drift = new CheckRecorder('drift');
   private readonly keyHealth = new CheckRecorder('key-health');
   private readonly catalogue = new CheckRecorder('catalogue');
+  private readonly deep = new CheckRecorder('deep-check');
+  private deepReport: DeepCheckReport | undefined;
+  /** Wall time of the deep check, kept out of the drill's own duration. */
+  private deepMs = 0;
+  private rto: RtoReport | undefined;
+  /** Milliseconds spent reading and restoring each namespace's Secrets (one number per namespace). */
+  private readonly nsMs = new Map<string, number>();
   /** Why the backup to drill could not be chosen, when it could not. */
   private unresolved: string | undefined;
   /** The backup actually drilled, when `latest` had to step over candidates made before seals. */
@@ -274,8 +305,10 @@ class Drill {
       b.index.secrets.length,
     );
     try {
+      const t = performance.now();
       for (let n = 1; n <= b.segmentCount; n++) await this.verifySegment(b, n, restoreEnabled ? restorer : undefined, progress);
       await restorability.time(() => restorer.finish());
+      if (restoreEnabled) this.measureRto(b, performance.now() - t);
     } finally {
       progress.end();
       await restorability.time(() => restorer.cleanup());
@@ -405,9 +438,16 @@ class Drill {
   /** The report: every check's result, counts per backup and namespace, warnings. */
   report(backupId: string | undefined, target: ResolvedBackup | undefined, backup: VerifiedBackup | undefined): DrillReport {
     const { deps, started } = this;
-    const checks = [this.freshness, this.integrity, this.validity, this.restorability, this.drift, this.keyHealth, this.catalogue].map(
-      (c) => c.result(),
-    );
+    const checks = [
+      this.freshness,
+      this.integrity,
+      this.validity,
+      this.restorability,
+      this.drift,
+      this.keyHealth,
+      this.catalogue,
+      this.deep,
+    ].map((c) => c.result());
     const finished = deps.clock.now();
     // What the seal or the verified index says; the id's time only for a backup that could not be opened.
     const createdAt =
@@ -427,7 +467,7 @@ class Drill {
       drillNamespace: deps.drillNamespace.namespace,
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
-      durationMs: Math.round(performance.now() - this.t0),
+      durationMs: Math.round(performance.now() - this.t0 - this.deepMs),
       ...(backupId !== undefined && createdAt !== undefined
         ? {
             backup: {
@@ -457,6 +497,141 @@ class Drill {
       namespaces: Object.fromEntries([...this.namespaces.entries()].sort(([a], [b]) => a.localeCompare(b))),
       warnings: this.warnings,
       tool: { version: TOOL_VERSION, runner: deps.runner },
+      ...(this.rto ? { rto: this.rto } : {}),
+      ...(this.deepReport ? { deepCheck: this.deepReport } : {}),
+    };
+  }
+
+  /**
+   * 8. Deep check: the retained backups other than the drilled one, those verified longest ago
+   * first (as signed drill reports show), verified whole; every retained backup's last
+   * verification in the report. Timed apart from the drill.
+   */
+  async deepCheck(catalogue: Catalogue, drilled: VerifiedBackup | undefined): Promise<void> {
+    const c = this.deep;
+    const dc = this.o.deepCheck;
+    if (dc === undefined) {
+      c.skip('--deep-check-cycle is 0');
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      await c.time(() => this.runDeepCheck(catalogue, drilled, dc));
+    } finally {
+      this.deepMs = performance.now() - t0;
+      if (this.deepReport) this.deepReport.durationMs = Math.round(this.deepMs);
+    }
+  }
+
+  private async runDeepCheck(
+    catalogue: Catalogue,
+    drilled: VerifiedBackup | undefined,
+    dc: { cycleMs: number; perRun: number },
+  ): Promise<void> {
+    const c = this.deep;
+    const { deps, started } = this;
+    if (catalogue.clusterUids.length > 1) {
+      c.skip('seals of several clusters share this cluster name (set --cluster-uid)');
+      return;
+    }
+    const retained: DeepCheckCandidate[] = catalogue.entries.flatMap((e) =>
+      e.verdict.status === 'sealed'
+        ? [{ id: e.id, createdAt: new Date(e.verdict.seal.createdAt), seal: e.verdict.seal, signer: e.verdict.signer }]
+        : [],
+    );
+    const since = retained.reduce<Date | undefined>((m, r) => (m === undefined || r.createdAt < m ? r.createdAt : m), undefined);
+    let history: Awaited<ReturnType<typeof readVerificationHistory>>;
+    try {
+      history = await readVerificationHistory(deps.store, deps.layout, deps.reportSigners ?? [], {
+        now: started,
+        ...(since ? { since } : {}),
+      });
+    } catch (e) {
+      // Without the history every backup would look never verified: check none rather than all.
+      if (!isStorageError(e)) throw e;
+      c.error({
+        message: `could not read the earlier drill reports under ${deps.store.location}/${deps.layout.reportsPrefix()}: ${e.message}`,
+      });
+      c.summary = 'not run: the earlier drill reports could not be read';
+      return;
+    }
+    for (const r of retained) {
+      const at = history.lastVerified.get(r.id);
+      if (at !== undefined) r.lastVerified = at;
+    }
+    const drilledOk = drilled !== undefined && !this.integrity.failed && this.integrity.status === 'pass';
+    if (drilledOk) {
+      const r = retained.find((x) => x.id === drilled.id);
+      if (r) r.lastVerified = started.toISOString();
+    }
+    const others = retained.filter((r) => r.id !== drilled?.id);
+    const chosen = selectForDeepCheck(others, { budget: dc.perRun, cycleMs: dc.cycleMs, now: started });
+    const report: DeepCheckReport = {
+      cycleMs: dc.cycleMs,
+      budget: dc.perRun > 0 ? dc.perRun : chosen.length,
+      durationMs: 0,
+      checked: [],
+      backups: [],
+      notVerifiedInCycle: [],
+      history: history.note,
+    };
+    this.deepReport = report;
+    const keys = deps.keys;
+    if (keys instanceof BackupVerificationError) {
+      c.skip('the decryption key could not be unlocked');
+    } else {
+      for (const r of chosen) {
+        deps.shutdown.checkpoint();
+        const out = await deepCheckBackup({ store: deps.store, layout: deps.layout, keys, now: started }, r, () =>
+          deps.shutdown.checkpoint(),
+        );
+        report.checked.push(out.checked);
+        for (const f of out.findings) c.fail(f);
+        if (out.error !== undefined) c.error({ message: out.error });
+        if (out.checked.result === 'pass') r.lastVerified = out.checked.at;
+      }
+    }
+    report.backups = [...retained]
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
+      .map((r) => ({ id: r.id, createdAt: r.createdAt.toISOString(), lastVerified: r.lastVerified ?? null }));
+    report.notVerifiedInCycle = report.backups.filter((b) => outsideCycle(b, started, dc.cycleMs)).map((b) => b.id);
+    const bad = report.checked.filter((x) => x.result === 'fail');
+    if (report.notVerifiedInCycle.length > 0) {
+      this.warnings.push(
+        `${report.notVerifiedInCycle.length} retained backup(s) not verified within ${formatDuration(dc.cycleMs)}: ${report.notVerifiedInCycle.slice(0, 5).join(', ')}${report.notVerifiedInCycle.length > 5 ? ', …' : ''} (raise --deep-check-per-run)`,
+      );
+    }
+    if (c.status === 'skipped') return;
+    c.summary =
+      `${report.checked.length} of ${others.length} other retained backup(s) verified whole (seal, signature, SHA-256, decryption, every Secret's hash)` +
+      (bad.length > 0
+        ? `: ${bad.length} failed (${bad.map((x) => `${x.backupId}: ${x.failedChecks.join(', ')}`).join('; ')})`
+        : ': all intact') +
+      `; ${report.notVerifiedInCycle.length} not verified within ${formatDuration(dc.cycleMs)}`;
+    c.details = {
+      checked: report.checked.map((x) => x.backupId),
+      failed: bad.map((x) => x.backupId),
+      notVerifiedInCycle: report.notVerifiedInCycle.length,
+    };
+  }
+
+  /** The measured restore time of the pass that took `ms`, by namespace, and its projection to the whole backup. */
+  private measureRto(b: VerifiedBackup, ms: number): void {
+    const { counts } = this;
+    if (counts.secretsRestored === 0) return;
+    const read = counts.secretsVerified;
+    const byNamespace = [...this.nsMs.entries()]
+      .map(([namespace, t]) => ({ namespace, secrets: this.namespaces.get(namespace)?.secrets ?? 0, ms: Math.round(t) }))
+      .sort((x, y) => y.ms - x.ms || x.namespace.localeCompare(y.namespace))
+      .slice(0, RTO_TOP_NAMESPACES);
+    this.rto = {
+      measuredMs: Math.round(ms),
+      secretsRestored: counts.secretsRestored,
+      secretsRead: read,
+      secretsInBackup: b.index.secrets.length,
+      projectedFullRestoreMs: Math.round((ms * b.index.secrets.length) / Math.max(1, read)),
+      namespaces: this.namespaces.size,
+      byNamespace,
     };
   }
 
@@ -523,9 +698,12 @@ class Drill {
     const it = b.readSegment(n)[Symbol.asyncIterator]();
     try {
       for (;;) {
+        const t = performance.now();
         const step = await this.integrity.time(() => it.next());
         if (step.done) break;
         await this.checkSecret(step.value, n, restorer);
+        const ns = step.value.entry.namespace || step.value.secret.metadata.namespace;
+        this.nsMs.set(ns, (this.nsMs.get(ns) ?? 0) + performance.now() - t);
         progress.add();
       }
       this.counts.segmentsVerified++;

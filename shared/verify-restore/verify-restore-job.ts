@@ -106,6 +106,8 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
           progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
           drillId,
           runner: ctx.identity,
+          // The drill believes earlier reports signed by its own report key.
+          reportSigners: signing ? [signing.key.key.toPublic()] : [],
         },
         {
           backup: s.backup,
@@ -122,6 +124,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
             expectedRecipients,
             strictRecipients: s.strictRecipients,
           },
+          ...(s.deepCheckCycle > 0 ? { deepCheck: { cycleMs: s.deepCheckCycle, perRun: s.deepCheckPerRun } } : {}),
         },
       ));
     } catch (e) {
@@ -243,6 +246,17 @@ export function drillMetrics(r: DrillReport | undefined, now: Date): MetricSampl
     sample(m.duration, r.durationMs / 1000),
   );
   if (r.backup) samples.push(sample(m.backupAge, r.backup.ageSeconds));
+  if (r.rto)
+    samples.push(sample(m.restoreTime, r.rto.measuredMs / 1000), sample(m.projectedRestoreTime, r.rto.projectedFullRestoreMs / 1000));
+  if (r.deepCheck) {
+    const checked = r.deepCheck.checked;
+    for (const result of ['pass', 'fail', 'error'] as const)
+      samples.push(sample(m.deepCheckBackups, checked.filter((c) => c.result === result).length, { result }));
+    samples.push(
+      sample(m.deepCheckDuration, r.deepCheck.durationMs / 1000),
+      sample(m.unverifiedInCycle, r.deepCheck.notVerifiedInCycle.length),
+    );
+  }
   const catalogue = r.checks.find((c) => c.name === 'catalogue');
   if (catalogue !== undefined && (catalogue.status === 'pass' || catalogue.status === 'fail'))
     samples.push(sample(METRICS.unauthenticatedBackups, catalogue.findingsTotal));

@@ -22,6 +22,7 @@ import { backupChoiceSetting, verificationKeySettings } from './verification-set
 const FRESH = 'Freshness';
 const DRILL = 'Drill';
 const REPORT = 'Report';
+const DEEP = 'Deep check';
 
 export const verifyRestoreSettings = {
   ...clusterSetting,
@@ -126,6 +127,20 @@ export const verifyRestoreSettings = {
     group: REPORT,
   }),
   output: outputSetting({ description: 'text: a readable summary.', wide: false, group: REPORT }),
+  deepCheckCycle: durationSetting({
+    description:
+      "Deep check: besides the drilled backup, verify every other retained backup whole (seal, signature, SHA-256 of each segment, decryption, every Secret's hash; nothing restored) at least once per this long, the ones verified longest ago first, as signed drill reports show (needs --report-signing-key). 0 turns it off. Its time is reported apart from the drill's.",
+    default: 7 * 86_400_000,
+    group: DEEP,
+  }),
+  deepCheckPerRun: integerSetting({
+    description:
+      'Most backups one drill deep-checks. 0: every retained backup neither verified nor created within --deep-check-cycle (with daily backups and drills that is about one a day). Set it to spread a first run or a long retention over several drills.',
+    min: 0,
+    max: 1000,
+    default: 0,
+    group: DEEP,
+  }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,

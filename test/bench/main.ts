@@ -617,6 +617,7 @@ async function main(): Promise<number> {
         result: string;
         counts: { secretsVerified: number; secretsRestored: number };
         checks: Array<{ name: string; status: string; durationMs: number }>;
+        rto?: { measuredMs: number; projectedFullRestoreMs: number };
       }>(v.m.stdout);
       if (report) {
         v.r.secrets = report.counts.secretsVerified;
@@ -624,6 +625,10 @@ async function main(): Promise<number> {
         v.r.notes.push(
           `${report.result}: ${report.counts.secretsRestored} restored and compared; ${report.checks.map((c) => `${c.name} ${c.status} ${fmtMs(c.durationMs)}`).join(', ')}`,
         );
+        if (report.rto)
+          v.r.notes.push(
+            `rto: measured ${fmtMs(report.rto.measuredMs)}, projected full restore ${fmtMs(report.rto.projectedFullRestoreMs)}`,
+          );
       }
     }
 

@@ -76,7 +76,7 @@ describe('jobs/render-report', function () {
       assert.match(text, new RegExp(` ${check} PASS \\d+\\.\\ds `));
     assert.match(text, / drift SKIPPED \d+\.\ds --compare-live not given/);
     assert.match(text, /Restore into the drill namespace \d+\.\ds \(the restorability check, pass/);
-    assert.match(text, /Projected RTO not measured yet/);
+    assert.match(text, /Projected RTO \(whole backup, empty cluster\) \d+\.\ds /);
     assert.match(text, /Schedule 0 3 \* \* \*/);
     assert.match(text, new RegExp(`Decryption key Expires Recipient of the backup ${h.recipient.fingerprint}`));
     assert.match(text, /The last 1 drill\(s\) of this cluster: 1 verified pass\(es\)\./);

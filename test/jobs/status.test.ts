@@ -173,7 +173,8 @@ describe('jobs/status', function () {
     const r = await h.run(statusCommand, statusArgs('good', 'good'), at(9 * DAY));
 
     assert.equal(r.code, 1);
-    assert.deepEqual(problems(r), ['drill-overdue']);
+    // Without drills the backup is not verified within the drill's deep-check cycle (7d) either.
+    assert.deepEqual(problems(r), ['drill-overdue', 'backup-unverified']);
     assert.match(report(r).problems[0].message, /^no DR drill passed within 8d; the last one that passed ran at .*: run verify-restore$/);
   });
 

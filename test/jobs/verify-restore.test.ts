@@ -111,11 +111,11 @@ describe('jobs/verify-restore', function () {
     assert.ok(report.backup!.ageSeconds >= 0);
     assert.deepEqual(
       report.checks.map((c) => c.name),
-      ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health', 'catalogue'],
+      ['freshness', 'integrity', 'validity', 'restorability', 'drift', 'key-health', 'catalogue', 'deep-check'],
     );
     assert.deepEqual(
       report.checks.map((c) => c.status),
-      ['skipped', 'pass', 'pass', 'pass', 'skipped', 'pass', 'pass'],
+      ['skipped', 'pass', 'pass', 'pass', 'skipped', 'pass', 'pass', 'pass'],
     );
     for (const c of report.checks) assert.equal(typeof c.durationMs, 'number');
     assert.deepEqual(report.counts, {
@@ -128,6 +128,19 @@ describe('jobs/verify-restore', function () {
       segmentsVerified: 1,
     });
     assert.deepEqual(report.namespaces.payments, { secrets: 9, verified: 9, valid: 9, restored: 9, skipped: 0, problems: 0 });
+    assert.deepEqual(
+      { ...report.rto!, measuredMs: 0, projectedFullRestoreMs: 0, byNamespace: report.rto!.byNamespace.map((n) => n.namespace) },
+      {
+        measuredMs: 0,
+        secretsRestored: 9,
+        secretsRead: 9,
+        secretsInBackup: 9,
+        projectedFullRestoreMs: 0,
+        namespaces: 1,
+        byNamespace: ['payments'],
+      },
+    );
+    assert.equal(report.rto!.projectedFullRestoreMs, report.rto!.measuredMs, 'every Secret was read: nothing to project');
     const stored = (
       await createObjectStore(h.s3.settings('bk')).getBytes((await storedReports()).find((k) => k.endsWith('.json'))!)
     ).toString();

@@ -126,6 +126,22 @@ describe('shared/status/status-report', () => {
         warnings: ['rotation-failed shop/db'],
       },
       {
+        name: 'a backup not verified within the deep-check cycle',
+        parts: parts({
+          backups: backups({
+            deepCheck: { cycleMs: 7 * DAY, notVerifiedInCycle: ['20260301T030000Z-bbbbbb'], history: 'signed drill reports' },
+          }),
+        }),
+        problems: ['backup-unverified 20260301T030000Z-bbbbbb'],
+        warnings: [],
+      },
+      {
+        name: 'every backup verified within the cycle',
+        parts: parts({ backups: backups({ deepCheck: { cycleMs: 7 * DAY, notVerifiedInCycle: [], history: 'signed drill reports' } }) }),
+        problems: [],
+        warnings: [],
+      },
+      {
         name: 'no complete backup',
         parts: parts({ backups: backups({ backups: [], newestScheduled: undefined }) }),
         problems: ['no-backup s3://b/prod/backups/'],

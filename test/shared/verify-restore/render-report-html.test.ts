@@ -202,6 +202,25 @@ describe('shared/verify-restore/render-report-html', () => {
     assert.doesNotMatch(rto, /the restorability check,/);
   });
 
+  it('with the measured restore time (rto) shows it and the projection to the whole backup', () => {
+    const rto = {
+      measuredMs: 4200,
+      secretsRestored: 9,
+      secretsRead: 9,
+      secretsInBackup: 12,
+      projectedFullRestoreMs: 5600,
+      namespaces: 2,
+      byNamespace: [],
+    };
+
+    const html = sectionOf(renderDrillReportHtml(input({ report: report({ rto }) })), 'rto');
+
+    assert.match(html, /Measured restore \(read, verify, create, read back\)<\/th><td>4\.2s for 9 Secrets/);
+    assert.match(html, /Projected RTO \(whole backup, empty cluster\)<\/th><td><strong>5\.6s/);
+    assert.match(html, /over 9 of the backup's 12 Secrets/);
+    assert.doesNotMatch(html, /not measured yet/);
+  });
+
   it('the chart draws one bar per drill, oldest left, marks the current one, and counts only verified passes', () => {
     const history = [
       drill('2026-12-07T04:00:00.000Z', { report: 'c', durationMs: 60_000 }),
