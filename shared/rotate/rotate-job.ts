@@ -4,7 +4,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeEventRecorder, MemoryEventRecorder } from '../kube/events.js';
-import { withJobLock } from '../kube/job-lock.js';
+import { toolNamespace, withJobLock } from '../kube/job-lock.js';
 import { namespacesToList, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
@@ -62,6 +62,7 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
       dryRun: s.dryRun,
       maxRotations: s.maxRotations,
       maxConcurrentRollouts: s.maxConcurrentRollouts,
+      keyNamespace: toolNamespace(s),
     });
   const report = s.dryRun ? await run() : await withJobLock('rotate', s, kube, ctx, run);
   ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument({ format: ROTATE_FORMAT, ...report }, s.output) : renderReport(report));
