@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { ExitCode } from '../../shared/errors/exit-codes.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
+import { rotationMetrics } from '../../shared/rotate/rotate-job.js';
 import { LOCK_NAMESPACE, RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { is, nth, runAndCrash } from '../shared/rotate/support/crash.js';
 
@@ -251,5 +253,47 @@ describe('jobs/rotate follow mode', function () {
       c.requests(from).filter((e) => !['get', 'list', 'watch'].includes(e.verb)),
       [],
     );
+  });
+});
+
+describe('rotate follow mode: metrics', () => {
+  it('counts each consumer once, by result, in secret_steward_rotate_followed_consumers', () => {
+    const consumer = (workload: string, state: 'restarted' | 'current' | 'failed' | 'timeout' | 'deferred') => ({
+      workload,
+      state,
+      message: '',
+      restarted: state === 'restarted',
+    });
+    const r: RotationReport = {
+      dryRun: false,
+      now: new Date(0).toISOString(),
+      durationMs: 0,
+      secrets: [],
+      workloads: [],
+      cleanups: [],
+      followed: [
+        {
+          namespace: 'shop',
+          name: 'db',
+          state: 'ok',
+          detail: '',
+          consumers: [consumer('deployment/api', 'restarted'), consumer('deployment/web', 'timeout')],
+        },
+        {
+          namespace: 'shop',
+          name: 'tls',
+          state: 'ok',
+          detail: '',
+          consumers: [consumer('deployment/api', 'restarted'), consumer('statefulset/db', 'current')],
+        },
+      ],
+    };
+
+    const samples = rotationMetrics(r, ExitCode.Failed, new Date());
+
+    const followed = Object.fromEntries(
+      samples.filter((s) => s.metric.name === 'secret_steward_rotate_followed_consumers').map((s) => [s.labels!.result, s.value]),
+    );
+    assert.deepEqual(followed, { restarted: 1, current: 1, failed: 1, deferred: 0 });
   });
 });
