@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { statusCommand } from '../../jobs/status.js';
 import { ExitCode } from '../../shared/errors/exit-codes.js';
+import { MemorySink } from '../../shared/log/index.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { rotationMetrics } from '../../shared/rotate/rotate-job.js';
+import { runCommand } from '../../shared/runtime/command.js';
+import type { StatusReport } from '../../shared/status/status-report.js';
 import { LOCK_NAMESPACE, RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
 import { is, nth, runAndCrash } from '../shared/rotate/support/crash.js';
 
@@ -54,6 +58,21 @@ function ownerRewrites(c: RotateCluster, ns: string, name: string, password: str
   c.editSecret(ns, name, (s) => {
     s.data = { ...s.data, password: Buffer.from(password).toString('base64') };
   });
+}
+
+/** `secret-steward status -o json` against the cluster: the followed Secrets, as `secret consumer=state`. */
+async function followStatus(c: RotateCluster): Promise<{ rows: string[]; report: StatusReport; code: number }> {
+  const out: string[] = [];
+  const code = await runCommand(statusCommand, ['--kubeconfig', c.kubeconfig, '--output', 'json'], {
+    env: { PATH: process.env.PATH, HOME: c.dir },
+    stdout: { write: (t: string) => out.push(t) },
+    stderr: { write: () => {} },
+    logSink: new MemorySink(),
+    handleSignals: false,
+  });
+  const report = JSON.parse(out.join('')) as StatusReport;
+  const rows = (report.rotation.followed ?? []).flatMap((f) => f.consumers.map((x) => `${f.name} ${x.workload}=${x.state}`)).sort();
+  return { rows, report, code };
 }
 
 describe('jobs/rotate follow mode', function () {
@@ -143,6 +162,32 @@ describe('jobs/rotate follow mode', function () {
     assert.deepEqual(states(fixed, 'shop', 'db'), ['deployment/api=restarted']);
     assert.equal(followRollouts(c, 'shop', 'api').length, 3, 'first sight, synced-2 (failed), synced-3: never twice for one data');
     assert.deepEqual(writesTo(c, 'shop', 'db'), []);
+  });
+
+  it('status lists followed Secrets, their consumers and whether each runs the current data', async () => {
+    await c.secret('shop', 'db', { password: 'synced-1' }, undefined, FOLLOW());
+    await c.deployment('shop', 'api', { envFrom: ['db'] });
+    await c.deployment('shop', 'web', { envFrom: ['db'] });
+
+    const beforeAnyRun = await followStatus(c);
+    await c.run(['--output', 'json']);
+    const afterRun = await followStatus(c);
+    ownerRewrites(c, 'shop', 'db', 'synced-2');
+    const afterChange = await followStatus(c);
+    c.emulator.workloads.setFailing('Deployment', 'shop', 'web', true);
+    await c.run(['--output', 'json']);
+    const afterFailure = await followStatus(c);
+
+    assert.deepEqual(beforeAnyRun.rows, ['db deployment/api=unknown', 'db deployment/web=unknown'], 'no key yet: status never makes one');
+    assert.equal(c.getSecret(LOCK_NAMESPACE, 'secret-steward-follow-key') !== undefined, true);
+    assert.deepEqual(afterRun.rows, ['db deployment/api=current', 'db deployment/web=current']);
+    assert.deepEqual(afterChange.rows, ['db deployment/api=stale', 'db deployment/web=stale']);
+    assert.deepEqual(afterFailure.rows, ['db deployment/api=current', 'db deployment/web=failed']);
+    assert.deepEqual(
+      afterFailure.report.warnings.map((w) => `${w.kind} ${w.subject}`),
+      ['follow-failed shop/db'],
+    );
+    assert.equal(afterFailure.code, 0, 'a warning, like a failed rotation: the rotate run itself exited 1');
   });
 
   it('restarts at most --max-concurrent-rollouts workloads at a time', async () => {
