@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { statusCommand } from '../../jobs/status.js';
 import { ExitCode } from '../../shared/errors/exit-codes.js';
+import { rolloutState, toWorkload } from '../../shared/kube/workloads.js';
 import { MemorySink } from '../../shared/log/index.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { rotationMetrics } from '../../shared/rotate/rotate-job.js';
@@ -43,6 +44,12 @@ function writesTo(c: RotateCluster, ns: string, name: string): string[] {
     .map((e) => `${e.verb} ${e.namespace}/${e.name}`);
 }
 
+/** Where a Deployment's rollout stands, judged by rotation's own `rolloutState`. */
+function rolloutStateOf(obj: object): string {
+  const w = toWorkload('Deployment', obj as never);
+  return rolloutState(w, w.generation).state;
+}
+
 function events(c: RotateCluster, ns: string, kind: string, name: string) {
   return (
     c.emulator.list('v1', 'Event', ns) as unknown as Array<{
@@ -61,18 +68,24 @@ function ownerRewrites(c: RotateCluster, ns: string, name: string, password: str
 }
 
 /** `secret-steward status -o json` against the cluster: the followed Secrets, as `secret consumer=state`. */
-async function followStatus(c: RotateCluster): Promise<{ rows: string[]; report: StatusReport; code: number }> {
+async function followStatus(c: RotateCluster): Promise<{ rows: string[]; report: StatusReport; code: number; text: string }> {
+  const text = await runStatus(c, []);
+  const json = await runStatus(c, ['--output', 'json']);
+  const report = JSON.parse(json.out) as StatusReport;
+  const rows = (report.rotation.followed ?? []).flatMap((f) => f.consumers.map((x) => `${f.name} ${x.workload}=${x.state}`)).sort();
+  return { rows, report, code: json.code, text: text.out };
+}
+
+async function runStatus(c: RotateCluster, args: string[]): Promise<{ out: string; code: number }> {
   const out: string[] = [];
-  const code = await runCommand(statusCommand, ['--kubeconfig', c.kubeconfig, '--output', 'json'], {
+  const code = await runCommand(statusCommand, ['--kubeconfig', c.kubeconfig, ...args], {
     env: { PATH: process.env.PATH, HOME: c.dir },
     stdout: { write: (t: string) => out.push(t) },
     stderr: { write: () => {} },
     logSink: new MemorySink(),
     handleSignals: false,
   });
-  const report = JSON.parse(out.join('')) as StatusReport;
-  const rows = (report.rotation.followed ?? []).flatMap((f) => f.consumers.map((x) => `${f.name} ${x.workload}=${x.state}`)).sort();
-  return { rows, report, code };
+  return { out: out.join(''), code };
 }
 
 describe('jobs/rotate follow mode', function () {
@@ -188,6 +201,30 @@ describe('jobs/rotate follow mode', function () {
       ['follow-failed shop/db'],
     );
     assert.equal(afterFailure.code, 0, 'a warning, like a failed rotation: the rotate run itself exited 1');
+    assert.match(
+      afterFailure.text,
+      /FOLLOWED: 1 Secret .*\nSECRET +CONSUMER +DATA +DETAIL\nshop\/db +deployment\/api +current .*\nshop\/db +deployment\/web +FAILED +progress deadline exceeded/,
+    );
+    assert.match(afterFailure.text, /follow-failed shop\/db: deployment\/web was restarted for the current data and its rollout failed/);
+  });
+
+  it('restarts a workload once per run: one a rotation restarted waits for the next run', async () => {
+    await c.secret('shop', 'db', { password: 'synced-1' }, undefined, FOLLOW());
+    await c.secret('shop', 'token', { token: 'old-token-0001' }, 'maxAge: 7d\nkeys: { token: token }\nrollout: { waitReady: 20s }', {
+      annotations: { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
+    });
+    await c.deployment('shop', 'api', { envFrom: ['db', 'token'] });
+
+    const first = await c.run(['--output', 'json']);
+    const afterFirst = c.rollouts('Deployment', 'shop', 'api').map((x) => Object.keys(x.templateAnnotations).sort().join(','));
+    const second = await c.run(['--output', 'json']);
+
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.equal(report(first).secrets.find((x) => x.name === 'token')?.action, 'rotated');
+    assert.deepEqual(states(first, 'shop', 'db'), ['deployment/api=deferred']);
+    assert.deepEqual(afterFirst, ['', 'secret-steward.io/restartedAt'], 'its creation, then one restart in the run: the rotation');
+    assert.deepEqual(states(second, 'shop', 'db'), ['deployment/api=restarted']);
+    assert.equal(c.rollouts('Deployment', 'shop', 'api').length, 3);
   });
 
   it('restarts at most --max-concurrent-rollouts workloads at a time', async () => {
@@ -203,10 +240,7 @@ describe('jobs/rotate follow mode', function () {
       // When a consumer's restart arrives, no other may still be rolling out.
       if (e.verb === 'patch' && e.resource === 'deployments')
         unsettledAtPatch.push(
-          ['a', 'b', 'c', 'd'].filter((n) => {
-            const w = c.workload('Deployment', 'shop', n);
-            return w.status?.observedGeneration !== w.metadata?.generation || w.status?.availableReplicas !== w.spec.replicas;
-          }),
+          ['a', 'b', 'c', 'd'].filter((n) => n !== e.name && rolloutStateOf(c.workload('Deployment', 'shop', n)) !== 'done'),
         );
     };
 
@@ -294,6 +328,11 @@ describe('jobs/rotate follow mode', function () {
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(states(r, 'shop', 'db'), ['deployment/api=would-restart']);
+    const text = await c.run(['--dry-run']);
+    assert.match(
+      text.stdout,
+      /Followed Secrets \(follow mode\):\nSECRET +CONSUMER +STATE +DETAIL\nshop\/db +deployment\/api +would-restart/,
+    );
     assert.deepEqual(
       c.requests(from).filter((e) => !['get', 'list', 'watch'].includes(e.verb)),
       [],
