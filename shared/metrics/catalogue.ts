@@ -32,6 +32,7 @@ export interface MetricDefinition {
 }
 
 const ROTATE_RESULTS = ['rotated', 'failed', 'rolled_back', 'skipped', 'deferred'] as const;
+const FOLLOW_RESULTS = ['restarted', 'current', 'failed', 'deferred'] as const;
 const KEY_ROLES = ['recipient', 'signing', 'decryption', 'trusted_signer'] as const;
 
 function perCommand(command: PushingCommand, prefix: string) {
@@ -85,6 +86,12 @@ export const METRICS = {
       name: 'secret_steward_rotate_secrets',
       help: 'Secrets with a rotation policy by what the last rotation run did with them',
       labels: { result: ROTATE_RESULTS },
+      pushedBy: ['rotate'],
+    },
+    followedConsumers: {
+      name: 'secret_steward_rotate_followed_consumers',
+      help: 'Consumers of followed Secrets (follow mode) by what the last rotation run found: restarted and ready, already running the current data, failed (not running it), or deferred to the next run',
+      labels: { result: FOLLOW_RESULTS },
       pushedBy: ['rotate'],
     },
   },

@@ -109,6 +109,8 @@ export interface Inventory {
   notes: string[];
   /** Versions of each versioned lineage: key `namespace/base`. */
   lineages: Map<string, SecretMetadata[]>;
+  /** Secrets carrying `secret-steward.io/follow` (follow.ts), namespace/name order. */
+  followed: SecretMetadata[];
 }
 
 export interface ScanOptions {
@@ -125,7 +127,12 @@ const namespaceOf = (s: SecretView) => s.metadata?.namespace ?? '';
 
 function isRelevant(s: SecretView): boolean {
   const a = annotationsOf(s);
-  return a[Annotations.policy] !== undefined || labelsOf(s)[Labels.role] !== undefined || a[Annotations.lineage] !== undefined;
+  return (
+    a[Annotations.policy] !== undefined ||
+    labelsOf(s)[Labels.role] !== undefined ||
+    a[Annotations.lineage] !== undefined ||
+    a[Annotations.follow] !== undefined
+  );
 }
 
 /** Lineage base and version of a versioned Secret. */
@@ -275,12 +282,14 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
   const previous = new Map<string, SecretMetadata>();
   const lineages = new Map<string, SecretMetadata[]>();
   const heads: SecretMetadata[] = [];
+  const followed: SecretMetadata[] = [];
 
   for (const s of kept) {
     const ns = namespaceOf(s);
     const a = annotationsOf(s);
     const role = labelsOf(s)[Labels.role];
     const parent = a[Annotations.companionOf];
+    if (a[Annotations.follow] !== undefined && role === undefined) followed.push(s);
     if (role === 'pending' && parent !== undefined) pendings.set(keyOf(ns, parent), s);
     else if (role === 'previous' && parent !== undefined) previous.set(keyOf(ns, parent), s);
     else if (a[Annotations.policy] !== undefined && a[Annotations.supersededBy] === undefined) heads.push(s);
@@ -333,7 +342,8 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
 
   const label = (c: Candidate) => keyOf(namespaceOf(c.head), nameOf(c.head));
   due.sort((x, y) => label(x).localeCompare(label(y)));
-  return { candidates: [...resumes, ...due], items, cleanups, notes, lineages };
+  followed.sort((x, y) => keyOf(namespaceOf(x), nameOf(x)).localeCompare(keyOf(namespaceOf(y), nameOf(y))));
+  return { candidates: [...resumes, ...due], items, cleanups, notes, lineages, followed };
 }
 
 /** The annotations a listed Secret's `allow-references` value stands for. */

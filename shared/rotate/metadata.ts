@@ -21,7 +21,11 @@
  *
  * On workloads: `secret-steward.io/restartedAt` in the pod template (its change is the
  * restart) and `secret-steward.io/restart-previous` in the object's own metadata (what the
- * template annotation was before, so a rollback restores the template exactly).
+ * template annotation was before, so a rollback restores the template exactly);
+ * `secret-steward.io/followed` in the pod template (follow mode: the data its pods started with).
+ *
+ * On a Secret managed by someone else: `secret-steward.io/follow` (follow mode's opt-in, written
+ * by the user). Follow mode never writes such a Secret.
  */
 export const PREFIX = 'secret-steward.io/';
 
@@ -66,6 +70,18 @@ export const Annotations = {
   restartedAt: `${PREFIX}restartedAt`,
   /** Workload metadata annotation: JSON {@link RestartPrevious}. */
   restartPrevious: `${PREFIX}restart-previous`,
+
+  /**
+   * On a Secret someone else manages (written by the user, through its owner's template): its
+   * consumers restart when its data changes (`auto`, or `deployment/api, statefulset/db`).
+   * See follow.ts and docs/follow.md.
+   */
+  follow: `${PREFIX}follow`,
+  /**
+   * Pod-template annotation: JSON `{ "<Secret>": "<keyed digest of its data>" }` of the followed
+   * Secrets the template last restarted for. Its change is the restart (follow.ts).
+   */
+  followed: `${PREFIX}followed`,
 } as const;
 
 export const Labels = {

@@ -1,5 +1,6 @@
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { renderTable } from '../runtime/format.js';
+import { type FollowedReport, isFollowFailure } from './follow.js';
 import { shortWorkload, type WorkloadOutcome } from './rollout.js';
 
 /** What happened to (or, in a dry run, would happen to) one Secret carrying a policy. */
@@ -46,6 +47,8 @@ export interface RotationReport {
   workloads: WorkloadOutcome[];
   /** Housekeeping done (or to be done) for interrupted earlier runs. */
   cleanups: string[];
+  /** Follow mode (follow.ts): each followed Secret and its consumers; absent when none is followed. */
+  followed?: FollowedReport[];
 }
 
 export type ReportCounts = Record<SecretAction, number>;
@@ -83,6 +86,18 @@ export function exitCodeOf(report: RotationReport): ExitCodeValue {
     if (s.action === 'rollback-failed' || s.action === 'invalid') return ExitCode.Failed;
     if (s.action === 'failed' || s.action === 'rolled-back') {
       if (!s.transient) return ExitCode.Failed;
+      transient = true;
+    }
+  }
+  for (const f of report.followed ?? []) {
+    if (f.state === 'invalid') return ExitCode.Failed;
+    if (f.state === 'error') {
+      if (!f.transient) return ExitCode.Failed;
+      transient = true;
+    }
+    for (const c of f.consumers) {
+      if (!isFollowFailure(c.state)) continue;
+      if (!c.transient) return ExitCode.Failed;
       transient = true;
     }
   }
@@ -141,6 +156,16 @@ export function renderReport(report: RotationReport): string {
         notable.map((w) => [shortWorkload(w.key), w.namespace, w.state, w.message]),
       ).trimEnd(),
     );
+  }
+  if (report.followed !== undefined && report.followed.length > 0) {
+    lines.push('', 'Followed Secrets (follow mode):');
+    const rows: string[][] = [];
+    for (const f of report.followed) {
+      if (f.state !== 'ok' || f.consumers.length === 0) rows.push([`${f.namespace}/${f.name}`, '-', f.state, f.detail]);
+      for (const c of f.consumers) rows.push([`${f.namespace}/${f.name}`, c.workload, c.state, c.message]);
+      for (const w of f.warnings ?? []) rows.push([`${f.namespace}/${f.name}`, '-', 'warning', w]);
+    }
+    lines.push(renderTable(['SECRET', 'CONSUMER', 'STATE', 'DETAIL'], rows).trimEnd());
   }
   if (report.cleanups.length > 0) {
     lines.push('', `${report.dryRun ? 'Would clean up' : 'Cleaned up'}:`, ...report.cleanups.map((c) => `  - ${c}`));

@@ -132,7 +132,7 @@ export async function resolveConsumers(rot: Rotation, index: WorkloadIndex): Pro
 }
 
 /** Operations setting one annotation, on the pod template or on the object itself. */
-function setAnnotationOps(w: Workload, where: 'template' | 'object', key: string, value: string): JsonPatchOp[] {
+export function setAnnotationOps(w: Workload, where: 'template' | 'object', key: string, value: string): JsonPatchOp[] {
   const base = where === 'template' ? `${w.templatePath}/metadata` : '/metadata';
   const map = where === 'template' ? w.template.metadata?.annotations : w.annotations;
   if (map !== undefined && Object.keys(map).length > 0) return [{ op: 'add', path: `${base}/annotations/${pointerSegment(key)}`, value }];
@@ -183,7 +183,8 @@ function actionFor(actions: Map<string, Action>, w: Workload): Action {
   return a;
 }
 
-const subject = (a: { kind: WorkloadKind; namespace: string; name: string }, uid?: string) => ({
+/** The Event subject of a workload. */
+export const workloadSubject = (a: { kind: WorkloadKind; namespace: string; name: string }, uid?: string) => ({
   apiVersion: a.kind === 'CronJob' ? 'batch/v1' : 'apps/v1',
   kind: a.kind,
   namespace: a.namespace,
@@ -249,8 +250,8 @@ function restoreOps(w: Workload, a: Action, rolledBack: ReadonlySet<string>, now
  * `add`s set fixed values and their `replace`s and map removals are guarded by `test`s, so a repeat
  * either changes nothing or fails with 422, after which the re-read finds nothing left to do.
  */
-async function patchWorkload(
-  a: Action,
+export async function patchWorkload(
+  a: Pick<Action, 'kind' | 'namespace' | 'name'>,
   deps: RotationDeps,
   index: WorkloadIndex,
   build: (w: Workload) => JsonPatchOp[],
@@ -410,7 +411,17 @@ async function watchUntilSettled(
   }
 }
 
-async function verify(w: Workload, a: Action, deps: RotationDeps, patched: boolean): Promise<WorkloadOutcome> {
+/**
+ * Step 6 for one workload (also follow mode's check): waits for the rollout of the workload's
+ * current generation, as `waitForRollout`; CronJobs, OnDelete and partitioned StatefulSets are
+ * reported as what they are.
+ */
+export async function verifyRollout(
+  w: Workload,
+  a: Pick<Action, 'key' | 'kind' | 'namespace' | 'name' | 'waitMs'>,
+  deps: RotationDeps,
+  patched: boolean,
+): Promise<WorkloadOutcome> {
   const base = { key: a.key, kind: a.kind, namespace: a.namespace, name: a.name, patched };
   if (!w.rollsOut) return { ...base, state: 'repointed', message: 'CronJob: the next Job uses the new template' };
   if (w.onDelete)
@@ -484,7 +495,7 @@ export async function rollOut(
   const outcomes = new Map(paused);
   for (const p of paused.values()) {
     await deps.events.record({
-      subject: subject(p),
+      subject: workloadSubject(p),
       type: 'Warning',
       reason: 'RestartSkipped',
       message: 'paused Deployment not restarted after a Secret rotation; resume it and restart it to use the new values',
@@ -515,19 +526,19 @@ export async function rollOut(
           `consumer ${what}`,
         );
         await deps.events.record({
-          subject: subject(a, workload.uid),
+          subject: workloadSubject(a, workload.uid),
           type: 'Normal',
           reason: workload.rollsOut ? 'Restarted' : 'Repointed',
           message: `${what} by secret-steward after rotating Secret ${secretsOf(a)} (rotation ${a.rotations.map((r) => r.id).join(', ')})`,
           action: workload.rollsOut ? 'Restart' : 'Repoint',
         });
       }
-      const outcome = await verify(workload, a, deps, patched);
+      const outcome = await verifyRollout(workload, a, deps, patched);
       outcomes.set(a.key, outcome);
       if (isFailure(outcome.state)) {
         deps.log.warn({ workload: shortWorkload(a.key), namespace: a.namespace, reason: outcome.message }, 'consumer did not become ready');
         await deps.events.record({
-          subject: subject(a, workload.uid),
+          subject: workloadSubject(a, workload.uid),
           type: 'Warning',
           reason: 'RolloutFailed',
           message: `rollout after rotating Secret ${secretsOf(a)} did not complete: ${outcome.message}`,
@@ -588,18 +599,18 @@ export async function restoreConsumers(
           'consumer restored to its template before the rotation',
         );
         await deps.events.record({
-          subject: subject(a, workload.uid),
+          subject: workloadSubject(a, workload.uid),
           type: 'Normal',
           reason: 'RolledBack',
           message: `pod template restored after the rotation of Secret ${secretsOf(a)} was rolled back`,
           action: 'Rollback',
         });
       }
-      let outcome = await verify(workload, a, deps, patched);
+      let outcome = await verifyRollout(workload, a, deps, patched);
       if (isFailure(outcome.state) && mayNeedForcedRollback(workload)) {
         const forced = await forceRollback(workload, a.rotations, rolledBack, deps);
         if (forced.result === 'deleted') {
-          const again = await verify(workload, a, deps, patched);
+          const again = await verifyRollout(workload, a, deps, patched);
           outcome = { ...again, message: `${forced.message}; ${again.message}` };
         } else if (forced.result === 'blocked') {
           outcome = { ...outcome, message: `${forced.message}; ${outcome.message}`, blockingPods: forced.pods };

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
 import { KubeEventRecorder, MemoryEventRecorder } from '../kube/events.js';
-import { withJobLock } from '../kube/job-lock.js';
+import { toolNamespace, withJobLock } from '../kube/job-lock.js';
 import { namespacesToList, scopeOf } from '../kube/scope.js';
 import { KubeSecretStore } from '../kube/secrets.js';
 import { KubeWorkloadStore } from '../kube/workloads.js';
@@ -16,6 +16,7 @@ import type { CommandContext } from '../runtime/command.js';
 import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { BackendRegistry, type RotationBackend } from './backend.js';
 import { Fingerprinter, MIN_FINGERPRINT_KEY_BYTES } from './fingerprint.js';
+import { type FollowState, isFollowFailure } from './follow.js';
 import { countActions, exitCodeOf, type RotationReport, renderReport } from './report.js';
 import { type RotateSettings, rotateSettings } from './rotate-settings.js';
 import type { RotationDeps } from './rotation.js';
@@ -62,6 +63,7 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
       dryRun: s.dryRun,
       maxRotations: s.maxRotations,
       maxConcurrentRollouts: s.maxConcurrentRollouts,
+      keyNamespace: toolNamespace(s),
     });
   const report = s.dryRun ? await run() : await withJobLock('rotate', s, kube, ctx, run);
   ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument({ format: ROTATE_FORMAT, ...report }, s.output) : renderReport(report));
@@ -112,6 +114,17 @@ export function rotationMetrics(report: RotationReport, code: ExitCodeValue, now
     sample(m.secrets, c.skipped, { result: 'skipped' }),
     sample(m.secrets, c.deferred, { result: 'deferred' }),
   ];
+  if (report.followed !== undefined) {
+    // One count per workload (a workload following two Secrets is counted once, by its outcome).
+    const byWorkload = new Map<string, FollowState>();
+    for (const f of report.followed) for (const c of f.consumers) byWorkload.set(`${f.namespace}/${c.workload}`, c.state);
+    const counts = { restarted: 0, current: 0, failed: 0, deferred: 0 };
+    for (const state of byWorkload.values()) {
+      if (state === 'restarted' || state === 'current' || state === 'deferred') counts[state]++;
+      else if (isFollowFailure(state)) counts.failed++;
+    }
+    for (const [result, n] of Object.entries(counts)) samples.push(sample(m.followedConsumers, n, { result }));
+  }
   if (code === ExitCode.Success) samples.push(sample(m.lastSuccess, epochSeconds(now)));
   return samples;
 }

@@ -1,5 +1,6 @@
 import { errorText, InterruptedError } from '../errors/index.js';
 import { type Started, startRotations } from './candidates.js';
+import { followSecrets } from './follow.js';
 import { promoteInPlace, restoreInPlace } from './in-place.js';
 import { type Candidate, type Cleanup, type Inventory, scanSecrets, type UnrotatedItem } from './inventory.js';
 import { Annotations } from './metadata.js';
@@ -24,6 +25,8 @@ export interface RunOptions {
   maxRotations: number;
   /** Workloads restarting and being verified at once. */
   maxConcurrentRollouts: number;
+  /** The job's namespace: where follow mode keeps its digest key (follow.ts). */
+  keyNamespace: string;
 }
 
 /** Secrets read and prepared (steps 1-4) at once; each is a handful of sequential API calls. */
@@ -58,6 +61,8 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
   deps.shutdown.checkpoint();
   const toRollBack = await settle(forward, rollout, inv, index, deps);
   await rollBack(toRollBack, restoring, rollout, report, deps, index, o);
+  deps.shutdown.checkpoint();
+  await follow(inv, report, deps, index, o);
   return finishReport(rotations, report, deps, now);
 }
 
@@ -74,6 +79,21 @@ async function planOnly(inv: Inventory, report: RotationReport, deps: RotationDe
   const planned = await startRotations(inv.candidates, deps, startOptions(deps, o, now), async () => {});
   await reportStarted(planned, report, deps, o);
   await planDryRun(planned, inv, report, deps);
+  await follow(inv, report, deps, new WorkloadIndex(deps.workloads), o);
+}
+
+/**
+ * Follow mode (follow.ts), after the rotations: consumers of followed Secrets whose data changed
+ * restart once and are verified. A workload a rotation restarted in this run waits for the next.
+ */
+async function follow(inv: Inventory, report: RotationReport, deps: RotationDeps, index: WorkloadIndex, o: RunOptions): Promise<void> {
+  if (inv.followed.length === 0) return;
+  report.followed = await followSecrets(inv.followed, deps, index, {
+    dryRun: o.dryRun,
+    maxConcurrent: o.maxConcurrentRollouts,
+    keyNamespace: o.keyNamespace,
+    restartedThisRun: new Set(report.workloads.filter((w) => w.patched).map((w) => w.key)),
+  });
 }
 
 function startOptions(deps: RotationDeps, o: RunOptions, now: Date) {

@@ -16,6 +16,12 @@ import { Annotations } from './metadata.js';
 /** Pod-template annotation whose change restarts the workload (set, restored or removed). */
 export const RESTART_ANNOTATION = Annotations.restartedAt;
 
+/**
+ * Pod-template annotation of follow mode: the keyed digests of the followed Secrets the template
+ * last restarted for (set only, never removed; its change is the restart).
+ */
+export const FOLLOWED_ANNOTATION = Annotations.followed;
+
 /** Annotation of the workload's own metadata recording the template annotation before the restart. */
 export const RESTART_RECORD_ANNOTATION = Annotations.restartPrevious;
 

@@ -10,6 +10,7 @@ import type { CommandContext } from '../runtime/command.js';
 import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { createObjectStore } from '../storage/index.js';
 import { collectBackupOverview } from './backup-status.js';
+import { collectFollowStatus } from './follow-status.js';
 import { collectKeyStatus } from './key-status.js';
 import { collectRotationStatus } from './rotation-status.js';
 import { buildStatusReport, renderStatus, type StatusReport } from './status-report.js';
@@ -40,6 +41,13 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     },
     { namespaces, selector: s.selector, now, graceMs: s.rotationGrace },
   );
+  const followed = collectFollowStatus(
+    {
+      secrets: new KubeSecretStore(kube.core, kube.caller),
+      workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller),
+    },
+    { namespaces, selector: s.selector },
+  );
   let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);
   if (s.store !== undefined && s.clusterName !== undefined) {
     const cluster = s.clusterName;
@@ -61,8 +69,9 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     }).then((b) => ({ cluster, ...b }));
   }
   // Settle all three before judging, so that one failure does not leave the others unobserved.
-  const [k, r, b] = await Promise.allSettled([keys, rotation, backups]);
-  for (const x of [k, r, b]) if (x.status === 'rejected') throw x.reason;
+  const [k, r, b, f] = await Promise.allSettled([keys, rotation, backups, followed]);
+  for (const x of [k, r, b, f]) if (x.status === 'rejected') throw x.reason;
+  const follows = (f as PromiseFulfilledResult<Awaited<typeof followed>>).value;
   const report = buildStatusReport({
     now,
     scope,
@@ -71,6 +80,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
       namespaces,
       ...(s.selector ? { selector: s.selector } : {}),
       secrets: (r as PromiseFulfilledResult<Awaited<typeof rotation>>).value,
+      ...(follows.length > 0 ? { followed: follows } : {}),
     },
     backups: (b as PromiseFulfilledResult<StatusReport['backups']>).value,
     keys: (k as PromiseFulfilledResult<Awaited<typeof keys>>).value,

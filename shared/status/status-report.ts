@@ -6,6 +6,7 @@ import { formatDuration } from '../config/options.js';
 import { describeScope, type Scope } from '../kube/scope.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
 import type { BackupOverview } from './backup-status.js';
+import type { FollowStatus } from './follow-status.js';
 import type { KeyStatus } from './key-status.js';
 import type { RotationStatus } from './rotation-status.js';
 
@@ -36,8 +37,11 @@ export type ProblemKind =
   | 'key-unusable'
   | 'backup-unverified';
 
-/** Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires soon. */
-export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring';
+/**
+ * Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires
+ * soon; a consumer of a followed Secret failed its rollout for the current data (follow mode).
+ */
+export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring' | 'follow-failed';
 
 export interface Finding<K extends string> {
   kind: K;
@@ -55,7 +59,14 @@ export interface StatusReport {
   warnings: Array<Finding<WarningKind>>;
   /** Where the installation works: the whole cluster, or the namespaces of --scope-namespaces. */
   scope: Scope;
-  rotation: { graceMs: number; namespaces: string[]; selector?: string; secrets: RotationStatus[] };
+  rotation: {
+    graceMs: number;
+    namespaces: string[];
+    selector?: string;
+    secrets: RotationStatus[];
+    /** Follow mode: Secrets with `secret-steward.io/follow` and their consumers; absent when none. */
+    followed?: FollowStatus[];
+  };
   /** Absent without a store. */
   backups?: BackupOverview & { cluster: string };
   keys: KeyStatus[];
@@ -92,6 +103,13 @@ export function buildStatusReport(p: StatusParts): StatusReport {
       });
     }
   }
+  for (const f of p.rotation.followed ?? [])
+    for (const c of f.consumers.filter((x) => x.state === 'failed'))
+      warnings.push({
+        kind: 'follow-failed',
+        subject: `${f.namespace}/${f.name}`,
+        message: `${c.workload} was restarted for the current data and its rollout failed (not undone, not restarted again until the data changes): ${c.message}`,
+      });
   const b = p.backups;
   if (b !== undefined) {
     if (b.ambiguous !== undefined) problems.push({ kind: 'catalogue-ambiguous', subject: b.location, message: b.ambiguous });
@@ -228,6 +246,33 @@ function rotationSection(r: StatusReport['rotation'], now: Date, color: boolean)
   return out;
 }
 
+const FOLLOW_MARK: Record<FollowStatus['consumers'][number]['state'], Mark> = {
+  current: undefined,
+  stale: 'yellow',
+  'rolling-out': 'yellow',
+  failed: 'red',
+  unknown: 'yellow',
+};
+
+/** Follow mode: each followed Secret's consumers and whether they run its current data. */
+function followSection(followed: readonly FollowStatus[], color: boolean): string[] {
+  const out = [`FOLLOWED: ${followed.length} Secret${followed.length === 1 ? '' : 's'} (restarted by rotate when their data changes)`];
+  const rows: string[][] = [];
+  const marks: Mark[] = [];
+  for (const f of followed) {
+    if (f.consumers.length === 0) {
+      rows.push([`${f.namespace}/${f.name}`, '-', '-', f.detail ?? 'no consumer found']);
+      marks.push(undefined);
+    }
+    for (const c of f.consumers) {
+      rows.push([`${f.namespace}/${f.name}`, c.workload, c.state === 'failed' ? 'FAILED' : c.state, c.message]);
+      marks.push(FOLLOW_MARK[c.state]);
+    }
+  }
+  out.push(table(['SECRET', 'CONSUMER', 'DATA', 'DETAIL'], rows, marks, color));
+  return out;
+}
+
 function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color: boolean): string[] {
   const pending = b.unauthenticated.filter((u) => u.inProgress).length;
   const out = [
@@ -324,6 +369,7 @@ export function renderStatus(r: StatusReport, o: { color: boolean }): string {
     [`secret-steward status at ${r.generatedAt}`, `Scope: ${describeScope(r.scope)}`],
     rotationSection(r.rotation, now, o.color),
   ];
+  if (r.rotation.followed !== undefined && r.rotation.followed.length > 0) sections.push(followSection(r.rotation.followed, o.color));
   if (r.backups) sections.push(backupSection(r.backups, now, o.color));
   sections.push(keySection(r.keys, now, o.color));
   if (r.problems.length > 0) {

@@ -29,6 +29,9 @@ const secret = (name: string, extra: { labels?: Record<string, string>; annotati
   data: { k: 'dg==' },
 });
 
+/** The object moved to secret-steward's own namespace. */
+const inToolNamespace = (o: ReturnType<typeof secret>) => ({ ...o, metadata: { ...o.metadata, namespace: 'secret-steward' } });
+
 const create = (object: Record<string, unknown>, username = ROTATE): AdmissionRequest => ({
   operation: 'CREATE',
   username,
@@ -80,6 +83,19 @@ const CASES: Array<[what: string, req: AdmissionRequest, expected: 'allowed' | '
     create(secret('bootstrap-token-abcdef', { labels: pending, type: 'bootstrap.kubernetes.io/token' })),
     'denied',
   ],
+  [
+    "rotate creates follow mode's key in its own namespace (shared/rotate/follow.ts)",
+    create(inToolNamespace(secret('secret-steward-follow-key', { labels: { [Labels.managedBy]: MANAGED_BY } }))),
+    'allowed',
+  ],
+  ["rotate creates a Secret of the key's name in another namespace", create(secret('secret-steward-follow-key')), 'denied'],
+  ['rotate creates another Secret in its own namespace', create(inToolNamespace(secret('secret-steward-restore-keys'))), 'denied'],
+  [
+    "rotate creates a service-account token under the key's name",
+    create(inToolNamespace(secret('secret-steward-follow-key', { type: 'kubernetes.io/service-account-token' }))),
+    'denied',
+  ],
+  ["rotate deletes follow mode's key", del(inToolNamespace(secret('secret-steward-follow-key'))), 'denied'],
   ['rotate deletes a pending companion', del(secret('db-pending', { labels: pending })), 'allowed'],
   [
     'rotate deletes an old version (lineage annotation, no role)',

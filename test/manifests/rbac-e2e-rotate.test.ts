@@ -458,6 +458,86 @@ for (const inst of INSTALLATIONS)
       }
     });
 
+    /** Follow mode (shared/rotate/follow.ts): an External Secrets Secret that opts in, used by one Deployment. */
+    async function seedFollow(): Promise<void> {
+      e.ensureNamespace('shop');
+      create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: 'vendor-api',
+          namespace: 'shop',
+          labels: { 'reconcile.external-secrets.io/managed': 'true' },
+          annotations: { 'secret-steward.io/follow': 'auto' },
+        },
+        data: { token: b64('synced-by-eso') },
+      });
+      create({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'vendor', namespace: 'shop' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'vendor' } },
+          template: podTemplate('vendor', { envFrom: [{ secretRef: { name: 'vendor-api' } }] }),
+        },
+      });
+      await e.h.emulator.workloads.idle();
+    }
+
+    const FOLLOW_KEY = 'secret-steward-follow-key';
+
+    if (inst.name === 'cluster-wide') {
+      it('follow mode: makes its key and restarts the consumer with exactly the rendered rules, never writing the followed Secret', async () => {
+        await e.reset(objects);
+        await seedFollow();
+
+        const r = await e.run(rotateCommand, rotateArgs());
+
+        assert.equal(r.code, 0, r.text);
+        assert.deepEqual(
+          report(r).followed?.flatMap((f) => f.consumers.map((c) => `${f.name} ${c.workload} ${c.state}`)),
+          ['vendor-api deployment/vendor restarted'],
+        );
+        const emu = e.h.emulator;
+        assert.ok(emu.get('v1', 'Secret', TOOL_NAMESPACE, FOLLOW_KEY), 'the key was created through the companions policy');
+        assert.equal(
+          emu.requests.count((x) => x.path === '/api/v1/namespaces/shop/secrets/vendor-api' && x.method !== 'GET'),
+          0,
+        );
+        assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
+      });
+
+      it("follow mode: without the companions policy's rule for the key, the key cannot be made and the run fails naming it", async () => {
+        await e.reset(objects);
+        const emu = e.h.emulator;
+        const policy = emu.get(
+          'admissionregistration.k8s.io/v1',
+          'ValidatingAdmissionPolicy',
+          undefined,
+          'secret-steward-rotate-companions',
+        ) as unknown as {
+          spec: { validations: Array<{ expression: string }> };
+        };
+        const rule = / \|\|\s*\(request\.namespace == 'secret-steward' && object\.metadata\.name == 'secret-steward-follow-key'\)/;
+        assert.match(policy.spec.validations[0].expression, rule);
+        policy.spec.validations[0].expression = policy.spec.validations[0].expression.replace(rule, '');
+        emu.update(policy as never);
+        await seedFollow();
+
+        const r = await e.run(rotateCommand, rotateArgs());
+
+        assert.equal(r.code, 1, r.text);
+        assert.match(r.text, /could not read or create the digest key Secret secret-steward\/secret-steward-follow-key: .*403/);
+        assert.equal(emu.get('v1', 'Secret', TOOL_NAMESPACE, FOLLOW_KEY), undefined);
+        assert.equal(
+          emu.requests.count((x) => x.method === 'PATCH' && x.resource === 'deployments'),
+          0,
+          'nothing restarted without a key',
+        );
+      });
+    }
+
     if (inst.name === 'namespaced') {
       it("cannot read secret-steward's own Secrets: the API server refuses (403)", async () => {
         await e.reset(objects);

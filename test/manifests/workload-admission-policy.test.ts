@@ -3,7 +3,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toWorkload, type WorkloadKind } from '../../shared/kube/workloads.js';
 import { repointOps, secretRefs } from '../../shared/rotate/secret-refs.js';
-import { RESTART_ANNOTATION, RESTART_RECORD_ANNOTATION, SECRET_REFERENCE_FIELDS } from '../../shared/rotate/workload-fields.js';
+import {
+  FOLLOWED_ANNOTATION,
+  RESTART_ANNOTATION,
+  RESTART_RECORD_ANNOTATION,
+  SECRET_REFERENCE_FIELDS,
+} from '../../shared/rotate/workload-fields.js';
 import { api } from '../emulator/helpers.js';
 import { KubeEmulator } from '../emulator/index.js';
 import { type AdmissionRequest, admit, compile, expressionsOf } from './admission-policy.js';
@@ -198,6 +203,10 @@ describe('manifests: rotate workload admission policies', () => {
         delete templateOf(k, bare).metadata;
         const created = clone(bare);
         put(templateOf(k, created), ['metadata'], { annotations: { [RESTART_ANNOTATION]: 'now' } });
+        const followed = clone(old);
+        put(templateOf(k, followed), ['metadata', 'annotations', FOLLOWED_ANNOTATION], '{"db":"0123456789abcdefghijkl"}');
+        const followedFirst = clone(bare);
+        put(templateOf(k, followedFirst), ['metadata'], { annotations: { [FOLLOWED_ANNOTATION]: '{"db":"x"}' } });
 
         assert.equal(repointOps(w, 'db', 'db-v2').length / 2, SECRET_REFERENCE_FIELDS.length, 'the template uses every listed field');
         for (const [what, object, oldObject] of [
@@ -205,6 +214,8 @@ describe('manifests: rotate workload admission policies', () => {
           ['repointed and restarted', restarted, old],
           ['restart annotation removed', removed, old],
           ['template metadata created for the annotation', created, bare],
+          ['follow mode: followed digests set', followed, old],
+          ['follow mode: template metadata created for the followed digests', followedFirst, bare],
           ['nothing changed', old, old],
         ] as const) {
           const d = decide(k, object, oldObject);
@@ -279,6 +290,14 @@ describe('manifests: rotate workload admission policies', () => {
           ['a template annotation removed', (o) => delete ((templateOf(k, o).metadata as Json).annotations as Json).team],
           ['a template label', (o) => put(templateOf(k, o), ['metadata', 'labels', 'extra'], 'x')],
           ['the restart record in the template', (o) => put(templateOf(k, o), ['metadata', 'annotations', RESTART_RECORD_ANNOTATION], 'x')],
+          ['the followed digests on the workload itself', (o) => put(o, ['metadata', 'annotations', FOLLOWED_ANNOTATION], 'x')],
+          [
+            'another annotation beside the followed digests',
+            (o) => {
+              put(templateOf(k, o), ['metadata', 'annotations', FOLLOWED_ANNOTATION], '{}');
+              put(templateOf(k, o), ['metadata', 'annotations', 'team'], 'attacker');
+            },
+          ],
         ];
         const specFields = fieldNames(k.spec).filter((f) => f !== (k.resource === 'cronjobs' ? 'jobTemplate' : 'template'));
         for (const f of specFields) cases.push([`spec.${f}`, (o) => put(o, ['spec', f], SENTINEL)]);

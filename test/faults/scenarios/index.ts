@@ -5,6 +5,7 @@
 import { backupScenario } from './backup.js';
 import { restoreScenario } from './restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './rotate.js';
+import { rotateFollowScenario } from './rotate-follow.js';
 import { rotateMysqlScenario } from './rotate-mysql.js';
 import { rotatePostgresqlScenario } from './rotate-postgresql.js';
 import type { Scenario } from './scenario.js';
@@ -18,6 +19,7 @@ export const SCENARIOS: ReadonlyArray<Scenario<any>> = [
   rotateVersionedScenario,
   rotatePostgresqlScenario,
   rotateMysqlScenario,
+  rotateFollowScenario,
 ];
 
 export type { Phase, Scenario } from './scenario.js';

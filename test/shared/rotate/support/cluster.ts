@@ -89,8 +89,8 @@ export class RotateCluster {
   }
 
   /** Arguments every run needs. */
-  baseArgs(kubeconfig = this.kubeconfig): string[] {
-    return ['--kubeconfig', kubeconfig, '--lock-namespace', LOCK_NAMESPACE];
+  baseArgs(kubeconfig = this.kubeconfig, lockNamespace = LOCK_NAMESPACE): string[] {
+    return ['--kubeconfig', kubeconfig, '--lock-namespace', lockNamespace];
   }
 
   async namespace(name: string): Promise<void> {
@@ -231,12 +231,20 @@ export class RotateCluster {
   /** Runs rotate in-process with a fresh log sink. */
   async run(
     args: string[],
-    opts: { clock?: Clock; shutdown?: Shutdown; env?: Record<string, string>; command?: Command<any>; kubeconfig?: string } = {},
+    opts: {
+      clock?: Clock;
+      shutdown?: Shutdown;
+      env?: Record<string, string>;
+      command?: Command<any>;
+      kubeconfig?: string;
+      /** Another Lease (and follow-mode key) namespace than LOCK_NAMESPACE. */
+      lockNamespace?: string;
+    } = {},
   ): Promise<RunResult> {
     const logs = new MemorySink();
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCommand(opts.command ?? rotateCommand, [...this.baseArgs(opts.kubeconfig), ...args], {
+    const code = await runCommand(opts.command ?? rotateCommand, [...this.baseArgs(opts.kubeconfig, opts.lockNamespace), ...args], {
       env: { PATH: process.env.PATH, HOME: this.dir, POD_NAME: 'rotate-test', ...opts.env },
       stdout: { write: (t: string) => out.push(t) },
       stderr: { write: (t: string) => err.push(t) },
