@@ -21,6 +21,7 @@ import { scopeOf } from '../kube/scope.js';
 import { redactor } from '../log/index.js';
 import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
+import { AdaptiveLimit } from '../runtime/adaptive-limit.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
 import { isDocumentOutput, type OutputFormat, renderDocument } from '../runtime/output.js';
@@ -67,12 +68,15 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   warnings.push(...(signing?.warnings ?? []));
   const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
 
+  // Every 429 or 5xx any call of this job meets slows the Secret writes down.
+  const writeLimit = new AdaptiveLimit({ max: s.restoreConcurrency, clock: ctx.clock });
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
     command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },
     signal: ctx.shutdown.signal,
+    congestion: writeLimit,
   });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
@@ -96,6 +100,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     clock: ctx.clock,
     shutdown: ctx.shutdown,
     progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
+    writeLimit,
   };
   const options = {
     backup: s.backup,

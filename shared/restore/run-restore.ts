@@ -11,7 +11,8 @@
  *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
  *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
  * 4. Write: the backup is read again, segment by segment (and verified again as it is read),
- *    and each planned Secret is written. Every write with --dry-run carries `dryRun=All`.
+ *    and each planned Secret is written, up to `writeLimit` at once (fewer while the API server
+ *    answers 429 or 5xx). Every write with --dry-run carries `dryRun=All`.
  *    What the API server answers is checked against the recorded SHA-256.
  *
  * One Secret's failure (409, 422...) is recorded and the restore goes on; an API server or store
@@ -32,6 +33,7 @@ import { ConfigError, errorText, StewardError } from '../errors/index.js';
 import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { type Concurrency, eachLimit } from '../runtime/map-limit.js';
 import { Progress } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -75,6 +77,11 @@ export interface RestoreDeps {
   progress?: Progress;
   /** Where the pre-restore backup notes itself while it is written (the restore's Lease; see `BackupDeps.inFlight`). */
   inFlight?: BackupDeps['inFlight'];
+  /**
+   * How many Secrets are written at once: the job passes an `AdaptiveLimit` that the Kubernetes
+   * caller also tells of every 429 and 5xx. @default 1
+   */
+  writeLimit?: Concurrency;
 }
 
 export interface RestoreOptions {
@@ -302,18 +309,24 @@ class RestoreRun {
     const writing = report.items.filter((p) => WRITE_ACTIONS.has(p.action));
     const segments = [...new Set(writing.map((p) => p.segment))].sort((a, b) => a - b);
     const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing.length);
-    try {
+    const { bySource, deps } = this;
+    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret }> {
       for (const n of segments) {
-        this.deps.shutdown.checkpoint();
+        deps.shutdown.checkpoint();
         for await (const item of backup.readSegment(n)) {
           if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-          const p = this.bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
-          if (p === undefined || !WRITE_ACTIONS.has(p.action)) continue;
-          this.deps.shutdown.checkpoint();
-          await writeOne(this.deps, o, report, p, item.secret, toCreate);
-          progress.add();
+          const p = bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
+          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret: item.secret };
         }
       }
+    }
+    try {
+      // The backup is read as the writes go: only the Secrets being written are held.
+      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret }) => {
+        deps.shutdown.checkpoint();
+        await writeOne(deps, o, report, p, secret, toCreate);
+        progress.add();
+      });
     } finally {
       progress.end();
     }
