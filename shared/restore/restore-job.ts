@@ -24,7 +24,7 @@ import { pushMetrics } from '../metrics/pushgateway.js';
 import { AdaptiveLimit } from '../runtime/adaptive-limit.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
-import { isDocumentOutput, type OutputFormat, renderDocument } from '../runtime/output.js';
+import { documentChunks, isDocumentOutput, type OutputFormat } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
@@ -246,7 +246,8 @@ function print(output: OutputFormat, ctx: CommandContext, r: RestoreReport, erro
   const stoppedBy = error === undefined ? undefined : redactor.sanitize(error);
   if (isDocumentOutput(output)) {
     const doc = { format: RESTORE_FORMAT, ...r, ...(stoppedBy === undefined ? {} : { error: stoppedBy }) };
-    ctx.io.stdout.write(renderDocument(doc, output, DATA_DIGEST_FIELDS));
+    // In pieces: one line per Secret would otherwise be held at once, whole, at the end.
+    for (const piece of documentChunks(doc, output, 'items', DATA_DIGEST_FIELDS)) ctx.io.stdout.write(piece);
     return;
   }
   const out: string[] = [];

@@ -148,8 +148,10 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
 class RestoreRun {
   private readonly now: Date;
   private log: Logger;
-  /** The selected Secrets of the backup, by `namespace/name` in the backup. */
-  private readonly bySource = new Map<string, PlannedSecret>();
+  /** The selected Secrets of the backup, by namespace then name in the backup (no key string per Secret). */
+  private readonly bySource = new Map<string, Map<string, PlannedSecret>>();
+  /** How many Secrets `bySource` holds. */
+  private selected = 0;
   /** Namespaces written into, sorted. */
   private targetNamespaces: string[] = [];
   /** Target namespaces that do not exist (created first with --create-namespaces). */
@@ -212,26 +214,31 @@ class RestoreRun {
           if (!o.selection.selects(s)) continue;
           seenNamespaces.add(s.metadata.namespace);
           const p = this.planned(s, item.entry.dataSha256, n);
-          this.bySource.set(`${p.source.namespace}/${p.source.name}`, p);
+          let inNs = this.bySource.get(p.source.namespace);
+          if (inNs === undefined) this.bySource.set(p.source.namespace, (inNs = new Map()));
+          if (!inNs.has(p.source.name)) this.selected++;
+          inNs.set(p.source.name, p);
         }
       }
     } finally {
       progress.end();
     }
     report.stage = 'verified';
-    this.log.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: this.bySource.size }, 'backup verified');
-    const missingNames = [...o.selection.names].filter((k) => !this.bySource.has(k));
+    this.log.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: this.selected }, 'backup verified');
+    const missingNames = [...o.selection.names].filter((k) => {
+      const slash = k.indexOf('/');
+      return this.bySource.get(k.slice(0, slash))?.has(k.slice(slash + 1)) !== true;
+    });
     if (missingNames.length > 0)
       throw new RestoreRefusedError(`not in backup ${backup.id}: ${missingNames.join(', ')}; nothing was written`);
-    if (this.bySource.size === 0)
-      throw new RestoreRefusedError(`no Secret in backup ${backup.id} matches the selection; nothing was written`);
+    if (this.selected === 0) throw new RestoreRefusedError(`no Secret in backup ${backup.id} matches the selection; nothing was written`);
     if (outsideScope.size > 0)
       report.warnings.push(
         `not restored: the Secrets of namespace${outsideScope.size === 1 ? '' : 's'} ${[...outsideScope].sort().join(', ')}, outside --scope-namespaces`,
       );
     for (const from of o.selection.unusedMappings(seenNamespaces))
       report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
-    report.items = [...this.bySource.values()];
+    report.items = [...this.bySource.values()].flatMap((inNs) => [...inNs.values()]);
   }
 
   /**
@@ -315,7 +322,7 @@ class RestoreRun {
         deps.shutdown.checkpoint();
         for await (const item of backup.readSegment(n)) {
           if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-          const p = bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
+          const p = bySource.get(item.secret.metadata.namespace)?.get(item.secret.metadata.name);
           if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret: item.secret };
         }
       }
