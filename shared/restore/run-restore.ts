@@ -215,7 +215,10 @@ class RestoreRun {
           seenNamespaces.add(s.metadata.namespace);
           const p = this.planned(s, item.entry.dataSha256, n);
           let inNs = this.bySource.get(p.source.namespace);
-          if (inNs === undefined) this.bySource.set(p.source.namespace, (inNs = new Map()));
+          if (inNs === undefined) {
+            inNs = new Map();
+            this.bySource.set(p.source.namespace, inNs);
+          }
           if (!inNs.has(p.source.name)) this.selected++;
           inNs.set(p.source.name, p);
         }
