@@ -12,10 +12,8 @@ import {
   ServerConfiguration,
 } from '@kubernetes/client-node';
 import { ConfigError } from '../errors/index.js';
-import type { Logger } from '../log/index.js';
-import type { Clock } from '../runtime/clock.js';
 import { reuseDispatchers } from './dispatcher-cache.js';
-import { KubeCaller, type KubeRetryLimits } from './kube-call.js';
+import { KubeCaller, type KubeCallerDeps } from './kube-call.js';
 import type { KubeSettings } from './kube-settings.js';
 import { identifyRequests, requestIdentityFor } from './request-identity.js';
 
@@ -125,10 +123,7 @@ export interface KubeClients {
  * request or watch made with the same `kc`, carries the command's User-Agent and, on writes, its
  * `fieldManager` (see request-identity.ts).
  */
-export function createKubeClients(
-  kc: KubeConfig,
-  deps: { command: string; clock: Clock; log: Logger; limits?: KubeRetryLimits; signal?: AbortSignal },
-): KubeClients {
+export function createKubeClients(kc: KubeConfig, deps: KubeCallerDeps & { command: string }): KubeClients {
   // One connection pool per client set, not a new one per request (see dispatcher-cache.ts).
   reuseDispatchers(kc);
   identifyRequests(kc, requestIdentityFor(deps.command));

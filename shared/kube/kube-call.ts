@@ -1,5 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.js';
+import type { CongestionSignal } from '../runtime/adaptive-limit.js';
 import type { Clock } from '../runtime/clock.js';
 import { parseRetryAfter, type RetryDecision, withRetry } from '../runtime/retry.js';
 import { KubeError, type KubeOp } from './kube-error.js';
@@ -23,6 +24,8 @@ export interface KubeCallerDeps {
   random?: () => number;
   /** Aborts waits between retries (SIGTERM). */
   signal?: AbortSignal;
+  /** Told of every 429 and 5xx answer, retried or not (the restore's write concurrency backs off). */
+  congestion?: CongestionSignal;
 }
 
 /**
@@ -56,6 +59,7 @@ export class KubeCaller {
         signal: this.deps.signal,
         classify: (e): RetryDecision => {
           if (!(e instanceof KubeError) || !e.transient) return { retry: false };
+          if (e.status === 429 || e.status >= 500) this.deps.congestion?.congested({ retryAfterMs: e.retryAfterMs });
           if (e.status === 429) return { retry: true, afterMs: e.retryAfterMs, reason: '429 TooManyRequests' };
           if (e.status === 0 && e.reason === 'ECONNREFUSED') return { retry: true, reason: 'connection refused' };
           if (!retryServerErrors) return { retry: false };

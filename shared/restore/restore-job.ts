@@ -21,9 +21,10 @@ import { scopeOf } from '../kube/scope.js';
 import { redactor } from '../log/index.js';
 import { epochSeconds, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
+import { AdaptiveLimit } from '../runtime/adaptive-limit.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
-import { isDocumentOutput, type OutputFormat, renderDocument } from '../runtime/output.js';
+import { documentChunks, isDocumentOutput, type OutputFormat } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
@@ -67,12 +68,15 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
   warnings.push(...(signing?.warnings ?? []));
   const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
 
+  // Every 429 or 5xx any call of this job meets slows the Secret writes down.
+  const writeLimit = new AdaptiveLimit({ max: s.restoreConcurrency, clock: ctx.clock });
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
     command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },
     signal: ctx.shutdown.signal,
+    congestion: writeLimit,
   });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
@@ -96,6 +100,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     clock: ctx.clock,
     shutdown: ctx.shutdown,
     progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
+    writeLimit,
   };
   const options = {
     backup: s.backup,
@@ -241,7 +246,8 @@ function print(output: OutputFormat, ctx: CommandContext, r: RestoreReport, erro
   const stoppedBy = error === undefined ? undefined : redactor.sanitize(error);
   if (isDocumentOutput(output)) {
     const doc = { format: RESTORE_FORMAT, ...r, ...(stoppedBy === undefined ? {} : { error: stoppedBy }) };
-    ctx.io.stdout.write(renderDocument(doc, output, DATA_DIGEST_FIELDS));
+    // In pieces: one line per Secret would otherwise be held at once, whole, at the end.
+    for (const piece of documentChunks(doc, output, 'items', DATA_DIGEST_FIELDS)) ctx.io.stdout.write(piece);
     return;
   }
   const out: string[] = [];

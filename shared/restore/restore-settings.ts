@@ -6,6 +6,7 @@ import {
   durationSetting,
   enumSetting,
   fileSetting,
+  integerSetting,
   type SettingsOf,
   settingLabel,
   stringSetting,
@@ -94,6 +95,14 @@ export const restoreSettings = {
     description:
       "Verify the backup and print the plan (create / overwrite / recreate / skip per Secret, never values). Every write is sent with the API server's dryRun=All, so it is validated but not persisted; no pre-restore backup, no Lease, no Event.",
     default: false,
+    group: MODE,
+  }),
+  restoreConcurrency: integerSetting({
+    description:
+      'Most Secret writes in flight at once. Halved whenever the API server answers 429 or 5xx (and nothing new is sent before its Retry-After), then grown back by one per round of successful writes.',
+    min: 1,
+    max: 64,
+    default: 8,
     group: MODE,
   }),
   recipientKey: fileSetting({

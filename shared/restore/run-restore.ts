@@ -11,7 +11,8 @@
  *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
  *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
  * 4. Write: the backup is read again, segment by segment (and verified again as it is read),
- *    and each planned Secret is written. Every write with --dry-run carries `dryRun=All`.
+ *    and each planned Secret is written, up to `writeLimit` at once (fewer while the API server
+ *    answers 429 or 5xx). Every write with --dry-run carries `dryRun=All`.
  *    What the API server answers is checked against the recorded SHA-256.
  *
  * One Secret's failure (409, 422...) is recorded and the restore goes on; an API server or store
@@ -32,6 +33,7 @@ import { ConfigError, errorText, StewardError } from '../errors/index.js';
 import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
+import { type Concurrency, eachLimit } from '../runtime/map-limit.js';
 import { Progress } from '../runtime/progress.js';
 import type { Shutdown } from '../runtime/shutdown.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -75,6 +77,11 @@ export interface RestoreDeps {
   progress?: Progress;
   /** Where the pre-restore backup notes itself while it is written (the restore's Lease; see `BackupDeps.inFlight`). */
   inFlight?: BackupDeps['inFlight'];
+  /**
+   * How many Secrets are written at once: the job passes an `AdaptiveLimit` that the Kubernetes
+   * caller also tells of every 429 and 5xx. @default 1
+   */
+  writeLimit?: Concurrency;
 }
 
 export interface RestoreOptions {
@@ -141,8 +148,10 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
 class RestoreRun {
   private readonly now: Date;
   private log: Logger;
-  /** The selected Secrets of the backup, by `namespace/name` in the backup. */
-  private readonly bySource = new Map<string, PlannedSecret>();
+  /** The selected Secrets of the backup, by namespace then name in the backup (no key string per Secret). */
+  private readonly bySource = new Map<string, Map<string, PlannedSecret>>();
+  /** How many Secrets `bySource` holds. */
+  private selected = 0;
   /** Namespaces written into, sorted. */
   private targetNamespaces: string[] = [];
   /** Target namespaces that do not exist (created first with --create-namespaces). */
@@ -205,26 +214,34 @@ class RestoreRun {
           if (!o.selection.selects(s)) continue;
           seenNamespaces.add(s.metadata.namespace);
           const p = this.planned(s, item.entry.dataSha256, n);
-          this.bySource.set(`${p.source.namespace}/${p.source.name}`, p);
+          let inNs = this.bySource.get(p.source.namespace);
+          if (inNs === undefined) {
+            inNs = new Map();
+            this.bySource.set(p.source.namespace, inNs);
+          }
+          if (!inNs.has(p.source.name)) this.selected++;
+          inNs.set(p.source.name, p);
         }
       }
     } finally {
       progress.end();
     }
     report.stage = 'verified';
-    this.log.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: this.bySource.size }, 'backup verified');
-    const missingNames = [...o.selection.names].filter((k) => !this.bySource.has(k));
+    this.log.info({ segments: backup.segmentCount, secrets: backup.index.secrets.length, selected: this.selected }, 'backup verified');
+    const missingNames = [...o.selection.names].filter((k) => {
+      const slash = k.indexOf('/');
+      return this.bySource.get(k.slice(0, slash))?.has(k.slice(slash + 1)) !== true;
+    });
     if (missingNames.length > 0)
       throw new RestoreRefusedError(`not in backup ${backup.id}: ${missingNames.join(', ')}; nothing was written`);
-    if (this.bySource.size === 0)
-      throw new RestoreRefusedError(`no Secret in backup ${backup.id} matches the selection; nothing was written`);
+    if (this.selected === 0) throw new RestoreRefusedError(`no Secret in backup ${backup.id} matches the selection; nothing was written`);
     if (outsideScope.size > 0)
       report.warnings.push(
         `not restored: the Secrets of namespace${outsideScope.size === 1 ? '' : 's'} ${[...outsideScope].sort().join(', ')}, outside --scope-namespaces`,
       );
     for (const from of o.selection.unusedMappings(seenNamespaces))
       report.warnings.push(`--map-namespace ${from}=...: the backup has no selected Secret in namespace ${from}`);
-    report.items = [...this.bySource.values()];
+    report.items = [...this.bySource.values()].flatMap((inNs) => [...inNs.values()]);
   }
 
   /**
@@ -302,18 +319,24 @@ class RestoreRun {
     const writing = report.items.filter((p) => WRITE_ACTIONS.has(p.action));
     const segments = [...new Set(writing.map((p) => p.segment))].sort((a, b) => a - b);
     const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing.length);
-    try {
+    const { bySource, deps } = this;
+    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret }> {
       for (const n of segments) {
-        this.deps.shutdown.checkpoint();
+        deps.shutdown.checkpoint();
         for await (const item of backup.readSegment(n)) {
           if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-          const p = this.bySource.get(`${item.secret.metadata.namespace}/${item.secret.metadata.name}`);
-          if (p === undefined || !WRITE_ACTIONS.has(p.action)) continue;
-          this.deps.shutdown.checkpoint();
-          await writeOne(this.deps, o, report, p, item.secret, toCreate);
-          progress.add();
+          const p = bySource.get(item.secret.metadata.namespace)?.get(item.secret.metadata.name);
+          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret: item.secret };
         }
       }
+    }
+    try {
+      // The backup is read as the writes go: only the Secrets being written are held.
+      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret }) => {
+        deps.shutdown.checkpoint();
+        await writeOne(deps, o, report, p, secret, toCreate);
+        progress.add();
+      });
     } finally {
       progress.end();
     }

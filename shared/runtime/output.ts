@@ -44,3 +44,37 @@ export function renderDocument<D extends OutputDocument>(doc: D, output: 'json' 
   if (output === 'json') return `${json}\n`;
   return stringify(JSON.parse(json), { lineWidth: 0 });
 }
+
+/**
+ * {@link renderDocument} in pieces of about `chunkChars`, for a document with one long list
+ * (`listKey`): with `-o json` the list is rendered an element at a time, so that the whole text
+ * of a restore of 100,000 Secrets is never held at once. The pieces joined are exactly what
+ * renderDocument returns; `-o yaml` is rendered whole.
+ */
+export function* documentChunks<D extends OutputDocument>(
+  doc: D,
+  output: 'json' | 'yaml',
+  listKey: keyof D & string,
+  omit: ReadonlySet<string> = new Set(),
+  chunkChars = 64 * 1024,
+): Generator<string> {
+  const list = doc[listKey];
+  if (output !== 'json' || !Array.isArray(list) || list.length === 0) {
+    yield renderDocument(doc, output, omit);
+    return;
+  }
+  const replacer = (k: string, v: unknown) => (omit.has(k) ? undefined : v);
+  const placeholder = `\u0000${listKey}\u0000`;
+  const marker = JSON.stringify(placeholder);
+  const outer = JSON.stringify({ ...doc, [listKey]: placeholder }, replacer, 2);
+  const at = outer.indexOf(marker);
+  let piece = `${outer.slice(0, at)}[\n`;
+  for (let i = 0; i < list.length; i++) {
+    piece += `    ${JSON.stringify(list[i], replacer, 2).replace(/\n/g, '\n    ')}${i < list.length - 1 ? ',\n' : '\n  ]'}`;
+    if (piece.length >= chunkChars) {
+      yield piece;
+      piece = '';
+    }
+  }
+  yield `${piece}${outer.slice(at + marker.length)}\n`;
+}

@@ -197,6 +197,7 @@ describe('test/bench', function () {
       assert.ok(run.rotation.apiRequests > 0);
       assert.match(text, /STEP +RESULT +WALL +SECRETS\/S +MB\/S +PEAK RSS/);
       assert.match(text, /Targets:/);
+      if (s3cmd) assert.match(text, /restore throughput \/ baseline restore +\d+\.\d+x +>= 2\.00x/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -40,18 +40,49 @@ export interface RequestLogEntry {
   authz?: AuthzDecision;
 }
 
+/** Requests being served at once, split as kube-apiserver's max-in-flight filter splits them. */
+export interface InFlight {
+  /** get, list (watches are long-running and not counted). */
+  readOnly: number;
+  /** Every other verb: create, update, patch, delete, deletecollection. */
+  mutating: number;
+}
+
 export class RequestLog {
   /** All entries, oldest first. */
   readonly entries: RequestLogEntry[] = [];
+  /** Requests being served now (arrived, not yet answered or dropped). */
+  readonly inFlight: InFlight = { readOnly: 0, mutating: 0 };
+  /**
+   * The most requests served at once since the start or the last `clear()`: the watermark of
+   * kube-apiserver's max-in-flight filter (`apiserver_current_inflight_requests`).
+   */
+  readonly peakInFlight: InFlight = { readOnly: 0, mutating: 0 };
+
+  /**
+   * @internal Counts `entry` in flight until `done` fires, unless it is long-running (a watch,
+   * a followed log), which the max-in-flight filter does not track either.
+   */
+  track(entry: RequestLogEntry, done: (callback: () => void) => void): void {
+    if (entry.verb === 'watch' || (entry.subresource === 'log' && entry.query.follow === 'true')) return;
+    const kind: keyof InFlight = ['get', 'list'].includes(entry.verb) ? 'readOnly' : 'mutating';
+    this.inFlight[kind]++;
+    this.peakInFlight[kind] = Math.max(this.peakInFlight[kind], this.inFlight[kind]);
+    done(() => {
+      this.inFlight[kind]--;
+    });
+  }
 
   /** @internal */
   add(entry: RequestLogEntry): void {
     this.entries.push(entry);
   }
 
-  /** Forgets every entry. */
+  /** Forgets every entry, and the peaks (they start again from what is in flight now). */
   clear(): void {
     this.entries.length = 0;
+    this.peakInFlight.readOnly = this.inFlight.readOnly;
+    this.peakInFlight.mutating = this.inFlight.mutating;
   }
 
   /** Entries satisfying `predicate`. */

@@ -410,6 +410,7 @@ export class KubeEmulator {
       fault: false,
     };
     this.requests.add(entry);
+    this.requests.track(entry, (done) => res.once('close', done));
     const originalWriteHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
     res.writeHead = ((code: number, ...rest: unknown[]) => {
       entry.status = code;

@@ -177,4 +177,30 @@ describe('shared/kube/kube-call', () => {
       assert.equal(calls, 1, reason);
     }
   });
+
+  it('tells its congestion signal of every 429 and 5xx with the Retry-After, retried or not, and of nothing else', async () => {
+    const clock = fixedClock(new Date('2026-01-01T00:00:00Z'));
+    const told: Array<number | undefined> = [];
+    const c = new KubeCaller({
+      clock,
+      log: createLogger({ sink: new MemorySink() }),
+      random: () => 0.5,
+      congestion: { congested: (o) => told.push(o.retryAfterMs) },
+    });
+    const failing = (...errors: ApiException<string>[]) => {
+      let n = 0;
+      return async () => {
+        if (n < errors.length) throw errors[n++];
+        return 'ok';
+      };
+    };
+
+    await c.call(op, failing(apiError(429, 'TooManyRequests', {}, { 'retry-after': '2' })));
+    await c.call({ ...op, verb: 'get' }, failing(apiError(503, 'ServiceUnavailable')));
+    await assert.rejects(c.call({ ...op, verb: 'create' }, failing(apiError(500, 'InternalError'))));
+    await assert.rejects(c.call(op, failing(apiError(404, 'NotFound'))));
+    await assert.rejects(c.call(op, failing(apiError(409, 'Conflict'))));
+
+    assert.deepEqual(told, [2000, undefined, undefined]);
+  });
 });

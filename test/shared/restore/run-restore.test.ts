@@ -22,6 +22,7 @@ import {
   type RestoreReport,
   runRestore,
 } from '../../../shared/restore/run-restore.js';
+import { AdaptiveLimit } from '../../../shared/runtime/adaptive-limit.js';
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
@@ -314,5 +315,95 @@ spec: {policyName: no-denied-secrets, validationActions: [Deny]}
         assert.equal(r.counts.failed, 4);
       });
     }
+  });
+
+  describe('writes several Secrets at once (--restore-concurrency), backing off when the API server is overloaded', () => {
+    const create = (e: { verb: string; resource: string; dryRun: boolean }) => e.verb === 'create' && e.resource === 'secrets' && !e.dryRun;
+    const many = (n: number) => Array.from({ length: n }, (_, i) => opaque(`s${String(i).padStart(2, '0')}`, `value-${i}`));
+
+    /** Every attempt to create a Secret, as the client sent it. */
+    let attempts: Array<{ name: string; at: number }>;
+
+    /** A restore whose Kubernetes caller tells `limit` of every 429 and 5xx, as restore-job.ts wires it. */
+    async function restoreWithin(limit: AdaptiveLimit): Promise<RestoreReport> {
+      const k = createKubeClients(loadKubeConfig({ kubeconfig: h.kubeconfig }), {
+        command: 'test',
+        clock: systemClock,
+        log,
+        limits: { maxAttempts: 6 },
+        congestion: limit,
+      });
+      attempts = [];
+      const send = k.core.createNamespacedSecret.bind(k.core);
+      k.core.createNamespacedSecret = (req) => {
+        attempts.push({ name: req.body.metadata?.name ?? '', at: Date.now() });
+        return send(req);
+      };
+      return restore(
+        {},
+        { secrets: new KubeSecretStore(k.core, k.caller), namespaces: new KubeNamespaceStore(k.core, k.caller), writeLimit: limit },
+      );
+    }
+
+    function assertEachRestoredOnce(n: number): void {
+      for (const [i, want] of many(n).entries()) {
+        const live = h.emulator.get('v1', 'Secret', 'apps', want.metadata!.name!) as unknown as V1Secret | undefined;
+        assert.equal(live?.data?.v, want.data!.v, `Secret ${i}`);
+      }
+      assert.equal(h.emulator.list('v1', 'Secret', 'apps').length, n);
+      assert.equal(
+        h.emulator.requests.count((e) => create(e) && e.status === 201),
+        n,
+        'one successful create per Secret',
+      );
+    }
+
+    it('keeps at most that many writes in flight', async () => {
+      await backupOf(many(40));
+      // Each create is held a moment, so that the restore has as many in flight as it allows.
+      h.emulator.faults.inject({ method: 'POST', path: '/api/v1/namespaces/apps/secrets', delayMs: 30, times: Infinity });
+      h.emulator.requests.clear();
+
+      const r = await restoreWithin(new AdaptiveLimit({ max: 4, clock: systemClock }));
+
+      assert.equal(r.counts.written, 40);
+      assert.equal(h.emulator.requests.peakInFlight.mutating, 4);
+      assertEachRestoredOnce(40);
+    });
+
+    it("halves them on 429, waits the server's Retry-After, and writes every Secret exactly once", async () => {
+      await backupOf(many(40));
+      // What API Priority and Fairness answers a request its priority level cannot queue: 429 with
+      // `Retry-After: 1` (staging/src/k8s.io/apiserver/pkg/server/filters/priority-and-fairness.go
+      // calls tooManyRequests of maxinflight.go when the request was not served).
+      h.emulator.faults.inject({
+        method: 'POST',
+        path: '/api/v1/namespaces/apps/secrets',
+        status: 429,
+        retryAfterSeconds: 1,
+        after: 8,
+        times: 3,
+      });
+      h.emulator.requests.clear();
+      const limit = new AdaptiveLimit({ max: 8, clock: systemClock });
+
+      const r = await restoreWithin(limit);
+
+      assert.equal(r.counts.written, 40);
+      assert.equal(r.counts.failed, 0);
+      assert.ok(limit.decreases >= 1, 'the concurrency was halved');
+      assert.equal(
+        h.emulator.requests.count((e) => create(e) && e.status === 429),
+        3,
+      );
+      const retried = [...new Set(attempts.map((a) => a.name))].filter((name) => attempts.filter((a) => a.name === name).length > 1);
+      assert.equal(retried.length, 3);
+      for (const name of retried) {
+        const [first, second] = attempts.filter((a) => a.name === name);
+        // Retry-After is a lower bound the client enforces by sleeping: no load can shorten it.
+        assert.ok(second.at - first.at >= 1000, `${name} retried ${second.at - first.at} ms after its 429`);
+      }
+      assertEachRestoredOnce(40);
+    });
   });
 });
