@@ -3,8 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { backupCommand } from '../../jobs/backup.js';
 import { runCommand } from '../../jobs/run.js';
+import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
+import type { StatusReport } from '../../shared/status/status-report.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import type { StoredKubeObject } from '../emulator/index.js';
 import { installDrSite } from '../sandbox/install.js';
@@ -162,6 +164,60 @@ describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', 
           ['fail', 'fail.asc'],
           ['pass', 'pass.asc'],
         ],
+      );
+    });
+  });
+
+  describe('status at the DR site', () => {
+    it('one table across the fleet: last backup, freshness, last drill and result per cluster; the failed one overdue', async () => {
+      const args = [
+        '--kubeconfig',
+        h.kubeconfig,
+        ...h.s3.args(PREFIX),
+        ...FLEET.flatMap((c) => ['--fleet-cluster', c]),
+        '--namespace',
+        'payments',
+        '--trusted-signer-key',
+        h.signer.publicKey,
+        '--pre-restore-signer-key',
+        h.preRestoreSigner.publicKey,
+        '--drill-signer-key',
+        h.drillSigner.publicKey,
+        '--backup-schedule',
+        '0 3 * * *',
+      ];
+
+      const text = await h.run(statusCommand, [...args, '--color', 'never']);
+      const json = await h.run(statusCommand, [...args, '--output', 'json']);
+
+      assert.equal(text.code, 1, failure(text));
+      const rows = text.stdout.split('\n').filter((l) => FLEET.some((c) => l.startsWith(`${c} `)));
+      assert.deepEqual(
+        rows.map((l) => l.split(/ {2,}/).filter((x) => x !== '')),
+        FLEET.map((c, i) => [
+          c,
+          `${backups.get(c)} (${rows[i].match(/\((\S+ ago)\)/)?.[1]})`,
+          'ok',
+          rows[i].split(/ {2,}/)[3],
+          i === 1 ? 'FAIL' : 'pass',
+          i === 1 ? 'OVERDUE' : 'ok',
+          '-',
+        ]),
+      );
+      for (const l of rows) assert.match(l.split(/ {2,}/)[3], /^\S+ ago$/);
+      assert.match(text.stdout, /^CLUSTER +LAST BACKUP +FRESHNESS +LAST DRILL +RESULT +DRILLS +PROJECTED RTO$/m);
+      const report = JSON.parse(json.stdout) as StatusReport;
+      assert.deepEqual(
+        report.fleet?.map((b) => [b.cluster, b.newestScheduled?.id, b.drills.latest?.result, b.drills.latest?.verified, b.drills.ok]),
+        FLEET.map((c, i) => [c, backups.get(c), i === 1 ? 'fail' : 'pass', true, i !== 1]),
+      );
+      assert.deepEqual(
+        report.problems.map((p) => [p.kind, p.subject]),
+        [['drill-overdue', `${FLEET[1]}/drills`]],
+      );
+      assert.deepEqual(
+        report.warnings.map((w) => [w.kind, w.subject]),
+        [['drill-failed', `${FLEET[1]}/${backups.get(FLEET[1])}`]],
       );
     });
   });
