@@ -115,3 +115,29 @@ export async function installDrSite(
   await emulator.applyObjects([...objects, ...secrets]);
   return { applied: objects.length + secrets.length, skipped, fleet };
 }
+
+/**
+ * `npm run sandbox -- --install --dr-site`: the sandbox as an empty DR cluster with
+ * manifests/overlays/dr-site-verify-only installed (docs/dr-site.md): its store settings pointed
+ * at the sandbox's S3 server, and its Secrets made from the sandbox's demo keys (the demo key
+ * decrypts and signs the backups, and signs the drill reports).
+ */
+export async function installDrSiteIntoSandbox(sb: Sandbox): Promise<{ applied: number; skipped: string[]; fleet: string[] }> {
+  const read = (file: string) => readFile(file, 'utf8');
+  const [privateKey, passphrase, publicKey, prePublic] = await Promise.all([
+    read(sb.keys.privateKey),
+    read(sb.keys.passphraseFile),
+    read(sb.keys.publicKey),
+    read(sb.env.SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY),
+  ]);
+  return installDrSite(sb.emulator, {
+    store: {
+      SECRET_STEWARD_STORE: sb.env.SECRET_STEWARD_STORE,
+      SECRET_STEWARD_S3_ENDPOINT: sb.env.SECRET_STEWARD_S3_ENDPOINT,
+      SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
+    },
+    credentials: { accessKeyId: sb.env.AWS_ACCESS_KEY_ID, secretAccessKey: sb.env.AWS_SECRET_ACCESS_KEY },
+    restoreKeys: { privateKey, passphrase, trustedSigner: publicKey, preRestoreSigner: prePublic },
+    drillSigningKey: { privateKey, passphrase },
+  });
+}
