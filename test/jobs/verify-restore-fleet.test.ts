@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { backupCommand } from '../../jobs/backup.js';
+import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { runCommand } from '../../jobs/run.js';
 import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
@@ -219,6 +220,42 @@ describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', 
         report.warnings.map((w) => [w.kind, w.subject]),
         [['drill-failed', `${FLEET[1]}/${backups.get(FLEET[1])}`]],
       );
+    });
+  });
+
+  describe('list-backups at the DR site', () => {
+    it("one table across the fleet: each cluster's backups with a CLUSTER column and their last drill", async () => {
+      const args = [
+        ...h.s3.args(PREFIX),
+        ...FLEET.flatMap((c) => ['--fleet-cluster', c]),
+        '--trusted-signer-key',
+        h.signer.publicKey,
+        '--drill-signer-key',
+        h.drillSigner.publicKey,
+      ];
+
+      const text = await h.run(listBackupsCommand, args);
+      const json = await h.run(listBackupsCommand, [...args, '--output', 'json']);
+
+      assert.equal(text.code, 0, failure(text));
+      assert.match(text.stdout, /^CLUSTER +BACKUP +KIND +CREATED/);
+      const rows = text.stdout.split('\n').filter((l) => FLEET.some((c) => l.startsWith(`${c} `)));
+      assert.deepEqual(
+        rows.map((l) => {
+          const cells = l.split(/ {2,}/);
+          return [cells[0], cells[1], cells[5], cells.at(-1)?.replace(/ \S+ ago$/, '')];
+        }),
+        FLEET.map((c, i) => [c, backups.get(c), 'sealed', i === 1 ? 'fail' : 'pass']),
+      );
+      const doc = JSON.parse(json.stdout) as {
+        location: string;
+        backups: Array<{ cluster: string; id: string; lastDrill?: { result: string } }>;
+      };
+      assert.deepEqual(
+        doc.backups.map((b) => [b.cluster, b.id, b.lastDrill?.result]),
+        FLEET.map((c, i) => [c, backups.get(c), i === 1 ? 'fail' : 'pass']),
+      );
+      assert.equal(doc.location, h.s3.storeUrl(PREFIX));
     });
   });
 
