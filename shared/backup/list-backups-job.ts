@@ -20,24 +20,33 @@ export const LIST_BACKUPS_FORMAT = 'secret-steward.io/list-backups/v2';
  */
 export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
-  const layout = new BackupLayout(s.clusterName);
   const now = ctx.clock.now();
   const trust = await loadSealTrust(s, { now });
   const drillSigners = await loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' });
-  const [catalogue, claims] = await Promise.all([readCatalogue(store, layout, trust), listDrillReports(store, layout)]);
-  // The newest report per backup, verified.
-  const newestClaims = [...new Map(claims.map((c) => [c.backupId, c] as const).reverse()).values()];
-  const drills = new Map((await verifyDrillReports(store, layout, newestClaims, drillSigners, { now })).map((d) => [d.backupId, d]));
   const noKeys = s.trustedSignerKey.length === 0 && s.preRestoreSignerKey.length === 0;
-  const rows = [...catalogue.entries].reverse().map((e) => row(e, drills.get(e.id), now, s.incompleteGrace, noKeys));
+  // A fleet (a DR site): every cluster's catalogue in one table, cluster by cluster.
+  const fleet = s.fleetCluster.length > 0;
+  const clusters = fleet ? s.fleetCluster : [s.clusterName as string];
+  const rows: Row[] = [];
+  const strays: string[] = [];
+  for (const cluster of clusters) {
+    const layout = new BackupLayout(cluster);
+    const [catalogue, claims] = await Promise.all([readCatalogue(store, layout, trust), listDrillReports(store, layout)]);
+    // The newest report per backup, verified.
+    const newestClaims = [...new Map(claims.map((c) => [c.backupId, c] as const).reverse()).values()];
+    const drills = new Map((await verifyDrillReports(store, layout, newestClaims, drillSigners, { now })).map((d) => [d.backupId, d]));
+    for (const e of [...catalogue.entries].reverse())
+      rows.push({ ...(fleet ? { cluster } : {}), ...row(e, drills.get(e.id), now, s.incompleteGrace, noKeys) });
+    strays.push(...catalogue.strays);
+  }
+  const location = fleet ? store.location : `${store.location}/${new BackupLayout(clusters[0]).backupsPrefix()}`;
 
   if (isDocumentOutput(s.output)) {
-    const location = `${store.location}/${layout.backupsPrefix()}`;
-    ctx.io.stdout.write(renderDocument({ format: LIST_BACKUPS_FORMAT, location, backups: rows, strays: catalogue.strays }, s.output));
+    ctx.io.stdout.write(renderDocument({ format: LIST_BACKUPS_FORMAT, location, backups: rows, strays }, s.output));
     return ExitCode.Success;
   }
   if (rows.length === 0) {
-    ctx.io.stdout.write(`No backups under ${store.location}/${layout.backupsPrefix()}\n`);
+    ctx.io.stdout.write(`No backups under ${fleet ? `${location} for ${clusters.join(', ')}` : location}\n`);
     return ExitCode.Success;
   }
   // -o wide: what the seal and the drill report add (segments, signer, cluster uid, report key).
@@ -45,6 +54,7 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
   ctx.io.stdout.write(
     renderTable(
       [
+        ...(fleet ? ['CLUSTER'] : []),
         'BACKUP',
         'KIND',
         'CREATED',
@@ -56,6 +66,7 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
         ...(wide ? ['SEGMENTS', 'SIGNER', 'CLUSTER UID', 'DRILL REPORT'] : []),
       ],
       rows.map((r) => [
+        ...(fleet ? [r.cluster ?? '-'] : []),
         r.id,
         r.kind ?? '-',
         r.createdAt.replace('.000Z', 'Z'),
@@ -73,12 +84,13 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
     ),
   );
   if (noKeys) ctx.io.stdout.write('No --trusted-signer-key given: no backup could be authenticated.\n');
-  if (catalogue.strays.length > 0)
-    ctx.io.stdout.write(`${catalogue.strays.length} object(s) under backups/ belong to no backup id (not ours).\n`);
+  if (strays.length > 0) ctx.io.stdout.write(`${strays.length} object(s) under backups/ belong to no backup id (not ours).\n`);
   return ExitCode.Success;
 }
 
 interface Row {
+  /** With --fleet-cluster: the cluster the backup belongs to. */
+  cluster?: string;
   id: string;
   /** From the seal; absent for backups that are not authenticated. */
   kind?: string;

@@ -190,8 +190,11 @@ async function follow(
       ).items.sort((a, b) => time(a) - time(b));
       for (const pod of finalPods) {
         const t = toolContainerStatus(pod)?.state?.terminated;
-        if (t !== undefined) last = { pod: pod.metadata?.name ?? '', exitCode: t.exitCode, reason: t.reason };
+        // Of a failed Job, the last pod that failed: an Indexed Job's other indexes may end after it.
+        if (t !== undefined && (done.type === 'Complete' || t.exitCode !== 0 || last === undefined || last.exitCode === 0))
+          last = { pod: pod.metadata?.name ?? '', exitCode: t.exitCode, reason: t.reason };
       }
+      const indexed = job.spec?.completionMode === 'Indexed';
       const fields = {
         namespace,
         jobName: name,
@@ -200,6 +203,8 @@ async function follow(
         message: done.message,
         pod: last?.pod,
         exitCode: last?.exitCode,
+        // An Indexed Job (the fleet drill): which indexes passed and which failed.
+        ...(indexed ? { completedIndexes: job.status?.completedIndexes ?? '', failedIndexes: job.status?.failedIndexes ?? '' } : {}),
       };
       if (done.type === 'Complete') {
         ctx.log.info(fields, 'Job complete');

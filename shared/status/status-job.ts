@@ -49,29 +49,41 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     { namespaces, selector: s.selector },
   );
   let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);
-  if (s.store !== undefined && s.clusterName !== undefined) {
-    const cluster = s.clusterName;
+  let fleet: Promise<StatusReport['fleet']> = Promise.resolve(undefined);
+  const clusters = s.fleetCluster.length > 0 ? s.fleetCluster : s.clusterName === undefined ? [] : [s.clusterName];
+  if (s.store !== undefined && clusters.length > 0) {
     const store = createObjectStore({ ...s, store: s.store }, { clock: ctx.clock, log: ctx.log });
     const [trust, drillSigners] = await Promise.all([
       loadSealTrust(s, { now }),
       loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' }),
     ]);
-    backups = collectBackupOverview(store, new BackupLayout(cluster), {
-      now,
-      trust,
-      drillSigners,
-      incompleteGraceMs: s.incompleteGrace,
-      limit: s.backups,
-      freshness:
-        s.backupSchedule === undefined ? undefined : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },
-      drillMaxAgeMs: s.drillMaxAge,
-      deepCheckCycleMs: s.deepCheckCycle,
-    }).then((b) => ({ cluster, ...b }));
+    const overview = (cluster: string) =>
+      collectBackupOverview(store, new BackupLayout(cluster), {
+        now,
+        trust,
+        drillSigners,
+        incompleteGraceMs: s.incompleteGrace,
+        limit: s.backups,
+        freshness:
+          s.backupSchedule === undefined
+            ? undefined
+            : { schedule: s.backupSchedule, timeZone: s.backupTimezone, graceMs: s.freshnessGrace },
+        drillMaxAgeMs: s.drillMaxAge,
+        deepCheckCycleMs: s.deepCheckCycle,
+      }).then((b) => ({ cluster, ...b }));
+    // A fleet's clusters one after another: each reads its catalogue and reports.
+    if (s.fleetCluster.length > 0)
+      fleet = (async () => {
+        const out: NonNullable<StatusReport['fleet']> = [];
+        for (const c of clusters) out.push(await overview(c));
+        return out;
+      })();
+    else backups = overview(clusters[0]);
   }
-  // Settle all three before judging, so that one failure does not leave the others unobserved.
-  const [k, r, b, f] = await Promise.allSettled([keys, rotation, backups, followed]);
-  for (const x of [k, r, b, f]) if (x.status === 'rejected') throw x.reason;
-  const follows = (f as PromiseFulfilledResult<Awaited<typeof followed>>).value;
+  // Settle all of them before judging, so that one failure does not leave the others unobserved.
+  const [k, r, b, f, fo] = await Promise.allSettled([keys, rotation, backups, fleet, followed]);
+  for (const x of [k, r, b, f, fo]) if (x.status === 'rejected') throw x.reason;
+  const follows = (fo as PromiseFulfilledResult<Awaited<typeof followed>>).value;
   const report = buildStatusReport({
     now,
     scope,
@@ -83,6 +95,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
       ...(follows.length > 0 ? { followed: follows } : {}),
     },
     backups: (b as PromiseFulfilledResult<StatusReport['backups']>).value,
+    fleet: (f as PromiseFulfilledResult<StatusReport['fleet']>).value,
     keys: (k as PromiseFulfilledResult<Awaited<typeof keys>>).value,
   });
   ctx.log.info(

@@ -67,8 +67,10 @@ export interface StatusReport {
     /** Follow mode: Secrets with `secret-steward.io/follow` and their consumers; absent when none. */
     followed?: FollowStatus[];
   };
-  /** Absent without a store. */
+  /** Absent without a store, and with a fleet (--fleet-cluster). */
   backups?: BackupOverview & { cluster: string };
+  /** With --fleet-cluster: each cluster's backups and drills, in the order given (a DR site). */
+  fleet?: Array<BackupOverview & { cluster: string }>;
   keys: KeyStatus[];
 }
 
@@ -78,6 +80,7 @@ export interface StatusParts {
   scope?: Scope;
   rotation: StatusReport['rotation'];
   backups?: StatusReport['backups'];
+  fleet?: StatusReport['fleet'];
   keys: KeyStatus[];
 }
 
@@ -110,50 +113,9 @@ export function buildStatusReport(p: StatusParts): StatusReport {
         subject: `${f.namespace}/${f.name}`,
         message: `${c.workload} was restarted for the current data and its rollout failed (not undone, not restarted again until the data changes): ${c.message}`,
       });
-  const b = p.backups;
-  if (b !== undefined) {
-    if (b.ambiguous !== undefined) problems.push({ kind: 'catalogue-ambiguous', subject: b.location, message: b.ambiguous });
-    else if (b.newestScheduled === undefined) {
-      problems.push({ kind: 'no-backup', subject: b.location, message: `no authenticated scheduled backup in ${b.location}` });
-    } else if (b.freshness !== undefined && !b.freshness.fresh) {
-      problems.push({ kind: 'backup-stale', subject: b.newestScheduled.id, message: b.freshness.message });
-    }
-    for (const u of b.unauthenticated.filter((x) => !x.inProgress)) {
-      problems.push({
-        kind: 'backup-unauthenticated',
-        subject: u.id,
-        message: `backup ${u.id} is not authenticated (${u.problem}): it is never used or deleted automatically`,
-      });
-    }
-    if (!b.drills.ok) {
-      const last = b.drills.latestPass;
-      problems.push({
-        kind: 'drill-overdue',
-        subject: 'drills',
-        message:
-          `no DR drill passed within ${formatDuration(b.drills.maxAgeMs)}` +
-          (last
-            ? `; the last one that passed ran at ${last.at} (backup ${last.backupId})`
-            : '; none that passed has a report that verifies') +
-          ': run verify-restore',
-      });
-    }
-    for (const id of b.deepCheck?.notVerifiedInCycle ?? []) {
-      const last = b.backups.find((x) => x.id === id)?.lastVerified;
-      problems.push({
-        kind: 'backup-unverified',
-        subject: id,
-        message: `backup ${id} was not verified within ${formatDuration(b.deepCheck!.cycleMs)} (${last ? `last verified ${last}` : 'never verified, as signed drill reports show'}): the drills' deep check has not reached it (raise verify-restore --deep-check-per-run)`,
-      });
-    }
-    if (b.drills.latest?.result === 'fail') {
-      warnings.push({
-        kind: 'drill-failed',
-        subject: b.drills.latest.backupId,
-        message: `the latest DR drill (${b.drills.latest.at}) failed; report ${b.drills.latest.report}`,
-      });
-    }
-  }
+  if (p.backups !== undefined) backupFindings(p.backups, '', problems, warnings);
+  // A fleet: the same rules for each cluster, each finding's subject prefixed with its cluster.
+  for (const b of p.fleet ?? []) backupFindings(b, `${b.cluster}/`, problems, warnings);
   for (const k of p.keys) {
     const subject = `${k.role} key ${k.fingerprint}`;
     if (k.state === 'expired' || k.state === 'revoked' || k.state === 'unusable')
@@ -169,9 +131,60 @@ export function buildStatusReport(p: StatusParts): StatusReport {
     warnings,
     scope: p.scope ?? { kind: 'cluster' },
     rotation: p.rotation,
-    ...(b ? { backups: b } : {}),
+    ...(p.backups ? { backups: p.backups } : {}),
+    ...(p.fleet ? { fleet: p.fleet } : {}),
     keys: p.keys,
   };
+}
+
+/** The backup and drill rules for one cluster's overview; `at` prefixes each subject (`<cluster>/` in a fleet). */
+function backupFindings(
+  b: BackupOverview & { cluster: string },
+  at: string,
+  problems: StatusReport['problems'],
+  warnings: StatusReport['warnings'],
+): void {
+  if (b.ambiguous !== undefined) problems.push({ kind: 'catalogue-ambiguous', subject: `${at}${b.location}`, message: b.ambiguous });
+  else if (b.newestScheduled === undefined) {
+    problems.push({ kind: 'no-backup', subject: `${at}${b.location}`, message: `no authenticated scheduled backup in ${b.location}` });
+  } else if (b.freshness !== undefined && !b.freshness.fresh) {
+    problems.push({ kind: 'backup-stale', subject: `${at}${b.newestScheduled.id}`, message: b.freshness.message });
+  }
+  for (const u of b.unauthenticated.filter((x) => !x.inProgress)) {
+    problems.push({
+      kind: 'backup-unauthenticated',
+      subject: `${at}${u.id}`,
+      message: `backup ${u.id} is not authenticated (${u.problem}): it is never used or deleted automatically`,
+    });
+  }
+  if (!b.drills.ok) {
+    const last = b.drills.latestPass;
+    problems.push({
+      kind: 'drill-overdue',
+      subject: `${at}drills`,
+      message:
+        `no DR drill passed within ${formatDuration(b.drills.maxAgeMs)}` +
+        (last
+          ? `; the last one that passed ran at ${last.at} (backup ${last.backupId})`
+          : '; none that passed has a report that verifies') +
+        ': run verify-restore',
+    });
+  }
+  for (const id of b.deepCheck?.notVerifiedInCycle ?? []) {
+    const last = b.backups.find((x) => x.id === id)?.lastVerified;
+    problems.push({
+      kind: 'backup-unverified',
+      subject: `${at}${id}`,
+      message: `backup ${id} was not verified within ${formatDuration(b.deepCheck!.cycleMs)} (${last ? `last verified ${last}` : 'never verified, as signed drill reports show'}): the drills' deep check has not reached it (raise verify-restore --deep-check-per-run)`,
+    });
+  }
+  if (b.drills.latest?.result === 'fail') {
+    warnings.push({
+      kind: 'drill-failed',
+      subject: `${at}${b.drills.latest.backupId}`,
+      message: `the latest DR drill (${b.drills.latest.at}) failed; report ${b.drills.latest.report}`,
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +353,34 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
   return out;
 }
 
+/**
+ * A DR site's fleet, one row per cluster: its newest authenticated scheduled backup, whether that
+ * is fresh, its latest drill and result, and the projected RTO of the newest drill that
+ * measured one (`-` when none did).
+ */
+function fleetSection(fleet: NonNullable<StatusReport['fleet']>, problems: StatusReport['problems'], now: Date, color: boolean): string[] {
+  const location = fleet[0]?.location.replace(/\/[^/]+\/backups\/$/, '') ?? '';
+  const rows = fleet.map((b) => {
+    const latest = b.drills.latest;
+    return [
+      b.cluster,
+      b.newestScheduled ? `${b.newestScheduled.id} (${relative(b.newestScheduled.createdAt, now)})` : b.ambiguous ? 'AMBIGUOUS' : 'NONE',
+      b.freshness ? (b.freshness.fresh ? 'ok' : 'STALE') : '-',
+      latest ? `${relative(latest.at, now)}${latest.verified ? '' : ' (unverified)'}` : 'never',
+      latest ? (latest.result === 'pass' ? 'pass' : latest.result.toUpperCase()) : '-',
+      b.drills.maxAgeMs === 0 ? 'not checked' : b.drills.ok ? 'ok' : 'OVERDUE',
+      b.rto ? `${(b.rto.projectedFullRestoreMs / 1000).toFixed(1)}s` : '-',
+    ];
+  });
+  const marks: Mark[] = fleet.map((b) =>
+    problems.some((p) => p.subject.startsWith(`${b.cluster}/`)) ? 'red' : b.drills.latest?.result === 'fail' ? 'yellow' : undefined,
+  );
+  return [
+    `FLEET: ${fleet.length} cluster${fleet.length === 1 ? '' : 's'} in ${location}`,
+    table(['CLUSTER', 'LAST BACKUP', 'FRESHNESS', 'LAST DRILL', 'RESULT', 'DRILLS', 'PROJECTED RTO'], rows, marks, color),
+  ];
+}
+
 const KEY_MARK: Record<KeyStatus['state'], Mark> = { ok: undefined, expiring: 'yellow', expired: 'red', revoked: 'red', unusable: 'red' };
 
 function keySection(keys: KeyStatus[], now: Date, color: boolean): string[] {
@@ -371,6 +412,7 @@ export function renderStatus(r: StatusReport, o: { color: boolean }): string {
   ];
   if (r.rotation.followed !== undefined && r.rotation.followed.length > 0) sections.push(followSection(r.rotation.followed, o.color));
   if (r.backups) sections.push(backupSection(r.backups, now, o.color));
+  if (r.fleet) sections.push(fleetSection(r.fleet, r.problems, now, o.color));
   sections.push(keySection(r.keys, now, o.color));
   if (r.problems.length > 0) {
     sections.push([

@@ -38,6 +38,15 @@ export const statusSettings = {
     pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
     expected: 'a lower-case DNS label such as prod-eu-1',
   }),
+  fleetCluster: stringSetting({
+    description:
+      "At a DR site: report these clusters' backups and drills (repeatable), one row each, instead of --cluster-name's alone. The same setting and variable as verify-restore's fleet drill, so one environment serves both.",
+    valueName: 'NAME',
+    repeatable: true,
+    group: BACKUPS,
+    pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    expected: 'a lower-case DNS label such as prod-eu-1',
+  }),
   store: customSetting({
     description:
       'Where backups are kept (s3://bucket[/prefix] or file:///dir), as for backup. Without it the backup and drill sections are left out. Read only: status lists objects and reads seals and drill reports (small, signed), never an index or a segment.',
@@ -145,10 +154,14 @@ export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
       problems.push(
         problemFor(statusSettings, 'trustedSignerKey', 'is required with --store: backups count only when their seal verifies by this key'),
       );
-    if (s.clusterName === undefined) problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store'));
-    else if (!isValidClusterName(s.clusterName))
+    if (s.clusterName !== undefined && s.fleetCluster.length > 0)
+      problems.push(problemFor(statusSettings, 'clusterName', 'cannot be given with --fleet-cluster: give one cluster or the fleet'));
+    else if (s.clusterName === undefined && s.fleetCluster.length === 0)
+      problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store (or --fleet-cluster)'));
+    else if (s.clusterName !== undefined && !isValidClusterName(s.clusterName))
       problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
   } else {
+    if (s.fleetCluster.length > 0) problems.push(problemFor(statusSettings, 'fleetCluster', 'needs --store (where the backups are)'));
     if (s.backupSchedule !== undefined)
       problems.push(problemFor(statusSettings, 'backupSchedule', 'needs --store (where the backups are)'));
     if (s.s3Endpoint !== undefined) problems.push(problemFor(statusSettings, 's3Endpoint', 'needs --store'));

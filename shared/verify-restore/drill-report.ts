@@ -77,6 +77,8 @@ export interface DrillReport {
   drillId: string;
   result: 'pass' | 'fail' | 'error';
   cluster: string;
+  /** Set when the drill was one index of a fleet drill (--fleet-cluster): its completion index and the fleet's size. */
+  fleet?: { index: number; size: number };
   store: string;
   drillNamespace: string;
   startedAt: string;
@@ -334,7 +336,7 @@ export function renderDrillReport(r: DrillReport, stored?: StoredReport): string
   const b = r.backup;
   lines.push(
     `DR drill ${verdict}${b ? ` for backup ${b.id} (${formatAge(b.ageSeconds * 1000)} old` + `${b.secrets !== undefined ? `, ${b.secrets} Secrets` : ''}` + `${b.storedBytes !== undefined ? `, ${formatBytes(b.storedBytes)}` : ''})` : ''}` +
-      ` of cluster ${r.cluster} in ${(r.durationMs / 1000).toFixed(1)}s (drill ${r.drillId}).`,
+      ` of cluster ${r.cluster}${r.fleet ? ` (fleet index ${r.fleet.index} of ${r.fleet.size})` : ''} in ${(r.durationMs / 1000).toFixed(1)}s (drill ${r.drillId}).`,
   );
   lines.push('');
   lines.push(

@@ -24,6 +24,7 @@ import { createObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
 import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
+import { type FleetMember, fleetMember } from './fleet.js';
 import { runVerifyRestore } from './run-verify-restore.js';
 import { BackupVerificationError } from './verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
@@ -70,16 +71,27 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
   const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
-  const layout = new BackupLayout(s.clusterName);
+  const fleet = fleetMemberOf(s);
+  const cluster = fleet?.cluster ?? (s.clusterName as string);
+  const layout = new BackupLayout(cluster);
   const subject = jobEventSubject('verify-restore', toolNamespace(s));
   const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
   const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log, kc);
-  const drillNamespace = new KubeDrillNamespace(secrets, new KubeSecretStore(kube.core, cleanupCaller, ctx.log, kc), s.drillNamespace);
+  const drillNamespace = new KubeDrillNamespace(
+    secrets,
+    new KubeSecretStore(kube.core, cleanupCaller, ctx.log, kc),
+    fleet?.drillNamespace ?? s.drillNamespace,
+  );
   const drillId = drillIdFrom(ctx.runId);
 
   const trust = await loadSealTrust(s, { now });
 
-  return withJobLock('verify-restore', s, kube, ctx, async (lock) => {
+  if (fleet)
+    ctx.log.info(
+      { fleetIndex: fleet.index, fleetSize: fleet.size, cluster, drillNamespace: drillNamespace.namespace },
+      'fleet drill: this index drills one cluster',
+    );
+  return withJobLock(fleet?.lockJob ?? 'verify-restore', s, kube, ctx, async (lock) => {
     let report: DrillReport;
     let backupId: string | undefined;
     try {
@@ -139,9 +151,10 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
           : `DR drill ${drillId} could not complete: ${message}`,
         action: 'VerifyRestore',
       });
-      await pushDrillMetrics(s, ctx, undefined);
+      await pushDrillMetrics(s, cluster, ctx, undefined);
       throw e;
     }
+    if (fleet) report = { ...report, fleet: { index: fleet.index, size: fleet.size } };
 
     let stored: StoredReport | undefined;
     let storeFailure: unknown;
@@ -161,6 +174,8 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
     ctx.log.info(
       {
         drillId,
+        cluster,
+        ...(fleet ? { fleetIndex: fleet.index } : {}),
         backupId,
         result: report.result,
         checks: Object.fromEntries(report.checks.map((c) => [c.name, c.status])),
@@ -171,7 +186,7 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
       `DR drill ${report.result}`,
     );
     await recordDrillEvents(report, stored, events, subject);
-    await pushDrillMetrics(s, ctx, report);
+    await pushDrillMetrics(s, cluster, ctx, report);
     ctx.io.stdout.write(isDocumentOutput(s.output) ? renderDocument(report, s.output) : renderDrillReport(report, stored));
 
     if (report.result === 'fail') return ExitCode.Failed;
@@ -201,7 +216,8 @@ async function recordDrillEvents(
       action: 'CheckKeys',
     });
   }
-  const backup = r.backup ? `backup ${r.backup.id}` : 'no backup';
+  // A fleet drill's pods share the Events of one namespace: each names its cluster.
+  const backup = `${r.backup ? `backup ${r.backup.id}` : 'no backup'}${r.fleet ? ` of cluster ${r.cluster} (fleet index ${r.fleet.index})` : ''}`;
   const where = stored ? `; report ${stored.key}` : '';
   if (r.result === 'pass') {
     await events.record({
@@ -224,9 +240,15 @@ async function recordDrillEvents(
   });
 }
 
-async function pushDrillMetrics(s: VerifyRestoreSettings, ctx: CommandContext, r: DrillReport | undefined): Promise<void> {
+async function pushDrillMetrics(s: VerifyRestoreSettings, cluster: string, ctx: CommandContext, r: DrillReport | undefined): Promise<void> {
   if (!s.pushgateway) return;
-  await pushMetrics(s.pushgateway, 'verify-restore', s.clusterName, drillMetrics(r, ctx.clock.now()), ctx.log);
+  await pushMetrics(s.pushgateway, 'verify-restore', cluster, drillMetrics(r, ctx.clock.now()), ctx.log);
+}
+
+/** The fleet member this pod drills (--fleet-cluster with its completion index), or undefined for one cluster. */
+function fleetMemberOf(s: VerifyRestoreSettings): FleetMember | undefined {
+  if (s.fleetCluster.length === 0 || s.fleetIndex === undefined) return undefined;
+  return fleetMember(s.fleetCluster, s.fleetIndex, s.drillNamespace);
 }
 
 /**

@@ -17,15 +17,22 @@ import { metricsSettings } from '../metrics/pushgateway.js';
 import { cronProblem, isValidTimeZone } from '../runtime/cron-schedule.js';
 import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
+import { fleetDrillNamespace } from './fleet.js';
 import { backupChoiceSetting, verificationKeySettings } from './verification-settings.js';
 
 const FRESH = 'Freshness';
 const DRILL = 'Drill';
 const REPORT = 'Report';
 const DEEP = 'Deep check';
+const FLEET = 'Fleet (DR site)';
 
 export const verifyRestoreSettings = {
-  ...clusterSetting,
+  clusterName: {
+    ...clusterSetting.clusterName,
+    required: false,
+    description:
+      'Name of the cluster whose backups are drilled (<store>/<cluster-name>/). Required unless --fleet-cluster is given (then the completion index picks the cluster).',
+  },
   ...storeSettings,
   ...backupChoiceSetting,
   backupSchedule: stringSetting({
@@ -141,6 +148,23 @@ export const verifyRestoreSettings = {
     default: 0,
     group: DEEP,
   }),
+  fleetCluster: stringSetting({
+    description:
+      "Drill one cluster of a fleet sharing the store, instead of --cluster-name: the clusters in order, and --fleet-index (the Indexed Job's JOB_COMPLETION_INDEX) picks the one this pod drills, into drill namespace <--drill-namespace>-<index> under Lease secret-steward-verify-restore-<index>. Run as an Indexed Job with completions = the number of clusters (manifests/overlays/dr-site-verify-only; docs/dr-site.md).",
+    valueName: 'NAME',
+    repeatable: true,
+    pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    expected: 'a lower-case DNS label such as prod-eu-1',
+    group: FLEET,
+  }),
+  fleetIndex: integerSetting({
+    description:
+      'Which cluster of --fleet-cluster this pod drills, from 0. The Job controller sets JOB_COMPLETION_INDEX in every pod of an Indexed Job; give it only to drill one member by hand.',
+    min: 0,
+    max: 999,
+    extraEnv: ['JOB_COMPLETION_INDEX'],
+    group: FLEET,
+  }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,
@@ -152,8 +176,7 @@ export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;
 
 export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
-  if (!isValidClusterName(s.clusterName))
-    problems.push(problemFor(verifyRestoreSettings, 'clusterName', 'expected a lower-case DNS label'));
+  problems.push(...fleetProblems(s));
   if (!isValidTimeZone(s.backupTimezone)) {
     problems.push(
       problemFor(
@@ -171,5 +194,56 @@ export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigP
     problems.push(problemFor(verifyRestoreSettings, 'reportSigningKeyPassphraseFile', 'needs --report-signing-key'));
   if (s.decryptionKeyPassphraseFile !== undefined && s.decryptionKey.length === 0)
     problems.push(problemFor(verifyRestoreSettings, 'decryptionKeyPassphraseFile', 'needs --decryption-key'));
+  return problems;
+}
+
+/** Either one cluster (--cluster-name) or a fleet whose completion index is known and in range. */
+function fleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const fleet = s.fleetCluster;
+  if (fleet.length === 0) {
+    if (s.clusterName === undefined)
+      problems.push(
+        problemFor(
+          verifyRestoreSettings,
+          'clusterName',
+          'is required (NAME): the cluster whose backups are drilled, or give --fleet-cluster',
+        ),
+      );
+    else if (!isValidClusterName(s.clusterName))
+      problems.push(problemFor(verifyRestoreSettings, 'clusterName', 'expected a lower-case DNS label'));
+    return problems;
+  }
+  if (s.clusterName !== undefined)
+    problems.push(
+      problemFor(
+        verifyRestoreSettings,
+        'clusterName',
+        'cannot be given with --fleet-cluster: the completion index picks the cluster from the fleet',
+      ),
+    );
+  const twice = fleet.filter((c, i) => fleet.indexOf(c) !== i);
+  if (twice.length > 0)
+    problems.push(problemFor(verifyRestoreSettings, 'fleetCluster', `lists ${[...new Set(twice)].join(', ')} more than once`));
+  if (s.fleetIndex === undefined)
+    problems.push(
+      problemFor(
+        verifyRestoreSettings,
+        'fleetIndex',
+        'is required with --fleet-cluster: run as an Indexed Job (completionMode: Indexed), whose pods get JOB_COMPLETION_INDEX',
+      ),
+    );
+  else if (s.fleetIndex >= fleet.length)
+    problems.push(
+      problemFor(
+        verifyRestoreSettings,
+        'fleetIndex',
+        `is ${s.fleetIndex}, but --fleet-cluster lists ${fleet.length} cluster(s): the Job's completions must equal the number of clusters`,
+      ),
+    );
+  else if (fleetDrillNamespace(s.drillNamespace, s.fleetIndex).length > 63)
+    problems.push(
+      problemFor(verifyRestoreSettings, 'drillNamespace', `with the index appended (-${s.fleetIndex}) is longer than 63 characters`),
+    );
   return problems;
 }

@@ -10,10 +10,25 @@
  *   matching onExitCodes rule wins; FailJob fails the Job at once with reason PodFailurePolicy and
  *   "Container <c> for pod <ns>/<pod> failed with exit code <n> matching FailJob rule at index <i>";
  *   Ignore does not count the pod against backoffLimit.
+ * - pkg/controller/job/indexed_job_utils.go: an Indexed Job's pods carry their index in the
+ *   annotation and label batch.kubernetes.io/job-completion-index and get env JOB_COMPLETION_INDEX
+ *   (fieldRef metadata.labels['batch.kubernetes.io/job-completion-index'],
+ *   addCompletionIndexEnvVariable), are named `<job>-<index>-<random>` (podGenerateNameWithIndex),
+ *   and completedIndexes / failedIndexes are written as intervals, `0,2`, `3-7`
+ *   (orderedIntervals.String). Docs "Jobs" (Backoff limit per index) and the task "Handling pod
+ *   failures per index": with backoffLimitPerIndex a failing index is retried that many times and
+ *   then listed in failedIndexes while the other indexes run to the end; a FailIndex rule fails the
+ *   index without retry; the Job then ends with FailureTarget and Failed, reason FailedIndexes,
+ *   message "Job has failed indexes" (job_controller.go). pkg/apis/batch/v1/defaults.go: with
+ *   backoffLimitPerIndex, backoffLimit defaults to MaxInt32. kubelet expands $(VAR) in args with
+ *   the container's environment (pkg/kubelet/container/helpers.go, ExpandContainerCommandAndArgs).
  * - pkg/kubelet/kubelet_pods.go (ValidateContainerLogStatus) and pkg/registry/core/pod/rest/log.go:
  *   pods/log of a container that has not started is 400 "... is waiting to start: ...".
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
 import { api, eventually } from './helpers.js';
@@ -146,6 +161,111 @@ describe('test/emulator/job-controller', function () {
       failed?.message,
       `Container secret-steward for pod default/${pods[0].metadata.name} failed with exit code 2 matching FailJob rule at index 1`,
     );
+  });
+
+  describe('Indexed completion mode', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'emu-indexed-'));
+      // Indexes 0 and 2 find their passphrase file, index 1 does not: keygen exits 2 there.
+      for (const i of [0, 2]) await writeFile(join(dir, `pass-${i}`), 'a-passphrase-for-the-indexed-test\n');
+    });
+    afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+    /** keygen --dry-run reading the passphrase file of its own completion index. */
+    const indexedJob = (name: string, spec: Record<string, unknown>) => {
+      const j = job(
+        name,
+        [
+          'keygen',
+          '--dry-run',
+          '--key-name',
+          'ix',
+          '--email',
+          'ix@test.invalid',
+          '--out-dir',
+          dir,
+          '--passphrase-file',
+          `${dir}/pass-$(JOB_COMPLETION_INDEX)`,
+        ],
+        {
+          completionMode: 'Indexed',
+          completions: 3,
+          parallelism: 2,
+          ...spec,
+        },
+      );
+      // Unset, as backoffLimitPerIndex Jobs leave it (defaulted to MaxInt32).
+      delete (j.spec as Record<string, unknown>).backoffLimit;
+      return j;
+    };
+    const indexOf = (p: StoredKubeObject) => p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'];
+    const exitCodes = (name: string) =>
+      podsOf(name)
+        .map((p) => [
+          indexOf(p),
+          (p.status as { containerStatuses: { state: { terminated: { exitCode: number } } }[] }).containerStatuses[0].state.terminated
+            .exitCode,
+        ])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+    it('runs up to parallelism pods at once, each with its index; backoffLimitPerIndex fails only the failing index', async () => {
+      emu.create(indexedJob('fleet', { backoffLimitPerIndex: 1 }));
+      let maxActive = 0;
+      const poll = setInterval(() => {
+        maxActive = Math.max(maxActive, Number(jobStatus('fleet')?.active ?? 0));
+      }, 10);
+
+      const status = await finished('fleet').finally(() => clearInterval(poll));
+
+      const pods = podsOf('fleet');
+      for (const p of pods) {
+        assert.match(p.metadata.name, new RegExp(`^fleet-${indexOf(p)}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
+        assert.equal(p.metadata.labels?.['batch.kubernetes.io/job-completion-index'], indexOf(p));
+      }
+      // Index 1 failed twice (one retry), 0 and 2 succeeded once.
+      assert.deepEqual(exitCodes('fleet'), [
+        ['0', 0],
+        ['1', 2],
+        ['1', 2],
+        ['2', 0],
+      ]);
+      assert.equal(maxActive, 2);
+      assert.deepEqual(
+        [status.completedIndexes, status.failedIndexes, status.succeeded, status.failed, status.active],
+        ['0,2', '1', 2, 2, 0],
+      );
+      assert.deepEqual(
+        (status.conditions as Condition[]).map((c) => [c.type, c.reason, c.message]),
+        [
+          ['FailureTarget', 'FailedIndexes', 'Job has failed indexes'],
+          ['Failed', 'FailedIndexes', 'Job has failed indexes'],
+        ],
+      );
+    });
+
+    it('a FailIndex rule fails the index without retry; all indexes passing complete the Job', async () => {
+      const failIndex = {
+        backoffLimitPerIndex: 3,
+        podFailurePolicy: { rules: [{ action: 'FailIndex', onExitCodes: { operator: 'In', values: [2] } }] },
+      };
+      emu.create(indexedJob('fail-index', failIndex));
+      await writeFile(join(dir, 'pass-1'), 'a-passphrase-for-the-indexed-test\n');
+      const status = await finished('fail-index');
+      await rm(join(dir, 'pass-1'));
+      emu.create(indexedJob('fail-index-2', failIndex));
+      const second = await finished('fail-index-2');
+
+      assert.deepEqual([status.completedIndexes, status.failedIndexes, status.succeeded], ['0-2', '', 3]);
+      assert.equal((status.conditions as Condition[]).at(-1)?.type, 'Complete');
+      assert.deepEqual(exitCodes('fail-index-2'), [
+        ['0', 0],
+        ['1', 2],
+        ['2', 0],
+      ]);
+      assert.deepEqual([second.completedIndexes, second.failedIndexes, second.failed], ['0,2', '1', 1]);
+      assert.equal((second.conditions as Condition[]).at(-1)?.reason, 'FailedIndexes');
+    });
   });
 
   it('gives the container its env and Secret volumes at mapped paths, and its ServiceAccount identity', async () => {

@@ -22,7 +22,11 @@
  * and the terminal conditions (SuccessCriteriaMet then Complete, FailureTarget then Failed, with
  * the real reasons). Deleting the Job kills its running process and deletes its pods.
  *
- * Not done (test/emulator/README.md): parallelism (pods run one at a time), the exponential
+ * Indexed Jobs (`completionMode: Indexed`) run up to `parallelism` pods at once, each with its
+ * completion index, and keep `completedIndexes`, `failedIndexes` and `backoffLimitPerIndex` as
+ * the real controller does (runIndexedJob). Other Jobs run one pod at a time.
+ *
+ * Not done (test/emulator/README.md): parallelism of NonIndexed Jobs, maxFailedIndexes, the exponential
  * back-off between retries (a failed pod is replaced at once), activeDeadlineSeconds, suspend,
  * ttlSecondsAfterFinished, onPodConditions rules, containers other than the first, `command`,
  * images (every image is this repository), resource limits, securityContext.
@@ -66,7 +70,8 @@ export class JobController {
   /** Container logs of the pods this controller ran (served as pods/log). */
   readonly logs = new PodLogs();
   private options?: JobControllerOptions;
-  private readonly running = new Map<string, ChildProcess>();
+  /** Running containers by Job uid (an Indexed Job runs up to `parallelism` at once). */
+  private readonly running = new Map<string, Set<ChildProcess>>();
   private readonly pending = new Set<Promise<void>>();
   private readonly unsubscribers: (() => void)[] = [];
   private stopped = false;
@@ -94,14 +99,14 @@ export class JobController {
     this.stopped = true;
     for (const u of this.unsubscribers) u();
     this.unsubscribers.length = 0;
-    for (const child of this.running.values()) child.kill('SIGKILL');
+    for (const children of this.running.values()) for (const child of children) child.kill('SIGKILL');
   }
 
   private onJobEvent(ev: StoreEvent): void {
     const { namespace, name } = ev.entry;
     const uid = ev.entry.obj.metadata.uid;
     if (ev.type === 'DELETED') {
-      this.running.get(uid)?.kill('SIGTERM');
+      for (const child of this.running.get(uid) ?? []) child.kill('SIGTERM');
       // With the garbage collector its pods go as the deletion's propagation policy says
       // (batch/v1 Jobs orphan by default, kubectl asks for Background); without it, here.
       if (!this.registry.garbageCollection) this.deletePods(namespace, uid);
@@ -139,7 +144,7 @@ export class JobController {
     const spec = first.spec as JsonObject;
     const completions = typeof spec.completions === 'number' ? spec.completions : 1;
     const backoffLimit = typeof spec.backoffLimit === 'number' ? spec.backoffLimit : 6;
-    const indexed = spec.completionMode === 'Indexed';
+    if (spec.completionMode === 'Indexed') return this.runIndexedJob(namespace, name, uid, options);
     this.writeJobStatus(namespace, name, uid, (s) => {
       s.startTime = rfc3339(this.now());
     });
@@ -151,7 +156,7 @@ export class JobController {
       this.writeJobStatus(namespace, name, uid, (s) => {
         s.active = 1;
       });
-      const pod = this.createPod(job, indexed ? succeeded : undefined);
+      const pod = this.createPod(job, undefined);
       const exit = await this.runPod(pod, options, uid);
       if (exit === undefined) return; // stopped, deleted, or stuck Pending (like a real kubelet that cannot mount)
       if (exit.code === 0) {
@@ -159,7 +164,6 @@ export class JobController {
         this.writeJobStatus(namespace, name, uid, (s) => {
           s.active = 0;
           s.succeeded = succeeded;
-          if (indexed) s.completedIndexes = succeeded === 1 ? '0' : `0-${succeeded - 1}`;
         });
         continue;
       }
@@ -178,6 +182,99 @@ export class JobController {
       }
     }
     if (succeeded >= completions)
+      this.finish(namespace, name, uid, 'Complete', 'CompletionsReached', 'Reached expected number of succeeded pods');
+  }
+
+  /**
+   * An Indexed Job (pkg/controller/job/indexed_job_utils.go, job_controller.go): indexes
+   * 0..completions-1, the lowest pending ones first, up to `parallelism` pods at once. Each pod
+   * carries its index (annotation and label batch.kubernetes.io/job-completion-index, env
+   * JOB_COMPLETION_INDEX, name `<job>-<index>-<5 chars>`). With `backoffLimitPerIndex` a failed
+   * pod counts against its own index only: the index is retried until it failed more than that
+   * many times (or at once on a FailIndex rule), then listed in `failedIndexes` while the other
+   * indexes go on; once every index succeeded or failed, the Job fails with FailedIndexes if
+   * any failed. Without it, `backoffLimit` counts the failures of all indexes together.
+   */
+  private async runIndexedJob(namespace: string, name: string, uid: string, options: JobControllerOptions): Promise<void> {
+    const first = this.job(namespace, name, uid);
+    if (!first) return;
+    const spec = first.spec as JsonObject;
+    const completions = typeof spec.completions === 'number' ? spec.completions : 1;
+    const parallelism = Math.max(1, typeof spec.parallelism === 'number' ? spec.parallelism : 1);
+    const perIndex = typeof spec.backoffLimitPerIndex === 'number' ? spec.backoffLimitPerIndex : undefined;
+    // With backoffLimitPerIndex, backoffLimit defaults to MaxInt32 (pkg/apis/batch/v1/defaults.go).
+    const backoffLimit = typeof spec.backoffLimit === 'number' ? spec.backoffLimit : perIndex === undefined ? 6 : 2 ** 31 - 1;
+    this.writeJobStatus(namespace, name, uid, (s) => {
+      s.startTime = rfc3339(this.now());
+    });
+    const pending = Array.from({ length: completions }, (_, i) => i);
+    const succeededIndexes = new Set<number>();
+    const failedIndexes = new Set<number>();
+    const failuresOf = new Map<number, number>();
+    const active = new Set<number>();
+    let failed = 0;
+    let finished: { type: 'Complete' | 'Failed'; reason: string; message: string } | undefined;
+    const publish = () =>
+      this.writeJobStatus(namespace, name, uid, (s) => {
+        s.active = active.size;
+        s.succeeded = succeededIndexes.size;
+        s.failed = failed;
+        s.completedIndexes = indexIntervals(succeededIndexes);
+        if (perIndex !== undefined) s.failedIndexes = indexIntervals(failedIndexes);
+      });
+    const runIndex = async (index: number): Promise<void> => {
+      const job = this.job(namespace, name, uid);
+      if (!job || finished || this.stopped) return;
+      const pod = this.createPod(job, index);
+      const exit = await this.runPod(pod, options, uid);
+      active.delete(index);
+      if (exit === undefined) {
+        finished ??= { type: 'Failed', reason: '', message: '' }; // stopped, deleted or stuck: no terminal condition
+        return;
+      }
+      if (exit.code === 0) {
+        succeededIndexes.add(index);
+      } else {
+        const rule = matchPodFailurePolicy(spec, exit.container, exit.code);
+        if (rule?.action !== 'Ignore') failed++;
+        if (rule?.action === 'FailJob') {
+          finished ??= {
+            type: 'Failed',
+            reason: 'PodFailurePolicy',
+            message: `Container ${exit.container} for pod ${namespace}/${pod.metadata.name} failed with exit code ${exit.code} matching FailJob rule at index ${rule.index}`,
+          };
+        } else if (rule?.action === 'Ignore') {
+          pending.unshift(index);
+        } else if (perIndex !== undefined) {
+          const n = (failuresOf.get(index) ?? 0) + 1;
+          failuresOf.set(index, n);
+          if (rule?.action === 'FailIndex' || n > perIndex) failedIndexes.add(index);
+          else pending.unshift(index);
+        } else if (failed > backoffLimit) {
+          finished ??= { type: 'Failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+        } else {
+          pending.unshift(index);
+        }
+      }
+      publish();
+    };
+    const workers = new Set<Promise<void>>();
+    while (!finished && !this.stopped && (pending.length > 0 || workers.size > 0)) {
+      while (pending.length > 0 && workers.size < parallelism && !finished) {
+        pending.sort((a, b) => a - b);
+        const index = pending.shift() as number;
+        active.add(index);
+        publish();
+        const w: Promise<void> = runIndex(index).finally(() => workers.delete(w));
+        workers.add(w);
+      }
+      if (workers.size > 0) await Promise.race(workers);
+    }
+    await Promise.allSettled([...workers]);
+    if (this.stopped || (finished && finished.reason === '')) return;
+    if (finished) return this.finish(namespace, name, uid, finished.type, finished.reason, finished.message);
+    if (failedIndexes.size > 0) return this.finish(namespace, name, uid, 'Failed', 'FailedIndexes', 'Job has failed indexes');
+    if (succeededIndexes.size >= completions)
       this.finish(namespace, name, uid, 'Complete', 'CompletionsReached', 'Reached expected number of succeeded pods');
   }
 
@@ -202,11 +299,22 @@ export class JobController {
       annotations['batch.kubernetes.io/job-completion-index'] = String(index);
     }
     const suffix = [...randomBytes(5)].map((b) => ALPHANUMS[b % ALPHANUMS.length]).join('');
+    const podSpec = cloneJson(template.spec as JsonObject);
+    if (index !== undefined) {
+      // addCompletionIndexEnvVariables: every container gets JOB_COMPLETION_INDEX unless it sets it.
+      const label = "metadata.labels['batch.kubernetes.io/job-completion-index']";
+      for (const c of (Array.isArray(podSpec.containers) ? podSpec.containers : []) as JsonObject[]) {
+        const env = (Array.isArray(c.env) ? c.env : []) as JsonObject[];
+        if (!env.some((e) => e.name === 'JOB_COMPLETION_INDEX'))
+          c.env = [...env, { name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: label } } }];
+      }
+    }
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
-        name: `${job.metadata.name}-${suffix}`,
+        // podGenerateNameWithIndex: `<job>-<index>-` for Indexed Jobs.
+        name: `${job.metadata.name}-${index === undefined ? '' : `${index}-`}${suffix}`,
         namespace: job.metadata.namespace,
         labels,
         annotations,
@@ -221,7 +329,7 @@ export class JobController {
           },
         ],
       },
-      spec: cloneJson(template.spec as JsonObject),
+      spec: podSpec,
     };
     return this.registry.create(PODS(), job.metadata.namespace, pod).obj;
   }
@@ -278,14 +386,17 @@ export class JobController {
         env: prepared.env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      this.running.set(jobUid, child);
+      const children = this.running.get(jobUid) ?? new Set<ChildProcess>();
+      children.add(child);
+      this.running.set(jobUid, children);
       child.stdout?.on('data', (d: Buffer) => this.logs.append(ns, podName, containerName, d));
       child.stderr?.on('data', (d: Buffer) => this.logs.append(ns, podName, containerName, d));
       const code = await new Promise<number>((resolve) => {
         child.once('error', () => resolve(128));
         child.once('close', (c, signal) => resolve(c ?? 128 + signalNumber(signal)));
       });
-      this.running.delete(jobUid);
+      children.delete(child);
+      if (children.size === 0) this.running.delete(jobUid);
       this.logs.end(ns, podName, containerName);
       if (this.stopped) return undefined;
       const finishedAt = rfc3339(this.now());
@@ -370,7 +481,8 @@ export class JobController {
     env.PATH = process.env.PATH ?? '/usr/bin:/bin';
     env.HOME = dir;
     env.HOSTNAME = pod.metadata.name;
-    const args = (Array.isArray(container.args) ? container.args : []).map(String);
+    // kubelet expands $(VAR) in args with the container's environment (ExpandContainerCommandAndArgs).
+    const args = (Array.isArray(container.args) ? container.args : []).map((a) => expand(String(a), env));
     return { env, args };
   }
 
@@ -449,6 +561,19 @@ export function matchPodFailurePolicy(
     if (hit) return { action: rule.action as 'FailJob' | 'Ignore' | 'Count' | 'FailIndex', index };
   }
   return undefined;
+}
+
+/** Indexes as the controller writes completedIndexes and failedIndexes: `0,2-4,6,7` (orderedIntervals.String). */
+export function indexIntervals(indexes: Iterable<number>): string {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j === i ? `${sorted[i]}` : j === i + 1 ? `${sorted[i]},${sorted[j]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
 }
 
 function dataOf(obj: StoredKubeObject, base64: boolean): Record<string, string> {

@@ -144,10 +144,21 @@ describe('manifests: RBAC', () => {
     for (const job of JOBS.filter((j) => j !== 'rotate')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
   });
 
-  it('the DR site grants only what verify-restore has in the base', async () => {
+  it('the DR site grants what verify-restore has in the base, once per fleet index', async () => {
     const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
+    const indexes = [0, 1, 2];
 
-    assert.deepEqual(grantsOf(objects, 'verify-restore'), [...EXPECTED['verify-restore']].sort());
+    assert.deepEqual(
+      grantsOf(objects, 'verify-restore'),
+      [
+        ...indexes.flatMap((i) => ['create', 'list', 'deletecollection'].map((v) => `${DRILL_NAMESPACE}-${i} ${v} secrets`)),
+        'secret-steward create coordination.k8s.io/leases',
+        ...['get', 'update'].map(
+          (v) => `secret-steward ${v} coordination.k8s.io/leases[${indexes.map((i) => `secret-steward-verify-restore-${i}`).join(',')}]`,
+        ),
+        'secret-steward create events',
+      ].sort(),
+    );
     for (const job of JOBS.filter((j) => j !== 'verify-restore')) assert.deepEqual(grantsOf(objects, job), [], job);
   });
 
@@ -157,7 +168,8 @@ describe('manifests: RBAC', () => {
       const rules = roles.flatMap((r) =>
         (r.rules ?? []).map((rule) => ({
           role: describeObject(r),
-          inDrillNamespace: r.kind === 'Role' && r.metadata.namespace === DRILL_NAMESPACE,
+          // The fleet drill (dr-site-verify-only) has one drill namespace per index: <drill namespace>-<index>.
+          inDrillNamespace: r.kind === 'Role' && new RegExp(`^${DRILL_NAMESPACE}(-\\d+)?$`).test(r.metadata.namespace ?? ''),
           rule,
         })),
       );

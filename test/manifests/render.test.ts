@@ -91,14 +91,26 @@ describe('manifests: kubectl kustomize', () => {
     assert.ok(args.includes('--dry-run'), 'the shipped restore Job must be a dry run');
   });
 
-  it('dr-site-verify-only: only the drill, its identity and the drill namespace', async () => {
+  it('dr-site-verify-only: only the drill as an Indexed Job, its identity and one drill namespace per fleet index', async () => {
     const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
 
     assert.deepEqual(names(objects, 'CronJob'), ['secret-steward-verify-restore']);
     assert.deepEqual(names(objects, 'ServiceAccount'), ['secret-steward-verify-restore']);
     assert.deepEqual(names(objects, 'ClusterRole'), []);
     assert.deepEqual(names(objects, 'ClusterRoleBinding'), []);
-    assert.deepEqual(names(objects, 'Namespace'), ['secret-steward', 'secret-steward-drill']);
+    assert.deepEqual(names(objects, 'Namespace'), [
+      'secret-steward',
+      'secret-steward-drill-0',
+      'secret-steward-drill-1',
+      'secret-steward-drill-2',
+    ]);
+    const cronJob = objects.find((o) => o.kind === 'CronJob') as any;
+    const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'secret-steward-verify-restore') as any;
+    const store = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'secret-steward-store') as any;
+    const fleet = (config.data.SECRET_STEWARD_FLEET_CLUSTER as string).split(',');
+    assert.equal(cronJob.spec.jobTemplate.spec.completionMode, 'Indexed');
+    assert.equal(cronJob.spec.jobTemplate.spec.completions, fleet.length, 'one completion index per cluster of the fleet');
+    assert.equal(store.data.SECRET_STEWARD_CLUSTER_NAME, undefined, 'the fleet names the clusters');
   });
 
   it('compare-live: adds only the cluster-wide read for verify-restore and turns the check on', async () => {

@@ -16,6 +16,9 @@ const FAIL_JOB_ON: Record<string, number[]> = {
 
 interface JobSpec {
   backoffLimit?: number;
+  /** The fleet drill (dr-site-verify-only): an Indexed Job whose failures count per index. */
+  completionMode?: string;
+  backoffLimitPerIndex?: number;
   activeDeadlineSeconds?: number;
   ttlSecondsAfterFinished?: number;
   podFailurePolicy?: {
@@ -100,7 +103,10 @@ describe('manifests: CronJobs and Jobs', () => {
   it('Jobs: backoffLimit, activeDeadlineSeconds, ttlSecondsAfterFinished, restartPolicy Never', () => {
     for (const { obj, job, dir } of all) {
       const where = `${dir}: ${describeObject(obj)}`;
-      assert.ok(Number.isInteger(job.backoffLimit) && job.backoffLimit! >= 1 && job.backoffLimit! <= 3, `${where}: backoffLimit`);
+      // An Indexed Job with backoffLimitPerIndex counts failures per index (backoffLimit defaults to MaxInt32).
+      const limit = job.completionMode === 'Indexed' ? job.backoffLimitPerIndex : job.backoffLimit;
+      assert.ok(Number.isInteger(limit) && limit! >= 1 && limit! <= 3, `${where}: backoffLimit or backoffLimitPerIndex`);
+      if (job.completionMode === 'Indexed') assert.equal(job.backoffLimit, undefined, `${where}: backoffLimit with backoffLimitPerIndex`);
       assert.ok(job.activeDeadlineSeconds! > 0, `${where}: activeDeadlineSeconds`);
       assert.ok(job.ttlSecondsAfterFinished! >= 86400, `${where}: finished Jobs are evidence for at least a day`);
       assert.equal(job.template.spec.restartPolicy, 'Never', `${where}: podFailurePolicy needs restartPolicy Never`);
@@ -116,7 +122,22 @@ describe('manifests: CronJobs and Jobs', () => {
       assert.deepEqual(rules[0], { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }, where);
       const failJob = rules.filter((r) => r.action === 'FailJob');
       assert.equal(failJob.length, 1, where);
-      assert.deepEqual(failJob[0].onExitCodes, { containerName: 'secret-steward', operator: 'In', values: FAIL_JOB_ON[component] }, where);
+      if (job.completionMode === 'Indexed') {
+        // The fleet drill: a failed drill (1) or a held Lease (3) fails that cluster's index only,
+        // a configuration error (2, shared by every index) the whole Job.
+        const failIndex = rules.filter((r) => r.action === 'FailIndex');
+        assert.deepEqual(failJob[0].onExitCodes, { containerName: 'secret-steward', operator: 'In', values: [ExitCode.Config] }, where);
+        assert.deepEqual(
+          failIndex.map((r) => r.onExitCodes),
+          [{ containerName: 'secret-steward', operator: 'In', values: [ExitCode.Failed, ExitCode.LockHeld] }],
+          where,
+        );
+      } else
+        assert.deepEqual(
+          failJob[0].onExitCodes,
+          { containerName: 'secret-steward', operator: 'In', values: FAIL_JOB_ON[component] },
+          where,
+        );
       for (const retried of [ExitCode.Transient, ExitCode.Interrupted]) {
         assert.ok(!failJob[0].onExitCodes!.values.includes(retried), `${where}: exit ${retried} is retried`);
       }

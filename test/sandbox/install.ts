@@ -61,3 +61,83 @@ export async function installIntoSandbox(sb: Sandbox): Promise<{ applied: number
   await sb.emulator.applyObjects([...base, ...secrets]);
   return { applied: base.length + secrets.length, skipped };
 }
+
+/** What a DR site's installation needs besides the manifests: the store and the keys (file contents). */
+export interface DrSiteInstallation {
+  /** Store settings for the ConfigMap secret-steward-store (SECRET_STEWARD_STORE, _S3_ENDPOINT, ...). */
+  store: Record<string, string>;
+  /** Storage credentials (the read-only ones of the overlay). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** The clusters to drill, in order (SECRET_STEWARD_FLEET_CLUSTER); @default the overlay's. */
+  fleet?: string[];
+  /** The backups' decryption key and its passphrase, and the public keys of the backup and pre-restore signers. */
+  restoreKeys: { privateKey: string; passphrase: string; trustedSigner: string; preRestoreSigner: string };
+  /** The DR site's own drill-report signing key. */
+  drillSigningKey: { privateKey: string; passphrase: string };
+}
+
+const DR_SITE = 'manifests/overlays/dr-site-verify-only';
+
+/**
+ * Installs manifests/overlays/dr-site-verify-only as an operator would into an empty DR cluster
+ * (docs/dr-site.md): the overlay's objects, its store settings pointed at `o.store`, the fleet,
+ * and the three Secrets it mounts. Returns what was applied and what the emulator does not serve (ResourceQuotas).
+ */
+export async function installDrSite(
+  emulator: Sandbox['emulator'],
+  o: DrSiteInstallation,
+): Promise<{ applied: number; skipped: string[]; fleet: string[] }> {
+  const rendered = await renderManifests(DR_SITE);
+  const served = (x: { apiVersion: string; kind: string }) => RESOURCES.some((r) => r.apiVersion === x.apiVersion && r.kind === x.kind);
+  const skipped = rendered.filter((x) => !served(x)).map((x) => `${x.kind} ${x.metadata.namespace ?? ''}/${x.metadata.name}`);
+  const objects = rendered.filter(served);
+  const find = (kind: string, name: string) => objects.find((x) => x.kind === kind && x.metadata.name === name) as Record<string, any>;
+  const store = find('ConfigMap', 'secret-steward-store');
+  store.data = { ...store.data, ...o.store };
+  const config = find('ConfigMap', 'secret-steward-verify-restore');
+  const fleet = o.fleet ?? String(config.data.SECRET_STEWARD_FLEET_CLUSTER).split(',');
+  config.data.SECRET_STEWARD_FLEET_CLUSTER = fleet.join(',');
+  const shipped = String(find('CronJob', 'secret-steward-verify-restore').spec.jobTemplate.spec.completions);
+  // Another number of clusters also needs that many drill namespaces and Lease names (the overlay's comment).
+  if (fleet.length !== Number(shipped)) throw new Error(`${DR_SITE} drills ${shipped} clusters, not ${fleet.length}`);
+  const credentials = `[default]\naws_access_key_id = ${o.credentials.accessKeyId}\naws_secret_access_key = ${o.credentials.secretAccessKey}\n`;
+  const k = o.restoreKeys;
+  const secrets = [
+    secret('secret-steward-s3-credentials-readonly', { credentials }),
+    secret('secret-steward-restore-keys', {
+      'private.asc': k.privateKey,
+      passphrase: k.passphrase,
+      'trusted-signer.asc': k.trustedSigner,
+      'pre-restore-signer.asc': k.preRestoreSigner,
+    }),
+    secret('secret-steward-drill-signing-key', { 'signing.asc': o.drillSigningKey.privateKey, passphrase: o.drillSigningKey.passphrase }),
+  ];
+  await emulator.applyObjects([...objects, ...secrets]);
+  return { applied: objects.length + secrets.length, skipped, fleet };
+}
+
+/**
+ * `npm run sandbox -- --install --dr-site`: the sandbox as an empty DR cluster with
+ * manifests/overlays/dr-site-verify-only installed (docs/dr-site.md): its store settings pointed
+ * at the sandbox's S3 server, and its Secrets made from the sandbox's demo keys (the demo key
+ * decrypts and signs the backups, and signs the drill reports).
+ */
+export async function installDrSiteIntoSandbox(sb: Sandbox): Promise<{ applied: number; skipped: string[]; fleet: string[] }> {
+  const read = (file: string) => readFile(file, 'utf8');
+  const [privateKey, passphrase, publicKey, prePublic] = await Promise.all([
+    read(sb.keys.privateKey),
+    read(sb.keys.passphraseFile),
+    read(sb.keys.publicKey),
+    read(sb.env.SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY),
+  ]);
+  return installDrSite(sb.emulator, {
+    store: {
+      SECRET_STEWARD_STORE: sb.env.SECRET_STEWARD_STORE,
+      SECRET_STEWARD_S3_ENDPOINT: sb.env.SECRET_STEWARD_S3_ENDPOINT,
+      SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
+    },
+    credentials: { accessKeyId: sb.env.AWS_ACCESS_KEY_ID, secretAccessKey: sb.env.AWS_SECRET_ACCESS_KEY },
+    restoreKeys: { privateKey, passphrase, trustedSigner: publicKey, preRestoreSigner: prePublic },
+    drillSigningKey: { privateKey, passphrase },
+  });
+}

@@ -3,11 +3,11 @@
  * Then, in another shell: `. DIR/env && kubectl get ns && npm run cli -- backup --dry-run`.
  */
 import { parseArgs } from 'node:util';
-import { installIntoSandbox } from './install.js';
+import { installDrSiteIntoSandbox, installIntoSandbox } from './install.js';
 import { startSandbox } from './sandbox.js';
 import { seedDemoCluster } from './seed.js';
 
-const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N] [--seed] [--install]
+const USAGE = `Usage: npm run sandbox -- --dir DIR [--kube-port N] [--seed] [--install [--dr-site]]
 
 Starts a Kubernetes API emulator and an S3 server (s3rver) on 127.0.0.1 and writes:
   DIR/kubeconfig   admin kubeconfig for kubectl and secret-steward
@@ -18,6 +18,8 @@ monitoring; Secrets with rotation policies, four of them due; Deployments using 
 With --install, also installs secret-steward as into a cluster: manifests/base, the store
 settings pointed at the sandbox's S3 server, and the key Secrets from the demo keys. Jobs run
 this repository's CLI as their pods (docs/one-off-jobs.md).
+With --install --dr-site, installs manifests/overlays/dr-site-verify-only instead: an empty DR
+cluster that drills the fleet of clusters sharing the store, as one Indexed Job (docs/dr-site.md).
 Prints "sandbox ready" and runs until interrupted.
 `;
 
@@ -30,6 +32,7 @@ async function main(): Promise<number> {
         'kube-port': { type: 'string' },
         seed: { type: 'boolean' },
         install: { type: 'boolean' },
+        'dr-site': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -52,7 +55,13 @@ async function main(): Promise<number> {
   }
   const sb = await startSandbox({ dir: values.dir, kubePort: port });
   const seed = values.seed ? await seedDemoCluster(sb.emulator) : undefined;
-  const installed = values.install ? await installIntoSandbox(sb) : undefined;
+  if (values['dr-site'] && !values.install) {
+    process.stderr.write('--dr-site needs --install\n');
+    await sb.stop();
+    return 2;
+  }
+  const installed = values.install ? await (values['dr-site'] ? installDrSiteIntoSandbox(sb) : installIntoSandbox(sb)) : undefined;
+  const tree = values['dr-site'] ? 'manifests/overlays/dr-site-verify-only' : 'manifests/base';
   process.stdout.write(
     [
       ...(seed
@@ -63,7 +72,7 @@ async function main(): Promise<number> {
       ...(installed === undefined
         ? []
         : [
-            `installed:               manifests/base and the key Secrets (${installed.applied} objects; not served by the emulator, left out: ${installed.skipped.join(', ') || 'none'})`,
+            `installed:               ${tree} and the key Secrets (${installed.applied} objects; not served by the emulator, left out: ${installed.skipped.join(', ') || 'none'})`,
           ]),
       `Kubernetes API emulator: ${sb.emulator.url}`,
       `S3 server:               ${sb.s3.endpoint} (bucket sandbox-store)`,
