@@ -5,6 +5,7 @@
 import { backupScenario } from './backup.js';
 import { restoreScenario } from './restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './rotate.js';
+import { rotateGroupScenario } from './rotate-group.js';
 import { rotatePostgresqlScenario } from './rotate-postgresql.js';
 import type { Scenario } from './scenario.js';
 import { verifyRestoreScenario } from './verify-restore.js';
@@ -16,6 +17,7 @@ export const SCENARIOS: ReadonlyArray<Scenario<any>> = [
   rotateInPlaceScenario,
   rotateVersionedScenario,
   rotatePostgresqlScenario,
+  rotateGroupScenario,
 ];
 
 export type { Phase, Scenario } from './scenario.js';
