@@ -5,7 +5,7 @@ import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
 import { type PolicyProblem, parsePolicy, type RotationPolicy, referenceProblems } from './policy.js';
 import type { VersionedState } from './rotation.js';
-import { decideGroup, type GroupMember, type GroupRun } from './rotation-group.js';
+import { decideGroup, type GroupMember, type GroupRun } from './rotation-group-decision.js';
 import { backendMayHoldValues, findInFlight, type InFlight, isPreviousOf } from './rotation-steps.js';
 import { assessDue, rotationRecord } from './schedule.js';
 import { annotationsOf, labelsOf, type SecretView } from './secret-access.js';

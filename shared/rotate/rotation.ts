@@ -9,7 +9,7 @@ import type { BackendRegistry } from './backend.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { OutcomeResult } from './metadata.js';
 import type { RotationPolicy } from './policy.js';
-import type { GroupRun } from './rotation-group.js';
+import type { GroupRun } from './rotation-group-decision.js';
 import { nextState, type PendingRecord, type Resumed, type RotationEvent, type RotationStep } from './rotation-steps.js';
 
 /** What the rotation code talks to; the job wires the real ones, tests may wire others. */
