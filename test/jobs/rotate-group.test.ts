@@ -27,6 +27,35 @@ async function inPlaceGroup(c: RotateCluster, userPolicy = inPlacePolicy('userna
   await c.emulator.workloads.idle();
 }
 
+/** Two versioned members, lineages `client` (due) and `ca` (not due on its own), both read by `api`. */
+async function versionedGroup(c: RotateCluster): Promise<void> {
+  const policy = (key: string) =>
+    `maxAge: 30d\nstrategy: versioned\nkeys: { ${key}: token }\nrollout: { waitReady: 20s }\ngroup: { name: pair, members: [client, ca] }`;
+  await c.secret('shop', 'client-v1', { CLIENT: 'client-1' }, policy('CLIENT'), {
+    immutable: true,
+    annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'client', 'secret-steward.io/version': '1' },
+  });
+  await c.secret('shop', 'ca-v1', { CA: 'ca-1' }, policy('CA'), {
+    immutable: true,
+    annotations: { ...RECENT(), 'secret-steward.io/lineage': 'ca', 'secret-steward.io/version': '1' },
+  });
+  await c.deployment('shop', 'api', { envFrom: ['client-v1', 'ca-v1'] });
+  await c.emulator.workloads.idle();
+}
+
+/** Both lineages promoted a new version by one rotation, `api` repointed to both with one restart. */
+function assertVersionedTogether(c: RotateCluster): void {
+  assert.deepEqual(c.referencedSecrets('Deployment', 'shop', 'api'), ['ca-v2', 'client-v2']);
+  const rotation = JSON.parse(c.annotations('shop', 'client-v2')['secret-steward.io/last-outcome']).rotation;
+  assert.equal(JSON.parse(c.annotations('shop', 'ca-v2')['secret-steward.io/last-outcome']).rotation, rotation);
+  for (const n of ['client-v2', 'ca-v2']) assert.equal(c.getSecret('shop', n)!.metadata!.labels?.['secret-steward.io/role'], undefined);
+  assert.equal(c.annotations('shop', 'client-v1')['secret-steward.io/superseded-by'], 'client-v2');
+  assert.equal(c.annotations('shop', 'ca-v1')['secret-steward.io/superseded-by'], 'ca-v2');
+  assert.equal(restartsFor(c, 'api', rotation).length, 1, 'restarted once for both repoints');
+  assert.notEqual(c.data('shop', 'client-v2')!.CLIENT, 'client-1');
+  assert.notEqual(c.data('shop', 'ca-v2')!.CA, 'ca-1');
+}
+
 const report = (r: RunResult) => JSON.parse(r.stdout) as RotationReport;
 const entry = (r: RunResult, name: string) => {
   const e = report(r).secrets.find((s) => s.name === name);
@@ -100,28 +129,36 @@ describe('jobs/rotate rotation groups', function () {
   });
 
   it('versioned: both lineages get a new version, consumers are repointed to both in one restart', async () => {
-    const policy = (key: string) =>
-      `maxAge: 30d\nstrategy: versioned\nkeys: { ${key}: token }\nrollout: { waitReady: 20s }\ngroup: { name: pair, members: [client, ca] }`;
-    await c.secret('shop', 'client-v1', { CLIENT: 'client-1' }, policy('CLIENT'), {
-      immutable: true,
-      annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'client', 'secret-steward.io/version': '1' },
+    await versionedGroup(c);
+
+    const r = await c.run(['--output', 'json', '--rollout-poll-interval', '50ms']);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assertVersionedTogether(c);
+  });
+
+  it('mixed strategies: an in-place member and a versioned one rotate by one rotation, api restarted once', async () => {
+    await c.secret('shop', 'db-user', USER, 'maxAge: 30d\nkeys: { username: token }\ngroup: { name: mixed, members: [db-user, ca] }', {
+      annotations: LONG_AGO,
     });
-    await c.secret('shop', 'ca-v1', { CA: 'ca-1' }, policy('CA'), {
-      immutable: true,
-      annotations: { ...RECENT(), 'secret-steward.io/lineage': 'ca', 'secret-steward.io/version': '1' },
-    });
-    await c.deployment('shop', 'api', { envFrom: ['client-v1', 'ca-v1'] });
+    await c.secret(
+      'shop',
+      'ca-v1',
+      { CA: 'ca-1' },
+      'maxAge: 30d\nstrategy: versioned\nkeys: { CA: token }\ngroup: { name: mixed, members: [db-user, ca] }',
+      { immutable: true, annotations: { ...RECENT(), 'secret-steward.io/lineage': 'ca', 'secret-steward.io/version': '1' } },
+    );
+    await c.deployment('shop', 'api', { envFrom: ['db-user', 'ca-v1'] });
     await c.emulator.workloads.idle();
 
     const r = await c.run(['--output', 'json', '--rollout-poll-interval', '50ms']);
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(c.referencedSecrets('Deployment', 'shop', 'api'), ['ca-v2', 'client-v2']);
-    const rotation = JSON.parse(c.annotations('shop', 'client-v2')['secret-steward.io/last-outcome']).rotation;
+    const rotation = outcomeOf(c, 'db-user').rotation;
     assert.equal(JSON.parse(c.annotations('shop', 'ca-v2')['secret-steward.io/last-outcome']).rotation, rotation);
-    assert.equal(restartsFor(c, 'api', rotation).length, 1, 'restarted once for both repoints');
-    assert.notEqual(c.data('shop', 'client-v2')!.CLIENT, 'client-1');
-    assert.notEqual(c.data('shop', 'ca-v2')!.CA, 'ca-1');
+    assert.notDeepEqual(c.data('shop', 'db-user'), USER);
+    assert.deepEqual(c.referencedSecrets('Deployment', 'shop', 'api'), ['ca-v2', 'db-user']);
+    assert.equal(restartsFor(c, 'api', rotation).length, 1);
   });
 
   it('a member that cannot store its new values fails the whole group: nothing changes', async () => {
@@ -261,6 +298,39 @@ describe('jobs/rotate rotation groups: crash injection', function () {
         assertRotatedTogether(c);
         if (pending.user) assert.equal(c.data('shop', 'db-user')!.username, pending.user.username, 'no second value set');
         if (pending.password) assert.equal(c.data('shop', 'db-password')!.password, pending.password.password, 'no second value set');
+      } finally {
+        await c.stop();
+      }
+    });
+  });
+
+  // Members in order: ca, then client (by Secret name).
+  const VERSIONED_STEPS: Step[] = [
+    { name: 'create ca-v2', marker: () => nth(1, is('create', 'secrets')) },
+    { name: 'create client-v2', marker: () => nth(2, is('create', 'secrets')) },
+    { name: 'repoint api (both)', marker: () => is('patch', 'deployments', 'api') },
+    { name: 'verify (watching)', marker: () => nth(1, is('watch', 'deployments')) },
+    { name: 'promote ca-v2', marker: () => is('patch', 'secrets', 'ca-v2') },
+    { name: 'supersede ca-v1', marker: () => is('patch', 'secrets', 'ca-v1') },
+    { name: 'promote client-v2', marker: () => is('patch', 'secrets', 'client-v2') },
+    { name: 'supersede client-v1', marker: () => is('patch', 'secrets', 'client-v1') },
+  ];
+
+  it('versioned: SIGKILL after every step of every member, then a rerun promotes both versions once', async () => {
+    await forEachStep(VERSIONED_STEPS, async (step) => {
+      const c = await RotateCluster.start();
+      try {
+        await versionedGroup(c);
+        const crash = await runAndCrash(c, step.marker(), 'SIGKILL', 'crashing-pod');
+        assert.ok(crash.hit, `the step's request was never made: ${crash.stderr.slice(-2000)}`);
+        const made = { ca: c.data('shop', 'ca-v2'), client: c.data('shop', 'client-v2') };
+
+        const rerun = await c.run(['--output', 'json', '--rollout-poll-interval', '100ms'], { env: { POD_NAME: 'crashing-pod' } });
+
+        assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
+        assertVersionedTogether(c);
+        if (made.ca) assert.deepEqual(c.data('shop', 'ca-v2'), made.ca, 'the version made before the crash was promoted');
+        if (made.client) assert.deepEqual(c.data('shop', 'client-v2'), made.client, 'the version made before the crash was promoted');
       } finally {
         await c.stop();
       }
