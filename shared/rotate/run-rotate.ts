@@ -84,7 +84,7 @@ function startOptions(deps: RotationDeps, o: RunOptions, now: Date) {
 /**
  * Start: each candidate is read, then steps 1-4 run on it from where it stands (versioned
  * rotations finish in the rollout: repointing is their step 4). Returns every rotation read, in
- * the scan's order; those that failed already have their outcome. A rotation group's members
+ * the scan's order, groups' members last; those that failed already have their outcome. A rotation group's members
  * are read together, then prepared together (rotation-group.ts); `undone`: members of a group
  * undone before the rollout whose values already reached the Secret, to roll back.
  */
