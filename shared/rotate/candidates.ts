@@ -56,10 +56,19 @@ export async function loadCandidate(c: Candidate, deps: RotationDeps, o: LoadOpt
     inFlight !== undefined && previousHoldsOldValues(inFlight, c.previous)
       ? await deps.secrets.get(namespace, nameOf(c.previous))
       : c.previous;
-  const { judgement } = judgeHead<V1Secret>(head, { ...c.related, pending, previous }, { now: o.now, backends: o.backends, full: true });
+  const { judgement } = judgeHead<V1Secret>(
+    head,
+    { ...c.related, pending, previous },
+    {
+      now: o.now,
+      backends: o.backends,
+      full: true,
+      groupDue: c.group?.due,
+    },
+  );
   switch (judgement.action) {
     case 'rotate':
-      return buildRotation(judgement.plan, deps);
+      return buildRotation({ ...judgement.plan, group: c.group }, deps);
     case 'superseded':
       return { kind: 'gone', why: `superseded by ${judgement.by}` };
     default:

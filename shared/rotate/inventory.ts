@@ -5,6 +5,7 @@ import { parseVersionedName, versionName } from './names.js';
 import { foreignManager } from './ownership.js';
 import { type PolicyProblem, parsePolicy, type RotationPolicy, referenceProblems } from './policy.js';
 import type { VersionedState } from './rotation.js';
+import { decideGroup, type GroupMember, type GroupRun } from './rotation-group-decision.js';
 import { backendMayHoldValues, findInFlight, type InFlight, isPreviousOf } from './rotation-steps.js';
 import { assessDue, rotationRecord } from './schedule.js';
 import { annotationsOf, labelsOf, type SecretView } from './secret-access.js';
@@ -49,6 +50,8 @@ export interface RotationPlan<S extends SecretView = SecretView> {
   slot?: string;
   reason?: string;
   rotateNowSeen?: string;
+  /** The member of a rotation group: what the run does with the group (rotation-group.ts). */
+  group?: GroupRun;
 }
 
 /** Housekeeping left by interrupted runs. */
@@ -92,6 +95,8 @@ export interface JudgeOptions {
    * and the policy checks on the Secret's body apply too. False for listed metadata.
    */
   full: boolean;
+  /** A member of a group the run rotates: due with this slot and reason even when not due on its own. */
+  groupDue?: GroupRun['due'];
 }
 
 /** A due or in-flight Secret as the scan saw it, with what the load needs to judge it again. */
@@ -246,7 +251,8 @@ export function judgeHead<S extends SecretView>(
   );
   if (refused.length > 0) return verdict({ action: 'invalid', namespace: ns, name, secret: head, problems: refused }, claimed);
 
-  const dueness = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
+  const own = assessDue(policy.trigger, rotationRecord(head.metadata ?? {}), o.now);
+  const dueness = !own.due && o.groupDue !== undefined ? { due: true as const, ...o.groupDue } : own;
   if (!dueness.due)
     return verdict(
       { action: 'not-due', namespace: ns, name, detail: dueness.detail, nextDue: dueness.nextDue, held: dueness.held },
@@ -304,6 +310,10 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
   const resumes: Candidate[] = [];
   const due: Candidate[] = [];
   const none = new Set<string>();
+  const groups = new Map<
+    string,
+    Array<GroupMember & { meta: SecretMetadata; related: Related<SecretMetadata>; judgement: Judgement<SecretMetadata> }>
+  >();
   for (const head of heads) {
     const ns = namespaceOf(head);
     const related: Related<SecretMetadata> = {
@@ -317,9 +327,52 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
     cleanups.push(...j.cleanups);
     if (j.claimed) claimed.add(related.pending!);
     const v = j.judgement;
+    const member = groupMemberOf(head, v, o.backends);
+    if (member !== undefined) {
+      const k = keyOf(ns, member.policy.group!.name);
+      groups.set(k, [...(groups.get(k) ?? []), { ...member, meta: head, related, judgement: v }]);
+      continue;
+    }
     if (v.action === 'rotate') (v.plan.kind === 'new' ? due : resumes).push({ ...v.plan, related });
     else if (v.action === 'superseded') cleanups.push({ kind: 'supersede', secret: head, by: v.by, base: v.base, version: v.version });
     else items.push(v);
+  }
+
+  for (const [k, found] of groups) {
+    const [ns, name] = [k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1)];
+    const d = decideGroup(ns, name, found);
+    const members = found.map((m) => m.member).sort();
+    for (const m of found) {
+      const v = m.judgement;
+      if (d.kind === 'refused') {
+        items.push({
+          action: 'invalid',
+          namespace: ns,
+          name: nameOf(m.head),
+          secret: m.head,
+          problems: [{ path: 'group', message: d.message }],
+        });
+      } else if (d.kind === 'run' && d.acting.includes(m.member)) {
+        const group: GroupRun = { namespace: ns, name, members, mode: d.mode, id: d.id, due: d.due };
+        let plan = v.action === 'rotate' ? v.plan : undefined;
+        if (plan === undefined) {
+          const again = judgeHead(m.meta, m.related, { now: o.now, backends: o.backends, full: false, groupDue: d.due });
+          plan = again.judgement.action === 'rotate' ? again.judgement.plan : undefined;
+        }
+        if (plan !== undefined) (plan.kind === 'new' ? due : resumes).push({ ...plan, group, related: m.related });
+      } else if (v.action === 'rotate') {
+        items.push({
+          action: 'not-due',
+          namespace: ns,
+          name: nameOf(m.head),
+          detail:
+            d.kind === 'run' && d.mode === 'abort'
+              ? `rotation group ${name}: rotation ${d.id} is being undone; the group rotates again in a later run`
+              : `rotation group ${name}: rotation ${d.kind === 'run' ? d.id : ''} already ended for this member`,
+          held: false,
+        });
+      } else if (v.action !== 'superseded') items.push(v);
+    }
   }
 
   // Pending companions nobody claims: their Secret is gone or lost its policy.
@@ -344,6 +397,22 @@ export async function scanSecrets(deps: { secrets: Pick<SecretStore, 'listMetada
   due.sort((x, y) => label(x).localeCompare(label(y)));
   followed.sort((x, y) => keyOf(namespaceOf(x), nameOf(x)).localeCompare(keyOf(namespaceOf(y), nameOf(y))));
   return { candidates: [...resumes, ...due], items, cleanups, notes, lineages, followed };
+}
+
+/** A policy holder that declares a rotation group (judged rotatable or not due), as a group member. */
+function groupMemberOf(head: SecretMetadata, v: Judgement<SecretMetadata>, backends: BackendRegistry): GroupMember | undefined {
+  if (v.action !== 'rotate' && v.action !== 'not-due') return undefined;
+  const parsed = v.action === 'rotate' ? { policy: v.plan.policy } : parsePolicy(annotationsOf(head)[Annotations.policy] ?? '', backends);
+  if ('problems' in parsed || parsed.policy.group === undefined) return undefined;
+  const policy = parsed.policy;
+  const inFlight = v.action === 'rotate' ? v.plan.inFlight : undefined;
+  return {
+    member: policy.strategy === 'versioned' ? lineageOf(head).base : nameOf(head),
+    head,
+    policy,
+    inFlight: inFlight && { id: inFlight.id, step: inFlight.step },
+    due: v.action === 'rotate' && v.plan.kind === 'new' ? { slot: v.plan.slot!, reason: v.plan.reason!, detail: v.plan.detail } : undefined,
+  };
 }
 
 /** The annotations a listed Secret's `allow-references` value stands for. */

@@ -25,6 +25,7 @@ const ONLY_THE_PARSER_CHECKS = [
   'consumers entries are kind/name with a kind of deployment, statefulset, daemonset or cronjob and a valid object name',
   'backend fields that depend on each other (postgresql, mysql: a field or its ...Key, not both; adminSecretRef only, and always, with alternating-users)',
   'host names, addresses and DNS names are well-formed',
+  'group: members named once each by a Secret name without a namespace; a group member keeps rollout.rollbackOnFailure true and names no backend',
 ];
 
 type JsonSchema = { [field: string]: unknown };

@@ -76,6 +76,18 @@ export interface RotationPolicy {
   backend?: { backend: RotationBackend; config: unknown; outputs: string[] };
   /** Other Secrets the generators and the backend read; each must allow it (allow-references.ts). */
   references: PolicyReference[];
+  /** The rotation group this Secret belongs to (rotation-group.ts); every member names every member. */
+  group?: RotationGroupPolicy;
+}
+
+/**
+ * `group`: Secrets of one namespace rotated together, all or nothing (docs/rotation-groups.md).
+ * A member is named by its Secret's name (in place) or its lineage's base name (versioned).
+ */
+export interface RotationGroupPolicy {
+  name: string;
+  /** Every member, this Secret included, sorted. */
+  members: string[];
 }
 
 /** Another Secret of the namespace the policy's plug-ins read, for what, and the field naming it. */
@@ -110,6 +122,7 @@ const KIND_ALIASES: Record<string, ConsumerKind> = {
   cj: 'CronJob',
 };
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const durationField = (min: number, max: number) =>
@@ -146,6 +159,12 @@ export const policyDocumentSchema = z.strictObject({
     })
     .default({ restart: true, rollbackOnFailure: true, forceRollback: false }),
   backend: z.looseObject({ name: z.string().min(1) }).optional(),
+  group: z
+    .strictObject({
+      name: z.string().regex(DNS_LABEL, 'expected a name of lowercase letters, digits and "-" (at most 63)').max(63),
+      members: z.array(z.string().min(1)).min(2, 'a group has at least two members'),
+    })
+    .optional(),
 });
 
 /** `keys["tls.crt"].validity`, `consumers[2]`. */
@@ -367,6 +386,33 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
     }
   }
 
+  let group: RotationGroupPolicy | undefined;
+  if (p.group !== undefined) {
+    const members = [...new Set(p.group.members)].sort();
+    if (members.length !== p.group.members.length) problems.push({ path: 'group.members', message: 'names a member twice' });
+    p.group.members.forEach((m, i) => {
+      if (m.includes('/'))
+        problems.push({
+          path: formatPath(['group', 'members', i]),
+          message: `"${m}": members live in the group's namespace; name each by its Secret's name (versioned: the lineage's base name), without a namespace`,
+        });
+      else if (!DNS_SUBDOMAIN.test(m) || m.length > 253)
+        problems.push({ path: formatPath(['group', 'members', i]), message: `"${m}" is not a valid Secret name` });
+    });
+    if (!p.rollout.rollbackOnFailure)
+      problems.push({
+        path: 'rollout.rollbackOnFailure',
+        message: 'a rotation group is all or nothing: every member rolls back when one fails, so rollbackOnFailure: false is refused',
+      });
+    if (p.backend !== undefined)
+      problems.push({
+        path: 'backend',
+        message:
+          "a rotation group cannot include a Secret rotated through a backend (a database may already hold a member's new values when another fails); rotate it on its own",
+      });
+    group = { name: p.group.name, members };
+  }
+
   if (problems.length > 0 || trigger === undefined) return { problems };
   const references: PolicyReference[] = [];
   for (const plan of ordered)
@@ -390,6 +436,7 @@ export function parsePolicy(text: string, backends?: BackendRegistry): { policy:
       },
       backend,
       references,
+      group,
     },
   };
 }

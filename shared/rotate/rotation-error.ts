@@ -13,7 +13,9 @@ export type RotationErrorCode =
   /** A backend step (set/test) failed. */
   | 'backend'
   /** The new data would not fit a Secret. */
-  | 'too-large';
+  | 'too-large'
+  /** Another member of the Secret's rotation group failed, so this member's rotation was undone with it. */
+  | 'group';
 
 /**
  * A rotation of one Secret could not proceed. The message names the Secret and what

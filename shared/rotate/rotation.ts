@@ -9,6 +9,7 @@ import type { BackendRegistry } from './backend.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { OutcomeResult } from './metadata.js';
 import type { RotationPolicy } from './policy.js';
+import type { GroupRun } from './rotation-group-decision.js';
 import { nextState, type PendingRecord, type Resumed, type RotationEvent, type RotationStep } from './rotation-steps.js';
 
 /** What the rotation code talks to; the job wires the real ones, tests may wire others. */
@@ -56,6 +57,8 @@ export interface RotationPlanned {
   versioned?: VersionedState;
   /** The `<name>-previous` companion, if there is one. */
   previous?: V1Secret;
+  /** A member of a rotation group: the group as this run acts on it. */
+  group?: GroupRun;
 }
 
 /**
@@ -89,6 +92,8 @@ export class Rotation {
   readonly namespace: string;
   /** The Secret's name when the rotation began (for versioned rotations: the version being replaced). */
   readonly name: string;
+  /** A member of a rotation group: the group as this run acts on it (rotation-group.ts). */
+  group?: GroupRun;
 
   constructor(
     head: V1Secret,
@@ -111,6 +116,7 @@ export class Rotation {
   static planned(p: RotationPlanned, due: { slot: string; reason: string; rotateNowSeen?: string }): Rotation {
     const rot = new Rotation(p.head, p.policy, p.policyText, '', 'new', due.slot, due.reason);
     Object.assign(rot.state, { versioned: p.versioned, previous: p.previous, rotateNowSeen: due.rotateNowSeen });
+    rot.group = p.group;
     return rot;
   }
 
@@ -126,6 +132,7 @@ export class Rotation {
       rotateNowSeen,
       versioned: rot.withVersion(p.versioned, r),
     });
+    rot.group = p.group;
     return rot;
   }
 

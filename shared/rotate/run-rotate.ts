@@ -11,6 +11,7 @@ import { createPending, recordPendingStep, revertBackend, setBackend, testBacken
 import { exitCodeOf, type RotationReport, type SecretReport } from './report.js';
 import { isFailure, resolveConsumers, restoreConsumers, rollOut, shortWorkload, WorkloadIndex, type WorkloadOutcome } from './rollout.js';
 import type { Rotation, RotationDeps } from './rotation.js';
+import { prepareGroup } from './rotation-group.js';
 import { nextWork, type Work } from './rotation-steps.js';
 import { collectVersions } from './versioned.js';
 
@@ -52,15 +53,15 @@ export async function runRotation(deps: RotationDeps, o: RunOptions): Promise<Ro
   }
   const index = new WorkloadIndex(deps.workloads);
   await runCleanups(inv.cleanups, report, deps, index);
-  const rotations = await start(inv.candidates, report, deps, o, now);
+  const { rotations, undone } = await start(inv.candidates, report, deps, o, now);
   deps.shutdown.checkpoint();
   const live = rotations.filter((r) => r.outcome === undefined);
   const restoring = live.filter((r) => nextWork(r.step, r.strategy, r.backendInvolved) === 'restore-consumers');
-  const forward = live.filter((r) => !restoring.includes(r));
+  const forward = live.filter((r) => !restoring.includes(r) && !undone.includes(r));
   const rollout = await rollOutAndVerify(forward, live, report, deps, index, o);
   deps.shutdown.checkpoint();
   const toRollBack = await settle(forward, rollout, inv, index, deps);
-  await rollBack(toRollBack, restoring, rollout, report, deps, index, o);
+  await rollBack([...undone, ...toRollBack], restoring, rollout, report, deps, index, o);
   deps.shutdown.checkpoint();
   await follow(inv, report, deps, index, o);
   return finishReport(rotations, report, deps, now);
@@ -103,12 +104,34 @@ function startOptions(deps: RotationDeps, o: RunOptions, now: Date) {
 /**
  * Start: each candidate is read, then steps 1-4 run on it from where it stands (versioned
  * rotations finish in the rollout: repointing is their step 4). Returns every rotation read, in
- * the scan's order; those that failed already have their outcome.
+ * the scan's order, groups' members last; those that failed already have their outcome. A rotation group's members
+ * are read together, then prepared together (rotation-group.ts); `undone`: members of a group
+ * undone before the rollout whose values already reached the Secret, to roll back.
  */
 async function start(candidates: readonly Candidate[], report: RotationReport, deps: RotationDeps, o: RunOptions, now: Date) {
-  const begun = await startRotations(candidates, deps, startOptions(deps, o, now), (rot) => prepare(rot, deps));
+  const singles = candidates.filter((c) => c.group === undefined);
+  const begun = await startRotations(singles, deps, startOptions(deps, o, now), (rot) => prepare(rot, deps));
   await reportStarted(begun, report, deps, o);
-  return begun.rotations.map((r) => r.rotation);
+  const rotations = begun.rotations.map((r) => r.rotation);
+  const undone: Rotation[] = [];
+  const groups = new Map<string, Candidate[]>();
+  for (const c of candidates) {
+    if (c.group === undefined) continue;
+    const k = `${c.group.namespace}/${c.group.name}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  // A group is never split by --max-rotations: its members are read and prepared together.
+  for (const members of groups.values()) {
+    deps.shutdown.checkpoint();
+    const read = await startRotations(members, deps, { ...startOptions(deps, o, now), maxRotations: 0 }, async () => {});
+    await reportStarted(read, report, deps, o);
+    const rots = read.rotations.map((r) => r.rotation);
+    const loaded = new Set(rots.map((r) => r.name));
+    const missing = members.map((c) => c.head.metadata.name ?? '').filter((n) => !loaded.has(n));
+    undone.push(...(await prepareGroup(members[0].group!, rots, missing, deps)));
+    rotations.push(...rots);
+  }
+  return { rotations, undone };
 }
 
 /** Steps 1-4, each the protocol's next one for the rotation (rotation-steps.ts `nextWork`). */
@@ -186,15 +209,36 @@ async function settle(
 ): Promise<Rotation[]> {
   const { outcomes } = rollout;
   const toRollBack: Rotation[] = [];
+  const failedOf = (rot: Rotation) =>
+    rollout.rolledOut.includes(rot) ? rot.consumers.filter((k) => isFailure(outcomes.get(k)?.state ?? 'ready')) : [];
+  // A group going forward is all or nothing: one member's consumer not ready rolls every member back.
+  const failedGroups = new Map<string, string>();
   for (const rot of forward) {
-    const failed = rollout.rolledOut.includes(rot) ? rot.consumers.filter((k) => isFailure(outcomes.get(k)?.state ?? 'ready')) : [];
+    if (rot.group?.mode !== 'forward' || failedOf(rot).length === 0) continue;
+    failedGroups.set(`${rot.group.namespace}/${rot.group.name}`, rot.name);
+  }
+  for (const rot of forward) {
+    const failed = failedOf(rot);
+    const groupFailedBy = rot.group && failedGroups.get(`${rot.group.namespace}/${rot.group.name}`);
+    if (failed.length === 0 && groupFailedBy !== undefined) {
+      deps.log.warn({ secret: rot.label, rotation: rot.id, group: rot.group!.name }, 'a member of the rotation group failed: rolling back');
+      rot.warn(`rotation group ${rot.group!.name}: consumers of member ${groupFailedBy} not ready; every member rolls back`);
+      toRollBack.push(rot);
+      continue;
+    }
     if (failed.length === 0) {
       await succeed(rot, outcomes, inv.lineages, index, deps);
       continue;
     }
     rot.rolloutFailed(failed);
     const why = failed.map((k) => `${shortWorkload(k)}: ${outcomes.get(k)!.message}`).join('; ');
-    if (rot.policy.rollout.rollbackOnFailure) {
+    if (rot.group?.mode === 'commit') {
+      await failForward(
+        rot,
+        `consumers not ready (${why}); rotation group ${rot.group.name} already committed (another member succeeded), so the new values stay`,
+        deps,
+      );
+    } else if (rot.policy.rollout.rollbackOnFailure) {
       deps.log.warn(
         { secret: rot.label, rotation: rot.id, failed: failed.map(shortWorkload) },
         'consumers did not become ready: rolling back',
@@ -242,7 +286,8 @@ async function rollBack(
   for (const rot of restoring) {
     deps.shutdown.checkpoint();
     const stillFailing = rot.consumers.filter((k) => isFailure(restored.get(k)?.state ?? 'ready'));
-    const cause = rot.warnings.find((w) => w.startsWith('consumers not ready')) ?? 'consumers were not ready';
+    const cause =
+      rot.warnings.find((w) => w.startsWith('consumers not ready') || w.startsWith('rotation group')) ?? 'consumers were not ready';
     if (stillFailing.length === 0) {
       // Rolled back only because the API server failed us: not held, the next run tries again (exit 4).
       const apiOnly =

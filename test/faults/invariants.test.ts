@@ -26,6 +26,7 @@ import {
 import { type CaseWorld, FaultLab } from './lab.js';
 import { restoredOrKept } from './scenarios/restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './scenarios/rotate.js';
+import { groupViolations, rotateGroupScenario } from './scenarios/rotate-group.js';
 import { mysqlServerOfMatrix, rotateMysqlScenario } from './scenarios/rotate-mysql.js';
 import { pgServerOfMatrix, rotatePostgresqlScenario } from './scenarios/rotate-postgresql.js';
 import { verifyRestoreScenario } from './scenarios/verify-restore.js';
@@ -219,6 +220,20 @@ describe('test/faults/invariants', () => {
 
       assert.match(noPrevious.join(), /previous values are not recoverable/);
       assert.match(inconsistent.join(), /neither unchanged nor fully rotated/);
+    });
+
+    it('rotate group: a member rotated alone after the rerun, or without its previous values, is a violation', async () => {
+      world = await lab.openCase();
+      await rotateGroupScenario.seed(world);
+      assert.deepEqual(groupViolations(world, 'after-rerun'), [], 'unchanged');
+
+      write(world, 'db-user', { username: 'new-user-123456' });
+      const half = groupViolations(world, 'after-rerun');
+      const midway = groupViolations(world, 'after-fault');
+
+      assert.match(half.join(), /half rotated after the rerun: only db-user holds new values/);
+      assert.match(half.join(), /db-user was rotated but its previous values are not recoverable/);
+      assert.doesNotMatch(midway.join(), /half rotated/, 'between a fault and the rerun a member may be ahead of the other');
     });
 
     it('rotate versioned: the old version gone, a consumer pointing at a missing version, or a new version that is no rotation is a violation', async () => {

@@ -6,6 +6,7 @@ import { backupScenario } from './backup.js';
 import { restoreScenario } from './restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './rotate.js';
 import { rotateFollowScenario } from './rotate-follow.js';
+import { rotateGroupScenario } from './rotate-group.js';
 import { rotateMysqlScenario } from './rotate-mysql.js';
 import { rotatePostgresqlScenario } from './rotate-postgresql.js';
 import type { Scenario } from './scenario.js';
@@ -20,6 +21,7 @@ export const SCENARIOS: ReadonlyArray<Scenario<any>> = [
   rotatePostgresqlScenario,
   rotateMysqlScenario,
   rotateFollowScenario,
+  rotateGroupScenario,
 ];
 
 export type { Phase, Scenario } from './scenario.js';

@@ -211,6 +211,30 @@ rollout: { waitReady: 90s, rollbackOnFailure: false }
     assert.deepEqual(bad, ['backend.host: is required']);
   });
 
+  it('reads a rotation group, and refuses what a group cannot be', () => {
+    const backend: RotationBackend = { name: 'fake-db', parseConfig: () => ({ config: {} }), set: async () => {}, test: async () => {} };
+    const registry = new BackendRegistry([backend]);
+
+    const good = ok('maxAge: 1d\nkeys: { p: password }\ngroup: { name: db-creds, members: [db-user, db-password] }');
+    const bad = problems(
+      'maxAge: 1d\nkeys: { p: password }\nbackend: { name: fake-db }\nrollout: { rollbackOnFailure: false }\ngroup: { name: db-creds, members: [a, a, shop/b] }',
+      registry,
+    );
+    const alone = problems('maxAge: 1d\nkeys: { p: password }\ngroup: { name: Creds, members: [a] }');
+
+    assert.deepEqual(good.group, { name: 'db-creds', members: ['db-password', 'db-user'] });
+    assert.deepEqual(bad, [
+      'group.members: names a member twice',
+      "group.members[2]: \"shop/b\": members live in the group's namespace; name each by its Secret's name (versioned: the lineage's base name), without a namespace",
+      'rollout.rollbackOnFailure: a rotation group is all or nothing: every member rolls back when one fails, so rollbackOnFailure: false is refused',
+      "backend: a rotation group cannot include a Secret rotated through a backend (a database may already hold a member's new values when another fails); rotate it on its own",
+    ]);
+    assert.deepEqual(alone, [
+      'group.name: expected a name of lowercase letters, digits and "-" (at most 63)',
+      'group.members: a group has at least two members',
+    ]);
+  });
+
   it('counts the keys a backend writes itself as rotated keys, and refuses a generator for one', () => {
     const backend: RotationBackend = {
       name: 'alt-db',
