@@ -29,7 +29,7 @@ export interface ReencryptOptions {
 /**
  * Re-encrypts one binary OpenPGP message in memory (a bounded backup segment or an index):
  * the old message's integrity check (MDC) must pass before anything is written again.
- * @returns the new binary message: v4 PKESK to each recipient + SEIPDv1, as `encrypt.ts` writes.
+ * @returns the new binary message: a PKESK to each recipient + SEIPDv1, as `encrypt.ts` writes.
  * @throws CryptoError (`wrong-key`, `corrupt`, `key-unusable`, `failed`).
  */
 export async function reencryptBytes(ciphertext: Uint8Array, opts: ReencryptOptions): Promise<Uint8Array> {
