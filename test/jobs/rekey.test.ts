@@ -4,6 +4,7 @@ import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { pruneCommand } from '../../jobs/prune.js';
 import { rekeyCommand } from '../../jobs/rekey.js';
 import { restoreCommand } from '../../jobs/restore.js';
+import { secretAgeCommand } from '../../jobs/secret-age.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import { backupKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
@@ -134,7 +135,7 @@ describe('jobs/rekey', function () {
   });
 
   it('a rekeyed backup is authenticated only where the rekey key is trusted; elsewhere it is reported and never pruned', async () => {
-    await seedDrillSecrets(h, ['payments']);
+    const seeded = await seedDrillSecrets(h, ['payments']);
     const id = await backup();
     assert.equal((await h.run(rekeyCommand, rekeyArgs())).code, 0);
 
@@ -142,6 +143,14 @@ describe('jobs/rekey', function () {
     const trusted = await h.run(listBackupsCommand, [...listArgs, '--rekey-signer-key', rekeyKey.publicKey]);
     const untrusted = await h.run(listBackupsCommand, listArgs);
     const prune = await h.run(pruneCommand, [...h.baseArgs(), ...trustArgs(), '--keep-last', '1', '--offline']);
+    const age = await h.run(secretAgeCommand, [
+      ...h.s3.args('bk'),
+      '--cluster-name',
+      'test-cluster',
+      ...newReaderArgs().slice(h.baseArgs().length),
+      '-o',
+      'json',
+    ]);
 
     assert.equal(trusted.code, 0, trusted.stderr);
     assert.match(trusted.stdout, new RegExp(`"id":\\s*"${id}"[^}]*"authenticated":\\s*true`));
@@ -152,6 +161,10 @@ describe('jobs/rekey', function () {
       ),
     );
     assert.match(prune.stdout, /keep \(not authenticated\)/);
+    // secret-age reads the rekeyed index with the new key alone.
+    assert.equal(age.code, 0, age.stdout + age.stderr);
+    assert.deepEqual(JSON.parse(age.stdout).skipped, []);
+    assert.equal(JSON.parse(age.stdout).secrets.length, seeded.size);
     assert.ok((await keysOf(id)).includes('seal.json.asc'));
   });
 
