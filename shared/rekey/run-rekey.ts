@@ -28,7 +28,7 @@ import {
   type Catalogue,
   damageOf,
   isAmbiguous,
-  listBackupObjects,
+  type ListedBackup,
   problemOf,
   readCatalogue,
 } from '../backup/backup-catalog.js';
@@ -232,8 +232,9 @@ async function rekeyOne(deps: RekeyDeps, id: string, a: Authenticated, leftovers
     const why = verdict.status === 'sealed' ? 'it does not name the new copy' : 'reason' in verdict ? verdict.reason : verdict.status;
     throw new RekeyError(`rekey of backup ${id}: the new rekey seal would not be believed by readers (${why}); nothing was switched`);
   }
-  const listed = (await listBackupObjects(store, layout)).backups.find((b) => b.id === id);
-  const damage = listed === undefined ? ['the backup is gone'] : damageOf(listed, verdict.seal, verdict.rekey);
+  const listed: ListedBackup = { id, objects: new Map(), storedBytes: 0 };
+  for await (const o of store.list(layout.backupPrefix(id))) listed.objects.set(o.key.slice(layout.backupPrefix(id).length), o.size);
+  const damage = damageOf(listed, verdict.seal, verdict.rekey);
   if (damage.length > 0)
     throw new RekeyError(`rekey of backup ${id}: the new copy is not whole (${damage.join('; ')}); nothing was switched`);
   const ownKeys = new Set(deps.keys.decryptionKeys.map((k) => k.fingerprint));
