@@ -12,7 +12,7 @@ const FLOORS = [
   ['kube', 'storage', 'crypto', 'metrics'],
   ['backup'],
   ['verify-restore', 'rotate'],
-  ['restore', 'adopt'],
+  ['restore', 'adopt', 'rekey'],
   ['status', 'check', 'run'],
 ];
 

@@ -6,6 +6,7 @@ import { completionCommandFor } from './completion.js';
 import { keygenCommand } from './keygen.js';
 import { listBackupsCommand } from './list-backups.js';
 import { pruneCommand } from './prune.js';
+import { rekeyCommand } from './rekey.js';
 import { renderReportCommand } from './render-report.js';
 import { restoreCommand } from './restore.js';
 import { rotateCommand } from './rotate.js';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   listBackupsCommand,
   renderReportCommand,
   adoptCommand,
+  rekeyCommand,
   keygenCommand,
   statusCommand,
   secretAgeCommand,

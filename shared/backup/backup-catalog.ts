@@ -2,7 +2,7 @@ import { StewardError } from '../errors/index.js';
 import { mapLimit } from '../runtime/map-limit.js';
 import type { ObjectStore } from '../storage/index.js';
 import { type BackupLayout, backupIdTime, INDEX_NAME, SEAL_NAME } from './backup-layout.js';
-import { type BackupSeal, judgeSeal, type SealTrust, type SealVerdict } from './backup-seal.js';
+import { type BackupSeal, judgeSeal, type RekeyedCopy, type SealTrust, type SealVerdict, storedObjectsOf } from './backup-seal.js';
 
 /**
  * The catalogue of a cluster's backups: what the store lists under `<cluster>/backups/`, and
@@ -40,6 +40,8 @@ export interface AuthenticatedBackup {
   seal: BackupSeal;
   /** Fingerprint of the key that sealed it. */
   signer: string;
+  /** Set when `rekey` re-encrypted it: where its objects are now (its facts are still `seal`'s). */
+  rekey?: RekeyedCopy;
 }
 
 export interface Catalogue {
@@ -79,16 +81,17 @@ export async function listBackupObjects(store: ObjectStore, layout: BackupLayout
   return { backups: [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), strays };
 }
 
-/** Objects a sealed backup lacks or holds at another size than its seal records. */
-export function damageOf(listed: ListedBackup, seal: BackupSeal): string[] {
+/** Objects a sealed backup lacks or holds at another size than its seal (or its rekey seal) records. */
+export function damageOf(listed: ListedBackup, seal: BackupSeal, rekey?: RekeyedCopy): string[] {
   const damage: string[] = [];
   const expect = (name: string, size: number) => {
     const stored = listed.objects.get(name);
     if (stored === undefined) damage.push(`${name} is missing`);
     else if (stored !== size) damage.push(`${name} is ${stored} bytes, sealed as ${size}`);
   };
-  expect(INDEX_NAME, seal.index.size);
-  for (const s of seal.segments) expect(s.name, s.size);
+  const stored = storedObjectsOf(seal, rekey);
+  expect(stored.index.name, stored.index.size);
+  for (const s of stored.segments) expect(s.name, s.size);
   return damage;
 }
 
@@ -106,9 +109,9 @@ export async function readCatalogue(
   const entries = await mapLimit(backups, o.concurrency ?? 8, async (b): Promise<CatalogueEntry> => {
     const verdict = b.objects.has(SEAL_NAME) ? await judgeSeal(store, layout, b.id, trust) : ({ status: 'unsealed' } as const);
     if (verdict.status !== 'sealed') return { ...b, verdict, damage: [] };
-    const damage = damageOf(b, verdict.seal);
+    const damage = damageOf(b, verdict.seal, verdict.rekey);
     const entry: CatalogueEntry = { ...b, verdict, damage };
-    if (damage.length === 0) entry.authenticated = sealedFacts(b.id, verdict.seal, verdict.signer);
+    if (damage.length === 0) entry.authenticated = sealedFacts(b.id, verdict.seal, verdict.signer, verdict.rekey);
     return entry;
   });
   const clusterUids =
@@ -195,13 +198,23 @@ export function latestSealed(c: Catalogue, cluster: string, kind: BackupSeal['ki
   if (isAmbiguous(c)) throw new AmbiguousCatalogueError(cluster, c.clusterUids);
   return c.entries
     .flatMap((e) =>
-      e.verdict.status === 'sealed' && e.verdict.seal.kind === kind ? [sealedFacts(e.id, e.verdict.seal, e.verdict.signer)] : [],
+      e.verdict.status === 'sealed' && e.verdict.seal.kind === kind
+        ? [sealedFacts(e.id, e.verdict.seal, e.verdict.signer, e.verdict.rekey)]
+        : [],
     )
     .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))[0];
 }
 
-function sealedFacts(id: string, seal: BackupSeal, signer: string): AuthenticatedBackup {
-  return { id, kind: seal.kind, createdAt: new Date(seal.createdAt), completedAt: new Date(seal.completedAt), seal, signer };
+function sealedFacts(id: string, seal: BackupSeal, signer: string, rekey: RekeyedCopy | undefined): AuthenticatedBackup {
+  return {
+    id,
+    kind: seal.kind,
+    createdAt: new Date(seal.createdAt),
+    completedAt: new Date(seal.completedAt),
+    seal,
+    signer,
+    ...(rekey ? { rekey } : {}),
+  };
 }
 
 /**

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
  *   <cluster>/backups/<backupId>/segment-00001.json.gz.pgp   one OpenPGP message per segment
  *   <cluster>/backups/<backupId>/index.json.pgp              the encrypted, signed index
  *   <cluster>/backups/<backupId>/seal.json.asc               written last: the signed seal (backup-seal.ts)
+ *   <cluster>/backups/<backupId>/segment-00001.r2.json.gz.pgp  a segment re-encrypted by `rekey` (generation 2)
+ *   <cluster>/backups/<backupId>/index.r2.json.pgp           its index, re-encrypted (docs/rekey.md)
  *   <cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json         drill report (clear JSON)
  *   <cluster>/reports/<drillTime>_<backupId>_<pass|fail>.json.asc     its detached signature
  *
@@ -17,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 
 const ID_PATTERN = /^(\d{8}T\d{6}Z)-([0-9a-f]{6})$/;
 const CLUSTER_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+const OBJECT_NAME_PATTERN = /^(segment-\d{5}|index)(\.r[1-9]\d{0,5})?\.json(\.gz)?\.pgp$/;
 const REPORT_PATTERN = /^(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z-[0-9a-f]{6})_(pass|fail)\.json$/;
 
 export const INDEX_NAME = 'index.json.pgp';
@@ -74,6 +77,24 @@ export function segmentName(n: number, compression: Compression): string {
   return `segment-${String(n).padStart(5, '0')}.json${compression === 'gzip' ? '.gz' : ''}.pgp`;
 }
 
+/**
+ * Name of an object of a backup's re-encrypted copy (`rekey`): `segment-00001.json.gz.pgp` of
+ * generation 2 is `segment-00001.r2.json.gz.pgp`, the index `index.r2.json.pgp`. Generation 0 is
+ * the copy the backup job wrote, under the names it gave them. Each generation has its own
+ * names, so that a new copy is written beside the current one and the seal switches between
+ * them in one write.
+ */
+export function generationName(name: string, generation: number): string {
+  if (generation === 0) return name;
+  const dot = name.indexOf('.');
+  return `${name.slice(0, dot)}.r${generation}${name.slice(dot)}`;
+}
+
+/** True for a name the backup job or `rekey` gives an index or a segment, of any generation. */
+export function isBackupObjectName(name: string): boolean {
+  return OBJECT_NAME_PATTERN.test(name);
+}
+
 /** Key builders for one cluster's area of the store. */
 export class BackupLayout {
   constructor(readonly cluster: string) {}
@@ -94,6 +115,12 @@ export class BackupLayout {
   /** Key of a segment named in an index (names are validated before use). */
   segmentKeyByName(id: string, name: string): string {
     if (!/^segment-\d{5}\.json(\.gz)?\.pgp$/.test(name)) throw new Error(`invalid segment name in index: ${name}`);
+    return this.backupPrefix(id) + name;
+  }
+
+  /** Key of an index or a segment of any generation named in a seal (names are validated before use). */
+  objectKey(id: string, name: string): string {
+    if (!isBackupObjectName(name)) throw new Error(`invalid backup object name: ${name}`);
     return this.backupPrefix(id) + name;
   }
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type SigningKey, signCleartext, type TrustedSigner, verifyCleartext } from '../crypto/index.js';
 import { isStorageError, type ObjectStore, StorageError } from '../storage/index.js';
 import type { BackupIndex, BackupKind } from './backup-index.js';
-import { type BackupLayout, compactTime, isBackupId } from './backup-layout.js';
+import { type BackupLayout, compactTime, generationName, INDEX_NAME, isBackupId } from './backup-layout.js';
 
 /**
  * The seal: the one object that makes a backup a backup. Written last, after every segment and
@@ -71,6 +71,68 @@ const sealSchema = z.strictObject({
 
 export type BackupSeal = z.infer<typeof sealSchema>;
 
+export const REKEY_SEAL_FORMAT = 'secret-steward.io/backup-rekey-seal/v1' as const;
+
+const namedObject = storedObject.extend({ name: z.string() });
+
+/**
+ * The seal of a re-encrypted copy (`rekey`, docs/rekey.md), stored at the seal's key in place
+ * of the original. Signed by the rekey job's own key, which vouches ONLY for which objects hold
+ * the re-encrypted copy (names, sizes, SHA-256) and whom they are encrypted to. Every fact
+ * about the backup itself (id, cluster and its UID, kind, times, totals, and through the
+ * index the Secrets and their data digests) is read from `original`: the seal the backup's
+ * own signer made, carried unchanged and judged as any seal is. So a rekey key can neither
+ * make a backup nor change what one is; see {@link judgeSealText}.
+ */
+const rekeySealSchema = z.strictObject({
+  format: z.literal(REKEY_SEAL_FORMAT),
+  backupId: z.string().refine(isBackupId, 'not a backup id'),
+  cluster: z.string().min(1),
+  /** 1 for the first re-encryption; names the objects (`generationName`). */
+  generation: z.number().int().min(1).max(999_999),
+  rekeyedAt: isoTime,
+  toolVersion: z.string(),
+  /** The original seal, armored as its signer wrote it. */
+  original: z.string().max(MAX_SEAL_BYTES),
+  index: namedObject,
+  segments: z.array(namedObject),
+  /** Fingerprints of the keys the re-encrypted index and segments are encrypted to. */
+  recipients: z.array(z.string()),
+});
+
+export type RekeySeal = z.infer<typeof rekeySealSchema>;
+
+/**
+ * Where a re-encrypted backup's objects are, as its rekey seal says (the backup's facts stay
+ * those of its original seal). Unset for a backup as the backup job wrote it.
+ */
+export interface RekeyedCopy {
+  generation: number;
+  rekeyedAt: string;
+  /** Fingerprint of the rekey key that signed the rekey seal. */
+  signer: string;
+  index: { name: string; size: number; sha256: string };
+  /** In segment order, one per segment of the original seal. */
+  segments: { name: string; size: number; sha256: string }[];
+  recipients: string[];
+  /** The original seal, armored: what the next re-encryption carries on. */
+  original: string;
+}
+
+/** The index and segments a backup's objects are read from: the rekeyed copy's, else the original's. */
+export function storedObjectsOf(
+  seal: BackupSeal,
+  rekey: RekeyedCopy | undefined,
+): { index: { name: string; size: number; sha256: string }; segments: { name: string; size: number; sha256: string }[] } {
+  if (rekey !== undefined) return { index: rekey.index, segments: rekey.segments };
+  return { index: { name: INDEX_NAME, ...seal.index }, segments: seal.segments };
+}
+
+/** Fingerprints of the keys a backup's stored copy is encrypted to. */
+export function recipientsOf(seal: BackupSeal, rekey: RekeyedCopy | undefined): string[] {
+  return rekey?.recipients ?? seal.recipients;
+}
+
 /** The seal of a backup whose index and segments were stored as `index` and `seal.segments` say. */
 export function sealOf(
   index: BackupIndex,
@@ -102,8 +164,18 @@ export async function writeSeal(
   signingKey: SigningKey,
   now: Date,
 ): Promise<void> {
-  const key = layout.sealKey(seal.backupId);
   const armored = await signCleartext(JSON.stringify(seal), signingKey, { label: `seal of backup ${seal.backupId}`, now });
+  await storeSeal(store, layout, seal.backupId, armored);
+}
+
+/** Signs a rekey seal with the rekey job's own key (not stored: see {@link storeSeal}). */
+export async function signRekeySeal(seal: RekeySeal, signingKey: SigningKey, now: Date): Promise<string> {
+  return signCleartext(JSON.stringify(seal), signingKey, { label: `rekey seal of backup ${seal.backupId}`, now });
+}
+
+/** Stores a signed seal in one write (replacing the one there), then reads it back. */
+export async function storeSeal(store: ObjectStore, layout: BackupLayout, id: string, armored: string): Promise<void> {
+  const key = layout.sealKey(id);
   const put = await store.put(key, Buffer.from(armored, 'utf8'), { contentType: 'text/plain; charset=utf-8' });
   const back = await store.digest(key);
   if (back.sha256 !== put.sha256 || back.size !== put.size) {
@@ -124,6 +196,12 @@ export interface SealTrust {
    * the other kind is not believed.
    */
   signers: Readonly<Record<BackupKind, readonly (TrustedSigner & { fingerprint: string })[]>>;
+  /**
+   * Public keys trusted to sign rekey seals (docs/rekey.md): they vouch only for where a
+   * backup's re-encrypted copy is stored; the backup's facts come from the original seal they
+   * carry, judged against `signers`. None: a rekeyed backup is not believed.
+   */
+  rekeySigners?: readonly (TrustedSigner & { fingerprint: string })[];
   /** The cluster's identity (kube-system UID). Unset when the reader cannot know it. */
   clusterUid?: string;
   /** The time signatures and creation times are judged at. */
@@ -149,7 +227,7 @@ export interface SealTrust {
  * the others are reported and never deleted automatically.
  */
 export type SealVerdict =
-  | { status: 'sealed'; seal: BackupSeal; signer: string }
+  | { status: 'sealed'; seal: BackupSeal; signer: string; rekey?: RekeyedCopy }
   | { status: 'unsealed' }
   | { status: 'forged'; reason: string }
   | { status: 'foreign'; seal: BackupSeal; signer: string; reason: string }
@@ -174,7 +252,8 @@ export async function judgeSealText(armored: string, cluster: string, id: string
   const skew = trust.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
   // A seal signed after the reader's clock was read (a backup finishing while a drill, prune or
   // status runs) or by a clock slightly ahead verifies; beyond the skew its signature does not.
-  const { text, check } = await verifyCleartext(armored, everyone, { now: new Date(trust.now.getTime() + skew) });
+  const rekeySigners = trust.rekeySigners ?? [];
+  const { text, check } = await verifyCleartext(armored, [...everyone, ...rekeySigners], { now: new Date(trust.now.getTime() + skew) });
   if (check.status !== 'valid' || text === undefined) {
     const by = check.signerFingerprint ?? check.signerKeyId;
     const why =
@@ -186,17 +265,27 @@ export async function judgeSealText(armored: string, cluster: string, id: string
     return { status: 'forged', reason: why };
   }
   const signer = check.signerFingerprint as string;
-  let parsed: BackupSeal;
+  let json: unknown;
   try {
-    const r = sealSchema.safeParse(JSON.parse(text));
-    if (!r.success) {
-      const problems = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      return { status: 'forged', reason: `its seal is signed but not a valid seal (${problems.join('; ')})` };
-    }
-    parsed = r.data;
+    json = JSON.parse(text);
   } catch {
     return { status: 'forged', reason: 'its seal is signed but not JSON' };
   }
+  if (typeof json === 'object' && json !== null && (json as { format?: unknown }).format === REKEY_SEAL_FORMAT) {
+    return judgeRekeySeal(json, signer, cluster, id, trust);
+  }
+  if (
+    !trust.signers.scheduled.some((k) => k.fingerprint === signer) &&
+    !trust.signers['pre-restore'].some((k) => k.fingerprint === signer)
+  ) {
+    return { status: 'forged', reason: `its seal is signed by ${signer}, a rekey key, which may not seal a backup` };
+  }
+  const r = sealSchema.safeParse(json);
+  if (!r.success) {
+    const problems = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    return { status: 'forged', reason: `its seal is signed but not a valid seal (${problems.join('; ')})` };
+  }
+  const parsed: BackupSeal = r.data;
   if (parsed.backupId !== id)
     return { status: 'forged', reason: `its seal names backup ${parsed.backupId}: it was copied from another backup` };
   if (parsed.cluster !== cluster) return { status: 'forged', reason: `its seal names cluster ${parsed.cluster}, not ${cluster}` };
@@ -218,4 +307,56 @@ export async function judgeSealText(armored: string, cluster: string, id: string
     return { status: 'future', seal: parsed, signer, reason: `it is sealed as created at ${parsed.createdAt}, in the future` };
   }
   return { status: 'sealed', seal: parsed, signer };
+}
+
+/**
+ * Judges a rekey seal whose signature verified: its signer must be a trusted rekey key, it
+ * must name this backup and cluster, and the original seal it carries must be judged
+ * `sealed` (or `foreign`/`future`, passed on as they are) by the backup's own signers, with
+ * rekey keys out of the picture so that a rekey seal never vouches for another. The re-encrypted
+ * objects must be one per segment of the original, under the generation's names.
+ */
+async function judgeRekeySeal(json: unknown, signer: string, cluster: string, id: string, trust: SealTrust): Promise<SealVerdict> {
+  if (!(trust.rekeySigners ?? []).some((k) => k.fingerprint === signer)) {
+    return { status: 'forged', reason: `its rekey seal is signed by ${signer}, which is not a trusted rekey key (--rekey-signer-key)` };
+  }
+  const r = rekeySealSchema.safeParse(json);
+  if (!r.success) {
+    const problems = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    return { status: 'forged', reason: `its rekey seal is signed but not a valid rekey seal (${problems.join('; ')})` };
+  }
+  const rk = r.data;
+  if (rk.backupId !== id)
+    return { status: 'forged', reason: `its rekey seal names backup ${rk.backupId}: it was copied from another backup` };
+  if (rk.cluster !== cluster) return { status: 'forged', reason: `its rekey seal names cluster ${rk.cluster}, not ${cluster}` };
+  const inner = await judgeSealText(rk.original, cluster, id, { ...trust, rekeySigners: [] });
+  if (inner.status === 'unsealed' || inner.status === 'forged') {
+    return {
+      status: 'forged',
+      reason: `it is re-encrypted, but the original seal it carries is not believed: ${inner.status === 'forged' ? inner.reason : 'none'}`,
+    };
+  }
+  if (inner.status !== 'sealed') return inner;
+  const expected = inner.seal.segments.map((s) => generationName(s.name, rk.generation));
+  const names = rk.segments.map((s) => s.name);
+  if (rk.index.name !== generationName(INDEX_NAME, rk.generation) || JSON.stringify(names) !== JSON.stringify(expected)) {
+    return {
+      status: 'forged',
+      reason: `its rekey seal names other objects than the ${expected.length} segments and the index of generation ${rk.generation}`,
+    };
+  }
+  return {
+    status: 'sealed',
+    seal: inner.seal,
+    signer: inner.signer,
+    rekey: {
+      generation: rk.generation,
+      rekeyedAt: rk.rekeyedAt,
+      signer,
+      index: rk.index,
+      segments: rk.segments,
+      recipients: rk.recipients,
+      original: rk.original,
+    },
+  };
 }

@@ -135,6 +135,7 @@ export const backupSettings = {
   // Not --cluster-uid: backup reads its own cluster's identity.
   trustedSignerKey: sealTrustSettings.trustedSignerKey,
   preRestoreSignerKey: sealTrustSettings.preRestoreSignerKey,
+  rekeySignerKey: sealTrustSettings.rekeySignerKey,
   incompleteGrace: sealTrustSettings.incompleteGrace,
   output: outputSetting({ description: 'Format of the summary on stdout.', wide: false }),
   ...metricsSettings,

@@ -23,6 +23,12 @@ export const sealTrustSettings = {
     repeatable: true,
     group: TRUST,
   }),
+  rekeySignerKey: fileSetting({
+    description:
+      "Armored OpenPGP public key trusted to sign rekey seals (the public half of the rekey job's --rekey-signing-key). Repeatable. A rekey seal vouches only for where a re-encrypted backup is stored; what the backup is still comes from its original seal by a --trusted-signer-key or --pre-restore-signer-key (docs/rekey.md). Without it a re-encrypted backup is reported as not authenticated and never deleted.",
+    repeatable: true,
+    group: TRUST,
+  }),
   clusterUid: stringSetting({
     description:
       "UID of the source cluster's kube-system namespace (kubectl get namespace kube-system -o jsonpath={.metadata.uid}): only backups sealed with it are this cluster's. Needed only when backups of several clusters are sealed under one --cluster-name. backup reads it from its own cluster.",
@@ -53,26 +59,31 @@ export const drillEvidenceSettings = {
 
 const TRUSTED_LABEL = '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY';
 const PRE_RESTORE_LABEL = '--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY';
+const REKEY_LABEL = '--rekey-signer-key / SECRET_STEWARD_REKEY_SIGNER_KEY';
 
 /**
- * Loads the seal trust: the scheduled and pre-restore signer keys (plus, for a job that signs
- * backups itself, the public half of its own key for that kind), the cluster UID, and `now`.
+ * Loads the seal trust: the scheduled, pre-restore and rekey signer keys (plus, for a job that
+ * signs backups or rekey seals itself, the public half of its own key for that kind), the
+ * cluster UID, and `now`.
  */
 export async function loadSealTrust(
-  s: Pick<SealTrustSettings, 'trustedSignerKey' | 'preRestoreSignerKey' | 'clusterUid'>,
-  o: { now: Date; own?: { kind: 'scheduled' | 'pre-restore'; key: SigningKey }; clusterUid?: string },
+  s: Pick<SealTrustSettings, 'trustedSignerKey' | 'preRestoreSignerKey' | 'clusterUid'> &
+    Partial<Pick<SealTrustSettings, 'rekeySignerKey'>>,
+  o: { now: Date; own?: { kind: 'scheduled' | 'pre-restore' | 'rekey'; key: SigningKey }; clusterUid?: string },
 ): Promise<SealTrust> {
-  const [scheduled, preRestore] = await Promise.all([
+  const [scheduled, preRestore, rekey] = await Promise.all([
     loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED_LABEL }),
     loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE_LABEL }),
+    loadTrustedSignerKeys(s.rekeySignerKey ?? [], { setting: REKEY_LABEL }),
   ]);
-  const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore') => {
+  const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore' | 'rekey') => {
     const own = o.own?.kind === kind ? o.own.key : undefined;
     if (own === undefined || keys.some((k) => k.fingerprint === own.fingerprint)) return keys;
     return [...keys, { ...own, key: own.key.toPublic() }];
   };
   return {
     signers: { scheduled: withOwn(scheduled, 'scheduled'), 'pre-restore': withOwn(preRestore, 'pre-restore') },
+    rekeySigners: withOwn(rekey, 'rekey'),
     clusterUid: o.clusterUid ?? s.clusterUid,
     now: o.now,
   };

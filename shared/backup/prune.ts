@@ -252,7 +252,7 @@ async function deleteBackup(
  * does a credential without s3:ListBucketVersions (a policy from before 0.2.0), with a warning:
  * on a versioned bucket its deletes only add delete markers, which {@link deleteBackup} reports.
  */
-async function versionsUnder(store: ObjectStore, prefix: string, log?: Logger): Promise<DeleteTarget[]> {
+export async function versionsUnder(store: ObjectStore, prefix: string, log?: Logger): Promise<DeleteTarget[]> {
   const targets: DeleteTarget[] = [];
   try {
     for await (const v of store.listVersions(prefix)) targets.push({ key: v.key, versionId: v.versionId });
@@ -270,7 +270,7 @@ async function versionsUnder(store: ObjectStore, prefix: string, log?: Logger): 
 }
 
 /** What the store's refusals say, as one report: the latest lock, or the first refusal. */
-function keptByStore(id: string, refused: readonly StorageError[], sealKept: boolean): KeptByStore {
+export function keptByStore(id: string, refused: readonly StorageError[], sealKept: boolean): KeptByStore {
   const locked = refused.filter((e) => e.kind === 'locked');
   const until = locked
     .map((e) => e.retainUntil)

@@ -35,6 +35,7 @@ export {
   type SigningKey,
   type TrustedSignerKey,
 } from './keys.js';
+export { type ReencryptOptions, reencryptBytes } from './reencrypt.js';
 export {
   type SignatureCheck,
   signCleartext,

@@ -51,7 +51,11 @@ export async function runSecretAgeJob(s: SecretAgeSettings, ctx: CommandContext)
   const skipped = [...notAuthenticated.map((n) => ({ id: n.id, reason: n.inProgress ? 'unsealed (may be in progress)' : n.problem }))];
   const read: IndexReader = async (b: AuthenticatedBackup) => {
     try {
-      const backup = await VerifiedBackup.open({ store, layout, keys, now }, b.id, { seal: b.seal, signer: b.signer });
+      const backup = await VerifiedBackup.open({ store, layout, keys, now }, b.id, {
+        seal: b.seal,
+        signer: b.signer,
+        ...(b.rekey ? { rekey: b.rekey } : {}),
+      });
       return { secrets: backup.index.secrets };
     } catch (e) {
       if (!isVerificationError(e)) throw e;

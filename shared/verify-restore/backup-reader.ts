@@ -30,7 +30,7 @@ import { type Catalogue, latestSealed, problemOf } from '../backup/backup-catalo
 import { type BackupIndex, fromObjectMetadata, type IndexMetadata, LEGACY_INDEX_LIMIT, type SecretEntry } from '../backup/backup-index.js';
 import { parseBackupIndex } from '../backup/backup-index-schema.js';
 import { type BackupLayout, backupIdTime, INDEX_NAME, SEAL_NAME, segmentName } from '../backup/backup-layout.js';
-import { type BackupSeal, DEFAULT_CLOCK_SKEW_MS, madeBeforeSeals } from '../backup/backup-seal.js';
+import { type BackupSeal, DEFAULT_CLOCK_SKEW_MS, madeBeforeSeals, type RekeyedCopy, storedObjectsOf } from '../backup/backup-seal.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import { CryptoError, decryptAndVerify, decryptStream, type SignatureCheck } from '../crypto/index.js';
@@ -76,7 +76,14 @@ export interface BackupReaderDeps {
  * also have signed the index), or not yet (made before seals existed: its index signature is
  * all there is).
  */
-export type BackupAuthentication = { seal: BackupSeal; signer: string } | { legacy: true };
+export type BackupAuthentication = { seal: BackupSeal; signer: string; rekey?: RekeyedCopy } | { legacy: true };
+
+/** Where each object of a backup is stored: the names, sizes and digests its seal (or rekey seal) records. */
+interface StoredObjects {
+  index: { name: string; size: number; sha256: string } | undefined;
+  /** Per segment, in order; undefined for a backup made before seals (its index is all there is). */
+  segments: { name: string; size: number; sha256: string }[] | undefined;
+}
 
 /** One Secret read from a verified segment. */
 export interface BackupItem {
@@ -153,7 +160,7 @@ export async function openResolved(deps: BackupReaderDeps, r: ResolvedBackup): P
 export function resolveBackup(catalogue: Catalogue, cluster: string, choice: string, now: Date): ResolvedBackup | undefined {
   if (choice === 'latest') {
     const latest = latestSealed(catalogue, cluster, 'scheduled');
-    if (latest !== undefined) return { id: latest.id, auth: { seal: latest.seal, signer: latest.signer } };
+    if (latest !== undefined) return { id: latest.id, auth: authOf(latest.seal, latest.signer, latest.rekey) };
     if (catalogue.entries.some((e) => e.verdict.status === 'sealed' && e.verdict.seal.kind === 'scheduled')) return undefined;
     const legacy = catalogue.entries
       .filter(
@@ -167,10 +174,15 @@ export function resolveBackup(catalogue: Catalogue, cluster: string, choice: str
     return legacy.length > 0 ? { id: legacy[0], auth: { legacy: true }, candidates: legacy } : undefined;
   }
   const entry = catalogue.entries.find((e) => e.id === choice);
-  if (entry?.verdict.status === 'sealed') return { id: choice, auth: { seal: entry.verdict.seal, signer: entry.verdict.signer } };
+  if (entry?.verdict.status === 'sealed')
+    return { id: choice, auth: authOf(entry.verdict.seal, entry.verdict.signer, entry.verdict.rekey) };
   if (entry === undefined) return { id: choice, auth: { legacy: true } };
   if (entry.verdict.status === 'unsealed') return { id: choice, auth: { legacy: true } };
   throw new BackupVerificationError('not-authenticated', choice, `backup ${choice} is not authenticated: ${problemOf(entry)}`);
+}
+
+function authOf(seal: BackupSeal, signer: string, rekey: RekeyedCopy | undefined): BackupAuthentication {
+  return rekey ? { seal, signer, rekey } : { seal, signer };
 }
 
 export class VerifiedBackup {
@@ -183,20 +195,37 @@ export class VerifiedBackup {
   private readonly bySegment: SecretEntry[][];
   private readonly objects: Map<string, number>;
   private readonly diagnosis: SegmentDiagnosisContext;
+  private readonly stored: StoredObjects;
 
   private constructor(
     private readonly deps: BackupReaderDeps,
     readonly id: string,
     readonly index: BackupIndex,
-    init: { signature: SignatureCheck; warnings: string[]; meta: IndexMetadata | undefined; objects: Map<string, number> },
+    init: {
+      signature: SignatureCheck;
+      warnings: string[];
+      meta: IndexMetadata | undefined;
+      objects: Map<string, number>;
+      stored: StoredObjects;
+    },
   ) {
     this.signature = init.signature;
     this.warnings = init.warnings;
     this.meta = init.meta;
     this.objects = init.objects;
+    this.stored = init.stored;
     this.bySegment = index.segments.map(() => []);
     for (const e of index.secrets) this.bySegment[e.segment - 1].push(e);
-    this.diagnosis = { store: deps.store, layout: deps.layout, keys: deps.keys, backupId: id, index, otherIndexes: new Map() };
+    // A re-encrypted copy's segments are diagnosed against where they are stored now.
+    const rekeyed = init.stored.segments;
+    const asStored =
+      rekeyed === undefined || rekeyed === index.segments
+        ? index
+        : {
+            ...index,
+            segments: index.segments.map((x, i) => ({ ...x, name: rekeyed[i].name, size: rekeyed[i].size, sha256: rekeyed[i].sha256 })),
+          };
+    this.diagnosis = { store: deps.store, layout: deps.layout, keys: deps.keys, backupId: id, index: asStored, otherIndexes: new Map() };
   }
 
   /**
@@ -206,7 +235,8 @@ export class VerifiedBackup {
    */
   static async open(deps: BackupReaderDeps, id: string, auth: BackupAuthentication = { legacy: true }): Promise<VerifiedBackup> {
     const { store, layout, keys } = deps;
-    const indexKey = layout.indexKey(id);
+    const sealed = 'seal' in auth ? storedObjectsOf(auth.seal, auth.rekey) : undefined;
+    const indexKey = sealed ? layout.objectKey(id, sealed.index.name) : layout.indexKey(id);
     const objects = new Map<string, number>();
     for await (const o of store.list(layout.backupPrefix(id))) objects.set(o.key.slice(layout.backupPrefix(id).length), o.size);
     const head = await store.head(indexKey);
@@ -218,7 +248,8 @@ export class VerifiedBackup {
       );
     }
     const seal = 'seal' in auth ? auth.seal : undefined;
-    const limit = seal ? Math.min(seal.index.size, SEALED_INDEX_LIMIT) : LEGACY_INDEX_LIMIT;
+    const sealedIndex = sealed?.index;
+    const limit = sealedIndex ? Math.min(sealedIndex.size, SEALED_INDEX_LIMIT) : LEGACY_INDEX_LIMIT;
     let raw: Buffer;
     try {
       raw = await store.getBytes(indexKey, limit);
@@ -227,18 +258,18 @@ export class VerifiedBackup {
       throw new BackupVerificationError(
         'index-unreadable',
         id,
-        seal
-          ? `index of backup ${id} is larger than its seal records (${seal.index.size} bytes): it was replaced after the backup was sealed`
+        sealedIndex
+          ? `index of backup ${id} is larger than its seal records (${sealedIndex.size} bytes): it was replaced after the backup was sealed`
           : `index of backup ${id} is larger than ${LEGACY_INDEX_LIMIT} bytes and has no seal to vouch for it: refused unread`,
       );
     }
-    if (seal) {
+    if (sealedIndex) {
       const sha256 = createHash('sha256').update(raw).digest('hex');
-      if (raw.length !== seal.index.size || sha256 !== seal.index.sha256) {
+      if (raw.length !== sealedIndex.size || sha256 !== sealedIndex.sha256) {
         throw new BackupVerificationError(
           'index-unreadable',
           id,
-          `index of backup ${id} differs from its seal (${raw.length} bytes, SHA-256 ${sha256 === seal.index.sha256 ? 'equal' : 'differs'}; sealed ${seal.index.size} bytes): it was replaced after the backup was sealed`,
+          `index of backup ${id} differs from its seal (${raw.length} bytes, SHA-256 ${sha256 === sealedIndex.sha256 ? 'equal' : 'differs'}; sealed ${sealedIndex.size} bytes): it was replaced after the backup was sealed`,
         );
       }
     }
@@ -318,13 +349,20 @@ export class VerifiedBackup {
           `(${index.totals.secrets} Secrets, ${index.totals.segments} segments): list-backups shows the metadata, the index is authoritative`,
       );
     }
-    const known = new Set([INDEX_NAME, SEAL_NAME, ...index.segments.map((s) => s.name)]);
+    const segmentsAt = sealed?.segments ?? index.segments;
+    const known = new Set([sealed?.index.name ?? INDEX_NAME, SEAL_NAME, ...segmentsAt.map((s) => s.name)]);
     const strays = [...objects.keys()].filter((k) => !known.has(k));
     if (strays.length > 0)
       warnings.push(
         `backup ${id} holds objects its index does not name (ignored): ${strays.slice(0, 5).join(', ')}${strays.length > 5 ? ', …' : ''}`,
       );
-    return new VerifiedBackup(deps, id, index, { signature, warnings, meta, objects });
+    return new VerifiedBackup(deps, id, index, {
+      signature,
+      warnings,
+      meta,
+      objects,
+      stored: { index: sealed?.index, segments: auth !== undefined && 'rekey' in auth && auth.rekey ? auth.rekey.segments : undefined },
+    });
   }
 
   get segmentCount(): number {
@@ -346,22 +384,24 @@ export class VerifiedBackup {
     const seg = this.index.segments[n - 1];
     if (seg === undefined) throw new RangeError(`backup ${this.id} has no segment ${n}`);
     const { store, layout, keys } = this.deps;
-    const key = layout.segmentKeyByName(this.id, seg.name);
-    const what = `${seg.name} of backup ${this.id}`;
+    // Where it is stored: a re-encrypted copy's own object (checked against the rekey seal), else the index's.
+    const at = this.stored.segments?.[n - 1] ?? seg;
+    const key = at === seg ? layout.segmentKeyByName(this.id, seg.name) : layout.objectKey(this.id, at.name);
+    const what = `${at.name} of backup ${this.id}`;
 
-    const listed = this.objects.get(seg.name);
-    if (listed === undefined) throw this.missing(n, what, seg.size);
-    if (listed !== seg.size) throw await this.diagnoseStored(n, key, what, seg.size);
+    const listed = this.objects.get(at.name);
+    if (listed === undefined) throw this.missing(n, what, at.size);
+    if (listed !== at.size) throw await this.diagnoseStored(n, key, what, at.size);
     let bytes: Buffer;
     try {
-      bytes = await store.getBytes(key, seg.size);
+      bytes = await store.getBytes(key, at.size);
     } catch (e) {
-      if (isStorageError(e, 'not-found')) throw this.missing(n, what, seg.size);
-      if (isStorageError(e, 'too-large')) throw await this.diagnoseStored(n, key, what, seg.size);
+      if (isStorageError(e, 'not-found')) throw this.missing(n, what, at.size);
+      if (isStorageError(e, 'too-large')) throw await this.diagnoseStored(n, key, what, at.size);
       throw e;
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (bytes.length !== seg.size || sha256 !== seg.sha256) throw await diagnoseSegment(this.diagnosis, n, { size: bytes.length, sha256 });
+    if (bytes.length !== at.size || sha256 !== at.sha256) throw await diagnoseSegment(this.diagnosis, n, { size: bytes.length, sha256 });
 
     let plaintext: Readable;
     try {

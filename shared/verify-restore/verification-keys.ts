@@ -29,7 +29,7 @@ const PRE_RESTORE = '--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNE
  * exactly what a DR drill exists to find out. It is raised as a {@link BackupVerificationError}
  * (`key-locked`, exit 1) so that the drill reports it as a failed check.
  */
-export async function loadVerificationKeys(s: VerificationKeySettings): Promise<VerificationKeys> {
+export async function loadVerificationKeys(s: Omit<VerificationKeySettings, 'rekeySignerKey'>): Promise<VerificationKeys> {
   const scheduled = await loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED });
   const preRestore = await loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE });
   const trustedSigners = [...scheduled, ...preRestore.filter((k) => !scheduled.some((x) => x.fingerprint === k.fingerprint))];

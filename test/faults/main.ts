@@ -16,7 +16,7 @@ import { renderTable, runMatrix, violationsOf } from './matrix.js';
 const USAGE = `usage: npm run faults -- [--server SERVER] [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
        npm run faults -- --bounds [--quiet]
   --server  the S3 server behind the fault proxy: s3rver (default) or rgw (a private Ceph RGW; by default only the jobs that use the store)
-  --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned, rotate-postgresql, rotate-mysql, rotate-follow, rotate-group
+  --job     only this job (repeatable or comma-separated): backup, verify-restore, restore, rotate-in-place, rotate-versioned, rotate-postgresql, rotate-mysql, rotate-follow, rotate-group, rekey
   --kind    only this fault kind (repeatable or comma-separated), e.g. k8s-500, s3-truncated-read, sigkill
   --sample  N cases per job and fault kind, chosen with --seed (default: every case)
   --case    only one case, by the id the table's violation list prints

@@ -79,6 +79,7 @@ describe('jobs/commands (-A, -o)', () => {
       'verify-restore': 'text|json|yaml',
       restore: 'text|json|yaml',
       prune: 'text|json|yaml',
+      rekey: 'text|json|yaml',
       'list-backups': 'text|wide|json|yaml',
       adopt: 'text|json|yaml',
       status: 'text|json|yaml',

@@ -69,7 +69,7 @@ describe('jobs/completion', function () {
     const complete = (line: string[]) => completeAll()([line])[0];
 
     it('completes command names, including help, version and completion', () => {
-      assert.deepEqual(complete(['secret-steward', 're']), ['restore', 'render-report']);
+      assert.deepEqual(complete(['secret-steward', 're']), ['restore', 'render-report', 'rekey']);
       assert.deepEqual(complete(['secret-steward', 'res']), ['restore']);
       assert.deepEqual(complete(['secret-steward', 'co']), ['completion']);
       assert.deepEqual(complete(['secret-steward', 'v']), ['verify-restore', 'version']);

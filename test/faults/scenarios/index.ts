@@ -3,6 +3,7 @@
  * rotation backend such as PostgreSQL) is one new file exporting a `Scenario` plus one line here.
  */
 import { backupScenario } from './backup.js';
+import { rekeyScenario } from './rekey.js';
 import { restoreScenario } from './restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './rotate.js';
 import { rotateFollowScenario } from './rotate-follow.js';
@@ -22,6 +23,7 @@ export const SCENARIOS: ReadonlyArray<Scenario<any>> = [
   rotateMysqlScenario,
   rotateFollowScenario,
   rotateGroupScenario,
+  rekeyScenario,
 ];
 
 export type { Phase, Scenario } from './scenario.js';
