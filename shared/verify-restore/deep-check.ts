@@ -11,7 +11,7 @@
  * one Secret at a time: never a whole backup's plaintext in memory. Nothing is restored.
  */
 import { performance } from 'node:perf_hooks';
-import type { BackupSeal } from '../backup/backup-seal.js';
+import type { BackupSeal, RekeyedCopy } from '../backup/backup-seal.js';
 import { isStorageError } from '../storage/index.js';
 import { type BackupReaderDeps, VerifiedBackup } from './backup-reader.js';
 import type { DeepCheckedBackup, Finding } from './drill-report.js';
@@ -23,6 +23,8 @@ export interface DeepCheckCandidate {
   createdAt: Date;
   seal: BackupSeal;
   signer: string;
+  /** Where a rekeyed backup's re-encrypted copy is stored (its rekey seal); absent for the original copy. */
+  rekey?: RekeyedCopy;
   /** When signed reports last show it verified. */
   lastVerified?: string;
 }
@@ -80,7 +82,11 @@ export async function deepCheckBackup(deps: BackupReaderDeps, c: DeepCheckCandid
   };
   let error: string | undefined;
   try {
-    const b = await VerifiedBackup.open(deps, c.id, { seal: c.seal, signer: c.signer });
+    const b = await VerifiedBackup.open(
+      deps,
+      c.id,
+      c.rekey ? { seal: c.seal, signer: c.signer, rekey: c.rekey } : { seal: c.seal, signer: c.signer },
+    );
     for (let n = 1; n <= b.segmentCount; n++) {
       checkpoint();
       let intact = true;

@@ -536,7 +536,15 @@ class Drill {
     }
     const retained: DeepCheckCandidate[] = catalogue.entries.flatMap((e) =>
       e.verdict.status === 'sealed'
-        ? [{ id: e.id, createdAt: new Date(e.verdict.seal.createdAt), seal: e.verdict.seal, signer: e.verdict.signer }]
+        ? [
+            {
+              id: e.id,
+              createdAt: new Date(e.verdict.seal.createdAt),
+              seal: e.verdict.seal,
+              signer: e.verdict.signer,
+              ...(e.verdict.rekey ? { rekey: e.verdict.rekey } : {}),
+            },
+          ]
         : [],
     );
     const since = retained.reduce<Date | undefined>((m, r) => (m === undefined || r.createdAt < m ? r.createdAt : m), undefined);
