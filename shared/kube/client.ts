@@ -7,6 +7,7 @@ import {
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   createConfiguration,
   KubeConfig,
   ServerConfiguration,
@@ -117,6 +118,8 @@ export interface KubeClients {
   coordination: CoordinationV1Api;
   /** SelfSubjectAccessReviews (`check`). */
   authorization: AuthorizationV1Api;
+  /** Custom resources: Argo Rollouts (shared/kube/workloads.ts). */
+  custom: CustomObjectsApi;
   caller: KubeCaller;
 }
 
@@ -142,6 +145,7 @@ export function createKubeClients(
     batch: new BatchV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
     authorization: new AuthorizationV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
     caller: new KubeCaller(deps),
   };
 }
