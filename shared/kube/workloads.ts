@@ -333,8 +333,8 @@ export interface KubeWorkloadStoreOptions {
   /** Reads and patches Argo Rollouts (a CRD); without it Rollouts are never listed. */
   custom?: CustomObjectsApi;
   /**
-   * Told once per kind when an optional kind (Rollout) cannot be listed because RBAC refuses it:
-   * the run goes on without that kind. Not told when the kind is not served (no CRD: 404).
+   * Told once when Rollouts cannot be listed because RBAC refuses it: the run goes on without
+   * them. Not told when the cluster does not serve them (no CRD: discovery answers 404).
    */
   onNote?: (message: string) => void;
 }
@@ -343,8 +343,6 @@ export interface KubeWorkloadStoreOptions {
 export class KubeWorkloadStore implements WorkloadStore {
   /** Kinds whose watch was refused (403) or is not served (404/405): not asked again. */
   private readonly unwatchable = new Set<WorkloadKind>();
-  /** Optional kinds not served or not permitted: not listed again. */
-  private readonly absent = new Set<WorkloadKind>();
   private readonly custom?: CustomObjectsApi;
   private readonly onNote?: (message: string) => void;
 
@@ -368,20 +366,46 @@ export class KubeWorkloadStore implements WorkloadStore {
   }
 
   async list(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
-    if (kind === 'Rollout' && (this.custom === undefined || this.absent.has(kind))) return [];
+    if (kind === 'Rollout' && !(await this.rolloutsServed())) return [];
     try {
       return await this.listAll(namespace, kind);
     } catch (e) {
-      // Rollouts are a CRD: a cluster without it answers 404 (nothing to find), and a job without
-      // the opt-in argo-rollouts component is refused (403): neither fails the run.
+      // A job without the opt-in argo-rollouts component is refused (403): that does not fail the run.
       if (kind !== 'Rollout' || !(e instanceof KubeError) || !(e.notFound || e.forbidden)) throw e;
-      this.absent.add(kind);
+      this.rolloutsCheck = Promise.resolve(false);
       if (e.forbidden)
         this.onNote?.(
-          `Argo Rollouts not checked as consumers: listing rollouts.argoproj.io is forbidden (add the argo-rollouts component to use them)`,
+          'Argo Rollouts not checked as consumers: listing rollouts.argoproj.io is forbidden (add the argo-rollouts component to use them)',
         );
       return [];
     }
+  }
+
+  /** Once per store: is the Rollout CRD installed? Asked by discovery, which every authenticated identity may read. */
+  private rolloutsCheck?: Promise<boolean>;
+
+  /**
+   * Whether the cluster serves Rollouts: `GET /apis/argoproj.io/v1alpha1` names `rollouts`. A
+   * cluster without the CRD answers 404 there, and is then never asked about Rollouts again, without
+   * a word (the list itself would be refused by RBAC first, 403, on a cluster without the component).
+   */
+  private rolloutsServed(): Promise<boolean> {
+    if (this.custom === undefined) return Promise.resolve(false);
+    const custom = this.custom;
+    this.rolloutsCheck ??= (async () => {
+      const r = WORKLOAD_RESOURCES.Rollout;
+      try {
+        const list = await this.caller.call({ verb: 'get', kind: 'APIResourceList', name: `${r.group}/${r.version}` }, () =>
+          custom.getAPIResources({ group: r.group, version: r.version }),
+        );
+        return list.resources.some((x) => x.name === r.plural);
+      } catch (e) {
+        if (e instanceof KubeError && e.notFound) return false;
+        this.rolloutsCheck = undefined;
+        throw e;
+      }
+    })();
+    return this.rolloutsCheck;
   }
 
   private async listAll(namespace: string, kind: WorkloadKind): Promise<Workload[]> {

@@ -178,7 +178,14 @@ describe('jobs/rotate with Argo Rollouts consumers', function () {
 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(entry(r, 'shop', 'db').consumers, ['deployment/api']);
-    assert.equal(c.requests().filter((x) => x.resource === 'rollouts' && x.status === 404).length, 1, 'asked once');
+    assert.deepEqual(
+      c
+        .requests()
+        .filter((x) => x.path.includes('argoproj.io'))
+        .map((x) => `${x.method} ${x.path} ${x.status}`),
+      ['GET /apis/argoproj.io/v1alpha1 404'],
+      'discovery asked once; no Rollout listed',
+    );
     assert.deepEqual(
       r.records.filter((x) => x.level === 'warn' || x.level === 'error'),
       [],
