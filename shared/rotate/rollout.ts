@@ -237,8 +237,16 @@ function forwardOps(w: Workload, a: Action, o: RolloutOptions, now: Date): JsonP
   return ops;
 }
 
-/** `spec.restartAt` as the Argo controller compares it: RFC 3339, whole seconds. */
-const restartAtValue = (now: Date) => now.toISOString().replace(/\.\d+Z$/, 'Z');
+/**
+ * The next `spec.restartAt`: now, in whole seconds (RFC 3339, as the Argo controller reads it),
+ * but always after the current one: the same value would change nothing, and the pods the last
+ * restart made would not be recreated (a rollback within the second of its restart).
+ */
+export function restartAtValue(w: Pick<Workload, 'restartAt'>, now: Date): string {
+  const previous = w.restartAt === undefined ? Number.NaN : Date.parse(w.restartAt);
+  const at = Number.isNaN(previous) ? now.getTime() : Math.max(now.getTime(), previous + 1000);
+  return new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+}
 
 /**
  * The forward restart of a Rollout: `spec.restartAt` moved to now (unless the patch repoints the
@@ -256,7 +264,7 @@ function restartAtOps(w: Workload, a: Action, o: RolloutOptions, now: Date): Jso
       ? { value: earlier.value, rotations: [...new Set([...earlier.rotations, ...tokens])] }
       : { value: w.restartAt ?? null, rotations: tokens };
   const ops: JsonPatchOp[] = [];
-  if (a.repoints.length === 0) ops.push({ op: 'add', path: RESTART_AT_FIELD, value: restartAtValue(now) });
+  if (a.repoints.length === 0) ops.push({ op: 'add', path: RESTART_AT_FIELD, value: restartAtValue(w, now) });
   ops.push(...setAnnotationOps(w, 'object', RESTART_RECORD_ANNOTATION, JSON.stringify(record)));
   return ops;
 }
@@ -270,7 +278,7 @@ function restoreOps(w: Workload, a: Action, rolledBack: ReadonlySet<string>, now
     const earlier = parseRestartPrevious(w.annotations[RESTART_RECORD_ANNOTATION]);
     if (!earlier?.rotations.some((id) => rolledBack.has(id))) return ops;
     // A restart cannot be undone: restart again, so that the pods read the restored values.
-    if (a.repoints.length === 0) ops.push({ op: 'add', path: RESTART_AT_FIELD, value: restartAtValue(now) });
+    if (a.repoints.length === 0) ops.push({ op: 'add', path: RESTART_AT_FIELD, value: restartAtValue(w, now) });
     ops.push(...removeAnnotationOps(w, 'object', RESTART_RECORD_ANNOTATION));
     return ops;
   }

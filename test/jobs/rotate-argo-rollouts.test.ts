@@ -88,6 +88,27 @@ describe('jobs/rotate with Argo Rollouts consumers', function () {
     assert.equal(c.emulator.workloads.restarts.length, 1, 'not restarted again');
   });
 
+  it('in place: a Rollout restarted moments ago is restarted once more, at a later restartAt', async () => {
+    c = await RotateCluster.start(CRD);
+    await c.secret('shop', 'db', DB, policy(), { annotations: LONG_AGO });
+    await c.rollout('shop', 'web', { envFrom: ['db'] });
+    await c.emulator.workloads.idle();
+    const thisSecond = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    c.emulator.patch('argoproj.io/v1alpha1', 'Rollout', 'shop', 'web', 'application/merge-patch+json', { spec: { restartAt: thisSecond } });
+    await c.emulator.workloads.idle();
+
+    const r = await c.run(['--output', 'json']);
+
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const w = c.workload('Rollout', 'shop', 'web');
+    assert.ok(Date.parse(w.spec.restartAt) >= Date.parse(thisSecond) + 1000, `${w.spec.restartAt} after ${thisSecond}`);
+    assert.equal(w.status.restartedAt, w.spec.restartAt);
+    assert.deepEqual(
+      c.emulator.workloads.restarts.map((x) => x.restartAt),
+      [thisSecond, w.spec.restartAt],
+    );
+  });
+
   it('versioned: repoints a Rollout to the new version (a new revision, no restartAt)', async () => {
     c = await RotateCluster.start(CRD);
     await c.secret('shop', 'keys-v1', { API_KEY: 'first-key-value' }, VERSIONED, {
@@ -265,6 +286,33 @@ describe('jobs/rotate with Argo Rollouts consumers', function () {
         assert.equal(c.emulator.workloads.restarts.length, 1, 'restarted exactly once');
       });
     }
+
+    for (const step of [
+      { name: 'repoint', marker: () => is('patch', 'rollouts', 'web') },
+      { name: 'promote (new version)', marker: () => is('patch', 'secrets', 'keys-v2') },
+    ])
+      it(`versioned: SIGKILL after ${step.name}, then a rerun promotes one version with the Rollout on it`, async () => {
+        c = await RotateCluster.start(CRD);
+        await c.secret('shop', 'keys-v1', { API_KEY: 'first-key-value' }, VERSIONED, {
+          immutable: true,
+          annotations: { ...LONG_AGO, 'secret-steward.io/lineage': 'keys', 'secret-steward.io/version': '1' },
+        });
+        await c.rollout('shop', 'web', { envFrom: ['keys-v1'] });
+        await c.emulator.workloads.idle();
+
+        const crash = await runAndCrash(c, step.marker(), 'SIGKILL', 'crashing-pod');
+        assert.ok(crash.hit, `the step's request was never made: ${crash.stderr.slice(-2000)}`);
+        const made = c.data('shop', 'keys-v2');
+        const rerun = await c.run(['--output', 'json'], { env: { POD_NAME: 'crashing-pod' } });
+
+        assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
+        assert.deepEqual(c.data('shop', 'keys-v2'), made, 'the version made before the crash was promoted');
+        assert.equal(JSON.parse(c.annotations('shop', 'keys-v2')['secret-steward.io/last-outcome']).result, 'succeeded');
+        assert.deepEqual(c.referencedSecrets('Rollout', 'shop', 'web'), ['keys-v2']);
+        const w = c.workload('Rollout', 'shop', 'web');
+        assert.equal(w.status.phase, 'Healthy');
+        assert.equal(c.rollouts('Rollout', 'shop', 'web').length, 2, 'one new revision');
+      });
 
     it('rollback: SIGKILL after the rollback restart, then a rerun ends rolled back with the Rollout Healthy', async () => {
       c = await RotateCluster.start(CRD);
