@@ -11,7 +11,7 @@ export const rotateCommand = defineCommand({
         'and for each one that is due (its schedule slot passed since the last rotation, its maxAge is reached, or secret-steward.io/rotate-now is ' +
         'set) reads it in full, checks it again (its type, immutability and keys) and runs the rotation protocol: create (new values in a pending companion ' +
         'Secret), set and test (a backend plug-in, when the policy names one: backends postgresql and mysql make the database accept the new password and log in with it before anything switches), finish (in-place: one resourceVersion-guarded write, previous values kept in ' +
-        '<name>-previous; versioned: a new immutable Secret <base>-v<N>), rollout (each consuming Deployment, StatefulSet and DaemonSet restarted ' +
+        '<name>-previous; versioned: a new immutable Secret <base>-v<N>), rollout (each consuming Deployment, StatefulSet, DaemonSet and Argo Rollout restarted ' +
         "once per run; CronJobs repointed) and verify (until updated and available, bounded by the policy's waitReady). A consumer that does not " +
         'become ready rolls the rotation back. Every step is recorded before the next, so a run stopped at any point (crash, SIGTERM) is resumed ' +
         'by the next one without generating a second set of values.',

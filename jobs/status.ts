@@ -24,7 +24,7 @@ export const statusCommand = defineCommand({
     ],
     notes: [
       'Exit codes: 0 nothing overdue; 1 something overdue (see "Overdue"); 2 bad settings; 4 the API server or the store was unreachable.',
-      'Needs list on Secrets (like rotate) and on Deployments, StatefulSets, DaemonSets and CronJobs in the namespaces with policies, and read access (list, head) to the store. No private key.',
+      'Needs list on Secrets (like rotate) and on Deployments, StatefulSets, DaemonSets and CronJobs (and Argo Rollouts, when they are to be listed) in the namespaces with policies, and read access (list, head) to the store. No private key.',
     ],
   },
   settings: statusSettings,

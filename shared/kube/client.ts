@@ -7,6 +7,7 @@ import {
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   createConfiguration,
   KubeConfig,
   ServerConfiguration,
@@ -115,6 +116,8 @@ export interface KubeClients {
   coordination: CoordinationV1Api;
   /** SelfSubjectAccessReviews (`check`). */
   authorization: AuthorizationV1Api;
+  /** Custom resources: Argo Rollouts (shared/kube/workloads.ts). */
+  custom: CustomObjectsApi;
   caller: KubeCaller;
 }
 
@@ -137,6 +140,7 @@ export function createKubeClients(kc: KubeConfig, deps: KubeCallerDeps & { comma
     batch: new BatchV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
     authorization: new AuthorizationV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
     caller: new KubeCaller(deps),
   };
 }

@@ -2,6 +2,7 @@ import {
   type AppsV1Api,
   type BatchV1Api,
   type CoreV1Api,
+  type CustomObjectsApi,
   type KubeConfig,
   type V1Pod,
   type V1PodTemplateSpec,
@@ -15,10 +16,24 @@ import { listPages } from './list-pages.js';
  * The workload kinds that carry a pod template, behind one narrow seam (like Reloader's
  * table of callbacks): list, get, JSON-patch, watch, and a kind-independent view with the pod
  * template and rollout status. Deployments, StatefulSets and DaemonSets roll out when their
- * template changes; CronJobs only use the new template for their next Job.
+ * template changes; CronJobs only use the new template for their next Job. Argo Rollouts
+ * (`argoproj.io/v1alpha1`, a CRD that may be absent) roll out on a template change too, and
+ * restart their pods without a new revision when `spec.restartAt` moves.
  */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Rollout'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Where each kind is served: API group, version and plural. */
+export const WORKLOAD_RESOURCES: Record<WorkloadKind, { group: string; version: string; plural: string }> = {
+  Deployment: { group: 'apps', version: 'v1', plural: 'deployments' },
+  StatefulSet: { group: 'apps', version: 'v1', plural: 'statefulsets' },
+  DaemonSet: { group: 'apps', version: 'v1', plural: 'daemonsets' },
+  CronJob: { group: 'batch', version: 'v1', plural: 'cronjobs' },
+  Rollout: { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' },
+};
+
+/** `apps/v1`, `argoproj.io/v1alpha1`: the apiVersion of a kind's objects. */
+export const apiVersionOf = (kind: WorkloadKind) => `${WORKLOAD_RESOURCES[kind].group}/${WORKLOAD_RESOURCES[kind].version}`;
 
 /** One RFC 6902 operation. */
 export type JsonPatchOp = { op: 'add' | 'replace' | 'test'; path: string; value: unknown } | { op: 'remove'; path: string };
@@ -36,8 +51,15 @@ export interface Workload {
   /** JSON pointer of the pod template: `/spec/template` or `/spec/jobTemplate/spec/template`. */
   templatePath: string;
   template: V1PodTemplateSpec;
-  /** A paused Deployment (`spec.paused`): rollouts wait until it is resumed. */
+  /** A paused Deployment or Rollout (`spec.paused`): rollouts wait until it is resumed. */
   paused: boolean;
+  /**
+   * Rollouts: `spec.restartAt` (RFC 3339), the restart the controller is asked for; the restart is
+   * done once `status.restartedAt` equals it (argo-rollouts docs/features/restart.md).
+   */
+  restartAt?: string;
+  /** Rollouts whose pod template comes from `spec.workloadRef` (not supported: no template here). */
+  workloadRef?: string;
   /** `OnDelete` StatefulSets and DaemonSets replace pods only when they are deleted. */
   onDelete: boolean;
   /** Restarting means changing the pod template (false for CronJobs). */
@@ -102,6 +124,14 @@ export interface WorkloadStatus {
   updatedNumberScheduled?: number;
   numberReady?: number;
   numberAvailable?: number;
+  /** Rollouts: Healthy, Progressing, Degraded or Paused, with its message (computed by the Argo controller). */
+  phase?: string;
+  message?: string;
+  /** Rollouts: the pod-template hash of the stable ReplicaSet and of the desired one. */
+  stableRS?: string;
+  currentPodHash?: string;
+  /** Rollouts: the `spec.restartAt` the controller finished restarting for. */
+  restartedAt?: string;
   conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
 }
 
@@ -169,6 +199,8 @@ interface AnyWorkloadObject {
     paused?: boolean;
     template?: V1PodTemplateSpec;
     jobTemplate?: { spec?: { template?: V1PodTemplateSpec } };
+    restartAt?: string;
+    workloadRef?: { kind?: string; name?: string };
     updateStrategy?: { type?: string; rollingUpdate?: { partition?: number; maxUnavailable?: unknown } };
     podManagementPolicy?: string;
     selector?: { matchLabels?: Record<string, string> };
@@ -181,6 +213,13 @@ interface AnyWorkloadObject {
 export function toWorkload(kind: WorkloadKind, obj: AnyWorkloadObject): Workload {
   const spec = obj.spec ?? {};
   const cron = kind === 'CronJob';
+  const status = { ...(obj.status ?? {}) } as WorkloadStatus & { observedGeneration?: number | string };
+  // Argo Rollouts write status.observedGeneration as a string (pkg/apis/rollouts/v1alpha1/types.go);
+  // a non-numeric one (v0.9 and older: a hash of the spec) counts as observed, as GetRolloutPhase says.
+  if (typeof status.observedGeneration === 'string') {
+    const n = Number(status.observedGeneration);
+    status.observedGeneration = /^\d+$/.test(status.observedGeneration) ? n : (obj.metadata?.generation ?? 0);
+  }
   return {
     kind,
     namespace: obj.metadata?.namespace ?? '',
@@ -191,10 +230,13 @@ export function toWorkload(kind: WorkloadKind, obj: AnyWorkloadObject): Workload
     annotations: { ...(obj.metadata?.annotations ?? {}) },
     templatePath: cron ? '/spec/jobTemplate/spec/template' : '/spec/template',
     template: (cron ? spec.jobTemplate?.spec?.template : spec.template) ?? {},
-    paused: kind === 'Deployment' && spec.paused === true,
+    paused: (kind === 'Deployment' || kind === 'Rollout') && spec.paused === true,
+    restartAt: kind === 'Rollout' ? spec.restartAt : undefined,
+    workloadRef:
+      kind === 'Rollout' && spec.workloadRef !== undefined ? `${spec.workloadRef.kind ?? ''}/${spec.workloadRef.name ?? ''}` : undefined,
     onDelete: (kind === 'StatefulSet' || kind === 'DaemonSet') && spec.updateStrategy?.type === 'OnDelete',
     rollsOut: !cron,
-    status: (obj.status ?? {}) as WorkloadStatus,
+    status: status as WorkloadStatus,
     replicas: spec.replicas ?? 1,
     partition: spec.updateStrategy?.rollingUpdate?.partition ?? 0,
     orderedReady: kind === 'StatefulSet' && spec.podManagementPolicy !== 'Parallel',
@@ -255,20 +297,54 @@ export function rolloutState(w: Workload, generation: number): RolloutState {
     }
     case 'CronJob':
       return { state: 'done', message: 'CronJobs use the new template for their next Job' };
+    case 'Rollout':
+      return argoRolloutState(w);
   }
 }
 
-const PLURALS: Record<WorkloadKind, string> = {
-  Deployment: 'deployments',
-  StatefulSet: 'statefulsets',
-  DaemonSet: 'daemonsets',
-  CronJob: 'cronjobs',
-};
+/**
+ * A Rollout whose controller observed its generation, judged as argo-rollouts' own
+ * `GetRolloutPhase` / `CalculateRolloutPhase` (utils/rollout/rolloututil.go) do: Degraded
+ * (aborted, progress deadline exceeded, invalid spec) has failed; Paused (a canary pause step,
+ * `spec.paused`) and a restart not yet done (`status.restartedAt` != `spec.restartAt`) are in
+ * progress; otherwise every replica must be updated and available and the stable ReplicaSet
+ * must be the desired one (`stableRS == currentPodHash`: every canary step done, blue-green
+ * promoted), and the controller must say Healthy.
+ */
+function argoRolloutState(w: Workload): RolloutState {
+  const s = w.status;
+  const said = s.message ? `: ${s.message}` : '';
+  if (s.phase === 'Degraded') return { state: 'failed', message: `Rollout Degraded${said}` };
+  if (s.phase === 'Paused') return { state: 'progressing', message: `Rollout paused${said}` };
+  if (w.restartAt !== undefined && (s.restartedAt === undefined || Date.parse(s.restartedAt) !== Date.parse(w.restartAt)))
+    return { state: 'progressing', message: `restarting the pods created before ${w.restartAt}` };
+  const want = w.replicas;
+  if ((s.updatedReplicas ?? 0) < want) return { state: 'progressing', message: `${s.updatedReplicas ?? 0} of ${want} replicas updated` };
+  if ((s.availableReplicas ?? 0) < want)
+    return { state: 'progressing', message: `${s.availableReplicas ?? 0} of ${want} replicas available` };
+  if (s.stableRS === undefined || s.stableRS !== s.currentPodHash)
+    return { state: 'progressing', message: 'waiting for every step to complete (stable ReplicaSet not yet the desired one)' };
+  if (s.phase !== undefined && s.phase !== 'Healthy') return { state: 'progressing', message: `Rollout ${s.phase}${said}` };
+  return { state: 'done', message: `${want} of ${want} replicas updated and available, Rollout Healthy` };
+}
+
+/** What {@link KubeWorkloadStore} needs besides the typed clients. */
+export interface KubeWorkloadStoreOptions {
+  /** Reads and patches Argo Rollouts (a CRD); without it Rollouts are never listed. */
+  custom?: CustomObjectsApi;
+  /**
+   * Told once when Rollouts cannot be listed because RBAC refuses it: the run goes on without
+   * them. Not told when the cluster does not serve them (no CRD: discovery answers 404).
+   */
+  onNote?: (message: string) => void;
+}
 
 /** {@link WorkloadStore} on the Kubernetes API; watches need the KubeConfig. */
 export class KubeWorkloadStore implements WorkloadStore {
   /** Kinds whose watch was refused (403) or is not served (404/405): not asked again. */
   private readonly unwatchable = new Set<WorkloadKind>();
+  private readonly custom?: CustomObjectsApi;
+  private readonly onNote?: (message: string) => void;
 
   constructor(
     private readonly apps: AppsV1Api,
@@ -276,11 +352,63 @@ export class KubeWorkloadStore implements WorkloadStore {
     private readonly core: CoreV1Api,
     private readonly caller: KubeCaller,
     private readonly kubeConfig?: KubeConfig,
+    options: KubeWorkloadStoreOptions = {},
   ) {
+    this.custom = options.custom;
+    this.onNote = options.onNote;
     if (kubeConfig === undefined) this.watch = undefined;
   }
 
+  /** The custom-object arguments of a Rollout call. */
+  private rolloutArgs(namespace: string) {
+    const r = WORKLOAD_RESOURCES.Rollout;
+    return { group: r.group, version: r.version, plural: r.plural, namespace };
+  }
+
   async list(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
+    if (kind === 'Rollout' && !(await this.rolloutsServed())) return [];
+    try {
+      return await this.listAll(namespace, kind);
+    } catch (e) {
+      // A job without the opt-in argo-rollouts component is refused (403): that does not fail the run.
+      if (kind !== 'Rollout' || !(e instanceof KubeError) || !(e.notFound || e.forbidden)) throw e;
+      this.rolloutsCheck = Promise.resolve(false);
+      if (e.forbidden)
+        this.onNote?.(
+          'Argo Rollouts not checked as consumers: listing rollouts.argoproj.io is forbidden (add the argo-rollouts component to use them)',
+        );
+      return [];
+    }
+  }
+
+  /** Once per store: is the Rollout CRD installed? Asked by discovery, which every authenticated identity may read. */
+  private rolloutsCheck?: Promise<boolean>;
+
+  /**
+   * Whether the cluster serves Rollouts: `GET /apis/argoproj.io/v1alpha1` names `rollouts`. A
+   * cluster without the CRD answers 404 there, and is then never asked about Rollouts again, without
+   * a word (the list itself would be refused by RBAC first, 403, on a cluster without the component).
+   */
+  private rolloutsServed(): Promise<boolean> {
+    if (this.custom === undefined) return Promise.resolve(false);
+    const custom = this.custom;
+    this.rolloutsCheck ??= (async () => {
+      const r = WORKLOAD_RESOURCES.Rollout;
+      try {
+        const list = await this.caller.call({ verb: 'get', kind: 'APIResourceList', name: `${r.group}/${r.version}` }, () =>
+          custom.getAPIResources({ group: r.group, version: r.version }),
+        );
+        return list.resources.some((x) => x.name === r.plural);
+      } catch (e) {
+        if (e instanceof KubeError && e.notFound) return false;
+        this.rolloutsCheck = undefined;
+        throw e;
+      }
+    })();
+    return this.rolloutsCheck;
+  }
+
+  private async listAll(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
     const out: Workload[] = [];
     const fetchPage = (req: {
       limit: number;
@@ -296,6 +424,8 @@ export class KubeWorkloadStore implements WorkloadStore {
           return this.apps.listNamespacedDaemonSet(args);
         case 'CronJob':
           return this.batch.listNamespacedCronJob(args);
+        case 'Rollout':
+          return this.custom!.listNamespacedCustomObject({ ...this.rolloutArgs(namespace), limit: req.limit, _continue: req._continue });
       }
     };
     for await (const page of listPages(this.caller, { verb: 'list', kind, namespace }, fetchPage)) {
@@ -317,6 +447,8 @@ export class KubeWorkloadStore implements WorkloadStore {
             return this.apps.readNamespacedDaemonSet({ namespace, name });
           case 'CronJob':
             return this.batch.readNamespacedCronJob({ namespace, name });
+          case 'Rollout':
+            return this.customApi().getNamespacedCustomObject({ ...this.rolloutArgs(namespace), name });
         }
       });
       return toWorkload(kind, obj);
@@ -324,6 +456,11 @@ export class KubeWorkloadStore implements WorkloadStore {
       if (e instanceof KubeError && e.notFound) return undefined;
       throw e;
     }
+  }
+
+  private customApi(): CustomObjectsApi {
+    if (this.custom === undefined) throw new Error('Rollouts need the custom-objects client (KubeWorkloadStoreOptions.custom)');
+    return this.custom;
   }
 
   async patch(kind: WorkloadKind, namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<Workload> {
@@ -342,6 +479,8 @@ export class KubeWorkloadStore implements WorkloadStore {
             return this.apps.patchNamespacedDaemonSet({ namespace, name, body });
           case 'CronJob':
             return this.batch.patchNamespacedCronJob({ namespace, name, body });
+          case 'Rollout':
+            return this.customApi().patchNamespacedCustomObject({ ...this.rolloutArgs(namespace), name, body });
         }
       },
       { idempotent: true },
@@ -382,8 +521,8 @@ export class KubeWorkloadStore implements WorkloadStore {
       onEnd(Object.assign(new Error(`watching ${kind}s is not permitted or not served`), { statusCode: 403 }));
       return () => {};
     }
-    const group = kind === 'CronJob' ? '/apis/batch/v1' : '/apis/apps/v1';
-    const path = `${group}/namespaces/${encodeURIComponent(namespace)}/${PLURALS[kind]}`;
+    const r = WORKLOAD_RESOURCES[kind];
+    const path = `/apis/${r.group}/${r.version}/namespaces/${encodeURIComponent(namespace)}/${r.plural}`;
     let ended = false;
     const end = (err?: unknown) => {
       if (ended) return;

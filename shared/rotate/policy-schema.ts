@@ -22,7 +22,7 @@ const ONLY_THE_PARSER_CHECKS = [
   'keys names at least one data key; every data key (and every key a generator or backend writes) is a valid Secret data key written by one generator only',
   'password and token keys give at least minEntropyBits of entropy (128 by default, never below 64)',
   'generator fields that depend on each other (a tls subject and issuer, keypair and tls output keys, template placeholders that exist and form no cycle)',
-  'consumers entries are kind/name with a kind of deployment, statefulset, daemonset or cronjob and a valid object name',
+  'consumers entries are kind/name with a kind of deployment, statefulset, daemonset, cronjob or rollout (Argo Rollouts) and a valid object name',
   'backend fields that depend on each other (postgresql, mysql: a field or its ...Key, not both; adminSecretRef only, and always, with alternating-users)',
   'host names, addresses and DNS names are well-formed',
   'group: members named once each by a Secret name without a namespace; a group member keeps rollout.rollbackOnFailure true and names no backend',

@@ -26,7 +26,7 @@ import type { Trigger } from './schedule.js';
 
 export type RotationStrategy = 'in-place' | 'versioned';
 
-export const CONSUMER_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
+export const CONSUMER_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Rollout'] as const;
 export type ConsumerKind = (typeof CONSUMER_KINDS)[number];
 
 export interface ConsumerRef {
@@ -120,6 +120,9 @@ const KIND_ALIASES: Record<string, ConsumerKind> = {
   cronjob: 'CronJob',
   cronjobs: 'CronJob',
   cj: 'CronJob',
+  rollout: 'Rollout',
+  rollouts: 'Rollout',
+  ro: 'Rollout',
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -266,7 +269,7 @@ function parseConsumer(raw: string, index: number, problems: PolicyProblem[]): C
   if (m === null || kind === undefined) {
     problems.push({
       path: formatPath(['consumers', index]),
-      message: `expected kind/name with kind one of deployment, statefulset, daemonset, cronjob (got "${raw}")`,
+      message: `expected kind/name with kind one of deployment, statefulset, daemonset, cronjob, rollout (got "${raw}")`,
     });
     return undefined;
   }

@@ -3,6 +3,7 @@ import { errorText, InterruptedError } from '../errors/index.js';
 import { retryOnConflict } from '../kube/conflict-retry.js';
 import { isKubeError } from '../kube/kube-error.js';
 import {
+  apiVersionOf,
   type JsonPatchOp,
   type RolloutState,
   rolloutState,
@@ -16,7 +17,7 @@ import { forceRollback, mayNeedForcedRollback } from './forced-rollback.js';
 import { parseRestartPrevious, type RestartPrevious, restartValue, rotationsOfRestartValue } from './metadata.js';
 import type { Rotation, RotationDeps } from './rotation.js';
 import { pointerSegment, referencesAny, repointOps } from './secret-refs.js';
-import { RESTART_ANNOTATION, RESTART_RECORD_ANNOTATION } from './workload-fields.js';
+import { RESTART_ANNOTATION, RESTART_AT_FIELD, RESTART_RECORD_ANNOTATION, restartsThroughRestartAt } from './workload-fields.js';
 
 /**
  * Steps 5 and 6 (rollout, verify) and the workload half of a rollback.
@@ -30,6 +31,12 @@ import { RESTART_ANNOTATION, RESTART_RECORD_ANNOTATION } from './workload-fields
  * pod template exactly (the controller then returns to the old revision, like `kubectl rollout
  * undo`). A workload whose annotation already names the rotation is not restarted again
  * (a rerun after a crash only verifies it). Paused Deployments are reported and not touched.
+ *
+ * Argo Rollouts restart through `spec.restartAt` instead (their controller recreates the pods
+ * created before that time, without a new revision or canary steps), and their pod template is
+ * changed only by repointing. Their restart-previous record then names the rotations the
+ * restart was for (the template has no marker to read them from); a rollback removes it and
+ * restarts once more, so that the pods read the restored values.
  *
  * Verification watches each restarted workload (one watch request, re-synced with a GET when
  * the watch ends) until the controller reports the new generation updated, ready and
@@ -108,9 +115,10 @@ function namesOf(rot: Rotation): Set<string> {
 }
 
 /**
- * The consumers of a rotation: with `consumers: auto`, every Deployment, StatefulSet, DaemonSet
- * (and, for versioned rotations, CronJob) of the namespace whose pod template references the
- * Secret; otherwise the listed ones (a missing one is a warning).
+ * The consumers of a rotation: with `consumers: auto`, every Deployment, StatefulSet, DaemonSet,
+ * Argo Rollout (and, for versioned rotations, CronJob) of the namespace whose pod template
+ * references the Secret; otherwise the listed ones (a missing one is a warning, and so is a
+ * Rollout whose template comes from `spec.workloadRef`).
  */
 export async function resolveConsumers(rot: Rotation, index: WorkloadIndex): Promise<Workload[]> {
   const all = await index.all(rot.namespace);
@@ -124,6 +132,10 @@ export async function resolveConsumers(rot: Rotation, index: WorkloadIndex): Pro
     for (const c of rot.policy.consumers) {
       const w = all.find((x) => x.kind === c.kind && x.name === c.name);
       if (w === undefined) rot.warn(`consumer ${c.kind.toLowerCase()}/${c.name} not found in namespace ${rot.namespace}`);
+      else if (w.workloadRef !== undefined)
+        rot.warn(
+          `consumer rollout/${c.name} takes its pod template from spec.workloadRef (${w.workloadRef}): not supported, list the referenced workload instead`,
+        );
       else if (w.rollsOut || rot.strategy === 'versioned') out.push(w);
     }
   }
@@ -185,7 +197,7 @@ function actionFor(actions: Map<string, Action>, w: Workload): Action {
 
 /** The Event subject of a workload. */
 export const workloadSubject = (a: { kind: WorkloadKind; namespace: string; name: string }, uid?: string) => ({
-  apiVersion: a.kind === 'CronJob' ? 'batch/v1' : 'apps/v1',
+  apiVersion: apiVersionOf(a.kind),
   kind: a.kind,
   namespace: a.namespace,
   name: a.name,
@@ -207,6 +219,7 @@ function forwardOps(w: Workload, a: Action, o: RolloutOptions, now: Date): JsonP
   const ops: JsonPatchOp[] = [];
   for (const r of a.repoints) ops.push(...repointOps(w, r.from, r.to));
   if (!w.rollsOut || a.restartFor.size === 0) return ops;
+  if (restartsThroughRestartAt(w)) return [...ops, ...restartAtOps(w, a, o, now)];
   const current = w.template.metadata?.annotations?.[RESTART_ANNOTATION];
   const have = rotationsOfRestartValue(current);
   const missing = [...a.restartFor].filter((id) => !have.includes(id));
@@ -225,11 +238,51 @@ function forwardOps(w: Workload, a: Action, o: RolloutOptions, now: Date): JsonP
   return ops;
 }
 
+/**
+ * The next `spec.restartAt`: now, in whole seconds (RFC 3339, as the Argo controller reads it),
+ * but always after the current one: the same value would change nothing, and the pods the last
+ * restart made would not be recreated (a rollback within the second of its restart).
+ */
+export function restartAtValue(w: Pick<Workload, 'restartAt'>, now: Date): string {
+  const previous = w.restartAt === undefined ? Number.NaN : Date.parse(w.restartAt);
+  const at = Number.isNaN(previous) ? now.getTime() : Math.max(now.getTime(), previous + 1000);
+  return new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * The forward restart of a Rollout: `spec.restartAt` moved to now (unless the patch repoints the
+ * template, which replaces every pod anyway) and the restart-previous record naming the
+ * rotations, which is how a rerun knows the restart was done.
+ */
+function restartAtOps(w: Workload, a: Action, o: RolloutOptions, now: Date): JsonPatchOp[] {
+  const earlier = parseRestartPrevious(w.annotations[RESTART_RECORD_ANNOTATION]);
+  const have = earlier?.rotations ?? [];
+  if ([...a.restartFor].every((id) => have.includes(id))) return [];
+  const inFlight = have.filter((id) => o.inFlight.has(id));
+  const tokens = [...new Set([...a.restartFor, ...inFlight])];
+  const record: RestartPrevious =
+    earlier !== undefined && inFlight.length > 0
+      ? { value: earlier.value, rotations: [...new Set([...earlier.rotations, ...tokens])] }
+      : { value: w.restartAt ?? null, rotations: tokens };
+  const ops: JsonPatchOp[] = [];
+  if (a.repoints.length === 0) ops.push({ op: 'add', path: RESTART_AT_FIELD, value: restartAtValue(w, now) });
+  ops.push(...setAnnotationOps(w, 'object', RESTART_RECORD_ANNOTATION, JSON.stringify(record)));
+  return ops;
+}
+
 /** The rollback patch: references back, and the template annotation as it was before. */
 function restoreOps(w: Workload, a: Action, rolledBack: ReadonlySet<string>, now: Date): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
   for (const r of a.repoints) ops.push(...repointOps(w, r.from, r.to));
   if (!w.rollsOut) return ops;
+  if (restartsThroughRestartAt(w)) {
+    const earlier = parseRestartPrevious(w.annotations[RESTART_RECORD_ANNOTATION]);
+    if (!earlier?.rotations.some((id) => rolledBack.has(id))) return ops;
+    // A restart cannot be undone: restart again, so that the pods read the restored values.
+    if (a.repoints.length === 0) ops.push({ op: 'add', path: RESTART_AT_FIELD, value: restartAtValue(w, now) });
+    ops.push(...removeAnnotationOps(w, 'object', RESTART_RECORD_ANNOTATION));
+    return ops;
+  }
   const have = rotationsOfRestartValue(w.template.metadata?.annotations?.[RESTART_ANNOTATION]);
   if (!have.some((id) => rolledBack.has(id))) return ops;
   const earlier = parseRestartPrevious(w.annotations[RESTART_RECORD_ANNOTATION]);
@@ -453,14 +506,14 @@ async function planActions(
       const key = keyOfWorkload(w);
       if (w.paused) {
         if (forward)
-          rot.warn(`Deployment ${w.name} is paused: not restarted (its pods keep the old values until it is resumed and restarted)`);
+          rot.warn(`${w.kind} ${w.name} is paused: not restarted (its pods keep the old values until it is resumed and restarted)`);
         paused.set(key, {
           key,
           kind: w.kind,
           namespace: w.namespace,
           name: w.name,
           state: 'paused',
-          message: 'paused Deployment: not touched',
+          message: `paused ${w.kind}: not touched`,
           patched: false,
         });
         continue;
@@ -498,7 +551,7 @@ export async function rollOut(
       subject: workloadSubject(p),
       type: 'Warning',
       reason: 'RestartSkipped',
-      message: 'paused Deployment not restarted after a Secret rotation; resume it and restart it to use the new values',
+      message: `paused ${p.kind} not restarted after a Secret rotation; resume it and restart it to use the new values`,
       action: 'Restart',
     });
   }

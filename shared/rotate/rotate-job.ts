@@ -46,7 +46,10 @@ export async function runRotateJob(s: RotateSettings, ctx: CommandContext, ext: 
   const clock: Clock = at === undefined ? ctx.clock : { now: () => new Date(at.getTime()), sleep: ctx.clock.sleep };
   const deps: RotationDeps = {
     secrets: new KubeSecretStore(kube.core, kube.caller, ctx.log),
-    workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller, kc),
+    workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller, kc, {
+      custom: kube.custom,
+      onNote: (m) => ctx.log.warn({}, m),
+    }),
     events: s.dryRun ? new MemoryEventRecorder() : new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity),
     backends: new BackendRegistry(ext.backends ?? []),
     clock,

@@ -1,7 +1,8 @@
+import type { Workload } from '../kube/workloads.js';
 import { Annotations } from './metadata.js';
 
 /**
- * Everything rotation may change in a workload (Deployment, StatefulSet, DaemonSet, CronJob), in
+ * Everything rotation may change in a workload (Deployment, StatefulSet, DaemonSet, CronJob, Argo Rollout), in
  * one place. The code that writes workloads reads it (`rollout.ts` sets the restart annotations,
  * `secret-refs.ts` finds and repoints the references), and the ValidatingAdmissionPolicies that
  * stop rotate's ServiceAccount from changing anything else
@@ -24,6 +25,16 @@ export const FOLLOWED_ANNOTATION = Annotations.followed;
 
 /** Annotation of the workload's own metadata recording the template annotation before the restart. */
 export const RESTART_RECORD_ANNOTATION = Annotations.restartPrevious;
+
+/**
+ * JSON pointer of the field whose change restarts an Argo Rollout: its controller recreates
+ * every pod created before that time, without a new revision (argo-rollouts
+ * docs/features/restart.md), so Rollouts are restarted here and never through the template.
+ */
+export const RESTART_AT_FIELD = '/spec/restartAt';
+
+/** Workloads restarted through {@link RESTART_AT_FIELD} instead of {@link RESTART_ANNOTATION}. */
+export const restartsThroughRestartAt = (w: Pick<Workload, 'kind'>): boolean => w.kind === 'Rollout';
 
 /** How a pod template uses a Secret. */
 export type RefKind = 'env' | 'envFrom' | 'volume' | 'projected' | 'imagePullSecrets';

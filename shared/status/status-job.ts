@@ -37,7 +37,10 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   const rotation = collectRotationStatus(
     {
       secrets: new KubeSecretStore(kube.core, kube.caller),
-      workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller, kc),
+      workloads: new KubeWorkloadStore(kube.apps, kube.batch, kube.core, kube.caller, kc, {
+        custom: kube.custom,
+        onNote: (m) => ctx.log.warn({}, m),
+      }),
     },
     { namespaces, selector: s.selector, now, graceMs: s.rotationGrace },
   );

@@ -4,7 +4,7 @@
  */
 
 import type { ResourceType } from './resources.js';
-import { apiGroups, RESOURCES, resourcesOf } from './resources.js';
+import { ALL_SERVED, apiGroups, RESOURCES, resourcesOf, type Served } from './resources.js';
 
 /** /version. `gitVersion` is what kubectl (and gcloud's kubectl dispatcher) read. */
 export function versionInfo(): object {
@@ -27,11 +27,11 @@ export function coreVersions(serverAddress: string): object {
 }
 
 /** /apis: APIGroupList. */
-export function groupList(): object {
+export function groupList(served: Served = ALL_SERVED): object {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: apiGroups().map(({ name, version }) => {
+    groups: apiGroups(served).map(({ name, version }) => {
       const gv = { groupVersion: `${name}/${version}`, version };
       return { name, versions: [gv], preferredVersion: gv };
     }),
@@ -39,8 +39,8 @@ export function groupList(): object {
 }
 
 /** /apis/<group>: APIGroup, or undefined when unknown. */
-export function group(name: string): object | undefined {
-  const found = apiGroups().find((g) => g.name === name);
+export function group(name: string, served: Served = ALL_SERVED): object | undefined {
+  const found = apiGroups(served).find((g) => g.name === name);
   if (!found) return undefined;
   const gv = { groupVersion: `${name}/${found.version}`, version: found.version };
   return { kind: 'APIGroup', apiVersion: 'v1', name, versions: [gv], preferredVersion: gv };
@@ -75,8 +75,8 @@ function resourceEntries(rt: ResourceType): object[] {
 }
 
 /** /api/v1 or /apis/<g>/<v>: APIResourceList, or undefined when unknown. */
-export function resourceList(groupName: string, version: string): object | undefined {
-  const resources = resourcesOf(groupName, version);
+export function resourceList(groupName: string, version: string, served: Served = ALL_SERVED): object | undefined {
+  const resources = resourcesOf(groupName, version, served);
   if (resources.length === 0) return undefined;
   return {
     kind: 'APIResourceList',
@@ -87,8 +87,8 @@ export function resourceList(groupName: string, version: string): object | undef
 }
 
 /** Every group/version served, as `api/v1` / `apis/apps/v1` paths. */
-export function groupVersionPaths(): string[] {
+export function groupVersionPaths(served: Served = ALL_SERVED): string[] {
   const seen = new Set<string>();
-  for (const r of RESOURCES) seen.add(r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`);
+  for (const r of RESOURCES) if (served(r)) seen.add(r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`);
   return [...seen];
 }

@@ -33,6 +33,11 @@ export interface ResourceType {
    * events); objects are converted on the way in and out.
    */
   readonly storageOf?: string;
+  /**
+   * Name of the CustomResourceDefinition that serves this resource (`rollouts.argoproj.io`):
+   * served only by an emulator started with it in `crds`, as on a cluster where it is installed.
+   */
+  readonly crd?: string;
   /** `group/plural`: key of the resource's store and of its RBAC identity. */
   readonly key: string;
 }
@@ -50,6 +55,7 @@ interface ResourceSpec {
   hasGeneration?: boolean;
   virtual?: boolean;
   storageOf?: string;
+  crd?: string;
 }
 
 function define(spec: ResourceSpec): ResourceType {
@@ -70,6 +76,7 @@ function define(spec: ResourceSpec): ResourceType {
     hasGeneration: spec.hasGeneration ?? false,
     virtual: spec.virtual ?? false,
     storageOf: spec.storageOf,
+    crd: spec.crd,
     key: `${spec.group}/${spec.plural}`,
   };
 }
@@ -272,12 +279,31 @@ export const RESOURCES: readonly ResourceType[] = [
     subresources: ['status'],
     hasGeneration: true,
   }),
+  // Argo Rollouts' CRD (argo-rollouts manifests/crds/rollout-crd.yaml): namespaced, short name
+  // `ro`, category `all`, the status subresource; a custom resource's metadata.generation moves
+  // with every change outside metadata and status, which for a Rollout is its spec.
+  define({
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    kind: 'Rollout',
+    plural: 'rollouts',
+    namespaced: true,
+    shortNames: ['ro'],
+    categories: ['all'],
+    subresources: ['status'],
+    hasGeneration: true,
+    crd: 'rollouts.argoproj.io',
+  }),
 ];
 
+/** Which resources an emulator serves: every built-in one, and those of the CRDs it was given. */
+export type Served = (rt: ResourceType) => boolean;
+export const ALL_SERVED: Served = () => true;
+
 /** Groups in discovery order with their single served version. */
-export function apiGroups(): { name: string; version: string }[] {
+export function apiGroups(served: Served = ALL_SERVED): { name: string; version: string }[] {
   const seen = new Map<string, string>();
-  for (const r of RESOURCES) if (r.group && !seen.has(r.group)) seen.set(r.group, r.version);
+  for (const r of RESOURCES) if (served(r) && r.group && !seen.has(r.group)) seen.set(r.group, r.version);
   return [...seen].map(([name, version]) => ({ name, version }));
 }
 
@@ -299,8 +325,8 @@ export function requireKind(apiVersion: string | undefined, kind: string | undef
 }
 
 /** Resources of one group/version, for `/apis/<g>/<v>` discovery. */
-export function resourcesOf(group: string, version: string): ResourceType[] {
-  return RESOURCES.filter((r) => r.group === group && r.version === version);
+export function resourcesOf(group: string, version: string, served: Served = ALL_SERVED): ResourceType[] {
+  return RESOURCES.filter((r) => r.group === group && r.version === version && served(r));
 }
 
 /** Key of the store an object of this resource lives in. */

@@ -49,7 +49,7 @@ import { requestInfo } from './request-info.js';
 import type { RequestLogEntry } from './request-log.js';
 import { RequestLog } from './request-log.js';
 import type { ResourceType } from './resources.js';
-import { findByPlural, requireKind } from './resources.js';
+import { findByPlural, requireKind, type Served } from './resources.js';
 import type { IncludeObject } from './table.js';
 import { renderTable } from './table.js';
 import type { KubeObject, StoredKubeObject } from './types.js';
@@ -93,6 +93,12 @@ export interface EmulatorOptions {
   garbageCollector?: boolean;
   /** Delay between a change and the garbage collector acting on it. @default 20 */
   gcDelayMs?: number;
+  /**
+   * CustomResourceDefinitions installed, by name: their resources are served (API, discovery,
+   * OpenAPI) and, for `rollouts.argoproj.io`, run by the Argo Rollouts controller stand-in. Without
+   * one, its group answers 404 like a cluster where it is not installed. @default []
+   */
+  crds?: readonly 'rollouts.argoproj.io'[];
 }
 
 /** One authorization decision made for a served request. */
@@ -148,12 +154,16 @@ export class KubeEmulator {
   private readonly now: () => Date;
   private continueTtlMs: number;
   private namespaceDeletionDelay: number;
+  /** The resources served: built-in ones and those of the installed CRDs. */
+  private readonly served: Served;
 
   private constructor(
     private readonly server: Server,
     private readonly opts: Required<Omit<EmulatorOptions, 'host' | 'port' | 'now'>>,
     now: () => Date,
   ) {
+    const crds = new Set<string>(opts.crds);
+    this.served = (rt) => rt.crd === undefined || crds.has(rt.crd);
     const address = server.address() as AddressInfo;
     this.url = `http://${address.address}:${address.port}`;
     this.now = now;
@@ -202,6 +212,7 @@ export class KubeEmulator {
         maxRequestBodyBytes: options.maxRequestBodyBytes ?? 3 * 1024 * 1024,
         garbageCollector: options.garbageCollector ?? true,
         gcDelayMs: options.gcDelayMs ?? 20,
+        crds: options.crds ?? [],
       },
       options.now ?? (() => new Date()),
     );
@@ -278,15 +289,22 @@ export class KubeEmulator {
 
   // ------------------------------------------------------------ direct access
 
+  /** The resource of a kind this emulator serves (a CRD's only when installed), else an error. */
+  private servedKind(apiVersion: string | undefined, kind: string | undefined): ResourceType {
+    const rt = requireKind(apiVersion, kind);
+    if (!this.served(rt)) throw new Error(`emulator: ${apiVersion}/${kind} is served only with crds: ['${rt.crd}']`);
+    return rt;
+  }
+
   /** Creates an object as admin, with the API's validation; returns it (with kind/apiVersion). */
   create<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): StoredKubeObject {
-    const rt = requireKind(obj.apiVersion, obj.kind);
+    const rt = this.servedKind(obj.apiVersion, obj.kind);
     return fullObject(rt, this.registry.create(rt, obj.metadata?.namespace, obj, opts));
   }
 
   /** The object, or undefined when it does not exist. `namespace` is ignored for cluster-scoped kinds. */
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): StoredKubeObject | undefined {
-    const rt = requireKind(apiVersion, kind);
+    const rt = this.servedKind(apiVersion, kind);
     try {
       return fullObject(rt, this.registry.get(rt, namespace, name));
     } catch (err) {
@@ -302,19 +320,19 @@ export class KubeEmulator {
     namespace?: string,
     opts: { labelSelector?: string; fieldSelector?: string } = {},
   ): StoredKubeObject[] {
-    const rt = requireKind(apiVersion, kind);
+    const rt = this.servedKind(apiVersion, kind);
     return this.registry.list(rt, { namespace, ...opts }).items.map((v) => fullObject(rt, v));
   }
 
   /** PUT semantics: replaces the object; a metadata.resourceVersion in `obj` is a precondition. */
   update<T extends KubeObject>(obj: T): StoredKubeObject {
-    const rt = requireKind(obj.apiVersion, obj.kind);
+    const rt = this.servedKind(obj.apiVersion, obj.kind);
     return fullObject(rt, this.registry.update(rt, obj.metadata?.namespace, obj.metadata?.name ?? '', obj));
   }
 
   /** Writes only `status` (the status subresource). */
   updateStatus<T extends KubeObject>(obj: T): StoredKubeObject {
-    const rt = requireKind(obj.apiVersion, obj.kind);
+    const rt = this.servedKind(obj.apiVersion, obj.kind);
     return fullObject(rt, this.registry.update(rt, obj.metadata?.namespace, obj.metadata?.name ?? '', obj, { subresource: 'status' }));
   }
 
@@ -327,7 +345,7 @@ export class KubeEmulator {
     patchType: (typeof PATCH_TYPES)[number],
     patch: unknown,
   ): StoredKubeObject {
-    const rt = requireKind(apiVersion, kind);
+    const rt = this.servedKind(apiVersion, kind);
     return fullObject(rt, this.registry.patch(rt, namespace, name, patchType, patch));
   }
 
@@ -342,7 +360,7 @@ export class KubeEmulator {
     name: string,
     opts: { propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string } } = {},
   ): boolean {
-    const rt = requireKind(apiVersion, kind);
+    const rt = this.servedKind(apiVersion, kind);
     return this.registry.delete(rt, namespace, name, opts).deleted;
   }
 
@@ -361,7 +379,7 @@ export class KubeEmulator {
   }
 
   private applyOne(input: KubeObject): void {
-    const rt = requireKind(input.apiVersion, input.kind);
+    const rt = this.servedKind(input.apiVersion, input.kind);
     const obj: KubeObject = { ...input, metadata: { ...(input.metadata ?? {}) } };
     const meta = obj.metadata as NonNullable<KubeObject['metadata']>;
     delete meta.resourceVersion;
@@ -619,7 +637,7 @@ export class KubeEmulator {
     const { info, url, res } = ctx;
     if (!info.resourceRequest) return this.routeNonResource(ctx, method);
     const rt = findByPlural(info.apiGroup, info.apiVersion, info.resource);
-    if (!rt) throw notFoundPath();
+    if (!rt || !this.served(rt)) throw notFoundPath();
     if (info.namespace && !rt.namespaced && info.resource !== 'namespaces') throw notFoundPath();
     if (rt.virtual) return this.handleReview(ctx, rt, method);
     const dryRun = url.searchParams.getAll('dryRun').includes('All');
@@ -914,8 +932,8 @@ export class KubeEmulator {
       return;
     }
     if (path === '/api') return sendJson(res, 200, JSON.stringify(coreVersions(host)));
-    if (path === '/apis') return sendJson(res, 200, JSON.stringify(groupList()));
-    if (path === '/openapi/v3') return sendJson(res, 200, JSON.stringify(openApiIndex(groupVersionPaths())));
+    if (path === '/apis') return sendJson(res, 200, JSON.stringify(groupList(this.served)));
+    if (path === '/openapi/v3') return sendJson(res, 200, JSON.stringify(openApiIndex(groupVersionPaths(this.served))));
     if (path === '/openapi/v2') {
       // An empty gnostic OpenAPI v2 Document in protobuf (zero bytes). kubectl only fetches v2
       // to validate kinds that v3 does not know, notably `kind: List`; with no v2 models it
@@ -926,21 +944,22 @@ export class KubeEmulator {
       return;
     }
     if (path.startsWith('/openapi/v3/')) {
-      const doc = openApiDocumentJson(path.slice('/openapi/v3/'.length));
+      const gv = path.slice('/openapi/v3/'.length);
+      const doc = groupVersionPaths(this.served).includes(gv) ? openApiDocumentJson(gv) : undefined;
       if (doc) return sendJson(res, 200, doc.json);
       throw notFoundPath();
     }
     const parts = path.split('/').filter(Boolean);
     if (parts[0] === 'api' && parts.length === 2) {
-      const list = resourceList('', parts[1]);
+      const list = resourceList('', parts[1], this.served);
       if (list) return sendJson(res, 200, JSON.stringify(list));
     }
     if (parts[0] === 'apis' && parts.length === 2) {
-      const g = group(parts[1]);
+      const g = group(parts[1], this.served);
       if (g) return sendJson(res, 200, JSON.stringify(g));
     }
     if (parts[0] === 'apis' && parts.length === 3) {
-      const list = resourceList(parts[1], parts[2]);
+      const list = resourceList(parts[1], parts[2], this.served);
       if (list) return sendJson(res, 200, JSON.stringify(list));
     }
     throw notFoundPath();

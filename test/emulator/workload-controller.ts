@@ -24,8 +24,8 @@ import type { StoreEvent } from './store.js';
 import type { JsonObject, KubeObject, StoredKubeObject } from './types.js';
 import { cloneJson, deepEqual, isObject } from './types.js';
 
-/** Kinds the controller manages. */
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+/** Kinds the controller manages (Rollout: the Argo Rollouts controller, served with the CRD only). */
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Rollout';
 
 /** Annotation that makes every rollout of a workload fail. */
 export const FAIL_ROLLOUT_ANNOTATION = 'emulator.secret-steward.io/fail-rollout';
@@ -45,6 +45,15 @@ export interface RolloutRecord {
   outcome: 'complete' | 'stuck';
   /** Why it is stuck (kubelet-style message), when it is. */
   failureReason?: string;
+}
+
+/** One restart of an Argo Rollout's pods through `spec.restartAt`, once it is done. */
+export interface RestartRecord {
+  namespace: string;
+  name: string;
+  /** The `spec.restartAt` the pods were recreated for. */
+  restartAt: string;
+  time: Date;
 }
 
 /** What the StatefulSet controller did to one pod, in order (the test's view of the pod churn). */
@@ -83,6 +92,8 @@ interface WorkloadState {
    * `ready` (all ready, not yet available for minReadySeconds, since `readySince`).
    */
   progress?: { hash: string; phase: 'updated' | 'ready'; readySince?: number };
+  /** Rollouts: the `spec.restartAt` being restarted for, and whether a pod of it fails to start. */
+  restart?: { restartAt: string; stuck: boolean };
 }
 
 /** Labels the StatefulSet controller puts on its pods (pkg/controller/statefulset/stateful_set_utils.go). */
@@ -90,10 +101,15 @@ export const REVISION_LABEL = 'controller-revision-hash';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 
-const KINDS: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' };
+const KINDS: Record<WorkloadKind, [group: string, version: string, plural: string]> = {
+  Deployment: ['apps', 'v1', 'deployments'],
+  StatefulSet: ['apps', 'v1', 'statefulsets'],
+  DaemonSet: ['apps', 'v1', 'daemonsets'],
+  Rollout: ['argoproj.io', 'v1alpha1', 'rollouts'],
+};
 
 function rtOf(kind: WorkloadKind): ResourceType {
-  return findByPlural('apps', 'v1', KINDS[kind]) as ResourceType;
+  return findByPlural(...KINDS[kind]) as ResourceType;
 }
 
 const podRt = (): ResourceType => findByPlural('', 'v1', 'pods') as ResourceType;
@@ -217,6 +233,8 @@ export class WorkloadController<E = unknown> {
   nodeCount = 3;
   /** Every rollout observed, oldest first. */
   readonly rollouts: RolloutRecord[] = [];
+  /** Every restart of an Argo Rollout's pods (`spec.restartAt`) completed, oldest first. */
+  readonly restarts: RestartRecord[] = [];
   /** Every pod the StatefulSet controller created, made ready or deleted, oldest first. */
   readonly podActions: PodAction[] = [];
   /**
@@ -291,7 +309,8 @@ export class WorkloadController<E = unknown> {
       return;
     }
     const status = isObject(obj.status) ? obj.status : {};
-    if (ev.type === 'ADDED' || status.observedGeneration !== obj.metadata.generation)
+    // Argo Rollouts write observedGeneration as a string.
+    if (ev.type === 'ADDED' || String(status.observedGeneration) !== String(obj.metadata.generation))
       this.schedule(kind, ev.entry.namespace, ev.entry.name);
   }
 
@@ -418,7 +437,7 @@ export class WorkloadController<E = unknown> {
     for (const kind of Object.keys(KINDS) as WorkloadKind[]) {
       for (const view of this.registry.list(rtOf(kind), { namespace }).items) {
         const state = this.states.get(view.obj.metadata.uid);
-        if (state?.stuckTemplate !== undefined) this.schedule(kind, namespace, view.obj.metadata.name);
+        if (state?.stuckTemplate !== undefined || state?.restart?.stuck) this.schedule(kind, namespace, view.obj.metadata.name);
       }
     }
   }
@@ -480,6 +499,10 @@ export class WorkloadController<E = unknown> {
     const template = spec.template;
     if (kind === 'StatefulSet') {
       this.reconcileStatefulSet(obj, state);
+      return;
+    }
+    if (kind === 'Rollout') {
+      this.reconcileRollout(obj, state);
       return;
     }
     if (kind === 'Deployment' && spec.paused === true) {
@@ -637,6 +660,207 @@ export class WorkloadController<E = unknown> {
     });
     if (acted) this.schedule('StatefulSet', obj.metadata.namespace ?? '', name);
     else if (waitMs !== undefined) this.schedule('StatefulSet', obj.metadata.namespace ?? '', name, waitMs);
+  }
+
+  /**
+   * One sync of the Argo Rollouts controller, reduced to the status it converges to (status fields:
+   * argo-rollouts pkg/apis/rollouts/v1alpha1/types.go; phase and message as its
+   * utils/rollout/rolloututil.go CalculateRolloutPhase computes them). `observedGeneration` is a
+   * string. A new pod template (`currentPodHash`) first shows every replica updated but one not yet
+   * available (Progressing), then Healthy with `stableRS` = `currentPodHash`; one that fails stays
+   * Progressing with the old ReplicaSet stable until the progress deadline, then is Degraded
+   * (ProgressDeadlineExceeded). A template equal to the stable one is back at once (no new
+   * revision). `spec.restartAt` at or before now, differing from `status.restartedAt`, recreates
+   * the pods (docs/features/restart.md): one step Progressing "rollout is restarting", then
+   * `status.restartedAt` = `spec.restartAt`; a restart whose new pods fail stays restarting (until
+   * the failure clears), and a template change cancels a restart in flight by setting
+   * `status.restartedAt` to `spec.restartAt`. Canary steps, blue-green services, analysis and
+   * workloadRef are not modelled.
+   */
+  private reconcileRollout(obj: StoredKubeObject, state: WorkloadState): void {
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const prev = isObject(obj.status) ? obj.status : {};
+    const template = spec.template;
+    const hash = templateHash(template);
+    const d = this.desired('Rollout', obj);
+    const ns = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name;
+    const restartAt = typeof spec.restartAt === 'string' ? spec.restartAt : undefined;
+    let restartedAt = typeof prev.restartedAt === 'string' ? prev.restartedAt : undefined;
+    const stableHash = state.rolledTemplate === undefined ? undefined : templateHash(state.rolledTemplate);
+    const conditions = (progressing: JsonObject, available: boolean): JsonObject[] => [
+      this.condition(
+        prev.conditions,
+        'Available',
+        available ? 'True' : 'False',
+        'AvailableReason',
+        available ? 'Rollout has minimum availability' : 'Rollout does not have minimum availability',
+      ),
+      progressing,
+    ];
+    const status = (fields: JsonObject, phase: string, message: string, progressing: JsonObject): JsonObject => ({
+      observedGeneration: String(obj.metadata.generation ?? 1),
+      replicas: d,
+      ...fields,
+      currentPodHash: hash,
+      ...(restartedAt === undefined ? {} : { restartedAt }),
+      phase,
+      ...(message === '' ? {} : { message }),
+      conditions: conditions(progressing, (fields.availableReplicas as number | undefined) !== 0),
+    });
+    const rsName = `${name}-${hash}`;
+    const healthy = () =>
+      status(
+        { updatedReplicas: d, readyReplicas: d, availableReplicas: d, stableRS: hash },
+        'Healthy',
+        '',
+        this.condition(
+          prev.conditions,
+          'Progressing',
+          'True',
+          'NewReplicaSetAvailable',
+          `ReplicaSet "${rsName}" has successfully progressed.`,
+        ),
+      );
+    if (spec.paused === true) {
+      this.writeStatus('Rollout', obj, {
+        ...prev,
+        observedGeneration: String(obj.metadata.generation ?? 1),
+        phase: 'Paused',
+        message: 'manually paused',
+      });
+      return;
+    }
+    if (stableHash !== hash) {
+      // A new revision: a restart in flight is cancelled, the new ReplicaSet brings up new pods anyway.
+      if (restartAt !== undefined) restartedAt = restartAt;
+      state.restart = undefined;
+      const reason = this.failureReason('Rollout', obj, template);
+      const record = this.recordFor('Rollout', obj, state, template);
+      if (reason) {
+        record.outcome = 'stuck';
+        record.failureReason = reason;
+        if (!deepEqual(state.stuckTemplate, template)) {
+          this.clearStuck(state);
+          state.stuckTemplate = cloneJson(template);
+          state.stuckRecord = record;
+          this.armDeadline('Rollout', obj, state);
+        }
+        this.writeStatus('Rollout', obj, this.rolloutStuckStatus(obj, state, status));
+        return;
+      }
+      if (state.progress?.hash !== hash) {
+        this.clearStuck(state);
+        state.stuckTemplate = cloneJson(template);
+        state.stuckRecord = record;
+        state.progress = { hash, phase: 'updated' };
+        this.writeStatus(
+          'Rollout',
+          obj,
+          status(
+            {
+              updatedReplicas: d,
+              readyReplicas: Math.max(0, d - 1),
+              availableReplicas: Math.max(0, d - 1),
+              ...(stableHash === undefined ? {} : { stableRS: stableHash }),
+            },
+            'Progressing',
+            'updated replicas are still becoming available',
+            this.condition(
+              prev.conditions,
+              'Progressing',
+              'True',
+              'ReplicaSetUpdated',
+              `Rollout is progressing with ReplicaSet "${rsName}".`,
+            ),
+          ),
+        );
+        this.schedule('Rollout', ns, name);
+        return;
+      }
+      this.clearStuck(state);
+      state.rolledTemplate = cloneJson(template);
+      record.outcome = 'complete';
+      delete record.failureReason;
+      this.writeStatus('Rollout', obj, healthy());
+      return;
+    }
+    this.clearStuck(state);
+    const restartPending = restartAt !== undefined && (restartedAt === undefined || Date.parse(restartedAt) !== Date.parse(restartAt));
+    if (restartAt !== undefined && restartPending) {
+      const restarting = (available: number, stuck: boolean) => {
+        state.restart = { restartAt, stuck };
+        return status(
+          { updatedReplicas: d, readyReplicas: available, availableReplicas: available, stableRS: hash },
+          'Progressing',
+          'rollout is restarting',
+          this.condition(
+            prev.conditions,
+            'Progressing',
+            'True',
+            'RolloutRestart',
+            `Rollout is restarting the pods created before ${restartAt}`,
+          ),
+        );
+      };
+      const wait = Date.parse(restartAt) - this.now().getTime();
+      if (wait > 0) {
+        // Not yet due: the controller restarts once the current time is past restartAt.
+        this.writeStatus('Rollout', obj, restarting(d, false));
+        this.schedule('Rollout', ns, name, wait);
+        return;
+      }
+      const reason = this.failureReason('Rollout', obj, template);
+      if (reason) {
+        // The first recreated pod never becomes ready: the controller waits for the ReplicaSet to be available.
+        this.writeStatus('Rollout', obj, restarting(Math.max(0, d - 1), true));
+        return;
+      }
+      if (state.restart?.restartAt !== restartAt || state.restart.stuck) {
+        this.writeStatus('Rollout', obj, restarting(Math.max(0, d - 1), false));
+        this.schedule('Rollout', ns, name);
+        return;
+      }
+      restartedAt = restartAt;
+      state.restart = undefined;
+      this.restarts.push({ namespace: ns, name, restartAt, time: this.now() });
+    }
+    this.writeStatus('Rollout', obj, healthy());
+  }
+
+  /** A Rollout whose new pods never become ready: the stable ReplicaSet keeps serving, Degraded after the deadline. */
+  private rolloutStuckStatus(
+    obj: StoredKubeObject,
+    state: WorkloadState,
+    status: (fields: JsonObject, phase: string, message: string, progressing: JsonObject) => JsonObject,
+  ): JsonObject {
+    const d = this.desired('Rollout', obj);
+    const prev = isObject(obj.status) ? obj.status.conditions : undefined;
+    const stableHash = state.rolledTemplate === undefined ? undefined : templateHash(state.rolledTemplate);
+    const rsName = `${obj.metadata.name}-${templateHash(state.stuckTemplate)}`;
+    const old = stableHash === undefined ? 0 : d;
+    const fields: JsonObject = {
+      replicas: old + 1,
+      updatedReplicas: 1,
+      readyReplicas: old,
+      availableReplicas: old,
+      ...(stableHash === undefined ? {} : { stableRS: stableHash }),
+    };
+    if (state.deadlineExceeded) {
+      const message = `ReplicaSet "${rsName}" has timed out progressing.`;
+      return status(
+        fields,
+        'Degraded',
+        `ProgressDeadlineExceeded: ${message}`,
+        this.condition(prev, 'Progressing', 'False', 'ProgressDeadlineExceeded', message),
+      );
+    }
+    return status(
+      fields,
+      'Progressing',
+      'more replicas need to be updated',
+      this.condition(prev, 'Progressing', 'True', 'ReplicaSetUpdated', `Rollout is progressing with ReplicaSet "${rsName}".`),
+    );
   }
 
   /** The pods the StatefulSet controls, by ordinal. */
@@ -857,7 +1081,7 @@ export class WorkloadController<E = unknown> {
   }
 
   private armDeadline(kind: WorkloadKind, obj: StoredKubeObject, state: WorkloadState): void {
-    if (kind !== 'Deployment') return;
+    if (kind !== 'Deployment' && kind !== 'Rollout') return;
     const spec = isObject(obj.spec) ? obj.spec : {};
     const seconds = typeof spec.progressDeadlineSeconds === 'number' ? spec.progressDeadlineSeconds : 600;
     const ms = this.progressDeadlineMs ?? seconds * 1000;
@@ -866,8 +1090,9 @@ export class WorkloadController<E = unknown> {
       state.deadlineTimer = undefined;
       try {
         const current = this.registry.get(rtOf(kind), obj.metadata.namespace, obj.metadata.name).obj;
-        if (current.metadata.uid === obj.metadata.uid && state.stuckTemplate !== undefined)
-          this.writeStatus(kind, current, this.stuckStatus(kind, current, state));
+        if (current.metadata.uid !== obj.metadata.uid || state.stuckTemplate === undefined) return;
+        if (kind === 'Rollout') this.reconcile(kind, current.metadata.namespace ?? '', current.metadata.name);
+        else this.writeStatus(kind, current, this.stuckStatus(kind, current, state));
       } catch {
         // deleted meanwhile
       }

@@ -144,6 +144,16 @@ describe('manifests: RBAC', () => {
     for (const job of JOBS.filter((j) => j !== 'rotate')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
   });
 
+  it('argo-rollouts adds exactly cluster-wide get, list, watch and patch of Rollouts, and only for rotate', async () => {
+    const objects = await renderManifests('manifests/overlays/argo-rollouts');
+
+    assert.deepEqual(
+      grantsOf(objects, 'rotate'),
+      [...EXPECTED.rotate, ...['get', 'list', 'watch', 'patch'].map((v) => `cluster ${v} argoproj.io/rollouts`)].sort(),
+    );
+    for (const job of JOBS.filter((j) => j !== 'rotate')) assert.deepEqual(grantsOf(objects, job), [...EXPECTED[job]].sort(), job);
+  });
+
   it('the DR site grants what verify-restore has in the base, once per fleet index', async () => {
     const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
     const indexes = [0, 1, 2];

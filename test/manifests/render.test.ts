@@ -14,6 +14,7 @@ const EXPECTED_DIRS = [
   'manifests/base/rotate',
   'manifests/base/verify-restore',
   'manifests/jobs/restore',
+  'manifests/overlays/argo-rollouts',
   'manifests/overlays/aws-irsa',
   'manifests/overlays/aws-irsa/restore',
   'manifests/overlays/compare-live',

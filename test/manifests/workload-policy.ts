@@ -25,6 +25,7 @@ import { stringify } from 'yaml';
 import {
   FOLLOWED_ANNOTATION,
   RESTART_ANNOTATION,
+  RESTART_AT_FIELD,
   RESTART_RECORD_ANNOTATION,
   SECRET_REFERENCE_FIELDS,
 } from '../../shared/rotate/workload-fields.js';
@@ -43,6 +44,42 @@ export const WORKLOAD_RESOURCES = [
   { group: 'apps', resource: 'daemonsets', kind: 'DaemonSet', spec: 'V1DaemonSetSpec' },
   { group: 'batch', resource: 'cronjobs', kind: 'CronJob', spec: 'V1CronJobSpec' },
 ] as const;
+
+/** The committed policy of components/argo-rollouts, relative to the repository root. */
+export const ROLLOUT_POLICY_FILE = 'manifests/components/argo-rollouts/workload-admission-policy.yaml';
+
+/** Argo Rollouts, patched by rotate with components/argo-rollouts; no client-node model, see {@link ARGO_MODELS}. */
+export const ROLLOUT_RESOURCE = {
+  group: 'argoproj.io',
+  version: 'v1alpha1',
+  resource: 'rollouts',
+  kind: 'Rollout',
+  spec: 'RolloutSpec',
+} as const;
+
+/**
+ * The fields of Argo's RolloutSpec (argo-rollouts pkg/apis/rollouts/v1alpha1/types.go), as the
+ * client-node models list theirs; the types matter only on the way to an allowed field (the pod
+ * template). A field Argo adds later is not compared until it is added here (the CRD's structural
+ * schema prunes fields it does not know, so only a newer CRD brings one).
+ */
+const ARGO_MODELS: Record<string, Attribute[]> = {
+  RolloutSpec: [
+    { baseName: 'analysis', type: 'object' },
+    { baseName: 'minReadySeconds', type: 'number' },
+    { baseName: 'paused', type: 'boolean' },
+    { baseName: 'progressDeadlineAbort', type: 'boolean' },
+    { baseName: 'progressDeadlineSeconds', type: 'number' },
+    { baseName: 'replicas', type: 'number' },
+    { baseName: 'restartAt', type: 'Date' },
+    { baseName: 'revisionHistoryLimit', type: 'number' },
+    { baseName: 'rollbackWindow', type: 'object' },
+    { baseName: 'selector', type: 'V1LabelSelector' },
+    { baseName: 'strategy', type: 'object' },
+    { baseName: 'template', type: 'V1PodTemplateSpec' },
+    { baseName: 'workloadRef', type: 'object' },
+  ],
+};
 
 /** ObjectMeta fields the API server maintains (a compared generation would refuse every spec change). */
 const SERVER_MANAGED_META = new Set([
@@ -63,6 +100,7 @@ interface Attribute {
 
 /** The JSON fields of a client-node model (`V1PodSpec`) with their types (`Array<V1Container>`, `string`...). */
 function fieldsOf(model: string): Attribute[] {
+  if (ARGO_MODELS[model] !== undefined) return ARGO_MODELS[model];
   const cls = (k8s as unknown as Record<string, { attributeTypeMap?: Attribute[] }>)[model];
   if (cls?.attributeTypeMap === undefined) throw new Error(`no @kubernetes/client-node model ${model}`);
   return cls.attributeTypeMap;
@@ -114,8 +152,8 @@ const compare = (pair: [string, string], viewOfP: string) => `[[${pair[0]}, ${pa
 
 /** `new` equals `old` except for `keys` (both maps). */
 function sameMapExcept(newMap: string, oldMap: string, ...keys: string[]): string {
-  const except = keys.map((key) => `k == '${key}'`).join(' || ');
-  return `${newMap}.all(k, ${except} || (k in ${oldMap} && ${oldMap}[k] == ${newMap}[k])) &&\n${oldMap}.all(k, ${except} || k in ${newMap})`;
+  const except = keys.map((key) => `k == '${key}' || `).join('');
+  return `${newMap}.all(k, ${except}(k in ${oldMap} && ${oldMap}[k] == ${newMap}[k])) &&\n${oldMap}.all(k, ${except}k in ${newMap})`;
 }
 
 /**
@@ -150,8 +188,23 @@ function variablesFor(cron: boolean): Array<{ name: string; expression: string }
   ];
 }
 
+/**
+ * How a kind is restarted: Deployments, StatefulSets, DaemonSets and CronJobs through the
+ * pod-template annotation, Argo Rollouts through `spec.restartAt` (their template annotations
+ * are then never rotate's to change).
+ */
+interface Restart {
+  templateAnnotation?: string;
+  specField?: string;
+}
+
 /** The validations of one kind's policy. */
-function validationsFor(spec: string, cron: boolean, serverAnnotations: readonly string[] = []): Validation[] {
+function validationsFor(
+  spec: string,
+  cron: boolean,
+  serverAnnotations: readonly string[] = [],
+  restart: Restart = { templateAnnotation: RESTART_ANNOTATION },
+): Validation[] {
   const v = (expression: string, message: string): Validation => ({ expression, message, reason: 'Forbidden' });
   const meta = fieldNames('V1ObjectMeta').filter((f) => f !== 'annotations');
   const pods: [string, string] = ['variables.template.spec', 'variables.oldTemplate.spec'];
@@ -167,6 +220,9 @@ function validationsFor(spec: string, cron: boolean, serverAnnotations: readonly
   const handled = ['containers', 'initContainers', 'volumes', 'imagePullSecrets'];
   const templateMeta = (f: string) => `dyn(has(p.metadata) && has(p.metadata.${f}) ? [p.metadata.${f}] : [])`;
   const specAllowed = [cron ? ['jobTemplate', 'spec', 'template'] : ['template']];
+  if (restart.specField !== undefined) specAllowed.push(restart.specField.split('/').slice(2));
+  // Follow mode's record rides on every kind's template: writing it is that kind's follow restart.
+  const templateAnnotations = [...(restart.templateAnnotation === undefined ? [] : [restart.templateAnnotation]), FOLLOWED_ANNOTATION];
   return [
     v(
       `${compare(['object.metadata', 'oldObject.metadata'], view('p', 'V1ObjectMeta', [], [], 0, ['annotations', ...SERVER_MANAGED_META]))} &&\n${sameMapExcept('variables.annotations', 'variables.oldAnnotations', RESTART_RECORD_ANNOTATION, ...serverAnnotations)}`,
@@ -174,11 +230,13 @@ function validationsFor(spec: string, cron: boolean, serverAnnotations: readonly
     ),
     v(
       compare(['object.spec', 'oldObject.spec'], view('p', spec, [], specAllowed, 0)),
-      "secret-steward-rotate may not change a workload's spec outside its pod template",
+      restart.specField === undefined
+        ? "secret-steward-rotate may not change a workload's spec outside its pod template"
+        : `secret-steward-rotate may not change a workload's spec outside its pod template and ${restart.specField.split('/').slice(1).join('.')}`,
     ),
     v(
-      `${compare(['variables.template', 'variables.oldTemplate'], `[${meta.map(templateMeta).join(', ')}]`)} &&\n${sameMapExcept('variables.templateAnnotations', 'variables.oldTemplateAnnotations', RESTART_ANNOTATION, FOLLOWED_ANNOTATION)}`,
-      `secret-steward-rotate may change only the annotations ${RESTART_ANNOTATION} and ${FOLLOWED_ANNOTATION} of a pod template's metadata`,
+      `${compare(['variables.template', 'variables.oldTemplate'], `[${meta.map(templateMeta).join(', ')}]`)} &&\n${sameMapExcept('variables.templateAnnotations', 'variables.oldTemplateAnnotations', ...templateAnnotations)}`,
+      `secret-steward-rotate may change only the annotation${templateAnnotations.length > 1 ? 's' : ''} ${templateAnnotations.join(' and ')} of a pod template's metadata`,
     ),
     v(
       compare(pods, view('p', 'V1PodSpec', [], [], 0, handled)),
@@ -203,34 +261,44 @@ function validationsFor(spec: string, cron: boolean, serverAnnotations: readonly
   ];
 }
 
-/** The policy and binding of one kind, as objects. */
+/** The policy and binding of each kind, as objects. */
 export function workloadPolicyObjects(): Array<Record<string, unknown>> {
-  return WORKLOAD_RESOURCES.flatMap((w) => {
-    const cron = w.resource === 'cronjobs';
-    const name = `secret-steward-rotate-${w.resource}`;
-    return [
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicy',
-        metadata: { name },
-        spec: {
-          failurePolicy: 'Fail',
-          matchConstraints: {
-            resourceRules: [{ apiGroups: [w.group], apiVersions: ['v1'], resources: [w.resource], operations: ['UPDATE'] }],
-          },
-          matchConditions: [{ name: 'rotate-service-account', expression: `request.userInfo.username == '${ROTATE_USER}'` }],
-          variables: variablesFor(cron),
-          validations: validationsFor(w.spec, cron, SERVER_MANAGED_ANNOTATIONS[w.resource]),
+  return WORKLOAD_RESOURCES.flatMap((w) => policyObjectsFor({ ...w, version: 'v1' }));
+}
+
+/** The policy and binding of components/argo-rollouts, as objects. */
+export function rolloutPolicyObjects(): Array<Record<string, unknown>> {
+  return policyObjectsFor(ROLLOUT_RESOURCE, { specField: RESTART_AT_FIELD });
+}
+
+function policyObjectsFor(
+  w: { group: string; version: string; resource: string; spec: string },
+  restart?: Restart,
+): Array<Record<string, unknown>> {
+  const cron = w.resource === 'cronjobs';
+  const name = `secret-steward-rotate-${w.resource}`;
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [w.group], apiVersions: [w.version], resources: [w.resource], operations: ['UPDATE'] }],
         },
+        matchConditions: [{ name: 'rotate-service-account', expression: `request.userInfo.username == '${ROTATE_USER}'` }],
+        variables: variablesFor(cron),
+        validations: validationsFor(w.spec, cron, SERVER_MANAGED_ANNOTATIONS[w.resource], restart),
       },
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicyBinding',
-        metadata: { name },
-        spec: { policyName: name, validationActions: ['Deny'] },
-      },
-    ];
-  });
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: { policyName: name, validationActions: ['Deny'] },
+    },
+  ];
 }
 
 const HEADER = `# GENERATED by test/manifests/workload-policy.ts from shared/rotate/workload-fields.ts and the
@@ -266,6 +334,30 @@ const HEADER = `# GENERATED by test/manifests/workload-policy.ts from shared/rot
 /** The committed file's content. */
 export function renderWorkloadPolicies(): string {
   return `${HEADER}${workloadPolicyObjects()
+    .map((o) => stringify(o, { lineWidth: 0 }))
+    .join('---\n')}`;
+}
+
+const ROLLOUT_HEADER = `# GENERATED by test/manifests/workload-policy.ts from shared/rotate/workload-fields.ts, the
+# client-node models and Argo's RolloutSpec fields: do not edit; UPDATE_WORKLOAD_POLICY=1 npx mocha
+# test/manifests/rollout-admission-policy.test.ts rewrites it, and that test fails when it differs.
+#
+# With this component rotate may patch every Argo Rollout (rbac.yaml). This policy refuses, for
+# rotate's ServiceAccount only, every UPDATE of a Rollout that changes anything but what rotation
+# writes to one:
+#
+#   - ${RESTART_AT_FIELD.split('/').slice(1).join('.')} (the restart: the Argo controller recreates the pods created before it)
+#     and the annotation ${RESTART_RECORD_ANNOTATION} of the Rollout's own metadata;
+#   - the Secret names a versioned rotation repoints, as for Deployments
+#     (../../base/rotate/workload-admission-policy.yaml).
+#
+# Unlike the other kinds, no pod-template annotation may change: Rollouts are never restarted
+# through their template. The same limits as the base's policies apply (docs/admission-policies.md).
+`;
+
+/** The committed file of components/argo-rollouts. */
+export function renderRolloutPolicies(): string {
+  return `${ROLLOUT_HEADER}${rolloutPolicyObjects()
     .map((o) => stringify(o, { lineWidth: 0 }))
     .join('---\n')}`;
 }

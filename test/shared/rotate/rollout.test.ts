@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { restartAtValue } from '../../../shared/rotate/rollout.js';
 import { RotateCluster } from './support/cluster.js';
 
 /**
@@ -92,4 +93,23 @@ describe('shared/rotate/versioned (a retry after a failed attempt)', function ()
     assert.equal(c.annotations('shop', 'keys-v1')['secret-steward.io/superseded-by'], 'keys-v2');
     assert.equal(JSON.parse(c.annotations('shop', 'keys-v2')['secret-steward.io/last-outcome']).result, 'succeeded');
   });
+});
+
+describe('shared/rotate/rollout restartAtValue (the next spec.restartAt of an Argo Rollout)', () => {
+  const now = new Date('2026-06-01T03:00:12.345Z');
+  const rows: Array<[string, string | undefined, string]> = [
+    ['never restarted: now, in whole seconds', undefined, '2026-06-01T03:00:12Z'],
+    ['restarted earlier: now', '2026-05-01T00:00:00Z', '2026-06-01T03:00:12Z'],
+    [
+      'restarted in this very second: one second later (the same value would restart nothing)',
+      '2026-06-01T03:00:12Z',
+      '2026-06-01T03:00:13Z',
+    ],
+    ['a restart asked for the future: one second after it', '2026-06-01T03:05:00Z', '2026-06-01T03:05:01Z'],
+    ['an unreadable value: now', 'soon', '2026-06-01T03:00:12Z'],
+  ];
+  for (const [what, previous, expected] of rows)
+    it(what, () => {
+      assert.equal(restartAtValue({ restartAt: previous }, now), expected);
+    });
 });

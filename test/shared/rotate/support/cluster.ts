@@ -190,6 +190,23 @@ export class RotateCluster {
     });
   }
 
+  /** An Argo Rollout (canary, no steps); the emulator must serve its CRD (`crds: ['rollouts.argoproj.io']`). */
+  async rollout(namespace: string, name: string, refs: WorkloadRefs, extra: { replicas?: number; paused?: boolean } = {}): Promise<void> {
+    await this.namespace(namespace);
+    this.emulator.create({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name, namespace },
+      spec: {
+        replicas: extra.replicas ?? 2,
+        paused: extra.paused,
+        selector: { matchLabels: { app: name } },
+        strategy: { canary: {} },
+        template: podTemplate(name, refs),
+      },
+    });
+  }
+
   async cronJob(namespace: string, name: string, refs: WorkloadRefs): Promise<void> {
     await this.namespace(namespace);
     const template = podTemplate(name, refs) as { spec: Record<string, unknown> };
@@ -203,18 +220,19 @@ export class RotateCluster {
   }
 
   workload(
-    kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob',
+    kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Rollout',
     namespace: string,
     name: string,
   ): KubeObject & { spec?: any; status?: any } {
-    return this.emulator.get(kind === 'CronJob' ? 'batch/v1' : 'apps/v1', kind, namespace, name) as KubeObject & {
+    const apiVersion = kind === 'CronJob' ? 'batch/v1' : kind === 'Rollout' ? 'argoproj.io/v1alpha1' : 'apps/v1';
+    return this.emulator.get(apiVersion, kind, namespace, name) as KubeObject & {
       spec?: any;
       status?: any;
     };
   }
 
   /** Every Secret name referenced by a workload's pod template (sorted). */
-  referencedSecrets(kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob', namespace: string, name: string): string[] {
+  referencedSecrets(kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Rollout', namespace: string, name: string): string[] {
     const w = this.workload(kind, namespace, name);
     const tpl = kind === 'CronJob' ? w.spec.jobTemplate.spec.template : w.spec.template;
     const json = JSON.stringify(tpl.spec);
@@ -224,7 +242,7 @@ export class RotateCluster {
   }
 
   /** Rollouts the emulator's controller saw for one workload. */
-  rollouts(kind: 'Deployment' | 'StatefulSet' | 'DaemonSet', namespace: string, name: string) {
+  rollouts(kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Rollout', namespace: string, name: string) {
     return this.emulator.workloads.rollouts.filter((r) => r.kind === kind && r.namespace === namespace && r.name === name);
   }
 
