@@ -48,7 +48,8 @@ export async function readVerificationHistory(
   let summarized = false;
   for (const claim of claims) {
     if (read >= MAX_HISTORY_REPORTS) break;
-    if (o.since !== undefined && Date.parse(claim.at) < o.since.getTime()) break;
+    // Report keys name whole seconds: a drill in the same second as the oldest backup is still read.
+    if (o.since !== undefined && Date.parse(claim.at) < Math.floor(o.since.getTime() / 1000) * 1000) break;
     read++;
     const r = await readDrillReport(store, layout, claim, signers, o.now);
     if (!r.evidence.verified || r.bytes === undefined) continue;

@@ -202,12 +202,18 @@ describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', 
           rows[i].split(/ {2,}/)[3],
           i === 1 ? 'FAIL' : 'pass',
           i === 1 ? 'OVERDUE' : 'ok',
-          '-',
+          rows[i].split(/ {2,}/)[6],
         ]),
       );
       for (const l of rows) assert.match(l.split(/ {2,}/)[3], /^\S+ ago$/);
       assert.match(text.stdout, /^CLUSTER +LAST BACKUP +FRESHNESS +LAST DRILL +RESULT +DRILLS +PROJECTED RTO$/m);
       const report = JSON.parse(json.stdout) as StatusReport;
+      // PROJECTED RTO: the newest drill's projection, from its signed report; the passing drills measured one.
+      rows.forEach((l, i) => {
+        const rto = report.fleet?.[i].rto;
+        assert.equal(l.split(/ {2,}/)[6], rto ? `${(rto.projectedFullRestoreMs / 1000).toFixed(1)}s` : '-', FLEET[i]);
+        if (i !== 1) assert.ok(rto && rto.secretsRestored > 0, `${FLEET[i]}: a passing drill carries its measured restore time`);
+      });
       assert.deepEqual(
         report.fleet?.map((b) => [b.cluster, b.newestScheduled?.id, b.drills.latest?.result, b.drills.latest?.verified, b.drills.ok]),
         FLEET.map((c, i) => [c, backups.get(c), i === 1 ? 'fail' : 'pass', true, i !== 1]),

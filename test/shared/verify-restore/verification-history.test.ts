@@ -92,4 +92,17 @@ describe('shared/verify-restore/verification-history', function () {
     assert.deepEqual(Object.fromEntries(h.lastVerified), { [B]: '2026-12-08T04:00:00.000Z' });
     assert.equal(h.reportsRead, 1);
   });
+
+  it('reads a report whose key names the same second as the oldest backup (keys hold whole seconds)', async () => {
+    // A drill that runs within a second of the backup it verifies: its key says 04:00:00, the backup was made at 04:00:00.400.
+    await report('2026-12-08T04:00:00.700Z', B, {});
+
+    const h = await readVerificationHistory(b.store, b.layout, keys.stranger.trusted, {
+      now: NOW,
+      since: new Date('2026-12-08T04:00:00.400Z'),
+    });
+
+    assert.deepEqual(Object.fromEntries(h.lastVerified), { [B]: '2026-12-08T04:00:00.700Z' });
+    assert.equal(h.reportsRead, 1);
+  });
 });
