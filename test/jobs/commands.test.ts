@@ -117,6 +117,8 @@ const ONE_MEANING: Record<string, string> = {
   SECRET_STEWARD_DECRYPTION_KEY: 'the private keys that decrypt backups (check: the same files, checked)',
   SECRET_STEWARD_DECRYPTION_KEY_PASSPHRASE_FILE: 'the passphrase of those keys',
   SECRET_STEWARD_DRILL_NAMESPACE: "the drill's namespace (check: where its permissions are checked)",
+  SECRET_STEWARD_DEEP_CHECK_CYCLE:
+    'how often every retained backup must be verified (verify-restore deep-checks to keep it; status reports the backups outside it, by default with the cycle the newest drill used)',
   SECRET_STEWARD_FLEET_CLUSTER:
     "the source clusters of a DR site's fleet, in order (verify-restore drills one, status and list-backups show all)",
 };
