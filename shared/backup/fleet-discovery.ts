@@ -38,7 +38,7 @@ export const fleetDiscoverySettings = {
   }),
   fleetAllow: stringSetting({
     description:
-      'With --fleet-discover (required there): a glob the name of a discovered cluster must match to be used (repeatable or comma-separated; * any run of characters, ? one character; whole name). Whoever can write to the bucket can create prefixes: this list decides which ones are clusters.',
+      'With --fleet-discover (required there): a glob the name of a discovered cluster must match to be used (repeatable; comma-separated in the variable; * any run of characters, ? one character; whole name). Whoever can write to the bucket can create prefixes: this list decides which ones are clusters.',
     valueName: 'GLOB',
     repeatable: true,
     pattern: /^[a-z0-9.*?-]{1,63}$/,
