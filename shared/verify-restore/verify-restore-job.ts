@@ -19,19 +19,23 @@ import { jobEventSubject } from '../kube/job-events.js';
 import { epochSeconds, type KeyRole, keyExpirySamples, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
+import { renderTable } from '../runtime/format.js';
 import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
 import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
-import { type FleetMember, fleetMember } from './fleet.js';
+import { type FleetMember, fleetDrillNamespace, fleetMember } from './fleet.js';
 import { runVerifyRestore } from './run-verify-restore.js';
 import { BackupVerificationError } from './verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
 import type { VerifyRestoreSettings } from './verify-restore-settings.js';
 
 const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
+
+/** Version of the `--fleet-plan -o json` document. */
+export const FLEET_PLAN_FORMAT = 'secret-steward.io/fleet-plan/v1';
 
 /**
  * `secret-steward verify-restore`: loads the keys, runs the drill under the job's Lease,
@@ -40,6 +44,7 @@ const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
  * infrastructure reasons (and none failed); 143 when interrupted (drill objects are removed).
  */
 export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  if (s.fleetPlan) return printFleetPlan(s, ctx);
   const now = ctx.clock.now();
   let keys: VerificationKeys | BackupVerificationError;
   try {
@@ -318,4 +323,31 @@ async function discoveredMember(s: VerifyRestoreSettings, store: ObjectStore, ct
   else ctx.log.warn({ fleetIndex: index, fleetSize: size }, text);
   if (!isDocumentOutput(s.output)) ctx.io.stdout.write(`${text}\n`);
   return size === 0 ? ExitCode.Failed : ExitCode.Success;
+}
+
+/** --fleet-plan: which index drills which cluster into which namespace, and the completions the Job needs. */
+async function printFleetPlan(s: VerifyRestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
+  const found = s.fleetDiscover ? await discoverFleet(store, s.fleetAllow) : undefined;
+  const clusters = found?.clusters ?? s.fleetCluster;
+  const plan = clusters.map((c, i) => ({ index: i, cluster: c, drillNamespace: fleetDrillNamespace(s.drillNamespace, i) }));
+  if (isDocumentOutput(s.output)) {
+    const ignored = found ? { ignored: found.ignored } : {};
+    ctx.io.stdout.write(
+      renderDocument({ format: FLEET_PLAN_FORMAT, location: store.location, completions: clusters.length, plan, ...ignored }, s.output),
+    );
+    return ExitCode.Success;
+  }
+  const from = found ? `discovered under ${store.location} (--fleet-allow ${s.fleetAllow.join(',')})` : 'listed in --fleet-cluster';
+  ctx.io.stdout.write(`Fleet of ${clusters.length} cluster(s) ${from}: set the Job's completions to ${clusters.length}.\n`);
+  if (plan.length > 0)
+    ctx.io.stdout.write(
+      renderTable(
+        ['INDEX', 'CLUSTER', 'DRILL NAMESPACE'],
+        plan.map((p) => [String(p.index), p.cluster, p.drillNamespace]),
+      ),
+    );
+  const note = found ? ignoredPrefixesNote(found, store.location) : undefined;
+  if (note !== undefined) ctx.io.stdout.write(`${note}.\n`);
+  return ExitCode.Success;
 }

@@ -167,6 +167,12 @@ export const verifyRestoreSettings = {
     group: FLEET,
   }),
   ...fleetDiscoverySettings,
+  fleetPlan: booleanSetting({
+    description:
+      "Drill nothing: print the fleet's index -> cluster -> drill namespace mapping (--fleet-cluster, or what --fleet-discover finds now) and the Job's completions to set, then exit 0. Reads the store only; no cluster access.",
+    default: false,
+    group: FLEET,
+  }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,
@@ -201,6 +207,7 @@ export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigP
 
 /** Either one cluster (--cluster-name) or a fleet whose completion index is known and in range. */
 function fleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
+  if (s.fleetPlan) return planProblems(s);
   if (s.fleetDiscover) return discoveredFleetProblems(s);
   const problems: ConfigProblem[] = fleetDiscoveryProblems(verifyRestoreSettings, s);
   const fleet = s.fleetCluster;
@@ -266,5 +273,13 @@ function discoveredFleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
     problems.push(
       problemFor(verifyRestoreSettings, 'drillNamespace', `with the index appended (-${s.fleetIndex}) is longer than 63 characters`),
     );
+  return problems;
+}
+
+/** --fleet-plan: a fleet to plan, listed or discovered; a completion index is not needed (the plan covers every index). */
+function planProblems(s: VerifyRestoreSettings): ConfigProblem[] {
+  const problems = fleetDiscoveryProblems(verifyRestoreSettings, s);
+  if (!s.fleetDiscover && s.fleetCluster.length === 0)
+    problems.push(problemFor(verifyRestoreSettings, 'fleetPlan', 'needs --fleet-cluster or --fleet-discover (the fleet to plan)'));
   return problems;
 }

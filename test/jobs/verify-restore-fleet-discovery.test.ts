@@ -106,6 +106,28 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
     assert.doesNotMatch(drills[4].stdout, /DR drill/);
   });
 
+  it('--fleet-plan prints the index -> cluster -> drill namespace mapping and the completions to set, without a completion index', async () => {
+    const text = await h.run(verifyRestoreCommand, [...discoverArgs(), '--fleet-plan']);
+    const json = await h.run(verifyRestoreCommand, [...discoverArgs(), '--fleet-plan', '--output', 'json']);
+
+    assert.equal(text.code, 0, failure(text));
+    assert.match(
+      text.stdout,
+      /^Fleet of 4 cluster\(s\) discovered under s3:\/\/\S+ \(--fleet-allow prod-\*,staging-\*\): set the Job's completions to 4\.$/m,
+    );
+    const rows = text.stdout.split('\n').filter((l) => /^\d+ {2,}/.test(l));
+    assert.deepEqual(
+      rows.map((l) => l.split(/ {2,}/)),
+      [...FLEET, PLANTED_ALLOWED].map((c, i) => [String(i), c, `secret-steward-drill-${i}`]),
+    );
+    assert.match(text.stdout, new RegExp(`^1 prefix\\(es\\) under \\S+ not allowed by --fleet-allow .*"${PLANTED_OUTSIDE}"\\.$`, 'm'));
+    const doc = JSON.parse(json.stdout) as { format: string; completions: number; plan: Array<{ cluster: string }> };
+    assert.deepEqual(
+      [doc.format, doc.completions, doc.plan.map((p) => p.cluster)],
+      ['secret-steward.io/fleet-plan/v1', 4, [...FLEET, PLANTED_ALLOWED]],
+    );
+  });
+
   it('status: one row per discovered cluster, the planted one overdue, the ignored prefix a warning, the completions to set', async () => {
     const args = [
       '--kubeconfig',
@@ -177,7 +199,7 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
     );
   });
 
-  it('settings: discovery without an allow-list is a configuration error naming --fleet-allow, in all three commands; the allow-list alone too', async () => {
+  it('settings: discovery without an allow-list is a configuration error naming --fleet-allow, in all three commands; the allow-list alone and a plan of no fleet too', async () => {
     const noAllow = (args: string[]) => args.filter((a, i) => a !== '--fleet-allow' && args[i - 1] !== '--fleet-allow');
 
     const verify = await h.run(verifyRestoreCommand, noAllow(discoverArgs()), { env: { JOB_COMPLETION_INDEX: '0' } });
@@ -186,11 +208,18 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
     const both = await h.run(verifyRestoreCommand, [...discoverArgs(), '--fleet-cluster', FLEET[0]], {
       env: { JOB_COMPLETION_INDEX: '0' },
     });
-
     const allowAlone = await h.run(listBackupsCommand, [...h.s3.args(PREFIX), '--cluster-name', FLEET[0], '--fleet-allow', 'prod-*']);
+    const planNothing = await h.run(verifyRestoreCommand, [
+      ...h.s3.args(PREFIX),
+      ...readKeyArgs(h),
+      '--drill-namespace',
+      'secret-steward-drill',
+      '--fleet-plan',
+    ]);
 
-    assert.deepEqual([verify.code, status.code, list.code, both.code, allowAlone.code], [2, 2, 2, 2, 2]);
+    assert.deepEqual([verify.code, status.code, list.code, both.code, allowAlone.code, planNothing.code], [2, 2, 2, 2, 2, 2]);
     assert.match(allowAlone.stderr, /--fleet-allow \/ SECRET_STEWARD_FLEET_ALLOW: needs --fleet-discover/);
+    assert.match(planNothing.stderr, /--fleet-plan \/ SECRET_STEWARD_FLEET_PLAN: needs --fleet-cluster or --fleet-discover/);
     for (const r of [verify, status, list])
       assert.match(r.stderr, /--fleet-allow \/ SECRET_STEWARD_FLEET_ALLOW: is required with --fleet-discover/);
     assert.match(both.stderr, /--fleet-cluster \/ SECRET_STEWARD_FLEET_CLUSTER: cannot be given with --fleet-discover/);
