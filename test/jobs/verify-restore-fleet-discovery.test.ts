@@ -106,6 +106,16 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
     assert.doesNotMatch(drills[4].stdout, /DR drill/);
   });
 
+  it('an allow-list that matches no prefix fails the index: an empty fleet is never a passed drill', async () => {
+    const args = discoverArgs().map((a) => (a === 'prod-*' ? 'nomatch-*' : a === 'staging-*' ? 'none-*' : a));
+
+    const r = await h.run(verifyRestoreCommand, args, { env: { JOB_COMPLETION_INDEX: '0' } });
+
+    assert.equal(r.code, 1, failure(r));
+    assert.match(r.stdout, /^no cluster under s3:\/\/\S+ matches --fleet-allow nomatch-\*,none-\*: nothing can be drilled$/m);
+    assert.doesNotMatch(r.stdout, /DR drill/);
+  });
+
   it('--fleet-plan prints the index -> cluster -> drill namespace mapping and the completions to set, without a completion index', async () => {
     const text = await h.run(verifyRestoreCommand, [...discoverArgs(), '--fleet-plan']);
     const json = await h.run(verifyRestoreCommand, [...discoverArgs(), '--fleet-plan', '--output', 'json']);
