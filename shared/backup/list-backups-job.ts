@@ -8,6 +8,7 @@ import { type CatalogueEntry, mayBeInProgress, problemOf, readCatalogue } from '
 import { BackupLayout, backupIdTime } from './backup-layout.js';
 import { loadSealTrust } from './catalogue-settings.js';
 import { type DrillEvidence, listDrillReports, verifyDrillReports } from './drill-evidence.js';
+import { discoverFleet, type FleetDiscovery, ignoredPrefixesNote } from './fleet-discovery.js';
 import type { ListBackupsSettings } from './list-backups-settings.js';
 
 /** Version of the `-o json` document; changes are listed in CHANGELOG.md. */
@@ -25,10 +26,13 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
   const drillSigners = await loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' });
   const noKeys = s.trustedSignerKey.length === 0 && s.preRestoreSignerKey.length === 0;
   // A fleet (a DR site): every cluster's catalogue in one table, cluster by cluster.
-  const fleet = s.fleetCluster.length > 0;
-  const clusters = fleet ? s.fleetCluster : [s.clusterName as string];
+  const fleet = s.fleetCluster.length > 0 || s.fleetDiscover;
+  const discovered: FleetDiscovery | undefined = s.fleetDiscover ? await discoverFleet(store, s.fleetAllow) : undefined;
+  const clusters = discovered ? discovered.clusters : fleet ? s.fleetCluster : [s.clusterName as string];
   const rows: Row[] = [];
   const strays: string[] = [];
+  // Clusters of the fleet with no authenticated backup: named, since a table cannot show an absent row.
+  const unbacked: string[] = [];
   for (const cluster of clusters) {
     const layout = new BackupLayout(cluster);
     const [catalogue, claims] = await Promise.all([readCatalogue(store, layout, trust), listDrillReports(store, layout)]);
@@ -38,15 +42,25 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
     for (const e of [...catalogue.entries].reverse())
       rows.push({ ...(fleet ? { cluster } : {}), ...row(e, drills.get(e.id), now, s.incompleteGrace, noKeys) });
     strays.push(...catalogue.strays);
+    if (fleet && !catalogue.entries.some((e) => e.authenticated)) unbacked.push(cluster);
   }
   const location = fleet ? store.location : `${store.location}/${new BackupLayout(clusters[0]).backupsPrefix()}`;
 
   if (isDocumentOutput(s.output)) {
-    ctx.io.stdout.write(renderDocument({ format: LIST_BACKUPS_FORMAT, location, backups: rows, strays }, s.output));
+    const discovery = discovered ? { discovery: { allow: s.fleetAllow, clusters: discovered.clusters, ignored: discovered.ignored } } : {};
+    ctx.io.stdout.write(
+      renderDocument(
+        { format: LIST_BACKUPS_FORMAT, location, backups: rows, strays, ...(fleet ? { unbacked } : {}), ...discovery },
+        s.output,
+      ),
+    );
     return ExitCode.Success;
   }
+  const ignored = discovered ? ignoredPrefixesNote(discovered, location) : undefined;
   if (rows.length === 0) {
-    ctx.io.stdout.write(`No backups under ${fleet ? `${location} for ${clusters.join(', ')}` : location}\n`);
+    const none = discovered && clusters.length === 0 ? `no cluster matching --fleet-allow ${s.fleetAllow.join(',')}` : undefined;
+    ctx.io.stdout.write(`No backups under ${fleet ? `${location} for ${none ?? clusters.join(', ')}` : location}\n`);
+    if (ignored !== undefined) ctx.io.stdout.write(`${ignored}.\n`);
     return ExitCode.Success;
   }
   // -o wide: what the seal and the drill report add (segments, signer, cluster uid, report key).
@@ -84,6 +98,8 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
     ),
   );
   if (noKeys) ctx.io.stdout.write('No --trusted-signer-key given: no backup could be authenticated.\n');
+  if (unbacked.length > 0 && !noKeys) ctx.io.stdout.write(`No authenticated backup of ${unbacked.join(', ')}.\n`);
+  if (ignored !== undefined) ctx.io.stdout.write(`${ignored}.\n`);
   if (strays.length > 0) ctx.io.stdout.write(`${strays.length} object(s) under backups/ belong to no backup id (not ours).\n`);
   return ExitCode.Success;
 }

@@ -6,13 +6,15 @@ import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
 import { clusterSetting } from './backup-settings.js';
 import { drillEvidenceSettings, sealTrustSettings } from './catalogue-settings.js';
+import { fleetDiscoveryProblems, fleetDiscoverySettings } from './fleet-discovery.js';
 
 /** `secret-steward list-backups` settings: where the catalogue is, and whose seals and reports to believe (public keys only). */
 export const listBackupsSettings = {
   clusterName: {
     ...clusterSetting.clusterName,
     required: false,
-    description: 'Name of the cluster whose backups are listed (<store>/<cluster-name>/). Required unless --fleet-cluster is given.',
+    description:
+      'Name of the cluster whose backups are listed (<store>/<cluster-name>/). Required unless --fleet-cluster or --fleet-discover is given.',
   },
   fleetCluster: stringSetting({
     description:
@@ -23,6 +25,7 @@ export const listBackupsSettings = {
     pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
     expected: 'a lower-case DNS label such as prod-eu-1',
   }),
+  ...fleetDiscoverySettings,
   ...storeSettings,
   ...sealTrustSettings,
   ...drillEvidenceSettings,
@@ -34,7 +37,8 @@ export type ListBackupsSettings = SettingsOf<typeof listBackupsSettings>;
 
 export function validateListBackupsSettings(s: ListBackupsSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
-  if (s.clusterName !== undefined && s.fleetCluster.length > 0)
+  if (s.fleetDiscover || s.fleetAllow.length > 0) problems.push(...fleetDiscoveryProblems(listBackupsSettings, s));
+  else if (s.clusterName !== undefined && s.fleetCluster.length > 0)
     problems.push(problemFor(listBackupsSettings, 'clusterName', 'cannot be given with --fleet-cluster: give one cluster or the fleet'));
   else if (s.clusterName === undefined && s.fleetCluster.length === 0)
     problems.push(

@@ -1,5 +1,6 @@
 import { BackupLayout } from '../backup/backup-layout.js';
 import { loadSealTrust } from '../backup/catalogue-settings.js';
+import { discoverFleet } from '../backup/fleet-discovery.js';
 import { loadTrustedSignerKeys } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { createKubeClients, loadKubeConfig } from '../kube/client.js';
@@ -13,7 +14,7 @@ import { collectBackupOverview } from './backup-status.js';
 import { collectFollowStatus } from './follow-status.js';
 import { collectKeyStatus } from './key-status.js';
 import { collectRotationStatus } from './rotation-status.js';
-import { buildStatusReport, renderStatus, type StatusReport } from './status-report.js';
+import { buildStatusReport, type FleetDiscoveryStatus, renderStatus, type StatusReport } from './status-report.js';
 import type { StatusSettings } from './status-settings.js';
 
 /**
@@ -53,9 +54,15 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
   );
   let backups: Promise<StatusReport['backups']> = Promise.resolve(undefined);
   let fleet: Promise<StatusReport['fleet']> = Promise.resolve(undefined);
-  const clusters = s.fleetCluster.length > 0 ? s.fleetCluster : s.clusterName === undefined ? [] : [s.clusterName];
-  if (s.store !== undefined && clusters.length > 0) {
+  let fleetDiscovery: FleetDiscoveryStatus | undefined;
+  let clusters = s.fleetCluster.length > 0 ? s.fleetCluster : s.clusterName === undefined ? [] : [s.clusterName];
+  if (s.store !== undefined && (clusters.length > 0 || s.fleetDiscover)) {
     const store = createObjectStore({ ...s, store: s.store }, { clock: ctx.clock, log: ctx.log });
+    if (s.fleetDiscover) {
+      const found = await discoverFleet(store, s.fleetAllow);
+      clusters = found.clusters;
+      fleetDiscovery = { location: store.location, allow: [...s.fleetAllow], ignored: found.ignored };
+    }
     const [trust, drillSigners] = await Promise.all([
       loadSealTrust(s, { now }),
       loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' }),
@@ -75,7 +82,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
         deepCheckCycleMs: s.deepCheckCycle,
       }).then((b) => ({ cluster, ...b }));
     // A fleet's clusters one after another: each reads its catalogue and reports.
-    if (s.fleetCluster.length > 0)
+    if (s.fleetCluster.length > 0 || s.fleetDiscover)
       fleet = (async () => {
         const out: NonNullable<StatusReport['fleet']> = [];
         for (const c of clusters) out.push(await overview(c));
@@ -99,6 +106,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     },
     backups: (b as PromiseFulfilledResult<StatusReport['backups']>).value,
     fleet: (f as PromiseFulfilledResult<StatusReport['fleet']>).value,
+    ...(fleetDiscovery ? { fleetDiscovery } : {}),
     keys: (k as PromiseFulfilledResult<Awaited<typeof keys>>).value,
   });
   ctx.log.info(

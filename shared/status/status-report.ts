@@ -39,9 +39,11 @@ export type ProblemKind =
 
 /**
  * Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires
- * soon; a consumer of a followed Secret failed its rollout for the current data (follow mode).
+ * soon; a consumer of a followed Secret failed its rollout for the current data (follow mode);
+ * `--fleet-discover` found prefixes under the store that `--fleet-allow` does not allow (ignored).
+ * A discovery that finds no allowed cluster at all is `no-backup` (overdue).
  */
-export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring' | 'follow-failed';
+export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring' | 'follow-failed' | 'fleet-prefix-ignored';
 
 export interface Finding<K extends string> {
   kind: K;
@@ -71,7 +73,17 @@ export interface StatusReport {
   backups?: BackupOverview & { cluster: string };
   /** With --fleet-cluster: each cluster's backups and drills, in the order given (a DR site). */
   fleet?: Array<BackupOverview & { cluster: string }>;
+  /** With --fleet-discover: what the fleet was discovered from, and the prefixes it ignored. */
+  fleetDiscovery?: FleetDiscoveryStatus;
   keys: KeyStatus[];
+}
+
+/** How a discovered fleet was found: its `fleet` rows are the clusters discovered, sorted by name (fleet index order). */
+export interface FleetDiscoveryStatus {
+  location: string;
+  allow: string[];
+  /** Prefixes not used (not allowed or not a cluster name): the count and the first few names, JSON-escaped. */
+  ignored: { count: number; first: string[] };
 }
 
 export interface StatusParts {
@@ -81,6 +93,7 @@ export interface StatusParts {
   rotation: StatusReport['rotation'];
   backups?: StatusReport['backups'];
   fleet?: StatusReport['fleet'];
+  fleetDiscovery?: FleetDiscoveryStatus;
   keys: KeyStatus[];
 }
 
@@ -116,6 +129,7 @@ export function buildStatusReport(p: StatusParts): StatusReport {
   if (p.backups !== undefined) backupFindings(p.backups, '', problems, warnings);
   // A fleet: the same rules for each cluster, each finding's subject prefixed with its cluster.
   for (const b of p.fleet ?? []) backupFindings(b, `${b.cluster}/`, problems, warnings);
+  if (p.fleetDiscovery) fleetDiscoveryFindings(p.fleetDiscovery, p.fleet?.length ?? 0, problems, warnings);
   for (const k of p.keys) {
     const subject = `${k.role} key ${k.fingerprint}`;
     if (k.state === 'expired' || k.state === 'revoked' || k.state === 'unusable')
@@ -133,8 +147,30 @@ export function buildStatusReport(p: StatusParts): StatusReport {
     rotation: p.rotation,
     ...(p.backups ? { backups: p.backups } : {}),
     ...(p.fleet ? { fleet: p.fleet } : {}),
+    ...(p.fleetDiscovery ? { fleetDiscovery: p.fleetDiscovery } : {}),
     keys: p.keys,
   };
+}
+
+/** A discovered fleet: no allowed cluster is overdue (nothing is drilled); ignored prefixes are a warning. */
+function fleetDiscoveryFindings(
+  d: FleetDiscoveryStatus,
+  found: number,
+  problems: StatusReport['problems'],
+  warnings: StatusReport['warnings'],
+): void {
+  if (found === 0)
+    problems.push({
+      kind: 'no-backup',
+      subject: d.location,
+      message: `no cluster under ${d.location} matches --fleet-allow ${d.allow.join(',')}: nothing is drilled`,
+    });
+  if (d.ignored.count > 0)
+    warnings.push({
+      kind: 'fleet-prefix-ignored',
+      subject: d.location,
+      message: `${d.ignored.count} prefix(es) not allowed by --fleet-allow (or not a cluster name), ignored: ${d.ignored.first.join(', ')}${d.ignored.count > d.ignored.first.length ? ', ...' : ''}`,
+    });
 }
 
 /** The backup and drill rules for one cluster's overview; `at` prefixes each subject (`<cluster>/` in a fleet). */
@@ -358,8 +394,10 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
  * is fresh, its latest drill and result, and the projected RTO of the newest drill that
  * measured one (`-` when none did).
  */
-function fleetSection(fleet: NonNullable<StatusReport['fleet']>, problems: StatusReport['problems'], now: Date, color: boolean): string[] {
-  const location = fleet[0]?.location.replace(/\/[^/]+\/backups\/$/, '') ?? '';
+function fleetSection(r: StatusReport, now: Date, color: boolean): string[] {
+  const fleet = r.fleet ?? [];
+  const problems = r.problems;
+  const location = r.fleetDiscovery?.location ?? fleet[0]?.location.replace(/\/[^/]+\/backups\/$/, '') ?? '';
   const rows = fleet.map((b) => {
     const latest = b.drills.latest;
     return [
@@ -375,8 +413,12 @@ function fleetSection(fleet: NonNullable<StatusReport['fleet']>, problems: Statu
   const marks: Mark[] = fleet.map((b) =>
     problems.some((p) => p.subject.startsWith(`${b.cluster}/`)) ? 'red' : b.drills.latest?.result === 'fail' ? 'yellow' : undefined,
   );
+  // A discovered fleet maps fleet index i to the i-th row: the drill Job needs one completion per row.
+  const discovered = r.fleetDiscovery
+    ? ` (discovered, --fleet-allow ${r.fleetDiscovery.allow.join(',')}: the verify-restore Job needs completions: ${fleet.length}, index i drills row i)`
+    : '';
   return [
-    `FLEET: ${fleet.length} cluster${fleet.length === 1 ? '' : 's'} in ${location}`,
+    `FLEET: ${fleet.length} cluster${fleet.length === 1 ? '' : 's'} in ${location}${discovered}`,
     table(['CLUSTER', 'LAST BACKUP', 'FRESHNESS', 'LAST DRILL', 'RESULT', 'DRILLS', 'PROJECTED RTO'], rows, marks, color),
   ];
 }
@@ -412,7 +454,7 @@ export function renderStatus(r: StatusReport, o: { color: boolean }): string {
   ];
   if (r.rotation.followed !== undefined && r.rotation.followed.length > 0) sections.push(followSection(r.rotation.followed, o.color));
   if (r.backups) sections.push(backupSection(r.backups, now, o.color));
-  if (r.fleet) sections.push(fleetSection(r.fleet, r.problems, now, o.color));
+  if (r.fleet) sections.push(fleetSection(r, now, o.color));
   sections.push(keySection(r.keys, now, o.color));
   if (r.problems.length > 0) {
     sections.push([

@@ -1,5 +1,6 @@
 import { isValidClusterName } from '../backup/backup-layout.js';
 import { drillEvidenceSettings, sealTrustSettings } from '../backup/catalogue-settings.js';
+import { fleetDiscoveryProblems, fleetDiscoverySettings } from '../backup/fleet-discovery.js';
 import {
   customSetting,
   durationSetting,
@@ -32,7 +33,8 @@ const OUTPUT = 'Output';
  */
 export const statusSettings = {
   clusterName: stringSetting({
-    description: 'Name of the cluster the backups belong to (<store>/<cluster-name>/). Required with --store.',
+    description:
+      'Name of the cluster the backups belong to (<store>/<cluster-name>/). Required with --store, unless --fleet-cluster or --fleet-discover is given.',
     valueName: 'NAME',
     group: BACKUPS,
     pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
@@ -47,6 +49,7 @@ export const statusSettings = {
     pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
     expected: 'a lower-case DNS label such as prod-eu-1',
   }),
+  ...fleetDiscoverySettings,
   store: customSetting({
     description:
       'Where backups are kept (s3://bucket[/prefix] or file:///dir), as for backup. Without it the backup and drill sections are left out. Read only: status lists objects and reads seals and drill reports (small, signed), never an index or a segment.',
@@ -154,14 +157,16 @@ export function validateStatusSettings(s: StatusSettings): ConfigProblem[] {
       problems.push(
         problemFor(statusSettings, 'trustedSignerKey', 'is required with --store: backups count only when their seal verifies by this key'),
       );
-    if (s.clusterName !== undefined && s.fleetCluster.length > 0)
+    if (s.fleetDiscover || s.fleetAllow.length > 0) problems.push(...fleetDiscoveryProblems(statusSettings, s));
+    else if (s.clusterName !== undefined && s.fleetCluster.length > 0)
       problems.push(problemFor(statusSettings, 'clusterName', 'cannot be given with --fleet-cluster: give one cluster or the fleet'));
     else if (s.clusterName === undefined && s.fleetCluster.length === 0)
-      problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store (or --fleet-cluster)'));
+      problems.push(problemFor(statusSettings, 'clusterName', 'is required with --store (or --fleet-cluster, or --fleet-discover)'));
     else if (s.clusterName !== undefined && !isValidClusterName(s.clusterName))
       problems.push(problemFor(statusSettings, 'clusterName', 'expected a lower-case DNS label'));
   } else {
     if (s.fleetCluster.length > 0) problems.push(problemFor(statusSettings, 'fleetCluster', 'needs --store (where the backups are)'));
+    if (s.fleetDiscover) problems.push(problemFor(statusSettings, 'fleetDiscover', 'needs --store (where the clusters are discovered)'));
     if (s.backupSchedule !== undefined)
       problems.push(problemFor(statusSettings, 'backupSchedule', 'needs --store (where the backups are)'));
     if (s.s3Endpoint !== undefined) problems.push(problemFor(statusSettings, 's3Endpoint', 'needs --store'));

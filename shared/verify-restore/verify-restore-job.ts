@@ -1,6 +1,7 @@
 import { BackupLayout } from '../backup/backup-layout.js';
 import { readingNote } from '../backup/backup-readers.js';
 import { loadSealTrust } from '../backup/catalogue-settings.js';
+import { discoverFleet, ignoredPrefixesNote } from '../backup/fleet-discovery.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { ConfigError, errorText, exitCodeFor, InterruptedError } from '../errors/index.js';
@@ -18,19 +19,23 @@ import { jobEventSubject } from '../kube/job-events.js';
 import { epochSeconds, type KeyRole, keyExpirySamples, METRICS, type MetricSample, sample } from '../metrics/catalogue.js';
 import { pushMetrics } from '../metrics/pushgateway.js';
 import type { CommandContext } from '../runtime/command.js';
+import { renderTable } from '../runtime/format.js';
 import { isDocumentOutput, renderDocument } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
-import { createObjectStore } from '../storage/index.js';
+import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
 import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
-import { type FleetMember, fleetMember } from './fleet.js';
+import { type FleetMember, fleetDrillNamespace, fleetMember } from './fleet.js';
 import { runVerifyRestore } from './run-verify-restore.js';
 import { BackupVerificationError } from './verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
 import type { VerifyRestoreSettings } from './verify-restore-settings.js';
 
 const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
+
+/** Version of the `--fleet-plan -o json` document. */
+export const FLEET_PLAN_FORMAT = 'secret-steward.io/fleet-plan/v1';
 
 /**
  * `secret-steward verify-restore`: loads the keys, runs the drill under the job's Lease,
@@ -39,6 +44,7 @@ const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
  * infrastructure reasons (and none failed); 143 when interrupted (drill objects are removed).
  */
 export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  if (s.fleetPlan) return printFleetPlan(s, ctx);
   const now = ctx.clock.now();
   let keys: VerificationKeys | BackupVerificationError;
   try {
@@ -71,7 +77,8 @@ export async function runVerifyRestoreJob(s: VerifyRestoreSettings, ctx: Command
   // Cleanup keeps retrying after SIGTERM (no abort signal): drill objects must not outlive the drill.
   const cleanupCaller = new KubeCaller({ clock: ctx.clock, log: ctx.log, limits: { ...limits, budgetMs: 20_000 } });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
-  const fleet = fleetMemberOf(s);
+  const fleet = s.fleetDiscover ? await discoveredMember(s, store, ctx) : fleetMemberOf(s);
+  if (typeof fleet === 'number') return fleet;
   const cluster = fleet?.cluster ?? (s.clusterName as string);
   const layout = new BackupLayout(cluster);
   const subject = jobEventSubject('verify-restore', toolNamespace(s));
@@ -292,4 +299,55 @@ export function drillMetrics(r: DrillReport | undefined, now: Date): MetricSampl
     (list ?? []).map((k) => ({ role, fingerprint: k.fingerprint, ...(k.expiresAt ? { expiresAt: new Date(k.expiresAt) } : {}) }));
   samples.push(...keyExpirySamples([...used('decryption', keys?.decryptionKeys), ...used('trusted_signer', keys?.trustedSigners)]));
   return samples;
+}
+
+/**
+ * With --fleet-discover: the member this pod drills among the clusters discovered under the
+ * store (sorted by name), or the exit code when there is none: 0 for an index beyond them (the
+ * Job has more completions than clusters; nothing to drill), 1 when no cluster was found at all
+ * (an empty fleet is never a passed drill). Prefixes outside --fleet-allow are logged, never drilled.
+ */
+async function discoveredMember(s: VerifyRestoreSettings, store: ObjectStore, ctx: CommandContext): Promise<FleetMember | ExitCodeValue> {
+  const found = await discoverFleet(store, s.fleetAllow);
+  const note = ignoredPrefixesNote(found, store.location);
+  if (note !== undefined) ctx.log.warn({ ignored: found.ignored.count, names: found.ignored.first }, note);
+  const index = s.fleetIndex as number;
+  const size = found.clusters.length;
+  ctx.log.info({ fleetIndex: index, fleetSize: size, clusters: found.clusters }, 'fleet discovered under the store');
+  if (index < size) return fleetMember(found.clusters, index, s.drillNamespace);
+  const text =
+    size === 0
+      ? `no cluster under ${store.location} matches --fleet-allow ${s.fleetAllow.join(',')}: nothing can be drilled`
+      : `nothing to drill at index ${index}: discovery found ${size} cluster(s) under ${store.location}; set the Job's completions to ${size}`;
+  if (size === 0) ctx.log.error({ fleetIndex: index, fleetSize: size }, text);
+  else ctx.log.warn({ fleetIndex: index, fleetSize: size }, text);
+  if (!isDocumentOutput(s.output)) ctx.io.stdout.write(`${text}\n`);
+  return size === 0 ? ExitCode.Failed : ExitCode.Success;
+}
+
+/** --fleet-plan: which index drills which cluster into which namespace, and the completions the Job needs. */
+async function printFleetPlan(s: VerifyRestoreSettings, ctx: CommandContext): Promise<ExitCodeValue> {
+  const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
+  const found = s.fleetDiscover ? await discoverFleet(store, s.fleetAllow) : undefined;
+  const clusters = found?.clusters ?? s.fleetCluster;
+  const plan = clusters.map((c, i) => ({ index: i, cluster: c, drillNamespace: fleetDrillNamespace(s.drillNamespace, i) }));
+  if (isDocumentOutput(s.output)) {
+    const ignored = found ? { ignored: found.ignored } : {};
+    ctx.io.stdout.write(
+      renderDocument({ format: FLEET_PLAN_FORMAT, location: store.location, completions: clusters.length, plan, ...ignored }, s.output),
+    );
+    return ExitCode.Success;
+  }
+  const from = found ? `discovered under ${store.location} (--fleet-allow ${s.fleetAllow.join(',')})` : 'listed in --fleet-cluster';
+  ctx.io.stdout.write(`Fleet of ${clusters.length} cluster(s) ${from}: set the Job's completions to ${clusters.length}.\n`);
+  if (plan.length > 0)
+    ctx.io.stdout.write(
+      renderTable(
+        ['INDEX', 'CLUSTER', 'DRILL NAMESPACE'],
+        plan.map((p) => [String(p.index), p.cluster, p.drillNamespace]),
+      ),
+    );
+  const note = found ? ignoredPrefixesNote(found, store.location) : undefined;
+  if (note !== undefined) ctx.io.stdout.write(`${note}.\n`);
+  return ExitCode.Success;
 }

@@ -1,5 +1,6 @@
 import { isValidClusterName } from '../backup/backup-layout.js';
 import { clusterSetting } from '../backup/backup-settings.js';
+import { fleetDiscoveryProblems, fleetDiscoverySettings } from '../backup/fleet-discovery.js';
 import {
   booleanSetting,
   durationSetting,
@@ -31,7 +32,7 @@ export const verifyRestoreSettings = {
     ...clusterSetting.clusterName,
     required: false,
     description:
-      'Name of the cluster whose backups are drilled (<store>/<cluster-name>/). Required unless --fleet-cluster is given (then the completion index picks the cluster).',
+      'Name of the cluster whose backups are drilled (<store>/<cluster-name>/). Required unless --fleet-cluster or --fleet-discover is given (then the completion index picks the cluster).',
   },
   ...storeSettings,
   ...backupChoiceSetting,
@@ -165,6 +166,13 @@ export const verifyRestoreSettings = {
     extraEnv: ['JOB_COMPLETION_INDEX'],
     group: FLEET,
   }),
+  ...fleetDiscoverySettings,
+  fleetPlan: booleanSetting({
+    description:
+      "Drill nothing: print the fleet's index -> cluster -> drill namespace mapping (--fleet-cluster, or what --fleet-discover finds now) and the Job's completions to set, then exit 0. Reads the store only; no cluster access.",
+    default: false,
+    group: FLEET,
+  }),
   ...metricsSettings,
   ...kubeSettings,
   ...lockSettings,
@@ -199,7 +207,9 @@ export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigP
 
 /** Either one cluster (--cluster-name) or a fleet whose completion index is known and in range. */
 function fleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
+  if (s.fleetPlan) return planProblems(s);
+  if (s.fleetDiscover) return discoveredFleetProblems(s);
+  const problems: ConfigProblem[] = fleetDiscoveryProblems(verifyRestoreSettings, s);
   const fleet = s.fleetCluster;
   if (fleet.length === 0) {
     if (s.clusterName === undefined)
@@ -245,5 +255,31 @@ function fleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
     problems.push(
       problemFor(verifyRestoreSettings, 'drillNamespace', `with the index appended (-${s.fleetIndex}) is longer than 63 characters`),
     );
+  return problems;
+}
+
+/** A discovered fleet: the allow-list and a completion index; whether the index is in range is known only once the store is listed. */
+function discoveredFleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
+  const problems = fleetDiscoveryProblems(verifyRestoreSettings, s);
+  if (s.fleetIndex === undefined)
+    problems.push(
+      problemFor(
+        verifyRestoreSettings,
+        'fleetIndex',
+        'is required with --fleet-discover: run as an Indexed Job (completionMode: Indexed), whose pods get JOB_COMPLETION_INDEX',
+      ),
+    );
+  else if (fleetDrillNamespace(s.drillNamespace, s.fleetIndex).length > 63)
+    problems.push(
+      problemFor(verifyRestoreSettings, 'drillNamespace', `with the index appended (-${s.fleetIndex}) is longer than 63 characters`),
+    );
+  return problems;
+}
+
+/** --fleet-plan: a fleet to plan, listed or discovered; a completion index is not needed (the plan covers every index). */
+function planProblems(s: VerifyRestoreSettings): ConfigProblem[] {
+  const problems = fleetDiscoveryProblems(verifyRestoreSettings, s);
+  if (!s.fleetDiscover && s.fleetCluster.length === 0)
+    problems.push(problemFor(verifyRestoreSettings, 'fleetPlan', 'needs --fleet-cluster or --fleet-discover (the fleet to plan)'));
   return problems;
 }

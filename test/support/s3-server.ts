@@ -89,7 +89,9 @@ export function requireS3Server(ctx: Mocha.Context, server: S3ServerKind): void 
  * - `s3rver`: in-process on 127.0.0.1 (random port) with a fresh directory. s3rver lacks
  *   AbortMultipartUpload and ListMultipartUploads; {@link s3rverMultipartShim} supplies them over
  *   its own files. Needs Node's `--openssl-legacy-provider` (set in .mocharc.json) for paginated
- *   listings.
+ *   listings. Its delimited listing misses a common prefix whose objects all lie beneath a
+ *   further `/` (3.7.1's filesystem store does not walk below a common prefix), so fleet
+ *   discovery (`<store>/<cluster>/backups/...`) is tested against `rgw` only.
  * - `rgw`: a bucket on the process's shared Ceph cluster ({@link sharedCephRgw}), which starts on
  *   first use; `stop()` empties the bucket (the cluster stays up for the next test).
  */

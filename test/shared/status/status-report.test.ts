@@ -204,6 +204,26 @@ describe('shared/status/status-report', () => {
         warnings: ['key-expiring recipient key ABCD'],
       },
       { name: 'without a store, backups are not judged', parts: parts({ backups: undefined }), problems: [], warnings: [] },
+      {
+        name: 'a discovered fleet with no allowed cluster is overdue; ignored prefixes are a warning',
+        parts: parts({
+          backups: undefined,
+          fleet: [],
+          fleetDiscovery: { location: 's3://b', allow: ['prod-*'], ignored: { count: 2, first: ['"attacker"', '"x"'] } },
+        }),
+        problems: ['no-backup s3://b'],
+        warnings: ['fleet-prefix-ignored s3://b'],
+      },
+      {
+        name: 'a discovered fleet with a cluster and nothing ignored adds nothing',
+        parts: parts({
+          backups: undefined,
+          fleet: [{ ...backups(), cluster: 'prod' }],
+          fleetDiscovery: { location: 's3://b', allow: ['prod-*'], ignored: { count: 0, first: [] } },
+        }),
+        problems: [],
+        warnings: [],
+      },
     ];
     for (const c of cases) {
       it(c.name, () => {
