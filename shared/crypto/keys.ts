@@ -99,7 +99,7 @@ export function parseSignerKeySpec(raw: string): SignerKeySpec | { problems: str
     rest = rest.slice(0, rest.length - whole.length);
     if (name in found) problems.push(`${name} given twice`);
     const t = Date.parse(value);
-    if (!RFC3339.test(value) || Number.isNaN(t)) problems.push(`${name}=${value} is not an RFC 3339 time such as 2026-03-01T00:00:00Z`);
+    if (!RFC3339.test(value) || Number.isNaN(t)) problems.push(`${name} is not an RFC 3339 time such as 2026-03-01T00:00:00Z`);
     else found[name] = new Date(t);
   }
   if (rest.length === 0) problems.push('no key file before the window');

@@ -386,7 +386,7 @@ describe('shared/crypto/keys', () => {
       );
       assert.equal(
         messages[0],
-        'DIR/test-only-alice.public.asc,notAfter=yesterday: notAfter=yesterday is not an RFC 3339 time such as 2026-03-01T00:00:00Z',
+        'DIR/test-only-alice.public.asc,notAfter=yesterday: notAfter is not an RFC 3339 time such as 2026-03-01T00:00:00Z',
       );
       assert.equal(
         messages[1],
@@ -409,7 +409,7 @@ describe('shared/crypto/keys', () => {
         'k.asc,notAfter=2026-03-01T00:00:00Z,notBefore=2025-03-01T00:00:00.5Z',
         { file: 'k.asc', notBefore: new Date('2025-03-01T00:00:00.500Z'), notAfter: new Date('2026-03-01T00:00:00Z') },
       ],
-      ['k.asc,notAfter=2026-03-01', { problems: ['notAfter=2026-03-01 is not an RFC 3339 time such as 2026-03-01T00:00:00Z'] }],
+      ['k.asc,notAfter=2026-03-01', { problems: ['notAfter is not an RFC 3339 time such as 2026-03-01T00:00:00Z'] }],
       ['k.asc,notAfter=2026-03-01T00:00:00Z,notAfter=2026-04-01T00:00:00Z', { problems: ['notAfter given twice'] }],
       [',notBefore=2026-03-01T00:00:00Z', { problems: ['no key file before the window'] }],
     ];
