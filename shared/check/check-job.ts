@@ -109,7 +109,8 @@ async function checkKeys(s: CheckSettings, now: Date): Promise<CheckResult[]> {
 /** ` when made from … until …`: a trusted signer's window, its revocation counting as its end. */
 function windowText(k: { notBefore?: Date; notAfter?: Date; revokedAt?: Date }): string {
   const end = [k.notAfter, k.revokedAt].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
-  return `${k.notBefore ? ` when made from ${k.notBefore.toISOString()}` : ''}${end ? ` when made until ${end.toISOString()}` : ''}`;
+  if (k.notBefore === undefined && end === undefined) return '';
+  return ` when made${k.notBefore ? ` from ${k.notBefore.toISOString()}` : ''}${end ? ` until ${end.toISOString()}` : ''}`;
 }
 
 function until(expiresAt: Date | undefined): string {

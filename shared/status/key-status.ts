@@ -111,6 +111,8 @@ export async function collectKeyStatus(
   const [recipients, signers] = loaded.map((r) => (r as PromiseFulfilledResult<TrustedSignerKey[]>).value);
   const out: KeyStatus[] = [];
   for (const k of recipients) out.push(await assessKey(k, 'recipient', o));
-  for (const k of signers) out.push(await assessKey(k, 'signer', o));
+  // A signer retired with notAfter (a rollover's old key) signs nothing any more: its expiry or
+  // revocation is nothing to act on. Its old seals are still judged by the catalogue.
+  for (const k of signers) if (k.notAfter === undefined || k.notAfter > o.now) out.push(await assessKey(k, 'signer', o));
   return out;
 }
