@@ -295,7 +295,10 @@ export async function loadDecryptionKeys(
  */
 export async function loadTrustedSignerKeys(
   values: readonly string[],
-  labels: Pick<KeySettingLabels, 'setting'> = {},
+  labels: Pick<KeySettingLabels, 'setting'> & {
+    /** `false` for a setting whose signatures are not judged by a window (drill reports): a window there is a problem, not ignored. @default true */
+    windows?: boolean;
+  } = {},
 ): Promise<TrustedSignerKey[]> {
   const setting = labels.setting ?? DEFAULT_LABELS.trusted;
   const problems: ConfigProblem[] = [];
@@ -304,6 +307,8 @@ export async function loadTrustedSignerKeys(
   for (const value of values) {
     const spec = parseSignerKeySpec(value);
     if ('problems' in spec) for (const message of spec.problems) problems.push({ setting, message: `${value}: ${message}` });
+    else if (labels.windows === false && (spec.notBefore || spec.notAfter))
+      problems.push({ setting, message: `${value}: this setting takes a key file only, without notBefore/notAfter` });
     else specs.push(spec);
   }
   for (const spec of specs)

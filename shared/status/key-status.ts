@@ -95,7 +95,7 @@ export async function collectKeyStatus(
   o: KeyStatusOptions,
 ): Promise<KeyStatus[]> {
   const loaded = await Promise.allSettled([
-    loadTrustedSignerKeys(files.recipient, { setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY' }),
+    loadTrustedSignerKeys(files.recipient, { setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY', windows: false }),
     loadTrustedSignerKeys(files.signer, { setting: '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY' }),
   ]);
   const failures = loaded.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));

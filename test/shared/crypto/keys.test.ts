@@ -400,6 +400,14 @@ describe('shared/crypto/keys', () => {
     });
   });
 
+  it('refuses a window where the setting is not judged by one (windows: false), rather than ignore it', async () => {
+    const { text } = await configError(
+      loadTrustedSignerKeys([`${alice.publicFile},notAfter=2026-01-01T00:00:00Z`], { setting: '--drill-signer-key', windows: false }),
+    );
+
+    assert.match(text, /--drill-signer-key: .*alice\.public\.asc,notAfter=2026-01-01T00:00:00Z: this setting takes a key file only/);
+  });
+
   describe('parseSignerKeySpec', () => {
     const table: [string, ReturnType<typeof parseSignerKeySpec>][] = [
       ['k.asc', { file: 'k.asc' }],
