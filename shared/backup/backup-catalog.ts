@@ -17,6 +17,11 @@ export interface ListedBackup {
   /** Object name (inside the backup's directory) -> size. */
   objects: Map<string, number>;
   storedBytes: number;
+  /**
+   * When the store wrote the seal object (the listing's `LastModified`): the store's word, not
+   * the signer's, held to the signer's window (a backdated seal: `windowProblem`).
+   */
+  sealStoredAt?: Date;
 }
 
 /** One backup as the catalogue judges it. */
@@ -75,7 +80,9 @@ export async function listBackupObjects(store: ObjectStore, layout: BackupLayout
       b = { id, objects: new Map(), storedBytes: 0 };
       byId.set(id, b);
     }
-    b.objects.set(o.key.slice(layout.backupPrefix(id).length), o.size);
+    const name = o.key.slice(layout.backupPrefix(id).length);
+    b.objects.set(name, o.size);
+    if (name === SEAL_NAME) b.sealStoredAt = o.lastModified;
     b.storedBytes += o.size;
   }
   return { backups: [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), strays };
@@ -107,7 +114,9 @@ export async function readCatalogue(
 ): Promise<Catalogue> {
   const { backups, strays } = await listBackupObjects(store, layout);
   const entries = await mapLimit(backups, o.concurrency ?? 8, async (b): Promise<CatalogueEntry> => {
-    const verdict = b.objects.has(SEAL_NAME) ? await judgeSeal(store, layout, b.id, trust) : ({ status: 'unsealed' } as const);
+    const verdict = b.objects.has(SEAL_NAME)
+      ? await judgeSeal(store, layout, b.id, trust, b.sealStoredAt ? { storedAt: b.sealStoredAt } : {})
+      : ({ status: 'unsealed' } as const);
     if (verdict.status !== 'sealed') return { ...b, verdict, damage: [] };
     const damage = damageOf(b, verdict.seal, verdict.rekey);
     const entry: CatalogueEntry = { ...b, verdict, damage };

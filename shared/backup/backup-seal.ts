@@ -188,6 +188,46 @@ export async function storeSeal(store: ObjectStore, layout: BackupLayout, id: st
   }
 }
 
+/**
+ * A trusted signer and the window its signatures are believed in (`FILE,notBefore=,notAfter=`
+ * and the key's own revocation date: see `loadTrustedSignerKeys`). No window: always.
+ */
+export type WindowedSigner = TrustedSigner & { fingerprint: string; notBefore?: Date; notAfter?: Date; revokedAt?: Date };
+
+/**
+ * Why a seal signed by `key` at `signedAt` is not believed under the key's window, or undefined
+ * when it is. A signature's creation time is the signer's claim: the holder of a retired key
+ * can date a new signature before its `notAfter`. What holds it back is `storedAt`, the time
+ * the store (not the signer) gave the seal object when it was written (S3 `LastModified`): a
+ * seal stored after the key's end by more than the clock skew was signed after it, whatever it
+ * says. With the backup id carrying the sealed creation time (checked by {@link judgeSealText}),
+ * a backdated seal must also pose as an old backup, which list-backups shows among its peers.
+ */
+export function windowProblem(
+  key: Pick<WindowedSigner, 'fingerprint' | 'notBefore' | 'notAfter' | 'revokedAt'>,
+  what: string,
+  signedAt: Date | undefined,
+  storedAt: Date | undefined,
+  skewMs: number,
+): string | undefined {
+  const at = signedAt?.toISOString() ?? 'an unknown time';
+  if (key.notBefore !== undefined && (signedAt === undefined || signedAt.getTime() < key.notBefore.getTime()))
+    return `its ${what} is signed at ${at} by ${key.fingerprint}, before that key's window opens (notBefore=${key.notBefore.toISOString()})`;
+  const ends = [
+    ...(key.notAfter ? [{ at: key.notAfter, why: `it was retired (notAfter=${key.notAfter.toISOString()})` }] : []),
+    ...(key.revokedAt
+      ? [{ at: key.revokedAt, why: `it was revoked (its revocation signature is dated ${key.revokedAt.toISOString()})` }]
+      : []),
+  ].sort((a, b) => a.at.getTime() - b.at.getTime());
+  const end = ends[0];
+  if (end === undefined) return undefined;
+  if (signedAt === undefined || signedAt.getTime() > end.at.getTime())
+    return `its ${what} is signed at ${at} by ${key.fingerprint}, after ${end.why}`;
+  if (storedAt !== undefined && storedAt.getTime() > end.at.getTime() + skewMs)
+    return `its ${what} says it was signed at ${at} by ${key.fingerprint}, but the store wrote it at ${storedAt.toISOString()}, after ${end.why}: a backdated signature`;
+  return undefined;
+}
+
 /** Who may vouch for which kind of backup, and what a backup of ours must say. */
 export interface SealTrust {
   /**
@@ -195,13 +235,13 @@ export interface SealTrust {
    * key, pre-restore backups by the restore job's own key. A seal by a key trusted only for
    * the other kind is not believed.
    */
-  signers: Readonly<Record<BackupKind, readonly (TrustedSigner & { fingerprint: string })[]>>;
+  signers: Readonly<Record<BackupKind, readonly WindowedSigner[]>>;
   /**
    * Public keys trusted to sign rekey seals (docs/rekey.md): they vouch only for where a
    * backup's re-encrypted copy is stored; the backup's facts come from the original seal they
    * carry, judged against `signers`. None: a rekeyed backup is not believed.
    */
-  rekeySigners?: readonly (TrustedSigner & { fingerprint: string })[];
+  rekeySigners?: readonly WindowedSigner[];
   /** The cluster's identity (kube-system UID). Unset when the reader cannot know it. */
   clusterUid?: string;
   /** The time signatures and creation times are judged at. */
@@ -233,8 +273,19 @@ export type SealVerdict =
   | { status: 'foreign'; seal: BackupSeal; signer: string; reason: string }
   | { status: 'future'; seal: BackupSeal; signer: string; reason: string };
 
-/** Reads and judges backup `id`'s seal. Storage failures other than a missing seal propagate. */
-export async function judgeSeal(store: ObjectStore, layout: BackupLayout, id: string, trust: SealTrust): Promise<SealVerdict> {
+/**
+ * Reads and judges backup `id`'s seal. Storage failures other than a missing seal propagate.
+ *
+ * @param o.storedAt When the store wrote the seal object (its listing's `LastModified`): held to
+ *   the signer's window ({@link windowProblem}). Unset: the signature's own date alone is judged.
+ */
+export async function judgeSeal(
+  store: ObjectStore,
+  layout: BackupLayout,
+  id: string,
+  trust: SealTrust,
+  o: { storedAt?: Date } = {},
+): Promise<SealVerdict> {
   let bytes: Buffer;
   try {
     bytes = await store.getBytes(layout.sealKey(id), MAX_SEAL_BYTES);
@@ -243,11 +294,17 @@ export async function judgeSeal(store: ObjectStore, layout: BackupLayout, id: st
     if (isStorageError(e, 'too-large')) return { status: 'forged', reason: `its seal is larger than ${MAX_SEAL_BYTES} bytes` };
     throw e;
   }
-  return judgeSealText(bytes.toString('utf8'), layout.cluster, id, trust);
+  return judgeSealText(bytes.toString('utf8'), layout.cluster, id, trust, o);
 }
 
 /** {@link judgeSeal} on a seal already read. */
-export async function judgeSealText(armored: string, cluster: string, id: string, trust: SealTrust): Promise<SealVerdict> {
+export async function judgeSealText(
+  armored: string,
+  cluster: string,
+  id: string,
+  trust: SealTrust,
+  o: { storedAt?: Date } = {},
+): Promise<SealVerdict> {
   const everyone = [...trust.signers.scheduled, ...trust.signers['pre-restore']];
   const skew = trust.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
   // A seal signed after the reader's clock was read (a backup finishing while a drill, prune or
@@ -272,7 +329,7 @@ export async function judgeSealText(armored: string, cluster: string, id: string
     return { status: 'forged', reason: 'its seal is signed but not JSON' };
   }
   if (typeof json === 'object' && json !== null && (json as { format?: unknown }).format === REKEY_SEAL_FORMAT) {
-    return judgeRekeySeal(json, signer, cluster, id, trust);
+    return judgeRekeySeal(json, { fingerprint: signer, signedAt: check.signedAt, storedAt: o.storedAt }, cluster, id, trust);
   }
   if (
     !trust.signers.scheduled.some((k) => k.fingerprint === signer) &&
@@ -289,9 +346,12 @@ export async function judgeSealText(armored: string, cluster: string, id: string
   if (parsed.backupId !== id)
     return { status: 'forged', reason: `its seal names backup ${parsed.backupId}: it was copied from another backup` };
   if (parsed.cluster !== cluster) return { status: 'forged', reason: `its seal names cluster ${parsed.cluster}, not ${cluster}` };
-  if (!trust.signers[parsed.kind].some((k) => k.fingerprint === signer)) {
+  const key = trust.signers[parsed.kind].find((k) => k.fingerprint === signer);
+  if (key === undefined) {
     return { status: 'forged', reason: `its seal is signed by ${signer}, which is not trusted for ${parsed.kind} backups` };
   }
+  const outside = windowProblem(key, 'seal', check.signedAt, o.storedAt, skew);
+  if (outside !== undefined) return { status: 'forged', reason: outside };
   if (compactTime(new Date(parsed.createdAt)) !== id.slice(0, 16)) {
     return { status: 'forged', reason: `its id does not carry its sealed creation time ${parsed.createdAt}` };
   }
@@ -306,6 +366,14 @@ export async function judgeSealText(armored: string, cluster: string, id: string
   if (Date.parse(parsed.createdAt) > trust.now.getTime() + skew) {
     return { status: 'future', seal: parsed, signer, reason: `it is sealed as created at ${parsed.createdAt}, in the future` };
   }
+  // A seal is signed when its backup completes (or later, by adopt): one dated before the backup
+  // it seals began was backdated (see windowProblem), or made by a clock off by more than the skew.
+  if (check.signedAt !== undefined && check.signedAt.getTime() < Date.parse(parsed.createdAt) - skew) {
+    return {
+      status: 'forged',
+      reason: `its seal is signed at ${check.signedAt.toISOString()}, before the backup it seals was created (${parsed.createdAt})`,
+    };
+  }
   return { status: 'sealed', seal: parsed, signer };
 }
 
@@ -316,10 +384,20 @@ export async function judgeSealText(armored: string, cluster: string, id: string
  * rekey keys out of the picture so that a rekey seal never vouches for another. The re-encrypted
  * objects must be one per segment of the original, under the generation's names.
  */
-async function judgeRekeySeal(json: unknown, signer: string, cluster: string, id: string, trust: SealTrust): Promise<SealVerdict> {
-  if (!(trust.rekeySigners ?? []).some((k) => k.fingerprint === signer)) {
+async function judgeRekeySeal(
+  json: unknown,
+  by: { fingerprint: string; signedAt?: Date; storedAt?: Date },
+  cluster: string,
+  id: string,
+  trust: SealTrust,
+): Promise<SealVerdict> {
+  const signer = by.fingerprint;
+  const key = (trust.rekeySigners ?? []).find((k) => k.fingerprint === signer);
+  if (key === undefined) {
     return { status: 'forged', reason: `its rekey seal is signed by ${signer}, which is not a trusted rekey key (--rekey-signer-key)` };
   }
+  const outside = windowProblem(key, 'rekey seal', by.signedAt, by.storedAt, trust.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS);
+  if (outside !== undefined) return { status: 'forged', reason: outside };
   const r = rekeySealSchema.safeParse(json);
   if (!r.success) {
     const problems = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -329,6 +407,9 @@ async function judgeRekeySeal(json: unknown, signer: string, cluster: string, id
   if (rk.backupId !== id)
     return { status: 'forged', reason: `its rekey seal names backup ${rk.backupId}: it was copied from another backup` };
   if (rk.cluster !== cluster) return { status: 'forged', reason: `its rekey seal names cluster ${rk.cluster}, not ${cluster}` };
+  // The store's time of the original seal went with it when the rekey seal replaced it: the
+  // original is held to its signer's window by its signature's date, and the rekey job, inside
+  // its own window, judged it (with that store time) before carrying it on.
   const inner = await judgeSealText(rk.original, cluster, id, { ...trust, rekeySigners: [] });
   if (inner.status === 'unsealed' || inner.status === 'forged') {
     return {

@@ -1,9 +1,30 @@
 import type { SettingsOf } from '../config/options.js';
-import { durationSetting, fileSetting, stringSetting } from '../config/options.js';
-import { loadTrustedSignerKeys, type SigningKey, type TrustedSignerKey } from '../crypto/index.js';
-import type { SealTrust } from './backup-seal.js';
+import { durationSetting, fileSetting, stringSetting, ValueError } from '../config/options.js';
+import { loadTrustedSignerKeys, parseSignerKeySpec, type SigningKey, type TrustedSignerKey } from '../crypto/index.js';
+import { ConfigError } from '../errors/index.js';
+import { type SealTrust, windowProblem } from './backup-seal.js';
 
 const TRUST = 'Trust (who may seal backups: docs/threat-model.md)';
+
+const WINDOW_HELP =
+  ' Append ,notBefore=TIME and/or ,notAfter=TIME (RFC 3339, e.g. 2026-03-01T00:00:00Z) to believe only signatures made inside that window: the retired key of a rollover gets notAfter (docs/backup-and-restore.md); a revocation signature imported into the key acts as its notAfter.';
+
+/**
+ * A repeatable public key setting whose values may carry a validity window,
+ * `FILE[,notBefore=TIME][,notAfter=TIME]`: the syntax is checked with the other settings (every
+ * bad value reported at once); the value stays the raw text, read by `loadTrustedSignerKeys`.
+ */
+export function signerKeySetting<const O extends Parameters<typeof fileSetting>[0]>(o: O) {
+  return {
+    ...fileSetting({ ...o, valueName: 'FILE[,notBefore=TIME][,notAfter=TIME]' }),
+    envContinuation: /^(notBefore|notAfter)=/,
+    parse: (raw: string) => {
+      const spec = parseSignerKeySpec(raw);
+      if ('problems' in spec) throw new ValueError(`FILE[,notBefore=TIME][,notAfter=TIME] (${spec.problems.join('; ')})`);
+      return raw;
+    },
+  };
+}
 
 /**
  * Who may vouch for backups, shared by every command that reads the catalogue. Only public
@@ -11,21 +32,24 @@ const TRUST = 'Trust (who may seal backups: docs/threat-model.md)';
  * private key.
  */
 export const sealTrustSettings = {
-  trustedSignerKey: fileSetting({
+  trustedSignerKey: signerKeySetting({
     description:
-      "Armored OpenPGP public key trusted to sign scheduled backups: their seal and index (the public half of the backup job's --signing-key). Repeatable, e.g. the current key and the one it replaced. A backup sealed or signed by any other key is not believed.",
+      "Armored OpenPGP public key trusted to sign scheduled backups: their seal and index (the public half of the backup job's --signing-key). Repeatable, e.g. the current key and the one it replaced. A backup sealed or signed by any other key is not believed." +
+      WINDOW_HELP,
     repeatable: true,
     group: TRUST,
   }),
-  preRestoreSignerKey: fileSetting({
+  preRestoreSignerKey: signerKeySetting({
     description:
-      "Armored OpenPGP public key trusted to seal pre-restore backups (the public half of the restore job's --pre-restore-signing-key). Repeatable. Without it pre-restore backups are reported as not authenticated and never deleted.",
+      "Armored OpenPGP public key trusted to seal pre-restore backups (the public half of the restore job's --pre-restore-signing-key). Repeatable. Without it pre-restore backups are reported as not authenticated and never deleted." +
+      WINDOW_HELP,
     repeatable: true,
     group: TRUST,
   }),
-  rekeySignerKey: fileSetting({
+  rekeySignerKey: signerKeySetting({
     description:
-      "Armored OpenPGP public key trusted to sign rekey seals (the public half of the rekey job's --rekey-signing-key). Repeatable. A rekey seal vouches only for where a re-encrypted backup is stored; what the backup is still comes from its original seal by a --trusted-signer-key or --pre-restore-signer-key (docs/rekey.md). Without it a re-encrypted backup is reported as not authenticated and never deleted.",
+      "Armored OpenPGP public key trusted to sign rekey seals (the public half of the rekey job's --rekey-signing-key). Repeatable. A rekey seal vouches only for where a re-encrypted backup is stored; what the backup is still comes from its original seal by a --trusted-signer-key or --pre-restore-signer-key (docs/rekey.md). Without it a re-encrypted backup is reported as not authenticated and never deleted." +
+      WINDOW_HELP,
     repeatable: true,
     group: TRUST,
   }),
@@ -76,10 +100,25 @@ export async function loadSealTrust(
     loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE_LABEL }),
     loadTrustedSignerKeys(s.rekeySignerKey ?? [], { setting: REKEY_LABEL }),
   ]);
+  const labels = { scheduled: TRUSTED_LABEL, 'pre-restore': PRE_RESTORE_LABEL, rekey: REKEY_LABEL } as const;
   const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore' | 'rekey') => {
     const own = o.own?.kind === kind ? o.own.key : undefined;
-    if (own === undefined || keys.some((k) => k.fingerprint === own.fingerprint)) return keys;
-    return [...keys, { ...own, key: own.key.toPublic() }];
+    if (own === undefined) return keys;
+    const listed = keys.find((k) => k.fingerprint === own.fingerprint);
+    if (listed === undefined) return [...keys, { ...own, key: own.key.toPublic() }];
+    // What this run signs now must be believed by every reader holding the same settings.
+    const outside = windowProblem(listed, 'signature', o.now, undefined, 0);
+    if (outside !== undefined)
+      throw new ConfigError(
+        [
+          {
+            setting: labels[kind],
+            message: `this run's own signing key ${own.fingerprint} is listed with a window that excludes now (${outside.replace(/^its signature is /, '')}): sign with the key that replaced it`,
+          },
+        ],
+        'cannot sign with a retired key',
+      );
+    return keys;
   };
   return {
     signers: { scheduled: withOwn(scheduled, 'scheduled'), 'pre-restore': withOwn(preRestore, 'pre-restore') },

@@ -23,7 +23,10 @@ export async function runListBackupsJob(s: ListBackupsSettings, ctx: CommandCont
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const now = ctx.clock.now();
   const trust = await loadSealTrust(s, { now });
-  const drillSigners = await loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' });
+  const drillSigners = await loadTrustedSignerKeys(s.drillSignerKey, {
+    setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY',
+    windows: false,
+  });
   const noKeys = s.trustedSignerKey.length === 0 && s.preRestoreSignerKey.length === 0;
   // A fleet (a DR site): every cluster's catalogue in one table, cluster by cluster.
   const fleet = s.fleetCluster.length > 0 || s.fleetDiscover;

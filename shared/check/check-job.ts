@@ -98,12 +98,19 @@ async function checkKeys(s: CheckSettings, now: Date): Promise<CheckResult[]> {
   if (s.trustedSignerKey.length > 0) {
     try {
       for (const k of await loadTrustedSignerKeys(s.trustedSignerKey))
-        out.push(ok(`--trusted-signer-key ${k.file}`, `public key ${k.fingerprint}: its signatures are believed`));
+        out.push(ok(`--trusted-signer-key ${k.file}`, `public key ${k.fingerprint}: its signatures are believed${windowText(k)}`));
     } catch (e) {
       out.push(...keyProblems(e, '--trusted-signer-key'));
     }
   }
   return out;
+}
+
+/** ` when made from … until …`: a trusted signer's window, its revocation counting as its end. */
+function windowText(k: { notBefore?: Date; notAfter?: Date; revokedAt?: Date }): string {
+  const end = [k.notAfter, k.revokedAt].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+  if (k.notBefore === undefined && end === undefined) return '';
+  return ` when made${k.notBefore ? ` from ${k.notBefore.toISOString()}` : ''}${end ? ` until ${end.toISOString()}` : ''}`;
 }
 
 function until(expiresAt: Date | undefined): string {

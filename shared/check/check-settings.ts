@@ -1,3 +1,4 @@
+import { signerKeySetting } from '../backup/catalogue-settings.js';
 import { customSetting, durationSetting, enumSetting, fileSetting, type SettingsOf, stringSetting } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
@@ -63,8 +64,9 @@ export const checkSettings = {
     description: 'File holding the passphrase of --decryption-key.',
     group: KEYS,
   }),
-  trustedSignerKey: fileSetting({
-    description: 'Public key file(s) whose seals and signatures are believed: each must be a public key.',
+  trustedSignerKey: signerKeySetting({
+    description:
+      'Public key file(s) whose seals and signatures are believed: each must be a public key, optionally with the window its signatures are believed in (,notBefore=TIME ,notAfter=TIME, as for the other commands).',
     repeatable: true,
     group: KEYS,
   }),

@@ -34,6 +34,12 @@ export interface SettingSpec<T> {
   required?: boolean;
   /** May be given several times (flag) or comma-separated (env). */
   repeatable?: boolean;
+  /**
+   * For a repeatable setting whose values may hold commas: a comma-separated piece of the
+   * environment variable that matches continues the previous value instead of starting one
+   * (`a.asc,notAfter=T,b.asc` is two values).
+   */
+  envContinuation?: RegExp;
   /** Other environment variables honoured after our own (e.g. `KUBECONFIG`). */
   extraEnv?: readonly string[];
   /** `false` when the setting has no environment variable. */

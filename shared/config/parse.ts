@@ -231,6 +231,11 @@ function resolve(
           .split(/[,\n]/)
           .map((x) => x.trim())
           .filter((x) => x !== '')
+          .reduce<string[]>((all, x) => {
+            if (s.envContinuation?.test(x) && all.length > 0) all[all.length - 1] += `,${x}`;
+            else all.push(x);
+            return all;
+          }, [])
       : [raw];
     return { raws, source: 'env', ...(name === former ? { formerEnv: name } : {}) };
   }

@@ -30,8 +30,10 @@ export {
   loadRecipientKeys,
   loadSigningKey,
   loadTrustedSignerKeys,
+  parseSignerKeySpec,
   type RecipientKey,
   readPassphrase,
+  type SignerKeySpec,
   type SigningKey,
   type TrustedSignerKey,
 } from './keys.js';

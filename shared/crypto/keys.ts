@@ -61,6 +61,52 @@ export interface DecryptionKey extends KeyInfo {
 /** A public key whose signatures on a backup index or drill report are trusted. */
 export interface TrustedSignerKey extends KeyInfo {
   key: PublicKey;
+  /** Signatures made before this are not believed (`FILE,notBefore=TIME`: {@link parseSignerKeySpec}). */
+  notBefore?: Date;
+  /** Signatures made after this are not believed (`FILE,notAfter=TIME`). */
+  notAfter?: Date;
+  /**
+   * When the key's own revocation signature (`gpg --gen-revoke`, imported into the public key)
+   * says it was revoked: signatures made after it are not believed, as after `notAfter`.
+   */
+  revokedAt?: Date;
+}
+
+/** One trusted-signer value: a key file and the window in which its signatures are believed. */
+export interface SignerKeySpec {
+  file: string;
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+const WINDOW_OPTION = /,(notBefore|notAfter)=([^,]*)$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Parses a trusted-signer value, `FILE[,notBefore=TIME][,notAfter=TIME]` with RFC 3339 times
+ * (`2026-03-01T00:00:00Z`): the key's signatures are believed only when made inside the window
+ * (both ends included). A file whose path itself holds `,notBefore=` or `,notAfter=` cannot be
+ * named; any other comma stays part of the path.
+ *
+ * @returns the spec, or every problem of the value (never the key's contents: only the value is read).
+ */
+export function parseSignerKeySpec(raw: string): SignerKeySpec | { problems: string[] } {
+  const problems: string[] = [];
+  const found: Partial<Record<'notBefore' | 'notAfter', Date>> = {};
+  let rest = raw;
+  for (let m = WINDOW_OPTION.exec(rest); m !== null; m = WINDOW_OPTION.exec(rest)) {
+    const [whole, name, value] = m as unknown as [string, 'notBefore' | 'notAfter', string];
+    rest = rest.slice(0, rest.length - whole.length);
+    if (name in found) problems.push(`${name} given twice`);
+    const t = Date.parse(value);
+    if (!RFC3339.test(value) || Number.isNaN(t)) problems.push(`${name} is not an RFC 3339 time such as 2026-03-01T00:00:00Z`);
+    else found[name] = new Date(t);
+  }
+  if (rest.length === 0) problems.push('no key file before the window');
+  if (found.notBefore && found.notAfter && found.notBefore.getTime() >= found.notAfter.getTime())
+    problems.push(`notBefore (${found.notBefore.toISOString()}) is not before notAfter (${found.notAfter.toISOString()})`);
+  if (problems.length > 0) return { problems };
+  return { file: rest, ...found };
 }
 
 /** A key that still works but will not for long: renew or replace it before `expiresAt`. */
@@ -239,30 +285,73 @@ export async function loadDecryptionKeys(
 /**
  * Reads the public keys whose signatures are trusted on backup indexes and drill reports.
  * Expiry is not checked here: a signature is judged against the key as it was when it signed.
+ * Each value is a file or `FILE[,notBefore=TIME][,notAfter=TIME]` ({@link parseSignerKeySpec});
+ * the window, and the date of a revocation signature the key carries, are returned with the key
+ * for the caller to judge signatures by.
  *
- * @throws ConfigError for unreadable files, non-keys, and private keys (the verifying side must
- *   not hold the signing secret: give the public half).
+ * @throws ConfigError for bad windows, unreadable files, non-keys, private keys (the verifying
+ *   side must not hold the signing secret: give the public half), and one key given twice with
+ *   different windows.
  */
 export async function loadTrustedSignerKeys(
-  files: readonly string[],
-  labels: Pick<KeySettingLabels, 'setting'> = {},
+  values: readonly string[],
+  labels: Pick<KeySettingLabels, 'setting'> & {
+    /** `false` for a setting whose signatures are not judged by a window (drill reports): a window there is a problem, not ignored. @default true */
+    windows?: boolean;
+  } = {},
 ): Promise<TrustedSignerKey[]> {
   const setting = labels.setting ?? DEFAULT_LABELS.trusted;
   const problems: ConfigProblem[] = [];
   const keys: TrustedSignerKey[] = [];
-  for await (const { file, key } of keysOfFiles(files, setting, problems)) {
-    if (key.isPrivate()) {
-      problems.push({
-        setting,
-        message: `${file} holds a PRIVATE key (${fingerprintOf(key)}); trusted signer keys must be public keys (gpg --armor --export ${fingerprintOf(key)})`,
-      });
-      continue;
-    }
-    if (keys.some((k) => k.fingerprint === fingerprintOf(key))) continue;
-    keys.push({ ...keyInfo(key, file, await keyExpiry(key, 'sign')), key: key as PublicKey });
+  const specs: SignerKeySpec[] = [];
+  for (const value of values) {
+    const spec = parseSignerKeySpec(value);
+    if ('problems' in spec) for (const message of spec.problems) problems.push({ setting, message: `${value}: ${message}` });
+    else if (labels.windows === false && (spec.notBefore || spec.notAfter))
+      problems.push({ setting, message: `${value}: this setting takes a key file only, without notBefore/notAfter` });
+    else specs.push(spec);
   }
+  for (const spec of specs)
+    for await (const { file, key } of keysOfFiles([spec.file], setting, problems)) {
+      if (key.isPrivate()) {
+        problems.push({
+          setting,
+          message: `${file} holds a PRIVATE key (${fingerprintOf(key)}); trusted signer keys must be public keys (gpg --armor --export ${fingerprintOf(key)})`,
+        });
+        continue;
+      }
+      const { notBefore, notAfter } = spec;
+      const window = { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) };
+      const same = keys.find((k) => k.fingerprint === fingerprintOf(key));
+      if (same !== undefined) {
+        if (same.notBefore?.getTime() !== notBefore?.getTime() || same.notAfter?.getTime() !== notAfter?.getTime())
+          problems.push({ setting, message: `key ${fingerprintOf(key)} is given twice (${same.file}, ${file}) with different windows` });
+        continue;
+      }
+      const revokedAt = await revocationTime(key);
+      keys.push({
+        ...keyInfo(key, file, await keyExpiry(key, 'sign')),
+        key: key as PublicKey,
+        ...window,
+        ...(revokedAt ? { revokedAt } : {}),
+      });
+    }
   if (problems.length > 0) throw new ConfigError(problems, 'cannot use the trusted signer keys');
   return keys;
+}
+
+/**
+ * The earliest creation time of a revocation signature on the primary key that verifies, or
+ * undefined. openpgp.js itself rejects signatures made after a "retired" or "superseded"
+ * revocation and every signature of a key revoked for any other reason (compromise); this date
+ * lets seal checks say so and hold the store's own timestamps to it as to `notAfter`.
+ */
+async function revocationTime(key: Key): Promise<Date | undefined> {
+  const dates = ((key as PublicKey).revocationSignatures ?? []).flatMap((r) => (r.created ? [r.created] : []));
+  for (const at of dates.sort((a, b) => a.getTime() - b.getTime())) {
+    if (await key.isRevoked(undefined, undefined, at).catch(() => false)) return at;
+  }
+  return undefined;
 }
 
 /**

@@ -95,7 +95,7 @@ export async function collectKeyStatus(
   o: KeyStatusOptions,
 ): Promise<KeyStatus[]> {
   const loaded = await Promise.allSettled([
-    loadTrustedSignerKeys(files.recipient, { setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY' }),
+    loadTrustedSignerKeys(files.recipient, { setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY', windows: false }),
     loadTrustedSignerKeys(files.signer, { setting: '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY' }),
   ]);
   const failures = loaded.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -111,6 +111,8 @@ export async function collectKeyStatus(
   const [recipients, signers] = loaded.map((r) => (r as PromiseFulfilledResult<TrustedSignerKey[]>).value);
   const out: KeyStatus[] = [];
   for (const k of recipients) out.push(await assessKey(k, 'recipient', o));
-  for (const k of signers) out.push(await assessKey(k, 'signer', o));
+  // A signer retired with notAfter (a rollover's old key) signs nothing any more: its expiry or
+  // revocation is nothing to act on. Its old seals are still judged by the catalogue.
+  for (const k of signers) if (k.notAfter === undefined || k.notAfter > o.now) out.push(await assessKey(k, 'signer', o));
   return out;
 }

@@ -65,7 +65,7 @@ export async function runStatusJob(s: StatusSettings, ctx: CommandContext): Prom
     }
     const [trust, drillSigners] = await Promise.all([
       loadSealTrust(s, { now }),
-      loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' }),
+      loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY', windows: false }),
     ]);
     const overview = (cluster: string) =>
       collectBackupOverview(store, new BackupLayout(cluster), {

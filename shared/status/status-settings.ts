@@ -1,5 +1,5 @@
 import { isValidClusterName } from '../backup/backup-layout.js';
-import { drillEvidenceSettings, sealTrustSettings } from '../backup/catalogue-settings.js';
+import { drillEvidenceSettings, sealTrustSettings, signerKeySetting } from '../backup/catalogue-settings.js';
 import { fleetDiscoveryProblems, fleetDiscoverySettings } from '../backup/fleet-discovery.js';
 import {
   customSetting,
@@ -123,9 +123,9 @@ export const statusSettings = {
     group: KEYS,
   }),
   ...sealTrustSettings,
-  trustedSignerKey: fileSetting({
+  trustedSignerKey: signerKeySetting({
     description:
-      "Public key file(s) of the backup signer (the public half of the backup job's --signing-key): only backups it sealed are believed, and its expiry is reported (expired or revoked: overdue, the backup job can no longer sign). Status never needs a private key.",
+      "Public key file(s) of the backup signer (the public half of the backup job's --signing-key): only backups it sealed are believed, and its expiry is reported (expired or revoked: overdue, the backup job can no longer sign). Status never needs a private key. Append ,notBefore=TIME and/or ,notAfter=TIME (RFC 3339) to believe only signatures made inside that window (a rollover's retired key: docs/backup-and-restore.md).",
     repeatable: true,
     group: KEYS,
   }),

@@ -21,7 +21,10 @@ export async function runRenderReportJob(s: RenderReportSettings, ctx: CommandCo
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const now = ctx.clock.now();
-  const signers = await loadTrustedSignerKeys(s.drillSignerKey, { setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY' });
+  const signers = await loadTrustedSignerKeys(s.drillSignerKey, {
+    setting: '--drill-signer-key / SECRET_STEWARD_DRILL_SIGNER_KEY',
+    windows: false,
+  });
   const claims = await listDrillReports(store, layout);
   const where = `${store.location}/${layout.reportsPrefix()}`;
   const candidates = pick(claims, s, layout);

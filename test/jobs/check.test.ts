@@ -104,6 +104,29 @@ describe('jobs/check', function () {
     );
   });
 
+  it('shows the window each trusted signer key is believed in', async () => {
+    const r = await check([
+      ...e.args(),
+      ...keys(),
+      '--trusted-signer-key',
+      `${e.h.signer.publicKey},notBefore=2026-01-01T00:00:00Z,notAfter=2027-01-01T00:00:00Z`,
+      '--trusted-signer-key',
+      e.h.preRestoreSigner.publicKey,
+    ]);
+
+    assert.equal(r.code, 0, r.text);
+    assert.deepEqual(
+      r.report.checks.filter((c) => c.subject.startsWith('--trusted-signer-key')).map((c) => [c.verdict, c.message]),
+      [
+        [
+          'ok',
+          `public key ${e.h.signer.fingerprint}: its signatures are believed when made from 2026-01-01T00:00:00.000Z until 2027-01-01T00:00:00.000Z`,
+        ],
+        ['ok', `public key ${e.h.preRestoreSigner.fingerprint}: its signatures are believed`],
+      ],
+    );
+  });
+
   it('fails (exit 1) on an unreachable store, naming it', async () => {
     const port = await freePort();
 

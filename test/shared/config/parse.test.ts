@@ -84,6 +84,14 @@ describe('shared/config/parse', () => {
     assert.match(text, /--dry-run .*expected true or false/);
   });
 
+  it('a repeatable setting with envContinuation keeps a comma inside a value read from the environment', () => {
+    const keys = { key: fileSetting({ description: 'Key files.', repeatable: true, envContinuation: /^opt=/ }) };
+
+    const { settings } = parseSettings(keys, [], { SECRET_STEWARD_KEY: 'a.asc,opt=1,opt=2, b.asc,c.asc,opt=3' });
+
+    assert.deepEqual(settings.key, ['a.asc,opt=1,opt=2', 'b.asc', 'c.asc,opt=3']);
+  });
+
   it('names the environment variable when the bad value came from there', () => {
     const problems = problemsOf(() => parseSettings(spec, ['--store=x'], { SECRET_STEWARD_KEEP_LAST: 'many' }));
 

@@ -8,6 +8,7 @@ import {
   loadRecipientKeys,
   loadSigningKey,
   loadTrustedSignerKeys,
+  parseSignerKeySpec,
 } from '../../../shared/crypto/index.js';
 import { ConfigError } from '../../../shared/errors/index.js';
 import { REDACTED, redactor } from '../../../shared/log/index.js';
@@ -346,6 +347,85 @@ describe('shared/crypto/keys', () => {
       assert.equal(keys[0].userIds[0], 'test-only alice <alice@example.invalid>');
       assert.match(text, /--trusted-signer-key: .* holds a PRIVATE key .*must be public keys/);
     });
+
+    it("carries each key's window, and a retired key's revocation date, to the caller", async () => {
+      const retired = await makeTestKey(dir, 'retired', {
+        date: new Date('2026-01-01T00:00:00Z'),
+        retiredAt: new Date('2026-06-01T00:00:00Z'),
+      });
+
+      const [a, r] = await loadTrustedSignerKeys([
+        `${alice.publicFile},notBefore=2026-01-01T00:00:00Z,notAfter=2026-07-01T00:00:00+02:00`,
+        retired.publicFile,
+      ]);
+
+      assert.deepEqual(
+        [a.notBefore?.toISOString(), a.notAfter?.toISOString(), a.revokedAt],
+        ['2026-01-01T00:00:00.000Z', '2026-06-30T22:00:00.000Z', undefined],
+      );
+      assert.deepEqual([r.notBefore, r.notAfter, r.revokedAt?.toISOString()], [undefined, undefined, '2026-06-01T00:00:00.000Z']);
+    });
+
+    it('reports every bad window, and one key given twice with different windows, at once, without reading key material into them', async () => {
+      const { error, text } = await configError(
+        loadTrustedSignerKeys(
+          [
+            `${alice.publicFile},notAfter=yesterday`,
+            `${bob.publicFile},notBefore=2026-05-01T00:00:00Z,notAfter=2026-04-01T00:00:00Z`,
+            `${bob.publicFile}`,
+            `${bob.publicFile},notAfter=2026-04-01T00:00:00Z`,
+          ],
+          { setting: '--trusted-signer-key' },
+        ),
+      );
+
+      const messages = error.problems.map((p) => p.message.replaceAll(dir.path, 'DIR'));
+      assert.deepEqual(
+        error.problems.map((p) => p.setting),
+        ['--trusted-signer-key', '--trusted-signer-key', '--trusted-signer-key'],
+      );
+      assert.equal(
+        messages[0],
+        'DIR/test-only-alice.public.asc,notAfter=yesterday: notAfter is not an RFC 3339 time such as 2026-03-01T00:00:00Z',
+      );
+      assert.equal(
+        messages[1],
+        'DIR/test-only-bob.public.asc,notBefore=2026-05-01T00:00:00Z,notAfter=2026-04-01T00:00:00Z: notBefore (2026-05-01T00:00:00.000Z) is not before notAfter (2026-04-01T00:00:00.000Z)',
+      );
+      assert.match(
+        messages[2],
+        /^key [0-9A-F]{40} is given twice \(DIR\/test-only-bob.public.asc, DIR\/test-only-bob.public.asc\) with different windows$/,
+      );
+      assert.doesNotMatch(text, /BEGIN PGP/);
+    });
+  });
+
+  it('refuses a window where the setting is not judged by one (windows: false), rather than ignore it', async () => {
+    const { text } = await configError(
+      loadTrustedSignerKeys([`${alice.publicFile},notAfter=2026-01-01T00:00:00Z`], { setting: '--drill-signer-key', windows: false }),
+    );
+
+    assert.match(text, /--drill-signer-key: .*alice\.public\.asc,notAfter=2026-01-01T00:00:00Z: this setting takes a key file only/);
+  });
+
+  describe('parseSignerKeySpec', () => {
+    const table: [string, ReturnType<typeof parseSignerKeySpec>][] = [
+      ['k.asc', { file: 'k.asc' }],
+      ['dir,with,commas/k.asc', { file: 'dir,with,commas/k.asc' }],
+      ['k.asc,notAfter=2026-03-01T00:00:00Z', { file: 'k.asc', notAfter: new Date('2026-03-01T00:00:00Z') }],
+      [
+        'k.asc,notAfter=2026-03-01T00:00:00Z,notBefore=2025-03-01T00:00:00.5Z',
+        { file: 'k.asc', notBefore: new Date('2025-03-01T00:00:00.500Z'), notAfter: new Date('2026-03-01T00:00:00Z') },
+      ],
+      ['k.asc,notAfter=2026-03-01', { problems: ['notAfter is not an RFC 3339 time such as 2026-03-01T00:00:00Z'] }],
+      ['k.asc,notAfter=2026-03-01T00:00:00Z,notAfter=2026-04-01T00:00:00Z', { problems: ['notAfter given twice'] }],
+      [',notBefore=2026-03-01T00:00:00Z', { problems: ['no key file before the window'] }],
+    ];
+    for (const [raw, expected] of table) {
+      it(`${raw} -> ${JSON.stringify(expected)}`, () => {
+        assert.deepEqual(parseSignerKeySpec(raw), expected);
+      });
+    }
   });
 
   describe('keyExpiry and describeKey', () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { decryptKey, encryptKey, generateKey, type PartialConfig, revokeKey } from 'openpgp';
+import { decryptKey, encryptKey, enums, generateKey, type PartialConfig, revokeKey } from 'openpgp';
 
 /** A temp dir removed by `cleanup()`. */
 export class TempDir {
@@ -42,6 +42,8 @@ export interface TestKeyOptions {
   keyExpirationTime?: number;
   subkeys?: { keyExpirationTime?: number; sign?: boolean }[];
   revoked?: boolean;
+  /** Revoked as retired (a soft revocation: signatures made before it stay valid) at this time. */
+  retiredAt?: Date;
   config?: PartialConfig;
 }
 
@@ -64,9 +66,13 @@ export async function makeTestKey(dir: TempDir, name: string, opts: TestKeyOptio
     format: 'object',
   });
   let { privateKey } = generated;
-  if (opts.revoked) {
+  if (opts.revoked || opts.retiredAt) {
     const unlocked = await decryptKey({ privateKey, passphrase });
-    const revoked = await revokeKey({ key: unlocked, format: 'object' });
+    const revoked = await revokeKey({
+      key: unlocked,
+      format: 'object',
+      ...(opts.retiredAt ? { date: opts.retiredAt, reasonForRevocation: { flag: enums.reasonForRevocation.keyRetired } } : {}),
+    });
     privateKey = await encryptKey({ privateKey: revoked.privateKey, passphrase });
   }
   const publicKey = privateKey.toPublic().armor();

@@ -81,6 +81,22 @@ describe('shared/status/key-status', function () {
     });
   }
 
+  it("leaves out a signer key retired with notAfter (a rollover's old key): nothing to renew; one retired later still counts", async () => {
+    const retired = await keyFile('retired', { createdDaysAgo: 15, expiresInDays: 10 });
+    const retiring = await keyFile('retiring', { createdDaysAgo: 15, expiresInDays: 10 });
+    const at = (days: number) => new Date(NOW.getTime() + days * DAY).toISOString();
+
+    const got = await collectKeyStatus(
+      { recipient: [], signer: [`${retired.file},notAfter=${at(-1)}`, `${retiring.file},notAfter=${at(1)}`] },
+      { now: NOW, warnWithinMs: 30 * DAY },
+    );
+
+    assert.deepEqual(
+      got.map((s) => [s.role, s.state, s.fingerprint]),
+      [['signer', 'expired', retiring.fingerprint]],
+    );
+  });
+
   it('refuses private key files and unreadable files, naming the setting, all at once', async () => {
     const k = await keyFile('private');
 
