@@ -89,6 +89,11 @@ describe('jobs/rekey', function () {
         [second, 'rekeyed', 1],
       ],
     );
+    const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; type?: string; message?: string }>;
+    assert.deepEqual(
+      events.filter((ev) => ev.reason?.startsWith('Rekey')).map((ev) => [ev.type, ev.reason, ev.message]),
+      [['Normal', 'RekeyCompleted', `re-encrypted 2 backup(s) to ${next.fingerprint}; 0 failed`]],
+    );
     const after = await keysOf(first);
     assert.deepEqual(after, before.map((k) => (k === 'seal.json.asc' ? k : k.replace(/^(segment-\d{5}|index)\./, '$1.r1.'))).sort());
     // The new key alone (the old one no longer configured) restores the rekeyed backup.
