@@ -17,6 +17,7 @@ const EXPECTED_DIRS = [
   'manifests/jobs/restore',
   'manifests/overlays/argo-rollouts',
   'manifests/overlays/aws-irsa',
+  'manifests/overlays/aws-irsa/rekey',
   'manifests/overlays/aws-irsa/restore',
   'manifests/overlays/compare-live',
   'manifests/overlays/dr-site-verify-only',
@@ -195,6 +196,16 @@ describe('manifests: kubectl kustomize', () => {
     assert.match(roles['secret-steward-verify-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.match(roles['secret-steward-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.equal(roles['secret-steward-rotate'], undefined);
+  });
+
+  it('aws-irsa/rekey: the rekey Job with its own role and no static credentials', async () => {
+    const objects = await renderManifests('manifests/overlays/aws-irsa/rekey');
+
+    const sa = objects.find((o) => o.kind === 'ServiceAccount');
+    assert.equal(sa?.metadata.annotations?.['eks.amazonaws.com/role-arn'], 'arn:aws:iam::111122223333:role/secret-steward-rekey');
+    const pod = (objects.find((o) => o.kind === 'Job') as any).spec.template.spec;
+    assert.ok(!pod.volumes.some((v: { name: string }) => v.name === 's3-credentials'));
+    assert.ok(!pod.containers[0].env.some((e: { name: string }) => e.name === 'AWS_SHARED_CREDENTIALS_FILE'));
   });
 
   describe('namespaced', () => {
