@@ -12,8 +12,9 @@ import { type ManifestObject, renderManifests } from './render.js';
  * note is the cluster's word to the next holder (`prune <id>` makes it delete that backup), and
  * rekey writes none. UPDATE requests carry the stored Lease as `oldObject`, as a real API server
  * admits them ("oldObject - The existing object. The value is null for CREATE requests":
- * kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/, "Validation
- * expression"). The end-to-end rekey RBAC test runs rekey under the same policy in the emulator.
+ * the doc of Validation.expression in kubernetes/kubernetes
+ * staging/src/k8s.io/api/admissionregistration/v1/types.go). The end-to-end rekey RBAC test runs
+ * rekey under the same policy in the emulator.
  */
 
 const user = (sa: string) => `system:serviceaccount:${TOOL_NAMESPACE}:secret-steward-${sa}`;
