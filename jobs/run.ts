@@ -5,11 +5,12 @@ import { defineCommand, isEntrypoint, runCommand as runCommandLine } from '../sh
 export const runCommand = defineCommand({
   help: {
     name: 'run',
-    usage: 'secret-steward run backup|verify-restore|rotate|restore [options] [-- ARGUMENTS]',
-    summary: 'Run backup, verify-restore, rotate or restore now as a one-off Job with extra arguments, follow it, exit with its code.',
+    usage: 'secret-steward run backup|verify-restore|rotate|restore|rekey [options] [-- ARGUMENTS]',
+    summary:
+      'Run backup, verify-restore, rotate, restore or rekey now as a one-off Job with extra arguments, follow it, exit with its code.',
     description:
-      'secret-steward run COMMAND [-- ARGUMENTS] makes a Job from the jobTemplate of the installed CronJob secret-steward-COMMAND (restore, ' +
-      'which has no CronJob: from --job-file, the shipped manifests/jobs/restore/restore-job.yaml or your rendered overlay), like ' +
+      'secret-steward run COMMAND [-- ARGUMENTS] makes a Job from the jobTemplate of the installed CronJob secret-steward-COMMAND (restore ' +
+      'and rekey, which have no CronJob: from --job-file, the shipped manifests/jobs/COMMAND/COMMAND-job.yaml or your rendered overlay), like ' +
       '`kubectl create job --from=cronjob/...` (annotation cronjob.kubernetes.io/instantiate=manual, owned by the CronJob), with ARGUMENTS ' +
       "appended to the container's arguments. The arguments are checked against COMMAND's own options first: a typo fails here (exit 2) " +
       "and no Job is created. Then it creates the Job, streams its pods' logs to stdout, waits for the Job's Complete or Failed condition, " +
@@ -20,6 +21,7 @@ export const runCommand = defineCommand({
       'secret-steward run verify-restore -- --backup 20261127T031500Z-3f9a1c',
       'secret-steward run restore --job-file manifests/jobs/restore/restore-job.yaml -- --backup latest --namespace payments --dry-run',
       'secret-steward run rotate --dry-run -- --namespace payments   # print the Job, create nothing',
+      'secret-steward run rekey --job-file manifests/jobs/rekey/rekey-job.yaml -- --only 20261127T031500Z-3f9a1c',
     ],
     notes: [
       'Permissions of your identity in --job-namespace: get cronjobs (not with --job-file), create jobs, get jobs, list pods, get pods/log. ' +

@@ -6,7 +6,8 @@ import { cleanUpAbandonedBackup } from '../backup/run-backup.js';
 import { loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { ConfigError } from '../errors/index.js';
-import { createKubeClients, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import { createKubeClients, KubeEventRecorder, loadKubeConfig, toolNamespace, withJobLock } from '../kube/index.js';
+import { jobEventSubject, reportKeyWarnings } from '../kube/job-events.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
 import { isDocumentOutput, renderDocument } from '../runtime/output.js';
@@ -29,7 +30,7 @@ const REKEY_SIGNING = '--rekey-signing-key / SECRET_STEWARD_REKEY_SIGNING_KEY';
  */
 export async function runRekeyJob(s: RekeySettings, ctx: CommandContext): Promise<ExitCodeValue> {
   const now = ctx.clock.now();
-  const { keys: recipients } = await loadRecipientKeys(s.recipientKey, {
+  const { keys: recipients, warnings } = await loadRecipientKeys(s.recipientKey, {
     now,
     warnWithinMs: s.keyExpiryWarning,
     setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY',
@@ -63,6 +64,10 @@ export async function runRekeyJob(s: RekeySettings, ctx: CommandContext): Promis
     signal: ctx.shutdown.signal,
   });
   const namespace = toolNamespace(s);
+  // Its Job (JOB_NAME, set by manifests/jobs/rekey), else the backup Lease it holds, as for prune.
+  const subject = jobEventSubject('backup', namespace, ctx.io.env, true);
+  const events = new KubeEventRecorder(kube.core, kube.caller, ctx.clock, ctx.log, ctx.identity);
+  await reportKeyWarnings([...warnings, ...signing.warnings], ctx, events, subject);
   // The backup job's Lease, as prune takes it: a backup or prune never runs beside a rekey.
   return withJobLock('backup', s, kube, ctx, async (lock) => {
     if (!s.dryRun) {
@@ -86,7 +91,17 @@ export async function runRekeyJob(s: RekeySettings, ctx: CommandContext): Promis
       { dryRun: s.dryRun, only: s.only },
     );
     print(s, ctx, report);
-    return report.outcomes.some((o) => o.action === 'failed') ? ExitCode.Failed : ExitCode.Success;
+    const failed = report.outcomes.filter((o) => o.action === 'failed').length;
+    if (!s.dryRun) {
+      const rekeyed = report.outcomes.filter((o) => o.action === 'rekeyed').length;
+      const message = `re-encrypted ${rekeyed} backup(s) to ${report.recipients.join(', ')}; ${failed} failed`;
+      await events.record(
+        failed > 0
+          ? { subject, type: 'Warning', reason: 'RekeyFailed', message, action: 'Rekey' }
+          : { subject, type: 'Normal', reason: 'RekeyCompleted', message, action: 'Rekey' },
+      );
+    }
+    return failed > 0 ? ExitCode.Failed : ExitCode.Success;
   });
 }
 

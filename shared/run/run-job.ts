@@ -60,7 +60,7 @@ async function loadTemplate(s: RunSettings, command: string, namespace: string, 
   if (name === undefined) {
     throw ConfigError.single(
       '--job-file / SECRET_STEWARD_JOB_FILE',
-      `${command} has no CronJob: give its Job manifest (manifests/jobs/restore/restore-job.yaml, or your overlay's rendered Job)`,
+      `${command} has no CronJob: give its Job manifest (manifests/jobs/${command}/${command}-job.yaml, or your overlay's rendered Job)`,
     );
   }
   try {

@@ -2,6 +2,7 @@ import { backupSettings } from '../backup/backup-settings.js';
 import { booleanSetting, durationSetting, fileSetting, type SettingsOf, type SettingsSpec, stringSetting } from '../config/options.js';
 import { kubeSettings } from '../kube/kube-settings.js';
 import { logSettings } from '../log/log-settings.js';
+import { rekeySettings } from '../rekey/rekey-settings.js';
 import { restoreSettings } from '../restore/restore-settings.js';
 import { rotateSettings } from '../rotate/rotate-settings.js';
 import { verifyRestoreSettings } from '../verify-restore/verify-restore-settings.js';
@@ -9,13 +10,14 @@ import { verifyRestoreSettings } from '../verify-restore/verify-restore-settings
 /**
  * The commands `secret-steward run` starts as one-off Jobs, with the settings table their extra
  * arguments are checked against before a Job is created, and where their Job template comes
- * from: the installed CronJob of that name, or (restore, which has no CronJob) a Job manifest.
+ * from: the installed CronJob of that name, or (restore and rekey, which have no CronJob) a Job manifest.
  */
 export const RUNNABLE: Readonly<Record<string, { settings: SettingsSpec; cronJob?: string }>> = {
   backup: { settings: backupSettings, cronJob: 'secret-steward-backup' },
   'verify-restore': { settings: verifyRestoreSettings, cronJob: 'secret-steward-verify-restore' },
   rotate: { settings: rotateSettings, cronJob: 'secret-steward-rotate' },
   restore: { settings: restoreSettings },
+  rekey: { settings: rekeySettings },
 };
 
 const SOURCE = 'Job template';
@@ -36,7 +38,7 @@ export const runSettings = {
   }),
   jobFile: fileSetting({
     description:
-      "A Job manifest (YAML or JSON) to make the Job from instead of a CronJob: restore's, which has no CronJob (manifests/jobs/restore/restore-job.yaml, or your overlay's rendered Job). Its own arguments after the command are replaced by yours.",
+      "A Job manifest (YAML or JSON) to make the Job from instead of a CronJob: restore's or rekey's, which have no CronJob (manifests/jobs/restore/restore-job.yaml, manifests/jobs/rekey/rekey-job.yaml, or your overlay's rendered Job). Its own arguments after the command are replaced by yours.",
     group: SOURCE,
   }),
   dryRun: booleanSetting({

@@ -89,6 +89,11 @@ describe('jobs/rekey', function () {
         [second, 'rekeyed', 1],
       ],
     );
+    const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; type?: string; message?: string }>;
+    assert.deepEqual(
+      events.filter((ev) => ev.reason?.startsWith('Rekey')).map((ev) => [ev.type, ev.reason, ev.message]),
+      [['Normal', 'RekeyCompleted', `re-encrypted 2 backup(s) to ${next.fingerprint}; 0 failed`]],
+    );
     const after = await keysOf(first);
     assert.deepEqual(after, before.map((k) => (k === 'seal.json.asc' ? k : k.replace(/^(segment-\d{5}|index)\./, '$1.r1.'))).sort());
     // The new key alone (the old one no longer configured) restores the rekeyed backup.
@@ -166,6 +171,39 @@ describe('jobs/rekey', function () {
     assert.deepEqual(JSON.parse(age.stdout).skipped, []);
     assert.equal(JSON.parse(age.stdout).secrets.length, seeded.size);
     assert.ok((await keysOf(id)).includes('seal.json.asc'));
+  });
+
+  it('a backup it cannot re-encrypt fails the run (exit 1) with a RekeyFailed Event; an expiring rekey key gets KeyExpiringSoon', async () => {
+    await seedDrillSecrets(h, ['payments']);
+    const id = await backup();
+    // The first segment's bytes replaced at the same size: sealed, but not what the seal hashed.
+    const key = `test-cluster/backups/${id}/segment-00001.json.gz.pgp`;
+    const chunks: Buffer[] = [];
+    for await (const c of await store.get(key)) chunks.push(c as Buffer);
+    await store.put(key, Buffer.alloc(Buffer.concat(chunks).length, 7));
+    const expiring = await writeTestKeyPair(h.dir, 'rekey-expiring', { expiresInSeconds: 5 * 86_400 });
+    const args = rekeyArgs();
+    args[args.indexOf(rekeyKey.privateKey)] = expiring.privateKey;
+    args[args.indexOf(rekeyKey.passphraseFile)] = expiring.passphraseFile;
+
+    const r = await h.run(rekeyCommand, [...args, '--output', 'json']);
+
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.deepEqual(
+      JSON.parse(r.stdout).outcomes.map((o: { action: string }) => o.action),
+      ['failed'],
+    );
+    const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; type?: string }>;
+    assert.deepEqual(
+      events
+        .filter((ev) => ev.reason === 'RekeyFailed' || ev.reason === 'KeyExpiringSoon')
+        .map((ev) => [ev.type, ev.reason])
+        .sort(),
+      [
+        ['Warning', 'KeyExpiringSoon'],
+        ['Warning', 'RekeyFailed'],
+      ],
+    );
   });
 
   it('refuses a --rekey-signing-key that is a backup signer (exit 2), naming the setting', async () => {

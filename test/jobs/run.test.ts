@@ -27,7 +27,7 @@ interface JobLike {
     annotations: Record<string, string>;
     ownerReferences?: unknown[];
   };
-  spec: { template: { spec: { containers: { name: string; args: string[] }[] } } };
+  spec: { template: { spec: { serviceAccountName?: string; containers: { name: string; args: string[] }[] } } };
 }
 
 describe('jobs/run', function () {
@@ -122,6 +122,23 @@ describe('jobs/run', function () {
     assert.match(job.metadata.name, /^secret-steward-restore-manual-/);
     assert.equal(job.metadata.ownerReferences, undefined);
     assert.deepEqual(job.spec.template.spec.containers[0].args, ['restore', '--backup', 'latest', '--namespace', 'payments']);
+  });
+
+  it('rekey comes from its Job manifest (manifests/jobs/rekey), its --dry-run replaced; its arguments are checked with rekey options', async () => {
+    const file = join(REPO_ROOT, 'manifests/jobs/rekey/rekey-job.yaml');
+    const missing = await h.run(runCommand, ['rekey', ...kube(), '--', '--only', '20261127T031500Z-3f9a1c']);
+    const typo = await h.run(runCommand, ['rekey', ...kube(), '--job-file', file, '--dry-run', '--', '--recipient', 'x']);
+    const r = await h.run(runCommand, ['rekey', ...kube(), '--job-file', file, '--dry-run', '--', '--only', '20261127T031500Z-3f9a1c']);
+
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--job-file .*rekey has no CronJob: give its Job manifest \(manifests\/jobs\/rekey\/rekey-job\.yaml/);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /--recipient/);
+    assert.equal(r.code, 0, r.stderr);
+    const job = parseYaml(r.stdout) as JobLike;
+    assert.match(job.metadata.name, /^secret-steward-rekey-manual-/);
+    assert.equal(job.spec.template.spec.serviceAccountName, 'secret-steward-rekey');
+    assert.deepEqual(job.spec.template.spec.containers[0].args, ['rekey', '--only', '20261127T031500Z-3f9a1c']);
   });
 
   it('exits with the exit code of the Job container and streams its log', async () => {

@@ -61,7 +61,22 @@ const EXPECTED: Record<JobName, string[]> = {
     'secret-steward create events',
     ...lease('restore'),
   ],
+  // manifests/jobs/rekey brings rekey's identity; the base grants it nothing.
+  rekey: [],
 };
+
+/**
+ * rekey (manifests/jobs/rekey), in either installation: the backup job's Lease (it holds it, as
+ * prune does; the lease policy keeps its create to that name and its note unwritten), the readers'
+ * Leases and its Events. No Secret, no Namespace: what it re-encrypts is in the store.
+ */
+const EXPECTED_REKEY = [
+  'secret-steward create coordination.k8s.io/leases',
+  'secret-steward get coordination.k8s.io/leases[secret-steward-backup]',
+  'secret-steward update coordination.k8s.io/leases[secret-steward-backup]',
+  'secret-steward get coordination.k8s.io/leases[secret-steward-restore,secret-steward-verify-restore]',
+  'secret-steward create events',
+];
 
 /**
  * The namespaced installation (manifests/overlays/namespaced, example namespaces payments and
@@ -82,6 +97,7 @@ const EXPECTED_NAMESPACED: Record<JobName, string[]> = {
     'cluster get namespaces[kube-system]',
     ...inScope([...['get', 'list', 'create', 'update', 'delete'].map((v) => `${v} secrets`), 'get namespaces']),
   ],
+  rekey: [],
 };
 
 /** What the ServiceAccount of `job` may do in a rendering, in the EXPECTED notation. */
@@ -129,6 +145,13 @@ describe('manifests: RBAC', () => {
       assert.deepEqual(grantsOf(objects, job), [...EXPECTED_NAMESPACED[job]].sort());
     });
   }
+
+  it('jobs/rekey: exactly the documented permissions, and only for rekey', async () => {
+    const objects = await renderManifests('manifests/jobs/rekey');
+
+    assert.deepEqual(grantsOf(objects, 'rekey'), [...EXPECTED_REKEY].sort());
+    for (const job of JOBS) assert.deepEqual(grantsOf(objects, job), [], job);
+  });
 
   it('compare-live adds exactly cluster-wide list of Secrets, and only for verify-restore', async () => {
     const objects = await renderManifests('manifests/overlays/compare-live');

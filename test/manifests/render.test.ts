@@ -13,9 +13,11 @@ const EXPECTED_DIRS = [
   'manifests/base/restore',
   'manifests/base/rotate',
   'manifests/base/verify-restore',
+  'manifests/jobs/rekey',
   'manifests/jobs/restore',
   'manifests/overlays/argo-rollouts',
   'manifests/overlays/aws-irsa',
+  'manifests/overlays/aws-irsa/rekey',
   'manifests/overlays/aws-irsa/restore',
   'manifests/overlays/compare-live',
   'manifests/overlays/dr-site-verify-only',
@@ -92,6 +94,52 @@ describe('manifests: kubectl kustomize', () => {
     assert.ok(args.includes('--dry-run'), 'the shipped restore Job must be a dry run');
   });
 
+  it('jobs/rekey: the rekey Job with its own identity and settings, dry run as shipped, never the backup signing key', async () => {
+    const objects = await renderManifests('manifests/jobs/rekey');
+
+    assert.deepEqual(objects.map(describeObject).sort(), [
+      'ConfigMap secret-steward/secret-steward-rekey',
+      'Job secret-steward/secret-steward-rekey',
+      'Role secret-steward/secret-steward-rekey',
+      'RoleBinding secret-steward/secret-steward-rekey',
+      'ServiceAccount secret-steward/secret-steward-rekey',
+    ]);
+    const pod = (objects.find((o) => o.kind === 'Job') as any).spec.template.spec;
+    assert.equal(pod.serviceAccountName, 'secret-steward-rekey');
+    assert.deepEqual(pod.containers[0].args, ['rekey', '--dry-run']);
+    assert.deepEqual(
+      pod.containers[0].envFrom.map((e: { configMapRef: { name: string } }) => e.configMapRef.name),
+      ['secret-steward-store', 'secret-steward-rekey'],
+    );
+    // Every key file the settings name is in a mounted Secret volume, under the same item name.
+    const data = (objects.find((o) => o.kind === 'ConfigMap') as any).data as Record<string, string>;
+    const mountOf = new Map<string, string>(
+      pod.containers[0].volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]),
+    );
+    for (const [key, path] of Object.entries(data).filter(([k]) => /KEY|PASSPHRASE/.test(k))) {
+      const dir = path.slice(0, path.lastIndexOf('/'));
+      const volume = pod.volumes.find((v: { name: string }) => v.name === mountOf.get(dir));
+      assert.ok(volume?.secret, `${key}: ${path} is not in a mounted Secret`);
+      assert.ok(
+        volume.secret.items.some((i: { path: string }) => i.path === path.slice(dir.length + 1)),
+        `${key}: ${path} is not an item of ${volume.secret.secretName}`,
+      );
+    }
+    assert.equal(data.SECRET_STEWARD_SIGNING_KEY, undefined, 'rekey never holds the backup signing key');
+    assert.ok(!pod.volumes.some((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'secret-steward-signing-key'));
+  });
+
+  it('base: nothing of rekey (its identity comes with manifests/jobs/rekey)', async () => {
+    const objects = await renderManifests('manifests/base');
+
+    assert.deepEqual(
+      objects
+        .filter((o) => o.metadata.name.includes('rekey') || o.metadata.labels?.['app.kubernetes.io/component'] === 'rekey')
+        .map(describeObject),
+      [],
+    );
+  });
+
   it('dr-site-verify-only: only the drill as an Indexed Job, its identity and one drill namespace per fleet index', async () => {
     const objects = await renderManifests('manifests/overlays/dr-site-verify-only');
 
@@ -148,6 +196,16 @@ describe('manifests: kubectl kustomize', () => {
     assert.match(roles['secret-steward-verify-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.match(roles['secret-steward-restore'] ?? '', /^arn:aws:iam::\d{12}:role\//);
     assert.equal(roles['secret-steward-rotate'], undefined);
+  });
+
+  it('aws-irsa/rekey: the rekey Job with its own role and no static credentials', async () => {
+    const objects = await renderManifests('manifests/overlays/aws-irsa/rekey');
+
+    const sa = objects.find((o) => o.kind === 'ServiceAccount');
+    assert.equal(sa?.metadata.annotations?.['eks.amazonaws.com/role-arn'], 'arn:aws:iam::111122223333:role/secret-steward-rekey');
+    const pod = (objects.find((o) => o.kind === 'Job') as any).spec.template.spec;
+    assert.ok(!pod.volumes.some((v: { name: string }) => v.name === 's3-credentials'));
+    assert.ok(!pod.containers[0].env.some((e: { name: string }) => e.name === 'AWS_SHARED_CREDENTIALS_FILE'));
   });
 
   describe('namespaced', () => {

@@ -13,9 +13,11 @@ import { parse, parseAllDocuments } from 'yaml';
 /** The repository root (this file is test/manifests/render.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The jobs that run as their own ServiceAccount (`secret-steward-<job>`). */
+/** The jobs whose ServiceAccount (`secret-steward-<job>`) the base installs. */
 export const JOBS = ['backup', 'rotate', 'verify-restore', 'restore'] as const;
-export type JobName = (typeof JOBS)[number];
+/** Jobs that bring their own ServiceAccount with their Job (manifests/jobs/<job>). */
+export const ONE_OFF_JOBS = ['rekey'] as const;
+export type JobName = (typeof JOBS)[number] | (typeof ONE_OFF_JOBS)[number];
 
 /** A rendered Kubernetes object: plain JSON as `kubectl kustomize` printed it. */
 export interface ManifestObject {

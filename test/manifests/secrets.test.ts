@@ -19,6 +19,10 @@ const MOUNTED_SECRETS: Record<string, string[]> = {
     'secret-steward-restore-keys',
     'secret-steward-s3-credentials',
   ],
+  // rekey: the OLD private key and the signers' public keys (rekey-keys), the recipient's PUBLIC
+  // key (backup-keys) and its OWN signing key. Never the backup signing key: what rekey signs is
+  // trusted only for where a re-encrypted copy is stored (docs/rekey.md).
+  rekey: ['secret-steward-backup-keys', 'secret-steward-rekey-keys', 'secret-steward-rekey-signing-key', 'secret-steward-s3-credentials'],
 };
 
 /** components/drill-report-signing: verify-restore then also mounts its own signing key. */

@@ -61,7 +61,11 @@ describe('manifests: settings match the commands', () => {
   }
 
   it('every ConfigMap is consumed by some pod', async () => {
-    const objects = [...(await renderManifests('manifests/base')), ...(await renderManifests('manifests/jobs/restore'))];
+    const objects = [
+      ...(await renderManifests('manifests/base')),
+      ...(await renderManifests('manifests/jobs/restore')),
+      ...(await renderManifests('manifests/jobs/rekey')),
+    ];
     const consumed = new Set(
       objects
         .flatMap(podTemplatesOf)

@@ -12,6 +12,8 @@ const FAIL_JOB_ON: Record<string, number[]> = {
   rotate: [ExitCode.Failed, ExitCode.Config, ExitCode.LockHeld],
   'verify-restore': [ExitCode.Failed, ExitCode.Config, ExitCode.LockHeld],
   restore: [ExitCode.Failed, ExitCode.Config, ExitCode.LockHeld],
+  // A backup that could not be re-encrypted is read by a person first; a rerun resumes.
+  rekey: [ExitCode.Failed, ExitCode.Config, ExitCode.LockHeld],
 };
 
 interface JobSpec {
@@ -62,13 +64,14 @@ describe('manifests: CronJobs and Jobs', () => {
     all = await workloads();
   });
 
-  it('finds the three CronJobs and the restore Job', () => {
+  it('finds the three CronJobs, the restore Job and the rekey Job', () => {
     const found = new Set(all.map(({ obj }) => `${obj.kind} ${obj.metadata.name}`));
 
     assert.deepEqual([...found].sort(), [
       'CronJob secret-steward-backup',
       'CronJob secret-steward-rotate',
       'CronJob secret-steward-verify-restore',
+      'Job secret-steward-rekey',
       'Job secret-steward-restore',
     ]);
   });
