@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { backupCommand } from '../../jobs/backup.js';
 import { rekeyCommand } from '../../jobs/rekey.js';
+import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { METRICS } from '../../shared/metrics/catalogue.js';
+import type { StatusReport } from '../../shared/status/status-report.js';
 import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import { drillMetrics } from '../../shared/verify-restore/verify-restore-job.js';
-import { createDrillNamespace, DRILL_NS, seedMany } from '../shared/verify-restore/drill-fixtures.js';
+import { createDrillNamespace, DRILL_NS, drillSigningArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 import { requireS3Server, S3_SERVERS } from '../support/s3-server.js';
 
@@ -39,11 +41,36 @@ for (const server of S3_SERVERS) {
         rekeyKey.publicKey,
         '--drill-namespace',
         DRILL_NS,
+        ...drillSigningArgs(h),
         '--output',
         'json',
         ...extra,
       ]);
       return { r, report: JSON.parse(r.stdout) as DrillReport };
+    };
+    /** `status` from the newest signed drill report: its `backup-unreadable` warnings and its text line. */
+    const status = async () => {
+      const args = [
+        '--kubeconfig',
+        h.kubeconfig,
+        ...h.s3.args('bk'),
+        '--cluster-name',
+        'test-cluster',
+        '--namespace',
+        'team-a',
+        ...trustArgs(),
+        '--rekey-signer-key',
+        rekeyKey.publicKey,
+        '--drill-signer-key',
+        h.drillSigner.publicKey,
+      ];
+      const json = await h.run(statusCommand, [...args, '--output', 'json']);
+      const text = await h.run(statusCommand, args);
+      const report = JSON.parse(json.stdout) as StatusReport;
+      return {
+        unreadable: report.warnings.filter((w) => w.kind === 'backup-unreadable'),
+        line: text.stdout.split('\n').find((l) => l.startsWith('Key readability')),
+      };
     };
     const events = (reason: string) =>
       (h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; message?: string }>).filter((e) => e.reason === reason);
@@ -117,10 +144,25 @@ for (const server of S3_SERVERS) {
         ...trustArgs(),
         '--drill-namespace',
         DRILL_NS,
+        // Signed too: a report stored within the same second replaces the one before it.
+        ...drillSigningArgs(h),
       ]);
       assert.match(text.stdout, /Key readability: 2 of 3 retained backup\(s\) can be read by NONE of this drill's decryption keys/);
       for (const id of oldIds) assert.match(text.stdout, new RegExp(`${id}\\s+scheduled\\s+${h.recipient.fingerprint}`));
       assert.doesNotMatch(text.stdout, new RegExp(`${newId}\\s+scheduled\\s+${next.fingerprint}`));
+      const st = await status();
+      assert.deepEqual(
+        st.unreadable.map((w) => w.subject),
+        oldIds,
+      );
+      assert.match(
+        st.unreadable[0].message,
+        new RegExp(`^backup ${oldIds[0]} is encrypted only to ${h.recipient.fingerprint}, which the drill of `),
+      );
+      assert.match(
+        st.line ?? '',
+        new RegExp(`: 2 backup\\(s\\) readable by none of the drill's decryption keys .*: ${oldIds.join(', ')}$`),
+      );
     });
 
     it('with only the new key and --strict-recipients: key health fails (exit 1) naming the two old backups', async () => {
@@ -150,9 +192,13 @@ for (const server of S3_SERVERS) {
       );
       assert.equal(events('BackupUnreadableByCurrentKeys').length, before);
       assert.equal(unreadableMetric(report), 0);
+      const st = await status();
+      assert.deepEqual(st.unreadable, []);
+      assert.match(st.line ?? '', /every retained backup readable with the drill's decryption keys$/);
     });
 
     it('after rekey of the old backups to the new key: the new key alone reads every one, by the rekey seals', async () => {
+      assert.deepEqual((await drill([next])).report.keyReadability?.unreadable, oldIds);
       const rk = await h.run(rekeyCommand, [
         ...h.baseArgs(),
         '--decryption-key',
@@ -168,6 +214,8 @@ for (const server of S3_SERVERS) {
         rekeyKey.passphraseFile,
       ]);
       assert.equal(rk.code, 0, failure(rk));
+      // Before the next drill, status leaves out what the newest report called unreadable but rekey has re-encrypted since.
+      const stale = await status();
       const before = events('BackupUnreadableByCurrentKeys').length;
 
       const { r, report } = await drill([next]);
@@ -182,6 +230,7 @@ for (const server of S3_SERVERS) {
       );
       assert.equal(events('BackupUnreadableByCurrentKeys').length, before);
       assert.equal(unreadableMetric(report), 0);
+      assert.deepEqual(stale.unreadable, []);
       assert.equal(old.r.code, 0, failure(old.r));
       assert.equal(old.report.backup?.id, oldIds[0]);
       assert.deepEqual(old.report.backup?.recipients, [next.fingerprint]);
