@@ -139,6 +139,12 @@ export const METRICS = {
       labels: {},
       pushedBy: ['verify-restore'],
     },
+    unreadableBackups: {
+      name: 'secret_steward_drill_backups_unreadable',
+      help: "Retained backups none of the last DR drill's decryption keys can read (encrypted only to keys the drill does not hold), by their seals",
+      labels: {},
+      pushedBy: ['verify-restore'],
+    },
   },
   restore: {
     ...perCommand('restore', 'restore'),

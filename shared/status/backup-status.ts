@@ -7,12 +7,12 @@
  */
 import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatalogue } from '../backup/backup-catalog.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
-import type { SealTrust } from '../backup/backup-seal.js';
+import { recipientsOf, type SealTrust } from '../backup/backup-seal.js';
 import { type DrillEvidence, listDrillReports, verifyDrillReports } from '../backup/drill-evidence.js';
 import { unauthenticatedOf } from '../backup/prune.js';
 import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import type { RtoReport } from '../verify-restore/drill-report.js';
+import type { DrillReport, RtoReport } from '../verify-restore/drill-report.js';
 import { assessFreshness, type FreshnessResult } from '../verify-restore/freshness.js';
 import { outsideCycle, readVerificationHistory } from '../verify-restore/verification-history.js';
 
@@ -74,6 +74,12 @@ export interface BackupOverview {
   rto?: RtoReport & { backupId: string; at: string; report: string };
   /** Authenticated backups neither verified nor created within the cycle (with a cycle only). */
   deepCheck?: { cycleMs: number; notVerifiedInCycle: string[]; history: string };
+  /**
+   * What the newest verified drill report says of the retained backups' readability (absent when
+   * it judged none): those none of the drill's decryption keys could read, still retained and
+   * encrypted to the same keys now (a backup re-encrypted or deleted since is left out).
+   */
+  keyReadability?: { at: string; report: string; backups: number; unreadable: Array<{ id: string; recipients: string[] }> };
 }
 
 export interface BackupOverviewOptions {
@@ -178,7 +184,22 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
         }
       : {}),
     ...(cycleMs > 0 ? { deepCheck: { cycleMs, notVerifiedInCycle, history: history.note } } : {}),
+    ...(newestReport ? readabilityOf(newestReport, catalogue) : {}),
   };
+}
+
+/** The newest verified report's unreadable backups that still are: retained, encrypted to the same keys. */
+function readabilityOf(newest: { key: string; report: DrillReport }, c: Catalogue): Pick<BackupOverview, 'keyReadability'> {
+  const k = newest.report.keyReadability;
+  if (k === undefined || !Array.isArray(k.backups)) return {};
+  const now = new Map(
+    c.entries.flatMap((e) => (e.authenticated ? [[e.id, recipientsOf(e.authenticated.seal, e.authenticated.rekey)]] : [])),
+  );
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+  const unreadable = k.backups
+    .filter((b) => !b.readable && Array.isArray(b.recipients) && now.has(b.id) && same(now.get(b.id) as string[], b.recipients))
+    .map((b) => ({ id: b.id, recipients: [...b.recipients] }));
+  return { keyReadability: { at: newest.report.finishedAt, report: newest.key, backups: k.backups.length, unreadable } };
 }
 
 function newestScheduledOf(c: Catalogue, cluster: string): { latest?: ReturnType<typeof latestAuthenticated>; ambiguous?: string } {

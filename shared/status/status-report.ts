@@ -40,10 +40,18 @@ export type ProblemKind =
 /**
  * Warnings (exit 0): the last rotation did not succeed; the latest drill failed; a key expires
  * soon; a consumer of a followed Secret failed its rollout for the current data (follow mode);
- * `--fleet-discover` found prefixes under the store that `--fleet-allow` does not allow (ignored).
- * A discovery that finds no allowed cluster at all is `no-backup` (overdue).
+ * a retained backup none of the newest verified drill's decryption keys could read
+ * (`backup-unreadable`: a key rollover without rekey); `--fleet-discover` found prefixes under the
+ * store that `--fleet-allow` does not allow (ignored). A discovery that finds no allowed cluster at
+ * all is `no-backup` (overdue).
  */
-export type WarningKind = 'rotation-failed' | 'drill-failed' | 'key-expiring' | 'follow-failed' | 'fleet-prefix-ignored';
+export type WarningKind =
+  | 'rotation-failed'
+  | 'drill-failed'
+  | 'key-expiring'
+  | 'follow-failed'
+  | 'backup-unreadable'
+  | 'fleet-prefix-ignored';
 
 export interface Finding<K extends string> {
   kind: K;
@@ -214,6 +222,13 @@ function backupFindings(
       message: `backup ${id} was not verified within ${formatDuration(b.deepCheck!.cycleMs)} (${last ? `last verified ${last}` : 'never verified, as signed drill reports show'}): the drills' deep check has not reached it (raise verify-restore --deep-check-per-run)`,
     });
   }
+  for (const u of b.keyReadability?.unreadable ?? []) {
+    warnings.push({
+      kind: 'backup-unreadable',
+      subject: `${at}${u.id}`,
+      message: `backup ${u.id} is encrypted only to ${u.recipients.join(', ') || 'no recorded key'}, which the drill of ${b.keyReadability!.at} did not hold: keep that private key configured where backups are restored, or run rekey`,
+    });
+  }
   if (b.drills.latest?.result === 'fail') {
     warnings.push({
       kind: 'drill-failed',
@@ -376,6 +391,19 @@ function backupSection(b: NonNullable<StatusReport['backups']>, now: Date, color
         : paint(
             `Deep check: ${n.length} backup(s) NOT verified within ${formatDuration(b.deepCheck.cycleMs)}: ${n.join(', ')}`,
             'red',
+            color,
+          ),
+    );
+  }
+  if (b.keyReadability) {
+    const k = b.keyReadability;
+    const when = `drill ${relative(k.at, now)}`;
+    out.push(
+      k.unreadable.length === 0
+        ? `Key readability (${when}): every retained backup readable with the drill's decryption keys`
+        : paint(
+            `Key readability (${when}): ${k.unreadable.length} backup(s) readable by none of the drill's decryption keys (keep the old key, or run rekey): ${k.unreadable.map((u) => u.id).join(', ')}`,
+            'yellow',
             color,
           ),
     );

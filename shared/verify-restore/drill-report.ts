@@ -15,6 +15,7 @@ import type { BackupLayout } from '../backup/backup-layout.js';
 import { type SigningKey, signDetached } from '../crypto/index.js';
 import { formatAge, formatBytes, renderTable } from '../runtime/format.js';
 import { type ObjectStore, StorageError } from '../storage/index.js';
+import type { KeyReadabilityReport } from './key-readability.js';
 
 export const DRILL_REPORT_FORMAT = 'secret-steward.io/drill-report/v1';
 
@@ -119,6 +120,11 @@ export interface DrillReport {
   rto?: RtoReport;
   /** The deep check of the other retained backups (absent when --deep-check-cycle is 0). */
   deepCheck?: DeepCheckReport;
+  /**
+   * Whether the drill's decryption keys can read each retained backup, from the recipients its
+   * seal names (absent when the keys could not be unlocked or the catalogue is ambiguous).
+   */
+  keyReadability?: KeyReadabilityReport;
 }
 
 /**
@@ -378,6 +384,23 @@ export function renderDrillReport(r: DrillReport, stored?: StoredReport): string
         ? `Every one of the ${d.backups.length} retained backup(s) was verified or created within the cycle.`
         : `Not verified within the cycle: ${d.notVerifiedInCycle.join(', ')}`,
     );
+  }
+  if (r.keyReadability) {
+    const k = r.keyReadability;
+    lines.push('');
+    lines.push(
+      k.unreadable.length === 0
+        ? `Key readability: every one of the ${k.backups.length} retained backup(s) is encrypted to a decryption key this drill holds.`
+        : `Key readability: ${k.unreadable.length} of ${k.backups.length} retained backup(s) can be read by NONE of this drill's decryption keys (keep the old key configured, or run rekey):`,
+    );
+    if (k.unreadable.length > 0) {
+      lines.push(
+        renderTable(
+          ['BACKUP', 'KIND', 'ENCRYPTED TO'],
+          k.backups.filter((b) => !b.readable).map((b) => [b.id, b.kind, b.recipients.join(', ') || '-']),
+        ).trimEnd(),
+      );
+    }
   }
   const namespaces = Object.entries(r.namespaces).sort(([a], [b2]) => a.localeCompare(b2));
   if (namespaces.length > 0) {

@@ -262,7 +262,29 @@ ${keyTable('Decryption key', list(d.decryptionKeys), true)}
 ${keyTable('Trusted backup signer', list(d.trustedSigners), false)}
 ${warnings.length > 0 ? `<ul>${warnings.map((w) => `<li>${e(w)}</li>`).join('')}</ul>` : ''}
 ${withoutKey.length > 0 ? `<p>Recipients of the backup with no decryption key at the drill: ${e(withoutKey.join(', '))}</p>` : ''}
-${unexpected.length > 0 ? `<p class="fail">Unexpected recipients of the backup: ${e(unexpected.join(', '))}</p>` : ''}`;
+${unexpected.length > 0 ? `<p class="fail">Unexpected recipients of the backup: ${e(unexpected.join(', '))}</p>` : ''}
+${readabilityPart(r)}`;
+}
+
+/** Which retained backups the drill's decryption keys can read (`keyReadability`), the unreadable ones listed. */
+function readabilityPart(r: DrillReport): string {
+  const k = r.keyReadability as unknown;
+  if (typeof k !== 'object' || k === null || !Array.isArray((k as { backups?: unknown }).backups))
+    return '<p>Readability of the retained backups: not in this report.</p>';
+  const backups = ((k as { backups: unknown[] }).backups as Array<Record<string, unknown>>).filter(
+    (b) => typeof b === 'object' && b !== null,
+  );
+  const bad = backups.filter((b) => b.readable !== true);
+  const head = `<p${bad.length > 0 ? ' class="fail"' : ''}>Retained backups readable with the drill's decryption keys: ${e(backups.length - bad.length)} of ${e(backups.length)}.</p>`;
+  if (bad.length === 0) return head;
+  return `${head}<table class="grid"><thead><tr><th>Backup no decryption key can read</th><th>Kind</th><th>Encrypted to</th></tr></thead><tbody>${bad
+    .map(
+      (b) =>
+        `<tr><td><code>${e(b.id ?? '-')}</code></td><td>${e(b.kind ?? '-')}</td><td><code>${e(Array.isArray(b.recipients) ? b.recipients.join(', ') : '-')}</code></td></tr>`,
+    )
+    .join(
+      '',
+    )}</tbody></table><p class="note">Keep the old decryption key configured, or re-encrypt these backups with secret-steward rekey.</p>`;
 }
 
 function secretsSection(r: DrillReport): string {

@@ -9,7 +9,8 @@
  * 4. restorability  every Secret created in the drill namespace, read back byte for byte, deleted,
  *                   in batches (one list and one deletecollection per batch)
  * 5. drift          (--compare-live) the backup vs the live cluster, by hashes
- * 6. key health     keys expiring within the warning window
+ * 6. key health     keys expiring within the warning window; whether the decryption keys can
+ *                   read every retained backup, from the recipients its seal names (key-readability.ts)
  * 7. catalogue      every backup under the cluster's prefix is authenticated (sealed, ours,
  *                   whole); one made before seals passes when its index signature verifies
  * 8. deep check     (--deep-check-cycle) the other retained backups verified longest ago,
@@ -29,7 +30,7 @@
 import { performance } from 'node:perf_hooks';
 import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatalogue } from '../backup/backup-catalog.js';
 import { type BackupLayout, backupIdTime, INDEX_NAME } from '../backup/backup-layout.js';
-import type { SealTrust } from '../backup/backup-seal.js';
+import { recipientsOf, type SealTrust } from '../backup/backup-seal.js';
 import { unauthenticatedOf } from '../backup/prune.js';
 import { formatDuration } from '../config/options.js';
 import type { TrustedSigner } from '../crypto/index.js';
@@ -57,6 +58,7 @@ import {
 } from './drill-report.js';
 import { assessFreshness } from './freshness.js';
 import { assessKeyHealth, type KeyHealthInput } from './key-health.js';
+import { assessKeyReadability, type KeyReadabilityReport, unreadableWarning } from './key-readability.js';
 import { NEVER_RESTORED_TYPES } from './never-restored.js';
 import { DEFAULT_BATCH_LIMITS, type DrillBatchLimits, DrillRestorer } from './restorability.js';
 import { validateSecret } from './secret-validity.js';
@@ -102,7 +104,10 @@ export interface DrillOptions {
   compareLive: boolean;
   pageSize: number;
   keyHealth: Omit<KeyHealthInput, 'now' | 'decryptionKeys' | 'trustedSigners' | 'backupRecipients'> & {
-    /** Fail the key-health check (not only warn) when the backup has a recipient not expected. */
+    /**
+     * Fail the key-health check (not only warn) when the backup has a recipient not expected, or
+     * when a retained backup can be read by none of the decryption keys.
+     */
     strictRecipients: boolean;
   };
   /** Verify the other retained backups too, each at least once per `cycleMs`, at most `perRun` a run (0: every one due). */
@@ -128,7 +133,7 @@ export async function runVerifyRestore(deps: DrillDeps, o: DrillOptions): Promis
       await drill.verifyAndRestore(backup);
       await drill.compareWithLive(backup);
     }
-    drill.checkKeyHealth(backup);
+    drill.checkKeyHealth(backup, target, catalogue);
     await drill.checkCatalogue(catalogue, target);
     await drill.deepCheck(catalogue, backup);
     // An id asked for by name keeps the report about it, even when it could not be authenticated.
@@ -154,6 +159,7 @@ class Drill {
   private readonly catalogue = new CheckRecorder('catalogue');
   private readonly deep = new CheckRecorder('deep-check');
   private deepReport: DeepCheckReport | undefined;
+  private readability: KeyReadabilityReport | undefined;
   /** Wall time of the deep check, kept out of the drill's own duration. */
   private deepMs = 0;
   private rto: RtoReport | undefined;
@@ -350,18 +356,20 @@ class Drill {
   }
 
   /**
-   * 6. Key health: keys expiring within the warning window, and recipients of the backup the
-   * drill did not expect (fails only with --strict-recipients).
+   * 6. Key health: keys expiring within the warning window, recipients of the backup the
+   * drill did not expect, and retained backups none of the decryption keys can read (both fail
+   * only with --strict-recipients).
    */
-  checkKeyHealth(backup: VerifiedBackup | undefined): void {
+  checkKeyHealth(backup: VerifiedBackup | undefined, target: ResolvedBackup | undefined, catalogue: Catalogue): void {
     const keys = this.deps.keys instanceof BackupVerificationError ? undefined : this.deps.keys;
     const { strictRecipients, ...input } = this.o.keyHealth;
+    const backupRecipients = backup === undefined ? undefined : storedRecipients(backup, target);
     const health = assessKeyHealth({
       ...input,
       now: this.started,
       decryptionKeys: keys?.decryptionKeys ?? [],
       trustedSigners: keys?.trustedSigners ?? [],
-      backupRecipients: backup?.index.recipients,
+      backupRecipients,
     });
     this.keyHealth.details = {
       ...health.details,
@@ -382,6 +390,43 @@ class Drill {
         this.keyHealth.fail({ message: `${health.unexpectedRecipients} (--strict-recipients)` });
       }
     }
+    this.checkKeyReadability(
+      catalogue,
+      keys?.decryptionKeys.map((k) => k.fingerprint),
+      strictRecipients,
+    );
+  }
+
+  /**
+   * Part of key health: every retained authenticated backup against the decryption keys, by the
+   * recipients its seal (or rekey seal) names; nothing downloaded. Not judged when the keys could
+   * not be unlocked (integrity fails) or seals of several clusters share the name.
+   */
+  private checkKeyReadability(catalogue: Catalogue, decryptionKeys: string[] | undefined, strict: boolean): void {
+    const c = this.keyHealth;
+    if (decryptionKeys === undefined) {
+      c.summary += '; backups not judged readable: the decryption key could not be unlocked';
+      return;
+    }
+    if (catalogue.clusterUids.length > 1) {
+      c.summary += '; backups not judged readable: seals of several clusters share this cluster name (set --cluster-uid)';
+      return;
+    }
+    const retained = catalogue.entries.flatMap((e) =>
+      e.authenticated
+        ? [{ id: e.id, kind: e.authenticated.kind, recipients: recipientsOf(e.authenticated.seal, e.authenticated.rekey) }]
+        : [],
+    );
+    const r = assessKeyReadability(retained, decryptionKeys);
+    this.readability = r;
+    c.details = { ...c.details, unreadableBackups: r.unreadable.length };
+    c.summary += `; ${r.backups.length - r.unreadable.length} of ${r.backups.length} retained backup(s) readable with the decryption key(s)`;
+    const warning = unreadableWarning(r);
+    if (warning === undefined) return;
+    this.warnings.push(warning);
+    c.details = { ...c.details, readabilityWarning: warning };
+    this.deps.log.warn({ unreadableBackups: r.unreadable, strictRecipients: strict }, warning);
+    if (strict) c.fail({ message: `${warning} (--strict-recipients)` });
   }
 
   /**
@@ -480,7 +525,7 @@ class Drill {
                     completedAt: backup.index.completedAt,
                     signature: backup.signature.status,
                     ...(backup.signature.signerFingerprint ? { signer: backup.signature.signerFingerprint } : {}),
-                    recipients: backup.index.recipients,
+                    recipients: storedRecipients(backup, target),
                     secrets: backup.index.totals.secrets,
                     segments: backup.index.totals.segments,
                     storedBytes: backup.index.totals.storedBytes,
@@ -499,6 +544,7 @@ class Drill {
       tool: { version: TOOL_VERSION, runner: deps.runner },
       ...(this.rto ? { rto: this.rto } : {}),
       ...(this.deepReport ? { deepCheck: this.deepReport } : {}),
+      ...(this.readability ? { keyReadability: this.readability } : {}),
     };
   }
 
@@ -784,6 +830,15 @@ class Drill {
   private ofIntact(): string {
     return this.counts.secretsVerified === this.counts.secretsInBackup ? '' : ' (of those from intact segments)';
   }
+}
+
+/**
+ * Whom the drilled backup's stored copy is encrypted to: its seal's word (a rekeyed backup's
+ * index still names the recipients it was first encrypted to), else its verified index's.
+ */
+function storedRecipients(b: VerifiedBackup, target: ResolvedBackup | undefined): string[] {
+  if (target !== undefined && target.id === b.id && 'seal' in target.auth) return recipientsOf(target.auth.seal, target.auth.rekey);
+  return b.index.recipients;
 }
 
 function signatureText(b: VerifiedBackup): string {

@@ -223,6 +223,16 @@ async function recordDrillEvents(
       action: 'CheckKeys',
     });
   }
+  const readabilityWarning = keyHealth?.readabilityWarning as string | undefined;
+  if (readabilityWarning !== undefined) {
+    await events.record({
+      subject,
+      type: 'Warning',
+      reason: 'BackupUnreadableByCurrentKeys',
+      message: `${r.fleet ? `cluster ${r.cluster}: ` : ''}${readabilityWarning}`,
+      action: 'CheckKeys',
+    });
+  }
   // A fleet drill's pods share the Events of one namespace: each names its cluster.
   const backup = `${r.backup ? `backup ${r.backup.id}` : 'no backup'}${r.fleet ? ` of cluster ${r.cluster} (fleet index ${r.fleet.index})` : ''}`;
   const where = stored ? `; report ${stored.key}` : '';
@@ -260,8 +270,8 @@ function fleetMemberOf(s: VerifyRestoreSettings): FleetMember | undefined {
 
 /**
  * The drill's gauges: pass or not, when it last ran and passed, Secrets verified and restored,
- * the age of the backup drilled, unauthenticated objects (when the catalogue check ran) and the
- * expiry of the keys it used. `r` is undefined when the drill could not produce a report.
+ * the age of the backup drilled, unauthenticated objects (when the catalogue check ran), retained
+ * backups its decryption keys cannot read (when judged) and the expiry of the keys it used. `r` is undefined when the drill could not produce a report.
  */
 export function drillMetrics(r: DrillReport | undefined, now: Date): MetricSample[] {
   const m = METRICS.drill;
@@ -286,6 +296,7 @@ export function drillMetrics(r: DrillReport | undefined, now: Date): MetricSampl
       sample(m.unverifiedInCycle, r.deepCheck.notVerifiedInCycle.length),
     );
   }
+  if (r.keyReadability) samples.push(sample(m.unreadableBackups, r.keyReadability.unreadable.length));
   const catalogue = r.checks.find((c) => c.name === 'catalogue');
   if (catalogue !== undefined && (catalogue.status === 'pass' || catalogue.status === 'fail'))
     samples.push(sample(METRICS.unauthenticatedBackups, catalogue.findingsTotal));

@@ -102,7 +102,7 @@ export const verifyRestoreSettings = {
   }),
   strictRecipients: booleanSetting({
     description:
-      'Fail the drill (key health) when the backup is encrypted to a key that is neither a --decryption-key nor a --recipient-key given here: a recipient added to the backup keys can read every later backup. Without it such a key is a warning (report, log and Event).',
+      'Fail the drill (key health) when the backup is encrypted to a key that is neither a --decryption-key nor a --recipient-key given here (a recipient added to the backup keys can read every later backup), or when a retained backup is encrypted to none of the --decryption-key keys (after a key rollover: keep the old key or run rekey). Without it either is a warning (report, log and Event).',
     default: false,
     group: 'Key health',
   }),

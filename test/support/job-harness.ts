@@ -25,14 +25,17 @@ export interface TestKeyFiles {
   passphrase: string;
 }
 
-/** Writes a fresh ECC key pair (GnuPG-compatible) into `dir`. */
+/**
+ * Writes a fresh ECC key pair (GnuPG-compatible) into `dir`. `passphrase`: another key's, for a
+ * command given both keys with one passphrase file (e.g. the old and the new decryption key).
+ */
 export async function writeTestKeyPair(
   dir: string,
   name: string,
-  opts: { expiresInSeconds?: number; now?: Date } = {},
+  opts: { expiresInSeconds?: number; now?: Date; passphrase?: string } = {},
 ): Promise<TestKeyFiles> {
-  const passphrase = `test-only-passphrase-${name}`;
-  const kp = await generateKeyPair({ name: `test ${name}`, email: `${name}@test.invalid`, passphrase, type: 'ecc', ...opts });
+  const { passphrase = `test-only-passphrase-${name}`, ...keyOpts } = opts;
+  const kp = await generateKeyPair({ name: `test ${name}`, email: `${name}@test.invalid`, passphrase, type: 'ecc', ...keyOpts });
   const files = {
     fingerprint: kp.fingerprint,
     publicKey: join(dir, `${name}.public.asc`),

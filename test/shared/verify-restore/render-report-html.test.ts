@@ -163,6 +163,11 @@ describe('shared/verify-restore/render-report-html', () => {
       namespaces: { [HOSTILE]: { secrets: 1, verified: 1, valid: 1, restored: 1, skipped: 0, problems: 0 } },
       warnings: [HOSTILE],
       tool: { version: HOSTILE, runner: HOSTILE },
+      keyReadability: {
+        decryptionKeys: [HOSTILE],
+        backups: [{ id: HOSTILE, kind: HOSTILE as 'scheduled', recipients: [HOSTILE], readable: false, readableBy: [] }],
+        unreadable: [HOSTILE],
+      },
     });
 
     const html = renderDrillReportHtml(
@@ -176,6 +181,38 @@ describe('shared/verify-restore/render-report-html', () => {
 
     assert.doesNotMatch(html, /<script|<img|"'&[^#]/);
     assert.ok(html.split('&#60;script&#62;alert(1)&#60;/script&#62;').length > 20, 'the hostile text is shown, escaped');
+  });
+
+  it('key health lists the retained backups no decryption key can read, with the keys they are encrypted to', () => {
+    const backup = (id: string, recipients: string[], readable: boolean) => ({
+      id,
+      kind: 'scheduled' as const,
+      recipients,
+      readable,
+      readableBy: readable ? recipients : [],
+    });
+    const keyReadability = {
+      decryptionKeys: ['NEWFPR'],
+      backups: [
+        backup('20261205T030000Z-aaaaaa', ['OLDFPR'], false),
+        backup('20261206T030000Z-bbbbbb', ['OLDFPR'], false),
+        backup('20261207T030000Z-3f9a1c', ['NEWFPR'], true),
+      ],
+      unreadable: ['20261205T030000Z-aaaaaa', '20261206T030000Z-bbbbbb'],
+    };
+
+    const bad = sectionOf(renderDrillReportHtml(input({ report: report({ keyReadability }) })), 'key-health');
+    const none = sectionOf(renderDrillReportHtml(input()), 'key-health');
+
+    assert.match(bad, /<p class="fail">Retained backups readable with the drill's decryption keys: 1 of 3\.<\/p>/);
+    assert.deepEqual(
+      [...bad.matchAll(/<tr><td><code>([^<]+)<\/code><\/td><td>scheduled<\/td><td><code>([^<]+)<\/code>/g)].map((m) => [m[1], m[2]]),
+      [
+        ['20261205T030000Z-aaaaaa', 'OLDFPR'],
+        ['20261206T030000Z-bbbbbb', 'OLDFPR'],
+      ],
+    );
+    assert.match(none, /Readability of the retained backups: not in this report\./);
   });
 
   it('an unverified report gets a banner before anything else, and says it is not evidence', () => {
