@@ -37,7 +37,11 @@ describe('test/emulator/garbage-collector', () => {
   const dependent = (name: string, owners: unknown[], ns = 'default', finalizers?: string[]) =>
     emu.create(secret(name, undefined, { metadata: { namespace: ns, ownerReferences: owners, ...(finalizers ? { finalizers } : {}) } }));
 
-  it('deletes the dependents of a deleted owner in the background, after the owner is gone', async () => {
+  it('deletes the dependents of a deleted owner in the background, after the owner is gone', async function () {
+    this.timeout(30_000);
+    // A collector slower than any DELETE on a busy machine, so "still there right after" is not a race.
+    await emu.stop();
+    emu = await KubeEmulator.start({ gcDelayMs: 3_000 });
     // garbagecollector.go attemptToDeleteItem: no solid owner -> delete with Background unless the
     // item's finalizers say otherwise; store.go: a Background delete adds no finalizer, so the
     // owner is gone at once and the dependents follow asynchronously (docs: "Background cascading
