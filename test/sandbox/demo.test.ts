@@ -54,7 +54,16 @@ describe('test/sandbox/demo (npm start)', function () {
     assert.equal(r.backup!.secrets, 15);
     assert.deepEqual(
       r.drill!.checks.map((c) => `${c.name}:${c.status}`),
-      ['freshness:pass', 'integrity:pass', 'validity:pass', 'restorability:pass', 'drift:pass', 'key-health:pass', 'catalogue:pass'],
+      [
+        'freshness:pass',
+        'integrity:pass',
+        'validity:pass',
+        'restorability:pass',
+        'drift:pass',
+        'key-health:pass',
+        'catalogue:pass',
+        'deep-check:pass',
+      ],
     );
     assert.equal(r.drill!.counts.secretsRestored, 15);
     assert.match(out, /platform\/api-keys-v1 +versioned +API_KEY +rotated -> api-keys-v2 +deployment\/gateway/);
