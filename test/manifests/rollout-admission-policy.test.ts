@@ -265,7 +265,7 @@ describe('manifests: components/argo-rollouts admission policy', () => {
       [
         'restart it through the template',
         [{ op: 'add', path: `/spec/template/metadata/annotations/${RESTART_ANNOTATION.replace('/', '~1')}`, value: 'now;r-1' }],
-        /may not change a pod template's metadata/,
+        /may change only the annotation secret-steward\.io\/followed of a pod template's metadata/,
       ],
     ] as const)
       it(`rotate cannot ${what}: 403 from the policy, nothing stored`, async () => {
