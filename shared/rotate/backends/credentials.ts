@@ -117,3 +117,48 @@ export function prepareAlternateUser(
 export function adminReferences(config: CredentialKeys): SecretReference[] {
   return config.admin === undefined ? [] : [{ secret: config.admin.secretName, use: 'admin', path: ['adminSecretRef', 'name'] }];
 }
+
+/** What a database backend tells the shared steps about its logins. */
+export interface LoginFailures {
+  /** What the database calls a user in messages and log fields: "role", "account". */
+  noun: 'role' | 'account';
+  /** The database, as messages name it (never a password). */
+  database: string;
+  /** True when the server refused the credential (not: unreachable, TLS, ...). */
+  isAuthFailure(e: unknown): boolean;
+  /** The server's error, safe to print. */
+  errorText(e: unknown): string;
+}
+
+/**
+ * single-user's step set: `change` logs in with the current credential and sets the pending
+ * password; when the server refuses the current password, an earlier run may have set the
+ * pending one already, which `probe` (a login with the pending credential) recognises.
+ */
+export async function setOwnPasswordOrRecognise(
+  ctx: BackendStepContext<CredentialKeys>,
+  current: Credential,
+  failures: LoginFailures,
+  change: () => Promise<void>,
+  probe: () => Promise<void>,
+): Promise<void> {
+  const { noun, database } = failures;
+  try {
+    await change();
+    ctx.log.info({ database, [noun]: current.user }, `step set: ${noun} password changed (logged in with the current password)`);
+    return;
+  } catch (e) {
+    if (!failures.isAuthFailure(e)) throw e;
+  }
+  // The current password is refused: an earlier run may have set the pending one already.
+  try {
+    await probe();
+  } catch (e) {
+    if (!failures.isAuthFailure(e)) throw e;
+    throw new Error(
+      `${noun} ${current.user} at ${database} accepts neither the Secret's current ${ctx.config.passwordKey} nor the pending one: ${failures.errorText(e)}`,
+      { cause: e },
+    );
+  }
+  ctx.log.info({ database, [noun]: current.user }, `step set: the ${noun} already has the pending password (set by an earlier run)`);
+}

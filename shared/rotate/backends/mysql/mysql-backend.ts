@@ -1,6 +1,13 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
-import { adminCredential, adminReferences, alternatingBase, credentialOf, prepareAlternateUser } from '../credentials.js';
+import {
+  adminCredential,
+  adminReferences,
+  alternatingBase,
+  credentialOf,
+  prepareAlternateUser,
+  setOwnPasswordOrRecognise,
+} from '../credentials.js';
 import { type MysqlBackendConfig, mysqlConfigSchema, parseMysqlConfig } from './config.js';
 import {
   describeMysqlTarget,
@@ -80,31 +87,21 @@ async function singleUserSet(ctx: BackendStepContext<MysqlBackendConfig>, target
   if (current.password === pending.password)
     throw new Error(`the policy does not change ${config.passwordKey}: generate it (keys.${config.passwordKey})`);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
-  try {
-    await withMysql(target, current, config, deps, 'step set', (c) => setOwnPassword(c, pending.password, target, config));
-    ctx.log.info(
-      { database: describeMysqlTarget(target), account: current.user },
-      'step set: account password changed (logged in with the current password)',
-    );
-    return;
-  } catch (e) {
-    if (!isAccessDenied(e)) throw e;
-  }
-  // The current password is refused: an earlier run may have set the pending one already.
-  try {
-    await withMysql(target, pending, config, deps, 'step set', async (c) => {
-      await c.query('SELECT 1');
-    });
-  } catch (e) {
-    if (!isAccessDenied(e)) throw e;
-    throw new Error(
-      `account ${current.user} at ${describeMysqlTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${mysqlErrorText(e)}`,
-      { cause: e },
-    );
-  }
-  ctx.log.info(
-    { database: describeMysqlTarget(target), account: current.user },
-    'step set: the account already has the pending password (set by an earlier run)',
+  const failures = {
+    noun: 'account',
+    database: describeMysqlTarget(target),
+    isAuthFailure: isAccessDenied,
+    errorText: mysqlErrorText,
+  } as const;
+  await setOwnPasswordOrRecognise(
+    ctx,
+    current,
+    failures,
+    () => withMysql(target, current, config, deps, 'step set', (c) => setOwnPassword(c, pending.password, target, config)),
+    () =>
+      withMysql(target, pending, config, deps, 'step set', async (c) => {
+        await c.query('SELECT 1');
+      }),
   );
 }
 

@@ -1,6 +1,13 @@
 import type { Client } from 'pg';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
-import { adminCredential, adminReferences, alternatingBase, credentialOf, prepareAlternateUser } from '../credentials.js';
+import {
+  adminCredential,
+  adminReferences,
+  alternatingBase,
+  credentialOf,
+  prepareAlternateUser,
+  setOwnPasswordOrRecognise,
+} from '../credentials.js';
 import { type PgBackendConfig, parsePgConfig, pgConfigSchema } from './config.js';
 import { describeTarget, isAuthFailure, type PgCredential, type PgTarget, pgErrorText, resolveTarget, withDatabase } from './connection.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
@@ -58,31 +65,16 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
     );
   }
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
-  try {
-    await withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password));
-    ctx.log.info(
-      { database: describeTarget(target), role: current.user },
-      'step set: role password changed (logged in with the current password)',
-    );
-    return;
-  } catch (e) {
-    if (!isAuthFailure(e)) throw e;
-  }
-  // The current password is refused: an earlier run may have set the pending one already.
-  try {
-    await withDatabase(target, pending, config, deps, 'step set', async (c) => {
-      await c.query('SELECT 1');
-    });
-  } catch (e) {
-    if (!isAuthFailure(e)) throw e;
-    throw new Error(
-      `role ${current.user} at ${describeTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${pgErrorText(e)}`,
-      { cause: e },
-    );
-  }
-  ctx.log.info(
-    { database: describeTarget(target), role: current.user },
-    'step set: the role already has the pending password (set by an earlier run)',
+  const failures = { noun: 'role', database: describeTarget(target), isAuthFailure, errorText: pgErrorText } as const;
+  await setOwnPasswordOrRecognise(
+    ctx,
+    current,
+    failures,
+    () => withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password)),
+    () =>
+      withDatabase(target, pending, config, deps, 'step set', async (c) => {
+        await c.query('SELECT 1');
+      }),
   );
 }
 
