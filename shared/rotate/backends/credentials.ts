@@ -1,5 +1,6 @@
 import type { SecretReference } from '../allow-references.js';
 import type { BackendPrepareContext, BackendStepContext } from '../backend.js';
+import type { AdminSecretRef } from './database-config.js';
 import { adminHostProblem } from './postgresql/admin-hosts.js';
 
 /**
@@ -13,13 +14,6 @@ import { adminHostProblem } from './postgresql/admin-hosts.js';
 export interface Credential {
   user: string;
   password: string;
-}
-
-/** Where the admin credential of alternating-users lives (`backend.adminSecretRef`). */
-export interface AdminSecretRef {
-  secretName: string;
-  usernameKey: string;
-  passwordKey: string;
 }
 
 /** The configuration fields every database backend has. */

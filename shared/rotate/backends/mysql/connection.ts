@@ -5,7 +5,7 @@ import { TransientError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/index.js';
 import type { Clock } from '../../../runtime/clock.js';
 import { withRetry } from '../../../runtime/retry.js';
-import { isHostName } from '../postgresql/config.js';
+import { isHostName } from '../database-config.js';
 import { CERTIFICATE_ERRORS, readSetting } from '../postgresql/connection.js';
 import { MYSQL_DATABASE_NAME, MYSQL_SSL_MODES, type MysqlBackendConfig, type MysqlSslMode } from './config.js';
 

@@ -5,7 +5,8 @@ import { TransientError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/index.js';
 import type { Clock } from '../../../runtime/clock.js';
 import { withRetry } from '../../../runtime/retry.js';
-import { DATABASE_NAME, isHostName, type PgBackendConfig, type Setting, SSL_MODES, type SslMode } from './config.js';
+import { isHostName, type Setting } from '../database-config.js';
+import { DATABASE_NAME, type PgBackendConfig, SSL_MODES, type SslMode } from './config.js';
 import { type RefusedAuth, scramOnlyClientClass } from './scram-only-client.js';
 
 /**
