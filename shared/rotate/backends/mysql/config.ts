@@ -1,10 +1,7 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { formatDuration, parseDuration } from '../../../config/options.js';
-import { isDnsSubdomain } from '../../../kube/object-names.js';
 import type { ParsedBackendConfig } from '../../backend.js';
 import type { SpecProblem } from '../../generators/generator.js';
-import { dataKey, isHostName, type Setting, setting, zodProblems } from '../postgresql/config.js';
+import { adminSecretRefField, databaseConfigFields, dataKey, hostField, type Setting, zodProblems } from '../database-config.js';
 
 /**
  * The policy's `backend` fields for `name: mysql` (MariaDB, and MySQL as far as
@@ -63,10 +60,7 @@ export interface MysqlBackendConfig {
 /** The `backend` fields of a policy naming mysql (without `name`); `parseMysqlConfig` checks the rest. */
 export const mysqlConfigSchema = z.strictObject({
   strategy: z.enum(['single-user', 'alternating-users']).default('single-user'),
-  host: z
-    .string()
-    .refine((t) => isIP(t) !== 0 || isHostName(t), 'expected a host name or an IP address')
-    .optional(),
+  host: hostField,
   hostKey: dataKey.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   portKey: dataKey.optional(),
@@ -78,13 +72,7 @@ export const mysqlConfigSchema = z.strictObject({
   sslRootCertKey: dataKey.optional(),
   usernameKey: dataKey.default('username'),
   passwordKey: dataKey.default('password'),
-  adminSecretRef: z
-    .strictObject({
-      name: z.string().refine(isDnsSubdomain, 'is not a valid Secret name'),
-      usernameKey: dataKey.default('username'),
-      passwordKey: dataKey.default('password'),
-    })
-    .optional(),
+  adminSecretRef: adminSecretRefField,
   testQuery: z.string().min(1).max(4096).default('SELECT 1'),
   connectTimeout: z.string().default('10s'),
   connectAttempts: z.number().int().min(1).max(10).default(3),
@@ -96,44 +84,9 @@ export function parseMysqlConfig(raw: Record<string, unknown>): ParsedBackendCon
   if (!parsed.success) return { problems: zodProblems(parsed.error) };
   const p = parsed.data;
   const problems: SpecProblem[] = [];
-  const connectTimeoutMs = parseDuration(p.connectTimeout);
-  if (connectTimeoutMs === undefined || connectTimeoutMs < 1000 || connectTimeoutMs > 300_000) {
-    problems.push({
-      path: ['connectTimeout'],
-      message: `expected a duration between ${formatDuration(1000)} and ${formatDuration(300_000)}, such as 10s`,
-    });
-  }
-  if (p.strategy === 'alternating-users' && p.adminSecretRef === undefined) {
-    problems.push({
-      path: ['adminSecretRef'],
-      message: 'is required for strategy alternating-users (a Secret with an account that may create users and grant)',
-    });
-  }
-  if (p.strategy === 'single-user' && p.adminSecretRef !== undefined) {
-    problems.push({
-      path: ['adminSecretRef'],
-      message: 'is only used by strategy alternating-users (single-user logs in as the account itself)',
-    });
-  }
-  if (p.usernameKey === p.passwordKey) problems.push({ path: ['passwordKey'], message: 'must differ from usernameKey' });
   const config: MysqlBackendConfig = {
-    strategy: p.strategy,
-    host: setting(p, 'host', 'host', problems),
-    port: setting(p, 'port', 'port', problems),
-    database: setting(p, 'database', 'database', problems),
-    sslmode: setting(p, 'sslmode', 'sslmode', problems),
-    sslRootCertKey: p.sslRootCertKey,
-    usernameKey: p.usernameKey,
-    passwordKey: p.passwordKey,
+    ...databaseConfigFields<MysqlSslMode>(p, problems, 'account', 'an account that may create users and grant'),
     accountHost: p.accountHost,
-    admin: p.adminSecretRef && {
-      secretName: p.adminSecretRef.name,
-      usernameKey: p.adminSecretRef.usernameKey,
-      passwordKey: p.adminSecretRef.passwordKey,
-    },
-    testQuery: p.testQuery,
-    connectTimeoutMs: connectTimeoutMs ?? 10_000,
-    connectAttempts: p.connectAttempts,
     allowPasswordWithoutVerifiedTls: p.allowPasswordWithoutVerifiedTls,
   };
   if (problems.length > 0) return { problems };

@@ -1,12 +1,9 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
-import { TransientError } from '../../../errors/index.js';
-import type { Logger } from '../../../log/index.js';
-import type { Clock } from '../../../runtime/clock.js';
-import { withRetry } from '../../../runtime/retry.js';
-import { isHostName } from '../postgresql/config.js';
+import { isHostName } from '../database-config.js';
 import { CERTIFICATE_ERRORS, readSetting } from '../postgresql/connection.js';
+import { type ConnectDeps, withConnection } from '../with-connection.js';
 import { MYSQL_DATABASE_NAME, MYSQL_SSL_MODES, type MysqlBackendConfig, type MysqlSslMode } from './config.js';
 
 /**
@@ -310,12 +307,6 @@ async function open(t: MysqlTarget, options: ConnectionOptions): Promise<Connect
   return wrap(core);
 }
 
-export interface ConnectDeps {
-  clock: Clock;
-  log: Logger;
-  signal: AbortSignal;
-}
-
 async function connect(
   t: MysqlTarget,
   cred: MysqlCredential,
@@ -368,39 +359,19 @@ export async function withMysql<T>(
   what: string,
   fn: (c: Connection) => Promise<T>,
 ): Promise<T> {
-  try {
-    return await withRetry(
-      async () => {
-        const conn = await connect(t, cred, config, what, deps);
-        try {
-          return await fn(conn);
-        } finally {
-          await conn.end().catch(() => conn.destroy());
-        }
-      },
-      {
-        maxAttempts: config.connectAttempts,
-        baseDelayMs: 1000,
-        maxDelayMs: 10_000,
-        budgetMs: 120_000,
-        clock: deps.clock,
-        signal: deps.signal,
-        random: () => 1,
-        classify: (e) => (isTransientMysqlError(e) ? { retry: true, reason: mysqlErrorText(e) } : { retry: false }),
-        onRetry: ({ attempt, delayMs, reason }) =>
-          deps.log.warn(
-            { database: describeMysqlTarget(t), account: cred.user, attempt, delayMs },
-            `${what}: database not reachable (${reason}); retrying`,
-          ),
-      },
-    );
-  } catch (e) {
-    if (isTransientMysqlError(e)) {
-      throw new TransientError(
-        `database ${describeMysqlTarget(t)} not reachable for ${what} after ${config.connectAttempts} attempt(s): ${mysqlErrorText(e)}`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
+  return withConnection(
+    {
+      database: describeMysqlTarget(t),
+      noun: 'account',
+      user: cred.user,
+      attempts: config.connectAttempts,
+      open: () => connect(t, cred, config, what, deps),
+      close: (conn) => conn.end().catch(() => conn.destroy()),
+      isTransient: isTransientMysqlError,
+      errorText: mysqlErrorText,
+    },
+    deps,
+    what,
+    fn,
+  );
 }

@@ -1,13 +1,18 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
-import { adminHostProblem } from '../postgresql/admin-hosts.js';
-import { alternateRole, CLONE_SUFFIX } from '../postgresql/postgresql-backend.js';
+import {
+  adminCredential,
+  adminReferences,
+  alternatingBase,
+  credentialOf,
+  prepareAlternateUser,
+  setOwnPasswordOrRecognise,
+} from '../credentials.js';
 import { type MysqlBackendConfig, mysqlConfigSchema, parseMysqlConfig } from './config.js';
 import {
   describeMysqlTarget,
   isAccessDenied,
   isVerified,
-  type MysqlCredential,
   type MysqlTarget,
   mysqlErrorText,
   resolveMysqlTarget,
@@ -27,7 +32,7 @@ import { account, accountUserProblem, grantee, nativePasswordHash, passwordLiter
  *   created if missing, and given the grants of `<user>` every time, so a run stopped between
  *   the two finishes it) and switches the Secret's username and password together. The admin
  *   credential comes from adminSecretRef and goes only to a host that Secret names in its
- *   `host` key (postgresql/admin-hosts.ts).
+ *   `host` key (postgresql/admin-hosts.ts, read by ../credentials.ts).
  *
  * What crosses the connection: on MariaDB, never the password: statements carry the
  * mysql_native_password hash computed here (`IDENTIFIED BY PASSWORD '*...'`). MySQL 8 has no
@@ -38,19 +43,6 @@ import { account, accountUserProblem, grantee, nativePasswordHash, passwordLiter
  */
 
 type Flavour = 'mariadb' | 'mysql';
-
-function text(values: ReadonlyMap<string, Buffer>, key: string, which: string): string {
-  const v = values.get(key);
-  if (v === undefined) throw new Error(`the ${which} values have no ${key} key`);
-  return v.toString('utf8');
-}
-
-function credentialOf(values: ReadonlyMap<string, Buffer>, config: MysqlBackendConfig, which: string): MysqlCredential {
-  const user = text(values, config.usernameKey, which);
-  const problem = accountUserProblem(user);
-  if (problem !== undefined) throw new Error(`the ${which} ${config.usernameKey} ${problem}`);
-  return { user, password: text(values, config.passwordKey, which) };
-}
 
 async function flavourOf(c: Connection): Promise<Flavour> {
   const [rows] = await c.query<RowDataPacket[]>('SELECT VERSION() AS v');
@@ -85,8 +77,8 @@ function checkPasswordText(password: string, config: MysqlBackendConfig): void {
 
 async function singleUserSet(ctx: BackendStepContext<MysqlBackendConfig>, target: MysqlTarget): Promise<void> {
   const { config } = ctx;
-  const current = credentialOf(ctx.current, config, 'current');
-  const pending = credentialOf(ctx.pending, config, 'pending');
+  const current = credentialOf(ctx.current, config, 'current', accountUserProblem);
+  const pending = credentialOf(ctx.pending, config, 'pending', accountUserProblem);
   if (current.user !== pending.user)
     throw new Error(
       `strategy single-user cannot switch ${config.usernameKey} (from ${current.user} to ${pending.user}); use alternating-users`,
@@ -95,48 +87,22 @@ async function singleUserSet(ctx: BackendStepContext<MysqlBackendConfig>, target
   if (current.password === pending.password)
     throw new Error(`the policy does not change ${config.passwordKey}: generate it (keys.${config.passwordKey})`);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
-  try {
-    await withMysql(target, current, config, deps, 'step set', (c) => setOwnPassword(c, pending.password, target, config));
-    ctx.log.info(
-      { database: describeMysqlTarget(target), account: current.user },
-      'step set: account password changed (logged in with the current password)',
-    );
-    return;
-  } catch (e) {
-    if (!isAccessDenied(e)) throw e;
-  }
-  // The current password is refused: an earlier run may have set the pending one already.
-  try {
-    await withMysql(target, pending, config, deps, 'step set', async (c) => {
-      await c.query('SELECT 1');
-    });
-  } catch (e) {
-    if (!isAccessDenied(e)) throw e;
-    throw new Error(
-      `account ${current.user} at ${describeMysqlTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${mysqlErrorText(e)}`,
-      { cause: e },
-    );
-  }
-  ctx.log.info(
-    { database: describeMysqlTarget(target), account: current.user },
-    'step set: the account already has the pending password (set by an earlier run)',
+  const failures = {
+    noun: 'account',
+    database: describeMysqlTarget(target),
+    isAuthFailure: isAccessDenied,
+    errorText: mysqlErrorText,
+  } as const;
+  await setOwnPasswordOrRecognise(
+    ctx,
+    current,
+    failures,
+    () => withMysql(target, current, config, deps, 'step set', (c) => setOwnPassword(c, pending.password, target, config)),
+    () =>
+      withMysql(target, pending, config, deps, 'step set', async (c) => {
+        await c.query('SELECT 1');
+      }),
   );
-}
-
-/** The admin credential, read only when its Secret allows `target`'s host. */
-async function adminCredential(ctx: BackendStepContext<MysqlBackendConfig>, target: MysqlTarget): Promise<MysqlCredential> {
-  const admin = ctx.config.admin!;
-  const where = `Secret ${ctx.namespace}/${admin.secretName} (backend.adminSecretRef)`;
-  const data = await ctx.readSecret(admin.secretName, 'admin');
-  if (data === undefined) throw new Error(`${where} does not exist`);
-  const hostProblem = adminHostProblem(data, target.host, where);
-  if (hostProblem !== undefined) throw new Error(`${hostProblem}; nothing was sent`);
-  const user = data.get(admin.usernameKey);
-  const password = data.get(admin.passwordKey);
-  if (user === undefined) throw new Error(`${where} has no ${admin.usernameKey} key (backend.adminSecretRef.usernameKey)`);
-  if (password === undefined) throw new Error(`${where} has no ${admin.passwordKey} key (backend.adminSecretRef.passwordKey)`);
-  ctx.register(password);
-  return { user: user.toString('utf8'), password: password.toString('utf8') };
 }
 
 async function accountExists(c: Connection, user: string, host: string): Promise<boolean> {
@@ -146,8 +112,8 @@ async function accountExists(c: Connection, user: string, host: string): Promise
 
 async function alternatingSet(ctx: BackendStepContext<MysqlBackendConfig>, target: MysqlTarget): Promise<void> {
   const { config } = ctx;
-  const current = credentialOf(ctx.current, config, 'current');
-  const pending = credentialOf(ctx.pending, config, 'pending');
+  const current = credentialOf(ctx.current, config, 'current', accountUserProblem);
+  const pending = credentialOf(ctx.pending, config, 'pending', accountUserProblem);
   if (ctx.reverting) {
     ctx.log.info(
       { database: describeMysqlTarget(target), account: pending.user },
@@ -156,13 +122,8 @@ async function alternatingSet(ctx: BackendStepContext<MysqlBackendConfig>, targe
     return;
   }
   checkPasswordText(pending.password, config);
-  const { base } = alternateRole(current.user);
-  if (pending.user !== base && pending.user !== `${base}${CLONE_SUFFIX}`) {
-    throw new Error(
-      `strategy alternating-users switches between ${base} and ${base}${CLONE_SUFFIX}; the pending ${config.usernameKey} is ${pending.user}`,
-    );
-  }
-  const admin = await adminCredential(ctx, target);
+  const base = alternatingBase(current, pending, config);
+  const admin = await adminCredential(ctx, target.host);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   const host = config.accountHost;
   let created = false;
@@ -213,7 +174,7 @@ async function alternatingSet(ctx: BackendStepContext<MysqlBackendConfig>, targe
 
 async function testCredential(ctx: BackendStepContext<MysqlBackendConfig>): Promise<void> {
   const { config } = ctx;
-  const pending = credentialOf(ctx.pending, config, 'pending');
+  const pending = credentialOf(ctx.pending, config, 'pending', accountUserProblem);
   const target = resolveMysqlTarget(config, ctx.pending);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   try {
@@ -245,21 +206,8 @@ export const mysqlBackend: RotationBackend<MysqlBackendConfig> = {
   name: 'mysql',
   parseConfig: parseMysqlConfig,
   configSchema: mysqlConfigSchema,
-  references: (config) =>
-    config.admin === undefined ? [] : [{ secret: config.admin.secretName, use: 'admin', path: ['adminSecretRef', 'name'] }],
-  prepare(ctx: BackendPrepareContext<MysqlBackendConfig>): Map<string, Buffer> {
-    const { config } = ctx;
-    const out = new Map<string, Buffer>();
-    if (config.strategy !== 'alternating-users') return out;
-    const user = ctx.current.get(config.usernameKey)?.toString('utf8');
-    if (user === undefined)
-      throw new Error(`strategy alternating-users needs the Secret's ${config.usernameKey} key (backend.usernameKey)`);
-    const { next } = alternateRole(user);
-    const problem = accountUserProblem(next);
-    if (problem !== undefined) throw new Error(`the account to alternate with, ${next.slice(0, 80)}, ${problem}`);
-    out.set(config.usernameKey, Buffer.from(next, 'utf8'));
-    return out;
-  },
+  references: adminReferences,
+  prepare: (ctx: BackendPrepareContext<MysqlBackendConfig>) => prepareAlternateUser(ctx, accountUserProblem, 'account'),
   async set(ctx) {
     const target = resolveMysqlTarget(ctx.config, ctx.pending);
     if (ctx.config.strategy === 'single-user') await singleUserSet(ctx, target);

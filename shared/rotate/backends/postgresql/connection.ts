@@ -1,11 +1,9 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import type { Client, ClientConfig } from 'pg';
-import { TransientError } from '../../../errors/index.js';
-import type { Logger } from '../../../log/index.js';
-import type { Clock } from '../../../runtime/clock.js';
-import { withRetry } from '../../../runtime/retry.js';
-import { DATABASE_NAME, isHostName, type PgBackendConfig, type Setting, SSL_MODES, type SslMode } from './config.js';
+import { isHostName, type Setting } from '../database-config.js';
+import { type ConnectDeps, withConnection } from '../with-connection.js';
+import { DATABASE_NAME, type PgBackendConfig, SSL_MODES, type SslMode } from './config.js';
 import { type RefusedAuth, scramOnlyClientClass } from './scram-only-client.js';
 
 /**
@@ -225,12 +223,6 @@ function authRefused(t: PgTarget, cred: PgCredential, kind: RefusedAuth): Error 
   }
 }
 
-export interface ConnectDeps {
-  clock: Clock;
-  log: Logger;
-  signal: AbortSignal;
-}
-
 /**
  * Opens a connection: TLS per sslmode (prefer and allow try the other way after an error
  * from the server, as libpq does; unreachable servers are not asked twice), then SCRAM only.
@@ -291,39 +283,19 @@ export async function withDatabase<T>(
   what: string,
   fn: (c: Client) => Promise<T>,
 ): Promise<T> {
-  try {
-    return await withRetry(
-      async () => {
-        const client = await connect(t, cred, config, what, deps);
-        try {
-          return await fn(client);
-        } finally {
-          await client.end().catch(() => {});
-        }
-      },
-      {
-        maxAttempts: config.connectAttempts,
-        baseDelayMs: 1000,
-        maxDelayMs: 10_000,
-        budgetMs: 120_000,
-        clock: deps.clock,
-        signal: deps.signal,
-        random: () => 1,
-        classify: (e) => (isTransientPgError(e) ? { retry: true, reason: pgErrorText(e) } : { retry: false }),
-        onRetry: ({ attempt, delayMs, reason }) =>
-          deps.log.warn(
-            { database: describeTarget(t), role: cred.user, attempt, delayMs },
-            `${what}: database not reachable (${reason}); retrying`,
-          ),
-      },
-    );
-  } catch (e) {
-    if (isTransientPgError(e)) {
-      throw new TransientError(
-        `database ${describeTarget(t)} not reachable for ${what} after ${config.connectAttempts} attempt(s): ${pgErrorText(e)}`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
+  return withConnection(
+    {
+      database: describeTarget(t),
+      noun: 'role',
+      user: cred.user,
+      attempts: config.connectAttempts,
+      open: () => connect(t, cred, config, what, deps),
+      close: (client) => client.end().catch(() => {}),
+      isTransient: isTransientPgError,
+      errorText: pgErrorText,
+    },
+    deps,
+    what,
+    fn,
+  );
 }

@@ -1,2 +1,2 @@
 export type { PgBackendConfig } from './config.js';
-export { alternateRole, CLONE_SUFFIX, postgresqlBackend } from './postgresql-backend.js';
+export { postgresqlBackend } from './postgresql-backend.js';

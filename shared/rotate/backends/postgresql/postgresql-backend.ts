@@ -1,6 +1,13 @@
 import type { Client } from 'pg';
 import type { BackendPrepareContext, BackendStepContext, RotationBackend } from '../../backend.js';
-import { adminHostProblem } from './admin-hosts.js';
+import {
+  adminCredential,
+  adminReferences,
+  alternatingBase,
+  credentialOf,
+  prepareAlternateUser,
+  setOwnPasswordOrRecognise,
+} from '../credentials.js';
 import { type PgBackendConfig, parsePgConfig, pgConfigSchema } from './config.js';
 import { describeTarget, isAuthFailure, type PgCredential, type PgTarget, pgErrorText, resolveTarget, withDatabase } from './connection.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
@@ -25,28 +32,6 @@ import { quoteIdent, quoteLiteral, roleNameProblem } from './sql.js';
  * connection.ts.
  */
 
-export const CLONE_SUFFIX = '_clone';
-
-/** The role an alternating-users Secret switches to from `user`. */
-export function alternateRole(user: string): { base: string; next: string } {
-  const base = user.endsWith(CLONE_SUFFIX) && user.length > CLONE_SUFFIX.length ? user.slice(0, -CLONE_SUFFIX.length) : user;
-  return { base, next: user === base ? `${base}${CLONE_SUFFIX}` : base };
-}
-
-function text(values: ReadonlyMap<string, Buffer>, key: string, which: string): string {
-  const v = values.get(key);
-  if (v === undefined) throw new Error(`the ${which} values have no ${key} key`);
-  return v.toString('utf8');
-}
-
-function credentialOf(values: ReadonlyMap<string, Buffer>, config: PgBackendConfig, which: string): PgCredential {
-  const user = text(values, config.usernameKey, which);
-  const problem = roleNameProblem(user);
-  if (problem !== undefined) throw new Error(`the ${which} ${config.usernameKey} ${problem}`);
-  const password = text(values, config.passwordKey, which);
-  return { user, password };
-}
-
 function newPassword(cred: PgCredential, config: PgBackendConfig): string {
   if (!isScramSafe(cred.password)) {
     throw new Error(
@@ -64,8 +49,8 @@ async function setPassword(client: Client, role: string | 'CURRENT_USER', passwo
 
 async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<void> {
   const { config } = ctx;
-  const current = credentialOf(ctx.current, config, 'current');
-  const pending = credentialOf(ctx.pending, config, 'pending');
+  const current = credentialOf(ctx.current, config, 'current', roleNameProblem);
+  const pending = credentialOf(ctx.pending, config, 'pending', roleNameProblem);
   if (current.user !== pending.user)
     throw new Error(
       `strategy single-user cannot switch ${config.usernameKey} (from ${current.user} to ${pending.user}); use alternating-users`,
@@ -80,54 +65,23 @@ async function singleUserSet(ctx: BackendStepContext<PgBackendConfig>, target: P
     );
   }
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
-  try {
-    await withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password));
-    ctx.log.info(
-      { database: describeTarget(target), role: current.user },
-      'step set: role password changed (logged in with the current password)',
-    );
-    return;
-  } catch (e) {
-    if (!isAuthFailure(e)) throw e;
-  }
-  // The current password is refused: an earlier run may have set the pending one already.
-  try {
-    await withDatabase(target, pending, config, deps, 'step set', async (c) => {
-      await c.query('SELECT 1');
-    });
-  } catch (e) {
-    if (!isAuthFailure(e)) throw e;
-    throw new Error(
-      `role ${current.user} at ${describeTarget(target)} accepts neither the Secret's current ${config.passwordKey} nor the pending one: ${pgErrorText(e)}`,
-      { cause: e },
-    );
-  }
-  ctx.log.info(
-    { database: describeTarget(target), role: current.user },
-    'step set: the role already has the pending password (set by an earlier run)',
+  const failures = { noun: 'role', database: describeTarget(target), isAuthFailure, errorText: pgErrorText } as const;
+  await setOwnPasswordOrRecognise(
+    ctx,
+    current,
+    failures,
+    () => withDatabase(target, current, config, deps, 'step set', (c) => setPassword(c, 'CURRENT_USER', password)),
+    () =>
+      withDatabase(target, pending, config, deps, 'step set', async (c) => {
+        await c.query('SELECT 1');
+      }),
   );
-}
-
-/** The admin credential, read only when its Secret allows `target`'s host (admin-hosts.ts). */
-async function adminCredential(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<PgCredential> {
-  const admin = ctx.config.admin!;
-  const where = `Secret ${ctx.namespace}/${admin.secretName} (backend.adminSecretRef)`;
-  const data = await ctx.readSecret(admin.secretName, 'admin');
-  if (data === undefined) throw new Error(`${where} does not exist`);
-  const hostProblem = adminHostProblem(data, target.host, where);
-  if (hostProblem !== undefined) throw new Error(`${hostProblem}; nothing was sent`);
-  const user = data.get(admin.usernameKey);
-  const password = data.get(admin.passwordKey);
-  if (user === undefined) throw new Error(`${where} has no ${admin.usernameKey} key (backend.adminSecretRef.usernameKey)`);
-  if (password === undefined) throw new Error(`${where} has no ${admin.passwordKey} key (backend.adminSecretRef.passwordKey)`);
-  ctx.register(password);
-  return { user: user.toString('utf8'), password: password.toString('utf8') };
 }
 
 async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: PgTarget): Promise<void> {
   const { config } = ctx;
-  const current = credentialOf(ctx.current, config, 'current');
-  const pending = credentialOf(ctx.pending, config, 'pending');
+  const current = credentialOf(ctx.current, config, 'current', roleNameProblem);
+  const pending = credentialOf(ctx.pending, config, 'pending', roleNameProblem);
   if (ctx.reverting) {
     // Only the role not in use was changed: the one the Secret returns to still has its password.
     ctx.log.info(
@@ -137,13 +91,8 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
     return;
   }
   const password = newPassword(pending, config);
-  const { base } = alternateRole(current.user);
-  if (pending.user !== base && pending.user !== `${base}${CLONE_SUFFIX}`) {
-    throw new Error(
-      `strategy alternating-users switches between ${base} and ${base}${CLONE_SUFFIX}; the pending ${config.usernameKey} is ${pending.user}`,
-    );
-  }
-  const admin = await adminCredential(ctx, target);
+  const base = alternatingBase(current, pending, config);
+  const admin = await adminCredential(ctx, target.host);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   let created = false;
   try {
@@ -185,7 +134,7 @@ async function alternatingSet(ctx: BackendStepContext<PgBackendConfig>, target: 
 
 async function testCredential(ctx: BackendStepContext<PgBackendConfig>): Promise<void> {
   const { config } = ctx;
-  const pending = credentialOf(ctx.pending, config, 'pending');
+  const pending = credentialOf(ctx.pending, config, 'pending', roleNameProblem);
   const target = resolveTarget(config, ctx.pending, pending.user);
   const deps = { clock: ctx.clock, log: ctx.log, signal: ctx.signal };
   try {
@@ -228,24 +177,11 @@ export const postgresqlBackend: RotationBackend<PgBackendConfig> = {
   name: 'postgresql',
   parseConfig: parsePgConfig,
   configSchema: pgConfigSchema,
-  references: (config) =>
-    config.admin === undefined ? [] : [{ secret: config.admin.secretName, use: 'admin', path: ['adminSecretRef', 'name'] }],
+  references: adminReferences,
   advisories: sslmodeAdvisories,
-  prepare(ctx: BackendPrepareContext<PgBackendConfig>): Map<string, Buffer> {
-    const { config } = ctx;
-    const out = new Map<string, Buffer>();
-    if (config.strategy !== 'alternating-users') return out;
-    const user = ctx.current.get(config.usernameKey)?.toString('utf8');
-    if (user === undefined)
-      throw new Error(`strategy alternating-users needs the Secret's ${config.usernameKey} key (backend.usernameKey)`);
-    const { next } = alternateRole(user);
-    const problem = roleNameProblem(next);
-    if (problem !== undefined) throw new Error(`the role to alternate with, ${next.slice(0, 80)}, ${problem}`);
-    out.set(config.usernameKey, Buffer.from(next, 'utf8'));
-    return out;
-  },
+  prepare: (ctx: BackendPrepareContext<PgBackendConfig>) => prepareAlternateUser(ctx, roleNameProblem, 'role'),
   async set(ctx) {
-    const pending = credentialOf(ctx.pending, ctx.config, 'pending');
+    const pending = credentialOf(ctx.pending, ctx.config, 'pending', roleNameProblem);
     const target = resolveTarget(ctx.config, ctx.pending, pending.user);
     if (ctx.config.strategy === 'single-user') await singleUserSet(ctx, target);
     else await alternatingSet(ctx, target);

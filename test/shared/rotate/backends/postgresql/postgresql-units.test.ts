@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { createLogger, MemorySink } from '../../../../../shared/log/index.js';
+import { alternateRole } from '../../../../../shared/rotate/backends/credentials.js';
 import { ADMIN_HOST_KEY, adminHostProblem } from '../../../../../shared/rotate/backends/postgresql/admin-hosts.js';
 import { type PgBackendConfig, parsePgConfig } from '../../../../../shared/rotate/backends/postgresql/config.js';
 import {
@@ -14,7 +15,6 @@ import {
   tlsFailure,
   withDatabase,
 } from '../../../../../shared/rotate/backends/postgresql/connection.js';
-import { alternateRole } from '../../../../../shared/rotate/backends/postgresql/postgresql-backend.js';
 import { isScramSafe, scramSha256Verifier } from '../../../../../shared/rotate/backends/postgresql/scram.js';
 import { quoteIdent, quoteLiteral, roleNameProblem } from '../../../../../shared/rotate/backends/postgresql/sql.js';
 import { systemClock } from '../../../../../shared/runtime/clock.js';
