@@ -191,7 +191,8 @@ describe('test/emulator/statefulsets', () => {
   // and updates the data in the volume, using an eventually-consistent approach" (kubelet sync
   // period plus its cache TTL); "A container using a Secret as a subPath volume mount does not
   // receive automated Secret updates"; environment variables are read once, when the container starts.
-  it('updates mounted Secret volumes of running pods after kubeletSyncDelayMs, never env vars or subPath mounts', async () => {
+  it('updates mounted Secret volumes of running pods after kubeletSyncDelayMs, never env vars or subPath mounts', async function () {
+    this.timeout(60_000);
     await api(emu, 'POST', '/api/v1/namespaces/default/secrets', secret('db', { password: Buffer.from('one').toString('base64') }));
     const set = sts('web', 1) as unknown as { spec: { template: { spec: Record<string, unknown> } } };
     set.spec.template.spec = {
@@ -214,7 +215,8 @@ describe('test/emulator/statefulsets', () => {
     };
     await api(emu, 'POST', base, set);
     await emu.workloads.idle();
-    emu.workloads.kubeletSyncDelayMs = 1000;
+    // Longer than a PATCH takes on a busy machine, so "not before the kubelet syncs" is not a race.
+    emu.workloads.kubeletSyncDelayMs = 5000;
     const started = emu.workloads.podView('default', 'web-0');
 
     await api(
@@ -230,7 +232,7 @@ describe('test/emulator/statefulsets', () => {
     const later = await eventually(() => {
       const v = emu.workloads.podView('default', 'web-0');
       return v?.files['/etc/db/password'] === 'two' ? v : undefined;
-    }, 10_000);
+    }, 30_000);
 
     assert.deepEqual(started, {
       env: { PW: 'one' },

@@ -82,12 +82,15 @@ describe('jobs/rekey', function () {
     assert.equal(r.code, 0, r.stdout + r.stderr + JSON.stringify(r.records.filter((x) => x.level === 'error')));
     const report = JSON.parse(r.stdout);
     assert.equal(report.format, 'secret-steward.io/rekey/v1');
+    // By id: two backups made within one second have ids of the same second, in no fixed order.
     assert.deepEqual(
-      report.outcomes.map((o: { id: string; action: string; generation: number }) => [o.id, o.action, o.generation]),
+      report.outcomes
+        .map((o: { id: string; action: string; generation: number }) => [o.id, o.action, o.generation])
+        .sort((a: string[], b: string[]) => a[0].localeCompare(b[0])),
       [
         [first, 'rekeyed', 1],
         [second, 'rekeyed', 1],
-      ],
+      ].sort((a, b) => (a[0] as string).localeCompare(b[0] as string)),
     );
     const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; type?: string; message?: string }>;
     assert.deepEqual(
