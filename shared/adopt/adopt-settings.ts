@@ -1,6 +1,5 @@
-import { isBackupId } from '../backup/backup-layout.js';
-import { clusterSetting } from '../backup/backup-settings.js';
-import { booleanSetting, customSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
+import { backupIdSelectionSetting, clusterSetting } from '../backup/backup-settings.js';
+import { booleanSetting, fileSetting, type SettingsOf } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
@@ -30,16 +29,9 @@ export const adoptSettings = {
     group: SEAL,
   }),
   preRestoreSigningKeyPassphraseFile: fileSetting({ description: 'File holding the pre-restore signing key passphrase.', group: SEAL }),
-  backup: customSetting({
-    description: 'Adopt only these backups (default: every backup under the cluster that has an index and no seal). Repeatable.',
-    valueName: 'ID',
-    repeatable: true,
-    group: 'Selection',
-    parse: (raw: string) => {
-      if (!isBackupId(raw.trim())) throw new ValueError('a backup id such as 20261127T031500Z-3f9a1c');
-      return raw.trim();
-    },
-  }),
+  backup: backupIdSelectionSetting(
+    'Adopt only these backups (default: every backup under the cluster that has an index and no seal). Repeatable.',
+  ),
   dryRun: booleanSetting({
     description: 'Verify every candidate and print what would be sealed; write nothing.',
     default: false,

@@ -1,5 +1,6 @@
 import {
   booleanSetting,
+  customSetting,
   durationSetting,
   enumSetting,
   fileSetting,
@@ -8,6 +9,7 @@ import {
   type SettingsOf,
   settingLabel,
   stringSetting,
+  ValueError,
 } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
@@ -18,7 +20,7 @@ import { logSettings, progressSettings } from '../log/log-settings.js';
 import { metricsSettings } from '../metrics/pushgateway.js';
 import { outputSetting } from '../runtime/output.js';
 import { storeSettings, validateStoreSettings } from '../storage/store-settings.js';
-import { isValidClusterName } from './backup-layout.js';
+import { isBackupId, isValidClusterName } from './backup-layout.js';
 import { sealTrustSettings } from './catalogue-settings.js';
 import { retentionSettings } from './retention-settings.js';
 
@@ -157,4 +159,18 @@ export function validateBackupSettings(s: BackupSettings): ConfigProblem[] {
   if (!isValidClusterName(s.clusterName)) problems.push(problemFor(backupSettings, 'clusterName', 'expected a lower-case DNS label'));
   problems.push(...outOfScopeProblems(scopeOf(s), s.namespace, settingLabel('namespace', backupSettings.namespace)));
   return problems;
+}
+
+/** A repeatable backup id that limits a command to some backups (adopt --backup, rekey --only). */
+export function backupIdSelectionSetting(description: string) {
+  return customSetting({
+    description,
+    valueName: 'ID',
+    repeatable: true,
+    group: 'Selection',
+    parse: (raw: string) => {
+      if (!isBackupId(raw.trim())) throw new ValueError('a backup id such as 20261127T031500Z-3f9a1c');
+      return raw.trim();
+    },
+  });
 }

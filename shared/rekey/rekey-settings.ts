@@ -1,6 +1,5 @@
-import { isBackupId } from '../backup/backup-layout.js';
-import { clusterSetting } from '../backup/backup-settings.js';
-import { booleanSetting, customSetting, durationSetting, fileSetting, type SettingsOf, ValueError } from '../config/options.js';
+import { backupIdSelectionSetting, clusterSetting } from '../backup/backup-settings.js';
+import { booleanSetting, durationSetting, fileSetting, type SettingsOf } from '../config/options.js';
 import { problemFor } from '../config/parse.js';
 import type { ConfigProblem } from '../errors/index.js';
 import { kubeSettings, lockSettings } from '../kube/kube-settings.js';
@@ -35,16 +34,9 @@ export const rekeySettings = {
     default: 30 * 86_400_000,
     group: KEYS,
   }),
-  only: customSetting({
-    description: 'Rekey only this backup (repeatable; default: every retained backup not yet encrypted to the current recipients).',
-    valueName: 'ID',
-    repeatable: true,
-    group: 'Selection',
-    parse: (raw: string) => {
-      if (!isBackupId(raw.trim())) throw new ValueError('a backup id such as 20261127T031500Z-3f9a1c');
-      return raw.trim();
-    },
-  }),
+  only: backupIdSelectionSetting(
+    'Rekey only this backup (repeatable; default: every retained backup not yet encrypted to the current recipients).',
+  ),
   dryRun: booleanSetting({
     description: 'List which backups would be re-encrypted (and to whom they are encrypted now); write and delete nothing.',
     default: false,
