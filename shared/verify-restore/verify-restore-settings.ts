@@ -55,6 +55,12 @@ export const verifyRestoreSettings = {
     group: FRESH,
   }),
   ...verificationKeySettings,
+  // Not for --fleet-plan, which reads no backup: required in validateVerifyRestoreSettings.
+  decryptionKey: {
+    ...verificationKeySettings.decryptionKey,
+    description: `${verificationKeySettings.decryptionKey.description} Required, except with --fleet-plan.`,
+    required: false,
+  },
   drillNamespace: stringSetting({
     description:
       'Namespace the drill restores into (create, read back, delete; in batches). It must exist: the drill never creates namespaces, so that its RBAC can be limited to this one namespace.',
@@ -191,6 +197,10 @@ export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;
 export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
   problems.push(...fleetProblems(s));
+  if (!s.fleetPlan && s.decryptionKey.length === 0) {
+    const key = verifyRestoreSettings.decryptionKey;
+    problems.push(problemFor(verifyRestoreSettings, 'decryptionKey', `is required (${key.valueName ?? 'FILE'}): ${key.description}`));
+  }
   if (!isValidTimeZone(s.backupTimezone)) {
     problems.push(
       problemFor(
