@@ -144,7 +144,7 @@ export const verifyRestoreSettings = {
     description: 'text: a readable summary.',
     wide: false,
     manifests:
-      "with --fleet-plan, the Kubernetes objects the fleet needs besides the dr-site-verify-only overlay (a drill namespace with its quota, Role and RoleBinding per index; the Job's completions and parallelism and the Lease names as partial objects), for `kubectl apply --server-side -f -`.",
+      "with --fleet-plan, the Kubernetes objects the fleet needs besides the dr-site-verify-only overlay (a drill namespace with its quota, Role and RoleBinding per index; the Job's completions and parallelism and the Lease names as partial objects), for `kubectl apply --server-side --field-manager secret-steward-fleet-plan --force-conflicts -f -` (docs/dr-site.md).",
     group: REPORT,
   }),
   deepCheckCycle: durationSetting({
