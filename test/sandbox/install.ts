@@ -81,8 +81,10 @@ export interface DrSiteInstallation {
    * overlay. The overlay's own drill namespaces are left out, so the drills run in what the plan
    * made. The emulator has no server-side apply (test/emulator/README.md): an object that exists
    * gets the plan's fields as a JSON merge patch, which for these objects (scalars, and lists
-   * that server-side apply treats as atomic: Role rules, policy validations) is what
-   * `kubectl apply --server-side --force-conflicts` does; the others are created.
+   * that server-side apply treats as atomic: Role `rules` and the policy's `spec.validations`,
+   * "Atomic: will be replaced during a merge" in the Kubernetes API reference, role-v1 and
+   * validating-admission-policy-v1) is what `kubectl apply --server-side --force-conflicts`
+   * does; the others are created.
    */
   fleetPlan?: string;
   /** The backups' decryption key and its passphrase, and the public keys of the backup and pre-restore signers. */
