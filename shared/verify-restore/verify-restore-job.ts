@@ -379,5 +379,7 @@ async function printFleetPlan(s: VerifyRestoreSettings, ctx: CommandContext): Pr
       ),
     );
   if (note !== undefined) ctx.io.stdout.write(`${note}.\n`);
+  if (plan.length > 0)
+    ctx.io.stdout.write('The objects this fleet needs besides the overlay: -o manifests (docs/dr-site.md, "Growing the fleet").\n');
   return ExitCode.Success;
 }

@@ -132,6 +132,10 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
       [...FLEET, PLANTED_ALLOWED].map((c, i) => [String(i), c, `secret-steward-drill-${i}`]),
     );
     assert.match(text.stdout, new RegExp(`^1 prefix\\(es\\) under \\S+ not allowed by --fleet-allow .*"${PLANTED_OUTSIDE}"\\.$`, 'm'));
+    assert.match(
+      text.stdout,
+      /^The objects this fleet needs besides the overlay: -o manifests \(docs\/dr-site\.md, "Growing the fleet"\)\.$/m,
+    );
     const doc = JSON.parse(json.stdout) as { format: string; completions: number; plan: Array<{ cluster: string }> };
     assert.deepEqual(
       [doc.format, doc.completions, doc.plan.map((p) => p.cluster)],
@@ -153,6 +157,28 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
     assert.deepEqual(objects.find((o) => o.kind === 'CronJob')?.spec.jobTemplate.spec, { completions: 4, parallelism: 2 });
     assert.ok(!r.stdout.includes(PLANTED_OUTSIDE) && !r.stdout.includes(h.s3.credentials.secretAccessKey), r.stdout);
     assert.ok(r.records.some((x) => x.level === 'warn' && String(x.msg).includes('not allowed by --fleet-allow')));
+  });
+
+  it('--fleet-plan -o manifests of a listed fleet: one index per cluster listed, whatever the store holds', async () => {
+    const listed = ['a-1', 'b-1', 'c-1', 'd-1', 'e-1'].flatMap((c) => ['--fleet-cluster', c]);
+
+    const r = await h.run(verifyRestoreCommand, [
+      ...h.s3.args(PREFIX),
+      '--drill-namespace',
+      'dr',
+      ...listed,
+      '--fleet-plan',
+      '-o',
+      'manifests',
+    ]);
+
+    assert.equal(r.code, 0, failure(r));
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS()) as Array<{ kind: string; metadata: { name: string }; spec?: any }>;
+    assert.deepEqual(
+      objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name),
+      ['dr-0', 'dr-1', 'dr-2', 'dr-3', 'dr-4'],
+    );
+    assert.deepEqual(objects.find((o) => o.kind === 'CronJob')?.spec.jobTemplate.spec, { completions: 5, parallelism: 2 });
   });
 
   it('-o manifests: an empty fleet prints none (exit 1); without --fleet-plan, or a drill namespace too long for the indexes, exit 2', async () => {
