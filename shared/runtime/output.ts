@@ -6,7 +6,7 @@ import { enumSetting } from '../config/options.js';
  * table with more columns) for a person, `json` and `yaml` for a program. `json` and `yaml` are
  * one and the same document, which carries its `format` version.
  */
-export type OutputFormat = 'text' | 'wide' | 'json' | 'yaml';
+export type OutputFormat = 'text' | 'wide' | 'json' | 'yaml' | 'manifests';
 
 /** A versioned `-o json` / `-o yaml` document. */
 export interface OutputDocument {
@@ -16,13 +16,15 @@ export interface OutputDocument {
 
 /**
  * The `-o, --output` setting of a command. `wide` only where the command prints a table with
- * more columns to show.
+ * more columns to show; `manifests` only where it can print Kubernetes objects to apply (its
+ * description says when), which are not a versioned document.
  */
-export function outputSetting(o: { description: string; wide: boolean; group?: string }) {
-  const formats: readonly OutputFormat[] = o.wide ? ['text', 'wide', 'json', 'yaml'] : ['text', 'json', 'yaml'];
+export function outputSetting(o: { description: string; wide: boolean; manifests?: string; group?: string }) {
+  const formats: OutputFormat[] = o.wide ? ['text', 'wide', 'json', 'yaml'] : ['text', 'json', 'yaml'];
+  if (o.manifests !== undefined) formats.push('manifests');
   return enumSetting(formats, {
     short: 'o',
-    description: `${o.description}${o.wide ? ' wide: the table with more columns.' : ''} json and yaml: the same document, with its format version.`,
+    description: `${o.description}${o.wide ? ' wide: the table with more columns.' : ''} json and yaml: the same document, with its format version.${o.manifests !== undefined ? ` manifests: ${o.manifests}` : ''}`,
     default: 'text',
     group: o.group ?? 'Output',
   });

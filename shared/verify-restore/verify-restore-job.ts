@@ -2,6 +2,7 @@ import { BackupLayout } from '../backup/backup-layout.js';
 import { readingNote } from '../backup/backup-readers.js';
 import { loadSealTrust } from '../backup/catalogue-settings.js';
 import { discoverFleet, ignoredPrefixesNote } from '../backup/fleet-discovery.js';
+import { problemFor } from '../config/parse.js';
 import { type KeyWarning, loadRecipientKeys, loadSigningKey } from '../crypto/index.js';
 import { ExitCode, type ExitCodeValue } from '../errors/exit-codes.js';
 import { ConfigError, errorText, exitCodeFor, InterruptedError } from '../errors/index.js';
@@ -27,10 +28,11 @@ import { KubeDrillNamespace } from './drill-namespace.js';
 import { drillIdFrom } from './drill-objects.js';
 import { type DrillReport, renderDrillReport, type StoredReport, storeDrillReport } from './drill-report.js';
 import { type FleetMember, fleetDrillNamespace, fleetMember } from './fleet.js';
+import { fleetManifestProblems, fleetManifestsYaml } from './fleet-manifests.js';
 import { runVerifyRestore } from './run-verify-restore.js';
 import { BackupVerificationError } from './verification-error.js';
 import { loadVerificationKeys, type VerificationKeys } from './verification-keys.js';
-import type { VerifyRestoreSettings } from './verify-restore-settings.js';
+import { type VerifyRestoreSettings, verifyRestoreSettings } from './verify-restore-settings.js';
 
 const RECIPIENT = '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY';
 
@@ -342,6 +344,24 @@ async function printFleetPlan(s: VerifyRestoreSettings, ctx: CommandContext): Pr
   const found = s.fleetDiscover ? await discoverFleet(store, s.fleetAllow) : undefined;
   const clusters = found?.clusters ?? s.fleetCluster;
   const plan = clusters.map((c, i) => ({ index: i, cluster: c, drillNamespace: fleetDrillNamespace(s.drillNamespace, i) }));
+  const note = found ? ignoredPrefixesNote(found, store.location) : undefined;
+  if (s.output === 'manifests') {
+    // For kubectl: YAML on stdout and nothing else; what discovery ignored goes to the log.
+    if (note !== undefined) ctx.log.warn({ ignored: found?.ignored.count, names: found?.ignored.first }, note);
+    if (clusters.length === 0) {
+      ctx.log.error(
+        { fleetSize: 0 },
+        `no cluster under ${store.location} matches --fleet-allow ${s.fleetAllow.join(',')}: no manifests for an empty fleet`,
+      );
+      return ExitCode.Failed;
+    }
+    const o = { size: clusters.length, drillNamespace: s.drillNamespace, toolNamespace: toolNamespace(s) };
+    const problems = fleetManifestProblems(o);
+    if (problems.length > 0) throw new ConfigError(problems.map((p) => problemFor(verifyRestoreSettings, p.setting, p.message)));
+    ctx.log.info({ fleetSize: clusters.length, clusters }, 'fleet plan: manifests for the fleet');
+    ctx.io.stdout.write(fleetManifestsYaml(o));
+    return ExitCode.Success;
+  }
   if (isDocumentOutput(s.output)) {
     const ignored = found ? { ignored: found.ignored } : {};
     ctx.io.stdout.write(
@@ -358,7 +378,8 @@ async function printFleetPlan(s: VerifyRestoreSettings, ctx: CommandContext): Pr
         plan.map((p) => [String(p.index), p.cluster, p.drillNamespace]),
       ),
     );
-  const note = found ? ignoredPrefixesNote(found, store.location) : undefined;
   if (note !== undefined) ctx.io.stdout.write(`${note}.\n`);
+  if (plan.length > 0)
+    ctx.io.stdout.write('The objects this fleet needs besides the overlay: -o manifests (docs/dr-site.md, "Growing the fleet").\n');
   return ExitCode.Success;
 }

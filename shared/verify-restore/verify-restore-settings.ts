@@ -55,6 +55,12 @@ export const verifyRestoreSettings = {
     group: FRESH,
   }),
   ...verificationKeySettings,
+  // Not for --fleet-plan, which reads no backup: required in validateVerifyRestoreSettings.
+  decryptionKey: {
+    ...verificationKeySettings.decryptionKey,
+    description: `${verificationKeySettings.decryptionKey.description} Required, except with --fleet-plan.`,
+    required: false,
+  },
   drillNamespace: stringSetting({
     description:
       'Namespace the drill restores into (create, read back, delete; in batches). It must exist: the drill never creates namespaces, so that its RBAC can be limited to this one namespace.',
@@ -134,7 +140,13 @@ export const verifyRestoreSettings = {
     default: 'full',
     group: REPORT,
   }),
-  output: outputSetting({ description: 'text: a readable summary.', wide: false, group: REPORT }),
+  output: outputSetting({
+    description: 'text: a readable summary.',
+    wide: false,
+    manifests:
+      "with --fleet-plan, the Kubernetes objects the fleet needs besides the dr-site-verify-only overlay (a drill namespace with its quota, Role and RoleBinding per index; the Job's completions and parallelism and the Lease names as partial objects), for `kubectl apply --server-side --field-manager secret-steward-fleet-plan --force-conflicts -f -` (docs/dr-site.md).",
+    group: REPORT,
+  }),
   deepCheckCycle: durationSetting({
     description:
       "Deep check: besides the drilled backup, verify every other retained backup whole (seal, signature, SHA-256 of each segment, decryption, every Secret's hash; nothing restored) at least once per this long, the ones verified longest ago first, as signed drill reports show (needs --report-signing-key). 0 turns it off. Its time is reported apart from the drill's.",
@@ -169,7 +181,7 @@ export const verifyRestoreSettings = {
   ...fleetDiscoverySettings,
   fleetPlan: booleanSetting({
     description:
-      "Drill nothing: print the fleet's index -> cluster -> drill namespace mapping (--fleet-cluster, or what --fleet-discover finds now) and the Job's completions to set, then exit 0. Reads the store only; no cluster access.",
+      "Drill nothing: print the fleet's index -> cluster -> drill namespace mapping (--fleet-cluster, or what --fleet-discover finds now) and the Job's completions to set, then exit 0; with -o manifests the objects to apply for that fleet. Reads the store only; no cluster access.",
     default: false,
     group: FLEET,
   }),
@@ -185,6 +197,10 @@ export type VerifyRestoreSettings = SettingsOf<typeof verifyRestoreSettings>;
 export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigProblem[] {
   const problems = validateStoreSettings(s);
   problems.push(...fleetProblems(s));
+  if (!s.fleetPlan && s.decryptionKey.length === 0) {
+    const key = verifyRestoreSettings.decryptionKey;
+    problems.push(problemFor(verifyRestoreSettings, 'decryptionKey', `is required (${key.valueName ?? 'FILE'}): ${key.description}`));
+  }
   if (!isValidTimeZone(s.backupTimezone)) {
     problems.push(
       problemFor(
@@ -208,6 +224,8 @@ export function validateVerifyRestoreSettings(s: VerifyRestoreSettings): ConfigP
 /** Either one cluster (--cluster-name) or a fleet whose completion index is known and in range. */
 function fleetProblems(s: VerifyRestoreSettings): ConfigProblem[] {
   if (s.fleetPlan) return planProblems(s);
+  if (s.output === 'manifests')
+    return [problemFor(verifyRestoreSettings, 'output', 'manifests needs --fleet-plan (a drill prints a report)')];
   if (s.fleetDiscover) return discoveredFleetProblems(s);
   const problems: ConfigProblem[] = fleetDiscoveryProblems(verifyRestoreSettings, s);
   const fleet = s.fleetCluster;

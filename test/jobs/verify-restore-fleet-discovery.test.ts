@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { parseAllDocuments } from 'yaml';
 import { backupCommand } from '../../jobs/backup.js';
 import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { statusCommand } from '../../jobs/status.js';
@@ -131,10 +132,78 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
       [...FLEET, PLANTED_ALLOWED].map((c, i) => [String(i), c, `secret-steward-drill-${i}`]),
     );
     assert.match(text.stdout, new RegExp(`^1 prefix\\(es\\) under \\S+ not allowed by --fleet-allow .*"${PLANTED_OUTSIDE}"\\.$`, 'm'));
+    assert.match(
+      text.stdout,
+      /^The objects this fleet needs besides the overlay: -o manifests \(docs\/dr-site\.md, "Growing the fleet"\)\.$/m,
+    );
     const doc = JSON.parse(json.stdout) as { format: string; completions: number; plan: Array<{ cluster: string }> };
     assert.deepEqual(
       [doc.format, doc.completions, doc.plan.map((p) => p.cluster)],
       ['secret-steward.io/fleet-plan/v1', 4, [...FLEET, PLANTED_ALLOWED]],
+    );
+  });
+
+  it('--fleet-plan -o manifests: the objects for the clusters found, YAML only on stdout, and no key needed to print them', async () => {
+    const args = [...h.s3.args(PREFIX), '--drill-namespace', 'secret-steward-drill', '--fleet-discover', ...ALLOW, '--fleet-plan'];
+
+    const r = await h.run(verifyRestoreCommand, [...args, '--output', 'manifests']);
+
+    assert.equal(r.code, 0, failure(r));
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS()) as Array<{ kind: string; metadata: { name: string }; spec?: any }>;
+    assert.deepEqual(
+      objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name),
+      [0, 1, 2, 3].map((i) => `secret-steward-drill-${i}`),
+    );
+    assert.deepEqual(objects.find((o) => o.kind === 'CronJob')?.spec.jobTemplate.spec, { completions: 4, parallelism: 2 });
+    assert.ok(!r.stdout.includes(PLANTED_OUTSIDE) && !r.stdout.includes(h.s3.credentials.secretAccessKey), r.stdout);
+    assert.ok(r.records.some((x) => x.level === 'warn' && String(x.msg).includes('not allowed by --fleet-allow')));
+  });
+
+  it('--fleet-plan -o manifests of a listed fleet: one index per cluster listed, whatever the store holds', async () => {
+    const listed = ['a-1', 'b-1', 'c-1', 'd-1', 'e-1'].flatMap((c) => ['--fleet-cluster', c]);
+
+    const r = await h.run(verifyRestoreCommand, [
+      ...h.s3.args(PREFIX),
+      '--drill-namespace',
+      'dr',
+      ...listed,
+      '--fleet-plan',
+      '-o',
+      'manifests',
+    ]);
+
+    assert.equal(r.code, 0, failure(r));
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS()) as Array<{ kind: string; metadata: { name: string }; spec?: any }>;
+    assert.deepEqual(
+      objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name),
+      ['dr-0', 'dr-1', 'dr-2', 'dr-3', 'dr-4'],
+    );
+    assert.deepEqual(objects.find((o) => o.kind === 'CronJob')?.spec.jobTemplate.spec, { completions: 5, parallelism: 2 });
+  });
+
+  it('-o manifests: an empty fleet prints none (exit 1); without --fleet-plan, or a drill namespace too long for the indexes, exit 2', async () => {
+    const base = [...h.s3.args(PREFIX), '--fleet-discover', '--output', 'manifests'];
+
+    const empty = await h.run(verifyRestoreCommand, [
+      ...base,
+      '--drill-namespace',
+      'secret-steward-drill',
+      '--fleet-allow',
+      'none-*',
+      '--fleet-plan',
+    ]);
+    const noPlan = await h.run(verifyRestoreCommand, [...base, ...readKeyArgs(h), '--drill-namespace', 'd', ...ALLOW], {
+      env: { JOB_COMPLETION_INDEX: '0' },
+    });
+    const long = await h.run(verifyRestoreCommand, [...base, '--drill-namespace', 'd'.repeat(62), ...ALLOW, '--fleet-plan']);
+
+    assert.deepEqual([empty.code, noPlan.code, long.code], [1, 2, 2]);
+    assert.equal(empty.stdout, '');
+    assert.ok(empty.records.some((x) => x.level === 'error' && String(x.msg).includes('no manifests for an empty fleet')));
+    assert.match(noPlan.stderr, /--output \/ SECRET_STEWARD_OUTPUT: manifests needs --fleet-plan/);
+    assert.match(
+      long.stderr,
+      /--drill-namespace \/ SECRET_STEWARD_DRILL_NAMESPACE: with the index appended \(d{62}-3\) is not a namespace name/,
     );
   });
 
@@ -209,7 +278,7 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
     );
   });
 
-  it('settings: discovery without an allow-list is a configuration error naming --fleet-allow, in all three commands; the allow-list alone and a plan of no fleet too', async () => {
+  it('settings: discovery without an allow-list is a configuration error naming --fleet-allow, in all three commands; the allow-list alone, a plan of no fleet and a drill without its key too', async () => {
     const noAllow = (args: string[]) => args.filter((a, i) => a !== '--fleet-allow' && args[i - 1] !== '--fleet-allow');
 
     const verify = await h.run(verifyRestoreCommand, noAllow(discoverArgs()), { env: { JOB_COMPLETION_INDEX: '0' } });
@@ -227,7 +296,20 @@ describe('jobs/verify-restore: a fleet discovered under the store prefix', funct
       '--fleet-plan',
     ]);
 
-    assert.deepEqual([verify.code, status.code, list.code, both.code, allowAlone.code, planNothing.code], [2, 2, 2, 2, 2, 2]);
+    // A drill needs the decryption key; only --fleet-plan, which reads no backup, does not.
+    const noKey = await h.run(
+      verifyRestoreCommand,
+      [...h.s3.args(PREFIX), '--drill-namespace', 'secret-steward-drill', '--fleet-discover', ...ALLOW],
+      {
+        env: { JOB_COMPLETION_INDEX: '0' },
+      },
+    );
+
+    assert.deepEqual(
+      [verify.code, status.code, list.code, both.code, allowAlone.code, planNothing.code, noKey.code],
+      [2, 2, 2, 2, 2, 2, 2],
+    );
+    assert.match(noKey.stderr, /--decryption-key \/ SECRET_STEWARD_DECRYPTION_KEY: is required \(FILE\): Armored OpenPGP PRIVATE key/);
     assert.match(allowAlone.stderr, /--fleet-allow \/ SECRET_STEWARD_FLEET_ALLOW: needs --fleet-discover/);
     assert.match(planNothing.stderr, /--fleet-plan \/ SECRET_STEWARD_FLEET_PLAN: needs --fleet-cluster or --fleet-discover/);
     for (const r of [verify, status, list])

@@ -1,26 +1,19 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { backupCommand } from '../../jobs/backup.js';
 import { listBackupsCommand } from '../../jobs/list-backups.js';
-import { runCommand } from '../../jobs/run.js';
 import { statusCommand } from '../../jobs/status.js';
 import { verifyRestoreCommand } from '../../jobs/verify-restore.js';
 import { BackupLayout } from '../../shared/backup/backup-layout.js';
 import type { StatusReport } from '../../shared/status/status-report.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
 import type { StoredKubeObject } from '../emulator/index.js';
-import { installDrSite } from '../sandbox/install.js';
-import { backupKeyArgs, createDrillNamespace, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
+import { createDrillNamespace, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
 import { requireS3Server } from '../support/s3-server.js';
+import { backUpFleet, failure, installDrSiteFor, podRecords, runFleetJob } from './fleet-drill.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PREFIX = 'fleet';
 const FLEET = ['prod-eu-west-1', 'prod-us-east-1', 'staging-eu-west-1'];
 const MIB = 1024 * 1024;
-
-const failure = (r: RunResult) => r.stdout + r.stderr + JSON.stringify(r.records.filter((x) => x.level === 'error' || x.level === 'warn'));
 
 async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -52,19 +45,14 @@ const fleetArgs = (h: Harness) => [
 describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', function () {
   this.timeout(600_000);
   let h: Harness;
-  const backups = new Map<string, string>();
+  let backups: Map<string, string>;
   let store: ObjectStore;
 
   before(async function () {
     requireS3Server(this, 'rgw');
     h = await startHarness({ s3: 'rgw' });
     await seedDrillSecrets(h, ['payments', 'web']);
-    for (const cluster of FLEET) {
-      const base = h.baseArgs(PREFIX).map((a) => (a === 'test-cluster' ? cluster : a));
-      const r = await h.run(backupCommand, [...base, ...backupKeyArgs(h), '--output', 'json']);
-      assert.equal(r.code, 0, failure(r));
-      backups.set(cluster, JSON.parse(r.stdout).backupId as string);
-    }
+    backups = await backUpFleet(h, PREFIX, FLEET);
     // Bit rot in the backup of the second cluster.
     store = createObjectStore(h.s3.settings(PREFIX));
     const damaged = new BackupLayout(FLEET[1]).segmentKey(backups.get(FLEET[1]) as string, 1, 'gzip');
@@ -79,29 +67,9 @@ describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', 
     let job: StoredKubeObject;
 
     before(async () => {
-      h.emulator.jobs.enable({ repoRoot: REPO_ROOT });
-      const read = (f: string) => readFile(f, 'utf8');
-      await installDrSite(h.emulator, {
-        store: {
-          SECRET_STEWARD_STORE: h.s3.storeUrl(PREFIX),
-          SECRET_STEWARD_S3_ENDPOINT: h.s3.endpoint,
-          SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
-          SECRET_STEWARD_S3_REGION: 'us-east-1',
-        },
-        credentials: h.s3.credentials,
-        fleet: FLEET,
-        restoreKeys: {
-          privateKey: await read(h.recipient.privateKey),
-          passphrase: h.recipient.passphrase,
-          trustedSigner: await read(h.signer.publicKey),
-          preRestoreSigner: await read(h.preRestoreSigner.publicKey),
-        },
-        drillSigningKey: { privateKey: await read(h.drillSigner.privateKey), passphrase: h.drillSigner.passphrase },
-      });
+      await installDrSiteFor(h, PREFIX, { fleet: FLEET });
 
-      run = await h.run(runCommand, ['verify-restore', '--kubeconfig', h.kubeconfig, '--poll-interval', '100ms']);
-      await h.emulator.jobs.idle();
-      [job] = h.emulator.list('batch/v1', 'Job', 'secret-steward');
+      ({ run, job } = await runFleetJob(h));
     });
 
     it('two clusters pass, the damaged one fails its index only: the Job names index 1', () => {
@@ -124,15 +92,8 @@ describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', 
     });
 
     it('each pod drilled its own cluster into its own drill namespace; the failure names the cluster and the reason', () => {
-      const drills = run.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((x) => typeof x.msg === 'string' && (x.msg as string).startsWith('DR drill '));
-      const fleetLines = run.stdout
-        .split('\n')
-        .filter((l) => l.includes('"fleet drill: this index drills one cluster"'))
-        .map((l) => JSON.parse(l) as { fleetIndex: number; cluster: string; drillNamespace: string });
+      const drills = podRecords(run, 'DR drill ');
+      const fleetLines = podRecords(run, 'fleet drill: this index drills one cluster');
 
       assert.deepEqual(
         fleetLines.map((x) => [x.fleetIndex, x.cluster, x.drillNamespace]).sort(),

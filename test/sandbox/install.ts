@@ -6,8 +6,9 @@
  * runs the Jobs made from those CronJobs (`secret-steward run ...`).
  */
 import { readFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
 import { RESOURCES } from '../emulator/index.js';
-import { renderManifests } from '../manifests/render.js';
+import { type ManifestObject, renderManifests } from '../manifests/render.js';
 import type { Sandbox } from './sandbox.js';
 
 const NS = 'secret-steward';
@@ -68,8 +69,24 @@ export interface DrSiteInstallation {
   store: Record<string, string>;
   /** Storage credentials (the read-only ones of the overlay). */
   credentials: { accessKeyId: string; secretAccessKey: string };
-  /** The clusters to drill, in order (SECRET_STEWARD_FLEET_CLUSTER); @default the overlay's. */
+  /** The clusters to drill, in order (SECRET_STEWARD_FLEET_CLUSTER); @default the overlay's. Not with `discover`. */
   fleet?: string[];
+  /**
+   * Discover the fleet instead, as fleet.yaml's comment says: SECRET_STEWARD_FLEET_DISCOVER and
+   * SECRET_STEWARD_FLEET_ALLOW (these globs) in place of SECRET_STEWARD_FLEET_CLUSTER.
+   */
+  discover?: { allow: string[] };
+  /**
+   * The output of `verify-restore --fleet-plan -o manifests` for the fleet, applied after the
+   * overlay. The overlay's own drill namespaces are left out, so the drills run in what the plan
+   * made. The emulator has no server-side apply (test/emulator/README.md): an object that exists
+   * gets the plan's fields as a JSON merge patch, which for these objects (scalars, and lists
+   * that server-side apply treats as atomic: Role `rules` and the policy's `spec.validations`,
+   * "Atomic: will be replaced during a merge" in the Kubernetes API reference, role-v1 and
+   * validating-admission-policy-v1) is what `kubectl apply --server-side --force-conflicts`
+   * does; the others are created.
+   */
+  fleetPlan?: string;
   /** The backups' decryption key and its passphrase, and the public keys of the backup and pre-restore signers. */
   restoreKeys: { privateKey: string; passphrase: string; trustedSigner: string; preRestoreSigner: string };
   /** The DR site's own drill-report signing key. */
@@ -86,20 +103,29 @@ const DR_SITE = 'manifests/overlays/dr-site-verify-only';
 export async function installDrSite(
   emulator: Sandbox['emulator'],
   o: DrSiteInstallation,
-): Promise<{ applied: number; skipped: string[]; fleet: string[] }> {
+): Promise<{ applied: number; skipped: string[]; fleet: string[] | undefined }> {
   const rendered = await renderManifests(DR_SITE);
   const served = (x: { apiVersion: string; kind: string }) => RESOURCES.some((r) => r.apiVersion === x.apiVersion && r.kind === x.kind);
   const skipped = rendered.filter((x) => !served(x)).map((x) => `${x.kind} ${x.metadata.namespace ?? ''}/${x.metadata.name}`);
-  const objects = rendered.filter(served);
+  const perIndex = (x: ManifestObject) => /^secret-steward-drill-\d+$/.test(x.metadata.namespace ?? x.metadata.name);
+  const objects = rendered.filter((x) => served(x) && !(o.fleetPlan !== undefined && perIndex(x)));
   const find = (kind: string, name: string) => objects.find((x) => x.kind === kind && x.metadata.name === name) as Record<string, any>;
   const store = find('ConfigMap', 'secret-steward-store');
   store.data = { ...store.data, ...o.store };
   const config = find('ConfigMap', 'secret-steward-verify-restore');
-  const fleet = o.fleet ?? String(config.data.SECRET_STEWARD_FLEET_CLUSTER).split(',');
-  config.data.SECRET_STEWARD_FLEET_CLUSTER = fleet.join(',');
+  let fleet: string[] | undefined;
+  if (o.discover) {
+    delete config.data.SECRET_STEWARD_FLEET_CLUSTER;
+    config.data.SECRET_STEWARD_FLEET_DISCOVER = 'true';
+    config.data.SECRET_STEWARD_FLEET_ALLOW = o.discover.allow.join(',');
+  } else {
+    fleet = o.fleet ?? String(config.data.SECRET_STEWARD_FLEET_CLUSTER).split(',');
+    config.data.SECRET_STEWARD_FLEET_CLUSTER = fleet.join(',');
+  }
   const shipped = String(find('CronJob', 'secret-steward-verify-restore').spec.jobTemplate.spec.completions);
-  // Another number of clusters also needs that many drill namespaces and Lease names (the overlay's comment).
-  if (fleet.length !== Number(shipped)) throw new Error(`${DR_SITE} drills ${shipped} clusters, not ${fleet.length}`);
+  // Another number of clusters also needs that many drill namespaces and Lease names: the plan's manifests.
+  if (o.fleetPlan === undefined && fleet !== undefined && fleet.length !== Number(shipped))
+    throw new Error(`${DR_SITE} drills ${shipped} clusters, not ${fleet.length}: apply the fleet plan's manifests`);
   const credentials = `[default]\naws_access_key_id = ${o.credentials.accessKeyId}\naws_secret_access_key = ${o.credentials.secretAccessKey}\n`;
   const k = o.restoreKeys;
   const secrets = [
@@ -113,7 +139,16 @@ export async function installDrSite(
     secret('secret-steward-drill-signing-key', { 'signing.asc': o.drillSigningKey.privateKey, passphrase: o.drillSigningKey.passphrase }),
   ];
   await emulator.applyObjects([...objects, ...secrets]);
-  return { applied: objects.length + secrets.length, skipped, fleet };
+  const plan = o.fleetPlan === undefined ? [] : (parseAllDocuments(o.fleetPlan).map((d) => d.toJS()) as ManifestObject[]);
+  for (const x of plan.filter((p) => p !== null)) {
+    if (!served(x)) skipped.push(`${x.kind} ${x.metadata.namespace ?? ''}/${x.metadata.name}`);
+    else if (emulator.get(x.apiVersion, x.kind, x.metadata.namespace, x.metadata.name) === undefined) await emulator.applyObjects([x]);
+    else {
+      const { apiVersion, kind, metadata, ...fields } = x;
+      emulator.patch(apiVersion, kind, metadata.namespace, metadata.name, 'application/merge-patch+json', fields);
+    }
+  }
+  return { applied: objects.length + secrets.length + plan.length, skipped, fleet };
 }
 
 /**
@@ -122,7 +157,7 @@ export async function installDrSite(
  * at the sandbox's S3 server, and its Secrets made from the sandbox's demo keys (the demo key
  * decrypts and signs the backups, and signs the drill reports).
  */
-export async function installDrSiteIntoSandbox(sb: Sandbox): Promise<{ applied: number; skipped: string[]; fleet: string[] }> {
+export async function installDrSiteIntoSandbox(sb: Sandbox): Promise<{ applied: number; skipped: string[]; fleet: string[] | undefined }> {
   const read = (file: string) => readFile(file, 'utf8');
   const [privateKey, passphrase, publicKey, prePublic] = await Promise.all([
     read(sb.keys.privateKey),
