@@ -28,7 +28,12 @@ describe('shared/rotate/backends/mysql: hashes, statements and settings', () => 
   it('computes the mysql_native_password hash as the server does', () => {
     // MySQL reference manual, "Password Hashing in MySQL": PASSWORD('password') (4.1 format);
     // the job tests check the hash against what MariaDB stores for a generated password.
-    assert.equal(nativePasswordHash('password'), '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
+    const registered: string[] = [];
+
+    const hash = nativePasswordHash('password', (v) => registered.push(v));
+
+    assert.equal(hash, '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
+    assert.deepEqual(registered, [hash], 'handed to the redactor as it is computed');
   });
 
   it('builds account names only from characters that need no escaping', () => {
@@ -420,6 +425,33 @@ describe('shared/rotate/backends/mysql: what a hostile server says back', () => 
 
       assert.equal(e.message, "backend.testQuery failed as account app: Duplicate entry '…' (ER_DUP_ENTRY 1062, SQLSTATE 23000)");
       assert.deepEqual(server.queries, ['SELECT CURRENT_USER() AS u', 'SELECT secret FROM vault']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('MariaDB: the mysql_native_password hash sent in SET PASSWORD is registered, so an echo of it is redacted', async () => {
+    const PASSWORD = 'pending-password-1';
+    const hash = nativePasswordHash(PASSWORD, () => {});
+    // A server that echoes the statement outside quotes (the quote cut cannot help): the redactor must.
+    const server = await scriptedServer((q) =>
+      q.startsWith('SELECT VERSION()')
+        ? { rows: { column: 'v', values: ['10.11.6-MariaDB'] } }
+        : { error: { errno: 1064, sqlState: '42000', message: `statement refused: ${q.replaceAll("'", '')}` } },
+    );
+    try {
+      const { ctx, redactor, sink } = stepContext(server.port, {}, PASSWORD);
+
+      const e = await mysqlBackend.set(ctx).then(
+        () => assert.fail('the set step must fail'),
+        (err: Error) => err,
+      );
+      ctx.log.error({ err: e }, 'step set failed');
+
+      assert.ok(server.queries.includes(`SET PASSWORD = '${hash}'`), server.queries.join('\n'));
+      assert.ok(e.message.includes(hash), 'the server echoed the hash: the redactor is what must hide it');
+      assert.ok(!redactor.sanitize(e.message).includes(hash), 'an error report of it is redacted');
+      assert.ok(sink.lines.length > 0 && sink.lines.every((l) => !l.includes(hash)), sink.lines.join(''));
     } finally {
       server.close();
     }
