@@ -1,9 +1,8 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
-import { isHostName } from '../database-config.js';
-import { CERTIFICATE_ERRORS, readSetting } from '../postgresql/connection.js';
-import { type ConnectDeps, withConnection } from '../with-connection.js';
+import { isHostName, readSetting } from '../database-config.js';
+import { CERTIFICATE_ERRORS, type ConnectDeps, withConnection } from '../with-connection.js';
 import { MYSQL_DATABASE_NAME, MYSQL_SSL_MODES, type MysqlBackendConfig, type MysqlSslMode } from './config.js';
 
 /**

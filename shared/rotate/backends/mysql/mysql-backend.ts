@@ -32,7 +32,7 @@ import { account, accountUserProblem, grantee, nativePasswordHash, passwordLiter
  *   created if missing, and given the grants of `<user>` every time, so a run stopped between
  *   the two finishes it) and switches the Secret's username and password together. The admin
  *   credential comes from adminSecretRef and goes only to a host that Secret names in its
- *   `host` key (postgresql/admin-hosts.ts, read by ../credentials.ts).
+ *   `host` key (../admin-hosts.ts, read by ../credentials.ts).
  *
  * What crosses the connection: on MariaDB, never the password: statements carry the
  * mysql_native_password hash computed here (`IDENTIFIED BY PASSWORD '*...'`). MySQL 8 has no
