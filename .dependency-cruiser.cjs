@@ -50,6 +50,21 @@ module.exports = {
     },
     ...layerRules,
     {
+      name: 'rotation-backends-independent',
+      comment:
+        'a rotation backend (shared/rotate/backends/<name>/) imports no other backend: what two backends share lives in shared/rotate/backends/ itself',
+      severity: 'error',
+      from: { path: '^shared/rotate/backends/([^/]+)/' },
+      to: { path: '^shared/rotate/backends/[^/]+/', pathNot: '^shared/rotate/backends/$1/' },
+    },
+    {
+      name: 'rotation-backends-shared-below',
+      comment: 'what the rotation backends share (shared/rotate/backends/*.ts) imports no backend; only index.ts, which lists them, does',
+      severity: 'error',
+      from: { path: '^shared/rotate/backends/[^/]+[.]ts$', pathNot: '^shared/rotate/backends/index[.]ts$' },
+      to: { path: '^shared/rotate/backends/[^/]+/' },
+    },
+    {
       name: 'product-never-imports-tests',
       severity: 'error',
       from: { path: '^(shared|jobs)/' },

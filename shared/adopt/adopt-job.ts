@@ -42,7 +42,9 @@ export async function runAdoptJob(s: AdoptSettings, ctx: CommandContext): Promis
     signal: ctx.shutdown.signal,
   });
   const clusterUid = s.clusterUid ?? (await readClusterUid(kube.core, kube.caller));
-  const trust = await loadSealTrust(s, { now, clusterUid });
+  // Before the Lease and any write: a key the trust lists as retired would seal what every reader calls forged.
+  const own = Object.entries(signers).map(([kind, key]) => ({ kind: kind as keyof typeof signers, key }));
+  const trust = await loadSealTrust(s, { now, clusterUid, own });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const run = () =>

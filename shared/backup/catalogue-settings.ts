@@ -85,16 +85,24 @@ const TRUSTED_LABEL = '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY'
 const PRE_RESTORE_LABEL = '--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY';
 const REKEY_LABEL = '--rekey-signer-key / SECRET_STEWARD_REKEY_SIGNER_KEY';
 
+/** A key the running job signs with, and the kind of seal it signs. */
+export interface OwnSigningKey {
+  kind: 'scheduled' | 'pre-restore' | 'rekey';
+  key: SigningKey;
+}
+
 /**
  * Loads the seal trust: the scheduled, pre-restore and rekey signer keys (plus, for a job that
- * signs backups or rekey seals itself, the public half of its own key for that kind), the
- * cluster UID, and `now`.
+ * signs backups or rekey seals itself, the public half of its own key for that kind, one per
+ * kind: adopt has two), the cluster UID, and `now`. A job's own key that the trust lists with a
+ * window excluding now is a ConfigError: every reader would call what it signs forged.
  */
 export async function loadSealTrust(
   s: Pick<SealTrustSettings, 'trustedSignerKey' | 'preRestoreSignerKey' | 'clusterUid'> &
     Partial<Pick<SealTrustSettings, 'rekeySignerKey'>>,
-  o: { now: Date; own?: { kind: 'scheduled' | 'pre-restore' | 'rekey'; key: SigningKey }; clusterUid?: string },
+  o: { now: Date; own?: OwnSigningKey | readonly OwnSigningKey[]; clusterUid?: string },
 ): Promise<SealTrust> {
+  const owns: readonly OwnSigningKey[] = o.own === undefined ? [] : 'kind' in o.own ? [o.own] : o.own;
   const [scheduled, preRestore, rekey] = await Promise.all([
     loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED_LABEL }),
     loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE_LABEL }),
@@ -102,7 +110,7 @@ export async function loadSealTrust(
   ]);
   const labels = { scheduled: TRUSTED_LABEL, 'pre-restore': PRE_RESTORE_LABEL, rekey: REKEY_LABEL } as const;
   const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore' | 'rekey') => {
-    const own = o.own?.kind === kind ? o.own.key : undefined;
+    const own = owns.find((k) => k.kind === kind)?.key;
     if (own === undefined) return keys;
     const listed = keys.find((k) => k.fingerprint === own.fingerprint);
     if (listed === undefined) return [...keys, { ...own, key: own.key.toPublic() }];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readCleartextMessage } from 'openpgp';
+import { adoptCommand } from '../../jobs/adopt.js';
 import { backupCommand } from '../../jobs/backup.js';
 import { listBackupsCommand } from '../../jobs/list-backups.js';
 import { pruneCommand } from '../../jobs/prune.js';
@@ -155,6 +156,52 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
           /--trusted-signer-key \/ SECRET_STEWARD_TRUSTED_SIGNER_KEY: this run's own signing key [0-9A-F]{40} is listed with a window that excludes now/,
         );
         assert.deepEqual(await list([]), []);
+      });
+
+      it('adopt refuses a sealing key of either kind that its trust lists as retired (exit 2), before sealing anything', async () => {
+        // A backup with an index and no seal: a candidate adopt examines (without the check it reaches it, exit 1).
+        const unsealed = await backupSignedBy(next);
+        const layout = new BackupLayout('test-cluster');
+        await store.delete([layout.sealKey(unsealed)]);
+        const adopt = (sealing: string[], trust: string[]) => h.run(adoptCommand, [...readArgs(trust), ...sealing]);
+        const scheduled = await adopt(
+          ['--signing-key', old.privateKey, '--signing-key-passphrase-file', old.passphraseFile],
+          windowed(Date.now() - HOUR, Date.now() - 2 * HOUR),
+        );
+        const preRestore = await adopt(
+          [
+            '--signing-key',
+            next.privateKey,
+            '--signing-key-passphrase-file',
+            next.passphraseFile,
+            '--pre-restore-signing-key',
+            h.preRestoreSigner.privateKey,
+            '--pre-restore-signing-key-passphrase-file',
+            h.preRestoreSigner.passphraseFile,
+          ],
+          [
+            '--trusted-signer-key',
+            next.publicKey,
+            '--pre-restore-signer-key',
+            `${h.preRestoreSigner.publicKey},notBefore=${iso(Date.now() + HOUR)}`,
+          ],
+        );
+
+        assert.equal(scheduled.code, 2, failure(scheduled));
+        assert.match(
+          scheduled.stderr,
+          new RegExp(
+            `--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY: this run's own signing key ${old.fingerprint} is listed with a window that excludes now \\(signed at \\S+ by ${old.fingerprint}, after it was retired \\(notAfter=`,
+          ),
+        );
+        assert.equal(preRestore.code, 2, failure(preRestore));
+        assert.match(
+          preRestore.stderr,
+          new RegExp(
+            `--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY: this run's own signing key ${h.preRestoreSigner.fingerprint} is listed with a window that excludes now \\(signed at \\S+ by ${h.preRestoreSigner.fingerprint}, before that key's window opens \\(notBefore=`,
+          ),
+        );
+        assert.equal(await store.head(layout.sealKey(unsealed)), undefined, 'nothing sealed');
       });
 
       it('bad windows are configuration errors, every one reported at once with its setting (exit 2)', async () => {

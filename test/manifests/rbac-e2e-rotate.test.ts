@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { selfSignedCa } from '../shared/rotate/generators/context.js';
@@ -51,6 +52,11 @@ const podTemplate = (app: string, container: Record<string, unknown>, pod: Recor
 
 function report(r: JobRun): RotationReport {
   return JSON.parse(r.stdout) as RotationReport;
+}
+
+/** The followed Secrets' consumers as `<secret> <workload> <state>`. */
+function followed(r: JobRun): string[] {
+  return (report(r).followed ?? []).flatMap((f) => f.consumers.map((c) => `${f.name} ${c.workload} ${c.state}`));
 }
 
 function actions(r: JobRun): Record<string, string> {
@@ -170,10 +176,34 @@ for (const [kind, plural, consumer] of [
     },
   };
 }
-/** The signals in `inst`: namespaced, the scan lists the Secrets of its namespace. */
+/**
+ * The signals in `inst`: namespaced, the scan lists the Secrets of its namespace, and the
+ * scenario also follows a Secret, whose digest key (made at install) rotate may read by name.
+ */
 function signalsFor(inst: Installation): Record<string, Signal> {
   if (inst.name === 'cluster-wide') return SIGNALS;
-  return { ...SIGNALS, 'list secrets': { ...SIGNALS['list secrets'], evidence: forbidden('list', 'Secrets in namespace shop') } };
+  return {
+    ...SIGNALS,
+    'list secrets': { ...SIGNALS['list secrets'], evidence: forbidden('list', 'Secrets in namespace shop') },
+    'get secrets [secret-steward-follow-key]': {
+      code: 1,
+      evidence:
+        /could not read or create the digest key Secret secret-steward\/secret-steward-follow-key: failed to get Secret secret-steward\/secret-steward-follow-key[^"]*: 403 Forbidden/,
+      says: 'every rotation succeeds, but follow mode cannot read its key: the followed consumer is not restarted and the run fails naming the key',
+      then: (e, r) => {
+        outcomes({})(e, r);
+        assert.deepEqual(
+          report(r).followed?.map((f) => `${f.name} ${f.state}`),
+          ['vendor-api error'],
+        );
+        assert.equal(
+          e.h.emulator.requests.count((x) => x.method === 'PATCH' && x.path === '/apis/apps/v1/namespaces/shop/deployments/vendor'),
+          0,
+          'the followed consumer is not restarted',
+        );
+      },
+    },
+  };
 }
 
 for (const verb of ['list', 'get', 'patch'] as const) {
@@ -313,8 +343,13 @@ for (const inst of INSTALLATIONS)
       for (const path of CONFLICTED) e.h.emulator.faults.inject({ method: 'PATCH', path, status: 409, times: 1 });
     }
 
+    /** Namespaced: the scenario also follows a Secret, with its key made at install (follow-key.yaml). */
     async function scenario(): Promise<JobRun> {
       await seed();
+      if (inst.name === 'namespaced') {
+        await seedFollow();
+        installFollowKey();
+      }
       return e.run(rotateCommand, rotateArgs());
     }
 
@@ -343,9 +378,10 @@ for (const inst of INSTALLATIONS)
       );
       assert.equal(
         emu.requests.count((x) => x.method === 'PATCH' && x.resource !== 'secrets' && x.status === 200),
-        5,
-        'each consumer restarted or repointed through the workload policies',
+        inst.name === 'namespaced' ? 6 : 5,
+        'each consumer restarted or repointed through the workload policies (namespaced: the followed one too)',
       );
+      if (inst.name === 'namespaced') assert.deepEqual(followed(r), ['vendor-api deployment/vendor restarted']);
       assert.equal(emu.get('v1', 'Secret', 'shop', 'keys-v1'), undefined, 'version 1 collected (keepVersions: 2)');
       assert.ok(emu.get('v1', 'Secret', 'shop', 'keys-v3'));
       assert.ok(emu.get('v1', 'Secret', 'shop', 'db-previous'));
@@ -487,6 +523,24 @@ for (const inst of INSTALLATIONS)
 
     const FOLLOW_KEY = 'secret-steward-follow-key';
 
+    /** A client acting as rotate's ServiceAccount. */
+    async function rotateClient() {
+      const kc = await import('@kubernetes/client-node');
+      const config = new kc.KubeConfig();
+      config.loadFromFile(e.kubeconfig);
+      return config.makeApiClient(kc.CoreV1Api);
+    }
+
+    /** The namespaced installation's install step (follow-key.yaml): the key made by an admin. */
+    function installFollowKey(): void {
+      create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: FOLLOW_KEY, namespace: TOOL_NAMESPACE },
+        data: { key: randomBytes(32).toString('base64') },
+      });
+    }
+
     if (inst.name === 'cluster-wide') {
       it('follow mode: makes its key and restarts the consumer with exactly the rendered rules, never writing the followed Secret', async () => {
         await e.reset(objects);
@@ -539,6 +593,47 @@ for (const inst of INSTALLATIONS)
     }
 
     if (inst.name === 'namespaced') {
+      it('follow mode: reads the key made at install and restarts the consumer; it may create no Secret in secret-steward', async () => {
+        await e.reset(objects);
+        await seedFollow();
+        installFollowKey();
+        const key = e.h.emulator.get('v1', 'Secret', TOOL_NAMESPACE, FOLLOW_KEY);
+
+        const r = await e.run(rotateCommand, rotateArgs());
+
+        assert.equal(r.code, 0, r.text);
+        assert.deepEqual(followed(r), ['vendor-api deployment/vendor restarted']);
+        assert.deepEqual(e.h.emulator.get('v1', 'Secret', TOOL_NAMESPACE, FOLLOW_KEY), key, 'the key is read, never written');
+        assert.deepEqual(e.usage(permissions).denied, [], 'no request was denied');
+        const core = await rotateClient();
+        await assert.rejects(
+          core.createNamespacedSecret({
+            namespace: TOOL_NAMESPACE,
+            body: { metadata: { name: 'planted', labels: { 'secret-steward.io/role': 'pending' } }, data: {} },
+          }),
+          (err: { code?: number }) => err.code === 403,
+        );
+      });
+
+      it('follow mode without the key made at install: rotate cannot make it (403), restarts nothing, and fails naming the key', async () => {
+        await e.reset(objects);
+        await seedFollow();
+
+        const r = await e.run(rotateCommand, rotateArgs());
+
+        assert.equal(r.code, 1, r.text);
+        assert.match(
+          r.text,
+          /could not read or create the digest key Secret secret-steward\/secret-steward-follow-key: failed to create Secret secret-steward\/secret-steward-follow-key[^"]*: 403 Forbidden/,
+        );
+        assert.equal(e.h.emulator.get('v1', 'Secret', TOOL_NAMESPACE, FOLLOW_KEY), undefined);
+        assert.equal(
+          e.h.emulator.requests.count((x) => x.method === 'PATCH' && x.resource === 'deployments'),
+          0,
+          'nothing restarted without a key',
+        );
+      });
+
       it("cannot read secret-steward's own Secrets: the API server refuses (403)", async () => {
         await e.reset(objects);
         e.h.emulator.create({
@@ -547,10 +642,7 @@ for (const inst of INSTALLATIONS)
           metadata: { name: 'secret-steward-restore-keys', namespace: TOOL_NAMESPACE },
           data: { 'private.asc': b64('the backup decryption key') },
         } as never);
-        const kc = await import('@kubernetes/client-node');
-        const config = new kc.KubeConfig();
-        config.loadFromFile(e.kubeconfig);
-        const core = config.makeApiClient(kc.CoreV1Api);
+        const core = await rotateClient();
 
         const read = core.readNamespacedSecret({ namespace: TOOL_NAMESPACE, name: 'secret-steward-restore-keys' });
         const list = core.listNamespacedSecret({ namespace: TOOL_NAMESPACE });

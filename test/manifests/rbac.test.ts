@@ -90,6 +90,8 @@ const EXPECTED_NAMESPACED: Record<JobName, string[]> = {
   rotate: [
     ...EXPECTED.rotate.filter((g) => !g.startsWith('cluster ')),
     ...inScope(EXPECTED.rotate.filter((g) => g.startsWith('cluster ')).map((g) => g.slice('cluster '.length))),
+    // Follow mode's digest key, made at install (overlays/namespaced/follow-key.yaml).
+    'secret-steward get secrets[secret-steward-follow-key]',
   ],
   'verify-restore': EXPECTED['verify-restore'],
   restore: [

@@ -52,6 +52,8 @@ const OWN_SECRETS = {
   backupKeys: 'secret-steward-backup-keys',
   signingKeys: ['secret-steward-signing-key', 'secret-steward-pre-restore-signing-key', 'secret-steward-drill-signing-key'],
   storeCredentials: ['secret-steward-s3-credentials', 'secret-steward-s3-credentials-readonly'],
+  /** Follow mode's digest key (shared/rotate/follow.ts): rotate makes it, or the namespaced install does. */
+  followKey: 'secret-steward-follow-key',
 };
 
 const WORKLOADS = [
@@ -202,6 +204,12 @@ const ATTACKS: readonly Attack[] = [
     action: "read the store credentials (the backup job's may delete backups)",
     outcome: scopedOnly('allowed'),
     requests: OWN_SECRETS.storeCredentials.map((n) => get(secretPath(TOOL_NAMESPACE, n))),
+  },
+  {
+    action:
+      "read follow mode's digest key (then confirm a guessed value of a followed Secret against the digest in its consumers' pod templates)",
+    outcome: both('allowed'),
+    requests: [get(secretPath(TOOL_NAMESPACE, OWN_SECRETS.followKey))],
   },
   {
     action: "repoint secret-steward's backup CronJob from its recipient keys to a companion-labelled Secret of the attacker's",
@@ -543,7 +551,13 @@ describe('manifests: a stolen rotate token (docs/threat-model.md T9)', function 
         data: { token: b64('t') },
       }),
     );
-    for (const name of [OWN_SECRETS.restoreKeys, OWN_SECRETS.backupKeys, ...OWN_SECRETS.signingKeys, ...OWN_SECRETS.storeCredentials])
+    for (const name of [
+      OWN_SECRETS.restoreKeys,
+      OWN_SECRETS.backupKeys,
+      ...OWN_SECRETS.signingKeys,
+      ...OWN_SECRETS.storeCredentials,
+      OWN_SECRETS.followKey,
+    ])
       create(secret(TOOL_NAMESPACE, name));
     const template = (app: string, secretName: string, pod: Record<string, unknown> = {}) => ({
       metadata: { labels: { app } },

@@ -1,7 +1,7 @@
 import type { SecretReference } from '../allow-references.js';
 import type { BackendPrepareContext, BackendStepContext } from '../backend.js';
+import { adminHostProblem } from './admin-hosts.js';
 import type { AdminSecretRef } from './database-config.js';
-import { adminHostProblem } from './postgresql/admin-hosts.js';
 
 /**
  * What the database rotation backends (postgresql, mysql) share about credentials: reading
@@ -55,7 +55,7 @@ export function credentialOf(
 
 /**
  * The admin credential (`backend.adminSecretRef`), read only when its Secret allows `host`
- * (postgresql/admin-hosts.ts); its password is registered with the redactor.
+ * (admin-hosts.ts); its password is registered with the redactor.
  */
 export async function adminCredential(ctx: BackendStepContext<CredentialKeys>, host: string): Promise<Credential> {
   const admin = ctx.config.admin!;

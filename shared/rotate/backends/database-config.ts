@@ -33,6 +33,25 @@ export function setting<T>(raw: Record<string, unknown>, field: string, defaultK
   return key !== undefined ? { key, optional: false } : { key: defaultKey, optional: true };
 }
 
+/** The value of a connection setting for one rotation: the policy's, or the Secret key's parsed; `field` names it in errors. */
+export function readSetting<T>(
+  s: Setting<T>,
+  values: ReadonlyMap<string, Buffer>,
+  field: string,
+  parse: (text: string) => T | undefined,
+): T | undefined {
+  if ('value' in s) return s.value;
+  const raw = values.get(s.key);
+  if (raw === undefined) {
+    if (s.optional) return undefined;
+    throw new Error(`backend.${field}Key names key ${s.key}, which the Secret does not have`);
+  }
+  const v = parse(raw.toString('utf8').trim());
+  if (v === undefined)
+    throw new Error(`the Secret's key ${s.key} (backend.${field}${s.optional ? '' : 'Key'}) does not hold a valid ${field}`);
+  return v;
+}
+
 /** A backend schema's issues as policy problems (paths relative to `backend`). */
 export function zodProblems(error: z.ZodError): SpecProblem[] {
   const problems: SpecProblem[] = [];

@@ -3,6 +3,27 @@ import type { Logger } from '../../log/index.js';
 import type { Clock } from '../../runtime/clock.js';
 import { withRetry } from '../../runtime/retry.js';
 
+/** Node's codes for a certificate that did not verify (OpenSSL's X509_V_ERR_* names, and the name check). */
+export const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** What a database connection needs from the step that opens it. */
 export interface ConnectDeps {
   clock: Clock;

@@ -1,9 +1,8 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
-import { isHostName } from '../database-config.js';
-import { CERTIFICATE_ERRORS, readSetting } from '../postgresql/connection.js';
-import { type ConnectDeps, withConnection } from '../with-connection.js';
+import { isHostName, readSetting } from '../database-config.js';
+import { CERTIFICATE_ERRORS, type ConnectDeps, withConnection } from '../with-connection.js';
 import { MYSQL_DATABASE_NAME, MYSQL_SSL_MODES, type MysqlBackendConfig, type MysqlSslMode } from './config.js';
 
 /**
@@ -103,11 +102,34 @@ export function isAccessDenied(e: unknown): boolean {
   return (e as { code?: string })?.code === 'ER_ACCESS_DENIED_ERROR';
 }
 
-/** `message (code, errno)`: what the server said, without anything we sent. */
+/**
+ * A server message with its quoted values cut: everything from the first `'` to the last
+ * becomes `'…'`; with an odd number of quotes, the last one opens a fragment that never closes,
+ * and everything from the first quote on is cut. MySQL and MariaDB quote values in their
+ * messages (`Duplicate entry '<value>' for key`, `Incorrect integer value: '<value>'`, the
+ * statement text of a syntax error, `near '<text>' at line 1`), a value may itself hold quotes
+ * (they are not escaped), and a value is truncated to a length, closing quote and all: so no
+ * pairing of quotes can be trusted, and only the words outside them are kept.
+ */
+export function withoutQuotedValues(message: string): string {
+  const first = message.indexOf("'");
+  if (first < 0) return message;
+  const quotes = message.split("'").length - 1;
+  if (quotes % 2 === 1) return `${message.slice(0, first)}'…`;
+  return `${message.slice(0, first)}'…'${message.slice(message.lastIndexOf("'") + 1)}`;
+}
+
+/**
+ * `message (code errno, SQLSTATE s)`: what the server said, its quoted values cut
+ * (withoutQuotedValues), so that neither a value we sent nor one of the database's comes back.
+ */
 export function mysqlErrorText(e: unknown): string {
-  const err = e as { code?: string; errno?: number; message?: string };
-  const msg = err?.message ?? String(e);
-  return err?.code && /^[A-Z0-9_]+$/.test(err.code) ? `${msg} (${err.code}${err.errno ? ` ${err.errno}` : ''})` : msg;
+  const err = e as { code?: string; errno?: number; sqlState?: string; message?: string };
+  const msg = withoutQuotedValues(err?.message ?? String(e));
+  const codes: string[] = [];
+  if (err?.code && /^[A-Z0-9_]+$/.test(err.code)) codes.push(`${err.code}${err.errno ? ` ${err.errno}` : ''}`);
+  if (err?.sqlState && /^[0-9A-Z]{5}$/.test(err.sqlState)) codes.push(`SQLSTATE ${err.sqlState}`);
+  return codes.length > 0 ? `${msg} (${codes.join(', ')})` : msg;
 }
 
 /** Resolves host, port, database and TLS from the policy and the Secret's keys. */

@@ -32,7 +32,7 @@ import { account, accountUserProblem, grantee, nativePasswordHash, passwordLiter
  *   created if missing, and given the grants of `<user>` every time, so a run stopped between
  *   the two finishes it) and switches the Secret's username and password together. The admin
  *   credential comes from adminSecretRef and goes only to a host that Secret names in its
- *   `host` key (postgresql/admin-hosts.ts, read by ../credentials.ts).
+ *   `host` key (../admin-hosts.ts, read by ../credentials.ts).
  *
  * What crosses the connection: on MariaDB, never the password: statements carry the
  * mysql_native_password hash computed here (`IDENTIFIED BY PASSWORD '*...'`). MySQL 8 has no
@@ -53,8 +53,9 @@ async function flavourOf(c: Connection): Promise<Flavour> {
  * The password part of a statement: MariaDB the hash (`PASSWORD '*...'`), MySQL the password
  * itself, which only goes over a verified connection unless the policy allows otherwise.
  */
-function identifiedBy(flavour: Flavour, password: string, t: MysqlTarget, config: MysqlBackendConfig): string {
-  if (flavour === 'mariadb') return `IDENTIFIED BY PASSWORD '${nativePasswordHash(password)}'`;
+function identifiedBy(flavour: Flavour, password: string, t: MysqlTarget, ctx: BackendStepContext<MysqlBackendConfig>): string {
+  const { config } = ctx;
+  if (flavour === 'mariadb') return `IDENTIFIED BY PASSWORD '${nativePasswordHash(password, ctx.register)}'`;
   if (!isVerified(t) && !config.allowPasswordWithoutVerifiedTls) {
     throw new Error(
       `database ${describeMysqlTarget(t)} is MySQL, which takes a new password only in clear (no client-computed hash for caching_sha2_password), and the connection's server is not verified (sslmode ${t.sslmode}); nothing was changed. Use sslmode verify-full (or verify-ca with backend.sslRootCertKey), or set backend.allowPasswordWithoutVerifiedTls: true where the network path is trusted`,
@@ -64,10 +65,10 @@ function identifiedBy(flavour: Flavour, password: string, t: MysqlTarget, config
 }
 
 /** Own password: MariaDB `SET PASSWORD = '<hash>'` (no privilege needed); MySQL `ALTER USER CURRENT_USER()`. */
-async function setOwnPassword(c: Connection, password: string, t: MysqlTarget, config: MysqlBackendConfig): Promise<void> {
+async function setOwnPassword(c: Connection, password: string, t: MysqlTarget, ctx: BackendStepContext<MysqlBackendConfig>): Promise<void> {
   const flavour = await flavourOf(c);
-  if (flavour === 'mariadb') await c.query(`SET PASSWORD = '${nativePasswordHash(password)}'`);
-  else await c.query(`ALTER USER CURRENT_USER() ${identifiedBy(flavour, password, t, config)}`);
+  if (flavour === 'mariadb') await c.query(`SET PASSWORD = '${nativePasswordHash(password, ctx.register)}'`);
+  else await c.query(`ALTER USER CURRENT_USER() ${identifiedBy(flavour, password, t, ctx)}`);
 }
 
 function checkPasswordText(password: string, config: MysqlBackendConfig): void {
@@ -97,7 +98,7 @@ async function singleUserSet(ctx: BackendStepContext<MysqlBackendConfig>, target
     ctx,
     current,
     failures,
-    () => withMysql(target, current, config, deps, 'step set', (c) => setOwnPassword(c, pending.password, target, config)),
+    () => withMysql(target, current, config, deps, 'step set', (c) => setOwnPassword(c, pending.password, target, ctx)),
     () =>
       withMysql(target, pending, config, deps, 'step set', async (c) => {
         await c.query('SELECT 1');
@@ -131,7 +132,7 @@ async function alternatingSet(ctx: BackendStepContext<MysqlBackendConfig>, targe
   try {
     await withMysql(target, admin, config, deps, 'step set', async (c) => {
       const flavour = await flavourOf(c);
-      const auth = identifiedBy(flavour, pending.password, target, config);
+      const auth = identifiedBy(flavour, pending.password, target, ctx);
       if (await accountExists(c, pending.user, host)) {
         await c.query(`ALTER USER ${account(pending.user, host)} ${auth}`);
       } else {

@@ -31,11 +31,17 @@ export const grantee = (user: string, host: string): string => `\`${user}\`@\`${
  * mysql_native_password's stored hash: `*` and the upper-case hex of SHA1(SHA1(password)), as
  * the server's PASSWORD() computes it (MariaDB sql/password.c, my_make_scrambled_password).
  * `IDENTIFIED BY PASSWORD '<hash>'` and `SET PASSWORD = '<hash>'` take it as it is, so the
- * password never reaches the server, its general log or its error messages.
+ * password never reaches the server, its general log or its error messages. The hash is still
+ * a secret: it is what the server stores, open to an offline guess of the password, and with one
+ * observed login it yields SHA1(password), which is all the challenge response needs. So it is
+ * handed to `register` (the redactor) before anything uses it: a statement echoed in a log line
+ * or an error cannot carry it out.
  */
-export function nativePasswordHash(password: string): string {
+export function nativePasswordHash(password: string, register: (value: string) => void): string {
   const once = createHash('sha1').update(Buffer.from(password, 'utf8')).digest();
-  return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
+  const hash = `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
+  register(hash);
+  return hash;
 }
 
 /** A password as a literal for MySQL's `IDENTIFIED BY '...'`: printable ASCII without quote or backslash only. */

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import type { Client, ClientConfig } from 'pg';
-import { isHostName, type Setting } from '../database-config.js';
-import { type ConnectDeps, withConnection } from '../with-connection.js';
+import { isHostName, readSetting } from '../database-config.js';
+import { CERTIFICATE_ERRORS, type ConnectDeps, withConnection } from '../with-connection.js';
 import { DATABASE_NAME, type PgBackendConfig, SSL_MODES, type SslMode } from './config.js';
 import { type RefusedAuth, scramOnlyClientClass } from './scram-only-client.js';
 
@@ -60,25 +60,6 @@ export function pgErrorText(e: unknown): string {
   const err = e as { code?: string; message?: string };
   const msg = err?.message ?? String(e);
   return err?.code && /^[0-9A-Z]{5}$/.test(err.code) ? `${msg} (SQLSTATE ${err.code})` : msg;
-}
-
-/** The value of a connection setting for one rotation: the policy's, or the Secret key's parsed; `field` names it in errors. */
-export function readSetting<T>(
-  s: Setting<T>,
-  values: ReadonlyMap<string, Buffer>,
-  field: string,
-  parse: (text: string) => T | undefined,
-): T | undefined {
-  if ('value' in s) return s.value;
-  const raw = values.get(s.key);
-  if (raw === undefined) {
-    if (s.optional) return undefined;
-    throw new Error(`backend.${field}Key names key ${s.key}, which the Secret does not have`);
-  }
-  const v = parse(raw.toString('utf8').trim());
-  if (v === undefined)
-    throw new Error(`the Secret's key ${s.key} (backend.${field}${s.optional ? '' : 'Key'}) does not hold a valid ${field}`);
-  return v;
 }
 
 /** Resolves host, port, database and TLS from the policy and the Secret's keys. */
@@ -147,27 +128,6 @@ export function sslAttempts(t: PgTarget): Array<ClientConfig['ssl']> {
       ];
   }
 }
-
-/** Node's codes for a certificate that did not verify (OpenSSL's X509_V_ERR_* names, and the name check). */
-export const CERTIFICATE_ERRORS = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_REVOKED',
-  'CERT_CHAIN_TOO_LONG',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 const modeText = (t: PgTarget): string =>
   t.sslmodeDefaulted

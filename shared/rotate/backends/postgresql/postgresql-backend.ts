@@ -24,7 +24,7 @@ import { quoteIdent, quoteLiteral, roleNameProblem } from './sql.js';
  *   memberships as `<user>` and membership in `<user>` itself, so it has its privileges)
  *   and switches the Secret's username and password together: the credential running pods
  *   hold stays valid during the rollout. The admin credential comes from adminSecretRef
- *   and goes only to a host that Secret names in its `host` key (admin-hosts.ts).
+ *   and goes only to a host that Secret names in its `host` key (../admin-hosts.ts).
  *
  * Passwords are sent as SCRAM-SHA-256 verifiers computed here, never in clear; role names
  * are quoted. Every statement is idempotent, so `set` may run again after a crash. Logins

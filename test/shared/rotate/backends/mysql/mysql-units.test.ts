@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { createLogger, MemorySink } from '../../../../../shared/log/index.js';
+import { createLogger, MemorySink, Redactor } from '../../../../../shared/log/index.js';
+import type { BackendStepContext } from '../../../../../shared/rotate/backend.js';
 import { type MysqlBackendConfig, parseMysqlConfig } from '../../../../../shared/rotate/backends/mysql/config.js';
 import {
   isTransientMysqlError,
   isVerified,
   type MysqlTarget,
+  mysqlErrorText,
   resolveMysqlTarget,
   sslOptions,
   withMysql,
+  withoutQuotedValues,
 } from '../../../../../shared/rotate/backends/mysql/connection.js';
+import { mysqlBackend } from '../../../../../shared/rotate/backends/mysql/mysql-backend.js';
 import { account, nativePasswordHash, passwordLiteral, regrant } from '../../../../../shared/rotate/backends/mysql/sql.js';
 import { systemClock } from '../../../../../shared/runtime/clock.js';
 
@@ -24,7 +28,12 @@ describe('shared/rotate/backends/mysql: hashes, statements and settings', () => 
   it('computes the mysql_native_password hash as the server does', () => {
     // MySQL reference manual, "Password Hashing in MySQL": PASSWORD('password') (4.1 format);
     // the job tests check the hash against what MariaDB stores for a generated password.
-    assert.equal(nativePasswordHash('password'), '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
+    const registered: string[] = [];
+
+    const hash = nativePasswordHash('password', (v) => registered.push(v));
+
+    assert.equal(hash, '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
+    assert.deepEqual(registered, [hash], 'handed to the redactor as it is computed');
   });
 
   it('builds account names only from characters that need no escaping', () => {
@@ -256,6 +265,193 @@ describe('shared/rotate/backends/mysql: what a hostile server gets', () => {
         /database 127\.0\.0\.1:\d+ does not offer TLS \(sslmode verify-full, the default: the policy sets none\); nothing was sent/,
       );
       assert.equal(server.received().length, 0, 'not even the account name');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+/** A length-encoded string (MySQL protocol, "Basic Data Types"), for strings under 251 bytes. */
+const lenenc = (text: string): Buffer => Buffer.concat([Buffer.from([Buffer.byteLength(text)]), Buffer.from(text, 'utf8')]);
+
+/** Protocol::EOF_Packet. */
+const eof = (): Buffer => Buffer.from([0xfe, 0, 0, 2, 0]);
+
+/** Protocol::ERR_Packet: 0xFF, error code, `#` and the SQLSTATE, the message. */
+const errPacket = (errno: number, sqlState: string, message: string): Buffer => {
+  const code = Buffer.alloc(2);
+  code.writeUInt16LE(errno);
+  return Buffer.concat([Buffer.from([0xff]), code, Buffer.from(`#${sqlState}`, 'latin1'), Buffer.from(message, 'utf8')]);
+};
+
+/** A one-column text result set: column count, ColumnDefinition41, EOF, one row per value, EOF. */
+function resultSet(column: string, values: string[]): Buffer[] {
+  const definition = Buffer.concat([
+    ...['def', '', '', '', column, ''].map(lenenc),
+    Buffer.from([0x0c, 33, 0, 255, 0, 0, 0, 0xfd, 0, 0, 0, 0, 0]),
+  ]);
+  return [Buffer.from([1]), definition, eof(), ...values.map(lenenc), eof()];
+}
+
+type Answer = { rows: { column: string; values: string[] } } | { error: { errno: number; sqlState: string; message: string } };
+
+/**
+ * A server that lets any login in (an OK packet after the client's handshake response, no TLS)
+ * and answers each COM_QUERY with `answer(query)`: a result set or an error of its choosing.
+ * Records the queries it received.
+ */
+async function scriptedServer(answer: (query: string) => Answer): Promise<{ port: number; queries: string[]; close(): void }> {
+  const queries: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('error', () => {});
+    let buffered = Buffer.alloc(0);
+    let loggedIn = false;
+    sock.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUIntLE(0, 3)) {
+        const payload = buffered.subarray(4, 4 + buffered.readUIntLE(0, 3));
+        buffered = buffered.subarray(4 + payload.length);
+        if (!loggedIn) {
+          loggedIn = true;
+          sock.write(packet(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+        } else if (payload[0] === 0x03) {
+          const query = payload.subarray(1).toString('utf8');
+          queries.push(query);
+          const a = answer(query);
+          const packets =
+            'rows' in a ? resultSet(a.rows.column, a.rows.values) : [errPacket(a.error.errno, a.error.sqlState, a.error.message)];
+          sock.write(Buffer.concat(packets.map((p, i) => packet(i + 1, p))));
+        }
+      }
+    });
+    sock.write(packet(0, greeting('mysql_native_password', false)));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    queries,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('shared/rotate/backends/mysql: what a hostile server says back', () => {
+  const CANARY = 'CANARY-value-7Qx';
+
+  it('cuts quoted values from server messages, keeping the words outside them', () => {
+    // Shapes of MariaDB's messages (sql/share/errmsg-utf8.txt): ER_DUP_ENTRY "Duplicate entry '%-.192T'
+    // for key %d", ER_TRUNCATED_WRONG_VALUE_FOR_FIELD "Incorrect %-.32s value: '%-.128T' for column
+    // %`s.%`s.%`s at row %lu", ER_PARSE_ERROR "%s near '%-.80T' at line %d". A value keeps its own
+    // quotes, and %T truncates, so a fragment may be unbalanced.
+    const cases: Array<[string, string]> = [
+      [`Duplicate entry '${CANARY}' for key 'PRIMARY'`, "Duplicate entry '…'"],
+      [
+        `Incorrect integer value: '${CANARY}' for column \`shop\`.\`t\`.\`n\` at row 1`,
+        "Incorrect integer value: '…' for column `shop`.`t`.`n` at row 1",
+      ],
+      [
+        `You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near 'PASSWORD = '${CANARY}'' at line 1`,
+        "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '…' at line 1",
+      ],
+      [`Duplicate entry 'a' for key '${CANARY}`, "Duplicate entry '…"],
+      [`Incorrect value: '${CANARY}`, "Incorrect value: '…"],
+      [`Duplicate entry '${CANARY.slice(0, 5)}' x '${CANARY.slice(5)}' for key 'PRIMARY'`, "Duplicate entry '…'"],
+      ['Lock wait timeout exceeded; try restarting transaction', 'Lock wait timeout exceeded; try restarting transaction'],
+    ];
+    for (const [message, expected] of cases) {
+      const text = withoutQuotedValues(message);
+
+      assert.equal(text, expected, message);
+      assert.ok(!text.includes(CANARY.slice(0, 6)) && !text.includes(CANARY.slice(5)), message);
+    }
+  });
+
+  it('names the error code, errno and SQLSTATE after the cut message', () => {
+    const e = Object.assign(new Error(`Duplicate entry '${CANARY}' for key 'PRIMARY'`), {
+      code: 'ER_DUP_ENTRY',
+      errno: 1062,
+      sqlState: '23000',
+    });
+
+    assert.equal(mysqlErrorText(e), "Duplicate entry '…' (ER_DUP_ENTRY 1062, SQLSTATE 23000)");
+  });
+
+  const config = (port: number, raw: Record<string, unknown> = {}) =>
+    configOf({ host: '127.0.0.1', port, sslmode: 'disable', connectAttempts: 1, ...raw });
+
+  function stepContext(port: number, raw: Record<string, unknown>, password: string) {
+    const redactor = new Redactor();
+    const sink = new MemorySink();
+    const values = (p: string) =>
+      new Map([
+        ['username', Buffer.from('app')],
+        ['password', Buffer.from(p)],
+      ]);
+    const ctx: BackendStepContext<MysqlBackendConfig> = {
+      namespace: 'shop',
+      secretName: 'db',
+      rotationId: 'r1',
+      config: config(port, raw),
+      current: values('current-password-1'),
+      pending: values(password),
+      reverting: false,
+      readSecret: async () => undefined,
+      log: createLogger({ sink, redactor }),
+      clock: systemClock,
+      signal: new AbortController().signal,
+      register: (v) => redactor.register(v),
+    };
+    return { ctx, redactor, sink };
+  }
+
+  it('a failing test query: the error names the account, the code and SQLSTATE, not the value the server quoted', async () => {
+    const server = await scriptedServer((q) =>
+      q.startsWith('SELECT CURRENT_USER()')
+        ? { rows: { column: 'u', values: ['app@%'] } }
+        : { error: { errno: 1062, sqlState: '23000', message: `Duplicate entry '${CANARY}' for key 'PRIMARY'` } },
+    );
+    try {
+      const { ctx } = stepContext(server.port, { testQuery: 'SELECT secret FROM vault' }, 'pending-password-1');
+
+      const e = await mysqlBackend.test!(ctx).then(
+        () => assert.fail('the test step must fail'),
+        (err: Error) => err,
+      );
+
+      assert.equal(e.message, "backend.testQuery failed as account app: Duplicate entry '…' (ER_DUP_ENTRY 1062, SQLSTATE 23000)");
+      assert.deepEqual(server.queries, ['SELECT CURRENT_USER() AS u', 'SELECT secret FROM vault']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('MariaDB: the mysql_native_password hash sent in SET PASSWORD is registered, so an echo of it is redacted', async () => {
+    const PASSWORD = 'pending-password-1';
+    const hash = nativePasswordHash(PASSWORD, () => {});
+    // A server that echoes the statement outside quotes (the quote cut cannot help): the redactor must.
+    const server = await scriptedServer((q) =>
+      q.startsWith('SELECT VERSION()')
+        ? { rows: { column: 'v', values: ['10.11.6-MariaDB'] } }
+        : { error: { errno: 1064, sqlState: '42000', message: `statement refused: ${q.replaceAll("'", '')}` } },
+    );
+    try {
+      const { ctx, redactor, sink } = stepContext(server.port, {}, PASSWORD);
+
+      const e = await mysqlBackend.set(ctx).then(
+        () => assert.fail('the set step must fail'),
+        (err: Error) => err,
+      );
+      ctx.log.error({ err: e }, 'step set failed');
+
+      assert.ok(server.queries.includes(`SET PASSWORD = '${hash}'`), server.queries.join('\n'));
+      assert.ok(e.message.includes(hash), 'the server echoed the hash: the redactor is what must hide it');
+      assert.ok(!redactor.sanitize(e.message).includes(hash), 'an error report of it is redacted');
+      assert.ok(sink.lines.length > 0 && sink.lines.every((l) => !l.includes(hash)), sink.lines.join(''));
     } finally {
       server.close();
     }

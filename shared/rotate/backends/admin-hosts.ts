@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { isHostName } from '../database-config.js';
+import { isHostName } from './database-config.js';
 
 /**
  * Where the admin credential of alternating-users (`backend.adminSecretRef`) may be sent: only
