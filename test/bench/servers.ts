@@ -137,7 +137,7 @@ export class ServerHost {
 
   /** Starts a V8 CPU profile of this process (the servers' side of a step). */
   async startProfile(): Promise<void> {
-    this.session ??= new Session();
+    this.session = new Session();
     this.session.connect();
     await this.session.post('Profiler.enable');
     await this.session.post('Profiler.start');
@@ -149,6 +149,7 @@ export class ServerHost {
     if (!s) throw new Error('no profile was started');
     const { profile } = await s.post('Profiler.stop');
     s.disconnect();
+    this.session = undefined;
     await writeFile(file, JSON.stringify(profile));
   }
 
