@@ -6,6 +6,20 @@
 /** The oldest Node.js major; package.json engines and devEngines, .nvmrc and .node-version agree (test/tooling/node-version.test.ts). */
 const REQUIRED_NODE_MAJOR = 24;
 
+/**
+ * With source maps on (the image's and the manifests' NODE_OPTIONS=--enable-source-maps), map
+ * only our own files: Node otherwise reads and keeps the source map of every module it loads,
+ * and the dependencies ship theirs (@kubernetes/client-node alone 11 MB of them). Stack traces
+ * keep pointing into our TypeScript; a dependency's frames show its compiled JavaScript. Runs
+ * before any other module is imported (they are all imported dynamically below, after the Node
+ * version check: older Node has no getSourceMapsSupport).
+ */
+async function ownSourceMapsOnly(): Promise<void> {
+  const { getSourceMapsSupport, setSourceMapsSupport } = await import('node:module');
+  const s = getSourceMapsSupport();
+  if (s.enabled && s.nodeModules) setSourceMapsSupport(true, { nodeModules: false, generatedCode: s.generatedCode });
+}
+
 async function main(argv: string[]): Promise<number> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < REQUIRED_NODE_MAJOR) {
@@ -15,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  await ownSourceMapsOnly();
   const { COMMANDS } = await import('./commands.js');
   const { runCommand } = await import('../shared/runtime/command.js');
   const { TOOL_VERSION } = await import('../shared/runtime/version.js');

@@ -15,8 +15,42 @@ const TLS = {
   key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n',
 };
 
+/** True while a process with this id exists (signal 0 checks without sending). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** Waits (generously: a loaded machine is slow to reap) until `pid` is gone; false if it never goes. */
+async function gone(pid: number, withinMs = 60_000): Promise<boolean> {
+  const until = Date.now() + withinMs;
+  while (alive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  return !alive(pid);
+}
+
+function bench(args: string[]) {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'test/bench/main.ts', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout.on('data', (d) => (text += String(d)));
+  child.stderr.on('data', (d) => (text += String(d)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  return { child, exit, output: () => text };
+}
+
 describe('test/bench', function () {
-  this.timeout(180_000);
+  // Only behaviour is asserted (exit code, the results file's shape, the server process's life);
+  // the end-to-end runs drive a dozen real processes, which on a busy 2-core machine takes
+  // minutes, so no timeout short enough to fail for that.
+  this.timeout(30 * 60_000);
 
   describe('generate', () => {
     it('makes the documented mix: mostly small, ~7% Helm releases of 20-400 KiB, 0.1% near 1 MiB, binary and text, over every namespace', () => {
@@ -156,10 +190,6 @@ describe('test/bench', function () {
       s3cmd = false;
     }
     const args = [
-      '--openssl-legacy-provider',
-      '--import',
-      'tsx',
-      'test/bench/main.ts',
       '--secrets',
       '40',
       '--rotate',
@@ -171,13 +201,11 @@ describe('test/bench', function () {
       out,
       ...(s3cmd ? [] : ['--no-baseline']),
     ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (d) => (text += String(d)));
-    child.stderr.on('data', (d) => (text += String(d)));
+    const b = bench(args);
 
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const { code } = await b.exit;
 
+    const text = b.output();
     try {
       assert.equal(code, 0, text);
       const results = JSON.parse(readFileSync(out, 'utf8'));
@@ -198,8 +226,50 @@ describe('test/bench', function () {
       assert.match(text, /STEP +RESULT +WALL +SECRETS\/S +MB\/S +PEAK RSS/);
       assert.match(text, /Targets:/);
       if (s3cmd) assert.match(text, /restore throughput \/ baseline restore +\d+\.\d+x +>= 2\.00x/);
+      // The servers ran in a process of their own, served every step, and are gone.
+      assert.equal(run.servers.mode, 'process');
+      assert.ok(Number.isInteger(run.servers.pid) && run.servers.pid !== b.child.pid, String(run.servers.pid));
+      assert.match(text, new RegExp(`\\[bench servers ${run.servers.pid}\\] ready: s3rver at http://`));
+      for (const s of run.steps) assert.ok(s.serverCpuMs > 0, `${s.step}: the servers worked while it ran`);
+      assert.match(text, /SERVERS CPU/);
+      assert.equal(await gone(run.servers.pid, 0), true, 'the server process has exited when the bench exits');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a Ctrl-C of the bench takes its server process with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-bench-test-'));
+    const b = bench(['--secrets', '40', '--steps', 'backup', '--sources', '--out', join(dir, 'results.json')]);
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        const look = () => {
+          const m = /servers: process (\d+)/.exec(b.output());
+          if (m) resolve(Number(m[1]));
+        };
+        b.child.stderr.on('data', look);
+        b.exit.then(() => reject(new Error(`the bench exited before its servers were ready:\n${b.output()}`)));
+      });
+      assert.equal(alive(pid), true, 'the server process runs');
+
+      b.child.kill('SIGINT');
+      const exit = await b.exit;
+
+      assert.equal(exit.signal, 'SIGINT', b.output());
+      assert.equal(await gone(pid), true, `server process ${pid} is gone`);
+    } finally {
+      b.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects an unknown --servers mode before starting anything', async () => {
+    const b = bench(['--servers', 'elsewhere']);
+
+    const exit = await b.exit;
+
+    assert.equal(exit.code, 2);
+    assert.match(b.output(), /--servers: expected process or in-process/);
+    assert.doesNotMatch(b.output(), /servers: process/);
   });
 });

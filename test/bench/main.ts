@@ -5,7 +5,8 @@
  * Generates N Secrets with a realistic size mix (test/bench/generate.ts), loads them into a
  * Kubernetes API emulator (or a real cluster: --kubeconfig), and measures, each as wall time,
  * throughput and the peak RSS of the process that did the work (a child process of the real
- * CLI; the emulator and the S3 server run in this driver process):
+ * CLI; the emulator and the S3 server run in a server process of their own, servers.ts, whose
+ * CPU time during each step is reported beside it):
  *
  *   1. secret-steward backup           (signing, indexing, read-back verification included)
  *   2. secret-steward verify-restore   (the full drill: integrity, validity, restore into the
@@ -30,9 +31,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { generateKeyPair } from '../../shared/crypto/keygen.js';
 import { formatBytes, renderTable } from '../../shared/runtime/format.js';
 import { mapLimit } from '../../shared/runtime/map-limit.js';
-import { KubeEmulator } from '../emulator/index.js';
 import { makeTls } from '../shared/verify-restore/drill-fixtures.js';
-import { type S3TestServer, startS3Server } from '../support/s3-server.js';
 import {
   backupStages,
   ensureDebianTool,
@@ -48,6 +47,7 @@ import { type Measured, type ProcessFigures, run, runNode, runPipeline, type Sta
 import { podRuntime } from './pod-runtime.js';
 import { type ProfileSummary, summariseProfile } from './profile.js';
 import { rotationFixture } from './rotation-fixture.js';
+import { type BenchServers, SERVER_MODES, type ServerMode, startServers } from './servers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MB = 1_000_000;
@@ -65,7 +65,11 @@ const USAGE = `Usage: npm run bench [-- options]
   --no-baseline          skip the kubectl | gpg | s3cmd pipelines
   --no-restore           skip the restore runs (baseline and ours)
   --repeat N             run backup, verify-restore and both restores N times; their figures are medians
-  --profile              CPU profiles (node --cpu-prof) of backup, verify-restore and restore, summarised
+  --profile              CPU profiles of backup, verify-restore and restore (node --cpu-prof) and of
+                         the servers while each runs, both summarised
+  --servers MODE         process (default): the emulator and s3rver in one node process of their own,
+                         so they do not share the measured command's process or the driver's;
+                         in-process: in the driver's process (as before; for comparison)
   --runtime pod|host     pod (default): run each command with the heap configuration of its pod
                          (NODE_OPTIONS and memory limit from its manifest, see pod-runtime.ts);
                          host: V8's defaults for this machine
@@ -98,6 +102,7 @@ interface Options {
   sources: boolean;
   nodeFlags: string[];
   runtime: 'pod' | 'host';
+  servers: ServerMode;
   repeat: number;
   steps: Set<StepName>;
   out: string;
@@ -125,6 +130,7 @@ function parseOptions(argv: string[]): Options | string {
         sources: { type: 'boolean' },
         'node-flags': { type: 'string' },
         runtime: { type: 'string' },
+        servers: { type: 'string' },
         repeat: { type: 'string' },
         steps: { type: 'string' },
         out: { type: 'string' },
@@ -154,6 +160,8 @@ function parseOptions(argv: string[]): Options | string {
     if (unknown.length > 0) throw new Error(`--steps: unknown ${unknown.join(', ')} (known: ${STEPS.join(', ')})`);
     if (values.runtime !== undefined && values.runtime !== 'pod' && values.runtime !== 'host')
       throw new Error('--runtime: expected pod or host');
+    if (values.servers !== undefined && !(SERVER_MODES as readonly string[]).includes(values.servers))
+      throw new Error(`--servers: expected ${SERVER_MODES.join(' or ')}`);
     return {
       steps: new Set(steps as StepName[]),
       secrets,
@@ -166,6 +174,7 @@ function parseOptions(argv: string[]): Options | string {
       sources: values.sources === true,
       nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
       runtime: (values.runtime ?? 'pod') as 'pod' | 'host',
+      servers: (values.servers ?? 'process') as ServerMode,
       repeat: int(values.repeat, 'repeat', 1, 1),
       out: values.out ?? 'bench-results.json',
       workDir: values['work-dir'],
@@ -192,6 +201,8 @@ export interface StepResult {
   /** Peak RSS of the process that did the work; for pipelines the sum of the stages. */
   peakRssBytes?: number;
   cpuMs?: number;
+  /** CPU time of the servers (emulator and s3rver) while the step ran: how busy they kept the machine. */
+  serverCpuMs?: number;
   stages?: StageFigures[];
   heap?: ProcessFigures['peak'];
   notes: string[];
@@ -226,6 +237,8 @@ interface RunResults {
   targets: Target[];
   /** How each measured command was started: its MALLOC_* environment, `node` and its flags. */
   runtimes?: Record<string, string[]>;
+  /** Where the emulator and s3rver ran (--servers) and that process's id. */
+  servers?: { mode: ServerMode; pid: number };
   profiles?: Record<string, ProfileSummary>;
 }
 
@@ -280,6 +293,7 @@ async function ensureBuilt(): Promise<string> {
   return cli;
 }
 
+const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor((xs.length - 1) / 2)];
 const fmtMs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`);
 const fmtMB = (b: number | undefined) => (b === undefined || !Number.isFinite(b) ? '-' : `${(b / MIB).toFixed(0)} MiB`);
 
@@ -305,27 +319,31 @@ function failureOf(m: Measured | Omit<Measured, 'process'>): string {
 
 interface Cluster {
   kubeconfig: string;
-  /** Set to undefined once stopped, so that its objects can be collected. */
-  emulator?: KubeEmulator;
+  /** An emulated cluster: its name in the server process, and that process. */
+  emulated?: { name: string; servers: BenchServers };
   stop(): Promise<void>;
 }
 
-async function emulatorCluster(dir: string, name: string): Promise<Cluster> {
-  const emulator = await KubeEmulator.start({ rolloutDelayMs: 0 });
-  const kubeconfig = join(dir, `kubeconfig-${name}`);
-  await emulator.writeKubeconfig(kubeconfig);
-  await emulator.applyObjects([TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
-  const c: Cluster = { kubeconfig, emulator, stop: () => emulator.stop() };
-  return c;
+async function emulatorCluster(servers: BenchServers, name: string): Promise<Cluster> {
+  const kubeconfig = await servers.startCluster(name);
+  return { kubeconfig, emulated: { name, servers }, stop: () => servers.stopCluster(name) };
 }
 
 /** Namespaces the bench created in a real cluster (deleted at the end). */
 const createdNamespaces: string[] = [];
 
-/** Creates objects: in-process for the emulator, through the API (16 at a time) for a real cluster. */
+/** Creates objects: straight into the emulator's store, through the API (16 at a time) for a real cluster. */
 async function loadObjects(c: Cluster, objects: Iterable<Record<string, unknown>>): Promise<void> {
-  if (c.emulator) {
-    for (const o of objects) c.emulator.create(o as never);
+  if (c.emulated) {
+    let batch: Array<Record<string, unknown>> = [];
+    for (const o of objects) {
+      batch.push(o);
+      if (batch.length >= 500) {
+        await c.emulated.servers.load(c.emulated.name, batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await c.emulated.servers.load(c.emulated.name, batch);
     return;
   }
   const kc = new KubeConfig();
@@ -399,7 +417,16 @@ async function main(): Promise<number> {
       if (baselineMissing.length > 0) log(`baseline skipped: ${baselineMissing.join('; ')}`);
     }
 
-    // Servers: the emulator and s3rver live in this process, never in a measured one.
+    // Servers: the emulators and s3rver, in a process of their own (--servers process) or in this
+    // one, never in a measured one.
+    const servers = await startServers(o.servers, {
+      dir: work,
+      s3: !o.store,
+      namespaces: [TOOL_NS, DRILL_NS],
+      heapMiB: o.servers === 'process' ? serverHeapMiB(o.secrets) : undefined,
+      log,
+    });
+    cleanups.push(() => servers.close());
     let cluster: Cluster;
     const stopMain = () => cluster.stop();
     if (o.kubeconfig) {
@@ -417,10 +444,10 @@ async function main(): Promise<number> {
         [TOOL_NS, DRILL_NS].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })),
       );
     } else {
-      cluster = await emulatorCluster(work, 'main');
+      cluster = await emulatorCluster(servers, 'main');
       cleanups.push(stopMain);
     }
-    let s3: S3TestServer | undefined;
+    const s3 = servers.s3;
     const storeEnv: Record<string, string> = {};
     let s3cmdTarget: {
       endpoint?: string;
@@ -449,13 +476,10 @@ async function main(): Promise<number> {
         pathStyle: o.s3ForcePathStyle,
       };
     } else {
-      await rm(join(work, 's3rver'), { recursive: true, force: true });
-      s3 = await startS3Server({ bucket: 'bench', dir: join(work, 's3rver') });
-      const server = s3;
-      cleanups.push(() => server.stop());
+      if (!s3) throw new Error('the server process did not start s3rver');
       Object.assign(process.env, s3.env);
       Object.assign(storeEnv, {
-        SECRET_STEWARD_STORE: s3.storeUrl('steward'),
+        SECRET_STEWARD_STORE: `s3://${s3.bucket}/steward`,
         SECRET_STEWARD_S3_ENDPOINT: s3.endpoint,
         SECRET_STEWARD_S3_FORCE_PATH_STYLE: 'true',
       });
@@ -463,8 +487,8 @@ async function main(): Promise<number> {
         endpoint: s3.endpoint,
         bucket: s3.bucket,
         prefix: '',
-        accessKey: s3.credentials.accessKeyId,
-        secretKey: s3.credentials.secretAccessKey,
+        accessKey: s3.accessKeyId,
+        secretKey: s3.secretAccessKey,
         region: 'us-east-1',
         pathStyle: true,
       };
@@ -478,16 +502,19 @@ async function main(): Promise<number> {
     await writeFile(keys.priv, kp.privateKey, { mode: 0o600 });
     await writeFile(keys.pass, `${passphrase}\n`, { mode: 0o600 });
 
-    // Data.
-    const mix = emptyStats();
-    const tls = await makeTls('bench.example');
+    // Data: an emulated cluster generates its Secrets itself (they never cross the IPC channel).
     log(`generating and loading ${o.secrets} Secrets over ${o.namespaces} namespaces...`);
     const loadStart = performance.now();
     await loadObjects(cluster, namespacesOf(o.namespaces));
-    await loadObjects(
-      cluster,
-      generateSecrets(o.secrets, o.namespaces, tls, mix) as Iterable<BenchSecret> as Iterable<Record<string, unknown>>,
-    );
+    let mix = emptyStats();
+    if (cluster.emulated) mix = await servers.loadGenerated(cluster.emulated.name, o.secrets, o.namespaces);
+    else {
+      const tls = await makeTls('bench.example');
+      await loadObjects(
+        cluster,
+        generateSecrets(o.secrets, o.namespaces, tls, mix) as Iterable<BenchSecret> as Iterable<Record<string, unknown>>,
+      );
+    }
     const loadMs = performance.now() - loadStart;
     log(
       `loaded ${mix.secrets} Secrets (${formatBytes(mix.dataBytes)} of data: ${mix.small} small, ${mix.helm} Helm releases, ${mix.large} near 1 MiB) in ${fmtMs(loadMs)}`,
@@ -518,6 +545,13 @@ async function main(): Promise<number> {
     let jsonBytes = 0;
 
     const runtimes: Record<string, string[]> = {};
+    /** Runs `f`, appending to `into` the CPU time the servers spent meanwhile. */
+    const withServerCpu = async <T>(into: number[], f: () => Promise<T>): Promise<T> => {
+      const before = await servers.cpuMs();
+      const r = await f();
+      into.push((await servers.cpuMs()) - before);
+      return r;
+    };
     const ourStep = async (
       step: string,
       args: string[],
@@ -535,16 +569,22 @@ async function main(): Promise<number> {
       if (profile) await mkdir(dir, { recursive: true });
       // Repeated runs: the figures are medians (run-to-run spread on a shared 2-core machine is wide).
       const runs: Measured[] = [];
+      const serverCpu: number[] = [];
       for (let i = 0; i < repeat; i++) {
         log(`${step}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}${flags.length ? ` (node ${flags.join(' ')})` : ''}...`);
         const extra = (await each?.before(i)) ?? {};
-        const m = await runNode(cli, args, {
-          cwd: ROOT,
-          env: { ...pod?.env, ...env, ...extra },
-          probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`),
-          cpuProfDir: profile && i === 0 ? dir : undefined,
-          nodeFlags: flags,
-        });
+        const profileServers = profile && i === 0;
+        if (profileServers) await servers.startProfile();
+        const m = await withServerCpu(serverCpu, () =>
+          runNode(cli, args, {
+            cwd: ROOT,
+            env: { ...pod?.env, ...env, ...extra },
+            probeFile: join(work, `probe-${step.replace(/\W+/g, '-')}.json`),
+            cpuProfDir: profile && i === 0 ? dir : undefined,
+            nodeFlags: flags,
+          }),
+        );
+        if (profileServers) await servers.stopProfile(join(dir, 'servers.serverprofile'));
         runs.push(m);
         await each?.after(i, m);
         await writeFile(join(work, `log-${step.replace(/\W+/g, '-')}-${i + 1}.jsonl`), m.stderr);
@@ -553,7 +593,6 @@ async function main(): Promise<number> {
       }
       const m = runs[0];
       const failed = runs.find((x) => x.code !== 0);
-      const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor((xs.length - 1) / 2)];
       const rss = runs.map((x) => x.process?.maxRssBytes).filter((x): x is number => x !== undefined);
       const r: StepResult = {
         step,
@@ -563,6 +602,7 @@ async function main(): Promise<number> {
         jsonBytes: 0,
         peakRssBytes: rss.length ? median(rss) : undefined,
         cpuMs: m.process ? m.process.userCpuMs + m.process.systemCpuMs : undefined,
+        serverCpuMs: median(serverCpu),
         heap: m.process?.peak,
         notes: [],
         ...(failed ? { error: failureOf(failed) } : {}),
@@ -577,6 +617,7 @@ async function main(): Promise<number> {
       if (profile) {
         const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
         if (files[0]) profiles[step] = await summariseProfile(join(dir, files[0]));
+        profiles[`${step}: servers`] = await summariseProfile(join(dir, 'servers.serverprofile'));
       }
       steps.push(r);
       return { m, r };
@@ -643,11 +684,12 @@ async function main(): Promise<number> {
       await writeS3cmdConfig(s3cmdConfig, s3cmdTarget);
       gpg = await setupGpg(work, keys.priv, keys.pass, kp.fingerprint);
       const runs: Array<Awaited<ReturnType<typeof runPipeline>>> = [];
+      const serverCpu: number[] = [];
       for (let i = 0; i < o.repeat; i++) {
         log(`baseline backup${o.repeat > 1 ? ` (run ${i + 1} of ${o.repeat})` : ''}: kubectl get | gpg --encrypt --sign | s3cmd put...`);
-        const run1 = await runPipeline(
-          backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target }),
-          { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' },
+        const stages = backupStages({ kubeconfig: cluster.kubeconfig, selector: `${BENCH_LABEL}=true`, gpg, s3cmdConfig, target });
+        const run1 = await withServerCpu(serverCpu, () =>
+          runPipeline(stages, { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' }),
         );
         runs.push(run1);
         log(
@@ -658,17 +700,7 @@ async function main(): Promise<number> {
       // The median run by wall time stands for the step.
       const p = [...runs].sort((a, c) => a.wallMs - c.wallMs)[Math.floor((runs.length - 1) / 2)];
       const failedRun = runs.find((x) => x.code !== 0);
-      const stored = s3
-        ? (
-            await s3.client
-              .send(
-                new (
-                  await import('@aws-sdk/client-s3')
-                ).HeadObjectCommand({ Bucket: s3.bucket, Key: target.replace(`s3://${s3.bucket}/`, '') }),
-              )
-              .catch(() => undefined)
-          )?.ContentLength
-        : undefined;
+      const stored = s3 ? await servers.objectSize(target.replace(`s3://${s3.bucket}/`, '')) : undefined;
       const walls = runs.map((x) => x.wallMs);
       steps.push({
         step: 'baseline backup',
@@ -678,6 +710,7 @@ async function main(): Promise<number> {
         jsonBytes,
         peakRssBytes: pipelineRss(p.stages),
         cpuMs: p.stages.reduce((n, x) => n + x.userCpuMs + x.systemCpuMs, 0),
+        serverCpuMs: median(serverCpu),
         stages: p.stages,
         notes: [
           `one OpenPGP message${stored ? `, ${formatBytes(stored)} stored` : ''}; not verified, not indexed`,
@@ -694,7 +727,7 @@ async function main(): Promise<number> {
       const fx = rotationFixture(o.rotate, o.rotateNamespaces);
       log(`rotation: loading ${fx.secrets} due Secrets and ${fx.deployments} Deployments in ${fx.namespaces.length} namespaces...`);
       await loadObjects(cluster, fx.objects);
-      cluster.emulator?.requests.clear();
+      if (cluster.emulated) await servers.clearRequests(cluster.emulated.name);
       const rot = await ourStep(
         'rotate',
         ['rotate', '--output', 'json', '--max-concurrent-rollouts', '20'],
@@ -707,17 +740,12 @@ async function main(): Promise<number> {
       rot.r.secrets = rotated;
       rot.r.ok = rot.r.ok && rotated === fx.secrets;
       rotation = { rotated, restartedWorkloads: restarted };
-      if (cluster.emulator) {
-        const entries = cluster.emulator.requests.entries;
-        const byVerb: Record<string, number> = {};
-        for (const e of entries) {
-          const k = `${e.verb} ${e.resource || e.path}`;
-          byVerb[k] = (byVerb[k] ?? 0) + 1;
-        }
-        rotation.apiRequests = entries.length;
-        rotation.perSecret = rotated ? entries.length / rotated : undefined;
+      if (cluster.emulated) {
+        const requests = await servers.requestSummary(cluster.emulated.name);
+        rotation.apiRequests = requests.count;
+        rotation.perSecret = rotated ? requests.count / rotated : undefined;
         rotation.budget = 10 * rotated + 3 * restarted;
-        rotation.byVerb = Object.fromEntries(Object.entries(byVerb).sort((a, c) => c[1] - a[1]));
+        rotation.byVerb = requests.byVerb;
       }
       rot.r.notes.push(
         `${rotated} rotated, ${restarted} Deployments restarted and verified` +
@@ -728,45 +756,37 @@ async function main(): Promise<number> {
     }
 
     // 5./6. restores, each into a fresh cluster. The loaded emulator is stopped first: at 50,000
-    // Secrets two emulators' worth of objects would not fit this process's heap.
-    if (cluster.emulator) {
+    // Secrets two emulators' worth of objects would not fit the server process's heap.
+    if (cluster.emulated) {
       await cluster.stop();
       cleanups.splice(cleanups.indexOf(stopMain), 1);
-      cluster.emulator = undefined; // let its objects be collected
     }
     if (o.restore && (!o.kubeconfig || o.restoreKubeconfig)) {
       const freshCluster = async (name: string): Promise<Cluster> => {
         if (o.restoreKubeconfig) return { kubeconfig: resolve(o.restoreKubeconfig), stop: async () => {} };
-        const c = await emulatorCluster(work, name);
+        const c = await emulatorCluster(servers, name);
         await loadObjects(c, namespacesOf(o.namespaces));
         return c;
       };
-      const restoredCount = (c: Cluster) =>
-        c.emulator
-          ? c.emulator
-              .list('v1', 'Secret')
-              .filter((s) => (s.metadata as { labels?: Record<string, string> }).labels?.[BENCH_LABEL] === 'true').length
-          : undefined;
+      const restoredCount = async (c: Cluster) => (c.emulated ? await servers.countLabelled(c.emulated.name, BENCH_LABEL) : undefined);
       // Side by side, each repeated (--repeat) into a fresh cluster: the ratio of the medians.
       if (o.baseline && baselineMissing.length === 0 && gpg) {
         const runs: Array<Awaited<ReturnType<typeof runPipeline>> & { count?: number }> = [];
+        const serverCpu: number[] = [];
         for (let i = 0; i < o.repeat; i++) {
           const fresh = await freshCluster('baseline-restore');
           log(
             `baseline restore${o.repeat > 1 ? ` (run ${i + 1} of ${o.repeat})` : ''}: s3cmd get | gpg --decrypt | jq | kubectl create...`,
           );
-          const p = await runPipeline(restoreStages({ kubeconfig: fresh.kubeconfig, gpg, s3cmdConfig, target }), {
-            cwd: work,
-            env: process.env,
-            dir: work,
-            time: '/usr/bin/time',
-          });
-          runs.push({ ...p, count: restoredCount(fresh) });
+          const stages = restoreStages({ kubeconfig: fresh.kubeconfig, gpg, s3cmdConfig, target });
+          const p = await withServerCpu(serverCpu, () =>
+            runPipeline(stages, { cwd: work, env: process.env, dir: work, time: '/usr/bin/time' }),
+          );
+          runs.push({ ...p, count: await restoredCount(fresh) });
           log(
             `baseline restore: ${p.code === 0 ? 'ok' : `exit ${p.code}`} in ${fmtMs(p.wallMs)}, peak RSS ${fmtMB(pipelineRss(p.stages))}`,
           );
           await fresh.stop();
-          fresh.emulator = undefined;
           if (p.code !== 0) break;
         }
         const byWall = [...runs].sort((a, c) => a.wallMs - c.wallMs);
@@ -782,6 +802,7 @@ async function main(): Promise<number> {
           jsonBytes,
           peakRssBytes: pipelineRss(p.stages),
           cpuMs: p.stages.reduce((n, s) => n + s.userCpuMs + s.systemCpuMs, 0),
+          serverCpuMs: median(serverCpu),
           stages: p.stages,
           notes: [
             `into a fresh cluster, namespaces pre-created${count !== undefined ? `; ${count} Secrets created` : ''}; nothing verified`,
@@ -802,9 +823,8 @@ async function main(): Promise<number> {
             return { KUBECONFIG: fresh.kubeconfig };
           },
           after: async () => {
-            counts.push(fresh && restoredCount(fresh));
+            counts.push(fresh && (await restoredCount(fresh)));
             await fresh?.stop();
-            if (fresh) fresh.emulator = undefined;
             fresh = undefined;
           },
         });
@@ -829,6 +849,7 @@ async function main(): Promise<number> {
       rotation,
       targets: [],
       runtimes,
+      servers: { mode: servers.mode, pid: servers.pid },
       ...(o.profile ? { profiles } : {}),
     };
     const previous = readPrevious(o.out);
@@ -953,6 +974,12 @@ function renderResults(r: RunResults): string {
     `runtime: ${r.options.runtime === 'pod' ? "each command with its pod's heap configuration (manifest NODE_OPTIONS, MALLOC_* and memory limit)" : "V8's defaults for this machine"}: ` +
       [...flags].map(([f, steps]) => `${steps.join(', ')}: ${f}`).join('; '),
   );
+  if (r.servers)
+    lines.push(
+      r.servers.mode === 'process'
+        ? `servers: the emulator and s3rver in a process of their own (pid ${r.servers.pid}); SERVERS CPU is its CPU time during each step and its share of the step's wall time`
+        : `servers: the emulator and s3rver in the driver's process (--servers in-process); SERVERS CPU is the driver's CPU time during each step`,
+    );
   lines.push('');
   const rows = r.steps.map((s) => [
     s.step,
@@ -962,13 +989,16 @@ function renderResults(r: RunResults): string {
     s.jsonBytes ? (s.jsonBytes / MB / (s.wallMs / 1000)).toFixed(1) : '-',
     fmtMB(s.peakRssBytes),
     s.cpuMs !== undefined ? fmtMs(s.cpuMs) : '-',
+    s.serverCpuMs !== undefined ? `${fmtMs(s.serverCpuMs)} (${Math.round((s.serverCpuMs / s.wallMs) * 100)}%)` : '-',
     s.stages
       ? s.stages.map((x) => `${x.name} ${fmtMB(x.maxRssBytes)}`).join(', ')
       : s.heap
         ? `heap ${fmtMB(s.heap.heapUsed)}, external ${fmtMB(s.heap.external)}`
         : '',
   ]);
-  lines.push(renderTable(['STEP', 'RESULT', 'WALL', 'SECRETS/S', 'MB/S', 'PEAK RSS', 'CPU', 'PROCESSES / HEAP'], rows).trimEnd());
+  lines.push(
+    renderTable(['STEP', 'RESULT', 'WALL', 'SECRETS/S', 'MB/S', 'PEAK RSS', 'CPU', 'SERVERS CPU', 'PROCESSES / HEAP'], rows).trimEnd(),
+  );
   lines.push('');
   for (const s of r.steps) {
     for (const n of s.notes) lines.push(`  ${s.step}: ${n}`);
@@ -1005,14 +1035,21 @@ function renderResults(r: RunResults): string {
 }
 
 /**
- * The emulators live in this process and hold every Secret (at 50,000: about 2 GiB each while a
- * restore target fills up). V8's default heap limit (4 GiB here) is too small for that, so
- * large runs restart themselves with a larger one (up to 60% of the machine's memory).
+ * The emulators hold every Secret (at 50,000: about 2 GiB each while a restore target fills up).
+ * V8's default heap limit (4 GiB here) is too small for that: the server process gets a larger
+ * one (up to 60% of the machine's memory).
  */
-async function withHeapFor(argv: string[]): Promise<number | undefined> {
-  const secrets = Number((/--secrets[= ](\S+)/.exec(argv.join(' '))?.[1] ?? '10000').replace(/[_,]/g, ''));
+function serverHeapMiB(secrets: number): number | undefined {
   const wantMiB = Math.min(Math.floor((totalmem() * 0.6) / MIB), 4096 + Math.ceil(secrets / 1000) * 160);
-  if (!(secrets > 20_000) || getHeapStatistics().heap_size_limit / MIB >= wantMiB || process.env.SS_BENCH_REEXEC) return undefined;
+  return secrets > 20_000 ? wantMiB : undefined;
+}
+
+/** With --servers in-process the emulators live in this process: large runs restart it with {@link serverHeapMiB}. */
+async function withHeapFor(argv: string[]): Promise<number | undefined> {
+  if (!/--servers[= ]in-process\b/.test(argv.join(' '))) return undefined;
+  const secrets = Number((/--secrets[= ](\S+)/.exec(argv.join(' '))?.[1] ?? '10000').replace(/[_,]/g, ''));
+  const wantMiB = serverHeapMiB(secrets);
+  if (wantMiB === undefined || getHeapStatistics().heap_size_limit / MIB >= wantMiB || process.env.SS_BENCH_REEXEC) return undefined;
   log(`restarting the driver with --max-old-space-size=${wantMiB} for ${secrets} Secrets`);
   const r = await new Promise<number | null>((resolveExit) => {
     const child = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${wantMiB}`, ...process.argv.slice(1)], {

@@ -1,6 +1,6 @@
 /**
  * Running the measured work in child processes, so that wall time, CPU and peak RSS belong to
- * the process that did the work and not to the bench driver (which serves the emulator and S3).
+ * the process that did the work, not to the bench driver or the server process (servers.ts).
  *
  * - Node processes (the real CLI): `--import rss-probe.mjs` reports the process's own peak RSS
  *   (getrusage), CPU times and peak heap figures; `--cpu-prof` on request.

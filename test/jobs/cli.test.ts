@@ -47,6 +47,25 @@ describe('jobs/cli', function () {
     assert.match(r.stdout, /2 +configuration or usage error/);
   });
 
+  it("maps only its own files' source maps when source maps are on (the image's NODE_OPTIONS)", () => {
+    // Node keeps every source map it reads; the dependencies' (11 MB for @kubernetes/client-node)
+    // cost the process about 9 MiB before its first Secret (docs/benchmarks.md).
+    const probe =
+      'data:text/javascript,import{getSourceMapsSupport}from"node:module";' +
+      'process.on("exit",()=>process.stderr.write(`source maps: ${JSON.stringify(getSourceMapsSupport())}\\n`))';
+
+    const r = spawnSync(process.execPath, ['--enable-source-maps', '--import', probe, '--import', 'tsx', 'jobs/cli.ts', '--version'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+
+    assert.equal(r.status, 0, r.stderr);
+    const support = JSON.parse(/source maps: (\{.*\})/.exec(r.stderr)?.[1] ?? 'null');
+    assert.deepEqual({ enabled: support?.enabled, nodeModules: support?.nodeModules }, { enabled: true, nodeModules: false }, r.stderr);
+  });
+
   it('shows help for every command', () => {
     for (const name of ['rotate', 'backup', 'verify-restore', 'restore', 'prune', 'list-backups', 'keygen', 'status']) {
       const r = cli([name, '--help']);
