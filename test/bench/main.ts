@@ -901,7 +901,7 @@ function judge(r: RunResults, previous: Record<string, RunResults>): Target[] {
   const verify = step('verify-restore');
   if (backup && verify) {
     const ratio = verify.wallMs / backup.wallMs;
-    targets.push({ name: 'verify-restore wall time / backup', value: ratio.toFixed(2), limit: '<= 1.50', met: ratio <= 1.5 });
+    targets.push({ name: 'verify-restore wall time / backup', value: ratio.toFixed(2), limit: '<= 1.20', met: ratio <= 1.2 });
   }
   const restore = step('restore');
   const baselineRestore = step('baseline restore');
