@@ -10,10 +10,11 @@
  * 3. Save: with --mode overwrite, the live Secrets about to be overwritten or recreated are
  *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
  *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
- * 4. Write: the backup is read again, segment by segment (and verified again as it is read),
- *    and each planned Secret is written, up to `writeLimit` at once (fewer while the API server
- *    answers 429 or 5xx). Every write with --dry-run carries `dryRun=All`.
- *    What the API server answers is checked against the recorded SHA-256.
+ * 4. Write: the Secrets that step 1 verified and spooled (see restore-spool.ts: encrypted under
+ *    a key only this process holds, authenticated chunk by chunk) are read back, and each planned
+ *    Secret is written, up to `writeLimit` at once (fewer while the API server answers 429 or
+ *    5xx). Every write with --dry-run carries `dryRun=All`. What the API server answers is
+ *    checked against the recorded SHA-256. The backup is downloaded and decrypted once.
  *
  * One Secret's failure (409, 422...) is recorded and the restore goes on; an API server or store
  * that stays unavailable, or a shutdown request, stops it (the result so far is reported).
@@ -44,6 +45,7 @@ import { BackupVerificationError } from '../verify-restore/verification-error.js
 import type { VerificationKeys } from '../verify-restore/verification-keys.js';
 import { contentDigest, decideAction, liveFacts, type PlannedSecret, type RestoreAction, WRITE_ACTIONS } from './restore-plan.js';
 import type { RestoreSelection } from './restore-selection.js';
+import { RestoreSpool } from './restore-spool.js';
 
 const MIB = 1024 * 1024;
 /** Up to this many Secrets in a namespace are read one by one; more, and the namespace is listed. */
@@ -82,6 +84,11 @@ export interface RestoreDeps {
    * caller also tells of every 429 and 5xx. @default 1
    */
   writeLimit?: Concurrency;
+  /**
+   * Where the verified Secrets are spooled between the verify and write passes (encrypted, see
+   * restore-spool.ts). @default os.tmpdir(): TMPDIR, the pod's emptyDir
+   */
+  spoolDir?: string;
 }
 
 export interface RestoreOptions {
@@ -136,9 +143,10 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
     await run.verifyAndSelect(backup);
     await run.planAgainstLive();
     await run.saveWhatIsOverwritten();
-    await run.writePlanned(backup);
+    await run.writePlanned();
     return report;
   } finally {
+    await run.removeSpool();
     run.count();
     report.durationMs = Math.round(performance.now() - t0);
   }
@@ -157,6 +165,8 @@ class RestoreRun {
   /** Target namespaces that do not exist (created first with --create-namespaces). */
   private missingNamespaces: string[] = [];
   private readonly progress: Progress;
+  /** The verified Secrets that may be written, from step 1 to step 4. */
+  private spool: RestoreSpool | undefined;
 
   constructor(
     private readonly deps: RestoreDeps,
@@ -196,13 +206,17 @@ class RestoreRun {
   /**
    * 1. Verify: reads every segment, checking each Secret against the index (any mismatch stops
    * the restore before anything is written), and notes the selected ones with small facts only
-   * (names, hashes, validity). Refuses a `--name` the backup lacks, or an empty selection.
+   * (names, hashes, validity); those that may be written are spooled for step 4. Refuses a
+   * `--name` the backup lacks, or an empty selection.
    */
   async verifyAndSelect(backup: VerifiedBackup): Promise<void> {
     const { o, report } = this;
     const seenNamespaces = new Set<string>();
     const outsideScope = new Set<string>();
     const progress = this.progress.phase('restore: verify', backup.index.secrets.length);
+    const spool = await RestoreSpool.create(this.deps.spoolDir);
+    this.spool = spool;
+    const policy = this.policy();
     try {
       for (let n = 1; n <= backup.segmentCount; n++) {
         this.deps.shutdown.checkpoint();
@@ -221,8 +235,11 @@ class RestoreRun {
           }
           if (!inNs.has(p.source.name)) this.selected++;
           inNs.set(p.source.name, p);
+          // Skipped whatever is live (never-restored types, invalid): never needed again.
+          if (decideAction(p, undefined, policy).action !== 'skip') await spool.append(s);
         }
       }
+      await spool.finish();
     } finally {
       progress.end();
     }
@@ -250,7 +267,7 @@ class RestoreRun {
    */
   async planAgainstLive(): Promise<void> {
     const { o, report } = this;
-    const policy = { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES };
+    const policy = this.policy();
     const candidates = report.items.filter((p) => decideAction(p, undefined, policy).action !== 'skip');
     this.targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
     const terminating: string[] = [];
@@ -305,10 +322,10 @@ class RestoreRun {
   }
 
   /**
-   * 4. Write: creates the missing namespaces, then reads the backup again, segment by segment
-   * (verified again as it is read), and writes each planned Secret.
+   * 4. Write: creates the missing namespaces, then reads the spooled Secrets back (each chunk
+   * authenticated as it is read) and writes each planned Secret.
    */
-  async writePlanned(backup: VerifiedBackup): Promise<void> {
+  async writePlanned(): Promise<void> {
     const { o, report } = this;
     for (const ns of this.missingNamespaces) {
       await this.deps.namespaces.create(ns, { labels: { 'app.kubernetes.io/created-by': 'secret-steward-restore' }, dryRun: o.dryRun });
@@ -316,22 +333,20 @@ class RestoreRun {
     }
     for (const p of report.items) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
     const toCreate = new Set(this.missingNamespaces);
-    const writing = report.items.filter((p) => WRITE_ACTIONS.has(p.action));
-    const segments = [...new Set(writing.map((p) => p.segment))].sort((a, b) => a - b);
-    const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing.length);
+    let writing = 0;
+    for (const p of report.items) if (WRITE_ACTIONS.has(p.action)) writing++;
+    const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing);
     const { bySource, deps } = this;
+    const spool = this.spool;
+    if (spool === undefined) throw new Error('restore: write before verify');
     async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret }> {
-      for (const n of segments) {
-        deps.shutdown.checkpoint();
-        for await (const item of backup.readSegment(n)) {
-          if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-          const p = bySource.get(item.secret.metadata.namespace)?.get(item.secret.metadata.name);
-          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret: item.secret };
-        }
+      for await (const secret of spool!.read()) {
+        const p = bySource.get(secret.metadata.namespace)?.get(secret.metadata.name);
+        if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret };
       }
     }
     try {
-      // The backup is read as the writes go: only the Secrets being written are held.
+      // The spool is read as the writes go: only the Secrets being written are held.
       await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret }) => {
         deps.shutdown.checkpoint();
         await writeOne(deps, o, report, p, secret, toCreate);
@@ -341,6 +356,16 @@ class RestoreRun {
       progress.end();
     }
     report.stage = 'written';
+  }
+
+  /** Deletes the spool (its file and key); the restore calls it whatever happened. */
+  async removeSpool(): Promise<void> {
+    await this.spool?.remove();
+  }
+
+  private policy() {
+    const { o } = this;
+    return { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES };
   }
 
   /** Counts actions and outcomes into the report (also after a failure: what was done so far). */

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
 import { loadSealTrust } from '../../../shared/backup/catalogue-settings.js';
@@ -10,11 +13,13 @@ import {
   KubeNamespaceStore,
   KubeSecretStore,
   loadKubeConfig,
+  type NamespaceStore,
   type SecretStore,
   type WriteOptions,
 } from '../../../shared/kube/index.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { RestoreSelection } from '../../../shared/restore/restore-selection.js';
+import { SpoolError } from '../../../shared/restore/restore-spool.js';
 import {
   emptyRestoreReport,
   type RestoreDeps,
@@ -224,6 +229,115 @@ describe('shared/restore/run-restore', function () {
 
     assert.equal(r.items[0].outcome, 'failed');
     assert.match(r.items[0].message!, /the API server answered with other data than was written/);
+  });
+
+  describe('decrypts the backup once: the verified Secrets are spooled, encrypted, between verify and write', () => {
+    const CANARY = 'run-restore-spool-canary-51c0';
+    let parent: string;
+    beforeEach(async () => {
+      parent = await mkdtemp(join(tmpdir(), 'restore-spool-'));
+    });
+    afterEach(async () => rm(parent, { recursive: true, force: true }));
+
+    /** The one spool file, once the verify pass has written it. */
+    async function spoolFile(): Promise<string> {
+      const [dir] = await readdir(parent);
+      return join(parent, dir, 'spool');
+    }
+
+    /** Namespaces whose first call (the plan, after the verify pass) runs `meanwhile` first. */
+    function namespacesDoing(meanwhile: () => Promise<void>): NamespaceStore {
+      const real = new KubeNamespaceStore(kube.core, kube.caller);
+      let done = false;
+      return Object.assign(Object.create(real) as NamespaceStore, {
+        phase: async (ns: string) => {
+          if (!done) {
+            done = true;
+            await meanwhile();
+          }
+          return real.phase(ns);
+        },
+      });
+    }
+
+    it('reads each segment of the backup once, holds no value in plaintext on disk, and removes the spool after success', async () => {
+      await backupOf([opaque('a', CANARY), opaque('b', 'value-b')]);
+      let spooled: Buffer | undefined;
+      const namespaces = namespacesDoing(async () => {
+        spooled = await readFile(await spoolFile());
+      });
+      const reads: string[] = [];
+      const counting: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+        getBytes: (key: string, limit: number) => {
+          reads.push(key);
+          return store.getBytes(key, limit);
+        },
+      });
+
+      const r = await restore({}, { spoolDir: parent, namespaces, store: counting });
+
+      assert.equal(r.counts.written, 2);
+      const segmentReads = reads.filter((k) => /segment/.test(k));
+      assert.equal(segmentReads.length, 1, reads.join(', '));
+      assert.ok(spooled !== undefined && spooled.length > 0);
+      for (const form of [CANARY, b64(CANARY)]) assert.equal(spooled.indexOf(form), -1, `${form} on disk`);
+      assert.deepEqual(await readdir(parent), []);
+    });
+
+    const damages: Array<[string, (path: string) => Promise<void>, RegExp]> = [
+      [
+        'tampered',
+        async (path) => {
+          const bytes = await readFile(path);
+          bytes[bytes.length - 20] ^= 1;
+          await writeFile(path, bytes);
+        },
+        /chunk 1 does not authenticate/,
+      ],
+      ['truncated', async (path) => truncate(path, (await stat(path)).size - 1), /truncated or appended to/],
+    ];
+    for (const [what, damage, message] of damages) {
+      it(`refuses a ${what} spool with a clear error, writes nothing, and removes it`, async () => {
+        await backupOf([opaque('a', CANARY), opaque('b', 'value-b')]);
+        const report = emptyRestoreReport({ dryRun: false, mode: 'create-missing' });
+        const namespaces = namespacesDoing(async () => damage(await spoolFile()));
+
+        await assert.rejects(restore({}, { spoolDir: parent, namespaces }, report), (e: unknown) => {
+          assert.ok(e instanceof SpoolError, String(e));
+          assert.match(e.message, message);
+          assert.doesNotMatch(e.message, new RegExp(CANARY));
+          return true;
+        });
+
+        assert.equal(h.emulator.list('v1', 'Secret', 'apps').length, 0);
+        assert.equal(report.counts.written, 0);
+        assert.deepEqual(await readdir(parent), []);
+      });
+    }
+
+    it('removes the spool when the restore fails, and when a shutdown (SIGTERM) stops it mid-write', async () => {
+      await backupOf([opaque('a', 'value-a'), opaque('b', 'value-b'), opaque('c', 'value-c')]);
+      const real = new KubeSecretStore(kube.core, kube.caller);
+      const shutdown = new Shutdown();
+      let spoolWhileWriting: string[] = [];
+      const secrets: SecretStore = Object.assign(Object.create(real) as SecretStore, {
+        create: async (ns: string, body: V1Secret, options?: WriteOptions) => {
+          spoolWhileWriting = await readdir(parent);
+          shutdown.request('received SIGTERM');
+          return real.create(ns, body, options);
+        },
+      });
+
+      await assert.rejects(restore({}, { spoolDir: parent, secrets, shutdown }), InterruptedError);
+
+      assert.equal(spoolWhileWriting.length, 1, 'the spool existed while writing');
+      assert.deepEqual(await readdir(parent), []);
+      assert.ok(h.emulator.list('v1', 'Secret', 'apps').length < 3);
+
+      h.emulator.faults.inject({ method: 'POST', path: '/api/v1/namespaces/apps/secrets', status: 503, times: Infinity });
+      await assert.rejects(restore({}, { spoolDir: parent }), /503/);
+      assert.deepEqual(await readdir(parent), []);
+    });
   });
 
   describe('creates the API server refuses (invalid or denied by admission), existing and new', () => {
