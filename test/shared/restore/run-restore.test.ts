@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Secret } from '@kubernetes/client-node';
+import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
 import { loadSealTrust } from '../../../shared/backup/catalogue-settings.js';
 import { loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
@@ -33,6 +33,7 @@ import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
 import { loadVerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type Harness, startHarness } from '../../support/job-harness.js';
+import { mutatingProxy } from '../../support/mutating-proxy.js';
 import { writeBackup } from '../../support/write-backup.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -338,6 +339,35 @@ describe('shared/restore/run-restore', function () {
       await assert.rejects(restore({}, { spoolDir: parent }), /503/);
       assert.deepEqual(await readdir(parent), []);
     });
+  });
+
+  it('checks the answer of the plain JSON create too: a mutating webhook changing data is a failure, the rest are written', async () => {
+    await backupOf([opaque('mutated', 'original'), opaque('kept', 'as-is')]);
+    const proxy = await mutatingProxy(h.emulator.url, (created) => {
+      if (created.metadata?.name === 'mutated') created.data = { v: b64('changed-by-webhook') };
+    });
+    try {
+      const kc = loadKubeConfig({ kubeconfig: h.kubeconfig });
+      const viaProxy = new KubeConfig();
+      viaProxy.loadFromString(kc.exportConfig().replaceAll(h.emulator.url.replace(/\/$/, ''), proxy.url));
+      const k = createKubeClients(viaProxy, { command: 'test', clock: systemClock, log, limits: { maxAttempts: 2 } });
+      h.emulator.requests.clear();
+
+      const r = await restore({}, { secrets: new KubeSecretStore(k.core, k.caller, log, viaProxy) });
+
+      const byName = Object.fromEntries(r.items.map((i) => [i.source.name, i]));
+      assert.equal(byName.mutated.outcome, 'failed');
+      assert.match(byName.mutated.message!, /the API server answered with other data than was written \(a mutating webhook\?\)/);
+      assert.equal(byName.kept.outcome, 'done');
+      assert.equal(r.counts.failed, 1);
+      assert.deepEqual(
+        h.emulator.requests.filter((e) => e.verb === 'create' && e.resource === 'secrets').map((e) => `${e.accept} ${e.status}`),
+        ['application/json 201', 'application/json 201'],
+        'sent as plain JSON requests (not the typed client, whose Accept also names */*)',
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   describe('creates the API server refuses (invalid or denied by admission), existing and new', () => {
