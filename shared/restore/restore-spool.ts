@@ -18,7 +18,8 @@
  *
  * Chunk layout: `last` (1 byte, 0 or 1), ciphertext length (4 bytes, big-endian), nonce
  * (12 bytes), ciphertext, tag (16 bytes); additional authenticated data: the chunk number
- * (8 bytes, big-endian) and `last`. Plaintext: one JSON document per Secret, each ended by `\n`.
+ * (8 bytes, big-endian) and `last`. Plaintext: per Secret, the SHA-256 of its data (64 hex
+ * digits) followed by the Secret as one JSON document and `\n`.
  *
  * Memory: one chunk of about {@link CHUNK_BYTES} (more when one Secret is larger) while writing,
  * one while reading.
@@ -37,6 +38,12 @@ const CHUNK_BYTES = 1024 * 1024;
 const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 const HEADER_BYTES = 1 + 4 + 12;
 const TAG_BYTES = 16;
+
+/** A Secret read back from the spool, with the SHA-256 of its data that the index records. */
+export interface SpooledSecret {
+  secret: ExportedSecret;
+  dataSha256: string;
+}
 
 /** The spool could not be written, or what was read back is not what was written (tampered, truncated). */
 export class SpoolError extends StewardError {}
@@ -76,10 +83,14 @@ export class RestoreSpool {
     }
   }
 
-  /** Adds a Secret (encrypted and written once a chunk is full). */
-  async append(s: ExportedSecret): Promise<void> {
+  /**
+   * Adds a Secret and the SHA-256 of its data as the index records it (encrypted and written
+   * once a chunk is full).
+   */
+  async append(s: ExportedSecret, dataSha256: string): Promise<void> {
     if (this.finished) throw new Error('restore spool: append after finish');
-    const line = Buffer.from(`${JSON.stringify(s)}\n`, 'utf8');
+    if (!/^[0-9a-f]{64}$/.test(dataSha256)) throw new Error('restore spool: dataSha256 is not a SHA-256 in hex');
+    const line = Buffer.from(`${dataSha256}${JSON.stringify(s)}\n`, 'utf8');
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.count++;
@@ -100,7 +111,7 @@ export class RestoreSpool {
    * {@link SpoolError} on the first chunk that does not authenticate, or when the spool ends
    * before its last chunk or goes on after it.
    */
-  async *read(): AsyncGenerator<ExportedSecret> {
+  async *read(): AsyncGenerator<SpooledSecret> {
     if (!this.finished) throw new Error('restore spool: read before finish');
     const fh = await open(this.path, 'r');
     try {
@@ -120,7 +131,10 @@ export class RestoreSpool {
         const plaintext = this.open(n, last === 1, header.subarray(5, HEADER_BYTES), body, length);
         let start = 0;
         for (let end = plaintext.indexOf(10); end !== -1; end = plaintext.indexOf(10, start)) {
-          yield JSON.parse(plaintext.toString('utf8', start, end)) as ExportedSecret;
+          yield {
+            dataSha256: plaintext.toString('latin1', start, start + 64),
+            secret: JSON.parse(plaintext.toString('utf8', start + 64, end)) as ExportedSecret,
+          };
           start = end + 1;
         }
         if (start !== plaintext.length) throw this.damaged(`chunk ${n + 1} ends inside a Secret`);

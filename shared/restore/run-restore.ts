@@ -139,8 +139,8 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
   const t0 = performance.now();
   const run = new RestoreRun(deps, o, report);
   try {
-    const backup = await run.openBackup();
-    await run.verifyAndSelect(backup);
+    // Not kept once verified: its index (about 200 bytes per Secret) is not needed to write.
+    await run.verifyAndSelect(await run.openBackup());
     await run.planAgainstLive();
     await run.saveWhatIsOverwritten();
     await run.writePlanned();
@@ -167,6 +167,8 @@ class RestoreRun {
   private readonly progress: Progress;
   /** The verified Secrets that may be written, from step 1 to step 4. */
   private spool: RestoreSpool | undefined;
+  /** One copy of each namespace and type string, however many Secrets name it. */
+  private readonly strings = new Map<string, string>();
 
   constructor(
     private readonly deps: RestoreDeps,
@@ -236,7 +238,7 @@ class RestoreRun {
           if (!inNs.has(p.source.name)) this.selected++;
           inNs.set(p.source.name, p);
           // Skipped whatever is live (never-restored types, invalid): never needed again.
-          if (decideAction(p, undefined, policy).action !== 'skip') await spool.append(s);
+          if (decideAction(p, undefined, policy).action !== 'skip') await spool.append(s, item.entry.dataSha256);
         }
       }
       await spool.finish();
@@ -268,8 +270,15 @@ class RestoreRun {
   async planAgainstLive(): Promise<void> {
     const { o, report } = this;
     const policy = this.policy();
-    const candidates = report.items.filter((p) => decideAction(p, undefined, policy).action !== 'skip');
-    this.targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
+    // The Secrets that could be written, by target namespace (one pass, whatever the namespaces).
+    const candidates = new Map<string, PlannedSecret[]>();
+    for (const p of report.items) {
+      if (decideAction(p, undefined, policy).action === 'skip') continue;
+      const inNs = candidates.get(p.target.namespace);
+      if (inNs === undefined) candidates.set(p.target.namespace, [p]);
+      else inNs.push(p);
+    }
+    this.targetNamespaces = [...candidates.keys()].sort();
     const terminating: string[] = [];
     for (const ns of this.targetNamespaces) {
       const phase = await this.deps.namespaces.phase(ns);
@@ -295,10 +304,7 @@ class RestoreRun {
     for (const ns of this.targetNamespaces) {
       if (missing.includes(ns)) continue;
       this.deps.shutdown.checkpoint();
-      await this.readLive(
-        ns,
-        candidates.filter((p) => p.target.namespace === ns),
-      );
+      await this.readLive(ns, candidates.get(ns) ?? []);
     }
     for (const p of report.items) Object.assign(p, decideAction(p, p.live, policy));
     report.stage = 'planned';
@@ -339,23 +345,30 @@ class RestoreRun {
     const { bySource, deps } = this;
     const spool = this.spool;
     if (spool === undefined) throw new Error('restore: write before verify');
-    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret }> {
-      for await (const secret of spool!.read()) {
+    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret; dataSha256: string }> {
+      for await (const { secret, dataSha256 } of spool!.read()) {
         const p = bySource.get(secret.metadata.namespace)?.get(secret.metadata.name);
-        if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret };
+        if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret, dataSha256 };
       }
     }
     try {
       // The spool is read as the writes go: only the Secrets being written are held.
-      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret }) => {
+      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret, dataSha256 }) => {
         deps.shutdown.checkpoint();
-        await writeOne(deps, o, report, p, secret, toCreate);
+        await writeOne(deps, o, report, { p, s: secret, dataSha256 }, toCreate);
         progress.add();
       });
     } finally {
       progress.end();
     }
     report.stage = 'written';
+  }
+
+  private intern(x: string): string {
+    const known = this.strings.get(x);
+    if (known !== undefined) return known;
+    this.strings.set(x, x);
+    return x;
   }
 
   /** Deletes the spool (its file and key); the restore calls it whatever happened. */
@@ -378,16 +391,23 @@ class RestoreRun {
     }
   }
 
-  /** A selected Secret of the backup, with its validity, not yet planned. */
+  /**
+   * A selected Secret of the backup, with its validity, not yet planned. Kept for every selected
+   * Secret until the end, so small: namespace and type strings shared, `target` the very object
+   * `source` is when the namespace is not mapped, and no data digest (the spool carries it).
+   */
   private planned(s: ExportedSecret, dataSha256: string, segment: number): PlannedSecret {
     const v = validateSecret(s, this.now);
+    const namespace = this.intern(s.metadata.namespace);
+    const targetNamespace = this.intern(this.o.selection.targetNamespace(namespace));
+    const source = { namespace, name: s.metadata.name };
     const p: PlannedSecret = {
-      source: { namespace: s.metadata.namespace, name: s.metadata.name },
-      target: { namespace: this.o.selection.targetNamespace(s.metadata.namespace), name: s.metadata.name },
-      type: s.type,
+      source,
+      target: targetNamespace === namespace ? source : { namespace: targetNamespace, name: s.metadata.name },
+      type: this.intern(s.type),
       immutable: s.immutable ?? false,
-      dataSha256,
-      contentSha256: contentDigest(s),
+      // The reader checked that the data hashes to the index's dataSha256: not hashed again.
+      contentSha256: contentDigest(s, dataSha256),
       segment,
       action: 'skip',
       outcome: 'pending',
@@ -496,19 +516,22 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
   return result.backupId;
 }
 
+/**
+ * Writes one planned Secret `p`: `s` as the backup has it, `dataSha256` the digest of its data
+ * recorded in the index (what the API server's answer must have).
+ */
 async function writeOne(
   deps: RestoreDeps,
   o: RestoreOptions,
   report: RestoreReport,
-  p: PlannedSecret,
-  s: ExportedSecret,
+  { p, s, dataSha256 }: { p: PlannedSecret; s: ExportedSecret; dataSha256: string },
   namespacesToCreate: ReadonlySet<string>,
 ): Promise<void> {
   const { secrets } = deps;
   const { namespace, name } = p.target;
   const body = restoreBody(s, namespace);
   const written = (w: V1Secret) => {
-    if (secretDataDigest(w.data) !== p.dataSha256) {
+    if (secretDataDigest(w.data) !== dataSha256) {
       p.outcome = 'failed';
       p.message = 'the API server answered with other data than was written (a mutating webhook?)';
     } else {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
 import { RestoreSpool, SpoolError } from '../../../shared/restore/restore-spool.js';
 
@@ -20,7 +21,7 @@ const large = (n: number) => Array.from({ length: n }, (_, i) => secret(`big-${i
 
 async function readAll(spool: RestoreSpool): Promise<string[]> {
   const names: string[] = [];
-  for await (const s of spool.read()) names.push(s.metadata.name);
+  for await (const { secret } of spool.read()) names.push(secret.metadata.name);
   return names;
 }
 
@@ -33,12 +34,12 @@ describe('shared/restore/restore-spool', () => {
 
   async function spoolOf(items: ExportedSecret[]): Promise<RestoreSpool> {
     const spool = await RestoreSpool.create(parent);
-    for (const s of items) await spool.append(s);
+    for (const s of items) await spool.append(s, secretDataDigest(s.data));
     await spool.finish();
     return spool;
   }
 
-  it('gives back every Secret in order, over several chunks, as often as it is read', async () => {
+  it('gives back every Secret and its data digest in order, over several chunks, as often as it is read', async () => {
     const items = [secret('a', 'one'), ...large(8), secret('z', 'last')];
     const spool = await spoolOf(items);
 
@@ -46,7 +47,10 @@ describe('shared/restore/restore-spool', () => {
     for await (const s of spool.read()) first.push(s);
     const again = await readAll(spool);
 
-    assert.deepEqual(first, items);
+    assert.deepEqual(
+      first,
+      items.map((s) => ({ secret: s, dataSha256: secretDataDigest(s.data) })),
+    );
     assert.deepEqual(
       again,
       items.map((s) => s.metadata.name),
@@ -107,7 +111,7 @@ describe('shared/restore/restore-spool', () => {
         const handedOut: string[] = [];
         const error = await (async () => {
           try {
-            for await (const s of spool.read()) handedOut.push(s.metadata.name);
+            for await (const { secret } of spool.read()) handedOut.push(secret.metadata.name);
           } catch (e) {
             return e;
           }
@@ -131,7 +135,7 @@ describe('shared/restore/restore-spool', () => {
       const handedOut: string[] = [];
       await assert.rejects(
         (async () => {
-          for await (const s of spool.read()) handedOut.push(s.metadata.name);
+          for await (const { secret } of spool.read()) handedOut.push(secret.metadata.name);
         })(),
         /chunk 2 does not authenticate/,
       );

@@ -148,6 +148,32 @@ describe('shared/restore/run-restore', function () {
     assert.equal(h.emulator.get('v1', 'Secret', 'apps', 'bootstrap-token-abcdef'), undefined);
   });
 
+  it('reports each Secret as -o json has always printed it (compact in memory: shared namespaces, no data digest)', async () => {
+    h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'staging' } } as never);
+    await backupOf([opaque('one', 'value-1'), opaque('two', 'value-2')]);
+    const mapped = new RestoreSelection({ namespaces: [], names: [], mapping: [{ from: 'apps', to: 'staging' }] });
+
+    const [plain, remapped] = [await restore(), await restore({ selection: mapped })];
+
+    // What restore-job.ts prints: every field but the digests, in this order.
+    const printed = (r: RestoreReport) => JSON.parse(JSON.stringify(r.items, (k, v) => (k.endsWith('Sha256') ? undefined : v)));
+    const item = (name: string, target: string) => ({
+      source: { namespace: 'apps', name },
+      target: { namespace: target, name },
+      type: 'Opaque',
+      immutable: false,
+      segment: 1,
+      action: 'create',
+      outcome: 'done',
+    });
+    assert.deepEqual(printed(plain), [item('one', 'apps'), item('two', 'apps')]);
+    assert.deepEqual(printed(remapped), [item('one', 'staging'), item('two', 'staging')]);
+    assert.deepEqual(
+      printed(plain).map((i: object) => Object.keys(i)),
+      [Object.keys(item('one', 'apps')), Object.keys(item('two', 'apps'))],
+    );
+  });
+
   it('does not overwrite a Secret that changed after the pre-restore backup saved it, and keeps live ownerReferences on the others', async () => {
     await backupOf([opaque('raced', 'backed-up'), opaque('owned', 'backed-up-too')]);
     h.emulator.create({ ...opaque('raced', 'live-1') } as never);
