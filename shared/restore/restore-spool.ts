@@ -21,8 +21,8 @@
  * (8 bytes, big-endian) and `last`. Plaintext: per Secret, the SHA-256 of its data (64 hex
  * digits) followed by the Secret as one JSON document and `\n`.
  *
- * Memory: one chunk of about {@link CHUNK_BYTES} (more when one Secret is larger) while writing,
- * one while reading.
+ * Memory: a buffer of {@link BUFFER_BYTES} (larger while one Secret needs it) and one chunk's
+ * ciphertext while writing, one chunk while reading.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -34,6 +34,8 @@ import { StewardError } from '../errors/index.js';
 
 /** Plaintext gathered before a chunk is encrypted and written. */
 const CHUNK_BYTES = 1024 * 1024;
+/** The buffer chunks are gathered in: room for a chunk and a Secret of the usual size after it. */
+const BUFFER_BYTES = 2 * CHUNK_BYTES;
 /** No chunk this spool writes is larger (a Secret's data is at most 1 MiB, 1.4 MiB in base64, plus metadata). */
 const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 const HEADER_BYTES = 1 + 4 + 12;
@@ -50,8 +52,9 @@ export class SpoolError extends StewardError {}
 
 export class RestoreSpool {
   private readonly key = randomBytes(32);
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The plaintext of the chunk being gathered: `used` bytes of `buffer`. */
+  private buffer: Buffer = Buffer.alloc(BUFFER_BYTES);
+  private used = 0;
   private chunks = 0;
   /** Bytes written to the file. */
   private bytes = 0;
@@ -90,11 +93,21 @@ export class RestoreSpool {
   async append(s: ExportedSecret, dataSha256: string): Promise<void> {
     if (this.finished) throw new Error('restore spool: append after finish');
     if (!/^[0-9a-f]{64}$/.test(dataSha256)) throw new Error('restore spool: dataSha256 is not a SHA-256 in hex');
-    const line = Buffer.from(`${dataSha256}${JSON.stringify(s)}\n`, 'utf8');
-    this.pending.push(line);
-    this.pendingBytes += line.length;
+    const json = JSON.stringify(s);
+    // At most 3 bytes per UTF-16 code unit; the exact length is only known once written.
+    const room = 64 + 3 * json.length + 1;
+    if (this.used > 0 && this.used + room > this.buffer.length) await this.flush(false);
+    // A Secret larger than the buffer (near the API's 1 MiB): a buffer of its own size, once.
+    const into = room > this.buffer.length ? Buffer.alloc(room) : this.buffer;
+    if (into !== this.buffer) {
+      this.buffer.fill(0);
+      this.buffer = into;
+    }
+    this.used += into.write(dataSha256, this.used, 'latin1');
+    this.used += into.write(json, this.used, 'utf8');
+    into[this.used++] = 0x0a;
     this.count++;
-    if (this.pendingBytes >= CHUNK_BYTES) await this.flush(false);
+    if (this.used >= CHUNK_BYTES) await this.flush(false);
   }
 
   /** Writes the last chunk and closes the file; {@link read} may then be called (more than once). */
@@ -155,7 +168,8 @@ export class RestoreSpool {
     this.removed = true;
     process.off('exit', this.onExit);
     this.key.fill(0);
-    this.pending = [];
+    this.buffer.fill(0);
+    this.used = 0;
     try {
       await this.out?.close();
     } finally {
@@ -165,13 +179,15 @@ export class RestoreSpool {
   }
 
   private async flush(last: boolean): Promise<void> {
-    const plaintext = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
     cipher.setAAD(aad(this.chunks, last));
-    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    // GCM is a stream mode: update() returns the whole ciphertext, final() nothing more.
+    const ciphertext = cipher.update(this.buffer.subarray(0, this.used));
+    cipher.final();
+    this.buffer.fill(0, 0, this.used);
+    this.used = 0;
+    if (this.buffer.length > BUFFER_BYTES) this.buffer = Buffer.alloc(BUFFER_BYTES);
     const header = Buffer.alloc(HEADER_BYTES);
     header[0] = last ? 1 : 0;
     header.writeUInt32BE(ciphertext.length, 1);
@@ -190,7 +206,10 @@ export class RestoreSpool {
       const decipher = createDecipheriv('aes-256-gcm', this.key, nonce);
       decipher.setAAD(aad(n, last));
       decipher.setAuthTag(body.subarray(length));
-      return Buffer.concat([decipher.update(body.subarray(0, length)), decipher.final()]);
+      const plaintext = decipher.update(body.subarray(0, length));
+      // Throws unless the tag authenticates: nothing of the chunk is used before.
+      decipher.final();
+      return plaintext;
     } catch (e) {
       throw this.damaged(`chunk ${n + 1} does not authenticate (changed, swapped or out of place)`, e);
     }

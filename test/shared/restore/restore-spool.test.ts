@@ -40,7 +40,8 @@ describe('shared/restore/restore-spool', () => {
   }
 
   it('gives back every Secret and its data digest in order, over several chunks, as often as it is read', async () => {
-    const items = [secret('a', 'one'), ...large(8), secret('z', 'last')];
+    // One Secret at the API's 1 MiB (1.4 MB in base64) between the others: larger than the spool's buffer.
+    const items = [secret('a', 'one'), ...large(4), secret('huge', 'h'.repeat(1024 * 1024)), ...large(4), secret('z', 'last')];
     const spool = await spoolOf(items);
 
     const first = [];
