@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
 import { RestoreSpool, SpoolError } from '../../../shared/restore/restore-spool.js';
@@ -152,6 +154,41 @@ describe('shared/restore/restore-spool', () => {
     await spool.remove();
     await spool.remove();
 
+    assert.deepEqual(await readdir(parent), []);
+  });
+
+  it('is removed when a second SIGTERM exits the process at once (no finally runs then)', async () => {
+    const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
+    const script = [
+      `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
+      `const { Shutdown } = await import(${module('shared/runtime/shutdown.ts')});`,
+      `const { createLogger, MemorySink } = await import(${module('shared/log/index.ts')});`,
+      `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
+      `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
+      'await spool.finish();',
+      'new Shutdown().installSignalHandlers(createLogger({ sink: new MemorySink() }));',
+      "console.log('ready');",
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
+      child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
+    });
+    const spooled = await readdir(parent);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    const code = await exited;
+
+    assert.equal(spooled.length, 1, 'the spool existed');
+    assert.equal(code, 143, stderr);
     assert.deepEqual(await readdir(parent), []);
   });
 
