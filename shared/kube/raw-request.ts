@@ -24,6 +24,24 @@ const DISCARD_LIMIT = 256 * 1024 * 1024;
  *   appended to the cluster's server URL (with any path prefix) as client-node does.
  */
 export async function sendDiscardingAnswer(kc: KubeConfig, method: 'POST' | 'DELETE', path: string, body?: string): Promise<void> {
+  const res = await send(kc, method, path, body);
+  // Read to the end without keeping it, so that the connection is reused.
+  await res.body.dump({ limit: DISCARD_LIMIT });
+}
+
+/**
+ * {@link sendDiscardingAnswer} for a call whose answer is used: the answer is parsed with
+ * `JSON.parse` only, not walked by client-node's ObjectSerializer, so it is the API server's
+ * JSON as it is (dates are strings, unknown fields kept); the caller makes it the typed object
+ * it promises.
+ */
+export async function sendJson(kc: KubeConfig, method: 'POST', path: string, body: string): Promise<unknown> {
+  const res = await send(kc, method, path, body);
+  return res.body.json();
+}
+
+/** The request, with the kubeconfig's authentication; throws ApiException unless it answers 2xx. */
+async function send(kc: KubeConfig, method: 'POST' | 'DELETE', path: string, body: string | undefined): Promise<Dispatcher.ResponseData> {
   const url = `${kc.getCurrentCluster()?.server ?? ''}${path}`;
   const ctx = new RequestContext(url, method === 'POST' ? HttpMethod.POST : HttpMethod.DELETE);
   ctx.setHeaderParam('Accept', 'application/json');
@@ -35,11 +53,7 @@ export async function sendDiscardingAnswer(kc: KubeConfig, method: 'POST' | 'DEL
     body,
     dispatcher: ctx.getDispatcher() as Dispatcher | undefined,
   });
-  if (res.statusCode >= 200 && res.statusCode < 300) {
-    // Read to the end without keeping it, so that the connection is reused.
-    await res.body.dump({ limit: DISCARD_LIMIT });
-    return;
-  }
+  if (res.statusCode >= 200 && res.statusCode < 300) return res;
   const text = await res.body.text();
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;

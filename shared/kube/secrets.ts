@@ -3,7 +3,7 @@ import type { Logger } from '../log/index.js';
 import type { KubeCaller } from './kube-call.js';
 import { DRY_RUN_DETAIL, KubeError, type KubeOp } from './kube-error.js';
 import { type ListPage, listMetadataPages, listPages, type MetadataOnly, sizeOfManagedFields } from './list-pages.js';
-import { sendDiscardingAnswer } from './raw-request.js';
+import { sendDiscardingAnswer, sendJson } from './raw-request.js';
 
 /**
  * A Secret as a metadata-only list returns it: name, namespace, labels, annotations,
@@ -82,7 +82,10 @@ export interface SecretStore {
   ): AsyncGenerator<ListPage<SecretMetadata>>;
   /** The Secret, or undefined when it does not exist. */
   get(namespace: string, name: string): Promise<V1Secret | undefined>;
-  /** Creates a Secret and returns what the API server stored; fails with AlreadyExists (409) when the name is taken. */
+  /**
+   * Creates a Secret and returns what the API server stored (a mutating webhook's changes
+   * included); fails with AlreadyExists (409) when the name is taken.
+   */
   create(namespace: string, body: V1Secret, options?: WriteOptions): Promise<V1Secret>;
   /**
    * {@link create} for a caller that does not need the Secret the API server echoes back (it
@@ -128,10 +131,10 @@ const dryRunParam = (o: WriteOptions) => (o.dryRun ? { dryRun: 'All' } : {});
 export class KubeSecretStore implements SecretStore {
   /**
    * @param log warns when a metadata-only list was answered with full objects.
-   * @param kubeConfig the kubeconfig `core` was made from: {@link createWithoutEcho} and
-   *   {@link deleteCollection} send their requests with it and drop the answer unparsed (see
-   *   raw-request.ts). Without it they go through `core` (the same requests; the answer is
-   *   parsed, then dropped).
+   * @param kubeConfig the kubeconfig `core` was made from: {@link create}, {@link createWithoutEcho}
+   *   and {@link deleteCollection} send their requests with it (see raw-request.ts): a create's
+   *   answer is parsed as plain JSON, the others' dropped unparsed. Without it they go through
+   *   `core` (the same requests; every answer deserialised into the typed model).
    */
   constructor(
     private readonly core: CoreV1Api,
@@ -197,11 +200,17 @@ export class KubeSecretStore implements SecretStore {
   }
 
   create(namespace: string, body: V1Secret, options: WriteOptions = {}): Promise<V1Secret> {
-    return this.caller.call(
-      this.writeOp('create', namespace, body.metadata?.name, options),
-      () => this.core.createNamespacedSecret({ namespace, body, ...dryRunParam(options) }),
-      { idempotent: options.retryUnknownOutcome ?? false },
-    );
+    const kc = this.kubeConfig;
+    const send: () => Promise<V1Secret> =
+      kc === undefined
+        ? () => this.core.createNamespacedSecret({ namespace, body, ...dryRunParam(options) })
+        : async () =>
+            secretFromJson(
+              await sendJson(kc, 'POST', `${secretsPath(namespace)}${options.dryRun ? '?dryRun=All' : ''}`, JSON.stringify(body)),
+            );
+    return this.caller.call(this.writeOp('create', namespace, body.metadata?.name, options), send, {
+      idempotent: options.retryUnknownOutcome ?? false,
+    });
   }
 
   async createWithoutEcho(namespace: string, body: V1Secret, options: WriteOptions = {}): Promise<void> {
@@ -280,6 +289,20 @@ export class KubeSecretStore implements SecretStore {
   private writeOp(verb: string, namespace: string, name: string | undefined, options: WriteOptions): KubeOp {
     return { verb, kind: 'Secret', namespace, name, detail: options.dryRun ? DRY_RUN_DETAIL : undefined };
   }
+}
+
+/**
+ * A Secret as the API server's JSON has it, with the fields client-node's ObjectSerializer
+ * would make Dates made Dates (the only difference `V1Secret` callers could see).
+ */
+function secretFromJson(json: unknown): V1Secret {
+  const s = json as V1Secret;
+  const md = s.metadata as Record<string, unknown> | undefined;
+  if (md !== undefined) {
+    for (const k of ['creationTimestamp', 'deletionTimestamp']) if (typeof md[k] === 'string') md[k] = new Date(md[k] as string);
+    for (const f of (md.managedFields ?? []) as Array<{ time?: unknown }>) if (typeof f.time === 'string') f.time = new Date(f.time);
+  }
+  return s;
 }
 
 /** The path of a namespace's Secrets, as client-node builds it. */

@@ -70,7 +70,8 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
 
   // Every 429 or 5xx any call of this job meets slows the Secret writes down.
   const writeLimit = new AdaptiveLimit({ max: s.restoreConcurrency, clock: ctx.clock });
-  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+  const kc = loadKubeConfig(s, ctx.io.env);
+  const kube = createKubeClients(kc, {
     command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
@@ -89,7 +90,8 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     ...(scope.kind === 'namespaces' ? { scope: scope.namespaces } : {}),
   });
   const deps = {
-    secrets: new KubeSecretStore(kube.core, kube.caller, ctx.log),
+    // With the kubeconfig: each create is a plain JSON request (raw-request.ts), not the typed client's.
+    secrets: new KubeSecretStore(kube.core, kube.caller, ctx.log, kc),
     namespaces: new KubeNamespaceStore(kube.core, kube.caller),
     store,
     layout,

@@ -30,9 +30,10 @@ export interface PlannedSecret {
   target: { namespace: string; name: string };
   type: string;
   immutable: boolean;
-  /** SHA-256 of the data, as recorded in the index (checked again on the written object). */
-  dataSha256: string;
-  /** {@link contentDigest} of the backed-up Secret. */
+  /**
+   * {@link contentDigest} of the backed-up Secret. (The SHA-256 of its data, which the written
+   * object is checked against, travels with the Secret in the restore's spool.)
+   */
   contentSha256: string;
   segment: number;
   /** Problems that make the API reject it (it is skipped). */
@@ -52,8 +53,10 @@ export const WRITE_ACTIONS: ReadonlySet<RestoreAction> = new Set(['create', 'ove
  * What makes two Secrets "the same" for a restore: labels, annotations, finalizers, type,
  * immutability and data (by {@link secretDataDigest}, so base64 formatting does not matter).
  * Not the name or namespace (namespaces may be mapped) and nothing the API server populates.
+ * `dataSha256`: the data's digest when the caller has it already (a backed-up Secret's, checked
+ * against the index as it was read), so the data is not hashed again.
  */
-export function contentDigest(s: ExportedSecret): string {
+export function contentDigest(s: ExportedSecret, dataSha256: string = secretDataDigest(s.data)): string {
   const sorted = (m: Record<string, string> | undefined) =>
     Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const canonical = {
@@ -62,7 +65,7 @@ export function contentDigest(s: ExportedSecret): string {
     finalizers: [...(s.metadata.finalizers ?? [])],
     type: s.type,
     immutable: s.immutable ?? false,
-    data: secretDataDigest(s.data),
+    data: dataSha256,
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

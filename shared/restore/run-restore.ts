@@ -10,10 +10,11 @@
  * 3. Save: with --mode overwrite, the live Secrets about to be overwritten or recreated are
  *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
  *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
- * 4. Write: the backup is read again, segment by segment (and verified again as it is read),
- *    and each planned Secret is written, up to `writeLimit` at once (fewer while the API server
- *    answers 429 or 5xx). Every write with --dry-run carries `dryRun=All`.
- *    What the API server answers is checked against the recorded SHA-256.
+ * 4. Write: the Secrets that step 1 verified and spooled (see restore-spool.ts: encrypted under
+ *    a key only this process holds, authenticated chunk by chunk) are read back, and each planned
+ *    Secret is written, up to `writeLimit` at once (fewer while the API server answers 429 or
+ *    5xx). Every write with --dry-run carries `dryRun=All`. What the API server answers is
+ *    checked against the recorded SHA-256. The backup is downloaded and decrypted once.
  *
  * One Secret's failure (409, 422...) is recorded and the restore goes on; an API server or store
  * that stays unavailable, or a shutdown request, stops it (the result so far is reported).
@@ -44,6 +45,7 @@ import { BackupVerificationError } from '../verify-restore/verification-error.js
 import type { VerificationKeys } from '../verify-restore/verification-keys.js';
 import { contentDigest, decideAction, liveFacts, type PlannedSecret, type RestoreAction, WRITE_ACTIONS } from './restore-plan.js';
 import type { RestoreSelection } from './restore-selection.js';
+import { RestoreSpool } from './restore-spool.js';
 
 const MIB = 1024 * 1024;
 /** Up to this many Secrets in a namespace are read one by one; more, and the namespace is listed. */
@@ -82,6 +84,11 @@ export interface RestoreDeps {
    * caller also tells of every 429 and 5xx. @default 1
    */
   writeLimit?: Concurrency;
+  /**
+   * Where the verified Secrets are spooled between the verify and write passes (encrypted, see
+   * restore-spool.ts). @default os.tmpdir(): TMPDIR, the pod's emptyDir
+   */
+  spoolDir?: string;
 }
 
 export interface RestoreOptions {
@@ -132,13 +139,14 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
   const t0 = performance.now();
   const run = new RestoreRun(deps, o, report);
   try {
-    const backup = await run.openBackup();
-    await run.verifyAndSelect(backup);
+    // Not kept once verified: its index (about 200 bytes per Secret) is not needed to write.
+    await run.verifyAndSelect(await run.openBackup());
     await run.planAgainstLive();
     await run.saveWhatIsOverwritten();
-    await run.writePlanned(backup);
+    await run.writePlanned();
     return report;
   } finally {
+    await run.removeSpool();
     run.count();
     report.durationMs = Math.round(performance.now() - t0);
   }
@@ -157,6 +165,10 @@ class RestoreRun {
   /** Target namespaces that do not exist (created first with --create-namespaces). */
   private missingNamespaces: string[] = [];
   private readonly progress: Progress;
+  /** The verified Secrets that may be written, from step 1 to step 4. */
+  private spool: RestoreSpool | undefined;
+  /** One copy of each namespace and type string, however many Secrets name it. */
+  private readonly strings = new Map<string, string>();
 
   constructor(
     private readonly deps: RestoreDeps,
@@ -196,13 +208,17 @@ class RestoreRun {
   /**
    * 1. Verify: reads every segment, checking each Secret against the index (any mismatch stops
    * the restore before anything is written), and notes the selected ones with small facts only
-   * (names, hashes, validity). Refuses a `--name` the backup lacks, or an empty selection.
+   * (names, hashes, validity); those that may be written are spooled for step 4. Refuses a
+   * `--name` the backup lacks, or an empty selection.
    */
   async verifyAndSelect(backup: VerifiedBackup): Promise<void> {
     const { o, report } = this;
     const seenNamespaces = new Set<string>();
     const outsideScope = new Set<string>();
     const progress = this.progress.phase('restore: verify', backup.index.secrets.length);
+    const spool = await RestoreSpool.create(this.deps.spoolDir);
+    this.spool = spool;
+    const policy = this.policy();
     try {
       for (let n = 1; n <= backup.segmentCount; n++) {
         this.deps.shutdown.checkpoint();
@@ -221,8 +237,11 @@ class RestoreRun {
           }
           if (!inNs.has(p.source.name)) this.selected++;
           inNs.set(p.source.name, p);
+          // Skipped whatever is live (never-restored types, invalid): never needed again.
+          if (decideAction(p, undefined, policy).action !== 'skip') await spool.append(s, item.entry.dataSha256);
         }
       }
+      await spool.finish();
     } finally {
       progress.end();
     }
@@ -250,9 +269,16 @@ class RestoreRun {
    */
   async planAgainstLive(): Promise<void> {
     const { o, report } = this;
-    const policy = { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES };
-    const candidates = report.items.filter((p) => decideAction(p, undefined, policy).action !== 'skip');
-    this.targetNamespaces = [...new Set(candidates.map((p) => p.target.namespace))].sort();
+    const policy = this.policy();
+    // The Secrets that could be written, by target namespace (one pass, whatever the namespaces).
+    const candidates = new Map<string, PlannedSecret[]>();
+    for (const p of report.items) {
+      if (decideAction(p, undefined, policy).action === 'skip') continue;
+      const inNs = candidates.get(p.target.namespace);
+      if (inNs === undefined) candidates.set(p.target.namespace, [p]);
+      else inNs.push(p);
+    }
+    this.targetNamespaces = [...candidates.keys()].sort();
     const terminating: string[] = [];
     for (const ns of this.targetNamespaces) {
       const phase = await this.deps.namespaces.phase(ns);
@@ -278,10 +304,7 @@ class RestoreRun {
     for (const ns of this.targetNamespaces) {
       if (missing.includes(ns)) continue;
       this.deps.shutdown.checkpoint();
-      await this.readLive(
-        ns,
-        candidates.filter((p) => p.target.namespace === ns),
-      );
+      await this.readLive(ns, candidates.get(ns) ?? []);
     }
     for (const p of report.items) Object.assign(p, decideAction(p, p.live, policy));
     report.stage = 'planned';
@@ -305,10 +328,10 @@ class RestoreRun {
   }
 
   /**
-   * 4. Write: creates the missing namespaces, then reads the backup again, segment by segment
-   * (verified again as it is read), and writes each planned Secret.
+   * 4. Write: creates the missing namespaces, then reads the spooled Secrets back (each chunk
+   * authenticated as it is read) and writes each planned Secret.
    */
-  async writePlanned(backup: VerifiedBackup): Promise<void> {
+  async writePlanned(): Promise<void> {
     const { o, report } = this;
     for (const ns of this.missingNamespaces) {
       await this.deps.namespaces.create(ns, { labels: { 'app.kubernetes.io/created-by': 'secret-steward-restore' }, dryRun: o.dryRun });
@@ -316,31 +339,46 @@ class RestoreRun {
     }
     for (const p of report.items) if (!WRITE_ACTIONS.has(p.action)) p.outcome = 'skipped';
     const toCreate = new Set(this.missingNamespaces);
-    const writing = report.items.filter((p) => WRITE_ACTIONS.has(p.action));
-    const segments = [...new Set(writing.map((p) => p.segment))].sort((a, b) => a - b);
-    const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing.length);
+    let writing = 0;
+    for (const p of report.items) if (WRITE_ACTIONS.has(p.action)) writing++;
+    const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing);
     const { bySource, deps } = this;
-    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret }> {
-      for (const n of segments) {
-        deps.shutdown.checkpoint();
-        for await (const item of backup.readSegment(n)) {
-          if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
-          const p = bySource.get(item.secret.metadata.namespace)?.get(item.secret.metadata.name);
-          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret: item.secret };
-        }
+    const spool = this.spool;
+    if (spool === undefined) throw new Error('restore: write before verify');
+    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret; dataSha256: string }> {
+      for await (const { secret, dataSha256 } of spool!.read()) {
+        const p = bySource.get(secret.metadata.namespace)?.get(secret.metadata.name);
+        if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret, dataSha256 };
       }
     }
     try {
-      // The backup is read as the writes go: only the Secrets being written are held.
-      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret }) => {
+      // The spool is read as the writes go: only the Secrets being written are held.
+      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret, dataSha256 }) => {
         deps.shutdown.checkpoint();
-        await writeOne(deps, o, report, p, secret, toCreate);
+        await writeOne(deps, o, report, { p, s: secret, dataSha256 }, toCreate);
         progress.add();
       });
     } finally {
       progress.end();
     }
     report.stage = 'written';
+  }
+
+  private intern(x: string): string {
+    const known = this.strings.get(x);
+    if (known !== undefined) return known;
+    this.strings.set(x, x);
+    return x;
+  }
+
+  /** Deletes the spool (its file and key); the restore calls it whatever happened. */
+  async removeSpool(): Promise<void> {
+    await this.spool?.remove();
+  }
+
+  private policy() {
+    const { o } = this;
+    return { mode: o.mode, recreateImmutable: o.recreateImmutable, neverRestoredTypes: NEVER_RESTORED_TYPES };
   }
 
   /** Counts actions and outcomes into the report (also after a failure: what was done so far). */
@@ -353,16 +391,23 @@ class RestoreRun {
     }
   }
 
-  /** A selected Secret of the backup, with its validity, not yet planned. */
+  /**
+   * A selected Secret of the backup, with its validity, not yet planned. Kept for every selected
+   * Secret until the end, so small: namespace and type strings shared, `target` the very object
+   * `source` is when the namespace is not mapped, and no data digest (the spool carries it).
+   */
   private planned(s: ExportedSecret, dataSha256: string, segment: number): PlannedSecret {
     const v = validateSecret(s, this.now);
+    const namespace = this.intern(s.metadata.namespace);
+    const targetNamespace = this.intern(this.o.selection.targetNamespace(namespace));
+    const source = { namespace, name: s.metadata.name };
     const p: PlannedSecret = {
-      source: { namespace: s.metadata.namespace, name: s.metadata.name },
-      target: { namespace: this.o.selection.targetNamespace(s.metadata.namespace), name: s.metadata.name },
-      type: s.type,
+      source,
+      target: targetNamespace === namespace ? source : { namespace: targetNamespace, name: s.metadata.name },
+      type: this.intern(s.type),
       immutable: s.immutable ?? false,
-      dataSha256,
-      contentSha256: contentDigest(s),
+      // The reader checked that the data hashes to the index's dataSha256: not hashed again.
+      contentSha256: contentDigest(s, dataSha256),
       segment,
       action: 'skip',
       outcome: 'pending',
@@ -471,19 +516,22 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
   return result.backupId;
 }
 
+/**
+ * Writes one planned Secret `p`: `s` as the backup has it, `dataSha256` the digest of its data
+ * recorded in the index (what the API server's answer must have).
+ */
 async function writeOne(
   deps: RestoreDeps,
   o: RestoreOptions,
   report: RestoreReport,
-  p: PlannedSecret,
-  s: ExportedSecret,
+  { p, s, dataSha256 }: { p: PlannedSecret; s: ExportedSecret; dataSha256: string },
   namespacesToCreate: ReadonlySet<string>,
 ): Promise<void> {
   const { secrets } = deps;
   const { namespace, name } = p.target;
   const body = restoreBody(s, namespace);
   const written = (w: V1Secret) => {
-    if (secretDataDigest(w.data) !== p.dataSha256) {
+    if (secretDataDigest(w.data) !== dataSha256) {
       p.outcome = 'failed';
       p.message = 'the API server answered with other data than was written (a mutating webhook?)';
     } else {

@@ -225,6 +225,30 @@ describe('shared/kube/secrets', () => {
       );
     });
 
+    it('returns the same Secret from a create with a plain JSON request as through the typed client (dates as Date)', async () => {
+      const answers: V1Secret[] = [];
+      for (const typed of [false, true]) {
+        const { store } = storeFor(emu, undefined, { typed });
+        answers.push(await store.create('a', secret(typed ? 'typed' : 'plain', 'v', { app: 'x' })));
+      }
+
+      const [plain, typed] = answers;
+      assert.ok(plain.metadata?.creationTimestamp instanceof Date);
+      assert.ok(plain.metadata?.managedFields?.every((f) => f.time instanceof Date));
+      // As plain JSON: the typed client's answer is made of model class instances.
+      const comparable = (s: V1Secret) =>
+        JSON.parse(JSON.stringify({ ...s, metadata: { ...s.metadata, name: '', uid: '', resourceVersion: '' } }));
+      assert.deepEqual(comparable(plain), comparable(typed));
+      assert.deepEqual(
+        secretRequests().map((e) => `${e.method} ${e.status} ${e.accept}`),
+        ['POST 201 application/json', 'POST 201 application/json, */*;q=0.8'],
+      );
+      await assert.rejects(
+        storeFor(emu).store.create('a', secret('s0', 'x')),
+        (e: unknown) => e instanceof KubeError && e.alreadyExists && /failed to create Secret a\/s0: 409 AlreadyExists/.test(e.message),
+      );
+    });
+
     for (const typed of [false, true]) {
       it(`creates without reading the echo ${typed ? 'through the typed client (no kubeconfig)' : 'with a plain request'}`, async () => {
         const { store } = storeFor(emu, undefined, { typed });

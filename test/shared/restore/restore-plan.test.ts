@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
 import { contentDigest, decideAction, type LiveFacts, liveFacts } from '../../../shared/restore/restore-plan.js';
 
@@ -97,6 +98,8 @@ describe('shared/restore/restore-plan', () => {
       data: { pw: b64('one') },
     };
     assert.equal(liveFacts(asLive).contentSha256, contentDigest(backed));
+    assert.equal(contentDigest(backed, secretDataDigest(backed.data)), contentDigest(backed), 'with the data digest given');
+    assert.notEqual(contentDigest(backed, secretDataDigest({ pw: b64('two') })), contentDigest(backed));
     assert.notEqual(liveFacts({ ...asLive, metadata: { ...asLive.metadata, labels: { app: 'y' } } }).contentSha256, contentDigest(backed));
     assert.notEqual(liveFacts({ ...asLive, data: { pw: b64('two') } }).contentSha256, contentDigest(backed));
     assert.notEqual(liveFacts({ ...asLive, immutable: true }).contentSha256, contentDigest(backed));

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import type { V1Secret } from '@kubernetes/client-node';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { BackupLayout } from '../../../shared/backup/backup-layout.js';
 import { loadSealTrust } from '../../../shared/backup/catalogue-settings.js';
 import { loadRecipientKeys, loadSigningKey } from '../../../shared/crypto/index.js';
@@ -10,11 +13,13 @@ import {
   KubeNamespaceStore,
   KubeSecretStore,
   loadKubeConfig,
+  type NamespaceStore,
   type SecretStore,
   type WriteOptions,
 } from '../../../shared/kube/index.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { RestoreSelection } from '../../../shared/restore/restore-selection.js';
+import { SpoolError } from '../../../shared/restore/restore-spool.js';
 import {
   emptyRestoreReport,
   type RestoreDeps,
@@ -28,6 +33,7 @@ import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
 import { loadVerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type Harness, startHarness } from '../../support/job-harness.js';
+import { mutatingProxy } from '../../support/mutating-proxy.js';
 import { writeBackup } from '../../support/write-backup.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -142,6 +148,32 @@ describe('shared/restore/run-restore', function () {
     assert.equal(h.emulator.get('v1', 'Secret', 'apps', 'bootstrap-token-abcdef'), undefined);
   });
 
+  it('reports each Secret as -o json has always printed it (compact in memory: shared namespaces, no data digest)', async () => {
+    h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'staging' } } as never);
+    await backupOf([opaque('one', 'value-1'), opaque('two', 'value-2')]);
+    const mapped = new RestoreSelection({ namespaces: [], names: [], mapping: [{ from: 'apps', to: 'staging' }] });
+
+    const [plain, remapped] = [await restore(), await restore({ selection: mapped })];
+
+    // What restore-job.ts prints: every field but the digests, in this order.
+    const printed = (r: RestoreReport) => JSON.parse(JSON.stringify(r.items, (k, v) => (k.endsWith('Sha256') ? undefined : v)));
+    const item = (name: string, target: string) => ({
+      source: { namespace: 'apps', name },
+      target: { namespace: target, name },
+      type: 'Opaque',
+      immutable: false,
+      segment: 1,
+      action: 'create',
+      outcome: 'done',
+    });
+    assert.deepEqual(printed(plain), [item('one', 'apps'), item('two', 'apps')]);
+    assert.deepEqual(printed(remapped), [item('one', 'staging'), item('two', 'staging')]);
+    assert.deepEqual(
+      printed(plain).map((i: object) => Object.keys(i)),
+      [Object.keys(item('one', 'apps')), Object.keys(item('two', 'apps'))],
+    );
+  });
+
   it('does not overwrite a Secret that changed after the pre-restore backup saved it, and keeps live ownerReferences on the others', async () => {
     await backupOf([opaque('raced', 'backed-up'), opaque('owned', 'backed-up-too')]);
     h.emulator.create({ ...opaque('raced', 'live-1') } as never);
@@ -224,6 +256,144 @@ describe('shared/restore/run-restore', function () {
 
     assert.equal(r.items[0].outcome, 'failed');
     assert.match(r.items[0].message!, /the API server answered with other data than was written/);
+  });
+
+  describe('decrypts the backup once: the verified Secrets are spooled, encrypted, between verify and write', () => {
+    const CANARY = 'run-restore-spool-canary-51c0';
+    let parent: string;
+    beforeEach(async () => {
+      parent = await mkdtemp(join(tmpdir(), 'restore-spool-'));
+    });
+    afterEach(async () => rm(parent, { recursive: true, force: true }));
+
+    /** The one spool file, once the verify pass has written it. */
+    async function spoolFile(): Promise<string> {
+      const [dir] = await readdir(parent);
+      return join(parent, dir, 'spool');
+    }
+
+    /** Namespaces whose first call (the plan, after the verify pass) runs `meanwhile` first. */
+    function namespacesDoing(meanwhile: () => Promise<void>): NamespaceStore {
+      const real = new KubeNamespaceStore(kube.core, kube.caller);
+      let done = false;
+      return Object.assign(Object.create(real) as NamespaceStore, {
+        phase: async (ns: string) => {
+          if (!done) {
+            done = true;
+            await meanwhile();
+          }
+          return real.phase(ns);
+        },
+      });
+    }
+
+    it('reads each segment of the backup once, holds no value in plaintext on disk, and removes the spool after success', async () => {
+      await backupOf([opaque('a', CANARY), opaque('b', 'value-b')]);
+      let spooled: Buffer | undefined;
+      const namespaces = namespacesDoing(async () => {
+        spooled = await readFile(await spoolFile());
+      });
+      const reads: string[] = [];
+      const counting: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+        getBytes: (key: string, limit: number) => {
+          reads.push(key);
+          return store.getBytes(key, limit);
+        },
+      });
+
+      const r = await restore({}, { spoolDir: parent, namespaces, store: counting });
+
+      assert.equal(r.counts.written, 2);
+      const segmentReads = reads.filter((k) => /segment/.test(k));
+      assert.equal(segmentReads.length, 1, reads.join(', '));
+      assert.ok(spooled !== undefined && spooled.length > 0);
+      for (const form of [CANARY, b64(CANARY)]) assert.equal(spooled.indexOf(form), -1, `${form} on disk`);
+      assert.deepEqual(await readdir(parent), []);
+    });
+
+    const damages: Array<[string, (path: string) => Promise<void>, RegExp]> = [
+      [
+        'tampered',
+        async (path) => {
+          const bytes = await readFile(path);
+          bytes[bytes.length - 20] ^= 1;
+          await writeFile(path, bytes);
+        },
+        /chunk 1 does not authenticate/,
+      ],
+      ['truncated', async (path) => truncate(path, (await stat(path)).size - 1), /truncated or appended to/],
+    ];
+    for (const [what, damage, message] of damages) {
+      it(`refuses a ${what} spool with a clear error, writes nothing, and removes it`, async () => {
+        await backupOf([opaque('a', CANARY), opaque('b', 'value-b')]);
+        const report = emptyRestoreReport({ dryRun: false, mode: 'create-missing' });
+        const namespaces = namespacesDoing(async () => damage(await spoolFile()));
+
+        await assert.rejects(restore({}, { spoolDir: parent, namespaces }, report), (e: unknown) => {
+          assert.ok(e instanceof SpoolError, String(e));
+          assert.match(e.message, message);
+          assert.doesNotMatch(e.message, new RegExp(CANARY));
+          return true;
+        });
+
+        assert.equal(h.emulator.list('v1', 'Secret', 'apps').length, 0);
+        assert.equal(report.counts.written, 0);
+        assert.deepEqual(await readdir(parent), []);
+      });
+    }
+
+    it('removes the spool when the restore fails, and when a shutdown (SIGTERM) stops it mid-write', async () => {
+      await backupOf([opaque('a', 'value-a'), opaque('b', 'value-b'), opaque('c', 'value-c')]);
+      const real = new KubeSecretStore(kube.core, kube.caller);
+      const shutdown = new Shutdown();
+      let spoolWhileWriting: string[] = [];
+      const secrets: SecretStore = Object.assign(Object.create(real) as SecretStore, {
+        create: async (ns: string, body: V1Secret, options?: WriteOptions) => {
+          spoolWhileWriting = await readdir(parent);
+          shutdown.request('received SIGTERM');
+          return real.create(ns, body, options);
+        },
+      });
+
+      await assert.rejects(restore({}, { spoolDir: parent, secrets, shutdown }), InterruptedError);
+
+      assert.equal(spoolWhileWriting.length, 1, 'the spool existed while writing');
+      assert.deepEqual(await readdir(parent), []);
+      assert.ok(h.emulator.list('v1', 'Secret', 'apps').length < 3);
+
+      h.emulator.faults.inject({ method: 'POST', path: '/api/v1/namespaces/apps/secrets', status: 503, times: Infinity });
+      await assert.rejects(restore({}, { spoolDir: parent }), /503/);
+      assert.deepEqual(await readdir(parent), []);
+    });
+  });
+
+  it('checks the answer of the plain JSON create too: a mutating webhook changing data is a failure, the rest are written', async () => {
+    await backupOf([opaque('mutated', 'original'), opaque('kept', 'as-is')]);
+    const proxy = await mutatingProxy(h.emulator.url, (created) => {
+      if (created.metadata?.name === 'mutated') created.data = { v: b64('changed-by-webhook') };
+    });
+    try {
+      const kc = loadKubeConfig({ kubeconfig: h.kubeconfig });
+      const viaProxy = new KubeConfig();
+      viaProxy.loadFromString(kc.exportConfig().replaceAll(h.emulator.url.replace(/\/$/, ''), proxy.url));
+      const k = createKubeClients(viaProxy, { command: 'test', clock: systemClock, log, limits: { maxAttempts: 2 } });
+      h.emulator.requests.clear();
+
+      const r = await restore({}, { secrets: new KubeSecretStore(k.core, k.caller, log, viaProxy) });
+
+      const byName = Object.fromEntries(r.items.map((i) => [i.source.name, i]));
+      assert.equal(byName.mutated.outcome, 'failed');
+      assert.match(byName.mutated.message!, /the API server answered with other data than was written \(a mutating webhook\?\)/);
+      assert.equal(byName.kept.outcome, 'done');
+      assert.equal(r.counts.failed, 1);
+      assert.deepEqual(
+        h.emulator.requests.filter((e) => e.verb === 'create' && e.resource === 'secrets').map((e) => `${e.accept} ${e.status}`),
+        ['application/json 201', 'application/json 201'],
+        'sent as plain JSON requests (not the typed client, whose Accept also names */*)',
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   describe('creates the API server refuses (invalid or denied by admission), existing and new', () => {

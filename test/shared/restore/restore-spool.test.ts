@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
+import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
+import { RestoreSpool, SpoolError } from '../../../shared/restore/restore-spool.js';
+
+const CANARY = 'spool-canary-7f3a9c2e-value';
+
+const secret = (name: string, value: string): ExportedSecret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: 'apps', labels: { app: name } },
+  type: 'Opaque',
+  data: { v: Buffer.from(value).toString('base64') },
+});
+
+/** Secrets of about 300 KiB each: four of them fill more than one chunk. */
+const large = (n: number) => Array.from({ length: n }, (_, i) => secret(`big-${i}`, `${CANARY}-${i}-`.padEnd(300 * 1024, 'x')));
+
+async function readAll(spool: RestoreSpool): Promise<string[]> {
+  const names: string[] = [];
+  for await (const { secret } of spool.read()) names.push(secret.metadata.name);
+  return names;
+}
+
+describe('shared/restore/restore-spool', () => {
+  let parent: string;
+  beforeEach(async () => {
+    parent = await mkdtemp(join(tmpdir(), 'spool-test-'));
+  });
+  afterEach(async () => rm(parent, { recursive: true, force: true }));
+
+  async function spoolOf(items: ExportedSecret[]): Promise<RestoreSpool> {
+    const spool = await RestoreSpool.create(parent);
+    for (const s of items) await spool.append(s, secretDataDigest(s.data));
+    await spool.finish();
+    return spool;
+  }
+
+  it('gives back every Secret and its data digest in order, over several chunks, as often as it is read', async () => {
+    // One Secret at the API's 1 MiB (1.4 MB in base64) between the others: larger than the spool's buffer.
+    const items = [secret('a', 'one'), ...large(4), secret('huge', 'h'.repeat(1024 * 1024)), ...large(4), secret('z', 'last')];
+    const spool = await spoolOf(items);
+
+    const first = [];
+    for await (const s of spool.read()) first.push(s);
+    const again = await readAll(spool);
+
+    assert.deepEqual(
+      first,
+      items.map((s) => ({ secret: s, dataSha256: secretDataDigest(s.data) })),
+    );
+    assert.deepEqual(
+      again,
+      items.map((s) => s.metadata.name),
+    );
+    await spool.remove();
+  });
+
+  it('keeps no value, name or label in plaintext on disk, in a private directory and a 0600 file', async () => {
+    const spool = await spoolOf([secret('db-credentials', CANARY), ...large(4)]);
+
+    const bytes = await readFile(spool.path);
+    const forms = [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex'), 'db-credentials'];
+    for (const form of forms) assert.equal(bytes.indexOf(form), -1, `found ${form} in the spool`);
+    assert.equal((await stat(spool.path)).mode & 0o777, 0o600);
+    assert.equal((await stat(spool.dir)).mode & 0o777, 0o700);
+    await spool.remove();
+  });
+
+  describe('refuses a spool that is not what was written, before handing out anything of it', () => {
+    const cases: Array<[string, (path: string, bytes: Buffer) => Promise<void>, RegExp]> = [
+      [
+        'a byte changed in the first chunk',
+        async (path, bytes) => {
+          bytes[40] ^= 1;
+          await writeFile(path, bytes);
+        },
+        /chunk 1 does not authenticate/,
+      ],
+      ['cut short', (path, bytes) => truncate(path, bytes.length - 100), /truncated or appended to/],
+      [
+        'cut at a chunk boundary (its last chunk dropped)',
+        (path, bytes) => truncate(path, firstChunkEnd(bytes)),
+        /truncated or appended to/,
+      ],
+      ['bytes appended', (path, bytes) => writeFile(path, Buffer.concat([bytes, Buffer.from('x')])), /truncated or appended to/],
+      [
+        'its first chunk marked as the last',
+        async (path, bytes) => {
+          bytes[0] = 1;
+          await writeFile(path, bytes);
+        },
+        /chunk 1 does not authenticate/,
+      ],
+      [
+        'its chunks swapped',
+        async (path, bytes) => {
+          const end = firstChunkEnd(bytes);
+          await writeFile(path, Buffer.concat([bytes.subarray(end), bytes.subarray(0, end)]));
+        },
+        /chunk 1 (does not authenticate|has a malformed header)/,
+      ],
+    ];
+    for (const [what, damage, message] of cases) {
+      it(what, async () => {
+        const spool = await spoolOf(large(6));
+        await damage(spool.path, await readFile(spool.path));
+
+        const handedOut: string[] = [];
+        const error = await (async () => {
+          try {
+            for await (const { secret } of spool.read()) handedOut.push(secret.metadata.name);
+          } catch (e) {
+            return e;
+          }
+        })();
+
+        assert.ok(error instanceof SpoolError, `${what}: ${String(error)}`);
+        assert.match(error.message, message);
+        assert.match(error.message, /local spool of verified Secrets .* is not what this restore wrote/);
+        assert.doesNotMatch(error.message, new RegExp(CANARY));
+        assert.deepEqual(handedOut, []);
+        await spool.remove();
+      });
+    }
+
+    it('a later chunk changed: only the Secrets of the chunks before it are handed out', async () => {
+      const spool = await spoolOf(large(8));
+      const bytes = await readFile(spool.path);
+      bytes[firstChunkEnd(bytes) + 40] ^= 1;
+      await writeFile(spool.path, bytes);
+
+      const handedOut: string[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const { secret } of spool.read()) handedOut.push(secret.metadata.name);
+        })(),
+        /chunk 2 does not authenticate/,
+      );
+
+      assert.ok(handedOut.length > 0 && handedOut.length < 8, `${handedOut.length} handed out`);
+      await spool.remove();
+    });
+  });
+
+  it('remove() deletes the file and its directory, and may be called again', async () => {
+    const spool = await spoolOf([secret('a', CANARY)]);
+
+    await spool.remove();
+    await spool.remove();
+
+    assert.deepEqual(await readdir(parent), []);
+  });
+
+  it('is removed when a second SIGTERM exits the process at once (no finally runs then)', async () => {
+    const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
+    const script = [
+      `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
+      `const { Shutdown } = await import(${module('shared/runtime/shutdown.ts')});`,
+      `const { createLogger, MemorySink } = await import(${module('shared/log/index.ts')});`,
+      `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
+      `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
+      'await spool.finish();',
+      'new Shutdown().installSignalHandlers(createLogger({ sink: new MemorySink() }));',
+      "console.log('ready');",
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
+      child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
+    });
+    const spooled = await readdir(parent);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    const code = await exited;
+
+    assert.equal(spooled.length, 1, 'the spool existed');
+    assert.equal(code, 143, stderr);
+    assert.deepEqual(await readdir(parent), []);
+  });
+
+  it('says where it could not be written, and what to do, without a value', async () => {
+    await assert.rejects(RestoreSpool.create(join(parent, 'does-not-exist')), (e: unknown) => {
+      assert.ok(e instanceof SpoolError);
+      assert.match(e.message, /cannot write the local spool of verified Secrets under .*does-not-exist .*ENOENT.*larger sizeLimit/);
+      return true;
+    });
+  });
+});
+
+/** Where the first chunk of a spool ends (see the layout in restore-spool.ts). */
+function firstChunkEnd(bytes: Buffer): number {
+  return 1 + 4 + 12 + bytes.readUInt32BE(1) + 16;
+}
