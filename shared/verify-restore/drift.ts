@@ -1,4 +1,4 @@
-import type { BackupIndex } from '../backup/backup-index.js';
+import type { LoadedIndex } from '../backup/backup-index.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import { listSelectedSecrets } from '../backup/secret-source.js';
 import type { SecretStore } from '../kube/index.js';
@@ -26,7 +26,7 @@ export interface DriftResult {
  */
 export async function compareWithLive(
   secrets: Pick<SecretStore, 'list'>,
-  index: BackupIndex,
+  index: LoadedIndex,
   o: { pageSize: number; log: Logger; checkpoint: () => void },
 ): Promise<DriftResult> {
   const recorded = new Map<string, string>();
