@@ -154,7 +154,7 @@ export class SecretTable implements Iterable<SecretEntry> {
       namespace: this.strings[this.namespaces[i]],
       name: this.nameAt(i),
       type: this.strings[this.types[i]],
-      dataSha256: this.digests.toString('hex', 32 * i, 32 * i + 32),
+      dataSha256: this.dataSha256At(i),
       segment: this.segments[i],
     };
     if (this.immutable[i] !== 0) e.immutable = this.immutable[i] === 2;
@@ -171,10 +171,16 @@ export class SecretTable implements Iterable<SecretEntry> {
     return this.segments[i];
   }
 
-  private nameAt(i: number): string {
+  /** Entry `i`'s name, without making the whole entry. */
+  nameAt(i: number): string {
     const end = this.nameEnds[i];
     const start = i === 0 ? 0 : this.nameEnds[i - 1];
     return this.namesApart.get(i) ?? this.names.toString('latin1', start, end);
+  }
+
+  /** Entry `i`'s data digest (hex), without making the whole entry. */
+  dataSha256At(i: number): string {
+    return this.digests.toString('hex', 32 * i, 32 * i + 32);
   }
 
   *[Symbol.iterator](): Iterator<SecretEntry> {
