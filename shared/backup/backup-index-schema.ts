@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type BackupIndex, INDEX_FORMAT } from './backup-index.js';
+import { type BackupIndex, INDEX_FORMAT, type LoadedIndex, type SecretEntry, SecretTable } from './backup-index.js';
 
 /*
  * The index schema, for readers (verify-restore, restore). Kept apart from backup-index.ts so
@@ -31,7 +31,7 @@ const secretEntrySchema = z.object({
   immutable: z.boolean().optional(),
 });
 
-export const backupIndexSchema: z.ZodType<BackupIndex> = z.object({
+const indexObject = z.object({
   format: z.literal(INDEX_FORMAT),
   backupId: z.string(),
   cluster: z.string(),
@@ -62,9 +62,53 @@ export const backupIndexSchema: z.ZodType<BackupIndex> = z.object({
   }),
 });
 
+export const backupIndexSchema: z.ZodType<BackupIndex> = indexObject;
+
+/** Everything but the Secret entries, which {@link loadBackupIndex} checks one at a time (same schema, same order). */
+const headerSchema = indexObject.extend({ secrets: z.array(z.unknown()) });
+
+function problemsOf(error: z.ZodError, at: PropertyKey[] = []): string[] {
+  return error.issues.map((i) => `${[...at, ...i.path].join('.') || '(root)'}: ${i.message}`);
+}
+
 /**
- * Parses a decrypted index document; returns the problems (field paths) when it does not
- * match the format, so that a verifier can report "index malformed: segments.3.sha256".
+ * Parses a decrypted index document for a reader (verify-restore, restore): exactly as strict
+ * as {@link parseBackupIndex}, with the same problems in the same order, but the Secrets end up
+ * in a compact {@link SecretTable}: each entry is checked and copied on its own, so a large
+ * index never exists twice as objects, and what is kept is about 70 bytes a Secret.
+ */
+export function loadBackupIndex(text: string): { index: LoadedIndex } | { problems: string[] } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { problems: ['index is not JSON'] };
+  }
+  const header = headerSchema.safeParse(raw);
+  const problems = header.success ? [] : problemsOf(header.error);
+  const entries: unknown[] =
+    typeof raw === 'object' && raw !== null && Array.isArray((raw as { secrets?: unknown }).secrets)
+      ? (raw as { secrets: unknown[] }).secrets
+      : [];
+  const entryProblems: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const r = secretEntrySchema.safeParse(entries[i]);
+    if (r.success) entries[i] = r.data;
+    else entryProblems.push(...problemsOf(r.error, ['secrets', i]));
+  }
+  if (problems.length > 0 || entryProblems.length > 0) {
+    // Where the whole-document schema puts them: after every field before `secrets`, before `totals`.
+    const last = problems.filter((p) => p.startsWith('totals'));
+    return { problems: [...problems.filter((p) => !p.startsWith('totals')), ...entryProblems, ...last] };
+  }
+  const { secrets: _, ...rest } = header.data!;
+  return { index: { ...rest, secrets: SecretTable.of(entries as SecretEntry[], entries.length) } };
+}
+
+/**
+ * Parses a decrypted index document whole, as plain objects (for tools and tests that rewrite
+ * an index); returns the problems (field paths) when it does not match the format, so that a
+ * verifier can report "index malformed: segments.3.sha256". Readers use {@link loadBackupIndex}.
  */
 export function parseBackupIndex(text: string): { index: BackupIndex } | { problems: string[] } {
   let raw: unknown;

@@ -135,7 +135,7 @@ export function recipientsOf(seal: BackupSeal, rekey: RekeyedCopy | undefined): 
 
 /** The seal of a backup whose index and segments were stored as `index` and `seal.segments` say. */
 export function sealOf(
-  index: BackupIndex,
+  index: Omit<BackupIndex, 'secrets'>,
   storedIndex: { size: number; sha256: string },
   clusterUid: string,
   toolVersion: string,

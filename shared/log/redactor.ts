@@ -55,23 +55,24 @@ const HEAD = 64;
  * pass their text through {@link Redactor.sanitize}.
  *
  * A value is registered in the forms it can take in our output: as text, JSON-escaped,
- * base64 and base64url. No plaintext is kept, and the index is a few numbers per pattern,
- * so registering every value of a large backup stays cheap:
- * - a set of 30-bit hashes of each pattern's first {@link MIN_REDACTABLE_LENGTH} characters
+ * base64 and base64url. No plaintext is kept, and the index is a few numbers per pattern in
+ * typed arrays, so registering every value of a large backup stays cheap:
+ * - a set of 32-bit hashes of each pattern's first {@link MIN_REDACTABLE_LENGTH} characters
  *   (a quick filter, one lookup per character of a scanned line);
  * - the distinct pattern lengths;
- * - a set of 30-bit prefixes of each pattern's SHA-256, which confirms a match; for patterns
+ * - a set of 32-bit prefixes of each pattern's SHA-256, which confirms a match; for patterns
  *   over 64 characters, of the SHA-256 of their first 64 characters, with their length (so a
  *   large value costs no more to register than a small one, and a truncated copy still matches).
- * 30 bits keep the numbers small integers that V8 stores unboxed. A hash collision can only
- * make the redactor remove more, never less, and needs both hashes to collide at once.
+ * The sets are open-addressing hash tables in growable Uint32Arrays (4 bytes a slot, at least a
+ * quarter of them empty), not `Set`s of numbers. A hash collision can only make the redactor
+ * remove more, never less, and needs both hashes to collide at once.
  */
 export class Redactor {
-  private readonly prefixes = new Set<number>();
+  private readonly prefixes = new HashSet32();
   /** Hashes of whole patterns up to {@link HEAD} characters long. */
-  private readonly patterns = new Set<number>();
+  private readonly patterns = new HashSet32();
   /** Longer patterns: hash of their first {@link HEAD} characters -> their length. */
-  private readonly heads = new Map<number, number>();
+  private readonly heads = new HashMax32();
   /** Distinct lengths of the short patterns, longest first (a match prefers the longest). */
   private lengths: number[] = [];
 
@@ -120,8 +121,7 @@ export class Redactor {
     if (length < MIN_REDACTABLE_LENGTH) return;
     this.prefixes.add(prefixHash(text, 0));
     if (length > HEAD) {
-      const key = patternHash(text.slice(0, HEAD));
-      this.heads.set(key, Math.max(this.heads.get(key) ?? 0, length));
+      this.heads.raise(patternHash(text.slice(0, HEAD)), length);
       return;
     }
     this.patterns.add(patternHash(text));
@@ -144,8 +144,8 @@ export class Redactor {
     while (i + PREFIX <= text.length) {
       let matched = 0;
       if (this.prefixes.has(prefixHash(text, i))) {
-        const long = i + HEAD <= text.length && this.heads.size > 0 ? this.heads.get(patternHash(text.slice(i, i + HEAD))) : undefined;
-        if (long !== undefined) {
+        const long = i + HEAD <= text.length && this.heads.size > 0 ? this.heads.get(patternHash(text.slice(i, i + HEAD))) : 0;
+        if (long > 0) {
           matched = Math.min(long, text.length - i);
         } else {
           for (const length of this.lengths) {
@@ -188,19 +188,150 @@ export class Redactor {
   }
 }
 
-/** FNV-1a over the PREFIX UTF-16 code units at `at`, folded to 30 bits: the quick filter. */
+/** FNV-1a over the PREFIX UTF-16 code units at `at`, never 0 (the empty slot): the quick filter. */
 function prefixHash(text: string, at: number): number {
   let h = 0x811c9dc5;
   for (let k = at; k < at + PREFIX; k++) {
     h ^= text.charCodeAt(k);
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 2;
+  return h >>> 0 || 1;
 }
 
-/** The first 30 bits of the pattern's SHA-256. */
+/** The first 32 bits of the pattern's SHA-256, never 0 (the empty slot). */
 function patternHash(text: string): number {
-  return createHash('sha256').update(text, 'utf8').digest().readUInt32BE(0) >>> 2;
+  return createHash('sha256').update(text, 'utf8').digest().readUInt32BE(0) || 1;
+}
+
+/** Smallest table: 64 slots (256 bytes). */
+const MIN_SLOTS = 64;
+
+/** Slot where key `h` starts probing in a table of `mask + 1` slots (Fibonacci hashing: `h` may be a weak hash). */
+function home(h: number, mask: number): number {
+  return (Math.imul(h, 0x9e3779b1) >>> 0) & mask;
+}
+
+/**
+ * A set of non-zero 32-bit numbers: open addressing with linear probing in one Uint32Array
+ * (0 marks an empty slot), doubled when three quarters are used, so 5.3-10.7 bytes a member
+ * where a `Set<number>` costs several machine words. Nothing is ever removed but by `clear`.
+ */
+class HashSet32 {
+  private slots = new Uint32Array(MIN_SLOTS);
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(h: number): boolean {
+    const { slots } = this;
+    const mask = slots.length - 1;
+    for (let i = home(h, mask); ; i = (i + 1) & mask) {
+      const s = slots[i];
+      if (s === h) return true;
+      if (s === 0) return false;
+    }
+  }
+
+  add(h: number): void {
+    if ((this.count + 1) * 4 > this.slots.length * 3) this.grow();
+    const { slots } = this;
+    const mask = slots.length - 1;
+    for (let i = home(h, mask); ; i = (i + 1) & mask) {
+      const s = slots[i];
+      if (s === h) return;
+      if (s === 0) {
+        slots[i] = h;
+        this.count++;
+        return;
+      }
+    }
+  }
+
+  clear(): void {
+    this.slots = new Uint32Array(MIN_SLOTS);
+    this.count = 0;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const slots = new Uint32Array(old.length * 2);
+    const mask = slots.length - 1;
+    for (const h of old) {
+      if (h === 0) continue;
+      let i = home(h, mask);
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = h;
+    }
+    this.slots = slots;
+  }
+}
+
+/** A map from non-zero 32-bit keys to the largest positive 32-bit value given for each, laid out as {@link HashSet32}. */
+class HashMax32 {
+  private keys = new Uint32Array(MIN_SLOTS);
+  private values = new Uint32Array(MIN_SLOTS);
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The value of `h`, or 0 when it has none. */
+  get(h: number): number {
+    const { keys } = this;
+    const mask = keys.length - 1;
+    for (let i = home(h, mask); ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === h) return this.values[i];
+      if (k === 0) return 0;
+    }
+  }
+
+  /** Sets the value of `h` to `value` unless it already has a larger one. */
+  raise(h: number, value: number): void {
+    if ((this.count + 1) * 4 > this.keys.length * 3) this.grow();
+    const { keys, values } = this;
+    const mask = keys.length - 1;
+    for (let i = home(h, mask); ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === h) {
+        if (value > values[i]) values[i] = value;
+        return;
+      }
+      if (k === 0) {
+        keys[i] = h;
+        values[i] = value;
+        this.count++;
+        return;
+      }
+    }
+  }
+
+  clear(): void {
+    this.keys = new Uint32Array(MIN_SLOTS);
+    this.values = new Uint32Array(MIN_SLOTS);
+    this.count = 0;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const keys = new Uint32Array(oldKeys.length * 2);
+    const values = new Uint32Array(keys.length);
+    const mask = keys.length - 1;
+    for (let j = 0; j < oldKeys.length; j++) {
+      const h = oldKeys[j];
+      if (h === 0) continue;
+      let i = home(h, mask);
+      while (keys[i] !== 0) i = (i + 1) & mask;
+      keys[i] = h;
+      values[i] = oldValues[j];
+    }
+    this.keys = keys;
+    this.values = values;
+  }
 }
 
 /** The text as it appears inside a JSON string (quotes, backslashes, control characters escaped). */

@@ -44,7 +44,7 @@ export interface SkippedBackup {
 }
 
 /** Opens one authenticated backup's index: its Secret entries, or why it cannot be read. */
-export type IndexReader = (b: AuthenticatedBackup) => Promise<{ secrets: readonly SecretEntry[] } | { skipped: string }>;
+export type IndexReader = (b: AuthenticatedBackup) => Promise<{ secrets: Iterable<SecretEntry> } | { skipped: string }>;
 
 export interface SecretAgeWalk {
   /** The newest backup read: the ages are as of its creation. */

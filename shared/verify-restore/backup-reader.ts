@@ -19,16 +19,16 @@
  * be (`segment-list-parser.ts`), and no segment yields more Secrets than its index records.
  *
  * Memory: one segment at a time (its stored bytes plus what openpgp.js buffers to check the
- * message, about 3.5 times the stored size) and the index (about 200 bytes per Secret). Secrets
- * are yielded one by one and never collected. Every decrypted value is registered with the
- * redactor the moment it is parsed.
+ * message, about 3.5 times the stored size) and the index, kept as a compact table (about 70
+ * bytes per Secret, `SecretTable`). Secrets are yielded one by one and never collected. Every
+ * decrypted value is registered with the redactor the moment it is parsed (about 25 bytes a value).
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type Catalogue, latestSealed, problemOf } from '../backup/backup-catalog.js';
-import { type BackupIndex, fromObjectMetadata, type IndexMetadata, LEGACY_INDEX_LIMIT, type SecretEntry } from '../backup/backup-index.js';
-import { parseBackupIndex } from '../backup/backup-index-schema.js';
+import { fromObjectMetadata, type IndexMetadata, LEGACY_INDEX_LIMIT, type LoadedIndex, type SecretEntry } from '../backup/backup-index.js';
+import { loadBackupIndex } from '../backup/backup-index-schema.js';
 import { type BackupLayout, backupIdTime, INDEX_NAME, SEAL_NAME, segmentName } from '../backup/backup-layout.js';
 import { type BackupSeal, DEFAULT_CLOCK_SKEW_MS, madeBeforeSeals, type RekeyedCopy, storedObjectsOf } from '../backup/backup-seal.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
@@ -192,7 +192,8 @@ export class VerifiedBackup {
   readonly warnings: readonly string[];
   /** The index object's metadata (what list-backups shows), when the store kept it. */
   readonly meta: IndexMetadata | undefined;
-  private readonly bySegment: SecretEntry[][];
+  /** Index position of each segment's first entry (entries are in segment order: indexInconsistencies checks it), and one past the last. */
+  private readonly segmentStarts: number[];
   private readonly objects: Map<string, number>;
   private readonly diagnosis: SegmentDiagnosisContext;
   private readonly stored: StoredObjects;
@@ -200,7 +201,7 @@ export class VerifiedBackup {
   private constructor(
     private readonly deps: BackupReaderDeps,
     readonly id: string,
-    readonly index: BackupIndex,
+    readonly index: LoadedIndex,
     init: {
       signature: SignatureCheck;
       warnings: string[];
@@ -214,8 +215,8 @@ export class VerifiedBackup {
     this.meta = init.meta;
     this.objects = init.objects;
     this.stored = init.stored;
-    this.bySegment = index.segments.map(() => []);
-    for (const e of index.secrets) this.bySegment[e.segment - 1].push(e);
+    this.segmentStarts = [0];
+    for (const seg of index.segments) this.segmentStarts.push(this.segmentStarts[this.segmentStarts.length - 1] + seg.items);
     // A re-encrypted copy's segments are diagnosed against where they are stored now.
     const rekeyed = init.stored.segments;
     const asStored =
@@ -287,7 +288,7 @@ export class VerifiedBackup {
       if (e instanceof CryptoError) throw new BackupVerificationError('index-unreadable', id, e.message, { cause: e });
       throw e;
     }
-    const parsed = parseBackupIndex(Buffer.from(plaintext).toString('utf8'));
+    const parsed = loadBackupIndex(Buffer.from(plaintext).toString('utf8'));
     if ('problems' in parsed) {
       throw new BackupVerificationError(
         'index-unreadable',
@@ -369,9 +370,9 @@ export class VerifiedBackup {
     return this.index.segments.length;
   }
 
-  /** The index entries of segment `n` (1-based), in stored order. */
-  entriesOf(n: number): readonly SecretEntry[] {
-    return this.bySegment[n - 1];
+  /** The index entries of segment `n` (1-based), in stored order, each made as it is reached. */
+  *entriesOf(n: number): Generator<SecretEntry> {
+    for (let i = this.segmentStarts[n - 1]; i < this.segmentStarts[n]; i++) yield this.index.secrets.at(i);
   }
 
   /**
@@ -417,7 +418,8 @@ export class VerifiedBackup {
     const body: Readable = this.index.compression === 'gzip' ? plaintext.pipe(createGunzip({ chunkSize: 256 * 1024 })) : plaintext;
     if (body !== plaintext) plaintext.once('error', (e) => body.destroy(e));
     const parser = new SegmentListParser(seg.plaintextBytes);
-    const entries = this.bySegment[n - 1];
+    const first = this.segmentStarts[n - 1];
+    const recorded = this.segmentStarts[n] - first;
     let position = 0;
     const unreadable = (e: unknown) =>
       e instanceof BackupVerificationError
@@ -447,7 +449,7 @@ export class VerifiedBackup {
               { segment: n },
             );
           }
-          yield this.checkItem(value, entries[position - 1], n, position);
+          yield this.checkItem(value, position <= recorded ? this.index.secrets.at(first + position - 1) : undefined, n, position);
         }
       }
       parser.end();
@@ -456,11 +458,11 @@ export class VerifiedBackup {
     } finally {
       if (!body.destroyed) body.destroy();
     }
-    if (position !== seg.items || position !== entries.length) {
+    if (position !== seg.items || position !== recorded) {
       throw new BackupVerificationError(
         'segment-content',
         this.id,
-        `${what} holds ${position} Secrets, but the index records ${seg.items} for it (${entries.length} index entries)`,
+        `${what} holds ${position} Secrets, but the index records ${seg.items} for it (${recorded} index entries)`,
         { segment: n },
       );
     }
@@ -529,7 +531,7 @@ export class VerifiedBackup {
 }
 
 /** Where a decrypted index and its seal disagree (the seal was made from the index, so they never do unless one was forged). */
-function sealDisagreements(index: BackupIndex, seal: BackupSeal): string[] {
+function sealDisagreements(index: LoadedIndex, seal: BackupSeal): string[] {
   const out: string[] = [];
   const same = (what: string, a: unknown, b: unknown) => {
     if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${what}: index ${JSON.stringify(a)}, seal ${JSON.stringify(b)}`);
@@ -546,7 +548,7 @@ function sealDisagreements(index: BackupIndex, seal: BackupSeal): string[] {
   return out;
 }
 
-function judgeSignature(id: string, index: BackupIndex, signature: SignatureCheck, keys: VerificationKeys, warnings: string[]): void {
+function judgeSignature(id: string, index: LoadedIndex, signature: SignatureCheck, keys: VerificationKeys, warnings: string[]): void {
   const trusted = keys.trustedSigners.map((k) => k.fingerprint);
   const trustedText = trusted.length === 0 ? 'none given' : trusted.join(', ');
   switch (signature.status) {
@@ -590,7 +592,7 @@ function judgeSignature(id: string, index: BackupIndex, signature: SignatureChec
 }
 
 /** Everything that does not add up inside an index (names, counts, references). */
-export function indexInconsistencies(index: BackupIndex): string[] {
+export function indexInconsistencies(index: LoadedIndex): string[] {
   const problems: string[] = [];
   if (index.totals.secrets !== index.secrets.length)
     problems.push(`totals.secrets is ${index.totals.secrets}, but ${index.secrets.length} Secrets are listed`);

@@ -291,7 +291,8 @@ class Drill {
       this.warnings.push(...backup.warnings);
       this.counts.secretsInBackup = backup.index.secrets.length;
       this.counts.segments = backup.segmentCount;
-      for (const e of backup.index.secrets) this.nsOf(e.namespace).secrets++;
+      const { secrets } = backup.index;
+      for (let i = 0; i < secrets.length; i++) this.nsOf(secrets.namespaceAt(i)).secrets++;
     }
     return backup;
   }

@@ -1,7 +1,7 @@
 import { listBackupObjects } from '../backup/backup-catalog.js';
-import type { BackupIndex } from '../backup/backup-index.js';
+import type { LoadedIndex } from '../backup/backup-index.js';
 import { LEGACY_INDEX_LIMIT } from '../backup/backup-index.js';
-import { parseBackupIndex } from '../backup/backup-index-schema.js';
+import { loadBackupIndex } from '../backup/backup-index-schema.js';
 import { type BackupLayout, backupIdTime, INDEX_NAME } from '../backup/backup-layout.js';
 import { decryptAndVerify } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -18,9 +18,9 @@ export interface SegmentDiagnosisContext {
   layout: BackupLayout;
   keys: VerificationKeys;
   backupId: string;
-  index: BackupIndex;
+  index: LoadedIndex;
   /** Memo of other backups' indexes already searched (one diagnosis may run per segment). */
-  otherIndexes: Map<string, BackupIndex | undefined>;
+  otherIndexes: Map<string, LoadedIndex | undefined>;
 }
 
 /**
@@ -115,7 +115,7 @@ async function findInOtherBackups(
 }
 
 /** Another backup's index for diagnosis only: its signature is not judged, failures are ignored. */
-async function readIndexQuietly(ctx: SegmentDiagnosisContext, id: string): Promise<BackupIndex | undefined> {
+async function readIndexQuietly(ctx: SegmentDiagnosisContext, id: string): Promise<LoadedIndex | undefined> {
   try {
     const raw = await ctx.store.getBytes(ctx.layout.indexKey(id), DIAGNOSIS_INDEX_LIMIT);
     const { plaintext } = await decryptAndVerify(raw, {
@@ -124,7 +124,7 @@ async function readIndexQuietly(ctx: SegmentDiagnosisContext, id: string): Promi
       label: `index of backup ${id}`,
       maxPlaintextBytes: 4 * raw.length + 1024 * 1024,
     });
-    const parsed = parseBackupIndex(Buffer.from(plaintext).toString('utf8'));
+    const parsed = loadBackupIndex(Buffer.from(plaintext).toString('utf8'));
     return 'index' in parsed ? parsed.index : undefined;
   } catch {
     return undefined;

