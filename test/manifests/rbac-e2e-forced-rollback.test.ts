@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
-import { type Permission, permissionsOf, withoutPermission } from './rbac.js';
-import { accessOf, type JobRun, RbacE2E } from './rbac-e2e.js';
-import { type ManifestObject, renderManifestsSync } from './render.js';
+import { withoutPermission } from './rbac.js';
+import { accessOf, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
 
 /**
  * components/statefulset-forced-rollback, end to end: rotate runs as its ServiceAccount with
@@ -27,28 +26,13 @@ function report(r: JobRun): RotationReport {
 
 describe('manifests: RBAC end to end: rotate with components/statefulset-forced-rollback', function () {
   this.timeout(120_000);
-  const rendered = renderManifestsSync(OVERLAY);
-  const policies = rendered.filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding');
-  const objects = rendered.filter(
-    (o) =>
-      (o.kind === 'ServiceAccount' && o.metadata.name === 'secret-steward-rotate') ||
-      (['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind) &&
-        o.metadata.name.startsWith('secret-steward-rotate')),
-  );
-  const permissions = permissionsOf(objects);
-  const componentRule = (verb: string): Permission =>
-    permissions.find((p) => p.roleName === 'secret-steward-rotate-forced-rollback' && p.verb === verb && p.resource === 'pods')!;
   let e: RbacE2E;
-
-  before(async () => {
-    e = await RbacE2E.start('rotate');
-  });
-  after(async () => e?.stop());
-
-  async function reset(rbac: readonly ManifestObject[]): Promise<void> {
-    await e.reset(rbac);
-    await e.h.emulator.applyObjects(structuredClone(policies) as never);
-  }
+  const { objects, permissions, componentRule, reset } = rotateWithComponent(
+    { overlay: OVERLAY, role: 'secret-steward-rotate-forced-rollback', resource: 'pods' },
+    (x) => {
+      e = x;
+    },
+  );
 
   /** Namespace shop: Secret db (forceRollback) used by StatefulSet ledger, whose next pods never become ready. */
   async function seed(): Promise<void> {
