@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { withoutPermission } from './rbac.js';
-import { accessOf, forbidden, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
+import { accessOf, createDueSecret, forbidden, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
 
 /**
  * components/argo-rollouts, end to end: rotate runs as its ServiceAccount with exactly the rules
@@ -18,7 +18,6 @@ import { accessOf, forbidden, type JobRun, type RbacE2E, rotateWithComponent } f
 const OVERLAY = 'manifests/overlays/argo-rollouts';
 const POLICY = 'maxAge: 30d\nkeys: { password: { generator: password, length: 24 } }\nrollout: { waitReady: 20s }';
 const ROLLOUT_PATH = '/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/web';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const report = (r: JobRun) => JSON.parse(r.stdout) as RotationReport;
 
@@ -35,17 +34,7 @@ describe('manifests: RBAC end to end: rotate with components/argo-rollouts', fun
   /** Namespace shop: Secret db (in place) used by Rollout web, whose first patch meets a 409. */
   async function seed(): Promise<void> {
     const emu = e.h.emulator;
-    e.ensureNamespace('shop');
-    emu.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'db',
-        namespace: 'shop',
-        annotations: { 'secret-steward.io/rotation': POLICY, 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
-      },
-      data: { password: b64('old-password-0001') },
-    } as never);
+    createDueSecret(e, POLICY);
     emu.create({
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Rollout',

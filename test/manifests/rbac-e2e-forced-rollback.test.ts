@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
 import { withoutPermission } from './rbac.js';
-import { accessOf, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
+import { accessOf, createDueSecret, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
 
 /**
  * components/statefulset-forced-rollback, end to end: rotate runs as its ServiceAccount with
@@ -18,7 +18,6 @@ import { accessOf, type JobRun, type RbacE2E, rotateWithComponent } from './rbac
 
 const OVERLAY = 'manifests/overlays/statefulset-forced-rollback';
 const POLICY = 'maxAge: 30d\nkeys: { password: { generator: password, length: 24 } }\nrollout: { waitReady: 1s, forceRollback: true }';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 function report(r: JobRun): RotationReport {
   return JSON.parse(r.stdout) as RotationReport;
@@ -38,17 +37,7 @@ describe('manifests: RBAC end to end: rotate with components/statefulset-forced-
   async function seed(): Promise<void> {
     const emu = e.h.emulator;
     emu.workloads.setFailing('StatefulSet', 'shop', 'ledger', false); // left by the previous test
-    e.ensureNamespace('shop');
-    emu.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'db',
-        namespace: 'shop',
-        annotations: { 'secret-steward.io/rotation': POLICY, 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
-      },
-      data: { password: b64('old-password-0001') },
-    } as never);
+    createDueSecret(e, POLICY);
     emu.create({
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',

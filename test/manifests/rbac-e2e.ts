@@ -425,3 +425,18 @@ export function rotateWithComponent(
     },
   };
 }
+
+/** Secret shop/db: password `old-password-0001` under `policy`, last rotated long ago (due). */
+export function createDueSecret(e: RbacE2E, policy: string): void {
+  e.ensureNamespace('shop');
+  e.h.emulator.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'db',
+      namespace: 'shop',
+      annotations: { 'secret-steward.io/rotation': policy, 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
+    },
+    data: { password: Buffer.from('old-password-0001').toString('base64') },
+  } as never);
+}
