@@ -535,6 +535,55 @@ async function planActions(
 }
 
 /**
+ * Patches the workload of each action with the operations `build` returns, at most
+ * `maxConcurrent` at a time, then hands it to `settle` (which verifies it and sets its outcome).
+ * A workload that no longer exists is `missing`; any error but SIGTERM becomes that workload's
+ * `error` outcome, so one workload does not stop the others.
+ */
+async function patchEach(
+  actions: ReadonlyMap<string, Action>,
+  deps: RotationDeps,
+  index: WorkloadIndex,
+  o: RolloutOptions,
+  outcomes: Map<string, WorkloadOutcome>,
+  build: (w: Workload, a: Action, now: Date) => JsonPatchOp[],
+  settle: (a: Action, workload: Workload, patched: boolean) => Promise<void>,
+): Promise<void> {
+  await mapLimit([...actions.values()], o.maxConcurrent, async (a) => {
+    deps.shutdown.checkpoint();
+    try {
+      const now = deps.clock.now();
+      const { workload, patched } = await patchWorkload(a, deps, index, (w) => build(w, a, now));
+      if (workload === undefined) {
+        outcomes.set(a.key, {
+          key: a.key,
+          kind: a.kind,
+          namespace: a.namespace,
+          name: a.name,
+          state: 'missing',
+          message: 'the workload no longer exists',
+          patched: false,
+        });
+        return;
+      }
+      await settle(a, workload, patched);
+    } catch (e) {
+      if (e instanceof InterruptedError) throw e;
+      outcomes.set(a.key, {
+        key: a.key,
+        kind: a.kind,
+        namespace: a.namespace,
+        name: a.name,
+        state: 'error',
+        message: errorText(e),
+        patched: false,
+        transient: isKubeError(e, (k) => k.transient),
+      });
+    }
+  });
+}
+
+/**
  * Restarts (and, for versioned rotations, repoints) every consumer of `rotations` once, then
  * verifies each, at most `maxConcurrent` at a time. Returns one outcome per workload.
  */
@@ -555,23 +604,14 @@ export async function rollOut(
       action: 'Restart',
     });
   }
-  await mapLimit([...actions.values()], o.maxConcurrent, async (a) => {
-    deps.shutdown.checkpoint();
-    try {
-      const now = deps.clock.now();
-      const { workload, patched } = await patchWorkload(a, deps, index, (w) => forwardOps(w, a, o, now));
-      if (workload === undefined) {
-        outcomes.set(a.key, {
-          key: a.key,
-          kind: a.kind,
-          namespace: a.namespace,
-          name: a.name,
-          state: 'missing',
-          message: 'the workload no longer exists',
-          patched: false,
-        });
-        return;
-      }
+  await patchEach(
+    actions,
+    deps,
+    index,
+    o,
+    outcomes,
+    (w, a, now) => forwardOps(w, a, o, now),
+    async (a, workload, patched) => {
       if (patched) {
         const what = workload.rollsOut ? 'restarted' : 'repointed';
         deps.log.info(
@@ -598,20 +638,8 @@ export async function rollOut(
           action: 'Verify',
         });
       }
-    } catch (e) {
-      if (e instanceof InterruptedError) throw e;
-      outcomes.set(a.key, {
-        key: a.key,
-        kind: a.kind,
-        namespace: a.namespace,
-        name: a.name,
-        state: 'error',
-        message: errorText(e),
-        patched: false,
-        transient: isKubeError(e, (k) => k.transient),
-      });
-    }
-  });
+    },
+  );
   return outcomes;
 }
 
@@ -629,23 +657,14 @@ export async function restoreConsumers(
   const { actions } = await planActions(rotations, index, false);
   const rolledBack = new Set(rotations.map((r) => r.id));
   const outcomes = new Map<string, WorkloadOutcome>();
-  await mapLimit([...actions.values()], o.maxConcurrent, async (a) => {
-    deps.shutdown.checkpoint();
-    try {
-      const now = deps.clock.now();
-      const { workload, patched } = await patchWorkload(a, deps, index, (w) => restoreOps(w, a, rolledBack, now));
-      if (workload === undefined) {
-        outcomes.set(a.key, {
-          key: a.key,
-          kind: a.kind,
-          namespace: a.namespace,
-          name: a.name,
-          state: 'missing',
-          message: 'the workload no longer exists',
-          patched: false,
-        });
-        return;
-      }
+  await patchEach(
+    actions,
+    deps,
+    index,
+    o,
+    outcomes,
+    (w, a, now) => restoreOps(w, a, rolledBack, now),
+    async (a, workload, patched) => {
       if (patched) {
         deps.log.warn(
           { workload: shortWorkload(a.key), namespace: a.namespace, rotations: [...rolledBack] },
@@ -672,19 +691,7 @@ export async function restoreConsumers(
         }
       }
       outcomes.set(a.key, outcome);
-    } catch (e) {
-      if (e instanceof InterruptedError) throw e;
-      outcomes.set(a.key, {
-        key: a.key,
-        kind: a.kind,
-        namespace: a.namespace,
-        name: a.name,
-        state: 'error',
-        message: errorText(e),
-        patched: false,
-        transient: isKubeError(e, (k) => k.transient),
-      });
-    }
-  });
+    },
+  );
   return outcomes;
 }

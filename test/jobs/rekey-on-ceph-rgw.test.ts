@@ -3,8 +3,15 @@ import { backupCommand } from '../../jobs/backup.js';
 import { rekeyCommand } from '../../jobs/rekey.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
-import { backupKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
-import { type Harness, type RunResult, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
+import {
+  backupKeyArgs,
+  newKeyReadArgs,
+  type RolloverKeys,
+  rekeyKeyArgs,
+  seedDrillSecrets,
+  writeRolloverKeys,
+} from '../shared/verify-restore/drill-fixtures.js';
+import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
 import { requireS3Server, type S3TestServer, startS3Server } from '../support/s3-server.js';
 
 const CLUSTER = 'test-cluster';
@@ -20,34 +27,18 @@ async function versionsOf(store: ObjectStore, prefix: string): Promise<Array<{ k
 describe('jobs/rekey against Ceph RGW', function () {
   this.timeout(300_000);
   let h: Harness;
-  let next: TestKeyFiles;
-  let rekeyKey: TestKeyFiles;
+  let keys: RolloverKeys;
   let expected: Map<string, Record<string, string>>;
 
   before(async function () {
     requireS3Server(this, 'rgw');
     h = await startHarness({ s3: 'rgw' });
-    next = await writeTestKeyPair(h.dir, 'next-recipient');
-    rekeyKey = await writeTestKeyPair(h.dir, 'rekey');
+    keys = await writeRolloverKeys(h);
     expected = await seedDrillSecrets(h, ['payments']);
   });
   after(async () => h?.stop());
 
-  const trustArgs = () => ['--trusted-signer-key', h.signer.publicKey, '--pre-restore-signer-key', h.preRestoreSigner.publicKey];
-  const rekeyArgs = (base: string[]) => [
-    ...base,
-    '--decryption-key',
-    h.recipient.privateKey,
-    '--decryption-key-passphrase-file',
-    h.recipient.passphraseFile,
-    ...trustArgs(),
-    '--recipient-key',
-    next.publicKey,
-    '--rekey-signing-key',
-    rekeyKey.privateKey,
-    '--rekey-signing-key-passphrase-file',
-    rekeyKey.passphraseFile,
-  ];
+  const rekeyArgs = (base: string[]) => [...base, ...rekeyKeyArgs(h, keys)];
   const backup = async (base: string[], extra: string[] = []) => {
     const r = await h.run(backupCommand, [...base, ...backupKeyArgs(h), '--segment-size', '1', '--output', 'json', ...extra]);
     assert.equal(r.code, 0, failure(r));
@@ -69,18 +60,7 @@ describe('jobs/rekey against Ceph RGW', function () {
     assert.ok(left.length > 1 && left.every((k) => k === 'seal.json.asc' || /\.r1\.json/.test(k)), left.join(', '));
     const [ns, name] = [...expected.keys()][0].split('/');
     h.emulator.delete('v1', 'Secret', ns, name);
-    const restored = await h.run(restoreCommand, [
-      ...h.baseArgs('plain'),
-      '--decryption-key',
-      next.privateKey,
-      '--decryption-key-passphrase-file',
-      next.passphraseFile,
-      ...trustArgs(),
-      '--rekey-signer-key',
-      rekeyKey.publicKey,
-      '--name',
-      `${ns}/${name}`,
-    ]);
+    const restored = await h.run(restoreCommand, [...h.baseArgs('plain'), ...newKeyReadArgs(h, keys), '--name', `${ns}/${name}`]);
     assert.equal(restored.code, 0, failure(restored));
     assert.deepEqual(
       (h.emulator.get('v1', 'Secret', ns, name) as { data?: Record<string, string> } | undefined)?.data ?? {},

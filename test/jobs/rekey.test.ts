@@ -6,8 +6,16 @@ import { rekeyCommand } from '../../jobs/rekey.js';
 import { restoreCommand } from '../../jobs/restore.js';
 import { secretAgeCommand } from '../../jobs/secret-age.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
-import { backupKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
-import { type Harness, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
+import {
+  backupKeyArgs,
+  newKeyReadArgs,
+  type RolloverKeys,
+  rekeyKeyArgs,
+  seedDrillSecrets,
+  trustArgs,
+  writeRolloverKeys,
+} from '../shared/verify-restore/drill-fixtures.js';
+import { type Harness, startHarness, writeTestKeyPair } from '../support/job-harness.js';
 
 interface SecretView {
   data?: Record<string, string>;
@@ -21,43 +29,18 @@ interface SecretView {
 describe('jobs/rekey', function () {
   this.timeout(180_000);
   let h: Harness;
-  let next: TestKeyFiles;
-  let rekeyKey: TestKeyFiles;
+  let keys: RolloverKeys;
   let store: ObjectStore;
   beforeEach(async () => {
     h = await startHarness();
-    next = await writeTestKeyPair(h.dir, 'next-recipient');
-    rekeyKey = await writeTestKeyPair(h.dir, 'rekey');
+    keys = await writeRolloverKeys(h);
     store = createObjectStore(h.s3.settings('bk'));
   });
   afterEach(async () => h?.stop());
 
-  const trustArgs = () => ['--trusted-signer-key', h.signer.publicKey, '--pre-restore-signer-key', h.preRestoreSigner.publicKey];
-  const rekeyArgs = () => [
-    ...h.baseArgs(),
-    '--decryption-key',
-    h.recipient.privateKey,
-    '--decryption-key-passphrase-file',
-    h.recipient.passphraseFile,
-    ...trustArgs(),
-    '--recipient-key',
-    next.publicKey,
-    '--rekey-signing-key',
-    rekeyKey.privateKey,
-    '--rekey-signing-key-passphrase-file',
-    rekeyKey.passphraseFile,
-  ];
+  const rekeyArgs = () => [...h.baseArgs(), ...rekeyKeyArgs(h, keys)];
   /** What a reader holding only the NEW private key passes. */
-  const newReaderArgs = () => [
-    ...h.baseArgs(),
-    '--decryption-key',
-    next.privateKey,
-    '--decryption-key-passphrase-file',
-    next.passphraseFile,
-    ...trustArgs(),
-    '--rekey-signer-key',
-    rekeyKey.publicKey,
-  ];
+  const newReaderArgs = () => [...h.baseArgs(), ...newKeyReadArgs(h, keys)];
 
   async function backup(): Promise<string> {
     const r = await h.run(backupCommand, [...h.baseArgs(), ...backupKeyArgs(h), '--segment-size', '1', '--output', 'json']);
@@ -95,7 +78,7 @@ describe('jobs/rekey', function () {
     const events = h.emulator.list('v1', 'Event', 'secret-steward') as Array<{ reason?: string; type?: string; message?: string }>;
     assert.deepEqual(
       events.filter((ev) => ev.reason?.startsWith('Rekey')).map((ev) => [ev.type, ev.reason, ev.message]),
-      [['Normal', 'RekeyCompleted', `re-encrypted 2 backup(s) to ${next.fingerprint}; 0 failed`]],
+      [['Normal', 'RekeyCompleted', `re-encrypted 2 backup(s) to ${keys.next.fingerprint}; 0 failed`]],
     );
     const after = await keysOf(first);
     assert.deepEqual(after, before.map((k) => (k === 'seal.json.asc' ? k : k.replace(/^(segment-\d{5}|index)\./, '$1.r1.'))).sort());
@@ -147,10 +130,10 @@ describe('jobs/rekey', function () {
     const id = await backup();
     assert.equal((await h.run(rekeyCommand, rekeyArgs())).code, 0);
 
-    const listArgs = [...h.s3.args('bk'), '--cluster-name', 'test-cluster', ...trustArgs(), '-o', 'json'];
-    const trusted = await h.run(listBackupsCommand, [...listArgs, '--rekey-signer-key', rekeyKey.publicKey]);
+    const listArgs = [...h.s3.args('bk'), '--cluster-name', 'test-cluster', ...trustArgs(h), '-o', 'json'];
+    const trusted = await h.run(listBackupsCommand, [...listArgs, '--rekey-signer-key', keys.rekey.publicKey]);
     const untrusted = await h.run(listBackupsCommand, listArgs);
-    const prune = await h.run(pruneCommand, [...h.baseArgs(), ...trustArgs(), '--keep-last', '1', '--offline']);
+    const prune = await h.run(pruneCommand, [...h.baseArgs(), ...trustArgs(h), '--keep-last', '1', '--offline']);
     const age = await h.run(secretAgeCommand, [
       ...h.s3.args('bk'),
       '--cluster-name',
@@ -165,7 +148,7 @@ describe('jobs/rekey', function () {
     assert.match(
       untrusted.stdout,
       new RegExp(
-        `"authenticated": false,\\s*"status": "forged: its seal is signed by ${rekeyKey.fingerprint}, which is not a trusted signer"`,
+        `"authenticated": false,\\s*"status": "forged: its seal is signed by ${keys.rekey.fingerprint}, which is not a trusted signer"`,
       ),
     );
     assert.match(prune.stdout, /keep \(not authenticated\)/);
@@ -186,8 +169,8 @@ describe('jobs/rekey', function () {
     await store.put(key, Buffer.alloc(Buffer.concat(chunks).length, 7));
     const expiring = await writeTestKeyPair(h.dir, 'rekey-expiring', { expiresInSeconds: 5 * 86_400 });
     const args = rekeyArgs();
-    args[args.indexOf(rekeyKey.privateKey)] = expiring.privateKey;
-    args[args.indexOf(rekeyKey.passphraseFile)] = expiring.passphraseFile;
+    args[args.indexOf(keys.rekey.privateKey)] = expiring.privateKey;
+    args[args.indexOf(keys.rekey.passphraseFile)] = expiring.passphraseFile;
 
     const r = await h.run(rekeyCommand, [...args, '--output', 'json']);
 
@@ -211,8 +194,8 @@ describe('jobs/rekey', function () {
 
   it('refuses a --rekey-signing-key that is a backup signer (exit 2), naming the setting', async () => {
     const args = rekeyArgs();
-    args[args.indexOf(rekeyKey.privateKey)] = h.signer.privateKey;
-    args[args.indexOf(rekeyKey.passphraseFile)] = h.signer.passphraseFile;
+    args[args.indexOf(keys.rekey.privateKey)] = h.signer.privateKey;
+    args[args.indexOf(keys.rekey.passphraseFile)] = h.signer.passphraseFile;
 
     const r = await h.run(rekeyCommand, args);
 

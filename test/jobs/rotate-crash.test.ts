@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { mapLimit } from '../../shared/runtime/map-limit.js';
 import { RotateCluster } from '../shared/rotate/support/cluster.js';
-import { is, type Matcher, nth, runAndCrash } from '../shared/rotate/support/crash.js';
+import { forEachStep, is, nth, runAndCrash, type Step } from '../shared/rotate/support/crash.js';
 
 /**
  * Crash injection: the real job runs as a child process (`node --import tsx jobs/rotate.ts`)
@@ -14,23 +13,6 @@ import { is, type Matcher, nth, runAndCrash } from '../shared/rotate/support/cra
 
 const urlencode = (t: string) => encodeURIComponent(t).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 const LONG_AGO = { 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' };
-
-interface Step {
-  name: string;
-  marker: () => Matcher;
-}
-
-async function forEachStep(steps: readonly Step[], scenario: (step: Step) => Promise<void>): Promise<void> {
-  const failures: string[] = [];
-  await mapLimit(steps, 3, async (step) => {
-    try {
-      await scenario(step);
-    } catch (e) {
-      failures.push(`after ${step.name}: ${(e as Error).message}`);
-    }
-  });
-  assert.deepEqual(failures, []);
-}
 
 const restartsFor = (c: RotateCluster, kind: 'Deployment' | 'StatefulSet', name: string, rotation: string) =>
   c.rollouts(kind, 'shop', name).filter((r) => r.templateAnnotations['secret-steward.io/restartedAt']?.includes(rotation));

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import type { RotationReport } from '../../shared/rotate/report.js';
-import { mapLimit } from '../../shared/runtime/map-limit.js';
 import { RotateCluster, type RunResult } from '../shared/rotate/support/cluster.js';
-import { is, type Matcher, nth, runAndCrash } from '../shared/rotate/support/crash.js';
+import { forEachStep, is, nth, runAndCrash, type Step } from '../shared/rotate/support/crash.js';
 
 /**
  * Rotation groups (docs/rotation-groups.md): Secrets rotated together, all or nothing, with one
@@ -245,23 +244,6 @@ describe('jobs/rotate rotation groups', function () {
     assert.match(entry(r, 'db-user').detail, /rollout.rollbackOnFailure: a rotation group is all or nothing/);
   });
 });
-
-interface Step {
-  name: string;
-  marker: () => Matcher;
-}
-
-async function forEachStep(steps: readonly Step[], scenario: (step: Step) => Promise<void>): Promise<void> {
-  const failures: string[] = [];
-  await mapLimit(steps, 3, async (step) => {
-    try {
-      await scenario(step);
-    } catch (e) {
-      failures.push(`after ${step.name}: ${(e as Error).message}`);
-    }
-  });
-  assert.deepEqual(failures, []);
-}
 
 describe('jobs/rotate rotation groups: crash injection', function () {
   this.timeout(600_000);

@@ -7,8 +7,17 @@ import { METRICS } from '../../shared/metrics/catalogue.js';
 import type { StatusReport } from '../../shared/status/status-report.js';
 import type { DrillReport } from '../../shared/verify-restore/drill-report.js';
 import { drillMetrics } from '../../shared/verify-restore/verify-restore-job.js';
-import { createDrillNamespace, DRILL_NS, drillSigningArgs, seedMany } from '../shared/verify-restore/drill-fixtures.js';
-import { type Harness, type RunResult, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
+import {
+  createDrillNamespace,
+  DRILL_NS,
+  drillSigningArgs,
+  type RolloverKeys,
+  rekeyKeyArgs,
+  seedMany,
+  trustArgs,
+  writeRolloverKeys,
+} from '../shared/verify-restore/drill-fixtures.js';
+import { type Harness, type RunResult, startHarness, type TestKeyFiles } from '../support/job-harness.js';
 import { requireS3Server, S3_SERVERS } from '../support/s3-server.js';
 
 const failure = (r: RunResult) => r.stdout + r.stderr + JSON.stringify(r.records.filter((x) => x.level === 'error'));
@@ -23,12 +32,10 @@ for (const server of S3_SERVERS) {
   describe(`jobs/verify-restore (key readability, ${server})`, function () {
     this.timeout(300_000);
     let h: Harness;
-    let next: TestKeyFiles;
-    let rekeyKey: TestKeyFiles;
+    let rollover: RolloverKeys;
     let oldIds: string[];
     let newId: string;
 
-    const trustArgs = () => ['--trusted-signer-key', h.signer.publicKey, '--pre-restore-signer-key', h.preRestoreSigner.publicKey];
     /** A drill holding the given private keys (one passphrase file: both keys share it). */
     const drill = async (keys: TestKeyFiles[], extra: string[] = []) => {
       const r = await h.run(verifyRestoreCommand, [
@@ -36,9 +43,9 @@ for (const server of S3_SERVERS) {
         ...keys.flatMap((k) => ['--decryption-key', k.privateKey]),
         '--decryption-key-passphrase-file',
         keys[0].passphraseFile,
-        ...trustArgs(),
+        ...trustArgs(h),
         '--rekey-signer-key',
-        rekeyKey.publicKey,
+        rollover.rekey.publicKey,
         '--drill-namespace',
         DRILL_NS,
         ...drillSigningArgs(h),
@@ -58,9 +65,9 @@ for (const server of S3_SERVERS) {
         'test-cluster',
         '--namespace',
         'team-a',
-        ...trustArgs(),
+        ...trustArgs(h),
         '--rekey-signer-key',
-        rekeyKey.publicKey,
+        rollover.rekey.publicKey,
         '--drill-signer-key',
         h.drillSigner.publicKey,
       ];
@@ -92,8 +99,7 @@ for (const server of S3_SERVERS) {
     before(async function () {
       requireS3Server(this, server);
       h = await startHarness({ s3: server });
-      next = await writeTestKeyPair(h.dir, 'next-recipient', { passphrase: h.recipient.passphrase });
-      rekeyKey = await writeTestKeyPair(h.dir, 'rekey');
+      rollover = await writeRolloverKeys(h, { passphrase: h.recipient.passphrase });
       createDrillNamespace(h);
       seedMany(h, 4, 'team-a');
       oldIds = [];
@@ -101,14 +107,14 @@ for (const server of S3_SERVERS) {
         oldIds.push(await backup(h.recipient));
         await new Promise((resolve) => setTimeout(resolve, 1100)); // distinct, ordered ids
       }
-      newId = await backup(next);
+      newId = await backup(rollover.next);
     });
     after(async () => h?.stop());
 
     it('with only the new key: warns naming exactly the two old backups (report, Event, metric); the drill still passes', async () => {
       const before = events('BackupUnreadableByCurrentKeys').length;
 
-      const { r, report } = await drill([next]);
+      const { r, report } = await drill([rollover.next]);
 
       assert.equal(r.code, 0, failure(r));
       assert.equal(report.backup?.id, newId);
@@ -118,7 +124,7 @@ for (const server of S3_SERVERS) {
         [
           [oldIds[0], [h.recipient.fingerprint], false, []],
           [oldIds[1], [h.recipient.fingerprint], false, []],
-          [newId, [next.fingerprint], true, [next.fingerprint]],
+          [newId, [rollover.next.fingerprint], true, [rollover.next.fingerprint]],
         ],
       );
       const health = report.checks.find((c) => c.name === 'key-health')!;
@@ -138,10 +144,10 @@ for (const server of S3_SERVERS) {
       const text = await h.run(verifyRestoreCommand, [
         ...h.baseArgs(),
         '--decryption-key',
-        next.privateKey,
+        rollover.next.privateKey,
         '--decryption-key-passphrase-file',
-        next.passphraseFile,
-        ...trustArgs(),
+        rollover.next.passphraseFile,
+        ...trustArgs(h),
         '--drill-namespace',
         DRILL_NS,
         // Signed too: a report stored within the same second replaces the one before it.
@@ -149,7 +155,7 @@ for (const server of S3_SERVERS) {
       ]);
       assert.match(text.stdout, /Key readability: 2 of 3 retained backup\(s\) can be read by NONE of this drill's decryption keys/);
       for (const id of oldIds) assert.match(text.stdout, new RegExp(`${id}\\s+scheduled\\s+${h.recipient.fingerprint}`));
-      assert.doesNotMatch(text.stdout, new RegExp(`${newId}\\s+scheduled\\s+${next.fingerprint}`));
+      assert.doesNotMatch(text.stdout, new RegExp(`${newId}\\s+scheduled\\s+${rollover.next.fingerprint}`));
       const st = await status();
       assert.deepEqual(
         st.unreadable.map((w) => w.subject),
@@ -166,7 +172,7 @@ for (const server of S3_SERVERS) {
     });
 
     it('with only the new key and --strict-recipients: key health fails (exit 1) naming the two old backups', async () => {
-      const { r, report } = await drill([next], ['--strict-recipients']);
+      const { r, report } = await drill([rollover.next], ['--strict-recipients']);
 
       assert.equal(r.code, 1, failure(r));
       const health = report.checks.find((c) => c.name === 'key-health')!;
@@ -178,13 +184,13 @@ for (const server of S3_SERVERS) {
     it('with the old and the new key: every backup readable, no warning, no Event, the metric 0', async () => {
       const before = events('BackupUnreadableByCurrentKeys').length;
 
-      const { r, report } = await drill([next, h.recipient]);
+      const { r, report } = await drill([rollover.next, h.recipient]);
 
       assert.equal(r.code, 0, failure(r));
       assert.deepEqual(report.keyReadability?.unreadable, []);
       assert.deepEqual(
         report.keyReadability?.backups.map((b) => b.readableBy),
-        [[h.recipient.fingerprint], [h.recipient.fingerprint], [next.fingerprint]],
+        [[h.recipient.fingerprint], [h.recipient.fingerprint], [rollover.next.fingerprint]],
       );
       assert.deepEqual(
         report.warnings.filter((w) => /can be read only by key/.test(w)),
@@ -198,42 +204,29 @@ for (const server of S3_SERVERS) {
     });
 
     it('after rekey of the old backups to the new key: the new key alone reads every one, by the rekey seals', async () => {
-      assert.deepEqual((await drill([next])).report.keyReadability?.unreadable, oldIds);
-      const rk = await h.run(rekeyCommand, [
-        ...h.baseArgs(),
-        '--decryption-key',
-        h.recipient.privateKey,
-        '--decryption-key-passphrase-file',
-        h.recipient.passphraseFile,
-        ...trustArgs(),
-        '--recipient-key',
-        next.publicKey,
-        '--rekey-signing-key',
-        rekeyKey.privateKey,
-        '--rekey-signing-key-passphrase-file',
-        rekeyKey.passphraseFile,
-      ]);
+      assert.deepEqual((await drill([rollover.next])).report.keyReadability?.unreadable, oldIds);
+      const rk = await h.run(rekeyCommand, [...h.baseArgs(), ...rekeyKeyArgs(h, rollover)]);
       assert.equal(rk.code, 0, failure(rk));
       // Before the next drill, status leaves out what the newest report called unreadable but rekey has re-encrypted since.
       const stale = await status();
       const before = events('BackupUnreadableByCurrentKeys').length;
 
-      const { r, report } = await drill([next]);
+      const { r, report } = await drill([rollover.next]);
       // The drill of a rekeyed backup: its recipients are the rekey seal's, not those its index was first written with.
-      const old = await drill([next], ['--backup', oldIds[0], '--strict-recipients']);
+      const old = await drill([rollover.next], ['--backup', oldIds[0], '--strict-recipients']);
 
       assert.equal(r.code, 0, failure(r));
       assert.deepEqual(report.keyReadability?.unreadable, []);
       assert.deepEqual(
         report.keyReadability?.backups.map((b) => [b.id, b.recipients]),
-        [...oldIds, newId].map((id) => [id, [next.fingerprint]]),
+        [...oldIds, newId].map((id) => [id, [rollover.next.fingerprint]]),
       );
       assert.equal(events('BackupUnreadableByCurrentKeys').length, before);
       assert.equal(unreadableMetric(report), 0);
       assert.deepEqual(stale.unreadable, []);
       assert.equal(old.r.code, 0, failure(old.r));
       assert.equal(old.report.backup?.id, oldIds[0]);
-      assert.deepEqual(old.report.backup?.recipients, [next.fingerprint]);
+      assert.deepEqual(old.report.backup?.recipients, [rollover.next.fingerprint]);
       assert.deepEqual(
         old.report.warnings.filter((w) => /did not expect|can be read only/.test(w)),
         [],

@@ -202,67 +202,56 @@ describe('manifests: network policy', () => {
     }
   });
 
-  it('overlays/postgresql-rotation: rotate reaches the API server and the databases the overlay names, nothing else', async () => {
-    const { policies, pod } = await rendered('manifests/overlays/postgresql-rotation');
-    const rotate = pod('rotate');
+  const databases = [
+    {
+      component: 'postgresql-rotation',
+      overlayTitle: 'rotate reaches the API server and the databases the overlay names, nothing else',
+      componentTitle: 'only the rotate pods may reach PostgreSQL, on 5432 at the addresses an overlay sets',
+      port: 5432,
+      another: 'another PostgreSQL',
+      wrongPort: { port: 443, what: 'the database host on 443' },
+    },
+    {
+      component: 'mysql-rotation',
+      overlayTitle: 'rotate reaches the API server and the databases the overlay names on 3306, nothing else',
+      componentTitle: 'only the rotate pods may reach MariaDB/MySQL, on 3306 at the addresses an overlay sets',
+      port: 3306,
+      another: 'another MySQL',
+      wrongPort: { port: 5432, what: 'the database host on the PostgreSQL port' },
+    },
+  ];
+  for (const db of databases) {
+    const overlay = `manifests/overlays/${db.component}`;
+    const policyName = `secret-steward-rotate-allow-${db.component.replace(/-rotation$/, '')}`;
 
-    assert.ok(egressAllowed(policies, rotate, { ip: '172.20.0.10', port: 443 }), 'the API server');
-    assert.ok(egressAllowed(policies, rotate, { ip: '10.20.30.5', port: 5432 }), 'a named database');
-    assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.31.5', port: 5432 }), 'another PostgreSQL');
-    assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.30.5', port: 443 }), 'the database host on 443');
-    assert.ok(!egressAllowed(policies, rotate, { ip: '52.216.8.10', port: 443 }), 'the store');
-    assert.ok(!egressAllowed(policies, pod('backup'), { ip: '10.20.30.5', port: 5432 }), 'backup to the database');
-  });
+    it(`overlays/${db.component}: ${db.overlayTitle}`, async () => {
+      const { policies, pod } = await rendered(overlay);
+      const rotate = pod('rotate');
 
-  it('components/postgresql-rotation: only the rotate pods may reach PostgreSQL, on 5432 at the addresses an overlay sets', async () => {
-    const objects = await renderManifests('manifests/overlays/postgresql-rotation');
-    const policy = objects.find(
-      (o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === 'secret-steward-rotate-allow-postgresql',
-    );
+      assert.ok(egressAllowed(policies, rotate, { ip: '172.20.0.10', port: 443 }), 'the API server');
+      assert.ok(egressAllowed(policies, rotate, { ip: '10.20.30.5', port: db.port }), 'a named database');
+      assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.31.5', port: db.port }), db.another);
+      assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.30.5', port: db.wrongPort.port }), db.wrongPort.what);
+      assert.ok(!egressAllowed(policies, rotate, { ip: '52.216.8.10', port: 443 }), 'the store');
+      assert.ok(!egressAllowed(policies, pod('backup'), { ip: '10.20.30.5', port: db.port }), 'backup to the database');
+    });
 
-    assert.ok(policy);
-    const selected = objects
-      .flatMap(podTemplatesOf)
-      .filter((t) => selects(policy, t.labels))
-      .map((t) => describeObject(t.owner));
-    assert.deepEqual(selected, ['CronJob secret-steward/secret-steward-rotate']);
-    assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '10.20.30.0/24' } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
-    assert.equal(
-      (await renderManifests('manifests/base')).some((o) => o.metadata.name === 'secret-steward-rotate-allow-postgresql'),
-      false,
-      'not in the base',
-    );
-  });
+    it(`components/${db.component}: ${db.componentTitle}`, async () => {
+      const objects = await renderManifests(overlay);
+      const policy = objects.find((o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === policyName);
 
-  it('overlays/mysql-rotation: rotate reaches the API server and the databases the overlay names on 3306, nothing else', async () => {
-    const { policies, pod } = await rendered('manifests/overlays/mysql-rotation');
-    const rotate = pod('rotate');
-
-    assert.ok(egressAllowed(policies, rotate, { ip: '172.20.0.10', port: 443 }), 'the API server');
-    assert.ok(egressAllowed(policies, rotate, { ip: '10.20.30.5', port: 3306 }), 'a named database');
-    assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.31.5', port: 3306 }), 'another MySQL');
-    assert.ok(!egressAllowed(policies, rotate, { ip: '10.20.30.5', port: 5432 }), 'the database host on the PostgreSQL port');
-    assert.ok(!egressAllowed(policies, rotate, { ip: '52.216.8.10', port: 443 }), 'the store');
-    assert.ok(!egressAllowed(policies, pod('backup'), { ip: '10.20.30.5', port: 3306 }), 'backup to the database');
-  });
-
-  it('components/mysql-rotation: only the rotate pods may reach MariaDB/MySQL, on 3306 at the addresses an overlay sets', async () => {
-    const objects = await renderManifests('manifests/overlays/mysql-rotation');
-    const policy = objects.find(
-      (o): o is NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata.name === 'secret-steward-rotate-allow-mysql',
-    );
-
-    assert.ok(policy);
-    const selected = objects
-      .flatMap(podTemplatesOf)
-      .filter((t) => selects(policy, t.labels))
-      .map((t) => describeObject(t.owner));
-    assert.deepEqual(selected, ['CronJob secret-steward/secret-steward-rotate']);
-    assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '10.20.30.0/24' } }], ports: [{ protocol: 'TCP', port: 3306 }] }]);
-    assert.equal(
-      (await renderManifests('manifests/base')).some((o) => o.metadata.name === 'secret-steward-rotate-allow-mysql'),
-      false,
-      'not in the base',
-    );
-  });
+      assert.ok(policy);
+      const selected = objects
+        .flatMap(podTemplatesOf)
+        .filter((t) => selects(policy, t.labels))
+        .map((t) => describeObject(t.owner));
+      assert.deepEqual(selected, ['CronJob secret-steward/secret-steward-rotate']);
+      assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '10.20.30.0/24' } }], ports: [{ protocol: 'TCP', port: db.port }] }]);
+      assert.equal(
+        (await renderManifests('manifests/base')).some((o) => o.metadata.name === policyName),
+        false,
+        'not in the base',
+      );
+    });
+  }
 });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
-import { type Permission, permissionsOf, withoutPermission } from './rbac.js';
-import { accessOf, forbidden, type JobRun, RbacE2E } from './rbac-e2e.js';
-import { type ManifestObject, renderManifestsSync } from './render.js';
+import { withoutPermission } from './rbac.js';
+import { accessOf, createDueSecret, forbidden, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
 
 /**
  * components/argo-rollouts, end to end: rotate runs as its ServiceAccount with exactly the rules
@@ -19,49 +18,23 @@ import { type ManifestObject, renderManifestsSync } from './render.js';
 const OVERLAY = 'manifests/overlays/argo-rollouts';
 const POLICY = 'maxAge: 30d\nkeys: { password: { generator: password, length: 24 } }\nrollout: { waitReady: 20s }';
 const ROLLOUT_PATH = '/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/web';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const report = (r: JobRun) => JSON.parse(r.stdout) as RotationReport;
 
 describe('manifests: RBAC end to end: rotate with components/argo-rollouts', function () {
   this.timeout(120_000);
-  const rendered = renderManifestsSync(OVERLAY);
-  const policies = rendered.filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding');
-  const objects = rendered.filter(
-    (o) =>
-      (o.kind === 'ServiceAccount' && o.metadata.name === 'secret-steward-rotate') ||
-      (['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind) &&
-        o.metadata.name.startsWith('secret-steward-rotate')),
-  );
-  const permissions = permissionsOf(objects);
-  const componentRule = (verb: string): Permission =>
-    permissions.find((p) => p.roleName === 'secret-steward-rotate-argo-rollouts' && p.verb === verb && p.resource === 'rollouts')!;
   let e: RbacE2E;
-
-  before(async () => {
-    e = await RbacE2E.start('rotate', { crds: ['rollouts.argoproj.io'] });
-  });
-  after(async () => e?.stop());
-
-  async function reset(rbac: readonly ManifestObject[]): Promise<void> {
-    await e.reset(rbac);
-    await e.h.emulator.applyObjects(structuredClone(policies) as never);
-  }
+  const { objects, permissions, componentRule, reset } = rotateWithComponent(
+    { overlay: OVERLAY, role: 'secret-steward-rotate-argo-rollouts', resource: 'rollouts', crds: ['rollouts.argoproj.io'] },
+    (x) => {
+      e = x;
+    },
+  );
 
   /** Namespace shop: Secret db (in place) used by Rollout web, whose first patch meets a 409. */
   async function seed(): Promise<void> {
     const emu = e.h.emulator;
-    e.ensureNamespace('shop');
-    emu.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'db',
-        namespace: 'shop',
-        annotations: { 'secret-steward.io/rotation': POLICY, 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
-      },
-      data: { password: b64('old-password-0001') },
-    } as never);
+    createDueSecret(e, POLICY);
     emu.create({
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Rollout',

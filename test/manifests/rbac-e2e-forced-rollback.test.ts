@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { rotateCommand } from '../../jobs/rotate.js';
 import type { RotationReport } from '../../shared/rotate/report.js';
-import { type Permission, permissionsOf, withoutPermission } from './rbac.js';
-import { accessOf, type JobRun, RbacE2E } from './rbac-e2e.js';
-import { type ManifestObject, renderManifestsSync } from './render.js';
+import { withoutPermission } from './rbac.js';
+import { accessOf, createDueSecret, type JobRun, type RbacE2E, rotateWithComponent } from './rbac-e2e.js';
 
 /**
  * components/statefulset-forced-rollback, end to end: rotate runs as its ServiceAccount with
@@ -19,7 +18,6 @@ import { type ManifestObject, renderManifestsSync } from './render.js';
 
 const OVERLAY = 'manifests/overlays/statefulset-forced-rollback';
 const POLICY = 'maxAge: 30d\nkeys: { password: { generator: password, length: 24 } }\nrollout: { waitReady: 1s, forceRollback: true }';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 function report(r: JobRun): RotationReport {
   return JSON.parse(r.stdout) as RotationReport;
@@ -27,44 +25,19 @@ function report(r: JobRun): RotationReport {
 
 describe('manifests: RBAC end to end: rotate with components/statefulset-forced-rollback', function () {
   this.timeout(120_000);
-  const rendered = renderManifestsSync(OVERLAY);
-  const policies = rendered.filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding');
-  const objects = rendered.filter(
-    (o) =>
-      (o.kind === 'ServiceAccount' && o.metadata.name === 'secret-steward-rotate') ||
-      (['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind) &&
-        o.metadata.name.startsWith('secret-steward-rotate')),
-  );
-  const permissions = permissionsOf(objects);
-  const componentRule = (verb: string): Permission =>
-    permissions.find((p) => p.roleName === 'secret-steward-rotate-forced-rollback' && p.verb === verb && p.resource === 'pods')!;
   let e: RbacE2E;
-
-  before(async () => {
-    e = await RbacE2E.start('rotate');
-  });
-  after(async () => e?.stop());
-
-  async function reset(rbac: readonly ManifestObject[]): Promise<void> {
-    await e.reset(rbac);
-    await e.h.emulator.applyObjects(structuredClone(policies) as never);
-  }
+  const { objects, permissions, componentRule, reset } = rotateWithComponent(
+    { overlay: OVERLAY, role: 'secret-steward-rotate-forced-rollback', resource: 'pods' },
+    (x) => {
+      e = x;
+    },
+  );
 
   /** Namespace shop: Secret db (forceRollback) used by StatefulSet ledger, whose next pods never become ready. */
   async function seed(): Promise<void> {
     const emu = e.h.emulator;
     emu.workloads.setFailing('StatefulSet', 'shop', 'ledger', false); // left by the previous test
-    e.ensureNamespace('shop');
-    emu.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'db',
-        namespace: 'shop',
-        annotations: { 'secret-steward.io/rotation': POLICY, 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
-      },
-      data: { password: b64('old-password-0001') },
-    } as never);
+    createDueSecret(e, POLICY);
     emu.create({
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',

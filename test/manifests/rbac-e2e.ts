@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { Command } from '../../shared/runtime/command.js';
 import type { EmulatorOptions, RbacDecisionRecord } from '../emulator/index.js';
 import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
-import { describePermission, type Permission, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
+import { describePermission, type Permission, permissionsOf, serviceAccountName, TOOL_NAMESPACE, withoutPermission } from './rbac.js';
 import { type JobName, type ManifestObject, renderManifestsSync } from './render.js';
 
 /** Namespaces a fresh emulator has; `reset` keeps them. */
@@ -378,4 +378,65 @@ export function itShowsEachMissingPermission(o: {
       );
     });
   }
+}
+
+/** rotate on an overlay that adds a component's rules: see {@link rotateWithComponent}. */
+export interface ComponentSuite {
+  /** rotate's ServiceAccount and its roles and bindings, as the overlay renders them. */
+  objects: ManifestObject[];
+  permissions: Permission[];
+  /** The component role's permission of `verb` on its resource. */
+  componentRule(verb: string): Permission;
+  /** `RbacE2E.reset` with `rbac`, then the overlay's admission policies applied. */
+  reset(rbac: readonly ManifestObject[]): Promise<void>;
+}
+
+/**
+ * The set-up of a rotate suite on a component overlay: the overlay rendered once, rotate's RBAC
+ * objects taken from it, one RbacE2E for the suite (started in a `before` hook and handed to
+ * `onStart`, stopped after), and a reset that enforces every admission policy of the rendering.
+ */
+export function rotateWithComponent(
+  o: { overlay: string; role: string; resource: string } & Pick<EmulatorOptions, 'crds'>,
+  onStart: (e: RbacE2E) => void,
+): ComponentSuite {
+  const rendered = renderManifestsSync(o.overlay);
+  const policies = rendered.filter((x) => x.kind === 'ValidatingAdmissionPolicy' || x.kind === 'ValidatingAdmissionPolicyBinding');
+  const objects = rendered.filter(
+    (x) =>
+      (x.kind === 'ServiceAccount' && x.metadata.name === 'secret-steward-rotate') ||
+      (['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(x.kind) &&
+        x.metadata.name.startsWith('secret-steward-rotate')),
+  );
+  const permissions = permissionsOf(objects);
+  let e: RbacE2E | undefined;
+  before(async () => {
+    e = await RbacE2E.start('rotate', o.crds === undefined ? {} : { crds: o.crds });
+    onStart(e);
+  });
+  after(async () => e?.stop());
+  return {
+    objects,
+    permissions,
+    componentRule: (verb) => permissions.find((p) => p.roleName === o.role && p.verb === verb && p.resource === o.resource)!,
+    async reset(rbac) {
+      await e!.reset(rbac);
+      await e!.h.emulator.applyObjects(structuredClone(policies) as never);
+    },
+  };
+}
+
+/** Secret shop/db: password `old-password-0001` under `policy`, last rotated long ago (due). */
+export function createDueSecret(e: RbacE2E, policy: string): void {
+  e.ensureNamespace('shop');
+  e.h.emulator.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'db',
+      namespace: 'shop',
+      annotations: { 'secret-steward.io/rotation': policy, 'secret-steward.io/last-rotated': '2020-01-01T00:00:00Z' },
+    },
+    data: { password: Buffer.from('old-password-0001').toString('base64') },
+  } as never);
 }

@@ -6,22 +6,16 @@ import {
   problemOf,
   readCatalogue,
 } from '../../../shared/backup/backup-catalog.js';
-import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
+import { type SealedBucket, useSealedBuckets } from './catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
 
 describe('shared/backup/backup-catalog', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(async () => b.stop());
 
   it('authenticates sealed backups and takes kind and times from the seal, not from names or metadata', async () => {
     const s = await b.backup('2026-12-06T03:00:00Z');
@@ -56,7 +50,7 @@ describe('shared/backup/backup-catalog', function () {
   it('never takes a forged, foreign or future backup as the latest, however new its id', async () => {
     const real = await b.backup('2026-12-06T03:00:00Z');
     await b.put('prod/backups/20301201T000000Z-ffffff/index.json.pgp', 'fake');
-    await b.backup('2026-12-07T03:00:00Z', { by: keys.stranger.signing });
+    await b.backup('2026-12-07T03:00:00Z', { by: b.keys.stranger });
     await b.backup('2026-12-07T04:00:00Z', { clusterUid: 'other' });
     await b.backup('2026-12-08T04:00:00Z', { signedAt: NOW });
 

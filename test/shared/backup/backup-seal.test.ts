@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
 import { judgeSeal, judgeSealText, MAX_SEAL_BYTES, type SealVerdict } from '../../../shared/backup/backup-seal.js';
 import { signCleartext } from '../../../shared/crypto/index.js';
-import { CLUSTER, CLUSTER_UID, makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
+import { CLUSTER, CLUSTER_UID, type SealedBucket, useSealedBuckets } from './catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
 
 describe('shared/backup/backup-seal', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(async () => b.stop());
 
   const verdict = async (id: string, trust = b.trust(NOW)): Promise<SealVerdict> => judgeSeal(b.store, b.layout, id, trust);
   const sealText = async (id: string) => (await b.store.getBytes(b.layout.sealKey(id))).toString();

@@ -119,3 +119,22 @@ export async function sealedBucket(k: SealKeys): Promise<SealedBucket> {
     },
   };
 }
+
+/**
+ * The hooks of a suite on sealed buckets: the seal keys made once for the file (key generation
+ * is the slow part), an empty bucket before each test, stopped after it. `onBucket` hands each
+ * test's bucket (and through it the keys) to the suite.
+ */
+export function useSealedBuckets(onBucket: (b: SealedBucket) => void): void {
+  let keys: SealKeys;
+  let b: SealedBucket;
+  before(async () => {
+    keys = await makeSealKeys();
+  });
+  after(() => keys.cleanup());
+  beforeEach(async () => {
+    b = await sealedBucket(keys);
+    onBucket(b);
+  });
+  afterEach(async () => b.stop());
+}

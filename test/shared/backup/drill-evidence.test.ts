@@ -1,29 +1,23 @@
 import assert from 'node:assert/strict';
 import { listDrillReports, readDrillReport, verifyDrillReports } from '../../../shared/backup/drill-evidence.js';
 import { signDetached } from '../../../shared/crypto/index.js';
-import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
+import { type SealedBucket, useSealedBuckets } from './catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
 const ID = '20261207T030000Z-3f9a1c';
 
 describe('shared/backup/drill-evidence', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(async () => b.stop());
 
   /** A drill report at `key`, signed by `by` (the drill signer by default). */
   async function report(
     name: string,
     body: Record<string, unknown>,
-    by = keys.stranger.signing,
+    by = b.keys.stranger,
     signedAt = new Date('2026-12-07T04:01:00Z'),
   ): Promise<string> {
     const key = `prod/reports/${name}`;
@@ -35,7 +29,7 @@ describe('shared/backup/drill-evidence', function () {
 
   const verify = async () => {
     const claims = await listDrillReports(b.store, b.layout);
-    return verifyDrillReports(b.store, b.layout, claims, keys.stranger.trusted, { now: NOW });
+    return verifyDrillReports(b.store, b.layout, claims, b.trusted.stranger, { now: NOW });
   };
 
   it('believes a report that verifies by the drill signer and says what its name says', async () => {
@@ -56,12 +50,12 @@ describe('shared/backup/drill-evidence', function () {
     await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass', durationMs: 61_500 });
     const [claim] = await listDrillReports(b.store, b.layout);
 
-    const read = await readDrillReport(b.store, b.layout, claim!, keys.stranger.trusted, NOW);
+    const read = await readDrillReport(b.store, b.layout, claim!, b.trusted.stranger, NOW);
     const unchecked = await readDrillReport(b.store, b.layout, claim!, [], NOW);
 
     assert.equal(read.evidence.verified, true);
     assert.equal(read.evidence.durationMs, 61_500);
-    assert.equal(read.signerFingerprint, keys.stranger.signing.fingerprint);
+    assert.equal(read.signerFingerprint, b.keys.stranger.fingerprint);
     assert.equal(JSON.parse(read.bytes!.toString()).durationMs, 61_500);
     assert.equal(unchecked.evidence.verified, false);
     assert.match(unchecked.evidence.unverified ?? '', /no drill signer key configured/);
@@ -70,8 +64,8 @@ describe('shared/backup/drill-evidence', function () {
 
   it('believes a report signed after the reader read its clock, within the clock skew only', async () => {
     // A drill finishing while status or list-backups runs signs its report after their clock was read.
-    await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass' }, keys.stranger.signing, new Date('2026-12-07T12:04:00Z'));
-    await report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass' }, keys.stranger.signing, new Date('2026-12-07T12:11:00Z'));
+    await report(`20261207T040000Z_${ID}_pass.json`, { result: 'pass' }, b.keys.stranger, new Date('2026-12-07T12:04:00Z'));
+    await report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass' }, b.keys.stranger, new Date('2026-12-07T12:11:00Z'));
 
     const byName = new Map((await verify()).map((e) => [e.report.split('/').pop(), e]));
 
@@ -88,7 +82,7 @@ describe('shared/backup/drill-evidence', function () {
     },
     {
       name: 'a "pass" report signed by another key (the backup signer)',
-      make: () => report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass' }, keys.scheduled.signing),
+      make: () => report(`20261207T050000Z_${ID}_pass.json`, { result: 'pass' }, b.keys.scheduled),
       why: /signature is untrusted/,
     },
     {

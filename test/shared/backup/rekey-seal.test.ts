@@ -10,7 +10,7 @@ import {
   signRekeySeal,
 } from '../../../shared/backup/backup-seal.js';
 import { signCleartext } from '../../../shared/crypto/index.js';
-import { CLUSTER, makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
+import { CLUSTER, type SealedBucket, useSealedBuckets } from './catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
 
@@ -21,16 +21,10 @@ const NOW = new Date('2026-12-07T12:00:00Z');
  */
 describe('shared/backup/backup-seal (rekey seals)', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(async () => b.stop());
 
   const trust = () => b.trust(NOW, { rekeySigners: b.trusted.stranger });
   const verdict = (id: string, t = trust()): Promise<SealVerdict> => judgeSeal(b.store, b.layout, id, t);

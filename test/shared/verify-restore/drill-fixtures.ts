@@ -4,7 +4,7 @@
  * argument lists of the backup, drill and restore commands against a job harness.
  */
 import { webcrypto } from 'node:crypto';
-import type { Harness } from '../../support/job-harness.js';
+import { type Harness, type TestKeyFiles, writeTestKeyPair } from '../../support/job-harness.js';
 import { seedCommonSecrets } from '../../support/seed-secrets.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -103,15 +103,51 @@ export function preRestoreKeyArgs(h: Harness): string[] {
 }
 
 export function readKeyArgs(h: Harness): string[] {
+  return ['--decryption-key', h.recipient.privateKey, '--decryption-key-passphrase-file', h.recipient.passphraseFile, ...trustArgs(h)];
+}
+
+/** The seal signers a reader of the harness's backups trusts: the backup job's and the restore job's. */
+export function trustArgs(h: Harness): string[] {
+  return ['--trusted-signer-key', h.signer.publicKey, '--pre-restore-signer-key', h.preRestoreSigner.publicKey];
+}
+
+/** A key rollover: the new recipient key and rekey's own signing key. */
+export interface RolloverKeys {
+  next: TestKeyFiles;
+  rekey: TestKeyFiles;
+}
+
+/** Writes the keys of a rollover into the harness's folder; `passphrase`: the new key's, when a command is given it and the old. */
+export async function writeRolloverKeys(h: Harness, opts: { passphrase?: string } = {}): Promise<RolloverKeys> {
+  return {
+    next: await writeTestKeyPair(h.dir, 'next-recipient', opts),
+    rekey: await writeTestKeyPair(h.dir, 'rekey'),
+  };
+}
+
+/** rekey's keys: the harness's (old) decryption key and trusted signers, the new recipient key and rekey's signing key. */
+export function rekeyKeyArgs(h: Harness, k: RolloverKeys): string[] {
+  return [
+    ...readKeyArgs(h),
+    '--recipient-key',
+    k.next.publicKey,
+    '--rekey-signing-key',
+    k.rekey.privateKey,
+    '--rekey-signing-key-passphrase-file',
+    k.rekey.passphraseFile,
+  ];
+}
+
+/** What a reader holding only the NEW private key passes: it trusts rekey's seals. */
+export function newKeyReadArgs(h: Harness, k: RolloverKeys): string[] {
   return [
     '--decryption-key',
-    h.recipient.privateKey,
+    k.next.privateKey,
     '--decryption-key-passphrase-file',
-    h.recipient.passphraseFile,
-    '--trusted-signer-key',
-    h.signer.publicKey,
-    '--pre-restore-signer-key',
-    h.preRestoreSigner.publicKey,
+    k.next.passphraseFile,
+    ...trustArgs(h),
+    '--rekey-signer-key',
+    k.rekey.publicKey,
   ];
 }
 

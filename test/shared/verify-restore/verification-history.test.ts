@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { signDetached } from '../../../shared/crypto/index.js';
 import { readVerificationHistory } from '../../../shared/verify-restore/verification-history.js';
-import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from '../backup/catalogue-fixtures.js';
+import { type SealedBucket, useSealedBuckets } from '../backup/catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-10T12:00:00Z');
 const A = '20261201T030000Z-aaaaaa';
@@ -10,16 +10,10 @@ const C = '20261203T030000Z-cccccc';
 
 describe('shared/verify-restore/verification-history', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(async () => b.stop());
 
   /** A passing drill report of backup `id` at `at`, signed by the drill signer unless `signed` is false. */
   async function report(at: string, id: string, body: Record<string, unknown>, signed = true): Promise<void> {
@@ -36,7 +30,7 @@ describe('shared/verify-restore/verification-history', function () {
       }),
     );
     await b.put(key, bytes);
-    if (signed) await b.put(`${key}.asc`, await signDetached(bytes, keys.stranger.signing, { now: new Date(at) }));
+    if (signed) await b.put(`${key}.asc`, await signDetached(bytes, b.keys.stranger, { now: new Date(at) }));
   }
 
   it('takes the drilled backup of each signed report and its passing deep checks, newest verification per backup', async () => {
@@ -56,7 +50,7 @@ describe('shared/verify-restore/verification-history', function () {
       },
     });
 
-    const h = await readVerificationHistory(b.store, b.layout, keys.stranger.trusted, { now: NOW });
+    const h = await readVerificationHistory(b.store, b.layout, b.trusted.stranger, { now: NOW });
 
     assert.deepEqual(Object.fromEntries(h.lastVerified), { [A]: '2026-12-09T04:00:00.000Z', [C]: '2026-12-08T04:00:00.000Z' });
     assert.equal(h.reportsRead, 1, 'the newest report carries every backup: the older one is not read');
@@ -72,7 +66,7 @@ describe('shared/verify-restore/verification-history', function () {
       false,
     );
 
-    const h = await readVerificationHistory(b.store, b.layout, keys.stranger.trusted, { now: NOW });
+    const h = await readVerificationHistory(b.store, b.layout, b.trusted.stranger, { now: NOW });
     const none = await readVerificationHistory(b.store, b.layout, [], { now: NOW });
 
     assert.deepEqual(Object.fromEntries(h.lastVerified), { [A]: '2026-12-08T04:00:00.000Z' });
@@ -84,7 +78,7 @@ describe('shared/verify-restore/verification-history', function () {
     await report('2026-11-20T04:00:00.000Z', A, {});
     await report('2026-12-08T04:00:00.000Z', B, {});
 
-    const h = await readVerificationHistory(b.store, b.layout, keys.stranger.trusted, {
+    const h = await readVerificationHistory(b.store, b.layout, b.trusted.stranger, {
       now: NOW,
       since: new Date('2026-12-01T00:00:00Z'),
     });
@@ -97,7 +91,7 @@ describe('shared/verify-restore/verification-history', function () {
     // A drill that runs within a second of the backup it verifies: its key says 04:00:00, the backup was made at 04:00:00.400.
     await report('2026-12-08T04:00:00.700Z', B, {});
 
-    const h = await readVerificationHistory(b.store, b.layout, keys.stranger.trusted, {
+    const h = await readVerificationHistory(b.store, b.layout, b.trusted.stranger, {
       now: NOW,
       since: new Date('2026-12-08T04:00:00.400Z'),
     });

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { mapLimit } from '../../../../shared/runtime/map-limit.js';
 import type { Fault, RequestLogEntry } from '../../../emulator/index.js';
 import type { RotateCluster } from './cluster.js';
 
@@ -22,6 +24,25 @@ export const is =
   (verb: string, resource: string, name?: string, namespace = 'shop'): Matcher =>
   (e) =>
     e.verb === verb && e.resource === resource && e.namespace === namespace && (name === undefined || e.name === name);
+
+/** A protocol step to crash after: its name and the request that completes it. */
+export interface Step {
+  name: string;
+  marker: () => Matcher;
+}
+
+/** Runs `scenario` once per step, three at a time, and fails listing every step whose scenario failed. */
+export async function forEachStep(steps: readonly Step[], scenario: (step: Step) => Promise<void>): Promise<void> {
+  const failures: string[] = [];
+  await mapLimit(steps, 3, async (step) => {
+    try {
+      await scenario(step);
+    } catch (e) {
+      failures.push(`after ${step.name}: ${(e as Error).message}`);
+    }
+  });
+  assert.deepEqual(failures, []);
+}
 
 export interface CrashOutcome {
   /** Exit code (SIGTERM) or null (SIGKILL). */
