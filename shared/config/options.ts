@@ -246,6 +246,53 @@ export function durationSetting<const O extends Common<number>>(o: O): O & Setti
   };
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+};
+
+/**
+ * Parses a size in bytes as Kubernetes writes quantities (`sizeLimit: 2Gi`): a whole number with
+ * an optional binary (`Ki`, `Mi`, `Gi`, `Ti`) or decimal (`k`, `M`, `G`, `T`) suffix, e.g.
+ * `1536Mi`, `500M`, `0`; `undefined` when malformed.
+ */
+export function parseSize(raw: string): number | undefined {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(raw.trim());
+  if (m === null) return undefined;
+  const bytes = Number(m[1]) * SIZE_UNITS[m[2] ?? ''];
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** Formats bytes in the largest binary unit that divides them, e.g. `1536Mi`, `2Gi`, `1000`. */
+export function formatSize(bytes: number): string {
+  for (const unit of ['Ti', 'Gi', 'Mi', 'Ki'] as const) {
+    if (bytes > 0 && bytes % SIZE_UNITS[unit] === 0) return `${bytes / SIZE_UNITS[unit]}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** A size such as `1536Mi` or `2Gi` (see {@link parseSize}); the value is bytes. */
+export function sizeSetting<const O extends Common<number>>(o: O): O & Setting<number> {
+  return {
+    valueName: 'SIZE',
+    ...(o.default !== undefined ? { defaultText: formatSize(o.default) } : {}),
+    ...o,
+    parse: (raw: string) => {
+      const bytes = parseSize(raw);
+      if (bytes === undefined)
+        throw new ValueError('a size in bytes such as 1536Mi, 2Gi or 500M (a whole number, suffix Ki, Mi, Gi, Ti, k, M, G or T)');
+      return bytes;
+    },
+  };
+}
+
 /** A setting parsed by a custom function that throws {@link ValueError}. */
 export function customSetting<T, const O extends Common<T>>(o: O & { valueName: string; parse: (raw: string) => T }): O & Setting<T> {
   return o;

@@ -5,8 +5,11 @@ import {
   durationSetting,
   enumSetting,
   fileSetting,
+  formatSize,
   integerSetting,
   parseDuration,
+  parseSize,
+  sizeSetting,
   stringSetting,
 } from '../../../shared/config/options.js';
 import { parseSettings, problemFor, shortFlags } from '../../../shared/config/parse.js';
@@ -264,6 +267,41 @@ describe('shared/config/parse', () => {
       ['-5m', undefined],
     ];
     for (const [raw, ms] of table) assert.equal(parseDuration(raw), ms, raw);
+  });
+
+  it('parses sizes as Kubernetes quantities are written (binary and decimal suffixes), and formats them back', () => {
+    const table: Array<[string, number | undefined]> = [
+      ['0', 0],
+      ['4096', 4096],
+      ['64Ki', 65_536],
+      ['1536Mi', 1_610_612_736],
+      ['2Gi', 2_147_483_648],
+      ['1Ti', 1_099_511_627_776],
+      ['500M', 500_000_000],
+      ['3k', 3000],
+      ['', undefined],
+      ['1.5Gi', undefined],
+      ['-1Mi', undefined],
+      ['2GiB', undefined],
+      ['2gi', undefined],
+      ['1m', undefined],
+      ['99999999999Ti', undefined],
+    ];
+    for (const [raw, bytes] of table) assert.equal(parseSize(raw), bytes, raw);
+    assert.deepEqual([1_610_612_736, 2_147_483_648, 65_536, 500_000_000, 0].map(formatSize), ['1536Mi', '2Gi', '64Ki', '500000000', '0']);
+  });
+
+  it('rejects a malformed size naming the flag, the variable and the expected form', () => {
+    const sized = { store: spec.store, spoolLimit: sizeSetting({ description: 'Spool.', default: 1536 * 1024 * 1024 }) } as const;
+
+    const problems = problemsOf(() => parseSettings(sized, ['--store=x', '--spool-limit', '1.5Gi'], {}));
+    const fromEnv = problemsOf(() => parseSettings(sized, ['--store=x'], { SECRET_STEWARD_SPOOL_LIMIT: '2 GB' }));
+
+    assert.equal(parseSettings(sized, ['--store=x'], {}).settings.spoolLimit, 1_610_612_736);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0].setting, /--spool-limit/);
+    assert.match(problems[0].message, /expected a size in bytes such as 1536Mi/);
+    assert.match(fromEnv[0].message, /invalid value in SECRET_STEWARD_SPOOL_LIMIT/);
   });
 });
 
