@@ -103,6 +103,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     shutdown: ctx.shutdown,
     progress: new Progress({ log: ctx.log, clock: ctx.clock, intervalMs: s.progressInterval, line: ctx.statusLine }),
     writeLimit,
+    spoolLimit: s.restoreSpoolLimit,
   };
   const options = {
     backup: s.backup,

@@ -9,6 +9,7 @@ import {
   integerSetting,
   type SettingsOf,
   settingLabel,
+  sizeSetting,
   stringSetting,
   ValueError,
 } from '../config/options.js';
@@ -103,6 +104,12 @@ export const restoreSettings = {
     min: 1,
     max: 64,
     default: 8,
+    group: MODE,
+  }),
+  restoreSpoolLimit: sizeSetting({
+    description:
+      "Most bytes of /tmp (the Job's emptyDir, whose shipped sizeLimit is 2Gi) that the encrypted spool of verified Secrets may take between verifying and writing. Whole segments are spooled in order while they fit; the segments beyond are downloaded, decrypted and verified again to write (slower, same result). 0: spool nothing, read every segment twice. Keep it under the emptyDir's sizeLimit, or the kubelet evicts the pod.",
+    default: 1536 * 1024 * 1024,
     group: MODE,
   }),
   recipientKey: fileSetting({

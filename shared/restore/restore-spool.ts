@@ -21,6 +21,11 @@
  * (8 bytes, big-endian) and `last`. Plaintext: per Secret, the SHA-256 of its data (64 hex
  * digits) followed by the Secret as one JSON document and `\n`.
  *
+ * Budget: a spool created with a byte limit never grows its file beyond it: {@link append}
+ * refuses (returns false) a Secret that would take the finished file beyond the limit, and
+ * {@link rollBack} forgets the Secrets appended since the last {@link mark}, cutting the file
+ * back, so that a caller can keep whole segments of the backup or none of one.
+ *
  * Memory: a buffer of {@link BUFFER_BYTES} (larger while one Secret needs it) and one chunk's
  * ciphertext while writing, one chunk while reading.
  */
@@ -62,6 +67,8 @@ export class RestoreSpool {
   private removed = false;
   /** Secrets appended. */
   count = 0;
+  /** Where {@link rollBack} returns to: the file's bytes, chunks and Secrets at the last {@link mark}. */
+  private marked = { bytes: 0, chunks: 0, count: 0 };
   private readonly onExit = () => rmSync(this.dir, { recursive: true, force: true });
 
   private constructor(
@@ -69,17 +76,22 @@ export class RestoreSpool {
     readonly dir: string,
     readonly path: string,
     private out: FileHandle | undefined,
+    /** Most bytes the finished file may hold. */
+    readonly limit: number,
   ) {
     process.once('exit', this.onExit);
   }
 
-  /** Creates an empty spool in a new private directory under `parent`. @default os.tmpdir() */
-  static async create(parent: string = tmpdir()): Promise<RestoreSpool> {
+  /**
+   * Creates an empty spool in a new private directory under `parent` (@default os.tmpdir()),
+   * whose file never holds more than `limit` bytes (@default no limit).
+   */
+  static async create(parent: string = tmpdir(), limit = Number.POSITIVE_INFINITY): Promise<RestoreSpool> {
     let dir: string | undefined;
     try {
       dir = await mkdtemp(join(parent, 'secret-steward-restore-'));
       const path = join(dir, 'spool');
-      return new RestoreSpool(dir, path, await open(path, 'wx', 0o600));
+      return new RestoreSpool(dir, path, await open(path, 'wx', 0o600), limit);
     } catch (e) {
       if (dir !== undefined) await rm(dir, { recursive: true, force: true });
       throw spoolWriteError(parent, e);
@@ -88,9 +100,10 @@ export class RestoreSpool {
 
   /**
    * Adds a Secret and the SHA-256 of its data as the index records it (encrypted and written
-   * once a chunk is full).
+   * once a chunk is full). Returns false, having added nothing, when the finished file would then
+   * hold more than {@link limit} bytes.
    */
-  async append(s: ExportedSecret, dataSha256: string): Promise<void> {
+  async append(s: ExportedSecret, dataSha256: string): Promise<boolean> {
     if (this.finished) throw new Error('restore spool: append after finish');
     if (!/^[0-9a-f]{64}$/.test(dataSha256)) throw new Error('restore spool: dataSha256 is not a SHA-256 in hex');
     const json = JSON.stringify(s);
@@ -103,11 +116,39 @@ export class RestoreSpool {
       this.buffer.fill(0);
       this.buffer = into;
     }
+    const start = this.used;
     this.used += into.write(dataSha256, this.used, 'latin1');
     this.used += into.write(json, this.used, 'utf8');
     into[this.used++] = 0x0a;
+    // This chunk's header and tag, and those of an empty last chunk should finish() write one.
+    if (this.bytes + this.used + 2 * (HEADER_BYTES + TAG_BYTES) > this.limit) {
+      into.fill(0, start, this.used);
+      this.used = start;
+      return false;
+    }
     this.count++;
     if (this.used >= CHUNK_BYTES) await this.flush(false);
+    return true;
+  }
+
+  /** Writes what is gathered as a chunk and marks the place {@link rollBack} returns to. */
+  async mark(): Promise<void> {
+    if (this.finished) throw new Error('restore spool: mark after finish');
+    if (this.used > 0) await this.flush(false);
+    this.marked = { bytes: this.bytes, chunks: this.chunks, count: this.count };
+  }
+
+  /** Forgets every Secret appended since the last {@link mark} (or since the start): the file is cut back to it. */
+  async rollBack(): Promise<void> {
+    if (this.finished) throw new Error('restore spool: roll back after finish');
+    this.buffer.fill(0, 0, this.used);
+    this.used = 0;
+    try {
+      await this.out!.truncate(this.marked.bytes);
+    } catch (e) {
+      throw spoolWriteError(this.dir, e);
+    }
+    ({ bytes: this.bytes, chunks: this.chunks, count: this.count } = this.marked);
   }
 
   /** Writes the last chunk and closes the file; {@link read} may then be called (more than once). */
@@ -193,7 +234,8 @@ export class RestoreSpool {
     header.writeUInt32BE(ciphertext.length, 1);
     nonce.copy(header, 5);
     try {
-      await this.out!.writev([header, ciphertext, cipher.getAuthTag()]);
+      // At its place: after a rollBack() the file is shorter than the handle's position.
+      await this.out!.writev([header, ciphertext, cipher.getAuthTag()], this.bytes);
     } catch (e) {
       throw spoolWriteError(this.dir, e);
     }
@@ -246,7 +288,7 @@ function spoolWriteError(where: string, e: unknown): SpoolError {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   return new SpoolError(
     `restore: cannot write the local spool of verified Secrets under ${where} (TMPDIR, the pod's emptyDir /tmp)${code ? `: ${code}` : ''}; ` +
-      'it needs about the size of the selected Secrets: give the emptyDir a larger sizeLimit. Nothing was written to the cluster',
+      'it needs about the size of the selected Secrets, up to --restore-spool-limit: give the emptyDir a larger sizeLimit, or lower --restore-spool-limit (0 spools nothing). Nothing was written to the cluster',
     { cause: e },
   );
 }

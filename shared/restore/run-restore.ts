@@ -14,7 +14,10 @@
  *    a key only this process holds, authenticated chunk by chunk) are read back, and each planned
  *    Secret is written, up to `writeLimit` at once (fewer while the API server answers 429 or
  *    5xx). Every write with --dry-run carries `dryRun=All`. What the API server answers is
- *    checked against the recorded SHA-256. The backup is downloaded and decrypted once.
+ *    checked against the recorded SHA-256. Within the spool's budget (--restore-spool-limit:
+ *    whole segments in order, as many as fit) the backup is downloaded and decrypted once; the
+ *    segments beyond it are read from the store again for the write, each checked as in step 1
+ *    (a segment changed since stops the restore), so a restore of any size completes.
  *
  * One Secret's failure (409, 422...) is recorded and the restore goes on; an API server or store
  * that stays unavailable, or a shutdown request, stops it (the result so far is reported).
@@ -29,6 +32,7 @@ import { type BackupDeps, runBackup } from '../backup/run-backup.js';
 import { secretDataDigest } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import type { SecretPage } from '../backup/secret-source.js';
+import { formatSize } from '../config/options.js';
 import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import { ConfigError, errorText, StewardError } from '../errors/index.js';
 import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
@@ -89,6 +93,11 @@ export interface RestoreDeps {
    * restore-spool.ts). @default os.tmpdir(): TMPDIR, the pod's emptyDir
    */
   spoolDir?: string;
+  /**
+   * Most bytes the spool may take (--restore-spool-limit): the segments that do not fit are read
+   * from the store again to write; 0 spools nothing. @default no limit
+   */
+  spoolLimit?: number;
 }
 
 export interface RestoreOptions {
@@ -139,7 +148,7 @@ export async function runRestore(deps: RestoreDeps, o: RestoreOptions, report: R
   const t0 = performance.now();
   const run = new RestoreRun(deps, o, report);
   try {
-    // Not kept once verified: its index (about 200 bytes per Secret) is not needed to write.
+    // Kept once verified only when segments beyond the spool's budget are read again to write.
     await run.verifyAndSelect(await run.openBackup());
     await run.planAgainstLive();
     await run.saveWhatIsOverwritten();
@@ -165,8 +174,12 @@ class RestoreRun {
   /** Target namespaces that do not exist (created first with --create-namespaces). */
   private missingNamespaces: string[] = [];
   private readonly progress: Progress;
-  /** The verified Secrets that may be written, from step 1 to step 4. */
+  /** The verified Secrets that may be written, from step 1 to step 4 (of the first `spooledSegments` segments). */
   private spool: RestoreSpool | undefined;
+  /** Segments 1 to this are in the spool; the Secrets of those after are read from the backup again to write. */
+  private spooledSegments = 0;
+  /** The backup, kept only when some of its segments are read again to write. */
+  private rereadFrom: VerifiedBackup | undefined;
   /** One copy of each namespace and type string, however many Secrets name it. */
   private readonly strings = new Map<string, string>();
 
@@ -216,8 +229,11 @@ class RestoreRun {
     const seenNamespaces = new Set<string>();
     const outsideScope = new Set<string>();
     const progress = this.progress.phase('restore: verify', backup.index.secrets.length);
-    const spool = await RestoreSpool.create(this.deps.spoolDir);
+    const limit = this.deps.spoolLimit ?? Number.POSITIVE_INFINITY;
+    const spool = limit > 0 ? await RestoreSpool.create(this.deps.spoolDir, limit) : undefined;
     this.spool = spool;
+    let spooling = spool !== undefined;
+    if (!spooling) this.spoolBudgetReached(backup, 1, limit);
     const policy = this.policy();
     try {
       for (let n = 1; n <= backup.segmentCount; n++) {
@@ -238,10 +254,21 @@ class RestoreRun {
           if (!inNs.has(p.source.name)) this.selected++;
           inNs.set(p.source.name, p);
           // Skipped whatever is live (never-restored types, invalid): never needed again.
-          if (decideAction(p, undefined, policy).action !== 'skip') await spool.append(s, item.entry.dataSha256);
+          if (!spooling || decideAction(p, undefined, policy).action === 'skip') continue;
+          if (!(await spool!.append(s, item.entry.dataSha256))) {
+            // Whole segments or none of one: this one and those after are read again to write.
+            spooling = false;
+            await spool!.rollBack();
+            this.spoolBudgetReached(backup, n, limit);
+          }
+        }
+        if (spooling) {
+          this.spooledSegments = n;
+          // Not after the last: finish() writes what is gathered as the last chunk.
+          if (n < backup.segmentCount) await spool!.mark();
         }
       }
-      await spool.finish();
+      await spool?.finish();
     } finally {
       progress.end();
     }
@@ -329,7 +356,8 @@ class RestoreRun {
 
   /**
    * 4. Write: creates the missing namespaces, then reads the spooled Secrets back (each chunk
-   * authenticated as it is read) and writes each planned Secret.
+   * authenticated as it is read), then the segments beyond the spool from the store (each
+   * checked as in step 1), and writes each planned Secret.
    */
   async writePlanned(): Promise<void> {
     const { o, report } = this;
@@ -342,17 +370,30 @@ class RestoreRun {
     let writing = 0;
     for (const p of report.items) if (WRITE_ACTIONS.has(p.action)) writing++;
     const progress = this.progress.phase(o.dryRun ? 'restore: write (dry run)' : 'restore: write', writing);
-    const { bySource, deps } = this;
-    const spool = this.spool;
-    if (spool === undefined) throw new Error('restore: write before verify');
+    const { bySource, deps, spool, spooledSegments } = this;
+    const backup = this.rereadFrom;
+    const reread = new Set<number>();
+    for (const p of report.items) if (WRITE_ACTIONS.has(p.action) && p.segment > spooledSegments) reread.add(p.segment);
     async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret; dataSha256: string }> {
-      for await (const { secret, dataSha256 } of spool!.read()) {
-        const p = bySource.get(secret.metadata.namespace)?.get(secret.metadata.name);
-        if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret, dataSha256 };
+      if (spool !== undefined) {
+        for await (const { secret, dataSha256 } of spool.read()) {
+          const p = bySource.get(secret.metadata.namespace)?.get(secret.metadata.name);
+          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret, dataSha256 };
+        }
+      }
+      if (backup === undefined) return;
+      for (const n of [...reread].sort((a, b) => a - b)) {
+        deps.shutdown.checkpoint();
+        for await (const item of backup.readSegment(n)) {
+          if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
+          const p = bySource.get(item.secret.metadata.namespace)?.get(item.secret.metadata.name);
+          if (p !== undefined && p.segment === n && WRITE_ACTIONS.has(p.action))
+            yield { p, secret: item.secret, dataSha256: item.entry.dataSha256 };
+        }
       }
     }
     try {
-      // The spool is read as the writes go: only the Secrets being written are held.
+      // The spool and the segments read again are read as the writes go: only the Secrets being written are held.
       await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret, dataSha256 }) => {
         deps.shutdown.checkpoint();
         await writeOne(deps, o, report, { p, s: secret, dataSha256 }, toCreate);
@@ -362,6 +403,19 @@ class RestoreRun {
       progress.end();
     }
     report.stage = 'written';
+  }
+
+  /**
+   * Segment `n` does not fit in the spool's budget: it and those after are not spooled, and are
+   * read from the store again to write (so the backup is kept).
+   */
+  private spoolBudgetReached(backup: VerifiedBackup, n: number, limit: number): void {
+    this.rereadFrom = backup;
+    const reread = backup.segmentCount - n + 1;
+    this.log.info(
+      { setting: '--restore-spool-limit', spoolLimit: formatSize(limit), spooledSegments: n - 1, rereadSegments: reread },
+      `restore spool budget reached (--restore-spool-limit ${formatSize(limit)}): ${reread} of ${backup.segmentCount} segments are not spooled and are read from the store again to write`,
+    );
   }
 
   private intern(x: string): string {

@@ -401,11 +401,14 @@ describe('jobs/restore', function () {
       'bad',
       '--selector',
       'a in (',
+      '--restore-spool-limit',
+      '1.5Gi',
     ]);
 
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--map-namespace.*FROM=TO/);
     assert.match(r.stderr, /--selector.*label selector/);
+    assert.match(r.stderr, /--restore-spool-limit.*a size in bytes such as 1536Mi/);
   });
 
   it('requires --recipient-key for overwrite, --namespace for a bare --name, and rejects a mapping merging namespaces', async () => {

@@ -148,6 +148,29 @@ describe('shared/restore/restore-spool', () => {
     });
   });
 
+  it('within a limit: refuses the Secret that would take the file beyond it, rolls back to the mark, and stays readable', async () => {
+    // Each Secret takes about 400 KiB as JSON: six fit in 2.5 MiB, seven do not.
+    const limit = 2560 * 1024;
+    const spool = await RestoreSpool.create(parent, limit);
+    const items = large(7);
+    const appended: boolean[] = [];
+
+    for (const s of items.slice(0, 2)) appended.push(await spool.append(s, secretDataDigest(s.data)));
+    await spool.mark();
+    const sizeAtMark = (await stat(spool.path)).size;
+    for (const s of items.slice(2)) appended.push(await spool.append(s, secretDataDigest(s.data)));
+    const sizeBeforeRollBack = (await stat(spool.path)).size;
+    await spool.rollBack();
+    await spool.finish();
+
+    assert.deepEqual(appended, [true, true, true, true, true, true, false]);
+    assert.ok(sizeBeforeRollBack > sizeAtMark, 'a chunk past the mark was written before the roll-back');
+    assert.ok((await stat(spool.path)).size <= limit);
+    assert.deepEqual(await readAll(spool), ['big-0', 'big-1']);
+    assert.equal(spool.count, 2);
+    await spool.remove();
+  });
+
   it('remove() deletes the file and its directory, and may be called again', async () => {
     const spool = await spoolOf([secret('a', CANARY)]);
 

@@ -31,6 +31,7 @@ import { AdaptiveLimit } from '../../../shared/runtime/adaptive-limit.js';
 import { systemClock } from '../../../shared/runtime/clock.js';
 import { Shutdown } from '../../../shared/runtime/shutdown.js';
 import { createObjectStore, type ObjectStore } from '../../../shared/storage/index.js';
+import { BackupVerificationError } from '../../../shared/verify-restore/verification-error.js';
 import { loadVerificationKeys } from '../../../shared/verify-restore/verification-keys.js';
 import { type Harness, startHarness } from '../../support/job-harness.js';
 import { mutatingProxy } from '../../support/mutating-proxy.js';
@@ -341,6 +342,105 @@ describe('shared/restore/run-restore', function () {
         assert.deepEqual(await readdir(parent), []);
       });
     }
+
+    describe('within a byte budget (--restore-spool-limit): whole segments while they fit, the rest read again to write', () => {
+      const KIB = 1024;
+      /** One Secret a segment: a and b small, c and d about 100 KiB each, in that order. */
+      const items = () => [
+        opaque('a', 'value-a'),
+        opaque('b', 'value-b'),
+        opaque('c', 'c'.repeat(100 * KIB)),
+        opaque('d', 'd'.repeat(100 * KIB)),
+      ];
+      const backupInSegments = (secrets: V1Secret[]) =>
+        writeBackup(secrets, { store, layout, recipient: h.recipient, signer: h.signer, log }, { segmentBytes: 1 });
+
+      /** A store that counts the reads of each segment object. */
+      function countingStore(): { store: ObjectStore; segmentReads: () => number[] } {
+        const reads = new Map<string, number>();
+        const counting: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+          getBytes: (key: string, limit: number) => {
+            if (/segment-\d+/.test(key)) reads.set(key, (reads.get(key) ?? 0) + 1);
+            return store.getBytes(key, limit);
+          },
+        });
+        const segmentReads = () => [...reads.keys()].sort().map((k) => reads.get(k)!);
+        return { store: counting, segmentReads };
+      }
+      const restored = (ns: string) =>
+        Object.fromEntries(h.emulator.list('v1', 'Secret', ns).map((x) => [x.metadata.name, { type: x.type, data: x.data }]));
+
+      it('restores the same Secrets as an unlimited spool, reading the segments beyond the budget twice and logs it once', async () => {
+        await backupInSegments(items());
+        h.emulator.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'unlimited' } } as never);
+        const sink = new MemorySink();
+        const budgeted = countingStore();
+        const unlimited = countingStore();
+
+        const r = await restore({}, { spoolDir: parent, spoolLimit: 50 * KIB, store: budgeted.store, log: createLogger({ sink }) });
+        const u = await restore(
+          { selection: new RestoreSelection({ namespaces: [], names: [], mapping: [{ from: 'apps', to: 'unlimited' }] }) },
+          { spoolDir: parent, store: unlimited.store },
+        );
+
+        assert.equal(r.counts.written, 4);
+        assert.equal(u.counts.written, 4);
+        assert.deepEqual(restored('apps'), restored('unlimited'));
+        assert.deepEqual(restored('apps'), Object.fromEntries(items().map((x) => [x.metadata!.name, { type: 'Opaque', data: x.data }])));
+        assert.deepEqual(budgeted.segmentReads(), [1, 1, 2, 2]);
+        assert.deepEqual(unlimited.segmentReads(), [1, 1, 1, 1]);
+        const lines = sink.records().filter((x) => /restore spool budget reached/.test(String(x.msg)));
+        assert.equal(lines.length, 1, sink.lines.join('\n'));
+        assert.equal(lines[0].level, 'info');
+        assert.match(
+          String(lines[0].msg),
+          /--restore-spool-limit 50Ki\): 2 of 4 segments are not spooled and are read from the store again/,
+        );
+        assert.deepEqual(await readdir(parent), []);
+      });
+
+      it('with 0 reads every segment twice and creates no spool file', async () => {
+        await backupInSegments(items().slice(0, 3));
+        let whilePlanning: string[] | undefined;
+        const namespaces = namespacesDoing(async () => {
+          whilePlanning = await readdir(parent);
+        });
+        const counting = countingStore();
+        const sink = new MemorySink();
+
+        const r = await restore({}, { spoolDir: parent, spoolLimit: 0, store: counting.store, namespaces, log: createLogger({ sink }) });
+
+        assert.equal(r.counts.written, 3);
+        assert.ok(
+          sink.lines.some((l) => l.includes('--restore-spool-limit 0): 3 of 3 segments are not spooled')),
+          sink.lines.join('\n'),
+        );
+        assert.deepEqual(whilePlanning, []);
+        assert.deepEqual(counting.segmentReads(), [2, 2, 2]);
+      });
+
+      it('stops with the verification error at a segment changed in the store since the verify pass, having written only what came before', async () => {
+        const id = await backupInSegments([opaque('a', 'value-a'), opaque('b', 'b'.repeat(2 * KIB)), opaque('c', 'c'.repeat(2 * KIB))]);
+        // Spools segment 1 only (its one small Secret); segments 2 and 3 are read again.
+        const namespaces = namespacesDoing(async () => {
+          const key = layout.segmentKeyByName(id, 'segment-00003.json.gz.pgp');
+          const bytes = await store.getBytes(key, 1024 * KIB);
+          bytes[bytes.length - 5] ^= 1;
+          await store.put(key, bytes);
+        });
+        const report = emptyRestoreReport({ dryRun: false, mode: 'create-missing' });
+
+        await assert.rejects(restore({}, { spoolDir: parent, spoolLimit: KIB, namespaces }, report), (e: unknown) => {
+          assert.ok(e instanceof BackupVerificationError, String(e));
+          assert.equal(e.segment, 3);
+          return true;
+        });
+
+        assert.deepEqual(Object.keys(restored('apps')).sort(), ['a', 'b']);
+        assert.equal(report.counts.written, 2);
+        assert.deepEqual(await readdir(parent), []);
+      });
+    });
 
     it('removes the spool when the restore fails, and when a shutdown (SIGTERM) stops it mid-write', async () => {
       await backupOf([opaque('a', 'value-a'), opaque('b', 'value-b'), opaque('c', 'value-c')]);
