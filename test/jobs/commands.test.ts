@@ -68,7 +68,7 @@ describe('jobs/commands (-A, -o)', () => {
     });
   }
 
-  it('every -o takes text, json and yaml; wide only where a table has more columns to show', () => {
+  it('every -o takes text, json and yaml; wide only where a table has more columns to show; manifests only where a plan prints objects', () => {
     const formats = Object.fromEntries(
       COMMANDS.filter((c) => 'output' in c.settings).map((c) => [c.help.name, (c.settings as SettingsSpec).output.valueName]),
     );
@@ -76,7 +76,7 @@ describe('jobs/commands (-A, -o)', () => {
     assert.deepEqual(formats, {
       rotate: 'text|json|yaml',
       backup: 'text|json|yaml',
-      'verify-restore': 'text|json|yaml',
+      'verify-restore': 'text|json|yaml|manifests',
       restore: 'text|json|yaml',
       prune: 'text|json|yaml',
       rekey: 'text|json|yaml',
