@@ -482,6 +482,12 @@ export class Registry {
     if (this.validateAdmission === undefined) return;
     const full = (o: StoredKubeObject | undefined) =>
       o === undefined ? null : { kind: rt.kind, apiVersion: rt.apiVersion, ...cloneJson(toResourceShape(rt, o)) };
+    // Copied only when a policy binding matches and reads them: most writes meet no binding.
+    let copies: { object: StoredKubeObject | null; oldObject: StoredKubeObject | null } | undefined;
+    const copied = () => {
+      copies ??= { object: full(object), oldObject: full(oldObject) };
+      return copies;
+    };
     const meta = (object ?? oldObject)?.metadata;
     this.validateAdmission({
       operation,
@@ -491,18 +497,22 @@ export class Registry {
       kind: { group: rt.group, version: rt.version, kind: rt.kind },
       name: meta?.name ?? '',
       namespace: rt.namespaced ? (meta?.namespace ?? '') : '',
-      object: full(object),
-      oldObject: full(oldObject),
+      get object() {
+        return copied().object;
+      },
+      get oldObject() {
+        return copied().oldObject;
+      },
       dryRun: opts.dryRun === true,
     });
   }
 
   /**
-   * Validates and completes an object about to be stored: stringData merge,
-   * defaults, system metadata, generation, validation (422).
+   * Validates and completes, in place, an object about to be stored: stringData merge,
+   * defaults, system metadata, generation, validation (422). Both callers pass a copy of
+   * their own (of the request body, the patch result or the stored object).
    */
-  private admit(rt: ResourceType, input: KubeObject, old: StoredKubeObject | undefined, statusWrite = false): StoredKubeObject {
-    const obj = cloneJson(input);
+  private admit(rt: ResourceType, obj: KubeObject, old: StoredKubeObject | undefined, statusWrite = false): StoredKubeObject {
     const meta = obj.metadata as ObjectMeta;
     checkMicroTimes(rt, obj);
     if (rt.key === '/secrets') mergeStringData(obj);

@@ -12,7 +12,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { ValidatingAdmission } from './admission.js';
+import { type AdmissionAttributes, ValidatingAdmission } from './admission.js';
 import type { UserInfo } from './auth.js';
 import { ANONYMOUS, TokenAuthenticator } from './auth.js';
 import { coreVersions, group, groupList, groupVersionPaths, resourceList, versionInfo } from './discovery.js';
@@ -181,7 +181,11 @@ export class KubeEmulator {
       policies: stored('validatingadmissionpolicies'),
       bindings: stored('validatingadmissionpolicybindings'),
     });
-    this.registry.validateAdmission = (a) => admission.validate({ ...a, user: a.user ?? ADMIN_USER });
+    this.registry.validateAdmission = (a) => {
+      // Not a spread: the objects are getters that copy them only when a binding reads them.
+      a.user ??= ADMIN_USER;
+      admission.validate(a as AdmissionAttributes);
+    };
     this.watches = new WatchHub(this.registry);
     this.workloads = new WorkloadController<KubeEmulator>(this.registry, this as KubeEmulator, now, opts.rolloutDelayMs);
     this.jobs = new JobController(this.registry, this, now);

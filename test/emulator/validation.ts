@@ -572,6 +572,6 @@ export function validateObject(rt: ResourceType, obj: KubeObject, old?: KubeObje
 
 /** Go's base64.StdEncoding acceptance (\r and \n are ignored, padding required). */
 export function isValidBase64(value: string): boolean {
-  const s = value.replace(/[\r\n]/g, '');
+  const s = value.includes('\n') || value.includes('\r') ? value.replace(/[\r\n]/g, '') : value;
   return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
