@@ -4,10 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { BENCH_LABEL, emptyStats, generateSecrets } from './generate.js';
 import { podRuntime, quantityBytes, semiSpaceMiBForLimit } from './pod-runtime.js';
 import { moduleOf, summariseProfile } from './profile.js';
 import { rotationFixture } from './rotation-fixture.js';
+import { ServerHost } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TLS = {
@@ -261,6 +263,37 @@ describe('test/bench', function () {
       b.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('--api-latency: the emulators serve every request that many milliseconds late', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-bench-test-'));
+    const host = new ServerHost({ dir, s3: false, namespaces: ['team-a'], apiLatencyMs: 300 });
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(await host.startCluster('main'));
+      const core = kc.makeApiClient(CoreV1Api);
+
+      const started = performance.now();
+      const [a, b] = await Promise.all([core.readNamespace({ name: 'team-a' }), core.readNamespace({ name: 'team-a' })]);
+
+      // A lower bound only: a busy machine makes requests slower, never faster than the delay.
+      assert.ok(performance.now() - started >= 300, 'the answers came after the delay');
+      assert.equal(a.metadata?.name, 'team-a');
+      assert.equal(b.metadata?.name, 'team-a', 'a delayed request is still served in full');
+    } finally {
+      await host.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a negative --api-latency before starting anything', async () => {
+    const b = bench(['--api-latency=-5']);
+
+    const exit = await b.exit;
+
+    assert.equal(exit.code, 2);
+    assert.match(b.output(), /--api-latency: expected an integer >= 0/);
+    assert.doesNotMatch(b.output(), /servers: process/);
   });
 
   it('rejects an unknown --servers mode before starting anything', async () => {

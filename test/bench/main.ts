@@ -70,6 +70,9 @@ const USAGE = `Usage: npm run bench [-- options]
   --servers MODE         process (default): the emulator and s3rver in one node process of their own,
                          so they do not share the measured command's process or the driver's;
                          in-process: in the driver's process (as before; for comparison)
+  --api-latency MS       the emulators answer every request MS milliseconds late (default 0), as a
+                         remote API server does after a network round trip and an etcd commit;
+                         both restores and every step see the same delay (emulator only)
   --runtime pod|host     pod (default): run each command with the heap configuration of its pod
                          (NODE_OPTIONS and memory limit from its manifest, see pod-runtime.ts);
                          host: V8's defaults for this machine
@@ -103,6 +106,8 @@ interface Options {
   nodeFlags: string[];
   runtime: 'pod' | 'host';
   servers: ServerMode;
+  /** Delay before the emulators serve each request (ms). */
+  apiLatencyMs: number;
   repeat: number;
   steps: Set<StepName>;
   out: string;
@@ -131,6 +136,7 @@ function parseOptions(argv: string[]): Options | string {
         'node-flags': { type: 'string' },
         runtime: { type: 'string' },
         servers: { type: 'string' },
+        'api-latency': { type: 'string' },
         repeat: { type: 'string' },
         steps: { type: 'string' },
         out: { type: 'string' },
@@ -175,6 +181,7 @@ function parseOptions(argv: string[]): Options | string {
       nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
       runtime: (values.runtime ?? 'pod') as 'pod' | 'host',
       servers: (values.servers ?? 'process') as ServerMode,
+      apiLatencyMs: int(values['api-latency'], 'api-latency', 0, 0),
       repeat: int(values.repeat, 'repeat', 1, 1),
       out: values.out ?? 'bench-results.json',
       workDir: values['work-dir'],
@@ -424,6 +431,7 @@ async function main(): Promise<number> {
       s3: !o.store,
       namespaces: [TOOL_NS, DRILL_NS],
       heapMiB: o.servers === 'process' ? serverHeapMiB(o.secrets) : undefined,
+      apiLatencyMs: o.apiLatencyMs,
       log,
     });
     cleanups.push(() => servers.close());
@@ -980,6 +988,8 @@ function renderResults(r: RunResults): string {
         ? `servers: the emulator and s3rver in a process of their own (pid ${r.servers.pid}); SERVERS CPU is its CPU time during each step and its share of the step's wall time`
         : `servers: the emulator and s3rver in the driver's process (--servers in-process); SERVERS CPU is the driver's CPU time during each step`,
     );
+  if (r.options.apiLatencyMs > 0)
+    lines.push(`API latency: the emulators answered every request ${r.options.apiLatencyMs} ms late (--api-latency), both restores alike`);
   lines.push('');
   const rows = r.steps.map((s) => [
     s.step,

@@ -31,6 +31,12 @@ export interface HostOptions {
   s3: boolean;
   /** Namespaces every emulated cluster starts with (the tool's and the drill's). */
   namespaces: string[];
+  /**
+   * Milliseconds every request to an emulator waits before it is served (0: none): a remote
+   * API server's round trip and etcd commit, which a loopback emulator does not have. Requests
+   * wait concurrently, as they would on the network.
+   */
+  apiLatencyMs?: number;
 }
 
 /** What the driver needs to reach s3rver: endpoint, bucket and the one credential pair. */
@@ -72,6 +78,8 @@ export class ServerHost {
     if (this.clusters.has(name)) throw new Error(`cluster ${name} is already running`);
     const emulator = await KubeEmulator.start({ rolloutDelayMs: 0 });
     this.clusters.set(name, emulator);
+    const latency = this.o.apiLatencyMs ?? 0;
+    if (latency > 0) emulator.faults.inject({ delayMs: latency, times: Number.POSITIVE_INFINITY });
     const kubeconfig = join(this.o.dir, `kubeconfig-${name}`);
     await emulator.writeKubeconfig(kubeconfig);
     await emulator.applyObjects(this.o.namespaces.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
@@ -237,7 +245,10 @@ async function startChild(o: HostOptions & { heapMiB?: number; log: (line: strin
   const child: ChildProcess = spawn(process.execPath, [...flags, SERVER_SCRIPT], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
-    env: { ...process.env, SS_BENCH_SERVER_OPTIONS: JSON.stringify({ dir: o.dir, s3: o.s3, namespaces: o.namespaces }) },
+    env: {
+      ...process.env,
+      SS_BENCH_SERVER_OPTIONS: JSON.stringify({ dir: o.dir, s3: o.s3, namespaces: o.namespaces, apiLatencyMs: o.apiLatencyMs }),
+    },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Ctrl-C (or a kill of the driver) must not leave the servers behind.
