@@ -102,6 +102,7 @@ describe('test/bench', function () {
       assert.ok(backup.flags.includes('--max-semi-space-size=1'));
       assert.equal(rotate.memoryLimitBytes, 384 * 1024 * 1024);
       assert.deepEqual(backup.env, { MALLOC_MMAP_THRESHOLD_: '131072' });
+      assert.deepEqual(podRuntime(ROOT, 'verify-restore')!.env, { MALLOC_MMAP_THRESHOLD_: '1048576' });
       assert.equal(podRuntime(ROOT, 'keygen'), undefined);
     });
 
