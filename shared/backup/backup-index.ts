@@ -65,11 +65,26 @@ export interface BackupIndex {
 }
 
 /**
- * An index as a reader keeps it once verified: every field of {@link BackupIndex}, its Secrets
- * in a {@link SecretTable} instead of an array of objects. Built by `loadBackupIndex`
- * (backup-index-schema.ts).
+ * An index with its Secrets in a {@link SecretTable} instead of an array of objects: as a reader
+ * keeps it once verified (built by `loadBackupIndex`, backup-index-schema.ts), and as the backup
+ * writer holds it while it lists the cluster.
  */
 export type LoadedIndex = Omit<BackupIndex, 'secrets'> & { secrets: SecretTable };
+
+/** The columns of a {@link SecretTable}, each exactly as long as the table. */
+interface SecretColumns {
+  strings: readonly string[];
+  namespaces: Uint32Array;
+  types: Uint32Array;
+  /** Entry i's name is `names[nameEnds[i - 1] .. nameEnds[i])` (from 0 for the first). */
+  names: Buffer;
+  nameEnds: Uint32Array;
+  namesApart: ReadonlyMap<number, string>;
+  digests: Buffer;
+  segments: Uint32Array;
+  /** 0: no `immutable` field, 1: false, 2: true. */
+  immutable: Uint8Array;
+}
 
 /**
  * The Secrets of an index, in index order, in a few typed arrays rather than one object per
@@ -78,113 +93,170 @@ export type LoadedIndex = Omit<BackupIndex, 'secrets'> & { secrets: SecretTable 
  * exactly), the data digest as its 32 raw bytes, the segment number and the immutable flag.
  * About 70 bytes a Secret where the parsed objects took about 250, however many there are.
  * {@link at} and iteration give each entry back as a {@link SecretEntry}, made on demand.
+ * Built with {@link SecretTableBuilder} (or {@link of}).
  */
 export class SecretTable implements Iterable<SecretEntry> {
-  private constructor(
-    private readonly strings: readonly string[],
-    private readonly namespaces: Uint32Array,
-    private readonly types: Uint32Array,
-    /** Entry i's name is `names[nameEnds[i - 1] .. nameEnds[i])` (from 0 for the first). */
-    private readonly names: Buffer,
-    private readonly nameEnds: Uint32Array,
-    private readonly namesApart: ReadonlyMap<number, string>,
-    private readonly digests: Buffer,
-    private readonly segments: Uint32Array,
-    /** 0: no `immutable` field, 1: false, 2: true. */
-    private readonly immutable: Uint8Array,
-  ) {}
+  private constructor(private readonly c: SecretColumns) {}
+
+  /** For {@link SecretTableBuilder}: a table over columns it no longer writes to. */
+  static fromColumns(columns: SecretColumns): SecretTable {
+    return new SecretTable(columns);
+  }
 
   /** Builds the table of `entries` (exactly `count` of them). */
   static of(entries: Iterable<SecretEntry>, count: number): SecretTable {
-    const ids = new Map<string, number>();
-    const strings: string[] = [];
-    const idOf = (text: string): number => {
-      let id = ids.get(text);
-      if (id === undefined) {
-        id = strings.push(text) - 1;
-        ids.set(text, id);
-      }
-      return id;
-    };
-    const namespaces = new Uint32Array(count);
-    const types = new Uint32Array(count);
-    const nameEnds = new Uint32Array(count);
-    const namesApart = new Map<number, string>();
-    const digests = Buffer.alloc(32 * count);
-    const segments = new Uint32Array(count);
-    const immutable = new Uint8Array(count);
-    let names = Buffer.allocUnsafe(Math.max(1024, 24 * count));
-    let used = 0;
-    let i = 0;
+    const b = new SecretTableBuilder(count);
     for (const e of entries) {
-      if (i === count) throw new RangeError(`more than the ${count} Secret entries announced`);
-      namespaces[i] = idOf(e.namespace);
-      types[i] = idOf(e.type);
-      if (Buffer.byteLength(e.name, 'utf8') === e.name.length) {
-        if (used + e.name.length > names.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(2 * names.length, used + e.name.length));
-          names.copy(bigger, 0, 0, used);
-          names = bigger;
-        }
-        used += names.write(e.name, used, 'latin1');
-      } else {
-        namesApart.set(i, e.name);
-      }
-      nameEnds[i] = used;
-      if (!/^[0-9a-f]{64}$/.test(e.dataSha256)) throw new RangeError(`Secret entry ${i}: dataSha256 is not 64 lowercase hex digits`);
-      digests.write(e.dataSha256, 32 * i, 'hex');
-      segments[i] = e.segment;
-      immutable[i] = e.immutable === undefined ? 0 : e.immutable ? 2 : 1;
-      i++;
+      if (b.length === count) throw new RangeError(`more than the ${count} Secret entries announced`);
+      b.add(e);
     }
-    if (i !== count) throw new RangeError(`${i} Secret entries, ${count} announced`);
-    // Only the bytes used are kept (a copy: the spare room of the growing buffer is let go).
-    const kept = Buffer.from(names.subarray(0, used));
-    return new SecretTable(strings, namespaces, types, kept, nameEnds, namesApart, digests, segments, immutable);
+    if (b.length !== count) throw new RangeError(`${b.length} Secret entries, ${count} announced`);
+    return b.build();
   }
 
   get length(): number {
-    return this.segments.length;
+    return this.c.segments.length;
   }
 
   /** Entry `i` (0-based) as an object. */
   at(i: number): SecretEntry {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`no Secret entry ${i} (${this.length} entries)`);
     const e: SecretEntry = {
-      namespace: this.strings[this.namespaces[i]],
+      namespace: this.c.strings[this.c.namespaces[i]],
       name: this.nameAt(i),
-      type: this.strings[this.types[i]],
+      type: this.c.strings[this.c.types[i]],
       dataSha256: this.dataSha256At(i),
-      segment: this.segments[i],
+      segment: this.c.segments[i],
     };
-    if (this.immutable[i] !== 0) e.immutable = this.immutable[i] === 2;
+    if (this.c.immutable[i] !== 0) e.immutable = this.c.immutable[i] === 2;
     return e;
   }
 
   /** Entry `i`'s namespace, without making the whole entry. */
   namespaceAt(i: number): string {
-    return this.strings[this.namespaces[i]];
+    return this.c.strings[this.c.namespaces[i]];
   }
 
   /** Entry `i`'s segment number (1-based), without making the whole entry. */
   segmentAt(i: number): number {
-    return this.segments[i];
+    return this.c.segments[i];
   }
 
   /** Entry `i`'s name, without making the whole entry. */
   nameAt(i: number): string {
-    const end = this.nameEnds[i];
-    const start = i === 0 ? 0 : this.nameEnds[i - 1];
-    return this.namesApart.get(i) ?? this.names.toString('latin1', start, end);
+    const end = this.c.nameEnds[i];
+    const start = i === 0 ? 0 : this.c.nameEnds[i - 1];
+    return this.c.namesApart.get(i) ?? this.c.names.toString('latin1', start, end);
   }
 
   /** Entry `i`'s data digest (hex), without making the whole entry. */
   dataSha256At(i: number): string {
-    return this.digests.toString('hex', 32 * i, 32 * i + 32);
+    return this.c.digests.toString('hex', 32 * i, 32 * i + 32);
   }
 
   *[Symbol.iterator](): Iterator<SecretEntry> {
     for (let i = 0; i < this.length; i++) yield this.at(i);
+  }
+}
+
+/**
+ * Builds a {@link SecretTable} one entry at a time, for a reader that knows the count and for
+ * the backup writer, which does not: its columns double as they fill.
+ */
+export class SecretTableBuilder {
+  private readonly ids = new Map<string, number>();
+  private readonly strings: string[] = [];
+  private readonly namesApart = new Map<number, string>();
+  private namespaces: Uint32Array;
+  private types: Uint32Array;
+  private nameEnds: Uint32Array;
+  private segments: Uint32Array;
+  private immutable: Uint8Array;
+  private digests: Buffer;
+  private names: Buffer;
+  private count = 0;
+  private used = 0;
+
+  /** @param capacity entries to make room for at first (more are taken all the same). */
+  constructor(capacity = 1024) {
+    const n = Math.max(1, capacity);
+    this.namespaces = new Uint32Array(n);
+    this.types = new Uint32Array(n);
+    this.nameEnds = new Uint32Array(n);
+    this.segments = new Uint32Array(n);
+    this.immutable = new Uint8Array(n);
+    this.digests = Buffer.alloc(32 * n);
+    this.names = Buffer.allocUnsafe(Math.max(1024, 24 * n));
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends one entry; a digest that is not 64 lowercase hex digits is refused. */
+  add(e: SecretEntry): void {
+    const i = this.count;
+    if (!/^[0-9a-f]{64}$/.test(e.dataSha256)) throw new RangeError(`Secret entry ${i}: dataSha256 is not 64 lowercase hex digits`);
+    if (i === this.segments.length) this.grow();
+    this.namespaces[i] = this.idOf(e.namespace);
+    this.types[i] = this.idOf(e.type);
+    if (Buffer.byteLength(e.name, 'utf8') === e.name.length) {
+      if (this.used + e.name.length > this.names.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(2 * this.names.length, this.used + e.name.length));
+        this.names.copy(bigger, 0, 0, this.used);
+        this.names = bigger;
+      }
+      this.used += this.names.write(e.name, this.used, 'latin1');
+    } else {
+      this.namesApart.set(i, e.name);
+    }
+    this.nameEnds[i] = this.used;
+    this.digests.write(e.dataSha256, 32 * i, 'hex');
+    this.segments[i] = e.segment;
+    this.immutable[i] = e.immutable === undefined ? 0 : e.immutable ? 2 : 1;
+    this.count++;
+  }
+
+  /** The table of the entries added so far (copies of the columns, exactly that long). */
+  build(): SecretTable {
+    const n = this.count;
+    return SecretTable.fromColumns({
+      strings: [...this.strings],
+      namespaces: this.namespaces.slice(0, n),
+      types: this.types.slice(0, n),
+      names: Buffer.from(this.names.subarray(0, this.used)),
+      nameEnds: this.nameEnds.slice(0, n),
+      namesApart: new Map(this.namesApart),
+      digests: Buffer.from(this.digests.subarray(0, 32 * n)),
+      segments: this.segments.slice(0, n),
+      immutable: this.immutable.slice(0, n),
+    });
+  }
+
+  private idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.strings.push(text) - 1;
+      this.ids.set(text, id);
+    }
+    return id;
+  }
+
+  private grow(): void {
+    const n = 2 * this.segments.length;
+    const widen = <T extends Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.namespaces = widen(this.namespaces, (k) => new Uint32Array(k));
+    this.types = widen(this.types, (k) => new Uint32Array(k));
+    this.nameEnds = widen(this.nameEnds, (k) => new Uint32Array(k));
+    this.segments = widen(this.segments, (k) => new Uint32Array(k));
+    this.immutable = widen(this.immutable, (k) => new Uint8Array(k));
+    const digests = Buffer.alloc(32 * n);
+    this.digests.copy(digests);
+    this.digests = digests;
   }
 }
 
@@ -251,12 +323,13 @@ export function fromObjectMetadata(md: Record<string, string> | undefined): Inde
 }
 
 /**
- * The index as JSON text, in pieces: exactly `JSON.stringify(index)`, but the `secrets` array
- * (one entry per Secret, the index's bulk) comes in chunks of about `chunkChars` characters,
+ * The index as JSON text, in pieces: exactly `JSON.stringify(index)` with its Secrets as an
+ * array (from an array or a {@link SecretTable}), but that array (one entry per Secret, the
+ * index's bulk) comes in chunks of about `chunkChars` characters,
  * so writing a 50,000-Secret index never holds its whole text, a Buffer copy of it and the
  * encrypted message at once.
  */
-export function* indexJsonChunks(index: BackupIndex, chunkChars = 64 * 1024): Generator<string> {
+export function* indexJsonChunks(index: BackupIndex | LoadedIndex, chunkChars = 64 * 1024): Generator<string> {
   let out = '{';
   let first = true;
   for (const [key, value] of Object.entries(index)) {
@@ -267,10 +340,10 @@ export function* indexJsonChunks(index: BackupIndex, chunkChars = 64 * 1024): Ge
       out += JSON.stringify(value);
       continue;
     }
-    const entries = value as readonly SecretEntry[];
     out += '[';
-    for (let i = 0; i < entries.length; i++) {
-      out += (i === 0 ? '' : ',') + JSON.stringify(entries[i]);
+    let i = 0;
+    for (const entry of value as Iterable<SecretEntry>) {
+      out += (i++ === 0 ? '' : ',') + JSON.stringify(entry);
       if (out.length >= chunkChars) {
         yield out;
         out = '';

@@ -11,11 +11,11 @@ import type { Shutdown } from '../runtime/shutdown.js';
 import { TOOL_VERSION } from '../runtime/version.js';
 import { type ObjectStore, StorageError } from '../storage/index.js';
 import {
-  type BackupIndex,
   type BackupKind,
   INDEX_FORMAT,
   indexJsonChunks,
-  type SecretEntry,
+  type LoadedIndex,
+  SecretTableBuilder,
   type SegmentEntry,
   toObjectMetadata,
 } from './backup-index.js';
@@ -187,7 +187,8 @@ class BackupRun {
   private readonly segments: SegmentEntry[] = [];
   /** Keys of the segments whose upload started, in order. */
   private readonly uploadedKeys: string[] = [];
-  private secrets: SecretEntry[] = [];
+  /** What the index records of each Secret, compact (about 70 bytes each). */
+  private secrets = new SecretTableBuilder();
   private perNamespace: Record<string, number> = {};
   /** The segment being filled and uploaded. */
   private current: SegmentWriter | undefined;
@@ -285,7 +286,7 @@ class BackupRun {
   }
 
   /** Writes the index, encrypted and signed, and reads it back. Returns it and how it was stored. */
-  async writeIndex(): Promise<{ index: BackupIndex; stored: { size: number; sha256: string } }> {
+  async writeIndex(): Promise<{ index: LoadedIndex; stored: { size: number; sha256: string } }> {
     const { store, layout, clock, shutdown, recipients, signingKey } = this.deps;
     const { o, backupId, kind } = this;
     const completed = clock.now();
@@ -340,7 +341,7 @@ class BackupRun {
    * is stored the backup is complete and authenticated. A guarded Lease write comes right
    * before it, as before the index.
    */
-  async writeSeal(written: { index: BackupIndex; stored: { size: number; sha256: string } }): Promise<void> {
+  async writeSeal(written: { index: LoadedIndex; stored: { size: number; sha256: string } }): Promise<void> {
     const { store, layout, shutdown, signingKey, clusterUid } = this.deps;
     shutdown.checkpoint();
     await noteInFlight(this.deps, this.log, this.backupId);
@@ -358,7 +359,7 @@ class BackupRun {
   }
 
   /** The index of the backup as written so far: every segment and Secret, and the totals. */
-  private index(completed: Date): BackupIndex {
+  private index(completed: Date): LoadedIndex {
     const { o } = this;
     const storedBytes = this.segments.reduce((n, s) => n + s.size, 0);
     return {
@@ -380,7 +381,7 @@ class BackupRun {
       recipients: this.deps.recipients.map((r) => r.fingerprint),
       signer: this.deps.signingKey.fingerprint,
       segments: this.segments,
-      secrets: this.secrets,
+      secrets: this.secrets.build(),
       totals: { secrets: this.secrets.length, segments: this.segments.length, storedBytes, plaintextBytes: this.plaintextTotal },
     };
   }
@@ -434,7 +435,7 @@ class BackupRun {
     if (cleaned && final) await this.clearInFlight();
     this.uploadedKeys.length = 0;
     this.segments.length = 0;
-    this.secrets = [];
+    this.secrets = new SecretTableBuilder();
     this.perNamespace = {};
     this.plaintextTotal = 0;
   }
@@ -461,7 +462,7 @@ class BackupRun {
     }
     await this.current.add(text);
     const ns = exported.metadata.namespace;
-    this.secrets.push({
+    this.secrets.add({
       namespace: ns,
       name: exported.metadata.name,
       type: exported.type,

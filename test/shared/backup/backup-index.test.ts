@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { type BackupIndex, INDEX_FORMAT, indexJsonChunks, type SecretEntry, SecretTable } from '../../../shared/backup/backup-index.js';
+import {
+  type BackupIndex,
+  INDEX_FORMAT,
+  indexJsonChunks,
+  type SecretEntry,
+  SecretTable,
+  SecretTableBuilder,
+} from '../../../shared/backup/backup-index.js';
 import { loadBackupIndex, parseBackupIndex } from '../../../shared/backup/backup-index-schema.js';
 
 function makeIndex(n: number, extra: Partial<BackupIndex> = {}): BackupIndex {
@@ -94,6 +101,54 @@ describe('shared/backup/backup-index', () => {
       assert.throws(() => SecretTable.of([e], 1), /Secret entry 0: dataSha256 is not 64 lowercase hex digits/);
       assert.throws(() => SecretTable.of([{ ...e, dataSha256: 'a'.repeat(64) }], 2), /1 Secret entries, 2 announced/);
       assert.throws(() => SecretTable.of([{ ...e, dataSha256: 'a'.repeat(64) }], 0), /more than the 0 Secret entries announced/);
+    });
+  });
+
+  describe('SecretTableBuilder', () => {
+    it('takes entries beyond its first capacity, and its table gives them all back exactly', () => {
+      const entries: SecretEntry[] = [
+        ...makeIndex(2500).secrets,
+        { namespace: 'ns', name: 'café-ü', type: 'Opaque', dataSha256: 'a'.repeat(64), segment: 3, immutable: false },
+        { namespace: 'ns', name: 'n'.repeat(253), type: 'Opaque', dataSha256: 'b'.repeat(64), segment: 3 },
+      ];
+      const b = new SecretTableBuilder(4);
+
+      for (const e of entries) b.add(e);
+      const table = b.build();
+
+      assert.equal(b.length, entries.length);
+      assert.equal(table.length, entries.length);
+      assert.deepEqual([...table], entries);
+    });
+
+    it('builds a table that later entries do not change, and refuses a bad digest without counting it', () => {
+      const b = new SecretTableBuilder(1);
+      const e: SecretEntry = { namespace: 'ns', name: 'a', type: 'Opaque', dataSha256: 'a'.repeat(64), segment: 1 };
+      b.add(e);
+      const first = b.build();
+
+      b.add({ ...e, name: 'b', namespace: 'other' });
+      assert.throws(
+        () => b.add({ ...e, name: 'c', dataSha256: 'z'.repeat(64) }),
+        /Secret entry 2: dataSha256 is not 64 lowercase hex digits/,
+      );
+
+      assert.deepEqual([...first], [e]);
+      assert.equal(b.length, 2);
+      assert.deepEqual(
+        [...b.build()].map((x) => `${x.namespace}/${x.name}`),
+        ['ns/a', 'other/b'],
+      );
+    });
+
+    it('is written by indexJsonChunks exactly as the same index with an array', () => {
+      const index = makeIndex(1200);
+      const b = new SecretTableBuilder();
+      for (const e of index.secrets) b.add(e);
+
+      const text = [...indexJsonChunks({ ...index, secrets: b.build() }, 4096)].join('');
+
+      assert.equal(text, JSON.stringify(index));
     });
   });
 
