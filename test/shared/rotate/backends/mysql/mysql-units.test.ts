@@ -12,10 +12,10 @@ import {
   resolveMysqlTarget,
   sslOptions,
   withMysql,
-  withoutQuotedValues,
 } from '../../../../../shared/rotate/backends/mysql/connection.js';
 import { mysqlBackend } from '../../../../../shared/rotate/backends/mysql/mysql-backend.js';
 import { account, nativePasswordHash, passwordLiteral, regrant } from '../../../../../shared/rotate/backends/mysql/sql.js';
+import { withoutQuotedValues } from '../../../../../shared/rotate/backends/server-message.js';
 import { systemClock } from '../../../../../shared/runtime/clock.js';
 
 const configOf = (raw: Record<string, unknown>): MysqlBackendConfig => {
