@@ -204,6 +204,41 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
         assert.equal(await store.head(layout.sealKey(unsealed)), undefined, 'nothing sealed');
       });
 
+      it('adopt refuses sealing keys no trust list holds (exit 2), both kinds at once, before sealing anything', async () => {
+        // A backup adopt would seal (its index verifies by the listed old key): without the check
+        // it is sealed by the unlisted key, a seal every reader with these settings calls forged.
+        const unsealed = await backupSignedBy(old);
+        const layout = new BackupLayout('test-cluster');
+        await store.delete([layout.sealKey(unsealed)]);
+
+        const r = await h.run(adoptCommand, [
+          ...readArgs(['--trusted-signer-key', old.publicKey]),
+          '--signing-key',
+          next.privateKey,
+          '--signing-key-passphrase-file',
+          next.passphraseFile,
+          '--pre-restore-signing-key',
+          h.preRestoreSigner.privateKey,
+          '--pre-restore-signing-key-passphrase-file',
+          h.preRestoreSigner.passphraseFile,
+        ]);
+
+        assert.equal(r.code, 2, failure(r));
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY: this run's own signing key ${next.fingerprint} is not listed: every reader checks scheduled seals against this list`,
+          ),
+        );
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY: this run's own signing key ${h.preRestoreSigner.fingerprint} is not listed: every reader checks pre-restore seals against this list`,
+          ),
+        );
+        assert.equal(await store.head(layout.sealKey(unsealed)), undefined, 'nothing sealed');
+      });
+
       it('bad windows are configuration errors, every one reported at once with its setting (exit 2)', async () => {
         const r = await h.run(listBackupsCommand, [
           ...h.s3.args('bk'),
