@@ -35,11 +35,11 @@ describe('shared/status/backup-status', function () {
   }
 
   /** A drill report, signed by the drill signer (the fixtures' "stranger" key). */
-  async function drill(id: string, hoursAgo: number, passed: boolean): Promise<void> {
+  async function drill(id: string, hoursAgo: number, passed: boolean, extra: Record<string, unknown> = {}): Promise<void> {
     const at = new Date(NOW.getTime() - hoursAgo * HOUR);
     const key = b.layout.reportKey(at, id, passed);
     const body = Buffer.from(
-      JSON.stringify({ cluster: 'prod', result: passed ? 'pass' : 'fail', finishedAt: at.toISOString(), backup: { id } }),
+      JSON.stringify({ cluster: 'prod', result: passed ? 'pass' : 'fail', finishedAt: at.toISOString(), backup: { id }, ...extra }),
     );
     await b.put(key, body);
     await b.put(b.layout.reportSignatureKey(key), await signDetached(body, keys.stranger.signing, { now: at }));
@@ -172,6 +172,29 @@ describe('shared/status/backup-status', function () {
 
     assert.equal(o.drills.latestPass?.backupId, id);
     assert.equal(o.drills.latestPass?.report, b.layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true));
+  });
+
+  it('two drills in one second: the newest is the one whose signed finishedAt is later, not the one the keys list first', async () => {
+    const listedFirst = await backup(20); // the older id: its report's key sorts first within the second
+    const finishedLast = await backup(10);
+    const second = NOW.getTime() - 2 * HOUR;
+    const finished = (ms: number) => new Date(second + ms).toISOString();
+    // The first one listed also carries a deep check: the history walk must still read its second to the end.
+    await drill(listedFirst, 2, true, {
+      finishedAt: finished(100),
+      rto: { measuredMs: 100 },
+      deepCheck: { cycleMs: 0, backups: [] },
+    });
+    await drill(finishedLast, 2, true, { finishedAt: finished(900), rto: { measuredMs: 900 } });
+    assert.ok(b.layout.reportKey(new Date(second), listedFirst, true) < b.layout.reportKey(new Date(second), finishedLast, true));
+
+    const o = await overview();
+
+    assert.equal(o.drills.latest?.backupId, finishedLast);
+    assert.equal(o.drills.latest?.at, finished(900));
+    assert.equal(o.drills.latestPass?.backupId, finishedLast);
+    assert.equal(o.rto?.backupId, finishedLast);
+    assert.equal(o.rto?.measuredMs, 900);
   });
 
   it('a pass report that does not verify never counts as a passed drill', async () => {
