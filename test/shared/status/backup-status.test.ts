@@ -3,7 +3,7 @@ import type { BackupKind } from '../../../shared/backup/backup-index.js';
 import { compactTime } from '../../../shared/backup/backup-layout.js';
 import { signDetached } from '../../../shared/crypto/index.js';
 import { collectBackupOverview } from '../../../shared/status/backup-status.js';
-import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from '../backup/catalogue-fixtures.js';
+import { type SealedBucket, useSealedBuckets } from '../backup/catalogue-fixtures.js';
 
 const NOW = new Date('2026-03-11T12:00:00Z');
 const HOUR = 3_600_000;
@@ -11,16 +11,10 @@ const DAY = 24 * HOUR;
 
 describe('shared/status/backup-status', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(() => b.stop());
   const store = () => b.store;
 
   /** A backup started `hoursAgo` before NOW: sealed (two segments of 200 and 201 bytes, an index of 300), or unsealed (one segment). */
@@ -42,7 +36,7 @@ describe('shared/status/backup-status', function () {
       JSON.stringify({ cluster: 'prod', result: passed ? 'pass' : 'fail', finishedAt: at.toISOString(), backup: { id }, ...extra }),
     );
     await b.put(key, body);
-    await b.put(b.layout.reportSignatureKey(key), await signDetached(body, keys.stranger.signing, { now: at }));
+    await b.put(b.layout.reportSignatureKey(key), await signDetached(body, b.keys.stranger, { now: at }));
   }
 
   const overview = (o: Partial<Parameters<typeof collectBackupOverview>[2]> = {}) =>
@@ -51,7 +45,7 @@ describe('shared/status/backup-status', function () {
       limit: 5,
       drillMaxAgeMs: 8 * DAY,
       trust: b.trust(NOW),
-      drillSigners: keys.stranger.trusted,
+      drillSigners: b.trusted.stranger,
       incompleteGraceMs: DAY,
       ...o,
     });
@@ -213,7 +207,7 @@ describe('shared/status/backup-status', function () {
   it('reports what is not authenticated: forged, and unsealed beyond the grace', async () => {
     await backup(5);
     await backup(30, { complete: false });
-    await b.backup(new Date(NOW.getTime() - 4 * HOUR).toISOString(), { by: keys.stranger.signing });
+    await b.backup(new Date(NOW.getTime() - 4 * HOUR).toISOString(), { by: b.keys.stranger });
 
     const o = await overview();
 
