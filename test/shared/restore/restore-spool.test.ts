@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,27 +181,11 @@ describe('shared/restore/restore-spool', () => {
   });
 
   it('is removed when a second SIGTERM exits the process at once (no finally runs then)', async () => {
-    const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
-    const script = [
-      `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
+    const { child, stderr } = await spoolingChild(parent, [
       `const { Shutdown } = await import(${module('shared/runtime/shutdown.ts')});`,
       `const { createLogger, MemorySink } = await import(${module('shared/log/index.ts')});`,
-      `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
-      `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
-      'await spool.finish();',
       'new Shutdown().installSignalHandlers(createLogger({ sink: new MemorySink() }));',
-      "console.log('ready');",
-      'setInterval(() => {}, 1000);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
-      child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
-    });
+    ]);
     const spooled = await readdir(parent);
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -211,7 +195,7 @@ describe('shared/restore/restore-spool', () => {
     const code = await exited;
 
     assert.equal(spooled.length, 1, 'the spool existed');
-    assert.equal(code, 143, stderr);
+    assert.equal(code, 143, stderr());
     assert.deepEqual(await readdir(parent), []);
   });
 
@@ -231,26 +215,7 @@ describe('shared/restore/restore-spool', () => {
     }
 
     it('removes the spool of a SIGKILLed restore process, which ran no handler', async () => {
-      const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
-      const script = [
-        `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
-        `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
-        `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
-        'await spool.finish();',
-        "console.log('ready');",
-        'setInterval(() => {}, 1000);',
-      ].join('\n');
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
-        child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
-      });
+      const { child } = await spoolingChild(parent);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
@@ -316,6 +281,34 @@ describe('shared/restore/restore-spool', () => {
     });
   });
 });
+
+const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
+
+/**
+ * A child process that spools one Secret under `parent`, runs `setup`, prints `ready` and waits;
+ * resolved once it is ready, with what it wrote on stderr so far.
+ */
+async function spoolingChild(parent: string, setup: string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const script = [
+    `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
+    `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
+    `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
+    'await spool.finish();',
+    ...setup,
+    "console.log('ready');",
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+    child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
+  });
+  return { child, stderr: () => stderr };
+}
 
 /** Where the first chunk of a spool ends (see the layout in restore-spool.ts). */
 function firstChunkEnd(bytes: Buffer): number {

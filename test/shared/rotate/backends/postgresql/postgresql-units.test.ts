@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { createLogger, MemorySink, Redactor } from '../../../../../shared/log/index.js';
-import type { BackendStepContext } from '../../../../../shared/rotate/backend.js';
+import { createLogger, MemorySink } from '../../../../../shared/log/index.js';
 import { alternateRole } from '../../../../../shared/rotate/backends/credentials.js';
 import { type PgBackendConfig, parsePgConfig } from '../../../../../shared/rotate/backends/postgresql/config.js';
 import {
@@ -21,6 +20,7 @@ import { isScramSafe, scramSha256Verifier } from '../../../../../shared/rotate/b
 import { quoteIdent, quoteLiteral, roleNameProblem } from '../../../../../shared/rotate/backends/postgresql/sql.js';
 import { systemClock } from '../../../../../shared/runtime/clock.js';
 import { type PgTestServer, startPostgres } from '../../../../support/postgres-server.js';
+import { backendStepContext } from '../step-context.js';
 
 const NASTY = [`it's`, `back\\slash`, `"double"`, `both ' and \\ and "`, `semi; DROP TABLE x; --`, `$$dollar$$`, `ünïcødé`];
 
@@ -384,32 +384,11 @@ describe('postgresql backend: what a hostile server gets', () => {
   }
 });
 
-/** A BackendStepContext for role `app` at 127.0.0.1:`port` without TLS; its log lines are kept. */
+/** A step's context for role `app` at 127.0.0.1:`port`, database shop, without TLS (step-context.ts). */
 function stepContext(port: number, raw: Record<string, unknown>, password: string) {
-  const redactor = new Redactor();
-  const sink = new MemorySink();
-  const values = (p: string) =>
-    new Map([
-      ['username', Buffer.from('app')],
-      ['password', Buffer.from(p)],
-    ]);
   const parsed = parsePgConfig({ host: '127.0.0.1', port, database: 'shop', sslmode: 'disable', connectAttempts: 1, ...raw });
   assert.ok('config' in parsed, JSON.stringify(parsed));
-  const ctx: BackendStepContext<PgBackendConfig> = {
-    namespace: 'shop',
-    secretName: 'db',
-    rotationId: 'r1',
-    config: parsed.config,
-    current: values('current-password-1'),
-    pending: values(password),
-    reverting: false,
-    readSecret: async () => undefined,
-    log: createLogger({ sink, redactor }),
-    clock: systemClock,
-    signal: new AbortController().signal,
-    register: (v) => redactor.register(v),
-  };
-  return { ctx, sink };
+  return backendStepContext(parsed.config, password);
 }
 
 describe('postgresql backend: what a hostile server says back', () => {
