@@ -42,9 +42,10 @@ export async function runAdoptJob(s: AdoptSettings, ctx: CommandContext): Promis
     signal: ctx.shutdown.signal,
   });
   const clusterUid = s.clusterUid ?? (await readClusterUid(kube.core, kube.caller));
-  // Before the Lease and any write: a key the trust lists as retired would seal what every reader calls forged.
+  // Before the Lease and any write: a key the trust lists as retired, or does not list at all,
+  // would seal what every reader calls forged.
   const own = Object.entries(signers).map(([kind, key]) => ({ kind: kind as keyof typeof signers, key }));
-  const trust = await loadSealTrust(s, { now, clusterUid, own });
+  const trust = await loadSealTrust(s, { now, clusterUid, own, ownMustBeListed: true });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const run = () =>

@@ -20,12 +20,13 @@ export const adoptSettings = {
   ...verificationKeySettings,
   signingKey: fileSetting({
     description:
-      "The backup job's private signing key: seals the scheduled backups adopted (their index must already be signed by a --trusted-signer-key).",
+      "The backup job's private signing key: seals the scheduled backups adopted (their index must already be signed by a --trusted-signer-key). Its public half must be a --trusted-signer-key too, or adopt refuses to start.",
     group: SEAL,
   }),
   signingKeyPassphraseFile: fileSetting({ description: 'File holding the signing key passphrase.', group: SEAL }),
   preRestoreSigningKey: fileSetting({
-    description: "The restore job's private pre-restore signing key: seals the pre-restore backups adopted.",
+    description:
+      "The restore job's private pre-restore signing key: seals the pre-restore backups adopted. Its public half must be a --pre-restore-signer-key, or adopt refuses to start.",
     group: SEAL,
   }),
   preRestoreSigningKeyPassphraseFile: fileSetting({ description: 'File holding the pre-restore signing key passphrase.', group: SEAL }),

@@ -95,12 +95,14 @@ export interface OwnSigningKey {
  * Loads the seal trust: the scheduled, pre-restore and rekey signer keys (plus, for a job that
  * signs backups or rekey seals itself, the public half of its own key for that kind, one per
  * kind: adopt has two), the cluster UID, and `now`. A job's own key that the trust lists with a
- * window excluding now is a ConfigError: every reader would call what it signs forged.
+ * window excluding now is a ConfigError: every reader would call what it signs forged. With
+ * `ownMustBeListed` (adopt, whose seals only other readers check) so is an own key its kind's
+ * list does not hold at all; every problem is reported at once.
  */
 export async function loadSealTrust(
   s: Pick<SealTrustSettings, 'trustedSignerKey' | 'preRestoreSignerKey' | 'clusterUid'> &
     Partial<Pick<SealTrustSettings, 'rekeySignerKey'>>,
-  o: { now: Date; own?: OwnSigningKey | readonly OwnSigningKey[]; clusterUid?: string },
+  o: { now: Date; own?: OwnSigningKey | readonly OwnSigningKey[]; ownMustBeListed?: boolean; clusterUid?: string },
 ): Promise<SealTrust> {
   const owns: readonly OwnSigningKey[] = o.own === undefined ? [] : 'kind' in o.own ? [o.own] : o.own;
   const [scheduled, preRestore, rekey] = await Promise.all([
@@ -109,29 +111,34 @@ export async function loadSealTrust(
     loadTrustedSignerKeys(s.rekeySignerKey ?? [], { setting: REKEY_LABEL }),
   ]);
   const labels = { scheduled: TRUSTED_LABEL, 'pre-restore': PRE_RESTORE_LABEL, rekey: REKEY_LABEL } as const;
+  const problems: Array<{ setting: string; message: string }> = [];
   const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore' | 'rekey') => {
     const own = owns.find((k) => k.kind === kind)?.key;
     if (own === undefined) return keys;
     const listed = keys.find((k) => k.fingerprint === own.fingerprint);
+    if (listed === undefined && o.ownMustBeListed === true) {
+      problems.push({
+        setting: labels[kind],
+        message: `this run's own signing key ${own.fingerprint} is not listed: every reader checks ${kind} seals against this list and would call what it seals forged; add its public key here (or sign with a key listed here)`,
+      });
+      return keys;
+    }
     if (listed === undefined) return [...keys, { ...own, key: own.key.toPublic() }];
     // What this run signs now must be believed by every reader holding the same settings.
     const outside = windowProblem(listed, 'signature', o.now, undefined, 0);
     if (outside !== undefined)
-      throw new ConfigError(
-        [
-          {
-            setting: labels[kind],
-            message: `this run's own signing key ${own.fingerprint} is listed with a window that excludes now (${outside.replace(/^its signature is /, '')}): sign with the key that replaced it`,
-          },
-        ],
-        'cannot sign with a retired key',
-      );
+      problems.push({
+        setting: labels[kind],
+        message: `this run's own signing key ${own.fingerprint} is listed with a window that excludes now (${outside.replace(/^its signature is /, '')}): sign with the key that replaced it`,
+      });
     return keys;
   };
-  return {
+  const trust: SealTrust = {
     signers: { scheduled: withOwn(scheduled, 'scheduled'), 'pre-restore': withOwn(preRestore, 'pre-restore') },
     rekeySigners: withOwn(rekey, 'rekey'),
     clusterUid: o.clusterUid ?? s.clusterUid,
     now: o.now,
   };
+  if (problems.length > 0) throw new ConfigError(problems, 'cannot sign with a key no reader believes now');
+  return trust;
 }

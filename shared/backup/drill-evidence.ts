@@ -49,6 +49,27 @@ export async function listDrillReports(store: ObjectStore, layout: BackupLayout)
 }
 
 /**
+ * The newest of reports whose keys name the same second: the verified one with the latest
+ * signed finish time (`at`, once verified), else the first. Keys name whole seconds, so within
+ * one second their order is that of their random part, which says nothing of which drill
+ * finished last; the signed time does.
+ */
+export function newestOfSameSecond(evidence: readonly DrillEvidence[]): DrillEvidence | undefined {
+  let newest: DrillEvidence | undefined;
+  for (const e of evidence) {
+    if (!e.verified) continue;
+    if (newest === undefined || Date.parse(e.at) > Date.parse(newest.at)) newest = e;
+  }
+  return newest ?? evidence[0];
+}
+
+/** The claims whose keys name the same second as `claim`'s, `claim` first. */
+export const sameSecondAs = (claims: readonly DrillEvidence[], claim: DrillEvidence): DrillEvidence[] => [
+  claim,
+  ...claims.filter((c) => c !== claim && c.at === claim.at),
+];
+
+/**
  * Verifies claimed drill reports (at most `concurrency` downloads at a time). Without drill
  * signer keys nothing can be verified: every report stays unverified and nothing is read.
  */

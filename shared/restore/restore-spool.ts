@@ -11,10 +11,12 @@
  * out: a spool whose size differs from what was written before the first Secret, a changed
  * chunk when it is reached (the restore stops there, having written only authenticated Secrets).
  *
- * The file lives in a private directory (mode 0700, from `mkdtemp`) under the pod's emptyDir
- * (`os.tmpdir()`, i.e. TMPDIR), is created with mode 0600, and is removed by {@link remove}
- * (the restore calls it in a `finally`) or, should the process exit first (a second SIGTERM),
- * by an `exit` handler.
+ * The file lives in a private directory (mode 0700, from `mkdtemp`, named
+ * `secret-steward-restore-<pid>-XXXXXX`) under the pod's emptyDir (`os.tmpdir()`, i.e.
+ * TMPDIR), is created with mode 0600, and is removed by {@link remove} (the restore calls it in
+ * a `finally`) or, should the process exit first (a second SIGTERM), by an `exit` handler. A
+ * process killed outright (SIGKILL, OOM) runs neither: the next restore in the same TMPDIR (the
+ * emptyDir outlives a container restart) removes such leftovers with {@link removeStale}.
  *
  * Chunk layout: `last` (1 byte, 0 or 1), ciphertext length (4 bytes, big-endian), nonce
  * (12 bytes), ciphertext, tag (16 bytes); additional authenticated data: the chunk number
@@ -31,7 +33,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExportedSecret } from '../backup/secret-export.js';
@@ -45,6 +47,13 @@ const BUFFER_BYTES = 2 * CHUNK_BYTES;
 const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 const HEADER_BYTES = 1 + 4 + 12;
 const TAG_BYTES = 16;
+
+/** The spool directories of this tool: our prefix, the creating process's pid, mkdtemp's six characters. */
+const PREFIX = 'secret-steward-restore-';
+const SPOOL_DIR_NAME = /^secret-steward-restore-([1-9][0-9]{0,9})-[A-Za-z0-9]{6}$/;
+
+/** The spool directories this process has made and not yet removed (a pid alone cannot tell them from a dead process's). */
+const ownDirs = new Set<string>();
 
 /** A Secret read back from the spool, with the SHA-256 of its data that the index records. */
 export interface SpooledSecret {
@@ -71,6 +80,40 @@ export class RestoreSpool {
   private marked = { bytes: 0, chunks: 0, count: 0 };
   private readonly onExit = () => rmSync(this.dir, { recursive: true, force: true });
 
+  /**
+   * Removes the spools under `parent` (@default os.tmpdir()) left by processes of this tool that
+   * are gone, and returns their names. Only a directory (never a symlink: `lstat`, and `rm`
+   * unlinks links inside rather than following them) with this tool's name and the creating
+   * process's pid in it, owned by our uid, whose process no longer exists
+   * (`process.kill(pid, 0)` fails with ESRCH; EPERM means it exists), or whose pid is ours but
+   * which this process did not make (an earlier container of the pod had the same pid). Anything
+   * else is left alone; a directory that cannot be read or removed is skipped.
+   */
+  static async removeStale(parent: string = tmpdir()): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(parent);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const m = SPOOL_DIR_NAME.exec(name);
+      if (m === null) continue;
+      const dir = join(parent, name);
+      if (ownDirs.has(dir) || isAlive(Number(m[1]))) continue;
+      try {
+        const st = await lstat(dir);
+        if (!st.isDirectory() || st.uid !== process.getuid?.()) continue;
+        await rm(dir, { recursive: true, force: true });
+        removed.push(name);
+      } catch {
+        // Gone meanwhile, or not ours to remove: the next restore looks again.
+      }
+    }
+    return removed;
+  }
+
   private constructor(
     /** The private directory holding the spool file. */
     readonly dir: string,
@@ -80,6 +123,7 @@ export class RestoreSpool {
     readonly limit: number,
   ) {
     process.once('exit', this.onExit);
+    ownDirs.add(dir);
   }
 
   /**
@@ -89,7 +133,7 @@ export class RestoreSpool {
   static async create(parent: string = tmpdir(), limit = Number.POSITIVE_INFINITY): Promise<RestoreSpool> {
     let dir: string | undefined;
     try {
-      dir = await mkdtemp(join(parent, 'secret-steward-restore-'));
+      dir = await mkdtemp(join(parent, `${PREFIX}${process.pid}-`));
       const path = join(dir, 'spool');
       return new RestoreSpool(dir, path, await open(path, 'wx', 0o600), limit);
     } catch (e) {
@@ -216,6 +260,7 @@ export class RestoreSpool {
     } finally {
       this.out = undefined;
       await rm(this.dir, { recursive: true, force: true });
+      ownDirs.delete(this.dir);
     }
   }
 
@@ -262,6 +307,17 @@ export class RestoreSpool {
       `restore: the local spool of verified Secrets ${this.path} is not what this restore wrote: ${why}; nothing more is written from it`,
       { cause },
     );
+  }
+}
+
+/** True unless no process has this pid (signal 0 checks without sending; EPERM: it exists, as another user's). */
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -230,6 +230,9 @@ class RestoreRun {
     const outsideScope = new Set<string>();
     const progress = this.progress.phase('restore: verify', backup.index.secrets.length);
     const limit = this.deps.spoolLimit ?? Number.POSITIVE_INFINITY;
+    const stale = await RestoreSpool.removeStale(this.deps.spoolDir);
+    if (stale.length > 0)
+      this.log.info({ spools: stale }, `removed ${stale.length} restore spool(s) left in TMPDIR by a restore process that is gone`);
     const spool = limit > 0 ? await RestoreSpool.create(this.deps.spoolDir, limit) : undefined;
     this.spool = spool;
     let spooling = spool !== undefined;

@@ -8,7 +8,7 @@
 import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatalogue } from '../backup/backup-catalog.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
 import { recipientsOf, type SealTrust } from '../backup/backup-seal.js';
-import { type DrillEvidence, listDrillReports, verifyDrillReports } from '../backup/drill-evidence.js';
+import { type DrillEvidence, listDrillReports, newestOfSameSecond, sameSecondAs, verifyDrillReports } from '../backup/drill-evidence.js';
 import { unauthenticatedOf } from '../backup/prune.js';
 import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -110,12 +110,15 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
   const verify = (c: readonly DrillEvidence[]) => verifyDrillReports(store, layout, c, o.drillSigners, { now: o.now });
   const newestPerBackup = listed.flatMap((b) => claims.find((c) => c.backupId === b.id) ?? []);
   const perBackup = new Map((await verify(newestPerBackup)).map((d) => [d.backupId, d]));
-  const latest = claims[0] ? (await verify([claims[0]]))[0] : undefined;
+  // Within one second (report keys name whole seconds) the newest is the latest signed finish.
+  const latest = claims[0] ? newestOfSameSecond(await verify(sameSecondAs(claims, claims[0]))) : undefined;
   let latestPass: DrillEvidence | undefined;
-  for (const c of claims.filter((x) => x.result === 'pass')) {
+  const passes = claims.filter((x) => x.result === 'pass');
+  for (const [i, c] of passes.entries()) {
     const [v] = await verify([c]);
     if (v.verified) {
-      latestPass = v;
+      const later = passes.slice(i + 1).filter((x) => x.at === c.at);
+      latestPass = newestOfSameSecond([v, ...(await verify(later))]);
       break;
     }
     if (o.drillSigners.length === 0) break;

@@ -29,9 +29,10 @@ export interface VerificationHistory {
 
 /**
  * Walks the reports newest first (by the time their keys claim), believing only those whose
- * signature verifies by `signers`, until one carries a deep check, `MAX_HISTORY_REPORTS` were
- * read, or the reports are older than `since` (the oldest backup of interest: older reports
- * cannot concern it).
+ * signature verifies by `signers`, until one carries a deep check (and the others of its second),
+ * `MAX_HISTORY_REPORTS` were read, or the reports are older than `since` (the oldest backup of
+ * interest: older reports cannot concern it). `newest` is the first that verifies, or within
+ * its second the one with the latest signed `finishedAt`.
  */
 export async function readVerificationHistory(
   store: ObjectStore,
@@ -43,10 +44,12 @@ export async function readVerificationHistory(
   if (signers.length === 0)
     return { lastVerified, reportsRead: 0, note: 'no drill report signer key: no earlier verification can be proven' };
   const claims = await listDrillReports(store, layout);
-  let newest: VerificationHistory['newest'];
+  let newest: (VerificationHistory['newest'] & { second: string }) | undefined;
   let read = 0;
-  let summarized = false;
+  /** The second the report with a deep check names: the reports of that same second are read too. */
+  let summarized: string | undefined;
   for (const claim of claims) {
+    if (summarized !== undefined && claim.at !== summarized) break;
     if (read >= MAX_HISTORY_REPORTS) break;
     // Report keys name whole seconds: a drill in the same second as the oldest backup is still read.
     if (o.since !== undefined && Date.parse(claim.at) < Math.floor(o.since.getTime() / 1000) * 1000) break;
@@ -55,18 +58,20 @@ export async function readVerificationHistory(
     if (!r.evidence.verified || r.bytes === undefined) continue;
     // Signed by a trusted drill signer, so written by a drill; still read defensively (older versions).
     const report = JSON.parse(r.bytes.toString('utf8')) as DrillReport;
-    newest ??= { key: claim.report, report };
+    // Keys name whole seconds: within one, the newest is the latest signed finish, not the key's random part.
+    if (newest === undefined || (claim.at === newest.second && Date.parse(report.finishedAt) > Date.parse(newest.report.finishedAt)))
+      newest = { key: claim.report, report, second: claim.at };
     for (const [id, at] of verifiedBy(report)) later(lastVerified, id, at);
     if (report.deepCheck !== undefined && Array.isArray(report.deepCheck.backups)) {
       for (const b of report.deepCheck.backups) if (typeof b?.lastVerified === 'string') later(lastVerified, String(b.id), b.lastVerified);
-      summarized = true;
-      break;
+      summarized ??= claim.at;
     }
   }
-  const note = summarized
-    ? `signed drill reports (${read} read, back to the newest with a deep check)`
-    : `signed drill reports (${read} of ${claims.length} read; none carried a deep check)`;
-  return { lastVerified, ...(newest ? { newest } : {}), reportsRead: read, note };
+  const note =
+    summarized !== undefined
+      ? `signed drill reports (${read} read, back to the newest with a deep check)`
+      : `signed drill reports (${read} of ${claims.length} read; none carried a deep check)`;
+  return { lastVerified, ...(newest ? { newest: { key: newest.key, report: newest.report } } : {}), reportsRead: read, note };
 }
 
 /** The backups a report vouches were verified, and when. */

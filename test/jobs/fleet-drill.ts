@@ -69,6 +69,33 @@ export async function runFleetJob(h: Harness): Promise<{ run: RunResult; job: St
   return { run, job: jobs[0] };
 }
 
+/**
+ * Asserts how the fleet's Indexed Job ended: its completed and failed indexes, its terminal
+ * conditions as the real Job controller writes them (the interim one, then the final one, each
+ * with `reason` when given: test/emulator/job-controller.ts), and the run's exit code.
+ */
+export function assertFleetJob(
+  run: RunResult,
+  job: StoredKubeObject,
+  want: { completed: string; failed: string; ended: 'Complete' | 'Failed'; reason?: string; code: number },
+): void {
+  const status = job.status as { completedIndexes?: string; failedIndexes?: string; conditions?: { type: string; reason: string }[] };
+  const conditions = status.conditions ?? [];
+
+  assert.deepEqual([status.completedIndexes ?? '', status.failedIndexes ?? ''], [want.completed, want.failed], failure(run));
+  assert.deepEqual(
+    conditions.map((c) => c.type),
+    want.ended === 'Complete' ? ['SuccessCriteriaMet', 'Complete'] : ['FailureTarget', 'Failed'],
+    JSON.stringify(conditions),
+  );
+  if (want.reason !== undefined)
+    assert.deepEqual(
+      conditions.map((c) => c.reason),
+      [want.reason, want.reason],
+    );
+  assert.equal(run.code, want.code, failure(run));
+}
+
 /** The JSON log lines of a run's stdout (the pods' output) whose msg starts with `prefix`. */
 export function podRecords(run: RunResult, prefix: string): Record<string, unknown>[] {
   return run.stdout

@@ -66,6 +66,27 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
       assert.equal(r.code, 0, failure(r));
       return JSON.parse(r.stdout).backupId as string;
     }
+    /** A backup signed by `signer` whose seal is then deleted: what adopt examines. */
+    async function unsealedBackup(signer: TestKeyFiles): Promise<string> {
+      const id = await backupSignedBy(signer);
+      await store.delete([new BackupLayout('test-cluster').sealKey(id)]);
+      return id;
+    }
+    /** adopt's sealing keys: `scheduled` as --signing-key, and with `preRestore` the harness's pre-restore key. */
+    const sealingArgs = (scheduled: TestKeyFiles, o: { preRestore?: boolean } = {}) => [
+      '--signing-key',
+      scheduled.privateKey,
+      '--signing-key-passphrase-file',
+      scheduled.passphraseFile,
+      ...(o.preRestore
+        ? [
+            '--pre-restore-signing-key',
+            h.preRestoreSigner.privateKey,
+            '--pre-restore-signing-key-passphrase-file',
+            h.preRestoreSigner.passphraseFile,
+          ]
+        : []),
+    ];
     const windowed = (oldEnd: number, nextStart: number) => [
       '--trusted-signer-key',
       `${old.publicKey},notAfter=${iso(oldEnd)}`,
@@ -160,32 +181,15 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
 
       it('adopt refuses a sealing key of either kind that its trust lists as retired (exit 2), before sealing anything', async () => {
         // A backup with an index and no seal: a candidate adopt examines (without the check it reaches it, exit 1).
-        const unsealed = await backupSignedBy(next);
-        const layout = new BackupLayout('test-cluster');
-        await store.delete([layout.sealKey(unsealed)]);
+        const unsealed = await unsealedBackup(next);
         const adopt = (sealing: string[], trust: string[]) => h.run(adoptCommand, [...readArgs(trust), ...sealing]);
-        const scheduled = await adopt(
-          ['--signing-key', old.privateKey, '--signing-key-passphrase-file', old.passphraseFile],
-          windowed(Date.now() - HOUR, Date.now() - 2 * HOUR),
-        );
-        const preRestore = await adopt(
-          [
-            '--signing-key',
-            next.privateKey,
-            '--signing-key-passphrase-file',
-            next.passphraseFile,
-            '--pre-restore-signing-key',
-            h.preRestoreSigner.privateKey,
-            '--pre-restore-signing-key-passphrase-file',
-            h.preRestoreSigner.passphraseFile,
-          ],
-          [
-            '--trusted-signer-key',
-            next.publicKey,
-            '--pre-restore-signer-key',
-            `${h.preRestoreSigner.publicKey},notBefore=${iso(Date.now() + HOUR)}`,
-          ],
-        );
+        const scheduled = await adopt(sealingArgs(old), windowed(Date.now() - HOUR, Date.now() - 2 * HOUR));
+        const preRestore = await adopt(sealingArgs(next, { preRestore: true }), [
+          '--trusted-signer-key',
+          next.publicKey,
+          '--pre-restore-signer-key',
+          `${h.preRestoreSigner.publicKey},notBefore=${iso(Date.now() + HOUR)}`,
+        ]);
 
         assert.equal(scheduled.code, 2, failure(scheduled));
         assert.match(
@@ -201,7 +205,33 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
             `--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY: this run's own signing key ${h.preRestoreSigner.fingerprint} is listed with a window that excludes now \\(signed at \\S+ by ${h.preRestoreSigner.fingerprint}, before that key's window opens \\(notBefore=`,
           ),
         );
-        assert.equal(await store.head(layout.sealKey(unsealed)), undefined, 'nothing sealed');
+        assert.equal(await store.head(new BackupLayout('test-cluster').sealKey(unsealed)), undefined, 'nothing sealed');
+      });
+
+      it('adopt refuses sealing keys no trust list holds (exit 2), both kinds at once, before sealing anything', async () => {
+        // A backup adopt would seal (its index verifies by the listed old key): without the check
+        // it is sealed by the unlisted key, a seal every reader with these settings calls forged.
+        const unsealed = await unsealedBackup(old);
+
+        const r = await h.run(adoptCommand, [
+          ...readArgs(['--trusted-signer-key', old.publicKey]),
+          ...sealingArgs(next, { preRestore: true }),
+        ]);
+
+        assert.equal(r.code, 2, failure(r));
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY: this run's own signing key ${next.fingerprint} is not listed: every reader checks scheduled seals against this list`,
+          ),
+        );
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY: this run's own signing key ${h.preRestoreSigner.fingerprint} is not listed: every reader checks pre-restore seals against this list`,
+          ),
+        );
+        assert.equal(await store.head(new BackupLayout('test-cluster').sealKey(unsealed)), undefined, 'nothing sealed');
       });
 
       it('bad windows are configuration errors, every one reported at once with its setting (exit 2)', async () => {

@@ -9,7 +9,7 @@ import type { StoredKubeObject } from '../emulator/index.js';
 import { createDrillNamespace, readKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness } from '../support/job-harness.js';
 import { requireS3Server } from '../support/s3-server.js';
-import { backUpFleet, failure, installDrSiteFor, podRecords, runFleetJob } from './fleet-drill.js';
+import { assertFleetJob, backUpFleet, failure, installDrSiteFor, podRecords, runFleetJob } from './fleet-drill.js';
 
 const PREFIX = 'fleet';
 const FLEET = ['prod-eu-west-1', 'prod-us-east-1', 'staging-eu-west-1'];
@@ -73,22 +73,13 @@ describe('jobs/verify-restore: a fleet of clusters drilled as one Indexed Job', 
     });
 
     it('two clusters pass, the damaged one fails its index only: the Job names index 1', () => {
-      const status = job.status as { completedIndexes: string; failedIndexes: string; conditions: { type: string; reason: string }[] };
-
-      assert.deepEqual([status.completedIndexes, status.failedIndexes], ['0,2', '1'], failure(run));
-      assert.deepEqual(
-        status.conditions.map((c) => [c.type, c.reason]),
-        [
-          ['FailureTarget', 'FailedIndexes'],
-          ['Failed', 'FailedIndexes'],
-        ],
-      );
       const failed = run.records.find((x) => x.msg === 'Job failed');
+
+      assertFleetJob(run, job, { completed: '0,2', failed: '1', ended: 'Failed', reason: 'FailedIndexes', code: 1 });
       assert.deepEqual(
         [failed?.reason, failed?.completedIndexes, failed?.failedIndexes, failed?.exitCode],
         ['FailedIndexes', '0,2', '1', 1],
       );
-      assert.equal(run.code, 1);
     });
 
     it('each pod drilled its own cluster into its own drill namespace; the failure names the cluster and the reason', () => {

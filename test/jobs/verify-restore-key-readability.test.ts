@@ -38,9 +38,6 @@ for (const server of S3_SERVERS) {
 
     /** A drill holding the given private keys (one passphrase file: both keys share it). */
     const drill = async (keys: TestKeyFiles[], extra: string[] = []) => {
-      // Report keys name whole seconds, and `status` reads the newest: two drills in one second
-      // would leave it to the keys' random part which report is newest.
-      await new Promise((resolve) => setTimeout(resolve, 1005 - (Date.now() % 1000)));
       const r = await h.run(verifyRestoreCommand, [
         ...h.baseArgs(),
         ...keys.flatMap((k) => ['--decryption-key', k.privateKey]),

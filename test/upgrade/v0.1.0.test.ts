@@ -148,6 +148,8 @@ describe('test/upgrade: from release 0.1.0', function () {
       pre.privateKey,
       '--pre-restore-signing-key-passphrase-file',
       pre.passphraseFile,
+      '--pre-restore-signer-key',
+      pre.publicKey,
     ];
 
     const before = await list();

@@ -4,7 +4,7 @@ import { deleteUnauthenticated, finishAbandonedDeletion, pruneBackups, pruneNote
 import type { RetentionPolicy } from '../../../shared/backup/retention.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { type DeleteOutcome, type DeleteTarget, type ObjectStore, StorageError } from '../../../shared/storage/index.js';
-import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from './catalogue-fixtures.js';
+import { type SealedBucket, useSealedBuckets } from './catalogue-fixtures.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
 const DAY = 86_400_000;
@@ -12,18 +12,12 @@ const SHIPPED: RetentionPolicy = { daily: 14, weekly: 8, monthly: 12 };
 
 describe('shared/backup/prune', function () {
   this.timeout(120_000);
-  let keys: SealKeys;
   let b: SealedBucket;
   let sink: MemorySink;
-  before(async () => {
-    keys = await makeSealKeys();
-  });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
+  useSealedBuckets((x) => {
+    b = x;
     sink = new MemorySink();
   });
-  afterEach(async () => b.stop());
 
   /** 40 daily scheduled backups at 03:00, the newest on 2026-12-07. */
   async function dailyBackups(days = 40): Promise<string[]> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -181,27 +181,11 @@ describe('shared/restore/restore-spool', () => {
   });
 
   it('is removed when a second SIGTERM exits the process at once (no finally runs then)', async () => {
-    const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
-    const script = [
-      `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
+    const { child, stderr } = await spoolingChild(parent, [
       `const { Shutdown } = await import(${module('shared/runtime/shutdown.ts')});`,
       `const { createLogger, MemorySink } = await import(${module('shared/log/index.ts')});`,
-      `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
-      `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
-      'await spool.finish();',
       'new Shutdown().installSignalHandlers(createLogger({ sink: new MemorySink() }));',
-      "console.log('ready');",
-      'setInterval(() => {}, 1000);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
-      child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
-    });
+    ]);
     const spooled = await readdir(parent);
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -211,8 +195,82 @@ describe('shared/restore/restore-spool', () => {
     const code = await exited;
 
     assert.equal(spooled.length, 1, 'the spool existed');
-    assert.equal(code, 143, stderr);
+    assert.equal(code, 143, stderr());
     assert.deepEqual(await readdir(parent), []);
+  });
+
+  describe('removeStale: what a killed restore left behind', () => {
+    /** The pid of a process that has exited (and been reaped). */
+    async function deadPid(): Promise<number> {
+      const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      await new Promise((resolve) => child.once('exit', resolve));
+      return child.pid!;
+    }
+    /** A directory under `parent` holding one file. */
+    async function dirWithFile(name: string): Promise<string> {
+      const dir = join(parent, name);
+      await mkdir(dir, { mode: 0o700 });
+      await writeFile(join(dir, 'spool'), 'x');
+      return dir;
+    }
+
+    it('removes the spool of a SIGKILLed restore process, which ran no handler', async () => {
+      const { child } = await spoolingChild(parent);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      const left = await readdir(parent);
+
+      const removed = await RestoreSpool.removeStale(parent);
+
+      assert.equal(left.length, 1, 'SIGKILL left the spool behind');
+      assert.match(left[0], new RegExp(`^secret-steward-restore-${child.pid}-`));
+      assert.deepEqual(removed, left);
+      assert.deepEqual(await readdir(parent), []);
+    });
+
+    it("keeps a live process's spool, this process's own, other names, and symlinks; follows no link", async () => {
+      const dead = await deadPid();
+      const outside = await mkdtemp(join(tmpdir(), 'spool-outside-'));
+      try {
+        await writeFile(join(outside, 'keep-me'), 'x');
+        const own = await RestoreSpool.create(parent);
+        await dirWithFile(`secret-steward-restore-${process.ppid}-abcDEF`); // a live process (our parent)
+        await dirWithFile('secret-steward-restore-abcDEF'); // no pid: a release before this one, or not ours
+        await dirWithFile(`other-tool-restore-${dead}-abcDEF`);
+        await dirWithFile(`secret-steward-restore-${dead}-abc`); // not mkdtemp's six characters
+        await symlink(outside, join(parent, `secret-steward-restore-${dead}-linkED`));
+        const stale = await dirWithFile(`secret-steward-restore-${dead}-stALE1`);
+        await symlink(outside, join(stale, 'link-inside'));
+        await dirWithFile(`secret-steward-restore-${process.pid}-earLY1`); // an earlier container's process with our pid (pid 1, say)
+        const before = (await readdir(parent)).sort();
+
+        const removed = await RestoreSpool.removeStale(parent);
+
+        assert.deepEqual(removed.sort(), [`secret-steward-restore-${dead}-stALE1`, `secret-steward-restore-${process.pid}-earLY1`].sort());
+        assert.deepEqual(
+          (await readdir(parent)).sort(),
+          before.filter((n) => !removed.includes(n)),
+        );
+        assert.ok(before.includes(own.dir.slice(parent.length + 1)), 'our own spool was there, and is kept');
+        assert.deepEqual(await readdir(outside), ['keep-me'], 'nothing behind a link was touched');
+        await own.remove();
+      } finally {
+        await rm(outside, { recursive: true, force: true });
+      }
+    });
+
+    it("keeps another user's directory, even with a dead pid in its name", async function () {
+      if (process.getuid?.() !== 0) this.skip(); // only root can make a directory another user owns
+      const dead = await deadPid();
+      const foreign = await dirWithFile(`secret-steward-restore-${dead}-foREIG`);
+      await chown(foreign, 65534, 65534);
+
+      const removed = await RestoreSpool.removeStale(parent);
+
+      assert.deepEqual(removed, []);
+      assert.deepEqual(await readdir(parent), [`secret-steward-restore-${dead}-foREIG`]);
+    });
   });
 
   it('says where it could not be written, and what to do, without a value', async () => {
@@ -223,6 +281,34 @@ describe('shared/restore/restore-spool', () => {
     });
   });
 });
+
+const module = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), path)).href);
+
+/**
+ * A child process that spools one Secret under `parent`, runs `setup`, prints `ready` and waits;
+ * resolved once it is ready, with what it wrote on stderr so far.
+ */
+async function spoolingChild(parent: string, setup: string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const script = [
+    `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
+    `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
+    `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
+    'await spool.finish();',
+    ...setup,
+    "console.log('ready');",
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+    child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
+  });
+  return { child, stderr: () => stderr };
+}
 
 /** Where the first chunk of a spool ends (see the layout in restore-spool.ts). */
 function firstChunkEnd(bytes: Buffer): number {

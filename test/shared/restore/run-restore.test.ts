@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
@@ -310,6 +311,28 @@ describe('shared/restore/run-restore', function () {
       assert.ok(spooled !== undefined && spooled.length > 0);
       for (const form of [CANARY, b64(CANARY)]) assert.equal(spooled.indexOf(form), -1, `${form} on disk`);
       assert.deepEqual(await readdir(parent), []);
+    });
+
+    it('first removes the spool an earlier, killed restore process left in TMPDIR, and says so', async () => {
+      await backupOf([opaque('a', CANARY)]);
+      const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      await new Promise((resolve) => child.once('exit', resolve));
+      const leftover = `secret-steward-restore-${child.pid}-kiLLED`;
+      await mkdir(join(parent, leftover, 'x'), { recursive: true });
+      const sink = new MemorySink();
+
+      const r = await restore({}, { spoolDir: parent, log: createLogger({ sink }) });
+
+      assert.equal(r.counts.written, 1);
+      assert.deepEqual(await readdir(parent), []);
+      assert.ok(
+        sink
+          .records()
+          .some(
+            (l) => l.msg === 'removed 1 restore spool(s) left in TMPDIR by a restore process that is gone' && String(l.spools) === leftover,
+          ),
+        sink.lines.join('\n'),
+      );
     });
 
     const damages: Array<[string, (path: string) => Promise<void>, RegExp]> = [

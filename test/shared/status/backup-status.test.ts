@@ -3,7 +3,7 @@ import type { BackupKind } from '../../../shared/backup/backup-index.js';
 import { compactTime } from '../../../shared/backup/backup-layout.js';
 import { signDetached } from '../../../shared/crypto/index.js';
 import { collectBackupOverview } from '../../../shared/status/backup-status.js';
-import { makeSealKeys, type SealedBucket, type SealKeys, sealedBucket } from '../backup/catalogue-fixtures.js';
+import { type SealedBucket, useSealedBuckets } from '../backup/catalogue-fixtures.js';
 
 const NOW = new Date('2026-03-11T12:00:00Z');
 const HOUR = 3_600_000;
@@ -11,16 +11,10 @@ const DAY = 24 * HOUR;
 
 describe('shared/status/backup-status', function () {
   this.timeout(60_000);
-  let keys: SealKeys;
   let b: SealedBucket;
-  before(async () => {
-    keys = await makeSealKeys();
+  useSealedBuckets((x) => {
+    b = x;
   });
-  after(() => keys.cleanup());
-  beforeEach(async () => {
-    b = await sealedBucket(keys);
-  });
-  afterEach(() => b.stop());
   const store = () => b.store;
 
   /** A backup started `hoursAgo` before NOW: sealed (two segments of 200 and 201 bytes, an index of 300), or unsealed (one segment). */
@@ -35,14 +29,14 @@ describe('shared/status/backup-status', function () {
   }
 
   /** A drill report, signed by the drill signer (the fixtures' "stranger" key). */
-  async function drill(id: string, hoursAgo: number, passed: boolean): Promise<void> {
+  async function drill(id: string, hoursAgo: number, passed: boolean, extra: Record<string, unknown> = {}): Promise<void> {
     const at = new Date(NOW.getTime() - hoursAgo * HOUR);
     const key = b.layout.reportKey(at, id, passed);
     const body = Buffer.from(
-      JSON.stringify({ cluster: 'prod', result: passed ? 'pass' : 'fail', finishedAt: at.toISOString(), backup: { id } }),
+      JSON.stringify({ cluster: 'prod', result: passed ? 'pass' : 'fail', finishedAt: at.toISOString(), backup: { id }, ...extra }),
     );
     await b.put(key, body);
-    await b.put(b.layout.reportSignatureKey(key), await signDetached(body, keys.stranger.signing, { now: at }));
+    await b.put(b.layout.reportSignatureKey(key), await signDetached(body, b.keys.stranger, { now: at }));
   }
 
   const overview = (o: Partial<Parameters<typeof collectBackupOverview>[2]> = {}) =>
@@ -51,7 +45,7 @@ describe('shared/status/backup-status', function () {
       limit: 5,
       drillMaxAgeMs: 8 * DAY,
       trust: b.trust(NOW),
-      drillSigners: keys.stranger.trusted,
+      drillSigners: b.trusted.stranger,
       incompleteGraceMs: DAY,
       ...o,
     });
@@ -174,6 +168,29 @@ describe('shared/status/backup-status', function () {
     assert.equal(o.drills.latestPass?.report, b.layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true));
   });
 
+  it('two drills in one second: the newest is the one whose signed finishedAt is later, not the one the keys list first', async () => {
+    const listedFirst = await backup(20); // the older id: its report's key sorts first within the second
+    const finishedLast = await backup(10);
+    const second = NOW.getTime() - 2 * HOUR;
+    const finished = (ms: number) => new Date(second + ms).toISOString();
+    // The first one listed also carries a deep check: the history walk must still read its second to the end.
+    await drill(listedFirst, 2, true, {
+      finishedAt: finished(100),
+      rto: { measuredMs: 100 },
+      deepCheck: { cycleMs: 0, backups: [] },
+    });
+    await drill(finishedLast, 2, true, { finishedAt: finished(900), rto: { measuredMs: 900 } });
+    assert.ok(b.layout.reportKey(new Date(second), listedFirst, true) < b.layout.reportKey(new Date(second), finishedLast, true));
+
+    const o = await overview();
+
+    assert.equal(o.drills.latest?.backupId, finishedLast);
+    assert.equal(o.drills.latest?.at, finished(900));
+    assert.equal(o.drills.latestPass?.backupId, finishedLast);
+    assert.equal(o.rto?.backupId, finishedLast);
+    assert.equal(o.rto?.measuredMs, 900);
+  });
+
   it('a pass report that does not verify never counts as a passed drill', async () => {
     const id = await backup(3);
     const key = b.layout.reportKey(new Date(NOW.getTime() - 2 * HOUR), id, true);
@@ -190,7 +207,7 @@ describe('shared/status/backup-status', function () {
   it('reports what is not authenticated: forged, and unsealed beyond the grace', async () => {
     await backup(5);
     await backup(30, { complete: false });
-    await b.backup(new Date(NOW.getTime() - 4 * HOUR).toISOString(), { by: keys.stranger.signing });
+    await b.backup(new Date(NOW.getTime() - 4 * HOUR).toISOString(), { by: b.keys.stranger });
 
     const o = await overview();
 

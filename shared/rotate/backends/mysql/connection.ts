@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
 import { isHostName, readSetting } from '../database-config.js';
+import { withoutQuotedValues } from '../server-message.js';
 import { CERTIFICATE_ERRORS, type ConnectDeps, withConnection } from '../with-connection.js';
 import { MYSQL_DATABASE_NAME, MYSQL_SSL_MODES, type MysqlBackendConfig, type MysqlSslMode } from './config.js';
 
@@ -100,23 +101,6 @@ export function isTransientMysqlError(e: unknown): boolean {
 /** True for "the server refused this account/password" (ER_ACCESS_DENIED_ERROR, 1045). */
 export function isAccessDenied(e: unknown): boolean {
   return (e as { code?: string })?.code === 'ER_ACCESS_DENIED_ERROR';
-}
-
-/**
- * A server message with its quoted values cut: everything from the first `'` to the last
- * becomes `'…'`; with an odd number of quotes, the last one opens a fragment that never closes,
- * and everything from the first quote on is cut. MySQL and MariaDB quote values in their
- * messages (`Duplicate entry '<value>' for key`, `Incorrect integer value: '<value>'`, the
- * statement text of a syntax error, `near '<text>' at line 1`), a value may itself hold quotes
- * (they are not escaped), and a value is truncated to a length, closing quote and all: so no
- * pairing of quotes can be trusted, and only the words outside them are kept.
- */
-export function withoutQuotedValues(message: string): string {
-  const first = message.indexOf("'");
-  if (first < 0) return message;
-  const quotes = message.split("'").length - 1;
-  if (quotes % 2 === 1) return `${message.slice(0, first)}'…`;
-  return `${message.slice(0, first)}'…'${message.slice(message.lastIndexOf("'") + 1)}`;
 }
 
 /**

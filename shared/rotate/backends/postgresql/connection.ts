@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import type { Client, ClientConfig } from 'pg';
 import { isHostName, readSetting } from '../database-config.js';
+import { withoutQuotedValues } from '../server-message.js';
 import { CERTIFICATE_ERRORS, type ConnectDeps, withConnection } from '../with-connection.js';
 import { DATABASE_NAME, type PgBackendConfig, SSL_MODES, type SslMode } from './config.js';
 import { type RefusedAuth, scramOnlyClientClass } from './scram-only-client.js';
@@ -55,11 +56,22 @@ export function isAuthFailure(e: unknown): boolean {
   return code === '28P01' || code === '28000';
 }
 
-/** `message (SQLSTATE x)`: what a PostgreSQL error says, without anything we sent. */
+/**
+ * `message (SQLSTATE x)`: what a PostgreSQL error says, its quoted values cut
+ * (withoutQuotedValues, `"` and `'`), so that neither a value we sent nor one of the database's
+ * comes back: `password authentication failed for user "…" (SQLSTATE 28P01)`. The role and
+ * database we connect as are named by the message around it, from our own settings.
+ */
 export function pgErrorText(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  const msg = err?.message ?? String(e);
+  const msg = withoutQuotedValues(err?.message ?? String(e), `"'`);
   return err?.code && /^[0-9A-Z]{5}$/.test(err.code) ? `${msg} (SQLSTATE ${err.code})` : msg;
+}
+
+/** An ErrorResponse of the server (pg's DatabaseError): a severity and a SQLSTATE. */
+function isServerError(e: unknown): boolean {
+  const err = e as { code?: unknown; severity?: unknown };
+  return typeof err?.severity === 'string' && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code);
 }
 
 /** Resolves host, port, database and TLS from the policy and the Secret's keys. */
@@ -233,7 +245,8 @@ async function connect(t: PgTarget, cred: PgCredential, config: PgBackendConfig,
 /**
  * Runs `fn` on a fresh connection as `cred`, closing it afterwards; connection problems are
  * retried (connectAttempts in all, exponential backoff), then reported as a TransientError.
- * Anything else (a refused password, a failing statement) is thrown at once.
+ * Anything else (a refused password, a failing statement) is thrown at once; an error of the
+ * server's other than a refused login as a new Error naming the step, database and role.
  */
 export async function withDatabase<T>(
   t: PgTarget,
@@ -257,5 +270,10 @@ export async function withDatabase<T>(
     deps,
     what,
     fn,
-  );
+  ).catch((e: unknown) => {
+    // Refused logins are the caller's to explain; any other error the server sent leaves only as
+    // pgErrorText, so its own message (and whatever a hostile server put in it) goes no further.
+    if (!isServerError(e) || isAuthFailure(e)) throw e;
+    throw new Error(`${what}: database ${describeTarget(t)}, role ${cred.user}: ${pgErrorText(e)}`, { cause: e });
+  });
 }

@@ -1,4 +1,5 @@
 import type { Client, ClientConfig } from 'pg';
+import { withoutQuotedValues } from '../server-message.js';
 
 /**
  * A `pg.Client` that authenticates with SCRAM-SHA-256 only, as libpq's
@@ -13,10 +14,15 @@ import type { Client, ClientConfig } from 'pg';
  * - over TLS the client offers channel binding: `SCRAM-SHA-256-PLUS` (tls-server-end-point) is
  *   chosen whenever the server lists it, which ties the login to the TLS session.
  *
+ * It also keeps what a server says in an error to its words: every ErrorResponse reaches the
+ * caller as an Error with the server's severity, SQLSTATE and message, the message's quoted
+ * values cut (withoutQuotedValues) and nothing else (no detail, hint, context or statement
+ * text), so no error, cause or log line can carry a value a hostile server put in it.
+ *
  * How: pg (8.x, `lib/client.js`) binds `this._handleAuthCleartextPassword`,
- * `_handleAuthMD5Password` and `_handleAuthSASLFinal` to the connection's
- * authentication messages when it connects, so a subclass overriding them sees every request
- * before pg answers it. These are pg's private names: `scramOnlyClientClass` refuses to run when
+ * `_handleAuthMD5Password`, `_handleAuthSASLFinal` and `_handleErrorMessage` to the
+ * connection's messages when it connects, so a subclass overriding them sees every request
+ * and every error before pg answers or reports it. These are pg's private names: `scramOnlyClientClass` refuses to run when
  * the installed pg does not have them, rather than silently answering with the password.
  */
 
@@ -34,13 +40,14 @@ export interface ScramOnlyClient extends Client {
 }
 
 /** pg's methods the subclass overrides; all must exist on `pg.Client.prototype`. */
-const HOOKED = ['_handleAuthCleartextPassword', '_handleAuthMD5Password', '_handleAuthSASLFinal'] as const;
+const HOOKED = ['_handleAuthCleartextPassword', '_handleAuthMD5Password', '_handleAuthSASLFinal', '_handleErrorMessage'] as const;
 
 /** Stands in for pg's private members the subclass uses. */
 interface PgInternals {
   connection: { emit(event: 'error', e: Error): boolean };
   saslSession: { mechanism?: string } | null;
   _handleAuthSASLFinal(msg: unknown): void;
+  _handleErrorMessage(msg: unknown): void;
 }
 
 type ScramOnlyClientClass = new (config: ClientConfig) => ScramOnlyClient;
@@ -78,6 +85,10 @@ export async function scramOnlyClientClass(): Promise<ScramOnlyClientClass> {
       this.refuse('md5');
     }
 
+    override _handleErrorMessage(msg: unknown): void {
+      super._handleErrorMessage(serverError(msg));
+    }
+
     override _handleAuthSASLFinal(msg: unknown): void {
       const mechanism = this.saslSession?.mechanism;
       super._handleAuthSASLFinal(msg);
@@ -88,4 +99,14 @@ export async function scramOnlyClientClass(): Promise<ScramOnlyClientClass> {
   }
   cached = Guarded as unknown as ScramOnlyClientClass;
   return cached;
+}
+
+/** A server's ErrorResponse (pg's DatabaseError) as severity, SQLSTATE and its message without quoted values. */
+function serverError(msg: unknown): Error {
+  const m = msg as { message?: unknown; severity?: unknown; code?: unknown };
+  const text = typeof m?.message === 'string' ? m.message : 'the server reported an error';
+  return Object.assign(new Error(withoutQuotedValues(text, `"'`)), {
+    ...(typeof m?.severity === 'string' ? { severity: m.severity } : {}),
+    ...(typeof m?.code === 'string' ? { code: m.code } : {}),
+  });
 }

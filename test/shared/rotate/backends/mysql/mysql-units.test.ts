@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { createLogger, MemorySink, Redactor } from '../../../../../shared/log/index.js';
-import type { BackendStepContext } from '../../../../../shared/rotate/backend.js';
+import { createLogger, MemorySink } from '../../../../../shared/log/index.js';
 import { type MysqlBackendConfig, parseMysqlConfig } from '../../../../../shared/rotate/backends/mysql/config.js';
 import {
   isTransientMysqlError,
@@ -12,11 +11,12 @@ import {
   resolveMysqlTarget,
   sslOptions,
   withMysql,
-  withoutQuotedValues,
 } from '../../../../../shared/rotate/backends/mysql/connection.js';
 import { mysqlBackend } from '../../../../../shared/rotate/backends/mysql/mysql-backend.js';
 import { account, nativePasswordHash, passwordLiteral, regrant } from '../../../../../shared/rotate/backends/mysql/sql.js';
+import { withoutQuotedValues } from '../../../../../shared/rotate/backends/server-message.js';
 import { systemClock } from '../../../../../shared/runtime/clock.js';
+import { backendStepContext } from '../step-context.js';
 
 const configOf = (raw: Record<string, unknown>): MysqlBackendConfig => {
   const parsed = parseMysqlConfig(raw);
@@ -384,30 +384,7 @@ describe('shared/rotate/backends/mysql: what a hostile server says back', () => 
   const config = (port: number, raw: Record<string, unknown> = {}) =>
     configOf({ host: '127.0.0.1', port, sslmode: 'disable', connectAttempts: 1, ...raw });
 
-  function stepContext(port: number, raw: Record<string, unknown>, password: string) {
-    const redactor = new Redactor();
-    const sink = new MemorySink();
-    const values = (p: string) =>
-      new Map([
-        ['username', Buffer.from('app')],
-        ['password', Buffer.from(p)],
-      ]);
-    const ctx: BackendStepContext<MysqlBackendConfig> = {
-      namespace: 'shop',
-      secretName: 'db',
-      rotationId: 'r1',
-      config: config(port, raw),
-      current: values('current-password-1'),
-      pending: values(password),
-      reverting: false,
-      readSecret: async () => undefined,
-      log: createLogger({ sink, redactor }),
-      clock: systemClock,
-      signal: new AbortController().signal,
-      register: (v) => redactor.register(v),
-    };
-    return { ctx, redactor, sink };
-  }
+  const stepContext = (port: number, raw: Record<string, unknown>, password: string) => backendStepContext(config(port, raw), password);
 
   it('a failing test query: the error names the account, the code and SQLSTATE, not the value the server quoted', async () => {
     const server = await scriptedServer((q) =>

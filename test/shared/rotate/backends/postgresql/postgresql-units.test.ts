@@ -9,15 +9,18 @@ import {
   isAuthFailure,
   isTransientPgError,
   type PgTarget,
+  pgErrorText,
   resolveTarget,
   sslAttempts,
   tlsFailure,
   withDatabase,
 } from '../../../../../shared/rotate/backends/postgresql/connection.js';
+import { postgresqlBackend } from '../../../../../shared/rotate/backends/postgresql/postgresql-backend.js';
 import { isScramSafe, scramSha256Verifier } from '../../../../../shared/rotate/backends/postgresql/scram.js';
 import { quoteIdent, quoteLiteral, roleNameProblem } from '../../../../../shared/rotate/backends/postgresql/sql.js';
 import { systemClock } from '../../../../../shared/runtime/clock.js';
 import { type PgTestServer, startPostgres } from '../../../../support/postgres-server.js';
+import { backendStepContext } from '../step-context.js';
 
 const NASTY = [`it's`, `back\\slash`, `"double"`, `both ' and \\ and "`, `semi; DROP TABLE x; --`, `$$dollar$$`, `ünïcødé`];
 
@@ -58,6 +61,26 @@ describe('postgresql backend: SCRAM verifiers and quoting against a real server'
       const [row] = await pg.sql<Record<string, string>>(`SELECT ${quoteLiteral(text)} AS ${quoteIdent(text)}`);
       assert.deepEqual(row, { [text]: text });
     }
+  });
+
+  it('a failing test query: the error names the role and SQLSTATE, not the value PostgreSQL quoted back', async () => {
+    const CANARY = 'CANARY-value-7Qx';
+    await pg.sql(`CREATE ROLE app LOGIN PASSWORD ${quoteLiteral(scramSha256Verifier('pending-password-1'))}`);
+    await pg.sql('CREATE DATABASE shop');
+    const { ctx, sink } = stepContext(
+      pg.port,
+      { host: pg.host, sslmode: 'require', testQuery: `SELECT '${CANARY}'::int` },
+      'pending-password-1',
+    );
+
+    const e = await postgresqlBackend.test!(ctx).then(
+      () => assert.fail('the test step must fail'),
+      (err: Error) => err,
+    );
+    ctx.log.error({ err: e }, 'step test failed');
+
+    assert.equal(e.message, 'backend.testQuery failed as role app: invalid input syntax for type integer: "…" (SQLSTATE 22P02)');
+    assert.ok(sink.lines.length > 0 && sink.lines.every((l) => !l.includes('CANARY')), sink.lines.join(''));
   });
 
   it('refuses what cannot be quoted or would be truncated', () => {
@@ -357,6 +380,90 @@ describe('postgresql backend: what a hostile server gets', () => {
         tc.sent,
         'only a SASLInitialResponse (a nonce), if anything, before the client left',
       );
+    });
+  }
+});
+
+/** A step's context for role `app` at 127.0.0.1:`port`, database shop, without TLS (step-context.ts). */
+function stepContext(port: number, raw: Record<string, unknown>, password: string) {
+  const parsed = parsePgConfig({ host: '127.0.0.1', port, database: 'shop', sslmode: 'disable', connectAttempts: 1, ...raw });
+  assert.ok('config' in parsed, JSON.stringify(parsed));
+  return backendStepContext(parsed.config, password);
+}
+
+describe('postgresql backend: what a hostile server says back', () => {
+  const CANARY = 'CANARY-value-7Qx';
+  const leaks = (text: string) => text.includes(CANARY.slice(0, 6)) || text.includes(CANARY.slice(5));
+
+  it('cuts quoted values from server messages, keeping the words outside them', () => {
+    // Shapes of PostgreSQL 15's messages (src/backend/libpq/auth.c auth_failed, utils/init/miscinit.c
+    // InitializeSessionUserId, utils/adt/numutils.c pg_strtoint32, parser/scan.l scanner_yyerror,
+    // utils/misc/guc.c): values in double quotes, per the error message style guide; a value keeps
+    // its own quotes, and a syntax error quotes statement text that holds single quotes.
+    const cases: Array<[string, string]> = [
+      [`password authentication failed for user "${CANARY}"`, 'password authentication failed for user "…"'],
+      [`role "${CANARY}" does not exist`, 'role "…" does not exist'],
+      [`database "${CANARY}" does not exist`, 'database "…" does not exist'],
+      [`invalid input syntax for type integer: "${CANARY}"`, 'invalid input syntax for type integer: "…"'],
+      [`syntax error at or near "'${CANARY}'"`, 'syntax error at or near "…"'],
+      [`unterminated quoted string at or near "'${CANARY}"`, 'unterminated quoted string at or near "…'],
+      [`invalid value for parameter "search_path": "${CANARY}"`, 'invalid value for parameter "…"'],
+      [`role "a" x "${CANARY}" y "b`, 'role "…'],
+      [`value ${CANARY.slice(0, 5)}'${CANARY.slice(5)}`, `value ${CANARY.slice(0, 5)}'…`],
+      ['canceling statement due to statement timeout', 'canceling statement due to statement timeout'],
+    ];
+    for (const [message, expected] of cases) {
+      const text = pgErrorText(Object.assign(new Error(message), { code: '42000' }));
+
+      assert.equal(text, `${expected} (SQLSTATE 42000)`, message);
+      if (message !== cases[8][0]) assert.ok(!leaks(text), message);
+    }
+  });
+
+  /** An ErrorResponse (PostgreSQL protocol, "Message Formats"): severity, SQLSTATE, message. */
+  const errorResponse = (code: string, message: string) => {
+    const fields = Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`, 'utf8');
+    const head = Buffer.alloc(5);
+    head.write('E', 0, 'latin1');
+    head.writeInt32BE(fields.length + 4, 1);
+    return Buffer.concat([head, fields]);
+  };
+
+  const cases: Array<{ code: string; message: string; error: string }> = [
+    {
+      code: '28P01',
+      message: `password authentication failed for user "${CANARY}"`,
+      error: 'role app at 127.0.0.1:PORT/shop refused the pending password: password authentication failed for user "…" (SQLSTATE 28P01)',
+    },
+    {
+      code: '3D000',
+      message: `database "${CANARY}" does not exist`,
+      error: 'step test: database 127.0.0.1:PORT/shop, role app: database "…" does not exist (SQLSTATE 3D000)',
+    },
+    {
+      code: '28000',
+      message: `role "${CANARY}" does not exist`,
+      error: 'role app at 127.0.0.1:PORT/shop refused the pending password: role "…" does not exist (SQLSTATE 28000)',
+    },
+  ];
+  for (const tc of cases) {
+    it(`step test, the server answers the login with ${tc.code}: the error names our role and database, not the value it quoted`, async () => {
+      const server = await hostileServer((sent) => (sent.length === 0 ? [errorResponse(tc.code, tc.message)] : undefined));
+      const { ctx, sink } = stepContext(server.port, {}, 'pending-password-1');
+      let e: Error;
+      try {
+        e = await postgresqlBackend.test!(ctx).then(
+          () => assert.fail('the test step must fail'),
+          (err: Error) => err,
+        );
+      } finally {
+        server.close();
+      }
+      ctx.log.error({ err: e }, 'step test failed');
+
+      assert.equal(e.message, tc.error.replace('PORT', String(server.port)));
+      assert.ok(!leaks(e.message) && !leaks(e.stack ?? ''), e.stack);
+      assert.ok(sink.lines.length > 0 && sink.lines.every((l) => !leaks(l)), sink.lines.join(''));
     });
   }
 });
