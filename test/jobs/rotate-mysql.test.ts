@@ -138,6 +138,30 @@ describe('jobs/rotate with the mysql backend (MariaDB)', function () {
       assert.notEqual(await db.login('app_testfail', pending.password, 'shop'), undefined, 'the pending one does not');
     });
 
+    it('a test query failing on a value of the database: the value is in no output, report or log line, cause chains included', async () => {
+      // MariaDB quotes the value in ER_DUP_ENTRY (`Duplicate entry '<value>' for key 'PRIMARY'`, as
+      // this server answers); mysql2 keeps it on the error's message, sqlMessage and stack.
+      const CANARY = 'CANARY-row-value-7Qx';
+      await db.sql('CREATE TABLE shop.tokens (v varchar(64) PRIMARY KEY)');
+      await db.sql(`INSERT INTO shop.tokens VALUES ('${CANARY}')`);
+      await account('app_echo', 'old-echo-password-1', ['SELECT, INSERT ON shop.tokens']);
+      const before = secretData(db, 'app_echo', 'old-echo-password-1');
+      await c.secret('shop', 'db', before, policy(`${VERIFIED}, testQuery: "INSERT INTO shop.tokens SELECT v FROM shop.tokens"`), {
+        annotations: LONG_AGO,
+      });
+
+      const r = await c.run(['--output', 'json']);
+
+      assert.equal(r.code, 1, everything(r));
+      assert.match(
+        entry(r, 'shop', 'db').detail,
+        /step test \(backend mysql\) failed: backend\.testQuery failed as account app_echo: Duplicate entry '…' \(ER_DUP_ENTRY 1062, SQLSTATE 23000\)/,
+      );
+      assert.ok(r.logs.lines.length > 0, 'the run logged');
+      assert.ok(!everything(r).includes('CANARY'), everything(r));
+      assert.deepEqual(c.data('shop', 'db'), before);
+    });
+
     it('a crash after set and before finish converges on the rerun: the password set before the crash is the one promoted', async () => {
       await account('app_crash', 'old-crash-password-1');
       await c.secret('shop', 'db', secretData(db, 'app_crash', 'old-crash-password-1'), policy(VERIFIED), { annotations: LONG_AGO });

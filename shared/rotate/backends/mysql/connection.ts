@@ -116,6 +116,45 @@ export function mysqlErrorText(e: unknown): string {
   return codes.length > 0 ? `${msg} (${codes.join(', ')})` : msg;
 }
 
+/**
+ * A mysql2 error reduced to what is safe to keep: its message with the quoted values cut
+ * (withoutQuotedValues), and its code, errno, SQLSTATE, fatal and tlsCode. mysql2 keeps the
+ * server's message on `message`, `sqlMessage` and the stack, and the statement it sent on `sql`;
+ * the logger prints an error's cause chain, so a wrapper keeping the raw error as its cause would
+ * log a value the server quoted back. Anything without a string `code` (our own errors) is
+ * returned as it is.
+ */
+export function safeMysqlError(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const err = e as Error & { code?: unknown; errno?: unknown; sqlState?: unknown; fatal?: unknown; tlsCode?: unknown };
+  if (typeof err.code !== 'string') return e;
+  return Object.assign(new Error(withoutQuotedValues(err.message)), {
+    code: err.code,
+    ...(typeof err.errno === 'number' ? { errno: err.errno } : {}),
+    ...(typeof err.sqlState === 'string' && /^[0-9A-Z]{5}$/.test(err.sqlState) ? { sqlState: err.sqlState } : {}),
+    ...(typeof err.fatal === 'boolean' ? { fatal: err.fatal } : {}),
+    ...(typeof err.tlsCode === 'string' ? { tlsCode: err.tlsCode } : {}),
+  });
+}
+
+/** An error the server sent (mysql2's ERR_Packet): it carries a SQLSTATE. */
+function isServerError(e: unknown): boolean {
+  const s = (e as { sqlState?: unknown })?.sqlState;
+  return typeof s === 'string' && /^[0-9A-Z]{5}$/.test(s);
+}
+
+/** `conn` with every statement's error passed through safeMysqlError before it reaches us. */
+function withSafeErrors(conn: Connection): Connection {
+  for (const name of ['query', 'execute'] as const) {
+    const original = conn[name].bind(conn) as (...args: unknown[]) => Promise<unknown>;
+    (conn as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
+      original(...args).catch((e: unknown) => {
+        throw safeMysqlError(e);
+      });
+  }
+  return conn;
+}
+
 /** Resolves host, port, database and TLS from the policy and the Secret's keys. */
 export function resolveMysqlTarget(config: MysqlBackendConfig, values: ReadonlyMap<string, Buffer>): MysqlTarget {
   const host = readSetting(config.host, values, 'host', (t) => (isIP(t) !== 0 || isHostName(t) ? t : undefined));
@@ -213,7 +252,7 @@ export function mysqlTlsFailure(t: MysqlTarget, e: unknown): Error | undefined {
   if (err?.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
     return new Error(
       `database ${where} does not offer TLS (${mode}); nothing was sent: turn TLS on in the server (ssl_cert, ssl_key), or, where the network path to it is trusted, set the policy's backend.sslmode to disable`,
-      { cause: e },
+      { cause: safeMysqlError(e) },
     );
   }
   if (err?.code === undefined || !CERTIFICATE_ERRORS.has(err.code)) return undefined;
@@ -225,7 +264,7 @@ export function mysqlTlsFailure(t: MysqlTarget, e: unknown): Error | undefined {
   const reason = (err.message ?? '').replace(/; if the root CA is installed locally.*$/s, '');
   return new Error(
     `the certificate of database ${where} did not verify (${mode}): ${reason}; nothing was sent${fixes.length > 0 ? `. To fix: ${fixes.join('; ')}` : ''}`,
-    { cause: e },
+    { cause: safeMysqlError(e) },
   );
 }
 
@@ -296,7 +335,7 @@ async function mysql2(): Promise<Mysql2Modules> {
   }
   cached = {
     Guarded,
-    wrap: (c) => new promise.PromiseConnection(c, Promise),
+    wrap: (c) => withSafeErrors(new promise.PromiseConnection(c, Promise)),
     standardPlugins: core.authPlugins,
   };
   return cached;
@@ -340,12 +379,12 @@ async function connect(
     });
   } catch (e) {
     if (refused.plugin !== undefined || (e as { code?: string })?.code === 'MYSQL_CLEAR_PASSWORD_NOT_ENABLED')
-      throw pluginRefusal(t, cred, refused.plugin ?? 'mysql_clear_password', e);
+      throw pluginRefusal(t, cred, refused.plugin ?? 'mysql_clear_password', safeMysqlError(e));
     if (t.sslmode !== 'disable') {
       const tls = mysqlTlsFailure(t, e);
       if (tls !== undefined) throw tls;
     }
-    throw e;
+    throw safeMysqlError(e);
   }
   conn.on('error', () => {}); // a connection lost between statements surfaces through the next one
   deps.log.info({ database: describeMysqlTarget(t), account: cred.user, sslmode: t.sslmode }, `${what}: connected`);
@@ -355,7 +394,10 @@ async function connect(
 /**
  * Runs `fn` on a fresh connection as `cred`, closing it afterwards; connection problems are
  * retried (connectAttempts in all, exponential backoff), then reported as a TransientError.
- * Anything else (a refused password, a failing statement) is thrown at once.
+ * Anything else (a refused password, a failing statement) is thrown at once; an error of the
+ * server's other than a refused login as a new Error naming the step, database and account.
+ * No mysql2 error leaves as it was raised: every one passes through safeMysqlError (statements
+ * by withSafeErrors, the login in connect).
  */
 export async function withMysql<T>(
   t: MysqlTarget,
@@ -379,5 +421,9 @@ export async function withMysql<T>(
     deps,
     what,
     fn,
-  );
+  ).catch((e: unknown) => {
+    // Refused logins are the caller's to explain; any other error the server sent is named here.
+    if (!isServerError(e) || isAccessDenied(e)) throw e;
+    throw new Error(`${what}: database ${describeMysqlTarget(t)}, account ${cred.user}: ${mysqlErrorText(e)}`, { cause: e });
+  });
 }

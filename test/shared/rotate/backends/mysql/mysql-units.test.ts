@@ -298,9 +298,12 @@ type Answer = { rows: { column: string; values: string[] } } | { error: { errno:
 /**
  * A server that lets any login in (an OK packet after the client's handshake response, no TLS)
  * and answers each COM_QUERY with `answer(query)`: a result set or an error of its choosing.
- * Records the queries it received.
+ * With `login`, it refuses every login with that error instead. Records the queries it received.
  */
-async function scriptedServer(answer: (query: string) => Answer): Promise<{ port: number; queries: string[]; close(): void }> {
+async function scriptedServer(
+  answer: (query: string) => Answer,
+  login?: { errno: number; sqlState: string; message: string },
+): Promise<{ port: number; queries: string[]; close(): void }> {
   const queries: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((sock) => {
@@ -315,7 +318,7 @@ async function scriptedServer(answer: (query: string) => Answer): Promise<{ port
         buffered = buffered.subarray(4 + payload.length);
         if (!loggedIn) {
           loggedIn = true;
-          sock.write(packet(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+          sock.write(packet(2, login ? errPacket(login.errno, login.sqlState, login.message) : Buffer.from([0, 0, 0, 2, 0, 0, 0])));
         } else if (payload[0] === 0x03) {
           const query = payload.subarray(1).toString('utf8');
           queries.push(query);
@@ -406,6 +409,86 @@ describe('shared/rotate/backends/mysql: what a hostile server says back', () => 
       server.close();
     }
   });
+
+  // mysql2 keeps the server's message, and the statement it sent, on its error (message, sqlMessage,
+  // sql, stack), and the logger prints an error's cause chain: a wrapper keeping that error as its
+  // cause would log the value the server quoted, whatever its own message says.
+  const leaks = (text: string) => text.includes(CANARY.slice(0, 6)) || text.includes(CANARY.slice(5));
+  /** Every error of the cause chain: its message, stack and own fields, as text. */
+  const chainText = (e: unknown): string[] => {
+    const texts: string[] = [];
+    for (let c: unknown = e; c instanceof Error; c = c.cause) {
+      texts.push(c.message, c.stack ?? '', JSON.stringify(Object.fromEntries(Object.entries(c))));
+    }
+    return texts;
+  };
+  const echoes: Array<{
+    name: string;
+    step: 'test' | 'set';
+    login?: boolean;
+    errno: number;
+    sqlState: string;
+    message: string;
+    expected: RegExp;
+  }> = [
+    {
+      name: 'ER_DUP_ENTRY on the test query',
+      step: 'test',
+      errno: 1062,
+      sqlState: '23000',
+      message: `Duplicate entry '${CANARY}' for key 'PRIMARY'`,
+      expected: /^backend\.testQuery failed as account app: Duplicate entry '…' \(ER_DUP_ENTRY 1062, SQLSTATE 23000\)$/,
+    },
+    {
+      name: 'ER_PARSE_ERROR quoting the statement on step set',
+      step: 'set',
+      errno: 1064,
+      sqlState: '42000',
+      message: `You have an error in your SQL syntax; check the manual for the right syntax to use near '${CANARY}' at line 1`,
+      expected:
+        /^step set: database 127\.0\.0\.1:\d+, account app: You have an error in your SQL syntax; check the manual for the right syntax to use near '…' at line 1 \(ER_PARSE_ERROR 1064, SQLSTATE 42000\)$/,
+    },
+    {
+      name: 'ER_ACCESS_DENIED_ERROR on the login of step test',
+      step: 'test',
+      login: true,
+      errno: 1045,
+      sqlState: '28000',
+      message: `Access denied for user '${CANARY}'@'localhost' (using password: YES)`,
+      expected:
+        /^account app at 127\.0\.0\.1:\d+ refused the pending password: Access denied for user '…' \(using password: YES\) \(ER_ACCESS_DENIED_ERROR 1045, SQLSTATE 28000\)$/,
+    },
+  ];
+  for (const tc of echoes) {
+    it(`${tc.name}: the value quoted is in no error, cause, stack or log line`, async () => {
+      const error = { errno: tc.errno, sqlState: tc.sqlState, message: tc.message };
+      const server = await scriptedServer(
+        (q) =>
+          q.startsWith('SELECT CURRENT_USER()')
+            ? { rows: { column: 'u', values: ['app@%'] } }
+            : q.startsWith('SELECT VERSION()')
+              ? { rows: { column: 'v', values: ['10.11.6-MariaDB'] } }
+              : { error },
+        tc.login ? error : undefined,
+      );
+      try {
+        const { ctx, sink } = stepContext(server.port, { testQuery: 'SELECT secret FROM vault' }, 'pending-password-1');
+
+        const e = await (tc.step === 'test' ? mysqlBackend.test!(ctx) : mysqlBackend.set(ctx)).then(
+          () => assert.fail(`the ${tc.step} step must fail`),
+          (err: Error) => err,
+        );
+        ctx.log.error({ err: e }, `step ${tc.step} failed`);
+
+        assert.match(e.message, tc.expected);
+        for (const text of chainText(e)) assert.ok(!leaks(text), text);
+        assert.ok(sink.lines.length > 0, 'the failure was logged');
+        for (const line of sink.lines) assert.ok(!leaks(line), line);
+      } finally {
+        server.close();
+      }
+    });
+  }
 
   it('MariaDB: the mysql_native_password hash sent in SET PASSWORD is registered, so an echo of it is redacted', async () => {
     const PASSWORD = 'pending-password-1';
