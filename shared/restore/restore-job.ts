@@ -24,7 +24,7 @@ import { pushMetrics } from '../metrics/pushgateway.js';
 import { AdaptiveLimit } from '../runtime/adaptive-limit.js';
 import type { CommandContext } from '../runtime/command.js';
 import { renderTable } from '../runtime/format.js';
-import { documentChunks, isDocumentOutput, type OutputFormat } from '../runtime/output.js';
+import { documentChunks, isDocumentOutput, type OutputFormat, writePieces } from '../runtime/output.js';
 import { Progress } from '../runtime/progress.js';
 import { createObjectStore } from '../storage/index.js';
 import { loadVerificationKeys } from '../verify-restore/verification-keys.js';
@@ -120,10 +120,10 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     try {
       await runRestore(deps, options, report);
     } catch (e) {
-      print(s.output, ctx, report, errorText(e));
+      await print(s.output, ctx, report, errorText(e));
       throw e;
     }
-    print(s.output, ctx, report);
+    await print(s.output, ctx, report);
     return incomplete(report) ? ExitCode.Failed : ExitCode.Success;
   }
 
@@ -166,7 +166,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
           message: `restore from backup ${report.backupId ?? s.backup} ${stopped} (${report.counts.written} Secrets written): ${message}${undoHint(report)}`,
           action: 'Restore',
         });
-        print(s.output, ctx, report, message);
+        await print(s.output, ctx, report, message);
         throw e;
       }
       // What the store was asked for on the pre-restore backup and did not confirm (--s3-sse, Object Lock).
@@ -183,7 +183,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
         { backupId: report.backupId, preRestoreBackupId: report.preRestoreBackupId, ...report.counts, durationMs: report.durationMs },
         failed ? 'restore finished with failures' : 'restore complete',
       );
-      print(s.output, ctx, report);
+      await print(s.output, ctx, report);
       return failed ? ExitCode.Failed : ExitCode.Success;
     });
   }
@@ -245,12 +245,12 @@ function undoHint(r: RestoreReport): string {
  */
 const DATA_DIGEST_FIELDS = new Set(['dataSha256', 'contentSha256']);
 
-function print(output: OutputFormat, ctx: CommandContext, r: RestoreReport, error?: string): void {
+async function print(output: OutputFormat, ctx: CommandContext, r: RestoreReport, error?: string): Promise<void> {
   const stoppedBy = error === undefined ? undefined : redactor.sanitize(error);
   if (isDocumentOutput(output)) {
     const doc = { format: RESTORE_FORMAT, ...r, ...(stoppedBy === undefined ? {} : { error: stoppedBy }) };
-    // In pieces: one line per Secret would otherwise be held at once, whole, at the end.
-    for (const piece of documentChunks(doc, output, 'items', DATA_DIGEST_FIELDS)) ctx.io.stdout.write(piece);
+    // In pieces, each written once the last has drained: one line per Secret would otherwise be held at once, whole, at the end.
+    await writePieces(ctx.io.stdout, documentChunks(doc, output, 'items', DATA_DIGEST_FIELDS));
     return;
   }
   const out: string[] = [];

@@ -80,3 +80,30 @@ export function* documentChunks<D extends OutputDocument>(
   }
   yield `${piece}${outer.slice(at + marker.length)}\n`;
 }
+
+/** Where command output goes: `process.stdout`, or a test's stand-in (which may not be a stream). */
+interface OutputSink {
+  write(text: string): unknown;
+  once?(event: string, listener: () => void): unknown;
+  off?(event: string, listener: () => void): unknown;
+}
+
+/**
+ * Writes `pieces` in order, waiting for `drain` whenever the sink says its buffer is full.
+ * `process.stdout` on a pipe (a container's stdout is one) writes asynchronously on POSIX
+ * (Node's "A note on process I/O"), so without waiting every piece of a long document is
+ * queued in memory at once: 120 MiB of buffers at the end of a 100,000-Secret restore's
+ * `-o json`. A sink that closes or fails ends the wait (the rest is written into nothing, as before).
+ */
+export async function writePieces(out: OutputSink, pieces: Iterable<string>): Promise<void> {
+  for (const piece of pieces) {
+    if (out.write(piece) !== false || out.once === undefined) continue;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        for (const event of ['drain', 'close', 'error']) out.off?.(event, done);
+        resolve();
+      };
+      for (const event of ['drain', 'close', 'error']) out.once?.(event, done);
+    });
+  }
+}

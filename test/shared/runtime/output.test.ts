@@ -1,7 +1,53 @@
 import assert from 'node:assert/strict';
-import { documentChunks, renderDocument } from '../../../shared/runtime/output.js';
+import { EventEmitter } from 'node:events';
+import { documentChunks, renderDocument, writePieces } from '../../../shared/runtime/output.js';
 
 describe('shared/runtime/output', () => {
+  describe('writePieces', () => {
+    /** A sink whose buffer is full after every write, as a pipe nobody has read yet. */
+    class FullSink extends EventEmitter {
+      readonly written: string[] = [];
+      write(text: string): boolean {
+        this.written.push(text);
+        return false;
+      }
+    }
+
+    it('writes the next piece only once the sink has drained', async () => {
+      const sink = new FullSink();
+
+      const writing = writePieces(sink, ['a', 'b', 'c']);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(sink.written, ['a'], 'waits for drain after a full write');
+      sink.emit('drain');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(sink.written, ['a', 'b']);
+      sink.emit('drain');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(sink.written, ['a', 'b', 'c']);
+      sink.emit('drain'); // the last piece is waited for too: the document has left the process
+      await writing;
+
+      assert.deepEqual(sink.written, ['a', 'b', 'c']);
+      assert.equal(sink.listenerCount('drain') + sink.listenerCount('close') + sink.listenerCount('error'), 0, 'no listener left behind');
+    });
+
+    it('stops waiting when the sink closes or fails, and writes straight on to a sink that is not a stream', async () => {
+      const closed = new FullSink();
+      const writing = writePieces(closed, ['a', 'b']);
+      await new Promise((r) => setImmediate(r));
+      closed.emit('close');
+      await new Promise((r) => setImmediate(r));
+      closed.emit('error', new Error('EPIPE'));
+      await writing;
+      assert.deepEqual(closed.written, ['a', 'b']);
+
+      const plain: string[] = [];
+      await writePieces({ write: (t: string) => plain.push(t) }, ['x', 'y']);
+      assert.deepEqual(plain, ['x', 'y']);
+    });
+  });
+
   describe('documentChunks', () => {
     const doc = (n: number) => ({
       format: 'secret-steward.io/test/v1',
