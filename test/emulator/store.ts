@@ -90,36 +90,70 @@ function sortKeys(map: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Objects of one storage key, with lazily sorted keys and an event history. */
+/**
+ * Objects of one storage key, their keys kept in etcd order, and an event history.
+ *
+ * The order is kept as the keys come and go, per namespace (a sorted array each) and across
+ * namespaces (sorted by `namespace/`, which is how the full keys `namespace/name` compare, as
+ * names hold no `/`), so a list after a write costs a binary search, not a sort of every key.
+ * etcd keeps its keys in a B-tree (`treeIndex`, server/storage/mvcc/index.go), and so does the
+ * API server's watch cache, which serves lists (the BtreeWatchCache feature gate: beta and on
+ * in Kubernetes 1.32, GA in 1.33): neither sorts on a list.
+ */
 export class Collection {
   readonly entries = new Map<string, StoredEntry>();
   readonly listeners = new Set<StoreListener>();
-  private sorted: string[] | undefined;
+  /** Each namespace's keys, sorted. */
+  private readonly byNamespace = new Map<string, string[]>();
+  /** The namespaces holding keys, in key order; rebuilt only when a namespace comes or goes. */
+  private namespaceOrder: string[] | undefined;
   private history: StoreEvent[] = [];
   /** Events with rv <= compactedRv are gone from history. */
   private compactedRv = 0;
 
   constructor(private readonly historyLimit: number) {}
 
-  /** All keys in etcd order. Rebuilt (O(n log n)) only after an insert or removal. */
+  /** All keys in etcd order. */
   sortedKeys(): readonly string[] {
-    if (!this.sorted) this.sorted = [...this.entries.keys()].sort();
-    return this.sorted;
+    return this.namespaces().flatMap((ns) => this.byNamespace.get(ns) as string[]);
   }
 
-  /** Entries in key order, optionally restricted to one namespace (binary search, O(log n + k)). */
+  /** Entries in key order, optionally restricted to one namespace (O(k) for k entries). */
   sortedEntries(namespace?: string): StoredEntry[] {
-    const keys = this.sortedKeys();
-    let from = 0;
-    let to = keys.length;
-    if (namespace !== undefined) {
-      const prefix = `${namespace}/`;
-      from = lowerBound(keys, prefix);
-      to = lowerBound(keys, `${namespace}0`); // '0' is the character after '/'
+    const keys = namespace === undefined ? this.sortedKeys() : (this.byNamespace.get(namespace) ?? []);
+    return keys.map((key) => this.entries.get(key) as StoredEntry);
+  }
+
+  /** Records that `key` (of `namespace`) is now stored; it was not before. */
+  added(key: string, namespace: string): void {
+    let keys = this.byNamespace.get(namespace);
+    if (keys === undefined) {
+      keys = [];
+      this.byNamespace.set(namespace, keys);
+      this.namespaceOrder = undefined;
     }
-    const out: StoredEntry[] = [];
-    for (let i = from; i < to; i++) out.push(this.entries.get(keys[i]) as StoredEntry);
-    return out;
+    keys.splice(lowerBound(keys, key), 0, key);
+  }
+
+  /** Records that `key` (of `namespace`) is no longer stored. */
+  removed(key: string, namespace: string): void {
+    const keys = this.byNamespace.get(namespace);
+    if (keys === undefined) return;
+    const i = lowerBound(keys, key);
+    if (keys[i] === key) keys.splice(i, 1);
+    if (keys.length === 0) {
+      this.byNamespace.delete(namespace);
+      this.namespaceOrder = undefined;
+    }
+  }
+
+  private namespaces(): string[] {
+    this.namespaceOrder ??= [...this.byNamespace.keys()].sort((a, b) => {
+      const x = `${a}/`;
+      const y = `${b}/`;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    return this.namespaceOrder;
   }
 
   /** Records an event, keeping at most ~2x historyLimit events. */
@@ -149,10 +183,6 @@ export class Collection {
   /** Oldest resourceVersion a watch can still start from. */
   get oldestWatchableRv(): number {
     return this.compactedRv;
-  }
-
-  invalidateOrder(): void {
-    this.sorted = undefined;
   }
 }
 
@@ -203,7 +233,7 @@ export class ObjectStore {
     const entry = makeEntry(stamped, rv);
     const previous = c.entries.get(entry.key);
     c.entries.set(entry.key, entry);
-    if (!previous) c.invalidateOrder();
+    if (!previous) c.added(entry.key, entry.namespace);
     c.record({ type: previous ? 'MODIFIED' : 'ADDED', rv, entry, previous });
     return entry;
   }
@@ -217,7 +247,7 @@ export class ObjectStore {
     const finalObj = { ...previous.obj, metadata: { ...previous.obj.metadata, resourceVersion: String(rv) } };
     const entry = makeEntry(finalObj, rv);
     c.entries.delete(key);
-    c.invalidateOrder();
+    c.removed(key, previous.namespace);
     c.record({ type: 'DELETED', rv, entry, previous });
     return entry;
   }
