@@ -96,8 +96,8 @@ export interface OwnSigningKey {
  * reader checks the job's seals against that list):
  * - `refuse`: a ConfigError (adopt: only other readers ever check its seals);
  * - `refuse-unless-empty`: a ConfigError when the list holds other keys; with an empty list the
- *   key is trusted for this run as before, with a warning (backup, rekey: scheduled jobs, where a
- *   failing run alerts and nothing urgent waits);
+ *   key is trusted for this run, as the shipped manifests configure backup and rekey (scheduled
+ *   jobs, where a failing run alerts and nothing urgent waits; their readers are given the list);
  * - `warn`: trusted for this run, with a warning (restore: never blocked during an incident).
  */
 export type UnlistedOwnKey = 'refuse' | 'refuse-unless-empty' | 'warn';
@@ -150,6 +150,7 @@ export async function loadSealTrust(
         });
         return keys;
       }
+      if (unlisted === 'refuse-unless-empty') return [...keys, { ...own, key: own.key.toPublic() }];
       ownKeyWarnings.push({
         setting,
         fingerprint: own.fingerprint,
