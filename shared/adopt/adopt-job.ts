@@ -45,7 +45,7 @@ export async function runAdoptJob(s: AdoptSettings, ctx: CommandContext): Promis
   // Before the Lease and any write: a key the trust lists as retired, or does not list at all,
   // would seal what every reader calls forged.
   const own = Object.entries(signers).map(([kind, key]) => ({ kind: kind as keyof typeof signers, key }));
-  const trust = await loadSealTrust(s, { now, clusterUid, own, ownMustBeListed: true });
+  const trust = await loadSealTrust(s, { now, clusterUid, own, unlistedOwn: 'refuse' });
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const run = () =>

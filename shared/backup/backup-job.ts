@@ -70,6 +70,10 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   });
   const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log);
   const selection = selectionOf(s, scopeOf(s));
+  // Before anything is read or written, the dry run included: a signing key the configured
+  // --trusted-signer-key does not list would seal backups every reader calls forged.
+  const ownTrust = await loadSealTrust(s, { now, own: { kind: 'scheduled', key: signing.key }, unlistedOwn: 'refuse-unless-empty' });
+  for (const w of ownTrust.ownKeyWarnings) ctx.log.warn({ setting: w.setting, fingerprint: w.fingerprint }, w.message);
 
   if (s.dryRun) {
     const plan = await planBackup(secrets, selection, { pageSize: s.pageSize, log: ctx.log });
@@ -92,7 +96,7 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   const layout = new BackupLayout(s.clusterName);
   await reportKeyWarnings([...warnings, ...signing.warnings], ctx, events, subject);
   const clusterUid = await readClusterUid(kube.core, kube.caller);
-  const trust = await loadSealTrust(s, { now, own: { kind: 'scheduled', key: signing.key }, clusterUid });
+  const trust = { ...ownTrust, clusterUid };
 
   const usedKeys = [
     ...recipients.map((k) => ({ role: 'recipient' as const, fingerprint: k.fingerprint, expiresAt: k.expiresAt })),

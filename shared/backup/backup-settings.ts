@@ -80,7 +80,7 @@ export const backupSettings = {
   }),
   signingKey: fileSetting({
     description:
-      'Armored OpenPGP private key that signs every backup: its index and its seal, the signed record that makes it a backup of this cluster (docs/threat-model.md). Its public half is what verify-restore, restore, prune, status and list-backups trust (--trusted-signer-key).',
+      'Armored OpenPGP private key that signs every backup: its index and its seal, the signed record that makes it a backup of this cluster (docs/threat-model.md). Its public half is what verify-restore, restore, prune, status and list-backups trust (--trusted-signer-key); when this job is given --trusted-signer-key, its public half must be one of them, or backup refuses to start (given none, it trusts its own key).',
     required: true,
     group: KEYS,
   }),

@@ -92,19 +92,43 @@ export interface OwnSigningKey {
 }
 
 /**
+ * What {@link loadSealTrust} does with a job's own key that its kind's list does not hold (every
+ * reader checks the job's seals against that list):
+ * - `refuse`: a ConfigError (adopt: only other readers ever check its seals);
+ * - `refuse-unless-empty`: a ConfigError when the list holds other keys; with an empty list the
+ *   key is trusted for this run, as the shipped manifests configure backup and rekey (scheduled
+ *   jobs, where a failing run alerts and nothing urgent waits; their readers are given the list);
+ * - `warn`: trusted for this run, with a warning (restore: never blocked during an incident).
+ */
+export type UnlistedOwnKey = 'refuse' | 'refuse-unless-empty' | 'warn';
+
+/** A warning about this run's own signing key: log it, and put it in the command's output if it has warnings. */
+export interface OwnKeyWarning {
+  /** The trust list's setting (flag / environment variable). */
+  setting: string;
+  fingerprint: string;
+  /** One line, naming the setting and the key's fingerprint. */
+  message: string;
+}
+
+/**
  * Loads the seal trust: the scheduled, pre-restore and rekey signer keys (plus, for a job that
  * signs backups or rekey seals itself, the public half of its own key for that kind, one per
  * kind: adopt has two), the cluster UID, and `now`. A job's own key that the trust lists with a
- * window excluding now is a ConfigError: every reader would call what it signs forged. With
- * `ownMustBeListed` (adopt, whose seals only other readers check) so is an own key its kind's
- * list does not hold at all; every problem is reported at once.
+ * window excluding now is a ConfigError: every reader would call what it signs forged. An own key
+ * its kind's list does not hold at all is refused or trusted with a warning as `unlistedOwn`
+ * says; every problem is reported at once.
  */
 export async function loadSealTrust(
   s: Pick<SealTrustSettings, 'trustedSignerKey' | 'preRestoreSignerKey' | 'clusterUid'> &
     Partial<Pick<SealTrustSettings, 'rekeySignerKey'>>,
-  o: { now: Date; own?: OwnSigningKey | readonly OwnSigningKey[]; ownMustBeListed?: boolean; clusterUid?: string },
-): Promise<SealTrust> {
+  o: { now: Date; clusterUid?: string } & (
+    | { own?: undefined }
+    | { own: OwnSigningKey | readonly OwnSigningKey[]; unlistedOwn: UnlistedOwnKey }
+  ),
+): Promise<SealTrust & { ownKeyWarnings: OwnKeyWarning[] }> {
   const owns: readonly OwnSigningKey[] = o.own === undefined ? [] : 'kind' in o.own ? [o.own] : o.own;
+  const unlisted = o.own === undefined ? 'refuse' : o.unlistedOwn;
   const [scheduled, preRestore, rekey] = await Promise.all([
     loadTrustedSignerKeys(s.trustedSignerKey, { setting: TRUSTED_LABEL }),
     loadTrustedSignerKeys(s.preRestoreSignerKey, { setting: PRE_RESTORE_LABEL }),
@@ -112,18 +136,31 @@ export async function loadSealTrust(
   ]);
   const labels = { scheduled: TRUSTED_LABEL, 'pre-restore': PRE_RESTORE_LABEL, rekey: REKEY_LABEL } as const;
   const problems: Array<{ setting: string; message: string }> = [];
+  const ownKeyWarnings: OwnKeyWarning[] = [];
   const withOwn = (keys: TrustedSignerKey[], kind: 'scheduled' | 'pre-restore' | 'rekey') => {
     const own = owns.find((k) => k.kind === kind)?.key;
     if (own === undefined) return keys;
     const listed = keys.find((k) => k.fingerprint === own.fingerprint);
-    if (listed === undefined && o.ownMustBeListed === true) {
-      problems.push({
-        setting: labels[kind],
-        message: `this run's own signing key ${own.fingerprint} is not listed: every reader checks ${kind} seals against this list and would call what it seals forged; add its public key here (or sign with a key listed here)`,
+    if (listed === undefined) {
+      const setting = labels[kind];
+      if (unlisted === 'refuse' || (unlisted === 'refuse-unless-empty' && keys.length > 0)) {
+        problems.push({
+          setting,
+          message: `this run's own signing key ${own.fingerprint} is not listed: every reader checks ${kind} seals against this list and would call what it seals forged; add its public key here (or sign with a key listed here)`,
+        });
+        return keys;
+      }
+      if (unlisted === 'refuse-unless-empty') return [...keys, { ...own, key: own.key.toPublic() }];
+      ownKeyWarnings.push({
+        setting,
+        fingerprint: own.fingerprint,
+        message:
+          keys.length === 0
+            ? `${setting} lists no key: this run believes only the ${kind} seals of its own signing key ${own.fingerprint}, and a reader given the same settings believes none; list its public key here and on every reader`
+            : `${setting} does not list this run's own signing key ${own.fingerprint}: every reader given this list calls the ${kind} seals it makes forged (not authenticated, never deleted, not restored); add its public key here and on every reader`,
       });
-      return keys;
+      return [...keys, { ...own, key: own.key.toPublic() }];
     }
-    if (listed === undefined) return [...keys, { ...own, key: own.key.toPublic() }];
     // What this run signs now must be believed by every reader holding the same settings.
     const outside = windowProblem(listed, 'signature', o.now, undefined, 0);
     if (outside !== undefined)
@@ -133,11 +170,12 @@ export async function loadSealTrust(
       });
     return keys;
   };
-  const trust: SealTrust = {
+  const trust = {
     signers: { scheduled: withOwn(scheduled, 'scheduled'), 'pre-restore': withOwn(preRestore, 'pre-restore') },
     rekeySigners: withOwn(rekey, 'rekey'),
     clusterUid: o.clusterUid ?? s.clusterUid,
     now: o.now,
+    ownKeyWarnings,
   };
   if (problems.length > 0) throw new ConfigError(problems, 'cannot sign with a key no reader believes now');
   return trust;

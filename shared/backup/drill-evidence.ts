@@ -72,17 +72,47 @@ export const sameSecondAs = (claims: readonly DrillEvidence[], claim: DrillEvide
 /**
  * Verifies claimed drill reports (at most `concurrency` downloads at a time). Without drill
  * signer keys nothing can be verified: every report stays unverified and nothing is read.
+ * `read` reads and checks one report (a {@link drillReportReader} to share what was read
+ * between callers). @default {@link readDrillReport} with `signers` and `now`
  */
 export async function verifyDrillReports(
   store: ObjectStore,
   layout: BackupLayout,
   claims: readonly DrillEvidence[],
   signers: readonly TrustedSigner[],
-  o: { now: Date; concurrency?: number },
+  o: { now: Date; concurrency?: number; read?: DrillReportReader },
 ): Promise<DrillEvidence[]> {
   if (signers.length === 0)
     return claims.map((c) => ({ ...c, verified: false, unverified: 'no drill signer key configured (--drill-signer-key)' }));
-  return mapLimit(claims, o.concurrency ?? 4, async (c) => (await readDrillReport(store, layout, c, signers, o.now)).evidence);
+  const read = o.read ?? ((c: DrillEvidence) => readDrillReport(store, layout, c, signers, o.now));
+  return mapLimit(claims, o.concurrency ?? 4, async (c) => (await read(c)).evidence);
+}
+
+/** Reads one claimed report and checks it, as {@link readDrillReport} does. */
+export type DrillReportReader = (claim: DrillEvidence) => Promise<ReadDrillReport>;
+
+/**
+ * A {@link readDrillReport} that downloads and checks each report once, by its object key: asked
+ * again (by another pass over the same claims), it gives the first answer, verified or not, or
+ * the same error. Keys name the drill's second, backup and claimed result, so the claims of one
+ * key are equal and so are their answers. For one command's run: a report replaced meanwhile is
+ * not read again.
+ */
+export function drillReportReader(
+  store: ObjectStore,
+  layout: BackupLayout,
+  signers: readonly TrustedSigner[],
+  now: Date,
+): DrillReportReader {
+  const read = new Map<string, Promise<ReadDrillReport>>();
+  return (claim) => {
+    let r = read.get(claim.report);
+    if (r === undefined) {
+      r = readDrillReport(store, layout, claim, signers, now);
+      read.set(claim.report, r);
+    }
+    return r;
+  };
 }
 
 /** One report read and checked: its evidence, and the bytes that were checked (when they could be read). */

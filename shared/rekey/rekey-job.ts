@@ -42,7 +42,7 @@ export async function runRekeyJob(s: RekeySettings, ctx: CommandContext): Promis
     passphraseSetting: '--rekey-signing-key-passphrase-file / SECRET_STEWARD_REKEY_SIGNING_KEY_PASSPHRASE_FILE',
   });
   const keys = await loadVerificationKeys(s);
-  const trust = await loadSealTrust(s, { now, own: { kind: 'rekey', key: signing.key } });
+  const trust = await loadSealTrust(s, { now, own: { kind: 'rekey', key: signing.key }, unlistedOwn: 'refuse-unless-empty' });
   if ([...trust.signers.scheduled, ...trust.signers['pre-restore']].some((k) => k.fingerprint === signing.key.fingerprint)) {
     throw new ConfigError(
       [
@@ -54,6 +54,7 @@ export async function runRekeyJob(s: RekeySettings, ctx: CommandContext): Promis
       'cannot use the rekey signing key',
     );
   }
+  for (const w of trust.ownKeyWarnings) ctx.log.warn({ setting: w.setting, fingerprint: w.fingerprint }, w.message);
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {

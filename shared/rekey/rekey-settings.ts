@@ -24,7 +24,7 @@ export const rekeySettings = {
   }),
   rekeySigningKey: fileSetting({
     description:
-      "Armored OpenPGP private key that signs rekey seals, and nothing else: a rekey seal only says where a backup's re-encrypted copy is stored (docs/rekey.md). Never the backup job's --signing-key. Its public half is what the other commands trust with --rekey-signer-key.",
+      "Armored OpenPGP private key that signs rekey seals, and nothing else: a rekey seal only says where a backup's re-encrypted copy is stored (docs/rekey.md). Never the backup job's --signing-key. Its public half is what the other commands trust with --rekey-signer-key; when this job is given --rekey-signer-key, its public half must be one of them, or rekey refuses to start (given none, it trusts its own key).",
     required: true,
     group: KEYS,
   }),

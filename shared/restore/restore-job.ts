@@ -66,7 +66,12 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
       })
     : undefined;
   warnings.push(...(signing?.warnings ?? []));
-  const trust = await loadSealTrust(s, { now, ...(signing ? { own: { kind: 'pre-restore' as const, key: signing.key } } : {}) });
+  // Never refused here: a restore runs during an incident. When it seals a pre-restore backup
+  // (the undo: --mode overwrite) that readers given the same list would not believe, it says so,
+  // in the log and in its output.
+  const trust = await loadSealTrust(s, signing ? { now, own: { kind: 'pre-restore', key: signing.key }, unlistedOwn: 'warn' } : { now });
+  const ownKeyWarnings = s.mode === 'overwrite' ? trust.ownKeyWarnings : [];
+  for (const w of ownKeyWarnings) ctx.log.warn({ setting: w.setting, fingerprint: w.fingerprint }, w.message);
 
   // Every 429 or 5xx any call of this job meets slows the Secret writes down.
   const writeLimit = new AdaptiveLimit({ max: s.restoreConcurrency, clock: ctx.clock });
@@ -114,6 +119,7 @@ export async function runRestoreJob(s: RestoreSettings, ctx: CommandContext): Pr
     dryRun: s.dryRun,
   };
   const report = emptyRestoreReport(options);
+  report.warnings.push(...ownKeyWarnings.map((w) => w.message));
 
   if (s.dryRun) {
     for (const w of warnings) ctx.log.warn({ fingerprint: w.fingerprint }, w.message);

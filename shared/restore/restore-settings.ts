@@ -120,7 +120,7 @@ export const restoreSettings = {
   }),
   preRestoreSigningKey: fileSetting({
     description:
-      "The restore job's own private key that signs and seals the pre-restore backup (before 0.2.0 this was --signing-key, the backup job's key). Its public half is --pre-restore-signer-key of backup, prune, status and list-backups; it is trusted for pre-restore backups only, so this job can never vouch for a scheduled backup. Required with --mode overwrite (except --dry-run).",
+      "The restore job's own private key that signs and seals the pre-restore backup (before 0.2.0 this was --signing-key, the backup job's key). Its public half is --pre-restore-signer-key of backup, prune, status and list-backups; it is trusted for pre-restore backups only, so this job can never vouch for a scheduled backup. Give it to this job's --pre-restore-signer-key too: otherwise the restore still runs, but warns (log and output) that readers with the same list would not believe the pre-restore backup. Required with --mode overwrite (except --dry-run).",
     group: UNDO,
   }),
   preRestoreSigningKeyPassphraseFile: fileSetting({ description: 'File holding the pre-restore signing key passphrase.', group: UNDO }),

@@ -8,7 +8,14 @@
 import { AmbiguousCatalogueError, type Catalogue, latestAuthenticated, readCatalogue } from '../backup/backup-catalog.js';
 import type { BackupLayout } from '../backup/backup-layout.js';
 import { recipientsOf, type SealTrust } from '../backup/backup-seal.js';
-import { type DrillEvidence, listDrillReports, newestOfSameSecond, sameSecondAs, verifyDrillReports } from '../backup/drill-evidence.js';
+import {
+  type DrillEvidence,
+  drillReportReader,
+  listDrillReports,
+  newestOfSameSecond,
+  sameSecondAs,
+  verifyDrillReports,
+} from '../backup/drill-evidence.js';
 import { unauthenticatedOf } from '../backup/prune.js';
 import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -98,7 +105,8 @@ export interface BackupOverviewOptions {
 /**
  * Reads the catalogue (one listing, one small read per seal), the report listing, and verifies
  * the reports status relies on: the newest per listed backup, the newest overall, and the
- * newest that claims a pass (walking older claims until one verifies).
+ * newest that claims a pass (walking older claims until one verifies). Each report (and its
+ * signature) is downloaded and checked at most once per call, however many of these want it.
  */
 export async function collectBackupOverview(store: ObjectStore, layout: BackupLayout, o: BackupOverviewOptions): Promise<BackupOverview> {
   const [catalogue, claims] = await Promise.all([readCatalogue(store, layout, o.trust), listDrillReports(store, layout)]);
@@ -107,7 +115,9 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
   authenticated.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   const listed = authenticated.slice(0, o.limit);
 
-  const verify = (c: readonly DrillEvidence[]) => verifyDrillReports(store, layout, c, o.drillSigners, { now: o.now });
+  // The passes below (and the history) ask for some reports more than once: each is read and checked once.
+  const read = drillReportReader(store, layout, o.drillSigners, o.now);
+  const verify = (c: readonly DrillEvidence[]) => verifyDrillReports(store, layout, c, o.drillSigners, { now: o.now, read });
   const newestPerBackup = listed.flatMap((b) => claims.find((c) => c.backupId === b.id) ?? []);
   const perBackup = new Map((await verify(newestPerBackup)).map((d) => [d.backupId, d]));
   // Within one second (report keys name whole seconds) the newest is the latest signed finish.
@@ -136,7 +146,11 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
     : undefined;
   const passAge = latestPass ? o.now.getTime() - Date.parse(latestPass.at) : Infinity;
   const oldest = authenticated.at(-1)?.createdAt;
-  const history = await readVerificationHistory(store, layout, o.drillSigners, { now: o.now, ...(oldest ? { since: oldest } : {}) });
+  const history = await readVerificationHistory(store, layout, o.drillSigners, {
+    now: o.now,
+    read,
+    ...(oldest ? { since: oldest } : {}),
+  });
   const newestReport = history.newest;
   const cycleMs = o.deepCheckCycleMs || newestReport?.report.deepCheck?.cycleMs || 0;
   const notVerifiedInCycle =

@@ -9,7 +9,7 @@
  * report, so a drill reads a handful of reports, not every report since the oldest backup.
  */
 import type { BackupLayout } from '../backup/backup-layout.js';
-import { listDrillReports, readDrillReport } from '../backup/drill-evidence.js';
+import { type DrillReportReader, listDrillReports, readDrillReport } from '../backup/drill-evidence.js';
 import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { DrillReport } from './drill-report.js';
@@ -38,7 +38,7 @@ export async function readVerificationHistory(
   store: ObjectStore,
   layout: BackupLayout,
   signers: readonly TrustedSigner[],
-  o: { now: Date; since?: Date },
+  o: { now: Date; since?: Date; read?: DrillReportReader },
 ): Promise<VerificationHistory> {
   const lastVerified = new Map<string, string>();
   if (signers.length === 0)
@@ -54,7 +54,7 @@ export async function readVerificationHistory(
     // Report keys name whole seconds: a drill in the same second as the oldest backup is still read.
     if (o.since !== undefined && Date.parse(claim.at) < Math.floor(o.since.getTime() / 1000) * 1000) break;
     read++;
-    const r = await readDrillReport(store, layout, claim, signers, o.now);
+    const r = await (o.read ? o.read(claim) : readDrillReport(store, layout, claim, signers, o.now));
     if (!r.evidence.verified || r.bytes === undefined) continue;
     // Signed by a trusted drill signer, so written by a drill; still read defensively (older versions).
     const report = JSON.parse(r.bytes.toString('utf8')) as DrillReport;

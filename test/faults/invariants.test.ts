@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secretDataDigest } from '../../shared/backup/secret-digest.js';
 import { encryptBytes } from '../../shared/crypto/encrypt.js';
 import { loadRecipientKeys } from '../../shared/crypto/keys.js';
+import { StewardError } from '../../shared/errors/index.js';
+import { defineCommand } from '../../shared/runtime/command.js';
 import { requireDependency } from '../support/dependencies.js';
 import { writeTestKeyPair } from '../support/job-harness.js';
 import { mariadbAvailable } from '../support/mariadb-server.js';
@@ -23,12 +25,15 @@ import {
   type SecretView,
   secretsUnchanged,
 } from './invariants.js';
+import { KINDS } from './kinds.js';
 import { type CaseWorld, FaultLab } from './lab.js';
+import { enumerateCases, recordBaseline, renderViolations, runCase, STORY_LINES } from './matrix.js';
 import { restoredOrKept } from './scenarios/restore.js';
 import { rotateInPlaceScenario, rotateVersionedScenario } from './scenarios/rotate.js';
 import { groupViolations, rotateGroupScenario } from './scenarios/rotate-group.js';
 import { mysqlServerOfMatrix, rotateMysqlScenario } from './scenarios/rotate-mysql.js';
 import { pgServerOfMatrix, rotatePostgresqlScenario } from './scenarios/rotate-postgresql.js';
+import type { Scenario } from './scenarios/scenario.js';
 import { verifyRestoreScenario } from './scenarios/verify-restore.js';
 
 const b64 = (v: string) => Buffer.from(v).toString('base64');
@@ -362,6 +367,83 @@ describe('test/faults/invariants', () => {
       assert.match(violations.join(), /1 drill object\(s\) left behind/);
       assert.match(violations.join(), /shop\/db: its data changed/);
       assert.ok(!killed.join().includes('drill object'), 'a killed drill leaves them to the next run');
+    });
+  });
+
+  describe('a violating case keeps its whole story (test/faults/matrix)', function () {
+    this.timeout(120_000);
+    let lab: FaultLab;
+    let keepDir: string;
+    before(async () => {
+      keepDir = await mkdtemp(join(tmpdir(), 'ss-faults-kept-'));
+      lab = await FaultLab.start();
+    });
+    after(async () => {
+      await lab?.stop();
+      await rm(keepDir, { recursive: true, force: true });
+    });
+
+    /**
+     * A job of one Kubernetes request (GET of the lock namespace) that, once told to, fails after
+     * it with a three-deep error chain whose inner cause spans two lines, after forty lines of
+     * noise at level error: the chain must survive the story's bounds.
+     */
+    let failing = false;
+    let apiUrl = '';
+    const stub: Scenario<void> = {
+      job: 'stub',
+      usesStore: false,
+      description: 'one GET, then a chained failure when told',
+      script: 'jobs/none.ts',
+      command: async () =>
+        defineCommand({
+          help: { name: 'stub', summary: 'stub', description: 'stub' },
+          settings: {},
+          run: async (_settings, ctx) => {
+            const res = await fetch(`${apiUrl}/api/v1/namespaces/secret-steward`, { headers: { authorization: 'Bearer emulator-admin' } });
+            if (!res.ok) throw new StewardError(`GET Namespace secret-steward: ${res.status}`);
+            if (!failing) return 0;
+            for (let i = 0; i < STORY_LINES; i++) ctx.log.error({ item: i }, 'noise before the failure');
+            const inner = new Error('PutObject faults/drills/report.json: 503 SlowDown\nthe store asked to slow down');
+            const middle = new StewardError('could not put the object', { cause: inner });
+            throw new StewardError('could not store the drill report', { cause: middle });
+          },
+        }),
+      seed: async (world) => {
+        apiUrl = world.emulator.url;
+      },
+      args: () => [],
+      secretValues: () => [],
+      endState: async () => ({}),
+      check: async () => [],
+    };
+
+    it("prints and keeps the error chain of a rerun that failed, inner cause included, with the runs' files", async () => {
+      failing = false;
+      const baseline = await recordBaseline(lab, stub);
+      const c = enumerateCases(
+        baseline,
+        KINDS.filter((k) => k.id === 'k8s-500'),
+      )[0];
+      failing = true;
+
+      const result = await runCase(lab, baseline, c, keepDir);
+
+      assert.equal(result.code, 1, 'the faulted run fails on its 500, as the fault allows');
+      assert.equal(result.rerunCode, 1);
+      assert.match(result.violations.join('\n'), /the clean rerun ended with exit 1: could not store the drill report/);
+      const printed = renderViolations({ server: 's3rver', baselines: [], results: [result], keepDir, wallMs: 0 });
+      assert.match(printed, /rerun \(exit 1\):/);
+      assert.match(printed, /caused by: StewardError: could not put the object/);
+      assert.match(printed, /caused by: Error: PutObject faults\/drills\/report.json: 503 SlowDown\n\s+the store asked to slow down/);
+      assert.match(printed, /earlier line\(s\) left out/, 'the noise is cut, not the chain');
+      assert.doesNotMatch(printed, /faulted run \(/, 'the faulted run exited as its fault allows');
+      assert.equal(result.keptIn, join(keepDir, 'stub_k8s-500@1'));
+      const kept = await readFile(join(result.keptIn, 'violations.txt'), 'utf8');
+      assert.match(kept, /503 SlowDown/);
+      assert.match(await readFile(join(result.keptIn, 'rerun.log'), 'utf8'), /the store asked to slow down/);
+      assert.match(await readFile(join(result.keptIn, 'faulted-run.log'), 'utf8'), /GET Namespace secret-steward: 500/);
+      assert.match(await readFile(join(result.keptIn, 'requests.txt'), 'utf8'), /#1 k8s get GET \/api\/v1\/namespaces\/secret-steward/);
     });
   });
 });

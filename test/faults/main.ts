@@ -11,7 +11,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { S3_SERVERS, type S3ServerKind } from '../support/s3-server.js';
 import { boundsMet, checkBounds, describeMemory, describeResult, describeTime, renderBounds } from './bad-input-bounds.js';
-import { renderTable, runMatrix, violationsOf } from './matrix.js';
+import { renderTable, renderViolations, runMatrix, violationsOf } from './matrix.js';
 
 const USAGE = `usage: npm run faults -- [--server SERVER] [--job JOB]... [--kind KIND]... [--sample N] [--seed S] [--case JOB/KIND@SEQ] [--quiet]
        npm run faults -- --bounds [--quiet]
@@ -99,8 +99,7 @@ async function main(): Promise<number> {
     `\n${report.results.length} cases, ${kindsRun} fault kinds, ${report.baselines.length} jobs, against ${report.server}, ${violations.length} invariant violations, wall time ${(report.wallMs / 60_000).toFixed(1)} min\n`,
   );
   if (violations.length > 0) {
-    process.stdout.write('\nViolations:\n');
-    for (const v of violations) process.stdout.write(`  ${v.id}: ${v.violation}\n`);
+    process.stdout.write(`\nViolations (each case's runs kept below ${report.keepDir}):\n${renderViolations(report)}`);
   }
   return violations.length > 0 ? 1 : 0;
 }

@@ -5,6 +5,9 @@
  * i, run it once more without faults, and check the invariants. See README.md in this folder.
  */
 
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { prng } from '../bench/generate.js';
 import type { S3ServerKind } from '../support/s3-server.js';
@@ -13,6 +16,7 @@ import { canaryForms, canaryScan, converged, exitAccepted, unexpectedFailure } f
 import { arm, type FaultKind, KINDS, type KindId } from './kinds.js';
 import { type CaseWorld, type ChildJob, FaultLab, type JobRun, RUN_TIMEOUT_MS } from './lab.js';
 import { SCENARIOS, type Scenario } from './scenarios/index.js';
+import { exitText } from './scenarios/scenario.js';
 import { describeStep, type Step, stepsOf, Trigger } from './steps.js';
 
 /**
@@ -60,6 +64,13 @@ export interface CaseResult {
   code: number | null;
   rerunCode: number | null;
   violations: string[];
+  /**
+   * Set when the case has violations: how each of its runs that exited unexpectedly failed
+   * (see {@link runStory}), each headed by the run's name and exit.
+   */
+  story?: string;
+  /** Set when the case has violations: the directory its runs' output, logs, requests and store were kept in. */
+  keptIn?: string;
   durationMs: number;
 }
 
@@ -78,12 +89,7 @@ export async function recordBaseline(lab: FaultLab, scenario: Scenario<any>): Pr
     const args = scenario.args(world);
     const run = await runJob(scenario, world, args);
     if (run.code !== 0) {
-      throw new Error(
-        `the clean ${scenario.job} run failed (exit ${run.code}): ${run.stdout.slice(0, 2000)}\n${run.logLines
-          .filter((l) => /"level":"(warn|error)"/.test(l))
-          .join('\n')
-          .slice(0, 4000)}`,
-      );
+      throw new Error(`the clean ${scenario.job} run failed (exit ${run.code}): ${run.stdout.slice(0, 2000)}\n${runStory(run)}`);
     }
     const steps = stepsOf(world.emulator.requests.entries, world.proxy.requests);
     const violations = await scenario.check(world, seeded, 'after-fault', run);
@@ -114,8 +120,12 @@ export function enumerateCases(baseline: Baseline, kinds: readonly FaultKind[] =
   );
 }
 
-/** Runs one case: the faulted run, the checks, the clean rerun, the checks again. */
-export async function runCase(lab: FaultLab, baseline: Baseline, c: Case): Promise<CaseResult> {
+/**
+ * Runs one case: the faulted run, the checks, the clean rerun, the checks again. A case with
+ * violations gets its story and, when `keepDir` is given, a directory below it with what its runs
+ * left (see {@link keepCase}).
+ */
+export async function runCase(lab: FaultLab, baseline: Baseline, c: Case, keepDir?: string): Promise<CaseResult> {
   const started = Date.now();
   const { scenario, step, kind } = c;
   const world = await lab.openCase(baseline.template);
@@ -138,8 +148,23 @@ export async function runCase(lab: FaultLab, baseline: Baseline, c: Case): Promi
     world.emulator.faults.clear();
     world.proxy.reset();
     const result = { id: c.id, job: scenario.job, kind: kind.id, step: describeStep(step), firedAt: trigger.firedAt, code: run.code };
+    const finish = async (
+      r: Omit<CaseResult, 'durationMs'>,
+      runs: ReadonlyArray<readonly [string, JobRun, boolean]>,
+    ): Promise<CaseResult> => {
+      if (r.violations.length === 0) return { ...r, durationMs: Date.now() - started };
+      const story = runs
+        .filter(([, , unexpected]) => unexpected)
+        .map(([name, jobRun]) => `${name} (${exitText(jobRun)}):\n${runStory(jobRun).replace(/^/gm, '  ')}`)
+        .join('\n');
+      const keptIn = keepDir === undefined ? undefined : await keepCase(keepDir, world, r, story, runs);
+      return { ...r, ...(story === '' ? {} : { story }), ...(keptIn === undefined ? {} : { keptIn }), durationMs: Date.now() - started };
+    };
     if (trigger.firedAt === undefined) {
-      return { ...result, outcome: 'not-reached', rerunCode: null, violations: exitAccepted(run, [0]), durationMs: Date.now() - started };
+      const violations = exitAccepted(run, [0]);
+      return await finish({ ...result, outcome: 'not-reached', rerunCode: null, violations }, [
+        ['faulted run', run, violations.length > 0],
+      ]);
     }
 
     const violations = [...exitAccepted(run, kind.acceptedCodes), ...(await scenario.check(world, seeded, 'after-fault', run))];
@@ -164,7 +189,10 @@ export async function runCase(lab: FaultLab, baseline: Baseline, c: Case): Promi
       tmpBefore,
     );
     violations.push(...evidence.problems, ...canaryScan(evidence.sources, canaryForms(scenario.secretValues(world, seeded))));
-    return { ...result, outcome, rerunCode: rerun.code, violations, durationMs: Date.now() - started };
+    return await finish({ ...result, outcome, rerunCode: rerun.code, violations }, [
+      ['faulted run', run, exitAccepted(run, kind.acceptedCodes).length > 0],
+      ['rerun', rerun, rerun.code !== 0 || unexpectedFailure(rerun.logLines).length > 0],
+    ]);
   } finally {
     await world.close();
   }
@@ -178,6 +206,110 @@ function rerunReason(run: JobRun): string {
   } catch {
     return '';
   }
+}
+
+/** The most of a run's story kept: its last lines, and of those at most this many bytes. */
+export const STORY_LINES = 40;
+export const STORY_BYTES = 8192;
+
+/** Log fields every line has, left out of a story line. */
+const ROUTINE_FIELDS = new Set(['level', 'time', 'msg', 'job', 'run', 'pid', 'hostname', 'err']);
+
+/**
+ * How a run failed, as far as it said: each log line at level error or fatal (its message and
+ * fields, then its error's chain: each error's message and the first frame of its stack, down to
+ * the innermost `caused by:`, and the error's own fields such as an S3 error's code), then the
+ * last lines of stderr that are no log line (a config error, a crash of the process). The last
+ * {@link STORY_LINES} lines, at most {@link STORY_BYTES} bytes; a line says what was left out.
+ */
+export function runStory(run: Pick<JobRun, 'logLines' | 'stderr'>): string {
+  const lines: string[] = [];
+  for (const raw of run.logLines) {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (rec.level !== 'error' && rec.level !== 'fatal') continue;
+    const fields = Object.fromEntries(Object.entries(rec).filter(([k]) => !ROUTINE_FIELDS.has(k)));
+    lines.push(`${rec.level} ${String(rec.msg ?? '')}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`);
+    const err = rec.err as Record<string, unknown> | undefined;
+    if (err === undefined || typeof err !== 'object') continue;
+    lines.push(...errorChain(err).map((l) => `  ${l}`));
+  }
+  const stderrTail = run.stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('{'))
+    .slice(-STORY_LINES);
+  if (stderrTail.length > 0) lines.push('stderr:', ...stderrTail.map((l) => `  ${l}`));
+  if (lines.length === 0) return '(no error log line, nothing else on stderr)';
+
+  let kept = lines.slice(-STORY_LINES);
+  while (kept.length > 1 && Buffer.byteLength(kept.join('\n')) > STORY_BYTES) kept = kept.slice(1);
+  let text = kept.join('\n');
+  if (Buffer.byteLength(text) > STORY_BYTES) text = Buffer.from(text).subarray(-STORY_BYTES).toString('utf8');
+  const left = lines.length - kept.length;
+  return left > 0 ? `(${left} earlier line(s) left out)\n${text}` : text;
+}
+
+/**
+ * An error as the logger serialised it: its stack's message lines with the first frame under
+ * each (`caused by:` starts the next error of the chain), then its other fields.
+ */
+function errorChain(err: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  if (typeof err.stack === 'string') {
+    let frameKept = false;
+    for (const line of err.stack.split('\n')) {
+      const frame = /^\s+at /.test(line);
+      if (!frame) {
+        frameKept = false;
+        out.push(line);
+      } else if (!frameKept) {
+        frameKept = true;
+        out.push(line.replace(/^\s+/, '    '));
+      }
+    }
+  } else out.push(`${String(err.type ?? 'Error')}: ${String(err.message ?? '')}`);
+  const own = Object.fromEntries(Object.entries(err).filter(([k]) => !['type', 'message', 'stack', 'name'].includes(k)));
+  if (Object.keys(own).length > 0) out.push(`error fields: ${JSON.stringify(own).slice(0, 400)}`);
+  return out;
+}
+
+/**
+ * Keeps what a violating case's runs left, before its world is closed, in
+ * `<keepDir>/<job>_<kind>@<seq>/`: `violations.txt` (the violations and the story),
+ * `<run>.stdout`, `<run>.stderr`, `<run>.log` (its JSON log lines) of every run, `requests.txt`
+ * (every request of the case's runs, in order, with its global index), `home/` (the runs' HOME
+ * and kubeconfig) and, with s3rver, `store/` (the bucket's files as the runs left them).
+ * Returns the case's directory.
+ */
+async function keepCase(
+  keepDir: string,
+  world: CaseWorld,
+  r: Omit<CaseResult, 'durationMs'>,
+  story: string,
+  runs: ReadonlyArray<readonly [string, JobRun, boolean]>,
+): Promise<string> {
+  const dir = join(keepDir, r.id.replaceAll('/', '_'));
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, 'violations.txt'),
+    `${r.id} (${r.step}): ${r.outcome}\n${r.violations.map((v) => `- ${v}\n`).join('')}${story === '' ? '' : `\n${story}\n`}`,
+  );
+  for (const [name, run] of runs) {
+    const file = name.replaceAll(' ', '-');
+    await writeFile(join(dir, `${file}.stdout`), run.stdout);
+    await writeFile(join(dir, `${file}.stderr`), run.stderr);
+    await writeFile(join(dir, `${file}.log`), run.logLines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join(''));
+  }
+  const requests = stepsOf(world.emulator.requests.entries, world.proxy.requests);
+  await writeFile(join(dir, 'requests.txt'), requests.map((s) => `${describeStep(s)}\n`).join(''));
+  await cp(world.dir, join(dir, 'home'), { recursive: true });
+  const bucketDir = world.lab.bucketDir;
+  if (bucketDir !== undefined) await cp(bucketDir, join(dir, 'store'), { recursive: true });
+  return dir;
 }
 
 /** Up to `perJobKind` cases of every (job, kind) pair, picked with a seeded PRNG; request order kept. */
@@ -209,6 +341,11 @@ export interface MatrixOptions {
   seed?: number;
   /** Only the case with this id (`job/kind@seq`). */
   caseId?: string;
+  /**
+   * Where each violating case's runs are kept (see {@link keepCase}).
+   * @default `$TMPDIR/secret-steward-faults-kept/<start time>`, made at the first violation
+   */
+  keepDir?: string;
   /** Called after each case (progress). */
   onResult?: (r: CaseResult, done: number, total: number) => void;
   /** Called after each baseline. */
@@ -227,6 +364,8 @@ export interface MatrixReport {
     }
   >;
   results: CaseResult[];
+  /** Where violating cases were kept (the directory exists only when there was one). */
+  keepDir: string;
   wallMs: number;
 }
 
@@ -243,8 +382,10 @@ export async function runMatrix(o: MatrixOptions = {}): Promise<MatrixReport> {
   const unknownKinds = (o.kinds ?? []).filter((k) => !KINDS.some((x) => x.id === k));
   if (unknownKinds.length > 0)
     throw new Error(`unknown fault kind(s) ${unknownKinds.join(', ')} (known: ${KINDS.map((k) => k.id).join(', ')})`);
+  // Before the lab points TMPDIR at its own scratch directory, which it removes at the end.
+  const keepDir = o.keepDir ?? join(tmpdir(), 'secret-steward-faults-kept', new Date(started).toISOString().replace(/[:.]/g, '-'));
   const lab = await FaultLab.start({ server });
-  const report: MatrixReport = { server, baselines: [], results: [], wallMs: 0 };
+  const report: MatrixReport = { server, baselines: [], results: [], keepDir, wallMs: 0 };
   try {
     const plan: Array<[Baseline, Case[]]> = [];
     for (const scenario of scenarios) {
@@ -267,7 +408,7 @@ export async function runMatrix(o: MatrixOptions = {}): Promise<MatrixReport> {
     const total = plan.reduce((n, [, cases]) => n + cases.length, 0);
     for (const [baseline, cases] of plan) {
       for (const c of cases) {
-        const r = await runCase(lab, baseline, c);
+        const r = await runCase(lab, baseline, c, keepDir);
         report.results.push(r);
         o.onResult?.(r, report.results.length, total);
       }
@@ -286,6 +427,21 @@ export function violationsOf(report: MatrixReport): Array<{ id: string; violatio
     ...report.baselines.flatMap((b) => b.violations.map((v) => ({ id: `${b.job}/clean-run`, violation: v }))),
     ...report.results.flatMap((r) => r.violations.map((v) => ({ id: `${r.id} (${r.step})`, violation: v }))),
   ];
+}
+
+/**
+ * The violations as printed: each case's violations, then its story (how its runs that exited
+ * unexpectedly failed) and where its files were kept.
+ */
+export function renderViolations(report: MatrixReport): string {
+  const out = report.baselines.flatMap((b) => b.violations.map((v) => `  ${b.job}/clean-run: ${v}\n`));
+  for (const r of report.results) {
+    if (r.violations.length === 0) continue;
+    out.push(...r.violations.map((v) => `  ${r.id} (${r.step}): ${v}\n`));
+    if (r.story !== undefined) out.push(`${r.story.replace(/^/gm, '      ')}\n`);
+    if (r.keptIn !== undefined) out.push(`      kept in ${r.keptIn}\n`);
+  }
+  return out.join('');
 }
 
 /** The summary table: one row per job and fault kind, then totals. */

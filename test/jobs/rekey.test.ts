@@ -202,4 +202,30 @@ describe('jobs/rekey', function () {
     assert.equal(r.code, 2);
     assert.match(r.stderr + JSON.stringify(r.records), /--rekey-signing-key[^"]*is [0-9A-F]{40}, a key trusted to seal backups/);
   });
+
+  it('refuses a signing key the --rekey-signer-key it is given does not list (exit 2), before writing anything; given none, it runs', async () => {
+    await seedDrillSecrets(h, ['payments']);
+    const id = await backup();
+    const stored = await keysOf(id);
+    const leases = () => h.emulator.list('coordination.k8s.io/v1', 'Lease').map((l) => JSON.stringify(l));
+    const leasesBefore = leases();
+
+    const refused = await h.run(rekeyCommand, [...rekeyArgs(), '--rekey-signer-key', keys.next.publicKey]);
+    const refusedLeft = [await keysOf(id), leases()];
+    const unlisted = await h.run(rekeyCommand, [...rekeyArgs(), '--dry-run']);
+
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `--rekey-signer-key / SECRET_STEWARD_REKEY_SIGNER_KEY: this run's own signing key ${keys.rekey.fingerprint} is not listed: every reader checks rekey seals against this list`,
+      ),
+    );
+    assert.deepEqual(refusedLeft, [stored, leasesBefore], 'the backup untouched, no Lease taken');
+    assert.equal(unlisted.code, 0, unlisted.stderr);
+    const warnings = unlisted.records.filter(
+      (x) => x.level === 'warn' && x.setting === '--rekey-signer-key / SECRET_STEWARD_REKEY_SIGNER_KEY',
+    );
+    assert.deepEqual(warnings, [], 'given no list, rekey trusts its own key as the shipped manifests configure it');
+  });
 });

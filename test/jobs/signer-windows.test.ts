@@ -179,6 +179,87 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
         assert.deepEqual(await list([]), []);
       });
 
+      it('backup refuses a signing key the --trusted-signer-key it is given does not list (exit 2), before writing anything; given none, it runs', async () => {
+        const backupArgs = (trust: string[]) => [
+          ...h.baseArgs(),
+          '--recipient-key',
+          h.recipient.publicKey,
+          '--signing-key',
+          next.privateKey,
+          '--signing-key-passphrase-file',
+          next.passphraseFile,
+          ...trust,
+        ];
+        const objects = async () => {
+          const keys: string[] = [];
+          for await (const o of store.list('')) keys.push(o.key);
+          return keys;
+        };
+        const written = () => [h.emulator.list('v1', 'Event').length, h.emulator.list('coordination.k8s.io/v1', 'Lease').length];
+        const before = written();
+
+        const refused = await h.run(backupCommand, backupArgs(['--trusted-signer-key', old.publicKey]));
+        const refusedWrote = [await objects(), written()];
+        const unlisted = await h.run(backupCommand, backupArgs([]));
+
+        assert.equal(refused.code, 2, failure(refused));
+        assert.match(
+          refused.stderr,
+          new RegExp(
+            `--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY: this run's own signing key ${next.fingerprint} is not listed: every reader checks scheduled seals against this list`,
+          ),
+        );
+        assert.deepEqual(refusedWrote, [[], before], 'no object, no Event, no Lease');
+        assert.equal(unlisted.code, 0, failure(unlisted));
+        const warnings = unlisted.records.filter(
+          (x) => x.level === 'warn' && x.setting === '--trusted-signer-key / SECRET_STEWARD_TRUSTED_SIGNER_KEY',
+        );
+        assert.deepEqual(warnings, [], 'given no list, backup trusts its own key as the shipped manifests configure it');
+      });
+
+      it('restore seals its pre-restore backup with a key --pre-restore-signer-key does not list: it restores, and warns in its log and its output', async () => {
+        const id = await backupSignedBy(next);
+        const live = h.emulator.get('v1', 'Secret', 'payments', 'opaque') as unknown as { data: Record<string, string> };
+        h.emulator.update({ ...live, data: { ...live.data, extra: Buffer.from('changed since the backup').toString('base64') } } as never);
+
+        const restore = (mode: string) =>
+          h.run(restoreCommand, [
+            ...readArgs(['--trusted-signer-key', next.publicKey, '--pre-restore-signer-key', old.publicKey]),
+            '--backup',
+            id,
+            '--name',
+            'payments/opaque',
+            '--mode',
+            mode,
+            '--recipient-key',
+            h.recipient.publicKey,
+            '--pre-restore-signing-key',
+            h.preRestoreSigner.privateKey,
+            '--pre-restore-signing-key-passphrase-file',
+            h.preRestoreSigner.passphraseFile,
+            '-o',
+            'json',
+          ]);
+
+        const sealsNothing = await restore('create-missing');
+        const r = await restore('overwrite');
+
+        assert.equal(sealsNothing.code, 0, failure(sealsNothing));
+        assert.deepEqual(JSON.parse(sealsNothing.stdout).warnings, [], 'no pre-restore backup to seal: nothing to warn about');
+        assert.equal(r.code, 0, failure(r));
+        const doc = JSON.parse(r.stdout) as { preRestoreBackupId?: string; warnings: string[] };
+        assert.ok(doc.preRestoreBackupId, 'the pre-restore backup was taken: the restore was not blocked');
+        const expected = new RegExp(
+          `^--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY does not list this run's own signing key ${h.preRestoreSigner.fingerprint}: every reader given this list calls the pre-restore seals it makes forged`,
+        );
+        assert.equal(doc.warnings.filter((w) => expected.test(w)).length, 1, doc.warnings.join('\n'));
+        const logged = r.records.filter((x) => x.level === 'warn' && expected.test(String(x.msg)));
+        assert.deepEqual(
+          logged.map((x) => [x.setting, x.fingerprint]),
+          [['--pre-restore-signer-key / SECRET_STEWARD_PRE_RESTORE_SIGNER_KEY', h.preRestoreSigner.fingerprint]],
+        );
+      });
+
       it('adopt refuses a sealing key of either kind that its trust lists as retired (exit 2), before sealing anything', async () => {
         // A backup with an index and no seal: a candidate adopt examines (without the check it reaches it, exit 1).
         const unsealed = await unsealedBackup(next);

@@ -3,6 +3,7 @@ import type { BackupKind } from '../../../shared/backup/backup-index.js';
 import { compactTime } from '../../../shared/backup/backup-layout.js';
 import { signDetached } from '../../../shared/crypto/index.js';
 import { collectBackupOverview } from '../../../shared/status/backup-status.js';
+import type { ObjectStore } from '../../../shared/storage/index.js';
 import { type SealedBucket, useSealedBuckets } from '../backup/catalogue-fixtures.js';
 
 const NOW = new Date('2026-03-11T12:00:00Z');
@@ -202,6 +203,51 @@ describe('shared/status/backup-status', function () {
     assert.equal(o.drills.latestPass, undefined);
     assert.equal(o.drills.latest?.verified, false);
     assert.match(o.drills.latest?.unverified ?? '', /report or its signature is missing/);
+  });
+
+  it('reads and checks each drill report (and its signature) once, though several passes ask for it', async () => {
+    const older = await backup(30);
+    const newer = await backup(10);
+    await drill(older, 20, true);
+    const unsigned = b.layout.reportKey(new Date(NOW.getTime() - 5 * HOUR), newer, true);
+    await b.put(unsigned, JSON.stringify({ cluster: 'prod', result: 'pass', backup: { id: newer } }));
+    await drill(newer, 3, false);
+    // The newest per backup, the latest, the pass walk and the verification history each want
+    // some of these three: the newest fail three times, the unsigned pass twice, the old pass three times.
+    const reads = new Map<string, number>();
+    const counting: ObjectStore = Object.assign(Object.create(b.store) as ObjectStore, {
+      getBytes: (key: string, limit?: number) => {
+        if (key.startsWith(b.layout.reportsPrefix())) reads.set(key, (reads.get(key) ?? 0) + 1);
+        return b.store.getBytes(key, limit);
+      },
+    });
+
+    const o = await collectBackupOverview(counting, b.layout, {
+      now: NOW,
+      limit: 5,
+      drillMaxAgeMs: 8 * DAY,
+      trust: b.trust(NOW),
+      drillSigners: b.trusted.stranger,
+      incompleteGraceMs: DAY,
+    });
+
+    assert.ok(reads.size >= 5, `the three reports and two signatures were read: ${[...reads.keys()].join(', ')}`);
+    assert.deepEqual(
+      [...reads].filter(([, n]) => n > 1),
+      [],
+      'no report or signature read twice',
+    );
+    assert.deepEqual(
+      o.backups.map((x) => [x.id, x.lastDrill?.result, x.lastDrill?.verified]),
+      [
+        [newer, 'fail', true],
+        [older, 'pass', true],
+      ],
+    );
+    assert.equal(o.drills.latest?.result, 'fail');
+    assert.equal(o.drills.latest?.verified, true);
+    assert.equal(o.drills.latestPass?.backupId, older, 'the unsigned pass is passed over, as before');
+    assert.equal(o.drills.ok, true);
   });
 
   it('reports what is not authenticated: forged, and unsealed beyond the grace', async () => {
