@@ -63,6 +63,11 @@ export interface WriteOptions {
   authorizeCreate?: () => void;
   /** The field manager of the write (see managed-fields.ts); `emulator` when not given. */
   manager?: string;
+  /**
+   * The body is the caller's to give away (decoded from a request, used for nothing else): a
+   * create stores it without copying it first.
+   */
+  owned?: boolean;
 }
 
 /** Body of a DELETE (meta/v1 DeleteOptions), the parts honoured. */
@@ -279,7 +284,7 @@ export class Registry {
   /** POST: creates the object (name from body or generateName) in `namespace`. */
   create(rt: ResourceType, namespace: string | undefined, body: KubeObject, opts: WriteOptions = {}): ObjectView {
     checkTypeMeta(rt, body);
-    const obj = toStorageShape(rt, cloneJson(body)) as KubeObject;
+    const obj = toStorageShape(rt, opts.owned === true ? body : cloneJson(body)) as KubeObject;
     const meta = prepareMeta(obj);
     if (rt.namespaced) {
       if (meta.namespace && namespace && meta.namespace !== namespace) {

@@ -781,7 +781,7 @@ export class KubeEmulator {
           ctx,
           rt,
           201,
-          this.registry.create(rt, namespace, body, { dryRun, user: ctx.user, manager: manager(ctx) }),
+          this.registry.create(rt, namespace, body, { dryRun, user: ctx.user, manager: manager(ctx), owned: true }),
         );
       }
       case 'DELETE': {

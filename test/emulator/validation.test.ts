@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { api, secret } from './helpers.js';
 import { KubeEmulator } from './index.js';
+import { isValidBase64 } from './validation.js';
 
 describe('test/emulator/validation', () => {
   let emu: KubeEmulator;
@@ -146,6 +147,19 @@ describe('test/emulator/validation', () => {
     ];
 
     for (const body of ok) assert.equal((await api(emu, 'POST', base, body)).status, 201, JSON.stringify(body).slice(0, 80));
+  });
+
+  it('isValidBase64 accepts what Go base64.StdEncoding decodes (padded, with line breaks) and nothing else', () => {
+    const valid = ['', 'QQ==', 'QUI=', 'QUJD', 'QUJDRA==', 'a+/9', 'QUJD\nRA==', 'QUJD\r\nRA=='];
+    const invalid = ['Q', 'QQ=', 'QQ', 'Q===', '=QQQ', 'QQ=Q', 'QU JD', 'QUJ-', 'QUJ_', 'QUJé', 'QUJ\u0100'];
+    assert.deepEqual(
+      valid.filter((v) => !isValidBase64(v)),
+      [],
+    );
+    assert.deepEqual(
+      invalid.filter((v) => isValidBase64(v)),
+      [],
+    );
   });
 
   it('rejects data values that are not base64 with 400 like the real decoder', async () => {
