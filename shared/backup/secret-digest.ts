@@ -8,9 +8,24 @@ import { createHash } from 'node:crypto';
  * sequence.
  */
 export function secretDataDigest(data: Record<string, string> | undefined): string {
+  return decodedDataDigest(decodeSecretData(data));
+}
+
+/** Each value of a Secret's data decoded from base64, by key (leniently, as `Buffer.from` decodes). */
+export function decodeSecretData(data: Record<string, string> | undefined): Map<string, Buffer> {
+  const decoded = new Map<string, Buffer>();
+  for (const key of Object.keys(data ?? {})) decoded.set(key, Buffer.from(data![key], 'base64'));
+  return decoded;
+}
+
+/**
+ * {@link secretDataDigest} of data already decoded ({@link decodeSecretData}), for a caller that
+ * needs the bytes for something else too: each value is decoded once.
+ */
+export function decodedDataDigest(decoded: ReadonlyMap<string, Uint8Array>): string {
   const h = createHash('sha256');
-  for (const key of Object.keys(data ?? {}).sort()) {
-    const bytes = Buffer.from(data![key], 'base64');
+  for (const key of [...decoded.keys()].sort()) {
+    const bytes = decoded.get(key)!;
     h.update(key, 'utf8');
     h.update('\0');
     h.update(String(bytes.length));

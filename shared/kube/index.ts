@@ -12,6 +12,7 @@ export { KubeNamespaceStore, type NamespaceStore } from './namespaces.js';
 export {
   KubeSecretStore,
   type MetadataPatch,
+  SecretJson,
   type SecretListOptions,
   type SecretMetadata,
   type SecretStore,

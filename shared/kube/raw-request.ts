@@ -35,13 +35,18 @@ export async function sendDiscardingAnswer(kc: KubeConfig, method: 'POST' | 'DEL
  * JSON as it is (dates are strings, unknown fields kept); the caller makes it the typed object
  * it promises.
  */
-export async function sendJson(kc: KubeConfig, method: 'POST', path: string, body: string): Promise<unknown> {
+export async function sendJson(kc: KubeConfig, method: 'POST', path: string, body: string | Uint8Array): Promise<unknown> {
   const res = await send(kc, method, path, body);
   return res.body.json();
 }
 
 /** The request, with the kubeconfig's authentication; throws ApiException unless it answers 2xx. */
-async function send(kc: KubeConfig, method: 'POST' | 'DELETE', path: string, body: string | undefined): Promise<Dispatcher.ResponseData> {
+async function send(
+  kc: KubeConfig,
+  method: 'POST' | 'DELETE',
+  path: string,
+  body: string | Uint8Array | undefined,
+): Promise<Dispatcher.ResponseData> {
   const url = `${kc.getCurrentCluster()?.server ?? ''}${path}`;
   const ctx = new RequestContext(url, method === 'POST' ? HttpMethod.POST : HttpMethod.DELETE);
   ctx.setHeaderParam('Accept', 'application/json');

@@ -84,9 +84,10 @@ export interface SecretStore {
   get(namespace: string, name: string): Promise<V1Secret | undefined>;
   /**
    * Creates a Secret and returns what the API server stored (a mutating webhook's changes
-   * included); fails with AlreadyExists (409) when the name is taken.
+   * included); fails with AlreadyExists (409) when the name is taken. `body` may be given as the
+   * JSON it is sent as ({@link SecretJson}).
    */
-  create(namespace: string, body: V1Secret, options?: WriteOptions): Promise<V1Secret>;
+  create(namespace: string, body: V1Secret | SecretJson, options?: WriteOptions): Promise<V1Secret>;
   /**
    * {@link create} for a caller that does not need the Secret the API server echoes back (it
    * reads it back otherwise, or not at all): the answer is not parsed, which saves most of the
@@ -110,6 +111,23 @@ export interface SecretStore {
    * parsed. A 403 means the Role lacks deletecollection.
    */
   deleteCollection(namespace: string, labelSelector: string): Promise<void>;
+}
+
+/**
+ * A Secret to write, already serialised as the JSON of its request body (UTF-8), as a caller
+ * that kept it so has it (the restore's spool): sent as these bytes, not parsed and serialised
+ * again. `name` must be the body's `metadata.name` (errors and retry log lines name it).
+ */
+export class SecretJson {
+  constructor(
+    readonly name: string,
+    readonly bytes: Uint8Array,
+  ) {}
+
+  /** The Secret as an object (a new one each time), for a write that changes it first. */
+  toSecret(): V1Secret {
+    return JSON.parse(Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('utf8')) as V1Secret;
+  }
 }
 
 /** Rough bytes of a Secret, for adapting list page sizes. */
@@ -199,16 +217,22 @@ export class KubeSecretStore implements SecretStore {
     }
   }
 
-  create(namespace: string, body: V1Secret, options: WriteOptions = {}): Promise<V1Secret> {
+  create(namespace: string, body: V1Secret | SecretJson, options: WriteOptions = {}): Promise<V1Secret> {
     const kc = this.kubeConfig;
+    const json = body instanceof SecretJson;
     const send: () => Promise<V1Secret> =
       kc === undefined
-        ? () => this.core.createNamespacedSecret({ namespace, body, ...dryRunParam(options) })
+        ? () => this.core.createNamespacedSecret({ namespace, body: json ? body.toSecret() : body, ...dryRunParam(options) })
         : async () =>
             secretFromJson(
-              await sendJson(kc, 'POST', `${secretsPath(namespace)}${options.dryRun ? '?dryRun=All' : ''}`, JSON.stringify(body)),
+              await sendJson(
+                kc,
+                'POST',
+                `${secretsPath(namespace)}${options.dryRun ? '?dryRun=All' : ''}`,
+                json ? body.bytes : JSON.stringify(body),
+              ),
             );
-    return this.caller.call(this.writeOp('create', namespace, body.metadata?.name, options), send, {
+    return this.caller.call(this.writeOp('create', namespace, json ? body.name : body.metadata?.name, options), send, {
       idempotent: options.retryUnknownOutcome ?? false,
     });
   }

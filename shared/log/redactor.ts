@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Placeholder written wherever a secret value or a sensitive field was removed. */
 export const REDACTED = '[REDACTED]';
@@ -198,9 +198,13 @@ function prefixHash(text: string, at: number): number {
   return h >>> 0 || 1;
 }
 
-/** The first 32 bits of the pattern's SHA-256, never 0 (the empty slot). */
+/**
+ * The first 32 bits of the pattern's SHA-256 (of its UTF-8), never 0 (the empty slot). One-shot
+ * `crypto.hash`: a value registers several patterns, and a Hash object per pattern cost more
+ * than the hashing.
+ */
 function patternHash(text: string): number {
-  return createHash('sha256').update(text, 'utf8').digest().readUInt32BE(0) || 1;
+  return hash('sha256', text, 'buffer').readUInt32BE(0) || 1;
 }
 
 /** Smallest table: 64 slots (256 bytes). */

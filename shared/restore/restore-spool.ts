@@ -21,7 +21,9 @@
  * Chunk layout: `last` (1 byte, 0 or 1), ciphertext length (4 bytes, big-endian), nonce
  * (12 bytes), ciphertext, tag (16 bytes); additional authenticated data: the chunk number
  * (8 bytes, big-endian) and `last`. Plaintext: per Secret, the SHA-256 of its data (64 hex
- * digits) followed by the Secret as one JSON document and `\n`.
+ * digits), its namespace in the backup, a tab, its name, a tab, the body of the request that
+ * writes it (one JSON document, never a raw newline) and `\n`. The body is kept as the bytes
+ * that are sent, so the write pass neither parses nor serialises it again.
  *
  * Budget: a spool created with a byte limit never grows its file beyond it: {@link append}
  * refuses (returns false) a Secret that would take the finished file beyond the limit, and
@@ -29,14 +31,14 @@
  * back, so that a caller can keep whole segments of the backup or none of one.
  *
  * Memory: a buffer of {@link BUFFER_BYTES} (larger while one Secret needs it) and one chunk's
- * ciphertext while writing, one chunk while reading.
+ * ciphertext while writing, one chunk while reading (and those whose bodies are still being
+ * written: a body read back is a view of its chunk).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { type FileHandle, lstat, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportedSecret } from '../backup/secret-export.js';
 import { StewardError } from '../errors/index.js';
 
 /** Plaintext gathered before a chunk is encrypted and written. */
@@ -55,10 +57,14 @@ const SPOOL_DIR_NAME = /^secret-steward-restore-([1-9][0-9]{0,9})-[A-Za-z0-9]{6}
 /** The spool directories this process has made and not yet removed (a pid alone cannot tell them from a dead process's). */
 const ownDirs = new Set<string>();
 
-/** A Secret read back from the spool, with the SHA-256 of its data that the index records. */
-export interface SpooledSecret {
-  secret: ExportedSecret;
+/** A Secret in the spool: which it is, the SHA-256 of its data that the index records, and the JSON body that writes it. */
+export interface SpooledSecret<Body extends string | Buffer = Buffer> {
+  /** Its namespace in the backup (the body names the namespace it is written to). */
+  namespace: string;
+  name: string;
   dataSha256: string;
+  /** The JSON body of the request that writes it: a string when appended, its UTF-8 bytes when read back. */
+  body: Body;
 }
 
 /** The spool could not be written, or what was read back is not what was written (tampered, truncated). */
@@ -143,16 +149,19 @@ export class RestoreSpool {
   }
 
   /**
-   * Adds a Secret and the SHA-256 of its data as the index records it (encrypted and written
-   * once a chunk is full). Returns false, having added nothing, when the finished file would then
-   * hold more than {@link limit} bytes.
+   * Adds a Secret, the SHA-256 of its data as the index records it and its request body
+   * (encrypted and written once a chunk is full). Returns false, having added nothing, when the
+   * finished file would then hold more than {@link limit} bytes.
    */
-  async append(s: ExportedSecret, dataSha256: string): Promise<boolean> {
+  async append({ namespace, name, dataSha256, body }: SpooledSecret<string>): Promise<boolean> {
     if (this.finished) throw new Error('restore spool: append after finish');
     if (!/^[0-9a-f]{64}$/.test(dataSha256)) throw new Error('restore spool: dataSha256 is not a SHA-256 in hex');
-    const json = JSON.stringify(s);
+    // Never met by a Secret the restore writes (DNS names; JSON.stringify escapes control characters): the framing would break.
+    if (/[\t\n]/.test(namespace) || /[\t\n]/.test(name) || body.includes('\n'))
+      throw new Error('restore spool: a namespace or name with a tab or newline, or a body with a newline');
+    const header = `${namespace}\t${name}\t`;
     // At most 3 bytes per UTF-16 code unit; the exact length is only known once written.
-    const room = 64 + 3 * json.length + 1;
+    const room = 64 + 3 * (header.length + body.length) + 1;
     if (this.used > 0 && this.used + room > this.buffer.length) await this.flush(false);
     // A Secret larger than the buffer (near the API's 1 MiB): a buffer of its own size, once.
     const into = room > this.buffer.length ? Buffer.alloc(room) : this.buffer;
@@ -162,7 +171,8 @@ export class RestoreSpool {
     }
     const start = this.used;
     this.used += into.write(dataSha256, this.used, 'latin1');
-    this.used += into.write(json, this.used, 'utf8');
+    this.used += into.write(header, this.used, 'utf8');
+    this.used += into.write(body, this.used, 'utf8');
     into[this.used++] = 0x0a;
     // This chunk's header and tag, and those of an empty last chunk should finish() write one.
     if (this.bytes + this.used + 2 * (HEADER_BYTES + TAG_BYTES) > this.limit) {
@@ -207,9 +217,9 @@ export class RestoreSpool {
   /**
    * The Secrets in the order they were appended, checked chunk by chunk: throws
    * {@link SpoolError} on the first chunk that does not authenticate, or when the spool ends
-   * before its last chunk or goes on after it.
+   * before its last chunk or goes on after it. Each body is a view of its decrypted chunk.
    */
-  async *read(): AsyncGenerator<SpooledSecret> {
+  async *read(): AsyncGenerator<SpooledSecret<Buffer>> {
     if (!this.finished) throw new Error('restore spool: read before finish');
     const fh = await open(this.path, 'r');
     try {
@@ -229,9 +239,14 @@ export class RestoreSpool {
         const plaintext = this.open(n, last === 1, header.subarray(5, HEADER_BYTES), body, length);
         let start = 0;
         for (let end = plaintext.indexOf(10); end !== -1; end = plaintext.indexOf(10, start)) {
+          const tab = plaintext.indexOf(9, start + 64);
+          const tab2 = tab === -1 ? -1 : plaintext.indexOf(9, tab + 1);
+          if (tab2 === -1 || tab2 > end) throw this.damaged(`chunk ${n + 1} holds a malformed entry`);
           yield {
+            namespace: plaintext.toString('utf8', start + 64, tab),
+            name: plaintext.toString('utf8', tab + 1, tab2),
             dataSha256: plaintext.toString('latin1', start, start + 64),
-            secret: JSON.parse(plaintext.toString('utf8', start + 64, end)) as ExportedSecret,
+            body: plaintext.subarray(tab2 + 1, end),
           };
           start = end + 1;
         }

@@ -10,11 +10,12 @@
  * 3. Save: with --mode overwrite, the live Secrets about to be overwritten or recreated are
  *    first backed up with the normal backup format (kind `pre-restore`), so that restoring that
  *    backup undoes the restore; every overwrite is guarded by the resourceVersion saved there.
- * 4. Write: the Secrets that step 1 verified and spooled (see restore-spool.ts: encrypted under
- *    a key only this process holds, authenticated chunk by chunk) are read back, and each planned
- *    Secret is written, up to `writeLimit` at once (fewer while the API server answers 429 or
- *    5xx). Every write with --dry-run carries `dryRun=All`. What the API server answers is
- *    checked against the recorded SHA-256. Within the spool's budget (--restore-spool-limit:
+ * 4. Write: the Secrets that step 1 verified and spooled, as the JSON bodies that write them (see
+ *    restore-spool.ts: encrypted under a key only this process holds, authenticated chunk by
+ *    chunk), are read back, and each planned Secret is written (a create sends its body's
+ *    bytes), up to `writeLimit` at once (fewer while the API server answers 429 or 5xx). Every
+ *    write with --dry-run carries `dryRun=All`. What the API server answers is checked against
+ *    the recorded SHA-256. Within the spool's budget (--restore-spool-limit:
  *    whole segments in order, as many as fit) the backup is downloaded and decrypted once; the
  *    segments beyond it are read from the store again for the write, each checked as in step 1
  *    (a segment changed since stops the restore), so a restore of any size completes.
@@ -35,7 +36,7 @@ import type { SecretPage } from '../backup/secret-source.js';
 import { formatSize } from '../config/options.js';
 import type { RecipientKey, SigningKey } from '../crypto/index.js';
 import { ConfigError, errorText, StewardError } from '../errors/index.js';
-import { isKubeError, type NamespaceStore, type SecretStore } from '../kube/index.js';
+import { isKubeError, type NamespaceStore, SecretJson, type SecretStore } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { type Concurrency, eachLimit } from '../runtime/map-limit.js';
@@ -258,7 +259,14 @@ class RestoreRun {
           inNs.set(p.source.name, p);
           // Skipped whatever is live (never-restored types, invalid): never needed again.
           if (!spooling || decideAction(p, undefined, policy).action === 'skip') continue;
-          if (!(await spool!.append(s, item.entry.dataSha256))) {
+          const spooled = {
+            namespace: s.metadata.namespace,
+            name: s.metadata.name,
+            dataSha256: item.entry.dataSha256,
+            // Serialised once, as it is sent: the write pass sends these bytes (see writeOne).
+            body: JSON.stringify(restoreBody(s, p.target.namespace)),
+          };
+          if (!(await spool!.append(spooled))) {
             // Whole segments or none of one: this one and those after are read again to write.
             spooling = false;
             await spool!.rollBack();
@@ -377,11 +385,11 @@ class RestoreRun {
     const backup = this.rereadFrom;
     const reread = new Set<number>();
     for (const p of report.items) if (WRITE_ACTIONS.has(p.action) && p.segment > spooledSegments) reread.add(p.segment);
-    async function* planned(): AsyncGenerator<{ p: PlannedSecret; secret: ExportedSecret; dataSha256: string }> {
+    async function* planned(): AsyncGenerator<{ p: PlannedSecret; body: V1Secret | SecretJson; dataSha256: string }> {
       if (spool !== undefined) {
-        for await (const { secret, dataSha256 } of spool.read()) {
-          const p = bySource.get(secret.metadata.namespace)?.get(secret.metadata.name);
-          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, secret, dataSha256 };
+        for await (const { namespace, name, dataSha256, body } of spool.read()) {
+          const p = bySource.get(namespace)?.get(name);
+          if (p !== undefined && WRITE_ACTIONS.has(p.action)) yield { p, body: new SecretJson(p.target.name, body), dataSha256 };
         }
       }
       if (backup === undefined) return;
@@ -391,15 +399,15 @@ class RestoreRun {
           if (item.mismatch !== undefined) throw new BackupVerificationError('segment-content', backup.id, item.mismatch, { segment: n });
           const p = bySource.get(item.secret.metadata.namespace)?.get(item.secret.metadata.name);
           if (p !== undefined && p.segment === n && WRITE_ACTIONS.has(p.action))
-            yield { p, secret: item.secret, dataSha256: item.entry.dataSha256 };
+            yield { p, body: restoreBody(item.secret, p.target.namespace), dataSha256: item.entry.dataSha256 };
         }
       }
     }
     try {
       // The spool and the segments read again are read as the writes go: only the Secrets being written are held.
-      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, secret, dataSha256 }) => {
+      await eachLimit(planned(), deps.writeLimit ?? 1, async ({ p, body, dataSha256 }) => {
         deps.shutdown.checkpoint();
-        await writeOne(deps, o, report, { p, s: secret, dataSha256 }, toCreate);
+        await writeOne(deps, o, report, { p, body, dataSha256 }, toCreate);
         progress.add();
       });
     } finally {
@@ -574,19 +582,19 @@ async function savePreRestore(deps: RestoreDeps, replacing: PlannedSecret[], nam
 }
 
 /**
- * Writes one planned Secret `p`: `s` as the backup has it, `dataSha256` the digest of its data
- * recorded in the index (what the API server's answer must have).
+ * Writes one planned Secret `p`: `given` its {@link restoreBody} (as the JSON sent, from the
+ * spool, or as an object), `dataSha256` the digest of its data recorded in the index (what the
+ * API server's answer must have).
  */
 async function writeOne(
   deps: RestoreDeps,
   o: RestoreOptions,
   report: RestoreReport,
-  { p, s, dataSha256 }: { p: PlannedSecret; s: ExportedSecret; dataSha256: string },
+  { p, body: given, dataSha256 }: { p: PlannedSecret; body: V1Secret | SecretJson; dataSha256: string },
   namespacesToCreate: ReadonlySet<string>,
 ): Promise<void> {
   const { secrets } = deps;
   const { namespace, name } = p.target;
-  const body = restoreBody(s, namespace);
   const written = (w: V1Secret) => {
     if (secretDataDigest(w.data) !== dataSha256) {
       p.outcome = 'failed';
@@ -595,7 +603,7 @@ async function writeOne(
       p.outcome = o.dryRun ? 'would' : 'done';
     }
   };
-  const create = async () => {
+  const create = async (body: V1Secret | SecretJson) => {
     try {
       written(await secrets.create(namespace, body, { dryRun: o.dryRun }));
     } catch (e) {
@@ -610,11 +618,13 @@ async function writeOne(
       p.message = `namespace ${namespace} would be created first (a dry run cannot write into a namespace that does not exist yet)`;
       return;
     }
-    if (p.action === 'create') return await create();
+    // A create sends the body as it is; an overwrite or recreate adds to it first.
+    if (p.action === 'create') return await create(given);
+    const body = given instanceof SecretJson ? given.toSecret() : given;
     const live = await secrets.get(namespace, name);
     if (live === undefined) {
       p.message = 'deleted since the plan: created instead';
-      return await create();
+      return await create(body);
     }
     if (live.metadata?.resourceVersion !== p.live?.resourceVersion) {
       p.outcome = 'failed';

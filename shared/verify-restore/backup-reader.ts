@@ -31,7 +31,7 @@ import { fromObjectMetadata, type IndexMetadata, LEGACY_INDEX_LIMIT, type Loaded
 import { loadBackupIndex } from '../backup/backup-index-schema.js';
 import { type BackupLayout, backupIdTime, INDEX_NAME, SEAL_NAME, segmentName } from '../backup/backup-layout.js';
 import { type BackupSeal, DEFAULT_CLOCK_SKEW_MS, madeBeforeSeals, type RekeyedCopy, storedObjectsOf } from '../backup/backup-seal.js';
-import { secretDataDigest } from '../backup/secret-digest.js';
+import { decodedDataDigest, decodeSecretData } from '../backup/secret-digest.js';
 import type { ExportedSecret } from '../backup/secret-export.js';
 import { CryptoError, decryptAndVerify, decryptStream, type SignatureCheck } from '../crypto/index.js';
 import { redactor } from '../log/index.js';
@@ -491,7 +491,9 @@ export class VerifiedBackup {
       };
     }
     const secret = parsed.secret;
-    for (const v of Object.values(secret.data ?? {})) redactor.register(Buffer.from(v, 'base64'));
+    // Decoded once: registered with the redactor now, hashed below.
+    const decoded = decodeSecretData(secret.data);
+    for (const v of decoded.values()) redactor.register(v);
     const who = `${secret.metadata.namespace}/${secret.metadata.name}`;
     const item: BackupItem = { secret, entry: placeholder, segment: n, position };
     if (entry === undefined)
@@ -504,7 +506,7 @@ export class VerifiedBackup {
     if ((entry.immutable ?? false) !== (secret.immutable ?? false)) {
       return { ...item, mismatch: `Secret ${who} is ${secret.immutable ? '' : 'not '}immutable, but the index records the opposite` };
     }
-    if (secretDataDigest(secret.data) !== entry.dataSha256) {
+    if (decodedDataDigest(decoded) !== entry.dataSha256) {
       return { ...item, mismatch: `Secret ${who}: the SHA-256 of its data differs from the one recorded in the index` };
     }
     return item;

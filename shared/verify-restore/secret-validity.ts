@@ -20,7 +20,9 @@ import { dataKeyProblem, isDnsLabel, isDnsSubdomain, qualifiedNameProblem } from
 export const MAX_SECRET_DATA_BYTES = 1024 * 1024;
 const MAX_ANNOTATION_BYTES = 256 * 1024;
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The base64 alphabet (RFC 4648 section 4, not base64url), by character code. */
+const BASE64_CHARS = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_CHARS[c.charCodeAt(0)] = 1;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -49,20 +51,18 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
 
   const data = s.data ?? {};
   let total = 0;
-  const decoded = new Map<string, Buffer>();
+  /** Decoded size of each value that is valid base64 (only the few a type check reads are decoded). */
+  const sizes = new Map<string, number>();
   for (const [key, value] of Object.entries(data)) {
     const keyProblem = dataKeyProblem(key);
     if (keyProblem !== undefined) invalid(`data key "${key}" ${keyProblem}`);
-    // Buffer decoding is lenient, so a value is valid when it re-encodes to itself (the
-    // canonical form, 15 times faster than the regular expression on 100 MB) or, failing
-    // that, when the regular expression (what the API server's decoder accepts) says so.
-    const bytes = Buffer.from(value, 'base64');
-    if (bytes.toString('base64') !== value && !BASE64.test(value)) {
+    const size = base64Size(value);
+    if (size === undefined) {
       invalid(`the value of data key "${key}" is not valid base64`);
       continue;
     }
-    decoded.set(key, bytes);
-    total += bytes.length;
+    sizes.set(key, size);
+    total += size;
   }
   if (total > MAX_SECRET_DATA_BYTES)
     invalid(`its data is ${total} bytes, more than the API's limit of ${MAX_SECRET_DATA_BYTES} bytes (1 MiB)`);
@@ -83,28 +83,28 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
     invalid(`its annotations are ${annotationBytes} bytes, more than the API's limit of ${MAX_ANNOTATION_BYTES}`);
 
   const has = (key: string) => Object.hasOwn(data, key);
-  const text = (key: string) => decoded.get(key)?.toString('utf8') ?? '';
+  const text = (key: string) => (sizes.has(key) ? Buffer.from(data[key], 'base64').toString('utf8') : '');
   switch (s.type) {
     case 'kubernetes.io/tls':
       if (!has('tls.crt')) invalid('type kubernetes.io/tls requires data key tls.crt');
       if (!has('tls.key')) invalid('type kubernetes.io/tls requires data key tls.key');
-      if (decoded.has('tls.crt') && decoded.has('tls.key')) checkTls(text('tls.crt'), text('tls.key'), now, content, warnings);
+      if (sizes.has('tls.crt') && sizes.has('tls.key')) checkTls(text('tls.crt'), text('tls.key'), now, content, warnings);
       break;
     case 'kubernetes.io/dockerconfigjson':
       if (!has('.dockerconfigjson')) invalid('type kubernetes.io/dockerconfigjson requires data key .dockerconfigjson');
-      else if (decoded.has('.dockerconfigjson') && !isJsonObject(text('.dockerconfigjson')))
+      else if (sizes.has('.dockerconfigjson') && !isJsonObject(text('.dockerconfigjson')))
         invalid('.dockerconfigjson does not parse as a JSON object');
       break;
     case 'kubernetes.io/dockercfg':
-      if (!has('.dockercfg') || decoded.get('.dockercfg')?.length === 0)
+      if (!has('.dockercfg') || sizes.get('.dockercfg') === 0)
         invalid('type kubernetes.io/dockercfg requires a non-empty data key .dockercfg');
-      else if (decoded.has('.dockercfg') && !isJsonObject(text('.dockercfg'))) invalid('.dockercfg does not parse as a JSON object');
+      else if (sizes.has('.dockercfg') && !isJsonObject(text('.dockercfg'))) invalid('.dockercfg does not parse as a JSON object');
       break;
     case 'kubernetes.io/basic-auth':
       if (!has('username') && !has('password')) invalid('type kubernetes.io/basic-auth requires data key username or password (or both)');
       break;
     case 'kubernetes.io/ssh-auth':
-      if (!has('ssh-privatekey') || decoded.get('ssh-privatekey')?.length === 0)
+      if (!has('ssh-privatekey') || sizes.get('ssh-privatekey') === 0)
         invalid('type kubernetes.io/ssh-auth requires a non-empty data key ssh-privatekey');
       break;
     case 'kubernetes.io/service-account-token':
@@ -115,6 +115,24 @@ export function validateSecret(s: ExportedSecret, now: Date): ValidityResult {
       break;
   }
   return { problems, warnings };
+}
+
+/**
+ * The decoded size of `value` when it is base64 as the API server's decoder accepts it (the
+ * standard alphabet, padded to a multiple of 4 characters, `=` only as the last one or two;
+ * i.e. `^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$`), else undefined.
+ * Checked character by character: neither decoding nor re-encoding the value (which made a
+ * string as large as it per value) nor a regular expression over megabytes.
+ */
+export function base64Size(value: string): number | undefined {
+  const n = value.length;
+  if (n % 4 !== 0) return undefined;
+  const pad = n === 0 || value.charCodeAt(n - 1) !== 0x3d ? 0 : value.charCodeAt(n - 2) === 0x3d ? 2 : 1;
+  for (let i = 0; i < n - pad; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || BASE64_CHARS[c] === 0) return undefined;
+  }
+  return (n / 4) * 3 - pad;
 }
 
 function checkTls(crt: string, key: string, now: Date, content: (m: string) => void, warnings: string[]): void {

@@ -3,7 +3,7 @@ import { type CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-no
 import { createKubeClients } from '../../../shared/kube/client.js';
 import { KubeError } from '../../../shared/kube/kube-error.js';
 import { METADATA_LIST_ACCEPT, toMetadataPage } from '../../../shared/kube/list-pages.js';
-import { KubeSecretStore, type SecretMetadata } from '../../../shared/kube/secrets.js';
+import { KubeSecretStore, SecretJson, type SecretMetadata } from '../../../shared/kube/secrets.js';
 import { createLogger, MemorySink } from '../../../shared/log/index.js';
 import { type Clock, fixedClock } from '../../../shared/runtime/clock.js';
 import { KubeEmulator } from '../../emulator/index.js';
@@ -250,6 +250,25 @@ describe('shared/kube/secrets', () => {
     });
 
     for (const typed of [false, true]) {
+      it(`creates from the JSON a caller kept (SecretJson) as from the object ${typed ? 'through the typed client' : 'with a plain request'}`, async () => {
+        const { store } = storeFor(emu, undefined, { typed });
+        const asJson = (s: V1Secret) => new SecretJson(s.metadata!.name!, Buffer.from(JSON.stringify(s)));
+
+        const fromJson = await store.create('a', asJson(secret('from-json', 'v', { app: 'x' })));
+        const fromObject = await store.create('a', secret('from-object', 'v', { app: 'x' }));
+
+        const comparable = (x: V1Secret | undefined) =>
+          JSON.parse(JSON.stringify({ ...x, metadata: { ...x?.metadata, name: '', uid: '', resourceVersion: '' } }));
+        assert.deepEqual(comparable(fromJson), comparable(fromObject));
+        assert.deepEqual(comparable(stored('from-json')), comparable(stored('from-object')));
+        assert.ok(fromJson.metadata?.creationTimestamp instanceof Date);
+        await assert.rejects(
+          store.create('a', asJson(secret('s0', 'x')), { dryRun: true }),
+          (e: unknown) =>
+            e instanceof KubeError && e.alreadyExists && /failed to create Secret a\/s0 \(dry run\): 409 AlreadyExists/.test(e.message),
+        );
+      });
+
       it(`creates without reading the echo ${typed ? 'through the typed client (no kubeconfig)' : 'with a plain request'}`, async () => {
         const { store } = storeFor(emu, undefined, { typed });
 

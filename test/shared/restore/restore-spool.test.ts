@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { secretDataDigest } from '../../../shared/backup/secret-digest.js';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
-import { RestoreSpool, SpoolError } from '../../../shared/restore/restore-spool.js';
+import { RestoreSpool, SpoolError, type SpooledSecret } from '../../../shared/restore/restore-spool.js';
 
 const CANARY = 'spool-canary-7f3a9c2e-value';
 
@@ -18,12 +18,20 @@ const secret = (name: string, value: string): ExportedSecret => ({
   data: { v: Buffer.from(value).toString('base64') },
 });
 
+/** What the restore spools of a Secret: which it is, its data digest, and its JSON. */
+const entry = (s: ExportedSecret): SpooledSecret<string> => ({
+  namespace: s.metadata.namespace,
+  name: s.metadata.name,
+  dataSha256: secretDataDigest(s.data),
+  body: JSON.stringify(s),
+});
+
 /** Secrets of about 300 KiB each: four of them fill more than one chunk. */
 const large = (n: number) => Array.from({ length: n }, (_, i) => secret(`big-${i}`, `${CANARY}-${i}-`.padEnd(300 * 1024, 'x')));
 
 async function readAll(spool: RestoreSpool): Promise<string[]> {
   const names: string[] = [];
-  for await (const { secret } of spool.read()) names.push(secret.metadata.name);
+  for await (const { name } of spool.read()) names.push(name);
   return names;
 }
 
@@ -36,12 +44,12 @@ describe('shared/restore/restore-spool', () => {
 
   async function spoolOf(items: ExportedSecret[]): Promise<RestoreSpool> {
     const spool = await RestoreSpool.create(parent);
-    for (const s of items) await spool.append(s, secretDataDigest(s.data));
+    for (const s of items) await spool.append(entry(s));
     await spool.finish();
     return spool;
   }
 
-  it('gives back every Secret and its data digest in order, over several chunks, as often as it is read', async () => {
+  it('gives back every Secret, its data digest and its body in order, over several chunks, as often as it is read', async () => {
     // One Secret at the API's 1 MiB (1.4 MB in base64) between the others: larger than the spool's buffer.
     const items = [secret('a', 'one'), ...large(4), secret('huge', 'h'.repeat(1024 * 1024)), ...large(4), secret('z', 'last')];
     const spool = await spoolOf(items);
@@ -52,7 +60,7 @@ describe('shared/restore/restore-spool', () => {
 
     assert.deepEqual(
       first,
-      items.map((s) => ({ secret: s, dataSha256: secretDataDigest(s.data) })),
+      items.map((s) => ({ ...entry(s), body: Buffer.from(JSON.stringify(s)) })),
     );
     assert.deepEqual(
       again,
@@ -114,7 +122,7 @@ describe('shared/restore/restore-spool', () => {
         const handedOut: string[] = [];
         const error = await (async () => {
           try {
-            for await (const { secret } of spool.read()) handedOut.push(secret.metadata.name);
+            for await (const { name } of spool.read()) handedOut.push(name);
           } catch (e) {
             return e;
           }
@@ -138,7 +146,7 @@ describe('shared/restore/restore-spool', () => {
       const handedOut: string[] = [];
       await assert.rejects(
         (async () => {
-          for await (const { secret } of spool.read()) handedOut.push(secret.metadata.name);
+          for await (const { name } of spool.read()) handedOut.push(name);
         })(),
         /chunk 2 does not authenticate/,
       );
@@ -155,10 +163,10 @@ describe('shared/restore/restore-spool', () => {
     const items = large(7);
     const appended: boolean[] = [];
 
-    for (const s of items.slice(0, 2)) appended.push(await spool.append(s, secretDataDigest(s.data)));
+    for (const s of items.slice(0, 2)) appended.push(await spool.append(entry(s)));
     await spool.mark();
     const sizeAtMark = (await stat(spool.path)).size;
-    for (const s of items.slice(2)) appended.push(await spool.append(s, secretDataDigest(s.data)));
+    for (const s of items.slice(2)) appended.push(await spool.append(entry(s)));
     const sizeBeforeRollBack = (await stat(spool.path)).size;
     await spool.rollBack();
     await spool.finish();
@@ -168,6 +176,17 @@ describe('shared/restore/restore-spool', () => {
     assert.ok((await stat(spool.path)).size <= limit);
     assert.deepEqual(await readAll(spool), ['big-0', 'big-1']);
     assert.equal(spool.count, 2);
+    await spool.remove();
+  });
+
+  it('refuses what would break its framing: a tab or newline in a namespace or name, a newline in a body', async () => {
+    const spool = await RestoreSpool.create(parent);
+    const ok = entry(secret('a', 'x'));
+
+    for (const bad of [{ namespace: 'ap\tps' }, { name: 'a\nb' }, { body: '{"a":\n1}' }]) {
+      await assert.rejects(spool.append({ ...ok, ...bad }), /a namespace or name with a tab or newline, or a body with a newline/);
+    }
+    assert.equal(spool.count, 0);
     await spool.remove();
   });
 
@@ -292,7 +311,7 @@ async function spoolingChild(parent: string, setup: string[] = []): Promise<{ ch
   const script = [
     `const { RestoreSpool } = await import(${module('shared/restore/restore-spool.ts')});`,
     `const spool = await RestoreSpool.create(${JSON.stringify(parent)});`,
-    `await spool.append({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', namespace: 'apps' }, type: 'Opaque' }, '${'0'.repeat(64)}');`,
+    `await spool.append({ namespace: 'apps', name: 'a', dataSha256: '${'0'.repeat(64)}', body: '{}' });`,
     'await spool.finish();',
     ...setup,
     "console.log('ready');",

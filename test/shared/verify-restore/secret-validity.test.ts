@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ExportedSecret } from '../../../shared/backup/secret-export.js';
 import { dataKeyProblem, isDnsLabel, isDnsSubdomain } from '../../../shared/kube/object-names.js';
-import { validateSecret } from '../../../shared/verify-restore/secret-validity.js';
+import { base64Size, validateSecret } from '../../../shared/verify-restore/secret-validity.js';
 import { makeTls } from './drill-fixtures.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -182,6 +182,49 @@ describe('shared/verify-restore/secret-validity', () => {
     const r = validateSecret(secret({ type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64(`{${value}`) } }), NOW);
     assert.ok(r.problems.length > 0);
     assert.ok(!JSON.stringify(r).includes(value));
+  });
+
+  it('judges base64 exactly as the expression the API server decoder is held to, and sizes it as Buffer decodes it', () => {
+    // The expression validateSecret used before it scanned character by character.
+    const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+    const alphabet = 'AQZaz09+/=-_ \n.é';
+    const samples = [
+      '',
+      'QQ==',
+      'QR==',
+      'QUI=',
+      'QUJD',
+      '====',
+      'A===',
+      'AB=C',
+      'QQ=',
+      'QQ',
+      'QQ==QQ==',
+      'a-_b',
+      'QUJD\n',
+      b64('x'.repeat(100)),
+    ];
+    let seed = 7;
+    for (let i = 0; i < 5000; i++) {
+      let v = '';
+      const n = 4 * (i % 4) + (i % 9 === 0 ? i % 3 : 0);
+      for (let k = 0; k < n; k++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        v += alphabet[seed % alphabet.length];
+      }
+      samples.push(v);
+    }
+
+    const judged = samples.map((v) => [v, base64Size(v)] as const);
+
+    let valid = 0;
+    for (const [v, size] of judged) {
+      assert.equal(size !== undefined, BASE64.test(v), JSON.stringify(v));
+      if (size === undefined) continue;
+      valid++;
+      assert.equal(size, Buffer.from(v, 'base64').length, JSON.stringify(v));
+    }
+    assert.ok(valid > 100 && valid < samples.length - 100, `${valid} of ${samples.length} samples valid: the table tests both sides`);
   });
 
   it('knows DNS labels, subdomains and data keys', () => {
