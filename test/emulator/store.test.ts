@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { ObjectStore } from './store.js';
+import type { StoredKubeObject } from './types.js';
 
 describe('test/emulator/store', () => {
   // etcd lists a range of keys `namespace/name` in byte order; `a-b/` sorts before `a/` ('-' is
   // below '/'), so the order is not namespace by namespace in namespace name order.
   const namespaces = ['a', 'a-b', 'a0', 'b', 'ab'];
-  const secret = (namespace: string, name: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace, name } });
+  const secret = (namespace: string, name: string): StoredKubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { namespace, name, uid: `uid-${namespace}-${name}`, resourceVersion: '', creationTimestamp: '2026-12-08T00:00:00Z' },
+  });
 
   it('keeps keys in etcd order across creates and deletes, per namespace and cluster-wide', () => {
     const store = new ObjectStore();
