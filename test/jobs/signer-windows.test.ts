@@ -9,7 +9,7 @@ import { BackupLayout, compactTime } from '../../shared/backup/backup-layout.js'
 import { signCleartext } from '../../shared/crypto/index.js';
 import { loadSigningKey } from '../../shared/crypto/keys.js';
 import { createObjectStore, type ObjectStore } from '../../shared/storage/index.js';
-import { seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
+import { preRestoreKeyArgs, seedDrillSecrets } from '../shared/verify-restore/drill-fixtures.js';
 import { type Harness, type RunResult, startHarness, type TestKeyFiles, writeTestKeyPair } from '../support/job-harness.js';
 import { requireS3Server, type S3ServerKind } from '../support/s3-server.js';
 
@@ -231,12 +231,7 @@ function rolloverSuite(server: S3ServerKind, only?: 'backdating') {
             'payments/opaque',
             '--mode',
             mode,
-            '--recipient-key',
-            h.recipient.publicKey,
-            '--pre-restore-signing-key',
-            h.preRestoreSigner.privateKey,
-            '--pre-restore-signing-key-passphrase-file',
-            h.preRestoreSigner.passphraseFile,
+            ...preRestoreKeyArgs(h),
             '-o',
             'json',
           ]);
