@@ -73,7 +73,6 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
   // Before anything is read or written, the dry run included: a signing key the configured
   // --trusted-signer-key does not list would seal backups every reader calls forged.
   const ownTrust = await loadSealTrust(s, { now, own: { kind: 'scheduled', key: signing.key }, unlistedOwn: 'refuse-unless-empty' });
-  for (const w of ownTrust.ownKeyWarnings) ctx.log.warn({ setting: w.setting, fingerprint: w.fingerprint }, w.message);
 
   if (s.dryRun) {
     const plan = await planBackup(secrets, selection, { pageSize: s.pageSize, log: ctx.log });

@@ -54,7 +54,6 @@ export async function runRekeyJob(s: RekeySettings, ctx: CommandContext): Promis
       'cannot use the rekey signing key',
     );
   }
-  for (const w of trust.ownKeyWarnings) ctx.log.warn({ setting: w.setting, fingerprint: w.fingerprint }, w.message);
   const store = createObjectStore(s, { clock: ctx.clock, log: ctx.log });
   const layout = new BackupLayout(s.clusterName);
   const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
