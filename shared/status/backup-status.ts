@@ -103,7 +103,7 @@ export interface BackupOverviewOptions {
 }
 
 /**
- * Reads the catalogue (one listing, one small read per seal), the report listing, and verifies
+ * Reads the catalogue (one listing, one small read per seal), the report listing (once), and verifies
  * the reports status relies on: the newest per listed backup, the newest overall, and the
  * newest that claims a pass (walking older claims until one verifies). Each report (and its
  * signature) is downloaded and checked at most once per call, however many of these want it.
@@ -149,6 +149,7 @@ export async function collectBackupOverview(store: ObjectStore, layout: BackupLa
   const history = await readVerificationHistory(store, layout, o.drillSigners, {
     now: o.now,
     read,
+    claims,
     ...(oldest ? { since: oldest } : {}),
   });
   const newestReport = history.newest;

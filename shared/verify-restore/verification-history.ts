@@ -9,7 +9,7 @@
  * report, so a drill reads a handful of reports, not every report since the oldest backup.
  */
 import type { BackupLayout } from '../backup/backup-layout.js';
-import { type DrillReportReader, listDrillReports, readDrillReport } from '../backup/drill-evidence.js';
+import { type DrillEvidence, type DrillReportReader, listDrillReports, readDrillReport } from '../backup/drill-evidence.js';
 import type { TrustedSigner } from '../crypto/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { DrillReport } from './drill-report.js';
@@ -32,18 +32,19 @@ export interface VerificationHistory {
  * signature verifies by `signers`, until one carries a deep check (and the others of its second),
  * `MAX_HISTORY_REPORTS` were read, or the reports are older than `since` (the oldest backup of
  * interest: older reports cannot concern it). `newest` is the first that verifies, or within
- * its second the one with the latest signed `finishedAt`.
+ * its second the one with the latest signed `finishedAt`. `claims`: the report listing
+ * (listDrillReports' order), when the caller has it already; else it is listed here.
  */
 export async function readVerificationHistory(
   store: ObjectStore,
   layout: BackupLayout,
   signers: readonly TrustedSigner[],
-  o: { now: Date; since?: Date; read?: DrillReportReader },
+  o: { now: Date; since?: Date; read?: DrillReportReader; claims?: readonly DrillEvidence[] },
 ): Promise<VerificationHistory> {
   const lastVerified = new Map<string, string>();
   if (signers.length === 0)
     return { lastVerified, reportsRead: 0, note: 'no drill report signer key: no earlier verification can be proven' };
-  const claims = await listDrillReports(store, layout);
+  const claims = o.claims ?? (await listDrillReports(store, layout));
   let newest: (VerificationHistory['newest'] & { second: string }) | undefined;
   let read = 0;
   /** The second the report with a deep check names: the reports of that same second are read too. */

@@ -205,7 +205,7 @@ describe('shared/status/backup-status', function () {
     assert.match(o.drills.latest?.unverified ?? '', /report or its signature is missing/);
   });
 
-  it('reads and checks each drill report (and its signature) once, though several passes ask for it', async () => {
+  it('lists the drill reports once and reads and checks each (and its signature) once, though several passes ask for it', async () => {
     const older = await backup(30);
     const newer = await backup(10);
     await drill(older, 20, true);
@@ -215,15 +215,25 @@ describe('shared/status/backup-status', function () {
     // The newest per backup, the latest, the pass walk and the verification history each want
     // some of these three: the newest fail three times, the unsigned pass twice, the old pass three times.
     const reads = new Map<string, number>();
+    const listings: string[] = [];
     const counting: ObjectStore = Object.assign(Object.create(b.store) as ObjectStore, {
       getBytes: (key: string, limit?: number) => {
         if (key.startsWith(b.layout.reportsPrefix())) reads.set(key, (reads.get(key) ?? 0) + 1);
         return b.store.getBytes(key, limit);
       },
+      list: (prefix: string) => {
+        listings.push(prefix);
+        return b.store.list(prefix);
+      },
     });
 
     const o = await overview({}, counting);
 
+    assert.equal(
+      listings.filter((p) => p.startsWith(b.layout.reportsPrefix())).length,
+      1,
+      `the reports are listed once: ${listings.join(', ')}`,
+    );
     assert.ok(reads.size >= 5, `the three reports and two signatures were read: ${[...reads.keys()].join(', ')}`);
     assert.deepEqual(
       [...reads].filter(([, n]) => n > 1),
