@@ -61,14 +61,15 @@ export async function runBackupJob(s: BackupSettings, ctx: CommandContext): Prom
     setting: '--recipient-key / SECRET_STEWARD_RECIPIENT_KEY',
   });
   const signing = await loadSigningKey(s.signingKey, s.signingKeyPassphraseFile, { now, warnWithinMs: s.keyExpiryWarning });
-  const kube = createKubeClients(loadKubeConfig(s, ctx.io.env), {
+  const kc = loadKubeConfig(s, ctx.io.env);
+  const kube = createKubeClients(kc, {
     command: ctx.command,
     clock: ctx.clock,
     log: ctx.log,
     limits: { maxAttempts: s.apiRetryBudget },
     signal: ctx.shutdown.signal,
   });
-  const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log);
+  const secrets = new KubeSecretStore(kube.core, kube.caller, ctx.log, kc);
   const selection = selectionOf(s, scopeOf(s));
   // Before anything is read or written, the dry run included: a signing key the configured
   // --trusted-signer-key does not list would seal backups every reader calls forged.

@@ -1,5 +1,6 @@
 import { ApiException, HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { type Dispatcher, request } from 'undici';
+import { StewardError } from '../errors/index.js';
 
 /**
  * Largest answer {@link sendDiscardingAnswer} reads to its end (two drill batches of 64 MiB, the
@@ -36,19 +37,44 @@ export async function sendDiscardingAnswer(kc: KubeConfig, method: 'POST' | 'DEL
  * it promises.
  */
 export async function sendJson(kc: KubeConfig, method: 'POST', path: string, body: string | Uint8Array): Promise<unknown> {
-  const res = await send(kc, method, path, body);
-  return res.body.json();
+  return readJson(method, path, await send(kc, method, path, body));
+}
+
+/**
+ * A GET whose answer is parsed with `JSON.parse` only, as {@link sendJson}: for lists, whose
+ * typed form costs a walk of every object by client-node's ObjectSerializer (and a second copy
+ * of every page) on the backup's, the drill's and restore's paths.
+ *
+ * @param path the API path with its query string, as for {@link sendDiscardingAnswer}.
+ */
+export async function getJson(kc: KubeConfig, path: string): Promise<unknown> {
+  return readJson('GET', path, await send(kc, 'GET', path, undefined));
+}
+
+/**
+ * The answer's JSON. A body that does not parse is reported by its size only: JSON.parse's own
+ * message quotes the text around the fault, which in a Secret's answer is its data.
+ */
+async function readJson(method: string, path: string, res: Dispatcher.ResponseData): Promise<unknown> {
+  const text = await res.body.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new StewardError(
+      `${method} ${path.split('?')[0]}: the API server answered ${res.statusCode} with ${text.length} characters that are not JSON`,
+    );
+  }
 }
 
 /** The request, with the kubeconfig's authentication; throws ApiException unless it answers 2xx. */
 async function send(
   kc: KubeConfig,
-  method: 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body: string | Uint8Array | undefined,
 ): Promise<Dispatcher.ResponseData> {
   const url = `${kc.getCurrentCluster()?.server ?? ''}${path}`;
-  const ctx = new RequestContext(url, method === 'POST' ? HttpMethod.POST : HttpMethod.DELETE);
+  const ctx = new RequestContext(url, HttpMethod[method]);
   ctx.setHeaderParam('Accept', 'application/json');
   if (body !== undefined) ctx.setHeaderParam('Content-Type', 'application/json');
   await kc.applySecurityAuthentication(ctx);

@@ -1,9 +1,10 @@
 import { type CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import { StewardError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { KubeCaller } from './kube-call.js';
-import { DRY_RUN_DETAIL, KubeError, type KubeOp } from './kube-error.js';
-import { type ListPage, listMetadataPages, listPages, type MetadataOnly, sizeOfManagedFields } from './list-pages.js';
-import { sendDiscardingAnswer, sendJson } from './raw-request.js';
+import { DRY_RUN_DETAIL, describeObject, KubeError, type KubeOp } from './kube-error.js';
+import { type ListPage, type ListPageRequest, listMetadataPages, listPages, type MetadataOnly, sizeOfManagedFields } from './list-pages.js';
+import { getJson, sendDiscardingAnswer, sendJson } from './raw-request.js';
 
 /**
  * A Secret as a metadata-only list returns it: name, namespace, labels, annotations,
@@ -149,10 +150,11 @@ const dryRunParam = (o: WriteOptions) => (o.dryRun ? { dryRun: 'All' } : {});
 export class KubeSecretStore implements SecretStore {
   /**
    * @param log warns when a metadata-only list was answered with full objects.
-   * @param kubeConfig the kubeconfig `core` was made from: {@link create}, {@link createWithoutEcho}
-   *   and {@link deleteCollection} send their requests with it (see raw-request.ts): a create's
-   *   answer is parsed as plain JSON, the others' dropped unparsed. Without it they go through
-   *   `core` (the same requests; every answer deserialised into the typed model).
+   * @param kubeConfig the kubeconfig `core` was made from: {@link list}, {@link create},
+   *   {@link createWithoutEcho} and {@link deleteCollection} send their requests with it (see
+   *   raw-request.ts): a list's and a create's answer is parsed as plain JSON, the others'
+   *   dropped unparsed. Without it they go through `core` (the same requests; every answer
+   *   deserialised into the typed model).
    */
   constructor(
     private readonly core: CoreV1Api,
@@ -164,15 +166,27 @@ export class KubeSecretStore implements SecretStore {
   list(namespace: string | undefined, options: SecretListOptions = {}): AsyncGenerator<ListPage<V1Secret>> {
     const op = { verb: 'list', kind: 'Secret', namespace, detail: options.detail };
     const { labelSelector, fieldSelector } = options;
-    return listPages<V1Secret>(
-      this.caller,
-      op,
-      (req) =>
-        namespace === undefined
-          ? this.core.listSecretForAllNamespaces({ limit: req.limit, _continue: req._continue, labelSelector, fieldSelector })
-          : this.core.listNamespacedSecret({ namespace, limit: req.limit, _continue: req._continue, labelSelector, fieldSelector }),
-      { pageSize: options.pageSize, targetPageBytes: options.pageBytes, maxRestarts: options.maxRestarts, sizeOf: sizeOfSecret },
-    );
+    const kc = this.kubeConfig;
+    const fetchPage: (req: ListPageRequest) => Promise<SecretListPage> =
+      kc === undefined
+        ? (req) =>
+            namespace === undefined
+              ? this.core.listSecretForAllNamespaces({ limit: req.limit, _continue: req._continue, labelSelector, fieldSelector })
+              : this.core.listNamespacedSecret({ namespace, limit: req.limit, _continue: req._continue, labelSelector, fieldSelector })
+        : async (req) => {
+            const query = new URLSearchParams({ limit: String(req.limit) });
+            if (req._continue !== undefined) query.set('continue', req._continue);
+            if (labelSelector !== undefined) query.set('labelSelector', labelSelector);
+            if (fieldSelector !== undefined) query.set('fieldSelector', fieldSelector);
+            const path = namespace === undefined ? '/api/v1/secrets' : secretsPath(namespace);
+            return secretListFromJson(await getJson(kc, `${path}?${query}`), op);
+          };
+    return listPages<V1Secret>(this.caller, op, fetchPage, {
+      pageSize: options.pageSize,
+      targetPageBytes: options.pageBytes,
+      maxRestarts: options.maxRestarts,
+      sizeOf: sizeOfSecret,
+    });
   }
 
   listMetadata(
@@ -320,13 +334,63 @@ export class KubeSecretStore implements SecretStore {
  * would make Dates made Dates (the only difference `V1Secret` callers could see).
  */
 function secretFromJson(json: unknown): V1Secret {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new StewardError(`the API server answered with ${describeAnswer(json)} where a Secret was expected`);
+  }
   const s = json as V1Secret;
   const md = s.metadata as Record<string, unknown> | undefined;
-  if (md !== undefined) {
+  if (md !== null && typeof md === 'object') {
     for (const k of ['creationTimestamp', 'deletionTimestamp']) if (typeof md[k] === 'string') md[k] = new Date(md[k] as string);
-    for (const f of (md.managedFields ?? []) as Array<{ time?: unknown }>) if (typeof f.time === 'string') f.time = new Date(f.time);
+    if (Array.isArray(md.managedFields)) {
+      for (const f of md.managedFields as Array<{ time?: unknown } | null>) if (typeof f?.time === 'string') f.time = new Date(f.time);
+    }
   }
   return s;
+}
+
+/** A page of a Secret list, as {@link listPages} reads it. */
+interface SecretListPage {
+  items: V1Secret[];
+  metadata?: { _continue?: string; resourceVersion?: string; remainingItemCount?: number };
+}
+
+/**
+ * A SecretList as the API server's JSON has it, made what the typed list returns: each item as
+ * {@link secretFromJson} makes it, and the list's `continue` as `_continue`. An answer that is
+ * not a list (a proxy's page, a truncated body parsed by a lenient middlebox) is refused
+ * rather than read as an empty one: a backup must not miss Secrets because of it.
+ */
+function secretListFromJson(json: unknown, op: KubeOp): SecretListPage {
+  const list = json as { kind?: unknown; items?: unknown; metadata?: Record<string, unknown> } | null;
+  if (list === null || typeof list !== 'object' || !Array.isArray(list.items)) {
+    throw new StewardError(
+      `failed to list ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: the API server answered with ${describeAnswer(list)}, not a SecretList with items`,
+    );
+  }
+  if (!list.items.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))) {
+    throw new StewardError(
+      `failed to list ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: an item of the answer is not an object`,
+    );
+  }
+  const md = list.metadata ?? {};
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const remaining = typeof md.remainingItemCount === 'number' ? md.remainingItemCount : undefined;
+  return {
+    items: (list.items as unknown[]).map(secretFromJson),
+    metadata: {
+      _continue: str(md.continue),
+      resourceVersion: str(md.resourceVersion),
+      ...(remaining !== undefined ? { remainingItemCount: remaining } : {}),
+    },
+  };
+}
+
+/** What a JSON answer is, for an error message (its kind at most, never its content). */
+function describeAnswer(json: unknown): string {
+  if (json === null || typeof json !== 'object') return json === null ? 'null' : `a JSON ${typeof json}`;
+  if (Array.isArray(json)) return 'a JSON array';
+  const kind = (json as { kind?: unknown }).kind;
+  return typeof kind === 'string' && /^[A-Za-z]{1,64}$/.test(kind) ? `kind ${kind}` : 'an object without items';
 }
 
 /** The path of a namespace's Secrets, as client-node builds it. */

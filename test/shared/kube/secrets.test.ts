@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { StewardError } from '../../../shared/errors/index.js';
 import { createKubeClients } from '../../../shared/kube/client.js';
 import { KubeError } from '../../../shared/kube/kube-error.js';
 import { METADATA_LIST_ACCEPT, toMetadataPage } from '../../../shared/kube/list-pages.js';
@@ -340,6 +343,57 @@ describe('shared/kube/secrets', () => {
       });
     }
 
+    it('lists the same pages with a plain JSON request as through the typed client (dates as Date, continue followed)', async () => {
+      emu.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'b' } });
+      emu.create({ ...secret('other', 'x', { app: 'api' }), metadata: { name: 'other', namespace: 'b', labels: { app: 'api' } } } as never);
+      const comparable = (x: unknown) => JSON.parse(JSON.stringify(x));
+      const listed: Array<{ typed: boolean; a: unknown[]; all: unknown[] }> = [];
+      for (const typed of [false, true]) {
+        const { store } = storeFor(emu, undefined, { typed });
+        const a: unknown[] = [];
+        for await (const page of store.list('a', { labelSelector: 'app=api', pageSize: 1 })) a.push(comparable(page));
+        const all: unknown[] = [];
+        for await (const page of store.list(undefined, { fieldSelector: 'metadata.name!=s3', pageSize: 2 })) {
+          if (!typed) assert.ok(page.items.every((x) => x.metadata?.creationTimestamp instanceof Date));
+          if (!typed) assert.ok(page.items.every((x) => x.metadata?.managedFields?.every((f) => f.time instanceof Date)));
+          all.push(comparable(page));
+        }
+        listed.push({ typed, a, all });
+      }
+
+      const [plain, typed] = listed;
+      assert.equal(plain.a.length, 2, 'two pages of one Secret each');
+      assert.equal(plain.all.length, 2, 'four Secrets (not s3), two per page');
+      assert.deepEqual(plain.a, typed.a);
+      assert.deepEqual(plain.all, typed.all);
+      const lists = secretRequests().map((e) => `${e.path} ${e.query.continue === undefined ? 'first' : 'continued'} ${e.accept}`);
+      assert.deepEqual(lists.slice(0, 4), [
+        '/api/v1/namespaces/a/secrets first application/json',
+        '/api/v1/namespaces/a/secrets continued application/json',
+        '/api/v1/secrets first application/json',
+        '/api/v1/secrets continued application/json',
+      ]);
+      assert.equal(lists.length, 8);
+      assert.ok(
+        lists.slice(4).every((l) => l.endsWith('application/json, */*;q=0.8')),
+        'the typed client sends its own Accept',
+      );
+    });
+
+    it('refuses a list answer that is not a SecretList instead of reading it as empty', async () => {
+      const { store } = storeFor(emu);
+      // A 200 whose body is a Status: what a proxy or a broken aggregation layer might send.
+      emu.faults.inject({ method: 'GET', path: '/api/v1/namespaces/a/secrets', status: 200 });
+
+      await assert.rejects(
+        collect(store.list('a', { labelSelector: 'app=api', detail: '(read back, label app=api)' })),
+        (e: unknown) =>
+          e instanceof StewardError &&
+          e.message ===
+            'failed to list Secrets in namespace a (read back, label app=api): the API server answered with kind Status, not a SecretList with items',
+      );
+    });
+
     it('names the selector when a deletecollection or a list with a detail is refused', async () => {
       const { store } = storeFor(emu, emu.serviceAccountToken('a', 'nobody'));
 
@@ -402,6 +456,41 @@ describe('shared/kube/secrets', () => {
           .length,
         1,
       );
+    });
+
+    it('reports a list answer that is not JSON by its size, never by its text (it holds values)', async () => {
+      const value = Buffer.from('canary-value-in-a-truncated-answer').toString('base64');
+      const truncated = `{"kind":"SecretList","items":[{"metadata":{"name":"x"},"data":{"k":"${value}"`;
+      const server = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(truncated);
+      });
+      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+      try {
+        const kc = new KubeConfig();
+        const { port } = server.address() as AddressInfo;
+        kc.loadFromOptions({
+          clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+          users: [{ name: 'u' }],
+          contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+          currentContext: 'x',
+        });
+        const log = createLogger({ sink: new MemorySink() });
+        const kube = createKubeClients(kc, { command: 'test', clock: instantClock, log });
+        const store = new KubeSecretStore(kube.core, kube.caller, log, kc);
+
+        await assert.rejects(collect(store.list('n')), (e: unknown) => {
+          assert.ok(e instanceof StewardError);
+          assert.equal(
+            e.message,
+            `GET /api/v1/namespaces/n/secrets: the API server answered 200 with ${truncated.length} characters that are not JSON`,
+          );
+          assert.equal(e.cause, undefined, "JSON.parse's own message quotes the text");
+          return true;
+        });
+      } finally {
+        server.close();
+      }
     });
 
     it('reads "items": null (an empty PartialObjectMetadataList) as no items', () => {
