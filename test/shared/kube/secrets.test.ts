@@ -458,40 +458,55 @@ describe('shared/kube/secrets', () => {
       );
     });
 
-    it('reports a list answer that is not JSON by its size, never by its text (it holds values)', async () => {
-      const value = Buffer.from('canary-value-in-a-truncated-answer').toString('base64');
-      const truncated = `{"kind":"SecretList","items":[{"metadata":{"name":"x"},"data":{"k":"${value}"`;
-      const server = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(truncated);
-      });
-      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-      try {
-        const kc = new KubeConfig();
-        const { port } = server.address() as AddressInfo;
-        kc.loadFromOptions({
-          clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-          users: [{ name: 'u' }],
-          contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-          currentContext: 'x',
+    const value = Buffer.from('canary-value-in-a-hostile-answer').toString('base64');
+    const truncated = `{"kind":"SecretList","items":[{"metadata":{"name":"x"},"data":{"k":"${value}"`;
+    for (const [what, body, message] of [
+      [
+        'not JSON (truncated), by its size, never by its text (it holds values)',
+        truncated,
+        `GET /api/v1/namespaces/n/secrets: the API server answered 200 with ${truncated.length} characters that are not JSON`,
+      ],
+      [
+        'a list with an item that is not an object',
+        `{"kind":"SecretList","items":[{"metadata":{"name":"x"},"data":{"k":"${value}"}},null]}`,
+        'failed to list Secrets in namespace n: an item of the answer is not an object',
+      ],
+      [
+        'a JSON array',
+        `[{"data":{"k":"${value}"}}]`,
+        'failed to list Secrets in namespace n: the API server answered with a JSON array, not a SecretList with items',
+      ],
+    ]) {
+      it(`refuses a list answer that is ${what}`, async () => {
+        const server = createServer((_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(body);
         });
-        const log = createLogger({ sink: new MemorySink() });
-        const kube = createKubeClients(kc, { command: 'test', clock: instantClock, log });
-        const store = new KubeSecretStore(kube.core, kube.caller, log, kc);
+        await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+        try {
+          const kc = new KubeConfig();
+          const { port } = server.address() as AddressInfo;
+          kc.loadFromOptions({
+            clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+            users: [{ name: 'u' }],
+            contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+            currentContext: 'x',
+          });
+          const log = createLogger({ sink: new MemorySink() });
+          const kube = createKubeClients(kc, { command: 'test', clock: instantClock, log });
+          const store = new KubeSecretStore(kube.core, kube.caller, log, kc);
 
-        await assert.rejects(collect(store.list('n')), (e: unknown) => {
-          assert.ok(e instanceof StewardError);
-          assert.equal(
-            e.message,
-            `GET /api/v1/namespaces/n/secrets: the API server answered 200 with ${truncated.length} characters that are not JSON`,
-          );
-          assert.equal(e.cause, undefined, "JSON.parse's own message quotes the text");
-          return true;
-        });
-      } finally {
-        server.close();
-      }
-    });
+          await assert.rejects(collect(store.list('n')), (e: unknown) => {
+            assert.ok(e instanceof StewardError);
+            assert.equal(e.message, message);
+            assert.equal(e.cause, undefined, "JSON.parse's own message quotes the text");
+            return true;
+          });
+        } finally {
+          server.close();
+        }
+      });
+    }
 
     it('reads "items": null (an empty PartialObjectMetadataList) as no items', () => {
       const page = toMetadataPage({ kind: 'PartialObjectMetadataList', items: null, metadata: { resourceVersion: '9' } });
