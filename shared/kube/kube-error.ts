@@ -24,6 +24,11 @@ export function describeObject(op: Pick<KubeOp, 'kind' | 'namespace' | 'name'>):
 
 const VERB_TEXT: Record<string, string> = { update: 'replace' };
 
+/** `failed to replace Secret payments/db-creds (dry run)`: how every error about `op` begins. */
+export function failedTo(op: KubeOp): string {
+  return `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}`;
+}
+
 /**
  * A failed Kubernetes API call: the operation and object, the HTTP status and the Status
  * reason. The response body and the client library's message (which embeds the body) are
@@ -69,10 +74,10 @@ export class KubeError extends StewardError {
         ? ` (denied by ${init.deniedBy})`
         : (HINTS[init.reason] ?? (init.status === 0 && UNREACHABLE.has(init.reason) ? UNREACHABLE_HINT : ''));
     const fields = init.fields?.length ? ` (fields: ${init.fields.join(', ')})` : '';
-    super(
-      `failed to ${VERB_TEXT[op.verb] ?? op.verb} ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: ${statusText}${hint}${fields}`,
-      { exitCode: transient ? ExitCode.Transient : ExitCode.Failed, cause: init.cause },
-    );
+    super(`${failedTo(op)}: ${statusText}${hint}${fields}`, {
+      exitCode: transient ? ExitCode.Transient : ExitCode.Failed,
+      cause: init.cause,
+    });
     this.op = op;
     this.status = init.status;
     this.reason = init.reason;

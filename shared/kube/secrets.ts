@@ -2,7 +2,7 @@ import { type CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type 
 import { StewardError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { KubeCaller } from './kube-call.js';
-import { DRY_RUN_DETAIL, describeObject, KubeError, type KubeOp } from './kube-error.js';
+import { DRY_RUN_DETAIL, failedTo, KubeError, type KubeOp } from './kube-error.js';
 import { type ListPage, type ListPageRequest, listMetadataPages, listPages, type MetadataOnly, sizeOfManagedFields } from './list-pages.js';
 import { getJson, sendDiscardingAnswer, sendJson } from './raw-request.js';
 
@@ -363,14 +363,10 @@ interface SecretListPage {
 function secretListFromJson(json: unknown, op: KubeOp): SecretListPage {
   const list = json as { kind?: unknown; items?: unknown; metadata?: Record<string, unknown> } | null;
   if (list === null || typeof list !== 'object' || !Array.isArray(list.items)) {
-    throw new StewardError(
-      `failed to list ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: the API server answered with ${describeAnswer(list)}, not a SecretList with items`,
-    );
+    throw new StewardError(`${failedTo(op)}: the API server answered with ${describeAnswer(list)}, not a SecretList with items`);
   }
   if (!list.items.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))) {
-    throw new StewardError(
-      `failed to list ${describeObject(op)}${op.detail ? ` ${op.detail}` : ''}: an item of the answer is not an object`,
-    );
+    throw new StewardError(`${failedTo(op)}: an item of the answer is not an object`);
   }
   const md = list.metadata ?? {};
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
