@@ -215,30 +215,32 @@ describe('test/emulator/statefulsets', () => {
     };
     await api(emu, 'POST', base, set);
     await emu.workloads.idle();
-    // Longer than a PATCH takes on a busy machine, so "not before the kubelet syncs" is not a race.
-    emu.workloads.kubeletSyncDelayMs = 5000;
+    // The syncs the setup's own Secret events scheduled (20 ms, the default) run first: a timer
+    // never runs before one set to expire earlier. Pending, one would sync right after the change.
+    await new Promise((done) => setTimeout(done, 50));
+    emu.workloads.kubeletSyncDelayMs = 1000;
     const started = emu.workloads.podView('default', 'web-0');
 
-    await api(
-      emu,
-      'PATCH',
-      '/api/v1/namespaces/default/secrets/db',
-      { data: { password: Buffer.from('two').toString('base64') } },
-      {
-        contentType: 'application/merge-patch+json',
-      },
-    );
+    // Patched in-process and looked at in the same tick: no timer can run in between, however
+    // busy the machine (over HTTP, one could before the answer was read).
+    const patchedAt = performance.now();
+    emu.patch('v1', 'Secret', 'default', 'db', 'application/merge-patch+json', {
+      data: { password: Buffer.from('two').toString('base64') },
+    });
     const soon = emu.workloads.podView('default', 'web-0');
     const later = await eventually(() => {
       const v = emu.workloads.podView('default', 'web-0');
       return v?.files['/etc/db/password'] === 'two' ? v : undefined;
     }, 30_000);
+    const syncedAfterMs = performance.now() - patchedAt;
 
     assert.deepEqual(started, {
       env: { PW: 'one' },
       files: { '/etc/db/password': 'one', '/etc/pw': 'one', '/etc/mapped/pw.txt': 'one' },
     });
     assert.equal(soon?.files['/etc/db/password'], 'one', 'not before the kubelet syncs');
+    // Timers never run early (a few ms of the loop's cached clock aside): a lower bound that load cannot break.
+    assert.ok(syncedAfterMs >= 900, `synced ${Math.round(syncedAfterMs)} ms after the change, before kubeletSyncDelayMs`);
     assert.deepEqual(later, {
       env: { PW: 'one' },
       files: { '/etc/db/password': 'two', '/etc/pw': 'one', '/etc/mapped/pw.txt': 'two' },
